@@ -1,0 +1,467 @@
+//! Connection commands: PING ECHO QUIT RESET SELECT HELLO AUTH and the CLIENT family.
+//! They change only the calling client's state (or, for CLIENT KILL, ask the driver
+//! to close other connections).
+
+use super::{cmd, errors, reply_help, Argv, CommandSpec, Ctx};
+use crate::client::ReplyMode;
+use crate::node::Effect;
+use crate::resp::Proto;
+use crate::util::parse_i64;
+
+pub const REDIS_VERSION: &str = "7.0.15";
+
+pub static COMMANDS: &[CommandSpec] = &[
+    cmd!("auth", -2, ["noscript", "loading", "stale", "fast", "no_auth", "allow_busy"], 0, 0, 0, "connection", "1.0.0", "Authenticate to the server", auth),
+    cmd!("client", -2, [], 0, 0, 0, "connection", "2.4.0", "A container for client connection commands", client_help, CLIENT_SUBCOMMANDS),
+    cmd!("echo", 2, ["fast"], 0, 0, 0, "connection", "1.0.0", "Echo the given string", echo),
+    cmd!("hello", -1, ["noscript", "loading", "stale", "fast", "no_auth", "allow_busy"], 0, 0, 0, "connection", "6.0.0", "Handshake with Redis", hello),
+    cmd!("ping", -1, ["fast"], 0, 0, 0, "connection", "1.0.0", "Ping the server", ping),
+    cmd!("quit", -1, ["allow_busy", "noscript", "loading", "stale", "fast", "no_auth"], 0, 0, 0, "connection", "1.0.0", "Close the connection", quit),
+    cmd!("reset", 1, ["noscript", "loading", "stale", "fast", "no_auth", "allow_busy"], 0, 0, 0, "connection", "6.2.0", "Reset the connection", reset),
+    cmd!("select", 2, ["loading", "stale", "fast"], 0, 0, 0, "connection", "1.0.0", "Change the selected database for the current connection", select),
+];
+
+static CLIENT_SUBCOMMANDS: &[CommandSpec] = &[
+    cmd!("getname", 2, ["noscript", "loading", "stale"], 0, 0, 0, "connection", "2.6.9", "Get the current connection name", client_getname),
+    cmd!("help", 2, ["loading", "stale"], 0, 0, 0, "connection", "5.0.0", "Show helpful text about the different subcommands", client_help),
+    cmd!("id", 2, ["noscript", "loading", "stale"], 0, 0, 0, "connection", "5.0.0", "Returns the client ID for the current connection", client_id),
+    cmd!("info", 2, ["noscript", "loading", "stale"], 0, 0, 0, "connection", "6.2.0", "Returns information about the current client connection.", client_info),
+    cmd!("kill", -3, ["admin", "noscript", "loading", "stale"], 0, 0, 0, "connection", "2.4.0", "Kill the connection of a client", client_kill),
+    cmd!("list", -2, ["admin", "noscript", "loading", "stale"], 0, 0, 0, "connection", "2.4.0", "Get the list of client connections", client_list),
+    cmd!("no-evict", 3, ["admin", "noscript", "loading", "stale"], 0, 0, 0, "connection", "7.0.0", "Set client eviction mode for the current connection", client_no_evict),
+    cmd!("no-touch", 3, ["noscript", "loading", "stale"], 0, 0, 0, "connection", "7.2.0", "Controls whether commands sent by the client will alter the LRU/LFU of the keys they access.", client_no_touch),
+    cmd!("reply", 3, ["noscript", "loading", "stale"], 0, 0, 0, "connection", "3.2.0", "Instruct the server whether to reply to commands", client_reply),
+    cmd!("setname", 3, ["noscript", "loading", "stale"], 0, 0, 0, "connection", "2.6.9", "Set the current connection name", client_setname),
+];
+
+fn ping(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
+    match argv.len() {
+        1 => ctx.out().simple("PONG"),
+        2 => ctx.out().bulk(argv.get(1)),
+        _ => ctx.out().error("ERR wrong number of arguments for 'ping' command"),
+    }
+}
+
+fn echo(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
+    ctx.out().bulk(argv.get(1));
+}
+
+fn quit(ctx: &mut Ctx<'_>, _argv: &Argv<'_>) {
+    ctx.out().ok();
+    ctx.client.close_after_reply = true;
+}
+
+fn select(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
+    let Some(id) = parse_i64(argv.get(1)).and_then(|v| i32::try_from(v).ok()) else {
+        ctx.out().error(errors::NOT_INTEGER);
+        return;
+    };
+    if id < 0 || id as usize >= ctx.node.keyspace.dbs.len() {
+        ctx.out().error(errors::DB_OUT_OF_RANGE);
+        return;
+    }
+    ctx.client.db = id as usize;
+    ctx.out().ok();
+}
+
+fn reset(ctx: &mut Ctx<'_>, _argv: &Argv<'_>) {
+    let c = &mut *ctx.client;
+    c.db = 0;
+    c.out.proto = Proto::Resp2;
+    c.authenticated = ctx.node.config.requirepass().is_none();
+    c.reply_mode = ReplyMode::On;
+    c.no_evict = false;
+    c.no_touch = false;
+    ctx.out().simple("RESET");
+}
+
+/// Checks a password for `user` against `requirepass` (keel has only the default user).
+fn password_ok(ctx: &Ctx<'_>, user: &[u8], pass: &[u8]) -> bool {
+    if user != b"default" {
+        return false;
+    }
+    match ctx.node.config.requirepass() {
+        None => true,
+        Some(required) => constant_time_eq(required, pass),
+    }
+}
+
+/// Compares without an early exit, so timing does not leak the password's prefix.
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    let mut diff = a.len() ^ b.len();
+    for i in 0..a.len().max(b.len()) {
+        diff |= (a.get(i).copied().unwrap_or(0) ^ b.get(i).copied().unwrap_or(0)) as usize;
+    }
+    diff == 0
+}
+
+const WRONGPASS: &str = "WRONGPASS invalid username-password pair or user is disabled.";
+
+fn auth(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
+    if argv.len() > 3 {
+        ctx.out().error(errors::SYNTAX);
+        return;
+    }
+    let (user, pass): (&[u8], &[u8]) = if argv.len() == 2 {
+        if ctx.node.config.requirepass().is_none() {
+            ctx.out().error("ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?");
+            return;
+        }
+        (b"default", argv.get(1))
+    } else {
+        (argv.get(1), argv.get(2))
+    };
+    if password_ok(ctx, user, pass) {
+        ctx.client.authenticated = true;
+        ctx.out().ok();
+    } else {
+        ctx.out().error(WRONGPASS);
+    }
+}
+
+fn hello(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
+    let mut next = 1;
+    let mut version: Option<i64> = None;
+    if argv.len() >= 2 {
+        let Some(v) = parse_i64(argv.get(1)) else {
+            ctx.out().error("ERR Protocol version is not an integer or out of range");
+            return;
+        };
+        if !(2..=3).contains(&v) {
+            ctx.out().error("NOPROTO unsupported protocol version");
+            return;
+        }
+        version = Some(v);
+        next = 2;
+    }
+    let mut credentials: Option<(&[u8], &[u8])> = None;
+    let mut name: Option<&[u8]> = None;
+    let mut j = next;
+    while j < argv.len() {
+        let more = argv.len() - 1 - j;
+        if argv.is(j, "auth") && more >= 2 {
+            credentials = Some((argv.get(j + 1), argv.get(j + 2)));
+            j += 2;
+        } else if argv.is(j, "setname") && more >= 1 {
+            let n = argv.get(j + 1);
+            if !valid_client_name(n) {
+                ctx.out().error(INVALID_NAME);
+                return;
+            }
+            name = Some(n);
+            j += 1;
+        } else {
+            let opt = String::from_utf8_lossy(argv.get(j)).into_owned();
+            ctx.out().error(&format!("ERR Syntax error in HELLO option '{opt}'"));
+            return;
+        }
+        j += 1;
+    }
+    if let Some((user, pass)) = credentials {
+        if password_ok(ctx, user, pass) {
+            ctx.client.authenticated = true;
+        } else {
+            ctx.out().error(WRONGPASS);
+            return;
+        }
+    }
+    if !ctx.client.authenticated {
+        ctx.out().error("NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time");
+        return;
+    }
+    if let Some(n) = name {
+        ctx.client.name = (!n.is_empty()).then(|| n.to_vec());
+    }
+    if let Some(v) = version {
+        ctx.client.out.proto = if v == 3 { Proto::Resp3 } else { Proto::Resp2 };
+    }
+    let proto = match ctx.client.out.proto {
+        Proto::Resp2 => 2,
+        Proto::Resp3 => 3,
+    };
+    let id = ctx.client.id as i64;
+    let out = ctx.out();
+    out.map(7);
+    out.bulk(b"server");
+    out.bulk(b"redis");
+    out.bulk(b"version");
+    out.bulk(REDIS_VERSION.as_bytes());
+    out.bulk(b"proto");
+    out.int(proto);
+    out.bulk(b"id");
+    out.int(id);
+    out.bulk(b"mode");
+    out.bulk(b"standalone");
+    out.bulk(b"role");
+    out.bulk(b"master");
+    out.bulk(b"modules");
+    out.array(0);
+}
+
+const INVALID_NAME: &str = "ERR Client names cannot contain spaces, newlines or special characters.";
+
+fn valid_client_name(name: &[u8]) -> bool {
+    name.iter().all(|&b| (b'!'..=b'~').contains(&b))
+}
+
+fn client_setname(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
+    let n = argv.get(2);
+    if !valid_client_name(n) {
+        ctx.out().error(INVALID_NAME);
+        return;
+    }
+    ctx.client.name = (!n.is_empty()).then(|| n.to_vec());
+    ctx.out().ok();
+}
+
+fn client_getname(ctx: &mut Ctx<'_>, _argv: &Argv<'_>) {
+    match ctx.client.name.clone() {
+        Some(n) => ctx.out().bulk(&n),
+        None => ctx.out().null(),
+    }
+}
+
+fn client_id(ctx: &mut Ctx<'_>, _argv: &Argv<'_>) {
+    let id = ctx.client.id as i64;
+    ctx.out().int(id);
+}
+
+fn client_info(ctx: &mut Ctx<'_>, _argv: &Argv<'_>) {
+    let mut line = ctx.client.info_line(ctx.now.mono_ms);
+    line.push('\n');
+    ctx.out().verbatim(line.as_bytes());
+}
+
+fn client_list(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
+    let mut ids: Option<Vec<u64>> = None;
+    let mut j = 2;
+    while j < argv.len() {
+        if argv.is(j, "type") && j + 1 < argv.len() {
+            let t = argv.get(j + 1);
+            let known = ["normal", "master", "replica", "slave", "pubsub"];
+            if !known.iter().any(|k| t.eq_ignore_ascii_case(k.as_bytes())) {
+                let t = String::from_utf8_lossy(t).into_owned();
+                ctx.out().error(&format!("ERR Unknown client type '{t}'"));
+                return;
+            }
+            if !t.eq_ignore_ascii_case(b"normal") {
+                ids = Some(Vec::new());
+            }
+            j += 2;
+        } else if argv.is(j, "id") && j + 1 < argv.len() {
+            let mut list = ids.take().unwrap_or_default();
+            j += 1;
+            while j < argv.len() {
+                match parse_i64(argv.get(j)) {
+                    Some(v) if v > 0 => list.push(v as u64),
+                    _ => {
+                        ctx.out().error("ERR Invalid client ID");
+                        return;
+                    }
+                }
+                j += 1;
+            }
+            ids = Some(list);
+        } else {
+            ctx.out().error(errors::SYNTAX);
+            return;
+        }
+    }
+    let now = ctx.now.mono_ms;
+    let mut lines: Vec<(u64, String)> = ctx.node.clients.values().map(|c| (c.id, c.info_line(now))).collect();
+    lines.push((ctx.client.id, ctx.client.info_line(now)));
+    lines.sort_by_key(|(id, _)| *id);
+    let mut text = String::new();
+    for (id, line) in lines {
+        if ids.as_ref().is_some_and(|ids| !ids.contains(&id)) {
+            continue;
+        }
+        text.push_str(&line);
+        text.push('\n');
+    }
+    ctx.out().verbatim(text.as_bytes());
+}
+
+fn client_kill(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
+    // Old form: CLIENT KILL addr:port.
+    if argv.len() == 3 {
+        let addr = argv.get(2);
+        if ctx.client.peer.as_bytes() == addr {
+            ctx.client.close_after_reply = true;
+            ctx.out().ok();
+            return;
+        }
+        let target = ctx.node.clients.values().find(|c| c.peer.as_bytes() == addr).map(|c| c.conn);
+        match target {
+            Some(conn) => {
+                ctx.node.clients.remove(&conn);
+                ctx.node.effects.push_back(Effect::Close { conn });
+                ctx.out().ok();
+            }
+            None => ctx.out().error("ERR No such client"),
+        }
+        return;
+    }
+    let (mut id, mut addr, mut laddr, mut skipme) = (None::<u64>, None::<&[u8]>, None::<&[u8]>, true);
+    let mut type_normal: Option<bool> = None;
+    let mut max_age_secs: Option<u64> = None;
+    let mut j = 2;
+    while j < argv.len() {
+        let Some(value) = (j + 1 < argv.len()).then(|| argv.get(j + 1)) else {
+            ctx.out().error(errors::SYNTAX);
+            return;
+        };
+        if argv.is(j, "id") {
+            match parse_i64(value) {
+                Some(v) if v > 0 => id = Some(v as u64),
+                _ => {
+                    ctx.out().error("ERR client-id should be greater than 0");
+                    return;
+                }
+            }
+        } else if argv.is(j, "addr") {
+            addr = Some(value);
+        } else if argv.is(j, "laddr") {
+            laddr = Some(value);
+        } else if argv.is(j, "type") {
+            let known = ["normal", "master", "replica", "slave", "pubsub"];
+            if !known.iter().any(|k| value.eq_ignore_ascii_case(k.as_bytes())) {
+                let t = String::from_utf8_lossy(value).into_owned();
+                ctx.out().error(&format!("ERR Unknown client type '{t}'"));
+                return;
+            }
+            type_normal = Some(value.eq_ignore_ascii_case(b"normal"));
+        } else if argv.is(j, "user") {
+            if value != b"default" {
+                let u = String::from_utf8_lossy(value).into_owned();
+                ctx.out().error(&format!("ERR No such user '{u}'"));
+                return;
+            }
+        } else if argv.is(j, "skipme") {
+            if value.eq_ignore_ascii_case(b"yes") {
+                skipme = true;
+            } else if value.eq_ignore_ascii_case(b"no") {
+                skipme = false;
+            } else {
+                ctx.out().error(errors::SYNTAX);
+                return;
+            }
+        } else if argv.is(j, "maxage") {
+            match parse_i64(value) {
+                Some(v) if v >= 0 => max_age_secs = Some(v as u64),
+                _ => {
+                    ctx.out().error(errors::NOT_INTEGER);
+                    return;
+                }
+            }
+        } else {
+            ctx.out().error(errors::SYNTAX);
+            return;
+        }
+        j += 2;
+    }
+    let now = ctx.now.mono_ms;
+    let matches = |c: &crate::client::Client| {
+        id.is_none_or(|i| c.id == i)
+            && addr.is_none_or(|a| c.peer.as_bytes() == a)
+            && laddr.is_none_or(|a| c.local.as_bytes() == a)
+            && type_normal != Some(false)
+            && max_age_secs.is_none_or(|m| now.saturating_sub(c.created_mono_ms) / 1000 >= m)
+    };
+    let victims: Vec<u64> = ctx.node.clients.values().filter(|c| matches(c)).map(|c| c.conn).collect();
+    let mut killed = victims.len() as i64;
+    for conn in victims {
+        ctx.node.clients.remove(&conn);
+        ctx.node.effects.push_back(Effect::Close { conn });
+    }
+    if !skipme && matches(ctx.client) {
+        ctx.client.close_after_reply = true;
+        killed += 1;
+    }
+    ctx.out().int(killed);
+}
+
+fn client_reply(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
+    if argv.is(2, "on") {
+        ctx.client.reply_mode = ReplyMode::On;
+        ctx.out().ok();
+    } else if argv.is(2, "off") {
+        ctx.client.reply_mode = ReplyMode::Off;
+    } else if argv.is(2, "skip") {
+        if ctx.client.reply_mode != ReplyMode::Off {
+            ctx.client.reply_mode = ReplyMode::SkipNext;
+        }
+    } else {
+        ctx.out().error(errors::SYNTAX);
+    }
+}
+
+fn on_off(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> Option<bool> {
+    if argv.is(2, "on") {
+        Some(true)
+    } else if argv.is(2, "off") {
+        Some(false)
+    } else {
+        ctx.out().error(errors::SYNTAX);
+        None
+    }
+}
+
+fn client_no_evict(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
+    if let Some(v) = on_off(ctx, argv) {
+        ctx.client.no_evict = v;
+        ctx.out().ok();
+    }
+}
+
+fn client_no_touch(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
+    if let Some(v) = on_off(ctx, argv) {
+        ctx.client.no_touch = v;
+        ctx.out().ok();
+    }
+}
+
+fn client_help(ctx: &mut Ctx<'_>, _argv: &Argv<'_>) {
+    reply_help(
+        ctx.out(),
+        "CLIENT",
+        &[
+            "GETNAME",
+            "    Return the name of the current connection.",
+            "ID",
+            "    Return the ID of the current connection.",
+            "INFO",
+            "    Return information about the current client connection.",
+            "KILL <ip:port>",
+            "    Kill connection made from <ip:port>.",
+            "KILL <option> <value> [<option> <value> [...]]",
+            "    Kill connections. Options are:",
+            "    * ADDR (<ip:port>|<unixsocket>:0)",
+            "      Kill connections made from the specified address",
+            "    * LADDR (<ip:port>|<unixsocket>:0)",
+            "      Kill connections made to specified local address",
+            "    * TYPE (NORMAL|MASTER|REPLICA|PUBSUB)",
+            "      Kill connections by type.",
+            "    * USER <username>",
+            "      Kill connections authenticated by <username>.",
+            "    * SKIPME (YES|NO)",
+            "      Skip killing current connection (default: yes).",
+            "    * ID <client-id>",
+            "      Kill connections by client id.",
+            "    * MAXAGE <maxage>",
+            "      Kill connections older than the specified age.",
+            "LIST [options ...]",
+            "    Return information about client connections. Options:",
+            "    * TYPE (NORMAL|MASTER|REPLICA|PUBSUB)",
+            "      Return clients of specified type.",
+            "NO-EVICT (ON|OFF)",
+            "    Protect current client connection from eviction.",
+            "NO-TOUCH (ON|OFF)",
+            "    Will not touch LRU/LFU stats when this mode is on.",
+            "REPLY (ON|OFF|SKIP)",
+            "    Control the replies sent to the current connection.",
+            "SETNAME <name>",
+            "    Assign the name <name> to the current connection.",
+        ],
+    );
+}

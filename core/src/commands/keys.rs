@@ -1,0 +1,574 @@
+//! Generic keyspace commands (Redis's `db.c`, `expire.c`, `object.c`): deletion,
+//! existence, TTLs, renames, copies, moves, scans and database-wide operations.
+
+use super::{arg_i64, cmd, errors, reply_help, Argv, CommandSpec, Ctx};
+use crate::glob::glob_match;
+use crate::types::{StrValue, Value};
+use crate::util::parse_i64;
+
+pub static COMMANDS: &[CommandSpec] = &[
+    cmd!("copy", -3, ["write", "denyoom"], 1, 2, 1, "generic", "6.2.0", "Copy a key", copy),
+    cmd!("dbsize", 1, ["readonly", "fast"], 0, 0, 0, "server", "1.0.0", "Return the number of keys in the selected database", dbsize),
+    cmd!("del", -2, ["write"], 1, -1, 1, "generic", "1.0.0", "Delete a key", del),
+    cmd!("exists", -2, ["readonly", "fast"], 1, -1, 1, "generic", "1.0.0", "Determine if a key exists", exists),
+    cmd!("expire", -3, ["write", "fast"], 1, 1, 1, "generic", "1.0.0", "Set a key's time to live in seconds", expire),
+    cmd!("expireat", -3, ["write", "fast"], 1, 1, 1, "generic", "1.2.0", "Set the expiration for a key as a UNIX timestamp", expireat),
+    cmd!("expiretime", 2, ["readonly", "fast"], 1, 1, 1, "generic", "7.0.0", "Get the expiration Unix timestamp for a key", expiretime),
+    cmd!("flushall", -1, ["write"], 0, 0, 0, "server", "1.0.0", "Remove all keys from all databases", flushall),
+    cmd!("flushdb", -1, ["write"], 0, 0, 0, "server", "1.0.0", "Remove all keys from the current database", flushdb),
+    cmd!("keys", 2, ["readonly"], 0, 0, 0, "generic", "1.0.0", "Find all keys matching the given pattern", keys),
+    cmd!("move", 3, ["write", "fast"], 1, 1, 1, "generic", "1.0.0", "Move a key to another database", move_key),
+    cmd!("object", -2, [], 0, 0, 0, "generic", "2.2.3", "A container for object introspection commands", object_help, OBJECT_SUBCOMMANDS),
+    cmd!("persist", 2, ["write", "fast"], 1, 1, 1, "generic", "2.2.0", "Remove the expiration from a key", persist),
+    cmd!("pexpire", -3, ["write", "fast"], 1, 1, 1, "generic", "2.6.0", "Set a key's time to live in milliseconds", pexpire),
+    cmd!("pexpireat", -3, ["write", "fast"], 1, 1, 1, "generic", "2.6.0", "Set the expiration for a key as a UNIX timestamp specified in milliseconds", pexpireat),
+    cmd!("pexpiretime", 2, ["readonly", "fast"], 1, 1, 1, "generic", "7.0.0", "Get the expiration Unix timestamp for a key in milliseconds", pexpiretime),
+    cmd!("pttl", 2, ["readonly", "fast"], 1, 1, 1, "generic", "2.6.0", "Get the time to live for a key in milliseconds", pttl),
+    cmd!("randomkey", 1, ["readonly"], 0, 0, 0, "generic", "1.0.0", "Return a random key from the keyspace", randomkey),
+    cmd!("rename", 3, ["write"], 1, 2, 1, "generic", "1.0.0", "Rename a key", rename),
+    cmd!("renamenx", 3, ["write", "fast"], 1, 2, 1, "generic", "1.0.0", "Rename a key, only if the new key does not exist", renamenx),
+    cmd!("scan", -2, ["readonly"], 0, 0, 0, "generic", "2.8.0", "Incrementally iterate the keys space", scan),
+    cmd!("swapdb", 3, ["write", "fast"], 0, 0, 0, "server", "4.0.0", "Swaps two Redis databases", swapdb),
+    cmd!("touch", -2, ["readonly", "fast"], 1, -1, 1, "generic", "3.2.1", "Alters the last access time of a key(s). Returns the number of existing keys specified.", touch),
+    cmd!("ttl", 2, ["readonly", "fast"], 1, 1, 1, "generic", "1.0.0", "Get the time to live for a key in seconds", ttl),
+    cmd!("type", 2, ["readonly", "fast"], 1, 1, 1, "generic", "1.0.0", "Determine the type stored at key", type_cmd),
+    cmd!("unlink", -2, ["write", "fast"], 1, -1, 1, "generic", "4.0.0", "Delete a key asynchronously in another thread. Otherwise it is just as DEL, but non blocking.", del),
+];
+
+static OBJECT_SUBCOMMANDS: &[CommandSpec] = &[
+    cmd!("encoding", 3, ["readonly"], 2, 2, 1, "generic", "2.2.3", "Inspect the internal encoding of a Redis object", object_encoding),
+    cmd!("freq", 3, ["readonly"], 2, 2, 1, "generic", "4.0.0", "Get the logarithmic access frequency counter of a Redis object", object_freq),
+    cmd!("help", 2, ["loading", "stale"], 0, 0, 0, "generic", "6.2.0", "Show helpful text about the different subcommands", object_help),
+    cmd!("idletime", 3, ["readonly"], 2, 2, 1, "generic", "2.2.3", "Get the time since a Redis object was last accessed", object_idletime),
+    cmd!("refcount", 3, ["readonly"], 2, 2, 1, "generic", "2.2.3", "Get the number of references to the value of the key", object_refcount),
+];
+
+fn lookup(ctx: &mut Ctx<'_>, key: &[u8]) -> Option<u32> {
+    let db = ctx.db();
+    ctx.node.keyspace.lookup(db, key, ctx.now.wall_ms)
+}
+
+fn del(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
+    let db = ctx.db();
+    let now_ms = ctx.now.wall_ms;
+    let deleted = argv.iter().skip(1).filter(|k| ctx.node.keyspace.delete(db, k, now_ms)).count();
+    ctx.out().int(deleted as i64);
+}
+
+fn exists(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
+    let n = (1..argv.len()).filter(|&i| lookup(ctx, argv.get(i)).is_some()).count();
+    ctx.out().int(n as i64);
+}
+
+fn touch(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
+    let db = ctx.db();
+    let (now_ms, secs) = (ctx.now.wall_ms, ctx.now.mono_secs());
+    let n = argv
+        .iter()
+        .skip(1)
+        .filter(|k| ctx.node.keyspace.lookup_touch(db, k, now_ms, secs).is_some())
+        .count();
+    ctx.out().int(n as i64);
+}
+
+fn type_cmd(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
+    let db = ctx.db();
+    let name = lookup(ctx, argv.get(1)).and_then(|id| ctx.node.keyspace.value(db, id)).map_or("none", Value::type_name);
+    ctx.out().simple(name);
+}
+
+fn keys(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
+    let pattern = argv.get(1);
+    let all = pattern == b"*";
+    let now_ms = ctx.now.wall_ms;
+    let db = ctx.node.keyspace.db(ctx.client.db);
+    let found: Vec<&[u8]> = db
+        .iter()
+        .filter(|(_, e)| !e.is_expired(now_ms))
+        .map(|(_, e)| e.key.as_bytes())
+        .filter(|k| all || glob_match(pattern, k, false))
+        .collect();
+    let out = &mut ctx.client.out;
+    out.array(found.len());
+    for k in found {
+        out.bulk(k);
+    }
+}
+
+/// Redis's `parseScanCursorOrReply`: an unsigned decimal cursor.
+pub(crate) fn parse_cursor(raw: &[u8]) -> Option<u64> {
+    if raw.is_empty() || raw.len() > 20 || !raw.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    std::str::from_utf8(raw).ok()?.parse().ok()
+}
+
+fn scan(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
+    let Some(cursor) = parse_cursor(argv.get(1)) else {
+        ctx.out().error("ERR invalid cursor");
+        return;
+    };
+    let mut count: i64 = 10;
+    let mut pattern: Option<&[u8]> = None;
+    let mut type_filter: Option<&[u8]> = None;
+    let mut j = 2;
+    while j < argv.len() {
+        let has_value = j + 1 < argv.len();
+        if argv.is(j, "count") && has_value {
+            let Some(c) = arg_i64(ctx, argv, j + 1) else { return };
+            if c < 1 {
+                ctx.out().error(errors::SYNTAX);
+                return;
+            }
+            count = c;
+        } else if argv.is(j, "match") && has_value {
+            pattern = Some(argv.get(j + 1));
+        } else if argv.is(j, "type") && has_value {
+            type_filter = Some(argv.get(j + 1));
+        } else {
+            ctx.out().error(errors::SYNTAX);
+            return;
+        }
+        j += 2;
+    }
+    let now_ms = ctx.now.wall_ms;
+    let db_index = ctx.db();
+    let db = ctx.node.keyspace.db(db_index);
+    let mut found: Vec<Vec<u8>> = Vec::new();
+    let mut expired: Vec<u32> = Vec::new();
+    let next = db.scan(cursor, count.min(1_000_000) as usize, |id, e| {
+        if e.is_expired(now_ms) {
+            expired.push(id);
+            return;
+        }
+        let k = e.key.as_bytes();
+        if pattern.is_some_and(|p| p != b"*" && !glob_match(p, k, false)) {
+            return;
+        }
+        if type_filter.is_some_and(|t| !t.eq_ignore_ascii_case(e.value.type_name().as_bytes())) {
+            return;
+        }
+        found.push(k.to_vec());
+    });
+    ctx.node.keyspace.stats.expired_keys += expired.len() as u64;
+    let db = ctx.node.keyspace.db_mut(db_index);
+    for id in expired {
+        db.remove(id);
+    }
+    let out = ctx.out();
+    out.array(2);
+    out.bulk(next.to_string().as_bytes());
+    out.array(found.len());
+    for k in &found {
+        out.bulk(k);
+    }
+}
+
+fn randomkey(ctx: &mut Ctx<'_>, _argv: &Argv<'_>) {
+    let db = ctx.db();
+    let now_ms = ctx.now.wall_ms;
+    let budget = ctx.node.keyspace.db(db).len() + 1;
+    for _ in 0..budget {
+        let picked = {
+            let node = &mut *ctx.node;
+            let rng = &mut node.rng;
+            node.keyspace.db(db).random_id(|n| rand::Rng::gen_range(rng, 0..n.max(1)))
+        };
+        let Some(id) = picked else { break };
+        let expired = ctx.node.keyspace.db(db).get(id).is_some_and(|e| e.is_expired(now_ms));
+        if expired {
+            ctx.node.keyspace.db_mut(db).remove(id);
+            ctx.node.keyspace.stats.expired_keys += 1;
+            continue;
+        }
+        let key = ctx.node.keyspace.db(db).get(id).map(|e| e.key.as_bytes().to_vec()).unwrap_or_default();
+        ctx.out().bulk(&key);
+        return;
+    }
+    ctx.out().null();
+}
+
+fn rename_generic(ctx: &mut Ctx<'_>, argv: &Argv<'_>, nx: bool) {
+    let (src, dst) = (argv.get(1), argv.get(2));
+    let db = ctx.db();
+    let now_ms = ctx.now.wall_ms;
+    let Some(src_id) = lookup(ctx, src) else {
+        ctx.out().error(errors::NO_SUCH_KEY);
+        return;
+    };
+    if src == dst {
+        if nx {
+            ctx.out().int(0);
+        } else {
+            ctx.out().ok();
+        }
+        return;
+    }
+    if let Some(dst_id) = ctx.node.keyspace.lookup(db, dst, now_ms) {
+        if nx {
+            ctx.out().int(0);
+            return;
+        }
+        ctx.node.keyspace.db_mut(db).remove(dst_id);
+    }
+    let d = ctx.node.keyspace.db_mut(db);
+    if let Some(entry) = d.remove(src_id) {
+        let id = d.insert(dst, entry.value);
+        if entry.expire_at_ms != 0 {
+            d.set_expire(id, entry.expire_at_ms);
+        }
+    }
+    if nx {
+        ctx.out().int(1);
+    } else {
+        ctx.out().ok();
+    }
+}
+
+fn rename(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
+    rename_generic(ctx, argv, false);
+}
+
+fn renamenx(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
+    rename_generic(ctx, argv, true);
+}
+
+/// Redis's `getIntFromObjectOrReply` for database indexes.
+fn arg_i32(ctx: &mut Ctx<'_>, raw: &[u8], error: &str) -> Option<i32> {
+    match parse_i64(raw).and_then(|v| i32::try_from(v).ok()) {
+        Some(v) => Some(v),
+        None => {
+            ctx.out().error(error);
+            None
+        }
+    }
+}
+
+fn db_index(ctx: &Ctx<'_>, id: i64) -> Option<usize> {
+    (id >= 0 && (id as usize) < ctx.node.keyspace.dbs.len()).then_some(id as usize)
+}
+
+fn copy(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
+    let mut replace = false;
+    let src_db = ctx.db();
+    let mut dst_db = src_db;
+    let mut j = 3;
+    while j < argv.len() {
+        if argv.is(j, "replace") {
+            replace = true;
+        } else if argv.is(j, "db") && j + 1 < argv.len() {
+            let Some(id) = arg_i64(ctx, argv, j + 1) else { return };
+            let Some(idx) = db_index(ctx, id) else {
+                ctx.out().error(errors::DB_OUT_OF_RANGE);
+                return;
+            };
+            dst_db = idx;
+            j += 1;
+        } else {
+            ctx.out().error(errors::SYNTAX);
+            return;
+        }
+        j += 1;
+    }
+    let (src, dst) = (argv.get(1), argv.get(2));
+    if src_db == dst_db && src == dst {
+        ctx.out().error(errors::SAME_OBJECT);
+        return;
+    }
+    let now_ms = ctx.now.wall_ms;
+    let Some(src_id) = ctx.node.keyspace.lookup(src_db, src, now_ms) else {
+        ctx.out().int(0);
+        return;
+    };
+    let Some(entry) = ctx.node.keyspace.db(src_db).get(src_id).cloned() else {
+        ctx.out().int(0);
+        return;
+    };
+    if let Some(dst_id) = ctx.node.keyspace.lookup(dst_db, dst, now_ms) {
+        if !replace {
+            ctx.out().int(0);
+            return;
+        }
+        ctx.node.keyspace.db_mut(dst_db).remove(dst_id);
+    }
+    let d = ctx.node.keyspace.db_mut(dst_db);
+    let id = d.insert(dst, entry.value);
+    if entry.expire_at_ms != 0 {
+        d.set_expire(id, entry.expire_at_ms);
+    }
+    ctx.out().int(1);
+}
+
+fn move_key(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
+    let Some(target) = arg_i32(ctx, argv.get(2), errors::NOT_INTEGER) else { return };
+    let Some(dst_db) = db_index(ctx, target as i64) else {
+        ctx.out().error(errors::DB_OUT_OF_RANGE);
+        return;
+    };
+    let src_db = ctx.db();
+    if src_db == dst_db {
+        ctx.out().error(errors::SAME_OBJECT);
+        return;
+    }
+    let key = argv.get(1);
+    let now_ms = ctx.now.wall_ms;
+    let Some(src_id) = ctx.node.keyspace.lookup(src_db, key, now_ms) else {
+        ctx.out().int(0);
+        return;
+    };
+    if ctx.node.keyspace.lookup(dst_db, key, now_ms).is_some() {
+        ctx.out().int(0);
+        return;
+    }
+    if let Some(entry) = ctx.node.keyspace.db_mut(src_db).remove(src_id) {
+        let d = ctx.node.keyspace.db_mut(dst_db);
+        let id = d.insert(key, entry.value);
+        if entry.expire_at_ms != 0 {
+            d.set_expire(id, entry.expire_at_ms);
+        }
+    }
+    ctx.out().int(1);
+}
+
+fn dbsize(ctx: &mut Ctx<'_>, _argv: &Argv<'_>) {
+    let n = ctx.node.keyspace.db(ctx.client.db).len();
+    ctx.out().int(n as i64);
+}
+
+/// `FLUSHDB`/`FLUSHALL` take an optional SYNC or ASYNC and nothing else.
+fn flush_args_ok(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> bool {
+    let ok = argv.len() == 1 || (argv.len() == 2 && (argv.is(1, "sync") || argv.is(1, "async")));
+    if !ok {
+        ctx.out().error(errors::SYNTAX);
+    }
+    ok
+}
+
+fn flushdb(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
+    if !flush_args_ok(ctx, argv) {
+        return;
+    }
+    let db = ctx.db();
+    ctx.node.keyspace.db_mut(db).clear();
+    ctx.out().ok();
+}
+
+fn flushall(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
+    if !flush_args_ok(ctx, argv) {
+        return;
+    }
+    for db in &mut ctx.node.keyspace.dbs {
+        db.clear();
+    }
+    ctx.out().ok();
+}
+
+fn swapdb(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
+    let Some(a) = arg_i32(ctx, argv.get(1), "ERR invalid first DB index") else { return };
+    let Some(b) = arg_i32(ctx, argv.get(2), "ERR invalid second DB index") else { return };
+    let (Some(a), Some(b)) = (db_index(ctx, a as i64), db_index(ctx, b as i64)) else {
+        ctx.out().error(errors::DB_OUT_OF_RANGE);
+        return;
+    };
+    ctx.node.keyspace.dbs.swap(a, b);
+    ctx.out().ok();
+}
+
+/// EXPIRE family: relative forms add the wall clock to the argument.
+fn expire_generic(ctx: &mut Ctx<'_>, argv: &Argv<'_>, relative: bool, seconds: bool, name: &str) {
+    let (mut nx, mut xx, mut gt, mut lt) = (false, false, false, false);
+    for j in 3..argv.len() {
+        if argv.is(j, "nx") {
+            nx = true;
+        } else if argv.is(j, "xx") {
+            xx = true;
+        } else if argv.is(j, "gt") {
+            gt = true;
+        } else if argv.is(j, "lt") {
+            lt = true;
+        } else {
+            let opt = String::from_utf8_lossy(argv.get(j)).into_owned();
+            ctx.out().error(&format!("ERR Unsupported option {opt}"));
+            return;
+        }
+    }
+    if nx && (xx || gt || lt) {
+        ctx.out().error("ERR NX and XX, GT or LT options at the same time are not compatible");
+        return;
+    }
+    if gt && lt {
+        ctx.out().error("ERR GT and LT options at the same time are not compatible");
+        return;
+    }
+    let Some(mut when) = arg_i64(ctx, argv, 2) else { return };
+    let invalid = format!("ERR invalid expire time in '{name}' command");
+    if seconds {
+        if when > i64::MAX / 1000 || when < i64::MIN / 1000 {
+            ctx.out().error(&invalid);
+            return;
+        }
+        when *= 1000;
+    }
+    if relative {
+        let base = ctx.now.wall_ms as i64;
+        if when > i64::MAX - base {
+            ctx.out().error(&invalid);
+            return;
+        }
+        when += base;
+    }
+    let db = ctx.db();
+    let Some(id) = lookup(ctx, argv.get(1)) else {
+        ctx.out().int(0);
+        return;
+    };
+    let current = ctx.node.keyspace.db(db).get(id).map_or(0, |e| e.expire_at_ms);
+    let has_ttl = current != 0;
+    let current = current as i64;
+    // Each flag is its own gate; no TTL counts as an infinite one for GT and LT.
+    let refused = (nx && has_ttl)
+        || (xx && !has_ttl)
+        || (gt && (!has_ttl || when <= current))
+        || (lt && has_ttl && when >= current);
+    if refused {
+        ctx.out().int(0);
+        return;
+    }
+    let now_ms = ctx.now.wall_ms as i64;
+    let d = ctx.node.keyspace.db_mut(db);
+    if when <= now_ms {
+        d.remove(id);
+    } else {
+        d.set_expire(id, when as u64);
+    }
+    ctx.out().int(1);
+}
+
+fn expire(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
+    expire_generic(ctx, argv, true, true, "expire");
+}
+
+fn pexpire(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
+    expire_generic(ctx, argv, true, false, "pexpire");
+}
+
+fn expireat(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
+    expire_generic(ctx, argv, false, true, "expireat");
+}
+
+fn pexpireat(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
+    expire_generic(ctx, argv, false, false, "pexpireat");
+}
+
+fn ttl_generic(ctx: &mut Ctx<'_>, argv: &Argv<'_>, ms: bool, absolute: bool) {
+    let db = ctx.db();
+    let Some(id) = lookup(ctx, argv.get(1)) else {
+        ctx.out().int(-2);
+        return;
+    };
+    let at = ctx.node.keyspace.db(db).get(id).map_or(0, |e| e.expire_at_ms);
+    if at == 0 {
+        ctx.out().int(-1);
+        return;
+    }
+    let v = if absolute { at as i64 } else { (at as i64 - ctx.now.wall_ms as i64).max(0) };
+    ctx.out().int(if ms { v } else { (v + 500) / 1000 });
+}
+
+fn ttl(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
+    ttl_generic(ctx, argv, false, false);
+}
+
+fn pttl(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
+    ttl_generic(ctx, argv, true, false);
+}
+
+fn expiretime(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
+    ttl_generic(ctx, argv, false, true);
+}
+
+fn pexpiretime(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
+    ttl_generic(ctx, argv, true, true);
+}
+
+fn persist(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
+    let db = ctx.db();
+    let removed = match lookup(ctx, argv.get(1)) {
+        Some(id) => ctx.node.keyspace.db_mut(db).clear_expire(id),
+        None => false,
+    };
+    ctx.out().int(removed as i64);
+}
+
+fn object_lookup(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> Option<u32> {
+    let found = lookup(ctx, argv.get(2));
+    if found.is_none() {
+        ctx.out().null();
+    }
+    found
+}
+
+fn object_encoding(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
+    let Some(id) = object_lookup(ctx, argv) else { return };
+    let db = ctx.db();
+    let enc = ctx.node.keyspace.value(db, id).map_or("raw", Value::encoding_name);
+    ctx.out().bulk(enc.as_bytes());
+}
+
+fn lfu_policy(ctx: &Ctx<'_>) -> bool {
+    ctx.node.config.maxmemory_policy().contains("lfu")
+}
+
+fn object_freq(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
+    let Some(_id) = object_lookup(ctx, argv) else { return };
+    if !lfu_policy(ctx) {
+        ctx.out().error("ERR An LFU maxmemory policy is not selected, access frequency not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.");
+        return;
+    }
+    // The LFU counter arrives with eviction; a fresh key's counter is LFU_INIT_VAL.
+    ctx.out().int(5);
+}
+
+fn object_idletime(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
+    let Some(id) = object_lookup(ctx, argv) else { return };
+    if lfu_policy(ctx) {
+        ctx.out().error("ERR An LRU maxmemory policy is not selected, access time not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.");
+        return;
+    }
+    let db = ctx.db();
+    let last = ctx.node.keyspace.db(db).get(id).map_or(0, |e| e.access_secs);
+    let idle = ctx.now.mono_secs().saturating_sub(last);
+    ctx.out().int(idle as i64);
+}
+
+/// Redis shares the integers 0..9999 (`OBJ_SHARED_INTEGERS`) unless an LRU/LFU policy
+/// forbids it; shared objects report INT_MAX as their refcount.
+fn object_refcount(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
+    let Some(id) = object_lookup(ctx, argv) else { return };
+    let db = ctx.db();
+    let policy = ctx.node.config.maxmemory_policy();
+    let sharing = ctx.node.config.maxmemory_bytes() == 0 || !(policy.contains("lru") || policy.contains("lfu"));
+    let shared = matches!(ctx.node.keyspace.value(db, id), Some(Value::Str(StrValue::Int(n))) if (0..10_000).contains(n));
+    ctx.out().int(if shared && sharing { i32::MAX as i64 } else { 1 });
+}
+
+fn object_help(ctx: &mut Ctx<'_>, _argv: &Argv<'_>) {
+    reply_help(
+        ctx.out(),
+        "OBJECT",
+        &[
+            "ENCODING <key>",
+            "    Return the kind of internal representation used in order to store the value",
+            "    associated with a <key>.",
+            "FREQ <key>",
+            "    Return the access frequency index of the <key>. The returned integer is",
+            "    proportional to the logarithm of the recent access frequency of the key.",
+            "IDLETIME <key>",
+            "    Return the idle time of the <key>, that is the approximated number of",
+            "    seconds elapsed since the last access to the key.",
+            "REFCOUNT <key>",
+            "    Return the number of references of the value associated with the specified",
+            "    <key>.",
+        ],
+    );
+}

@@ -1,0 +1,288 @@
+//! The command table (name, arity, flags, key positions, docs — said once, read by
+//! dispatch, `COMMAND` and later cluster key extraction) and the dispatcher that runs
+//! Redis's checks in Redis's order. Commands write replies; they never touch I/O.
+
+pub mod connection;
+pub mod keys;
+pub mod server;
+pub mod strings;
+
+use crate::client::{Client, ReplyMode};
+use crate::node::{Node, Now};
+use crate::resp::ReplyBuf;
+
+/// A command's arguments: ranges into the query buffer (no copies).
+pub struct Argv<'a> {
+    buf: &'a [u8],
+    ranges: &'a [(usize, usize)],
+}
+
+impl<'a> Argv<'a> {
+    pub fn new(buf: &'a [u8], ranges: &'a [(usize, usize)]) -> Self {
+        Argv { buf, ranges }
+    }
+
+    pub fn len(&self) -> usize {
+        self.ranges.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.ranges.is_empty()
+    }
+
+    /// Argument `i`; empty when out of range (arity is checked before handlers run).
+    #[inline]
+    pub fn get(&self, i: usize) -> &'a [u8] {
+        self.ranges.get(i).and_then(|&(s, e)| self.buf.get(s..e)).unwrap_or(b"")
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &'a [u8]> + '_ {
+        (0..self.len()).map(move |i| self.get(i))
+    }
+
+    /// Case-insensitive comparison of argument `i` with an ASCII keyword.
+    pub fn is(&self, i: usize, keyword: &str) -> bool {
+        self.get(i).eq_ignore_ascii_case(keyword.as_bytes())
+    }
+}
+
+/// Everything a command runs with.
+pub struct Ctx<'a> {
+    pub node: &'a mut Node,
+    pub client: &'a mut Client,
+    pub now: Now,
+}
+
+impl Ctx<'_> {
+    pub fn out(&mut self) -> &mut ReplyBuf {
+        &mut self.client.out
+    }
+
+    pub fn db(&self) -> usize {
+        self.client.db
+    }
+}
+
+pub type Handler = fn(&mut Ctx<'_>, &Argv<'_>);
+
+pub struct CommandSpec {
+    pub name: &'static str,
+    /// Redis arity: exact when positive, a minimum when negative.
+    pub arity: i32,
+    pub flags: &'static [&'static str],
+    pub first_key: i32,
+    pub last_key: i32,
+    pub key_step: i32,
+    pub group: &'static str,
+    pub summary: &'static str,
+    pub since: &'static str,
+    pub handler: Handler,
+    pub subcommands: &'static [CommandSpec],
+}
+
+impl CommandSpec {
+    pub fn has_flag(&self, flag: &str) -> bool {
+        self.flags.contains(&flag)
+    }
+
+    fn arity_ok(&self, argc: usize) -> bool {
+        let argc = argc as i64;
+        let arity = self.arity as i64;
+        (arity > 0 && argc == arity) || (arity < 0 && argc >= -arity)
+    }
+}
+
+macro_rules! cmd {
+    ($name:literal, $arity:expr, [$($flag:literal),*], $fk:expr, $lk:expr, $st:expr, $group:literal, $since:literal, $summary:literal, $handler:expr) => {
+        CommandSpec { name: $name, arity: $arity, flags: &[$($flag),*], first_key: $fk, last_key: $lk, key_step: $st, group: $group, summary: $summary, since: $since, handler: $handler, subcommands: &[] }
+    };
+    ($name:literal, $arity:expr, [$($flag:literal),*], $fk:expr, $lk:expr, $st:expr, $group:literal, $since:literal, $summary:literal, $handler:expr, $subs:expr) => {
+        CommandSpec { name: $name, arity: $arity, flags: &[$($flag),*], first_key: $fk, last_key: $lk, key_step: $st, group: $group, summary: $summary, since: $since, handler: $handler, subcommands: $subs }
+    };
+}
+pub(crate) use cmd;
+
+/// The whole table, sorted by name.
+pub fn all_commands() -> Vec<&'static CommandSpec> {
+    let mut v: Vec<&'static CommandSpec> = connection::COMMANDS
+        .iter()
+        .chain(strings::COMMANDS.iter())
+        .chain(keys::COMMANDS.iter())
+        .chain(server::COMMANDS.iter())
+        .collect();
+    v.sort_by_key(|c| c.name);
+    v
+}
+
+/// Name lookup over the table (a sorted vector: deterministic, allocation-free lookups).
+pub struct CommandTable {
+    sorted: Vec<&'static CommandSpec>,
+}
+
+impl Default for CommandTable {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl CommandTable {
+    pub fn new() -> Self {
+        CommandTable { sorted: all_commands() }
+    }
+
+    pub fn all(&self) -> &[&'static CommandSpec] {
+        &self.sorted
+    }
+
+    pub fn lookup(&self, name: &[u8]) -> Option<&'static CommandSpec> {
+        if name.len() > 32 {
+            return None;
+        }
+        let mut lower = [0u8; 32];
+        for (d, s) in lower.iter_mut().zip(name) {
+            *d = s.to_ascii_lowercase();
+        }
+        let lower = &lower[..name.len()];
+        self.sorted
+            .binary_search_by(|c| c.name.as_bytes().cmp(lower))
+            .ok()
+            .and_then(|i| self.sorted.get(i).copied())
+    }
+}
+
+pub fn find_subcommand(parent: &'static CommandSpec, name: &[u8]) -> Option<&'static CommandSpec> {
+    parent.subcommands.iter().find(|s| s.name.as_bytes().eq_ignore_ascii_case(name))
+}
+
+/// Redis's rendering of an unknown command: name and up to 128 bytes of arguments.
+fn unknown_command_error(argv: &Argv<'_>) -> String {
+    let name = String::from_utf8_lossy(argv.get(0));
+    let name: String = name.chars().take(128).collect();
+    let mut args = String::new();
+    for a in argv.iter().skip(1) {
+        if args.len() >= 128 {
+            break;
+        }
+        let room = 128 - args.len();
+        let a = String::from_utf8_lossy(a);
+        let a: String = a.chars().take(room).collect();
+        args.push_str(&format!("'{a}' "));
+    }
+    format!("ERR unknown command '{name}', with args beginning with: {args}")
+}
+
+/// Runs one command for `client`, with Redis's checks in Redis's order.
+pub fn execute(node: &mut Node, now: Now, client: &mut Client, argv: &Argv<'_>) {
+    let out_start = client.out.len();
+    let errors_before = count_errors(&client.out.bytes[out_start..]);
+    run_checked(node, now, client, argv);
+    node.stats.total_commands_processed += 1;
+    let new_errors = count_errors(&client.out.bytes[out_start..]).saturating_sub(errors_before);
+    node.stats.total_error_replies += new_errors;
+    // CLIENT REPLY OFF/SKIP: drop what this command wrote.
+    match client.reply_mode {
+        ReplyMode::On => {}
+        ReplyMode::Off => client.out.bytes.truncate(out_start),
+        ReplyMode::Skipping => {
+            client.out.bytes.truncate(out_start);
+            client.reply_mode = ReplyMode::On;
+        }
+        ReplyMode::SkipNext => client.reply_mode = ReplyMode::Skipping,
+    }
+}
+
+/// Top-level error replies in a reply stream (one per command; nested errors are rare).
+fn count_errors(bytes: &[u8]) -> u64 {
+    u64::from(bytes.first() == Some(&b'-'))
+}
+
+fn run_checked(node: &mut Node, now: Now, client: &mut Client, argv: &Argv<'_>) {
+    let Some(spec) = node.commands.lookup(argv.get(0)) else {
+        client.last_command = "NULL".into();
+        client.out.error(&unknown_command_error(argv));
+        return;
+    };
+    let mut spec = spec;
+    let mut full_name = spec.name.to_string();
+    if !spec.subcommands.is_empty() && argv.len() >= 2 {
+        match find_subcommand(spec, argv.get(1)) {
+            Some(sub) => {
+                full_name = format!("{}|{}", spec.name, sub.name);
+                spec = sub;
+            }
+            None => {
+                let sub = String::from_utf8_lossy(argv.get(1));
+                let sub: String = sub.chars().take(128).collect();
+                client.out.error(&format!(
+                    "ERR unknown subcommand '{sub}'. Try {} HELP.",
+                    spec.name.to_ascii_uppercase()
+                ));
+                return;
+            }
+        }
+    }
+    if !spec.arity_ok(argv.len()) {
+        client.out.error(&format!("ERR wrong number of arguments for '{full_name}' command"));
+        return;
+    }
+    if !client.authenticated && !spec.has_flag("no_auth") {
+        client.out.error("NOAUTH Authentication required.");
+        return;
+    }
+    client.last_command = full_name;
+    let mut ctx = Ctx { node, client, now };
+    (spec.handler)(&mut ctx, argv);
+}
+
+/// Redis's shared error texts.
+pub mod errors {
+    pub const WRONGTYPE: &str = "WRONGTYPE Operation against a key holding the wrong kind of value";
+    pub const NOT_INTEGER: &str = "ERR value is not an integer or out of range";
+    pub const NOT_FLOAT: &str = "ERR value is not a valid float";
+    pub const SYNTAX: &str = "ERR syntax error";
+    pub const OVERFLOW: &str = "ERR increment or decrement would overflow";
+    pub const NO_SUCH_KEY: &str = "ERR no such key";
+    pub const DB_OUT_OF_RANGE: &str = "ERR DB index is out of range";
+    pub const SAME_OBJECT: &str = "ERR source and destination objects are the same";
+    pub const STRING_TOO_LONG: &str = "ERR string exceeds maximum allowed size (proto-max-bulk-len)";
+}
+
+/// Parses argument `i` as Redis's `getLongLongFromObjectOrReply`; writes the error.
+pub fn arg_i64(ctx: &mut Ctx<'_>, argv: &Argv<'_>, i: usize) -> Option<i64> {
+    let v = crate::util::parse_i64(argv.get(i));
+    if v.is_none() {
+        ctx.out().error(errors::NOT_INTEGER);
+    }
+    v
+}
+
+/// Help output as Redis's `addReplyHelp`: the header line, the lines, then the
+/// trailing HELP line.
+pub fn reply_help(out: &mut ReplyBuf, command: &str, lines: &[&str]) {
+    out.array(lines.len() + 3);
+    out.simple(&format!("{command} <subcommand> [<arg> [value] [opt] ...]. Subcommands are:"));
+    for l in lines {
+        out.simple(l);
+    }
+    out.simple("HELP");
+    out.simple("    Print this help.");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn table_is_sorted_unique_and_lowercase() {
+        let t = CommandTable::new();
+        for w in t.all().windows(2) {
+            assert!(w[0].name < w[1].name, "{} / {}", w[0].name, w[1].name);
+        }
+        for c in t.all() {
+            assert_eq!(c.name, c.name.to_ascii_lowercase());
+            assert!(c.arity != 0);
+        }
+        assert!(t.lookup(b"GeT").is_some());
+        assert!(t.lookup(b"nope").is_none());
+    }
+}

@@ -1,0 +1,570 @@
+//! Server commands: INFO, CONFIG, COMMAND, DEBUG, SHUTDOWN, TIME. INFO text uses
+//! Redis's section and field names so monitoring tools read keel unchanged.
+
+use super::{arg_i64, cmd, errors, find_subcommand, reply_help, Argv, CommandSpec, Ctx};
+use crate::node::{Effect, LogLevel};
+use crate::types::{StrValue, Value};
+use crate::util::parse_f64;
+
+pub static COMMANDS: &[CommandSpec] = &[
+    cmd!("command", -1, ["loading", "stale"], 0, 0, 0, "server", "2.8.13", "Get array of Redis command details", command_all, COMMAND_SUBCOMMANDS),
+    cmd!("config", -2, [], 0, 0, 0, "server", "2.0.0", "A container for server configuration commands", config_help, CONFIG_SUBCOMMANDS),
+    cmd!("debug", -2, ["admin", "noscript", "loading", "stale"], 0, 0, 0, "server", "1.0.0", "A container for debugging commands", debug),
+    cmd!("info", -1, ["loading", "stale"], 0, 0, 0, "server", "1.0.0", "Get information and statistics about the server", info),
+    cmd!("shutdown", -1, ["admin", "noscript", "loading", "stale", "no_multi", "allow_busy"], 0, 0, 0, "server", "1.0.0", "Synchronously save the dataset to disk and then shut down the server", shutdown),
+    cmd!("time", 1, ["loading", "stale", "fast"], 0, 0, 0, "server", "2.6.0", "Return the current server time", time),
+];
+
+static COMMAND_SUBCOMMANDS: &[CommandSpec] = &[
+    cmd!("count", 2, ["loading", "stale"], 0, 0, 0, "server", "2.8.13", "Get total number of Redis commands", command_count),
+    cmd!("docs", -2, ["loading", "stale"], 0, 0, 0, "server", "7.0.0", "Get array of specific Redis command documentation", command_docs),
+    cmd!("getkeys", -3, ["loading", "stale"], 0, 0, 0, "server", "2.8.13", "Extract keys given a full Redis command", command_getkeys),
+    cmd!("help", 2, ["loading", "stale"], 0, 0, 0, "server", "5.0.0", "Show helpful text about the different subcommands", command_help),
+    cmd!("info", -2, ["loading", "stale"], 0, 0, 0, "server", "2.8.13", "Get array of specific Redis command details, or all when no argument is given", command_info),
+    cmd!("list", -2, ["loading", "stale"], 0, 0, 0, "server", "7.0.0", "Get an array of Redis command names", command_list),
+];
+
+static CONFIG_SUBCOMMANDS: &[CommandSpec] = &[
+    cmd!("get", -3, ["admin", "noscript", "loading", "stale"], 0, 0, 0, "server", "2.0.0", "Get the values of configuration parameters", config_get),
+    cmd!("help", 2, ["loading", "stale"], 0, 0, 0, "server", "5.0.0", "Show helpful text about the different subcommands", config_help),
+    cmd!("resetstat", 2, ["admin", "noscript", "loading", "stale"], 0, 0, 0, "server", "2.0.0", "Reset the stats returned by INFO", config_resetstat),
+    cmd!("set", -4, ["admin", "noscript", "loading", "stale"], 0, 0, 0, "server", "2.0.0", "Set configuration parameters to the given values", config_set),
+];
+
+fn time(ctx: &mut Ctx<'_>, _argv: &Argv<'_>) {
+    let ms = ctx.now.wall_ms;
+    let out = ctx.out();
+    out.array(2);
+    out.bulk((ms / 1000).to_string().as_bytes());
+    out.bulk(((ms % 1000) * 1000).to_string().as_bytes());
+}
+
+fn shutdown(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
+    for j in 1..argv.len() {
+        let known = ["nosave", "save", "now", "force", "abort"];
+        if !known.iter().any(|k| argv.is(j, k)) {
+            ctx.out().error(errors::SYNTAX);
+            return;
+        }
+    }
+    if (1..argv.len()).any(|j| argv.is(j, "abort")) {
+        ctx.out().error("ERR No shutdown in progress.");
+        return;
+    }
+    ctx.node.log(LogLevel::Warning, "User requested shutdown...".into());
+    ctx.node.shutting_down = true;
+    ctx.client.close_after_reply = true;
+    ctx.node.effects.push_back(Effect::Shutdown { exit_code: 0 });
+}
+
+// ---- CONFIG ----
+
+fn config_get(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
+    let patterns: Vec<&[u8]> = argv.iter().skip(2).collect();
+    let pairs = ctx.node.config.get(&patterns);
+    let out = ctx.out();
+    out.map(pairs.len());
+    for (k, v) in pairs {
+        out.bulk(k.as_bytes());
+        out.bulk(v.as_bytes());
+    }
+}
+
+fn config_set(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
+    if argv.len() % 2 != 0 {
+        ctx.out().error("ERR wrong number of arguments for 'config|set' command");
+        return;
+    }
+    let pairs: Vec<(&[u8], &[u8])> = (2..argv.len()).step_by(2).map(|i| (argv.get(i), argv.get(i + 1))).collect();
+    match ctx.node.config.set(&pairs) {
+        Ok(()) => ctx.out().ok(),
+        Err(e) => ctx.out().error(&e),
+    }
+}
+
+fn config_resetstat(ctx: &mut Ctx<'_>, _argv: &Argv<'_>) {
+    ctx.node.stats = Default::default();
+    ctx.node.keyspace.stats = Default::default();
+    ctx.out().ok();
+}
+
+fn config_help(ctx: &mut Ctx<'_>, _argv: &Argv<'_>) {
+    reply_help(
+        ctx.out(),
+        "CONFIG",
+        &[
+            "GET <pattern>",
+            "    Return parameters matching the glob-like <pattern> and their values.",
+            "SET <directive> <value>",
+            "    Set the configuration <directive> to <value>.",
+            "RESETSTAT",
+            "    Reset statistics reported by the INFO command.",
+            "REWRITE",
+            "    Rewrite the configuration file.",
+        ],
+    );
+}
+
+// ---- COMMAND ----
+
+fn reply_command_info(out: &mut crate::resp::ReplyBuf, spec: &CommandSpec, parent: Option<&str>) {
+    out.array(10);
+    match parent {
+        Some(p) => out.bulk(format!("{p}|{}", spec.name).as_bytes()),
+        None => out.bulk(spec.name.as_bytes()),
+    }
+    out.int(spec.arity as i64);
+    out.set(spec.flags.len());
+    for f in spec.flags {
+        out.simple(f);
+    }
+    out.int(spec.first_key as i64);
+    out.int(spec.last_key as i64);
+    out.int(spec.key_step as i64);
+    out.set(0); // ACL categories: ACL arrives later.
+    out.set(0); // tips
+    out.array(0); // key specs: first/last/step above carry the positions.
+    out.array(spec.subcommands.len());
+    for sub in spec.subcommands {
+        reply_command_info(out, sub, Some(spec.name));
+    }
+}
+
+fn command_all(ctx: &mut Ctx<'_>, _argv: &Argv<'_>) {
+    let all = ctx.node.commands.all().to_vec();
+    let out = ctx.out();
+    out.array(all.len());
+    for spec in all {
+        reply_command_info(out, spec, None);
+    }
+}
+
+fn command_count(ctx: &mut Ctx<'_>, _argv: &Argv<'_>) {
+    let n = ctx.node.commands.all().len();
+    ctx.out().int(n as i64);
+}
+
+fn command_list(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
+    if argv.len() > 2 {
+        // FILTERBY MODULE/ACLCAT/PATTERN.
+        if argv.len() != 5 || !argv.is(2, "filterby") {
+            ctx.out().error(errors::SYNTAX);
+            return;
+        }
+    }
+    let pattern = (argv.len() == 5 && argv.is(3, "pattern")).then(|| argv.get(4));
+    let mut names = Vec::new();
+    for spec in ctx.node.commands.all() {
+        names.push(spec.name.to_string());
+        for sub in spec.subcommands {
+            names.push(format!("{}|{}", spec.name, sub.name));
+        }
+    }
+    if argv.len() == 5 && !argv.is(3, "pattern") {
+        names.clear();
+    }
+    if let Some(p) = pattern {
+        names.retain(|n| crate::glob::glob_match(p, n.as_bytes(), true));
+    }
+    let out = ctx.out();
+    out.array(names.len());
+    for n in names {
+        out.bulk(n.as_bytes());
+    }
+}
+
+/// Resolves `name` or `parent|sub` to a spec.
+fn resolve(ctx: &Ctx<'_>, name: &[u8]) -> Option<(&'static CommandSpec, Option<&'static str>)> {
+    let mut parts = name.splitn(2, |&b| b == b'|');
+    let top = ctx.node.commands.lookup(parts.next()?)?;
+    match parts.next() {
+        None => Some((top, None)),
+        Some(sub) => find_subcommand(top, sub).map(|s| (s, Some(top.name))),
+    }
+}
+
+fn command_info(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
+    if argv.len() == 2 {
+        command_all(ctx, argv);
+        return;
+    }
+    let found: Vec<_> = argv.iter().skip(2).map(|n| resolve(ctx, n)).collect();
+    let out = ctx.out();
+    out.array(found.len());
+    for f in found {
+        match f {
+            Some((spec, parent)) => reply_command_info(out, spec, parent),
+            None => out.null_array(),
+        }
+    }
+}
+
+fn reply_command_doc(out: &mut crate::resp::ReplyBuf, spec: &CommandSpec, parent: Option<&str>) {
+    match parent {
+        Some(p) => out.bulk(format!("{p}|{}", spec.name).as_bytes()),
+        None => out.bulk(spec.name.as_bytes()),
+    }
+    let has_subs = !spec.subcommands.is_empty();
+    out.map(3 + usize::from(has_subs));
+    out.bulk(b"summary");
+    out.bulk(spec.summary.as_bytes());
+    out.bulk(b"since");
+    out.bulk(spec.since.as_bytes());
+    out.bulk(b"group");
+    out.bulk(spec.group.as_bytes());
+    if has_subs {
+        out.bulk(b"subcommands");
+        out.map(spec.subcommands.len());
+        for sub in spec.subcommands {
+            reply_command_doc(out, sub, Some(spec.name));
+        }
+    }
+}
+
+fn command_docs(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
+    let specs: Vec<(&'static CommandSpec, Option<&'static str>)> = if argv.len() == 2 {
+        ctx.node.commands.all().iter().map(|s| (*s, None)).collect()
+    } else {
+        argv.iter().skip(2).filter_map(|n| resolve(ctx, n)).collect()
+    };
+    let out = ctx.out();
+    out.map(specs.len());
+    for (spec, parent) in specs {
+        reply_command_doc(out, spec, parent);
+    }
+}
+
+fn command_getkeys(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
+    let Some(spec) = ctx.node.commands.lookup(argv.get(2)) else {
+        ctx.out().error("ERR Invalid command specified");
+        return;
+    };
+    let args: Vec<&[u8]> = argv.iter().skip(2).collect();
+    let argc = args.len() as i64;
+    if (spec.arity > 0 && argc != spec.arity as i64) || argc < -(spec.arity as i64) {
+        ctx.out().error("ERR Invalid number of arguments specified for command");
+        return;
+    }
+    if spec.first_key == 0 {
+        ctx.out().error("ERR The command has no key arguments");
+        return;
+    }
+    let last = if spec.last_key < 0 { argc + spec.last_key as i64 } else { spec.last_key as i64 };
+    let step = spec.key_step.max(1) as usize;
+    let keys: Vec<&[u8]> = (spec.first_key as usize..=(last.max(0) as usize))
+        .step_by(step)
+        .filter_map(|i| args.get(i).copied())
+        .collect();
+    let out = ctx.out();
+    out.array(keys.len());
+    for k in keys {
+        out.bulk(k);
+    }
+}
+
+fn command_help(ctx: &mut Ctx<'_>, _argv: &Argv<'_>) {
+    reply_help(
+        ctx.out(),
+        "COMMAND",
+        &[
+            "(no subcommand)",
+            "    Return details about all Redis commands.",
+            "COUNT",
+            "    Return the total number of commands in this Redis server.",
+            "LIST",
+            "    Return a list of all commands in this Redis server.",
+            "INFO [<command-name> ...]",
+            "    Return details about multiple Redis commands.",
+            "    If no command names are given, documentation details for all",
+            "    commands are returned.",
+            "DOCS [<command-name> ...]",
+            "    Return documentation details about multiple Redis commands.",
+            "    If no command names are given, documentation details for all",
+            "    commands are returned.",
+            "GETKEYS <full-command>",
+            "    Return the keys from a full Redis command.",
+        ],
+    );
+}
+
+// ---- DEBUG ----
+
+fn debug_allowed(ctx: &Ctx<'_>) -> bool {
+    match ctx.node.config.enable_debug_command() {
+        "yes" => true,
+        "local" => ctx.client.is_local,
+        _ => false,
+    }
+}
+
+fn debug(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
+    if !debug_allowed(ctx) {
+        ctx.out().error("ERR DEBUG command not allowed. If the enable-debug-command option is set to \"local\", you can run it from a local connection, otherwise you need to set this option in the configuration file, and then restart the server.");
+        return;
+    }
+    if argv.is(1, "help") {
+        reply_help(
+            ctx.out(),
+            "DEBUG",
+            &[
+                "OBJECT <key>",
+                "    Show low level info about the `key` and associated value.",
+                "POPULATE <count> [<prefix>] [<size>]",
+                "    Create <count> string keys named key:<num>. If <prefix> is specified then",
+                "    it is used instead of the 'key' prefix. These are not propagated to",
+                "    replicas. Cluster slots are not respected so keys not belonging to the",
+                "    current node can be created in cluster mode.",
+                "SET-ACTIVE-EXPIRE <0|1>",
+                "    Setting it to 0 disables expiring keys in background when they are not",
+                "    accessed (otherwise the Redis behavior). Setting it to 1 reenables back the",
+                "    default.",
+                "SLEEP <seconds>",
+                "    Stop the server for <seconds>. Decimals allowed.",
+            ],
+        );
+    } else if argv.is(1, "populate") && (3..=5).contains(&argv.len()) {
+        debug_populate(ctx, argv);
+    } else if argv.is(1, "sleep") && argv.len() == 3 {
+        let Some(secs) = parse_f64(argv.get(2)).filter(|s| *s >= 0.0) else {
+            ctx.out().error(errors::NOT_FLOAT);
+            return;
+        };
+        let ms = (secs * 1000.0).min(1e12) as u64;
+        ctx.node.effects.push_back(Effect::Sleep { ms });
+        ctx.out().ok();
+    } else if argv.is(1, "set-active-expire") && argv.len() == 3 {
+        let Some(v) = arg_i64(ctx, argv, 2) else { return };
+        ctx.node.active_expire_enabled = v != 0;
+        ctx.out().ok();
+    } else if argv.is(1, "object") && argv.len() == 3 {
+        let db = ctx.db();
+        let Some(id) = ctx.node.keyspace.lookup(db, argv.get(2), ctx.now.wall_ms) else {
+            ctx.out().error(errors::NO_SUCH_KEY);
+            return;
+        };
+        let (enc, len, idle) = match ctx.node.keyspace.db(db).get(id) {
+            Some(e) => (
+                e.value.encoding_name(),
+                match &e.value {
+                    Value::Str(s) => s.len(),
+                },
+                ctx.now.mono_secs().saturating_sub(e.access_secs),
+            ),
+            None => ("raw", 0, 0),
+        };
+        let text = format!(
+            "Value at:0x{id:012x} refcount:1 encoding:{enc} serializedlength:{} lru:0 lru_seconds_idle:{idle}",
+            len + 1
+        );
+        ctx.out().simple(&text);
+    } else {
+        let sub = String::from_utf8_lossy(argv.get(1)).into_owned();
+        ctx.out().error(&format!("ERR unknown subcommand '{sub}'. Try DEBUG HELP."));
+    }
+}
+
+fn debug_populate(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
+    let positive = |raw: &[u8]| crate::util::parse_i64(raw).filter(|v| *v >= 0);
+    let Some(count) = positive(argv.get(2)) else {
+        ctx.out().error("ERR value is out of range, must be positive");
+        return;
+    };
+    let prefix = if argv.len() >= 4 { argv.get(3).to_vec() } else { b"key".to_vec() };
+    let size = if argv.len() == 5 {
+        match positive(argv.get(4)) {
+            Some(s) if s as u64 <= ctx.node.config.proto_max_bulk_len_bytes() => s as usize,
+            _ => {
+                ctx.out().error("ERR value is out of range, must be positive");
+                return;
+            }
+        }
+    } else {
+        0
+    };
+    let db = ctx.db();
+    let now_ms = ctx.now.wall_ms;
+    for j in 0..count as u64 {
+        let mut key = prefix.clone();
+        key.extend_from_slice(format!(":{j}").as_bytes());
+        if ctx.node.keyspace.lookup(db, &key, now_ms).is_some() {
+            continue;
+        }
+        let text = format!("value:{j}").into_bytes();
+        let value = if size == 0 {
+            StrValue::Bytes { data: crate::types::SmallBytes::new(&text), raw: text.len() > 44 }
+        } else {
+            let mut v = vec![0u8; size];
+            let n = size.min(text.len());
+            v[..n].copy_from_slice(&text[..n]);
+            StrValue::Bytes { data: crate::types::SmallBytes::from_vec(v), raw: size > 44 }
+        };
+        ctx.node.keyspace.db_mut(db).insert(&key, Value::Str(value));
+    }
+    ctx.out().ok();
+}
+
+// ---- INFO ----
+
+const DEFAULT_SECTIONS: &[&str] = &[
+    "server", "clients", "memory", "persistence", "stats", "replication", "cpu", "modules", "errorstats", "cluster",
+    "keyspace",
+];
+const ALL_SECTIONS: &[&str] = &[
+    "server", "clients", "memory", "persistence", "stats", "replication", "cpu", "modules", "errorstats", "cluster",
+    "keyspace",
+];
+
+fn info(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
+    let mut wanted: Vec<&str> = Vec::new();
+    if argv.len() == 1 {
+        wanted.extend_from_slice(DEFAULT_SECTIONS);
+    }
+    for a in argv.iter().skip(1) {
+        let a = String::from_utf8_lossy(a).to_ascii_lowercase();
+        match a.as_str() {
+            "default" => wanted.extend_from_slice(DEFAULT_SECTIONS),
+            "all" | "everything" => wanted.extend_from_slice(ALL_SECTIONS),
+            other => {
+                if let Some(s) = ALL_SECTIONS.iter().find(|s| **s == other) {
+                    wanted.push(s);
+                }
+            }
+        }
+    }
+    let mut text = String::new();
+    for section in ALL_SECTIONS {
+        if !wanted.contains(section) {
+            continue;
+        }
+        if !text.is_empty() {
+            text.push_str("\r\n");
+        }
+        info_section(ctx, section, &mut text);
+    }
+    ctx.out().verbatim(text.as_bytes());
+}
+
+fn human_bytes(n: u64) -> String {
+    let n = n as f64;
+    if n < 1024.0 {
+        format!("{}B", n as u64)
+    } else if n < 1024.0 * 1024.0 {
+        format!("{:.2}K", n / 1024.0)
+    } else if n < 1024.0 * 1024.0 * 1024.0 {
+        format!("{:.2}M", n / (1024.0 * 1024.0))
+    } else {
+        format!("{:.2}G", n / (1024.0 * 1024.0 * 1024.0))
+    }
+}
+
+fn info_section(ctx: &Ctx<'_>, section: &str, t: &mut String) {
+    use std::fmt::Write;
+    let node = &*ctx.node;
+    let now = ctx.now;
+    let uptime_secs = now.mono_ms.saturating_sub(node.started.mono_ms) / 1000;
+    match section {
+        "server" => {
+            let p = &node.process;
+            let _ = write!(
+                t,
+                "# Server\r\nredis_version:{}\r\nredis_git_sha1:00000000\r\nredis_git_dirty:0\r\nredis_build_id:0\r\nredis_mode:standalone\r\nkeel_version:{}\r\nos:{}\r\narch_bits:64\r\nmonotonic_clock:POSIX clock_gettime\r\nmultiplexing_api:epoll\r\natomicvar_api:c11-builtin\r\ngcc_version:0.0.0\r\nprocess_id:{}\r\nprocess_supervised:no\r\nrun_id:{}\r\ntcp_port:{}\r\nserver_time_usec:{}\r\nuptime_in_seconds:{}\r\nuptime_in_days:{}\r\nhz:{}\r\nconfigured_hz:{}\r\nlru_clock:{}\r\nexecutable:{}\r\nconfig_file:{}\r\nio_threads_active:0\r\n",
+                super::connection::REDIS_VERSION,
+                env!("CARGO_PKG_VERSION"),
+                p.os,
+                p.process_id,
+                node.run_id,
+                node.config.port(),
+                now.wall_ms * 1000,
+                uptime_secs,
+                uptime_secs / 86400,
+                node.config.hz(),
+                node.config.hz(),
+                (now.mono_ms / 1000) & 0xFF_FFFF,
+                p.executable,
+                p.config_file,
+            );
+        }
+        "clients" => {
+            let _ = write!(
+                t,
+                "# Clients\r\nconnected_clients:{}\r\ncluster_connections:0\r\nmaxclients:{}\r\nclient_recent_max_input_buffer:0\r\nclient_recent_max_output_buffer:0\r\nblocked_clients:0\r\ntracking_clients:0\r\nclients_in_timeout_table:0\r\n",
+                node.clients.len() + 1,
+                node.config.maxclients(),
+            );
+        }
+        "memory" => {
+            let used = node.used_memory_bytes() as u64;
+            let rss = node.rss_bytes.unwrap_or(used);
+            let dataset = node.keyspace.used_bytes() as u64;
+            let maxmemory = node.config.maxmemory_bytes();
+            let _ = write!(
+                t,
+                "# Memory\r\nused_memory:{used}\r\nused_memory_human:{}\r\nused_memory_rss:{rss}\r\nused_memory_rss_human:{}\r\nused_memory_peak:{used}\r\nused_memory_peak_human:{}\r\nused_memory_dataset:{dataset}\r\nused_memory_startup:{}\r\ntotal_system_memory:0\r\nmaxmemory:{maxmemory}\r\nmaxmemory_human:{}\r\nmaxmemory_policy:{}\r\nmem_fragmentation_ratio:{:.2}\r\nmem_allocator:libc\r\nlazyfree_pending_objects:0\r\n",
+                human_bytes(used),
+                human_bytes(rss),
+                human_bytes(used),
+                800 * 1024,
+                human_bytes(maxmemory),
+                node.config.maxmemory_policy(),
+                rss as f64 / used.max(1) as f64,
+            );
+        }
+        "persistence" => {
+            let _ = write!(
+                t,
+                "# Persistence\r\nloading:0\r\nasync_loading:0\r\ncurrent_cow_peak:0\r\ncurrent_cow_size:0\r\ncurrent_cow_size_age:0\r\ncurrent_fork_perc:0.00\r\ncurrent_save_keys_processed:0\r\ncurrent_save_keys_total:0\r\nrdb_changes_since_last_save:0\r\nrdb_bgsave_in_progress:0\r\nrdb_last_save_time:{}\r\nrdb_last_bgsave_status:ok\r\nrdb_last_bgsave_time_sec:-1\r\nrdb_current_bgsave_time_sec:-1\r\naof_enabled:0\r\naof_rewrite_in_progress:0\r\naof_rewrite_scheduled:0\r\naof_last_rewrite_time_sec:-1\r\naof_current_rewrite_time_sec:-1\r\naof_last_bgrewrite_status:ok\r\naof_last_write_status:ok\r\n",
+                node.started.wall_ms / 1000,
+            );
+        }
+        "stats" => {
+            let s = &node.stats;
+            let ks = &node.keyspace.stats;
+            let _ = write!(
+                t,
+                "# Stats\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{}\r\ninstantaneous_ops_per_sec:{}\r\ntotal_net_input_bytes:{}\r\ntotal_net_output_bytes:{}\r\nrejected_connections:{}\r\nexpired_keys:{}\r\nexpired_stale_perc:{:.2}\r\nexpired_time_cap_reached_count:{}\r\nevicted_keys:{}\r\nkeyspace_hits:{}\r\nkeyspace_misses:{}\r\npubsub_channels:0\r\npubsub_patterns:0\r\nlatest_fork_usec:0\r\ntotal_forks:0\r\ntotal_error_replies:{}\r\nunexpected_error_replies:{}\r\n",
+                s.total_connections_received,
+                s.total_commands_processed,
+                node.instantaneous_ops_per_sec(),
+                s.total_net_input_bytes,
+                s.total_net_output_bytes,
+                s.rejected_connections,
+                ks.expired_keys,
+                ks.expired_stale_perc * 100.0,
+                ks.expire_cycle_time_limit_hit,
+                s.evicted_keys,
+                s.keyspace_hits,
+                s.keyspace_misses,
+                s.total_error_replies,
+                s.unexpected_error_replies,
+            );
+        }
+        "replication" => {
+            let _ = write!(
+                t,
+                "# Replication\r\nrole:master\r\nconnected_slaves:0\r\nmaster_failover_state:no-failover\r\nmaster_replid:{}\r\nmaster_replid2:0000000000000000000000000000000000000000\r\nmaster_repl_offset:0\r\nsecond_repl_offset:-1\r\nrepl_backlog_active:0\r\nrepl_backlog_size:1048576\r\nrepl_backlog_first_byte_offset:0\r\nrepl_backlog_histlen:0\r\n",
+                node.run_id
+            );
+        }
+        "cpu" => {
+            let p = &node.process;
+            let _ = write!(
+                t,
+                "# CPU\r\nused_cpu_sys:{:.6}\r\nused_cpu_user:{:.6}\r\nused_cpu_sys_children:0.000000\r\nused_cpu_user_children:0.000000\r\n",
+                p.cpu_sys_secs, p.cpu_user_secs
+            );
+        }
+        "modules" => t.push_str("# Modules\r\n"),
+        "errorstats" => t.push_str("# Errorstats\r\n"),
+        "cluster" => t.push_str("# Cluster\r\ncluster_enabled:0\r\n"),
+        "keyspace" => {
+            t.push_str("# Keyspace\r\n");
+            for (i, db) in node.keyspace.dbs.iter().enumerate() {
+                if db.is_empty() {
+                    continue;
+                }
+                let _ = write!(t, "db{i}:keys={},expires={},avg_ttl=0\r\n", db.len(), db.volatile_len());
+            }
+        }
+        _ => {}
+    }
+}

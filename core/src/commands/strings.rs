@@ -1,0 +1,688 @@
+//! String commands (Redis's `t_string.c`): GET/SET and options, counters, ranges, LCS.
+//! Replies and error texts as Redis 7.0; every length and offset is checked arithmetic.
+
+use super::{arg_i64, cmd, errors, Argv, CommandSpec, Ctx};
+use crate::mutants::Mutant;
+use crate::resp::ReplyBuf;
+use crate::types::{StrValue, Value};
+use crate::util::{fmt_f64, parse_f64, parse_i64};
+
+pub static COMMANDS: &[CommandSpec] = &[
+    cmd!("append", 3, ["write", "denyoom"], 1, 1, 1, "string", "2.0.0", "Append a value to a key", append),
+    cmd!("decr", 2, ["write", "denyoom", "fast"], 1, 1, 1, "string", "1.0.0", "Decrement the integer value of a key by one", decr),
+    cmd!("decrby", 3, ["write", "denyoom", "fast"], 1, 1, 1, "string", "1.0.0", "Decrement the integer value of a key by the given number", decrby),
+    cmd!("get", 2, ["readonly", "fast"], 1, 1, 1, "string", "1.0.0", "Get the value of a key", get),
+    cmd!("getdel", 2, ["write", "fast"], 1, 1, 1, "string", "6.2.0", "Get the value of a key and delete the key", getdel),
+    cmd!("getex", -2, ["write", "fast"], 1, 1, 1, "string", "6.2.0", "Get the value of a key and optionally set its expiration", getex),
+    cmd!("getrange", 4, ["readonly"], 1, 1, 1, "string", "2.4.0", "Get a substring of the string stored at a key", getrange),
+    cmd!("getset", 3, ["write", "denyoom", "fast"], 1, 1, 1, "string", "1.0.0", "Set the string value of a key and return its old value", getset),
+    cmd!("incr", 2, ["write", "denyoom", "fast"], 1, 1, 1, "string", "1.0.0", "Increment the integer value of a key by one", incr),
+    cmd!("incrby", 3, ["write", "denyoom", "fast"], 1, 1, 1, "string", "1.0.0", "Increment the integer value of a key by the given amount", incrby),
+    cmd!("incrbyfloat", 3, ["write", "denyoom", "fast"], 1, 1, 1, "string", "2.6.0", "Increment the float value of a key by the given amount", incrbyfloat),
+    cmd!("lcs", -3, ["readonly"], 1, 2, 1, "string", "7.0.0", "Find longest common substring", lcs),
+    cmd!("mget", -2, ["readonly", "fast"], 1, -1, 1, "string", "1.0.0", "Get the values of all the given keys", mget),
+    cmd!("mset", -3, ["write", "denyoom"], 1, -1, 2, "string", "1.0.1", "Set multiple keys to multiple values", mset),
+    cmd!("msetnx", -3, ["write", "denyoom"], 1, -1, 2, "string", "1.0.1", "Set multiple keys to multiple values, only if none of the keys exist", msetnx),
+    cmd!("psetex", 4, ["write", "denyoom"], 1, 1, 1, "string", "2.6.0", "Set the value and expiration in milliseconds of a key", psetex),
+    cmd!("set", -3, ["write", "denyoom"], 1, 1, 1, "string", "1.0.0", "Set the string value of a key", set),
+    cmd!("setex", 4, ["write", "denyoom"], 1, 1, 1, "string", "2.0.0", "Set the value and expiration of a key", setex),
+    cmd!("setnx", 3, ["write", "denyoom", "fast"], 1, 1, 1, "string", "1.0.0", "Set the value of a key, only if the key does not exist", setnx),
+    cmd!("setrange", 4, ["write", "denyoom"], 1, 1, 1, "string", "2.2.0", "Overwrite part of a string at key starting at the specified offset", setrange),
+    cmd!("strlen", 2, ["readonly", "fast"], 1, 1, 1, "string", "2.2.0", "Get the length of the value stored in a key", strlen),
+    cmd!("substr", 4, ["readonly"], 1, 1, 1, "string", "1.0.0", "Get a substring of the string stored at a key", getrange),
+];
+
+/// A live string key for reading. `Err(())`: the key holds another type (error written).
+pub(crate) fn lookup_str(ctx: &mut Ctx<'_>, key: &[u8]) -> Result<Option<u32>, ()> {
+    let db = ctx.db();
+    let (now_ms, secs) = (ctx.now.wall_ms, ctx.now.mono_secs());
+    match ctx.node.keyspace.lookup_touch(db, key, now_ms, secs) {
+        None => {
+            ctx.node.stats.keyspace_misses += 1;
+            Ok(None)
+        }
+        Some(id) => match ctx.node.keyspace.value(db, id) {
+            Some(Value::Str(_)) => {
+                ctx.node.stats.keyspace_hits += 1;
+                Ok(Some(id))
+            }
+            _ => {
+                ctx.out().error(errors::WRONGTYPE);
+                Err(())
+            }
+        },
+    }
+}
+
+fn str_of<'c>(ctx: &'c Ctx<'_>, id: u32) -> Option<&'c StrValue> {
+    match ctx.node.keyspace.value(ctx.client.db, id) {
+        Some(Value::Str(s)) => Some(s),
+        _ => None,
+    }
+}
+
+pub(crate) fn reply_str(out: &mut ReplyBuf, s: &StrValue) {
+    match s {
+        StrValue::Int(n) => out.bulk_i64(*n),
+        StrValue::Bytes { data, .. } => out.bulk(data.as_bytes()),
+    }
+}
+
+fn reply_key_str(ctx: &mut Ctx<'_>, id: u32) {
+    let db = ctx.client.db;
+    match ctx.node.keyspace.value(db, id) {
+        Some(Value::Str(s)) => reply_str(&mut ctx.client.out, s),
+        _ => ctx.client.out.null(),
+    }
+}
+
+fn get(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
+    match lookup_str(ctx, argv.get(1)) {
+        Ok(Some(id)) => reply_key_str(ctx, id),
+        Ok(None) => ctx.out().null(),
+        Err(()) => {}
+    }
+}
+
+/// SET-family flags, parsed as Redis's `parseExtendedStringArgumentsOrReply`.
+#[derive(Default, Clone, Copy)]
+struct SetFlags {
+    nx: bool,
+    xx: bool,
+    get: bool,
+    keepttl: bool,
+    persist: bool,
+    ex: bool,
+    px: bool,
+    exat: bool,
+    pxat: bool,
+}
+
+#[derive(PartialEq, Eq, Clone, Copy)]
+enum SetCommandKind {
+    Set,
+    GetEx,
+}
+
+/// Parses options from `argv[start..]`; returns the flags and the raw expire argument.
+fn parse_set_flags<'a>(argv: &Argv<'a>, start: usize, kind: SetCommandKind) -> Option<(SetFlags, Option<&'a [u8]>)> {
+    let mut f = SetFlags::default();
+    let mut expire = None;
+    let mut j = start;
+    while j < argv.len() {
+        let a = argv.get(j);
+        let next = (j + 1 < argv.len()).then(|| argv.get(j + 1));
+        let is = |k: &str| a.eq_ignore_ascii_case(k.as_bytes());
+        if is("nx") && !f.xx && kind == SetCommandKind::Set {
+            f.nx = true;
+        } else if is("xx") && !f.nx && kind == SetCommandKind::Set {
+            f.xx = true;
+        } else if is("get") && kind == SetCommandKind::Set {
+            f.get = true;
+        } else if is("keepttl") && !f.persist && !f.ex && !f.exat && !f.px && !f.pxat && kind == SetCommandKind::Set {
+            f.keepttl = true;
+        } else if is("persist") && kind == SetCommandKind::GetEx && !f.ex && !f.exat && !f.px && !f.pxat && !f.keepttl {
+            f.persist = true;
+        } else if is("ex") && !f.keepttl && !f.persist && !f.exat && !f.px && !f.pxat && next.is_some() {
+            f.ex = true;
+            expire = next;
+            j += 1;
+        } else if is("px") && !f.keepttl && !f.persist && !f.ex && !f.exat && !f.pxat && next.is_some() {
+            f.px = true;
+            expire = next;
+            j += 1;
+        } else if is("exat") && !f.keepttl && !f.persist && !f.ex && !f.px && !f.pxat && next.is_some() {
+            f.exat = true;
+            expire = next;
+            j += 1;
+        } else if is("pxat") && !f.keepttl && !f.persist && !f.ex && !f.exat && !f.px && next.is_some() {
+            f.pxat = true;
+            expire = next;
+            j += 1;
+        } else {
+            return None;
+        }
+        j += 1;
+    }
+    Some((f, expire))
+}
+
+/// Redis's `getExpireMillisecondsOrReply`: the absolute unix ms of an expire argument.
+fn expire_at_ms(ctx: &mut Ctx<'_>, raw: &[u8], seconds: bool, relative: bool, command: &str) -> Option<i64> {
+    let Some(mut v) = parse_i64(raw) else {
+        ctx.out().error(errors::NOT_INTEGER);
+        return None;
+    };
+    let invalid = |ctx: &mut Ctx<'_>| ctx.out().error(&format!("ERR invalid expire time in '{command}' command"));
+    if v <= 0 || (seconds && v > i64::MAX / 1000) {
+        invalid(ctx);
+        return None;
+    }
+    if seconds {
+        v *= 1000;
+    }
+    if relative {
+        match v.checked_add(ctx.now.wall_ms as i64) {
+            Some(abs) => v = abs,
+            None => {
+                invalid(ctx);
+                return None;
+            }
+        }
+    }
+    Some(v)
+}
+
+fn set(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
+    let Some((flags, expire_raw)) = parse_set_flags(argv, 3, SetCommandKind::Set) else {
+        ctx.out().error(errors::SYNTAX);
+        return;
+    };
+    let expire = match expire_raw {
+        Some(raw) => match expire_at_ms(ctx, raw, flags.ex || flags.exat, flags.ex || flags.px, "set") {
+            Some(at) => Some(at),
+            None => return,
+        },
+        None => None,
+    };
+    set_generic(ctx, argv.get(1), argv.get(2), flags, expire);
+}
+
+fn set_generic(ctx: &mut Ctx<'_>, key: &[u8], value: &[u8], flags: SetFlags, expire_at: Option<i64>) {
+    let db = ctx.db();
+    let now_ms = ctx.now.wall_ms;
+    let existing = ctx.node.keyspace.lookup(db, key, now_ms);
+    if flags.get {
+        match existing.and_then(|id| ctx.node.keyspace.value(db, id)) {
+            Some(Value::Str(_)) | None => {}
+            #[allow(unreachable_patterns)]
+            Some(_) => {
+                ctx.out().error(errors::WRONGTYPE);
+                return;
+            }
+        }
+    }
+    let old = if flags.get { existing.and_then(|id| str_of(ctx, id).cloned()) } else { None };
+    let allowed = !((flags.nx && existing.is_some()) || (flags.xx && existing.is_none()));
+    if allowed && !ctx.node.mutants.is(Mutant::SetAckedNotApplied) {
+        let id = ctx.node.keyspace.set(db, key, Value::Str(StrValue::from_set(value)), flags.keepttl, now_ms);
+        if let Some(at) = expire_at {
+            if at as u64 <= now_ms {
+                // Already in the past: the key is gone at once.
+                ctx.node.keyspace.db_mut(db).remove(id);
+            } else {
+                ctx.node.keyspace.db_mut(db).set_expire(id, at as u64);
+            }
+        }
+    }
+    if flags.get {
+        match old {
+            Some(s) => reply_str(ctx.out(), &s),
+            None => ctx.out().null(),
+        }
+    } else if allowed {
+        ctx.out().ok();
+    } else {
+        ctx.out().null();
+    }
+}
+
+fn setnx(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
+    let db = ctx.db();
+    let now_ms = ctx.now.wall_ms;
+    if ctx.node.keyspace.lookup(db, argv.get(1), now_ms).is_some() {
+        ctx.out().int(0);
+    } else {
+        ctx.node.keyspace.set(db, argv.get(1), Value::Str(StrValue::from_set(argv.get(2))), false, now_ms);
+        ctx.out().int(1);
+    }
+}
+
+fn setex_generic(ctx: &mut Ctx<'_>, argv: &Argv<'_>, seconds: bool, command: &str) {
+    let Some(at) = expire_at_ms(ctx, argv.get(2), seconds, true, command) else { return };
+    let flags = SetFlags::default();
+    set_generic(ctx, argv.get(1), argv.get(3), flags, Some(at));
+}
+
+fn setex(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
+    setex_generic(ctx, argv, true, "setex");
+}
+
+fn psetex(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
+    setex_generic(ctx, argv, false, "psetex");
+}
+
+fn getset(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
+    let flags = SetFlags { get: true, ..SetFlags::default() };
+    set_generic(ctx, argv.get(1), argv.get(2), flags, None);
+}
+
+fn getdel(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
+    let Ok(found) = lookup_str(ctx, argv.get(1)) else { return };
+    match found {
+        Some(id) => {
+            reply_key_str(ctx, id);
+            let db = ctx.db();
+            ctx.node.keyspace.db_mut(db).remove(id);
+        }
+        None => ctx.out().null(),
+    }
+}
+
+fn getex(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
+    let Some((flags, expire_raw)) = parse_set_flags(argv, 2, SetCommandKind::GetEx) else {
+        ctx.out().error(errors::SYNTAX);
+        return;
+    };
+    let expire = match expire_raw {
+        Some(raw) => match expire_at_ms(ctx, raw, flags.ex || flags.exat, flags.ex || flags.px, "getex") {
+            Some(at) => Some(at),
+            None => return,
+        },
+        None => None,
+    };
+    let Ok(found) = lookup_str(ctx, argv.get(1)) else { return };
+    let Some(id) = found else {
+        ctx.out().null();
+        return;
+    };
+    reply_key_str(ctx, id);
+    let db = ctx.db();
+    let now_ms = ctx.now.wall_ms;
+    let d = ctx.node.keyspace.db_mut(db);
+    if let Some(at) = expire {
+        if at as u64 <= now_ms {
+            d.remove(id);
+        } else {
+            d.set_expire(id, at as u64);
+        }
+    } else if flags.persist {
+        d.clear_expire(id);
+    }
+}
+
+fn mget(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
+    ctx.out().array(argv.len() - 1);
+    let db = ctx.db();
+    let (now_ms, secs) = (ctx.now.wall_ms, ctx.now.mono_secs());
+    for key in argv.iter().skip(1) {
+        let found = ctx.node.keyspace.lookup_touch(db, key, now_ms, secs);
+        match found.and_then(|id| ctx.node.keyspace.value(db, id)) {
+            Some(Value::Str(s)) => {
+                ctx.node.stats.keyspace_hits += 1;
+                reply_str(&mut ctx.client.out, s);
+            }
+            #[allow(unreachable_patterns)]
+            Some(_) => ctx.client.out.null(),
+            None => {
+                ctx.node.stats.keyspace_misses += 1;
+                ctx.client.out.null();
+            }
+        }
+    }
+}
+
+fn mset_generic(ctx: &mut Ctx<'_>, argv: &Argv<'_>, nx: bool) {
+    if argv.len() % 2 == 0 {
+        let name = if nx { "msetnx" } else { "mset" };
+        ctx.out().error(&format!("ERR wrong number of arguments for '{name}' command"));
+        return;
+    }
+    let db = ctx.db();
+    let now_ms = ctx.now.wall_ms;
+    if nx {
+        let mut i = 1;
+        while i < argv.len() {
+            if ctx.node.keyspace.lookup(db, argv.get(i), now_ms).is_some() {
+                ctx.out().int(0);
+                return;
+            }
+            i += 2;
+        }
+    }
+    let mut i = 1;
+    while i + 1 < argv.len() {
+        ctx.node.keyspace.set(db, argv.get(i), Value::Str(StrValue::from_set(argv.get(i + 1))), false, now_ms);
+        i += 2;
+    }
+    if nx {
+        ctx.out().int(1);
+    } else {
+        ctx.out().ok();
+    }
+}
+
+fn mset(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
+    mset_generic(ctx, argv, false);
+}
+
+fn msetnx(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
+    mset_generic(ctx, argv, true);
+}
+
+fn incr_generic(ctx: &mut Ctx<'_>, key: &[u8], by: i64) {
+    let db = ctx.db();
+    let now_ms = ctx.now.wall_ms;
+    let existing = ctx.node.keyspace.lookup(db, key, now_ms);
+    let current = match existing.and_then(|id| ctx.node.keyspace.value(db, id)) {
+        None => 0,
+        Some(Value::Str(s)) => match s.as_i64() {
+            Some(n) => n,
+            None => {
+                ctx.out().error(errors::NOT_INTEGER);
+                return;
+            }
+        },
+        #[allow(unreachable_patterns)]
+        Some(_) => {
+            ctx.out().error(errors::WRONGTYPE);
+            return;
+        }
+    };
+    let Some(next) = current.checked_add(by) else {
+        ctx.out().error(errors::OVERFLOW);
+        return;
+    };
+    let stored = if ctx.node.mutants.is(Mutant::IncrLosesPipelinedUpdate) && ctx.client.more_pipelined {
+        current
+    } else {
+        next
+    };
+    ctx.node.keyspace.set(db, key, Value::Str(StrValue::Int(stored)), true, now_ms);
+    ctx.out().int(next);
+}
+
+fn incr(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
+    incr_generic(ctx, argv.get(1), 1);
+}
+
+fn decr(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
+    incr_generic(ctx, argv.get(1), -1);
+}
+
+fn incrby(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
+    let Some(by) = arg_i64(ctx, argv, 2) else { return };
+    incr_generic(ctx, argv.get(1), by);
+}
+
+fn decrby(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
+    let Some(by) = arg_i64(ctx, argv, 2) else { return };
+    let Some(neg) = by.checked_neg() else {
+        ctx.out().error("ERR decrement would overflow");
+        return;
+    };
+    incr_generic(ctx, argv.get(1), neg);
+}
+
+fn incrbyfloat(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
+    let db = ctx.db();
+    let now_ms = ctx.now.wall_ms;
+    let key = argv.get(1);
+    let existing = ctx.node.keyspace.lookup(db, key, now_ms);
+    let current = match existing.and_then(|id| ctx.node.keyspace.value(db, id)) {
+        None => 0.0,
+        Some(Value::Str(s)) => match parse_f64(&s.to_vec()) {
+            Some(v) => v,
+            None => {
+                ctx.out().error(errors::NOT_FLOAT);
+                return;
+            }
+        },
+        #[allow(unreachable_patterns)]
+        Some(_) => {
+            ctx.out().error(errors::WRONGTYPE);
+            return;
+        }
+    };
+    let Some(by) = parse_f64(argv.get(2)) else {
+        ctx.out().error(errors::NOT_FLOAT);
+        return;
+    };
+    let next = current + by;
+    if next.is_nan() || next.is_infinite() {
+        ctx.out().error("ERR increment would produce NaN or Infinity");
+        return;
+    }
+    let text = fmt_f64(next);
+    ctx.node.keyspace.set(db, key, Value::Str(StrValue::from_set(text.as_bytes())), true, now_ms);
+    ctx.out().bulk(text.as_bytes());
+}
+
+fn append(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
+    let db = ctx.db();
+    let now_ms = ctx.now.wall_ms;
+    let key = argv.get(1);
+    let extra = argv.get(2);
+    let Ok(found) = lookup_str(ctx, key) else { return };
+    match found {
+        None => {
+            ctx.node.keyspace.set(db, key, Value::Str(StrValue::from_set(extra)), false, now_ms);
+            ctx.out().int(extra.len() as i64);
+        }
+        Some(id) => {
+            let mut data = str_of(ctx, id).map(StrValue::to_vec).unwrap_or_default();
+            let total = data.len() as u64 + extra.len() as u64;
+            if total > ctx.node.config.proto_max_bulk_len_bytes() {
+                ctx.out().error(errors::STRING_TOO_LONG);
+                return;
+            }
+            data.extend_from_slice(extra);
+            let len = data.len();
+            ctx.node.keyspace.db_mut(db).set_value(id, Value::Str(StrValue::raw(data)));
+            ctx.out().int(len as i64);
+        }
+    }
+}
+
+fn strlen(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
+    match lookup_str(ctx, argv.get(1)) {
+        Ok(Some(id)) => {
+            let n = str_of(ctx, id).map_or(0, StrValue::len);
+            ctx.out().int(n as i64);
+        }
+        Ok(None) => ctx.out().int(0),
+        Err(()) => {}
+    }
+}
+
+fn getrange(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
+    let Some(mut start) = arg_i64(ctx, argv, 2) else { return };
+    let Some(mut end) = arg_i64(ctx, argv, 3) else { return };
+    let Ok(found) = lookup_str(ctx, argv.get(1)) else { return };
+    let Some(id) = found else {
+        ctx.out().bulk(b"");
+        return;
+    };
+    let data = str_of(ctx, id).map(StrValue::to_vec).unwrap_or_default();
+    let len = data.len() as i64;
+    // Redis 7.0's exact clamping, including its quirks.
+    if start < 0 && end < 0 && start > end {
+        ctx.out().bulk(b"");
+        return;
+    }
+    if start < 0 {
+        start += len;
+    }
+    if end < 0 {
+        end += len;
+    }
+    start = start.max(0);
+    end = end.max(0);
+    if end >= len {
+        end = len - 1;
+    }
+    if start > end || len == 0 {
+        ctx.out().bulk(b"");
+        return;
+    }
+    ctx.out().bulk(&data[start as usize..=end as usize]);
+}
+
+fn setrange(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
+    let Some(offset) = arg_i64(ctx, argv, 2) else { return };
+    if offset < 0 {
+        ctx.out().error("ERR offset is out of range");
+        return;
+    }
+    let value = argv.get(3);
+    let db = ctx.db();
+    let now_ms = ctx.now.wall_ms;
+    let key = argv.get(1);
+    let Ok(found) = lookup_str(ctx, key) else { return };
+    let existing_len = found.and_then(|id| str_of(ctx, id)).map_or(0, StrValue::len);
+    if value.is_empty() {
+        ctx.out().int(existing_len as i64);
+        return;
+    }
+    let max = ctx.node.config.proto_max_bulk_len_bytes();
+    let total = (offset as u64).checked_add(value.len() as u64);
+    if total.is_none_or(|t| t > max) {
+        ctx.out().error(errors::STRING_TOO_LONG);
+        return;
+    }
+    let end = offset as usize + value.len();
+    let mut data = found.and_then(|id| str_of(ctx, id)).map(StrValue::to_vec).unwrap_or_default();
+    if data.len() < end {
+        data.resize(end, 0);
+    }
+    data[offset as usize..end].copy_from_slice(value);
+    let len = data.len();
+    match found {
+        Some(id) => ctx.node.keyspace.db_mut(db).set_value(id, Value::Str(StrValue::raw(data))),
+        None => {
+            ctx.node.keyspace.set(db, key, Value::Str(StrValue::raw(data)), false, now_ms);
+        }
+    }
+    ctx.out().int(len as i64);
+}
+
+/// Transient memory LCS may use for its table before it refuses, in cells (u32 each).
+/// Redis allows up to UINT32_MAX/4 cells (~4 GB); keel refuses above 256 MB.
+const LCS_MAX_CELLS: u64 = 64 * 1024 * 1024;
+
+fn lcs(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
+    let (mut get_len, mut get_idx, mut with_match_len) = (false, false, false);
+    let mut min_match_len: i64 = 0;
+    let mut j = 3;
+    while j < argv.len() {
+        if argv.is(j, "idx") {
+            get_idx = true;
+        } else if argv.is(j, "len") {
+            get_len = true;
+        } else if argv.is(j, "withmatchlen") {
+            with_match_len = true;
+        } else if argv.is(j, "minmatchlen") && j + 1 < argv.len() {
+            let Some(v) = arg_i64(ctx, argv, j + 1) else { return };
+            min_match_len = v.max(0);
+            j += 1;
+        } else {
+            ctx.out().error(errors::SYNTAX);
+            return;
+        }
+        j += 1;
+    }
+    let db = ctx.db();
+    let now_ms = ctx.now.wall_ms;
+    let fetch = |ctx: &mut Ctx<'_>, key: &[u8]| -> Result<Vec<u8>, ()> {
+        let id = ctx.node.keyspace.lookup(db, key, now_ms);
+        match id.and_then(|id| ctx.node.keyspace.value(db, id)) {
+            None => Ok(Vec::new()),
+            Some(Value::Str(s)) => Ok(s.to_vec()),
+            #[allow(unreachable_patterns)]
+            Some(_) => Err(()),
+        }
+    };
+    let (Ok(a), Ok(b)) = (fetch(ctx, argv.get(1)), fetch(ctx, argv.get(2))) else {
+        ctx.out().error("ERR The specified keys must contain string values");
+        return;
+    };
+    if get_idx && get_len {
+        ctx.out().error("ERR If you want both the length and indexes, please just use IDX.");
+        return;
+    }
+    let cells = (a.len() as u64 + 1).saturating_mul(b.len() as u64 + 1);
+    if cells >= LCS_MAX_CELLS {
+        ctx.out().error("ERR Insufficient memory, transient memory for LCS exceeds proto-max-bulk-len");
+        return;
+    }
+    let (alen, blen) = (a.len(), b.len());
+    let width = blen + 1;
+    let mut table = vec![0u32; (alen + 1) * width];
+    for i in 1..=alen {
+        for k in 1..=blen {
+            let v = if a[i - 1] == b[k - 1] {
+                table[(i - 1) * width + (k - 1)] + 1
+            } else {
+                table[(i - 1) * width + k].max(table[i * width + (k - 1)])
+            };
+            table[i * width + k] = v;
+        }
+    }
+    let total = table[alen * width + blen] as usize;
+    let mut result = vec![0u8; total];
+    // matches: [a_start, a_end, b_start, b_end, len], from the ends backwards, as Redis.
+    let mut matches: Vec<[usize; 5]> = Vec::new();
+    let (mut i, mut k, mut idx) = (alen, blen, total);
+    // Redis's bookkeeping, with `alen` meaning "no range open".
+    let (mut a_start, mut a_end, mut b_start, mut b_end) = (alen, 0usize, 0usize, 0usize);
+    while i > 0 && k > 0 {
+        let mut emit_range = false;
+        if a[i - 1] == b[k - 1] {
+            result[idx - 1] = a[i - 1];
+            if a_start == alen {
+                (a_start, a_end, b_start, b_end) = (i - 1, i - 1, k - 1, k - 1);
+            } else if a_start == i && b_start == k {
+                a_start -= 1;
+                b_start -= 1;
+            } else {
+                emit_range = true;
+            }
+            if a_start == 0 || b_start == 0 {
+                emit_range = true;
+            }
+            idx -= 1;
+            i -= 1;
+            k -= 1;
+        } else {
+            if table[(i - 1) * width + k] > table[i * width + (k - 1)] {
+                i -= 1;
+            } else {
+                k -= 1;
+            }
+            if a_start != alen {
+                emit_range = true;
+            }
+        }
+        if emit_range {
+            let len = a_end + 1 - a_start;
+            if min_match_len == 0 || len as i64 >= min_match_len {
+                matches.push([a_start, a_end, b_start, b_end, len]);
+            }
+            a_start = alen;
+        }
+    }
+    let out = ctx.out();
+    if get_idx {
+        out.map(2);
+        out.bulk(b"matches");
+        out.array(matches.len());
+        for m in &matches {
+            out.array(if with_match_len { 3 } else { 2 });
+            out.array(2);
+            out.int(m[0] as i64);
+            out.int(m[1] as i64);
+            out.array(2);
+            out.int(m[2] as i64);
+            out.int(m[3] as i64);
+            if with_match_len {
+                out.int(m[4] as i64);
+            }
+        }
+        out.bulk(b"len");
+        out.int(total as i64);
+    } else if get_len {
+        out.int(total as i64);
+    } else {
+        out.bulk(&result);
+    }
+}

@@ -1,0 +1,3177 @@
+//! Redis 7.0 configuration: the table of every directive Redis 7.0.15 knows, parsing of
+//! `redis.conf` text and `redis-server` command-line arguments, and CONFIG GET / CONFIG SET
+//! semantics. Never does I/O: the server reads the files (and `include`s, via a callback).
+
+use crate::glob::glob_match;
+use std::fmt;
+use std::fmt::Write as _;
+
+/// The Redis version named in the fatal config report. Clients and scripts match on
+/// "Redis 7.0.15", so keel deliberately keeps Redis's wording (and version) there.
+pub const REDIS_COMPAT_VERSION: &str = "7.0.15";
+/// Most `bind` addresses Redis accepts (`CONFIG_BINDADDR_MAX`).
+pub const BIND_ADDRESSES_MAX: usize = 16;
+/// `hz` is clamped into `HZ_MIN..=HZ_MAX` after every change, like Redis.
+pub const HZ_MIN: i64 = 1;
+/// See [`HZ_MIN`].
+pub const HZ_MAX: i64 = 500;
+/// How deep `include` may nest (Redis has no limit and would overflow its stack).
+pub const INCLUDE_DEPTH_MAX: usize = 16;
+/// Longest `cluster-announce-hostname` + 1 (`NET_HOST_STR_LEN`).
+const HOSTNAME_LEN_LIMIT: usize = 256;
+
+/// `notify-keyspace-events` flag bits (Redis's `NOTIFY_*`), as returned by
+/// [`Config::notify_keyspace_events_flags`].
+pub const NOTIFY_KEYSPACE: u32 = 1 << 0; // K
+/// `E`
+pub const NOTIFY_KEYEVENT: u32 = 1 << 1;
+/// `g`
+pub const NOTIFY_GENERIC: u32 = 1 << 2;
+/// `$`
+pub const NOTIFY_STRING: u32 = 1 << 3;
+/// `l`
+pub const NOTIFY_LIST: u32 = 1 << 4;
+/// `s`
+pub const NOTIFY_SET: u32 = 1 << 5;
+/// `h`
+pub const NOTIFY_HASH: u32 = 1 << 6;
+/// `z`
+pub const NOTIFY_ZSET: u32 = 1 << 7;
+/// `x`
+pub const NOTIFY_EXPIRED: u32 = 1 << 8;
+/// `e`
+pub const NOTIFY_EVICTED: u32 = 1 << 9;
+/// `t`
+pub const NOTIFY_STREAM: u32 = 1 << 10;
+/// `m`
+pub const NOTIFY_KEY_MISS: u32 = 1 << 11;
+/// `d`
+pub const NOTIFY_MODULE: u32 = 1 << 13;
+/// `n`
+pub const NOTIFY_NEW: u32 = 1 << 14;
+/// `A`: every class except `m` (key miss) and `n` (new key), as in Redis.
+pub const NOTIFY_ALL: u32 = NOTIFY_GENERIC
+    | NOTIFY_STRING
+    | NOTIFY_LIST
+    | NOTIFY_SET
+    | NOTIFY_HASH
+    | NOTIFY_ZSET
+    | NOTIFY_EXPIRED
+    | NOTIFY_EVICTED
+    | NOTIFY_STREAM
+    | NOTIFY_MODULE;
+
+// ---------------------------------------------------------------------------------------------
+// The directive table
+// ---------------------------------------------------------------------------------------------
+
+/// Whether CONFIG SET may change a directive.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mutability {
+    /// CONFIG SET may change it.
+    Modifiable,
+    /// Config file / command line only: "can't set immutable config".
+    Immutable,
+    /// CONFIG SET only when `enable-protected-configs` allows it: "can't set protected config".
+    Protected,
+}
+
+/// Extra validation of a text directive.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TextCheck {
+    /// Anything goes.
+    Any,
+    /// `dbfilename`: no `/` or `\`.
+    DbFileName,
+    /// `appendfilename`: not empty, no `/` or `\`.
+    AofFileName,
+    /// `appenddirname`: not empty, no `/` or `\`.
+    AofDirName,
+    /// `cluster-announce-hostname`: `[A-Za-z0-9.-]`, shorter than 256 bytes.
+    Hostname,
+    /// `proc-title-template`: known `{variables}` only, not blank once expanded.
+    ProcTitleTemplate,
+}
+
+/// Directives with a syntax of their own.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Special {
+    /// `save <secs> <changes> [...]` or `save ""`.
+    Save,
+    /// `bind <addr> [...]` (at most 16) or `bind ""`.
+    Bind,
+    /// `client-output-buffer-limit <class> <hard> <soft> <soft-secs> [...]`.
+    ClientOutputBufferLimit,
+    /// `oom-score-adj-values <master> <replica> <bgchild>`.
+    OomScoreAdjValues,
+    /// `notify-keyspace-events <flags>`.
+    NotifyKeyspaceEvents,
+    /// `replicaof <host> <port>` / `replicaof no one`.
+    ReplicaOf,
+    /// `latency-tracking-info-percentiles <p> [...]` or `""`.
+    LatencyTrackingInfoPercentiles,
+    /// `dir <path>` (Redis chdir()s; keel stores the text, the server acts on it).
+    Dir,
+}
+
+/// How a directive's value is parsed, validated and rendered.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    /// `yes` / `no` (any case). `refuse_yes` is the error when `yes` cannot be honoured.
+    Bool {
+        /// Error text for `yes`, if this build cannot honour it.
+        refuse_yes: Option<&'static str>,
+    },
+    /// A plain integer (Redis `string2ll`: no `+`, no leading zeros, no spaces) in
+    /// `min..=max`. `unsigned`: C unsigned storage, bounds compared as `u64` like Redis.
+    Integer {
+        /// Lowest accepted value.
+        min: i64,
+        /// Highest accepted value (`-1` with `unsigned` means `u64::MAX`).
+        max: i64,
+        /// Bounds compared as unsigned.
+        unsigned: bool,
+    },
+    /// Digits with an optional unit (`b`, `k`=1000, `kb`=1024, `m`, `mb`, `g`, `gb`, any case),
+    /// rendered as bytes. `percent` also accepts `N%` (stored as `-N`, rendered `N%`).
+    Memory {
+        /// Lowest accepted value.
+        min: i64,
+        /// Highest accepted value (`-1` with `unsigned` means `u64::MAX`).
+        max: i64,
+        /// Bounds compared as unsigned.
+        unsigned: bool,
+        /// `N%` accepted.
+        percent: bool,
+    },
+    /// An octal number, rendered in octal (`unixsocketperm`).
+    Octal {
+        /// Lowest accepted value.
+        min: i64,
+        /// Highest accepted value.
+        max: i64,
+    },
+    /// One of `values` (any case); rendered as the first name carrying the stored value.
+    /// `flags`: several names at once, OR-ed (`shutdown-on-sigint save now`).
+    Enum {
+        /// Accepted names and their values, in Redis's order.
+        values: &'static [(&'static str, u32)],
+        /// Several names may be given at once.
+        flags: bool,
+    },
+    /// Free text.
+    Text {
+        /// Extra validation.
+        check: TextCheck,
+    },
+    /// Own syntax.
+    Special(Special),
+}
+
+impl Kind {
+    /// Takes several arguments in a config file (and space-splits its CONFIG SET value).
+    pub fn is_multi_arg(&self) -> bool {
+        match self {
+            Kind::Enum { flags, .. } => *flags,
+            Kind::Special(s) => !matches!(s, Special::NotifyKeyspaceEvents | Special::Dir),
+            _ => false,
+        }
+    }
+}
+
+/// One directive of Redis 7.0.15.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Directive {
+    /// Canonical name.
+    pub name: &'static str,
+    /// Old name still accepted (and listed by CONFIG GET), e.g. `slaveof` for `replicaof`.
+    pub alias: Option<&'static str>,
+    /// Syntax.
+    pub kind: Kind,
+    /// Redis's default, exactly as CONFIG GET renders it (`dir` renders the cwd in Redis).
+    pub default: &'static str,
+    /// Whether CONFIG SET may change it.
+    pub mutability: Mutability,
+    /// Redis's HIDDEN_CONFIG: CONFIG GET lists it only when asked by exact name.
+    pub hidden: bool,
+    /// keel acts on it; otherwise it is validated and stored only (CONFIG GET shows it).
+    pub implemented: bool,
+}
+
+const fn entry(
+    name: &'static str,
+    alias: Option<&'static str>,
+    kind: Kind,
+    default: &'static str,
+    mutability: Mutability,
+) -> Directive {
+    Directive {
+        name,
+        alias,
+        kind,
+        default,
+        mutability,
+        hidden: false,
+        implemented: false,
+    }
+}
+
+impl Directive {
+    const fn keel(self) -> Directive {
+        Directive {
+            implemented: true,
+            ..self
+        }
+    }
+    const fn hidden(self) -> Directive {
+        Directive {
+            hidden: true,
+            ..self
+        }
+    }
+}
+
+const M: Mutability = Mutability::Modifiable;
+const I: Mutability = Mutability::Immutable;
+const P: Mutability = Mutability::Protected;
+
+const INT_MAX: i64 = i32::MAX as i64;
+const INT_MIN: i64 = i32::MIN as i64;
+const UINT_MAX: i64 = u32::MAX as i64;
+const LONG_MAX: i64 = i64::MAX;
+/// `ULLONG_MAX` as Redis stores it in a `long long` bound.
+const ULLONG_MAX_AS_I64: i64 = -1;
+const MB: i64 = 1024 * 1024;
+
+const BOOL: Kind = Kind::Bool { refuse_yes: None };
+const TEXT: Kind = Kind::Text {
+    check: TextCheck::Any,
+};
+const fn int(min: i64, max: i64) -> Kind {
+    Kind::Integer {
+        min,
+        max,
+        unsigned: false,
+    }
+}
+const fn uint(min: i64, max: i64) -> Kind {
+    Kind::Integer {
+        min,
+        max,
+        unsigned: true,
+    }
+}
+const fn mem(min: i64, max: i64) -> Kind {
+    Kind::Memory {
+        min,
+        max,
+        unsigned: false,
+        percent: false,
+    }
+}
+const fn umem(min: i64, max: i64) -> Kind {
+    Kind::Memory {
+        min,
+        max,
+        unsigned: true,
+        percent: false,
+    }
+}
+const fn one_of(values: &'static [(&'static str, u32)]) -> Kind {
+    Kind::Enum {
+        values,
+        flags: false,
+    }
+}
+const fn text(check: TextCheck) -> Kind {
+    Kind::Text { check }
+}
+
+const NO_YES_LOCAL: &[(&str, u32)] = &[("no", 0), ("yes", 1), ("local", 2)];
+const LOGLEVELS: &[(&str, u32)] = &[("debug", 0), ("verbose", 1), ("notice", 2), ("warning", 3)];
+const MAXMEMORY_POLICIES: &[(&str, u32)] = &[
+    ("volatile-lru", 0),
+    ("volatile-lfu", 1),
+    ("volatile-random", 2),
+    ("volatile-ttl", 3),
+    ("allkeys-lru", 4),
+    ("allkeys-lfu", 5),
+    ("allkeys-random", 6),
+    ("noeviction", 7),
+];
+const SHUTDOWN_FLAGS: &[(&str, u32)] = &[
+    ("default", 0),
+    ("save", SHUTDOWN_SAVE),
+    ("nosave", SHUTDOWN_NOSAVE),
+    ("now", 4),
+    ("force", 8),
+];
+const SHUTDOWN_SAVE: u32 = 1;
+const SHUTDOWN_NOSAVE: u32 = 2;
+const SHUTDOWN_ON_SIG: Kind = Kind::Enum {
+    values: SHUTDOWN_FLAGS,
+    flags: true,
+};
+/// The Debian build of Redis 7.0.15 (keel's reference) has no active defrag.
+const NO_ACTIVE_DEFRAG: &str = "Active defragmentation cannot be enabled: it requires a Redis server compiled with a modified Jemalloc like the one shipped by default with the Redis source distribution";
+
+/// Every directive Redis 7.0.15 exposes through CONFIG GET/SET (hidden ones included),
+/// sorted by name. File-only directives are in [`FILE_ONLY_DIRECTIVES`].
+#[rustfmt::skip]
+pub static DIRECTIVES: &[Directive] = &[
+    entry("acl-pubsub-default", None, one_of(&[("allchannels", 1), ("resetchannels", 0)]), "resetchannels", M),
+    entry("aclfile", None, TEXT, "", I),
+    entry("acllog-max-len", None, int(0, LONG_MAX), "128", M),
+    entry("active-defrag-cycle-max", None, int(1, 99), "25", M),
+    entry("active-defrag-cycle-min", None, int(1, 99), "1", M),
+    entry("active-defrag-ignore-bytes", None, umem(1, LONG_MAX), "104857600", M),
+    entry("active-defrag-max-scan-fields", None, int(1, LONG_MAX), "1000", M),
+    entry("active-defrag-threshold-lower", None, int(0, 1000), "10", M),
+    entry("active-defrag-threshold-upper", None, int(0, 1000), "100", M),
+    entry("active-expire-effort", None, int(1, 10), "1", M).keel(),
+    entry("activedefrag", None, Kind::Bool { refuse_yes: Some(NO_ACTIVE_DEFRAG) }, "no", M),
+    entry("activerehashing", None, BOOL, "yes", M),
+    entry("always-show-logo", None, BOOL, "no", I),
+    entry("aof-disable-auto-gc", None, BOOL, "no", M),
+    entry("aof-load-truncated", None, BOOL, "yes", M),
+    entry("aof-rewrite-incremental-fsync", None, BOOL, "yes", M),
+    entry("aof-timestamp-enabled", None, BOOL, "no", M),
+    entry("aof-use-rdb-preamble", None, BOOL, "yes", M),
+    entry("aof_rewrite_cpulist", None, TEXT, "", I),
+    entry("appenddirname", None, text(TextCheck::AofDirName), "appendonlydir", I),
+    entry("appendfilename", None, text(TextCheck::AofFileName), "appendonly.aof", I),
+    entry("appendfsync", None, one_of(&[("everysec", 0), ("always", 1), ("no", 2)]), "everysec", M),
+    entry("appendonly", None, BOOL, "no", M),
+    entry("auto-aof-rewrite-min-size", None, mem(0, LONG_MAX), "67108864", M),
+    entry("auto-aof-rewrite-percentage", None, int(0, INT_MAX), "100", M),
+    entry("bgsave_cpulist", None, TEXT, "", I),
+    entry("bind", None, Kind::Special(Special::Bind), "* -::*", M).keel(),
+    entry("bind-source-addr", None, TEXT, "", M),
+    entry("bio_cpulist", None, TEXT, "", I),
+    entry("busy-reply-threshold", Some("lua-time-limit"), int(0, LONG_MAX), "5000", M),
+    entry(
+        "client-output-buffer-limit",
+        None,
+        Kind::Special(Special::ClientOutputBufferLimit),
+        "normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60",
+        M,
+    )
+    .keel(),
+    entry("client-query-buffer-limit", None, umem(MB, LONG_MAX), "1073741824", M).keel(),
+    entry("cluster-allow-pubsubshard-when-down", None, BOOL, "yes", M),
+    entry("cluster-allow-reads-when-down", None, BOOL, "no", M),
+    entry("cluster-allow-replica-migration", None, BOOL, "yes", M),
+    entry("cluster-announce-bus-port", None, int(0, 65535), "0", M),
+    entry("cluster-announce-hostname", None, text(TextCheck::Hostname), "", M),
+    entry("cluster-announce-ip", None, TEXT, "", M),
+    entry("cluster-announce-port", None, int(0, 65535), "0", M),
+    entry("cluster-announce-tls-port", None, int(0, 65535), "0", M),
+    entry("cluster-config-file", None, TEXT, "nodes.conf", I),
+    entry("cluster-enabled", None, BOOL, "no", I),
+    entry("cluster-link-sendbuf-limit", None, umem(0, ULLONG_MAX_AS_I64), "0", M),
+    entry("cluster-migration-barrier", None, int(0, INT_MAX), "1", M),
+    entry("cluster-node-timeout", None, int(0, LONG_MAX), "15000", M),
+    entry("cluster-port", None, int(0, 65535), "0", I),
+    entry(
+        "cluster-preferred-endpoint-type",
+        None,
+        one_of(&[("ip", 0), ("hostname", 1), ("unknown-endpoint", 2)]),
+        "ip",
+        M,
+    ),
+    entry("cluster-replica-no-failover", Some("cluster-slave-no-failover"), BOOL, "no", M),
+    entry("cluster-replica-validity-factor", Some("cluster-slave-validity-factor"), int(0, INT_MAX), "10", M),
+    entry("cluster-require-full-coverage", None, BOOL, "yes", M),
+    entry("crash-log-enabled", None, BOOL, "yes", M),
+    entry("crash-memcheck-enabled", None, BOOL, "yes", M),
+    entry("daemonize", None, BOOL, "no", I).keel(),
+    entry("databases", None, int(1, INT_MAX), "16", I).keel(),
+    entry("dbfilename", None, text(TextCheck::DbFileName), "dump.rdb", P),
+    entry("dir", None, Kind::Special(Special::Dir), ".", P).keel(),
+    entry("disable-thp", None, BOOL, "yes", I),
+    entry("dynamic-hz", None, BOOL, "yes", M),
+    entry("enable-debug-command", None, one_of(NO_YES_LOCAL), "no", I).keel(),
+    entry("enable-module-command", None, one_of(NO_YES_LOCAL), "no", I),
+    entry("enable-protected-configs", None, one_of(NO_YES_LOCAL), "no", I),
+    entry("hash-max-listpack-entries", Some("hash-max-ziplist-entries"), uint(0, LONG_MAX), "512", M),
+    entry("hash-max-listpack-value", Some("hash-max-ziplist-value"), umem(0, LONG_MAX), "64", M),
+    entry("hll-sparse-max-bytes", None, umem(0, LONG_MAX), "3000", M),
+    entry("hz", None, int(0, INT_MAX), "10", M).keel(),
+    entry("ignore-warnings", None, TEXT, "", M),
+    entry("io-threads", None, int(1, 128), "1", I),
+    entry("io-threads-do-reads", None, BOOL, "no", I),
+    entry("jemalloc-bg-thread", None, BOOL, "yes", M),
+    entry("key-load-delay", None, int(INT_MIN, INT_MAX), "0", M).hidden(),
+    entry("latency-monitor-threshold", None, int(0, LONG_MAX), "0", M),
+    entry("latency-tracking", None, BOOL, "yes", M),
+    entry(
+        "latency-tracking-info-percentiles",
+        None,
+        Kind::Special(Special::LatencyTrackingInfoPercentiles),
+        "50 99 99.9",
+        M,
+    ),
+    entry("lazyfree-lazy-eviction", None, BOOL, "no", M).keel(),
+    entry("lazyfree-lazy-expire", None, BOOL, "no", M).keel(),
+    entry("lazyfree-lazy-server-del", None, BOOL, "no", M).keel(),
+    entry("lazyfree-lazy-user-del", None, BOOL, "no", M).keel(),
+    entry("lazyfree-lazy-user-flush", None, BOOL, "no", M).keel(),
+    entry("lfu-decay-time", None, int(0, INT_MAX), "1", M),
+    entry("lfu-log-factor", None, int(0, INT_MAX), "10", M),
+    entry("list-compress-depth", None, int(0, INT_MAX), "0", M),
+    entry("list-max-listpack-size", Some("list-max-ziplist-size"), int(INT_MIN, INT_MAX), "-2", M),
+    entry("loading-process-events-interval-bytes", None, int(1024, INT_MAX), "2097152", M).hidden(),
+    entry("logfile", None, TEXT, "", I).keel(),
+    entry("loglevel", None, one_of(LOGLEVELS), "notice", M).keel(),
+    entry("masterauth", None, TEXT, "", M),
+    entry("masteruser", None, TEXT, "", M),
+    entry("maxclients", None, uint(1, UINT_MAX), "10000", M).keel(),
+    entry("maxmemory", None, umem(0, ULLONG_MAX_AS_I64), "0", M).keel(),
+    entry(
+        "maxmemory-clients",
+        None,
+        Kind::Memory {
+            min: -100,
+            max: LONG_MAX,
+            unsigned: false,
+            percent: true,
+        },
+        "0",
+        M,
+    ),
+    entry("maxmemory-eviction-tenacity", None, int(0, 100), "10", M),
+    entry("maxmemory-policy", None, one_of(MAXMEMORY_POLICIES), "noeviction", M).keel(),
+    entry("maxmemory-samples", None, int(1, INT_MAX), "5", M).keel(),
+    entry("min-replicas-max-lag", Some("min-slaves-max-lag"), int(0, INT_MAX), "10", M),
+    entry("min-replicas-to-write", Some("min-slaves-to-write"), int(0, INT_MAX), "0", M),
+    entry("no-appendfsync-on-rewrite", None, BOOL, "no", M),
+    entry("notify-keyspace-events", None, Kind::Special(Special::NotifyKeyspaceEvents), "", M),
+    entry(
+        "oom-score-adj",
+        None,
+        one_of(&[("no", 0), ("yes", 1), ("relative", 1), ("absolute", 2)]),
+        "no",
+        M,
+    ),
+    entry("oom-score-adj-values", None, Kind::Special(Special::OomScoreAdjValues), "0 200 800", M),
+    entry("pidfile", None, TEXT, "", I),
+    entry("port", None, int(0, 65535), "6379", M).keel(),
+    entry(
+        "proc-title-template",
+        None,
+        text(TextCheck::ProcTitleTemplate),
+        "{title} {listen-addr} {server-mode}",
+        M,
+    ),
+    entry(
+        "propagation-error-behavior",
+        None,
+        one_of(&[("ignore", 0), ("panic", 1), ("panic-on-replicas", 2)]),
+        "ignore",
+        M,
+    ),
+    entry("protected-mode", None, BOOL, "yes", M).keel(),
+    entry("proto-max-bulk-len", None, mem(MB, LONG_MAX), "536870912", M).keel(),
+    entry("rdb-del-sync-files", None, BOOL, "no", M),
+    entry("rdb-key-save-delay", None, int(INT_MIN, INT_MAX), "0", M).hidden(),
+    entry("rdb-save-incremental-fsync", None, BOOL, "yes", M),
+    entry("rdbchecksum", None, BOOL, "yes", I),
+    entry("rdbcompression", None, BOOL, "yes", M),
+    entry("repl-backlog-size", None, mem(1, LONG_MAX), "1048576", M),
+    entry("repl-backlog-ttl", None, int(0, LONG_MAX), "3600", M),
+    entry("repl-disable-tcp-nodelay", None, BOOL, "no", M),
+    entry(
+        "repl-diskless-load",
+        None,
+        one_of(&[("disabled", 0), ("on-empty-db", 1), ("swapdb", 2)]),
+        "disabled",
+        M,
+    ),
+    entry("repl-diskless-sync", None, BOOL, "yes", M),
+    entry("repl-diskless-sync-delay", None, int(0, INT_MAX), "5", M),
+    entry("repl-diskless-sync-max-replicas", None, int(0, INT_MAX), "0", M),
+    entry("repl-ping-replica-period", Some("repl-ping-slave-period"), int(1, INT_MAX), "10", M),
+    entry("repl-timeout", None, int(1, INT_MAX), "60", M),
+    entry("replica-announce-ip", Some("slave-announce-ip"), TEXT, "", M),
+    entry("replica-announce-port", Some("slave-announce-port"), int(0, 65535), "0", M),
+    entry("replica-announced", None, BOOL, "yes", M),
+    entry("replica-ignore-disk-write-errors", None, BOOL, "no", M),
+    entry("replica-ignore-maxmemory", Some("slave-ignore-maxmemory"), BOOL, "yes", M),
+    entry("replica-lazy-flush", Some("slave-lazy-flush"), BOOL, "no", M),
+    entry("replica-priority", Some("slave-priority"), int(0, INT_MAX), "100", M),
+    entry("replica-read-only", Some("slave-read-only"), BOOL, "yes", M),
+    entry("replica-serve-stale-data", Some("slave-serve-stale-data"), BOOL, "yes", M),
+    entry("replicaof", Some("slaveof"), Kind::Special(Special::ReplicaOf), "", I),
+    entry("requirepass", None, TEXT, "", M).keel(),
+    entry(
+        "sanitize-dump-payload",
+        None,
+        one_of(&[("no", 0), ("yes", 1), ("clients", 2)]),
+        "no",
+        M,
+    ),
+    // keel has no persistence yet, but CONFIG GET shows Redis's default like Redis does.
+    entry("save", None, Kind::Special(Special::Save), "3600 1 300 100 60 10000", M),
+    entry("server_cpulist", None, TEXT, "", I),
+    entry("set-max-intset-entries", None, uint(0, LONG_MAX), "512", M),
+    entry("set-proc-title", None, BOOL, "yes", I),
+    entry("shutdown-on-sigint", None, SHUTDOWN_ON_SIG, "default", M),
+    entry("shutdown-on-sigterm", None, SHUTDOWN_ON_SIG, "default", M),
+    entry("shutdown-timeout", None, int(0, INT_MAX), "10", M),
+    entry("slowlog-log-slower-than", None, int(-1, LONG_MAX), "10000", M),
+    entry("slowlog-max-len", None, int(0, LONG_MAX), "128", M),
+    entry("socket-mark-id", None, uint(0, UINT_MAX), "0", I),
+    entry("stop-writes-on-bgsave-error", None, BOOL, "yes", M),
+    entry("stream-node-max-bytes", None, umem(0, LONG_MAX), "4096", M),
+    entry("stream-node-max-entries", None, int(0, LONG_MAX), "100", M),
+    entry(
+        "supervised",
+        None,
+        one_of(&[("upstart", 1), ("systemd", 2), ("auto", 3), ("no", 0)]),
+        "no",
+        I,
+    ),
+    entry("syslog-enabled", None, BOOL, "no", I),
+    entry(
+        "syslog-facility",
+        None,
+        one_of(&[
+            ("user", 8),
+            ("local0", 128),
+            ("local1", 136),
+            ("local2", 144),
+            ("local3", 152),
+            ("local4", 160),
+            ("local5", 168),
+            ("local6", 176),
+            ("local7", 184),
+        ]),
+        "local0",
+        I,
+    ),
+    entry("syslog-ident", None, TEXT, "redis", I),
+    entry("tcp-backlog", None, int(0, INT_MAX), "511", I).keel(),
+    entry("tcp-keepalive", None, int(0, INT_MAX), "300", M).keel(),
+    entry("timeout", None, int(0, INT_MAX), "0", M).keel(),
+    entry(
+        "tls-auth-clients",
+        None,
+        one_of(&[("no", 0), ("yes", 1), ("optional", 2)]),
+        "yes",
+        M,
+    ),
+    entry("tls-ca-cert-dir", None, TEXT, "", M),
+    entry("tls-ca-cert-file", None, TEXT, "", M),
+    entry("tls-cert-file", None, TEXT, "", M),
+    entry("tls-ciphers", None, TEXT, "", M),
+    entry("tls-ciphersuites", None, TEXT, "", M),
+    entry("tls-client-cert-file", None, TEXT, "", M),
+    entry("tls-client-key-file", None, TEXT, "", M),
+    entry("tls-client-key-file-pass", None, TEXT, "", M),
+    entry("tls-cluster", None, BOOL, "no", M),
+    entry("tls-dh-params-file", None, TEXT, "", M),
+    entry("tls-key-file", None, TEXT, "", M),
+    entry("tls-key-file-pass", None, TEXT, "", M),
+    entry("tls-port", None, int(0, 65535), "0", M),
+    entry("tls-prefer-server-ciphers", None, BOOL, "no", M),
+    entry("tls-protocols", None, TEXT, "", M),
+    entry("tls-replication", None, BOOL, "no", M),
+    entry("tls-session-cache-size", None, int(0, INT_MAX), "20480", M),
+    entry("tls-session-cache-timeout", None, int(0, INT_MAX), "300", M),
+    entry("tls-session-caching", None, BOOL, "yes", M),
+    entry("tracking-table-max-keys", None, uint(0, LONG_MAX), "1000000", M),
+    entry("unixsocket", None, TEXT, "", I),
+    entry("unixsocketperm", None, Kind::Octal { min: 0, max: 0o777 }, "0", I),
+    entry("use-exit-on-panic", None, BOOL, "no", M).hidden(),
+    entry("watchdog-period", None, int(0, INT_MAX), "0", M).hidden(),
+    entry("zset-max-listpack-entries", Some("zset-max-ziplist-entries"), uint(0, LONG_MAX), "128", M),
+    entry("zset-max-listpack-value", Some("zset-max-ziplist-value"), umem(0, LONG_MAX), "64", M),
+];
+
+/// A directive accepted in config files only (not by CONFIG GET/SET).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FileOnlyDirective {
+    /// Name as written in redis.conf.
+    pub name: &'static str,
+    /// Fewest words on the line, the directive included.
+    pub min_words: usize,
+    /// Most words on the line (`usize::MAX`: no limit).
+    pub max_words: usize,
+    /// keel acts on it.
+    pub implemented: bool,
+    /// What Redis does with it.
+    pub note: &'static str,
+}
+
+/// Config-file-only directives of Redis 7.0.15 (plus any `module.name value`, a module config).
+pub static FILE_ONLY_DIRECTIVES: &[FileOnlyDirective] = &[
+    FileOnlyDirective {
+        name: "include",
+        min_words: 2,
+        max_words: 2,
+        implemented: true,
+        note: "reads another config file (globs allowed) in place; keel asks the server's reader",
+    },
+    FileOnlyDirective {
+        name: "rename-command",
+        min_words: 3,
+        max_words: 3,
+        implemented: false,
+        note: "renames (or with \"\" removes) a command",
+    },
+    FileOnlyDirective {
+        name: "user",
+        min_words: 2,
+        max_words: usize::MAX,
+        implemented: false,
+        note: "declares an ACL user",
+    },
+    FileOnlyDirective {
+        name: "loadmodule",
+        min_words: 2,
+        max_words: usize::MAX,
+        implemented: false,
+        note: "loads a module at startup",
+    },
+    FileOnlyDirective {
+        name: "sentinel",
+        min_words: 1,
+        max_words: usize::MAX,
+        implemented: false,
+        note: "Sentinel configuration; an error unless running as Sentinel",
+    },
+    FileOnlyDirective {
+        name: "list-max-ziplist-entries",
+        min_words: 2,
+        max_words: 2,
+        implemented: true,
+        note: "deprecated, silently ignored by Redis",
+    },
+    FileOnlyDirective {
+        name: "list-max-ziplist-value",
+        min_words: 2,
+        max_words: 2,
+        implemented: true,
+        note: "deprecated, silently ignored by Redis",
+    },
+    FileOnlyDirective {
+        name: "lua-replicate-commands",
+        min_words: 2,
+        max_words: 2,
+        implemented: true,
+        note: "deprecated, silently ignored by Redis",
+    },
+];
+
+const DEPRECATED_DIRECTIVES: &[&str] = &[
+    "list-max-ziplist-entries",
+    "list-max-ziplist-value",
+    "lua-replicate-commands",
+];
+
+/// Finds a directive by name or alias, ignoring ASCII case. Returns its index in
+/// [`DIRECTIVES`] and the table spelling of the name that matched (the alias when it did).
+fn find(name: &[u8]) -> Option<(usize, &'static str)> {
+    if name.len() > 64 {
+        return None;
+    }
+    let lower = name.to_ascii_lowercase();
+    if let Ok(i) = DIRECTIVES.binary_search_by(|d| d.name.as_bytes().cmp(lower.as_slice())) {
+        return DIRECTIVES.get(i).map(|d| (i, d.name));
+    }
+    DIRECTIVES
+        .iter()
+        .enumerate()
+        .find_map(|(i, d)| match d.alias {
+            Some(a) if a.as_bytes() == lower.as_slice() => Some((i, a)),
+            _ => None,
+        })
+}
+
+/// The directive called `name` (or with that alias), ignoring ASCII case.
+pub fn lookup(name: &str) -> Option<&'static Directive> {
+    find(name.as_bytes()).and_then(|(i, _)| DIRECTIVES.get(i))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Values
+// ---------------------------------------------------------------------------------------------
+
+/// One `save <secs> <changes>` point.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SavePoint {
+    /// Seconds since the last save.
+    pub after_secs: i64,
+    /// Changes since the last save.
+    pub min_changes: i32,
+}
+
+/// Output buffer limits of one client class.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct ClientOutputBufferLimit {
+    /// Disconnect as soon as the buffer exceeds this (0: no limit).
+    pub hard_limit_bytes: u64,
+    /// Disconnect when over this for `soft_limit_secs` (0: no limit).
+    pub soft_limit_bytes: u64,
+    /// How long the soft limit may be exceeded.
+    pub soft_limit_secs: i64,
+}
+
+/// Client classes of `client-output-buffer-limit`, in Redis's order.
+pub const CLIENT_CLASSES: [&str; 3] = ["normal", "slave", "pubsub"];
+
+#[derive(Clone, Debug, PartialEq)]
+enum Value {
+    Bool(bool),
+    Num(i64),
+    Enum(u32),
+    Text(Vec<u8>),
+    Save(Vec<SavePoint>),
+    Bind(Vec<Vec<u8>>),
+    Obuf([ClientOutputBufferLimit; 3]),
+    Oom([i32; 3]),
+    Notify(u32),
+    ReplicaOf(Option<(Vec<u8>, i64)>),
+    Percentiles(Vec<f64>),
+}
+
+fn zero_value(kind: &Kind) -> Value {
+    match kind {
+        Kind::Bool { .. } => Value::Bool(false),
+        Kind::Integer { .. } | Kind::Memory { .. } | Kind::Octal { .. } => Value::Num(0),
+        Kind::Enum { .. } => Value::Enum(0),
+        Kind::Text { .. } => Value::Text(Vec::new()),
+        Kind::Special(s) => match s {
+            Special::Save => Value::Save(Vec::new()),
+            Special::Bind => Value::Bind(Vec::new()),
+            Special::ClientOutputBufferLimit => Value::Obuf(Default::default()),
+            Special::OomScoreAdjValues => Value::Oom([0; 3]),
+            Special::NotifyKeyspaceEvents => Value::Notify(0),
+            Special::ReplicaOf => Value::ReplicaOf(None),
+            Special::LatencyTrackingInfoPercentiles => Value::Percentiles(Vec::new()),
+            Special::Dir => Value::Text(Vec::new()),
+        },
+    }
+}
+
+fn lossy(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Errors
+// ---------------------------------------------------------------------------------------------
+
+/// Why a config file (or command line) was rejected. Redis exits with status 1 on any.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ConfigFileError {
+    /// Redis's "FATAL CONFIG FILE ERROR" report. `line` is the 1-based line number and the
+    /// trimmed line text; `None` for checks made after the whole text was read.
+    Fatal {
+        /// Where, if the error belongs to a line.
+        line: Option<(usize, String)>,
+        /// What, in Redis's words.
+        message: String,
+    },
+    /// An `include`d file could not be read (Redis logs this line, not the report).
+    Include {
+        /// The path as written after `include`.
+        path: String,
+        /// Why (e.g. "No such file or directory").
+        reason: String,
+    },
+}
+
+impl ConfigFileError {
+    fn at(line_no: usize, line: &[u8], message: impl Into<String>) -> ConfigFileError {
+        ConfigFileError::Fatal {
+            line: Some((line_no, lossy(line))),
+            message: message.into(),
+        }
+    }
+
+    /// The 1-based line the error belongs to, if any.
+    pub fn line_no(&self) -> Option<usize> {
+        match self {
+            ConfigFileError::Fatal {
+                line: Some((n, _)), ..
+            } => Some(*n),
+            _ => None,
+        }
+    }
+
+    /// The message without the report around it.
+    pub fn message(&self) -> &str {
+        match self {
+            ConfigFileError::Fatal { message, .. } => message,
+            ConfigFileError::Include { reason, .. } => reason,
+        }
+    }
+}
+
+/// Renders exactly what Redis writes to stderr, leading and trailing newline included:
+/// print it with `eprint!`, not `eprintln!`. `Include` renders Redis's log line text.
+impl fmt::Display for ConfigFileError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ConfigFileError::Fatal { line, message } => {
+                write!(
+                    f,
+                    "\n*** FATAL CONFIG FILE ERROR (Redis {REDIS_COMPAT_VERSION}) ***\n"
+                )?;
+                if let Some((n, text)) = line {
+                    write!(
+                        f,
+                        "Reading the configuration file, at line {n}\n>>> '{text}'\n"
+                    )?;
+                }
+                writeln!(f, "{message}")
+            }
+            ConfigFileError::Include { path, reason } => {
+                write!(f, "Fatal error, can't open config file '{path}': {reason}")
+            }
+        }
+    }
+}
+
+impl std::error::Error for ConfigFileError {}
+
+// ---------------------------------------------------------------------------------------------
+// Config text syntax
+// ---------------------------------------------------------------------------------------------
+
+/// One meaningful line of config text.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConfigLine {
+    /// 1-based line number.
+    pub line_no: usize,
+    /// The line, trimmed of spaces, tabs, CR and LF.
+    pub text: String,
+    /// First word, ASCII-lowercased.
+    pub directive: String,
+    /// The other words, unquoted (bytes that are not UTF-8 are replaced).
+    pub args: Vec<String>,
+}
+
+/// C `isspace` in the C locale.
+fn is_c_space(b: u8) -> bool {
+    matches!(b, b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r')
+}
+
+fn hex_digit(b: u8) -> Option<u8> {
+    match b {
+        b'0'..=b'9' => Some(b - b'0'),
+        b'a'..=b'f' => Some(b - b'a' + 10),
+        b'A'..=b'F' => Some(b - b'A' + 10),
+        _ => None,
+    }
+}
+
+/// Splits a line into words like Redis's `sdssplitargs`: `"..."` with `\n \r \t \b \a \xHH`
+/// and `\<any>` escapes, `'...'` with `\'` only; a closing quote must be followed by a space
+/// or the end. `None` on unbalanced quotes. A NUL byte ends the line, as in C.
+fn split_args(line: &[u8]) -> Option<Vec<Vec<u8>>> {
+    let end = line.iter().position(|&b| b == 0).unwrap_or(line.len());
+    let line = line.get(..end).unwrap_or_default();
+    let at = |k: usize| line.get(k).copied().unwrap_or(0);
+    let mut words = Vec::new();
+    let mut i = 0usize;
+    loop {
+        while at(i) != 0 && is_c_space(at(i)) {
+            i = i.saturating_add(1);
+        }
+        if at(i) == 0 {
+            return Some(words);
+        }
+        let mut word = Vec::new();
+        let (mut in_double, mut in_single, mut done) = (false, false, false);
+        while !done {
+            let c = at(i);
+            if in_double {
+                let hex = (
+                    hex_digit(at(i.saturating_add(2))),
+                    hex_digit(at(i.saturating_add(3))),
+                );
+                if c == b'\\'
+                    && at(i.saturating_add(1)) == b'x'
+                    && hex.0.is_some()
+                    && hex.1.is_some()
+                {
+                    word.push((hex.0.unwrap_or(0) << 4) | hex.1.unwrap_or(0));
+                    i = i.saturating_add(3);
+                } else if c == b'\\' && at(i.saturating_add(1)) != 0 {
+                    i = i.saturating_add(1);
+                    word.push(match at(i) {
+                        b'n' => b'\n',
+                        b'r' => b'\r',
+                        b't' => b'\t',
+                        b'b' => 0x08,
+                        b'a' => 0x07,
+                        other => other,
+                    });
+                } else if c == b'"' {
+                    let next = at(i.saturating_add(1));
+                    if next != 0 && !is_c_space(next) {
+                        return None;
+                    }
+                    done = true;
+                } else if c == 0 {
+                    return None;
+                } else {
+                    word.push(c);
+                }
+            } else if in_single {
+                if c == b'\\' && at(i.saturating_add(1)) == b'\'' {
+                    i = i.saturating_add(1);
+                    word.push(b'\'');
+                } else if c == b'\'' {
+                    let next = at(i.saturating_add(1));
+                    if next != 0 && !is_c_space(next) {
+                        return None;
+                    }
+                    done = true;
+                } else if c == 0 {
+                    return None;
+                } else {
+                    word.push(c);
+                }
+            } else {
+                match c {
+                    b' ' | b'\n' | b'\r' | b'\t' | 0 => done = true,
+                    b'"' => in_double = true,
+                    b'\'' => in_single = true,
+                    _ => word.push(c),
+                }
+            }
+            if at(i) != 0 {
+                i = i.saturating_add(1);
+            }
+        }
+        words.push(word);
+    }
+}
+
+/// Trims like `sdstrim(line, " \t\r\n")`.
+fn trim_line(line: &[u8]) -> &[u8] {
+    let is_trim = |b: &u8| matches!(b, b' ' | b'\t' | b'\r' | b'\n');
+    let start = line.iter().position(|b| !is_trim(b)).unwrap_or(line.len());
+    let end = line
+        .iter()
+        .rposition(|b| !is_trim(b))
+        .map_or(start, |p| p.saturating_add(1));
+    line.get(start..end).unwrap_or_default()
+}
+
+/// The lines Redis looks at: (1-based number, trimmed text), comments and blanks skipped.
+fn meaningful_lines(text: &str) -> impl Iterator<Item = (usize, &[u8])> {
+    text.as_bytes()
+        .split(|&b| b == b'\n')
+        .enumerate()
+        .map(|(i, l)| (i.saturating_add(1), trim_line(l)))
+        .filter(|(_, l)| !l.is_empty() && l.first() != Some(&b'#'))
+}
+
+/// Parses config text into lines the way Redis reads redis.conf (comments `#` at the start
+/// of a line, blank lines skipped, words split like `sdssplitargs`). Only syntax is checked.
+pub fn parse_config_text(text: &str) -> Result<Vec<ConfigLine>, ConfigFileError> {
+    let mut out = Vec::new();
+    for (line_no, line) in meaningful_lines(text) {
+        let words = split_args(line).ok_or_else(|| {
+            ConfigFileError::at(line_no, line, "Unbalanced quotes in configuration line")
+        })?;
+        let Some((first, rest)) = words.split_first() else {
+            continue;
+        };
+        out.push(ConfigLine {
+            line_no,
+            text: lossy(line),
+            directive: lossy(&first.to_ascii_lowercase()),
+            args: rest.iter().map(|a| lossy(a)).collect(),
+        });
+    }
+    Ok(out)
+}
+
+/// Appends `bytes` quoted like Redis's `sdscatrepr`.
+fn push_repr(out: &mut String, bytes: &[u8]) {
+    out.push('"');
+    for &b in bytes {
+        match b {
+            b'\\' => out.push_str("\\\\"),
+            b'"' => out.push_str("\\\""),
+            b'\n' => out.push_str("\\n"),
+            b'\r' => out.push_str("\\r"),
+            b'\t' => out.push_str("\\t"),
+            0x07 => out.push_str("\\a"),
+            0x08 => out.push_str("\\b"),
+            0x20..=0x7e => out.push(char::from(b)),
+            _ => {
+                let _ = write!(out, "\\x{b:02x}");
+            }
+        }
+    }
+    out.push('"');
+}
+
+/// Turns the `redis-server` arguments that follow the optional config file path into config
+/// text exactly as Redis 7.0.15 does: `--name` starts a line `name `, other arguments are
+/// appended quoted (`--port 7000 --save ""` gives `port "7000" \nsave "" `). A `--name`
+/// right after a `--name` with no value is taken as that value, except after `--save` /
+/// `--sentinel` (`--save` alone means `save ""`). The server then applies
+/// [`join_config_text`]`(file, this)`. Err: `-` (read config from stdin) is not supported
+/// (keel treats `-` as stdin when it is the first or the last of these arguments).
+pub fn args_to_config_text(args: &[String]) -> Result<String, String> {
+    let mut options = String::new();
+    let mut handled_last_arg = true;
+    for (j, arg) in args.iter().enumerate() {
+        let is_last = j.saturating_add(1) == args.len();
+        let next_is_option = args
+            .get(j.saturating_add(1))
+            .is_some_and(|a| a.starts_with("--"));
+        if arg == "-" && (j == 0 || is_last) {
+            return Err(
+                "reading the configuration from standard input ('-') is not supported".to_string(),
+            );
+        } else if handled_last_arg && arg.starts_with("--") {
+            if !options.is_empty() {
+                options.push('\n');
+            }
+            options.push_str(arg.get(2..).unwrap_or_default());
+            options.push(' ');
+            let name_only = split_args(arg.as_bytes()).is_some_and(|w| w.len() == 1);
+            if name_only {
+                handled_last_arg = false;
+                let is_save = arg.eq_ignore_ascii_case("--save");
+                let is_sentinel = arg.eq_ignore_ascii_case("--sentinel");
+                if (is_save || is_sentinel) && !is_last && next_is_option {
+                    if is_save {
+                        options.push_str("\"\"");
+                    }
+                    handled_last_arg = true;
+                } else if is_save && is_last {
+                    options.push_str("\"\"");
+                }
+            } else {
+                // "--port 6380" as one argument carries its own value.
+                handled_last_arg = true;
+            }
+        } else {
+            push_repr(&mut options, arg.as_bytes());
+            options.push(' ');
+            handled_last_arg = true;
+        }
+    }
+    Ok(options)
+}
+
+/// What Redis parses at startup: the config file's text (if any), a newline, then the
+/// text from [`args_to_config_text`]. Line numbers in errors count in this joined text.
+pub fn join_config_text(file_text: Option<&str>, args_text: &str) -> String {
+    format!("{}\n{}", file_text.unwrap_or_default(), args_text)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Number parsing, the C way
+// ---------------------------------------------------------------------------------------------
+
+/// Redis `string2ll`: optional `-`, no leading zeros, no `+`, no spaces, no overflow.
+fn string2ll(s: &[u8]) -> Option<i64> {
+    if s == b"0" {
+        return Some(0);
+    }
+    let (negative, digits) = match s.split_first() {
+        Some((b'-', rest)) => (true, rest),
+        Some(_) => (false, s),
+        None => return None,
+    };
+    if !matches!(digits.first(), Some(b'1'..=b'9')) {
+        return None;
+    }
+    let mut magnitude: u64 = 0;
+    for &c in digits {
+        if !c.is_ascii_digit() {
+            return None;
+        }
+        magnitude = magnitude
+            .checked_mul(10)?
+            .checked_add(u64::from(c - b'0'))?;
+    }
+    if negative {
+        0i64.checked_sub_unsigned(magnitude)
+    } else {
+        i64::try_from(magnitude).ok()
+    }
+}
+
+/// C `strtoll(s, &end, base)`: (value clamped to i64, `*end == '\0'`, overflowed).
+fn c_strtoll(s: &[u8], base: u32) -> (i64, bool, bool) {
+    let mut i = 0usize;
+    while s.get(i).is_some_and(|&b| is_c_space(b)) {
+        i = i.saturating_add(1);
+    }
+    let negative = match s.get(i) {
+        Some(b'-') => {
+            i = i.saturating_add(1);
+            true
+        }
+        Some(b'+') => {
+            i = i.saturating_add(1);
+            false
+        }
+        _ => false,
+    };
+    let digits_start = i;
+    let mut magnitude: u64 = 0;
+    let mut overflow = false;
+    while let Some(d) = s.get(i).and_then(|&b| char::from(b).to_digit(base)) {
+        match magnitude
+            .checked_mul(u64::from(base))
+            .and_then(|m| m.checked_add(u64::from(d)))
+        {
+            Some(m) => magnitude = m,
+            None => overflow = true,
+        }
+        i = i.saturating_add(1);
+    }
+    if i == digits_start {
+        // No conversion: end points at the start of the input.
+        return (0, s.is_empty(), false);
+    }
+    let consumed = i == s.len();
+    if negative {
+        match 0i64.checked_sub_unsigned(magnitude) {
+            Some(v) if !overflow => (v, consumed, false),
+            _ => (i64::MIN, consumed, true),
+        }
+    } else {
+        match i64::try_from(magnitude) {
+            Ok(v) if !overflow => (v, consumed, false),
+            _ => (i64::MAX, consumed, true),
+        }
+    }
+}
+
+/// Redis `memtoull`: digits then an optional unit. Overflow saturates or wraps as in C.
+fn memtoull(s: &[u8]) -> Option<u64> {
+    if s.first() == Some(&b'-') {
+        return None;
+    }
+    let ndigits = s.iter().take_while(|b| b.is_ascii_digit()).count();
+    let (digits, unit) = s.split_at(ndigits);
+    let multiplier: u64 = match unit.to_ascii_lowercase().as_slice() {
+        b"" | b"b" => 1,
+        b"k" => 1000,
+        b"kb" => 1024,
+        b"m" => 1000 * 1000,
+        b"mb" => 1024 * 1024,
+        b"g" => 1000 * 1000 * 1000,
+        b"gb" => 1024 * 1024 * 1024,
+        _ => return None,
+    };
+    if ndigits >= 128 {
+        return None;
+    }
+    // strtoull saturates on overflow; Redis does not check ERANGE.
+    let mut value: u64 = 0;
+    for &d in digits {
+        value = value.saturating_mul(10).saturating_add(u64::from(d - b'0'));
+    }
+    Some(value.wrapping_mul(multiplier))
+}
+
+/// Redis `string2d` (strtod, whole input, no leading space, no NaN, no overflow/underflow).
+fn string2d(s: &[u8]) -> Option<f64> {
+    let text = std::str::from_utf8(s).ok()?;
+    if text.is_empty() || s.first().is_some_and(|&b| is_c_space(b)) {
+        return None;
+    }
+    let value: f64 = text.parse().ok()?;
+    if value.is_nan() {
+        return None;
+    }
+    let lower = text.to_ascii_lowercase();
+    if value.is_infinite() && !lower.contains("inf") {
+        return None; // overflow (ERANGE)
+    }
+    let mantissa = lower.split('e').next().unwrap_or_default();
+    if value == 0.0 && mantissa.bytes().any(|b| matches!(b, b'1'..=b'9')) {
+        return None; // underflow (ERANGE)
+    }
+    Some(value)
+}
+
+fn check_bounds(
+    value: i64,
+    min: i64,
+    max: i64,
+    unsigned: bool,
+    percent: bool,
+    octal: bool,
+) -> Result<(), String> {
+    if unsigned {
+        let (v, lo, hi) = (value as u64, min as u64, max as u64);
+        if v > hi || v < lo {
+            return Err(if octal {
+                format!("argument must be between {lo:o} and {hi:o} inclusive")
+            } else {
+                format!("argument must be between {lo} and {hi} inclusive")
+            });
+        }
+    } else if percent && value < 0 {
+        if value < min {
+            return Err(format!(
+                "percentage argument must be less or equal to {}",
+                min.unsigned_abs()
+            ));
+        }
+    } else if value > max || value < min {
+        return Err(format!(
+            "argument must be between {min} and {max} inclusive"
+        ));
+    }
+    Ok(())
+}
+
+fn parse_enum(values: &[(&str, u32)], flags: bool, args: &[&[u8]]) -> Result<u32, String> {
+    let error = || {
+        let names: Vec<&str> = values.iter().map(|(n, _)| *n).collect();
+        format!(
+            "argument(s) must be one of the following: {}",
+            names.join(", ")
+        )
+    };
+    if args.is_empty() || (!flags && args.len() != 1) {
+        return Err(error());
+    }
+    let mut acc = 0u32;
+    for arg in args {
+        let mut matched = false;
+        for (name, value) in values {
+            if arg.eq_ignore_ascii_case(name.as_bytes()) {
+                acc |= value;
+                matched = true;
+            }
+        }
+        if !matched {
+            return Err(error());
+        }
+    }
+    if flags && acc & SHUTDOWN_SAVE != 0 && acc & SHUTDOWN_NOSAVE != 0 {
+        return Err("shutdown options SAVE and NOSAVE can't be used simultaneously".to_string());
+    }
+    Ok(acc)
+}
+
+fn enum_name(values: &[(&str, u32)], flags: bool, value: u32) -> String {
+    let mut names: Vec<&str> = Vec::new();
+    let mut unmatched = value;
+    for (name, v) in values {
+        if value == *v {
+            return (*name).to_string();
+        }
+        if flags && *v != 0 && *v == (unmatched & v) {
+            names.push(*name);
+            unmatched &= !v;
+        }
+    }
+    if names.is_empty() || unmatched != 0 {
+        "unknown".to_string()
+    } else {
+        names.join(" ")
+    }
+}
+
+fn parse_notify_flags(s: &[u8]) -> Option<u32> {
+    let mut flags = 0u32;
+    for &c in s {
+        flags |= match c {
+            b'A' => NOTIFY_ALL,
+            b'g' => NOTIFY_GENERIC,
+            b'$' => NOTIFY_STRING,
+            b'l' => NOTIFY_LIST,
+            b's' => NOTIFY_SET,
+            b'h' => NOTIFY_HASH,
+            b'z' => NOTIFY_ZSET,
+            b'x' => NOTIFY_EXPIRED,
+            b'e' => NOTIFY_EVICTED,
+            b'K' => NOTIFY_KEYSPACE,
+            b'E' => NOTIFY_KEYEVENT,
+            b't' => NOTIFY_STREAM,
+            b'm' => NOTIFY_KEY_MISS,
+            b'd' => NOTIFY_MODULE,
+            b'n' => NOTIFY_NEW,
+            _ => return None,
+        };
+    }
+    Some(flags)
+}
+
+fn notify_flags_string(flags: u32) -> String {
+    let mut out = String::new();
+    if flags & NOTIFY_ALL == NOTIFY_ALL {
+        out.push('A');
+    } else {
+        for (bit, c) in [
+            (NOTIFY_GENERIC, 'g'),
+            (NOTIFY_STRING, '$'),
+            (NOTIFY_LIST, 'l'),
+            (NOTIFY_SET, 's'),
+            (NOTIFY_HASH, 'h'),
+            (NOTIFY_ZSET, 'z'),
+            (NOTIFY_EXPIRED, 'x'),
+            (NOTIFY_EVICTED, 'e'),
+            (NOTIFY_STREAM, 't'),
+            (NOTIFY_MODULE, 'd'),
+            (NOTIFY_NEW, 'n'),
+        ] {
+            if flags & bit != 0 {
+                out.push(c);
+            }
+        }
+    }
+    for (bit, c) in [
+        (NOTIFY_KEYSPACE, 'K'),
+        (NOTIFY_KEYEVENT, 'E'),
+        (NOTIFY_KEY_MISS, 'm'),
+    ] {
+        if flags & bit != 0 {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// `%f` then Redis's `trimDoubleString`.
+fn percentile_string(p: f64) -> String {
+    let mut s = format!("{p:.6}");
+    if s.contains('.') {
+        while s.ends_with('0') {
+            s.pop();
+        }
+        if s.ends_with('.') {
+            s.pop();
+        }
+    }
+    s
+}
+
+/// Splits a CONFIG SET value of a multi-argument directive like `sdssplitlen(v, " ")`:
+/// every single space separates (so doubled spaces give empty words); "" gives no words.
+fn split_spaces(value: &[u8]) -> Vec<&[u8]> {
+    if value.is_empty() {
+        return Vec::new();
+    }
+    value.split(|&b| b == b' ').collect()
+}
+
+fn is_base_name(s: &[u8]) -> bool {
+    !s.iter().any(|&b| b == b'/' || b == b'\\')
+}
+
+// ---------------------------------------------------------------------------------------------
+// Config
+// ---------------------------------------------------------------------------------------------
+
+/// Current values of every directive in [`DIRECTIVES`]. `Default` is Redis 7.0's defaults.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Config {
+    /// Parallel to `DIRECTIVES`.
+    values: Vec<Value>,
+    /// Redis's `save_loaded`: the first `save` line of a config file drops the defaults.
+    save_loaded: bool,
+    /// Redis's `reading_config_file`.
+    reading_file: bool,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        let mut config = Config {
+            values: DIRECTIVES.iter().map(|d| zero_value(&d.kind)).collect(),
+            save_loaded: false,
+            reading_file: false,
+        };
+        for (idx, d) in DIRECTIVES.iter().enumerate() {
+            let words: Vec<&[u8]> = if d.kind.is_multi_arg() {
+                split_spaces(d.default.as_bytes())
+            } else {
+                vec![d.default.as_bytes()]
+            };
+            // Every default parses (tested); a failure would leave the zero value.
+            let _ = config.set_value(idx, &words);
+        }
+        config
+    }
+}
+
+impl Config {
+    /// Redis 7.0 defaults (same as `Config::default()`).
+    pub fn new() -> Config {
+        Config::default()
+    }
+
+    // -- config text ----------------------------------------------------------------------
+
+    /// Applies config text (a redis.conf, or [`join_config_text`] of file and arguments)
+    /// line by line, like Redis at startup. Returns the directives that keel does not act
+    /// on yet (canonical names, each once, in order of appearance) so the server can log
+    /// them. On error nothing is changed. `include` is refused: use
+    /// [`Config::apply_text_with_includes`] to let the server read included files.
+    pub fn apply_text(&mut self, text: &str) -> Result<Vec<String>, ConfigFileError> {
+        let mut no_reader = |_: &str| -> Result<String, String> {
+            Err("include is not supported without a file reader".to_string())
+        };
+        self.apply_text_with_includes(text, &mut no_reader)
+    }
+
+    /// [`Config::apply_text`], reading `include <path>` files through `read_include`, which
+    /// returns the text of the file (for a glob: all matching files concatenated, "" when
+    /// none match) or why it could not be read (e.g. "No such file or directory").
+    pub fn apply_text_with_includes(
+        &mut self,
+        text: &str,
+        read_include: &mut dyn FnMut(&str) -> Result<String, String>,
+    ) -> Result<Vec<String>, ConfigFileError> {
+        let mut next = self.clone();
+        let mut ignored = Vec::new();
+        next.apply_text_inner(text, read_include, 0, &mut ignored)?;
+        *self = next;
+        Ok(ignored)
+    }
+
+    fn apply_text_inner(
+        &mut self,
+        text: &str,
+        read_include: &mut dyn FnMut(&str) -> Result<String, String>,
+        depth: usize,
+        ignored: &mut Vec<String>,
+    ) -> Result<(), ConfigFileError> {
+        fn note(ignored: &mut Vec<String>, name: String) {
+            if !ignored.contains(&name) {
+                ignored.push(name);
+            }
+        }
+        self.reading_file = true;
+        for (line_no, line) in meaningful_lines(text) {
+            let words = split_args(line).ok_or_else(|| {
+                ConfigFileError::at(line_no, line, "Unbalanced quotes in configuration line")
+            })?;
+            let Some((first, rest)) = words.split_first() else {
+                continue;
+            };
+            let directive = first.to_ascii_lowercase();
+            let args: Vec<&[u8]> = rest.iter().map(Vec::as_slice).collect();
+            if let Some((idx, _)) = find(&directive) {
+                let Some(d) = DIRECTIVES.get(idx) else {
+                    continue;
+                };
+                if !d.kind.is_multi_arg() && words.len() != 2 {
+                    return Err(ConfigFileError::at(
+                        line_no,
+                        line,
+                        "wrong number of arguments",
+                    ));
+                }
+                self.set_value(idx, &args)
+                    .map_err(|e| ConfigFileError::at(line_no, line, e))?;
+                if !d.implemented {
+                    note(ignored, d.name.to_string());
+                }
+                continue;
+            }
+            if words.len() == 2
+                && DEPRECATED_DIRECTIVES
+                    .iter()
+                    .any(|n| n.as_bytes() == directive)
+            {
+                continue;
+            }
+            match (directive.as_slice(), words.len()) {
+                (b"include", 2) => {
+                    let path = lossy(args.first().copied().unwrap_or_default());
+                    if depth >= INCLUDE_DEPTH_MAX {
+                        return Err(ConfigFileError::Include {
+                            path,
+                            reason: "include nesting too deep".to_string(),
+                        });
+                    }
+                    let included = read_include(&path)
+                        .map_err(|reason| ConfigFileError::Include { path, reason })?;
+                    // Like Redis, the included text's own checks run at its end, and
+                    // reading_config_file stays cleared for the rest of this text.
+                    self.apply_text_inner(
+                        &included,
+                        read_include,
+                        depth.saturating_add(1),
+                        ignored,
+                    )?;
+                }
+                (b"rename-command", 3) => note(ignored, "rename-command".to_string()),
+                (b"user", n) if n >= 2 => note(ignored, "user".to_string()),
+                (b"loadmodule", n) if n >= 2 => note(ignored, "loadmodule".to_string()),
+                (name, n) if name.contains(&b'.') => {
+                    // A module config: Redis queues it for the module (and aborts at
+                    // startup if no module claims it). keel has no modules.
+                    if n < 2 {
+                        return Err(ConfigFileError::at(
+                            line_no,
+                            line,
+                            "Module config specified without value",
+                        ));
+                    }
+                    note(ignored, lossy(name));
+                }
+                (b"sentinel", n) => {
+                    if n != 1 {
+                        return Err(ConfigFileError::at(
+                            line_no,
+                            line,
+                            "sentinel directive while not in sentinel mode",
+                        ));
+                    }
+                    note(ignored, "sentinel".to_string());
+                }
+                _ => {
+                    return Err(ConfigFileError::at(
+                        line_no,
+                        line,
+                        "Bad directive or wrong number of arguments",
+                    ))
+                }
+            }
+        }
+        // Redis also checks here that `logfile` can be opened: that is the server's job.
+        if self.bool_value("cluster-enabled")
+            && matches!(self.value("replicaof"), Some(Value::ReplicaOf(Some(_))))
+        {
+            return Err(ConfigFileError::Fatal {
+                line: None,
+                message: "replicaof directive not allowed in cluster mode".to_string(),
+            });
+        }
+        self.clamp_hz();
+        self.reading_file = false;
+        Ok(())
+    }
+
+    fn clamp_hz(&mut self) {
+        if let Some((idx, _)) = find(b"hz") {
+            if let Some(Value::Num(hz)) = self.values.get_mut(idx) {
+                *hz = (*hz).clamp(HZ_MIN, HZ_MAX);
+            }
+        }
+    }
+
+    // -- setting one directive ------------------------------------------------------------
+
+    /// Parses, validates and stores `args` (the words after the directive) for directive
+    /// `idx`. The error is Redis's text for the config file report / CONFIG SET reply.
+    fn set_value(&mut self, idx: usize, args: &[&[u8]]) -> Result<(), String> {
+        let d = DIRECTIVES
+            .get(idx)
+            .ok_or_else(|| "no such directive".to_string())?;
+        let first: &[u8] = args.first().copied().unwrap_or_default();
+        let new = match d.kind {
+            Kind::Bool { refuse_yes } => {
+                let yes = if first.eq_ignore_ascii_case(b"yes") {
+                    true
+                } else if first.eq_ignore_ascii_case(b"no") {
+                    false
+                } else {
+                    return Err("argument must be 'yes' or 'no'".to_string());
+                };
+                if let (true, Some(why)) = (yes, refuse_yes) {
+                    return Err(why.to_string());
+                }
+                Value::Bool(yes)
+            }
+            Kind::Integer { min, max, unsigned } => {
+                let v = string2ll(first)
+                    .ok_or_else(|| "argument couldn't be parsed into an integer".to_string())?;
+                check_bounds(v, min, max, unsigned, false, false)?;
+                Value::Num(v)
+            }
+            Kind::Memory {
+                min,
+                max,
+                unsigned,
+                percent,
+            } => {
+                let v = if let Some(bytes) = memtoull(first) {
+                    bytes as i64 // stored in a long long, as Redis does
+                } else if let Some(p) = percent
+                    .then(|| first.strip_suffix(b"%"))
+                    .flatten()
+                    .filter(|digits| !digits.is_empty())
+                    .and_then(string2ll)
+                    .filter(|p| *p >= 0)
+                {
+                    -p
+                } else if percent {
+                    return Err("argument must be a memory or percent value".to_string());
+                } else {
+                    return Err("argument must be a memory value".to_string());
+                };
+                check_bounds(v, min, max, unsigned, percent, false)?;
+                Value::Num(v)
+            }
+            Kind::Octal { min, max } => {
+                let (v, consumed, overflow) = c_strtoll(first, 8);
+                if !consumed || overflow {
+                    return Err("argument couldn't be parsed as an octal number".to_string());
+                }
+                check_bounds(v, min, max, true, false, true)?;
+                Value::Num(v)
+            }
+            Kind::Enum { values, flags } => Value::Enum(parse_enum(values, flags, args)?),
+            Kind::Text { check } => {
+                self.check_text(check, first)?;
+                Value::Text(first.to_vec())
+            }
+            Kind::Special(special) => self.parse_special(idx, special, args)?,
+        };
+        if let Some(slot) = self.values.get_mut(idx) {
+            *slot = new;
+        }
+        Ok(())
+    }
+
+    fn check_text(&self, check: TextCheck, s: &[u8]) -> Result<(), String> {
+        match check {
+            TextCheck::Any => Ok(()),
+            TextCheck::DbFileName if !is_base_name(s) => {
+                Err("dbfilename can't be a path, just a filename".to_string())
+            }
+            TextCheck::AofFileName if s.is_empty() => {
+                Err("appendfilename can't be empty".to_string())
+            }
+            TextCheck::AofFileName if !is_base_name(s) => {
+                Err("appendfilename can't be a path, just a filename".to_string())
+            }
+            TextCheck::AofDirName if s.is_empty() => {
+                Err("appenddirname can't be empty".to_string())
+            }
+            TextCheck::AofDirName if !is_base_name(s) => {
+                Err("appenddirname can't be a path, just a dirname".to_string())
+            }
+            TextCheck::Hostname if s.len() >= HOSTNAME_LEN_LIMIT => Err(format!(
+                "Hostnames must be less than {HOSTNAME_LEN_LIMIT} characters"
+            )),
+            TextCheck::Hostname
+                if !s
+                    .iter()
+                    .all(|&c| c.is_ascii_alphanumeric() || c == b'-' || c == b'.') =>
+            {
+                Err(
+                    "Hostnames may only contain alphanumeric characters, hyphens or dots"
+                        .to_string(),
+                )
+            }
+            TextCheck::ProcTitleTemplate if !self.valid_proc_title_template(s) => {
+                Err("template format is invalid or contains unknown variables".to_string())
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// Redis `validateProcTitleTemplate`: expands `{var}` (`{{` is a literal `{`) with an
+    /// empty title and requires a non-blank result.
+    fn valid_proc_title_template(&self, template: &[u8]) -> bool {
+        let mut out: Vec<u8> = Vec::new();
+        let mut rest = template;
+        while !rest.is_empty() {
+            let Some(open) = rest.iter().position(|&b| b == b'{') else {
+                out.extend_from_slice(rest);
+                break;
+            };
+            out.extend_from_slice(rest.get(..open).unwrap_or_default());
+            let after = rest.get(open.saturating_add(1)..).unwrap_or_default();
+            match after.first() {
+                None => return false,
+                Some(b'{') => {
+                    out.push(b'{');
+                    rest = after.get(1..).unwrap_or_default();
+                    continue;
+                }
+                Some(_) => {}
+            }
+            let Some(close) = after.iter().position(|&b| b == b'}') else {
+                return false;
+            };
+            let var = after.get(..close).unwrap_or_default();
+            match var {
+                b"title" => {}
+                b"listen-addr" => out.extend_from_slice(b"*:6379"),
+                b"server-mode" => {
+                    if self.bool_value("cluster-enabled") {
+                        out.extend_from_slice(b"[cluster]");
+                    }
+                }
+                // Observed: Redis 7.0.15 accepts "{config-file}" alone.
+                b"config-file" => out.extend_from_slice(b"redis.conf"),
+                b"port" | b"tls-port" => out.push(b'0'),
+                b"unixsocket" => out.extend_from_slice(self.text_value("unixsocket")),
+                _ => return false,
+            }
+            rest = after.get(close.saturating_add(1)..).unwrap_or_default();
+        }
+        out.iter().any(|&b| b != b' ')
+    }
+
+    fn parse_special(
+        &mut self,
+        idx: usize,
+        special: Special,
+        args: &[&[u8]],
+    ) -> Result<Value, String> {
+        let first: &[u8] = args.first().copied().unwrap_or_default();
+        let single_empty = args.len() == 1 && first.is_empty();
+        match special {
+            Special::Save => {
+                let args: &[&[u8]] = if single_empty { &[] } else { args };
+                if !args.chunks_exact(2).remainder().is_empty() {
+                    return Err("Invalid save parameters".to_string());
+                }
+                let mut points = Vec::new();
+                for pair in args.chunks(2) {
+                    let (secs, secs_ok, _) =
+                        c_strtoll(pair.first().copied().unwrap_or_default(), 10);
+                    let (changes, changes_ok, _) =
+                        c_strtoll(pair.get(1).copied().unwrap_or_default(), 10);
+                    if !secs_ok || !changes_ok || secs < 1 || changes < 0 {
+                        return Err("Invalid save parameters".to_string());
+                    }
+                    points.push(SavePoint {
+                        after_secs: secs,
+                        min_changes: changes as i32, // C int truncation, as Redis
+                    });
+                }
+                // In a config file the first `save` line replaces the defaults and later
+                // ones add to it; elsewhere every `save` replaces.
+                let mut all = match self.values.get(idx) {
+                    Some(Value::Save(old)) if self.reading_file && self.save_loaded => old.clone(),
+                    _ => Vec::new(),
+                };
+                if self.reading_file {
+                    self.save_loaded = true;
+                }
+                all.extend(points);
+                Ok(Value::Save(all))
+            }
+            Special::Bind => {
+                if args.len() > BIND_ADDRESSES_MAX {
+                    return Err("Too many bind addresses specified.".to_string());
+                }
+                if single_empty {
+                    return Ok(Value::Bind(Vec::new()));
+                }
+                Ok(Value::Bind(args.iter().map(|a| a.to_vec()).collect()))
+            }
+            Special::ClientOutputBufferLimit => {
+                if !args.chunks_exact(4).remainder().is_empty() {
+                    return Err(
+                        "Wrong number of arguments in buffer limit configuration.".to_string()
+                    );
+                }
+                let mut limits = match self.values.get(idx) {
+                    Some(Value::Obuf(old)) => *old,
+                    _ => Default::default(),
+                };
+                let mut updates = Vec::new();
+                for group in args.chunks(4) {
+                    let word = |k: usize| group.get(k).copied().unwrap_or_default();
+                    let class = if word(0).eq_ignore_ascii_case(b"normal") {
+                        0
+                    } else if word(0).eq_ignore_ascii_case(b"slave")
+                        || word(0).eq_ignore_ascii_case(b"replica")
+                    {
+                        1
+                    } else if word(0).eq_ignore_ascii_case(b"pubsub") {
+                        2
+                    } else {
+                        return Err(
+                            "Invalid client class specified in buffer limit configuration."
+                                .to_string(),
+                        );
+                    };
+                    let hard = memtoull(word(1));
+                    let soft = memtoull(word(2));
+                    let (secs, secs_ok, _) = c_strtoll(word(3), 10);
+                    let secs = secs as i32; // C int truncation, as Redis
+                    match (hard, soft) {
+                        (Some(hard), Some(soft)) if secs_ok && secs >= 0 => updates.push((
+                            class,
+                            ClientOutputBufferLimit {
+                                hard_limit_bytes: hard,
+                                soft_limit_bytes: soft,
+                                soft_limit_secs: i64::from(secs),
+                            },
+                        )),
+                        _ => {
+                            return Err("Error in hard, soft or soft_seconds setting in buffer limit configuration.".to_string())
+                        }
+                    }
+                }
+                for (class, limit) in updates {
+                    if let Some(slot) = limits.get_mut(class) {
+                        *slot = limit;
+                    }
+                }
+                Ok(Value::Obuf(limits))
+            }
+            Special::OomScoreAdjValues => {
+                if args.len() != 3 {
+                    return Err("wrong number of arguments".to_string());
+                }
+                let mut values = [0i32; 3];
+                for (slot, arg) in values.iter_mut().zip(args) {
+                    let (v, consumed, _) = c_strtoll(arg, 10);
+                    if !consumed || !(-2000..=2000).contains(&v) {
+                        return Err("Invalid oom-score-adj-values, elements must be between -2000 and 2000.".to_string());
+                    }
+                    *slot = i32::try_from(v).unwrap_or_default();
+                }
+                Ok(Value::Oom(values))
+            }
+            Special::NotifyKeyspaceEvents => parse_notify_flags(first)
+                .map(Value::Notify)
+                .ok_or_else(|| "Invalid event class character. Use 'Ag$lshzxeKEtmdn'.".to_string()),
+            Special::ReplicaOf => {
+                if args.len() != 2 {
+                    return Err("wrong number of arguments".to_string());
+                }
+                let port_text = args.get(1).copied().unwrap_or_default();
+                if first.eq_ignore_ascii_case(b"no") && port_text.eq_ignore_ascii_case(b"one") {
+                    return Ok(Value::ReplicaOf(None));
+                }
+                let (port, consumed, _) = c_strtoll(port_text, 10);
+                if !consumed || !(0..=65535).contains(&port) {
+                    return Err("Invalid master port".to_string());
+                }
+                Ok(Value::ReplicaOf(Some((first.to_vec(), port))))
+            }
+            Special::LatencyTrackingInfoPercentiles => {
+                if single_empty {
+                    return Ok(Value::Percentiles(Vec::new()));
+                }
+                let mut percentiles = Vec::with_capacity(args.len());
+                for arg in args {
+                    let p = string2d(arg).ok_or_else(|| {
+                        "Invalid latency-tracking-info-percentiles parameters".to_string()
+                    })?;
+                    if !(0.0..=100.0).contains(&p) {
+                        return Err("latency-tracking-info-percentiles parameters should sit between [0.0,100.0]".to_string());
+                    }
+                    percentiles.push(p);
+                }
+                Ok(Value::Percentiles(percentiles))
+            }
+            Special::Dir => {
+                if args.len() != 1 {
+                    return Err("wrong number of arguments".to_string());
+                }
+                // Redis chdir()s here and fails with strerror(); the server must do that.
+                Ok(Value::Text(first.to_vec()))
+            }
+        }
+    }
+
+    // -- CONFIG GET / SET -----------------------------------------------------------------
+
+    /// Renders directive `idx` as CONFIG GET does.
+    fn render(&self, idx: usize) -> String {
+        let (Some(d), Some(value)) = (DIRECTIVES.get(idx), self.values.get(idx)) else {
+            return String::new();
+        };
+        match (value, d.kind) {
+            (Value::Bool(b), _) => if *b { "yes" } else { "no" }.to_string(),
+            (Value::Num(n), Kind::Memory { percent, .. }) => {
+                if percent && *n < 0 {
+                    format!("{}%", n.unsigned_abs())
+                } else {
+                    (*n as u64).to_string()
+                }
+            }
+            (Value::Num(n), Kind::Octal { .. }) => format!("{:o}", *n as u64),
+            (Value::Num(n), _) => n.to_string(),
+            (Value::Enum(v), Kind::Enum { values, flags }) => enum_name(values, flags, *v),
+            (Value::Enum(_), _) => "unknown".to_string(),
+            (Value::Text(t), _) => lossy(t),
+            (Value::Save(points), _) => points
+                .iter()
+                .map(|p| format!("{} {}", p.after_secs, p.min_changes))
+                .collect::<Vec<_>>()
+                .join(" "),
+            (Value::Bind(addrs), _) => addrs.iter().map(|a| lossy(a)).collect::<Vec<_>>().join(" "),
+            (Value::Obuf(limits), _) => CLIENT_CLASSES
+                .iter()
+                .zip(limits)
+                .map(|(class, l)| {
+                    format!(
+                        "{class} {} {} {}",
+                        l.hard_limit_bytes, l.soft_limit_bytes, l.soft_limit_secs
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join(" "),
+            (Value::Oom([master, replica, bgchild]), _) => {
+                format!("{master} {replica} {bgchild}")
+            }
+            (Value::Notify(flags), _) => notify_flags_string(*flags),
+            (Value::ReplicaOf(Some((host, port))), _) => format!("{} {port}", lossy(host)),
+            (Value::ReplicaOf(None), _) => String::new(),
+            (Value::Percentiles(ps), _) => ps
+                .iter()
+                .map(|p| percentile_string(*p))
+                .collect::<Vec<_>>()
+                .join(" "),
+        }
+    }
+
+    /// CONFIG GET with one or more glob patterns (ASCII case ignored). A pattern without
+    /// `*`, `?` or `[` is an exact lookup (hidden directives included) and its pair carries
+    /// the name as asked; patterns match canonical names and aliases alike, each reported
+    /// under its own name. Each name appears once. Sorted by name.
+    pub fn get(&self, patterns: &[&[u8]]) -> Vec<(String, String)> {
+        let mut matches: Vec<(String, usize)> = Vec::new();
+        let seen = |matches: &[(String, usize)], key: &[u8]| {
+            matches
+                .iter()
+                .any(|(k, _)| k.as_bytes().eq_ignore_ascii_case(key))
+        };
+        for &pattern in patterns {
+            if !pattern.iter().any(|b| matches!(b, b'[' | b'*' | b'?')) {
+                if seen(&matches, pattern) {
+                    continue;
+                }
+                if let Some((idx, _)) = find(pattern) {
+                    matches.push((lossy(pattern), idx));
+                }
+                continue;
+            }
+            for (idx, d) in DIRECTIVES.iter().enumerate() {
+                if d.hidden {
+                    continue;
+                }
+                for name in std::iter::once(d.name).chain(d.alias) {
+                    if !seen(&matches, name.as_bytes())
+                        && glob_match(pattern, name.as_bytes(), true)
+                    {
+                        matches.push((name.to_string(), idx));
+                    }
+                }
+            }
+        }
+        matches.sort_by(|a, b| a.0.cmp(&b.0));
+        matches
+            .into_iter()
+            .map(|(name, idx)| {
+                let value = self.render(idx);
+                (name, value)
+            })
+            .collect()
+    }
+
+    /// The value of one directive (name or alias, any case) as CONFIG GET renders it.
+    pub fn get_one(&self, name: &str) -> Option<String> {
+        find(name.as_bytes()).map(|(idx, _)| self.render(idx))
+    }
+
+    /// CONFIG SET of one or more (name, value) pairs, all or nothing, for a client that is
+    /// not local (so `enable-protected-configs local` does not allow protected ones). Errors
+    /// are Redis 7.0.15's reply texts without the leading '-'. Arity is the caller's job.
+    pub fn set(&mut self, pairs: &[(&[u8], &[u8])]) -> Result<(), String> {
+        self.set_for_client(pairs, false)
+    }
+
+    /// [`Config::set`] for a client that may be local (loopback or unix socket), which
+    /// matters for protected directives when `enable-protected-configs` is `local`.
+    pub fn set_for_client(
+        &mut self,
+        pairs: &[(&[u8], &[u8])],
+        client_is_local: bool,
+    ) -> Result<(), String> {
+        let failed = |name: &str, why: &str| {
+            format!("ERR CONFIG SET failed (possibly related to argument '{name}') - {why}")
+        };
+        let protected_allowed = match self.value("enable-protected-configs") {
+            Some(Value::Enum(1)) => true,
+            Some(Value::Enum(2)) => client_is_local,
+            _ => false,
+        };
+        // (directive index, table spelling matched, value)
+        let mut resolved: Vec<(usize, &'static str, &[u8])> = Vec::with_capacity(pairs.len());
+        let mut first_error: Option<String> = None;
+        for &(name, value) in pairs {
+            let Some((idx, matched)) = find(name) else {
+                if first_error.is_none() {
+                    first_error = Some(format!(
+                        "ERR Unknown option or number of arguments for CONFIG SET - '{}'",
+                        lossy(name)
+                    ));
+                }
+                continue;
+            };
+            if first_error.is_some() {
+                continue;
+            }
+            let Some(d) = DIRECTIVES.get(idx) else {
+                continue;
+            };
+            let asked = lossy(name);
+            if d.mutability == Mutability::Immutable {
+                first_error = Some(failed(&asked, "can't set immutable config"));
+            } else if d.mutability == Mutability::Protected && !protected_allowed {
+                first_error = Some(failed(&asked, "can't set protected config"));
+            } else if resolved.iter().any(|(i, m, _)| *i == idx && *m == matched) {
+                // Redis compares table entries: a name and its alias are not duplicates.
+                first_error = Some(failed(&asked, "duplicate parameter"));
+            }
+            resolved.push((idx, matched, value));
+        }
+        if let Some(error) = first_error {
+            return Err(error);
+        }
+        let mut next = self.clone();
+        next.reading_file = false;
+        for (idx, matched, value) in resolved {
+            let multi = DIRECTIVES.get(idx).is_some_and(|d| d.kind.is_multi_arg());
+            let words: Vec<&[u8]> = if multi {
+                split_spaces(value)
+            } else {
+                vec![value]
+            };
+            next.set_value(idx, &words)
+                .map_err(|why| failed(matched, &why))?;
+        }
+        next.clamp_hz();
+        *self = next;
+        Ok(())
+    }
+
+    /// Records the absolute directory the server chdir()ed to, so CONFIG GET dir shows it
+    /// like Redis (which reports getcwd()).
+    pub fn set_resolved_dir(&mut self, absolute_dir: &str) {
+        if let Some((idx, _)) = find(b"dir") {
+            if let Some(slot) = self.values.get_mut(idx) {
+                *slot = Value::Text(absolute_dir.as_bytes().to_vec());
+            }
+        }
+    }
+
+    // -- typed access ---------------------------------------------------------------------
+
+    fn value(&self, name: &str) -> Option<&Value> {
+        find(name.as_bytes()).and_then(|(idx, _)| self.values.get(idx))
+    }
+    fn num_value(&self, name: &str) -> i64 {
+        match self.value(name) {
+            Some(Value::Num(n)) => *n,
+            _ => 0,
+        }
+    }
+    fn bool_value(&self, name: &str) -> bool {
+        matches!(self.value(name), Some(Value::Bool(true)))
+    }
+    fn text_value(&self, name: &str) -> &[u8] {
+        match self.value(name) {
+            Some(Value::Text(t)) => t,
+            _ => &[],
+        }
+    }
+    fn str_value(&self, name: &str) -> &str {
+        std::str::from_utf8(self.text_value(name)).unwrap_or_default()
+    }
+    fn enum_value(&self, name: &str) -> &'static str {
+        let Some((idx, _)) = find(name.as_bytes()) else {
+            return "";
+        };
+        match (DIRECTIVES.get(idx).map(|d| d.kind), self.values.get(idx)) {
+            (Some(Kind::Enum { values, .. }), Some(Value::Enum(v))) => values
+                .iter()
+                .find(|(_, x)| x == v)
+                .map_or("unknown", |(n, _)| *n),
+            _ => "",
+        }
+    }
+
+    /// `port`.
+    pub fn port(&self) -> u16 {
+        u16::try_from(self.num_value("port")).unwrap_or_default()
+    }
+    /// `bind` addresses (empty: listen nowhere on TCP). Non-UTF-8 bytes are replaced.
+    pub fn bind(&self) -> Vec<String> {
+        match self.value("bind") {
+            Some(Value::Bind(addrs)) => addrs.iter().map(|a| lossy(a)).collect(),
+            _ => Vec::new(),
+        }
+    }
+    /// `protected-mode`.
+    pub fn protected_mode(&self) -> bool {
+        self.bool_value("protected-mode")
+    }
+    /// `timeout`: idle seconds before a client is closed (0: never).
+    pub fn timeout_secs(&self) -> u64 {
+        u64::try_from(self.num_value("timeout")).unwrap_or_default()
+    }
+    /// `tcp-keepalive` seconds (0: off).
+    pub fn tcp_keepalive_secs(&self) -> u64 {
+        u64::try_from(self.num_value("tcp-keepalive")).unwrap_or_default()
+    }
+    /// `databases`.
+    pub fn databases(&self) -> usize {
+        usize::try_from(self.num_value("databases")).unwrap_or(1)
+    }
+    /// `maxclients`.
+    pub fn maxclients(&self) -> usize {
+        usize::try_from(self.num_value("maxclients")).unwrap_or(1)
+    }
+    /// `loglevel`: "debug", "verbose", "notice" or "warning".
+    pub fn loglevel(&self) -> &str {
+        self.enum_value("loglevel")
+    }
+    /// `logfile` ("": standard output). "" too if the path is not UTF-8.
+    pub fn logfile(&self) -> &str {
+        self.str_value("logfile")
+    }
+    /// `dir` as configured (Redis chdir()s to it; see [`Config::set_resolved_dir`]).
+    /// "" if the path is not UTF-8.
+    pub fn dir(&self) -> &str {
+        self.str_value("dir")
+    }
+    /// `daemonize`.
+    pub fn daemonize(&self) -> bool {
+        self.bool_value("daemonize")
+    }
+    /// `requirepass` (None when empty: no password).
+    pub fn requirepass(&self) -> Option<&[u8]> {
+        Some(self.text_value("requirepass")).filter(|p| !p.is_empty())
+    }
+    /// `hz` (already clamped to 1..=500).
+    pub fn hz(&self) -> u32 {
+        u32::try_from(self.num_value("hz")).unwrap_or(10)
+    }
+    /// `proto-max-bulk-len`.
+    pub fn proto_max_bulk_len_bytes(&self) -> u64 {
+        u64::try_from(self.num_value("proto-max-bulk-len")).unwrap_or_default()
+    }
+    /// `client-query-buffer-limit`.
+    pub fn client_query_buffer_limit_bytes(&self) -> u64 {
+        u64::try_from(self.num_value("client-query-buffer-limit")).unwrap_or_default()
+    }
+    /// `enable-debug-command`: "no", "yes" or "local".
+    pub fn enable_debug_command(&self) -> &str {
+        self.enum_value("enable-debug-command")
+    }
+    /// `maxmemory` (0: no limit).
+    pub fn maxmemory_bytes(&self) -> u64 {
+        self.num_value("maxmemory") as u64 // unsigned long long in Redis
+    }
+    /// `maxmemory-policy`, e.g. "noeviction", "allkeys-lru".
+    pub fn maxmemory_policy(&self) -> &str {
+        self.enum_value("maxmemory-policy")
+    }
+    /// `maxmemory-samples`.
+    pub fn maxmemory_samples(&self) -> u32 {
+        u32::try_from(self.num_value("maxmemory-samples")).unwrap_or(5)
+    }
+    /// `active-expire-effort` (1..=10).
+    pub fn active_expire_effort(&self) -> u32 {
+        u32::try_from(self.num_value("active-expire-effort")).unwrap_or(1)
+    }
+    /// `tcp-backlog`.
+    pub fn tcp_backlog(&self) -> u32 {
+        u32::try_from(self.num_value("tcp-backlog")).unwrap_or(511)
+    }
+    /// `lazyfree-lazy-eviction`.
+    pub fn lazyfree_lazy_eviction(&self) -> bool {
+        self.bool_value("lazyfree-lazy-eviction")
+    }
+    /// `lazyfree-lazy-expire`.
+    pub fn lazyfree_lazy_expire(&self) -> bool {
+        self.bool_value("lazyfree-lazy-expire")
+    }
+    /// `lazyfree-lazy-server-del`.
+    pub fn lazyfree_lazy_server_del(&self) -> bool {
+        self.bool_value("lazyfree-lazy-server-del")
+    }
+    /// `lazyfree-lazy-user-del`.
+    pub fn lazyfree_lazy_user_del(&self) -> bool {
+        self.bool_value("lazyfree-lazy-user-del")
+    }
+    /// `lazyfree-lazy-user-flush`.
+    pub fn lazyfree_lazy_user_flush(&self) -> bool {
+        self.bool_value("lazyfree-lazy-user-flush")
+    }
+    /// `client-output-buffer-limit` for the classes of [`CLIENT_CLASSES`]
+    /// (normal, replica, pubsub).
+    pub fn client_output_buffer_limits(&self) -> [ClientOutputBufferLimit; 3] {
+        match self.value("client-output-buffer-limit") {
+            Some(Value::Obuf(limits)) => *limits,
+            _ => Default::default(),
+        }
+    }
+    /// `save` points (keel has no persistence yet).
+    pub fn save_points(&self) -> Vec<SavePoint> {
+        match self.value("save") {
+            Some(Value::Save(points)) => points.clone(),
+            _ => Vec::new(),
+        }
+    }
+    /// `notify-keyspace-events` as `NOTIFY_*` bits.
+    pub fn notify_keyspace_events_flags(&self) -> u32 {
+        match self.value("notify-keyspace-events") {
+            Some(Value::Notify(flags)) => *flags,
+            _ => 0,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const REDIS_CONF: &str = include_str!("testdata/redis-7.0.conf");
+    const NAMES: &str = include_str!("testdata/redis-7.0-config-names.txt");
+    /// `CONFIG GET *` of a default redis-server 7.0.15 (port set to 6379, dir removed).
+    const DEFAULTS: &str = include_str!("testdata/redis-7.0-config-defaults.tsv");
+    /// `CONFIG GET *` of `redis-server /etc/redis/redis.conf <DEBIAN_ARGS>`.
+    const DEBIAN: &str = include_str!("testdata/redis-7.0-debian-conf-with-args.tsv");
+    const DEBIAN_ARGS: &[&str] = &[
+        "--daemonize",
+        "no",
+        "--logfile",
+        "",
+        "--port",
+        "7782",
+        "--dir",
+        "/tmp",
+        "--pidfile",
+        "",
+        "--save",
+        "",
+        "--save",
+        "900",
+        "1",
+        "--bind",
+        "127.0.0.1",
+        "::1",
+    ];
+
+    const STAR: &[&[u8]] = &[b"*"];
+
+    fn tsv(text: &str) -> Vec<(String, String)> {
+        text.lines()
+            .filter(|l| !l.is_empty())
+            .map(|l| {
+                let (k, v) = l.split_once('\t').unwrap_or((l, ""));
+                (k.to_string(), v.to_string())
+            })
+            .collect()
+    }
+
+    fn set1(c: &mut Config, name: &str, value: &str) -> Result<(), String> {
+        c.set(&[(name.as_bytes(), value.as_bytes())])
+    }
+
+    fn fatal_message(text: &str) -> (Option<usize>, String) {
+        let err = Config::default().apply_text(text).unwrap_err();
+        (err.line_no(), err.message().to_string())
+    }
+
+    #[test]
+    fn table_is_sorted_unique_and_defaults_round_trip() {
+        for pair in DIRECTIVES.windows(2) {
+            assert!(
+                pair[0].name < pair[1].name,
+                "{} before {}",
+                pair[0].name,
+                pair[1].name
+            );
+        }
+        let config = Config::default();
+        for d in DIRECTIVES {
+            if let Some(alias) = d.alias {
+                assert!(lookup(alias).is_some_and(|x| x.name == d.name));
+                assert!(DIRECTIVES.binary_search_by(|x| x.name.cmp(alias)).is_err());
+            }
+            assert_eq!(
+                config.get_one(d.name).as_deref(),
+                Some(d.default),
+                "{}",
+                d.name
+            );
+        }
+    }
+
+    #[test]
+    fn every_real_config_get_name_is_in_the_table_and_nothing_else() {
+        let names: Vec<&str> = NAMES.lines().filter(|l| !l.is_empty()).collect();
+        assert_eq!(names.len(), 192);
+        for name in &names {
+            assert!(lookup(name).is_some(), "missing {name}");
+        }
+        let ours = Config::default().get(STAR);
+        let mut ours: Vec<&str> = ours.iter().map(|(k, _)| k.as_str()).collect();
+        let mut theirs = names.clone();
+        ours.sort_unstable();
+        theirs.sort_unstable();
+        assert_eq!(ours, theirs);
+    }
+
+    #[test]
+    fn defaults_render_like_redis() {
+        let config = Config::default();
+        let all = config.get(STAR);
+        for (name, value) in tsv(DEFAULTS) {
+            let ours = all
+                .iter()
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| v.as_str());
+            assert_eq!(ours, Some(value.as_str()), "{name}");
+        }
+        for (name, value) in [
+            ("maxmemory", "0"),
+            ("save", "3600 1 300 100 60 10000"),
+            ("hz", "10"),
+            ("appendfsync", "everysec"),
+            ("port", "6379"),
+            ("bind", "* -::*"),
+            ("enable-debug-command", "no"),
+            ("unixsocketperm", "0"),
+            ("maxmemory-clients", "0"),
+        ] {
+            assert_eq!(config.get_one(name).as_deref(), Some(value), "{name}");
+        }
+        assert_eq!(config.port(), 6379);
+        assert_eq!(config.bind(), vec!["*".to_string(), "-::*".to_string()]);
+        assert!(config.protected_mode());
+        assert_eq!(config.timeout_secs(), 0);
+        assert_eq!(config.tcp_keepalive_secs(), 300);
+        assert_eq!(config.databases(), 16);
+        assert_eq!(config.maxclients(), 10000);
+        assert_eq!(config.loglevel(), "notice");
+        assert_eq!(config.logfile(), "");
+        assert_eq!(config.requirepass(), None);
+        assert_eq!(config.hz(), 10);
+        assert_eq!(config.proto_max_bulk_len_bytes(), 512 * 1024 * 1024);
+        assert_eq!(config.client_query_buffer_limit_bytes(), 1024 * 1024 * 1024);
+        assert_eq!(config.enable_debug_command(), "no");
+        assert_eq!(config.maxmemory_bytes(), 0);
+        assert_eq!(config.maxmemory_policy(), "noeviction");
+        assert_eq!(config.maxmemory_samples(), 5);
+        assert_eq!(config.active_expire_effort(), 1);
+        assert!(!config.daemonize());
+        assert_eq!(config.tcp_backlog(), 511);
+        let obuf = config.client_output_buffer_limits();
+        assert_eq!(obuf[1].hard_limit_bytes, 256 * 1024 * 1024);
+        assert_eq!(obuf[2].soft_limit_secs, 60);
+    }
+
+    #[test]
+    fn debian_redis_conf_applies_and_matches_real_server() {
+        let mut config = Config::default();
+        let ignored = config.apply_text(REDIS_CONF).unwrap();
+        assert!(ignored.contains(&"pidfile".to_string()));
+        assert!(!ignored.contains(&"port".to_string()));
+        assert_eq!(ignored.iter().filter(|n| *n == "appendonly").count(), 1);
+        assert!(config.daemonize());
+        assert_eq!(config.logfile(), "/var/log/redis/redis-server.log");
+
+        let args: Vec<String> = DEBIAN_ARGS.iter().map(|s| s.to_string()).collect();
+        let text = join_config_text(Some(REDIS_CONF), &args_to_config_text(&args).unwrap());
+        let mut config = Config::default();
+        config.apply_text(&text).unwrap();
+        let all = config.get(STAR);
+        let mut expected = tsv(DEBIAN);
+        expected.sort();
+        assert_eq!(all, expected);
+        assert_eq!(config.port(), 7782);
+        assert_eq!(
+            config.bind(),
+            vec!["127.0.0.1".to_string(), "::1".to_string()]
+        );
+    }
+
+    #[test]
+    fn fatal_reports_match_redis() {
+        let err = Config::default()
+            .apply_text("port 7790\nfoo bar\n")
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "\n*** FATAL CONFIG FILE ERROR (Redis 7.0.15) ***\nReading the configuration file, at line 2\n>>> 'foo bar'\nBad directive or wrong number of arguments\n"
+        );
+        let cases: &[(&str, usize, &str)] = &[
+            ("daemonize maybe", 1, "argument must be 'yes' or 'no'"),
+            (
+                "\n\nport 99999",
+                3,
+                "argument must be between 0 and 65535 inclusive",
+            ),
+            ("port \"abc", 1, "Unbalanced quotes in configuration line"),
+            ("port 'abc", 1, "Unbalanced quotes in configuration line"),
+            (
+                "port \"7790\"x",
+                1,
+                "Unbalanced quotes in configuration line",
+            ),
+            ("port", 1, "wrong number of arguments"),
+            ("port 1 2", 1, "wrong number of arguments"),
+            ("save 1", 1, "Invalid save parameters"),
+            ("maxmemory 1x", 1, "argument must be a memory value"),
+            (
+                "loglevel loud",
+                1,
+                "argument(s) must be one of the following: debug, verbose, notice, warning",
+            ),
+            ("slaveof a", 1, "wrong number of arguments"),
+            ("slaveof a b", 1, "Invalid master port"),
+            ("user", 1, "Bad directive or wrong number of arguments"),
+            (
+                "loadmodule",
+                1,
+                "Bad directive or wrong number of arguments",
+            ),
+            (
+                "sentinel foo",
+                1,
+                "sentinel directive while not in sentinel mode",
+            ),
+            ("foo.bar", 1, "Module config specified without value"),
+            (
+                "list-max-ziplist-entries 5 6",
+                1,
+                "Bad directive or wrong number of arguments",
+            ),
+            (
+                "bind a b c d e f g h i j k l m n o p q",
+                1,
+                "Too many bind addresses specified.",
+            ),
+            (
+                "oom-score-adj-values 1 2 9999",
+                1,
+                "Invalid oom-score-adj-values, elements must be between -2000 and 2000.",
+            ),
+            (
+                "client-output-buffer-limit normal 1 2",
+                1,
+                "Wrong number of arguments in buffer limit configuration.",
+            ),
+            (
+                "notify-keyspace-events KEq",
+                1,
+                "Invalid event class character. Use 'Ag$lshzxeKEtmdn'.",
+            ),
+            (
+                "enable-debug-command maybe",
+                1,
+                "argument(s) must be one of the following: no, yes, local",
+            ),
+            (
+                "socket-mark-id -1",
+                1,
+                "argument must be between 0 and 4294967295 inclusive",
+            ),
+            (
+                "unixsocketperm 999",
+                1,
+                "argument couldn't be parsed as an octal number",
+            ),
+            (
+                "unixsocketperm -1",
+                1,
+                "argument must be between 0 and 777 inclusive",
+            ),
+            (
+                "io-threads 200",
+                1,
+                "argument must be between 1 and 128 inclusive",
+            ),
+            (
+                "shutdown-on-sigint save nosave",
+                1,
+                "shutdown options SAVE and NOSAVE can't be used simultaneously",
+            ),
+            (
+                "shutdown-on-sigint \"\"",
+                1,
+                "argument(s) must be one of the following: default, save, nosave, now, force",
+            ),
+            ("appendfilename \"\"", 1, "appendfilename can't be empty"),
+            (
+                "appenddirname a\\b",
+                1,
+                "appenddirname can't be a path, just a dirname",
+            ),
+            (
+                "dbfilename a/b",
+                1,
+                "dbfilename can't be a path, just a filename",
+            ),
+            (
+                "cluster-announce-hostname a_b",
+                1,
+                "Hostnames may only contain alphanumeric characters, hyphens or dots",
+            ),
+            ("activedefrag yes", 1, NO_ACTIVE_DEFRAG),
+            (
+                "port 1\n\n   # c\n\t\n\"port\" 2 3",
+                5,
+                "wrong number of arguments",
+            ),
+        ];
+        for (text, line, message) in cases {
+            assert_eq!(
+                fatal_message(text),
+                (Some(*line), message.to_string()),
+                "{text}"
+            );
+        }
+        let err = Config::default()
+            .apply_text("cluster-enabled yes\nreplicaof 127.0.0.1 6379\n")
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "\n*** FATAL CONFIG FILE ERROR (Redis 7.0.15) ***\nreplicaof directive not allowed in cluster mode\n"
+        );
+        // The report shows the trimmed line; the command line starts at line 2.
+        let args: Vec<String> = ["--port", "99999"].iter().map(|s| s.to_string()).collect();
+        let text = join_config_text(None, &args_to_config_text(&args).unwrap());
+        let err = Config::default().apply_text(&text).unwrap_err();
+        assert!(err
+            .to_string()
+            .contains("at line 2\n>>> 'port \"99999\"'\n"));
+    }
+
+    #[test]
+    fn file_directives_and_ignored_list() {
+        let mut config = Config::default();
+        let ignored = config
+            .apply_text(
+                "  \t  PORT  7790  \nlist-max-ziplist-entries 5\nrename-command FOO BAR\nuser default on\nloadmodule /x.so a\nsentinel\nfoo.bar 1 2\nsave 900 1\nsave 300 10\nappendonly yes\nappendonly no\nslave-read-only no\n",
+            )
+            .unwrap();
+        assert_eq!(config.port(), 7790);
+        assert_eq!(
+            ignored,
+            [
+                "rename-command",
+                "user",
+                "loadmodule",
+                "sentinel",
+                "foo.bar",
+                "save",
+                "appendonly",
+                "replica-read-only"
+            ]
+        );
+        assert_eq!(config.get_one("save").as_deref(), Some("900 1 300 10"));
+        assert_eq!(config.get_one("replica-read-only").as_deref(), Some("no"));
+        // save "" then save: the first line resets, the second adds.
+        let mut config = Config::default();
+        config.apply_text("save \"\"\nsave 100 1\n").unwrap();
+        assert_eq!(config.get_one("save").as_deref(), Some("100 1"));
+        let mut config = Config::default();
+        config.apply_text("save \"\"").unwrap();
+        assert_eq!(config.get_one("save").as_deref(), Some(""));
+        // hz is clamped after reading.
+        let mut config = Config::default();
+        config.apply_text("hz 0").unwrap();
+        assert_eq!(config.hz(), 1);
+        // An error leaves the config untouched.
+        let mut config = Config::default();
+        assert!(config.apply_text("port 1\nfoo\n").is_err());
+        assert_eq!(config.port(), 6379);
+    }
+
+    #[test]
+    fn include_goes_through_the_reader() {
+        let mut config = Config::default();
+        let mut reader = |path: &str| -> Result<String, String> {
+            match path {
+                "/etc/a.conf" => Ok("port 7000\nmaxmemory 1mb\n".to_string()),
+                "/etc/bad.conf" => Ok("port 1\nfoo\n".to_string()),
+                "/etc/loop.conf" => Ok("include /etc/loop.conf\n".to_string()),
+                _ => Err("No such file or directory".to_string()),
+            }
+        };
+        config
+            .apply_text_with_includes("include /etc/a.conf\nhz 20\n", &mut reader)
+            .unwrap();
+        assert_eq!(config.port(), 7000);
+        assert_eq!(config.maxmemory_bytes(), 1024 * 1024);
+        assert_eq!(config.hz(), 20);
+        let err = config
+            .apply_text_with_includes("include /etc/bad.conf", &mut reader)
+            .unwrap_err();
+        assert_eq!(err.line_no(), Some(2));
+        let err = config
+            .apply_text_with_includes("include /nonexistent", &mut reader)
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "Fatal error, can't open config file '/nonexistent': No such file or directory"
+        );
+        assert!(config
+            .apply_text_with_includes("include /etc/loop.conf", &mut reader)
+            .is_err());
+        assert!(Config::default().apply_text("include /etc/a.conf").is_err());
+    }
+
+    #[test]
+    fn split_args_like_sdssplitargs() {
+        let words = |s: &str| {
+            split_args(s.as_bytes()).map(|v| v.into_iter().map(|w| lossy(&w)).collect::<Vec<_>>())
+        };
+        assert_eq!(words("a  b\tc").unwrap(), ["a", "b", "c"]);
+        assert_eq!(words("\"a b\" 'c d'").unwrap(), ["a b", "c d"]);
+        assert_eq!(
+            words("\"\\x41\\n\\\"\" '\\'x\\n'").unwrap(),
+            ["A\n\"", "'x\\n"]
+        );
+        assert_eq!(words("foo\"bar\" x").unwrap(), ["foobar", "x"]);
+        assert_eq!(words("\"\"").unwrap(), [""]);
+        assert_eq!(words("\"\\xZZ\"").unwrap(), ["xZZ"]);
+        assert!(words("\"a\"b").is_none());
+        assert!(words("'a'b").is_none());
+        assert!(words("\"abc").is_none());
+        assert!(words("").unwrap().is_empty());
+        let parsed = parse_config_text("# c\n\nPort 1\n  x \"y z\"  \n").unwrap();
+        assert_eq!(parsed.len(), 2);
+        assert_eq!(parsed[0].directive, "port");
+        assert_eq!(parsed[0].line_no, 3);
+        assert_eq!(parsed[1].args, ["y z"]);
+        assert_eq!(parsed[1].text, "x \"y z\"");
+        let err = parse_config_text("a\n'b").unwrap_err();
+        assert_eq!(err.line_no(), Some(2));
+    }
+
+    #[test]
+    fn args_to_config_text_like_redis_server() {
+        let conv = |args: &[&str]| {
+            let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+            args_to_config_text(&args)
+        };
+        assert_eq!(
+            conv(&["--port", "7000", "--save", ""]).unwrap(),
+            "port \"7000\" \nsave \"\" "
+        );
+        assert_eq!(
+            conv(&["--port", "1234", "--bind", "127.0.0.1", "::1"]).unwrap(),
+            "port \"1234\" \nbind \"127.0.0.1\" \"::1\" "
+        );
+        assert_eq!(
+            conv(&["--port", "7", "--save"]).unwrap(),
+            "port \"7\" \nsave \"\""
+        );
+        assert_eq!(
+            conv(&["--save", "--port", "7"]).unwrap(),
+            "save \"\"\nport \"7\" "
+        );
+        assert_eq!(
+            conv(&["--port 6380", "--hz", "5"]).unwrap(),
+            "port 6380 \nhz \"5\" "
+        );
+        assert_eq!(
+            conv(&["--requirepass", "--x"]).unwrap(),
+            "requirepass \"--x\" "
+        );
+        assert_eq!(
+            conv(&["--sentinel", "--port", "1"]).unwrap(),
+            "sentinel \nport \"1\" "
+        );
+        assert_eq!(
+            conv(&["--loglevel", "a'b\"c\\d"]).unwrap(),
+            "loglevel \"a'b\\\"c\\\\d\" "
+        );
+        assert_eq!(
+            conv(&["--loglevel", "a\tb\u{1}é"]).unwrap(),
+            "loglevel \"a\\tb\\x01\\xc3\\xa9\" "
+        );
+        assert_eq!(
+            conv(&["extra", "--port", "1"]).unwrap(),
+            "\"extra\" \nport \"1\" "
+        );
+        assert!(conv(&["-"]).is_err());
+        assert!(conv(&["--port", "1", "-"]).is_err());
+
+        let mut config = Config::default();
+        let args = [
+            "--port",
+            "1234",
+            "--bind",
+            "127.0.0.1",
+            "::1",
+            "--requirepass",
+            "a \"b\"\u{1}é",
+        ];
+        let text = join_config_text(None, &conv(&args).unwrap());
+        config.apply_text(&text).unwrap();
+        assert_eq!(config.port(), 1234);
+        assert_eq!(config.get_one("bind").as_deref(), Some("127.0.0.1 ::1"));
+        assert_eq!(config.requirepass(), Some("a \"b\"\u{1}é".as_bytes()));
+        let mut config = Config::default();
+        let text = join_config_text(None, &conv(&["--save", "--port", "7"]).unwrap());
+        config.apply_text(&text).unwrap();
+        assert_eq!(config.get_one("save").as_deref(), Some(""));
+    }
+
+    #[test]
+    fn config_get_patterns_aliases_and_hidden() {
+        let config = Config::default();
+        let get = |pats: &[&str]| {
+            let pats: Vec<&[u8]> = pats.iter().map(|p| p.as_bytes()).collect();
+            config.get(&pats)
+        };
+        let pair = |k: &str, v: &str| (k.to_string(), v.to_string());
+        assert_eq!(get(&["slaveof"]), [pair("slaveof", "")]);
+        assert_eq!(get(&["SLAVEOF"]), [pair("SLAVEOF", "")]);
+        assert_eq!(
+            get(&["*max-*-entries*"]),
+            [
+                pair("hash-max-listpack-entries", "512"),
+                pair("hash-max-ziplist-entries", "512"),
+                pair("set-max-intset-entries", "512"),
+                pair("zset-max-listpack-entries", "128"),
+                pair("zset-max-ziplist-entries", "128"),
+            ]
+        );
+        assert_eq!(
+            get(&["*of", "replicaof", "slaveof"]),
+            [pair("replicaof", ""), pair("slaveof", "")]
+        );
+        assert_eq!(get(&["port", "PORT", "p?rt"]), [pair("port", "6379")]);
+        assert_eq!(
+            get(&["SLAVEOF", "*of"]),
+            [pair("SLAVEOF", ""), pair("replicaof", "")]
+        );
+        assert!(get(&["list-max-ziplist-entries", "nonexist", "include"]).is_empty());
+        assert_eq!(get(&["KEY-LOAD-DELAY"]), [pair("KEY-LOAD-DELAY", "0")]);
+        assert!(get(&["*delay*"])
+            .iter()
+            .all(|(k, _)| k.starts_with("repl-dis")));
+        assert_eq!(get(&["*"]).len(), 192);
+    }
+
+    #[test]
+    fn config_set_errors_like_redis() {
+        let mut c = Config::default();
+        let failed = |name: &str, why: &str| {
+            format!("ERR CONFIG SET failed (possibly related to argument '{name}') - {why}")
+        };
+        let cases: &[(&str, &str, String)] = &[
+            (
+                "maxmemory",
+                "foo",
+                failed("maxmemory", "argument must be a memory value"),
+            ),
+            (
+                "maxmemory",
+                "-1",
+                failed("maxmemory", "argument must be a memory value"),
+            ),
+            (
+                "MAXMEMORY",
+                " 5",
+                failed("maxmemory", "argument must be a memory value"),
+            ),
+            (
+                "port",
+                "70000",
+                failed("port", "argument must be between 0 and 65535 inclusive"),
+            ),
+            (
+                "port",
+                "01",
+                failed("port", "argument couldn't be parsed into an integer"),
+            ),
+            (
+                "port",
+                "+5",
+                failed("port", "argument couldn't be parsed into an integer"),
+            ),
+            (
+                "daemonize",
+                "yes",
+                failed("daemonize", "can't set immutable config"),
+            ),
+            (
+                "Daemonize",
+                "yes",
+                failed("Daemonize", "can't set immutable config"),
+            ),
+            (
+                "foo",
+                "bar",
+                "ERR Unknown option or number of arguments for CONFIG SET - 'foo'".to_string(),
+            ),
+            (
+                "protected-mode",
+                "maybe",
+                failed("protected-mode", "argument must be 'yes' or 'no'"),
+            ),
+            (
+                "SLAVE-READ-ONLY",
+                "foo",
+                failed("slave-read-only", "argument must be 'yes' or 'no'"),
+            ),
+            (
+                "maxclients",
+                "-5",
+                failed(
+                    "maxclients",
+                    "argument must be between 1 and 4294967295 inclusive",
+                ),
+            ),
+            (
+                "hash-max-listpack-entries",
+                "-1",
+                failed(
+                    "hash-max-listpack-entries",
+                    "argument must be between 0 and 9223372036854775807 inclusive",
+                ),
+            ),
+            (
+                "slowlog-max-len",
+                "-1",
+                failed(
+                    "slowlog-max-len",
+                    "argument must be between 0 and 9223372036854775807 inclusive",
+                ),
+            ),
+            (
+                "maxmemory-clients",
+                "200%",
+                failed(
+                    "maxmemory-clients",
+                    "percentage argument must be less or equal to 100",
+                ),
+            ),
+            (
+                "maxmemory-clients",
+                "-5",
+                failed(
+                    "maxmemory-clients",
+                    "argument must be a memory or percent value",
+                ),
+            ),
+            ("dir", "/tmp", failed("dir", "can't set protected config")),
+            (
+                "dbfilename",
+                "a/b",
+                failed("dbfilename", "can't set protected config"),
+            ),
+            (
+                "include",
+                "x",
+                "ERR Unknown option or number of arguments for CONFIG SET - 'include'".to_string(),
+            ),
+            (
+                "oom-score-adj-values",
+                "1 2",
+                failed("oom-score-adj-values", "wrong number of arguments"),
+            ),
+            ("save", "1 2 3", failed("save", "Invalid save parameters")),
+            (
+                "save",
+                "100 1  200 2",
+                failed("save", "Invalid save parameters"),
+            ),
+            (
+                "save",
+                "\"100\" 1",
+                failed("save", "Invalid save parameters"),
+            ),
+            (
+                "client-output-buffer-limit",
+                "master 1 1 1",
+                failed(
+                    "client-output-buffer-limit",
+                    "Invalid client class specified in buffer limit configuration.",
+                ),
+            ),
+            (
+                "client-output-buffer-limit",
+                "normal 1 1 -1",
+                failed(
+                    "client-output-buffer-limit",
+                    "Error in hard, soft or soft_seconds setting in buffer limit configuration.",
+                ),
+            ),
+            (
+                "latency-tracking-info-percentiles",
+                "50 abc",
+                failed(
+                    "latency-tracking-info-percentiles",
+                    "Invalid latency-tracking-info-percentiles parameters",
+                ),
+            ),
+            (
+                "latency-tracking-info-percentiles",
+                "50 101",
+                failed(
+                    "latency-tracking-info-percentiles",
+                    "latency-tracking-info-percentiles parameters should sit between [0.0,100.0]",
+                ),
+            ),
+            (
+                "proto-max-bulk-len",
+                "1",
+                failed(
+                    "proto-max-bulk-len",
+                    "argument must be between 1048576 and 9223372036854775807 inclusive",
+                ),
+            ),
+            (
+                "cluster-announce-hostname",
+                "a b",
+                failed(
+                    "cluster-announce-hostname",
+                    "Hostnames may only contain alphanumeric characters, hyphens or dots",
+                ),
+            ),
+            (
+                "proc-title-template",
+                "{title}",
+                failed(
+                    "proc-title-template",
+                    "template format is invalid or contains unknown variables",
+                ),
+            ),
+            (
+                "proc-title-template",
+                "{listen-addr",
+                failed(
+                    "proc-title-template",
+                    "template format is invalid or contains unknown variables",
+                ),
+            ),
+            (
+                "proc-title-template",
+                "   ",
+                failed(
+                    "proc-title-template",
+                    "template format is invalid or contains unknown variables",
+                ),
+            ),
+            (
+                "shutdown-on-sigint",
+                "",
+                failed(
+                    "shutdown-on-sigint",
+                    "argument(s) must be one of the following: default, save, nosave, now, force",
+                ),
+            ),
+        ];
+        for (name, value, expected) in cases {
+            assert_eq!(
+                set1(&mut c, name, value).as_ref(),
+                Err(expected),
+                "{name} {value}"
+            );
+        }
+        assert_eq!(c, Config::default());
+        let dup: &[(&[u8], &[u8])] = &[(b"maxmemory", b"1"), (b"maxmemory", b"2")];
+        assert_eq!(c.set(dup), Err(failed("maxmemory", "duplicate parameter")));
+        let alias_pair: &[(&[u8], &[u8])] =
+            &[(b"slave-read-only", b"yes"), (b"replica-read-only", b"no")];
+        assert_eq!(c.set(alias_pair), Ok(()));
+        assert_eq!(c.get_one("slave-read-only").as_deref(), Some("no"));
+        let first_wins: &[(&[u8], &[u8])] = &[(b"daemonize", b"yes"), (b"foo", b"1")];
+        assert_eq!(
+            c.set(first_wins),
+            Err(failed("daemonize", "can't set immutable config"))
+        );
+        let first_wins: &[(&[u8], &[u8])] = &[(b"foo", b"1"), (b"daemonize", b"yes")];
+        assert!(c.set(first_wins).unwrap_err().contains("Unknown option"));
+        // Protected directives follow enable-protected-configs.
+        let mut c = Config::default();
+        c.apply_text("enable-protected-configs local").unwrap();
+        assert!(set1(&mut c, "dir", "/x").is_err());
+        let dir: &[(&[u8], &[u8])] = &[(b"dir", b"/x")];
+        assert_eq!(c.set_for_client(dir, true), Ok(()));
+        assert_eq!(c.dir(), "/x");
+    }
+
+    #[test]
+    fn config_set_is_atomic() {
+        let mut c = Config::default();
+        let pairs: &[(&[u8], &[u8])] = &[(b"maxmemory", b"100mb"), (b"loglevel", b"loud")];
+        assert_eq!(
+            c.set(pairs),
+            Err("ERR CONFIG SET failed (possibly related to argument 'loglevel') - argument(s) must be one of the following: debug, verbose, notice, warning".to_string())
+        );
+        assert_eq!(c.maxmemory_bytes(), 0);
+        assert_eq!(c, Config::default());
+        let pairs: &[(&[u8], &[u8])] = &[(b"maxmemory", b"100mb"), (b"loglevel", b"WARNING")];
+        assert_eq!(c.set(pairs), Ok(()));
+        assert_eq!(c.maxmemory_bytes(), 100 * 1024 * 1024);
+        assert_eq!(c.loglevel(), "warning");
+    }
+
+    #[test]
+    fn config_set_values_render_like_redis() {
+        let mut c = Config::default();
+        let cases: &[(&str, &str, &str)] = &[
+            ("maxmemory", "1GB", "1073741824"),
+            ("maxmemory", "5k", "5000"),
+            ("maxmemory", "5b", "5"),
+            ("maxmemory", "", "0"),
+            ("maxmemory", "99999999999999999999", "18446744073709551615"),
+            ("maxmemory", "20000000000gb", "3028092406290448384"),
+            ("maxmemory-clients", "50%", "50%"),
+            ("maxmemory-clients", "1kb", "1024"),
+            ("hz", "1000", "500"),
+            ("hz", "0", "1"),
+            ("protected-mode", "NO", "no"),
+            ("maxmemory-policy", "ALLKEYS-LRU", "allkeys-lru"),
+            ("oom-score-adj", "relative", "yes"),
+            ("acl-pubsub-default", "allchannels", "allchannels"),
+            ("notify-keyspace-events", "Elgx", "glxE"),
+            ("notify-keyspace-events", "nA", "A"),
+            ("notify-keyspace-events", "mnEKdtexzhsl", "lshzxetdnKEm"),
+            ("notify-keyspace-events", "g$lshzxetd", "A"),
+            ("notify-keyspace-events", "", ""),
+            ("oom-score-adj-values", "1 2 3", "1 2 3"),
+            ("save", "", ""),
+            ("save", "1 2 99 ", "1 2 99 0"),
+            ("save", "3600 1 300 100 60 10000", "3600 1 300 100 60 10000"),
+            (
+                "client-output-buffer-limit",
+                "normal 1mb 2k 3 pubsub 1 1 1",
+                "normal 1048576 2000 3 slave 268435456 67108864 60 pubsub 1 1 1",
+            ),
+            (
+                "client-output-buffer-limit",
+                "replica 5 5 5",
+                "normal 1048576 2000 3 slave 5 5 5 pubsub 1 1 1",
+            ),
+            (
+                "client-output-buffer-limit",
+                "normal 1 1 01",
+                "normal 1 1 1 slave 5 5 5 pubsub 1 1 1",
+            ),
+            ("shutdown-on-sigint", "force now save", "save now force"),
+            ("shutdown-on-sigint", "default save", "save"),
+            (
+                "latency-tracking-info-percentiles",
+                "1.5 99.90 0.001 1e1",
+                "1.5 99.9 0.001 10",
+            ),
+            (
+                "latency-tracking-info-percentiles",
+                "0 100 33.3333333",
+                "0 100 33.333333",
+            ),
+            ("latency-tracking-info-percentiles", "", ""),
+            ("key-load-delay", "5", "5"),
+            ("proc-title-template", "{{ x", "{{ x"),
+            ("proc-title-template", "{config-file}", "{config-file}"),
+            ("requirepass", "s3cret", "s3cret"),
+            ("bind", "", ""),
+        ];
+        for (name, value, shown) in cases {
+            assert_eq!(set1(&mut c, name, value), Ok(()), "{name} {value}");
+            assert_eq!(c.get_one(name).as_deref(), Some(*shown), "{name} {value}");
+        }
+        assert_eq!(c.requirepass(), Some(&b"s3cret"[..]));
+        assert!(c.bind().is_empty());
+        assert_eq!(
+            c.notify_keyspace_events_flags(),
+            0,
+            "last notify-keyspace-events set was empty"
+        );
+    }
+
+    /// Deterministic fuzz: nothing panics on arbitrary input.
+    #[test]
+    fn no_panics_on_garbage() {
+        let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let alphabet: &[&str] = &[
+            " ",
+            "  ",
+            "\t",
+            "\n",
+            "\r",
+            "\"",
+            "'",
+            "\\",
+            "\\x",
+            "4",
+            "1",
+            "0",
+            "-",
+            "%",
+            "#",
+            "k",
+            "gb",
+            "mb",
+            "yes",
+            "no",
+            "*",
+            "?",
+            "[",
+            "]",
+            "{",
+            "}",
+            "title",
+            ".",
+            "é",
+            "\u{0}",
+            "\u{b}",
+            "99999999999999999999",
+            "save",
+            "bind",
+            "port",
+            "include",
+            "client-output-buffer-limit",
+            "normal",
+            "replicaof",
+            "slaveof",
+            "hz",
+            "maxmemory",
+            "notify-keyspace-events",
+            "latency-tracking-info-percentiles",
+            "sentinel",
+            "A",
+            "proc-title-template",
+            "oom-score-adj-values",
+            "shutdown-on-sigint",
+            "1e999",
+        ];
+        let names: Vec<&str> = DIRECTIVES.iter().map(|d| d.name).collect();
+        for _ in 0..3000 {
+            let mut text = String::new();
+            let len = next() % 24;
+            for _ in 0..len {
+                let pick = usize::try_from(next() % alphabet.len() as u64).unwrap_or(0);
+                text.push_str(alphabet[pick]);
+            }
+            let mut c = Config::default();
+            let _ = c.apply_text(&text);
+            let _ = parse_config_text(&text);
+            let name = names[usize::try_from(next() % names.len() as u64).unwrap_or(0)];
+            let _ = c.set(&[(name.as_bytes(), text.as_bytes())]);
+            let _ = c.get(&[text.as_bytes(), b"*".as_slice()]);
+            let _ = c.apply_text(&format!("{name} {text}"));
+            let args: Vec<String> = text.split(' ').map(str::to_string).collect();
+            if let Ok(t) = args_to_config_text(&args) {
+                let _ = Config::default().apply_text(&t);
+            }
+            let _ = (
+                c.port(),
+                c.hz(),
+                c.maxmemory_bytes(),
+                c.loglevel(),
+                c.bind(),
+            );
+        }
+    }
+}

@@ -1,0 +1,192 @@
+//! The keyspace: numbered databases, lazy expiry on every access, and Redis's active
+//! expire cycle. Time is handed in (unix ms on the node's wall clock); nothing here
+//! reads a clock, and an expired key is never handed out on any path.
+
+pub mod db;
+
+pub use db::{Db, Entry, HashSeeds};
+
+use crate::mutants::{Mutant, Mutants};
+use crate::types::Value;
+
+/// Redis's `ACTIVE_EXPIRE_CYCLE_KEYS_PER_LOOP`.
+pub const EXPIRE_KEYS_PER_LOOP: usize = 20;
+/// Redis's `ACTIVE_EXPIRE_CYCLE_ACCEPTABLE_STALE` (percent).
+pub const EXPIRE_ACCEPTABLE_STALE_PERCENT: usize = 10;
+/// Work budget of one active expire cycle, in sampled keys. Redis bounds the cycle by
+/// 25% of a tick's CPU time; keel bounds it by work so simulated runs are
+/// reproducible. At effort 1 this is ~20k keys per 100 ms tick.
+pub const EXPIRE_CYCLE_SAMPLES_BUDGET: usize = 20_000;
+
+#[derive(Debug, Default, Clone, Copy)]
+pub struct ExpireStats {
+    pub expired_keys: u64,
+    pub expired_stale_perc: f64,
+    pub expire_cycle_time_limit_hit: u64,
+}
+
+pub struct Keyspace {
+    pub dbs: Vec<Db>,
+    pub mutants: Mutants,
+    pub stats: ExpireStats,
+    /// Database the next active cycle starts from (Redis's `current_db`).
+    next_expire_db: usize,
+}
+
+impl Keyspace {
+    pub fn new(databases: usize, seeds: HashSeeds) -> Self {
+        Keyspace {
+            dbs: (0..databases.max(1)).map(|_| Db::new(seeds)).collect(),
+            stats: ExpireStats::default(),
+            next_expire_db: 0,
+            mutants: Mutants::default(),
+        }
+    }
+
+    pub fn db(&self, index: usize) -> &Db {
+        &self.dbs[index.min(self.dbs.len() - 1)]
+    }
+
+    pub fn db_mut(&mut self, index: usize) -> &mut Db {
+        let last = self.dbs.len() - 1;
+        &mut self.dbs[index.min(last)]
+    }
+
+    /// Finds a live key, deleting it first if it has expired (lazy expiry).
+    pub fn lookup(&mut self, db: usize, key: &[u8], now_wall_ms: u64) -> Option<u32> {
+        let stale_mutant = self.mutants.is(Mutant::LazyExpireReturnsStale);
+        let d = self.db_mut(db);
+        let id = d.find(key)?;
+        if d.get(id).is_some_and(|e| e.is_expired(now_wall_ms)) {
+            if stale_mutant {
+                return Some(id);
+            }
+            d.remove(id);
+            self.stats.expired_keys += 1;
+            return None;
+        }
+        Some(id)
+    }
+
+    /// Like `lookup`, and records the access for OBJECT IDLETIME.
+    pub fn lookup_touch(&mut self, db: usize, key: &[u8], now_wall_ms: u64, now_secs: u32) -> Option<u32> {
+        let id = self.lookup(db, key, now_wall_ms)?;
+        self.db_mut(db).touch(id, now_secs);
+        Some(id)
+    }
+
+    pub fn value(&self, db: usize, id: u32) -> Option<&Value> {
+        self.db(db).get(id).map(|e| &e.value)
+    }
+
+    /// Deletes a live key; true when it existed.
+    pub fn delete(&mut self, db: usize, key: &[u8], now_wall_ms: u64) -> bool {
+        match self.lookup(db, key, now_wall_ms) {
+            Some(id) => self.db_mut(db).remove(id).is_some(),
+            None => false,
+        }
+    }
+
+    /// Sets `key` to `value`, dropping any TTL unless `keep_ttl`.
+    pub fn set(&mut self, db: usize, key: &[u8], value: Value, keep_ttl: bool, now_wall_ms: u64) -> u32 {
+        match self.lookup(db, key, now_wall_ms) {
+            Some(id) => {
+                let d = self.db_mut(db);
+                d.set_value(id, value);
+                if !keep_ttl {
+                    d.clear_expire(id);
+                }
+                id
+            }
+            None => self.db_mut(db).insert(key, value),
+        }
+    }
+
+    pub fn total_keys(&self) -> usize {
+        self.dbs.iter().map(Db::len).sum()
+    }
+
+    pub fn used_bytes(&self) -> usize {
+        self.dbs.iter().map(Db::used_bytes).sum()
+    }
+
+    /// Redis's active expire cycle (slow mode), bounded by a work budget instead of
+    /// CPU time. `effort` is `active-expire-effort` (1..=10). Returns keys removed.
+    pub fn active_expire_cycle(&mut self, now_wall_ms: u64, effort: u32, mut draw: impl FnMut(u64) -> u64) -> usize {
+        let effort = effort.clamp(1, 10) as usize - 1;
+        let keys_per_loop = EXPIRE_KEYS_PER_LOOP + EXPIRE_KEYS_PER_LOOP / 4 * effort;
+        let acceptable_stale = EXPIRE_ACCEPTABLE_STALE_PERCENT.saturating_sub(effort);
+        let mut budget = EXPIRE_CYCLE_SAMPLES_BUDGET + EXPIRE_CYCLE_SAMPLES_BUDGET / 4 * effort;
+        let db_count = self.dbs.len();
+        let mut removed_total = 0usize;
+        let (mut sampled_total, mut expired_total) = (0usize, 0usize);
+        for _ in 0..db_count {
+            let db_index = self.next_expire_db % db_count;
+            self.next_expire_db = self.next_expire_db.wrapping_add(1);
+            loop {
+                let db = &mut self.dbs[db_index];
+                if db.volatile_len() == 0 {
+                    break;
+                }
+                let samples = keys_per_loop.min(db.volatile_len());
+                let mut expired = 0usize;
+                for _ in 0..samples {
+                    let Some(id) = db.random_volatile(&mut draw) else { break };
+                    if db.get(id).is_some_and(|e| e.is_expired(now_wall_ms)) {
+                        db.remove(id);
+                        expired += 1;
+                    }
+                }
+                budget = budget.saturating_sub(samples);
+                sampled_total += samples;
+                expired_total += expired;
+                removed_total += expired;
+                if budget == 0 {
+                    self.stats.expire_cycle_time_limit_hit += 1;
+                    break;
+                }
+                // Repeat on this database while many sampled keys were stale.
+                if expired * 100 <= samples * acceptable_stale {
+                    break;
+                }
+            }
+            if budget == 0 {
+                break;
+            }
+        }
+        self.stats.expired_keys += removed_total as u64;
+        if sampled_total > 0 {
+            let current = expired_total as f64 / sampled_total as f64;
+            self.stats.expired_stale_perc = current * 0.05 + self.stats.expired_stale_perc * 0.95;
+        }
+        removed_total
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::types::StrValue;
+
+    #[test]
+    fn lazy_and_active_expiry() {
+        let mut ks = Keyspace::new(2, HashSeeds([1; 4]));
+        for i in 0..1000 {
+            let id = ks.set(0, format!("k{i}").as_bytes(), Value::Str(StrValue::from_set(b"v")), false, 0);
+            if i % 2 == 0 {
+                ks.db_mut(0).set_expire(id, 100);
+            }
+        }
+        assert!(ks.lookup(0, b"k0", 100).is_some(), "alive at exactly its expire time");
+        assert!(ks.lookup(0, b"k0", 101).is_none());
+        let mut x = 7u64;
+        let mut draw = |n: u64| {
+            x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            (x >> 33) % n
+        };
+        let removed = ks.active_expire_cycle(101, 1, &mut draw);
+        assert_eq!(removed, 499);
+        assert_eq!(ks.db(0).len(), 500);
+        assert_eq!(ks.db(0).volatile_len(), 0);
+    }
+}

@@ -1,0 +1,18 @@
+//! keel-core: keel's whole behaviour as Sans-IO state machines.
+//!
+//! The public face is [`node::Node`]: `handle(now, input)`, `poll_effect()`,
+//! `next_deadline()`. Nothing in this crate reads a clock, touches a socket or a file,
+//! spawns a thread or draws OS randomness; drivers hand all of that in.
+
+pub mod client;
+pub mod commands;
+pub mod config;
+pub mod glob;
+pub mod keyspace;
+pub mod mutants;
+pub mod node;
+pub mod resp;
+pub mod types;
+pub mod util;
+
+pub use node::{ConnId, Effect, Input, LogLevel, Node, NodeSeeds, Now, ProcessInfo};

@@ -1,0 +1,62 @@
+//! Planted bugs for the simulator's checkers to catch (`mutants` feature). A node is
+//! handed at most one active mutant at run time; without the feature every check is a
+//! constant `false` and compiles away.
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mutant {
+    /// TTL comparison off by one: a key is still served one ms after it expired... and more.
+    TtlOffByOne,
+    /// Lazy expiry hands out the expired value instead of deleting it.
+    LazyExpireReturnsStale,
+    /// INCR writes back the old value when more commands are pipelined behind it.
+    IncrLosesPipelinedUpdate,
+    /// A SET is acknowledged but not applied.
+    SetAckedNotApplied,
+    /// The maxmemory check before writes is skipped.
+    OomCheckSkipped,
+}
+
+impl Mutant {
+    pub const ALL: [Mutant; 5] = [
+        Mutant::TtlOffByOne,
+        Mutant::LazyExpireReturnsStale,
+        Mutant::IncrLosesPipelinedUpdate,
+        Mutant::SetAckedNotApplied,
+        Mutant::OomCheckSkipped,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Mutant::TtlOffByOne => "ttl-off-by-one",
+            Mutant::LazyExpireReturnsStale => "lazy-expire-returns-stale",
+            Mutant::IncrLosesPipelinedUpdate => "incr-loses-pipelined-update",
+            Mutant::SetAckedNotApplied => "set-acked-not-applied",
+            Mutant::OomCheckSkipped => "oom-check-skipped",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Mutant> {
+        Mutant::ALL.into_iter().find(|m| m.name() == name)
+    }
+}
+
+/// The active mutant of one node, if any.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Mutants {
+    #[cfg(feature = "mutants")]
+    pub active: Option<Mutant>,
+}
+
+impl Mutants {
+    #[inline(always)]
+    pub fn is(&self, _m: Mutant) -> bool {
+        #[cfg(feature = "mutants")]
+        {
+            self.active == Some(_m)
+        }
+        #[cfg(not(feature = "mutants"))]
+        {
+            false
+        }
+    }
+}

@@ -1,0 +1,368 @@
+//! The node: keel's whole single-server behaviour as one Sans-IO state machine.
+//!
+//! A driver hands it inputs with the current time (`handle`), executes the effects it
+//! asks for in order (`poll_effect`) and calls back at `next_deadline`. It never reads
+//! a clock, touches a socket or a file, or draws OS randomness: all of that is handed in.
+
+use std::collections::{BTreeMap, VecDeque};
+
+use rand::{Rng, RngCore, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+use crate::client::Client;
+use crate::commands::{self, CommandTable};
+use crate::config::Config;
+use crate::keyspace::{HashSeeds, Keyspace};
+use crate::mutants::Mutants;
+use crate::resp::{ParseLimits, Request};
+
+pub type ConnId = u64;
+
+/// The time a node is handed: a monotonic clock for timers and a wall clock (unix ms)
+/// for TTLs. The simulator skews and jumps them independently.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Now {
+    pub mono_ms: u64,
+    pub wall_ms: u64,
+}
+
+impl Now {
+    pub fn mono_secs(&self) -> u32 {
+        (self.mono_ms / 1000) as u32
+    }
+}
+
+/// What happened outside the node.
+#[derive(Debug)]
+pub enum Input<'a> {
+    /// A connection was accepted. `peer`/`local` are `ip:port` texts.
+    Accepted { conn: ConnId, peer: String, local: String, peer_is_loopback: bool },
+    /// Bytes arrived on a connection.
+    Data { conn: ConnId, bytes: &'a [u8] },
+    /// The peer closed the connection, or it failed.
+    Closed { conn: ConnId },
+    /// A deadline passed (or the driver just wants timers run).
+    Tick,
+}
+
+/// What the node asks the driver to do, in order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Effect {
+    /// Write these bytes to the connection.
+    Send { conn: ConnId, bytes: Vec<u8> },
+    /// Close the connection once what was sent before is flushed.
+    Close { conn: ConnId },
+    /// Stop accepting work and exit the process with this code.
+    Shutdown { exit_code: i32 },
+    /// Block the whole node for this long (DEBUG SLEEP).
+    Sleep { ms: u64 },
+    /// A log line at a Redis log level.
+    Log { level: LogLevel, message: String },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum LogLevel {
+    Debug,
+    Verbose,
+    Notice,
+    Warning,
+}
+
+/// Seeds for everything random in a node: its RNG (sampling, run id) and its hash keys.
+#[derive(Debug, Clone, Copy)]
+pub struct NodeSeeds {
+    pub rng_seed: u64,
+    pub hash_seeds: [u64; 4],
+}
+
+/// Facts about the process a production driver hands in for INFO.
+#[derive(Debug, Clone, Default)]
+pub struct ProcessInfo {
+    pub os: String,
+    pub process_id: u32,
+    pub executable: String,
+    pub config_file: String,
+    pub cpu_user_secs: f64,
+    pub cpu_sys_secs: f64,
+}
+
+/// Counters INFO reports.
+#[derive(Debug, Default, Clone)]
+pub struct Stats {
+    pub total_connections_received: u64,
+    pub total_commands_processed: u64,
+    pub total_net_input_bytes: u64,
+    pub total_net_output_bytes: u64,
+    pub rejected_connections: u64,
+    pub keyspace_hits: u64,
+    pub keyspace_misses: u64,
+    pub total_error_replies: u64,
+    pub unexpected_error_replies: u64,
+    pub evicted_keys: u64,
+    /// Samples of (mono_ms, commands processed) for instantaneous_ops_per_sec.
+    pub ops_samples: VecDeque<(u64, u64)>,
+}
+
+pub struct Node {
+    pub config: Config,
+    pub keyspace: Keyspace,
+    pub(crate) clients: BTreeMap<ConnId, Client>,
+    pub(crate) effects: VecDeque<Effect>,
+    pub(crate) rng: ChaCha8Rng,
+    pub stats: Stats,
+    pub(crate) commands: CommandTable,
+    pub(crate) run_id: String,
+    pub(crate) started: Now,
+    pub(crate) last_now: Now,
+    next_client_id: u64,
+    next_tick_mono_ms: u64,
+    pub(crate) active_expire_enabled: bool,
+    pub(crate) shutting_down: bool,
+    /// The process's resident set size, reported by a production driver for INFO.
+    pub(crate) rss_bytes: Option<u64>,
+    pub(crate) process: ProcessInfo,
+    pub mutants: Mutants,
+}
+
+/// Baseline bytes a node counts before any key or client (tables, shared state), so
+/// `used_memory` of an empty node is in the range Redis reports.
+const BASELINE_USED_BYTES: usize = 800 * 1024;
+
+impl Node {
+    pub fn new(config: Config, seeds: NodeSeeds, now: Now) -> Node {
+        let mut rng = ChaCha8Rng::seed_from_u64(seeds.rng_seed);
+        let mut id_bytes = [0u8; 20];
+        rng.fill_bytes(&mut id_bytes);
+        let run_id = id_bytes.iter().map(|b| format!("{b:02x}")).collect();
+        let databases = config.databases();
+        Node {
+            keyspace: Keyspace::new(databases, HashSeeds(seeds.hash_seeds)),
+            config,
+            clients: BTreeMap::new(),
+            effects: VecDeque::new(),
+            rng,
+            stats: Stats::default(),
+            commands: CommandTable::new(),
+            run_id,
+            started: now,
+            last_now: now,
+            next_client_id: 1,
+            next_tick_mono_ms: now.mono_ms,
+            active_expire_enabled: true,
+            shutting_down: false,
+            rss_bytes: None,
+            process: ProcessInfo::default(),
+            mutants: Mutants::default(),
+        }
+    }
+
+    /// Plants a bug (simulator only).
+    #[cfg(feature = "mutants")]
+    pub fn set_mutant(&mut self, m: Option<crate::mutants::Mutant>) {
+        self.mutants.active = m;
+        self.keyspace.mutants.active = m;
+    }
+
+    pub fn run_id(&self) -> &str {
+        &self.run_id
+    }
+
+    pub fn set_rss_bytes(&mut self, rss: u64) {
+        self.rss_bytes = Some(rss);
+    }
+
+    pub fn set_process_info(&mut self, info: ProcessInfo) {
+        self.process = info;
+    }
+
+    pub fn client_count(&self) -> usize {
+        self.clients.len()
+    }
+
+    pub fn handle(&mut self, now: Now, input: Input<'_>) {
+        // Clocks given to a node only move forward as far as timers are concerned.
+        self.last_now = Now { mono_ms: now.mono_ms.max(self.last_now.mono_ms), wall_ms: now.wall_ms };
+        let now = self.last_now;
+        match input {
+            Input::Accepted { conn, peer, local, peer_is_loopback } => {
+                self.on_accept(now, conn, peer, local, peer_is_loopback)
+            }
+            Input::Data { conn, bytes } => self.on_data(now, conn, bytes),
+            Input::Closed { conn } => {
+                self.clients.remove(&conn);
+            }
+            Input::Tick => {}
+        }
+        if now.mono_ms >= self.next_tick_mono_ms {
+            self.on_tick(now);
+        }
+    }
+
+    pub fn poll_effect(&mut self) -> Option<Effect> {
+        self.effects.pop_front()
+    }
+
+    /// When the node wants `handle(now, Tick)` next (monotonic ms).
+    pub fn next_deadline(&self) -> u64 {
+        self.next_tick_mono_ms
+    }
+
+    pub(crate) fn log(&mut self, level: LogLevel, message: String) {
+        self.effects.push_back(Effect::Log { level, message });
+    }
+
+    fn on_accept(&mut self, now: Now, conn: ConnId, peer: String, local: String, peer_is_loopback: bool) {
+        self.stats.total_connections_received += 1;
+        if self.clients.len() >= self.config.maxclients() {
+            self.stats.rejected_connections += 1;
+            self.send_and_close(conn, b"-ERR max number of clients reached\r\n");
+            return;
+        }
+        // Redis 7's protected mode: no password for the default user and a
+        // non-loopback peer (bind is not consulted, as in Redis 7.0).
+        if self.config.protected_mode() && !peer_is_loopback && self.config.requirepass().is_none() {
+            self.send_and_close(conn, PROTECTED_MODE_ERROR.as_bytes());
+            return;
+        }
+        let id = self.next_client_id;
+        self.next_client_id += 1;
+        let authenticated = self.config.requirepass().is_none();
+        let mut client = Client::new(id, conn, peer, local, now.mono_ms, authenticated);
+        client.is_local = peer_is_loopback;
+        self.clients.insert(conn, client);
+    }
+
+    fn send_and_close(&mut self, conn: ConnId, bytes: &[u8]) {
+        self.effects.push_back(Effect::Send { conn, bytes: bytes.to_vec() });
+        self.effects.push_back(Effect::Close { conn });
+    }
+
+    fn on_data(&mut self, now: Now, conn: ConnId, bytes: &[u8]) {
+        let Some(mut client) = self.clients.remove(&conn) else {
+            return;
+        };
+        self.stats.total_net_input_bytes += bytes.len() as u64;
+        client.last_interaction_mono_ms = now.mono_ms;
+        if client.close_after_reply {
+            self.clients.insert(conn, client);
+            return;
+        }
+        client.qbuf.extend_from_slice(bytes);
+        let mut qbuf = std::mem::take(&mut client.qbuf);
+        let mut parser = std::mem::take(&mut client.parser);
+        let mut req = std::mem::take(&mut client.request);
+        let mut qpos = 0usize;
+        let proto_max = self.config.proto_max_bulk_len_bytes();
+        while !client.close_after_reply && !self.shutting_down {
+            let limits = ParseLimits { proto_max_bulk_len_bytes: proto_max, authenticated: client.authenticated };
+            let Some(rest) = qbuf.get(qpos..) else { break };
+            match parser.next_request(rest, limits, &mut req) {
+                Ok(None) => break,
+                Ok(Some(())) => {
+                    let base = if req.inline { &parser.scratch[..] } else { rest };
+                    client.more_pipelined = rest.len() > req.consumed_bytes;
+                    if !req.ranges.is_empty() {
+                        let argv = commands::Argv::new(base, &req.ranges);
+                        commands::execute(self, now, &mut client, &argv);
+                    }
+                    qpos += req.consumed_bytes;
+                }
+                Err(e) => {
+                    client.out.error(&e.reply_text());
+                    self.stats.total_error_replies += 1;
+                    client.close_after_reply = true;
+                    let peer = client.peer.clone();
+                    self.log(LogLevel::Verbose, format!("Protocol error ({}) from client: addr={peer}", e.0));
+                }
+            }
+        }
+        qbuf.drain(..qpos.min(qbuf.len()));
+        client.qbuf = qbuf;
+        client.parser = parser;
+        client.request = req;
+        let qbuf_limit = self.config.client_query_buffer_limit_bytes();
+        if client.qbuf.len() as u64 > qbuf_limit {
+            let name = client.peer.clone();
+            self.log(LogLevel::Warning, format!("Closing client that reached max query buffer length: addr={name} (qbuf initial bytes omitted)"));
+            client.qbuf = Vec::new();
+            client.out.bytes.clear();
+            client.close_after_reply = true;
+        }
+        self.flush_client(&mut client);
+        if client.close_after_reply {
+            self.effects.push_back(Effect::Close { conn });
+        } else {
+            self.clients.insert(conn, client);
+        }
+    }
+
+    /// Moves a client's pending output into a Send effect.
+    pub(crate) fn flush_client(&mut self, client: &mut Client) {
+        if !client.out.bytes.is_empty() {
+            let bytes = std::mem::take(&mut client.out.bytes);
+            self.stats.total_net_output_bytes += bytes.len() as u64;
+            self.effects.push_back(Effect::Send { conn: client.conn, bytes });
+        }
+    }
+
+    fn on_tick(&mut self, now: Now) {
+        let hz = self.config.hz().clamp(1, 500) as u64;
+        let period_ms = 1000 / hz;
+        self.next_tick_mono_ms = now.mono_ms + period_ms;
+        if self.active_expire_enabled {
+            let effort = self.config.active_expire_effort();
+            let mut rng = std::mem::replace(&mut self.rng, ChaCha8Rng::seed_from_u64(0));
+            self.keyspace.active_expire_cycle(now.wall_ms, effort, |n| rng.gen_range(0..n.max(1)));
+            self.rng = rng;
+        }
+        self.close_idle_clients(now);
+        // instantaneous_ops_per_sec: one sample per 100 ms, 16 kept, as Redis.
+        let samples = &mut self.stats.ops_samples;
+        if samples.back().is_none_or(|&(t, _)| now.mono_ms >= t + 100) {
+            samples.push_back((now.mono_ms, self.stats.total_commands_processed));
+            if samples.len() > 16 {
+                samples.pop_front();
+            }
+        }
+    }
+
+    fn close_idle_clients(&mut self, now: Now) {
+        let timeout_secs = self.config.timeout_secs();
+        if timeout_secs == 0 {
+            return;
+        }
+        let limit_ms = timeout_secs.saturating_mul(1000);
+        let idle: Vec<ConnId> = self
+            .clients
+            .values()
+            .filter(|c| now.mono_ms.saturating_sub(c.last_interaction_mono_ms) > limit_ms)
+            .map(|c| c.conn)
+            .collect();
+        for conn in idle {
+            self.clients.remove(&conn);
+            self.log(LogLevel::Verbose, "Closing idle client".into());
+            self.effects.push_back(Effect::Close { conn });
+        }
+    }
+
+    pub fn instantaneous_ops_per_sec(&self) -> u64 {
+        let s = &self.stats.ops_samples;
+        match (s.front(), s.back()) {
+            (Some(&(t0, c0)), Some(&(t1, c1))) if t1 > t0 => (c1 - c0) * 1000 / (t1 - t0),
+            _ => 0,
+        }
+    }
+
+    /// `used_memory`: logical bytes of the dataset, clients and a fixed baseline.
+    pub fn used_memory_bytes(&self) -> usize {
+        let clients: usize = self.clients.values().map(Client::memory_bytes).sum();
+        BASELINE_USED_BYTES + self.keyspace.used_bytes() + clients
+    }
+
+    /// Request-free helper for tests and the simulator: a fresh request buffer.
+    pub fn new_request() -> Request {
+        Request::default()
+    }
+}
+
+pub const PROTECTED_MODE_ERROR: &str = "-DENIED Redis is running in protected mode because protected mode is enabled and no password is set for the default user. In this mode connections are only accepted from the loopback interface. If you want to connect from external computers to Redis you may adopt one of the following solutions: 1) Just disable protected mode sending the command 'CONFIG SET protected-mode no' from the loopback interface by connecting to Redis from the same host the server is running, however MAKE SURE Redis is not publicly accessible from internet if you do so. Use CONFIG REWRITE to make this change permanent. 2) Alternatively you can just disable the protected mode by editing the Redis configuration file, and setting the protected mode option to 'no', and then restarting the server. 3) If you started the server manually just for testing, restart it with the '--protected-mode no' option. 4) Set up an authentication password for the default user. NOTE: You only need to do one of the above things in order for the server to start accepting connections from the outside.\r\n";

@@ -1,0 +1,125 @@
+//! Number parsing and formatting exactly as Redis does it (`string2ll`, `ld2string`),
+//! shared by the parser and the commands.
+
+/// Redis's `string2ll`: strict decimal i64 — no sign `+`, no leading zeros, no spaces,
+/// no `-0`, at most 20 bytes, overflow rejected.
+pub fn parse_i64(s: &[u8]) -> Option<i64> {
+    if s.is_empty() || s.len() > 20 {
+        return None;
+    }
+    if s == b"0" {
+        return Some(0);
+    }
+    let (neg, digits) = match s[0] {
+        b'-' => (true, &s[1..]),
+        _ => (false, s),
+    };
+    match digits.first() {
+        Some(b'1'..=b'9') => {}
+        _ => return None,
+    }
+    let mut v: u64 = 0;
+    for &b in digits {
+        if !b.is_ascii_digit() {
+            return None;
+        }
+        v = v.checked_mul(10)?.checked_add((b - b'0') as u64)?;
+    }
+    if neg {
+        if v > (i64::MAX as u64) + 1 {
+            None
+        } else {
+            Some((v as i64).wrapping_neg())
+        }
+    } else if v > i64::MAX as u64 {
+        None
+    } else {
+        Some(v as i64)
+    }
+}
+
+/// Redis's `getLongDoubleFromObject` for INCRBYFLOAT and friends: a decimal or
+/// exponent float, no surrounding spaces, not NaN or infinite.
+pub fn parse_f64(s: &[u8]) -> Option<f64> {
+    if s.is_empty() || s.len() > 5000 {
+        return None;
+    }
+    if s[0].is_ascii_whitespace() || s[s.len() - 1].is_ascii_whitespace() {
+        return None;
+    }
+    let text = std::str::from_utf8(s).ok()?;
+    // strtold accepts hex floats and "inf"/"nan"; Redis then rejects NaN/inf. Rust's
+    // parser accepts "inf", "infinity", "nan": rejected below too.
+    let v: f64 = text.parse().ok()?;
+    if v.is_nan() || v.is_infinite() {
+        return None;
+    }
+    Some(v)
+}
+
+/// Appends the decimal text of `n`.
+pub fn write_i64(out: &mut Vec<u8>, n: i64) {
+    let mut buf = [0u8; 20];
+    let mut i = buf.len();
+    let neg = n < 0;
+    let mut v = n.unsigned_abs();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (v % 10) as u8;
+        v /= 10;
+        if v == 0 {
+            break;
+        }
+    }
+    if neg {
+        out.push(b'-');
+    }
+    out.extend_from_slice(&buf[i..]);
+}
+
+pub fn i64_to_bytes(n: i64) -> Vec<u8> {
+    let mut v = Vec::with_capacity(20);
+    write_i64(&mut v, n);
+    v
+}
+
+/// Human-friendly float text as Redis's INCRBYFLOAT prints it: no exponent, no
+/// trailing zeros. Redis computes in `long double`; keel in f64 (documented).
+pub fn fmt_f64(v: f64) -> String {
+    if v.is_infinite() {
+        return if v > 0.0 { "inf".into() } else { "-inf".into() };
+    }
+    if v == 0.0 {
+        return "0".into();
+    }
+    let s = format!("{v}");
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn strict_integers() {
+        assert_eq!(parse_i64(b"0"), Some(0));
+        assert_eq!(parse_i64(b"-1"), Some(-1));
+        assert_eq!(parse_i64(b"9223372036854775807"), Some(i64::MAX));
+        assert_eq!(parse_i64(b"-9223372036854775808"), Some(i64::MIN));
+        for bad in [&b""[..], b"-0", b"01", b"+1", b" 1", b"1 ", b"9223372036854775808", b"1a", b"-"] {
+            assert_eq!(parse_i64(bad), None, "{:?}", bad);
+        }
+    }
+
+    #[test]
+    fn floats() {
+        assert_eq!(parse_f64(b"1.5"), Some(1.5));
+        assert_eq!(parse_f64(b"5.0e3"), Some(5000.0));
+        assert_eq!(parse_f64(b"inf"), None);
+        assert_eq!(parse_f64(b"nan"), None);
+        assert_eq!(parse_f64(b" 1"), None);
+        assert_eq!(fmt_f64(10.6), "10.6");
+        assert_eq!(fmt_f64(5000.0), "5000");
+        assert_eq!(fmt_f64(1e20), "100000000000000000000");
+    }
+}

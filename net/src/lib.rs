@@ -1,0 +1,453 @@
+//! keel-net: the production driver. One `mio` event loop owns the listening sockets,
+//! the connections, the clocks and the signals; it hands bytes and time to a
+//! `keel_core::Node` and executes the effects the node asks for, in order.
+//!
+//! It holds no protocol or data logic: everything it knows about Redis is which
+//! socket options and buffer limits the node's config names.
+
+use std::collections::BTreeMap;
+use std::io::{self, Read, Write};
+use std::net::SocketAddr;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use keel_core::{ConnId, Effect, Input, LogLevel, Node, Now};
+use mio::net::{TcpListener, TcpStream};
+use mio::{Events, Interest, Poll, Token};
+
+/// Bytes read from a socket per `read` call.
+const READ_CHUNK_BYTES: usize = 64 * 1024;
+/// Tokens at and above this are listeners; connections use their id.
+const LISTENER_TOKEN_BASE: usize = 1 << 60;
+const SIGNAL_TOKEN: Token = Token(usize::MAX - 1);
+/// How often the driver refreshes process facts (RSS, CPU) for INFO.
+const PROCESS_STATS_PERIOD: Duration = Duration::from_millis(1000);
+
+struct Conn {
+    stream: TcpStream,
+    /// Bytes the node sent that the socket has not taken yet.
+    pending: Vec<u8>,
+    pending_pos: usize,
+    /// Close once `pending` is flushed.
+    closing: bool,
+    writable_registered: bool,
+    /// When the output went over the soft limit (client-output-buffer-limit normal).
+    over_soft_since: Option<Instant>,
+}
+
+impl Conn {
+    fn pending_bytes(&self) -> usize {
+        self.pending.len() - self.pending_pos
+    }
+}
+
+/// The driver's clock: monotonic ms since start and unix ms.
+pub struct Clock {
+    start: Instant,
+}
+
+impl Clock {
+    pub fn new() -> Self {
+        Clock { start: Instant::now() }
+    }
+
+    pub fn now(&self) -> Now {
+        let mono_ms = self.start.elapsed().as_millis() as u64;
+        let wall_ms = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64);
+        Now { mono_ms, wall_ms }
+    }
+}
+
+impl Default for Clock {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Output-buffer limits for normal clients: (hard bytes, soft bytes, soft seconds).
+fn normal_output_limits(node: &Node) -> (u64, u64, u64) {
+    let text = node.config.get_one("client-output-buffer-limit").unwrap_or_default();
+    let words: Vec<&str> = text.split_whitespace().collect();
+    for chunk in words.chunks(4) {
+        if let [class, hard, soft, secs] = chunk {
+            if *class == "normal" {
+                let p = |s: &str| s.parse::<u64>().unwrap_or(0);
+                return (p(hard), p(soft), p(secs));
+            }
+        }
+    }
+    (0, 0, 0)
+}
+
+fn set_keepalive(stream: &TcpStream, secs: u64) {
+    use std::os::fd::AsRawFd;
+    if secs == 0 {
+        return;
+    }
+    let fd = stream.as_raw_fd();
+    let on: libc::c_int = 1;
+    let idle = secs.min(i32::MAX as u64) as libc::c_int;
+    let interval = (idle / 3).max(1);
+    let count: libc::c_int = 3;
+    let size = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
+    // SAFETY: fd is a live socket owned by `stream`; each option value points at a
+    // c_int that outlives the call, with its size passed alongside.
+    unsafe {
+        libc::setsockopt(fd, libc::SOL_SOCKET, libc::SO_KEEPALIVE, &on as *const _ as *const libc::c_void, size);
+        libc::setsockopt(fd, libc::IPPROTO_TCP, libc::TCP_KEEPIDLE, &idle as *const _ as *const libc::c_void, size);
+        libc::setsockopt(fd, libc::IPPROTO_TCP, libc::TCP_KEEPINTVL, &interval as *const _ as *const libc::c_void, size);
+        libc::setsockopt(fd, libc::IPPROTO_TCP, libc::TCP_KEEPCNT, &count as *const _ as *const libc::c_void, size);
+    }
+}
+
+/// Resident set size from /proc/self/statm, in bytes.
+pub fn process_rss_bytes() -> Option<u64> {
+    let text = std::fs::read_to_string("/proc/self/statm").ok()?;
+    let pages: u64 = text.split_whitespace().nth(1)?.parse().ok()?;
+    // SAFETY: sysconf has no preconditions.
+    let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+    Some(pages * page.max(4096) as u64)
+}
+
+fn cpu_times_secs() -> (f64, f64) {
+    // SAFETY: getrusage writes into the zeroed struct we pass.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut usage) };
+    let tv = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    (tv(usage.ru_utime), tv(usage.ru_stime))
+}
+
+pub struct Reactor {
+    poll: Poll,
+    listeners: Vec<TcpListener>,
+    conns: BTreeMap<ConnId, Conn>,
+    next_conn_id: ConnId,
+    node: Node,
+    clock: Clock,
+    read_buf: Vec<u8>,
+    exit_code: Option<i32>,
+    signals: Option<signal_hook_mio::v1_0::Signals>,
+    last_process_stats: Option<Instant>,
+    process_template: keel_core::ProcessInfo,
+}
+
+impl Reactor {
+    /// Binds every address (Redis's `bind` list on `port`) and registers signal handling.
+    pub fn bind(node: Node, clock: Clock, addrs: &[SocketAddr]) -> io::Result<Reactor> {
+        let poll = Poll::new()?;
+        let mut listeners = Vec::new();
+        for (i, addr) in addrs.iter().enumerate() {
+            let mut l = match TcpListener::bind(*addr) {
+                Ok(l) => l,
+                Err(e) if addrs.len() > 1 && e.kind() == io::ErrorKind::AddrNotAvailable => {
+                    tracing::warn!("Could not create server TCP listening socket {addr}: {e}");
+                    continue;
+                }
+                Err(e) => return Err(io::Error::new(e.kind(), format!("Could not create server TCP listening socket {addr}: {e}"))),
+            };
+            poll.registry().register(&mut l, Token(LISTENER_TOKEN_BASE + i), Interest::READABLE)?;
+            listeners.push(l);
+        }
+        if listeners.is_empty() {
+            return Err(io::Error::new(io::ErrorKind::AddrNotAvailable, "Failed listening on any address"));
+        }
+        let mut signals = signal_hook_mio::v1_0::Signals::new([libc::SIGINT, libc::SIGTERM])?;
+        poll.registry().register(&mut signals, SIGNAL_TOKEN, Interest::READABLE)?;
+        Ok(Reactor {
+            poll,
+            listeners,
+            conns: BTreeMap::new(),
+            next_conn_id: 1,
+            node,
+            clock,
+            read_buf: vec![0u8; READ_CHUNK_BYTES],
+            exit_code: None,
+            signals: Some(signals),
+            last_process_stats: None,
+            process_template: keel_core::ProcessInfo::default(),
+        })
+    }
+
+    pub fn local_addrs(&self) -> Vec<SocketAddr> {
+        self.listeners.iter().filter_map(|l| l.local_addr().ok()).collect()
+    }
+
+    /// Facts about the process (pid, executable, config file) that INFO reports.
+    pub fn set_process_info(&mut self, info: keel_core::ProcessInfo) {
+        self.process_template = info.clone();
+        self.node.set_process_info(info);
+    }
+
+    pub fn node_mut(&mut self) -> &mut Node {
+        &mut self.node
+    }
+
+    /// Runs until SHUTDOWN or a signal; returns the process exit code.
+    pub fn run(&mut self) -> io::Result<i32> {
+        let mut events = Events::with_capacity(1024);
+        loop {
+            let now = self.clock.now();
+            let deadline = self.node.next_deadline();
+            let timeout = Duration::from_millis(deadline.saturating_sub(now.mono_ms));
+            if let Err(e) = self.poll.poll(&mut events, Some(timeout)) {
+                if e.kind() == io::ErrorKind::Interrupted {
+                    continue;
+                }
+                return Err(e);
+            }
+            for event in events.iter() {
+                let token = event.token();
+                if token == SIGNAL_TOKEN {
+                    self.on_signal();
+                } else if token.0 >= LISTENER_TOKEN_BASE {
+                    self.accept(token.0 - LISTENER_TOKEN_BASE);
+                } else {
+                    let conn = token.0 as ConnId;
+                    if event.is_readable() || event.is_read_closed() || event.is_error() {
+                        self.read(conn);
+                    }
+                    if event.is_writable() {
+                        self.flush(conn);
+                    }
+                }
+                if self.exit_code.is_some() {
+                    break;
+                }
+            }
+            let now = self.clock.now();
+            if now.mono_ms >= self.node.next_deadline() {
+                self.refresh_process_stats();
+                self.node.handle(now, Input::Tick);
+                self.execute_effects();
+            }
+            self.enforce_output_limits();
+            if let Some(code) = self.exit_code {
+                self.flush_all_best_effort();
+                return Ok(code);
+            }
+        }
+    }
+
+    fn on_signal(&mut self) {
+        let Some(signals) = self.signals.as_mut() else { return };
+        let received: Vec<i32> = signals.pending().collect();
+        for sig in received {
+            let name = if sig == libc::SIGINT { "SIGINT" } else { "SIGTERM" };
+            tracing::warn!("Received {name} scheduling shutdown...");
+            tracing::warn!("User requested shutdown...");
+            tracing::warn!("Redis is now ready to exit, bye bye...");
+            self.exit_code = Some(0);
+        }
+    }
+
+    fn refresh_process_stats(&mut self) {
+        let due = self.last_process_stats.is_none_or(|t| t.elapsed() >= PROCESS_STATS_PERIOD);
+        if !due {
+            return;
+        }
+        self.last_process_stats = Some(Instant::now());
+        if let Some(rss) = process_rss_bytes() {
+            self.node.set_rss_bytes(rss);
+        }
+        let (user, sys) = cpu_times_secs();
+        let mut info = self.node_process_info();
+        info.cpu_user_secs = user;
+        info.cpu_sys_secs = sys;
+        self.node.set_process_info(info);
+    }
+
+    fn node_process_info(&self) -> keel_core::ProcessInfo {
+        self.process_template.clone()
+    }
+
+    fn accept(&mut self, index: usize) {
+        loop {
+            let Some(listener) = self.listeners.get(index) else { return };
+            let (mut stream, peer) = match listener.accept() {
+                Ok(pair) => pair,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) => {
+                    tracing::warn!("Accepting client connection: {e}");
+                    return;
+                }
+            };
+            let id = self.next_conn_id;
+            self.next_conn_id += 1;
+            let _ = stream.set_nodelay(true);
+            set_keepalive(&stream, self.node.config.tcp_keepalive_secs());
+            if self.poll.registry().register(&mut stream, Token(id as usize), Interest::READABLE).is_err() {
+                continue;
+            }
+            let local = stream.local_addr().map(|a| a.to_string()).unwrap_or_default();
+            self.conns.insert(
+                id,
+                Conn {
+                    stream,
+                    pending: Vec::new(),
+                    pending_pos: 0,
+                    closing: false,
+                    writable_registered: false,
+                    over_soft_since: None,
+                },
+            );
+            let now = self.clock.now();
+            let input = Input::Accepted {
+                conn: id,
+                peer: peer.to_string(),
+                local,
+                peer_is_loopback: peer.ip().is_loopback(),
+            };
+            self.node.handle(now, input);
+            self.execute_effects();
+        }
+    }
+
+    fn read(&mut self, id: ConnId) {
+        loop {
+            let Some(conn) = self.conns.get_mut(&id) else { return };
+            if conn.closing {
+                return;
+            }
+            match conn.stream.read(&mut self.read_buf) {
+                Ok(0) => {
+                    self.drop_conn(id);
+                    let now = self.clock.now();
+                    self.node.handle(now, Input::Closed { conn: id });
+                    self.execute_effects();
+                    return;
+                }
+                Ok(n) => {
+                    let now = self.clock.now();
+                    let bytes = &self.read_buf[..n];
+                    self.node.handle(now, Input::Data { conn: id, bytes });
+                    self.execute_effects();
+                    if n < self.read_buf.len() {
+                        // Likely drained; edge-triggered mio wakes us again on more data
+                        // only after WouldBlock, so keep reading until it says so.
+                        continue;
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(_) => {
+                    self.drop_conn(id);
+                    let now = self.clock.now();
+                    self.node.handle(now, Input::Closed { conn: id });
+                    self.execute_effects();
+                    return;
+                }
+            }
+        }
+    }
+
+    fn execute_effects(&mut self) {
+        while let Some(effect) = self.node.poll_effect() {
+            match effect {
+                Effect::Send { conn, bytes } => self.send(conn, bytes),
+                Effect::Close { conn } => {
+                    let flushed = self.conns.get(&conn).is_some_and(|c| c.pending_bytes() == 0);
+                    if flushed {
+                        self.drop_conn(conn);
+                    } else if let Some(c) = self.conns.get_mut(&conn) {
+                        c.closing = true;
+                    }
+                }
+                Effect::Shutdown { exit_code } => self.exit_code = Some(exit_code),
+                Effect::Sleep { ms } => std::thread::sleep(Duration::from_millis(ms)),
+                Effect::Log { level, message } => match level {
+                    LogLevel::Debug => tracing::debug!("{message}"),
+                    LogLevel::Verbose => tracing::debug!("{message}"),
+                    LogLevel::Notice => tracing::info!("{message}"),
+                    LogLevel::Warning => tracing::warn!("{message}"),
+                },
+            }
+        }
+    }
+
+    fn send(&mut self, id: ConnId, bytes: Vec<u8>) {
+        let Some(conn) = self.conns.get_mut(&id) else { return };
+        if conn.pending_bytes() == 0 {
+            conn.pending = bytes;
+            conn.pending_pos = 0;
+        } else {
+            conn.pending.extend_from_slice(&bytes);
+        }
+        self.flush(id);
+    }
+
+    fn flush(&mut self, id: ConnId) {
+        let Some(conn) = self.conns.get_mut(&id) else { return };
+        while conn.pending_pos < conn.pending.len() {
+            match conn.stream.write(&conn.pending[conn.pending_pos..]) {
+                Ok(0) => break,
+                Ok(n) => conn.pending_pos += n,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(_) => {
+                    self.drop_conn(id);
+                    let now = self.clock.now();
+                    self.node.handle(now, Input::Closed { conn: id });
+                    return;
+                }
+            }
+        }
+        let done = conn.pending_pos >= conn.pending.len();
+        if done {
+            conn.pending.clear();
+            conn.pending_pos = 0;
+            if conn.closing {
+                self.drop_conn(id);
+                return;
+            }
+        } else if conn.pending_pos > READ_CHUNK_BYTES * 4 {
+            conn.pending.drain(..conn.pending_pos);
+            conn.pending_pos = 0;
+        }
+        let want_writable = !done;
+        if want_writable != conn.writable_registered {
+            let interest = if want_writable { Interest::READABLE | Interest::WRITABLE } else { Interest::READABLE };
+            let _ = self.poll.registry().reregister(&mut conn.stream, Token(id as usize), interest);
+            conn.writable_registered = want_writable;
+        }
+    }
+
+    fn enforce_output_limits(&mut self) {
+        let (hard, soft, soft_secs) = normal_output_limits(&self.node);
+        if hard == 0 && soft == 0 {
+            return;
+        }
+        let mut over = Vec::new();
+        for (&id, conn) in self.conns.iter_mut() {
+            let pending = conn.pending_bytes() as u64;
+            if hard > 0 && pending > hard {
+                over.push(id);
+            } else if soft > 0 && pending > soft {
+                let since = *conn.over_soft_since.get_or_insert_with(Instant::now);
+                if since.elapsed() >= Duration::from_secs(soft_secs) {
+                    over.push(id);
+                }
+            } else {
+                conn.over_soft_since = None;
+            }
+        }
+        for id in over {
+            tracing::warn!("Client id={id} scheduled to be closed ASAP for overcoming of output buffer limits.");
+            self.drop_conn(id);
+            let now = self.clock.now();
+            self.node.handle(now, Input::Closed { conn: id });
+            self.execute_effects();
+        }
+    }
+
+    fn drop_conn(&mut self, id: ConnId) {
+        if let Some(mut conn) = self.conns.remove(&id) {
+            let _ = self.poll.registry().deregister(&mut conn.stream);
+        }
+    }
+
+    fn flush_all_best_effort(&mut self) {
+        let ids: Vec<ConnId> = self.conns.keys().copied().collect();
+        for id in ids {
+            self.flush(id);
+        }
+    }
+}

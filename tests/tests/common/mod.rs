@@ -1,0 +1,519 @@
+//! Shared helpers for the end-to-end and differential tests: start a keel or a real
+//! redis-server on a free port, talk RESP to it over a plain `TcpStream`, and frame
+//! exactly one reply at a time so replies can be compared byte for byte.
+
+// Each test crate uses a different subset of these helpers.
+#![allow(dead_code)]
+
+use std::io::{ErrorKind, Read, Write};
+use std::net::{Shutdown, TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+
+/// How long a server gets to accept its first connection.
+const START_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a reply may take before a read fails the test.
+pub const READ_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The keel binary cargo built for these tests.
+pub fn keel_bin() -> &'static str {
+    env!("CARGO_BIN_EXE_keel-server-under-test")
+}
+
+/// A server process on 127.0.0.1:`port`, killed (and reaped) on drop.
+pub struct Server {
+    child: Option<Child>,
+    pub port: u16,
+    pub name: &'static str,
+}
+
+impl Server {
+    /// keel with redis-server's flags: `--port N --save "" --appendonly no` + `extra`.
+    pub fn keel(extra: &[&str]) -> Server {
+        Server::start("keel", keel_bin(), |port| {
+            let mut a = base_args(port);
+            a.extend(extra.iter().map(|s| s.to_string()));
+            a
+        })
+    }
+
+    /// keel reading `config` first (as `keel-server /path/redis.conf`), then `--port N`
+    /// and `extra` overriding it.
+    pub fn keel_with_config(config: &std::path::Path, extra: &[&str]) -> Server {
+        Server::start("keel", keel_bin(), |port| {
+            let mut a = vec![config.display().to_string()];
+            a.extend(base_args(port));
+            a.extend(extra.iter().map(|s| s.to_string()));
+            a
+        })
+    }
+
+    /// A real redis-server: `--port N --save '' --appendonly no --daemonize no` + `extra`.
+    pub fn redis(extra: &[&str]) -> Server {
+        Server::start("redis", "redis-server", |port| {
+            let mut a = base_args(port);
+            a.extend(["--daemonize".to_string(), "no".to_string()]);
+            a.extend(extra.iter().map(|s| s.to_string()));
+            a
+        })
+    }
+
+    /// Spawns `program` with `args(port)` on a free port and waits until it accepts a
+    /// connection. A start that fails (say the port was taken in between) is retried on
+    /// a new port; after the last try, panics with the exit status.
+    pub fn start(name: &'static str, program: &str, args: impl Fn(u16) -> Vec<String>) -> Server {
+        let mut last_failure = String::new();
+        for _ in 0..5 {
+            let port = free_port();
+            let mut child = Command::new(program)
+                .args(args(port))
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::inherit())
+                .spawn()
+                .unwrap_or_else(|e| panic!("cannot spawn {program}: {e}"));
+            let deadline = Instant::now() + START_TIMEOUT;
+            loop {
+                if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                    return Server { child: Some(child), port, name };
+                }
+                if let Ok(Some(status)) = child.try_wait() {
+                    last_failure = format!("{program} exited before accepting connections: {status}");
+                    break;
+                }
+                if Instant::now() > deadline {
+                    let _ = child.kill();
+                    let status = child.wait();
+                    panic!(
+                        "{program} did not accept connections on port {port} within {START_TIMEOUT:?} \
+                         (killed; exit status {status:?})"
+                    );
+                }
+                std::thread::sleep(Duration::from_millis(10));
+            }
+        }
+        panic!("{last_failure}");
+    }
+
+    pub fn conn(&self) -> Conn {
+        Conn::connect(self.port)
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().expect("server already reaped").id()
+    }
+
+    /// Waits up to `timeout` for the process to exit by itself.
+    pub fn wait_exit(&mut self, timeout: Duration) -> Option<ExitStatus> {
+        let child = self.child.as_mut().expect("server already reaped");
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(status) = child.try_wait().expect("try_wait") {
+                self.child = None;
+                return Some(status);
+            }
+            if Instant::now() > deadline {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Whether the process is still running.
+    pub fn is_running(&mut self) -> bool {
+        match self.child.as_mut() {
+            Some(c) => matches!(c.try_wait(), Ok(None)),
+            None => false,
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+fn base_args(port: u16) -> Vec<String> {
+    ["--port", &port.to_string(), "--save", "", "--appendonly", "no"].iter().map(|s| s.to_string()).collect()
+}
+
+/// A port that was free a moment ago (bind 127.0.0.1:0, read it, release it).
+pub fn free_port() -> u16 {
+    for _ in 0..100 {
+        if let Ok(l) = TcpListener::bind("127.0.0.1:0") {
+            if let Ok(addr) = l.local_addr() {
+                return addr.port();
+            }
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    panic!("no free port on 127.0.0.1");
+}
+
+/// Whether `redis-server` is on PATH.
+pub fn redis_available() -> bool {
+    Command::new("redis-server")
+        .arg("--version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false)
+}
+
+/// Whether `redis-cli` is on PATH.
+pub fn redis_cli_available() -> bool {
+    Command::new("redis-cli")
+        .arg("--version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false)
+}
+
+/// True when redis-server is present. Otherwise prints a notice and returns false, or
+/// panics when `KEEL_REQUIRE_REDIS=1` (CI must not silently skip).
+pub fn require_redis_or_skip() -> bool {
+    if redis_available() {
+        return true;
+    }
+    if std::env::var("KEEL_REQUIRE_REDIS").as_deref() == Ok("1") {
+        panic!("redis-server not found but KEEL_REQUIRE_REDIS=1; differential tests need it (apt-get install redis-server)");
+    }
+    eprintln!("SKIPPED: redis-server not found; differential tests need it (apt-get install redis-server)");
+    false
+}
+
+/// A fresh, empty scratch directory under the system temp dir.
+pub fn scratch_dir(tag: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("keel-tests-{}-{tag}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("create scratch dir");
+    dir
+}
+
+/// One client connection speaking RESP.
+pub struct Conn {
+    pub stream: TcpStream,
+    buf: Vec<u8>,
+}
+
+impl Conn {
+    pub fn connect(port: u16) -> Conn {
+        let stream = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+        stream.set_read_timeout(Some(READ_TIMEOUT)).expect("set_read_timeout");
+        stream.set_nodelay(true).expect("set_nodelay");
+        Conn { stream, buf: Vec::new() }
+    }
+
+    pub fn send_raw(&mut self, bytes: &[u8]) {
+        self.stream.write_all(bytes).expect("write to server");
+    }
+
+    /// Sends one command as a RESP multibulk and returns the raw bytes of its reply.
+    pub fn cmd(&mut self, args: &[&[u8]]) -> Vec<u8> {
+        self.send_raw(&encode(args));
+        self.read_reply()
+    }
+
+    /// `cmd` over owned arguments (as `s()` returns them).
+    pub fn cmdv(&mut self, args: &[Vec<u8>]) -> Vec<u8> {
+        let refs: Vec<&[u8]> = args.iter().map(Vec::as_slice).collect();
+        self.cmd(&refs)
+    }
+
+    /// `cmd` over a command line split by `s()`.
+    pub fn cmds(&mut self, line: &str) -> Vec<u8> {
+        self.cmdv(&s(line))
+    }
+
+    /// Reads exactly one complete reply (RESP2 or RESP3) and returns its raw bytes.
+    pub fn read_reply(&mut self) -> Vec<u8> {
+        loop {
+            match frame(&self.buf, 0) {
+                Ok(Some(end)) => {
+                    let rest = self.buf.split_off(end);
+                    return std::mem::replace(&mut self.buf, rest);
+                }
+                Ok(None) => {}
+                Err(e) => panic!("malformed reply ({e}): {}", escape(&self.buf)),
+            }
+            let mut chunk = [0u8; 64 * 1024];
+            match self.stream.read(&mut chunk) {
+                Ok(0) => panic!("connection closed while reading a reply; have {}", escape(&self.buf)),
+                Ok(n) => self.buf.extend_from_slice(&chunk[..n]),
+                Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                Err(e) => panic!("reading a reply failed ({e}); have {}", escape(&self.buf)),
+            }
+        }
+    }
+
+    /// Like `read_reply`, but returns None when the server closes the connection (or
+    /// resets it) before a complete reply arrived.
+    pub fn try_read_reply(&mut self) -> Option<Vec<u8>> {
+        loop {
+            if let Ok(Some(end)) = frame(&self.buf, 0) {
+                let rest = self.buf.split_off(end);
+                return Some(std::mem::replace(&mut self.buf, rest));
+            }
+            let mut chunk = [0u8; 64 * 1024];
+            match self.stream.read(&mut chunk) {
+                Ok(0) => return None,
+                Ok(n) => self.buf.extend_from_slice(&chunk[..n]),
+                Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+                    panic!("no reply within {READ_TIMEOUT:?}; have {}", escape(&self.buf))
+                }
+                Err(_) => return None,
+            }
+        }
+    }
+
+    /// Whether the server closes the connection within 2 s (unread data is kept).
+    pub fn is_closed(&mut self) -> bool {
+        self.closed_within(Duration::from_secs(2))
+    }
+
+    /// Whether the server closes (or resets) the connection within `timeout`. Data that
+    /// arrives meanwhile is kept for `read_reply`.
+    pub fn closed_within(&mut self, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        let closed = loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                break false;
+            }
+            self.stream.set_read_timeout(Some(left)).expect("set_read_timeout");
+            let mut chunk = [0u8; 64 * 1024];
+            match self.stream.read(&mut chunk) {
+                Ok(0) => break true,
+                Ok(n) => self.buf.extend_from_slice(&chunk[..n]),
+                Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => break false,
+                Err(_) => break true,
+            }
+        };
+        let _ = self.stream.set_read_timeout(Some(READ_TIMEOUT));
+        closed
+    }
+
+    /// Closes our sending side; the server sees EOF.
+    pub fn shutdown_write(&mut self) {
+        let _ = self.stream.shutdown(Shutdown::Write);
+    }
+
+    /// Bytes received but not yet returned as a reply.
+    pub fn pending(&self) -> &[u8] {
+        &self.buf
+    }
+}
+
+/// One command as a RESP multibulk.
+pub fn encode(args: &[&[u8]]) -> Vec<u8> {
+    let mut out = format!("*{}\r\n", args.len()).into_bytes();
+    for a in args {
+        out.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
+        out.extend_from_slice(a);
+        out.extend_from_slice(b"\r\n");
+    }
+    out
+}
+
+/// `encode` over a command line split by `s()`.
+pub fn encode_line(line: &str) -> Vec<u8> {
+    let args = s(line);
+    let refs: Vec<&[u8]> = args.iter().map(Vec::as_slice).collect();
+    encode(&refs)
+}
+
+/// Splits a command line into arguments at whitespace. Like redis-cli, a token may be
+/// double-quoted (`""` is the empty string, `"a b"` has a space) with the escapes
+/// `\" \\ \n \r \t \xHH`.
+pub fn s(line: &str) -> Vec<Vec<u8>> {
+    let bytes = line.as_bytes();
+    let mut args = Vec::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i].is_ascii_whitespace() {
+            i += 1;
+            continue;
+        }
+        let mut arg = Vec::new();
+        if bytes[i] == b'"' {
+            i += 1;
+            loop {
+                assert!(i < bytes.len(), "unterminated quote in {line:?}");
+                match bytes[i] {
+                    b'"' => {
+                        i += 1;
+                        break;
+                    }
+                    b'\\' => {
+                        let c = *bytes.get(i + 1).unwrap_or_else(|| panic!("dangling \\ in {line:?}"));
+                        match c {
+                            b'n' => arg.push(b'\n'),
+                            b'r' => arg.push(b'\r'),
+                            b't' => arg.push(b'\t'),
+                            b'x' => {
+                                let hex = std::str::from_utf8(&bytes[i + 2..i + 4]).expect("hex escape");
+                                arg.push(u8::from_str_radix(hex, 16).expect("hex escape"));
+                                i += 2;
+                            }
+                            other => arg.push(other),
+                        }
+                        i += 2;
+                    }
+                    b => {
+                        arg.push(b);
+                        i += 1;
+                    }
+                }
+            }
+        } else {
+            while i < bytes.len() && !bytes[i].is_ascii_whitespace() {
+                arg.push(bytes[i]);
+                i += 1;
+            }
+        }
+        args.push(arg);
+    }
+    args
+}
+
+/// Printable form of raw bytes: `\r`, `\n`, `\t`, `\\` and `\xHH` for the rest.
+pub fn escape(bytes: &[u8]) -> String {
+    const MAX: usize = 2000;
+    let mut out = String::new();
+    for &b in bytes.iter().take(MAX) {
+        match b {
+            b'\r' => out.push_str("\\r"),
+            b'\n' => out.push_str("\\n"),
+            b'\t' => out.push_str("\\t"),
+            b'\\' => out.push_str("\\\\"),
+            0x20..=0x7e => out.push(b as char),
+            _ => out.push_str(&format!("\\x{b:02x}")),
+        }
+    }
+    if bytes.len() > MAX {
+        out.push_str(&format!("... ({} bytes in all)", bytes.len()));
+    }
+    out
+}
+
+/// The end (exclusive) of the one complete reply starting at `pos`, `Ok(None)` when more
+/// bytes are needed, or an error for bytes that are not RESP.
+pub fn frame(buf: &[u8], pos: usize) -> Result<Option<usize>, String> {
+    let Some(&kind) = buf.get(pos) else { return Ok(None) };
+    let Some(line_end) = find_crlf(buf, pos + 1) else { return Ok(None) };
+    let header = &buf[pos + 1..line_end];
+    let after = line_end + 2;
+    match kind {
+        b'+' | b'-' | b':' | b'_' | b',' | b'#' | b'(' => Ok(Some(after)),
+        b'$' | b'!' | b'=' => {
+            let n = parse_len(header)?;
+            if n < 0 {
+                return Ok(Some(after));
+            }
+            let end = after + n as usize;
+            if buf.len() < end + 2 {
+                return Ok(None);
+            }
+            if &buf[end..end + 2] != b"\r\n" {
+                return Err(format!("bulk of {n} bytes not followed by CRLF at {end}"));
+            }
+            Ok(Some(end + 2))
+        }
+        b'*' | b'~' | b'>' | b'%' | b'|' => {
+            let n = parse_len(header)?;
+            if n < 0 {
+                return Ok(Some(after));
+            }
+            let items = if matches!(kind, b'%' | b'|') { 2 * n } else { n };
+            let mut p = after;
+            for _ in 0..items {
+                match frame(buf, p)? {
+                    Some(e) => p = e,
+                    None => return Ok(None),
+                }
+            }
+            if kind == b'|' {
+                // An attribute decorates the reply that follows it.
+                return frame(buf, p);
+            }
+            Ok(Some(p))
+        }
+        other => Err(format!("unknown reply type byte {:?} at {pos}", other as char)),
+    }
+}
+
+fn find_crlf(buf: &[u8], from: usize) -> Option<usize> {
+    buf.get(from..)?.windows(2).position(|w| w == b"\r\n").map(|i| from + i)
+}
+
+fn parse_len(header: &[u8]) -> Result<i64, String> {
+    std::str::from_utf8(header)
+        .ok()
+        .and_then(|t| t.parse::<i64>().ok())
+        .filter(|&n| n >= -1)
+        .ok_or_else(|| format!("bad length {:?}", escape(header)))
+}
+
+/// The elements of a top-level RESP2 array reply (`*N` of complete replies), each as
+/// raw bytes; None for anything that is not an array.
+pub fn array_elements(reply: &[u8]) -> Option<Vec<Vec<u8>>> {
+    if reply.first() != Some(&b'*') && reply.first() != Some(&b'~') {
+        return None;
+    }
+    let line_end = find_crlf(reply, 1)?;
+    let n = parse_len(&reply[1..line_end]).ok()?;
+    if n < 0 {
+        return None;
+    }
+    let mut p = line_end + 2;
+    let mut out = Vec::new();
+    for _ in 0..n {
+        let e = frame(reply, p).ok()??;
+        out.push(reply[p..e].to_vec());
+        p = e;
+    }
+    Some(out)
+}
+
+/// An array reply with its elements sorted, for commands whose order is unspecified
+/// (KEYS, SMEMBERS, ...); other replies come back unchanged.
+pub fn sorted_reply(reply: &[u8]) -> Vec<u8> {
+    match array_elements(reply) {
+        Some(mut items) => {
+            items.sort();
+            let mut out = format!("{}{}\r\n", reply[0] as char, items.len()).into_bytes();
+            for i in items {
+                out.extend_from_slice(&i);
+            }
+            out
+        }
+        None => reply.to_vec(),
+    }
+}
+
+#[cfg(test)]
+mod framer_tests {
+    use super::*;
+
+    #[test]
+    fn frames_nested_and_partial() {
+        let r = b"*2\r\n$3\r\nfoo\r\n%1\r\n+a\r\n:1\r\nextra";
+        assert_eq!(frame(r, 0).unwrap(), Some(r.len() - 5));
+        assert_eq!(frame(b"*2\r\n$3\r\nfoo\r\n", 0).unwrap(), None);
+        assert_eq!(frame(b"$-1\r\n", 0).unwrap(), Some(5));
+        assert_eq!(frame(b"|1\r\n+k\r\n+v\r\n:5\r\n", 0).unwrap(), Some(16));
+        assert_eq!(s(r#"SET "a b" "" x\x41"#), vec![b"SET".to_vec(), b"a b".to_vec(), b"".to_vec(), b"x\\x41".to_vec()]);
+        assert_eq!(s(r#"SET "\x41\"""#), vec![b"SET".to_vec(), b"A\"".to_vec()]);
+        assert_eq!(sorted_reply(b"*2\r\n$1\r\nb\r\n$1\r\na\r\n"), b"*2\r\n$1\r\na\r\n$1\r\nb\r\n".to_vec());
+    }
+}
