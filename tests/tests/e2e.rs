@@ -407,7 +407,6 @@ fn hostile_inputs_get_errors_and_the_server_keeps_serving() {
     assert_reply(&c.cmds("LCS a b MINMATCHLEN -9223372036854775808"), b"$6\r\nmytext\r\n");
     assert_reply(&c.cmds("LCS a b IDX MINMATCHLEN -9223372036854775808 WITHMATCHLEN"), &c_lcs_idx());
     assert_reply(&c.cmds("GETRANGE a -9223372036854775808 9223372036854775807"), b"$8\r\nohmytext\r\n");
-    assert_reply(&c.cmds("INCRBYFLOAT n 1e400"), b"-ERR increment would produce NaN or Infinity\r\n");
 
     assert_reply(&c.cmds("PING"), b"+PONG\r\n");
     assert_reply(&watcher.cmds("PING"), b"+PONG\r\n");

@@ -391,12 +391,12 @@ fn debug_populate(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
         }
         let text = format!("value:{j}").into_bytes();
         let value = if size == 0 {
-            StrValue::Bytes { data: crate::types::SmallBytes::new(&text), raw: text.len() > 44 }
+            StrValue::with_encoding(&text, text.len() > 44)
         } else {
             let mut v = vec![0u8; size];
             let n = size.min(text.len());
             v[..n].copy_from_slice(&text[..n]);
-            StrValue::Bytes { data: crate::types::SmallBytes::from_vec(v), raw: size > 44 }
+            StrValue::with_encoding(&v, size > 44)
         };
         ctx.node.keyspace.db_mut(db).insert(&key, Value::Str(value));
     }

@@ -64,7 +64,7 @@ fn str_of<'c>(ctx: &'c Ctx<'_>, id: u32) -> Option<&'c StrValue> {
 pub(crate) fn reply_str(out: &mut ReplyBuf, s: &StrValue) {
     match s {
         StrValue::Int(n) => out.bulk_i64(*n),
-        StrValue::Bytes { data, .. } => out.bulk(data.as_bytes()),
+        other => out.bulk(other.as_bytes().unwrap_or_default()),
     }
 }
 

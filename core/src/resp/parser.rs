@@ -328,8 +328,13 @@ mod tests {
             Err(ProtocolError("invalid multibulk length".into()))
         );
         let unauth = ParseLimits { authenticated: false, ..LIMITS };
+        // Redis checks proto-max-bulk-len first, then the unauthenticated limit.
         assert_eq!(
             parse_all(b"*1\r\n$2147483648\r\n", unauth),
+            Err(ProtocolError("invalid bulk length".into()))
+        );
+        assert_eq!(
+            parse_all(b"*1\r\n$16385\r\n", unauth),
             Err(ProtocolError("unauthenticated bulk length".into()))
         );
         assert_eq!(

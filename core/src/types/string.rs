@@ -1,19 +1,24 @@
 //! The string type with Redis's three encodings as `OBJECT ENCODING` reports them:
 //! `int` (a canonical i64), `embstr` (≤ 44 bytes, never modified in place) and `raw`.
-//! Storage is keel's own: ints in 8 bytes, up to 22 bytes inline, the rest on the heap.
+//! Storage is keel's own, 24 bytes in all: ints in 8 bytes, up to 22 bytes inline,
+//! the rest on the heap.
 
-use super::bytes::SmallBytes;
 use crate::util::{parse_i64, write_i64};
 
 /// Redis's `OBJ_ENCODING_EMBSTR_SIZE_LIMIT`.
 pub const EMBSTR_MAX_BYTES: usize = 44;
+/// Bytes stored inline, without a heap allocation.
+pub const INLINE_CAP: usize = 22;
+/// In `Inline::meta`, the bit that marks a `raw` string; the low bits hold the length.
+const RAW_BIT: u8 = 0x80;
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Clone)]
 pub enum StrValue {
     Int(i64),
+    Inline { meta: u8, buf: [u8; INLINE_CAP] },
     /// `raw` is true once the value was modified in place (APPEND, SETRANGE) or is
     /// longer than the embstr limit, as Redis reports it.
-    Bytes { data: SmallBytes, raw: bool },
+    Heap { raw: bool, data: Box<[u8]> },
 }
 
 impl StrValue {
@@ -25,31 +30,58 @@ impl StrValue {
                 return StrValue::Int(n);
             }
         }
-        StrValue::Bytes { data: SmallBytes::new(data), raw: data.len() > EMBSTR_MAX_BYTES }
+        Self::with_encoding(data, data.len() > EMBSTR_MAX_BYTES)
+    }
+
+    /// Bytes with an explicit raw flag (no int encoding).
+    pub fn with_encoding(data: &[u8], raw: bool) -> Self {
+        if data.len() <= INLINE_CAP {
+            let mut buf = [0u8; INLINE_CAP];
+            buf[..data.len()].copy_from_slice(data);
+            StrValue::Inline { meta: data.len() as u8 | if raw { RAW_BIT } else { 0 }, buf }
+        } else {
+            StrValue::Heap { raw, data: data.into() }
+        }
     }
 
     /// A value modified in place: Redis keeps such strings `raw`.
     pub fn raw(data: Vec<u8>) -> Self {
-        StrValue::Bytes { data: SmallBytes::from_vec(data), raw: true }
+        if data.len() <= INLINE_CAP {
+            Self::with_encoding(&data, true)
+        } else {
+            StrValue::Heap { raw: true, data: data.into_boxed_slice() }
+        }
     }
 
     pub fn encoding_name(&self) -> &'static str {
         match self {
             StrValue::Int(_) => "int",
-            StrValue::Bytes { raw: false, .. } => "embstr",
-            StrValue::Bytes { raw: true, .. } => "raw",
+            StrValue::Inline { meta, .. } if meta & RAW_BIT != 0 => "raw",
+            StrValue::Heap { raw: true, .. } => "raw",
+            _ => "embstr",
+        }
+    }
+
+    /// The bytes when not int-encoded.
+    pub fn as_bytes(&self) -> Option<&[u8]> {
+        match self {
+            StrValue::Int(_) => None,
+            StrValue::Inline { meta, buf } => Some(&buf[..((meta & !RAW_BIT) as usize).min(INLINE_CAP)]),
+            StrValue::Heap { data, .. } => Some(data),
         }
     }
 
     /// The bytes, materialising an int into `scratch`.
     pub fn bytes<'a>(&'a self, scratch: &'a mut Vec<u8>) -> &'a [u8] {
-        match self {
-            StrValue::Int(n) => {
+        match self.as_bytes() {
+            Some(b) => b,
+            None => {
                 scratch.clear();
-                write_i64(scratch, *n);
+                if let StrValue::Int(n) = self {
+                    write_i64(scratch, *n);
+                }
                 scratch
             }
-            StrValue::Bytes { data, .. } => data.as_bytes(),
         }
     }
 
@@ -59,13 +91,9 @@ impl StrValue {
     }
 
     pub fn len(&self) -> usize {
-        match self {
-            StrValue::Int(n) => {
-                let mut s = Vec::with_capacity(20);
-                write_i64(&mut s, *n);
-                s.len()
-            }
-            StrValue::Bytes { data, .. } => data.as_bytes().len(),
+        match self.as_bytes() {
+            Some(b) => b.len(),
+            None => self.to_vec().len(),
         }
     }
 
@@ -77,15 +105,27 @@ impl StrValue {
     pub fn as_i64(&self) -> Option<i64> {
         match self {
             StrValue::Int(n) => Some(*n),
-            StrValue::Bytes { data, .. } => parse_i64(data.as_bytes()),
+            other => other.as_bytes().and_then(parse_i64),
         }
     }
 
     pub fn heap_bytes(&self) -> usize {
         match self {
-            StrValue::Int(_) => 0,
-            StrValue::Bytes { data, .. } => data.heap_bytes(),
+            StrValue::Heap { data, .. } => data.len(),
+            _ => 0,
         }
+    }
+}
+
+impl PartialEq for StrValue {
+    fn eq(&self, other: &Self) -> bool {
+        self.to_vec() == other.to_vec()
+    }
+}
+
+impl std::fmt::Debug for StrValue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:?}({:?})", self.encoding_name(), String::from_utf8_lossy(&self.to_vec()))
     }
 }
 
@@ -100,6 +140,9 @@ mod tests {
         assert_eq!(StrValue::from_set(&[b'a'; 44]).encoding_name(), "embstr");
         assert_eq!(StrValue::from_set(&[b'a'; 45]).encoding_name(), "raw");
         assert_eq!(StrValue::raw(b"x".to_vec()).encoding_name(), "raw");
+        assert_eq!(StrValue::raw(vec![b'x'; 30]).encoding_name(), "raw");
+        assert_eq!(StrValue::from_set(b"-42").to_vec(), b"-42");
+        assert_eq!(StrValue::from_set(&[b'z'; 30]).to_vec(), vec![b'z'; 30]);
         assert_eq!(std::mem::size_of::<StrValue>(), 24);
         assert_eq!(std::mem::size_of::<super::super::Value>(), 24);
     }
