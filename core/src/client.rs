@@ -44,7 +44,14 @@ pub struct Client {
 }
 
 impl Client {
-    pub fn new(id: u64, conn: ConnId, peer: String, local: String, now_mono_ms: u64, authenticated: bool) -> Self {
+    pub fn new(
+        id: u64,
+        conn: ConnId,
+        peer: String,
+        local: String,
+        now_mono_ms: u64,
+        authenticated: bool,
+    ) -> Self {
         Client {
             id,
             conn,
@@ -78,7 +85,11 @@ impl Client {
     pub fn info_line(&self, now_mono_ms: u64) -> String {
         let age = now_mono_ms.saturating_sub(self.created_mono_ms) / 1000;
         let idle = now_mono_ms.saturating_sub(self.last_interaction_mono_ms) / 1000;
-        let name = self.name.as_deref().map(String::from_utf8_lossy).unwrap_or_default();
+        let name = self
+            .name
+            .as_deref()
+            .map(String::from_utf8_lossy)
+            .unwrap_or_default();
         let mut flags = String::new();
         if self.close_after_reply {
             flags.push('A');

@@ -79,11 +79,8 @@ fn match_class(pattern: &[u8], mut p: usize, c: u8, nocase: bool) -> Option<usiz
         p += 1;
     }
     let mut matched = false;
-    loop {
-        let Some(&b) = pattern.get(p) else {
-            // Unclosed: Redis treats the end of the pattern as the end of the class.
-            break;
-        };
+    // An unclosed class runs to the end of the pattern, as in Redis.
+    while let Some(&b) = pattern.get(p) {
         if b == b']' {
             p += 1;
             break;

@@ -11,6 +11,8 @@ pub mod glob;
 pub mod keyspace;
 pub mod mutants;
 pub mod node;
+#[cfg(test)]
+mod node_tests;
 pub mod resp;
 pub mod types;
 pub mod util;

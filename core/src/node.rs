@@ -36,7 +36,12 @@ impl Now {
 #[derive(Debug)]
 pub enum Input<'a> {
     /// A connection was accepted. `peer`/`local` are `ip:port` texts.
-    Accepted { conn: ConnId, peer: String, local: String, peer_is_loopback: bool },
+    Accepted {
+        conn: ConnId,
+        peer: String,
+        local: String,
+        peer_is_loopback: bool,
+    },
     /// Bytes arrived on a connection.
     Data { conn: ConnId, bytes: &'a [u8] },
     /// The peer closed the connection, or it failed.
@@ -181,12 +186,18 @@ impl Node {
 
     pub fn handle(&mut self, now: Now, input: Input<'_>) {
         // Clocks given to a node only move forward as far as timers are concerned.
-        self.last_now = Now { mono_ms: now.mono_ms.max(self.last_now.mono_ms), wall_ms: now.wall_ms };
+        self.last_now = Now {
+            mono_ms: now.mono_ms.max(self.last_now.mono_ms),
+            wall_ms: now.wall_ms,
+        };
         let now = self.last_now;
         match input {
-            Input::Accepted { conn, peer, local, peer_is_loopback } => {
-                self.on_accept(now, conn, peer, local, peer_is_loopback)
-            }
+            Input::Accepted {
+                conn,
+                peer,
+                local,
+                peer_is_loopback,
+            } => self.on_accept(now, conn, peer, local, peer_is_loopback),
             Input::Data { conn, bytes } => self.on_data(now, conn, bytes),
             Input::Closed { conn } => {
                 self.clients.remove(&conn);
@@ -211,7 +222,14 @@ impl Node {
         self.effects.push_back(Effect::Log { level, message });
     }
 
-    fn on_accept(&mut self, now: Now, conn: ConnId, peer: String, local: String, peer_is_loopback: bool) {
+    fn on_accept(
+        &mut self,
+        now: Now,
+        conn: ConnId,
+        peer: String,
+        local: String,
+        peer_is_loopback: bool,
+    ) {
         self.stats.total_connections_received += 1;
         if self.clients.len() >= self.config.maxclients() {
             self.stats.rejected_connections += 1;
@@ -220,7 +238,8 @@ impl Node {
         }
         // Redis 7's protected mode: no password for the default user and a
         // non-loopback peer (bind is not consulted, as in Redis 7.0).
-        if self.config.protected_mode() && !peer_is_loopback && self.config.requirepass().is_none() {
+        if self.config.protected_mode() && !peer_is_loopback && self.config.requirepass().is_none()
+        {
             self.send_and_close(conn, PROTECTED_MODE_ERROR.as_bytes());
             return;
         }
@@ -233,7 +252,10 @@ impl Node {
     }
 
     fn send_and_close(&mut self, conn: ConnId, bytes: &[u8]) {
-        self.effects.push_back(Effect::Send { conn, bytes: bytes.to_vec() });
+        self.effects.push_back(Effect::Send {
+            conn,
+            bytes: bytes.to_vec(),
+        });
         self.effects.push_back(Effect::Close { conn });
     }
 
@@ -254,12 +276,19 @@ impl Node {
         let mut qpos = 0usize;
         let proto_max = self.config.proto_max_bulk_len_bytes();
         while !client.close_after_reply && !self.shutting_down {
-            let limits = ParseLimits { proto_max_bulk_len_bytes: proto_max, authenticated: client.authenticated };
+            let limits = ParseLimits {
+                proto_max_bulk_len_bytes: proto_max,
+                authenticated: client.authenticated,
+            };
             let Some(rest) = qbuf.get(qpos..) else { break };
             match parser.next_request(rest, limits, &mut req) {
                 Ok(None) => break,
                 Ok(Some(())) => {
-                    let base = if req.inline { &parser.scratch[..] } else { rest };
+                    let base = if req.inline {
+                        &parser.scratch[..]
+                    } else {
+                        rest
+                    };
                     client.more_pipelined = rest.len() > req.consumed_bytes;
                     if !req.ranges.is_empty() {
                         let argv = commands::Argv::new(base, &req.ranges);
@@ -272,7 +301,10 @@ impl Node {
                     self.stats.total_error_replies += 1;
                     client.close_after_reply = true;
                     let peer = client.peer.clone();
-                    self.log(LogLevel::Verbose, format!("Protocol error ({}) from client: addr={peer}", e.0));
+                    self.log(
+                        LogLevel::Verbose,
+                        format!("Protocol error ({}) from client: addr={peer}", e.0),
+                    );
                 }
             }
         }
@@ -301,7 +333,10 @@ impl Node {
         if !client.out.bytes.is_empty() {
             let bytes = std::mem::take(&mut client.out.bytes);
             self.stats.total_net_output_bytes += bytes.len() as u64;
-            self.effects.push_back(Effect::Send { conn: client.conn, bytes });
+            self.effects.push_back(Effect::Send {
+                conn: client.conn,
+                bytes,
+            });
         }
     }
 
@@ -312,7 +347,8 @@ impl Node {
         if self.active_expire_enabled {
             let effort = self.config.active_expire_effort();
             let mut rng = std::mem::replace(&mut self.rng, ChaCha8Rng::seed_from_u64(0));
-            self.keyspace.active_expire_cycle(now.wall_ms, effort, |n| rng.gen_range(0..n.max(1)));
+            self.keyspace
+                .active_expire_cycle(now.wall_ms, effort, |n| rng.gen_range(0..n.max(1)));
             self.rng = rng;
         }
         self.close_idle_clients(now);

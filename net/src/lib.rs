@@ -47,12 +47,16 @@ pub struct Clock {
 
 impl Clock {
     pub fn new() -> Self {
-        Clock { start: Instant::now() }
+        Clock {
+            start: Instant::now(),
+        }
     }
 
     pub fn now(&self) -> Now {
         let mono_ms = self.start.elapsed().as_millis() as u64;
-        let wall_ms = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64);
+        let wall_ms = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as u64);
         Now { mono_ms, wall_ms }
     }
 }
@@ -65,7 +69,10 @@ impl Default for Clock {
 
 /// Output-buffer limits for normal clients: (hard bytes, soft bytes, soft seconds).
 fn normal_output_limits(node: &Node) -> (u64, u64, u64) {
-    let text = node.config.get_one("client-output-buffer-limit").unwrap_or_default();
+    let text = node
+        .config
+        .get_one("client-output-buffer-limit")
+        .unwrap_or_default();
     let words: Vec<&str> = text.split_whitespace().collect();
     for chunk in words.chunks(4) {
         if let [class, hard, soft, secs] = chunk {
@@ -92,10 +99,34 @@ fn set_keepalive(stream: &TcpStream, secs: u64) {
     // SAFETY: fd is a live socket owned by `stream`; each option value points at a
     // c_int that outlives the call, with its size passed alongside.
     unsafe {
-        libc::setsockopt(fd, libc::SOL_SOCKET, libc::SO_KEEPALIVE, &on as *const _ as *const libc::c_void, size);
-        libc::setsockopt(fd, libc::IPPROTO_TCP, libc::TCP_KEEPIDLE, &idle as *const _ as *const libc::c_void, size);
-        libc::setsockopt(fd, libc::IPPROTO_TCP, libc::TCP_KEEPINTVL, &interval as *const _ as *const libc::c_void, size);
-        libc::setsockopt(fd, libc::IPPROTO_TCP, libc::TCP_KEEPCNT, &count as *const _ as *const libc::c_void, size);
+        libc::setsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            libc::SO_KEEPALIVE,
+            &on as *const _ as *const libc::c_void,
+            size,
+        );
+        libc::setsockopt(
+            fd,
+            libc::IPPROTO_TCP,
+            libc::TCP_KEEPIDLE,
+            &idle as *const _ as *const libc::c_void,
+            size,
+        );
+        libc::setsockopt(
+            fd,
+            libc::IPPROTO_TCP,
+            libc::TCP_KEEPINTVL,
+            &interval as *const _ as *const libc::c_void,
+            size,
+        );
+        libc::setsockopt(
+            fd,
+            libc::IPPROTO_TCP,
+            libc::TCP_KEEPCNT,
+            &count as *const _ as *const libc::c_void,
+            size,
+        );
     }
 }
 
@@ -142,16 +173,26 @@ impl Reactor {
                     tracing::warn!("Could not create server TCP listening socket {addr}: {e}");
                     continue;
                 }
-                Err(e) => return Err(io::Error::new(e.kind(), format!("Could not create server TCP listening socket {addr}: {e}"))),
+                Err(e) => {
+                    return Err(io::Error::new(
+                        e.kind(),
+                        format!("Could not create server TCP listening socket {addr}: {e}"),
+                    ))
+                }
             };
-            poll.registry().register(&mut l, Token(LISTENER_TOKEN_BASE + i), Interest::READABLE)?;
+            poll.registry()
+                .register(&mut l, Token(LISTENER_TOKEN_BASE + i), Interest::READABLE)?;
             listeners.push(l);
         }
         if listeners.is_empty() {
-            return Err(io::Error::new(io::ErrorKind::AddrNotAvailable, "Failed listening on any address"));
+            return Err(io::Error::new(
+                io::ErrorKind::AddrNotAvailable,
+                "Failed listening on any address",
+            ));
         }
         let mut signals = signal_hook_mio::v1_0::Signals::new([libc::SIGINT, libc::SIGTERM])?;
-        poll.registry().register(&mut signals, SIGNAL_TOKEN, Interest::READABLE)?;
+        poll.registry()
+            .register(&mut signals, SIGNAL_TOKEN, Interest::READABLE)?;
         Ok(Reactor {
             poll,
             listeners,
@@ -168,7 +209,10 @@ impl Reactor {
     }
 
     pub fn local_addrs(&self) -> Vec<SocketAddr> {
-        self.listeners.iter().filter_map(|l| l.local_addr().ok()).collect()
+        self.listeners
+            .iter()
+            .filter_map(|l| l.local_addr().ok())
+            .collect()
     }
 
     /// Facts about the process (pid, executable, config file) that INFO reports.
@@ -228,10 +272,16 @@ impl Reactor {
     }
 
     fn on_signal(&mut self) {
-        let Some(signals) = self.signals.as_mut() else { return };
+        let Some(signals) = self.signals.as_mut() else {
+            return;
+        };
         let received: Vec<i32> = signals.pending().collect();
         for sig in received {
-            let name = if sig == libc::SIGINT { "SIGINT" } else { "SIGTERM" };
+            let name = if sig == libc::SIGINT {
+                "SIGINT"
+            } else {
+                "SIGTERM"
+            };
             tracing::warn!("Received {name} scheduling shutdown...");
             tracing::warn!("User requested shutdown...");
             tracing::warn!("Redis is now ready to exit, bye bye...");
@@ -240,7 +290,9 @@ impl Reactor {
     }
 
     fn refresh_process_stats(&mut self) {
-        let due = self.last_process_stats.is_none_or(|t| t.elapsed() >= PROCESS_STATS_PERIOD);
+        let due = self
+            .last_process_stats
+            .is_none_or(|t| t.elapsed() >= PROCESS_STATS_PERIOD);
         if !due {
             return;
         }
@@ -261,7 +313,9 @@ impl Reactor {
 
     fn accept(&mut self, index: usize) {
         loop {
-            let Some(listener) = self.listeners.get(index) else { return };
+            let Some(listener) = self.listeners.get(index) else {
+                return;
+            };
             let (mut stream, peer) = match listener.accept() {
                 Ok(pair) => pair,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
@@ -274,10 +328,18 @@ impl Reactor {
             self.next_conn_id += 1;
             let _ = stream.set_nodelay(true);
             set_keepalive(&stream, self.node.config.tcp_keepalive_secs());
-            if self.poll.registry().register(&mut stream, Token(id as usize), Interest::READABLE).is_err() {
+            if self
+                .poll
+                .registry()
+                .register(&mut stream, Token(id as usize), Interest::READABLE)
+                .is_err()
+            {
                 continue;
             }
-            let local = stream.local_addr().map(|a| a.to_string()).unwrap_or_default();
+            let local = stream
+                .local_addr()
+                .map(|a| a.to_string())
+                .unwrap_or_default();
             self.conns.insert(
                 id,
                 Conn {
@@ -303,7 +365,9 @@ impl Reactor {
 
     fn read(&mut self, id: ConnId) {
         loop {
-            let Some(conn) = self.conns.get_mut(&id) else { return };
+            let Some(conn) = self.conns.get_mut(&id) else {
+                return;
+            };
             if conn.closing {
                 return;
             }
@@ -344,7 +408,10 @@ impl Reactor {
             match effect {
                 Effect::Send { conn, bytes } => self.send(conn, bytes),
                 Effect::Close { conn } => {
-                    let flushed = self.conns.get(&conn).is_some_and(|c| c.pending_bytes() == 0);
+                    let flushed = self
+                        .conns
+                        .get(&conn)
+                        .is_some_and(|c| c.pending_bytes() == 0);
                     if flushed {
                         self.drop_conn(conn);
                     } else if let Some(c) = self.conns.get_mut(&conn) {
@@ -364,7 +431,9 @@ impl Reactor {
     }
 
     fn send(&mut self, id: ConnId, bytes: Vec<u8>) {
-        let Some(conn) = self.conns.get_mut(&id) else { return };
+        let Some(conn) = self.conns.get_mut(&id) else {
+            return;
+        };
         if conn.pending_bytes() == 0 {
             conn.pending = bytes;
             conn.pending_pos = 0;
@@ -375,7 +444,9 @@ impl Reactor {
     }
 
     fn flush(&mut self, id: ConnId) {
-        let Some(conn) = self.conns.get_mut(&id) else { return };
+        let Some(conn) = self.conns.get_mut(&id) else {
+            return;
+        };
         while conn.pending_pos < conn.pending.len() {
             match conn.stream.write(&conn.pending[conn.pending_pos..]) {
                 Ok(0) => break,
@@ -404,8 +475,15 @@ impl Reactor {
         }
         let want_writable = !done;
         if want_writable != conn.writable_registered {
-            let interest = if want_writable { Interest::READABLE | Interest::WRITABLE } else { Interest::READABLE };
-            let _ = self.poll.registry().reregister(&mut conn.stream, Token(id as usize), interest);
+            let interest = if want_writable {
+                Interest::READABLE | Interest::WRITABLE
+            } else {
+                Interest::READABLE
+            };
+            let _ = self
+                .poll
+                .registry()
+                .reregister(&mut conn.stream, Token(id as usize), interest);
             conn.writable_registered = want_writable;
         }
     }

@@ -45,7 +45,10 @@ pub fn run(args: Vec<String>) -> i32 {
         _ => {}
     }
     let mut config_path: Option<String> = None;
-    if args.first().is_some_and(|a| !a.starts_with("--") && a != "-") {
+    if args
+        .first()
+        .is_some_and(|a| !a.starts_with("--") && a != "-")
+    {
         config_path = Some(args.remove(0));
     }
     let read_stdin = args.last().is_some_and(|a| a == "-");
@@ -101,7 +104,9 @@ pub fn run(args: Vec<String>) -> i32 {
         None => tracing::warn!("Warning: no config file specified, using the default config. In order to specify a config file use ./keel-server /path/to/redis.conf"),
     }
     for name in ignored {
-        tracing::info!("Directive '{name}' is accepted for Redis compatibility but has no effect in keel yet");
+        tracing::info!(
+            "Directive '{name}' is accepted for Redis compatibility but has no effect in keel yet"
+        );
     }
     let addrs = match listen_addrs(&config) {
         Ok(a) => a,
@@ -122,7 +127,9 @@ pub fn run(args: Vec<String>) -> i32 {
     reactor.set_process_info(ProcessInfo {
         os: os_name(),
         process_id: std::process::id(),
-        executable: std::env::current_exe().map(|p| p.display().to_string()).unwrap_or_default(),
+        executable: std::env::current_exe()
+            .map(|p| p.display().to_string())
+            .unwrap_or_default(),
         config_file: config_path
             .as_ref()
             .and_then(|p| std::fs::canonicalize(p).ok())
@@ -155,14 +162,23 @@ fn init_logging(config: &Config) {
         "nothing" => tracing::Level::ERROR,
         _ => tracing::Level::INFO,
     };
-    let builder = tracing_subscriber::fmt().with_max_level(level).with_target(false);
+    let builder = tracing_subscriber::fmt()
+        .with_max_level(level)
+        .with_target(false);
     let logfile = config.logfile().to_string();
     if logfile.is_empty() {
         let _ = builder.with_writer(std::io::stdout).try_init();
     } else {
-        match std::fs::OpenOptions::new().create(true).append(true).open(&logfile) {
+        match std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&logfile)
+        {
             Ok(file) => {
-                let _ = builder.with_ansi(false).with_writer(std::sync::Mutex::new(file)).try_init();
+                let _ = builder
+                    .with_ansi(false)
+                    .with_writer(std::sync::Mutex::new(file))
+                    .try_init();
             }
             Err(e) => {
                 eprintln!("Can't open the log file: {e}");
@@ -182,7 +198,9 @@ fn listen_addrs(config: &Config) -> Result<Vec<SocketAddr>, String> {
         let ip: IpAddr = match addr {
             "*" => IpAddr::from([0, 0, 0, 0]),
             "::*" => IpAddr::from([0u16; 8]),
-            other => other.parse().map_err(|_| format!("Invalid bind address '{raw}'"))?,
+            other => other
+                .parse()
+                .map_err(|_| format!("Invalid bind address '{raw}'"))?,
         };
         out.push(SocketAddr::new(ip, port));
     }
@@ -195,7 +213,9 @@ fn listen_addrs(config: &Config) -> Result<Vec<SocketAddr>, String> {
 /// Random seeds for the node's RNG and hash keys, from the OS.
 fn os_seeds() -> NodeSeeds {
     let mut bytes = [0u8; 40];
-    let ok = std::fs::File::open("/dev/urandom").and_then(|mut f| f.read_exact(&mut bytes)).is_ok();
+    let ok = std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| f.read_exact(&mut bytes))
+        .is_ok();
     if !ok {
         // Fall back to std's per-process random hasher keys.
         use std::hash::{BuildHasher, Hasher};
@@ -210,11 +230,18 @@ fn os_seeds() -> NodeSeeds {
         w.copy_from_slice(&bytes[i * 8..i * 8 + 8]);
         u64::from_le_bytes(w)
     };
-    NodeSeeds { rng_seed: word(0), hash_seeds: [word(1), word(2), word(3), word(4)] }
+    NodeSeeds {
+        rng_seed: word(0),
+        hash_seeds: [word(1), word(2), word(3), word(4)],
+    }
 }
 
 fn os_name() -> String {
-    let read = |p: &str| std::fs::read_to_string(p).map(|s| s.trim().to_string()).unwrap_or_default();
+    let read = |p: &str| {
+        std::fs::read_to_string(p)
+            .map(|s| s.trim().to_string())
+            .unwrap_or_default()
+    };
     format!(
         "{} {} {}",
         read("/proc/sys/kernel/ostype"),

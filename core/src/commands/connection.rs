@@ -11,14 +11,131 @@ use crate::util::parse_i64;
 pub const REDIS_VERSION: &str = "7.0.15";
 
 pub static COMMANDS: &[CommandSpec] = &[
-    cmd!("auth", -2, ["noscript", "loading", "stale", "fast", "no_auth", "allow_busy"], 0, 0, 0, "connection", "1.0.0", "Authenticate to the server", auth),
-    cmd!("client", -2, [], 0, 0, 0, "connection", "2.4.0", "A container for client connection commands", client_help, CLIENT_SUBCOMMANDS),
-    cmd!("echo", 2, ["fast"], 0, 0, 0, "connection", "1.0.0", "Echo the given string", echo),
-    cmd!("hello", -1, ["noscript", "loading", "stale", "fast", "no_auth", "allow_busy"], 0, 0, 0, "connection", "6.0.0", "Handshake with Redis", hello),
-    cmd!("ping", -1, ["fast"], 0, 0, 0, "connection", "1.0.0", "Ping the server", ping),
-    cmd!("quit", -1, ["allow_busy", "noscript", "loading", "stale", "fast", "no_auth"], 0, 0, 0, "connection", "1.0.0", "Close the connection", quit),
-    cmd!("reset", 1, ["noscript", "loading", "stale", "fast", "no_auth", "allow_busy"], 0, 0, 0, "connection", "6.2.0", "Reset the connection", reset),
-    cmd!("select", 2, ["loading", "stale", "fast"], 0, 0, 0, "connection", "1.0.0", "Change the selected database for the current connection", select),
+    cmd!(
+        "auth",
+        -2,
+        [
+            "noscript",
+            "loading",
+            "stale",
+            "fast",
+            "no_auth",
+            "allow_busy"
+        ],
+        0,
+        0,
+        0,
+        "connection",
+        "1.0.0",
+        "Authenticate to the server",
+        auth
+    ),
+    cmd!(
+        "client",
+        -2,
+        [],
+        0,
+        0,
+        0,
+        "connection",
+        "2.4.0",
+        "A container for client connection commands",
+        client_help,
+        CLIENT_SUBCOMMANDS
+    ),
+    cmd!(
+        "echo",
+        2,
+        ["fast"],
+        0,
+        0,
+        0,
+        "connection",
+        "1.0.0",
+        "Echo the given string",
+        echo
+    ),
+    cmd!(
+        "hello",
+        -1,
+        [
+            "noscript",
+            "loading",
+            "stale",
+            "fast",
+            "no_auth",
+            "allow_busy"
+        ],
+        0,
+        0,
+        0,
+        "connection",
+        "6.0.0",
+        "Handshake with Redis",
+        hello
+    ),
+    cmd!(
+        "ping",
+        -1,
+        ["fast"],
+        0,
+        0,
+        0,
+        "connection",
+        "1.0.0",
+        "Ping the server",
+        ping
+    ),
+    cmd!(
+        "quit",
+        -1,
+        [
+            "allow_busy",
+            "noscript",
+            "loading",
+            "stale",
+            "fast",
+            "no_auth"
+        ],
+        0,
+        0,
+        0,
+        "connection",
+        "1.0.0",
+        "Close the connection",
+        quit
+    ),
+    cmd!(
+        "reset",
+        1,
+        [
+            "noscript",
+            "loading",
+            "stale",
+            "fast",
+            "no_auth",
+            "allow_busy"
+        ],
+        0,
+        0,
+        0,
+        "connection",
+        "6.2.0",
+        "Reset the connection",
+        reset
+    ),
+    cmd!(
+        "select",
+        2,
+        ["loading", "stale", "fast"],
+        0,
+        0,
+        0,
+        "connection",
+        "1.0.0",
+        "Change the selected database for the current connection",
+        select
+    ),
 ];
 
 static CLIENT_SUBCOMMANDS: &[CommandSpec] = &[
@@ -38,7 +155,9 @@ fn ping(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
     match argv.len() {
         1 => ctx.out().simple("PONG"),
         2 => ctx.out().bulk(argv.get(1)),
-        _ => ctx.out().error("ERR wrong number of arguments for 'ping' command"),
+        _ => ctx
+            .out()
+            .error("ERR wrong number of arguments for 'ping' command"),
     }
 }
 
@@ -124,7 +243,8 @@ fn hello(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
     let mut version: Option<i64> = None;
     if argv.len() >= 2 {
         let Some(v) = parse_i64(argv.get(1)) else {
-            ctx.out().error("ERR Protocol version is not an integer or out of range");
+            ctx.out()
+                .error("ERR Protocol version is not an integer or out of range");
             return;
         };
         if !(2..=3).contains(&v) {
@@ -152,7 +272,8 @@ fn hello(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
             j += 1;
         } else {
             let opt = String::from_utf8_lossy(argv.get(j)).into_owned();
-            ctx.out().error(&format!("ERR Syntax error in HELLO option '{opt}'"));
+            ctx.out()
+                .error(&format!("ERR Syntax error in HELLO option '{opt}'"));
             return;
         }
         j += 1;
@@ -198,7 +319,8 @@ fn hello(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
     out.array(0);
 }
 
-const INVALID_NAME: &str = "ERR Client names cannot contain spaces, newlines or special characters.";
+const INVALID_NAME: &str =
+    "ERR Client names cannot contain spaces, newlines or special characters.";
 
 fn valid_client_name(name: &[u8]) -> bool {
     name.iter().all(|&b| (b'!'..=b'~').contains(&b))
@@ -268,7 +390,12 @@ fn client_list(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
         }
     }
     let now = ctx.now.mono_ms;
-    let mut lines: Vec<(u64, String)> = ctx.node.clients.values().map(|c| (c.id, c.info_line(now))).collect();
+    let mut lines: Vec<(u64, String)> = ctx
+        .node
+        .clients
+        .values()
+        .map(|c| (c.id, c.info_line(now)))
+        .collect();
     lines.push((ctx.client.id, ctx.client.info_line(now)));
     lines.sort_by_key(|(id, _)| *id);
     let mut text = String::new();
@@ -291,7 +418,12 @@ fn client_kill(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
             ctx.out().ok();
             return;
         }
-        let target = ctx.node.clients.values().find(|c| c.peer.as_bytes() == addr).map(|c| c.conn);
+        let target = ctx
+            .node
+            .clients
+            .values()
+            .find(|c| c.peer.as_bytes() == addr)
+            .map(|c| c.conn);
         match target {
             Some(conn) => {
                 ctx.node.clients.remove(&conn);
@@ -302,7 +434,8 @@ fn client_kill(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
         }
         return;
     }
-    let (mut id, mut addr, mut laddr, mut skipme) = (None::<u64>, None::<&[u8]>, None::<&[u8]>, true);
+    let (mut id, mut addr, mut laddr, mut skipme) =
+        (None::<u64>, None::<&[u8]>, None::<&[u8]>, true);
     let mut type_normal: Option<bool> = None;
     let mut max_age_secs: Option<u64> = None;
     let mut j = 2;
@@ -325,7 +458,10 @@ fn client_kill(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
             laddr = Some(value);
         } else if argv.is(j, "type") {
             let known = ["normal", "master", "replica", "slave", "pubsub"];
-            if !known.iter().any(|k| value.eq_ignore_ascii_case(k.as_bytes())) {
+            if !known
+                .iter()
+                .any(|k| value.eq_ignore_ascii_case(k.as_bytes()))
+            {
                 let t = String::from_utf8_lossy(value).into_owned();
                 ctx.out().error(&format!("ERR Unknown client type '{t}'"));
                 return;
@@ -368,7 +504,13 @@ fn client_kill(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
             && type_normal != Some(false)
             && max_age_secs.is_none_or(|m| now.saturating_sub(c.created_mono_ms) / 1000 >= m)
     };
-    let victims: Vec<u64> = ctx.node.clients.values().filter(|c| matches(c)).map(|c| c.conn).collect();
+    let victims: Vec<u64> = ctx
+        .node
+        .clients
+        .values()
+        .filter(|c| matches(c))
+        .map(|c| c.conn)
+        .collect();
     let mut killed = victims.len() as i64;
     for conn in victims {
         ctx.node.clients.remove(&conn);

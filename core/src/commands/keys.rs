@@ -36,11 +36,66 @@ pub static COMMANDS: &[CommandSpec] = &[
 ];
 
 static OBJECT_SUBCOMMANDS: &[CommandSpec] = &[
-    cmd!("encoding", 3, ["readonly"], 2, 2, 1, "generic", "2.2.3", "Inspect the internal encoding of a Redis object", object_encoding),
-    cmd!("freq", 3, ["readonly"], 2, 2, 1, "generic", "4.0.0", "Get the logarithmic access frequency counter of a Redis object", object_freq),
-    cmd!("help", 2, ["loading", "stale"], 0, 0, 0, "generic", "6.2.0", "Show helpful text about the different subcommands", object_help),
-    cmd!("idletime", 3, ["readonly"], 2, 2, 1, "generic", "2.2.3", "Get the time since a Redis object was last accessed", object_idletime),
-    cmd!("refcount", 3, ["readonly"], 2, 2, 1, "generic", "2.2.3", "Get the number of references to the value of the key", object_refcount),
+    cmd!(
+        "encoding",
+        3,
+        ["readonly"],
+        2,
+        2,
+        1,
+        "generic",
+        "2.2.3",
+        "Inspect the internal encoding of a Redis object",
+        object_encoding
+    ),
+    cmd!(
+        "freq",
+        3,
+        ["readonly"],
+        2,
+        2,
+        1,
+        "generic",
+        "4.0.0",
+        "Get the logarithmic access frequency counter of a Redis object",
+        object_freq
+    ),
+    cmd!(
+        "help",
+        2,
+        ["loading", "stale"],
+        0,
+        0,
+        0,
+        "generic",
+        "6.2.0",
+        "Show helpful text about the different subcommands",
+        object_help
+    ),
+    cmd!(
+        "idletime",
+        3,
+        ["readonly"],
+        2,
+        2,
+        1,
+        "generic",
+        "2.2.3",
+        "Get the time since a Redis object was last accessed",
+        object_idletime
+    ),
+    cmd!(
+        "refcount",
+        3,
+        ["readonly"],
+        2,
+        2,
+        1,
+        "generic",
+        "2.2.3",
+        "Get the number of references to the value of the key",
+        object_refcount
+    ),
 ];
 
 fn lookup(ctx: &mut Ctx<'_>, key: &[u8]) -> Option<u32> {
@@ -51,12 +106,18 @@ fn lookup(ctx: &mut Ctx<'_>, key: &[u8]) -> Option<u32> {
 fn del(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
     let db = ctx.db();
     let now_ms = ctx.now.wall_ms;
-    let deleted = argv.iter().skip(1).filter(|k| ctx.node.keyspace.delete(db, k, now_ms)).count();
+    let deleted = argv
+        .iter()
+        .skip(1)
+        .filter(|k| ctx.node.keyspace.delete(db, k, now_ms))
+        .count();
     ctx.out().int(deleted as i64);
 }
 
 fn exists(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
-    let n = (1..argv.len()).filter(|&i| lookup(ctx, argv.get(i)).is_some()).count();
+    let n = (1..argv.len())
+        .filter(|&i| lookup(ctx, argv.get(i)).is_some())
+        .count();
     ctx.out().int(n as i64);
 }
 
@@ -66,14 +127,21 @@ fn touch(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
     let n = argv
         .iter()
         .skip(1)
-        .filter(|k| ctx.node.keyspace.lookup_touch(db, k, now_ms, secs).is_some())
+        .filter(|k| {
+            ctx.node
+                .keyspace
+                .lookup_touch(db, k, now_ms, secs)
+                .is_some()
+        })
         .count();
     ctx.out().int(n as i64);
 }
 
 fn type_cmd(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
     let db = ctx.db();
-    let name = lookup(ctx, argv.get(1)).and_then(|id| ctx.node.keyspace.value(db, id)).map_or("none", Value::type_name);
+    let name = lookup(ctx, argv.get(1))
+        .and_then(|id| ctx.node.keyspace.value(db, id))
+        .map_or("none", Value::type_name);
     ctx.out().simple(name);
 }
 
@@ -115,7 +183,9 @@ fn scan(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
     while j < argv.len() {
         let has_value = j + 1 < argv.len();
         if argv.is(j, "count") && has_value {
-            let Some(c) = arg_i64(ctx, argv, j + 1) else { return };
+            let Some(c) = arg_i64(ctx, argv, j + 1) else {
+                return;
+            };
             if c < 1 {
                 ctx.out().error(errors::SYNTAX);
                 return;
@@ -172,16 +242,29 @@ fn randomkey(ctx: &mut Ctx<'_>, _argv: &Argv<'_>) {
         let picked = {
             let node = &mut *ctx.node;
             let rng = &mut node.rng;
-            node.keyspace.db(db).random_id(|n| rand::Rng::gen_range(rng, 0..n.max(1)))
+            node.keyspace
+                .db(db)
+                .random_id(|n| rand::Rng::gen_range(rng, 0..n.max(1)))
         };
         let Some(id) = picked else { break };
-        let expired = ctx.node.keyspace.db(db).get(id).is_some_and(|e| e.is_expired(now_ms));
+        let expired = ctx
+            .node
+            .keyspace
+            .db(db)
+            .get(id)
+            .is_some_and(|e| e.is_expired(now_ms));
         if expired {
             ctx.node.keyspace.db_mut(db).remove(id);
             ctx.node.keyspace.stats.expired_keys += 1;
             continue;
         }
-        let key = ctx.node.keyspace.db(db).get(id).map(|e| e.key.as_bytes().to_vec()).unwrap_or_default();
+        let key = ctx
+            .node
+            .keyspace
+            .db(db)
+            .get(id)
+            .map(|e| e.key.as_bytes().to_vec())
+            .unwrap_or_default();
         ctx.out().bulk(&key);
         return;
     }
@@ -257,7 +340,9 @@ fn copy(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
         if argv.is(j, "replace") {
             replace = true;
         } else if argv.is(j, "db") && j + 1 < argv.len() {
-            let Some(id) = arg_i64(ctx, argv, j + 1) else { return };
+            let Some(id) = arg_i64(ctx, argv, j + 1) else {
+                return;
+            };
             let Some(idx) = db_index(ctx, id) else {
                 ctx.out().error(errors::DB_OUT_OF_RANGE);
                 return;
@@ -300,7 +385,9 @@ fn copy(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
 }
 
 fn move_key(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
-    let Some(target) = arg_i32(ctx, argv.get(2), errors::NOT_INTEGER) else { return };
+    let Some(target) = arg_i32(ctx, argv.get(2), errors::NOT_INTEGER) else {
+        return;
+    };
     let Some(dst_db) = db_index(ctx, target as i64) else {
         ctx.out().error(errors::DB_OUT_OF_RANGE);
         return;
@@ -364,8 +451,12 @@ fn flushall(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
 }
 
 fn swapdb(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
-    let Some(a) = arg_i32(ctx, argv.get(1), "ERR invalid first DB index") else { return };
-    let Some(b) = arg_i32(ctx, argv.get(2), "ERR invalid second DB index") else { return };
+    let Some(a) = arg_i32(ctx, argv.get(1), "ERR invalid first DB index") else {
+        return;
+    };
+    let Some(b) = arg_i32(ctx, argv.get(2), "ERR invalid second DB index") else {
+        return;
+    };
     let (Some(a), Some(b)) = (db_index(ctx, a as i64), db_index(ctx, b as i64)) else {
         ctx.out().error(errors::DB_OUT_OF_RANGE);
         return;
@@ -393,17 +484,21 @@ fn expire_generic(ctx: &mut Ctx<'_>, argv: &Argv<'_>, relative: bool, seconds: b
         }
     }
     if nx && (xx || gt || lt) {
-        ctx.out().error("ERR NX and XX, GT or LT options at the same time are not compatible");
+        ctx.out()
+            .error("ERR NX and XX, GT or LT options at the same time are not compatible");
         return;
     }
     if gt && lt {
-        ctx.out().error("ERR GT and LT options at the same time are not compatible");
+        ctx.out()
+            .error("ERR GT and LT options at the same time are not compatible");
         return;
     }
-    let Some(mut when) = arg_i64(ctx, argv, 2) else { return };
+    let Some(mut when) = arg_i64(ctx, argv, 2) else {
+        return;
+    };
     let invalid = format!("ERR invalid expire time in '{name}' command");
     if seconds {
-        if when > i64::MAX / 1000 || when < i64::MIN / 1000 {
+        if !(i64::MIN / 1000..=i64::MAX / 1000).contains(&when) {
             ctx.out().error(&invalid);
             return;
         }
@@ -422,7 +517,12 @@ fn expire_generic(ctx: &mut Ctx<'_>, argv: &Argv<'_>, relative: bool, seconds: b
         ctx.out().int(0);
         return;
     };
-    let current = ctx.node.keyspace.db(db).get(id).map_or(0, |e| e.expire_at_ms);
+    let current = ctx
+        .node
+        .keyspace
+        .db(db)
+        .get(id)
+        .map_or(0, |e| e.expire_at_ms);
     let has_ttl = current != 0;
     let current = current as i64;
     // Each flag is its own gate; no TTL counts as an infinite one for GT and LT.
@@ -466,12 +566,21 @@ fn ttl_generic(ctx: &mut Ctx<'_>, argv: &Argv<'_>, ms: bool, absolute: bool) {
         ctx.out().int(-2);
         return;
     };
-    let at = ctx.node.keyspace.db(db).get(id).map_or(0, |e| e.expire_at_ms);
+    let at = ctx
+        .node
+        .keyspace
+        .db(db)
+        .get(id)
+        .map_or(0, |e| e.expire_at_ms);
     if at == 0 {
         ctx.out().int(-1);
         return;
     }
-    let v = if absolute { at as i64 } else { (at as i64 - ctx.now.wall_ms as i64).max(0) };
+    let v = if absolute {
+        at as i64
+    } else {
+        (at as i64 - ctx.now.wall_ms as i64).max(0)
+    };
     ctx.out().int(if ms { v } else { (v + 500) / 1000 });
 }
 
@@ -509,9 +618,15 @@ fn object_lookup(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> Option<u32> {
 }
 
 fn object_encoding(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
-    let Some(id) = object_lookup(ctx, argv) else { return };
+    let Some(id) = object_lookup(ctx, argv) else {
+        return;
+    };
     let db = ctx.db();
-    let enc = ctx.node.keyspace.value(db, id).map_or("raw", Value::encoding_name);
+    let enc = ctx
+        .node
+        .keyspace
+        .value(db, id)
+        .map_or("raw", Value::encoding_name);
     ctx.out().bulk(enc.as_bytes());
 }
 
@@ -520,7 +635,9 @@ fn lfu_policy(ctx: &Ctx<'_>) -> bool {
 }
 
 fn object_freq(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
-    let Some(_id) = object_lookup(ctx, argv) else { return };
+    let Some(_id) = object_lookup(ctx, argv) else {
+        return;
+    };
     if !lfu_policy(ctx) {
         ctx.out().error("ERR An LFU maxmemory policy is not selected, access frequency not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.");
         return;
@@ -530,13 +647,20 @@ fn object_freq(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
 }
 
 fn object_idletime(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
-    let Some(id) = object_lookup(ctx, argv) else { return };
+    let Some(id) = object_lookup(ctx, argv) else {
+        return;
+    };
     if lfu_policy(ctx) {
         ctx.out().error("ERR An LRU maxmemory policy is not selected, access time not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.");
         return;
     }
     let db = ctx.db();
-    let last = ctx.node.keyspace.db(db).get(id).map_or(0, |e| e.access_secs);
+    let last = ctx
+        .node
+        .keyspace
+        .db(db)
+        .get(id)
+        .map_or(0, |e| e.access_secs);
     let idle = ctx.now.mono_secs().saturating_sub(last);
     ctx.out().int(idle as i64);
 }
@@ -544,12 +668,19 @@ fn object_idletime(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
 /// Redis shares the integers 0..9999 (`OBJ_SHARED_INTEGERS`) unless an LRU/LFU policy
 /// forbids it; shared objects report INT_MAX as their refcount.
 fn object_refcount(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
-    let Some(id) = object_lookup(ctx, argv) else { return };
+    let Some(id) = object_lookup(ctx, argv) else {
+        return;
+    };
     let db = ctx.db();
     let policy = ctx.node.config.maxmemory_policy();
-    let sharing = ctx.node.config.maxmemory_bytes() == 0 || !(policy.contains("lru") || policy.contains("lfu"));
+    let sharing = ctx.node.config.maxmemory_bytes() == 0
+        || !(policy.contains("lru") || policy.contains("lfu"));
     let shared = matches!(ctx.node.keyspace.value(db, id), Some(Value::Str(StrValue::Int(n))) if (0..10_000).contains(n));
-    ctx.out().int(if shared && sharing { i32::MAX as i64 } else { 1 });
+    ctx.out().int(if shared && sharing {
+        i32::MAX as i64
+    } else {
+        1
+    });
 }
 
 fn object_help(ctx: &mut Ctx<'_>, _argv: &Argv<'_>) {

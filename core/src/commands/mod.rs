@@ -33,7 +33,10 @@ impl<'a> Argv<'a> {
     /// Argument `i`; empty when out of range (arity is checked before handlers run).
     #[inline]
     pub fn get(&self, i: usize) -> &'a [u8] {
-        self.ranges.get(i).and_then(|&(s, e)| self.buf.get(s..e)).unwrap_or(b"")
+        self.ranges
+            .get(i)
+            .and_then(|&(s, e)| self.buf.get(s..e))
+            .unwrap_or(b"")
     }
 
     pub fn iter(&self) -> impl Iterator<Item = &'a [u8]> + '_ {
@@ -127,7 +130,9 @@ impl Default for CommandTable {
 
 impl CommandTable {
     pub fn new() -> Self {
-        CommandTable { sorted: all_commands() }
+        CommandTable {
+            sorted: all_commands(),
+        }
     }
 
     pub fn all(&self) -> &[&'static CommandSpec] {
@@ -151,7 +156,10 @@ impl CommandTable {
 }
 
 pub fn find_subcommand(parent: &'static CommandSpec, name: &[u8]) -> Option<&'static CommandSpec> {
-    parent.subcommands.iter().find(|s| s.name.as_bytes().eq_ignore_ascii_case(name))
+    parent
+        .subcommands
+        .iter()
+        .find(|s| s.name.as_bytes().eq_ignore_ascii_case(name))
 }
 
 /// Redis's rendering of an unknown command: name and up to 128 bytes of arguments.
@@ -222,7 +230,9 @@ fn run_checked(node: &mut Node, now: Now, client: &mut Client, argv: &Argv<'_>) 
         }
     }
     if !spec.arity_ok(argv.len()) {
-        client.out.error(&format!("ERR wrong number of arguments for '{full_name}' command"));
+        client.out.error(&format!(
+            "ERR wrong number of arguments for '{full_name}' command"
+        ));
         return;
     }
     if !client.authenticated && !spec.has_flag("no_auth") {
@@ -244,7 +254,8 @@ pub mod errors {
     pub const NO_SUCH_KEY: &str = "ERR no such key";
     pub const DB_OUT_OF_RANGE: &str = "ERR DB index is out of range";
     pub const SAME_OBJECT: &str = "ERR source and destination objects are the same";
-    pub const STRING_TOO_LONG: &str = "ERR string exceeds maximum allowed size (proto-max-bulk-len)";
+    pub const STRING_TOO_LONG: &str =
+        "ERR string exceeds maximum allowed size (proto-max-bulk-len)";
 }
 
 /// Parses argument `i` as Redis's `getLongLongFromObjectOrReply`; writes the error.
@@ -260,7 +271,9 @@ pub fn arg_i64(ctx: &mut Ctx<'_>, argv: &Argv<'_>, i: usize) -> Option<i64> {
 /// trailing HELP line.
 pub fn reply_help(out: &mut ReplyBuf, command: &str, lines: &[&str]) {
     out.array(lines.len() + 3);
-    out.simple(&format!("{command} <subcommand> [<arg> [value] [opt] ...]. Subcommands are:"));
+    out.simple(&format!(
+        "{command} <subcommand> [<arg> [value] [opt] ...]. Subcommands are:"
+    ));
     for l in lines {
         out.simple(l);
     }

@@ -7,28 +7,213 @@ use crate::types::{StrValue, Value};
 use crate::util::parse_f64;
 
 pub static COMMANDS: &[CommandSpec] = &[
-    cmd!("command", -1, ["loading", "stale"], 0, 0, 0, "server", "2.8.13", "Get array of Redis command details", command_all, COMMAND_SUBCOMMANDS),
-    cmd!("config", -2, [], 0, 0, 0, "server", "2.0.0", "A container for server configuration commands", config_help, CONFIG_SUBCOMMANDS),
-    cmd!("debug", -2, ["admin", "noscript", "loading", "stale"], 0, 0, 0, "server", "1.0.0", "A container for debugging commands", debug),
-    cmd!("info", -1, ["loading", "stale"], 0, 0, 0, "server", "1.0.0", "Get information and statistics about the server", info),
-    cmd!("shutdown", -1, ["admin", "noscript", "loading", "stale", "no_multi", "allow_busy"], 0, 0, 0, "server", "1.0.0", "Synchronously save the dataset to disk and then shut down the server", shutdown),
-    cmd!("time", 1, ["loading", "stale", "fast"], 0, 0, 0, "server", "2.6.0", "Return the current server time", time),
+    cmd!(
+        "command",
+        -1,
+        ["loading", "stale"],
+        0,
+        0,
+        0,
+        "server",
+        "2.8.13",
+        "Get array of Redis command details",
+        command_all,
+        COMMAND_SUBCOMMANDS
+    ),
+    cmd!(
+        "config",
+        -2,
+        [],
+        0,
+        0,
+        0,
+        "server",
+        "2.0.0",
+        "A container for server configuration commands",
+        config_help,
+        CONFIG_SUBCOMMANDS
+    ),
+    cmd!(
+        "debug",
+        -2,
+        ["admin", "noscript", "loading", "stale"],
+        0,
+        0,
+        0,
+        "server",
+        "1.0.0",
+        "A container for debugging commands",
+        debug
+    ),
+    cmd!(
+        "info",
+        -1,
+        ["loading", "stale"],
+        0,
+        0,
+        0,
+        "server",
+        "1.0.0",
+        "Get information and statistics about the server",
+        info
+    ),
+    cmd!(
+        "shutdown",
+        -1,
+        [
+            "admin",
+            "noscript",
+            "loading",
+            "stale",
+            "no_multi",
+            "allow_busy"
+        ],
+        0,
+        0,
+        0,
+        "server",
+        "1.0.0",
+        "Synchronously save the dataset to disk and then shut down the server",
+        shutdown
+    ),
+    cmd!(
+        "time",
+        1,
+        ["loading", "stale", "fast"],
+        0,
+        0,
+        0,
+        "server",
+        "2.6.0",
+        "Return the current server time",
+        time
+    ),
 ];
 
 static COMMAND_SUBCOMMANDS: &[CommandSpec] = &[
-    cmd!("count", 2, ["loading", "stale"], 0, 0, 0, "server", "2.8.13", "Get total number of Redis commands", command_count),
-    cmd!("docs", -2, ["loading", "stale"], 0, 0, 0, "server", "7.0.0", "Get array of specific Redis command documentation", command_docs),
-    cmd!("getkeys", -3, ["loading", "stale"], 0, 0, 0, "server", "2.8.13", "Extract keys given a full Redis command", command_getkeys),
-    cmd!("help", 2, ["loading", "stale"], 0, 0, 0, "server", "5.0.0", "Show helpful text about the different subcommands", command_help),
-    cmd!("info", -2, ["loading", "stale"], 0, 0, 0, "server", "2.8.13", "Get array of specific Redis command details, or all when no argument is given", command_info),
-    cmd!("list", -2, ["loading", "stale"], 0, 0, 0, "server", "7.0.0", "Get an array of Redis command names", command_list),
+    cmd!(
+        "count",
+        2,
+        ["loading", "stale"],
+        0,
+        0,
+        0,
+        "server",
+        "2.8.13",
+        "Get total number of Redis commands",
+        command_count
+    ),
+    cmd!(
+        "docs",
+        -2,
+        ["loading", "stale"],
+        0,
+        0,
+        0,
+        "server",
+        "7.0.0",
+        "Get array of specific Redis command documentation",
+        command_docs
+    ),
+    cmd!(
+        "getkeys",
+        -3,
+        ["loading", "stale"],
+        0,
+        0,
+        0,
+        "server",
+        "2.8.13",
+        "Extract keys given a full Redis command",
+        command_getkeys
+    ),
+    cmd!(
+        "help",
+        2,
+        ["loading", "stale"],
+        0,
+        0,
+        0,
+        "server",
+        "5.0.0",
+        "Show helpful text about the different subcommands",
+        command_help
+    ),
+    cmd!(
+        "info",
+        -2,
+        ["loading", "stale"],
+        0,
+        0,
+        0,
+        "server",
+        "2.8.13",
+        "Get array of specific Redis command details, or all when no argument is given",
+        command_info
+    ),
+    cmd!(
+        "list",
+        -2,
+        ["loading", "stale"],
+        0,
+        0,
+        0,
+        "server",
+        "7.0.0",
+        "Get an array of Redis command names",
+        command_list
+    ),
 ];
 
 static CONFIG_SUBCOMMANDS: &[CommandSpec] = &[
-    cmd!("get", -3, ["admin", "noscript", "loading", "stale"], 0, 0, 0, "server", "2.0.0", "Get the values of configuration parameters", config_get),
-    cmd!("help", 2, ["loading", "stale"], 0, 0, 0, "server", "5.0.0", "Show helpful text about the different subcommands", config_help),
-    cmd!("resetstat", 2, ["admin", "noscript", "loading", "stale"], 0, 0, 0, "server", "2.0.0", "Reset the stats returned by INFO", config_resetstat),
-    cmd!("set", -4, ["admin", "noscript", "loading", "stale"], 0, 0, 0, "server", "2.0.0", "Set configuration parameters to the given values", config_set),
+    cmd!(
+        "get",
+        -3,
+        ["admin", "noscript", "loading", "stale"],
+        0,
+        0,
+        0,
+        "server",
+        "2.0.0",
+        "Get the values of configuration parameters",
+        config_get
+    ),
+    cmd!(
+        "help",
+        2,
+        ["loading", "stale"],
+        0,
+        0,
+        0,
+        "server",
+        "5.0.0",
+        "Show helpful text about the different subcommands",
+        config_help
+    ),
+    cmd!(
+        "resetstat",
+        2,
+        ["admin", "noscript", "loading", "stale"],
+        0,
+        0,
+        0,
+        "server",
+        "2.0.0",
+        "Reset the stats returned by INFO",
+        config_resetstat
+    ),
+    cmd!(
+        "set",
+        -4,
+        ["admin", "noscript", "loading", "stale"],
+        0,
+        0,
+        0,
+        "server",
+        "2.0.0",
+        "Set configuration parameters to the given values",
+        config_set
+    ),
 ];
 
 fn time(ctx: &mut Ctx<'_>, _argv: &Argv<'_>) {
@@ -51,10 +236,13 @@ fn shutdown(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
         ctx.out().error("ERR No shutdown in progress.");
         return;
     }
-    ctx.node.log(LogLevel::Warning, "User requested shutdown...".into());
+    ctx.node
+        .log(LogLevel::Warning, "User requested shutdown...".into());
     ctx.node.shutting_down = true;
     ctx.client.close_after_reply = true;
-    ctx.node.effects.push_back(Effect::Shutdown { exit_code: 0 });
+    ctx.node
+        .effects
+        .push_back(Effect::Shutdown { exit_code: 0 });
 }
 
 // ---- CONFIG ----
@@ -71,11 +259,15 @@ fn config_get(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
 }
 
 fn config_set(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
-    if argv.len() % 2 != 0 {
-        ctx.out().error("ERR wrong number of arguments for 'config|set' command");
+    if !argv.len().is_multiple_of(2) {
+        ctx.out()
+            .error("ERR wrong number of arguments for 'config|set' command");
         return;
     }
-    let pairs: Vec<(&[u8], &[u8])> = (2..argv.len()).step_by(2).map(|i| (argv.get(i), argv.get(i + 1))).collect();
+    let pairs: Vec<(&[u8], &[u8])> = (2..argv.len())
+        .step_by(2)
+        .map(|i| (argv.get(i), argv.get(i + 1)))
+        .collect();
     match ctx.node.config.set(&pairs) {
         Ok(()) => ctx.out().ok(),
         Err(e) => ctx.out().error(&e),
@@ -225,7 +417,10 @@ fn command_docs(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
     let specs: Vec<(&'static CommandSpec, Option<&'static str>)> = if argv.len() == 2 {
         ctx.node.commands.all().iter().map(|s| (*s, None)).collect()
     } else {
-        argv.iter().skip(2).filter_map(|n| resolve(ctx, n)).collect()
+        argv.iter()
+            .skip(2)
+            .filter_map(|n| resolve(ctx, n))
+            .collect()
     };
     let out = ctx.out();
     out.map(specs.len());
@@ -242,14 +437,19 @@ fn command_getkeys(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
     let args: Vec<&[u8]> = argv.iter().skip(2).collect();
     let argc = args.len() as i64;
     if (spec.arity > 0 && argc != spec.arity as i64) || argc < -(spec.arity as i64) {
-        ctx.out().error("ERR Invalid number of arguments specified for command");
+        ctx.out()
+            .error("ERR Invalid number of arguments specified for command");
         return;
     }
     if spec.first_key == 0 {
         ctx.out().error("ERR The command has no key arguments");
         return;
     }
-    let last = if spec.last_key < 0 { argc + spec.last_key as i64 } else { spec.last_key as i64 };
+    let last = if spec.last_key < 0 {
+        argc + spec.last_key as i64
+    } else {
+        spec.last_key as i64
+    };
     let step = spec.key_step.max(1) as usize;
     let keys: Vec<&[u8]> = (spec.first_key as usize..=(last.max(0) as usize))
         .step_by(step)
@@ -333,7 +533,9 @@ fn debug(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
         ctx.node.effects.push_back(Effect::Sleep { ms });
         ctx.out().ok();
     } else if argv.is(1, "set-active-expire") && argv.len() == 3 {
-        let Some(v) = arg_i64(ctx, argv, 2) else { return };
+        let Some(v) = arg_i64(ctx, argv, 2) else {
+            return;
+        };
         ctx.node.active_expire_enabled = v != 0;
         ctx.out().ok();
     } else if argv.is(1, "object") && argv.len() == 3 {
@@ -359,22 +561,29 @@ fn debug(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
         ctx.out().simple(&text);
     } else {
         let sub = String::from_utf8_lossy(argv.get(1)).into_owned();
-        ctx.out().error(&format!("ERR unknown subcommand '{sub}'. Try DEBUG HELP."));
+        ctx.out()
+            .error(&format!("ERR unknown subcommand '{sub}'. Try DEBUG HELP."));
     }
 }
 
 fn debug_populate(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
     let positive = |raw: &[u8]| crate::util::parse_i64(raw).filter(|v| *v >= 0);
     let Some(count) = positive(argv.get(2)) else {
-        ctx.out().error("ERR value is out of range, must be positive");
+        ctx.out()
+            .error("ERR value is out of range, must be positive");
         return;
     };
-    let prefix = if argv.len() >= 4 { argv.get(3).to_vec() } else { b"key".to_vec() };
+    let prefix = if argv.len() >= 4 {
+        argv.get(3).to_vec()
+    } else {
+        b"key".to_vec()
+    };
     let size = if argv.len() == 5 {
         match positive(argv.get(4)) {
             Some(s) if s as u64 <= ctx.node.config.proto_max_bulk_len_bytes() => s as usize,
             _ => {
-                ctx.out().error("ERR value is out of range, must be positive");
+                ctx.out()
+                    .error("ERR value is out of range, must be positive");
                 return;
             }
         }
@@ -406,11 +615,29 @@ fn debug_populate(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
 // ---- INFO ----
 
 const DEFAULT_SECTIONS: &[&str] = &[
-    "server", "clients", "memory", "persistence", "stats", "replication", "cpu", "modules", "errorstats", "cluster",
+    "server",
+    "clients",
+    "memory",
+    "persistence",
+    "stats",
+    "replication",
+    "cpu",
+    "modules",
+    "errorstats",
+    "cluster",
     "keyspace",
 ];
 const ALL_SECTIONS: &[&str] = &[
-    "server", "clients", "memory", "persistence", "stats", "replication", "cpu", "modules", "errorstats", "cluster",
+    "server",
+    "clients",
+    "memory",
+    "persistence",
+    "stats",
+    "replication",
+    "cpu",
+    "modules",
+    "errorstats",
+    "cluster",
     "keyspace",
 ];
 
@@ -562,7 +789,12 @@ fn info_section(ctx: &Ctx<'_>, section: &str, t: &mut String) {
                 if db.is_empty() {
                     continue;
                 }
-                let _ = write!(t, "db{i}:keys={},expires={},avg_ttl=0\r\n", db.len(), db.volatile_len());
+                let _ = write!(
+                    t,
+                    "db{i}:keys={},expires={},avg_ttl=0\r\n",
+                    db.len(),
+                    db.volatile_len()
+                );
             }
         }
         _ => {}

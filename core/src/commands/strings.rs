@@ -8,28 +8,270 @@ use crate::types::{StrValue, Value};
 use crate::util::{fmt_f64, parse_f64, parse_i64};
 
 pub static COMMANDS: &[CommandSpec] = &[
-    cmd!("append", 3, ["write", "denyoom"], 1, 1, 1, "string", "2.0.0", "Append a value to a key", append),
-    cmd!("decr", 2, ["write", "denyoom", "fast"], 1, 1, 1, "string", "1.0.0", "Decrement the integer value of a key by one", decr),
-    cmd!("decrby", 3, ["write", "denyoom", "fast"], 1, 1, 1, "string", "1.0.0", "Decrement the integer value of a key by the given number", decrby),
-    cmd!("get", 2, ["readonly", "fast"], 1, 1, 1, "string", "1.0.0", "Get the value of a key", get),
-    cmd!("getdel", 2, ["write", "fast"], 1, 1, 1, "string", "6.2.0", "Get the value of a key and delete the key", getdel),
-    cmd!("getex", -2, ["write", "fast"], 1, 1, 1, "string", "6.2.0", "Get the value of a key and optionally set its expiration", getex),
-    cmd!("getrange", 4, ["readonly"], 1, 1, 1, "string", "2.4.0", "Get a substring of the string stored at a key", getrange),
-    cmd!("getset", 3, ["write", "denyoom", "fast"], 1, 1, 1, "string", "1.0.0", "Set the string value of a key and return its old value", getset),
-    cmd!("incr", 2, ["write", "denyoom", "fast"], 1, 1, 1, "string", "1.0.0", "Increment the integer value of a key by one", incr),
-    cmd!("incrby", 3, ["write", "denyoom", "fast"], 1, 1, 1, "string", "1.0.0", "Increment the integer value of a key by the given amount", incrby),
-    cmd!("incrbyfloat", 3, ["write", "denyoom", "fast"], 1, 1, 1, "string", "2.6.0", "Increment the float value of a key by the given amount", incrbyfloat),
-    cmd!("lcs", -3, ["readonly"], 1, 2, 1, "string", "7.0.0", "Find longest common substring", lcs),
-    cmd!("mget", -2, ["readonly", "fast"], 1, -1, 1, "string", "1.0.0", "Get the values of all the given keys", mget),
-    cmd!("mset", -3, ["write", "denyoom"], 1, -1, 2, "string", "1.0.1", "Set multiple keys to multiple values", mset),
-    cmd!("msetnx", -3, ["write", "denyoom"], 1, -1, 2, "string", "1.0.1", "Set multiple keys to multiple values, only if none of the keys exist", msetnx),
-    cmd!("psetex", 4, ["write", "denyoom"], 1, 1, 1, "string", "2.6.0", "Set the value and expiration in milliseconds of a key", psetex),
-    cmd!("set", -3, ["write", "denyoom"], 1, 1, 1, "string", "1.0.0", "Set the string value of a key", set),
-    cmd!("setex", 4, ["write", "denyoom"], 1, 1, 1, "string", "2.0.0", "Set the value and expiration of a key", setex),
-    cmd!("setnx", 3, ["write", "denyoom", "fast"], 1, 1, 1, "string", "1.0.0", "Set the value of a key, only if the key does not exist", setnx),
-    cmd!("setrange", 4, ["write", "denyoom"], 1, 1, 1, "string", "2.2.0", "Overwrite part of a string at key starting at the specified offset", setrange),
-    cmd!("strlen", 2, ["readonly", "fast"], 1, 1, 1, "string", "2.2.0", "Get the length of the value stored in a key", strlen),
-    cmd!("substr", 4, ["readonly"], 1, 1, 1, "string", "1.0.0", "Get a substring of the string stored at a key", getrange),
+    cmd!(
+        "append",
+        3,
+        ["write", "denyoom"],
+        1,
+        1,
+        1,
+        "string",
+        "2.0.0",
+        "Append a value to a key",
+        append
+    ),
+    cmd!(
+        "decr",
+        2,
+        ["write", "denyoom", "fast"],
+        1,
+        1,
+        1,
+        "string",
+        "1.0.0",
+        "Decrement the integer value of a key by one",
+        decr
+    ),
+    cmd!(
+        "decrby",
+        3,
+        ["write", "denyoom", "fast"],
+        1,
+        1,
+        1,
+        "string",
+        "1.0.0",
+        "Decrement the integer value of a key by the given number",
+        decrby
+    ),
+    cmd!(
+        "get",
+        2,
+        ["readonly", "fast"],
+        1,
+        1,
+        1,
+        "string",
+        "1.0.0",
+        "Get the value of a key",
+        get
+    ),
+    cmd!(
+        "getdel",
+        2,
+        ["write", "fast"],
+        1,
+        1,
+        1,
+        "string",
+        "6.2.0",
+        "Get the value of a key and delete the key",
+        getdel
+    ),
+    cmd!(
+        "getex",
+        -2,
+        ["write", "fast"],
+        1,
+        1,
+        1,
+        "string",
+        "6.2.0",
+        "Get the value of a key and optionally set its expiration",
+        getex
+    ),
+    cmd!(
+        "getrange",
+        4,
+        ["readonly"],
+        1,
+        1,
+        1,
+        "string",
+        "2.4.0",
+        "Get a substring of the string stored at a key",
+        getrange
+    ),
+    cmd!(
+        "getset",
+        3,
+        ["write", "denyoom", "fast"],
+        1,
+        1,
+        1,
+        "string",
+        "1.0.0",
+        "Set the string value of a key and return its old value",
+        getset
+    ),
+    cmd!(
+        "incr",
+        2,
+        ["write", "denyoom", "fast"],
+        1,
+        1,
+        1,
+        "string",
+        "1.0.0",
+        "Increment the integer value of a key by one",
+        incr
+    ),
+    cmd!(
+        "incrby",
+        3,
+        ["write", "denyoom", "fast"],
+        1,
+        1,
+        1,
+        "string",
+        "1.0.0",
+        "Increment the integer value of a key by the given amount",
+        incrby
+    ),
+    cmd!(
+        "incrbyfloat",
+        3,
+        ["write", "denyoom", "fast"],
+        1,
+        1,
+        1,
+        "string",
+        "2.6.0",
+        "Increment the float value of a key by the given amount",
+        incrbyfloat
+    ),
+    cmd!(
+        "lcs",
+        -3,
+        ["readonly"],
+        1,
+        2,
+        1,
+        "string",
+        "7.0.0",
+        "Find longest common substring",
+        lcs
+    ),
+    cmd!(
+        "mget",
+        -2,
+        ["readonly", "fast"],
+        1,
+        -1,
+        1,
+        "string",
+        "1.0.0",
+        "Get the values of all the given keys",
+        mget
+    ),
+    cmd!(
+        "mset",
+        -3,
+        ["write", "denyoom"],
+        1,
+        -1,
+        2,
+        "string",
+        "1.0.1",
+        "Set multiple keys to multiple values",
+        mset
+    ),
+    cmd!(
+        "msetnx",
+        -3,
+        ["write", "denyoom"],
+        1,
+        -1,
+        2,
+        "string",
+        "1.0.1",
+        "Set multiple keys to multiple values, only if none of the keys exist",
+        msetnx
+    ),
+    cmd!(
+        "psetex",
+        4,
+        ["write", "denyoom"],
+        1,
+        1,
+        1,
+        "string",
+        "2.6.0",
+        "Set the value and expiration in milliseconds of a key",
+        psetex
+    ),
+    cmd!(
+        "set",
+        -3,
+        ["write", "denyoom"],
+        1,
+        1,
+        1,
+        "string",
+        "1.0.0",
+        "Set the string value of a key",
+        set
+    ),
+    cmd!(
+        "setex",
+        4,
+        ["write", "denyoom"],
+        1,
+        1,
+        1,
+        "string",
+        "2.0.0",
+        "Set the value and expiration of a key",
+        setex
+    ),
+    cmd!(
+        "setnx",
+        3,
+        ["write", "denyoom", "fast"],
+        1,
+        1,
+        1,
+        "string",
+        "1.0.0",
+        "Set the value of a key, only if the key does not exist",
+        setnx
+    ),
+    cmd!(
+        "setrange",
+        4,
+        ["write", "denyoom"],
+        1,
+        1,
+        1,
+        "string",
+        "2.2.0",
+        "Overwrite part of a string at key starting at the specified offset",
+        setrange
+    ),
+    cmd!(
+        "strlen",
+        2,
+        ["readonly", "fast"],
+        1,
+        1,
+        1,
+        "string",
+        "2.2.0",
+        "Get the length of the value stored in a key",
+        strlen
+    ),
+    cmd!(
+        "substr",
+        4,
+        ["readonly"],
+        1,
+        1,
+        1,
+        "string",
+        "1.0.0",
+        "Get a substring of the string stored at a key",
+        getrange
+    ),
 ];
 
 /// A live string key for reading. `Err(())`: the key holds another type (error written).
@@ -105,7 +347,11 @@ enum SetCommandKind {
 }
 
 /// Parses options from `argv[start..]`; returns the flags and the raw expire argument.
-fn parse_set_flags<'a>(argv: &Argv<'a>, start: usize, kind: SetCommandKind) -> Option<(SetFlags, Option<&'a [u8]>)> {
+fn parse_set_flags<'a>(
+    argv: &Argv<'a>,
+    start: usize,
+    kind: SetCommandKind,
+) -> Option<(SetFlags, Option<&'a [u8]>)> {
     let mut f = SetFlags::default();
     let mut expire = None;
     let mut j = start;
@@ -119,23 +365,65 @@ fn parse_set_flags<'a>(argv: &Argv<'a>, start: usize, kind: SetCommandKind) -> O
             f.xx = true;
         } else if is("get") && kind == SetCommandKind::Set {
             f.get = true;
-        } else if is("keepttl") && !f.persist && !f.ex && !f.exat && !f.px && !f.pxat && kind == SetCommandKind::Set {
+        } else if is("keepttl")
+            && !f.persist
+            && !f.ex
+            && !f.exat
+            && !f.px
+            && !f.pxat
+            && kind == SetCommandKind::Set
+        {
             f.keepttl = true;
-        } else if is("persist") && kind == SetCommandKind::GetEx && !f.ex && !f.exat && !f.px && !f.pxat && !f.keepttl {
+        } else if is("persist")
+            && kind == SetCommandKind::GetEx
+            && !f.ex
+            && !f.exat
+            && !f.px
+            && !f.pxat
+            && !f.keepttl
+        {
             f.persist = true;
-        } else if is("ex") && !f.keepttl && !f.persist && !f.exat && !f.px && !f.pxat && next.is_some() {
+        } else if is("ex")
+            && !f.keepttl
+            && !f.persist
+            && !f.exat
+            && !f.px
+            && !f.pxat
+            && next.is_some()
+        {
             f.ex = true;
             expire = next;
             j += 1;
-        } else if is("px") && !f.keepttl && !f.persist && !f.ex && !f.exat && !f.pxat && next.is_some() {
+        } else if is("px")
+            && !f.keepttl
+            && !f.persist
+            && !f.ex
+            && !f.exat
+            && !f.pxat
+            && next.is_some()
+        {
             f.px = true;
             expire = next;
             j += 1;
-        } else if is("exat") && !f.keepttl && !f.persist && !f.ex && !f.px && !f.pxat && next.is_some() {
+        } else if is("exat")
+            && !f.keepttl
+            && !f.persist
+            && !f.ex
+            && !f.px
+            && !f.pxat
+            && next.is_some()
+        {
             f.exat = true;
             expire = next;
             j += 1;
-        } else if is("pxat") && !f.keepttl && !f.persist && !f.ex && !f.exat && !f.px && next.is_some() {
+        } else if is("pxat")
+            && !f.keepttl
+            && !f.persist
+            && !f.ex
+            && !f.exat
+            && !f.px
+            && next.is_some()
+        {
             f.pxat = true;
             expire = next;
             j += 1;
@@ -148,12 +436,21 @@ fn parse_set_flags<'a>(argv: &Argv<'a>, start: usize, kind: SetCommandKind) -> O
 }
 
 /// Redis's `getExpireMillisecondsOrReply`: the absolute unix ms of an expire argument.
-fn expire_at_ms(ctx: &mut Ctx<'_>, raw: &[u8], seconds: bool, relative: bool, command: &str) -> Option<i64> {
+fn expire_at_ms(
+    ctx: &mut Ctx<'_>,
+    raw: &[u8],
+    seconds: bool,
+    relative: bool,
+    command: &str,
+) -> Option<i64> {
     let Some(mut v) = parse_i64(raw) else {
         ctx.out().error(errors::NOT_INTEGER);
         return None;
     };
-    let invalid = |ctx: &mut Ctx<'_>| ctx.out().error(&format!("ERR invalid expire time in '{command}' command"));
+    let invalid = |ctx: &mut Ctx<'_>| {
+        ctx.out()
+            .error(&format!("ERR invalid expire time in '{command}' command"))
+    };
     if v <= 0 || (seconds && v > i64::MAX / 1000) {
         invalid(ctx);
         return None;
@@ -179,7 +476,13 @@ fn set(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
         return;
     };
     let expire = match expire_raw {
-        Some(raw) => match expire_at_ms(ctx, raw, flags.ex || flags.exat, flags.ex || flags.px, "set") {
+        Some(raw) => match expire_at_ms(
+            ctx,
+            raw,
+            flags.ex || flags.exat,
+            flags.ex || flags.px,
+            "set",
+        ) {
             Some(at) => Some(at),
             None => return,
         },
@@ -188,7 +491,13 @@ fn set(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
     set_generic(ctx, argv.get(1), argv.get(2), flags, expire);
 }
 
-fn set_generic(ctx: &mut Ctx<'_>, key: &[u8], value: &[u8], flags: SetFlags, expire_at: Option<i64>) {
+fn set_generic(
+    ctx: &mut Ctx<'_>,
+    key: &[u8],
+    value: &[u8],
+    flags: SetFlags,
+    expire_at: Option<i64>,
+) {
     let db = ctx.db();
     let now_ms = ctx.now.wall_ms;
     let existing = ctx.node.keyspace.lookup(db, key, now_ms);
@@ -202,10 +511,20 @@ fn set_generic(ctx: &mut Ctx<'_>, key: &[u8], value: &[u8], flags: SetFlags, exp
             }
         }
     }
-    let old = if flags.get { existing.and_then(|id| str_of(ctx, id).cloned()) } else { None };
+    let old = if flags.get {
+        existing.and_then(|id| str_of(ctx, id).cloned())
+    } else {
+        None
+    };
     let allowed = !((flags.nx && existing.is_some()) || (flags.xx && existing.is_none()));
     if allowed && !ctx.node.mutants.is(Mutant::SetAckedNotApplied) {
-        let id = ctx.node.keyspace.set(db, key, Value::Str(StrValue::from_set(value)), flags.keepttl, now_ms);
+        let id = ctx.node.keyspace.set(
+            db,
+            key,
+            Value::Str(StrValue::from_set(value)),
+            flags.keepttl,
+            now_ms,
+        );
         if let Some(at) = expire_at {
             if at as u64 <= now_ms {
                 // Already in the past: the key is gone at once.
@@ -233,13 +552,21 @@ fn setnx(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
     if ctx.node.keyspace.lookup(db, argv.get(1), now_ms).is_some() {
         ctx.out().int(0);
     } else {
-        ctx.node.keyspace.set(db, argv.get(1), Value::Str(StrValue::from_set(argv.get(2))), false, now_ms);
+        ctx.node.keyspace.set(
+            db,
+            argv.get(1),
+            Value::Str(StrValue::from_set(argv.get(2))),
+            false,
+            now_ms,
+        );
         ctx.out().int(1);
     }
 }
 
 fn setex_generic(ctx: &mut Ctx<'_>, argv: &Argv<'_>, seconds: bool, command: &str) {
-    let Some(at) = expire_at_ms(ctx, argv.get(2), seconds, true, command) else { return };
+    let Some(at) = expire_at_ms(ctx, argv.get(2), seconds, true, command) else {
+        return;
+    };
     let flags = SetFlags::default();
     set_generic(ctx, argv.get(1), argv.get(3), flags, Some(at));
 }
@@ -253,12 +580,17 @@ fn psetex(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
 }
 
 fn getset(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
-    let flags = SetFlags { get: true, ..SetFlags::default() };
+    let flags = SetFlags {
+        get: true,
+        ..SetFlags::default()
+    };
     set_generic(ctx, argv.get(1), argv.get(2), flags, None);
 }
 
 fn getdel(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
-    let Ok(found) = lookup_str(ctx, argv.get(1)) else { return };
+    let Ok(found) = lookup_str(ctx, argv.get(1)) else {
+        return;
+    };
     match found {
         Some(id) => {
             reply_key_str(ctx, id);
@@ -275,13 +607,21 @@ fn getex(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
         return;
     };
     let expire = match expire_raw {
-        Some(raw) => match expire_at_ms(ctx, raw, flags.ex || flags.exat, flags.ex || flags.px, "getex") {
+        Some(raw) => match expire_at_ms(
+            ctx,
+            raw,
+            flags.ex || flags.exat,
+            flags.ex || flags.px,
+            "getex",
+        ) {
             Some(at) => Some(at),
             None => return,
         },
         None => None,
     };
-    let Ok(found) = lookup_str(ctx, argv.get(1)) else { return };
+    let Ok(found) = lookup_str(ctx, argv.get(1)) else {
+        return;
+    };
     let Some(id) = found else {
         ctx.out().null();
         return;
@@ -323,9 +663,11 @@ fn mget(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
 }
 
 fn mset_generic(ctx: &mut Ctx<'_>, argv: &Argv<'_>, nx: bool) {
-    if argv.len() % 2 == 0 {
+    if argv.len().is_multiple_of(2) {
         let name = if nx { "msetnx" } else { "mset" };
-        ctx.out().error(&format!("ERR wrong number of arguments for '{name}' command"));
+        ctx.out().error(&format!(
+            "ERR wrong number of arguments for '{name}' command"
+        ));
         return;
     }
     let db = ctx.db();
@@ -342,7 +684,13 @@ fn mset_generic(ctx: &mut Ctx<'_>, argv: &Argv<'_>, nx: bool) {
     }
     let mut i = 1;
     while i + 1 < argv.len() {
-        ctx.node.keyspace.set(db, argv.get(i), Value::Str(StrValue::from_set(argv.get(i + 1))), false, now_ms);
+        ctx.node.keyspace.set(
+            db,
+            argv.get(i),
+            Value::Str(StrValue::from_set(argv.get(i + 1))),
+            false,
+            now_ms,
+        );
         i += 2;
     }
     if nx {
@@ -383,12 +731,15 @@ fn incr_generic(ctx: &mut Ctx<'_>, key: &[u8], by: i64) {
         ctx.out().error(errors::OVERFLOW);
         return;
     };
-    let stored = if ctx.node.mutants.is(Mutant::IncrLosesPipelinedUpdate) && ctx.client.more_pipelined {
-        current
-    } else {
-        next
-    };
-    ctx.node.keyspace.set(db, key, Value::Str(StrValue::Int(stored)), true, now_ms);
+    let stored =
+        if ctx.node.mutants.is(Mutant::IncrLosesPipelinedUpdate) && ctx.client.more_pipelined {
+            current
+        } else {
+            next
+        };
+    ctx.node
+        .keyspace
+        .set(db, key, Value::Str(StrValue::Int(stored)), true, now_ms);
     ctx.out().int(next);
 }
 
@@ -401,12 +752,16 @@ fn decr(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
 }
 
 fn incrby(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
-    let Some(by) = arg_i64(ctx, argv, 2) else { return };
+    let Some(by) = arg_i64(ctx, argv, 2) else {
+        return;
+    };
     incr_generic(ctx, argv.get(1), by);
 }
 
 fn decrby(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
-    let Some(by) = arg_i64(ctx, argv, 2) else { return };
+    let Some(by) = arg_i64(ctx, argv, 2) else {
+        return;
+    };
     let Some(neg) = by.checked_neg() else {
         ctx.out().error("ERR decrement would overflow");
         return;
@@ -440,11 +795,18 @@ fn incrbyfloat(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
     };
     let next = current + by;
     if next.is_nan() || next.is_infinite() {
-        ctx.out().error("ERR increment would produce NaN or Infinity");
+        ctx.out()
+            .error("ERR increment would produce NaN or Infinity");
         return;
     }
     let text = fmt_f64(next);
-    ctx.node.keyspace.set(db, key, Value::Str(StrValue::from_set(text.as_bytes())), true, now_ms);
+    ctx.node.keyspace.set(
+        db,
+        key,
+        Value::Str(StrValue::from_set(text.as_bytes())),
+        true,
+        now_ms,
+    );
     ctx.out().bulk(text.as_bytes());
 }
 
@@ -453,10 +815,18 @@ fn append(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
     let now_ms = ctx.now.wall_ms;
     let key = argv.get(1);
     let extra = argv.get(2);
-    let Ok(found) = lookup_str(ctx, key) else { return };
+    let Ok(found) = lookup_str(ctx, key) else {
+        return;
+    };
     match found {
         None => {
-            ctx.node.keyspace.set(db, key, Value::Str(StrValue::from_set(extra)), false, now_ms);
+            ctx.node.keyspace.set(
+                db,
+                key,
+                Value::Str(StrValue::from_set(extra)),
+                false,
+                now_ms,
+            );
             ctx.out().int(extra.len() as i64);
         }
         Some(id) => {
@@ -468,7 +838,10 @@ fn append(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
             }
             data.extend_from_slice(extra);
             let len = data.len();
-            ctx.node.keyspace.db_mut(db).set_value(id, Value::Str(StrValue::raw(data)));
+            ctx.node
+                .keyspace
+                .db_mut(db)
+                .set_value(id, Value::Str(StrValue::raw(data)));
             ctx.out().int(len as i64);
         }
     }
@@ -486,9 +859,15 @@ fn strlen(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
 }
 
 fn getrange(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
-    let Some(mut start) = arg_i64(ctx, argv, 2) else { return };
-    let Some(mut end) = arg_i64(ctx, argv, 3) else { return };
-    let Ok(found) = lookup_str(ctx, argv.get(1)) else { return };
+    let Some(mut start) = arg_i64(ctx, argv, 2) else {
+        return;
+    };
+    let Some(mut end) = arg_i64(ctx, argv, 3) else {
+        return;
+    };
+    let Ok(found) = lookup_str(ctx, argv.get(1)) else {
+        return;
+    };
     let Some(id) = found else {
         ctx.out().bulk(b"");
         return;
@@ -519,7 +898,9 @@ fn getrange(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
 }
 
 fn setrange(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
-    let Some(offset) = arg_i64(ctx, argv, 2) else { return };
+    let Some(offset) = arg_i64(ctx, argv, 2) else {
+        return;
+    };
     if offset < 0 {
         ctx.out().error("ERR offset is out of range");
         return;
@@ -528,8 +909,12 @@ fn setrange(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
     let db = ctx.db();
     let now_ms = ctx.now.wall_ms;
     let key = argv.get(1);
-    let Ok(found) = lookup_str(ctx, key) else { return };
-    let existing_len = found.and_then(|id| str_of(ctx, id)).map_or(0, StrValue::len);
+    let Ok(found) = lookup_str(ctx, key) else {
+        return;
+    };
+    let existing_len = found
+        .and_then(|id| str_of(ctx, id))
+        .map_or(0, StrValue::len);
     if value.is_empty() {
         ctx.out().int(existing_len as i64);
         return;
@@ -541,16 +926,25 @@ fn setrange(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
         return;
     }
     let end = offset as usize + value.len();
-    let mut data = found.and_then(|id| str_of(ctx, id)).map(StrValue::to_vec).unwrap_or_default();
+    let mut data = found
+        .and_then(|id| str_of(ctx, id))
+        .map(StrValue::to_vec)
+        .unwrap_or_default();
     if data.len() < end {
         data.resize(end, 0);
     }
     data[offset as usize..end].copy_from_slice(value);
     let len = data.len();
     match found {
-        Some(id) => ctx.node.keyspace.db_mut(db).set_value(id, Value::Str(StrValue::raw(data))),
+        Some(id) => ctx
+            .node
+            .keyspace
+            .db_mut(db)
+            .set_value(id, Value::Str(StrValue::raw(data))),
         None => {
-            ctx.node.keyspace.set(db, key, Value::Str(StrValue::raw(data)), false, now_ms);
+            ctx.node
+                .keyspace
+                .set(db, key, Value::Str(StrValue::raw(data)), false, now_ms);
         }
     }
     ctx.out().int(len as i64);
@@ -572,7 +966,9 @@ fn lcs(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
         } else if argv.is(j, "withmatchlen") {
             with_match_len = true;
         } else if argv.is(j, "minmatchlen") && j + 1 < argv.len() {
-            let Some(v) = arg_i64(ctx, argv, j + 1) else { return };
+            let Some(v) = arg_i64(ctx, argv, j + 1) else {
+                return;
+            };
             min_match_len = v.max(0);
             j += 1;
         } else {
@@ -593,16 +989,19 @@ fn lcs(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
         }
     };
     let (Ok(a), Ok(b)) = (fetch(ctx, argv.get(1)), fetch(ctx, argv.get(2))) else {
-        ctx.out().error("ERR The specified keys must contain string values");
+        ctx.out()
+            .error("ERR The specified keys must contain string values");
         return;
     };
     if get_idx && get_len {
-        ctx.out().error("ERR If you want both the length and indexes, please just use IDX.");
+        ctx.out()
+            .error("ERR If you want both the length and indexes, please just use IDX.");
         return;
     }
     let cells = (a.len() as u64 + 1).saturating_mul(b.len() as u64 + 1);
     if cells >= LCS_MAX_CELLS {
-        ctx.out().error("ERR Insufficient memory, transient memory for LCS exceeds proto-max-bulk-len");
+        ctx.out()
+            .error("ERR Insufficient memory, transient memory for LCS exceeds proto-max-bulk-len");
         return;
     }
     let (alen, blen) = (a.len(), b.len());

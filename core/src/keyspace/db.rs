@@ -119,7 +119,9 @@ impl Db {
 
     fn slot_mut(&mut self, id: u32) -> Option<&mut Slot> {
         let id = id as usize;
-        self.chunks.get_mut(id / CHUNK_SLOTS)?.get_mut(id % CHUNK_SLOTS)
+        self.chunks
+            .get_mut(id / CHUNK_SLOTS)?
+            .get_mut(id % CHUNK_SLOTS)
     }
 
     pub fn get(&self, id: u32) -> Option<&Entry> {
@@ -142,7 +144,9 @@ impl Db {
     pub fn find(&self, key: &[u8]) -> Option<u32> {
         let hash = self.hash(key);
         self.index
-            .find(hash, |&id| self.get(id).is_some_and(|e| e.key.as_bytes() == key))
+            .find(hash, |&id| {
+                self.get(id).is_some_and(|e| e.key.as_bytes() == key)
+            })
             .copied()
     }
 
@@ -162,7 +166,10 @@ impl Db {
         let (chunks, hasher) = (&self.chunks, &self.hasher);
         self.index.insert_unique(hash, id, |&other| {
             let i = other as usize;
-            match chunks.get(i / CHUNK_SLOTS).and_then(|c| c.get(i % CHUNK_SLOTS)) {
+            match chunks
+                .get(i / CHUNK_SLOTS)
+                .and_then(|c| c.get(i % CHUNK_SLOTS))
+            {
                 Some(Slot::Used(e)) => hasher.hash_one(e.key.as_bytes()),
                 _ => 0,
             }
@@ -204,7 +211,12 @@ impl Db {
         self.untrack_volatile(id);
         let free_head = self.free_head;
         let slot = self.slot_mut(id)?;
-        let Slot::Used(entry) = std::mem::replace(slot, Slot::Free { next_free: free_head }) else {
+        let Slot::Used(entry) = std::mem::replace(
+            slot,
+            Slot::Free {
+                next_free: free_head,
+            },
+        ) else {
             return None;
         };
         self.free_head = id;
@@ -316,7 +328,9 @@ impl Db {
             }
         }
         let start = draw(total);
-        (0..total).map(|i| ((start + i) % total) as u32).find(|&id| self.get(id).is_some())
+        (0..total)
+            .map(|i| ((start + i) % total) as u32)
+            .find(|&id| self.get(id).is_some())
     }
 
     /// A random key with a TTL.
@@ -324,14 +338,19 @@ impl Db {
         if self.volatile.is_empty() {
             return None;
         }
-        self.volatile.get(draw(self.volatile.len() as u64) as usize).copied()
+        self.volatile
+            .get(draw(self.volatile.len() as u64) as usize)
+            .copied()
     }
 
     /// Shrinks storage after mass deletion, when no scan can be running across it is
     /// not knowable, so only an empty database is compacted.
     pub fn clear(&mut self) {
         let hasher = self.hasher.clone();
-        *self = Db { hasher, ..Db::new(HashSeeds([0; 4])) };
+        *self = Db {
+            hasher,
+            ..Db::new(HashSeeds([0; 4]))
+        };
     }
 }
 

@@ -69,7 +69,13 @@ impl Keyspace {
     }
 
     /// Like `lookup`, and records the access for OBJECT IDLETIME.
-    pub fn lookup_touch(&mut self, db: usize, key: &[u8], now_wall_ms: u64, now_secs: u32) -> Option<u32> {
+    pub fn lookup_touch(
+        &mut self,
+        db: usize,
+        key: &[u8],
+        now_wall_ms: u64,
+        now_secs: u32,
+    ) -> Option<u32> {
         let id = self.lookup(db, key, now_wall_ms)?;
         self.db_mut(db).touch(id, now_secs);
         Some(id)
@@ -88,7 +94,14 @@ impl Keyspace {
     }
 
     /// Sets `key` to `value`, dropping any TTL unless `keep_ttl`.
-    pub fn set(&mut self, db: usize, key: &[u8], value: Value, keep_ttl: bool, now_wall_ms: u64) -> u32 {
+    pub fn set(
+        &mut self,
+        db: usize,
+        key: &[u8],
+        value: Value,
+        keep_ttl: bool,
+        now_wall_ms: u64,
+    ) -> u32 {
         match self.lookup(db, key, now_wall_ms) {
             Some(id) => {
                 let d = self.db_mut(db);
@@ -112,7 +125,12 @@ impl Keyspace {
 
     /// Redis's active expire cycle (slow mode), bounded by a work budget instead of
     /// CPU time. `effort` is `active-expire-effort` (1..=10). Returns keys removed.
-    pub fn active_expire_cycle(&mut self, now_wall_ms: u64, effort: u32, mut draw: impl FnMut(u64) -> u64) -> usize {
+    pub fn active_expire_cycle(
+        &mut self,
+        now_wall_ms: u64,
+        effort: u32,
+        mut draw: impl FnMut(u64) -> u64,
+    ) -> usize {
         let effort = effort.clamp(1, 10) as usize - 1;
         let keys_per_loop = EXPIRE_KEYS_PER_LOOP + EXPIRE_KEYS_PER_LOOP / 4 * effort;
         let acceptable_stale = EXPIRE_ACCEPTABLE_STALE_PERCENT.saturating_sub(effort);
@@ -131,7 +149,9 @@ impl Keyspace {
                 let samples = keys_per_loop.min(db.volatile_len());
                 let mut expired = 0usize;
                 for _ in 0..samples {
-                    let Some(id) = db.random_volatile(&mut draw) else { break };
+                    let Some(id) = db.random_volatile(&mut draw) else {
+                        break;
+                    };
                     if db.get(id).is_some_and(|e| e.is_expired(now_wall_ms)) {
                         db.remove(id);
                         expired += 1;
@@ -172,16 +192,27 @@ mod tests {
     fn lazy_and_active_expiry() {
         let mut ks = Keyspace::new(2, HashSeeds([1; 4]));
         for i in 0..1000 {
-            let id = ks.set(0, format!("k{i}").as_bytes(), Value::Str(StrValue::from_set(b"v")), false, 0);
+            let id = ks.set(
+                0,
+                format!("k{i}").as_bytes(),
+                Value::Str(StrValue::from_set(b"v")),
+                false,
+                0,
+            );
             if i % 2 == 0 {
                 ks.db_mut(0).set_expire(id, 100);
             }
         }
-        assert!(ks.lookup(0, b"k0", 100).is_some(), "alive at exactly its expire time");
+        assert!(
+            ks.lookup(0, b"k0", 100).is_some(),
+            "alive at exactly its expire time"
+        );
         assert!(ks.lookup(0, b"k0", 101).is_none());
         let mut x = 7u64;
         let mut draw = |n: u64| {
-            x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
             (x >> 33) % n
         };
         let removed = ks.active_expire_cycle(101, 1, &mut draw);

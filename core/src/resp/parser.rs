@@ -56,7 +56,10 @@ pub struct RequestParser {
 }
 
 fn find_crlf_or_lf(buf: &[u8], from: usize) -> Option<usize> {
-    buf.get(from..)?.iter().position(|&b| b == b'\n').map(|i| from + i)
+    buf.get(from..)?
+        .iter()
+        .position(|&b| b == b'\n')
+        .map(|i| from + i)
 }
 
 impl RequestParser {
@@ -304,7 +307,12 @@ mod tests {
         let mut req = Request::default();
         while p.next_request(&buf, limits, &mut req)?.is_some() {
             let src = if req.inline { &p.scratch } else { &buf };
-            out.push(req.ranges.iter().map(|&(s, e)| src[s..e].to_vec()).collect::<Vec<_>>());
+            out.push(
+                req.ranges
+                    .iter()
+                    .map(|&(s, e)| src[s..e].to_vec())
+                    .collect::<Vec<_>>(),
+            );
             buf.drain(..req.consumed_bytes);
         }
         Ok(out)
@@ -313,11 +321,19 @@ mod tests {
     #[test]
     fn multibulk_and_inline() {
         let got = parse_all(b"*2\r\n$3\r\nGET\r\n$1\r\nk\r\nPING\r\n", LIMITS).unwrap();
-        assert_eq!(got, vec![vec![b"GET".to_vec(), b"k".to_vec()], vec![b"PING".to_vec()]]);
+        assert_eq!(
+            got,
+            vec![vec![b"GET".to_vec(), b"k".to_vec()], vec![b"PING".to_vec()]]
+        );
         let got = parse_all(b"set \"a b\" 'c\\'d' \"\\x41\\n\"\n", LIMITS).unwrap();
         assert_eq!(
             got,
-            vec![vec![b"set".to_vec(), b"a b".to_vec(), b"c'd".to_vec(), b"A\n".to_vec()]]
+            vec![vec![
+                b"set".to_vec(),
+                b"a b".to_vec(),
+                b"c'd".to_vec(),
+                b"A\n".to_vec()
+            ]]
         );
     }
 
@@ -327,7 +343,10 @@ mod tests {
             parse_all(b"*2147483648\r\n", LIMITS),
             Err(ProtocolError("invalid multibulk length".into()))
         );
-        let unauth = ParseLimits { authenticated: false, ..LIMITS };
+        let unauth = ParseLimits {
+            authenticated: false,
+            ..LIMITS
+        };
         // Redis checks proto-max-bulk-len first, then the unauthenticated limit.
         assert_eq!(
             parse_all(b"*1\r\n$2147483648\r\n", unauth),
@@ -349,7 +368,10 @@ mod tests {
             parse_all(b"set \"a\r\n", LIMITS),
             Err(ProtocolError("unbalanced quotes in request".into()))
         );
-        assert!(parse_all(b"*0\r\n*-1\r\n", LIMITS).unwrap().iter().all(|r| r.is_empty()));
+        assert!(parse_all(b"*0\r\n*-1\r\n", LIMITS)
+            .unwrap()
+            .iter()
+            .all(|r| r.is_empty()));
     }
 
     proptest::proptest! {

@@ -20,7 +20,10 @@ pub struct ReplyBuf {
 
 impl Default for ReplyBuf {
     fn default() -> Self {
-        ReplyBuf { bytes: Vec::new(), proto: Proto::Resp2 }
+        ReplyBuf {
+            bytes: Vec::new(),
+            proto: Proto::Resp2,
+        }
     }
 }
 
@@ -46,7 +49,8 @@ impl ReplyBuf {
     pub fn error(&mut self, msg: &str) {
         self.bytes.push(b'-');
         for &b in msg.as_bytes() {
-            self.bytes.push(if b == b'\r' || b == b'\n' { b' ' } else { b });
+            self.bytes
+                .push(if b == b'\r' || b == b'\n' { b' ' } else { b });
         }
         self.bytes.extend_from_slice(b"\r\n");
     }
@@ -120,7 +124,9 @@ impl ReplyBuf {
     pub fn boolean(&mut self, v: bool) {
         match self.proto {
             Proto::Resp2 => self.int(v as i64),
-            Proto::Resp3 => self.bytes.extend_from_slice(if v { b"#t\r\n" } else { b"#f\r\n" }),
+            Proto::Resp3 => self
+                .bytes
+                .extend_from_slice(if v { b"#t\r\n" } else { b"#f\r\n" }),
         }
     }
 
@@ -159,8 +165,14 @@ mod tests {
         r.null();
         r.double(1.5);
         r.error("ERR a\r\nb");
-        assert_eq!(r.bytes, b"*2\r\n$1\r\nk\r\n$-1\r\n$3\r\n1.5\r\n-ERR a  b\r\n");
-        let mut r = ReplyBuf { bytes: Vec::new(), proto: Proto::Resp3 };
+        assert_eq!(
+            r.bytes,
+            b"*2\r\n$1\r\nk\r\n$-1\r\n$3\r\n1.5\r\n-ERR a  b\r\n"
+        );
+        let mut r = ReplyBuf {
+            bytes: Vec::new(),
+            proto: Proto::Resp3,
+        };
         r.map(1);
         r.bulk(b"k");
         r.null();

@@ -14,7 +14,10 @@ impl SmallBytes {
         if data.len() <= INLINE_CAP {
             let mut buf = [0u8; INLINE_CAP];
             buf[..data.len()].copy_from_slice(data);
-            SmallBytes::Inline { len: data.len() as u8, buf }
+            SmallBytes::Inline {
+                len: data.len() as u8,
+                buf,
+            }
         } else {
             SmallBytes::Heap(data.into())
         }

@@ -15,10 +15,16 @@ const RAW_BIT: u8 = 0x80;
 #[derive(Clone)]
 pub enum StrValue {
     Int(i64),
-    Inline { meta: u8, buf: [u8; INLINE_CAP] },
+    Inline {
+        meta: u8,
+        buf: [u8; INLINE_CAP],
+    },
     /// `raw` is true once the value was modified in place (APPEND, SETRANGE) or is
     /// longer than the embstr limit, as Redis reports it.
-    Heap { raw: bool, data: Box<[u8]> },
+    Heap {
+        raw: bool,
+        data: Box<[u8]>,
+    },
 }
 
 impl StrValue {
@@ -38,9 +44,15 @@ impl StrValue {
         if data.len() <= INLINE_CAP {
             let mut buf = [0u8; INLINE_CAP];
             buf[..data.len()].copy_from_slice(data);
-            StrValue::Inline { meta: data.len() as u8 | if raw { RAW_BIT } else { 0 }, buf }
+            StrValue::Inline {
+                meta: data.len() as u8 | if raw { RAW_BIT } else { 0 },
+                buf,
+            }
         } else {
-            StrValue::Heap { raw, data: data.into() }
+            StrValue::Heap {
+                raw,
+                data: data.into(),
+            }
         }
     }
 
@@ -49,7 +61,10 @@ impl StrValue {
         if data.len() <= INLINE_CAP {
             Self::with_encoding(&data, true)
         } else {
-            StrValue::Heap { raw: true, data: data.into_boxed_slice() }
+            StrValue::Heap {
+                raw: true,
+                data: data.into_boxed_slice(),
+            }
         }
     }
 
@@ -66,7 +81,9 @@ impl StrValue {
     pub fn as_bytes(&self) -> Option<&[u8]> {
         match self {
             StrValue::Int(_) => None,
-            StrValue::Inline { meta, buf } => Some(&buf[..((meta & !RAW_BIT) as usize).min(INLINE_CAP)]),
+            StrValue::Inline { meta, buf } => {
+                Some(&buf[..((meta & !RAW_BIT) as usize).min(INLINE_CAP)])
+            }
             StrValue::Heap { data, .. } => Some(data),
         }
     }
@@ -125,7 +142,12 @@ impl PartialEq for StrValue {
 
 impl std::fmt::Debug for StrValue {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{:?}({:?})", self.encoding_name(), String::from_utf8_lossy(&self.to_vec()))
+        write!(
+            f,
+            "{:?}({:?})",
+            self.encoding_name(),
+            String::from_utf8_lossy(&self.to_vec())
+        )
     }
 }
 

@@ -16,8 +16,12 @@ const START_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long a reply may take before a read fails the test.
 pub const READ_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// The keel binary cargo built for these tests.
+/// The keel binary cargo built for these tests. With `KEEL_E2E_TARGET=redis` the
+/// "keel" servers are real redis-servers instead: a check of the tests themselves.
 pub fn keel_bin() -> &'static str {
+    if std::env::var("KEEL_E2E_TARGET").as_deref() == Ok("redis") {
+        return "redis-server";
+    }
     env!("CARGO_BIN_EXE_keel-server-under-test")
 }
 
@@ -76,10 +80,15 @@ impl Server {
             let deadline = Instant::now() + START_TIMEOUT;
             loop {
                 if TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                    return Server { child: Some(child), port, name };
+                    return Server {
+                        child: Some(child),
+                        port,
+                        name,
+                    };
                 }
                 if let Ok(Some(status)) = child.try_wait() {
-                    last_failure = format!("{program} exited before accepting connections: {status}");
+                    last_failure =
+                        format!("{program} exited before accepting connections: {status}");
                     break;
                 }
                 if Instant::now() > deadline {
@@ -97,7 +106,9 @@ impl Server {
     }
 
     pub fn conn(&self) -> Conn {
-        Conn::connect(self.port)
+        let mut c = Conn::connect(self.port);
+        c.label = self.name;
+        c
     }
 
     pub fn pid(&self) -> u32 {
@@ -139,7 +150,17 @@ impl Drop for Server {
 }
 
 fn base_args(port: u16) -> Vec<String> {
-    ["--port", &port.to_string(), "--save", "", "--appendonly", "no"].iter().map(|s| s.to_string()).collect()
+    [
+        "--port",
+        &port.to_string(),
+        "--save",
+        "",
+        "--appendonly",
+        "no",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect()
 }
 
 /// A port that was free a moment ago (bind 127.0.0.1:0, read it, release it).
@@ -202,14 +223,22 @@ pub fn scratch_dir(tag: &str) -> PathBuf {
 pub struct Conn {
     pub stream: TcpStream,
     buf: Vec<u8>,
+    /// Which server this talks to ("keel" or "redis"), for failure messages.
+    pub label: &'static str,
 }
 
 impl Conn {
     pub fn connect(port: u16) -> Conn {
         let stream = TcpStream::connect(("127.0.0.1", port)).expect("connect");
-        stream.set_read_timeout(Some(READ_TIMEOUT)).expect("set_read_timeout");
+        stream
+            .set_read_timeout(Some(READ_TIMEOUT))
+            .expect("set_read_timeout");
         stream.set_nodelay(true).expect("set_nodelay");
-        Conn { stream, buf: Vec::new() }
+        Conn {
+            stream,
+            buf: Vec::new(),
+            label: "server",
+        }
     }
 
     pub fn send_raw(&mut self, bytes: &[u8]) {
@@ -242,14 +271,26 @@ impl Conn {
                     return std::mem::replace(&mut self.buf, rest);
                 }
                 Ok(None) => {}
-                Err(e) => panic!("malformed reply ({e}): {}", escape(&self.buf)),
+                Err(e) => panic!(
+                    "{}: malformed reply ({e}): {}",
+                    self.label,
+                    escape(&self.buf)
+                ),
             }
             let mut chunk = [0u8; 64 * 1024];
             match self.stream.read(&mut chunk) {
-                Ok(0) => panic!("connection closed while reading a reply; have {}", escape(&self.buf)),
+                Ok(0) => panic!(
+                    "{}: connection closed while reading a reply; have {}",
+                    self.label,
+                    escape(&self.buf)
+                ),
                 Ok(n) => self.buf.extend_from_slice(&chunk[..n]),
                 Err(e) if e.kind() == ErrorKind::Interrupted => {}
-                Err(e) => panic!("reading a reply failed ({e}); have {}", escape(&self.buf)),
+                Err(e) => panic!(
+                    "{}: reading a reply failed ({e}); have {}",
+                    self.label,
+                    escape(&self.buf)
+                ),
             }
         }
     }
@@ -268,7 +309,11 @@ impl Conn {
                 Ok(n) => self.buf.extend_from_slice(&chunk[..n]),
                 Err(e) if e.kind() == ErrorKind::Interrupted => {}
                 Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
-                    panic!("no reply within {READ_TIMEOUT:?}; have {}", escape(&self.buf))
+                    panic!(
+                        "{}: no reply within {READ_TIMEOUT:?}; have {}",
+                        self.label,
+                        escape(&self.buf)
+                    )
                 }
                 Err(_) => return None,
             }
@@ -289,13 +334,17 @@ impl Conn {
             if left.is_zero() {
                 break false;
             }
-            self.stream.set_read_timeout(Some(left)).expect("set_read_timeout");
+            self.stream
+                .set_read_timeout(Some(left))
+                .expect("set_read_timeout");
             let mut chunk = [0u8; 64 * 1024];
             match self.stream.read(&mut chunk) {
                 Ok(0) => break true,
                 Ok(n) => self.buf.extend_from_slice(&chunk[..n]),
                 Err(e) if e.kind() == ErrorKind::Interrupted => {}
-                Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => break false,
+                Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+                    break false
+                }
                 Err(_) => break true,
             }
         };
@@ -355,13 +404,16 @@ pub fn s(line: &str) -> Vec<Vec<u8>> {
                         break;
                     }
                     b'\\' => {
-                        let c = *bytes.get(i + 1).unwrap_or_else(|| panic!("dangling \\ in {line:?}"));
+                        let c = *bytes
+                            .get(i + 1)
+                            .unwrap_or_else(|| panic!("dangling \\ in {line:?}"));
                         match c {
                             b'n' => arg.push(b'\n'),
                             b'r' => arg.push(b'\r'),
                             b't' => arg.push(b'\t'),
                             b'x' => {
-                                let hex = std::str::from_utf8(&bytes[i + 2..i + 4]).expect("hex escape");
+                                let hex =
+                                    std::str::from_utf8(&bytes[i + 2..i + 4]).expect("hex escape");
                                 arg.push(u8::from_str_radix(hex, 16).expect("hex escape"));
                                 i += 2;
                             }
@@ -409,8 +461,12 @@ pub fn escape(bytes: &[u8]) -> String {
 /// The end (exclusive) of the one complete reply starting at `pos`, `Ok(None)` when more
 /// bytes are needed, or an error for bytes that are not RESP.
 pub fn frame(buf: &[u8], pos: usize) -> Result<Option<usize>, String> {
-    let Some(&kind) = buf.get(pos) else { return Ok(None) };
-    let Some(line_end) = find_crlf(buf, pos + 1) else { return Ok(None) };
+    let Some(&kind) = buf.get(pos) else {
+        return Ok(None);
+    };
+    let Some(line_end) = find_crlf(buf, pos + 1) else {
+        return Ok(None);
+    };
     let header = &buf[pos + 1..line_end];
     let after = line_end + 2;
     match kind {
@@ -434,7 +490,11 @@ pub fn frame(buf: &[u8], pos: usize) -> Result<Option<usize>, String> {
             if n < 0 {
                 return Ok(Some(after));
             }
-            let items = if matches!(kind, b'%' | b'|') { 2 * n } else { n };
+            let items = if matches!(kind, b'%' | b'|') {
+                2 * n
+            } else {
+                n
+            };
             let mut p = after;
             for _ in 0..items {
                 match frame(buf, p)? {
@@ -448,12 +508,18 @@ pub fn frame(buf: &[u8], pos: usize) -> Result<Option<usize>, String> {
             }
             Ok(Some(p))
         }
-        other => Err(format!("unknown reply type byte {:?} at {pos}", other as char)),
+        other => Err(format!(
+            "unknown reply type byte {:?} at {pos}",
+            other as char
+        )),
     }
 }
 
 fn find_crlf(buf: &[u8], from: usize) -> Option<usize> {
-    buf.get(from..)?.windows(2).position(|w| w == b"\r\n").map(|i| from + i)
+    buf.get(from..)?
+        .windows(2)
+        .position(|w| w == b"\r\n")
+        .map(|i| from + i)
 }
 
 fn parse_len(header: &[u8]) -> Result<i64, String> {
@@ -512,8 +578,19 @@ mod framer_tests {
         assert_eq!(frame(b"*2\r\n$3\r\nfoo\r\n", 0).unwrap(), None);
         assert_eq!(frame(b"$-1\r\n", 0).unwrap(), Some(5));
         assert_eq!(frame(b"|1\r\n+k\r\n+v\r\n:5\r\n", 0).unwrap(), Some(16));
-        assert_eq!(s(r#"SET "a b" "" x\x41"#), vec![b"SET".to_vec(), b"a b".to_vec(), b"".to_vec(), b"x\\x41".to_vec()]);
+        assert_eq!(
+            s(r#"SET "a b" "" x\x41"#),
+            vec![
+                b"SET".to_vec(),
+                b"a b".to_vec(),
+                b"".to_vec(),
+                b"x\\x41".to_vec()
+            ]
+        );
         assert_eq!(s(r#"SET "\x41\"""#), vec![b"SET".to_vec(), b"A\"".to_vec()]);
-        assert_eq!(sorted_reply(b"*2\r\n$1\r\nb\r\n$1\r\na\r\n"), b"*2\r\n$1\r\na\r\n$1\r\nb\r\n".to_vec());
+        assert_eq!(
+            sorted_reply(b"*2\r\n$1\r\nb\r\n$1\r\na\r\n"),
+            b"*2\r\n$1\r\na\r\n$1\r\nb\r\n".to_vec()
+        );
     }
 }
