@@ -191,6 +191,7 @@ impl Node {
             wall_ms: now.wall_ms,
         };
         let now = self.last_now;
+        self.keyspace.now_secs = now.mono_secs();
         match input {
             Input::Accepted {
                 conn,

@@ -297,6 +297,7 @@ fn rename_generic(ctx: &mut Ctx<'_>, argv: &Argv<'_>, nx: bool) {
     let d = ctx.node.keyspace.db_mut(db);
     if let Some(entry) = d.remove(src_id) {
         let id = d.insert(dst, entry.value);
+        d.touch(id, entry.access_secs);
         if entry.expire_at_ms != 0 {
             d.set_expire(id, entry.expire_at_ms);
         }
@@ -378,6 +379,7 @@ fn copy(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
     }
     let d = ctx.node.keyspace.db_mut(dst_db);
     let id = d.insert(dst, entry.value);
+    d.touch(id, ctx.now.mono_secs());
     if entry.expire_at_ms != 0 {
         d.set_expire(id, entry.expire_at_ms);
     }
@@ -410,6 +412,7 @@ fn move_key(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
     if let Some(entry) = ctx.node.keyspace.db_mut(src_db).remove(src_id) {
         let d = ctx.node.keyspace.db_mut(dst_db);
         let id = d.insert(key, entry.value);
+        d.touch(id, entry.access_secs);
         if entry.expire_at_ms != 0 {
             d.set_expire(id, entry.expire_at_ms);
         }

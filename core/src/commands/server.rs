@@ -607,7 +607,10 @@ fn debug_populate(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
             v[..n].copy_from_slice(&text[..n]);
             StrValue::with_encoding(&v, size > 44)
         };
-        ctx.node.keyspace.db_mut(db).insert(&key, Value::Str(value));
+        let secs = ctx.now.mono_secs();
+        let d = ctx.node.keyspace.db_mut(db);
+        let id = d.insert(&key, Value::Str(value));
+        d.touch(id, secs);
     }
     ctx.out().ok();
 }

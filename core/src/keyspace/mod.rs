@@ -27,6 +27,8 @@ pub struct ExpireStats {
 
 pub struct Keyspace {
     pub dbs: Vec<Db>,
+    /// The node's monotonic clock in seconds, for access times of keys written now.
+    pub now_secs: u32,
     pub mutants: Mutants,
     pub stats: ExpireStats,
     /// Database the next active cycle starts from (Redis's `current_db`).
@@ -39,6 +41,7 @@ impl Keyspace {
             dbs: (0..databases.max(1)).map(|_| Db::new(seeds)).collect(),
             stats: ExpireStats::default(),
             next_expire_db: 0,
+            now_secs: 0,
             mutants: Mutants::default(),
         }
     }
@@ -102,7 +105,8 @@ impl Keyspace {
         keep_ttl: bool,
         now_wall_ms: u64,
     ) -> u32 {
-        match self.lookup(db, key, now_wall_ms) {
+        let now_secs = self.now_secs;
+        let id = match self.lookup(db, key, now_wall_ms) {
             Some(id) => {
                 let d = self.db_mut(db);
                 d.set_value(id, value);
@@ -112,7 +116,9 @@ impl Keyspace {
                 id
             }
             None => self.db_mut(db).insert(key, value),
-        }
+        };
+        self.db_mut(db).touch(id, now_secs);
+        id
     }
 
     pub fn total_keys(&self) -> usize {
