@@ -31,8 +31,9 @@ pub struct Client {
     pub authenticated: bool,
     pub created_mono_ms: u64,
     pub last_interaction_mono_ms: u64,
-    /// Full name of the last command run (`client|list`), for CLIENT LIST.
-    pub last_command: String,
+    /// The last command run as (container, subcommand) names, for CLIENT LIST's
+    /// `cmd=client|list`; static names so dispatch never allocates.
+    pub last_command: (&'static str, Option<&'static str>),
     pub reply_mode: ReplyMode,
     pub no_evict: bool,
     pub no_touch: bool,
@@ -66,7 +67,7 @@ impl Client {
             authenticated,
             created_mono_ms: now_mono_ms,
             last_interaction_mono_ms: now_mono_ms,
-            last_command: "NULL".into(),
+            last_command: ("NULL", None),
             reply_mode: ReplyMode::On,
             no_evict: false,
             no_touch: false,
@@ -123,7 +124,10 @@ impl Client {
             self.qbuf.capacity(),
             self.qbuf.capacity(),
             self.memory_bytes(),
-            self.last_command,
+            match self.last_command {
+                (name, Some(sub)) => format!("{name}|{sub}"),
+                (name, None) => name.to_string(),
+            },
             resp
         )
     }

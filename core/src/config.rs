@@ -675,15 +675,20 @@ fn find(name: &[u8]) -> Option<(usize, &'static str)> {
     if name.len() > 64 {
         return None;
     }
-    let lower = name.to_ascii_lowercase();
-    if let Ok(i) = DIRECTIVES.binary_search_by(|d| d.name.as_bytes().cmp(lower.as_slice())) {
+    // A stack copy: accessors run on hot paths and must not allocate.
+    let mut buf = [0u8; 64];
+    for (d, s) in buf.iter_mut().zip(name) {
+        *d = s.to_ascii_lowercase();
+    }
+    let lower = &buf[..name.len()];
+    if let Ok(i) = DIRECTIVES.binary_search_by(|d| d.name.as_bytes().cmp(lower)) {
         return DIRECTIVES.get(i).map(|d| (i, d.name));
     }
     DIRECTIVES
         .iter()
         .enumerate()
         .find_map(|(i, d)| match d.alias {
-            Some(a) if a.as_bytes() == lower.as_slice() => Some((i, a)),
+            Some(a) if a.as_bytes() == lower => Some((i, a)),
             _ => None,
         })
 }

@@ -332,7 +332,9 @@ impl Node {
     /// Moves a client's pending output into a Send effect.
     pub(crate) fn flush_client(&mut self, client: &mut Client) {
         if !client.out.bytes.is_empty() {
-            let bytes = std::mem::take(&mut client.out.bytes);
+            // The next batch likely needs as much: start it with that capacity.
+            let next = Vec::with_capacity(client.out.bytes.len().clamp(256, 64 * 1024));
+            let bytes = std::mem::replace(&mut client.out.bytes, next);
             self.stats.total_net_output_bytes += bytes.len() as u64;
             self.effects.push_back(Effect::Send {
                 conn: client.conn,

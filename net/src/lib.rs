@@ -159,6 +159,8 @@ pub struct Reactor {
     signals: Option<signal_hook_mio::v1_0::Signals>,
     last_process_stats: Option<Instant>,
     process_template: keel_core::ProcessInfo,
+    /// Normal-class output limits, refreshed with the process stats (CONFIG SET may change them).
+    output_limits: (u64, u64, u64),
 }
 
 impl Reactor {
@@ -205,6 +207,7 @@ impl Reactor {
             signals: Some(signals),
             last_process_stats: None,
             process_template: keel_core::ProcessInfo::default(),
+            output_limits: (0, 0, 0),
         })
     }
 
@@ -297,6 +300,7 @@ impl Reactor {
             return;
         }
         self.last_process_stats = Some(Instant::now());
+        self.output_limits = normal_output_limits(&self.node);
         if let Some(rss) = process_rss_bytes() {
             self.node.set_rss_bytes(rss);
         }
@@ -385,9 +389,10 @@ impl Reactor {
                     self.node.handle(now, Input::Data { conn: id, bytes });
                     self.execute_effects();
                     if n < self.read_buf.len() {
-                        // Likely drained; edge-triggered mio wakes us again on more data
-                        // only after WouldBlock, so keep reading until it says so.
-                        continue;
+                        // A short read drained the socket; epoll (edge-triggered) wakes us
+                        // again for any byte that arrives after it, so skip the extra read
+                        // that would only say WouldBlock.
+                        return;
                     }
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
@@ -489,7 +494,7 @@ impl Reactor {
     }
 
     fn enforce_output_limits(&mut self) {
-        let (hard, soft, soft_secs) = normal_output_limits(&self.node);
+        let (hard, soft, soft_secs) = self.output_limits;
         if hard == 0 && soft == 0 {
             return;
         }

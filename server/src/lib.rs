@@ -84,13 +84,24 @@ pub fn run(args: Vec<String>) -> i32 {
         eprint!("{e}");
         return 1;
     }
-    let ignored = match config.apply_text(&join_config_text(file_text.as_deref(), &args_text)) {
+    let mut read_include = |path: &str| std::fs::read_to_string(path).map_err(|e| e.to_string());
+    let joined = join_config_text(file_text.as_deref(), &args_text);
+    let ignored = match config.apply_text_with_includes(&joined, &mut read_include) {
         Ok(ignored) => ignored,
         Err(e) => {
             eprint!("{e}");
             return 1;
         }
     };
+    // Redis chdirs into `dir` and reports the resolved path in CONFIG GET dir.
+    let dir = config.dir().to_string();
+    if let Err(e) = std::env::set_current_dir(&dir) {
+        eprintln!("Can't chdir to '{dir}': {e}");
+        return 1;
+    }
+    if let Ok(cwd) = std::env::current_dir() {
+        config.set_resolved_dir(&cwd.display().to_string());
+    }
     init_logging(&config);
     tracing::info!("oO0OoO0OoO0Oo keel is starting oO0OoO0OoO0Oo");
     tracing::info!(
@@ -103,7 +114,18 @@ pub fn run(args: Vec<String>) -> i32 {
         Some(p) => tracing::info!("Configuration loaded from {p}"),
         None => tracing::warn!("Warning: no config file specified, using the default config. In order to specify a config file use ./keel-server /path/to/redis.conf"),
     }
-    for name in ignored {
+    if config.daemonize() {
+        tracing::warn!("daemonize yes is not supported: keel stays in the foreground (run it under a supervisor)");
+    }
+    let pidfile = config.get_one("pidfile").unwrap_or_default();
+    if !pidfile.is_empty() {
+        if let Err(e) = std::fs::write(&pidfile, format!("{}\n", std::process::id())) {
+            tracing::warn!("Failed to write PID file: {e}");
+        }
+    }
+    // The server itself acts on these, though the core does not.
+    const HANDLED_BY_SERVER: &[&str] = &["pidfile", "dir", "daemonize", "logfile", "loglevel"];
+    for name in ignored.iter().filter(|n| !HANDLED_BY_SERVER.contains(&n.as_str())) {
         tracing::info!(
             "Directive '{name}' is accepted for Redis compatibility but has no effect in keel yet"
         );
@@ -142,7 +164,7 @@ pub fn run(args: Vec<String>) -> i32 {
     }
     tracing::info!("Server initialized");
     tracing::info!("Ready to accept connections tcp");
-    match reactor.run() {
+    let code = match reactor.run() {
         Ok(code) => {
             tracing::warn!("keel is now ready to exit, bye bye...");
             code
@@ -151,7 +173,11 @@ pub fn run(args: Vec<String>) -> i32 {
             tracing::error!("event loop failed: {e}");
             1
         }
+    };
+    if !pidfile.is_empty() {
+        let _ = std::fs::remove_file(&pidfile);
     }
+    code
 }
 
 fn init_logging(config: &Config) {

@@ -206,16 +206,17 @@ fn count_errors(bytes: &[u8]) -> u64 {
 
 fn run_checked(node: &mut Node, now: Now, client: &mut Client, argv: &Argv<'_>) {
     let Some(spec) = node.commands.lookup(argv.get(0)) else {
-        client.last_command = "NULL".into();
+        client.last_command = ("NULL", None);
         client.out.error(&unknown_command_error(argv));
         return;
     };
+    let parent = spec;
     let mut spec = spec;
-    let mut full_name = spec.name.to_string();
+    let mut sub_name = None;
     if !spec.subcommands.is_empty() && argv.len() >= 2 {
         match find_subcommand(spec, argv.get(1)) {
             Some(sub) => {
-                full_name = format!("{}|{}", spec.name, sub.name);
+                sub_name = Some(sub.name);
                 spec = sub;
             }
             None => {
@@ -230,16 +231,18 @@ fn run_checked(node: &mut Node, now: Now, client: &mut Client, argv: &Argv<'_>) 
         }
     }
     if !spec.arity_ok(argv.len()) {
-        client.out.error(&format!(
-            "ERR wrong number of arguments for '{full_name}' command"
-        ));
+        let full_name = match sub_name {
+            Some(sub) => format!("{}|{sub}", parent.name),
+            None => parent.name.to_string(),
+        };
+        client.out.error(&format!("ERR wrong number of arguments for '{full_name}' command"));
         return;
     }
     if !client.authenticated && !spec.has_flag("no_auth") {
         client.out.error("NOAUTH Authentication required.");
         return;
     }
-    client.last_command = full_name;
+    client.last_command = (parent.name, sub_name);
     let mut ctx = Ctx { node, client, now };
     (spec.handler)(&mut ctx, argv);
 }

@@ -278,7 +278,12 @@ pub static COMMANDS: &[CommandSpec] = &[
 pub(crate) fn lookup_str(ctx: &mut Ctx<'_>, key: &[u8]) -> Result<Option<u32>, ()> {
     let db = ctx.db();
     let (now_ms, secs) = (ctx.now.wall_ms, ctx.now.mono_secs());
-    match ctx.node.keyspace.lookup_touch(db, key, now_ms, secs) {
+    let found = if ctx.client.no_touch {
+        ctx.node.keyspace.lookup(db, key, now_ms)
+    } else {
+        ctx.node.keyspace.lookup_touch(db, key, now_ms, secs)
+    };
+    match found {
         None => {
             ctx.node.stats.keyspace_misses += 1;
             Ok(None)
@@ -646,7 +651,11 @@ fn mget(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
     let db = ctx.db();
     let (now_ms, secs) = (ctx.now.wall_ms, ctx.now.mono_secs());
     for key in argv.iter().skip(1) {
-        let found = ctx.node.keyspace.lookup_touch(db, key, now_ms, secs);
+        let found = if ctx.client.no_touch {
+            ctx.node.keyspace.lookup(db, key, now_ms)
+        } else {
+            ctx.node.keyspace.lookup_touch(db, key, now_ms, secs)
+        };
         match found.and_then(|id| ctx.node.keyspace.value(db, id)) {
             Some(Value::Str(s)) => {
                 ctx.node.stats.keyspace_hits += 1;
