@@ -299,6 +299,29 @@ fn config_help(ctx: &mut Ctx<'_>, _argv: &Argv<'_>) {
 
 // ---- COMMAND ----
 
+/// ACL categories as Redis derives them from flags and group (`@read`, `@fast`, ...).
+fn acl_categories(spec: &CommandSpec) -> Vec<&'static str> {
+    let mut cats = Vec::new();
+    if spec.has_flag("write") {
+        cats.push("@write");
+    }
+    if spec.has_flag("readonly") {
+        cats.push("@read");
+    }
+    match spec.group {
+        "string" => cats.push("@string"),
+        "generic" => cats.push("@keyspace"),
+        "connection" => cats.push("@connection"),
+        _ => {}
+    }
+    if spec.has_flag("admin") {
+        cats.push("@admin");
+        cats.push("@dangerous");
+    }
+    cats.push(if spec.has_flag("fast") { "@fast" } else { "@slow" });
+    cats
+}
+
 fn reply_command_info(out: &mut crate::resp::ReplyBuf, spec: &CommandSpec, parent: Option<&str>) {
     out.array(10);
     match parent {
@@ -313,7 +336,11 @@ fn reply_command_info(out: &mut crate::resp::ReplyBuf, spec: &CommandSpec, paren
     out.int(spec.first_key as i64);
     out.int(spec.last_key as i64);
     out.int(spec.key_step as i64);
-    out.set(0); // ACL categories: ACL arrives later.
+    let cats = acl_categories(spec);
+    out.set(cats.len());
+    for c in cats {
+        out.simple(c);
+    }
     out.set(0); // tips
     out.array(0); // key specs: first/last/step above carry the positions.
     out.array(spec.subcommands.len());
