@@ -392,6 +392,13 @@ impl Node {
         }
     }
 
+    /// True when `maxmemory` is set and used memory is over it. Eviction policies come
+    /// later; until then every policy behaves as `noeviction` (writes refused, reads served).
+    pub fn over_maxmemory(&self) -> bool {
+        let max = self.config.maxmemory_bytes();
+        max > 0 && self.used_memory_bytes() as u64 > max
+    }
+
     /// `used_memory`: logical bytes of the dataset, clients and a fixed baseline.
     pub fn used_memory_bytes(&self) -> usize {
         let clients: usize = self.clients.values().map(Client::memory_bytes).sum();

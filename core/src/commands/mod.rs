@@ -242,6 +242,10 @@ fn run_checked(node: &mut Node, now: Now, client: &mut Client, argv: &Argv<'_>) 
         client.out.error("NOAUTH Authentication required.");
         return;
     }
+    if spec.has_flag("denyoom") && node.over_maxmemory() && !node.mutants.is(crate::mutants::Mutant::OomCheckSkipped) {
+        client.out.error(errors::OOM);
+        return;
+    }
     client.last_command = (parent.name, sub_name);
     let mut ctx = Ctx { node, client, now };
     (spec.handler)(&mut ctx, argv);
@@ -257,6 +261,7 @@ pub mod errors {
     pub const NO_SUCH_KEY: &str = "ERR no such key";
     pub const DB_OUT_OF_RANGE: &str = "ERR DB index is out of range";
     pub const SAME_OBJECT: &str = "ERR source and destination objects are the same";
+    pub const OOM: &str = "OOM command not allowed when used memory > 'maxmemory'.";
     pub const STRING_TOO_LONG: &str =
         "ERR string exceeds maximum allowed size (proto-max-bulk-len)";
 }
