@@ -9,6 +9,9 @@
 
 pub mod model;
 
+/// Scenarios this build can run (the full menu grows with issue 3).
+pub const SCENARIOS: &[&str] = &["plain-load"];
+
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 
