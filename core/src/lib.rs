@@ -9,6 +9,7 @@ pub mod commands;
 pub mod config;
 pub mod glob;
 pub mod keyspace;
+pub mod longdouble;
 pub mod mutants;
 pub mod node;
 #[cfg(test)]

@@ -108,8 +108,28 @@ pub struct Stats {
     pub ops_samples: VecDeque<(u64, u64)>,
 }
 
+/// Config values read on every request, cached so the hot path skips the directive
+/// table. Refreshed whenever the config changes.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct HotConfig {
+    pub proto_max_bulk_len_bytes: u64,
+    pub client_query_buffer_limit_bytes: u64,
+    pub maxmemory_bytes: u64,
+}
+
+impl HotConfig {
+    fn from(config: &Config) -> Self {
+        HotConfig {
+            proto_max_bulk_len_bytes: config.proto_max_bulk_len_bytes(),
+            client_query_buffer_limit_bytes: config.client_query_buffer_limit_bytes(),
+            maxmemory_bytes: config.maxmemory_bytes(),
+        }
+    }
+}
+
 pub struct Node {
     pub config: Config,
+    pub(crate) hot: HotConfig,
     pub keyspace: Keyspace,
     pub(crate) clients: BTreeMap<ConnId, Client>,
     pub(crate) effects: VecDeque<Effect>,
@@ -142,6 +162,7 @@ impl Node {
         let databases = config.databases();
         Node {
             keyspace: Keyspace::new(databases, HashSeeds(seeds.hash_seeds)),
+            hot: HotConfig::from(&config),
             config,
             clients: BTreeMap::new(),
             effects: VecDeque::new(),
@@ -170,6 +191,11 @@ impl Node {
 
     pub fn run_id(&self) -> &str {
         &self.run_id
+    }
+
+    /// Call after changing `config` from outside a command, so cached values follow.
+    pub fn config_changed(&mut self) {
+        self.hot = HotConfig::from(&self.config);
     }
 
     pub fn set_rss_bytes(&mut self, rss: u64) {
@@ -275,7 +301,7 @@ impl Node {
         let mut parser = std::mem::take(&mut client.parser);
         let mut req = std::mem::take(&mut client.request);
         let mut qpos = 0usize;
-        let proto_max = self.config.proto_max_bulk_len_bytes();
+        let proto_max = self.hot.proto_max_bulk_len_bytes;
         while !client.close_after_reply && !self.shutting_down {
             let limits = ParseLimits {
                 proto_max_bulk_len_bytes: proto_max,
@@ -313,7 +339,7 @@ impl Node {
         client.qbuf = qbuf;
         client.parser = parser;
         client.request = req;
-        let qbuf_limit = self.config.client_query_buffer_limit_bytes();
+        let qbuf_limit = self.hot.client_query_buffer_limit_bytes;
         if client.qbuf.len() as u64 > qbuf_limit {
             let name = client.peer.clone();
             self.log(LogLevel::Warning, format!("Closing client that reached max query buffer length: addr={name} (qbuf initial bytes omitted)"));
@@ -395,7 +421,7 @@ impl Node {
     /// True when `maxmemory` is set and used memory is over it. Eviction policies come
     /// later; until then every policy behaves as `noeviction` (writes refused, reads served).
     pub fn over_maxmemory(&self) -> bool {
-        let max = self.config.maxmemory_bytes();
+        let max = self.hot.maxmemory_bytes;
         max > 0 && self.used_memory_bytes() as u64 > max
     }
 

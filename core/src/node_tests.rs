@@ -452,10 +452,17 @@ fn maxmemory_noeviction_refuses_writes_serves_reads() {
     let mut node = test_node();
     connect(&mut node, 1);
     feed(&mut node, 1, &[&resp(&[b"SET", b"k", b"v"])]);
-    feed(&mut node, 1, &[&resp(&[b"CONFIG", b"SET", b"maxmemory", b"1mb"])]);
+    feed(
+        &mut node,
+        1,
+        &[&resp(&[b"CONFIG", b"SET", b"maxmemory", b"1mb"])],
+    );
     feed(&mut node, 1, &[&resp(&[b"DEBUG", b"POPULATE", b"20000"])]);
     let (out, _) = feed(&mut node, 1, &[&resp(&[b"SET", b"x", b"1"])]);
-    assert_eq!(out, b"-OOM command not allowed when used memory > 'maxmemory'.\r\n");
+    assert_eq!(
+        out,
+        b"-OOM command not allowed when used memory > 'maxmemory'.\r\n"
+    );
     let (out, _) = feed(&mut node, 1, &[&resp(&[b"GET", b"k"])]);
     assert_eq!(out, b"$1\r\nv\r\n");
     // DEL is not denyoom: freeing memory is always allowed.

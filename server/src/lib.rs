@@ -125,7 +125,10 @@ pub fn run(args: Vec<String>) -> i32 {
     }
     // The server itself acts on these, though the core does not.
     const HANDLED_BY_SERVER: &[&str] = &["pidfile", "dir", "daemonize", "logfile", "loglevel"];
-    for name in ignored.iter().filter(|n| !HANDLED_BY_SERVER.contains(&n.as_str())) {
+    for name in ignored
+        .iter()
+        .filter(|n| !HANDLED_BY_SERVER.contains(&n.as_str()))
+    {
         tracing::info!(
             "Directive '{name}' is accepted for Redis compatibility but has no effect in keel yet"
         );

@@ -117,9 +117,11 @@ pub fn all_commands() -> Vec<&'static CommandSpec> {
     v
 }
 
-/// Name lookup over the table (a sorted vector: deterministic, allocation-free lookups).
+/// Name lookup over the table: a hash map with fixed keys (deterministic, one
+/// comparison per lookup), plus the sorted list COMMAND prints.
 pub struct CommandTable {
     sorted: Vec<&'static CommandSpec>,
+    by_name: hashbrown::HashMap<&'static [u8], &'static CommandSpec, ahash::RandomState>,
 }
 
 impl Default for CommandTable {
@@ -130,9 +132,13 @@ impl Default for CommandTable {
 
 impl CommandTable {
     pub fn new() -> Self {
-        CommandTable {
-            sorted: all_commands(),
+        let sorted = all_commands();
+        let mut by_name =
+            hashbrown::HashMap::with_hasher(ahash::RandomState::with_seeds(1, 2, 3, 4));
+        for spec in &sorted {
+            by_name.insert(spec.name.as_bytes(), *spec);
         }
+        CommandTable { sorted, by_name }
     }
 
     pub fn all(&self) -> &[&'static CommandSpec] {
@@ -147,11 +153,7 @@ impl CommandTable {
         for (d, s) in lower.iter_mut().zip(name) {
             *d = s.to_ascii_lowercase();
         }
-        let lower = &lower[..name.len()];
-        self.sorted
-            .binary_search_by(|c| c.name.as_bytes().cmp(lower))
-            .ok()
-            .and_then(|i| self.sorted.get(i).copied())
+        self.by_name.get(&lower[..name.len()]).copied()
     }
 }
 
@@ -235,14 +237,19 @@ fn run_checked(node: &mut Node, now: Now, client: &mut Client, argv: &Argv<'_>) 
             Some(sub) => format!("{}|{sub}", parent.name),
             None => parent.name.to_string(),
         };
-        client.out.error(&format!("ERR wrong number of arguments for '{full_name}' command"));
+        client.out.error(&format!(
+            "ERR wrong number of arguments for '{full_name}' command"
+        ));
         return;
     }
     if !client.authenticated && !spec.has_flag("no_auth") {
         client.out.error("NOAUTH Authentication required.");
         return;
     }
-    if spec.has_flag("denyoom") && node.over_maxmemory() && !node.mutants.is(crate::mutants::Mutant::OomCheckSkipped) {
+    if spec.has_flag("denyoom")
+        && node.over_maxmemory()
+        && !node.mutants.is(crate::mutants::Mutant::OomCheckSkipped)
+    {
         client.out.error(errors::OOM);
         return;
     }

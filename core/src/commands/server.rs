@@ -268,8 +268,12 @@ fn config_set(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
         .step_by(2)
         .map(|i| (argv.get(i), argv.get(i + 1)))
         .collect();
-    match ctx.node.config.set(&pairs) {
-        Ok(()) => ctx.out().ok(),
+    let is_local = ctx.client.is_local;
+    match ctx.node.config.set_for_client(&pairs, is_local) {
+        Ok(()) => {
+            ctx.node.config_changed();
+            ctx.out().ok()
+        }
         Err(e) => ctx.out().error(&e),
     }
 }
@@ -318,7 +322,11 @@ fn acl_categories(spec: &CommandSpec) -> Vec<&'static str> {
         cats.push("@admin");
         cats.push("@dangerous");
     }
-    cats.push(if spec.has_flag("fast") { "@fast" } else { "@slow" });
+    cats.push(if spec.has_flag("fast") {
+        "@fast"
+    } else {
+        "@slow"
+    });
     cats
 }
 

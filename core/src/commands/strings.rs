@@ -2,10 +2,11 @@
 //! Replies and error texts as Redis 7.0; every length and offset is checked arithmetic.
 
 use super::{arg_i64, cmd, errors, Argv, CommandSpec, Ctx};
+use crate::longdouble;
 use crate::mutants::Mutant;
 use crate::resp::ReplyBuf;
 use crate::types::{StrValue, Value};
-use crate::util::{fmt_f64, parse_f64, parse_i64};
+use crate::util::parse_i64;
 
 pub static COMMANDS: &[CommandSpec] = &[
     cmd!(
@@ -778,45 +779,39 @@ fn decrby(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
     incr_generic(ctx, argv.get(1), neg);
 }
 
+/// INCRBYFLOAT computes in x87 80-bit precision and prints `%.17Lf`, exactly as Redis
+/// does on x86-64 (see `longdouble`), so replies match byte for byte.
 fn incrbyfloat(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
     let db = ctx.db();
     let now_ms = ctx.now.wall_ms;
     let key = argv.get(1);
     let existing = ctx.node.keyspace.lookup(db, key, now_ms);
     let current = match existing.and_then(|id| ctx.node.keyspace.value(db, id)) {
-        None => 0.0,
-        Some(Value::Str(s)) => match parse_f64(&s.to_vec()) {
-            Some(v) => v,
-            None => {
-                ctx.out().error(errors::NOT_FLOAT);
-                return;
-            }
-        },
+        None => None,
+        Some(Value::Str(s)) => Some(s.to_vec()),
         #[allow(unreachable_patterns)]
         Some(_) => {
             ctx.out().error(errors::WRONGTYPE);
             return;
         }
     };
-    let Some(by) = parse_f64(argv.get(2)) else {
-        ctx.out().error(errors::NOT_FLOAT);
-        return;
-    };
-    let next = current + by;
-    if next.is_nan() || next.is_infinite() {
-        ctx.out()
-            .error("ERR increment would produce NaN or Infinity");
-        return;
+    match longdouble::incr_by_float(current.as_deref(), argv.get(2)) {
+        Ok(text) => {
+            // Redis stores the text as a plain string object: never int-encoded.
+            let value = StrValue::with_encoding(
+                text.as_bytes(),
+                text.len() > crate::types::string::EMBSTR_MAX_BYTES,
+            );
+            ctx.node
+                .keyspace
+                .set(db, key, Value::Str(value), true, now_ms);
+            ctx.out().bulk(text.as_bytes());
+        }
+        Err(longdouble::IncrError::NotAFloat) => ctx.out().error(errors::NOT_FLOAT),
+        Err(longdouble::IncrError::NanOrInfinity) => ctx
+            .out()
+            .error("ERR increment would produce NaN or Infinity"),
     }
-    let text = fmt_f64(next);
-    ctx.node.keyspace.set(
-        db,
-        key,
-        Value::Str(StrValue::from_set(text.as_bytes())),
-        true,
-        now_ms,
-    );
-    ctx.out().bulk(text.as_bytes());
 }
 
 fn append(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
