@@ -407,6 +407,11 @@ proptest! {
         // the vocabulary.
         let mut wire = Vec::new();
         for c in &cmds {
+            // CLIENT LIST/INFO report buffer sizes, which depend on the split.
+            let reports_buffers = c[0] == b"CLIENT" && c.get(1).is_some_and(|a| a == b"LIST" || a == b"INFO");
+            if reports_buffers {
+                continue;
+            }
             let refs: Vec<&[u8]> = c.iter().map(Vec::as_slice).collect();
             wire.extend_from_slice(&resp(&refs));
         }

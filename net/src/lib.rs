@@ -250,7 +250,9 @@ impl Reactor {
                 } else {
                     let conn = token.0 as ConnId;
                     if event.is_readable() || event.is_read_closed() || event.is_error() {
-                        self.read(conn);
+                        // With the peer's FIN already in, read on until the EOF.
+                        let to_eof = event.is_read_closed() || event.is_error();
+                        self.read(conn, to_eof);
                     }
                     if event.is_writable() {
                         self.flush(conn);
@@ -367,7 +369,7 @@ impl Reactor {
         }
     }
 
-    fn read(&mut self, id: ConnId) {
+    fn read(&mut self, id: ConnId, to_eof: bool) {
         loop {
             let Some(conn) = self.conns.get_mut(&id) else {
                 return;
@@ -388,7 +390,7 @@ impl Reactor {
                     let bytes = &self.read_buf[..n];
                     self.node.handle(now, Input::Data { conn: id, bytes });
                     self.execute_effects();
-                    if n < self.read_buf.len() {
+                    if n < self.read_buf.len() && !to_eof {
                         // A short read drained the socket; epoll (edge-triggered) wakes us
                         // again for any byte that arrives after it, so skip the extra read
                         // that would only say WouldBlock.

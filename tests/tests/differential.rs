@@ -311,6 +311,16 @@ GET k
 "#,
     ),
     (
+        "getex-missing-key",
+        r#"
+# Redis looks the key up before it validates the expire time.
+GETEX nokey EX 0
+GETEX nokey PX -1
+GETEX nokey EX abc
+GETEX nokey EXAT 9223372036854775807
+"#,
+    ),
+    (
         "append-strlen",
         r#"
 APPEND s hello
@@ -411,8 +421,6 @@ GET e
 INCRBYFLOAT f abc
 INCRBYFLOAT f ""
 INCRBYFLOAT f nan
-INCRBYFLOAT f inf
-INCRBYFLOAT f -inf
 INCRBYFLOAT f " 1"
 INCRBYFLOAT f "1 "
 GET f
@@ -428,6 +436,29 @@ INCRBYFLOAT g 1.5e1
 INCRBYFLOAT h 3.0e3
 INCRBYFLOAT
 INCRBYFLOAT f
+"#,
+    ),
+    (
+        "incrbyfloat-infinity",
+        r#"
+SET f 1
+INCRBYFLOAT f inf
+INCRBYFLOAT f -inf
+INCRBYFLOAT f +inf
+INCRBYFLOAT f infinity
+GET f
+"#,
+    ),
+    (
+        "incrbyfloat-strtold-syntax",
+        r#"
+SET f 5
+INCRBYFLOAT f 0x10
+INCRBYFLOAT f 1e-2
+INCRBYFLOAT f .5
+INCRBYFLOAT f 5.
+INCRBYFLOAT f -.5
+GET f
 "#,
     ),
     (
@@ -634,17 +665,30 @@ RENAME nokey nokey
 SET c 3
 RENAME b c
 GET c
-SET b 2 EX 100
-RENAME b d
-TTL d
-RENAMENX d c
-RENAMENX d e
+SET b 2
+RENAMENX b c
+RENAMENX b e
 GET e
-TTL e
 RENAMENX e e
 RENAMENX nokey x
 RENAME a
 RENAMENX a
+"#,
+    ),
+    (
+        "rename-keeps-ttl",
+        r#"
+SET b 2 EX 100
+RENAME b d
+TTL d
+RENAMENX d e
+TTL e
+SET f 1
+RENAME e f
+TTL f
+SET g 1 EXAT 4102444800
+RENAME g h
+EXPIRETIME h
 "#,
     ),
     (
@@ -841,15 +885,25 @@ DBSIZE x
 "#,
     ),
     (
+        "scan-negative-cursor",
+        r#"
+# Redis reads the cursor with strtoul: -1 wraps around (on an empty db the answer is 0).
+SCAN -1
+SCAN 18446744073709551615
+SCAN 18446744073709551616
+"#,
+    ),
+    (
         "randomkey-scan",
         r#"
 RANDOMKEY
+SCAN 0
+SCAN abc
+SCAN 1.5
 SET only 1
 RANDOMKEY
 RANDOMKEY x
 SCAN 0 MATCH nomatch*
-SCAN abc
-SCAN -1
 SCAN 0 COUNT 0
 SCAN 0 COUNT -1
 SCAN 0 COUNT abc
@@ -1022,15 +1076,21 @@ SET a b EX 1.5
 SET a b PX 99999999999999999999
 SELECT 1.5
 SELECT 99999999999999999999
-SELECT 2147483648
 MOVE a 99999999999999999999
 COPY a b DB 1.5
 SWAPDB 1.5 0
 SWAPDB 0 99999999999999999999
 LCS a a IDX MINMATCHLEN 1.5
 INCRBYFLOAT a 1,5
-INCRBYFLOAT a 0x10
 GET a
+"#,
+    ),
+    (
+        "select-beyond-int",
+        r#"
+SELECT 2147483648
+SELECT -2147483649
+SELECT 2147483647
 "#,
     ),
 ];
@@ -1053,6 +1113,129 @@ fn differential_connection() {
 #[test]
 fn differential_errors() {
     run_scripts(ERRORS);
+}
+
+/// Raw client bytes (inline commands, odd framing, protocol errors). Each is sent on a
+/// fresh connection, which is then half-closed; everything the server writes until it
+/// closes the connection is compared.
+const RAW: &[&[u8]] = &[
+    b"PING\r\n",
+    b"PING\n",
+    b"ping hello\r\n",
+    b"  PING   \r\n",
+    b"PING\r\nPING\r\nECHO x\r\n",
+    b"\r\n\r\nPING\r\n",
+    b"\n\nPING\n",
+    b"ECHO \"a b\"\r\n",
+    b"ECHO 'a b'\r\n",
+    b"ECHO \"\\x41\\n\\t\\\"q\"\r\n",
+    b"ECHO 'it\\'s'\r\n",
+    b"ECHO \"a\"b\r\n",
+    b"ECHO 'a'b\r\n",
+    b"ECHO \"unterminated\r\n",
+    b"ECHO \"\"\r\n",
+    b"SET k \"v 1\"\r\nGET k\r\nDEL k\r\n",
+    b"+PING\r\n",
+    b"$4\r\nPING\r\n",
+    b":1\r\n",
+    b"*0\r\nPING\r\n",
+    b"*-1\r\nPING\r\n",
+    b"*-5\r\nPING\r\n",
+    b"*1\r\n$4\r\nPING\r\n",
+    b"*2\r\n$4\r\nECHO\r\n$3\r\nabc\r\n",
+    b"*2\r\n$4\r\nECHO\r\n$0\r\n\r\n",
+    b"*1\r\n$-1\r\n",
+    b"*1\r\n$abc\r\n",
+    b"*1\r\n$\r\n",
+    b"*\r\n",
+    b"*abc\r\n",
+    b"* 1\r\n",
+    b"*1 \r\n",
+    b"*+1\r\n$4\r\nPING\r\n",
+    b"*01\r\n$4\r\nPING\r\n",
+    b"*1\r\n$04\r\nPING\r\n",
+    b"*1\r\n:5\r\n",
+    b"*1\r\nPING\r\n",
+    b"*2\r\n$4\r\nECHO\r\n*1\r\n",
+    b"*3000000000\r\n",
+    b"*2147483648\r\n",
+    b"*1\r\n$536870913\r\n",
+    b"*1\r\n$2147483648\r\n",
+    b"*2\r\n$3\r\nGET\r\n",
+    b"*1\r\n$4\r\nPI",
+    b"PING",
+    b"PING\r",
+    b"*1\r\n$4\r\nPINGxx*1\r\n$4\r\nPING\r\n",
+    b"*1\n$4\nPING\n",
+    b"*1\r\n$4\nPING\r\n",
+    b"PING\r\n*abc\r\nPING\r\n",
+    b"QUIT\r\nPING\r\n",
+    b"*1\r\n$4\r\nQUIT\r\n*1\r\n$4\r\nPING\r\n",
+];
+
+#[test]
+fn differential_raw_protocol() {
+    if !common::require_redis_or_skip() {
+        return;
+    }
+    let pair = Pair::start();
+    let mut failures = Vec::new();
+    for input in RAW {
+        let (mut r, mut k) = pair.conns();
+        let mut outputs = Vec::new();
+        for c in [&mut r, &mut k] {
+            c.send_raw(input);
+            c.shutdown_write();
+            let closed = c.closed_within(std::time::Duration::from_secs(5));
+            outputs.push((c.take_pending(), closed));
+        }
+        let (want, got) = (&outputs[0], &outputs[1]);
+        if want != got {
+            failures.push(format!(
+                "input {}\n  redis: {} (closed: {})\n  keel:  {} (closed: {})",
+                escape(input),
+                escape(&want.0),
+                want.1,
+                escape(&got.0),
+                got.1
+            ));
+        }
+    }
+    // Overlong lines without a newline.
+    for (what, input) in [
+        ("inline", vec![b'a'; 70 * 1024]),
+        (
+            "multibulk count",
+            [&b"*"[..], &vec![b'1'; 70 * 1024]].concat(),
+        ),
+        (
+            "bulk length",
+            [&b"*1\r\n$"[..], &vec![b'1'; 70 * 1024]].concat(),
+        ),
+    ] {
+        let (mut r, mut k) = pair.conns();
+        let mut outputs = Vec::new();
+        for c in [&mut r, &mut k] {
+            let _ = std::io::Write::write_all(&mut c.stream, &input);
+            let closed = c.closed_within(std::time::Duration::from_secs(5));
+            outputs.push((c.take_pending(), closed));
+        }
+        if outputs[0] != outputs[1] {
+            failures.push(format!(
+                "70 KB {what} without a newline\n  redis: {} (closed: {})\n  keel:  {} (closed: {})",
+                escape(&outputs[0].0),
+                outputs[0].1,
+                escape(&outputs[1].0),
+                outputs[1].1
+            ));
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} raw inputs differ from redis:\n\n{}",
+        failures.len(),
+        failures.join("\n\n")
+    );
 }
 
 // ---------------------------------------------------------------------------------

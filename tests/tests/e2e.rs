@@ -140,6 +140,30 @@ fn redis_cli_pipe_mode() {
 }
 
 #[test]
+fn eof_right_after_a_command_closes_the_connection() {
+    // Clients like `printf 'PING\r\n' | nc` send their last bytes and FIN together; the
+    // server must answer, notice the EOF and free the client, every time.
+    let server = Server::keel(&[]);
+    for i in 0..30 {
+        let mut c = server.conn();
+        c.send_raw(b"PING\r\n");
+        c.shutdown_write();
+        assert!(
+            c.closed_within(Duration::from_secs(3)),
+            "connection {i} left open after EOF"
+        );
+        assert_reply(c.pending(), b"+PONG\r\n");
+    }
+    let mut c = server.conn();
+    let info = c.cmds("INFO clients");
+    let text = String::from_utf8_lossy(&info);
+    assert!(
+        text.contains("connected_clients:1\r\n"),
+        "clients leaked: {text}"
+    );
+}
+
+#[test]
 fn resp3_via_hello_3() {
     let server = Server::keel(&[]);
     let mut c = server.conn();
@@ -697,6 +721,8 @@ fn fuzz_garbage_never_takes_the_server_down() {
     let mut runner = TestRunner::new(ProptestConfig {
         cases: 300,
         failure_persistence: None,
+        // A failing case costs the close timeout; keep shrinking bounded.
+        max_shrink_time: 30_000,
         ..ProptestConfig::default()
     });
     let result = runner.run(&fuzz_input(), |input| {

@@ -171,8 +171,7 @@ fn quit(ctx: &mut Ctx<'_>, _argv: &Argv<'_>) {
 }
 
 fn select(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
-    let Some(id) = parse_i64(argv.get(1)).and_then(|v| i32::try_from(v).ok()) else {
-        ctx.out().error(errors::NOT_INTEGER);
+    let Some(id) = super::keys::arg_i32(ctx, argv.get(1), None) else {
         return;
     };
     if id < 0 || id as usize >= ctx.node.keyspace.dbs.len() {

@@ -163,12 +163,26 @@ fn keys(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
     }
 }
 
-/// Redis's `parseScanCursorOrReply`: an unsigned decimal cursor.
+/// Redis's `parseScanCursorOrReply`, which is C's `strtoul`: an optional sign
+/// (a negative cursor wraps around), decimal digits, no spaces; "" reads as 0;
+/// overflow is an error.
 pub(crate) fn parse_cursor(raw: &[u8]) -> Option<u64> {
-    if raw.is_empty() || raw.len() > 20 || !raw.iter().all(u8::is_ascii_digit) {
+    if raw.is_empty() {
+        return Some(0);
+    }
+    let (neg, digits) = match raw[0] {
+        b'-' => (true, &raw[1..]),
+        b'+' => (false, &raw[1..]),
+        _ => (false, raw),
+    };
+    if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
         return None;
     }
-    std::str::from_utf8(raw).ok()?.parse().ok()
+    let mut v: u64 = 0;
+    for &d in digits {
+        v = v.checked_mul(10)?.checked_add(u64::from(d - b'0'))?;
+    }
+    Some(if neg { v.wrapping_neg() } else { v })
 }
 
 fn scan(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
@@ -318,11 +332,19 @@ fn renamenx(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
 }
 
 /// Redis's `getIntFromObjectOrReply` for database indexes.
-fn arg_i32(ctx: &mut Ctx<'_>, raw: &[u8], error: &str) -> Option<i32> {
-    match parse_i64(raw).and_then(|v| i32::try_from(v).ok()) {
-        Some(v) => Some(v),
-        None => {
-            ctx.out().error(error);
+/// Redis's `getIntFromObjectOrReply`: `error` (or the generic texts) for a value that
+/// is not an integer or falls outside i32.
+pub(crate) fn arg_i32(ctx: &mut Ctx<'_>, raw: &[u8], error: Option<&str>) -> Option<i32> {
+    let Some(v) = parse_i64(raw) else {
+        ctx.out().error(error.unwrap_or(errors::NOT_INTEGER));
+        return None;
+    };
+    match i32::try_from(v) {
+        Ok(v) => Some(v),
+        Err(_) => {
+            ctx.out().error(error.unwrap_or(
+                "ERR value is out of range, value must between -2147483648 and 2147483647",
+            ));
             None
         }
     }
@@ -387,7 +409,7 @@ fn copy(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
 }
 
 fn move_key(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
-    let Some(target) = arg_i32(ctx, argv.get(2), errors::NOT_INTEGER) else {
+    let Some(target) = arg_i32(ctx, argv.get(2), None) else {
         return;
     };
     let Some(dst_db) = db_index(ctx, target as i64) else {
@@ -454,10 +476,10 @@ fn flushall(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
 }
 
 fn swapdb(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
-    let Some(a) = arg_i32(ctx, argv.get(1), "ERR invalid first DB index") else {
+    let Some(a) = arg_i32(ctx, argv.get(1), Some("ERR invalid first DB index")) else {
         return;
     };
-    let Some(b) = arg_i32(ctx, argv.get(2), "ERR invalid second DB index") else {
+    let Some(b) = arg_i32(ctx, argv.get(2), Some("ERR invalid second DB index")) else {
         return;
     };
     let (Some(a), Some(b)) = (db_index(ctx, a as i64), db_index(ctx, b as i64)) else {
@@ -705,4 +727,22 @@ fn object_help(ctx: &mut Ctx<'_>, _argv: &Argv<'_>) {
             "    <key>.",
         ],
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_cursor;
+
+    #[test]
+    fn cursor_parses_like_strtoul() {
+        assert_eq!(parse_cursor(b"0"), Some(0));
+        assert_eq!(parse_cursor(b""), Some(0));
+        assert_eq!(parse_cursor(b"+7"), Some(7));
+        assert_eq!(parse_cursor(b"-1"), Some(u64::MAX));
+        assert_eq!(parse_cursor(b"18446744073709551615"), Some(u64::MAX));
+        assert_eq!(parse_cursor(b"18446744073709551616"), None);
+        assert_eq!(parse_cursor(b" 1"), None);
+        assert_eq!(parse_cursor(b"1a"), None);
+        assert_eq!(parse_cursor(b"-"), None);
+    }
 }

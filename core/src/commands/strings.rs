@@ -612,19 +612,8 @@ fn getex(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
         ctx.out().error(errors::SYNTAX);
         return;
     };
-    let expire = match expire_raw {
-        Some(raw) => match expire_at_ms(
-            ctx,
-            raw,
-            flags.ex || flags.exat,
-            flags.ex || flags.px,
-            "getex",
-        ) {
-            Some(at) => Some(at),
-            None => return,
-        },
-        None => None,
-    };
+    // Redis's order: syntax, then the key (nil when missing) and its type, and only
+    // then the expire value.
     let Ok(found) = lookup_str(ctx, argv.get(1)) else {
         return;
     };
@@ -632,6 +621,15 @@ fn getex(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
         ctx.out().null();
         return;
     };
+    let mut expire = None;
+    if let Some(raw) = expire_raw {
+        let seconds = flags.ex || flags.exat;
+        let relative = flags.ex || flags.px;
+        let Some(at) = expire_at_ms(ctx, raw, seconds, relative, "getex") else {
+            return;
+        };
+        expire = Some(at);
+    }
     reply_key_str(ctx, id);
     let db = ctx.db();
     let now_ms = ctx.now.wall_ms;

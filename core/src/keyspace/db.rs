@@ -259,9 +259,11 @@ impl Db {
         had
     }
 
+    /// Drops `id` from the TTL list, leaving its `expire_at_ms` as it is: a removed
+    /// entry keeps its TTL for RENAME and MOVE to carry over.
     fn untrack_volatile(&mut self, id: u32) {
         let Some(e) = self.get(id) else { return };
-        if e.expire_at_ms == 0 {
+        if e.volatile_pos == NO_SLOT {
             return;
         }
         let pos = e.volatile_pos as usize;
@@ -274,7 +276,6 @@ impl Db {
         }
         if let Some(e) = self.get_mut(id) {
             e.volatile_pos = NO_SLOT;
-            e.expire_at_ms = 0;
         }
     }
 
@@ -399,6 +400,10 @@ mod tests {
         db.set_expire(c, 30);
         db.set_expire(b, 25);
         assert_eq!(db.volatile_len(), 3);
+        let removed = db.remove(c).unwrap();
+        assert_eq!(removed.expire_at_ms, 30, "a removed entry keeps its TTL");
+        let c = db.insert(b"c", v("1"));
+        db.set_expire(c, 30);
         assert!(db.clear_expire(a));
         assert!(!db.clear_expire(a));
         db.remove(c);

@@ -10,8 +10,10 @@ use crate::util::parse_i64;
 /// Redis's `PROTO_INLINE_MAX_SIZE`: an inline request or a `*`/`$` header line longer
 /// than this without a newline is a protocol error.
 pub const INLINE_MAX_BYTES: usize = 64 * 1024;
-/// Redis's hard cap on the argument count of one multibulk request.
-pub const MULTIBULK_MAX_ARGS: i64 = 1024 * 1024;
+/// Redis 7.0's cap on the argument count of one multibulk request (INT_MAX; older
+/// Redis used 1024*1024). Memory stays bounded: argument slots are reserved as they
+/// arrive, under `client-query-buffer-limit`.
+pub const MULTIBULK_MAX_ARGS: i64 = i32::MAX as i64;
 /// Before AUTH, Redis allows at most this many arguments ...
 pub const UNAUTH_MAX_ARGS: i64 = 10;
 /// ... and bulks of at most this many bytes.
@@ -55,11 +57,19 @@ pub struct RequestParser {
     pub scratch: Vec<u8>,
 }
 
-fn find_crlf_or_lf(buf: &[u8], from: usize) -> Option<usize> {
+fn find_lf(buf: &[u8], from: usize) -> Option<usize> {
     buf.get(from..)?
         .iter()
         .position(|&b| b == b'\n')
         .map(|i| from + i)
+}
+
+/// The end of a `*`/`$` header as Redis reads it: the first `\r`, which must have one
+/// more byte after it (taken as the `\n` without checking, as Redis does). Returns the
+/// index of that byte, so `buf[from..end]` is the header with its `\r`.
+fn find_header_end(buf: &[u8], from: usize) -> Option<usize> {
+    let cr = buf.get(from..)?.iter().position(|&b| b == b'\r')? + from;
+    (cr + 1 < buf.len()).then_some(cr + 1)
 }
 
 impl RequestParser {
@@ -82,7 +92,7 @@ impl RequestParser {
                 if first != b'*' {
                     return self.parse_inline(buf, out);
                 }
-                let Some(nl) = find_crlf_or_lf(buf, self.pos) else {
+                let Some(nl) = find_header_end(buf, self.pos) else {
                     if buf.len() - self.pos > INLINE_MAX_BYTES {
                         return Err(ProtocolError("too big mbulk count string".into()));
                     }
@@ -132,7 +142,7 @@ impl RequestParser {
             if marker != b'$' {
                 return Err(ProtocolError(expected_dollar(marker)));
             }
-            let Some(nl) = find_crlf_or_lf(buf, self.pos) else {
+            let Some(nl) = find_header_end(buf, self.pos) else {
                 if buf.len() - self.pos > INLINE_MAX_BYTES {
                     return Err(ProtocolError("too big bulk count string".into()));
                 }
@@ -164,7 +174,7 @@ impl RequestParser {
     }
 
     fn parse_inline(&mut self, buf: &[u8], out: &mut Request) -> Result<Option<()>, ProtocolError> {
-        let Some(nl) = find_crlf_or_lf(buf, self.pos) else {
+        let Some(nl) = find_lf(buf, self.pos) else {
             if buf.len() - self.pos > INLINE_MAX_BYTES {
                 return Err(ProtocolError("too big inline request".into()));
             }
@@ -368,6 +378,12 @@ mod tests {
             parse_all(b"set \"a\r\n", LIMITS),
             Err(ProtocolError("unbalanced quotes in request".into()))
         );
+        // Headers end at '\r', as in Redis: a bare '\n' is part of the number.
+        assert_eq!(
+            parse_all(b"*1\r\n$4\nPING\r\n", LIMITS),
+            Err(ProtocolError("invalid bulk length".into()))
+        );
+        assert!(parse_all(b"*1\n$4\nPING\n", LIMITS).unwrap().is_empty());
         assert!(parse_all(b"*0\r\n*-1\r\n", LIMITS)
             .unwrap()
             .iter()

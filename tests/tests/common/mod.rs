@@ -361,6 +361,11 @@ impl Conn {
     pub fn pending(&self) -> &[u8] {
         &self.buf
     }
+
+    /// Takes the bytes received but not yet returned as a reply.
+    pub fn take_pending(&mut self) -> Vec<u8> {
+        std::mem::take(&mut self.buf)
+    }
 }
 
 /// One command as a RESP multibulk.

@@ -1,0 +1,135 @@
+#!/usr/bin/env bash
+# Memory per key of keel versus redis-server: 1M string keys with 16-byte values.
+#
+#   bench/memory.sh              # KEYS=1000000 SIZE=16
+#   KEYS=100000 bench/memory.sh
+#
+# Starts both servers (release keel; debug commands enabled), measures used_memory
+# (INFO memory) and RSS (VmRSS of /proc/PID/status) while empty, loads the keys with
+# `DEBUG POPULATE KEYS key SIZE` and measures again; prints the deltas per key and the
+# keel/redis ratios.
+set -euo pipefail
+
+KEYS=${KEYS:-1000000}
+SIZE=${SIZE:-16}
+
+cd "$(dirname "$0")/.."
+ROOT=$(pwd)
+
+for tool in redis-server redis-cli; do
+    command -v "$tool" >/dev/null || { echo "error: $tool not found (apt-get install redis-server)" >&2; exit 1; }
+done
+
+if command -v flock >/dev/null; then
+    flock /tmp/keel-cargo.lock cargo build --release -p keel-server >&2
+else
+    cargo build --release -p keel-server >&2
+fi
+KEEL_BIN="$ROOT/target/release/keel-server"
+
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/keel-mem.XXXXXX")
+PIDS=()
+cleanup() {
+    for pid in "${PIDS[@]}"; do
+        kill "$pid" 2>/dev/null || true
+    done
+    for pid in "${PIDS[@]}"; do
+        wait "$pid" 2>/dev/null || true
+    done
+    rm -rf "$WORK"
+}
+trap cleanup EXIT INT TERM
+
+free_port() {
+    local p
+    for _ in $(seq 1 200); do
+        p=$((20000 + RANDOM % 40000))
+        if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
+            echo "$p"
+            return 0
+        fi
+    done
+    echo "error: no free port" >&2
+    return 1
+}
+
+# start NAME LOGFILE CMD... : runs CMD (with the port appended as `--port P`) on a free
+# port, retrying on another port if it exits early; sets STARTED_PID and STARTED_PORT.
+start() {
+    local name=$1 log=$2 port pid
+    shift 2
+    for _ in 1 2 3; do
+        port=$(free_port)
+        "$@" --port "$port" >"$log" 2>&1 &
+        pid=$!
+        for _ in $(seq 1 200); do
+            if [[ $(redis-cli -p "$port" PING 2>/dev/null || true) == PONG ]]; then
+                PIDS+=("$pid")
+                STARTED_PID=$pid
+                STARTED_PORT=$port
+                return 0
+            fi
+            kill -0 "$pid" 2>/dev/null || break
+            sleep 0.05
+        done
+        kill "$pid" 2>/dev/null || true
+        wait "$pid" 2>/dev/null || true
+        echo "warning: $name did not start on port $port; log:" >&2
+        tail -n 20 "$log" >&2 || true
+    done
+    echo "error: $name did not start" >&2
+    exit 1
+}
+
+used_memory() {
+    redis-cli -p "$1" INFO memory | tr -d '\r' | awk -F: '$1 == "used_memory" { print $2 }'
+}
+
+rss_bytes() {
+    awk '$1 == "VmRSS:" { print $2 * 1024 }' "/proc/$1/status"
+}
+
+start redis-server "$WORK/redis.log" redis-server --save '' --appendonly no --daemonize no --dir "$WORK" \
+    --enable-debug-command yes
+REDIS_PORT=$STARTED_PORT REDIS_PID=$STARTED_PID
+start keel-server "$WORK/keel.log" "$KEEL_BIN" --save '' --appendonly no --dir "$WORK" --enable-debug-command yes
+KEEL_PORT=$STARTED_PORT KEEL_PID=$STARTED_PID
+
+cpu_model=$(grep -m1 'model name' /proc/cpuinfo 2>/dev/null | cut -d: -f2- | sed 's/^ *//' || true)
+echo "# keel vs redis memory: $KEYS string keys, $SIZE-byte values (DEBUG POPULATE)"
+echo "date:   $(date -u '+%Y-%m-%dT%H:%M:%SZ')"
+echo "host:   $(nproc) CPUs, ${cpu_model:-unknown CPU}"
+echo "redis:  $(redis-server --version)"
+echo "keel:   $("$KEEL_BIN" --version) ($(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo 'no commit'))"
+echo
+
+declare -A USED0 RSS0 USED1 RSS1
+for name in redis keel; do
+    if [[ $name == redis ]]; then port=$REDIS_PORT pid=$REDIS_PID; else port=$KEEL_PORT pid=$KEEL_PID; fi
+    USED0[$name]=$(used_memory "$port")
+    RSS0[$name]=$(rss_bytes "$pid")
+    reply=$(redis-cli -p "$port" DEBUG POPULATE "$KEYS" key "$SIZE")
+    [[ $reply == OK ]] || { echo "error: DEBUG POPULATE on $name: $reply" >&2; exit 1; }
+    dbsize=$(redis-cli -p "$port" DBSIZE)
+    [[ $dbsize == "$KEYS" ]] || { echo "error: $name has $dbsize keys, expected $KEYS" >&2; exit 1; }
+    sleep 1 # let RSS settle
+    USED1[$name]=$(used_memory "$port")
+    RSS1[$name]=$(rss_bytes "$pid")
+done
+
+mb() { awk -v b="$1" 'BEGIN { printf "%.1f MB", b / 1048576 }'; }
+per_key() { awk -v a="$1" -v b="$2" -v n="$KEYS" 'BEGIN { printf "%.1f", (b - a) / n }'; }
+
+printf '%-6s %14s %14s %14s %14s %16s %12s\n' server "used empty" "used loaded" "RSS empty" "RSS loaded" "used B/key" "RSS B/key"
+for name in redis keel; do
+    printf '%-6s %14s %14s %14s %14s %16s %12s\n' "$name" \
+        "$(mb "${USED0[$name]}")" "$(mb "${USED1[$name]}")" "$(mb "${RSS0[$name]}")" "$(mb "${RSS1[$name]}")" \
+        "$(per_key "${USED0[$name]}" "${USED1[$name]}")" "$(per_key "${RSS0[$name]}" "${RSS1[$name]}")"
+done
+echo
+awk -v ru0="${USED0[redis]}" -v ru1="${USED1[redis]}" -v ku0="${USED0[keel]}" -v ku1="${USED1[keel]}" \
+    -v rr0="${RSS0[redis]}" -v rr1="${RSS1[redis]}" -v kr0="${RSS0[keel]}" -v kr1="${RSS1[keel]}" 'BEGIN {
+    ru = ru1 - ru0; ku = ku1 - ku0; rr = rr1 - rr0; kr = kr1 - kr0
+    printf "keel/redis used_memory per key: %s\n", (ru > 0 ? sprintf("%.2f", ku / ru) : "n/a")
+    printf "keel/redis RSS per key:         %s\n", (rr > 0 ? sprintf("%.2f", kr / rr) : "n/a")
+}'

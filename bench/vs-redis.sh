@@ -1,0 +1,131 @@
+#!/usr/bin/env bash
+# Throughput of keel versus redis-server, measured with redis-benchmark.
+#
+#   bench/vs-redis.sh                 # N=200000 requests per run, ROUNDS=2
+#   N=20000 ROUNDS=1 bench/vs-redis.sh
+#
+# Builds keel in release mode, starts target/release/keel-server and redis-server on
+# two free ports (no persistence), then for each of SET GET INCR MSET at pipeline 1 and
+# 16 with 50 clients runs redis-benchmark alternately against redis and keel, ROUNDS
+# times, keeps the best requests/s of each and prints a table with keel/redis.
+set -euo pipefail
+
+N=${N:-200000}
+ROUNDS=${ROUNDS:-2}
+CLIENTS=${CLIENTS:-50}
+TESTS=${TESTS:-"SET GET INCR MSET"}
+PIPELINES=${PIPELINES:-"1 16"}
+
+cd "$(dirname "$0")/.."
+ROOT=$(pwd)
+
+for tool in redis-server redis-cli redis-benchmark; do
+    command -v "$tool" >/dev/null || { echo "error: $tool not found (apt-get install redis-server redis-tools)" >&2; exit 1; }
+done
+
+# Build keel (serialised with other cargo runs on this machine when flock exists).
+if command -v flock >/dev/null; then
+    flock /tmp/keel-cargo.lock cargo build --release -p keel-server >&2
+else
+    cargo build --release -p keel-server >&2
+fi
+KEEL_BIN="$ROOT/target/release/keel-server"
+
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/keel-bench.XXXXXX")
+PIDS=()
+cleanup() {
+    for pid in "${PIDS[@]}"; do
+        kill "$pid" 2>/dev/null || true
+    done
+    for pid in "${PIDS[@]}"; do
+        wait "$pid" 2>/dev/null || true
+    done
+    rm -rf "$WORK"
+}
+trap cleanup EXIT INT TERM
+
+# A TCP port on 127.0.0.1 that nothing listens on.
+free_port() {
+    local p
+    for _ in $(seq 1 200); do
+        p=$((20000 + RANDOM % 40000))
+        if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
+            echo "$p"
+            return 0
+        fi
+    done
+    echo "error: no free port" >&2
+    return 1
+}
+
+# start NAME LOGFILE CMD... : runs CMD (with the port appended as `--port P`) on a free
+# port, retrying on another port if it exits early; sets STARTED_PID and STARTED_PORT.
+start() {
+    local name=$1 log=$2 port pid
+    shift 2
+    for _ in 1 2 3; do
+        port=$(free_port)
+        "$@" --port "$port" >"$log" 2>&1 &
+        pid=$!
+        for _ in $(seq 1 200); do
+            if [[ $(redis-cli -p "$port" PING 2>/dev/null || true) == PONG ]]; then
+                PIDS+=("$pid")
+                STARTED_PID=$pid
+                STARTED_PORT=$port
+                return 0
+            fi
+            kill -0 "$pid" 2>/dev/null || break
+            sleep 0.05
+        done
+        kill "$pid" 2>/dev/null || true
+        wait "$pid" 2>/dev/null || true
+        echo "warning: $name did not start on port $port; log:" >&2
+        tail -n 20 "$log" >&2 || true
+    done
+    echo "error: $name did not start" >&2
+    exit 1
+}
+
+start redis-server "$WORK/redis.log" redis-server --save '' --appendonly no --daemonize no --dir "$WORK"
+REDIS_PORT=$STARTED_PORT
+start keel-server "$WORK/keel.log" "$KEEL_BIN" --save '' --appendonly no --dir "$WORK"
+KEEL_PORT=$STARTED_PORT
+
+cpu_model=$(grep -m1 'model name' /proc/cpuinfo 2>/dev/null | cut -d: -f2- | sed 's/^ *//' || true)
+echo "# keel vs redis throughput"
+echo "date:      $(date -u '+%Y-%m-%dT%H:%M:%SZ')"
+echo "host:      $(nproc) CPUs, ${cpu_model:-unknown CPU}"
+echo "redis:     $(redis-server --version)"
+echo "keel:      $("$KEEL_BIN" --version) ($(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo 'no commit'))"
+echo "benchmark: redis-benchmark -c $CLIENTS -n $N, best of $ROUNDS rounds, servers alternated"
+echo
+
+# requests/s of one redis-benchmark run (the rps column of its CSV line).
+rps() {
+    local port=$1 test=$2 pipeline=$3
+    redis-benchmark -p "$port" -q -t "$test" -P "$pipeline" -c "$CLIENTS" -n "$N" --csv |
+        awk -F'","' 'NR > 1 && NF > 1 { gsub(/"/, "", $2); print $2; exit }'
+}
+
+best() {
+    awk -v a="$1" -v b="$2" 'BEGIN { if (a == "" || b + 0 > a + 0) print b; else print a }'
+}
+
+printf '%-6s %8s %14s %14s %12s\n' test pipeline "redis rps" "keel rps" keel/redis
+for test in $TESTS; do
+    for pipeline in $PIPELINES; do
+        best_redis=""
+        best_keel=""
+        for _ in $(seq 1 "$ROUNDS"); do
+            best_redis=$(best "$best_redis" "$(rps "$REDIS_PORT" "$test" "$pipeline")")
+            best_keel=$(best "$best_keel" "$(rps "$KEEL_PORT" "$test" "$pipeline")")
+        done
+        ratio=$(awk -v k="$best_keel" -v r="$best_redis" 'BEGIN { if (r > 0) printf "%.2f", k / r; else print "n/a" }')
+        printf '%-6s %8s %14.0f %14.0f %12s\n' "$test" "$pipeline" "$best_redis" "$best_keel" "$ratio"
+    done
+done
+
+# Both servers must have survived the run.
+for port in "$REDIS_PORT" "$KEEL_PORT"; do
+    [[ $(redis-cli -p "$port" PING 2>/dev/null || true) == PONG ]] || { echo "error: server on port $port died" >&2; exit 1; }
+done
