@@ -524,13 +524,11 @@ fn set_generic(
     };
     let allowed = !((flags.nx && existing.is_some()) || (flags.xx && existing.is_none()));
     if allowed && !ctx.node.mutants.is(Mutant::SetAckedNotApplied) {
-        let id = ctx.node.keyspace.set(
-            db,
-            key,
-            Value::Str(StrValue::from_set(value)),
-            flags.keepttl,
-            now_ms,
-        );
+        let value = Value::Str(StrValue::from_set(value));
+        let id = ctx
+            .node
+            .keyspace
+            .set_found(db, existing, key, value, flags.keepttl);
         if let Some(at) = expire_at {
             if at as u64 <= now_ms {
                 // Already in the past: the key is gone at once.
@@ -745,9 +743,8 @@ fn incr_generic(ctx: &mut Ctx<'_>, key: &[u8], by: i64) {
         } else {
             next
         };
-    ctx.node
-        .keyspace
-        .set(db, key, Value::Str(StrValue::Int(stored)), true, now_ms);
+    let value = Value::Str(StrValue::Int(stored));
+    ctx.node.keyspace.set_found(db, existing, key, value, true);
     ctx.out().int(next);
 }
 

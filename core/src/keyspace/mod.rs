@@ -105,8 +105,23 @@ impl Keyspace {
         keep_ttl: bool,
         now_wall_ms: u64,
     ) -> u32 {
+        let existing = self.lookup(db, key, now_wall_ms);
+        self.set_found(db, existing, key, value, keep_ttl)
+    }
+
+    /// `set` for a caller that already looked the key up (`existing` is what
+    /// `lookup` returned, with nothing changed since), saving the second probe.
+    pub fn set_found(
+        &mut self,
+        db: usize,
+        existing: Option<u32>,
+        key: &[u8],
+        value: Value,
+        keep_ttl: bool,
+    ) -> u32 {
+        debug_assert_eq!(existing, self.db(db).find(key));
         let now_secs = self.now_secs;
-        let id = match self.lookup(db, key, now_wall_ms) {
+        let id = match existing {
             Some(id) => {
                 let d = self.db_mut(db);
                 d.set_value(id, value);
