@@ -829,19 +829,20 @@ fn append(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
             ctx.out().int(extra.len() as i64);
         }
         Some(id) => {
-            let mut data = str_of(ctx, id).map(StrValue::to_vec).unwrap_or_default();
-            let total = data.len() as u64 + extra.len() as u64;
+            let current = str_of(ctx, id).map_or(0, StrValue::len);
+            let total = current as u64 + extra.len() as u64;
             if total > ctx.node.config.proto_max_bulk_len_bytes() {
                 ctx.out().error(errors::STRING_TOO_LONG);
                 return;
             }
-            data.extend_from_slice(extra);
-            let len = data.len();
-            ctx.node
-                .keyspace
-                .db_mut(db)
-                .set_value(id, Value::Str(StrValue::raw(data)));
-            ctx.out().int(len as i64);
+            // In place: a string appended to repeatedly grows amortised, never copied whole.
+            let len = ctx.node.keyspace.db_mut(db).update_value(id, |v| match v {
+                Value::Str(s) => s.modify(|data| {
+                    data.extend_from_slice(extra);
+                    data.len()
+                }),
+            });
+            ctx.out().int(len.unwrap_or(0) as i64);
         }
     }
 }
@@ -924,29 +925,29 @@ fn setrange(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
         ctx.out().error(errors::STRING_TOO_LONG);
         return;
     }
-    let end = offset as usize + value.len();
-    let mut data = found
-        .and_then(|id| str_of(ctx, id))
-        .map(StrValue::to_vec)
-        .unwrap_or_default();
-    if data.len() < end {
-        data.resize(end, 0);
-    }
-    data[offset as usize..end].copy_from_slice(value);
-    let len = data.len();
-    match found {
-        Some(id) => ctx
-            .node
-            .keyspace
-            .db_mut(db)
-            .set_value(id, Value::Str(StrValue::raw(data))),
+    let start = offset as usize;
+    let end = start + value.len();
+    let write = |data: &mut Vec<u8>| {
+        if data.len() < end {
+            data.resize(end, 0);
+        }
+        data[start..end].copy_from_slice(value);
+        data.len()
+    };
+    let len = match found {
+        Some(id) => ctx.node.keyspace.db_mut(db).update_value(id, |v| match v {
+            Value::Str(s) => s.modify(write),
+        }),
         None => {
+            let mut data = Vec::new();
+            let len = write(&mut data);
             ctx.node
                 .keyspace
                 .set(db, key, Value::Str(StrValue::raw(data)), false, now_ms);
+            Some(len)
         }
-    }
-    ctx.out().int(len as i64);
+    };
+    ctx.out().int(len.unwrap_or(0) as i64);
 }
 
 /// Transient memory LCS may use for its table before it refuses, in cells (u32 each).

@@ -235,6 +235,16 @@ impl Db {
         }
     }
 
+    /// Changes a value in place, keeping memory accounted.
+    pub fn update_value<R>(&mut self, id: u32, f: impl FnOnce(&mut Value) -> R) -> Option<R> {
+        let e = self.get_mut(id)?;
+        let before = e.value.heap_bytes();
+        let result = f(&mut e.value);
+        let after = e.value.heap_bytes();
+        self.heap_bytes = self.heap_bytes + after - before;
+        Some(result)
+    }
+
     pub fn set_expire(&mut self, id: u32, at_ms: u64) {
         debug_assert!(at_ms != 0);
         let pos = self.volatile.len() as u32;

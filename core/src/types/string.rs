@@ -25,6 +25,9 @@ pub enum StrValue {
         raw: bool,
         data: Box<[u8]>,
     },
+    /// A `raw` string modified in place (APPEND, SETRANGE): it grows with amortised
+    /// doubling, as Redis's sds does, so repeated APPENDs stay linear.
+    Growable(Box<Vec<u8>>),
 }
 
 impl StrValue {
@@ -68,11 +71,23 @@ impl StrValue {
         }
     }
 
+    /// Runs `f` on the bytes for in-place modification, first turning the value into a
+    /// growable raw string (Redis keeps modified strings `raw`).
+    pub fn modify<R>(&mut self, f: impl FnOnce(&mut Vec<u8>) -> R) -> R {
+        let mut data = match std::mem::replace(self, StrValue::Int(0)) {
+            StrValue::Growable(data) => data,
+            other => Box::new(other.to_vec()),
+        };
+        let result = f(&mut data);
+        *self = StrValue::Growable(data);
+        result
+    }
+
     pub fn encoding_name(&self) -> &'static str {
         match self {
             StrValue::Int(_) => "int",
             StrValue::Inline { meta, .. } if meta & RAW_BIT != 0 => "raw",
-            StrValue::Heap { raw: true, .. } => "raw",
+            StrValue::Heap { raw: true, .. } | StrValue::Growable(_) => "raw",
             _ => "embstr",
         }
     }
@@ -85,6 +100,7 @@ impl StrValue {
                 Some(&buf[..((meta & !RAW_BIT) as usize).min(INLINE_CAP)])
             }
             StrValue::Heap { data, .. } => Some(data),
+            StrValue::Growable(data) => Some(data),
         }
     }
 
@@ -129,6 +145,7 @@ impl StrValue {
     pub fn heap_bytes(&self) -> usize {
         match self {
             StrValue::Heap { data, .. } => data.len(),
+            StrValue::Growable(data) => std::mem::size_of::<Vec<u8>>() + data.capacity(),
             _ => 0,
         }
     }
@@ -166,6 +183,11 @@ mod tests {
         assert_eq!(StrValue::from_set(b"-42").to_vec(), b"-42");
         assert_eq!(StrValue::from_set(&[b'z'; 30]).to_vec(), vec![b'z'; 30]);
         assert_eq!(std::mem::size_of::<StrValue>(), 24);
+        let mut g = StrValue::from_set(b"12");
+        g.modify(|d| d.extend_from_slice(b"ab"));
+        assert_eq!(g.to_vec(), b"12ab");
+        assert_eq!(g.encoding_name(), "raw");
+        assert_eq!(g.as_i64(), None);
         assert_eq!(std::mem::size_of::<super::super::Value>(), 24);
     }
 }
