@@ -4,7 +4,8 @@
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mutant {
-    /// TTL comparison off by one: a key is still served one ms after it expired... and more.
+    /// TTL comparison off by one: a key is treated as gone at its expire time, one ms
+    /// before Redis lets it go.
     TtlOffByOne,
     /// Lazy expiry hands out the expired value instead of deleting it.
     LazyExpireReturnsStale,

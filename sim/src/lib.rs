@@ -1,19 +1,21 @@
-//! keel-sim: the deterministic simulator, first cut. One seeded world owns time and
-//! drives a keel `Node` with simulated clients; a reference model judges every reply
-//! and a running hash of the event trace proves a seed replays bit for bit.
+//! keel-sim: the deterministic simulator. One seeded world owns time, a TCP-like
+//! network (`net`), pipelining clients (`workload`) and a fault plan, drives a keel
+//! `Node`, and judges every reply against a reference model (`model`); a running hash
+//! of the event trace proves a seed replays bit for bit.
 //!
-//! Everything here derives from one ChaCha seed: no clocks, no threads, no OS
-//! randomness. The network, fault plans, shrinking and reports arrive with issue 3;
-//! the shapes here (events keyed by (time, sequence), per-client histories) are the
-//! ones they extend.
+//! Everything derives from one ChaCha seed: no clocks, no threads, no OS randomness,
+//! no I/O. The model check stays exact under pipelining, timeouts and faults because
+//! the world is omniscient: it delivers the bytes, so it knows the order in which the
+//! node runs requests (the node runs each whole request as soon as it is delivered)
+//! and applies them to the model in that order — including requests whose client
+//! timed out (`unknown` in the client's history, known to the world).
 
 pub mod model;
-
-/// Scenarios this build can run (the full menu grows with issue 3).
-pub const SCENARIOS: &[&str] = &["plain-load"];
+pub mod net;
+pub mod workload;
 
 use std::cmp::Reverse;
-use std::collections::BinaryHeap;
+use std::collections::{BTreeSet, BinaryHeap};
 
 use keel_core::config::Config;
 use keel_core::{Effect, Input, Node, NodeSeeds, Now};
@@ -21,51 +23,259 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 use model::Model;
+use net::{ConnId, InFlight, Link, Network, Segment};
+use workload::{encode, is_denyoom, random_request, Client, Framer};
+pub use workload::{Op, OpOutcome};
+
+/// A named scenario: what a seed turns into, and the events its sweep must reach.
+pub struct ScenarioDef {
+    pub name: &'static str,
+    pub must_reach: &'static [&'static str],
+}
+
+/// Coverage events (names a run reports in `Outcome::reached`).
+pub mod reach {
+    pub const PIPELINED_BATCH: &str = "a pipelined batch ran in one delivery";
+    pub const CLIENT_TIMEOUT: &str = "a client timed out";
+    pub const ACTIVE_EXPIRY: &str = "active expiry removed a key";
+    pub const CLOCK_JUMP_BACK: &str = "the wall clock jumped backward";
+    pub const OOM_REPLY: &str = "an OOM reply was sent";
+    pub const READ_WHILE_OVER: &str = "a read was served while over maxmemory";
+    pub const PARTITION_HEALED: &str = "a partition healed";
+    pub const CONN_RESET: &str = "a connection was reset";
+    pub const PAUSE_RESUMED: &str = "a paused node resumed";
+    pub const CRASH_RESTART: &str = "the node crashed and restarted";
+}
+
+pub const SCENARIO_DEFS: &[ScenarioDef] = &[
+    ScenarioDef {
+        name: "plain-load",
+        must_reach: &[reach::PIPELINED_BATCH],
+    },
+    ScenarioDef {
+        name: "expiry-clock-jumps",
+        must_reach: &[reach::ACTIVE_EXPIRY, reach::CLOCK_JUMP_BACK],
+    },
+    ScenarioDef {
+        name: "slow-link-timeouts",
+        must_reach: &[
+            reach::CLIENT_TIMEOUT,
+            reach::PARTITION_HEALED,
+            reach::CONN_RESET,
+        ],
+    },
+    ScenarioDef {
+        name: "pause-resume",
+        must_reach: &[reach::PAUSE_RESUMED, reach::CLIENT_TIMEOUT],
+    },
+    ScenarioDef {
+        name: "memory-squeeze",
+        must_reach: &[reach::OOM_REPLY, reach::READ_WHILE_OVER],
+    },
+    ScenarioDef {
+        name: "crash-restart",
+        must_reach: &[reach::CRASH_RESTART],
+    },
+];
+
+/// Scenarios this build can run.
+pub const SCENARIOS: &[&str] = &[
+    "plain-load",
+    "expiry-clock-jumps",
+    "slow-link-timeouts",
+    "pause-resume",
+    "memory-squeeze",
+    "crash-restart",
+];
+
+pub fn scenario_def(name: &str) -> Option<&'static ScenarioDef> {
+    SCENARIO_DEFS.iter().find(|d| d.name == name)
+}
+
+/// Coverage events a scenario requires that none of `reached` holds.
+pub fn missing_coverage(name: &str, reached: &BTreeSet<&'static str>) -> Vec<&'static str> {
+    scenario_def(name)
+        .map(|d| {
+            d.must_reach
+                .iter()
+                .copied()
+                .filter(|e| !reached.contains(e))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// A fault in the plan.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Fault {
+    /// Black-hole the link: bytes wait until it heals.
+    Partition,
+    /// Multiply latency.
+    SlowLink { factor: u64 },
+    /// Reset one client's connection (both sides see it closed).
+    ResetConn { client: usize },
+    /// A partition that resets every connection instead of black-holing it.
+    ResetAll,
+    /// The node handles nothing; bytes queue up.
+    Pause,
+    /// The node's state is dropped; it restarts empty when the fault ends.
+    Crash,
+    /// The node's wall clock jumps (TTLs are on wall time).
+    ClockJump { delta_ms: i64 },
+    /// `maxmemory` lowered below (`deep`) or just above current use, then restored.
+    Squeeze { deep: bool },
+}
+
+/// One planned fault: starts at `at_ms`, ends `duration_ms` later (0: instantaneous).
+#[derive(Debug, Clone)]
+pub struct PlannedFault {
+    pub at_ms: u64,
+    pub duration_ms: u64,
+    pub fault: Fault,
+}
 
 /// Parameters a seed chooses, bounded so one seed runs in milliseconds.
 #[derive(Debug, Clone)]
 pub struct Scenario {
+    pub name: &'static str,
     pub clients: usize,
     pub ops_per_client: usize,
     pub keys: usize,
+    pub pipeline_max: usize,
+    pub think_max_ms: u64,
+    pub timeout_ms: u64,
+    pub reconnect_backoff_ms: u64,
+    pub ttl_heavy: bool,
+    pub link: Link,
+    pub faults: Vec<PlannedFault>,
 }
 
-impl Scenario {
-    fn from_rng(rng: &mut ChaCha8Rng) -> Self {
-        Scenario {
-            clients: rng.gen_range(1..=10),
-            ops_per_client: rng.gen_range(20..=200),
-            keys: rng.gen_range(1..=8),
-        }
+/// Adds `count` faults made by `make`, starting in the busy part of a run.
+fn plan(
+    faults: &mut Vec<PlannedFault>,
+    rng: &mut ChaCha8Rng,
+    count: usize,
+    duration_ms: (u64, u64),
+    make: impl Fn(&mut ChaCha8Rng) -> Fault,
+) {
+    for _ in 0..count {
+        let fault = make(rng);
+        faults.push(PlannedFault {
+            at_ms: rng.gen_range(20..600),
+            duration_ms: if duration_ms.1 == 0 {
+                0
+            } else {
+                rng.gen_range(duration_ms.0..=duration_ms.1)
+            },
+            fault,
+        });
     }
 }
 
-/// One completed operation in a client's history.
-#[derive(Debug, Clone)]
-pub struct Op {
-    pub client: usize,
-    pub invoke_ms: u64,
-    pub complete_ms: u64,
-    pub request: Vec<Vec<u8>>,
-    pub reply: Vec<u8>,
+impl Scenario {
+    fn from_rng(name: &'static str, rng: &mut ChaCha8Rng) -> Self {
+        let mut s = Scenario {
+            name,
+            clients: rng.gen_range(1..=10),
+            ops_per_client: rng.gen_range(20..=200),
+            keys: rng.gen_range(1..=8),
+            pipeline_max: rng.gen_range(1..=6),
+            think_max_ms: 20,
+            timeout_ms: 2_000,
+            reconnect_backoff_ms: rng.gen_range(5..=50),
+            ttl_heavy: false,
+            link: Link {
+                latency_min_ms: rng.gen_range(0..=2),
+                latency_jitter_ms: rng.gen_range(0..=5),
+                slow_factor: 1,
+                blackholed: false,
+                max_chunks: rng.gen_range(1..=4),
+            },
+            faults: Vec::new(),
+        };
+        let faults = &mut s.faults;
+        match name {
+            "expiry-clock-jumps" => {
+                s.ttl_heavy = true;
+                s.ops_per_client = rng.gen_range(60..=200);
+                let n = rng.gen_range(2..=5);
+                plan(faults, rng, n, (0, 0), |rng| Fault::ClockJump {
+                    delta_ms: rng.gen_range(-3_000..=3_000),
+                });
+                // The first planned jump goes back, so every seed exercises one.
+                if let Some(PlannedFault {
+                    fault: Fault::ClockJump { delta_ms },
+                    ..
+                }) = faults.first_mut()
+                {
+                    *delta_ms = -delta_ms.abs().max(500);
+                }
+            }
+            "slow-link-timeouts" => {
+                s.ops_per_client = rng.gen_range(60..=200);
+                s.timeout_ms = rng.gen_range(100..=300);
+                let n = rng.gen_range(1..=3);
+                plan(faults, rng, n, (100, 600), |rng| Fault::SlowLink {
+                    factor: rng.gen_range(10..=60),
+                });
+                let n = rng.gen_range(1..=2);
+                plan(faults, rng, n, (50, 600), |_| Fault::Partition);
+                let (n, clients) = (rng.gen_range(1..=2), s.clients);
+                plan(faults, rng, n, (0, 0), |rng| {
+                    if rng.gen_bool(0.3) {
+                        Fault::ResetAll
+                    } else {
+                        Fault::ResetConn {
+                            client: rng.gen_range(0..clients),
+                        }
+                    }
+                });
+            }
+            "pause-resume" => {
+                s.ops_per_client = rng.gen_range(60..=200);
+                s.timeout_ms = rng.gen_range(150..=400);
+                let n = rng.gen_range(1..=3);
+                plan(faults, rng, n, (50, 800), |_| Fault::Pause);
+            }
+            "memory-squeeze" => {
+                s.ops_per_client = rng.gen_range(60..=200);
+                let n = rng.gen_range(1..=3);
+                plan(faults, rng, n, (100, 500), |rng| Fault::Squeeze {
+                    deep: rng.gen_bool(0.5),
+                });
+            }
+            "crash-restart" => {
+                s.ops_per_client = rng.gen_range(60..=200);
+                let n = rng.gen_range(1..=2);
+                plan(faults, rng, n, (10, 300), |_| Fault::Crash);
+            }
+            _ => {}
+        }
+        s.faults.sort_by_key(|f| f.at_ms);
+        s
+    }
 }
 
+/// The result of one seed.
 #[derive(Debug)]
 pub struct Outcome {
     pub seed: u64,
     pub scenario: Scenario,
     pub trace_hash: u64,
     pub history: Vec<Op>,
-    /// The first reply the model disagreed with, if any.
+    /// The first thing a checker rejected, if any.
     pub failure: Option<String>,
     pub simulated_ms: u64,
+    pub reached: BTreeSet<&'static str>,
+    /// A readable event log, when asked for.
+    pub trace: Vec<String>,
 }
 
 impl Outcome {
     pub fn replay_line(&self) -> String {
         format!(
-            "keel-sim replay --scenario plain-load --seed {:#018x}",
-            self.seed
+            "keel-sim replay --scenario {} --seed {:#018x}",
+            self.scenario.name, self.seed
         )
     }
 }
@@ -93,261 +303,1052 @@ impl TraceHash {
 
 #[derive(Debug, PartialEq, Eq, PartialOrd, Ord)]
 enum Event {
-    /// Client `n` sends its next request.
-    Send(usize),
-    /// The node's timer deadline.
-    Tick,
+    /// The node's timer; stale generations (before a crash or pause) are ignored.
+    Tick {
+        generation: u64,
+    },
+    /// A client connects if it must and sends its next batch.
+    ClientWake {
+        client: usize,
+    },
+    /// A client's batch deadline.
+    ClientTimeout {
+        client: usize,
+        batch: u64,
+    },
+    /// Segments on one direction of a connection may be readable.
+    Deliver {
+        conn: ConnId,
+        to_node: bool,
+    },
+    FaultStart {
+        index: usize,
+    },
+    FaultEnd {
+        index: usize,
+    },
 }
 
-fn encode(args: &[Vec<u8>]) -> Vec<u8> {
-    let mut v = format!("*{}\r\n", args.len()).into_bytes();
-    for a in args {
-        v.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
-        v.extend_from_slice(a);
-        v.extend_from_slice(b"\r\n");
+/// The exact reply the node sends to a refused write.
+const OOM_REPLY: &[u8] = b"-OOM command not allowed when used memory > 'maxmemory'.\r\n";
+
+/// How far the batch's own client may sit in `used_memory` while its requests run
+/// (the node takes the client out of its table while it executes a batch).
+const CLIENT_SLACK_BYTES: usize = 16 * 1024;
+
+/// The stated bound: after the first refused write of a squeeze, `used_memory` stays
+/// within this of max(limit, usage at that refusal).
+const MEMORY_SLACK_BYTES: usize = 16 * 1024;
+
+/// Liveness bound: a run that needs more events than this is reported as a hang.
+const MAX_EVENTS: u64 = 2_000_000;
+
+/// Bound on bytes waiting in the network at once (no unbounded queue).
+const MAX_QUEUED_BYTES: usize = 4 * 1024 * 1024;
+
+struct Squeeze {
+    limit_bytes: u64,
+    used_at_first_refusal: Option<usize>,
+}
+
+struct World<'a> {
+    rng: ChaCha8Rng,
+    scenario: Scenario,
+    now_ms: u64,
+    start_wall_ms: u64,
+    wall_offset_ms: i64,
+    max_wall_ms: u64,
+    node: Option<Node>,
+    /// Pauses, partitions and slow links may overlap: counted, not flagged.
+    pauses_active: u32,
+    partitions_active: u32,
+    slow_factors: Vec<u64>,
+    paused: bool,
+    generation: u64,
+    setup: &'a dyn Fn(&mut Node),
+    model: Model,
+    net: Network,
+    clients: Vec<Client>,
+    queue: BinaryHeap<Reverse<(u64, u64, Event)>>,
+    seq: u64,
+    hash: TraceHash,
+    history: Vec<Op>,
+    failure: Option<String>,
+    reached: BTreeSet<&'static str>,
+    squeeze: Option<Squeeze>,
+    next_conn: ConnId,
+    trace: Option<Vec<String>>,
+}
+
+fn show(req: &[Vec<u8>]) -> String {
+    req.iter()
+        .map(|a| String::from_utf8_lossy(a).into_owned())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+impl<'a> World<'a> {
+    fn schedule(&mut self, at_ms: u64, event: Event) {
+        self.queue.push(Reverse((at_ms, self.seq, event)));
+        self.seq += 1;
     }
-    v
-}
 
-/// A random request over the scenario's keys.
-fn random_request(rng: &mut ChaCha8Rng, keys: usize) -> Vec<Vec<u8>> {
-    let key = format!("k{}", rng.gen_range(0..keys)).into_bytes();
-    let small = |rng: &mut ChaCha8Rng| rng.gen_range(-5i64..50).to_string().into_bytes();
-    match rng.gen_range(0..10) {
-        0 | 1 => vec![b"GET".to_vec(), key],
-        2 => vec![b"SET".to_vec(), key, small(rng)],
-        3 => vec![
-            b"SET".to_vec(),
-            key,
-            b"v".to_vec(),
-            b"PX".to_vec(),
-            rng.gen_range(1u64..300).to_string().into_bytes(),
-        ],
-        4 | 5 => vec![b"INCR".to_vec(), key],
-        6 => vec![b"DEL".to_vec(), key],
-        7 => vec![b"APPEND".to_vec(), key, b"x".to_vec()],
-        8 => vec![b"EXISTS".to_vec(), key],
-        _ => vec![b"INCRBY".to_vec(), key, small(rng)],
+    fn fail(&mut self, message: String) {
+        if self.failure.is_none() {
+            self.log(format!("FAILURE: {message}"));
+            self.failure = Some(format!("at {} ms: {message}", self.now_ms));
+        }
+    }
+
+    fn log(&mut self, line: String) {
+        let now = self.now_ms;
+        if let Some(t) = self.trace.as_mut() {
+            t.push(format!("{now:>8} ms  {line}"));
+        }
+    }
+
+    fn node_now(&mut self) -> Now {
+        let wall = (self.start_wall_ms + self.now_ms) as i64 + self.wall_offset_ms;
+        let wall_ms = wall.max(0) as u64;
+        self.max_wall_ms = self.max_wall_ms.max(wall_ms);
+        Now {
+            mono_ms: self.now_ms,
+            wall_ms,
+        }
+    }
+
+    fn new_node(&mut self) -> Node {
+        let seeds = NodeSeeds {
+            rng_seed: self.rng.gen(),
+            hash_seeds: [
+                self.rng.gen(),
+                self.rng.gen(),
+                self.rng.gen(),
+                self.rng.gen(),
+            ],
+        };
+        let now = self.node_now();
+        let mut node = Node::new(Config::default(), seeds, now);
+        (self.setup)(&mut node);
+        node
+    }
+
+    fn any_client_active(&self) -> bool {
+        self.clients.iter().any(Client::active)
+    }
+
+    fn run(&mut self) {
+        for c in 0..self.clients.len() {
+            let at = self.rng.gen_range(0..10);
+            self.schedule(at, Event::ClientWake { client: c });
+        }
+        let first_tick = self.node.as_ref().map_or(0, Node::next_deadline);
+        self.schedule(first_tick, Event::Tick { generation: 0 });
+        for index in 0..self.scenario.faults.len() {
+            let at = self.scenario.faults[index].at_ms;
+            self.schedule(at, Event::FaultStart { index });
+        }
+        let mut events = 0u64;
+        while let Some(Reverse((at_ms, _, event))) = self.queue.pop() {
+            if self.failure.is_some() {
+                break;
+            }
+            events += 1;
+            if events > MAX_EVENTS {
+                self.fail(format!("no progress after {MAX_EVENTS} events (hang?)"));
+                break;
+            }
+            self.now_ms = self.now_ms.max(at_ms);
+            self.hash.write_u64(self.now_ms);
+            self.hash_event(&event);
+            match event {
+                Event::Tick { generation } => self.on_tick(generation),
+                Event::ClientWake { client } => self.client_wake(client),
+                Event::ClientTimeout { client, batch } => self.client_timeout(client, batch),
+                Event::Deliver { conn, to_node } => {
+                    if to_node {
+                        self.deliver_to_node(conn)
+                    } else {
+                        self.deliver_to_client(conn)
+                    }
+                }
+                Event::FaultStart { index } => self.fault_start(index),
+                Event::FaultEnd { index } => self.fault_end(index),
+            }
+            let queued = self.net.queued_bytes();
+            if queued > MAX_QUEUED_BYTES {
+                self.fail(format!("{queued} bytes queued in the network"));
+            }
+        }
+        if self.failure.is_none() {
+            let stuck: Vec<usize> = (0..self.clients.len())
+                .filter(|&c| self.clients[c].active())
+                .collect();
+            if !stuck.is_empty() {
+                self.fail(format!("clients {stuck:?} never finished (no event left)"));
+            }
+        }
+    }
+
+    /// Feeds an event into the trace hash without allocating (this runs per event).
+    fn hash_event(&mut self, event: &Event) {
+        let (kind, a, b) = match *event {
+            Event::Tick { generation } => (0u64, generation, 0),
+            Event::ClientWake { client } => (1, client as u64, 0),
+            Event::ClientTimeout { client, batch } => (2, client as u64, batch),
+            Event::Deliver { conn, to_node } => (3, conn, u64::from(to_node)),
+            Event::FaultStart { index } => (4, index as u64, 0),
+            Event::FaultEnd { index } => (5, index as u64, 0),
+        };
+        self.hash.write_u64(kind);
+        self.hash.write_u64(a);
+        self.hash.write_u64(b);
+    }
+
+    fn on_tick(&mut self, generation: u64) {
+        if generation != self.generation || self.paused {
+            return;
+        }
+        let now = self.node_now();
+        let Some(node) = self.node.as_mut() else {
+            return;
+        };
+        let expired_before = node.keyspace.stats.expired_keys;
+        node.handle(now, Input::Tick);
+        let removed = node.keyspace.stats.expired_keys > expired_before;
+        let next = node.next_deadline();
+        if removed {
+            self.reached.insert(reach::ACTIVE_EXPIRY);
+        }
+        self.drain_effects(None);
+        self.sync_expiry();
+        if self.any_client_active() {
+            let at = next.max(self.now_ms + 1);
+            self.schedule(at, Event::Tick { generation });
+        }
+    }
+
+    /// Runs the node's effects in order; returns the bytes sent to `watch`.
+    fn drain_effects(&mut self, watch: Option<ConnId>) -> Vec<u8> {
+        let mut watched = Vec::new();
+        while let Some(effect) = self.node.as_mut().and_then(Node::poll_effect) {
+            match effect {
+                Effect::Send { conn, bytes } => {
+                    self.hash.write(&bytes);
+                    if Some(conn) == watch {
+                        watched.extend_from_slice(&bytes);
+                    }
+                    let times = self
+                        .net
+                        .write(&mut self.rng, self.now_ms, conn, false, &bytes);
+                    for at in times {
+                        self.schedule(
+                            at,
+                            Event::Deliver {
+                                conn,
+                                to_node: false,
+                            },
+                        );
+                    }
+                }
+                Effect::Close { conn } => {
+                    self.log(format!("node closes conn {conn}"));
+                    if let Some(c) = self.net.conns.get_mut(&conn) {
+                        c.node_knows = false;
+                    }
+                    if let Some(at) = self.net.fin(&mut self.rng, self.now_ms, conn, false) {
+                        self.schedule(
+                            at,
+                            Event::Deliver {
+                                conn,
+                                to_node: false,
+                            },
+                        );
+                    }
+                }
+                Effect::Shutdown { exit_code } => {
+                    self.fail(format!("node asked to shut down (exit code {exit_code})"));
+                }
+                Effect::Sleep { ms } => {
+                    self.fail(format!(
+                        "node asked to sleep {ms} ms (nobody sends DEBUG SLEEP)"
+                    ));
+                }
+                Effect::Log { .. } => {}
+            }
+        }
+        watched
+    }
+
+    /// Keeps the model in step with keys the node removed by active expiry.
+    fn sync_expiry(&mut self) {
+        let Some(node) = self.node.as_ref() else {
+            return;
+        };
+        let db = node.keyspace.db(0);
+        self.model
+            .sync_expired(self.max_wall_ms, |k| db.find(k).is_some());
+    }
+
+    fn client_wake(&mut self, c: usize) {
+        if self.clients[c].remaining_ops == 0 || !self.clients[c].outstanding.is_empty() {
+            return;
+        }
+        let conn = match self.clients[c].conn {
+            Some(conn) => conn,
+            None => {
+                let id = self.next_conn;
+                self.next_conn += 1;
+                let at = self.net.open(&mut self.rng, self.now_ms, id, c);
+                self.schedule(
+                    at,
+                    Event::Deliver {
+                        conn: id,
+                        to_node: true,
+                    },
+                );
+                self.clients[c].conn = Some(id);
+                self.clients[c].framer = Framer::default();
+                self.log(format!("client {c} connects (conn {id})"));
+                id
+            }
+        };
+        let n = self
+            .rng
+            .gen_range(1..=self.scenario.pipeline_max)
+            .min(self.clients[c].remaining_ops);
+        let mut bytes = Vec::new();
+        let Some(written) = self.net.conns.get(&conn).map(|x| x.written_bytes) else {
+            self.fail(format!("client {c} holds conn {conn} the network lost"));
+            return;
+        };
+        let mut inflight = Vec::new();
+        for _ in 0..n {
+            let request =
+                random_request(&mut self.rng, self.scenario.keys, self.scenario.ttl_heavy);
+            bytes.extend_from_slice(&encode(&request));
+            let op_index = self.history.len();
+            self.log(format!("client {c} invokes #{op_index} {}", show(&request)));
+            self.history.push(Op {
+                client: c,
+                conn,
+                invoke_ms: self.now_ms,
+                complete_ms: None,
+                request,
+                reply: Vec::new(),
+                node_reply: None,
+                outcome: OpOutcome::Pending,
+            });
+            inflight.push(InFlight {
+                end_offset_bytes: written + bytes.len() as u64,
+                op_index,
+            });
+            self.clients[c].outstanding.push_back(op_index);
+        }
+        self.clients[c].remaining_ops -= n;
+        if let Some(x) = self.net.conns.get_mut(&conn) {
+            x.requests.extend(inflight);
+        }
+        self.hash.write(&bytes);
+        for at in self
+            .net
+            .write(&mut self.rng, self.now_ms, conn, true, &bytes)
+        {
+            self.schedule(
+                at,
+                Event::Deliver {
+                    conn,
+                    to_node: true,
+                },
+            );
+        }
+        self.clients[c].batch += 1;
+        let batch = self.clients[c].batch;
+        self.schedule(
+            self.now_ms + self.scenario.timeout_ms,
+            Event::ClientTimeout { client: c, batch },
+        );
+    }
+
+    /// The client gives up on its outstanding requests: unknown outcomes, and the
+    /// connection is closed (FIN behind the requests, which may still run).
+    fn client_timeout(&mut self, c: usize, batch: u64) {
+        if self.clients[c].batch != batch || self.clients[c].outstanding.is_empty() {
+            return;
+        }
+        self.reached.insert(reach::CLIENT_TIMEOUT);
+        self.log(format!("client {c} times out"));
+        if let Some(conn) = self.clients[c].conn {
+            if let Some(x) = self.net.conns.get_mut(&conn) {
+                x.client_open = false;
+            }
+            if let Some(at) = self.net.fin(&mut self.rng, self.now_ms, conn, true) {
+                self.schedule(
+                    at,
+                    Event::Deliver {
+                        conn,
+                        to_node: true,
+                    },
+                );
+            }
+        }
+        self.client_lost_conn(c);
+    }
+
+    /// Outstanding requests become unknown; reconnect after a backoff.
+    fn client_lost_conn(&mut self, c: usize) {
+        let client = &mut self.clients[c];
+        client.conn = None;
+        client.framer = Framer::default();
+        for i in std::mem::take(&mut client.outstanding) {
+            if let Some(op) = self.history.get_mut(i) {
+                op.outcome = OpOutcome::Unknown;
+            }
+        }
+        let at = self.now_ms + self.rng.gen_range(1..=self.scenario.reconnect_backoff_ms);
+        self.schedule(at, Event::ClientWake { client: c });
+    }
+
+    fn deliver_to_client(&mut self, conn: ConnId) {
+        if self.net.link.blackholed {
+            return;
+        }
+        let Some(x) = self.net.conns.get_mut(&conn) else {
+            return;
+        };
+        let segs = x.to_client.take_ready(self.now_ms);
+        let (c, open) = (x.client, x.client_open);
+        for seg in segs {
+            if !open || self.clients[c].conn != Some(conn) {
+                continue;
+            }
+            match seg {
+                Segment::Bytes(bytes) => self.client_reads(c, &bytes),
+                Segment::Fin => {
+                    self.log(format!("client {c} sees conn {conn} closed"));
+                    if let Some(x) = self.net.conns.get_mut(&conn) {
+                        x.client_open = false;
+                    }
+                    // The client closes its side too, so the connection is forgotten.
+                    if let Some(at) = self.net.fin(&mut self.rng, self.now_ms, conn, true) {
+                        self.schedule(
+                            at,
+                            Event::Deliver {
+                                conn,
+                                to_node: true,
+                            },
+                        );
+                    }
+                    self.client_lost_conn(c);
+                    return;
+                }
+                Segment::Open => self.fail(format!("conn {conn}: Open on the node -> client side")),
+            }
+        }
+    }
+
+    fn client_reads(&mut self, c: usize, bytes: &[u8]) {
+        self.clients[c].framer.push(bytes);
+        loop {
+            let reply = match self.clients[c].framer.next_reply() {
+                Ok(Some(r)) => r,
+                Ok(None) => break,
+                Err(e) => {
+                    return self.fail(format!("client {c} cannot frame the reply stream: {e}"))
+                }
+            };
+            let Some(i) = self.clients[c].outstanding.pop_front() else {
+                return self.fail(format!(
+                    "client {c} got a reply with nothing outstanding: {:?}",
+                    String::from_utf8_lossy(&reply)
+                ));
+            };
+            let Some(op) = self.history.get_mut(i) else {
+                return self.fail(format!("history lost op #{i}"));
+            };
+            op.complete_ms = Some(self.now_ms);
+            op.outcome = if reply.first() == Some(&b'-') {
+                OpOutcome::Fail
+            } else {
+                OpOutcome::Ok
+            };
+            let mismatch = op.node_reply.as_deref() != Some(&reply[..]);
+            op.reply = reply;
+            if mismatch {
+                let msg = format!(
+                    "client {c} op #{i} framed {:?} but the node sent {:?}",
+                    String::from_utf8_lossy(&op.reply),
+                    op.node_reply.as_deref().map(String::from_utf8_lossy)
+                );
+                return self.fail(msg);
+            }
+        }
+        if self.clients[c].outstanding.is_empty() {
+            let at = self.now_ms + self.rng.gen_range(0..=self.scenario.think_max_ms);
+            self.schedule(at, Event::ClientWake { client: c });
+        }
+    }
+
+    fn deliver_to_node(&mut self, conn: ConnId) {
+        if self.net.link.blackholed || self.paused {
+            return;
+        }
+        let Some(x) = self.net.conns.get_mut(&conn) else {
+            return;
+        };
+        let segs = x.to_node.take_ready(self.now_ms);
+        for seg in segs {
+            match seg {
+                Segment::Open => {
+                    let now = self.node_now();
+                    let Some(node) = self.node.as_mut() else {
+                        // Connection refused: the client sees a reset.
+                        self.log(format!("conn {conn} refused (node down)"));
+                        self.reset_conn(conn);
+                        return;
+                    };
+                    node.handle(
+                        now,
+                        Input::Accepted {
+                            conn,
+                            peer: format!("10.0.0.{conn}:5000"),
+                            local: "10.0.0.100:6379".into(),
+                            peer_is_loopback: true,
+                        },
+                    );
+                    if let Some(x) = self.net.conns.get_mut(&conn) {
+                        x.node_knows = true;
+                    }
+                    self.drain_effects(None);
+                }
+                Segment::Bytes(bytes) => self.node_reads(conn, &bytes),
+                Segment::Fin => {
+                    let knows = self.net.conns.get(&conn).is_some_and(|x| x.node_knows);
+                    let now = self.node_now();
+                    if let (true, Some(node)) = (knows, self.node.as_mut()) {
+                        node.handle(now, Input::Closed { conn });
+                        self.drain_effects(None);
+                    }
+                    self.net.conns.remove(&conn);
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Both sides see the connection gone; queued bytes are dropped.
+    fn reset_conn(&mut self, conn: ConnId) {
+        let Some(x) = self.net.conns.remove(&conn) else {
+            return;
+        };
+        let now = self.node_now();
+        if x.node_knows {
+            if let Some(node) = self.node.as_mut() {
+                node.handle(now, Input::Closed { conn });
+                self.drain_effects(None);
+            }
+        }
+        if x.client_open && self.clients[x.client].conn == Some(conn) {
+            self.client_lost_conn(x.client);
+        }
+    }
+
+    /// Hands delivered bytes to the node and judges the replies of every request
+    /// they completed, in the order the node ran them.
+    fn node_reads(&mut self, conn: ConnId, bytes: &[u8]) {
+        let Some(x) = self.net.conns.get_mut(&conn) else {
+            return;
+        };
+        if !x.node_knows {
+            return;
+        }
+        x.delivered_bytes += bytes.len() as u64;
+        let mut batch = Vec::new();
+        while x
+            .requests
+            .front()
+            .is_some_and(|r| r.end_offset_bytes <= x.delivered_bytes)
+        {
+            if let Some(r) = x.requests.pop_front() {
+                batch.push(r.op_index);
+            }
+        }
+        let now = self.node_now();
+        let Some(node) = self.node.as_mut() else {
+            return;
+        };
+        let used_before = node.used_memory_bytes();
+        let limit = node.config.maxmemory_bytes();
+        node.handle(now, Input::Data { conn, bytes });
+        let used_after = node.used_memory_bytes();
+        let out = self.drain_effects(Some(conn));
+        if batch.len() >= 2 {
+            self.reached.insert(reach::PIPELINED_BATCH);
+        }
+        self.judge_batch(&batch, &out, now.wall_ms, limit, used_before, used_after);
+        self.sync_expiry();
+    }
+
+    fn judge_batch(
+        &mut self,
+        batch: &[usize],
+        out: &[u8],
+        wall_ms: u64,
+        limit: u64,
+        used_before: usize,
+        used_after: usize,
+    ) {
+        let mut framer = Framer::default();
+        framer.push(out);
+        let mut replies = Vec::new();
+        loop {
+            match framer.next_reply() {
+                Ok(Some(r)) => replies.push(r),
+                Ok(None) => break,
+                Err(e) => return self.fail(format!("node sent bytes that are not RESP2: {e}")),
+            }
+        }
+        if replies.len() != batch.len() || !framer.is_empty() {
+            return self.fail(format!(
+                "node answered {} requests with {} replies: {:?}",
+                batch.len(),
+                replies.len(),
+                String::from_utf8_lossy(out)
+            ));
+        }
+        let over = |used: usize| limit > 0 && used as u64 > limit;
+        let mut write_accepted_before = false;
+        for (pos, (&i, reply)) in batch.iter().zip(replies).enumerate() {
+            let Some(request) = self.history.get(i).map(|op| op.request.clone()) else {
+                return self.fail(format!("history lost op #{i}"));
+            };
+            if let Some(op) = self.history.get_mut(i) {
+                op.node_reply = Some(reply.clone());
+            }
+            self.log(format!(
+                "node runs #{i} {} -> {:?}",
+                show(&request),
+                String::from_utf8_lossy(&reply)
+            ));
+            let denyoom = is_denyoom(&request);
+            if reply == OOM_REPLY {
+                self.reached.insert(reach::OOM_REPLY);
+                let plausible = over(used_before) || over(used_after) || write_accepted_before;
+                if !denyoom || !plausible {
+                    return self.fail(format!(
+                        "#{i} {} refused with -OOM, but limit {limit} and used {used_before} -> {used_after} bytes",
+                        show(&request)
+                    ));
+                }
+                if let Some(s) = self.squeeze.as_mut() {
+                    s.used_at_first_refusal.get_or_insert(used_after);
+                }
+                continue;
+            }
+            if pos == 0
+                && denyoom
+                && limit > 0
+                && used_before > (limit as usize).saturating_add(CLIENT_SLACK_BYTES)
+            {
+                return self.fail(format!(
+                    "#{i} {} accepted while used memory {used_before} > maxmemory {limit}",
+                    show(&request)
+                ));
+            }
+            if denyoom && reply.first() != Some(&b'-') {
+                write_accepted_before = true;
+            }
+            let read = request.first().is_some_and(|n| {
+                n.eq_ignore_ascii_case(b"GET") || n.eq_ignore_ascii_case(b"EXISTS")
+            });
+            if read && over(used_before) && over(used_after) {
+                self.reached.insert(reach::READ_WHILE_OVER);
+            }
+            let expected = self.model.apply(wall_ms, &request);
+            if expected.as_deref() != Some(&reply[..]) {
+                return self.fail(format!(
+                    "#{i} {} -> keel replied {:?}, model expected {:?}",
+                    show(&request),
+                    String::from_utf8_lossy(&reply),
+                    expected.map(|e| String::from_utf8_lossy(&e).into_owned()),
+                ));
+            }
+        }
+        if let Some(Squeeze {
+            limit_bytes,
+            used_at_first_refusal: Some(first),
+        }) = self.squeeze
+        {
+            let bound = (limit_bytes as usize).max(first) + MEMORY_SLACK_BYTES;
+            if used_after > bound {
+                self.fail(format!(
+                    "used memory {used_after} exceeds the squeeze bound {bound} (limit {limit_bytes}, {first} at first refusal, slack {MEMORY_SLACK_BYTES})"
+                ));
+            }
+        }
+    }
+
+    fn fault_start(&mut self, index: usize) {
+        let Some(f) = self.scenario.faults.get(index).cloned() else {
+            return;
+        };
+        self.log(format!(
+            "fault starts: {:?} for {} ms",
+            f.fault, f.duration_ms
+        ));
+        match f.fault {
+            Fault::Partition => {
+                self.partitions_active += 1;
+                self.net.link.blackholed = true;
+            }
+            Fault::SlowLink { factor } => {
+                self.slow_factors.push(factor);
+                self.net.link.slow_factor = self.slow_factors.iter().copied().max().unwrap_or(1);
+            }
+            Fault::ResetConn { client } => {
+                if let Some(conn) = self.clients.get(client).and_then(|c| c.conn) {
+                    self.reached.insert(reach::CONN_RESET);
+                    self.reset_conn(conn);
+                }
+            }
+            Fault::ResetAll => {
+                let conns: Vec<ConnId> = self.net.conns.keys().copied().collect();
+                if !conns.is_empty() {
+                    self.reached.insert(reach::CONN_RESET);
+                }
+                for conn in conns {
+                    self.reset_conn(conn);
+                }
+            }
+            Fault::Pause => {
+                self.pauses_active += 1;
+                self.paused = true;
+                self.generation += 1;
+            }
+            Fault::Crash => {
+                self.node = None;
+                self.generation += 1;
+                self.squeeze = None;
+                self.model = Model::new(0);
+                let conns: Vec<ConnId> = self.net.conns.keys().copied().collect();
+                for conn in conns {
+                    self.reset_conn(conn);
+                }
+            }
+            Fault::ClockJump { delta_ms } => {
+                self.wall_offset_ms += delta_ms;
+                if delta_ms < 0 {
+                    self.reached.insert(reach::CLOCK_JUMP_BACK);
+                }
+            }
+            Fault::Squeeze { deep } => self.squeeze_start(deep),
+        }
+        if f.duration_ms > 0 {
+            self.schedule(self.now_ms + f.duration_ms, Event::FaultEnd { index });
+        }
+    }
+
+    fn squeeze_start(&mut self, deep: bool) {
+        let Some(node) = self.node.as_mut() else {
+            return;
+        };
+        let used = node.used_memory_bytes() as u64;
+        let limit = if deep {
+            used.saturating_sub(self.rng.gen_range(64 * 1024..256 * 1024))
+                .max(1)
+        } else {
+            used + self.rng.gen_range(0..512)
+        };
+        if let Err(e) = set_maxmemory(node, limit) {
+            return self.fail(format!("CONFIG SET maxmemory {limit} failed: {e}"));
+        }
+        self.squeeze = Some(Squeeze {
+            limit_bytes: limit,
+            used_at_first_refusal: None,
+        });
+    }
+
+    fn fault_end(&mut self, index: usize) {
+        let Some(f) = self.scenario.faults.get(index).cloned() else {
+            return;
+        };
+        self.log(format!("fault ends: {:?}", f.fault));
+        match f.fault {
+            Fault::Partition => {
+                self.partitions_active = self.partitions_active.saturating_sub(1);
+                if self.partitions_active > 0 {
+                    return;
+                }
+                self.net.link.blackholed = false;
+                self.reached.insert(reach::PARTITION_HEALED);
+                self.redeliver_all(true);
+                self.redeliver_all(false);
+            }
+            Fault::SlowLink { factor } => {
+                if let Some(pos) = self.slow_factors.iter().position(|&f| f == factor) {
+                    self.slow_factors.remove(pos);
+                }
+                self.net.link.slow_factor = self.slow_factors.iter().copied().max().unwrap_or(1);
+            }
+            Fault::Pause => {
+                self.pauses_active = self.pauses_active.saturating_sub(1);
+                if self.pauses_active > 0 {
+                    return;
+                }
+                self.paused = false;
+                self.reached.insert(reach::PAUSE_RESUMED);
+                self.redeliver_all(true);
+                let generation = self.generation;
+                self.schedule(self.now_ms, Event::Tick { generation });
+            }
+            Fault::Crash => {
+                if self.node.is_none() {
+                    let node = self.new_node();
+                    self.node = Some(node);
+                    self.reached.insert(reach::CRASH_RESTART);
+                    let generation = self.generation;
+                    self.schedule(self.now_ms, Event::Tick { generation });
+                }
+            }
+            Fault::Squeeze { .. } => {
+                self.squeeze = None;
+                if let Some(node) = self.node.as_mut() {
+                    if let Err(e) = set_maxmemory(node, 0) {
+                        self.fail(format!("CONFIG SET maxmemory 0 failed: {e}"));
+                    }
+                }
+            }
+            Fault::ResetConn { .. } | Fault::ResetAll | Fault::ClockJump { .. } => {}
+        }
+    }
+
+    fn redeliver_all(&mut self, to_node: bool) {
+        let conns: Vec<ConnId> = self.net.conns.keys().copied().collect();
+        for conn in conns {
+            self.schedule(self.now_ms, Event::Deliver { conn, to_node });
+        }
     }
 }
 
-/// Runs one seed of the plain-load scenario: several clients, strings with TTLs, time
-/// advancing in random steps.
+fn set_maxmemory(node: &mut Node, limit_bytes: u64) -> Result<(), String> {
+    let value = limit_bytes.to_string();
+    node.config
+        .set(&[(b"maxmemory".as_slice(), value.as_bytes())])
+        .map_err(|e| format!("{e:?}"))?;
+    node.config_changed();
+    Ok(())
+}
+
+/// Runs one seed of the plain-load scenario.
 pub fn run_seed(seed: u64) -> Outcome {
-    run_seed_with(seed, |_| {})
+    run("plain-load", seed)
+}
+
+/// Runs one seed of a scenario (unknown names run plain-load).
+pub fn run(scenario: &str, seed: u64) -> Outcome {
+    run_with(scenario, seed, false, &|_| {})
 }
 
 /// Like `run_seed`, letting the caller adjust the node (e.g. plant a mutant).
-pub fn run_seed_with(seed: u64, setup: impl FnOnce(&mut Node)) -> Outcome {
+pub fn run_seed_with(seed: u64, setup: impl Fn(&mut Node)) -> Outcome {
+    run_with("plain-load", seed, false, &setup)
+}
+
+/// Runs one seed; `setup` is applied to the node at start and after every restart;
+/// `trace` keeps a readable event log.
+pub fn run_with(scenario: &str, seed: u64, trace: bool, setup: &dyn Fn(&mut Node)) -> Outcome {
+    let name = SCENARIOS
+        .iter()
+        .copied()
+        .find(|s| *s == scenario)
+        .unwrap_or("plain-load");
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    let scenario = Scenario::from_rng(&mut rng);
-    let node_seeds = NodeSeeds {
-        rng_seed: rng.gen(),
-        hash_seeds: [rng.gen(), rng.gen(), rng.gen(), rng.gen()],
-    };
+    let scenario = Scenario::from_rng(name, &mut rng);
     let start_wall_ms: u64 = 1_700_000_000_000 + rng.gen_range(0..1_000_000);
-    let mut now = Now {
-        mono_ms: 0,
-        wall_ms: start_wall_ms,
+    let clients = (0..scenario.clients)
+        .map(|_| Client {
+            remaining_ops: scenario.ops_per_client,
+            ..Client::default()
+        })
+        .collect();
+    let mut world = World {
+        rng,
+        net: Network::new(scenario.link.clone()),
+        scenario,
+        now_ms: 0,
+        start_wall_ms,
+        wall_offset_ms: 0,
+        max_wall_ms: 0,
+        node: None,
+        pauses_active: 0,
+        partitions_active: 0,
+        slow_factors: Vec::new(),
+        paused: false,
+        generation: 0,
+        setup,
+        model: Model::new(start_wall_ms),
+        clients,
+        queue: BinaryHeap::new(),
+        seq: 0,
+        hash: TraceHash::new(),
+        history: Vec::new(),
+        failure: None,
+        reached: BTreeSet::new(),
+        squeeze: None,
+        next_conn: 1,
+        trace: trace.then(Vec::new),
     };
-    let mut node = Node::new(Config::default(), node_seeds, now);
-    setup(&mut node);
-    let mut model = Model::new(start_wall_ms);
-    let mut hash = TraceHash::new();
-    let mut history = Vec::new();
-    let mut failure = None;
-    let mut remaining = vec![scenario.ops_per_client; scenario.clients];
-    let mut queue: BinaryHeap<Reverse<(u64, u64, Event)>> = BinaryHeap::new();
-    let mut seq = 0u64;
-    for c in 0..scenario.clients {
-        let conn = c as u64 + 1;
-        node.handle(
-            now,
-            Input::Accepted {
-                conn,
-                peer: format!("10.0.0.{c}:5000"),
-                local: "10.0.0.100:6379".into(),
-                peer_is_loopback: true,
-            },
-        );
-        queue.push(Reverse((rng.gen_range(0..10), seq, Event::Send(c))));
-        seq += 1;
-    }
-    queue.push(Reverse((node.next_deadline(), seq, Event::Tick)));
-    seq += 1;
-    while let Some(Reverse((at_ms, _, event))) = queue.pop() {
-        let step = at_ms.saturating_sub(now.mono_ms);
-        now = Now {
-            mono_ms: now.mono_ms + step,
-            wall_ms: now.wall_ms + step,
-        };
-        hash.write_u64(now.mono_ms);
-        match event {
-            Event::Tick => {
-                node.handle(now, Input::Tick);
-                drain(&mut node);
-                if remaining.iter().any(|&r| r > 0) {
-                    queue.push(Reverse((
-                        node.next_deadline().max(now.mono_ms + 1),
-                        seq,
-                        Event::Tick,
-                    )));
-                    seq += 1;
-                }
-            }
-            Event::Send(c) => {
-                let request = random_request(&mut rng, scenario.keys);
-                let conn = c as u64 + 1;
-                node.handle(
-                    now,
-                    Input::Data {
-                        conn,
-                        bytes: &encode(&request),
-                    },
-                );
-                let reply = drain_for(&mut node, conn);
-                hash.write(&(c as u64).to_le_bytes());
-                hash.write(&encode(&request));
-                hash.write(&reply);
-                let expected = model.apply(now.wall_ms, &request);
-                if failure.is_none() && expected.as_deref() != Some(&reply[..]) {
-                    failure = Some(format!(
-                        "client {c} at {} ms: {} -> keel replied {:?}, model expected {:?}",
-                        now.mono_ms,
-                        request
-                            .iter()
-                            .map(|a| String::from_utf8_lossy(a).into_owned())
-                            .collect::<Vec<_>>()
-                            .join(" "),
-                        String::from_utf8_lossy(&reply),
-                        expected.map(|e| String::from_utf8_lossy(&e).into_owned()),
-                    ));
-                }
-                history.push(Op {
-                    client: c,
-                    invoke_ms: now.mono_ms,
-                    complete_ms: now.mono_ms,
-                    request,
-                    reply,
-                });
-                remaining[c] -= 1;
-                if remaining[c] > 0 {
-                    queue.push(Reverse((
-                        now.mono_ms + rng.gen_range(0..20),
-                        seq,
-                        Event::Send(c),
-                    )));
-                    seq += 1;
-                }
-            }
-        }
-    }
+    let node = world.new_node();
+    world.node = Some(node);
+    world.run();
     Outcome {
         seed,
-        scenario,
-        trace_hash: hash.0,
-        history,
-        failure,
-        simulated_ms: now.mono_ms,
+        trace_hash: world.hash.0,
+        history: world.history,
+        failure: world.failure,
+        simulated_ms: world.now_ms,
+        reached: world.reached,
+        trace: world.trace.unwrap_or_default(),
+        scenario: world.scenario,
     }
 }
 
-fn drain(node: &mut Node) {
-    while node.poll_effect().is_some() {}
-}
-
-fn drain_for(node: &mut Node, conn: u64) -> Vec<u8> {
-    let mut out = Vec::new();
-    while let Some(e) = node.poll_effect() {
-        if let Effect::Send { conn: c, bytes } = e {
-            if c == conn {
-                out.extend_from_slice(&bytes);
-            }
-        }
-    }
-    out
+/// The first (scenario, seed) whose run fails with mutant `m` planted, trying seeds in
+/// order and every scenario per seed.
+#[cfg(feature = "mutants")]
+pub fn first_catch(m: keel_core::mutants::Mutant, seeds: u64) -> Option<(&'static str, u64)> {
+    (0..seeds).find_map(|seed| {
+        SCENARIOS.iter().find_map(|name| {
+            run_with(name, seed, false, &|n: &mut Node| n.set_mutant(Some(m)))
+                .failure
+                .is_some()
+                .then_some((*name, seed))
+        })
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    /// Seeds the quick sweep runs in `cargo test`.
-    const QUICK_SWEEP_SEEDS: u64 = 300;
+    /// Fresh seeds per scenario in the quick sweep (`cargo test`).
+    const QUICK_SWEEP_SEEDS: u64 = 100;
 
-    #[test]
-    fn same_seed_twice_same_trace() {
-        for seed in 0..QUICK_SWEEP_SEEDS {
-            let a = run_seed(seed);
-            let b = run_seed(seed);
-            assert_eq!(
-                a.trace_hash,
-                b.trace_hash,
-                "seed {seed:#x} is not deterministic: {}",
-                a.replay_line()
-            );
-            assert_eq!(a.history.len(), b.history.len());
-        }
-        assert_ne!(run_seed(1).trace_hash, run_seed(2).trace_hash);
+    fn assert_passed(out: &Outcome) {
+        assert!(
+            out.failure.is_none(),
+            "{}\n{}",
+            out.failure.clone().unwrap_or_default(),
+            out.replay_line()
+        );
     }
 
     #[test]
-    fn quick_sweep_matches_model() {
-        for seed in 0..QUICK_SWEEP_SEEDS {
-            let out = run_seed(seed);
+    fn same_seed_twice_same_trace() {
+        for name in SCENARIOS {
+            for seed in 0..QUICK_SWEEP_SEEDS / 2 {
+                let a = run(name, seed);
+                let b = run(name, seed);
+                assert_eq!(
+                    a.trace_hash,
+                    b.trace_hash,
+                    "seed {seed:#x} is not deterministic: {}",
+                    a.replay_line()
+                );
+                assert_eq!(a.history.len(), b.history.len());
+            }
+            assert_ne!(run(name, 1).trace_hash, run(name, 2).trace_hash);
+        }
+    }
+
+    #[test]
+    fn quick_sweep_every_scenario() {
+        for name in SCENARIOS {
+            let mut reached = BTreeSet::new();
+            for seed in 0..QUICK_SWEEP_SEEDS {
+                let out = run(name, seed);
+                assert_passed(&out);
+                assert!(!out.history.is_empty());
+                reached.extend(out.reached.iter().copied());
+            }
+            let missing = missing_coverage(name, &reached);
             assert!(
-                out.failure.is_none(),
-                "{}\n{}",
-                out.failure.clone().unwrap_or_default(),
-                out.replay_line()
+                missing.is_empty(),
+                "scenario {name} never reached {missing:?} in {QUICK_SWEEP_SEEDS} seeds"
             );
-            assert!(!out.history.is_empty());
+        }
+    }
+
+    #[test]
+    fn every_scenario_has_a_definition_and_coverage() {
+        for name in SCENARIOS {
+            let def = scenario_def(name).expect("defined");
+            assert!(
+                !def.must_reach.is_empty(),
+                "{name} declares nothing to reach"
+            );
         }
     }
 
     #[test]
     fn regression_seeds_pass() {
-        let text = include_str!("../../seeds/plain-load.txt");
-        for line in text.lines() {
-            let line = line.split('#').next().unwrap_or("").trim();
-            if line.is_empty() {
-                continue;
+        let files: [(&str, &str); 6] = [
+            ("plain-load", include_str!("../../seeds/plain-load.txt")),
+            (
+                "expiry-clock-jumps",
+                include_str!("../../seeds/expiry-clock-jumps.txt"),
+            ),
+            (
+                "slow-link-timeouts",
+                include_str!("../../seeds/slow-link-timeouts.txt"),
+            ),
+            ("pause-resume", include_str!("../../seeds/pause-resume.txt")),
+            (
+                "memory-squeeze",
+                include_str!("../../seeds/memory-squeeze.txt"),
+            ),
+            (
+                "crash-restart",
+                include_str!("../../seeds/crash-restart.txt"),
+            ),
+        ];
+        assert_eq!(files.len(), SCENARIOS.len());
+        for (name, text) in files {
+            for line in text.lines() {
+                let line = line.split('#').next().unwrap_or("").trim();
+                if line.is_empty() {
+                    continue;
+                }
+                let seed =
+                    u64::from_str_radix(line.trim_start_matches("0x"), 16).expect("hex seed");
+                assert_passed(&run(name, seed));
             }
-            let seed = u64::from_str_radix(line.trim_start_matches("0x"), 16).expect("hex seed");
-            let out = run_seed(seed);
-            assert!(
-                out.failure.is_none(),
-                "{}\n{}",
-                out.failure.clone().unwrap_or_default(),
-                out.replay_line()
-            );
         }
     }
 
-    /// Every planted bug is caught within a bounded number of seeds.
+    /// Every planted bug the scenarios can reach is caught within a bounded number of
+    /// seeds (in some scenario).
     #[cfg(feature = "mutants")]
     #[test]
     fn mutants_are_caught() {
         use keel_core::mutants::Mutant;
         const SEEDS_PER_MUTANT: u64 = 200;
-        for m in [
-            Mutant::SetAckedNotApplied,
-            Mutant::LazyExpireReturnsStale,
-            Mutant::IncrLosesPipelinedUpdate,
-        ] {
-            let caught = (0..SEEDS_PER_MUTANT).find(|&seed| {
-                run_seed_with(seed, |n| n.set_mutant(Some(m)))
-                    .failure
-                    .is_some()
-            });
-            if m == Mutant::IncrLosesPipelinedUpdate {
-                // This harness sends one request at a time; pipelining arrives with issue 3.
-                assert!(caught.is_none());
-                continue;
+        for m in Mutant::ALL {
+            let caught = first_catch(m, SEEDS_PER_MUTANT);
+            eprintln!("{} caught by {caught:?}", m.name());
+            // The catching run replays to the same failure, bit for bit.
+            if let Some((name, seed)) = caught {
+                let plant = |n: &mut Node| n.set_mutant(Some(m));
+                let (a, b) = (
+                    run_with(name, seed, false, &plant),
+                    run_with(name, seed, false, &plant),
+                );
+                assert_eq!(a.failure, b.failure);
+                assert_eq!(a.trace_hash, b.trace_hash);
             }
             assert!(
                 caught.is_some(),
-                "mutant {} survived {SEEDS_PER_MUTANT} seeds",
+                "mutant {} survived {SEEDS_PER_MUTANT} seeds of every scenario",
                 m.name()
             );
         }

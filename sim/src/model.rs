@@ -40,6 +40,23 @@ impl Model {
         self.keys.get_mut(key).map(|(v, _)| v)
     }
 
+    /// Forgets keys the node may have removed by active expiry: a key whose TTL passed
+    /// at some wall time the node was handed (`max_wall_ms`) and that the node no
+    /// longer holds. After a backward clock jump such a key would otherwise look live
+    /// to the model. Returns how many keys were forgotten.
+    pub fn sync_expired(&mut self, max_wall_ms: u64, node_has: impl Fn(&[u8]) -> bool) -> usize {
+        let gone: Vec<Vec<u8>> = self
+            .keys
+            .iter()
+            .filter(|(k, (_, at))| matches!(at, Some(at) if max_wall_ms > *at) && !node_has(k))
+            .map(|(k, _)| k.clone())
+            .collect();
+        for k in &gone {
+            self.keys.remove(k);
+        }
+        gone.len()
+    }
+
     /// The exact reply bytes Redis gives, or None for a request the model does not know.
     pub fn apply(&mut self, now_ms: u64, req: &[Vec<u8>]) -> Option<Vec<u8>> {
         let name = String::from_utf8_lossy(req.first()?).to_ascii_uppercase();

@@ -58,9 +58,13 @@ impl Keyspace {
     /// Finds a live key, deleting it first if it has expired (lazy expiry).
     pub fn lookup(&mut self, db: usize, key: &[u8], now_wall_ms: u64) -> Option<u32> {
         let stale_mutant = self.mutants.is(Mutant::LazyExpireReturnsStale);
+        // Planted: `>=` instead of `>`, so a key dies at its expire time, one ms early.
+        let off_by_one = self.mutants.is(Mutant::TtlOffByOne);
         let d = self.db_mut(db);
         let id = d.find(key)?;
-        if d.get(id).is_some_and(|e| e.is_expired(now_wall_ms)) {
+        let expired =
+            |e: &Entry| e.is_expired(now_wall_ms) || (off_by_one && e.expire_at_ms == now_wall_ms);
+        if d.get(id).is_some_and(expired) {
             if stale_mutant {
                 return Some(id);
             }
