@@ -146,6 +146,9 @@ pub struct Node {
     /// The process's resident set size, reported by a production driver for INFO.
     pub(crate) rss_bytes: Option<u64>,
     pub(crate) process: ProcessInfo,
+    /// Buffer bytes of the client whose batch is running (it is out of `clients`
+    /// meanwhile), so `used_memory` still counts them.
+    running_client_bytes: usize,
     pub mutants: Mutants,
 }
 
@@ -178,6 +181,7 @@ impl Node {
             shutting_down: false,
             rss_bytes: None,
             process: ProcessInfo::default(),
+            running_client_bytes: 0,
             mutants: Mutants::default(),
         }
     }
@@ -297,6 +301,7 @@ impl Node {
             return;
         }
         client.qbuf.extend_from_slice(bytes);
+        self.running_client_bytes = client.memory_bytes();
         let mut qbuf = std::mem::take(&mut client.qbuf);
         let mut parser = std::mem::take(&mut client.parser);
         let mut req = std::mem::take(&mut client.request);
@@ -347,6 +352,7 @@ impl Node {
             client.out.bytes.clear();
             client.close_after_reply = true;
         }
+        self.running_client_bytes = 0;
         self.flush_client(&mut client);
         if client.close_after_reply {
             self.effects.push_back(Effect::Close { conn });
@@ -428,7 +434,7 @@ impl Node {
     /// `used_memory`: logical bytes of the dataset, clients and a fixed baseline.
     pub fn used_memory_bytes(&self) -> usize {
         let clients: usize = self.clients.values().map(Client::memory_bytes).sum();
-        BASELINE_USED_BYTES + self.keyspace.used_bytes() + clients
+        BASELINE_USED_BYTES + self.keyspace.used_bytes() + clients + self.running_client_bytes
     }
 
     /// Request-free helper for tests and the simulator: a fresh request buffer.
