@@ -3,6 +3,7 @@
 //! Redis's checks in Redis's order. Commands write replies; they never touch I/O.
 
 pub mod connection;
+pub mod hashes;
 pub mod keys;
 pub mod server;
 pub mod strings;
@@ -110,6 +111,7 @@ pub fn all_commands() -> Vec<&'static CommandSpec> {
     let mut v: Vec<&'static CommandSpec> = connection::COMMANDS
         .iter()
         .chain(strings::COMMANDS.iter())
+        .chain(hashes::COMMANDS.iter())
         .chain(keys::COMMANDS.iter())
         .chain(server::COMMANDS.iter())
         .collect();

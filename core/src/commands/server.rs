@@ -584,6 +584,7 @@ fn debug(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
                 e.value.encoding_name(),
                 match &e.value {
                     Value::Str(s) => s.len(),
+                    Value::Hash(h) => h.iter().map(|(f, v)| f.len() + v.len() + 2).sum(),
                 },
                 ctx.now.mono_secs().saturating_sub(e.access_secs),
             ),

@@ -841,6 +841,7 @@ fn append(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
                     data.extend_from_slice(extra);
                     data.len()
                 }),
+                _ => 0,
             });
             ctx.out().int(len.unwrap_or(0) as i64);
         }
@@ -937,6 +938,7 @@ fn setrange(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
     let len = match found {
         Some(id) => ctx.node.keyspace.db_mut(db).update_value(id, |v| match v {
             Value::Str(s) => s.modify(write),
+            _ => 0,
         }),
         None => {
             let mut data = Vec::new();

@@ -2,9 +2,11 @@
 //! reports its own logical size; none knows about the keyspace or clients.
 
 pub mod bytes;
+pub mod hash;
 pub mod string;
 
 pub use bytes::SmallBytes;
+pub use hash::{Hash, HashLimits};
 pub use string::StrValue;
 
 /// A value stored under a key. Later types (list, hash, set, zset) join as boxed
@@ -12,6 +14,8 @@ pub use string::StrValue;
 #[derive(Debug, Clone, PartialEq)]
 pub enum Value {
     Str(StrValue),
+    /// Inline: a `Hash` is 16 bytes, so no extra allocation per small hash.
+    Hash(Hash),
 }
 
 impl Value {
@@ -19,6 +23,7 @@ impl Value {
     pub fn type_name(&self) -> &'static str {
         match self {
             Value::Str(_) => "string",
+            Value::Hash(_) => "hash",
         }
     }
 
@@ -26,6 +31,7 @@ impl Value {
     pub fn encoding_name(&self) -> &'static str {
         match self {
             Value::Str(s) => s.encoding_name(),
+            Value::Hash(h) => h.encoding_name(),
         }
     }
 
@@ -33,6 +39,7 @@ impl Value {
     pub fn heap_bytes(&self) -> usize {
         match self {
             Value::Str(s) => s.heap_bytes(),
+            Value::Hash(h) => h.heap_bytes(),
         }
     }
 }

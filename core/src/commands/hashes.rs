@@ -1,0 +1,749 @@
+//! Hash commands (Redis's `t_hash.c`): HSET and friends, counters, HRANDFIELD, HSCAN.
+//! Replies, error texts and encoding conversions as Redis 7.0; an emptied hash is
+//! deleted; nothing here panics on client input.
+
+use rand::Rng;
+
+use super::keys::parse_cursor;
+use super::{arg_i64, cmd, errors, Argv, CommandSpec, Ctx};
+use crate::glob::glob_match;
+use crate::longdouble;
+use crate::resp::{Proto, ReplyBuf};
+use crate::types::hash::SetOutcome;
+use crate::types::{Hash, HashLimits, Value};
+use crate::util::{i64_to_bytes, parse_i64};
+
+pub static COMMANDS: &[CommandSpec] = &[
+    cmd!(
+        "hdel",
+        -3,
+        ["write", "fast"],
+        1,
+        1,
+        1,
+        "hash",
+        "2.0.0",
+        "Delete one or more hash fields",
+        hdel
+    ),
+    cmd!(
+        "hexists",
+        3,
+        ["readonly", "fast"],
+        1,
+        1,
+        1,
+        "hash",
+        "2.0.0",
+        "Determine if a hash field exists",
+        hexists
+    ),
+    cmd!(
+        "hget",
+        3,
+        ["readonly", "fast"],
+        1,
+        1,
+        1,
+        "hash",
+        "2.0.0",
+        "Get the value of a hash field",
+        hget
+    ),
+    cmd!(
+        "hgetall",
+        2,
+        ["readonly"],
+        1,
+        1,
+        1,
+        "hash",
+        "2.0.0",
+        "Get all the fields and values in a hash",
+        hgetall
+    ),
+    cmd!(
+        "hincrby",
+        4,
+        ["write", "denyoom", "fast"],
+        1,
+        1,
+        1,
+        "hash",
+        "2.0.0",
+        "Increment the integer value of a hash field by the given number",
+        hincrby
+    ),
+    cmd!(
+        "hincrbyfloat",
+        4,
+        ["write", "denyoom", "fast"],
+        1,
+        1,
+        1,
+        "hash",
+        "2.6.0",
+        "Increment the float value of a hash field by the given amount",
+        hincrbyfloat
+    ),
+    cmd!(
+        "hkeys",
+        2,
+        ["readonly"],
+        1,
+        1,
+        1,
+        "hash",
+        "2.0.0",
+        "Get all the fields in a hash",
+        hkeys
+    ),
+    cmd!(
+        "hlen",
+        2,
+        ["readonly", "fast"],
+        1,
+        1,
+        1,
+        "hash",
+        "2.0.0",
+        "Get the number of fields in a hash",
+        hlen
+    ),
+    cmd!(
+        "hmget",
+        -3,
+        ["readonly", "fast"],
+        1,
+        1,
+        1,
+        "hash",
+        "2.0.0",
+        "Get the values of all the given hash fields",
+        hmget
+    ),
+    cmd!(
+        "hmset",
+        -4,
+        ["write", "denyoom", "fast"],
+        1,
+        1,
+        1,
+        "hash",
+        "2.0.0",
+        "Set multiple hash fields to multiple values",
+        hmset
+    ),
+    cmd!(
+        "hrandfield",
+        -2,
+        ["readonly"],
+        1,
+        1,
+        1,
+        "hash",
+        "6.2.0",
+        "Get one or multiple random fields from a hash",
+        hrandfield
+    ),
+    cmd!(
+        "hscan",
+        -3,
+        ["readonly"],
+        1,
+        1,
+        1,
+        "hash",
+        "2.8.0",
+        "Incrementally iterate hash fields and associated values",
+        hscan
+    ),
+    cmd!(
+        "hset",
+        -4,
+        ["write", "denyoom", "fast"],
+        1,
+        1,
+        1,
+        "hash",
+        "2.0.0",
+        "Set the string value of a hash field",
+        hset
+    ),
+    cmd!(
+        "hsetnx",
+        4,
+        ["write", "denyoom", "fast"],
+        1,
+        1,
+        1,
+        "hash",
+        "2.0.0",
+        "Set the value of a hash field, only if the field does not exist",
+        hsetnx
+    ),
+    cmd!(
+        "hstrlen",
+        3,
+        ["readonly", "fast"],
+        1,
+        1,
+        1,
+        "hash",
+        "3.2.0",
+        "Get the length of the value of a hash field",
+        hstrlen
+    ),
+    cmd!(
+        "hvals",
+        2,
+        ["readonly"],
+        1,
+        1,
+        1,
+        "hash",
+        "2.0.0",
+        "Get all the values in a hash",
+        hvals
+    ),
+];
+
+/// The node's `hash-max-listpack-*` thresholds.
+fn limits(ctx: &Ctx<'_>) -> HashLimits {
+    let read = |name: &str, default: usize| {
+        ctx.node
+            .config
+            .get_one(name)
+            .and_then(|s| s.parse::<usize>().ok())
+            .unwrap_or(default)
+    };
+    let d = HashLimits::default();
+    HashLimits {
+        max_listpack_entries: read("hash-max-listpack-entries", d.max_listpack_entries),
+        max_listpack_value_bytes: read("hash-max-listpack-value", d.max_listpack_value_bytes),
+    }
+}
+
+/// A live hash key; reads count keyspace hits and misses. `Err(())`: the key holds
+/// another type (WRONGTYPE written).
+fn lookup_hash(ctx: &mut Ctx<'_>, key: &[u8], read: bool) -> Result<Option<u32>, ()> {
+    let db = ctx.db();
+    let (now_ms, secs) = (ctx.now.wall_ms, ctx.now.mono_secs());
+    let found = if ctx.client.no_touch {
+        ctx.node.keyspace.lookup(db, key, now_ms)
+    } else {
+        ctx.node.keyspace.lookup_touch(db, key, now_ms, secs)
+    };
+    match found {
+        None => {
+            if read {
+                ctx.node.stats.keyspace_misses += 1;
+            }
+            Ok(None)
+        }
+        Some(id) => match ctx.node.keyspace.value(db, id) {
+            Some(Value::Hash(_)) => {
+                if read {
+                    ctx.node.stats.keyspace_hits += 1;
+                }
+                Ok(Some(id))
+            }
+            _ => {
+                ctx.out().error(errors::WRONGTYPE);
+                Err(())
+            }
+        },
+    }
+}
+
+fn hash_of<'c>(ctx: &'c Ctx<'_>, id: u32) -> Option<&'c Hash> {
+    match ctx.node.keyspace.value(ctx.client.db, id) {
+        Some(Value::Hash(h)) => Some(h),
+        _ => None,
+    }
+}
+
+/// A hash key for writing, created empty when missing (Redis's
+/// `hashTypeLookupWriteOrCreate`); the caller writes at least one field into a new one.
+fn lookup_or_create(ctx: &mut Ctx<'_>, key: &[u8]) -> Result<u32, ()> {
+    match lookup_hash(ctx, key, false)? {
+        Some(id) => Ok(id),
+        None => {
+            let db = ctx.db();
+            Ok(ctx
+                .node
+                .keyspace
+                .set_found(db, None, key, Value::Hash(Hash::default()), false))
+        }
+    }
+}
+
+/// Runs `f` on the hash in slot `id` with memory kept accounted; `seeds` draws the
+/// keys of a table built by a conversion from the node's RNG.
+fn update_hash<R>(
+    ctx: &mut Ctx<'_>,
+    id: u32,
+    f: impl FnOnce(&mut Hash, &mut dyn FnMut() -> [u64; 4]) -> R,
+) -> Option<R> {
+    let db = ctx.db();
+    let node = &mut *ctx.node;
+    let rng = &mut node.rng;
+    let mut seeds = || [rng.gen(), rng.gen(), rng.gen(), rng.gen()];
+    node.keyspace
+        .db_mut(db)
+        .update_value(id, |v| match v {
+            Value::Hash(h) => Some(f(h, &mut seeds)),
+            _ => None,
+        })
+        .flatten()
+}
+
+/// Deletes the key in slot `id` when its hash is empty (Redis never keeps one).
+fn delete_if_empty(ctx: &mut Ctx<'_>, id: u32) -> bool {
+    let db = ctx.db();
+    if hash_of(ctx, id).is_some_and(Hash::is_empty) {
+        ctx.node.keyspace.db_mut(db).remove(id);
+        return true;
+    }
+    false
+}
+
+fn set_field(
+    ctx: &mut Ctx<'_>,
+    id: u32,
+    field: &[u8],
+    value: &[u8],
+    limits: HashLimits,
+) -> Option<SetOutcome> {
+    update_hash(ctx, id, |h, seeds| h.set(field, value, limits, seeds))
+}
+
+fn hset_generic(ctx: &mut Ctx<'_>, argv: &Argv<'_>, name: &str) -> Option<i64> {
+    if !argv.len().is_multiple_of(2) {
+        ctx.out().error(&format!(
+            "ERR wrong number of arguments for '{name}' command"
+        ));
+        return None;
+    }
+    let id = lookup_or_create(ctx, argv.get(1)).ok()?;
+    let limits = limits(ctx);
+    let mut created = 0i64;
+    let mut i = 2;
+    while i + 1 < argv.len() {
+        if set_field(ctx, id, argv.get(i), argv.get(i + 1), limits) == Some(SetOutcome::Created) {
+            created += 1;
+        }
+        i += 2;
+    }
+    Some(created)
+}
+
+fn hset(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
+    if let Some(n) = hset_generic(ctx, argv, "hset") {
+        ctx.out().int(n);
+    }
+}
+
+fn hmset(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
+    if hset_generic(ctx, argv, "hmset").is_some() {
+        ctx.out().ok();
+    }
+}
+
+fn hsetnx(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
+    let Ok(id) = lookup_or_create(ctx, argv.get(1)) else {
+        return;
+    };
+    if hash_of(ctx, id).is_some_and(|h| h.get(argv.get(2)).is_some()) {
+        ctx.out().int(0);
+        return;
+    }
+    set_field(ctx, id, argv.get(2), argv.get(3), limits(ctx));
+    ctx.out().int(1);
+}
+
+fn hget(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
+    let Ok(found) = lookup_hash(ctx, argv.get(1), true) else {
+        return;
+    };
+    let value = found.and_then(|id| hash_of(ctx, id)?.get(argv.get(2)).map(<[u8]>::to_vec));
+    match value {
+        Some(v) => ctx.out().bulk(&v),
+        None => ctx.out().null(),
+    }
+}
+
+fn hmget(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
+    let Ok(found) = lookup_hash(ctx, argv.get(1), true) else {
+        return;
+    };
+    let db = ctx.db();
+    let Ctx { node, client, .. } = ctx;
+    let hash = match found.and_then(|id| node.keyspace.value(db, id)) {
+        Some(Value::Hash(h)) => Some(h),
+        _ => None,
+    };
+    let out = &mut client.out;
+    out.array(argv.len() - 2);
+    for field in argv.iter().skip(2) {
+        match hash.and_then(|h| h.get(field)) {
+            Some(v) => out.bulk(v),
+            None => out.null(),
+        }
+    }
+}
+
+fn hdel(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
+    let Ok(found) = lookup_hash(ctx, argv.get(1), false) else {
+        return;
+    };
+    let Some(id) = found else {
+        ctx.out().int(0);
+        return;
+    };
+    let mut deleted = 0i64;
+    for field in argv.iter().skip(2) {
+        if update_hash(ctx, id, |h, _| h.remove(field)) == Some(true) {
+            deleted += 1;
+            if delete_if_empty(ctx, id) {
+                break;
+            }
+        }
+    }
+    ctx.out().int(deleted);
+}
+
+fn hlen(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
+    let Ok(found) = lookup_hash(ctx, argv.get(1), true) else {
+        return;
+    };
+    let n = found.and_then(|id| hash_of(ctx, id)).map_or(0, Hash::len);
+    ctx.out().int(n as i64);
+}
+
+fn hstrlen(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
+    let Ok(found) = lookup_hash(ctx, argv.get(1), true) else {
+        return;
+    };
+    let n = found
+        .and_then(|id| hash_of(ctx, id)?.get(argv.get(2)))
+        .map_or(0, <[u8]>::len);
+    ctx.out().int(n as i64);
+}
+
+fn hexists(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
+    let Ok(found) = lookup_hash(ctx, argv.get(1), true) else {
+        return;
+    };
+    let exists = found
+        .and_then(|id| hash_of(ctx, id)?.get(argv.get(2)))
+        .is_some();
+    ctx.out().int(i64::from(exists));
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Parts {
+    Keys,
+    Values,
+    Both,
+}
+
+fn getall_generic(ctx: &mut Ctx<'_>, argv: &Argv<'_>, parts: Parts) {
+    let Ok(found) = lookup_hash(ctx, argv.get(1), true) else {
+        return;
+    };
+    let db = ctx.db();
+    let Ctx { node, client, .. } = ctx;
+    let hash = match found.and_then(|id| node.keyspace.value(db, id)) {
+        Some(Value::Hash(h)) => Some(h),
+        _ => None,
+    };
+    let out = &mut client.out;
+    let len = hash.map_or(0, |h| h.len());
+    if parts == Parts::Both {
+        out.map(len);
+    } else {
+        out.array(len);
+    }
+    for (f, v) in hash.into_iter().flat_map(|h| h.iter()) {
+        if parts != Parts::Values {
+            out.bulk(f);
+        }
+        if parts != Parts::Keys {
+            out.bulk(v);
+        }
+    }
+}
+
+fn hgetall(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
+    getall_generic(ctx, argv, Parts::Both);
+}
+
+fn hkeys(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
+    getall_generic(ctx, argv, Parts::Keys);
+}
+
+fn hvals(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
+    getall_generic(ctx, argv, Parts::Values);
+}
+
+fn hincrby(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
+    let Some(by) = arg_i64(ctx, argv, 3) else {
+        return;
+    };
+    let Ok(found) = lookup_hash(ctx, argv.get(1), false) else {
+        return;
+    };
+    let field = argv.get(2);
+    let current = match found.and_then(|id| hash_of(ctx, id)?.get(field)) {
+        None => 0,
+        Some(v) => match parse_i64(v) {
+            Some(n) => n,
+            None => {
+                ctx.out().error("ERR hash value is not an integer");
+                return;
+            }
+        },
+    };
+    let Some(next) = current.checked_add(by) else {
+        ctx.out().error(errors::OVERFLOW);
+        return;
+    };
+    let Ok(id) = lookup_or_create(ctx, argv.get(1)) else {
+        return;
+    };
+    set_field(ctx, id, field, &i64_to_bytes(next), limits(ctx));
+    ctx.out().int(next);
+}
+
+/// HINCRBYFLOAT in x87 80-bit precision, printed as Redis prints long doubles (see
+/// `longdouble`), so replies and stored texts match byte for byte.
+fn hincrbyfloat(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
+    let incr = argv.get(3);
+    match longdouble::parse(incr) {
+        None => {
+            ctx.out().error(errors::NOT_FLOAT);
+            return;
+        }
+        Some(longdouble::Parsed::Infinite { .. }) => {
+            ctx.out().error("ERR value is NaN or Infinity");
+            return;
+        }
+        Some(longdouble::Parsed::Finite(_)) => {}
+    }
+    let Ok(found) = lookup_hash(ctx, argv.get(1), false) else {
+        return;
+    };
+    let field = argv.get(2);
+    let current = found
+        .and_then(|id| hash_of(ctx, id)?.get(field))
+        .map(<[u8]>::to_vec);
+    if current
+        .as_deref()
+        .is_some_and(|c| longdouble::parse(c).is_none())
+    {
+        ctx.out().error("ERR hash value is not a float");
+        return;
+    }
+    let text = match longdouble::incr_by_float(current.as_deref(), incr) {
+        Ok(text) => text,
+        Err(longdouble::IncrError::NotAFloat) => {
+            ctx.out().error("ERR hash value is not a float");
+            return;
+        }
+        Err(longdouble::IncrError::NanOrInfinity) => {
+            ctx.out()
+                .error("ERR increment would produce NaN or Infinity");
+            return;
+        }
+    };
+    let Ok(id) = lookup_or_create(ctx, argv.get(1)) else {
+        return;
+    };
+    set_field(ctx, id, field, text.as_bytes(), limits(ctx));
+    ctx.out().bulk(text.as_bytes());
+}
+
+/// HRANDFIELD with a negative count answers at most this many draws. Redis has no
+/// cap and would build a reply of any size; keel bounds the work of one command.
+pub const HRANDFIELD_MAX_REPEATS: usize = 10_000_000;
+
+/// The header of `n` field/value pairs as HRANDFIELD replies: flat, or (RESP3
+/// WITHVALUES) an array of 2-arrays.
+fn reply_pairs_header(out: &mut ReplyBuf, n: usize, with_values: bool) {
+    let nested = with_values && out.proto == Proto::Resp3;
+    out.array(if with_values && !nested { n * 2 } else { n });
+}
+
+fn reply_pair(out: &mut ReplyBuf, field: &[u8], value: &[u8], with_values: bool) {
+    if with_values && out.proto == Proto::Resp3 {
+        out.array(2);
+    }
+    out.bulk(field);
+    if with_values {
+        out.bulk(value);
+    }
+}
+
+fn hrandfield(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
+    if argv.len() == 2 {
+        let Ok(found) = lookup_hash(ctx, argv.get(1), true) else {
+            return;
+        };
+        let Ctx { node, client, .. } = ctx;
+        let rng = &mut node.rng;
+        let hash = match found.and_then(|id| node.keyspace.value(client.db, id)) {
+            Some(Value::Hash(h)) => Some(h),
+            _ => None,
+        };
+        match hash.and_then(|h| h.random_pair(|n| rng.gen_range(0..n.max(1)))) {
+            Some((f, _)) => client.out.bulk(f),
+            None => client.out.null(),
+        }
+        return;
+    }
+    let Some(count) = parse_i64(argv.get(2)) else {
+        ctx.out().error(errors::NOT_INTEGER);
+        return;
+    };
+    if count == i64::MIN {
+        ctx.out().error(
+            "ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807",
+        );
+        return;
+    }
+    if argv.len() > 4 || (argv.len() == 4 && !argv.is(3, "withvalues")) {
+        ctx.out().error(errors::SYNTAX);
+        return;
+    }
+    let with_values = argv.len() == 4;
+    if with_values && !(-(i64::MAX / 2)..=i64::MAX / 2).contains(&count) {
+        ctx.out().error("ERR value is out of range");
+        return;
+    }
+    let Ok(found) = lookup_hash(ctx, argv.get(1), true) else {
+        return;
+    };
+    let Ctx { node, client, .. } = ctx;
+    let rng = &mut node.rng;
+    let hash = match found.and_then(|id| node.keyspace.value(client.db, id)) {
+        Some(Value::Hash(h)) if count != 0 => h,
+        _ => {
+            client.out.array(0);
+            return;
+        }
+    };
+    let size = hash.len();
+    let wanted = usize::try_from(count.unsigned_abs()).unwrap_or(usize::MAX);
+    let out = &mut client.out;
+    if count < 0 {
+        // Repeats allowed: independent draws, written as they are drawn. A listpack is
+        // indexed once so each draw is O(1).
+        let wanted = wanted.min(HRANDFIELD_MAX_REPEATS);
+        let packed: Option<Vec<(&[u8], &[u8])>> =
+            matches!(hash, Hash::Packed(_)).then(|| hash.iter().collect());
+        reply_pairs_header(out, wanted, with_values);
+        for _ in 0..wanted {
+            let pair = match &packed {
+                Some(all) => all.get(rng.gen_range(0..all.len().max(1))).copied(),
+                None => hash.random_pair(|n| rng.gen_range(0..n.max(1))),
+            };
+            let (f, v) = pair.unwrap_or((b"", b""));
+            reply_pair(out, f, v, with_values);
+        }
+        return;
+    }
+    let pairs: Vec<(&[u8], &[u8])> = if wanted >= size {
+        hash.iter().collect()
+    } else {
+        let all: Vec<(&[u8], &[u8])> = hash.iter().collect();
+        distinct_sample(&all, wanted, |n| rng.gen_range(0..n.max(1)))
+    };
+    reply_pairs_header(out, pairs.len(), with_values);
+    for (f, v) in pairs {
+        reply_pair(out, f, v, with_values);
+    }
+}
+
+/// `wanted` distinct items of `all` (wanted < all.len()), kept in their order.
+fn distinct_sample<T: Copy>(
+    all: &[T],
+    wanted: usize,
+    mut draw: impl FnMut(usize) -> usize,
+) -> Vec<T> {
+    let mut keep = vec![false; all.len()];
+    let mut picked = 0;
+    // Partial Fisher-Yates over positions.
+    let mut positions: Vec<usize> = (0..all.len()).collect();
+    while picked < wanted && picked < positions.len() {
+        let j = picked + draw(positions.len() - picked);
+        positions.swap(picked, j);
+        if let Some(k) = positions.get(picked).and_then(|&p| keep.get_mut(p)) {
+            *k = true;
+        }
+        picked += 1;
+    }
+    all.iter()
+        .zip(keep)
+        .filter_map(|(item, k)| k.then_some(*item))
+        .collect()
+}
+
+fn hscan(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
+    let Some(cursor) = parse_cursor(argv.get(2)) else {
+        ctx.out().error("ERR invalid cursor");
+        return;
+    };
+    let Ok(found) = lookup_hash(ctx, argv.get(1), true) else {
+        return;
+    };
+    let Some(id) = found else {
+        let out = ctx.out();
+        out.array(2);
+        out.bulk(b"0");
+        out.array(0);
+        return;
+    };
+    let mut count: i64 = 10;
+    let mut pattern: Option<&[u8]> = None;
+    let mut j = 3;
+    while j < argv.len() {
+        let has_value = j + 1 < argv.len();
+        if argv.is(j, "count") && has_value {
+            let Some(c) = arg_i64(ctx, argv, j + 1) else {
+                return;
+            };
+            if c < 1 {
+                ctx.out().error(errors::SYNTAX);
+                return;
+            }
+            count = c;
+        } else if argv.is(j, "match") && has_value {
+            pattern = Some(argv.get(j + 1)).filter(|p| *p != b"*");
+        } else {
+            ctx.out().error(errors::SYNTAX);
+            return;
+        }
+        j += 2;
+    }
+    let db = ctx.db();
+    let Ctx { node, client, .. } = ctx;
+    let Some(Value::Hash(hash)) = node.keyspace.value(db, id) else {
+        return;
+    };
+    let mut found: Vec<(&[u8], &[u8])> = Vec::new();
+    let max = usize::try_from(count).unwrap_or(usize::MAX).min(1_000_000);
+    let next = hash.scan(cursor, max, |f, v| {
+        if pattern.is_none_or(|p| glob_match(p, f, false)) {
+            found.push((f, v));
+        }
+    });
+    let out = &mut client.out;
+    out.array(2);
+    out.bulk(next.to_string().as_bytes());
+    out.array(found.len() * 2);
+    for (f, v) in found {
+        out.bulk(f);
+        out.bulk(v);
+    }
+}
