@@ -5,7 +5,7 @@
 //! It holds no protocol or data logic: everything it knows about Redis is which
 //! socket options and buffer limits the node's config names.
 
-use std::collections::BTreeMap;
+use std::collections::HashMap;
 use std::io::{self, Read, Write};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -150,7 +150,7 @@ fn cpu_times_secs() -> (f64, f64) {
 pub struct Reactor {
     poll: Poll,
     listeners: Vec<TcpListener>,
-    conns: BTreeMap<ConnId, Conn>,
+    conns: HashMap<ConnId, Conn>,
     next_conn_id: ConnId,
     node: Node,
     clock: Clock,
@@ -159,6 +159,9 @@ pub struct Reactor {
     signals: Option<signal_hook_mio::v1_0::Signals>,
     last_process_stats: Option<Instant>,
     process_template: keel_core::ProcessInfo,
+    /// The time read once per loop iteration, after `poll` returns: every input of one
+    /// wakeup carries it (Redis likewise snapshots its clock per command batch).
+    now: Now,
     /// Normal-class output limits, refreshed with the process stats (CONFIG SET may change them).
     output_limits: (u64, u64, u64),
 }
@@ -198,7 +201,7 @@ impl Reactor {
         Ok(Reactor {
             poll,
             listeners,
-            conns: BTreeMap::new(),
+            conns: HashMap::new(),
             next_conn_id: 1,
             node,
             clock,
@@ -207,6 +210,7 @@ impl Reactor {
             signals: Some(signals),
             last_process_stats: None,
             process_template: keel_core::ProcessInfo::default(),
+            now: Now::default(),
             output_limits: (0, 0, 0),
         })
     }
@@ -241,6 +245,7 @@ impl Reactor {
                 }
                 return Err(e);
             }
+            self.now = self.clock.now();
             for event in events.iter() {
                 let token = event.token();
                 if token == SIGNAL_TOKEN {
@@ -357,7 +362,7 @@ impl Reactor {
                     over_soft_since: None,
                 },
             );
-            let now = self.clock.now();
+            let now = self.now;
             let input = Input::Accepted {
                 conn: id,
                 peer: peer.to_string(),
@@ -380,13 +385,13 @@ impl Reactor {
             match conn.stream.read(&mut self.read_buf) {
                 Ok(0) => {
                     self.drop_conn(id);
-                    let now = self.clock.now();
+                    let now = self.now;
                     self.node.handle(now, Input::Closed { conn: id });
                     self.execute_effects();
                     return;
                 }
                 Ok(n) => {
-                    let now = self.clock.now();
+                    let now = self.now;
                     let bytes = &self.read_buf[..n];
                     self.node.handle(now, Input::Data { conn: id, bytes });
                     self.execute_effects();
@@ -401,7 +406,7 @@ impl Reactor {
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(_) => {
                     self.drop_conn(id);
-                    let now = self.clock.now();
+                    let now = self.now;
                     self.node.handle(now, Input::Closed { conn: id });
                     self.execute_effects();
                     return;
@@ -462,7 +467,7 @@ impl Reactor {
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(_) => {
                     self.drop_conn(id);
-                    let now = self.clock.now();
+                    let now = self.now;
                     self.node.handle(now, Input::Closed { conn: id });
                     return;
                 }
@@ -517,7 +522,7 @@ impl Reactor {
         for id in over {
             tracing::warn!("Client id={id} scheduled to be closed ASAP for overcoming of output buffer limits.");
             self.drop_conn(id);
-            let now = self.clock.now();
+            let now = self.now;
             self.node.handle(now, Input::Closed { conn: id });
             self.execute_effects();
         }
