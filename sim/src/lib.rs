@@ -678,19 +678,25 @@ impl<'a> World<'a> {
         }
         self.reached.insert(reach::CLIENT_TIMEOUT);
         self.log(format!("client {c} times out"));
-        if let Some(conn) = self.clients[c].conn {
-            if let Some(x) = self.net.conns.get_mut(&conn) {
-                x.client_open = false;
-            }
-            if let Some(at) = self.net.fin(&mut self.rng, self.now_ms, conn, true) {
-                self.schedule(
-                    at,
-                    Event::Deliver {
-                        conn,
-                        to_node: true,
-                    },
-                );
-            }
+        match self.clients[c].conn {
+            Some(conn) => self.client_close(c, conn),
+            None => self.client_lost_conn(c),
+        }
+    }
+
+    /// The client closes its side of `conn` (a FIN travels to the node) and forgets it.
+    fn client_close(&mut self, c: usize, conn: ConnId) {
+        if let Some(x) = self.net.conns.get_mut(&conn) {
+            x.client_open = false;
+        }
+        if let Some(at) = self.net.fin(&mut self.rng, self.now_ms, conn, true) {
+            self.schedule(
+                at,
+                Event::Deliver {
+                    conn,
+                    to_node: true,
+                },
+            );
         }
         self.client_lost_conn(c);
     }
@@ -726,20 +732,8 @@ impl<'a> World<'a> {
                 Segment::Bytes(bytes) => self.client_reads(c, &bytes),
                 Segment::Fin => {
                     self.log(format!("client {c} sees conn {conn} closed"));
-                    if let Some(x) = self.net.conns.get_mut(&conn) {
-                        x.client_open = false;
-                    }
                     // The client closes its side too, so the connection is forgotten.
-                    if let Some(at) = self.net.fin(&mut self.rng, self.now_ms, conn, true) {
-                        self.schedule(
-                            at,
-                            Event::Deliver {
-                                conn,
-                                to_node: true,
-                            },
-                        );
-                    }
-                    self.client_lost_conn(c);
+                    self.client_close(c, conn);
                     return;
                 }
                 Segment::Open => self.fail(format!("conn {conn}: Open on the node -> client side")),

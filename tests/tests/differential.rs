@@ -16,55 +16,9 @@
 
 mod common;
 
-use common::{escape, sorted_reply, Conn, Server};
+use common::{escape, parse_line, sorted_reply, Compare, Pair};
 use proptest::prelude::*;
 use proptest::test_runner::{Config as ProptestConfig, TestCaseError, TestRunner};
-
-/// How a reply is compared.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-enum Compare {
-    Exact,
-    Unordered,
-    Skip,
-}
-
-fn parse_line(line: &str) -> Option<(Compare, &str)> {
-    let line = line.trim();
-    if line.is_empty() || line.starts_with('#') {
-        return None;
-    }
-    if let Some(rest) = line.strip_prefix("~ ") {
-        return Some((Compare::Unordered, rest));
-    }
-    if let Some(rest) = line.strip_prefix("! ") {
-        return Some((Compare::Skip, rest));
-    }
-    Some((Compare::Exact, line))
-}
-
-/// A redis-server and a keel, each with a connection.
-struct Pair {
-    redis: Server,
-    keel: Server,
-}
-
-impl Pair {
-    fn start() -> Pair {
-        Pair {
-            redis: Server::redis(&[]),
-            keel: Server::keel(&[]),
-        }
-    }
-
-    fn conns(&self) -> (Conn, Conn) {
-        (self.redis.conn(), self.keel.conn())
-    }
-
-    fn flushall(&self, r: &mut Conn, k: &mut Conn) {
-        assert_eq!(r.cmds("FLUSHALL"), b"+OK\r\n", "FLUSHALL on redis");
-        assert_eq!(k.cmds("FLUSHALL"), b"+OK\r\n", "FLUSHALL on keel");
-    }
-}
 
 /// Runs one script on fresh connections after FLUSHALL; returns the first mismatch,
 /// described with the command, both replies and the whole script.
@@ -73,8 +27,7 @@ fn run_script(pair: &Pair, name: &str, script: &str) -> Result<(), String> {
     // because the states diverged): for surveying, not for CI.
     let keep_going = std::env::var("KEEL_DIFF_ALL").as_deref() == Ok("1");
     let script = script.trim_matches('\n');
-    let (mut r, mut k) = pair.conns();
-    pair.flushall(&mut r, &mut k);
+    let (mut r, mut k) = pair.fresh();
     let mut mismatches = Vec::new();
     for (n, raw) in script.lines().enumerate() {
         let Some((how, line)) = parse_line(raw) else {

@@ -6,53 +6,9 @@
 
 mod common;
 
-use common::{escape, sorted_reply, Conn, Server};
+use common::{escape, parse_line, sorted_reply, Compare, Pair, Server};
 use proptest::prelude::*;
 use proptest::test_runner::{Config as ProptestConfig, TestCaseError, TestRunner};
-
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-enum Compare {
-    Exact,
-    Unordered,
-    Skip,
-}
-
-fn parse_line(line: &str) -> Option<(Compare, &str)> {
-    let line = line.trim();
-    if line.is_empty() || line.starts_with('#') {
-        return None;
-    }
-    if let Some(rest) = line.strip_prefix("~ ") {
-        return Some((Compare::Unordered, rest));
-    }
-    if let Some(rest) = line.strip_prefix("! ") {
-        return Some((Compare::Skip, rest));
-    }
-    Some((Compare::Exact, line))
-}
-
-/// A redis-server and a keel.
-struct Pair {
-    redis: Server,
-    keel: Server,
-}
-
-impl Pair {
-    fn start() -> Pair {
-        Pair {
-            redis: Server::redis(&[]),
-            keel: Server::keel(&[]),
-        }
-    }
-
-    /// Fresh connections to both, after FLUSHALL.
-    fn fresh(&self) -> (Conn, Conn) {
-        let (mut r, mut k) = (self.redis.conn(), self.keel.conn());
-        assert_eq!(r.cmds("FLUSHALL"), b"+OK\r\n", "FLUSHALL on redis");
-        assert_eq!(k.cmds("FLUSHALL"), b"+OK\r\n", "FLUSHALL on keel");
-        (r, k)
-    }
-}
 
 /// A reply compared as a multiset: arrays (and RESP3 maps, as their pairs) sorted.
 fn unordered(reply: &[u8]) -> Vec<u8> {

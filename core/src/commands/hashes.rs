@@ -6,7 +6,6 @@ use rand::Rng;
 
 use super::keys::parse_cursor;
 use super::{arg_i64, cmd, errors, Argv, CommandSpec, Ctx};
-use crate::glob::glob_match;
 use crate::longdouble;
 use crate::resp::{Proto, ReplyBuf};
 use crate::types::hash::SetOutcome;
@@ -227,33 +226,7 @@ fn limits(ctx: &Ctx<'_>) -> HashLimits {
 /// A live hash key; reads count keyspace hits and misses. `Err(())`: the key holds
 /// another type (WRONGTYPE written).
 fn lookup_hash(ctx: &mut Ctx<'_>, key: &[u8], read: bool) -> Result<Option<u32>, ()> {
-    let db = ctx.db();
-    let (now_ms, secs) = (ctx.now.wall_ms, ctx.now.mono_secs());
-    let found = if ctx.client.no_touch {
-        ctx.node.keyspace.lookup(db, key, now_ms)
-    } else {
-        ctx.node.keyspace.lookup_touch(db, key, now_ms, secs)
-    };
-    match found {
-        None => {
-            if read {
-                ctx.node.stats.keyspace_misses += 1;
-            }
-            Ok(None)
-        }
-        Some(id) => match ctx.node.keyspace.value(db, id) {
-            Some(Value::Hash(_)) => {
-                if read {
-                    ctx.node.stats.keyspace_hits += 1;
-                }
-                Ok(Some(id))
-            }
-            _ => {
-                ctx.out().error(errors::WRONGTYPE);
-                Err(())
-            }
-        },
-    }
+    super::lookup_typed(ctx, key, "hash", read)
 }
 
 fn hash_of<'c>(ctx: &'c Ctx<'_>, id: u32) -> Option<&'c Hash> {
@@ -704,37 +677,17 @@ fn hscan(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
         out.array(0);
         return;
     };
-    let mut count: i64 = 10;
-    let mut pattern: Option<&[u8]> = None;
-    let mut j = 3;
-    while j < argv.len() {
-        let has_value = j + 1 < argv.len();
-        if argv.is(j, "count") && has_value {
-            let Some(c) = arg_i64(ctx, argv, j + 1) else {
-                return;
-            };
-            if c < 1 {
-                ctx.out().error(errors::SYNTAX);
-                return;
-            }
-            count = c;
-        } else if argv.is(j, "match") && has_value {
-            pattern = Some(argv.get(j + 1)).filter(|p| *p != b"*");
-        } else {
-            ctx.out().error(errors::SYNTAX);
-            return;
-        }
-        j += 2;
-    }
+    let Some(opts) = super::parse_scan_options(ctx, argv, 3, false) else {
+        return;
+    };
     let db = ctx.db();
     let Ctx { node, client, .. } = ctx;
     let Some(Value::Hash(hash)) = node.keyspace.value(db, id) else {
         return;
     };
     let mut found: Vec<(&[u8], &[u8])> = Vec::new();
-    let max = usize::try_from(count).unwrap_or(usize::MAX).min(1_000_000);
-    let next = hash.scan(cursor, max, |f, v| {
-        if pattern.is_none_or(|p| glob_match(p, f, false)) {
+    let next = hash.scan(cursor, opts.count, |f, v| {
+        if opts.matches(f) {
             found.push((f, v));
         }
     });

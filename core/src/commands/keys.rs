@@ -190,46 +190,27 @@ fn scan(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
         ctx.out().error("ERR invalid cursor");
         return;
     };
-    let mut count: i64 = 10;
-    let mut pattern: Option<&[u8]> = None;
-    let mut type_filter: Option<&[u8]> = None;
-    let mut j = 2;
-    while j < argv.len() {
-        let has_value = j + 1 < argv.len();
-        if argv.is(j, "count") && has_value {
-            let Some(c) = arg_i64(ctx, argv, j + 1) else {
-                return;
-            };
-            if c < 1 {
-                ctx.out().error(errors::SYNTAX);
-                return;
-            }
-            count = c;
-        } else if argv.is(j, "match") && has_value {
-            pattern = Some(argv.get(j + 1));
-        } else if argv.is(j, "type") && has_value {
-            type_filter = Some(argv.get(j + 1));
-        } else {
-            ctx.out().error(errors::SYNTAX);
-            return;
-        }
-        j += 2;
-    }
+    let Some(opts) = super::parse_scan_options(ctx, argv, 2, true) else {
+        return;
+    };
     let now_ms = ctx.now.wall_ms;
     let db_index = ctx.db();
     let db = ctx.node.keyspace.db(db_index);
     let mut found: Vec<Vec<u8>> = Vec::new();
     let mut expired: Vec<u32> = Vec::new();
-    let next = db.scan(cursor, count.min(1_000_000) as usize, |id, e| {
+    let next = db.scan(cursor, opts.count, |id, e| {
         if e.is_expired(now_ms) {
             expired.push(id);
             return;
         }
         let k = e.key.as_bytes();
-        if pattern.is_some_and(|p| p != b"*" && !glob_match(p, k, false)) {
+        if !opts.matches(k) {
             return;
         }
-        if type_filter.is_some_and(|t| !t.eq_ignore_ascii_case(e.value.type_name().as_bytes())) {
+        if opts
+            .type_filter
+            .is_some_and(|t| !t.eq_ignore_ascii_case(e.value.type_name().as_bytes()))
+        {
             return;
         }
         found.push(k.to_vec());

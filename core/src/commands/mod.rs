@@ -284,6 +284,98 @@ pub fn arg_i64(ctx: &mut Ctx<'_>, argv: &Argv<'_>, i: usize) -> Option<i64> {
     v
 }
 
+/// A live key of the given type (`Value::type_name`), touched unless the client set
+/// CLIENT NO-TOUCH. `count_stats`: reads count keyspace hits and misses. `Err(())`:
+/// the key holds another type, and WRONGTYPE is written.
+pub(crate) fn lookup_typed(
+    ctx: &mut Ctx<'_>,
+    key: &[u8],
+    type_name: &'static str,
+    count_stats: bool,
+) -> Result<Option<u32>, ()> {
+    let db = ctx.db();
+    let (now_ms, secs) = (ctx.now.wall_ms, ctx.now.mono_secs());
+    let found = if ctx.client.no_touch {
+        ctx.node.keyspace.lookup(db, key, now_ms)
+    } else {
+        ctx.node.keyspace.lookup_touch(db, key, now_ms, secs)
+    };
+    let Some(id) = found else {
+        if count_stats {
+            ctx.node.stats.keyspace_misses += 1;
+        }
+        return Ok(None);
+    };
+    if ctx
+        .node
+        .keyspace
+        .value(db, id)
+        .map(crate::types::Value::type_name)
+        != Some(type_name)
+    {
+        ctx.out().error(errors::WRONGTYPE);
+        return Err(());
+    }
+    if count_stats {
+        ctx.node.stats.keyspace_hits += 1;
+    }
+    Ok(Some(id))
+}
+
+/// Upper bound on the slots or entries one SCAN-family call visits.
+pub const SCAN_MAX_COUNT: usize = 1_000_000;
+
+/// SCAN-family options as Redis's `scanGenericCommand` parses them: COUNT (≥ 1),
+/// MATCH, and TYPE where the command allows it.
+pub struct ScanOptions<'a> {
+    pub count: usize,
+    /// None for no pattern or `*`.
+    pub pattern: Option<&'a [u8]>,
+    pub type_filter: Option<&'a [u8]>,
+}
+
+impl ScanOptions<'_> {
+    pub fn matches(&self, item: &[u8]) -> bool {
+        self.pattern
+            .is_none_or(|p| crate::glob::glob_match(p, item, false))
+    }
+}
+
+/// Parses options from `argv[start..]`; writes the error and returns None on a bad one.
+pub fn parse_scan_options<'a>(
+    ctx: &mut Ctx<'_>,
+    argv: &Argv<'a>,
+    start: usize,
+    allow_type: bool,
+) -> Option<ScanOptions<'a>> {
+    let mut opts = ScanOptions {
+        count: 10,
+        pattern: None,
+        type_filter: None,
+    };
+    let mut j = start;
+    while j < argv.len() {
+        let has_value = j + 1 < argv.len();
+        if argv.is(j, "count") && has_value {
+            let c = arg_i64(ctx, argv, j + 1)?;
+            if c < 1 {
+                ctx.out().error(errors::SYNTAX);
+                return None;
+            }
+            opts.count = usize::try_from(c).unwrap_or(usize::MAX).min(SCAN_MAX_COUNT);
+        } else if argv.is(j, "match") && has_value {
+            opts.pattern = Some(argv.get(j + 1)).filter(|p| *p != b"*");
+        } else if allow_type && argv.is(j, "type") && has_value {
+            opts.type_filter = Some(argv.get(j + 1));
+        } else {
+            ctx.out().error(errors::SYNTAX);
+            return None;
+        }
+        j += 2;
+    }
+    Some(opts)
+}
+
 /// Help output as Redis's `addReplyHelp`: the header line, the lines, then the
 /// trailing HELP line.
 pub fn reply_help(out: &mut ReplyBuf, command: &str, lines: &[&str]) {

@@ -277,29 +277,7 @@ pub static COMMANDS: &[CommandSpec] = &[
 
 /// A live string key for reading. `Err(())`: the key holds another type (error written).
 pub(crate) fn lookup_str(ctx: &mut Ctx<'_>, key: &[u8]) -> Result<Option<u32>, ()> {
-    let db = ctx.db();
-    let (now_ms, secs) = (ctx.now.wall_ms, ctx.now.mono_secs());
-    let found = if ctx.client.no_touch {
-        ctx.node.keyspace.lookup(db, key, now_ms)
-    } else {
-        ctx.node.keyspace.lookup_touch(db, key, now_ms, secs)
-    };
-    match found {
-        None => {
-            ctx.node.stats.keyspace_misses += 1;
-            Ok(None)
-        }
-        Some(id) => match ctx.node.keyspace.value(db, id) {
-            Some(Value::Str(_)) => {
-                ctx.node.stats.keyspace_hits += 1;
-                Ok(Some(id))
-            }
-            _ => {
-                ctx.out().error(errors::WRONGTYPE);
-                Err(())
-            }
-        },
-    }
+    super::lookup_typed(ctx, key, "string", true)
 }
 
 fn str_of<'c>(ctx: &'c Ctx<'_>, id: u32) -> Option<&'c StrValue> {

@@ -599,3 +599,59 @@ mod framer_tests {
         );
     }
 }
+
+/// How a differential script line's reply is compared.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Compare {
+    Exact,
+    /// `~ `: an array reply compared as a multiset (order unspecified).
+    Unordered,
+    /// `! `: run without comparing.
+    Skip,
+}
+
+/// A script line: blank lines and `#` comments are None.
+pub fn parse_line(line: &str) -> Option<(Compare, &str)> {
+    let line = line.trim();
+    if line.is_empty() || line.starts_with('#') {
+        return None;
+    }
+    if let Some(rest) = line.strip_prefix("~ ") {
+        return Some((Compare::Unordered, rest));
+    }
+    if let Some(rest) = line.strip_prefix("! ") {
+        return Some((Compare::Skip, rest));
+    }
+    Some((Compare::Exact, line))
+}
+
+/// A redis-server and a keel, for differential tests.
+pub struct Pair {
+    pub redis: Server,
+    pub keel: Server,
+}
+
+impl Pair {
+    pub fn start() -> Pair {
+        Pair {
+            redis: Server::redis(&[]),
+            keel: Server::keel(&[]),
+        }
+    }
+
+    pub fn conns(&self) -> (Conn, Conn) {
+        (self.redis.conn(), self.keel.conn())
+    }
+
+    pub fn flushall(&self, r: &mut Conn, k: &mut Conn) {
+        assert_eq!(r.cmds("FLUSHALL"), b"+OK\r\n", "FLUSHALL on redis");
+        assert_eq!(k.cmds("FLUSHALL"), b"+OK\r\n", "FLUSHALL on keel");
+    }
+
+    /// Fresh connections to both, after FLUSHALL.
+    pub fn fresh(&self) -> (Conn, Conn) {
+        let (mut r, mut k) = self.conns();
+        self.flushall(&mut r, &mut k);
+        (r, k)
+    }
+}
