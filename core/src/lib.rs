@@ -14,6 +14,7 @@ pub mod mutants;
 pub mod node;
 #[cfg(test)]
 mod node_tests;
+pub mod notify;
 pub mod resp;
 pub mod types;
 pub mod util;

@@ -15,6 +15,14 @@ pub enum Mutant {
     SetAckedNotApplied,
     /// The maxmemory check before writes is skipped.
     OomCheckSkipped,
+    /// LREM removes one more matching element than asked for.
+    LremRemovesOneTooMany,
+    /// SREM reports a removal for a member that was not in the set.
+    SremCountsMissingMember,
+    /// ZADD GT updates the score when the new score is equal.
+    ZaddGtUpdatesOnEqual,
+    /// WATCH does not notice a watched key that expired before EXEC.
+    WatchMissesExpiry,
 }
 
 impl Mutant {
@@ -33,11 +41,27 @@ impl Mutant {
             Mutant::IncrLosesPipelinedUpdate => "incr-loses-pipelined-update",
             Mutant::SetAckedNotApplied => "set-acked-not-applied",
             Mutant::OomCheckSkipped => "oom-check-skipped",
+            Mutant::LremRemovesOneTooMany => "lrem-removes-one-too-many",
+            Mutant::SremCountsMissingMember => "srem-counts-missing-member",
+            Mutant::ZaddGtUpdatesOnEqual => "zadd-gt-updates-on-equal",
+            Mutant::WatchMissesExpiry => "watch-misses-expiry",
         }
     }
 
+    /// Planted in the types and transactions; join `ALL` once the simulator's
+    /// workload and model reach them.
+    pub const PENDING: [Mutant; 4] = [
+        Mutant::LremRemovesOneTooMany,
+        Mutant::SremCountsMissingMember,
+        Mutant::ZaddGtUpdatesOnEqual,
+        Mutant::WatchMissesExpiry,
+    ];
+
     pub fn from_name(name: &str) -> Option<Mutant> {
-        Mutant::ALL.into_iter().find(|m| m.name() == name)
+        Mutant::ALL
+            .into_iter()
+            .chain(Mutant::PENDING)
+            .find(|m| m.name() == name)
     }
 }
 

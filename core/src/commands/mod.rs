@@ -5,8 +5,13 @@
 pub mod connection;
 pub mod hashes;
 pub mod keys;
+pub mod lists;
+pub mod pubsub;
 pub mod server;
+pub mod sets;
 pub mod strings;
+pub mod transactions;
+pub mod zsets;
 
 use crate::client::{Client, ReplyMode};
 use crate::node::{Node, Now};
@@ -65,6 +70,16 @@ impl Ctx<'_> {
     pub fn db(&self) -> usize {
         self.client.db
     }
+
+    /// Redis's `signalModifiedKey`: call after a command changed `key` in the
+    /// client's database (WATCH invalidation, client-side caching later).
+    /// Scaffold: a no-op until transactions land.
+    pub fn key_modified(&mut self, _key: &[u8]) {}
+
+    /// Redis's `notifyKeyspaceEvent`: `class` is one of `crate::notify`'s classes,
+    /// `event` the lowercase event name (`"lpush"`, `"del"`, ...).
+    /// Scaffold: a no-op until keyspace notifications land.
+    pub fn notify(&mut self, _class: crate::notify::Class, _event: &str, _key: &[u8]) {}
 }
 
 pub type Handler = fn(&mut Ctx<'_>, &Argv<'_>);
@@ -113,6 +128,11 @@ pub fn all_commands() -> Vec<&'static CommandSpec> {
         .chain(strings::COMMANDS.iter())
         .chain(hashes::COMMANDS.iter())
         .chain(keys::COMMANDS.iter())
+        .chain(lists::COMMANDS.iter())
+        .chain(sets::COMMANDS.iter())
+        .chain(zsets::COMMANDS.iter())
+        .chain(transactions::COMMANDS.iter())
+        .chain(pubsub::COMMANDS.iter())
         .chain(server::COMMANDS.iter())
         .collect();
     v.sort_by_key(|c| c.name);

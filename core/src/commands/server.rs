@@ -585,6 +585,7 @@ fn debug(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
                 match &e.value {
                     Value::Str(s) => s.len(),
                     Value::Hash(h) => h.iter().map(|(f, v)| f.len() + v.len() + 2).sum(),
+                    Value::List(_) | Value::Set(_) | Value::ZSet(_) => 0,
                 },
                 ctx.now.mono_secs().saturating_sub(e.access_secs),
             ),

@@ -3,11 +3,17 @@
 
 pub mod bytes;
 pub mod hash;
+pub mod list;
+pub mod set;
 pub mod string;
+pub mod zset;
 
 pub use bytes::SmallBytes;
 pub use hash::{Hash, HashLimits};
+pub use list::List;
+pub use set::Set;
 pub use string::StrValue;
+pub use zset::ZSet;
 
 /// A value stored under a key. Later types (list, hash, set, zset) join as boxed
 /// variants so this stays 24 bytes.
@@ -16,6 +22,9 @@ pub enum Value {
     Str(StrValue),
     /// Inline: a `Hash` is 16 bytes, so no extra allocation per small hash.
     Hash(Hash),
+    List(Box<List>),
+    Set(Box<Set>),
+    ZSet(Box<ZSet>),
 }
 
 impl Value {
@@ -24,6 +33,9 @@ impl Value {
         match self {
             Value::Str(_) => "string",
             Value::Hash(_) => "hash",
+            Value::List(_) => "list",
+            Value::Set(_) => "set",
+            Value::ZSet(_) => "zset",
         }
     }
 
@@ -32,6 +44,9 @@ impl Value {
         match self {
             Value::Str(s) => s.encoding_name(),
             Value::Hash(h) => h.encoding_name(),
+            Value::List(l) => l.encoding_name(),
+            Value::Set(s) => s.encoding_name(),
+            Value::ZSet(z) => z.encoding_name(),
         }
     }
 
@@ -40,6 +55,9 @@ impl Value {
         match self {
             Value::Str(s) => s.heap_bytes(),
             Value::Hash(h) => h.heap_bytes(),
+            Value::List(l) => std::mem::size_of::<List>() + l.heap_bytes(),
+            Value::Set(s) => std::mem::size_of::<Set>() + s.heap_bytes(),
+            Value::ZSet(z) => std::mem::size_of::<ZSet>() + z.heap_bytes(),
         }
     }
 }

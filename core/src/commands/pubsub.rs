@@ -1,0 +1,5 @@
+//! Scaffold: the pubsub commands arrive here.
+
+use super::CommandSpec;
+
+pub static COMMANDS: &[CommandSpec] = &[];
