@@ -10,6 +10,7 @@
 //! and applies them to the model in that order — including requests whose client
 //! timed out (`unknown` in the client's history, known to the world).
 
+pub mod elle;
 pub mod model;
 pub mod net;
 pub mod workload;

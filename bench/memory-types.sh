@@ -1,0 +1,94 @@
+#!/usr/bin/env bash
+# Memory per element of keel versus redis-server for the collection types, in one run:
+#   hash-1m    one hash of 1M fields (16-byte fields and values)
+#   set-1m     one set of 1M 16-byte members
+#   zset-1m    one sorted set of 1M 16-byte members with seeded random float scores
+#   list-1m    one list of 1M 16-byte elements
+#   hash-100k  100k hashes of 10 fields each (per hash; Redis's listpack is the bar)
+#
+#   bench/memory-types.sh                 # all cases
+#   CASES="set-1m zset-1m" bench/memory-types.sh
+#
+# Both servers get the same RESP stream through `redis-cli --pipe`; used_memory (INFO
+# memory) is read before and after each case, with FLUSHALL in between. Prints bytes
+# per element and the keel/redis ratio.
+set -euo pipefail
+
+CASES=${CASES:-"hash-1m set-1m zset-1m list-1m hash-100k"}
+
+cd "$(dirname "$0")/.."
+source bench/lib.sh
+
+used_memory() {
+    redis-cli -p "$1" INFO memory | tr -d '\r' | awk -F: '$1 == "used_memory" { print $2 }'
+}
+
+# gen CASE FILE: writes the RESP load for CASE; prints the element count it loads.
+gen() {
+    python3 - "$1" "$2" <<'PY'
+import random, sys
+case, path = sys.argv[1], sys.argv[2]
+rng = random.Random(42)
+def cmd(args):
+    out = [b"*%d\r\n" % len(args)]
+    for a in args:
+        a = a if isinstance(a, bytes) else str(a).encode()
+        out.append(b"$%d\r\n%s\r\n" % (len(a), a))
+    return b"".join(out)
+N = 1_000_000
+with open(path, "wb") as f:
+    if case == "hash-100k":
+        for k in range(100_000):
+            args = ["HSET", "h:%08d" % k]
+            for i in range(10):
+                args += ["f:%014d" % i, "v:%014d" % (k * 10 + i)]
+            f.write(cmd(args))
+        print(100_000)
+    else:
+        for start in range(0, N, 100):
+            r = range(start, start + 100)
+            if case == "hash-1m":
+                args = ["HSET", "big"] + [x for i in r for x in ("f:%014d" % i, "v:%014d" % i)]
+            elif case == "set-1m":
+                args = ["SADD", "big"] + ["m:%014d" % i for i in r]
+            elif case == "zset-1m":
+                args = ["ZADD", "big"] + [x for i in r for x in (repr(rng.uniform(-1e6, 1e6)), "m:%014d" % i)]
+            elif case == "list-1m":
+                args = ["RPUSH", "big"] + ["e:%014d" % i for i in r]
+            else:
+                sys.exit("unknown case " + case)
+            f.write(cmd(args))
+        print(N)
+PY
+}
+
+start redis-server "$WORK/redis.log" redis-server --save '' --appendonly no --daemonize no --dir "$WORK"
+REDIS_PORT=$STARTED_PORT
+start keel-server "$WORK/keel.log" "$KEEL_BIN" --save '' --appendonly no --dir "$WORK"
+KEEL_PORT=$STARTED_PORT
+
+echo "# keel vs redis memory per element (used_memory), one run"
+echo "date:   $(date -u '+%Y-%m-%dT%H:%M:%SZ')"
+echo "redis:  $(redis-server --version)"
+echo "keel:   $("$KEEL_BIN" --version) ($(git rev-parse --short HEAD 2>/dev/null || echo 'no commit'))"
+echo
+printf '%-10s %10s %12s %12s %8s %16s %16s\n' case elements "redis B/el" "keel B/el" ratio "redis encoding" "keel encoding"
+for c in $CASES; do
+    n=$(gen "$c" "$WORK/load.resp")
+    declare -A PER ENC
+    for name in redis keel; do
+        if [[ $name == redis ]]; then port=$REDIS_PORT; else port=$KEEL_PORT; fi
+        redis-cli -p "$port" FLUSHALL >/dev/null
+        u0=$(used_memory "$port")
+        redis-cli -p "$port" --pipe <"$WORK/load.resp" >"$WORK/pipe.log" 2>&1 \
+            || { echo "error: load of $c into $name failed:" >&2; tail -3 "$WORK/pipe.log" >&2; exit 1; }
+        grep -q 'errors: 0,' "$WORK/pipe.log" || { echo "error: $name replied with errors to $c:" >&2; tail -3 "$WORK/pipe.log" >&2; exit 1; }
+        u1=$(used_memory "$port")
+        PER[$name]=$(awk -v a="$u0" -v b="$u1" -v n="$n" 'BEGIN { printf "%.1f", (b - a) / n }')
+        key=big
+        [[ $c == hash-100k ]] && key=h:00000000
+        ENC[$name]=$(redis-cli -p "$port" OBJECT ENCODING "$key")
+    done
+    printf '%-10s %10s %12s %12s %8s %16s %16s\n' "$c" "$n" "${PER[redis]}" "${PER[keel]}" \
+        "$(awk -v r="${PER[redis]}" -v k="${PER[keel]}" 'BEGIN { printf "%.2f", k / r }')" "${ENC[redis]}" "${ENC[keel]}"
+done
