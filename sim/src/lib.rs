@@ -12,6 +12,7 @@
 
 pub mod elle;
 pub mod model;
+pub mod model_types;
 pub mod net;
 pub mod workload;
 
