@@ -347,7 +347,7 @@ fn zset(
                 i += 1;
             }
             let pairs = &args[i..];
-            if pairs.is_empty() || pairs.len() % 2 != 0 {
+            if pairs.is_empty() || !pairs.len().is_multiple_of(2) {
                 return Some(b"-ERR syntax error\r\n".to_vec());
             }
             if nx && xx {
@@ -355,7 +355,7 @@ fn zset(
                     b"-ERR XX and NX options at the same time are not compatible\r\n".to_vec(),
                 );
             }
-            if (gt && nx) || (lt && nx) || (gt && lt) {
+            if (nx && (gt || lt)) || (gt && lt) {
                 return Some(
                     b"-ERR GT, LT, and/or NX options at the same time are not compatible\r\n"
                         .to_vec(),
@@ -493,7 +493,7 @@ fn hash(
     };
     Some(match name {
         "HSET" => {
-            if args.is_empty() || args.len() % 2 != 0 {
+            if args.is_empty() || !args.len().is_multiple_of(2) {
                 return None;
             }
             let h = match colls
