@@ -6,47 +6,9 @@
 
 mod common;
 
-use common::{escape, parse_line, sorted_reply, Compare, Pair, Server};
+use common::{escape, parse_line, Compare, Pair, Server};
 use proptest::prelude::*;
 use proptest::test_runner::{Config as ProptestConfig, TestCaseError, TestRunner};
-
-/// A reply compared as a multiset: arrays (and RESP3 maps, as their pairs) sorted.
-fn unordered(reply: &[u8]) -> Vec<u8> {
-    if let Some(parts) = common::array_elements(reply) {
-        // A SCAN-shaped reply, [cursor, items]: the items as a multiset.
-        if parts.len() == 2 && parts[0].first() == Some(&b'$') && parts[1].first() == Some(&b'*') {
-            let mut out = reply[..reply.len() - parts[0].len() - parts[1].len()].to_vec();
-            out.extend_from_slice(&parts[0]);
-            out.extend_from_slice(&sorted_reply(&parts[1]));
-            return out;
-        }
-    }
-    if reply.first() != Some(&b'%') {
-        return sorted_reply(reply);
-    }
-    // `%N` of pairs: sort the pairs.
-    let Some(header_end) = reply.windows(2).position(|w| w == b"\r\n") else {
-        return reply.to_vec();
-    };
-    let mut p = header_end + 2;
-    let mut pairs = Vec::new();
-    while p < reply.len() {
-        let Ok(Some(a)) = common::frame(reply, p) else {
-            return reply.to_vec();
-        };
-        let Ok(Some(b)) = common::frame(reply, a) else {
-            return reply.to_vec();
-        };
-        pairs.push(reply[p..b].to_vec());
-        p = b;
-    }
-    pairs.sort();
-    let mut out = reply[..header_end + 2].to_vec();
-    for pair in pairs {
-        out.extend_from_slice(&pair);
-    }
-    out
-}
 
 fn run_script(pair: &Pair, name: &str, script: &str) -> Result<(), String> {
     let (mut r, mut k) = pair.fresh();
@@ -59,7 +21,7 @@ fn run_script(pair: &Pair, name: &str, script: &str) -> Result<(), String> {
         let got = k.cmdv(&args);
         let same = match how {
             Compare::Exact => want == got,
-            Compare::Unordered => unordered(&want) == unordered(&got),
+            Compare::Unordered => common::unordered(&want) == common::unordered(&got),
             Compare::Skip => true,
         };
         if !same {
@@ -554,7 +516,7 @@ fn differential_hash_generated_sequences() {
                 "HGETALL" | "HKEYS" | "HVALS" | "HRANDFIELD" | "HSCAN"
             );
             let (cw, cg) = if unordered_cmd {
-                (unordered_deep(&want), unordered_deep(&got))
+                (common::unordered_deep(&want), common::unordered_deep(&got))
             } else {
                 (want.clone(), got.clone())
             };
@@ -576,24 +538,4 @@ fn differential_hash_generated_sequences() {
     if let Err(e) = result {
         panic!("keel differs from redis (minimal sequence after shrinking):\n{e}");
     }
-}
-
-/// `unordered`, also reaching into an HSCAN reply's item array (field/value pairs).
-fn unordered_deep(reply: &[u8]) -> Vec<u8> {
-    if let Some(parts) = common::array_elements(reply) {
-        if parts.len() == 2 && parts[0].first() == Some(&b'$') {
-            if let Some(items) = common::array_elements(&parts[1]) {
-                let mut pairs: Vec<Vec<u8>> = items.chunks(2).map(|c| c.concat()).collect();
-                pairs.sort();
-                let mut out = reply[..reply.len() - parts[0].len() - parts[1].len()].to_vec();
-                out.extend_from_slice(&parts[0]);
-                out.extend_from_slice(format!("*{}\r\n", items.len()).as_bytes());
-                for p in pairs {
-                    out.extend_from_slice(&p);
-                }
-                return out;
-            }
-        }
-    }
-    unordered(reply)
 }

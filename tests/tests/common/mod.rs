@@ -655,3 +655,61 @@ impl Pair {
         (r, k)
     }
 }
+
+/// A reply compared as a multiset: arrays (and RESP3 maps, as their pairs) sorted.
+pub fn unordered(reply: &[u8]) -> Vec<u8> {
+    if let Some(parts) = array_elements(reply) {
+        // A SCAN-shaped reply, [cursor, items]: the items as a multiset.
+        if parts.len() == 2 && parts[0].first() == Some(&b'$') && parts[1].first() == Some(&b'*') {
+            let mut out = reply[..reply.len() - parts[0].len() - parts[1].len()].to_vec();
+            out.extend_from_slice(&parts[0]);
+            out.extend_from_slice(&sorted_reply(&parts[1]));
+            return out;
+        }
+    }
+    if reply.first() != Some(&b'%') {
+        return sorted_reply(reply);
+    }
+    // `%N` of pairs: sort the pairs.
+    let Some(header_end) = reply.windows(2).position(|w| w == b"\r\n") else {
+        return reply.to_vec();
+    };
+    let mut p = header_end + 2;
+    let mut pairs = Vec::new();
+    while p < reply.len() {
+        let Ok(Some(a)) = frame(reply, p) else {
+            return reply.to_vec();
+        };
+        let Ok(Some(b)) = frame(reply, a) else {
+            return reply.to_vec();
+        };
+        pairs.push(reply[p..b].to_vec());
+        p = b;
+    }
+    pairs.sort();
+    let mut out = reply[..header_end + 2].to_vec();
+    for pair in pairs {
+        out.extend_from_slice(&pair);
+    }
+    out
+}
+
+/// `unordered`, also reaching into an HSCAN reply's item array (field/value pairs).
+pub fn unordered_deep(reply: &[u8]) -> Vec<u8> {
+    if let Some(parts) = array_elements(reply) {
+        if parts.len() == 2 && parts[0].first() == Some(&b'$') {
+            if let Some(items) = array_elements(&parts[1]) {
+                let mut pairs: Vec<Vec<u8>> = items.chunks(2).map(|c| c.concat()).collect();
+                pairs.sort();
+                let mut out = reply[..reply.len() - parts[0].len() - parts[1].len()].to_vec();
+                out.extend_from_slice(&parts[0]);
+                out.extend_from_slice(format!("*{}\r\n", items.len()).as_bytes());
+                for p in pairs {
+                    out.extend_from_slice(&p);
+                }
+                return out;
+            }
+        }
+    }
+    unordered(reply)
+}
