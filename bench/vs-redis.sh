@@ -5,7 +5,8 @@
 #   N=20000 ROUNDS=1 bench/vs-redis.sh
 #
 # Builds keel in release mode, starts target/release/keel-server and redis-server on
-# two free ports (no persistence), then for each of SET GET INCR MSET at pipeline 1 and
+# two free ports (no persistence), then for each test in TESTS (default SET GET INCR
+# MSET; e.g. TESTS="LPUSH RPOP SADD HSET ZADD LRANGE_100") at pipeline 1 and
 # 16 with 50 clients runs redis-benchmark alternately against redis and keel, ROUNDS
 # times, keeps the best requests/s of each and prints a table with keel/redis.
 set -euo pipefail
@@ -35,18 +36,22 @@ echo "keel:      $("$KEEL_BIN" --version) ($(git -C "$ROOT" rev-parse --short HE
 echo "benchmark: redis-benchmark -c $CLIENTS -n $N, best of $ROUNDS rounds, servers alternated"
 echo
 
-# requests/s of one redis-benchmark run (the rps column of its CSV line).
+# requests/s of one redis-benchmark run (the rps column of the test's CSV line; LRANGE
+# tests are preceded by the LPUSH that fills the list, whose line is skipped).
 rps() {
     local port=$1 test=$2 pipeline=$3
     redis-benchmark -p "$port" -q -t "$test" -P "$pipeline" -c "$CLIENTS" -n "$N" --csv |
-        awk -F'","' 'NR > 1 && NF > 1 { gsub(/"/, "", $2); print $2; exit }'
+        awk -F'","' -v t="${test^^}" 'NR > 1 && NF > 1 {
+            name = $1; gsub(/"/, "", name)
+            if (index(name, t) == 1) { gsub(/"/, "", $2); print $2; exit }
+        }'
 }
 
 best() {
     awk -v a="$1" -v b="$2" 'BEGIN { if (a == "" || b + 0 > a + 0) print b; else print a }'
 }
 
-printf '%-6s %8s %14s %14s %12s\n' test pipeline "redis rps" "keel rps" keel/redis
+printf '%-10s %8s %14s %14s %12s\n' test pipeline "redis rps" "keel rps" keel/redis
 for test in $TESTS; do
     for pipeline in $PIPELINES; do
         best_redis=""
@@ -56,7 +61,7 @@ for test in $TESTS; do
             best_keel=$(best "$best_keel" "$(rps "$KEEL_PORT" "$test" "$pipeline")")
         done
         ratio=$(awk -v k="$best_keel" -v r="$best_redis" 'BEGIN { if (r > 0) printf "%.2f", k / r; else print "n/a" }')
-        printf '%-6s %8s %14.0f %14.0f %12s\n' "$test" "$pipeline" "$best_redis" "$best_keel" "$ratio"
+        printf '%-10s %8s %14.0f %14.0f %12s\n' "$test" "$pipeline" "$best_redis" "$best_keel" "$ratio"
     done
 done
 
