@@ -89,7 +89,10 @@ impl ZSet {
 
     pub fn score(&self, member: &[u8]) -> Option<f64> {
         match self {
-            ZSet::Packed(p) => p.find(member).and_then(|i| p.entries.get(i)).map(|e| e.score),
+            ZSet::Packed(p) => p
+                .find(member)
+                .and_then(|i| p.entries.get(i))
+                .map(|e| e.score),
             ZSet::Skiplist(b) => b.find(member).map(|id| b.slot_score(id)),
         }
     }
@@ -195,9 +198,9 @@ impl ZSet {
             }
             ZSet::Skiplist(b) => {
                 let slots: &'a [Slot] = &b.slots;
-                b.tree
-                    .root
-                    .visit(lo, hi, rev, &mut |score, id| visit(member_of(slots, id), score));
+                b.tree.root.visit(lo, hi, rev, &mut |score, id| {
+                    visit(member_of(slots, id), score)
+                });
             }
         }
     }
@@ -424,7 +427,8 @@ pub fn strtod(s: &[u8]) -> (f64, usize, bool) {
     }
     let sign = if neg { -1.0 } else { 1.0 };
     let rest = s.get(i..).unwrap_or(b"");
-    let starts = |word: &[u8]| rest.len() >= word.len() && rest[..word.len()].eq_ignore_ascii_case(word);
+    let starts =
+        |word: &[u8]| rest.len() >= word.len() && rest[..word.len()].eq_ignore_ascii_case(word);
     if starts(b"infinity") {
         return (sign * f64::INFINITY, i + 8, false);
     }
@@ -435,7 +439,10 @@ pub fn strtod(s: &[u8]) -> (f64, usize, bool) {
         let mut end = i + 3;
         if s.get(end) == Some(&b'(') {
             let mut j = end + 1;
-            while s.get(j).is_some_and(|b| b.is_ascii_alphanumeric() || *b == b'_') {
+            while s
+                .get(j)
+                .is_some_and(|b| b.is_ascii_alphanumeric() || *b == b'_')
+            {
                 j += 1;
             }
             if s.get(j) == Some(&b')') {
@@ -444,7 +451,11 @@ pub fn strtod(s: &[u8]) -> (f64, usize, bool) {
         }
         return (f64::NAN, end, false);
     }
-    if (starts(b"0x")) && rest.get(2).is_some_and(|b| b.is_ascii_hexdigit() || *b == b'.') {
+    if (starts(b"0x"))
+        && rest
+            .get(2)
+            .is_some_and(|b| b.is_ascii_hexdigit() || *b == b'.')
+    {
         if let Some((v, used)) = parse_hex_float(&rest[2..]) {
             let v = sign * v;
             return (v, i + 2 + used, v.is_infinite());
@@ -770,8 +781,7 @@ impl Packed {
             let member = std::mem::replace(&mut e.member, SmallBytes::new(b""));
             let score = packed_score(score);
             let pos = self.entries.partition_point(|o| {
-                entry_cmp(o.score, o.member.as_bytes(), score, member.as_bytes())
-                    == Ordering::Less
+                entry_cmp(o.score, o.member.as_bytes(), score, member.as_bytes()) == Ordering::Less
             });
             self.payload_bytes += member.heap_bytes();
             self.entries.insert(pos, PackedEntry { score, member });
@@ -849,9 +859,11 @@ impl Big {
         let id = self.find(member)?;
         let score = self.slot_score(id);
         let slots = &self.slots;
-        Some(self.tree.root.partition(&mut |s, other| {
-            key_cmp(slots, s, other, score, id) == Ordering::Less
-        }))
+        Some(
+            self.tree
+                .root
+                .partition(&mut |s, other| key_cmp(slots, s, other, score, id) == Ordering::Less),
+        )
     }
 
     /// Number of members, in order, for which `pred` holds (a true prefix).
@@ -897,9 +909,8 @@ impl Big {
         };
         let hash = self.hasher.hash_one(member);
         let (slots, hasher) = (&self.slots, &self.hasher);
-        self.index.insert_unique(hash, id, |&other| {
-            hasher.hash_one(member_of(slots, other))
-        });
+        self.index
+            .insert_unique(hash, id, |&other| hasher.hash_one(member_of(slots, other)));
         self.tree.insert(&self.slots, score, id);
         true
     }
@@ -1136,9 +1147,7 @@ impl Node {
     ) -> usize {
         let n = max_ids.len();
         (0..n)
-            .find(|&i| {
-                key_cmp(slots, max_scores[i], max_ids[i], score, id) != Ordering::Less
-            })
+            .find(|&i| key_cmp(slots, max_scores[i], max_ids[i], score, id) != Ordering::Less)
             .unwrap_or(n.saturating_sub(1))
     }
 
@@ -1224,13 +1233,7 @@ impl Node {
 
     /// Removes a key; true when found. Underfull children are merged with a neighbour
     /// when both fit in one node. `freed` counts dropped (leaves, inner nodes).
-    fn remove(
-        &mut self,
-        slots: &[Slot],
-        score: f64,
-        id: u32,
-        freed: &mut (usize, usize),
-    ) -> bool {
+    fn remove(&mut self, slots: &[Slot], score: f64, id: u32, freed: &mut (usize, usize)) -> bool {
         match self {
             Node::Leaf { scores, ids } => {
                 let pos = leaf_pos(slots, scores, ids, score, id);
@@ -1377,13 +1380,7 @@ impl Node {
 
     /// Visits ranks `lo..hi` of this subtree (ascending, or descending when `rev`)
     /// while `f` returns true; false when `f` stopped the walk.
-    fn visit(
-        &self,
-        lo: usize,
-        hi: usize,
-        rev: bool,
-        f: &mut impl FnMut(f64, u32) -> bool,
-    ) -> bool {
+    fn visit(&self, lo: usize, hi: usize, rev: bool, f: &mut impl FnMut(f64, u32) -> bool) -> bool {
         match self {
             Node::Leaf { scores, ids } => {
                 let hi = hi.min(ids.len());
@@ -1470,7 +1467,10 @@ mod tests {
         }
         assert_eq!(fmt_listpack_score(-0.0), "0");
         assert_eq!(fmt_listpack_score(4e18), "4000000000000000000");
-        assert_eq!(fmt_listpack_score(4611686018427387904.0), "4611686018427387904");
+        assert_eq!(
+            fmt_listpack_score(4611686018427387904.0),
+            "4611686018427387904"
+        );
         assert_eq!(fmt_listpack_score(5e18), "5e+18");
         assert_eq!(fmt_listpack_score(0.5), "0.5");
     }
@@ -1532,7 +1532,9 @@ mod tests {
             let mut model: BTreeMap<Vec<u8>, f64> = BTreeMap::new();
             let mut x = 12345u64;
             let mut rnd = |m: u64| {
-                x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                x = x
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
                 (x >> 33) % m
             };
             for step in 0..(n * 4) {
@@ -1564,8 +1566,7 @@ mod tests {
     }
 
     fn check(z: &ZSet, model: &BTreeMap<Vec<u8>, f64>) {
-        let mut want: Vec<(Vec<u8>, f64)> =
-            model.iter().map(|(k, v)| (k.clone(), *v)).collect();
+        let mut want: Vec<(Vec<u8>, f64)> = model.iter().map(|(k, v)| (k.clone(), *v)).collect();
         want.sort_by(|a, b| entry_cmp(a.1, &a.0, b.1, &b.0));
         let got: Vec<(Vec<u8>, f64)> = z
             .entries()
@@ -1616,17 +1617,24 @@ mod tests {
     }
 
     fn check_node(node: &Node, slots: &[Slot]) {
-        if let Node::Inner {
-            children,
-            counts,
-            max_scores,
-            max_ids,
-        } = node
-        {
-            for (i, c) in children.iter().enumerate() {
-                assert_eq!(c.count(), counts[i]);
-                assert_eq!(c.max_key(), Some((max_scores[i], max_ids[i])));
-                check_node(c, slots);
+        match node {
+            Node::Leaf { scores, ids } => {
+                for w in 0..ids.len().saturating_sub(1) {
+                    let order = key_cmp(slots, scores[w], ids[w], scores[w + 1], ids[w + 1]);
+                    assert_eq!(order, Ordering::Less, "leaf keys out of order");
+                }
+            }
+            Node::Inner {
+                children,
+                counts,
+                max_scores,
+                max_ids,
+            } => {
+                for (i, c) in children.iter().enumerate() {
+                    assert_eq!(c.count(), counts[i]);
+                    assert_eq!(c.max_key(), Some((max_scores[i], max_ids[i])));
+                    check_node(c, slots);
+                }
             }
         }
     }
