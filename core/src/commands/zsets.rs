@@ -1561,3 +1561,109 @@ fn setop_generic(
         None => reply_entries(ctx.out(), &result, withscores),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::node::{Effect, Input, Node, Now};
+
+    const NOW: Now = Now {
+        mono_ms: 10,
+        wall_ms: 1_700_000_000_010,
+    };
+
+    fn node() -> Node {
+        let mut node = crate::node_tests::test_node();
+        node.handle(
+            NOW,
+            Input::Accepted {
+                conn: 1,
+                peer: "127.0.0.1:40001".into(),
+                local: "127.0.0.1:6379".into(),
+                peer_is_loopback: true,
+            },
+        );
+        node
+    }
+
+    /// Runs one command line (space separated) and returns the reply bytes.
+    fn run(node: &mut Node, line: &str) -> Vec<u8> {
+        let mut req = format!("*{}\r\n", line.split(' ').count());
+        for a in line.split(' ') {
+            req += &format!("${}\r\n{a}\r\n", a.len());
+        }
+        node.handle(
+            NOW,
+            Input::Data {
+                conn: 1,
+                bytes: req.as_bytes(),
+            },
+        );
+        let mut out = Vec::new();
+        while let Some(e) = node.poll_effect() {
+            if let Effect::Send { bytes, .. } = e {
+                out.extend_from_slice(&bytes);
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn memory_is_accounted_and_returns_after_deletes() {
+        let mut n = node();
+        run(&mut n, "SET anchor v");
+        let start = n.keyspace.used_bytes();
+        for i in 0..3000 {
+            let reply = run(
+                &mut n,
+                &format!("ZADD z {} member:{i:09}", (i * 7919) % 1000),
+            );
+            assert_eq!(reply, b":1\r\n");
+        }
+        assert_eq!(run(&mut n, "OBJECT ENCODING z"), b"$8\r\nskiplist\r\n");
+        let grown = n.keyspace.used_bytes();
+        assert!(grown > start + 3000 * 40, "{grown} vs {start}");
+        // What the keyspace accounts is what the value reports, after every change.
+        for i in 0..3000 {
+            assert_eq!(run(&mut n, &format!("ZREM z member:{i:09}")), b":1\r\n");
+        }
+        assert_eq!(run(&mut n, "EXISTS z"), b":0\r\n");
+        assert_eq!(n.keyspace.used_bytes(), start);
+    }
+
+    #[test]
+    fn big_range_reads_agree_with_ranks() {
+        let mut n = node();
+        for i in 0..2000 {
+            run(&mut n, &format!("ZADD z {} m{i:05}", i / 3));
+        }
+        assert_eq!(run(&mut n, "ZRANK z m01500"), b":1500\r\n");
+        assert_eq!(run(&mut n, "ZREVRANK z m01500"), b":499\r\n");
+        assert_eq!(
+            run(&mut n, "ZRANGE z 1500 1501 WITHSCORES"),
+            b"*4\r\n$6\r\nm01500\r\n$3\r\n500\r\n$6\r\nm01501\r\n$3\r\n500\r\n"
+        );
+        assert_eq!(run(&mut n, "ZCOUNT z (100 200"), b":300\r\n");
+        assert_eq!(
+            run(&mut n, "ZRANGE z (201 200 BYSCORE REV LIMIT 1 1"),
+            b"*1\r\n$6\r\nm00601\r\n"
+        );
+        assert_eq!(run(&mut n, "ZREMRANGEBYSCORE z 0 (100"), b":300\r\n");
+        assert_eq!(run(&mut n, "ZCARD z"), b":1700\r\n");
+        assert_eq!(
+            run(&mut n, "ZPOPMIN z"),
+            b"*2\r\n$6\r\nm00300\r\n$3\r\n100\r\n"
+        );
+    }
+
+    #[cfg(feature = "mutants")]
+    #[test]
+    fn planted_gt_update_on_equal_changes_the_ch_reply() {
+        use crate::mutants::Mutant;
+        let mut n = node();
+        run(&mut n, "ZADD z 1 a");
+        assert_eq!(run(&mut n, "ZADD z GT CH 1 a"), b":0\r\n");
+        n.set_mutant(Some(Mutant::ZaddGtUpdatesOnEqual));
+        assert_eq!(run(&mut n, "ZADD z GT CH 1 a"), b":1\r\n");
+        assert_eq!(run(&mut n, "ZADD z GT CH 0 a"), b":0\r\n");
+    }
+}
