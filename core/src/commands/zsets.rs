@@ -1238,7 +1238,18 @@ enum Input<'a> {
     ),
 }
 
-impl Input<'_> {
+impl<'a> Input<'a> {
+    /// A plain set's members as an input, with a deterministic lookup index.
+    #[allow(dead_code)] // called by `read_input` once the set type is merged
+    fn plain(members: Vec<&'a [u8]>) -> Input<'a> {
+        let mut set = hashbrown::HashSet::with_capacity_and_hasher(
+            members.len(),
+            ahash::RandomState::with_seeds(3, 5, 7, 11),
+        );
+        set.extend(members.iter().copied());
+        Input::Plain(members, set)
+    }
+
     fn len(&self) -> usize {
         match self {
             Input::Missing => 0,
@@ -1269,7 +1280,8 @@ impl Input<'_> {
 ///
 /// Plain sets are inputs in Redis (score 1). The set type is written on another
 /// branch; until it is merged here, a set is refused with WRONGTYPE. Once merged, the
-/// arm becomes `Input::Plain(members, members as a lookup set)`.
+/// arm becomes `Value::Set(s) => Ok(Input::plain(s.iter().collect()))` (its members,
+/// in the set's iteration order).
 fn read_input(value: &Value) -> Result<Input<'_>, ()> {
     match value {
         Value::ZSet(z) => Ok(Input::Sorted(z)),
