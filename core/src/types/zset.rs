@@ -495,9 +495,11 @@ pub fn strtod(s: &[u8]) -> (f64, usize, bool) {
         }
     }
     let text = std::str::from_utf8(s.get(start..j).unwrap_or(b"")).unwrap_or("0");
-    // Rust's parser wants a digit before an exponent-only tail like ".e5"? It accepts
-    // every shape scanned above.
-    let v: f64 = text.parse().unwrap_or(0.0);
+    // Rust's parser accepts every shape scanned above; should it ever refuse one, the
+    // text is not a number rather than a wrong one.
+    let Ok(v) = text.parse::<f64>() else {
+        return (0.0, 0, false);
+    };
     let v = sign * v;
     let erange = v.is_infinite() || (v == 0.0 && nonzero);
     (v, j, erange)
@@ -1486,6 +1488,21 @@ mod tests {
         assert_eq!(parse_score(b".5"), Some(0.5));
         assert_eq!(parse_score(b"5."), Some(5.0));
         assert_eq!(parse_score(b"1e-310").map(|v| v > 0.0), Some(true));
+        for (text, want) in [
+            (&b"1.e5"[..], 1e5),
+            (b".5e1", 5.0),
+            (b"5.E-1", 0.5),
+            (b"00012", 12.0),
+            (b"-.5", -0.5),
+            (b"1e+2", 100.0),
+            (b"0X1P-2", 0.25),
+            (b"-0x.8", -0.5),
+        ] {
+            assert_eq!(parse_score(text), Some(want), "{:?}", String::from_utf8_lossy(text));
+        }
+        // strtod stops before a dangling exponent or a lone dot.
+        assert_eq!(strtod(b"2e+"), (2.0, 1, false));
+        assert_eq!(strtod(b"."), (0.0, 0, false));
         for bad in [
             &b""[..],
             b" 1",
