@@ -1498,7 +1498,12 @@ mod tests {
             (b"0X1P-2", 0.25),
             (b"-0x.8", -0.5),
         ] {
-            assert_eq!(parse_score(text), Some(want), "{:?}", String::from_utf8_lossy(text));
+            assert_eq!(
+                parse_score(text),
+                Some(want),
+                "{:?}",
+                String::from_utf8_lossy(text)
+            );
         }
         // strtod stops before a dangling exponent or a lone dot.
         assert_eq!(strtod(b"2e+"), (2.0, 1, false));
