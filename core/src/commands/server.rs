@@ -585,7 +585,14 @@ fn debug(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
                 match &e.value {
                     Value::Str(s) => s.len(),
                     Value::Hash(h) => h.iter().map(|(f, v)| f.len() + v.len() + 2).sum(),
-                    Value::List(_) | Value::Set(_) | Value::ZSet(_) => 0,
+                    Value::ZSet(z) => z
+                        .entries()
+                        .iter()
+                        .map(|(m, s)| {
+                            m.len() + crate::types::zset::fmt_listpack_score(*s).len() + 2
+                        })
+                        .sum(),
+                    Value::List(_) | Value::Set(_) => 0,
                 },
                 ctx.now.mono_secs().saturating_sub(e.access_secs),
             ),

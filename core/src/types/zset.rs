@@ -1,15 +1,1714 @@
-//! The sorted-set type (scaffold: the sorted-sets work replaces this with Redis's
-//! `listpack` / `skiplist` encodings and their operations).
+//! The sorted-set type with Redis's two encodings as `OBJECT ENCODING` reports them:
+//! `listpack` (a sorted vector of (score, member), scanned linearly, while small) and
+//! `skiplist` once a threshold is crossed, one way, as Redis. keel's `skiplist` is not a
+//! skiplist: it is a member table (stable slot ids, O(1) member -> score through a keyed
+//! hash index) plus an order-statistic B+tree of (score, slot id) keys with per-child
+//! counts, so rank, rank-range and score-range operations are O(log n) with ~12 bytes of
+//! order index per member instead of a skiplist node's ~50. Nothing here knows about
+//! clients, config or the keyspace; nothing here panics on any input.
 
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct ZSet {}
+use std::cmp::Ordering;
+
+use hashbrown::HashTable;
+
+use super::SmallBytes;
+
+/// Redis's thresholds (`zset-max-listpack-entries`, `zset-max-listpack-value`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ZSetLimits {
+    pub max_listpack_entries: usize,
+    pub max_listpack_value_bytes: usize,
+}
+
+impl Default for ZSetLimits {
+    /// Redis 7.0's compiled-in defaults.
+    fn default() -> Self {
+        ZSetLimits {
+            max_listpack_entries: 128,
+            max_listpack_value_bytes: 64,
+        }
+    }
+}
+
+impl ZSetLimits {
+    /// Whether a sorted set of `len` members, the longest `max_member_bytes`, is kept
+    /// as a listpack (Redis's `zsetConvertToListpackIfNeeded` and `zsetAdd` checks).
+    pub fn fits_listpack(&self, len: usize, max_member_bytes: usize) -> bool {
+        len <= self.max_listpack_entries && max_member_bytes <= self.max_listpack_value_bytes
+    }
+}
+
+#[derive(Clone)]
+pub enum ZSet {
+    Packed(Packed),
+    Skiplist(Box<Big>),
+}
+
+impl Default for ZSet {
+    fn default() -> Self {
+        ZSet::Packed(Packed::default())
+    }
+}
 
 impl ZSet {
-    pub fn encoding_name(&self) -> &'static str {
-        "listpack"
+    pub fn new() -> Self {
+        Self::default()
     }
 
+    pub fn encoding_name(&self) -> &'static str {
+        match self {
+            ZSet::Packed(_) => "listpack",
+            ZSet::Skiplist(_) => "skiplist",
+        }
+    }
+
+    pub fn is_packed(&self) -> bool {
+        matches!(self, ZSet::Packed(_))
+    }
+
+    pub fn len(&self) -> usize {
+        match self {
+            ZSet::Packed(p) => p.entries.len(),
+            ZSet::Skiplist(b) => b.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Heap bytes owned, O(1) (the keyspace asks before and after every change).
     pub fn heap_bytes(&self) -> usize {
-        0
+        match self {
+            ZSet::Packed(p) => {
+                p.entries.capacity() * std::mem::size_of::<PackedEntry>() + p.payload_bytes
+            }
+            ZSet::Skiplist(b) => std::mem::size_of::<Big>() + b.heap_bytes(),
+        }
+    }
+
+    pub fn score(&self, member: &[u8]) -> Option<f64> {
+        match self {
+            ZSet::Packed(p) => p
+                .find(member)
+                .and_then(|i| p.entries.get(i))
+                .map(|e| e.score),
+            ZSet::Skiplist(b) => b.find(member).map(|id| b.slot_score(id)),
+        }
+    }
+
+    /// Sets `member`'s score, inserting it when missing; true when inserted. Converts to
+    /// the skiplist encoding first when the member is too long or the set would grow
+    /// past the entry limit (Redis's `zsetAdd`). `seeds` keys the hash index if one is
+    /// built. A listpack stores a zero score as `0` (Redis prints `-0` into it as an
+    /// integer), so `-0` only survives in the skiplist encoding, as in Redis.
+    pub fn set_score(
+        &mut self,
+        member: &[u8],
+        score: f64,
+        limits: ZSetLimits,
+        seeds: impl FnOnce() -> [u64; 4],
+    ) -> bool {
+        debug_assert!(!score.is_nan());
+        if let ZSet::Packed(p) = self {
+            match p.find(member) {
+                Some(i) => {
+                    p.update(i, score);
+                    return false;
+                }
+                None => {
+                    if limits.fits_listpack(p.entries.len() + 1, member.len()) {
+                        p.insert(member, score);
+                        return true;
+                    }
+                    self.convert(seeds());
+                }
+            }
+        }
+        match self {
+            ZSet::Packed(_) => false,
+            ZSet::Skiplist(b) => b.set_score(member, score),
+        }
+    }
+
+    /// Removes `member`; true when it was there.
+    pub fn remove(&mut self, member: &[u8]) -> bool {
+        match self {
+            ZSet::Packed(p) => match p.find(member) {
+                Some(i) => {
+                    p.remove_at(i);
+                    true
+                }
+                None => false,
+            },
+            ZSet::Skiplist(b) => b.remove(member),
+        }
+    }
+
+    /// 0-based rank in ascending (score, member) order.
+    pub fn rank(&self, member: &[u8]) -> Option<usize> {
+        match self {
+            ZSet::Packed(p) => p.find(member),
+            ZSet::Skiplist(b) => b.rank(member),
+        }
+    }
+
+    /// The member and score at ascending rank `rank`.
+    pub fn at(&self, rank: usize) -> Option<(&[u8], f64)> {
+        match self {
+            ZSet::Packed(p) => p.entries.get(rank).map(|e| (e.member.as_bytes(), e.score)),
+            ZSet::Skiplist(b) => {
+                let (score, id) = b.tree.get(rank)?;
+                Some((b.slot_member(id), score))
+            }
+        }
+    }
+
+    /// Visits ranks `lo..hi` in ascending order, or descending when `rev`, while
+    /// `visit` returns true. O(log n + visited).
+    pub fn visit<'a>(
+        &'a self,
+        lo: usize,
+        hi: usize,
+        rev: bool,
+        mut visit: impl FnMut(&'a [u8], f64) -> bool,
+    ) {
+        let hi = hi.min(self.len());
+        if lo >= hi {
+            return;
+        }
+        match self {
+            ZSet::Packed(p) => {
+                let Some(slice) = p.entries.get(lo..hi) else {
+                    return;
+                };
+                if rev {
+                    for e in slice.iter().rev() {
+                        if !visit(e.member.as_bytes(), e.score) {
+                            return;
+                        }
+                    }
+                } else {
+                    for e in slice {
+                        if !visit(e.member.as_bytes(), e.score) {
+                            return;
+                        }
+                    }
+                }
+            }
+            ZSet::Skiplist(b) => {
+                let slots: &'a [Slot] = &b.slots;
+                b.tree.root.visit(lo, hi, rev, &mut |score, id| {
+                    visit(member_of(slots, id), score)
+                });
+            }
+        }
+    }
+
+    /// Every (member, score) in ascending order.
+    pub fn entries(&self) -> Vec<(&[u8], f64)> {
+        let mut all = Vec::with_capacity(self.len());
+        self.visit(0, self.len(), false, |m, s| {
+            all.push((m, s));
+            true
+        });
+        all
+    }
+
+    /// Rank of the first member inside a range (Redis's `zslFirstInRange` /
+    /// `zzlFirstInRange` and the lex variants): the listpack walks from the head to the
+    /// first member at or above the minimum; the skiplist encoding finds the same member
+    /// by descent. `gte_min` / `lte_max` say whether a member is past each end; the caller
+    /// has already rejected an empty range.
+    pub fn first_in_range(
+        &self,
+        gte_min: impl Fn(f64, &[u8]) -> bool,
+        lte_max: impl Fn(f64, &[u8]) -> bool,
+    ) -> Option<usize> {
+        if !self.touches_range(&gte_min, &lte_max) {
+            return None;
+        }
+        let first = match self {
+            ZSet::Packed(p) => p
+                .entries
+                .iter()
+                .position(|e| gte_min(e.score, e.member.as_bytes()))?,
+            ZSet::Skiplist(b) => b.partition(|s, m| !gte_min(s, m)),
+        };
+        let (m, s) = self.at(first)?;
+        lte_max(s, m).then_some(first)
+    }
+
+    /// Rank of the last member inside a range (`zslLastInRange` and friends).
+    pub fn last_in_range(
+        &self,
+        gte_min: impl Fn(f64, &[u8]) -> bool,
+        lte_max: impl Fn(f64, &[u8]) -> bool,
+    ) -> Option<usize> {
+        if !self.touches_range(&gte_min, &lte_max) {
+            return None;
+        }
+        let last = match self {
+            ZSet::Packed(p) => p
+                .entries
+                .iter()
+                .rposition(|e| lte_max(e.score, e.member.as_bytes()))?,
+            ZSet::Skiplist(b) => b.partition(|s, m| lte_max(s, m)).checked_sub(1)?,
+        };
+        let (m, s) = self.at(last)?;
+        gte_min(s, m).then_some(last)
+    }
+
+    /// Redis's `zslIsInRange` tail checks: the last member is not below the minimum
+    /// and the first not above the maximum.
+    fn touches_range(
+        &self,
+        gte_min: &impl Fn(f64, &[u8]) -> bool,
+        lte_max: &impl Fn(f64, &[u8]) -> bool,
+    ) -> bool {
+        let n = self.len();
+        match (self.at(0), n.checked_sub(1).and_then(|l| self.at(l))) {
+            (Some((fm, fs)), Some((lm, ls))) => gte_min(ls, lm) && lte_max(fs, fm),
+            _ => false,
+        }
+    }
+
+    /// One-way conversion to the skiplist encoding.
+    fn convert(&mut self, seeds: [u64; 4]) {
+        if let ZSet::Packed(p) = self {
+            let mut b = Big::new(seeds, p.entries.len() + 1);
+            for e in &p.entries {
+                b.set_score(e.member.as_bytes(), e.score);
+            }
+            *self = ZSet::Skiplist(Box::new(b));
+        }
+    }
+
+    /// For ZSCAN: (member, score text) from `cursor` on, visiting up to `max_entries`
+    /// live slots of a skiplist (a listpack answers everything at once, its scores in
+    /// the listpack's own text, as Redis). Slot ids are stable, so a member present for
+    /// the whole scan is returned at least once whatever the set does meanwhile.
+    /// Returns the next cursor, 0 at the end.
+    pub fn scan<'a>(
+        &'a self,
+        cursor: u64,
+        max_entries: usize,
+        mut visit: impl FnMut(&'a [u8], String),
+    ) -> u64 {
+        match self {
+            ZSet::Packed(p) => {
+                for e in &p.entries {
+                    visit(e.member.as_bytes(), fmt_listpack_score(e.score));
+                }
+                0
+            }
+            ZSet::Skiplist(b) => {
+                let mut seen = 0usize;
+                let mut i = usize::try_from(cursor).unwrap_or(usize::MAX);
+                while i < b.slots.len() && seen < max_entries.max(1) {
+                    if let Some(slot) = b.slots.get(i) {
+                        if let Some(m) = &slot.member {
+                            visit(m.as_bytes(), fmt_score(slot.score));
+                            seen += 1;
+                        }
+                    }
+                    i += 1;
+                }
+                if i >= b.slots.len() {
+                    0
+                } else {
+                    i as u64
+                }
+            }
+        }
+    }
+}
+
+impl PartialEq for ZSet {
+    /// Same members and scores, whatever the encoding.
+    fn eq(&self, other: &Self) -> bool {
+        self.len() == other.len()
+            && self
+                .entries()
+                .into_iter()
+                .all(|(m, s)| other.score(m).is_some_and(|o| o == s))
+    }
+}
+
+impl std::fmt::Debug for ZSet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut l = f.debug_list();
+        for (m, s) in self.entries() {
+            l.entry(&(String::from_utf8_lossy(m), s));
+        }
+        l.finish()
+    }
+}
+
+// ---------------------------------------------------------------------------------
+// Score text and parsing, as Redis 7.0 prints and reads doubles.
+// ---------------------------------------------------------------------------------
+
+/// `%.17g`, with `inf` / `-inf` (Redis 7.0's `addReplyDouble` and the skiplist's ZSCAN).
+pub fn fmt_score(v: f64) -> String {
+    if v.is_nan() {
+        return "nan".into();
+    }
+    if v.is_infinite() {
+        return if v > 0.0 { "inf".into() } else { "-inf".into() };
+    }
+    if v == 0.0 {
+        return if v.is_sign_negative() { "-0" } else { "0" }.into();
+    }
+    // Rust's `{:e}` is exactly rounded like glibc's printf: 17 significant digits.
+    let sci = format!("{:.16e}", v.abs());
+    let (mantissa, exp) = sci.split_once('e').unwrap_or((&sci, "0"));
+    let exp: i32 = exp.parse().unwrap_or(0);
+    let digits: String = mantissa.chars().filter(char::is_ascii_digit).collect();
+    let mut out = String::with_capacity(26);
+    if v < 0.0 {
+        out.push('-');
+    }
+    if !(-4..17).contains(&exp) {
+        let trimmed = digits.trim_end_matches('0');
+        let (first, rest) = trimmed.split_at(1.min(trimmed.len()));
+        out.push_str(first);
+        if !rest.is_empty() {
+            out.push('.');
+            out.push_str(rest);
+        }
+        out.push('e');
+        out.push(if exp < 0 { '-' } else { '+' });
+        out.push_str(&format!("{:02}", exp.unsigned_abs()));
+    } else if exp >= 0 {
+        let split = (exp as usize + 1).min(digits.len());
+        let (int, frac) = digits.split_at(split);
+        out.push_str(int);
+        let frac = frac.trim_end_matches('0');
+        if !frac.is_empty() {
+            out.push('.');
+            out.push_str(frac);
+        }
+    } else {
+        out.push_str("0.");
+        for _ in 0..(-exp - 1) {
+            out.push('0');
+        }
+        out.push_str(digits.trim_end_matches('0'));
+    }
+    out
+}
+
+/// A score as a listpack holds it (Redis 7.0's `d2string`): an integer when the value
+/// is integral and within ±2^62, else `%.17g`.
+pub fn fmt_listpack_score(v: f64) -> String {
+    const LIMIT: f64 = 4_611_686_018_427_387_904.0; // 2^62
+    if v.is_finite() && (-LIMIT..=LIMIT).contains(&v) && v.fract() == 0.0 {
+        return format!("{}", v as i64);
+    }
+    fmt_score(v)
+}
+
+fn is_c_space(b: u8) -> bool {
+    matches!(b, b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r')
+}
+
+/// glibc `strtod` on a byte string: (value, bytes consumed, out of range). Consumed is
+/// 0 when no number starts the text. Accepts leading spaces, a sign, decimal and
+/// exponent forms, `inf`/`infinity`, `nan`, and hexadecimal floats.
+pub fn strtod(s: &[u8]) -> (f64, usize, bool) {
+    let mut i = 0;
+    while s.get(i).copied().is_some_and(is_c_space) {
+        i += 1;
+    }
+    let neg = s.get(i) == Some(&b'-');
+    if matches!(s.get(i), Some(b'-' | b'+')) {
+        i += 1;
+    }
+    let sign = if neg { -1.0 } else { 1.0 };
+    let rest = s.get(i..).unwrap_or(b"");
+    let starts =
+        |word: &[u8]| rest.len() >= word.len() && rest[..word.len()].eq_ignore_ascii_case(word);
+    if starts(b"infinity") {
+        return (sign * f64::INFINITY, i + 8, false);
+    }
+    if starts(b"inf") {
+        return (sign * f64::INFINITY, i + 3, false);
+    }
+    if starts(b"nan") {
+        let mut end = i + 3;
+        if s.get(end) == Some(&b'(') {
+            let mut j = end + 1;
+            while s
+                .get(j)
+                .is_some_and(|b| b.is_ascii_alphanumeric() || *b == b'_')
+            {
+                j += 1;
+            }
+            if s.get(j) == Some(&b')') {
+                end = j + 1;
+            }
+        }
+        return (f64::NAN, end, false);
+    }
+    if (starts(b"0x"))
+        && rest
+            .get(2)
+            .is_some_and(|b| b.is_ascii_hexdigit() || *b == b'.')
+    {
+        if let Some((v, used)) = parse_hex_float(&rest[2..]) {
+            let v = sign * v;
+            return (v, i + 2 + used, v.is_infinite());
+        }
+    }
+    // Decimal: digits [. digits] [e [sign] digits].
+    let start = i;
+    let mut j = i;
+    let mut mantissa_digits = 0;
+    let mut nonzero = false;
+    while let Some(b) = s.get(j).filter(|b| b.is_ascii_digit()) {
+        nonzero |= *b != b'0';
+        mantissa_digits += 1;
+        j += 1;
+    }
+    if s.get(j) == Some(&b'.') {
+        j += 1;
+        while let Some(b) = s.get(j).filter(|b| b.is_ascii_digit()) {
+            nonzero |= *b != b'0';
+            mantissa_digits += 1;
+            j += 1;
+        }
+    }
+    if mantissa_digits == 0 {
+        return (0.0, 0, false);
+    }
+    if matches!(s.get(j), Some(b'e' | b'E')) {
+        let mut k = j + 1;
+        if matches!(s.get(k), Some(b'-' | b'+')) {
+            k += 1;
+        }
+        if s.get(k).is_some_and(u8::is_ascii_digit) {
+            while s.get(k).is_some_and(u8::is_ascii_digit) {
+                k += 1;
+            }
+            j = k;
+        }
+    }
+    let text = std::str::from_utf8(s.get(start..j).unwrap_or(b"")).unwrap_or("0");
+    // Rust's parser accepts every shape scanned above; should it ever refuse one, the
+    // text is not a number rather than a wrong one.
+    let Ok(v) = text.parse::<f64>() else {
+        return (0.0, 0, false);
+    };
+    let v = sign * v;
+    let erange = v.is_infinite() || (v == 0.0 && nonzero);
+    (v, j, erange)
+}
+
+/// Hex digits [. hex digits] [p [sign] digits] after `0x`: (value, bytes used).
+fn parse_hex_float(s: &[u8]) -> Option<(f64, usize)> {
+    let mut i = 0;
+    let mut mant: u64 = 0;
+    let mut exp: i64 = 0;
+    let mut any = false;
+    let mut sticky = false;
+    let mut seen_dot = false;
+    loop {
+        match s.get(i) {
+            Some(&b) if b.is_ascii_hexdigit() => {
+                any = true;
+                let d = u64::from((b as char).to_digit(16).unwrap_or(0));
+                if mant >> 56 == 0 {
+                    mant = mant * 16 + d;
+                    if seen_dot {
+                        exp -= 4;
+                    }
+                } else {
+                    sticky |= d != 0;
+                    if !seen_dot {
+                        exp += 4;
+                    }
+                }
+            }
+            Some(b'.') if !seen_dot => seen_dot = true,
+            _ => break,
+        }
+        i += 1;
+    }
+    if !any {
+        return None;
+    }
+    if matches!(s.get(i), Some(b'p' | b'P')) {
+        let mut k = i + 1;
+        let neg = s.get(k) == Some(&b'-');
+        if matches!(s.get(k), Some(b'-' | b'+')) {
+            k += 1;
+        }
+        if s.get(k).is_some_and(u8::is_ascii_digit) {
+            let mut e: i64 = 0;
+            while let Some(d) = s.get(k).filter(|b| b.is_ascii_digit()) {
+                e = (e * 10 + i64::from(d - b'0')).min(100_000);
+                k += 1;
+            }
+            exp += if neg { -e } else { e };
+            i = k;
+        }
+    }
+    if sticky {
+        mant |= 1;
+    }
+    let v = (mant as f64) * 2f64.powi(exp.clamp(-2000, 2000) as i32);
+    Some((v, i))
+}
+
+/// Redis's `getDoubleFromObject` (ZADD scores, ZINCRBY increments, WEIGHTS): the whole
+/// text is a number, no leading space, not NaN, and not out of range (overflow, or an
+/// underflow to zero).
+pub fn parse_score(s: &[u8]) -> Option<f64> {
+    if s.is_empty() || s.first().copied().is_some_and(is_c_space) {
+        return None;
+    }
+    let (v, used, erange) = strtod(s);
+    if used != s.len() || v.is_nan() || (erange && (v.is_infinite() || v == 0.0)) {
+        return None;
+    }
+    Some(v)
+}
+
+/// A score range (`zrangespec`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ScoreRange {
+    pub min: f64,
+    pub max: f64,
+    pub minex: bool,
+    pub maxex: bool,
+}
+
+impl ScoreRange {
+    /// Redis's `zslParseRange`: `(` makes an end exclusive; the rest is `strtod` over the
+    /// whole text (so leading spaces and the empty string, as 0, pass), never NaN.
+    pub fn parse(min: &[u8], max: &[u8]) -> Option<ScoreRange> {
+        let (min, minex) = parse_bound(min)?;
+        let (max, maxex) = parse_bound(max)?;
+        Some(ScoreRange {
+            min,
+            max,
+            minex,
+            maxex,
+        })
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.min > self.max || (self.min == self.max && (self.minex || self.maxex))
+    }
+
+    pub fn gte_min(&self, v: f64) -> bool {
+        if self.minex {
+            v > self.min
+        } else {
+            v >= self.min
+        }
+    }
+
+    pub fn lte_max(&self, v: f64) -> bool {
+        if self.maxex {
+            v < self.max
+        } else {
+            v <= self.max
+        }
+    }
+}
+
+fn parse_bound(s: &[u8]) -> Option<(f64, bool)> {
+    let (text, ex) = match s.split_first() {
+        Some((b'(', rest)) => (rest, true),
+        _ => (s, false),
+    };
+    let (v, used, _) = strtod(text);
+    (used == text.len() && !v.is_nan()).then_some((v, ex))
+}
+
+/// One end of a lex range (`zlexrangespec`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LexBound {
+    /// `-`
+    Min,
+    /// `+`
+    Max,
+    Inclusive(Vec<u8>),
+    Exclusive(Vec<u8>),
+}
+
+impl LexBound {
+    /// Redis's `zslParseLexRangeItem`.
+    pub fn parse(s: &[u8]) -> Option<LexBound> {
+        match s.split_first() {
+            Some((b'+', [])) => Some(LexBound::Max),
+            Some((b'-', [])) => Some(LexBound::Min),
+            Some((b'(', rest)) => Some(LexBound::Exclusive(rest.to_vec())),
+            Some((b'[', rest)) => Some(LexBound::Inclusive(rest.to_vec())),
+            _ => None,
+        }
+    }
+
+    fn exclusive(&self) -> bool {
+        !matches!(self, LexBound::Inclusive(_))
+    }
+
+    /// Redis's `sdscmplex` of a member against this bound.
+    fn cmp_member(&self, member: &[u8]) -> Ordering {
+        match self {
+            LexBound::Min => Ordering::Greater,
+            LexBound::Max => Ordering::Less,
+            LexBound::Inclusive(b) | LexBound::Exclusive(b) => member.cmp(b),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LexRange {
+    pub min: LexBound,
+    pub max: LexBound,
+}
+
+impl LexRange {
+    pub fn parse(min: &[u8], max: &[u8]) -> Option<LexRange> {
+        Some(LexRange {
+            min: LexBound::parse(min)?,
+            max: LexBound::parse(max)?,
+        })
+    }
+
+    pub fn is_empty(&self) -> bool {
+        use LexBound::*;
+        let cmp = match (&self.min, &self.max) {
+            (Min, Min) | (Max, Max) => Ordering::Equal,
+            (Min, _) | (_, Max) => Ordering::Less,
+            (Max, _) | (_, Min) => Ordering::Greater,
+            (Inclusive(a) | Exclusive(a), Inclusive(b) | Exclusive(b)) => a.cmp(b),
+        };
+        cmp == Ordering::Greater
+            || (cmp == Ordering::Equal && (self.min.exclusive() || self.max.exclusive()))
+    }
+
+    pub fn gte_min(&self, member: &[u8]) -> bool {
+        let c = self.min.cmp_member(member);
+        if self.min.exclusive() {
+            c == Ordering::Greater
+        } else {
+            c != Ordering::Less
+        }
+    }
+
+    pub fn lte_max(&self, member: &[u8]) -> bool {
+        let c = self.max.cmp_member(member);
+        if self.max.exclusive() {
+            c == Ordering::Less
+        } else {
+            c != Ordering::Greater
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------
+// listpack: a sorted vector of (score, member), searched linearly (at most
+// zset-max-listpack-entries long).
+// ---------------------------------------------------------------------------------
+
+#[derive(Clone)]
+pub struct PackedEntry {
+    score: f64,
+    member: SmallBytes,
+}
+
+#[derive(Clone, Default)]
+pub struct Packed {
+    entries: Vec<PackedEntry>,
+    /// Sum of the members' own heap allocations.
+    payload_bytes: usize,
+}
+
+/// (score, member) order, the one both encodings keep.
+fn entry_cmp(a_score: f64, a_member: &[u8], b_score: f64, b_member: &[u8]) -> Ordering {
+    match a_score.partial_cmp(&b_score) {
+        Some(Ordering::Equal) | None => a_member.cmp(b_member),
+        Some(o) => o,
+    }
+}
+
+/// A listpack keeps `-0` as the integer 0.
+fn packed_score(score: f64) -> f64 {
+    if score == 0.0 {
+        0.0
+    } else {
+        score
+    }
+}
+
+impl Packed {
+    fn find(&self, member: &[u8]) -> Option<usize> {
+        self.entries
+            .iter()
+            .position(|e| e.member.as_bytes() == member)
+    }
+
+    fn insert(&mut self, member: &[u8], score: f64) {
+        let score = packed_score(score);
+        let pos = self.entries.partition_point(|e| {
+            entry_cmp(e.score, e.member.as_bytes(), score, member) == Ordering::Less
+        });
+        let member = SmallBytes::new(member);
+        self.payload_bytes += member.heap_bytes();
+        if self.entries.len() == self.entries.capacity() {
+            // Grow by a little: small sets are the common case, memory matters.
+            self.entries.reserve_exact((self.entries.len() / 4).max(2));
+        }
+        self.entries.insert(pos, PackedEntry { score, member });
+    }
+
+    fn remove_at(&mut self, i: usize) -> Option<PackedEntry> {
+        if i >= self.entries.len() {
+            return None;
+        }
+        let e = self.entries.remove(i);
+        self.payload_bytes -= e.member.heap_bytes();
+        if self.entries.is_empty() {
+            self.entries = Vec::new();
+        }
+        Some(e)
+    }
+
+    fn update(&mut self, i: usize, score: f64) {
+        if let Some(mut e) = self.remove_at(i) {
+            let member = std::mem::replace(&mut e.member, SmallBytes::new(b""));
+            let score = packed_score(score);
+            let pos = self.entries.partition_point(|o| {
+                entry_cmp(o.score, o.member.as_bytes(), score, member.as_bytes()) == Ordering::Less
+            });
+            self.payload_bytes += member.heap_bytes();
+            self.entries.insert(pos, PackedEntry { score, member });
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------
+// skiplist: member table + hash index + order-statistic B+tree.
+// ---------------------------------------------------------------------------------
+
+/// A member and its score; `member` is None for a free slot.
+#[derive(Clone)]
+struct Slot {
+    score: f64,
+    member: Option<SmallBytes>,
+}
+
+/// Index bytes per bucket in hashbrown: a 4-byte slot id plus one control byte.
+const INDEX_BYTES_PER_BUCKET: usize = 5;
+
+#[derive(Clone)]
+pub struct Big {
+    slots: Vec<Slot>,
+    free: Vec<u32>,
+    index: HashTable<u32>,
+    hasher: ahash::RandomState,
+    tree: Tree,
+    /// Sum of the members' own heap allocations.
+    payload_bytes: usize,
+}
+
+impl Big {
+    fn new(seeds: [u64; 4], capacity: usize) -> Big {
+        let [a, b, c, d] = seeds;
+        Big {
+            slots: Vec::with_capacity(capacity),
+            free: Vec::new(),
+            index: HashTable::with_capacity(capacity),
+            hasher: ahash::RandomState::with_seeds(a, b, c, d),
+            tree: Tree::new(),
+            payload_bytes: 0,
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.slots.len() - self.free.len()
+    }
+
+    fn heap_bytes(&self) -> usize {
+        self.slots.capacity() * std::mem::size_of::<Slot>()
+            + self.free.capacity() * 4
+            + self.index.capacity() * INDEX_BYTES_PER_BUCKET
+            + self.tree.heap_bytes()
+            + self.payload_bytes
+    }
+
+    fn slot_member(&self, id: u32) -> &[u8] {
+        member_of(&self.slots, id)
+    }
+
+    fn slot_score(&self, id: u32) -> f64 {
+        self.slots.get(id as usize).map_or(0.0, |s| s.score)
+    }
+
+    fn find(&self, member: &[u8]) -> Option<u32> {
+        let hash = self.hasher.hash_one(member);
+        let slots = &self.slots;
+        self.index
+            .find(hash, |&id| member_of(slots, id) == member)
+            .copied()
+    }
+
+    fn rank(&self, member: &[u8]) -> Option<usize> {
+        let id = self.find(member)?;
+        let score = self.slot_score(id);
+        let slots = &self.slots;
+        Some(
+            self.tree
+                .root
+                .partition(&mut |s, other| key_cmp(slots, s, other, score, id) == Ordering::Less),
+        )
+    }
+
+    /// Number of members, in order, for which `pred` holds (a true prefix).
+    fn partition(&self, pred: impl Fn(f64, &[u8]) -> bool) -> usize {
+        let slots = &self.slots;
+        self.tree
+            .root
+            .partition(&mut |s, id| pred(s, member_of(slots, id)))
+    }
+
+    fn set_score(&mut self, member: &[u8], score: f64) -> bool {
+        if let Some(id) = self.find(member) {
+            let old = self.slot_score(id);
+            if old.to_bits() == score.to_bits() {
+                return false;
+            }
+            self.tree.remove(&self.slots, old, id);
+            if let Some(s) = self.slots.get_mut(id as usize) {
+                s.score = score;
+            }
+            self.tree.insert(&self.slots, score, id);
+            return false;
+        }
+        let m = SmallBytes::new(member);
+        self.payload_bytes += m.heap_bytes();
+        let slot = Slot {
+            score,
+            member: Some(m),
+        };
+        let id = match self.free.pop() {
+            Some(id) => {
+                if let Some(s) = self.slots.get_mut(id as usize) {
+                    *s = slot;
+                }
+                id
+            }
+            None => {
+                let id = self.slots.len();
+                assert!(id < u32::MAX as usize, "sorted set over 4 billion members");
+                self.slots.push(slot);
+                id as u32
+            }
+        };
+        let hash = self.hasher.hash_one(member);
+        let (slots, hasher) = (&self.slots, &self.hasher);
+        self.index
+            .insert_unique(hash, id, |&other| hasher.hash_one(member_of(slots, other)));
+        self.tree.insert(&self.slots, score, id);
+        true
+    }
+
+    fn remove(&mut self, member: &[u8]) -> bool {
+        let hash = self.hasher.hash_one(member);
+        let slots = &self.slots;
+        let Ok(found) = self
+            .index
+            .find_entry(hash, |&id| member_of(slots, id) == member)
+        else {
+            return false;
+        };
+        let (id, _) = found.remove();
+        let score = self.slot_score(id);
+        let removed = self.tree.remove(&self.slots, score, id);
+        debug_assert!(removed, "member in the index but not in the tree");
+        if let Some(s) = self.slots.get_mut(id as usize) {
+            if let Some(m) = s.member.take() {
+                self.payload_bytes -= m.heap_bytes();
+            }
+        }
+        self.free.push(id);
+        if self.len() == 0 {
+            // Nothing to keep stable for a scan of an empty set: give memory back.
+            self.slots = Vec::new();
+            self.free = Vec::new();
+            self.index = HashTable::new();
+        }
+        true
+    }
+}
+
+fn member_of(slots: &[Slot], id: u32) -> &[u8] {
+    slots
+        .get(id as usize)
+        .and_then(|s| s.member.as_ref())
+        .map_or(&b""[..], SmallBytes::as_bytes)
+}
+
+/// (score, member) order of two tree keys; a key equals only itself.
+fn key_cmp(slots: &[Slot], a_score: f64, a_id: u32, b_score: f64, b_id: u32) -> Ordering {
+    if a_id == b_id {
+        return Ordering::Equal;
+    }
+    entry_cmp(
+        a_score,
+        member_of(slots, a_id),
+        b_score,
+        member_of(slots, b_id),
+    )
+}
+
+/// Position of the first key of a leaf not below (score, id).
+fn leaf_pos(slots: &[Slot], scores: &[f64], ids: &[u32], score: f64, id: u32) -> usize {
+    let (mut lo, mut hi) = (0, ids.len().min(scores.len()));
+    while lo < hi {
+        let mid = lo + (hi - lo) / 2;
+        if key_cmp(slots, scores[mid], ids[mid], score, id) == Ordering::Less {
+            lo = mid + 1;
+        } else {
+            hi = mid;
+        }
+    }
+    lo
+}
+
+/// Keys per leaf before a split, and children per inner node.
+const LEAF_CAP: usize = 64;
+const INNER_CAP: usize = 32;
+
+#[derive(Clone)]
+enum Node {
+    /// Keys in order: `scores[i]` with slot `ids[i]`. Allocated at full capacity so
+    /// memory is known from the node count.
+    Leaf { scores: Vec<f64>, ids: Vec<u32> },
+    /// Children with their key counts and greatest keys.
+    Inner {
+        children: Vec<Node>,
+        counts: Vec<u32>,
+        max_scores: Vec<f64>,
+        max_ids: Vec<u32>,
+    },
+}
+
+#[derive(Clone)]
+struct Tree {
+    root: Node,
+    leaves: usize,
+    inners: usize,
+}
+
+fn new_leaf() -> Node {
+    Node::Leaf {
+        scores: Vec::with_capacity(LEAF_CAP + 1),
+        ids: Vec::with_capacity(LEAF_CAP + 1),
+    }
+}
+
+fn new_inner() -> Node {
+    Node::Inner {
+        children: Vec::with_capacity(INNER_CAP + 1),
+        counts: Vec::with_capacity(INNER_CAP + 1),
+        max_scores: Vec::with_capacity(INNER_CAP + 1),
+        max_ids: Vec::with_capacity(INNER_CAP + 1),
+    }
+}
+
+impl Tree {
+    fn new() -> Tree {
+        Tree {
+            root: new_leaf(),
+            leaves: 1,
+            inners: 0,
+        }
+    }
+
+    fn heap_bytes(&self) -> usize {
+        self.leaves * (LEAF_CAP + 1) * 12
+            + self.inners * (INNER_CAP + 1) * (std::mem::size_of::<Node>() + 16)
+    }
+
+    fn insert(&mut self, slots: &[Slot], score: f64, id: u32) {
+        let mut counts = (0, 0);
+        if let Some(right) = self.root.insert(slots, score, id, &mut counts) {
+            let left = std::mem::replace(&mut self.root, new_inner());
+            if let Node::Inner {
+                children,
+                counts: c,
+                max_scores,
+                max_ids,
+            } = &mut self.root
+            {
+                for child in [left, right] {
+                    let (s, i) = child.max_key().unwrap_or((0.0, 0));
+                    c.push(child.count());
+                    max_scores.push(s);
+                    max_ids.push(i);
+                    children.push(child);
+                }
+            }
+            counts.1 += 1;
+        }
+        self.leaves += counts.0;
+        self.inners += counts.1;
+    }
+
+    fn remove(&mut self, slots: &[Slot], score: f64, id: u32) -> bool {
+        let mut freed = (0, 0);
+        let removed = self.root.remove(slots, score, id, &mut freed);
+        self.leaves -= freed.0;
+        self.inners -= freed.1;
+        // Collapse a root with a single child (or none).
+        loop {
+            match &mut self.root {
+                Node::Inner { children, .. } if children.len() <= 1 => {
+                    let next = match children.pop() {
+                        Some(child) => child,
+                        None => {
+                            self.leaves += 1;
+                            new_leaf()
+                        }
+                    };
+                    self.root = next;
+                    self.inners -= 1;
+                }
+                _ => break,
+            }
+        }
+        removed
+    }
+
+    fn get(&self, rank: usize) -> Option<(f64, u32)> {
+        let mut node = &self.root;
+        let mut rank = rank;
+        loop {
+            match node {
+                Node::Leaf { scores, ids } => {
+                    return Some((*scores.get(rank)?, *ids.get(rank)?));
+                }
+                Node::Inner {
+                    children, counts, ..
+                } => {
+                    let mut next = None;
+                    for (child, &c) in children.iter().zip(counts) {
+                        if rank < c as usize {
+                            next = Some(child);
+                            break;
+                        }
+                        rank -= c as usize;
+                    }
+                    node = next?;
+                }
+            }
+        }
+    }
+}
+
+impl Node {
+    fn count(&self) -> u32 {
+        match self {
+            Node::Leaf { ids, .. } => ids.len() as u32,
+            Node::Inner { counts, .. } => counts.iter().sum(),
+        }
+    }
+
+    /// Entries of this node (keys of a leaf, children of an inner node).
+    fn width(&self) -> usize {
+        match self {
+            Node::Leaf { ids, .. } => ids.len(),
+            Node::Inner { children, .. } => children.len(),
+        }
+    }
+
+    fn max_key(&self) -> Option<(f64, u32)> {
+        match self {
+            Node::Leaf { scores, ids } => Some((*scores.last()?, *ids.last()?)),
+            Node::Inner {
+                max_scores,
+                max_ids,
+                ..
+            } => Some((*max_scores.last()?, *max_ids.last()?)),
+        }
+    }
+
+    /// Index of the child whose key range holds (score, id): the first whose greatest
+    /// key is not below it, or the last child.
+    fn child_for(
+        slots: &[Slot],
+        max_scores: &[f64],
+        max_ids: &[u32],
+        score: f64,
+        id: u32,
+    ) -> usize {
+        let n = max_ids.len();
+        (0..n)
+            .find(|&i| key_cmp(slots, max_scores[i], max_ids[i], score, id) != Ordering::Less)
+            .unwrap_or(n.saturating_sub(1))
+    }
+
+    /// Inserts a key; returns the new right sibling when this node split. `grown`
+    /// counts new (leaves, inner nodes).
+    fn insert(
+        &mut self,
+        slots: &[Slot],
+        score: f64,
+        id: u32,
+        grown: &mut (usize, usize),
+    ) -> Option<Node> {
+        match self {
+            Node::Leaf { scores, ids } => {
+                let pos = leaf_pos(slots, scores, ids, score, id);
+                scores.insert(pos, score);
+                ids.insert(pos, id);
+                if ids.len() <= LEAF_CAP {
+                    return None;
+                }
+                // Appends (sorted loads) leave the left leaf nearly full.
+                let at = if pos + 1 == ids.len() {
+                    LEAF_CAP - LEAF_CAP / 8
+                } else {
+                    ids.len() / 2
+                };
+                let mut right = new_leaf();
+                if let Node::Leaf {
+                    scores: rs,
+                    ids: ri,
+                } = &mut right
+                {
+                    rs.extend(scores.drain(at..));
+                    ri.extend(ids.drain(at..));
+                }
+                grown.0 += 1;
+                Some(right)
+            }
+            Node::Inner {
+                children,
+                counts,
+                max_scores,
+                max_ids,
+            } => {
+                let i = Node::child_for(slots, max_scores, max_ids, score, id);
+                let child = children.get_mut(i)?;
+                let split = child.insert(slots, score, id, grown);
+                if let Some((s, k)) = child.max_key() {
+                    max_scores[i] = s;
+                    max_ids[i] = k;
+                }
+                counts[i] += 1;
+                if let Some(right) = split {
+                    counts[i] = children[i].count();
+                    let (s, k) = right.max_key().unwrap_or((0.0, 0));
+                    counts.insert(i + 1, right.count());
+                    max_scores.insert(i + 1, s);
+                    max_ids.insert(i + 1, k);
+                    children.insert(i + 1, right);
+                }
+                if children.len() <= INNER_CAP {
+                    return None;
+                }
+                let at = children.len() / 2;
+                let mut right = new_inner();
+                if let Node::Inner {
+                    children: rc,
+                    counts: rn,
+                    max_scores: rs,
+                    max_ids: ri,
+                } = &mut right
+                {
+                    rc.extend(children.drain(at..));
+                    rn.extend(counts.drain(at..));
+                    rs.extend(max_scores.drain(at..));
+                    ri.extend(max_ids.drain(at..));
+                }
+                grown.1 += 1;
+                Some(right)
+            }
+        }
+    }
+
+    /// Removes a key; true when found. Underfull children are merged with a neighbour
+    /// when both fit in one node. `freed` counts dropped (leaves, inner nodes).
+    fn remove(&mut self, slots: &[Slot], score: f64, id: u32, freed: &mut (usize, usize)) -> bool {
+        match self {
+            Node::Leaf { scores, ids } => {
+                let pos = leaf_pos(slots, scores, ids, score, id);
+                if ids.get(pos) != Some(&id) {
+                    return false;
+                }
+                scores.remove(pos);
+                ids.remove(pos);
+                true
+            }
+            Node::Inner {
+                children,
+                counts,
+                max_scores,
+                max_ids,
+            } => {
+                let n = children.len();
+                let Some(i) = (0..n).find(|&i| {
+                    key_cmp(slots, max_scores[i], max_ids[i], score, id) != Ordering::Less
+                }) else {
+                    return false;
+                };
+                if !children[i].remove(slots, score, id, freed) {
+                    return false;
+                }
+                counts[i] -= 1;
+                if counts[i] == 0 {
+                    let gone = children.remove(i);
+                    counts.remove(i);
+                    max_scores.remove(i);
+                    max_ids.remove(i);
+                    gone.count_nodes(freed);
+                    return true;
+                }
+                if let Some((s, k)) = children[i].max_key() {
+                    max_scores[i] = s;
+                    max_ids[i] = k;
+                }
+                let cap = if matches!(children[i], Node::Leaf { .. }) {
+                    LEAF_CAP
+                } else {
+                    INNER_CAP
+                };
+                if children[i].width() >= cap / 4 {
+                    return true;
+                }
+                let j = if i > 0 { i - 1 } else { i + 1 };
+                if j >= children.len() || children[i].width() + children[j].width() > cap {
+                    return true;
+                }
+                let (lo, hi) = (i.min(j), i.max(j));
+                let right = children.remove(hi);
+                let right_count = counts.remove(hi);
+                let right_max = (max_scores.remove(hi), max_ids.remove(hi));
+                counts[lo] += right_count;
+                max_scores[lo] = right_max.0;
+                max_ids[lo] = right_max.1;
+                match (&mut children[lo], right) {
+                    (
+                        Node::Leaf { scores, ids },
+                        Node::Leaf {
+                            scores: rs,
+                            ids: ri,
+                        },
+                    ) => {
+                        scores.extend(rs);
+                        ids.extend(ri);
+                        freed.0 += 1;
+                    }
+                    (
+                        Node::Inner {
+                            children: c,
+                            counts: n,
+                            max_scores: s,
+                            max_ids: k,
+                        },
+                        Node::Inner {
+                            children: rc,
+                            counts: rn,
+                            max_scores: rs,
+                            max_ids: rk,
+                        },
+                    ) => {
+                        c.extend(rc);
+                        n.extend(rn);
+                        s.extend(rs);
+                        k.extend(rk);
+                        freed.1 += 1;
+                    }
+                    // Siblings are always at the same height.
+                    _ => unreachable!("B+tree siblings of different heights"),
+                }
+                true
+            }
+        }
+    }
+
+    fn count_nodes(&self, acc: &mut (usize, usize)) {
+        match self {
+            Node::Leaf { .. } => acc.0 += 1,
+            Node::Inner { children, .. } => {
+                acc.1 += 1;
+                for c in children {
+                    c.count_nodes(acc);
+                }
+            }
+        }
+    }
+
+    /// Number of keys, in order, for which `pred` holds (true for a prefix).
+    fn partition(&self, pred: &mut impl FnMut(f64, u32) -> bool) -> usize {
+        match self {
+            Node::Leaf { scores, ids } => {
+                let mut lo = 0;
+                let mut hi = ids.len();
+                while lo < hi {
+                    let mid = lo + (hi - lo) / 2;
+                    if pred(scores[mid], ids[mid]) {
+                        lo = mid + 1;
+                    } else {
+                        hi = mid;
+                    }
+                }
+                lo
+            }
+            Node::Inner {
+                children,
+                counts,
+                max_scores,
+                max_ids,
+            } => {
+                let mut acc = 0usize;
+                for i in 0..children.len() {
+                    if pred(max_scores[i], max_ids[i]) {
+                        acc += counts[i] as usize;
+                    } else {
+                        return acc + children[i].partition(pred);
+                    }
+                }
+                acc
+            }
+        }
+    }
+
+    /// Visits ranks `lo..hi` of this subtree (ascending, or descending when `rev`)
+    /// while `f` returns true; false when `f` stopped the walk.
+    fn visit(&self, lo: usize, hi: usize, rev: bool, f: &mut impl FnMut(f64, u32) -> bool) -> bool {
+        match self {
+            Node::Leaf { scores, ids } => {
+                let hi = hi.min(ids.len());
+                if rev {
+                    for i in (lo..hi).rev() {
+                        if !f(scores[i], ids[i]) {
+                            return false;
+                        }
+                    }
+                } else {
+                    for i in lo..hi {
+                        if !f(scores[i], ids[i]) {
+                            return false;
+                        }
+                    }
+                }
+                true
+            }
+            Node::Inner {
+                children, counts, ..
+            } => {
+                let mut starts = [0usize; INNER_CAP + 2];
+                for (k, &c) in counts.iter().enumerate() {
+                    starts[k + 1] = starts[k] + c as usize;
+                }
+                let n = children.len();
+                let mut step = |k: usize| -> bool {
+                    let (s, e) = (starts[k], starts[k + 1]);
+                    if e <= lo || s >= hi {
+                        return true;
+                    }
+                    children[k].visit(lo.saturating_sub(s), hi.min(e) - s, rev, f)
+                };
+                if rev {
+                    (0..n).rev().all(&mut step)
+                } else {
+                    (0..n).all(&mut step)
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeMap;
+
+    fn lim(entries: usize, value: usize) -> ZSetLimits {
+        ZSetLimits {
+            max_listpack_entries: entries,
+            max_listpack_value_bytes: value,
+        }
+    }
+
+    #[test]
+    fn sizes() {
+        assert_eq!(std::mem::size_of::<Slot>(), 32);
+        assert_eq!(std::mem::size_of::<PackedEntry>(), 32);
+    }
+
+    #[test]
+    fn score_text_as_redis() {
+        for (v, want) in [
+            (0.1, "0.10000000000000001"),
+            (0.1 + 0.2, "0.30000000000000004"),
+            (1e300, "1.0000000000000001e+300"),
+            (-0.0, "-0"),
+            (0.0, "0"),
+            (5.0, "5"),
+            (1e17, "1e+17"),
+            (1e16, "10000000000000000"),
+            (123456.789, "123456.789"),
+            (9007199254740993.0, "9007199254740992"),
+            (-1e18, "-1e+18"),
+            (0.0001, "0.0001"),
+            (0.00001, "1.0000000000000001e-05"),
+            (1.5e-310, "1.5000000000000201e-310"),
+            (f64::INFINITY, "inf"),
+            (f64::NEG_INFINITY, "-inf"),
+            (2.5, "2.5"),
+        ] {
+            assert_eq!(fmt_score(v), want, "{v:e}");
+        }
+        assert_eq!(fmt_listpack_score(-0.0), "0");
+        assert_eq!(fmt_listpack_score(4e18), "4000000000000000000");
+        assert_eq!(
+            fmt_listpack_score(4611686018427387904.0),
+            "4611686018427387904"
+        );
+        assert_eq!(fmt_listpack_score(5e18), "5e+18");
+        assert_eq!(fmt_listpack_score(0.5), "0.5");
+    }
+
+    #[test]
+    fn parsing_as_strtod() {
+        assert_eq!(parse_score(b"1.5"), Some(1.5));
+        assert_eq!(parse_score(b"inf"), Some(f64::INFINITY));
+        assert_eq!(parse_score(b"-Infinity"), Some(f64::NEG_INFINITY));
+        assert_eq!(parse_score(b"+inf"), Some(f64::INFINITY));
+        assert_eq!(parse_score(b"0x10"), Some(16.0));
+        assert_eq!(parse_score(b"0x1.8p1"), Some(3.0));
+        assert_eq!(parse_score(b".5"), Some(0.5));
+        assert_eq!(parse_score(b"5."), Some(5.0));
+        assert_eq!(parse_score(b"1e-310").map(|v| v > 0.0), Some(true));
+        for (text, want) in [
+            (&b"1.e5"[..], 1e5),
+            (b".5e1", 5.0),
+            (b"5.E-1", 0.5),
+            (b"00012", 12.0),
+            (b"-.5", -0.5),
+            (b"1e+2", 100.0),
+            (b"0X1P-2", 0.25),
+            (b"-0x.8", -0.5),
+        ] {
+            assert_eq!(
+                parse_score(text),
+                Some(want),
+                "{:?}",
+                String::from_utf8_lossy(text)
+            );
+        }
+        // strtod stops before a dangling exponent or a lone dot.
+        assert_eq!(strtod(b"2e+"), (2.0, 1, false));
+        assert_eq!(strtod(b"."), (0.0, 0, false));
+        for bad in [
+            &b""[..],
+            b" 1",
+            b"1 ",
+            b"nan",
+            b"1e400",
+            b"1e-400",
+            b"abc",
+            b"1e",
+            b"0x",
+            b"--1",
+            b"inf1",
+        ] {
+            assert_eq!(parse_score(bad), None, "{:?}", String::from_utf8_lossy(bad));
+        }
+        let r = ScoreRange::parse(b"", b"(").expect("empty texts are 0");
+        assert_eq!((r.min, r.max, r.minex, r.maxex), (0.0, 0.0, false, true));
+        assert!(ScoreRange::parse(b" 1", b"1e400").is_some());
+        assert!(ScoreRange::parse(b"nan", b"1").is_none());
+        assert!(ScoreRange::parse(b"1 ", b"1").is_none());
+        assert!(ScoreRange::parse(b"(", b"((1").is_none());
+    }
+
+    #[test]
+    fn lex_ranges() {
+        let r = LexRange::parse(b"-", b"+").expect("valid");
+        assert!(!r.is_empty() && r.gte_min(b"") && r.lte_max(b"\xff"));
+        assert!(LexRange::parse(b"+", b"+").expect("valid").is_empty());
+        assert!(LexRange::parse(b"[b", b"(b").expect("valid").is_empty());
+        assert!(!LexRange::parse(b"[b", b"[b").expect("valid").is_empty());
+        assert!(LexRange::parse(b"b", b"[b").is_none());
+        assert!(LexRange::parse(b"", b"[b").is_none());
+        let r = LexRange::parse(b"(a", b"[c").expect("valid");
+        assert!(!r.gte_min(b"a") && r.gte_min(b"aa") && r.lte_max(b"c") && !r.lte_max(b"ca"));
+    }
+
+    /// Both encodings against a BTreeMap model through random operations, with the
+    /// tree's invariants checked as it grows and shrinks.
+    #[test]
+    fn matches_model_both_encodings() {
+        for (entries, n) in [(128usize, 100u64), (0, 3000), (16, 1500)] {
+            let l = lim(entries, 64);
+            let mut z = ZSet::new();
+            let mut model: BTreeMap<Vec<u8>, f64> = BTreeMap::new();
+            let mut x = 12345u64;
+            let mut rnd = |m: u64| {
+                x = x
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                (x >> 33) % m
+            };
+            for step in 0..(n * 4) {
+                let member = format!("m{}", rnd(n)).into_bytes();
+                let score = (rnd(50) as f64) - 25.0 + if rnd(4) == 0 { 0.5 } else { 0.0 };
+                if rnd(3) == 0 {
+                    assert_eq!(z.remove(&member), model.remove(&member).is_some());
+                } else {
+                    let created = z.set_score(&member, score, l, || [1, 2, 3, 4]);
+                    assert_eq!(created, model.insert(member, score).is_none());
+                }
+                if step % 997 == 0 || step + 1 == n * 4 {
+                    check(&z, &model);
+                }
+            }
+            // Drain to empty through removals.
+            let keys: Vec<Vec<u8>> = model.keys().cloned().collect();
+            for k in keys {
+                assert!(z.remove(&k));
+                model.remove(&k);
+            }
+            check(&z, &model);
+            assert!(z.is_empty());
+            if let ZSet::Skiplist(b) = &z {
+                assert_eq!(b.payload_bytes, 0);
+                assert_eq!((b.tree.leaves, b.tree.inners), (1, 0));
+            }
+        }
+    }
+
+    fn check(z: &ZSet, model: &BTreeMap<Vec<u8>, f64>) {
+        let mut want: Vec<(Vec<u8>, f64)> = model.iter().map(|(k, v)| (k.clone(), *v)).collect();
+        want.sort_by(|a, b| entry_cmp(a.1, &a.0, b.1, &b.0));
+        let got: Vec<(Vec<u8>, f64)> = z
+            .entries()
+            .into_iter()
+            .map(|(m, s)| (m.to_vec(), s))
+            .collect();
+        assert_eq!(got, want);
+        assert_eq!(z.len(), want.len());
+        for (i, (m, s)) in want.iter().enumerate() {
+            assert_eq!(z.rank(m), Some(i));
+            assert_eq!(z.score(m), Some(*s));
+            assert_eq!(z.at(i).map(|(m, s)| (m.to_vec(), s)), Some((m.clone(), *s)));
+        }
+        // Reverse ranges and score partitions.
+        let mut rev = Vec::new();
+        z.visit(1, want.len().saturating_sub(1), true, |m, _| {
+            rev.push(m.to_vec());
+            true
+        });
+        let mut expect: Vec<Vec<u8>> = want
+            .iter()
+            .skip(1)
+            .take(want.len().saturating_sub(2))
+            .map(|e| e.0.clone())
+            .collect();
+        expect.reverse();
+        assert_eq!(rev, expect);
+        let r = ScoreRange {
+            min: -3.0,
+            max: 7.5,
+            minex: true,
+            maxex: false,
+        };
+        let first = z.first_in_range(|s, _| r.gte_min(s), |s, _| r.lte_max(s));
+        let last = z.last_in_range(|s, _| r.gte_min(s), |s, _| r.lte_max(s));
+        let inside: Vec<usize> = (0..want.len())
+            .filter(|&i| r.gte_min(want[i].1) && r.lte_max(want[i].1))
+            .collect();
+        assert_eq!(first, inside.first().copied());
+        assert_eq!(last, inside.last().copied());
+        if let ZSet::Skiplist(b) = z {
+            let mut acc = (0, 0);
+            b.tree.root.count_nodes(&mut acc);
+            assert_eq!(acc, (b.tree.leaves, b.tree.inners));
+            assert_eq!(b.tree.root.count() as usize, want.len());
+            check_node(&b.tree.root, &b.slots);
+        }
+    }
+
+    fn check_node(node: &Node, slots: &[Slot]) {
+        match node {
+            Node::Leaf { scores, ids } => {
+                for w in 0..ids.len().saturating_sub(1) {
+                    let order = key_cmp(slots, scores[w], ids[w], scores[w + 1], ids[w + 1]);
+                    assert_eq!(order, Ordering::Less, "leaf keys out of order");
+                }
+            }
+            Node::Inner {
+                children,
+                counts,
+                max_scores,
+                max_ids,
+            } => {
+                for (i, c) in children.iter().enumerate() {
+                    assert_eq!(c.count(), counts[i]);
+                    assert_eq!(c.max_key(), Some((max_scores[i], max_ids[i])));
+                    check_node(c, slots);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn converts_one_way_at_thresholds() {
+        let l = lim(3, 4);
+        let mut z = ZSet::new();
+        for (i, m) in ["a", "b", "c"].iter().enumerate() {
+            z.set_score(m.as_bytes(), i as f64, l, || [0; 4]);
+        }
+        assert_eq!(z.encoding_name(), "listpack");
+        z.set_score(b"a", -0.0, l, || [0; 4]);
+        assert!(z.score(b"a").is_some_and(|s| s.is_sign_positive()));
+        z.set_score(b"d", 3.0, l, || [0; 4]);
+        assert_eq!(z.encoding_name(), "skiplist");
+        z.set_score(b"a", -0.0, l, || [0; 4]);
+        assert!(z.score(b"a").is_some_and(|s| s.is_sign_negative()));
+        z.remove(b"d");
+        z.remove(b"c");
+        assert_eq!(z.encoding_name(), "skiplist");
+        let mut y = ZSet::new();
+        y.set_score(b"abcde", 1.0, l, || [0; 4]);
+        assert_eq!(y.encoding_name(), "skiplist");
+    }
+
+    #[test]
+    fn scan_returns_every_member_across_growth() {
+        let l = lim(0, 64);
+        let mut z = ZSet::new();
+        for i in 0..500 {
+            z.set_score(format!("m{i}").as_bytes(), i as f64, l, || [9; 4]);
+        }
+        let mut seen = std::collections::BTreeSet::new();
+        let mut cursor = 0;
+        let mut round = 0;
+        loop {
+            let mut batch = Vec::new();
+            cursor = z.scan(cursor, 10, |m, _| batch.push(m.to_vec()));
+            seen.extend(batch);
+            // Grow and churn while scanning.
+            for k in 0..5 {
+                z.set_score(format!("n{round}-{k}").as_bytes(), 1.0, l, || [9; 4]);
+            }
+            z.remove(format!("n{}-0", round.max(1) - 1).as_bytes());
+            round += 1;
+            if cursor == 0 {
+                break;
+            }
+        }
+        for i in 0..500 {
+            assert!(seen.contains(format!("m{i}").as_bytes()));
+        }
     }
 }
