@@ -212,6 +212,23 @@ impl Set {
         }
     }
 
+    /// Every member with its `member_at` position, in `iter` order.
+    pub fn iter_positions(&self) -> Box<dyn Iterator<Item = (u64, Member<'_>)> + '_> {
+        match self {
+            Set::Ints(i) => Box::new(
+                i.iter()
+                    .enumerate()
+                    .map(|(p, n)| (p as u64, Member::Int(n))),
+            ),
+            Set::Table(t) => Box::new(
+                t.slots
+                    .iter()
+                    .enumerate()
+                    .filter_map(|(p, s)| Some((p as u64, Member::Bytes(s.member()?)))),
+            ),
+        }
+    }
+
     pub fn random_member(&self, draw: impl FnMut(u64) -> u64) -> Option<Member<'_>> {
         self.member_at(self.random_position(draw)?)
     }
