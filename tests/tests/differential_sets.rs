@@ -749,10 +749,9 @@ fn differential_set_generated_sequences() {
     let result = runner.run(&strategy, |seq| {
         let (mut r, mut k) = pair.fresh();
         // A small limit so sequences cross the intset threshold.
-        for line in ["CONFIG SET set-max-intset-entries 3"] {
-            r.cmds(line);
-            k.cmds(line);
-        }
+        let line = "CONFIG SET set-max-intset-entries 3";
+        r.cmds(line);
+        k.cmds(line);
         for (i, c) in seq.iter().enumerate() {
             let args: Vec<Vec<u8>> = c.iter().map(|a| a.clone().into_bytes()).collect();
             let want = r.cmdv(&args);

@@ -1016,3 +1016,235 @@ fn sscan(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
         reply_member(out, m);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use crate::node::{ConnId, Effect, Input, Node, Now};
+    use crate::node_tests::test_node;
+
+    const NOW: Now = Now {
+        mono_ms: 10,
+        wall_ms: 1_700_000_000_010,
+    };
+
+    /// One connected client on a fresh node, speaking RESP2.
+    struct Client {
+        node: Node,
+        conn: ConnId,
+    }
+
+    impl Client {
+        fn new() -> Client {
+            let mut node = test_node();
+            let conn = 1;
+            node.handle(
+                NOW,
+                Input::Accepted {
+                    conn,
+                    peer: "127.0.0.1:40001".into(),
+                    local: "127.0.0.1:6379".into(),
+                    peer_is_loopback: true,
+                },
+            );
+            while node.poll_effect().is_some() {}
+            Client { node, conn }
+        }
+
+        /// Sends one command (arguments split at spaces); returns the raw reply.
+        fn cmd(&mut self, line: &str) -> Vec<u8> {
+            let args: Vec<&str> = line.split(' ').collect();
+            let mut req = format!("*{}\r\n", args.len()).into_bytes();
+            for a in args {
+                req.extend_from_slice(format!("${}\r\n{a}\r\n", a.len()).as_bytes());
+            }
+            self.node.handle(
+                NOW,
+                Input::Data {
+                    conn: self.conn,
+                    bytes: &req,
+                },
+            );
+            let mut out = Vec::new();
+            while let Some(e) = self.node.poll_effect() {
+                if let Effect::Send { conn, bytes } = e {
+                    if conn == self.conn {
+                        out.extend_from_slice(&bytes);
+                    }
+                }
+            }
+            out
+        }
+
+        /// The bulk strings of a flat array reply.
+        fn members(&mut self, line: &str) -> Vec<String> {
+            let reply = String::from_utf8(self.cmd(line)).expect("utf-8 reply");
+            assert!(reply.starts_with('*'), "{line}: {reply:?}");
+            let lines: Vec<&str> = reply.split("\r\n").collect();
+            let n: usize = lines[0][1..].parse().expect("array length");
+            let items: Vec<String> = lines[1..]
+                .chunks(2)
+                .take(n)
+                .map(|c| c[1].to_string())
+                .collect();
+            assert_eq!(items.len(), n);
+            items
+        }
+
+        fn text(&mut self, line: &str) -> String {
+            String::from_utf8(self.cmd(line)).expect("utf-8 reply")
+        }
+    }
+
+    fn fill(c: &mut Client, key: &str, members: impl Iterator<Item = String>) {
+        let all: Vec<String> = members.collect();
+        let line = format!("SADD {key} {}", all.join(" "));
+        assert_eq!(c.text(&line), format!(":{}\r\n", all.len()));
+    }
+
+    #[test]
+    fn srandmember_counts_membership_and_distinctness() {
+        let mut c = Client::new();
+        fill(&mut c, "s", (0..300).map(|i| format!("m{i}")));
+        fill(&mut c, "i", (0..300).map(|i| i.to_string()));
+        c.text("CONFIG SET set-max-intset-entries 1000");
+        fill(&mut c, "j", (0..300).map(|i| (i * 3).to_string()));
+        for key in ["s", "i", "j"] {
+            let all: BTreeSet<String> = c.members(&format!("SMEMBERS {key}")).into_iter().collect();
+            assert_eq!(all.len(), 300);
+            // Case 1 (repeats), 3 (count*3 > size) and 4 (sparse draws).
+            for count in [1i64, 5, 99, 100, 101, 299, -1, -50, -1000] {
+                let got = c.members(&format!("SRANDMEMBER {key} {count}"));
+                assert_eq!(got.len() as u64, count.unsigned_abs(), "{key} {count}");
+                assert!(got.iter().all(|m| all.contains(m)));
+                if count > 0 {
+                    assert_eq!(got.iter().collect::<BTreeSet<_>>().len(), got.len());
+                }
+            }
+            // Repeats over many draws reach most members (uniformity, coarsely).
+            let many: BTreeSet<String> = c
+                .members(&format!("SRANDMEMBER {key} -3000"))
+                .into_iter()
+                .collect();
+            assert!(many.len() > 250, "{key}: only {} distinct", many.len());
+        }
+        assert_eq!(c.text("SRANDMEMBER j 0"), "*0\r\n");
+    }
+
+    #[test]
+    fn spop_strategies_pop_what_they_return() {
+        for (key_members, count) in [(20usize, 3u64), (20, 17), (20, 19), (600, 100), (600, 550)] {
+            for ints in [false, true] {
+                let mut c = Client::new();
+                let name = |i: usize| if ints { i.to_string() } else { format!("x{i}") };
+                fill(&mut c, "s", (0..key_members).map(name));
+                let mut left: BTreeSet<String> = (0..key_members).map(name).collect();
+                let popped = c.members(&format!("SPOP s {count}"));
+                assert_eq!(popped.len() as u64, count);
+                for m in &popped {
+                    assert!(left.remove(m), "{m} popped twice or never there");
+                }
+                let rest: BTreeSet<String> = c.members("SMEMBERS s").into_iter().collect();
+                assert_eq!(rest, left);
+                // Redis rebuilds the rest of a mostly popped set: all integers within
+                // the limit make it an intset again.
+                let enc = c.text("OBJECT ENCODING s");
+                let rebuilt = (key_members as u64 - count) * 5 <= count;
+                let small = key_members <= 512 || rebuilt && left.len() <= 512;
+                let want = if ints && small { "intset" } else { "hashtable" };
+                if ints || key_members > 512 {
+                    let want = format!("${}\r\n{want}\r\n", want.len());
+                    assert_eq!(enc, want, "{key_members} {count} {ints}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn spop_keeping_few_turns_an_all_integer_table_into_an_intset() {
+        let mut c = Client::new();
+        c.text("CONFIG SET set-max-intset-entries 4");
+        fill(&mut c, "s", (0..30).map(|i| i.to_string()));
+        assert_eq!(c.text("OBJECT ENCODING s"), "$9\r\nhashtable\r\n");
+        assert_eq!(c.members("SPOP s 27").len(), 27);
+        assert_eq!(c.text("OBJECT ENCODING s"), "$6\r\nintset\r\n");
+        let rest = c.members("SMEMBERS s");
+        let mut sorted = rest.clone();
+        sorted.sort_by_key(|m| m.parse::<i64>().unwrap_or(0));
+        assert_eq!(rest, sorted, "an intset answers in order");
+        // A limit lowered under the remaining count keeps it a table.
+        c.text("DEL s");
+        c.text("CONFIG SET set-max-intset-entries 1000");
+        fill(&mut c, "s", (0..60).map(|i| i.to_string()));
+        c.text("CONFIG SET set-max-intset-entries 2");
+        assert_eq!(c.members("SPOP s 55").len(), 55);
+        assert_eq!(c.text("OBJECT ENCODING s"), "$9\r\nhashtable\r\n");
+        assert_eq!(c.text("SCARD s"), ":5\r\n");
+    }
+
+    #[test]
+    fn random_picks_follow_the_node_seed() {
+        let run = || {
+            let mut c = Client::new();
+            fill(&mut c, "s", (0..100).map(|i| format!("m{i}")));
+            let mut replies = Vec::new();
+            for line in [
+                "SRANDMEMBER s",
+                "SRANDMEMBER s 7",
+                "SRANDMEMBER s -7",
+                "SPOP s",
+                "SPOP s 4",
+            ] {
+                replies.push(c.cmd(line));
+            }
+            replies
+        };
+        assert_eq!(run(), run());
+    }
+
+    #[test]
+    fn spop_last_member_deletes_the_key() {
+        let mut c = Client::new();
+        c.text("SADD s a");
+        assert_eq!(c.text("SPOP s"), "$1\r\na\r\n");
+        assert_eq!(c.text("EXISTS s"), ":0\r\n");
+        assert_eq!(c.text("SPOP s"), "$-1\r\n");
+        c.text("SADD s 1 2");
+        assert_eq!(c.members("SPOP s 2"), vec!["1", "2"]);
+        assert_eq!(c.text("EXISTS s"), ":0\r\n");
+    }
+
+    #[test]
+    fn memory_is_accounted_and_returned() {
+        let mut c = Client::new();
+        // Keys created once first, so the keyspace's own index is already grown.
+        c.text("MSET anchor x s x i x u x");
+        c.text("DEL s i u");
+        let used = |c: &Client| c.node.keyspace.used_bytes();
+        let start = used(&c);
+        fill(&mut c, "s", (0..2000).map(|i| format!("member-{i:016}")));
+        fill(&mut c, "i", (0..100).map(|i| i.to_string()));
+        assert!(used(&c) > start + 2000 * 24);
+        c.text("SUNIONSTORE u s i");
+        c.text("DEL u");
+        c.text("SPOP i 100");
+        for i in 0..2000 {
+            c.text(&format!("SREM s member-{i:016}"));
+        }
+        assert_eq!(c.text("EXISTS s"), ":0\r\n");
+        assert_eq!(used(&c), start);
+    }
+
+    #[cfg(feature = "mutants")]
+    #[test]
+    fn srem_mutant_counts_missing_members() {
+        let mut c = Client::new();
+        c.text("SADD s a b");
+        c.node
+            .set_mutant(Some(crate::mutants::Mutant::SremCountsMissingMember));
+        assert_eq!(c.text("SREM s a nope"), ":2\r\n");
+        c.node.set_mutant(None);
+        assert_eq!(c.text("SREM s b nope"), ":1\r\n");
+    }
+}

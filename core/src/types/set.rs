@@ -664,7 +664,7 @@ mod tests {
                 .wrapping_add(1442695040888963407);
             let scale = [100u64, 1 << 20, 1 << 40, u64::MAX][step % 4];
             let n = ((x >> 11) % scale) as i64 - (scale / 2) as i64;
-            if x % 3 == 0 {
+            if x.is_multiple_of(3) {
                 assert_eq!(s.remove(n.to_string().as_bytes()), model.remove(&n));
             } else {
                 assert_eq!(
