@@ -1,6 +1,7 @@
 //! The set type with Redis 7.0's two encodings as `OBJECT ENCODING` reports them:
-//! `intset` (sorted integers packed at the narrowest width, 2/4/8 bytes, while every
-//! member is an integer and the count is within `set-max-intset-entries`) and
+//! `intset` (sorted integers packed as offsets from the smallest at the narrowest
+//! width, 1/2/4/8 bytes, while every member is an integer and the count is within
+//! `set-max-intset-entries`) and
 //! `hashtable` (24-byte slots, members up to 22 bytes inline, stable slot ids that
 //! SSCAN's cursor walks). Conversion is one way, as in Redis 7.0 (no listpack sets
 //! before 7.2). Nothing here knows about clients, config or the keyspace.
@@ -287,8 +288,11 @@ impl std::fmt::Debug for Set {
 }
 
 // ---------------------------------------------------------------------------------
-// intset: a width byte (2, 4 or 8), then the members ascending, little-endian, at
-// that width. One exact allocation; empty when no members.
+// intset: the members ascending, stored as unsigned offsets from the smallest (a
+// frame of reference) at the narrowest width that holds the range (1, 2, 4 or 8
+// bytes): a width byte, the base as a zigzag varint, then the offsets little-endian.
+// One exact allocation; empty when no members. Redis packs the values themselves at
+// 2, 4 or 8 bytes; offsets make a set of nearby ids (1000000..1000500) 2 bytes each.
 // ---------------------------------------------------------------------------------
 
 #[derive(Clone, Default)]
@@ -296,65 +300,118 @@ pub struct IntSet {
     buf: Box<[u8]>,
 }
 
-fn width_for(n: i64) -> usize {
-    if i16::try_from(n).is_ok() {
+/// Bytes per offset for offsets up to `max_offset`.
+fn width_for_range(max_offset: u64) -> usize {
+    if max_offset <= u8::MAX as u64 {
+        1
+    } else if max_offset <= u16::MAX as u64 {
         2
-    } else if i32::try_from(n).is_ok() {
+    } else if max_offset <= u32::MAX as u64 {
         4
     } else {
         8
     }
 }
 
-fn encode_at(out: &mut Vec<u8>, n: i64, width: usize) {
-    match width {
-        2 => out.extend_from_slice(&(n as i16).to_le_bytes()),
-        4 => out.extend_from_slice(&(n as i32).to_le_bytes()),
-        _ => out.extend_from_slice(&n.to_le_bytes()),
+/// The decoded header of a non-empty intset.
+#[derive(Clone, Copy)]
+struct Frame {
+    width: usize,
+    base: i64,
+    data_start: usize,
+    len: usize,
+}
+
+impl Frame {
+    /// The largest offset this width can hold.
+    fn max_offset(self) -> u64 {
+        match self.width {
+            1 => u8::MAX as u64,
+            2 => u16::MAX as u64,
+            4 => u32::MAX as u64,
+            _ => u64::MAX,
+        }
     }
 }
 
 impl IntSet {
-    fn width(&self) -> usize {
-        self.buf.first().map_or(2, |&w| w as usize)
+    fn frame(&self) -> Option<Frame> {
+        let width = *self.buf.first()? as usize;
+        if !matches!(width, 1 | 2 | 4 | 8) {
+            return None;
+        }
+        let mut zigzag = 0u64;
+        let mut used = 0;
+        for (i, &b) in self.buf.get(1..)?.iter().take(10).enumerate() {
+            zigzag |= ((b & 0x7f) as u64).checked_shl(7 * i as u32)?;
+            used = i + 1;
+            if b & 0x80 == 0 {
+                break;
+            }
+        }
+        let base = ((zigzag >> 1) as i64) ^ -((zigzag & 1) as i64);
+        let data_start = 1 + used;
+        let len = self.buf.len().saturating_sub(data_start) / width;
+        Some(Frame {
+            width,
+            base,
+            data_start,
+            len,
+        })
     }
 
     pub fn len(&self) -> usize {
-        self.buf.len().saturating_sub(1) / self.width()
+        self.frame().map_or(0, |f| f.len)
     }
 
     pub fn is_empty(&self) -> bool {
         self.buf.is_empty()
     }
 
+    fn offset_at(&self, f: Frame, i: usize) -> Option<u64> {
+        let start = f.data_start.checked_add(i.checked_mul(f.width)?)?;
+        let b = self.buf.get(start..start.checked_add(f.width)?)?;
+        let mut word = [0u8; 8];
+        word.get_mut(..f.width)?.copy_from_slice(b);
+        Some(u64::from_le_bytes(word))
+    }
+
     pub fn get(&self, i: usize) -> Option<i64> {
-        let w = self.width();
-        let start = 1 + i.checked_mul(w)?;
-        let b = self.buf.get(start..start + w)?;
-        Some(match *b {
-            [x, y] => i16::from_le_bytes([x, y]) as i64,
-            [a, b, c, d] => i32::from_le_bytes([a, b, c, d]) as i64,
-            [a, b, c, d, e, f, g, h] => i64::from_le_bytes([a, b, c, d, e, f, g, h]),
-            _ => return None,
-        })
+        let f = self.frame()?;
+        if i >= f.len {
+            return None;
+        }
+        let off = self.offset_at(f, i)?;
+        Some((f.base as u64).wrapping_add(off) as i64)
     }
 
     pub fn iter(&self) -> impl Iterator<Item = i64> + '_ {
-        (0..self.len()).filter_map(|i| self.get(i))
+        let frame = self.frame();
+        (0..frame.map_or(0, |f| f.len)).filter_map(move |i| {
+            let f = frame?;
+            Some((f.base as u64).wrapping_add(self.offset_at(f, i)?) as i64)
+        })
     }
 
     /// Binary search: Ok(index) when present, Err(insertion index) when not.
     fn find(&self, n: i64) -> Result<usize, usize> {
-        if width_for(n) > self.width() {
-            // Outside the current width's range: not present; it goes at an end.
-            return Err(if n < 0 { 0 } else { self.len() });
+        let Some(f) = self.frame() else {
+            return Err(0);
+        };
+        if n < f.base {
+            return Err(0);
         }
-        let (mut lo, mut hi) = (0usize, self.len());
+        // Exact: n >= base, so the difference fits in a u64.
+        let target = (n as u64).wrapping_sub(f.base as u64);
+        if target > f.max_offset() {
+            return Err(f.len);
+        }
+        let (mut lo, mut hi) = (0usize, f.len);
         while lo < hi {
             let mid = lo + (hi - lo) / 2;
-            match self.get(mid) {
-                Some(v) if v < n => lo = mid + 1,
-                Some(v) if v > n => hi = mid,
+            match self.offset_at(f, mid) {
+                Some(v) if v < target => lo = mid + 1,
+                Some(v) if v > target => hi = mid,
                 Some(_) => return Ok(mid),
                 None => return Err(lo),
             }
@@ -362,31 +419,30 @@ impl IntSet {
         Err(lo)
     }
 
-    /// Rebuilds the buffer with `at` (an insertion index) taking `insert`, or the
-    /// member at `skip` dropped, at `width`.
-    fn rebuild(&mut self, width: usize, insert: Option<(usize, i64)>, skip: Option<usize>) {
-        let old_len = self.len();
-        let new_len = old_len + usize::from(insert.is_some()) - usize::from(skip.is_some());
-        if new_len == 0 {
-            self.buf = Box::default();
-            return;
-        }
-        let mut out = Vec::with_capacity(1 + new_len * width);
+    /// Re-encodes `values` (ascending, distinct) at the narrowest width.
+    fn encode(values: impl ExactSizeIterator<Item = i64> + Clone) -> Box<[u8]> {
+        let len = values.len();
+        let (Some(min), Some(max)) = (values.clone().next(), values.clone().last()) else {
+            return Box::default();
+        };
+        let width = width_for_range((max as u64).wrapping_sub(min as u64));
+        let mut zigzag = ((min << 1) ^ (min >> 63)) as u64;
+        let mut out = Vec::with_capacity(1 + 10 + len * width);
         out.push(width as u8);
-        for i in 0..=old_len {
-            if let Some((at, n)) = insert {
-                if at == i {
-                    encode_at(&mut out, n, width);
-                }
+        loop {
+            let byte = (zigzag & 0x7f) as u8;
+            zigzag >>= 7;
+            if zigzag == 0 {
+                out.push(byte);
+                break;
             }
-            if i < old_len && skip != Some(i) {
-                if let Some(v) = self.get(i) {
-                    encode_at(&mut out, v, width);
-                }
-            }
+            out.push(byte | 0x80);
         }
-        debug_assert_eq!(out.len(), 1 + new_len * width);
-        self.buf = out.into_boxed_slice();
+        for v in values {
+            let off = (v as u64).wrapping_sub(min as u64);
+            out.extend_from_slice(off.to_le_bytes().get(..width).unwrap_or_default());
+        }
+        out.into_boxed_slice()
     }
 
     /// True when added.
@@ -394,8 +450,15 @@ impl IntSet {
         match self.find(n) {
             Ok(_) => false,
             Err(at) => {
-                let width = self.width().max(width_for(n));
-                self.rebuild(width, Some((at, n)), None);
+                let old: Vec<i64> = self.iter().collect();
+                let (head, tail) = old.split_at(at.min(old.len()));
+                let all: Vec<i64> = head
+                    .iter()
+                    .copied()
+                    .chain([n])
+                    .chain(tail.iter().copied())
+                    .collect();
+                self.buf = Self::encode(all.iter().copied());
                 true
             }
         }
@@ -404,7 +467,12 @@ impl IntSet {
     fn remove(&mut self, n: i64) -> bool {
         match self.find(n) {
             Ok(at) => {
-                self.rebuild(self.width(), None, Some(at));
+                let rest: Vec<i64> = self
+                    .iter()
+                    .enumerate()
+                    .filter_map(|(i, v)| (i != at).then_some(v))
+                    .collect();
+                self.buf = Self::encode(rest.iter().copied());
                 true
             }
             Err(_) => false,
@@ -681,10 +749,48 @@ mod tests {
             })
             .collect();
         assert_eq!(got, model.into_iter().collect::<Vec<_>>());
+        // The last values span the whole i64 range: 8-byte offsets.
+        let header = s.heap_bytes() - s.len() * 8;
+        assert!((2..=11).contains(&header), "{header}");
+    }
+
+    #[test]
+    fn intset_offsets_use_the_narrowest_width_for_the_range() {
+        let mut s = Set::default();
+        for n in 1_000_000..=1_000_500 {
+            add(&mut s, n.to_string().as_bytes(), 1000);
+        }
+        // Width byte, 3-byte varint base, 501 two-byte offsets.
+        assert_eq!(s.heap_bytes(), 1 + 3 + 501 * 2);
+        assert!(s.contains(b"1000000") && s.contains(b"1000500"));
+        assert!(!s.contains(b"999999") && !s.contains(b"1000501"));
+        // A new smallest member rebases; removing the extremes narrows again.
+        add(&mut s, b"-5", 1000);
+        assert_eq!(s.iter().next(), Some(Member::Int(-5)));
+        assert!(s.heap_bytes() > 1 + 502 * 4);
+        assert!(s.remove(b"-5"));
+        assert_eq!(s.heap_bytes(), 1 + 3 + 501 * 2);
+        let mut t = Set::default();
+        for n in [i64::MIN, i64::MAX, 0] {
+            add(&mut t, n.to_string().as_bytes(), 10);
+        }
+        let got: Vec<Vec<u8>> = members(&t);
         assert_eq!(
-            s.heap_bytes(),
-            if s.is_empty() { 0 } else { 1 + s.len() * 8 }
+            got,
+            vec![
+                i64::MIN.to_string().into_bytes(),
+                b"0".to_vec(),
+                i64::MAX.to_string().into_bytes()
+            ]
         );
+        assert!(t.contains(i64::MAX.to_string().as_bytes()));
+        for n in [1u8, 2, 3] {
+            let mut d = Set::default();
+            for i in 0..200 {
+                add(&mut d, (i * n as i64 - 7).to_string().as_bytes(), 1000);
+            }
+            assert_eq!(d.heap_bytes(), 1 + 1 + 200 * if n == 1 { 1 } else { 2 });
+        }
     }
 
     #[test]
