@@ -450,6 +450,18 @@ impl IntSet {
         match self.find(n) {
             Ok(_) => false,
             Err(at) => {
+                if let Some(f) = self.frame().filter(|f| at > 0 && at < f.len) {
+                    // Strictly between the smallest and largest: same base and width,
+                    // so the offset's bytes go in as they are (a memmove, as Redis).
+                    let off = (n as u64).wrapping_sub(f.base as u64);
+                    let pos = f.data_start + at * f.width;
+                    let mut buf = Vec::with_capacity(self.buf.len() + f.width);
+                    buf.extend_from_slice(self.buf.get(..pos).unwrap_or_default());
+                    buf.extend_from_slice(off.to_le_bytes().get(..f.width).unwrap_or_default());
+                    buf.extend_from_slice(self.buf.get(pos..).unwrap_or_default());
+                    self.buf = buf.into_boxed_slice();
+                    return true;
+                }
                 let old: Vec<i64> = self.iter().collect();
                 let (head, tail) = old.split_at(at.min(old.len()));
                 let all: Vec<i64> = head
@@ -467,6 +479,15 @@ impl IntSet {
     fn remove(&mut self, n: i64) -> bool {
         match self.find(n) {
             Ok(at) => {
+                if let Some(f) = self.frame().filter(|f| at > 0 && at + 1 < f.len) {
+                    // Neither end: base and width stay; cut the offset's bytes out.
+                    let pos = f.data_start + at * f.width;
+                    let mut buf = Vec::with_capacity(self.buf.len() - f.width);
+                    buf.extend_from_slice(self.buf.get(..pos).unwrap_or_default());
+                    buf.extend_from_slice(self.buf.get(pos + f.width..).unwrap_or_default());
+                    self.buf = buf.into_boxed_slice();
+                    return true;
+                }
                 let rest: Vec<i64> = self
                     .iter()
                     .enumerate()
