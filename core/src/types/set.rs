@@ -236,9 +236,12 @@ impl Set {
 
     /// For SSCAN: members from `cursor` on, visiting up to `max_entries` live slots'
     /// members of a table (an intset answers everything at once, as Redis). The
-    /// cursor is a slot id; a member keeps its slot while it stays, so one present
-    /// for a whole scan is returned at least once however the set grows or shrinks.
-    /// Returns the next cursor, 0 at the end.
+    /// cursor is (table generation << 32) | slot id. A member keeps its slot while it
+    /// stays, so one present for a whole scan is returned at least once however the
+    /// set grows or shrinks; when a very sparse table is compacted (its generation
+    /// changes) a cursor of the old generation restarts from the first slot, which
+    /// may repeat members (as SCAN may) but never skips one. Returns the next
+    /// cursor, 0 at the end.
     pub fn scan<'a>(
         &'a self,
         cursor: u64,
@@ -252,7 +255,11 @@ impl Set {
             }
             Set::Table(t) => {
                 let mut seen = 0usize;
-                let mut i = usize::try_from(cursor).unwrap_or(usize::MAX);
+                let mut i = if cursor >> 32 == u64::from(t.generation) {
+                    (cursor & u64::from(u32::MAX)) as usize
+                } else {
+                    0
+                };
                 while i < t.slots.len() && seen < max_entries.max(1) {
                     if let Some(m) = t.slots.get(i).and_then(Slot::member) {
                         visit(Member::Bytes(m));
@@ -263,7 +270,7 @@ impl Set {
                 if i >= t.slots.len() {
                     0
                 } else {
-                    i as u64
+                    (u64::from(t.generation) << 32) | i as u64
                 }
             }
         }
@@ -556,9 +563,17 @@ pub struct Table {
     index: HashTable<u32>,
     hasher: ahash::RandomState,
     len: u32,
+    /// Bumped by each compaction, which moves members to new slot ids; part of
+    /// SSCAN's cursor so a scan notices.
+    generation: u32,
     /// Sum of the slots' own heap allocations.
     payload_bytes: usize,
 }
+
+/// A table this sparse (live members under 1/8 of its slots, and at least this many
+/// slots) is compacted, so memory returns after mass removals as Redis's dict shrinks.
+const COMPACT_MIN_SLOTS: usize = 64;
+const COMPACT_SPARSENESS: usize = 8;
 
 /// hashbrown's bucket count for a table reporting `capacity` (its load factor is 7/8,
 /// and tables under 8 buckets fill all but one).
@@ -579,6 +594,7 @@ impl Table {
             index: HashTable::with_capacity(capacity),
             hasher: ahash::RandomState::with_seeds(a, b, c, d),
             len: 0,
+            generation: 0,
             payload_bytes: 0,
         }
     }
@@ -662,8 +678,39 @@ impl Table {
             self.slots = Vec::new();
             self.free_head = NO_SLOT;
             self.index = HashTable::new();
+        } else if self.slots.len() >= COMPACT_MIN_SLOTS
+            && (self.len as usize).saturating_mul(COMPACT_SPARSENESS) < self.slots.len()
+        {
+            self.compact();
         }
         true
+    }
+
+    /// Moves the members to dense slots (keeping their order), rebuilds the index at
+    /// its size, and starts a new generation for SSCAN cursors. Amortized O(1): it
+    /// follows at least 7/8 of the slots being emptied.
+    fn compact(&mut self) {
+        let old = std::mem::take(&mut self.slots);
+        let mut slots = Vec::with_capacity(self.len as usize);
+        slots.extend(old.into_iter().filter(|s| s.member().is_some()));
+        let mut index = HashTable::with_capacity(slots.len());
+        for (id, slot) in slots.iter().enumerate() {
+            let hash = self.hasher.hash_one(slot.member().unwrap_or_default());
+            let hasher = &self.hasher;
+            index.insert_unique(hash, id as u32, |&other: &u32| {
+                hasher.hash_one(
+                    slots
+                        .get(other as usize)
+                        .and_then(Slot::member)
+                        .unwrap_or_default(),
+                )
+            });
+        }
+        debug_assert_eq!(slots.len(), self.len as usize);
+        self.slots = slots;
+        self.index = index;
+        self.free_head = NO_SLOT;
+        self.generation = self.generation.wrapping_add(1);
     }
 }
 
@@ -896,6 +943,40 @@ mod tests {
         assert_eq!(got.iter().collect::<BTreeSet<_>>().len(), 1003);
     }
 
+    #[test]
+    fn compaction_returns_memory_and_scans_survive_it() {
+        let mut s = Set::Table(Box::new(Table::new(seeds(), 0)));
+        for i in 0..1000 {
+            add(&mut s, format!("member-{i}").as_bytes(), 0);
+        }
+        let full = s.heap_bytes();
+        let mut returned = BTreeSet::new();
+        let mut cursor = s.scan(0, 100, |m| {
+            returned.insert(m.to_vec());
+        });
+        assert_ne!(cursor, 0);
+        for i in 0..1000 {
+            if i % 20 != 0 {
+                assert!(s.remove(format!("member-{i}").as_bytes()));
+            }
+        }
+        assert_eq!(s.len(), 50);
+        assert!(s.heap_bytes() * 5 < full, "{} of {full}", s.heap_bytes());
+        while cursor != 0 {
+            cursor = s.scan(cursor, 7, |m| {
+                returned.insert(m.to_vec());
+            });
+        }
+        for i in (0..1000).step_by(20) {
+            assert!(returned.contains(format!("member-{i}").as_bytes()));
+            assert!(s.contains(format!("member-{i}").as_bytes()));
+        }
+        // Still a working table after compaction.
+        assert!(add(&mut s, b"member-1", 0));
+        assert!(!add(&mut s, b"member-20", 0));
+        assert_eq!(s.len(), 51);
+    }
+
     mod props {
         use super::*;
         use proptest::prelude::*;
@@ -904,6 +985,8 @@ mod tests {
         enum Op {
             Add(u16),
             Remove(u16),
+            /// Removes nine members in ten: compacts a table.
+            Shrink,
             Scan(u8),
         }
 
@@ -911,6 +994,7 @@ mod tests {
             prop_oneof![
                 3 => (0u16..2000).prop_map(Op::Add),
                 3 => (0u16..2000).prop_map(Op::Remove),
+                1 => Just(Op::Shrink),
                 2 => (1u8..20).prop_map(Op::Scan),
             ]
         }
@@ -949,6 +1033,15 @@ mod tests {
                         }
                         Op::Remove(i) => {
                             for j in i..i.saturating_add(25) {
+                                s.remove(name(j).as_bytes());
+                                model.remove(&j);
+                                present_throughout.remove(&j);
+                            }
+                        }
+                        Op::Shrink => {
+                            let doomed: Vec<u16> =
+                                model.iter().copied().filter(|j| j % 10 != 0).collect();
+                            for j in doomed {
                                 s.remove(name(j).as_bytes());
                                 model.remove(&j);
                                 present_throughout.remove(&j);
