@@ -9,6 +9,7 @@ pub mod lists;
 pub mod pubsub;
 pub mod server;
 pub mod sets;
+pub mod sort;
 pub mod strings;
 pub mod transactions;
 pub mod zsets;
@@ -130,6 +131,7 @@ pub fn all_commands() -> Vec<&'static CommandSpec> {
         .chain(keys::COMMANDS.iter())
         .chain(lists::COMMANDS.iter())
         .chain(sets::COMMANDS.iter())
+        .chain(sort::COMMANDS.iter())
         .chain(zsets::COMMANDS.iter())
         .chain(transactions::COMMANDS.iter())
         .chain(pubsub::COMMANDS.iter())

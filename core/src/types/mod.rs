@@ -23,7 +23,8 @@ pub enum Value {
     /// Inline: a `Hash` is 16 bytes, so no extra allocation per small hash.
     Hash(Hash),
     List(Box<List>),
-    Set(Box<Set>),
+    /// Inline: a `Set` is 16 bytes, so no extra allocation per small set.
+    Set(Set),
     ZSet(Box<ZSet>),
 }
 
@@ -56,7 +57,7 @@ impl Value {
             Value::Str(s) => s.heap_bytes(),
             Value::Hash(h) => h.heap_bytes(),
             Value::List(l) => std::mem::size_of::<List>() + l.heap_bytes(),
-            Value::Set(s) => std::mem::size_of::<Set>() + s.heap_bytes(),
+            Value::Set(s) => s.heap_bytes(),
             Value::ZSet(z) => std::mem::size_of::<ZSet>() + z.heap_bytes(),
         }
     }
