@@ -314,6 +314,12 @@ fn acl_categories(spec: &CommandSpec) -> Vec<&'static str> {
     }
     match spec.group {
         "string" => cats.push("@string"),
+        "hash" => cats.push("@hash"),
+        "list" => cats.push("@list"),
+        "set" => cats.push("@set"),
+        "sorted-set" | "sorted_set" => cats.push("@sortedset"),
+        "pubsub" => cats.push("@pubsub"),
+        "transactions" => cats.push("@transaction"),
         "generic" => cats.push("@keyspace"),
         "connection" => cats.push("@connection"),
         _ => {}

@@ -45,11 +45,8 @@ pub(crate) struct SortSource {
 }
 
 /// The elements of the value to sort; a missing key is an empty list, as Redis.
-/// `Err(())` for a type SORT does not accept (WRONGTYPE).
-///
-/// Lists and sorted sets join here once their types land: a list head to tail, a
-/// sorted set by rank (Redis also converts a listpack sorted set to a skiplist here),
-/// both `ordered: true`. Until then they answer WRONGTYPE.
+/// `Err(())` for a type SORT does not accept (WRONGTYPE). A sorted set comes by rank,
+/// `ordered`.
 pub(crate) fn sort_source(value: Option<&Value>) -> Result<SortSource, ()> {
     match value {
         None => Ok(SortSource {
@@ -60,7 +57,11 @@ pub(crate) fn sort_source(value: Option<&Value>) -> Result<SortSource, ()> {
             elements: s.iter().map(Member::to_vec).collect(),
             ordered: false,
         }),
-        Some(Value::List(_) | Value::ZSet(_) | Value::Str(_) | Value::Hash(_)) => Err(()),
+        Some(Value::ZSet(z)) => Ok(SortSource {
+            elements: z.entries().into_iter().map(|(m, _)| m.to_vec()).collect(),
+            ordered: true,
+        }),
+        Some(Value::List(_) | Value::Str(_) | Value::Hash(_)) => Err(()),
     }
 }
 

@@ -12,6 +12,7 @@ use crate::mutants::Mutant;
 use crate::notify;
 use crate::resp::{Proto, ReplyBuf};
 use crate::types::zset::{fmt_score, parse_score, LexRange, ScoreRange, ZSetLimits};
+use crate::types::set::{Member, Set};
 use crate::types::{Value, ZSet};
 use crate::util::parse_i64;
 
@@ -1230,31 +1231,21 @@ enum Aggregate {
 enum Input<'a> {
     Missing,
     Sorted(&'a ZSet),
-    /// A plain set's members; each counts with score 1, as Redis.
-    #[allow(dead_code)] // built by `read_input` once the set type is merged
-    Plain(
-        Vec<&'a [u8]>,
-        hashbrown::HashSet<&'a [u8], ahash::RandomState>,
-    ),
+    /// A plain set and its members (intset members printed); each counts with
+    /// score 1, as Redis.
+    Plain(&'a Set, Vec<Vec<u8>>),
 }
 
 impl<'a> Input<'a> {
-    /// A plain set's members as an input, with a deterministic lookup index.
-    #[allow(dead_code)] // called by `read_input` once the set type is merged
-    fn plain(members: Vec<&'a [u8]>) -> Input<'a> {
-        let mut set = hashbrown::HashSet::with_capacity_and_hasher(
-            members.len(),
-            ahash::RandomState::with_seeds(3, 5, 7, 11),
-        );
-        set.extend(members.iter().copied());
-        Input::Plain(members, set)
+    fn plain(set: &'a Set) -> Input<'a> {
+        Input::Plain(set, set.iter().map(Member::to_vec).collect())
     }
 
     fn len(&self) -> usize {
         match self {
             Input::Missing => 0,
             Input::Sorted(z) => z.len(),
-            Input::Plain(v, _) => v.len(),
+            Input::Plain(_, v) => v.len(),
         }
     }
 
@@ -1262,7 +1253,7 @@ impl<'a> Input<'a> {
         match self {
             Input::Missing => None,
             Input::Sorted(z) => z.score(member),
-            Input::Plain(_, set) => set.contains(member).then_some(1.0),
+            Input::Plain(set, _) => set.contains(member).then_some(1.0),
         }
     }
 
@@ -1270,22 +1261,17 @@ impl<'a> Input<'a> {
         match self {
             Input::Missing => Vec::new(),
             Input::Sorted(z) => z.entries(),
-            Input::Plain(v, _) => v.iter().map(|m| (*m, 1.0)).collect(),
+            Input::Plain(_, v) => v.iter().map(|m| (m.as_slice(), 1.0)).collect(),
         }
     }
 }
 
-/// Reads one input of ZUNION / ZINTER / ZDIFF. `Err(())`: neither a sorted set nor a
-/// set (WRONGTYPE).
-///
-/// Plain sets are inputs in Redis (score 1). The set type is written on another
-/// branch; until it is merged here, a set is refused with WRONGTYPE. Once merged, the
-/// arm becomes `Value::Set(s) => Ok(Input::plain(s.iter().collect()))` (its members,
-/// in the set's iteration order).
+/// Reads one input of ZUNION / ZINTER / ZDIFF: a sorted set, or a plain set whose
+/// members count with score 1, as Redis. `Err(())`: another type (WRONGTYPE).
 fn read_input(value: &Value) -> Result<Input<'_>, ()> {
     match value {
         Value::ZSet(z) => Ok(Input::Sorted(z)),
-        Value::Set(_) => Err(()),
+        Value::Set(s) => Ok(Input::plain(s)),
         _ => Err(()),
     }
 }
