@@ -809,6 +809,14 @@ fn command() -> BoxedStrategy<Vec<String>> {
         // Counts at least the set size: the whole set, deterministic as a multiset.
         1 => k().prop_map(|k| words(vec![one("SRANDMEMBER"), vec![k, "100".into()]])),
         1 => k().prop_map(|k| words(vec![one("SPOP"), vec![k, "100".into()]])),
+        // Random picks: compared by shape only (type and count).
+        1 => (k(), proptest::sample::select(&["", "1", "2", "-3", "0"][..])).prop_map(|(k, n)| {
+            let mut c = words(vec![one("SRANDMEMBER"), vec![k]]);
+            if !n.is_empty() {
+                c.push(n.to_string());
+            }
+            c
+        }),
         1 => k().prop_map(|k| words(vec![one("SSCAN"), vec![k, "0".into(), "COUNT".into(), "100".into()]])),
         1 => (k(), m()).prop_map(|(k, v)| words(vec![one("SET"), vec![k, v]])),
         1 => k().prop_map(|k| words(vec![one("DEL"), vec![k]])),
@@ -865,7 +873,10 @@ fn differential_set_generated_sequences() {
                 c[0].as_str(),
                 "SMEMBERS" | "SINTER" | "SUNION" | "SDIFF" | "SRANDMEMBER" | "SPOP" | "SSCAN"
             );
-            let (cw, cg) = if unordered_cmd {
+            let random_pick = c[0] == "SRANDMEMBER" && c.get(2).map(String::as_str) != Some("100");
+            let (cw, cg) = if random_pick {
+                (shape(&want), shape(&got))
+            } else if unordered_cmd {
                 (unordered(&want), unordered(&got))
             } else {
                 (want.clone(), got.clone())
