@@ -1201,4 +1201,75 @@ mod tests {
         assert_eq!(resolve_index(i64::MIN, 3), None);
         assert_eq!(resolve_index(i64::MAX, 3), None);
     }
+
+    /// Runs `lines` on a fresh node, one connection; returns the replies.
+    fn run(node: &mut crate::node::Node, lines: &[&str]) -> String {
+        use crate::node::{Effect, Input, Now};
+        let now = Now {
+            mono_ms: 10,
+            wall_ms: 1_700_000_000_010,
+        };
+        node.handle(
+            now,
+            Input::Accepted {
+                conn: 1,
+                peer: "127.0.0.1:1".into(),
+                local: "127.0.0.1:6379".into(),
+                peer_is_loopback: true,
+            },
+        );
+        let mut out = Vec::new();
+        for line in lines {
+            let args: Vec<&str> = line.split_whitespace().collect();
+            let mut bytes = format!("*{}\r\n", args.len()).into_bytes();
+            for a in args {
+                bytes.extend_from_slice(format!("${}\r\n{a}\r\n", a.len()).as_bytes());
+            }
+            node.handle(
+                now,
+                Input::Data {
+                    conn: 1,
+                    bytes: &bytes,
+                },
+            );
+            while let Some(e) = node.poll_effect() {
+                if let Effect::Send { bytes, .. } = e {
+                    out.extend_from_slice(&bytes);
+                }
+            }
+        }
+        String::from_utf8_lossy(&out).into_owned()
+    }
+
+    #[test]
+    fn lrem_removes_exactly_count() {
+        let mut node = crate::node_tests::test_node();
+        let out = run(
+            &mut node,
+            &[
+                "RPUSH l a b a c a",
+                "LREM l 2 a",
+                "LRANGE l 0 -1",
+                "LREM l -1 a",
+                "LREM l 0 zz",
+            ],
+        );
+        assert_eq!(
+            out,
+            ":5\r\n:2\r\n*3\r\n$1\r\nb\r\n$1\r\nc\r\n$1\r\na\r\n:1\r\n:0\r\n"
+        );
+    }
+
+    #[cfg(feature = "mutants")]
+    #[test]
+    fn planted_lrem_removes_one_too_many() {
+        let mut node = crate::node_tests::test_node();
+        node.set_mutant(Some(Mutant::LremRemovesOneTooMany));
+        let out = run(
+            &mut node,
+            &["RPUSH l a b a c a", "LREM l 1 a", "LLEN l", "LREM l 0 a"],
+        );
+        // Two removed where one was asked for; count 0 (all) is unaffected.
+        assert_eq!(out, ":5\r\n:2\r\n:3\r\n:1\r\n");
+    }
 }
