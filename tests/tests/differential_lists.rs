@@ -393,6 +393,12 @@ BLMPOP x 5 a LEFT
 BLMPOP 0 1 a
 EXISTS a
 BLPOP nokey 0.001
+BLPOP nokey 1e-3
+BLPOP nokey 0x1p-11
+BLPOP nokey 0x1P-12
+BLPOP nokey 0.0001e1
+BLPOP nokey .0005
+BLPOP nokey 5e-324
 BRPOP nokey 0.001
 BLMPOP 0.001 1 nokey LEFT
 BLMOVE nokey b LEFT LEFT 0.001

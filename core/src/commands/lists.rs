@@ -1002,9 +1002,16 @@ fn lmpop(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
 /// Redis's `getTimeoutFromObjectOrReply` in seconds: milliseconds, 0 for none.
 fn timeout_arg(ctx: &mut Ctx<'_>, arg: &[u8]) -> Option<u64> {
     let secs = match crate::longdouble::parse(arg) {
-        Some(crate::longdouble::Parsed::Finite(_)) => std::str::from_utf8(arg)
-            .ok()
-            .and_then(|s| s.parse::<f64>().ok()),
+        Some(crate::longdouble::Parsed::Finite(f)) => {
+            // (-1)^neg * mantissa * 2^exp; overflow to infinity reads as out of range.
+            let (neg, mantissa, exp) = f.parts();
+            let mut v = mantissa as f64 * 2f64.powi(exp);
+            if v == 0.0 && mantissa != 0 {
+                // Below f64's range but not zero: still rounds up to 1 ms.
+                v = f64::MIN_POSITIVE;
+            }
+            Some(if neg { -v } else { v })
+        }
         // `(long long)` of an infinite long double is LLONG_MIN on x86: "negative".
         Some(crate::longdouble::Parsed::Infinite { .. }) => Some(f64::NEG_INFINITY),
         None => None,
