@@ -141,10 +141,16 @@ fn release(node: &mut Node, client: &mut Client) {
     node.blocking.remove(client.id);
     client.blocked = false;
     node.blocking.unblocked.push_back(client.conn);
-    if node.blocking.is_empty() {
+    stop_watching_if_idle(node);
+}
+
+/// Once nobody waits, inserts stop recording ready keys (and what was recorded goes).
+fn stop_watching_if_idle(node: &mut Node) {
+    // Every database's flag is set and cleared together: the first one speaks for all.
+    if node.blocking.is_empty() && node.keyspace.dbs.first().is_some_and(|d| d.watch_ready) {
         for db in &mut node.keyspace.dbs {
             db.watch_ready = false;
-            db.ready_keys.clear();
+            db.ready_keys = Vec::new();
         }
     }
 }
@@ -158,6 +164,7 @@ fn reply_timeout(client: &mut Client) {
 /// (Redis's `handleClientsBlockedOnKeys`), until no key is ready.
 pub fn after_command(node: &mut Node, now: Now) {
     if node.blocking.is_empty() {
+        stop_watching_if_idle(node);
         return;
     }
     loop {
@@ -471,6 +478,14 @@ mod tests {
         assert!(w.node.blocking.is_empty());
         assert_eq!(w.node.blocking.next_deadline(), None);
         assert_eq!(w.cmd(2, "RPUSH k v; LLEN k"), ":1\r\n:1\r\n");
+        // Nobody waits: list inserts are no longer recorded.
+        assert_eq!(w.cmd(2, "RPUSH k2 v"), ":1\r\n");
+        assert!(w
+            .node
+            .keyspace
+            .dbs
+            .iter()
+            .all(|d| !d.watch_ready && d.ready_keys.is_empty()));
     }
 
     #[test]
