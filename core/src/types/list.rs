@@ -66,6 +66,10 @@ pub enum End {
 // ---------------------------------------------------------------------------------
 
 const TAG_SHARED: u8 = 0x80;
+/// First byte of a fixed-width chunk (`FIXED_MARK varint(width) entries...`): every
+/// entry is `width` raw bytes, no header. Chosen when a full chunk's entries all have
+/// one length and front coding saves less than their headers cost.
+const FIXED_MARK: u8 = 0xFF;
 const TAG_LONG: u8 = 0xC0;
 
 fn put_varint(out: &mut Vec<u8>, mut n: usize) {
@@ -182,16 +186,38 @@ impl Chunk {
         Chunk { buf, count: 0 }
     }
 
+    /// The entry width of a fixed-width chunk; None for a front-coded one.
+    fn fixed_width(&self) -> Option<usize> {
+        if self.buf.first() != Some(&FIXED_MARK) {
+            return None;
+        }
+        get_varint(&self.buf, 1).map(|(w, _)| w)
+    }
+
     fn entries_start(&self) -> usize {
-        1 + self.buf.first().copied().unwrap_or(0) as usize
+        match self.fixed_width() {
+            Some(w) => 1 + varint_len(w),
+            None => 1 + self.buf.first().copied().unwrap_or(0) as usize,
+        }
     }
 
     fn base(&self) -> &[u8] {
+        if self.fixed_width().is_some() {
+            return b"";
+        }
         self.buf.get(1..self.entries_start()).unwrap_or(b"")
     }
 
     fn entry(&self, off: usize) -> EntryPos {
-        let e = decode_entry(&self.buf, off);
+        let e = match self.fixed_width() {
+            Some(w) => Some(EntryPos {
+                shared: 0,
+                start: off,
+                end: off + w,
+            })
+            .filter(|e| e.end <= self.buf.len()),
+            None => decode_entry(&self.buf, off),
+        };
         debug_assert!(e.is_some(), "corrupt list chunk at {off}");
         e.unwrap_or(EntryPos {
             shared: 0,
@@ -232,6 +258,9 @@ impl Chunk {
     }
 
     fn nth_offset(&self, n: usize) -> usize {
+        if let Some(w) = self.fixed_width() {
+            return self.entries_start() + n * w;
+        }
         let mut off = self.entries_start();
         for _ in 0..n {
             off = self.entry(off).end;
@@ -244,8 +273,63 @@ impl Chunk {
     }
 
     fn fits(&self, elem: &[u8], limits: ListLimits) -> bool {
+        let added = match self.fixed_width() {
+            Some(w) if elem.len() == w => w,
+            // Another width: the chunk would have to go back to front coding.
+            Some(_) => return false,
+            None => encoded_len(self.base(), elem),
+        };
         self.count < u32::from(limits.max_entries)
-            && self.buf.len() + encoded_len(self.base(), elem) <= limits.max_bytes as usize
+            && self.buf.len() + added <= limits.max_bytes as usize
+    }
+
+    /// The entry bytes `elem` takes here, converting a fixed-width chunk back to front
+    /// coding first when `elem` has another width.
+    fn encode_for(&mut self, elem: &[u8]) -> Vec<u8> {
+        match self.fixed_width() {
+            Some(w) if elem.len() == w => return elem.to_vec(),
+            Some(_) => self.unfix(),
+            None => {}
+        }
+        let mut enc = Vec::with_capacity(encoded_len(self.base(), elem));
+        encode_entry(&mut enc, self.base(), elem);
+        enc
+    }
+
+    /// Re-encodes a full chunk as fixed width when every entry has the same (non-zero)
+    /// length and that is smaller, then trims capacity to size.
+    fn seal(&mut self) {
+        if self.fixed_width().is_none() && self.count >= 2 {
+            let values = self.values();
+            let w = values.first().map_or(0, Vec::len);
+            let fixed_bytes = 1 + varint_len(w) + w * values.len();
+            if w > 0 && values.iter().all(|v| v.len() == w) && fixed_bytes < self.buf.len() {
+                let mut buf = Vec::with_capacity(fixed_bytes);
+                buf.push(FIXED_MARK);
+                put_varint(&mut buf, w);
+                for v in &values {
+                    buf.extend_from_slice(v);
+                }
+                self.buf = buf;
+            }
+        }
+        self.buf.shrink_to_fit();
+    }
+
+    /// Back from fixed width to front coding (an element of another width arrives).
+    fn unfix(&mut self) {
+        let values = self.values();
+        let Some(first) = values.first() else {
+            return;
+        };
+        let mut c = Chunk::new(first);
+        for v in &values {
+            let mut enc = Vec::new();
+            encode_entry(&mut enc, c.base(), v);
+            c.buf.extend_from_slice(&enc);
+            c.count += 1;
+        }
+        *self = c;
     }
 
     /// Grows capacity for `extra` more bytes by about half the size at a time (only
@@ -257,16 +341,14 @@ impl Chunk {
     }
 
     fn push_back(&mut self, elem: &[u8]) {
-        let mut enc = Vec::with_capacity(encoded_len(self.base(), elem));
-        encode_entry(&mut enc, self.base(), elem);
+        let enc = self.encode_for(elem);
         self.reserve(enc.len());
         self.buf.extend_from_slice(&enc);
         self.count += 1;
     }
 
     fn push_front(&mut self, elem: &[u8]) {
-        let mut enc = Vec::with_capacity(encoded_len(self.base(), elem));
-        encode_entry(&mut enc, self.base(), elem);
+        let enc = self.encode_for(elem);
         self.reserve(enc.len());
         let at = self.entries_start();
         self.buf.splice(at..at, enc);
@@ -327,7 +409,7 @@ fn pack(values: &[Vec<u8>], limits: ListLimits) -> Vec<Chunk> {
         }
     }
     for c in &mut chunks {
-        c.buf.shrink_to_fit();
+        c.seal();
     }
     chunks
 }
@@ -453,7 +535,7 @@ impl List {
             return;
         }
         // The old tail chunk is full for good: trim it to size.
-        self.with_chunk(last, |c| c.buf.shrink_to_fit());
+        self.with_chunk(last, Chunk::seal);
         let mut c = Chunk::new(elem);
         c.push_back(elem);
         let at = self.chunks.len();
@@ -467,7 +549,7 @@ impl List {
             self.len += 1;
             return;
         }
-        self.with_chunk(0, |c| c.buf.shrink_to_fit());
+        self.with_chunk(0, Chunk::seal);
         let mut c = Chunk::new(elem);
         c.push_back(elem);
         self.insert_chunks(0, vec![c]);
@@ -779,8 +861,25 @@ impl List {
             }
             let mut n = 0;
             let mut off = c.entries_start();
+            if let Some(w) = c.fixed_width() {
+                if w == 0 || (c.buf.len() - off) % w != 0 {
+                    return Err(format!(
+                        "chunk {i} of width {w} holds {} bytes",
+                        c.buf.len()
+                    ));
+                }
+            }
             while off < c.buf.len() {
-                let e = decode_entry(&c.buf, off).ok_or(format!("chunk {i} corrupt at {off}"))?;
+                let e = match c.fixed_width() {
+                    Some(w) => EntryPos {
+                        shared: 0,
+                        start: off,
+                        end: off + w,
+                    },
+                    None => {
+                        decode_entry(&c.buf, off).ok_or(format!("chunk {i} corrupt at {off}"))?
+                    }
+                };
                 if e.shared > c.base().len() {
                     return Err(format!("chunk {i} entry shares beyond the base"));
                 }
@@ -882,9 +981,17 @@ mod tests {
     /// Random operations against a VecDeque model, with several chunk limits.
     #[test]
     fn matches_model_under_random_operations() {
-        for fill in [-2, 1, 3, 7] {
+        for (fill, uniform) in [
+            (-2, false),
+            (1, false),
+            (3, false),
+            (7, false),
+            (-2, true),
+            (5, true),
+        ] {
             let mut list = List::new(ListLimits::from_fill(fill));
             let mut model: VecDeque<Vec<u8>> = VecDeque::new();
+            let mut saw_fixed = false;
             let mut x = 0x9e3779b97f4a7c15u64 ^ fill as u64;
             let mut next = || {
                 x ^= x << 13;
@@ -894,7 +1001,13 @@ mod tests {
             };
             for step in 0..4000 {
                 let r = next();
-                let e = elem(next() % 40);
+                let e = if uniform && r % 19 != 0 {
+                    // One width mostly, so full chunks go fixed-width (and back).
+                    let pool = (next() % 50).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+                    format!("{pool:016x}").into_bytes()
+                } else {
+                    elem(next() % 40)
+                };
                 match r % 12 {
                     0 | 1 => {
                         list.push_back(&e);
@@ -977,7 +1090,12 @@ mod tests {
                 if step % 97 == 0 {
                     model_check(&list, &model);
                 }
+                saw_fixed |= list.chunks.iter().any(|c| c.fixed_width().is_some());
             }
+            assert!(
+                saw_fixed || !uniform,
+                "fill {fill}: no fixed-width chunk formed"
+            );
             model_check(&list, &model);
             while list.pop(End::Head).is_some() {}
             assert_eq!(list.heap_bytes(), 0);
@@ -1003,6 +1121,21 @@ mod tests {
             list.push_back(&e);
         }
         let per = list.heap_bytes() as f64 / 10_000.0;
-        assert!(per < 18.0, "{per} bytes per element");
+        assert!(per < 16.6, "{per} bytes per element");
+        assert!(
+            list.chunks
+                .iter()
+                .filter(|c| c.fixed_width() == Some(16))
+                .count()
+                > 70
+        );
+        list.check().unwrap();
+        // A different width into a fixed-width chunk turns it back to front coding.
+        list.set(5, b"short");
+        list.insert(130, b"");
+        list.check().unwrap();
+        assert_eq!(list.get(5), Some(b"short".to_vec()));
+        assert_eq!(list.get(130), Some(Vec::new()));
+        assert_eq!(list.len(), 10_001);
     }
 }
