@@ -8,7 +8,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
-use crate::client::Client;
+use crate::client::{Client, ReplyMode};
 use crate::commands::{lists, Ctx};
 use crate::node::{ConnId, Node, Now};
 use crate::types::list::End;
@@ -155,6 +155,17 @@ fn stop_watching_if_idle(node: &mut Node) {
     }
 }
 
+/// Unblocks `client` (out of the map) after its reply was written, sends the reply
+/// (nothing under CLIENT REPLY OFF, which was on when it blocked) and puts it back.
+fn finish(node: &mut Node, mut client: Client) {
+    release(node, &mut client);
+    if client.reply_mode == ReplyMode::Off {
+        client.out.bytes.clear();
+    }
+    node.flush_client(&mut client);
+    node.clients.insert(client.conn, client);
+}
+
 /// Redis's reply to a blocked client that timed out: a null array (`*-1`, RESP3 `_`).
 fn reply_timeout(client: &mut Client) {
     client.out.null_array();
@@ -216,9 +227,7 @@ fn serve_key(node: &mut Node, now: Now, db: usize, key: &[u8]) {
             }
             Served::Done { deleted } => deleted,
         };
-        release(node, &mut client);
-        node.flush_client(&mut client);
-        node.clients.insert(conn, client);
+        finish(node, client);
         if deleted {
             return;
         }
@@ -259,9 +268,7 @@ pub fn client_unblock(node: &mut Node, id: u64, error: bool) -> bool {
     } else {
         reply_timeout(&mut client);
     }
-    release(node, &mut client);
-    node.flush_client(&mut client);
-    node.clients.insert(conn, client);
+    finish(node, client);
     true
 }
 
@@ -277,9 +284,7 @@ pub fn after_input(node: &mut Node, now: Now, sweep: bool) -> VecDeque<ConnId> {
         match conn.and_then(|c| node.clients.remove(&c)) {
             Some(mut client) if client.id == id => {
                 reply_timeout(&mut client);
-                release(node, &mut client);
-                node.flush_client(&mut client);
-                node.clients.insert(client.conn, client);
+                finish(node, client);
             }
             Some(client) => {
                 node.clients.insert(client.conn, client);
@@ -571,6 +576,14 @@ mod tests {
             "-WRONGTYPE Operation against a key holding the wrong kind of value\r\n"
         );
         assert_eq!(w.cmd(2, "LLEN src"), ":1\r\n");
+    }
+
+    #[test]
+    fn client_reply_off_stays_silent_when_served() {
+        let mut w = World::new(2);
+        w.send(1, "CLIENT REPLY OFF; BLPOP k 0; CLIENT REPLY ON; LLEN k");
+        assert_eq!(w.cmd(2, "RPUSH k a b"), ":2\r\n");
+        assert_eq!(w.take(1), "+OK\r\n:1\r\n");
     }
 
     #[test]
