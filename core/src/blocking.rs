@@ -246,6 +246,25 @@ fn try_serve(ctx: &mut Ctx<'_>, key: &[u8], op: &BlockedOp) -> Served {
     }
 }
 
+/// Marks every watched key of database `db` ready, for SWAPDB (Redis's
+/// `scanDatabaseForReadyKeys`): the database under the waiters' index changed whole.
+pub fn signal_db(node: &mut Node, db: usize) {
+    let keys: Vec<Vec<u8>> = node
+        .blocking
+        .by_key
+        .keys()
+        .filter(|(d, _)| *d == db)
+        .map(|(_, k)| k.clone())
+        .collect();
+    if let Some(d) = node.keyspace.dbs.get_mut(db) {
+        for k in keys {
+            if d.find(&k).is_some() {
+                d.ready_keys.push(k);
+            }
+        }
+    }
+}
+
 /// Unblocks client `id` as CLIENT UNBLOCK does: with the timeout reply, or with
 /// `-UNBLOCKED` when `error`. False when that client is not blocked.
 pub fn client_unblock(node: &mut Node, id: u64, error: bool) -> bool {
@@ -576,6 +595,20 @@ mod tests {
             "-WRONGTYPE Operation against a key holding the wrong kind of value\r\n"
         );
         assert_eq!(w.cmd(2, "LLEN src"), ":1\r\n");
+    }
+
+    #[test]
+    fn signal_db_serves_keys_that_appeared_under_a_waiter() {
+        let mut w = World::new(2);
+        w.send(1, "BLPOP k 0");
+        // A list that is there without an insert the waiter saw (as after SWAPDB).
+        w.node.keyspace.dbs[0].watch_ready = false;
+        assert_eq!(w.cmd(2, "RPUSH k v"), ":1\r\n");
+        w.node.keyspace.dbs[0].watch_ready = true;
+        assert_eq!(w.take(1), "");
+        super::signal_db(&mut w.node, 0);
+        assert_eq!(w.cmd(2, "PING"), "+PONG\r\n");
+        assert_eq!(w.take(1), "*2\r\n$1\r\nk\r\n$1\r\nv\r\n");
     }
 
     #[test]

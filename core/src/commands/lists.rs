@@ -1184,7 +1184,7 @@ pub(crate) fn serve_blocked(ctx: &mut Ctx<'_>, key: &[u8], id: u32, target: &Lis
     }
 }
 
-/// True when `key` in the client's database is a list with elements.
+/// The slot of `key` in the client's database when it is a list with elements.
 pub(crate) fn is_ready(ctx: &mut Ctx<'_>, key: &[u8]) -> Option<u32> {
     let db = ctx.db();
     let id = ctx.node.keyspace.lookup(db, key, ctx.now.wall_ms)?;
