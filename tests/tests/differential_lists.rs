@@ -457,6 +457,19 @@ fn differential_list_scripts() {
 // Blocking with two connections: a waiter and a pusher on each server.
 // ---------------------------------------------------------------------------------
 
+/// Polls CLIENT LIST on `c` until exactly `n` clients are blocked (flag b), so a
+/// waiter's command is known to have run before the test goes on.
+fn wait_blocked(c: &mut Conn, n: usize) {
+    for _ in 0..2000 {
+        let list = String::from_utf8_lossy(&c.cmds("CLIENT LIST")).into_owned();
+        if list.matches("flags=b").count() == n {
+            return;
+        }
+        std::thread::yield_now();
+    }
+    panic!("{}: never saw {n} blocked clients", c.label);
+}
+
 /// Sends `line` on `waiter` without reading (it blocks), then runs `steps` on
 /// `other`, comparing every reply, and finally reads the waiter's reply.
 fn blocking_case(pair: &Pair, name: &str, setup: &[&str], waiter_cmds: &[&str], steps: &[&str]) {
@@ -470,9 +483,17 @@ fn blocking_case(pair: &Pair, name: &str, setup: &[&str], waiter_cmds: &[&str], 
         rw.send_raw(&common::encode_line(line));
         kw.send_raw(&common::encode_line(line));
     }
-    // A round trip on the other connections so the waiters' commands have run.
-    r.cmds("PING");
-    k.cmds("PING");
+    // The waiters' commands have run once they block (a timeout may end it first).
+    let blocks = waiter_cmds
+        .iter()
+        .any(|l| l.contains(" 0") && !l.contains("0."));
+    if blocks {
+        wait_blocked(&mut r, 1);
+        wait_blocked(&mut k, 1);
+    } else {
+        r.cmds("PING");
+        k.cmds("PING");
+    }
     for line in steps {
         let (a, b) = (r.cmds(line), k.cmds(line));
         assert_eq!(escape(&a), escape(&b), "{name}: step {line}");
@@ -573,8 +594,8 @@ fn differential_list_blocking_two_connections() {
         let line = if i == 1 { "BRPOP q 0" } else { "BLPOP q 0" };
         rw.send_raw(&common::encode_line(line));
         kw.send_raw(&common::encode_line(line));
-        r.cmds("PING");
-        k.cmds("PING");
+        wait_blocked(&mut r, i + 1);
+        wait_blocked(&mut k, i + 1);
     }
     assert_eq!(
         escape(&r.cmds("RPUSH q a b")),
@@ -588,6 +609,23 @@ fn differential_list_blocking_two_connections() {
             "fairness"
         );
     }
+    // A waiter that disconnects is forgotten: the pushed element stays; a blocked
+    // client shows flag b in CLIENT LIST.
+    let (mut r, mut k) = pair.fresh();
+    for (c, port) in [(&mut r, pair.redis.port), (&mut k, pair.keel.port)] {
+        let mut gone = Conn::connect(port);
+        gone.send_raw(&common::encode_line("BLPOP k 0"));
+        let mut still = Conn::connect(port);
+        still.send_raw(&common::encode_line("BLPOP other 0"));
+        wait_blocked(c, 2);
+        gone.shutdown_write();
+        drop(gone);
+        wait_blocked(c, 1);
+        assert_eq!(c.cmds("RPUSH k v"), b":1\r\n");
+        assert_eq!(c.cmds("LLEN k"), b":1\r\n");
+        assert_eq!(c.cmds("RPUSH other w"), b":1\r\n");
+        assert_eq!(still.read_reply(), b"*2\r\n$5\r\nother\r\n$1\r\nw\r\n");
+    }
     // CLIENT UNBLOCK with TIMEOUT and ERROR, by id.
     for how in ["TIMEOUT", "ERROR", ""] {
         let (mut r, mut k) = pair.fresh();
@@ -598,7 +636,7 @@ fn differential_list_blocking_two_connections() {
                 .trim()
                 .to_string();
             w.send_raw(&common::encode_line("BLMPOP 0 1 k LEFT"));
-            c.cmds("PING");
+            wait_blocked(c, 1);
             let reply = c.cmds(&format!("CLIENT UNBLOCK {id} {how}"));
             assert_eq!(reply, b":1\r\n", "CLIENT UNBLOCK {how}");
             let again = c.cmds(&format!("CLIENT UNBLOCK {id} {how}"));
