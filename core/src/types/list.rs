@@ -1,6 +1,9 @@
-//! The list type: a deque of chunks, each one exactly sized buffer of entries that
-//! share a prefix with the chunk's base string (front coding), so lists of similar
-//! elements cost a few bytes per element and no element owns an allocation.
+//! The list type: a deque of chunks, each one buffer of up to 128 entries that share
+//! a prefix with the chunk's base string (front coding), or, for a full chunk of
+//! equal-length elements front coding cannot shrink, raw fixed-width entries. Lists of
+//! similar elements cost a few bytes per element, unrelated ones their bytes plus
+//! about half a byte, and no element owns an allocation. Element `i` is found by
+//! walking chunk counts from the nearer end.
 //! `OBJECT ENCODING` says `quicklist` for every list, as Redis 7.0 does. Storage is
 //! keel's own; nothing here knows about clients, config or the keyspace.
 
