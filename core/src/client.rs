@@ -42,6 +42,10 @@ pub struct Client {
     pub is_local: bool,
     /// More requests wait in the query buffer behind the one running.
     pub more_pipelined: bool,
+    /// Parked by a blocking command (`crate::blocking`): its input waits meanwhile.
+    pub blocked: bool,
+    /// Blocking commands answer at once as if timed out (MULTI/EXEC, scripts).
+    pub deny_blocking: bool,
 }
 
 impl Client {
@@ -74,6 +78,8 @@ impl Client {
             close_after_reply: false,
             more_pipelined: false,
             is_local: false,
+            blocked: false,
+            deny_blocking: false,
         }
     }
 
@@ -92,6 +98,9 @@ impl Client {
             .map(String::from_utf8_lossy)
             .unwrap_or_default();
         let mut flags = String::new();
+        if self.blocked {
+            flags.push('b');
+        }
         if self.close_after_reply {
             flags.push('A');
         }

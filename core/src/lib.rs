@@ -4,6 +4,7 @@
 //! `next_deadline()`. Nothing in this crate reads a clock, touches a socket or a file,
 //! spawns a thread or draws OS randomness; drivers hand all of that in.
 
+pub mod blocking;
 pub mod client;
 pub mod commands;
 pub mod config;

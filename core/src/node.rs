@@ -150,6 +150,8 @@ pub struct Node {
     /// meanwhile), so `used_memory` still counts them.
     running_client_bytes: usize,
     pub mutants: Mutants,
+    /// Clients blocked on keys (BLPOP and friends).
+    pub(crate) blocking: crate::blocking::Registry,
 }
 
 /// Baseline bytes a node counts before any key or client (tables, shared state), so
@@ -183,6 +185,7 @@ impl Node {
             process: ProcessInfo::default(),
             running_client_bytes: 0,
             mutants: Mutants::default(),
+            blocking: crate::blocking::Registry::default(),
         }
     }
 
@@ -231,12 +234,35 @@ impl Node {
             } => self.on_accept(now, conn, peer, local, peer_is_loopback),
             Input::Data { conn, bytes } => self.on_data(now, conn, bytes),
             Input::Closed { conn } => {
-                self.clients.remove(&conn);
+                if let Some(c) = self.clients.remove(&conn) {
+                    self.blocking.remove(c.id);
+                }
             }
             Input::Tick => {}
         }
-        if now.mono_ms >= self.next_tick_mono_ms {
+        let ticked = now.mono_ms >= self.next_tick_mono_ms;
+        if ticked {
             self.on_tick(now);
+        }
+        self.run_unblocked(now, ticked);
+    }
+
+    /// Times out blocked clients and runs the pipelined input of clients unblocked
+    /// since (Redis's `processUnblockedClients`).
+    fn run_unblocked(&mut self, now: Now, sweep: bool) {
+        if self.blocking.is_empty() && self.blocking.nothing_unblocked() {
+            return;
+        }
+        loop {
+            let unblocked = crate::blocking::after_input(self, now, sweep);
+            if unblocked.is_empty() {
+                return;
+            }
+            for conn in unblocked {
+                if self.clients.get(&conn).is_some_and(|c| !c.blocked) {
+                    self.on_data(now, conn, &[]);
+                }
+            }
         }
     }
 
@@ -246,7 +272,8 @@ impl Node {
 
     /// When the node wants `handle(now, Tick)` next (monotonic ms).
     pub fn next_deadline(&self) -> u64 {
-        self.next_tick_mono_ms
+        let blocked = self.blocking.next_deadline().unwrap_or(u64::MAX);
+        self.next_tick_mono_ms.min(blocked)
     }
 
     pub(crate) fn log(&mut self, level: LogLevel, message: String) {
@@ -307,7 +334,7 @@ impl Node {
         let mut req = std::mem::take(&mut client.request);
         let mut qpos = 0usize;
         let proto_max = self.hot.proto_max_bulk_len_bytes;
-        while !client.close_after_reply && !self.shutting_down {
+        while !client.close_after_reply && !self.shutting_down && !client.blocked {
             let limits = ParseLimits {
                 proto_max_bulk_len_bytes: proto_max,
                 authenticated: client.authenticated,
@@ -325,6 +352,7 @@ impl Node {
                     if !req.ranges.is_empty() {
                         let argv = commands::Argv::new(base, &req.ranges);
                         commands::execute(self, now, &mut client, &argv);
+                        crate::blocking::after_command(self, now);
                     }
                     qpos += req.consumed_bytes;
                 }
@@ -406,7 +434,9 @@ impl Node {
         let idle: Vec<ConnId> = self
             .clients
             .values()
-            .filter(|c| now.mono_ms.saturating_sub(c.last_interaction_mono_ms) > limit_ms)
+            .filter(|c| {
+                !c.blocked && now.mono_ms.saturating_sub(c.last_interaction_mono_ms) > limit_ms
+            })
             .map(|c| c.conn)
             .collect();
         for conn in idle {

@@ -149,7 +149,35 @@ static CLIENT_SUBCOMMANDS: &[CommandSpec] = &[
     cmd!("no-touch", 3, ["noscript", "loading", "stale"], 0, 0, 0, "connection", "7.2.0", "Controls whether commands sent by the client will alter the LRU/LFU of the keys they access.", client_no_touch),
     cmd!("reply", 3, ["noscript", "loading", "stale"], 0, 0, 0, "connection", "3.2.0", "Instruct the server whether to reply to commands", client_reply),
     cmd!("setname", 3, ["noscript", "loading", "stale"], 0, 0, 0, "connection", "2.6.9", "Set the current connection name", client_setname),
+    cmd!("unblock", -3, ["admin", "noscript", "loading", "stale"], 0, 0, 0, "connection", "5.0.0", "Unblock a client blocked in a blocking command from a different connection", client_unblock),
 ];
+
+/// CLIENT UNBLOCK id [TIMEOUT|ERROR] (the blocking registry does the work).
+fn client_unblock(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
+    if argv.len() > 4 {
+        let sub = String::from_utf8_lossy(argv.get(1)).into_owned();
+        ctx.out().error(&format!(
+            "ERR unknown subcommand or wrong number of arguments for '{sub}'. Try CLIENT HELP."
+        ));
+        return;
+    }
+    let mut error = false;
+    if argv.len() == 4 {
+        if argv.is(3, "error") {
+            error = true;
+        } else if !argv.is(3, "timeout") {
+            ctx.out()
+                .error("ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR");
+            return;
+        }
+    }
+    let Some(id) = super::arg_i64(ctx, argv, 2) else {
+        return;
+    };
+    let done =
+        u64::try_from(id).is_ok_and(|id| crate::blocking::client_unblock(ctx.node, id, error));
+    ctx.out().int(i64::from(done));
+}
 
 fn ping(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
     match argv.len() {

@@ -59,6 +59,10 @@ pub struct Db {
     volatile: Vec<u32>,
     len: usize,
     heap_bytes: usize,
+    /// Set while clients are blocked on keys (`crate::blocking`): inserts of lists
+    /// and sorted sets are then recorded in `ready_keys`, as Redis's `dbAdd` signals.
+    pub(crate) watch_ready: bool,
+    pub(crate) ready_keys: Vec<Vec<u8>>,
 }
 
 impl std::fmt::Debug for Db {
@@ -78,6 +82,8 @@ impl Db {
             volatile: Vec::new(),
             len: 0,
             heap_bytes: 0,
+            watch_ready: false,
+            ready_keys: Vec::new(),
         }
     }
 
@@ -153,6 +159,9 @@ impl Db {
     /// Inserts a key known to be absent; returns its slot id.
     pub fn insert(&mut self, key: &[u8], value: Value) -> u32 {
         debug_assert!(self.find(key).is_none(), "insert of a present key");
+        if self.watch_ready && matches!(value, Value::List(_) | Value::ZSet(_)) {
+            self.ready_keys.push(key.to_vec());
+        }
         let entry = Entry {
             key: SmallBytes::new(key),
             value,
@@ -358,8 +367,10 @@ impl Db {
     /// not knowable, so only an empty database is compacted.
     pub fn clear(&mut self) {
         let hasher = self.hasher.clone();
+        let watch_ready = self.watch_ready;
         *self = Db {
             hasher,
+            watch_ready,
             ..Db::new(HashSeeds([0; 4]))
         };
     }

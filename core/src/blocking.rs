@@ -1,0 +1,643 @@
+//! Clients blocked on keys (BLPOP, BLMOVE, BLMPOP; later BZPOPMIN and friends), as
+//! Redis's `blocked.c`: a registry keyed by (db, key) holding waiters in the order
+//! they blocked, their deadlines on the node's monotonic clock, and the queue of
+//! clients unblocked since, whose pipelined input runs next. Keys become ready when
+//! the keyspace adds a list (or sorted set) under a watched key (`Db::insert`); each
+//! waiter's operation decides whether it can be served ("try serve"). Nothing here
+//! reads a clock or touches I/O.
+
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+
+use crate::client::{Client, ReplyMode};
+use crate::commands::{lists, Ctx};
+use crate::node::{ConnId, Node, Now};
+use crate::types::list::End;
+
+/// What a list waiter does once its key holds elements.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ListTarget {
+    /// BLPOP / BRPOP.
+    Pop { from: End },
+    /// BLMPOP.
+    MultiPop { from: End, count: usize },
+    /// BLMOVE / BRPOPLPUSH.
+    Move { from: End, to: End, dst: Vec<u8> },
+}
+
+/// A blocked command, by value type. Sorted sets join as another variant with their
+/// own try-serve function.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BlockedOp {
+    List(ListTarget),
+}
+
+/// What a try-serve function did for one waiter.
+enum Served {
+    /// The key does not hold what this waiter wants: it stays blocked.
+    NotReady,
+    /// The waiter got its reply; `deleted`: the key is gone (stop serving it).
+    Done { deleted: bool },
+}
+
+/// One blocked client.
+#[derive(Debug, Clone)]
+pub struct Blocked {
+    pub conn: ConnId,
+    pub db: usize,
+    pub keys: Vec<Vec<u8>>,
+    /// Monotonic ms; 0 blocks forever.
+    pub deadline_ms: u64,
+    pub op: BlockedOp,
+}
+
+#[derive(Debug, Default)]
+pub struct Registry {
+    /// By client id (unique, never reused).
+    waiting: BTreeMap<u64, Blocked>,
+    /// Client ids blocked on each (db, key), first blocked first.
+    by_key: BTreeMap<(usize, Vec<u8>), VecDeque<u64>>,
+    /// (deadline, client id) of waiters with a timeout.
+    timeouts: BTreeSet<(u64, u64)>,
+    /// Connections unblocked since their input last ran.
+    unblocked: VecDeque<ConnId>,
+}
+
+impl Registry {
+    pub fn is_empty(&self) -> bool {
+        self.waiting.is_empty()
+    }
+
+    pub fn nothing_unblocked(&self) -> bool {
+        self.unblocked.is_empty()
+    }
+
+    /// INFO's `blocked_clients`.
+    pub fn blocked_clients(&self) -> usize {
+        self.waiting.len()
+    }
+
+    /// The earliest waiter deadline, if any.
+    pub fn next_deadline(&self) -> Option<u64> {
+        self.timeouts.first().map(|&(d, _)| d)
+    }
+
+    /// Forgets client `id`; returns what it was blocked on.
+    pub fn remove(&mut self, id: u64) -> Option<Blocked> {
+        let b = self.waiting.remove(&id)?;
+        for key in &b.keys {
+            let slot = (b.db, key.clone());
+            if let Some(q) = self.by_key.get_mut(&slot) {
+                q.retain(|&w| w != id);
+                if q.is_empty() {
+                    self.by_key.remove(&slot);
+                }
+            }
+        }
+        if b.deadline_ms != 0 {
+            self.timeouts.remove(&(b.deadline_ms, id));
+        }
+        Some(b)
+    }
+}
+
+/// Parks the running client on `keys` (Redis's `blockForKeys`); the reply comes when
+/// a key is served, the deadline passes or CLIENT UNBLOCK. Repeated keys count once.
+pub fn block(ctx: &mut Ctx<'_>, keys: Vec<Vec<u8>>, deadline_ms: u64, op: BlockedOp) {
+    let id = ctx.client.id;
+    let db = ctx.client.db;
+    let mut unique: Vec<Vec<u8>> = Vec::with_capacity(keys.len());
+    for k in keys {
+        if !unique.contains(&k) {
+            unique.push(k);
+        }
+    }
+    let reg = &mut ctx.node.blocking;
+    for k in &unique {
+        reg.by_key.entry((db, k.clone())).or_default().push_back(id);
+    }
+    if deadline_ms != 0 {
+        reg.timeouts.insert((deadline_ms, id));
+    }
+    reg.waiting.insert(
+        id,
+        Blocked {
+            conn: ctx.client.conn,
+            db,
+            keys: unique,
+            deadline_ms,
+            op,
+        },
+    );
+    ctx.client.blocked = true;
+    // Every database watches: SWAPDB moves databases under the waiters' indices.
+    for d in &mut ctx.node.keyspace.dbs {
+        d.watch_ready = true;
+    }
+}
+
+/// Unblocks `client` (taken out of the client map by the caller) and queues its
+/// pending input. Stops watching for ready keys once nobody waits.
+fn release(node: &mut Node, client: &mut Client) {
+    node.blocking.remove(client.id);
+    client.blocked = false;
+    node.blocking.unblocked.push_back(client.conn);
+    stop_watching_if_idle(node);
+}
+
+/// Once nobody waits, inserts stop recording ready keys (and what was recorded goes).
+fn stop_watching_if_idle(node: &mut Node) {
+    // Every database's flag is set and cleared together: the first one speaks for all.
+    if node.blocking.is_empty() && node.keyspace.dbs.first().is_some_and(|d| d.watch_ready) {
+        for db in &mut node.keyspace.dbs {
+            db.watch_ready = false;
+            db.ready_keys = Vec::new();
+        }
+    }
+}
+
+/// Unblocks `client` (out of the map) after its reply was written, sends the reply
+/// (nothing under CLIENT REPLY OFF, which was on when it blocked) and puts it back.
+fn finish(node: &mut Node, mut client: Client) {
+    release(node, &mut client);
+    if client.reply_mode == ReplyMode::Off {
+        client.out.bytes.clear();
+    }
+    node.flush_client(&mut client);
+    node.clients.insert(client.conn, client);
+}
+
+/// Redis's reply to a blocked client that timed out: a null array (`*-1`, RESP3 `_`).
+fn reply_timeout(client: &mut Client) {
+    client.out.null_array();
+}
+
+/// Runs after every command: serves clients blocked on keys that became ready
+/// (Redis's `handleClientsBlockedOnKeys`), until no key is ready.
+pub fn after_command(node: &mut Node, now: Now) {
+    if node.blocking.is_empty() {
+        stop_watching_if_idle(node);
+        return;
+    }
+    loop {
+        let mut ready: Vec<(usize, Vec<u8>)> = Vec::new();
+        for (i, db) in node.keyspace.dbs.iter_mut().enumerate() {
+            ready.extend(db.ready_keys.drain(..).map(|k| (i, k)));
+        }
+        if ready.is_empty() {
+            return;
+        }
+        for (db, key) in ready {
+            serve_key(node, now, db, &key);
+        }
+    }
+}
+
+/// Serves the waiters on (db, key) in blocking order while the key can serve them.
+fn serve_key(node: &mut Node, now: Now, db: usize, key: &[u8]) {
+    let Some(queue) = node.blocking.by_key.get(&(db, key.to_vec())) else {
+        return;
+    };
+    let waiters: Vec<u64> = queue.iter().copied().collect();
+    for id in waiters {
+        let Some(b) = node.blocking.waiting.get(&id) else {
+            continue;
+        };
+        let (conn, op) = (b.conn, b.op.clone());
+        let Some(mut client) = node.clients.remove(&conn) else {
+            node.blocking.remove(id);
+            continue;
+        };
+        if client.id != id || !client.blocked {
+            node.clients.insert(conn, client);
+            node.blocking.remove(id);
+            continue;
+        }
+        let served = {
+            let mut ctx = Ctx {
+                node: &mut *node,
+                client: &mut client,
+                now,
+            };
+            try_serve(&mut ctx, key, &op)
+        };
+        let deleted = match served {
+            Served::NotReady => {
+                node.clients.insert(conn, client);
+                continue;
+            }
+            Served::Done { deleted } => deleted,
+        };
+        finish(node, client);
+        if deleted {
+            return;
+        }
+    }
+}
+
+/// The per-operation try-serve functions.
+fn try_serve(ctx: &mut Ctx<'_>, key: &[u8], op: &BlockedOp) -> Served {
+    match op {
+        BlockedOp::List(target) => match lists::is_ready(ctx, key) {
+            Some(id) => Served::Done {
+                deleted: lists::serve_blocked(ctx, key, id, target),
+            },
+            None => Served::NotReady,
+        },
+    }
+}
+
+/// Marks every watched key of database `db` ready, for SWAPDB (Redis's
+/// `scanDatabaseForReadyKeys`): the database under the waiters' index changed whole.
+pub fn signal_db(node: &mut Node, db: usize) {
+    let keys: Vec<Vec<u8>> = node
+        .blocking
+        .by_key
+        .keys()
+        .filter(|(d, _)| *d == db)
+        .map(|(_, k)| k.clone())
+        .collect();
+    if let Some(d) = node.keyspace.dbs.get_mut(db) {
+        for k in keys {
+            if d.find(&k).is_some() {
+                d.ready_keys.push(k);
+            }
+        }
+    }
+}
+
+/// Unblocks client `id` as CLIENT UNBLOCK does: with the timeout reply, or with
+/// `-UNBLOCKED` when `error`. False when that client is not blocked.
+pub fn client_unblock(node: &mut Node, id: u64, error: bool) -> bool {
+    let Some(conn) = node.blocking.waiting.get(&id).map(|b| b.conn) else {
+        return false;
+    };
+    let Some(mut client) = node.clients.remove(&conn) else {
+        node.blocking.remove(id);
+        return false;
+    };
+    if client.id != id {
+        node.clients.insert(conn, client);
+        node.blocking.remove(id);
+        return false;
+    }
+    if error {
+        client
+            .out
+            .error("UNBLOCKED client unblocked via CLIENT UNBLOCK");
+    } else {
+        reply_timeout(&mut client);
+    }
+    finish(node, client);
+    true
+}
+
+/// Runs after each input: times out waiters whose deadline passed, on `sweep` drops
+/// waiters whose connection is gone, and returns the connections unblocked since, whose
+/// pipelined input the node runs next.
+pub fn after_input(node: &mut Node, now: Now, sweep: bool) -> VecDeque<ConnId> {
+    while let Some(&(deadline, id)) = node.blocking.timeouts.first() {
+        if deadline > now.mono_ms {
+            break;
+        }
+        let conn = node.blocking.waiting.get(&id).map(|b| b.conn);
+        match conn.and_then(|c| node.clients.remove(&c)) {
+            Some(mut client) if client.id == id => {
+                reply_timeout(&mut client);
+                finish(node, client);
+            }
+            Some(client) => {
+                node.clients.insert(client.conn, client);
+                node.blocking.remove(id);
+            }
+            None => {
+                node.blocking.remove(id);
+            }
+        }
+    }
+    if !sweep {
+        return std::mem::take(&mut node.blocking.unblocked);
+    }
+    // Waiters whose client went away without the node hearing of it (CLIENT KILL).
+    let gone: Vec<u64> = node
+        .blocking
+        .waiting
+        .iter()
+        .filter(|(id, b)| node.clients.get(&b.conn).is_none_or(|c| c.id != **id))
+        .map(|(id, _)| *id)
+        .collect();
+    for id in gone {
+        node.blocking.remove(id);
+    }
+    std::mem::take(&mut node.blocking.unblocked)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use crate::node::{ConnId, Effect, Input, Node, Now};
+    use crate::node_tests::test_node;
+
+    /// A node with several connections and a clock the test moves.
+    struct World {
+        node: Node,
+        now: Now,
+        out: BTreeMap<ConnId, Vec<u8>>,
+        closed: Vec<ConnId>,
+    }
+
+    fn encode(line: &str) -> Vec<u8> {
+        let args: Vec<&str> = line.split_whitespace().collect();
+        let mut v = format!("*{}\r\n", args.len()).into_bytes();
+        for a in args {
+            v.extend_from_slice(format!("${}\r\n{a}\r\n", a.len()).as_bytes());
+        }
+        v
+    }
+
+    impl World {
+        fn new(conns: u64) -> World {
+            let mut w = World {
+                node: test_node(),
+                now: Now {
+                    mono_ms: 10,
+                    wall_ms: 1_700_000_000_010,
+                },
+                out: BTreeMap::new(),
+                closed: Vec::new(),
+            };
+            for conn in 1..=conns {
+                w.input(Input::Accepted {
+                    conn,
+                    peer: format!("127.0.0.1:{}", 40000 + conn),
+                    local: "127.0.0.1:6379".into(),
+                    peer_is_loopback: true,
+                });
+            }
+            w
+        }
+
+        fn input(&mut self, input: Input<'_>) {
+            self.node.handle(self.now, input);
+            while let Some(e) = self.node.poll_effect() {
+                match e {
+                    Effect::Send { conn, bytes } => {
+                        self.out.entry(conn).or_default().extend_from_slice(&bytes)
+                    }
+                    Effect::Close { conn } => self.closed.push(conn),
+                    _ => {}
+                }
+            }
+        }
+
+        /// Sends the commands (one per `;`-separated part) in one packet.
+        fn send(&mut self, conn: ConnId, lines: &str) {
+            let bytes: Vec<u8> = lines.split(';').flat_map(|l| encode(l.trim())).collect();
+            self.input(Input::Data {
+                conn,
+                bytes: &bytes,
+            });
+        }
+
+        /// What `conn` was sent since the last call.
+        fn take(&mut self, conn: ConnId) -> String {
+            String::from_utf8_lossy(&self.out.remove(&conn).unwrap_or_default()).into_owned()
+        }
+
+        /// Sends and returns the reply (for connections that do not block).
+        fn cmd(&mut self, conn: ConnId, lines: &str) -> String {
+            self.send(conn, lines);
+            self.take(conn)
+        }
+
+        fn advance_to(&mut self, mono_ms: u64) {
+            let step = mono_ms - self.now.mono_ms;
+            self.now.mono_ms = mono_ms;
+            self.now.wall_ms += step;
+            self.input(Input::Tick);
+        }
+    }
+
+    #[test]
+    fn first_blocked_is_served_first_and_list_is_deleted() {
+        let mut w = World::new(4);
+        w.send(1, "BLPOP q 0");
+        w.send(2, "BRPOP q 0");
+        w.send(3, "BLPOP q 0");
+        assert_eq!(w.take(1), "");
+        assert_eq!(w.node.blocking.blocked_clients(), 3);
+        assert!(w
+            .node
+            .clients
+            .get(&1)
+            .is_some_and(|c| c.info_line(0).contains("flags=b")));
+        assert_eq!(w.cmd(4, "RPUSH q a b c"), ":3\r\n");
+        assert_eq!(w.take(1), "*2\r\n$1\r\nq\r\n$1\r\na\r\n");
+        assert_eq!(w.take(2), "*2\r\n$1\r\nq\r\n$1\r\nc\r\n");
+        assert_eq!(w.take(3), "*2\r\n$1\r\nq\r\n$1\r\nb\r\n");
+        assert_eq!(w.cmd(4, "EXISTS q"), ":0\r\n");
+        assert!(w.node.blocking.is_empty());
+        assert!(w.node.keyspace.dbs.iter().all(|d| !d.watch_ready));
+    }
+
+    #[test]
+    fn served_in_order_until_the_list_runs_out() {
+        let mut w = World::new(3);
+        w.send(1, "BLPOP q 0");
+        w.send(2, "BLPOP q 0");
+        assert_eq!(w.cmd(3, "RPUSH q only"), ":1\r\n");
+        assert_eq!(w.take(1), "*2\r\n$1\r\nq\r\n$4\r\nonly\r\n");
+        assert_eq!(w.take(2), "");
+        assert_eq!(w.node.blocking.blocked_clients(), 1);
+        // A push and a pop in one packet: the waiter is served between them.
+        assert_eq!(w.cmd(3, "RPUSH q x; LPOP q"), ":1\r\n$-1\r\n");
+        assert_eq!(w.take(2), "*2\r\n$1\r\nq\r\n$1\r\nx\r\n");
+    }
+
+    #[test]
+    fn timeout_fires_at_the_deadline_on_the_injected_clock() {
+        let mut w = World::new(2);
+        w.send(1, "BLPOP k 1.5");
+        assert!(w.node.next_deadline() <= 1510);
+        w.advance_to(1509);
+        assert_eq!(w.take(1), "");
+        w.advance_to(1510);
+        assert_eq!(w.take(1), "*-1\r\n");
+        assert!(w.node.blocking.is_empty());
+        // RESP3: a null; BLMOVE times out with the same reply as BLPOP.
+        w.cmd(2, "HELLO 3");
+        w.send(2, "BLMOVE k d LEFT LEFT 0.2");
+        w.advance_to(1800);
+        assert_eq!(w.take(2), "_\r\n");
+        // Timeout 0 never fires.
+        w.send(1, "BRPOP k 0");
+        w.advance_to(1_000_000);
+        assert_eq!(w.take(1), "");
+        assert_eq!(w.node.blocking.next_deadline(), None);
+    }
+
+    #[test]
+    fn pipelined_commands_wait_for_the_blocked_one() {
+        let mut w = World::new(2);
+        w.send(1, "BLPOP k 0; RPUSH after 1; PING");
+        assert_eq!(w.take(1), "");
+        assert_eq!(w.cmd(2, "EXISTS after"), ":0\r\n");
+        // More input while blocked also waits.
+        w.send(1, "LLEN after");
+        assert_eq!(w.take(1), "");
+        assert_eq!(w.cmd(2, "RPUSH k v"), ":1\r\n");
+        assert_eq!(
+            w.take(1),
+            "*2\r\n$1\r\nk\r\n$1\r\nv\r\n:1\r\n+PONG\r\n:1\r\n"
+        );
+    }
+
+    #[test]
+    fn a_blocked_client_that_disconnects_is_forgotten() {
+        let mut w = World::new(3);
+        w.send(1, "BLPOP k 0");
+        w.send(3, "BLPOP k 5");
+        w.input(Input::Closed { conn: 1 });
+        w.input(Input::Closed { conn: 3 });
+        assert!(w.node.blocking.is_empty());
+        assert_eq!(w.node.blocking.next_deadline(), None);
+        assert_eq!(w.cmd(2, "RPUSH k v; LLEN k"), ":1\r\n:1\r\n");
+        // Nobody waits: list inserts are no longer recorded.
+        assert_eq!(w.cmd(2, "RPUSH k2 v"), ":1\r\n");
+        assert!(w
+            .node
+            .keyspace
+            .dbs
+            .iter()
+            .all(|d| !d.watch_ready && d.ready_keys.is_empty()));
+    }
+
+    #[test]
+    fn killed_blocked_client_is_swept_on_the_next_tick() {
+        let mut w = World::new(2);
+        w.send(1, "CLIENT SETNAME waiter");
+        w.take(1);
+        w.send(1, "BLPOP k 0");
+        let id = w.node.clients.get(&1).map(|c| c.id).unwrap_or_default();
+        assert_eq!(w.cmd(2, &format!("CLIENT KILL ID {id}")), ":1\r\n");
+        w.advance_to(500);
+        assert!(w.node.blocking.is_empty());
+        assert_eq!(w.cmd(2, "RPUSH k v"), ":1\r\n");
+        assert_eq!(w.cmd(2, "LLEN k"), ":1\r\n");
+    }
+
+    #[test]
+    fn client_unblock_with_timeout_or_error() {
+        let mut w = World::new(2);
+        let id = w.node.clients.get(&1).map(|c| c.id).unwrap_or_default();
+        w.send(1, "BLPOP k 0; PING");
+        assert_eq!(w.cmd(2, &format!("CLIENT UNBLOCK {id}")), ":1\r\n");
+        assert_eq!(w.take(1), "*-1\r\n+PONG\r\n");
+        assert_eq!(w.cmd(2, &format!("CLIENT UNBLOCK {id}")), ":0\r\n");
+        w.send(1, "BLMPOP 0 1 k LEFT");
+        assert_eq!(w.cmd(2, &format!("CLIENT UNBLOCK {id} error")), ":1\r\n");
+        assert_eq!(
+            w.take(1),
+            "-UNBLOCKED client unblocked via CLIENT UNBLOCK\r\n"
+        );
+        assert_eq!(
+            w.cmd(2, &format!("CLIENT UNBLOCK {id} maybe")),
+            "-ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR\r\n"
+        );
+        assert_eq!(w.cmd(2, "CLIENT UNBLOCK -1"), ":0\r\n");
+        assert!(w.node.blocking.is_empty());
+    }
+
+    #[test]
+    fn rename_and_blmove_wake_waiters_in_chain() {
+        let mut w = World::new(4);
+        w.send(1, "BLMOVE a b RIGHT LEFT 0");
+        w.send(2, "BLPOP b 0");
+        w.send(3, "BLPOP renamed 0");
+        assert_eq!(w.cmd(4, "RPUSH a x"), ":1\r\n");
+        assert_eq!(w.take(1), "$1\r\nx\r\n");
+        assert_eq!(w.take(2), "*2\r\n$1\r\nb\r\n$1\r\nx\r\n");
+        assert_eq!(w.cmd(4, "EXISTS a b"), ":0\r\n");
+        assert_eq!(w.cmd(4, "RPUSH tmp v; RENAME tmp renamed"), ":1\r\n+OK\r\n");
+        assert_eq!(w.take(3), "*2\r\n$7\r\nrenamed\r\n$1\r\nv\r\n");
+        assert!(w.node.blocking.is_empty());
+    }
+
+    #[test]
+    fn blmpop_and_several_keys() {
+        let mut w = World::new(3);
+        w.send(1, "BLMPOP 0 2 k1 k2 RIGHT COUNT 2");
+        w.send(2, "BLPOP k1 k2 k1 0");
+        assert_eq!(w.cmd(3, "RPUSH k2 a b c"), ":3\r\n");
+        assert_eq!(w.take(1), "*2\r\n$2\r\nk2\r\n*2\r\n$1\r\nc\r\n$1\r\nb\r\n");
+        assert_eq!(w.take(2), "*2\r\n$2\r\nk2\r\n$1\r\na\r\n");
+        assert!(w.node.blocking.is_empty());
+        assert!(w.node.blocking.by_key.is_empty());
+    }
+
+    #[test]
+    fn a_key_of_another_type_does_not_serve() {
+        let mut w = World::new(2);
+        w.send(1, "BLPOP k 0");
+        assert_eq!(w.cmd(2, "SET k str; DEL k"), "+OK\r\n:1\r\n");
+        assert_eq!(w.take(1), "");
+        assert_eq!(w.cmd(2, "LPUSH k v"), ":1\r\n");
+        assert_eq!(w.take(1), "*2\r\n$1\r\nk\r\n$1\r\nv\r\n");
+    }
+
+    #[test]
+    fn blmove_to_a_wrong_type_unblocks_with_the_error() {
+        let mut w = World::new(2);
+        w.send(1, "BLMOVE src dst LEFT LEFT 0");
+        assert_eq!(w.cmd(2, "SET dst s; RPUSH src a"), "+OK\r\n:1\r\n");
+        assert_eq!(
+            w.take(1),
+            "-WRONGTYPE Operation against a key holding the wrong kind of value\r\n"
+        );
+        assert_eq!(w.cmd(2, "LLEN src"), ":1\r\n");
+    }
+
+    #[test]
+    fn signal_db_serves_keys_that_appeared_under_a_waiter() {
+        let mut w = World::new(2);
+        w.send(1, "BLPOP k 0");
+        // A list that is there without an insert the waiter saw (as after SWAPDB).
+        w.node.keyspace.dbs[0].watch_ready = false;
+        assert_eq!(w.cmd(2, "RPUSH k v"), ":1\r\n");
+        w.node.keyspace.dbs[0].watch_ready = true;
+        assert_eq!(w.take(1), "");
+        super::signal_db(&mut w.node, 0);
+        assert_eq!(w.cmd(2, "PING"), "+PONG\r\n");
+        assert_eq!(w.take(1), "*2\r\n$1\r\nk\r\n$1\r\nv\r\n");
+    }
+
+    #[test]
+    fn client_reply_off_stays_silent_when_served() {
+        let mut w = World::new(2);
+        w.send(1, "CLIENT REPLY OFF; BLPOP k 0; CLIENT REPLY ON; LLEN k");
+        assert_eq!(w.cmd(2, "RPUSH k a b"), ":2\r\n");
+        assert_eq!(w.take(1), "+OK\r\n:1\r\n");
+    }
+
+    #[test]
+    fn deny_blocking_answers_as_a_timeout() {
+        let mut w = World::new(1);
+        if let Some(c) = w.node.clients.get_mut(&1) {
+            c.deny_blocking = true;
+        }
+        assert_eq!(w.cmd(1, "BLPOP k 0"), "*-1\r\n");
+        assert_eq!(w.cmd(1, "BLMOVE k d LEFT LEFT 0"), "$-1\r\n");
+        assert_eq!(w.cmd(1, "BLMPOP 0 1 k LEFT"), "*-1\r\n");
+        assert!(w.node.blocking.is_empty());
+    }
+
+    #[test]
+    fn blocked_clients_are_not_closed_as_idle() {
+        let mut w = World::new(2);
+        w.cmd(2, "CONFIG SET timeout 1");
+        w.send(1, "BLPOP k 0");
+        w.advance_to(5_000);
+        assert!(!w.closed.contains(&1));
+        assert!(w.closed.contains(&2));
+    }
+}
