@@ -1,4 +1,4 @@
-//! Clients blocked on keys (BLPOP, BLMOVE, BLMPOP; later BZPOPMIN and friends), as
+//! Clients blocked on keys (BLPOP, BLMOVE, BLMPOP, BZPOPMIN, BZPOPMAX, BZMPOP), as
 //! Redis's `blocked.c`: a registry keyed by (db, key) holding waiters in the order
 //! they blocked, their deadlines on the node's monotonic clock, and the queue of
 //! clients unblocked since, whose pipelined input runs next. Keys become ready when
@@ -9,7 +9,7 @@
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use crate::client::{Client, ReplyMode};
-use crate::commands::{lists, Ctx};
+use crate::commands::{lists, zsets, Ctx};
 use crate::node::{ConnId, Node, Now};
 use crate::types::list::End;
 
@@ -24,11 +24,15 @@ pub enum ListTarget {
     Move { from: End, to: End, dst: Vec<u8> },
 }
 
-/// A blocked command, by value type. Sorted sets join as another variant with their
-/// own try-serve function.
+/// A blocked command, by value type; each has its own try-serve function.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum BlockedOp {
     List(ListTarget),
+    /// BZPOPMIN / BZPOPMAX (`count` None) and BZMPOP.
+    ZSet {
+        max: bool,
+        count: Option<u64>,
+    },
 }
 
 /// What a try-serve function did for one waiter.
@@ -243,6 +247,15 @@ fn try_serve(ctx: &mut Ctx<'_>, key: &[u8], op: &BlockedOp) -> Served {
             },
             None => Served::NotReady,
         },
+        BlockedOp::ZSet { max, count } => {
+            if zsets::is_ready(ctx, key) {
+                Served::Done {
+                    deleted: zsets::serve_blocked(ctx, key, *max, *count),
+                }
+            } else {
+                Served::NotReady
+            }
+        }
     }
 }
 

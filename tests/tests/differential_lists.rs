@@ -790,3 +790,70 @@ fn differential_list_generated_sequences() {
         panic!("keel differs from redis (minimal sequence after shrinking):\n{e}");
     }
 }
+
+/// The sorted-set blocking pops through the same registry: served, several keys,
+/// BZMPOP's nested reply, a key of another type that does not serve, the timeout.
+#[test]
+fn differential_zset_blocking_two_connections() {
+    if !common::require_redis_or_skip() {
+        return;
+    }
+    let pair = Pair::start();
+    blocking_case(
+        &pair,
+        "bzpopmin-served",
+        &[],
+        &["BZPOPMIN z 0"],
+        &["ZADD z 2 b 1 a 3 c", "ZRANGE z 0 -1 WITHSCORES"],
+    );
+    blocking_case(
+        &pair,
+        "bzpopmax-second-key",
+        &[],
+        &["BZPOPMAX z1 z2 0"],
+        &["ZADD z2 1.5 x 2.5 y", "ZCARD z2"],
+    );
+    blocking_case(
+        &pair,
+        "bzmpop-count",
+        &[],
+        &["BZMPOP 0 2 z1 z2 MAX COUNT 2"],
+        &["ZADD z1 1 a 2 b 3 c", "ZRANGE z1 0 -1"],
+    );
+    blocking_case(
+        &pair,
+        "bzpopmin-wrong-type-then-zset",
+        &[],
+        &["BZPOPMIN z 0"],
+        &["RPUSH z a", "DEL z", "ZADD z 7 m", "EXISTS z"],
+    );
+    blocking_case(
+        &pair,
+        "bzpopmin-pipelined-and-emptied",
+        &[],
+        &["BZPOPMIN z 0", "ZCARD z"],
+        &["ZADD z 1 only", "EXISTS z"],
+    );
+    blocking_case(&pair, "bzpopmin-timeout", &[], &["BZPOPMIN z 0.05"], &[]);
+    blocking_case(&pair, "bzmpop-timeout", &[], &["BZMPOP 0.05 1 z MIN"], &[]);
+    blocking_case(
+        &pair,
+        "bzpop-immediate-and-errors",
+        &["ZADD z 1 a 2 b", "SET s x"],
+        &[],
+        &[
+            "BZPOPMIN z 0",
+            "BZPOPMAX z 0",
+            "BZPOPMIN s 0",
+            "BZPOPMIN z -1",
+            "BZPOPMIN z nope",
+            "BZMPOP 0 0 z MIN",
+            "BZMPOP 0 1 z MIDDLE",
+            "BZMPOP 0 1 z MIN COUNT 0",
+            "MULTI",
+            "BZPOPMIN nokey 0",
+            "BZMPOP 0 1 nokey MIN",
+            "EXEC",
+        ],
+    );
+}

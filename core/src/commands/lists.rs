@@ -1000,7 +1000,7 @@ fn lmpop(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
 // ---------------------------------------------------------------------------------
 
 /// Redis's `getTimeoutFromObjectOrReply` in seconds: milliseconds, 0 for none.
-fn timeout_arg(ctx: &mut Ctx<'_>, arg: &[u8]) -> Option<u64> {
+pub(crate) fn timeout_arg(ctx: &mut Ctx<'_>, arg: &[u8]) -> Option<u64> {
     let secs = match crate::longdouble::parse(arg) {
         Some(crate::longdouble::Parsed::Finite(f)) => {
             // (-1)^neg * mantissa * 2^exp; overflow to infinity reads as out of range.
@@ -1031,7 +1031,7 @@ fn timeout_arg(ctx: &mut Ctx<'_>, arg: &[u8]) -> Option<u64> {
 }
 
 /// The absolute deadline (monotonic ms) of a relative timeout; 0 blocks forever.
-fn deadline(ctx: &Ctx<'_>, timeout_ms: u64) -> u64 {
+pub(crate) fn deadline(ctx: &Ctx<'_>, timeout_ms: u64) -> u64 {
     if timeout_ms == 0 {
         0
     } else {

@@ -303,37 +303,32 @@ fn config_help(ctx: &mut Ctx<'_>, _argv: &Argv<'_>) {
 
 // ---- COMMAND ----
 
-/// ACL categories as Redis derives them from flags and group (`@read`, `@fast`, ...).
+/// ACL categories as Redis derives them from flags and group (`@read`, `@fast`, ...),
+/// in Redis's category order (the bit order of `ACL_CATEGORY_*`).
 fn acl_categories(spec: &CommandSpec) -> Vec<&'static str> {
-    let mut cats = Vec::new();
-    if spec.has_flag("write") {
-        cats.push("@write");
-    }
-    if spec.has_flag("readonly") {
-        cats.push("@read");
-    }
-    match spec.group {
-        "string" => cats.push("@string"),
-        "hash" => cats.push("@hash"),
-        "list" => cats.push("@list"),
-        "set" => cats.push("@set"),
-        "sorted-set" | "sorted_set" => cats.push("@sortedset"),
-        "pubsub" => cats.push("@pubsub"),
-        "transactions" => cats.push("@transaction"),
-        "generic" => cats.push("@keyspace"),
-        "connection" => cats.push("@connection"),
-        _ => {}
-    }
-    if spec.has_flag("admin") {
-        cats.push("@admin");
-        cats.push("@dangerous");
-    }
-    cats.push(if spec.has_flag("fast") {
-        "@fast"
-    } else {
-        "@slow"
-    });
-    cats
+    let group = |g: &str| spec.group == g;
+    let admin = spec.has_flag("admin");
+    [
+        (group("generic"), "@keyspace"),
+        (spec.has_flag("readonly"), "@read"),
+        (spec.has_flag("write"), "@write"),
+        (group("set"), "@set"),
+        (group("sorted-set"), "@sortedset"),
+        (group("list"), "@list"),
+        (group("hash"), "@hash"),
+        (group("string"), "@string"),
+        (group("pubsub"), "@pubsub"),
+        (admin, "@admin"),
+        (spec.has_flag("fast"), "@fast"),
+        (!spec.has_flag("fast"), "@slow"),
+        (spec.has_flag("blocking"), "@blocking"),
+        (admin, "@dangerous"),
+        (group("connection"), "@connection"),
+        (group("transactions"), "@transaction"),
+    ]
+    .into_iter()
+    .filter_map(|(on, cat)| on.then_some(cat))
+    .collect()
 }
 
 fn reply_command_info(out: &mut crate::resp::ReplyBuf, spec: &CommandSpec, parent: Option<&str>) {

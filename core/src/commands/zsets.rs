@@ -11,8 +11,8 @@ use super::{arg_i64, cmd, errors, Argv, CommandSpec, Ctx};
 use crate::mutants::Mutant;
 use crate::notify;
 use crate::resp::{Proto, ReplyBuf};
-use crate::types::zset::{fmt_score, parse_score, LexRange, ScoreRange, ZSetLimits};
 use crate::types::set::{Member, Set};
+use crate::types::zset::{fmt_score, parse_score, LexRange, ScoreRange, ZSetLimits};
 use crate::types::{Value, ZSet};
 use crate::util::parse_i64;
 
@@ -37,6 +37,12 @@ pub static COMMANDS: &[CommandSpec] = &[
         "Intersect multiple sorted sets and store the resulting sorted set in a new key", zinterstore),
     cmd!("zlexcount", 4, ["readonly", "fast"], 1, 1, 1, "sorted-set", "2.8.9",
         "Count the number of members in a sorted set between a given lexicographical range", zlexcount),
+    cmd!("bzmpop", -5, ["write", "blocking", "movablekeys"], 0, 0, 0, "sorted-set", "7.0.0",
+        "Remove and return members with scores in a sorted set or block until one is available", bzmpop),
+    cmd!("bzpopmax", -3, ["write", "noscript", "blocking", "fast"], 1, -2, 1, "sorted-set", "5.0.0",
+        "Remove and return the member with the highest score from one or more sorted sets, or block until one is available", bzpopmax),
+    cmd!("bzpopmin", -3, ["write", "noscript", "blocking", "fast"], 1, -2, 1, "sorted-set", "5.0.0",
+        "Remove and return the member with the lowest score from one or more sorted sets, or block until one is available", bzpopmin),
     cmd!("zmpop", -4, ["write", "movablekeys"], 0, 0, 0, "sorted-set", "7.0.0",
         "Remove and return members with scores in a sorted set", zmpop),
     cmd!("zmscore", -3, ["readonly", "fast"], 1, 1, 1, "sorted-set", "6.2.0",
@@ -1017,18 +1023,28 @@ pub fn pop_members(ctx: &mut Ctx<'_>, id: u32, max: bool, count: u64) -> Vec<(Ve
     popped
 }
 
-fn zmpop(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
-    let Some(numkeys) = arg_range_msg(ctx, argv.get(1), 1, "ERR numkeys should be greater than 0")
-    else {
-        return;
-    };
+/// ZMPOP / BZMPOP arguments from `numkeys_at` on: the key range, MIN/MAX and COUNT,
+/// parsed in Redis's order; the error is written on a bad one.
+struct MpopArgs {
+    keys: std::ops::Range<usize>,
+    max: bool,
+    count: u64,
+}
+
+fn parse_mpop(ctx: &mut Ctx<'_>, argv: &Argv<'_>, numkeys_at: usize) -> Option<MpopArgs> {
+    let numkeys = arg_range_msg(
+        ctx,
+        argv.get(numkeys_at),
+        1,
+        "ERR numkeys should be greater than 0",
+    )?;
     let where_idx = usize::try_from(numkeys)
         .ok()
-        .and_then(|n| n.checked_add(2))
+        .and_then(|n| n.checked_add(numkeys_at + 1))
         .filter(|&w| w < argv.len());
     let Some(where_idx) = where_idx else {
         ctx.out().error(errors::SYNTAX);
-        return;
+        return None;
     };
     let max = if argv.is(where_idx, "min") {
         false
@@ -1036,7 +1052,7 @@ fn zmpop(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
         true
     } else {
         ctx.out().error(errors::SYNTAX);
-        return;
+        return None;
     };
     let mut count = None;
     let mut j = where_idx + 1;
@@ -1044,19 +1060,105 @@ fn zmpop(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
         let more = argv.len() - 1 - j;
         if count.is_none() && argv.is(j, "count") && more > 0 {
             j += 1;
-            let Some(c) = arg_range_msg(ctx, argv.get(j), 1, "ERR count should be greater than 0")
-            else {
-                return;
-            };
+            let c = arg_range_msg(ctx, argv.get(j), 1, "ERR count should be greater than 0")?;
             count = Some(c as u64);
         } else {
             ctx.out().error(errors::SYNTAX);
-            return;
+            return None;
         }
         j += 1;
     }
-    let keys: Vec<&[u8]> = (2..where_idx).map(|i| argv.get(i)).collect();
-    zpop_generic(ctx, &keys, max, true, Some(count.unwrap_or(1)), true, true);
+    Some(MpopArgs {
+        keys: numkeys_at + 1..where_idx,
+        max,
+        count: count.unwrap_or(1),
+    })
+}
+
+fn zmpop(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
+    let Some(a) = parse_mpop(ctx, argv, 1) else {
+        return;
+    };
+    let keys: Vec<&[u8]> = a.keys.map(|i| argv.get(i)).collect();
+    zpop_generic(ctx, &keys, a.max, true, Some(a.count), true, true);
+}
+
+// ---------------------------------------------------------------------------------
+// BZPOPMIN BZPOPMAX BZMPOP
+// ---------------------------------------------------------------------------------
+
+fn bzpopmin(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
+    let keys = 1..argv.len() - 1;
+    blocking_zpop(ctx, argv, keys, argv.len() - 1, false, None);
+}
+
+fn bzpopmax(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
+    let keys = 1..argv.len() - 1;
+    blocking_zpop(ctx, argv, keys, argv.len() - 1, true, None);
+}
+
+fn bzmpop(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
+    let Some(a) = parse_mpop(ctx, argv, 2) else {
+        return;
+    };
+    blocking_zpop(ctx, argv, a.keys, 1, a.max, Some(a.count));
+}
+
+/// Redis's `blockingGenericZpopCommand`: pops from the first non-empty sorted set of
+/// `keys` like ZPOPMIN/ZPOPMAX (BZMPOP: like ZMPOP, `count` given), else blocks until
+/// one is served, the timeout passes (a null array) or the client may not block.
+fn blocking_zpop(
+    ctx: &mut Ctx<'_>,
+    argv: &Argv<'_>,
+    keys: std::ops::Range<usize>,
+    timeout_at: usize,
+    max: bool,
+    count: Option<u64>,
+) {
+    let Some(timeout_ms) = super::lists::timeout_arg(ctx, argv.get(timeout_at)) else {
+        return;
+    };
+    let nested = count.is_some();
+    for j in keys.clone() {
+        let key = argv.get(j);
+        let Ok(found) = lookup_zset(ctx, key, false) else {
+            return;
+        };
+        if found.is_some_and(|id| zset_of(ctx, id).is_some_and(|z| !z.is_empty())) {
+            zpop_generic(ctx, &[key], max, true, count, nested, nested);
+            return;
+        }
+    }
+    if ctx.client.deny_blocking {
+        ctx.out().null_array();
+        return;
+    }
+    let keys: Vec<Vec<u8>> = keys.map(|j| argv.get(j).to_vec()).collect();
+    let deadline = super::lists::deadline(ctx, timeout_ms);
+    crate::blocking::block(
+        ctx,
+        keys,
+        deadline,
+        crate::blocking::BlockedOp::ZSet { max, count },
+    );
+}
+
+/// A non-empty sorted set under `key`, for a blocked client to be served from.
+pub(crate) fn is_ready(ctx: &mut Ctx<'_>, key: &[u8]) -> bool {
+    let db = ctx.db();
+    let Some(id) = ctx.node.keyspace.lookup(db, key, ctx.now.wall_ms) else {
+        return false;
+    };
+    matches!(ctx.node.keyspace.value(db, id), Some(Value::ZSet(z)) if !z.is_empty())
+}
+
+/// Serves a client blocked by BZPOPMIN/BZPOPMAX (`count` None) or BZMPOP; true when
+/// the key was emptied and deleted.
+pub(crate) fn serve_blocked(ctx: &mut Ctx<'_>, key: &[u8], max: bool, count: Option<u64>) -> bool {
+    let nested = count.is_some();
+    zpop_generic(ctx, &[key], max, true, count, nested, nested);
+    let db = ctx.db();
+    ctx.node.keyspace.lookup(db, key, ctx.now.wall_ms).is_none()
 }
 
 // ---------------------------------------------------------------------------------
