@@ -437,10 +437,50 @@ fn big_script() -> String {
     s
 }
 
+/// SORT over lists and sorted sets (sets are covered with the set tests), STORE into
+/// a list, BY nosort keeping the source's order.
+const SORT_LISTS_ZSETS: &str = r#"
+RPUSH l 3 1 2 10 -5 1.5
+SORT l
+SORT l DESC
+SORT l LIMIT 1 3
+SORT l ALPHA
+SORT l BY nosort
+SORT l BY nosort DESC
+SORT l BY nosort LIMIT 2 2
+SORT_RO l DESC LIMIT 0 2
+SORT l STORE dst
+LRANGE dst 0 -1
+OBJECT ENCODING dst
+TYPE dst
+SET weight_3 30
+SET weight_1 10
+SORT l BY weight_* GET # GET weight_*
+SORT l BY nosort STORE dst2
+LRANGE dst2 0 -1
+RPUSH bad a b
+SORT bad
+SORT bad ALPHA STORE dst
+LRANGE dst 0 -1
+ZADD z 3 c 1 a 2 b
+SORT z ALPHA
+SORT z BY nosort
+SORT z BY nosort DESC LIMIT 1 5
+SORT z BY nosort STORE zs
+LRANGE zs 0 -1
+SET dst x
+EXPIRE dst 100
+SORT z ALPHA STORE dst
+TTL dst
+SORT nokey STORE dst
+EXISTS dst
+"#;
+
 #[test]
 fn differential_list_scripts() {
     run_scripts(&[
         ("push-pop", PUSH_POP.to_string()),
+        ("sort", SORT_LISTS_ZSETS.to_string()),
         ("ranges", RANGES.to_string()),
         ("insert-rem", INSERT_REM.to_string()),
         ("lpos", LPOS.to_string()),

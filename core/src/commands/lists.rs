@@ -322,6 +322,16 @@ fn update_list<R>(ctx: &mut Ctx<'_>, id: u32, f: impl FnOnce(&mut List) -> R) ->
         .flatten()
 }
 
+/// A new list value holding `items` head to tail, with the node's chunk limits (SORT
+/// ... STORE).
+pub(crate) fn list_value(ctx: &Ctx<'_>, items: &[Vec<u8>]) -> Value {
+    let mut list = List::new(limits(ctx));
+    for item in items {
+        list.push_back(item);
+    }
+    Value::List(Box::new(list))
+}
+
 /// Adds an empty list under `key` (known absent); the caller pushes into it at once.
 fn create_list(ctx: &mut Ctx<'_>, key: &[u8]) -> u32 {
     let db = ctx.db();

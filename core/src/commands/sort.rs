@@ -61,13 +61,16 @@ pub(crate) fn sort_source(value: Option<&Value>) -> Result<SortSource, ()> {
             elements: z.entries().into_iter().map(|(m, _)| m.to_vec()).collect(),
             ordered: true,
         }),
-        Some(Value::List(_) | Value::Str(_) | Value::Hash(_)) => Err(()),
+        Some(Value::List(l)) => Ok(SortSource {
+            elements: l.iter_values().collect(),
+            ordered: true,
+        }),
+        Some(Value::Str(_) | Value::Hash(_)) => Err(()),
     }
 }
 
-/// Writes a SORT ... STORE result: Redis stores a list. Until the list type lands
-/// only an empty result (which deletes the destination) can be stored; the lead
-/// fills this in with the list constructor.
+/// Writes a SORT ... STORE result as Redis's `setKey` does: a list replacing whatever
+/// `dst` held (TTL dropped); an empty result deletes `dst`. Replies with the count.
 fn store_list(ctx: &mut Ctx<'_>, dst: &[u8], items: Vec<Vec<u8>>) {
     let db = ctx.db();
     let now_ms = ctx.now.wall_ms;
@@ -79,8 +82,11 @@ fn store_list(ctx: &mut Ctx<'_>, dst: &[u8], items: Vec<Vec<u8>>) {
         ctx.out().int(0);
         return;
     }
-    ctx.out()
-        .error("ERR SORT STORE of a non-empty result needs the list type, not merged yet");
+    let value = super::lists::list_value(ctx, &items);
+    ctx.node.keyspace.set(db, dst, value, false, now_ms);
+    ctx.key_modified(dst);
+    ctx.notify(notify::LIST, "sortstore", dst);
+    ctx.out().int(items.len() as i64);
 }
 
 fn sort(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
