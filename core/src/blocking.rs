@@ -80,6 +80,11 @@ impl Registry {
         self.waiting.len()
     }
 
+    /// INFO's `clients_in_timeout_table`: waiters with a deadline.
+    pub fn clients_with_timeout(&self) -> usize {
+        self.timeouts.len()
+    }
+
     /// The earliest waiter deadline, if any.
     pub fn next_deadline(&self) -> Option<u64> {
         self.timeouts.first().map(|&(d, _)| d)
