@@ -3,7 +3,8 @@
 #   hash-1m    one hash of 1M fields (16-byte fields and values)
 #   set-1m     one set of 1M 16-byte members
 #   zset-1m    one sorted set of 1M 16-byte members with seeded random float scores
-#   list-1m    one list of 1M 16-byte elements
+#   list-1m    one list of 1M 16-byte elements (similar: e:00000000000123)
+#   list-1m-random  one list of 1M random 16-hex-digit elements (nothing to share)
 #   hash-100k  100k hashes of 10 fields each (per hash; Redis's listpack is the bar)
 #
 #   bench/memory-types.sh                 # all cases
@@ -14,7 +15,7 @@
 # per element and the keel/redis ratio.
 set -euo pipefail
 
-CASES=${CASES:-"hash-1m set-1m zset-1m list-1m hash-100k"}
+CASES=${CASES:-"hash-1m set-1m zset-1m list-1m list-1m-random hash-100k"}
 
 cd "$(dirname "$0")/.."
 source bench/lib.sh
@@ -55,6 +56,8 @@ with open(path, "wb") as f:
                 args = ["ZADD", "big"] + [x for i in r for x in (repr(rng.uniform(-1e6, 1e6)), "m:%014d" % i)]
             elif case == "list-1m":
                 args = ["RPUSH", "big"] + ["e:%014d" % i for i in r]
+            elif case == "list-1m-random":
+                args = ["RPUSH", "big"] + ["%016x" % rng.getrandbits(64) for i in r]
             else:
                 sys.exit("unknown case " + case)
             f.write(cmd(args))
@@ -72,7 +75,7 @@ echo "date:   $(date -u '+%Y-%m-%dT%H:%M:%SZ')"
 echo "redis:  $(redis-server --version)"
 echo "keel:   $("$KEEL_BIN" --version) ($(git rev-parse --short HEAD 2>/dev/null || echo 'no commit'))"
 echo
-printf '%-10s %10s %12s %12s %8s %16s %16s\n' case elements "redis B/el" "keel B/el" ratio "redis encoding" "keel encoding"
+printf '%-15s %10s %12s %12s %8s %16s %16s\n' case elements "redis B/el" "keel B/el" ratio "redis encoding" "keel encoding"
 for c in $CASES; do
     n=$(gen "$c" "$WORK/load.resp")
     declare -A PER ENC
@@ -89,6 +92,6 @@ for c in $CASES; do
         [[ $c == hash-100k ]] && key=h:00000000
         ENC[$name]=$(redis-cli -p "$port" OBJECT ENCODING "$key")
     done
-    printf '%-10s %10s %12s %12s %8s %16s %16s\n' "$c" "$n" "${PER[redis]}" "${PER[keel]}" \
+    printf '%-15s %10s %12s %12s %8s %16s %16s\n' "$c" "$n" "${PER[redis]}" "${PER[keel]}" \
         "$(awk -v r="${PER[redis]}" -v k="${PER[keel]}" 'BEGIN { printf "%.2f", k / r }')" "${ENC[redis]}" "${ENC[keel]}"
 done
