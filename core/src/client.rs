@@ -1,8 +1,11 @@
 //! Per-connection client state: query buffer and parser position, selected database,
-//! protocol version, authentication, name, reply mode. Owned by the node, keyed by the
-//! driver's connection id; holds no socket.
+//! protocol version, authentication, name, reply mode, the MULTI queue and the
+//! pub/sub subscriptions. Owned by the node, keyed by the driver's connection id;
+//! holds no socket.
 
+use crate::multi::MultiState;
 use crate::node::ConnId;
+use crate::pubsub::ClientSubs;
 use crate::resp::{ReplyBuf, Request, RequestParser};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -42,6 +45,12 @@ pub struct Client {
     pub is_local: bool,
     /// More requests wait in the query buffer behind the one running.
     pub more_pipelined: bool,
+    /// Inside MULTI (`CLIENT_MULTI`): the queued commands.
+    pub multi: Option<MultiState>,
+    /// Commands run from EXEC's queue right now.
+    pub in_exec: bool,
+    /// Channels, patterns and shard channels this client listens to.
+    pub subs: ClientSubs,
 }
 
 impl Client {
@@ -74,12 +83,23 @@ impl Client {
             close_after_reply: false,
             more_pipelined: false,
             is_local: false,
+            multi: None,
+            in_exec: false,
+            subs: ClientSubs::default(),
         }
     }
 
     /// Bytes this client holds in buffers, counted in `used_memory`.
     pub fn memory_bytes(&self) -> usize {
-        std::mem::size_of::<Client>() + self.qbuf.capacity() + self.out.bytes.capacity()
+        std::mem::size_of::<Client>()
+            + self.qbuf.capacity()
+            + self.out.bytes.capacity()
+            + self.multi.as_ref().map_or(0, |m| m.queued_bytes)
+    }
+
+    /// In pub/sub mode: RESP2 restricts its commands, and it takes the pubsub output class.
+    pub fn is_pubsub(&self) -> bool {
+        self.subs.active()
     }
 
     /// The line CLIENT LIST and CLIENT INFO print for this client, in Redis 7.0's field order.
@@ -92,6 +112,12 @@ impl Client {
             .map(String::from_utf8_lossy)
             .unwrap_or_default();
         let mut flags = String::new();
+        if self.is_pubsub() {
+            flags.push('P');
+        }
+        if self.multi.is_some() {
+            flags.push('x');
+        }
         if self.close_after_reply {
             flags.push('A');
         }
@@ -109,7 +135,7 @@ impl Client {
             crate::resp::Proto::Resp3 => 3,
         };
         format!(
-            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub=0 psub=0 ssub=0 multi=-1 qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs={} rbp={} obl=0 oll=0 omem=0 tot-mem={} events=r cmd={} user=default redir=-1 resp={}",
+            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi={} qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs={} rbp={} obl=0 oll=0 omem=0 tot-mem={} events=r cmd={} user=default redir=-1 resp={}",
             self.id,
             self.peer,
             self.local,
@@ -119,6 +145,10 @@ impl Client {
             idle,
             flags,
             self.db,
+            self.subs.channels.len(),
+            self.subs.patterns.len(),
+            self.subs.shard_channels.len(),
+            self.multi.as_ref().map_or(-1, |m| m.commands.len() as i64),
             self.qbuf.len(),
             self.qbuf.capacity().saturating_sub(self.qbuf.len()),
             self.qbuf.capacity(),

@@ -4,7 +4,7 @@
 //! asks for in order (`poll_effect`) and calls back at `next_deadline`. It never reads
 //! a clock, touches a socket or a file, or draws OS randomness: all of that is handed in.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use rand::{Rng, RngCore, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -13,7 +13,9 @@ use crate::client::Client;
 use crate::commands::{self, CommandTable};
 use crate::config::Config;
 use crate::keyspace::{HashSeeds, Keyspace};
+use crate::multi::WatchRegistry;
 use crate::mutants::Mutants;
+use crate::pubsub::PubSub;
 use crate::resp::{ParseLimits, Request};
 
 pub type ConnId = u64;
@@ -73,6 +75,23 @@ pub enum LogLevel {
     Warning,
 }
 
+/// Client classes of `client-output-buffer-limit` (no replicas yet).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OutputClass {
+    Normal,
+    Pubsub,
+}
+
+impl OutputClass {
+    /// Index into `Config::client_output_buffer_limits` (normal, replica, pubsub).
+    pub fn limits_index(self) -> usize {
+        match self {
+            OutputClass::Normal => 0,
+            OutputClass::Pubsub => 2,
+        }
+    }
+}
+
 /// Seeds for everything random in a node: its RNG (sampling, run id) and its hash keys.
 #[derive(Debug, Clone, Copy)]
 pub struct NodeSeeds {
@@ -115,6 +134,8 @@ pub(crate) struct HotConfig {
     pub proto_max_bulk_len_bytes: u64,
     pub client_query_buffer_limit_bytes: u64,
     pub maxmemory_bytes: u64,
+    /// `notify-keyspace-events` as `crate::notify` class bits.
+    pub notify_flags: crate::notify::Class,
 }
 
 impl HotConfig {
@@ -123,6 +144,7 @@ impl HotConfig {
             proto_max_bulk_len_bytes: config.proto_max_bulk_len_bytes(),
             client_query_buffer_limit_bytes: config.client_query_buffer_limit_bytes(),
             maxmemory_bytes: config.maxmemory_bytes(),
+            notify_flags: config.notify_keyspace_events_flags() as crate::notify::Class,
         }
     }
 }
@@ -150,6 +172,13 @@ pub struct Node {
     /// meanwhile), so `used_memory` still counts them.
     running_client_bytes: usize,
     pub mutants: Mutants,
+    /// Subscribers of channels, patterns and shard channels.
+    pub(crate) pubsub: PubSub,
+    /// WATCHed keys and the clients whose transaction they invalidated.
+    pub(crate) watch: WatchRegistry,
+    /// Clients other than the running one that got output (pub/sub messages) and
+    /// must be flushed once the command is done.
+    pub(crate) pending_flush: BTreeSet<ConnId>,
 }
 
 /// Baseline bytes a node counts before any key or client (tables, shared state), so
@@ -183,6 +212,9 @@ impl Node {
             process: ProcessInfo::default(),
             running_client_bytes: 0,
             mutants: Mutants::default(),
+            pubsub: PubSub::default(),
+            watch: WatchRegistry::default(),
+            pending_flush: BTreeSet::new(),
         }
     }
 
@@ -210,6 +242,15 @@ impl Node {
         self.process = info;
     }
 
+    /// The `client-output-buffer-limit` class of a connection's client, for the
+    /// driver that holds its unsent output: `pubsub` while it has subscriptions.
+    pub fn output_class(&self, conn: ConnId) -> OutputClass {
+        match self.clients.get(&conn) {
+            Some(c) if c.is_pubsub() => OutputClass::Pubsub,
+            _ => OutputClass::Normal,
+        }
+    }
+
     pub fn client_count(&self) -> usize {
         self.clients.len()
     }
@@ -231,7 +272,9 @@ impl Node {
             } => self.on_accept(now, conn, peer, local, peer_is_loopback),
             Input::Data { conn, bytes } => self.on_data(now, conn, bytes),
             Input::Closed { conn } => {
-                self.clients.remove(&conn);
+                if let Some(mut client) = self.clients.remove(&conn) {
+                    self.forget_client(&mut client);
+                }
             }
             Input::Tick => {}
         }
@@ -355,9 +398,78 @@ impl Node {
         self.running_client_bytes = 0;
         self.flush_client(&mut client);
         if client.close_after_reply {
+            self.forget_client(&mut client);
             self.effects.push_back(Effect::Close { conn });
         } else {
             self.clients.insert(conn, client);
+        }
+        self.flush_pending();
+    }
+
+    /// Drops what the node keeps about a client beside the client itself: its
+    /// subscriptions and its WATCHed keys.
+    fn forget_client(&mut self, client: &mut Client) {
+        self.pubsub.forget(&mut client.subs, client.conn);
+        self.watch.forget(client.conn);
+        self.pending_flush.remove(&client.conn);
+    }
+
+    /// Flushes the clients that received pub/sub messages during the last step.
+    pub(crate) fn flush_pending(&mut self) {
+        while let Some(conn) = self.pending_flush.pop_first() {
+            if let Some(mut client) = self.clients.remove(&conn) {
+                self.flush_client(&mut client);
+                self.clients.insert(conn, client);
+            }
+        }
+    }
+
+    /// Turns keys deleted by expiry since the last call into WATCH invalidations and
+    /// `expired` notifications, in deletion order. `running`: the client whose command
+    /// runs, if any (it is out of `clients` meanwhile).
+    pub(crate) fn drain_expired(&mut self, mut running: Option<&mut Client>) {
+        if self.keyspace.expired_log.is_empty() {
+            return;
+        }
+        for (db, key) in std::mem::take(&mut self.keyspace.expired_log) {
+            let key = key.as_bytes();
+            if !self.mutants.is(crate::mutants::Mutant::WatchMissesExpiry) {
+                self.watch.touch(db, key, &self.keyspace);
+            }
+            self.notify_keyspace_event(
+                running.as_deref_mut(),
+                crate::notify::EXPIRED,
+                "expired",
+                key,
+                db,
+            );
+        }
+    }
+
+    /// Redis's `notifyKeyspaceEvent`: publishes `__keyspace@<db>__:<key>` (message:
+    /// the event) and `__keyevent@<db>__:<event>` (message: the key) when the class
+    /// is enabled.
+    pub(crate) fn notify_keyspace_event(
+        &mut self,
+        running: Option<&mut Client>,
+        class: crate::notify::Class,
+        event: &str,
+        key: &[u8],
+        db: usize,
+    ) {
+        let flags = self.hot.notify_flags;
+        if flags & class == 0 {
+            return;
+        }
+        let mut running = running;
+        if flags & crate::notify::KEYSPACE != 0 {
+            let mut channel = format!("__keyspace@{db}__:").into_bytes();
+            channel.extend_from_slice(key);
+            crate::pubsub::publish(self, running.as_deref_mut(), &channel, event.as_bytes(), false);
+        }
+        if flags & crate::notify::KEYEVENT != 0 {
+            let channel = format!("__keyevent@{db}__:{event}").into_bytes();
+            crate::pubsub::publish(self, running.as_deref_mut(), &channel, key, false);
         }
     }
 
@@ -386,6 +498,8 @@ impl Node {
                 .active_expire_cycle(now.wall_ms, effort, |n| rng.gen_range(0..n.max(1)));
             self.rng = rng;
         }
+        self.drain_expired(None);
+        self.flush_pending();
         self.close_idle_clients(now);
         // instantaneous_ops_per_sec: one sample per 100 ms, 16 kept, as Redis.
         let samples = &mut self.stats.ops_samples;
@@ -406,11 +520,15 @@ impl Node {
         let idle: Vec<ConnId> = self
             .clients
             .values()
+            // As Redis, subscribers are never timed out.
+            .filter(|c| !c.is_pubsub())
             .filter(|c| now.mono_ms.saturating_sub(c.last_interaction_mono_ms) > limit_ms)
             .map(|c| c.conn)
             .collect();
         for conn in idle {
-            self.clients.remove(&conn);
+            if let Some(mut client) = self.clients.remove(&conn) {
+                self.forget_client(&mut client);
+            }
             self.log(LogLevel::Verbose, "Closing idle client".into());
             self.effects.push_back(Effect::Close { conn });
         }

@@ -152,6 +152,14 @@ static CLIENT_SUBCOMMANDS: &[CommandSpec] = &[
 ];
 
 fn ping(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
+    // A RESP2 subscriber gets PING's answer in the shape of a message.
+    if ctx.client.is_pubsub() && ctx.client.out.proto == Proto::Resp2 && argv.len() <= 2 {
+        let out = ctx.out();
+        out.array(2);
+        out.bulk(b"pong");
+        out.bulk(argv.get(1));
+        return;
+    }
     match argv.len() {
         1 => ctx.out().simple("PONG"),
         2 => ctx.out().bulk(argv.get(1)),
@@ -183,6 +191,8 @@ fn select(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
 }
 
 fn reset(ctx: &mut Ctx<'_>, _argv: &Argv<'_>) {
+    super::transactions::discard_transaction(ctx);
+    super::pubsub::unsubscribe_all_silently(ctx);
     let c = &mut *ctx.client;
     c.db = 0;
     c.out.proto = Proto::Resp2;

@@ -215,10 +215,8 @@ fn scan(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
         }
         found.push(k.to_vec());
     });
-    ctx.node.keyspace.stats.expired_keys += expired.len() as u64;
-    let db = ctx.node.keyspace.db_mut(db_index);
     for id in expired {
-        db.remove(id);
+        ctx.node.keyspace.remove_expired(db_index, id);
     }
     let out = ctx.out();
     out.array(2);
@@ -249,8 +247,7 @@ fn randomkey(ctx: &mut Ctx<'_>, _argv: &Argv<'_>) {
             .get(id)
             .is_some_and(|e| e.is_expired(now_ms));
         if expired {
-            ctx.node.keyspace.db_mut(db).remove(id);
-            ctx.node.keyspace.stats.expired_keys += 1;
+            ctx.node.keyspace.remove_expired(db, id);
             continue;
         }
         let key = ctx

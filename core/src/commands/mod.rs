@@ -73,13 +73,47 @@ impl Ctx<'_> {
 
     /// Redis's `signalModifiedKey`: call after a command changed `key` in the
     /// client's database (WATCH invalidation, client-side caching later).
-    /// Scaffold: a no-op until transactions land.
-    pub fn key_modified(&mut self, _key: &[u8]) {}
+    pub fn key_modified(&mut self, key: &[u8]) {
+        let db = self.client.db;
+        self.key_modified_in(db, key);
+    }
+
+    /// `key_modified` for a key in another database (MOVE, COPY ... DB).
+    pub fn key_modified_in(&mut self, db: usize, key: &[u8]) {
+        // Expiry deletions that happened during this command's lookups come first.
+        self.node.drain_expired(Some(&mut *self.client));
+        if !self.node.watch.is_empty() {
+            self.node.watch.touch(db, key, &self.node.keyspace);
+        }
+    }
+
+    /// Redis's `touchAllWatchedKeysInDb`: call BEFORE `emptied` is flushed
+    /// (`replaced_with` None) or swapped with `replaced_with`.
+    pub fn db_modified(&mut self, emptied: usize, replaced_with: Option<usize>) {
+        self.node.drain_expired(Some(&mut *self.client));
+        if !self.node.watch.is_empty() {
+            let now_ms = self.now.wall_ms;
+            self.node
+                .watch
+                .touch_db(emptied, replaced_with, &self.node.keyspace, now_ms);
+        }
+    }
 
     /// Redis's `notifyKeyspaceEvent`: `class` is one of `crate::notify`'s classes,
     /// `event` the lowercase event name (`"lpush"`, `"del"`, ...).
-    /// Scaffold: a no-op until keyspace notifications land.
-    pub fn notify(&mut self, _class: crate::notify::Class, _event: &str, _key: &[u8]) {}
+    pub fn notify(&mut self, class: crate::notify::Class, event: &str, key: &[u8]) {
+        let db = self.client.db;
+        self.notify_in(db, class, event, key);
+    }
+
+    /// `notify` for a key in another database (MOVE, COPY ... DB).
+    pub fn notify_in(&mut self, db: usize, class: crate::notify::Class, event: &str, key: &[u8]) {
+        self.node.drain_expired(Some(&mut *self.client));
+        if self.node.hot.notify_flags & class != 0 {
+            self.node
+                .notify_keyspace_event(Some(&mut *self.client), class, event, key, db);
+        }
+    }
 }
 
 pub type Handler = fn(&mut Ctx<'_>, &Argv<'_>);
@@ -228,56 +262,149 @@ fn count_errors(bytes: &[u8]) -> u64 {
     u64::from(bytes.first() == Some(&b'-'))
 }
 
-fn run_checked(node: &mut Node, now: Now, client: &mut Client, argv: &Argv<'_>) {
-    let Some(spec) = node.commands.lookup(argv.get(0)) else {
-        client.last_command = ("NULL", None);
-        client.out.error(&unknown_command_error(argv));
-        return;
+/// Writes an error that rejects a command before it runs (Redis's `rejectCommand`):
+/// inside MULTI it also dooms the transaction.
+fn reject(client: &mut Client, msg: &str) {
+    client.out.error(msg);
+    if let Some(m) = client.multi.as_mut() {
+        m.exec_error = true;
+    }
+}
+
+/// Commands that run, rather than queue, inside MULTI.
+fn runs_inside_multi(name: &str) -> bool {
+    matches!(name, "exec" | "discard" | "multi" | "watch" | "quit" | "reset")
+}
+
+/// Commands a RESP2 client in pub/sub mode may run.
+fn allowed_in_pubsub_context(name: &str) -> bool {
+    matches!(
+        name,
+        "ping"
+            | "subscribe"
+            | "ssubscribe"
+            | "unsubscribe"
+            | "sunsubscribe"
+            | "psubscribe"
+            | "punsubscribe"
+            | "quit"
+            | "reset"
+    )
+}
+
+/// The command `argv` names: (container, subcommand spec to run, subcommand name).
+fn resolve(
+    node: &Node,
+    argv: &Argv<'_>,
+) -> Result<(&'static CommandSpec, &'static CommandSpec, Option<&'static str>), String> {
+    let Some(parent) = node.commands.lookup(argv.get(0)) else {
+        return Err(unknown_command_error(argv));
     };
-    let parent = spec;
-    let mut spec = spec;
-    let mut sub_name = None;
-    if !spec.subcommands.is_empty() && argv.len() >= 2 {
-        match find_subcommand(spec, argv.get(1)) {
-            Some(sub) => {
-                sub_name = Some(sub.name);
-                spec = sub;
-            }
-            None => {
-                let sub = String::from_utf8_lossy(argv.get(1));
-                let sub: String = sub.chars().take(128).collect();
-                client.out.error(&format!(
-                    "ERR unknown subcommand '{sub}'. Try {} HELP.",
-                    spec.name.to_ascii_uppercase()
-                ));
-                return;
-            }
+    if parent.subcommands.is_empty() || argv.len() < 2 {
+        return Ok((parent, parent, None));
+    }
+    match find_subcommand(parent, argv.get(1)) {
+        Some(sub) => Ok((parent, sub, Some(sub.name))),
+        None => {
+            let sub = String::from_utf8_lossy(argv.get(1));
+            let sub: String = sub.chars().take(128).collect();
+            Err(format!(
+                "ERR unknown subcommand '{sub}'. Try {} HELP.",
+                parent.name.to_ascii_uppercase()
+            ))
         }
     }
+}
+
+fn full_name(parent: &CommandSpec, sub_name: Option<&str>) -> String {
+    match sub_name {
+        Some(sub) => format!("{}|{sub}", parent.name),
+        None => parent.name.to_string(),
+    }
+}
+
+fn run_checked(node: &mut Node, now: Now, client: &mut Client, argv: &Argv<'_>) {
+    let (parent, spec, sub_name) = match resolve(node, argv) {
+        Ok(found) => found,
+        Err(msg) => {
+            if node.commands.lookup(argv.get(0)).is_none() {
+                client.last_command = ("NULL", None);
+            }
+            reject(client, &msg);
+            return;
+        }
+    };
     if !spec.arity_ok(argv.len()) {
-        let full_name = match sub_name {
-            Some(sub) => format!("{}|{sub}", parent.name),
-            None => parent.name.to_string(),
-        };
-        client.out.error(&format!(
-            "ERR wrong number of arguments for '{full_name}' command"
-        ));
+        let msg = format!(
+            "ERR wrong number of arguments for '{}' command",
+            full_name(parent, sub_name)
+        );
+        reject(client, &msg);
         return;
     }
     if !client.authenticated && !spec.has_flag("no_auth") {
-        client.out.error("NOAUTH Authentication required.");
+        reject(client, "NOAUTH Authentication required.");
         return;
     }
-    if spec.has_flag("denyoom")
+    let in_multi = client.multi.is_some();
+    if in_multi && spec.has_flag("no_multi") {
+        reject(client, "ERR Command not allowed inside a transaction");
+        return;
+    }
+    // Inside MULTI anything but EXEC/DISCARD/QUIT/RESET may grow the queue, so it is
+    // refused under memory pressure too; EXEC only when it queued a write that may.
+    let may_use_memory = spec.has_flag("denyoom")
+        || (parent.name == "exec" && client.multi.as_ref().is_some_and(|m| m.denyoom))
+        || (in_multi && !matches!(parent.name, "exec" | "discard" | "quit" | "reset"));
+    if may_use_memory
         && node.over_maxmemory()
         && !node.mutants.is(crate::mutants::Mutant::OomCheckSkipped)
     {
-        client.out.error(errors::OOM);
+        reject(client, errors::OOM);
+        return;
+    }
+    if client.is_pubsub()
+        && client.out.proto == crate::resp::Proto::Resp2
+        && !allowed_in_pubsub_context(parent.name)
+    {
+        let msg = format!(
+            "ERR Can't execute '{}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context",
+            full_name(parent, sub_name)
+        );
+        reject(client, &msg);
         return;
     }
     client.last_command = (parent.name, sub_name);
+    if in_multi && !runs_inside_multi(parent.name) {
+        if let Some(m) = client.multi.as_mut() {
+            let queued = crate::multi::QueuedCommand::new(argv.iter());
+            m.queued_bytes = m.queued_bytes.saturating_add(queued.memory_bytes());
+            m.denyoom |= spec.has_flag("denyoom");
+            m.commands.push(queued);
+        }
+        client.out.simple("QUEUED");
+        return;
+    }
     let mut ctx = Ctx { node, client, now };
     (spec.handler)(&mut ctx, argv);
+    ctx.node.drain_expired(Some(&mut *ctx.client));
+}
+
+/// Runs one command of an EXEC queue: the checks ran when it was queued, so this is
+/// Redis's `call()` only. Counts the command and its error reply.
+pub(crate) fn run_queued(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
+    let out_start = ctx.client.out.len();
+    match resolve(ctx.node, argv) {
+        Ok((parent, spec, sub_name)) if spec.arity_ok(argv.len()) => {
+            ctx.client.last_command = (parent.name, sub_name);
+            (spec.handler)(ctx, argv);
+            ctx.node.drain_expired(Some(&mut *ctx.client));
+        }
+        // The table is static: what was found at queueing time is found now.
+        _ => ctx.client.out.error("ERR command vanished from the table"),
+    }
+    ctx.node.stats.total_commands_processed += 1;
+    ctx.node.stats.total_error_replies += count_errors(&ctx.client.out.bytes[out_start..]);
 }
 
 /// Redis's shared error texts.
@@ -323,6 +450,7 @@ pub(crate) fn lookup_typed(
     let Some(id) = found else {
         if count_stats {
             ctx.node.stats.keyspace_misses += 1;
+            ctx.notify(crate::notify::KEY_MISS, "keymiss", key);
         }
         return Ok(None);
     };
