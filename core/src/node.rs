@@ -192,7 +192,7 @@ impl Node {
         rng.fill_bytes(&mut id_bytes);
         let run_id = id_bytes.iter().map(|b| format!("{b:02x}")).collect();
         let databases = config.databases();
-        Node {
+        let mut node = Node {
             keyspace: Keyspace::new(databases, HashSeeds(seeds.hash_seeds)),
             hot: HotConfig::from(&config),
             config,
@@ -215,7 +215,9 @@ impl Node {
             pubsub: PubSub::default(),
             watch: WatchRegistry::default(),
             pending_flush: BTreeSet::new(),
-        }
+        };
+        node.config_changed();
+        node
     }
 
     /// Plants a bug (simulator only).
@@ -232,6 +234,7 @@ impl Node {
     /// Call after changing `config` from outside a command, so cached values follow.
     pub fn config_changed(&mut self) {
         self.hot = HotConfig::from(&self.config);
+        self.keyspace.log_new_keys = self.hot.notify_flags & crate::notify::NEW != 0;
     }
 
     pub fn set_rss_bytes(&mut self, rss: u64) {
@@ -425,10 +428,11 @@ impl Node {
     }
 
     /// Turns keys deleted by expiry since the last call into WATCH invalidations and
-    /// `expired` notifications, in deletion order. `running`: the client whose command
+    /// `expired` notifications, in deletion order, then keys created into `new`
+    /// notifications. `running`: the client whose command
     /// runs, if any (it is out of `clients` meanwhile).
-    pub(crate) fn drain_expired(&mut self, mut running: Option<&mut Client>) {
-        if self.keyspace.expired_log.is_empty() {
+    pub(crate) fn drain_keyspace_log(&mut self, mut running: Option<&mut Client>) {
+        if self.keyspace.expired_log.is_empty() && self.keyspace.new_log.is_empty() {
             return;
         }
         for (db, key) in std::mem::take(&mut self.keyspace.expired_log) {
@@ -441,6 +445,15 @@ impl Node {
                 crate::notify::EXPIRED,
                 "expired",
                 key,
+                db,
+            );
+        }
+        for (db, key) in std::mem::take(&mut self.keyspace.new_log) {
+            self.notify_keyspace_event(
+                running.as_deref_mut(),
+                crate::notify::NEW,
+                "new",
+                key.as_bytes(),
                 db,
             );
         }
@@ -498,7 +511,7 @@ impl Node {
                 .active_expire_cycle(now.wall_ms, effort, |n| rng.gen_range(0..n.max(1)));
             self.rng = rng;
         }
-        self.drain_expired(None);
+        self.drain_keyspace_log(None);
         self.flush_pending();
         self.close_idle_clients(now);
         // instantaneous_ops_per_sec: one sample per 100 ms, 16 kept, as Redis.

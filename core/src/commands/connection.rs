@@ -365,6 +365,8 @@ fn client_info(ctx: &mut Ctx<'_>, _argv: &Argv<'_>) {
 
 fn client_list(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
     let mut ids: Option<Vec<u64>> = None;
+    // TYPE filter: Some(true) only subscribers, Some(false) only normal clients.
+    let mut want_pubsub: Option<bool> = None;
     let mut j = 2;
     while j < argv.len() {
         if argv.is(j, "type") && j + 1 < argv.len() {
@@ -375,7 +377,11 @@ fn client_list(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
                 ctx.out().error(&format!("ERR Unknown client type '{t}'"));
                 return;
             }
-            if !t.eq_ignore_ascii_case(b"normal") {
+            if t.eq_ignore_ascii_case(b"normal") {
+                want_pubsub = Some(false);
+            } else if t.eq_ignore_ascii_case(b"pubsub") {
+                want_pubsub = Some(true);
+            } else {
                 ids = Some(Vec::new());
             }
             j += 2;
@@ -403,9 +409,12 @@ fn client_list(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
         .node
         .clients
         .values()
+        .filter(|c| want_pubsub.is_none_or(|p| c.is_pubsub() == p))
         .map(|c| (c.id, c.info_line(now)))
         .collect();
-    lines.push((ctx.client.id, ctx.client.info_line(now)));
+    if want_pubsub.is_none_or(|p| ctx.client.is_pubsub() == p) {
+        lines.push((ctx.client.id, ctx.client.info_line(now)));
+    }
     lines.sort_by_key(|(id, _)| *id);
     let mut text = String::new();
     for (id, line) in lines {

@@ -1,6 +1,7 @@
 //! Generic keyspace commands (Redis's `db.c`, `expire.c`, `object.c`): deletion,
 //! existence, TTLs, renames, copies, moves, scans and database-wide operations.
 
+use crate::notify;
 use super::{arg_i64, cmd, errors, reply_help, Argv, CommandSpec, Ctx};
 use crate::glob::glob_match;
 use crate::types::{StrValue, Value};
@@ -106,12 +107,15 @@ fn lookup(ctx: &mut Ctx<'_>, key: &[u8]) -> Option<u32> {
 fn del(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
     let db = ctx.db();
     let now_ms = ctx.now.wall_ms;
-    let deleted = argv
-        .iter()
-        .skip(1)
-        .filter(|k| ctx.node.keyspace.delete(db, k, now_ms))
-        .count();
-    ctx.out().int(deleted as i64);
+    let mut deleted = 0i64;
+    for key in argv.iter().skip(1) {
+        if ctx.node.keyspace.delete(db, key, now_ms) {
+            ctx.key_modified(key);
+            ctx.notify(notify::GENERIC, "del", key);
+            deleted += 1;
+        }
+    }
+    ctx.out().int(deleted);
 }
 
 fn exists(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
@@ -294,6 +298,11 @@ fn rename_generic(ctx: &mut Ctx<'_>, argv: &Argv<'_>, nx: bool) {
             d.set_expire(id, entry.expire_at_ms);
         }
     }
+    ctx.notify(notify::NEW, "new", dst);
+    ctx.key_modified(src);
+    ctx.key_modified(dst);
+    ctx.notify(notify::GENERIC, "rename_from", src);
+    ctx.notify(notify::GENERIC, "rename_to", dst);
     if nx {
         ctx.out().int(1);
     } else {
@@ -383,6 +392,9 @@ fn copy(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
     if entry.expire_at_ms != 0 {
         d.set_expire(id, entry.expire_at_ms);
     }
+    ctx.notify_in(dst_db, notify::NEW, "new", dst);
+    ctx.key_modified_in(dst_db, dst);
+    ctx.notify_in(dst_db, notify::GENERIC, "copy_to", dst);
     ctx.out().int(1);
 }
 
@@ -417,6 +429,11 @@ fn move_key(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
             d.set_expire(id, entry.expire_at_ms);
         }
     }
+    ctx.notify_in(dst_db, notify::NEW, "new", key);
+    ctx.key_modified_in(src_db, key);
+    ctx.key_modified_in(dst_db, key);
+    ctx.notify_in(src_db, notify::GENERIC, "move_from", key);
+    ctx.notify_in(dst_db, notify::GENERIC, "move_to", key);
     ctx.out().int(1);
 }
 
@@ -439,6 +456,7 @@ fn flushdb(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
         return;
     }
     let db = ctx.db();
+    ctx.db_modified(db, None);
     ctx.node.keyspace.db_mut(db).clear();
     ctx.out().ok();
 }
@@ -446,6 +464,9 @@ fn flushdb(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
 fn flushall(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
     if !flush_args_ok(ctx, argv) {
         return;
+    }
+    for db in 0..ctx.node.keyspace.dbs.len() {
+        ctx.db_modified(db, None);
     }
     for db in &mut ctx.node.keyspace.dbs {
         db.clear();
@@ -464,6 +485,9 @@ fn swapdb(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
         ctx.out().error(errors::DB_OUT_OF_RANGE);
         return;
     };
+    // Watchers of either database see the other's keys from now on.
+    ctx.db_modified(a, Some(b));
+    ctx.db_modified(b, Some(a));
     ctx.node.keyspace.dbs.swap(a, b);
     ctx.out().ok();
 }
@@ -538,11 +562,16 @@ fn expire_generic(ctx: &mut Ctx<'_>, argv: &Argv<'_>, relative: bool, seconds: b
         return;
     }
     let now_ms = ctx.now.wall_ms as i64;
+    let key = argv.get(1);
     let d = ctx.node.keyspace.db_mut(db);
     if when <= now_ms {
         d.remove(id);
+        ctx.key_modified(key);
+        ctx.notify(notify::GENERIC, "del", key);
     } else {
         d.set_expire(id, when as u64);
+        ctx.key_modified(key);
+        ctx.notify(notify::GENERIC, "expire", key);
     }
     ctx.out().int(1);
 }
@@ -609,6 +638,10 @@ fn persist(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
         Some(id) => ctx.node.keyspace.db_mut(db).clear_expire(id),
         None => false,
     };
+    if removed {
+        ctx.key_modified(argv.get(1));
+        ctx.notify(notify::GENERIC, "persist", argv.get(1));
+    }
     ctx.out().int(removed as i64);
 }
 

@@ -81,7 +81,7 @@ impl Ctx<'_> {
     /// `key_modified` for a key in another database (MOVE, COPY ... DB).
     pub fn key_modified_in(&mut self, db: usize, key: &[u8]) {
         // Expiry deletions that happened during this command's lookups come first.
-        self.node.drain_expired(Some(&mut *self.client));
+        self.node.drain_keyspace_log(Some(&mut *self.client));
         if !self.node.watch.is_empty() {
             self.node.watch.touch(db, key, &self.node.keyspace);
         }
@@ -90,7 +90,7 @@ impl Ctx<'_> {
     /// Redis's `touchAllWatchedKeysInDb`: call BEFORE `emptied` is flushed
     /// (`replaced_with` None) or swapped with `replaced_with`.
     pub fn db_modified(&mut self, emptied: usize, replaced_with: Option<usize>) {
-        self.node.drain_expired(Some(&mut *self.client));
+        self.node.drain_keyspace_log(Some(&mut *self.client));
         if !self.node.watch.is_empty() {
             let now_ms = self.now.wall_ms;
             self.node
@@ -108,7 +108,7 @@ impl Ctx<'_> {
 
     /// `notify` for a key in another database (MOVE, COPY ... DB).
     pub fn notify_in(&mut self, db: usize, class: crate::notify::Class, event: &str, key: &[u8]) {
-        self.node.drain_expired(Some(&mut *self.client));
+        self.node.drain_keyspace_log(Some(&mut *self.client));
         if self.node.hot.notify_flags & class != 0 {
             self.node
                 .notify_keyspace_event(Some(&mut *self.client), class, event, key, db);
@@ -387,7 +387,7 @@ fn run_checked(node: &mut Node, now: Now, client: &mut Client, argv: &Argv<'_>) 
     }
     let mut ctx = Ctx { node, client, now };
     (spec.handler)(&mut ctx, argv);
-    ctx.node.drain_expired(Some(&mut *ctx.client));
+    ctx.node.drain_keyspace_log(Some(&mut *ctx.client));
 }
 
 /// Runs one command of an EXEC queue: the checks ran when it was queued, so this is
@@ -398,7 +398,7 @@ pub(crate) fn run_queued(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
         Ok((parent, spec, sub_name)) if spec.arity_ok(argv.len()) => {
             ctx.client.last_command = (parent.name, sub_name);
             (spec.handler)(ctx, argv);
-            ctx.node.drain_expired(Some(&mut *ctx.client));
+            ctx.node.drain_keyspace_log(Some(&mut *ctx.client));
         }
         // The table is static: what was found at queueing time is found now.
         _ => ctx.client.out.error("ERR command vanished from the table"),

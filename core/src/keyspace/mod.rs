@@ -38,6 +38,10 @@ pub struct Keyspace {
     /// Drained after every command and every tick, so bounded by one command's or one
     /// cycle's work.
     pub expired_log: Vec<(usize, SmallBytes)>,
+    /// Keys created since the node last looked (for `new` notifications), kept only
+    /// while `log_new_keys` is set; drained like `expired_log`.
+    pub new_log: Vec<(usize, SmallBytes)>,
+    pub log_new_keys: bool,
 }
 
 impl Keyspace {
@@ -49,6 +53,8 @@ impl Keyspace {
             now_secs: 0,
             mutants: Mutants::default(),
             expired_log: Vec::new(),
+            new_log: Vec::new(),
+            log_new_keys: false,
         }
     }
 
@@ -148,7 +154,12 @@ impl Keyspace {
                 }
                 id
             }
-            None => self.db_mut(db).insert(key, value),
+            None => {
+                if self.log_new_keys {
+                    self.new_log.push((db, SmallBytes::new(key)));
+                }
+                self.db_mut(db).insert(key, value)
+            }
         };
         self.db_mut(db).touch(id, now_secs);
         id
