@@ -148,7 +148,7 @@ impl Client {
             self.subs.channels.len(),
             self.subs.patterns.len(),
             self.subs.shard_channels.len(),
-            self.multi.as_ref().map_or(-1, |m| m.commands.len() as i64),
+            self.multi.as_ref().map_or(-1, |m| m.count as i64),
             self.qbuf.len(),
             self.qbuf.capacity().saturating_sub(self.qbuf.len()),
             self.qbuf.capacity(),

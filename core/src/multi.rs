@@ -42,6 +42,8 @@ pub struct MultiState {
     pub denyoom: bool,
     /// Bytes held by the queue, counted in the client's memory.
     pub queued_bytes: usize,
+    /// Commands queued (CLIENT LIST's `multi=`; still set while EXEC runs them).
+    pub count: usize,
 }
 
 #[derive(Debug, Clone)]
@@ -175,6 +177,29 @@ impl WatchRegistry {
         }
     }
 
+    /// `touch` for a key expiry just deleted. The log is drained after the command
+    /// may have re-created the key, so this applies Redis's rules as they stood at
+    /// deletion time: the key was not in the table.
+    pub fn touch_expired(&mut self, db: usize, key: &[u8]) {
+        let Some(conns) = self.by_key.get(&(db, key.to_vec())).cloned() else {
+            return;
+        };
+        for conn in conns {
+            let Some(cw) = self.by_client.get_mut(&conn) else {
+                continue;
+            };
+            if let Some(wk) = cw
+                .keys
+                .iter_mut()
+                .find(|w| w.db == db && w.key == key && w.expired)
+            {
+                wk.expired = false;
+                continue;
+            }
+            self.mark_dirty(conn);
+        }
+    }
+
     /// Redis's `touchAllWatchedKeysInDb`: `emptied` was flushed (`replaced_with`
     /// None) or swapped with `replaced_with`. Call before the change, with the
     /// keyspace as it was.
@@ -199,7 +224,11 @@ impl WatchRegistry {
             }
             let replacement_expired =
                 replaced_with.is_some_and(|r| key_is_expired(ks, r, &key, now_wall_ms));
-            let conns = self.by_key.get(&(db, key.clone())).cloned().unwrap_or_default();
+            let conns = self
+                .by_key
+                .get(&(db, key.clone()))
+                .cloned()
+                .unwrap_or_default();
             for conn in conns {
                 let Some(cw) = self.by_client.get_mut(&conn) else {
                     continue;
@@ -233,7 +262,13 @@ mod tests {
     fn ks_with(keys: &[(usize, &str, u64)]) -> Keyspace {
         let mut ks = Keyspace::new(2, HashSeeds([1; 4]));
         for &(db, k, ttl) in keys {
-            let id = ks.set(db, k.as_bytes(), Value::Str(StrValue::from_set(b"v")), false, 0);
+            let id = ks.set(
+                db,
+                k.as_bytes(),
+                Value::Str(StrValue::from_set(b"v")),
+                false,
+                0,
+            );
             if ttl > 0 {
                 ks.db_mut(db).set_expire(id, ttl);
             }
@@ -290,5 +325,316 @@ mod tests {
         w.touch_db(0, Some(1), &ks, 0);
         assert!(w.is_dirty(3), "swapped in from db 1");
         assert!(!w.is_dirty(2));
+    }
+}
+
+/// Node-level tests of MULTI/EXEC/WATCH: requests in, effects out, several clients.
+#[cfg(test)]
+pub(crate) mod node_level {
+    use std::collections::BTreeMap;
+
+    use crate::config::Config;
+    use crate::node::{ConnId, Effect, Input, Node, NodeSeeds, Now};
+
+    /// A node with clients whose output is collected per connection.
+    pub(crate) struct Bench {
+        pub node: Node,
+        pub now: Now,
+        pub out: BTreeMap<ConnId, Vec<u8>>,
+        pub closed: Vec<ConnId>,
+    }
+
+    impl Bench {
+        pub fn new(config_text: &str) -> Bench {
+            let mut config = Config::default();
+            config
+                .apply_text(&format!("enable-debug-command yes\n{config_text}"))
+                .expect("valid config");
+            let now = Now {
+                mono_ms: 10,
+                wall_ms: 1_700_000_000_000,
+            };
+            let node = Node::new(
+                config,
+                NodeSeeds {
+                    rng_seed: 7,
+                    hash_seeds: [1, 2, 3, 4],
+                },
+                now,
+            );
+            Bench {
+                node,
+                now,
+                out: BTreeMap::new(),
+                closed: Vec::new(),
+            }
+        }
+
+        pub fn connect(&mut self, conn: ConnId) {
+            self.node.handle(
+                self.now,
+                Input::Accepted {
+                    conn,
+                    peer: format!("127.0.0.1:{}", 40000 + conn),
+                    local: "127.0.0.1:6379".into(),
+                    peer_is_loopback: true,
+                },
+            );
+            self.drain();
+        }
+
+        fn drain(&mut self) {
+            while let Some(e) = self.node.poll_effect() {
+                match e {
+                    Effect::Send { conn, bytes } => {
+                        self.out.entry(conn).or_default().extend_from_slice(&bytes)
+                    }
+                    Effect::Close { conn } => self.closed.push(conn),
+                    _ => {}
+                }
+            }
+        }
+
+        /// Sends one command (space-separated words) and returns what `conn` got.
+        pub fn cmd(&mut self, conn: ConnId, line: &str) -> String {
+            let words: Vec<&str> = line.split(' ').collect();
+            let mut req = format!("*{}\r\n", words.len());
+            for w in &words {
+                req.push_str(&format!("${}\r\n{w}\r\n", w.len()));
+            }
+            self.node.handle(
+                self.now,
+                Input::Data {
+                    conn,
+                    bytes: req.as_bytes(),
+                },
+            );
+            self.drain();
+            self.take(conn)
+        }
+
+        /// What `conn` received since the last look.
+        pub fn take(&mut self, conn: ConnId) -> String {
+            String::from_utf8_lossy(&self.out.remove(&conn).unwrap_or_default()).into_owned()
+        }
+
+        pub fn advance_ms(&mut self, ms: u64) {
+            self.now.mono_ms += ms;
+            self.now.wall_ms += ms;
+            self.node.handle(self.now, Input::Tick);
+            self.drain();
+        }
+    }
+
+    #[test]
+    fn queue_exec_discard_and_errors() {
+        let mut b = Bench::new("");
+        b.connect(1);
+        assert_eq!(b.cmd(1, "EXEC"), "-ERR EXEC without MULTI\r\n");
+        assert_eq!(b.cmd(1, "DISCARD"), "-ERR DISCARD without MULTI\r\n");
+        assert_eq!(b.cmd(1, "MULTI"), "+OK\r\n");
+        assert_eq!(b.cmd(1, "MULTI"), "-ERR MULTI calls can not be nested\r\n");
+        assert_eq!(
+            b.cmd(1, "WATCH x"),
+            "-ERR WATCH inside MULTI is not allowed\r\n"
+        );
+        assert_eq!(b.cmd(1, "SET a 1"), "+QUEUED\r\n");
+        assert_eq!(b.cmd(1, "INCR a"), "+QUEUED\r\n");
+        assert_eq!(b.cmd(1, "HSET a f v"), "+QUEUED\r\n");
+        assert!(b.cmd(1, "CLIENT INFO").starts_with("+QUEUED"));
+        // Runtime errors do not stop the rest; nested errors are not counted as aborts.
+        let reply = b.cmd(1, "EXEC");
+        assert!(reply.starts_with("*4\r\n+OK\r\n:2\r\n-"), "{reply}");
+        assert!(
+            reply.contains("flags=x "),
+            "inside EXEC the client is still in MULTI: {reply}"
+        );
+        assert!(
+            reply.contains(" multi=4 ") && reply.contains(" cmd=exec "),
+            "{reply}"
+        );
+        assert_eq!(b.cmd(1, "GET a"), "$1\r\n2\r\n");
+        assert_eq!(b.cmd(1, "MULTI"), "+OK\r\n");
+        assert_eq!(b.cmd(1, "SET a 3"), "+QUEUED\r\n");
+        assert_eq!(b.cmd(1, "DISCARD"), "+OK\r\n");
+        assert_eq!(b.cmd(1, "GET a"), "$1\r\n2\r\n");
+        // Errors while queueing doom the transaction.
+        assert_eq!(b.cmd(1, "MULTI"), "+OK\r\n");
+        assert!(b.cmd(1, "NOSUCHCMD").starts_with("-ERR unknown command"));
+        assert_eq!(b.cmd(1, "SET a 4"), "+QUEUED\r\n");
+        assert_eq!(
+            b.cmd(1, "EXEC"),
+            "-EXECABORT Transaction discarded because of previous errors.\r\n"
+        );
+        assert_eq!(b.cmd(1, "MULTI"), "+OK\r\n");
+        assert!(b
+            .cmd(1, "GET")
+            .starts_with("-ERR wrong number of arguments"));
+        assert_eq!(b.cmd(1, "EXEC").as_bytes()[0], b'-');
+        assert_eq!(b.cmd(1, "MULTI"), "+OK\r\n");
+        assert_eq!(
+            b.cmd(1, "SHUTDOWN"),
+            "-ERR Command not allowed inside a transaction\r\n"
+        );
+        assert!(b.cmd(1, "EXEC").starts_with("-EXECABORT"));
+        assert_eq!(b.cmd(1, "GET a"), "$1\r\n2\r\n");
+    }
+
+    #[test]
+    fn watch_is_invalidated_by_writes_from_anyone() {
+        let mut b = Bench::new("");
+        b.connect(1);
+        b.connect(2);
+        b.cmd(1, "SET k 1");
+        assert_eq!(b.cmd(1, "WATCH k"), "+OK\r\n");
+        b.cmd(2, "INCR k");
+        b.cmd(1, "MULTI");
+        b.cmd(1, "SET k 10");
+        assert_eq!(b.cmd(1, "EXEC"), "*-1\r\n");
+        assert_eq!(b.cmd(1, "GET k"), "$1\r\n2\r\n");
+        // Own write before MULTI counts too; UNWATCH forgets.
+        b.cmd(1, "WATCH k");
+        b.cmd(1, "DEL k");
+        b.cmd(1, "MULTI");
+        assert_eq!(b.cmd(1, "EXEC"), "*-1\r\n");
+        b.cmd(1, "WATCH k");
+        b.cmd(2, "SET k 5");
+        b.cmd(1, "UNWATCH");
+        b.cmd(1, "MULTI");
+        assert_eq!(b.cmd(1, "EXEC"), "*0\r\n");
+        // A read does not invalidate; nor does a write to another database.
+        b.cmd(1, "WATCH k");
+        b.cmd(2, "GET k");
+        b.cmd(2, "SELECT 1");
+        b.cmd(2, "SET k other-db");
+        b.cmd(1, "MULTI");
+        b.cmd(1, "GET k");
+        assert_eq!(b.cmd(1, "EXEC"), "*1\r\n$1\r\n5\r\n");
+        // Generic commands: RENAME, EXPIRE, PERSIST, MOVE, HSET.
+        for (setup, write) in [
+            ("SET k 1", "RENAME k k2"),
+            ("SET k2 1", "RENAME k2 k"),
+            ("SET k 1", "EXPIRE k 100"),
+            ("SET k 1 EX 100", "PERSIST k"),
+            ("SET k 1", "MOVE k 3"),
+            ("DEL k", "HSET k f v"),
+            ("SET k 1", "APPEND k x"),
+            ("SET k 1", "GETDEL k"),
+        ] {
+            b.cmd(2, "SELECT 0");
+            b.cmd(2, "FLUSHALL");
+            b.cmd(2, setup);
+            b.cmd(1, "WATCH k");
+            b.cmd(2, write);
+            b.cmd(1, "MULTI");
+            assert_eq!(b.cmd(1, "EXEC"), "*-1\r\n", "{setup} / {write}");
+        }
+        // RESP3: the aborted EXEC is a null.
+        b.cmd(1, "HELLO 3");
+        b.cmd(1, "WATCH k");
+        b.cmd(2, "SET k 9");
+        b.cmd(1, "MULTI");
+        assert_eq!(b.cmd(1, "EXEC"), "_\r\n");
+    }
+
+    #[test]
+    fn watch_and_flush_swapdb() {
+        let mut b = Bench::new("");
+        b.connect(1);
+        b.cmd(1, "WATCH nokey");
+        b.cmd(1, "FLUSHALL");
+        b.cmd(1, "MULTI");
+        assert_eq!(
+            b.cmd(1, "EXEC"),
+            "*0\r\n",
+            "flushing an absent key is no change"
+        );
+        b.cmd(1, "SET w 1");
+        b.cmd(1, "WATCH w");
+        b.cmd(1, "FLUSHDB");
+        b.cmd(1, "MULTI");
+        assert_eq!(b.cmd(1, "EXEC"), "*-1\r\n");
+        b.cmd(1, "SELECT 1");
+        b.cmd(1, "SET z 1");
+        b.cmd(1, "SELECT 0");
+        b.cmd(1, "WATCH z");
+        b.cmd(1, "SWAPDB 0 1");
+        b.cmd(1, "MULTI");
+        assert_eq!(b.cmd(1, "EXEC"), "*-1\r\n", "z swapped into the watched db");
+        b.cmd(1, "WATCH nokey");
+        b.cmd(1, "SWAPDB 0 1");
+        b.cmd(1, "MULTI");
+        assert_eq!(b.cmd(1, "EXEC"), "*0\r\n");
+    }
+
+    #[test]
+    fn watched_key_expiring_fails_exec_as_redis_7_0() {
+        let mut b = Bench::new("");
+        b.connect(1);
+        b.connect(2);
+        // Expires between WATCH and EXEC, nobody touches it: EXEC fails.
+        b.cmd(1, "SET k v PX 100");
+        b.cmd(1, "WATCH k");
+        b.node.active_expire_enabled = false;
+        b.advance_ms(200);
+        b.cmd(1, "MULTI");
+        assert_eq!(b.cmd(1, "EXEC"), "*-1\r\n");
+        // Lazily deleted by another client's read: fails too.
+        b.cmd(1, "SET k v PX 100");
+        b.cmd(1, "WATCH k");
+        b.advance_ms(200);
+        assert_eq!(b.cmd(2, "GET k"), "$-1\r\n");
+        b.cmd(1, "MULTI");
+        assert_eq!(b.cmd(1, "EXEC"), "*-1\r\n");
+        // Actively expired: fails too.
+        b.node.active_expire_enabled = true;
+        b.cmd(1, "SET k v PX 100");
+        b.cmd(1, "WATCH k");
+        b.advance_ms(200);
+        assert_eq!(b.cmd(2, "DBSIZE"), ":0\r\n");
+        b.cmd(1, "MULTI");
+        assert_eq!(b.cmd(1, "EXEC"), "*-1\r\n");
+        // Already expired when watched: no logical change, EXEC runs.
+        b.node.active_expire_enabled = false;
+        b.cmd(1, "SET k v PX 100");
+        b.advance_ms(200);
+        b.cmd(1, "WATCH k");
+        b.cmd(2, "GET k");
+        b.cmd(1, "MULTI");
+        b.cmd(1, "PING");
+        assert_eq!(b.cmd(1, "EXEC"), "*1\r\n+PONG\r\n");
+        // ... unless it is written afterwards.
+        b.cmd(1, "SET k v PX 100");
+        b.advance_ms(200);
+        b.cmd(1, "WATCH k");
+        b.cmd(2, "SET k 2");
+        b.cmd(1, "MULTI");
+        assert_eq!(b.cmd(1, "EXEC"), "*-1\r\n");
+    }
+
+    #[cfg(feature = "mutants")]
+    #[test]
+    fn mutant_watch_misses_expiry() {
+        let mut b = Bench::new("");
+        b.node
+            .set_mutant(Some(crate::mutants::Mutant::WatchMissesExpiry));
+        b.connect(1);
+        b.cmd(1, "SET k v PX 100");
+        b.cmd(1, "WATCH k");
+        b.advance_ms(200);
+        b.cmd(1, "MULTI");
+        assert_eq!(b.cmd(1, "EXEC"), "*0\r\n", "the planted bug lets EXEC run");
+    }
+
+    #[test]
+    fn oom_inside_multi() {
+        let mut b = Bench::new("maxmemory 1\n");
+        b.connect(1);
+        assert_eq!(b.cmd(1, "MULTI"), "+OK\r\n");
+        // Under memory pressure even a read is refused while queueing.
+        assert!(b.cmd(1, "GET a").starts_with("-OOM"));
+        assert!(b.cmd(1, "EXEC").starts_with("-EXECABORT"));
+        assert_eq!(b.cmd(1, "MULTI"), "+OK\r\n");
+        assert_eq!(b.cmd(1, "DISCARD"), "+OK\r\n");
     }
 }

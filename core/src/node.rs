@@ -438,7 +438,7 @@ impl Node {
         for (db, key) in std::mem::take(&mut self.keyspace.expired_log) {
             let key = key.as_bytes();
             if !self.mutants.is(crate::mutants::Mutant::WatchMissesExpiry) {
-                self.watch.touch(db, key, &self.keyspace);
+                self.watch.touch_expired(db, key);
             }
             self.notify_keyspace_event(
                 running.as_deref_mut(),
@@ -478,7 +478,13 @@ impl Node {
         if flags & crate::notify::KEYSPACE != 0 {
             let mut channel = format!("__keyspace@{db}__:").into_bytes();
             channel.extend_from_slice(key);
-            crate::pubsub::publish(self, running.as_deref_mut(), &channel, event.as_bytes(), false);
+            crate::pubsub::publish(
+                self,
+                running.as_deref_mut(),
+                &channel,
+                event.as_bytes(),
+                false,
+            );
         }
         if flags & crate::notify::KEYEVENT != 0 {
             let channel = format!("__keyevent@{db}__:{event}").into_bytes();

@@ -30,7 +30,9 @@ impl ClientSubs {
 
     pub fn memory_bytes(&self) -> usize {
         let sum = |it: &mut dyn Iterator<Item = &Vec<u8>>| it.map(|c| c.len() + 24).sum::<usize>();
-        sum(&mut self.channels.iter()) + sum(&mut self.patterns.iter()) + sum(&mut self.shard_channels.iter())
+        sum(&mut self.channels.iter())
+            + sum(&mut self.patterns.iter())
+            + sum(&mut self.shard_channels.iter())
     }
 }
 
@@ -68,7 +70,13 @@ impl PubSub {
     }
 
     /// Adds `conn` to `name`; false when it was subscribed already.
-    pub fn subscribe(&mut self, kind: Kind, subs: &mut ClientSubs, conn: ConnId, name: &[u8]) -> bool {
+    pub fn subscribe(
+        &mut self,
+        kind: Kind,
+        subs: &mut ClientSubs,
+        conn: ConnId,
+        name: &[u8],
+    ) -> bool {
         let added = match kind {
             Kind::Channel => subs.channels.insert(name.to_vec()),
             Kind::Shard => subs.shard_channels.insert(name.to_vec()),
@@ -81,13 +89,22 @@ impl PubSub {
             }
         };
         if added {
-            self.table_mut(kind).entry(name.to_vec()).or_default().push(conn);
+            self.table_mut(kind)
+                .entry(name.to_vec())
+                .or_default()
+                .push(conn);
         }
         added
     }
 
     /// Removes `conn` from `name`; false when it was not subscribed.
-    pub fn unsubscribe(&mut self, kind: Kind, subs: &mut ClientSubs, conn: ConnId, name: &[u8]) -> bool {
+    pub fn unsubscribe(
+        &mut self,
+        kind: Kind,
+        subs: &mut ClientSubs,
+        conn: ConnId,
+        name: &[u8],
+    ) -> bool {
         let removed = match kind {
             Kind::Channel => subs.channels.remove(name),
             Kind::Shard => subs.shard_channels.remove(name),

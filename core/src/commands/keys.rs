@@ -1,9 +1,9 @@
 //! Generic keyspace commands (Redis's `db.c`, `expire.c`, `object.c`): deletion,
 //! existence, TTLs, renames, copies, moves, scans and database-wide operations.
 
-use crate::notify;
 use super::{arg_i64, cmd, errors, reply_help, Argv, CommandSpec, Ctx};
 use crate::glob::glob_match;
+use crate::notify;
 use crate::types::{StrValue, Value};
 use crate::util::parse_i64;
 

@@ -118,12 +118,78 @@ pub static COMMANDS: &[CommandSpec] = &[
 ];
 
 static PUBSUB_SUBCOMMANDS: &[CommandSpec] = &[
-    cmd!("channels", -2, ["pubsub", "loading", "stale"], 0, 0, 0, "pubsub", "2.8.0", "List active channels", pubsub_channels),
-    cmd!("help", 2, ["loading", "stale"], 0, 0, 0, "pubsub", "6.2.0", "Show helpful text about the different subcommands", pubsub_help),
-    cmd!("numpat", 2, ["pubsub", "loading", "stale"], 0, 0, 0, "pubsub", "2.8.0", "Get the count of unique patterns pattern subscriptions", pubsub_numpat),
-    cmd!("numsub", -2, ["pubsub", "loading", "stale"], 0, 0, 0, "pubsub", "2.8.0", "Get the count of subscribers for channels", pubsub_numsub),
-    cmd!("shardchannels", -2, ["pubsub", "loading", "stale"], 0, 0, 0, "pubsub", "7.0.0", "List active shard channels", pubsub_shardchannels),
-    cmd!("shardnumsub", -2, ["pubsub", "loading", "stale"], 0, 0, 0, "pubsub", "7.0.0", "Get the count of subscribers for shard channels", pubsub_shardnumsub),
+    cmd!(
+        "channels",
+        -2,
+        ["pubsub", "loading", "stale"],
+        0,
+        0,
+        0,
+        "pubsub",
+        "2.8.0",
+        "List active channels",
+        pubsub_channels
+    ),
+    cmd!(
+        "help",
+        2,
+        ["loading", "stale"],
+        0,
+        0,
+        0,
+        "pubsub",
+        "6.2.0",
+        "Show helpful text about the different subcommands",
+        pubsub_help
+    ),
+    cmd!(
+        "numpat",
+        2,
+        ["pubsub", "loading", "stale"],
+        0,
+        0,
+        0,
+        "pubsub",
+        "2.8.0",
+        "Get the count of unique patterns pattern subscriptions",
+        pubsub_numpat
+    ),
+    cmd!(
+        "numsub",
+        -2,
+        ["pubsub", "loading", "stale"],
+        0,
+        0,
+        0,
+        "pubsub",
+        "2.8.0",
+        "Get the count of subscribers for channels",
+        pubsub_numsub
+    ),
+    cmd!(
+        "shardchannels",
+        -2,
+        ["pubsub", "loading", "stale"],
+        0,
+        0,
+        0,
+        "pubsub",
+        "7.0.0",
+        "List active shard channels",
+        pubsub_shardchannels
+    ),
+    cmd!(
+        "shardnumsub",
+        -2,
+        ["pubsub", "loading", "stale"],
+        0,
+        0,
+        0,
+        "pubsub",
+        "7.0.0",
+        "Get the count of subscribers for shard channels",
+        pubsub_shardnumsub
+    ),
 ];
 
 fn kind_name(kind: Kind, subscribe: bool) -> &'static str {
@@ -227,7 +293,13 @@ fn sunsubscribe(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
 }
 
 fn publish_generic(ctx: &mut Ctx<'_>, argv: &Argv<'_>, shard: bool) {
-    let receivers = publish(ctx.node, Some(&mut *ctx.client), argv.get(1), argv.get(2), shard);
+    let receivers = publish(
+        ctx.node,
+        Some(&mut *ctx.client),
+        argv.get(1),
+        argv.get(2),
+        shard,
+    );
     ctx.out().int(receivers as i64);
 }
 

@@ -96,10 +96,13 @@ fn discard(ctx: &mut Ctx<'_>, _argv: &Argv<'_>) {
 }
 
 fn exec(ctx: &mut Ctx<'_>, _argv: &Argv<'_>) {
-    let Some(state) = ctx.client.multi.take() else {
+    let Some(state) = ctx.client.multi.as_mut() else {
         ctx.out().error("ERR EXEC without MULTI");
         return;
     };
+    // The client stays in MULTI (flags=x, multi=N) while its queue runs, as Redis.
+    let commands = std::mem::take(&mut state.commands);
+    let exec_error = state.exec_error;
     let conn = ctx.client.conn;
     let mut dirty = ctx.node.watch.is_dirty(conn);
     // Redis 7.0: a watched key that expired since WATCH fails EXEC even when it was
@@ -113,21 +116,24 @@ fn exec(ctx: &mut Ctx<'_>, _argv: &Argv<'_>) {
         dirty = true;
     }
     ctx.node.watch.forget(conn);
-    if state.exec_error {
+    if exec_error {
+        ctx.client.multi = None;
         ctx.out().error(EXECABORT);
         return;
     }
     if dirty {
+        ctx.client.multi = None;
         ctx.out().null_array();
         return;
     }
-    ctx.out().array(state.commands.len());
+    ctx.out().array(commands.len());
     ctx.client.in_exec = true;
-    for queued in &state.commands {
+    for queued in &commands {
         let argv = Argv::new(&queued.buf, &queued.ranges);
         super::run_queued(ctx, &argv);
     }
     ctx.client.in_exec = false;
+    ctx.client.multi = None;
 }
 
 fn watch(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
