@@ -238,3 +238,200 @@ pub fn publish(
     }
     receivers
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::multi::node_level::Bench;
+
+    fn msg(kind: &str, channel: &str, payload: &str) -> String {
+        format!(
+            "*3\r\n${}\r\n{kind}\r\n${}\r\n{channel}\r\n${}\r\n{payload}\r\n",
+            kind.len(),
+            channel.len(),
+            payload.len()
+        )
+    }
+
+    #[test]
+    fn subscribe_publish_unsubscribe() {
+        let mut b = Bench::new("");
+        b.connect(1);
+        b.connect(2);
+        assert_eq!(
+            b.cmd(1, "SUBSCRIBE a b a"),
+            "*3\r\n$9\r\nsubscribe\r\n$1\r\na\r\n:1\r\n*3\r\n$9\r\nsubscribe\r\n$1\r\nb\r\n:2\r\n*3\r\n$9\r\nsubscribe\r\n$1\r\na\r\n:2\r\n"
+        );
+        assert_eq!(
+            b.cmd(1, "PSUBSCRIBE p*"),
+            "*3\r\n$10\r\npsubscribe\r\n$2\r\np*\r\n:3\r\n"
+        );
+        assert_eq!(
+            b.cmd(1, "SSUBSCRIBE s"),
+            "*3\r\n$10\r\nssubscribe\r\n$1\r\ns\r\n:1\r\n"
+        );
+        assert_eq!(b.cmd(2, "PUBLISH a hi"), ":1\r\n");
+        assert_eq!(b.take(1), msg("message", "a", "hi"));
+        assert_eq!(b.cmd(2, "PUBLISH px yo"), ":1\r\n");
+        assert_eq!(
+            b.take(1),
+            "*4\r\n$8\r\npmessage\r\n$2\r\np*\r\n$2\r\npx\r\n$2\r\nyo\r\n"
+        );
+        assert_eq!(b.cmd(2, "SPUBLISH s z"), ":1\r\n");
+        assert_eq!(b.take(1), msg("smessage", "s", "z"));
+        assert_eq!(
+            b.cmd(2, "PUBLISH s z"),
+            ":0\r\n",
+            "shard channels are apart"
+        );
+        assert_eq!(
+            b.cmd(2, "PUBSUB NUMSUB a c"),
+            "*4\r\n$1\r\na\r\n:1\r\n$1\r\nc\r\n:0\r\n"
+        );
+        assert_eq!(b.cmd(2, "PUBSUB NUMPAT"), ":1\r\n");
+        assert_eq!(b.cmd(2, "PUBSUB CHANNELS"), "*2\r\n$1\r\na\r\n$1\r\nb\r\n");
+        assert_eq!(b.cmd(2, "PUBSUB SHARDCHANNELS"), "*1\r\n$1\r\ns\r\n");
+        assert!(b
+            .cmd(2, "INFO stats")
+            .contains("pubsub_channels:2\r\npubsub_patterns:1\r\npubsubshard_channels:1\r\n"));
+        let list = b.cmd(2, "CLIENT LIST TYPE pubsub");
+        assert!(
+            list.contains("flags=P ") && list.contains("sub=2 psub=1 ssub=1 "),
+            "{list}"
+        );
+        assert_eq!(list.matches("id=").count(), 1);
+        // RESP2 subscribed mode: only the subscription commands, PING and friends.
+        assert_eq!(b.cmd(1, "GET x"), "-ERR Can't execute 'get': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context\r\n");
+        assert!(b.cmd(1, "CLIENT LIST").contains("'client|list'"));
+        assert_eq!(b.cmd(1, "PING"), "*2\r\n$4\r\npong\r\n$0\r\n\r\n");
+        assert_eq!(b.cmd(1, "PING x"), "*2\r\n$4\r\npong\r\n$1\r\nx\r\n");
+        assert_eq!(
+            b.cmd(1, "UNSUBSCRIBE"),
+            "*3\r\n$11\r\nunsubscribe\r\n$1\r\na\r\n:2\r\n*3\r\n$11\r\nunsubscribe\r\n$1\r\nb\r\n:1\r\n"
+        );
+        assert_eq!(
+            b.cmd(1, "UNSUBSCRIBE"),
+            "*3\r\n$11\r\nunsubscribe\r\n$-1\r\n:1\r\n"
+        );
+        assert_eq!(
+            b.cmd(1, "PUNSUBSCRIBE p*"),
+            "*3\r\n$12\r\npunsubscribe\r\n$2\r\np*\r\n:0\r\n"
+        );
+        assert_eq!(
+            b.cmd(1, "PING"),
+            "*2\r\n$4\r\npong\r\n$0\r\n\r\n",
+            "still has a shard channel"
+        );
+        assert_eq!(b.cmd(1, "RESET"), "+RESET\r\n");
+        assert_eq!(b.cmd(1, "PING"), "+PONG\r\n");
+        assert_eq!(b.cmd(2, "SPUBLISH s z"), ":0\r\n");
+    }
+
+    #[test]
+    fn resp3_push_and_closed_subscriber() {
+        let mut b = Bench::new("");
+        b.connect(1);
+        b.connect(2);
+        b.cmd(1, "HELLO 3");
+        assert_eq!(
+            b.cmd(1, "SUBSCRIBE a"),
+            ">3\r\n$9\r\nsubscribe\r\n$1\r\na\r\n:1\r\n"
+        );
+        assert_eq!(
+            b.cmd(1, "GET x"),
+            "_\r\n",
+            "RESP3 has no subscribed-mode limits"
+        );
+        assert_eq!(
+            b.cmd(1, "PUBLISH a self"),
+            ">3\r\n$7\r\nmessage\r\n$1\r\na\r\n$4\r\nself\r\n:1\r\n"
+        );
+        assert_eq!(
+            b.cmd(1, "UNSUBSCRIBE"),
+            ">3\r\n$11\r\nunsubscribe\r\n$1\r\na\r\n:0\r\n"
+        );
+        assert_eq!(
+            b.cmd(1, "UNSUBSCRIBE"),
+            ">3\r\n$11\r\nunsubscribe\r\n_\r\n:0\r\n"
+        );
+        b.cmd(1, "SUBSCRIBE a");
+        b.node.handle(b.now, crate::node::Input::Closed { conn: 1 });
+        assert_eq!(b.cmd(2, "PUBLISH a x"), ":0\r\n");
+        assert_eq!(b.cmd(2, "PUBSUB CHANNELS"), "*0\r\n");
+    }
+
+    #[test]
+    fn subscribe_inside_multi() {
+        let mut b = Bench::new("");
+        b.connect(1);
+        b.cmd(1, "MULTI");
+        b.cmd(1, "SUBSCRIBE b");
+        b.cmd(1, "PING");
+        assert_eq!(
+            b.cmd(1, "EXEC"),
+            "*2\r\n*3\r\n$9\r\nsubscribe\r\n$1\r\nb\r\n:1\r\n*2\r\n$4\r\npong\r\n$0\r\n\r\n",
+            "as redis-server 7.0.15: PING sees the subscription made earlier in the EXEC"
+        );
+    }
+
+    #[test]
+    fn keyspace_notifications() {
+        let mut b = Bench::new("notify-keyspace-events KEA\n");
+        b.connect(1);
+        b.connect(2);
+        b.cmd(1, "PSUBSCRIBE __key*");
+        b.cmd(2, "SET foo bar");
+        assert_eq!(
+            b.take(1),
+            "*4\r\n$8\r\npmessage\r\n$6\r\n__key*\r\n$18\r\n__keyspace@0__:foo\r\n$3\r\nset\r\n*4\r\n$8\r\npmessage\r\n$6\r\n__key*\r\n$18\r\n__keyevent@0__:set\r\n$3\r\nfoo\r\n"
+        );
+        b.cmd(1, "PUNSUBSCRIBE");
+        b.cmd(1, "SUBSCRIBE __keyevent@0__:del __keyevent@0__:expired __keyevent@0__:rename_to __keyevent@0__:hdel __keyevent@0__:new __keyevent@0__:keymiss");
+        b.take(1);
+        b.cmd(2, "DEL foo nope");
+        assert_eq!(b.take(1), msg("message", "__keyevent@0__:del", "foo"));
+        b.cmd(2, "SET k v PX 10");
+        b.node.active_expire_enabled = false;
+        b.advance_ms(50);
+        assert_eq!(b.take(1), "");
+        b.cmd(2, "GET k");
+        assert_eq!(
+            b.take(1),
+            msg("message", "__keyevent@0__:expired", "k"),
+            "m and n are not in A"
+        );
+        b.node.active_expire_enabled = true;
+        b.cmd(2, "SET k2 v PX 10");
+        b.advance_ms(200);
+        assert_eq!(
+            b.take(1),
+            msg("message", "__keyevent@0__:expired", "k2"),
+            "active expiry"
+        );
+        b.cmd(2, "HSET h a 1");
+        b.cmd(2, "RENAME h h2");
+        b.cmd(2, "HDEL h2 a");
+        assert_eq!(
+            b.take(1),
+            [
+                msg("message", "__keyevent@0__:rename_to", "h2"),
+                msg("message", "__keyevent@0__:hdel", "h2"),
+                msg("message", "__keyevent@0__:del", "h2"),
+            ]
+            .concat()
+        );
+        b.cmd(2, "CONFIG SET notify-keyspace-events Enm");
+        b.cmd(2, "SET n 1");
+        b.cmd(2, "GET missing");
+        assert_eq!(
+            b.take(1),
+            [
+                msg("message", "__keyevent@0__:new", "n"),
+                msg("message", "__keyevent@0__:keymiss", "missing"),
+            ]
+            .concat()
+        );
+        b.cmd(2, "CONFIG SET notify-keyspace-events \"\"");
+        b.cmd(2, "DEL n");
+        assert_eq!(b.take(1), "");
+    }
+}
