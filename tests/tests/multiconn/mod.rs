@@ -15,9 +15,18 @@ use crate::common::{self, escape, parse_line, sorted_reply, Compare, Pair};
 
 /// One script line, parsed.
 enum Step<'a> {
-    Command { conn: usize, how: Compare, line: &'a str },
-    Read { conn: usize, how: Compare },
-    Sleep { ms: u64 },
+    Command {
+        conn: usize,
+        how: Compare,
+        line: &'a str,
+    },
+    Read {
+        conn: usize,
+        how: Compare,
+    },
+    Sleep {
+        ms: u64,
+    },
 }
 
 fn parse_step(raw: &str) -> Option<Step<'_>> {
