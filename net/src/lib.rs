@@ -72,9 +72,13 @@ impl Default for Clock {
 type OutputLimits = [(u64, u64, u64); 3];
 
 fn output_limits(node: &Node) -> OutputLimits {
-    node.config
-        .client_output_buffer_limits()
-        .map(|l| (l.hard_limit_bytes, l.soft_limit_bytes, l.soft_limit_secs.max(0) as u64))
+    node.config.client_output_buffer_limits().map(|l| {
+        (
+            l.hard_limit_bytes,
+            l.soft_limit_bytes,
+            l.soft_limit_secs.max(0) as u64,
+        )
+    })
 }
 
 fn set_keepalive(stream: &TcpStream, secs: u64) {
@@ -496,7 +500,11 @@ impl Reactor {
     /// over the soft limit for longer than its seconds (normal and pubsub classes; the
     /// node says which class a connection is in).
     fn enforce_output_limits(&mut self) {
-        if self.output_limits.iter().all(|&(hard, soft, _)| hard == 0 && soft == 0) {
+        if self
+            .output_limits
+            .iter()
+            .all(|&(hard, soft, _)| hard == 0 && soft == 0)
+        {
             return;
         }
         // Most connections hold less than any limit: skip them before asking the class.
