@@ -488,7 +488,7 @@ impl Node {
         }
         if flags & crate::notify::KEYEVENT != 0 {
             let channel = format!("__keyevent@{db}__:{event}").into_bytes();
-            crate::pubsub::publish(self, running.as_deref_mut(), &channel, key, false);
+            crate::pubsub::publish(self, running, &channel, key, false);
         }
     }
 
