@@ -630,11 +630,34 @@ pub(crate) mod node_level {
     fn oom_inside_multi() {
         let mut b = Bench::new("maxmemory 1\n");
         b.connect(1);
+        b.connect(2);
         assert_eq!(b.cmd(1, "MULTI"), "+OK\r\n");
         // Under memory pressure even a read is refused while queueing.
         assert!(b.cmd(1, "GET a").starts_with("-OOM"));
         assert!(b.cmd(1, "EXEC").starts_with("-EXECABORT"));
         assert_eq!(b.cmd(1, "MULTI"), "+OK\r\n");
         assert_eq!(b.cmd(1, "DISCARD"), "+OK\r\n");
+        // EXEC of a queued write under memory pressure: refused, and the transaction
+        // is gone (redis-server 7.0.15's execCommandAbort).
+        b.cmd(1, "CONFIG SET maxmemory 0");
+        b.cmd(1, "MULTI");
+        assert_eq!(b.cmd(1, "SET a 1"), "+QUEUED\r\n");
+        b.cmd(2, "CONFIG SET maxmemory 1");
+        assert_eq!(
+            b.cmd(1, "EXEC"),
+            "-EXECABORT Transaction discarded because of: OOM command not allowed when used memory > 'maxmemory'.\r\n"
+        );
+        assert_eq!(b.cmd(1, "DISCARD"), "-ERR DISCARD without MULTI\r\n");
+        // A queue of reads still runs.
+        b.cmd(2, "CONFIG SET maxmemory 0");
+        b.cmd(1, "MULTI");
+        b.cmd(1, "PING");
+        b.cmd(2, "CONFIG SET maxmemory 1");
+        assert_eq!(b.cmd(1, "EXEC"), "*1\r\n+PONG\r\n");
+        b.cmd(1, "MULTI");
+        assert_eq!(
+            b.cmd(1, "EXEC x"),
+            "-EXECABORT Transaction discarded because of: wrong number of arguments for 'exec' command\r\n"
+        );
     }
 }

@@ -307,6 +307,30 @@ EXEC
 PING
 "#;
 
+const OOM: &str = r#"
+MULTI
+SET a 1
+GET a
+2> CONFIG SET maxmemory 1
+EXEC
+DISCARD
+MULTI
+GET a
+2> CONFIG SET maxmemory 0
+EXEC
+MULTI
+PING
+2> CONFIG SET maxmemory 1
+EXEC
+MULTI
+SET a 1
+DISCARD
+2> CONFIG SET maxmemory 0
+MULTI
+EXEC x
+EXEC
+"#;
+
 #[test]
 fn transactions_match_redis() {
     multiconn::run_scripts(&[
@@ -317,5 +341,6 @@ fn transactions_match_redis() {
         ("watch_flush_swap", WATCH_FLUSH_SWAP),
         ("watch_expiry", WATCH_EXPIRY),
         ("runtime_errors", RUNTIME_ERRORS),
+        ("oom", OOM),
     ]);
 }

@@ -271,6 +271,23 @@ fn reject(client: &mut Client, msg: &str) {
     }
 }
 
+/// `reject` for a command that was found: a rejected EXEC inside MULTI discards the
+/// transaction and says why (Redis's `execCommandAbort`).
+fn reject_found(node: &mut Node, client: &mut Client, parent: &CommandSpec, msg: &str) {
+    if parent.name == "exec" && client.multi.is_some() {
+        client.multi = None;
+        node.watch.forget(client.conn);
+        // Redis formats its own rejections without the ERR code here; shared
+        // error objects (OOM, NOAUTH) keep theirs.
+        let why = msg.strip_prefix("ERR ").unwrap_or(msg);
+        client.out.error(&format!(
+            "EXECABORT Transaction discarded because of: {why}"
+        ));
+        return;
+    }
+    reject(client, msg);
+}
+
 /// Commands that run, rather than queue, inside MULTI.
 fn runs_inside_multi(name: &str) -> bool {
     matches!(
@@ -349,16 +366,21 @@ fn run_checked(node: &mut Node, now: Now, client: &mut Client, argv: &Argv<'_>) 
             "ERR wrong number of arguments for '{}' command",
             full_name(parent, sub_name)
         );
-        reject(client, &msg);
+        reject_found(node, client, parent, &msg);
         return;
     }
     if !client.authenticated && !spec.has_flag("no_auth") {
-        reject(client, "NOAUTH Authentication required.");
+        reject_found(node, client, parent, "NOAUTH Authentication required.");
         return;
     }
     let in_multi = client.multi.is_some();
     if in_multi && spec.has_flag("no_multi") {
-        reject(client, "ERR Command not allowed inside a transaction");
+        reject_found(
+            node,
+            client,
+            parent,
+            "ERR Command not allowed inside a transaction",
+        );
         return;
     }
     // Inside MULTI anything but EXEC/DISCARD/QUIT/RESET may grow the queue, so it is
@@ -370,7 +392,7 @@ fn run_checked(node: &mut Node, now: Now, client: &mut Client, argv: &Argv<'_>) 
         && node.over_maxmemory()
         && !node.mutants.is(crate::mutants::Mutant::OomCheckSkipped)
     {
-        reject(client, errors::OOM);
+        reject_found(node, client, parent, errors::OOM);
         return;
     }
     if client.is_pubsub()
@@ -381,7 +403,7 @@ fn run_checked(node: &mut Node, now: Now, client: &mut Client, argv: &Argv<'_>) 
             "ERR Can't execute '{}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context",
             full_name(parent, sub_name)
         );
-        reject(client, &msg);
+        reject_found(node, client, parent, &msg);
         return;
     }
     client.last_command = (parent.name, sub_name);
