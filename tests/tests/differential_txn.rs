@@ -344,3 +344,62 @@ fn transactions_match_redis() {
         ("oom", OOM),
     ]);
 }
+
+/// One generated line: a connection prefix and a command over a few keys.
+fn generated_line() -> impl proptest::strategy::Strategy<Value = String> {
+    use proptest::prelude::*;
+    let key = || proptest::sample::select(vec!["k1", "k2", "k3"]);
+    let command = prop_oneof![
+        Just("MULTI".to_string()),
+        Just("EXEC".to_string()),
+        Just("EXEC".to_string()),
+        Just("DISCARD".to_string()),
+        Just("UNWATCH".to_string()),
+        key().prop_map(|k| format!("WATCH {k}")),
+        (key(), key()).prop_map(|(a, b)| format!("WATCH {a} {b}")),
+        key().prop_map(|k| format!("SET {k} v")),
+        key().prop_map(|k| format!("INCR {k}")),
+        key().prop_map(|k| format!("GET {k}")),
+        key().prop_map(|k| format!("DEL {k}")),
+        key().prop_map(|k| format!("EXPIRE {k} 100")),
+        key().prop_map(|k| format!("PERSIST {k}")),
+        key().prop_map(|k| format!("HSET {k} f v")),
+        (key(), key()).prop_map(|(a, b)| format!("RENAME {a} {b}")),
+        key().prop_map(|k| format!("MOVE {k} 1")),
+        Just("FLUSHDB".to_string()),
+        Just("SWAPDB 0 1".to_string()),
+        Just("SELECT 1".to_string()),
+        Just("SELECT 0".to_string()),
+        Just("NOSUCHCOMMAND".to_string()),
+        Just("GET".to_string()),
+        Just("PING".to_string()),
+    ];
+    (1..=2u8, command).prop_map(|(conn, c)| format!("{conn}> {c}"))
+}
+
+#[test]
+fn transactions_generated_sequences_match_redis() {
+    use proptest::test_runner::{Config as ProptestConfig, TestCaseError, TestRunner};
+    if !common::require_redis_or_skip() {
+        return;
+    }
+    let pair = common::Pair::start();
+    let cases = std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(64);
+    let mut runner = TestRunner::new(ProptestConfig {
+        cases,
+        failure_persistence: None,
+        ..ProptestConfig::default()
+    });
+    let strategy = proptest::collection::vec(generated_line(), 1..40);
+    let result = runner.run(&strategy, |lines| {
+        // Both connections leave MULTI and WATCH behind at the end: fresh ones each case.
+        let script = lines.join("\n");
+        multiconn::run_script(&pair, "generated", &script).map_err(TestCaseError::fail)
+    });
+    if let Err(e) = result {
+        panic!("{e}");
+    }
+}
