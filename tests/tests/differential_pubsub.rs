@@ -215,6 +215,13 @@ PSUBSCRIBE __key*
 2> HGET nohash f
 1<
 1<
+2> MGET foo nokey1 nokey2
+1<
+1<
+1<
+1<
+1<
+1<
 2> SET k v
 1<
 1<

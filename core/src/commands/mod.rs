@@ -437,7 +437,8 @@ pub(crate) fn run_queued(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
         _ => ctx.client.out.error("ERR command vanished from the table"),
     }
     ctx.node.stats.total_commands_processed += 1;
-    ctx.node.stats.total_error_replies += count_errors(&ctx.client.out.bytes[out_start..]);
+    let written = ctx.client.out.bytes.get(out_start..).unwrap_or_default();
+    ctx.node.stats.total_error_replies += count_errors(written);
 }
 
 /// Redis's shared error texts.

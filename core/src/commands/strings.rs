@@ -656,6 +656,7 @@ fn mget(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
             None => {
                 ctx.node.stats.keyspace_misses += 1;
                 ctx.client.out.null();
+                ctx.notify(notify::KEY_MISS, "keymiss", key);
             }
         }
     }
