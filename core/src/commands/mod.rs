@@ -241,8 +241,10 @@ fn unknown_command_error(argv: &Argv<'_>) -> String {
 pub fn execute(node: &mut Node, now: Now, client: &mut Client, argv: &Argv<'_>) {
     let out_start = client.out.len();
     let errors_before = count_errors(&client.out.bytes[out_start..]);
-    run_checked(node, now, client, argv);
-    node.stats.total_commands_processed += 1;
+    // A queued command is counted when EXEC runs it, as Redis.
+    if run_checked(node, now, client, argv) != Dispatch::Queued {
+        node.stats.total_commands_processed += 1;
+    }
     let new_errors = count_errors(&client.out.bytes[out_start..]).saturating_sub(errors_before);
     node.stats.total_error_replies += new_errors;
     // CLIENT REPLY OFF/SKIP: drop what this command wrote.
@@ -350,7 +352,15 @@ fn full_name(parent: &CommandSpec, sub_name: Option<&str>) -> String {
     }
 }
 
-fn run_checked(node: &mut Node, now: Now, client: &mut Client, argv: &Argv<'_>) {
+/// What the dispatcher did with a command.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Dispatch {
+    Rejected,
+    Queued,
+    Ran,
+}
+
+fn run_checked(node: &mut Node, now: Now, client: &mut Client, argv: &Argv<'_>) -> Dispatch {
     let (parent, spec, sub_name) = match resolve(node, argv) {
         Ok(found) => found,
         Err(msg) => {
@@ -358,7 +368,7 @@ fn run_checked(node: &mut Node, now: Now, client: &mut Client, argv: &Argv<'_>) 
                 client.last_command = ("NULL", None);
             }
             reject(client, &msg);
-            return;
+            return Dispatch::Rejected;
         }
     };
     if !spec.arity_ok(argv.len()) {
@@ -367,11 +377,11 @@ fn run_checked(node: &mut Node, now: Now, client: &mut Client, argv: &Argv<'_>) 
             full_name(parent, sub_name)
         );
         reject_found(node, client, parent, &msg);
-        return;
+        return Dispatch::Rejected;
     }
     if !client.authenticated && !spec.has_flag("no_auth") {
         reject_found(node, client, parent, "NOAUTH Authentication required.");
-        return;
+        return Dispatch::Rejected;
     }
     let in_multi = client.multi.is_some();
     if in_multi && spec.has_flag("no_multi") {
@@ -381,7 +391,7 @@ fn run_checked(node: &mut Node, now: Now, client: &mut Client, argv: &Argv<'_>) 
             parent,
             "ERR Command not allowed inside a transaction",
         );
-        return;
+        return Dispatch::Rejected;
     }
     // Inside MULTI anything but EXEC/DISCARD/QUIT/RESET may grow the queue, so it is
     // refused under memory pressure too; EXEC only when it queued a write that may.
@@ -393,7 +403,7 @@ fn run_checked(node: &mut Node, now: Now, client: &mut Client, argv: &Argv<'_>) 
         && !node.mutants.is(crate::mutants::Mutant::OomCheckSkipped)
     {
         reject_found(node, client, parent, errors::OOM);
-        return;
+        return Dispatch::Rejected;
     }
     if client.is_pubsub()
         && client.out.proto == crate::resp::Proto::Resp2
@@ -404,7 +414,7 @@ fn run_checked(node: &mut Node, now: Now, client: &mut Client, argv: &Argv<'_>) 
             full_name(parent, sub_name)
         );
         reject_found(node, client, parent, &msg);
-        return;
+        return Dispatch::Rejected;
     }
     client.last_command = (parent.name, sub_name);
     if in_multi && !runs_inside_multi(parent.name) {
@@ -416,11 +426,12 @@ fn run_checked(node: &mut Node, now: Now, client: &mut Client, argv: &Argv<'_>) 
             m.count += 1;
         }
         client.out.simple("QUEUED");
-        return;
+        return Dispatch::Queued;
     }
     let mut ctx = Ctx { node, client, now };
     (spec.handler)(&mut ctx, argv);
     ctx.node.drain_keyspace_log(Some(&mut *ctx.client));
+    Dispatch::Ran
 }
 
 /// Runs one command of an EXEC queue: the checks ran when it was queued, so this is
