@@ -411,10 +411,18 @@ impl Node {
 
     /// Drops what the node keeps about a client beside the client itself: its
     /// subscriptions and its WATCHed keys.
-    fn forget_client(&mut self, client: &mut Client) {
+    pub(crate) fn forget_client(&mut self, client: &mut Client) {
         self.pubsub.forget(&mut client.subs, client.conn);
         self.watch.forget(client.conn);
         self.pending_flush.remove(&client.conn);
+    }
+
+    /// Closes another client (CLIENT KILL): forgets it and asks the driver to close.
+    pub(crate) fn kill_client(&mut self, conn: ConnId) {
+        if let Some(mut client) = self.clients.remove(&conn) {
+            self.forget_client(&mut client);
+        }
+        self.effects.push_back(Effect::Close { conn });
     }
 
     /// Flushes the clients that received pub/sub messages during the last step.

@@ -435,3 +435,27 @@ mod tests {
         assert_eq!(b.take(1), "");
     }
 }
+
+#[cfg(test)]
+mod kill_tests {
+    use crate::multi::node_level::Bench;
+
+    #[test]
+    fn killed_subscriber_is_forgotten() {
+        let mut b = Bench::new("");
+        b.connect(1);
+        b.connect(2);
+        b.connect(3);
+        b.cmd(1, "SUBSCRIBE a");
+        b.cmd(3, "SUBSCRIBE a");
+        assert_eq!(
+            b.cmd(2, "CLIENT KILL TYPE normal"),
+            ":0\r\n",
+            "skipme yes by default"
+        );
+        assert_eq!(b.cmd(2, "CLIENT KILL TYPE pubsub"), ":2\r\n");
+        assert!(b.closed.contains(&1) && b.closed.contains(&3));
+        assert_eq!(b.cmd(2, "PUBSUB NUMSUB a"), "*2\r\n$1\r\na\r\n:0\r\n");
+        assert_eq!(b.cmd(2, "PUBLISH a x"), ":0\r\n");
+    }
+}

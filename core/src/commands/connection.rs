@@ -444,8 +444,7 @@ fn client_kill(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
             .map(|c| c.conn);
         match target {
             Some(conn) => {
-                ctx.node.clients.remove(&conn);
-                ctx.node.effects.push_back(Effect::Close { conn });
+                ctx.node.kill_client(conn);
                 ctx.out().ok();
             }
             None => ctx.out().error("ERR No such client"),
@@ -454,7 +453,7 @@ fn client_kill(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
     }
     let (mut id, mut addr, mut laddr, mut skipme) =
         (None::<u64>, None::<&[u8]>, None::<&[u8]>, true);
-    let mut type_normal: Option<bool> = None;
+    let mut type_pubsub: Option<Option<bool>> = None;
     let mut max_age_secs: Option<u64> = None;
     let mut j = 2;
     while j < argv.len() {
@@ -484,7 +483,15 @@ fn client_kill(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
                 ctx.out().error(&format!("ERR Unknown client type '{t}'"));
                 return;
             }
-            type_normal = Some(value.eq_ignore_ascii_case(b"normal"));
+            // Some(true): subscribers, Some(false): normal clients, None: no filter;
+            // replica and master types match nobody yet.
+            type_pubsub = if value.eq_ignore_ascii_case(b"normal") {
+                Some(Some(false))
+            } else if value.eq_ignore_ascii_case(b"pubsub") {
+                Some(Some(true))
+            } else {
+                Some(None)
+            };
         } else if argv.is(j, "user") {
             if value != b"default" {
                 let u = String::from_utf8_lossy(value).into_owned();
@@ -519,7 +526,7 @@ fn client_kill(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
         id.is_none_or(|i| c.id == i)
             && addr.is_none_or(|a| c.peer.as_bytes() == a)
             && laddr.is_none_or(|a| c.local.as_bytes() == a)
-            && type_normal != Some(false)
+            && type_pubsub.is_none_or(|want| want == Some(c.is_pubsub()))
             && max_age_secs.is_none_or(|m| now.saturating_sub(c.created_mono_ms) / 1000 >= m)
     };
     let victims: Vec<u64> = ctx
@@ -531,8 +538,7 @@ fn client_kill(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
         .collect();
     let mut killed = victims.len() as i64;
     for conn in victims {
-        ctx.node.clients.remove(&conn);
-        ctx.node.effects.push_back(Effect::Close { conn });
+        ctx.node.kill_client(conn);
     }
     if !skipme && matches(ctx.client) {
         ctx.client.close_after_reply = true;
