@@ -4,7 +4,6 @@
 
 use super::{cmd, errors, reply_help, Argv, CommandSpec, Ctx};
 use crate::client::ReplyMode;
-use crate::node::Effect;
 use crate::resp::Proto;
 use crate::util::parse_i64;
 
