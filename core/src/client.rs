@@ -45,10 +45,9 @@ pub struct Client {
     pub is_local: bool,
     /// More requests wait in the query buffer behind the one running.
     pub more_pipelined: bool,
-    /// Inside MULTI (`CLIENT_MULTI`): the queued commands.
+    /// Inside MULTI (`CLIENT_MULTI`): the queued commands. Still Some while EXEC runs
+    /// them, so a command can tell it runs inside a transaction (as blocking ones must).
     pub multi: Option<MultiState>,
-    /// Commands run from EXEC's queue right now.
-    pub in_exec: bool,
     /// Channels, patterns and shard channels this client listens to.
     pub subs: ClientSubs,
 }
@@ -84,7 +83,6 @@ impl Client {
             more_pipelined: false,
             is_local: false,
             multi: None,
-            in_exec: false,
             subs: ClientSubs::default(),
         }
     }

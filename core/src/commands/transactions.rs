@@ -127,12 +127,10 @@ fn exec(ctx: &mut Ctx<'_>, _argv: &Argv<'_>) {
         return;
     }
     ctx.out().array(commands.len());
-    ctx.client.in_exec = true;
     for queued in &commands {
         let argv = Argv::new(&queued.buf, &queued.ranges);
         super::run_queued(ctx, &argv);
     }
-    ctx.client.in_exec = false;
     ctx.client.multi = None;
 }
 
