@@ -102,6 +102,12 @@ impl Client {
 
     /// The line CLIENT LIST and CLIENT INFO print for this client, in Redis 7.0's field order.
     pub fn info_line(&self, now_mono_ms: u64) -> String {
+        self.info_line_with(now_mono_ms, false)
+    }
+
+    /// `info_line` with the node-held state it cannot see: `watch_dirty` is
+    /// `CLIENT_DIRTY_CAS` (flag `d`: a watched key changed).
+    pub fn info_line_with(&self, now_mono_ms: u64, watch_dirty: bool) -> String {
         let age = now_mono_ms.saturating_sub(self.created_mono_ms) / 1000;
         let idle = now_mono_ms.saturating_sub(self.last_interaction_mono_ms) / 1000;
         let name = self
@@ -115,6 +121,9 @@ impl Client {
         }
         if self.multi.is_some() {
             flags.push('x');
+        }
+        if watch_dirty {
+            flags.push('d');
         }
         if self.close_after_reply {
             flags.push('A');

@@ -488,7 +488,10 @@ pub(crate) mod node_level {
         b.cmd(1, "SET k 1");
         assert_eq!(b.cmd(1, "WATCH k"), "+OK\r\n");
         b.cmd(2, "INCR k");
+        assert!(b.cmd(1, "CLIENT INFO").contains(" flags=d "));
+        assert!(b.cmd(2, "CLIENT LIST").contains(" flags=d "));
         b.cmd(1, "MULTI");
+        assert!(b.cmd(2, "CLIENT LIST").contains(" flags=xd "));
         b.cmd(1, "SET k 10");
         assert_eq!(b.cmd(1, "EXEC"), "*-1\r\n");
         assert_eq!(b.cmd(1, "GET k"), "$1\r\n2\r\n");

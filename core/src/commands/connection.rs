@@ -357,7 +357,8 @@ fn client_id(ctx: &mut Ctx<'_>, _argv: &Argv<'_>) {
 }
 
 fn client_info(ctx: &mut Ctx<'_>, _argv: &Argv<'_>) {
-    let mut line = ctx.client.info_line(ctx.now.mono_ms);
+    let dirty = ctx.node.watch.is_dirty(ctx.client.conn);
+    let mut line = ctx.client.info_line_with(ctx.now.mono_ms, dirty);
     line.push('\n');
     ctx.out().verbatim(line.as_bytes());
 }
@@ -409,10 +410,11 @@ fn client_list(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
         .clients
         .values()
         .filter(|c| want_pubsub.is_none_or(|p| c.is_pubsub() == p))
-        .map(|c| (c.id, c.info_line(now)))
+        .map(|c| (c.id, c.info_line_with(now, ctx.node.watch.is_dirty(c.conn))))
         .collect();
     if want_pubsub.is_none_or(|p| ctx.client.is_pubsub() == p) {
-        lines.push((ctx.client.id, ctx.client.info_line(now)));
+        let dirty = ctx.node.watch.is_dirty(ctx.client.conn);
+        lines.push((ctx.client.id, ctx.client.info_line_with(now, dirty)));
     }
     lines.sort_by_key(|(id, _)| *id);
     let mut text = String::new();
