@@ -11,13 +11,15 @@ pub mod config;
 pub mod glob;
 pub mod keyspace;
 pub mod longdouble;
+pub mod multi;
 pub mod mutants;
 pub mod node;
 #[cfg(test)]
 mod node_tests;
 pub mod notify;
+pub mod pubsub;
 pub mod resp;
 pub mod types;
 pub mod util;
 
-pub use node::{ConnId, Effect, Input, LogLevel, Node, NodeSeeds, Now, ProcessInfo};
+pub use node::{ConnId, Effect, Input, LogLevel, Node, NodeSeeds, Now, OutputClass, ProcessInfo};

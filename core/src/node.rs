@@ -4,7 +4,7 @@
 //! asks for in order (`poll_effect`) and calls back at `next_deadline`. It never reads
 //! a clock, touches a socket or a file, or draws OS randomness: all of that is handed in.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use rand::{Rng, RngCore, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -13,7 +13,9 @@ use crate::client::Client;
 use crate::commands::{self, CommandTable};
 use crate::config::Config;
 use crate::keyspace::{HashSeeds, Keyspace};
+use crate::multi::WatchRegistry;
 use crate::mutants::Mutants;
+use crate::pubsub::PubSub;
 use crate::resp::{ParseLimits, Request};
 
 pub type ConnId = u64;
@@ -73,6 +75,23 @@ pub enum LogLevel {
     Warning,
 }
 
+/// Client classes of `client-output-buffer-limit` (no replicas yet).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OutputClass {
+    Normal,
+    Pubsub,
+}
+
+impl OutputClass {
+    /// Index into `Config::client_output_buffer_limits` (normal, replica, pubsub).
+    pub fn limits_index(self) -> usize {
+        match self {
+            OutputClass::Normal => 0,
+            OutputClass::Pubsub => 2,
+        }
+    }
+}
+
 /// Seeds for everything random in a node: its RNG (sampling, run id) and its hash keys.
 #[derive(Debug, Clone, Copy)]
 pub struct NodeSeeds {
@@ -115,6 +134,8 @@ pub(crate) struct HotConfig {
     pub proto_max_bulk_len_bytes: u64,
     pub client_query_buffer_limit_bytes: u64,
     pub maxmemory_bytes: u64,
+    /// `notify-keyspace-events` as `crate::notify` class bits.
+    pub notify_flags: crate::notify::Class,
 }
 
 impl HotConfig {
@@ -123,6 +144,7 @@ impl HotConfig {
             proto_max_bulk_len_bytes: config.proto_max_bulk_len_bytes(),
             client_query_buffer_limit_bytes: config.client_query_buffer_limit_bytes(),
             maxmemory_bytes: config.maxmemory_bytes(),
+            notify_flags: config.notify_keyspace_events_flags() as crate::notify::Class,
         }
     }
 }
@@ -152,6 +174,13 @@ pub struct Node {
     pub mutants: Mutants,
     /// Clients blocked on keys (BLPOP and friends).
     pub(crate) blocking: crate::blocking::Registry,
+    /// Subscribers of channels, patterns and shard channels.
+    pub(crate) pubsub: PubSub,
+    /// WATCHed keys and the clients whose transaction they invalidated.
+    pub(crate) watch: WatchRegistry,
+    /// Clients other than the running one that got output (pub/sub messages) and
+    /// must be flushed once the command is done.
+    pub(crate) pending_flush: BTreeSet<ConnId>,
 }
 
 /// Baseline bytes a node counts before any key or client (tables, shared state), so
@@ -165,7 +194,7 @@ impl Node {
         rng.fill_bytes(&mut id_bytes);
         let run_id = id_bytes.iter().map(|b| format!("{b:02x}")).collect();
         let databases = config.databases();
-        Node {
+        let mut node = Node {
             keyspace: Keyspace::new(databases, HashSeeds(seeds.hash_seeds)),
             hot: HotConfig::from(&config),
             config,
@@ -186,7 +215,12 @@ impl Node {
             running_client_bytes: 0,
             mutants: Mutants::default(),
             blocking: crate::blocking::Registry::default(),
-        }
+            pubsub: PubSub::default(),
+            watch: WatchRegistry::default(),
+            pending_flush: BTreeSet::new(),
+        };
+        node.config_changed();
+        node
     }
 
     /// Plants a bug (simulator only).
@@ -203,6 +237,7 @@ impl Node {
     /// Call after changing `config` from outside a command, so cached values follow.
     pub fn config_changed(&mut self) {
         self.hot = HotConfig::from(&self.config);
+        self.keyspace.log_new_keys = self.hot.notify_flags & crate::notify::NEW != 0;
     }
 
     pub fn set_rss_bytes(&mut self, rss: u64) {
@@ -211,6 +246,15 @@ impl Node {
 
     pub fn set_process_info(&mut self, info: ProcessInfo) {
         self.process = info;
+    }
+
+    /// The `client-output-buffer-limit` class of a connection's client, for the
+    /// driver that holds its unsent output: `pubsub` while it has subscriptions.
+    pub fn output_class(&self, conn: ConnId) -> OutputClass {
+        match self.clients.get(&conn) {
+            Some(c) if c.is_pubsub() => OutputClass::Pubsub,
+            _ => OutputClass::Normal,
+        }
     }
 
     pub fn client_count(&self) -> usize {
@@ -234,8 +278,8 @@ impl Node {
             } => self.on_accept(now, conn, peer, local, peer_is_loopback),
             Input::Data { conn, bytes } => self.on_data(now, conn, bytes),
             Input::Closed { conn } => {
-                if let Some(c) = self.clients.remove(&conn) {
-                    self.blocking.remove(c.id);
+                if let Some(mut client) = self.clients.remove(&conn) {
+                    self.forget_client(&mut client);
                 }
             }
             Input::Tick => {}
@@ -383,9 +427,103 @@ impl Node {
         self.running_client_bytes = 0;
         self.flush_client(&mut client);
         if client.close_after_reply {
+            self.forget_client(&mut client);
             self.effects.push_back(Effect::Close { conn });
         } else {
             self.clients.insert(conn, client);
+        }
+        self.flush_pending();
+    }
+
+    /// Drops what the node keeps about a client beside the client itself: its
+    /// subscriptions and its WATCHed keys.
+    pub(crate) fn forget_client(&mut self, client: &mut Client) {
+        self.blocking.remove(client.id);
+        self.pubsub.forget(&mut client.subs, client.conn);
+        self.watch.forget(client.conn);
+        self.pending_flush.remove(&client.conn);
+    }
+
+    /// Closes another client (CLIENT KILL): forgets it and asks the driver to close.
+    pub(crate) fn kill_client(&mut self, conn: ConnId) {
+        if let Some(mut client) = self.clients.remove(&conn) {
+            self.forget_client(&mut client);
+        }
+        self.effects.push_back(Effect::Close { conn });
+    }
+
+    /// Flushes the clients that received pub/sub messages during the last step.
+    pub(crate) fn flush_pending(&mut self) {
+        while let Some(conn) = self.pending_flush.pop_first() {
+            if let Some(mut client) = self.clients.remove(&conn) {
+                self.flush_client(&mut client);
+                self.clients.insert(conn, client);
+            }
+        }
+    }
+
+    /// Turns keys deleted by expiry since the last call into WATCH invalidations and
+    /// `expired` notifications, in deletion order, then keys created into `new`
+    /// notifications. `running`: the client whose command
+    /// runs, if any (it is out of `clients` meanwhile).
+    pub(crate) fn drain_keyspace_log(&mut self, mut running: Option<&mut Client>) {
+        if self.keyspace.expired_log.is_empty() && self.keyspace.new_log.is_empty() {
+            return;
+        }
+        for (db, key) in std::mem::take(&mut self.keyspace.expired_log) {
+            let key = key.as_bytes();
+            if !self.mutants.is(crate::mutants::Mutant::WatchMissesExpiry) {
+                self.watch.touch_expired(db, key);
+            }
+            self.notify_keyspace_event(
+                running.as_deref_mut(),
+                crate::notify::EXPIRED,
+                "expired",
+                key,
+                db,
+            );
+        }
+        for (db, key) in std::mem::take(&mut self.keyspace.new_log) {
+            self.notify_keyspace_event(
+                running.as_deref_mut(),
+                crate::notify::NEW,
+                "new",
+                key.as_bytes(),
+                db,
+            );
+        }
+    }
+
+    /// Redis's `notifyKeyspaceEvent`: publishes `__keyspace@<db>__:<key>` (message:
+    /// the event) and `__keyevent@<db>__:<event>` (message: the key) when the class
+    /// is enabled.
+    pub(crate) fn notify_keyspace_event(
+        &mut self,
+        running: Option<&mut Client>,
+        class: crate::notify::Class,
+        event: &str,
+        key: &[u8],
+        db: usize,
+    ) {
+        let flags = self.hot.notify_flags;
+        if flags & class == 0 {
+            return;
+        }
+        let mut running = running;
+        if flags & crate::notify::KEYSPACE != 0 {
+            let mut channel = format!("__keyspace@{db}__:").into_bytes();
+            channel.extend_from_slice(key);
+            crate::pubsub::publish(
+                self,
+                running.as_deref_mut(),
+                &channel,
+                event.as_bytes(),
+                false,
+            );
+        }
+        if flags & crate::notify::KEYEVENT != 0 {
+            let channel = format!("__keyevent@{db}__:{event}").into_bytes();
+            crate::pubsub::publish(self, running, &channel, key, false);
         }
     }
 
@@ -414,6 +552,8 @@ impl Node {
                 .active_expire_cycle(now.wall_ms, effort, |n| rng.gen_range(0..n.max(1)));
             self.rng = rng;
         }
+        self.drain_keyspace_log(None);
+        self.flush_pending();
         self.close_idle_clients(now);
         // instantaneous_ops_per_sec: one sample per 100 ms, 16 kept, as Redis.
         let samples = &mut self.stats.ops_samples;
@@ -434,13 +574,15 @@ impl Node {
         let idle: Vec<ConnId> = self
             .clients
             .values()
-            .filter(|c| {
-                !c.blocked && now.mono_ms.saturating_sub(c.last_interaction_mono_ms) > limit_ms
-            })
+            // As Redis, blocked clients and subscribers are never timed out.
+            .filter(|c| !c.blocked && !c.is_pubsub())
+            .filter(|c| now.mono_ms.saturating_sub(c.last_interaction_mono_ms) > limit_ms)
             .map(|c| c.conn)
             .collect();
         for conn in idle {
-            self.clients.remove(&conn);
+            if let Some(mut client) = self.clients.remove(&conn) {
+                self.forget_client(&mut client);
+            }
             self.log(LogLevel::Verbose, "Closing idle client".into());
             self.effects.push_back(Effect::Close { conn });
         }

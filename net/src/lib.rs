@@ -10,7 +10,7 @@ use std::io::{self, Read, Write};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use keel_core::{ConnId, Effect, Input, LogLevel, Node, Now};
+use keel_core::{ConnId, Effect, Input, LogLevel, Node, Now, OutputClass};
 use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll, Token};
 
@@ -30,7 +30,7 @@ struct Conn {
     /// Close once `pending` is flushed.
     closing: bool,
     writable_registered: bool,
-    /// When the output went over the soft limit (client-output-buffer-limit normal).
+    /// When the output went over its class's soft limit (client-output-buffer-limit).
     over_soft_since: Option<Instant>,
 }
 
@@ -67,22 +67,18 @@ impl Default for Clock {
     }
 }
 
-/// Output-buffer limits for normal clients: (hard bytes, soft bytes, soft seconds).
-fn normal_output_limits(node: &Node) -> (u64, u64, u64) {
-    let text = node
-        .config
-        .get_one("client-output-buffer-limit")
-        .unwrap_or_default();
-    let words: Vec<&str> = text.split_whitespace().collect();
-    for chunk in words.chunks(4) {
-        if let [class, hard, soft, secs] = chunk {
-            if *class == "normal" {
-                let p = |s: &str| s.parse::<u64>().unwrap_or(0);
-                return (p(hard), p(soft), p(secs));
-            }
-        }
-    }
-    (0, 0, 0)
+/// Output-buffer limits per client class as (hard bytes, soft bytes, soft seconds),
+/// indexed by `OutputClass::limits_index` (normal, replica, pubsub).
+type OutputLimits = [(u64, u64, u64); 3];
+
+fn output_limits(node: &Node) -> OutputLimits {
+    node.config.client_output_buffer_limits().map(|l| {
+        (
+            l.hard_limit_bytes,
+            l.soft_limit_bytes,
+            l.soft_limit_secs.max(0) as u64,
+        )
+    })
 }
 
 fn set_keepalive(stream: &TcpStream, secs: u64) {
@@ -163,7 +159,7 @@ pub struct Reactor {
     /// wakeup carries it (Redis likewise snapshots its clock per command batch).
     now: Now,
     /// Normal-class output limits, refreshed with the process stats (CONFIG SET may change them).
-    output_limits: (u64, u64, u64),
+    output_limits: OutputLimits,
 }
 
 impl Reactor {
@@ -211,7 +207,7 @@ impl Reactor {
             last_process_stats: None,
             process_template: keel_core::ProcessInfo::default(),
             now: Now::default(),
-            output_limits: (0, 0, 0),
+            output_limits: [(0, 0, 0); 3],
         })
     }
 
@@ -307,7 +303,7 @@ impl Reactor {
             return;
         }
         self.last_process_stats = Some(Instant::now());
-        self.output_limits = normal_output_limits(&self.node);
+        self.output_limits = output_limits(&self.node);
         if let Some(rss) = process_rss_bytes() {
             self.node.set_rss_bytes(rss);
         }
@@ -500,27 +496,54 @@ impl Reactor {
         }
     }
 
+    /// Disconnects clients whose unsent output is over their class's hard limit, or
+    /// over the soft limit for longer than its seconds (normal and pubsub classes; the
+    /// node says which class a connection is in).
     fn enforce_output_limits(&mut self) {
-        let (hard, soft, soft_secs) = self.output_limits;
-        if hard == 0 && soft == 0 {
+        if self
+            .output_limits
+            .iter()
+            .all(|&(hard, soft, _)| hard == 0 && soft == 0)
+        {
             return;
         }
+        // Most connections hold less than any limit: skip them before asking the class.
+        let smallest_limit = self
+            .output_limits
+            .iter()
+            .flat_map(|&(hard, soft, _)| [hard, soft])
+            .filter(|&l| l > 0)
+            .min()
+            .unwrap_or(u64::MAX);
         let mut over = Vec::new();
         for (&id, conn) in self.conns.iter_mut() {
+            if conn.pending_bytes() as u64 <= smallest_limit {
+                conn.over_soft_since = None;
+                continue;
+            }
+            let class = self.node.output_class(id);
+            let Some(&(hard, soft, soft_secs)) = self.output_limits.get(class.limits_index())
+            else {
+                continue;
+            };
             let pending = conn.pending_bytes() as u64;
             if hard > 0 && pending > hard {
-                over.push(id);
+                over.push((id, class));
             } else if soft > 0 && pending > soft {
                 let since = *conn.over_soft_since.get_or_insert_with(Instant::now);
                 if since.elapsed() >= Duration::from_secs(soft_secs) {
-                    over.push(id);
+                    over.push((id, class));
                 }
             } else {
                 conn.over_soft_since = None;
             }
         }
-        for id in over {
-            tracing::warn!("Client id={id} scheduled to be closed ASAP for overcoming of output buffer limits.");
+        for (id, class) in over {
+            let class = match class {
+                OutputClass::Normal => "normal",
+                OutputClass::Pubsub => "pubsub",
+            };
+            tracing::warn!("Client id={id} ({class}) scheduled to be closed ASAP for overcoming of output buffer limits.");
             self.drop_conn(id);
             let now = self.now;
             self.node.handle(now, Input::Closed { conn: id });

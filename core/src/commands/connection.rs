@@ -4,7 +4,6 @@
 
 use super::{cmd, errors, reply_help, Argv, CommandSpec, Ctx};
 use crate::client::ReplyMode;
-use crate::node::Effect;
 use crate::resp::Proto;
 use crate::util::parse_i64;
 
@@ -180,6 +179,14 @@ fn client_unblock(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
 }
 
 fn ping(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
+    // A RESP2 subscriber gets PING's answer in the shape of a message.
+    if ctx.client.is_pubsub() && ctx.client.out.proto == Proto::Resp2 && argv.len() <= 2 {
+        let out = ctx.out();
+        out.array(2);
+        out.bulk(b"pong");
+        out.bulk(argv.get(1));
+        return;
+    }
     match argv.len() {
         1 => ctx.out().simple("PONG"),
         2 => ctx.out().bulk(argv.get(1)),
@@ -211,6 +218,8 @@ fn select(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
 }
 
 fn reset(ctx: &mut Ctx<'_>, _argv: &Argv<'_>) {
+    super::transactions::discard_transaction(ctx);
+    super::pubsub::unsubscribe_all_silently(ctx);
     let c = &mut *ctx.client;
     c.db = 0;
     c.out.proto = Proto::Resp2;
@@ -376,13 +385,16 @@ fn client_id(ctx: &mut Ctx<'_>, _argv: &Argv<'_>) {
 }
 
 fn client_info(ctx: &mut Ctx<'_>, _argv: &Argv<'_>) {
-    let mut line = ctx.client.info_line(ctx.now.mono_ms);
+    let dirty = ctx.node.watch.is_dirty(ctx.client.conn);
+    let mut line = ctx.client.info_line_with(ctx.now.mono_ms, dirty);
     line.push('\n');
     ctx.out().verbatim(line.as_bytes());
 }
 
 fn client_list(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
     let mut ids: Option<Vec<u64>> = None;
+    // TYPE filter: Some(true) only subscribers, Some(false) only normal clients.
+    let mut want_pubsub: Option<bool> = None;
     let mut j = 2;
     while j < argv.len() {
         if argv.is(j, "type") && j + 1 < argv.len() {
@@ -393,7 +405,11 @@ fn client_list(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
                 ctx.out().error(&format!("ERR Unknown client type '{t}'"));
                 return;
             }
-            if !t.eq_ignore_ascii_case(b"normal") {
+            if t.eq_ignore_ascii_case(b"normal") {
+                want_pubsub = Some(false);
+            } else if t.eq_ignore_ascii_case(b"pubsub") {
+                want_pubsub = Some(true);
+            } else {
                 ids = Some(Vec::new());
             }
             j += 2;
@@ -421,9 +437,13 @@ fn client_list(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
         .node
         .clients
         .values()
-        .map(|c| (c.id, c.info_line(now)))
+        .filter(|c| want_pubsub.is_none_or(|p| c.is_pubsub() == p))
+        .map(|c| (c.id, c.info_line_with(now, ctx.node.watch.is_dirty(c.conn))))
         .collect();
-    lines.push((ctx.client.id, ctx.client.info_line(now)));
+    if want_pubsub.is_none_or(|p| ctx.client.is_pubsub() == p) {
+        let dirty = ctx.node.watch.is_dirty(ctx.client.conn);
+        lines.push((ctx.client.id, ctx.client.info_line_with(now, dirty)));
+    }
     lines.sort_by_key(|(id, _)| *id);
     let mut text = String::new();
     for (id, line) in lines {
@@ -453,8 +473,7 @@ fn client_kill(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
             .map(|c| c.conn);
         match target {
             Some(conn) => {
-                ctx.node.clients.remove(&conn);
-                ctx.node.effects.push_back(Effect::Close { conn });
+                ctx.node.kill_client(conn);
                 ctx.out().ok();
             }
             None => ctx.out().error("ERR No such client"),
@@ -463,7 +482,7 @@ fn client_kill(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
     }
     let (mut id, mut addr, mut laddr, mut skipme) =
         (None::<u64>, None::<&[u8]>, None::<&[u8]>, true);
-    let mut type_normal: Option<bool> = None;
+    let mut type_pubsub: Option<Option<bool>> = None;
     let mut max_age_secs: Option<u64> = None;
     let mut j = 2;
     while j < argv.len() {
@@ -493,7 +512,15 @@ fn client_kill(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
                 ctx.out().error(&format!("ERR Unknown client type '{t}'"));
                 return;
             }
-            type_normal = Some(value.eq_ignore_ascii_case(b"normal"));
+            // Some(true): subscribers, Some(false): normal clients, None: no filter;
+            // replica and master types match nobody yet.
+            type_pubsub = if value.eq_ignore_ascii_case(b"normal") {
+                Some(Some(false))
+            } else if value.eq_ignore_ascii_case(b"pubsub") {
+                Some(Some(true))
+            } else {
+                Some(None)
+            };
         } else if argv.is(j, "user") {
             if value != b"default" {
                 let u = String::from_utf8_lossy(value).into_owned();
@@ -528,7 +555,7 @@ fn client_kill(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
         id.is_none_or(|i| c.id == i)
             && addr.is_none_or(|a| c.peer.as_bytes() == a)
             && laddr.is_none_or(|a| c.local.as_bytes() == a)
-            && type_normal != Some(false)
+            && type_pubsub.is_none_or(|want| want == Some(c.is_pubsub()))
             && max_age_secs.is_none_or(|m| now.saturating_sub(c.created_mono_ms) / 1000 >= m)
     };
     let victims: Vec<u64> = ctx
@@ -540,8 +567,7 @@ fn client_kill(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
         .collect();
     let mut killed = victims.len() as i64;
     for conn in victims {
-        ctx.node.clients.remove(&conn);
-        ctx.node.effects.push_back(Effect::Close { conn });
+        ctx.node.kill_client(conn);
     }
     if !skipme && matches(ctx.client) {
         ctx.client.close_after_reply = true;

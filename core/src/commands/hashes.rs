@@ -2,6 +2,7 @@
 //! Replies, error texts and encoding conversions as Redis 7.0; an emptied hash is
 //! deleted; nothing here panics on client input.
 
+use crate::notify;
 use rand::Rng;
 
 use super::keys::parse_cursor;
@@ -308,6 +309,8 @@ fn hset_generic(ctx: &mut Ctx<'_>, argv: &Argv<'_>, name: &str) -> Option<i64> {
         }
         i += 2;
     }
+    ctx.key_modified(argv.get(1));
+    ctx.notify(notify::HASH, "hset", argv.get(1));
     Some(created)
 }
 
@@ -332,6 +335,8 @@ fn hsetnx(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
         return;
     }
     set_field(ctx, id, argv.get(2), argv.get(3), limits(ctx));
+    ctx.key_modified(argv.get(1));
+    ctx.notify(notify::HASH, "hset", argv.get(1));
     ctx.out().int(1);
 }
 
@@ -375,12 +380,22 @@ fn hdel(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
         return;
     };
     let mut deleted = 0i64;
+    let mut key_removed = false;
     for field in argv.iter().skip(2) {
         if update_hash(ctx, id, |h, _| h.remove(field)) == Some(true) {
             deleted += 1;
             if delete_if_empty(ctx, id) {
+                key_removed = true;
                 break;
             }
+        }
+    }
+    if deleted > 0 {
+        let key = argv.get(1);
+        ctx.key_modified(key);
+        ctx.notify(notify::HASH, "hdel", key);
+        if key_removed {
+            ctx.notify(notify::GENERIC, "del", key);
         }
     }
     ctx.out().int(deleted);
@@ -486,6 +501,8 @@ fn hincrby(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
         return;
     };
     set_field(ctx, id, field, &i64_to_bytes(next), limits(ctx));
+    ctx.key_modified(argv.get(1));
+    ctx.notify(notify::HASH, "hincrby", argv.get(1));
     ctx.out().int(next);
 }
 
@@ -534,6 +551,8 @@ fn hincrbyfloat(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
         return;
     };
     set_field(ctx, id, field, text.as_bytes(), limits(ctx));
+    ctx.key_modified(argv.get(1));
+    ctx.notify(notify::HASH, "hincrbyfloat", argv.get(1));
     ctx.out().bulk(text.as_bytes());
 }
 

@@ -3,6 +3,7 @@
 
 use super::{arg_i64, cmd, errors, reply_help, Argv, CommandSpec, Ctx};
 use crate::glob::glob_match;
+use crate::notify;
 use crate::types::{StrValue, Value};
 use crate::util::parse_i64;
 
@@ -106,12 +107,15 @@ fn lookup(ctx: &mut Ctx<'_>, key: &[u8]) -> Option<u32> {
 fn del(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
     let db = ctx.db();
     let now_ms = ctx.now.wall_ms;
-    let deleted = argv
-        .iter()
-        .skip(1)
-        .filter(|k| ctx.node.keyspace.delete(db, k, now_ms))
-        .count();
-    ctx.out().int(deleted as i64);
+    let mut deleted = 0i64;
+    for key in argv.iter().skip(1) {
+        if ctx.node.keyspace.delete(db, key, now_ms) {
+            ctx.key_modified(key);
+            ctx.notify(notify::GENERIC, "del", key);
+            deleted += 1;
+        }
+    }
+    ctx.out().int(deleted);
 }
 
 fn exists(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
@@ -215,10 +219,8 @@ fn scan(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
         }
         found.push(k.to_vec());
     });
-    ctx.node.keyspace.stats.expired_keys += expired.len() as u64;
-    let db = ctx.node.keyspace.db_mut(db_index);
     for id in expired {
-        db.remove(id);
+        ctx.node.keyspace.remove_expired(db_index, id);
     }
     let out = ctx.out();
     out.array(2);
@@ -249,8 +251,7 @@ fn randomkey(ctx: &mut Ctx<'_>, _argv: &Argv<'_>) {
             .get(id)
             .is_some_and(|e| e.is_expired(now_ms));
         if expired {
-            ctx.node.keyspace.db_mut(db).remove(id);
-            ctx.node.keyspace.stats.expired_keys += 1;
+            ctx.node.keyspace.remove_expired(db, id);
             continue;
         }
         let key = ctx
@@ -297,6 +298,11 @@ fn rename_generic(ctx: &mut Ctx<'_>, argv: &Argv<'_>, nx: bool) {
             d.set_expire(id, entry.expire_at_ms);
         }
     }
+    ctx.notify(notify::NEW, "new", dst);
+    ctx.key_modified(src);
+    ctx.key_modified(dst);
+    ctx.notify(notify::GENERIC, "rename_from", src);
+    ctx.notify(notify::GENERIC, "rename_to", dst);
     if nx {
         ctx.out().int(1);
     } else {
@@ -386,6 +392,9 @@ fn copy(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
     if entry.expire_at_ms != 0 {
         d.set_expire(id, entry.expire_at_ms);
     }
+    ctx.notify_in(dst_db, notify::NEW, "new", dst);
+    ctx.key_modified_in(dst_db, dst);
+    ctx.notify_in(dst_db, notify::GENERIC, "copy_to", dst);
     ctx.out().int(1);
 }
 
@@ -420,6 +429,11 @@ fn move_key(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
             d.set_expire(id, entry.expire_at_ms);
         }
     }
+    ctx.notify_in(dst_db, notify::NEW, "new", key);
+    ctx.key_modified_in(src_db, key);
+    ctx.key_modified_in(dst_db, key);
+    ctx.notify_in(src_db, notify::GENERIC, "move_from", key);
+    ctx.notify_in(dst_db, notify::GENERIC, "move_to", key);
     ctx.out().int(1);
 }
 
@@ -442,6 +456,7 @@ fn flushdb(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
         return;
     }
     let db = ctx.db();
+    ctx.db_modified(db, None);
     ctx.node.keyspace.db_mut(db).clear();
     ctx.out().ok();
 }
@@ -449,6 +464,9 @@ fn flushdb(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
 fn flushall(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
     if !flush_args_ok(ctx, argv) {
         return;
+    }
+    for db in 0..ctx.node.keyspace.dbs.len() {
+        ctx.db_modified(db, None);
     }
     for db in &mut ctx.node.keyspace.dbs {
         db.clear();
@@ -467,6 +485,12 @@ fn swapdb(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
         ctx.out().error(errors::DB_OUT_OF_RANGE);
         return;
     };
+    // Watchers of either database see the other's keys from now on.
+    ctx.db_modified(a, Some(b));
+    ctx.db_modified(b, Some(a));
+    // Waiters on either index may find their key there now (`scanDatabaseForReadyKeys`).
+    crate::blocking::signal_db(ctx.node, a);
+    crate::blocking::signal_db(ctx.node, b);
     ctx.node.keyspace.dbs.swap(a, b);
     ctx.out().ok();
 }
@@ -541,11 +565,16 @@ fn expire_generic(ctx: &mut Ctx<'_>, argv: &Argv<'_>, relative: bool, seconds: b
         return;
     }
     let now_ms = ctx.now.wall_ms as i64;
+    let key = argv.get(1);
     let d = ctx.node.keyspace.db_mut(db);
     if when <= now_ms {
         d.remove(id);
+        ctx.key_modified(key);
+        ctx.notify(notify::GENERIC, "del", key);
     } else {
         d.set_expire(id, when as u64);
+        ctx.key_modified(key);
+        ctx.notify(notify::GENERIC, "expire", key);
     }
     ctx.out().int(1);
 }
@@ -612,6 +641,10 @@ fn persist(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
         Some(id) => ctx.node.keyspace.db_mut(db).clear_expire(id),
         None => false,
     };
+    if removed {
+        ctx.key_modified(argv.get(1));
+        ctx.notify(notify::GENERIC, "persist", argv.get(1));
+    }
     ctx.out().int(removed as i64);
 }
 

@@ -1069,7 +1069,7 @@ fn bpop_generic(ctx: &mut Ctx<'_>, argv: &Argv<'_>, from: End) {
         elements_removed(ctx, key, id, from);
         return;
     }
-    if ctx.client.deny_blocking {
+    if ctx.client.may_not_block() {
         ctx.out().null_array();
         return;
     }
@@ -1103,7 +1103,7 @@ fn blmove_generic(ctx: &mut Ctx<'_>, argv: &Argv<'_>, from: End, to: End, timeou
         lmove_from(ctx, src, id, argv.get(2), from, to);
         return;
     }
-    if ctx.client.deny_blocking {
+    if ctx.client.may_not_block() {
         ctx.out().null();
         return;
     }
@@ -1142,7 +1142,7 @@ fn blmpop(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
         Err(()) | Ok(true) => return,
         Ok(false) => {}
     }
-    if ctx.client.deny_blocking {
+    if ctx.client.may_not_block() {
         ctx.out().null_array();
         return;
     }

@@ -74,13 +74,47 @@ impl Ctx<'_> {
 
     /// Redis's `signalModifiedKey`: call after a command changed `key` in the
     /// client's database (WATCH invalidation, client-side caching later).
-    /// Scaffold: a no-op until transactions land.
-    pub fn key_modified(&mut self, _key: &[u8]) {}
+    pub fn key_modified(&mut self, key: &[u8]) {
+        let db = self.client.db;
+        self.key_modified_in(db, key);
+    }
+
+    /// `key_modified` for a key in another database (MOVE, COPY ... DB).
+    pub fn key_modified_in(&mut self, db: usize, key: &[u8]) {
+        // Expiry deletions that happened during this command's lookups come first.
+        self.node.drain_keyspace_log(Some(&mut *self.client));
+        if !self.node.watch.is_empty() {
+            self.node.watch.touch(db, key, &self.node.keyspace);
+        }
+    }
+
+    /// Redis's `touchAllWatchedKeysInDb`: call BEFORE `emptied` is flushed
+    /// (`replaced_with` None) or swapped with `replaced_with`.
+    pub fn db_modified(&mut self, emptied: usize, replaced_with: Option<usize>) {
+        self.node.drain_keyspace_log(Some(&mut *self.client));
+        if !self.node.watch.is_empty() {
+            let now_ms = self.now.wall_ms;
+            self.node
+                .watch
+                .touch_db(emptied, replaced_with, &self.node.keyspace, now_ms);
+        }
+    }
 
     /// Redis's `notifyKeyspaceEvent`: `class` is one of `crate::notify`'s classes,
     /// `event` the lowercase event name (`"lpush"`, `"del"`, ...).
-    /// Scaffold: a no-op until keyspace notifications land.
-    pub fn notify(&mut self, _class: crate::notify::Class, _event: &str, _key: &[u8]) {}
+    pub fn notify(&mut self, class: crate::notify::Class, event: &str, key: &[u8]) {
+        let db = self.client.db;
+        self.notify_in(db, class, event, key);
+    }
+
+    /// `notify` for a key in another database (MOVE, COPY ... DB).
+    pub fn notify_in(&mut self, db: usize, class: crate::notify::Class, event: &str, key: &[u8]) {
+        self.node.drain_keyspace_log(Some(&mut *self.client));
+        if self.node.hot.notify_flags & class != 0 {
+            self.node
+                .notify_keyspace_event(Some(&mut *self.client), class, event, key, db);
+        }
+    }
 }
 
 pub type Handler = fn(&mut Ctx<'_>, &Argv<'_>);
@@ -209,8 +243,10 @@ fn unknown_command_error(argv: &Argv<'_>) -> String {
 pub fn execute(node: &mut Node, now: Now, client: &mut Client, argv: &Argv<'_>) {
     let out_start = client.out.len();
     let errors_before = count_errors(&client.out.bytes[out_start..]);
-    run_checked(node, now, client, argv);
-    node.stats.total_commands_processed += 1;
+    // A queued command is counted when EXEC runs it, as Redis.
+    if run_checked(node, now, client, argv) != Dispatch::Queued {
+        node.stats.total_commands_processed += 1;
+    }
     let new_errors = count_errors(&client.out.bytes[out_start..]).saturating_sub(errors_before);
     node.stats.total_error_replies += new_errors;
     // CLIENT REPLY OFF/SKIP: drop what this command wrote.
@@ -230,56 +266,192 @@ fn count_errors(bytes: &[u8]) -> u64 {
     u64::from(bytes.first() == Some(&b'-'))
 }
 
-fn run_checked(node: &mut Node, now: Now, client: &mut Client, argv: &Argv<'_>) {
-    let Some(spec) = node.commands.lookup(argv.get(0)) else {
-        client.last_command = ("NULL", None);
-        client.out.error(&unknown_command_error(argv));
-        return;
-    };
-    let parent = spec;
-    let mut spec = spec;
-    let mut sub_name = None;
-    if !spec.subcommands.is_empty() && argv.len() >= 2 {
-        match find_subcommand(spec, argv.get(1)) {
-            Some(sub) => {
-                sub_name = Some(sub.name);
-                spec = sub;
-            }
-            None => {
-                let sub = String::from_utf8_lossy(argv.get(1));
-                let sub: String = sub.chars().take(128).collect();
-                client.out.error(&format!(
-                    "ERR unknown subcommand '{sub}'. Try {} HELP.",
-                    spec.name.to_ascii_uppercase()
-                ));
-                return;
-            }
-        }
+/// Writes an error that rejects a command before it runs (Redis's `rejectCommand`):
+/// inside MULTI it also dooms the transaction.
+fn reject(client: &mut Client, msg: &str) {
+    client.out.error(msg);
+    if let Some(m) = client.multi.as_mut() {
+        m.exec_error = true;
     }
-    if !spec.arity_ok(argv.len()) {
-        let full_name = match sub_name {
-            Some(sub) => format!("{}|{sub}", parent.name),
-            None => parent.name.to_string(),
-        };
+}
+
+/// `reject` for a command that was found: a rejected EXEC inside MULTI discards the
+/// transaction and says why (Redis's `execCommandAbort`).
+fn reject_found(node: &mut Node, client: &mut Client, parent: &CommandSpec, msg: &str) {
+    if parent.name == "exec" && client.multi.is_some() {
+        client.multi = None;
+        node.watch.forget(client.conn);
+        // Redis formats its own rejections without the ERR code here; shared
+        // error objects (OOM, NOAUTH) keep theirs.
+        let why = msg.strip_prefix("ERR ").unwrap_or(msg);
         client.out.error(&format!(
-            "ERR wrong number of arguments for '{full_name}' command"
+            "EXECABORT Transaction discarded because of: {why}"
         ));
         return;
     }
-    if !client.authenticated && !spec.has_flag("no_auth") {
-        client.out.error("NOAUTH Authentication required.");
-        return;
+    reject(client, msg);
+}
+
+/// Commands that run, rather than queue, inside MULTI.
+fn runs_inside_multi(name: &str) -> bool {
+    matches!(
+        name,
+        "exec" | "discard" | "multi" | "watch" | "quit" | "reset"
+    )
+}
+
+/// Commands a RESP2 client in pub/sub mode may run.
+fn allowed_in_pubsub_context(name: &str) -> bool {
+    matches!(
+        name,
+        "ping"
+            | "subscribe"
+            | "ssubscribe"
+            | "unsubscribe"
+            | "sunsubscribe"
+            | "psubscribe"
+            | "punsubscribe"
+            | "quit"
+            | "reset"
+    )
+}
+
+/// The command `argv` names: (container, subcommand spec to run, subcommand name).
+fn resolve(
+    node: &Node,
+    argv: &Argv<'_>,
+) -> Result<
+    (
+        &'static CommandSpec,
+        &'static CommandSpec,
+        Option<&'static str>,
+    ),
+    String,
+> {
+    let Some(parent) = node.commands.lookup(argv.get(0)) else {
+        return Err(unknown_command_error(argv));
+    };
+    if parent.subcommands.is_empty() || argv.len() < 2 {
+        return Ok((parent, parent, None));
     }
-    if spec.has_flag("denyoom")
+    match find_subcommand(parent, argv.get(1)) {
+        Some(sub) => Ok((parent, sub, Some(sub.name))),
+        None => {
+            let sub = String::from_utf8_lossy(argv.get(1));
+            let sub: String = sub.chars().take(128).collect();
+            Err(format!(
+                "ERR unknown subcommand '{sub}'. Try {} HELP.",
+                parent.name.to_ascii_uppercase()
+            ))
+        }
+    }
+}
+
+fn full_name(parent: &CommandSpec, sub_name: Option<&str>) -> String {
+    match sub_name {
+        Some(sub) => format!("{}|{sub}", parent.name),
+        None => parent.name.to_string(),
+    }
+}
+
+/// What the dispatcher did with a command.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Dispatch {
+    Rejected,
+    Queued,
+    Ran,
+}
+
+fn run_checked(node: &mut Node, now: Now, client: &mut Client, argv: &Argv<'_>) -> Dispatch {
+    let (parent, spec, sub_name) = match resolve(node, argv) {
+        Ok(found) => found,
+        Err(msg) => {
+            if node.commands.lookup(argv.get(0)).is_none() {
+                client.last_command = ("NULL", None);
+            }
+            reject(client, &msg);
+            return Dispatch::Rejected;
+        }
+    };
+    if !spec.arity_ok(argv.len()) {
+        let msg = format!(
+            "ERR wrong number of arguments for '{}' command",
+            full_name(parent, sub_name)
+        );
+        reject_found(node, client, parent, &msg);
+        return Dispatch::Rejected;
+    }
+    if !client.authenticated && !spec.has_flag("no_auth") {
+        reject_found(node, client, parent, "NOAUTH Authentication required.");
+        return Dispatch::Rejected;
+    }
+    let in_multi = client.multi.is_some();
+    if in_multi && spec.has_flag("no_multi") {
+        reject_found(
+            node,
+            client,
+            parent,
+            "ERR Command not allowed inside a transaction",
+        );
+        return Dispatch::Rejected;
+    }
+    // Inside MULTI anything but EXEC/DISCARD/QUIT/RESET may grow the queue, so it is
+    // refused under memory pressure too; EXEC only when it queued a write that may.
+    let may_use_memory = spec.has_flag("denyoom")
+        || (parent.name == "exec" && client.multi.as_ref().is_some_and(|m| m.denyoom))
+        || (in_multi && !matches!(parent.name, "exec" | "discard" | "quit" | "reset"));
+    if may_use_memory
         && node.over_maxmemory()
         && !node.mutants.is(crate::mutants::Mutant::OomCheckSkipped)
     {
-        client.out.error(errors::OOM);
-        return;
+        reject_found(node, client, parent, errors::OOM);
+        return Dispatch::Rejected;
+    }
+    if client.is_pubsub()
+        && client.out.proto == crate::resp::Proto::Resp2
+        && !allowed_in_pubsub_context(parent.name)
+    {
+        let msg = format!(
+            "ERR Can't execute '{}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context",
+            full_name(parent, sub_name)
+        );
+        reject_found(node, client, parent, &msg);
+        return Dispatch::Rejected;
     }
     client.last_command = (parent.name, sub_name);
+    if in_multi && !runs_inside_multi(parent.name) {
+        if let Some(m) = client.multi.as_mut() {
+            let queued = crate::multi::QueuedCommand::new(argv.iter());
+            m.queued_bytes = m.queued_bytes.saturating_add(queued.memory_bytes());
+            m.denyoom |= spec.has_flag("denyoom");
+            m.commands.push(queued);
+            m.count += 1;
+        }
+        client.out.simple("QUEUED");
+        return Dispatch::Queued;
+    }
     let mut ctx = Ctx { node, client, now };
     (spec.handler)(&mut ctx, argv);
+    ctx.node.drain_keyspace_log(Some(&mut *ctx.client));
+    Dispatch::Ran
+}
+
+/// Runs one command of an EXEC queue: the checks ran when it was queued, so this is
+/// Redis's `call()` only. Counts the command and its error reply.
+pub(crate) fn run_queued(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
+    let out_start = ctx.client.out.len();
+    match resolve(ctx.node, argv) {
+        // CLIENT LIST keeps saying `cmd=exec` meanwhile, as Redis.
+        Ok((_, spec, _)) if spec.arity_ok(argv.len()) => {
+            (spec.handler)(ctx, argv);
+            ctx.node.drain_keyspace_log(Some(&mut *ctx.client));
+        }
+        // The table is static: what was found at queueing time is found now.
+        _ => ctx.client.out.error("ERR command vanished from the table"),
+    }
+    ctx.node.stats.total_commands_processed += 1;
+    let written = ctx.client.out.bytes.get(out_start..).unwrap_or_default();
+    ctx.node.stats.total_error_replies += count_errors(written);
 }
 
 /// Redis's shared error texts.
@@ -325,6 +497,7 @@ pub(crate) fn lookup_typed(
     let Some(id) = found else {
         if count_stats {
             ctx.node.stats.keyspace_misses += 1;
+            ctx.notify(crate::notify::KEY_MISS, "keymiss", key);
         }
         return Ok(None);
     };

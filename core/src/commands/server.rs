@@ -656,6 +656,8 @@ fn debug_populate(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
         let d = ctx.node.keyspace.db_mut(db);
         let id = d.insert(&key, Value::Str(value));
         d.touch(id, secs);
+        ctx.notify(crate::notify::NEW, "new", &key);
+        ctx.key_modified(&key);
     }
     ctx.out().ok();
 }
@@ -788,7 +790,7 @@ fn info_section(ctx: &Ctx<'_>, section: &str, t: &mut String) {
             let ks = &node.keyspace.stats;
             let _ = write!(
                 t,
-                "# Stats\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{}\r\ninstantaneous_ops_per_sec:{}\r\ntotal_net_input_bytes:{}\r\ntotal_net_output_bytes:{}\r\nrejected_connections:{}\r\nexpired_keys:{}\r\nexpired_stale_perc:{:.2}\r\nexpired_time_cap_reached_count:{}\r\nevicted_keys:{}\r\nkeyspace_hits:{}\r\nkeyspace_misses:{}\r\npubsub_channels:0\r\npubsub_patterns:0\r\nlatest_fork_usec:0\r\ntotal_forks:0\r\ntotal_error_replies:{}\r\nunexpected_error_replies:{}\r\n",
+                "# Stats\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{}\r\ninstantaneous_ops_per_sec:{}\r\ntotal_net_input_bytes:{}\r\ntotal_net_output_bytes:{}\r\nrejected_connections:{}\r\nexpired_keys:{}\r\nexpired_stale_perc:{:.2}\r\nexpired_time_cap_reached_count:{}\r\nevicted_keys:{}\r\nkeyspace_hits:{}\r\nkeyspace_misses:{}\r\npubsub_channels:{}\r\npubsub_patterns:{}\r\npubsubshard_channels:{}\r\nlatest_fork_usec:0\r\ntotal_forks:0\r\ntotal_error_replies:{}\r\nunexpected_error_replies:{}\r\n",
                 s.total_connections_received,
                 s.total_commands_processed,
                 node.instantaneous_ops_per_sec(),
@@ -801,6 +803,9 @@ fn info_section(ctx: &Ctx<'_>, section: &str, t: &mut String) {
                 s.evicted_keys,
                 s.keyspace_hits,
                 s.keyspace_misses,
+                node.pubsub.channels.len(),
+                node.pubsub.patterns.len(),
+                node.pubsub.shard_channels.len(),
                 s.total_error_replies,
                 s.unexpected_error_replies,
             );

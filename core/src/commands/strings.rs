@@ -4,6 +4,7 @@
 use super::{arg_i64, cmd, errors, Argv, CommandSpec, Ctx};
 use crate::longdouble;
 use crate::mutants::Mutant;
+use crate::notify;
 use crate::resp::ReplyBuf;
 use crate::types::{StrValue, Value};
 use crate::util::parse_i64;
@@ -507,13 +508,16 @@ fn set_generic(
             .node
             .keyspace
             .set_found(db, existing, key, value, flags.keepttl);
+        ctx.key_modified(key);
+        ctx.notify(notify::STRING, "set", key);
         if let Some(at) = expire_at {
-            if at as u64 <= now_ms {
-                // Already in the past: the key is gone at once.
-                ctx.node.keyspace.db_mut(db).remove(id);
-            } else {
-                ctx.node.keyspace.db_mut(db).set_expire(id, at as u64);
-            }
+            // A time already past leaves a logically expired key, as Redis 7.0: it
+            // is gone for every reader and deleted (`expired`) when next looked at.
+            ctx.node
+                .keyspace
+                .db_mut(db)
+                .set_expire(id, (at as u64).max(1));
+            ctx.notify(notify::GENERIC, "expire", key);
         }
     }
     if flags.get {
@@ -541,6 +545,8 @@ fn setnx(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
             false,
             now_ms,
         );
+        ctx.key_modified(argv.get(1));
+        ctx.notify(notify::STRING, "set", argv.get(1));
         ctx.out().int(1);
     }
 }
@@ -578,6 +584,8 @@ fn getdel(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
             reply_key_str(ctx, id);
             let db = ctx.db();
             ctx.node.keyspace.db_mut(db).remove(id);
+            ctx.key_modified(argv.get(1));
+            ctx.notify(notify::GENERIC, "del", argv.get(1));
         }
         None => ctx.out().null(),
     }
@@ -609,15 +617,22 @@ fn getex(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
     reply_key_str(ctx, id);
     let db = ctx.db();
     let now_ms = ctx.now.wall_ms;
+    let key = argv.get(1);
     let d = ctx.node.keyspace.db_mut(db);
     if let Some(at) = expire {
+        // Only an absolute time can be past here (Redis's checkAlreadyExpired).
         if at as u64 <= now_ms {
             d.remove(id);
+            ctx.key_modified(key);
+            ctx.notify(notify::GENERIC, "del", key);
         } else {
             d.set_expire(id, at as u64);
+            ctx.key_modified(key);
+            ctx.notify(notify::GENERIC, "expire", key);
         }
-    } else if flags.persist {
-        d.clear_expire(id);
+    } else if flags.persist && d.clear_expire(id) {
+        ctx.key_modified(key);
+        ctx.notify(notify::GENERIC, "persist", key);
     }
 }
 
@@ -641,6 +656,7 @@ fn mget(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
             None => {
                 ctx.node.stats.keyspace_misses += 1;
                 ctx.client.out.null();
+                ctx.notify(notify::KEY_MISS, "keymiss", key);
             }
         }
     }
@@ -675,6 +691,8 @@ fn mset_generic(ctx: &mut Ctx<'_>, argv: &Argv<'_>, nx: bool) {
             false,
             now_ms,
         );
+        ctx.key_modified(argv.get(i));
+        ctx.notify(notify::STRING, "set", argv.get(i));
         i += 2;
     }
     if nx {
@@ -723,6 +741,8 @@ fn incr_generic(ctx: &mut Ctx<'_>, key: &[u8], by: i64) {
         };
     let value = Value::Str(StrValue::Int(stored));
     ctx.node.keyspace.set_found(db, existing, key, value, true);
+    ctx.key_modified(key);
+    ctx.notify(notify::STRING, "incrby", key);
     ctx.out().int(next);
 }
 
@@ -778,6 +798,8 @@ fn incrbyfloat(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
             ctx.node
                 .keyspace
                 .set(db, key, Value::Str(value), true, now_ms);
+            ctx.key_modified(key);
+            ctx.notify(notify::STRING, "incrbyfloat", key);
             ctx.out().bulk(text.as_bytes());
         }
         Err(longdouble::IncrError::NotAFloat) => ctx.out().error(errors::NOT_FLOAT),
@@ -792,7 +814,7 @@ fn append(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
     let now_ms = ctx.now.wall_ms;
     let key = argv.get(1);
     let extra = argv.get(2);
-    let Ok(found) = lookup_str(ctx, key) else {
+    let Ok(found) = super::lookup_typed(ctx, key, "string", false) else {
         return;
     };
     match found {
@@ -804,6 +826,8 @@ fn append(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
                 false,
                 now_ms,
             );
+            ctx.key_modified(key);
+            ctx.notify(notify::STRING, "append", key);
             ctx.out().int(extra.len() as i64);
         }
         Some(id) => {
@@ -821,6 +845,8 @@ fn append(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
                 }),
                 _ => 0,
             });
+            ctx.key_modified(key);
+            ctx.notify(notify::STRING, "append", key);
             ctx.out().int(len.unwrap_or(0) as i64);
         }
     }
@@ -888,7 +914,7 @@ fn setrange(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
     let db = ctx.db();
     let now_ms = ctx.now.wall_ms;
     let key = argv.get(1);
-    let Ok(found) = lookup_str(ctx, key) else {
+    let Ok(found) = super::lookup_typed(ctx, key, "string", false) else {
         return;
     };
     let existing_len = found
@@ -927,6 +953,8 @@ fn setrange(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
             Some(len)
         }
     };
+    ctx.key_modified(key);
+    ctx.notify(notify::STRING, "setrange", key);
     ctx.out().int(len.unwrap_or(0) as i64);
 }
 

@@ -1129,7 +1129,7 @@ fn blocking_zpop(
             return;
         }
     }
-    if ctx.client.deny_blocking {
+    if ctx.client.may_not_block() {
         ctx.out().null_array();
         return;
     }

@@ -7,7 +7,7 @@ pub mod db;
 pub use db::{Db, Entry, HashSeeds};
 
 use crate::mutants::{Mutant, Mutants};
-use crate::types::Value;
+use crate::types::{SmallBytes, Value};
 
 /// Redis's `ACTIVE_EXPIRE_CYCLE_KEYS_PER_LOOP`.
 pub const EXPIRE_KEYS_PER_LOOP: usize = 20;
@@ -33,6 +33,15 @@ pub struct Keyspace {
     pub stats: ExpireStats,
     /// Database the next active cycle starts from (Redis's `current_db`).
     next_expire_db: usize,
+    /// Keys deleted by expiry (lazy or active) since the node last looked, in order:
+    /// the node turns them into WATCH invalidations and `expired` notifications.
+    /// Drained after every command and every tick, so bounded by one command's or one
+    /// cycle's work.
+    pub expired_log: Vec<(usize, SmallBytes)>,
+    /// Keys created since the node last looked (for `new` notifications), kept only
+    /// while `log_new_keys` is set; drained like `expired_log`.
+    pub new_log: Vec<(usize, SmallBytes)>,
+    pub log_new_keys: bool,
 }
 
 impl Keyspace {
@@ -43,6 +52,9 @@ impl Keyspace {
             next_expire_db: 0,
             now_secs: 0,
             mutants: Mutants::default(),
+            expired_log: Vec::new(),
+            new_log: Vec::new(),
+            log_new_keys: false,
         }
     }
 
@@ -68,11 +80,19 @@ impl Keyspace {
             if stale_mutant {
                 return Some(id);
             }
-            d.remove(id);
-            self.stats.expired_keys += 1;
+            self.remove_expired(db, id);
             return None;
         }
         Some(id)
+    }
+
+    /// Deletes the key in slot `id` because its TTL passed: counted and logged for
+    /// the node (WATCH, `expired` notifications).
+    pub fn remove_expired(&mut self, db: usize, id: u32) {
+        if let Some(entry) = self.db_mut(db).remove(id) {
+            self.stats.expired_keys += 1;
+            self.expired_log.push((db, entry.key));
+        }
     }
 
     /// Like `lookup`, and records the access for OBJECT IDLETIME.
@@ -134,7 +154,12 @@ impl Keyspace {
                 }
                 id
             }
-            None => self.db_mut(db).insert(key, value),
+            None => {
+                if self.log_new_keys {
+                    self.new_log.push((db, SmallBytes::new(key)));
+                }
+                self.db_mut(db).insert(key, value)
+            }
         };
         self.db_mut(db).touch(id, now_secs);
         id
@@ -178,7 +203,9 @@ impl Keyspace {
                         break;
                     };
                     if db.get(id).is_some_and(|e| e.is_expired(now_wall_ms)) {
-                        db.remove(id);
+                        if let Some(entry) = db.remove(id) {
+                            self.expired_log.push((db_index, entry.key));
+                        }
                         expired += 1;
                     }
                 }
