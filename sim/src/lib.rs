@@ -10,6 +10,7 @@
 //! and applies them to the model in that order — including requests whose client
 //! timed out (`unknown` in the client's history, known to the world).
 
+pub mod linearizability;
 pub mod model;
 pub mod net;
 pub mod workload;
@@ -22,8 +23,10 @@ use keel_core::{Effect, Input, Node, NodeSeeds, Now};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
+use linearizability::{Bounds, LinOp, Verdict};
 use model::Model;
 use net::{ConnId, InFlight, Link, Network, Segment};
+use serde::{Deserialize, Serialize};
 use workload::{encode, is_denyoom, random_request, Client, Framer};
 pub use workload::{Op, OpOutcome};
 
@@ -106,7 +109,7 @@ pub fn missing_coverage(name: &str, reached: &BTreeSet<&'static str>) -> Vec<&'s
 }
 
 /// A fault in the plan.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum Fault {
     /// Black-hole the link: bytes wait until it heals.
     Partition,
@@ -127,7 +130,7 @@ pub enum Fault {
 }
 
 /// One planned fault: starts at `at_ms`, ends `duration_ms` later (0: instantaneous).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PlannedFault {
     pub at_ms: u64,
     pub duration_ms: u64,
@@ -135,9 +138,9 @@ pub struct PlannedFault {
 }
 
 /// Parameters a seed chooses, bounded so one seed runs in milliseconds.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Scenario {
-    pub name: &'static str,
+    pub name: String,
     pub clients: usize,
     pub ops_per_client: usize,
     pub keys: usize,
@@ -151,7 +154,7 @@ pub struct Scenario {
 }
 
 /// Adds `count` faults made by `make`, starting in the busy part of a run.
-fn plan(
+fn add_faults(
     faults: &mut Vec<PlannedFault>,
     rng: &mut ChaCha8Rng,
     count: usize,
@@ -175,7 +178,7 @@ fn plan(
 impl Scenario {
     fn from_rng(name: &'static str, rng: &mut ChaCha8Rng) -> Self {
         let mut s = Scenario {
-            name,
+            name: name.to_string(),
             clients: rng.gen_range(1..=10),
             ops_per_client: rng.gen_range(20..=200),
             keys: rng.gen_range(1..=8),
@@ -199,7 +202,7 @@ impl Scenario {
                 s.ttl_heavy = true;
                 s.ops_per_client = rng.gen_range(60..=200);
                 let n = rng.gen_range(2..=5);
-                plan(faults, rng, n, (0, 0), |rng| Fault::ClockJump {
+                add_faults(faults, rng, n, (0, 0), |rng| Fault::ClockJump {
                     delta_ms: rng.gen_range(-3_000..=3_000),
                 });
                 // The first planned jump goes back, so every seed exercises one.
@@ -215,13 +218,13 @@ impl Scenario {
                 s.ops_per_client = rng.gen_range(60..=200);
                 s.timeout_ms = rng.gen_range(100..=300);
                 let n = rng.gen_range(1..=3);
-                plan(faults, rng, n, (100, 600), |rng| Fault::SlowLink {
+                add_faults(faults, rng, n, (100, 600), |rng| Fault::SlowLink {
                     factor: rng.gen_range(10..=60),
                 });
                 let n = rng.gen_range(1..=2);
-                plan(faults, rng, n, (50, 600), |_| Fault::Partition);
+                add_faults(faults, rng, n, (50, 600), |_| Fault::Partition);
                 let (n, clients) = (rng.gen_range(1..=2), s.clients);
-                plan(faults, rng, n, (0, 0), |rng| {
+                add_faults(faults, rng, n, (0, 0), |rng| {
                     if rng.gen_bool(0.3) {
                         Fault::ResetAll
                     } else {
@@ -235,19 +238,19 @@ impl Scenario {
                 s.ops_per_client = rng.gen_range(60..=200);
                 s.timeout_ms = rng.gen_range(150..=400);
                 let n = rng.gen_range(1..=3);
-                plan(faults, rng, n, (50, 800), |_| Fault::Pause);
+                add_faults(faults, rng, n, (50, 800), |_| Fault::Pause);
             }
             "memory-squeeze" => {
                 s.ops_per_client = rng.gen_range(60..=200);
                 let n = rng.gen_range(1..=3);
-                plan(faults, rng, n, (100, 500), |rng| Fault::Squeeze {
+                add_faults(faults, rng, n, (100, 500), |rng| Fault::Squeeze {
                     deep: rng.gen_bool(0.5),
                 });
             }
             "crash-restart" => {
                 s.ops_per_client = rng.gen_range(60..=200);
                 let n = rng.gen_range(1..=2);
-                plan(faults, rng, n, (10, 300), |_| Fault::Crash);
+                add_faults(faults, rng, n, (10, 300), |_| Fault::Crash);
             }
             _ => {}
         }
@@ -265,6 +268,10 @@ pub struct Outcome {
     pub history: Vec<Op>,
     /// The first thing a checker rejected, if any.
     pub failure: Option<String>,
+    /// Which checker rejected it.
+    pub failed_checker: Option<Checker>,
+    /// The linearizability checker's verdict (None when it was not enabled).
+    pub linearizability: Option<LinReport>,
     pub simulated_ms: u64,
     pub reached: BTreeSet<&'static str>,
     /// A readable event log, when asked for.
@@ -278,6 +285,156 @@ impl Outcome {
             self.scenario.name, self.seed
         )
     }
+}
+
+/// The checkers of a run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Checker {
+    /// Every reply compared to the reference model.
+    Model,
+    /// Per-key histories, as clients saw them, are linearizable.
+    Linearizability,
+    /// Resource, liveness and protocol assertions (memory bound, no hang, RESP framing).
+    Resource,
+}
+
+impl Checker {
+    pub fn name(self) -> &'static str {
+        match self {
+            Checker::Model => "model",
+            Checker::Linearizability => "linearizability",
+            Checker::Resource => "resource",
+        }
+    }
+}
+
+/// Which checkers judge a run (resource assertions always do).
+#[derive(Debug, Clone, Copy)]
+pub struct Checks {
+    pub model: bool,
+    pub linearizability: bool,
+}
+
+impl Default for Checks {
+    fn default() -> Self {
+        Checks {
+            model: true,
+            linearizability: true,
+        }
+    }
+}
+
+/// What the linearizability checker found over every (epoch, key) history of a run.
+#[derive(Debug, Clone, Default)]
+pub struct LinReport {
+    pub histories: usize,
+    pub ops: usize,
+    /// Histories the search bound gave up on (nothing claimed for them).
+    pub too_big: usize,
+    pub violation: Option<String>,
+}
+
+/// The wall clock the node was handed, as a function of simulated time: offsets change
+/// at clock jumps (the checker needs the range a window of simulated time maps to).
+#[derive(Debug, Clone)]
+struct WallClock {
+    start_wall_ms: u64,
+    /// (from simulated ms, offset ms), in time order; the first is at 0.
+    offsets: Vec<(u64, i64)>,
+}
+
+impl WallClock {
+    fn at(&self, t_ms: u64, offset_ms: i64) -> u64 {
+        ((self.start_wall_ms + t_ms) as i64 + offset_ms).max(0) as u64
+    }
+
+    /// Pieces as (from, to inclusive, offset); a change instant belongs to both sides
+    /// (events at one millisecond may run before or after the jump).
+    fn pieces(&self) -> impl Iterator<Item = (u64, u64, i64)> + '_ {
+        self.offsets.iter().enumerate().map(|(i, &(from, off))| {
+            let to = self.offsets.get(i + 1).map_or(u64::MAX / 4, |n| n.0);
+            (from, to, off)
+        })
+    }
+
+    /// The lowest wall time in the simulated window [a, b].
+    fn lo(&self, a: u64, b: u64) -> u64 {
+        self.pieces()
+            .filter(|&(from, to, _)| from <= b && to >= a)
+            .map(|(from, _, off)| self.at(from.max(a), off))
+            .min()
+            .unwrap_or(0)
+    }
+
+    /// The highest wall time handed out up to simulated time `b`.
+    fn hi(&self, b: u64) -> u64 {
+        self.pieces()
+            .filter(|&(from, _, _)| from <= b)
+            .map(|(_, to, off)| self.at(to.min(b), off))
+            .max()
+            .unwrap_or(0)
+    }
+}
+
+/// Runs the linearizability checker over a run's history, partitioned by crash epoch
+/// (a restart starts empty: each epoch is its own sequential spec) and by key.
+fn check_linearizability(history: &[Op], clock: &WallClock, end_ms: u64) -> LinReport {
+    let mut parts: std::collections::BTreeMap<(u32, Vec<u8>), Vec<LinOp>> = Default::default();
+    // The last checked op per (connection, key): a connection's requests run in order.
+    let mut last_on_conn: std::collections::BTreeMap<(ConnId, Vec<u8>), usize> = Default::default();
+    for (id, op) in history.iter().enumerate() {
+        let reply = match op.outcome {
+            OpOutcome::Ok => Some(op.reply.as_slice()),
+            // An error reply changed nothing (OOM, not an integer): left out.
+            OpOutcome::Fail => continue,
+            OpOutcome::Unknown | OpOutcome::Pending => None,
+        };
+        let Some((key, cmd, out)) = linearizability::interpret(&op.request, reply) else {
+            continue;
+        };
+        // A read whose outcome is unknown constrains nothing.
+        if out == linearizability::Output::Unknown
+            && matches!(
+                cmd,
+                linearizability::Cmd::Get | linearizability::Cmd::Exists
+            )
+        {
+            continue;
+        }
+        let window_end_ms = op.complete_ms.unwrap_or(end_ms);
+        let after = last_on_conn.insert((op.conn, key.clone()), id);
+        parts.entry((op.epoch, key)).or_default().push(LinOp {
+            id,
+            call: op.invoke_step,
+            ret: op.complete_step.filter(|_| op.outcome == OpOutcome::Ok),
+            wall_lo_ms: clock.lo(op.invoke_ms, window_end_ms),
+            wall_hi_ms: clock.hi(window_end_ms),
+            after,
+            cmd,
+            out,
+        });
+    }
+    let mut report = LinReport {
+        histories: parts.len(),
+        ..LinReport::default()
+    };
+    for ((epoch, key), ops) in parts {
+        report.ops += ops.len();
+        match linearizability::check_key(&ops, Bounds::default()) {
+            Verdict::Linearizable => {}
+            Verdict::TooBig { .. } => report.too_big += 1,
+            Verdict::NotLinearizable(why) => {
+                report.violation.get_or_insert_with(|| {
+                    format!(
+                        "key {} (epoch {epoch}, {} ops) is not linearizable: {why}",
+                        String::from_utf8_lossy(&key),
+                        ops.len()
+                    )
+                });
+            }
+        }
+    }
+    report
 }
 
 /// FNV-1a, 64-bit: a stable hash for the trace (std's hashers may change between releases).
@@ -357,7 +514,13 @@ struct World<'a> {
     now_ms: u64,
     start_wall_ms: u64,
     wall_offset_ms: i64,
+    clock: WallClock,
     max_wall_ms: u64,
+    checks: Checks,
+    /// Total order of client events for the histories.
+    step: u64,
+    /// Crashes so far.
+    epoch: u32,
     node: Option<Node>,
     /// Pauses, partitions and slow links may overlap: counted, not flagged.
     pauses_active: u32,
@@ -374,6 +537,7 @@ struct World<'a> {
     hash: TraceHash,
     history: Vec<Op>,
     failure: Option<String>,
+    failed_checker: Option<Checker>,
     reached: BTreeSet<&'static str>,
     squeeze: Option<Squeeze>,
     next_conn: ConnId,
@@ -393,11 +557,22 @@ impl<'a> World<'a> {
         self.seq += 1;
     }
 
+    /// A resource, liveness or protocol assertion failed.
     fn fail(&mut self, message: String) {
+        self.fail_by(Checker::Resource, message);
+    }
+
+    fn fail_by(&mut self, checker: Checker, message: String) {
         if self.failure.is_none() {
-            self.log(format!("FAILURE: {message}"));
+            self.log(format!("FAILURE ({}): {message}", checker.name()));
             self.failure = Some(format!("at {} ms: {message}", self.now_ms));
+            self.failed_checker = Some(checker);
         }
+    }
+
+    fn next_step(&mut self) -> u64 {
+        self.step += 1;
+        self.step
     }
 
     fn log(&mut self, line: String) {
@@ -591,7 +766,7 @@ impl<'a> World<'a> {
     }
 
     fn client_wake(&mut self, c: usize) {
-        if self.clients[c].remaining_ops == 0 || !self.clients[c].outstanding.is_empty() {
+        if self.clients[c].queue.is_empty() || !self.clients[c].outstanding.is_empty() {
             return;
         }
         let conn = match self.clients[c].conn {
@@ -615,8 +790,8 @@ impl<'a> World<'a> {
         };
         let n = self
             .rng
-            .gen_range(1..=self.scenario.pipeline_max)
-            .min(self.clients[c].remaining_ops);
+            .gen_range(1..=self.scenario.pipeline_max.max(1))
+            .min(self.clients[c].queue.len());
         let mut bytes = Vec::new();
         let Some(written) = self.net.conns.get(&conn).map(|x| x.written_bytes) else {
             self.fail(format!("client {c} holds conn {conn} the network lost"));
@@ -624,16 +799,21 @@ impl<'a> World<'a> {
         };
         let mut inflight = Vec::new();
         for _ in 0..n {
-            let request =
-                random_request(&mut self.rng, self.scenario.keys, self.scenario.ttl_heavy);
+            let Some(request) = self.clients[c].queue.pop_front() else {
+                break;
+            };
             bytes.extend_from_slice(&encode(&request));
             let op_index = self.history.len();
             self.log(format!("client {c} invokes #{op_index} {}", show(&request)));
+            let invoke_step = self.next_step();
             self.history.push(Op {
                 client: c,
                 conn,
                 invoke_ms: self.now_ms,
                 complete_ms: None,
+                invoke_step,
+                complete_step: None,
+                epoch: self.epoch,
                 request,
                 reply: Vec::new(),
                 node_reply: None,
@@ -645,7 +825,6 @@ impl<'a> World<'a> {
             });
             self.clients[c].outstanding.push_back(op_index);
         }
-        self.clients[c].remaining_ops -= n;
         if let Some(x) = self.net.conns.get_mut(&conn) {
             x.requests.extend(inflight);
         }
@@ -757,10 +936,12 @@ impl<'a> World<'a> {
                     String::from_utf8_lossy(&reply)
                 ));
             };
+            let step = self.next_step();
             let Some(op) = self.history.get_mut(i) else {
                 return self.fail(format!("history lost op #{i}"));
             };
             op.complete_ms = Some(self.now_ms);
+            op.complete_step = Some(step);
             op.outcome = if reply.first() == Some(&b'-') {
                 OpOutcome::Fail
             } else {
@@ -958,14 +1139,20 @@ impl<'a> World<'a> {
             if read && over(used_before) && over(used_after) {
                 self.reached.insert(reach::READ_WHILE_OVER);
             }
+            if !self.checks.model {
+                continue;
+            }
             let expected = self.model.apply(wall_ms, &request);
             if expected.as_deref() != Some(&reply[..]) {
-                return self.fail(format!(
-                    "#{i} {} -> keel replied {:?}, model expected {:?}",
-                    show(&request),
-                    String::from_utf8_lossy(&reply),
-                    expected.map(|e| String::from_utf8_lossy(&e).into_owned()),
-                ));
+                return self.fail_by(
+                    Checker::Model,
+                    format!(
+                        "#{i} {} -> keel replied {:?}, model expected {:?}",
+                        show(&request),
+                        String::from_utf8_lossy(&reply),
+                        expected.map(|e| String::from_utf8_lossy(&e).into_owned()),
+                    ),
+                );
             }
         }
         if let Some(Squeeze {
@@ -1020,6 +1207,7 @@ impl<'a> World<'a> {
                 self.generation += 1;
             }
             Fault::Crash => {
+                self.epoch += 1;
                 self.node = None;
                 self.generation += 1;
                 self.squeeze = None;
@@ -1031,6 +1219,7 @@ impl<'a> World<'a> {
             }
             Fault::ClockJump { delta_ms } => {
                 self.wall_offset_ms += delta_ms;
+                self.clock.offsets.push((self.now_ms, self.wall_offset_ms));
                 if delta_ms < 0 {
                     self.reached.insert(reach::CLOCK_JUMP_BACK);
                 }
@@ -1133,6 +1322,102 @@ fn set_maxmemory(node: &mut Node, limit_bytes: u64) -> Result<(), String> {
     Ok(())
 }
 
+/// One request of the workload: which client sends it, and its arguments.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlannedOp {
+    pub client: usize,
+    pub args: Vec<String>,
+}
+
+/// Everything a run does that is not a reaction: the scenario's parameters, the fault
+/// plan and the workload, explicit so a failing run can be shrunk and saved. What
+/// happens at run time (latencies, chunking, batch sizes, node seeds) is drawn from
+/// `runtime_seed`, so a plan replays bit for bit.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Plan {
+    /// The seed the plan came from (informational once the plan is edited).
+    pub seed: u64,
+    pub runtime_seed: u64,
+    pub start_wall_ms: u64,
+    pub scenario: Scenario,
+    pub ops: Vec<PlannedOp>,
+}
+
+impl Plan {
+    /// The seed's plan for a scenario (unknown names get plain-load).
+    pub fn generate(scenario: &str, seed: u64) -> Plan {
+        let name = SCENARIOS
+            .iter()
+            .copied()
+            .find(|s| *s == scenario)
+            .unwrap_or("plain-load");
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let scenario = Scenario::from_rng(name, &mut rng);
+        let start_wall_ms: u64 = 1_700_000_000_000 + rng.gen_range(0..1_000_000);
+        let runtime_seed = rng.gen();
+        let mut ops = Vec::with_capacity(scenario.clients * scenario.ops_per_client);
+        for client in 0..scenario.clients {
+            for _ in 0..scenario.ops_per_client {
+                let args = random_request(&mut rng, scenario.keys, scenario.ttl_heavy)
+                    .into_iter()
+                    .map(|a| String::from_utf8_lossy(&a).into_owned())
+                    .collect();
+                ops.push(PlannedOp { client, args });
+            }
+        }
+        Plan {
+            seed,
+            runtime_seed,
+            start_wall_ms,
+            scenario,
+            ops,
+        }
+    }
+
+    /// Faults plus operations: what shrinking makes smaller.
+    pub fn size(&self) -> usize {
+        self.scenario.faults.len() + self.ops.len()
+    }
+
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(self).unwrap_or_default()
+    }
+
+    pub fn from_json(text: &str) -> Result<Plan, String> {
+        let plan: Plan = serde_json::from_str(text).map_err(|e| e.to_string())?;
+        if !SCENARIOS.contains(&plan.scenario.name.as_str()) {
+            return Err(format!("unknown scenario '{}'", plan.scenario.name));
+        }
+        if let Some(op) = plan.ops.iter().find(|o| o.client >= plan.scenario.clients) {
+            return Err(format!(
+                "an op names client {} of {}",
+                op.client, plan.scenario.clients
+            ));
+        }
+        Ok(plan)
+    }
+}
+
+/// How to run a plan.
+#[derive(Clone, Copy)]
+pub struct RunOptions<'a> {
+    /// Keep a readable event log.
+    pub trace: bool,
+    pub checks: Checks,
+    /// Applied to the node at start and after every restart (e.g. plant a mutant).
+    pub setup: &'a dyn Fn(&mut Node),
+}
+
+impl Default for RunOptions<'_> {
+    fn default() -> Self {
+        RunOptions {
+            trace: false,
+            checks: Checks::default(),
+            setup: &|_| {},
+        }
+    }
+}
+
 /// Runs one seed of the plain-load scenario.
 pub fn run_seed(seed: u64) -> Outcome {
     run("plain-load", seed)
@@ -1151,35 +1436,49 @@ pub fn run_seed_with(seed: u64, setup: impl Fn(&mut Node)) -> Outcome {
 /// Runs one seed; `setup` is applied to the node at start and after every restart;
 /// `trace` keeps a readable event log.
 pub fn run_with(scenario: &str, seed: u64, trace: bool, setup: &dyn Fn(&mut Node)) -> Outcome {
-    let name = SCENARIOS
-        .iter()
-        .copied()
-        .find(|s| *s == scenario)
-        .unwrap_or("plain-load");
-    let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    let scenario = Scenario::from_rng(name, &mut rng);
-    let start_wall_ms: u64 = 1_700_000_000_000 + rng.gen_range(0..1_000_000);
-    let clients = (0..scenario.clients)
-        .map(|_| Client {
-            remaining_ops: scenario.ops_per_client,
-            ..Client::default()
-        })
-        .collect();
+    run_plan(
+        &Plan::generate(scenario, seed),
+        RunOptions {
+            trace,
+            checks: Checks::default(),
+            setup,
+        },
+    )
+}
+
+/// Executes a plan.
+pub fn run_plan(plan: &Plan, options: RunOptions<'_>) -> Outcome {
+    let scenario = plan.scenario.clone();
+    let mut clients: Vec<Client> = (0..scenario.clients).map(|_| Client::default()).collect();
+    for op in &plan.ops {
+        if let Some(c) = clients.get_mut(op.client) {
+            c.queue
+                .push_back(op.args.iter().map(|a| a.as_bytes().to_vec()).collect());
+        }
+    }
+    let start_wall_ms = plan.start_wall_ms;
     let mut world = World {
-        rng,
+        rng: ChaCha8Rng::seed_from_u64(plan.runtime_seed),
         net: Network::new(scenario.link.clone()),
         scenario,
         now_ms: 0,
         start_wall_ms,
         wall_offset_ms: 0,
+        clock: WallClock {
+            start_wall_ms,
+            offsets: vec![(0, 0)],
+        },
         max_wall_ms: 0,
+        checks: options.checks,
+        step: 0,
+        epoch: 0,
         node: None,
         pauses_active: 0,
         partitions_active: 0,
         slow_factors: Vec::new(),
         paused: false,
         generation: 0,
-        setup,
+        setup: options.setup,
         model: Model::new(start_wall_ms),
         clients,
         queue: BinaryHeap::new(),
@@ -1187,19 +1486,29 @@ pub fn run_with(scenario: &str, seed: u64, trace: bool, setup: &dyn Fn(&mut Node
         hash: TraceHash::new(),
         history: Vec::new(),
         failure: None,
+        failed_checker: None,
         reached: BTreeSet::new(),
         squeeze: None,
         next_conn: 1,
-        trace: trace.then(Vec::new),
+        trace: options.trace.then(Vec::new),
     };
     let node = world.new_node();
     world.node = Some(node);
     world.run();
+    let linearizability = options
+        .checks
+        .linearizability
+        .then(|| check_linearizability(&world.history, &world.clock, world.now_ms));
+    if let Some(v) = linearizability.as_ref().and_then(|r| r.violation.clone()) {
+        world.fail_by(Checker::Linearizability, v);
+    }
     Outcome {
-        seed,
+        seed: plan.seed,
         trace_hash: world.hash.0,
         history: world.history,
         failure: world.failure,
+        failed_checker: world.failed_checker,
+        linearizability,
         simulated_ms: world.now_ms,
         reached: world.reached,
         trace: world.trace.unwrap_or_default(),
@@ -1240,6 +1549,17 @@ mod tests {
     #[test]
     fn same_seed_twice_same_trace() {
         for name in SCENARIOS {
+            // The trace hash covers the run, not the checkers that read it afterwards.
+            let run = |name: &str, seed| {
+                let options = RunOptions {
+                    checks: Checks {
+                        model: true,
+                        linearizability: false,
+                    },
+                    ..RunOptions::default()
+                };
+                run_plan(&Plan::generate(name, seed), options)
+            };
             for seed in 0..QUICK_SWEEP_SEEDS / 2 {
                 let a = run(name, seed);
                 let b = run(name, seed);
@@ -1317,6 +1637,46 @@ mod tests {
                     u64::from_str_radix(line.trim_start_matches("0x"), 16).expect("hex seed");
                 assert_passed(&run(name, seed));
             }
+        }
+    }
+
+    /// The linearizability checker has teeth of its own: with the model check off, it
+    /// alone catches these planted bugs within a few seeds.
+    #[cfg(feature = "mutants")]
+    #[test]
+    fn linearizability_alone_catches_mutants() {
+        use keel_core::mutants::Mutant;
+        const SEEDS: u64 = 20;
+        for m in [
+            Mutant::SetAckedNotApplied,
+            Mutant::LazyExpireReturnsStale,
+            Mutant::IncrLosesPipelinedUpdate,
+        ] {
+            let plant = |n: &mut Node| n.set_mutant(Some(m));
+            let options = RunOptions {
+                checks: Checks {
+                    model: false,
+                    linearizability: true,
+                },
+                setup: &plant,
+                trace: false,
+            };
+            let caught = (0..SEEDS).find_map(|seed| {
+                SCENARIOS.iter().find_map(|name| {
+                    let out = run_plan(&Plan::generate(name, seed), options);
+                    assert_ne!(out.failed_checker, Some(Checker::Model));
+                    (out.failed_checker == Some(Checker::Linearizability)).then_some(out)
+                })
+            });
+            let out = caught.unwrap_or_else(|| {
+                panic!(
+                    "{} not caught by linearizability in {SEEDS} seeds",
+                    m.name()
+                )
+            });
+            let report = out.linearizability.clone().unwrap_or_default();
+            assert!(report.violation.is_some(), "{report:?}");
+            eprintln!("{}: {}", m.name(), out.failure.unwrap_or_default());
         }
     }
 
