@@ -13,6 +13,8 @@
 pub mod linearizability;
 pub mod model;
 pub mod net;
+pub mod report;
+pub mod shrink;
 pub mod workload;
 
 use std::cmp::Reverse;
@@ -127,6 +129,22 @@ pub enum Fault {
     ClockJump { delta_ms: i64 },
     /// `maxmemory` lowered below (`deep`) or just above current use, then restored.
     Squeeze { deep: bool },
+}
+
+impl Fault {
+    /// A name for counting faults by kind.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Fault::Partition => "partition",
+            Fault::SlowLink { .. } => "slow link",
+            Fault::ResetConn { .. } => "connection reset",
+            Fault::ResetAll => "resetting partition",
+            Fault::Pause => "pause",
+            Fault::Crash => "crash",
+            Fault::ClockJump { .. } => "clock jump",
+            Fault::Squeeze { .. } => "memory squeeze",
+        }
+    }
 }
 
 /// One planned fault: starts at `at_ms`, ends `duration_ms` later (0: instantaneous).
