@@ -50,6 +50,8 @@ pub mod reach {
     pub const CONN_RESET: &str = "a connection was reset";
     pub const PAUSE_RESUMED: &str = "a paused node resumed";
     pub const CRASH_RESTART: &str = "the node crashed and restarted";
+    pub const ONE_WAY_HEALED: &str = "a one-way partition healed";
+    pub const CLOCK_DRIFTED: &str = "the node's clock drifted";
 }
 
 pub const SCENARIO_DEFS: &[ScenarioDef] = &[
@@ -59,7 +61,11 @@ pub const SCENARIO_DEFS: &[ScenarioDef] = &[
     },
     ScenarioDef {
         name: "expiry-clock-jumps",
-        must_reach: &[reach::ACTIVE_EXPIRY, reach::CLOCK_JUMP_BACK],
+        must_reach: &[
+            reach::ACTIVE_EXPIRY,
+            reach::CLOCK_JUMP_BACK,
+            reach::CLOCK_DRIFTED,
+        ],
     },
     ScenarioDef {
         name: "slow-link-timeouts",
@@ -67,6 +73,7 @@ pub const SCENARIO_DEFS: &[ScenarioDef] = &[
             reach::CLIENT_TIMEOUT,
             reach::PARTITION_HEALED,
             reach::CONN_RESET,
+            reach::ONE_WAY_HEALED,
         ],
     },
     ScenarioDef {
@@ -129,6 +136,11 @@ pub enum Fault {
     ClockJump { delta_ms: i64 },
     /// `maxmemory` lowered below (`deep`) or just above current use, then restored.
     Squeeze { deep: bool },
+    /// One direction black-holed, the other delivered: client -> node when `to_node`,
+    /// node -> client otherwise.
+    OneWayPartition { to_node: bool },
+    /// The node's monotonic clock runs at `rate_permille` / 1000 of real time.
+    ClockDrift { rate_permille: u64 },
 }
 
 impl Fault {
@@ -143,6 +155,8 @@ impl Fault {
             Fault::Crash => "crash",
             Fault::ClockJump { .. } => "clock jump",
             Fault::Squeeze { .. } => "memory squeeze",
+            Fault::OneWayPartition { .. } => "one-way partition",
+            Fault::ClockDrift { .. } => "clock drift",
         }
     }
 }
@@ -168,7 +182,27 @@ pub struct Scenario {
     pub reconnect_backoff_ms: u64,
     pub ttl_heavy: bool,
     pub link: Link,
+    /// The node's clocks: monotonic rate and wall-clock offset from true time.
+    #[serde(default)]
+    pub clock: NodeClock,
     pub faults: Vec<PlannedFault>,
+}
+
+/// A node's clock errors: its monotonic clock runs at `mono_rate_permille` / 1000 of
+/// simulated time, and its wall clock is `wall_skew_ms` off.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NodeClock {
+    pub mono_rate_permille: u64,
+    pub wall_skew_ms: i64,
+}
+
+impl Default for NodeClock {
+    fn default() -> Self {
+        NodeClock {
+            mono_rate_permille: 1000,
+            wall_skew_ms: 0,
+        }
+    }
 }
 
 /// Adds `count` faults made by `make`, starting in the busy part of a run.
@@ -212,6 +246,7 @@ impl Scenario {
                 blackholed: false,
                 max_chunks: rng.gen_range(1..=4),
             },
+            clock: NodeClock::default(),
             faults: Vec::new(),
         };
         let faults = &mut s.faults;
@@ -231,6 +266,18 @@ impl Scenario {
                 {
                     *delta_ms = -delta_ms.abs().max(500);
                 }
+                s.clock = NodeClock {
+                    mono_rate_permille: rng.gen_range(900..=1100),
+                    wall_skew_ms: rng.gen_range(-5_000..=5_000),
+                };
+                let n = rng.gen_range(1..=2);
+                add_faults(faults, rng, n, (100, 800), |rng| Fault::ClockDrift {
+                    rate_permille: if rng.gen_bool(0.5) {
+                        rng.gen_range(200..=900)
+                    } else {
+                        rng.gen_range(1100..=3000)
+                    },
+                });
             }
             "slow-link-timeouts" => {
                 s.ops_per_client = rng.gen_range(60..=200);
@@ -251,6 +298,10 @@ impl Scenario {
                         }
                     }
                 });
+                let n = rng.gen_range(1..=2);
+                add_faults(faults, rng, n, (50, 600), |rng| Fault::OneWayPartition {
+                    to_node: rng.gen_bool(0.5),
+                });
             }
             "pause-resume" => {
                 s.ops_per_client = rng.gen_range(60..=200);
@@ -267,8 +318,12 @@ impl Scenario {
             }
             "crash-restart" => {
                 s.ops_per_client = rng.gen_range(60..=200);
-                let n = rng.gen_range(1..=2);
+                let n = rng.gen_range(1..=3);
                 add_faults(faults, rng, n, (10, 300), |_| Fault::Crash);
+                // Sometimes a pause too, which may overlap a crash.
+                if rng.gen_bool(0.3) {
+                    add_faults(faults, rng, 1, (50, 400), |_| Fault::Pause);
+                }
             }
             _ => {}
         }
@@ -540,9 +595,19 @@ struct World<'a> {
     /// Crashes so far.
     epoch: u32,
     node: Option<Node>,
-    /// Pauses, partitions and slow links may overlap: counted, not flagged.
+    /// Pauses, partitions, crashes and slow links may overlap: counted, not flagged.
     pauses_active: u32,
     partitions_active: u32,
+    crashes_active: u32,
+    /// One-way partitions active per direction: [client -> node, node -> client].
+    one_way_active: [u32; 2],
+    /// The node's monotonic clock: `mono_base_ms` at simulated `mono_base_at_ms`, running
+    /// at `mono_rate_permille` since.
+    mono_rate_permille: u64,
+    mono_base_ms: u64,
+    mono_base_at_ms: u64,
+    drift_rates: Vec<u64>,
+    last_mono_ms: u64,
     slow_factors: Vec<u64>,
     paused: bool,
     generation: u64,
@@ -604,10 +669,39 @@ impl<'a> World<'a> {
         let wall = (self.start_wall_ms + self.now_ms) as i64 + self.wall_offset_ms;
         let wall_ms = wall.max(0) as u64;
         self.max_wall_ms = self.max_wall_ms.max(wall_ms);
-        Now {
-            mono_ms: self.now_ms,
-            wall_ms,
+        let mono_ms = self.mono_at(self.now_ms);
+        if mono_ms < self.last_mono_ms {
+            self.fail(format!(
+                "the node's monotonic clock went back from {} to {mono_ms} ms",
+                self.last_mono_ms
+            ));
         }
+        self.last_mono_ms = mono_ms;
+        Now { mono_ms, wall_ms }
+    }
+
+    /// The node's monotonic clock at simulated time `t_ms` (not before the last rate
+    /// change): it never goes backwards, whatever the rate.
+    fn mono_at(&self, t_ms: u64) -> u64 {
+        let elapsed = t_ms.saturating_sub(self.mono_base_at_ms);
+        self.mono_base_ms + elapsed * self.mono_rate_permille / 1000
+    }
+
+    /// The simulated time at which the node's monotonic clock reaches `mono_ms`.
+    fn sim_time_of_mono(&self, mono_ms: u64) -> u64 {
+        let ahead = mono_ms.saturating_sub(self.mono_base_ms);
+        let rate = self.mono_rate_permille.max(1);
+        self.mono_base_at_ms + (ahead * 1000).div_ceil(rate)
+    }
+
+    fn set_mono_rate(&mut self, rate_permille: u64) {
+        self.mono_base_ms = self.mono_at(self.now_ms);
+        self.mono_base_at_ms = self.now_ms;
+        self.mono_rate_permille = rate_permille.max(1);
+    }
+
+    fn blocked(&self, to_node: bool) -> bool {
+        self.net.link.blackholed || self.one_way_active[usize::from(!to_node)] > 0
     }
 
     fn new_node(&mut self) -> Node {
@@ -635,7 +729,10 @@ impl<'a> World<'a> {
             let at = self.rng.gen_range(0..10);
             self.schedule(at, Event::ClientWake { client: c });
         }
-        let first_tick = self.node.as_ref().map_or(0, Node::next_deadline);
+        let first_tick = self
+            .node
+            .as_ref()
+            .map_or(0, |n| self.sim_time_of_mono(n.next_deadline()));
         self.schedule(first_tick, Event::Tick { generation: 0 });
         for index in 0..self.scenario.faults.len() {
             let at = self.scenario.faults[index].at_ms;
@@ -709,14 +806,17 @@ impl<'a> World<'a> {
         let expired_before = node.keyspace.stats.expired_keys;
         node.handle(now, Input::Tick);
         let removed = node.keyspace.stats.expired_keys > expired_before;
-        let next = node.next_deadline();
+        let next_mono_ms = node.next_deadline();
         if removed {
             self.reached.insert(reach::ACTIVE_EXPIRY);
+        }
+        if self.mono_rate_permille != 1000 {
+            self.reached.insert(reach::CLOCK_DRIFTED);
         }
         self.drain_effects(None);
         self.sync_expiry();
         if self.any_client_active() {
-            let at = next.max(self.now_ms + 1);
+            let at = self.sim_time_of_mono(next_mono_ms).max(self.now_ms + 1);
             self.schedule(at, Event::Tick { generation });
         }
     }
@@ -913,7 +1013,7 @@ impl<'a> World<'a> {
     }
 
     fn deliver_to_client(&mut self, conn: ConnId) {
-        if self.net.link.blackholed {
+        if self.blocked(false) {
             return;
         }
         let Some(x) = self.net.conns.get_mut(&conn) else {
@@ -983,7 +1083,7 @@ impl<'a> World<'a> {
     }
 
     fn deliver_to_node(&mut self, conn: ConnId) {
-        if self.net.link.blackholed || self.paused {
+        if self.blocked(true) || self.paused {
             return;
         }
         let Some(x) = self.net.conns.get_mut(&conn) else {
@@ -1225,6 +1325,13 @@ impl<'a> World<'a> {
                 self.generation += 1;
             }
             Fault::Crash => {
+                self.crashes_active += 1;
+                // A crash while already down changes nothing: the dataset is gone
+                // already, and the one restart comes when the last crash ends.
+                if self.node.is_none() {
+                    return self.schedule_fault_end(index, f.duration_ms);
+                }
+                self.log("node crashes".into());
                 self.epoch += 1;
                 self.node = None;
                 self.generation += 1;
@@ -1243,9 +1350,20 @@ impl<'a> World<'a> {
                 }
             }
             Fault::Squeeze { deep } => self.squeeze_start(deep),
+            Fault::OneWayPartition { to_node } => {
+                self.one_way_active[usize::from(!to_node)] += 1;
+            }
+            Fault::ClockDrift { rate_permille } => {
+                self.drift_rates.push(rate_permille);
+                self.set_mono_rate(rate_permille);
+            }
         }
-        if f.duration_ms > 0 {
-            self.schedule(self.now_ms + f.duration_ms, Event::FaultEnd { index });
+        self.schedule_fault_end(index, f.duration_ms);
+    }
+
+    fn schedule_fault_end(&mut self, index: usize, duration_ms: u64) {
+        if duration_ms > 0 {
+            self.schedule(self.now_ms + duration_ms, Event::FaultEnd { index });
         }
     }
 
@@ -1303,7 +1421,9 @@ impl<'a> World<'a> {
                 self.schedule(self.now_ms, Event::Tick { generation });
             }
             Fault::Crash => {
-                if self.node.is_none() {
+                self.crashes_active = self.crashes_active.saturating_sub(1);
+                if self.crashes_active == 0 && self.node.is_none() {
+                    self.log("node restarts (empty)".into());
                     let node = self.new_node();
                     self.node = Some(node);
                     self.reached.insert(reach::CRASH_RESTART);
@@ -1318,6 +1438,25 @@ impl<'a> World<'a> {
                         self.fail(format!("CONFIG SET maxmemory 0 failed: {e}"));
                     }
                 }
+            }
+            Fault::OneWayPartition { to_node } => {
+                let active = &mut self.one_way_active[usize::from(!to_node)];
+                *active = active.saturating_sub(1);
+                if *active == 0 {
+                    self.reached.insert(reach::ONE_WAY_HEALED);
+                    self.redeliver_all(to_node);
+                }
+            }
+            Fault::ClockDrift { rate_permille } => {
+                if let Some(pos) = self.drift_rates.iter().position(|&r| r == rate_permille) {
+                    self.drift_rates.remove(pos);
+                }
+                let rate = self
+                    .drift_rates
+                    .last()
+                    .copied()
+                    .unwrap_or(self.scenario.clock.mono_rate_permille);
+                self.set_mono_rate(rate);
             }
             Fault::ResetConn { .. } | Fault::ResetAll | Fault::ClockJump { .. } => {}
         }
@@ -1475,17 +1614,28 @@ pub fn run_plan(plan: &Plan, options: RunOptions<'_>) -> Outcome {
         }
     }
     let start_wall_ms = plan.start_wall_ms;
+    let (mono_rate, skew_ms) = (
+        scenario.clock.mono_rate_permille,
+        scenario.clock.wall_skew_ms,
+    );
     let mut world = World {
         rng: ChaCha8Rng::seed_from_u64(plan.runtime_seed),
         net: Network::new(scenario.link.clone()),
         scenario,
         now_ms: 0,
         start_wall_ms,
-        wall_offset_ms: 0,
+        wall_offset_ms: skew_ms,
         clock: WallClock {
             start_wall_ms,
-            offsets: vec![(0, 0)],
+            offsets: vec![(0, skew_ms)],
         },
+        crashes_active: 0,
+        one_way_active: [0, 0],
+        mono_rate_permille: mono_rate.max(1),
+        mono_base_ms: 0,
+        mono_base_at_ms: 0,
+        drift_rates: Vec::new(),
+        last_mono_ms: 0,
         max_wall_ms: 0,
         checks: options.checks,
         step: 0,
@@ -1608,6 +1758,95 @@ mod tests {
                 missing.is_empty(),
                 "scenario {name} never reached {missing:?} in {QUICK_SWEEP_SEEDS} seeds"
             );
+        }
+    }
+
+    /// Crashes planned while the node is already down, and a pause that spans a
+    /// crash: one down period, one restart when the last crash ends, one new epoch,
+    /// and both checkers still pass.
+    #[test]
+    fn overlapping_crashes_and_a_pause_during_a_crash() {
+        let mut plan = Plan::generate("crash-restart", 7);
+        let fault = |at_ms, duration_ms, fault| PlannedFault {
+            at_ms,
+            duration_ms,
+            fault,
+        };
+        plan.scenario.faults = vec![
+            fault(100, 300, Fault::Crash),
+            fault(150, 500, Fault::Pause),
+            fault(200, 50, Fault::Crash),
+            fault(350, 200, Fault::Crash),
+        ];
+        let out = run_plan(
+            &plan,
+            RunOptions {
+                trace: true,
+                ..RunOptions::default()
+            },
+        );
+        assert_passed(&out);
+        let count = |what: &str| out.trace.iter().filter(|l| l.contains(what)).count();
+        assert_eq!(count("node crashes"), 1, "{:#?}", out.trace);
+        assert_eq!(count("node restarts"), 1);
+        let restart = out
+            .trace
+            .iter()
+            .find(|l| l.contains("node restarts"))
+            .and_then(|l| l.split_whitespace().next())
+            .and_then(|t| t.parse::<u64>().ok());
+        assert_eq!(restart, Some(550), "restarts when the last crash ends");
+        assert!(out.reached.contains(reach::CRASH_RESTART));
+        assert!(out.reached.contains(reach::PAUSE_RESUMED));
+        assert_eq!(out.history.iter().map(|o| o.epoch).max(), Some(1));
+        // Nothing ran while the node was down or paused.
+        for op in out.history.iter().filter(|o| o.outcome == OpOutcome::Ok) {
+            let done = op.complete_ms.unwrap_or(0);
+            assert!(
+                !(101..550).contains(&done) || op.invoke_ms < 100,
+                "{op:?} completed while the node was down"
+            );
+        }
+        let lin = out.linearizability.expect("enabled");
+        assert!(lin.violation.is_none() && lin.histories > 0);
+    }
+
+    /// One-way partitions heal, and clock drift moves the node's monotonic clock at
+    /// another rate (the world fails a run whose node clock goes backwards).
+    #[test]
+    fn one_way_partitions_and_clock_drift() {
+        let mut plan = Plan::generate("slow-link-timeouts", 3);
+        plan.scenario.faults = vec![
+            PlannedFault {
+                at_ms: 50,
+                duration_ms: 400,
+                fault: Fault::OneWayPartition { to_node: false },
+            },
+            PlannedFault {
+                at_ms: 600,
+                duration_ms: 400,
+                fault: Fault::OneWayPartition { to_node: true },
+            },
+            PlannedFault {
+                at_ms: 10,
+                duration_ms: 900,
+                fault: Fault::ClockDrift {
+                    rate_permille: 2500,
+                },
+            },
+        ];
+        plan.scenario.clock = NodeClock {
+            mono_rate_permille: 950,
+            wall_skew_ms: -4_000,
+        };
+        let out = run_plan(&plan, RunOptions::default());
+        assert_passed(&out);
+        for event in [
+            reach::ONE_WAY_HEALED,
+            reach::CLOCK_DRIFTED,
+            reach::CLIENT_TIMEOUT,
+        ] {
+            assert!(out.reached.contains(event), "{event} not reached");
         }
     }
 
