@@ -483,6 +483,7 @@ fn check_linearizability(history: &[Op], clock: &WallClock, end_ms: u64) -> LinR
             wall_lo_ms: clock.lo(op.invoke_ms, window_end_ms),
             wall_hi_ms: clock.hi(window_end_ms),
             after,
+            hint: op.run_seq.unwrap_or(u64::MAX),
             cmd,
             out,
         });
@@ -594,6 +595,8 @@ struct World<'a> {
     step: u64,
     /// Crashes so far.
     epoch: u32,
+    /// Requests the node has run.
+    runs: u64,
     node: Option<Node>,
     /// Pauses, partitions, crashes and slow links may overlap: counted, not flagged.
     pauses_active: u32,
@@ -935,6 +938,7 @@ impl<'a> World<'a> {
                 request,
                 reply: Vec::new(),
                 node_reply: None,
+                run_seq: None,
                 outcome: OpOutcome::Pending,
             });
             inflight.push(InFlight {
@@ -1215,8 +1219,11 @@ impl<'a> World<'a> {
             let Some(request) = self.history.get(i).map(|op| op.request.clone()) else {
                 return self.fail(format!("history lost op #{i}"));
             };
+            self.runs += 1;
+            let run_seq = self.runs;
             if let Some(op) = self.history.get_mut(i) {
                 op.node_reply = Some(reply.clone());
+                op.run_seq = Some(run_seq);
             }
             self.log(format!(
                 "node runs #{i} {} -> {:?}",
@@ -1640,6 +1647,7 @@ pub fn run_plan(plan: &Plan, options: RunOptions<'_>) -> Outcome {
         checks: options.checks,
         step: 0,
         epoch: 0,
+        runs: 0,
         node: None,
         pauses_active: 0,
         partitions_active: 0,

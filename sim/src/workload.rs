@@ -38,6 +38,9 @@ pub struct Op {
     pub reply: Vec<u8>,
     /// The reply the node emitted for it, when the node ran it (the world fills this).
     pub node_reply: Option<Vec<u8>>,
+    /// When the node ran it, in the order it ran requests (the world fills this; the
+    /// linearizability checker uses it only to order its search).
+    pub run_seq: Option<u64>,
     pub outcome: OpOutcome,
 }
 
