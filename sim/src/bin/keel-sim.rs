@@ -160,6 +160,9 @@ struct SeedResult {
     simulated_ms: u64,
     reached: BTreeSet<&'static str>,
     failure: Option<(String, String)>,
+    /// Linearizability: per-key histories checked, and how many were too big.
+    lin_histories: usize,
+    lin_too_big: usize,
 }
 
 fn sweep(args: &Args) -> ExitCode {
@@ -204,12 +207,15 @@ fn sweep(args: &Args) -> ExitCode {
                     }
                     (f, line)
                 });
+                let lin = out.linearizability.unwrap_or_default();
                 let result = SeedResult {
                     scenario,
                     seed,
                     simulated_ms: out.simulated_ms,
                     reached: out.reached,
                     failure,
+                    lin_histories: lin.histories,
+                    lin_too_big: lin.too_big,
                 };
                 if tx.send(result).is_err() {
                     break;
@@ -253,10 +259,12 @@ fn sweep(args: &Args) -> ExitCode {
             .collect();
         let missing = missing_coverage(name, &reached);
         println!(
-            "scenario {name}: {} seeds, {} failed, {} simulated s",
+            "scenario {name}: {} seeds, {} failed, {} simulated s, linearizability: {} per-key histories, {} too big to check",
             mine.len(),
             failed.len(),
-            mine.iter().map(|r| r.simulated_ms).sum::<u64>() / 1000
+            mine.iter().map(|r| r.simulated_ms).sum::<u64>() / 1000,
+            mine.iter().map(|r| r.lin_histories).sum::<usize>(),
+            mine.iter().map(|r| r.lin_too_big).sum::<usize>(),
         );
         for r in &failed {
             if let Some((f, line)) = &r.failure {
