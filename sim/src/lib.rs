@@ -1916,6 +1916,7 @@ mod tests {
             Mutant::SetAckedNotApplied,
             Mutant::LazyExpireReturnsStale,
             Mutant::IncrLosesPipelinedUpdate,
+            Mutant::TtlOffByOne,
         ] {
             let plant = |n: &mut Node| n.set_mutant(Some(m));
             let options = RunOptions {
