@@ -1012,7 +1012,10 @@ impl<'a> World<'a> {
                 op.outcome = OpOutcome::Unknown;
             }
         }
-        let at = self.now_ms + self.rng.gen_range(1..=self.scenario.reconnect_backoff_ms);
+        let at = self.now_ms
+            + self
+                .rng
+                .gen_range(1..=self.scenario.reconnect_backoff_ms.max(1));
         self.schedule(at, Event::ClientWake { client: c });
     }
 
@@ -1552,13 +1555,58 @@ impl Plan {
         if !SCENARIOS.contains(&plan.scenario.name.as_str()) {
             return Err(format!("unknown scenario '{}'", plan.scenario.name));
         }
-        if let Some(op) = plan.ops.iter().find(|o| o.client >= plan.scenario.clients) {
-            return Err(format!(
-                "an op names client {} of {}",
-                op.client, plan.scenario.clients
-            ));
-        }
+        plan.validate()?;
         Ok(plan)
+    }
+
+    /// Bounds a hand-edited plan file must respect, so a run stays finite and its
+    /// arithmetic cannot overflow.
+    pub fn validate(&self) -> Result<(), String> {
+        const MAX_MS: u64 = 1_000_000_000;
+        let s = &self.scenario;
+        let check = |ok: bool, what: &str| if ok { Ok(()) } else { Err(what.to_string()) };
+        check((1..=1_000).contains(&s.clients), "clients must be 1..=1000")?;
+        check(self.ops.len() <= 1_000_000, "at most 1000000 ops")?;
+        check(
+            self.ops.iter().all(|o| o.client < s.clients),
+            "an op names a client the scenario does not have",
+        )?;
+        check(
+            [
+                s.timeout_ms,
+                s.think_max_ms,
+                s.reconnect_backoff_ms,
+                s.link.latency_min_ms,
+                s.link.latency_jitter_ms,
+            ]
+            .iter()
+            .all(|&ms| ms <= MAX_MS),
+            "times must be at most 1e9 ms",
+        )?;
+        check(
+            s.link.slow_factor <= 1_000 && s.link.max_chunks <= 1_000 && s.pipeline_max <= 1_000,
+            "slow factor, chunks and pipeline at most 1000",
+        )?;
+        check(
+            self.start_wall_ms <= 4_000_000_000_000
+                && s.clock.wall_skew_ms.unsigned_abs() <= MAX_MS
+                && s.clock.mono_rate_permille <= 1_000_000,
+            "clock out of range",
+        )?;
+        for f in &s.faults {
+            check(
+                f.at_ms <= MAX_MS && f.duration_ms <= MAX_MS,
+                "fault times must be at most 1e9 ms",
+            )?;
+            let ok = match f.fault {
+                Fault::SlowLink { factor } => factor <= 1_000,
+                Fault::ClockJump { delta_ms } => delta_ms.unsigned_abs() <= MAX_MS,
+                Fault::ClockDrift { rate_permille } => rate_permille <= 1_000_000,
+                _ => true,
+            };
+            check(ok, "fault parameter out of range")?;
+        }
+        Ok(())
     }
 }
 
@@ -1767,6 +1815,34 @@ mod tests {
                 "scenario {name} never reached {missing:?} in {QUICK_SWEEP_SEEDS} seeds"
             );
         }
+    }
+
+    #[test]
+    fn plan_files_round_trip_and_are_validated() {
+        let plan = Plan::generate("slow-link-timeouts", 5);
+        let json = plan.to_json();
+        assert_eq!(Plan::from_json(&json), Ok(plan.clone()));
+        let mut bad = plan.clone();
+        bad.scenario.clients = 0;
+        assert!(Plan::from_json(&bad.to_json()).is_err());
+        let mut bad = plan.clone();
+        bad.scenario.name = "nope".into();
+        assert!(Plan::from_json(&bad.to_json()).is_err());
+        let mut bad = plan;
+        bad.scenario.faults.push(PlannedFault {
+            at_ms: 1,
+            duration_ms: 1,
+            fault: Fault::SlowLink { factor: u64::MAX },
+        });
+        assert!(Plan::from_json(&bad.to_json()).is_err());
+        assert!(Plan::from_json("{").is_err());
+        // Zero-valued knobs do not panic a run.
+        let mut odd = Plan::generate("plain-load", 1);
+        odd.scenario.reconnect_backoff_ms = 0;
+        odd.scenario.pipeline_max = 0;
+        odd.scenario.link.max_chunks = 0;
+        odd.ops.truncate(20);
+        assert_passed(&run_plan(&odd, RunOptions::default()));
     }
 
     /// Crashes planned while the node is already down, and a pause that spans a
