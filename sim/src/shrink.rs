@@ -110,6 +110,32 @@ pub fn shrink(plan: &Plan, options: RunOptions<'_>, max_runs: usize) -> Option<S
             break;
         }
     }
+    // Fewer clients: renumber the ones that still send anything.
+    if budget > 0 {
+        let mut used: Vec<usize> = best.ops.iter().map(|o| o.client).collect();
+        used.sort_unstable();
+        used.dedup();
+        if !used.is_empty() && used.len() < best.scenario.clients {
+            let mut p = best.clone();
+            p.scenario.clients = used.len();
+            for o in &mut p.ops {
+                o.client = used.binary_search(&o.client).unwrap_or(0);
+            }
+            p.scenario.faults.retain(|f| match f.fault {
+                crate::Fault::ResetConn { client } => used.contains(&client),
+                _ => true,
+            });
+            for f in &mut p.scenario.faults {
+                if let crate::Fault::ResetConn { client } = &mut f.fault {
+                    *client = used.binary_search(client).unwrap_or(0);
+                }
+            }
+            budget -= 1;
+            if still_fails(&p) {
+                best = p;
+            }
+        }
+    }
     let last = run_plan(&best, options);
     Some(Shrunk {
         size_before: plan.size(),
@@ -160,6 +186,12 @@ mod tests {
         let plan = Plan::generate("slow-link-timeouts", 0);
         let shrunk = shrink(&plan, options, 400).expect("the mutant makes seed 0 fail");
         assert!(shrunk.size_after < shrunk.size_before, "{shrunk:?}");
+        assert!(shrunk.plan.scenario.clients <= plan.scenario.clients);
+        assert!(shrunk
+            .plan
+            .ops
+            .iter()
+            .all(|o| o.client < shrunk.plan.scenario.clients));
         let again = Plan::from_json(&shrunk.plan.to_json()).expect("round trip");
         assert_eq!(again, shrunk.plan);
         let out = run_plan(&again, options);
