@@ -11,9 +11,12 @@
 //! timed out (`unknown` in the client's history, known to the world).
 
 pub mod elle;
+pub mod linearizability;
 pub mod model;
 pub mod model_types;
 pub mod net;
+pub mod report;
+pub mod shrink;
 pub mod workload;
 
 use std::cmp::Reverse;
@@ -24,8 +27,10 @@ use keel_core::{Effect, Input, Node, NodeSeeds, Now};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
+use linearizability::{Bounds, LinOp, Verdict};
 use model::Model;
 use net::{ConnId, InFlight, Link, Network, Segment};
+use serde::{Deserialize, Serialize};
 use workload::{encode, is_denyoom, random_request, Client, Framer};
 pub use workload::{Op, OpOutcome};
 
@@ -47,6 +52,8 @@ pub mod reach {
     pub const CONN_RESET: &str = "a connection was reset";
     pub const PAUSE_RESUMED: &str = "a paused node resumed";
     pub const CRASH_RESTART: &str = "the node crashed and restarted";
+    pub const ONE_WAY_HEALED: &str = "a one-way partition healed";
+    pub const CLOCK_DRIFTED: &str = "the node's clock drifted";
 }
 
 pub const SCENARIO_DEFS: &[ScenarioDef] = &[
@@ -56,7 +63,11 @@ pub const SCENARIO_DEFS: &[ScenarioDef] = &[
     },
     ScenarioDef {
         name: "expiry-clock-jumps",
-        must_reach: &[reach::ACTIVE_EXPIRY, reach::CLOCK_JUMP_BACK],
+        must_reach: &[
+            reach::ACTIVE_EXPIRY,
+            reach::CLOCK_JUMP_BACK,
+            reach::CLOCK_DRIFTED,
+        ],
     },
     ScenarioDef {
         name: "slow-link-timeouts",
@@ -64,6 +75,7 @@ pub const SCENARIO_DEFS: &[ScenarioDef] = &[
             reach::CLIENT_TIMEOUT,
             reach::PARTITION_HEALED,
             reach::CONN_RESET,
+            reach::ONE_WAY_HEALED,
         ],
     },
     ScenarioDef {
@@ -108,7 +120,7 @@ pub fn missing_coverage(name: &str, reached: &BTreeSet<&'static str>) -> Vec<&'s
 }
 
 /// A fault in the plan.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum Fault {
     /// Black-hole the link: bytes wait until it heals.
     Partition,
@@ -126,10 +138,33 @@ pub enum Fault {
     ClockJump { delta_ms: i64 },
     /// `maxmemory` lowered below (`deep`) or just above current use, then restored.
     Squeeze { deep: bool },
+    /// One direction black-holed, the other delivered: client -> node when `to_node`,
+    /// node -> client otherwise.
+    OneWayPartition { to_node: bool },
+    /// The node's monotonic clock runs at `rate_permille` / 1000 of real time.
+    ClockDrift { rate_permille: u64 },
+}
+
+impl Fault {
+    /// A name for counting faults by kind.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Fault::Partition => "partition",
+            Fault::SlowLink { .. } => "slow link",
+            Fault::ResetConn { .. } => "connection reset",
+            Fault::ResetAll => "resetting partition",
+            Fault::Pause => "pause",
+            Fault::Crash => "crash",
+            Fault::ClockJump { .. } => "clock jump",
+            Fault::Squeeze { .. } => "memory squeeze",
+            Fault::OneWayPartition { .. } => "one-way partition",
+            Fault::ClockDrift { .. } => "clock drift",
+        }
+    }
 }
 
 /// One planned fault: starts at `at_ms`, ends `duration_ms` later (0: instantaneous).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PlannedFault {
     pub at_ms: u64,
     pub duration_ms: u64,
@@ -137,9 +172,9 @@ pub struct PlannedFault {
 }
 
 /// Parameters a seed chooses, bounded so one seed runs in milliseconds.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Scenario {
-    pub name: &'static str,
+    pub name: String,
     pub clients: usize,
     pub ops_per_client: usize,
     pub keys: usize,
@@ -149,11 +184,31 @@ pub struct Scenario {
     pub reconnect_backoff_ms: u64,
     pub ttl_heavy: bool,
     pub link: Link,
+    /// The node's clocks: monotonic rate and wall-clock offset from true time.
+    #[serde(default)]
+    pub clock: NodeClock,
     pub faults: Vec<PlannedFault>,
 }
 
+/// A node's clock errors: its monotonic clock runs at `mono_rate_permille` / 1000 of
+/// simulated time, and its wall clock is `wall_skew_ms` off.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NodeClock {
+    pub mono_rate_permille: u64,
+    pub wall_skew_ms: i64,
+}
+
+impl Default for NodeClock {
+    fn default() -> Self {
+        NodeClock {
+            mono_rate_permille: 1000,
+            wall_skew_ms: 0,
+        }
+    }
+}
+
 /// Adds `count` faults made by `make`, starting in the busy part of a run.
-fn plan(
+fn add_faults(
     faults: &mut Vec<PlannedFault>,
     rng: &mut ChaCha8Rng,
     count: usize,
@@ -177,7 +232,7 @@ fn plan(
 impl Scenario {
     fn from_rng(name: &'static str, rng: &mut ChaCha8Rng) -> Self {
         let mut s = Scenario {
-            name,
+            name: name.to_string(),
             clients: rng.gen_range(1..=10),
             ops_per_client: rng.gen_range(20..=200),
             keys: rng.gen_range(1..=8),
@@ -193,6 +248,7 @@ impl Scenario {
                 blackholed: false,
                 max_chunks: rng.gen_range(1..=4),
             },
+            clock: NodeClock::default(),
             faults: Vec::new(),
         };
         let faults = &mut s.faults;
@@ -201,7 +257,7 @@ impl Scenario {
                 s.ttl_heavy = true;
                 s.ops_per_client = rng.gen_range(60..=200);
                 let n = rng.gen_range(2..=5);
-                plan(faults, rng, n, (0, 0), |rng| Fault::ClockJump {
+                add_faults(faults, rng, n, (0, 0), |rng| Fault::ClockJump {
                     delta_ms: rng.gen_range(-3_000..=3_000),
                 });
                 // The first planned jump goes back, so every seed exercises one.
@@ -212,18 +268,30 @@ impl Scenario {
                 {
                     *delta_ms = -delta_ms.abs().max(500);
                 }
+                s.clock = NodeClock {
+                    mono_rate_permille: rng.gen_range(900..=1100),
+                    wall_skew_ms: rng.gen_range(-5_000..=5_000),
+                };
+                let n = rng.gen_range(1..=2);
+                add_faults(faults, rng, n, (100, 800), |rng| Fault::ClockDrift {
+                    rate_permille: if rng.gen_bool(0.5) {
+                        rng.gen_range(200..=900)
+                    } else {
+                        rng.gen_range(1100..=3000)
+                    },
+                });
             }
             "slow-link-timeouts" => {
                 s.ops_per_client = rng.gen_range(60..=200);
                 s.timeout_ms = rng.gen_range(100..=300);
                 let n = rng.gen_range(1..=3);
-                plan(faults, rng, n, (100, 600), |rng| Fault::SlowLink {
+                add_faults(faults, rng, n, (100, 600), |rng| Fault::SlowLink {
                     factor: rng.gen_range(10..=60),
                 });
                 let n = rng.gen_range(1..=2);
-                plan(faults, rng, n, (50, 600), |_| Fault::Partition);
+                add_faults(faults, rng, n, (50, 600), |_| Fault::Partition);
                 let (n, clients) = (rng.gen_range(1..=2), s.clients);
-                plan(faults, rng, n, (0, 0), |rng| {
+                add_faults(faults, rng, n, (0, 0), |rng| {
                     if rng.gen_bool(0.3) {
                         Fault::ResetAll
                     } else {
@@ -232,24 +300,32 @@ impl Scenario {
                         }
                     }
                 });
+                let n = rng.gen_range(1..=2);
+                add_faults(faults, rng, n, (50, 600), |rng| Fault::OneWayPartition {
+                    to_node: rng.gen_bool(0.5),
+                });
             }
             "pause-resume" => {
                 s.ops_per_client = rng.gen_range(60..=200);
                 s.timeout_ms = rng.gen_range(150..=400);
                 let n = rng.gen_range(1..=3);
-                plan(faults, rng, n, (50, 800), |_| Fault::Pause);
+                add_faults(faults, rng, n, (50, 800), |_| Fault::Pause);
             }
             "memory-squeeze" => {
                 s.ops_per_client = rng.gen_range(60..=200);
                 let n = rng.gen_range(1..=3);
-                plan(faults, rng, n, (100, 500), |rng| Fault::Squeeze {
+                add_faults(faults, rng, n, (100, 500), |rng| Fault::Squeeze {
                     deep: rng.gen_bool(0.5),
                 });
             }
             "crash-restart" => {
                 s.ops_per_client = rng.gen_range(60..=200);
-                let n = rng.gen_range(1..=2);
-                plan(faults, rng, n, (10, 300), |_| Fault::Crash);
+                let n = rng.gen_range(1..=3);
+                add_faults(faults, rng, n, (10, 300), |_| Fault::Crash);
+                // Sometimes a pause too, which may overlap a crash.
+                if rng.gen_bool(0.3) {
+                    add_faults(faults, rng, 1, (50, 400), |_| Fault::Pause);
+                }
             }
             _ => {}
         }
@@ -267,6 +343,10 @@ pub struct Outcome {
     pub history: Vec<Op>,
     /// The first thing a checker rejected, if any.
     pub failure: Option<String>,
+    /// Which checker rejected it.
+    pub failed_checker: Option<Checker>,
+    /// The linearizability checker's verdict (None when it was not enabled).
+    pub linearizability: Option<LinReport>,
     pub simulated_ms: u64,
     pub reached: BTreeSet<&'static str>,
     /// A readable event log, when asked for.
@@ -280,6 +360,157 @@ impl Outcome {
             self.scenario.name, self.seed
         )
     }
+}
+
+/// The checkers of a run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Checker {
+    /// Every reply compared to the reference model.
+    Model,
+    /// Per-key histories, as clients saw them, are linearizable.
+    Linearizability,
+    /// Resource, liveness and protocol assertions (memory bound, no hang, RESP framing).
+    Resource,
+}
+
+impl Checker {
+    pub fn name(self) -> &'static str {
+        match self {
+            Checker::Model => "model",
+            Checker::Linearizability => "linearizability",
+            Checker::Resource => "resource",
+        }
+    }
+}
+
+/// Which checkers judge a run (resource assertions always do).
+#[derive(Debug, Clone, Copy)]
+pub struct Checks {
+    pub model: bool,
+    pub linearizability: bool,
+}
+
+impl Default for Checks {
+    fn default() -> Self {
+        Checks {
+            model: true,
+            linearizability: true,
+        }
+    }
+}
+
+/// What the linearizability checker found over every (epoch, key) history of a run.
+#[derive(Debug, Clone, Default)]
+pub struct LinReport {
+    pub histories: usize,
+    pub ops: usize,
+    /// Histories the search bound gave up on (nothing claimed for them).
+    pub too_big: usize,
+    pub violation: Option<String>,
+}
+
+/// The wall clock the node was handed, as a function of simulated time: offsets change
+/// at clock jumps (the checker needs the range a window of simulated time maps to).
+#[derive(Debug, Clone)]
+struct WallClock {
+    start_wall_ms: u64,
+    /// (from simulated ms, offset ms), in time order; the first is at 0.
+    offsets: Vec<(u64, i64)>,
+}
+
+impl WallClock {
+    fn at(&self, t_ms: u64, offset_ms: i64) -> u64 {
+        ((self.start_wall_ms + t_ms) as i64 + offset_ms).max(0) as u64
+    }
+
+    /// Pieces as (from, to inclusive, offset); a change instant belongs to both sides
+    /// (events at one millisecond may run before or after the jump).
+    fn pieces(&self) -> impl Iterator<Item = (u64, u64, i64)> + '_ {
+        self.offsets.iter().enumerate().map(|(i, &(from, off))| {
+            let to = self.offsets.get(i + 1).map_or(u64::MAX / 4, |n| n.0);
+            (from, to, off)
+        })
+    }
+
+    /// The lowest wall time in the simulated window [a, b].
+    fn lo(&self, a: u64, b: u64) -> u64 {
+        self.pieces()
+            .filter(|&(from, to, _)| from <= b && to >= a)
+            .map(|(from, _, off)| self.at(from.max(a), off))
+            .min()
+            .unwrap_or(0)
+    }
+
+    /// The highest wall time handed out up to simulated time `b`.
+    fn hi(&self, b: u64) -> u64 {
+        self.pieces()
+            .filter(|&(from, _, _)| from <= b)
+            .map(|(_, to, off)| self.at(to.min(b), off))
+            .max()
+            .unwrap_or(0)
+    }
+}
+
+/// Runs the linearizability checker over a run's history, partitioned by crash epoch
+/// (a restart starts empty: each epoch is its own sequential spec) and by key.
+fn check_linearizability(history: &[Op], clock: &WallClock, end_ms: u64) -> LinReport {
+    let mut parts: std::collections::BTreeMap<(u32, Vec<u8>), Vec<LinOp>> = Default::default();
+    // The last checked op per (connection, key): a connection's requests run in order.
+    let mut last_on_conn: std::collections::BTreeMap<(ConnId, Vec<u8>), usize> = Default::default();
+    for (id, op) in history.iter().enumerate() {
+        let reply = match op.outcome {
+            OpOutcome::Ok => Some(op.reply.as_slice()),
+            // An error reply changed nothing (OOM, not an integer): left out.
+            OpOutcome::Fail => continue,
+            OpOutcome::Unknown | OpOutcome::Pending => None,
+        };
+        let Some((key, cmd, out)) = linearizability::interpret(&op.request, reply) else {
+            continue;
+        };
+        // A read whose outcome is unknown constrains nothing.
+        if out == linearizability::Output::Unknown
+            && matches!(
+                cmd,
+                linearizability::Cmd::Get | linearizability::Cmd::Exists
+            )
+        {
+            continue;
+        }
+        let window_end_ms = op.complete_ms.unwrap_or(end_ms);
+        let after = last_on_conn.insert((op.conn, key.clone()), id);
+        parts.entry((op.epoch, key)).or_default().push(LinOp {
+            id,
+            call: op.invoke_step,
+            ret: op.complete_step.filter(|_| op.outcome == OpOutcome::Ok),
+            wall_lo_ms: clock.lo(op.invoke_ms, window_end_ms),
+            wall_hi_ms: clock.hi(window_end_ms),
+            after,
+            hint: op.run_seq.unwrap_or(u64::MAX),
+            cmd,
+            out,
+        });
+    }
+    let mut report = LinReport {
+        histories: parts.len(),
+        ..LinReport::default()
+    };
+    for ((epoch, key), ops) in parts {
+        report.ops += ops.len();
+        match linearizability::check_key(&ops, Bounds::default()) {
+            Verdict::Linearizable => {}
+            Verdict::TooBig { .. } => report.too_big += 1,
+            Verdict::NotLinearizable(why) => {
+                report.violation.get_or_insert_with(|| {
+                    format!(
+                        "key {} (epoch {epoch}, {} ops) is not linearizable: {why}",
+                        String::from_utf8_lossy(&key),
+                        ops.len()
+                    )
+                });
+            }
+        }
+    }
+    report
 }
 
 /// FNV-1a, 64-bit: a stable hash for the trace (std's hashers may change between releases).
@@ -359,11 +590,29 @@ struct World<'a> {
     now_ms: u64,
     start_wall_ms: u64,
     wall_offset_ms: i64,
+    clock: WallClock,
     max_wall_ms: u64,
+    checks: Checks,
+    /// Total order of client events for the histories.
+    step: u64,
+    /// Crashes so far.
+    epoch: u32,
+    /// Requests the node has run.
+    runs: u64,
     node: Option<Node>,
-    /// Pauses, partitions and slow links may overlap: counted, not flagged.
+    /// Pauses, partitions, crashes and slow links may overlap: counted, not flagged.
     pauses_active: u32,
     partitions_active: u32,
+    crashes_active: u32,
+    /// One-way partitions active per direction: [client -> node, node -> client].
+    one_way_active: [u32; 2],
+    /// The node's monotonic clock: `mono_base_ms` at simulated `mono_base_at_ms`, running
+    /// at `mono_rate_permille` since.
+    mono_rate_permille: u64,
+    mono_base_ms: u64,
+    mono_base_at_ms: u64,
+    drift_rates: Vec<u64>,
+    last_mono_ms: u64,
     slow_factors: Vec<u64>,
     paused: bool,
     generation: u64,
@@ -376,6 +625,7 @@ struct World<'a> {
     hash: TraceHash,
     history: Vec<Op>,
     failure: Option<String>,
+    failed_checker: Option<Checker>,
     reached: BTreeSet<&'static str>,
     squeeze: Option<Squeeze>,
     next_conn: ConnId,
@@ -395,11 +645,22 @@ impl<'a> World<'a> {
         self.seq += 1;
     }
 
+    /// A resource, liveness or protocol assertion failed.
     fn fail(&mut self, message: String) {
+        self.fail_by(Checker::Resource, message);
+    }
+
+    fn fail_by(&mut self, checker: Checker, message: String) {
         if self.failure.is_none() {
-            self.log(format!("FAILURE: {message}"));
+            self.log(format!("FAILURE ({}): {message}", checker.name()));
             self.failure = Some(format!("at {} ms: {message}", self.now_ms));
+            self.failed_checker = Some(checker);
         }
+    }
+
+    fn next_step(&mut self) -> u64 {
+        self.step += 1;
+        self.step
     }
 
     fn log(&mut self, line: String) {
@@ -413,10 +674,39 @@ impl<'a> World<'a> {
         let wall = (self.start_wall_ms + self.now_ms) as i64 + self.wall_offset_ms;
         let wall_ms = wall.max(0) as u64;
         self.max_wall_ms = self.max_wall_ms.max(wall_ms);
-        Now {
-            mono_ms: self.now_ms,
-            wall_ms,
+        let mono_ms = self.mono_at(self.now_ms);
+        if mono_ms < self.last_mono_ms {
+            self.fail(format!(
+                "the node's monotonic clock went back from {} to {mono_ms} ms",
+                self.last_mono_ms
+            ));
         }
+        self.last_mono_ms = mono_ms;
+        Now { mono_ms, wall_ms }
+    }
+
+    /// The node's monotonic clock at simulated time `t_ms` (not before the last rate
+    /// change): it never goes backwards, whatever the rate.
+    fn mono_at(&self, t_ms: u64) -> u64 {
+        let elapsed = t_ms.saturating_sub(self.mono_base_at_ms);
+        self.mono_base_ms + elapsed * self.mono_rate_permille / 1000
+    }
+
+    /// The simulated time at which the node's monotonic clock reaches `mono_ms`.
+    fn sim_time_of_mono(&self, mono_ms: u64) -> u64 {
+        let ahead = mono_ms.saturating_sub(self.mono_base_ms);
+        let rate = self.mono_rate_permille.max(1);
+        self.mono_base_at_ms + (ahead * 1000).div_ceil(rate)
+    }
+
+    fn set_mono_rate(&mut self, rate_permille: u64) {
+        self.mono_base_ms = self.mono_at(self.now_ms);
+        self.mono_base_at_ms = self.now_ms;
+        self.mono_rate_permille = rate_permille.max(1);
+    }
+
+    fn blocked(&self, to_node: bool) -> bool {
+        self.net.link.blackholed || self.one_way_active[usize::from(!to_node)] > 0
     }
 
     fn new_node(&mut self) -> Node {
@@ -444,7 +734,10 @@ impl<'a> World<'a> {
             let at = self.rng.gen_range(0..10);
             self.schedule(at, Event::ClientWake { client: c });
         }
-        let first_tick = self.node.as_ref().map_or(0, Node::next_deadline);
+        let first_tick = self
+            .node
+            .as_ref()
+            .map_or(0, |n| self.sim_time_of_mono(n.next_deadline()));
         self.schedule(first_tick, Event::Tick { generation: 0 });
         for index in 0..self.scenario.faults.len() {
             let at = self.scenario.faults[index].at_ms;
@@ -518,14 +811,17 @@ impl<'a> World<'a> {
         let expired_before = node.keyspace.stats.expired_keys;
         node.handle(now, Input::Tick);
         let removed = node.keyspace.stats.expired_keys > expired_before;
-        let next = node.next_deadline();
+        let next_mono_ms = node.next_deadline();
         if removed {
             self.reached.insert(reach::ACTIVE_EXPIRY);
+        }
+        if self.mono_rate_permille != 1000 {
+            self.reached.insert(reach::CLOCK_DRIFTED);
         }
         self.drain_effects(None);
         self.sync_expiry();
         if self.any_client_active() {
-            let at = next.max(self.now_ms + 1);
+            let at = self.sim_time_of_mono(next_mono_ms).max(self.now_ms + 1);
             self.schedule(at, Event::Tick { generation });
         }
     }
@@ -593,7 +889,7 @@ impl<'a> World<'a> {
     }
 
     fn client_wake(&mut self, c: usize) {
-        if self.clients[c].remaining_ops == 0 || !self.clients[c].outstanding.is_empty() {
+        if self.clients[c].queue.is_empty() || !self.clients[c].outstanding.is_empty() {
             return;
         }
         let conn = match self.clients[c].conn {
@@ -617,8 +913,8 @@ impl<'a> World<'a> {
         };
         let n = self
             .rng
-            .gen_range(1..=self.scenario.pipeline_max)
-            .min(self.clients[c].remaining_ops);
+            .gen_range(1..=self.scenario.pipeline_max.max(1))
+            .min(self.clients[c].queue.len());
         let mut bytes = Vec::new();
         let Some(written) = self.net.conns.get(&conn).map(|x| x.written_bytes) else {
             self.fail(format!("client {c} holds conn {conn} the network lost"));
@@ -626,19 +922,25 @@ impl<'a> World<'a> {
         };
         let mut inflight = Vec::new();
         for _ in 0..n {
-            let request =
-                random_request(&mut self.rng, self.scenario.keys, self.scenario.ttl_heavy);
+            let Some(request) = self.clients[c].queue.pop_front() else {
+                break;
+            };
             bytes.extend_from_slice(&encode(&request));
             let op_index = self.history.len();
             self.log(format!("client {c} invokes #{op_index} {}", show(&request)));
+            let invoke_step = self.next_step();
             self.history.push(Op {
                 client: c,
                 conn,
                 invoke_ms: self.now_ms,
                 complete_ms: None,
+                invoke_step,
+                complete_step: None,
+                epoch: self.epoch,
                 request,
                 reply: Vec::new(),
                 node_reply: None,
+                run_seq: None,
                 outcome: OpOutcome::Pending,
             });
             inflight.push(InFlight {
@@ -647,7 +949,6 @@ impl<'a> World<'a> {
             });
             self.clients[c].outstanding.push_back(op_index);
         }
-        self.clients[c].remaining_ops -= n;
         if let Some(x) = self.net.conns.get_mut(&conn) {
             x.requests.extend(inflight);
         }
@@ -713,12 +1014,15 @@ impl<'a> World<'a> {
                 op.outcome = OpOutcome::Unknown;
             }
         }
-        let at = self.now_ms + self.rng.gen_range(1..=self.scenario.reconnect_backoff_ms);
+        let at = self.now_ms
+            + self
+                .rng
+                .gen_range(1..=self.scenario.reconnect_backoff_ms.max(1));
         self.schedule(at, Event::ClientWake { client: c });
     }
 
     fn deliver_to_client(&mut self, conn: ConnId) {
-        if self.net.link.blackholed {
+        if self.blocked(false) {
             return;
         }
         let Some(x) = self.net.conns.get_mut(&conn) else {
@@ -759,10 +1063,12 @@ impl<'a> World<'a> {
                     String::from_utf8_lossy(&reply)
                 ));
             };
+            let step = self.next_step();
             let Some(op) = self.history.get_mut(i) else {
                 return self.fail(format!("history lost op #{i}"));
             };
             op.complete_ms = Some(self.now_ms);
+            op.complete_step = Some(step);
             op.outcome = if reply.first() == Some(&b'-') {
                 OpOutcome::Fail
             } else {
@@ -786,7 +1092,7 @@ impl<'a> World<'a> {
     }
 
     fn deliver_to_node(&mut self, conn: ConnId) {
-        if self.net.link.blackholed || self.paused {
+        if self.blocked(true) || self.paused {
             return;
         }
         let Some(x) = self.net.conns.get_mut(&conn) else {
@@ -918,8 +1224,11 @@ impl<'a> World<'a> {
             let Some(request) = self.history.get(i).map(|op| op.request.clone()) else {
                 return self.fail(format!("history lost op #{i}"));
             };
+            self.runs += 1;
+            let run_seq = self.runs;
             if let Some(op) = self.history.get_mut(i) {
                 op.node_reply = Some(reply.clone());
+                op.run_seq = Some(run_seq);
             }
             self.log(format!(
                 "node runs #{i} {} -> {:?}",
@@ -960,14 +1269,20 @@ impl<'a> World<'a> {
             if read && over(used_before) && over(used_after) {
                 self.reached.insert(reach::READ_WHILE_OVER);
             }
+            if !self.checks.model {
+                continue;
+            }
             let expected = self.model.apply(wall_ms, &request);
             if expected.as_deref() != Some(&reply[..]) {
-                return self.fail(format!(
-                    "#{i} {} -> keel replied {:?}, model expected {:?}",
-                    show(&request),
-                    String::from_utf8_lossy(&reply),
-                    expected.map(|e| String::from_utf8_lossy(&e).into_owned()),
-                ));
+                return self.fail_by(
+                    Checker::Model,
+                    format!(
+                        "#{i} {} -> keel replied {:?}, model expected {:?}",
+                        show(&request),
+                        String::from_utf8_lossy(&reply),
+                        expected.map(|e| String::from_utf8_lossy(&e).into_owned()),
+                    ),
+                );
             }
         }
         if let Some(Squeeze {
@@ -1022,6 +1337,14 @@ impl<'a> World<'a> {
                 self.generation += 1;
             }
             Fault::Crash => {
+                self.crashes_active += 1;
+                // A crash while already down changes nothing: the dataset is gone
+                // already, and the one restart comes when the last crash ends.
+                if self.node.is_none() {
+                    return self.schedule_fault_end(index, f.duration_ms);
+                }
+                self.log("node crashes".into());
+                self.epoch += 1;
                 self.node = None;
                 self.generation += 1;
                 self.squeeze = None;
@@ -1033,14 +1356,26 @@ impl<'a> World<'a> {
             }
             Fault::ClockJump { delta_ms } => {
                 self.wall_offset_ms += delta_ms;
+                self.clock.offsets.push((self.now_ms, self.wall_offset_ms));
                 if delta_ms < 0 {
                     self.reached.insert(reach::CLOCK_JUMP_BACK);
                 }
             }
             Fault::Squeeze { deep } => self.squeeze_start(deep),
+            Fault::OneWayPartition { to_node } => {
+                self.one_way_active[usize::from(!to_node)] += 1;
+            }
+            Fault::ClockDrift { rate_permille } => {
+                self.drift_rates.push(rate_permille);
+                self.set_mono_rate(rate_permille);
+            }
         }
-        if f.duration_ms > 0 {
-            self.schedule(self.now_ms + f.duration_ms, Event::FaultEnd { index });
+        self.schedule_fault_end(index, f.duration_ms);
+    }
+
+    fn schedule_fault_end(&mut self, index: usize, duration_ms: u64) {
+        if duration_ms > 0 {
+            self.schedule(self.now_ms + duration_ms, Event::FaultEnd { index });
         }
     }
 
@@ -1098,7 +1433,9 @@ impl<'a> World<'a> {
                 self.schedule(self.now_ms, Event::Tick { generation });
             }
             Fault::Crash => {
-                if self.node.is_none() {
+                self.crashes_active = self.crashes_active.saturating_sub(1);
+                if self.crashes_active == 0 && self.node.is_none() {
+                    self.log("node restarts (empty)".into());
                     let node = self.new_node();
                     self.node = Some(node);
                     self.reached.insert(reach::CRASH_RESTART);
@@ -1113,6 +1450,25 @@ impl<'a> World<'a> {
                         self.fail(format!("CONFIG SET maxmemory 0 failed: {e}"));
                     }
                 }
+            }
+            Fault::OneWayPartition { to_node } => {
+                let active = &mut self.one_way_active[usize::from(!to_node)];
+                *active = active.saturating_sub(1);
+                if *active == 0 {
+                    self.reached.insert(reach::ONE_WAY_HEALED);
+                    self.redeliver_all(to_node);
+                }
+            }
+            Fault::ClockDrift { rate_permille } => {
+                if let Some(pos) = self.drift_rates.iter().position(|&r| r == rate_permille) {
+                    self.drift_rates.remove(pos);
+                }
+                let rate = self
+                    .drift_rates
+                    .last()
+                    .copied()
+                    .unwrap_or(self.scenario.clock.mono_rate_permille);
+                self.set_mono_rate(rate);
             }
             Fault::ResetConn { .. } | Fault::ResetAll | Fault::ClockJump { .. } => {}
         }
@@ -1135,6 +1491,147 @@ fn set_maxmemory(node: &mut Node, limit_bytes: u64) -> Result<(), String> {
     Ok(())
 }
 
+/// One request of the workload: which client sends it, and its arguments.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlannedOp {
+    pub client: usize,
+    pub args: Vec<String>,
+}
+
+/// Everything a run does that is not a reaction: the scenario's parameters, the fault
+/// plan and the workload, explicit so a failing run can be shrunk and saved. What
+/// happens at run time (latencies, chunking, batch sizes, node seeds) is drawn from
+/// `runtime_seed`, so a plan replays bit for bit.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Plan {
+    /// The seed the plan came from (informational once the plan is edited).
+    pub seed: u64,
+    pub runtime_seed: u64,
+    pub start_wall_ms: u64,
+    pub scenario: Scenario,
+    pub ops: Vec<PlannedOp>,
+}
+
+impl Plan {
+    /// The seed's plan for a scenario (unknown names get plain-load).
+    pub fn generate(scenario: &str, seed: u64) -> Plan {
+        let name = SCENARIOS
+            .iter()
+            .copied()
+            .find(|s| *s == scenario)
+            .unwrap_or("plain-load");
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let scenario = Scenario::from_rng(name, &mut rng);
+        let start_wall_ms: u64 = 1_700_000_000_000 + rng.gen_range(0..1_000_000);
+        let runtime_seed = rng.gen();
+        let mut ops = Vec::with_capacity(scenario.clients * scenario.ops_per_client);
+        for client in 0..scenario.clients {
+            for _ in 0..scenario.ops_per_client {
+                let args = random_request(&mut rng, scenario.keys, scenario.ttl_heavy)
+                    .into_iter()
+                    .map(|a| String::from_utf8_lossy(&a).into_owned())
+                    .collect();
+                ops.push(PlannedOp { client, args });
+            }
+        }
+        Plan {
+            seed,
+            runtime_seed,
+            start_wall_ms,
+            scenario,
+            ops,
+        }
+    }
+
+    /// Faults plus operations: what shrinking makes smaller.
+    pub fn size(&self) -> usize {
+        self.scenario.faults.len() + self.ops.len()
+    }
+
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(self).unwrap_or_default()
+    }
+
+    pub fn from_json(text: &str) -> Result<Plan, String> {
+        let plan: Plan = serde_json::from_str(text).map_err(|e| e.to_string())?;
+        if !SCENARIOS.contains(&plan.scenario.name.as_str()) {
+            return Err(format!("unknown scenario '{}'", plan.scenario.name));
+        }
+        plan.validate()?;
+        Ok(plan)
+    }
+
+    /// Bounds a hand-edited plan file must respect, so a run stays finite and its
+    /// arithmetic cannot overflow.
+    pub fn validate(&self) -> Result<(), String> {
+        const MAX_MS: u64 = 1_000_000_000;
+        let s = &self.scenario;
+        let check = |ok: bool, what: &str| if ok { Ok(()) } else { Err(what.to_string()) };
+        check((1..=1_000).contains(&s.clients), "clients must be 1..=1000")?;
+        check(self.ops.len() <= 1_000_000, "at most 1000000 ops")?;
+        check(
+            self.ops.iter().all(|o| o.client < s.clients),
+            "an op names a client the scenario does not have",
+        )?;
+        check(
+            [
+                s.timeout_ms,
+                s.think_max_ms,
+                s.reconnect_backoff_ms,
+                s.link.latency_min_ms,
+                s.link.latency_jitter_ms,
+            ]
+            .iter()
+            .all(|&ms| ms <= MAX_MS),
+            "times must be at most 1e9 ms",
+        )?;
+        check(
+            s.link.slow_factor <= 1_000 && s.link.max_chunks <= 1_000 && s.pipeline_max <= 1_000,
+            "slow factor, chunks and pipeline at most 1000",
+        )?;
+        check(
+            self.start_wall_ms <= 4_000_000_000_000
+                && s.clock.wall_skew_ms.unsigned_abs() <= MAX_MS
+                && s.clock.mono_rate_permille <= 1_000_000,
+            "clock out of range",
+        )?;
+        for f in &s.faults {
+            check(
+                f.at_ms <= MAX_MS && f.duration_ms <= MAX_MS,
+                "fault times must be at most 1e9 ms",
+            )?;
+            let ok = match f.fault {
+                Fault::SlowLink { factor } => factor <= 1_000,
+                Fault::ClockJump { delta_ms } => delta_ms.unsigned_abs() <= MAX_MS,
+                Fault::ClockDrift { rate_permille } => rate_permille <= 1_000_000,
+                _ => true,
+            };
+            check(ok, "fault parameter out of range")?;
+        }
+        Ok(())
+    }
+}
+
+/// How to run a plan.
+#[derive(Clone, Copy)]
+pub struct RunOptions<'a> {
+    /// Keep a readable event log.
+    pub trace: bool,
+    pub checks: Checks,
+    /// Applied to the node at start and after every restart (e.g. plant a mutant).
+    pub setup: &'a dyn Fn(&mut Node),
+}
+
+impl Default for RunOptions<'_> {
+    fn default() -> Self {
+        RunOptions {
+            trace: false,
+            checks: Checks::default(),
+            setup: &|_| {},
+        }
+    }
+}
+
 /// Runs one seed of the plain-load scenario.
 pub fn run_seed(seed: u64) -> Outcome {
     run("plain-load", seed)
@@ -1153,35 +1650,61 @@ pub fn run_seed_with(seed: u64, setup: impl Fn(&mut Node)) -> Outcome {
 /// Runs one seed; `setup` is applied to the node at start and after every restart;
 /// `trace` keeps a readable event log.
 pub fn run_with(scenario: &str, seed: u64, trace: bool, setup: &dyn Fn(&mut Node)) -> Outcome {
-    let name = SCENARIOS
-        .iter()
-        .copied()
-        .find(|s| *s == scenario)
-        .unwrap_or("plain-load");
-    let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    let scenario = Scenario::from_rng(name, &mut rng);
-    let start_wall_ms: u64 = 1_700_000_000_000 + rng.gen_range(0..1_000_000);
-    let clients = (0..scenario.clients)
-        .map(|_| Client {
-            remaining_ops: scenario.ops_per_client,
-            ..Client::default()
-        })
-        .collect();
+    run_plan(
+        &Plan::generate(scenario, seed),
+        RunOptions {
+            trace,
+            checks: Checks::default(),
+            setup,
+        },
+    )
+}
+
+/// Executes a plan.
+pub fn run_plan(plan: &Plan, options: RunOptions<'_>) -> Outcome {
+    let scenario = plan.scenario.clone();
+    let mut clients: Vec<Client> = (0..scenario.clients).map(|_| Client::default()).collect();
+    for op in &plan.ops {
+        if let Some(c) = clients.get_mut(op.client) {
+            c.queue
+                .push_back(op.args.iter().map(|a| a.as_bytes().to_vec()).collect());
+        }
+    }
+    let start_wall_ms = plan.start_wall_ms;
+    let (mono_rate, skew_ms) = (
+        scenario.clock.mono_rate_permille,
+        scenario.clock.wall_skew_ms,
+    );
     let mut world = World {
-        rng,
+        rng: ChaCha8Rng::seed_from_u64(plan.runtime_seed),
         net: Network::new(scenario.link.clone()),
         scenario,
         now_ms: 0,
         start_wall_ms,
-        wall_offset_ms: 0,
+        wall_offset_ms: skew_ms,
+        clock: WallClock {
+            start_wall_ms,
+            offsets: vec![(0, skew_ms)],
+        },
+        crashes_active: 0,
+        one_way_active: [0, 0],
+        mono_rate_permille: mono_rate.max(1),
+        mono_base_ms: 0,
+        mono_base_at_ms: 0,
+        drift_rates: Vec::new(),
+        last_mono_ms: 0,
         max_wall_ms: 0,
+        checks: options.checks,
+        step: 0,
+        epoch: 0,
+        runs: 0,
         node: None,
         pauses_active: 0,
         partitions_active: 0,
         slow_factors: Vec::new(),
         paused: false,
         generation: 0,
-        setup,
+        setup: options.setup,
         model: Model::new(start_wall_ms),
         clients,
         queue: BinaryHeap::new(),
@@ -1189,19 +1712,29 @@ pub fn run_with(scenario: &str, seed: u64, trace: bool, setup: &dyn Fn(&mut Node
         hash: TraceHash::new(),
         history: Vec::new(),
         failure: None,
+        failed_checker: None,
         reached: BTreeSet::new(),
         squeeze: None,
         next_conn: 1,
-        trace: trace.then(Vec::new),
+        trace: options.trace.then(Vec::new),
     };
     let node = world.new_node();
     world.node = Some(node);
     world.run();
+    let linearizability = options
+        .checks
+        .linearizability
+        .then(|| check_linearizability(&world.history, &world.clock, world.now_ms));
+    if let Some(v) = linearizability.as_ref().and_then(|r| r.violation.clone()) {
+        world.fail_by(Checker::Linearizability, v);
+    }
     Outcome {
-        seed,
+        seed: plan.seed,
         trace_hash: world.hash.0,
         history: world.history,
         failure: world.failure,
+        failed_checker: world.failed_checker,
+        linearizability,
         simulated_ms: world.now_ms,
         reached: world.reached,
         trace: world.trace.unwrap_or_default(),
@@ -1242,6 +1775,17 @@ mod tests {
     #[test]
     fn same_seed_twice_same_trace() {
         for name in SCENARIOS {
+            // The trace hash covers the run, not the checkers that read it afterwards.
+            let run = |name: &str, seed| {
+                let options = RunOptions {
+                    checks: Checks {
+                        model: true,
+                        linearizability: false,
+                    },
+                    ..RunOptions::default()
+                };
+                run_plan(&Plan::generate(name, seed), options)
+            };
             for seed in 0..QUICK_SWEEP_SEEDS / 2 {
                 let a = run(name, seed);
                 let b = run(name, seed);
@@ -1272,6 +1816,123 @@ mod tests {
                 missing.is_empty(),
                 "scenario {name} never reached {missing:?} in {QUICK_SWEEP_SEEDS} seeds"
             );
+        }
+    }
+
+    #[test]
+    fn plan_files_round_trip_and_are_validated() {
+        let plan = Plan::generate("slow-link-timeouts", 5);
+        let json = plan.to_json();
+        assert_eq!(Plan::from_json(&json), Ok(plan.clone()));
+        let mut bad = plan.clone();
+        bad.scenario.clients = 0;
+        assert!(Plan::from_json(&bad.to_json()).is_err());
+        let mut bad = plan.clone();
+        bad.scenario.name = "nope".into();
+        assert!(Plan::from_json(&bad.to_json()).is_err());
+        let mut bad = plan;
+        bad.scenario.faults.push(PlannedFault {
+            at_ms: 1,
+            duration_ms: 1,
+            fault: Fault::SlowLink { factor: u64::MAX },
+        });
+        assert!(Plan::from_json(&bad.to_json()).is_err());
+        assert!(Plan::from_json("{").is_err());
+        // Zero-valued knobs do not panic a run.
+        let mut odd = Plan::generate("plain-load", 1);
+        odd.scenario.reconnect_backoff_ms = 0;
+        odd.scenario.pipeline_max = 0;
+        odd.scenario.link.max_chunks = 0;
+        odd.ops.truncate(20);
+        assert_passed(&run_plan(&odd, RunOptions::default()));
+    }
+
+    /// Crashes planned while the node is already down, and a pause that spans a
+    /// crash: one down period, one restart when the last crash ends, one new epoch,
+    /// and both checkers still pass.
+    #[test]
+    fn overlapping_crashes_and_a_pause_during_a_crash() {
+        let mut plan = Plan::generate("crash-restart", 7);
+        let fault = |at_ms, duration_ms, fault| PlannedFault {
+            at_ms,
+            duration_ms,
+            fault,
+        };
+        plan.scenario.faults = vec![
+            fault(100, 300, Fault::Crash),
+            fault(150, 500, Fault::Pause),
+            fault(200, 50, Fault::Crash),
+            fault(350, 200, Fault::Crash),
+        ];
+        let out = run_plan(
+            &plan,
+            RunOptions {
+                trace: true,
+                ..RunOptions::default()
+            },
+        );
+        assert_passed(&out);
+        let count = |what: &str| out.trace.iter().filter(|l| l.contains(what)).count();
+        assert_eq!(count("node crashes"), 1, "{:#?}", out.trace);
+        assert_eq!(count("node restarts"), 1);
+        let restart = out
+            .trace
+            .iter()
+            .find(|l| l.contains("node restarts"))
+            .and_then(|l| l.split_whitespace().next())
+            .and_then(|t| t.parse::<u64>().ok());
+        assert_eq!(restart, Some(550), "restarts when the last crash ends");
+        assert!(out.reached.contains(reach::CRASH_RESTART));
+        assert!(out.reached.contains(reach::PAUSE_RESUMED));
+        assert_eq!(out.history.iter().map(|o| o.epoch).max(), Some(1));
+        // Nothing ran while the node was down or paused.
+        for op in out.history.iter().filter(|o| o.outcome == OpOutcome::Ok) {
+            let done = op.complete_ms.unwrap_or(0);
+            assert!(
+                !(101..550).contains(&done) || op.invoke_ms < 100,
+                "{op:?} completed while the node was down"
+            );
+        }
+        let lin = out.linearizability.expect("enabled");
+        assert!(lin.violation.is_none() && lin.histories > 0);
+    }
+
+    /// One-way partitions heal, and clock drift moves the node's monotonic clock at
+    /// another rate (the world fails a run whose node clock goes backwards).
+    #[test]
+    fn one_way_partitions_and_clock_drift() {
+        let mut plan = Plan::generate("slow-link-timeouts", 3);
+        plan.scenario.faults = vec![
+            PlannedFault {
+                at_ms: 50,
+                duration_ms: 400,
+                fault: Fault::OneWayPartition { to_node: false },
+            },
+            PlannedFault {
+                at_ms: 600,
+                duration_ms: 400,
+                fault: Fault::OneWayPartition { to_node: true },
+            },
+            PlannedFault {
+                at_ms: 10,
+                duration_ms: 900,
+                fault: Fault::ClockDrift {
+                    rate_permille: 2500,
+                },
+            },
+        ];
+        plan.scenario.clock = NodeClock {
+            mono_rate_permille: 950,
+            wall_skew_ms: -4_000,
+        };
+        let out = run_plan(&plan, RunOptions::default());
+        assert_passed(&out);
+        for event in [
+            reach::ONE_WAY_HEALED,
+            reach::CLOCK_DRIFTED,
+            reach::CLIENT_TIMEOUT,
+        ] {
+            assert!(out.reached.contains(event), "{event} not reached");
         }
     }
 
@@ -1319,6 +1980,47 @@ mod tests {
                     u64::from_str_radix(line.trim_start_matches("0x"), 16).expect("hex seed");
                 assert_passed(&run(name, seed));
             }
+        }
+    }
+
+    /// The linearizability checker has teeth of its own: with the model check off, it
+    /// alone catches these planted bugs within a few seeds.
+    #[cfg(feature = "mutants")]
+    #[test]
+    fn linearizability_alone_catches_mutants() {
+        use keel_core::mutants::Mutant;
+        const SEEDS: u64 = 20;
+        for m in [
+            Mutant::SetAckedNotApplied,
+            Mutant::LazyExpireReturnsStale,
+            Mutant::IncrLosesPipelinedUpdate,
+            Mutant::TtlOffByOne,
+        ] {
+            let plant = |n: &mut Node| n.set_mutant(Some(m));
+            let options = RunOptions {
+                checks: Checks {
+                    model: false,
+                    linearizability: true,
+                },
+                setup: &plant,
+                trace: false,
+            };
+            let caught = (0..SEEDS).find_map(|seed| {
+                SCENARIOS.iter().find_map(|name| {
+                    let out = run_plan(&Plan::generate(name, seed), options);
+                    assert_ne!(out.failed_checker, Some(Checker::Model));
+                    (out.failed_checker == Some(Checker::Linearizability)).then_some(out)
+                })
+            });
+            let out = caught.unwrap_or_else(|| {
+                panic!(
+                    "{} not caught by linearizability in {SEEDS} seeds",
+                    m.name()
+                )
+            });
+            let report = out.linearizability.clone().unwrap_or_default();
+            assert!(report.violation.is_some(), "{report:?}");
+            eprintln!("{}: {}", m.name(), out.failure.unwrap_or_default());
         }
     }
 

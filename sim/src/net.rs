@@ -86,7 +86,7 @@ pub struct Conn {
 }
 
 /// The link between the clients and the node.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Link {
     pub latency_min_ms: u64,
     pub latency_jitter_ms: u64,

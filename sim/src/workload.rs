@@ -27,11 +27,20 @@ pub struct Op {
     pub conn: ConnId,
     pub invoke_ms: u64,
     pub complete_ms: Option<u64>,
+    /// Invocation and completion on one total order of client events (ties in
+    /// simulated milliseconds still have an order, which the linearizability check uses).
+    pub invoke_step: u64,
+    pub complete_step: Option<u64>,
+    /// How many crashes the node had been through when the client invoked it.
+    pub epoch: u32,
     pub request: Vec<Vec<u8>>,
     /// The reply the client framed (empty until one arrived).
     pub reply: Vec<u8>,
     /// The reply the node emitted for it, when the node ran it (the world fills this).
     pub node_reply: Option<Vec<u8>>,
+    /// When the node ran it, in the order it ran requests (the world fills this; the
+    /// linearizability checker uses it only to order its search).
+    pub run_seq: Option<u64>,
     pub outcome: OpOutcome,
 }
 
@@ -176,14 +185,15 @@ pub struct Client {
     /// History indices of requests sent and not yet answered, oldest first.
     pub outstanding: VecDeque<usize>,
     pub framer: Framer,
-    pub remaining_ops: usize,
+    /// Requests this client has yet to send, in order (from the plan).
+    pub queue: VecDeque<Vec<Vec<u8>>>,
     /// Counts batches so a stale timeout event can tell it is stale.
     pub batch: u64,
 }
 
 impl Client {
     pub fn active(&self) -> bool {
-        self.remaining_ops > 0 || !self.outstanding.is_empty()
+        !self.queue.is_empty() || !self.outstanding.is_empty()
     }
 }
 

@@ -1,20 +1,28 @@
-//! The `keel-sim` command line: list scenarios, sweep seeds, replay one seed, and (with
-//! the `mutants` feature) prove the checkers catch planted bugs.
+//! The `keel-sim` command line: list scenarios, sweep seeds (in parallel with
+//! `--jobs`), replay one seed or a plan file, shrink a failing seed to a small plan,
+//! write the chaos report, and (with the `mutants` feature) prove the checkers catch
+//! planted bugs.
 //!
-//! Wall-clock reads here only measure the sweep for its summary line; nothing the
-//! simulated world computes depends on them.
-
-use std::process::ExitCode;
-use std::time::Instant;
+//! Wall-clock reads and threads live only here: they measure and spread independent
+//! seeds over cores; nothing the simulated world computes depends on them.
 
 use std::collections::BTreeSet;
+use std::io::Write;
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc;
+use std::time::Instant;
 
-use keel_sim::{missing_coverage, run_with, Outcome, SCENARIOS};
+use keel_core::Node;
+use keel_sim::{missing_coverage, report, run_plan, shrink, Outcome, Plan, RunOptions, SCENARIOS};
 
 const USAGE: &str = "usage:
   keel-sim list
-  keel-sim sweep [--scenario NAME|all] [--seeds N] [--start-seed S]
-  keel-sim replay --scenario NAME --seed S [--trace] [--mutant NAME]
+  keel-sim sweep [--scenario NAME|all] [--seeds N] [--start-seed S] [--jobs J] [--mutant M]
+  keel-sim replay --scenario NAME --seed S [--trace] [--mutant M]
+  keel-sim replay --plan FILE [--trace] [--mutant M]
+  keel-sim shrink --scenario NAME --seed S [--mutant M] --out FILE [--max-runs N]
+  keel-sim report --out DIR [--seeds N] [--start-seed S] [--scenario NAME|all] [--mutant M]
   keel-sim mutants [--seeds N]          (build with --features mutants)";
 
 fn parse_u64(text: &str) -> Option<u64> {
@@ -31,6 +39,10 @@ struct Args {
     seed: Option<u64>,
     trace: bool,
     mutant: Option<String>,
+    jobs: usize,
+    plan: Option<String>,
+    out: Option<String>,
+    max_runs: usize,
 }
 
 fn parse_args(rest: &[String]) -> Result<Args, String> {
@@ -41,6 +53,10 @@ fn parse_args(rest: &[String]) -> Result<Args, String> {
         seed: None,
         trace: false,
         mutant: None,
+        jobs: 1,
+        plan: None,
+        out: None,
+        max_runs: 2_000,
     };
     let mut i = 0;
     while i < rest.len() {
@@ -55,6 +71,16 @@ fn parse_args(rest: &[String]) -> Result<Args, String> {
                 a.seed = Some(parse_u64(v).ok_or("--seed takes a number (hex with 0x)")?)
             }
             ("--mutant", Some(v)) => a.mutant = Some(v.to_string()),
+            ("--jobs", Some(v)) => {
+                a.jobs = parse_u64(v)
+                    .filter(|&j| (1..=256).contains(&j))
+                    .ok_or("--jobs takes a number from 1 to 256")? as usize
+            }
+            ("--plan", Some(v)) => a.plan = Some(v.to_string()),
+            ("--out", Some(v)) => a.out = Some(v.to_string()),
+            ("--max-runs", Some(v)) => {
+                a.max_runs = parse_u64(v).ok_or("--max-runs takes a number")? as usize
+            }
             ("--trace", _) => {
                 a.trace = true;
                 i += 1;
@@ -68,6 +94,35 @@ fn parse_args(rest: &[String]) -> Result<Args, String> {
         return Err(format!("unknown scenario '{}' (keel-sim list)", a.scenario));
     }
     Ok(a)
+}
+
+/// What to do to every node of a run: plant the named mutant, or nothing.
+type Setup = Box<dyn Fn(&mut Node) + Send + Sync>;
+
+#[cfg(feature = "mutants")]
+fn setup_for(mutant: Option<&str>) -> Result<Setup, String> {
+    let Some(name) = mutant else {
+        return Ok(Box::new(|_: &mut Node| {}));
+    };
+    let m = keel_core::mutants::Mutant::from_name(name)
+        .ok_or_else(|| format!("unknown mutant '{name}' (keel-sim list)"))?;
+    Ok(Box::new(move |n: &mut Node| n.set_mutant(Some(m))))
+}
+
+#[cfg(not(feature = "mutants"))]
+fn setup_for(mutant: Option<&str>) -> Result<Setup, String> {
+    match mutant {
+        None => Ok(Box::new(|_: &mut Node| {})),
+        Some(_) => Err("--mutant needs a build with --features mutants".into()),
+    }
+}
+
+fn options<'a>(setup: &'a Setup, trace: bool) -> RunOptions<'a> {
+    RunOptions {
+        trace,
+        setup: setup.as_ref(),
+        ..RunOptions::default()
+    }
 }
 
 fn print_trace(out: &Outcome) {
@@ -98,69 +153,143 @@ fn selected(scenario: &str) -> Vec<&'static str> {
         .collect()
 }
 
-/// Sweeps one scenario; returns (failed seeds or missing coverage, simulated ms).
-fn sweep_one(name: &str, args: &Args) -> (bool, u64) {
-    let started = Instant::now();
-    let (mut failures, mut simulated_ms) = (Vec::new(), 0u64);
-    let mut reached = BTreeSet::new();
-    for (n, seed) in (args.start_seed..args.start_seed.saturating_add(args.seeds)).enumerate() {
-        let out = run_with(name, seed, false, &|_| {});
-        simulated_ms += out.simulated_ms;
-        reached.extend(out.reached.iter().copied());
-        if out.failure.is_some() {
-            failures.push(out);
-        }
-        if (n + 1) % 100 == 0 {
-            eprint!(
-                "\r{name}: {} / {} seeds, {} failed",
-                n + 1,
-                args.seeds,
-                failures.len()
-            );
-        }
-    }
-    let wall = started.elapsed().as_secs_f64().max(1e-9);
-    eprintln!();
-    let missing = missing_coverage(name, &reached);
-    println!(
-        "scenario {name}: {} seeds, {} failed, {:.0}x simulated/wall time, {:.0} seeds per minute",
-        args.seeds,
-        failures.len(),
-        simulated_ms as f64 / 1000.0 / wall,
-        args.seeds as f64 / wall * 60.0
-    );
-    for f in &failures {
-        println!(
-            "FAILED seed {:#018x}: {}",
-            f.seed,
-            f.failure.as_deref().unwrap_or("")
-        );
-        println!("  replay: {}", f.replay_line());
-    }
-    for m in &missing {
-        println!("NOT REACHED in scenario {name}: {m}");
-    }
-    (failures.is_empty() && missing.is_empty(), simulated_ms)
+/// What a sweep keeps of one seed's run.
+struct SeedResult {
+    scenario: usize,
+    seed: u64,
+    simulated_ms: u64,
+    reached: BTreeSet<&'static str>,
+    failure: Option<(String, String)>,
+    /// Linearizability: per-key histories checked, and how many were too big.
+    lin_histories: usize,
+    lin_too_big: usize,
 }
 
 fn sweep(args: &Args) -> ExitCode {
-    let started = Instant::now();
+    let setup = match setup_for(args.mutant.as_deref()) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::from(2);
+        }
+    };
     let names = selected(&args.scenario);
-    let (mut ok, mut simulated_ms) = (true, 0u64);
-    for name in &names {
-        let (passed, ms) = sweep_one(name, args);
-        ok &= passed;
-        simulated_ms += ms;
-    }
+    let work: Vec<(usize, u64)> = (0..names.len())
+        .flat_map(|s| {
+            (args.start_seed..args.start_seed.saturating_add(args.seeds)).map(move |seed| (s, seed))
+        })
+        .collect();
+    let total = work.len();
+    let started = Instant::now();
+    let next = AtomicUsize::new(0);
+    let (tx, rx) = mpsc::channel::<SeedResult>();
+    let mut results: Vec<SeedResult> = Vec::with_capacity(total);
+    // Parallelism across seeds only: each seed is a separate, single-threaded world
+    // whose every input comes from its own seed, so which thread runs it, and when,
+    // cannot change its trace; results are sorted back into seed order below.
+    std::thread::scope(|scope| {
+        for _ in 0..args.jobs {
+            let tx = tx.clone();
+            let (work, next, names, setup) = (&work, &next, &names, &setup);
+            scope.spawn(move || loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                let Some(&(scenario, seed)) = work.get(i) else {
+                    break;
+                };
+                let out = run_plan(
+                    &Plan::generate(names[scenario], seed),
+                    options(setup, false),
+                );
+                let failure = out.failure.clone().map(|f| {
+                    let mut line = out.replay_line();
+                    if let Some(m) = &args.mutant {
+                        line.push_str(&format!(" --mutant {m}"));
+                    }
+                    (f, line)
+                });
+                let lin = out.linearizability.unwrap_or_default();
+                let result = SeedResult {
+                    scenario,
+                    seed,
+                    simulated_ms: out.simulated_ms,
+                    reached: out.reached,
+                    failure,
+                    lin_histories: lin.histories,
+                    lin_too_big: lin.too_big,
+                };
+                if tx.send(result).is_err() {
+                    break;
+                }
+            });
+        }
+        drop(tx);
+        let step = (total / 100).max(1);
+        let mut shown = 0;
+        for r in rx.iter() {
+            results.push(r);
+            let done = results.len();
+            if done - shown >= step || done == total {
+                shown = done;
+                let failed = results.iter().filter(|r| r.failure.is_some()).count();
+                let width = 30;
+                let filled = done * width / total.max(1);
+                eprint!(
+                    "\r[{}{}] {done}/{total} seeds, {failed} failed",
+                    "#".repeat(filled),
+                    " ".repeat(width - filled)
+                );
+                let _ = std::io::stderr().flush();
+            }
+        }
+    });
+    eprintln!();
     let wall = started.elapsed().as_secs_f64().max(1e-9);
-    let seeds = args.seeds * names.len() as u64;
+    results.sort_by_key(|r| (r.scenario, r.seed));
+    let mut ok = true;
+    for (s, name) in names.iter().enumerate() {
+        let mine: Vec<&SeedResult> = results.iter().filter(|r| r.scenario == s).collect();
+        let reached: BTreeSet<&'static str> = mine
+            .iter()
+            .flat_map(|r| r.reached.iter().copied())
+            .collect();
+        let failed: Vec<&SeedResult> = mine
+            .iter()
+            .copied()
+            .filter(|r| r.failure.is_some())
+            .collect();
+        let missing = missing_coverage(name, &reached);
+        println!(
+            "scenario {name}: {} seeds, {} failed, {} simulated s, linearizability: {} per-key histories, {} too big to check",
+            mine.len(),
+            failed.len(),
+            mine.iter().map(|r| r.simulated_ms).sum::<u64>() / 1000,
+            mine.iter().map(|r| r.lin_histories).sum::<usize>(),
+            mine.iter().map(|r| r.lin_too_big).sum::<usize>(),
+        );
+        for r in &failed {
+            if let Some((f, line)) = &r.failure {
+                println!("FAILED seed {:#018x}: {f}", r.seed);
+                println!("  replay: {line}");
+            }
+        }
+        for m in &missing {
+            println!("NOT REACHED in scenario {name}: {m}");
+        }
+        ok &= failed.is_empty() && missing.is_empty();
+    }
+    let simulated_s = results.iter().map(|r| r.simulated_ms).sum::<u64>() as f64 / 1000.0;
+    let failures = results.iter().filter(|r| r.failure.is_some()).count();
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let used = args.jobs.min(cores).max(1);
+    let per_minute = total as f64 / wall * 60.0;
     println!(
-        "total: {} scenarios, {seeds} seeds, {}, {:.0}x simulated/wall time, {:.0} seeds per minute, {:.1} s",
+        "total: {} scenarios, {total} seeds, {failures} failed, {}, {:.0}x simulated/wall time, \
+         {per_minute:.0} seeds per minute, {:.0} seeds per minute per core ({} jobs on {cores} cores), {wall:.1} s",
         names.len(),
         if ok { "all passed" } else { "FAILED" },
-        simulated_ms as f64 / 1000.0 / wall,
-        seeds as f64 / wall * 60.0,
-        wall
+        simulated_s / wall,
+        per_minute / used as f64,
+        args.jobs,
     );
     if ok {
         ExitCode::SUCCESS
@@ -169,46 +298,176 @@ fn sweep(args: &Args) -> ExitCode {
     }
 }
 
+fn load_plan(path: &str) -> Result<Plan, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{path}: {e}"))?;
+    Plan::from_json(&text).map_err(|e| format!("{path}: {e}"))
+}
+
 fn replay(args: &Args) -> ExitCode {
-    let Some(seed) = args.seed else {
-        eprintln!("replay needs --seed\n{USAGE}");
-        return ExitCode::from(2);
+    let setup = match setup_for(args.mutant.as_deref()) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::from(2);
+        }
     };
-    if args.scenario == "all" {
-        eprintln!("replay needs --scenario NAME\n{USAGE}");
-        return ExitCode::from(2);
-    }
-    let out = match &args.mutant {
-        None => run_with(&args.scenario, seed, args.trace, &|_| {}),
-        Some(name) => match run_mutant(&args.scenario, seed, args.trace, name) {
-            Ok(out) => out,
+    let (plan, line) = match (&args.plan, args.seed) {
+        (Some(path), _) => match load_plan(path) {
+            Ok(p) => (p, format!("keel-sim replay --plan {path}")),
             Err(e) => {
                 eprintln!("{e}");
                 return ExitCode::from(2);
             }
         },
+        (None, Some(seed)) if args.scenario != "all" => {
+            let plan = Plan::generate(&args.scenario, seed);
+            let line = format!(
+                "keel-sim replay --scenario {} --seed {seed:#018x}",
+                args.scenario
+            );
+            (plan, line)
+        }
+        _ => {
+            eprintln!("replay needs --scenario NAME --seed S, or --plan FILE\n{USAGE}");
+            return ExitCode::from(2);
+        }
     };
+    let out = run_plan(&plan, options(&setup, args.trace));
     if args.trace {
         print_trace(&out);
     }
+    let mutant = args
+        .mutant
+        .as_ref()
+        .map(|m| format!(" --mutant {m}"))
+        .unwrap_or_default();
     println!(
-        "{}\nseed {:#018x}: {:?}, reached {:?}, trace hash {:#018x}, {} ops",
-        out.replay_line(),
-        seed,
-        out.scenario,
+        "{line}{mutant}\nplan: {} faults, {} ops; reached {:?}; trace hash {:#018x}; {} ops run",
+        plan.scenario.faults.len(),
+        plan.ops.len(),
         out.reached,
         out.trace_hash,
         out.history.len()
     );
+    if let Some(l) = &out.linearizability {
+        println!(
+            "linearizability: {} histories, {} ops, {} too big to check, {}",
+            l.histories,
+            l.ops,
+            l.too_big,
+            if l.violation.is_some() {
+                "VIOLATED"
+            } else {
+                "no violation"
+            }
+        );
+    }
     match &out.failure {
         None => {
             println!("passed");
             ExitCode::SUCCESS
         }
         Some(f) => {
-            println!("FAILED: {f}");
+            let checker = out.failed_checker.map_or("?", |c| c.name());
+            println!("FAILED ({checker}): {f}");
             ExitCode::FAILURE
         }
+    }
+}
+
+fn shrink_cmd(args: &Args) -> ExitCode {
+    let (Some(seed), Some(out_path)) = (args.seed, args.out.as_ref()) else {
+        eprintln!("shrink needs --scenario NAME --seed S --out FILE\n{USAGE}");
+        return ExitCode::from(2);
+    };
+    if args.scenario == "all" {
+        eprintln!("shrink needs --scenario NAME\n{USAGE}");
+        return ExitCode::from(2);
+    }
+    let setup = match setup_for(args.mutant.as_deref()) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::from(2);
+        }
+    };
+    let plan = Plan::generate(&args.scenario, seed);
+    let started = Instant::now();
+    let Some(shrunk) = shrink::shrink(&plan, options(&setup, false), args.max_runs) else {
+        println!(
+            "seed {seed:#018x} of {} passes: nothing to shrink",
+            args.scenario
+        );
+        return ExitCode::FAILURE;
+    };
+    if let Err(e) = std::fs::write(out_path, shrunk.plan.to_json()) {
+        eprintln!("{out_path}: {e}");
+        return ExitCode::from(2);
+    }
+    let mutant = args
+        .mutant
+        .as_ref()
+        .map(|m| format!(" --mutant {m}"))
+        .unwrap_or_default();
+    println!(
+        "shrunk {} seed {seed:#018x} ({} checker): plan size {} -> {} (faults {} -> {}, ops {} -> {}) in {} runs, {:.1} s",
+        args.scenario,
+        shrunk.checker.name(),
+        shrunk.size_before,
+        shrunk.size_after,
+        plan.scenario.faults.len(),
+        shrunk.plan.scenario.faults.len(),
+        plan.ops.len(),
+        shrunk.plan.ops.len(),
+        shrunk.runs,
+        started.elapsed().as_secs_f64()
+    );
+    println!("still fails: {}", shrunk.failure);
+    println!("replay: keel-sim replay --plan {out_path}{mutant}");
+    ExitCode::SUCCESS
+}
+
+fn report_cmd(args: &Args) -> ExitCode {
+    let Some(dir) = args.out.as_ref() else {
+        eprintln!("report needs --out DIR\n{USAGE}");
+        return ExitCode::from(2);
+    };
+    let setup = match setup_for(args.mutant.as_deref()) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::from(2);
+        }
+    };
+    let names = selected(&args.scenario);
+    let started = Instant::now();
+    let rep = report::build(
+        &names,
+        args.start_seed,
+        args.seeds,
+        setup.as_ref(),
+        args.mutant.as_deref(),
+    );
+    let wall = started.elapsed().as_secs_f64();
+    let dir = std::path::Path::new(dir);
+    let written = std::fs::create_dir_all(dir)
+        .and_then(|_| std::fs::write(dir.join("report.md"), rep.markdown()))
+        .and_then(|_| std::fs::write(dir.join("report.html"), rep.html()));
+    if let Err(e) = written {
+        eprintln!("{}: {e}", dir.display());
+        return ExitCode::from(2);
+    }
+    println!(
+        "wrote {0}/report.md and {0}/report.html: {1} scenarios x {2} seeds (each run twice), {3} failures, {wall:.1} s",
+        dir.display(),
+        names.len(),
+        args.seeds,
+        rep.total_failures()
+    );
+    if rep.total_failures() == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
     }
 }
 
@@ -238,18 +497,6 @@ fn mutants(args: &Args) -> ExitCode {
     } else {
         ExitCode::FAILURE
     }
-}
-
-#[cfg(feature = "mutants")]
-fn run_mutant(scenario: &str, seed: u64, trace: bool, name: &str) -> Result<Outcome, String> {
-    let m = keel_core::mutants::Mutant::from_name(name)
-        .ok_or_else(|| format!("unknown mutant '{name}' (keel-sim list)"))?;
-    Ok(run_with(scenario, seed, trace, &|n| n.set_mutant(Some(m))))
-}
-
-#[cfg(not(feature = "mutants"))]
-fn run_mutant(_: &str, _: u64, _: bool, _: &str) -> Result<Outcome, String> {
-    Err("--mutant needs a build with --features mutants".into())
 }
 
 #[cfg(not(feature = "mutants"))]
@@ -285,6 +532,8 @@ fn main() -> ExitCode {
         }
         "sweep" => sweep(&args),
         "replay" => replay(&args),
+        "shrink" => shrink_cmd(&args),
+        "report" => report_cmd(&args),
         "mutants" => mutants(&args),
         _ => {
             eprintln!("{USAGE}");
