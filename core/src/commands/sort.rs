@@ -366,6 +366,10 @@ fn sort_generic(ctx: &mut Ctx<'_>, argv: &Argv<'_>, readonly: bool) {
         ctx.out().error(errors::WRONGTYPE);
         return;
     };
+    // Redis destructively converts the sorted set it sorts to a skiplist.
+    if let Some(id) = found.filter(|_| matches!(value, Some(Value::ZSet(_)))) {
+        super::zsets::convert_for_sort(ctx, id);
+    }
     // A set stored without sorting would store an arbitrary order: Redis sorts it
     // ALPHA instead.
     if o.dont_sort && !source.ordered && o.store.is_some() {

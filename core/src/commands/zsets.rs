@@ -1143,6 +1143,16 @@ fn blocking_zpop(
     );
 }
 
+/// Converts the sorted set in slot `id` to the skiplist encoding, as Redis's SORT
+/// does to the sorted set it sorts.
+pub(crate) fn convert_for_sort(ctx: &mut Ctx<'_>, id: u32) {
+    update_zset(ctx, id, |z, seeds| {
+        if matches!(z, ZSet::Packed(_)) {
+            z.convert(seeds());
+        }
+    });
+}
+
 /// A non-empty sorted set under `key`, for a blocked client to be served from.
 pub(crate) fn is_ready(ctx: &mut Ctx<'_>, key: &[u8]) -> bool {
     let db = ctx.db();

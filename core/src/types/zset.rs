@@ -273,8 +273,9 @@ impl ZSet {
         }
     }
 
-    /// One-way conversion to the skiplist encoding.
-    fn convert(&mut self, seeds: [u64; 4]) {
+    /// One-way conversion to the skiplist encoding (also SORT's, as Redis converts
+    /// the sorted set it sorts).
+    pub fn convert(&mut self, seeds: [u64; 4]) {
         if let ZSet::Packed(p) = self {
             let mut b = Big::new(seeds, p.entries.len() + 1);
             for e in &p.entries {
