@@ -65,6 +65,9 @@ pub enum Effect {
     Sleep { ms: u64 },
     /// A log line at a Redis log level.
     Log { level: LogLevel, message: String },
+    /// Memory to free off the event loop (lazyfree: big deleted values, flushed
+    /// databases). Drop it; a production driver drops it on another thread.
+    Free { garbage: crate::keyspace::Garbage },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -289,6 +292,9 @@ impl Node {
             self.on_tick(now);
         }
         self.run_unblocked(now, ticked);
+        if let Some(garbage) = self.keyspace.take_garbage() {
+            self.effects.push_back(Effect::Free { garbage });
+        }
     }
 
     /// Times out blocked clients and runs the pipelined input of clients unblocked

@@ -477,3 +477,57 @@ fn maxmemory_noeviction_refuses_writes_serves_reads() {
     let (out, _) = feed(&mut node, 1, &[&resp(&[b"SET", b"x", b"1"])]);
     assert_eq!(out, b"+OK\r\n");
 }
+
+/// Runs one command and returns (reply, garbage objects handed to the driver).
+fn run_counting_free(node: &mut Node, args: &[&[u8]]) -> (Vec<u8>, usize) {
+    node.handle(
+        NOW,
+        Input::Data {
+            conn: 1,
+            bytes: &resp(args),
+        },
+    );
+    let (mut out, mut freed) = (Vec::new(), 0);
+    while let Some(e) = node.poll_effect() {
+        match e {
+            Effect::Send { bytes, .. } => out.extend_from_slice(&bytes),
+            Effect::Free { garbage } => freed += garbage.objects(),
+            _ => {}
+        }
+    }
+    (out, freed)
+}
+
+#[test]
+fn big_values_and_flushed_databases_are_freed_off_the_loop() {
+    let mut node = test_node();
+    connect(&mut node, 1);
+    let members: Vec<Vec<u8>> = (0..1000).map(|i| format!("m{i}").into_bytes()).collect();
+    let mut sadd: Vec<&[u8]> = vec![b"SADD", b"big"];
+    sadd.extend(members.iter().map(Vec::as_slice));
+    assert_eq!(run_counting_free(&mut node, &sadd).0, b":1000\r\n");
+    // Small values are dropped in place: nothing for the driver.
+    run_counting_free(&mut node, &[b"SADD", b"small", b"a", b"b"]);
+    assert_eq!(
+        run_counting_free(&mut node, &[b"DEL", b"small"]),
+        (b":1\r\n".to_vec(), 0)
+    );
+    // DEL of the big set: the reply at once, the set handed over to be freed.
+    assert_eq!(
+        run_counting_free(&mut node, &[b"DEL", b"big"]),
+        (b":1\r\n".to_vec(), 1)
+    );
+    // Overwriting a big value frees the old one off the loop too.
+    run_counting_free(&mut node, &sadd);
+    assert_eq!(
+        run_counting_free(&mut node, &[b"SET", b"big", b"v"]),
+        (b"+OK\r\n".to_vec(), 1)
+    );
+    // FLUSHALL hands over the whole database.
+    run_counting_free(&mut node, &[b"DEBUG", b"POPULATE", b"100"]);
+    let (reply, freed) = run_counting_free(&mut node, &[b"FLUSHALL"]);
+    assert_eq!((reply.as_slice(), freed), (b"+OK\r\n".as_slice(), 101));
+    let info = run_counting_free(&mut node, &[b"INFO", b"memory"]).0;
+    assert!(String::from_utf8_lossy(&info).contains("lazyfreed_objects:103\r\n"));
+    assert_eq!(run_counting_free(&mut node, &[b"DBSIZE"]).0, b":0\r\n");
+}

@@ -160,6 +160,9 @@ pub struct Reactor {
     now: Now,
     /// Normal-class output limits, refreshed with the process stats (CONFIG SET may change them).
     output_limits: OutputLimits,
+    /// The lazyfree thread (Redis's bio lazyfree): big values and flushed databases
+    /// are dropped there, never on the event loop. Started on first use.
+    lazyfree: Option<std::sync::mpsc::Sender<keel_core::keyspace::Garbage>>,
 }
 
 impl Reactor {
@@ -208,6 +211,7 @@ impl Reactor {
             process_template: keel_core::ProcessInfo::default(),
             now: Now::default(),
             output_limits: [(0, 0, 0); 3],
+            lazyfree: None,
         })
     }
 
@@ -434,6 +438,31 @@ impl Reactor {
                     LogLevel::Notice => tracing::info!("{message}"),
                     LogLevel::Warning => tracing::warn!("{message}"),
                 },
+                Effect::Free { garbage } => self.free_off_loop(garbage),
+            }
+        }
+    }
+
+    /// Hands memory to the lazyfree thread; drops it here only if that thread could
+    /// not be started.
+    fn free_off_loop(&mut self, garbage: keel_core::keyspace::Garbage) {
+        if self.lazyfree.is_none() {
+            let (tx, rx) = std::sync::mpsc::channel::<keel_core::keyspace::Garbage>();
+            let spawned = std::thread::Builder::new()
+                .name("lazyfree".into())
+                .spawn(move || {
+                    while let Ok(g) = rx.recv() {
+                        drop(g);
+                    }
+                });
+            match spawned {
+                Ok(_) => self.lazyfree = Some(tx),
+                Err(e) => tracing::warn!("could not start the lazyfree thread: {e}"),
+            }
+        }
+        if let Some(tx) = &self.lazyfree {
+            if let Err(std::sync::mpsc::SendError(g)) = tx.send(garbage) {
+                drop(g);
             }
         }
     }

@@ -873,6 +873,8 @@ impl<'a> World<'a> {
                     ));
                 }
                 Effect::Log { .. } => {}
+                // Lazily freed memory: the simulator has no other thread; drop it here.
+                Effect::Free { garbage } => drop(garbage),
             }
         }
         watched

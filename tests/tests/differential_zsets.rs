@@ -819,7 +819,11 @@ fn big_script() -> String {
                 .wrapping_mul(6364136223846793005)
                 .wrapping_add(1442695040888963407);
             let score = (x >> 40) % 700;
-            let frac = if (x >> 20) % 3 == 0 { ".25" } else { "" };
+            let frac = if (x >> 20).is_multiple_of(3) {
+                ".25"
+            } else {
+                ""
+            };
             s += &format!(" {score}{frac} m{}", batch * 500 + i);
         }
         s += "\n";

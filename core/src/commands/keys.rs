@@ -457,7 +457,7 @@ fn flushdb(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
     }
     let db = ctx.db();
     ctx.db_modified(db, None);
-    ctx.node.keyspace.db_mut(db).clear();
+    ctx.node.keyspace.flush_db(db);
     ctx.out().ok();
 }
 
@@ -468,8 +468,8 @@ fn flushall(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
     for db in 0..ctx.node.keyspace.dbs.len() {
         ctx.db_modified(db, None);
     }
-    for db in &mut ctx.node.keyspace.dbs {
-        db.clear();
+    for db in 0..ctx.node.keyspace.dbs.len() {
+        ctx.node.keyspace.flush_db(db);
     }
     ctx.out().ok();
 }

@@ -768,7 +768,7 @@ fn info_section(ctx: &Ctx<'_>, section: &str, t: &mut String) {
             let maxmemory = node.config.maxmemory_bytes();
             let _ = write!(
                 t,
-                "# Memory\r\nused_memory:{used}\r\nused_memory_human:{}\r\nused_memory_rss:{rss}\r\nused_memory_rss_human:{}\r\nused_memory_peak:{used}\r\nused_memory_peak_human:{}\r\nused_memory_dataset:{dataset}\r\nused_memory_startup:{}\r\ntotal_system_memory:0\r\nmaxmemory:{maxmemory}\r\nmaxmemory_human:{}\r\nmaxmemory_policy:{}\r\nmem_fragmentation_ratio:{:.2}\r\nmem_allocator:libc\r\nlazyfree_pending_objects:0\r\n",
+                "# Memory\r\nused_memory:{used}\r\nused_memory_human:{}\r\nused_memory_rss:{rss}\r\nused_memory_rss_human:{}\r\nused_memory_peak:{used}\r\nused_memory_peak_human:{}\r\nused_memory_dataset:{dataset}\r\nused_memory_startup:{}\r\ntotal_system_memory:0\r\nmaxmemory:{maxmemory}\r\nmaxmemory_human:{}\r\nmaxmemory_policy:{}\r\nmem_fragmentation_ratio:{:.2}\r\nmem_allocator:libc\r\nlazyfree_pending_objects:0\r\nlazyfreed_objects:{}\r\n",
                 human_bytes(used),
                 human_bytes(rss),
                 human_bytes(used),
@@ -776,6 +776,7 @@ fn info_section(ctx: &Ctx<'_>, section: &str, t: &mut String) {
                 human_bytes(maxmemory),
                 node.config.maxmemory_policy(),
                 rss as f64 / used.max(1) as f64,
+                node.keyspace.lazyfreed_objects,
             );
         }
         "persistence" => {

@@ -235,13 +235,15 @@ impl Db {
     }
 
     /// Replaces a value, keeping key and TTL.
-    pub fn set_value(&mut self, id: u32, value: Value) {
+    /// Replaces the value in slot `id`; returns the old one (for the caller to free,
+    /// perhaps off the event loop).
+    pub fn set_value(&mut self, id: u32, value: Value) -> Option<Value> {
         let added = value.heap_bytes();
-        if let Some(e) = self.get_mut(id) {
-            let removed = e.value.heap_bytes();
-            e.value = value;
-            self.heap_bytes = self.heap_bytes + added - removed;
-        }
+        let e = self.get_mut(id)?;
+        let removed = e.value.heap_bytes();
+        let old = std::mem::replace(&mut e.value, value);
+        self.heap_bytes = self.heap_bytes + added - removed;
+        Some(old)
     }
 
     /// Changes a value in place, keeping memory accounted.
@@ -365,14 +367,90 @@ impl Db {
 
     /// Shrinks storage after mass deletion, when no scan can be running across it is
     /// not knowable, so only an empty database is compacted.
-    pub fn clear(&mut self) {
+    /// Empties the database; returns the old storage for the caller to free (a big
+    /// database is freed off the event loop).
+    pub fn clear(&mut self) -> Garbage {
         let hasher = self.hasher.clone();
         let watch_ready = self.watch_ready;
-        *self = Db {
-            hasher,
-            watch_ready,
-            ..Db::new(HashSeeds([0; 4]))
-        };
+        let old = std::mem::replace(
+            self,
+            Db {
+                hasher,
+                watch_ready,
+                ..Db::new(HashSeeds([0; 4]))
+            },
+        );
+        Garbage {
+            values: Vec::new(),
+            chunks: old.chunks,
+            index: Some(old.index),
+            volatile: old.volatile,
+            objects: old.len,
+        }
+    }
+}
+
+/// Memory to free off the event loop (Redis's lazyfree): values too big to drop
+/// without stalling, or a whole flushed database. Opaque to drivers, which only drop
+/// it (on another thread, in production); the simulator drops it in place.
+#[derive(Default)]
+pub struct Garbage {
+    values: Vec<Value>,
+    chunks: Vec<Vec<Slot>>,
+    index: Option<HashTable<u32>>,
+    volatile: Vec<u32>,
+    /// Keys or values this holds, for INFO's `lazyfreed_objects`.
+    objects: usize,
+}
+
+impl Garbage {
+    pub fn push(&mut self, value: Value) {
+        self.values.push(value);
+        self.objects += 1;
+    }
+
+    pub fn append(&mut self, other: Garbage) {
+        self.values.extend(other.values);
+        self.chunks.extend(other.chunks);
+        if self.index.is_none() {
+            self.index = other.index;
+        }
+        self.volatile.extend(other.volatile);
+        self.objects += other.objects;
+    }
+
+    pub fn objects(&self) -> usize {
+        self.objects
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.values.is_empty() && self.chunks.is_empty() && self.index.is_none()
+    }
+}
+
+impl std::fmt::Debug for Garbage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Garbage")
+            .field("values", &self.values.len())
+            .field("chunks", &self.chunks.len())
+            .field("objects", &self.objects)
+            .finish()
+    }
+}
+
+/// Garbage compares by size only: effects are compared in tests, never freed memory.
+impl PartialEq for Garbage {
+    fn eq(&self, other: &Self) -> bool {
+        self.objects == other.objects && self.values.len() == other.values.len()
+    }
+}
+
+impl Eq for Garbage {}
+
+/// Cloning garbage gives empty garbage: nothing should ever copy memory on its way out.
+impl Clone for Garbage {
+    fn clone(&self) -> Self {
+        Garbage::default()
     }
 }
 

@@ -4,7 +4,7 @@
 
 pub mod db;
 
-pub use db::{Db, Entry, HashSeeds};
+pub use db::{Db, Entry, Garbage, HashSeeds};
 
 use crate::mutants::{Mutant, Mutants};
 use crate::types::{SmallBytes, Value};
@@ -42,7 +42,16 @@ pub struct Keyspace {
     /// while `log_new_keys` is set; drained like `expired_log`.
     pub new_log: Vec<(usize, SmallBytes)>,
     pub log_new_keys: bool,
+    /// Big values and flushed databases waiting to be handed to the driver, which
+    /// frees them off the event loop (`Effect::Free`).
+    pub garbage: Garbage,
+    /// INFO's `lazyfreed_objects`.
+    pub lazyfreed_objects: u64,
 }
+
+/// Redis's `LAZYFREE_THRESHOLD`: values costing more than this many allocations to
+/// free go to the garbage instead of being dropped on the loop.
+pub const LAZYFREE_THRESHOLD: usize = 64;
 
 impl Keyspace {
     pub fn new(databases: usize, seeds: HashSeeds) -> Self {
@@ -55,6 +64,40 @@ impl Keyspace {
             expired_log: Vec::new(),
             new_log: Vec::new(),
             log_new_keys: false,
+            garbage: Garbage::default(),
+            lazyfreed_objects: 0,
+        }
+    }
+
+    /// Frees a value that left the keyspace: at once when small, off the loop when
+    /// big. keel does this for every deletion (DEL as UNLINK, overwrites, expiry),
+    /// where Redis's defaults free synchronously.
+    pub fn dispose(&mut self, value: Value) {
+        if value.free_effort() > LAZYFREE_THRESHOLD {
+            self.lazyfreed_objects += 1;
+            self.garbage.push(value);
+        }
+    }
+
+    /// Empties database `db` (FLUSHDB / FLUSHALL); its storage is freed off the loop.
+    pub fn flush_db(&mut self, db: usize) {
+        if let Some(d) = self.dbs.get_mut(db) {
+            if d.is_empty() {
+                d.clear();
+                return;
+            }
+            let g = d.clear();
+            self.lazyfreed_objects += g.objects() as u64;
+            self.garbage.append(g);
+        }
+    }
+
+    /// What waits to be freed, if anything, for the node to hand to the driver.
+    pub fn take_garbage(&mut self) -> Option<Garbage> {
+        if self.garbage.is_empty() {
+            None
+        } else {
+            Some(std::mem::take(&mut self.garbage))
         }
     }
 
@@ -92,6 +135,7 @@ impl Keyspace {
         if let Some(entry) = self.db_mut(db).remove(id) {
             self.stats.expired_keys += 1;
             self.expired_log.push((db, entry.key));
+            self.dispose(entry.value);
         }
     }
 
@@ -115,7 +159,13 @@ impl Keyspace {
     /// Deletes a live key; true when it existed.
     pub fn delete(&mut self, db: usize, key: &[u8], now_wall_ms: u64) -> bool {
         match self.lookup(db, key, now_wall_ms) {
-            Some(id) => self.db_mut(db).remove(id).is_some(),
+            Some(id) => match self.db_mut(db).remove(id) {
+                Some(entry) => {
+                    self.dispose(entry.value);
+                    true
+                }
+                None => false,
+            },
             None => false,
         }
     }
@@ -148,9 +198,12 @@ impl Keyspace {
         let id = match existing {
             Some(id) => {
                 let d = self.db_mut(db);
-                d.set_value(id, value);
+                let old = d.set_value(id, value);
                 if !keep_ttl {
                     d.clear_expire(id);
+                }
+                if let Some(old) = old {
+                    self.dispose(old);
                 }
                 id
             }
@@ -205,6 +258,10 @@ impl Keyspace {
                     if db.get(id).is_some_and(|e| e.is_expired(now_wall_ms)) {
                         if let Some(entry) = db.remove(id) {
                             self.expired_log.push((db_index, entry.key));
+                            if entry.value.free_effort() > LAZYFREE_THRESHOLD {
+                                self.lazyfreed_objects += 1;
+                                self.garbage.push(entry.value);
+                            }
                         }
                         expired += 1;
                     }

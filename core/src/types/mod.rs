@@ -51,6 +51,19 @@ impl Value {
         }
     }
 
+    /// Redis's `lazyfreeGetFreeEffort`: roughly the allocations freeing this value
+    /// costs (elements of a table encoding, chunks of a list; 1 for compact ones).
+    pub fn free_effort(&self) -> usize {
+        match self {
+            Value::Str(_) => 1,
+            Value::Hash(h) if h.encoding_name() == "hashtable" => h.len(),
+            Value::Set(s) if s.encoding_name() == "hashtable" => s.len(),
+            Value::ZSet(z) if z.encoding_name() == "skiplist" => z.len(),
+            Value::List(l) => l.len() / 128 + 1,
+            Value::Hash(_) | Value::Set(_) | Value::ZSet(_) => 1,
+        }
+    }
+
     /// Heap bytes owned beyond the value's inline 24 bytes.
     pub fn heap_bytes(&self) -> usize {
         match self {
