@@ -32,6 +32,8 @@ struct Conn {
     writable_registered: bool,
     /// When the output went over its class's soft limit (client-output-buffer-limit).
     over_soft_since: Option<Instant>,
+    /// Listed in `Reactor::dirty`: output waits for the end of this loop iteration.
+    dirty: bool,
 }
 
 impl Conn {
@@ -163,6 +165,10 @@ pub struct Reactor {
     /// The lazyfree thread (Redis's bio lazyfree): big values and flushed databases
     /// are dropped there, never on the event loop. Started on first use.
     lazyfree: Option<std::sync::mpsc::Sender<keel_core::keyspace::Garbage>>,
+    /// Connections with output queued during this loop iteration, written once at its
+    /// end (Redis's `handleClientsWithPendingWrites`): a subscriber that gets many
+    /// messages in one wakeup gets one write, not one per message.
+    dirty: Vec<ConnId>,
 }
 
 impl Reactor {
@@ -212,6 +218,7 @@ impl Reactor {
             now: Now::default(),
             output_limits: [(0, 0, 0); 3],
             lazyfree: None,
+            dirty: Vec::new(),
         })
     }
 
@@ -273,6 +280,7 @@ impl Reactor {
                 self.node.handle(now, Input::Tick);
                 self.execute_effects();
             }
+            self.flush_dirty();
             self.enforce_output_limits();
             if let Some(code) = self.exit_code {
                 self.flush_all_best_effort();
@@ -360,6 +368,7 @@ impl Reactor {
                     closing: false,
                     writable_registered: false,
                     over_soft_since: None,
+                    dirty: false,
                 },
             );
             let now = self.now;
@@ -384,6 +393,9 @@ impl Reactor {
             }
             match conn.stream.read(&mut self.read_buf) {
                 Ok(0) => {
+                    // The peer half-closed: what it asked for so far still gets its
+                    // replies (best effort) before the connection goes.
+                    self.flush(id);
                     self.drop_conn(id);
                     let now = self.now;
                     self.node.handle(now, Input::Closed { conn: id });
@@ -477,7 +489,24 @@ impl Reactor {
         } else {
             conn.pending.extend_from_slice(&bytes);
         }
-        self.flush(id);
+        if !conn.dirty {
+            conn.dirty = true;
+            self.dirty.push(id);
+        }
+    }
+
+    /// Writes the output queued during this loop iteration.
+    fn flush_dirty(&mut self) {
+        let dirty = std::mem::take(&mut self.dirty);
+        for id in &dirty {
+            if let Some(conn) = self.conns.get_mut(id) {
+                conn.dirty = false;
+                self.flush(*id);
+            }
+        }
+        // Keep the allocation for the next iteration.
+        self.dirty = dirty;
+        self.dirty.clear();
     }
 
     fn flush(&mut self, id: ConnId) {
