@@ -60,6 +60,7 @@ pub mod reach {
     pub const EMPTIED_DELETED: &str = crate::model::seen::EMPTIED_DELETED;
     pub const LREM_DUPLICATES: &str = crate::model::seen::LREM_DUPLICATES;
     pub const ZADD_EQUAL_KEPT: &str = crate::model::seen::ZADD_EQUAL_KEPT;
+    pub const SREM_ABSENT: &str = crate::model::seen::SREM_ABSENT;
     pub const TXN_COMMITTED: &str = crate::model::seen::TXN_COMMITTED;
     pub const WATCH_ABORTED: &str = crate::model::seen::WATCH_ABORTED;
     pub const WATCH_EXPIRY_ABORTED: &str = crate::model::seen::WATCH_EXPIRY_ABORTED;
@@ -74,6 +75,7 @@ pub const SCENARIO_DEFS: &[ScenarioDef] = &[
             reach::PIPELINED_BATCH,
             reach::EMPTIED_DELETED,
             reach::LREM_DUPLICATES,
+            reach::SREM_ABSENT,
             reach::ZADD_EQUAL_KEPT,
         ],
     },
@@ -400,7 +402,7 @@ pub struct Outcome {
     pub linearizability: Option<LinReport>,
     /// The Elle list-append checker's report over the run's transactions (None when
     /// the run sent none).
-    pub elle: Option<elle::Report>,
+    pub elle: Option<ElleReport>,
     pub simulated_ms: u64,
     pub reached: BTreeSet<&'static str>,
     /// A readable event log, when asked for.
@@ -573,6 +575,44 @@ fn check_linearizability(history: &[Op], clock: &WallClock, end_ms: u64) -> LinR
         }
     }
     report
+}
+
+/// Runs the Elle checker over a run's transactions: its report (None when the run
+/// sent none) and, when it found anomalies, the failure text.
+fn check_transactions(history: &[Op]) -> (Option<ElleReport>, Option<String>) {
+    let txns = transactions_of(history);
+    if txns.is_empty() {
+        return (None, None);
+    }
+    let report = elle::check(&txns);
+    let failure = report.anomalies.first().map(|first| {
+        let more = report.anomalies.len() - 1;
+        format!(
+            "Elle found {} anomal{} over {} transactions ({} committed): {first}{}",
+            report.anomalies.len(),
+            if more == 0 { "y" } else { "ies" },
+            report.txns,
+            report.committed,
+            if more > 0 {
+                format!(" (and {more} more)")
+            } else {
+                String::new()
+            }
+        )
+    });
+    let unknown = txns
+        .iter()
+        .filter(|t| t.outcome == elle::TxnOutcome::Unknown)
+        .count();
+    (Some(ElleReport { report, unknown }), failure)
+}
+
+/// What the Elle checker found over a run's transactions.
+#[derive(Debug, Clone, Default)]
+pub struct ElleReport {
+    pub report: elle::Report,
+    /// Transactions whose outcome the client never learned.
+    pub unknown: usize,
 }
 
 /// The name of a request, uppercase.
@@ -783,6 +823,15 @@ const MAX_EVENTS: u64 = 2_000_000;
 
 /// Bound on bytes waiting in the network at once (no unbounded queue).
 const MAX_QUEUED_BYTES: usize = 4 * 1024 * 1024;
+
+/// The node's memory around one delivery of bytes.
+#[derive(Debug, Clone, Copy)]
+struct BatchMemory {
+    limit: u64,
+    used_before: usize,
+    used_after: usize,
+    delivered_bytes: usize,
+}
 
 struct Squeeze {
     limit_bytes: u64,
@@ -1403,29 +1452,30 @@ impl<'a> World<'a> {
         if batch.len() >= 2 {
             self.reached.insert(reach::PIPELINED_BATCH);
         }
-        self.judge_batch(
-            conn,
-            &batch,
-            &out,
-            now.wall_ms,
+        let memory = BatchMemory {
             limit,
             used_before,
             used_after,
-        );
+            delivered_bytes: bytes.len(),
+        };
+        self.judge_batch(conn, &batch, &out, now.wall_ms, memory);
         self.sync_expiry();
     }
 
-    #[allow(clippy::too_many_arguments)]
     fn judge_batch(
         &mut self,
         conn: ConnId,
         batch: &[usize],
         out: &[u8],
         wall_ms: u64,
-        limit: u64,
-        used_before: usize,
-        used_after: usize,
+        memory: BatchMemory,
     ) {
+        let BatchMemory {
+            limit,
+            used_before,
+            used_after,
+            delivered_bytes,
+        } = memory;
         let mut framer = Framer::default();
         framer.push(out);
         let mut replies = Vec::new();
@@ -1464,7 +1514,11 @@ impl<'a> World<'a> {
             let denyoom = is_denyoom(&request);
             if reply == OOM_REPLY {
                 self.reached.insert(reach::OOM_REPLY);
-                let plausible = over(used_before) || over(used_after) || write_accepted_before;
+                // While the batch runs the node also counts the bytes just delivered
+                // (the client's query buffer) as used.
+                let plausible = over(used_before.saturating_add(delivered_bytes))
+                    || over(used_after)
+                    || write_accepted_before;
                 if !denyoom || !plausible {
                     return self.fail(format!(
                         "#{i} {} refused with -OOM, but limit {limit} and used {used_before} -> {used_after} bytes",
@@ -1977,33 +2031,17 @@ pub fn run_plan(plan: &Plan, options: RunOptions<'_>) -> Outcome {
     if let Some(v) = linearizability.as_ref().and_then(|r| r.violation.clone()) {
         world.fail_by(Checker::Linearizability, v);
     }
-    let txns = transactions_of(&world.history);
-    let elle = (!txns.is_empty()).then(|| elle::check(&txns));
+    let (elle, elle_failure) = check_transactions(&world.history);
     if let Some(report) = &elle {
-        if txns.iter().any(|t| t.outcome == elle::TxnOutcome::Unknown) {
+        if report.unknown > 0 {
             world.reached.insert(reach::TXN_UNKNOWN);
         }
-        if report.committed > 0 {
+        if report.report.committed > 0 {
             world.reached.insert(reach::ELLE_RAN);
         }
-        if let Some(first) = report.anomalies.first() {
-            let more = report.anomalies.len() - 1;
-            world.fail_by(
-                Checker::Elle,
-                format!(
-                    "Elle found {} anomal{} over {} transactions ({} committed): {first}{}",
-                    report.anomalies.len(),
-                    if more == 0 { "y" } else { "ies" },
-                    report.txns,
-                    report.committed,
-                    if more > 0 {
-                        format!(" (and {more} more)")
-                    } else {
-                        String::new()
-                    }
-                ),
-            );
-        }
+    }
+    if let Some(why) = elle_failure {
+        world.fail_by(Checker::Elle, why);
     }
     let seen = std::mem::take(&mut world.model.seen);
     world.reached.extend(seen);
@@ -2440,12 +2478,44 @@ mod tests {
     fn transactions_scenario_runs_elle() {
         let out = run("transactions", 3);
         assert_passed(&out);
-        let report = out.elle.expect("the scenario sends transactions");
-        assert!(report.committed > 0 && report.ok(), "{report:?}");
+        let elle = out.elle.expect("the scenario sends transactions");
+        assert!(elle.report.committed > 0 && elle.report.ok(), "{elle:?}");
         let plan = Plan::generate("transactions", 3);
         let json = plan.to_json();
         assert!(json.contains("\"MULTI\"") && json.contains("\"EXEC\""));
         assert_eq!(Plan::from_json(&json), Ok(plan));
+    }
+
+    /// The Elle wiring fails a run whose history shows an anomaly: a real run's
+    /// history with one committed read doctored to hold a value nobody appended.
+    #[test]
+    fn elle_fails_a_doctored_history() {
+        let out = run("transactions", 3);
+        assert_passed(&out);
+        let mut history = out.history;
+        assert_eq!(check_transactions(&history).1, None);
+        let exec = history.iter().position(|op| {
+            request_name(&op.request) == "EXEC"
+                && workload::split_array(&op.reply)
+                    .is_some_and(|r| r.iter().any(|x| x.starts_with(b"*")))
+        });
+        let exec = exec.expect("a committed EXEC with a read");
+        let replies = workload::split_array(&history[exec].reply).unwrap_or_default();
+        let mut doctored = format!("*{}\r\n", replies.len()).into_bytes();
+        let mut done = false;
+        for r in replies {
+            if !done && r.starts_with(b"*") {
+                doctored.extend_from_slice(b"*1\r\n$6\r\n999999\r\n");
+                done = true;
+            } else {
+                doctored.extend_from_slice(&r);
+            }
+        }
+        history[exec].reply = doctored;
+        let (report, failure) = check_transactions(&history);
+        let failure = failure.expect("an anomaly");
+        assert!(failure.contains("999999"), "{failure}");
+        assert!(!report.expect("ran").report.ok());
     }
 
     #[test]

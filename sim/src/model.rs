@@ -15,6 +15,7 @@ pub mod seen {
     pub const WATCH_ABORTED: &str = "WATCH aborted a transaction";
     pub const WATCH_EXPIRY_ABORTED: &str = "a watched key's expiry aborted a transaction";
     pub const LREM_DUPLICATES: &str = "LREM with a count left some of its duplicates";
+    pub const SREM_ABSENT: &str = "SREM named a member the set does not hold";
     pub const ZADD_EQUAL_KEPT: &str = "ZADD GT CH met a member's equal score";
 }
 
@@ -234,6 +235,18 @@ impl Model {
         }
         let always = matches!(name.as_str(), "HSET" | "HINCRBY") && reply.first() != Some(&b'-')
             || name == "LTRIM" && before.is_some();
+        if name == "SREM" {
+            if let Some(Coll::Set(set)) = &before {
+                if req
+                    .get(2..)
+                    .unwrap_or_default()
+                    .iter()
+                    .any(|m| !set.contains(m))
+                {
+                    self.seen.insert(seen::SREM_ABSENT);
+                }
+            }
+        }
         if name == "ZADD" && zadd_gt_ch_meets_equal(before.as_ref(), req) {
             self.seen.insert(seen::ZADD_EQUAL_KEPT);
         }

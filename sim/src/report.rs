@@ -130,8 +130,8 @@ pub fn sweep_scenario(
             r.lin_violations += usize::from(l.violation.is_some());
         }
         if let Some(e) = &out.elle {
-            r.elle_txns += e.txns;
-            r.elle_committed += e.committed;
+            r.elle_txns += e.report.txns;
+            r.elle_committed += e.report.committed;
         }
         for op in &out.history {
             match op.outcome {

@@ -366,12 +366,12 @@ pub fn random_typed_request(rng: &mut ChaCha8Rng, keys: usize) -> Vec<Vec<u8>> {
 /// ZADD with a random, usually valid, flag set over scores 0..3 (equal scores often).
 fn random_zadd(rng: &mut ChaCha8Rng, key: Vec<u8>) -> Vec<Vec<u8>> {
     let mut req = vec![b("ZADD"), key];
-    match rng.gen_range(0..6) {
+    match rng.gen_range(0..7) {
         0 => {}
         1 => req.push(b("NX")),
         2 => req.push(b("XX")),
-        3 => req.push(b(pick(rng, &["GT", "LT"]))),
-        4 => {
+        3 | 4 => req.push(b(pick(rng, &["GT", "LT"]))),
+        5 => {
             req.push(b("XX"));
             req.push(b(pick(rng, &["GT", "LT"])));
         }
@@ -384,7 +384,7 @@ fn random_zadd(rng: &mut ChaCha8Rng, key: Vec<u8>) -> Vec<Vec<u8>> {
             req.push(b(y));
         }
     }
-    if rng.gen_bool(0.6) {
+    if rng.gen_bool(0.7) {
         req.push(b("CH"));
     }
     let incr = rng.gen_bool(0.25);
@@ -396,7 +396,7 @@ fn random_zadd(rng: &mut ChaCha8Rng, key: Vec<u8>) -> Vec<Vec<u8>> {
         let score = if incr {
             rng.gen_range(-1i64..=1)
         } else {
-            rng.gen_range(0i64..=3)
+            rng.gen_range(0i64..=2)
         };
         req.push(score.to_string().into_bytes());
         req.push(b(pick(rng, &["a", "b", "c", "d"])));
@@ -450,7 +450,13 @@ pub fn random_transaction(rng: &mut ChaCha8Rng, keys: &mut TxnKeys) -> Vec<Vec<V
     out.push(vec![b("MULTI")]);
     for _ in 0..rng.gen_range(1..=4) {
         let key = t_key(rng);
-        if rng.gen_bool(0.5) {
+        if rng.gen_bool(0.05) {
+            // A read of a watched string inside MULTI: never an expired value.
+            out.push(vec![
+                b("GET"),
+                format!("w{}", rng.gen_range(0..keys.watched.max(1))).into_bytes(),
+            ]);
+        } else if rng.gen_bool(0.5) {
             keys.next_value += 1;
             out.push(vec![
                 b("RPUSH"),

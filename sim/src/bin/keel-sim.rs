@@ -219,8 +219,8 @@ fn sweep(args: &Args) -> ExitCode {
                     failure,
                     lin_histories: lin.histories,
                     lin_too_big: lin.too_big,
-                    elle_txns: out.elle.as_ref().map_or(0, |e| e.txns),
-                    elle_committed: out.elle.as_ref().map_or(0, |e| e.committed),
+                    elle_txns: out.elle.as_ref().map_or(0, |e| e.report.txns),
+                    elle_committed: out.elle.as_ref().map_or(0, |e| e.report.committed),
                 };
                 if tx.send(result).is_err() {
                     break;
