@@ -64,6 +64,7 @@ pub mod reach {
     pub const TXN_COMMITTED: &str = crate::model::seen::TXN_COMMITTED;
     pub const WATCH_ABORTED: &str = crate::model::seen::WATCH_ABORTED;
     pub const WATCH_EXPIRY_ABORTED: &str = crate::model::seen::WATCH_EXPIRY_ABORTED;
+    pub const CLOSED_IN_MULTI: &str = crate::model::seen::CLOSED_IN_MULTI;
     pub const TXN_UNKNOWN: &str = "a transaction's outcome was unknown";
     pub const ELLE_RAN: &str = "an Elle check ran over committed transactions";
 }
@@ -115,6 +116,7 @@ pub const SCENARIO_DEFS: &[ScenarioDef] = &[
             reach::WATCH_ABORTED,
             reach::WATCH_EXPIRY_ABORTED,
             reach::TXN_UNKNOWN,
+            reach::CLOSED_IN_MULTI,
             reach::ELLE_RAN,
             reach::CLIENT_TIMEOUT,
             reach::CONN_RESET,

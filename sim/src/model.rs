@@ -12,6 +12,7 @@ use crate::net::ConnId;
 pub mod seen {
     pub const EMPTIED_DELETED: &str = "an emptied collection was deleted";
     pub const TXN_COMMITTED: &str = "a transaction committed";
+    pub const CLOSED_IN_MULTI: &str = "a connection closed inside MULTI";
     pub const WATCH_ABORTED: &str = "WATCH aborted a transaction";
     pub const WATCH_EXPIRY_ABORTED: &str = "a watched key's expiry aborted a transaction";
     pub const LREM_DUPLICATES: &str = "LREM with a count left some of its duplicates";
@@ -95,7 +96,9 @@ impl Model {
 
     /// The connection closed: a transaction in progress is discarded, watches dropped.
     pub fn conn_closed(&mut self, conn: ConnId) {
-        self.conns.remove(&conn);
+        if self.conns.remove(&conn).is_some_and(|c| c.multi.is_some()) {
+            self.seen.insert(seen::CLOSED_IN_MULTI);
+        }
     }
 
     /// Redis's `touchWatchedKey`: every connection watching `key` gets DIRTY_CAS.
