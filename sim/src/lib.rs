@@ -31,7 +31,10 @@ use linearizability::{Bounds, LinOp, Verdict};
 use model::Model;
 use net::{ConnId, InFlight, Link, Network, Segment};
 use serde::{Deserialize, Serialize};
-use workload::{encode, is_denyoom, random_request, Client, Framer};
+use workload::{
+    encode, is_denyoom, is_string_key, random_request, random_transaction, random_typed_request,
+    Client, Framer, TxnKeys,
+};
 pub use workload::{Op, OpOutcome};
 
 /// A named scenario: what a seed turns into, and the events its sweep must reach.
@@ -54,12 +57,28 @@ pub mod reach {
     pub const CRASH_RESTART: &str = "the node crashed and restarted";
     pub const ONE_WAY_HEALED: &str = "a one-way partition healed";
     pub const CLOCK_DRIFTED: &str = "the node's clock drifted";
+    pub const EMPTIED_DELETED: &str = crate::model::seen::EMPTIED_DELETED;
+    pub const LREM_DUPLICATES: &str = crate::model::seen::LREM_DUPLICATES;
+    pub const ZADD_EQUAL_KEPT: &str = crate::model::seen::ZADD_EQUAL_KEPT;
+    pub const SREM_ABSENT: &str = crate::model::seen::SREM_ABSENT;
+    pub const TXN_COMMITTED: &str = crate::model::seen::TXN_COMMITTED;
+    pub const WATCH_ABORTED: &str = crate::model::seen::WATCH_ABORTED;
+    pub const WATCH_EXPIRY_ABORTED: &str = crate::model::seen::WATCH_EXPIRY_ABORTED;
+    pub const CLOSED_IN_MULTI: &str = crate::model::seen::CLOSED_IN_MULTI;
+    pub const TXN_UNKNOWN: &str = "a transaction's outcome was unknown";
+    pub const ELLE_RAN: &str = "an Elle check ran over committed transactions";
 }
 
 pub const SCENARIO_DEFS: &[ScenarioDef] = &[
     ScenarioDef {
         name: "plain-load",
-        must_reach: &[reach::PIPELINED_BATCH],
+        must_reach: &[
+            reach::PIPELINED_BATCH,
+            reach::EMPTIED_DELETED,
+            reach::LREM_DUPLICATES,
+            reach::SREM_ABSENT,
+            reach::ZADD_EQUAL_KEPT,
+        ],
     },
     ScenarioDef {
         name: "expiry-clock-jumps",
@@ -90,6 +109,19 @@ pub const SCENARIO_DEFS: &[ScenarioDef] = &[
         name: "crash-restart",
         must_reach: &[reach::CRASH_RESTART],
     },
+    ScenarioDef {
+        name: "transactions",
+        must_reach: &[
+            reach::TXN_COMMITTED,
+            reach::WATCH_ABORTED,
+            reach::WATCH_EXPIRY_ABORTED,
+            reach::TXN_UNKNOWN,
+            reach::CLOSED_IN_MULTI,
+            reach::ELLE_RAN,
+            reach::CLIENT_TIMEOUT,
+            reach::CONN_RESET,
+        ],
+    },
 ];
 
 /// Scenarios this build can run.
@@ -100,6 +132,7 @@ pub const SCENARIOS: &[&str] = &[
     "pause-resume",
     "memory-squeeze",
     "crash-restart",
+    "transactions",
 ];
 
 pub fn scenario_def(name: &str) -> Option<&'static ScenarioDef> {
@@ -318,6 +351,28 @@ impl Scenario {
                     deep: rng.gen_bool(0.5),
                 });
             }
+            "transactions" => {
+                s.clients = rng.gen_range(2..=6);
+                s.ops_per_client = rng.gen_range(40..=160);
+                s.timeout_ms = rng.gen_range(100..=300);
+                let n = rng.gen_range(0..=2);
+                add_faults(faults, rng, n, (100, 600), |rng| Fault::SlowLink {
+                    factor: rng.gen_range(10..=60),
+                });
+                let (n, clients) = (rng.gen_range(1..=3), s.clients);
+                add_faults(faults, rng, n, (0, 0), |rng| {
+                    if rng.gen_bool(0.2) {
+                        Fault::ResetAll
+                    } else {
+                        Fault::ResetConn {
+                            client: rng.gen_range(0..clients),
+                        }
+                    }
+                });
+                if rng.gen_bool(0.3) {
+                    add_faults(faults, rng, 1, (50, 400), |_| Fault::Partition);
+                }
+            }
             "crash-restart" => {
                 s.ops_per_client = rng.gen_range(60..=200);
                 let n = rng.gen_range(1..=3);
@@ -347,6 +402,9 @@ pub struct Outcome {
     pub failed_checker: Option<Checker>,
     /// The linearizability checker's verdict (None when it was not enabled).
     pub linearizability: Option<LinReport>,
+    /// The Elle list-append checker's report over the run's transactions (None when
+    /// the run sent none).
+    pub elle: Option<ElleReport>,
     pub simulated_ms: u64,
     pub reached: BTreeSet<&'static str>,
     /// A readable event log, when asked for.
@@ -369,6 +427,8 @@ pub enum Checker {
     Model,
     /// Per-key histories, as clients saw them, are linearizable.
     Linearizability,
+    /// MULTI/EXEC list-append histories show no Elle anomaly.
+    Elle,
     /// Resource, liveness and protocol assertions (memory bound, no hang, RESP framing).
     Resource,
 }
@@ -378,6 +438,7 @@ impl Checker {
         match self {
             Checker::Model => "model",
             Checker::Linearizability => "linearizability",
+            Checker::Elle => "elle",
             Checker::Resource => "resource",
         }
     }
@@ -467,6 +528,11 @@ fn check_linearizability(history: &[Op], clock: &WallClock, end_ms: u64) -> LinR
         let Some((key, cmd, out)) = linearizability::interpret(&op.request, reply) else {
             continue;
         };
+        // The string spec knows nothing of collections (nor of commands queued in
+        // MULTI): only keys that hold nothing but strings are judged.
+        if !is_string_key(&key) {
+            continue;
+        }
         // A read whose outcome is unknown constrains nothing.
         if out == linearizability::Output::Unknown
             && matches!(
@@ -511,6 +577,187 @@ fn check_linearizability(history: &[Op], clock: &WallClock, end_ms: u64) -> LinR
         }
     }
     report
+}
+
+/// Runs the Elle checker over a run's transactions: its report (None when the run
+/// sent none) and, when it found anomalies, the failure text.
+fn check_transactions(history: &[Op]) -> (Option<ElleReport>, Option<String>) {
+    let txns = transactions_of(history);
+    if txns.is_empty() {
+        return (None, None);
+    }
+    let report = elle::check(&txns);
+    let failure = report.anomalies.first().map(|first| {
+        let more = report.anomalies.len() - 1;
+        format!(
+            "Elle found {} anomal{} over {} transactions ({} committed): {first}{}",
+            report.anomalies.len(),
+            if more == 0 { "y" } else { "ies" },
+            report.txns,
+            report.committed,
+            if more > 0 {
+                format!(" (and {more} more)")
+            } else {
+                String::new()
+            }
+        )
+    });
+    let unknown = txns
+        .iter()
+        .filter(|t| t.outcome == elle::TxnOutcome::Unknown)
+        .count();
+    (Some(ElleReport { report, unknown }), failure)
+}
+
+/// What the Elle checker found over a run's transactions.
+#[derive(Debug, Clone, Default)]
+pub struct ElleReport {
+    pub report: elle::Report,
+    /// Transactions whose outcome the client never learned.
+    pub unknown: usize,
+}
+
+/// The name of a request, uppercase.
+fn request_name(request: &[Vec<u8>]) -> String {
+    request
+        .first()
+        .map(|n| String::from_utf8_lossy(n).to_ascii_uppercase())
+        .unwrap_or_default()
+}
+
+/// A list-append micro-op of the transactions workload (`RPUSH t v`, `LRANGE t 0 -1`)
+/// with the read's values taken from `reply` when there is one.
+fn micro_op(request: &[Vec<u8>], reply: Option<&[u8]>) -> Option<elle::MicroOp> {
+    let key = request.get(1)?;
+    if key.first() != Some(&workload::TXN_PREFIX) {
+        return None;
+    }
+    match (request_name(request).as_str(), request.len()) {
+        ("RPUSH", 3) => {
+            let value = std::str::from_utf8(request.get(2)?).ok()?.parse().ok()?;
+            Some(elle::MicroOp::Append {
+                key: key.clone(),
+                value,
+            })
+        }
+        ("LRANGE", 4) => {
+            let values = reply.and_then(|r| {
+                workload::split_array(r)?
+                    .iter()
+                    .map(|item| {
+                        std::str::from_utf8(workload::bulk_payload(item)?)
+                            .ok()?
+                            .parse()
+                            .ok()
+                    })
+                    .collect::<Option<Vec<u64>>>()
+            });
+            Some(elle::MicroOp::Read {
+                key: key.clone(),
+                values,
+            })
+        }
+        _ => None,
+    }
+}
+
+/// An open MULTI of one client, as the client saw it.
+struct OpenTxn {
+    conn: ConnId,
+    invoke_ms: u64,
+    /// History indices of the requests sent after MULTI.
+    queued: Vec<usize>,
+}
+
+/// The transactions of a run, from the clients' side of the history: MULTI ...
+/// EXEC/DISCARD on one connection (invoked at MULTI, completed at EXEC's reply;
+/// committed on an array, aborted on nil, EXECABORT, DISCARD or a connection lost
+/// before EXEC was sent, unknown when EXEC got no reply; reads from EXEC's reply), and
+/// each list-append request outside MULTI as a transaction of its own.
+fn transactions_of(history: &[Op]) -> Vec<elle::Txn> {
+    let mut txns = Vec::new();
+    let mut open: std::collections::BTreeMap<usize, OpenTxn> = Default::default();
+    let close = |history: &[Op], t: OpenTxn, end: Option<&Op>, txns: &mut Vec<elle::Txn>| {
+        use elle::TxnOutcome;
+        let (outcome, replies) = match end {
+            Some(exec) if request_name(&exec.request) == "EXEC" => match exec.outcome {
+                OpOutcome::Ok => match workload::split_array(&exec.reply) {
+                    Some(replies) => (TxnOutcome::Committed, Some(replies)),
+                    None => (TxnOutcome::Aborted, None),
+                },
+                OpOutcome::Fail => (TxnOutcome::Aborted, None),
+                OpOutcome::Unknown | OpOutcome::Pending => (TxnOutcome::Unknown, None),
+            },
+            // DISCARD, or the connection was lost before EXEC was sent.
+            _ => (TxnOutcome::Aborted, None),
+        };
+        let ops: Vec<elle::MicroOp> = t
+            .queued
+            .iter()
+            .enumerate()
+            .filter_map(|(pos, &i)| {
+                let reply = replies.as_ref().and_then(|r| r.get(pos)).map(Vec::as_slice);
+                micro_op(&history.get(i)?.request, reply)
+            })
+            .collect();
+        if !ops.is_empty() {
+            txns.push(elle::Txn {
+                invoke_ms: t.invoke_ms,
+                complete_ms: end.and_then(|e| e.complete_ms),
+                outcome,
+                ops,
+            });
+        }
+    };
+    for (i, op) in history.iter().enumerate() {
+        if open.get(&op.client).is_some_and(|t| t.conn != op.conn) {
+            if let Some(t) = open.remove(&op.client) {
+                close(history, t, None, &mut txns);
+            }
+        }
+        let name = request_name(&op.request);
+        match (name.as_str(), open.contains_key(&op.client)) {
+            ("MULTI", false) => {
+                open.insert(
+                    op.client,
+                    OpenTxn {
+                        conn: op.conn,
+                        invoke_ms: op.invoke_ms,
+                        queued: Vec::new(),
+                    },
+                );
+            }
+            ("EXEC" | "DISCARD", true) => {
+                if let Some(t) = open.remove(&op.client) {
+                    close(history, t, Some(op), &mut txns);
+                }
+            }
+            (_, true) => {
+                if let Some(t) = open.get_mut(&op.client) {
+                    t.queued.push(i);
+                }
+            }
+            (_, false) => {
+                let reply = (op.outcome == OpOutcome::Ok).then_some(op.reply.as_slice());
+                if let Some(micro) = micro_op(&op.request, reply) {
+                    txns.push(elle::Txn {
+                        invoke_ms: op.invoke_ms,
+                        complete_ms: op.complete_ms,
+                        outcome: match op.outcome {
+                            OpOutcome::Ok => elle::TxnOutcome::Committed,
+                            OpOutcome::Fail => elle::TxnOutcome::Aborted,
+                            OpOutcome::Unknown | OpOutcome::Pending => elle::TxnOutcome::Unknown,
+                        },
+                        ops: vec![micro],
+                    });
+                }
+            }
+        }
+    }
+    for (_, t) in std::mem::take(&mut open) {
+        close(history, t, None, &mut txns);
+    }
+    txns
 }
 
 /// FNV-1a, 64-bit: a stable hash for the trace (std's hashers may change between releases).
@@ -578,6 +825,15 @@ const MAX_EVENTS: u64 = 2_000_000;
 
 /// Bound on bytes waiting in the network at once (no unbounded queue).
 const MAX_QUEUED_BYTES: usize = 4 * 1024 * 1024;
+
+/// The node's memory around one delivery of bytes.
+#[derive(Debug, Clone, Copy)]
+struct BatchMemory {
+    limit: u64,
+    used_before: usize,
+    used_after: usize,
+    delivered_bytes: usize,
+}
 
 struct Squeeze {
     limit_bytes: u64,
@@ -851,6 +1107,7 @@ impl<'a> World<'a> {
                 }
                 Effect::Close { conn } => {
                     self.log(format!("node closes conn {conn}"));
+                    self.model.conn_closed(conn);
                     if let Some(c) = self.net.conns.get_mut(&conn) {
                         c.node_knows = false;
                     }
@@ -928,6 +1185,7 @@ impl<'a> World<'a> {
                 break;
             };
             bytes.extend_from_slice(&encode(&request));
+            self.clients[c].note_sent(&request);
             let op_index = self.history.len();
             self.log(format!("client {c} invokes #{op_index} {}", show(&request)));
             let invoke_step = self.next_step();
@@ -1011,6 +1269,13 @@ impl<'a> World<'a> {
         let client = &mut self.clients[c];
         client.conn = None;
         client.framer = Framer::default();
+        let dropped = client.abandon_transaction();
+        if dropped > 0 {
+            self.log(format!(
+                "client {c} drops the {dropped} unsent requests of its transaction"
+            ));
+        }
+        let client = &mut self.clients[c];
         for i in std::mem::take(&mut client.outstanding) {
             if let Some(op) = self.history.get_mut(i) {
                 op.outcome = OpOutcome::Unknown;
@@ -1131,6 +1396,7 @@ impl<'a> World<'a> {
                     let now = self.node_now();
                     if let (true, Some(node)) = (knows, self.node.as_mut()) {
                         node.handle(now, Input::Closed { conn });
+                        self.model.conn_closed(conn);
                         self.drain_effects(None);
                     }
                     self.net.conns.remove(&conn);
@@ -1149,6 +1415,7 @@ impl<'a> World<'a> {
         if x.node_knows {
             if let Some(node) = self.node.as_mut() {
                 node.handle(now, Input::Closed { conn });
+                self.model.conn_closed(conn);
                 self.drain_effects(None);
             }
         }
@@ -1189,19 +1456,30 @@ impl<'a> World<'a> {
         if batch.len() >= 2 {
             self.reached.insert(reach::PIPELINED_BATCH);
         }
-        self.judge_batch(&batch, &out, now.wall_ms, limit, used_before, used_after);
+        let memory = BatchMemory {
+            limit,
+            used_before,
+            used_after,
+            delivered_bytes: bytes.len(),
+        };
+        self.judge_batch(conn, &batch, &out, now.wall_ms, memory);
         self.sync_expiry();
     }
 
     fn judge_batch(
         &mut self,
+        conn: ConnId,
         batch: &[usize],
         out: &[u8],
         wall_ms: u64,
-        limit: u64,
-        used_before: usize,
-        used_after: usize,
+        memory: BatchMemory,
     ) {
+        let BatchMemory {
+            limit,
+            used_before,
+            used_after,
+            delivered_bytes,
+        } = memory;
         let mut framer = Framer::default();
         framer.push(out);
         let mut replies = Vec::new();
@@ -1240,7 +1518,11 @@ impl<'a> World<'a> {
             let denyoom = is_denyoom(&request);
             if reply == OOM_REPLY {
                 self.reached.insert(reach::OOM_REPLY);
-                let plausible = over(used_before) || over(used_after) || write_accepted_before;
+                // While the batch runs the node also counts the bytes just delivered
+                // (the client's query buffer) as used.
+                let plausible = over(used_before.saturating_add(delivered_bytes))
+                    || over(used_after)
+                    || write_accepted_before;
                 if !denyoom || !plausible {
                     return self.fail(format!(
                         "#{i} {} refused with -OOM, but limit {limit} and used {used_before} -> {used_after} bytes",
@@ -1274,7 +1556,7 @@ impl<'a> World<'a> {
             if !self.checks.model {
                 continue;
             }
-            let expected = self.model.apply(wall_ms, &request);
+            let expected = self.model.apply_on(wall_ms, conn, &request);
             if expected.as_deref() != Some(&reply[..]) {
                 return self.fail_by(
                     Checker::Model,
@@ -1350,6 +1632,8 @@ impl<'a> World<'a> {
                 self.node = None;
                 self.generation += 1;
                 self.squeeze = None;
+                let seen = std::mem::take(&mut self.model.seen);
+                self.reached.extend(seen);
                 self.model = Model::new(0);
                 let conns: Vec<ConnId> = self.net.conns.keys().copied().collect();
                 for conn in conns {
@@ -1493,6 +1777,10 @@ fn set_maxmemory(node: &mut Node, limit_bytes: u64) -> Result<(), String> {
     Ok(())
 }
 
+/// The share of collection commands in the workload of every scenario but
+/// `transactions` (the rest are the string commands the linearizability checker judges).
+const TYPED_SHARE: f64 = 0.3;
+
 /// One request of the workload: which client sends it, and its arguments.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PlannedOp {
@@ -1527,13 +1815,30 @@ impl Plan {
         let start_wall_ms: u64 = 1_700_000_000_000 + rng.gen_range(0..1_000_000);
         let runtime_seed = rng.gen();
         let mut ops = Vec::with_capacity(scenario.clients * scenario.ops_per_client);
+        let mut txn_keys = TxnKeys {
+            lists: rng.gen_range(2..=4),
+            watched: rng.gen_range(1..=2),
+            next_value: 0,
+        };
+        let transactions = name == "transactions";
         for client in 0..scenario.clients {
-            for _ in 0..scenario.ops_per_client {
-                let args = random_request(&mut rng, scenario.keys, scenario.ttl_heavy)
-                    .into_iter()
-                    .map(|a| String::from_utf8_lossy(&a).into_owned())
-                    .collect();
-                ops.push(PlannedOp { client, args });
+            let mut planned = 0;
+            while planned < scenario.ops_per_client {
+                let requests = if transactions && rng.gen_bool(0.8) {
+                    random_transaction(&mut rng, &mut txn_keys)
+                } else if !transactions && rng.gen_bool(TYPED_SHARE) {
+                    vec![random_typed_request(&mut rng, scenario.keys)]
+                } else {
+                    vec![random_request(&mut rng, scenario.keys, scenario.ttl_heavy)]
+                };
+                for request in requests {
+                    let args = request
+                        .into_iter()
+                        .map(|a| String::from_utf8_lossy(&a).into_owned())
+                        .collect();
+                    ops.push(PlannedOp { client, args });
+                    planned += 1;
+                }
             }
         }
         Plan {
@@ -1730,6 +2035,20 @@ pub fn run_plan(plan: &Plan, options: RunOptions<'_>) -> Outcome {
     if let Some(v) = linearizability.as_ref().and_then(|r| r.violation.clone()) {
         world.fail_by(Checker::Linearizability, v);
     }
+    let (elle, elle_failure) = check_transactions(&world.history);
+    if let Some(report) = &elle {
+        if report.unknown > 0 {
+            world.reached.insert(reach::TXN_UNKNOWN);
+        }
+        if report.report.committed > 0 {
+            world.reached.insert(reach::ELLE_RAN);
+        }
+    }
+    if let Some(why) = elle_failure {
+        world.fail_by(Checker::Elle, why);
+    }
+    let seen = std::mem::take(&mut world.model.seen);
+    world.reached.extend(seen);
     Outcome {
         seed: plan.seed,
         trace_hash: world.hash.0,
@@ -1737,6 +2056,7 @@ pub fn run_plan(plan: &Plan, options: RunOptions<'_>) -> Outcome {
         failure: world.failure,
         failed_checker: world.failed_checker,
         linearizability,
+        elle,
         simulated_ms: world.now_ms,
         reached: world.reached,
         trace: world.trace.unwrap_or_default(),
@@ -1938,6 +2258,270 @@ mod tests {
         }
     }
 
+    /// Runs a script of `(conn, advance_ms, command)` against a node and the model,
+    /// returning (node reply, model reply) per line. No ticks run, so expired keys stay
+    /// in the node's table until something looks at them.
+    fn node_and_model(script: &[(u64, u64, &str)]) -> Vec<(String, String)> {
+        let mut wall_ms = 1_700_000_000_000;
+        let mut mono_ms = 1_000;
+        let seeds = NodeSeeds {
+            rng_seed: 1,
+            hash_seeds: [1, 2, 3, 4],
+        };
+        let mut node = Node::new(Config::default(), seeds, Now { mono_ms, wall_ms });
+        let mut model = Model::new(wall_ms);
+        let mut known = BTreeSet::new();
+        let mut out = Vec::new();
+        for &(conn, advance_ms, line) in script {
+            wall_ms += advance_ms;
+            mono_ms += advance_ms;
+            let now = Now { mono_ms, wall_ms };
+            if known.insert(conn) {
+                node.handle(
+                    now,
+                    Input::Accepted {
+                        conn,
+                        peer: format!("10.0.0.{conn}:5000"),
+                        local: "10.0.0.100:6379".into(),
+                        peer_is_loopback: true,
+                    },
+                );
+            }
+            let req: Vec<Vec<u8>> = line.split(' ').map(|a| a.as_bytes().to_vec()).collect();
+            node.handle(
+                now,
+                Input::Data {
+                    conn,
+                    bytes: &encode(&req),
+                },
+            );
+            let mut got = Vec::new();
+            while let Some(e) = node.poll_effect() {
+                if let Effect::Send { bytes, .. } = e {
+                    got.extend_from_slice(&bytes);
+                }
+            }
+            let want = model.apply_on(wall_ms, conn, &req).unwrap_or_default();
+            out.push((
+                String::from_utf8_lossy(&got).into_owned(),
+                String::from_utf8_lossy(&want).into_owned(),
+            ));
+        }
+        out
+    }
+
+    /// The model's MULTI/EXEC/WATCH rules agree with the node on the cases Redis 7.0
+    /// distinguishes (each checked against redis-server 7.0.15 by hand):
+    /// a watched key that expires by EXEC aborts it; a key already expired at WATCH
+    /// time does not, unless something writes it.
+    #[test]
+    fn model_and_node_agree_on_watch_rules() {
+        let scripts: &[&[(u64, u64, &str)]] = &[
+            // Alive at WATCH, expired by EXEC: nil.
+            &[
+                (1, 0, "SET w v PX 20"),
+                (1, 0, "WATCH w"),
+                (1, 30, "MULTI"),
+                (1, 0, "RPUSH t 1"),
+                (1, 0, "EXEC"),
+            ],
+            // Expired at WATCH, lazily deleted by another client: runs.
+            &[
+                (1, 0, "SET w v PX 20"),
+                (1, 30, "WATCH w"),
+                (2, 0, "EXISTS w"),
+                (1, 0, "MULTI"),
+                (1, 0, "EXEC"),
+            ],
+            // Expired at WATCH, deleted, then written: nil.
+            &[
+                (1, 0, "SET w v PX 20"),
+                (1, 30, "WATCH w"),
+                (2, 0, "EXISTS w"),
+                (2, 0, "SET w x"),
+                (1, 0, "MULTI"),
+                (1, 0, "EXEC"),
+            ],
+            // Expired at WATCH (still in the table), overwritten by another client's
+            // SET: nil.
+            &[
+                (1, 0, "SET w v PX 20"),
+                (1, 30, "WATCH w"),
+                (2, 0, "SET w x"),
+                (1, 0, "MULTI"),
+                (1, 0, "EXEC"),
+            ],
+            // Another client's write to a watched list: nil; DISCARD forgets.
+            &[
+                (1, 0, "WATCH t"),
+                (2, 0, "RPUSH t 1"),
+                (1, 0, "MULTI"),
+                (1, 0, "LRANGE t 0 -1"),
+                (1, 0, "EXEC"),
+                (1, 0, "WATCH t"),
+                (1, 0, "MULTI"),
+                (1, 0, "DISCARD"),
+                (2, 0, "RPUSH t 2"),
+                (1, 0, "MULTI"),
+                (1, 0, "LRANGE t 0 -1"),
+                (1, 0, "EXEC"),
+                (1, 0, "EXEC"),
+            ],
+        ];
+        // The last reply of each script, as redis-server 7.0.15 gives it.
+        let last = [
+            "*-1\r\n",
+            "*0\r\n",
+            "*-1\r\n",
+            "*-1\r\n",
+            "-ERR EXEC without MULTI\r\n",
+        ];
+        assert_eq!(scripts.len(), last.len());
+        for (script, last) in scripts.iter().zip(last) {
+            let replies = node_and_model(script);
+            for (i, (node, model)) in replies.iter().enumerate() {
+                assert_eq!(node, model, "line {i} of {script:?}");
+            }
+            assert_eq!(
+                replies.last().map(|r| r.0.as_str()),
+                Some(last),
+                "{script:?}"
+            );
+        }
+        let replies = node_and_model(scripts[4]);
+        assert_eq!(replies[4].0, "*-1\r\n", "a write to a watched list aborts");
+        assert_eq!(replies[11].0, "*1\r\n*2\r\n$1\r\n1\r\n$1\r\n2\r\n");
+    }
+
+    #[test]
+    fn transactions_are_built_from_the_client_history() {
+        use elle::{MicroOp, TxnOutcome};
+        let mut history = Vec::new();
+        let mut op = |client: usize, conn: ConnId, line: &str, reply: Option<&str>| {
+            let t = history.len() as u64;
+            history.push(Op {
+                client,
+                conn,
+                invoke_ms: t,
+                complete_ms: reply.map(|_| t + 1),
+                invoke_step: t,
+                complete_step: None,
+                epoch: 0,
+                request: line.split(' ').map(|a| a.as_bytes().to_vec()).collect(),
+                reply: reply.unwrap_or("").as_bytes().to_vec(),
+                node_reply: None,
+                run_seq: None,
+                outcome: match reply {
+                    None => OpOutcome::Unknown,
+                    Some(r) if r.starts_with('-') => OpOutcome::Fail,
+                    Some(_) => OpOutcome::Ok,
+                },
+            });
+        };
+        let q = Some("+QUEUED\r\n");
+        // Committed, with its read taken from EXEC's reply.
+        op(0, 1, "MULTI", Some("+OK\r\n"));
+        op(0, 1, "RPUSH t0 1", q);
+        op(0, 1, "LRANGE t0 0 -1", q);
+        op(0, 1, "GET k0", q);
+        op(0, 1, "EXEC", Some("*3\r\n:1\r\n*1\r\n$1\r\n1\r\n$-1\r\n"));
+        // Aborted by WATCH.
+        op(1, 2, "WATCH t1", Some("+OK\r\n"));
+        op(1, 2, "MULTI", Some("+OK\r\n"));
+        op(1, 2, "RPUSH t1 2", q);
+        op(1, 2, "EXEC", Some("*-1\r\n"));
+        // The connection was lost before EXEC was sent: aborted.
+        op(2, 3, "MULTI", Some("+OK\r\n"));
+        op(2, 3, "RPUSH t0 3", None);
+        op(2, 4, "GET k1", Some("$-1\r\n"));
+        // EXEC without a reply: unknown.
+        op(3, 5, "MULTI", Some("+OK\r\n"));
+        op(3, 5, "RPUSH t1 4", q);
+        op(3, 5, "EXEC", None);
+        // Outside MULTI: a transaction of its own.
+        op(3, 6, "LRANGE t1 0 -1", Some("*1\r\n$1\r\n4\r\n"));
+        let txns = transactions_of(&history);
+        let outcomes: Vec<TxnOutcome> = txns.iter().map(|t| t.outcome).collect();
+        assert_eq!(
+            outcomes,
+            [
+                TxnOutcome::Committed,
+                TxnOutcome::Aborted,
+                TxnOutcome::Aborted,
+                TxnOutcome::Unknown,
+                TxnOutcome::Committed
+            ]
+        );
+        assert_eq!(
+            txns[0].ops,
+            [
+                MicroOp::Append {
+                    key: b"t0".to_vec(),
+                    value: 1
+                },
+                MicroOp::Read {
+                    key: b"t0".to_vec(),
+                    values: Some(vec![1])
+                }
+            ]
+        );
+        assert_eq!((txns[0].invoke_ms, txns[0].complete_ms), (0, Some(5)));
+        assert_eq!(
+            txns[4].ops,
+            [MicroOp::Read {
+                key: b"t1".to_vec(),
+                values: Some(vec![4])
+            }]
+        );
+        let report = elle::check(&txns);
+        assert!(report.ok(), "{:?}", report.anomalies);
+        assert_eq!(report.committed, 2);
+    }
+
+    #[test]
+    fn transactions_scenario_runs_elle() {
+        let out = run("transactions", 3);
+        assert_passed(&out);
+        let elle = out.elle.expect("the scenario sends transactions");
+        assert!(elle.report.committed > 0 && elle.report.ok(), "{elle:?}");
+        let plan = Plan::generate("transactions", 3);
+        let json = plan.to_json();
+        assert!(json.contains("\"MULTI\"") && json.contains("\"EXEC\""));
+        assert_eq!(Plan::from_json(&json), Ok(plan));
+    }
+
+    /// The Elle wiring fails a run whose history shows an anomaly: a real run's
+    /// history with one committed read doctored to hold a value nobody appended.
+    #[test]
+    fn elle_fails_a_doctored_history() {
+        let out = run("transactions", 3);
+        assert_passed(&out);
+        let mut history = out.history;
+        assert_eq!(check_transactions(&history).1, None);
+        let exec = history.iter().position(|op| {
+            request_name(&op.request) == "EXEC"
+                && workload::split_array(&op.reply)
+                    .is_some_and(|r| r.iter().any(|x| x.starts_with(b"*")))
+        });
+        let exec = exec.expect("a committed EXEC with a read");
+        let replies = workload::split_array(&history[exec].reply).unwrap_or_default();
+        let mut doctored = format!("*{}\r\n", replies.len()).into_bytes();
+        let mut done = false;
+        for r in replies {
+            if !done && r.starts_with(b"*") {
+                doctored.extend_from_slice(b"*1\r\n$6\r\n999999\r\n");
+                done = true;
+            } else {
+                doctored.extend_from_slice(&r);
+            }
+        }
+        history[exec].reply = doctored;
+        let (report, failure) = check_transactions(&history);
+        let failure = failure.expect("an anomaly");
+        assert!(failure.contains("999999"), "{failure}");
+        assert!(!report.expect("ran").report.ok());
+    }
+
     #[test]
     fn every_scenario_has_a_definition_and_coverage() {
         for name in SCENARIOS {
@@ -1951,7 +2535,7 @@ mod tests {
 
     #[test]
     fn regression_seeds_pass() {
-        let files: [(&str, &str); 6] = [
+        let files: [(&str, &str); 7] = [
             ("plain-load", include_str!("../../seeds/plain-load.txt")),
             (
                 "expiry-clock-jumps",
@@ -1970,6 +2554,7 @@ mod tests {
                 "crash-restart",
                 include_str!("../../seeds/crash-restart.txt"),
             ),
+            ("transactions", include_str!("../../seeds/transactions.txt")),
         ];
         assert_eq!(files.len(), SCENARIOS.len());
         for (name, text) in files {

@@ -1,11 +1,47 @@
 //! The reference model: Redis string and keyspace semantics written the plainest way
-//! (a sorted map of key -> (bytes, expire_at_ms)), judged against every reply of a
-//! single-node run. It must stay obviously correct, never fast.
+//! (a sorted map of key -> (bytes, expire_at_ms)), the collection types beside it
+//! (`model_types`), and MULTI/EXEC/WATCH per connection, judged against every reply
+//! of a single-node run. It must stay obviously correct, never fast.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::model_types::{self, Coll, WRONGTYPE};
+use crate::net::ConnId;
+
+/// Coverage events the model notices (names shared with `crate::reach`).
+pub mod seen {
+    pub const EMPTIED_DELETED: &str = "an emptied collection was deleted";
+    pub const TXN_COMMITTED: &str = "a transaction committed";
+    pub const CLOSED_IN_MULTI: &str = "a connection closed inside MULTI";
+    pub const WATCH_ABORTED: &str = "WATCH aborted a transaction";
+    pub const WATCH_EXPIRY_ABORTED: &str = "a watched key's expiry aborted a transaction";
+    pub const LREM_DUPLICATES: &str = "LREM with a count left some of its duplicates";
+    pub const SREM_ABSENT: &str = "SREM named a member the set does not hold";
+    pub const ZADD_EQUAL_KEPT: &str = "ZADD GT CH met a member's equal score";
+}
+
+/// One watched key: whether it was logically alive at WATCH time, and its expire time
+/// then (Redis 7.0 fails EXEC when such a key expired since, deleted or not).
+#[derive(Debug, Clone)]
+struct Watched {
+    key: Vec<u8>,
+    alive_expire_at: Option<u64>,
+}
+
+/// A connection's transaction state (Redis's `c->mstate`, watched keys, DIRTY_CAS).
+#[derive(Debug, Default)]
+struct ConnState {
+    multi: Option<Vec<Vec<Vec<u8>>>>,
+    watched: Vec<Watched>,
+    dirty: bool,
+}
 
 pub struct Model {
     keys: BTreeMap<Vec<u8>, (Vec<u8>, Option<u64>)>,
+    colls: BTreeMap<Vec<u8>, Coll>,
+    conns: BTreeMap<ConnId, ConnState>,
+    /// Coverage events seen so far.
+    pub seen: BTreeSet<&'static str>,
 }
 
 fn bulk(v: &[u8]) -> Vec<u8> {
@@ -13,6 +49,29 @@ fn bulk(v: &[u8]) -> Vec<u8> {
     out.extend_from_slice(v);
     out.extend_from_slice(b"\r\n");
     out
+}
+
+/// `ZADD key GT CH score member ...` where some member already has that score: the
+/// case where Redis leaves the score alone and does not count it as changed.
+fn zadd_gt_ch_meets_equal(before: Option<&Coll>, req: &[Vec<u8>]) -> bool {
+    let Some(Coll::ZSet(z)) = before else {
+        return false;
+    };
+    let args = req.get(2..).unwrap_or_default();
+    let is_flag = |a: &Vec<u8>| {
+        [b"NX".as_slice(), b"XX", b"GT", b"LT", b"CH", b"INCR"]
+            .iter()
+            .any(|f| a.eq_ignore_ascii_case(f))
+    };
+    let has = |f: &[u8]| args.iter().any(|a| a.eq_ignore_ascii_case(f));
+    if !has(b"GT") || !has(b"CH") || has(b"INCR") {
+        return false;
+    }
+    let pairs: Vec<&Vec<u8>> = args.iter().skip_while(|a| is_flag(a)).collect();
+    pairs.chunks(2).any(|p| match p {
+        [score, member] => parse_int(score).is_some_and(|s| z.get(*member) == Some(&s)),
+        _ => false,
+    })
 }
 
 fn int(n: i64) -> Vec<u8> {
@@ -29,7 +88,175 @@ impl Model {
     pub fn new(_start_wall_ms: u64) -> Self {
         Model {
             keys: BTreeMap::new(),
+            colls: BTreeMap::new(),
+            conns: BTreeMap::new(),
+            seen: BTreeSet::new(),
         }
+    }
+
+    /// The connection closed: a transaction in progress is discarded, watches dropped.
+    pub fn conn_closed(&mut self, conn: ConnId) {
+        if self.conns.remove(&conn).is_some_and(|c| c.multi.is_some()) {
+            self.seen.insert(seen::CLOSED_IN_MULTI);
+        }
+    }
+
+    /// Redis's `touchWatchedKey`: every connection watching `key` gets DIRTY_CAS.
+    fn touch(&mut self, key: &[u8]) {
+        for cs in self.conns.values_mut() {
+            if cs.watched.iter().any(|w| w.key == key) {
+                cs.dirty = true;
+                cs.watched.clear();
+            }
+        }
+    }
+
+    /// The exact reply bytes Redis gives on connection `conn` (MULTI/EXEC/WATCH state
+    /// is per connection), or None for a request the model does not know.
+    pub fn apply_on(&mut self, now_ms: u64, conn: ConnId, req: &[Vec<u8>]) -> Option<Vec<u8>> {
+        let name = String::from_utf8_lossy(req.first()?).to_ascii_uppercase();
+        let in_multi = self.conns.get(&conn).is_some_and(|c| c.multi.is_some());
+        match name.as_str() {
+            "MULTI" => {
+                let cs = self.conns.entry(conn).or_default();
+                if cs.multi.is_some() {
+                    return Some(b"-ERR MULTI calls can not be nested\r\n".to_vec());
+                }
+                cs.multi = Some(Vec::new());
+                Some(b"+OK\r\n".to_vec())
+            }
+            "DISCARD" => {
+                if !in_multi {
+                    return Some(b"-ERR DISCARD without MULTI\r\n".to_vec());
+                }
+                self.conns.remove(&conn);
+                Some(b"+OK\r\n".to_vec())
+            }
+            "EXEC" => {
+                if !in_multi {
+                    return Some(b"-ERR EXEC without MULTI\r\n".to_vec());
+                }
+                let cs = self.conns.remove(&conn).unwrap_or_default();
+                let expired = cs
+                    .watched
+                    .iter()
+                    .any(|w| matches!(w.alive_expire_at, Some(at) if now_ms > at));
+                if cs.dirty || expired {
+                    self.seen.insert(seen::WATCH_ABORTED);
+                    if expired && !cs.dirty {
+                        self.seen.insert(seen::WATCH_EXPIRY_ABORTED);
+                    }
+                    return Some(b"*-1\r\n".to_vec());
+                }
+                let queued = cs.multi.unwrap_or_default();
+                let mut out = format!("*{}\r\n", queued.len()).into_bytes();
+                for q in &queued {
+                    out.extend_from_slice(&self.apply(now_ms, q)?);
+                }
+                self.seen.insert(seen::TXN_COMMITTED);
+                Some(out)
+            }
+            "WATCH" if !in_multi => {
+                let already_dirty = self.conns.get(&conn).is_some_and(|c| c.dirty);
+                if !already_dirty {
+                    for key in req.get(1..).unwrap_or_default() {
+                        let alive =
+                            self.live(now_ms, key).is_some() || self.colls.contains_key(key);
+                        let alive_expire_at = if alive {
+                            self.keys.get(key).and_then(|(_, at)| *at)
+                        } else {
+                            None
+                        };
+                        let cs = self.conns.entry(conn).or_default();
+                        if !cs.watched.iter().any(|w| w.key == *key) {
+                            cs.watched.push(Watched {
+                                key: key.clone(),
+                                alive_expire_at,
+                            });
+                        }
+                    }
+                }
+                Some(b"+OK\r\n".to_vec())
+            }
+            "UNWATCH" if !in_multi => {
+                self.conns.remove(&conn);
+                Some(b"+OK\r\n".to_vec())
+            }
+            _ if in_multi => {
+                if !self.knows(&name) {
+                    return None;
+                }
+                if let Some(q) = self.conns.get_mut(&conn).and_then(|c| c.multi.as_mut()) {
+                    q.push(req.to_vec());
+                }
+                Some(b"+QUEUED\r\n".to_vec())
+            }
+            _ => self.apply(now_ms, req),
+        }
+    }
+
+    fn knows(&self, name: &str) -> bool {
+        model_types::handles(name)
+            || matches!(
+                name,
+                "GET" | "SET" | "INCR" | "INCRBY" | "DEL" | "EXISTS" | "APPEND" | "TYPE"
+            )
+    }
+
+    /// Applies one command outside MULTI (or one queued command inside EXEC), touching
+    /// the watched keys it modifies.
+    pub fn apply(&mut self, now_ms: u64, req: &[Vec<u8>]) -> Option<Vec<u8>> {
+        let name = String::from_utf8_lossy(req.first()?).to_ascii_uppercase();
+        let key = req.get(1)?.clone();
+        if !model_types::handles(&name) {
+            return self.apply_keyspace(now_ms, &name, req);
+        }
+        if self.live(now_ms, &key).is_some() {
+            // A string key: the collection commands refuse it (ZADD's own syntax
+            // checks would come first; the workload never sends ZADD to a string).
+            return if name == "ZADD" {
+                None
+            } else {
+                Some(WRONGTYPE.to_vec())
+            };
+        }
+        let before = self.colls.get(&key).cloned();
+        let reply = model_types::apply(&mut self.colls, &name, req)?;
+        let after = self.colls.get(&key);
+        if before.is_some() && after.is_none() {
+            self.seen.insert(seen::EMPTIED_DELETED);
+        }
+        if name == "LREM" {
+            // Fewer asked for than there are: what an off-by-one in the count shows.
+            let count = req.get(2).and_then(|c| parse_int(c)).unwrap_or(0);
+            if let (Some(Coll::List(l)), Some(value)) = (&before, req.get(3)) {
+                let matching = l.iter().filter(|v| *v == value).count() as u64;
+                if count != 0 && matching > count.unsigned_abs() {
+                    self.seen.insert(seen::LREM_DUPLICATES);
+                }
+            }
+        }
+        let always = matches!(name.as_str(), "HSET" | "HINCRBY") && reply.first() != Some(&b'-')
+            || name == "LTRIM" && before.is_some();
+        if name == "SREM" {
+            if let Some(Coll::Set(set)) = &before {
+                if req
+                    .get(2..)
+                    .unwrap_or_default()
+                    .iter()
+                    .any(|m| !set.contains(m))
+                {
+                    self.seen.insert(seen::SREM_ABSENT);
+                }
+            }
+        }
+        if name == "ZADD" && zadd_gt_ch_meets_equal(before.as_ref(), req) {
+            self.seen.insert(seen::ZADD_EQUAL_KEPT);
+        }
+        if always || before.as_ref() != self.colls.get(&key) {
+            self.touch(&key);
+        }
+        Some(reply)
     }
 
     fn live(&mut self, now_ms: u64, key: &[u8]) -> Option<&mut Vec<u8>> {
@@ -57,11 +284,54 @@ impl Model {
         gone.len()
     }
 
-    /// The exact reply bytes Redis gives, or None for a request the model does not know.
-    pub fn apply(&mut self, now_ms: u64, req: &[Vec<u8>]) -> Option<Vec<u8>> {
-        let name = String::from_utf8_lossy(req.first()?).to_ascii_uppercase();
+    /// Strings and the type-blind keyspace commands (DEL, EXISTS, TYPE).
+    fn apply_keyspace(&mut self, now_ms: u64, name: &str, req: &[Vec<u8>]) -> Option<Vec<u8>> {
         let key = req.get(1)?.clone();
-        Some(match name.as_str() {
+        if self.colls.contains_key(&key) {
+            return Some(match name {
+                "DEL" => {
+                    self.colls.remove(&key);
+                    self.touch(&key);
+                    int(1)
+                }
+                "EXISTS" => int(1),
+                "TYPE" => format!("+{}\r\n", self.colls.get(&key)?.type_name()).into_bytes(),
+                "SET" => {
+                    self.colls.remove(&key);
+                    return self.apply_string(now_ms, name, req);
+                }
+                "GET" | "INCR" | "INCRBY" | "APPEND" => WRONGTYPE.to_vec(),
+                _ => return None,
+            });
+        }
+        if name == "TYPE" {
+            return Some(if self.live(now_ms, &key).is_some() {
+                b"+string\r\n".to_vec()
+            } else {
+                b"+none\r\n".to_vec()
+            });
+        }
+        self.apply_string(now_ms, name, req)
+    }
+
+    fn apply_string(&mut self, now_ms: u64, name: &str, req: &[Vec<u8>]) -> Option<Vec<u8>> {
+        let key = req.get(1)?.clone();
+        let reply = self.apply_string_inner(now_ms, name, req)?;
+        let modified = match name {
+            "SET" | "APPEND" => true,
+            "INCR" | "INCRBY" => reply.first() == Some(&b':'),
+            "DEL" => reply == b":1\r\n",
+            _ => false,
+        };
+        if modified {
+            self.touch(&key);
+        }
+        Some(reply)
+    }
+
+    fn apply_string_inner(&mut self, now_ms: u64, name: &str, req: &[Vec<u8>]) -> Option<Vec<u8>> {
+        let key = req.get(1)?.clone();
+        Some(match name {
             "GET" => match self.live(now_ms, &key) {
                 Some(v) => bulk(v),
                 None => b"$-1\r\n".to_vec(),

@@ -38,6 +38,9 @@ pub struct ScenarioReport {
     pub lin_ops: usize,
     pub lin_too_big: usize,
     pub lin_violations: usize,
+    /// Transactions the Elle checker judged, and how many of them committed.
+    pub elle_txns: usize,
+    pub elle_committed: usize,
     pub deterministic_seeds: u64,
     pub nondeterministic: Vec<u64>,
     pub reached: BTreeSet<&'static str>,
@@ -126,6 +129,10 @@ pub fn sweep_scenario(
             r.lin_too_big += l.too_big;
             r.lin_violations += usize::from(l.violation.is_some());
         }
+        if let Some(e) = &out.elle {
+            r.elle_txns += e.report.txns;
+            r.elle_committed += e.report.committed;
+        }
         for op in &out.history {
             match op.outcome {
                 OpOutcome::Ok => r.ops_ok += 1,
@@ -201,6 +208,9 @@ impl ScenarioReport {
     }
     fn lin_verdict(&self) -> String {
         verdict(self.lin_violations)
+    }
+    fn elle_verdict(&self) -> String {
+        verdict(self.failed_by.get("elle").copied().unwrap_or(0))
     }
     fn determinism_verdict(&self) -> String {
         format!("{}/{} identical", self.deterministic_seeds, self.seeds)
@@ -296,6 +306,15 @@ impl Report {
                 s.lin_ops,
                 s.lin_too_big
             );
+            if s.elle_txns > 0 {
+                let _ = writeln!(
+                    md,
+                    "- elle (MULTI/EXEC list-append): {} — {} transactions, {} committed",
+                    s.elle_verdict(),
+                    s.elle_txns,
+                    s.elle_committed
+                );
+            }
             let resource = s.failed_by.get("resource").copied().unwrap_or(0);
             let _ = writeln!(md, "- resource and liveness: {}", verdict(resource));
             let _ = writeln!(md, "- determinism: {}", s.determinism_verdict());
@@ -411,6 +430,15 @@ impl Report {
                 esc(&s.latency_line()),
                 n = esc(&s.name),
             );
+            if s.elle_txns > 0 {
+                let _ = writeln!(
+                    h,
+                    "<li>elle (MULTI/EXEC list-append): {} transactions, {} committed, {} failed seeds</li>",
+                    s.elle_txns,
+                    s.elle_committed,
+                    s.failed_by.get("elle").copied().unwrap_or(0)
+                );
+            }
             for m in &s.not_reached {
                 let _ = writeln!(h, "<li class=fail>NOT reached: {}</li>", esc(m));
             }

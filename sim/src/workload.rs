@@ -87,6 +87,34 @@ fn parse_len(line: &[u8]) -> Result<i64, String> {
         .ok_or_else(|| format!("bad length {:?}", String::from_utf8_lossy(line)))
 }
 
+/// The elements of an array reply (`*N` then N replies), each as its own bytes; None
+/// for anything else (including the nil array).
+pub fn split_array(reply: &[u8]) -> Option<Vec<Vec<u8>>> {
+    if reply.first() != Some(&b'*') {
+        return None;
+    }
+    let eol = line_end(reply, 1)?;
+    let n = usize::try_from(parse_len(reply.get(1..eol)?).ok()?).ok()?;
+    let mut pos = eol + 2;
+    let mut out = Vec::with_capacity(n.min(1024));
+    for _ in 0..n {
+        let len = reply_len(reply, pos, 1).ok()??;
+        out.push(reply.get(pos..pos + len)?.to_vec());
+        pos += len;
+    }
+    (pos == reply.len()).then_some(out)
+}
+
+/// A bulk string reply's payload (None for nil or anything else).
+pub fn bulk_payload(reply: &[u8]) -> Option<&[u8]> {
+    if reply.first() != Some(&b'$') {
+        return None;
+    }
+    let eol = line_end(reply, 1)?;
+    let n = usize::try_from(parse_len(reply.get(1..eol)?).ok()?).ok()?;
+    reply.get(eol + 2..eol + 2 + n)
+}
+
 /// Length in bytes of the reply starting at `at`, if it is complete.
 fn reply_len(buf: &[u8], at: usize, depth: usize) -> Result<Option<usize>, String> {
     if depth > MAX_REPLY_DEPTH {
@@ -146,9 +174,12 @@ pub fn is_denyoom(req: &[Vec<u8>]) -> bool {
     let Some(name) = req.first() else {
         return false;
     };
-    ["SET", "INCR", "INCRBY", "APPEND"]
-        .iter()
-        .any(|c| name.eq_ignore_ascii_case(c.as_bytes()))
+    [
+        "SET", "INCR", "INCRBY", "APPEND", "LPUSH", "RPUSH", "SADD", "ZADD", "ZINCRBY", "HSET",
+        "HINCRBY",
+    ]
+    .iter()
+    .any(|c| name.eq_ignore_ascii_case(c.as_bytes()))
 }
 
 /// A random request over `keys` keys; `ttl_heavy` favours short TTLs.
@@ -178,6 +209,272 @@ pub fn random_request(rng: &mut ChaCha8Rng, keys: usize, ttl_heavy: bool) -> Vec
     }
 }
 
+/// Key prefixes of the collection keys, one per type (`l0`, `s0`, `z0`, `h0` ...).
+const TYPED_PREFIXES: [&str; 4] = ["l", "s", "z", "h"];
+
+/// Keys of the Elle transactions (lists of unique values).
+pub const TXN_PREFIX: u8 = b't';
+/// String keys WATCHed with short TTLs by the transactions scenario.
+pub const WATCH_PREFIX: u8 = b'w';
+
+/// Keys that only ever hold strings in the workload (what the linearizability
+/// checker's string spec may judge): `k0..` and the transactions' `w0..`.
+pub fn is_string_key(key: &[u8]) -> bool {
+    matches!(key.first(), Some(b'k') | Some(&WATCH_PREFIX))
+}
+
+fn pick<'a>(rng: &mut ChaCha8Rng, from: &[&'a str]) -> &'a str {
+    from[rng.gen_range(0..from.len())]
+}
+
+fn b(s: &str) -> Vec<u8> {
+    s.as_bytes().to_vec()
+}
+
+/// A random collection command. Elements, members, fields and scores come from tiny
+/// alphabets so duplicates, absent members, equal scores and emptied keys are common
+/// (that is what reaches LREM's count, SREM's absent members, ZADD GT/LT on equal
+/// scores and the deletion of emptied collections).
+pub fn random_typed_request(rng: &mut ChaCha8Rng, keys: usize) -> Vec<Vec<u8>> {
+    let keys = keys.clamp(1, 3);
+    let mut kind = rng.gen_range(0..4usize);
+    let key_kind = if rng.gen_bool(0.04) {
+        // Now and then a command on another type's key: WRONGTYPE paths.
+        rng.gen_range(0..4usize)
+    } else {
+        kind
+    };
+    let key = format!("{}{}", TYPED_PREFIXES[key_kind], rng.gen_range(0..keys)).into_bytes();
+    if rng.gen_bool(0.08) {
+        kind = 4;
+    }
+    let elem = |rng: &mut ChaCha8Rng| b(pick(rng, &["a", "b", "c"]));
+    let member = |rng: &mut ChaCha8Rng| b(pick(rng, &["a", "b", "c", "d"]));
+    let idx = |rng: &mut ChaCha8Rng| rng.gen_range(-4i64..4).to_string().into_bytes();
+    let mut req = vec![];
+    match kind {
+        0 => match rng.gen_range(0..12) {
+            0..=3 => {
+                req.push(b(pick(rng, &["LPUSH", "RPUSH"])));
+                req.push(key);
+                for _ in 0..rng.gen_range(1..=3) {
+                    req.push(elem(rng));
+                }
+            }
+            4 | 5 => {
+                req.push(b(pick(rng, &["LPOP", "RPOP"])));
+                req.push(key);
+                if rng.gen_bool(0.5) {
+                    req.push(rng.gen_range(1..=3).to_string().into_bytes());
+                }
+            }
+            6 => req = vec![b("LLEN"), key],
+            7 => req = vec![b("LRANGE"), key, idx(rng), idx(rng)],
+            8 => req = vec![b("LINDEX"), key, idx(rng)],
+            9 | 10 => {
+                req = vec![
+                    b("LREM"),
+                    key,
+                    rng.gen_range(-2i64..=2).to_string().into_bytes(),
+                    elem(rng),
+                ]
+            }
+            _ => req = vec![b("LTRIM"), key, idx(rng), idx(rng)],
+        },
+        1 => match rng.gen_range(0..8) {
+            0..=2 => {
+                req = vec![b("SADD"), key];
+                for _ in 0..rng.gen_range(1..=3) {
+                    req.push(member(rng));
+                }
+            }
+            3 | 4 => {
+                req = vec![b("SREM"), key];
+                for _ in 0..rng.gen_range(1..=3) {
+                    req.push(member(rng));
+                }
+            }
+            5 => req = vec![b("SCARD"), key],
+            6 => req = vec![b("SISMEMBER"), key, member(rng)],
+            _ => {
+                req = vec![b("SMISMEMBER"), key];
+                for _ in 0..rng.gen_range(1..=3) {
+                    req.push(member(rng));
+                }
+            }
+        },
+        2 => match rng.gen_range(0..12) {
+            0..=4 => req = random_zadd(rng, key),
+            5 => {
+                req = vec![
+                    b("ZINCRBY"),
+                    key,
+                    rng.gen_range(-1i64..=2).to_string().into_bytes(),
+                    member(rng),
+                ]
+            }
+            6 => req = vec![b("ZSCORE"), key, member(rng)],
+            7 => {
+                req = vec![b("ZREM"), key];
+                for _ in 0..rng.gen_range(1..=2) {
+                    req.push(member(rng));
+                }
+            }
+            8 => req = vec![b("ZCARD"), key],
+            9 => req = vec![b("ZRANK"), key, member(rng)],
+            _ => {
+                req = vec![b("ZRANGE"), key, idx(rng), idx(rng)];
+                if rng.gen_bool(0.5) {
+                    req.push(b("WITHSCORES"));
+                }
+            }
+        },
+        3 => {
+            let field = |rng: &mut ChaCha8Rng| b(pick(rng, &["f0", "f1", "f2"]));
+            match rng.gen_range(0..9) {
+                0..=2 => {
+                    req = vec![b("HSET"), key];
+                    for _ in 0..rng.gen_range(1..=2) {
+                        req.push(field(rng));
+                        req.push(b(pick(rng, &["0", "1", "2", "x"])));
+                    }
+                }
+                3 => req = vec![b("HGET"), key, field(rng)],
+                4 | 5 => {
+                    req = vec![b("HDEL"), key];
+                    for _ in 0..rng.gen_range(1..=2) {
+                        req.push(field(rng));
+                    }
+                }
+                6 => req = vec![b("HLEN"), key],
+                7 => req = vec![b("HEXISTS"), key, field(rng)],
+                _ => {
+                    req = vec![
+                        b("HINCRBY"),
+                        key,
+                        field(rng),
+                        rng.gen_range(-2i64..=3).to_string().into_bytes(),
+                    ]
+                }
+            }
+        }
+        _ => req = vec![b(pick(rng, &["DEL", "EXISTS", "TYPE"])), key],
+    }
+    req
+}
+
+/// ZADD with a random, usually valid, flag set over scores 0..3 (equal scores often).
+fn random_zadd(rng: &mut ChaCha8Rng, key: Vec<u8>) -> Vec<Vec<u8>> {
+    let mut req = vec![b("ZADD"), key];
+    match rng.gen_range(0..7) {
+        0 => {}
+        1 => req.push(b("NX")),
+        2 => req.push(b("XX")),
+        3 | 4 => req.push(b(pick(rng, &["GT", "LT"]))),
+        5 => {
+            req.push(b("XX"));
+            req.push(b(pick(rng, &["GT", "LT"])));
+        }
+        // Rarely an incompatible pair: the error paths.
+        _ => {
+            let (x, y) = *[("NX", "XX"), ("NX", "GT"), ("GT", "LT")]
+                .get(rng.gen_range(0..3))
+                .unwrap_or(&("NX", "XX"));
+            req.push(b(x));
+            req.push(b(y));
+        }
+    }
+    if rng.gen_bool(0.7) {
+        req.push(b("CH"));
+    }
+    let incr = rng.gen_bool(0.25);
+    if incr {
+        req.push(b("INCR"));
+    }
+    let pairs = if incr { 1 } else { rng.gen_range(1..=2) };
+    for _ in 0..pairs {
+        let score = if incr {
+            rng.gen_range(-1i64..=1)
+        } else {
+            rng.gen_range(0i64..=2)
+        };
+        req.push(score.to_string().into_bytes());
+        req.push(b(pick(rng, &["a", "b", "c", "d"])));
+    }
+    req
+}
+
+/// Keys and the unique-value counter of the transactions workload.
+#[derive(Debug)]
+pub struct TxnKeys {
+    /// `t0..`: lists appended to and read by transactions.
+    pub lists: usize,
+    /// `w0..`: strings set with short TTLs and WATCHed.
+    pub watched: usize,
+    /// The next value to append: unique per run.
+    pub next_value: u64,
+}
+
+/// Requests for one step of a transactions client: a transaction
+/// (`[WATCH k] MULTI (RPUSH t v | LRANGE t 0 -1){1,4} EXEC|DISCARD`), sometimes
+/// preceded by a short-TTL SET of the key it watches, or a lone string request.
+pub fn random_transaction(rng: &mut ChaCha8Rng, keys: &mut TxnKeys) -> Vec<Vec<Vec<u8>>> {
+    let lists = keys.lists.max(1);
+    let t_key = |rng: &mut ChaCha8Rng| format!("t{}", rng.gen_range(0..lists)).into_bytes();
+    let w_key = format!("w{}", rng.gen_range(0..keys.watched.max(1))).into_bytes();
+    let mut out = Vec::new();
+    if rng.gen_bool(0.15) {
+        // Plain string traffic on the watched keys.
+        out.push(if rng.gen_bool(0.5) {
+            vec![b("GET"), w_key]
+        } else {
+            vec![b("SET"), w_key, b("v")]
+        });
+        return out;
+    }
+    match rng.gen_range(0..10) {
+        // WATCH a string key with a TTL short enough to pass before EXEC, sometimes.
+        0..=2 => {
+            out.push(vec![
+                b("SET"),
+                w_key.clone(),
+                b("v"),
+                b("PX"),
+                rng.gen_range(1u64..=25).to_string().into_bytes(),
+            ]);
+            out.push(vec![b("WATCH"), w_key]);
+        }
+        3 | 4 => out.push(vec![b("WATCH"), t_key(rng)]),
+        _ => {}
+    }
+    out.push(vec![b("MULTI")]);
+    for _ in 0..rng.gen_range(1..=4) {
+        let key = t_key(rng);
+        if rng.gen_bool(0.05) {
+            // A read of a watched string inside MULTI: never an expired value.
+            out.push(vec![
+                b("GET"),
+                format!("w{}", rng.gen_range(0..keys.watched.max(1))).into_bytes(),
+            ]);
+        } else if rng.gen_bool(0.5) {
+            keys.next_value += 1;
+            out.push(vec![
+                b("RPUSH"),
+                key,
+                keys.next_value.to_string().into_bytes(),
+            ]);
+        } else {
+            out.push(vec![b("LRANGE"), key, b("0"), b("-1")]);
+        }
+    }
+    out.push(vec![if rng.gen_bool(0.05) {
+        b("DISCARD")
+    } else {
+        b("EXEC")
+    }]);
+    out
+}
+
 /// One simulated client's connection state and progress.
 #[derive(Debug, Default)]
 pub struct Client {
@@ -189,9 +486,43 @@ pub struct Client {
     pub queue: VecDeque<Vec<Vec<u8>>>,
     /// Counts batches so a stale timeout event can tell it is stale.
     pub batch: u64,
+    /// MULTI was sent on the current connection and EXEC/DISCARD not yet.
+    pub in_multi: bool,
 }
 
 impl Client {
+    /// Tracks MULTI ... EXEC/DISCARD as requests are sent.
+    pub fn note_sent(&mut self, request: &[Vec<u8>]) {
+        let Some(name) = request.first() else {
+            return;
+        };
+        if name.eq_ignore_ascii_case(b"MULTI") {
+            self.in_multi = true;
+        } else if name.eq_ignore_ascii_case(b"EXEC") || name.eq_ignore_ascii_case(b"DISCARD") {
+            self.in_multi = false;
+        }
+    }
+
+    /// The connection was lost inside MULTI: the node discards the transaction, so the
+    /// client drops the rest of it rather than send its commands outside MULTI.
+    /// Returns how many requests were dropped.
+    pub fn abandon_transaction(&mut self) -> usize {
+        if !std::mem::take(&mut self.in_multi) {
+            return 0;
+        }
+        let mut dropped = 0;
+        while let Some(req) = self.queue.pop_front() {
+            dropped += 1;
+            let end = req.first().is_some_and(|n| {
+                n.eq_ignore_ascii_case(b"EXEC") || n.eq_ignore_ascii_case(b"DISCARD")
+            });
+            if end {
+                break;
+            }
+        }
+        dropped
+    }
+
     pub fn active(&self) -> bool {
         !self.queue.is_empty() || !self.outstanding.is_empty()
     }

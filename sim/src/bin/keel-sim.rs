@@ -163,6 +163,9 @@ struct SeedResult {
     /// Linearizability: per-key histories checked, and how many were too big.
     lin_histories: usize,
     lin_too_big: usize,
+    /// Elle: transactions judged, and how many committed.
+    elle_txns: usize,
+    elle_committed: usize,
 }
 
 fn sweep(args: &Args) -> ExitCode {
@@ -216,6 +219,8 @@ fn sweep(args: &Args) -> ExitCode {
                     failure,
                     lin_histories: lin.histories,
                     lin_too_big: lin.too_big,
+                    elle_txns: out.elle.as_ref().map_or(0, |e| e.report.txns),
+                    elle_committed: out.elle.as_ref().map_or(0, |e| e.report.committed),
                 };
                 if tx.send(result).is_err() {
                     break;
@@ -266,6 +271,13 @@ fn sweep(args: &Args) -> ExitCode {
             mine.iter().map(|r| r.lin_histories).sum::<usize>(),
             mine.iter().map(|r| r.lin_too_big).sum::<usize>(),
         );
+        let elle_txns: usize = mine.iter().map(|r| r.elle_txns).sum();
+        if elle_txns > 0 {
+            println!(
+                "  elle: {elle_txns} transactions, {} committed, checked for G0, G1, G2, lost appends and real-time order",
+                mine.iter().map(|r| r.elle_committed).sum::<usize>()
+            );
+        }
         for r in &failed {
             if let Some((f, line)) = &r.failure {
                 println!("FAILED seed {:#018x}: {f}", r.seed);
