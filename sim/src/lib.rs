@@ -840,6 +840,17 @@ struct Squeeze {
     used_at_first_refusal: Option<usize>,
 }
 
+/// Logs a formatted trace line only when the run keeps a trace: formatting every
+/// event's line for nothing was a measurable share of a sweep.
+macro_rules! log {
+    ($world:expr, $($arg:tt)*) => {
+        if $world.trace.is_some() {
+            let line = format!($($arg)*);
+            $world.log(line);
+        }
+    };
+}
+
 struct World<'a> {
     rng: ChaCha8Rng,
     scenario: Scenario,
@@ -908,7 +919,7 @@ impl<'a> World<'a> {
 
     fn fail_by(&mut self, checker: Checker, message: String) {
         if self.failure.is_none() {
-            self.log(format!("FAILURE ({}): {message}", checker.name()));
+            log!(self, "FAILURE ({}): {message}", checker.name());
             self.failure = Some(format!("at {} ms: {message}", self.now_ms));
             self.failed_checker = Some(checker);
         }
@@ -919,6 +930,8 @@ impl<'a> World<'a> {
         self.step
     }
 
+    /// Adds a line to the trace (only when one is kept: see `log!`, which skips the
+    /// formatting otherwise, since this runs per event).
     fn log(&mut self, line: String) {
         let now = self.now_ms;
         if let Some(t) = self.trace.as_mut() {
@@ -1106,7 +1119,7 @@ impl<'a> World<'a> {
                     }
                 }
                 Effect::Close { conn } => {
-                    self.log(format!("node closes conn {conn}"));
+                    log!(self, "node closes conn {conn}");
                     self.model.conn_closed(conn);
                     if let Some(c) = self.net.conns.get_mut(&conn) {
                         c.node_knows = false;
@@ -1166,7 +1179,7 @@ impl<'a> World<'a> {
                 );
                 self.clients[c].conn = Some(id);
                 self.clients[c].framer = Framer::default();
-                self.log(format!("client {c} connects (conn {id})"));
+                log!(self, "client {c} connects (conn {id})");
                 id
             }
         };
@@ -1187,7 +1200,7 @@ impl<'a> World<'a> {
             bytes.extend_from_slice(&encode(&request));
             self.clients[c].note_sent(&request);
             let op_index = self.history.len();
-            self.log(format!("client {c} invokes #{op_index} {}", show(&request)));
+            log!(self, "client {c} invokes #{op_index} {}", show(&request));
             let invoke_step = self.next_step();
             self.history.push(Op {
                 client: c,
@@ -1240,7 +1253,7 @@ impl<'a> World<'a> {
             return;
         }
         self.reached.insert(reach::CLIENT_TIMEOUT);
-        self.log(format!("client {c} times out"));
+        log!(self, "client {c} times out");
         match self.clients[c].conn {
             Some(conn) => self.client_close(c, conn),
             None => self.client_lost_conn(c),
@@ -1271,9 +1284,10 @@ impl<'a> World<'a> {
         client.framer = Framer::default();
         let dropped = client.abandon_transaction();
         if dropped > 0 {
-            self.log(format!(
+            log!(
+                self,
                 "client {c} drops the {dropped} unsent requests of its transaction"
-            ));
+            );
         }
         let client = &mut self.clients[c];
         for i in std::mem::take(&mut client.outstanding) {
@@ -1304,7 +1318,7 @@ impl<'a> World<'a> {
             match seg {
                 Segment::Bytes(bytes) => self.client_reads(c, &bytes),
                 Segment::Fin => {
-                    self.log(format!("client {c} sees conn {conn} closed"));
+                    log!(self, "client {c} sees conn {conn} closed");
                     // The client closes its side too, so the connection is forgotten.
                     self.client_close(c, conn);
                     return;
@@ -1372,7 +1386,7 @@ impl<'a> World<'a> {
                     let now = self.node_now();
                     let Some(node) = self.node.as_mut() else {
                         // Connection refused: the client sees a reset.
-                        self.log(format!("conn {conn} refused (node down)"));
+                        log!(self, "conn {conn} refused (node down)");
                         self.reset_conn(conn);
                         return;
                     };
@@ -1510,11 +1524,12 @@ impl<'a> World<'a> {
                 op.node_reply = Some(reply.clone());
                 op.run_seq = Some(run_seq);
             }
-            self.log(format!(
+            log!(
+                self,
                 "node runs #{i} {} -> {:?}",
                 show(&request),
                 String::from_utf8_lossy(&reply)
-            ));
+            );
             let denyoom = is_denyoom(&request);
             if reply == OOM_REPLY {
                 self.reached.insert(reach::OOM_REPLY);
@@ -1587,10 +1602,7 @@ impl<'a> World<'a> {
         let Some(f) = self.scenario.faults.get(index).cloned() else {
             return;
         };
-        self.log(format!(
-            "fault starts: {:?} for {} ms",
-            f.fault, f.duration_ms
-        ));
+        log!(self, "fault starts: {:?} for {} ms", f.fault, f.duration_ms);
         match f.fault {
             Fault::Partition => {
                 self.partitions_active += 1;
@@ -1689,7 +1701,7 @@ impl<'a> World<'a> {
         let Some(f) = self.scenario.faults.get(index).cloned() else {
             return;
         };
-        self.log(format!("fault ends: {:?}", f.fault));
+        log!(self, "fault ends: {:?}", f.fault);
         match f.fault {
             Fault::Partition => {
                 self.partitions_active = self.partitions_active.saturating_sub(1);
