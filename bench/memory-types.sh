@@ -6,6 +6,7 @@
 #   list-1m    one list of 1M 16-byte elements (similar: e:00000000000123)
 #   list-1m-random  one list of 1M random 16-hex-digit elements (nothing to share)
 #   hash-100k  100k hashes of 10 fields each (per hash; Redis's listpack is the bar)
+#   hash-100k-random  the same with random 16-hex-digit fields and values (nothing to share)
 #
 #   bench/memory-types.sh                 # all cases
 #   CASES="set-1m zset-1m" bench/memory-types.sh
@@ -15,7 +16,7 @@
 # per element and the keel/redis ratio.
 set -euo pipefail
 
-CASES=${CASES:-"hash-1m set-1m zset-1m list-1m list-1m-random hash-100k"}
+CASES=${CASES:-"hash-1m set-1m zset-1m list-1m list-1m-random hash-100k hash-100k-random"}
 
 cd "$(dirname "$0")/.."
 source bench/lib.sh
@@ -43,6 +44,13 @@ with open(path, "wb") as f:
             args = ["HSET", "h:%08d" % k]
             for i in range(10):
                 args += ["f:%014d" % i, "v:%014d" % (k * 10 + i)]
+            f.write(cmd(args))
+        print(100_000)
+    elif case == "hash-100k-random":
+        for k in range(100_000):
+            args = ["HSET", "h:%08d" % k]
+            for i in range(10):
+                args += ["%016x" % rng.getrandbits(64), "%016x" % rng.getrandbits(64)]
             f.write(cmd(args))
         print(100_000)
     else:
@@ -89,7 +97,7 @@ for c in $CASES; do
         u1=$(used_memory "$port")
         PER[$name]=$(awk -v a="$u0" -v b="$u1" -v n="$n" 'BEGIN { printf "%.1f", (b - a) / n }')
         key=big
-        [[ $c == hash-100k ]] && key=h:00000000
+        [[ $c == hash-100k* ]] && key=h:00000000
         ENC[$name]=$(redis-cli -p "$port" OBJECT ENCODING "$key")
     done
     printf '%-15s %10s %12s %12s %8s %16s %16s\n' "$c" "$n" "${PER[redis]}" "${PER[keel]}" \

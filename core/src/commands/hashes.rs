@@ -9,7 +9,7 @@ use super::keys::parse_cursor;
 use super::{arg_i64, cmd, errors, Argv, CommandSpec, Ctx};
 use crate::longdouble;
 use crate::resp::{Proto, ReplyBuf};
-use crate::types::hash::SetOutcome;
+use crate::types::hash::{Pair, SetOutcome};
 use crate::types::{Hash, HashLimits, Value};
 use crate::util::{i64_to_bytes, parse_i64};
 
@@ -455,7 +455,7 @@ fn getall_generic(ctx: &mut Ctx<'_>, argv: &Argv<'_>, parts: Parts) {
     }
     for (f, v) in hash.into_iter().flat_map(|h| h.iter()) {
         if parts != Parts::Values {
-            out.bulk(f);
+            out.bulk(&f);
         }
         if parts != Parts::Keys {
             out.bulk(v);
@@ -589,7 +589,7 @@ fn hrandfield(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
             _ => None,
         };
         match hash.and_then(|h| h.random_pair(|n| rng.gen_range(0..n.max(1)))) {
-            Some((f, _)) => client.out.bulk(f),
+            Some((f, _)) => client.out.bulk(&f),
             None => client.out.null(),
         }
         return;
@@ -632,33 +632,39 @@ fn hrandfield(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
         // Repeats allowed: independent draws, written as they are drawn. A listpack is
         // indexed once so each draw is O(1).
         let wanted = wanted.min(HRANDFIELD_MAX_REPEATS);
-        let packed: Option<Vec<(&[u8], &[u8])>> =
+        let packed: Option<Vec<Pair<'_>>> =
             matches!(hash, Hash::Packed(_)).then(|| hash.iter().collect());
         reply_pairs_header(out, wanted, with_values);
         for _ in 0..wanted {
-            let pair = match &packed {
-                Some(all) => all.get(rng.gen_range(0..all.len().max(1))).copied(),
-                None => hash.random_pair(|n| rng.gen_range(0..n.max(1))),
-            };
-            let (f, v) = pair.unwrap_or((b"", b""));
-            reply_pair(out, f, v, with_values);
+            match &packed {
+                Some(all) => {
+                    let pair = all.get(rng.gen_range(0..all.len().max(1)));
+                    let (f, v) = pair.map_or((&b""[..], &b""[..]), |(f, v)| (&f[..], *v));
+                    reply_pair(out, f, v, with_values);
+                }
+                None => {
+                    let pair = hash.random_pair(|n| rng.gen_range(0..n.max(1)));
+                    let (f, v) = pair.unwrap_or_default();
+                    reply_pair(out, &f, v, with_values);
+                }
+            }
         }
         return;
     }
-    let pairs: Vec<(&[u8], &[u8])> = if wanted >= size {
+    let pairs: Vec<Pair<'_>> = if wanted >= size {
         hash.iter().collect()
     } else {
-        let all: Vec<(&[u8], &[u8])> = hash.iter().collect();
+        let all: Vec<Pair<'_>> = hash.iter().collect();
         distinct_sample(&all, wanted, |n| rng.gen_range(0..n.max(1)))
     };
     reply_pairs_header(out, pairs.len(), with_values);
     for (f, v) in pairs {
-        reply_pair(out, f, v, with_values);
+        reply_pair(out, &f, v, with_values);
     }
 }
 
 /// `wanted` distinct items of `all` (wanted < all.len()), kept in their order.
-fn distinct_sample<T: Copy>(
+fn distinct_sample<T: Clone>(
     all: &[T],
     wanted: usize,
     mut draw: impl FnMut(usize) -> usize,
@@ -677,7 +683,8 @@ fn distinct_sample<T: Copy>(
     }
     all.iter()
         .zip(keep)
-        .filter_map(|(item, k)| k.then_some(*item))
+        .filter(|(_, k)| *k)
+        .map(|(item, _)| item.clone())
         .collect()
 }
 
@@ -704,9 +711,9 @@ fn hscan(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
     let Some(Value::Hash(hash)) = node.keyspace.value(db, id) else {
         return;
     };
-    let mut found: Vec<(&[u8], &[u8])> = Vec::new();
+    let mut found: Vec<Pair<'_>> = Vec::new();
     let next = hash.scan(cursor, opts.count, |f, v| {
-        if opts.matches(f) {
+        if opts.matches(&f) {
             found.push((f, v));
         }
     });
@@ -715,7 +722,7 @@ fn hscan(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
     out.bulk(next.to_string().as_bytes());
     out.array(found.len() * 2);
     for (f, v) in found {
-        out.bulk(f);
+        out.bulk(&f);
         out.bulk(v);
     }
 }
