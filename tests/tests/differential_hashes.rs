@@ -395,7 +395,17 @@ fn hscan_big_hash_returns_every_field() {
 // ---------------------------------------------------------------------------------
 
 const KEYS: &[&str] = &["h1", "h2", "s"];
-const FIELDS: &[&str] = &["a", "b", "c", "dd", ""];
+const FIELDS: &[&str] = &[
+    "a",
+    "b",
+    "c",
+    "dd",
+    "",
+    "user:1",
+    "user:10",
+    "user:100",
+    "f:0000000000",
+];
 const VALUES: &[&str] = &["1", "-2", "x", "", "1.5", "9223372036854775807", "0x"];
 const INCRS: &[&str] = &[
     "1",
@@ -499,8 +509,8 @@ fn differential_hash_generated_sequences() {
         let (mut r, mut k) = pair.fresh();
         // Small limits so sequences cross the conversion thresholds.
         for line in [
-            "CONFIG SET hash-max-listpack-entries 3",
-            "CONFIG SET hash-max-listpack-value 2",
+            "CONFIG SET hash-max-listpack-entries 6",
+            "CONFIG SET hash-max-listpack-value 12",
         ] {
             r.cmds(line);
             k.cmds(line);
