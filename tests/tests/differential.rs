@@ -1221,7 +1221,9 @@ const SECONDS: &[&str] = &[
     "1.5",
     "9223372036854775807",
 ];
-const MILLIS: &[&str] = &["100000", "1000000", "0", "-5", "abc", "9223372036854775807"];
+/// Never equal to a `SECONDS` value × 1000: two TTLs set a few microseconds apart would
+/// make GT/LT depend on whether the server's clock ticked in between (a flaky diff).
+const MILLIS: &[&str] = &["150000", "1500000", "0", "-5", "abc", "9223372036854775807"];
 const OFFSETS: &[&str] = &[
     "0",
     "1",
