@@ -500,12 +500,14 @@ fn differential_list_scripts() {
 /// Polls CLIENT LIST on `c` until exactly `n` clients are blocked (flag b), so a
 /// waiter's command is known to have run before the test goes on.
 fn wait_blocked(c: &mut Conn, n: usize) {
-    for _ in 0..2000 {
+    // A generous bound for a loaded CI machine; the loop ends as soon as it is seen.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while std::time::Instant::now() < deadline {
         let list = String::from_utf8_lossy(&c.cmds("CLIENT LIST")).into_owned();
         if list.matches("flags=b").count() == n {
             return;
         }
-        std::thread::yield_now();
+        std::thread::sleep(std::time::Duration::from_millis(1));
     }
     panic!("{}: never saw {n} blocked clients", c.label);
 }
