@@ -1464,11 +1464,19 @@ impl Config {
                 continue;
             };
             let directive = first.to_ascii_lowercase();
-            let args: Vec<&[u8]> = rest.iter().map(Vec::as_slice).collect();
+            let mut args: Vec<&[u8]> = rest.iter().map(Vec::as_slice).collect();
             if let Some((idx, _)) = find(&directive) {
                 let Some(d) = DIRECTIVES.get(idx) else {
                     continue;
                 };
+                // As Redis: a multi-argument directive given one non-empty argument
+                // has it split like a line (`--save "900 1"`, `--client-output-buffer-limit
+                // "pubsub 1mb 512kb 60"` on the command line).
+                let split;
+                if d.kind.is_multi_arg() && args.len() == 1 && !args[0].is_empty() {
+                    split = split_args(args[0]).unwrap_or_default();
+                    args = split.iter().map(Vec::as_slice).collect();
+                }
                 if !d.kind.is_multi_arg() && words.len() != 2 {
                     return Err(ConfigFileError::at(
                         line_no,
@@ -1751,9 +1759,14 @@ impl Config {
                     });
                 }
                 // In a config file the first `save` line replaces the defaults and later
-                // ones add to it; elsewhere every `save` replaces.
+                // ones add to it; elsewhere every `save` replaces. `save ""` always
+                // clears (Redis's `resetServerSaveParams`), in a file too.
                 let mut all = match self.values.get(idx) {
-                    Some(Value::Save(old)) if self.reading_file && self.save_loaded => old.clone(),
+                    Some(Value::Save(old))
+                        if self.reading_file && self.save_loaded && !single_empty =>
+                    {
+                        old.clone()
+                    }
                     _ => Vec::new(),
                 };
                 if self.reading_file {
@@ -2622,6 +2635,22 @@ mod tests {
             .apply_text_with_includes("include /etc/loop.conf", &mut reader)
             .is_err());
         assert!(Config::default().apply_text("include /etc/a.conf").is_err());
+    }
+
+    #[test]
+    fn multi_arg_directive_given_one_argument_is_split_as_redis_does() {
+        let mut c = Config::default();
+        c.apply_text("client-output-buffer-limit \"pubsub 1mb 512kb 60\"\nsave \"900 1 300 10\"\n")
+            .expect("Redis accepts one quoted argument for a multi-argument directive");
+        assert_eq!(
+            c.get_one("client-output-buffer-limit").as_deref(),
+            Some("normal 0 0 0 slave 268435456 67108864 60 pubsub 1048576 524288 60")
+        );
+        assert_eq!(c.get_one("save").as_deref(), Some("900 1 300 10"));
+        // An empty argument is not split: `save ""` still clears the save points.
+        let mut c = Config::default();
+        c.apply_text("save 900 1\nsave \"\"\n").expect("valid");
+        assert_eq!(c.get_one("save").as_deref(), Some(""));
     }
 
     #[test]
