@@ -6,7 +6,7 @@ use crate::notify;
 use rand::Rng;
 
 use super::keys::parse_cursor;
-use super::{arg_i64, cmd, errors, Argv, CommandSpec, Ctx};
+use super::{arg_i64, cmd, delete_if_empty, errors, Argv, CommandSpec, Ctx};
 use crate::longdouble;
 use crate::resp::{Proto, ReplyBuf};
 use crate::types::hash::{Pair, SetOutcome};
@@ -259,27 +259,11 @@ fn update_hash<R>(
     id: u32,
     f: impl FnOnce(&mut Hash, &mut dyn FnMut() -> [u64; 4]) -> R,
 ) -> Option<R> {
-    let db = ctx.db();
-    let node = &mut *ctx.node;
-    let rng = &mut node.rng;
-    let mut seeds = || [rng.gen(), rng.gen(), rng.gen(), rng.gen()];
-    node.keyspace
-        .db_mut(db)
-        .update_value(id, |v| match v {
-            Value::Hash(h) => Some(f(h, &mut seeds)),
-            _ => None,
-        })
-        .flatten()
-}
-
-/// Deletes the key in slot `id` when its hash is empty (Redis never keeps one).
-fn delete_if_empty(ctx: &mut Ctx<'_>, id: u32) -> bool {
-    let db = ctx.db();
-    if hash_of(ctx, id).is_some_and(Hash::is_empty) {
-        ctx.node.keyspace.db_mut(db).remove(id);
-        return true;
-    }
-    false
+    super::update_with_seeds(ctx, id, |v, seeds| match v {
+        Value::Hash(h) => Some(f(h, seeds)),
+        _ => None,
+    })
+    .flatten()
 }
 
 fn set_field(
@@ -594,25 +578,10 @@ fn hrandfield(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
         }
         return;
     }
-    let Some(count) = parse_i64(argv.get(2)) else {
-        ctx.out().error(errors::NOT_INTEGER);
+    let Some((count, with_values)) = super::parse_random_count(ctx, argv, Some("withvalues"))
+    else {
         return;
     };
-    if count == i64::MIN {
-        ctx.out().error(
-            "ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807",
-        );
-        return;
-    }
-    if argv.len() > 4 || (argv.len() == 4 && !argv.is(3, "withvalues")) {
-        ctx.out().error(errors::SYNTAX);
-        return;
-    }
-    let with_values = argv.len() == 4;
-    if with_values && !(-(i64::MAX / 2)..=i64::MAX / 2).contains(&count) {
-        ctx.out().error("ERR value is out of range");
-        return;
-    }
     let Ok(found) = lookup_hash(ctx, argv.get(1), true) else {
         return;
     };

@@ -350,13 +350,11 @@ fn elements_removed(ctx: &mut Ctx<'_>, key: &[u8], id: u32, from: End) -> bool {
 
 /// Deletes an emptied list and notifies `del`; true when it did.
 fn delete_if_empty(ctx: &mut Ctx<'_>, key: &[u8], id: u32) -> bool {
-    if list_len(ctx, id) != 0 {
-        return false;
+    let deleted = super::delete_if_empty(ctx, id);
+    if deleted {
+        ctx.notify(notify::GENERIC, "del", key);
     }
-    let db = ctx.db();
-    ctx.node.keyspace.db_mut(db).remove(id);
-    ctx.notify(notify::GENERIC, "del", key);
-    true
+    deleted
 }
 
 fn pop_event(from: End) -> &'static str {

@@ -478,6 +478,74 @@ pub fn arg_i64(ctx: &mut Ctx<'_>, argv: &Argv<'_>, i: usize) -> Option<i64> {
     v
 }
 
+/// The count argument (argv[2]) of HRANDFIELD / SRANDMEMBER / ZRANDMEMBER, as Redis
+/// reads it (an integer in -LONG_MAX..=LONG_MAX), then, when the command has one, its
+/// optional `with` word (WITHVALUES / WITHSCORES) as argv[3], in Redis's order; the
+/// error is written. Returns (count, whether `with` was given).
+pub(crate) fn parse_random_count(
+    ctx: &mut Ctx<'_>,
+    argv: &Argv<'_>,
+    with: Option<&str>,
+) -> Option<(i64, bool)> {
+    let Some(count) = crate::util::parse_i64(argv.get(2)) else {
+        ctx.out().error(errors::NOT_INTEGER);
+        return None;
+    };
+    if count == i64::MIN {
+        ctx.out().error(
+            "ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807",
+        );
+        return None;
+    }
+    let Some(word) = with else {
+        return Some((count, false));
+    };
+    if argv.len() > 4 || (argv.len() == 4 && !argv.is(3, word)) {
+        ctx.out().error(errors::SYNTAX);
+        return None;
+    }
+    let with_given = argv.len() == 4;
+    // The reply doubles in length with the values: Redis bounds the count.
+    if with_given && !(-(i64::MAX / 2)..=i64::MAX / 2).contains(&count) {
+        ctx.out().error("ERR value is out of range");
+        return None;
+    }
+    Some((count, with_given))
+}
+
+/// Runs `f` on the value in slot `id` of the client's database with memory kept
+/// accounted; `seeds` draws the keys of a hash table a conversion builds, from the
+/// node's RNG.
+pub(crate) fn update_with_seeds<R>(
+    ctx: &mut Ctx<'_>,
+    id: u32,
+    f: impl FnOnce(&mut crate::types::Value, &mut dyn FnMut() -> [u64; 4]) -> R,
+) -> Option<R> {
+    use rand::Rng;
+    let db = ctx.db();
+    let node = &mut *ctx.node;
+    let rng = &mut node.rng;
+    let mut seeds = || [rng.gen(), rng.gen(), rng.gen(), rng.gen()];
+    node.keyspace
+        .db_mut(db)
+        .update_value(id, |v| f(v, &mut seeds))
+}
+
+/// Deletes the key in slot `id` when it holds an emptied collection (Redis never
+/// keeps one); true when it did.
+pub(crate) fn delete_if_empty(ctx: &mut Ctx<'_>, id: u32) -> bool {
+    let db = ctx.db();
+    let empty = ctx
+        .node
+        .keyspace
+        .value(db, id)
+        .is_some_and(crate::types::Value::is_empty_collection);
+    if empty {
+        ctx.node.keyspace.db_mut(db).remove(id);
+    }
+    empty
+}
+
 /// A live key of the given type (`Value::type_name`), touched unless the client set
 /// CLIENT NO-TOUCH. `count_stats`: reads count keyspace hits and misses. `Err(())`:
 /// the key holds another type, and WRONGTYPE is written.

@@ -6,7 +6,7 @@
 use rand::Rng;
 
 use super::keys::parse_cursor;
-use super::{cmd, errors, Argv, CommandSpec, Ctx};
+use super::{cmd, delete_if_empty, errors, Argv, CommandSpec, Ctx};
 use crate::mutants::Mutant;
 use crate::notify;
 use crate::resp::ReplyBuf;
@@ -280,27 +280,11 @@ fn update_set<R>(
     id: u32,
     f: impl FnOnce(&mut Set, &mut dyn FnMut() -> [u64; 4]) -> R,
 ) -> Option<R> {
-    let db = ctx.db();
-    let node = &mut *ctx.node;
-    let rng = &mut node.rng;
-    let mut seeds = || [rng.gen(), rng.gen(), rng.gen(), rng.gen()];
-    node.keyspace
-        .db_mut(db)
-        .update_value(id, |v| match v {
-            Value::Set(s) => Some(f(s, &mut seeds)),
-            _ => None,
-        })
-        .flatten()
-}
-
-/// Deletes the key in slot `id` when its set is empty (Redis never keeps one).
-fn delete_if_empty(ctx: &mut Ctx<'_>, id: u32) -> bool {
-    let db = ctx.db();
-    if set_of(ctx, id).is_some_and(Set::is_empty) {
-        ctx.node.keyspace.db_mut(db).remove(id);
-        return true;
-    }
-    false
+    super::update_with_seeds(ctx, id, |v, seeds| match v {
+        Value::Set(s) => Some(f(s, seeds)),
+        _ => None,
+    })
+    .flatten()
 }
 
 fn reply_member(out: &mut ReplyBuf, m: Member<'_>) {
@@ -771,16 +755,9 @@ fn srandmember(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
 }
 
 fn srandmember_count(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
-    let Some(l) = parse_i64(argv.get(2)) else {
-        ctx.out().error(errors::NOT_INTEGER);
+    let Some((l, _)) = super::parse_random_count(ctx, argv, None) else {
         return;
     };
-    if l == i64::MIN {
-        ctx.out().error(
-            "ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807",
-        );
-        return;
-    }
     let (count, unique) = (l.unsigned_abs(), l >= 0);
     let Ok(found) = lookup_set(ctx, argv.get(1), true) else {
         return;

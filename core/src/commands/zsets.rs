@@ -7,7 +7,7 @@
 use rand::Rng;
 
 use super::keys::parse_cursor;
-use super::{arg_i64, cmd, errors, Argv, CommandSpec, Ctx};
+use super::{arg_i64, cmd, delete_if_empty, errors, Argv, CommandSpec, Ctx};
 use crate::mutants::Mutant;
 use crate::notify;
 use crate::resp::{Proto, ReplyBuf};
@@ -136,27 +136,11 @@ fn update_zset<R>(
     id: u32,
     f: impl FnOnce(&mut ZSet, &mut dyn FnMut() -> [u64; 4]) -> R,
 ) -> Option<R> {
-    let db = ctx.db();
-    let node = &mut *ctx.node;
-    let rng = &mut node.rng;
-    let mut seeds = || [rng.gen(), rng.gen(), rng.gen(), rng.gen()];
-    node.keyspace
-        .db_mut(db)
-        .update_value(id, |v| match v {
-            Value::ZSet(z) => Some(f(z, &mut seeds)),
-            _ => None,
-        })
-        .flatten()
-}
-
-/// Deletes the key in slot `id` when its sorted set is empty (Redis never keeps one).
-fn delete_if_empty(ctx: &mut Ctx<'_>, id: u32) -> bool {
-    let db = ctx.db();
-    if zset_of(ctx, id).is_some_and(ZSet::is_empty) {
-        ctx.node.keyspace.db_mut(db).remove(id);
-        return true;
-    }
-    false
+    super::update_with_seeds(ctx, id, |v, seeds| match v {
+        Value::ZSet(z) => Some(f(z, seeds)),
+        _ => None,
+    })
+    .flatten()
 }
 
 /// A score as Redis 7.0's `addReplyDouble`: `%.17g` in a bulk (RESP2) or a double (RESP3).
@@ -1196,25 +1180,9 @@ fn zrandmember(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
         }
         return;
     }
-    let Some(count) = parse_i64(argv.get(2)) else {
-        ctx.out().error(errors::NOT_INTEGER);
+    let Some((count, withscores)) = super::parse_random_count(ctx, argv, Some("withscores")) else {
         return;
     };
-    if count == i64::MIN {
-        ctx.out().error(
-            "ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807",
-        );
-        return;
-    }
-    if argv.len() > 4 || (argv.len() == 4 && !argv.is(3, "withscores")) {
-        ctx.out().error(errors::SYNTAX);
-        return;
-    }
-    let withscores = argv.len() == 4;
-    if withscores && !(-(i64::MAX / 2)..=i64::MAX / 2).contains(&count) {
-        ctx.out().error("ERR value is out of range");
-        return;
-    }
     let Ok(found) = lookup_zset(ctx, argv.get(1), true) else {
         return;
     };

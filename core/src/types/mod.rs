@@ -51,6 +51,17 @@ impl Value {
         }
     }
 
+    /// An emptied collection (Redis deletes the key); a string is never empty here.
+    pub fn is_empty_collection(&self) -> bool {
+        match self {
+            Value::Str(_) => false,
+            Value::Hash(h) => h.is_empty(),
+            Value::List(l) => l.is_empty(),
+            Value::Set(s) => s.is_empty(),
+            Value::ZSet(z) => z.is_empty(),
+        }
+    }
+
     /// Redis's `lazyfreeGetFreeEffort`: roughly the allocations freeing this value
     /// costs (elements of a table encoding, chunks of a list; 1 for compact ones).
     pub fn free_effort(&self) -> usize {
