@@ -6,9 +6,8 @@
 
 mod common;
 
-use common::{escape, parse_line, Compare, Pair, Server};
+use common::{escape, one, parse_line, pick, words, Compare, Pair, Server};
 use proptest::prelude::*;
-use proptest::test_runner::{Config as ProptestConfig, TestCaseError, TestRunner};
 
 fn run_script(pair: &Pair, name: &str, script: &str) -> Result<(), String> {
     let (mut r, mut k) = pair.fresh();
@@ -417,20 +416,6 @@ const INCRS: &[&str] = &[
 ];
 const FLOAT_INCRS: &[&str] = &["1", "0.5", "-3.25", "x", "1e3", "inf"];
 
-fn pick(set: &'static [&'static str]) -> BoxedStrategy<String> {
-    proptest::sample::select(set)
-        .prop_map(str::to_string)
-        .boxed()
-}
-
-fn words(parts: Vec<Vec<String>>) -> Vec<String> {
-    parts.into_iter().flatten().collect()
-}
-
-fn one(w: &str) -> Vec<String> {
-    vec![w.to_string()]
-}
-
 /// One hash (or string) command with plausible, sometimes wrong, arguments.
 fn command() -> BoxedStrategy<Vec<String>> {
     let k = || pick(KEYS);
@@ -475,77 +460,29 @@ fn command() -> BoxedStrategy<Vec<String>> {
     .boxed()
 }
 
-fn render(cmd: &[String]) -> String {
-    cmd.iter()
-        .map(|a| {
-            if a.is_empty() || a.contains(' ') {
-                format!("{a:?}")
-            } else {
-                a.clone()
-            }
-        })
-        .collect::<Vec<_>>()
-        .join(" ")
-}
-
 #[test]
 fn differential_hash_generated_sequences() {
     if !common::require_redis_or_skip() {
         return;
     }
-    let pair = Pair::start();
-    let cases = std::env::var("PROPTEST_CASES")
-        .ok()
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(64);
-    let config = ProptestConfig {
-        cases,
-        failure_persistence: None,
-        ..ProptestConfig::default()
-    };
-    let mut runner = TestRunner::new(config);
-    let strategy = proptest::collection::vec(command(), 1..40);
-    let result = runner.run(&strategy, |seq| {
-        let (mut r, mut k) = pair.fresh();
-        // Small limits so sequences cross the conversion thresholds.
-        for line in [
-            "CONFIG SET hash-max-listpack-entries 6",
-            "CONFIG SET hash-max-listpack-value 12",
-        ] {
-            r.cmds(line);
-            k.cmds(line);
+    // Small limits so sequences cross the conversion thresholds, with room for the
+    // shared-prefix fields to stay packed.
+    let setup = vec![
+        "CONFIG SET hash-max-listpack-entries 6".to_string(),
+        "CONFIG SET hash-max-listpack-value 12".to_string(),
+    ];
+    let strategy =
+        proptest::collection::vec(command(), 1..40).prop_map(move |seq| (setup.clone(), seq));
+    // Listpack order is Redis's insertion order; hashtable order is unspecified, so
+    // whole-hash replies compare as multisets.
+    common::run_generated(&Pair::start(), strategy, |c, reply| {
+        if matches!(
+            c[0].as_str(),
+            "HGETALL" | "HKEYS" | "HVALS" | "HRANDFIELD" | "HSCAN"
+        ) {
+            common::unordered_deep(reply)
+        } else {
+            reply.to_vec()
         }
-        for (i, c) in seq.iter().enumerate() {
-            let args: Vec<Vec<u8>> = c.iter().map(|a| a.clone().into_bytes()).collect();
-            let want = r.cmdv(&args);
-            let got = k.cmdv(&args);
-            // Listpack order is Redis's insertion order; hashtable order is unspecified,
-            // so once a key may be a hashtable, whole-hash replies compare as multisets.
-            let unordered_cmd = matches!(
-                c[0].as_str(),
-                "HGETALL" | "HKEYS" | "HVALS" | "HRANDFIELD" | "HSCAN"
-            );
-            let (cw, cg) = if unordered_cmd {
-                (common::unordered_deep(&want), common::unordered_deep(&got))
-            } else {
-                (want.clone(), got.clone())
-            };
-            if cw != cg {
-                let script: Vec<String> = seq.iter().map(|c| render(c)).collect();
-                return Err(TestCaseError::fail(format!(
-                    "command {} of {}: {}\n  redis: {}\n  keel:  {}\n--- sequence ---\n{}",
-                    i + 1,
-                    seq.len(),
-                    render(c),
-                    escape(&want),
-                    escape(&got),
-                    script.join("\n")
-                )));
-            }
-        }
-        Ok(())
     });
-    if let Err(e) = result {
-        panic!("keel differs from redis (minimal sequence after shrinking):\n{e}");
-    }
 }

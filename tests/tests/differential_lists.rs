@@ -6,9 +6,8 @@
 
 mod common;
 
-use common::{escape, parse_line, Compare, Conn, Pair};
+use common::{escape, one, parse_line, pick, words, Compare, Conn, Pair};
 use proptest::prelude::*;
-use proptest::test_runner::{Config as ProptestConfig, TestCaseError, TestRunner};
 
 fn run_script(pair: &Pair, name: &str, script: &str) -> Result<(), String> {
     let (mut r, mut k) = pair.fresh();
@@ -701,20 +700,6 @@ const ELEMS: &[&str] = &["a", "b", "", "1", "-7", "long-element-text", "a"];
 const INDICES: &[&str] = &["0", "1", "-1", "2", "-3", "5", "100", "-100", "x"];
 const COUNTS: &[&str] = &["0", "1", "2", "-1", "-2", "5", "x"];
 
-fn pick(set: &'static [&'static str]) -> BoxedStrategy<String> {
-    proptest::sample::select(set)
-        .prop_map(str::to_string)
-        .boxed()
-}
-
-fn words(parts: Vec<Vec<String>>) -> Vec<String> {
-    parts.into_iter().flatten().collect()
-}
-
-fn one(w: &str) -> Vec<String> {
-    vec![w.to_string()]
-}
-
 /// One list (or string) command with plausible, sometimes wrong, arguments.
 fn command() -> BoxedStrategy<Vec<String>> {
     let k = || pick(KEYS);
@@ -769,68 +754,24 @@ fn command() -> BoxedStrategy<Vec<String>> {
     .boxed()
 }
 
-fn render(cmd: &[String]) -> String {
-    cmd.iter()
-        .map(|a| {
-            if a.is_empty() || a.contains(' ') {
-                format!("{a:?}")
-            } else {
-                a.clone()
-            }
-        })
-        .collect::<Vec<_>>()
-        .join(" ")
-}
-
 #[test]
 fn differential_list_generated_sequences() {
     if !common::require_redis_or_skip() {
         return;
     }
-    let pair = Pair::start();
-    let cases = std::env::var("PROPTEST_CASES")
-        .ok()
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(64);
-    let config = ProptestConfig {
-        cases,
-        failure_persistence: None,
-        ..ProptestConfig::default()
-    };
-    let mut runner = TestRunner::new(config);
+    // Small chunks half the time, so sequences cross chunk borders.
     let strategy = (
         proptest::bool::ANY,
         proptest::collection::vec(command(), 1..40),
-    );
-    let result = runner.run(&strategy, |(small_chunks, seq)| {
-        let (mut r, mut k) = pair.fresh();
-        // Small chunks so sequences cross chunk borders.
-        let fill = if small_chunks { "2" } else { "-2" };
-        let line = format!("CONFIG SET list-max-listpack-size {fill}");
-        r.cmds(&line);
-        k.cmds(&line);
-        for (i, c) in seq.iter().enumerate() {
-            let args: Vec<Vec<u8>> = c.iter().map(|a| a.clone().into_bytes()).collect();
-            let want = r.cmdv(&args);
-            let got = k.cmdv(&args);
-            if want != got {
-                let script: Vec<String> = seq.iter().map(|c| render(c)).collect();
-                return Err(TestCaseError::fail(format!(
-                    "command {} of {}: {}\n  redis: {}\n  keel:  {}\n--- sequence (fill {fill}) ---\n{}",
-                    i + 1,
-                    seq.len(),
-                    render(c),
-                    escape(&want),
-                    escape(&got),
-                    script.join("\n")
-                )));
-            }
-        }
-        Ok(())
-    });
-    if let Err(e) = result {
-        panic!("keel differs from redis (minimal sequence after shrinking):\n{e}");
-    }
+    )
+        .prop_map(|(small_chunks, seq)| {
+            let fill = if small_chunks { "2" } else { "-2" };
+            (
+                vec![format!("CONFIG SET list-max-listpack-size {fill}")],
+                seq,
+            )
+        });
+    common::run_generated(&Pair::start(), strategy, |_, reply| reply.to_vec());
 }
 
 /// The sorted-set blocking pops through the same registry: served, several keys,

@@ -7,20 +7,13 @@
 
 mod common;
 
-use common::{escape, Pair};
+use common::{pick, Pair};
 use proptest::prelude::*;
-use proptest::test_runner::{Config as ProptestConfig, TestCaseError, TestRunner};
 
 const KEYS: &[&str] = &["k1", "k2", "k3"];
 const ELEMS: &[&str] = &["a", "b", "c", "1", "2", "10", "-3", "xyzzy"];
 const SCORES: &[&str] = &["0", "1", "2", "-1", "1.5", "+inf", "-inf", "3e2", "x"];
 const INDEXES: &[&str] = &["0", "1", "-1", "2", "-2", "5", "-10"];
-
-fn pick(set: &'static [&'static str]) -> BoxedStrategy<String> {
-    proptest::sample::select(set)
-        .prop_map(str::to_string)
-        .boxed()
-}
 
 fn line(parts: &[&str], rest: Vec<String>) -> Vec<String> {
     parts.iter().map(|s| s.to_string()).chain(rest).collect()
@@ -179,19 +172,6 @@ fn step() -> BoxedStrategy<Vec<Vec<String>>> {
     .boxed()
 }
 
-fn render(cmd: &[String]) -> String {
-    cmd.iter()
-        .map(|a| {
-            if a.is_empty() || a.contains(' ') {
-                format!("{a:?}")
-            } else {
-                a.clone()
-            }
-        })
-        .collect::<Vec<_>>()
-        .join(" ")
-}
-
 /// Small encoding thresholds so short sequences cross every conversion.
 const LIMITS: &[&str] = &[
     "CONFIG SET hash-max-listpack-entries 3",
@@ -206,50 +186,15 @@ fn differential_mixed_type_sequences() {
     if !common::require_redis_or_skip() {
         return;
     }
-    let pair = Pair::start();
-    let cases = std::env::var("PROPTEST_CASES")
-        .ok()
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(64);
-    let config = ProptestConfig {
-        cases,
-        failure_persistence: None,
-        ..ProptestConfig::default()
-    };
-    let mut runner = TestRunner::new(config);
-    let strategy = proptest::collection::vec(step(), 1..40);
-    let result = runner.run(&strategy, |steps| {
-        let (mut r, mut k) = pair.fresh();
-        for l in LIMITS {
-            r.cmds(l);
-            k.cmds(l);
-        }
-        let seq: Vec<&Vec<String>> = steps.iter().flatten().collect();
-        for (i, c) in seq.iter().enumerate() {
-            let args: Vec<Vec<u8>> = c.iter().map(|a| a.clone().into_bytes()).collect();
-            let want = r.cmdv(&args);
-            let got = k.cmdv(&args);
-            let (cw, cg) = if unordered_command(&c[0]) {
-                (common::unordered_deep(&want), common::unordered_deep(&got))
-            } else {
-                (want.clone(), got.clone())
-            };
-            if cw != cg {
-                let script: Vec<String> = seq.iter().map(|c| render(c)).collect();
-                return Err(TestCaseError::fail(format!(
-                    "command {} of {}: {}\n  redis: {}\n  keel:  {}\n--- sequence ---\n{}",
-                    i + 1,
-                    seq.len(),
-                    render(c),
-                    escape(&want),
-                    escape(&got),
-                    script.join("\n")
-                )));
-            }
-        }
-        Ok(())
+    let strategy = proptest::collection::vec(step(), 1..40).prop_map(|steps| {
+        let setup = LIMITS.iter().map(|l| l.to_string()).collect();
+        (setup, steps.into_iter().flatten().collect())
     });
-    if let Err(e) = result {
-        panic!("keel differs from redis (minimal sequence after shrinking):\n{e}");
-    }
+    common::run_generated(&Pair::start(), strategy, |c, reply| {
+        if unordered_command(&c[0]) {
+            common::unordered_deep(reply)
+        } else {
+            reply.to_vec()
+        }
+    });
 }

@@ -8,38 +8,8 @@
 
 mod common;
 
-use common::{escape, parse_line, sorted_reply, Compare, Pair, Server};
+use common::{escape, one, parse_line, pick, shape, unordered, words, Compare, Pair, Server};
 use proptest::prelude::*;
-use proptest::test_runner::{Config as ProptestConfig, TestCaseError, TestRunner};
-
-/// A reply compared as a multiset: arrays sorted; a SCAN-shaped reply's items sorted.
-fn unordered(reply: &[u8]) -> Vec<u8> {
-    if let Some(parts) = common::array_elements(reply) {
-        if parts.len() == 2 && parts[0].first() == Some(&b'$') && parts[1].first() == Some(&b'*') {
-            let mut out = reply[..reply.len() - parts[0].len() - parts[1].len()].to_vec();
-            out.extend_from_slice(&parts[0]);
-            out.extend_from_slice(&sorted_reply(&parts[1]));
-            return out;
-        }
-    }
-    sorted_reply(reply)
-}
-
-/// A reply's shape: the header of an aggregate (type and count), the type of a bulk,
-/// anything else whole.
-fn shape(reply: &[u8]) -> Vec<u8> {
-    match reply.first() {
-        Some(b'*' | b'~' | b'%') => {
-            let end = reply
-                .windows(2)
-                .position(|w| w == b"\r\n")
-                .unwrap_or(reply.len());
-            reply[..end].to_vec()
-        }
-        Some(b'$') if reply.get(1) != Some(&b'-') => b"$".to_vec(),
-        _ => reply.to_vec(),
-    }
-}
 
 fn run_script(pair: &Pair, name: &str, script: &str) -> Result<(), String> {
     let (mut r, mut k) = pair.fresh();
@@ -765,20 +735,6 @@ const MEMBERS: &[&str] = &[
     "9223372036854775807",
 ];
 
-fn pick(set: &'static [&'static str]) -> BoxedStrategy<String> {
-    proptest::sample::select(set)
-        .prop_map(str::to_string)
-        .boxed()
-}
-
-fn words(parts: Vec<Vec<String>>) -> Vec<String> {
-    parts.into_iter().flatten().collect()
-}
-
-fn one(w: &str) -> Vec<String> {
-    vec![w.to_string()]
-}
-
 /// One set (or string) command with plausible, sometimes wrong, arguments.
 fn command() -> BoxedStrategy<Vec<String>> {
     let k = || pick(KEYS);
@@ -827,76 +783,27 @@ fn command() -> BoxedStrategy<Vec<String>> {
     .boxed()
 }
 
-fn render(cmd: &[String]) -> String {
-    cmd.iter()
-        .map(|a| {
-            if a.is_empty() || a.contains(' ') {
-                format!("{a:?}")
-            } else {
-                a.clone()
-            }
-        })
-        .collect::<Vec<_>>()
-        .join(" ")
-}
-
 #[test]
 fn differential_set_generated_sequences() {
     if !common::require_redis_or_skip() {
         return;
     }
-    let pair = Pair::start();
-    let cases = std::env::var("PROPTEST_CASES")
-        .ok()
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(64);
-    let config = ProptestConfig {
-        cases,
-        failure_persistence: None,
-        ..ProptestConfig::default()
-    };
-    let mut runner = TestRunner::new(config);
-    let strategy = proptest::collection::vec(command(), 1..40);
-    let result = runner.run(&strategy, |seq| {
-        let (mut r, mut k) = pair.fresh();
-        // A small limit so sequences cross the intset threshold.
-        let line = "CONFIG SET set-max-intset-entries 3";
-        r.cmds(line);
-        k.cmds(line);
-        for (i, c) in seq.iter().enumerate() {
-            let args: Vec<Vec<u8>> = c.iter().map(|a| a.clone().into_bytes()).collect();
-            let want = r.cmdv(&args);
-            let got = k.cmdv(&args);
-            // Hashtable order is unspecified: whole-set replies compare as multisets
-            // (the fixed scripts check intset order).
-            let unordered_cmd = matches!(
-                c[0].as_str(),
-                "SMEMBERS" | "SINTER" | "SUNION" | "SDIFF" | "SRANDMEMBER" | "SPOP" | "SSCAN"
-            );
-            let random_pick = c[0] == "SRANDMEMBER" && c.get(2).map(String::as_str) != Some("100");
-            let (cw, cg) = if random_pick {
-                (shape(&want), shape(&got))
-            } else if unordered_cmd {
-                (unordered(&want), unordered(&got))
-            } else {
-                (want.clone(), got.clone())
-            };
-            if cw != cg {
-                let script: Vec<String> = seq.iter().map(|c| render(c)).collect();
-                return Err(TestCaseError::fail(format!(
-                    "command {} of {}: {}\n  redis: {}\n  keel:  {}\n--- sequence ---\n{}",
-                    i + 1,
-                    seq.len(),
-                    render(c),
-                    escape(&want),
-                    escape(&got),
-                    script.join("\n")
-                )));
-            }
+    // A small limit so sequences cross the intset threshold.
+    let setup = vec!["CONFIG SET set-max-intset-entries 3".to_string()];
+    let strategy =
+        proptest::collection::vec(command(), 1..40).prop_map(move |seq| (setup.clone(), seq));
+    common::run_generated(&Pair::start(), strategy, |c, reply| {
+        // Random picks compare by shape; hashtable order is unspecified, so whole-set
+        // replies compare as multisets (the fixed scripts check intset order).
+        if c[0] == "SRANDMEMBER" && c.get(2).map(String::as_str) != Some("100") {
+            shape(reply)
+        } else if matches!(
+            c[0].as_str(),
+            "SMEMBERS" | "SINTER" | "SUNION" | "SDIFF" | "SRANDMEMBER" | "SPOP" | "SSCAN"
+        ) {
+            unordered(reply)
+        } else {
+            reply.to_vec()
         }
-        Ok(())
     });
-    if let Err(e) = result {
-        panic!("keel differs from redis (minimal sequence after shrinking):\n{e}");
-    }
 }

@@ -8,60 +8,10 @@
 
 mod common;
 
-use common::{escape, parse_line, sorted_reply, Compare, Pair, Server};
+use common::{
+    escape, one, parse_line, pick, shape, unordered, unordered_deep, words, Compare, Pair, Server,
+};
 use proptest::prelude::*;
-use proptest::test_runner::{Config as ProptestConfig, TestCaseError, TestRunner};
-
-/// A reply compared as a multiset; a SCAN-shaped reply [cursor, items] compares its
-/// items as (member, score) pairs.
-fn unordered(reply: &[u8]) -> Vec<u8> {
-    if let Some(parts) = common::array_elements(reply) {
-        if parts.len() == 2 && parts[0].first() == Some(&b'$') {
-            if let Some(items) = common::array_elements(&parts[1]) {
-                let mut pairs: Vec<Vec<u8>> = items.chunks(2).map(|c| c.concat()).collect();
-                pairs.sort();
-                let mut out = reply[..reply.len() - parts[0].len() - parts[1].len()].to_vec();
-                out.extend_from_slice(&parts[0]);
-                out.extend_from_slice(format!("*{}\r\n", items.len()).as_bytes());
-                for p in pairs {
-                    out.extend_from_slice(&p);
-                }
-                return out;
-            }
-        }
-    }
-    sorted_reply(reply)
-}
-
-/// The shape of a reply for random commands: aggregate headers and types kept, bulk
-/// and double payloads dropped.
-fn shape(reply: &[u8]) -> Vec<u8> {
-    let mut out = Vec::new();
-    let mut p = 0;
-    while p < reply.len() {
-        let Some(end) = reply[p..].windows(2).position(|w| w == b"\r\n") else {
-            break;
-        };
-        let line = &reply[p..p + end];
-        p += end + 2;
-        match line.first() {
-            Some(b'$') => {
-                let n: usize = std::str::from_utf8(&line[1..])
-                    .ok()
-                    .and_then(|t| t.parse().ok())
-                    .unwrap_or(0);
-                p += n + 2;
-                out.extend_from_slice(b"$;");
-            }
-            Some(b',') => out.extend_from_slice(b",;"),
-            _ => {
-                out.extend_from_slice(line);
-                out.push(b';');
-            }
-        }
-    }
-    out
-}
 
 const RESET: [&str; 2] = [
     "CONFIG SET zset-max-listpack-entries 128",
@@ -939,20 +889,6 @@ const LEX: &[&str] = &["-", "+", "[a", "(a", "[c", "(dd", "[", "x"];
 const INDEXES: &[&str] = &["0", "1", "-1", "-2", "2", "10", "x"];
 const ZADD_FLAGS: &[&str] = &["NX", "XX", "GT", "LT", "CH", "INCR"];
 
-fn pick(set: &'static [&'static str]) -> BoxedStrategy<String> {
-    proptest::sample::select(set)
-        .prop_map(str::to_string)
-        .boxed()
-}
-
-fn words(parts: Vec<Vec<String>>) -> Vec<String> {
-    parts.into_iter().flatten().collect()
-}
-
-fn one(w: &str) -> Vec<String> {
-    vec![w.to_string()]
-}
-
 /// One sorted-set (or string) command with plausible, sometimes wrong, arguments.
 fn command() -> BoxedStrategy<Vec<String>> {
     let k = || pick(KEYS);
@@ -1117,84 +1053,38 @@ fn command() -> BoxedStrategy<Vec<String>> {
     .boxed()
 }
 
-fn render(cmd: &[String]) -> String {
-    cmd.iter()
-        .map(|a| {
-            if a.is_empty() || a.contains(' ') {
-                format!("{a:?}")
-            } else {
-                a.clone()
-            }
-        })
-        .collect::<Vec<_>>()
-        .join(" ")
-}
-
 #[test]
 fn differential_zset_generated_sequences() {
     if !common::require_redis_or_skip() {
         return;
     }
-    let pair = Pair::start();
-    let cases = std::env::var("PROPTEST_CASES")
-        .ok()
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(64);
-    let config = ProptestConfig {
-        cases,
-        failure_persistence: None,
-        ..ProptestConfig::default()
-    };
-    let mut runner = TestRunner::new(config);
+    // Small limits so sequences cross the conversion thresholds; RESP3 half the time.
     let strategy = (
         proptest::bool::ANY,
         proptest::collection::vec(command(), 1..40),
-    );
-    let result = runner.run(&strategy, |(resp3, seq)| {
-        let (mut r, mut k) = pair.fresh();
-        // Small limits so sequences cross the conversion thresholds.
-        for line in [
-            "CONFIG SET zset-max-listpack-entries 3",
-            "CONFIG SET zset-max-listpack-value 1",
-        ] {
-            r.cmds(line);
-            k.cmds(line);
-        }
-        if resp3 {
-            r.cmds("HELLO 3");
-            k.cmds("HELLO 3");
-        }
-        for (i, c) in seq.iter().enumerate() {
-            let args: Vec<Vec<u8>> = c.iter().map(|a| a.clone().into_bytes()).collect();
-            let want = r.cmdv(&args);
-            let got = k.cmdv(&args);
-            // A skiplist's ZSCAN order is unspecified.
-            let (cw, cg) = if c[0] == "ZSCAN" {
-                (unordered(&want), unordered(&got))
-            } else {
-                (want.clone(), got.clone())
-            };
-            if cw != cg {
-                let script: Vec<String> = seq.iter().map(|c| render(c)).collect();
-                return Err(TestCaseError::fail(format!(
-                    "command {} of {} (resp3: {resp3}): {}\n  redis: {}\n  keel:  {}\n--- sequence ---\n{}",
-                    i + 1,
-                    seq.len(),
-                    render(c),
-                    escape(&want),
-                    escape(&got),
-                    script.join("\n")
-                )));
+    )
+        .prop_map(|(resp3, seq)| {
+            let mut setup = vec![
+                "CONFIG SET zset-max-listpack-entries 3".to_string(),
+                "CONFIG SET zset-max-listpack-value 1".to_string(),
+            ];
+            if resp3 {
+                setup.push("HELLO 3".to_string());
             }
+            (setup, seq)
+        });
+    let pair = Pair::start();
+    // A skiplist's ZSCAN order is unspecified.
+    common::run_generated(&pair, strategy, |c, reply| {
+        if c[0] == "ZSCAN" {
+            unordered_deep(reply)
+        } else {
+            reply.to_vec()
         }
-        Ok(())
     });
     for line in RESET {
         let (mut r, mut k) = pair.conns();
         r.cmds(line);
         k.cmds(line);
-    }
-    if let Err(e) = result {
-        panic!("keel differs from redis (minimal sequence after shrinking):\n{e}");
     }
 }
