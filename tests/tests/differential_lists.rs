@@ -608,6 +608,21 @@ fn differential_list_blocking_two_connections() {
         &["BLPOP k 0"],
         &["RENAME tmp k", "EXISTS k"],
     );
+    // The waiter's key only exists in the other database until SWAPDB brings it over.
+    blocking_case(
+        &pair,
+        "swapdb-wakes-blpop",
+        &["SELECT 1", "RPUSH a v", "SELECT 0"],
+        &["BLPOP a 0"],
+        &["SWAPDB 0 1", "LLEN a"],
+    );
+    blocking_case(
+        &pair,
+        "swapdb-wakes-blmove",
+        &["SELECT 1", "RPUSH a v w", "SELECT 0"],
+        &["BLMOVE a d LEFT RIGHT 0"],
+        &["SWAPDB 1 0", "LRANGE a 0 -1", "LRANGE d 0 -1"],
+    );
     blocking_case(
         &pair,
         "timeout",
@@ -816,6 +831,13 @@ fn differential_zset_blocking_two_connections() {
         &[],
         &["BZPOPMIN z 0", "ZCARD z"],
         &["ZADD z 1 only", "EXISTS z"],
+    );
+    blocking_case(
+        &pair,
+        "swapdb-wakes-bzpopmin",
+        &["SELECT 1", "ZADD z 1 a 2 b", "SELECT 0"],
+        &["BZPOPMIN z 0"],
+        &["SWAPDB 0 1", "ZRANGE z 0 -1 WITHSCORES"],
     );
     blocking_case(&pair, "bzpopmin-timeout", &[], &["BZPOPMIN z 0.05"], &[]);
     blocking_case(&pair, "bzmpop-timeout", &[], &["BZMPOP 0.05 1 z MIN"], &[]);

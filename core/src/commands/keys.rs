@@ -488,10 +488,12 @@ fn swapdb(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
     // Watchers of either database see the other's keys from now on.
     ctx.db_modified(a, Some(b));
     ctx.db_modified(b, Some(a));
+    ctx.node.keyspace.dbs.swap(a, b);
     // Waiters on either index may find their key there now (`scanDatabaseForReadyKeys`).
+    // This must look at the databases as they are after the swap: before it, the key
+    // a waiter of db a wants is still in db b.
     crate::blocking::signal_db(ctx.node, a);
     crate::blocking::signal_db(ctx.node, b);
-    ctx.node.keyspace.dbs.swap(a, b);
     ctx.out().ok();
 }
 
