@@ -169,10 +169,10 @@ fn stop_watching_if_idle(node: &mut Node) {
 fn finish(node: &mut Node, mut client: Client) {
     release(node, &mut client);
     if client.reply_mode == ReplyMode::Off {
-        client.out.bytes.clear();
+        client.out.discard();
     }
-    node.flush_client(&mut client);
-    node.clients.insert(client.conn, client);
+    let now = node.last_now;
+    node.put_back(now, client);
 }
 
 /// Redis's reply to a blocked client that timed out: a null array (`*-1`, RESP3 `_`).
@@ -640,9 +640,7 @@ mod tests {
     #[test]
     fn deny_blocking_answers_as_a_timeout() {
         let mut w = World::new(1);
-        if let Some(c) = w.node.clients.get_mut(&1) {
-            c.deny_blocking = true;
-        }
+        w.node.clients.with_mut(&1, |c| c.deny_blocking = true);
         assert_eq!(w.cmd(1, "BLPOP k 0"), "*-1\r\n");
         assert_eq!(w.cmd(1, "BLMOVE k d LEFT LEFT 0"), "$-1\r\n");
         assert_eq!(w.cmd(1, "BLMPOP 0 1 k LEFT"), "*-1\r\n");

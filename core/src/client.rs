@@ -3,10 +3,16 @@
 //! pub/sub subscriptions. Owned by the node, keyed by the driver's connection id;
 //! holds no socket.
 
+use std::collections::BTreeMap;
+
 use crate::multi::MultiState;
 use crate::node::ConnId;
 use crate::pubsub::ClientSubs;
 use crate::resp::{ReplyBuf, Request, RequestParser};
+
+/// Redis's `PROTO_REPLY_CHUNK_BYTES`: the size of its static reply buffer and of
+/// each reply-list node, used to present unsent output as CLIENT LIST does.
+const REPLY_CHUNK_BYTES: usize = 16 * 1024;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ReplyMode {
@@ -54,6 +60,19 @@ pub struct Client {
     pub multi: Option<MultiState>,
     /// Channels, patterns and shard channels this client listens to.
     pub subs: ClientSubs,
+    /// Reply bytes handed to the driver (`Effect::Send`) that it has not reported
+    /// written to the socket yet (`Input::Written`): Redis's reply list. Counted
+    /// against `client-output-buffer-limit` and in `used_memory`.
+    pub(crate) unwritten_bytes: usize,
+    /// When the output first went over its class's soft limit (monotonic ms).
+    pub(crate) obuf_soft_since_ms: Option<u64>,
+    /// Over its output limit: closed at once, its pending output discarded
+    /// (Redis's `CLIENT_CLOSE_ASAP`); nothing more is read or run for it.
+    pub(crate) close_asap: bool,
+    /// Largest query buffer length since the last cron pass (Redis's `querybuf_peak`).
+    pub(crate) qbuf_peak: usize,
+    /// Largest reply buffer length since the last cron pass (CLIENT LIST `rbp`).
+    pub(crate) out_peak: usize,
 }
 
 impl Client {
@@ -96,6 +115,11 @@ impl Client {
             deny_blocking: false,
             multi: None,
             subs: ClientSubs::default(),
+            unwritten_bytes: 0,
+            obuf_soft_since_ms: None,
+            close_asap: false,
+            qbuf_peak: 0,
+            out_peak: 0,
         }
     }
 
@@ -103,8 +127,14 @@ impl Client {
     pub fn memory_bytes(&self) -> usize {
         std::mem::size_of::<Client>()
             + self.qbuf.capacity()
-            + self.out.bytes.capacity()
+            + self.out.capacity()
+            + self.unwritten_bytes
             + self.multi.as_ref().map_or(0, |m| m.queued_bytes)
+    }
+
+    /// Output not yet on the socket: in the reply buffer or held by the driver.
+    pub fn output_bytes(&self) -> usize {
+        self.unwritten_bytes.saturating_add(self.out.len())
     }
 
     /// In pub/sub mode: RESP2 restricts its commands, and it takes the pubsub output class.
@@ -140,8 +170,10 @@ impl Client {
         if watch_dirty {
             flags.push('d');
         }
-        if self.close_after_reply {
+        if self.close_asap {
             flags.push('A');
+        } else if self.close_after_reply {
+            flags.push('c');
         }
         if self.no_evict {
             flags.push('e');
@@ -152,12 +184,19 @@ impl Client {
         if flags.is_empty() {
             flags.push('N');
         }
+        // Redis keeps the first 16 KB of replies in a fixed buffer (`obl`) and the
+        // rest in a list of 16 KB nodes (`oll` nodes, `omem` bytes); keel's unsent
+        // output is one stream, shown the same way.
+        let pending = self.output_bytes();
+        let obl = pending.min(REPLY_CHUNK_BYTES);
+        let omem = pending - obl;
+        let oll = omem.div_ceil(REPLY_CHUNK_BYTES);
         let resp = match self.out.proto {
             crate::resp::Proto::Resp2 => 2,
             crate::resp::Proto::Resp3 => 3,
         };
         format!(
-            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi={} qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs={} rbp={} obl=0 oll=0 omem=0 tot-mem={} events=r cmd={} user=default redir=-1 resp={}",
+            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi={} qbuf={} qbuf-free={} argv-mem=0 multi-mem={} rbs={} rbp={} obl={} oll={} omem={} tot-mem={} events={} cmd={} user=default redir=-1 resp={}",
             self.id,
             self.peer,
             self.local,
@@ -173,14 +212,93 @@ impl Client {
             self.multi.as_ref().map_or(-1, |m| m.count as i64),
             self.qbuf.len(),
             self.qbuf.capacity().saturating_sub(self.qbuf.len()),
-            self.qbuf.capacity(),
-            self.qbuf.capacity(),
+            self.multi.as_ref().map_or(0, |m| m.queued_bytes),
+            self.out.capacity(),
+            self.out_peak.max(self.out.len()),
+            obl,
+            oll,
+            omem,
             self.memory_bytes(),
+            if self.unwritten_bytes > 0 { "rw" } else { "r" },
             match self.last_command {
                 (name, Some(sub)) => format!("{name}|{sub}"),
                 (name, None) => name.to_string(),
             },
             resp
         )
+    }
+}
+
+/// The node's clients by connection, with a running total of their buffer bytes so
+/// `used_memory` (read before every write under `maxmemory`) never walks them all.
+/// Every change to a client in the table goes through `with_mut`, which keeps the
+/// total; a client taken out (`remove`) is not counted until it is put back.
+#[derive(Debug, Default)]
+pub struct ClientTable {
+    map: BTreeMap<ConnId, Client>,
+    memory_bytes: usize,
+}
+
+impl ClientTable {
+    pub fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
+
+    pub fn get(&self, conn: &ConnId) -> Option<&Client> {
+        self.map.get(conn)
+    }
+
+    pub fn contains(&self, conn: &ConnId) -> bool {
+        self.map.contains_key(conn)
+    }
+
+    pub fn values(&self) -> impl Iterator<Item = &Client> {
+        self.map.values()
+    }
+
+    pub fn keys(&self) -> impl Iterator<Item = &ConnId> {
+        self.map.keys()
+    }
+
+    /// The first connection id at or after `from` (a cron's round-robin cursor).
+    pub fn next_conn_from(&self, from: ConnId) -> Option<ConnId> {
+        self.map.range(from..).next().map(|(&c, _)| c)
+    }
+
+    pub fn insert(&mut self, conn: ConnId, client: Client) {
+        self.memory_bytes += client.memory_bytes();
+        if let Some(old) = self.map.insert(conn, client) {
+            self.memory_bytes = self.memory_bytes.saturating_sub(old.memory_bytes());
+        }
+    }
+
+    pub fn remove(&mut self, conn: &ConnId) -> Option<Client> {
+        let client = self.map.remove(conn)?;
+        self.memory_bytes = self.memory_bytes.saturating_sub(client.memory_bytes());
+        Some(client)
+    }
+
+    /// Runs `f` on the client of `conn`, keeping the memory total.
+    pub fn with_mut<R>(&mut self, conn: &ConnId, f: impl FnOnce(&mut Client) -> R) -> Option<R> {
+        let client = self.map.get_mut(conn)?;
+        let before = client.memory_bytes();
+        let r = f(client);
+        self.memory_bytes = self.memory_bytes.saturating_sub(before) + client.memory_bytes();
+        Some(r)
+    }
+
+    /// Buffer bytes of every client in the table.
+    pub fn memory_bytes(&self) -> usize {
+        // Checked in tests while the walk is cheap; the counter exists because it is not.
+        debug_assert!(
+            self.map.len() > 256
+                || self.memory_bytes == self.map.values().map(Client::memory_bytes).sum::<usize>(),
+            "client memory total drifted"
+        );
+        self.memory_bytes
     }
 }

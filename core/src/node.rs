@@ -4,12 +4,12 @@
 //! asks for in order (`poll_effect`) and calls back at `next_deadline`. It never reads
 //! a clock, touches a socket or a file, or draws OS randomness: all of that is handed in.
 
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::{BTreeSet, VecDeque};
 
 use rand::{Rng, RngCore, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-use crate::client::Client;
+use crate::client::{Client, ClientTable};
 use crate::commands::{self, CommandTable};
 use crate::config::Config;
 use crate::keyspace::{HashSeeds, Keyspace};
@@ -46,6 +46,11 @@ pub enum Input<'a> {
     },
     /// Bytes arrived on a connection.
     Data { conn: ConnId, bytes: &'a [u8] },
+    /// The driver wrote this many bytes of a connection's output (what `Send`
+    /// effects handed it) to the socket. Output the driver still holds counts
+    /// against the client's `client-output-buffer-limit`, so a driver reports every
+    /// write; one that never does makes every byte it was sent count for good.
+    Written { conn: ConnId, bytes: usize },
     /// The peer closed the connection, or it failed.
     Closed { conn: ConnId },
     /// A deadline passed (or the driver just wants timers run).
@@ -59,6 +64,9 @@ pub enum Effect {
     Send { conn: ConnId, bytes: Vec<u8> },
     /// Close the connection once what was sent before is flushed.
     Close { conn: ConnId },
+    /// Close the connection now, discarding output not yet written: a client over
+    /// its output-buffer limit (Redis frees such a client without flushing).
+    Abort { conn: ConnId },
     /// Stop accepting work and exit the process with this code.
     Shutdown { exit_code: i32 },
     /// Block the whole node for this long (DEBUG SLEEP).
@@ -139,6 +147,8 @@ pub(crate) struct HotConfig {
     pub maxmemory_bytes: u64,
     /// `notify-keyspace-events` as `crate::notify` class bits.
     pub notify_flags: crate::notify::Class,
+    /// `client-output-buffer-limit` by `OutputClass::limits_index`.
+    pub output_limits: [crate::config::ClientOutputBufferLimit; 3],
 }
 
 impl HotConfig {
@@ -148,6 +158,7 @@ impl HotConfig {
             client_query_buffer_limit_bytes: config.client_query_buffer_limit_bytes(),
             maxmemory_bytes: config.maxmemory_bytes(),
             notify_flags: config.notify_keyspace_events_flags() as crate::notify::Class,
+            output_limits: config.client_output_buffer_limits(),
         }
     }
 }
@@ -156,7 +167,9 @@ pub struct Node {
     pub config: Config,
     pub(crate) hot: HotConfig,
     pub keyspace: Keyspace,
-    pub(crate) clients: BTreeMap<ConnId, Client>,
+    pub(crate) clients: ClientTable,
+    /// Where the query-buffer cron resumes (a connection id).
+    qbuf_cron_cursor: ConnId,
     pub(crate) effects: VecDeque<Effect>,
     pub(crate) rng: ChaCha8Rng,
     pub stats: Stats,
@@ -186,6 +199,56 @@ pub struct Node {
     pub(crate) pending_flush: BTreeSet<ConnId>,
 }
 
+/// A query buffer emptied by a request is kept for the next one up to this size and
+/// freed above it (Redis's `PROTO_RESIZE_THRESHOLD`).
+const QBUF_KEEP_BYTES: usize = 32 * 1024;
+/// Spare query-buffer room the cron leaves alone (Redis: 4 KB).
+const QBUF_SPARE_KEPT_BYTES: usize = 4 * 1024;
+/// A query buffer idle this long loses its spare room (Redis: 2 s).
+const QBUF_IDLE_MS: u64 = 2000;
+/// Clients the cron visits per tick at least (Redis's `CLIENTS_CRON_MIN_ITERATIONS`).
+const CLIENTS_CRON_MIN_ITERATIONS: u64 = 5;
+
+/// Sets how far a client's reply buffer may grow: its class's hard limit less what
+/// the driver still holds for it.
+pub(crate) fn arm_output_limit(hot: &HotConfig, client: &mut Client) {
+    let class = if client.is_pubsub() {
+        OutputClass::Pubsub
+    } else {
+        OutputClass::Normal
+    };
+    let hard = hot
+        .output_limits
+        .get(class.limits_index())
+        .map_or(0, |l| l.hard_limit_bytes);
+    let limit = if hard == 0 {
+        usize::MAX
+    } else {
+        usize::try_from(hard)
+            .unwrap_or(usize::MAX)
+            .saturating_sub(client.unwritten_bytes)
+    };
+    client.out.set_limit(limit);
+}
+
+/// One client's share of `resize_query_buffers` (Redis's rules and thresholds).
+fn resize_query_buffer(client: &mut Client, now: Now) {
+    let len = client.qbuf.len();
+    let spare = client.qbuf.capacity() - len;
+    if spare > QBUF_SPARE_KEPT_BYTES {
+        let idle_ms = now.mono_ms.saturating_sub(client.last_interaction_mono_ms);
+        if idle_ms > QBUF_IDLE_MS {
+            client.qbuf.shrink_to_fit();
+        } else if client.qbuf.capacity() > QBUF_KEEP_BYTES
+            && client.qbuf.capacity() / 2 > client.qbuf_peak
+        {
+            client.qbuf.shrink_to(len.max(client.qbuf_peak));
+        }
+    }
+    client.qbuf_peak = len;
+    client.out_peak = client.out.len();
+}
+
 /// Baseline bytes a node counts before any key or client (tables, shared state), so
 /// `used_memory` of an empty node is in the range Redis reports.
 const BASELINE_USED_BYTES: usize = 800 * 1024;
@@ -201,7 +264,8 @@ impl Node {
             keyspace: Keyspace::new(databases, HashSeeds(seeds.hash_seeds)),
             hot: HotConfig::from(&config),
             config,
-            clients: BTreeMap::new(),
+            clients: ClientTable::default(),
+            qbuf_cron_cursor: 0,
             effects: VecDeque::new(),
             rng,
             stats: Stats::default(),
@@ -239,8 +303,17 @@ impl Node {
 
     /// Call after changing `config` from outside a command, so cached values follow.
     pub fn config_changed(&mut self) {
+        let limits_before = self.hot.output_limits;
         self.hot = HotConfig::from(&self.config);
         self.keyspace.log_new_keys = self.hot.notify_flags & crate::notify::NEW != 0;
+        if limits_before != self.hot.output_limits {
+            // Rare (CONFIG SET client-output-buffer-limit): re-arm every client.
+            let conns: Vec<ConnId> = self.clients.keys().copied().collect();
+            for conn in conns {
+                let hot = self.hot;
+                self.clients.with_mut(&conn, |c| arm_output_limit(&hot, c));
+            }
+        }
     }
 
     pub fn set_rss_bytes(&mut self, rss: u64) {
@@ -265,6 +338,11 @@ impl Node {
     }
 
     pub fn handle(&mut self, now: Now, input: Input<'_>) {
+        // The hottest input after Data, and pure bookkeeping: no clock, no timers.
+        if let Input::Written { conn, bytes } = input {
+            self.on_written(conn, bytes);
+            return;
+        }
         // Clocks given to a node only move forward as far as timers are concerned.
         self.last_now = Now {
             mono_ms: now.mono_ms.max(self.last_now.mono_ms),
@@ -280,6 +358,7 @@ impl Node {
                 peer_is_loopback,
             } => self.on_accept(now, conn, peer, local, peer_is_loopback),
             Input::Data { conn, bytes } => self.on_data(now, conn, bytes),
+            Input::Written { .. } => {}
             Input::Closed { conn } => {
                 if let Some(mut client) = self.clients.remove(&conn) {
                     self.forget_client(&mut client);
@@ -356,6 +435,7 @@ impl Node {
         let authenticated = self.config.requirepass().is_none();
         let mut client = Client::new(id, conn, peer, local, now.mono_ms, authenticated);
         client.is_local = peer_is_loopback;
+        arm_output_limit(&self.hot, &mut client);
         self.clients.insert(conn, client);
     }
 
@@ -373,18 +453,24 @@ impl Node {
         };
         self.stats.total_net_input_bytes += bytes.len() as u64;
         client.last_interaction_mono_ms = now.mono_ms;
-        if client.close_after_reply {
+        if client.close_after_reply || client.close_asap {
             self.clients.insert(conn, client);
             return;
         }
         client.qbuf.extend_from_slice(bytes);
+        client.qbuf_peak = client.qbuf_peak.max(client.qbuf.len());
         self.running_client_bytes = client.memory_bytes();
         let mut qbuf = std::mem::take(&mut client.qbuf);
         let mut parser = std::mem::take(&mut client.parser);
         let mut req = std::mem::take(&mut client.request);
         let mut qpos = 0usize;
         let proto_max = self.hot.proto_max_bulk_len_bytes;
-        while !client.close_after_reply && !self.shutting_down && !client.blocked {
+        arm_output_limit(&self.hot, &mut client);
+        while !client.close_after_reply
+            && !client.close_asap
+            && !self.shutting_down
+            && !client.blocked
+        {
             let limits = ParseLimits {
                 proto_max_bulk_len_bytes: proto_max,
                 authenticated: client.authenticated,
@@ -403,6 +489,13 @@ impl Node {
                         let argv = commands::Argv::new(base, &req.ranges);
                         commands::execute(self, now, &mut client, &argv);
                         crate::blocking::after_command(self, now);
+                        // The command may have changed the client's class (SUBSCRIBE)
+                        // or filled its output: Redis checks the limits as each reply
+                        // is added and stops reading a client it will close.
+                        arm_output_limit(&self.hot, &mut client);
+                        if self.output_over_limit(&mut client, now) {
+                            client.close_asap = true;
+                        }
                     }
                     qpos += req.consumed_bytes;
                 }
@@ -419,6 +512,12 @@ impl Node {
             }
         }
         qbuf.drain(..qpos.min(qbuf.len()));
+        if qbuf.is_empty() && qbuf.capacity() > QBUF_KEEP_BYTES {
+            // A big request was served: give its buffer back now rather than keep it
+            // until the client disconnects (Redis hands a big argument's buffer to the
+            // command for the same reason).
+            qbuf = Vec::new();
+        }
         client.qbuf = qbuf;
         client.parser = parser;
         client.request = req;
@@ -427,10 +526,33 @@ impl Node {
             let name = client.peer.clone();
             self.log(LogLevel::Warning, format!("Closing client that reached max query buffer length: addr={name} (qbuf initial bytes omitted)"));
             client.qbuf = Vec::new();
-            client.out.bytes.clear();
+            client.out.discard();
             client.close_after_reply = true;
         }
         self.running_client_bytes = 0;
+        self.put_back(now, client);
+        self.flush_pending();
+    }
+
+    /// Ends a step of `client` (out of the table): hands its output to the driver and
+    /// puts it back, or closes it — after its last reply (`close_after_reply`), or at
+    /// once, output discarded, when it went over its output-buffer limit.
+    pub(crate) fn put_back(&mut self, now: Now, mut client: Client) {
+        if !client.close_asap && self.output_over_limit(&mut client, now) {
+            client.close_asap = true;
+        }
+        let conn = client.conn;
+        if client.close_asap {
+            let line = client.info_line(now.mono_ms);
+            self.log(
+                LogLevel::Warning,
+                format!("Client {line} scheduled to be closed ASAP for overcoming of output buffer limits."),
+            );
+            client.out.discard();
+            self.forget_client(&mut client);
+            self.effects.push_back(Effect::Abort { conn });
+            return;
+        }
         self.flush_client(&mut client);
         if client.close_after_reply {
             self.forget_client(&mut client);
@@ -438,7 +560,43 @@ impl Node {
         } else {
             self.clients.insert(conn, client);
         }
-        self.flush_pending();
+    }
+
+    /// Redis's `checkClientOutputBufferLimits`: the hard limit (the reply buffer
+    /// refused a write, or output reached it) or the soft limit held longer than its
+    /// seconds. Starts or clears the soft-limit timer.
+    fn output_over_limit(&self, client: &mut Client, now: Now) -> bool {
+        if client.out.over_limit() {
+            return true;
+        }
+        let class = if client.is_pubsub() {
+            OutputClass::Pubsub
+        } else {
+            OutputClass::Normal
+        };
+        let Some(limit) = self.hot.output_limits.get(class.limits_index()) else {
+            return false;
+        };
+        let used = client.output_bytes() as u64;
+        if limit.hard_limit_bytes > 0 && used >= limit.hard_limit_bytes {
+            return true;
+        }
+        if limit.soft_limit_bytes == 0 || used < limit.soft_limit_bytes {
+            client.obuf_soft_since_ms = None;
+            return false;
+        }
+        let since = *client.obuf_soft_since_ms.get_or_insert(now.mono_ms);
+        let soft_ms = (limit.soft_limit_secs.max(0) as u64).saturating_mul(1000);
+        now.mono_ms.saturating_sub(since) > soft_ms
+    }
+
+    /// The driver wrote `bytes` of `conn`'s output.
+    fn on_written(&mut self, conn: ConnId, bytes: usize) {
+        let hot = self.hot;
+        self.clients.with_mut(&conn, |c| {
+            c.unwritten_bytes = c.unwritten_bytes.saturating_sub(bytes);
+            arm_output_limit(&hot, c);
+        });
     }
 
     /// Drops what the node keeps about a client beside the client itself: its
@@ -460,10 +618,10 @@ impl Node {
 
     /// Flushes the clients that received pub/sub messages during the last step.
     pub(crate) fn flush_pending(&mut self) {
+        let now = self.last_now;
         while let Some(conn) = self.pending_flush.pop_first() {
-            if let Some(mut client) = self.clients.remove(&conn) {
-                self.flush_client(&mut client);
-                self.clients.insert(conn, client);
+            if let Some(client) = self.clients.remove(&conn) {
+                self.put_back(now, client);
             }
         }
     }
@@ -533,13 +691,16 @@ impl Node {
         }
     }
 
-    /// Moves a client's pending output into a Send effect.
-    pub(crate) fn flush_client(&mut self, client: &mut Client) {
-        if !client.out.bytes.is_empty() {
+    /// Moves a client's pending output into a Send effect; the driver holds it (and
+    /// it counts against the client's output limit) until reported written.
+    fn flush_client(&mut self, client: &mut Client) {
+        if !client.out.is_empty() {
+            client.out_peak = client.out_peak.max(client.out.len());
             // The next batch likely needs as much: start it with that capacity.
-            let next = Vec::with_capacity(client.out.bytes.len().clamp(256, 64 * 1024));
-            let bytes = std::mem::replace(&mut client.out.bytes, next);
+            let bytes = client.out.take(client.out.len().clamp(256, 64 * 1024));
             self.stats.total_net_output_bytes += bytes.len() as u64;
+            client.unwritten_bytes = client.unwritten_bytes.saturating_add(bytes.len());
+            arm_output_limit(&self.hot, client);
             self.effects.push_back(Effect::Send {
                 conn: client.conn,
                 bytes,
@@ -561,6 +722,7 @@ impl Node {
         self.drain_keyspace_log(None);
         self.flush_pending();
         self.close_idle_clients(now);
+        self.resize_query_buffers(now, hz);
         // instantaneous_ops_per_sec: one sample per 100 ms, 16 kept, as Redis.
         let samples = &mut self.stats.ops_samples;
         if samples.back().is_none_or(|&(t, _)| now.mono_ms >= t + 100) {
@@ -594,6 +756,29 @@ impl Node {
         }
     }
 
+    /// Redis's `clientsCronResizeQueryBuffer`, over all clients once a second (a
+    /// slice each tick): frees the spare room of a query buffer idle for over two
+    /// seconds, and trims one much bigger than its recent peak.
+    fn resize_query_buffers(&mut self, now: Now, hz: u64) {
+        let count = self.clients.len();
+        if count == 0 {
+            return;
+        }
+        let per_tick = (count as u64 / hz.max(1)).max(CLIENTS_CRON_MIN_ITERATIONS) as usize;
+        for _ in 0..per_tick.min(count) {
+            let conn = match self.clients.next_conn_from(self.qbuf_cron_cursor) {
+                Some(c) => c,
+                None => match self.clients.next_conn_from(0) {
+                    Some(c) => c,
+                    None => return,
+                },
+            };
+            self.qbuf_cron_cursor = conn + 1;
+            self.clients
+                .with_mut(&conn, |c| resize_query_buffer(c, now));
+        }
+    }
+
     pub fn instantaneous_ops_per_sec(&self) -> u64 {
         let s = &self.stats.ops_samples;
         match (s.front(), s.back()) {
@@ -611,8 +796,10 @@ impl Node {
 
     /// `used_memory`: logical bytes of the dataset, clients and a fixed baseline.
     pub fn used_memory_bytes(&self) -> usize {
-        let clients: usize = self.clients.values().map(Client::memory_bytes).sum();
-        BASELINE_USED_BYTES + self.keyspace.used_bytes() + clients + self.running_client_bytes
+        BASELINE_USED_BYTES
+            + self.keyspace.used_bytes()
+            + self.clients.memory_bytes()
+            + self.running_client_bytes
     }
 
     /// Request-free helper for tests and the simulator: a fresh request buffer.

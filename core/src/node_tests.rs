@@ -531,3 +531,330 @@ fn big_values_and_flushed_databases_are_freed_off_the_loop() {
     assert!(String::from_utf8_lossy(&info).contains("lazyfreed_objects:103\r\n"));
     assert_eq!(run_counting_free(&mut node, &[b"DBSIZE"]).0, b":0\r\n");
 }
+
+/// What a driver saw of one connection: bytes sent, closed after flushing, aborted.
+#[derive(Default)]
+struct Seen {
+    sent_bytes: usize,
+    closed: bool,
+    aborted: bool,
+}
+
+/// Feeds `bytes` to `conn` and collects its effects; `written` reports every sent
+/// byte as written at once (a reading client), otherwise none is (a client that
+/// never reads).
+fn feed_seen(node: &mut Node, conn: ConnId, bytes: &[u8], written: bool, seen: &mut Seen) {
+    node.handle(NOW, Input::Data { conn, bytes });
+    drain_seen(node, conn, written, seen);
+}
+
+fn drain_seen(node: &mut Node, conn: ConnId, written: bool, seen: &mut Seen) {
+    while let Some(e) = node.poll_effect() {
+        match e {
+            Effect::Send { conn: c, bytes } if c == conn => {
+                seen.sent_bytes += bytes.len();
+                if written {
+                    node.handle(
+                        NOW,
+                        Input::Written {
+                            conn,
+                            bytes: bytes.len(),
+                        },
+                    );
+                }
+            }
+            Effect::Close { conn: c } if c == conn => seen.closed = true,
+            Effect::Abort { conn: c } if c == conn => seen.aborted = true,
+            _ => {}
+        }
+    }
+}
+
+fn node_with(config_text: &str) -> Node {
+    let mut node = test_node();
+    node.config.apply_text(config_text).expect("valid config");
+    node.config_changed();
+    node
+}
+
+const BIG_VALUE_BYTES: usize = 1 << 20;
+
+/// 1000 pipelined GETs of a 1 MB value from a client that never reads, under a
+/// 16 MB normal-class hard limit: Redis closes the client once its output reaches
+/// the limit; keel used to build all 1 GB of replies first.
+#[test]
+fn a_pipeline_of_big_replies_stops_at_the_hard_limit() {
+    let mut node = node_with("client-output-buffer-limit normal 16mb 0 0\n");
+    connect(&mut node, 1);
+    let value = vec![b'v'; BIG_VALUE_BYTES];
+    let mut seen = Seen::default();
+    feed_seen(
+        &mut node,
+        1,
+        &resp(&[b"SET", b"big", &value]),
+        true,
+        &mut seen,
+    );
+    let mut pipeline = b"GET big\r\n".repeat(1000);
+    pipeline.extend_from_slice(&resp(&[b"SET", b"after", b"1"]));
+    connect(&mut node, 2);
+    let mut seen = Seen::default();
+    feed_seen(&mut node, 2, &pipeline, false, &mut seen);
+    assert!(seen.aborted, "client over the hard limit is aborted");
+    assert!(!seen.closed);
+    assert!(
+        seen.sent_bytes < 16 << 20,
+        "sent {} bytes, over the 16 MB limit",
+        seen.sent_bytes
+    );
+    assert_eq!(node.client_count(), 1, "only the writer is left");
+    // The pipeline stopped: the SET after the GETs never ran.
+    assert_eq!(run_on(&mut node, 1, &[b"EXISTS", b"after"]), b":0\r\n");
+    assert!(
+        node.used_memory_bytes() < 8 << 20,
+        "nothing of the aborted client's output is still counted"
+    );
+}
+
+/// The same pipeline from a client that reads along (the driver reports its writes)
+/// is served whole: the limit is on output not yet written, not on output ever sent.
+#[test]
+fn a_client_that_reads_along_is_not_limited() {
+    let mut node = node_with("client-output-buffer-limit normal 16mb 0 0\n");
+    connect(&mut node, 1);
+    let value = vec![b'v'; BIG_VALUE_BYTES];
+    let mut seen = Seen::default();
+    feed_seen(
+        &mut node,
+        1,
+        &resp(&[b"SET", b"big", &value]),
+        true,
+        &mut seen,
+    );
+    let mut seen = Seen::default();
+    for _ in 0..100 {
+        feed_seen(&mut node, 1, &b"GET big\r\n".repeat(10), true, &mut seen);
+    }
+    assert!(!seen.aborted && !seen.closed);
+    assert!(seen.sent_bytes > 1000 * BIG_VALUE_BYTES);
+}
+
+/// A RESP3 client with a subscription is in the pubsub class (32 MB hard limit by
+/// default): pipelined GETs that it never reads end at that limit.
+#[test]
+fn a_resp3_subscriber_is_held_to_the_pubsub_limit() {
+    let mut node = test_node();
+    connect(&mut node, 1);
+    let value = vec![b'v'; BIG_VALUE_BYTES];
+    let mut seen = Seen::default();
+    feed_seen(
+        &mut node,
+        1,
+        &resp(&[b"SET", b"big", &value]),
+        true,
+        &mut seen,
+    );
+    connect(&mut node, 2);
+    let mut seen = Seen::default();
+    let mut pipeline = b"HELLO 3\r\nSUBSCRIBE ch\r\n".to_vec();
+    pipeline.extend_from_slice(&b"GET big\r\n".repeat(1500));
+    feed_seen(&mut node, 2, &pipeline, false, &mut seen);
+    assert!(seen.aborted);
+    assert!(seen.sent_bytes < 32 << 20, "sent {}", seen.sent_bytes);
+}
+
+/// One reply bigger than the limit (LRANGE of a long list) is refused as it is
+/// built, not after.
+#[test]
+fn one_huge_reply_is_cut_off_as_it_is_built() {
+    let mut node = node_with("client-output-buffer-limit normal 1mb 0 0\n");
+    connect(&mut node, 1);
+    let mut seen = Seen::default();
+    let element = vec![b'e'; 1000];
+    for _ in 0..50 {
+        let mut args: Vec<&[u8]> = vec![b"RPUSH", b"l"];
+        args.extend(std::iter::repeat_n(&element[..], 100));
+        feed_seen(&mut node, 1, &resp(&args), true, &mut seen);
+    }
+    connect(&mut node, 2);
+    let mut seen = Seen::default();
+    feed_seen(&mut node, 2, b"LRANGE l 0 -1\r\n", false, &mut seen);
+    assert!(seen.aborted);
+    assert_eq!(seen.sent_bytes, 0, "the cut reply is not sent at all");
+}
+
+/// Published messages count against a subscriber's limit too.
+#[test]
+fn a_subscriber_that_never_reads_is_dropped_by_publishers() {
+    let mut node = node_with("client-output-buffer-limit pubsub 1mb 0 0\n");
+    connect(&mut node, 1);
+    connect(&mut node, 2);
+    let mut sub_seen = Seen::default();
+    feed_seen(&mut node, 2, b"SUBSCRIBE ch\r\n", false, &mut sub_seen);
+    let message = vec![b'm'; 10_000];
+    let mut receivers = Vec::new();
+    for _ in 0..200 {
+        node.handle(
+            NOW,
+            Input::Data {
+                conn: 1,
+                bytes: &resp(&[b"PUBLISH", b"ch", &message]),
+            },
+        );
+        while let Some(e) = node.poll_effect() {
+            match e {
+                Effect::Send { conn: 1, bytes } => receivers.push(bytes),
+                Effect::Send { conn: 2, bytes } => sub_seen.sent_bytes += bytes.len(),
+                Effect::Abort { conn: 2 } => sub_seen.aborted = true,
+                _ => {}
+            }
+        }
+    }
+    assert!(sub_seen.aborted);
+    assert!(sub_seen.sent_bytes < 1 << 20);
+    assert_eq!(receivers.first().map(Vec::as_slice), Some(&b":1\r\n"[..]));
+    assert_eq!(receivers.last().map(Vec::as_slice), Some(&b":0\r\n"[..]));
+}
+
+/// The soft limit closes a client only once it has been over it for longer than its
+/// seconds, on the node's clock.
+#[test]
+fn the_soft_limit_waits_its_seconds() {
+    let mut node = node_with("client-output-buffer-limit normal 0 64kb 2\n");
+    connect(&mut node, 1);
+    let value = vec![b'v'; 100_000];
+    let mut seen = Seen::default();
+    feed_seen(
+        &mut node,
+        1,
+        &resp(&[b"SET", b"big", &value]),
+        true,
+        &mut seen,
+    );
+    connect(&mut node, 2);
+    let mut seen = Seen::default();
+    let at = |ms: u64| Now {
+        mono_ms: NOW.mono_ms + ms,
+        wall_ms: NOW.wall_ms + ms,
+    };
+    for (ms, aborted) in [(0, false), (1000, false), (2000, false), (2001, true)] {
+        node.handle(
+            at(ms),
+            Input::Data {
+                conn: 2,
+                bytes: b"GET big\r\n",
+            },
+        );
+        drain_seen(&mut node, 2, false, &mut seen);
+        assert_eq!(seen.aborted, aborted, "at +{ms} ms");
+    }
+}
+
+/// Runs one command on an existing connection and returns its reply.
+fn run_on(node: &mut Node, conn: ConnId, args: &[&[u8]]) -> Vec<u8> {
+    let mut seen_bytes = Vec::new();
+    node.handle(
+        NOW,
+        Input::Data {
+            conn,
+            bytes: &resp(args),
+        },
+    );
+    while let Some(e) = node.poll_effect() {
+        if let Effect::Send { conn: c, bytes } = e {
+            if c == conn {
+                seen_bytes.extend_from_slice(&bytes);
+                node.handle(
+                    NOW,
+                    Input::Written {
+                        conn,
+                        bytes: bytes.len(),
+                    },
+                );
+            }
+        }
+    }
+    seen_bytes
+}
+
+/// A served big request gives its query buffer back at once, and the cron trims
+/// what a partial request left: idle clients do not hold the memory of their
+/// biggest request (Redis's `clientsCronResizeQueryBuffer`).
+#[test]
+fn query_buffers_shrink_after_big_requests() {
+    let mut node = test_node();
+    let baseline = node.used_memory_bytes();
+    let value = vec![b'v'; 8 << 20];
+    for conn in 1..=5 {
+        connect(&mut node, conn);
+        assert_eq!(
+            run_on(
+                &mut node,
+                conn,
+                &[b"SET", format!("k{conn}").as_bytes(), &value]
+            ),
+            b"+OK\r\n"
+        );
+    }
+    let data = node.keyspace.used_bytes();
+    let clients = node.used_memory_bytes() - baseline - data;
+    assert!(
+        clients < 5 * 128 * 1024,
+        "clients hold {clients} bytes after their SETs"
+    );
+    // A half-sent big request keeps its buffer while it lasts ...
+    connect(&mut node, 9);
+    let request = resp(&[b"SET", b"half", &value]);
+    let (head, _) = request.split_at(request.len() / 2);
+    node.handle(
+        NOW,
+        Input::Data {
+            conn: 9,
+            bytes: head,
+        },
+    );
+    let holding = node.clients.get(&9).map_or(0, |c| c.qbuf.capacity());
+    assert!(holding >= head.len());
+    // ... and an idle client loses the spare room after two seconds of cron.
+    for s in 1..=40 {
+        let now = Now {
+            mono_ms: NOW.mono_ms + s * 100,
+            wall_ms: NOW.wall_ms + s * 100,
+        };
+        node.handle(now, Input::Tick);
+    }
+    let c = node
+        .clients
+        .get(&9)
+        .map(|c| (c.qbuf.len(), c.qbuf.capacity()));
+    assert_eq!(c.map(|(len, cap)| cap - len), Some(0), "spare room freed");
+}
+
+/// `used_memory` reads a running total of client buffers: it must equal the walk
+/// over every client after any mix of traffic.
+#[test]
+fn the_client_memory_total_matches_a_walk() {
+    let mut node = test_node();
+    for conn in 1..=20 {
+        connect(&mut node, conn);
+    }
+    let big = vec![b'x'; 50_000];
+    for round in 0..5u64 {
+        for conn in 1..=20u64 {
+            let mut seen = Seen::default();
+            let bytes = match (conn + round) % 4 {
+                0 => resp(&[b"SET", format!("k{conn}").as_bytes(), &big]),
+                1 => b"SUBSCRIBE c\r\n".to_vec(),
+                2 => resp(&[b"PUBLISH", b"c", &big]),
+                _ => b"MULTI\r\nSET a b\r\n".to_vec(),
+            };
+            feed_seen(&mut node, conn, &bytes, conn % 2 == 0, &mut seen);
+        }
+        let walked: usize = node
+            .clients
+            .values()
+            .map(crate::client::Client::memory_bytes)
+            .sum();
+        assert_eq!(node.clients.memory_bytes(), walked, "round {round}");
+    }
+}

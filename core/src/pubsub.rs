@@ -153,11 +153,7 @@ fn remove_from(table: &mut BTreeMap<Vec<u8>, Vec<ConnId>>, name: &[u8], conn: Co
 pub fn push_header(out: &mut ReplyBuf, len: usize) {
     match out.proto {
         Proto::Resp2 => out.array(len),
-        Proto::Resp3 => {
-            out.bytes.push(b'>');
-            crate::util::write_i64(&mut out.bytes, len as i64);
-            out.bytes.extend_from_slice(b"\r\n");
-        }
+        Proto::Resp3 => out.push(len),
     }
 }
 
@@ -208,8 +204,7 @@ pub fn publish(
     let mut deliver = |conn: ConnId, write: &dyn Fn(&mut ReplyBuf)| {
         if let Some(r) = running.as_deref_mut().filter(|r| r.conn == conn) {
             write(&mut r.out);
-        } else if let Some(c) = clients.get_mut(&conn) {
-            write(&mut c.out);
+        } else if clients.with_mut(&conn, |c| write(&mut c.out)).is_some() {
             pending_flush.insert(conn);
         } else {
             return;

@@ -5,12 +5,12 @@
 //! It holds no protocol or data logic: everything it knows about Redis is which
 //! socket options and buffer limits the node's config names.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::io::{self, Read, Write};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use keel_core::{ConnId, Effect, Input, LogLevel, Node, Now, OutputClass};
+use keel_core::{ConnId, Effect, Input, LogLevel, Node, Now};
 use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll, Token};
 
@@ -24,22 +24,43 @@ const PROCESS_STATS_PERIOD: Duration = Duration::from_millis(1000);
 
 struct Conn {
     stream: TcpStream,
-    /// Bytes the node sent that the socket has not taken yet.
-    pending: Vec<u8>,
-    pending_pos: usize,
+    /// Output the node sent that the socket has not taken yet, as the node's own
+    /// buffers (no copy); the socket has taken `front_written_bytes` of the first.
+    pending: VecDeque<Vec<u8>>,
+    front_written_bytes: usize,
+    /// Bytes in `pending` not yet written.
+    pending_bytes: usize,
     /// Close once `pending` is flushed.
     closing: bool,
     writable_registered: bool,
-    /// When the output went over its class's soft limit (client-output-buffer-limit).
-    over_soft_since: Option<Instant>,
     /// Listed in `Reactor::dirty`: output waits for the end of this loop iteration.
     dirty: bool,
 }
 
-impl Conn {
-    fn pending_bytes(&self) -> usize {
-        self.pending.len() - self.pending_pos
+/// Buffers handed to one `writev`.
+const WRITEV_MAX_BUFFERS: usize = 64;
+
+/// Writes the start of `pending` with one `writev`: returns the bytes written.
+fn write_pending(
+    stream: &mut TcpStream,
+    pending: &VecDeque<Vec<u8>>,
+    front_written_bytes: usize,
+) -> io::Result<usize> {
+    let mut slices: [io::IoSlice<'_>; WRITEV_MAX_BUFFERS] =
+        [io::IoSlice::new(&[]); WRITEV_MAX_BUFFERS];
+    let mut count = 0;
+    for (i, buf) in pending.iter().take(WRITEV_MAX_BUFFERS).enumerate() {
+        let part = if i == 0 {
+            buf.get(front_written_bytes..).unwrap_or_default()
+        } else {
+            buf
+        };
+        if let Some(slot) = slices.get_mut(count) {
+            *slot = io::IoSlice::new(part);
+            count += 1;
+        }
     }
+    stream.write_vectored(slices.get(..count).unwrap_or_default())
 }
 
 /// The driver's clock: monotonic ms since start and unix ms.
@@ -67,20 +88,6 @@ impl Default for Clock {
     fn default() -> Self {
         Self::new()
     }
-}
-
-/// Output-buffer limits per client class as (hard bytes, soft bytes, soft seconds),
-/// indexed by `OutputClass::limits_index` (normal, replica, pubsub).
-type OutputLimits = [(u64, u64, u64); 3];
-
-fn output_limits(node: &Node) -> OutputLimits {
-    node.config.client_output_buffer_limits().map(|l| {
-        (
-            l.hard_limit_bytes,
-            l.soft_limit_bytes,
-            l.soft_limit_secs.max(0) as u64,
-        )
-    })
 }
 
 fn set_keepalive(stream: &TcpStream, secs: u64) {
@@ -160,8 +167,6 @@ pub struct Reactor {
     /// The time read once per loop iteration, after `poll` returns: every input of one
     /// wakeup carries it (Redis likewise snapshots its clock per command batch).
     now: Now,
-    /// Normal-class output limits, refreshed with the process stats (CONFIG SET may change them).
-    output_limits: OutputLimits,
     /// The lazyfree thread (Redis's bio lazyfree): big values and flushed databases
     /// are dropped there, never on the event loop. Started on first use.
     lazyfree: Option<std::sync::mpsc::Sender<keel_core::keyspace::Garbage>>,
@@ -200,7 +205,8 @@ impl Reactor {
                 "Failed listening on any address",
             ));
         }
-        let mut signals = signal_hook_mio::v1_0::Signals::new([libc::SIGINT, libc::SIGTERM])?;
+        let mut signals =
+            signal_hook_mio::v1_0::Signals::new([libc::SIGINT, libc::SIGTERM, libc::SIGHUP])?;
         poll.registry()
             .register(&mut signals, SIGNAL_TOKEN, Interest::READABLE)?;
         Ok(Reactor {
@@ -216,7 +222,6 @@ impl Reactor {
             last_process_stats: None,
             process_template: keel_core::ProcessInfo::default(),
             now: Now::default(),
-            output_limits: [(0, 0, 0); 3],
             lazyfree: None,
             dirty: Vec::new(),
         })
@@ -281,7 +286,6 @@ impl Reactor {
                 self.execute_effects();
             }
             self.flush_dirty();
-            self.enforce_output_limits();
             if let Some(code) = self.exit_code {
                 self.flush_all_best_effort();
                 return Ok(code);
@@ -295,6 +299,13 @@ impl Reactor {
         };
         let received: Vec<i32> = signals.pending().collect();
         for sig in received {
+            if sig == libc::SIGHUP {
+                // Redis ignores SIGHUP (SIG_IGN at startup). Without a handler the
+                // default action would kill the process and leave the pidfile behind.
+                // Config reload on SIGHUP belongs to CONFIG REWRITE/hot reload.
+                tracing::info!("Received SIGHUP, ignoring it as Redis does");
+                continue;
+            }
             let name = if sig == libc::SIGINT {
                 "SIGINT"
             } else {
@@ -315,7 +326,6 @@ impl Reactor {
             return;
         }
         self.last_process_stats = Some(Instant::now());
-        self.output_limits = output_limits(&self.node);
         if let Some(rss) = process_rss_bytes() {
             self.node.set_rss_bytes(rss);
         }
@@ -363,11 +373,11 @@ impl Reactor {
                 id,
                 Conn {
                     stream,
-                    pending: Vec::new(),
-                    pending_pos: 0,
+                    pending: VecDeque::new(),
+                    front_written_bytes: 0,
+                    pending_bytes: 0,
                     closing: false,
                     writable_registered: false,
-                    over_soft_since: None,
                     dirty: false,
                 },
             );
@@ -432,16 +442,16 @@ impl Reactor {
             match effect {
                 Effect::Send { conn, bytes } => self.send(conn, bytes),
                 Effect::Close { conn } => {
-                    let flushed = self
-                        .conns
-                        .get(&conn)
-                        .is_some_and(|c| c.pending_bytes() == 0);
+                    let flushed = self.conns.get(&conn).is_some_and(|c| c.pending_bytes == 0);
                     if flushed {
                         self.drop_conn(conn);
                     } else if let Some(c) = self.conns.get_mut(&conn) {
                         c.closing = true;
                     }
                 }
+                // Over its output limit: the node already forgot it; what it did not
+                // read is dropped with the socket.
+                Effect::Abort { conn } => self.drop_conn(conn),
                 Effect::Shutdown { exit_code } => self.exit_code = Some(exit_code),
                 Effect::Sleep { ms } => std::thread::sleep(Duration::from_millis(ms)),
                 Effect::Log { level, message } => match level {
@@ -483,12 +493,11 @@ impl Reactor {
         let Some(conn) = self.conns.get_mut(&id) else {
             return;
         };
-        if conn.pending_bytes() == 0 {
-            conn.pending = bytes;
-            conn.pending_pos = 0;
-        } else {
-            conn.pending.extend_from_slice(&bytes);
+        if bytes.is_empty() {
+            return;
         }
+        conn.pending_bytes += bytes.len();
+        conn.pending.push_back(bytes);
         if !conn.dirty {
             conn.dirty = true;
             self.dirty.push(id);
@@ -509,103 +518,73 @@ impl Reactor {
         self.dirty.clear();
     }
 
+    /// Writes what the socket takes of a connection's pending output and tells the
+    /// node how much it took (the node enforces `client-output-buffer-limit` on what
+    /// is left). Each buffer is written from a cursor and dropped whole once written:
+    /// nothing is moved, however big the output.
     fn flush(&mut self, id: ConnId) {
         let Some(conn) = self.conns.get_mut(&id) else {
             return;
         };
-        while conn.pending_pos < conn.pending.len() {
-            match conn.stream.write(&conn.pending[conn.pending_pos..]) {
+        let mut written_bytes = 0usize;
+        let mut failed = false;
+        while conn.pending_bytes > 0 {
+            match write_pending(&mut conn.stream, &conn.pending, conn.front_written_bytes) {
                 Ok(0) => break,
-                Ok(n) => conn.pending_pos += n,
+                Ok(mut n) => {
+                    written_bytes += n;
+                    conn.pending_bytes -= n;
+                    while let Some(front) = conn.pending.front() {
+                        let left = front.len() - conn.front_written_bytes;
+                        if n < left {
+                            conn.front_written_bytes += n;
+                            break;
+                        }
+                        n -= left;
+                        conn.front_written_bytes = 0;
+                        conn.pending.pop_front();
+                    }
+                }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(_) => {
-                    self.drop_conn(id);
-                    let now = self.now;
-                    self.node.handle(now, Input::Closed { conn: id });
-                    return;
+                    failed = true;
+                    break;
                 }
             }
         }
-        let done = conn.pending_pos >= conn.pending.len();
-        if done {
-            conn.pending.clear();
-            conn.pending_pos = 0;
-            if conn.closing {
-                self.drop_conn(id);
-                return;
-            }
-        } else if conn.pending_pos > READ_CHUNK_BYTES * 4 {
-            conn.pending.drain(..conn.pending_pos);
-            conn.pending_pos = 0;
-        }
-        let want_writable = !done;
-        if want_writable != conn.writable_registered {
-            let interest = if want_writable {
-                Interest::READABLE | Interest::WRITABLE
-            } else {
-                Interest::READABLE
-            };
-            let _ = self
-                .poll
-                .registry()
-                .reregister(&mut conn.stream, Token(id as usize), interest);
-            conn.writable_registered = want_writable;
-        }
-    }
-
-    /// Disconnects clients whose unsent output is over their class's hard limit, or
-    /// over the soft limit for longer than its seconds (normal and pubsub classes; the
-    /// node says which class a connection is in).
-    fn enforce_output_limits(&mut self) {
-        if self
-            .output_limits
-            .iter()
-            .all(|&(hard, soft, _)| hard == 0 && soft == 0)
-        {
-            return;
-        }
-        // Most connections hold less than any limit: skip them before asking the class.
-        let smallest_limit = self
-            .output_limits
-            .iter()
-            .flat_map(|&(hard, soft, _)| [hard, soft])
-            .filter(|&l| l > 0)
-            .min()
-            .unwrap_or(u64::MAX);
-        let mut over = Vec::new();
-        for (&id, conn) in self.conns.iter_mut() {
-            if conn.pending_bytes() as u64 <= smallest_limit {
-                conn.over_soft_since = None;
-                continue;
-            }
-            let class = self.node.output_class(id);
-            let Some(&(hard, soft, soft_secs)) = self.output_limits.get(class.limits_index())
-            else {
-                continue;
-            };
-            let pending = conn.pending_bytes() as u64;
-            if hard > 0 && pending > hard {
-                over.push((id, class));
-            } else if soft > 0 && pending > soft {
-                let since = *conn.over_soft_since.get_or_insert_with(Instant::now);
-                if since.elapsed() >= Duration::from_secs(soft_secs) {
-                    over.push((id, class));
-                }
-            } else {
-                conn.over_soft_since = None;
+        let done = conn.pending_bytes == 0;
+        let drop_now = failed || (done && conn.closing);
+        if !drop_now {
+            let want_writable = !done;
+            if want_writable != conn.writable_registered {
+                let interest = if want_writable {
+                    Interest::READABLE | Interest::WRITABLE
+                } else {
+                    Interest::READABLE
+                };
+                let _ =
+                    self.poll
+                        .registry()
+                        .reregister(&mut conn.stream, Token(id as usize), interest);
+                conn.writable_registered = want_writable;
             }
         }
-        for (id, class) in over {
-            let class = match class {
-                OutputClass::Normal => "normal",
-                OutputClass::Pubsub => "pubsub",
-            };
-            tracing::warn!("Client id={id} ({class}) scheduled to be closed ASAP for overcoming of output buffer limits.");
+        let now = self.now;
+        if written_bytes > 0 {
+            self.node.handle(
+                now,
+                Input::Written {
+                    conn: id,
+                    bytes: written_bytes,
+                },
+            );
+        }
+        if failed {
             self.drop_conn(id);
-            let now = self.now;
             self.node.handle(now, Input::Closed { conn: id });
-            self.execute_effects();
+        } else if drop_now {
+            self.drop_conn(id);
         }
     }
 

@@ -939,6 +939,16 @@ impl<'a> World<'a> {
         }
     }
 
+    /// The node's clocks now, without recording them as seen (for bookkeeping inputs
+    /// that read no clock, so they leave the clock checks as they were).
+    fn peek_node_now(&self) -> Now {
+        let wall = (self.start_wall_ms + self.now_ms) as i64 + self.wall_offset_ms;
+        Now {
+            mono_ms: self.mono_at(self.now_ms).max(self.last_mono_ms),
+            wall_ms: wall.max(0) as u64,
+        }
+    }
+
     fn node_now(&mut self) -> Now {
         let wall = (self.start_wall_ms + self.now_ms) as i64 + self.wall_offset_ms;
         let wall_ms = wall.max(0) as u64;
@@ -1118,7 +1128,9 @@ impl<'a> World<'a> {
                         );
                     }
                 }
-                Effect::Close { conn } => {
+                // An abort (output limit) is a close to the simulated network: the
+                // client sees the replies already in flight, then the end.
+                Effect::Close { conn } | Effect::Abort { conn } => {
                     log!(self, "node closes conn {conn}");
                     self.model.conn_closed(conn);
                     if let Some(c) = self.net.conns.get_mut(&conn) {
@@ -1310,8 +1322,21 @@ impl<'a> World<'a> {
             return;
         };
         let segs = x.to_client.take_ready(self.now_ms);
-        let (c, open) = (x.client, x.client_open);
+        let (c, open, node_knows) = (x.client, x.client_open, x.node_knows);
         for seg in segs {
+            if let (Segment::Bytes(bytes), true) = (&seg, node_knows) {
+                // The bytes left the node's side: its output-limit accounting hears it.
+                let now = self.peek_node_now();
+                if let Some(node) = self.node.as_mut() {
+                    node.handle(
+                        now,
+                        Input::Written {
+                            conn,
+                            bytes: bytes.len(),
+                        },
+                    );
+                }
+            }
             if !open || self.clients[c].conn != Some(conn) {
                 continue;
             }

@@ -375,6 +375,30 @@ fn sigterm_exits_zero() {
     assert_eq!(status.code(), Some(0), "exit status {status}");
 }
 
+/// Redis ignores SIGHUP; keel used to die of it (no handler) and leave its pidfile.
+#[test]
+fn sighup_is_ignored() {
+    let dir = common::scratch_dir("sighup");
+    let pidfile = dir.join("keel.pid");
+    let pidfile_s = pidfile.display().to_string();
+    let mut server = Server::keel(&["--pidfile", &pidfile_s]);
+    assert_alive(&server);
+    assert!(pidfile.exists(), "pidfile written at startup");
+    for _ in 0..3 {
+        let sent = Command::new("kill")
+            .args(["-HUP", &server.pid().to_string()])
+            .status()
+            .expect("run kill");
+        assert!(sent.success());
+    }
+    std::thread::sleep(Duration::from_millis(200));
+    assert!(server.is_running(), "SIGHUP must not end the process");
+    assert_alive(&server);
+    assert!(pidfile.exists(), "pidfile still there");
+    drop(server);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 #[test]
 fn starts_from_the_shipped_redis_conf() {
     let dir = common::scratch_dir("conf");

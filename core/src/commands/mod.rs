@@ -242,19 +242,20 @@ fn unknown_command_error(argv: &Argv<'_>) -> String {
 /// Runs one command for `client`, with Redis's checks in Redis's order.
 pub fn execute(node: &mut Node, now: Now, client: &mut Client, argv: &Argv<'_>) {
     let out_start = client.out.len();
-    let errors_before = count_errors(&client.out.bytes[out_start..]);
+    let errors_before = count_errors(client.out.as_bytes().get(out_start..).unwrap_or_default());
     // A queued command is counted when EXEC runs it, as Redis.
     if run_checked(node, now, client, argv) != Dispatch::Queued {
         node.stats.total_commands_processed += 1;
     }
-    let new_errors = count_errors(&client.out.bytes[out_start..]).saturating_sub(errors_before);
+    let written = client.out.as_bytes().get(out_start..).unwrap_or_default();
+    let new_errors = count_errors(written).saturating_sub(errors_before);
     node.stats.total_error_replies += new_errors;
     // CLIENT REPLY OFF/SKIP: drop what this command wrote.
     match client.reply_mode {
         ReplyMode::On => {}
-        ReplyMode::Off => client.out.bytes.truncate(out_start),
+        ReplyMode::Off => client.out.truncate(out_start),
         ReplyMode::Skipping => {
-            client.out.bytes.truncate(out_start);
+            client.out.truncate(out_start);
             client.reply_mode = ReplyMode::On;
         }
         ReplyMode::SkipNext => client.reply_mode = ReplyMode::Skipping,
@@ -450,7 +451,12 @@ pub(crate) fn run_queued(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
         _ => ctx.client.out.error("ERR command vanished from the table"),
     }
     ctx.node.stats.total_commands_processed += 1;
-    let written = ctx.client.out.bytes.get(out_start..).unwrap_or_default();
+    let written = ctx
+        .client
+        .out
+        .as_bytes()
+        .get(out_start..)
+        .unwrap_or_default();
     ctx.node.stats.total_error_replies += count_errors(written);
 }
 

@@ -145,15 +145,7 @@ fn update_zset<R>(
 
 /// A score as Redis 7.0's `addReplyDouble`: `%.17g` in a bulk (RESP2) or a double (RESP3).
 pub fn reply_score(out: &mut ReplyBuf, v: f64) {
-    let text = fmt_score(v);
-    match out.proto {
-        Proto::Resp2 => out.bulk(text.as_bytes()),
-        Proto::Resp3 => {
-            out.bytes.push(b',');
-            out.bytes.extend_from_slice(text.as_bytes());
-            out.bytes.extend_from_slice(b"\r\n");
-        }
-    }
+    out.double_text(fmt_score(v).as_bytes());
 }
 
 /// Members, with scores when asked: flat in RESP2, [member, score] pairs in RESP3.
