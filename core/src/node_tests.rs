@@ -858,3 +858,91 @@ fn the_client_memory_total_matches_a_walk() {
         assert_eq!(node.clients.memory_bytes(), walked, "round {round}");
     }
 }
+
+/// Counts the bytes this thread allocates, so a test can bound what one command
+/// costs in memory (tests run one per thread).
+mod alloc_count {
+    use std::alloc::{GlobalAlloc, Layout, System};
+    use std::cell::Cell;
+
+    pub struct Counting;
+
+    thread_local! {
+        static ALLOCATED_BYTES: Cell<usize> = const { Cell::new(0) };
+    }
+
+    fn add(bytes: usize) {
+        let _ = ALLOCATED_BYTES.try_with(|c| c.set(c.get().saturating_add(bytes)));
+    }
+
+    pub fn allocated_bytes() -> usize {
+        ALLOCATED_BYTES.try_with(Cell::get).unwrap_or(0)
+    }
+
+    // SAFETY: every call is passed straight to the system allocator; the counter is
+    // a thread-local Cell with a const initialiser, which never allocates.
+    unsafe impl GlobalAlloc for Counting {
+        unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+            add(layout.size());
+            unsafe { System.alloc(layout) }
+        }
+        unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+            add(layout.size());
+            unsafe { System.alloc_zeroed(layout) }
+        }
+        unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+            add(new_size.saturating_sub(layout.size()));
+            unsafe { System.realloc(ptr, layout, new_size) }
+        }
+        unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+            unsafe { System.dealloc(ptr, layout) }
+        }
+    }
+}
+
+#[global_allocator]
+static COUNTING_ALLOCATOR: alloc_count::Counting = alloc_count::Counting;
+
+/// Commands that read part of a big string (or refuse to work on it) must not copy
+/// it whole: 50 pipelined `GETRANGE big 0 0` on a 200 MB string stalled keel 6 s.
+/// Each command here gets 1 MB of allocation against a 16 MB value.
+#[test]
+fn reading_a_big_string_does_not_copy_it() {
+    let mut node = test_node();
+    connect(&mut node, 1);
+    let value = vec![b'v'; 16 << 20];
+    assert_eq!(run_on(&mut node, 1, &[b"SET", b"big", &value]), b"+OK\r\n");
+    assert_eq!(run_on(&mut node, 1, &[b"SET", b"big2", &value]), b"+OK\r\n");
+    let cases: &[(&[&[u8]], &[u8])] = &[
+        (&[b"GETRANGE", b"big", b"0", b"0"], b"$1\r\nv\r\n"),
+        (&[b"GETRANGE", b"big", b"-3", b"-1"], b"$3\r\nvvv\r\n"),
+        (&[b"SUBSTR", b"big", b"5", b"6"], b"$2\r\nvv\r\n"),
+        (&[b"STRLEN", b"big"], b":16777216\r\n"),
+        (
+            &[b"LCS", b"big", b"big2"],
+            b"-ERR Insufficient memory, transient memory for LCS exceeds proto-max-bulk-len\r\n",
+        ),
+        (
+            &[b"INCRBYFLOAT", b"big", b"1"],
+            b"-ERR value is not a valid float\r\n",
+        ),
+        (&[b"SETRANGE", b"big", b"3", b"x"], b":16777216\r\n"),
+        (&[b"EXISTS", b"big"], b":1\r\n"),
+    ];
+    for (args, want) in cases {
+        let before = alloc_count::allocated_bytes();
+        let got = run_on(&mut node, 1, args);
+        let spent = alloc_count::allocated_bytes() - before;
+        assert_eq!(
+            String::from_utf8_lossy(&got),
+            String::from_utf8_lossy(want),
+            "{:?}",
+            String::from_utf8_lossy(args[0])
+        );
+        assert!(
+            spent < 1 << 20,
+            "{} allocated {spent} bytes",
+            String::from_utf8_lossy(args[0])
+        );
+    }
+}

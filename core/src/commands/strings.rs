@@ -779,16 +779,15 @@ fn incrbyfloat(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
     let now_ms = ctx.now.wall_ms;
     let key = argv.get(1);
     let existing = ctx.node.keyspace.lookup(db, key, now_ms);
-    let current = match existing.and_then(|id| ctx.node.keyspace.value(db, id)) {
-        None => None,
-        Some(Value::Str(s)) => Some(s.to_vec()),
-        #[allow(unreachable_patterns)]
-        Some(_) => {
-            ctx.out().error(errors::WRONGTYPE);
-            return;
-        }
+    let mut scratch = Vec::new();
+    // Borrowed: a huge string is refused by the parser without being copied.
+    let Ok(current) = string_bytes(&ctx.node.keyspace, db, existing, &mut scratch) else {
+        ctx.out().error(errors::WRONGTYPE);
+        return;
     };
-    match longdouble::incr_by_float(current.as_deref(), argv.get(2)) {
+    let current = existing.map(|_| current);
+    let result = longdouble::incr_by_float(current, argv.get(2));
+    match result {
         Ok(text) => {
             // Redis stores the text as a plain string object: never int-encoded.
             let value = StrValue::with_encoding(
@@ -877,11 +876,17 @@ fn getrange(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
         ctx.out().bulk(b"");
         return;
     };
-    let data = str_of(ctx, id).map(StrValue::to_vec).unwrap_or_default();
+    // Borrowed, never copied: a range of a 200 MB string costs the range.
+    let mut scratch = Vec::new();
+    let data: &[u8] = match ctx.node.keyspace.value(ctx.client.db, id) {
+        Some(Value::Str(s)) => s.bytes(&mut scratch),
+        _ => &[],
+    };
+    let out = &mut ctx.client.out;
     let len = data.len() as i64;
     // Redis 7.0's exact clamping, including its quirks.
     if start < 0 && end < 0 && start > end {
-        ctx.out().bulk(b"");
+        out.bulk(b"");
         return;
     }
     if start < 0 {
@@ -896,10 +901,10 @@ fn getrange(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
         end = len - 1;
     }
     if start > end || len == 0 {
-        ctx.out().bulk(b"");
+        out.bulk(b"");
         return;
     }
-    ctx.out().bulk(&data[start as usize..=end as usize]);
+    out.bulk(data.get(start as usize..=end as usize).unwrap_or_default());
 }
 
 fn setrange(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
@@ -962,6 +967,22 @@ fn setrange(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
 /// Redis allows up to UINT32_MAX/4 cells (~4 GB); keel refuses above 256 MB.
 const LCS_MAX_CELLS: u64 = 64 * 1024 * 1024;
 
+/// The bytes of a string key (an int materialised in `scratch`), empty when there is
+/// no key; Err for another type.
+fn string_bytes<'a>(
+    keyspace: &'a crate::keyspace::Keyspace,
+    db: usize,
+    id: Option<u32>,
+    scratch: &'a mut Vec<u8>,
+) -> Result<&'a [u8], ()> {
+    match id.and_then(|id| keyspace.value(db, id)) {
+        None => Ok(&[]),
+        Some(Value::Str(s)) => Ok(s.bytes(scratch)),
+        #[allow(unreachable_patterns)]
+        Some(_) => Err(()),
+    }
+}
+
 fn lcs(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
     let (mut get_len, mut get_idx, mut with_match_len) = (false, false, false);
     let mut min_match_len: i64 = 0;
@@ -987,29 +1008,29 @@ fn lcs(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
     }
     let db = ctx.db();
     let now_ms = ctx.now.wall_ms;
-    let fetch = |ctx: &mut Ctx<'_>, key: &[u8]| -> Result<Vec<u8>, ()> {
-        let id = ctx.node.keyspace.lookup(db, key, now_ms);
-        match id.and_then(|id| ctx.node.keyspace.value(db, id)) {
-            None => Ok(Vec::new()),
-            Some(Value::Str(s)) => Ok(s.to_vec()),
-            #[allow(unreachable_patterns)]
-            Some(_) => Err(()),
-        }
-    };
-    let (Ok(a), Ok(b)) = (fetch(ctx, argv.get(1)), fetch(ctx, argv.get(2))) else {
-        ctx.out()
+    // Look both keys up first (lookup may expire them), then borrow their bytes: the
+    // size check below must run before anything as big as the values is allocated.
+    let id_a = ctx.node.keyspace.lookup(db, argv.get(1), now_ms);
+    let id_b = ctx.node.keyspace.lookup(db, argv.get(2), now_ms);
+    let keyspace = &ctx.node.keyspace;
+    let (mut scratch_a, mut scratch_b) = (Vec::new(), Vec::new());
+    let (Ok(a), Ok(b)) = (
+        string_bytes(keyspace, db, id_a, &mut scratch_a),
+        string_bytes(keyspace, db, id_b, &mut scratch_b),
+    ) else {
+        ctx.client
+            .out
             .error("ERR The specified keys must contain string values");
         return;
     };
+    let out = &mut ctx.client.out;
     if get_idx && get_len {
-        ctx.out()
-            .error("ERR If you want both the length and indexes, please just use IDX.");
+        out.error("ERR If you want both the length and indexes, please just use IDX.");
         return;
     }
     let cells = (a.len() as u64 + 1).saturating_mul(b.len() as u64 + 1);
     if cells >= LCS_MAX_CELLS {
-        ctx.out()
-            .error("ERR Insufficient memory, transient memory for LCS exceeds proto-max-bulk-len");
+        out.error("ERR Insufficient memory, transient memory for LCS exceeds proto-max-bulk-len");
         return;
     }
     let (alen, blen) = (a.len(), b.len());
@@ -1068,7 +1089,6 @@ fn lcs(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
             a_start = alen;
         }
     }
-    let out = ctx.out();
     if get_idx {
         out.map(2);
         out.bulk(b"matches");

@@ -76,6 +76,8 @@ impl StrValue {
     pub fn modify<R>(&mut self, f: impl FnOnce(&mut Vec<u8>) -> R) -> R {
         let mut data = match std::mem::replace(self, StrValue::Int(0)) {
             StrValue::Growable(data) => data,
+            // The heap bytes become the vector as they are: no copy of a big value.
+            StrValue::Heap { data, .. } => Box::new(data.into_vec()),
             other => Box::new(other.to_vec()),
         };
         let result = f(&mut data);
