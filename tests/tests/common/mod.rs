@@ -18,9 +18,14 @@ pub const READ_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The keel binary cargo built for these tests. With `KEEL_E2E_TARGET=redis` the
 /// "keel" servers are real redis-servers instead: a check of the tests themselves.
+/// `KEEL_E2E_BIN=/path/to/keel-server` runs them against another build (say, the one
+/// before a fix, to see a regression test fail).
 pub fn keel_bin() -> &'static str {
     if std::env::var("KEEL_E2E_TARGET").as_deref() == Ok("redis") {
         return "redis-server";
+    }
+    if let Ok(bin) = std::env::var("KEEL_E2E_BIN") {
+        return Box::leak(bin.into_boxed_str());
     }
     env!("CARGO_BIN_EXE_keel-server-under-test")
 }
