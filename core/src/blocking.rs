@@ -264,6 +264,35 @@ fn try_serve(ctx: &mut Ctx<'_>, key: &[u8], op: &BlockedOp) -> Served {
     }
 }
 
+/// Waiters still blocked on a key that could serve them (a live list for a list op,
+/// a live sorted set for a sorted-set op): a client hung for nothing. Once an input
+/// has been handled, this is empty, whatever the commands did (SWAPDB, MOVE,
+/// RENAME, MULTI/EXEC, FLUSH ...): an invariant for tests and the simulator.
+pub fn stuck_waiters(node: &Node, now_wall_ms: u64) -> Vec<u64> {
+    node.blocking
+        .waiting
+        .iter()
+        .filter(|(_, b)| {
+            let Some(db) = node.keyspace.dbs.get(b.db) else {
+                return false;
+            };
+            b.keys.iter().any(|k| {
+                db.find(k)
+                    .and_then(|id| db.get(id))
+                    .filter(|e| !e.is_expired(now_wall_ms))
+                    .is_some_and(|e| {
+                        matches!(
+                            (&b.op, &e.value),
+                            (BlockedOp::List(_), crate::types::Value::List(_))
+                                | (BlockedOp::ZSet { .. }, crate::types::Value::ZSet(_))
+                        )
+                    })
+            })
+        })
+        .map(|(&id, _)| id)
+        .collect()
+}
+
 /// Marks every watched key of database `db` ready, for SWAPDB (Redis's
 /// `scanDatabaseForReadyKeys`): the database under the waiters' index changed whole.
 pub fn signal_db(node: &mut Node, db: usize) {
@@ -655,5 +684,88 @@ mod tests {
         w.advance_to(5_000);
         assert!(!w.closed.contains(&1));
         assert!(w.closed.contains(&2));
+    }
+
+    /// Random waiters and writers over two databases: after every input no waiter may
+    /// stay blocked on a key that could serve it (the SWAPDB hang was one such).
+    mod no_stuck_waiters {
+        use super::*;
+        use proptest::prelude::*;
+
+        fn waiter_op() -> impl Strategy<Value = String> {
+            prop_oneof![
+                Just("BLPOP a 0"),
+                Just("BRPOP a b 0"),
+                Just("BLMOVE a b LEFT RIGHT 0"),
+                Just("BRPOPLPUSH b a 0"),
+                Just("BLMPOP 0 2 a b RIGHT COUNT 2"),
+                Just("BZPOPMIN z 0"),
+                Just("BZPOPMAX z a 0"),
+                Just("BZMPOP 0 2 a z MIN"),
+            ]
+            .prop_map(String::from)
+        }
+
+        fn writer_op() -> impl Strategy<Value = String> {
+            prop_oneof![
+                Just("RPUSH a x"),
+                Just("LPUSH b y z"),
+                Just("ZADD z 1 m 2 n"),
+                Just("ZADD a 3 q"),
+                Just("DEL a"),
+                Just("DEL z"),
+                Just("SET a s"),
+                Just("SET b s"),
+                Just("LPOP a"),
+                Just("SWAPDB 0 1"),
+                Just("MOVE a 1"),
+                Just("MOVE z 0"),
+                Just("RENAME b a"),
+                Just("RENAME a z"),
+                Just("COPY b a REPLACE"),
+                Just("COPY z z DB 1"),
+                Just("LMOVE b a LEFT LEFT"),
+                Just("FLUSHDB"),
+                Just("MULTI; RPUSH a w; DEL a; RPUSH a v; EXEC"),
+                Just("MULTI; SELECT 1; RPUSH a w; SWAPDB 0 1; EXEC"),
+                Just("EXPIRE a 1"),
+            ]
+            .prop_map(String::from)
+        }
+
+        #[derive(Debug, Clone)]
+        enum Step {
+            Wait { conn: u64, db: u8, op: String },
+            Write { db: u8, op: String },
+            Advance { ms: u64 },
+        }
+
+        fn step() -> impl Strategy<Value = Step> {
+            prop_oneof![
+                2 => (1u64..=3, 0u8..2, waiter_op()).prop_map(|(conn, db, op)| Step::Wait { conn, db, op }),
+                5 => (0u8..2, writer_op()).prop_map(|(db, op)| Step::Write { db, op }),
+                1 => (1u64..1500).prop_map(|ms| Step::Advance { ms }),
+            ]
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(256))]
+            #[test]
+            fn no_waiter_is_left_on_a_ready_key(steps in proptest::collection::vec(step(), 1..40)) {
+                let mut w = World::new(4);
+                for (i, s) in steps.iter().enumerate() {
+                    match s {
+                        Step::Wait { conn, db, op } => w.send(*conn, &format!("SELECT {db}; {op}")),
+                        Step::Write { db, op } => w.send(4, &format!("SELECT {db}; {op}")),
+                        Step::Advance { ms } => {
+                            let to = w.now.mono_ms + ms;
+                            w.advance_to(to);
+                        }
+                    }
+                    let stuck = crate::blocking::stuck_waiters(&w.node, w.now.wall_ms);
+                    prop_assert!(stuck.is_empty(), "after step {i} ({s:?}): waiters {stuck:?} stuck on ready keys");
+                }
+            }
+        }
     }
 }

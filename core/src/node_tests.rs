@@ -946,3 +946,78 @@ fn reading_a_big_string_does_not_copy_it() {
         );
     }
 }
+
+/// Reading a little of a big collection costs a little: the siblings of the
+/// GETRANGE copy, over every type.
+#[test]
+fn reading_a_little_of_a_big_collection_allocates_little() {
+    let mut node = test_node();
+    connect(&mut node, 1);
+    let n = 100_000;
+    let members: Vec<Vec<u8>> = (0..n)
+        .map(|i| format!("member-{i:08}").into_bytes())
+        .collect();
+    for chunk in members.chunks(10_000) {
+        let mut list: Vec<&[u8]> = vec![b"RPUSH", b"l"];
+        let mut set: Vec<&[u8]> = vec![b"SADD", b"s"];
+        let mut hash: Vec<&[u8]> = vec![b"HSET", b"h"];
+        let mut zset: Vec<&[u8]> = vec![b"ZADD", b"z"];
+        for m in chunk {
+            list.push(m);
+            set.push(m);
+            hash.push(m);
+            hash.push(m);
+            zset.push(b"1");
+            zset.push(m);
+        }
+        for args in [list, set, hash, zset] {
+            let reply = run_on(&mut node, 1, &args);
+            assert!(
+                reply.starts_with(b":"),
+                "{}",
+                String::from_utf8_lossy(&reply)
+            );
+        }
+    }
+    let cases: &[&[&[u8]]] = &[
+        &[b"LINDEX", b"l", b"100000"],
+        &[b"LRANGE", b"l", b"5", b"7"],
+        &[b"LLEN", b"l"],
+        &[b"LPOS", b"l", b"member-00000003"],
+        &[b"SISMEMBER", b"s", b"member-00000003"],
+        &[b"SRANDMEMBER", b"s", b"3"],
+        &[b"SCARD", b"s"],
+        &[b"SSCAN", b"s", b"0"],
+        &[b"HGET", b"h", b"member-00000003"],
+        &[b"HLEN", b"h"],
+        &[b"HRANDFIELD", b"h", b"3"],
+        &[b"HSCAN", b"h", b"0"],
+        &[b"ZSCORE", b"z", b"member-00000003"],
+        &[b"ZRANGE", b"z", b"0", b"2"],
+        &[b"ZRANK", b"z", b"member-00100000"],
+        &[b"ZCOUNT", b"z", b"0", b"2"],
+        &[b"ZRANDMEMBER", b"z", b"3"],
+        &[b"ZSCAN", b"z", b"0"],
+        &[b"TYPE", b"z"],
+        &[b"OBJECT", b"ENCODING", b"h"],
+        &[b"EXISTS", b"l", b"s", b"h", b"z"],
+        &[b"SCAN", b"0"],
+        &[b"RANDOMKEY"],
+    ];
+    for args in cases {
+        let before = alloc_count::allocated_bytes();
+        let reply = run_on(&mut node, 1, args);
+        let spent = alloc_count::allocated_bytes() - before;
+        let name = args
+            .iter()
+            .map(|a| String::from_utf8_lossy(a))
+            .collect::<Vec<_>>()
+            .join(" ");
+        assert!(
+            !reply.starts_with(b"-"),
+            "{name}: {}",
+            String::from_utf8_lossy(&reply)
+        );
+        assert!(spent < 256 * 1024, "{name} allocated {spent} bytes");
+    }
+}

@@ -377,16 +377,17 @@ fn sigterm_exits_zero() {
 
 /// Redis ignores SIGHUP; keel used to die of it (no handler) and leave its pidfile.
 #[test]
-fn sighup_is_ignored() {
+fn sighup_and_sigpipe_are_ignored() {
     let dir = common::scratch_dir("sighup");
     let pidfile = dir.join("keel.pid");
     let pidfile_s = pidfile.display().to_string();
     let mut server = Server::keel(&["--pidfile", &pidfile_s]);
     assert_alive(&server);
     assert!(pidfile.exists(), "pidfile written at startup");
-    for _ in 0..3 {
+    // SIGPIPE too: Redis ignores both (a peer gone mid-write must not kill it).
+    for signal in ["-HUP", "-PIPE", "-HUP"] {
         let sent = Command::new("kill")
-            .args(["-HUP", &server.pid().to_string()])
+            .args([signal, &server.pid().to_string()])
             .status()
             .expect("run kill");
         assert!(sent.success());
@@ -776,4 +777,49 @@ fn fuzz_garbage_never_takes_the_server_down() {
         panic!("{e}");
     }
     assert_alive(&server);
+}
+
+/// keel-net writes queued output buffer by buffer from a cursor (writev): a reader
+/// that takes it in small sips, with pauses that fill the socket, must still get
+/// every byte of several big replies, in order.
+#[test]
+fn big_replies_arrive_whole_for_a_slow_reader() {
+    use std::io::{Read, Write};
+    let server = Server::keel(&[]);
+    let mut c = server.conn();
+    let pattern = |len: usize, seed: u8| -> Vec<u8> {
+        (0..len)
+            .map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed))
+            .collect()
+    };
+    let a = pattern(3 << 20, 1);
+    let b = pattern(5 << 20, 7);
+    assert_reply(&c.cmd(&[b"SET", b"a", &a]), b"+OK\r\n");
+    assert_reply(&c.cmd(&[b"SET", b"b", &b]), b"+OK\r\n");
+    let mut want = Vec::new();
+    for v in [&a, &b] {
+        want.extend_from_slice(&bulk(v));
+    }
+    want.extend_from_slice(b"+PONG\r\n");
+    want.extend_from_slice(&bulk(&a));
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", server.port)).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(20)))
+        .expect("timeout");
+    s.write_all(b"GET a\r\nGET b\r\nPING\r\nGET a\r\n")
+        .expect("send");
+    let mut got = Vec::with_capacity(want.len());
+    let mut sip = [0u8; 4096];
+    let mut reads = 0u64;
+    while got.len() < want.len() {
+        let n = s.read(&mut sip).expect("read");
+        assert!(n > 0, "closed after {} of {} bytes", got.len(), want.len());
+        got.extend_from_slice(&sip[..n]);
+        reads += 1;
+        if reads % 512 == 0 {
+            // Let the server's socket fill so its writes go partial.
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+    assert_eq!(got.len(), want.len());
+    assert!(got == want, "reply bytes differ from what was stored");
 }

@@ -622,9 +622,24 @@ fn hrandfield(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
     }
     let pairs: Vec<Pair<'_>> = if wanted >= size {
         hash.iter().collect()
-    } else {
+    } else if matches!(hash, Hash::Packed(_)) || wanted.saturating_mul(3) > size {
         let all: Vec<Pair<'_>> = hash.iter().collect();
         distinct_sample(&all, wanted, |n| rng.gen_range(0..n.max(1)))
+    } else {
+        // Few of many (Redis's case 4): random draws, repeats skipped, O(count) —
+        // copying a million-field table to answer HRANDFIELD h 3 is what Redis avoids.
+        // Each draw is new with probability at least 2/3, so this ends.
+        let mut seen: std::collections::BTreeSet<Vec<u8>> = std::collections::BTreeSet::new();
+        let mut picked: Vec<Pair<'_>> = Vec::with_capacity(wanted);
+        while picked.len() < wanted {
+            let Some((f, v)) = hash.random_pair(|n| rng.gen_range(0..n.max(1))) else {
+                break;
+            };
+            if seen.insert(f.to_vec()) {
+                picked.push((f, v));
+            }
+        }
+        picked
     };
     reply_pairs_header(out, pairs.len(), with_values);
     for (f, v) in pairs {
