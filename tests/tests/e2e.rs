@@ -815,7 +815,7 @@ fn big_replies_arrive_whole_for_a_slow_reader() {
         assert!(n > 0, "closed after {} of {} bytes", got.len(), want.len());
         got.extend_from_slice(&sip[..n]);
         reads += 1;
-        if reads % 512 == 0 {
+        if reads.is_multiple_of(512) {
             // Let the server's socket fill so its writes go partial.
             std::thread::sleep(Duration::from_millis(5));
         }
