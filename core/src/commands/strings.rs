@@ -941,7 +941,9 @@ fn setrange(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
         if data.len() < end {
             data.resize(end, 0);
         }
-        data[start..end].copy_from_slice(value);
+        if let Some(dst) = data.get_mut(start..end) {
+            dst.copy_from_slice(value);
+        }
         data.len()
     };
     let len = match found {
@@ -1036,17 +1038,21 @@ fn lcs(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
     let (alen, blen) = (a.len(), b.len());
     let width = blen + 1;
     let mut table = vec![0u32; (alen + 1) * width];
-    for i in 1..=alen {
-        for k in 1..=blen {
-            let v = if a[i - 1] == b[k - 1] {
-                table[(i - 1) * width + (k - 1)] + 1
+    // LCS(i, k): the length for a[..i] and b[..k]; row i of the table at i * width.
+    let cell = |table: &[u32], i: usize, k: usize| table.get(i * width + k).copied().unwrap_or(0);
+    for (i, &ca) in (1..).zip(a) {
+        for (k, &cb) in (1..).zip(b) {
+            let v = if ca == cb {
+                cell(&table, i - 1, k - 1) + 1
             } else {
-                table[(i - 1) * width + k].max(table[i * width + (k - 1)])
+                cell(&table, i - 1, k).max(cell(&table, i, k - 1))
             };
-            table[i * width + k] = v;
+            if let Some(slot) = table.get_mut(i * width + k) {
+                *slot = v;
+            }
         }
     }
-    let total = table[alen * width + blen] as usize;
+    let total = cell(&table, alen, blen) as usize;
     let mut result = vec![0u8; total];
     // matches: [a_start, a_end, b_start, b_end, len], from the ends backwards, as Redis.
     let mut matches: Vec<[usize; 5]> = Vec::new();
@@ -1055,8 +1061,11 @@ fn lcs(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
     let (mut a_start, mut a_end, mut b_start, mut b_end) = (alen, 0usize, 0usize, 0usize);
     while i > 0 && k > 0 {
         let mut emit_range = false;
-        if a[i - 1] == b[k - 1] {
-            result[idx - 1] = a[i - 1];
+        let (ca, cb) = (a.get(i - 1), b.get(k - 1));
+        if ca == cb {
+            if let (Some(slot), Some(&c)) = (result.get_mut(idx - 1), ca) {
+                *slot = c;
+            }
             if a_start == alen {
                 (a_start, a_end, b_start, b_end) = (i - 1, i - 1, k - 1, k - 1);
             } else if a_start == i && b_start == k {
@@ -1072,7 +1081,7 @@ fn lcs(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
             i -= 1;
             k -= 1;
         } else {
-            if table[(i - 1) * width + k] > table[i * width + (k - 1)] {
+            if cell(&table, i - 1, k) > cell(&table, i, k - 1) {
                 i -= 1;
             } else {
                 k -= 1;

@@ -204,6 +204,8 @@ impl Db {
             self.chunks.push(Vec::with_capacity(CHUNK_SLOTS));
         }
         let chunk_no = self.chunks.len() - 1;
+        // In range: a chunk was pushed above when there was none with room.
+        #[allow(clippy::indexing_slicing)]
         let chunk = &mut self.chunks[chunk_no];
         let id = chunk_no * CHUNK_SLOTS + chunk.len();
         chunk.push(Slot::Used(entry));

@@ -101,10 +101,14 @@ impl Keyspace {
         }
     }
 
+    // In range: `dbs` is never empty (`new` makes at least one) and the index is
+    // clamped to the last; callers pass indices already checked against `databases`.
+    #[allow(clippy::indexing_slicing)]
     pub fn db(&self, index: usize) -> &Db {
         &self.dbs[index.min(self.dbs.len() - 1)]
     }
 
+    #[allow(clippy::indexing_slicing)]
     pub fn db_mut(&mut self, index: usize) -> &mut Db {
         let last = self.dbs.len() - 1;
         &mut self.dbs[index.min(last)]
@@ -244,8 +248,7 @@ impl Keyspace {
         for _ in 0..db_count {
             let db_index = self.next_expire_db % db_count;
             self.next_expire_db = self.next_expire_db.wrapping_add(1);
-            loop {
-                let db = &mut self.dbs[db_index];
+            while let Some(db) = self.dbs.get_mut(db_index) {
                 if db.volatile_len() == 0 {
                     break;
                 }

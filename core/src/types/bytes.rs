@@ -13,7 +13,9 @@ impl SmallBytes {
     pub fn new(data: &[u8]) -> Self {
         if data.len() <= INLINE_CAP {
             let mut buf = [0u8; INLINE_CAP];
-            buf[..data.len()].copy_from_slice(data);
+            if let Some(dst) = buf.get_mut(..data.len()) {
+                dst.copy_from_slice(data);
+            }
             SmallBytes::Inline {
                 len: data.len() as u8,
                 buf,
@@ -34,7 +36,7 @@ impl SmallBytes {
     #[inline]
     pub fn as_bytes(&self) -> &[u8] {
         match self {
-            SmallBytes::Inline { len, buf } => &buf[..(*len as usize).min(INLINE_CAP)],
+            SmallBytes::Inline { len, buf } => buf.get(..usize::from(*len)).unwrap_or(buf),
             SmallBytes::Heap(b) => b,
         }
     }

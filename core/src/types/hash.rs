@@ -592,8 +592,12 @@ impl Slot {
         let total = field.len() + value.len();
         if total <= SLOT_INLINE_CAP {
             let mut buf = [0u8; SLOT_INLINE_CAP];
-            buf[..field.len()].copy_from_slice(field);
-            buf[field.len()..total].copy_from_slice(value);
+            if let Some(dst) = buf.get_mut(..field.len()) {
+                dst.copy_from_slice(field);
+            }
+            if let Some(dst) = buf.get_mut(field.len()..total) {
+                dst.copy_from_slice(value);
+            }
             Slot::Inline {
                 field_len: field.len() as u8,
                 value_len: value.len() as u8,

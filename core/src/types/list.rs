@@ -129,7 +129,7 @@ fn encoded_len(base: &[u8], elem: &[u8]) -> usize {
 
 fn encode_entry(out: &mut Vec<u8>, base: &[u8], elem: &[u8]) {
     let shared = shared_len(base, elem);
-    let suffix = &elem[shared..];
+    let suffix = elem.get(shared..).unwrap_or_default();
     if shared == 0 && suffix.len() < 0x80 {
         out.push(suffix.len() as u8);
     } else {
@@ -182,7 +182,7 @@ struct Chunk {
 impl Chunk {
     /// An empty chunk whose base is a prefix of `first`, sized for `first` exactly.
     fn new(first: &[u8]) -> Chunk {
-        let base = &first[..first.len().min(BASE_MAX_BYTES)];
+        let base = first.get(..BASE_MAX_BYTES).unwrap_or(first);
         let mut buf = Vec::with_capacity(1 + base.len() + encoded_len(base, first));
         buf.push(base.len() as u8);
         buf.extend_from_slice(base);
@@ -771,8 +771,11 @@ impl List {
                 if limit != 0 && removed >= limit {
                     break;
                 }
-                if c.equals(c.entry(offsets[p]), elem) {
-                    drop[p] = true;
+                let (Some(&offset), Some(flag)) = (offsets.get(p), drop.get_mut(p)) else {
+                    continue;
+                };
+                if c.equals(c.entry(offset), elem) {
+                    *flag = true;
                     any = true;
                     removed += 1;
                 }

@@ -530,7 +530,9 @@ impl Slot {
     fn new(member: &[u8]) -> Slot {
         if member.len() <= SLOT_INLINE_CAP {
             let mut buf = [0u8; SLOT_INLINE_CAP];
-            buf[..member.len()].copy_from_slice(member);
+            if let Some(dst) = buf.get_mut(..member.len()) {
+                dst.copy_from_slice(member);
+            }
             Slot::Inline {
                 len: member.len() as u8,
                 buf,

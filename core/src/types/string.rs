@@ -46,7 +46,9 @@ impl StrValue {
     pub fn with_encoding(data: &[u8], raw: bool) -> Self {
         if data.len() <= INLINE_CAP {
             let mut buf = [0u8; INLINE_CAP];
-            buf[..data.len()].copy_from_slice(data);
+            if let Some(dst) = buf.get_mut(..data.len()) {
+                dst.copy_from_slice(data);
+            }
             StrValue::Inline {
                 meta: data.len() as u8 | if raw { RAW_BIT } else { 0 },
                 buf,
@@ -98,9 +100,7 @@ impl StrValue {
     pub fn as_bytes(&self) -> Option<&[u8]> {
         match self {
             StrValue::Int(_) => None,
-            StrValue::Inline { meta, buf } => {
-                Some(&buf[..((meta & !RAW_BIT) as usize).min(INLINE_CAP)])
-            }
+            StrValue::Inline { meta, buf } => buf.get(..usize::from(meta & !RAW_BIT)).or(Some(buf)),
             StrValue::Heap { data, .. } => Some(data),
             StrValue::Growable(data) => Some(data),
         }
