@@ -3,6 +3,7 @@
 //! semantics. Never does I/O: the server reads the files (and `include`s, via a callback).
 
 use crate::glob::glob_match;
+use crate::strtod::is_c_space;
 use std::fmt;
 use std::fmt::Write as _;
 
@@ -858,11 +859,6 @@ pub struct ConfigLine {
     pub args: Vec<String>,
 }
 
-/// C `isspace` in the C locale.
-fn is_c_space(b: u8) -> bool {
-    matches!(b, b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r')
-}
-
 fn hex_digit(b: u8) -> Option<u8> {
     match b {
         b'0'..=b'9' => Some(b - b'0'),
@@ -1182,27 +1178,6 @@ fn memtoull(s: &[u8]) -> Option<u64> {
         value = value.saturating_mul(10).saturating_add(u64::from(d - b'0'));
     }
     Some(value.wrapping_mul(multiplier))
-}
-
-/// Redis `string2d` (strtod, whole input, no leading space, no NaN, no overflow/underflow).
-fn string2d(s: &[u8]) -> Option<f64> {
-    let text = std::str::from_utf8(s).ok()?;
-    if text.is_empty() || s.first().is_some_and(|&b| is_c_space(b)) {
-        return None;
-    }
-    let value: f64 = text.parse().ok()?;
-    if value.is_nan() {
-        return None;
-    }
-    let lower = text.to_ascii_lowercase();
-    if value.is_infinite() && !lower.contains("inf") {
-        return None; // overflow (ERANGE)
-    }
-    let mantissa = lower.split('e').next().unwrap_or_default();
-    if value == 0.0 && mantissa.bytes().any(|b| matches!(b, b'1'..=b'9')) {
-        return None; // underflow (ERANGE)
-    }
-    Some(value)
 }
 
 fn check_bounds(
@@ -1873,7 +1848,7 @@ impl Config {
                 }
                 let mut percentiles = Vec::with_capacity(args.len());
                 for arg in args {
-                    let p = string2d(arg).ok_or_else(|| {
+                    let p = crate::strtod::string2d(arg).ok_or_else(|| {
                         "Invalid latency-tracking-info-percentiles parameters".to_string()
                     })?;
                     if !(0.0..=100.0).contains(&p) {
