@@ -12,7 +12,7 @@ use crate::mutants::Mutant;
 use crate::notify;
 use crate::resp::{Proto, ReplyBuf};
 use crate::types::set::{Member, Set};
-use crate::types::zset::{fmt_score, parse_score, LexRange, ScoreRange, ZSetLimits};
+use crate::types::zset::{fmt_score, parse_score, score_cmp, LexRange, ScoreRange, ZSetLimits};
 use crate::types::{Value, ZSet};
 use crate::util::parse_i64;
 
@@ -1630,10 +1630,9 @@ fn setop_generic(
         ctx.out().int(cardinality as i64);
         return;
     }
-    result.sort_by(|a, b| match a.1.partial_cmp(&b.1) {
-        Some(std::cmp::Ordering::Equal) | None => a.0.cmp(&b.0),
-        Some(o) => o,
-    });
+    // Aggregates turn NaN into 0, as Redis does; score_cmp is total regardless, which
+    // Rust's sort needs.
+    result.sort_by(|a, b| score_cmp(a.1, b.1).then_with(|| a.0.cmp(&b.0)));
     match dst {
         Some(dst) => store_result(ctx, dst, &result, name),
         None => reply_entries(ctx.out(), &result, withscores),
