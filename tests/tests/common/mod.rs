@@ -762,11 +762,12 @@ pub fn one(w: &str) -> Vec<String> {
     vec![w.to_string()]
 }
 
-/// A command as a redis-cli line (empty or spaced arguments quoted).
+/// A command as a redis-cli line (empty arguments, and ones with spaces or control
+/// bytes, quoted).
 pub fn render(cmd: &[String]) -> String {
     cmd.iter()
         .map(|a| {
-            if a.is_empty() || a.contains(' ') {
+            if a.is_empty() || a.bytes().any(|b| !b.is_ascii_graphic()) {
                 format!("{a:?}")
             } else {
                 a.clone()
@@ -786,45 +787,65 @@ pub fn run_generated(
     strategy: impl Strategy<Value = (Vec<String>, Vec<Vec<String>>)>,
     normalize: impl Fn(&[String], &[u8]) -> Vec<u8>,
 ) {
+    run_generated_cases(pair, 64, strategy, normalize);
+}
+
+/// `run_generated` with `default_cases` when `PROPTEST_CASES` is not set.
+pub fn run_generated_cases(
+    pair: &Pair,
+    default_cases: u32,
+    strategy: impl Strategy<Value = (Vec<String>, Vec<Vec<String>>)>,
+    normalize: impl Fn(&[String], &[u8]) -> Vec<u8>,
+) {
     use proptest::test_runner::{Config, TestCaseError, TestRunner};
     let cases = std::env::var("PROPTEST_CASES")
         .ok()
         .and_then(|c| c.parse().ok())
-        .unwrap_or(64);
+        .unwrap_or(default_cases);
     let config = Config {
         cases,
         failure_persistence: None,
         ..Config::default()
     };
     let result = TestRunner::new(config).run(&strategy, |(setup, seq)| {
-        let (mut r, mut k) = pair.fresh();
-        for line in &setup {
-            r.cmds(line);
-            k.cmds(line);
-        }
-        for (i, c) in seq.iter().enumerate() {
-            let args: Vec<Vec<u8>> = c.iter().map(|a| a.clone().into_bytes()).collect();
-            let want = r.cmdv(&args);
-            let got = k.cmdv(&args);
-            if normalize(c, &want) != normalize(c, &got) {
-                let script: Vec<String> = seq.iter().map(|c| render(c)).collect();
-                return Err(TestCaseError::fail(format!(
-                    "command {} of {}: {}\n  redis: {}\n  keel:  {}\n--- setup ---\n{}\n--- sequence ---\n{}",
-                    i + 1,
-                    seq.len(),
-                    render(c),
-                    escape(&want),
-                    escape(&got),
-                    setup.join("\n"),
-                    script.join("\n")
-                )));
-            }
-        }
-        Ok(())
+        run_case(pair, &setup, &seq, &normalize).map_err(TestCaseError::fail)
     });
     if let Err(e) = result {
         panic!("keel differs from redis (minimal sequence after shrinking):\n{e}");
     }
+}
+
+/// One case of `run_generated`: the first differing reply, with the whole sequence.
+pub fn run_case(
+    pair: &Pair,
+    setup: &[String],
+    seq: &[Vec<String>],
+    normalize: impl Fn(&[String], &[u8]) -> Vec<u8>,
+) -> Result<(), String> {
+    let (mut r, mut k) = pair.fresh();
+    for line in setup {
+        r.cmds(line);
+        k.cmds(line);
+    }
+    for (i, c) in seq.iter().enumerate() {
+        let args: Vec<Vec<u8>> = c.iter().map(|a| a.clone().into_bytes()).collect();
+        let want = r.cmdv(&args);
+        let got = k.cmdv(&args);
+        if normalize(c, &want) != normalize(c, &got) {
+            let script: Vec<String> = seq.iter().map(|c| render(c)).collect();
+            return Err(format!(
+                "command {} of {}: {}\n  redis: {}\n  keel:  {}\n--- setup ---\n{}\n--- sequence ---\n{}",
+                i + 1,
+                seq.len(),
+                render(c),
+                escape(&want),
+                escape(&got),
+                setup.join("\n"),
+                script.join("\n")
+            ));
+        }
+    }
+    Ok(())
 }
 
 // ---- numeric edge-case texts ----
