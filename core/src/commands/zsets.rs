@@ -1536,13 +1536,14 @@ fn setop_generic(
         }
     }
     let mut inputs = Vec::with_capacity(setnum);
-    for (i, id) in ids.iter().enumerate() {
+    // One weight per key (all 1 without WEIGHTS).
+    for (id, &weight) in ids.iter().zip(&weights) {
         let input = match id.and_then(|id| ctx.node.keyspace.value(db, id)) {
             // Checked while looking the keys up.
             Some(v) => read_input(v).unwrap_or(Input::Missing),
             None => Input::Missing,
         };
-        inputs.push((input, weights[i], *id));
+        inputs.push((input, weight, *id));
     }
     if op != SetOp::Diff {
         // Smallest first (a stable sort, as glibc's qsort merge sort is here).

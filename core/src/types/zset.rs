@@ -816,12 +816,38 @@ fn key_cmp(slots: &[Slot], a_score: f64, a_id: u32, b_score: f64, b_id: u32) -> 
     )
 }
 
+/// Index of the first child whose greatest key is not below (score, id).
+fn first_not_below(
+    slots: &[Slot],
+    max_scores: &[f64],
+    max_ids: &[u32],
+    score: f64,
+    id: u32,
+) -> Option<usize> {
+    max_scores
+        .iter()
+        .zip(max_ids)
+        .position(|(&s, &k)| key_cmp(slots, s, k, score, id) != Ordering::Less)
+}
+
 /// Position of the first key of a leaf not below (score, id).
 fn leaf_pos(slots: &[Slot], scores: &[f64], ids: &[u32], score: f64, id: u32) -> usize {
+    leaf_partition(scores, ids, &mut |s, other| {
+        key_cmp(slots, s, other, score, id) == Ordering::Less
+    })
+}
+
+/// Number of keys of a leaf, in order, for which `pred` holds (true for a prefix):
+/// a binary search. `get` costs the same bounds check indexing would.
+fn leaf_partition(scores: &[f64], ids: &[u32], pred: &mut impl FnMut(f64, u32) -> bool) -> usize {
     let (mut lo, mut hi) = (0, ids.len().min(scores.len()));
     while lo < hi {
         let mid = lo + (hi - lo) / 2;
-        if key_cmp(slots, scores[mid], ids[mid], score, id) == Ordering::Less {
+        let holds = match (scores.get(mid), ids.get(mid)) {
+            (Some(&s), Some(&id)) => pred(s, id),
+            _ => false,
+        };
+        if holds {
             lo = mid + 1;
         } else {
             hi = mid;
@@ -997,10 +1023,8 @@ impl Node {
         score: f64,
         id: u32,
     ) -> usize {
-        let n = max_ids.len();
-        (0..n)
-            .find(|&i| key_cmp(slots, max_scores[i], max_ids[i], score, id) != Ordering::Less)
-            .unwrap_or(n.saturating_sub(1))
+        first_not_below(slots, max_scores, max_ids, score, id)
+            .unwrap_or(max_ids.len().saturating_sub(1))
     }
 
     /// Inserts a key; returns the new right sibling when this node split. `grown`
@@ -1047,13 +1071,21 @@ impl Node {
                 let i = Node::child_for(slots, max_scores, max_ids, score, id);
                 let child = children.get_mut(i)?;
                 let split = child.insert(slots, score, id, grown);
-                if let Some((s, k)) = child.max_key() {
-                    max_scores[i] = s;
-                    max_ids[i] = k;
+                let child_max = child.max_key();
+                // After a split the child kept only part of its keys: count them.
+                let child_count = split.as_ref().map(|_| child.count());
+                if let (Some((s, k)), Some(ms), Some(mk)) =
+                    (child_max, max_scores.get_mut(i), max_ids.get_mut(i))
+                {
+                    *ms = s;
+                    *mk = k;
                 }
-                counts[i] += 1;
+                if let Some(c) = counts.get_mut(i) {
+                    *c = child_count.unwrap_or(*c + 1);
+                }
+                // The four vectors run in parallel and `i` is a child's index, so
+                // `i + 1` is within each for `insert`.
                 if let Some(right) = split {
-                    counts[i] = children[i].count();
                     let (s, k) = right.max_key().unwrap_or((0.0, 0));
                     counts.insert(i + 1, right.count());
                     max_scores.insert(i + 1, s);
@@ -1102,17 +1134,27 @@ impl Node {
                 max_scores,
                 max_ids,
             } => {
-                let n = children.len();
-                let Some(i) = (0..n).find(|&i| {
-                    key_cmp(slots, max_scores[i], max_ids[i], score, id) != Ordering::Less
-                }) else {
+                let Some(i) = first_not_below(slots, max_scores, max_ids, score, id) else {
                     return false;
                 };
-                if !children[i].remove(slots, score, id, freed) {
+                let Some(child) = children.get_mut(i) else {
+                    return false;
+                };
+                if !child.remove(slots, score, id, freed) {
                     return false;
                 }
-                counts[i] -= 1;
-                if counts[i] == 0 {
+                let (child_max, child_width) = (child.max_key(), child.width());
+                let cap = if matches!(child, Node::Leaf { .. }) {
+                    LEAF_CAP
+                } else {
+                    INNER_CAP
+                };
+                let Some(count) = counts.get_mut(i) else {
+                    return true;
+                };
+                *count = count.saturating_sub(1);
+                // `i` indexes all four parallel vectors, so `remove(i)` is in range.
+                if *count == 0 {
                     let gone = children.remove(i);
                     counts.remove(i);
                     max_scores.remove(i);
@@ -1120,32 +1162,39 @@ impl Node {
                     gone.count_nodes(freed);
                     return true;
                 }
-                if let Some((s, k)) = children[i].max_key() {
-                    max_scores[i] = s;
-                    max_ids[i] = k;
+                if let (Some((s, k)), Some(ms), Some(mk)) =
+                    (child_max, max_scores.get_mut(i), max_ids.get_mut(i))
+                {
+                    *ms = s;
+                    *mk = k;
                 }
-                let cap = if matches!(children[i], Node::Leaf { .. }) {
-                    LEAF_CAP
-                } else {
-                    INNER_CAP
-                };
-                if children[i].width() >= cap / 4 {
+                if child_width >= cap / 4 {
                     return true;
                 }
                 let j = if i > 0 { i - 1 } else { i + 1 };
-                if j >= children.len() || children[i].width() + children[j].width() > cap {
+                let Some(neighbour_width) = children.get(j).map(Node::width) else {
+                    return true;
+                };
+                if child_width + neighbour_width > cap {
                     return true;
                 }
+                // lo < hi, both children's indexes: in range of every vector.
                 let (lo, hi) = (i.min(j), i.max(j));
                 let right = children.remove(hi);
                 let right_count = counts.remove(hi);
                 let right_max = (max_scores.remove(hi), max_ids.remove(hi));
-                counts[lo] += right_count;
-                max_scores[lo] = right_max.0;
-                max_ids[lo] = right_max.1;
-                match (&mut children[lo], right) {
+                if let (Some(c), Some(ms), Some(mk)) = (
+                    counts.get_mut(lo),
+                    max_scores.get_mut(lo),
+                    max_ids.get_mut(lo),
+                ) {
+                    *c += right_count;
+                    *ms = right_max.0;
+                    *mk = right_max.1;
+                }
+                match (children.get_mut(lo), right) {
                     (
-                        Node::Leaf { scores, ids },
+                        Some(Node::Leaf { scores, ids }),
                         Node::Leaf {
                             scores: rs,
                             ids: ri,
@@ -1156,12 +1205,12 @@ impl Node {
                         freed.0 += 1;
                     }
                     (
-                        Node::Inner {
+                        Some(Node::Inner {
                             children: c,
                             counts: n,
                             max_scores: s,
                             max_ids: k,
-                        },
+                        }),
                         Node::Inner {
                             children: rc,
                             counts: rn,
@@ -1175,7 +1224,7 @@ impl Node {
                         k.extend(rk);
                         freed.1 += 1;
                     }
-                    // Siblings are always at the same height.
+                    // Siblings are always at the same height, and `lo` is one.
                     _ => unreachable!("B+tree siblings of different heights"),
                 }
                 true
@@ -1198,19 +1247,7 @@ impl Node {
     /// Number of keys, in order, for which `pred` holds (true for a prefix).
     fn partition(&self, pred: &mut impl FnMut(f64, u32) -> bool) -> usize {
         match self {
-            Node::Leaf { scores, ids } => {
-                let mut lo = 0;
-                let mut hi = ids.len();
-                while lo < hi {
-                    let mid = lo + (hi - lo) / 2;
-                    if pred(scores[mid], ids[mid]) {
-                        lo = mid + 1;
-                    } else {
-                        hi = mid;
-                    }
-                }
-                lo
-            }
+            Node::Leaf { scores, ids } => leaf_partition(scores, ids, pred),
             Node::Inner {
                 children,
                 counts,
@@ -1218,11 +1255,12 @@ impl Node {
                 max_ids,
             } => {
                 let mut acc = 0usize;
-                for i in 0..children.len() {
-                    if pred(max_scores[i], max_ids[i]) {
-                        acc += counts[i] as usize;
+                let keyed = max_scores.iter().zip(max_ids).zip(counts).zip(children);
+                for (((&s, &k), &c), child) in keyed {
+                    if pred(s, k) {
+                        acc += c as usize;
                     } else {
-                        return acc + children[i].partition(pred);
+                        return acc + child.partition(pred);
                     }
                 }
                 acc
@@ -1235,44 +1273,66 @@ impl Node {
     fn visit(&self, lo: usize, hi: usize, rev: bool, f: &mut impl FnMut(f64, u32) -> bool) -> bool {
         match self {
             Node::Leaf { scores, ids } => {
-                let hi = hi.min(ids.len());
+                let hi = hi.min(ids.len()).min(scores.len());
+                let (Some(scores), Some(ids)) = (scores.get(lo..hi), ids.get(lo..hi)) else {
+                    // lo >= hi: nothing to visit.
+                    return true;
+                };
+                let mut keys = scores.iter().zip(ids);
                 if rev {
-                    for i in (lo..hi).rev() {
-                        if !f(scores[i], ids[i]) {
-                            return false;
-                        }
-                    }
+                    keys.rev().all(|(&s, &id)| f(s, id))
                 } else {
-                    for i in lo..hi {
-                        if !f(scores[i], ids[i]) {
-                            return false;
-                        }
-                    }
+                    keys.all(|(&s, &id)| f(s, id))
                 }
-                true
             }
             Node::Inner {
                 children, counts, ..
             } => {
-                let mut starts = [0usize; INNER_CAP + 2];
-                for (k, &c) in counts.iter().enumerate() {
-                    starts[k + 1] = starts[k] + c as usize;
-                }
-                let n = children.len();
-                let mut step = |k: usize| -> bool {
-                    let (s, e) = (starts[k], starts[k + 1]);
-                    if e <= lo || s >= hi {
-                        return true;
-                    }
-                    children[k].visit(lo.saturating_sub(s), hi.min(e) - s, rev, f)
-                };
+                let ranked = children.iter().zip(counts);
                 if rev {
-                    (0..n).rev().all(&mut step)
+                    let mut end: usize = counts.iter().map(|&c| c as usize).sum();
+                    for (child, &c) in ranked.rev() {
+                        let start = end.saturating_sub(c as usize);
+                        if !child.visit_ranks(start, end, lo, hi, rev, f) {
+                            return false;
+                        }
+                        end = start;
+                    }
                 } else {
-                    (0..n).all(&mut step)
+                    let mut start = 0usize;
+                    for (child, &c) in ranked {
+                        let end = start + c as usize;
+                        if !child.visit_ranks(start, end, lo, hi, rev, f) {
+                            return false;
+                        }
+                        start = end;
+                    }
                 }
+                true
             }
         }
+    }
+
+    /// `visit` of ranks `lo..hi` of the parent on this child, which holds the parent's
+    /// ranks `start..end`.
+    fn visit_ranks(
+        &self,
+        start: usize,
+        end: usize,
+        lo: usize,
+        hi: usize,
+        rev: bool,
+        f: &mut impl FnMut(f64, u32) -> bool,
+    ) -> bool {
+        if end <= lo || start >= hi {
+            return true;
+        }
+        self.visit(
+            lo.saturating_sub(start),
+            hi.min(end).saturating_sub(start),
+            rev,
+            f,
+        )
     }
 }
 
