@@ -3,6 +3,7 @@
 //! semantics. Never does I/O: the server reads the files (and `include`s, via a callback).
 
 use crate::glob::glob_match;
+use crate::strtod::is_c_space;
 use std::fmt;
 use std::fmt::Write as _;
 
@@ -680,7 +681,7 @@ fn find(name: &[u8]) -> Option<(usize, &'static str)> {
     for (d, s) in buf.iter_mut().zip(name) {
         *d = s.to_ascii_lowercase();
     }
-    let lower = &buf[..name.len()];
+    let lower = buf.get(..name.len()).unwrap_or_default();
     if let Ok(i) = DIRECTIVES.binary_search_by(|d| d.name.as_bytes().cmp(lower)) {
         return DIRECTIVES.get(i).map(|d| (i, d.name));
     }
@@ -856,11 +857,6 @@ pub struct ConfigLine {
     pub directive: String,
     /// The other words, unquoted (bytes that are not UTF-8 are replaced).
     pub args: Vec<String>,
-}
-
-/// C `isspace` in the C locale.
-fn is_c_space(b: u8) -> bool {
-    matches!(b, b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r')
 }
 
 fn hex_digit(b: u8) -> Option<u8> {
@@ -1184,27 +1180,6 @@ fn memtoull(s: &[u8]) -> Option<u64> {
     Some(value.wrapping_mul(multiplier))
 }
 
-/// Redis `string2d` (strtod, whole input, no leading space, no NaN, no overflow/underflow).
-fn string2d(s: &[u8]) -> Option<f64> {
-    let text = std::str::from_utf8(s).ok()?;
-    if text.is_empty() || s.first().is_some_and(|&b| is_c_space(b)) {
-        return None;
-    }
-    let value: f64 = text.parse().ok()?;
-    if value.is_nan() {
-        return None;
-    }
-    let lower = text.to_ascii_lowercase();
-    if value.is_infinite() && !lower.contains("inf") {
-        return None; // overflow (ERANGE)
-    }
-    let mantissa = lower.split('e').next().unwrap_or_default();
-    if value == 0.0 && mantissa.bytes().any(|b| matches!(b, b'1'..=b'9')) {
-        return None; // underflow (ERANGE)
-    }
-    Some(value)
-}
-
 fn check_bounds(
     value: i64,
     min: i64,
@@ -1473,9 +1448,11 @@ impl Config {
                 // has it split like a line (`--save "900 1"`, `--client-output-buffer-limit
                 // "pubsub 1mb 512kb 60"` on the command line).
                 let split;
-                if d.kind.is_multi_arg() && args.len() == 1 && !args[0].is_empty() {
-                    split = split_args(args[0]).unwrap_or_default();
-                    args = split.iter().map(Vec::as_slice).collect();
+                if let [only] = args.as_slice() {
+                    if d.kind.is_multi_arg() && !only.is_empty() {
+                        split = split_args(only).unwrap_or_default();
+                        args = split.iter().map(Vec::as_slice).collect();
+                    }
                 }
                 if !d.kind.is_multi_arg() && words.len() != 2 {
                     return Err(ConfigFileError::at(
@@ -1873,7 +1850,7 @@ impl Config {
                 }
                 let mut percentiles = Vec::with_capacity(args.len());
                 for arg in args {
-                    let p = string2d(arg).ok_or_else(|| {
+                    let p = crate::strtod::string2d(arg).ok_or_else(|| {
                         "Invalid latency-tracking-info-percentiles parameters".to_string()
                     })?;
                     if !(0.0..=100.0).contains(&p) {

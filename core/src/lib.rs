@@ -4,6 +4,7 @@
 //! `next_deadline()`. Nothing in this crate reads a clock, touches a socket or a file,
 //! spawns a thread or draws OS randomness; drivers hand all of that in.
 
+mod bignum;
 pub mod blocking;
 pub mod client;
 pub mod commands;
@@ -19,6 +20,7 @@ mod node_tests;
 pub mod notify;
 pub mod pubsub;
 pub mod resp;
+pub mod strtod;
 pub mod types;
 pub mod util;
 

@@ -4,6 +4,9 @@
 
 use std::cmp::Ordering;
 
+use crate::bignum::{decimal_quotient, Big, QBITS};
+use crate::strtod::is_c_space;
+
 /// Redis's `MAX_LONG_DOUBLE_CHARS`: inputs of this length or longer are rejected.
 pub const MAX_LEN: usize = 5 * 1024;
 
@@ -18,8 +21,6 @@ const DEC_OVERFLOW: i64 = 4933;
 const DEC_UNDERFLOW: i64 = -4951;
 /// Exponents are read saturating at this magnitude: far beyond any that matters.
 const EXP_CAP: i64 = 1_000_000_000_000;
-/// Quotient bits produced by the division: the quotient is arranged to be < 2^67.
-const QBITS: u32 = 68;
 
 /// An x87 extended-precision value: `(-1)^neg * mantissa * 2^exp`, always finite.
 ///
@@ -299,11 +300,6 @@ fn round(neg: bool, q: u128, sticky: bool, e2: i64, mode: Denormals) -> Result<F
     Ok(F80 { neg, mantissa, exp })
 }
 
-/// C `isspace` in the "C" locale.
-fn is_c_space(b: u8) -> bool {
-    matches!(b, b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r')
-}
-
 /// Redis 7.0 `string2ld` over glibc `strtold`: `None` when Redis answers "value is
 /// not a valid float" (empty, too long, leading space, anything `strtold` leaves
 /// unread including a NUL byte, NaN, overflow to infinity, nonzero underflowing to
@@ -400,35 +396,24 @@ fn decimal_to_f80(neg: bool, digits: &[u8], e10: i64) -> Result<F80, Range> {
     if nd + e10 <= DEC_UNDERFLOW {
         return Err(Range::Underflow);
     }
-    // Now |e10| < DEC_OVERFLOW + MAX_LEN - DEC_UNDERFLOW: the numbers below stay
-    // under ~34,000 bits.
-    let mut n = Big::from_decimal(digits);
     if e10 >= 0 && nd <= 19 {
         if let Some(v) = u64::try_from(e10)
             .ok()
             .and_then(|e| u32::try_from(e).ok())
             .and_then(|e| 10u64.checked_pow(e))
-            .and_then(|p| n.to_u64().and_then(|n| n.checked_mul(p)))
+            .and_then(|p| {
+                Big::from_decimal(digits)
+                    .to_u64()
+                    .and_then(|n| n.checked_mul(p))
+            })
         {
             return round(neg, u128::from(v), false, 0, Denormals::Glibc236);
         }
     }
-    let mut m = Big::from_u64(1);
-    let pow = u32::try_from(e10.unsigned_abs()).map_err(|_| Range::Overflow)?;
-    if e10 >= 0 {
-        n.mul_pow10(pow);
-    } else {
-        m.mul_pow10(pow);
-    }
-    // n/m lies in [2^(bn-bm-1), 2^(bn-bm+1)); scaled by 2^s it lies in [2^65, 2^67).
-    let s = 66 + i64::from(m.bit_len()) - i64::from(n.bit_len());
-    if s >= 0 {
-        n.shl(s.unsigned_abs());
-    } else {
-        m.shl(s.unsigned_abs());
-    }
-    let (q, sticky) = div_quotient(n, &m);
-    round(neg, q, sticky, -s, Denormals::Glibc236)
+    // Now |e10| < DEC_OVERFLOW + MAX_LEN - DEC_UNDERFLOW, within decimal_quotient's
+    // limits: None cannot happen for a nonzero digit string, read as overflow if so.
+    let (q, sticky, e2) = decimal_quotient(digits, e10).ok_or(Range::Overflow)?;
+    round(neg, q, sticky, e2, Denormals::Glibc236)
 }
 
 /// `[hexdigits][.hexdigits][p[+-]digits]` after "0x", with at least one hex digit,
@@ -460,255 +445,6 @@ fn parse_hex(neg: bool, s: &[u8]) -> Option<Result<F80, Range>> {
     let shift = (bl - i64::from(QBITS)).max(0);
     let (q, sticky) = h.top_bits(shift.unsigned_abs());
     Some(round(neg, q, sticky, e2 + shift, Denormals::Glibc236))
-}
-
-/// `floor(num / den)` and whether the remainder is nonzero, given
-/// `num < den * 2^QBITS` (so the quotient fits in `QBITS` bits) and `den != 0`.
-fn div_quotient(mut num: Big, den: &Big) -> (u128, bool) {
-    let mut d = den.clone();
-    d.shl(u64::from(QBITS));
-    let mut q: u128 = 0;
-    for _ in 0..QBITS {
-        d.shr1();
-        q <<= 1;
-        if num.cmp(&d) != Ordering::Less {
-            num.sub_assign(&d);
-            q |= 1;
-        }
-    }
-    (q, !num.is_zero())
-}
-
-/// A small unsigned big integer: little-endian 32-bit limbs, no high zero limbs.
-#[derive(Clone, Debug, PartialEq, Eq)]
-struct Big {
-    limbs: Vec<u32>,
-}
-
-impl Big {
-    fn from_u64(v: u64) -> Big {
-        let mut b = Big {
-            limbs: vec![v as u32, (v >> 32) as u32],
-        };
-        b.trim();
-        b
-    }
-
-    /// ASCII decimal digits, nine at a time.
-    fn from_decimal(digits: &[u8]) -> Big {
-        let mut b = Big { limbs: Vec::new() };
-        for chunk in digits.chunks(9) {
-            let mut v: u32 = 0;
-            for &d in chunk {
-                v = v * 10 + u32::from(d.wrapping_sub(b'0') % 10);
-            }
-            // chunk.len() <= 9, so 10^len <= 10^9 fits.
-            b.mul_small(10u32.pow(chunk.len() as u32));
-            b.add_small(v);
-        }
-        b
-    }
-
-    /// ASCII hex digits, most significant first, packed eight to a limb.
-    fn from_hex(digits: impl DoubleEndedIterator<Item = u8>) -> Big {
-        let mut limbs = Vec::new();
-        let (mut cur, mut n) = (0u32, 0u32);
-        for d in digits.rev() {
-            let v = char::from(d).to_digit(16).unwrap_or(0);
-            cur |= v << (4 * n);
-            n += 1;
-            if n == 8 {
-                limbs.push(cur);
-                cur = 0;
-                n = 0;
-            }
-        }
-        if n > 0 {
-            limbs.push(cur);
-        }
-        let mut b = Big { limbs };
-        b.trim();
-        b
-    }
-
-    fn is_zero(&self) -> bool {
-        self.limbs.is_empty()
-    }
-
-    fn trim(&mut self) {
-        while self.limbs.last() == Some(&0) {
-            self.limbs.pop();
-        }
-    }
-
-    fn to_u64(&self) -> Option<u64> {
-        match self.limbs.as_slice() {
-            [] => Some(0),
-            [a] => Some(u64::from(*a)),
-            [a, b] => Some(u64::from(*a) | (u64::from(*b) << 32)),
-            _ => None,
-        }
-    }
-
-    fn bit_len(&self) -> u32 {
-        match self.limbs.last() {
-            None => 0,
-            Some(&top) => {
-                let below = u32::try_from(self.limbs.len() - 1).unwrap_or(u32::MAX / 64);
-                below
-                    .saturating_mul(32)
-                    .saturating_add(32 - top.leading_zeros())
-            }
-        }
-    }
-
-    fn mul_small(&mut self, m: u32) {
-        let mut carry: u64 = 0;
-        for l in self.limbs.iter_mut() {
-            // (2^32-1)^2 + (2^32-1) < 2^64.
-            let p = u64::from(*l) * u64::from(m) + carry;
-            *l = p as u32;
-            carry = p >> 32;
-        }
-        if carry != 0 {
-            self.limbs.push(carry as u32);
-        }
-        self.trim();
-    }
-
-    fn add_small(&mut self, a: u32) {
-        let mut carry = u64::from(a);
-        for l in self.limbs.iter_mut() {
-            if carry == 0 {
-                break;
-            }
-            let s = u64::from(*l) + carry;
-            *l = s as u32;
-            carry = s >> 32;
-        }
-        if carry != 0 {
-            self.limbs.push(carry as u32);
-        }
-    }
-
-    fn mul_pow10(&mut self, mut n: u32) {
-        while n >= 9 {
-            self.mul_small(1_000_000_000);
-            n -= 9;
-        }
-        // n < 9 here.
-        self.mul_small(10u32.pow(n));
-    }
-
-    fn shl(&mut self, bits: u64) {
-        if self.is_zero() {
-            return;
-        }
-        let whole = usize::try_from(bits / 32).unwrap_or(0);
-        let b = (bits % 32) as u32;
-        if b != 0 {
-            let mut carry = 0u32;
-            for l in self.limbs.iter_mut() {
-                let v = *l;
-                *l = (v << b) | carry;
-                carry = v >> (32 - b);
-            }
-            if carry != 0 {
-                self.limbs.push(carry);
-            }
-        }
-        if whole > 0 {
-            let mut shifted = vec![0u32; whole];
-            shifted.extend_from_slice(&self.limbs);
-            self.limbs = shifted;
-        }
-    }
-
-    fn shr1(&mut self) {
-        let mut carry = 0u32;
-        for l in self.limbs.iter_mut().rev() {
-            let v = *l;
-            *l = (v >> 1) | (carry << 31);
-            carry = v & 1;
-        }
-        self.trim();
-    }
-
-    fn cmp(&self, other: &Big) -> Ordering {
-        self.limbs
-            .len()
-            .cmp(&other.limbs.len())
-            .then_with(|| self.limbs.iter().rev().cmp(other.limbs.iter().rev()))
-    }
-
-    /// `self -= other`; callers ensure `self >= other`.
-    fn sub_assign(&mut self, other: &Big) {
-        let mut borrow = false;
-        for (i, l) in self.limbs.iter_mut().enumerate() {
-            let o = other.limbs.get(i).copied().unwrap_or(0);
-            let (d1, b1) = l.overflowing_sub(o);
-            let (d2, b2) = d1.overflowing_sub(u32::from(borrow));
-            *l = d2;
-            borrow = b1 || b2;
-        }
-        self.trim();
-    }
-
-    /// Bits `[shift, shift + 128)` and whether any bit below `shift` is set.
-    fn top_bits(&self, shift: u64) -> (u128, bool) {
-        let whole = usize::try_from(shift / 32).unwrap_or(usize::MAX);
-        let b = (shift % 32) as u32;
-        let mut q: u128 = 0;
-        for (k, l) in self.limbs.iter().skip(whole).take(5).enumerate() {
-            // Limb k of the window sits at bit 32k - b of the result.
-            let v = u128::from(*l);
-            let at = 32 * k as u32;
-            q |= if at >= b {
-                v.checked_shl(at - b).unwrap_or(0)
-            } else {
-                v >> (b - at)
-            };
-        }
-        let low_limbs = self.limbs.iter().take(whole).any(|&l| l != 0);
-        let low_part = b != 0
-            && self
-                .limbs
-                .get(whole)
-                .is_some_and(|&l| l & ((1u32 << b) - 1) != 0);
-        (q, low_limbs || low_part)
-    }
-
-    /// Divides in place, returning the remainder; `d != 0`.
-    fn divmod_small(&mut self, d: u32) -> u32 {
-        let d = u64::from(d.max(1));
-        let mut rem: u64 = 0;
-        for l in self.limbs.iter_mut().rev() {
-            let cur = (rem << 32) | u64::from(*l);
-            // rem < d, so cur / d < 2^32.
-            *l = (cur / d) as u32;
-            rem = cur % d;
-        }
-        self.trim();
-        rem as u32
-    }
-
-    fn to_decimal(&self) -> String {
-        let mut n = self.clone();
-        let mut chunks = Vec::new();
-        while !n.is_zero() {
-            chunks.push(n.divmod_small(1_000_000_000));
-        }
-        let mut out = String::new();
-        let mut it = chunks.iter().rev();
-        match it.next() {
-            None => out.push('0'),
-            Some(top) => out.push_str(&top.to_string()),
-        }
-        for c in it {
-            out.push_str(&format!("{c:09}"));
-        }
-        out
-    }
 }
 
 #[cfg(test)]

@@ -1021,3 +1021,35 @@ fn reading_a_little_of_a_big_collection_allocates_little() {
         assert!(spent < 256 * 1024, "{name} allocated {spent} bytes");
     }
 }
+
+/// A hex float with a 300-digit mantissa and exponent -5000 underflows (ERANGE): SORT
+/// and SORT_RO answer Redis's conversion error. It once read as NaN and the sort's
+/// comparator, not a total order, made Rust's sort panic.
+#[test]
+fn sort_of_underflowing_hex_floats_is_an_error_not_a_panic() {
+    let n = format!("0x{}p-5000", "f".repeat(300));
+    let mut node = test_node();
+    connect(&mut node, 1);
+    let mut push: Vec<&[u8]> = vec![b"RPUSH", b"l"];
+    for e in [
+        "213", &n, "+506", &n, "318", &n, &n, "+478", "+68", &n, "+108", "+692", "+990", "124",
+        "+12", "728", "243", &n, &n, "876", "818",
+    ] {
+        push.push(e.as_bytes());
+    }
+    assert_eq!(feed(&mut node, 1, &[&resp(&push)]).0, b":21\r\n");
+    for cmd in [&b"SORT"[..], b"SORT_RO"] {
+        let (reply, closed) = feed(&mut node, 1, &[&resp(&[cmd, b"l"])]);
+        assert_eq!(
+            reply,
+            b"-ERR One or more scores can't be converted into double\r\n"
+        );
+        assert!(!closed);
+    }
+    let (reply, _) = feed(
+        &mut node,
+        1,
+        &[&resp(&[b"SORT", b"l", b"ALPHA", b"LIMIT", b"0", b"1"])],
+    );
+    assert_eq!(reply, b"*1\r\n$4\r\n+108\r\n");
+}

@@ -10,8 +10,8 @@ pub fn parse_i64(s: &[u8]) -> Option<i64> {
     if s == b"0" {
         return Some(0);
     }
-    let (neg, digits) = match s[0] {
-        b'-' => (true, &s[1..]),
+    let (neg, digits) = match s.split_first() {
+        Some((b'-', rest)) => (true, rest),
         _ => (false, s),
     };
     match digits.first() {
@@ -41,10 +41,10 @@ pub fn parse_i64(s: &[u8]) -> Option<i64> {
 /// Redis's `getLongDoubleFromObject` for INCRBYFLOAT and friends: a decimal or
 /// exponent float, no surrounding spaces, not NaN or infinite.
 pub fn parse_f64(s: &[u8]) -> Option<f64> {
-    if s.is_empty() || s.len() > 5000 {
+    let (Some(first), Some(last)) = (s.first(), s.last()) else {
         return None;
-    }
-    if s[0].is_ascii_whitespace() || s[s.len() - 1].is_ascii_whitespace() {
+    };
+    if s.len() > 5000 || first.is_ascii_whitespace() || last.is_ascii_whitespace() {
         return None;
     }
     let text = std::str::from_utf8(s).ok()?;
@@ -59,22 +59,22 @@ pub fn parse_f64(s: &[u8]) -> Option<f64> {
 
 /// Appends the decimal text of `n`.
 pub fn write_i64(out: &mut Vec<u8>, n: i64) {
+    // u64::MAX has 20 digits: the buffer always has room. Digits come last first.
     let mut buf = [0u8; 20];
-    let mut i = buf.len();
-    let neg = n < 0;
+    let mut len = 0;
     let mut v = n.unsigned_abs();
-    loop {
-        i -= 1;
-        buf[i] = b'0' + (v % 10) as u8;
+    for slot in buf.iter_mut().rev() {
+        *slot = b'0' + (v % 10) as u8;
+        len += 1;
         v /= 10;
         if v == 0 {
             break;
         }
     }
-    if neg {
+    if n < 0 {
         out.push(b'-');
     }
-    out.extend_from_slice(&buf[i..]);
+    out.extend_from_slice(buf.get(buf.len() - len..).unwrap_or_default());
 }
 
 pub fn i64_to_bytes(n: i64) -> Vec<u8> {

@@ -12,7 +12,7 @@ use crate::mutants::Mutant;
 use crate::notify;
 use crate::resp::{Proto, ReplyBuf};
 use crate::types::set::{Member, Set};
-use crate::types::zset::{fmt_score, parse_score, LexRange, ScoreRange, ZSetLimits};
+use crate::types::zset::{fmt_score, parse_score, score_cmp, LexRange, ScoreRange, ZSetLimits};
 use crate::types::{Value, ZSet};
 use crate::util::parse_i64;
 
@@ -1528,13 +1528,14 @@ fn setop_generic(
         }
     }
     let mut inputs = Vec::with_capacity(setnum);
-    for (i, id) in ids.iter().enumerate() {
+    // One weight per key (all 1 without WEIGHTS).
+    for (id, &weight) in ids.iter().zip(&weights) {
         let input = match id.and_then(|id| ctx.node.keyspace.value(db, id)) {
             // Checked while looking the keys up.
             Some(v) => read_input(v).unwrap_or(Input::Missing),
             None => Input::Missing,
         };
-        inputs.push((input, weights[i], *id));
+        inputs.push((input, weight, *id));
     }
     if op != SetOp::Diff {
         // Smallest first (a stable sort, as glibc's qsort merge sort is here).
@@ -1622,10 +1623,9 @@ fn setop_generic(
         ctx.out().int(cardinality as i64);
         return;
     }
-    result.sort_by(|a, b| match a.1.partial_cmp(&b.1) {
-        Some(std::cmp::Ordering::Equal) | None => a.0.cmp(&b.0),
-        Some(o) => o,
-    });
+    // Aggregates turn NaN into 0, as Redis does; score_cmp is total regardless, which
+    // Rust's sort needs.
+    result.sort_by(|a, b| score_cmp(a.1, b.1).then_with(|| a.0.cmp(&b.0)));
     match dst {
         Some(dst) => store_result(ctx, dst, &result, name),
         None => reply_entries(ctx.out(), &result, withscores),

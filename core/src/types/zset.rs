@@ -410,171 +410,8 @@ pub fn fmt_listpack_score(v: f64) -> String {
     fmt_score(v)
 }
 
-fn is_c_space(b: u8) -> bool {
-    matches!(b, b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r')
-}
-
-/// glibc `strtod` on a byte string: (value, bytes consumed, out of range). Consumed is
-/// 0 when no number starts the text. Accepts leading spaces, a sign, decimal and
-/// exponent forms, `inf`/`infinity`, `nan`, and hexadecimal floats.
-pub fn strtod(s: &[u8]) -> (f64, usize, bool) {
-    let mut i = 0;
-    while s.get(i).copied().is_some_and(is_c_space) {
-        i += 1;
-    }
-    let neg = s.get(i) == Some(&b'-');
-    if matches!(s.get(i), Some(b'-' | b'+')) {
-        i += 1;
-    }
-    let sign = if neg { -1.0 } else { 1.0 };
-    let rest = s.get(i..).unwrap_or(b"");
-    let starts =
-        |word: &[u8]| rest.len() >= word.len() && rest[..word.len()].eq_ignore_ascii_case(word);
-    if starts(b"infinity") {
-        return (sign * f64::INFINITY, i + 8, false);
-    }
-    if starts(b"inf") {
-        return (sign * f64::INFINITY, i + 3, false);
-    }
-    if starts(b"nan") {
-        let mut end = i + 3;
-        if s.get(end) == Some(&b'(') {
-            let mut j = end + 1;
-            while s
-                .get(j)
-                .is_some_and(|b| b.is_ascii_alphanumeric() || *b == b'_')
-            {
-                j += 1;
-            }
-            if s.get(j) == Some(&b')') {
-                end = j + 1;
-            }
-        }
-        return (f64::NAN, end, false);
-    }
-    if (starts(b"0x"))
-        && rest
-            .get(2)
-            .is_some_and(|b| b.is_ascii_hexdigit() || *b == b'.')
-    {
-        if let Some((v, used)) = parse_hex_float(&rest[2..]) {
-            let v = sign * v;
-            return (v, i + 2 + used, v.is_infinite());
-        }
-    }
-    // Decimal: digits [. digits] [e [sign] digits].
-    let start = i;
-    let mut j = i;
-    let mut mantissa_digits = 0;
-    let mut nonzero = false;
-    while let Some(b) = s.get(j).filter(|b| b.is_ascii_digit()) {
-        nonzero |= *b != b'0';
-        mantissa_digits += 1;
-        j += 1;
-    }
-    if s.get(j) == Some(&b'.') {
-        j += 1;
-        while let Some(b) = s.get(j).filter(|b| b.is_ascii_digit()) {
-            nonzero |= *b != b'0';
-            mantissa_digits += 1;
-            j += 1;
-        }
-    }
-    if mantissa_digits == 0 {
-        return (0.0, 0, false);
-    }
-    if matches!(s.get(j), Some(b'e' | b'E')) {
-        let mut k = j + 1;
-        if matches!(s.get(k), Some(b'-' | b'+')) {
-            k += 1;
-        }
-        if s.get(k).is_some_and(u8::is_ascii_digit) {
-            while s.get(k).is_some_and(u8::is_ascii_digit) {
-                k += 1;
-            }
-            j = k;
-        }
-    }
-    let text = std::str::from_utf8(s.get(start..j).unwrap_or(b"")).unwrap_or("0");
-    // Rust's parser accepts every shape scanned above; should it ever refuse one, the
-    // text is not a number rather than a wrong one.
-    let Ok(v) = text.parse::<f64>() else {
-        return (0.0, 0, false);
-    };
-    let v = sign * v;
-    let erange = v.is_infinite() || (v == 0.0 && nonzero);
-    (v, j, erange)
-}
-
-/// Hex digits [. hex digits] [p [sign] digits] after `0x`: (value, bytes used).
-fn parse_hex_float(s: &[u8]) -> Option<(f64, usize)> {
-    let mut i = 0;
-    let mut mant: u64 = 0;
-    let mut exp: i64 = 0;
-    let mut any = false;
-    let mut sticky = false;
-    let mut seen_dot = false;
-    loop {
-        match s.get(i) {
-            Some(&b) if b.is_ascii_hexdigit() => {
-                any = true;
-                let d = u64::from((b as char).to_digit(16).unwrap_or(0));
-                if mant >> 56 == 0 {
-                    mant = mant * 16 + d;
-                    if seen_dot {
-                        exp -= 4;
-                    }
-                } else {
-                    sticky |= d != 0;
-                    if !seen_dot {
-                        exp += 4;
-                    }
-                }
-            }
-            Some(b'.') if !seen_dot => seen_dot = true,
-            _ => break,
-        }
-        i += 1;
-    }
-    if !any {
-        return None;
-    }
-    if matches!(s.get(i), Some(b'p' | b'P')) {
-        let mut k = i + 1;
-        let neg = s.get(k) == Some(&b'-');
-        if matches!(s.get(k), Some(b'-' | b'+')) {
-            k += 1;
-        }
-        if s.get(k).is_some_and(u8::is_ascii_digit) {
-            let mut e: i64 = 0;
-            while let Some(d) = s.get(k).filter(|b| b.is_ascii_digit()) {
-                e = (e * 10 + i64::from(d - b'0')).min(100_000);
-                k += 1;
-            }
-            exp += if neg { -e } else { e };
-            i = k;
-        }
-    }
-    if sticky {
-        mant |= 1;
-    }
-    let v = (mant as f64) * 2f64.powi(exp.clamp(-2000, 2000) as i32);
-    Some((v, i))
-}
-
-/// Redis's `getDoubleFromObject` (ZADD scores, ZINCRBY increments, WEIGHTS): the whole
-/// text is a number, no leading space, not NaN, and not out of range (overflow, or an
-/// underflow to zero).
-pub fn parse_score(s: &[u8]) -> Option<f64> {
-    if s.is_empty() || s.first().copied().is_some_and(is_c_space) {
-        return None;
-    }
-    let (v, used, erange) = strtod(s);
-    if used != s.len() || v.is_nan() || (erange && (v.is_infinite() || v == 0.0)) {
-        return None;
-    }
-    Some(v)
-}
+/// Redis's `getDoubleFromObject` (ZADD scores, ZINCRBY increments, WEIGHTS).
+pub use crate::strtod::string2d as parse_score;
 
 /// A score range (`zrangespec`).
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -625,8 +462,11 @@ fn parse_bound(s: &[u8]) -> Option<(f64, bool)> {
         Some((b'(', rest)) => (rest, true),
         _ => (s, false),
     };
-    let (v, used, _) = strtod(text);
-    (used == text.len() && !v.is_nan()).then_some((v, ex))
+    let r = crate::strtod::strtod(text);
+    // `eptr[0] != '\0'`: what strtod left must be the end of the C string, so a NUL
+    // byte ends the bound; ERANGE is not checked (1e-400 is 0, 1e400 is inf).
+    let ends = matches!(text.get(r.consumed), None | Some(0));
+    (ends && !r.value.is_nan()).then_some((r.value, ex))
 }
 
 /// One end of a lex range (`zlexrangespec`).
@@ -729,12 +569,21 @@ pub struct Packed {
     payload_bytes: usize,
 }
 
-/// (score, member) order, the one both encodings keep.
-fn entry_cmp(a_score: f64, a_member: &[u8], b_score: f64, b_member: &[u8]) -> Ordering {
-    match a_score.partial_cmp(&b_score) {
-        Some(Ordering::Equal) | None => a_member.cmp(b_member),
+/// Redis's score order (`<` and `>` on doubles, so -0 equals 0), made total: NaN, which
+/// no sorted set holds (ZADD and ZINCRBY refuse it), sorts above every number and
+/// equals itself. It is the order of the key (is NaN, the number with -0 as 0), hence
+/// a total order, which `sort_by` and the B+tree need.
+pub fn score_cmp(a: f64, b: f64) -> Ordering {
+    match a.partial_cmp(&b) {
         Some(o) => o,
+        // Unordered only when one or both are NaN.
+        None => a.is_nan().cmp(&b.is_nan()),
     }
+}
+
+/// (score, member) order, the one both encodings keep: total, as `score_cmp` is.
+fn entry_cmp(a_score: f64, a_member: &[u8], b_score: f64, b_member: &[u8]) -> Ordering {
+    score_cmp(a_score, b_score).then_with(|| a_member.cmp(b_member))
 }
 
 /// A listpack keeps `-0` as the integer 0.
@@ -967,12 +816,38 @@ fn key_cmp(slots: &[Slot], a_score: f64, a_id: u32, b_score: f64, b_id: u32) -> 
     )
 }
 
+/// Index of the first child whose greatest key is not below (score, id).
+fn first_not_below(
+    slots: &[Slot],
+    max_scores: &[f64],
+    max_ids: &[u32],
+    score: f64,
+    id: u32,
+) -> Option<usize> {
+    max_scores
+        .iter()
+        .zip(max_ids)
+        .position(|(&s, &k)| key_cmp(slots, s, k, score, id) != Ordering::Less)
+}
+
 /// Position of the first key of a leaf not below (score, id).
 fn leaf_pos(slots: &[Slot], scores: &[f64], ids: &[u32], score: f64, id: u32) -> usize {
+    leaf_partition(scores, ids, &mut |s, other| {
+        key_cmp(slots, s, other, score, id) == Ordering::Less
+    })
+}
+
+/// Number of keys of a leaf, in order, for which `pred` holds (true for a prefix):
+/// a binary search. `get` costs the same bounds check indexing would.
+fn leaf_partition(scores: &[f64], ids: &[u32], pred: &mut impl FnMut(f64, u32) -> bool) -> usize {
     let (mut lo, mut hi) = (0, ids.len().min(scores.len()));
     while lo < hi {
         let mid = lo + (hi - lo) / 2;
-        if key_cmp(slots, scores[mid], ids[mid], score, id) == Ordering::Less {
+        let holds = match (scores.get(mid), ids.get(mid)) {
+            (Some(&s), Some(&id)) => pred(s, id),
+            _ => false,
+        };
+        if holds {
             lo = mid + 1;
         } else {
             hi = mid;
@@ -1148,10 +1023,8 @@ impl Node {
         score: f64,
         id: u32,
     ) -> usize {
-        let n = max_ids.len();
-        (0..n)
-            .find(|&i| key_cmp(slots, max_scores[i], max_ids[i], score, id) != Ordering::Less)
-            .unwrap_or(n.saturating_sub(1))
+        first_not_below(slots, max_scores, max_ids, score, id)
+            .unwrap_or(max_ids.len().saturating_sub(1))
     }
 
     /// Inserts a key; returns the new right sibling when this node split. `grown`
@@ -1198,13 +1071,21 @@ impl Node {
                 let i = Node::child_for(slots, max_scores, max_ids, score, id);
                 let child = children.get_mut(i)?;
                 let split = child.insert(slots, score, id, grown);
-                if let Some((s, k)) = child.max_key() {
-                    max_scores[i] = s;
-                    max_ids[i] = k;
+                let child_max = child.max_key();
+                // After a split the child kept only part of its keys: count them.
+                let child_count = split.as_ref().map(|_| child.count());
+                if let (Some((s, k)), Some(ms), Some(mk)) =
+                    (child_max, max_scores.get_mut(i), max_ids.get_mut(i))
+                {
+                    *ms = s;
+                    *mk = k;
                 }
-                counts[i] += 1;
+                if let Some(c) = counts.get_mut(i) {
+                    *c = child_count.unwrap_or(*c + 1);
+                }
+                // The four vectors run in parallel and `i` is a child's index, so
+                // `i + 1` is within each for `insert`.
                 if let Some(right) = split {
-                    counts[i] = children[i].count();
                     let (s, k) = right.max_key().unwrap_or((0.0, 0));
                     counts.insert(i + 1, right.count());
                     max_scores.insert(i + 1, s);
@@ -1253,17 +1134,27 @@ impl Node {
                 max_scores,
                 max_ids,
             } => {
-                let n = children.len();
-                let Some(i) = (0..n).find(|&i| {
-                    key_cmp(slots, max_scores[i], max_ids[i], score, id) != Ordering::Less
-                }) else {
+                let Some(i) = first_not_below(slots, max_scores, max_ids, score, id) else {
                     return false;
                 };
-                if !children[i].remove(slots, score, id, freed) {
+                let Some(child) = children.get_mut(i) else {
+                    return false;
+                };
+                if !child.remove(slots, score, id, freed) {
                     return false;
                 }
-                counts[i] -= 1;
-                if counts[i] == 0 {
+                let (child_max, child_width) = (child.max_key(), child.width());
+                let cap = if matches!(child, Node::Leaf { .. }) {
+                    LEAF_CAP
+                } else {
+                    INNER_CAP
+                };
+                let Some(count) = counts.get_mut(i) else {
+                    return true;
+                };
+                *count = count.saturating_sub(1);
+                // `i` indexes all four parallel vectors, so `remove(i)` is in range.
+                if *count == 0 {
                     let gone = children.remove(i);
                     counts.remove(i);
                     max_scores.remove(i);
@@ -1271,32 +1162,39 @@ impl Node {
                     gone.count_nodes(freed);
                     return true;
                 }
-                if let Some((s, k)) = children[i].max_key() {
-                    max_scores[i] = s;
-                    max_ids[i] = k;
+                if let (Some((s, k)), Some(ms), Some(mk)) =
+                    (child_max, max_scores.get_mut(i), max_ids.get_mut(i))
+                {
+                    *ms = s;
+                    *mk = k;
                 }
-                let cap = if matches!(children[i], Node::Leaf { .. }) {
-                    LEAF_CAP
-                } else {
-                    INNER_CAP
-                };
-                if children[i].width() >= cap / 4 {
+                if child_width >= cap / 4 {
                     return true;
                 }
                 let j = if i > 0 { i - 1 } else { i + 1 };
-                if j >= children.len() || children[i].width() + children[j].width() > cap {
+                let Some(neighbour_width) = children.get(j).map(Node::width) else {
+                    return true;
+                };
+                if child_width + neighbour_width > cap {
                     return true;
                 }
+                // lo < hi, both children's indexes: in range of every vector.
                 let (lo, hi) = (i.min(j), i.max(j));
                 let right = children.remove(hi);
                 let right_count = counts.remove(hi);
                 let right_max = (max_scores.remove(hi), max_ids.remove(hi));
-                counts[lo] += right_count;
-                max_scores[lo] = right_max.0;
-                max_ids[lo] = right_max.1;
-                match (&mut children[lo], right) {
+                if let (Some(c), Some(ms), Some(mk)) = (
+                    counts.get_mut(lo),
+                    max_scores.get_mut(lo),
+                    max_ids.get_mut(lo),
+                ) {
+                    *c += right_count;
+                    *ms = right_max.0;
+                    *mk = right_max.1;
+                }
+                match (children.get_mut(lo), right) {
                     (
-                        Node::Leaf { scores, ids },
+                        Some(Node::Leaf { scores, ids }),
                         Node::Leaf {
                             scores: rs,
                             ids: ri,
@@ -1307,12 +1205,12 @@ impl Node {
                         freed.0 += 1;
                     }
                     (
-                        Node::Inner {
+                        Some(Node::Inner {
                             children: c,
                             counts: n,
                             max_scores: s,
                             max_ids: k,
-                        },
+                        }),
                         Node::Inner {
                             children: rc,
                             counts: rn,
@@ -1326,7 +1224,7 @@ impl Node {
                         k.extend(rk);
                         freed.1 += 1;
                     }
-                    // Siblings are always at the same height.
+                    // Siblings are always at the same height, and `lo` is one.
                     _ => unreachable!("B+tree siblings of different heights"),
                 }
                 true
@@ -1349,19 +1247,7 @@ impl Node {
     /// Number of keys, in order, for which `pred` holds (true for a prefix).
     fn partition(&self, pred: &mut impl FnMut(f64, u32) -> bool) -> usize {
         match self {
-            Node::Leaf { scores, ids } => {
-                let mut lo = 0;
-                let mut hi = ids.len();
-                while lo < hi {
-                    let mid = lo + (hi - lo) / 2;
-                    if pred(scores[mid], ids[mid]) {
-                        lo = mid + 1;
-                    } else {
-                        hi = mid;
-                    }
-                }
-                lo
-            }
+            Node::Leaf { scores, ids } => leaf_partition(scores, ids, pred),
             Node::Inner {
                 children,
                 counts,
@@ -1369,11 +1255,12 @@ impl Node {
                 max_ids,
             } => {
                 let mut acc = 0usize;
-                for i in 0..children.len() {
-                    if pred(max_scores[i], max_ids[i]) {
-                        acc += counts[i] as usize;
+                let keyed = max_scores.iter().zip(max_ids).zip(counts).zip(children);
+                for (((&s, &k), &c), child) in keyed {
+                    if pred(s, k) {
+                        acc += c as usize;
                     } else {
-                        return acc + children[i].partition(pred);
+                        return acc + child.partition(pred);
                     }
                 }
                 acc
@@ -1386,44 +1273,66 @@ impl Node {
     fn visit(&self, lo: usize, hi: usize, rev: bool, f: &mut impl FnMut(f64, u32) -> bool) -> bool {
         match self {
             Node::Leaf { scores, ids } => {
-                let hi = hi.min(ids.len());
+                let hi = hi.min(ids.len()).min(scores.len());
+                let (Some(scores), Some(ids)) = (scores.get(lo..hi), ids.get(lo..hi)) else {
+                    // lo >= hi: nothing to visit.
+                    return true;
+                };
+                let mut keys = scores.iter().zip(ids);
                 if rev {
-                    for i in (lo..hi).rev() {
-                        if !f(scores[i], ids[i]) {
-                            return false;
-                        }
-                    }
+                    keys.rev().all(|(&s, &id)| f(s, id))
                 } else {
-                    for i in lo..hi {
-                        if !f(scores[i], ids[i]) {
-                            return false;
-                        }
-                    }
+                    keys.all(|(&s, &id)| f(s, id))
                 }
-                true
             }
             Node::Inner {
                 children, counts, ..
             } => {
-                let mut starts = [0usize; INNER_CAP + 2];
-                for (k, &c) in counts.iter().enumerate() {
-                    starts[k + 1] = starts[k] + c as usize;
-                }
-                let n = children.len();
-                let mut step = |k: usize| -> bool {
-                    let (s, e) = (starts[k], starts[k + 1]);
-                    if e <= lo || s >= hi {
-                        return true;
-                    }
-                    children[k].visit(lo.saturating_sub(s), hi.min(e) - s, rev, f)
-                };
+                let ranked = children.iter().zip(counts);
                 if rev {
-                    (0..n).rev().all(&mut step)
+                    let mut end: usize = counts.iter().map(|&c| c as usize).sum();
+                    for (child, &c) in ranked.rev() {
+                        let start = end.saturating_sub(c as usize);
+                        if !child.visit_ranks(start, end, lo, hi, rev, f) {
+                            return false;
+                        }
+                        end = start;
+                    }
                 } else {
-                    (0..n).all(&mut step)
+                    let mut start = 0usize;
+                    for (child, &c) in ranked {
+                        let end = start + c as usize;
+                        if !child.visit_ranks(start, end, lo, hi, rev, f) {
+                            return false;
+                        }
+                        start = end;
+                    }
                 }
+                true
             }
         }
+    }
+
+    /// `visit` of ranks `lo..hi` of the parent on this child, which holds the parent's
+    /// ranks `start..end`.
+    fn visit_ranks(
+        &self,
+        start: usize,
+        end: usize,
+        lo: usize,
+        hi: usize,
+        rev: bool,
+        f: &mut impl FnMut(f64, u32) -> bool,
+    ) -> bool {
+        if end <= lo || start >= hi {
+            return true;
+        }
+        self.visit(
+            lo.saturating_sub(start),
+            hi.min(end).saturating_sub(start),
+            rev,
+            f,
+        )
     }
 }
 
@@ -1506,9 +1415,6 @@ mod tests {
                 String::from_utf8_lossy(text)
             );
         }
-        // strtod stops before a dangling exponent or a lone dot.
-        assert_eq!(strtod(b"2e+"), (2.0, 1, false));
-        assert_eq!(strtod(b"."), (0.0, 0, false));
         for bad in [
             &b""[..],
             b" 1",
@@ -1530,6 +1436,44 @@ mod tests {
         assert!(ScoreRange::parse(b"nan", b"1").is_none());
         assert!(ScoreRange::parse(b"1 ", b"1").is_none());
         assert!(ScoreRange::parse(b"(", b"((1").is_none());
+        // A NUL ends a bound, as it ends the C string strtod reads; not a score.
+        assert!(ScoreRange::parse(b"1\x00junk", b"(2\x00").is_some());
+        assert_eq!(parse_score(b"1\x00"), None);
+        // Scores below 2^-1022 keep their value (powi underflowed them to 0 once).
+        assert_eq!(
+            parse_score(b"0x1000000000p-1050"),
+            Some(5.696189077778436e-306)
+        );
+        assert_eq!(parse_score(b"0x1p-5000"), None);
+    }
+
+    #[test]
+    fn score_order_is_total() {
+        use Ordering::*;
+        assert_eq!(score_cmp(-0.0, 0.0), Equal);
+        assert_eq!(score_cmp(f64::NAN, f64::INFINITY), Greater);
+        assert_eq!(score_cmp(f64::NEG_INFINITY, f64::NAN), Less);
+        assert_eq!(score_cmp(f64::NAN, -f64::NAN), Equal);
+        assert_eq!(entry_cmp(f64::NAN, b"a", f64::NAN, b"b"), Less);
+    }
+
+    proptest::proptest! {
+        /// Sorting arbitrary bit patterns (NaNs included) by `score_cmp` and
+        /// `entry_cmp` never panics and yields an order consistent with them.
+        #[test]
+        fn score_order_sorts_any_bits(
+            raw in proptest::collection::vec((proptest::prelude::any::<u64>(), 0u8..4), 0..200),
+        ) {
+            let mut scores: Vec<f64> = raw.iter().map(|&(b, _)| f64::from_bits(b)).collect();
+            scores.sort_by(|a, b| score_cmp(*a, *b));
+            proptest::prop_assert!(scores.windows(2).all(|w| score_cmp(w[0], w[1]) != Ordering::Greater));
+            let mut entries: Vec<(f64, [u8; 1])> =
+                raw.iter().map(|&(b, m)| (f64::from_bits(b), [m])).collect();
+            entries.sort_by(|a, b| entry_cmp(a.0, &a.1, b.0, &b.1));
+            proptest::prop_assert!(entries
+                .windows(2)
+                .all(|w| entry_cmp(w[0].0, &w[0].1, w[1].0, &w[1].1) != Ordering::Greater));
+        }
     }
 
     #[test]

@@ -767,11 +767,12 @@ pub fn one(w: &str) -> Vec<String> {
     vec![w.to_string()]
 }
 
-/// A command as a redis-cli line (empty or spaced arguments quoted).
+/// A command as a redis-cli line (empty arguments, and ones with spaces or control
+/// bytes, quoted).
 pub fn render(cmd: &[String]) -> String {
     cmd.iter()
         .map(|a| {
-            if a.is_empty() || a.contains(' ') {
+            if a.is_empty() || a.bytes().any(|b| !b.is_ascii_graphic()) {
                 format!("{a:?}")
             } else {
                 a.clone()
@@ -791,43 +792,227 @@ pub fn run_generated(
     strategy: impl Strategy<Value = (Vec<String>, Vec<Vec<String>>)>,
     normalize: impl Fn(&[String], &[u8]) -> Vec<u8>,
 ) {
+    run_generated_cases(pair, 64, strategy, normalize);
+}
+
+/// `run_generated` with `default_cases` when `PROPTEST_CASES` is not set.
+pub fn run_generated_cases(
+    pair: &Pair,
+    default_cases: u32,
+    strategy: impl Strategy<Value = (Vec<String>, Vec<Vec<String>>)>,
+    normalize: impl Fn(&[String], &[u8]) -> Vec<u8>,
+) {
     use proptest::test_runner::{Config, TestCaseError, TestRunner};
     let cases = std::env::var("PROPTEST_CASES")
         .ok()
         .and_then(|c| c.parse().ok())
-        .unwrap_or(64);
+        .unwrap_or(default_cases);
     let config = Config {
         cases,
         failure_persistence: None,
         ..Config::default()
     };
     let result = TestRunner::new(config).run(&strategy, |(setup, seq)| {
-        let (mut r, mut k) = pair.fresh();
-        for line in &setup {
-            r.cmds(line);
-            k.cmds(line);
-        }
-        for (i, c) in seq.iter().enumerate() {
-            let args: Vec<Vec<u8>> = c.iter().map(|a| a.clone().into_bytes()).collect();
-            let want = r.cmdv(&args);
-            let got = k.cmdv(&args);
-            if normalize(c, &want) != normalize(c, &got) {
-                let script: Vec<String> = seq.iter().map(|c| render(c)).collect();
-                return Err(TestCaseError::fail(format!(
-                    "command {} of {}: {}\n  redis: {}\n  keel:  {}\n--- setup ---\n{}\n--- sequence ---\n{}",
-                    i + 1,
-                    seq.len(),
-                    render(c),
-                    escape(&want),
-                    escape(&got),
-                    setup.join("\n"),
-                    script.join("\n")
-                )));
-            }
-        }
-        Ok(())
+        run_case(pair, &setup, &seq, &normalize).map_err(TestCaseError::fail)
     });
     if let Err(e) = result {
         panic!("keel differs from redis (minimal sequence after shrinking):\n{e}");
     }
+}
+
+/// One case of `run_generated`: the first differing reply, with the whole sequence.
+pub fn run_case(
+    pair: &Pair,
+    setup: &[String],
+    seq: &[Vec<String>],
+    normalize: impl Fn(&[String], &[u8]) -> Vec<u8>,
+) -> Result<(), String> {
+    let (mut r, mut k) = pair.fresh();
+    for line in setup {
+        r.cmds(line);
+        k.cmds(line);
+    }
+    for (i, c) in seq.iter().enumerate() {
+        let args: Vec<Vec<u8>> = c.iter().map(|a| a.clone().into_bytes()).collect();
+        let want = r.cmdv(&args);
+        let got = k.cmdv(&args);
+        if normalize(c, &want) != normalize(c, &got) {
+            let script: Vec<String> = seq.iter().map(|c| render(c)).collect();
+            return Err(format!(
+                "command {} of {}: {}\n  redis: {}\n  keel:  {}\n--- setup ---\n{}\n--- sequence ---\n{}",
+                i + 1,
+                seq.len(),
+                render(c),
+                escape(&want),
+                escape(&got),
+                setup.join("\n"),
+                script.join("\n")
+            ));
+        }
+    }
+    Ok(())
+}
+
+// ---- numeric edge-case texts ----
+
+/// Texts that stress every number parser Redis uses (strtod, strtold, string2ll):
+/// decimal and hex floats of each shape strtod reads, long hex mantissas with huge
+/// exponents either way, subnormals, values at DBL_MAX / DBL_MIN, inf / infinity /
+/// nan in mixed case, signs, spaces, trailing garbage, NUL bytes, lone `0x` / `.` /
+/// `e`, very long digit strings, and integers at and past the i64 range.
+pub fn numeric_text() -> BoxedStrategy<String> {
+    use proptest::prelude::*;
+    let digits = |set: &'static str, max: usize| {
+        proptest::collection::vec(proptest::sample::select(set.as_bytes().to_vec()), 0..max)
+            .prop_map(|v| String::from_utf8(v).unwrap_or_default())
+    };
+    let exponent = || {
+        prop_oneof![
+            Just(String::new()),
+            (
+                pick(&["e", "E", "p", "P"]),
+                pick(&["", "+", "-"]),
+                pick(&[
+                    "",
+                    "0",
+                    "1",
+                    "5",
+                    "16",
+                    "308",
+                    "309",
+                    "324",
+                    "1022",
+                    "1023",
+                    "1024",
+                    "1074",
+                    "1075",
+                    "1076",
+                    "1100",
+                    "5000",
+                    "99999",
+                    "99999999999999999999",
+                ]),
+            )
+                .prop_map(|(m, s, d)| format!("{m}{s}{d}")),
+        ]
+    };
+    let decimal = (
+        prop_oneof![
+            digits("0123456789", 6),
+            digits("0", 4),
+            digits("0123456789", 40)
+        ],
+        pick(&["", "."]),
+        prop_oneof![digits("0123456789", 6), digits("09", 30)],
+        exponent(),
+    )
+        .prop_map(|(i, dot, f, e)| format!("{i}{dot}{f}{e}"));
+    let hex = (
+        pick(&["0x", "0X"]),
+        prop_oneof![
+            digits("0123456789abcdefABCDEF", 18),
+            digits("0", 3),
+            (1usize..400).prop_map(|n| "f".repeat(n)),
+            (1usize..40).prop_map(|n| format!("1{}8", "0".repeat(n))),
+        ],
+        pick(&["", "."]),
+        prop_oneof![digits("0123456789abcdef", 16), digits("08", 20)],
+        exponent(),
+    )
+        .prop_map(|(x, i, dot, f, e)| format!("{x}{i}{dot}{f}{e}"));
+    let words = pick(&[
+        "inf",
+        "INF",
+        "Inf",
+        "infinity",
+        "InFiNiTy",
+        "infinit",
+        "infx",
+        "nan",
+        "NaN",
+        "nan()",
+        "nan(123)",
+        "nan(abc_1)",
+        "nan(",
+        "nan(-)",
+        "0x",
+        "0X",
+        ".",
+        "e",
+        "e5",
+        "",
+        "0x.",
+        "0xp1",
+        "0x0p",
+        ".e1",
+        "1e",
+        "1e+",
+        "1e-",
+        "0x1p",
+        "0x1p-",
+    ]);
+    let fixed = pick(&[
+        "1.7976931348623157e308",
+        "1.7976931348623158e308",
+        "1.7976931348623159e308",
+        "2.2250738585072014e-308",
+        "2.2250738585072011e-308",
+        "2.2250738585072012e-308",
+        "4.9406564584124654e-324",
+        "2.4703282292062327e-324",
+        "2.4703282292062328e-324",
+        "1e-310",
+        "1e-400",
+        "0e-400",
+        "0x1p-1074",
+        "0x1p-1075",
+        "0x1.8p-1075",
+        "0x1.fffffffffffffp1023",
+        "0x1.fffffffffffff8p1023",
+        "0x1.fffffffffffff8p-1023",
+        "0x1.fffffffffffff7p-1023",
+        "0x1.00000000000008p-1023",
+        "0x1.00000000000018p-1023",
+        "0x1.00000000000008p-1075",
+        "0x1000000000p-1050",
+        "0x1p-5000",
+        "0x1p5000",
+        "9223372036854775807",
+        "9223372036854775808",
+        "-9223372036854775808",
+        "-9223372036854775809",
+        "18446744073709551616",
+        "-0",
+        "+0",
+        "00",
+        "01",
+        "+1",
+        "0.0",
+        "-0.0",
+        "1.0",
+        "1e3",
+        "0x10",
+        "3",
+        "-3",
+        "10",
+    ]);
+    let long_decimal = (1usize..900, pick(&["", "0.", "0.000", "1"]), exponent())
+        .prop_map(|(n, head, e)| format!("{head}{}{e}", "123456789".repeat(n / 9 + 1)));
+    let body = prop_oneof![
+        3 => decimal,
+        3 => hex,
+        2 => words,
+        3 => fixed,
+        1 => long_decimal,
+    ];
+    (
+        pick(&["", "", "", "", " ", "\t", "  "]),
+        pick(&["", "", "", "-", "+"]),
+        body,
+        pick(&[
+            "", "", "", "", "", " ", "x", "\0", "\0x", "e", ".", "junk", "p",
+        ]),
+    )
+        .prop_map(|(space, sign, body, tail)| format!("{space}{sign}{body}{tail}"))
+        .boxed()
 }
