@@ -9,6 +9,7 @@ pub mod blocking;
 pub mod client;
 pub mod commands;
 pub mod config;
+pub mod digest;
 pub mod glob;
 pub mod keyspace;
 pub mod longdouble;

@@ -543,6 +543,10 @@ fn debug(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
             ctx.out(),
             "DEBUG",
             &[
+                "DIGEST",
+                "    Output a hex signature representing the current DB content.",
+                "DIGEST-VALUE <key> [<key> ...]",
+                "    Output a hex signature of the values of all the specified keys.",
                 "OBJECT <key>",
                 "    Show low level info about the `key` and associated value.",
                 "POPULATE <count> [<prefix>] [<size>]",
@@ -558,6 +562,27 @@ fn debug(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
                 "    Stop the server for <seconds>. Decimals allowed.",
             ],
         );
+    } else if argv.is(1, "digest") && argv.len() == 2 {
+        let digest = crate::digest::dataset_digest(&ctx.node.keyspace);
+        ctx.out().simple(&crate::digest::hex(&digest));
+    } else if argv.is(1, "digest-value") {
+        // Like Redis: the stored value as it is, a logically expired key included
+        // (no lookup, so nothing is expired by asking).
+        let db = ctx.node.keyspace.db(ctx.client.db);
+        let digests: Vec<String> = (2..argv.len())
+            .map(|j| {
+                let entry = db.find(argv.get(j)).and_then(|id| db.get(id));
+                let digest = entry.map_or([0u8; 20], |e| {
+                    crate::digest::value_digest(&e.value, e.expire_at_ms != 0)
+                });
+                crate::digest::hex(&digest)
+            })
+            .collect();
+        let out = ctx.out();
+        out.array(digests.len());
+        for d in &digests {
+            out.simple(d);
+        }
     } else if argv.is(1, "populate") && (3..=5).contains(&argv.len()) {
         debug_populate(ctx, argv);
     } else if argv.is(1, "sleep") && argv.len() == 3 {
