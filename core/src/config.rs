@@ -1153,7 +1153,7 @@ fn c_strtoll(s: &[u8], base: u32) -> (i64, bool, bool) {
 }
 
 /// Redis `memtoull`: digits then an optional unit. Overflow saturates or wraps as in C.
-fn memtoull(s: &[u8]) -> Option<u64> {
+pub(crate) fn memtoull(s: &[u8]) -> Option<u64> {
     if s.first() == Some(&b'-') {
         return None;
     }

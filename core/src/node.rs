@@ -180,6 +180,15 @@ pub struct Node {
     next_client_id: u64,
     next_tick_mono_ms: u64,
     pub(crate) active_expire_enabled: bool,
+    /// DEBUG PAUSE-CRON: timers (active expiry, idle clients, the query-buffer cron)
+    /// stop while set.
+    pub(crate) cron_paused: bool,
+    /// The replication id (INFO `master_replid`); the run id until DEBUG
+    /// CHANGE-REPL-ID draws a new one.
+    pub(crate) repl_id: Option<String>,
+    /// DEBUG QUICKLIST-PACKED-THRESHOLD (keel's lists have no plain nodes; kept and
+    /// validated as Redis does).
+    pub(crate) quicklist_packed_threshold_bytes: u64,
     pub(crate) shutting_down: bool,
     /// The process's resident set size, reported by a production driver for INFO.
     pub(crate) rss_bytes: Option<u64>,
@@ -276,6 +285,9 @@ impl Node {
             next_client_id: 1,
             next_tick_mono_ms: now.mono_ms,
             active_expire_enabled: true,
+            cron_paused: false,
+            repl_id: None,
+            quicklist_packed_threshold_bytes: 1 << 30,
             shutting_down: false,
             rss_bytes: None,
             process: ProcessInfo::default(),
@@ -299,6 +311,11 @@ impl Node {
 
     pub fn run_id(&self) -> &str {
         &self.run_id
+    }
+
+    /// The replication id INFO reports as `master_replid`.
+    pub fn repl_id(&self) -> &str {
+        self.repl_id.as_deref().unwrap_or(&self.run_id)
     }
 
     /// Call after changing `config` from outside a command, so cached values follow.
@@ -712,6 +729,9 @@ impl Node {
         let hz = self.config.hz().clamp(1, 500) as u64;
         let period_ms = 1000 / hz;
         self.next_tick_mono_ms = now.mono_ms + period_ms;
+        if self.cron_paused {
+            return;
+        }
         if self.active_expire_enabled {
             let effort = self.config.active_expire_effort();
             let mut rng = std::mem::replace(&mut self.rng, ChaCha8Rng::seed_from_u64(0));

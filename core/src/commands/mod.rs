@@ -3,6 +3,7 @@
 //! Redis's checks in Redis's order. Commands write replies; they never touch I/O.
 
 pub mod connection;
+mod debug;
 pub mod hashes;
 pub mod keys;
 pub mod lists;

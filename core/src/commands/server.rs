@@ -629,10 +629,11 @@ fn debug(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
             len + 1
         );
         ctx.out().simple(&text);
-    } else {
+    } else if !super::debug::more(ctx, argv) {
         let sub = String::from_utf8_lossy(argv.get(1)).into_owned();
-        ctx.out()
-            .error(&format!("ERR unknown subcommand '{sub}'. Try DEBUG HELP."));
+        ctx.out().error(&format!(
+            "ERR unknown subcommand or wrong number of arguments for '{sub}'. Try DEBUG HELP."
+        ));
     }
 }
 
@@ -840,7 +841,7 @@ fn info_section(ctx: &Ctx<'_>, section: &str, t: &mut String) {
             let _ = write!(
                 t,
                 "# Replication\r\nrole:master\r\nconnected_slaves:0\r\nmaster_failover_state:no-failover\r\nmaster_replid:{}\r\nmaster_replid2:0000000000000000000000000000000000000000\r\nmaster_repl_offset:0\r\nsecond_repl_offset:-1\r\nrepl_backlog_active:0\r\nrepl_backlog_size:1048576\r\nrepl_backlog_first_byte_offset:0\r\nrepl_backlog_histlen:0\r\n",
-                node.run_id
+                node.repl_id()
             );
         }
         "cpu" => {

@@ -166,6 +166,20 @@ impl ReplyBuf {
         self.bytes.extend_from_slice(b"\r\n");
     }
 
+    /// A big number: `(` in RESP3, a bulk string in RESP2.
+    pub fn big_number(&mut self, digits: &[u8]) {
+        match self.proto {
+            Proto::Resp2 => self.bulk(digits),
+            Proto::Resp3 => self.line(b'(', digits),
+        }
+    }
+
+    /// A RESP3 attribute header (`|`) of `pairs` entries; RESP2 has none (callers skip
+    /// the attribute there).
+    pub fn attribute(&mut self, pairs: usize) {
+        self.header(b'|', pairs as i64);
+    }
+
     /// A RESP3 push header (`>`); callers write the RESP2 form (an array) themselves.
     pub fn push(&mut self, len: usize) {
         self.header(b'>', len as i64);

@@ -1,7 +1,8 @@
-//! DEBUG DIGEST and DEBUG DIGEST-VALUE against a real redis-server: the same data
-//! must give the same 20 bytes, in every encoding of every type, with TTLs and in
-//! several databases. The shadow-node and replication checkers compare nodes by this
-//! digest, so it must be Redis's own.
+//! DEBUG against a real redis-server. DIGEST and DIGEST-VALUE: the same data must give
+//! the same 20 bytes, in every encoding of every type, with TTLs and in several
+//! databases (the shadow-node and replication checkers compare nodes by this digest,
+//! so it must be Redis's own). The subcommands client libraries use (PROTOCOL, ERROR)
+//! and the test knobs: the same replies, RESP2 and RESP3.
 
 mod common;
 
@@ -145,4 +146,84 @@ fn digests_match_redis_after_generated_writes() {
             (setup, seq)
         });
     common::run_generated(&pair, strategy, |_, reply| reply.to_vec());
+}
+
+#[test]
+fn debug_subcommands_match_redis() {
+    if !common::require_redis_or_skip() {
+        return;
+    }
+    let pair = debug_pair();
+    let lines = [
+        "DEBUG PROTOCOL string",
+        "DEBUG PROTOCOL integer",
+        "DEBUG PROTOCOL double",
+        "DEBUG PROTOCOL bignum",
+        "DEBUG PROTOCOL null",
+        "DEBUG PROTOCOL array",
+        "DEBUG PROTOCOL set",
+        "DEBUG PROTOCOL map",
+        "DEBUG PROTOCOL attrib",
+        "DEBUG PROTOCOL push",
+        "DEBUG PROTOCOL verbatim",
+        "DEBUG PROTOCOL true",
+        "DEBUG PROTOCOL false",
+        "DEBUG PROTOCOL FALSE",
+        "DEBUG PROTOCOL nope",
+        "DEBUG PROTOCOL",
+        "DEBUG ERROR \"LOADING Redis is loading the dataset in memory\"",
+        "DEBUG ERROR \"READONLY You can't write against a read only replica.\"",
+        "DEBUG ERROR oops",
+        "DEBUG ERROR a b",
+        "DEBUG LOG \"a line for the log\"",
+        "DEBUG LOG",
+        "DEBUG CHANGE-REPL-ID",
+        "DEBUG CHANGE-REPL-ID x",
+        "DEBUG QUICKLIST-PACKED-THRESHOLD 100",
+        "DEBUG QUICKLIST-PACKED-THRESHOLD 0",
+        "DEBUG QUICKLIST-PACKED-THRESHOLD 1gb",
+        "DEBUG QUICKLIST-PACKED-THRESHOLD 4gb",
+        "DEBUG QUICKLIST-PACKED-THRESHOLD -1",
+        "DEBUG QUICKLIST-PACKED-THRESHOLD x",
+        "HSET h a 1",
+        "RPUSH l a b",
+        "SET s v",
+        "DEBUG LISTPACK h",
+        "DEBUG LISTPACK l",
+        "DEBUG LISTPACK s",
+        "DEBUG LISTPACK nokey",
+        "DEBUG QUICKLIST l",
+        "DEBUG QUICKLIST l 1",
+        "DEBUG QUICKLIST h",
+        "DEBUG REPLYBUFFER RESIZING 0",
+        "DEBUG REPLYBUFFER RESIZING 1",
+        "DEBUG REPLYBUFFER PEAK-RESET-TIME NEVER",
+        "DEBUG REPLYBUFFER PEAK-RESET-TIME reset",
+        "DEBUG REPLYBUFFER PEAK-RESET-TIME 100",
+        "DEBUG REPLYBUFFER PEAK-RESET-TIME x",
+        "DEBUG REPLYBUFFER FOO 1",
+        "DEBUG REPLYBUFFER",
+        "DEBUG PAUSE-CRON 1",
+        "DEBUG PAUSE-CRON 0",
+        "DEBUG PAUSE-CRON x",
+        "DEBUG CLIENT-EVICTION",
+        "DEBUG DIGEST x",
+        "DEBUG DIGEST-VALUE",
+        "DEBUG NOPE",
+        "DEBUG nope 1 2",
+        "DEBUG SLEEP 0",
+    ];
+    for proto in ["2", "3"] {
+        let (mut r, mut k) = pair.fresh();
+        r.cmds(&format!("HELLO {proto}"));
+        k.cmds(&format!("HELLO {proto}"));
+        for line in lines {
+            let (want, got) = (r.cmds(line), k.cmds(line));
+            assert_eq!(
+                common::escape(&want),
+                common::escape(&got),
+                "RESP{proto}: {line}"
+            );
+        }
+    }
 }
