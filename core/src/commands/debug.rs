@@ -52,9 +52,8 @@ pub(super) fn more(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> bool {
         // keel's reply buffers are sized per batch; the knobs are accepted as Redis does.
         if argv.is(2, "peak-reset-time") {
             let arg = argv.get(3);
-            if arg.eq_ignore_ascii_case(b"never") || arg.eq_ignore_ascii_case(b"reset") {
-                ctx.out().ok();
-            } else if crate::util::parse_i64(arg).is_some() {
+            let keyword = arg.eq_ignore_ascii_case(b"never") || arg.eq_ignore_ascii_case(b"reset");
+            if keyword || crate::util::parse_i64(arg).is_some() {
                 ctx.out().ok();
             } else {
                 ctx.out().error(super::errors::NOT_INTEGER);
