@@ -159,6 +159,7 @@ pub fn push_header(out: &mut ReplyBuf, len: usize) {
 
 /// `[kind, channel-or-nil, count]`: the reply of each (un)subscription.
 pub fn subscription_reply(out: &mut ReplyBuf, kind: &str, name: Option<&[u8]>, count: usize) {
+    let start = out.len();
     push_header(out, 3);
     out.bulk(kind.as_bytes());
     match name {
@@ -166,21 +167,26 @@ pub fn subscription_reply(out: &mut ReplyBuf, kind: &str, name: Option<&[u8]>, c
         None => out.null(),
     }
     out.int(count as i64);
+    out.mark_push(start);
 }
 
 fn write_message(out: &mut ReplyBuf, kind: &[u8], channel: &[u8], message: &[u8]) {
+    let start = out.len();
     push_header(out, 3);
     out.bulk(kind);
     out.bulk(channel);
     out.bulk(message);
+    out.mark_push(start);
 }
 
 fn write_pmessage(out: &mut ReplyBuf, pattern: &[u8], channel: &[u8], message: &[u8]) {
+    let start = out.len();
     push_header(out, 4);
     out.bulk(b"pmessage");
     out.bulk(pattern);
     out.bulk(channel);
     out.bulk(message);
+    out.mark_push(start);
 }
 
 /// Delivers `message` on `channel` (Redis's `pubsubPublishMessage`): channel

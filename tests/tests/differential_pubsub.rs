@@ -338,3 +338,85 @@ fn pubsub_output_limit_disconnects_slow_subscriber() {
         assert!(slow_subscriber_is_disconnected(&redis), "redis");
     }
 }
+
+/// Under CLIENT REPLY OFF (and SKIP), Redis still delivers pushes — subscription
+/// confirmations and messages, RESP2 or RESP3 — while every other reply is dropped
+/// (its `CLIENT_PUSHING` flag). keel used to drop them too, and a subscriber waited
+/// forever.
+#[test]
+fn pushes_are_delivered_under_client_reply_off() {
+    if !common::require_redis_or_skip() {
+        return;
+    }
+    let pair = common::Pair::start();
+    for proto in ["2", "3"] {
+        let (mut r, mut k) = pair.fresh();
+        let (mut rp, mut kp) = pair.conns();
+        for c in [&mut r, &mut k] {
+            c.cmds(&format!("HELLO {proto}"));
+            c.cmds("CONFIG SET notify-keyspace-events KEA");
+        }
+        // Silenced: no reply to these, only the pushes they cause.
+        let silenced = [
+            "CLIENT REPLY OFF",
+            "SUBSCRIBE ch __keyspace@0__:k",
+            "PING",
+            "SET k v",
+            "PUBLISH ch self",
+            "CLIENT REPLY SKIP",
+            "PSUBSCRIBE p*",
+            "PING",
+        ];
+        for line in silenced {
+            r.send_raw(&common::encode_line(line));
+            k.send_raw(&common::encode_line(line));
+        }
+        // Pushes the silenced commands caused, in order.
+        // In RESP2 subscribed mode SET and PUBLISH are refused (silently here).
+        let caused: &[&str] = if proto == "3" {
+            &[
+                "subscribe ch",
+                "subscribe key",
+                "keyspace set",
+                "message self",
+                "psubscribe",
+            ]
+        } else {
+            &["subscribe ch", "subscribe key", "psubscribe"]
+        };
+        for what in caused {
+            let (a, b) = (r.read_reply(), k.read_reply());
+            assert_eq!(
+                common::escape(&a),
+                common::escape(&b),
+                "RESP{proto}: {what}"
+            );
+        }
+        // A message from another client, then the replies come back with REPLY ON.
+        for (a, b) in [(&mut rp, &mut kp)] {
+            assert_eq!(a.cmds("PUBLISH ch other"), b.cmds("PUBLISH ch other"));
+            assert_eq!(a.cmds("PUBLISH pz pattern"), b.cmds("PUBLISH pz pattern"));
+        }
+        for what in ["message other", "pmessage"] {
+            let (a, b) = (r.read_reply(), k.read_reply());
+            assert_eq!(
+                common::escape(&a),
+                common::escape(&b),
+                "RESP{proto}: {what}"
+            );
+        }
+        if proto == "2" {
+            // RESP2 subscribed mode refuses CLIENT (silently, under REPLY OFF).
+            continue;
+        }
+        let on_reply = |c: &mut Conn| {
+            c.send_raw(&common::encode_line("CLIENT REPLY ON"));
+            c.read_reply()
+        };
+        assert_eq!(
+            common::escape(&on_reply(&mut r)),
+            common::escape(&on_reply(&mut k)),
+            "RESP{proto}: CLIENT REPLY ON"
+        );
+    }
+}

@@ -243,6 +243,10 @@ fn unknown_command_error(argv: &Argv<'_>) -> String {
 /// Runs one command for `client`, with Redis's checks in Redis's order.
 pub fn execute(node: &mut Node, now: Now, client: &mut Client, argv: &Argv<'_>) {
     let out_start = client.out.len();
+    let silenced = matches!(client.reply_mode, ReplyMode::Off | ReplyMode::Skipping);
+    if silenced {
+        client.out.record_pushes();
+    }
     let errors_before = count_errors(client.out.as_bytes().get(out_start..).unwrap_or_default());
     // A queued command is counted when EXEC runs it, as Redis.
     if run_checked(node, now, client, argv) != Dispatch::Queued {
@@ -254,12 +258,17 @@ pub fn execute(node: &mut Node, now: Now, client: &mut Client, argv: &Argv<'_>) 
     // CLIENT REPLY OFF/SKIP: drop what this command wrote.
     match client.reply_mode {
         ReplyMode::On => {}
-        ReplyMode::Off => client.out.truncate(out_start),
+        // Replies go; pushes (pub/sub) stay, as Redis's CLIENT_PUSHING.
+        ReplyMode::Off => client.out.truncate_keeping_pushes(out_start),
         ReplyMode::Skipping => {
-            client.out.truncate(out_start);
+            client.out.truncate_keeping_pushes(out_start);
             client.reply_mode = ReplyMode::On;
         }
         ReplyMode::SkipNext => client.reply_mode = ReplyMode::Skipping,
+    }
+    if silenced {
+        // CLIENT REPLY ON ran silenced: nothing was cut, stop recording all the same.
+        client.out.stop_recording_pushes();
     }
 }
 

@@ -24,6 +24,10 @@ pub struct ReplyBuf {
     pub proto: Proto,
     /// Length this buffer must stay under; 0 once it went over.
     limit_bytes: usize,
+    /// While a command runs under CLIENT REPLY OFF/SKIP: the (start, end) of each
+    /// push (pub/sub message, subscription confirmation) it wrote, which Redis
+    /// delivers anyway (`CLIENT_PUSHING`); None otherwise.
+    pushes: Option<Vec<(usize, usize)>>,
 }
 
 /// Longest RESP header a reply writes: tag, sign, 19 digits, CRLF.
@@ -35,6 +39,7 @@ impl Default for ReplyBuf {
             bytes: Vec::new(),
             proto: Proto::Resp2,
             limit_bytes: usize::MAX,
+            pushes: None,
         }
     }
 }
@@ -87,6 +92,38 @@ impl ReplyBuf {
     /// Drops what was written from `len` on (CLIENT REPLY OFF/SKIP).
     pub fn truncate(&mut self, len: usize) {
         self.bytes.truncate(len);
+    }
+
+    /// Starts remembering where pushes are written (a command under CLIENT REPLY
+    /// OFF/SKIP runs).
+    pub fn record_pushes(&mut self) {
+        self.pushes = Some(Vec::new());
+    }
+
+    pub fn stop_recording_pushes(&mut self) {
+        self.pushes = None;
+    }
+
+    /// Marks what was written since `start` as a push.
+    pub fn mark_push(&mut self, start: usize) {
+        if let Some(pushes) = self.pushes.as_mut() {
+            pushes.push((start, self.bytes.len()));
+        }
+    }
+
+    /// Drops what was written from `len` on except the pushes, and stops recording
+    /// them: a silenced command's replies go, its pub/sub pushes stay, in order.
+    pub fn truncate_keeping_pushes(&mut self, len: usize) {
+        let pushes = self.pushes.take().unwrap_or_default();
+        let kept: Vec<u8> = pushes
+            .iter()
+            .filter(|&&(start, _)| start >= len)
+            .filter_map(|&(start, end)| self.bytes.get(start..end))
+            .flatten()
+            .copied()
+            .collect();
+        self.bytes.truncate(len);
+        self.bytes.extend_from_slice(&kept);
     }
 
     /// Drops everything written and frees the allocation.
