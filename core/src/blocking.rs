@@ -221,6 +221,7 @@ fn serve_key(node: &mut Node, now: Now, db: usize, key: &[u8]) {
             node.blocking.remove(id);
             continue;
         }
+        let mutations_before = node.keyspace.mutations();
         let served = {
             let mut ctx = Ctx {
                 node: &mut *node,
@@ -229,6 +230,10 @@ fn serve_key(node: &mut Node, now: Now, db: usize, key: &[u8]) {
             };
             try_serve(&mut ctx, key, &op)
         };
+        if node.keyspace.mutations() != mutations_before {
+            node.dirty = node.dirty.wrapping_add(1);
+            node.propagation.record(db, served_as(key, &op));
+        }
         let deleted = match served {
             Served::NotReady => {
                 node.clients.insert(conn, client);
@@ -239,6 +244,39 @@ fn serve_key(node: &mut Node, now: Now, db: usize, key: &[u8]) {
         finish(node, client);
         if deleted {
             return;
+        }
+    }
+}
+
+/// What a served waiter propagates as: its command's non-blocking form on the key
+/// that served it, as Redis 7.0 rewrites a served BLPOP into LPOP and so on.
+fn served_as(key: &[u8], op: &BlockedOp) -> Vec<Vec<u8>> {
+    let end = |e: &End| -> &'static [u8] {
+        match e {
+            End::Head => b"LEFT",
+            End::Tail => b"RIGHT",
+        }
+    };
+    let pop = |e: &End| -> &'static [u8] {
+        match e {
+            End::Head => b"LPOP",
+            End::Tail => b"RPOP",
+        }
+    };
+    match op {
+        BlockedOp::List(ListTarget::Pop { from }) => crate::propagate::argv(&[pop(from), key]),
+        BlockedOp::List(ListTarget::MultiPop { from, count }) => {
+            crate::propagate::argv(&[pop(from), key, count.to_string().as_bytes()])
+        }
+        BlockedOp::List(ListTarget::Move { from, to, dst }) => {
+            crate::propagate::argv(&[b"LMOVE", key, dst, end(from), end(to)])
+        }
+        BlockedOp::ZSet { max, count } => {
+            let name: &[u8] = if *max { b"ZPOPMAX" } else { b"ZPOPMIN" };
+            match count {
+                Some(n) => crate::propagate::argv(&[name, key, n.to_string().as_bytes()]),
+                None => crate::propagate::argv(&[name, key]),
+            }
         }
     }
 }

@@ -19,6 +19,7 @@ pub mod node;
 #[cfg(test)]
 mod node_tests;
 pub mod notify;
+pub mod propagate;
 pub mod pubsub;
 pub mod resp;
 pub mod strtod;

@@ -23,6 +23,8 @@ pub enum Mutant {
     ZaddGtUpdatesOnEqual,
     /// WATCH does not notice a watched key that expired before EXEC.
     WatchMissesExpiry,
+    /// SPOP is propagated as SPOP, so a replica draws its own member.
+    SpopPropagatedVerbatim,
 }
 
 impl Mutant {
@@ -49,12 +51,13 @@ impl Mutant {
             Mutant::SremCountsMissingMember => "srem-counts-missing-member",
             Mutant::ZaddGtUpdatesOnEqual => "zadd-gt-updates-on-equal",
             Mutant::WatchMissesExpiry => "watch-misses-expiry",
+            Mutant::SpopPropagatedVerbatim => "spop-propagated-verbatim",
         }
     }
 
     /// Planted bugs the simulator's workload and model do not reach yet; they join
     /// `ALL` once they do.
-    pub const PENDING: [Mutant; 0] = [];
+    pub const PENDING: [Mutant; 1] = [Mutant::SpopPropagatedVerbatim];
 
     pub fn from_name(name: &str) -> Option<Mutant> {
         Mutant::ALL

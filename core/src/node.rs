@@ -189,6 +189,11 @@ pub struct Node {
     /// DEBUG QUICKLIST-PACKED-THRESHOLD (keel's lists have no plain nodes; kept and
     /// validated as Redis does).
     pub(crate) quicklist_packed_threshold_bytes: u64,
+    /// The propagation stream (`crate::propagate`).
+    pub(crate) propagation: crate::propagate::Propagation,
+    /// Commands that changed the dataset (Redis's `server.dirty`, counted once per
+    /// command rather than per key).
+    pub(crate) dirty: u64,
     pub(crate) shutting_down: bool,
     /// The process's resident set size, reported by a production driver for INFO.
     pub(crate) rss_bytes: Option<u64>,
@@ -288,6 +293,8 @@ impl Node {
             cron_paused: false,
             repl_id: None,
             quicklist_packed_threshold_bytes: 1 << 30,
+            propagation: crate::propagate::Propagation::default(),
+            dirty: 0,
             shutting_down: false,
             rss_bytes: None,
             process: ProcessInfo::default(),
@@ -311,6 +318,22 @@ impl Node {
 
     pub fn run_id(&self) -> &str {
         &self.run_id
+    }
+
+    /// Starts recording the propagation stream (see `crate::propagate`); take it
+    /// with `take_propagated`. Off by default: nothing is kept when nobody reads it.
+    pub fn enable_propagation(&mut self) {
+        self.propagation.enable();
+    }
+
+    /// Everything propagated since the last call, oldest first.
+    pub fn take_propagated(&mut self) -> Vec<crate::propagate::Propagated> {
+        self.propagation.take()
+    }
+
+    /// Commands that changed the dataset since start (Redis's dirty counter).
+    pub fn dirty(&self) -> u64 {
+        self.dirty
     }
 
     /// The replication id INFO reports as `master_replid`.
@@ -653,6 +676,9 @@ impl Node {
         }
         for (db, key) in std::mem::take(&mut self.keyspace.expired_log) {
             let key = key.as_bytes();
+            // An expired key leaves every copy of the dataset by an explicit DEL.
+            self.propagation
+                .record(db, crate::propagate::argv(&[b"DEL", key]));
             if !self.mutants.is(crate::mutants::Mutant::WatchMissesExpiry) {
                 self.watch.touch_expired(db, key);
             }

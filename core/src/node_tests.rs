@@ -1053,3 +1053,273 @@ fn sort_of_underflowing_hex_floats_is_an_error_not_a_panic() {
     );
     assert_eq!(reply, b"*1\r\n$4\r\n+108\r\n");
 }
+
+/// The propagation stream is complete and deterministic: a shadow node that only
+/// applies what the primary propagated (with other seeds, so its own random draws
+/// and hash orders differ) holds the same dataset — equal Redis digests — after
+/// every step of random traffic, TTLs, blocking pops, transactions, several
+/// databases and random commands (SPOP) included.
+mod shadow {
+    use super::*;
+    use crate::digest::{dataset_digest, hex};
+
+    pub(super) struct Shadowed {
+        pub primary: Node,
+        pub shadow: Node,
+        pub now: Now,
+        shadow_db: usize,
+    }
+
+    fn other_seeds_node(now: Now) -> Node {
+        let mut node = Node::new(
+            Config::default(),
+            NodeSeeds {
+                rng_seed: 99,
+                hash_seeds: [9, 8, 7, 6],
+            },
+            now,
+        );
+        // A replica does not expire keys on its own: it waits for the DELs.
+        node.active_expire_enabled = false;
+        node
+    }
+
+    impl Shadowed {
+        pub fn new() -> Shadowed {
+            let mut primary = test_node();
+            primary.enable_propagation();
+            for conn in 1..=3 {
+                connect(&mut primary, conn);
+            }
+            let mut shadow = other_seeds_node(NOW);
+            connect(&mut shadow, 1);
+            Shadowed {
+                primary,
+                shadow,
+                now: NOW,
+                shadow_db: 0,
+            }
+        }
+
+        /// Sends `bytes` on primary connection `conn`, then applies what it
+        /// propagated to the shadow.
+        pub fn send(&mut self, conn: ConnId, bytes: &[u8]) {
+            self.primary.handle(self.now, Input::Data { conn, bytes });
+            self.sync();
+        }
+
+        pub fn advance(&mut self, ms: u64) {
+            self.now.mono_ms += ms;
+            self.now.wall_ms += ms;
+            self.primary.handle(self.now, Input::Tick);
+            self.sync();
+        }
+
+        fn sync(&mut self) {
+            while let Some(e) = self.primary.poll_effect() {
+                if let Effect::Send { conn, bytes } = e {
+                    self.primary.handle(
+                        self.now,
+                        Input::Written {
+                            conn,
+                            bytes: bytes.len(),
+                        },
+                    );
+                }
+            }
+            let mut stream = Vec::new();
+            for record in self.primary.take_propagated() {
+                if record.db != self.shadow_db {
+                    let db = record.db.to_string();
+                    stream.extend_from_slice(&resp(&[b"SELECT", db.as_bytes()]));
+                    self.shadow_db = record.db;
+                }
+                let args: Vec<&[u8]> = record.argv.iter().map(Vec::as_slice).collect();
+                stream.extend_from_slice(&resp(&args));
+            }
+            if !stream.is_empty() {
+                self.shadow.handle(
+                    self.now,
+                    Input::Data {
+                        conn: 1,
+                        bytes: &stream,
+                    },
+                );
+                while self.shadow.poll_effect().is_some() {}
+            }
+        }
+
+        pub fn digests(&self) -> (String, String) {
+            (
+                hex(&dataset_digest(&self.primary.keyspace)),
+                hex(&dataset_digest(&self.shadow.keyspace)),
+            )
+        }
+    }
+
+    pub(super) fn command() -> impl Strategy<Value = String> {
+        let key = prop_oneof![Just("a"), Just("b"), Just("c")];
+        let member = prop_oneof![Just("x"), Just("y"), Just("z"), Just("1"), Just("2")];
+        (0usize..34, key, member, 1u32..4).prop_map(|(op, k, m, n)| match op {
+            0 => format!("SET {k} {m}"),
+            1 => format!("SET {k} {m} EX {n}"),
+            2 => format!("SET {k} {m} PX {}", n * 300),
+            3 => format!("SETEX {k} {n} {m}"),
+            4 => format!("EXPIRE {k} {n}"),
+            5 => format!("PEXPIRE {k} {}", n * 200),
+            6 => format!("EXPIREAT {k} 1"),
+            7 => format!("PERSIST {k}"),
+            8 => format!("INCRBYFLOAT {k} 1.{n}"),
+            9 => format!("INCR {k}"),
+            10 => format!("APPEND {k} {m}"),
+            11 => format!("GETDEL {k}"),
+            12 => format!("GETEX {k} PX {}", n * 250),
+            13 => format!("SADD {k} {m} q r s"),
+            14 => format!("SPOP {k}"),
+            15 => format!("SPOP {k} {n}"),
+            16 => format!("SREM {k} {m}"),
+            17 => format!("RPUSH {k} {m} {m}"),
+            18 => format!("LPOP {k}"),
+            19 => format!("LMPOP 1 {k} RIGHT COUNT {n}"),
+            20 => format!("HSET {k} {m} {n}"),
+            21 => format!("HINCRBYFLOAT {k} {m} 0.{n}"),
+            22 => format!("ZADD {k} {n} {m}"),
+            23 => format!("ZPOPMIN {k}"),
+            24 => format!("DEL {k}"),
+            25 => format!("RENAME {k} b"),
+            26 => format!("MOVE {k} 1"),
+            27 => "SWAPDB 0 1".to_string(),
+            28 => format!("SELECT {}", n % 2),
+            29 => format!("MULTI\r\nSPOP {k}\r\nINCRBYFLOAT {m} 2.5\r\nEXPIRE {m} {n}\r\nEXEC"),
+            30 => format!("GET {k}"),
+            31 => "FLUSHDB".to_string(),
+            32 => format!("COPY {k} c REPLACE"),
+            _ => format!("SMOVE {k} c {m}"),
+        })
+    }
+
+    #[derive(Debug, Clone)]
+    pub(super) enum Step {
+        Send { conn: ConnId, line: String },
+        Block { key: &'static str },
+        Advance { ms: u64 },
+    }
+
+    pub(super) fn step() -> impl Strategy<Value = Step> {
+        prop_oneof![
+            8 => (1u64..=2, command()).prop_map(|(conn, line)| Step::Send { conn, line }),
+            1 => prop_oneof![Just("a"), Just("b")].prop_map(|key| Step::Block { key }),
+            2 => (1u64..1500).prop_map(|ms| Step::Advance { ms }),
+        ]
+    }
+
+    /// Runs the steps; the first step after which the digests differ, if any.
+    pub(super) fn first_divergence(steps: &[Step]) -> Option<String> {
+        first_divergence_with(Shadowed::new(), steps)
+    }
+
+    pub(super) fn first_divergence_with(mut w: Shadowed, steps: &[Step]) -> Option<String> {
+        for (i, s) in steps.iter().enumerate() {
+            match s {
+                Step::Send { conn, line } => w.send(*conn, format!("{line}\r\n").as_bytes()),
+                // Connection 3 blocks (a pop served later by another client's push).
+                Step::Block { key } => w.send(3, format!("BLPOP {key} 0\r\n").as_bytes()),
+                Step::Advance { ms } => w.advance(*ms),
+            }
+            let (p, s2) = w.digests();
+            if p != s2 {
+                return Some(format!("after step {i} ({s:?}): primary {p}, shadow {s2}"));
+            }
+        }
+        None
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(200))]
+        #[test]
+        fn a_shadow_fed_the_stream_holds_the_same_data(steps in proptest::collection::vec(step(), 1..60)) {
+            let divergence = first_divergence(&steps);
+            prop_assert!(divergence.is_none(), "{}", divergence.unwrap_or_default());
+        }
+    }
+
+    #[test]
+    fn nothing_is_propagated_unless_asked() {
+        let mut node = test_node();
+        connect(&mut node, 1);
+        feed(&mut node, 1, &[b"SET k v\r\nSPOP s\r\n"]);
+        assert!(node.take_propagated().is_empty());
+        assert_eq!(node.dirty(), 1);
+    }
+
+    #[test]
+    fn rewrites_are_redis_s() {
+        let mut w = Shadowed::new();
+        let wall = w.now.wall_ms;
+        w.primary.handle(
+            w.now,
+            Input::Data {
+                conn: 1,
+                bytes: b"SET k v EX 10\r\nEXPIRE k 20\r\nINCRBYFLOAT f 1.5\r\nSADD s m\r\nSPOP s\r\nGET k\r\nGETDEL k\r\n",
+            },
+        );
+        while w.primary.poll_effect().is_some() {}
+        let lines: Vec<String> = w
+            .primary
+            .take_propagated()
+            .iter()
+            .map(|r| {
+                r.argv
+                    .iter()
+                    .map(|a| String::from_utf8_lossy(a).into_owned())
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            })
+            .collect();
+        assert_eq!(
+            lines,
+            vec![
+                format!("SET k v PXAT {}", wall + 10_000),
+                format!("PEXPIREAT k {}", wall + 20_000),
+                "SET f 1.5 KEEPTTL".to_string(),
+                "SADD s m".to_string(),
+                "SREM s m".to_string(),
+                "DEL k".to_string(),
+            ]
+        );
+    }
+}
+
+#[cfg(feature = "mutants")]
+#[test]
+fn the_shadow_catches_spop_propagated_verbatim() {
+    use proptest::strategy::ValueTree;
+    use proptest::test_runner::TestRunner;
+    let mut caught = false;
+    let mut runner = TestRunner::deterministic();
+    for _ in 0..200 {
+        let steps = proptest::collection::vec(shadow::step(), 1..60)
+            .new_tree(&mut runner)
+            .map(|t| t.current())
+            .unwrap_or_default();
+        let mut w_steps = steps.clone();
+        w_steps.insert(
+            0,
+            shadow::Step::Send {
+                conn: 1,
+                line: "SADD a x y z q r s".into(),
+            },
+        );
+        let mut w = shadow::Shadowed::new();
+        w.primary
+            .set_mutant(Some(crate::mutants::Mutant::SpopPropagatedVerbatim));
+        if shadow::first_divergence_with(w, &w_steps).is_some() {
+            caught = true;
+            break;
+        }
+    }
+    assert!(
+        caught,
+        "the shadow never diverged under spop-propagated-verbatim"
+    );
+}

@@ -535,6 +535,7 @@ fn hincrbyfloat(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
         return;
     };
     set_field(ctx, id, field, text.as_bytes(), limits(ctx));
+    ctx.propagate_as(|| crate::propagate::argv(&[b"HSET", argv.get(1), field, text.as_bytes()]));
     ctx.key_modified(argv.get(1));
     ctx.notify(notify::HASH, "hincrbyfloat", argv.get(1));
     ctx.out().bulk(text.as_bytes());

@@ -489,6 +489,7 @@ fn swapdb(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
     ctx.db_modified(a, Some(b));
     ctx.db_modified(b, Some(a));
     ctx.node.keyspace.dbs.swap(a, b);
+    ctx.node.keyspace.swaps = ctx.node.keyspace.swaps.wrapping_add(1);
     // Waiters on either index may find their key there now (`scanDatabaseForReadyKeys`).
     // This must look at the databases as they are after the swap: before it, the key
     // a waiter of db a wants is still in db b.
@@ -571,10 +572,14 @@ fn expire_generic(ctx: &mut Ctx<'_>, argv: &Argv<'_>, relative: bool, seconds: b
     let d = ctx.node.keyspace.db_mut(db);
     if when <= now_ms {
         d.remove(id);
+        ctx.propagate_as(|| crate::propagate::argv(&[b"DEL", key]));
         ctx.key_modified(key);
         ctx.notify(notify::GENERIC, "del", key);
     } else {
         d.set_expire(id, when as u64);
+        // Every form replays as the absolute time it set (Redis 7.0's PEXPIREAT).
+        let at_text = when.to_string();
+        ctx.propagate_as(|| crate::propagate::argv(&[b"PEXPIREAT", key, at_text.as_bytes()]));
         ctx.key_modified(key);
         ctx.notify(notify::GENERIC, "expire", key);
     }

@@ -101,6 +101,15 @@ impl Ctx<'_> {
         }
     }
 
+    /// The running command propagates as `parts` instead of its own arguments
+    /// (Redis's `rewriteClientCommandVector`); built only when someone consumes the
+    /// stream.
+    pub fn propagate_as(&mut self, parts: impl FnOnce() -> Vec<Vec<u8>>) {
+        if self.node.propagation.enabled() {
+            self.node.propagation.rewrite(parts());
+        }
+    }
+
     /// Redis's `notifyKeyspaceEvent`: `class` is one of `crate::notify`'s classes,
     /// `event` the lowercase event name (`"lpush"`, `"del"`, ...).
     pub fn notify(&mut self, class: crate::notify::Class, event: &str, key: &[u8]) {
@@ -441,10 +450,27 @@ fn run_checked(node: &mut Node, now: Now, client: &mut Client, argv: &Argv<'_>) 
         client.out.simple("QUEUED");
         return Dispatch::Queued;
     }
+    let db = client.db;
+    let mutations_before = node.keyspace.mutations();
     let mut ctx = Ctx { node, client, now };
     (spec.handler)(&mut ctx, argv);
     ctx.node.drain_keyspace_log(Some(&mut *ctx.client));
+    end_call(ctx.node, spec, argv, db, mutations_before);
     Dispatch::Ran
+}
+
+/// Redis's `call()` after the command: the dirty counter, and propagation of a write
+/// that changed the dataset (as the handler rewrote it, if it did). FLUSHALL,
+/// FLUSHDB and SWAPDB always propagate, as Redis forces them.
+fn end_call(node: &mut Node, spec: &CommandSpec, argv: &Argv<'_>, db: usize, before: u64) {
+    let changed = node.keyspace.mutations() != before;
+    if changed {
+        node.dirty = node.dirty.wrapping_add(1);
+    }
+    let forced = matches!(spec.name, "flushall" | "flushdb" | "swapdb");
+    let propagate = spec.has_flag("write") && (changed || forced);
+    node.propagation
+        .end_command(db, propagate, || argv.iter().map(<[u8]>::to_vec).collect());
 }
 
 /// Runs one command of an EXEC queue: the checks ran when it was queued, so this is
@@ -454,8 +480,11 @@ pub(crate) fn run_queued(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
     match resolve(ctx.node, argv) {
         // CLIENT LIST keeps saying `cmd=exec` meanwhile, as Redis.
         Ok((_, spec, _)) if spec.arity_ok(argv.len()) => {
+            let db = ctx.client.db;
+            let mutations_before = ctx.node.keyspace.mutations();
             (spec.handler)(ctx, argv);
             ctx.node.drain_keyspace_log(Some(&mut *ctx.client));
+            end_call(ctx.node, spec, argv, db, mutations_before);
         }
         // The table is static: what was found at queueing time is found now.
         _ => ctx.client.out.error("ERR command vanished from the table"),

@@ -9,6 +9,7 @@ use super::keys::parse_cursor;
 use super::{cmd, delete_if_empty, errors, Argv, CommandSpec, Ctx};
 use crate::mutants::Mutant;
 use crate::notify;
+use crate::propagate;
 use crate::resp::ReplyBuf;
 use crate::types::set::{Member, DEFAULT_MAX_INTSET_ENTRIES};
 use crate::types::{Set, Value};
@@ -829,6 +830,14 @@ fn spop(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
         return;
     };
     update_set(ctx, id, |s, _| s.remove(&popped));
+    // The member drawn here is this node's choice: replay it, not the draw.
+    if !ctx
+        .node
+        .mutants
+        .is(crate::mutants::Mutant::SpopPropagatedVerbatim)
+    {
+        ctx.propagate_as(|| propagate::argv(&[b"SREM", key, &popped]));
+    }
     ctx.notify(notify::SET, "spop", key);
     ctx.out().bulk(&popped);
     if delete_if_empty(ctx, id) {
@@ -877,6 +886,7 @@ fn spop_count(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
             reply_member(out, m);
         }
         ctx.node.keyspace.db_mut(db).remove(id);
+        ctx.propagate_as(|| propagate::argv(&[b"DEL", key]));
         ctx.notify(notify::GENERIC, "del", key);
         ctx.key_modified(key);
         return;
@@ -885,6 +895,7 @@ fn spop_count(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
     if remaining.saturating_mul(SPOP_MOVE_STRATEGY_MUL) > count {
         // Few to pop: draw and remove them one at a time.
         ctx.out().set(count as usize);
+        let mut srem = propagate::argv(&[b"SREM", key]);
         for _ in 0..count {
             let popped = {
                 let node = &mut *ctx.node;
@@ -896,7 +907,11 @@ fn spop_count(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
             let Some(popped) = popped else { break };
             update_set(ctx, id, |s, _| s.remove(&popped));
             ctx.out().bulk(&popped);
+            if ctx.node.propagation.enabled() {
+                srem.push(popped);
+            }
         }
+        ctx.propagate_as(|| srem);
     } else {
         spop_keep_few(ctx, id, remaining as usize, max);
     }
@@ -937,6 +952,18 @@ fn spop_keep_few(ctx: &mut Ctx<'_>, id: u32, remaining: usize, max_intset: usize
     for m in &popped {
         out.bulk(m);
     }
+    let key = ctx
+        .node
+        .keyspace
+        .db(db)
+        .get(id)
+        .map(|e| e.key.as_bytes().to_vec())
+        .unwrap_or_default();
+    ctx.propagate_as(|| {
+        let mut srem = propagate::argv(&[b"SREM", &key]);
+        srem.extend(popped.iter().cloned());
+        srem
+    });
     let want_intset = kept_all_ints && remaining <= max_intset;
     update_set(ctx, id, |s, seeds| {
         for m in &popped {

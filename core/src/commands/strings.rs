@@ -503,21 +503,24 @@ fn set_generic(
     };
     let allowed = !((flags.nx && existing.is_some()) || (flags.xx && existing.is_none()));
     if allowed && !ctx.node.mutants.is(Mutant::SetAckedNotApplied) {
-        let value = Value::Str(StrValue::from_set(value));
+        let stored = Value::Str(StrValue::from_set(value));
         let id = ctx
             .node
             .keyspace
-            .set_found(db, existing, key, value, flags.keepttl);
+            .set_found(db, existing, key, stored, flags.keepttl);
         ctx.key_modified(key);
         ctx.notify(notify::STRING, "set", key);
         if let Some(at) = expire_at {
             // A time already past leaves a logically expired key, as Redis 7.0: it
             // is gone for every reader and deleted (`expired`) when next looked at.
-            ctx.node
-                .keyspace
-                .db_mut(db)
-                .set_expire(id, (at as u64).max(1));
+            let at_ms = (at as u64).max(1);
+            ctx.node.keyspace.db_mut(db).set_expire(id, at_ms);
             ctx.notify(notify::GENERIC, "expire", key);
+            // A relative TTL replays as the absolute time it became (Redis 7.0).
+            ctx.propagate_as(|| {
+                let at_text = at_ms.to_string();
+                crate::propagate::argv(&[b"SET", key, value, b"PXAT", at_text.as_bytes()])
+            });
         }
     }
     if flags.get {
@@ -584,6 +587,7 @@ fn getdel(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
             reply_key_str(ctx, id);
             let db = ctx.db();
             ctx.node.keyspace.db_mut(db).remove(id);
+            ctx.propagate_as(|| crate::propagate::argv(&[b"DEL", argv.get(1)]));
             ctx.key_modified(argv.get(1));
             ctx.notify(notify::GENERIC, "del", argv.get(1));
         }
@@ -623,14 +627,18 @@ fn getex(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
         // Only an absolute time can be past here (Redis's checkAlreadyExpired).
         if at as u64 <= now_ms {
             d.remove(id);
+            ctx.propagate_as(|| crate::propagate::argv(&[b"DEL", key]));
             ctx.key_modified(key);
             ctx.notify(notify::GENERIC, "del", key);
         } else {
             d.set_expire(id, at as u64);
+            let at_text = (at as u64).to_string();
+            ctx.propagate_as(|| crate::propagate::argv(&[b"PEXPIREAT", key, at_text.as_bytes()]));
             ctx.key_modified(key);
             ctx.notify(notify::GENERIC, "expire", key);
         }
     } else if flags.persist && d.clear_expire(id) {
+        ctx.propagate_as(|| crate::propagate::argv(&[b"PERSIST", key]));
         ctx.key_modified(key);
         ctx.notify(notify::GENERIC, "persist", key);
     }
@@ -797,6 +805,10 @@ fn incrbyfloat(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
             ctx.node
                 .keyspace
                 .set(db, key, Value::Str(value), true, now_ms);
+            // The result, not the float arithmetic, is what replays exactly.
+            ctx.propagate_as(|| {
+                crate::propagate::argv(&[b"SET", key, text.as_bytes(), b"KEEPTTL"])
+            });
             ctx.key_modified(key);
             ctx.notify(notify::STRING, "incrbyfloat", key);
             ctx.out().bulk(text.as_bytes());

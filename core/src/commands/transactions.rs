@@ -127,10 +127,12 @@ fn exec(ctx: &mut Ctx<'_>, _argv: &Argv<'_>) {
         return;
     }
     ctx.out().array(commands.len());
+    let mark = ctx.node.propagation.mark();
     for queued in &commands {
         let argv = Argv::new(&queued.buf, &queued.ranges);
         super::run_queued(ctx, &argv);
     }
+    ctx.node.propagation.wrap_transaction(mark);
     ctx.client.multi = None;
 }
 

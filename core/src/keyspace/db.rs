@@ -63,6 +63,10 @@ pub struct Db {
     /// and sorted sets are then recorded in `ready_keys`, as Redis's `dbAdd` signals.
     pub(crate) watch_ready: bool,
     pub(crate) ready_keys: Vec<Vec<u8>>,
+    /// Changes made to this database (inserts, removals, value and TTL updates), a
+    /// wrapping count: the call layer compares it around a command to know whether
+    /// the command changed anything and must be propagated (Redis's `server.dirty`).
+    pub(crate) mutations: u64,
 }
 
 impl std::fmt::Debug for Db {
@@ -84,6 +88,7 @@ impl Db {
             heap_bytes: 0,
             watch_ready: false,
             ready_keys: Vec::new(),
+            mutations: 0,
         }
     }
 
@@ -158,6 +163,7 @@ impl Db {
 
     /// Inserts a key known to be absent; returns its slot id.
     pub fn insert(&mut self, key: &[u8], value: Value) -> u32 {
+        self.mutations = self.mutations.wrapping_add(1);
         debug_assert!(self.find(key).is_none(), "insert of a present key");
         if self.watch_ready && matches!(value, Value::List(_) | Value::ZSet(_)) {
             self.ready_keys.push(key.to_vec());
@@ -215,6 +221,7 @@ impl Db {
 
     /// Removes the entry in slot `id` and returns it.
     pub fn remove(&mut self, id: u32) -> Option<Entry> {
+        self.mutations = self.mutations.wrapping_add(1);
         let key_hash = self.hash(self.get(id)?.key.as_bytes());
         if let Ok(found) = self.index.find_entry(key_hash, |&other| other == id) {
             found.remove();
@@ -240,6 +247,7 @@ impl Db {
     /// Replaces the value in slot `id`; returns the old one (for the caller to free,
     /// perhaps off the event loop).
     pub fn set_value(&mut self, id: u32, value: Value) -> Option<Value> {
+        self.mutations = self.mutations.wrapping_add(1);
         let added = value.heap_bytes();
         let e = self.get_mut(id)?;
         let removed = e.value.heap_bytes();
@@ -250,6 +258,7 @@ impl Db {
 
     /// Changes a value in place, keeping memory accounted.
     pub fn update_value<R>(&mut self, id: u32, f: impl FnOnce(&mut Value) -> R) -> Option<R> {
+        self.mutations = self.mutations.wrapping_add(1);
         let e = self.get_mut(id)?;
         let before = e.value.heap_bytes();
         let result = f(&mut e.value);
@@ -259,6 +268,7 @@ impl Db {
     }
 
     pub fn set_expire(&mut self, id: u32, at_ms: u64) {
+        self.mutations = self.mutations.wrapping_add(1);
         debug_assert!(at_ms != 0);
         let pos = self.volatile.len() as u32;
         let Some(e) = self.get_mut(id) else { return };
@@ -272,6 +282,7 @@ impl Db {
 
     /// Removes a TTL; true when the key had one.
     pub fn clear_expire(&mut self, id: u32) -> bool {
+        self.mutations = self.mutations.wrapping_add(1);
         let had = self.get(id).is_some_and(|e| e.expire_at_ms != 0);
         if had {
             self.untrack_volatile(id);
@@ -374,11 +385,13 @@ impl Db {
     pub fn clear(&mut self) -> Garbage {
         let hasher = self.hasher.clone();
         let watch_ready = self.watch_ready;
+        let mutations = self.mutations.wrapping_add(1);
         let old = std::mem::replace(
             self,
             Db {
                 hasher,
                 watch_ready,
+                mutations,
                 ..Db::new(HashSeeds([0; 4]))
             },
         );

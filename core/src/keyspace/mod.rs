@@ -47,6 +47,8 @@ pub struct Keyspace {
     pub garbage: Garbage,
     /// INFO's `lazyfreed_objects`.
     pub lazyfreed_objects: u64,
+    /// SWAPDBs done (they change no database's own count, but change the dataset).
+    pub(crate) swaps: u64,
 }
 
 /// Redis's `LAZYFREE_THRESHOLD`: values costing more than this many allocations to
@@ -63,6 +65,7 @@ impl Keyspace {
             mutants: Mutants::default(),
             expired_log: Vec::new(),
             new_log: Vec::new(),
+            swaps: 0,
             log_new_keys: false,
             garbage: Garbage::default(),
             lazyfreed_objects: 0,
@@ -104,6 +107,13 @@ impl Keyspace {
     // In range: `dbs` is never empty (`new` makes at least one) and the index is
     // clamped to the last; callers pass indices already checked against `databases`.
     #[allow(clippy::indexing_slicing)]
+    /// Changes made to every database so far (a wrapping count; compare two readings).
+    pub fn mutations(&self) -> u64 {
+        self.dbs
+            .iter()
+            .fold(self.swaps, |sum, db| sum.wrapping_add(db.mutations))
+    }
+
     pub fn db(&self, index: usize) -> &Db {
         &self.dbs[index.min(self.dbs.len() - 1)]
     }
@@ -136,7 +146,11 @@ impl Keyspace {
     /// Deletes the key in slot `id` because its TTL passed: counted and logged for
     /// the node (WATCH, `expired` notifications).
     pub fn remove_expired(&mut self, db: usize, id: u32) {
-        if let Some(entry) = self.db_mut(db).remove(id) {
+        // Expiry is not the running command's change: it propagates as its own DEL.
+        let mutations = self.db(db).mutations;
+        let removed = self.db_mut(db).remove(id);
+        self.db_mut(db).mutations = mutations;
+        if let Some(entry) = removed {
             self.stats.expired_keys += 1;
             self.expired_log.push((db, entry.key));
             self.dispose(entry.value);

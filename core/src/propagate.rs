@@ -1,0 +1,170 @@
+//! Propagation (Redis's `call()` → `propagate()`): every change to the dataset as a
+//! command another node can replay to reach the same state — one stream, which the
+//! AOF and replicas will consume, and which the simulator's shadow node consumes now.
+//!
+//! A write command that changed something is propagated as it was sent, unless its
+//! handler rewrote it into a deterministic form (relative expiries become absolute,
+//! SPOP becomes SREM of what it popped, INCRBYFLOAT becomes SET of the result, a
+//! served blocking pop becomes its non-blocking form); keys removed by expiry become
+//! DELs; MULTI/EXEC wraps a transaction's writes. Nothing here reads a clock or the
+//! keyspace: the node hands it what happened.
+
+use std::collections::VecDeque;
+
+/// One propagated command, to run in database `db`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Propagated {
+    pub db: usize,
+    pub argv: Vec<Vec<u8>>,
+}
+
+/// Records beyond this many waiting are a consumer that stopped draining: the
+/// stream is then dropped and counted, never grown without bound.
+const STREAM_MAX_RECORDS: usize = 1 << 20;
+
+#[derive(Debug, Default)]
+pub struct Propagation {
+    /// Off until a consumer asks (`Node::enable_propagation`): nothing is recorded,
+    /// at no cost, when nobody reads the stream.
+    enabled: bool,
+    stream: VecDeque<Propagated>,
+    /// What the running command propagates as instead of its own arguments
+    /// (Redis's `rewriteClientCommandVector`).
+    rewrite: Option<Vec<Vec<u8>>>,
+    /// Records dropped because nobody drained the stream.
+    pub dropped: u64,
+}
+
+impl Propagation {
+    pub fn enabled(&self) -> bool {
+        self.enabled
+    }
+
+    pub fn enable(&mut self) {
+        self.enabled = true;
+    }
+
+    /// The running command propagates as `argv` (when it changed anything).
+    pub fn rewrite(&mut self, argv: Vec<Vec<u8>>) {
+        if self.enabled {
+            self.rewrite = Some(argv);
+        }
+    }
+
+    /// Appends one record.
+    pub fn record(&mut self, db: usize, argv: Vec<Vec<u8>>) {
+        if !self.enabled {
+            return;
+        }
+        if self.stream.len() >= STREAM_MAX_RECORDS {
+            self.dropped += self.stream.len() as u64;
+            self.stream.clear();
+        }
+        self.stream.push_back(Propagated { db, argv });
+    }
+
+    /// Ends a command: records it (as rewritten, if it was) when `propagate`, and
+    /// forgets the rewrite either way.
+    pub fn end_command(&mut self, db: usize, propagate: bool, argv: impl FnOnce() -> Vec<Vec<u8>>) {
+        let rewrite = self.rewrite.take();
+        if self.enabled && propagate {
+            let argv = rewrite.unwrap_or_else(argv);
+            self.record(db, argv);
+        }
+    }
+
+    /// Where the stream ends now (for `wrap_transaction`).
+    pub fn mark(&self) -> usize {
+        self.stream.len()
+    }
+
+    /// Wraps what was recorded since `mark` in MULTI ... EXEC, as Redis 7.0 propagates
+    /// a transaction that wrote anything.
+    pub fn wrap_transaction(&mut self, mark: usize) {
+        let Some(first_db) = self.stream.get(mark).map(|p| p.db) else {
+            return;
+        };
+        let last_db = self.stream.back().map_or(first_db, |p| p.db);
+        self.stream.insert(
+            mark,
+            Propagated {
+                db: first_db,
+                argv: vec![b"MULTI".to_vec()],
+            },
+        );
+        self.stream.push_back(Propagated {
+            db: last_db,
+            argv: vec![b"EXEC".to_vec()],
+        });
+    }
+
+    /// Hands out everything recorded so far, oldest first.
+    pub fn take(&mut self) -> Vec<Propagated> {
+        self.stream.drain(..).collect()
+    }
+}
+
+/// Argument vectors from text parts (for rewrites).
+pub fn argv(parts: &[&[u8]]) -> Vec<Vec<u8>> {
+    parts.iter().map(|p| p.to_vec()).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nothing_is_recorded_until_enabled() {
+        let mut p = Propagation::default();
+        p.record(0, argv(&[b"SET", b"k", b"v"]));
+        p.rewrite(argv(&[b"DEL", b"k"]));
+        p.end_command(0, true, || argv(&[b"SET", b"k", b"v"]));
+        assert!(p.take().is_empty());
+    }
+
+    #[test]
+    fn a_rewrite_replaces_the_command_once() {
+        let mut p = Propagation::default();
+        p.enable();
+        p.rewrite(argv(&[b"SREM", b"s", b"m"]));
+        p.end_command(2, true, || argv(&[b"SPOP", b"s"]));
+        p.end_command(2, true, || argv(&[b"SADD", b"s", b"n"]));
+        let got = p.take();
+        assert_eq!(got.len(), 2);
+        assert_eq!(got[0].argv, argv(&[b"SREM", b"s", b"m"]));
+        assert_eq!(got[1].argv, argv(&[b"SADD", b"s", b"n"]));
+        assert!(got.iter().all(|r| r.db == 2));
+    }
+
+    #[test]
+    fn an_unchanged_command_is_not_recorded_and_drops_its_rewrite() {
+        let mut p = Propagation::default();
+        p.enable();
+        p.rewrite(argv(&[b"SREM", b"s", b"m"]));
+        p.end_command(0, false, || argv(&[b"SPOP", b"s"]));
+        p.end_command(0, true, || argv(&[b"SADD", b"s", b"n"]));
+        assert_eq!(p.take()[0].argv, argv(&[b"SADD", b"s", b"n"]));
+    }
+
+    #[test]
+    fn transactions_are_wrapped() {
+        let mut p = Propagation::default();
+        p.enable();
+        p.record(0, argv(&[b"SET", b"a", b"1"]));
+        let mark = p.mark();
+        p.wrap_transaction(mark);
+        assert_eq!(p.mark(), 1, "nothing written inside: no MULTI/EXEC");
+        p.record(1, argv(&[b"SET", b"b", b"1"]));
+        p.wrap_transaction(mark);
+        let names: Vec<Vec<u8>> = p.take().into_iter().map(|r| r.argv[0].clone()).collect();
+        assert_eq!(
+            names,
+            vec![
+                b"SET".to_vec(),
+                b"MULTI".to_vec(),
+                b"SET".to_vec(),
+                b"EXEC".to_vec()
+            ]
+        );
+    }
+}
