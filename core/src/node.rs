@@ -320,6 +320,12 @@ impl Node {
         &self.run_id
     }
 
+    /// Turns active expiry on or off (DEBUG SET-ACTIVE-EXPIRE; a replica-like shadow
+    /// that must only expire what it is told to).
+    pub fn set_active_expire(&mut self, enabled: bool) {
+        self.active_expire_enabled = enabled;
+    }
+
     /// Starts recording the propagation stream (see `crate::propagate`); take it
     /// with `take_propagated`. Off by default: nothing is kept when nobody reads it.
     pub fn enable_propagation(&mut self) {

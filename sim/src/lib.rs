@@ -67,6 +67,8 @@ pub mod reach {
     pub const CLOSED_IN_MULTI: &str = crate::model::seen::CLOSED_IN_MULTI;
     pub const TXN_UNKNOWN: &str = "a transaction's outcome was unknown";
     pub const ELLE_RAN: &str = "an Elle check ran over committed transactions";
+    pub const SHADOW_COMPARED: &str = "the shadow node's digest was compared after a write";
+    pub const SPOP_POPPED: &str = crate::model::seen::SPOP_POPPED;
 }
 
 pub const SCENARIO_DEFS: &[ScenarioDef] = &[
@@ -74,6 +76,8 @@ pub const SCENARIO_DEFS: &[ScenarioDef] = &[
         name: "plain-load",
         must_reach: &[
             reach::PIPELINED_BATCH,
+            reach::SHADOW_COMPARED,
+            reach::SPOP_POPPED,
             reach::EMPTIED_DELETED,
             reach::LREM_DUPLICATES,
             reach::SREM_ABSENT,
@@ -431,6 +435,8 @@ pub enum Checker {
     Elle,
     /// Resource, liveness and protocol assertions (memory bound, no hang, RESP framing).
     Resource,
+    /// A shadow node fed only the propagation stream holds the node's dataset.
+    Shadow,
 }
 
 impl Checker {
@@ -440,6 +446,7 @@ impl Checker {
             Checker::Linearizability => "linearizability",
             Checker::Elle => "elle",
             Checker::Resource => "resource",
+            Checker::Shadow => "shadow",
         }
     }
 }
@@ -449,6 +456,7 @@ impl Checker {
 pub struct Checks {
     pub model: bool,
     pub linearizability: bool,
+    pub shadow: bool,
 }
 
 impl Default for Checks {
@@ -456,6 +464,86 @@ impl Default for Checks {
         Checks {
             model: true,
             linearizability: true,
+            shadow: true,
+        }
+    }
+}
+
+/// The shadow node: it gets, over one connection, only what the node propagated,
+/// with SELECT where the database changes, at the node's time; it never expires
+/// keys on its own (a replica waits for its master's DELs).
+struct Shadow {
+    node: Node,
+    db: usize,
+    /// Records were applied since the last digest comparison.
+    behind: bool,
+    compared_at_ms: u64,
+}
+
+/// How often (simulated ms) the shadow's digest is compared while writes flow.
+const SHADOW_COMPARE_EVERY_MS: u64 = 200;
+
+impl Shadow {
+    const CONN: ConnId = 1;
+
+    fn new(seeds: NodeSeeds, now: Now) -> Shadow {
+        let mut node = Node::new(Config::default(), seeds, now);
+        node.set_active_expire(false);
+        node.handle(
+            now,
+            Input::Accepted {
+                conn: Self::CONN,
+                peer: "127.0.0.1:1".into(),
+                local: "127.0.0.1:6379".into(),
+                peer_is_loopback: true,
+            },
+        );
+        while node.poll_effect().is_some() {}
+        Shadow {
+            node,
+            db: 0,
+            behind: false,
+            compared_at_ms: 0,
+        }
+    }
+
+    fn apply(&mut self, now: Now, records: Vec<keel_core::propagate::Propagated>) {
+        let mut stream = Vec::new();
+        let mut encode = |argv: &[&[u8]]| {
+            stream.extend_from_slice(format!("*{}\r\n", argv.len()).as_bytes());
+            for a in argv {
+                stream.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
+                stream.extend_from_slice(a);
+                stream.extend_from_slice(b"\r\n");
+            }
+        };
+        for record in records {
+            if record.db != self.db {
+                let db = record.db.to_string();
+                encode(&[b"SELECT", db.as_bytes()]);
+                self.db = record.db;
+            }
+            let argv: Vec<&[u8]> = record.argv.iter().map(Vec::as_slice).collect();
+            encode(&argv);
+        }
+        self.node.handle(
+            now,
+            Input::Data {
+                conn: Self::CONN,
+                bytes: &stream,
+            },
+        );
+        // Its replies go nowhere; report them written so nothing accumulates.
+        while let Some(effect) = self.node.poll_effect() {
+            if let Effect::Send { conn, bytes } = effect {
+                self.node.handle(
+                    now,
+                    Input::Written {
+                        conn,
+                        bytes: bytes.len(),
+                    },
+                );
+            }
         }
     }
 }
@@ -867,6 +955,9 @@ struct World<'a> {
     /// Requests the node has run.
     runs: u64,
     node: Option<Node>,
+    /// A second node fed only the node's propagation stream (what a replica or an
+    /// AOF would get); its dataset digest must equal the node's after every batch.
+    shadow: Option<Shadow>,
     /// Pauses, partitions, crashes and slow links may overlap: counted, not flagged.
     pauses_active: u32,
     partitions_active: u32,
@@ -1001,7 +1092,66 @@ impl<'a> World<'a> {
         let now = self.node_now();
         let mut node = Node::new(Config::default(), seeds, now);
         (self.setup)(&mut node);
+        node.enable_propagation();
+        // Seeds of its own (derived, so the world's RNG stream is untouched): its
+        // random draws and hash orders differ from the node's, as a replica's do.
+        let shadow_seeds = NodeSeeds {
+            rng_seed: seeds.rng_seed ^ 0x5EED_5EED_5EED_5EED,
+            hash_seeds: seeds.hash_seeds.map(|s| s.rotate_left(17) ^ 0xA5A5),
+        };
+        self.shadow = Some(Shadow::new(shadow_seeds, now));
         node
+    }
+
+    /// Applies what the node propagated since the last call to the shadow and
+    /// compares their digests (the shadow checker).
+    fn sync_shadow(&mut self) {
+        if !self.checks.shadow {
+            return;
+        }
+        let Some(node) = self.node.as_mut() else {
+            return;
+        };
+        let records = node.take_propagated();
+        if records.is_empty() {
+            return;
+        }
+        let now = self.peek_node_now();
+        let Some(shadow) = self.shadow.as_mut() else {
+            return;
+        };
+        shadow.apply(now, records);
+        shadow.behind = true;
+        // A digest walks the whole dataset: compare every 200 simulated ms (and at
+        // the end of the run, and before a crash) rather than after every write. A
+        // divergence stays until something overwrites it, which is rarely that soon.
+        if self.now_ms >= shadow.compared_at_ms + SHADOW_COMPARE_EVERY_MS {
+            self.compare_shadow();
+        }
+    }
+
+    /// The shadow checker's verdict: the node's and the shadow's digests are equal.
+    fn compare_shadow(&mut self) {
+        let (Some(node), Some(shadow)) = (self.node.as_ref(), self.shadow.as_mut()) else {
+            return;
+        };
+        if !shadow.behind {
+            return;
+        }
+        shadow.behind = false;
+        shadow.compared_at_ms = self.now_ms;
+        let (want, got) = (
+            keel_core::digest::dataset_digest(&node.keyspace),
+            keel_core::digest::dataset_digest(&shadow.node.keyspace),
+        );
+        self.reached.insert(reach::SHADOW_COMPARED);
+        if want != got {
+            let (want, got) = (keel_core::digest::hex(&want), keel_core::digest::hex(&got));
+            self.fail_by(
+                Checker::Shadow,
+                format!("the shadow fed the propagation stream diverged: node digest {want}, shadow {got}"),
+            );
+        }
     }
 
     fn any_client_active(&self) -> bool {
@@ -1053,6 +1203,9 @@ impl<'a> World<'a> {
             if queued > MAX_QUEUED_BYTES {
                 self.fail(format!("{queued} bytes queued in the network"));
             }
+        }
+        if self.failure.is_none() {
+            self.compare_shadow();
         }
         if self.failure.is_none() {
             let stuck: Vec<usize> = (0..self.clients.len())
@@ -1159,6 +1312,7 @@ impl<'a> World<'a> {
                 Effect::Free { garbage } => drop(garbage),
             }
         }
+        self.sync_shadow();
         watched
     }
 
@@ -1596,6 +1750,12 @@ impl<'a> World<'a> {
             if !self.checks.model {
                 continue;
             }
+            if request
+                .first()
+                .is_some_and(|n| n.eq_ignore_ascii_case(b"SPOP"))
+            {
+                self.model.observe(&reply);
+            }
             let expected = self.model.apply_on(wall_ms, conn, &request);
             if expected.as_deref() != Some(&reply[..]) {
                 return self.fail_by(
@@ -1666,7 +1826,9 @@ impl<'a> World<'a> {
                 }
                 self.log("node crashes".into());
                 self.epoch += 1;
+                self.compare_shadow();
                 self.node = None;
+                self.shadow = None;
                 self.generation += 1;
                 self.squeeze = None;
                 let seen = std::mem::take(&mut self.model.seen);
@@ -2043,6 +2205,7 @@ pub fn run_plan(plan: &Plan, options: RunOptions<'_>) -> Outcome {
         epoch: 0,
         runs: 0,
         node: None,
+        shadow: None,
         pauses_active: 0,
         partitions_active: 0,
         slow_factors: Vec::new(),
@@ -2140,6 +2303,7 @@ mod tests {
                     checks: Checks {
                         model: true,
                         linearizability: false,
+                        shadow: true,
                     },
                     ..RunOptions::default()
                 };
@@ -2625,6 +2789,7 @@ mod tests {
                 checks: Checks {
                     model: false,
                     linearizability: true,
+                    shadow: false,
                 },
                 setup: &plant,
                 trace: false,

@@ -17,6 +17,7 @@ pub mod seen {
     pub const WATCH_EXPIRY_ABORTED: &str = "a watched key's expiry aborted a transaction";
     pub const LREM_DUPLICATES: &str = "LREM with a count left some of its duplicates";
     pub const SREM_ABSENT: &str = "SREM named a member the set does not hold";
+    pub const SPOP_POPPED: &str = "SPOP popped a member the model accepted";
     pub const ZADD_EQUAL_KEPT: &str = "ZADD GT CH met a member's equal score";
 }
 
@@ -42,6 +43,10 @@ pub struct Model {
     conns: BTreeMap<ConnId, ConnState>,
     /// Coverage events seen so far.
     pub seen: BTreeSet<&'static str>,
+    /// The node's reply to the request being judged, for commands whose reply is the
+    /// node's own random choice (SPOP): the model checks the choice is allowed
+    /// instead of making one.
+    observed: Option<Vec<u8>>,
 }
 
 fn bulk(v: &[u8]) -> Vec<u8> {
@@ -91,7 +96,14 @@ impl Model {
             colls: BTreeMap::new(),
             conns: BTreeMap::new(),
             seen: BTreeSet::new(),
+            observed: None,
         }
+    }
+
+    /// The node's reply to the next request judged, when that request's reply is
+    /// the node's random pick (SPOP).
+    pub fn observe(&mut self, reply: &[u8]) {
+        self.observed = Some(reply.to_vec());
     }
 
     /// The connection closed: a transaction in progress is discarded, watches dropped.
@@ -220,6 +232,9 @@ impl Model {
                 Some(WRONGTYPE.to_vec())
             };
         }
+        if name == "SPOP" {
+            return self.spop(&key);
+        }
         let before = self.colls.get(&key).cloned();
         let reply = model_types::apply(&mut self.colls, &name, req)?;
         let after = self.colls.get(&key);
@@ -257,6 +272,36 @@ impl Model {
             self.touch(&key);
         }
         Some(reply)
+    }
+
+    /// SPOP key: the member is the node's draw, so the model accepts any member the
+    /// set holds (and only those), then removes it as the node must have.
+    fn spop(&mut self, key: &[u8]) -> Option<Vec<u8>> {
+        let observed = self.observed.take();
+        let set = match self.colls.get_mut(key) {
+            None => return Some(b"$-1\r\n".to_vec()),
+            Some(Coll::Set(s)) => s,
+            Some(_) => return Some(WRONGTYPE.to_vec()),
+        };
+        let member = observed
+            .as_deref()
+            .and_then(|r| r.strip_prefix(b"$"))
+            .and_then(|r| {
+                let nl = r.iter().position(|&b| b == b'\n')?;
+                r.get(nl + 1..r.len().checked_sub(2)?)
+            })
+            .map(<[u8]>::to_vec);
+        let Some(member) = member.filter(|m| set.remove(m)) else {
+            // Not a member (or no pick seen): expect something the node cannot match.
+            return Some(b"-model: SPOP must pop a member of the set\r\n".to_vec());
+        };
+        self.seen.insert(seen::SPOP_POPPED);
+        if set.is_empty() {
+            self.colls.remove(key);
+            self.seen.insert(seen::EMPTIED_DELETED);
+        }
+        self.touch(key);
+        Some(bulk(&member))
     }
 
     fn live(&mut self, now_ms: u64, key: &[u8]) -> Option<&mut Vec<u8>> {

@@ -99,6 +99,7 @@ pub fn handles(name: &str) -> bool {
             | "SCARD"
             | "SISMEMBER"
             | "SMISMEMBER"
+            | "SPOP"
             | "ZADD"
             | "ZSCORE"
             | "ZINCRBY"

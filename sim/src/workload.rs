@@ -281,7 +281,7 @@ pub fn random_typed_request(rng: &mut ChaCha8Rng, keys: usize) -> Vec<Vec<u8>> {
             }
             _ => req = vec![b("LTRIM"), key, idx(rng), idx(rng)],
         },
-        1 => match rng.gen_range(0..8) {
+        1 => match rng.gen_range(0..9) {
             0..=2 => {
                 req = vec![b("SADD"), key];
                 for _ in 0..rng.gen_range(1..=3) {
@@ -296,6 +296,7 @@ pub fn random_typed_request(rng: &mut ChaCha8Rng, keys: usize) -> Vec<Vec<u8>> {
             }
             5 => req = vec![b("SCARD"), key],
             6 => req = vec![b("SISMEMBER"), key, member(rng)],
+            8 => req = vec![b("SPOP"), key],
             _ => {
                 req = vec![b("SMISMEMBER"), key];
                 for _ in 0..rng.gen_range(1..=3) {
