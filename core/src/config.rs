@@ -3,6 +3,7 @@
 //! semantics. Never does I/O: the server reads the files (and `include`s, via a callback).
 
 use crate::glob::glob_match;
+use crate::resp::parser::is_c_space;
 use std::fmt;
 use std::fmt::Write as _;
 
@@ -858,102 +859,19 @@ pub struct ConfigLine {
     pub args: Vec<String>,
 }
 
-/// C `isspace` in the C locale.
-fn is_c_space(b: u8) -> bool {
-    matches!(b, b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r')
-}
-
-fn hex_digit(b: u8) -> Option<u8> {
-    match b {
-        b'0'..=b'9' => Some(b - b'0'),
-        b'a'..=b'f' => Some(b - b'a' + 10),
-        b'A'..=b'F' => Some(b - b'A' + 10),
-        _ => None,
-    }
-}
-
-/// Splits a line into words like Redis's `sdssplitargs`: `"..."` with `\n \r \t \b \a \xHH`
-/// and `\<any>` escapes, `'...'` with `\'` only; a closing quote must be followed by a space
-/// or the end. `None` on unbalanced quotes. A NUL byte ends the line, as in C.
+/// Splits a config line into words with the request parser's `sdssplitargs` (Redis
+/// uses the same function for both). `None` on unbalanced quotes.
 fn split_args(line: &[u8]) -> Option<Vec<Vec<u8>>> {
-    let end = line.iter().position(|&b| b == 0).unwrap_or(line.len());
-    let line = line.get(..end).unwrap_or_default();
-    let at = |k: usize| line.get(k).copied().unwrap_or(0);
-    let mut words = Vec::new();
-    let mut i = 0usize;
-    loop {
-        while at(i) != 0 && is_c_space(at(i)) {
-            i = i.saturating_add(1);
-        }
-        if at(i) == 0 {
-            return Some(words);
-        }
-        let mut word = Vec::new();
-        let (mut in_double, mut in_single, mut done) = (false, false, false);
-        while !done {
-            let c = at(i);
-            if in_double {
-                let hex = (
-                    hex_digit(at(i.saturating_add(2))),
-                    hex_digit(at(i.saturating_add(3))),
-                );
-                if c == b'\\'
-                    && at(i.saturating_add(1)) == b'x'
-                    && hex.0.is_some()
-                    && hex.1.is_some()
-                {
-                    word.push((hex.0.unwrap_or(0) << 4) | hex.1.unwrap_or(0));
-                    i = i.saturating_add(3);
-                } else if c == b'\\' && at(i.saturating_add(1)) != 0 {
-                    i = i.saturating_add(1);
-                    word.push(match at(i) {
-                        b'n' => b'\n',
-                        b'r' => b'\r',
-                        b't' => b'\t',
-                        b'b' => 0x08,
-                        b'a' => 0x07,
-                        other => other,
-                    });
-                } else if c == b'"' {
-                    let next = at(i.saturating_add(1));
-                    if next != 0 && !is_c_space(next) {
-                        return None;
-                    }
-                    done = true;
-                } else if c == 0 {
-                    return None;
-                } else {
-                    word.push(c);
-                }
-            } else if in_single {
-                if c == b'\\' && at(i.saturating_add(1)) == b'\'' {
-                    i = i.saturating_add(1);
-                    word.push(b'\'');
-                } else if c == b'\'' {
-                    let next = at(i.saturating_add(1));
-                    if next != 0 && !is_c_space(next) {
-                        return None;
-                    }
-                    done = true;
-                } else if c == 0 {
-                    return None;
-                } else {
-                    word.push(c);
-                }
-            } else {
-                match c {
-                    b' ' | b'\n' | b'\r' | b'\t' | 0 => done = true,
-                    b'"' => in_double = true,
-                    b'\'' => in_single = true,
-                    _ => word.push(c),
-                }
-            }
-            if at(i) != 0 {
-                i = i.saturating_add(1);
-            }
-        }
-        words.push(word);
+    let (mut scratch, mut ranges) = (Vec::new(), Vec::new());
+    if !crate::resp::parser::split_args(line, &mut scratch, &mut ranges) {
+        return None;
     }
+    Some(
+        ranges
+            .iter()
+            .map(|&(start, end)| scratch.get(start..end).unwrap_or_default().to_vec())
+            .collect(),
+    )
 }
 
 /// Trims like `sdstrim(line, " \t\r\n")`.
