@@ -1039,6 +1039,25 @@ GET a
 "#,
     ),
     (
+        "shutdown-flags",
+        r#"
+# Redis 7.0: ABORT with any flag, or NOSAVE with SAVE, is a syntax error.
+SHUTDOWN NOSAVE SAVE
+SHUTDOWN save nosave
+SHUTDOWN NOW NOSAVE SAVE
+SHUTDOWN ABORT NOW
+SHUTDOWN NOW ABORT
+SHUTDOWN ABORT FORCE
+SHUTDOWN ABORT NOSAVE
+SHUTDOWN SAVE ABORT
+SHUTDOWN ABORT ABORT
+SHUTDOWN abort
+SHUTDOWN FOO
+SHUTDOWN ABORT FOO
+SHUTDOWN NOSAVE FOO
+"#,
+    ),
+    (
         "select-beyond-int",
         r#"
 SELECT 2147483648

@@ -225,14 +225,28 @@ fn time(ctx: &mut Ctx<'_>, _argv: &Argv<'_>) {
 }
 
 fn shutdown(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
+    // Redis 7.0's shutdownCommand: any unknown word, ABORT with any other flag, or
+    // NOSAVE with SAVE is a syntax error (repeats are fine).
+    let (mut nosave, mut save, mut other_flag, mut abort) = (false, false, false, false);
     for j in 1..argv.len() {
-        let known = ["nosave", "save", "now", "force", "abort"];
-        if !known.iter().any(|k| argv.is(j, k)) {
+        if argv.is(j, "nosave") {
+            nosave = true;
+        } else if argv.is(j, "save") {
+            save = true;
+        } else if argv.is(j, "now") || argv.is(j, "force") {
+            other_flag = true;
+        } else if argv.is(j, "abort") {
+            abort = true;
+        } else {
             ctx.out().error(errors::SYNTAX);
             return;
         }
     }
-    if (1..argv.len()).any(|j| argv.is(j, "abort")) {
+    if (abort && (nosave || save || other_flag)) || (nosave && save) {
+        ctx.out().error(errors::SYNTAX);
+        return;
+    }
+    if abort {
         ctx.out().error("ERR No shutdown in progress.");
         return;
     }
