@@ -4,6 +4,7 @@
 
 use crate::glob::glob_match;
 use crate::resp::parser::is_c_space;
+use crate::util::c_str;
 use std::fmt;
 use std::fmt::Write as _;
 
@@ -1914,20 +1915,30 @@ impl Config {
 
     /// CONFIG SET of one or more (name, value) pairs, all or nothing, for a client that is
     /// not local (so `enable-protected-configs local` does not allow protected ones). Errors
-    /// are Redis 7.0.15's reply texts without the leading '-'. Arity is the caller's job.
+    /// are Redis 7.0.15's reply texts without the leading '-' (client bytes they echo made
+    /// UTF-8: see [`Config::set_for_client`] for the exact bytes). Arity is the caller's job.
     pub fn set(&mut self, pairs: &[(&[u8], &[u8])]) -> Result<(), String> {
         self.set_for_client(pairs, false)
+            .map_err(|e| String::from_utf8_lossy(&e).into_owned())
     }
 
     /// [`Config::set`] for a client that may be local (loopback or unix socket), which
-    /// matters for protected directives when `enable-protected-configs` is `local`.
+    /// matters for protected directives when `enable-protected-configs` is `local`. The
+    /// error is the reply's bytes: it echoes the client's names as sent.
     pub fn set_for_client(
         &mut self,
         pairs: &[(&[u8], &[u8])],
         client_is_local: bool,
-    ) -> Result<(), String> {
-        let failed = |name: &str, why: &str| {
-            format!("ERR CONFIG SET failed (possibly related to argument '{name}') - {why}")
+    ) -> Result<(), Vec<u8>> {
+        // Redis's `'%s'` of a client argument: a C string, its bytes as sent.
+        let failed = |name: &[u8], why: &str| {
+            [
+                &b"ERR CONFIG SET failed (possibly related to argument '"[..],
+                c_str(name),
+                b"') - ",
+                why.as_bytes(),
+            ]
+            .concat()
         };
         let protected_allowed = match self.value("enable-protected-configs") {
             Some(Value::Enum(1)) => true,
@@ -1936,14 +1947,18 @@ impl Config {
         };
         // (directive index, table spelling matched, value)
         let mut resolved: Vec<(usize, &'static str, &[u8])> = Vec::with_capacity(pairs.len());
-        let mut first_error: Option<String> = None;
+        let mut first_error: Option<Vec<u8>> = None;
         for &(name, value) in pairs {
             let Some((idx, matched)) = find(name) else {
                 if first_error.is_none() {
-                    first_error = Some(format!(
-                        "ERR Unknown option or number of arguments for CONFIG SET - '{}'",
-                        lossy(name)
-                    ));
+                    first_error = Some(
+                        [
+                            &b"ERR Unknown option or number of arguments for CONFIG SET - '"[..],
+                            c_str(name),
+                            b"'",
+                        ]
+                        .concat(),
+                    );
                 }
                 continue;
             };
@@ -1953,14 +1968,13 @@ impl Config {
             let Some(d) = DIRECTIVES.get(idx) else {
                 continue;
             };
-            let asked = lossy(name);
             if d.mutability == Mutability::Immutable {
-                first_error = Some(failed(&asked, "can't set immutable config"));
+                first_error = Some(failed(name, "can't set immutable config"));
             } else if d.mutability == Mutability::Protected && !protected_allowed {
-                first_error = Some(failed(&asked, "can't set protected config"));
+                first_error = Some(failed(name, "can't set protected config"));
             } else if resolved.iter().any(|(i, m, _)| *i == idx && *m == matched) {
                 // Redis compares table entries: a name and its alias are not duplicates.
-                first_error = Some(failed(&asked, "duplicate parameter"));
+                first_error = Some(failed(name, "duplicate parameter"));
             }
             resolved.push((idx, matched, value));
         }
@@ -1977,7 +1991,7 @@ impl Config {
                 vec![value]
             };
             next.set_value(idx, &words)
-                .map_err(|why| failed(matched, &why))?;
+                .map_err(|why| failed(matched.as_bytes(), &why))?;
         }
         next.clamp_hz();
         *self = next;
@@ -2960,6 +2974,16 @@ mod tests {
         assert_eq!(c.set(pairs), Ok(()));
         assert_eq!(c.maxmemory_bytes(), 100 * 1024 * 1024);
         assert_eq!(c.loglevel(), "warning");
+    }
+
+    #[test]
+    fn config_set_errors_echo_the_clients_bytes() {
+        let mut c = Config::default();
+        let pairs: &[(&[u8], &[u8])] = &[(b"fo\xad\0o", b"1")];
+        assert_eq!(
+            c.set_for_client(pairs, false),
+            Err(b"ERR Unknown option or number of arguments for CONFIG SET - 'fo\xad'".to_vec())
+        );
     }
 
     #[test]

@@ -1058,6 +1058,33 @@ SHUTDOWN NOSAVE FOO
 "#,
     ),
     (
+        "errors-echo-client-bytes",
+        r#"
+# The client's bytes come back as sent (C strings: cut at a NUL), \r and \n as spaces;
+# addReplyErrorFormat texts trim them at the end.
+"F\xadOO" "a\xadb"
+"FOO\x00BAR" "x\x00y" z
+"foo\r\n" "a\nb\r"
+CONFIG "g\xade\x00t"
+CONFIG "x\r\n"
+OBJECT "\xad"
+PUBSUB "NUMSUB\xad"
+PUBSUB CHANNELS a "b\xad"
+PUBSUB "CHANNELS\xad\x00x" a b
+CLIENT UNBLOCK 1 TIMEOUT x
+EXPIRE k 10 "fo\xado\n"
+EXPIRE k 10 "\nfo\x00o"
+EXPIRE k 10 "\r\n"
+HELLO 2 "x\xad\x00y"
+HELLO 2 "x\n"
+CLIENT LIST TYPE "t\xad\x00y"
+CLIENT KILL USER "u\xad\x00y"
+CLIENT KILL TYPE "u\xad\x00y"
+CONFIG SET "fo\xad\x00o" 1
+CONFIG SET "foo\n" 1
+"#,
+    ),
+    (
         "select-beyond-int",
         r#"
 SELECT 2147483648
@@ -1085,6 +1112,53 @@ fn differential_connection() {
 #[test]
 fn differential_errors() {
     run_scripts(ERRORS);
+}
+
+/// Error texts that echo long client arguments: Redis cuts them at 128 bytes, not
+/// characters, and at a NUL.
+#[test]
+fn differential_error_echo_lengths() {
+    let e_acute = "\\xc3\\xa9".repeat(100);
+    let x200 = "x".repeat(200);
+    let script = format!(
+        r#"
+"{e_acute}"
+foo "{e_acute}"
+{x200} {x200} z
+foo a "{e_acute}"
+CONFIG "{e_acute}"
+PUBSUB "{e_acute}" a b
+CONFIG SET "{e_acute}" 1
+"#
+    );
+    run_scripts(&[("error-echo-lengths", &script)]);
+}
+
+/// DEBUG's unknown subcommands (it is no container in Redis 7.0: its own error).
+#[test]
+fn differential_debug_unknown_subcommand() {
+    if !common::require_redis_or_skip() {
+        return;
+    }
+    let args = ["--enable-debug-command", "yes"];
+    let pair = Pair {
+        redis: common::Server::redis(&args),
+        keel: common::Server::keel(&args),
+    };
+    let (mut r, mut k) = pair.conns();
+    for line in [
+        r#"DEBUG nosuchthing"#,
+        r#"DEBUG "f\xad\x00o""#,
+        r#"DEBUG "a\nb""#,
+    ] {
+        let args = common::s(line);
+        let (want, got) = (r.cmdv(&args), k.cmdv(&args));
+        assert_eq!(
+            escape(&got),
+            escape(&want),
+            "{line}: keel's reply differs from redis's"
+        );
+    }
 }
 
 /// Raw client bytes (inline commands, odd framing, protocol errors). Each is sent on a
@@ -1160,6 +1234,9 @@ const RAW: &[&[u8]] = &[
     b"ECHO 'a'\x0b\r\n",
     b"ECHO \"a\"\x0cb\r\n",
     b"ECHO a\x0bb\r\n",
+    // Inside a bulk a NUL is a byte; the error text cuts the name there (C string).
+    b"*1\r\n$4\r\nPI\0G\r\n",
+    b"F\xadOO a\xadb\r\n",
 ];
 
 #[test]

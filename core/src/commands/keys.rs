@@ -508,8 +508,11 @@ fn expire_generic(ctx: &mut Ctx<'_>, argv: &Argv<'_>, relative: bool, seconds: b
         } else if argv.is(j, "lt") {
             lt = true;
         } else {
-            let opt = String::from_utf8_lossy(argv.get(j)).into_owned();
-            ctx.out().error(&format!("ERR Unsupported option {opt}"));
+            // Redis: addReplyErrorFormat("Unsupported option %s"), so the option is
+            // cut at a NUL and a trailing newline of it is trimmed.
+            let opt = crate::util::c_str(argv.get(j));
+            ctx.out()
+                .error_format_bytes(&[&b"ERR Unsupported option "[..], opt].concat());
             return;
         }
     }

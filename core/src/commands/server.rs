@@ -1,7 +1,10 @@
 //! Server commands: INFO, CONFIG, COMMAND, DEBUG, SHUTDOWN, TIME. INFO text uses
 //! Redis's section and field names so monitoring tools read keel unchanged.
 
-use super::{arg_i64, cmd, errors, find_subcommand, reply_help, Argv, CommandSpec, Ctx};
+use super::{
+    arg_i64, cmd, errors, find_subcommand, reply_help, subcommand_syntax_error, Argv, CommandSpec,
+    Ctx,
+};
 use crate::node::{Effect, LogLevel};
 use crate::types::{StrValue, Value};
 use crate::util::parse_f64;
@@ -288,7 +291,7 @@ fn config_set(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
             ctx.node.config_changed();
             ctx.out().ok()
         }
-        Err(e) => ctx.out().error(&e),
+        Err(e) => ctx.out().error_format_bytes(&e),
     }
 }
 
@@ -619,9 +622,9 @@ fn debug(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
         );
         ctx.out().simple(&text);
     } else {
-        let sub = String::from_utf8_lossy(argv.get(1)).into_owned();
-        ctx.out()
-            .error(&format!("ERR unknown subcommand '{sub}'. Try DEBUG HELP."));
+        // DEBUG is no container command in Redis 7.0: its own `else` branch answers
+        // with addReplySubcommandSyntaxError.
+        subcommand_syntax_error(ctx.out(), argv);
     }
 }
 
