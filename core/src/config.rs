@@ -7,6 +7,7 @@ use crate::resp::parser::is_c_space;
 use crate::util::c_str;
 use std::fmt;
 use std::fmt::Write as _;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 /// The Redis version named in the fatal config report. Clients and scripts match on
 /// "Redis 7.0.15", so keel deliberately keeps Redis's wording (and version) there.
@@ -1281,6 +1282,44 @@ fn percentile_string(p: f64) -> String {
 
 /// Splits a CONFIG SET value of a multi-argument directive like `sdssplitlen(v, " ")`:
 /// every single space separates (so doubled spaces give empty words); "" gives no words.
+/// The IP a `bind` address names, as keel's driver listens on it: `*` is every IPv4
+/// address, `::*` every IPv6 one, and one leading `-` marks an address that may be
+/// unavailable. None for anything else (host names, `127.1`, `fe80::1%lo`: Redis hands
+/// those to getaddrinfo, keel does not resolve).
+pub fn bind_address_ip(addr: &[u8]) -> Option<IpAddr> {
+    let addr = addr.strip_prefix(b"-").unwrap_or(addr);
+    match addr {
+        b"*" => Some(IpAddr::V4(Ipv4Addr::UNSPECIFIED)),
+        b"::*" => Some(IpAddr::V6(Ipv6Addr::UNSPECIFIED)),
+        _ => std::str::from_utf8(addr).ok()?.parse().ok(),
+    }
+}
+
+/// Whether a listen on every address of a `bind` list could succeed: each is an address
+/// keel can listen on ([`bind_address_ip`]), and no two take the same socket. Two do when
+/// they are equal, or one is the wildcard of the other's family: Linux answers EADDRINUSE,
+/// which Redis does not forgive even for `-` addresses. Whether an address is local is
+/// the OS's to say, so those pass.
+fn bind_list_is_listenable(addrs: &[Vec<u8>]) -> bool {
+    let mut ips: Vec<IpAddr> = Vec::with_capacity(addrs.len());
+    for addr in addrs {
+        let Some(ip) = bind_address_ip(addr) else {
+            return false;
+        };
+        // At most BIND_ADDRESSES_MAX entries: quadratic is fine.
+        let collides = ips.iter().any(|other| {
+            other == &ip
+                || (other.is_ipv4() == ip.is_ipv4()
+                    && (other.is_unspecified() || ip.is_unspecified()))
+        });
+        if collides {
+            return false;
+        }
+        ips.push(ip);
+    }
+    true
+}
+
 fn split_spaces(value: &[u8]) -> Vec<&[u8]> {
     if value.is_empty() {
         return Vec::new();
@@ -1983,7 +2022,7 @@ impl Config {
         }
         let mut next = self.clone();
         next.reading_file = false;
-        for (idx, matched, value) in resolved {
+        for &(idx, matched, value) in &resolved {
             let multi = DIRECTIVES.get(idx).is_some_and(|d| d.kind.is_multi_arg());
             let words: Vec<&[u8]> = if multi {
                 split_spaces(value)
@@ -1993,8 +2032,43 @@ impl Config {
             next.set_value(idx, &words)
                 .map_err(|why| failed(matched.as_bytes(), &why))?;
         }
+        next.check_listeners(self, &resolved)
+            .map_err(|(name, why)| failed(name.as_bytes(), why))?;
         next.clamp_hz();
         *self = next;
+        Ok(())
+    }
+
+    /// Redis applies a new `bind` or `port` once every value is set, by listening on the
+    /// new addresses, and fails the whole CONFIG SET naming the first of them (in argument
+    /// order) whose listen failed. keel cannot listen from here (nor rebind yet): it
+    /// refuses, with Redis's texts, the lists no listen could ever succeed on (see
+    /// [`bind_list_is_listenable`]), and takes any other as Redis would. With port 0 Redis
+    /// listens nowhere and takes any list; an unchanged port is not applied again.
+    fn check_listeners(
+        &self,
+        old: &Config,
+        resolved: &[(usize, &'static str, &[u8])],
+    ) -> Result<(), (&'static str, &'static str)> {
+        if self.port() == 0 {
+            return Ok(());
+        }
+        let listenable = match self.value("bind") {
+            Some(Value::Bind(addrs)) => bind_list_is_listenable(addrs),
+            _ => true,
+        };
+        if listenable {
+            return Ok(());
+        }
+        for &(idx, _, _) in resolved {
+            match DIRECTIVES.get(idx).map(|d| d.name) {
+                Some("bind") => return Err(("bind", "Failed to bind to specified addresses.")),
+                Some("port") if self.port() != old.port() => {
+                    return Err(("port", "Unable to listen on this port. Check server logs."))
+                }
+                _ => {}
+            }
+        }
         Ok(())
     }
 
@@ -2974,6 +3048,75 @@ mod tests {
         assert_eq!(c.set(pairs), Ok(()));
         assert_eq!(c.maxmemory_bytes(), 100 * 1024 * 1024);
         assert_eq!(c.loglevel(), "warning");
+    }
+
+    #[test]
+    fn config_set_bind_refuses_lists_no_listen_can_take() {
+        let fail = |name: &str, why: &str| {
+            Err(format!(
+                "ERR CONFIG SET failed (possibly related to argument '{name}') - {why}"
+            ))
+        };
+        let bind_failed = fail("bind", "Failed to bind to specified addresses.");
+        let port_failed = fail("port", "Unable to listen on this port. Check server logs.");
+        let mut c = Config::default();
+        // Not addresses (Redis's getaddrinfo fails, even for `-` ones), and lists whose
+        // addresses take the same socket (EADDRINUSE).
+        for bad in [
+            "999.1.1.1",
+            "-999.1.1.1",
+            "abc",
+            "--127.0.0.1",
+            "127.0.0.1 999.1.1.1",
+            " 127.0.0.1",
+            "127.0.0.1 127.0.0.1",
+            "-127.0.0.1 127.0.0.1",
+            "* 127.0.0.1",
+            "* 0.0.0.0",
+            "::1 ::*",
+            "::1 0:0:0:0:0:0:0:1",
+        ] {
+            assert_eq!(set1(&mut c, "bind", bad), bind_failed, "{bad:?}");
+            assert_eq!(set1(&mut c, "BIND", bad), bind_failed, "{bad:?}");
+        }
+        assert_eq!(c, Config::default());
+        // Anything else passes, as it does where Redis can listen.
+        for good in [
+            "127.0.0.1",
+            "-8.8.8.8",
+            "* -::*",
+            "::* *",
+            "127.0.0.1 ::1",
+            "127.0.0.1 127.0.0.2",
+            "",
+        ] {
+            assert_eq!(set1(&mut c, "bind", good), Ok(()), "{good:?}");
+            assert_eq!(c.get_one("bind").as_deref(), Some(good));
+        }
+        // Every value is set before any is applied, and nothing changes on failure.
+        let pairs: &[(&[u8], &[u8])] = &[(b"bind", b"999.1.1.1"), (b"maxmemory", b"foo")];
+        assert_eq!(
+            c.set(pairs),
+            fail("maxmemory", "argument must be a memory value")
+        );
+        let pairs: &[(&[u8], &[u8])] = &[(b"maxmemory", b"5mb"), (b"bind", b"999.1.1.1")];
+        assert_eq!(c.set(pairs), bind_failed);
+        assert_eq!(c.maxmemory_bytes(), 0);
+        // With port 0 Redis listens nowhere and takes any list; a later port change fails
+        // naming whichever of the two comes first.
+        assert_eq!(set1(&mut c, "port", "0"), Ok(()));
+        assert_eq!(set1(&mut c, "bind", "999.1.1.1"), Ok(()));
+        assert_eq!(set1(&mut c, "port", "7001"), port_failed);
+        let pairs: &[(&[u8], &[u8])] = &[(b"port", b"7001"), (b"bind", b"999.1.1.1")];
+        assert_eq!(c.set(pairs), port_failed);
+        let pairs: &[(&[u8], &[u8])] = &[(b"bind", b"999.1.1.1"), (b"port", b"7001")];
+        assert_eq!(c.set(pairs), bind_failed);
+        let pairs: &[(&[u8], &[u8])] = &[(b"bind", b"* -::*"), (b"port", b"7001")];
+        assert_eq!(c.set(pairs), Ok(()));
+        // An unchanged port is not applied again: the bind list is to blame.
+        let pairs: &[(&[u8], &[u8])] = &[(b"port", b"7001"), (b"bind", b"999.1.1.1")];
+        assert_eq!(c.set(pairs), bind_failed);
+        assert_eq!(c.port(), 7001);
     }
 
     #[test]

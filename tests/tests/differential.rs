@@ -941,6 +941,25 @@ CONFIG GET
 CONFIG FOO
 "#,
     ),
+    (
+        "config-set-bind",
+        r#"
+# Lists no listen can take; valid ones would make Redis rebind, so they are not here.
+CONFIG SET bind 999.1.1.1
+CONFIG SET BIND -999.1.1.1
+CONFIG SET bind abc
+CONFIG SET bind --127.0.0.1
+CONFIG SET bind "127.0.0.1 999.1.1.1"
+CONFIG SET bind " 127.0.0.1"
+CONFIG SET bind "127.0.0.1 127.0.0.1"
+CONFIG SET bind "* 127.0.0.1"
+CONFIG SET bind "::1 ::*"
+CONFIG SET bind 999.1.1.1 maxmemory foo
+CONFIG SET maxmemory 5mb bind 999.1.1.1
+CONFIG GET maxmemory
+CONFIG SET bind "a b c d e f g h i j k l m n o p q"
+"#,
+    ),
 ];
 
 const ERRORS: &[(&str, &str)] = &[
