@@ -605,6 +605,29 @@ SELECT 1
 "#,
     ),
     (
+        "glob-edges",
+        r#"
+# An empty key or field matches no pattern but a lone * (which skips matching).
+MSET "" e b b "\x80" h "\xff" f
+~ KEYS **
+~ KEYS *
+~ KEYS ?*
+# Class ranges compare C's signed chars: [a-\xff] is -1..=97.
+~ KEYS "[a-\xff]"
+~ KEYS "[\x7f-\x81]"
+~ KEYS "[^a-\xff]"
+HSET h "" 1 f 2
+~ HSCAN h 0 MATCH **
+~ HSCAN h 0 MATCH *
+# With nocase (CONFIG GET), an escaped byte in a class still compares exactly, and
+# range ends are swapped before they are lower-cased.
+CONFIG GET "[\\M]axmemory"
+CONFIG GET "[\\m]axmemory"
+CONFIG GET "[Z-a]axmemory"
+CONFIG GET "[L-N]axmemory"
+"#,
+    ),
+    (
         "rename",
         r#"
 SET a 1
@@ -1178,6 +1201,58 @@ fn differential_debug_unknown_subcommand() {
             "{line}: keel's reply differs from redis's"
         );
     }
+}
+
+/// Redis's glob gives up past 1000 nested `*`, and matches no empty text but with a lone
+/// `*` skipped before matching (a PSUBSCRIBE `*` gets no message on the channel "").
+#[test]
+fn differential_glob_limits() {
+    if !common::require_redis_or_skip() {
+        return;
+    }
+    let pair = Pair::start();
+    let (mut r, mut k) = pair.fresh();
+    let key = vec![b'a'; 1100];
+    let mut failures = Vec::new();
+    for c in [&mut r, &mut k] {
+        c.cmd(&[b"SET", &key, b"1"]);
+    }
+    for runs in [999, 1000, 1001, 1002] {
+        for (unit, tail) in [
+            (&b"*a"[..], &b""[..]),
+            (b"*a", b"*"),
+            (b"?", b"*"),
+            (b"[a]", b"*"),
+        ] {
+            let pattern = [unit.repeat(runs), tail.to_vec()].concat();
+            let (want, got) = (r.cmd(&[b"KEYS", &pattern]), k.cmd(&[b"KEYS", &pattern]));
+            if want != got {
+                failures.push(format!(
+                    "KEYS ({}) x {runs} + {}: redis {} keel {}",
+                    escape(unit),
+                    escape(tail),
+                    escape(&want).chars().take(80).collect::<String>(),
+                    escape(&got).chars().take(80).collect::<String>()
+                ));
+            }
+        }
+    }
+    let (mut rsub, mut ksub) = pair.conns();
+    for c in [&mut rsub, &mut ksub] {
+        c.cmds("PSUBSCRIBE *");
+    }
+    for channel in ["", "x"] {
+        let args = [&b"PUBLISH"[..], channel.as_bytes(), b"m"];
+        let (want, got) = (r.cmd(&args), k.cmd(&args));
+        if want != got {
+            failures.push(format!(
+                "PUBLISH {channel:?} to PSUBSCRIBE *: redis {} keel {}",
+                escape(&want),
+                escape(&got)
+            ));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
 /// Raw client bytes (inline commands, odd framing, protocol errors). Each is sent on a
