@@ -683,7 +683,7 @@ fn find(name: &[u8]) -> Option<(usize, &'static str)> {
     for (d, s) in buf.iter_mut().zip(name) {
         *d = s.to_ascii_lowercase();
     }
-    let lower = &buf[..name.len()];
+    let lower = buf.get(..name.len())?;
     if let Ok(i) = DIRECTIVES.binary_search_by(|d| d.name.as_bytes().cmp(lower)) {
         return DIRECTIVES.get(i).map(|d| (i, d.name));
     }
@@ -1431,8 +1431,12 @@ impl Config {
                 // has it split like a line (`--save "900 1"`, `--client-output-buffer-limit
                 // "pubsub 1mb 512kb 60"` on the command line).
                 let split;
-                if d.kind.is_multi_arg() && args.len() == 1 && !args[0].is_empty() {
-                    split = split_args(args[0]).unwrap_or_default();
+                let single = match args.as_slice() {
+                    &[only] if d.kind.is_multi_arg() && !only.is_empty() => Some(only),
+                    _ => None,
+                };
+                if let Some(only) = single {
+                    split = split_args(only).unwrap_or_default();
                     args = split.iter().map(Vec::as_slice).collect();
                 }
                 if !d.kind.is_multi_arg() && words.len() != 2 {

@@ -212,7 +212,7 @@ impl CommandTable {
         for (d, s) in lower.iter_mut().zip(name) {
             *d = s.to_ascii_lowercase();
         }
-        self.by_name.get(&lower[..name.len()]).copied()
+        self.by_name.get(lower.get(..name.len())?).copied()
     }
 }
 
@@ -267,12 +267,13 @@ pub fn subcommand_syntax_error(out: &mut ReplyBuf, argv: &Argv<'_>) {
 /// Runs one command for `client`, with Redis's checks in Redis's order.
 pub fn execute(node: &mut Node, now: Now, client: &mut Client, argv: &Argv<'_>) {
     let out_start = client.out.len();
-    let errors_before = count_errors(&client.out.bytes[out_start..]);
+    let errors_before = count_errors(client.out.bytes.get(out_start..).unwrap_or_default());
     // A queued command is counted when EXEC runs it, as Redis.
     if run_checked(node, now, client, argv) != Dispatch::Queued {
         node.stats.total_commands_processed += 1;
     }
-    let new_errors = count_errors(&client.out.bytes[out_start..]).saturating_sub(errors_before);
+    let new_errors = count_errors(client.out.bytes.get(out_start..).unwrap_or_default())
+        .saturating_sub(errors_before);
     node.stats.total_error_replies += new_errors;
     // CLIENT REPLY OFF/SKIP: drop what this command wrote.
     match client.reply_mode {

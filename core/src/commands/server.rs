@@ -665,8 +665,8 @@ fn debug_populate(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
             StrValue::with_encoding(&text, text.len() > 44)
         } else {
             let mut v = vec![0u8; size];
-            let n = size.min(text.len());
-            v[..n].copy_from_slice(&text[..n]);
+            // Redis copies the shorter of the two: zip stops there.
+            v.iter_mut().zip(&text).for_each(|(to, from)| *to = *from);
             StrValue::with_encoding(&v, size > 44)
         };
         let secs = ctx.now.mono_secs();
