@@ -4,8 +4,10 @@
 
 use crate::glob::glob_match;
 use crate::strtod::is_c_space;
+use crate::util::c_str;
 use std::fmt;
 use std::fmt::Write as _;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 /// The Redis version named in the fatal config report. Clients and scripts match on
 /// "Redis 7.0.15", so keel deliberately keeps Redis's wording (and version) there.
@@ -681,7 +683,7 @@ fn find(name: &[u8]) -> Option<(usize, &'static str)> {
     for (d, s) in buf.iter_mut().zip(name) {
         *d = s.to_ascii_lowercase();
     }
-    let lower = buf.get(..name.len()).unwrap_or_default();
+    let lower = buf.get(..name.len())?;
     if let Ok(i) = DIRECTIVES.binary_search_by(|d| d.name.as_bytes().cmp(lower)) {
         return DIRECTIVES.get(i).map(|d| (i, d.name));
     }
@@ -859,97 +861,19 @@ pub struct ConfigLine {
     pub args: Vec<String>,
 }
 
-fn hex_digit(b: u8) -> Option<u8> {
-    match b {
-        b'0'..=b'9' => Some(b - b'0'),
-        b'a'..=b'f' => Some(b - b'a' + 10),
-        b'A'..=b'F' => Some(b - b'A' + 10),
-        _ => None,
-    }
-}
-
-/// Splits a line into words like Redis's `sdssplitargs`: `"..."` with `\n \r \t \b \a \xHH`
-/// and `\<any>` escapes, `'...'` with `\'` only; a closing quote must be followed by a space
-/// or the end. `None` on unbalanced quotes. A NUL byte ends the line, as in C.
+/// Splits a config line into words with the request parser's `sdssplitargs` (Redis
+/// uses the same function for both). `None` on unbalanced quotes.
 fn split_args(line: &[u8]) -> Option<Vec<Vec<u8>>> {
-    let end = line.iter().position(|&b| b == 0).unwrap_or(line.len());
-    let line = line.get(..end).unwrap_or_default();
-    let at = |k: usize| line.get(k).copied().unwrap_or(0);
-    let mut words = Vec::new();
-    let mut i = 0usize;
-    loop {
-        while at(i) != 0 && is_c_space(at(i)) {
-            i = i.saturating_add(1);
-        }
-        if at(i) == 0 {
-            return Some(words);
-        }
-        let mut word = Vec::new();
-        let (mut in_double, mut in_single, mut done) = (false, false, false);
-        while !done {
-            let c = at(i);
-            if in_double {
-                let hex = (
-                    hex_digit(at(i.saturating_add(2))),
-                    hex_digit(at(i.saturating_add(3))),
-                );
-                if c == b'\\'
-                    && at(i.saturating_add(1)) == b'x'
-                    && hex.0.is_some()
-                    && hex.1.is_some()
-                {
-                    word.push((hex.0.unwrap_or(0) << 4) | hex.1.unwrap_or(0));
-                    i = i.saturating_add(3);
-                } else if c == b'\\' && at(i.saturating_add(1)) != 0 {
-                    i = i.saturating_add(1);
-                    word.push(match at(i) {
-                        b'n' => b'\n',
-                        b'r' => b'\r',
-                        b't' => b'\t',
-                        b'b' => 0x08,
-                        b'a' => 0x07,
-                        other => other,
-                    });
-                } else if c == b'"' {
-                    let next = at(i.saturating_add(1));
-                    if next != 0 && !is_c_space(next) {
-                        return None;
-                    }
-                    done = true;
-                } else if c == 0 {
-                    return None;
-                } else {
-                    word.push(c);
-                }
-            } else if in_single {
-                if c == b'\\' && at(i.saturating_add(1)) == b'\'' {
-                    i = i.saturating_add(1);
-                    word.push(b'\'');
-                } else if c == b'\'' {
-                    let next = at(i.saturating_add(1));
-                    if next != 0 && !is_c_space(next) {
-                        return None;
-                    }
-                    done = true;
-                } else if c == 0 {
-                    return None;
-                } else {
-                    word.push(c);
-                }
-            } else {
-                match c {
-                    b' ' | b'\n' | b'\r' | b'\t' | 0 => done = true,
-                    b'"' => in_double = true,
-                    b'\'' => in_single = true,
-                    _ => word.push(c),
-                }
-            }
-            if at(i) != 0 {
-                i = i.saturating_add(1);
-            }
-        }
-        words.push(word);
+    let (mut scratch, mut ranges) = (Vec::new(), Vec::new());
+    if !crate::resp::parser::split_args(line, &mut scratch, &mut ranges) {
+        return None;
     }
+    Some(
+        ranges
+            .iter()
+            .map(|&(start, end)| scratch.get(start..end).unwrap_or_default().to_vec())
+            .collect(),
+    )
 }
 
 /// Trims like `sdstrim(line, " \t\r\n")`.
@@ -1337,6 +1261,44 @@ fn percentile_string(p: f64) -> String {
 
 /// Splits a CONFIG SET value of a multi-argument directive like `sdssplitlen(v, " ")`:
 /// every single space separates (so doubled spaces give empty words); "" gives no words.
+/// The IP a `bind` address names, as keel's driver listens on it: `*` is every IPv4
+/// address, `::*` every IPv6 one, and one leading `-` marks an address that may be
+/// unavailable. None for anything else (host names, `127.1`, `fe80::1%lo`: Redis hands
+/// those to getaddrinfo, keel does not resolve).
+pub fn bind_address_ip(addr: &[u8]) -> Option<IpAddr> {
+    let addr = addr.strip_prefix(b"-").unwrap_or(addr);
+    match addr {
+        b"*" => Some(IpAddr::V4(Ipv4Addr::UNSPECIFIED)),
+        b"::*" => Some(IpAddr::V6(Ipv6Addr::UNSPECIFIED)),
+        _ => std::str::from_utf8(addr).ok()?.parse().ok(),
+    }
+}
+
+/// Whether a listen on every address of a `bind` list could succeed: each is an address
+/// keel can listen on ([`bind_address_ip`]), and no two take the same socket. Two do when
+/// they are equal, or one is the wildcard of the other's family: Linux answers EADDRINUSE,
+/// which Redis does not forgive even for `-` addresses. Whether an address is local is
+/// the OS's to say, so those pass.
+fn bind_list_is_listenable(addrs: &[Vec<u8>]) -> bool {
+    let mut ips: Vec<IpAddr> = Vec::with_capacity(addrs.len());
+    for addr in addrs {
+        let Some(ip) = bind_address_ip(addr) else {
+            return false;
+        };
+        // At most BIND_ADDRESSES_MAX entries: quadratic is fine.
+        let collides = ips.iter().any(|other| {
+            other == &ip
+                || (other.is_ipv4() == ip.is_ipv4()
+                    && (other.is_unspecified() || ip.is_unspecified()))
+        });
+        if collides {
+            return false;
+        }
+        ips.push(ip);
+    }
+    true
+}
+
 fn split_spaces(value: &[u8]) -> Vec<&[u8]> {
     if value.is_empty() {
         return Vec::new();
@@ -1448,11 +1410,13 @@ impl Config {
                 // has it split like a line (`--save "900 1"`, `--client-output-buffer-limit
                 // "pubsub 1mb 512kb 60"` on the command line).
                 let split;
-                if let [only] = args.as_slice() {
-                    if d.kind.is_multi_arg() && !only.is_empty() {
-                        split = split_args(only).unwrap_or_default();
-                        args = split.iter().map(Vec::as_slice).collect();
-                    }
+                let single = match args.as_slice() {
+                    &[only] if d.kind.is_multi_arg() && !only.is_empty() => Some(only),
+                    _ => None,
+                };
+                if let Some(only) = single {
+                    split = split_args(only).unwrap_or_default();
+                    args = split.iter().map(Vec::as_slice).collect();
                 }
                 if !d.kind.is_multi_arg() && words.len() != 2 {
                     return Err(ConfigFileError::at(
@@ -1973,20 +1937,30 @@ impl Config {
 
     /// CONFIG SET of one or more (name, value) pairs, all or nothing, for a client that is
     /// not local (so `enable-protected-configs local` does not allow protected ones). Errors
-    /// are Redis 7.0.15's reply texts without the leading '-'. Arity is the caller's job.
+    /// are Redis 7.0.15's reply texts without the leading '-' (client bytes they echo made
+    /// UTF-8: see [`Config::set_for_client`] for the exact bytes). Arity is the caller's job.
     pub fn set(&mut self, pairs: &[(&[u8], &[u8])]) -> Result<(), String> {
         self.set_for_client(pairs, false)
+            .map_err(|e| String::from_utf8_lossy(&e).into_owned())
     }
 
     /// [`Config::set`] for a client that may be local (loopback or unix socket), which
-    /// matters for protected directives when `enable-protected-configs` is `local`.
+    /// matters for protected directives when `enable-protected-configs` is `local`. The
+    /// error is the reply's bytes: it echoes the client's names as sent.
     pub fn set_for_client(
         &mut self,
         pairs: &[(&[u8], &[u8])],
         client_is_local: bool,
-    ) -> Result<(), String> {
-        let failed = |name: &str, why: &str| {
-            format!("ERR CONFIG SET failed (possibly related to argument '{name}') - {why}")
+    ) -> Result<(), Vec<u8>> {
+        // Redis's `'%s'` of a client argument: a C string, its bytes as sent.
+        let failed = |name: &[u8], why: &str| {
+            [
+                &b"ERR CONFIG SET failed (possibly related to argument '"[..],
+                c_str(name),
+                b"') - ",
+                why.as_bytes(),
+            ]
+            .concat()
         };
         let protected_allowed = match self.value("enable-protected-configs") {
             Some(Value::Enum(1)) => true,
@@ -1995,14 +1969,18 @@ impl Config {
         };
         // (directive index, table spelling matched, value)
         let mut resolved: Vec<(usize, &'static str, &[u8])> = Vec::with_capacity(pairs.len());
-        let mut first_error: Option<String> = None;
+        let mut first_error: Option<Vec<u8>> = None;
         for &(name, value) in pairs {
             let Some((idx, matched)) = find(name) else {
                 if first_error.is_none() {
-                    first_error = Some(format!(
-                        "ERR Unknown option or number of arguments for CONFIG SET - '{}'",
-                        lossy(name)
-                    ));
+                    first_error = Some(
+                        [
+                            &b"ERR Unknown option or number of arguments for CONFIG SET - '"[..],
+                            c_str(name),
+                            b"'",
+                        ]
+                        .concat(),
+                    );
                 }
                 continue;
             };
@@ -2012,14 +1990,13 @@ impl Config {
             let Some(d) = DIRECTIVES.get(idx) else {
                 continue;
             };
-            let asked = lossy(name);
             if d.mutability == Mutability::Immutable {
-                first_error = Some(failed(&asked, "can't set immutable config"));
+                first_error = Some(failed(name, "can't set immutable config"));
             } else if d.mutability == Mutability::Protected && !protected_allowed {
-                first_error = Some(failed(&asked, "can't set protected config"));
+                first_error = Some(failed(name, "can't set protected config"));
             } else if resolved.iter().any(|(i, m, _)| *i == idx && *m == matched) {
                 // Redis compares table entries: a name and its alias are not duplicates.
-                first_error = Some(failed(&asked, "duplicate parameter"));
+                first_error = Some(failed(name, "duplicate parameter"));
             }
             resolved.push((idx, matched, value));
         }
@@ -2028,7 +2005,7 @@ impl Config {
         }
         let mut next = self.clone();
         next.reading_file = false;
-        for (idx, matched, value) in resolved {
+        for &(idx, matched, value) in &resolved {
             let multi = DIRECTIVES.get(idx).is_some_and(|d| d.kind.is_multi_arg());
             let words: Vec<&[u8]> = if multi {
                 split_spaces(value)
@@ -2036,10 +2013,45 @@ impl Config {
                 vec![value]
             };
             next.set_value(idx, &words)
-                .map_err(|why| failed(matched, &why))?;
+                .map_err(|why| failed(matched.as_bytes(), &why))?;
         }
+        next.check_listeners(self, &resolved)
+            .map_err(|(name, why)| failed(name.as_bytes(), why))?;
         next.clamp_hz();
         *self = next;
+        Ok(())
+    }
+
+    /// Redis applies a new `bind` or `port` once every value is set, by listening on the
+    /// new addresses, and fails the whole CONFIG SET naming the first of them (in argument
+    /// order) whose listen failed. keel cannot listen from here (nor rebind yet): it
+    /// refuses, with Redis's texts, the lists no listen could ever succeed on (see
+    /// [`bind_list_is_listenable`]), and takes any other as Redis would. With port 0 Redis
+    /// listens nowhere and takes any list; an unchanged port is not applied again.
+    fn check_listeners(
+        &self,
+        old: &Config,
+        resolved: &[(usize, &'static str, &[u8])],
+    ) -> Result<(), (&'static str, &'static str)> {
+        if self.port() == 0 {
+            return Ok(());
+        }
+        let listenable = match self.value("bind") {
+            Some(Value::Bind(addrs)) => bind_list_is_listenable(addrs),
+            _ => true,
+        };
+        if listenable {
+            return Ok(());
+        }
+        for &(idx, _, _) in resolved {
+            match DIRECTIVES.get(idx).map(|d| d.name) {
+                Some("bind") => return Err(("bind", "Failed to bind to specified addresses.")),
+                Some("port") if self.port() != old.port() => {
+                    return Err(("port", "Unable to listen on this port. Check server logs."))
+                }
+                _ => {}
+            }
+        }
         Ok(())
     }
 
@@ -3019,6 +3031,85 @@ mod tests {
         assert_eq!(c.set(pairs), Ok(()));
         assert_eq!(c.maxmemory_bytes(), 100 * 1024 * 1024);
         assert_eq!(c.loglevel(), "warning");
+    }
+
+    #[test]
+    fn config_set_bind_refuses_lists_no_listen_can_take() {
+        let fail = |name: &str, why: &str| {
+            Err(format!(
+                "ERR CONFIG SET failed (possibly related to argument '{name}') - {why}"
+            ))
+        };
+        let bind_failed = fail("bind", "Failed to bind to specified addresses.");
+        let port_failed = fail("port", "Unable to listen on this port. Check server logs.");
+        let mut c = Config::default();
+        // Not addresses (Redis's getaddrinfo fails, even for `-` ones), and lists whose
+        // addresses take the same socket (EADDRINUSE).
+        for bad in [
+            "999.1.1.1",
+            "-999.1.1.1",
+            "abc",
+            "--127.0.0.1",
+            "127.0.0.1 999.1.1.1",
+            " 127.0.0.1",
+            "127.0.0.1 127.0.0.1",
+            "-127.0.0.1 127.0.0.1",
+            "* 127.0.0.1",
+            "* 0.0.0.0",
+            "::1 ::*",
+            "::1 0:0:0:0:0:0:0:1",
+        ] {
+            assert_eq!(set1(&mut c, "bind", bad), bind_failed, "{bad:?}");
+            assert_eq!(set1(&mut c, "BIND", bad), bind_failed, "{bad:?}");
+        }
+        assert_eq!(c, Config::default());
+        // Anything else passes, as it does where Redis can listen.
+        for good in [
+            "127.0.0.1",
+            "-8.8.8.8",
+            "* -::*",
+            "::* *",
+            "127.0.0.1 ::1",
+            "127.0.0.1 127.0.0.2",
+            "",
+        ] {
+            assert_eq!(set1(&mut c, "bind", good), Ok(()), "{good:?}");
+            assert_eq!(c.get_one("bind").as_deref(), Some(good));
+        }
+        // Every value is set before any is applied, and nothing changes on failure.
+        let pairs: &[(&[u8], &[u8])] = &[(b"bind", b"999.1.1.1"), (b"maxmemory", b"foo")];
+        assert_eq!(
+            c.set(pairs),
+            fail("maxmemory", "argument must be a memory value")
+        );
+        let pairs: &[(&[u8], &[u8])] = &[(b"maxmemory", b"5mb"), (b"bind", b"999.1.1.1")];
+        assert_eq!(c.set(pairs), bind_failed);
+        assert_eq!(c.maxmemory_bytes(), 0);
+        // With port 0 Redis listens nowhere and takes any list; a later port change fails
+        // naming whichever of the two comes first.
+        assert_eq!(set1(&mut c, "port", "0"), Ok(()));
+        assert_eq!(set1(&mut c, "bind", "999.1.1.1"), Ok(()));
+        assert_eq!(set1(&mut c, "port", "7001"), port_failed);
+        let pairs: &[(&[u8], &[u8])] = &[(b"port", b"7001"), (b"bind", b"999.1.1.1")];
+        assert_eq!(c.set(pairs), port_failed);
+        let pairs: &[(&[u8], &[u8])] = &[(b"bind", b"999.1.1.1"), (b"port", b"7001")];
+        assert_eq!(c.set(pairs), bind_failed);
+        let pairs: &[(&[u8], &[u8])] = &[(b"bind", b"* -::*"), (b"port", b"7001")];
+        assert_eq!(c.set(pairs), Ok(()));
+        // An unchanged port is not applied again: the bind list is to blame.
+        let pairs: &[(&[u8], &[u8])] = &[(b"port", b"7001"), (b"bind", b"999.1.1.1")];
+        assert_eq!(c.set(pairs), bind_failed);
+        assert_eq!(c.port(), 7001);
+    }
+
+    #[test]
+    fn config_set_errors_echo_the_clients_bytes() {
+        let mut c = Config::default();
+        let pairs: &[(&[u8], &[u8])] = &[(b"fo\xad\0o", b"1")];
+        assert_eq!(
+            c.set_for_client(pairs, false),
+            Err(b"ERR Unknown option or number of arguments for CONFIG SET - 'fo\xad'".to_vec())
+        );
     }
 
     #[test]

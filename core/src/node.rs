@@ -546,13 +546,13 @@ impl Node {
                     qpos += req.consumed_bytes;
                 }
                 Err(e) => {
-                    client.out.error(&e.reply_text());
+                    client.out.error_bytes(&e.reply_text());
                     self.stats.total_error_replies += 1;
                     client.close_after_reply = true;
                     let peer = client.peer.clone();
                     self.log(
                         LogLevel::Verbose,
-                        format!("Protocol error ({}) from client: addr={peer}", e.0),
+                        format!("Protocol error ({}) from client: addr={peer}", e.reason()),
                     );
                 }
             }

@@ -1,6 +1,22 @@
 //! Number parsing and formatting exactly as Redis does it (`string2ll`, `ld2string`),
 //! shared by the parser and the commands.
 
+/// What C's `printf("%.*s", max_bytes, arg)` prints of a client argument: at most
+/// `max_bytes` bytes, ending early at the first NUL. Redis formats arguments it echoes
+/// in error texts this way, so keel's texts must cut them at the same byte.
+pub fn c_str_prefix(arg: &[u8], max_bytes: usize) -> &[u8] {
+    let head = arg.get(..max_bytes).unwrap_or(arg);
+    match head.iter().position(|&b| b == 0) {
+        Some(nul) => head.get(..nul).unwrap_or(head),
+        None => head,
+    }
+}
+
+/// `%s` of a client argument: up to its first NUL (see [`c_str_prefix`]).
+pub fn c_str(arg: &[u8]) -> &[u8] {
+    c_str_prefix(arg, usize::MAX)
+}
+
 /// Redis's `string2ll`: strict decimal i64 — no sign `+`, no leading zeros, no spaces,
 /// no `-0`, at most 20 bytes, overflow rejected.
 pub fn parse_i64(s: &[u8]) -> Option<i64> {

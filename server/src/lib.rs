@@ -5,7 +5,7 @@
 use std::io::Read;
 use std::net::{IpAddr, SocketAddr};
 
-use keel_core::config::{args_to_config_text, join_config_text, Config};
+use keel_core::config::{args_to_config_text, bind_address_ip, join_config_text, Config};
 use keel_core::{Node, NodeSeeds, ProcessInfo};
 use keel_net::{Clock, Reactor};
 
@@ -217,20 +217,14 @@ fn init_logging(config: &Config) {
     }
 }
 
-/// Redis's `bind` list: `*` is every IPv4 address, `::*` every IPv6 one, a leading
-/// `-` marks an address that may be unavailable.
+/// Redis's `bind` list, read by the same rule CONFIG SET checks new lists with
+/// ([`bind_address_ip`]).
 fn listen_addrs(config: &Config) -> Result<Vec<SocketAddr>, String> {
     let port = config.port();
     let mut out = Vec::new();
     for raw in config.bind() {
-        let addr = raw.trim_start_matches('-');
-        let ip: IpAddr = match addr {
-            "*" => IpAddr::from([0, 0, 0, 0]),
-            "::*" => IpAddr::from([0u16; 8]),
-            other => other
-                .parse()
-                .map_err(|_| format!("Invalid bind address '{raw}'"))?,
-        };
+        let ip = bind_address_ip(raw.as_bytes())
+            .ok_or_else(|| format!("Invalid bind address '{raw}'"))?;
         out.push(SocketAddr::new(ip, port));
     }
     if out.is_empty() {

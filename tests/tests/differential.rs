@@ -605,6 +605,29 @@ SELECT 1
 "#,
     ),
     (
+        "glob-edges",
+        r#"
+# An empty key or field matches no pattern but a lone * (which skips matching).
+MSET "" e b b "\x80" h "\xff" f
+~ KEYS **
+~ KEYS *
+~ KEYS ?*
+# Class ranges compare C's signed chars: [a-\xff] is -1..=97.
+~ KEYS "[a-\xff]"
+~ KEYS "[\x7f-\x81]"
+~ KEYS "[^a-\xff]"
+HSET h "" 1 f 2
+~ HSCAN h 0 MATCH **
+~ HSCAN h 0 MATCH *
+# With nocase (CONFIG GET), an escaped byte in a class still compares exactly, and
+# range ends are swapped before they are lower-cased.
+CONFIG GET "[\\M]axmemory"
+CONFIG GET "[\\m]axmemory"
+CONFIG GET "[Z-a]axmemory"
+CONFIG GET "[L-N]axmemory"
+"#,
+    ),
+    (
         "rename",
         r#"
 SET a 1
@@ -941,6 +964,25 @@ CONFIG GET
 CONFIG FOO
 "#,
     ),
+    (
+        "config-set-bind",
+        r#"
+# Lists no listen can take; valid ones would make Redis rebind, so they are not here.
+CONFIG SET bind 999.1.1.1
+CONFIG SET BIND -999.1.1.1
+CONFIG SET bind abc
+CONFIG SET bind --127.0.0.1
+CONFIG SET bind "127.0.0.1 999.1.1.1"
+CONFIG SET bind " 127.0.0.1"
+CONFIG SET bind "127.0.0.1 127.0.0.1"
+CONFIG SET bind "* 127.0.0.1"
+CONFIG SET bind "::1 ::*"
+CONFIG SET bind 999.1.1.1 maxmemory foo
+CONFIG SET maxmemory 5mb bind 999.1.1.1
+CONFIG GET maxmemory
+CONFIG SET bind "a b c d e f g h i j k l m n o p q"
+"#,
+    ),
 ];
 
 const ERRORS: &[(&str, &str)] = &[
@@ -1039,6 +1081,52 @@ GET a
 "#,
     ),
     (
+        "shutdown-flags",
+        r#"
+# Redis 7.0: ABORT with any flag, or NOSAVE with SAVE, is a syntax error.
+SHUTDOWN NOSAVE SAVE
+SHUTDOWN save nosave
+SHUTDOWN NOW NOSAVE SAVE
+SHUTDOWN ABORT NOW
+SHUTDOWN NOW ABORT
+SHUTDOWN ABORT FORCE
+SHUTDOWN ABORT NOSAVE
+SHUTDOWN SAVE ABORT
+SHUTDOWN ABORT ABORT
+SHUTDOWN abort
+SHUTDOWN FOO
+SHUTDOWN ABORT FOO
+SHUTDOWN NOSAVE FOO
+"#,
+    ),
+    (
+        "errors-echo-client-bytes",
+        r#"
+# The client's bytes come back as sent (C strings: cut at a NUL), \r and \n as spaces;
+# addReplyErrorFormat texts trim them at the end.
+"F\xadOO" "a\xadb"
+"FOO\x00BAR" "x\x00y" z
+"foo\r\n" "a\nb\r"
+CONFIG "g\xade\x00t"
+CONFIG "x\r\n"
+OBJECT "\xad"
+PUBSUB "NUMSUB\xad"
+PUBSUB CHANNELS a "b\xad"
+PUBSUB "CHANNELS\xad\x00x" a b
+CLIENT UNBLOCK 1 TIMEOUT x
+EXPIRE k 10 "fo\xado\n"
+EXPIRE k 10 "\nfo\x00o"
+EXPIRE k 10 "\r\n"
+HELLO 2 "x\xad\x00y"
+HELLO 2 "x\n"
+CLIENT LIST TYPE "t\xad\x00y"
+CLIENT KILL USER "u\xad\x00y"
+CLIENT KILL TYPE "u\xad\x00y"
+CONFIG SET "fo\xad\x00o" 1
+CONFIG SET "foo\n" 1
+"#,
+    ),
+    (
         "select-beyond-int",
         r#"
 SELECT 2147483648
@@ -1066,6 +1154,105 @@ fn differential_connection() {
 #[test]
 fn differential_errors() {
     run_scripts(ERRORS);
+}
+
+/// Error texts that echo long client arguments: Redis cuts them at 128 bytes, not
+/// characters, and at a NUL.
+#[test]
+fn differential_error_echo_lengths() {
+    let e_acute = "\\xc3\\xa9".repeat(100);
+    let x200 = "x".repeat(200);
+    let script = format!(
+        r#"
+"{e_acute}"
+foo "{e_acute}"
+{x200} {x200} z
+foo a "{e_acute}"
+CONFIG "{e_acute}"
+PUBSUB "{e_acute}" a b
+CONFIG SET "{e_acute}" 1
+"#
+    );
+    run_scripts(&[("error-echo-lengths", &script)]);
+}
+
+/// DEBUG's unknown subcommands (it is no container in Redis 7.0: its own error).
+#[test]
+fn differential_debug_unknown_subcommand() {
+    if !common::require_redis_or_skip() {
+        return;
+    }
+    let args = ["--enable-debug-command", "yes"];
+    let pair = Pair {
+        redis: common::Server::redis(&args),
+        keel: common::Server::keel(&args),
+    };
+    let (mut r, mut k) = pair.conns();
+    for line in [
+        r#"DEBUG nosuchthing"#,
+        r#"DEBUG "f\xad\x00o""#,
+        r#"DEBUG "a\nb""#,
+    ] {
+        let args = common::s(line);
+        let (want, got) = (r.cmdv(&args), k.cmdv(&args));
+        assert_eq!(
+            escape(&got),
+            escape(&want),
+            "{line}: keel's reply differs from redis's"
+        );
+    }
+}
+
+/// Redis's glob gives up past 1000 nested `*`, and matches no empty text but with a lone
+/// `*` skipped before matching (a PSUBSCRIBE `*` gets no message on the channel "").
+#[test]
+fn differential_glob_limits() {
+    if !common::require_redis_or_skip() {
+        return;
+    }
+    let pair = Pair::start();
+    let (mut r, mut k) = pair.fresh();
+    let key = vec![b'a'; 1100];
+    let mut failures = Vec::new();
+    for c in [&mut r, &mut k] {
+        c.cmd(&[b"SET", &key, b"1"]);
+    }
+    for runs in [999, 1000, 1001, 1002] {
+        for (unit, tail) in [
+            (&b"*a"[..], &b""[..]),
+            (b"*a", b"*"),
+            (b"?", b"*"),
+            (b"[a]", b"*"),
+        ] {
+            let pattern = [unit.repeat(runs), tail.to_vec()].concat();
+            let (want, got) = (r.cmd(&[b"KEYS", &pattern]), k.cmd(&[b"KEYS", &pattern]));
+            if want != got {
+                failures.push(format!(
+                    "KEYS ({}) x {runs} + {}: redis {} keel {}",
+                    escape(unit),
+                    escape(tail),
+                    escape(&want).chars().take(80).collect::<String>(),
+                    escape(&got).chars().take(80).collect::<String>()
+                ));
+            }
+        }
+    }
+    let (mut rsub, mut ksub) = pair.conns();
+    for c in [&mut rsub, &mut ksub] {
+        c.cmds("PSUBSCRIBE *");
+    }
+    for channel in ["", "x"] {
+        let args = [&b"PUBLISH"[..], channel.as_bytes(), b"m"];
+        let (want, got) = (r.cmd(&args), k.cmd(&args));
+        if want != got {
+            failures.push(format!(
+                "PUBLISH {channel:?} to PSUBSCRIBE *: redis {} keel {}",
+                escape(&want),
+                escape(&got)
+            ));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
 /// Raw client bytes (inline commands, odd framing, protocol errors). Each is sent on a
@@ -1124,6 +1311,26 @@ const RAW: &[&[u8]] = &[
     b"PING\r\n*abc\r\nPING\r\n",
     b"QUIT\r\nPING\r\n",
     b"*1\r\n$4\r\nQUIT\r\n*1\r\n$4\r\nPING\r\n",
+    // Redis finds line ends with strchr on the query buffer: a NUL before the end hides
+    // it, and the request waits (here: until the client hangs up).
+    b"SET a b\0c\r\nGET a\r\n",
+    b"PING\r\nECHO \"b\0c\"\r\nPING\r\n",
+    b"*1\0\r\n$4\r\nPING\r\n",
+    b"*1\r\n$4\0\r\nPING\r\n",
+    b"*1\r\n\0x\r\n",
+    // The '$' is checked once the bulk header is complete.
+    b"*1\r\n+x",
+    b"*1\r\n+x\r",
+    b"*1\r\n\xad\r\n",
+    b"*1\r\n\r\r\n",
+    // C isspace: \v and \f separate inline arguments; only space, \t, \r, \n end one.
+    b"\x0bPING\r\n",
+    b"ECHO 'a'\x0b\r\n",
+    b"ECHO \"a\"\x0cb\r\n",
+    b"ECHO a\x0bb\r\n",
+    // Inside a bulk a NUL is a byte; the error text cuts the name there (C string).
+    b"*1\r\n$4\r\nPI\0G\r\n",
+    b"F\xadOO a\xadb\r\n",
 ];
 
 #[test]
@@ -1165,6 +1372,18 @@ fn differential_raw_protocol() {
             "bulk length",
             [&b"*1\r\n$"[..], &vec![b'1'; 70 * 1024]].concat(),
         ),
+        (
+            "inline with a NUL before its newline",
+            [&b"SET a b\0c\r\n"[..], &vec![b'x'; 70 * 1024]].concat(),
+        ),
+        (
+            "multibulk count with a NUL before its \\r",
+            [&b"*1\0\r\n"[..], &vec![b'x'; 70 * 1024]].concat(),
+        ),
+        (
+            "bulk length with a NUL before its \\r",
+            [&b"*1\r\n\0"[..], &vec![b'x'; 70 * 1024]].concat(),
+        ),
     ] {
         let (mut r, mut k) = pair.conns();
         let mut outputs = Vec::new();
@@ -1176,6 +1395,42 @@ fn differential_raw_protocol() {
         if outputs[0] != outputs[1] {
             failures.push(format!(
                 "70 KB {what} without a newline\n  redis: {} (closed: {})\n  keel:  {} (closed: {})",
+                escape(&outputs[0].0),
+                outputs[0].1,
+                escape(&outputs[1].0),
+                outputs[1].1
+            ));
+        }
+    }
+    // Lines over 64 KB whose end is in the buffer when they are parsed: Redis reads
+    // them (refusing a line only while 64 KB hold no end). A little over 64 KB, so both
+    // servers have the whole line after the read that takes them past 64 KB.
+    let over = 64 * 1024 + 100;
+    for (what, input) in [
+        (
+            "inline",
+            [&b"ECHO "[..], &vec![b'a'; over], b"\r\nPING\r\n"].concat(),
+        ),
+        (
+            "multibulk count",
+            [&b"*"[..], &vec![b'1'; over], b"\r\n"].concat(),
+        ),
+        (
+            "bulk length",
+            [&b"*1\r\n$"[..], &vec![b'1'; over], b"\r\n"].concat(),
+        ),
+    ] {
+        let (mut r, mut k) = pair.conns();
+        let mut outputs = Vec::new();
+        for c in [&mut r, &mut k] {
+            c.send_raw(&input);
+            c.shutdown_write();
+            let closed = c.closed_within(std::time::Duration::from_secs(5));
+            outputs.push((c.take_pending(), closed));
+        }
+        if outputs[0] != outputs[1] {
+            failures.push(format!(
+                "complete {what} line over 64 KB\n  redis: {} (closed: {})\n  keel:  {} (closed: {})",
                 escape(&outputs[0].0),
                 outputs[0].1,
                 escape(&outputs[1].0),

@@ -151,13 +151,17 @@ static CLIENT_SUBCOMMANDS: &[CommandSpec] = &[
     cmd!("unblock", -3, ["admin", "noscript", "loading", "stale"], 0, 0, 0, "connection", "5.0.0", "Unblock a client blocked in a blocking command from a different connection", client_unblock),
 ];
 
+/// `prefix` (ending in an opening quote), the client's argument and a closing quote, as
+/// Redis's addReplyErrorFormat writes `'%s'`: the argument cut at a NUL (a C string), its
+/// bytes as sent.
+fn quoted_error(prefix: &[u8], arg: &[u8]) -> Vec<u8> {
+    [prefix, crate::util::c_str(arg), b"'"].concat()
+}
+
 /// CLIENT UNBLOCK id [TIMEOUT|ERROR] (the blocking registry does the work).
 fn client_unblock(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
     if argv.len() > 4 {
-        let sub = String::from_utf8_lossy(argv.get(1)).into_owned();
-        ctx.out().error(&format!(
-            "ERR unknown subcommand or wrong number of arguments for '{sub}'. Try CLIENT HELP."
-        ));
+        super::subcommand_syntax_error(ctx.out(), argv);
         return;
     }
     let mut error = false;
@@ -307,9 +311,10 @@ fn hello(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
             name = Some(n);
             j += 1;
         } else {
-            let opt = String::from_utf8_lossy(argv.get(j)).into_owned();
-            ctx.out()
-                .error(&format!("ERR Syntax error in HELLO option '{opt}'"));
+            ctx.out().error_format_bytes(&quoted_error(
+                b"ERR Syntax error in HELLO option '",
+                argv.get(j),
+            ));
             return;
         }
         j += 1;
@@ -401,8 +406,8 @@ fn client_list(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
             let t = argv.get(j + 1);
             let known = ["normal", "master", "replica", "slave", "pubsub"];
             if !known.iter().any(|k| t.eq_ignore_ascii_case(k.as_bytes())) {
-                let t = String::from_utf8_lossy(t).into_owned();
-                ctx.out().error(&format!("ERR Unknown client type '{t}'"));
+                ctx.out()
+                    .error_format_bytes(&quoted_error(b"ERR Unknown client type '", t));
                 return;
             }
             if t.eq_ignore_ascii_case(b"normal") {
@@ -508,8 +513,8 @@ fn client_kill(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
                 .iter()
                 .any(|k| value.eq_ignore_ascii_case(k.as_bytes()))
             {
-                let t = String::from_utf8_lossy(value).into_owned();
-                ctx.out().error(&format!("ERR Unknown client type '{t}'"));
+                ctx.out()
+                    .error_format_bytes(&quoted_error(b"ERR Unknown client type '", value));
                 return;
             }
             // Some(true): subscribers, Some(false): normal clients, None: no filter;
@@ -523,8 +528,8 @@ fn client_kill(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
             };
         } else if argv.is(j, "user") {
             if value != b"default" {
-                let u = String::from_utf8_lossy(value).into_owned();
-                ctx.out().error(&format!("ERR No such user '{u}'"));
+                ctx.out()
+                    .error_format_bytes(&quoted_error(b"ERR No such user '", value));
                 return;
             }
         } else if argv.is(j, "skipme") {

@@ -16,8 +16,7 @@ pub(super) fn more(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> bool {
         protocol(ctx, argv.get(2));
     } else if argv.is(1, "error") && argc == 3 {
         // The argument is the whole error line, code included ("LOADING ...").
-        let text = String::from_utf8_lossy(argv.get(2)).into_owned();
-        ctx.out().error(&text);
+        ctx.out().error_bytes(argv.get(2));
     } else if argv.is(1, "log") && argc == 3 {
         let text = String::from_utf8_lossy(argv.get(2)).into_owned();
         ctx.node

@@ -171,13 +171,11 @@ fn keys(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
 /// (a negative cursor wraps around), decimal digits, no spaces; "" reads as 0;
 /// overflow is an error.
 pub(crate) fn parse_cursor(raw: &[u8]) -> Option<u64> {
-    if raw.is_empty() {
-        return Some(0);
-    }
-    let (neg, digits) = match raw[0] {
-        b'-' => (true, &raw[1..]),
-        b'+' => (false, &raw[1..]),
-        _ => (false, raw),
+    let (neg, digits) = match raw.split_first() {
+        None => return Some(0),
+        Some((b'-', rest)) => (true, rest),
+        Some((b'+', rest)) => (false, rest),
+        Some(_) => (false, raw),
     };
     if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
         return None;
@@ -511,8 +509,11 @@ fn expire_generic(ctx: &mut Ctx<'_>, argv: &Argv<'_>, relative: bool, seconds: b
         } else if argv.is(j, "lt") {
             lt = true;
         } else {
-            let opt = String::from_utf8_lossy(argv.get(j)).into_owned();
-            ctx.out().error(&format!("ERR Unsupported option {opt}"));
+            // Redis: addReplyErrorFormat("Unsupported option %s"), so the option is
+            // cut at a NUL and a trailing newline of it is trimmed.
+            let opt = crate::util::c_str(argv.get(j));
+            ctx.out()
+                .error_format_bytes(&[&b"ERR Unsupported option "[..], opt].concat());
             return;
         }
     }

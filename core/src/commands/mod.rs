@@ -18,6 +18,7 @@ pub mod zsets;
 use crate::client::{Client, ReplyMode};
 use crate::node::{Node, Now};
 use crate::resp::ReplyBuf;
+use crate::util::c_str_prefix;
 
 /// A command's arguments: ranges into the query buffer (no copies).
 pub struct Argv<'a> {
@@ -221,7 +222,7 @@ impl CommandTable {
         for (d, s) in lower.iter_mut().zip(name) {
             *d = s.to_ascii_lowercase();
         }
-        self.by_name.get(&lower[..name.len()]).copied()
+        self.by_name.get(lower.get(..name.len())?).copied()
     }
 }
 
@@ -232,21 +233,45 @@ pub fn find_subcommand(parent: &'static CommandSpec, name: &[u8]) -> Option<&'st
         .find(|s| s.name.as_bytes().eq_ignore_ascii_case(name))
 }
 
-/// Redis's rendering of an unknown command: name and up to 128 bytes of arguments.
-fn unknown_command_error(argv: &Argv<'_>) -> String {
-    let name = String::from_utf8_lossy(argv.get(0));
-    let name: String = name.chars().take(128).collect();
-    let mut args = String::new();
+/// How much of a client's argument Redis echoes in an unknown-command or
+/// unknown-subcommand error (`%.128s`).
+const ECHO_MAX_BYTES: usize = 128;
+
+/// Redis's rendering of an unknown command: `'%.128s'` of the name and `'%.*s' ` of
+/// arguments while under 128 bytes of them, all as C strings (cut at a NUL) and as the
+/// client's bytes, not repaired into UTF-8.
+fn unknown_command_error(argv: &Argv<'_>) -> Vec<u8> {
+    let mut args: Vec<u8> = Vec::new();
     for a in argv.iter().skip(1) {
-        if args.len() >= 128 {
+        let Some(room) = ECHO_MAX_BYTES.checked_sub(args.len()).filter(|&r| r > 0) else {
             break;
-        }
-        let room = 128 - args.len();
-        let a = String::from_utf8_lossy(a);
-        let a: String = a.chars().take(room).collect();
-        args.push_str(&format!("'{a}' "));
+        };
+        args.push(b'\'');
+        args.extend_from_slice(c_str_prefix(a, room));
+        args.extend_from_slice(b"' ");
     }
-    format!("ERR unknown command '{name}', with args beginning with: {args}")
+    [
+        &b"ERR unknown command '"[..],
+        c_str_prefix(argv.get(0), ECHO_MAX_BYTES),
+        b"', with args beginning with: ",
+        &args,
+    ]
+    .concat()
+}
+
+/// Redis's `addReplySubcommandSyntaxError`: `'%.128s'` of the subcommand as the client
+/// sent it, and the command name upper-cased.
+pub fn subcommand_syntax_error(out: &mut ReplyBuf, argv: &Argv<'_>) {
+    out.error_format_bytes(
+        &[
+            &b"ERR unknown subcommand or wrong number of arguments for '"[..],
+            c_str_prefix(argv.get(1), ECHO_MAX_BYTES),
+            b"'. Try ",
+            &crate::util::c_str(argv.get(0)).to_ascii_uppercase(),
+            b" HELP.",
+        ]
+        .concat(),
+    );
 }
 
 /// Runs one command for `client`, with Redis's checks in Redis's order.
@@ -288,8 +313,8 @@ fn count_errors(bytes: &[u8]) -> u64 {
 
 /// Writes an error that rejects a command before it runs (Redis's `rejectCommand`):
 /// inside MULTI it also dooms the transaction.
-fn reject(client: &mut Client, msg: &str) {
-    client.out.error(msg);
+fn reject(client: &mut Client, msg: &[u8]) {
+    client.out.error_bytes(msg);
     if let Some(m) = client.multi.as_mut() {
         m.exec_error = true;
     }
@@ -309,7 +334,7 @@ fn reject_found(node: &mut Node, client: &mut Client, parent: &CommandSpec, msg:
         ));
         return;
     }
-    reject(client, msg);
+    reject(client, msg.as_bytes());
 }
 
 /// Commands that run, rather than queue, inside MULTI.
@@ -346,7 +371,7 @@ fn resolve(
         &'static CommandSpec,
         Option<&'static str>,
     ),
-    String,
+    Vec<u8>,
 > {
     let Some(parent) = node.commands.lookup(argv.get(0)) else {
         return Err(unknown_command_error(argv));
@@ -356,14 +381,14 @@ fn resolve(
     }
     match find_subcommand(parent, argv.get(1)) {
         Some(sub) => Ok((parent, sub, Some(sub.name))),
-        None => {
-            let sub = String::from_utf8_lossy(argv.get(1));
-            let sub: String = sub.chars().take(128).collect();
-            Err(format!(
-                "ERR unknown subcommand '{sub}'. Try {} HELP.",
-                parent.name.to_ascii_uppercase()
-            ))
-        }
+        None => Err([
+            &b"ERR unknown subcommand '"[..],
+            c_str_prefix(argv.get(1), ECHO_MAX_BYTES),
+            b"'. Try ",
+            parent.name.to_ascii_uppercase().as_bytes(),
+            b" HELP.",
+        ]
+        .concat()),
     }
 }
 

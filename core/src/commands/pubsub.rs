@@ -312,10 +312,7 @@ fn spublish(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
 }
 
 fn wrong_args(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
-    let sub = String::from_utf8_lossy(argv.get(1)).into_owned();
-    ctx.out().error(&format!(
-        "ERR unknown subcommand or wrong number of arguments for '{sub}'. Try PUBSUB HELP."
-    ));
+    super::subcommand_syntax_error(ctx.out(), argv);
 }
 
 fn channels_generic(ctx: &mut Ctx<'_>, argv: &Argv<'_>, kind: Kind) {

@@ -1,7 +1,10 @@
 //! Server commands: INFO, CONFIG, COMMAND, DEBUG, SHUTDOWN, TIME. INFO text uses
 //! Redis's section and field names so monitoring tools read keel unchanged.
 
-use super::{arg_i64, cmd, errors, find_subcommand, reply_help, Argv, CommandSpec, Ctx};
+use super::{
+    arg_i64, cmd, errors, find_subcommand, reply_help, subcommand_syntax_error, Argv, CommandSpec,
+    Ctx,
+};
 use crate::node::{Effect, LogLevel};
 use crate::types::{StrValue, Value};
 use crate::util::parse_f64;
@@ -225,14 +228,28 @@ fn time(ctx: &mut Ctx<'_>, _argv: &Argv<'_>) {
 }
 
 fn shutdown(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
+    // Redis 7.0's shutdownCommand: any unknown word, ABORT with any other flag, or
+    // NOSAVE with SAVE is a syntax error (repeats are fine).
+    let (mut nosave, mut save, mut other_flag, mut abort) = (false, false, false, false);
     for j in 1..argv.len() {
-        let known = ["nosave", "save", "now", "force", "abort"];
-        if !known.iter().any(|k| argv.is(j, k)) {
+        if argv.is(j, "nosave") {
+            nosave = true;
+        } else if argv.is(j, "save") {
+            save = true;
+        } else if argv.is(j, "now") || argv.is(j, "force") {
+            other_flag = true;
+        } else if argv.is(j, "abort") {
+            abort = true;
+        } else {
             ctx.out().error(errors::SYNTAX);
             return;
         }
     }
-    if (1..argv.len()).any(|j| argv.is(j, "abort")) {
+    if (abort && (nosave || save || other_flag)) || (nosave && save) {
+        ctx.out().error(errors::SYNTAX);
+        return;
+    }
+    if abort {
         ctx.out().error("ERR No shutdown in progress.");
         return;
     }
@@ -274,7 +291,7 @@ fn config_set(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
             ctx.node.config_changed();
             ctx.out().ok()
         }
-        Err(e) => ctx.out().error(&e),
+        Err(e) => ctx.out().error_format_bytes(&e),
     }
 }
 
@@ -630,10 +647,9 @@ fn debug(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
         );
         ctx.out().simple(&text);
     } else if !super::debug::more(ctx, argv) {
-        let sub = String::from_utf8_lossy(argv.get(1)).into_owned();
-        ctx.out().error(&format!(
-            "ERR unknown subcommand or wrong number of arguments for '{sub}'. Try DEBUG HELP."
-        ));
+        // DEBUG is no container command in Redis 7.0: its own `else` branch answers
+        // with addReplySubcommandSyntaxError.
+        subcommand_syntax_error(ctx.out(), argv);
     }
 }
 
@@ -674,8 +690,8 @@ fn debug_populate(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
             StrValue::with_encoding(&text, text.len() > 44)
         } else {
             let mut v = vec![0u8; size];
-            let n = size.min(text.len());
-            v[..n].copy_from_slice(&text[..n]);
+            // Redis copies the shorter of the two: zip stops there.
+            v.iter_mut().zip(&text).for_each(|(to, from)| *to = *from);
             StrValue::with_encoding(&v, size > 44)
         };
         let secs = ctx.now.mono_secs();

@@ -166,15 +166,35 @@ impl ReplyBuf {
     /// An error line. `msg` carries its own code ("ERR ...", "WRONGTYPE ..."); newlines
     /// are turned into spaces so the reply stays one line, as Redis does.
     pub fn error(&mut self, msg: &str) {
+        self.error_bytes(msg.as_bytes());
+    }
+
+    /// [`ReplyBuf::error`] for a text that echoes client bytes: they go out as the client
+    /// sent them (Redis formats them with `%s`, so no UTF-8 repair), except `\r` and `\n`,
+    /// which become spaces so the reply stays one line (Redis's `sdsmapchars`).
+    pub fn error_bytes(&mut self, msg: &[u8]) {
         if !self.room(msg.len() + 3) {
             return;
         }
         self.bytes.push(b'-');
-        for &b in msg.as_bytes() {
-            self.bytes
-                .push(if b == b'\r' || b == b'\n' { b' ' } else { b });
-        }
+        self.bytes.extend(
+            msg.iter()
+                .map(|&b| if b == b'\r' || b == b'\n' { b' ' } else { b }),
+        );
         self.bytes.extend_from_slice(b"\r\n");
+    }
+
+    /// An error formatted the way Redis's `addReplyErrorFormat` does it: `\r` and `\n`
+    /// at either end are trimmed (`sdstrim`) before the rest become spaces. Only matters
+    /// for texts that end with client bytes ("Unsupported option <arg>").
+    pub fn error_format_bytes(&mut self, msg: &[u8]) {
+        let is_newline = |b: &u8| *b == b'\r' || *b == b'\n';
+        let start = msg.iter().position(|b| !is_newline(b)).unwrap_or(msg.len());
+        let end = msg
+            .iter()
+            .rposition(|b| !is_newline(b))
+            .map_or(start, |i| i + 1);
+        self.error_bytes(msg.get(start..end).unwrap_or_default());
     }
 
     pub fn int(&mut self, n: i64) {
@@ -389,5 +409,18 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn errors_keep_client_bytes() {
+        let mut r = ReplyBuf::default();
+        r.error_bytes(b"ERR '\xad\x00' a\r\nb\n");
+        r.error_format_bytes(b"ERR option x\xad\r\n");
+        r.error_format_bytes(b"ERR option \r\n");
+        r.error_format_bytes(b"\n\r");
+        assert_eq!(
+            r.bytes,
+            b"-ERR '\xad\x00' a  b \r\n-ERR option x\xad\r\n-ERR option \r\n-\r\n"
+        );
     }
 }
