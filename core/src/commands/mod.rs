@@ -656,7 +656,7 @@ pub fn reply_help(out: &mut ReplyBuf, command: &str, lines: &[&str]) {
         out.simple(l);
     }
     out.simple("HELP");
-    out.simple("    Print this help.");
+    out.simple("    Prints this help.");
 }
 
 #[cfg(test)]
