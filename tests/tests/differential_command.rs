@@ -165,6 +165,8 @@ COMMAND INFO get nosuch config|get CONFIG|GET get| |get a|b|c config| config|nos
 COMMAND INFO GET Set zUnIoNsToRe
 COMMAND DOCS get nosuch config|GET get| a|b|c config|nosuch
 COMMAND DOCS nosuch
+COMMAND INFO ""
+COMMAND DOCS "" "|"
 COMMAND HELP
 COMMAND COUNT x
 COMMAND NOSUCH
