@@ -12,7 +12,8 @@
 //! * `# ` a comment.
 //!
 //! Never compared: SCAN cursors, RANDOMKEY with several keys, INFO, CLIENT LIST/INFO/ID,
-//! TIME, HELLO's id, DEBUG, COMMAND output, `CONFIG GET port`.
+//! TIME, HELLO's id, DEBUG, `CONFIG GET port`, COMMAND output (`differential_command.rs`
+//! compares that).
 
 mod common;
 

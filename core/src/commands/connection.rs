@@ -13,142 +13,55 @@ pub static COMMANDS: &[CommandSpec] = &[
     cmd!(
         "auth",
         -2,
-        [
-            "noscript",
-            "loading",
-            "stale",
-            "fast",
-            "no_auth",
-            "allow_busy"
-        ],
-        0,
-        0,
-        0,
-        "connection",
-        "1.0.0",
-        "Authenticate to the server",
+        [NOSCRIPT, LOADING, STALE, FAST, NO_AUTH, ALLOW_BUSY],
         auth
     ),
-    cmd!(
-        "client",
-        -2,
-        [],
-        0,
-        0,
-        0,
-        "connection",
-        "2.4.0",
-        "A container for client connection commands",
-        client_help,
-        CLIENT_SUBCOMMANDS
-    ),
-    cmd!(
-        "echo",
-        2,
-        ["fast"],
-        0,
-        0,
-        0,
-        "connection",
-        "1.0.0",
-        "Echo the given string",
-        echo
-    ),
+    cmd!("client", -2, [], client_help, subcommands: CLIENT_SUBCOMMANDS),
+    cmd!("echo", 2, [FAST, LOADING, STALE], echo),
     cmd!(
         "hello",
         -1,
-        [
-            "noscript",
-            "loading",
-            "stale",
-            "fast",
-            "no_auth",
-            "allow_busy"
-        ],
-        0,
-        0,
-        0,
-        "connection",
-        "6.0.0",
-        "Handshake with Redis",
+        [NOSCRIPT, LOADING, STALE, FAST, NO_AUTH, ALLOW_BUSY],
         hello
     ),
-    cmd!(
-        "ping",
-        -1,
-        ["fast"],
-        0,
-        0,
-        0,
-        "connection",
-        "1.0.0",
-        "Ping the server",
-        ping
-    ),
+    cmd!("ping", -1, [FAST], ping),
     cmd!(
         "quit",
         -1,
-        [
-            "allow_busy",
-            "noscript",
-            "loading",
-            "stale",
-            "fast",
-            "no_auth"
-        ],
-        0,
-        0,
-        0,
-        "connection",
-        "1.0.0",
-        "Close the connection",
+        [ALLOW_BUSY, NOSCRIPT, LOADING, STALE, FAST, NO_AUTH],
         quit
     ),
     cmd!(
         "reset",
         1,
-        [
-            "noscript",
-            "loading",
-            "stale",
-            "fast",
-            "no_auth",
-            "allow_busy"
-        ],
-        0,
-        0,
-        0,
-        "connection",
-        "6.2.0",
-        "Reset the connection",
+        [NOSCRIPT, LOADING, STALE, FAST, NO_AUTH, ALLOW_BUSY],
         reset
     ),
-    cmd!(
-        "select",
-        2,
-        ["loading", "stale", "fast"],
-        0,
-        0,
-        0,
-        "connection",
-        "1.0.0",
-        "Change the selected database for the current connection",
-        select
-    ),
+    cmd!("select", 2, [LOADING, STALE, FAST], select),
 ];
 
 static CLIENT_SUBCOMMANDS: &[CommandSpec] = &[
-    cmd!("getname", 2, ["noscript", "loading", "stale"], 0, 0, 0, "connection", "2.6.9", "Get the current connection name", client_getname),
-    cmd!("help", 2, ["loading", "stale"], 0, 0, 0, "connection", "5.0.0", "Show helpful text about the different subcommands", client_help),
-    cmd!("id", 2, ["noscript", "loading", "stale"], 0, 0, 0, "connection", "5.0.0", "Returns the client ID for the current connection", client_id),
-    cmd!("info", 2, ["noscript", "loading", "stale"], 0, 0, 0, "connection", "6.2.0", "Returns information about the current client connection.", client_info),
-    cmd!("kill", -3, ["admin", "noscript", "loading", "stale"], 0, 0, 0, "connection", "2.4.0", "Kill the connection of a client", client_kill),
-    cmd!("list", -2, ["admin", "noscript", "loading", "stale"], 0, 0, 0, "connection", "2.4.0", "Get the list of client connections", client_list),
-    cmd!("no-evict", 3, ["admin", "noscript", "loading", "stale"], 0, 0, 0, "connection", "7.0.0", "Set client eviction mode for the current connection", client_no_evict),
-    cmd!("no-touch", 3, ["noscript", "loading", "stale"], 0, 0, 0, "connection", "7.2.0", "Controls whether commands sent by the client will alter the LRU/LFU of the keys they access.", client_no_touch),
-    cmd!("reply", 3, ["noscript", "loading", "stale"], 0, 0, 0, "connection", "3.2.0", "Instruct the server whether to reply to commands", client_reply),
-    cmd!("setname", 3, ["noscript", "loading", "stale"], 0, 0, 0, "connection", "2.6.9", "Set the current connection name", client_setname),
-    cmd!("unblock", -3, ["admin", "noscript", "loading", "stale"], 0, 0, 0, "connection", "5.0.0", "Unblock a client blocked in a blocking command from a different connection", client_unblock),
+    cmd!("getname", 2, [NOSCRIPT, LOADING, STALE], client_getname),
+    cmd!("help", 2, [LOADING, STALE], client_help),
+    cmd!("id", 2, [NOSCRIPT, LOADING, STALE], client_id),
+    cmd!("info", 2, [NOSCRIPT, LOADING, STALE], client_info),
+    cmd!("kill", -3, [ADMIN, NOSCRIPT, LOADING, STALE], client_kill),
+    cmd!("list", -2, [ADMIN, NOSCRIPT, LOADING, STALE], client_list),
+    cmd!(
+        "no-evict",
+        3,
+        [ADMIN, NOSCRIPT, LOADING, STALE],
+        client_no_evict
+    ),
+    cmd!("no-touch", 3, [NOSCRIPT, LOADING, STALE], client_no_touch),
+    cmd!("reply", 3, [NOSCRIPT, LOADING, STALE], client_reply),
+    cmd!("setname", 3, [NOSCRIPT, LOADING, STALE], client_setname),
+    cmd!(
+        "unblock",
+        -3,
+        [ADMIN, NOSCRIPT, LOADING, STALE],
+        client_unblock
+    ),
 ];
 
 /// `prefix` (ending in an opening quote), the client's argument and a closing quote, as

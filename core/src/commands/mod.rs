@@ -1,13 +1,20 @@
-//! The command table (name, arity, flags, key positions, docs — said once, read by
-//! dispatch, `COMMAND` and later cluster key extraction) and the dispatcher that runs
-//! Redis's checks in Redis's order. Commands write replies; they never touch I/O.
+//! The command table and the dispatcher that runs Redis's checks in Redis's order. A
+//! row says name, arity, flag bits, handler and getkeys procedure once; `docs` adds what
+//! only COMMAND reads (key specs, ACL categories, documentation), and `keyspec` turns
+//! the two into key positions. Commands write replies; they never touch I/O.
 
+pub mod command;
 pub mod connection;
 mod debug;
+pub mod docs;
+pub mod flags;
 pub mod hashes;
 pub mod keys;
+pub mod keyspec;
 pub mod lists;
 pub mod pubsub;
+#[rustfmt::skip]
+mod redis_docs;
 pub mod server;
 pub mod sets;
 pub mod sort;
@@ -15,6 +22,7 @@ pub mod strings;
 pub mod transactions;
 pub mod zsets;
 
+use self::flags::CmdFlags;
 use crate::client::{Client, ReplyMode};
 use crate::node::{Node, Now};
 use crate::resp::ReplyBuf;
@@ -50,6 +58,14 @@ impl<'a> Argv<'a> {
 
     pub fn iter(&self) -> impl Iterator<Item = &'a [u8]> + '_ {
         (0..self.len()).map(move |i| self.get(i))
+    }
+
+    /// The arguments from `start` on, as a command line of their own (COMMAND GETKEYS).
+    pub fn tail(&self, start: usize) -> Argv<'a> {
+        Argv {
+            buf: self.buf,
+            ranges: self.ranges.get(start..).unwrap_or_default(),
+        }
     }
 
     /// Case-insensitive comparison of argument `i` with an ASCII keyword.
@@ -130,26 +146,21 @@ impl Ctx<'_> {
 
 pub type Handler = fn(&mut Ctx<'_>, &Argv<'_>);
 
+/// One row of the command table: what dispatch needs, nothing more (the docs, ACL
+/// categories and key specs COMMAND prints are in `docs`, found by name).
 pub struct CommandSpec {
     pub name: &'static str,
     /// Redis arity: exact when positive, a minimum when negative.
     pub arity: i32,
-    pub flags: &'static [&'static str],
-    pub first_key: i32,
-    pub last_key: i32,
-    pub key_step: i32,
-    pub group: &'static str,
-    pub summary: &'static str,
-    pub since: &'static str,
+    pub flags: CmdFlags,
     pub handler: Handler,
     pub subcommands: &'static [CommandSpec],
+    /// Redis's getkeys procedure, for commands whose key specs cannot always say where
+    /// the keys are.
+    pub getkeys: Option<keyspec::GetKeysProc>,
 }
 
 impl CommandSpec {
-    pub fn has_flag(&self, flag: &str) -> bool {
-        self.flags.contains(&flag)
-    }
-
     fn arity_ok(&self, argc: usize) -> bool {
         let argc = argc as i64;
         let arity = self.arity as i64;
@@ -157,12 +168,28 @@ impl CommandSpec {
     }
 }
 
+/// A table row: `cmd!("name", arity, [FLAG, ...], handler)`, optionally followed by
+/// `subcommands: TABLE` or `getkeys: PROC`. Flags are `CmdFlags` members.
 macro_rules! cmd {
-    ($name:literal, $arity:expr, [$($flag:literal),*], $fk:expr, $lk:expr, $st:expr, $group:literal, $since:literal, $summary:literal, $handler:expr) => {
-        CommandSpec { name: $name, arity: $arity, flags: &[$($flag),*], first_key: $fk, last_key: $lk, key_step: $st, group: $group, summary: $summary, since: $since, handler: $handler, subcommands: &[] }
+    ($name:literal, $arity:expr, [$($flag:ident),*], $handler:expr) => {
+        cmd!(@row $name, $arity, [$($flag),*], $handler, &[], None)
     };
-    ($name:literal, $arity:expr, [$($flag:literal),*], $fk:expr, $lk:expr, $st:expr, $group:literal, $since:literal, $summary:literal, $handler:expr, $subs:expr) => {
-        CommandSpec { name: $name, arity: $arity, flags: &[$($flag),*], first_key: $fk, last_key: $lk, key_step: $st, group: $group, summary: $summary, since: $since, handler: $handler, subcommands: $subs }
+    ($name:literal, $arity:expr, [$($flag:ident),*], $handler:expr, subcommands: $subs:expr) => {
+        cmd!(@row $name, $arity, [$($flag),*], $handler, $subs, None)
+    };
+    ($name:literal, $arity:expr, [$($flag:ident),*], $handler:expr, getkeys: $getkeys:expr) => {
+        cmd!(@row $name, $arity, [$($flag),*], $handler, &[], Some($getkeys))
+    };
+    (@row $name:literal, $arity:expr, [$($flag:ident),*], $handler:expr, $subs:expr, $getkeys:expr) => {
+        $crate::commands::CommandSpec {
+            name: $name,
+            arity: $arity,
+            flags: $crate::commands::flags::CmdFlags::NONE
+                $(.union($crate::commands::flags::CmdFlags::$flag))*,
+            handler: $handler,
+            subcommands: $subs,
+            getkeys: $getkeys,
+        }
     };
 }
 pub(crate) use cmd;
@@ -181,6 +208,7 @@ pub fn all_commands() -> Vec<&'static CommandSpec> {
         .chain(transactions::COMMANDS.iter())
         .chain(pubsub::COMMANDS.iter())
         .chain(server::COMMANDS.iter())
+        .chain(command::COMMANDS.iter())
         .collect();
     v.sort_by_key(|c| c.name);
     v
@@ -426,12 +454,12 @@ fn run_checked(node: &mut Node, now: Now, client: &mut Client, argv: &Argv<'_>) 
         reject_found(node, client, parent, &msg);
         return Dispatch::Rejected;
     }
-    if !client.authenticated && !spec.has_flag("no_auth") {
+    if !client.authenticated && !spec.flags.contains(CmdFlags::NO_AUTH) {
         reject_found(node, client, parent, "NOAUTH Authentication required.");
         return Dispatch::Rejected;
     }
     let in_multi = client.multi.is_some();
-    if in_multi && spec.has_flag("no_multi") {
+    if in_multi && spec.flags.contains(CmdFlags::NO_MULTI) {
         reject_found(
             node,
             client,
@@ -442,7 +470,7 @@ fn run_checked(node: &mut Node, now: Now, client: &mut Client, argv: &Argv<'_>) 
     }
     // Inside MULTI anything but EXEC/DISCARD/QUIT/RESET may grow the queue, so it is
     // refused under memory pressure too; EXEC only when it queued a write that may.
-    let may_use_memory = spec.has_flag("denyoom")
+    let may_use_memory = spec.flags.contains(CmdFlags::DENYOOM)
         || (parent.name == "exec" && client.multi.as_ref().is_some_and(|m| m.denyoom))
         || (in_multi && !matches!(parent.name, "exec" | "discard" | "quit" | "reset"));
     if may_use_memory
@@ -468,7 +496,7 @@ fn run_checked(node: &mut Node, now: Now, client: &mut Client, argv: &Argv<'_>) 
         if let Some(m) = client.multi.as_mut() {
             let queued = crate::multi::QueuedCommand::new(argv.iter());
             m.queued_bytes = m.queued_bytes.saturating_add(queued.memory_bytes());
-            m.denyoom |= spec.has_flag("denyoom");
+            m.denyoom |= spec.flags.contains(CmdFlags::DENYOOM);
             m.commands.push(queued);
             m.count += 1;
         }
@@ -493,7 +521,7 @@ fn end_call(node: &mut Node, spec: &CommandSpec, argv: &Argv<'_>, db: usize, bef
         node.dirty = node.dirty.wrapping_add(1);
     }
     let forced = matches!(spec.name, "flushall" | "flushdb" | "swapdb");
-    let propagate = spec.has_flag("write") && (changed || forced);
+    let propagate = spec.flags.contains(CmdFlags::WRITE) && (changed || forced);
     node.propagation
         .end_command(db, propagate, || argv.iter().map(<[u8]>::to_vec).collect());
 }
@@ -720,7 +748,7 @@ pub fn reply_help(out: &mut ReplyBuf, command: &str, lines: &[&str]) {
         out.simple(l);
     }
     out.simple("HELP");
-    out.simple("    Print this help.");
+    out.simple("    Prints this help.");
 }
 
 #[cfg(test)]

@@ -6,6 +6,7 @@
 use rand::Rng;
 
 use super::keys::parse_cursor;
+use super::keyspec::GetKeysProc;
 use super::{cmd, delete_if_empty, errors, Argv, CommandSpec, Ctx};
 use crate::mutants::Mutant;
 use crate::notify;
@@ -16,210 +17,23 @@ use crate::types::{Set, Value};
 use crate::util::parse_i64;
 
 pub static COMMANDS: &[CommandSpec] = &[
-    cmd!(
-        "sadd",
-        -3,
-        ["write", "denyoom", "fast"],
-        1,
-        1,
-        1,
-        "set",
-        "1.0.0",
-        "Add one or more members to a set",
-        sadd
-    ),
-    cmd!(
-        "scard",
-        2,
-        ["readonly", "fast"],
-        1,
-        1,
-        1,
-        "set",
-        "1.0.0",
-        "Get the number of members in a set",
-        scard
-    ),
-    cmd!(
-        "sdiff",
-        -2,
-        ["readonly"],
-        1,
-        -1,
-        1,
-        "set",
-        "1.0.0",
-        "Subtract multiple sets",
-        sdiff
-    ),
-    cmd!(
-        "sdiffstore",
-        -3,
-        ["write", "denyoom"],
-        1,
-        -1,
-        1,
-        "set",
-        "1.0.0",
-        "Subtract multiple sets and store the resulting set in a key",
-        sdiffstore
-    ),
-    cmd!(
-        "sinter",
-        -2,
-        ["readonly"],
-        1,
-        -1,
-        1,
-        "set",
-        "1.0.0",
-        "Intersect multiple sets",
-        sinter
-    ),
-    cmd!(
-        "sintercard",
-        -3,
-        ["readonly", "movablekeys"],
-        0,
-        0,
-        0,
-        "set",
-        "7.0.0",
-        "Intersect multiple sets and return the cardinality of the result",
-        sintercard
-    ),
-    cmd!(
-        "sinterstore",
-        -3,
-        ["write", "denyoom"],
-        1,
-        -1,
-        1,
-        "set",
-        "1.0.0",
-        "Intersect multiple sets and store the resulting set in a key",
-        sinterstore
-    ),
-    cmd!(
-        "sismember",
-        3,
-        ["readonly", "fast"],
-        1,
-        1,
-        1,
-        "set",
-        "1.0.0",
-        "Determine if a given value is a member of a set",
-        sismember
-    ),
-    cmd!(
-        "smembers",
-        2,
-        ["readonly"],
-        1,
-        1,
-        1,
-        "set",
-        "1.0.0",
-        "Get all the members in a set",
-        smembers
-    ),
-    cmd!(
-        "smismember",
-        -3,
-        ["readonly", "fast"],
-        1,
-        1,
-        1,
-        "set",
-        "6.2.0",
-        "Returns the membership associated with the given elements for a set",
-        smismember
-    ),
-    cmd!(
-        "smove",
-        4,
-        ["write", "fast"],
-        1,
-        2,
-        1,
-        "set",
-        "1.0.0",
-        "Move a member from one set to another",
-        smove
-    ),
-    cmd!(
-        "spop",
-        -2,
-        ["write", "fast"],
-        1,
-        1,
-        1,
-        "set",
-        "1.0.0",
-        "Remove and return one or multiple random members from a set",
-        spop
-    ),
-    cmd!(
-        "srandmember",
-        -2,
-        ["readonly"],
-        1,
-        1,
-        1,
-        "set",
-        "1.0.0",
-        "Get one or multiple random members from a set",
-        srandmember
-    ),
-    cmd!(
-        "srem",
-        -3,
-        ["write", "fast"],
-        1,
-        1,
-        1,
-        "set",
-        "1.0.0",
-        "Remove one or more members from a set",
-        srem
-    ),
-    cmd!(
-        "sscan",
-        -3,
-        ["readonly"],
-        1,
-        1,
-        1,
-        "set",
-        "2.8.0",
-        "Incrementally iterate Set elements",
-        sscan
-    ),
-    cmd!(
-        "sunion",
-        -2,
-        ["readonly"],
-        1,
-        -1,
-        1,
-        "set",
-        "1.0.0",
-        "Add multiple sets",
-        sunion
-    ),
-    cmd!(
-        "sunionstore",
-        -3,
-        ["write", "denyoom"],
-        1,
-        -1,
-        1,
-        "set",
-        "1.0.0",
-        "Add multiple sets and store the resulting set in a key",
-        sunionstore
-    ),
+    cmd!("sadd", -3, [WRITE, DENYOOM, FAST], sadd),
+    cmd!("scard", 2, [READONLY, FAST], scard),
+    cmd!("sdiff", -2, [READONLY], sdiff),
+    cmd!("sdiffstore", -3, [WRITE, DENYOOM], sdiffstore),
+    cmd!("sinter", -2, [READONLY], sinter),
+    cmd!("sintercard", -3, [READONLY, MOVABLEKEYS], sintercard, getkeys: GetKeysProc::NUMKEYS_AT_1),
+    cmd!("sinterstore", -3, [WRITE, DENYOOM], sinterstore),
+    cmd!("sismember", 3, [READONLY, FAST], sismember),
+    cmd!("smembers", 2, [READONLY], smembers),
+    cmd!("smismember", -3, [READONLY, FAST], smismember),
+    cmd!("smove", 4, [WRITE, FAST], smove),
+    cmd!("spop", -2, [WRITE, FAST], spop),
+    cmd!("srandmember", -2, [READONLY], srandmember),
+    cmd!("srem", -3, [WRITE, FAST], srem),
+    cmd!("sscan", -3, [READONLY], sscan),
+    cmd!("sunion", -2, [READONLY], sunion),
+    cmd!("sunionstore", -3, [WRITE, DENYOOM], sunionstore),
 ];
 
 /// SRANDMEMBER with a negative count answers at most this many draws. Redis has no

@@ -3,6 +3,7 @@
 //! STORE. The source's elements come through `sort_source`, the one place that knows
 //! value types. Nothing here panics on client input.
 
+use super::keyspec::GetKeysProc;
 use super::{cmd, errors, Argv, CommandSpec, Ctx};
 use crate::notify;
 use crate::types::set::Member;
@@ -11,30 +12,8 @@ use crate::types::Value;
 use crate::util::parse_i64;
 
 pub static COMMANDS: &[CommandSpec] = &[
-    cmd!(
-        "sort",
-        -2,
-        ["write", "denyoom", "movablekeys"],
-        1,
-        1,
-        1,
-        "generic",
-        "1.0.0",
-        "Sort the elements in a list, set or sorted set",
-        sort
-    ),
-    cmd!(
-        "sort_ro",
-        -2,
-        ["readonly", "movablekeys"],
-        1,
-        1,
-        1,
-        "generic",
-        "7.0.0",
-        "Sort the elements in a list, set or sorted set. Read-only variant of SORT.",
-        sort_ro
-    ),
+    cmd!("sort", -2, [WRITE, DENYOOM, MOVABLEKEYS], sort, getkeys: GetKeysProc::Sort),
+    cmd!("sort_ro", -2, [READONLY, MOVABLEKEYS], sort_ro, getkeys: GetKeysProc::SortRo),
 ];
 
 /// The elements SORT works on.
