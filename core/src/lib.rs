@@ -3,6 +3,15 @@
 //! The public face is [`node::Node`]: `handle(now, input)`, `poll_effect()`,
 //! `next_deadline()`. Nothing in this crate reads a clock, touches a socket or a file,
 //! spawns a thread or draws OS randomness; drivers hand all of that in.
+//!
+//! Nothing a client, a file or a peer sends may panic the server: outside tests,
+//! `unwrap`, `expect` and indexing that can panic are refused by the compiler (clippy);
+//! the few indexes proven in range carry an `allow` with the proof beside them.
+
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)
+)]
 
 mod bignum;
 pub mod blocking;

@@ -107,6 +107,10 @@ impl Keyspace {
     // In range: `dbs` is never empty (`new` makes at least one) and the index is
     // clamped to the last; callers pass indices already checked against `databases`.
     #[allow(clippy::indexing_slicing)]
+    pub fn db(&self, index: usize) -> &Db {
+        &self.dbs[index.min(self.dbs.len() - 1)]
+    }
+
     /// Changes made to every database so far (a wrapping count; compare two readings).
     pub fn mutations(&self) -> u64 {
         self.dbs
@@ -114,10 +118,7 @@ impl Keyspace {
             .fold(self.swaps, |sum, db| sum.wrapping_add(db.mutations))
     }
 
-    pub fn db(&self, index: usize) -> &Db {
-        &self.dbs[index.min(self.dbs.len() - 1)]
-    }
-
+    // In range for the same reasons as `db`.
     #[allow(clippy::indexing_slicing)]
     pub fn db_mut(&mut self, index: usize) -> &mut Db {
         let last = self.dbs.len() - 1;
