@@ -168,15 +168,25 @@ fn base_args(port: u16) -> Vec<String> {
     .collect()
 }
 
-/// A port that was free a moment ago (bind 127.0.0.1:0, read it, release it).
+/// A port that was free a moment ago (bind 127.0.0.1:0, read it, release it), and
+/// never handed out before in this process. Tests run in parallel threads: without
+/// the second rule two servers could be given the same port, the loser's start would
+/// be taken for a success (its readiness check reaches the winner), and its test would
+/// talk to another test's server — reset when that test ends.
 pub fn free_port() -> u16 {
-    for _ in 0..100 {
+    static HANDED_OUT: std::sync::Mutex<Vec<u16>> = std::sync::Mutex::new(Vec::new());
+    for _ in 0..1000 {
         if let Ok(l) = TcpListener::bind("127.0.0.1:0") {
             if let Ok(addr) = l.local_addr() {
-                return addr.port();
+                let port = addr.port();
+                let mut handed = HANDED_OUT.lock().unwrap_or_else(|e| e.into_inner());
+                if !handed.contains(&port) {
+                    handed.push(port);
+                    return port;
+                }
             }
         }
-        std::thread::sleep(Duration::from_millis(10));
+        std::thread::sleep(Duration::from_millis(1));
     }
     panic!("no free port on 127.0.0.1");
 }
