@@ -1160,7 +1160,7 @@ mod shadow {
     pub(super) fn command() -> impl Strategy<Value = String> {
         let key = prop_oneof![Just("a"), Just("b"), Just("c")];
         let member = prop_oneof![Just("x"), Just("y"), Just("z"), Just("1"), Just("2")];
-        (0usize..34, key, member, 1u32..4).prop_map(|(op, k, m, n)| match op {
+        (0usize..38, key, member, 1u32..4).prop_map(|(op, k, m, n)| match op {
             0 => format!("SET {k} {m}"),
             1 => format!("SET {k} {m} EX {n}"),
             2 => format!("SET {k} {m} PX {}", n * 300),
@@ -1194,6 +1194,11 @@ mod shadow {
             30 => format!("GET {k}"),
             31 => "FLUSHDB".to_string(),
             32 => format!("COPY {k} c REPLACE"),
+            // Blocking forms, served at once or after a short wait.
+            33 => format!("BLMOVE {k} c LEFT RIGHT 0.05"),
+            34 => format!("BLMPOP 0.05 2 {k} c RIGHT COUNT {n}"),
+            35 => format!("BZPOPMIN {k} c 0.05"),
+            36 => format!("BRPOP c {k} 0.05"),
             _ => format!("SMOVE {k} c {m}"),
         })
     }
@@ -1235,7 +1240,7 @@ mod shadow {
     }
 
     proptest! {
-        #![proptest_config(ProptestConfig::with_cases(200))]
+        #![proptest_config(ProptestConfig::with_cases(1000))]
         #[test]
         fn a_shadow_fed_the_stream_holds_the_same_data(steps in proptest::collection::vec(step(), 1..60)) {
             let divergence = first_divergence(&steps);

@@ -749,6 +749,14 @@ fn mpop_first(
         if list_len(ctx, id) == 0 {
             continue;
         }
+        // LMPOP and BLMPOP replay as the pop they did on the key that had elements.
+        ctx.propagate_as(|| {
+            let name: &[u8] = match from {
+                End::Head => b"LPOP",
+                End::Tail => b"RPOP",
+            };
+            crate::propagate::argv(&[name, key, count.to_string().as_bytes()])
+        });
         ctx.out().array(2);
         ctx.out().bulk(key);
         pop_range_reply(ctx, key, id, from, count);
@@ -824,6 +832,14 @@ fn bpop_generic(ctx: &mut Ctx<'_>, argv: &Argv<'_>, from: End) {
             continue;
         };
         let value = update_list(ctx, id, |l| l.pop(from)).flatten();
+        // Served at once: it replays as the pop it was (Redis 7.0 rewrites BLPOP).
+        ctx.propagate_as(|| {
+            let name: &[u8] = match from {
+                End::Head => b"LPOP",
+                End::Tail => b"RPOP",
+            };
+            crate::propagate::argv(&[name, key])
+        });
         let out = ctx.out();
         out.array(2);
         out.bulk(key);
@@ -862,6 +878,15 @@ fn blmove_generic(ctx: &mut Ctx<'_>, argv: &Argv<'_>, from: End, to: End, timeou
         return;
     };
     if let Some(id) = found.filter(|&id| list_len(ctx, id) > 0) {
+        let side = |e: End| -> &'static [u8] {
+            match e {
+                End::Head => b"LEFT",
+                End::Tail => b"RIGHT",
+            }
+        };
+        ctx.propagate_as(|| {
+            crate::propagate::argv(&[b"LMOVE", src, argv.get(2), side(from), side(to)])
+        });
         lmove_from(ctx, src, id, argv.get(2), from, to);
         return;
     }
