@@ -433,11 +433,7 @@ mod tests {
 
     fn encode(line: &str) -> Vec<u8> {
         let args: Vec<&str> = line.split_whitespace().collect();
-        let mut v = format!("*{}\r\n", args.len()).into_bytes();
-        for a in args {
-            v.extend_from_slice(format!("${}\r\n{a}\r\n", a.len()).as_bytes());
-        }
-        v
+        crate::resp::encode_request(&args)
     }
 
     impl World {

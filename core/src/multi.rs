@@ -398,17 +398,9 @@ pub(crate) mod node_level {
         /// Sends one command (space-separated words) and returns what `conn` got.
         pub fn cmd(&mut self, conn: ConnId, line: &str) -> String {
             let words: Vec<&str> = line.split(' ').collect();
-            let mut req = format!("*{}\r\n", words.len());
-            for w in &words {
-                req.push_str(&format!("${}\r\n{w}\r\n", w.len()));
-            }
-            self.node.handle(
-                self.now,
-                Input::Data {
-                    conn,
-                    bytes: req.as_bytes(),
-                },
-            );
+            let req = crate::resp::encode_request(&words);
+            self.node
+                .handle(self.now, Input::Data { conn, bytes: &req });
             self.drain();
             self.take(conn)
         }

@@ -59,13 +59,7 @@ fn feed(node: &mut Node, conn: ConnId, chunks: &[&[u8]]) -> (Vec<u8>, bool) {
 }
 
 fn resp(args: &[&[u8]]) -> Vec<u8> {
-    let mut v = format!("*{}\r\n", args.len()).into_bytes();
-    for a in args {
-        v.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
-        v.extend_from_slice(a);
-        v.extend_from_slice(b"\r\n");
-    }
-    v
+    crate::resp::encode_request(args)
 }
 
 fn run(args: &[&[u8]]) -> Vec<u8> {

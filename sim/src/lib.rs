@@ -509,22 +509,13 @@ impl Shadow {
 
     fn apply(&mut self, now: Now, records: Vec<keel_core::propagate::Propagated>) {
         let mut stream = Vec::new();
-        let mut encode = |argv: &[&[u8]]| {
-            stream.extend_from_slice(format!("*{}\r\n", argv.len()).as_bytes());
-            for a in argv {
-                stream.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
-                stream.extend_from_slice(a);
-                stream.extend_from_slice(b"\r\n");
-            }
-        };
         for record in records {
             if record.db != self.db {
                 let db = record.db.to_string();
-                encode(&[b"SELECT", db.as_bytes()]);
+                keel_core::resp::encode_request_into(&mut stream, &[&b"SELECT"[..], db.as_bytes()]);
                 self.db = record.db;
             }
-            let argv: Vec<&[u8]> = record.argv.iter().map(Vec::as_slice).collect();
-            encode(&argv);
+            keel_core::resp::encode_request_into(&mut stream, &record.argv);
         }
         self.node.handle(
             now,

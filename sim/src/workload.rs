@@ -160,13 +160,7 @@ fn reply_len(buf: &[u8], at: usize, depth: usize) -> Result<Option<usize>, Strin
 }
 
 pub fn encode(args: &[Vec<u8>]) -> Vec<u8> {
-    let mut v = format!("*{}\r\n", args.len()).into_bytes();
-    for a in args {
-        v.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
-        v.extend_from_slice(a);
-        v.extend_from_slice(b"\r\n");
-    }
-    v
+    keel_core::resp::encode_request(args)
 }
 
 /// Commands Redis flags `denyoom`: refused with -OOM over `maxmemory`.

@@ -1025,10 +1025,7 @@ mod tests {
         let mut out = Vec::new();
         for line in lines {
             let args: Vec<&str> = line.split_whitespace().collect();
-            let mut bytes = format!("*{}\r\n", args.len()).into_bytes();
-            for a in args {
-                bytes.extend_from_slice(format!("${}\r\n{a}\r\n", a.len()).as_bytes());
-            }
+            let bytes = crate::resp::encode_request(&args);
             node.handle(
                 now,
                 Input::Data {

@@ -873,10 +873,7 @@ mod tests {
         /// Sends one command (arguments split at spaces); returns the raw reply.
         fn cmd(&mut self, line: &str) -> Vec<u8> {
             let args: Vec<&str> = line.split(' ').collect();
-            let mut req = format!("*{}\r\n", args.len()).into_bytes();
-            for a in args {
-                req.extend_from_slice(format!("${}\r\n{a}\r\n", a.len()).as_bytes());
-            }
+            let req = crate::resp::encode_request(&args);
             self.node.handle(
                 NOW,
                 Input::Data {

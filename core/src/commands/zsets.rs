@@ -1631,15 +1631,13 @@ mod tests {
 
     /// Runs one command line (space separated) and returns the reply bytes.
     fn run(node: &mut Node, line: &str) -> Vec<u8> {
-        let mut req = format!("*{}\r\n", line.split(' ').count());
-        for a in line.split(' ') {
-            req += &format!("${}\r\n{a}\r\n", a.len());
-        }
+        let args: Vec<&str> = line.split(' ').collect();
+        let req = crate::resp::encode_request(&args);
         node.handle(
             NOW,
             Input::Data {
                 conn: 1,
-                bytes: req.as_bytes(),
+                bytes: &req,
             },
         );
         let mut out = Vec::new();

@@ -602,12 +602,7 @@ mod tests {
             args in proptest::collection::vec(proptest::collection::vec(proptest::prelude::any::<u8>(), 0..20), 1..6),
             cuts in proptest::collection::vec(0usize..200, 0..8),
         ) {
-            let mut wire = format!("*{}\r\n", args.len()).into_bytes();
-            for a in &args {
-                wire.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
-                wire.extend_from_slice(a);
-                wire.extend_from_slice(b"\r\n");
-            }
+            let mut wire = crate::resp::encode_request(&args);
             wire.extend_from_slice(&wire.clone());
             let whole = parse_all(&wire, LIMITS).unwrap();
             // Feed in pieces.

@@ -385,13 +385,7 @@ impl Conn {
 
 /// One command as a RESP multibulk.
 pub fn encode(args: &[&[u8]]) -> Vec<u8> {
-    let mut out = format!("*{}\r\n", args.len()).into_bytes();
-    for a in args {
-        out.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
-        out.extend_from_slice(a);
-        out.extend_from_slice(b"\r\n");
-    }
-    out
+    keel_core::resp::encode_request(args)
 }
 
 /// `encode` over a command line split by `s()`.
