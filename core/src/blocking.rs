@@ -248,9 +248,10 @@ fn serve_key(node: &mut Node, now: Now, db: usize, key: &[u8]) {
     }
 }
 
-/// What a served waiter propagates as: its command's non-blocking form on the key
-/// that served it, as Redis 7.0 rewrites a served BLPOP into LPOP and so on.
-fn served_as(key: &[u8], op: &BlockedOp) -> Vec<Vec<u8>> {
+/// What a served blocking command propagates as — whether it waited or was served at
+/// once: its non-blocking form on the key that served it, as Redis 7.0 rewrites a
+/// served BLPOP into LPOP and so on (LMPOP too, as LPOP/RPOP with its count).
+pub(crate) fn served_as(key: &[u8], op: &BlockedOp) -> Vec<Vec<u8>> {
     let end = |e: &End| -> &'static [u8] {
         match e {
             End::Head => b"LEFT",

@@ -252,10 +252,6 @@ impl ClientTable {
         self.map.get(conn)
     }
 
-    pub fn contains(&self, conn: &ConnId) -> bool {
-        self.map.contains_key(conn)
-    }
-
     pub fn values(&self) -> impl Iterator<Item = &Client> {
         self.map.values()
     }

@@ -94,6 +94,15 @@ pub enum OutputClass {
 }
 
 impl OutputClass {
+    /// A client's class: `pubsub` while it has subscriptions.
+    pub fn of(client: &Client) -> OutputClass {
+        if client.is_pubsub() {
+            OutputClass::Pubsub
+        } else {
+            OutputClass::Normal
+        }
+    }
+
     /// Index into `Config::client_output_buffer_limits` (normal, replica, pubsub).
     pub fn limits_index(self) -> usize {
         match self {
@@ -226,14 +235,9 @@ const CLIENTS_CRON_MIN_ITERATIONS: u64 = 5;
 /// Sets how far a client's reply buffer may grow: its class's hard limit less what
 /// the driver still holds for it.
 pub(crate) fn arm_output_limit(hot: &HotConfig, client: &mut Client) {
-    let class = if client.is_pubsub() {
-        OutputClass::Pubsub
-    } else {
-        OutputClass::Normal
-    };
     let hard = hot
         .output_limits
-        .get(class.limits_index())
+        .get(OutputClass::of(client).limits_index())
         .map_or(0, |l| l.hard_limit_bytes);
     let limit = if hard == 0 {
         usize::MAX
@@ -370,13 +374,10 @@ impl Node {
         self.process = info;
     }
 
-    /// The `client-output-buffer-limit` class of a connection's client, for the
-    /// driver that holds its unsent output: `pubsub` while it has subscriptions.
-    pub fn output_class(&self, conn: ConnId) -> OutputClass {
-        match self.clients.get(&conn) {
-            Some(c) if c.is_pubsub() => OutputClass::Pubsub,
-            _ => OutputClass::Normal,
-        }
+    /// Reply bytes handed to the driver for `conn` and not yet reported written (what
+    /// counts against its output limit); None when no client has that connection.
+    pub fn client_unwritten_bytes(&self, conn: ConnId) -> Option<usize> {
+        self.clients.get(&conn).map(|c| c.unwritten_bytes)
     }
 
     pub fn client_count(&self) -> usize {
@@ -615,11 +616,7 @@ impl Node {
         if client.out.over_limit() {
             return true;
         }
-        let class = if client.is_pubsub() {
-            OutputClass::Pubsub
-        } else {
-            OutputClass::Normal
-        };
+        let class = OutputClass::of(client);
         let Some(limit) = self.hot.output_limits.get(class.limits_index()) else {
             return false;
         };

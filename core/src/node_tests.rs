@@ -573,21 +573,24 @@ fn node_with(config_text: &str) -> Node {
 
 const BIG_VALUE_BYTES: usize = 1 << 20;
 
+/// A node with `config_text` applied and `big` set to `bytes` bytes by connection 1
+/// (which stays connected and reads everything).
+fn node_with_big_value(config_text: &str, bytes: usize) -> Node {
+    let mut node = node_with(config_text);
+    connect(&mut node, 1);
+    let value = vec![b'v'; bytes];
+    assert_eq!(run_on(&mut node, 1, &[b"SET", b"big", &value]), b"+OK\r\n");
+    node
+}
+
 /// 1000 pipelined GETs of a 1 MB value from a client that never reads, under a
 /// 16 MB normal-class hard limit: Redis closes the client once its output reaches
 /// the limit; keel used to build all 1 GB of replies first.
 #[test]
 fn a_pipeline_of_big_replies_stops_at_the_hard_limit() {
-    let mut node = node_with("client-output-buffer-limit normal 16mb 0 0\n");
-    connect(&mut node, 1);
-    let value = vec![b'v'; BIG_VALUE_BYTES];
-    let mut seen = Seen::default();
-    feed_seen(
-        &mut node,
-        1,
-        &resp(&[b"SET", b"big", &value]),
-        true,
-        &mut seen,
+    let mut node = node_with_big_value(
+        "client-output-buffer-limit normal 16mb 0 0\n",
+        BIG_VALUE_BYTES,
     );
     let mut pipeline = b"GET big\r\n".repeat(1000);
     pipeline.extend_from_slice(&resp(&[b"SET", b"after", b"1"]));
@@ -614,16 +617,9 @@ fn a_pipeline_of_big_replies_stops_at_the_hard_limit() {
 /// is served whole: the limit is on output not yet written, not on output ever sent.
 #[test]
 fn a_client_that_reads_along_is_not_limited() {
-    let mut node = node_with("client-output-buffer-limit normal 16mb 0 0\n");
-    connect(&mut node, 1);
-    let value = vec![b'v'; BIG_VALUE_BYTES];
-    let mut seen = Seen::default();
-    feed_seen(
-        &mut node,
-        1,
-        &resp(&[b"SET", b"big", &value]),
-        true,
-        &mut seen,
+    let mut node = node_with_big_value(
+        "client-output-buffer-limit normal 16mb 0 0\n",
+        BIG_VALUE_BYTES,
     );
     let mut seen = Seen::default();
     for _ in 0..100 {
@@ -637,17 +633,7 @@ fn a_client_that_reads_along_is_not_limited() {
 /// default): pipelined GETs that it never reads end at that limit.
 #[test]
 fn a_resp3_subscriber_is_held_to_the_pubsub_limit() {
-    let mut node = test_node();
-    connect(&mut node, 1);
-    let value = vec![b'v'; BIG_VALUE_BYTES];
-    let mut seen = Seen::default();
-    feed_seen(
-        &mut node,
-        1,
-        &resp(&[b"SET", b"big", &value]),
-        true,
-        &mut seen,
-    );
+    let mut node = node_with_big_value("", BIG_VALUE_BYTES);
     connect(&mut node, 2);
     let mut seen = Seen::default();
     let mut pipeline = b"HELLO 3\r\nSUBSCRIBE ch\r\n".to_vec();
@@ -714,17 +700,7 @@ fn a_subscriber_that_never_reads_is_dropped_by_publishers() {
 /// seconds, on the node's clock.
 #[test]
 fn the_soft_limit_waits_its_seconds() {
-    let mut node = node_with("client-output-buffer-limit normal 0 64kb 2\n");
-    connect(&mut node, 1);
-    let value = vec![b'v'; 100_000];
-    let mut seen = Seen::default();
-    feed_seen(
-        &mut node,
-        1,
-        &resp(&[b"SET", b"big", &value]),
-        true,
-        &mut seen,
-    );
+    let mut node = node_with_big_value("client-output-buffer-limit normal 0 64kb 2\n", 100_000);
     connect(&mut node, 2);
     let mut seen = Seen::default();
     let at = |ms: u64| Now {

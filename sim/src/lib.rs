@@ -1481,6 +1481,7 @@ impl<'a> World<'a> {
                         },
                     );
                 }
+                self.check_unsent_output(conn, bytes.len());
             }
             if !open || self.clients[c].conn != Some(conn) {
                 continue;
@@ -1494,6 +1495,30 @@ impl<'a> World<'a> {
                     return;
                 }
                 Segment::Open => self.fail(format!("conn {conn}: Open on the node -> client side")),
+            }
+        }
+    }
+
+    /// Resource check: what the node counts as this connection's unsent output (which
+    /// its output limits and `used_memory` rest on) equals what the world knows is
+    /// still in flight — sent by the node, not yet delivered.
+    fn check_unsent_output(&mut self, conn: ConnId, delivered_now: usize) {
+        let Some(x) = self.net.conns.get_mut(&conn) else {
+            return;
+        };
+        x.replies_delivered_bytes += delivered_now as u64;
+        let in_flight = x
+            .replies_sent_bytes
+            .saturating_sub(x.replies_delivered_bytes);
+        let counted = self
+            .node
+            .as_ref()
+            .and_then(|n| n.client_unwritten_bytes(conn));
+        if let Some(counted) = counted {
+            if counted as u64 != in_flight {
+                self.fail(format!(
+                    "conn {conn}: the node counts {counted} bytes of unsent output, {in_flight} are in flight"
+                ));
             }
         }
     }

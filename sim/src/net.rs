@@ -82,6 +82,10 @@ pub struct Conn {
     pub client_open: bool,
     pub written_bytes: u64,
     pub delivered_bytes: u64,
+    /// Bytes the node sent on this connection, and how many of them reached the
+    /// client: the world's own count of the node's unsent output.
+    pub replies_sent_bytes: u64,
+    pub replies_delivered_bytes: u64,
     pub requests: VecDeque<InFlight>,
 }
 
@@ -126,6 +130,8 @@ impl Network {
             client_open: true,
             written_bytes: 0,
             delivered_bytes: 0,
+            replies_sent_bytes: 0,
+            replies_delivered_bytes: 0,
             requests: VecDeque::new(),
         };
         let at = now_ms + self.latency_ms(rng);
@@ -161,6 +167,8 @@ impl Network {
         };
         if to_node {
             conn.written_bytes += bytes.len() as u64;
+        } else {
+            conn.replies_sent_bytes += bytes.len() as u64;
         }
         let pipe = if to_node {
             &mut conn.to_node

@@ -751,11 +751,7 @@ fn mpop_first(
         }
         // LMPOP and BLMPOP replay as the pop they did on the key that had elements.
         ctx.propagate_as(|| {
-            let name: &[u8] = match from {
-                End::Head => b"LPOP",
-                End::Tail => b"RPOP",
-            };
-            crate::propagate::argv(&[name, key, count.to_string().as_bytes()])
+            blocking::served_as(key, &BlockedOp::List(ListTarget::MultiPop { from, count }))
         });
         ctx.out().array(2);
         ctx.out().bulk(key);
@@ -833,13 +829,7 @@ fn bpop_generic(ctx: &mut Ctx<'_>, argv: &Argv<'_>, from: End) {
         };
         let value = update_list(ctx, id, |l| l.pop(from)).flatten();
         // Served at once: it replays as the pop it was (Redis 7.0 rewrites BLPOP).
-        ctx.propagate_as(|| {
-            let name: &[u8] = match from {
-                End::Head => b"LPOP",
-                End::Tail => b"RPOP",
-            };
-            crate::propagate::argv(&[name, key])
-        });
+        ctx.propagate_as(|| blocking::served_as(key, &BlockedOp::List(ListTarget::Pop { from })));
         let out = ctx.out();
         out.array(2);
         out.bulk(key);
@@ -878,14 +868,9 @@ fn blmove_generic(ctx: &mut Ctx<'_>, argv: &Argv<'_>, from: End, to: End, timeou
         return;
     };
     if let Some(id) = found.filter(|&id| list_len(ctx, id) > 0) {
-        let side = |e: End| -> &'static [u8] {
-            match e {
-                End::Head => b"LEFT",
-                End::Tail => b"RIGHT",
-            }
-        };
         ctx.propagate_as(|| {
-            crate::propagate::argv(&[b"LMOVE", src, argv.get(2), side(from), side(to)])
+            let dst = argv.get(2).to_vec();
+            blocking::served_as(src, &BlockedOp::List(ListTarget::Move { from, to, dst }))
         });
         lmove_from(ctx, src, id, argv.get(2), from, to);
         return;

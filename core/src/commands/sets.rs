@@ -727,7 +727,7 @@ fn spop_count(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
         }
         ctx.propagate_as(|| srem);
     } else {
-        spop_keep_few(ctx, id, remaining as usize, max);
+        spop_keep_few(ctx, key, id, remaining as usize, max);
     }
     ctx.key_modified(key);
 }
@@ -737,7 +737,7 @@ fn spop_count(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
 /// (an intset again when it is all integers within the limit); keel removes in
 /// place so slot ids, and SSCAN cursors, stay valid, and converts only when Redis's
 /// rebuilt set would be an intset.
-fn spop_keep_few(ctx: &mut Ctx<'_>, id: u32, remaining: usize, max_intset: usize) {
+fn spop_keep_few(ctx: &mut Ctx<'_>, key: &[u8], id: u32, remaining: usize, max_intset: usize) {
     let db = ctx.db();
     let (popped, kept_all_ints): (Vec<Vec<u8>>, bool) = {
         let node = &mut *ctx.node;
@@ -766,15 +766,8 @@ fn spop_keep_few(ctx: &mut Ctx<'_>, id: u32, remaining: usize, max_intset: usize
     for m in &popped {
         out.bulk(m);
     }
-    let key = ctx
-        .node
-        .keyspace
-        .db(db)
-        .get(id)
-        .map(|e| e.key.as_bytes().to_vec())
-        .unwrap_or_default();
     ctx.propagate_as(|| {
-        let mut srem = propagate::argv(&[b"SREM", &key]);
+        let mut srem = propagate::argv(&[b"SREM", key]);
         srem.extend(popped.iter().cloned());
         srem
     });

@@ -1069,11 +1069,7 @@ fn blocking_zpop(
         if found.is_some_and(|id| zset_of(ctx, id).is_some_and(|z| !z.is_empty())) {
             // Served at once: it replays as ZPOPMIN/ZPOPMAX of that key.
             ctx.propagate_as(|| {
-                let name: &[u8] = if max { b"ZPOPMAX" } else { b"ZPOPMIN" };
-                match count {
-                    Some(n) => crate::propagate::argv(&[name, key, n.to_string().as_bytes()]),
-                    None => crate::propagate::argv(&[name, key]),
-                }
+                crate::blocking::served_as(key, &crate::blocking::BlockedOp::ZSet { max, count })
             });
             zpop_generic(ctx, &[key], max, true, count, nested, nested);
             return;

@@ -210,19 +210,6 @@ impl ReplyBuf {
         self.bytes.extend_from_slice(b"\r\n");
     }
 
-    /// A bulk made of several parts (a value stored in pieces), without joining them.
-    pub fn bulk_parts(&mut self, parts: &[&[u8]]) {
-        let len = parts.iter().fold(0usize, |n, p| n.saturating_add(p.len()));
-        if !self.room(len.saturating_add(HEADER_MAX_BYTES + 2)) {
-            return;
-        }
-        self.header(b'$', len as i64);
-        for p in parts {
-            self.bytes.extend_from_slice(p);
-        }
-        self.bytes.extend_from_slice(b"\r\n");
-    }
-
     /// A big number: `(` in RESP3, a bulk string in RESP2.
     pub fn big_number(&mut self, digits: &[u8]) {
         match self.proto {
@@ -379,13 +366,12 @@ mod tests {
     #[test]
     fn every_writer_respects_the_limit() {
         type Writer = fn(&mut ReplyBuf);
-        let writers: [Writer; 14] = [
+        let writers: [Writer; 13] = [
             |r| r.simple("PONG"),
             |r| r.ok(),
             |r| r.error("ERR x"),
             |r| r.int(-12345),
             |r| r.bulk(b"abcdef"),
-            |r| r.bulk_parts(&[b"ab", b"cd"]),
             |r| r.push(3),
             |r| r.null(),
             |r| r.null_array(),
