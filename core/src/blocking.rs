@@ -230,6 +230,9 @@ fn serve_key(node: &mut Node, now: Now, db: usize, key: &[u8]) {
             };
             try_serve(&mut ctx, key, &op)
         };
+        // A key the look-up found expired goes (WATCH, notifications, its DEL in the
+        // stream) before what the serve did, as it happened.
+        node.drain_keyspace_log(Some(&mut client));
         if node.keyspace.mutations() != mutations_before {
             node.dirty = node.dirty.wrapping_add(1);
             node.propagation.record(db, served_as(key, &op));
