@@ -454,6 +454,7 @@ mod tests {
             for conn in 1..=conns {
                 w.input(Input::Accepted {
                     conn,
+                    listener: crate::io::Listener::Client,
                     peer: format!("127.0.0.1:{}", 40000 + conn),
                     local: "127.0.0.1:6379".into(),
                     peer_is_loopback: true,
@@ -582,8 +583,14 @@ mod tests {
         let mut w = World::new(3);
         w.send(1, "BLPOP k 0");
         w.send(3, "BLPOP k 5");
-        w.input(Input::Closed { conn: 1 });
-        w.input(Input::Closed { conn: 3 });
+        w.input(Input::Closed {
+            conn: 1,
+            reason: crate::io::CloseReason::Dropped,
+        });
+        w.input(Input::Closed {
+            conn: 3,
+            reason: crate::io::CloseReason::Dropped,
+        });
         assert!(w.node.blocking.is_empty());
         assert_eq!(w.node.blocking.next_deadline(), None);
         assert_eq!(w.cmd(2, "RPUSH k v; LLEN k"), ":1\r\n:1\r\n");

@@ -20,6 +20,7 @@ pub mod commands;
 pub mod config;
 pub mod digest;
 pub mod glob;
+pub mod io;
 pub mod keyspace;
 pub mod longdouble;
 pub mod multi;
@@ -35,4 +36,8 @@ pub mod strtod;
 pub mod types;
 pub mod util;
 
-pub use node::{ConnId, Effect, Input, LogLevel, Node, NodeSeeds, Now, OutputClass, ProcessInfo};
+pub use io::{
+    CloseReason, ConnId, DiskError, DiskOp, DiskResult, Effect, Input, IoId, Listener, LogLevel,
+    Now, Signal,
+};
+pub use node::{Node, NodeSeeds, OutputClass, ProcessInfo};

@@ -375,6 +375,7 @@ pub(crate) mod node_level {
                 self.now,
                 Input::Accepted {
                     conn,
+                    listener: crate::io::Listener::Client,
                     peer: format!("127.0.0.1:{}", 40000 + conn),
                     local: "127.0.0.1:6379".into(),
                     peer_is_loopback: true,

@@ -18,73 +18,10 @@ use crate::mutants::Mutants;
 use crate::pubsub::PubSub;
 use crate::resp::{ParseLimits, Request};
 
-pub type ConnId = u64;
-
-/// The time a node is handed: a monotonic clock for timers and a wall clock (unix ms)
-/// for TTLs. The simulator skews and jumps them independently.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct Now {
-    pub mono_ms: u64,
-    pub wall_ms: u64,
-}
-
-impl Now {
-    pub fn mono_secs(&self) -> u32 {
-        (self.mono_ms / 1000) as u32
-    }
-}
-
-/// What happened outside the node.
-#[derive(Debug)]
-pub enum Input<'a> {
-    /// A connection was accepted. `peer`/`local` are `ip:port` texts.
-    Accepted {
-        conn: ConnId,
-        peer: String,
-        local: String,
-        peer_is_loopback: bool,
-    },
-    /// Bytes arrived on a connection.
-    Data { conn: ConnId, bytes: &'a [u8] },
-    /// The driver wrote this many bytes of a connection's output (what `Send`
-    /// effects handed it) to the socket. Output the driver still holds counts
-    /// against the client's `client-output-buffer-limit`, so a driver reports every
-    /// write; one that never does makes every byte it was sent count for good.
-    Written { conn: ConnId, bytes: usize },
-    /// The peer closed the connection, or it failed.
-    Closed { conn: ConnId },
-    /// A deadline passed (or the driver just wants timers run).
-    Tick,
-}
-
-/// What the node asks the driver to do, in order.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Effect {
-    /// Write these bytes to the connection.
-    Send { conn: ConnId, bytes: Vec<u8> },
-    /// Close the connection once what was sent before is flushed.
-    Close { conn: ConnId },
-    /// Close the connection now, discarding output not yet written: a client over
-    /// its output-buffer limit (Redis frees such a client without flushing).
-    Abort { conn: ConnId },
-    /// Stop accepting work and exit the process with this code.
-    Shutdown { exit_code: i32 },
-    /// Block the whole node for this long (DEBUG SLEEP).
-    Sleep { ms: u64 },
-    /// A log line at a Redis log level.
-    Log { level: LogLevel, message: String },
-    /// Memory to free off the event loop (lazyfree: big deleted values, flushed
-    /// databases). Drop it; a production driver drops it on another thread.
-    Free { garbage: crate::keyspace::Garbage },
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum LogLevel {
-    Debug,
-    Verbose,
-    Notice,
-    Warning,
-}
+pub use crate::io::{
+    CloseReason, ConnId, DiskError, DiskOp, DiskResult, Effect, Input, IoId, Listener, LogLevel,
+    Now, Signal,
+};
 
 /// Client classes of `client-output-buffer-limit` (no replicas yet).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -400,13 +337,30 @@ impl Node {
         match input {
             Input::Accepted {
                 conn,
+                listener,
                 peer,
                 local,
                 peer_is_loopback,
-            } => self.on_accept(now, conn, peer, local, peer_is_loopback),
+            } => match listener {
+                Listener::Client => self.on_accept(now, conn, peer, local, peer_is_loopback),
+                Listener::ClusterBus => {
+                    // No cluster yet: nothing should listen there. Refuse, don't panic.
+                    self.log(
+                        LogLevel::Warning,
+                        format!("Refusing a cluster bus connection from {peer}: cluster support is disabled"),
+                    );
+                    self.effects.push_back(Effect::Abort { conn });
+                }
+            },
+            Input::Connected { conn } => self.on_unknown_outbound(conn, "connected"),
+            Input::ConnectFailed { conn, error } => {
+                self.on_unknown_outbound(conn, &format!("failed ({error})"))
+            }
+            Input::Disk { io, result } => self.on_disk_completion(io, result),
+            Input::Signal(signal) => self.on_signal(signal),
             Input::Data { conn, bytes } => self.on_data(now, conn, bytes),
             Input::Written { .. } => {}
-            Input::Closed { conn } => {
+            Input::Closed { conn, reason: _ } => {
                 if let Some(mut client) = self.clients.remove(&conn) {
                     self.forget_client(&mut client);
                 }
@@ -419,7 +373,9 @@ impl Node {
         }
         self.run_unblocked(now, ticked);
         if let Some(garbage) = self.keyspace.take_garbage() {
-            self.effects.push_back(Effect::Free { garbage });
+            self.effects.push_back(Effect::Free {
+                garbage: Box::new(garbage),
+            });
         }
     }
 
@@ -450,6 +406,60 @@ impl Node {
     pub fn next_deadline(&self) -> u64 {
         let blocked = self.blocking.next_deadline().unwrap_or(u64::MAX);
         self.next_tick_mono_ms.min(blocked)
+    }
+
+    /// An outbound connection nobody here asked for (no subsystem makes any yet):
+    /// a driver bug or a stale completion. Logged and closed, never a panic.
+    fn on_unknown_outbound(&mut self, conn: ConnId, what: &str) {
+        self.log(
+            LogLevel::Warning,
+            format!("Outbound connection {conn} {what}, but nothing asked for it; closing it"),
+        );
+        self.effects.push_back(Effect::Abort { conn });
+    }
+
+    /// A disk completion. No subsystem issues disk operations yet, so every id is
+    /// unknown: logged, nothing else changes.
+    fn on_disk_completion(&mut self, io: IoId, result: DiskResult) {
+        let outcome = match result {
+            DiskResult::Done { .. } => "done".to_string(),
+            DiskResult::Failed(e) => format!("failed ({e:?})"),
+        };
+        self.log(
+            LogLevel::Warning,
+            format!(
+                "Disk operation {} completed ({outcome}) but none is pending with that id; ignored",
+                io.0
+            ),
+        );
+    }
+
+    /// Redis's signal handling: SIGTERM/SIGINT schedule a shutdown (no persistence yet,
+    /// so it is immediate), SIGHUP is ignored.
+    fn on_signal(&mut self, signal: Signal) {
+        match signal {
+            Signal::Hangup => self.log(
+                LogLevel::Notice,
+                "Received SIGHUP, ignoring it as Redis does".to_string(),
+            ),
+            Signal::Terminate | Signal::Interrupt => {
+                if self.shutting_down {
+                    return;
+                }
+                self.shutting_down = true;
+                let name = signal.name();
+                self.log(
+                    LogLevel::Warning,
+                    format!("Received {name} scheduling shutdown..."),
+                );
+                self.log(LogLevel::Warning, "User requested shutdown...".to_string());
+                self.log(
+                    LogLevel::Warning,
+                    "Redis is now ready to exit, bye bye...".to_string(),
+                );
+                self.effects.push_back(Effect::Shutdown { exit_code: 0 });
+            }
+        }
     }
 
     pub(crate) fn log(&mut self, level: LogLevel, message: String) {

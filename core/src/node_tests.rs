@@ -34,6 +34,7 @@ fn connect(node: &mut Node, conn: ConnId) {
         NOW,
         Input::Accepted {
             conn,
+            listener: crate::io::Listener::Client,
             peer: format!("127.0.0.1:{}", 40000 + conn),
             local: "127.0.0.1:6379".into(),
             peer_is_loopback: true,
@@ -485,7 +486,11 @@ fn run_counting_free(node: &mut Node, args: &[&[u8]]) -> (Vec<u8>, usize) {
     while let Some(e) = node.poll_effect() {
         match e {
             Effect::Send { bytes, .. } => out.extend_from_slice(&bytes),
-            Effect::Free { garbage } => freed += garbage.objects(),
+            Effect::Free { garbage } => {
+                freed += garbage
+                    .downcast_ref::<crate::keyspace::Garbage>()
+                    .map_or(0, |g| g.objects())
+            }
             _ => {}
         }
     }

@@ -355,7 +355,13 @@ mod tests {
             ">3\r\n$11\r\nunsubscribe\r\n_\r\n:0\r\n"
         );
         b.cmd(1, "SUBSCRIBE a");
-        b.node.handle(b.now, crate::node::Input::Closed { conn: 1 });
+        b.node.handle(
+            b.now,
+            crate::node::Input::Closed {
+                conn: 1,
+                reason: crate::io::CloseReason::Dropped,
+            },
+        );
         assert_eq!(b.cmd(2, "PUBLISH a x"), ":0\r\n");
         assert_eq!(b.cmd(2, "PUBSUB CHANNELS"), "*0\r\n");
     }

@@ -169,7 +169,7 @@ pub struct Reactor {
     now: Now,
     /// The lazyfree thread (Redis's bio lazyfree): big values and flushed databases
     /// are dropped there, never on the event loop. Started on first use.
-    lazyfree: Option<std::sync::mpsc::Sender<keel_core::keyspace::Garbage>>,
+    lazyfree: Option<std::sync::mpsc::Sender<Box<dyn std::any::Any + Send>>>,
     /// Connections with output queued during this loop iteration, written once at its
     /// end (Redis's `handleClientsWithPendingWrites`): a subscriber that gets many
     /// messages in one wakeup gets one write, not one per message.
@@ -384,6 +384,7 @@ impl Reactor {
             let now = self.now;
             let input = Input::Accepted {
                 conn: id,
+                listener: keel_core::Listener::Client,
                 peer: peer.to_string(),
                 local,
                 peer_is_loopback: peer.ip().is_loopback(),
@@ -408,7 +409,13 @@ impl Reactor {
                     self.flush(id);
                     self.drop_conn(id);
                     let now = self.now;
-                    self.node.handle(now, Input::Closed { conn: id });
+                    self.node.handle(
+                        now,
+                        Input::Closed {
+                            conn: id,
+                            reason: keel_core::CloseReason::Dropped,
+                        },
+                    );
                     self.execute_effects();
                     return;
                 }
@@ -429,7 +436,13 @@ impl Reactor {
                 Err(_) => {
                     self.drop_conn(id);
                     let now = self.now;
-                    self.node.handle(now, Input::Closed { conn: id });
+                    self.node.handle(
+                        now,
+                        Input::Closed {
+                            conn: id,
+                            reason: keel_core::CloseReason::Dropped,
+                        },
+                    );
                     self.execute_effects();
                     return;
                 }
@@ -461,15 +474,26 @@ impl Reactor {
                     LogLevel::Warning => tracing::warn!("{message}"),
                 },
                 Effect::Free { garbage } => self.free_off_loop(garbage),
+                Effect::Connect { conn, addr } => {
+                    tracing::warn!(
+                        "outbound connection {conn} to {addr} asked for; not supported yet"
+                    );
+                }
+                Effect::Disk { io, op } => {
+                    tracing::warn!(
+                        "disk operation {} ({op:?}) asked for; not supported yet",
+                        io.0
+                    );
+                }
             }
         }
     }
 
     /// Hands memory to the lazyfree thread; drops it here only if that thread could
     /// not be started.
-    fn free_off_loop(&mut self, garbage: keel_core::keyspace::Garbage) {
+    fn free_off_loop(&mut self, garbage: Box<dyn std::any::Any + Send>) {
         if self.lazyfree.is_none() {
-            let (tx, rx) = std::sync::mpsc::channel::<keel_core::keyspace::Garbage>();
+            let (tx, rx) = std::sync::mpsc::channel::<Box<dyn std::any::Any + Send>>();
             let spawned = std::thread::Builder::new()
                 .name("lazyfree".into())
                 .spawn(move || {
@@ -582,7 +606,13 @@ impl Reactor {
         }
         if failed {
             self.drop_conn(id);
-            self.node.handle(now, Input::Closed { conn: id });
+            self.node.handle(
+                now,
+                Input::Closed {
+                    conn: id,
+                    reason: keel_core::CloseReason::Dropped,
+                },
+            );
         } else if drop_now {
             self.drop_conn(id);
         }

@@ -493,6 +493,7 @@ impl Shadow {
             now,
             Input::Accepted {
                 conn: Self::CONN,
+                listener: keel_core::Listener::Client,
                 peer: "127.0.0.1:1".into(),
                 local: "127.0.0.1:6379".into(),
                 peer_is_loopback: true,
@@ -1298,6 +1299,19 @@ impl<'a> World<'a> {
                         "node asked to sleep {ms} ms (nobody sends DEBUG SLEEP)"
                     ));
                 }
+                // No subsystem connects out or touches a disk yet; a node that asks
+                // is broken, and the run says so rather than hanging on no answer.
+                Effect::Connect { conn, addr } => {
+                    self.fail(format!(
+                        "node asked to connect (conn {conn}, {addr}); no host models peers yet"
+                    ));
+                }
+                Effect::Disk { io, op } => {
+                    self.fail(format!(
+                        "node asked for disk operation {} ({op:?}); no host models a disk yet",
+                        io.0
+                    ));
+                }
                 Effect::Log { .. } => {}
                 // Lazily freed memory: the simulator has no other thread; drop it here.
                 Effect::Free { garbage } => drop(garbage),
@@ -1589,6 +1603,7 @@ impl<'a> World<'a> {
                         now,
                         Input::Accepted {
                             conn,
+                            listener: keel_core::Listener::Client,
                             peer: format!("10.0.0.{conn}:5000"),
                             local: "10.0.0.100:6379".into(),
                             peer_is_loopback: true,
@@ -1604,7 +1619,13 @@ impl<'a> World<'a> {
                     let knows = self.net.conns.get(&conn).is_some_and(|x| x.node_knows);
                     let now = self.node_now();
                     if let (true, Some(node)) = (knows, self.node.as_mut()) {
-                        node.handle(now, Input::Closed { conn });
+                        node.handle(
+                            now,
+                            Input::Closed {
+                                conn,
+                                reason: keel_core::CloseReason::Dropped,
+                            },
+                        );
                         self.model.conn_closed(conn);
                         self.drain_effects(None);
                     }
@@ -1623,7 +1644,13 @@ impl<'a> World<'a> {
         let now = self.node_now();
         if x.node_knows {
             if let Some(node) = self.node.as_mut() {
-                node.handle(now, Input::Closed { conn });
+                node.handle(
+                    now,
+                    Input::Closed {
+                        conn,
+                        reason: keel_core::CloseReason::Dropped,
+                    },
+                );
                 self.model.conn_closed(conn);
                 self.drain_effects(None);
             }
@@ -2498,6 +2525,7 @@ mod tests {
                     now,
                     Input::Accepted {
                         conn,
+                        listener: keel_core::Listener::Client,
                         peer: format!("10.0.0.{conn}:5000"),
                         local: "10.0.0.100:6379".into(),
                         peer_is_loopback: true,

@@ -1002,6 +1002,7 @@ mod tests {
             now,
             Input::Accepted {
                 conn: 1,
+                listener: crate::io::Listener::Client,
                 peer: "127.0.0.1:1".into(),
                 local: "127.0.0.1:6379".into(),
                 peer_is_loopback: true,

@@ -854,6 +854,7 @@ mod tests {
                 NOW,
                 Input::Accepted {
                     conn,
+                    listener: crate::io::Listener::Client,
                     peer: "127.0.0.1:40001".into(),
                     local: "127.0.0.1:6379".into(),
                     peer_is_loopback: true,
