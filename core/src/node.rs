@@ -206,7 +206,7 @@ fn resize_query_buffer(client: &mut Client, now: Now) {
 
 /// Baseline bytes a node counts before any key or client (tables, shared state), so
 /// `used_memory` of an empty node is in the range Redis reports.
-const BASELINE_USED_BYTES: usize = 800 * 1024;
+pub(crate) const BASELINE_USED_BYTES: usize = 800 * 1024;
 
 impl Node {
     pub fn new(config: Config, seeds: NodeSeeds, now: Now) -> Node {
@@ -859,6 +859,12 @@ impl Node {
             + self.keyspace.used_bytes()
             + self.clients.memory_bytes()
             + self.running_client_bytes
+    }
+
+    /// Bytes the clients hold (buffers, queued transactions, subscriptions), the
+    /// running one included.
+    pub fn clients_memory_bytes(&self) -> usize {
+        self.clients.memory_bytes() + self.running_client_bytes
     }
 
     /// Request-free helper for tests and the simulator: a fresh request buffer.

@@ -12,6 +12,7 @@ pub mod hashes;
 pub mod keys;
 pub mod keyspec;
 pub mod lists;
+pub mod memory;
 pub mod pubsub;
 #[rustfmt::skip]
 mod redis_docs;
@@ -209,6 +210,7 @@ pub fn all_commands() -> Vec<&'static CommandSpec> {
         .chain(pubsub::COMMANDS.iter())
         .chain(server::COMMANDS.iter())
         .chain(command::COMMANDS.iter())
+        .chain(memory::COMMANDS.iter())
         .collect();
     v.sort_by_key(|c| c.name);
     v
