@@ -116,7 +116,7 @@ fn stats(ctx: &mut Ctx<'_>, _argv: &Argv<'_>) {
     let dbs: Vec<(usize, u64, u64)> = (0..node.keyspace.databases())
         .filter_map(|i| {
             let db = node.keyspace.db(i);
-            (db.len() > 0).then(|| {
+            (!db.is_empty()).then(|| {
                 (
                     i,
                     db.overhead_bytes() as u64,
@@ -156,7 +156,7 @@ fn stats(ctx: &mut Ctx<'_>, _argv: &Argv<'_>) {
     int(
         out,
         "keys.bytes-per-key",
-        if keys == 0 { 0 } else { net / keys },
+        net.checked_div(keys).unwrap_or(0),
     );
     int(out, "dataset.bytes", dataset);
     out.bulk(b"dataset.percentage");
