@@ -100,7 +100,7 @@ pub fn run(args: Vec<String>) -> i32 {
         return 1;
     }
     if let Ok(cwd) = std::env::current_dir() {
-        config.set_resolved_dir(&cwd.display().to_string());
+        config.set_resolved_dir(cwd.display().to_string().as_bytes());
     }
     init_logging(&config);
     tracing::info!("oO0OoO0OoO0Oo keel is starting oO0OoO0OoO0Oo");
