@@ -100,11 +100,11 @@ pub(crate) struct HotConfig {
 impl HotConfig {
     fn from(config: &Config) -> Self {
         HotConfig {
-            proto_max_bulk_len_bytes: config.proto_max_bulk_len_bytes(),
-            client_query_buffer_limit_bytes: config.client_query_buffer_limit_bytes(),
-            maxmemory_bytes: config.maxmemory_bytes(),
-            notify_flags: config.notify_keyspace_events_flags() as crate::notify::Class,
-            output_limits: config.client_output_buffer_limits(),
+            proto_max_bulk_len_bytes: config.settings().proto_max_bulk_len_bytes,
+            client_query_buffer_limit_bytes: config.settings().client_query_buffer_limit_bytes,
+            maxmemory_bytes: config.settings().maxmemory_bytes,
+            notify_flags: config.settings().notify_keyspace_events_flags as crate::notify::Class,
+            output_limits: config.settings().client_output_buffer_limits,
         }
     }
 }
@@ -214,7 +214,7 @@ impl Node {
         let mut id_bytes = [0u8; 20];
         rng.fill_bytes(&mut id_bytes);
         let run_id = id_bytes.iter().map(|b| format!("{b:02x}")).collect();
-        let databases = config.databases();
+        let databases = config.settings().databases;
         let mut node = Node {
             keyspace: Keyspace::new(databases, HashSeeds(seeds.hash_seeds)),
             hot: HotConfig::from(&config),
@@ -475,21 +475,23 @@ impl Node {
         peer_is_loopback: bool,
     ) {
         self.stats.total_connections_received += 1;
-        if self.clients.len() >= self.config.maxclients() {
+        if self.clients.len() >= self.config.settings().maxclients {
             self.stats.rejected_connections += 1;
             self.send_and_close(conn, b"-ERR max number of clients reached\r\n");
             return;
         }
         // Redis 7's protected mode: no password for the default user and a
         // non-loopback peer (bind is not consulted, as in Redis 7.0).
-        if self.config.protected_mode() && !peer_is_loopback && self.config.requirepass().is_none()
+        if self.config.settings().protected_mode
+            && !peer_is_loopback
+            && self.config.settings().requirepass.is_none()
         {
             self.send_and_close(conn, PROTECTED_MODE_ERROR.as_bytes());
             return;
         }
         let id = self.next_client_id;
         self.next_client_id += 1;
-        let authenticated = self.config.requirepass().is_none();
+        let authenticated = self.config.settings().requirepass.is_none();
         let mut client = Client::new(id, conn, peer, local, now.mono_ms, authenticated);
         client.is_local = peer_is_loopback;
         arm_output_limit(&self.hot, &mut client);
@@ -765,14 +767,14 @@ impl Node {
     }
 
     fn on_tick(&mut self, now: Now) {
-        let hz = self.config.hz().clamp(1, 500) as u64;
+        let hz = self.config.settings().hz.clamp(1, 500) as u64;
         let period_ms = 1000 / hz;
         self.next_tick_mono_ms = now.mono_ms + period_ms;
         if self.cron_paused {
             return;
         }
         if self.active_expire_enabled {
-            let effort = self.config.active_expire_effort();
+            let effort = self.config.settings().active_expire_effort;
             let mut rng = std::mem::replace(&mut self.rng, ChaCha8Rng::seed_from_u64(0));
             self.keyspace
                 .active_expire_cycle(now.wall_ms, effort, |n| rng.gen_range(0..n.max(1)));
@@ -793,7 +795,7 @@ impl Node {
     }
 
     fn close_idle_clients(&mut self, now: Now) {
-        let timeout_secs = self.config.timeout_secs();
+        let timeout_secs = self.config.settings().timeout_secs;
         if timeout_secs == 0 {
             return;
         }
