@@ -25,8 +25,8 @@ pub const INCLUDE_DEPTH_MAX: usize = 16;
 /// Longest `cluster-announce-hostname` + 1 (`NET_HOST_STR_LEN`).
 const HOSTNAME_LEN_LIMIT: usize = 256;
 
-/// `notify-keyspace-events` flag bits (Redis's `NOTIFY_*`), as returned by
-/// [`Config::notify_keyspace_events_flags`].
+/// `notify-keyspace-events` flag bits (Redis's `NOTIFY_*`), as held in
+/// [`Settings::notify_keyspace_events_flags`].
 pub const NOTIFY_KEYSPACE: u32 = 1 << 0; // K
 /// `E`
 pub const NOTIFY_KEYEVENT: u32 = 1 << 1;
@@ -688,7 +688,7 @@ fn find(name: &[u8]) -> Option<(usize, &'static str)> {
     if name.len() > 64 {
         return None;
     }
-    // A stack copy: accessors run on hot paths and must not allocate.
+    // A stack copy: CONFIG GET/SET look names up on every call and need not allocate.
     let mut buf = [0u8; 64];
     for (d, s) in buf.iter_mut().zip(name) {
         *d = s.to_ascii_lowercase();
