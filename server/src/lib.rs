@@ -4,8 +4,10 @@
 
 use std::io::Read;
 use std::net::{IpAddr, SocketAddr};
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
+use std::path::PathBuf;
 
-use keel_core::config::{args_to_config_text, bind_address_ip, join_config_text, Config};
+use keel_core::config::{args_to_config_text, bind_address_ip, join_config_text, Config, LogLevel};
 use keel_core::{Node, NodeSeeds, ProcessInfo};
 use keel_net::{Clock, Reactor};
 
@@ -94,13 +96,13 @@ pub fn run(args: Vec<String>) -> i32 {
         }
     };
     // Redis chdirs into `dir` and reports the resolved path in CONFIG GET dir.
-    let dir = config.dir().to_string();
+    let dir = path_of(&config.settings().dir);
     if let Err(e) = std::env::set_current_dir(&dir) {
-        eprintln!("Can't chdir to '{dir}': {e}");
+        eprintln!("Can't chdir to '{}': {e}", dir.display());
         return 1;
     }
     if let Ok(cwd) = std::env::current_dir() {
-        config.set_resolved_dir(&cwd.display().to_string());
+        config.set_resolved_dir(cwd.as_os_str().as_bytes());
     }
     init_logging(&config);
     tracing::info!("oO0OoO0OoO0Oo keel is starting oO0OoO0OoO0Oo");
@@ -114,11 +116,11 @@ pub fn run(args: Vec<String>) -> i32 {
         Some(p) => tracing::info!("Configuration loaded from {p}"),
         None => tracing::warn!("Warning: no config file specified, using the default config. In order to specify a config file use ./keel-server /path/to/redis.conf"),
     }
-    if config.daemonize() {
+    if config.settings().daemonize {
         tracing::warn!("daemonize yes is not supported: keel stays in the foreground (run it under a supervisor)");
     }
-    let pidfile = config.get_one("pidfile").unwrap_or_default();
-    if !pidfile.is_empty() {
+    let pidfile = path_of(&config.settings().pidfile);
+    if !pidfile.as_os_str().is_empty() {
         if let Err(e) = std::fs::write(&pidfile, format!("{}\n", std::process::id())) {
             tracing::warn!("Failed to write PID file: {e}");
         }
@@ -177,25 +179,23 @@ pub fn run(args: Vec<String>) -> i32 {
             1
         }
     };
-    if !pidfile.is_empty() {
+    if !pidfile.as_os_str().is_empty() {
         let _ = std::fs::remove_file(&pidfile);
     }
     code
 }
 
 fn init_logging(config: &Config) {
-    let level = match config.loglevel() {
-        "debug" => tracing::Level::DEBUG,
-        "verbose" => tracing::Level::DEBUG,
-        "warning" => tracing::Level::WARN,
-        "nothing" => tracing::Level::ERROR,
-        _ => tracing::Level::INFO,
+    let level = match config.settings().loglevel {
+        LogLevel::Debug | LogLevel::Verbose => tracing::Level::DEBUG,
+        LogLevel::Notice => tracing::Level::INFO,
+        LogLevel::Warning => tracing::Level::WARN,
     };
     let builder = tracing_subscriber::fmt()
         .with_max_level(level)
         .with_target(false);
-    let logfile = config.logfile().to_string();
-    if logfile.is_empty() {
+    let logfile = path_of(&config.settings().logfile);
+    if logfile.as_os_str().is_empty() {
         let _ = builder.with_writer(std::io::stdout).try_init();
     } else {
         match std::fs::OpenOptions::new()
@@ -217,14 +217,19 @@ fn init_logging(config: &Config) {
     }
 }
 
+/// A path from config bytes as given (Redis paths are C strings, not UTF-8).
+fn path_of(bytes: &[u8]) -> PathBuf {
+    PathBuf::from(std::ffi::OsString::from_vec(bytes.to_vec()))
+}
+
 /// Redis's `bind` list, read by the same rule CONFIG SET checks new lists with
 /// ([`bind_address_ip`]).
 fn listen_addrs(config: &Config) -> Result<Vec<SocketAddr>, String> {
-    let port = config.port();
+    let port = config.settings().port;
     let mut out = Vec::new();
-    for raw in config.bind() {
-        let ip = bind_address_ip(raw.as_bytes())
-            .ok_or_else(|| format!("Invalid bind address '{raw}'"))?;
+    for raw in &config.settings().bind {
+        let ip = bind_address_ip(raw)
+            .ok_or_else(|| format!("Invalid bind address '{}'", String::from_utf8_lossy(raw)))?;
         out.push(SocketAddr::new(ip, port));
     }
     if out.is_empty() {
