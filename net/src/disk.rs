@@ -139,10 +139,13 @@ impl DiskFiles {
             DiskOp::Rename { to, .. } => {
                 let to_key = confine(to).ok_or_else(|| Refusal::Escapes(to.clone()))?;
                 std::fs::rename(&full, self.dir.join(&to_key)).map_err(os)?;
-                // An open descriptor follows its file; the one `to` named is gone.
-                self.open.remove(&to_key);
-                if let Some(file) = self.open.remove(&key) {
-                    self.open.insert(to_key, file);
+                // An open descriptor follows its file; the one `to` named is gone
+                // (unless it is the same file: renaming onto itself changes nothing).
+                if to_key != key {
+                    self.open.remove(&to_key);
+                    if let Some(file) = self.open.remove(&key) {
+                        self.open.insert(to_key, file);
+                    }
                 }
             }
             DiskOp::Truncate { len, .. } => match self.open.get(&key) {
@@ -177,7 +180,7 @@ impl DiskFiles {
             .ok_or_else(|| Refusal::NotOpen(path.to_string()))
     }
 
-    /// How many files are open (for tests and INFO-like reports).
+    /// How many files are open.
     pub fn open_count(&self) -> usize {
         self.open.len()
     }
@@ -393,6 +396,14 @@ mod tests {
             done()
         );
         assert!(!tmp.0.join("a.aof").exists());
+        assert_eq!(
+            files.execute(&DiskOp::Rename {
+                from: "b.aof".into(),
+                to: "./b.aof".into()
+            }),
+            done(),
+            "onto itself"
+        );
         assert_eq!(files.execute(&append("b.aof", b"+")), done());
         assert_eq!(
             std::fs::read(tmp.0.join("b.aof")).expect("read back"),
@@ -454,6 +465,25 @@ mod tests {
             }),
             DiskResult::Failed(DiskError::NotFound)
         );
+    }
+
+    #[test]
+    fn a_full_disk_is_no_space() {
+        // /dev/full answers every write with ENOSPC; a link to it inside dir is a
+        // disk that is full.
+        let tmp = TempDir::new("full");
+        std::os::unix::fs::symlink("/dev/full", tmp.0.join("full")).expect("symlink");
+        let mut files = DiskFiles::new(tmp.0.clone());
+        assert_eq!(files.execute(&open("full", false, false)), done());
+        assert_eq!(
+            files.execute(&append("full", b"x")),
+            DiskResult::Failed(DiskError::NoSpace)
+        );
+        let error = |code| disk_error(&io::Error::from_raw_os_error(code));
+        assert_eq!(error(libc::EDQUOT), DiskError::NoSpace);
+        assert_eq!(error(libc::ENOENT), DiskError::NotFound);
+        assert_eq!(error(libc::EIO), DiskError::Io);
+        assert_eq!(error(libc::EACCES), DiskError::Io);
     }
 
     #[test]

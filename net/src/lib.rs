@@ -938,7 +938,8 @@ impl Reactor {
             }
         }
         let done = conn.pending_bytes == 0;
-        let drop_now = failure.is_some() || (done && conn.closing);
+        let closing = conn.closing;
+        let drop_now = failure.is_some() || (done && closing);
         if !drop_now {
             let want_writable = !done;
             if want_writable != conn.writable_registered {
@@ -954,7 +955,8 @@ impl Reactor {
                 conn.writable_registered = want_writable;
             }
         }
-        if written_bytes > 0 {
+        // A connection the node closed is one it forgot: it hears nothing more.
+        if written_bytes > 0 && !closing {
             let now = self.now;
             self.driven.handle(
                 now,
