@@ -419,10 +419,8 @@ impl Node {
     /// so it is immediate), SIGHUP is ignored.
     fn on_signal(&mut self, signal: Signal) {
         match signal {
-            Signal::Hangup => self.log(
-                LogLevel::Notice,
-                "Received SIGHUP, ignoring it as Redis does".to_string(),
-            ),
+            // Redis ignores SIGHUP (SIG_IGN) and logs nothing.
+            Signal::Hangup => {}
             Signal::Terminate | Signal::Interrupt => {
                 if self.shutting_down {
                     return;
@@ -434,10 +432,6 @@ impl Node {
                     format!("Received {name} scheduling shutdown..."),
                 );
                 self.log(LogLevel::Warning, "User requested shutdown...".to_string());
-                self.log(
-                    LogLevel::Warning,
-                    "Redis is now ready to exit, bye bye...".to_string(),
-                );
                 self.effects.push_back(Effect::Shutdown { exit_code: 0 });
             }
         }

@@ -171,7 +171,8 @@ pub fn run(args: Vec<String>) -> i32 {
     tracing::info!("Ready to accept connections tcp");
     let code = match reactor.run() {
         Ok(code) => {
-            tracing::warn!("keel is now ready to exit, bye bye...");
+            // Redis's line, which log watchers look for (after SHUTDOWN and signals alike).
+            tracing::warn!("Redis is now ready to exit, bye bye...");
             code
         }
         Err(e) => {
