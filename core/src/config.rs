@@ -343,7 +343,7 @@ pub static DIRECTIVES: &[Directive] = &[
     entry("active-expire-effort", None, int(1, 10), "1", M).keel().to(|s, v| s.active_expire_effort = v.int()),
     entry("activedefrag", None, Kind::Bool { refuse_yes: Some(NO_ACTIVE_DEFRAG) }, "no", M),
     entry("activerehashing", None, BOOL, "yes", M),
-    entry("always-show-logo", None, BOOL, "no", I),
+    entry("always-show-logo", None, BOOL, "no", I).keel().to(|s, v| s.always_show_logo = v.flag()),
     entry("aof-disable-auto-gc", None, BOOL, "no", M),
     entry("aof-load-truncated", None, BOOL, "yes", M),
     entry("aof-rewrite-incremental-fsync", None, BOOL, "yes", M),
@@ -544,7 +544,7 @@ pub static DIRECTIVES: &[Directive] = &[
         "no",
         I,
     ),
-    entry("syslog-enabled", None, BOOL, "no", I),
+    entry("syslog-enabled", None, BOOL, "no", I).keel().to(|s, v| s.syslog_enabled = v.flag()),
     entry(
         "syslog-facility",
         None,
@@ -561,8 +561,10 @@ pub static DIRECTIVES: &[Directive] = &[
         ]),
         "local0",
         I,
-    ),
-    entry("syslog-ident", None, TEXT, "redis", I),
+    )
+    .keel()
+    .to(|s, v| s.syslog_facility = v.id()),
+    entry("syslog-ident", None, TEXT, "redis", I).keel().to(|s, v| s.syslog_ident = v.text()),
     entry("tcp-backlog", None, int(0, INT_MAX), "511", I).keel().to(|s, v| s.tcp_backlog = v.int()),
     entry("tcp-keepalive", None, int(0, INT_MAX), "300", M).keel().to(|s, v| s.tcp_keepalive_secs = v.int()),
     entry("timeout", None, int(0, INT_MAX), "0", M).keel().to(|s, v| s.timeout_secs = v.int()),
@@ -1028,6 +1030,15 @@ pub struct Settings {
     pub pidfile: Vec<u8>,
     /// `daemonize`.
     pub daemonize: bool,
+    /// `always-show-logo`.
+    pub always_show_logo: bool,
+    /// `syslog-enabled`.
+    pub syslog_enabled: bool,
+    /// `syslog-ident`.
+    pub syslog_ident: Vec<u8>,
+    /// `syslog-facility` as syslog(3)'s facility code (`LOG_USER` = 8,
+    /// `LOG_LOCAL0` = 128 … `LOG_LOCAL7` = 184).
+    pub syslog_facility: u32,
 }
 
 impl Value {
@@ -1053,6 +1064,13 @@ impl Value {
         match self {
             Value::Enum(id) => T::from_id(*id).unwrap_or_default(),
             _ => T::default(),
+        }
+    }
+    /// An enum directive's table id (`syslog-facility` stores syslog's own codes).
+    fn id(&self) -> u32 {
+        match self {
+            Value::Enum(id) => *id,
+            _ => 0,
         }
     }
     fn text(&self) -> Vec<u8> {
@@ -3370,6 +3388,7 @@ mod tests {
     #[rustfmt::skip]
     const ROUND_TRIPS: &[(&str, &str, &str, Check)] = &[
         ("active-expire-effort", "7", "7", |s| s.active_expire_effort == 7),
+        ("always-show-logo", "yes", "yes", |s| s.always_show_logo),
         ("appenddirname", "aofdir", "aofdir", |s| s.appenddirname == b"aofdir"),
         ("appendfilename", "x.aof", "x.aof", |s| s.appendfilename == b"x.aof"),
         ("appendfsync", "always", "always", |s| s.appendfsync == AppendFsync::Always),
@@ -3428,6 +3447,9 @@ mod tests {
         ("set-max-intset-entries", "64", "64", |s| s.set_max_intset_entries == 64),
         ("slowlog-log-slower-than", "-1", "-1", |s| s.slowlog_log_slower_than_us.is_none()),
         ("slowlog-max-len", "10", "10", |s| s.slowlog_max_len == 10),
+        ("syslog-enabled", "yes", "yes", |s| s.syslog_enabled),
+        ("syslog-facility", "local7", "local7", |s| s.syslog_facility == 184),
+        ("syslog-ident", "keel", "keel", |s| s.syslog_ident == b"keel"),
         ("tcp-backlog", "128", "128", |s| s.tcp_backlog == 128),
         ("tcp-keepalive", "60", "60", |s| s.tcp_keepalive_secs == 60),
         ("timeout", "30", "30", |s| s.timeout_secs == 30),
