@@ -8,6 +8,7 @@
 //! node could decide (what a signal means, what a failed write means).
 
 pub mod disk;
+pub mod log;
 
 use std::collections::{HashMap, VecDeque};
 use std::io::{self, Read, Write};
@@ -259,6 +260,22 @@ fn cpu_times_secs() -> (f64, f64) {
     (tv(usage.ru_utime), tv(usage.ru_stime))
 }
 
+/// Redis's words for a listener it could not open (`anetTcpServer`'s error): the
+/// address as `ip:port` and the bare `strerror` text.
+fn listen_failure(addr: &SocketAddr, e: &io::Error) -> String {
+    let text = e.to_string();
+    // std appends " (os error N)" to strerror's text; Redis prints strerror alone.
+    let strerror = match text.rfind(" (os error ") {
+        Some(at) if e.raw_os_error().is_some() => &text[..at],
+        _ => &text,
+    };
+    format!(
+        "Warning: Could not create server TCP listening socket {}:{}: bind: {strerror}",
+        addr.ip(),
+        addr.port()
+    )
+}
+
 /// The node the reactor drives. In unit tests a script can stand in for it, so the
 /// reactor's side of the contract is checked against inputs the node never asks for
 /// yet (outbound connections, disk operations).
@@ -326,6 +343,8 @@ pub struct Reactor {
     /// end (Redis's `handleClientsWithPendingWrites`): a subscriber that gets many
     /// messages in one wakeup gets one write, not one per message.
     dirty: Vec<ConnId>,
+    /// Executing the effects of a signal (see [`Reactor::log`]).
+    answering_signal: bool,
 }
 
 impl Reactor {
@@ -337,15 +356,10 @@ impl Reactor {
             let mut l = match TcpListener::bind(*addr) {
                 Ok(l) => l,
                 Err(e) if addrs.len() > 1 && e.kind() == io::ErrorKind::AddrNotAvailable => {
-                    tracing::warn!("Could not create server TCP listening socket {addr}: {e}");
+                    tracing::warn!("{}", listen_failure(addr, &e));
                     continue;
                 }
-                Err(e) => {
-                    return Err(io::Error::new(
-                        e.kind(),
-                        format!("Could not create server TCP listening socket {addr}: {e}"),
-                    ))
-                }
+                Err(e) => return Err(io::Error::new(e.kind(), listen_failure(addr, &e))),
             };
             poll.registry()
                 .register(&mut l, Token(LISTENER_TOKEN_BASE + i), Interest::READABLE)?;
@@ -386,6 +400,7 @@ impl Reactor {
             disk_completions: Vec::new(),
             deferred: VecDeque::new(),
             dirty: Vec::new(),
+            answering_signal: false,
         })
     }
 
@@ -496,7 +511,9 @@ impl Reactor {
             };
             let now = self.now;
             self.driven.handle(now, Input::Signal(signal));
+            self.answering_signal = true;
             self.execute_effects();
+            self.answering_signal = false;
         }
     }
 
@@ -794,16 +811,31 @@ impl Reactor {
                 }
                 Effect::Shutdown { exit_code } => self.exit_code = Some(exit_code),
                 Effect::Sleep { ms } => std::thread::sleep(Duration::from_millis(ms)),
-                Effect::Log { level, message } => match level {
-                    LogLevel::Debug => tracing::debug!("{message}"),
-                    LogLevel::Verbose => tracing::debug!("{message}"),
-                    LogLevel::Notice => tracing::info!("{message}"),
-                    LogLevel::Warning => tracing::warn!("{message}"),
-                },
+                Effect::Log { level, message } => self.log(level, &message),
                 Effect::Free { garbage } => self.free_off_loop(garbage),
                 Effect::Connect { conn, addr } => self.connect(conn, addr),
                 Effect::Disk { io, op } => self.submit_disk(io, op),
             }
+        }
+    }
+
+    /// A line the node logs, at Redis's level ([`log::redis_level`] maps them onto
+    /// tracing's), after taking the level and role from its settings so that a CONFIG
+    /// SET loglevel applies from the next line on.
+    fn log(&mut self, level: LogLevel, message: &str) {
+        log::follow(self.driven.node.config.settings());
+        // Redis writes its "Received SIGTERM scheduling shutdown..." from the signal
+        // handler, in the handler's own line form; the node's answer to a signal says
+        // the same words.
+        if self.answering_signal && message.starts_with("Received SIG") {
+            tracing::warn!(signal_handler = true, "{message}");
+            return;
+        }
+        match level {
+            LogLevel::Debug => tracing::trace!("{message}"),
+            LogLevel::Verbose => tracing::debug!("{message}"),
+            LogLevel::Notice => tracing::info!("{message}"),
+            LogLevel::Warning => tracing::warn!("{message}"),
         }
     }
 
