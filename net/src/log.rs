@@ -325,8 +325,8 @@ mod tests {
             && pid.bytes().all(|b| b.is_ascii_digit())
             && matches!(bytes.first(), Some(b'M' | b'S' | b'C' | b'X'))
             && bytes.get(1) == Some(&b' ')
-            && rest.len() > 27
-            && matches!(bytes.get(26), Some(b'.' | b'-' | b'*' | b'#'))
+            && rest.len() > 28
+            && matches!(bytes.get(27), Some(b'.' | b'-' | b'*' | b'#'))
             && line.ends_with('\n')
     }
 
@@ -367,7 +367,7 @@ mod tests {
     fn long_messages_are_cut_as_redis_cuts_them() {
         let long = "é".repeat(LOG_MESSAGE_MAX_BYTES);
         let line = format_line(1, 'M', 0, 2, &long);
-        let message = line.trim_end_matches('\n').splitn(6, ' ').nth(5).unwrap();
+        let message = line.trim_end_matches('\n').splitn(7, ' ').nth(6).unwrap();
         assert!(message.len() <= LOG_MESSAGE_MAX_BYTES);
         assert!(message.len() > LOG_MESSAGE_MAX_BYTES - 2);
         assert_eq!(cut("short", 3), "sho");
