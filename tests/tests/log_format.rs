@@ -593,3 +593,101 @@ fn line_grammar_accepts_redis_lines_and_nothing_else() {
         })
     );
 }
+
+/// Runs `program` with `args` (a port is appended as `--port N`) and its standard
+/// output on a pipe, or on a terminal when `tty` (through script(1)); stops it with
+/// SHUTDOWN and returns what it printed, with script's `\r` removed, and its pid.
+fn stdout_run(program: &str, args: &[&str], tty: bool) -> Option<(String, u16)> {
+    use std::io::Read;
+    use std::process::Stdio;
+    let port = common::free_port();
+    let port_s = port.to_string();
+    let mut argv: Vec<String> = vec![program.into(), "--port".into(), port_s];
+    argv.extend(args.iter().map(|s| s.to_string()));
+    let mut cmd = if tty {
+        let quoted: Vec<String> = argv.iter().map(|a| format!("'{a}'")).collect();
+        let mut c = Command::new("script");
+        c.args(["-qec", &quoted.join(" "), "/dev/null"]);
+        c
+    } else {
+        let mut c = Command::new(&argv[0]);
+        c.args(&argv[1..]);
+        c
+    };
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .ok()?;
+    let mut out = child.stdout.take()?;
+    let reader = std::thread::spawn(move || {
+        let mut text = String::new();
+        let _ = out.read_to_string(&mut text);
+        text
+    });
+    let deadline = std::time::Instant::now() + EXIT_TIMEOUT;
+    let mut conn = loop {
+        if let Ok(s) = std::net::TcpStream::connect(("127.0.0.1", port)) {
+            break s;
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("{program} did not start on {port}");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    use std::io::Write;
+    conn.write_all(&encode_line("SHUTDOWN")).ok()?;
+    drop(conn);
+    let status = child.wait().ok()?;
+    assert!(
+        status.success(),
+        "{program} (tty: {tty}) exits 0: {status:?}"
+    );
+    let text = reader.join().ok()?;
+    Some((text.replace('\r', ""), port))
+}
+
+#[test]
+fn stdout_shows_the_logo_only_on_a_terminal_as_redis() {
+    if !require_redis_or_skip() {
+        return;
+    }
+    let has_script = Command::new("script")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    let args = ["--save", "", "--appendonly", "no"];
+    for tty in [false, true] {
+        if tty && !has_script {
+            eprintln!("SKIPPED: no script(1) to give the servers a terminal");
+            continue;
+        }
+        let mut out = Vec::new();
+        for program in [common::keel_bin(), "redis-server"] {
+            let (text, port) = stdout_run(program, &args, tty).expect("run");
+            assert!(
+                !text.contains('\x1b'),
+                "{program}: no colours, ever: {text:?}"
+            );
+            let lines = parse_log(&text);
+            let pid = lines
+                .iter()
+                .find_map(|l| match l {
+                    Line::Prefixed { pid, .. } => Some(*pid),
+                    _ => None,
+                })
+                .expect("a prefixed line");
+            check_shape(program, &lines, pid);
+            let logo = lines.iter().any(|l| matches!(l, Line::Raw(_)));
+            assert_eq!(logo, tty, "{program}: the logo on a terminal only");
+            out.push(comparable(&lines, pid, port));
+        }
+        assert_eq!(
+            out[0], out[1],
+            "tty {tty}: keel's stdout (left) against redis-server's (right)"
+        );
+    }
+}
