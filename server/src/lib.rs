@@ -9,7 +9,9 @@ use std::path::PathBuf;
 
 use std::io::IsTerminal;
 
-use keel_core::config::{args_to_config_text, bind_address_ip, join_config_text, Config};
+use keel_core::config::{
+    args_to_config_text, bind_address_ip, join_config_text, Config, ConfigFileError,
+};
 use keel_core::{Node, NodeSeeds, ProcessInfo};
 use keel_net::log::{self, LogOptions, Role};
 use keel_net::{Clock, Reactor};
@@ -122,6 +124,22 @@ pub fn run_as(program: &str, args: Vec<String>) -> i32 {
     let settings = config.settings();
     let logfile = path_of(&settings.logfile);
     let logs_to_stdout = logfile.as_os_str().is_empty();
+    // Redis tries the log file once while loading its config: a log that could never
+    // be written stops startup, before any line is lost.
+    if !logs_to_stdout {
+        let opened = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&logfile);
+        if let Err(e) = opened {
+            let error = ConfigFileError::Fatal {
+                line: None,
+                message: format!("Can't open the log file: {}", strerror(&e)),
+            };
+            eprint!("{error}");
+            return 1;
+        }
+    }
     let log_options = LogOptions {
         logfile: (!logs_to_stdout).then(|| logfile.clone()),
         syslog: settings.syslog_enabled,

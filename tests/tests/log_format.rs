@@ -691,3 +691,105 @@ fn stdout_shows_the_logo_only_on_a_terminal_as_redis() {
         );
     }
 }
+
+/// Runs `program args` to its exit (killed after [`EXIT_TIMEOUT`]); returns its exit
+/// code, standard output and standard error.
+fn run_to_exit(program: &str, args: &[String]) -> (Option<i32>, String, String) {
+    use std::io::Read;
+    use std::process::Stdio;
+    let mut child = Command::new(program)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let mut out = child.stdout.take().expect("stdout");
+    let mut err = child.stderr.take().expect("stderr");
+    let out = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = out.read_to_string(&mut s);
+        s
+    });
+    let err = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = err.read_to_string(&mut s);
+        s
+    });
+    let deadline = std::time::Instant::now() + EXIT_TIMEOUT;
+    let code = loop {
+        if let Ok(Some(status)) = child.try_wait() {
+            break status.code();
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    (
+        code,
+        out.join().unwrap_or_default(),
+        err.join().unwrap_or_default(),
+    )
+}
+
+/// A log file that cannot be opened stops startup with Redis's report on stderr.
+#[test]
+fn an_unopenable_logfile_is_fatal_as_in_redis() {
+    if !require_redis_or_skip() {
+        return;
+    }
+    let port = common::free_port().to_string();
+    let args: Vec<String> = ["--port", &port, "--logfile", "/nonexistent-keel-dir/x.log"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    let keel = run_to_exit(common::keel_bin(), &args);
+    let redis = run_to_exit("redis-server", &args);
+    assert_eq!(redis.0, Some(1));
+    assert_eq!(keel, redis, "keel (left) against redis-server (right)");
+}
+
+/// A port already taken: the same two lines as Redis, then exit status 1.
+#[test]
+fn a_taken_port_is_logged_as_in_redis() {
+    if !require_redis_or_skip() {
+        return;
+    }
+    let holder = std::net::TcpListener::bind("127.0.0.1:0").expect("hold a port");
+    let port = holder.local_addr().expect("addr").port();
+    let mut out = Vec::new();
+    for (name, program) in [("keel", common::keel_bin()), ("redis", "redis-server")] {
+        let dir = scratch_dir(&format!("taken-{name}"));
+        let logfile = dir.join("server.log").display().to_string();
+        let args: Vec<String> = [
+            "--port",
+            &port.to_string(),
+            "--bind",
+            "127.0.0.1",
+            "--logfile",
+            &logfile,
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        let (code, _, _) = run_to_exit(program, &args);
+        assert_eq!(code, Some(1), "{name} exits 1");
+        let lines = parse_log(&std::fs::read_to_string(&logfile).expect("the log"));
+        let pid = match lines.first() {
+            Some(Line::Prefixed { pid, .. }) => *pid,
+            other => panic!("{name}: {other:?}"),
+        };
+        check_shape(name, &lines, pid);
+        out.push(comparable(&lines, pid, port));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+    assert_eq!(
+        out[0], out[1],
+        "keel's log (left) against redis-server's (right)"
+    );
+    assert!(messages(&out[0]).contains(&"Failed listening on port <port> (TCP), aborting."));
+    drop(holder);
+}
