@@ -93,14 +93,22 @@ pub fn set_role(role: Role) {
 /// applies from the next line on. Cheap (two loads, two stores): the driver calls it
 /// before every line the node logs.
 pub fn follow(settings: &Settings) {
-    set_level(settings.loglevel);
-    if ROLE.load(Ordering::Relaxed) != b'C' {
-        set_role(if settings.replicaof.is_some() {
-            Role::Replica
-        } else {
-            Role::Master
-        });
-    }
+    let (level, role) = followed(settings, ROLE.load(Ordering::Relaxed));
+    MIN_LEVEL.store(level, Ordering::Relaxed);
+    ROLE.store(role, Ordering::Relaxed);
+}
+
+/// The level and role character `settings` name, for a logger now signing `role`:
+/// the starting role stays until the server says it is initialised.
+fn followed(settings: &Settings, role: u8) -> (u8, u8) {
+    let role = if role == b'C' {
+        role
+    } else if settings.replicaof.is_some() {
+        Role::Replica.char() as u8
+    } else {
+        Role::Master.char() as u8
+    };
+    (config_level(settings.loglevel), role)
 }
 
 /// `dd Mon yyyy hh:mm:ss.mmm` in local time, as Redis's `strftime("%d %b %Y %H:%M:%S.")`
@@ -383,6 +391,22 @@ mod tests {
             ),
             "32216:signal-handler (1796544249) Received SIGTERM scheduling shutdown...\n"
         );
+    }
+
+    #[test]
+    fn level_and_role_follow_the_settings() {
+        let mut settings = keel_core::config::Config::default().settings().clone();
+        settings.loglevel = ConfigLevel::Warning;
+        settings.replicaof = Some((b"127.0.0.1".to_vec(), 6379));
+        assert_eq!(
+            followed(&settings, b'C'),
+            (3, b'C'),
+            "starting lines stay C"
+        );
+        assert_eq!(followed(&settings, b'M'), (3, b'S'));
+        settings.replicaof = None;
+        settings.loglevel = ConfigLevel::Debug;
+        assert_eq!(followed(&settings, b'S'), (0, b'M'));
     }
 
     #[test]
