@@ -124,19 +124,9 @@ pub fn run_as(program: &str, args: Vec<String>) -> i32 {
     let settings = config.settings();
     let logfile = path_of(&settings.logfile);
     let logs_to_stdout = logfile.as_os_str().is_empty();
-    // Redis tries the log file once while loading its config: a log that could never
-    // be written stops startup, before any line is lost.
     if !logs_to_stdout {
-        let opened = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&logfile);
-        if let Err(e) = opened {
-            let error = ConfigFileError::Fatal {
-                line: None,
-                message: format!("Can't open the log file: {}", strerror(&e)),
-            };
-            eprint!("{error}");
+        if let Err(e) = try_logfile(&logfile) {
+            eprint!("{e}");
             return 1;
         }
     }
@@ -160,17 +150,7 @@ pub fn run_as(program: &str, args: Vec<String>) -> i32 {
         tracing::warn!("daemonize yes is not supported: keel stays in the foreground (run it under a supervisor)");
     }
     // The server itself acts on these, though the core does not.
-    const HANDLED_BY_SERVER: &[&str] = &[
-        "pidfile",
-        "dir",
-        "daemonize",
-        "logfile",
-        "loglevel",
-        "always-show-logo",
-        "syslog-enabled",
-        "syslog-ident",
-        "syslog-facility",
-    ];
+    const HANDLED_BY_SERVER: &[&str] = &["pidfile", "dir", "daemonize", "logfile", "loglevel"];
     for name in ignored
         .iter()
         .filter(|n| !HANDLED_BY_SERVER.contains(&n.as_str()))
@@ -258,6 +238,22 @@ pub fn run_as(program: &str, args: Vec<String>) -> i32 {
         tracing::warn!("{}", banner::BYE);
     }
     code
+}
+
+/// Redis tries the log file once while loading its config: a log that could never be
+/// written stops startup, before any line is lost.
+fn try_logfile(path: &std::path::Path) -> Result<(), ConfigFileError> {
+    match std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+    {
+        Ok(_) => Ok(()),
+        Err(e) => Err(ConfigFileError::Fatal {
+            line: None,
+            message: format!("Can't open the log file: {}", strerror(&e)),
+        }),
+    }
 }
 
 /// strerror's text alone (std's Display appends " (os error N)").
