@@ -356,7 +356,7 @@ impl Reactor {
             let id = self.next_conn_id;
             self.next_conn_id += 1;
             let _ = stream.set_nodelay(true);
-            set_keepalive(&stream, self.node.config.tcp_keepalive_secs());
+            set_keepalive(&stream, self.node.config().tcp_keepalive_secs());
             if self
                 .poll
                 .registry()

@@ -34,7 +34,7 @@ pub fn run(args: Vec<String>) -> i32 {
             println!(
                 "keel server v={} (Redis {} compatible) bits=64",
                 env!("CARGO_PKG_VERSION"),
-                keel_core::commands::connection::REDIS_VERSION
+                keel_core::REDIS_VERSION
             );
             return 0;
         }
@@ -107,7 +107,7 @@ pub fn run(args: Vec<String>) -> i32 {
     tracing::info!(
         "keel version={}, Redis {} compatible, bits=64, pid={}, just started",
         env!("CARGO_PKG_VERSION"),
-        keel_core::commands::connection::REDIS_VERSION,
+        keel_core::REDIS_VERSION,
         std::process::id()
     );
     match &config_path {

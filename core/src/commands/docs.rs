@@ -102,11 +102,6 @@ impl Arg {
         self
     }
 
-    pub const fn summary(mut self, summary: &'static str) -> Arg {
-        self.summary = Some(summary);
-        self
-    }
-
     pub const fn since(mut self, version: &'static str) -> Arg {
         self.since = Some(version);
         self
@@ -139,6 +134,7 @@ pub fn lookup(full_name: &str) -> Option<&'static CommandDocs> {
 }
 
 /// Every docs entry, Redis's then keel's (for the table's consistency tests).
+#[cfg(test)]
 pub fn all() -> impl Iterator<Item = &'static CommandDocs> {
     REDIS_DOCS.iter().chain(KEEL_DOCS.iter())
 }

@@ -35,7 +35,7 @@ pub static COMMANDS: &[CommandSpec] = &[
 /// The node's `hash-max-listpack-*` thresholds.
 fn limits(ctx: &Ctx<'_>) -> HashLimits {
     let read = |name: &str, default: usize| {
-        ctx.node
+        ctx.server
             .config
             .get_one(name)
             .and_then(|s| s.parse::<usize>().ok())
@@ -55,7 +55,7 @@ fn lookup_hash(ctx: &mut Ctx<'_>, key: &[u8], read: bool) -> Result<Option<u32>,
 }
 
 fn hash_of<'c>(ctx: &'c Ctx<'_>, id: u32) -> Option<&'c Hash> {
-    match ctx.node.keyspace.value(ctx.client.db, id) {
+    match ctx.keyspace.value(ctx.client.db, id) {
         Some(Value::Hash(h)) => Some(h),
         _ => None,
     }
@@ -69,7 +69,6 @@ fn lookup_or_create(ctx: &mut Ctx<'_>, key: &[u8]) -> Result<u32, ()> {
         None => {
             let db = ctx.db();
             Ok(ctx
-                .node
                 .keyspace
                 .set_found(db, None, key, Value::Hash(Hash::default()), false))
         }
@@ -164,8 +163,8 @@ fn hmget(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
         return;
     };
     let db = ctx.db();
-    let Ctx { node, client, .. } = ctx;
-    let hash = match found.and_then(|id| node.keyspace.value(db, id)) {
+    let Ctx { client, .. } = ctx;
+    let hash = match found.and_then(|id| ctx.keyspace.value(db, id)) {
         Some(Value::Hash(h)) => Some(h),
         _ => None,
     };
@@ -249,8 +248,8 @@ fn getall_generic(ctx: &mut Ctx<'_>, argv: &Argv<'_>, parts: Parts) {
         return;
     };
     let db = ctx.db();
-    let Ctx { node, client, .. } = ctx;
-    let hash = match found.and_then(|id| node.keyspace.value(db, id)) {
+    let Ctx { client, .. } = ctx;
+    let hash = match found.and_then(|id| ctx.keyspace.value(db, id)) {
         Some(Value::Hash(h)) => Some(h),
         _ => None,
     };
@@ -391,9 +390,9 @@ fn hrandfield(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
         let Ok(found) = lookup_hash(ctx, argv.get(1), true) else {
             return;
         };
-        let Ctx { node, client, .. } = ctx;
-        let rng = &mut node.rng;
-        let hash = match found.and_then(|id| node.keyspace.value(client.db, id)) {
+        let Ctx { client, .. } = ctx;
+        let rng = &mut ctx.server.rng;
+        let hash = match found.and_then(|id| ctx.keyspace.value(client.db, id)) {
             Some(Value::Hash(h)) => Some(h),
             _ => None,
         };
@@ -410,9 +409,9 @@ fn hrandfield(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
     let Ok(found) = lookup_hash(ctx, argv.get(1), true) else {
         return;
     };
-    let Ctx { node, client, .. } = ctx;
-    let rng = &mut node.rng;
-    let hash = match found.and_then(|id| node.keyspace.value(client.db, id)) {
+    let Ctx { client, .. } = ctx;
+    let rng = &mut ctx.server.rng;
+    let hash = match found.and_then(|id| ctx.keyspace.value(client.db, id)) {
         Some(Value::Hash(h)) if count != 0 => h,
         _ => {
             client.out.array(0);
@@ -516,8 +515,8 @@ fn hscan(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
         return;
     };
     let db = ctx.db();
-    let Ctx { node, client, .. } = ctx;
-    let Some(Value::Hash(hash)) = node.keyspace.value(db, id) else {
+    let Ctx { client, .. } = ctx;
+    let Some(Value::Hash(hash)) = ctx.keyspace.value(db, id) else {
         return;
     };
     let mut found: Vec<Pair<'_>> = Vec::new();

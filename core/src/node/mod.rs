@@ -4,159 +4,38 @@
 //! asks for in order (`poll_effect`) and calls back at `next_deadline`. It never reads
 //! a clock, touches a socket or a file, or draws OS randomness: all of that is handed in.
 
-use std::collections::{BTreeSet, VecDeque};
+mod blocked;
 
 use rand::{Rng, RngCore, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-use crate::client::{Client, ClientTable};
-use crate::commands::{self, CommandTable};
+use crate::client::{arm_output_limit, Client, OutputClass};
+use crate::clients::Clients;
+use crate::commands::{self, CommandTable, Ctx};
 use crate::config::Config;
 use crate::keyspace::{HashSeeds, Keyspace};
-use crate::multi::WatchRegistry;
-use crate::mutants::Mutants;
-use crate::pubsub::PubSub;
-use crate::resp::{ParseLimits, Request};
+use crate::resp::ParseLimits;
+use crate::server::{ProcessInfo, Server, Stats};
 
-pub use crate::io::{
-    CloseReason, ConnId, DiskError, DiskOp, DiskResult, Effect, Input, IoId, Listener, LogLevel,
-    Now, Signal,
-};
+use crate::io::{ConnId, DiskResult, Effect, Input, IoId, Listener, LogLevel, Now, Signal};
+use crate::server::NodeSeeds;
 
-/// Client classes of `client-output-buffer-limit` (no replicas yet).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum OutputClass {
-    Normal,
-    Pubsub,
-}
-
-impl OutputClass {
-    /// A client's class: `pubsub` while it has subscriptions.
-    pub fn of(client: &Client) -> OutputClass {
-        if client.is_pubsub() {
-            OutputClass::Pubsub
-        } else {
-            OutputClass::Normal
-        }
-    }
-
-    /// Index into `Config::client_output_buffer_limits` (normal, replica, pubsub).
-    pub fn limits_index(self) -> usize {
-        match self {
-            OutputClass::Normal => 0,
-            OutputClass::Pubsub => 2,
-        }
-    }
-}
-
-/// Seeds for everything random in a node: its RNG (sampling, run id) and its hash keys.
-#[derive(Debug, Clone, Copy)]
-pub struct NodeSeeds {
-    pub rng_seed: u64,
-    pub hash_seeds: [u64; 4],
-}
-
-/// Facts about the process a production driver hands in for INFO.
-#[derive(Debug, Clone, Default)]
-pub struct ProcessInfo {
-    pub os: String,
-    pub process_id: u32,
-    pub executable: String,
-    pub config_file: String,
-    pub cpu_user_secs: f64,
-    pub cpu_sys_secs: f64,
-}
-
-/// Counters INFO reports.
-#[derive(Debug, Default, Clone)]
-pub struct Stats {
-    pub total_connections_received: u64,
-    pub total_commands_processed: u64,
-    pub total_net_input_bytes: u64,
-    pub total_net_output_bytes: u64,
-    pub rejected_connections: u64,
-    pub keyspace_hits: u64,
-    pub keyspace_misses: u64,
-    pub total_error_replies: u64,
-    pub unexpected_error_replies: u64,
-    pub evicted_keys: u64,
-    /// Samples of (mono_ms, commands processed) for instantaneous_ops_per_sec.
-    pub ops_samples: VecDeque<(u64, u64)>,
-}
-
-/// Config values read on every request, cached so the hot path skips the directive
-/// table. Refreshed whenever the config changes.
-#[derive(Debug, Clone, Copy, Default)]
-pub(crate) struct HotConfig {
-    pub proto_max_bulk_len_bytes: u64,
-    pub client_query_buffer_limit_bytes: u64,
-    pub maxmemory_bytes: u64,
-    /// `notify-keyspace-events` as `crate::notify` class bits.
-    pub notify_flags: crate::notify::Class,
-    /// `client-output-buffer-limit` by `OutputClass::limits_index`.
-    pub output_limits: [crate::config::ClientOutputBufferLimit; 3],
-}
-
-impl HotConfig {
-    fn from(config: &Config) -> Self {
-        HotConfig {
-            proto_max_bulk_len_bytes: config.proto_max_bulk_len_bytes(),
-            client_query_buffer_limit_bytes: config.client_query_buffer_limit_bytes(),
-            maxmemory_bytes: config.maxmemory_bytes(),
-            notify_flags: config.notify_keyspace_events_flags() as crate::notify::Class,
-            output_limits: config.client_output_buffer_limits(),
-        }
-    }
-}
-
+/// The node: it routes each input to the sub-machine that owns it — the clients and
+/// their dispatch (below and in `blocked`) for now; persistence, replication and
+/// cluster to come — and runs the timers. Each part is borrowed on its own, so a
+/// command gets a narrow `Ctx`, never the node.
 pub struct Node {
-    pub config: Config,
-    pub(crate) hot: HotConfig,
-    pub keyspace: Keyspace,
-    pub(crate) clients: ClientTable,
+    /// Node-wide state commands read and change (config, stats, RNG, effects ...).
+    server: Server,
+    keyspace: Keyspace,
+    /// The client table and the registries keyed by clients.
+    clients: Clients,
+    commands: CommandTable,
     /// Where the query-buffer cron resumes (a connection id).
     qbuf_cron_cursor: ConnId,
-    pub(crate) effects: VecDeque<Effect>,
-    pub(crate) rng: ChaCha8Rng,
-    pub stats: Stats,
-    pub(crate) commands: CommandTable,
-    pub(crate) run_id: String,
-    pub(crate) started: Now,
-    pub(crate) last_now: Now,
+    last_now: Now,
     next_client_id: u64,
     next_tick_mono_ms: u64,
-    pub(crate) active_expire_enabled: bool,
-    /// DEBUG PAUSE-CRON: timers (active expiry, idle clients, the query-buffer cron)
-    /// stop while set.
-    pub(crate) cron_paused: bool,
-    /// The replication id (INFO `master_replid`); the run id until DEBUG
-    /// CHANGE-REPL-ID draws a new one.
-    pub(crate) repl_id: Option<String>,
-    /// DEBUG QUICKLIST-PACKED-THRESHOLD (keel's lists have no plain nodes; kept and
-    /// validated as Redis does).
-    pub(crate) quicklist_packed_threshold_bytes: u64,
-    /// The propagation stream (`crate::propagate`).
-    pub(crate) propagation: crate::propagate::Propagation,
-    /// Commands that changed the dataset (Redis's `server.dirty`, counted once per
-    /// command rather than per key).
-    pub(crate) dirty: u64,
-    pub(crate) shutting_down: bool,
-    /// The process's resident set size, reported by a production driver for INFO.
-    pub(crate) rss_bytes: Option<u64>,
-    pub(crate) process: ProcessInfo,
-    /// Buffer bytes of the client whose batch is running (it is out of `clients`
-    /// meanwhile), so `used_memory` still counts them.
-    running_client_bytes: usize,
-    pub mutants: Mutants,
-    /// Clients blocked on keys (BLPOP and friends).
-    pub(crate) blocking: crate::blocking::Registry,
-    /// Subscribers of channels, patterns and shard channels.
-    pub(crate) pubsub: PubSub,
-    /// WATCHed keys and the clients whose transaction they invalidated.
-    pub(crate) watch: WatchRegistry,
-    /// Clients other than the running one that got output (pub/sub messages) and
-    /// must be flushed once the command is done.
-    pub(crate) pending_flush: BTreeSet<ConnId>,
 }
 
 /// A query buffer emptied by a request is kept for the next one up to this size and
@@ -168,23 +47,6 @@ const QBUF_SPARE_KEPT_BYTES: usize = 4 * 1024;
 const QBUF_IDLE_MS: u64 = 2000;
 /// Clients the cron visits per tick at least (Redis's `CLIENTS_CRON_MIN_ITERATIONS`).
 const CLIENTS_CRON_MIN_ITERATIONS: u64 = 5;
-
-/// Sets how far a client's reply buffer may grow: its class's hard limit less what
-/// the driver still holds for it.
-pub(crate) fn arm_output_limit(hot: &HotConfig, client: &mut Client) {
-    let hard = hot
-        .output_limits
-        .get(OutputClass::of(client).limits_index())
-        .map_or(0, |l| l.hard_limit_bytes);
-    let limit = if hard == 0 {
-        usize::MAX
-    } else {
-        usize::try_from(hard)
-            .unwrap_or(usize::MAX)
-            .saturating_sub(client.unwritten_bytes)
-    };
-    client.out.set_limit(limit);
-}
 
 /// One client's share of `resize_query_buffers` (Redis's rules and thresholds).
 fn resize_query_buffer(client: &mut Client, now: Now) {
@@ -204,10 +66,6 @@ fn resize_query_buffer(client: &mut Client, now: Now) {
     client.out_peak = client.out.len();
 }
 
-/// Baseline bytes a node counts before any key or client (tables, shared state), so
-/// `used_memory` of an empty node is in the range Redis reports.
-const BASELINE_USED_BYTES: usize = 800 * 1024;
-
 impl Node {
     pub fn new(config: Config, seeds: NodeSeeds, now: Now) -> Node {
         let mut rng = ChaCha8Rng::seed_from_u64(seeds.rng_seed);
@@ -217,108 +75,129 @@ impl Node {
         let databases = config.databases();
         let mut node = Node {
             keyspace: Keyspace::new(databases, HashSeeds(seeds.hash_seeds)),
-            hot: HotConfig::from(&config),
-            config,
-            clients: ClientTable::default(),
-            qbuf_cron_cursor: 0,
-            effects: VecDeque::new(),
-            rng,
-            stats: Stats::default(),
+            server: Server::new(config, rng, run_id, now),
+            clients: Clients::default(),
             commands: CommandTable::new(),
-            run_id,
-            started: now,
+            qbuf_cron_cursor: 0,
             last_now: now,
             next_client_id: 1,
             next_tick_mono_ms: now.mono_ms,
-            active_expire_enabled: true,
-            cron_paused: false,
-            repl_id: None,
-            quicklist_packed_threshold_bytes: 1 << 30,
-            propagation: crate::propagate::Propagation::default(),
-            dirty: 0,
-            shutting_down: false,
-            rss_bytes: None,
-            process: ProcessInfo::default(),
-            running_client_bytes: 0,
-            mutants: Mutants::default(),
-            blocking: crate::blocking::Registry::default(),
-            pubsub: PubSub::default(),
-            watch: WatchRegistry::default(),
-            pending_flush: BTreeSet::new(),
         };
         node.config_changed();
         node
     }
 
+    /// A command context for `client` (out of the client table) over the node's parts.
+    fn ctx<'a>(&'a mut self, client: &'a mut Client, now: Now) -> Ctx<'a> {
+        Ctx {
+            client,
+            now,
+            keyspace: &mut self.keyspace,
+            server: &mut self.server,
+            clients: &mut self.clients,
+            commands: &self.commands,
+        }
+    }
+
+    /// The dataset (digests, checkers, tests).
+    pub fn keyspace(&self) -> &Keyspace {
+        &self.keyspace
+    }
+
+    /// The dataset, for tests and the simulator that set it up or age it directly.
+    pub fn keyspace_mut(&mut self) -> &mut Keyspace {
+        &mut self.keyspace
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.server.config
+    }
+
+    /// The config to change from outside a command; call `config_changed` after.
+    pub fn config_mut(&mut self) -> &mut Config {
+        &mut self.server.config
+    }
+
+    /// Counters INFO reports.
+    pub fn stats(&self) -> &Stats {
+        &self.server.stats
+    }
+
+    /// The client table and its registries, for tests beside them.
+    #[cfg(test)]
+    pub(crate) fn clients(&self) -> &Clients {
+        &self.clients
+    }
+
+    #[cfg(test)]
+    pub(crate) fn clients_mut(&mut self) -> &mut Clients {
+        &mut self.clients
+    }
+
+    #[cfg(test)]
+    pub(crate) fn parts_mut(&mut self) -> (&mut Keyspace, &mut Clients) {
+        (&mut self.keyspace, &mut self.clients)
+    }
+
     /// Plants a bug (simulator only).
     #[cfg(feature = "mutants")]
     pub fn set_mutant(&mut self, m: Option<crate::mutants::Mutant>) {
-        self.mutants.active = m;
+        self.server.mutants.active = m;
         self.keyspace.mutants.active = m;
     }
 
     pub fn run_id(&self) -> &str {
-        &self.run_id
+        &self.server.run_id
     }
 
     /// Turns active expiry on or off (DEBUG SET-ACTIVE-EXPIRE; a replica-like shadow
     /// that must only expire what it is told to).
     pub fn set_active_expire(&mut self, enabled: bool) {
-        self.active_expire_enabled = enabled;
+        self.server.active_expire_enabled = enabled;
     }
 
     /// Starts recording the propagation stream (see `crate::propagate`); take it
     /// with `take_propagated`. Off by default: nothing is kept when nobody reads it.
     pub fn enable_propagation(&mut self) {
-        self.propagation.enable();
+        self.server.propagation.enable();
     }
 
     /// Everything propagated since the last call, oldest first.
     pub fn take_propagated(&mut self) -> Vec<crate::propagate::Propagated> {
-        self.propagation.take()
+        self.server.propagation.take()
     }
 
     /// Commands that changed the dataset since start (Redis's dirty counter).
     pub fn dirty(&self) -> u64 {
-        self.dirty
+        self.server.dirty
     }
 
     /// The replication id INFO reports as `master_replid`.
     pub fn repl_id(&self) -> &str {
-        self.repl_id.as_deref().unwrap_or(&self.run_id)
+        self.server.repl_id()
     }
 
-    /// Call after changing `config` from outside a command, so cached values follow.
+    /// Call after changing the config through `config_mut`, so cached values follow.
     pub fn config_changed(&mut self) {
-        let limits_before = self.hot.output_limits;
-        self.hot = HotConfig::from(&self.config);
-        self.keyspace.log_new_keys = self.hot.notify_flags & crate::notify::NEW != 0;
-        if limits_before != self.hot.output_limits {
-            // Rare (CONFIG SET client-output-buffer-limit): re-arm every client.
-            let conns: Vec<ConnId> = self.clients.keys().copied().collect();
-            for conn in conns {
-                let hot = self.hot;
-                self.clients.with_mut(&conn, |c| arm_output_limit(&hot, c));
-            }
-        }
+        commands::config_changed(&mut self.server, &mut self.keyspace, &mut self.clients);
     }
 
     pub fn set_rss_bytes(&mut self, rss: u64) {
-        self.rss_bytes = Some(rss);
+        self.server.rss_bytes = Some(rss);
     }
 
     pub fn set_process_info(&mut self, info: ProcessInfo) {
-        self.process = info;
+        self.server.process = info;
     }
 
     /// Reply bytes handed to the driver for `conn` and not yet reported written (what
     /// counts against its output limit); None when no client has that connection.
     pub fn client_unwritten_bytes(&self, conn: ConnId) -> Option<usize> {
-        self.clients.get(&conn).map(|c| c.unwritten_bytes)
+        self.clients.table.get(&conn).map(|c| c.unwritten_bytes)
     }
 
     pub fn client_count(&self) -> usize {
-        self.clients.len()
+        self.clients.table.len()
     }
 
     pub fn handle(&mut self, now: Now, input: Input<'_>) {
@@ -345,11 +224,11 @@ impl Node {
                 Listener::Client => self.on_accept(now, conn, peer, local, peer_is_loopback),
                 Listener::ClusterBus => {
                     // No cluster yet: nothing should listen there. Refuse, don't panic.
-                    self.log(
+                    self.server.log(
                         LogLevel::Warning,
                         format!("Refusing a cluster bus connection from {peer}: cluster support is disabled"),
                     );
-                    self.effects.push_back(Effect::Abort { conn });
+                    self.server.effects.push_back(Effect::Abort { conn });
                 }
             },
             Input::Connected { conn } => self.on_unknown_outbound(conn, "connected"),
@@ -361,9 +240,7 @@ impl Node {
             Input::Data { conn, bytes } => self.on_data(now, conn, bytes),
             Input::Written { .. } => {}
             Input::Closed { conn, reason: _ } => {
-                if let Some(mut client) = self.clients.remove(&conn) {
-                    self.forget_client(&mut client);
-                }
+                self.clients.remove_and_forget(conn);
             }
             Input::Tick => {}
         }
@@ -373,7 +250,7 @@ impl Node {
         }
         self.run_unblocked(now, ticked);
         if let Some(garbage) = self.keyspace.take_garbage() {
-            self.effects.push_back(Effect::Free {
+            self.server.effects.push_back(Effect::Free {
                 garbage: Box::new(garbage),
             });
         }
@@ -382,16 +259,16 @@ impl Node {
     /// Times out blocked clients and runs the pipelined input of clients unblocked
     /// since (Redis's `processUnblockedClients`).
     fn run_unblocked(&mut self, now: Now, sweep: bool) {
-        if self.blocking.is_empty() && self.blocking.nothing_unblocked() {
+        if self.clients.blocking.is_empty() && self.clients.blocking.nothing_unblocked() {
             return;
         }
         loop {
-            let unblocked = crate::blocking::after_input(self, now, sweep);
+            let unblocked = self.blocked_after_input(now, sweep);
             if unblocked.is_empty() {
                 return;
             }
             for conn in unblocked {
-                if self.clients.get(&conn).is_some_and(|c| !c.blocked) {
+                if self.clients.table.get(&conn).is_some_and(|c| !c.blocked) {
                     self.on_data(now, conn, &[]);
                 }
             }
@@ -399,23 +276,23 @@ impl Node {
     }
 
     pub fn poll_effect(&mut self) -> Option<Effect> {
-        self.effects.pop_front()
+        self.server.effects.pop_front()
     }
 
     /// When the node wants `handle(now, Tick)` next (monotonic ms).
     pub fn next_deadline(&self) -> u64 {
-        let blocked = self.blocking.next_deadline().unwrap_or(u64::MAX);
+        let blocked = self.clients.blocking.next_deadline().unwrap_or(u64::MAX);
         self.next_tick_mono_ms.min(blocked)
     }
 
     /// An outbound connection nobody here asked for (no subsystem makes any yet):
     /// a driver bug or a stale completion. Logged and closed, never a panic.
     fn on_unknown_outbound(&mut self, conn: ConnId, what: &str) {
-        self.log(
+        self.server.log(
             LogLevel::Warning,
             format!("Outbound connection {conn} {what}, but nothing asked for it; closing it"),
         );
-        self.effects.push_back(Effect::Abort { conn });
+        self.server.effects.push_back(Effect::Abort { conn });
     }
 
     /// A disk completion. No subsystem issues disk operations yet, so every id is
@@ -425,7 +302,7 @@ impl Node {
             DiskResult::Done { .. } => "done".to_string(),
             DiskResult::Failed(e) => format!("failed ({e:?})"),
         };
-        self.log(
+        self.server.log(
             LogLevel::Warning,
             format!(
                 "Disk operation {} completed ({outcome}) but none is pending with that id; ignored",
@@ -438,32 +315,31 @@ impl Node {
     /// so it is immediate), SIGHUP is ignored.
     fn on_signal(&mut self, signal: Signal) {
         match signal {
-            Signal::Hangup => self.log(
+            Signal::Hangup => self.server.log(
                 LogLevel::Notice,
                 "Received SIGHUP, ignoring it as Redis does".to_string(),
             ),
             Signal::Terminate | Signal::Interrupt => {
-                if self.shutting_down {
+                if self.server.shutting_down {
                     return;
                 }
-                self.shutting_down = true;
+                self.server.shutting_down = true;
                 let name = signal.name();
-                self.log(
+                self.server.log(
                     LogLevel::Warning,
                     format!("Received {name} scheduling shutdown..."),
                 );
-                self.log(LogLevel::Warning, "User requested shutdown...".to_string());
-                self.log(
+                self.server
+                    .log(LogLevel::Warning, "User requested shutdown...".to_string());
+                self.server.log(
                     LogLevel::Warning,
                     "Redis is now ready to exit, bye bye...".to_string(),
                 );
-                self.effects.push_back(Effect::Shutdown { exit_code: 0 });
+                self.server
+                    .effects
+                    .push_back(Effect::Shutdown { exit_code: 0 });
             }
         }
-    }
-
-    pub(crate) fn log(&mut self, level: LogLevel, message: String) {
-        self.effects.push_back(Effect::Log { level, message });
     }
 
     fn on_accept(
@@ -474,58 +350,60 @@ impl Node {
         local: String,
         peer_is_loopback: bool,
     ) {
-        self.stats.total_connections_received += 1;
-        if self.clients.len() >= self.config.maxclients() {
-            self.stats.rejected_connections += 1;
+        self.server.stats.total_connections_received += 1;
+        if self.clients.table.len() >= self.server.config.maxclients() {
+            self.server.stats.rejected_connections += 1;
             self.send_and_close(conn, b"-ERR max number of clients reached\r\n");
             return;
         }
         // Redis 7's protected mode: no password for the default user and a
         // non-loopback peer (bind is not consulted, as in Redis 7.0).
-        if self.config.protected_mode() && !peer_is_loopback && self.config.requirepass().is_none()
+        if self.server.config.protected_mode()
+            && !peer_is_loopback
+            && self.server.config.requirepass().is_none()
         {
             self.send_and_close(conn, PROTECTED_MODE_ERROR.as_bytes());
             return;
         }
         let id = self.next_client_id;
         self.next_client_id += 1;
-        let authenticated = self.config.requirepass().is_none();
+        let authenticated = self.server.config.requirepass().is_none();
         let mut client = Client::new(id, conn, peer, local, now.mono_ms, authenticated);
         client.is_local = peer_is_loopback;
-        arm_output_limit(&self.hot, &mut client);
-        self.clients.insert(conn, client);
+        arm_output_limit(&self.server.hot.output_limits, &mut client);
+        self.clients.table.insert(conn, client);
     }
 
     fn send_and_close(&mut self, conn: ConnId, bytes: &[u8]) {
-        self.effects.push_back(Effect::Send {
+        self.server.effects.push_back(Effect::Send {
             conn,
             bytes: bytes.to_vec(),
         });
-        self.effects.push_back(Effect::Close { conn });
+        self.server.effects.push_back(Effect::Close { conn });
     }
 
     fn on_data(&mut self, now: Now, conn: ConnId, bytes: &[u8]) {
-        let Some(mut client) = self.clients.remove(&conn) else {
+        let Some(mut client) = self.clients.table.remove(&conn) else {
             return;
         };
-        self.stats.total_net_input_bytes += bytes.len() as u64;
+        self.server.stats.total_net_input_bytes += bytes.len() as u64;
         client.last_interaction_mono_ms = now.mono_ms;
         if client.close_after_reply || client.close_asap {
-            self.clients.insert(conn, client);
+            self.clients.table.insert(conn, client);
             return;
         }
         client.qbuf.extend_from_slice(bytes);
         client.qbuf_peak = client.qbuf_peak.max(client.qbuf.len());
-        self.running_client_bytes = client.memory_bytes();
+        self.clients.running_client_bytes = client.memory_bytes();
         let mut qbuf = std::mem::take(&mut client.qbuf);
         let mut parser = std::mem::take(&mut client.parser);
         let mut req = std::mem::take(&mut client.request);
         let mut qpos = 0usize;
-        let proto_max = self.hot.proto_max_bulk_len_bytes;
-        arm_output_limit(&self.hot, &mut client);
+        let proto_max = self.server.hot.proto_max_bulk_len_bytes;
+        arm_output_limit(&self.server.hot.output_limits, &mut client);
         while !client.close_after_reply
             && !client.close_asap
-            && !self.shutting_down
+            && !self.server.shutting_down
             && !client.blocked
         {
             let limits = ParseLimits {
@@ -544,12 +422,12 @@ impl Node {
                     client.more_pipelined = rest.len() > req.consumed_bytes;
                     if !req.ranges.is_empty() {
                         let argv = commands::Argv::new(base, &req.ranges);
-                        commands::execute(self, now, &mut client, &argv);
-                        crate::blocking::after_command(self, now);
+                        commands::execute(&mut self.ctx(&mut client, now), &argv);
+                        self.serve_ready_keys(now);
                         // The command may have changed the client's class (SUBSCRIBE)
                         // or filled its output: Redis checks the limits as each reply
                         // is added and stops reading a client it will close.
-                        arm_output_limit(&self.hot, &mut client);
+                        arm_output_limit(&self.server.hot.output_limits, &mut client);
                         if self.output_over_limit(&mut client, now) {
                             client.close_asap = true;
                         }
@@ -558,10 +436,10 @@ impl Node {
                 }
                 Err(e) => {
                     client.out.error_bytes(&e.reply_text());
-                    self.stats.total_error_replies += 1;
+                    self.server.stats.total_error_replies += 1;
                     client.close_after_reply = true;
                     let peer = client.peer.clone();
-                    self.log(
+                    self.server.log(
                         LogLevel::Verbose,
                         format!("Protocol error ({}) from client: addr={peer}", e.reason()),
                     );
@@ -578,15 +456,15 @@ impl Node {
         client.qbuf = qbuf;
         client.parser = parser;
         client.request = req;
-        let qbuf_limit = self.hot.client_query_buffer_limit_bytes;
+        let qbuf_limit = self.server.hot.client_query_buffer_limit_bytes;
         if client.qbuf.len() as u64 > qbuf_limit {
             let name = client.peer.clone();
-            self.log(LogLevel::Warning, format!("Closing client that reached max query buffer length: addr={name} (qbuf initial bytes omitted)"));
+            self.server.log(LogLevel::Warning, format!("Closing client that reached max query buffer length: addr={name} (qbuf initial bytes omitted)"));
             client.qbuf = Vec::new();
             client.out.discard();
             client.close_after_reply = true;
         }
-        self.running_client_bytes = 0;
+        self.clients.running_client_bytes = 0;
         self.put_back(now, client);
         self.flush_pending();
     }
@@ -601,21 +479,21 @@ impl Node {
         let conn = client.conn;
         if client.close_asap {
             let line = client.info_line(now.mono_ms);
-            self.log(
+            self.server.log(
                 LogLevel::Warning,
                 format!("Client {line} scheduled to be closed ASAP for overcoming of output buffer limits."),
             );
             client.out.discard();
-            self.forget_client(&mut client);
-            self.effects.push_back(Effect::Abort { conn });
+            self.clients.forget(&mut client);
+            self.server.effects.push_back(Effect::Abort { conn });
             return;
         }
         self.flush_client(&mut client);
         if client.close_after_reply {
-            self.forget_client(&mut client);
-            self.effects.push_back(Effect::Close { conn });
+            self.clients.forget(&mut client);
+            self.server.effects.push_back(Effect::Close { conn });
         } else {
-            self.clients.insert(conn, client);
+            self.clients.table.insert(conn, client);
         }
     }
 
@@ -627,7 +505,7 @@ impl Node {
             return true;
         }
         let class = OutputClass::of(client);
-        let Some(limit) = self.hot.output_limits.get(class.limits_index()) else {
+        let Some(limit) = self.server.hot.output_limits.get(class.limits_index()) else {
             return false;
         };
         let used = client.output_bytes() as u64;
@@ -645,105 +523,20 @@ impl Node {
 
     /// The driver wrote `bytes` of `conn`'s output.
     fn on_written(&mut self, conn: ConnId, bytes: usize) {
-        let hot = self.hot;
-        self.clients.with_mut(&conn, |c| {
+        let hot = self.server.hot;
+        self.clients.table.with_mut(&conn, |c| {
             c.unwritten_bytes = c.unwritten_bytes.saturating_sub(bytes);
-            arm_output_limit(&hot, c);
+            arm_output_limit(&hot.output_limits, c);
         });
-    }
-
-    /// Drops what the node keeps about a client beside the client itself: its
-    /// subscriptions and its WATCHed keys.
-    pub(crate) fn forget_client(&mut self, client: &mut Client) {
-        self.blocking.remove(client.id);
-        self.pubsub.forget(&mut client.subs, client.conn);
-        self.watch.forget(client.conn);
-        self.pending_flush.remove(&client.conn);
-    }
-
-    /// Closes another client (CLIENT KILL): forgets it and asks the driver to close.
-    pub(crate) fn kill_client(&mut self, conn: ConnId) {
-        if let Some(mut client) = self.clients.remove(&conn) {
-            self.forget_client(&mut client);
-        }
-        self.effects.push_back(Effect::Close { conn });
     }
 
     /// Flushes the clients that received pub/sub messages during the last step.
     pub(crate) fn flush_pending(&mut self) {
         let now = self.last_now;
-        while let Some(conn) = self.pending_flush.pop_first() {
-            if let Some(client) = self.clients.remove(&conn) {
+        while let Some(conn) = self.clients.pending_flush.pop_first() {
+            if let Some(client) = self.clients.table.remove(&conn) {
                 self.put_back(now, client);
             }
-        }
-    }
-
-    /// Turns keys deleted by expiry since the last call into WATCH invalidations and
-    /// `expired` notifications, in deletion order, then keys created into `new`
-    /// notifications. `running`: the client whose command
-    /// runs, if any (it is out of `clients` meanwhile).
-    pub(crate) fn drain_keyspace_log(&mut self, mut running: Option<&mut Client>) {
-        if self.keyspace.expired_log.is_empty() && self.keyspace.new_log.is_empty() {
-            return;
-        }
-        for (db, key) in std::mem::take(&mut self.keyspace.expired_log) {
-            let key = key.as_bytes();
-            // An expired key leaves every copy of the dataset by an explicit DEL.
-            self.propagation
-                .record(db, crate::propagate::argv(&[b"DEL", key]));
-            if !self.mutants.is(crate::mutants::Mutant::WatchMissesExpiry) {
-                self.watch.touch_expired(db, key);
-            }
-            self.notify_keyspace_event(
-                running.as_deref_mut(),
-                crate::notify::EXPIRED,
-                "expired",
-                key,
-                db,
-            );
-        }
-        for (db, key) in std::mem::take(&mut self.keyspace.new_log) {
-            self.notify_keyspace_event(
-                running.as_deref_mut(),
-                crate::notify::NEW,
-                "new",
-                key.as_bytes(),
-                db,
-            );
-        }
-    }
-
-    /// Redis's `notifyKeyspaceEvent`: publishes `__keyspace@<db>__:<key>` (message:
-    /// the event) and `__keyevent@<db>__:<event>` (message: the key) when the class
-    /// is enabled.
-    pub(crate) fn notify_keyspace_event(
-        &mut self,
-        running: Option<&mut Client>,
-        class: crate::notify::Class,
-        event: &str,
-        key: &[u8],
-        db: usize,
-    ) {
-        let flags = self.hot.notify_flags;
-        if flags & class == 0 {
-            return;
-        }
-        let mut running = running;
-        if flags & crate::notify::KEYSPACE != 0 {
-            let mut channel = format!("__keyspace@{db}__:").into_bytes();
-            channel.extend_from_slice(key);
-            crate::pubsub::publish(
-                self,
-                running.as_deref_mut(),
-                &channel,
-                event.as_bytes(),
-                false,
-            );
-        }
-        if flags & crate::notify::KEYEVENT != 0 {
-            let channel = format!("__keyevent@{db}__:{event}").into_bytes();
-            crate::pubsub::publish(self, running, &channel, key, false);
         }
     }
 
@@ -754,10 +547,10 @@ impl Node {
             client.out_peak = client.out_peak.max(client.out.len());
             // The next batch likely needs as much: start it with that capacity.
             let bytes = client.out.take(client.out.len().clamp(256, 64 * 1024));
-            self.stats.total_net_output_bytes += bytes.len() as u64;
+            self.server.stats.total_net_output_bytes += bytes.len() as u64;
             client.unwritten_bytes = client.unwritten_bytes.saturating_add(bytes.len());
-            arm_output_limit(&self.hot, client);
-            self.effects.push_back(Effect::Send {
+            arm_output_limit(&self.server.hot.output_limits, client);
+            self.server.effects.push_back(Effect::Send {
                 conn: client.conn,
                 bytes,
             });
@@ -765,27 +558,28 @@ impl Node {
     }
 
     fn on_tick(&mut self, now: Now) {
-        let hz = self.config.hz().clamp(1, 500) as u64;
+        let hz = self.server.config.hz().clamp(1, 500) as u64;
         let period_ms = 1000 / hz;
         self.next_tick_mono_ms = now.mono_ms + period_ms;
-        if self.cron_paused {
+        if self.server.cron_paused {
             return;
         }
-        if self.active_expire_enabled {
-            let effort = self.config.active_expire_effort();
-            let mut rng = std::mem::replace(&mut self.rng, ChaCha8Rng::seed_from_u64(0));
+        if self.server.active_expire_enabled {
+            let effort = self.server.config.active_expire_effort();
+            let mut rng = std::mem::replace(&mut self.server.rng, ChaCha8Rng::seed_from_u64(0));
             self.keyspace
                 .active_expire_cycle(now.wall_ms, effort, |n| rng.gen_range(0..n.max(1)));
-            self.rng = rng;
+            self.server.rng = rng;
         }
-        self.drain_keyspace_log(None);
+        self.clients
+            .drain_keyspace_log(&mut self.keyspace, &mut self.server, None);
         self.flush_pending();
         self.close_idle_clients(now);
         self.resize_query_buffers(now, hz);
         // instantaneous_ops_per_sec: one sample per 100 ms, 16 kept, as Redis.
-        let samples = &mut self.stats.ops_samples;
+        let samples = &mut self.server.stats.ops_samples;
         if samples.back().is_none_or(|&(t, _)| now.mono_ms >= t + 100) {
-            samples.push_back((now.mono_ms, self.stats.total_commands_processed));
+            samples.push_back((now.mono_ms, self.server.stats.total_commands_processed));
             if samples.len() > 16 {
                 samples.pop_front();
             }
@@ -793,13 +587,14 @@ impl Node {
     }
 
     fn close_idle_clients(&mut self, now: Now) {
-        let timeout_secs = self.config.timeout_secs();
+        let timeout_secs = self.server.config.timeout_secs();
         if timeout_secs == 0 {
             return;
         }
         let limit_ms = timeout_secs.saturating_mul(1000);
         let idle: Vec<ConnId> = self
             .clients
+            .table
             .values()
             // As Redis, blocked clients and subscribers are never timed out.
             .filter(|c| !c.blocked && !c.is_pubsub())
@@ -807,11 +602,12 @@ impl Node {
             .map(|c| c.conn)
             .collect();
         for conn in idle {
-            if let Some(mut client) = self.clients.remove(&conn) {
-                self.forget_client(&mut client);
+            if let Some(mut client) = self.clients.table.remove(&conn) {
+                self.clients.forget(&mut client);
             }
-            self.log(LogLevel::Verbose, "Closing idle client".into());
-            self.effects.push_back(Effect::Close { conn });
+            self.server
+                .log(LogLevel::Verbose, "Closing idle client".into());
+            self.server.effects.push_back(Effect::Close { conn });
         }
     }
 
@@ -819,51 +615,42 @@ impl Node {
     /// slice each tick): frees the spare room of a query buffer idle for over two
     /// seconds, and trims one much bigger than its recent peak.
     fn resize_query_buffers(&mut self, now: Now, hz: u64) {
-        let count = self.clients.len();
+        let count = self.clients.table.len();
         if count == 0 {
             return;
         }
         let per_tick = (count as u64 / hz.max(1)).max(CLIENTS_CRON_MIN_ITERATIONS) as usize;
         for _ in 0..per_tick.min(count) {
-            let conn = match self.clients.next_conn_from(self.qbuf_cron_cursor) {
+            let conn = match self.clients.table.next_conn_from(self.qbuf_cron_cursor) {
                 Some(c) => c,
-                None => match self.clients.next_conn_from(0) {
+                None => match self.clients.table.next_conn_from(0) {
                     Some(c) => c,
                     None => return,
                 },
             };
             self.qbuf_cron_cursor = conn + 1;
             self.clients
+                .table
                 .with_mut(&conn, |c| resize_query_buffer(c, now));
         }
     }
 
-    pub fn instantaneous_ops_per_sec(&self) -> u64 {
-        let s = &self.stats.ops_samples;
-        match (s.front(), s.back()) {
-            (Some(&(t0, c0)), Some(&(t1, c1))) if t1 > t0 => (c1 - c0) * 1000 / (t1 - t0),
-            _ => 0,
-        }
-    }
-
-    /// True when `maxmemory` is set and used memory is over it. Eviction policies come
-    /// later; until then every policy behaves as `noeviction` (writes refused, reads served).
+    /// True when `maxmemory` is set and used memory is over it.
     pub fn over_maxmemory(&self) -> bool {
-        let max = self.hot.maxmemory_bytes;
-        max > 0 && self.used_memory_bytes() as u64 > max
+        self.server.over_maxmemory(self.used_memory_bytes())
     }
 
     /// `used_memory`: logical bytes of the dataset, clients and a fixed baseline.
     pub fn used_memory_bytes(&self) -> usize {
-        BASELINE_USED_BYTES
-            + self.keyspace.used_bytes()
-            + self.clients.memory_bytes()
-            + self.running_client_bytes
+        self.clients.used_memory_bytes(&self.keyspace)
     }
 
-    /// Request-free helper for tests and the simulator: a fresh request buffer.
-    pub fn new_request() -> Request {
-        Request::default()
+    /// Waiters still blocked on a key that could serve them (see
+    /// `blocking::Registry::stuck_waiters`): empty once an input has been handled.
+    pub fn stuck_waiters(&self, now_wall_ms: u64) -> Vec<u64> {
+        self.clients
+            .blocking
+            .stuck_waiters(&self.keyspace, now_wall_ms)
     }
 }
 
