@@ -15,8 +15,6 @@ pub mod keys;
 pub mod keyspec;
 pub mod lists;
 pub mod pubsub;
-#[rustfmt::skip]
-mod redis_docs;
 pub mod server;
 pub mod sets;
 pub mod sort;

@@ -112,9 +112,7 @@ fn watch(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
         let db = ctx.db();
         for key in argv.iter().skip(1) {
             let now_ms = ctx.now.wall_ms;
-            ctx.clients
-                .watch
-                .watch(conn, db, key, ctx.keyspace, now_ms);
+            ctx.clients.watch.watch(conn, db, key, ctx.keyspace, now_ms);
         }
     }
     ctx.out().ok();
