@@ -154,11 +154,12 @@ impl Server {
         self.repl_id.as_deref().unwrap_or(&self.run_id)
     }
 
-    /// Whether a write over `used_bytes` is refused: `maxmemory` is set and used
-    /// memory is over it. Eviction policies come later; until then every policy
-    /// behaves as `noeviction` (writes refused, reads served).
-    pub fn over_maxmemory(&self, used_bytes: usize) -> bool {
+    /// Whether writes are refused: `maxmemory` is set and used memory (asked of
+    /// `used_bytes` only then: it is on every write's path) is over it. Eviction
+    /// policies come later; until then every policy behaves as `noeviction` (writes
+    /// refused, reads served).
+    pub fn over_maxmemory(&self, used_bytes: impl FnOnce() -> usize) -> bool {
         let max = self.hot.maxmemory_bytes;
-        max > 0 && used_bytes as u64 > max
+        max > 0 && used_bytes() as u64 > max
     }
 }

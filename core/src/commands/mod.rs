@@ -526,7 +526,7 @@ fn run_checked(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> Dispatch {
         || (parent.name == "exec" && ctx.client.multi.as_ref().is_some_and(|m| m.denyoom))
         || (in_multi && !matches!(parent.name, "exec" | "discard" | "quit" | "reset"));
     if may_use_memory
-        && ctx.server.over_maxmemory(ctx.used_memory_bytes())
+        && ctx.server.over_maxmemory(|| ctx.used_memory_bytes())
         && !ctx
             .server
             .mutants

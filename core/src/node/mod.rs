@@ -637,7 +637,7 @@ impl Node {
 
     /// True when `maxmemory` is set and used memory is over it.
     pub fn over_maxmemory(&self) -> bool {
-        self.server.over_maxmemory(self.used_memory_bytes())
+        self.server.over_maxmemory(|| self.used_memory_bytes())
     }
 
     /// `used_memory`: logical bytes of the dataset, clients and a fixed baseline.
