@@ -149,7 +149,7 @@ fn names_after(code: &str, prefix: &str) -> Vec<String> {
         let before = rest[..at].bytes().last();
         rest = &rest[at + prefix.len()..];
         // `$crate::` is `crate::`; `foo_crate::` or `xsuper::` are not.
-        if before.is_some_and(|c| is_ident(c)) {
+        if before.is_some_and(is_ident) {
             continue;
         }
         if let Some(group) = rest.strip_prefix('{') {
