@@ -14,7 +14,7 @@ this script starts on a free port and stops: `redis-server` from PATH and keel f
 `cargo build -p keel-tests --bins`).
 
 Names Redis lacks are skipped with a note on stderr: their docs are written by hand in
-core/src/commands/docs.rs. Keel's flags, arity and handlers stay in its own table; the
+core/src/commands/docs/mod.rs. Keel's flags, arity and handlers stay in its own table; the
 first/last/step range is derived from the key specs. What Redis prints and keel derives
 (ACL categories implied by flags) is stored without the derived part, so a flag changed
 in keel's table changes the categories COMMAND prints, as in Redis.

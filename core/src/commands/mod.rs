@@ -510,8 +510,7 @@ fn run_checked(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> Dispatch {
         reject_found(ctx, parent, &msg);
         return Dispatch::Rejected;
     }
-    let client = &mut *ctx.client;
-    if !client.authenticated && !spec.flags.contains(CmdFlags::NO_AUTH) {
+    if !ctx.client.authenticated && !spec.flags.contains(CmdFlags::NO_AUTH) {
         reject_found(ctx, parent, "NOAUTH Authentication required.");
         return Dispatch::Rejected;
     }
