@@ -3,14 +3,15 @@
 //! they blocked, their deadlines on the node's monotonic clock, and the queue of
 //! clients unblocked since, whose pipelined input runs next. Keys become ready when
 //! the keyspace adds a list (or sorted set) under a watched key (`Db::insert`); each
-//! waiter's operation decides whether it can be served ("try serve"). Nothing here
-//! reads a clock or touches I/O.
+//! waiter's operation decides whether it can be served ("try serve", run by the node's
+//! dispatch, which owns the commands). Nothing here reads a clock, touches I/O, runs a
+//! command or sees the node: it is handed the keyspace and the client it changes.
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
-use crate::client::{Client, ReplyMode};
-use crate::commands::{lists, zsets, Ctx};
-use crate::node::{ConnId, Node, Now};
+use crate::client::Client;
+use crate::io::ConnId;
+use crate::keyspace::Keyspace;
 use crate::types::list::End;
 
 /// What a list waiter does once its key holds elements.
@@ -36,7 +37,7 @@ pub enum BlockedOp {
 }
 
 /// What a try-serve function did for one waiter.
-enum Served {
+pub(crate) enum Served {
     /// The key does not hold what this waiter wants: it stays blocked.
     NotReady,
     /// The waiter got its reply; `deleted`: the key is gone (stop serving it).
@@ -107,148 +108,159 @@ impl Registry {
         }
         Some(b)
     }
-}
 
-/// Parks the running client on `keys` (Redis's `blockForKeys`); the reply comes when
-/// a key is served, the deadline passes or CLIENT UNBLOCK. Repeated keys count once.
-pub fn block(ctx: &mut Ctx<'_>, keys: Vec<Vec<u8>>, deadline_ms: u64, op: BlockedOp) {
-    let id = ctx.client.id;
-    let db = ctx.client.db;
-    let mut unique: Vec<Vec<u8>> = Vec::with_capacity(keys.len());
-    for k in keys {
-        if !unique.contains(&k) {
-            unique.push(k);
+    /// Parks `client` on `keys` (Redis's `blockForKeys`); the reply comes when a key
+    /// is served, the deadline passes or CLIENT UNBLOCK. Repeated keys count once.
+    pub fn block(
+        &mut self,
+        client: &mut Client,
+        keyspace: &mut Keyspace,
+        keys: Vec<Vec<u8>>,
+        deadline_ms: u64,
+        op: BlockedOp,
+    ) {
+        let id = client.id;
+        let db = client.db;
+        let mut unique: Vec<Vec<u8>> = Vec::with_capacity(keys.len());
+        for k in keys {
+            if !unique.contains(&k) {
+                unique.push(k);
+            }
+        }
+        for k in &unique {
+            self.by_key
+                .entry((db, k.clone()))
+                .or_default()
+                .push_back(id);
+        }
+        if deadline_ms != 0 {
+            self.timeouts.insert((deadline_ms, id));
+        }
+        self.waiting.insert(
+            id,
+            Blocked {
+                conn: client.conn,
+                db,
+                keys: unique,
+                deadline_ms,
+                op,
+            },
+        );
+        client.blocked = true;
+        // Every database watches: SWAPDB moves databases under the waiters' indices.
+        for d in &mut keyspace.dbs {
+            d.watch_ready = true;
         }
     }
-    let reg = &mut ctx.node.blocking;
-    for k in &unique {
-        reg.by_key.entry((db, k.clone())).or_default().push_back(id);
-    }
-    if deadline_ms != 0 {
-        reg.timeouts.insert((deadline_ms, id));
-    }
-    reg.waiting.insert(
-        id,
-        Blocked {
-            conn: ctx.client.conn,
-            db,
-            keys: unique,
-            deadline_ms,
-            op,
-        },
-    );
-    ctx.client.blocked = true;
-    // Every database watches: SWAPDB moves databases under the waiters' indices.
-    for d in &mut ctx.node.keyspace.dbs {
-        d.watch_ready = true;
-    }
-}
 
-/// Unblocks `client` (taken out of the client map by the caller) and queues its
-/// pending input. Stops watching for ready keys once nobody waits.
-fn release(node: &mut Node, client: &mut Client) {
-    node.blocking.remove(client.id);
-    client.blocked = false;
-    node.blocking.unblocked.push_back(client.conn);
-    stop_watching_if_idle(node);
-}
+    /// Unblocks `client` (whose reply is written) and queues its pending input.
+    /// Stops watching for ready keys once nobody waits.
+    pub fn release(&mut self, client: &mut Client, keyspace: &mut Keyspace) {
+        self.remove(client.id);
+        client.blocked = false;
+        self.unblocked.push_back(client.conn);
+        self.stop_watching_if_idle(keyspace);
+    }
 
-/// Once nobody waits, inserts stop recording ready keys (and what was recorded goes).
-fn stop_watching_if_idle(node: &mut Node) {
-    // Every database's flag is set and cleared together: the first one speaks for all.
-    if node.blocking.is_empty() && node.keyspace.dbs.first().is_some_and(|d| d.watch_ready) {
-        for db in &mut node.keyspace.dbs {
-            db.watch_ready = false;
-            db.ready_keys = Vec::new();
+    /// Once nobody waits, inserts stop recording ready keys (and what was recorded goes).
+    pub fn stop_watching_if_idle(&self, keyspace: &mut Keyspace) {
+        // Every database's flag is set and cleared together: the first one speaks for all.
+        if self.is_empty() && keyspace.dbs.first().is_some_and(|d| d.watch_ready) {
+            for db in &mut keyspace.dbs {
+                db.watch_ready = false;
+                db.ready_keys = Vec::new();
+            }
         }
     }
-}
 
-/// Unblocks `client` (out of the map) after its reply was written, sends the reply
-/// (nothing under CLIENT REPLY OFF, which was on when it blocked) and puts it back.
-fn finish(node: &mut Node, mut client: Client) {
-    release(node, &mut client);
-    if client.reply_mode == ReplyMode::Off {
-        client.out.discard();
+    /// The waiter with client id `id`.
+    pub fn get(&self, id: u64) -> Option<&Blocked> {
+        self.waiting.get(&id)
     }
-    let now = node.last_now;
-    node.put_back(now, client);
+
+    /// Client ids blocked on (db, key), first blocked first.
+    pub fn waiters_on(&self, db: usize, key: &[u8]) -> Vec<u64> {
+        self.by_key
+            .get(&(db, key.to_vec()))
+            .map(|q| q.iter().copied().collect())
+            .unwrap_or_default()
+    }
+
+    /// The waiter with the earliest deadline at or before `now_mono_ms`, if any:
+    /// (client id, its connection if it is still registered).
+    pub fn first_expired(&self, now_mono_ms: u64) -> Option<(u64, Option<ConnId>)> {
+        let &(deadline, id) = self.timeouts.first()?;
+        (deadline <= now_mono_ms).then(|| (id, self.waiting.get(&id).map(|b| b.conn)))
+    }
+
+    /// Drops waiters `gone` says left (their client went away unheard of).
+    pub fn sweep(&mut self, gone: impl Fn(u64, ConnId) -> bool) {
+        let ids: Vec<u64> = self
+            .waiting
+            .iter()
+            .filter(|(id, b)| gone(**id, b.conn))
+            .map(|(id, _)| *id)
+            .collect();
+        for id in ids {
+            self.remove(id);
+        }
+    }
+
+    /// The connections unblocked since the last call, whose pipelined input runs next.
+    pub fn take_unblocked(&mut self) -> VecDeque<ConnId> {
+        std::mem::take(&mut self.unblocked)
+    }
+
+    /// Marks every watched key of database `db` ready, for SWAPDB (Redis's
+    /// `scanDatabaseForReadyKeys`): the database under the waiters' index changed whole.
+    pub fn signal_db(&self, keyspace: &mut Keyspace, db: usize) {
+        let keys: Vec<Vec<u8>> = self
+            .by_key
+            .keys()
+            .filter(|(d, _)| *d == db)
+            .map(|(_, k)| k.clone())
+            .collect();
+        if let Some(d) = keyspace.dbs.get_mut(db) {
+            for k in keys {
+                if d.find(&k).is_some() {
+                    d.ready_keys.push(k);
+                }
+            }
+        }
+    }
+
+    /// Waiters still blocked on a key that could serve them (a live list for a list
+    /// op, a live sorted set for a sorted-set op): a client hung for nothing. Once an
+    /// input has been handled, this is empty, whatever the commands did (SWAPDB, MOVE,
+    /// RENAME, MULTI/EXEC, FLUSH ...): an invariant for tests and the simulator.
+    pub fn stuck_waiters(&self, keyspace: &Keyspace, now_wall_ms: u64) -> Vec<u64> {
+        self.waiting
+            .iter()
+            .filter(|(_, b)| {
+                let Some(db) = keyspace.dbs.get(b.db) else {
+                    return false;
+                };
+                b.keys.iter().any(|k| {
+                    db.find(k)
+                        .and_then(|id| db.get(id))
+                        .filter(|e| !e.is_expired(now_wall_ms))
+                        .is_some_and(|e| {
+                            matches!(
+                                (&b.op, &e.value),
+                                (BlockedOp::List(_), crate::types::Value::List(_))
+                                    | (BlockedOp::ZSet { .. }, crate::types::Value::ZSet(_))
+                            )
+                        })
+                })
+            })
+            .map(|(&id, _)| id)
+            .collect()
+    }
 }
 
 /// Redis's reply to a blocked client that timed out: a null array (`*-1`, RESP3 `_`).
-fn reply_timeout(client: &mut Client) {
+pub fn reply_timeout(client: &mut Client) {
     client.out.null_array();
-}
-
-/// Runs after every command: serves clients blocked on keys that became ready
-/// (Redis's `handleClientsBlockedOnKeys`), until no key is ready.
-pub fn after_command(node: &mut Node, now: Now) {
-    if node.blocking.is_empty() {
-        stop_watching_if_idle(node);
-        return;
-    }
-    loop {
-        let mut ready: Vec<(usize, Vec<u8>)> = Vec::new();
-        for (i, db) in node.keyspace.dbs.iter_mut().enumerate() {
-            ready.extend(db.ready_keys.drain(..).map(|k| (i, k)));
-        }
-        if ready.is_empty() {
-            return;
-        }
-        for (db, key) in ready {
-            serve_key(node, now, db, &key);
-        }
-    }
-}
-
-/// Serves the waiters on (db, key) in blocking order while the key can serve them.
-fn serve_key(node: &mut Node, now: Now, db: usize, key: &[u8]) {
-    let Some(queue) = node.blocking.by_key.get(&(db, key.to_vec())) else {
-        return;
-    };
-    let waiters: Vec<u64> = queue.iter().copied().collect();
-    for id in waiters {
-        let Some(b) = node.blocking.waiting.get(&id) else {
-            continue;
-        };
-        let (conn, op) = (b.conn, b.op.clone());
-        let Some(mut client) = node.clients.remove(&conn) else {
-            node.blocking.remove(id);
-            continue;
-        };
-        if client.id != id || !client.blocked {
-            node.clients.insert(conn, client);
-            node.blocking.remove(id);
-            continue;
-        }
-        let mutations_before = node.keyspace.mutations();
-        let served = {
-            let mut ctx = Ctx {
-                node: &mut *node,
-                client: &mut client,
-                now,
-            };
-            try_serve(&mut ctx, key, &op)
-        };
-        // A key the look-up found expired goes (WATCH, notifications, its DEL in the
-        // stream) before what the serve did, as it happened.
-        node.drain_keyspace_log(Some(&mut client));
-        if node.keyspace.mutations() != mutations_before {
-            node.dirty = node.dirty.wrapping_add(1);
-            node.propagation.record(db, served_as(key, &op));
-        }
-        let deleted = match served {
-            Served::NotReady => {
-                node.clients.insert(conn, client);
-                continue;
-            }
-            Served::Done { deleted } => deleted,
-        };
-        finish(node, client);
-        if deleted {
-            return;
-        }
-    }
 }
 
 /// What a served blocking command propagates as — whether it waited or was served at
@@ -285,147 +297,12 @@ pub(crate) fn served_as(key: &[u8], op: &BlockedOp) -> Vec<Vec<u8>> {
     }
 }
 
-/// The per-operation try-serve functions.
-fn try_serve(ctx: &mut Ctx<'_>, key: &[u8], op: &BlockedOp) -> Served {
-    match op {
-        BlockedOp::List(target) => match lists::is_ready(ctx, key) {
-            Some(id) => Served::Done {
-                deleted: lists::serve_blocked(ctx, key, id, target),
-            },
-            None => Served::NotReady,
-        },
-        BlockedOp::ZSet { max, count } => {
-            if zsets::is_ready(ctx, key) {
-                Served::Done {
-                    deleted: zsets::serve_blocked(ctx, key, *max, *count),
-                }
-            } else {
-                Served::NotReady
-            }
-        }
-    }
-}
-
-/// Waiters still blocked on a key that could serve them (a live list for a list op,
-/// a live sorted set for a sorted-set op): a client hung for nothing. Once an input
-/// has been handled, this is empty, whatever the commands did (SWAPDB, MOVE,
-/// RENAME, MULTI/EXEC, FLUSH ...): an invariant for tests and the simulator.
-pub fn stuck_waiters(node: &Node, now_wall_ms: u64) -> Vec<u64> {
-    node.blocking
-        .waiting
-        .iter()
-        .filter(|(_, b)| {
-            let Some(db) = node.keyspace.dbs.get(b.db) else {
-                return false;
-            };
-            b.keys.iter().any(|k| {
-                db.find(k)
-                    .and_then(|id| db.get(id))
-                    .filter(|e| !e.is_expired(now_wall_ms))
-                    .is_some_and(|e| {
-                        matches!(
-                            (&b.op, &e.value),
-                            (BlockedOp::List(_), crate::types::Value::List(_))
-                                | (BlockedOp::ZSet { .. }, crate::types::Value::ZSet(_))
-                        )
-                    })
-            })
-        })
-        .map(|(&id, _)| id)
-        .collect()
-}
-
-/// Marks every watched key of database `db` ready, for SWAPDB (Redis's
-/// `scanDatabaseForReadyKeys`): the database under the waiters' index changed whole.
-pub fn signal_db(node: &mut Node, db: usize) {
-    let keys: Vec<Vec<u8>> = node
-        .blocking
-        .by_key
-        .keys()
-        .filter(|(d, _)| *d == db)
-        .map(|(_, k)| k.clone())
-        .collect();
-    if let Some(d) = node.keyspace.dbs.get_mut(db) {
-        for k in keys {
-            if d.find(&k).is_some() {
-                d.ready_keys.push(k);
-            }
-        }
-    }
-}
-
-/// Unblocks client `id` as CLIENT UNBLOCK does: with the timeout reply, or with
-/// `-UNBLOCKED` when `error`. False when that client is not blocked.
-pub fn client_unblock(node: &mut Node, id: u64, error: bool) -> bool {
-    let Some(conn) = node.blocking.waiting.get(&id).map(|b| b.conn) else {
-        return false;
-    };
-    let Some(mut client) = node.clients.remove(&conn) else {
-        node.blocking.remove(id);
-        return false;
-    };
-    if client.id != id {
-        node.clients.insert(conn, client);
-        node.blocking.remove(id);
-        return false;
-    }
-    if error {
-        client
-            .out
-            .error("UNBLOCKED client unblocked via CLIENT UNBLOCK");
-    } else {
-        reply_timeout(&mut client);
-    }
-    finish(node, client);
-    true
-}
-
-/// Runs after each input: times out waiters whose deadline passed, on `sweep` drops
-/// waiters whose connection is gone, and returns the connections unblocked since, whose
-/// pipelined input the node runs next.
-pub fn after_input(node: &mut Node, now: Now, sweep: bool) -> VecDeque<ConnId> {
-    while let Some(&(deadline, id)) = node.blocking.timeouts.first() {
-        if deadline > now.mono_ms {
-            break;
-        }
-        let conn = node.blocking.waiting.get(&id).map(|b| b.conn);
-        match conn.and_then(|c| node.clients.remove(&c)) {
-            Some(mut client) if client.id == id => {
-                reply_timeout(&mut client);
-                finish(node, client);
-            }
-            Some(client) => {
-                node.clients.insert(client.conn, client);
-                node.blocking.remove(id);
-            }
-            None => {
-                node.blocking.remove(id);
-            }
-        }
-    }
-    if !sweep {
-        return std::mem::take(&mut node.blocking.unblocked);
-    }
-    // Waiters whose client went away without the node hearing of it (CLIENT KILL).
-    let gone: Vec<u64> = node
-        .blocking
-        .waiting
-        .iter()
-        .filter(|(id, b)| node.clients.get(&b.conn).is_none_or(|c| c.id != **id))
-        .map(|(id, _)| *id)
-        .collect();
-    for id in gone {
-        node.blocking.remove(id);
-    }
-    std::mem::take(&mut node.blocking.unblocked)
-}
-
 #[cfg(test)]
 mod tests {
     use std::collections::BTreeMap;
 
-    use crate::node::{ConnId, Effect, Input, Node, Now};
     use crate::node_tests::test_node;
+    use crate::{ConnId, Effect, Input, Node, Now};
 
     /// A node with several connections and a clock the test moves.
     struct World {
@@ -511,10 +388,11 @@ mod tests {
         w.send(2, "BRPOP q 0");
         w.send(3, "BLPOP q 0");
         assert_eq!(w.take(1), "");
-        assert_eq!(w.node.blocking.blocked_clients(), 3);
+        assert_eq!(w.node.clients().blocking.blocked_clients(), 3);
         assert!(w
             .node
-            .clients
+            .clients()
+            .table
             .get(&1)
             .is_some_and(|c| c.info_line(0).contains("flags=b")));
         assert_eq!(w.cmd(4, "RPUSH q a b c"), ":3\r\n");
@@ -522,8 +400,8 @@ mod tests {
         assert_eq!(w.take(2), "*2\r\n$1\r\nq\r\n$1\r\nc\r\n");
         assert_eq!(w.take(3), "*2\r\n$1\r\nq\r\n$1\r\nb\r\n");
         assert_eq!(w.cmd(4, "EXISTS q"), ":0\r\n");
-        assert!(w.node.blocking.is_empty());
-        assert!(w.node.keyspace.dbs.iter().all(|d| !d.watch_ready));
+        assert!(w.node.clients().blocking.is_empty());
+        assert!(w.node.keyspace().dbs.iter().all(|d| !d.watch_ready));
     }
 
     #[test]
@@ -534,7 +412,7 @@ mod tests {
         assert_eq!(w.cmd(3, "RPUSH q only"), ":1\r\n");
         assert_eq!(w.take(1), "*2\r\n$1\r\nq\r\n$4\r\nonly\r\n");
         assert_eq!(w.take(2), "");
-        assert_eq!(w.node.blocking.blocked_clients(), 1);
+        assert_eq!(w.node.clients().blocking.blocked_clients(), 1);
         // A push and a pop in one packet: the waiter is served between them.
         assert_eq!(w.cmd(3, "RPUSH q x; LPOP q"), ":1\r\n$-1\r\n");
         assert_eq!(w.take(2), "*2\r\n$1\r\nq\r\n$1\r\nx\r\n");
@@ -549,7 +427,7 @@ mod tests {
         assert_eq!(w.take(1), "");
         w.advance_to(1510);
         assert_eq!(w.take(1), "*-1\r\n");
-        assert!(w.node.blocking.is_empty());
+        assert!(w.node.clients().blocking.is_empty());
         // RESP3: a null; BLMOVE times out with the same reply as BLPOP.
         w.cmd(2, "HELLO 3");
         w.send(2, "BLMOVE k d LEFT LEFT 0.2");
@@ -559,7 +437,7 @@ mod tests {
         w.send(1, "BRPOP k 0");
         w.advance_to(1_000_000);
         assert_eq!(w.take(1), "");
-        assert_eq!(w.node.blocking.next_deadline(), None);
+        assert_eq!(w.node.clients().blocking.next_deadline(), None);
     }
 
     #[test]
@@ -591,14 +469,14 @@ mod tests {
             conn: 3,
             reason: crate::io::CloseReason::Dropped,
         });
-        assert!(w.node.blocking.is_empty());
-        assert_eq!(w.node.blocking.next_deadline(), None);
+        assert!(w.node.clients().blocking.is_empty());
+        assert_eq!(w.node.clients().blocking.next_deadline(), None);
         assert_eq!(w.cmd(2, "RPUSH k v; LLEN k"), ":1\r\n:1\r\n");
         // Nobody waits: list inserts are no longer recorded.
         assert_eq!(w.cmd(2, "RPUSH k2 v"), ":1\r\n");
         assert!(w
             .node
-            .keyspace
+            .keyspace()
             .dbs
             .iter()
             .all(|d| !d.watch_ready && d.ready_keys.is_empty()));
@@ -610,10 +488,16 @@ mod tests {
         w.send(1, "CLIENT SETNAME waiter");
         w.take(1);
         w.send(1, "BLPOP k 0");
-        let id = w.node.clients.get(&1).map(|c| c.id).unwrap_or_default();
+        let id = w
+            .node
+            .clients()
+            .table
+            .get(&1)
+            .map(|c| c.id)
+            .unwrap_or_default();
         assert_eq!(w.cmd(2, &format!("CLIENT KILL ID {id}")), ":1\r\n");
         w.advance_to(500);
-        assert!(w.node.blocking.is_empty());
+        assert!(w.node.clients().blocking.is_empty());
         assert_eq!(w.cmd(2, "RPUSH k v"), ":1\r\n");
         assert_eq!(w.cmd(2, "LLEN k"), ":1\r\n");
     }
@@ -621,7 +505,13 @@ mod tests {
     #[test]
     fn client_unblock_with_timeout_or_error() {
         let mut w = World::new(2);
-        let id = w.node.clients.get(&1).map(|c| c.id).unwrap_or_default();
+        let id = w
+            .node
+            .clients()
+            .table
+            .get(&1)
+            .map(|c| c.id)
+            .unwrap_or_default();
         w.send(1, "BLPOP k 0; PING");
         assert_eq!(w.cmd(2, &format!("CLIENT UNBLOCK {id}")), ":1\r\n");
         assert_eq!(w.take(1), "*-1\r\n+PONG\r\n");
@@ -637,7 +527,7 @@ mod tests {
             "-ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR\r\n"
         );
         assert_eq!(w.cmd(2, "CLIENT UNBLOCK -1"), ":0\r\n");
-        assert!(w.node.blocking.is_empty());
+        assert!(w.node.clients().blocking.is_empty());
     }
 
     #[test]
@@ -652,7 +542,7 @@ mod tests {
         assert_eq!(w.cmd(4, "EXISTS a b"), ":0\r\n");
         assert_eq!(w.cmd(4, "RPUSH tmp v; RENAME tmp renamed"), ":1\r\n+OK\r\n");
         assert_eq!(w.take(3), "*2\r\n$7\r\nrenamed\r\n$1\r\nv\r\n");
-        assert!(w.node.blocking.is_empty());
+        assert!(w.node.clients().blocking.is_empty());
     }
 
     #[test]
@@ -663,8 +553,8 @@ mod tests {
         assert_eq!(w.cmd(3, "RPUSH k2 a b c"), ":3\r\n");
         assert_eq!(w.take(1), "*2\r\n$2\r\nk2\r\n*2\r\n$1\r\nc\r\n$1\r\nb\r\n");
         assert_eq!(w.take(2), "*2\r\n$2\r\nk2\r\n$1\r\na\r\n");
-        assert!(w.node.blocking.is_empty());
-        assert!(w.node.blocking.by_key.is_empty());
+        assert!(w.node.clients().blocking.is_empty());
+        assert!(w.node.clients().blocking.by_key.is_empty());
     }
 
     #[test]
@@ -694,11 +584,12 @@ mod tests {
         let mut w = World::new(2);
         w.send(1, "BLPOP k 0");
         // A list that is there without an insert the waiter saw (as after SWAPDB).
-        w.node.keyspace.dbs[0].watch_ready = false;
+        w.node.keyspace_mut().dbs[0].watch_ready = false;
         assert_eq!(w.cmd(2, "RPUSH k v"), ":1\r\n");
-        w.node.keyspace.dbs[0].watch_ready = true;
+        w.node.keyspace_mut().dbs[0].watch_ready = true;
         assert_eq!(w.take(1), "");
-        super::signal_db(&mut w.node, 0);
+        let (ks, clients) = w.node.parts_mut();
+        clients.blocking.signal_db(ks, 0);
         assert_eq!(w.cmd(2, "PING"), "+PONG\r\n");
         assert_eq!(w.take(1), "*2\r\n$1\r\nk\r\n$1\r\nv\r\n");
     }
@@ -714,11 +605,14 @@ mod tests {
     #[test]
     fn deny_blocking_answers_as_a_timeout() {
         let mut w = World::new(1);
-        w.node.clients.with_mut(&1, |c| c.deny_blocking = true);
+        w.node
+            .clients_mut()
+            .table
+            .with_mut(&1, |c| c.deny_blocking = true);
         assert_eq!(w.cmd(1, "BLPOP k 0"), "*-1\r\n");
         assert_eq!(w.cmd(1, "BLMOVE k d LEFT LEFT 0"), "$-1\r\n");
         assert_eq!(w.cmd(1, "BLMPOP 0 1 k LEFT"), "*-1\r\n");
-        assert!(w.node.blocking.is_empty());
+        assert!(w.node.clients().blocking.is_empty());
     }
 
     #[test]
@@ -807,7 +701,7 @@ mod tests {
                             w.advance_to(to);
                         }
                     }
-                    let stuck = crate::blocking::stuck_waiters(&w.node, w.now.wall_ms);
+                    let stuck = w.node.stuck_waiters(w.now.wall_ms);
                     prop_assert!(stuck.is_empty(), "after step {i} ({s:?}): waiters {stuck:?} stuck on ready keys");
                 }
             }

@@ -5,8 +5,9 @@
 
 use std::collections::BTreeMap;
 
+use crate::config::ClientOutputBufferLimit;
+use crate::io::ConnId;
 use crate::multi::MultiState;
-use crate::node::ConnId;
 use crate::pubsub::ClientSubs;
 use crate::resp::{ReplyBuf, Request, RequestParser};
 
@@ -229,6 +230,48 @@ impl Client {
     }
 }
 
+/// Client classes of `client-output-buffer-limit` (no replicas yet).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OutputClass {
+    Normal,
+    Pubsub,
+}
+
+impl OutputClass {
+    /// A client's class: `pubsub` while it has subscriptions.
+    pub fn of(client: &Client) -> OutputClass {
+        if client.is_pubsub() {
+            OutputClass::Pubsub
+        } else {
+            OutputClass::Normal
+        }
+    }
+
+    /// Index into `Config::client_output_buffer_limits` (normal, replica, pubsub).
+    pub fn limits_index(self) -> usize {
+        match self {
+            OutputClass::Normal => 0,
+            OutputClass::Pubsub => 2,
+        }
+    }
+}
+
+/// Sets how far a client's reply buffer may grow: its class's hard limit (from
+/// `limits`, by `OutputClass::limits_index`) less what the driver still holds for it.
+pub fn arm_output_limit(limits: &[ClientOutputBufferLimit; 3], client: &mut Client) {
+    let hard = limits
+        .get(OutputClass::of(client).limits_index())
+        .map_or(0, |l| l.hard_limit_bytes);
+    let limit = if hard == 0 {
+        usize::MAX
+    } else {
+        usize::try_from(hard)
+            .unwrap_or(usize::MAX)
+            .saturating_sub(client.unwritten_bytes)
+    };
+    client.out.set_limit(limit);
+}
+
 /// The node's clients by connection, with a running total of their buffer bytes so
 /// `used_memory` (read before every write under `maxmemory`) never walks them all.
 /// Every change to a client in the table goes through `with_mut`, which keeps the
@@ -242,10 +285,6 @@ pub struct ClientTable {
 impl ClientTable {
     pub fn len(&self) -> usize {
         self.map.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.map.is_empty()
     }
 
     pub fn get(&self, conn: &ConnId) -> Option<&Client> {

@@ -13,31 +13,44 @@
     deny(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)
 )]
 
-mod bignum;
-pub mod blocking;
-pub mod client;
-pub mod commands;
+// The face: the node and what a driver hands it or gets from it.
+pub mod io;
+mod node;
+
+// What drivers, the simulator and the tests read beside the node.
 pub mod config;
 pub mod digest;
-pub mod glob;
-pub mod io;
 pub mod keyspace;
-pub mod longdouble;
-pub mod multi;
 pub mod mutants;
-pub mod node;
-#[cfg(test)]
-mod node_tests;
-pub mod notify;
 pub mod propagate;
-pub mod pubsub;
 pub mod resp;
 pub mod strtod;
 pub mod types;
-pub mod util;
 
+// The inside, bottom to top: leaves, the keyspace's neighbours, the registries, the
+// node-wide state, the clients sub-machine, the commands. Nothing imports upwards
+// (tests/tests/module_graph.rs checks).
+mod bignum;
+mod blocking;
+mod client;
+mod clients;
+mod commands;
+mod glob;
+mod longdouble;
+mod multi;
+mod notify;
+mod pubsub;
+mod server;
+mod util;
+
+#[cfg(test)]
+mod node_tests;
+
+pub use commands::connection::REDIS_VERSION;
+pub use config::Config;
 pub use io::{
     CloseReason, ConnId, DiskError, DiskOp, DiskResult, Effect, Input, IoId, Listener, LogLevel,
     Now, Signal,
 };
-pub use node::{Node, NodeSeeds, OutputClass, ProcessInfo};
+pub use node::Node;
+pub use server::{NodeSeeds, ProcessInfo, Stats};

@@ -92,6 +92,7 @@ impl F80 {
     };
 
     /// The exact value of an integer (every i64 fits in 64 mantissa bits).
+    #[cfg(test)]
     pub fn from_i64(v: i64) -> F80 {
         round(
             v < 0,
@@ -108,6 +109,7 @@ impl F80 {
         (self.neg, self.mantissa, self.exp)
     }
 
+    #[cfg(test)]
     pub fn is_zero(&self) -> bool {
         self.mantissa == 0
     }

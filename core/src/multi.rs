@@ -5,8 +5,8 @@
 
 use std::collections::BTreeMap;
 
+use crate::io::ConnId;
 use crate::keyspace::Keyspace;
-use crate::node::ConnId;
 
 /// One queued command: its arguments copied out of the query buffer.
 #[derive(Debug, Clone)]
@@ -90,10 +90,6 @@ impl WatchRegistry {
 
     pub fn is_dirty(&self, conn: ConnId) -> bool {
         self.by_client.get(&conn).is_some_and(|w| w.dirty)
-    }
-
-    pub fn watched_count(&self, conn: ConnId) -> usize {
-        self.by_client.get(&conn).map_or(0, |w| w.keys.len())
     }
 
     /// WATCH of one key (Redis's `watchForKey`).
@@ -334,7 +330,7 @@ pub(crate) mod node_level {
     use std::collections::BTreeMap;
 
     use crate::config::Config;
-    use crate::node::{ConnId, Effect, Input, Node, NodeSeeds, Now};
+    use crate::{ConnId, Effect, Input, Node, NodeSeeds, Now};
 
     /// A node with clients whose output is collected per connection.
     pub(crate) struct Bench {
@@ -571,7 +567,7 @@ pub(crate) mod node_level {
         // Expires between WATCH and EXEC, nobody touches it: EXEC fails.
         b.cmd(1, "SET k v PX 100");
         b.cmd(1, "WATCH k");
-        b.node.active_expire_enabled = false;
+        b.node.set_active_expire(false);
         b.advance_ms(200);
         b.cmd(1, "MULTI");
         assert_eq!(b.cmd(1, "EXEC"), "*-1\r\n");
@@ -583,7 +579,7 @@ pub(crate) mod node_level {
         b.cmd(1, "MULTI");
         assert_eq!(b.cmd(1, "EXEC"), "*-1\r\n");
         // Actively expired: fails too.
-        b.node.active_expire_enabled = true;
+        b.node.set_active_expire(true);
         b.cmd(1, "SET k v PX 100");
         b.cmd(1, "WATCH k");
         b.advance_ms(200);
@@ -591,7 +587,7 @@ pub(crate) mod node_level {
         b.cmd(1, "MULTI");
         assert_eq!(b.cmd(1, "EXEC"), "*-1\r\n");
         // Already expired when watched: no logical change, EXEC runs.
-        b.node.active_expire_enabled = false;
+        b.node.set_active_expire(false);
         b.cmd(1, "SET k v PX 100");
         b.advance_ms(200);
         b.cmd(1, "WATCH k");

@@ -4,7 +4,7 @@
 use proptest::prelude::*;
 
 use crate::config::Config;
-use crate::node::{ConnId, Effect, Input, Node, NodeSeeds, Now};
+use crate::{ConnId, Effect, Input, Node, NodeSeeds, Now};
 
 pub(crate) fn test_node() -> Node {
     let mut config = Config::default();
@@ -168,8 +168,8 @@ fn active_expiry_removes_untouched_keys() {
             Input::Tick,
         );
     }
-    assert_eq!(node.keyspace.total_keys(), 0);
-    assert_eq!(node.keyspace.stats.expired_keys, 100);
+    assert_eq!(node.keyspace().total_keys(), 0);
+    assert_eq!(node.keyspace().stats.expired_keys, 100);
 }
 
 #[test]
@@ -571,7 +571,9 @@ fn drain_seen(node: &mut Node, conn: ConnId, written: bool, seen: &mut Seen) {
 
 fn node_with(config_text: &str) -> Node {
     let mut node = test_node();
-    node.config.apply_text(config_text).expect("valid config");
+    node.config_mut()
+        .apply_text(config_text)
+        .expect("valid config");
     node.config_changed();
     node
 }
@@ -771,7 +773,7 @@ fn query_buffers_shrink_after_big_requests() {
             b"+OK\r\n"
         );
     }
-    let data = node.keyspace.used_bytes();
+    let data = node.keyspace().used_bytes();
     let clients = node.used_memory_bytes() - baseline - data;
     assert!(
         clients < 5 * 128 * 1024,
@@ -788,7 +790,11 @@ fn query_buffers_shrink_after_big_requests() {
             bytes: head,
         },
     );
-    let holding = node.clients.get(&9).map_or(0, |c| c.qbuf.capacity());
+    let holding = node
+        .clients()
+        .table
+        .get(&9)
+        .map_or(0, |c| c.qbuf.capacity());
     assert!(holding >= head.len());
     // ... and an idle client loses the spare room after two seconds of cron.
     for s in 1..=40 {
@@ -799,7 +805,8 @@ fn query_buffers_shrink_after_big_requests() {
         node.handle(now, Input::Tick);
     }
     let c = node
-        .clients
+        .clients()
+        .table
         .get(&9)
         .map(|c| (c.qbuf.len(), c.qbuf.capacity()));
     assert_eq!(c.map(|(len, cap)| cap - len), Some(0), "spare room freed");
@@ -826,11 +833,12 @@ fn the_client_memory_total_matches_a_walk() {
             feed_seen(&mut node, conn, &bytes, conn % 2 == 0, &mut seen);
         }
         let walked: usize = node
-            .clients
+            .clients()
+            .table
             .values()
             .map(crate::client::Client::memory_bytes)
             .sum();
-        assert_eq!(node.clients.memory_bytes(), walked, "round {round}");
+        assert_eq!(node.clients().table.memory_bytes(), walked, "round {round}");
     }
 }
 
@@ -1055,7 +1063,7 @@ mod shadow {
             now,
         );
         // A replica does not expire keys on its own: it waits for the DELs.
-        node.active_expire_enabled = false;
+        node.set_active_expire(false);
         node
     }
 
@@ -1120,8 +1128,8 @@ mod shadow {
 
         pub fn digests(&self) -> (String, String) {
             (
-                hex(&dataset_digest(&self.primary.keyspace)),
-                hex(&dataset_digest(&self.shadow.keyspace)),
+                hex(&dataset_digest(self.primary.keyspace())),
+                hex(&dataset_digest(self.shadow.keyspace())),
             )
         }
     }

@@ -1,11 +1,11 @@
 //! Pub/sub: who listens to which channel, pattern and shard channel, and the delivery
 //! of messages into subscribers' output buffers. Ordered maps only, so delivery order
-//! is reproducible; the node flushes the touched subscribers after the command.
+//! is reproducible; the node flushes the touched subscribers after the command. It
+//! never sees the client table: delivery goes through the caller's `deliver`.
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::client::Client;
-use crate::node::{ConnId, Node};
+use crate::io::ConnId;
 use crate::resp::{Proto, ReplyBuf};
 
 /// One client's subscriptions (Redis's `c->pubsub_channels`, `c->pubsub_patterns`,
@@ -26,13 +26,6 @@ impl ClientSubs {
     /// In pub/sub mode (`CLIENT_PUBSUB`): any subscription at all.
     pub fn active(&self) -> bool {
         self.count() + self.shard_channels.len() > 0
-    }
-
-    pub fn memory_bytes(&self) -> usize {
-        let sum = |it: &mut dyn Iterator<Item = &Vec<u8>>| it.map(|c| c.len() + 24).sum::<usize>();
-        sum(&mut self.channels.iter())
-            + sum(&mut self.patterns.iter())
-            + sum(&mut self.shard_channels.iter())
     }
 }
 
@@ -190,33 +183,17 @@ fn write_pmessage(out: &mut ReplyBuf, pattern: &[u8], channel: &[u8], message: &
 }
 
 /// Delivers `message` on `channel` (Redis's `pubsubPublishMessage`): channel
-/// subscribers first, then matching patterns (not for shard channels). `running` is
-/// the client whose command runs (it is out of the node's table meanwhile). Returns
-/// how many receivers got it.
+/// subscribers first, then matching patterns (not for shard channels). `deliver`
+/// writes into one subscriber's output and says whether that subscriber was there.
+/// Returns how many receivers got it.
 pub fn publish(
-    node: &mut Node,
-    mut running: Option<&mut Client>,
+    pubsub: &PubSub,
     channel: &[u8],
     message: &[u8],
     shard: bool,
+    mut deliver: impl FnMut(ConnId, &dyn Fn(&mut ReplyBuf)) -> bool,
 ) -> usize {
-    let Node {
-        pubsub,
-        clients,
-        pending_flush,
-        ..
-    } = node;
     let mut receivers = 0usize;
-    let mut deliver = |conn: ConnId, write: &dyn Fn(&mut ReplyBuf)| {
-        if let Some(r) = running.as_deref_mut().filter(|r| r.conn == conn) {
-            write(&mut r.out);
-        } else if clients.with_mut(&conn, |c| write(&mut c.out)).is_some() {
-            pending_flush.insert(conn);
-        } else {
-            return;
-        }
-        receivers += 1;
-    };
     let (table, kind): (_, &[u8]) = if shard {
         (&pubsub.shard_channels, b"smessage")
     } else {
@@ -224,7 +201,9 @@ pub fn publish(
     };
     if let Some(list) = table.get(channel) {
         for &conn in list {
-            deliver(conn, &|out| write_message(out, kind, channel, message));
+            if deliver(conn, &|out| write_message(out, kind, channel, message)) {
+                receivers += 1;
+            }
         }
     }
     if !shard {
@@ -233,7 +212,9 @@ pub fn publish(
                 continue;
             }
             for &conn in list {
-                deliver(conn, &|out| write_pmessage(out, pattern, channel, message));
+                if deliver(conn, &|out| write_pmessage(out, pattern, channel, message)) {
+                    receivers += 1;
+                }
             }
         }
     }
@@ -357,7 +338,7 @@ mod tests {
         b.cmd(1, "SUBSCRIBE a");
         b.node.handle(
             b.now,
-            crate::node::Input::Closed {
+            crate::Input::Closed {
                 conn: 1,
                 reason: crate::io::CloseReason::Dropped,
             },
@@ -397,7 +378,7 @@ mod tests {
         b.cmd(2, "DEL foo nope");
         assert_eq!(b.take(1), msg("message", "__keyevent@0__:del", "foo"));
         b.cmd(2, "SET k v PX 10");
-        b.node.active_expire_enabled = false;
+        b.node.set_active_expire(false);
         b.advance_ms(50);
         assert_eq!(b.take(1), "");
         b.cmd(2, "GET k");
@@ -406,7 +387,7 @@ mod tests {
             msg("message", "__keyevent@0__:expired", "k"),
             "m and n are not in A"
         );
-        b.node.active_expire_enabled = true;
+        b.node.set_active_expire(true);
         b.cmd(2, "SET k2 v PX 10");
         b.advance_ms(200);
         assert_eq!(

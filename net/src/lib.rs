@@ -568,7 +568,7 @@ impl Reactor {
             let _ = stream.set_nodelay(true);
             set_keepalive(
                 &stream,
-                self.driven.node.config.settings().tcp_keepalive_secs,
+                self.driven.node.config().settings().tcp_keepalive_secs,
             );
             let Some(token) = self.register(&mut stream, id, Interest::READABLE) else {
                 continue;
@@ -680,7 +680,7 @@ impl Reactor {
         let _ = stream.set_nodelay(true);
         set_keepalive(
             &stream,
-            self.driven.node.config.settings().tcp_keepalive_secs,
+            self.driven.node.config().settings().tcp_keepalive_secs,
         );
         let interest = Interest::READABLE | Interest::WRITABLE;
         let Some(token) = self.register(&mut stream, id, interest) else {
@@ -823,7 +823,7 @@ impl Reactor {
     /// tracing's), after taking the level and role from its settings so that a CONFIG
     /// SET loglevel applies from the next line on.
     fn log(&mut self, level: LogLevel, message: &str) {
-        log::follow(self.driven.node.config.settings());
+        log::follow(self.driven.node.config().settings());
         // Redis writes its "Received SIGTERM scheduling shutdown..." from the signal
         // handler, in the handler's own line form; the node's answer to a signal says
         // the same words.
@@ -877,7 +877,7 @@ impl Reactor {
         // The server chdirs into `dir` and stores it absolute; a relative one (tests,
         // embedders) is taken against the working directory now, once.
         let dir = std::path::absolute(std::ffi::OsStr::from_bytes(
-            &self.driven.node.config.settings().dir,
+            &self.driven.node.config().settings().dir,
         ))?;
         let waker = mio::Waker::new(self.poll.registry(), DISK_TOKEN)?;
         DiskWorker::start(dir, waker)

@@ -3,7 +3,7 @@
 //! says this is keel. Only text lives here; the server decides when each is logged.
 
 /// The Redis version keel answers as (INFO, HELLO, the banner).
-pub use keel_core::commands::connection::REDIS_VERSION;
+pub use keel_core::REDIS_VERSION;
 
 pub const STARTING: &str = "oO0OoO0OoO0Oo Redis is starting oO0OoO0OoO0Oo";
 pub const CONFIG_LOADED: &str = "Configuration loaded";

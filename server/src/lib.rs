@@ -53,7 +53,7 @@ pub fn run_as(program: &str, args: Vec<String>) -> i32 {
             println!(
                 "keel server v={} (Redis {} compatible) bits=64",
                 env!("CARGO_PKG_VERSION"),
-                keel_core::commands::connection::REDIS_VERSION
+                keel_core::REDIS_VERSION
             );
             return 0;
         }
@@ -228,7 +228,7 @@ pub fn run_as(program: &str, args: Vec<String>) -> i32 {
         }
     };
     // CONFIG SET loglevel may have changed which of the last lines show.
-    log::follow(reactor.node_mut().config.settings());
+    log::follow(reactor.node_mut().config().settings());
     if !pidfile.as_os_str().is_empty() {
         tracing::info!("{}", banner::REMOVING_PIDFILE);
         let _ = std::fs::remove_file(&pidfile);

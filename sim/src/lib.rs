@@ -1133,8 +1133,8 @@ impl<'a> World<'a> {
         shadow.behind = false;
         shadow.compared_at_ms = self.now_ms;
         let (want, got) = (
-            keel_core::digest::dataset_digest(&node.keyspace),
-            keel_core::digest::dataset_digest(&shadow.node.keyspace),
+            keel_core::digest::dataset_digest(node.keyspace()),
+            keel_core::digest::dataset_digest(shadow.node.keyspace()),
         );
         self.reached.insert(reach::SHADOW_COMPARED);
         if want != got {
@@ -1232,9 +1232,9 @@ impl<'a> World<'a> {
         let Some(node) = self.node.as_mut() else {
             return;
         };
-        let expired_before = node.keyspace.stats.expired_keys;
+        let expired_before = node.keyspace().stats.expired_keys;
         node.handle(now, Input::Tick);
-        let removed = node.keyspace.stats.expired_keys > expired_before;
+        let removed = node.keyspace().stats.expired_keys > expired_before;
         let next_mono_ms = node.next_deadline();
         if removed {
             self.reached.insert(reach::ACTIVE_EXPIRY);
@@ -1326,7 +1326,7 @@ impl<'a> World<'a> {
         let Some(node) = self.node.as_ref() else {
             return;
         };
-        let db = node.keyspace.db(0);
+        let db = node.keyspace().db(0);
         self.model
             .sync_expired(self.max_wall_ms, |k| db.find(k).is_some());
     }
@@ -1685,7 +1685,7 @@ impl<'a> World<'a> {
             return;
         };
         let used_before = node.used_memory_bytes();
-        let limit = node.config.settings().maxmemory_bytes;
+        let limit = node.config().settings().maxmemory_bytes;
         node.handle(now, Input::Data { conn, bytes });
         let used_after = node.used_memory_bytes();
         let out = self.drain_effects(Some(conn));
@@ -2012,7 +2012,7 @@ impl<'a> World<'a> {
 
 fn set_maxmemory(node: &mut Node, limit_bytes: u64) -> Result<(), String> {
     let value = limit_bytes.to_string();
-    node.config
+    node.config_mut()
         .set(&[(b"maxmemory".as_slice(), value.as_bytes())])
         .map_err(|e| format!("{e:?}"))?;
     node.config_changed();

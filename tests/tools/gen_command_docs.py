@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Regenerates core/src/commands/redis_docs.rs: Redis's own COMMAND INFO / COMMAND DOCS
+"""Regenerates core/src/commands/docs/redis_docs.rs: Redis's own COMMAND INFO / COMMAND DOCS
 data (summary, since, group, complexity, doc flags, history, arguments, ACL categories,
 tips, key specs) for every command and subcommand keel has.
 
@@ -14,7 +14,7 @@ this script starts on a free port and stops: `redis-server` from PATH and keel f
 `cargo build -p keel-tests --bins`).
 
 Names Redis lacks are skipped with a note on stderr: their docs are written by hand in
-core/src/commands/docs.rs. Keel's flags, arity and handlers stay in its own table; the
+core/src/commands/docs/mod.rs. Keel's flags, arity and handlers stay in its own table; the
 first/last/step range is derived from the key specs. What Redis prints and keel derives
 (ACL categories implied by flags) is stored without the derived part, so a flag changed
 in keel's table changes the categories COMMAND prints, as in Redis.
@@ -277,9 +277,9 @@ HEADER = """\
 
 //! Redis's documentation, ACL categories, tips and key specs for keel's commands.
 
-use super::docs::{{arg, ArgType as T, CommandDocs}};
-use super::flags::{{flags, AclCategories, ArgFlags, DocFlags, KeySpecFlags}};
-use super::keyspec::{{BeginSearch, FindKeys, KeySpec}};
+use super::{{arg, ArgType as T, CommandDocs}};
+use crate::commands::flags::{{flags, AclCategories, ArgFlags, DocFlags, KeySpecFlags}};
+use crate::commands::keyspec::{{BeginSearch, FindKeys, KeySpec}};
 
 /// Sorted by full name.
 pub static REDIS_DOCS: &[CommandDocs] = &[
@@ -291,7 +291,7 @@ def main():
     ap.add_argument("--redis-port", type=int)
     ap.add_argument("--keel-port", type=int)
     ap.add_argument("--keel-bin", default=os.path.join(REPO, "target/debug/keel-server-under-test"))
-    ap.add_argument("--out", default=os.path.join(REPO, "core/src/commands/redis_docs.rs"))
+    ap.add_argument("--out", default=os.path.join(REPO, "core/src/commands/docs/redis_docs.rs"))
     opts = ap.parse_args()
 
     started = []

@@ -90,7 +90,7 @@ fn full_name(spec: &CommandSpec, parent: Option<&CommandSpec>) -> String {
 /// Every row, subcommands after their container (Redis's `COMMAND LIST` walk).
 fn all_entries(ctx: &Ctx<'_>) -> Vec<Entry> {
     let mut out = Vec::new();
-    for spec in ctx.node.commands.all() {
+    for spec in ctx.commands.all() {
         let top = Entry::new(spec, None);
         out.push(top);
         out.extend(top.subcommands());
@@ -101,7 +101,7 @@ fn all_entries(ctx: &Ctx<'_>) -> Vec<Entry> {
 /// Redis's `lookupCommandBySds`: `name` or `container|sub`, case-insensitively.
 fn lookup_full_name(ctx: &Ctx<'_>, name: &[u8]) -> Option<Entry> {
     let mut parts = name.split(|&b| b == b'|');
-    let top = ctx.node.commands.lookup(parts.next()?)?;
+    let top = ctx.commands.lookup(parts.next()?)?;
     let found = match parts.next() {
         None => Entry::new(top, None),
         Some(sub) => Entry::new(find_subcommand(top, sub)?, Some(top)),
@@ -113,7 +113,7 @@ fn lookup_full_name(ctx: &Ctx<'_>, name: &[u8]) -> Option<Entry> {
 /// Redis's `lookupCommand` over a whole command line (`argv[0]` the name): the
 /// subcommand when the command has them and one is given.
 fn lookup_argv(ctx: &Ctx<'_>, argv: &Argv<'_>) -> Option<Entry> {
-    let top = ctx.node.commands.lookup(argv.get(0))?;
+    let top = ctx.commands.lookup(argv.get(0))?;
     if argv.len() == 1 || top.subcommands.is_empty() {
         return Some(Entry::new(top, None));
     }
@@ -241,7 +241,6 @@ fn reply_key_spec(out: &mut ReplyBuf, spec: &KeySpec) {
 
 fn command_all(ctx: &mut Ctx<'_>, _argv: &Argv<'_>) {
     let tops: Vec<Entry> = ctx
-        .node
         .commands
         .all()
         .iter()
@@ -275,7 +274,7 @@ fn command_info(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
 }
 
 fn command_count(ctx: &mut Ctx<'_>, _argv: &Argv<'_>) {
-    let n = ctx.node.commands.all().len();
+    let n = ctx.commands.all().len();
     ctx.out().int(n as i64);
 }
 
@@ -379,8 +378,7 @@ fn reply_args(out: &mut ReplyBuf, args: &[Arg]) {
 
 fn command_docs(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
     let found: Vec<Entry> = if argv.len() == 2 {
-        ctx.node
-            .commands
+        ctx.commands
             .all()
             .iter()
             .map(|spec| Entry::new(spec, None))

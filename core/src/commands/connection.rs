@@ -90,8 +90,7 @@ fn client_unblock(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
     let Some(id) = super::arg_i64(ctx, argv, 2) else {
         return;
     };
-    let done =
-        u64::try_from(id).is_ok_and(|id| crate::blocking::client_unblock(ctx.node, id, error));
+    let done = u64::try_from(id).is_ok_and(|id| ctx.clients.unblock(ctx.keyspace, id, error));
     ctx.out().int(i64::from(done));
 }
 
@@ -126,7 +125,7 @@ fn select(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
     let Some(id) = super::keys::arg_i32(ctx, argv.get(1), None) else {
         return;
     };
-    if id < 0 || id as usize >= ctx.node.keyspace.dbs.len() {
+    if id < 0 || id as usize >= ctx.keyspace.dbs.len() {
         ctx.out().error(errors::DB_OUT_OF_RANGE);
         return;
     }
@@ -140,7 +139,7 @@ fn reset(ctx: &mut Ctx<'_>, _argv: &Argv<'_>) {
     let c = &mut *ctx.client;
     c.db = 0;
     c.out.proto = Proto::Resp2;
-    c.authenticated = ctx.node.config.settings().requirepass.is_none();
+    c.authenticated = ctx.server.config.settings().requirepass.is_none();
     c.reply_mode = ReplyMode::On;
     c.no_evict = false;
     c.no_touch = false;
@@ -152,7 +151,7 @@ fn password_ok(ctx: &Ctx<'_>, user: &[u8], pass: &[u8]) -> bool {
     if user != b"default" {
         return false;
     }
-    match &ctx.node.config.settings().requirepass {
+    match &ctx.server.config.settings().requirepass {
         None => true,
         Some(required) => constant_time_eq(required, pass),
     }
@@ -175,7 +174,7 @@ fn auth(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
         return;
     }
     let (user, pass): (&[u8], &[u8]) = if argv.len() == 2 {
-        if ctx.node.config.settings().requirepass.is_none() {
+        if ctx.server.config.settings().requirepass.is_none() {
             ctx.out().error("ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?");
             return;
         }
@@ -303,7 +302,7 @@ fn client_id(ctx: &mut Ctx<'_>, _argv: &Argv<'_>) {
 }
 
 fn client_info(ctx: &mut Ctx<'_>, _argv: &Argv<'_>) {
-    let dirty = ctx.node.watch.is_dirty(ctx.client.conn);
+    let dirty = ctx.clients.watch.is_dirty(ctx.client.conn);
     let mut line = ctx.client.info_line_with(ctx.now.mono_ms, dirty);
     line.push('\n');
     ctx.out().verbatim(line.as_bytes());
@@ -352,14 +351,19 @@ fn client_list(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
     }
     let now = ctx.now.mono_ms;
     let mut lines: Vec<(u64, String)> = ctx
-        .node
         .clients
+        .table
         .values()
         .filter(|c| want_pubsub.is_none_or(|p| c.is_pubsub() == p))
-        .map(|c| (c.id, c.info_line_with(now, ctx.node.watch.is_dirty(c.conn))))
+        .map(|c| {
+            (
+                c.id,
+                c.info_line_with(now, ctx.clients.watch.is_dirty(c.conn)),
+            )
+        })
         .collect();
     if want_pubsub.is_none_or(|p| ctx.client.is_pubsub() == p) {
-        let dirty = ctx.node.watch.is_dirty(ctx.client.conn);
+        let dirty = ctx.clients.watch.is_dirty(ctx.client.conn);
         lines.push((ctx.client.id, ctx.client.info_line_with(now, dirty)));
     }
     lines.sort_by_key(|(id, _)| *id);
@@ -384,14 +388,14 @@ fn client_kill(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
             return;
         }
         let target = ctx
-            .node
             .clients
+            .table
             .values()
             .find(|c| c.peer.as_bytes() == addr)
             .map(|c| c.conn);
         match target {
             Some(conn) => {
-                ctx.node.kill_client(conn);
+                ctx.kill_client(conn);
                 ctx.out().ok();
             }
             None => ctx.out().error("ERR No such client"),
@@ -477,15 +481,15 @@ fn client_kill(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
             && max_age_secs.is_none_or(|m| now.saturating_sub(c.created_mono_ms) / 1000 >= m)
     };
     let victims: Vec<u64> = ctx
-        .node
         .clients
+        .table
         .values()
         .filter(|c| matches(c))
         .map(|c| c.conn)
         .collect();
     let mut killed = victims.len() as i64;
     for conn in victims {
-        ctx.node.kill_client(conn);
+        ctx.kill_client(conn);
     }
     if !skipme && matches(ctx.client) {
         ctx.client.close_after_reply = true;

@@ -4,7 +4,7 @@
 //! texts are Redis 7.0.15's.
 
 use super::{Argv, Ctx};
-use crate::node::LogLevel;
+use crate::io::LogLevel;
 use crate::resp::Proto;
 use crate::types::Value;
 
@@ -19,14 +19,14 @@ pub(super) fn more(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> bool {
         ctx.out().error_bytes(argv.get(2));
     } else if argv.is(1, "log") && argc == 3 {
         let text = String::from_utf8_lossy(argv.get(2)).into_owned();
-        ctx.node
+        ctx.server
             .log(LogLevel::Warning, format!("DEBUG LOG: {text}"));
         ctx.out().ok();
     } else if argv.is(1, "change-repl-id") && argc == 2 {
         let mut id = [0u8; 20];
-        rand::RngCore::fill_bytes(&mut ctx.node.rng, &mut id);
-        ctx.node.repl_id = Some(id.iter().map(|b| format!("{b:02x}")).collect());
-        ctx.node.log(
+        rand::RngCore::fill_bytes(&mut ctx.server.rng, &mut id);
+        ctx.server.repl_id = Some(id.iter().map(|b| format!("{b:02x}")).collect());
+        ctx.server.log(
             LogLevel::Warning,
             "Changing replication IDs after receiving DEBUG change-repl-id".into(),
         );
@@ -35,7 +35,7 @@ pub(super) fn more(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> bool {
         // Redis's quicklistisSetPackedThreshold: up to 4 GB less 1 MB; 0 restores 1 GB.
         match crate::config::memtoull(argv.get(2)) {
             Some(bytes) if bytes <= (1u64 << 32) - (1 << 20) => {
-                ctx.node.quicklist_packed_threshold_bytes =
+                ctx.server.quicklist_packed_threshold_bytes =
                     if bytes == 0 { 1 << 30 } else { bytes };
                 ctx.out().ok();
             }
@@ -71,7 +71,7 @@ pub(super) fn more(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> bool {
             .skip_while(|b| matches!(b, b'+' | b'-'))
             .take_while(|b| b.is_ascii_digit())
             .any(|&b| b != b'0');
-        ctx.node.cron_paused = digits;
+        ctx.server.cron_paused = digits;
         ctx.out().ok();
     } else if argv.is(1, "stringmatch-test") && argc == 2 {
         stringmatch_test(ctx);
@@ -91,7 +91,7 @@ const STRINGMATCH_TEST_MAX_BYTES: usize = 32;
 /// metacharacters likely) against random texts; passing means nothing panicked.
 fn stringmatch_test(ctx: &mut Ctx<'_>) {
     use rand::{Rng, SeedableRng};
-    let seed: u64 = ctx.node.rng.gen();
+    let seed: u64 = ctx.server.rng.gen();
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
     const ALPHABET: &[u8] = b"*?[]\\^-ab";
     let draw = |rng: &mut rand_chacha::ChaCha8Rng| -> Vec<u8> {
@@ -124,17 +124,17 @@ fn stringmatch_test(ctx: &mut Ctx<'_>) {
 fn encoding_dump(ctx: &mut Ctx<'_>, key: &[u8], encoding: &str, title: &str) {
     let db = ctx.db();
     let now_ms = ctx.now.wall_ms;
-    let Some(id) = ctx.node.keyspace.lookup(db, key, now_ms) else {
+    let Some(id) = ctx.keyspace.lookup(db, key, now_ms) else {
         ctx.out().error(super::errors::NO_SUCH_KEY);
         return;
     };
-    let summary = match ctx.node.keyspace.value(db, id) {
+    let summary = match ctx.keyspace.value(db, id) {
         Some(v) if v.encoding_name() == encoding => Some(summary(v)),
         _ => None,
     };
     match summary {
         Some(text) => {
-            ctx.node.log(
+            ctx.server.log(
                 LogLevel::Notice,
                 format!("{title} of key '{}': {text}", String::from_utf8_lossy(key)),
             );

@@ -15,6 +15,8 @@ macro_rules! flag_set {
         #[derive(Clone, Copy, PartialEq, Eq, Default, Hash)]
         pub struct $T($int);
 
+        // A general set type: not every instance uses every operation.
+        #[allow(dead_code)]
         impl $T {
             pub const NONE: $T = $T(0);
             $($(#[$fdoc])* pub const $F: $T = $T(1 << $bit);)*

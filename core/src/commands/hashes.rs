@@ -34,7 +34,7 @@ pub static COMMANDS: &[CommandSpec] = &[
 
 /// The node's `hash-max-listpack-*` thresholds.
 fn limits(ctx: &Ctx<'_>) -> HashLimits {
-    let s = ctx.node.config.settings();
+    let s = ctx.server.config.settings();
     HashLimits {
         max_listpack_entries: s.hash_max_listpack_entries,
         max_listpack_value_bytes: s.hash_max_listpack_value_bytes,
@@ -48,7 +48,7 @@ fn lookup_hash(ctx: &mut Ctx<'_>, key: &[u8], read: bool) -> Result<Option<u32>,
 }
 
 fn hash_of<'c>(ctx: &'c Ctx<'_>, id: u32) -> Option<&'c Hash> {
-    match ctx.node.keyspace.value(ctx.client.db, id) {
+    match ctx.keyspace.value(ctx.client.db, id) {
         Some(Value::Hash(h)) => Some(h),
         _ => None,
     }
@@ -62,7 +62,6 @@ fn lookup_or_create(ctx: &mut Ctx<'_>, key: &[u8]) -> Result<u32, ()> {
         None => {
             let db = ctx.db();
             Ok(ctx
-                .node
                 .keyspace
                 .set_found(db, None, key, Value::Hash(Hash::default()), false))
         }
@@ -157,8 +156,8 @@ fn hmget(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
         return;
     };
     let db = ctx.db();
-    let Ctx { node, client, .. } = ctx;
-    let hash = match found.and_then(|id| node.keyspace.value(db, id)) {
+    let Ctx { client, .. } = ctx;
+    let hash = match found.and_then(|id| ctx.keyspace.value(db, id)) {
         Some(Value::Hash(h)) => Some(h),
         _ => None,
     };
@@ -242,8 +241,8 @@ fn getall_generic(ctx: &mut Ctx<'_>, argv: &Argv<'_>, parts: Parts) {
         return;
     };
     let db = ctx.db();
-    let Ctx { node, client, .. } = ctx;
-    let hash = match found.and_then(|id| node.keyspace.value(db, id)) {
+    let Ctx { client, .. } = ctx;
+    let hash = match found.and_then(|id| ctx.keyspace.value(db, id)) {
         Some(Value::Hash(h)) => Some(h),
         _ => None,
     };
@@ -384,9 +383,9 @@ fn hrandfield(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
         let Ok(found) = lookup_hash(ctx, argv.get(1), true) else {
             return;
         };
-        let Ctx { node, client, .. } = ctx;
-        let rng = &mut node.rng;
-        let hash = match found.and_then(|id| node.keyspace.value(client.db, id)) {
+        let Ctx { client, .. } = ctx;
+        let rng = &mut ctx.server.rng;
+        let hash = match found.and_then(|id| ctx.keyspace.value(client.db, id)) {
             Some(Value::Hash(h)) => Some(h),
             _ => None,
         };
@@ -403,9 +402,9 @@ fn hrandfield(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
     let Ok(found) = lookup_hash(ctx, argv.get(1), true) else {
         return;
     };
-    let Ctx { node, client, .. } = ctx;
-    let rng = &mut node.rng;
-    let hash = match found.and_then(|id| node.keyspace.value(client.db, id)) {
+    let Ctx { client, .. } = ctx;
+    let rng = &mut ctx.server.rng;
+    let hash = match found.and_then(|id| ctx.keyspace.value(client.db, id)) {
         Some(Value::Hash(h)) if count != 0 => h,
         _ => {
             client.out.array(0);
@@ -509,8 +508,8 @@ fn hscan(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
         return;
     };
     let db = ctx.db();
-    let Ctx { node, client, .. } = ctx;
-    let Some(Value::Hash(hash)) = node.keyspace.value(db, id) else {
+    let Ctx { client, .. } = ctx;
+    let Some(Value::Hash(hash)) = ctx.keyspace.value(db, id) else {
         return;
     };
     let mut found: Vec<Pair<'_>> = Vec::new();

@@ -46,7 +46,7 @@ static OBJECT_SUBCOMMANDS: &[CommandSpec] = &[
 
 fn lookup(ctx: &mut Ctx<'_>, key: &[u8]) -> Option<u32> {
     let db = ctx.db();
-    ctx.node.keyspace.lookup(db, key, ctx.now.wall_ms)
+    ctx.keyspace.lookup(db, key, ctx.now.wall_ms)
 }
 
 fn del(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
@@ -54,7 +54,7 @@ fn del(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
     let now_ms = ctx.now.wall_ms;
     let mut deleted = 0i64;
     for key in argv.iter().skip(1) {
-        if ctx.node.keyspace.delete(db, key, now_ms) {
+        if ctx.keyspace.delete(db, key, now_ms) {
             ctx.key_modified(key);
             ctx.notify(notify::GENERIC, "del", key);
             deleted += 1;
@@ -76,12 +76,7 @@ fn touch(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
     let n = argv
         .iter()
         .skip(1)
-        .filter(|k| {
-            ctx.node
-                .keyspace
-                .lookup_touch(db, k, now_ms, secs)
-                .is_some()
-        })
+        .filter(|k| ctx.keyspace.lookup_touch(db, k, now_ms, secs).is_some())
         .count();
     ctx.out().int(n as i64);
 }
@@ -89,7 +84,7 @@ fn touch(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
 fn type_cmd(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
     let db = ctx.db();
     let name = lookup(ctx, argv.get(1))
-        .and_then(|id| ctx.node.keyspace.value(db, id))
+        .and_then(|id| ctx.keyspace.value(db, id))
         .map_or("none", Value::type_name);
     ctx.out().simple(name);
 }
@@ -98,7 +93,7 @@ fn keys(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
     let pattern = argv.get(1);
     let all = pattern == b"*";
     let now_ms = ctx.now.wall_ms;
-    let db = ctx.node.keyspace.db(ctx.client.db);
+    let db = ctx.keyspace.db(ctx.client.db);
     let found: Vec<&[u8]> = db
         .iter()
         .filter(|(_, e)| !e.is_expired(now_ms))
@@ -142,7 +137,7 @@ fn scan(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
     };
     let now_ms = ctx.now.wall_ms;
     let db_index = ctx.db();
-    let db = ctx.node.keyspace.db(db_index);
+    let db = ctx.keyspace.db(db_index);
     let mut found: Vec<Vec<u8>> = Vec::new();
     let mut expired: Vec<u32> = Vec::new();
     let next = db.scan(cursor, opts.count, |id, e| {
@@ -163,7 +158,7 @@ fn scan(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
         found.push(k.to_vec());
     });
     for id in expired {
-        ctx.node.keyspace.remove_expired(db_index, id);
+        ctx.keyspace.remove_expired(db_index, id);
     }
     let out = ctx.out();
     out.array(2);
@@ -177,28 +172,25 @@ fn scan(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
 fn randomkey(ctx: &mut Ctx<'_>, _argv: &Argv<'_>) {
     let db = ctx.db();
     let now_ms = ctx.now.wall_ms;
-    let budget = ctx.node.keyspace.db(db).len() + 1;
+    let budget = ctx.keyspace.db(db).len() + 1;
     for _ in 0..budget {
         let picked = {
-            let node = &mut *ctx.node;
-            let rng = &mut node.rng;
-            node.keyspace
+            let rng = &mut ctx.server.rng;
+            ctx.keyspace
                 .db(db)
                 .random_id(|n| rand::Rng::gen_range(rng, 0..n.max(1)))
         };
         let Some(id) = picked else { break };
         let expired = ctx
-            .node
             .keyspace
             .db(db)
             .get(id)
             .is_some_and(|e| e.is_expired(now_ms));
         if expired {
-            ctx.node.keyspace.remove_expired(db, id);
+            ctx.keyspace.remove_expired(db, id);
             continue;
         }
         let key = ctx
-            .node
             .keyspace
             .db(db)
             .get(id)
@@ -226,14 +218,14 @@ fn rename_generic(ctx: &mut Ctx<'_>, argv: &Argv<'_>, nx: bool) {
         }
         return;
     }
-    if let Some(dst_id) = ctx.node.keyspace.lookup(db, dst, now_ms) {
+    if let Some(dst_id) = ctx.keyspace.lookup(db, dst, now_ms) {
         if nx {
             ctx.out().int(0);
             return;
         }
-        ctx.node.keyspace.db_mut(db).remove(dst_id);
+        ctx.keyspace.db_mut(db).remove(dst_id);
     }
-    let d = ctx.node.keyspace.db_mut(db);
+    let d = ctx.keyspace.db_mut(db);
     if let Some(entry) = d.remove(src_id) {
         let id = d.insert(dst, entry.value);
         d.touch(id, entry.access_secs);
@@ -281,7 +273,7 @@ pub(crate) fn arg_i32(ctx: &mut Ctx<'_>, raw: &[u8], error: Option<&str>) -> Opt
 }
 
 fn db_index(ctx: &Ctx<'_>, id: i64) -> Option<usize> {
-    (id >= 0 && (id as usize) < ctx.node.keyspace.dbs.len()).then_some(id as usize)
+    (id >= 0 && (id as usize) < ctx.keyspace.dbs.len()).then_some(id as usize)
 }
 
 fn copy(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
@@ -314,22 +306,22 @@ fn copy(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
         return;
     }
     let now_ms = ctx.now.wall_ms;
-    let Some(src_id) = ctx.node.keyspace.lookup(src_db, src, now_ms) else {
+    let Some(src_id) = ctx.keyspace.lookup(src_db, src, now_ms) else {
         ctx.out().int(0);
         return;
     };
-    let Some(entry) = ctx.node.keyspace.db(src_db).get(src_id).cloned() else {
+    let Some(entry) = ctx.keyspace.db(src_db).get(src_id).cloned() else {
         ctx.out().int(0);
         return;
     };
-    if let Some(dst_id) = ctx.node.keyspace.lookup(dst_db, dst, now_ms) {
+    if let Some(dst_id) = ctx.keyspace.lookup(dst_db, dst, now_ms) {
         if !replace {
             ctx.out().int(0);
             return;
         }
-        ctx.node.keyspace.db_mut(dst_db).remove(dst_id);
+        ctx.keyspace.db_mut(dst_db).remove(dst_id);
     }
-    let d = ctx.node.keyspace.db_mut(dst_db);
+    let d = ctx.keyspace.db_mut(dst_db);
     let id = d.insert(dst, entry.value);
     d.touch(id, ctx.now.mono_secs());
     if entry.expire_at_ms != 0 {
@@ -356,16 +348,16 @@ fn move_key(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
     }
     let key = argv.get(1);
     let now_ms = ctx.now.wall_ms;
-    let Some(src_id) = ctx.node.keyspace.lookup(src_db, key, now_ms) else {
+    let Some(src_id) = ctx.keyspace.lookup(src_db, key, now_ms) else {
         ctx.out().int(0);
         return;
     };
-    if ctx.node.keyspace.lookup(dst_db, key, now_ms).is_some() {
+    if ctx.keyspace.lookup(dst_db, key, now_ms).is_some() {
         ctx.out().int(0);
         return;
     }
-    if let Some(entry) = ctx.node.keyspace.db_mut(src_db).remove(src_id) {
-        let d = ctx.node.keyspace.db_mut(dst_db);
+    if let Some(entry) = ctx.keyspace.db_mut(src_db).remove(src_id) {
+        let d = ctx.keyspace.db_mut(dst_db);
         let id = d.insert(key, entry.value);
         d.touch(id, entry.access_secs);
         if entry.expire_at_ms != 0 {
@@ -381,7 +373,7 @@ fn move_key(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
 }
 
 fn dbsize(ctx: &mut Ctx<'_>, _argv: &Argv<'_>) {
-    let n = ctx.node.keyspace.db(ctx.client.db).len();
+    let n = ctx.keyspace.db(ctx.client.db).len();
     ctx.out().int(n as i64);
 }
 
@@ -400,7 +392,7 @@ fn flushdb(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
     }
     let db = ctx.db();
     ctx.db_modified(db, None);
-    ctx.node.keyspace.flush_db(db);
+    ctx.keyspace.flush_db(db);
     ctx.out().ok();
 }
 
@@ -408,11 +400,11 @@ fn flushall(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
     if !flush_args_ok(ctx, argv) {
         return;
     }
-    for db in 0..ctx.node.keyspace.dbs.len() {
+    for db in 0..ctx.keyspace.dbs.len() {
         ctx.db_modified(db, None);
     }
-    for db in 0..ctx.node.keyspace.dbs.len() {
-        ctx.node.keyspace.flush_db(db);
+    for db in 0..ctx.keyspace.dbs.len() {
+        ctx.keyspace.flush_db(db);
     }
     ctx.out().ok();
 }
@@ -431,13 +423,13 @@ fn swapdb(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
     // Watchers of either database see the other's keys from now on.
     ctx.db_modified(a, Some(b));
     ctx.db_modified(b, Some(a));
-    ctx.node.keyspace.dbs.swap(a, b);
-    ctx.node.keyspace.swaps = ctx.node.keyspace.swaps.wrapping_add(1);
+    ctx.keyspace.dbs.swap(a, b);
+    ctx.keyspace.swaps = ctx.keyspace.swaps.wrapping_add(1);
     // Waiters on either index may find their key there now (`scanDatabaseForReadyKeys`).
     // This must look at the databases as they are after the swap: before it, the key
     // a waiter of db a wants is still in db b.
-    crate::blocking::signal_db(ctx.node, a);
-    crate::blocking::signal_db(ctx.node, b);
+    ctx.clients.blocking.signal_db(ctx.keyspace, a);
+    ctx.clients.blocking.signal_db(ctx.keyspace, b);
     ctx.out().ok();
 }
 
@@ -496,12 +488,7 @@ fn expire_generic(ctx: &mut Ctx<'_>, argv: &Argv<'_>, relative: bool, seconds: b
         ctx.out().int(0);
         return;
     };
-    let current = ctx
-        .node
-        .keyspace
-        .db(db)
-        .get(id)
-        .map_or(0, |e| e.expire_at_ms);
+    let current = ctx.keyspace.db(db).get(id).map_or(0, |e| e.expire_at_ms);
     let has_ttl = current != 0;
     let current = current as i64;
     // Each flag is its own gate; no TTL counts as an infinite one for GT and LT.
@@ -515,7 +502,7 @@ fn expire_generic(ctx: &mut Ctx<'_>, argv: &Argv<'_>, relative: bool, seconds: b
     }
     let now_ms = ctx.now.wall_ms as i64;
     let key = argv.get(1);
-    let d = ctx.node.keyspace.db_mut(db);
+    let d = ctx.keyspace.db_mut(db);
     if when <= now_ms {
         d.remove(id);
         ctx.propagate_as(|| crate::propagate::argv(&[b"DEL", key]));
@@ -554,12 +541,7 @@ fn ttl_generic(ctx: &mut Ctx<'_>, argv: &Argv<'_>, ms: bool, absolute: bool) {
         ctx.out().int(-2);
         return;
     };
-    let at = ctx
-        .node
-        .keyspace
-        .db(db)
-        .get(id)
-        .map_or(0, |e| e.expire_at_ms);
+    let at = ctx.keyspace.db(db).get(id).map_or(0, |e| e.expire_at_ms);
     if at == 0 {
         ctx.out().int(-1);
         return;
@@ -591,7 +573,7 @@ fn pexpiretime(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
 fn persist(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
     let db = ctx.db();
     let removed = match lookup(ctx, argv.get(1)) {
-        Some(id) => ctx.node.keyspace.db_mut(db).clear_expire(id),
+        Some(id) => ctx.keyspace.db_mut(db).clear_expire(id),
         None => false,
     };
     if removed {
@@ -615,7 +597,6 @@ fn object_encoding(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
     };
     let db = ctx.db();
     let enc = ctx
-        .node
         .keyspace
         .value(db, id)
         .map_or("raw", Value::encoding_name);
@@ -623,7 +604,7 @@ fn object_encoding(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
 }
 
 fn lfu_policy(ctx: &Ctx<'_>) -> bool {
-    ctx.node.config.settings().maxmemory_policy.is_lfu()
+    ctx.server.config.settings().maxmemory_policy.is_lfu()
 }
 
 fn object_freq(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
@@ -647,12 +628,7 @@ fn object_idletime(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
         return;
     }
     let db = ctx.db();
-    let last = ctx
-        .node
-        .keyspace
-        .db(db)
-        .get(id)
-        .map_or(0, |e| e.access_secs);
+    let last = ctx.keyspace.db(db).get(id).map_or(0, |e| e.access_secs);
     let idle = ctx.now.mono_secs().saturating_sub(last);
     ctx.out().int(idle as i64);
 }
@@ -664,10 +640,10 @@ fn object_refcount(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
         return;
     };
     let db = ctx.db();
-    let policy = ctx.node.config.settings().maxmemory_policy;
+    let policy = ctx.server.config.settings().maxmemory_policy;
     let sharing =
-        ctx.node.config.settings().maxmemory_bytes == 0 || !(policy.is_lru() || policy.is_lfu());
-    let shared = matches!(ctx.node.keyspace.value(db, id), Some(Value::Str(StrValue::Int(n))) if (0..10_000).contains(n));
+        ctx.server.config.settings().maxmemory_bytes == 0 || !(policy.is_lru() || policy.is_lfu());
+    let shared = matches!(ctx.keyspace.value(db, id), Some(Value::Str(StrValue::Int(n))) if (0..10_000).contains(n));
     ctx.out().int(if shared && sharing {
         i32::MAX as i64
     } else {

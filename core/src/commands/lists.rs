@@ -47,7 +47,9 @@ const LIST_MAX_ITEM_BYTES: usize = (1 << 32) - 1024;
 
 /// The node's `list-max-listpack-size`, fixed for a list when it is created.
 fn limits(ctx: &Ctx<'_>) -> ListLimits {
-    ListLimits::from_fill(i64::from(ctx.node.config.settings().list_max_listpack_size))
+    ListLimits::from_fill(i64::from(
+        ctx.server.config.settings().list_max_listpack_size,
+    ))
 }
 
 /// A live list key. `read`: counts keyspace hits and misses (Redis's lookupKeyRead).
@@ -57,7 +59,7 @@ fn lookup_list(ctx: &mut Ctx<'_>, key: &[u8], read: bool) -> Result<Option<u32>,
 }
 
 fn list_of<'c>(ctx: &'c Ctx<'_>, id: u32) -> Option<&'c List> {
-    match ctx.node.keyspace.value(ctx.client.db, id) {
+    match ctx.keyspace.value(ctx.client.db, id) {
         Some(Value::List(l)) => Some(l),
         _ => None,
     }
@@ -70,8 +72,7 @@ fn list_len(ctx: &Ctx<'_>, id: u32) -> usize {
 /// Runs `f` on the list in slot `id` with memory kept accounted.
 fn update_list<R>(ctx: &mut Ctx<'_>, id: u32, f: impl FnOnce(&mut List) -> R) -> Option<R> {
     let db = ctx.db();
-    ctx.node
-        .keyspace
+    ctx.keyspace
         .db_mut(db)
         .update_value(id, |v| match v {
             Value::List(l) => Some(f(l)),
@@ -94,7 +95,7 @@ pub(crate) fn list_value(ctx: &Ctx<'_>, items: &[Vec<u8>]) -> Value {
 fn create_list(ctx: &mut Ctx<'_>, key: &[u8]) -> u32 {
     let db = ctx.db();
     let list = Value::List(Box::new(List::new(limits(ctx))));
-    ctx.node.keyspace.set_found(db, None, key, list, false)
+    ctx.keyspace.set_found(db, None, key, list, false)
 }
 
 /// Redis's `listElementsRemoved`: the pop event, the deletion of an emptied list.
@@ -266,8 +267,8 @@ fn lindex(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
 /// clamped), tail first when `reverse`. Returns (first index, count) replied.
 fn reply_range(ctx: &mut Ctx<'_>, id: u32, start: i64, end: i64, reverse: bool) -> (usize, usize) {
     let db = ctx.db();
-    let Ctx { node, client, .. } = ctx;
-    let list = match node.keyspace.value(db, id) {
+    let Ctx { client, .. } = ctx;
+    let list = match ctx.keyspace.value(db, id) {
         Some(Value::List(l)) => l,
         _ => {
             client.out.array(0);
@@ -473,7 +474,7 @@ fn lrem(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
     let from = if count < 0 { End::Tail } else { End::Head };
     let mut limit = usize::try_from(count.unsigned_abs()).unwrap_or(usize::MAX);
     // Planted: one more removal than asked for.
-    if limit != 0 && ctx.node.mutants.is(Mutant::LremRemovesOneTooMany) {
+    if limit != 0 && ctx.server.mutants.is(Mutant::LremRemovesOneTooMany) {
         limit = limit.saturating_add(1);
     }
     let element = argv.get(3);
@@ -642,7 +643,7 @@ fn lmove_from(ctx: &mut Ctx<'_>, src: &[u8], src_id: u32, dst: &[u8], from: End,
     lmove_push(ctx, dst, dst_found, &value, to);
     ctx.notify(notify::LIST, pop_event(from), src);
     let db = ctx.db();
-    let src_id_now = ctx.node.keyspace.db(db).find(src);
+    let src_id_now = ctx.keyspace.db(db).find(src);
     if let Some(id) = src_id_now {
         delete_if_empty(ctx, src, id);
     }
@@ -837,12 +838,7 @@ fn bpop_generic(ctx: &mut Ctx<'_>, argv: &Argv<'_>, from: End) {
     }
     let keys: Vec<Vec<u8>> = (1..argv.len() - 1).map(|j| argv.get(j).to_vec()).collect();
     let deadline = deadline(ctx, timeout_ms);
-    blocking::block(
-        ctx,
-        keys,
-        deadline,
-        BlockedOp::List(ListTarget::Pop { from }),
-    );
+    ctx.block(keys, deadline, BlockedOp::List(ListTarget::Pop { from }));
 }
 
 fn blpop(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
@@ -879,7 +875,7 @@ fn blmove_generic(ctx: &mut Ctx<'_>, argv: &Argv<'_>, from: End, to: End, timeou
         to,
         dst: argv.get(2).to_vec(),
     };
-    blocking::block(ctx, vec![src.to_vec()], deadline, BlockedOp::List(target));
+    ctx.block(vec![src.to_vec()], deadline, BlockedOp::List(target));
 }
 
 fn blmove(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
@@ -918,7 +914,7 @@ fn blmpop(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
         from: a.from,
         count: a.count,
     };
-    blocking::block(ctx, keys, deadline, BlockedOp::List(target));
+    ctx.block(keys, deadline, BlockedOp::List(target));
 }
 
 /// Serves a client blocked on `key` (a non-empty list in slot `id`), as Redis's
@@ -950,7 +946,7 @@ pub(crate) fn serve_blocked(ctx: &mut Ctx<'_>, key: &[u8], id: u32, target: &Lis
             lmove_push(ctx, dst, dst_found, &value, *to);
             ctx.notify(notify::LIST, pop_event(*from), key);
             let db = ctx.db();
-            let deleted = match ctx.node.keyspace.db(db).find(key) {
+            let deleted = match ctx.keyspace.db(db).find(key) {
                 Some(id) => delete_if_empty(ctx, key, id),
                 None => false,
             };
@@ -963,8 +959,8 @@ pub(crate) fn serve_blocked(ctx: &mut Ctx<'_>, key: &[u8], id: u32, target: &Lis
 /// The slot of `key` in the client's database when it is a list with elements.
 pub(crate) fn is_ready(ctx: &mut Ctx<'_>, key: &[u8]) -> Option<u32> {
     let db = ctx.db();
-    let id = ctx.node.keyspace.lookup(db, key, ctx.now.wall_ms)?;
-    match ctx.node.keyspace.value(db, id) {
+    let id = ctx.keyspace.lookup(db, key, ctx.now.wall_ms)?;
+    match ctx.keyspace.value(db, id) {
         Some(Value::List(l)) if !l.is_empty() => Some(id),
         _ => None,
     }
@@ -986,8 +982,8 @@ mod tests {
     }
 
     /// Runs `lines` on a fresh node, one connection; returns the replies.
-    fn run(node: &mut crate::node::Node, lines: &[&str]) -> String {
-        use crate::node::{Effect, Input, Now};
+    fn run(node: &mut crate::Node, lines: &[&str]) -> String {
+        use crate::{Effect, Input, Now};
         let now = Now {
             mono_ms: 10,
             wall_ms: 1_700_000_000_010,

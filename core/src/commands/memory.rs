@@ -68,7 +68,7 @@ fn usage(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
             return;
         }
     }
-    let db = ctx.node.keyspace.db(ctx.db());
+    let db = ctx.keyspace.db(ctx.db());
     match db.find(argv.get(2)) {
         Some(id) => {
             let bytes = db.entry_bytes(id);
@@ -79,7 +79,7 @@ fn usage(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
 }
 
 fn doctor(ctx: &mut Ctx<'_>, _argv: &Argv<'_>) {
-    let used = ctx.node.used_memory_bytes();
+    let used = ctx.used_memory_bytes();
     let report: &str = if used < DOCTOR_MIN_USED_BYTES {
         "Hi Sam, this instance is empty or is using very little memory, my issues detector can't be used in these conditions. Please, leave for your mission on Earth and fill it with some data. The new Sam and I will be back to our programming as soon as I finished rebooting.\n"
     } else {
@@ -105,17 +105,16 @@ fn purge(ctx: &mut Ctx<'_>, _argv: &Argv<'_>) {
 /// production driver reports). keel does not track a peak separately yet: the peak
 /// fields report the current figure, as INFO's `used_memory_peak` does.
 fn stats(ctx: &mut Ctx<'_>, _argv: &Argv<'_>) {
-    let node = &*ctx.node;
-    let used = node.used_memory_bytes() as u64;
-    let startup = crate::node::BASELINE_USED_BYTES as u64;
-    let clients = node.clients_memory_bytes() as u64;
-    let rss = node.rss_bytes.unwrap_or(used);
-    let keys: u64 = (0..node.keyspace.databases())
-        .map(|i| node.keyspace.db(i).len() as u64)
+    let used = ctx.used_memory_bytes() as u64;
+    let startup = crate::clients::BASELINE_USED_BYTES as u64;
+    let clients = ctx.clients.memory_bytes() as u64;
+    let rss = ctx.server.rss_bytes.unwrap_or(used);
+    let keys: u64 = (0..ctx.keyspace.databases())
+        .map(|i| ctx.keyspace.db(i).len() as u64)
         .sum();
-    let dbs: Vec<(usize, u64, u64)> = (0..node.keyspace.databases())
+    let dbs: Vec<(usize, u64, u64)> = (0..ctx.keyspace.databases())
         .filter_map(|i| {
-            let db = node.keyspace.db(i);
+            let db = ctx.keyspace.db(i);
             (!db.is_empty()).then(|| {
                 (
                     i,

@@ -1,7 +1,9 @@
 //! The command table and the dispatcher that runs Redis's checks in Redis's order. A
 //! row says name, arity, flag bits, handler and getkeys procedure once; `docs` adds what
 //! only COMMAND reads (key specs, ACL categories, documentation), and `keyspec` turns
-//! the two into key positions. Commands write replies; they never touch I/O.
+//! the two into key positions. Commands write replies; they never touch I/O and never
+//! see the node: a handler gets a `Ctx` holding the running client, the keyspace, the
+//! node-wide `Server` state and the clients' registries, each borrowed on its own.
 
 pub mod command;
 pub mod connection;
@@ -14,8 +16,6 @@ pub mod keyspec;
 pub mod lists;
 pub mod memory;
 pub mod pubsub;
-#[rustfmt::skip]
-mod redis_docs;
 pub mod server;
 pub mod sets;
 pub mod sort;
@@ -24,9 +24,13 @@ pub mod transactions;
 pub mod zsets;
 
 use self::flags::CmdFlags;
+use crate::blocking::BlockedOp;
 use crate::client::{Client, ReplyMode};
-use crate::node::{Node, Now};
+use crate::clients::Clients;
+use crate::io::{ConnId, Effect, Now};
+use crate::keyspace::Keyspace;
 use crate::resp::ReplyBuf;
+use crate::server::Server;
 use crate::util::c_str_prefix;
 
 /// A command's arguments: ranges into the query buffer (no copies).
@@ -42,10 +46,6 @@ impl<'a> Argv<'a> {
 
     pub fn len(&self) -> usize {
         self.ranges.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.ranges.is_empty()
     }
 
     /// Argument `i`; empty when out of range (arity is checked before handlers run).
@@ -75,11 +75,16 @@ impl<'a> Argv<'a> {
     }
 }
 
-/// Everything a command runs with.
+/// Everything a command runs with: the running client (out of the client table),
+/// the keyspace, the node-wide state and the other clients with their registries,
+/// borrowed apart so a handler can hold one while changing another.
 pub struct Ctx<'a> {
-    pub node: &'a mut Node,
     pub client: &'a mut Client,
     pub now: Now,
+    pub keyspace: &'a mut Keyspace,
+    pub server: &'a mut Server,
+    pub clients: &'a mut Clients,
+    pub commands: &'a CommandTable,
 }
 
 impl Ctx<'_> {
@@ -89,6 +94,37 @@ impl Ctx<'_> {
 
     pub fn db(&self) -> usize {
         self.client.db
+    }
+
+    /// Turns expiry deletions and key creations since the last call into WATCH
+    /// invalidations and notifications (see `Clients::drain_keyspace_log`).
+    pub fn drain_keyspace_log(&mut self) {
+        self.clients
+            .drain_keyspace_log(self.keyspace, self.server, Some(&mut *self.client));
+    }
+
+    /// Parks the running client on `keys` (Redis's `blockForKeys`); the reply comes
+    /// when a key is served, the deadline passes or CLIENT UNBLOCK.
+    pub fn block(&mut self, keys: Vec<Vec<u8>>, deadline_ms: u64, op: BlockedOp) {
+        self.clients
+            .blocking
+            .block(self.client, self.keyspace, keys, deadline_ms, op);
+    }
+
+    /// `used_memory` as INFO reports it (the running client included).
+    pub fn used_memory_bytes(&self) -> usize {
+        self.clients.used_memory_bytes(self.keyspace)
+    }
+
+    /// Closes another client (CLIENT KILL): forgets it and asks the driver to close.
+    pub fn kill_client(&mut self, conn: ConnId) {
+        self.clients.remove_and_forget(conn);
+        self.server.effects.push_back(Effect::Close { conn });
+    }
+
+    /// Call after a command changed `server.config`, so cached values follow.
+    pub fn config_changed(&mut self) {
+        config_changed(self.server, self.keyspace, self.clients);
     }
 
     /// Redis's `signalModifiedKey`: call after a command changed `key` in the
@@ -101,21 +137,21 @@ impl Ctx<'_> {
     /// `key_modified` for a key in another database (MOVE, COPY ... DB).
     pub fn key_modified_in(&mut self, db: usize, key: &[u8]) {
         // Expiry deletions that happened during this command's lookups come first.
-        self.node.drain_keyspace_log(Some(&mut *self.client));
-        if !self.node.watch.is_empty() {
-            self.node.watch.touch(db, key, &self.node.keyspace);
+        self.drain_keyspace_log();
+        if !self.clients.watch.is_empty() {
+            self.clients.watch.touch(db, key, self.keyspace);
         }
     }
 
     /// Redis's `touchAllWatchedKeysInDb`: call BEFORE `emptied` is flushed
     /// (`replaced_with` None) or swapped with `replaced_with`.
     pub fn db_modified(&mut self, emptied: usize, replaced_with: Option<usize>) {
-        self.node.drain_keyspace_log(Some(&mut *self.client));
-        if !self.node.watch.is_empty() {
+        self.drain_keyspace_log();
+        if !self.clients.watch.is_empty() {
             let now_ms = self.now.wall_ms;
-            self.node
+            self.clients
                 .watch
-                .touch_db(emptied, replaced_with, &self.node.keyspace, now_ms);
+                .touch_db(emptied, replaced_with, self.keyspace, now_ms);
         }
     }
 
@@ -123,8 +159,8 @@ impl Ctx<'_> {
     /// (Redis's `rewriteClientCommandVector`); built only when someone consumes the
     /// stream.
     pub fn propagate_as(&mut self, parts: impl FnOnce() -> Vec<Vec<u8>>) {
-        if self.node.propagation.enabled() {
-            self.node.propagation.rewrite(parts());
+        if self.server.propagation.enabled() {
+            self.server.propagation.rewrite(parts());
         }
     }
 
@@ -137,13 +173,31 @@ impl Ctx<'_> {
 
     /// `notify` for a key in another database (MOVE, COPY ... DB).
     pub fn notify_in(&mut self, db: usize, class: crate::notify::Class, event: &str, key: &[u8]) {
-        self.node.drain_keyspace_log(Some(&mut *self.client));
-        if self.node.config.settings().notify_keyspace_events_flags as crate::notify::Class & class
+        self.drain_keyspace_log();
+        if self.server.config.settings().notify_keyspace_events_flags as crate::notify::Class
+            & class
             != 0
         {
-            self.node
-                .notify_keyspace_event(Some(&mut *self.client), class, event, key, db);
+            self.clients.notify_keyspace_event(
+                self.server,
+                Some(&mut *self.client),
+                class,
+                event,
+                key,
+                db,
+            );
         }
+    }
+}
+
+/// After a config change (CONFIG SET, or a driver's edit through the node): refreshes
+/// the hot values and what follows them in the keyspace and the clients.
+pub fn config_changed(server: &mut Server, keyspace: &mut Keyspace, clients: &mut Clients) {
+    let limits_changed = server.refresh_hot();
+    keyspace.log_new_keys = server.hot.notify_flags & crate::notify::NEW != 0;
+    if limits_changed {
+        // Rare (CONFIG SET client-output-buffer-limit): re-arm every client.
+        clients.rearm_output_limits(&server.hot.output_limits);
     }
 }
 
@@ -306,8 +360,9 @@ pub fn subcommand_syntax_error(out: &mut ReplyBuf, argv: &Argv<'_>) {
     );
 }
 
-/// Runs one command for `client`, with Redis's checks in Redis's order.
-pub fn execute(node: &mut Node, now: Now, client: &mut Client, argv: &Argv<'_>) {
+/// Runs one command for the context's client, with Redis's checks in Redis's order.
+pub fn execute(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
+    let client = &mut *ctx.client;
     let out_start = client.out.len();
     let silenced = matches!(client.reply_mode, ReplyMode::Off | ReplyMode::Skipping);
     if silenced {
@@ -315,12 +370,13 @@ pub fn execute(node: &mut Node, now: Now, client: &mut Client, argv: &Argv<'_>) 
     }
     let errors_before = count_errors(client.out.as_bytes().get(out_start..).unwrap_or_default());
     // A queued command is counted when EXEC runs it, as Redis.
-    if run_checked(node, now, client, argv) != Dispatch::Queued {
-        node.stats.total_commands_processed += 1;
+    if run_checked(ctx, argv) != Dispatch::Queued {
+        ctx.server.stats.total_commands_processed += 1;
     }
+    let client = &mut *ctx.client;
     let written = client.out.as_bytes().get(out_start..).unwrap_or_default();
     let new_errors = count_errors(written).saturating_sub(errors_before);
-    node.stats.total_error_replies += new_errors;
+    ctx.server.stats.total_error_replies += new_errors;
     // CLIENT REPLY OFF/SKIP: drop what this command wrote.
     match client.reply_mode {
         ReplyMode::On => {}
@@ -354,10 +410,11 @@ fn reject(client: &mut Client, msg: &[u8]) {
 
 /// `reject` for a command that was found: a rejected EXEC inside MULTI discards the
 /// transaction and says why (Redis's `execCommandAbort`).
-fn reject_found(node: &mut Node, client: &mut Client, parent: &CommandSpec, msg: &str) {
+fn reject_found(ctx: &mut Ctx<'_>, parent: &CommandSpec, msg: &str) {
+    let client = &mut *ctx.client;
     if parent.name == "exec" && client.multi.is_some() {
         client.multi = None;
-        node.watch.forget(client.conn);
+        ctx.clients.watch.forget(client.conn);
         // Redis formats its own rejections without the ERR code here; shared
         // error objects (OOM, NOAUTH) keep theirs.
         let why = msg.strip_prefix("ERR ").unwrap_or(msg);
@@ -395,7 +452,7 @@ fn allowed_in_pubsub_context(name: &str) -> bool {
 
 /// The command `argv` names: (container, subcommand spec to run, subcommand name).
 fn resolve(
-    node: &Node,
+    commands: &CommandTable,
     argv: &Argv<'_>,
 ) -> Result<
     (
@@ -405,7 +462,7 @@ fn resolve(
     ),
     Vec<u8>,
 > {
-    let Some(parent) = node.commands.lookup(argv.get(0)) else {
+    let Some(parent) = commands.lookup(argv.get(0)) else {
         return Err(unknown_command_error(argv));
     };
     if parent.subcommands.is_empty() || argv.len() < 2 {
@@ -439,14 +496,14 @@ enum Dispatch {
     Ran,
 }
 
-fn run_checked(node: &mut Node, now: Now, client: &mut Client, argv: &Argv<'_>) -> Dispatch {
-    let (parent, spec, sub_name) = match resolve(node, argv) {
+fn run_checked(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> Dispatch {
+    let (parent, spec, sub_name) = match resolve(ctx.commands, argv) {
         Ok(found) => found,
         Err(msg) => {
-            if node.commands.lookup(argv.get(0)).is_none() {
-                client.last_command = ("NULL", None);
+            if ctx.commands.lookup(argv.get(0)).is_none() {
+                ctx.client.last_command = ("NULL", None);
             }
-            reject(client, &msg);
+            reject(ctx.client, &msg);
             return Dispatch::Rejected;
         }
     };
@@ -455,46 +512,45 @@ fn run_checked(node: &mut Node, now: Now, client: &mut Client, argv: &Argv<'_>) 
             "ERR wrong number of arguments for '{}' command",
             full_name(parent, sub_name)
         );
-        reject_found(node, client, parent, &msg);
+        reject_found(ctx, parent, &msg);
         return Dispatch::Rejected;
     }
-    if !client.authenticated && !spec.flags.contains(CmdFlags::NO_AUTH) {
-        reject_found(node, client, parent, "NOAUTH Authentication required.");
+    if !ctx.client.authenticated && !spec.flags.contains(CmdFlags::NO_AUTH) {
+        reject_found(ctx, parent, "NOAUTH Authentication required.");
         return Dispatch::Rejected;
     }
-    let in_multi = client.multi.is_some();
+    let in_multi = ctx.client.multi.is_some();
     if in_multi && spec.flags.contains(CmdFlags::NO_MULTI) {
-        reject_found(
-            node,
-            client,
-            parent,
-            "ERR Command not allowed inside a transaction",
-        );
+        reject_found(ctx, parent, "ERR Command not allowed inside a transaction");
         return Dispatch::Rejected;
     }
     // Inside MULTI anything but EXEC/DISCARD/QUIT/RESET may grow the queue, so it is
     // refused under memory pressure too; EXEC only when it queued a write that may.
     let may_use_memory = spec.flags.contains(CmdFlags::DENYOOM)
-        || (parent.name == "exec" && client.multi.as_ref().is_some_and(|m| m.denyoom))
+        || (parent.name == "exec" && ctx.client.multi.as_ref().is_some_and(|m| m.denyoom))
         || (in_multi && !matches!(parent.name, "exec" | "discard" | "quit" | "reset"));
     if may_use_memory
-        && node.over_maxmemory()
-        && !node.mutants.is(crate::mutants::Mutant::OomCheckSkipped)
+        && ctx.server.over_maxmemory(|| ctx.used_memory_bytes())
+        && !ctx
+            .server
+            .mutants
+            .is(crate::mutants::Mutant::OomCheckSkipped)
     {
-        reject_found(node, client, parent, errors::OOM);
+        reject_found(ctx, parent, errors::OOM);
         return Dispatch::Rejected;
     }
-    if client.is_pubsub()
-        && client.out.proto == crate::resp::Proto::Resp2
+    if ctx.client.is_pubsub()
+        && ctx.client.out.proto == crate::resp::Proto::Resp2
         && !allowed_in_pubsub_context(parent.name)
     {
         let msg = format!(
             "ERR Can't execute '{}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context",
             full_name(parent, sub_name)
         );
-        reject_found(node, client, parent, &msg);
+        reject_found(ctx, parent, &msg);
         return Dispatch::Rejected;
     }
+    let client = &mut *ctx.client;
     client.last_command = (parent.name, sub_name);
     if in_multi && !runs_inside_multi(parent.name) {
         if let Some(m) = client.multi.as_mut() {
@@ -508,25 +564,26 @@ fn run_checked(node: &mut Node, now: Now, client: &mut Client, argv: &Argv<'_>) 
         return Dispatch::Queued;
     }
     let db = client.db;
-    let mutations_before = node.keyspace.mutations();
-    let mut ctx = Ctx { node, client, now };
-    (spec.handler)(&mut ctx, argv);
-    ctx.node.drain_keyspace_log(Some(&mut *ctx.client));
-    end_call(ctx.node, spec, argv, db, mutations_before);
+    let mutations_before = ctx.keyspace.mutations();
+    (spec.handler)(ctx, argv);
+    ctx.drain_keyspace_log();
+    end_call(ctx, spec, argv, db, mutations_before);
     Dispatch::Ran
 }
 
 /// Redis's `call()` after the command: the dirty counter, and propagation of a write
 /// that changed the dataset (as the handler rewrote it, if it did). FLUSHALL,
 /// FLUSHDB and SWAPDB always propagate, as Redis forces them.
-fn end_call(node: &mut Node, spec: &CommandSpec, argv: &Argv<'_>, db: usize, before: u64) {
-    let changed = node.keyspace.mutations() != before;
+fn end_call(ctx: &mut Ctx<'_>, spec: &CommandSpec, argv: &Argv<'_>, db: usize, before: u64) {
+    let changed = ctx.keyspace.mutations() != before;
+    let server = &mut *ctx.server;
     if changed {
-        node.dirty = node.dirty.wrapping_add(1);
+        server.dirty = server.dirty.wrapping_add(1);
     }
     let forced = matches!(spec.name, "flushall" | "flushdb" | "swapdb");
     let propagate = spec.flags.contains(CmdFlags::WRITE) && (changed || forced);
-    node.propagation
+    server
+        .propagation
         .end_command(db, propagate, || argv.iter().map(<[u8]>::to_vec).collect());
 }
 
@@ -534,26 +591,26 @@ fn end_call(node: &mut Node, spec: &CommandSpec, argv: &Argv<'_>, db: usize, bef
 /// Redis's `call()` only. Counts the command and its error reply.
 pub(crate) fn run_queued(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
     let out_start = ctx.client.out.len();
-    match resolve(ctx.node, argv) {
+    match resolve(ctx.commands, argv) {
         // CLIENT LIST keeps saying `cmd=exec` meanwhile, as Redis.
         Ok((_, spec, _)) if spec.arity_ok(argv.len()) => {
             let db = ctx.client.db;
-            let mutations_before = ctx.node.keyspace.mutations();
+            let mutations_before = ctx.keyspace.mutations();
             (spec.handler)(ctx, argv);
-            ctx.node.drain_keyspace_log(Some(&mut *ctx.client));
-            end_call(ctx.node, spec, argv, db, mutations_before);
+            ctx.drain_keyspace_log();
+            end_call(ctx, spec, argv, db, mutations_before);
         }
         // The table is static: what was found at queueing time is found now.
         _ => ctx.client.out.error("ERR command vanished from the table"),
     }
-    ctx.node.stats.total_commands_processed += 1;
+    ctx.server.stats.total_commands_processed += 1;
     let written = ctx
         .client
         .out
         .as_bytes()
         .get(out_start..)
         .unwrap_or_default();
-    ctx.node.stats.total_error_replies += count_errors(written);
+    ctx.server.stats.total_error_replies += count_errors(written);
 }
 
 /// Redis's shared error texts.
@@ -625,10 +682,9 @@ pub(crate) fn update_with_seeds<R>(
 ) -> Option<R> {
     use rand::Rng;
     let db = ctx.db();
-    let node = &mut *ctx.node;
-    let rng = &mut node.rng;
+    let rng = &mut ctx.server.rng;
     let mut seeds = || [rng.gen(), rng.gen(), rng.gen(), rng.gen()];
-    node.keyspace
+    ctx.keyspace
         .db_mut(db)
         .update_value(id, |v| f(v, &mut seeds))
 }
@@ -638,12 +694,11 @@ pub(crate) fn update_with_seeds<R>(
 pub(crate) fn delete_if_empty(ctx: &mut Ctx<'_>, id: u32) -> bool {
     let db = ctx.db();
     let empty = ctx
-        .node
         .keyspace
         .value(db, id)
         .is_some_and(crate::types::Value::is_empty_collection);
     if empty {
-        ctx.node.keyspace.db_mut(db).remove(id);
+        ctx.keyspace.db_mut(db).remove(id);
     }
     empty
 }
@@ -660,19 +715,18 @@ pub(crate) fn lookup_typed(
     let db = ctx.db();
     let (now_ms, secs) = (ctx.now.wall_ms, ctx.now.mono_secs());
     let found = if ctx.client.no_touch {
-        ctx.node.keyspace.lookup(db, key, now_ms)
+        ctx.keyspace.lookup(db, key, now_ms)
     } else {
-        ctx.node.keyspace.lookup_touch(db, key, now_ms, secs)
+        ctx.keyspace.lookup_touch(db, key, now_ms, secs)
     };
     let Some(id) = found else {
         if count_stats {
-            ctx.node.stats.keyspace_misses += 1;
+            ctx.server.stats.keyspace_misses += 1;
             ctx.notify(crate::notify::KEY_MISS, "keymiss", key);
         }
         return Ok(None);
     };
     if ctx
-        .node
         .keyspace
         .value(db, id)
         .map(crate::types::Value::type_name)
@@ -682,7 +736,7 @@ pub(crate) fn lookup_typed(
         return Err(());
     }
     if count_stats {
-        ctx.node.stats.keyspace_hits += 1;
+        ctx.server.stats.keyspace_hits += 1;
     }
     Ok(Some(id))
 }

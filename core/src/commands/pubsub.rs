@@ -3,7 +3,7 @@
 //! tables live in `crate::pubsub`.
 
 use super::{cmd, Argv, CommandSpec, Ctx};
-use crate::pubsub::{publish, subscription_reply, Kind};
+use crate::pubsub::{subscription_reply, Kind};
 
 pub static COMMANDS: &[CommandSpec] = &[
     cmd!(
@@ -89,7 +89,7 @@ fn count_for(ctx: &Ctx<'_>, kind: Kind) -> usize {
 fn subscribe_generic(ctx: &mut Ctx<'_>, argv: &Argv<'_>, kind: Kind) {
     let conn = ctx.client.conn;
     for name in argv.iter().skip(1) {
-        ctx.node
+        ctx.clients
             .pubsub
             .subscribe(kind, &mut ctx.client.subs, conn, name);
         let count = count_for(ctx, kind);
@@ -99,7 +99,7 @@ fn subscribe_generic(ctx: &mut Ctx<'_>, argv: &Argv<'_>, kind: Kind) {
 
 fn unsubscribe_one(ctx: &mut Ctx<'_>, kind: Kind, name: &[u8], reply: bool) {
     let conn = ctx.client.conn;
-    ctx.node
+    ctx.clients
         .pubsub
         .unsubscribe(kind, &mut ctx.client.subs, conn, name);
     if reply {
@@ -167,13 +167,9 @@ fn sunsubscribe(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
 }
 
 fn publish_generic(ctx: &mut Ctx<'_>, argv: &Argv<'_>, shard: bool) {
-    let receivers = publish(
-        ctx.node,
-        Some(&mut *ctx.client),
-        argv.get(1),
-        argv.get(2),
-        shard,
-    );
+    let receivers = ctx
+        .clients
+        .publish(Some(&mut *ctx.client), argv.get(1), argv.get(2), shard);
     ctx.out().int(receivers as i64);
 }
 
@@ -196,7 +192,7 @@ fn channels_generic(ctx: &mut Ctx<'_>, argv: &Argv<'_>, kind: Kind) {
     }
     let pattern = (argv.len() == 3).then(|| argv.get(2));
     let names: Vec<Vec<u8>> = ctx
-        .node
+        .clients
         .pubsub
         .table(kind)
         .keys()
@@ -214,7 +210,7 @@ fn numsub_generic(ctx: &mut Ctx<'_>, argv: &Argv<'_>, kind: Kind) {
     let counts: Vec<usize> = argv
         .iter()
         .skip(2)
-        .map(|c| ctx.node.pubsub.table(kind).get(c).map_or(0, Vec::len))
+        .map(|c| ctx.clients.pubsub.table(kind).get(c).map_or(0, Vec::len))
         .collect();
     let out = &mut ctx.client.out;
     out.array(counts.len() * 2);
@@ -241,7 +237,7 @@ fn pubsub_shardnumsub(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
 }
 
 fn pubsub_numpat(ctx: &mut Ctx<'_>, _argv: &Argv<'_>) {
-    let n = ctx.node.pubsub.patterns.len();
+    let n = ctx.clients.pubsub.patterns.len();
     ctx.out().int(n as i64);
 }
 

@@ -2,7 +2,7 @@
 //! Redis's section and field names so monitoring tools read keel unchanged.
 
 use super::{arg_i64, cmd, errors, reply_help, subcommand_syntax_error, Argv, CommandSpec, Ctx};
-use crate::node::{Effect, LogLevel};
+use crate::io::{Effect, LogLevel};
 use crate::types::{StrValue, Value};
 use crate::util::parse_f64;
 
@@ -65,11 +65,11 @@ fn shutdown(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
         ctx.out().error("ERR No shutdown in progress.");
         return;
     }
-    ctx.node
+    ctx.server
         .log(LogLevel::Warning, "User requested shutdown...".into());
-    ctx.node.shutting_down = true;
+    ctx.server.shutting_down = true;
     ctx.client.close_after_reply = true;
-    ctx.node
+    ctx.server
         .effects
         .push_back(Effect::Shutdown { exit_code: 0 });
 }
@@ -78,7 +78,7 @@ fn shutdown(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
 
 fn config_get(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
     let patterns: Vec<&[u8]> = argv.iter().skip(2).collect();
-    let pairs = ctx.node.config.get(&patterns);
+    let pairs = ctx.server.config.get(&patterns);
     let out = ctx.out();
     out.map(pairs.len());
     for (k, v) in pairs {
@@ -98,9 +98,9 @@ fn config_set(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
         .map(|i| (argv.get(i), argv.get(i + 1)))
         .collect();
     let is_local = ctx.client.is_local;
-    match ctx.node.config.set_for_client(&pairs, is_local) {
+    match ctx.server.config.set_for_client(&pairs, is_local) {
         Ok(()) => {
-            ctx.node.config_changed();
+            ctx.config_changed();
             ctx.out().ok()
         }
         Err(e) => ctx.out().error_format_bytes(&e),
@@ -108,8 +108,8 @@ fn config_set(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
 }
 
 fn config_resetstat(ctx: &mut Ctx<'_>, _argv: &Argv<'_>) {
-    ctx.node.stats = Default::default();
-    ctx.node.keyspace.stats = Default::default();
+    ctx.server.stats = Default::default();
+    ctx.keyspace.stats = Default::default();
     ctx.out().ok();
 }
 
@@ -133,7 +133,7 @@ fn config_help(ctx: &mut Ctx<'_>, _argv: &Argv<'_>) {
 // ---- DEBUG ----
 
 fn debug_allowed(ctx: &Ctx<'_>) -> bool {
-    ctx.node
+    ctx.server
         .config
         .settings()
         .enable_debug_command
@@ -170,12 +170,12 @@ fn debug(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
             ],
         );
     } else if argv.is(1, "digest") && argv.len() == 2 {
-        let digest = crate::digest::dataset_digest(&ctx.node.keyspace);
+        let digest = crate::digest::dataset_digest(ctx.keyspace);
         ctx.out().simple(&crate::digest::hex(&digest));
     } else if argv.is(1, "digest-value") {
         // Like Redis: the stored value as it is, a logically expired key included
         // (no lookup, so nothing is expired by asking).
-        let db = ctx.node.keyspace.db(ctx.client.db);
+        let db = ctx.keyspace.db(ctx.client.db);
         let digests: Vec<String> = (2..argv.len())
             .map(|j| {
                 let entry = db.find(argv.get(j)).and_then(|id| db.get(id));
@@ -198,21 +198,21 @@ fn debug(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
             return;
         };
         let ms = (secs * 1000.0).min(1e12) as u64;
-        ctx.node.effects.push_back(Effect::Sleep { ms });
+        ctx.server.effects.push_back(Effect::Sleep { ms });
         ctx.out().ok();
     } else if argv.is(1, "set-active-expire") && argv.len() == 3 {
         let Some(v) = arg_i64(ctx, argv, 2) else {
             return;
         };
-        ctx.node.active_expire_enabled = v != 0;
+        ctx.server.active_expire_enabled = v != 0;
         ctx.out().ok();
     } else if argv.is(1, "object") && argv.len() == 3 {
         let db = ctx.db();
-        let Some(id) = ctx.node.keyspace.lookup(db, argv.get(2), ctx.now.wall_ms) else {
+        let Some(id) = ctx.keyspace.lookup(db, argv.get(2), ctx.now.wall_ms) else {
             ctx.out().error(errors::NO_SUCH_KEY);
             return;
         };
-        let (enc, len, idle) = match ctx.node.keyspace.db(db).get(id) {
+        let (enc, len, idle) = match ctx.keyspace.db(db).get(id) {
             Some(e) => (
                 e.value.encoding_name(),
                 match &e.value {
@@ -257,7 +257,7 @@ fn debug_populate(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
     };
     let size = if argv.len() == 5 {
         match positive(argv.get(4)) {
-            Some(s) if s as u64 <= ctx.node.config.settings().proto_max_bulk_len_bytes => {
+            Some(s) if s as u64 <= ctx.server.config.settings().proto_max_bulk_len_bytes => {
                 s as usize
             }
             _ => {
@@ -274,7 +274,7 @@ fn debug_populate(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
     for j in 0..count as u64 {
         let mut key = prefix.clone();
         key.extend_from_slice(format!(":{j}").as_bytes());
-        if ctx.node.keyspace.lookup(db, &key, now_ms).is_some() {
+        if ctx.keyspace.lookup(db, &key, now_ms).is_some() {
             continue;
         }
         let text = format!("value:{j}").into_bytes();
@@ -287,7 +287,7 @@ fn debug_populate(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
             StrValue::with_encoding(&v, size > 44)
         };
         let secs = ctx.now.mono_secs();
-        let d = ctx.node.keyspace.db_mut(db);
+        let d = ctx.keyspace.db_mut(db);
         let id = d.insert(&key, Value::Str(value));
         d.touch(id, secs);
         ctx.notify(crate::notify::NEW, "new", &key);
@@ -360,12 +360,11 @@ fn human_bytes(n: u64) -> String {
 
 fn info_section(ctx: &Ctx<'_>, section: &str, t: &mut String) {
     use std::fmt::Write;
-    let node = &*ctx.node;
     let now = ctx.now;
-    let uptime_secs = now.mono_ms.saturating_sub(node.started.mono_ms) / 1000;
+    let uptime_secs = now.mono_ms.saturating_sub(ctx.server.started.mono_ms) / 1000;
     match section {
         "server" => {
-            let p = &node.process;
+            let p = &ctx.server.process;
             let _ = write!(
                 t,
                 "# Server\r\nredis_version:{}\r\nredis_git_sha1:00000000\r\nredis_git_dirty:0\r\nredis_build_id:0\r\nredis_mode:standalone\r\nkeel_version:{}\r\nos:{}\r\narch_bits:64\r\nmonotonic_clock:POSIX clock_gettime\r\nmultiplexing_api:epoll\r\natomicvar_api:c11-builtin\r\ngcc_version:0.0.0\r\nprocess_id:{}\r\nprocess_supervised:no\r\nrun_id:{}\r\ntcp_port:{}\r\nserver_time_usec:{}\r\nuptime_in_seconds:{}\r\nuptime_in_days:{}\r\nhz:{}\r\nconfigured_hz:{}\r\nlru_clock:{}\r\nexecutable:{}\r\nconfig_file:{}\r\nio_threads_active:0\r\n",
@@ -373,13 +372,13 @@ fn info_section(ctx: &Ctx<'_>, section: &str, t: &mut String) {
                 env!("CARGO_PKG_VERSION"),
                 p.os,
                 p.process_id,
-                node.run_id,
-                node.config.settings().port,
+                ctx.server.run_id,
+                ctx.server.config.settings().port,
                 now.wall_ms * 1000,
                 uptime_secs,
                 uptime_secs / 86400,
-                node.config.settings().hz,
-                node.config.settings().hz,
+                ctx.server.config.settings().hz,
+                ctx.server.config.settings().hz,
                 (now.mono_ms / 1000) & 0xFF_FFFF,
                 p.executable,
                 p.config_file,
@@ -389,17 +388,17 @@ fn info_section(ctx: &Ctx<'_>, section: &str, t: &mut String) {
             let _ = write!(
                 t,
                 "# Clients\r\nconnected_clients:{}\r\ncluster_connections:0\r\nmaxclients:{}\r\nclient_recent_max_input_buffer:0\r\nclient_recent_max_output_buffer:0\r\nblocked_clients:{}\r\ntracking_clients:0\r\nclients_in_timeout_table:{}\r\n",
-                node.clients.len() + 1,
-                node.config.settings().maxclients,
-                node.blocking.blocked_clients(),
-                node.blocking.clients_with_timeout(),
+                ctx.clients.table.len() + 1,
+                ctx.server.config.settings().maxclients,
+                ctx.clients.blocking.blocked_clients(),
+                ctx.clients.blocking.clients_with_timeout(),
             );
         }
         "memory" => {
-            let used = node.used_memory_bytes() as u64;
-            let rss = node.rss_bytes.unwrap_or(used);
-            let dataset = node.keyspace.used_bytes() as u64;
-            let maxmemory = node.config.settings().maxmemory_bytes;
+            let used = ctx.used_memory_bytes() as u64;
+            let rss = ctx.server.rss_bytes.unwrap_or(used);
+            let dataset = ctx.keyspace.used_bytes() as u64;
+            let maxmemory = ctx.server.config.settings().maxmemory_bytes;
             let _ = write!(
                 t,
                 "# Memory\r\nused_memory:{used}\r\nused_memory_human:{}\r\nused_memory_rss:{rss}\r\nused_memory_rss_human:{}\r\nused_memory_peak:{used}\r\nused_memory_peak_human:{}\r\nused_memory_dataset:{dataset}\r\nused_memory_startup:{}\r\ntotal_system_memory:0\r\nmaxmemory:{maxmemory}\r\nmaxmemory_human:{}\r\nmaxmemory_policy:{}\r\nmem_fragmentation_ratio:{:.2}\r\nmem_allocator:libc\r\nlazyfree_pending_objects:0\r\nlazyfreed_objects:{}\r\n",
@@ -408,28 +407,28 @@ fn info_section(ctx: &Ctx<'_>, section: &str, t: &mut String) {
                 human_bytes(used),
                 800 * 1024,
                 human_bytes(maxmemory),
-                node.config.settings().maxmemory_policy.name(),
+                ctx.server.config.settings().maxmemory_policy.name(),
                 rss as f64 / used.max(1) as f64,
-                node.keyspace.lazyfreed_objects,
+                ctx.keyspace.lazyfreed_objects,
             );
         }
         "persistence" => {
             let _ = write!(
                 t,
                 "# Persistence\r\nloading:0\r\nasync_loading:0\r\ncurrent_cow_peak:0\r\ncurrent_cow_size:0\r\ncurrent_cow_size_age:0\r\ncurrent_fork_perc:0.00\r\ncurrent_save_keys_processed:0\r\ncurrent_save_keys_total:0\r\nrdb_changes_since_last_save:{}\r\nrdb_bgsave_in_progress:0\r\nrdb_last_save_time:{}\r\nrdb_last_bgsave_status:ok\r\nrdb_last_bgsave_time_sec:-1\r\nrdb_current_bgsave_time_sec:-1\r\naof_enabled:0\r\naof_rewrite_in_progress:0\r\naof_rewrite_scheduled:0\r\naof_last_rewrite_time_sec:-1\r\naof_current_rewrite_time_sec:-1\r\naof_last_bgrewrite_status:ok\r\naof_last_write_status:ok\r\n",
-                node.dirty,
-                node.started.wall_ms / 1000,
+                ctx.server.dirty,
+                ctx.server.started.wall_ms / 1000,
             );
         }
         "stats" => {
-            let s = &node.stats;
-            let ks = &node.keyspace.stats;
+            let s = &ctx.server.stats;
+            let ks = &ctx.keyspace.stats;
             let _ = write!(
                 t,
                 "# Stats\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{}\r\ninstantaneous_ops_per_sec:{}\r\ntotal_net_input_bytes:{}\r\ntotal_net_output_bytes:{}\r\nrejected_connections:{}\r\nexpired_keys:{}\r\nexpired_stale_perc:{:.2}\r\nexpired_time_cap_reached_count:{}\r\nevicted_keys:{}\r\nkeyspace_hits:{}\r\nkeyspace_misses:{}\r\npubsub_channels:{}\r\npubsub_patterns:{}\r\npubsubshard_channels:{}\r\nlatest_fork_usec:0\r\ntotal_forks:0\r\ntotal_error_replies:{}\r\nunexpected_error_replies:{}\r\n",
                 s.total_connections_received,
                 s.total_commands_processed,
-                node.instantaneous_ops_per_sec(),
+                ctx.server.stats.instantaneous_ops_per_sec(),
                 s.total_net_input_bytes,
                 s.total_net_output_bytes,
                 s.rejected_connections,
@@ -439,9 +438,9 @@ fn info_section(ctx: &Ctx<'_>, section: &str, t: &mut String) {
                 s.evicted_keys,
                 s.keyspace_hits,
                 s.keyspace_misses,
-                node.pubsub.channels.len(),
-                node.pubsub.patterns.len(),
-                node.pubsub.shard_channels.len(),
+                ctx.clients.pubsub.channels.len(),
+                ctx.clients.pubsub.patterns.len(),
+                ctx.clients.pubsub.shard_channels.len(),
                 s.total_error_replies,
                 s.unexpected_error_replies,
             );
@@ -450,11 +449,11 @@ fn info_section(ctx: &Ctx<'_>, section: &str, t: &mut String) {
             let _ = write!(
                 t,
                 "# Replication\r\nrole:master\r\nconnected_slaves:0\r\nmaster_failover_state:no-failover\r\nmaster_replid:{}\r\nmaster_replid2:0000000000000000000000000000000000000000\r\nmaster_repl_offset:0\r\nsecond_repl_offset:-1\r\nrepl_backlog_active:0\r\nrepl_backlog_size:1048576\r\nrepl_backlog_first_byte_offset:0\r\nrepl_backlog_histlen:0\r\n",
-                node.repl_id()
+                ctx.server.repl_id()
             );
         }
         "cpu" => {
-            let p = &node.process;
+            let p = &ctx.server.process;
             let _ = write!(
                 t,
                 "# CPU\r\nused_cpu_sys:{:.6}\r\nused_cpu_user:{:.6}\r\nused_cpu_sys_children:0.000000\r\nused_cpu_user_children:0.000000\r\n",
@@ -466,7 +465,7 @@ fn info_section(ctx: &Ctx<'_>, section: &str, t: &mut String) {
         "cluster" => t.push_str("# Cluster\r\ncluster_enabled:0\r\n"),
         "keyspace" => {
             t.push_str("# Keyspace\r\n");
-            for (i, db) in node.keyspace.dbs.iter().enumerate() {
+            for (i, db) in ctx.keyspace.dbs.iter().enumerate() {
                 if db.is_empty() {
                     continue;
                 }

@@ -47,7 +47,7 @@ const SRANDMEMBER_SUB_STRATEGY_MUL: u64 = 3;
 
 /// The node's `set-max-intset-entries`.
 fn max_intset(ctx: &Ctx<'_>) -> usize {
-    ctx.node.config.settings().set_max_intset_entries
+    ctx.server.config.settings().set_max_intset_entries
 }
 
 /// A live set key; reads count keyspace hits and misses. `Err(())`: the key holds
@@ -61,9 +61,9 @@ fn lookup_any(ctx: &mut Ctx<'_>, key: &[u8]) -> Option<u32> {
     let db = ctx.db();
     let (now_ms, secs) = (ctx.now.wall_ms, ctx.now.mono_secs());
     if ctx.client.no_touch {
-        ctx.node.keyspace.lookup(db, key, now_ms)
+        ctx.keyspace.lookup(db, key, now_ms)
     } else {
-        ctx.node.keyspace.lookup_touch(db, key, now_ms, secs)
+        ctx.keyspace.lookup_touch(db, key, now_ms, secs)
     }
 }
 
@@ -81,7 +81,7 @@ fn set_in(db: &crate::keyspace::Db, id: u32) -> Option<&Set> {
 }
 
 fn set_of<'c>(ctx: &'c Ctx<'_>, id: u32) -> Option<&'c Set> {
-    set_in(ctx.node.keyspace.db(ctx.client.db), id)
+    set_in(ctx.keyspace.db(ctx.client.db), id)
 }
 
 /// Runs `f` on the set in slot `id` with memory kept accounted; the seeds key a
@@ -119,12 +119,11 @@ fn sadd(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
         Some(id) => id,
         None => {
             let db = ctx.db();
-            let node = &mut *ctx.node;
-            let rng = &mut node.rng;
+            let rng = &mut ctx.server.rng;
             let set = Set::create(argv.get(2), &mut || {
                 [rng.gen(), rng.gen(), rng.gen(), rng.gen()]
             });
-            node.keyspace
+            ctx.keyspace
                 .set_found(db, None, key, Value::Set(set), false)
         }
     };
@@ -160,7 +159,7 @@ fn srem(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
                 key_removed = true;
                 break;
             }
-        } else if ctx.node.mutants.is(Mutant::SremCountsMissingMember) {
+        } else if ctx.server.mutants.is(Mutant::SremCountsMissingMember) {
             // Planted: a member that was not there counts as removed.
             deleted += 1;
         }
@@ -205,10 +204,9 @@ fn smove(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
         Some(id) => id,
         None => {
             let db = ctx.db();
-            let node = &mut *ctx.node;
-            let rng = &mut node.rng;
+            let rng = &mut ctx.server.rng;
             let set = Set::create(member, &mut || [rng.gen(), rng.gen(), rng.gen(), rng.gen()]);
-            node.keyspace
+            ctx.keyspace
                 .set_found(db, None, dst, Value::Set(set), false)
         }
     };
@@ -236,8 +234,8 @@ fn smismember(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
         return;
     };
     let db = ctx.db();
-    let Ctx { node, client, .. } = ctx;
-    let set = found.and_then(|id| set_in(node.keyspace.db(db), id));
+    let Ctx { client, .. } = ctx;
+    let set = found.and_then(|id| set_in(ctx.keyspace.db(db), id));
     let out = &mut client.out;
     out.array(argv.len() - 2);
     for member in argv.iter().skip(2) {
@@ -285,16 +283,14 @@ fn store_result(ctx: &mut Ctx<'_>, dst: &[u8], result: Set, event: &str) {
     let now_ms = ctx.now.wall_ms;
     if result.is_empty() {
         ctx.out().int(0);
-        if ctx.node.keyspace.delete(db, dst, now_ms) {
+        if ctx.keyspace.delete(db, dst, now_ms) {
             ctx.key_modified(dst);
             ctx.notify(notify::GENERIC, "del", dst);
         }
         return;
     }
     let n = result.len();
-    ctx.node
-        .keyspace
-        .set(db, dst, Value::Set(result), false, now_ms);
+    ctx.keyspace.set(db, dst, Value::Set(result), false, now_ms);
     ctx.key_modified(dst);
     ctx.out().int(n as i64);
     ctx.notify(notify::SET, event, dst);
@@ -314,9 +310,8 @@ fn sinter_generic(
     };
     let max = max_intset(ctx);
     let db = ctx.db();
-    let node = &mut *ctx.node;
-    let rng = &mut node.rng;
-    let dbr = node.keyspace.db(db);
+    let rng = &mut ctx.server.rng;
+    let dbr = ctx.keyspace.db(db);
     // A missing key is an empty set: the intersection is empty.
     let sets: Option<Vec<&Set>> = ids.iter().map(|id| set_in(dbr, (*id)?)).collect();
     let found = sets.map_or_else(Vec::new, |sets| intersection(&sets, limit));
@@ -465,9 +460,8 @@ fn sunion_diff_generic(ctx: &mut Ctx<'_>, keys: &[&[u8]], dst: Option<&[u8]>, op
     };
     let max = max_intset(ctx);
     let db = ctx.db();
-    let node = &mut *ctx.node;
-    let rng = &mut node.rng;
-    let dbr = node.keyspace.db(db);
+    let rng = &mut ctx.server.rng;
+    let dbr = ctx.keyspace.db(db);
     let sets: Vec<Option<&Set>> = ids
         .iter()
         .map(|id| id.and_then(|id| set_in(dbr, id)))
@@ -556,9 +550,9 @@ fn srandmember(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
         return;
     };
     let db = ctx.db();
-    let Ctx { node, client, .. } = ctx;
-    let rng = &mut node.rng;
-    let set = found.and_then(|id| set_in(node.keyspace.db(db), id));
+    let Ctx { client, .. } = ctx;
+    let rng = &mut ctx.server.rng;
+    let set = found.and_then(|id| set_in(ctx.keyspace.db(db), id));
     match set.and_then(|s| s.random_member(|n| draw(rng, n))) {
         Some(m) => reply_member(&mut client.out, m),
         None => client.out.null(),
@@ -574,10 +568,10 @@ fn srandmember_count(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
         return;
     };
     let db = ctx.db();
-    let Ctx { node, client, .. } = ctx;
-    let rng = &mut node.rng;
+    let Ctx { client, .. } = ctx;
+    let rng = &mut ctx.server.rng;
     let out = &mut client.out;
-    let set = match found.and_then(|id| set_in(node.keyspace.db(db), id)) {
+    let set = match found.and_then(|id| set_in(ctx.keyspace.db(db), id)) {
         Some(s) if count != 0 => s,
         _ => {
             out.array(0);
@@ -629,9 +623,8 @@ fn spop(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
     };
     let popped = {
         let db = ctx.db();
-        let node = &mut *ctx.node;
-        let rng = &mut node.rng;
-        set_in(node.keyspace.db(db), id)
+        let rng = &mut ctx.server.rng;
+        set_in(ctx.keyspace.db(db), id)
             .and_then(|s| s.random_member(|n| draw(rng, n)))
             .map(Member::to_vec)
     };
@@ -642,7 +635,7 @@ fn spop(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
     update_set(ctx, id, |s, _| s.remove(&popped));
     // The member drawn here is this node's choice: replay it, not the draw.
     if !ctx
-        .node
+        .server
         .mutants
         .is(crate::mutants::Mutant::SpopPropagatedVerbatim)
     {
@@ -684,9 +677,8 @@ fn spop_count(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
     if count >= size {
         // The whole set, answered as SUNION of the key answers it; then the key goes.
         let result = {
-            let node = &mut *ctx.node;
-            let rng = &mut node.rng;
-            let set = set_in(node.keyspace.db(db), id);
+            let rng = &mut ctx.server.rng;
+            let set = set_in(ctx.keyspace.db(db), id);
             let mut seeds = || [rng.gen(), rng.gen(), rng.gen(), rng.gen()];
             union_or_diff(&[set], SetOp::Union, max, &mut seeds)
         };
@@ -695,7 +687,7 @@ fn spop_count(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
         for m in result.iter() {
             reply_member(out, m);
         }
-        ctx.node.keyspace.db_mut(db).remove(id);
+        ctx.keyspace.db_mut(db).remove(id);
         ctx.propagate_as(|| propagate::argv(&[b"DEL", key]));
         ctx.notify(notify::GENERIC, "del", key);
         ctx.key_modified(key);
@@ -708,16 +700,15 @@ fn spop_count(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
         let mut srem = propagate::argv(&[b"SREM", key]);
         for _ in 0..count {
             let popped = {
-                let node = &mut *ctx.node;
-                let rng = &mut node.rng;
-                set_in(node.keyspace.db(db), id)
+                let rng = &mut ctx.server.rng;
+                set_in(ctx.keyspace.db(db), id)
                     .and_then(|s| s.random_member(|n| draw(rng, n)))
                     .map(Member::to_vec)
             };
             let Some(popped) = popped else { break };
             update_set(ctx, id, |s, _| s.remove(&popped));
             ctx.out().bulk(&popped);
-            if ctx.node.propagation.enabled() {
+            if ctx.server.propagation.enabled() {
                 srem.push(popped);
             }
         }
@@ -736,9 +727,8 @@ fn spop_count(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
 fn spop_keep_few(ctx: &mut Ctx<'_>, key: &[u8], id: u32, remaining: usize, max_intset: usize) {
     let db = ctx.db();
     let (popped, kept_all_ints): (Vec<Vec<u8>>, bool) = {
-        let node = &mut *ctx.node;
-        let rng = &mut node.rng;
-        let Some(set) = set_in(node.keyspace.db(db), id) else {
+        let rng = &mut ctx.server.rng;
+        let Some(set) = set_in(ctx.keyspace.db(db), id) else {
             return;
         };
         let mut keep = distinct_positions(set, remaining, rng);
@@ -805,8 +795,8 @@ fn sscan(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
         return;
     };
     let db = ctx.db();
-    let Ctx { node, client, .. } = ctx;
-    let Some(set) = set_in(node.keyspace.db(db), id) else {
+    let Ctx { client, .. } = ctx;
+    let Some(set) = set_in(ctx.keyspace.db(db), id) else {
         return;
     };
     let mut found: Vec<Member<'_>> = Vec::new();
@@ -828,8 +818,8 @@ fn sscan(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
 mod tests {
     use std::collections::BTreeSet;
 
-    use crate::node::{ConnId, Effect, Input, Node, Now};
     use crate::node_tests::test_node;
+    use crate::{ConnId, Effect, Input, Node, Now};
 
     const NOW: Now = Now {
         mono_ms: 10,
@@ -1026,7 +1016,7 @@ mod tests {
         // Keys created once first, so the keyspace's own index is already grown.
         c.text("MSET anchor x s x i x u x");
         c.text("DEL s i u");
-        let used = |c: &Client| c.node.keyspace.used_bytes();
+        let used = |c: &Client| c.node.keyspace().used_bytes();
         let start = used(&c);
         fill(&mut c, "s", (0..2000).map(|i| format!("member-{i:016}")));
         fill(&mut c, "i", (0..100).map(|i| i.to_string()));

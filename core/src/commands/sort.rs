@@ -55,7 +55,7 @@ fn store_list(ctx: &mut Ctx<'_>, dst: &[u8], items: Vec<Vec<u8>>) {
     let db = ctx.db();
     let now_ms = ctx.now.wall_ms;
     if items.is_empty() {
-        if ctx.node.keyspace.delete(db, dst, now_ms) {
+        if ctx.keyspace.delete(db, dst, now_ms) {
             ctx.key_modified(dst);
             ctx.notify(notify::GENERIC, "del", dst);
         }
@@ -63,7 +63,7 @@ fn store_list(ctx: &mut Ctx<'_>, dst: &[u8], items: Vec<Vec<u8>>) {
         return;
     }
     let value = super::lists::list_value(ctx, &items);
-    ctx.node.keyspace.set(db, dst, value, false, now_ms);
+    ctx.keyspace.set(db, dst, value, false, now_ms);
     ctx.key_modified(dst);
     ctx.notify(notify::LIST, "sortstore", dst);
     ctx.out().int(items.len() as i64);
@@ -179,15 +179,15 @@ fn lookup_by_pattern(ctx: &mut Ctx<'_>, pattern: &[u8], element: &[u8]) -> Optio
     let db = ctx.db();
     let (now_ms, secs) = (ctx.now.wall_ms, ctx.now.mono_secs());
     let found = if ctx.client.no_touch {
-        ctx.node.keyspace.lookup(db, &key, now_ms)
+        ctx.keyspace.lookup(db, &key, now_ms)
     } else {
-        ctx.node.keyspace.lookup_touch(db, &key, now_ms, secs)
+        ctx.keyspace.lookup_touch(db, &key, now_ms, secs)
     };
     match found {
-        Some(_) => ctx.node.stats.keyspace_hits += 1,
-        None => ctx.node.stats.keyspace_misses += 1,
+        Some(_) => ctx.server.stats.keyspace_hits += 1,
+        None => ctx.server.stats.keyspace_misses += 1,
     }
-    match (ctx.node.keyspace.value(db, found?)?, field) {
+    match (ctx.keyspace.value(db, found?)?, field) {
         (Value::Str(s), None) => Some(s.to_vec()),
         (Value::Hash(h), Some(f)) => h.get(f).map(<[u8]>::to_vec),
         _ => None,
@@ -223,15 +223,15 @@ fn sort_generic(ctx: &mut Ctx<'_>, argv: &Argv<'_>, readonly: bool) {
     let key = argv.get(1);
     let (now_ms, secs) = (ctx.now.wall_ms, ctx.now.mono_secs());
     let found = if ctx.client.no_touch {
-        ctx.node.keyspace.lookup(db, key, now_ms)
+        ctx.keyspace.lookup(db, key, now_ms)
     } else {
-        ctx.node.keyspace.lookup_touch(db, key, now_ms, secs)
+        ctx.keyspace.lookup_touch(db, key, now_ms, secs)
     };
     match found {
-        Some(_) => ctx.node.stats.keyspace_hits += 1,
-        None => ctx.node.stats.keyspace_misses += 1,
+        Some(_) => ctx.server.stats.keyspace_hits += 1,
+        None => ctx.server.stats.keyspace_misses += 1,
     }
-    let value = found.and_then(|id| ctx.node.keyspace.value(db, id));
+    let value = found.and_then(|id| ctx.keyspace.value(db, id));
     let Ok(source) = sort_source(value) else {
         ctx.out().error(errors::WRONGTYPE);
         return;

@@ -41,7 +41,7 @@ pub(crate) fn lookup_str(ctx: &mut Ctx<'_>, key: &[u8]) -> Result<Option<u32>, (
 }
 
 fn str_of<'c>(ctx: &'c Ctx<'_>, id: u32) -> Option<&'c StrValue> {
-    match ctx.node.keyspace.value(ctx.client.db, id) {
+    match ctx.keyspace.value(ctx.client.db, id) {
         Some(Value::Str(s)) => Some(s),
         _ => None,
     }
@@ -56,7 +56,7 @@ pub(crate) fn reply_str(out: &mut ReplyBuf, s: &StrValue) {
 
 fn reply_key_str(ctx: &mut Ctx<'_>, id: u32) {
     let db = ctx.client.db;
-    match ctx.node.keyspace.value(db, id) {
+    match ctx.keyspace.value(db, id) {
         Some(Value::Str(s)) => reply_str(&mut ctx.client.out, s),
         _ => ctx.client.out.null(),
     }
@@ -244,9 +244,9 @@ fn set_generic(
 ) {
     let db = ctx.db();
     let now_ms = ctx.now.wall_ms;
-    let existing = ctx.node.keyspace.lookup(db, key, now_ms);
+    let existing = ctx.keyspace.lookup(db, key, now_ms);
     if flags.get {
-        match existing.and_then(|id| ctx.node.keyspace.value(db, id)) {
+        match existing.and_then(|id| ctx.keyspace.value(db, id)) {
             Some(Value::Str(_)) | None => {}
             #[allow(unreachable_patterns)]
             Some(_) => {
@@ -261,10 +261,9 @@ fn set_generic(
         None
     };
     let allowed = !((flags.nx && existing.is_some()) || (flags.xx && existing.is_none()));
-    if allowed && !ctx.node.mutants.is(Mutant::SetAckedNotApplied) {
+    if allowed && !ctx.server.mutants.is(Mutant::SetAckedNotApplied) {
         let stored = Value::Str(StrValue::from_set(value));
         let id = ctx
-            .node
             .keyspace
             .set_found(db, existing, key, stored, flags.keepttl);
         ctx.key_modified(key);
@@ -273,7 +272,7 @@ fn set_generic(
             // A time already past leaves a logically expired key, as Redis 7.0: it
             // is gone for every reader and deleted (`expired`) when next looked at.
             let at_ms = (at as u64).max(1);
-            ctx.node.keyspace.db_mut(db).set_expire(id, at_ms);
+            ctx.keyspace.db_mut(db).set_expire(id, at_ms);
             ctx.notify(notify::GENERIC, "expire", key);
             // A relative TTL replays as the absolute time it became (Redis 7.0).
             ctx.propagate_as(|| {
@@ -297,10 +296,10 @@ fn set_generic(
 fn setnx(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
     let db = ctx.db();
     let now_ms = ctx.now.wall_ms;
-    if ctx.node.keyspace.lookup(db, argv.get(1), now_ms).is_some() {
+    if ctx.keyspace.lookup(db, argv.get(1), now_ms).is_some() {
         ctx.out().int(0);
     } else {
-        ctx.node.keyspace.set(
+        ctx.keyspace.set(
             db,
             argv.get(1),
             Value::Str(StrValue::from_set(argv.get(2))),
@@ -345,7 +344,7 @@ fn getdel(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
         Some(id) => {
             reply_key_str(ctx, id);
             let db = ctx.db();
-            ctx.node.keyspace.db_mut(db).remove(id);
+            ctx.keyspace.db_mut(db).remove(id);
             ctx.propagate_as(|| crate::propagate::argv(&[b"DEL", argv.get(1)]));
             ctx.key_modified(argv.get(1));
             ctx.notify(notify::GENERIC, "del", argv.get(1));
@@ -381,7 +380,7 @@ fn getex(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
     let db = ctx.db();
     let now_ms = ctx.now.wall_ms;
     let key = argv.get(1);
-    let d = ctx.node.keyspace.db_mut(db);
+    let d = ctx.keyspace.db_mut(db);
     if let Some(at) = expire {
         // Only an absolute time can be past here (Redis's checkAlreadyExpired).
         if at as u64 <= now_ms {
@@ -409,19 +408,19 @@ fn mget(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
     let (now_ms, secs) = (ctx.now.wall_ms, ctx.now.mono_secs());
     for key in argv.iter().skip(1) {
         let found = if ctx.client.no_touch {
-            ctx.node.keyspace.lookup(db, key, now_ms)
+            ctx.keyspace.lookup(db, key, now_ms)
         } else {
-            ctx.node.keyspace.lookup_touch(db, key, now_ms, secs)
+            ctx.keyspace.lookup_touch(db, key, now_ms, secs)
         };
-        match found.and_then(|id| ctx.node.keyspace.value(db, id)) {
+        match found.and_then(|id| ctx.keyspace.value(db, id)) {
             Some(Value::Str(s)) => {
-                ctx.node.stats.keyspace_hits += 1;
+                ctx.server.stats.keyspace_hits += 1;
                 reply_str(&mut ctx.client.out, s);
             }
             #[allow(unreachable_patterns)]
             Some(_) => ctx.client.out.null(),
             None => {
-                ctx.node.stats.keyspace_misses += 1;
+                ctx.server.stats.keyspace_misses += 1;
                 ctx.client.out.null();
                 ctx.notify(notify::KEY_MISS, "keymiss", key);
             }
@@ -442,7 +441,7 @@ fn mset_generic(ctx: &mut Ctx<'_>, argv: &Argv<'_>, nx: bool) {
     if nx {
         let mut i = 1;
         while i < argv.len() {
-            if ctx.node.keyspace.lookup(db, argv.get(i), now_ms).is_some() {
+            if ctx.keyspace.lookup(db, argv.get(i), now_ms).is_some() {
                 ctx.out().int(0);
                 return;
             }
@@ -451,7 +450,7 @@ fn mset_generic(ctx: &mut Ctx<'_>, argv: &Argv<'_>, nx: bool) {
     }
     let mut i = 1;
     while i + 1 < argv.len() {
-        ctx.node.keyspace.set(
+        ctx.keyspace.set(
             db,
             argv.get(i),
             Value::Str(StrValue::from_set(argv.get(i + 1))),
@@ -480,8 +479,8 @@ fn msetnx(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
 fn incr_generic(ctx: &mut Ctx<'_>, key: &[u8], by: i64) {
     let db = ctx.db();
     let now_ms = ctx.now.wall_ms;
-    let existing = ctx.node.keyspace.lookup(db, key, now_ms);
-    let current = match existing.and_then(|id| ctx.node.keyspace.value(db, id)) {
+    let existing = ctx.keyspace.lookup(db, key, now_ms);
+    let current = match existing.and_then(|id| ctx.keyspace.value(db, id)) {
         None => 0,
         Some(Value::Str(s)) => match s.as_i64() {
             Some(n) => n,
@@ -501,13 +500,13 @@ fn incr_generic(ctx: &mut Ctx<'_>, key: &[u8], by: i64) {
         return;
     };
     let stored =
-        if ctx.node.mutants.is(Mutant::IncrLosesPipelinedUpdate) && ctx.client.more_pipelined {
+        if ctx.server.mutants.is(Mutant::IncrLosesPipelinedUpdate) && ctx.client.more_pipelined {
             current
         } else {
             next
         };
     let value = Value::Str(StrValue::Int(stored));
-    ctx.node.keyspace.set_found(db, existing, key, value, true);
+    ctx.keyspace.set_found(db, existing, key, value, true);
     ctx.key_modified(key);
     ctx.notify(notify::STRING, "incrby", key);
     ctx.out().int(next);
@@ -545,10 +544,10 @@ fn incrbyfloat(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
     let db = ctx.db();
     let now_ms = ctx.now.wall_ms;
     let key = argv.get(1);
-    let existing = ctx.node.keyspace.lookup(db, key, now_ms);
+    let existing = ctx.keyspace.lookup(db, key, now_ms);
     let mut scratch = Vec::new();
     // Borrowed: a huge string is refused by the parser without being copied.
-    let Ok(current) = string_bytes(&ctx.node.keyspace, db, existing, &mut scratch) else {
+    let Ok(current) = string_bytes(ctx.keyspace, db, existing, &mut scratch) else {
         ctx.out().error(errors::WRONGTYPE);
         return;
     };
@@ -561,9 +560,7 @@ fn incrbyfloat(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
                 text.as_bytes(),
                 text.len() > crate::types::string::EMBSTR_MAX_BYTES,
             );
-            ctx.node
-                .keyspace
-                .set(db, key, Value::Str(value), true, now_ms);
+            ctx.keyspace.set(db, key, Value::Str(value), true, now_ms);
             // The result, not the float arithmetic, is what replays exactly.
             ctx.propagate_as(|| {
                 crate::propagate::argv(&[b"SET", key, text.as_bytes(), b"KEEPTTL"])
@@ -589,7 +586,7 @@ fn append(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
     };
     match found {
         None => {
-            ctx.node.keyspace.set(
+            ctx.keyspace.set(
                 db,
                 key,
                 Value::Str(StrValue::from_set(extra)),
@@ -603,12 +600,12 @@ fn append(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
         Some(id) => {
             let current = str_of(ctx, id).map_or(0, StrValue::len);
             let total = current as u64 + extra.len() as u64;
-            if total > ctx.node.config.settings().proto_max_bulk_len_bytes {
+            if total > ctx.server.config.settings().proto_max_bulk_len_bytes {
                 ctx.out().error(errors::STRING_TOO_LONG);
                 return;
             }
             // In place: a string appended to repeatedly grows amortised, never copied whole.
-            let len = ctx.node.keyspace.db_mut(db).update_value(id, |v| match v {
+            let len = ctx.keyspace.db_mut(db).update_value(id, |v| match v {
                 Value::Str(s) => s.modify(|data| {
                     data.extend_from_slice(extra);
                     data.len()
@@ -649,7 +646,7 @@ fn getrange(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
     };
     // Borrowed, never copied: a range of a 200 MB string costs the range.
     let mut scratch = Vec::new();
-    let data: &[u8] = match ctx.node.keyspace.value(ctx.client.db, id) {
+    let data: &[u8] = match ctx.keyspace.value(ctx.client.db, id) {
         Some(Value::Str(s)) => s.bytes(&mut scratch),
         _ => &[],
     };
@@ -700,7 +697,7 @@ fn setrange(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
         ctx.out().int(existing_len as i64);
         return;
     }
-    let max = ctx.node.config.settings().proto_max_bulk_len_bytes;
+    let max = ctx.server.config.settings().proto_max_bulk_len_bytes;
     let total = (offset as u64).checked_add(value.len() as u64);
     if total.is_none_or(|t| t > max) {
         ctx.out().error(errors::STRING_TOO_LONG);
@@ -718,15 +715,14 @@ fn setrange(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
         data.len()
     };
     let len = match found {
-        Some(id) => ctx.node.keyspace.db_mut(db).update_value(id, |v| match v {
+        Some(id) => ctx.keyspace.db_mut(db).update_value(id, |v| match v {
             Value::Str(s) => s.modify(write),
             _ => 0,
         }),
         None => {
             let mut data = Vec::new();
             let len = write(&mut data);
-            ctx.node
-                .keyspace
+            ctx.keyspace
                 .set(db, key, Value::Str(StrValue::raw(data)), false, now_ms);
             Some(len)
         }
@@ -783,9 +779,9 @@ fn lcs(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
     let now_ms = ctx.now.wall_ms;
     // Look both keys up first (lookup may expire them), then borrow their bytes: the
     // size check below must run before anything as big as the values is allocated.
-    let id_a = ctx.node.keyspace.lookup(db, argv.get(1), now_ms);
-    let id_b = ctx.node.keyspace.lookup(db, argv.get(2), now_ms);
-    let keyspace = &ctx.node.keyspace;
+    let id_a = ctx.keyspace.lookup(db, argv.get(1), now_ms);
+    let id_b = ctx.keyspace.lookup(db, argv.get(2), now_ms);
+    let keyspace = &ctx.keyspace;
     let (mut scratch_a, mut scratch_b) = (Vec::new(), Vec::new());
     let (Ok(a), Ok(b)) = (
         string_bytes(keyspace, db, id_a, &mut scratch_a),

@@ -48,7 +48,7 @@ fn multi(ctx: &mut Ctx<'_>, _argv: &Argv<'_>) {
 /// Redis's `discardTransaction`: no queue, no watched keys, no dirty flags.
 pub(crate) fn discard_transaction(ctx: &mut Ctx<'_>) {
     ctx.client.multi = None;
-    ctx.node.watch.forget(ctx.client.conn);
+    ctx.clients.watch.forget(ctx.client.conn);
 }
 
 fn discard(ctx: &mut Ctx<'_>, _argv: &Argv<'_>) {
@@ -69,18 +69,18 @@ fn exec(ctx: &mut Ctx<'_>, _argv: &Argv<'_>) {
     let commands = std::mem::take(&mut state.commands);
     let exec_error = state.exec_error;
     let conn = ctx.client.conn;
-    let mut dirty = ctx.node.watch.is_dirty(conn);
+    let mut dirty = ctx.clients.watch.is_dirty(conn);
     // Redis 7.0: a watched key that expired since WATCH fails EXEC even when it was
     // never deleted (nobody looked at it).
-    if !ctx.node.mutants.is(Mutant::WatchMissesExpiry)
+    if !ctx.server.mutants.is(Mutant::WatchMissesExpiry)
         && ctx
-            .node
+            .clients
             .watch
-            .any_expired_since_watch(conn, &ctx.node.keyspace, ctx.now.wall_ms)
+            .any_expired_since_watch(conn, ctx.keyspace, ctx.now.wall_ms)
     {
         dirty = true;
     }
-    ctx.node.watch.forget(conn);
+    ctx.clients.watch.forget(conn);
     if exec_error {
         ctx.client.multi = None;
         ctx.out().error(EXECABORT);
@@ -92,12 +92,12 @@ fn exec(ctx: &mut Ctx<'_>, _argv: &Argv<'_>) {
         return;
     }
     ctx.out().array(commands.len());
-    let mark = ctx.node.propagation.mark();
+    let mark = ctx.server.propagation.mark();
     for queued in &commands {
         let argv = Argv::new(&queued.buf, &queued.ranges);
         super::run_queued(ctx, &argv);
     }
-    ctx.node.propagation.wrap_transaction(mark);
+    ctx.server.propagation.wrap_transaction(mark);
     ctx.client.multi = None;
 }
 
@@ -108,18 +108,17 @@ fn watch(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
     }
     let conn = ctx.client.conn;
     // No point in watching more once a watched key was touched.
-    if !ctx.node.watch.is_dirty(conn) {
+    if !ctx.clients.watch.is_dirty(conn) {
         let db = ctx.db();
         for key in argv.iter().skip(1) {
             let now_ms = ctx.now.wall_ms;
-            let node = &mut *ctx.node;
-            node.watch.watch(conn, db, key, &node.keyspace, now_ms);
+            ctx.clients.watch.watch(conn, db, key, ctx.keyspace, now_ms);
         }
     }
     ctx.out().ok();
 }
 
 fn unwatch(ctx: &mut Ctx<'_>, _argv: &Argv<'_>) {
-    ctx.node.watch.forget(ctx.client.conn);
+    ctx.clients.watch.forget(ctx.client.conn);
     ctx.out().ok();
 }

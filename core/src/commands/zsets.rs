@@ -70,7 +70,7 @@ pub const ZRANDMEMBER_MAX_REPEATS: usize = 10_000_000;
 
 /// The node's `zset-max-listpack-*` thresholds.
 fn limits(ctx: &Ctx<'_>) -> ZSetLimits {
-    let s = ctx.node.config.settings();
+    let s = ctx.server.config.settings();
     ZSetLimits {
         max_listpack_entries: s.zset_max_listpack_entries,
         max_listpack_value_bytes: s.zset_max_listpack_value_bytes,
@@ -82,7 +82,7 @@ fn lookup_zset(ctx: &mut Ctx<'_>, key: &[u8], read: bool) -> Result<Option<u32>,
 }
 
 fn zset_of<'c>(ctx: &'c Ctx<'_>, id: u32) -> Option<&'c ZSet> {
-    match ctx.node.keyspace.value(ctx.client.db, id) {
+    match ctx.keyspace.value(ctx.client.db, id) {
         Some(Value::ZSet(z)) => Some(z),
         _ => None,
     }
@@ -134,7 +134,7 @@ fn reply_entry(out: &mut ReplyBuf, member: &[u8], score: f64, withscores: bool) 
 /// result as Redis's `zsetConvertToListpackIfNeeded` picks it.
 fn build_zset<M: AsRef<[u8]>>(ctx: &mut Ctx<'_>, entries: &[(M, f64)]) -> ZSet {
     let limits = limits(ctx);
-    let rng = &mut ctx.node.rng;
+    let rng = &mut ctx.server.rng;
     let mut z = ZSet::new();
     for (m, s) in entries {
         z.set_score(m.as_ref(), *s, limits, || {
@@ -151,7 +151,7 @@ fn store_result<M: AsRef<[u8]>>(ctx: &mut Ctx<'_>, dst: &[u8], entries: &[(M, f6
     let now_ms = ctx.now.wall_ms;
     if entries.is_empty() {
         ctx.out().int(0);
-        if ctx.node.keyspace.delete(db, dst, now_ms) {
+        if ctx.keyspace.delete(db, dst, now_ms) {
             ctx.key_modified(dst);
             ctx.notify(notify::GENERIC, "del", dst);
         }
@@ -159,8 +159,7 @@ fn store_result<M: AsRef<[u8]>>(ctx: &mut Ctx<'_>, dst: &[u8], entries: &[(M, f6
     }
     let z = build_zset(ctx, entries);
     let len = z.len();
-    ctx.node
-        .keyspace
+    ctx.keyspace
         .set(db, dst, Value::ZSet(Box::new(z)), false, now_ms);
     ctx.key_modified(dst);
     ctx.out().int(len as i64);
@@ -255,7 +254,7 @@ fn zadd_generic(ctx: &mut Ctx<'_>, argv: &Argv<'_>, incr_command: bool) {
         return;
     };
     let limits = limits(ctx);
-    let mutant_gt_equal = ctx.node.mutants.is(Mutant::ZaddGtUpdatesOnEqual);
+    let mutant_gt_equal = ctx.server.mutants.is(Mutant::ZaddGtUpdatesOnEqual);
     let (mut added, mut updated, mut processed) = (0i64, 0i64, 0i64);
     let mut last_score = 0.0;
     let mut nan = false;
@@ -297,7 +296,7 @@ fn zadd_generic(ctx: &mut Ctx<'_>, argv: &Argv<'_>, incr_command: bool) {
                         Some(id) => id,
                         None => {
                             let db = ctx.db();
-                            let id = ctx.node.keyspace.set_found(
+                            let id = ctx.keyspace.set_found(
                                 db,
                                 None,
                                 key,
@@ -363,8 +362,8 @@ fn zmscore(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
         return;
     };
     let db = ctx.db();
-    let Ctx { node, client, .. } = ctx;
-    let zset = match found.and_then(|id| node.keyspace.value(db, id)) {
+    let Ctx { client, .. } = ctx;
+    let zset = match found.and_then(|id| ctx.keyspace.value(db, id)) {
         Some(Value::ZSet(z)) => Some(z),
         _ => None,
     };
@@ -616,8 +615,8 @@ fn zrange_generic(
             store_result(ctx, dst, &owned, "zrangestore");
         }
         None => {
-            let Ctx { node, client, .. } = ctx;
-            let Some(Value::ZSet(zset)) = node.keyspace.value(db, id) else {
+            let Ctx { client, .. } = ctx;
+            let Some(Value::ZSet(zset)) = ctx.keyspace.value(db, id) else {
                 return;
             };
             let picked = select_range(zset, &range, reverse, offset, limit);
@@ -1074,8 +1073,7 @@ fn blocking_zpop(
     }
     let keys: Vec<Vec<u8>> = keys.map(|j| argv.get(j).to_vec()).collect();
     let deadline = super::lists::deadline(ctx, timeout_ms);
-    crate::blocking::block(
-        ctx,
+    ctx.block(
         keys,
         deadline,
         crate::blocking::BlockedOp::ZSet { max, count },
@@ -1095,10 +1093,10 @@ pub(crate) fn convert_for_sort(ctx: &mut Ctx<'_>, id: u32) {
 /// A non-empty sorted set under `key`, for a blocked client to be served from.
 pub(crate) fn is_ready(ctx: &mut Ctx<'_>, key: &[u8]) -> bool {
     let db = ctx.db();
-    let Some(id) = ctx.node.keyspace.lookup(db, key, ctx.now.wall_ms) else {
+    let Some(id) = ctx.keyspace.lookup(db, key, ctx.now.wall_ms) else {
         return false;
     };
-    matches!(ctx.node.keyspace.value(db, id), Some(Value::ZSet(z)) if !z.is_empty())
+    matches!(ctx.keyspace.value(db, id), Some(Value::ZSet(z)) if !z.is_empty())
 }
 
 /// Serves a client blocked by BZPOPMIN/BZPOPMAX (`count` None) or BZMPOP; true when
@@ -1107,7 +1105,7 @@ pub(crate) fn serve_blocked(ctx: &mut Ctx<'_>, key: &[u8], max: bool, count: Opt
     let nested = count.is_some();
     zpop_generic(ctx, &[key], max, true, count, nested, nested);
     let db = ctx.db();
-    ctx.node.keyspace.lookup(db, key, ctx.now.wall_ms).is_none()
+    ctx.keyspace.lookup(db, key, ctx.now.wall_ms).is_none()
 }
 
 // ---------------------------------------------------------------------------------
@@ -1119,9 +1117,9 @@ fn zrandmember(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
         let Ok(found) = lookup_zset(ctx, argv.get(1), true) else {
             return;
         };
-        let Ctx { node, client, .. } = ctx;
-        let rng = &mut node.rng;
-        let zset = match found.and_then(|id| node.keyspace.value(client.db, id)) {
+        let Ctx { client, .. } = ctx;
+        let rng = &mut ctx.server.rng;
+        let zset = match found.and_then(|id| ctx.keyspace.value(client.db, id)) {
             Some(Value::ZSet(z)) if !z.is_empty() => z,
             _ => {
                 client.out.null();
@@ -1141,9 +1139,9 @@ fn zrandmember(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
     let Ok(found) = lookup_zset(ctx, argv.get(1), true) else {
         return;
     };
-    let Ctx { node, client, .. } = ctx;
-    let rng = &mut node.rng;
-    let zset = match found.and_then(|id| node.keyspace.value(client.db, id)) {
+    let Ctx { client, .. } = ctx;
+    let rng = &mut ctx.server.rng;
+    let zset = match found.and_then(|id| ctx.keyspace.value(client.db, id)) {
         Some(Value::ZSet(z)) if count != 0 => &**z,
         _ => {
             client.out.array(0);
@@ -1224,8 +1222,8 @@ fn zscan(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
         return;
     };
     let db = ctx.db();
-    let Ctx { node, client, .. } = ctx;
-    let Some(Value::ZSet(zset)) = node.keyspace.value(db, id) else {
+    let Ctx { client, .. } = ctx;
+    let Some(Value::ZSet(zset)) = ctx.keyspace.value(db, id) else {
         return;
     };
     let mut found: Vec<(&[u8], String)> = Vec::new();
@@ -1418,15 +1416,14 @@ fn setop_generic(
         let key = argv.get(first_key + i);
         let (now_ms, secs) = (ctx.now.wall_ms, ctx.now.mono_secs());
         let found = if ctx.client.no_touch {
-            ctx.node.keyspace.lookup(db, key, now_ms)
+            ctx.keyspace.lookup(db, key, now_ms)
         } else {
-            ctx.node.keyspace.lookup_touch(db, key, now_ms, secs)
+            ctx.keyspace.lookup_touch(db, key, now_ms, secs)
         };
         match found {
             Some(id) => {
-                ctx.node.stats.keyspace_hits += 1;
+                ctx.server.stats.keyspace_hits += 1;
                 let bad = ctx
-                    .node
                     .keyspace
                     .value(db, id)
                     .is_some_and(|v| read_input(v).is_err());
@@ -1437,7 +1434,7 @@ fn setop_generic(
                 ids.push(Some(id));
             }
             None => {
-                ctx.node.stats.keyspace_misses += 1;
+                ctx.server.stats.keyspace_misses += 1;
                 ids.push(None);
             }
         }
@@ -1493,7 +1490,7 @@ fn setop_generic(
     let mut inputs = Vec::with_capacity(setnum);
     // One weight per key (all 1 without WEIGHTS).
     for (id, &weight) in ids.iter().zip(&weights) {
-        let input = match id.and_then(|id| ctx.node.keyspace.value(db, id)) {
+        let input = match id.and_then(|id| ctx.keyspace.value(db, id)) {
             // Checked while looking the keys up.
             Some(v) => read_input(v).unwrap_or(Input::Missing),
             None => Input::Missing,
@@ -1597,7 +1594,7 @@ fn setop_generic(
 
 #[cfg(test)]
 mod tests {
-    use crate::node::{Effect, Input, Node, Now};
+    use crate::{Effect, Input, Node, Now};
 
     const NOW: Now = Now {
         mono_ms: 10,
@@ -1643,7 +1640,7 @@ mod tests {
     fn memory_is_accounted_and_returns_after_deletes() {
         let mut n = node();
         run(&mut n, "SET anchor v");
-        let start = n.keyspace.used_bytes();
+        let start = n.keyspace().used_bytes();
         for i in 0..3000 {
             let reply = run(
                 &mut n,
@@ -1652,14 +1649,14 @@ mod tests {
             assert_eq!(reply, b":1\r\n");
         }
         assert_eq!(run(&mut n, "OBJECT ENCODING z"), b"$8\r\nskiplist\r\n");
-        let grown = n.keyspace.used_bytes();
+        let grown = n.keyspace().used_bytes();
         assert!(grown > start + 3000 * 40, "{grown} vs {start}");
         // What the keyspace accounts is what the value reports, after every change.
         for i in 0..3000 {
             assert_eq!(run(&mut n, &format!("ZREM z member:{i:09}")), b":1\r\n");
         }
         assert_eq!(run(&mut n, "EXISTS z"), b":0\r\n");
-        assert_eq!(n.keyspace.used_bytes(), start);
+        assert_eq!(n.keyspace().used_bytes(), start);
     }
 
     #[test]

@@ -4,9 +4,9 @@
 
 //! Redis's documentation, ACL categories, tips and key specs for keel's commands.
 
-use super::docs::{arg, ArgType as T, CommandDocs};
-use super::flags::{flags, AclCategories, ArgFlags, DocFlags, KeySpecFlags};
-use super::keyspec::{BeginSearch, FindKeys, KeySpec};
+use super::{arg, ArgType as T, CommandDocs};
+use crate::commands::flags::{flags, AclCategories, ArgFlags, DocFlags, KeySpecFlags};
+use crate::commands::keyspec::{BeginSearch, FindKeys, KeySpec};
 
 /// Sorted by full name.
 pub static REDIS_DOCS: &[CommandDocs] = &[

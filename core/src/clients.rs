@@ -1,0 +1,219 @@
+//! The clients sub-machine's state: the table of connected clients and the registries
+//! keyed by them (blocked clients, WATCHed keys, pub/sub subscribers), with what
+//! crosses them — forgetting a client everywhere, publishing into subscribers' output,
+//! turning keyspace events into WATCH invalidations and notifications. It never runs a
+//! command, never builds an effect other than a log line, and never sees the node.
+
+use std::collections::BTreeSet;
+
+use crate::blocking::{self, reply_timeout};
+use crate::client::{arm_output_limit, Client, ClientTable, ReplyMode};
+use crate::config::ClientOutputBufferLimit;
+use crate::io::ConnId;
+use crate::keyspace::Keyspace;
+use crate::multi::WatchRegistry;
+use crate::pubsub::PubSub;
+use crate::server::Server;
+
+/// Baseline bytes a node counts before any key or client (tables, shared state), so
+/// `used_memory` of an empty node is in the range Redis reports.
+pub const BASELINE_USED_BYTES: usize = 800 * 1024;
+
+#[derive(Debug, Default)]
+pub struct Clients {
+    /// Every client but the one whose batch is running.
+    pub table: ClientTable,
+    /// Clients other than the running one that got output (pub/sub messages, CLIENT
+    /// UNBLOCK) and must be flushed once the command is done.
+    pub pending_flush: BTreeSet<ConnId>,
+    /// Clients blocked on keys (BLPOP and friends).
+    pub blocking: blocking::Registry,
+    /// WATCHed keys and the clients whose transaction they invalidated.
+    pub watch: WatchRegistry,
+    /// Subscribers of channels, patterns and shard channels.
+    pub pubsub: PubSub,
+    /// Buffer bytes of the client whose batch is running (it is out of `table`
+    /// meanwhile), so `used_memory` still counts them.
+    pub running_client_bytes: usize,
+}
+
+impl Clients {
+    /// Drops what is kept about a client beside the client itself: its blocked
+    /// operation, its subscriptions and its WATCHed keys.
+    pub fn forget(&mut self, client: &mut Client) {
+        self.blocking.remove(client.id);
+        self.pubsub.forget(&mut client.subs, client.conn);
+        self.watch.forget(client.conn);
+        self.pending_flush.remove(&client.conn);
+    }
+
+    /// Takes `conn`'s client out of the table and forgets it (CLIENT KILL, an idle
+    /// or closed connection). False when no client has that connection.
+    pub fn remove_and_forget(&mut self, conn: ConnId) -> bool {
+        match self.table.remove(&conn) {
+            Some(mut client) => {
+                self.forget(&mut client);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// `used_memory`: logical bytes of the dataset, clients and a fixed baseline.
+    pub fn used_memory_bytes(&self, keyspace: &Keyspace) -> usize {
+        BASELINE_USED_BYTES
+            + keyspace.used_bytes()
+            + self.table.memory_bytes()
+            + self.running_client_bytes
+    }
+
+    /// Bytes the clients hold (buffers, queued transactions, subscriptions), the
+    /// running one included: MEMORY STATS's `clients.normal`.
+    pub fn memory_bytes(&self) -> usize {
+        self.table.memory_bytes() + self.running_client_bytes
+    }
+
+    /// Re-arms every client's output limit (CONFIG SET client-output-buffer-limit).
+    pub fn rearm_output_limits(&mut self, limits: &[ClientOutputBufferLimit; 3]) {
+        let conns: Vec<ConnId> = self.table.keys().copied().collect();
+        for conn in conns {
+            self.table.with_mut(&conn, |c| arm_output_limit(limits, c));
+        }
+    }
+
+    /// Delivers a pub/sub message (`crate::pubsub::publish`) into the subscribers'
+    /// output; `running` is the client whose command runs (it is out of the table
+    /// meanwhile). Others are flushed after the command. Returns the receivers.
+    pub fn publish(
+        &mut self,
+        mut running: Option<&mut Client>,
+        channel: &[u8],
+        message: &[u8],
+        shard: bool,
+    ) -> usize {
+        let Clients {
+            pubsub,
+            table,
+            pending_flush,
+            ..
+        } = self;
+        crate::pubsub::publish(pubsub, channel, message, shard, |conn, write| {
+            if let Some(r) = running.as_deref_mut().filter(|r| r.conn == conn) {
+                write(&mut r.out);
+                true
+            } else if table.with_mut(&conn, |c| write(&mut c.out)).is_some() {
+                pending_flush.insert(conn);
+                true
+            } else {
+                false
+            }
+        })
+    }
+
+    /// Unblocks client `id` as CLIENT UNBLOCK does: with the timeout reply, or with
+    /// `-UNBLOCKED` when `error`; its reply is flushed after the command. False when
+    /// that client is not blocked.
+    pub fn unblock(&mut self, keyspace: &mut Keyspace, id: u64, error: bool) -> bool {
+        let Some(conn) = self.blocking.get(id).map(|b| b.conn) else {
+            return false;
+        };
+        let Clients {
+            table, blocking, ..
+        } = self;
+        let done = table.with_mut(&conn, |client| {
+            if client.id != id {
+                return false;
+            }
+            if error {
+                client
+                    .out
+                    .error("UNBLOCKED client unblocked via CLIENT UNBLOCK");
+            } else {
+                reply_timeout(client);
+            }
+            blocking.release(client, keyspace);
+            // CLIENT REPLY OFF was on when it blocked: the reply goes.
+            if client.reply_mode == ReplyMode::Off {
+                client.out.discard();
+            }
+            true
+        });
+        if done == Some(true) {
+            self.pending_flush.insert(conn);
+            true
+        } else {
+            self.blocking.remove(id);
+            false
+        }
+    }
+
+    /// Turns keys deleted by expiry since the last call into WATCH invalidations and
+    /// `expired` notifications (and a propagated DEL), in deletion order, then keys
+    /// created into `new` notifications. `running`: the client whose command runs, if
+    /// any (it is out of the table meanwhile).
+    pub fn drain_keyspace_log(
+        &mut self,
+        keyspace: &mut Keyspace,
+        server: &mut Server,
+        mut running: Option<&mut Client>,
+    ) {
+        if keyspace.expired_log.is_empty() && keyspace.new_log.is_empty() {
+            return;
+        }
+        for (db, key) in std::mem::take(&mut keyspace.expired_log) {
+            let key = key.as_bytes();
+            // An expired key leaves every copy of the dataset by an explicit DEL.
+            server
+                .propagation
+                .record(db, crate::propagate::argv(&[b"DEL", key]));
+            if !server.mutants.is(crate::mutants::Mutant::WatchMissesExpiry) {
+                self.watch.touch_expired(db, key);
+            }
+            self.notify_keyspace_event(
+                server,
+                running.as_deref_mut(),
+                crate::notify::EXPIRED,
+                "expired",
+                key,
+                db,
+            );
+        }
+        for (db, key) in std::mem::take(&mut keyspace.new_log) {
+            self.notify_keyspace_event(
+                server,
+                running.as_deref_mut(),
+                crate::notify::NEW,
+                "new",
+                key.as_bytes(),
+                db,
+            );
+        }
+    }
+
+    /// Redis's `notifyKeyspaceEvent`: publishes `__keyspace@<db>__:<key>` (message:
+    /// the event) and `__keyevent@<db>__:<event>` (message: the key) when the class
+    /// is enabled.
+    pub fn notify_keyspace_event(
+        &mut self,
+        server: &Server,
+        mut running: Option<&mut Client>,
+        class: crate::notify::Class,
+        event: &str,
+        key: &[u8],
+        db: usize,
+    ) {
+        let flags = server.hot.notify_flags;
+        if flags & class == 0 {
+            return;
+        }
+        if flags & crate::notify::KEYSPACE != 0 {
+            let mut channel = format!("__keyspace@{db}__:").into_bytes();
+            channel.extend_from_slice(key);
+            self.publish(running.as_deref_mut(), &channel, event.as_bytes(), false);
+        }
+        if flags & crate::notify::KEYEVENT != 0 {
+            let channel = format!("__keyevent@{db}__:{event}").into_bytes();
+            self.publish(running, &channel, key, false);
+        }
+    }
+}

@@ -1,0 +1,117 @@
+//! The node's timers (Redis's `serverCron` and `clientsCron`, at `hz`): active
+//! expiry, idle-client timeouts, query-buffer trimming and the ops/sec samples. Time
+//! is the handed-in `now`; nothing here reads a clock.
+
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+use crate::client::Client;
+use crate::io::{ConnId, Effect, LogLevel, Now};
+
+use super::dispatch::QBUF_KEEP_BYTES;
+use super::Node;
+
+/// Spare query-buffer room the cron leaves alone (Redis: 4 KB).
+const QBUF_SPARE_KEPT_BYTES: usize = 4 * 1024;
+/// A query buffer idle this long loses its spare room (Redis: 2 s).
+const QBUF_IDLE_MS: u64 = 2000;
+/// Clients the cron visits per tick at least (Redis's `CLIENTS_CRON_MIN_ITERATIONS`).
+const CLIENTS_CRON_MIN_ITERATIONS: u64 = 5;
+
+/// One client's share of `resize_query_buffers` (Redis's rules and thresholds).
+fn resize_query_buffer(client: &mut Client, now: Now) {
+    let len = client.qbuf.len();
+    let spare = client.qbuf.capacity() - len;
+    if spare > QBUF_SPARE_KEPT_BYTES {
+        let idle_ms = now.mono_ms.saturating_sub(client.last_interaction_mono_ms);
+        if idle_ms > QBUF_IDLE_MS {
+            client.qbuf.shrink_to_fit();
+        } else if client.qbuf.capacity() > QBUF_KEEP_BYTES
+            && client.qbuf.capacity() / 2 > client.qbuf_peak
+        {
+            client.qbuf.shrink_to(len.max(client.qbuf_peak));
+        }
+    }
+    client.qbuf_peak = len;
+    client.out_peak = client.out.len();
+}
+
+impl Node {
+    pub(super) fn on_tick(&mut self, now: Now) {
+        let hz = self.server.config.settings().hz.clamp(1, 500) as u64;
+        let period_ms = 1000 / hz;
+        self.next_tick_mono_ms = now.mono_ms + period_ms;
+        if self.server.cron_paused {
+            return;
+        }
+        if self.server.active_expire_enabled {
+            let effort = self.server.config.settings().active_expire_effort;
+            let mut rng = std::mem::replace(&mut self.server.rng, ChaCha8Rng::seed_from_u64(0));
+            self.keyspace
+                .active_expire_cycle(now.wall_ms, effort, |n| rng.gen_range(0..n.max(1)));
+            self.server.rng = rng;
+        }
+        self.clients
+            .drain_keyspace_log(&mut self.keyspace, &mut self.server, None);
+        self.flush_pending();
+        self.close_idle_clients(now);
+        self.resize_query_buffers(now, hz);
+        // instantaneous_ops_per_sec: one sample per 100 ms, 16 kept, as Redis.
+        let samples = &mut self.server.stats.ops_samples;
+        if samples.back().is_none_or(|&(t, _)| now.mono_ms >= t + 100) {
+            samples.push_back((now.mono_ms, self.server.stats.total_commands_processed));
+            if samples.len() > 16 {
+                samples.pop_front();
+            }
+        }
+    }
+
+    pub(super) fn close_idle_clients(&mut self, now: Now) {
+        let timeout_secs = self.server.config.settings().timeout_secs;
+        if timeout_secs == 0 {
+            return;
+        }
+        let limit_ms = timeout_secs.saturating_mul(1000);
+        let idle: Vec<ConnId> = self
+            .clients
+            .table
+            .values()
+            // As Redis, blocked clients and subscribers are never timed out.
+            .filter(|c| !c.blocked && !c.is_pubsub())
+            .filter(|c| now.mono_ms.saturating_sub(c.last_interaction_mono_ms) > limit_ms)
+            .map(|c| c.conn)
+            .collect();
+        for conn in idle {
+            if let Some(mut client) = self.clients.table.remove(&conn) {
+                self.clients.forget(&mut client);
+            }
+            self.server
+                .log(LogLevel::Verbose, "Closing idle client".into());
+            self.server.effects.push_back(Effect::Close { conn });
+        }
+    }
+
+    /// Redis's `clientsCronResizeQueryBuffer`, over all clients once a second (a
+    /// slice each tick): frees the spare room of a query buffer idle for over two
+    /// seconds, and trims one much bigger than its recent peak.
+    pub(super) fn resize_query_buffers(&mut self, now: Now, hz: u64) {
+        let count = self.clients.table.len();
+        if count == 0 {
+            return;
+        }
+        let per_tick = (count as u64 / hz.max(1)).max(CLIENTS_CRON_MIN_ITERATIONS) as usize;
+        for _ in 0..per_tick.min(count) {
+            let conn = match self.clients.table.next_conn_from(self.qbuf_cron_cursor) {
+                Some(c) => c,
+                None => match self.clients.table.next_conn_from(0) {
+                    Some(c) => c,
+                    None => return,
+                },
+            };
+            self.qbuf_cron_cursor = conn + 1;
+            self.clients
+                .table
+                .with_mut(&conn, |c| resize_query_buffer(c, now));
+        }
+    }
+}

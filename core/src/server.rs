@@ -1,0 +1,166 @@
+//! The node-wide state every command may read or change, beside the keyspace and the
+//! clients: configuration (and its hot cache), counters, the RNG, planted bugs, the
+//! propagation stream, the effect queue and a few server flags. Plain data with small
+//! helpers; it never runs a command, never sees a client and imports nothing above it.
+
+use std::collections::VecDeque;
+
+use rand_chacha::ChaCha8Rng;
+
+use crate::config::{ClientOutputBufferLimit, Config};
+use crate::io::{Effect, LogLevel, Now};
+use crate::mutants::Mutants;
+use crate::propagate::Propagation;
+
+/// Seeds for everything random in a node: its RNG (sampling, run id) and its hash keys.
+#[derive(Debug, Clone, Copy)]
+pub struct NodeSeeds {
+    pub rng_seed: u64,
+    pub hash_seeds: [u64; 4],
+}
+
+/// Facts about the process a production driver hands in for INFO.
+#[derive(Debug, Clone, Default)]
+pub struct ProcessInfo {
+    pub os: String,
+    pub process_id: u32,
+    pub executable: String,
+    pub config_file: String,
+    pub cpu_user_secs: f64,
+    pub cpu_sys_secs: f64,
+}
+
+/// Counters INFO reports.
+#[derive(Debug, Default, Clone)]
+pub struct Stats {
+    pub total_connections_received: u64,
+    pub total_commands_processed: u64,
+    pub total_net_input_bytes: u64,
+    pub total_net_output_bytes: u64,
+    pub rejected_connections: u64,
+    pub keyspace_hits: u64,
+    pub keyspace_misses: u64,
+    pub total_error_replies: u64,
+    pub unexpected_error_replies: u64,
+    pub evicted_keys: u64,
+    /// Samples of (mono_ms, commands processed) for instantaneous_ops_per_sec.
+    pub ops_samples: VecDeque<(u64, u64)>,
+}
+
+impl Stats {
+    pub fn instantaneous_ops_per_sec(&self) -> u64 {
+        let s = &self.ops_samples;
+        match (s.front(), s.back()) {
+            (Some(&(t0, c0)), Some(&(t1, c1))) if t1 > t0 => (c1 - c0) * 1000 / (t1 - t0),
+            _ => 0,
+        }
+    }
+}
+
+/// Config values read on every request, cached so the hot path skips the directive
+/// table. Refreshed whenever the config changes.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct HotConfig {
+    pub proto_max_bulk_len_bytes: u64,
+    pub client_query_buffer_limit_bytes: u64,
+    pub maxmemory_bytes: u64,
+    /// `notify-keyspace-events` as `crate::notify` class bits.
+    pub notify_flags: crate::notify::Class,
+    /// `client-output-buffer-limit` by `OutputClass::limits_index`.
+    pub output_limits: [ClientOutputBufferLimit; 3],
+}
+
+impl HotConfig {
+    fn from(config: &Config) -> Self {
+        let s = config.settings();
+        HotConfig {
+            proto_max_bulk_len_bytes: s.proto_max_bulk_len_bytes,
+            client_query_buffer_limit_bytes: s.client_query_buffer_limit_bytes,
+            maxmemory_bytes: s.maxmemory_bytes,
+            notify_flags: s.notify_keyspace_events_flags as crate::notify::Class,
+            output_limits: s.client_output_buffer_limits,
+        }
+    }
+}
+
+/// Node-wide state handed to commands (`Ctx::server`).
+pub struct Server {
+    pub config: Config,
+    pub hot: HotConfig,
+    pub stats: Stats,
+    pub rng: ChaCha8Rng,
+    pub mutants: Mutants,
+    /// The propagation stream (`crate::propagate`).
+    pub propagation: Propagation,
+    /// Commands that changed the dataset (Redis's `server.dirty`, counted once per
+    /// command rather than per key).
+    pub dirty: u64,
+    /// What the driver is asked to do, in order.
+    pub effects: VecDeque<Effect>,
+    pub run_id: String,
+    /// The replication id (INFO `master_replid`); the run id until DEBUG
+    /// CHANGE-REPL-ID draws a new one.
+    pub repl_id: Option<String>,
+    pub started: Now,
+    pub active_expire_enabled: bool,
+    /// DEBUG PAUSE-CRON: timers (active expiry, idle clients, the query-buffer cron)
+    /// stop while set.
+    pub cron_paused: bool,
+    /// DEBUG QUICKLIST-PACKED-THRESHOLD (keel's lists have no plain nodes; kept and
+    /// validated as Redis does).
+    pub quicklist_packed_threshold_bytes: u64,
+    pub shutting_down: bool,
+    /// The process's resident set size, reported by a production driver for INFO.
+    pub rss_bytes: Option<u64>,
+    pub process: ProcessInfo,
+}
+
+impl Server {
+    pub fn new(config: Config, rng: ChaCha8Rng, run_id: String, now: Now) -> Server {
+        Server {
+            hot: HotConfig::from(&config),
+            config,
+            stats: Stats::default(),
+            rng,
+            mutants: Mutants::default(),
+            propagation: Propagation::default(),
+            dirty: 0,
+            effects: VecDeque::new(),
+            run_id,
+            repl_id: None,
+            started: now,
+            active_expire_enabled: true,
+            cron_paused: false,
+            quicklist_packed_threshold_bytes: 1 << 30,
+            shutting_down: false,
+            rss_bytes: None,
+            process: ProcessInfo::default(),
+        }
+    }
+
+    pub fn log(&mut self, level: LogLevel, message: String) {
+        self.effects.push_back(Effect::Log { level, message });
+    }
+
+    /// Re-reads the hot values after a config change; true when the output-buffer
+    /// limits changed (every client's limit must then be re-armed).
+    pub fn refresh_hot(&mut self) -> bool {
+        let limits_before = self.hot.output_limits;
+        self.hot = HotConfig::from(&self.config);
+        limits_before != self.hot.output_limits
+    }
+
+    /// The replication id INFO reports as `master_replid`.
+    pub fn repl_id(&self) -> &str {
+        self.repl_id.as_deref().unwrap_or(&self.run_id)
+    }
+
+    /// Whether writes are refused: `maxmemory` is set and used memory (asked of
+    /// `used_bytes` only then: it is on every write's path) is over it. Eviction
+    /// policies come later; until then every policy behaves as `noeviction` (writes
+    /// refused, reads served).
+    pub fn over_maxmemory(&self, used_bytes: impl FnOnce() -> usize) -> bool {
+        let max = self.hot.maxmemory_bytes;
+        max > 0 && used_bytes() as u64 > max
+    }
+}
