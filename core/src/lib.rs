@@ -32,6 +32,7 @@ pub mod notify;
 pub mod propagate;
 pub mod pubsub;
 pub mod resp;
+pub mod slab;
 pub mod strtod;
 pub mod types;
 pub mod util;

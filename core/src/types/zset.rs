@@ -9,9 +9,8 @@
 
 use std::cmp::Ordering;
 
-use hashbrown::HashTable;
-
 use super::SmallBytes;
+use crate::slab::{ScanBudget, Slab, SlabEntry};
 
 /// Redis's thresholds (`zset-max-listpack-entries`, `zset-max-listpack-value`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -197,9 +196,9 @@ impl ZSet {
                 }
             }
             ZSet::Skiplist(b) => {
-                let slots: &'a [Slot] = &b.slots;
+                let members: &'a Members = &b.members;
                 b.tree.root.visit(lo, hi, rev, &mut |score, id| {
-                    visit(member_of(slots, id), score)
+                    visit(member_of(members, id), score)
                 });
             }
         }
@@ -304,22 +303,10 @@ impl ZSet {
                 0
             }
             ZSet::Skiplist(b) => {
-                let mut seen = 0usize;
-                let mut i = usize::try_from(cursor).unwrap_or(usize::MAX);
-                while i < b.slots.len() && seen < max_entries.max(1) {
-                    if let Some(slot) = b.slots.get(i) {
-                        if let Some(m) = &slot.member {
-                            visit(m.as_bytes(), fmt_score(slot.score));
-                            seen += 1;
-                        }
-                    }
-                    i += 1;
-                }
-                if i >= b.slots.len() {
-                    0
-                } else {
-                    i as u64
-                }
+                b.members
+                    .scan(cursor, ScanBudget::Entries(max_entries), |_, s| {
+                        visit(s.member.as_bytes(), fmt_score(s.score))
+                    })
             }
         }
     }
@@ -645,85 +632,77 @@ impl Packed {
 // skiplist: member table + hash index + order-statistic B+tree.
 // ---------------------------------------------------------------------------------
 
-/// A member and its score; `member` is None for a free slot.
+/// A member and its score, as the member table holds them.
 #[derive(Clone)]
-struct Slot {
+struct Scored {
     score: f64,
-    member: Option<SmallBytes>,
+    member: SmallBytes,
 }
 
-/// Index bytes per bucket in hashbrown: a 4-byte slot id plus one control byte.
-const INDEX_BYTES_PER_BUCKET: usize = 5;
+impl SlabEntry for Scored {
+    fn key(&self) -> &[u8] {
+        self.member.as_bytes()
+    }
+
+    fn heap_bytes(&self) -> usize {
+        self.member.heap_bytes()
+    }
+}
+
+/// The member table: member -> slot id -> score, the ids the tree orders.
+type Members = Slab<Scored>;
 
 #[derive(Clone)]
 pub struct Big {
-    slots: Vec<Slot>,
-    free: Vec<u32>,
-    index: HashTable<u32>,
-    hasher: ahash::RandomState,
+    members: Members,
     tree: Tree,
-    /// Sum of the members' own heap allocations.
-    payload_bytes: usize,
 }
 
 impl Big {
     fn new(seeds: [u64; 4], capacity: usize) -> Big {
-        let [a, b, c, d] = seeds;
         Big {
-            slots: Vec::with_capacity(capacity),
-            free: Vec::new(),
-            index: HashTable::with_capacity(capacity),
-            hasher: ahash::RandomState::with_seeds(a, b, c, d),
+            members: Slab::with_capacity(seeds, capacity),
             tree: Tree::new(),
-            payload_bytes: 0,
         }
     }
 
     fn len(&self) -> usize {
-        self.slots.len() - self.free.len()
+        self.members.len()
     }
 
     fn heap_bytes(&self) -> usize {
-        self.slots.capacity() * std::mem::size_of::<Slot>()
-            + self.free.capacity() * 4
-            + self.index.capacity() * INDEX_BYTES_PER_BUCKET
-            + self.tree.heap_bytes()
-            + self.payload_bytes
+        self.members.heap_bytes() + self.tree.heap_bytes()
     }
 
     fn slot_member(&self, id: u32) -> &[u8] {
-        member_of(&self.slots, id)
+        member_of(&self.members, id)
     }
 
     fn slot_score(&self, id: u32) -> f64 {
-        self.slots.get(id as usize).map_or(0.0, |s| s.score)
+        self.members.get(id).map_or(0.0, |s| s.score)
     }
 
     fn find(&self, member: &[u8]) -> Option<u32> {
-        let hash = self.hasher.hash_one(member);
-        let slots = &self.slots;
-        self.index
-            .find(hash, |&id| member_of(slots, id) == member)
-            .copied()
+        self.members.find(member)
     }
 
     fn rank(&self, member: &[u8]) -> Option<usize> {
         let id = self.find(member)?;
         let score = self.slot_score(id);
-        let slots = &self.slots;
+        let members = &self.members;
         Some(
             self.tree
                 .root
-                .partition(&mut |s, other| key_cmp(slots, s, other, score, id) == Ordering::Less),
+                .partition(&mut |s, other| key_cmp(members, s, other, score, id) == Ordering::Less),
         )
     }
 
     /// Number of members, in order, for which `pred` holds (a true prefix).
     fn partition(&self, pred: impl Fn(f64, &[u8]) -> bool) -> usize {
-        let slots = &self.slots;
+        let members = &self.members;
         self.tree
             .root
-            .partition(&mut |s, id| pred(s, member_of(slots, id)))
+            .partition(&mut |s, id| pred(s, member_of(members, id)))
     }
 
     fn set_score(&mut self, member: &[u8], score: f64) -> bool {
@@ -732,93 +711,50 @@ impl Big {
             if old.to_bits() == score.to_bits() {
                 return false;
             }
-            self.tree.remove(&self.slots, old, id);
-            if let Some(s) = self.slots.get_mut(id as usize) {
+            self.tree.remove(&self.members, old, id);
+            if let Some(s) = self.members.get_mut(id) {
                 s.score = score;
             }
-            self.tree.insert(&self.slots, score, id);
+            self.tree.insert(&self.members, score, id);
             return false;
         }
-        let m = SmallBytes::new(member);
-        self.payload_bytes += m.heap_bytes();
-        let slot = Slot {
+        let id = self.members.insert(Scored {
             score,
-            member: Some(m),
-        };
-        let id = match self.free.pop() {
-            Some(id) => {
-                if let Some(s) = self.slots.get_mut(id as usize) {
-                    *s = slot;
-                }
-                id
-            }
-            None => {
-                let id = self.slots.len();
-                assert!(id < u32::MAX as usize, "sorted set over 4 billion members");
-                self.slots.push(slot);
-                id as u32
-            }
-        };
-        let hash = self.hasher.hash_one(member);
-        let (slots, hasher) = (&self.slots, &self.hasher);
-        self.index
-            .insert_unique(hash, id, |&other| hasher.hash_one(member_of(slots, other)));
-        self.tree.insert(&self.slots, score, id);
+            member: SmallBytes::new(member),
+        });
+        self.tree.insert(&self.members, score, id);
         true
     }
 
     fn remove(&mut self, member: &[u8]) -> bool {
-        let hash = self.hasher.hash_one(member);
-        let slots = &self.slots;
-        let Ok(found) = self
-            .index
-            .find_entry(hash, |&id| member_of(slots, id) == member)
-        else {
+        let Some(id) = self.find(member) else {
             return false;
         };
-        let (id, _) = found.remove();
-        let score = self.slot_score(id);
-        let removed = self.tree.remove(&self.slots, score, id);
+        // The tree finds the key by (score, member), so the member leaves it first.
+        let removed = self.tree.remove(&self.members, self.slot_score(id), id);
         debug_assert!(removed, "member in the index but not in the tree");
-        if let Some(s) = self.slots.get_mut(id as usize) {
-            if let Some(m) = s.member.take() {
-                self.payload_bytes -= m.heap_bytes();
-            }
-        }
-        self.free.push(id);
-        if self.len() == 0 {
-            // Nothing to keep stable for a scan of an empty set: give memory back.
-            self.slots = Vec::new();
-            self.free = Vec::new();
-            self.index = HashTable::new();
-        }
+        self.members.remove(id);
+        self.members.release_if_empty();
         true
     }
 }
 
-fn member_of(slots: &[Slot], id: u32) -> &[u8] {
-    slots
-        .get(id as usize)
-        .and_then(|s| s.member.as_ref())
-        .map_or(&b""[..], SmallBytes::as_bytes)
+fn member_of(members: &Members, id: u32) -> &[u8] {
+    members.get(id).map_or(&b""[..], |s| s.member.as_bytes())
 }
 
 /// (score, member) order of two tree keys; a key equals only itself.
-fn key_cmp(slots: &[Slot], a_score: f64, a_id: u32, b_score: f64, b_id: u32) -> Ordering {
+fn key_cmp(members: &Members, a_score: f64, a_id: u32, b_score: f64, b_id: u32) -> Ordering {
     if a_id == b_id {
         return Ordering::Equal;
     }
-    entry_cmp(
-        a_score,
-        member_of(slots, a_id),
-        b_score,
-        member_of(slots, b_id),
-    )
+    // Members are looked up only on a score tie.
+    score_cmp(a_score, b_score).then_with(|| member_of(members, a_id).cmp(member_of(members, b_id)))
 }
 
 /// Index of the first child whose greatest key is not below (score, id).
 fn first_not_below(
-    slots: &[Slot],
+    members: &Members,
     max_scores: &[f64],
     max_ids: &[u32],
     score: f64,
@@ -827,13 +763,13 @@ fn first_not_below(
     max_scores
         .iter()
         .zip(max_ids)
-        .position(|(&s, &k)| key_cmp(slots, s, k, score, id) != Ordering::Less)
+        .position(|(&s, &k)| key_cmp(members, s, k, score, id) != Ordering::Less)
 }
 
 /// Position of the first key of a leaf not below (score, id).
-fn leaf_pos(slots: &[Slot], scores: &[f64], ids: &[u32], score: f64, id: u32) -> usize {
+fn leaf_pos(members: &Members, scores: &[f64], ids: &[u32], score: f64, id: u32) -> usize {
     leaf_partition(scores, ids, &mut |s, other| {
-        key_cmp(slots, s, other, score, id) == Ordering::Less
+        key_cmp(members, s, other, score, id) == Ordering::Less
     })
 }
 
@@ -911,9 +847,9 @@ impl Tree {
             + self.inners * (INNER_CAP + 1) * (std::mem::size_of::<Node>() + 16)
     }
 
-    fn insert(&mut self, slots: &[Slot], score: f64, id: u32) {
+    fn insert(&mut self, members: &Members, score: f64, id: u32) {
         let mut counts = (0, 0);
-        if let Some(right) = self.root.insert(slots, score, id, &mut counts) {
+        if let Some(right) = self.root.insert(members, score, id, &mut counts) {
             let left = std::mem::replace(&mut self.root, new_inner());
             if let Node::Inner {
                 children,
@@ -936,9 +872,9 @@ impl Tree {
         self.inners += counts.1;
     }
 
-    fn remove(&mut self, slots: &[Slot], score: f64, id: u32) -> bool {
+    fn remove(&mut self, members: &Members, score: f64, id: u32) -> bool {
         let mut freed = (0, 0);
-        let removed = self.root.remove(slots, score, id, &mut freed);
+        let removed = self.root.remove(members, score, id, &mut freed);
         self.leaves -= freed.0;
         self.inners -= freed.1;
         // Collapse a root with a single child (or none).
@@ -1017,13 +953,13 @@ impl Node {
     /// Index of the child whose key range holds (score, id): the first whose greatest
     /// key is not below it, or the last child.
     fn child_for(
-        slots: &[Slot],
+        members: &Members,
         max_scores: &[f64],
         max_ids: &[u32],
         score: f64,
         id: u32,
     ) -> usize {
-        first_not_below(slots, max_scores, max_ids, score, id)
+        first_not_below(members, max_scores, max_ids, score, id)
             .unwrap_or(max_ids.len().saturating_sub(1))
     }
 
@@ -1031,14 +967,14 @@ impl Node {
     /// counts new (leaves, inner nodes).
     fn insert(
         &mut self,
-        slots: &[Slot],
+        members: &Members,
         score: f64,
         id: u32,
         grown: &mut (usize, usize),
     ) -> Option<Node> {
         match self {
             Node::Leaf { scores, ids } => {
-                let pos = leaf_pos(slots, scores, ids, score, id);
+                let pos = leaf_pos(members, scores, ids, score, id);
                 scores.insert(pos, score);
                 ids.insert(pos, id);
                 if ids.len() <= LEAF_CAP {
@@ -1068,9 +1004,9 @@ impl Node {
                 max_scores,
                 max_ids,
             } => {
-                let i = Node::child_for(slots, max_scores, max_ids, score, id);
+                let i = Node::child_for(members, max_scores, max_ids, score, id);
                 let child = children.get_mut(i)?;
-                let split = child.insert(slots, score, id, grown);
+                let split = child.insert(members, score, id, grown);
                 let child_max = child.max_key();
                 // After a split the child kept only part of its keys: count them.
                 let child_count = split.as_ref().map(|_| child.count());
@@ -1117,10 +1053,16 @@ impl Node {
 
     /// Removes a key; true when found. Underfull children are merged with a neighbour
     /// when both fit in one node. `freed` counts dropped (leaves, inner nodes).
-    fn remove(&mut self, slots: &[Slot], score: f64, id: u32, freed: &mut (usize, usize)) -> bool {
+    fn remove(
+        &mut self,
+        members: &Members,
+        score: f64,
+        id: u32,
+        freed: &mut (usize, usize),
+    ) -> bool {
         match self {
             Node::Leaf { scores, ids } => {
-                let pos = leaf_pos(slots, scores, ids, score, id);
+                let pos = leaf_pos(members, scores, ids, score, id);
                 if ids.get(pos) != Some(&id) {
                     return false;
                 }
@@ -1134,13 +1076,13 @@ impl Node {
                 max_scores,
                 max_ids,
             } => {
-                let Some(i) = first_not_below(slots, max_scores, max_ids, score, id) else {
+                let Some(i) = first_not_below(members, max_scores, max_ids, score, id) else {
                     return false;
                 };
                 let Some(child) = children.get_mut(i) else {
                     return false;
                 };
-                if !child.remove(slots, score, id, freed) {
+                if !child.remove(members, score, id, freed) {
                     return false;
                 }
                 let (child_max, child_width) = (child.max_key(), child.width());
@@ -1350,7 +1292,7 @@ mod tests {
 
     #[test]
     fn sizes() {
-        assert_eq!(std::mem::size_of::<Slot>(), 32);
+        assert_eq!(Slab::<Scored>::slot_bytes(), 32);
         assert_eq!(std::mem::size_of::<PackedEntry>(), 32);
     }
 
@@ -1526,7 +1468,7 @@ mod tests {
             check(&z, &model);
             assert!(z.is_empty());
             if let ZSet::Skiplist(b) = &z {
-                assert_eq!(b.payload_bytes, 0);
+                assert_eq!(b.members.heap_bytes(), 0);
                 assert_eq!((b.tree.leaves, b.tree.inners), (1, 0));
             }
         }
@@ -1579,15 +1521,15 @@ mod tests {
             b.tree.root.count_nodes(&mut acc);
             assert_eq!(acc, (b.tree.leaves, b.tree.inners));
             assert_eq!(b.tree.root.count() as usize, want.len());
-            check_node(&b.tree.root, &b.slots);
+            check_node(&b.tree.root, &b.members);
         }
     }
 
-    fn check_node(node: &Node, slots: &[Slot]) {
+    fn check_node(node: &Node, members: &Members) {
         match node {
             Node::Leaf { scores, ids } => {
                 for w in 0..ids.len().saturating_sub(1) {
-                    let order = key_cmp(slots, scores[w], ids[w], scores[w + 1], ids[w + 1]);
+                    let order = key_cmp(members, scores[w], ids[w], scores[w + 1], ids[w + 1]);
                     assert_eq!(order, Ordering::Less, "leaf keys out of order");
                 }
             }
@@ -1600,7 +1542,7 @@ mod tests {
                 for (i, c) in children.iter().enumerate() {
                     assert_eq!(c.count(), counts[i]);
                     assert_eq!(c.max_key(), Some((max_scores[i], max_ids[i])));
-                    check_node(c, slots);
+                    check_node(c, members);
                 }
             }
         }
