@@ -34,6 +34,8 @@ pub mod pubsub;
 pub mod resp;
 pub mod slab;
 pub mod strtod;
+#[cfg(test)]
+mod testkit;
 pub mod types;
 pub mod util;
 

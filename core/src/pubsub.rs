@@ -242,7 +242,7 @@ pub fn publish(
 
 #[cfg(test)]
 mod tests {
-    use crate::multi::node_level::Bench;
+    use crate::testkit::Kit;
 
     fn msg(kind: &str, channel: &str, payload: &str) -> String {
         format!(
@@ -255,7 +255,7 @@ mod tests {
 
     #[test]
     fn subscribe_publish_unsubscribe() {
-        let mut b = Bench::new("");
+        let mut b = Kit::new("");
         b.connect(1);
         b.connect(2);
         assert_eq!(
@@ -329,7 +329,7 @@ mod tests {
 
     #[test]
     fn resp3_push_and_closed_subscriber() {
-        let mut b = Bench::new("");
+        let mut b = Kit::new("");
         b.connect(1);
         b.connect(2);
         b.cmd(1, "HELLO 3");
@@ -355,8 +355,8 @@ mod tests {
             ">3\r\n$11\r\nunsubscribe\r\n_\r\n:0\r\n"
         );
         b.cmd(1, "SUBSCRIBE a");
-        b.node.handle(
-            b.now,
+        b.input(
+            0,
             crate::node::Input::Closed {
                 conn: 1,
                 reason: crate::io::CloseReason::Dropped,
@@ -368,7 +368,7 @@ mod tests {
 
     #[test]
     fn subscribe_inside_multi() {
-        let mut b = Bench::new("");
+        let mut b = Kit::new("");
         b.connect(1);
         b.cmd(1, "MULTI");
         b.cmd(1, "SUBSCRIBE b");
@@ -382,7 +382,7 @@ mod tests {
 
     #[test]
     fn keyspace_notifications() {
-        let mut b = Bench::new("notify-keyspace-events KEA\n");
+        let mut b = Kit::new("notify-keyspace-events KEA\n");
         b.connect(1);
         b.connect(2);
         b.cmd(1, "PSUBSCRIBE __key*");
@@ -397,7 +397,7 @@ mod tests {
         b.cmd(2, "DEL foo nope");
         assert_eq!(b.take(1), msg("message", "__keyevent@0__:del", "foo"));
         b.cmd(2, "SET k v PX 10");
-        b.node.active_expire_enabled = false;
+        b.node().active_expire_enabled = false;
         b.advance_ms(50);
         assert_eq!(b.take(1), "");
         b.cmd(2, "GET k");
@@ -406,7 +406,7 @@ mod tests {
             msg("message", "__keyevent@0__:expired", "k"),
             "m and n are not in A"
         );
-        b.node.active_expire_enabled = true;
+        b.node().active_expire_enabled = true;
         b.cmd(2, "SET k2 v PX 10");
         b.advance_ms(200);
         assert_eq!(
@@ -445,11 +445,11 @@ mod tests {
 
 #[cfg(test)]
 mod kill_tests {
-    use crate::multi::node_level::Bench;
+    use crate::testkit::Kit;
 
     #[test]
     fn killed_subscriber_is_forgotten() {
-        let mut b = Bench::new("");
+        let mut b = Kit::new("");
         b.connect(1);
         b.connect(2);
         b.connect(3);
@@ -461,7 +461,7 @@ mod kill_tests {
             "skipme yes by default"
         );
         assert_eq!(b.cmd(2, "CLIENT KILL TYPE pubsub"), ":2\r\n");
-        assert!(b.closed.contains(&1) && b.closed.contains(&3));
+        assert!(b.closed.contains(&(0, 1)) && b.closed.contains(&(0, 3)));
         assert_eq!(b.cmd(2, "PUBSUB NUMSUB a"), "*2\r\n$1\r\na\r\n:0\r\n");
         assert_eq!(b.cmd(2, "PUBLISH a x"), ":0\r\n");
     }
