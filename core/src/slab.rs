@@ -1,17 +1,17 @@
-//! The one keyed table behind the keyspace and the hash, set and sorted-set tables:
-//! entries in chunks of slots with stable `u32` ids and an intrusive free list, found
-//! by key through a keyed hash index of 4-byte ids.
+//! The one keyed table behind the keyspace and the hash, set and sorted-set tables,
+//! and where a snapshot's pre-image hook and incremental rehash will live. It knows an
+//! entry only by its key and heap bytes; it never reads a clock or draws randomness.
 //!
-//! This is where a snapshot's pre-image hook (copy a chunk before its first write while
-//! a snapshot runs) and incremental rehash will live. It knows an entry only by its key
-//! and its heap bytes; it never reads a clock, never draws randomness of its own, and
-//! panics only on a corrupted free list (going on would hand out a used slot).
-//!
-//! Stable ids give SCAN Redis's guarantee for free: an entry present for a whole scan
-//! never moves, so a cursor that is a slot id passes it exactly once, however the table
-//! grows or shrinks meanwhile; only `compact` moves entries, and it bumps `generation`
-//! so a cursor can tell. Chunks are never moved once full, so growth copies at most one
-//! chunk; the first chunk grows geometrically so a small table stays small.
+//! Entries sit in chunks of slots with stable `u32` ids and an intrusive free list,
+//! found by key through a keyed hash index of 4-byte ids. Stable ids give SCAN Redis's
+//! guarantee for free: an entry present for a whole scan never moves, so a cursor that
+//! is a slot id passes it exactly once however the table grows or shrinks meanwhile;
+//! only `compact` moves entries, and it bumps `generation` so a cursor can tell. Full
+//! chunks never move, so growth copies at most one chunk; the first chunk grows
+//! geometrically so a small table stays small. A snapshot will copy a chunk before its
+//! first write; a rehash will move the index a bucket range at a time. It panics only
+//! on a corrupted free list or past 4 billion entries (going on would hand out a used
+//! slot).
 
 use hashbrown::HashTable;
 
