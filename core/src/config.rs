@@ -1,6 +1,8 @@
 //! Redis 7.0 configuration: the table of every directive Redis 7.0.15 knows, parsing of
-//! `redis.conf` text and `redis-server` command-line arguments, and CONFIG GET / CONFIG SET
-//! semantics. Never does I/O: the server reads the files (and `include`s, via a callback).
+//! `redis.conf` text and `redis-server` command-line arguments, CONFIG GET / CONFIG SET
+//! semantics, and the typed [`Settings`] each directive keel acts on is bound to in the
+//! table. Never does I/O (the server reads the files, and `include`s via a callback), and
+//! never hands out a value by name: the rest of keel reads `Config::settings()`.
 
 use crate::glob::glob_match;
 use crate::strtod::is_c_space;
@@ -23,8 +25,8 @@ pub const INCLUDE_DEPTH_MAX: usize = 16;
 /// Longest `cluster-announce-hostname` + 1 (`NET_HOST_STR_LEN`).
 const HOSTNAME_LEN_LIMIT: usize = 256;
 
-/// `notify-keyspace-events` flag bits (Redis's `NOTIFY_*`), as returned by
-/// [`Config::notify_keyspace_events_flags`].
+/// `notify-keyspace-events` flag bits (Redis's `NOTIFY_*`), as held in
+/// [`Settings::notify_keyspace_events_flags`].
 pub const NOTIFY_KEYSPACE: u32 = 1 << 0; // K
 /// `E`
 pub const NOTIFY_KEYEVENT: u32 = 1 << 1;
@@ -183,7 +185,7 @@ impl Kind {
 }
 
 /// One directive of Redis 7.0.15.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug)]
 pub struct Directive {
     /// Canonical name.
     pub name: &'static str,
@@ -199,6 +201,11 @@ pub struct Directive {
     pub hidden: bool,
     /// keel acts on it; otherwise it is validated and stored only (CONFIG GET shows it).
     pub implemented: bool,
+    /// Where its value lands in [`Settings`] (every directive keel acts on has one).
+    bind: Option<Bind>,
+    /// An integer value is clamped into this range once accepted (`hz`), and CONFIG GET
+    /// shows the clamped value, like Redis.
+    clamp: Option<(i64, i64)>,
 }
 
 const fn entry(
@@ -216,6 +223,8 @@ const fn entry(
         mutability,
         hidden: false,
         implemented: false,
+        bind: None,
+        clamp: None,
     }
 }
 
@@ -229,6 +238,18 @@ impl Directive {
     const fn hidden(self) -> Directive {
         Directive {
             hidden: true,
+            ..self
+        }
+    }
+    const fn to(self, bind: Bind) -> Directive {
+        Directive {
+            bind: Some(bind),
+            ..self
+        }
+    }
+    const fn clamped(self, min: i64, max: i64) -> Directive {
+        Directive {
+            clamp: Some((min, max)),
             ..self
         }
     }
@@ -290,18 +311,6 @@ const fn text(check: TextCheck) -> Kind {
     Kind::Text { check }
 }
 
-const NO_YES_LOCAL: &[(&str, u32)] = &[("no", 0), ("yes", 1), ("local", 2)];
-const LOGLEVELS: &[(&str, u32)] = &[("debug", 0), ("verbose", 1), ("notice", 2), ("warning", 3)];
-const MAXMEMORY_POLICIES: &[(&str, u32)] = &[
-    ("volatile-lru", 0),
-    ("volatile-lfu", 1),
-    ("volatile-random", 2),
-    ("volatile-ttl", 3),
-    ("allkeys-lru", 4),
-    ("allkeys-lfu", 5),
-    ("allkeys-random", 6),
-    ("noeviction", 7),
-];
 const SHUTDOWN_FLAGS: &[(&str, u32)] = &[
     ("default", 0),
     ("save", SHUTDOWN_SAVE),
@@ -331,24 +340,24 @@ pub static DIRECTIVES: &[Directive] = &[
     entry("active-defrag-max-scan-fields", None, int(1, LONG_MAX), "1000", M),
     entry("active-defrag-threshold-lower", None, int(0, 1000), "10", M),
     entry("active-defrag-threshold-upper", None, int(0, 1000), "100", M),
-    entry("active-expire-effort", None, int(1, 10), "1", M).keel(),
+    entry("active-expire-effort", None, int(1, 10), "1", M).keel().to(|s, v| s.active_expire_effort = v.int()),
     entry("activedefrag", None, Kind::Bool { refuse_yes: Some(NO_ACTIVE_DEFRAG) }, "no", M),
     entry("activerehashing", None, BOOL, "yes", M),
-    entry("always-show-logo", None, BOOL, "no", I),
+    entry("always-show-logo", None, BOOL, "no", I).keel().to(|s, v| s.always_show_logo = v.flag()),
     entry("aof-disable-auto-gc", None, BOOL, "no", M),
     entry("aof-load-truncated", None, BOOL, "yes", M),
     entry("aof-rewrite-incremental-fsync", None, BOOL, "yes", M),
     entry("aof-timestamp-enabled", None, BOOL, "no", M),
     entry("aof-use-rdb-preamble", None, BOOL, "yes", M),
     entry("aof_rewrite_cpulist", None, TEXT, "", I),
-    entry("appenddirname", None, text(TextCheck::AofDirName), "appendonlydir", I),
-    entry("appendfilename", None, text(TextCheck::AofFileName), "appendonly.aof", I),
-    entry("appendfsync", None, one_of(&[("everysec", 0), ("always", 1), ("no", 2)]), "everysec", M),
-    entry("appendonly", None, BOOL, "no", M),
+    entry("appenddirname", None, text(TextCheck::AofDirName), "appendonlydir", I).to(|s, v| s.appenddirname = v.text()),
+    entry("appendfilename", None, text(TextCheck::AofFileName), "appendonly.aof", I).to(|s, v| s.appendfilename = v.text()),
+    entry("appendfsync", None, one_of(APPENDFSYNC_CHOICES), "everysec", M).to(|s, v| s.appendfsync = v.choice()),
+    entry("appendonly", None, BOOL, "no", M).to(|s, v| s.appendonly = v.flag()),
     entry("auto-aof-rewrite-min-size", None, mem(0, LONG_MAX), "67108864", M),
     entry("auto-aof-rewrite-percentage", None, int(0, INT_MAX), "100", M),
     entry("bgsave_cpulist", None, TEXT, "", I),
-    entry("bind", None, Kind::Special(Special::Bind), "* -::*", M).keel(),
+    entry("bind", None, Kind::Special(Special::Bind), "* -::*", M).keel().to(|s, v| s.bind = v.addresses()),
     entry("bind-source-addr", None, TEXT, "", M),
     entry("bio_cpulist", None, TEXT, "", I),
     entry("busy-reply-threshold", Some("lua-time-limit"), int(0, LONG_MAX), "5000", M),
@@ -359,8 +368,9 @@ pub static DIRECTIVES: &[Directive] = &[
         "normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60",
         M,
     )
-    .keel(),
-    entry("client-query-buffer-limit", None, umem(MB, LONG_MAX), "1073741824", M).keel(),
+    .keel()
+    .to(|s, v| s.client_output_buffer_limits = v.output_limits()),
+    entry("client-query-buffer-limit", None, umem(MB, LONG_MAX), "1073741824", M).keel().to(|s, v| s.client_query_buffer_limit_bytes = v.int()),
     entry("cluster-allow-pubsubshard-when-down", None, BOOL, "yes", M),
     entry("cluster-allow-reads-when-down", None, BOOL, "no", M),
     entry("cluster-allow-replica-migration", None, BOOL, "yes", M),
@@ -370,7 +380,7 @@ pub static DIRECTIVES: &[Directive] = &[
     entry("cluster-announce-port", None, int(0, 65535), "0", M),
     entry("cluster-announce-tls-port", None, int(0, 65535), "0", M),
     entry("cluster-config-file", None, TEXT, "nodes.conf", I),
-    entry("cluster-enabled", None, BOOL, "no", I),
+    entry("cluster-enabled", None, BOOL, "no", I).to(|s, v| s.cluster_enabled = v.flag()),
     entry("cluster-link-sendbuf-limit", None, umem(0, ULLONG_MAX_AS_I64), "0", M),
     entry("cluster-migration-barrier", None, int(0, INT_MAX), "1", M),
     entry("cluster-node-timeout", None, int(0, LONG_MAX), "15000", M),
@@ -387,25 +397,25 @@ pub static DIRECTIVES: &[Directive] = &[
     entry("cluster-require-full-coverage", None, BOOL, "yes", M),
     entry("crash-log-enabled", None, BOOL, "yes", M),
     entry("crash-memcheck-enabled", None, BOOL, "yes", M),
-    entry("daemonize", None, BOOL, "no", I).keel(),
-    entry("databases", None, int(1, INT_MAX), "16", I).keel(),
-    entry("dbfilename", None, text(TextCheck::DbFileName), "dump.rdb", P),
-    entry("dir", None, Kind::Special(Special::Dir), ".", P).keel(),
+    entry("daemonize", None, BOOL, "no", I).keel().to(|s, v| s.daemonize = v.flag()),
+    entry("databases", None, int(1, INT_MAX), "16", I).keel().to(|s, v| s.databases = v.int()),
+    entry("dbfilename", None, text(TextCheck::DbFileName), "dump.rdb", P).to(|s, v| s.dbfilename = v.text()),
+    entry("dir", None, Kind::Special(Special::Dir), ".", P).keel().to(|s, v| s.dir = v.text()),
     entry("disable-thp", None, BOOL, "yes", I),
     entry("dynamic-hz", None, BOOL, "yes", M),
-    entry("enable-debug-command", None, one_of(NO_YES_LOCAL), "no", I).keel(),
+    entry("enable-debug-command", None, one_of(NO_YES_LOCAL), "no", I).keel().to(|s, v| s.enable_debug_command = v.choice()),
     entry("enable-module-command", None, one_of(NO_YES_LOCAL), "no", I),
-    entry("enable-protected-configs", None, one_of(NO_YES_LOCAL), "no", I),
-    entry("hash-max-listpack-entries", Some("hash-max-ziplist-entries"), uint(0, LONG_MAX), "512", M),
-    entry("hash-max-listpack-value", Some("hash-max-ziplist-value"), umem(0, LONG_MAX), "64", M),
+    entry("enable-protected-configs", None, one_of(NO_YES_LOCAL), "no", I).to(|s, v| s.enable_protected_configs = v.choice()),
+    entry("hash-max-listpack-entries", Some("hash-max-ziplist-entries"), uint(0, LONG_MAX), "512", M).keel().to(|s, v| s.hash_max_listpack_entries = v.int()),
+    entry("hash-max-listpack-value", Some("hash-max-ziplist-value"), umem(0, LONG_MAX), "64", M).keel().to(|s, v| s.hash_max_listpack_value_bytes = v.int()),
     entry("hll-sparse-max-bytes", None, umem(0, LONG_MAX), "3000", M),
-    entry("hz", None, int(0, INT_MAX), "10", M).keel(),
+    entry("hz", None, int(0, INT_MAX), "10", M).keel().clamped(HZ_MIN, HZ_MAX).to(|s, v| s.hz = v.int()),
     entry("ignore-warnings", None, TEXT, "", M),
     entry("io-threads", None, int(1, 128), "1", I),
     entry("io-threads-do-reads", None, BOOL, "no", I),
     entry("jemalloc-bg-thread", None, BOOL, "yes", M),
     entry("key-load-delay", None, int(INT_MIN, INT_MAX), "0", M).hidden(),
-    entry("latency-monitor-threshold", None, int(0, LONG_MAX), "0", M),
+    entry("latency-monitor-threshold", None, int(0, LONG_MAX), "0", M).to(|s, v| s.latency_monitor_threshold_ms = v.int()),
     entry("latency-tracking", None, BOOL, "yes", M),
     entry(
         "latency-tracking-info-percentiles",
@@ -414,22 +424,22 @@ pub static DIRECTIVES: &[Directive] = &[
         "50 99 99.9",
         M,
     ),
-    entry("lazyfree-lazy-eviction", None, BOOL, "no", M).keel(),
-    entry("lazyfree-lazy-expire", None, BOOL, "no", M).keel(),
-    entry("lazyfree-lazy-server-del", None, BOOL, "no", M).keel(),
-    entry("lazyfree-lazy-user-del", None, BOOL, "no", M).keel(),
-    entry("lazyfree-lazy-user-flush", None, BOOL, "no", M).keel(),
-    entry("lfu-decay-time", None, int(0, INT_MAX), "1", M),
-    entry("lfu-log-factor", None, int(0, INT_MAX), "10", M),
+    entry("lazyfree-lazy-eviction", None, BOOL, "no", M).keel().to(|s, v| s.lazyfree_lazy_eviction = v.flag()),
+    entry("lazyfree-lazy-expire", None, BOOL, "no", M).keel().to(|s, v| s.lazyfree_lazy_expire = v.flag()),
+    entry("lazyfree-lazy-server-del", None, BOOL, "no", M).keel().to(|s, v| s.lazyfree_lazy_server_del = v.flag()),
+    entry("lazyfree-lazy-user-del", None, BOOL, "no", M).keel().to(|s, v| s.lazyfree_lazy_user_del = v.flag()),
+    entry("lazyfree-lazy-user-flush", None, BOOL, "no", M).keel().to(|s, v| s.lazyfree_lazy_user_flush = v.flag()),
+    entry("lfu-decay-time", None, int(0, INT_MAX), "1", M).to(|s, v| s.lfu_decay_time_mins = v.int()),
+    entry("lfu-log-factor", None, int(0, INT_MAX), "10", M).to(|s, v| s.lfu_log_factor = v.int()),
     entry("list-compress-depth", None, int(0, INT_MAX), "0", M),
-    entry("list-max-listpack-size", Some("list-max-ziplist-size"), int(INT_MIN, INT_MAX), "-2", M),
+    entry("list-max-listpack-size", Some("list-max-ziplist-size"), int(INT_MIN, INT_MAX), "-2", M).keel().to(|s, v| s.list_max_listpack_size = v.int()),
     entry("loading-process-events-interval-bytes", None, int(1024, INT_MAX), "2097152", M).hidden(),
-    entry("logfile", None, TEXT, "", I).keel(),
-    entry("loglevel", None, one_of(LOGLEVELS), "notice", M).keel(),
+    entry("logfile", None, TEXT, "", I).keel().to(|s, v| s.logfile = v.text()),
+    entry("loglevel", None, one_of(LOGLEVELS), "notice", M).keel().to(|s, v| s.loglevel = v.choice()),
     entry("masterauth", None, TEXT, "", M),
     entry("masteruser", None, TEXT, "", M),
-    entry("maxclients", None, uint(1, UINT_MAX), "10000", M).keel(),
-    entry("maxmemory", None, umem(0, ULLONG_MAX_AS_I64), "0", M).keel(),
+    entry("maxclients", None, uint(1, UINT_MAX), "10000", M).keel().to(|s, v| s.maxclients = v.int()),
+    entry("maxmemory", None, umem(0, ULLONG_MAX_AS_I64), "0", M).keel().to(|s, v| s.maxmemory_bytes = v.unsigned()),
     entry(
         "maxmemory-clients",
         None,
@@ -443,12 +453,12 @@ pub static DIRECTIVES: &[Directive] = &[
         M,
     ),
     entry("maxmemory-eviction-tenacity", None, int(0, 100), "10", M),
-    entry("maxmemory-policy", None, one_of(MAXMEMORY_POLICIES), "noeviction", M).keel(),
-    entry("maxmemory-samples", None, int(1, INT_MAX), "5", M).keel(),
-    entry("min-replicas-max-lag", Some("min-slaves-max-lag"), int(0, INT_MAX), "10", M),
-    entry("min-replicas-to-write", Some("min-slaves-to-write"), int(0, INT_MAX), "0", M),
+    entry("maxmemory-policy", None, one_of(MAXMEMORY_POLICIES), "noeviction", M).keel().to(|s, v| s.maxmemory_policy = v.choice()),
+    entry("maxmemory-samples", None, int(1, INT_MAX), "5", M).keel().to(|s, v| s.maxmemory_samples = v.int()),
+    entry("min-replicas-max-lag", Some("min-slaves-max-lag"), int(0, INT_MAX), "10", M).to(|s, v| s.min_replicas_max_lag_secs = v.int()),
+    entry("min-replicas-to-write", Some("min-slaves-to-write"), int(0, INT_MAX), "0", M).to(|s, v| s.min_replicas_to_write = v.int()),
     entry("no-appendfsync-on-rewrite", None, BOOL, "no", M),
-    entry("notify-keyspace-events", None, Kind::Special(Special::NotifyKeyspaceEvents), "", M),
+    entry("notify-keyspace-events", None, Kind::Special(Special::NotifyKeyspaceEvents), "", M).keel().to(|s, v| s.notify_keyspace_events_flags = v.notify_flags()),
     entry(
         "oom-score-adj",
         None,
@@ -457,8 +467,8 @@ pub static DIRECTIVES: &[Directive] = &[
         M,
     ),
     entry("oom-score-adj-values", None, Kind::Special(Special::OomScoreAdjValues), "0 200 800", M),
-    entry("pidfile", None, TEXT, "", I),
-    entry("port", None, int(0, 65535), "6379", M).keel(),
+    entry("pidfile", None, TEXT, "", I).to(|s, v| s.pidfile = v.text()),
+    entry("port", None, int(0, 65535), "6379", M).keel().to(|s, v| s.port = v.int()),
     entry(
         "proc-title-template",
         None,
@@ -473,14 +483,14 @@ pub static DIRECTIVES: &[Directive] = &[
         "ignore",
         M,
     ),
-    entry("protected-mode", None, BOOL, "yes", M).keel(),
-    entry("proto-max-bulk-len", None, mem(MB, LONG_MAX), "536870912", M).keel(),
+    entry("protected-mode", None, BOOL, "yes", M).keel().to(|s, v| s.protected_mode = v.flag()),
+    entry("proto-max-bulk-len", None, mem(MB, LONG_MAX), "536870912", M).keel().to(|s, v| s.proto_max_bulk_len_bytes = v.int()),
     entry("rdb-del-sync-files", None, BOOL, "no", M),
     entry("rdb-key-save-delay", None, int(INT_MIN, INT_MAX), "0", M).hidden(),
     entry("rdb-save-incremental-fsync", None, BOOL, "yes", M),
-    entry("rdbchecksum", None, BOOL, "yes", I),
-    entry("rdbcompression", None, BOOL, "yes", M),
-    entry("repl-backlog-size", None, mem(1, LONG_MAX), "1048576", M),
+    entry("rdbchecksum", None, BOOL, "yes", I).to(|s, v| s.rdbchecksum = v.flag()),
+    entry("rdbcompression", None, BOOL, "yes", M).to(|s, v| s.rdbcompression = v.flag()),
+    entry("repl-backlog-size", None, mem(1, LONG_MAX), "1048576", M).to(|s, v| s.repl_backlog_size_bytes = v.int()),
     entry("repl-backlog-ttl", None, int(0, LONG_MAX), "3600", M),
     entry("repl-disable-tcp-nodelay", None, BOOL, "no", M),
     entry(
@@ -494,7 +504,7 @@ pub static DIRECTIVES: &[Directive] = &[
     entry("repl-diskless-sync-delay", None, int(0, INT_MAX), "5", M),
     entry("repl-diskless-sync-max-replicas", None, int(0, INT_MAX), "0", M),
     entry("repl-ping-replica-period", Some("repl-ping-slave-period"), int(1, INT_MAX), "10", M),
-    entry("repl-timeout", None, int(1, INT_MAX), "60", M),
+    entry("repl-timeout", None, int(1, INT_MAX), "60", M).to(|s, v| s.repl_timeout_secs = v.int()),
     entry("replica-announce-ip", Some("slave-announce-ip"), TEXT, "", M),
     entry("replica-announce-port", Some("slave-announce-port"), int(0, 65535), "0", M),
     entry("replica-announced", None, BOOL, "yes", M),
@@ -502,10 +512,10 @@ pub static DIRECTIVES: &[Directive] = &[
     entry("replica-ignore-maxmemory", Some("slave-ignore-maxmemory"), BOOL, "yes", M),
     entry("replica-lazy-flush", Some("slave-lazy-flush"), BOOL, "no", M),
     entry("replica-priority", Some("slave-priority"), int(0, INT_MAX), "100", M),
-    entry("replica-read-only", Some("slave-read-only"), BOOL, "yes", M),
+    entry("replica-read-only", Some("slave-read-only"), BOOL, "yes", M).to(|s, v| s.replica_read_only = v.flag()),
     entry("replica-serve-stale-data", Some("slave-serve-stale-data"), BOOL, "yes", M),
-    entry("replicaof", Some("slaveof"), Kind::Special(Special::ReplicaOf), "", I),
-    entry("requirepass", None, TEXT, "", M).keel(),
+    entry("replicaof", Some("slaveof"), Kind::Special(Special::ReplicaOf), "", I).to(|s, v| s.replicaof = v.primary()),
+    entry("requirepass", None, TEXT, "", M).keel().to(|s, v| s.requirepass = Some(v.text()).filter(|p| !p.is_empty())),
     entry(
         "sanitize-dump-payload",
         None,
@@ -514,15 +524,15 @@ pub static DIRECTIVES: &[Directive] = &[
         M,
     ),
     // keel has no persistence yet, but CONFIG GET shows Redis's default like Redis does.
-    entry("save", None, Kind::Special(Special::Save), "3600 1 300 100 60 10000", M),
+    entry("save", None, Kind::Special(Special::Save), "3600 1 300 100 60 10000", M).to(|s, v| s.save_points = v.save_points()),
     entry("server_cpulist", None, TEXT, "", I),
-    entry("set-max-intset-entries", None, uint(0, LONG_MAX), "512", M),
+    entry("set-max-intset-entries", None, uint(0, LONG_MAX), "512", M).keel().to(|s, v| s.set_max_intset_entries = v.int()),
     entry("set-proc-title", None, BOOL, "yes", I),
     entry("shutdown-on-sigint", None, SHUTDOWN_ON_SIG, "default", M),
     entry("shutdown-on-sigterm", None, SHUTDOWN_ON_SIG, "default", M),
     entry("shutdown-timeout", None, int(0, INT_MAX), "10", M),
-    entry("slowlog-log-slower-than", None, int(-1, LONG_MAX), "10000", M),
-    entry("slowlog-max-len", None, int(0, LONG_MAX), "128", M),
+    entry("slowlog-log-slower-than", None, int(-1, LONG_MAX), "10000", M).to(|s, v| s.slowlog_log_slower_than_us = u64::try_from(v.int::<i64>()).ok()),
+    entry("slowlog-max-len", None, int(0, LONG_MAX), "128", M).to(|s, v| s.slowlog_max_len = v.int()),
     entry("socket-mark-id", None, uint(0, UINT_MAX), "0", I),
     entry("stop-writes-on-bgsave-error", None, BOOL, "yes", M),
     entry("stream-node-max-bytes", None, umem(0, LONG_MAX), "4096", M),
@@ -534,7 +544,7 @@ pub static DIRECTIVES: &[Directive] = &[
         "no",
         I,
     ),
-    entry("syslog-enabled", None, BOOL, "no", I),
+    entry("syslog-enabled", None, BOOL, "no", I).keel().to(|s, v| s.syslog_enabled = v.flag()),
     entry(
         "syslog-facility",
         None,
@@ -551,11 +561,13 @@ pub static DIRECTIVES: &[Directive] = &[
         ]),
         "local0",
         I,
-    ),
-    entry("syslog-ident", None, TEXT, "redis", I),
-    entry("tcp-backlog", None, int(0, INT_MAX), "511", I).keel(),
-    entry("tcp-keepalive", None, int(0, INT_MAX), "300", M).keel(),
-    entry("timeout", None, int(0, INT_MAX), "0", M).keel(),
+    )
+    .keel()
+    .to(|s, v| s.syslog_facility = v.id()),
+    entry("syslog-ident", None, TEXT, "redis", I).keel().to(|s, v| s.syslog_ident = v.text()),
+    entry("tcp-backlog", None, int(0, INT_MAX), "511", I).keel().to(|s, v| s.tcp_backlog = v.int()),
+    entry("tcp-keepalive", None, int(0, INT_MAX), "300", M).keel().to(|s, v| s.tcp_keepalive_secs = v.int()),
+    entry("timeout", None, int(0, INT_MAX), "0", M).keel().to(|s, v| s.timeout_secs = v.int()),
     entry(
         "tls-auth-clients",
         None,
@@ -583,12 +595,12 @@ pub static DIRECTIVES: &[Directive] = &[
     entry("tls-session-cache-timeout", None, int(0, INT_MAX), "300", M),
     entry("tls-session-caching", None, BOOL, "yes", M),
     entry("tracking-table-max-keys", None, uint(0, LONG_MAX), "1000000", M),
-    entry("unixsocket", None, TEXT, "", I),
+    entry("unixsocket", None, TEXT, "", I).to(|s, v| s.unixsocket = v.text()),
     entry("unixsocketperm", None, Kind::Octal { min: 0, max: 0o777 }, "0", I),
     entry("use-exit-on-panic", None, BOOL, "no", M).hidden(),
     entry("watchdog-period", None, int(0, INT_MAX), "0", M).hidden(),
-    entry("zset-max-listpack-entries", Some("zset-max-ziplist-entries"), uint(0, LONG_MAX), "128", M),
-    entry("zset-max-listpack-value", Some("zset-max-ziplist-value"), umem(0, LONG_MAX), "64", M),
+    entry("zset-max-listpack-entries", Some("zset-max-ziplist-entries"), uint(0, LONG_MAX), "128", M).keel().to(|s, v| s.zset_max_listpack_entries = v.int()),
+    entry("zset-max-listpack-value", Some("zset-max-ziplist-value"), umem(0, LONG_MAX), "64", M).keel().to(|s, v| s.zset_max_listpack_value_bytes = v.int()),
 ];
 
 /// A directive accepted in config files only (not by CONFIG GET/SET).
@@ -678,7 +690,7 @@ fn find(name: &[u8]) -> Option<(usize, &'static str)> {
     if name.len() > 64 {
         return None;
     }
-    // A stack copy: accessors run on hot paths and must not allocate.
+    // A stack copy: CONFIG GET/SET look names up on every call and need not allocate.
     let mut buf = [0u8; 64];
     for (d, s) in buf.iter_mut().zip(name) {
         *d = s.to_ascii_lowercase();
@@ -759,6 +771,345 @@ fn zero_value(kind: &Kind) -> Value {
             Special::LatencyTrackingInfoPercentiles => Value::Percentiles(Vec::new()),
             Special::Dir => Value::Text(Vec::new()),
         },
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Typed settings
+// ---------------------------------------------------------------------------------------------
+
+/// Defines a directive's choices once: the enum the rest of keel matches on and the
+/// `(name, id)` table the parser and CONFIG GET use, so the two cannot drift apart.
+macro_rules! choices {
+    ($(#[$meta:meta])* $enum_name:ident, $table:ident {
+        $($(#[$vmeta:meta])* $variant:ident = $text:literal,)+
+    }) => {
+        $(#[$meta])*
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+        pub enum $enum_name {
+            $($(#[$vmeta])* $variant,)+
+        }
+        const $table: &[(&str, u32)] = &[$(($text, $enum_name::$variant as u32),)+];
+        impl $enum_name {
+            /// The name as written in redis.conf and rendered by CONFIG GET.
+            pub fn name(self) -> &'static str {
+                match self {
+                    $($enum_name::$variant => $text,)+
+                }
+            }
+        }
+        impl Choice for $enum_name {
+            fn from_id(id: u32) -> Option<Self> {
+                [$($enum_name::$variant,)+].into_iter().find(|v| *v as u32 == id)
+            }
+        }
+    };
+}
+
+/// An enum directive's typed value, found by the id the table stores.
+trait Choice: Sized + Default {
+    fn from_id(id: u32) -> Option<Self>;
+}
+
+choices!(
+    /// `loglevel`.
+    LogLevel, LOGLEVELS {
+        /// `debug`
+        Debug = "debug",
+        /// `verbose`
+        Verbose = "verbose",
+        /// `notice`
+        #[default]
+        Notice = "notice",
+        /// `warning`
+        Warning = "warning",
+    }
+);
+
+choices!(
+    /// `maxmemory-policy`.
+    MaxmemoryPolicy, MAXMEMORY_POLICIES {
+        /// `volatile-lru`
+        VolatileLru = "volatile-lru",
+        /// `volatile-lfu`
+        VolatileLfu = "volatile-lfu",
+        /// `volatile-random`
+        VolatileRandom = "volatile-random",
+        /// `volatile-ttl`
+        VolatileTtl = "volatile-ttl",
+        /// `allkeys-lru`
+        AllkeysLru = "allkeys-lru",
+        /// `allkeys-lfu`
+        AllkeysLfu = "allkeys-lfu",
+        /// `allkeys-random`
+        AllkeysRandom = "allkeys-random",
+        /// `noeviction`
+        #[default]
+        NoEviction = "noeviction",
+    }
+);
+
+impl MaxmemoryPolicy {
+    /// Keys carry an LFU counter (Redis's `MAXMEMORY_FLAG_LFU`).
+    pub fn is_lfu(self) -> bool {
+        matches!(
+            self,
+            MaxmemoryPolicy::VolatileLfu | MaxmemoryPolicy::AllkeysLfu
+        )
+    }
+    /// Keys carry an LRU clock (Redis's `MAXMEMORY_FLAG_LRU`).
+    pub fn is_lru(self) -> bool {
+        matches!(
+            self,
+            MaxmemoryPolicy::VolatileLru | MaxmemoryPolicy::AllkeysLru
+        )
+    }
+}
+
+choices!(
+    /// `appendfsync`.
+    AppendFsync, APPENDFSYNC_CHOICES {
+        /// `everysec`
+        #[default]
+        Everysec = "everysec",
+        /// `always`
+        Always = "always",
+        /// `no`
+        No = "no",
+    }
+);
+
+choices!(
+    /// `enable-debug-command`, `enable-protected-configs` (Redis's `PROTECTED_ACTION_ALLOWED_*`).
+    Allowed, NO_YES_LOCAL {
+        /// `no`
+        #[default]
+        No = "no",
+        /// `yes`
+        Yes = "yes",
+        /// `local`: from loopback and unix-socket clients only.
+        Local = "local",
+    }
+);
+
+impl Allowed {
+    /// Whether a client (local: loopback or unix socket) may do the action.
+    pub fn allows(self, client_is_local: bool) -> bool {
+        match self {
+            Allowed::No => false,
+            Allowed::Yes => true,
+            Allowed::Local => client_is_local,
+        }
+    }
+}
+
+/// Where a directive's value lands in [`Settings`]. Each is a closure in
+/// [`DIRECTIVES`] naming a field, so a misspelt field does not compile.
+type Bind = fn(&mut Settings, &Value);
+
+/// The directives keel acts on (and those persistence, replication and eviction will
+/// act on next), typed, with units in their names. [`Config`] keeps it in step with
+/// the directive table on every successful change; everything outside the config
+/// machinery reads these fields instead of looking values up by name.
+#[derive(Clone, Debug, PartialEq, Default)]
+pub struct Settings {
+    /// `port` (0: no TCP listener).
+    pub port: u16,
+    /// `bind` addresses as given (empty: listen nowhere on TCP).
+    pub bind: Vec<Vec<u8>>,
+    /// `unixsocket` path ("": none).
+    pub unixsocket: Vec<u8>,
+    /// `protected-mode`.
+    pub protected_mode: bool,
+    /// `tcp-backlog`.
+    pub tcp_backlog: u32,
+    /// `tcp-keepalive` (0: off).
+    pub tcp_keepalive_secs: u64,
+    /// `timeout`: idle seconds before a client is closed (0: never).
+    pub timeout_secs: u64,
+    /// `maxclients`.
+    pub maxclients: usize,
+    /// `databases`.
+    pub databases: usize,
+    /// `hz`, already clamped to `HZ_MIN..=HZ_MAX`.
+    pub hz: u32,
+    /// `active-expire-effort` (1..=10).
+    pub active_expire_effort: u32,
+    /// `requirepass` (None when empty: no password).
+    pub requirepass: Option<Vec<u8>>,
+    /// `enable-debug-command`.
+    pub enable_debug_command: Allowed,
+    /// `enable-protected-configs`.
+    pub enable_protected_configs: Allowed,
+    /// `proto-max-bulk-len`.
+    pub proto_max_bulk_len_bytes: u64,
+    /// `client-query-buffer-limit`.
+    pub client_query_buffer_limit_bytes: u64,
+    /// `client-output-buffer-limit` for the classes of [`CLIENT_CLASSES`]
+    /// (normal, replica, pubsub).
+    pub client_output_buffer_limits: [ClientOutputBufferLimit; 3],
+    /// `notify-keyspace-events` as `NOTIFY_*` bits.
+    pub notify_keyspace_events_flags: u32,
+    /// `maxmemory` (0: no limit).
+    pub maxmemory_bytes: u64,
+    /// `maxmemory-policy`.
+    pub maxmemory_policy: MaxmemoryPolicy,
+    /// `maxmemory-samples`.
+    pub maxmemory_samples: u32,
+    /// `lfu-log-factor`.
+    pub lfu_log_factor: u32,
+    /// `lfu-decay-time`: minutes per halving of a key's LFU counter.
+    pub lfu_decay_time_mins: u64,
+    /// `lazyfree-lazy-eviction`.
+    pub lazyfree_lazy_eviction: bool,
+    /// `lazyfree-lazy-expire`.
+    pub lazyfree_lazy_expire: bool,
+    /// `lazyfree-lazy-server-del`.
+    pub lazyfree_lazy_server_del: bool,
+    /// `lazyfree-lazy-user-del`.
+    pub lazyfree_lazy_user_del: bool,
+    /// `lazyfree-lazy-user-flush`.
+    pub lazyfree_lazy_user_flush: bool,
+    /// `hash-max-listpack-entries`.
+    pub hash_max_listpack_entries: usize,
+    /// `hash-max-listpack-value`.
+    pub hash_max_listpack_value_bytes: usize,
+    /// `zset-max-listpack-entries`.
+    pub zset_max_listpack_entries: usize,
+    /// `zset-max-listpack-value`.
+    pub zset_max_listpack_value_bytes: usize,
+    /// `set-max-intset-entries`.
+    pub set_max_intset_entries: usize,
+    /// `list-max-listpack-size`: entries per node when positive, a size class
+    /// (-1 = 4 KiB … -5 = 64 KiB) when negative.
+    pub list_max_listpack_size: i32,
+    /// `save` points (empty: no automatic snapshots).
+    pub save_points: Vec<SavePoint>,
+    /// `dbfilename`.
+    pub dbfilename: Vec<u8>,
+    /// `rdbcompression`.
+    pub rdbcompression: bool,
+    /// `rdbchecksum`.
+    pub rdbchecksum: bool,
+    /// `appendonly`.
+    pub appendonly: bool,
+    /// `appendfsync`.
+    pub appendfsync: AppendFsync,
+    /// `appendfilename`: the AOF's base name.
+    pub appendfilename: Vec<u8>,
+    /// `appenddirname`: the AOF directory, under `dir`.
+    pub appenddirname: Vec<u8>,
+    /// `dir` as configured, or the absolute path the server resolved it to
+    /// (see [`Config::set_resolved_dir`]).
+    pub dir: Vec<u8>,
+    /// `replicaof` (host, port); None: a primary.
+    pub replicaof: Option<(Vec<u8>, u16)>,
+    /// `repl-backlog-size`.
+    pub repl_backlog_size_bytes: u64,
+    /// `repl-timeout`.
+    pub repl_timeout_secs: u64,
+    /// `replica-read-only`.
+    pub replica_read_only: bool,
+    /// `min-replicas-to-write` (0: off).
+    pub min_replicas_to_write: u32,
+    /// `min-replicas-max-lag`.
+    pub min_replicas_max_lag_secs: u64,
+    /// `cluster-enabled`.
+    pub cluster_enabled: bool,
+    /// `slowlog-log-slower-than` (None: the slow log is off; 0 logs every command).
+    pub slowlog_log_slower_than_us: Option<u64>,
+    /// `slowlog-max-len`.
+    pub slowlog_max_len: usize,
+    /// `latency-monitor-threshold` (0: off).
+    pub latency_monitor_threshold_ms: u64,
+    /// `loglevel`.
+    pub loglevel: LogLevel,
+    /// `logfile` ("": standard output).
+    pub logfile: Vec<u8>,
+    /// `pidfile` ("": none).
+    pub pidfile: Vec<u8>,
+    /// `daemonize`.
+    pub daemonize: bool,
+    /// `always-show-logo`.
+    pub always_show_logo: bool,
+    /// `syslog-enabled`.
+    pub syslog_enabled: bool,
+    /// `syslog-ident`.
+    pub syslog_ident: Vec<u8>,
+    /// `syslog-facility` as syslog(3)'s facility code (`LOG_USER` = 8,
+    /// `LOG_LOCAL0` = 128 … `LOG_LOCAL7` = 184).
+    pub syslog_facility: u32,
+}
+
+impl Value {
+    fn flag(&self) -> bool {
+        matches!(self, Value::Bool(true))
+    }
+    /// An integer directive's value. The table's bounds keep it in `T`'s range (the
+    /// round-trip test checks every binding); out of range would give `T::default()`.
+    fn int<T: TryFrom<i64> + Default>(&self) -> T {
+        match self {
+            Value::Num(n) => T::try_from(*n).unwrap_or_default(),
+            _ => T::default(),
+        }
+    }
+    /// An unsigned 64-bit directive (`maxmemory`), stored in a long long as Redis does.
+    fn unsigned(&self) -> u64 {
+        match self {
+            Value::Num(n) => *n as u64,
+            _ => 0,
+        }
+    }
+    fn choice<T: Choice>(&self) -> T {
+        match self {
+            Value::Enum(id) => T::from_id(*id).unwrap_or_default(),
+            _ => T::default(),
+        }
+    }
+    /// An enum directive's table id (`syslog-facility` stores syslog's own codes).
+    fn id(&self) -> u32 {
+        match self {
+            Value::Enum(id) => *id,
+            _ => 0,
+        }
+    }
+    fn text(&self) -> Vec<u8> {
+        match self {
+            Value::Text(t) => t.clone(),
+            _ => Vec::new(),
+        }
+    }
+    fn save_points(&self) -> Vec<SavePoint> {
+        match self {
+            Value::Save(points) => points.clone(),
+            _ => Vec::new(),
+        }
+    }
+    fn addresses(&self) -> Vec<Vec<u8>> {
+        match self {
+            Value::Bind(addrs) => addrs.clone(),
+            _ => Vec::new(),
+        }
+    }
+    fn output_limits(&self) -> [ClientOutputBufferLimit; 3] {
+        match self {
+            Value::Obuf(limits) => *limits,
+            _ => Default::default(),
+        }
+    }
+    fn notify_flags(&self) -> u32 {
+        match self {
+            Value::Notify(flags) => *flags,
+            _ => 0,
+        }
+    }
+    fn primary(&self) -> Option<(Vec<u8>, u16)> {
+        match self {
+            Value::ReplicaOf(Some((host, port))) => {
+                Some((host.clone(), u16::try_from(*port).ok()?))
+            }
+            _ => None,
+        }
     }
 }
 
@@ -1319,6 +1670,8 @@ fn is_base_name(s: &[u8]) -> bool {
 pub struct Config {
     /// Parallel to `DIRECTIVES`.
     values: Vec<Value>,
+    /// The typed view of `values`, updated by each directive's binding.
+    settings: Settings,
     /// Redis's `save_loaded`: the first `save` line of a config file drops the defaults.
     save_loaded: bool,
     /// Redis's `reading_config_file`.
@@ -1329,6 +1682,7 @@ impl Default for Config {
     fn default() -> Self {
         let mut config = Config {
             values: DIRECTIVES.iter().map(|d| zero_value(&d.kind)).collect(),
+            settings: Settings::default(),
             save_loaded: false,
             reading_file: false,
         };
@@ -1494,25 +1848,14 @@ impl Config {
             }
         }
         // Redis also checks here that `logfile` can be opened: that is the server's job.
-        if self.bool_value("cluster-enabled")
-            && matches!(self.value("replicaof"), Some(Value::ReplicaOf(Some(_))))
-        {
+        if self.settings.cluster_enabled && self.settings.replicaof.is_some() {
             return Err(ConfigFileError::Fatal {
                 line: None,
                 message: "replicaof directive not allowed in cluster mode".to_string(),
             });
         }
-        self.clamp_hz();
         self.reading_file = false;
         Ok(())
-    }
-
-    fn clamp_hz(&mut self) {
-        if let Some((idx, _)) = find(b"hz") {
-            if let Some(Value::Num(hz)) = self.values.get_mut(idx) {
-                *hz = (*hz).clamp(HZ_MIN, HZ_MAX);
-            }
-        }
     }
 
     // -- setting one directive ------------------------------------------------------------
@@ -1542,7 +1885,7 @@ impl Config {
                 let v = string2ll(first)
                     .ok_or_else(|| "argument couldn't be parsed into an integer".to_string())?;
                 check_bounds(v, min, max, unsigned, false, false)?;
-                Value::Num(v)
+                Value::Num(d.clamp.map_or(v, |(lo, hi)| v.clamp(lo, hi)))
             }
             Kind::Memory {
                 min,
@@ -1583,10 +1926,18 @@ impl Config {
             }
             Kind::Special(special) => self.parse_special(idx, special, args)?,
         };
-        if let Some(slot) = self.values.get_mut(idx) {
-            *slot = new;
-        }
+        self.store(idx, new);
         Ok(())
+    }
+
+    /// The one place a value is stored: the directive's binding keeps `settings` in step.
+    fn store(&mut self, idx: usize, value: Value) {
+        if let Some(bind) = DIRECTIVES.get(idx).and_then(|d| d.bind) {
+            bind(&mut self.settings, &value);
+        }
+        if let Some(slot) = self.values.get_mut(idx) {
+            *slot = value;
+        }
     }
 
     fn check_text(&self, check: TextCheck, s: &[u8]) -> Result<(), String> {
@@ -1656,14 +2007,14 @@ impl Config {
                 b"title" => {}
                 b"listen-addr" => out.extend_from_slice(b"*:6379"),
                 b"server-mode" => {
-                    if self.bool_value("cluster-enabled") {
+                    if self.settings.cluster_enabled {
                         out.extend_from_slice(b"[cluster]");
                     }
                 }
                 // Observed: Redis 7.0.15 accepts "{config-file}" alone.
                 b"config-file" => out.extend_from_slice(b"redis.conf"),
                 b"port" | b"tls-port" => out.push(b'0'),
-                b"unixsocket" => out.extend_from_slice(self.text_value("unixsocket")),
+                b"unixsocket" => out.extend_from_slice(&self.settings.unixsocket),
                 _ => return false,
             }
             rest = after.get(close.saturating_add(1)..).unwrap_or_default();
@@ -1962,11 +2313,10 @@ impl Config {
             ]
             .concat()
         };
-        let protected_allowed = match self.value("enable-protected-configs") {
-            Some(Value::Enum(1)) => true,
-            Some(Value::Enum(2)) => client_is_local,
-            _ => false,
-        };
+        let protected_allowed = self
+            .settings
+            .enable_protected_configs
+            .allows(client_is_local);
         // (directive index, table spelling matched, value)
         let mut resolved: Vec<(usize, &'static str, &[u8])> = Vec::with_capacity(pairs.len());
         let mut first_error: Option<Vec<u8>> = None;
@@ -2017,7 +2367,6 @@ impl Config {
         }
         next.check_listeners(self, &resolved)
             .map_err(|(name, why)| failed(name.as_bytes(), why))?;
-        next.clamp_hz();
         *self = next;
         Ok(())
     }
@@ -2033,20 +2382,13 @@ impl Config {
         old: &Config,
         resolved: &[(usize, &'static str, &[u8])],
     ) -> Result<(), (&'static str, &'static str)> {
-        if self.port() == 0 {
-            return Ok(());
-        }
-        let listenable = match self.value("bind") {
-            Some(Value::Bind(addrs)) => bind_list_is_listenable(addrs),
-            _ => true,
-        };
-        if listenable {
+        if self.settings.port == 0 || bind_list_is_listenable(&self.settings.bind) {
             return Ok(());
         }
         for &(idx, _, _) in resolved {
             match DIRECTIVES.get(idx).map(|d| d.name) {
                 Some("bind") => return Err(("bind", "Failed to bind to specified addresses.")),
-                Some("port") if self.port() != old.port() => {
+                Some("port") if self.settings.port != old.settings.port => {
                     return Err(("port", "Unable to listen on this port. Check server logs."))
                 }
                 _ => {}
@@ -2057,179 +2399,18 @@ impl Config {
 
     /// Records the absolute directory the server chdir()ed to, so CONFIG GET dir shows it
     /// like Redis (which reports getcwd()).
-    pub fn set_resolved_dir(&mut self, absolute_dir: &str) {
-        if let Some((idx, _)) = find(b"dir") {
-            if let Some(slot) = self.values.get_mut(idx) {
-                *slot = Value::Text(absolute_dir.as_bytes().to_vec());
-            }
+    pub fn set_resolved_dir(&mut self, absolute_dir: &[u8]) {
+        let dir = DIRECTIVES
+            .iter()
+            .position(|d| d.kind == Kind::Special(Special::Dir));
+        if let Some(idx) = dir {
+            self.store(idx, Value::Text(absolute_dir.to_vec()));
         }
     }
 
-    // -- typed access ---------------------------------------------------------------------
-
-    fn value(&self, name: &str) -> Option<&Value> {
-        find(name.as_bytes()).and_then(|(idx, _)| self.values.get(idx))
-    }
-    fn num_value(&self, name: &str) -> i64 {
-        match self.value(name) {
-            Some(Value::Num(n)) => *n,
-            _ => 0,
-        }
-    }
-    fn bool_value(&self, name: &str) -> bool {
-        matches!(self.value(name), Some(Value::Bool(true)))
-    }
-    fn text_value(&self, name: &str) -> &[u8] {
-        match self.value(name) {
-            Some(Value::Text(t)) => t,
-            _ => &[],
-        }
-    }
-    fn str_value(&self, name: &str) -> &str {
-        std::str::from_utf8(self.text_value(name)).unwrap_or_default()
-    }
-    fn enum_value(&self, name: &str) -> &'static str {
-        let Some((idx, _)) = find(name.as_bytes()) else {
-            return "";
-        };
-        match (DIRECTIVES.get(idx).map(|d| d.kind), self.values.get(idx)) {
-            (Some(Kind::Enum { values, .. }), Some(Value::Enum(v))) => values
-                .iter()
-                .find(|(_, x)| x == v)
-                .map_or("unknown", |(n, _)| *n),
-            _ => "",
-        }
-    }
-
-    /// `port`.
-    pub fn port(&self) -> u16 {
-        u16::try_from(self.num_value("port")).unwrap_or_default()
-    }
-    /// `bind` addresses (empty: listen nowhere on TCP). Non-UTF-8 bytes are replaced.
-    pub fn bind(&self) -> Vec<String> {
-        match self.value("bind") {
-            Some(Value::Bind(addrs)) => addrs.iter().map(|a| lossy(a)).collect(),
-            _ => Vec::new(),
-        }
-    }
-    /// `protected-mode`.
-    pub fn protected_mode(&self) -> bool {
-        self.bool_value("protected-mode")
-    }
-    /// `timeout`: idle seconds before a client is closed (0: never).
-    pub fn timeout_secs(&self) -> u64 {
-        u64::try_from(self.num_value("timeout")).unwrap_or_default()
-    }
-    /// `tcp-keepalive` seconds (0: off).
-    pub fn tcp_keepalive_secs(&self) -> u64 {
-        u64::try_from(self.num_value("tcp-keepalive")).unwrap_or_default()
-    }
-    /// `databases`.
-    pub fn databases(&self) -> usize {
-        usize::try_from(self.num_value("databases")).unwrap_or(1)
-    }
-    /// `maxclients`.
-    pub fn maxclients(&self) -> usize {
-        usize::try_from(self.num_value("maxclients")).unwrap_or(1)
-    }
-    /// `loglevel`: "debug", "verbose", "notice" or "warning".
-    pub fn loglevel(&self) -> &str {
-        self.enum_value("loglevel")
-    }
-    /// `logfile` ("": standard output). "" too if the path is not UTF-8.
-    pub fn logfile(&self) -> &str {
-        self.str_value("logfile")
-    }
-    /// `dir` as configured (Redis chdir()s to it; see [`Config::set_resolved_dir`]).
-    /// "" if the path is not UTF-8.
-    pub fn dir(&self) -> &str {
-        self.str_value("dir")
-    }
-    /// `daemonize`.
-    pub fn daemonize(&self) -> bool {
-        self.bool_value("daemonize")
-    }
-    /// `requirepass` (None when empty: no password).
-    pub fn requirepass(&self) -> Option<&[u8]> {
-        Some(self.text_value("requirepass")).filter(|p| !p.is_empty())
-    }
-    /// `hz` (already clamped to 1..=500).
-    pub fn hz(&self) -> u32 {
-        u32::try_from(self.num_value("hz")).unwrap_or(10)
-    }
-    /// `proto-max-bulk-len`.
-    pub fn proto_max_bulk_len_bytes(&self) -> u64 {
-        u64::try_from(self.num_value("proto-max-bulk-len")).unwrap_or_default()
-    }
-    /// `client-query-buffer-limit`.
-    pub fn client_query_buffer_limit_bytes(&self) -> u64 {
-        u64::try_from(self.num_value("client-query-buffer-limit")).unwrap_or_default()
-    }
-    /// `enable-debug-command`: "no", "yes" or "local".
-    pub fn enable_debug_command(&self) -> &str {
-        self.enum_value("enable-debug-command")
-    }
-    /// `maxmemory` (0: no limit).
-    pub fn maxmemory_bytes(&self) -> u64 {
-        self.num_value("maxmemory") as u64 // unsigned long long in Redis
-    }
-    /// `maxmemory-policy`, e.g. "noeviction", "allkeys-lru".
-    pub fn maxmemory_policy(&self) -> &str {
-        self.enum_value("maxmemory-policy")
-    }
-    /// `maxmemory-samples`.
-    pub fn maxmemory_samples(&self) -> u32 {
-        u32::try_from(self.num_value("maxmemory-samples")).unwrap_or(5)
-    }
-    /// `active-expire-effort` (1..=10).
-    pub fn active_expire_effort(&self) -> u32 {
-        u32::try_from(self.num_value("active-expire-effort")).unwrap_or(1)
-    }
-    /// `tcp-backlog`.
-    pub fn tcp_backlog(&self) -> u32 {
-        u32::try_from(self.num_value("tcp-backlog")).unwrap_or(511)
-    }
-    /// `lazyfree-lazy-eviction`.
-    pub fn lazyfree_lazy_eviction(&self) -> bool {
-        self.bool_value("lazyfree-lazy-eviction")
-    }
-    /// `lazyfree-lazy-expire`.
-    pub fn lazyfree_lazy_expire(&self) -> bool {
-        self.bool_value("lazyfree-lazy-expire")
-    }
-    /// `lazyfree-lazy-server-del`.
-    pub fn lazyfree_lazy_server_del(&self) -> bool {
-        self.bool_value("lazyfree-lazy-server-del")
-    }
-    /// `lazyfree-lazy-user-del`.
-    pub fn lazyfree_lazy_user_del(&self) -> bool {
-        self.bool_value("lazyfree-lazy-user-del")
-    }
-    /// `lazyfree-lazy-user-flush`.
-    pub fn lazyfree_lazy_user_flush(&self) -> bool {
-        self.bool_value("lazyfree-lazy-user-flush")
-    }
-    /// `client-output-buffer-limit` for the classes of [`CLIENT_CLASSES`]
-    /// (normal, replica, pubsub).
-    pub fn client_output_buffer_limits(&self) -> [ClientOutputBufferLimit; 3] {
-        match self.value("client-output-buffer-limit") {
-            Some(Value::Obuf(limits)) => *limits,
-            _ => Default::default(),
-        }
-    }
-    /// `save` points (keel has no persistence yet).
-    pub fn save_points(&self) -> Vec<SavePoint> {
-        match self.value("save") {
-            Some(Value::Save(points)) => points.clone(),
-            _ => Vec::new(),
-        }
-    }
-    /// `notify-keyspace-events` as `NOTIFY_*` bits.
-    pub fn notify_keyspace_events_flags(&self) -> u32 {
-        match self.value("notify-keyspace-events") {
-            Some(Value::Notify(flags)) => *flags,
-            _ => 0,
-        }
+    /// The typed settings, current with every successful change.
+    pub fn settings(&self) -> &Settings {
+        &self.settings
     }
 }
 
@@ -2349,27 +2530,33 @@ mod tests {
         ] {
             assert_eq!(config.get_one(name).as_deref(), Some(value), "{name}");
         }
-        assert_eq!(config.port(), 6379);
-        assert_eq!(config.bind(), vec!["*".to_string(), "-::*".to_string()]);
-        assert!(config.protected_mode());
-        assert_eq!(config.timeout_secs(), 0);
-        assert_eq!(config.tcp_keepalive_secs(), 300);
-        assert_eq!(config.databases(), 16);
-        assert_eq!(config.maxclients(), 10000);
-        assert_eq!(config.loglevel(), "notice");
-        assert_eq!(config.logfile(), "");
-        assert_eq!(config.requirepass(), None);
-        assert_eq!(config.hz(), 10);
-        assert_eq!(config.proto_max_bulk_len_bytes(), 512 * 1024 * 1024);
-        assert_eq!(config.client_query_buffer_limit_bytes(), 1024 * 1024 * 1024);
-        assert_eq!(config.enable_debug_command(), "no");
-        assert_eq!(config.maxmemory_bytes(), 0);
-        assert_eq!(config.maxmemory_policy(), "noeviction");
-        assert_eq!(config.maxmemory_samples(), 5);
-        assert_eq!(config.active_expire_effort(), 1);
-        assert!(!config.daemonize());
-        assert_eq!(config.tcp_backlog(), 511);
-        let obuf = config.client_output_buffer_limits();
+        assert_eq!(config.settings().port, 6379);
+        assert_eq!(config.settings().bind, [b"*".to_vec(), b"-::*".to_vec()]);
+        assert!(config.settings().protected_mode);
+        assert_eq!(config.settings().timeout_secs, 0);
+        assert_eq!(config.settings().tcp_keepalive_secs, 300);
+        assert_eq!(config.settings().databases, 16);
+        assert_eq!(config.settings().maxclients, 10000);
+        assert_eq!(config.settings().loglevel.name(), "notice");
+        assert_eq!(lossy(&config.settings().logfile), "");
+        assert_eq!(config.settings().requirepass.as_deref(), None);
+        assert_eq!(config.settings().hz, 10);
+        assert_eq!(
+            config.settings().proto_max_bulk_len_bytes,
+            512 * 1024 * 1024
+        );
+        assert_eq!(
+            config.settings().client_query_buffer_limit_bytes,
+            1024 * 1024 * 1024
+        );
+        assert_eq!(config.settings().enable_debug_command.name(), "no");
+        assert_eq!(config.settings().maxmemory_bytes, 0);
+        assert_eq!(config.settings().maxmemory_policy.name(), "noeviction");
+        assert_eq!(config.settings().maxmemory_samples, 5);
+        assert_eq!(config.settings().active_expire_effort, 1);
+        assert!(!config.settings().daemonize);
+        assert_eq!(config.settings().tcp_backlog, 511);
+        let obuf = config.settings().client_output_buffer_limits;
         assert_eq!(obuf[1].hard_limit_bytes, 256 * 1024 * 1024);
         assert_eq!(obuf[2].soft_limit_secs, 60);
     }
@@ -2381,8 +2568,11 @@ mod tests {
         assert!(ignored.contains(&"pidfile".to_string()));
         assert!(!ignored.contains(&"port".to_string()));
         assert_eq!(ignored.iter().filter(|n| *n == "appendonly").count(), 1);
-        assert!(config.daemonize());
-        assert_eq!(config.logfile(), "/var/log/redis/redis-server.log");
+        assert!(config.settings().daemonize);
+        assert_eq!(
+            lossy(&config.settings().logfile),
+            "/var/log/redis/redis-server.log"
+        );
 
         let args: Vec<String> = DEBIAN_ARGS.iter().map(|s| s.to_string()).collect();
         let text = join_config_text(Some(REDIS_CONF), &args_to_config_text(&args).unwrap());
@@ -2392,10 +2582,10 @@ mod tests {
         let mut expected = tsv(DEBIAN);
         expected.sort();
         assert_eq!(all, expected);
-        assert_eq!(config.port(), 7782);
+        assert_eq!(config.settings().port, 7782);
         assert_eq!(
-            config.bind(),
-            vec!["127.0.0.1".to_string(), "::1".to_string()]
+            config.settings().bind,
+            [b"127.0.0.1".to_vec(), b"::1".to_vec()]
         );
     }
 
@@ -2559,7 +2749,7 @@ mod tests {
                 "  \t  PORT  7790  \nlist-max-ziplist-entries 5\nrename-command FOO BAR\nuser default on\nloadmodule /x.so a\nsentinel\nfoo.bar 1 2\nsave 900 1\nsave 300 10\nappendonly yes\nappendonly no\nslave-read-only no\n",
             )
             .unwrap();
-        assert_eq!(config.port(), 7790);
+        assert_eq!(config.settings().port, 7790);
         assert_eq!(
             ignored,
             [
@@ -2585,11 +2775,11 @@ mod tests {
         // hz is clamped after reading.
         let mut config = Config::default();
         config.apply_text("hz 0").unwrap();
-        assert_eq!(config.hz(), 1);
+        assert_eq!(config.settings().hz, 1);
         // An error leaves the config untouched.
         let mut config = Config::default();
         assert!(config.apply_text("port 1\nfoo\n").is_err());
-        assert_eq!(config.port(), 6379);
+        assert_eq!(config.settings().port, 6379);
     }
 
     #[test]
@@ -2606,9 +2796,9 @@ mod tests {
         config
             .apply_text_with_includes("include /etc/a.conf\nhz 20\n", &mut reader)
             .unwrap();
-        assert_eq!(config.port(), 7000);
-        assert_eq!(config.maxmemory_bytes(), 1024 * 1024);
-        assert_eq!(config.hz(), 20);
+        assert_eq!(config.settings().port, 7000);
+        assert_eq!(config.settings().maxmemory_bytes, 1024 * 1024);
+        assert_eq!(config.settings().hz, 20);
         let err = config
             .apply_text_with_includes("include /etc/bad.conf", &mut reader)
             .unwrap_err();
@@ -2731,9 +2921,12 @@ mod tests {
         ];
         let text = join_config_text(None, &conv(&args).unwrap());
         config.apply_text(&text).unwrap();
-        assert_eq!(config.port(), 1234);
+        assert_eq!(config.settings().port, 1234);
         assert_eq!(config.get_one("bind").as_deref(), Some("127.0.0.1 ::1"));
-        assert_eq!(config.requirepass(), Some("a \"b\"\u{1}é".as_bytes()));
+        assert_eq!(
+            config.settings().requirepass.as_deref(),
+            Some("a \"b\"\u{1}é".as_bytes())
+        );
         let mut config = Config::default();
         let text = join_config_text(None, &conv(&["--save", "--port", "7"]).unwrap());
         config.apply_text(&text).unwrap();
@@ -3014,7 +3207,7 @@ mod tests {
         assert!(set1(&mut c, "dir", "/x").is_err());
         let dir: &[(&[u8], &[u8])] = &[(b"dir", b"/x")];
         assert_eq!(c.set_for_client(dir, true), Ok(()));
-        assert_eq!(c.dir(), "/x");
+        assert_eq!(lossy(&c.settings().dir), "/x");
     }
 
     #[test]
@@ -3025,12 +3218,12 @@ mod tests {
             c.set(pairs),
             Err("ERR CONFIG SET failed (possibly related to argument 'loglevel') - argument(s) must be one of the following: debug, verbose, notice, warning".to_string())
         );
-        assert_eq!(c.maxmemory_bytes(), 0);
+        assert_eq!(c.settings().maxmemory_bytes, 0);
         assert_eq!(c, Config::default());
         let pairs: &[(&[u8], &[u8])] = &[(b"maxmemory", b"100mb"), (b"loglevel", b"WARNING")];
         assert_eq!(c.set(pairs), Ok(()));
-        assert_eq!(c.maxmemory_bytes(), 100 * 1024 * 1024);
-        assert_eq!(c.loglevel(), "warning");
+        assert_eq!(c.settings().maxmemory_bytes, 100 * 1024 * 1024);
+        assert_eq!(c.settings().loglevel.name(), "warning");
     }
 
     #[test]
@@ -3084,7 +3277,7 @@ mod tests {
         );
         let pairs: &[(&[u8], &[u8])] = &[(b"maxmemory", b"5mb"), (b"bind", b"999.1.1.1")];
         assert_eq!(c.set(pairs), bind_failed);
-        assert_eq!(c.maxmemory_bytes(), 0);
+        assert_eq!(c.settings().maxmemory_bytes, 0);
         // With port 0 Redis listens nowhere and takes any list; a later port change fails
         // naming whichever of the two comes first.
         assert_eq!(set1(&mut c, "port", "0"), Ok(()));
@@ -3099,7 +3292,7 @@ mod tests {
         // An unchanged port is not applied again: the bind list is to blame.
         let pairs: &[(&[u8], &[u8])] = &[(b"port", b"7001"), (b"bind", b"999.1.1.1")];
         assert_eq!(c.set(pairs), bind_failed);
-        assert_eq!(c.port(), 7001);
+        assert_eq!(c.settings().port, 7001);
     }
 
     #[test]
@@ -3177,13 +3370,167 @@ mod tests {
             assert_eq!(set1(&mut c, name, value), Ok(()), "{name} {value}");
             assert_eq!(c.get_one(name).as_deref(), Some(*shown), "{name} {value}");
         }
-        assert_eq!(c.requirepass(), Some(&b"s3cret"[..]));
-        assert!(c.bind().is_empty());
+        assert_eq!(c.settings().requirepass.as_deref(), Some(&b"s3cret"[..]));
+        assert!(c.settings().bind.is_empty());
         assert_eq!(
-            c.notify_keyspace_events_flags(),
+            c.settings().notify_keyspace_events_flags,
             0,
             "last notify-keyspace-events set was empty"
         );
+    }
+
+    /// What a round-trip case expects of the typed settings.
+    type Check = fn(&Settings) -> bool;
+
+    /// (directive, value set, CONFIG GET afterwards, what `settings()` must then hold).
+    /// Every value differs from the default, so a binding that writes the wrong field
+    /// (or none) fails.
+    #[rustfmt::skip]
+    const ROUND_TRIPS: &[(&str, &str, &str, Check)] = &[
+        ("active-expire-effort", "7", "7", |s| s.active_expire_effort == 7),
+        ("always-show-logo", "yes", "yes", |s| s.always_show_logo),
+        ("appenddirname", "aofdir", "aofdir", |s| s.appenddirname == b"aofdir"),
+        ("appendfilename", "x.aof", "x.aof", |s| s.appendfilename == b"x.aof"),
+        ("appendfsync", "always", "always", |s| s.appendfsync == AppendFsync::Always),
+        ("appendonly", "yes", "yes", |s| s.appendonly),
+        ("bind", "127.0.0.1 ::1", "127.0.0.1 ::1", |s| s.bind == [b"127.0.0.1".to_vec(), b"::1".to_vec()]),
+        (
+            "client-output-buffer-limit",
+            "pubsub 1mb 512kb 30",
+            "normal 0 0 0 slave 268435456 67108864 60 pubsub 1048576 524288 30",
+            |s| {
+                s.client_output_buffer_limits[2]
+                    == ClientOutputBufferLimit { hard_limit_bytes: 1 << 20, soft_limit_bytes: 1 << 19, soft_limit_secs: 30 }
+            },
+        ),
+        ("client-query-buffer-limit", "2mb", "2097152", |s| s.client_query_buffer_limit_bytes == 2 << 20),
+        ("cluster-enabled", "yes", "yes", |s| s.cluster_enabled),
+        ("daemonize", "yes", "yes", |s| s.daemonize),
+        ("databases", "32", "32", |s| s.databases == 32),
+        ("dbfilename", "x.rdb", "x.rdb", |s| s.dbfilename == b"x.rdb"),
+        ("dir", "/tmp", "/tmp", |s| s.dir == b"/tmp"),
+        ("enable-debug-command", "local", "local", |s| s.enable_debug_command == Allowed::Local),
+        ("enable-protected-configs", "yes", "yes", |s| s.enable_protected_configs == Allowed::Yes),
+        ("hash-max-listpack-entries", "100", "100", |s| s.hash_max_listpack_entries == 100),
+        ("hash-max-listpack-value", "32", "32", |s| s.hash_max_listpack_value_bytes == 32),
+        ("hz", "1000", "500", |s| s.hz == 500),
+        ("latency-monitor-threshold", "100", "100", |s| s.latency_monitor_threshold_ms == 100),
+        ("lazyfree-lazy-eviction", "yes", "yes", |s| s.lazyfree_lazy_eviction),
+        ("lazyfree-lazy-expire", "yes", "yes", |s| s.lazyfree_lazy_expire),
+        ("lazyfree-lazy-server-del", "yes", "yes", |s| s.lazyfree_lazy_server_del),
+        ("lazyfree-lazy-user-del", "yes", "yes", |s| s.lazyfree_lazy_user_del),
+        ("lazyfree-lazy-user-flush", "yes", "yes", |s| s.lazyfree_lazy_user_flush),
+        ("lfu-decay-time", "3", "3", |s| s.lfu_decay_time_mins == 3),
+        ("lfu-log-factor", "20", "20", |s| s.lfu_log_factor == 20),
+        ("list-max-listpack-size", "-3", "-3", |s| s.list_max_listpack_size == -3),
+        ("logfile", "/tmp/keel.log", "/tmp/keel.log", |s| s.logfile == b"/tmp/keel.log"),
+        ("loglevel", "warning", "warning", |s| s.loglevel == LogLevel::Warning),
+        ("maxclients", "50", "50", |s| s.maxclients == 50),
+        ("maxmemory", "100mb", "104857600", |s| s.maxmemory_bytes == 100 << 20),
+        ("maxmemory-policy", "allkeys-lfu", "allkeys-lfu", |s| s.maxmemory_policy == MaxmemoryPolicy::AllkeysLfu),
+        ("maxmemory-samples", "9", "9", |s| s.maxmemory_samples == 9),
+        ("min-replicas-max-lag", "20", "20", |s| s.min_replicas_max_lag_secs == 20),
+        ("min-replicas-to-write", "2", "2", |s| s.min_replicas_to_write == 2),
+        ("notify-keyspace-events", "Kx", "xK", |s| s.notify_keyspace_events_flags == NOTIFY_KEYSPACE | NOTIFY_EXPIRED),
+        ("pidfile", "/tmp/keel.pid", "/tmp/keel.pid", |s| s.pidfile == b"/tmp/keel.pid"),
+        ("port", "7001", "7001", |s| s.port == 7001),
+        ("protected-mode", "no", "no", |s| !s.protected_mode),
+        ("proto-max-bulk-len", "2mb", "2097152", |s| s.proto_max_bulk_len_bytes == 2 << 20),
+        ("rdbchecksum", "no", "no", |s| !s.rdbchecksum),
+        ("rdbcompression", "no", "no", |s| !s.rdbcompression),
+        ("repl-backlog-size", "2mb", "2097152", |s| s.repl_backlog_size_bytes == 2 << 20),
+        ("repl-timeout", "30", "30", |s| s.repl_timeout_secs == 30),
+        ("replica-read-only", "no", "no", |s| !s.replica_read_only),
+        ("replicaof", "10.0.0.1 6380", "10.0.0.1 6380", |s| s.replicaof == Some((b"10.0.0.1".to_vec(), 6380))),
+        ("requirepass", "s3cret", "s3cret", |s| s.requirepass.as_deref() == Some(&b"s3cret"[..])),
+        ("save", "900 1", "900 1", |s| s.save_points == [SavePoint { after_secs: 900, min_changes: 1 }]),
+        ("set-max-intset-entries", "64", "64", |s| s.set_max_intset_entries == 64),
+        ("slowlog-log-slower-than", "-1", "-1", |s| s.slowlog_log_slower_than_us.is_none()),
+        ("slowlog-max-len", "10", "10", |s| s.slowlog_max_len == 10),
+        ("syslog-enabled", "yes", "yes", |s| s.syslog_enabled),
+        ("syslog-facility", "local7", "local7", |s| s.syslog_facility == 184),
+        ("syslog-ident", "keel", "keel", |s| s.syslog_ident == b"keel"),
+        ("tcp-backlog", "128", "128", |s| s.tcp_backlog == 128),
+        ("tcp-keepalive", "60", "60", |s| s.tcp_keepalive_secs == 60),
+        ("timeout", "30", "30", |s| s.timeout_secs == 30),
+        ("unixsocket", "/tmp/keel.sock", "/tmp/keel.sock", |s| s.unixsocket == b"/tmp/keel.sock"),
+        ("zset-max-listpack-entries", "64", "64", |s| s.zset_max_listpack_entries == 64),
+        ("zset-max-listpack-value", "32", "32", |s| s.zset_max_listpack_value_bytes == 32),
+    ];
+
+    /// Sets one directive the way a user can: CONFIG SET, or the config file for the
+    /// immutable and protected ones.
+    fn set_any(c: &mut Config, d: &Directive, value: &str) -> Result<(), String> {
+        if d.mutability == Mutability::Modifiable {
+            return set1(c, d.name, value);
+        }
+        let line = if d.kind.is_multi_arg() {
+            format!("{} {value}", d.name)
+        } else {
+            format!("{} \"{value}\"", d.name)
+        };
+        c.apply_text(&line).map(|_| ()).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn every_directive_keel_acts_on_is_bound_to_a_setting() {
+        for d in DIRECTIVES {
+            if d.implemented {
+                assert!(
+                    d.bind.is_some(),
+                    "{} is acted on but has no Settings field",
+                    d.name
+                );
+            }
+            assert_eq!(
+                d.bind.is_some(),
+                ROUND_TRIPS.iter().any(|(name, ..)| *name == d.name),
+                "{}: every binding needs a round-trip case (and only bindings have one)",
+                d.name
+            );
+        }
+        assert!(DIRECTIVES
+            .iter()
+            .all(|d| d.clamp.is_none() || d.bind.is_some()));
+    }
+
+    #[test]
+    fn every_binding_round_trips_set_settings_get() {
+        let defaults = Config::default();
+        for &(name, value, shown, check) in ROUND_TRIPS {
+            let d = lookup(name).unwrap();
+            assert!(
+                !check(defaults.settings()),
+                "{name}: {value} must not be the default"
+            );
+            let mut c = defaults.clone();
+            set_any(&mut c, d, value).unwrap_or_else(|e| panic!("{name} {value}: {e}"));
+            assert!(check(c.settings()), "{name} {value}: {:?}", c.settings());
+            assert_eq!(c.get_one(name).as_deref(), Some(shown), "{name} {value}");
+            // Back to the default: every other field was left alone.
+            let default = if name == "replicaof" {
+                "no one"
+            } else {
+                d.default
+            };
+            set_any(&mut c, d, default).unwrap_or_else(|e| panic!("{name} {default}: {e}"));
+            assert_eq!(
+                c.settings(),
+                defaults.settings(),
+                "{name} back to {default}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_failed_change_leaves_settings_alone() {
+        let mut c = Config::default();
+        let before = c.settings().clone();
+        // The first pair is valid, the second not: CONFIG SET is all or nothing.
+        assert!(c.set(&[(b"maxmemory", b"1mb"), (b"hz", b"x")]).is_err());
+        assert!(c.apply_text("maxmemory 1mb\nhz x\n").is_err());
+        assert_eq!(c.settings(), &before);
+        assert_eq!(c.get_one("maxmemory").as_deref(), Some("0"));
     }
 
     /// Deterministic fuzz: nothing panics on arbitrary input.
@@ -3267,13 +3614,12 @@ mod tests {
             if let Ok(t) = args_to_config_text(&args) {
                 let _ = Config::default().apply_text(&t);
             }
-            let _ = (
-                c.port(),
-                c.hz(),
-                c.maxmemory_bytes(),
-                c.loglevel(),
-                c.bind(),
-            );
+            // Whatever was accepted, the typed settings still say what CONFIG GET says.
+            let s = c.settings();
+            assert_eq!(c.get_one("port"), Some(s.port.to_string()));
+            assert_eq!(c.get_one("hz"), Some(s.hz.to_string()));
+            assert_eq!(c.get_one("maxmemory"), Some(s.maxmemory_bytes.to_string()));
+            assert_eq!(c.get_one("loglevel").as_deref(), Some(s.loglevel.name()));
         }
     }
 }

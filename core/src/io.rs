@@ -5,7 +5,9 @@
 //! A leaf: it imports nothing of keel-core, so every module may import it and nothing
 //! here can grow a cycle. Every outbound connection the node asks for is answered by
 //! exactly one `Connected` or `ConnectFailed`; every disk operation by exactly one
-//! `Disk` completion carrying the same [`IoId`].
+//! `Disk` completion carrying the same [`IoId`]. After the node's own `Close` or
+//! `Abort` of a connection the driver says nothing more about it: no `Closed`, and no
+//! `Connected`/`ConnectFailed` for a connect not yet answered.
 
 use std::any::Any;
 

@@ -84,34 +84,14 @@ pub struct Stats {
     pub ops_samples: VecDeque<(u64, u64)>,
 }
 
-/// Config values read on every request, cached so the hot path skips the directive
-/// table. Refreshed whenever the config changes.
-#[derive(Debug, Clone, Copy, Default)]
-pub(crate) struct HotConfig {
-    pub proto_max_bulk_len_bytes: u64,
-    pub client_query_buffer_limit_bytes: u64,
-    pub maxmemory_bytes: u64,
-    /// `notify-keyspace-events` as `crate::notify` class bits.
-    pub notify_flags: crate::notify::Class,
-    /// `client-output-buffer-limit` by `OutputClass::limits_index`.
-    pub output_limits: [crate::config::ClientOutputBufferLimit; 3],
-}
-
-impl HotConfig {
-    fn from(config: &Config) -> Self {
-        HotConfig {
-            proto_max_bulk_len_bytes: config.proto_max_bulk_len_bytes(),
-            client_query_buffer_limit_bytes: config.client_query_buffer_limit_bytes(),
-            maxmemory_bytes: config.maxmemory_bytes(),
-            notify_flags: config.notify_keyspace_events_flags() as crate::notify::Class,
-            output_limits: config.client_output_buffer_limits(),
-        }
-    }
-}
+/// `client-output-buffer-limit` by `OutputClass::limits_index`.
+type OutputLimits = [crate::config::ClientOutputBufferLimit; 3];
 
 pub struct Node {
     pub config: Config,
-    pub(crate) hot: HotConfig,
+    /// The `client-output-buffer-limit`s clients were last armed with, so that
+    /// `config_changed` re-arms them only when the limits changed.
+    armed_output_limits: OutputLimits,
     pub keyspace: Keyspace,
     pub(crate) clients: ClientTable,
     /// Where the query-buffer cron resumes (a connection id).
@@ -171,9 +151,8 @@ const CLIENTS_CRON_MIN_ITERATIONS: u64 = 5;
 
 /// Sets how far a client's reply buffer may grow: its class's hard limit less what
 /// the driver still holds for it.
-pub(crate) fn arm_output_limit(hot: &HotConfig, client: &mut Client) {
-    let hard = hot
-        .output_limits
+pub(crate) fn arm_output_limit(limits: &OutputLimits, client: &mut Client) {
+    let hard = limits
         .get(OutputClass::of(client).limits_index())
         .map_or(0, |l| l.hard_limit_bytes);
     let limit = if hard == 0 {
@@ -206,7 +185,7 @@ fn resize_query_buffer(client: &mut Client, now: Now) {
 
 /// Baseline bytes a node counts before any key or client (tables, shared state), so
 /// `used_memory` of an empty node is in the range Redis reports.
-const BASELINE_USED_BYTES: usize = 800 * 1024;
+pub(crate) const BASELINE_USED_BYTES: usize = 800 * 1024;
 
 impl Node {
     pub fn new(config: Config, seeds: NodeSeeds, now: Now) -> Node {
@@ -214,10 +193,10 @@ impl Node {
         let mut id_bytes = [0u8; 20];
         rng.fill_bytes(&mut id_bytes);
         let run_id = id_bytes.iter().map(|b| format!("{b:02x}")).collect();
-        let databases = config.databases();
+        let databases = config.settings().databases;
         let mut node = Node {
             keyspace: Keyspace::new(databases, HashSeeds(seeds.hash_seeds)),
-            hot: HotConfig::from(&config),
+            armed_output_limits: config.settings().client_output_buffer_limits,
             config,
             clients: ClientTable::default(),
             qbuf_cron_cursor: 0,
@@ -290,15 +269,17 @@ impl Node {
 
     /// Call after changing `config` from outside a command, so cached values follow.
     pub fn config_changed(&mut self) {
-        let limits_before = self.hot.output_limits;
-        self.hot = HotConfig::from(&self.config);
-        self.keyspace.log_new_keys = self.hot.notify_flags & crate::notify::NEW != 0;
-        if limits_before != self.hot.output_limits {
+        let settings = self.config.settings();
+        self.keyspace.log_new_keys =
+            settings.notify_keyspace_events_flags & u32::from(crate::notify::NEW) != 0;
+        let limits = settings.client_output_buffer_limits;
+        if self.armed_output_limits != limits {
             // Rare (CONFIG SET client-output-buffer-limit): re-arm every client.
+            self.armed_output_limits = limits;
             let conns: Vec<ConnId> = self.clients.keys().copied().collect();
             for conn in conns {
-                let hot = self.hot;
-                self.clients.with_mut(&conn, |c| arm_output_limit(&hot, c));
+                self.clients
+                    .with_mut(&conn, |c| arm_output_limit(&limits, c));
             }
         }
     }
@@ -438,10 +419,8 @@ impl Node {
     /// so it is immediate), SIGHUP is ignored.
     fn on_signal(&mut self, signal: Signal) {
         match signal {
-            Signal::Hangup => self.log(
-                LogLevel::Notice,
-                "Received SIGHUP, ignoring it as Redis does".to_string(),
-            ),
+            // Redis ignores SIGHUP (SIG_IGN) and logs nothing.
+            Signal::Hangup => {}
             Signal::Terminate | Signal::Interrupt => {
                 if self.shutting_down {
                     return;
@@ -453,10 +432,6 @@ impl Node {
                     format!("Received {name} scheduling shutdown..."),
                 );
                 self.log(LogLevel::Warning, "User requested shutdown...".to_string());
-                self.log(
-                    LogLevel::Warning,
-                    "Redis is now ready to exit, bye bye...".to_string(),
-                );
                 self.effects.push_back(Effect::Shutdown { exit_code: 0 });
             }
         }
@@ -475,24 +450,29 @@ impl Node {
         peer_is_loopback: bool,
     ) {
         self.stats.total_connections_received += 1;
-        if self.clients.len() >= self.config.maxclients() {
+        if self.clients.len() >= self.config.settings().maxclients {
             self.stats.rejected_connections += 1;
             self.send_and_close(conn, b"-ERR max number of clients reached\r\n");
             return;
         }
         // Redis 7's protected mode: no password for the default user and a
         // non-loopback peer (bind is not consulted, as in Redis 7.0).
-        if self.config.protected_mode() && !peer_is_loopback && self.config.requirepass().is_none()
+        if self.config.settings().protected_mode
+            && !peer_is_loopback
+            && self.config.settings().requirepass.is_none()
         {
             self.send_and_close(conn, PROTECTED_MODE_ERROR.as_bytes());
             return;
         }
         let id = self.next_client_id;
         self.next_client_id += 1;
-        let authenticated = self.config.requirepass().is_none();
+        let authenticated = self.config.settings().requirepass.is_none();
         let mut client = Client::new(id, conn, peer, local, now.mono_ms, authenticated);
         client.is_local = peer_is_loopback;
-        arm_output_limit(&self.hot, &mut client);
+        arm_output_limit(
+            &self.config.settings().client_output_buffer_limits,
+            &mut client,
+        );
         self.clients.insert(conn, client);
     }
 
@@ -521,8 +501,11 @@ impl Node {
         let mut parser = std::mem::take(&mut client.parser);
         let mut req = std::mem::take(&mut client.request);
         let mut qpos = 0usize;
-        let proto_max = self.hot.proto_max_bulk_len_bytes;
-        arm_output_limit(&self.hot, &mut client);
+        let proto_max = self.config.settings().proto_max_bulk_len_bytes;
+        arm_output_limit(
+            &self.config.settings().client_output_buffer_limits,
+            &mut client,
+        );
         while !client.close_after_reply
             && !client.close_asap
             && !self.shutting_down
@@ -549,7 +532,10 @@ impl Node {
                         // The command may have changed the client's class (SUBSCRIBE)
                         // or filled its output: Redis checks the limits as each reply
                         // is added and stops reading a client it will close.
-                        arm_output_limit(&self.hot, &mut client);
+                        arm_output_limit(
+                            &self.config.settings().client_output_buffer_limits,
+                            &mut client,
+                        );
                         if self.output_over_limit(&mut client, now) {
                             client.close_asap = true;
                         }
@@ -578,7 +564,7 @@ impl Node {
         client.qbuf = qbuf;
         client.parser = parser;
         client.request = req;
-        let qbuf_limit = self.hot.client_query_buffer_limit_bytes;
+        let qbuf_limit = self.config.settings().client_query_buffer_limit_bytes;
         if client.qbuf.len() as u64 > qbuf_limit {
             let name = client.peer.clone();
             self.log(LogLevel::Warning, format!("Closing client that reached max query buffer length: addr={name} (qbuf initial bytes omitted)"));
@@ -627,7 +613,12 @@ impl Node {
             return true;
         }
         let class = OutputClass::of(client);
-        let Some(limit) = self.hot.output_limits.get(class.limits_index()) else {
+        let Some(limit) = self
+            .config
+            .settings()
+            .client_output_buffer_limits
+            .get(class.limits_index())
+        else {
             return false;
         };
         let used = client.output_bytes() as u64;
@@ -645,10 +636,10 @@ impl Node {
 
     /// The driver wrote `bytes` of `conn`'s output.
     fn on_written(&mut self, conn: ConnId, bytes: usize) {
-        let hot = self.hot;
+        let limits = self.config.settings().client_output_buffer_limits;
         self.clients.with_mut(&conn, |c| {
             c.unwritten_bytes = c.unwritten_bytes.saturating_sub(bytes);
-            arm_output_limit(&hot, c);
+            arm_output_limit(&limits, c);
         });
     }
 
@@ -725,7 +716,7 @@ impl Node {
         key: &[u8],
         db: usize,
     ) {
-        let flags = self.hot.notify_flags;
+        let flags = self.config.settings().notify_keyspace_events_flags as crate::notify::Class;
         if flags & class == 0 {
             return;
         }
@@ -756,7 +747,7 @@ impl Node {
             let bytes = client.out.take(client.out.len().clamp(256, 64 * 1024));
             self.stats.total_net_output_bytes += bytes.len() as u64;
             client.unwritten_bytes = client.unwritten_bytes.saturating_add(bytes.len());
-            arm_output_limit(&self.hot, client);
+            arm_output_limit(&self.config.settings().client_output_buffer_limits, client);
             self.effects.push_back(Effect::Send {
                 conn: client.conn,
                 bytes,
@@ -765,14 +756,14 @@ impl Node {
     }
 
     fn on_tick(&mut self, now: Now) {
-        let hz = self.config.hz().clamp(1, 500) as u64;
+        let hz = self.config.settings().hz.clamp(1, 500) as u64;
         let period_ms = 1000 / hz;
         self.next_tick_mono_ms = now.mono_ms + period_ms;
         if self.cron_paused {
             return;
         }
         if self.active_expire_enabled {
-            let effort = self.config.active_expire_effort();
+            let effort = self.config.settings().active_expire_effort;
             let mut rng = std::mem::replace(&mut self.rng, ChaCha8Rng::seed_from_u64(0));
             self.keyspace
                 .active_expire_cycle(now.wall_ms, effort, |n| rng.gen_range(0..n.max(1)));
@@ -793,7 +784,7 @@ impl Node {
     }
 
     fn close_idle_clients(&mut self, now: Now) {
-        let timeout_secs = self.config.timeout_secs();
+        let timeout_secs = self.config.settings().timeout_secs;
         if timeout_secs == 0 {
             return;
         }
@@ -849,7 +840,7 @@ impl Node {
     /// True when `maxmemory` is set and used memory is over it. Eviction policies come
     /// later; until then every policy behaves as `noeviction` (writes refused, reads served).
     pub fn over_maxmemory(&self) -> bool {
-        let max = self.hot.maxmemory_bytes;
+        let max = self.config.settings().maxmemory_bytes;
         max > 0 && self.used_memory_bytes() as u64 > max
     }
 
@@ -859,6 +850,12 @@ impl Node {
             + self.keyspace.used_bytes()
             + self.clients.memory_bytes()
             + self.running_client_bytes
+    }
+
+    /// Bytes the clients hold (buffers, queued transactions, subscriptions), the
+    /// running one included.
+    pub fn clients_memory_bytes(&self) -> usize {
+        self.clients.memory_bytes() + self.running_client_bytes
     }
 
     /// Request-free helper for tests and the simulator: a fresh request buffer.

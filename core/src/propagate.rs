@@ -104,6 +104,32 @@ impl Propagation {
     }
 }
 
+/// Turns records into the byte stream a replica or the AOF reads: RESP commands, with
+/// a SELECT before the first record and whenever the database changes (Redis's
+/// `replicationFeedSlaves`/`feedAppendOnlyFile`). One per consumer: each stream (a
+/// replica link, an AOF file) starts with no database selected.
+#[derive(Debug, Default, Clone)]
+pub struct StreamEncoder {
+    selected_db: Option<usize>,
+}
+
+impl StreamEncoder {
+    /// Appends `record` (and a SELECT if its database is not the selected one).
+    pub fn encode(&mut self, record: &Propagated, out: &mut Vec<u8>) {
+        if self.selected_db != Some(record.db) {
+            let db = record.db.to_string();
+            crate::resp::encode_request_into(out, &[&b"SELECT"[..], db.as_bytes()]);
+            self.selected_db = Some(record.db);
+        }
+        crate::resp::encode_request_into(out, &record.argv);
+    }
+
+    /// A new stream (a new replica, a new AOF file): the next record selects its db.
+    pub fn reset(&mut self) {
+        self.selected_db = None;
+    }
+}
+
 /// Argument vectors from text parts (for rewrites).
 pub fn argv(parts: &[&[u8]]) -> Vec<Vec<u8>> {
     parts.iter().map(|p| p.to_vec()).collect()
@@ -144,6 +170,38 @@ mod tests {
         p.end_command(0, false, || argv(&[b"SPOP", b"s"]));
         p.end_command(0, true, || argv(&[b"SADD", b"s", b"n"]));
         assert_eq!(p.take()[0].argv, argv(&[b"SADD", b"s", b"n"]));
+    }
+
+    #[test]
+    fn the_encoder_selects_a_database_first_and_on_every_change() {
+        let mut enc = StreamEncoder::default();
+        let mut out = Vec::new();
+        let rec = |db, parts: &[&[u8]]| Propagated {
+            db,
+            argv: argv(parts),
+        };
+        enc.encode(&rec(0, &[b"SET", b"a", b"1"]), &mut out);
+        enc.encode(&rec(0, &[b"DEL", b"a"]), &mut out);
+        enc.encode(&rec(3, &[b"SET", b"b", b"2"]), &mut out);
+        enc.encode(&rec(0, &[b"SET", b"c", b"3"]), &mut out);
+        let want = [
+            &b"*2\r\n$6\r\nSELECT\r\n$1\r\n0\r\n"[..],
+            b"*3\r\n$3\r\nSET\r\n$1\r\na\r\n$1\r\n1\r\n",
+            b"*2\r\n$3\r\nDEL\r\n$1\r\na\r\n",
+            b"*2\r\n$6\r\nSELECT\r\n$1\r\n3\r\n",
+            b"*3\r\n$3\r\nSET\r\n$1\r\nb\r\n$1\r\n2\r\n",
+            b"*2\r\n$6\r\nSELECT\r\n$1\r\n0\r\n",
+            b"*3\r\n$3\r\nSET\r\n$1\r\nc\r\n$1\r\n3\r\n",
+        ]
+        .concat();
+        assert_eq!(
+            String::from_utf8_lossy(&out),
+            String::from_utf8_lossy(&want)
+        );
+        enc.reset();
+        let mut again = Vec::new();
+        enc.encode(&rec(0, &[b"DEL", b"c"]), &mut again);
+        assert!(again.starts_with(b"*2\r\n$6\r\nSELECT\r\n$1\r\n0\r\n"));
     }
 
     #[test]

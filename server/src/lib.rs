@@ -4,10 +4,19 @@
 
 use std::io::Read;
 use std::net::{IpAddr, SocketAddr};
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
+use std::path::PathBuf;
 
-use keel_core::config::{args_to_config_text, bind_address_ip, join_config_text, Config};
+use std::io::IsTerminal;
+
+use keel_core::config::{
+    args_to_config_text, bind_address_ip, join_config_text, Config, ConfigFileError,
+};
 use keel_core::{Node, NodeSeeds, ProcessInfo};
+use keel_net::log::{self, LogOptions, Role};
 use keel_net::{Clock, Reactor};
+
+pub mod banner;
 
 /// keel binds loopback by default, like the `redis.conf` Redis ships (Redis's compiled
 /// default is every interface behind protected mode; keel takes the safer one).
@@ -28,6 +37,16 @@ Examples:
 
 /// Runs the server with `args` (without the program name); returns the exit code.
 pub fn run(args: Vec<String>) -> i32 {
+    let program = std::env::args()
+        .next()
+        .unwrap_or_else(|| "keel-server".to_string());
+    run_as(&program, args)
+}
+
+/// [`run`], naming the program `program` where Redis names its `argv[0]`.
+pub fn run_as(program: &str, args: Vec<String>) -> i32 {
+    let program = program.to_string();
+    let no_arguments = args.is_empty();
     let mut args = args;
     match args.first().map(String::as_str) {
         Some("-v") | Some("--version") => {
@@ -94,34 +113,41 @@ pub fn run(args: Vec<String>) -> i32 {
         }
     };
     // Redis chdirs into `dir` and reports the resolved path in CONFIG GET dir.
-    let dir = config.dir().to_string();
+    let dir = path_of(&config.settings().dir);
     if let Err(e) = std::env::set_current_dir(&dir) {
-        eprintln!("Can't chdir to '{dir}': {e}");
+        eprintln!("Can't chdir to '{}': {e}", dir.display());
         return 1;
     }
     if let Ok(cwd) = std::env::current_dir() {
-        config.set_resolved_dir(&cwd.display().to_string());
+        config.set_resolved_dir(cwd.as_os_str().as_bytes());
     }
-    init_logging(&config);
-    tracing::info!("oO0OoO0OoO0Oo keel is starting oO0OoO0OoO0Oo");
-    tracing::info!(
-        "keel version={}, Redis {} compatible, bits=64, pid={}, just started",
-        env!("CARGO_PKG_VERSION"),
-        keel_core::commands::connection::REDIS_VERSION,
-        std::process::id()
-    );
-    match &config_path {
-        Some(p) => tracing::info!("Configuration loaded from {p}"),
-        None => tracing::warn!("Warning: no config file specified, using the default config. In order to specify a config file use ./keel-server /path/to/redis.conf"),
-    }
-    if config.daemonize() {
-        tracing::warn!("daemonize yes is not supported: keel stays in the foreground (run it under a supervisor)");
-    }
-    let pidfile = config.get_one("pidfile").unwrap_or_default();
-    if !pidfile.is_empty() {
-        if let Err(e) = std::fs::write(&pidfile, format!("{}\n", std::process::id())) {
-            tracing::warn!("Failed to write PID file: {e}");
+    let settings = config.settings();
+    let logfile = path_of(&settings.logfile);
+    let logs_to_stdout = logfile.as_os_str().is_empty();
+    if !logs_to_stdout {
+        if let Err(e) = try_logfile(&logfile) {
+            eprint!("{e}");
+            return 1;
         }
+    }
+    let log_options = LogOptions {
+        logfile: (!logs_to_stdout).then(|| logfile.clone()),
+        syslog: settings.syslog_enabled,
+    };
+    log::install(log_options, settings.loglevel);
+    log::set_role(Role::Starting);
+    let pid = std::process::id();
+    tracing::warn!("{}", banner::STARTING);
+    tracing::warn!("{}", banner::version_line(pid));
+    tracing::warn!("{}", banner::keel_version_line());
+    // Redis warns only when it got no argument at all.
+    if no_arguments {
+        tracing::warn!("{}", banner::no_config_warning(&program));
+    } else {
+        tracing::warn!("{}", banner::CONFIG_LOADED);
+    }
+    if config.settings().daemonize {
+        tracing::warn!("daemonize yes is not supported: keel stays in the foreground (run it under a supervisor)");
     }
     // The server itself acts on these, though the core does not.
     const HANDLED_BY_SERVER: &[&str] = &["pidfile", "dir", "daemonize", "logfile", "loglevel"];
@@ -133,25 +159,45 @@ pub fn run(args: Vec<String>) -> i32 {
             "Directive '{name}' is accepted for Redis compatibility but has no effect in keel yet"
         );
     }
+    // From here on Redis knows its own pid and signs as a master (or a replica).
+    log::set_role(Role::Master);
+    log::follow(config.settings());
+    if config.settings().syslog_enabled {
+        log::open_syslog(
+            &config.settings().syslog_ident,
+            config.settings().syslog_facility,
+        );
+    }
+    tracing::info!("{}", banner::MONOTONIC_CLOCK);
+    let port = config.settings().port;
     let addrs = match listen_addrs(&config) {
         Ok(a) => a,
         Err(e) => {
-            tracing::error!("{e}");
+            tracing::warn!("{e}");
             return 1;
         }
     };
+    let mode = banner::mode(config.settings().cluster_enabled);
+    let show_logo = banner::shows_logo(
+        config.settings().always_show_logo,
+        config.settings().syslog_enabled,
+        logs_to_stdout,
+        std::io::stdout().is_terminal(),
+    );
+    let pidfile = path_of(&config.settings().pidfile);
     let clock = Clock::new();
     let node = Node::new(config, os_seeds(), clock.now());
     let mut reactor = match Reactor::bind(node, clock, &addrs) {
         Ok(r) => r,
         Err(e) => {
-            tracing::error!("{e}");
+            tracing::warn!("{e}");
+            tracing::warn!("Failed listening on port {port} (TCP), aborting.");
             return 1;
         }
     };
     reactor.set_process_info(ProcessInfo {
         os: os_name(),
-        process_id: std::process::id(),
+        process_id: pid,
         executable: std::env::current_exe()
             .map(|p| p.display().to_string())
             .unwrap_or_default(),
@@ -162,69 +208,76 @@ pub fn run(args: Vec<String>) -> i32 {
             .unwrap_or_default(),
         ..ProcessInfo::default()
     });
-    for a in reactor.local_addrs() {
-        tracing::info!("Listening on {a}");
-    }
-    tracing::info!("Server initialized");
-    tracing::info!("Ready to accept connections tcp");
-    let code = match reactor.run() {
-        Ok(code) => {
-            tracing::warn!("keel is now ready to exit, bye bye...");
-            code
+    if !pidfile.as_os_str().is_empty() {
+        if let Err(e) = std::fs::write(&pidfile, format!("{pid}\n")) {
+            tracing::warn!("Failed to write PID file: {}", strerror(&e));
         }
+    }
+    if show_logo {
+        tracing::info!(raw = true, "{}", banner::logo(mode, port, pid));
+    } else {
+        tracing::info!("{}", banner::running_mode_line(mode, port));
+    }
+    tracing::warn!("{}", banner::SERVER_INITIALIZED);
+    tracing::info!("{}", banner::READY);
+    let (code, ran_to_the_end) = match reactor.run() {
+        Ok(code) => (code, true),
         Err(e) => {
-            tracing::error!("event loop failed: {e}");
-            1
+            tracing::warn!("event loop failed: {e}");
+            (1, false)
         }
     };
-    if !pidfile.is_empty() {
+    // CONFIG SET loglevel may have changed which of the last lines show.
+    log::follow(reactor.node_mut().config.settings());
+    if !pidfile.as_os_str().is_empty() {
+        tracing::info!("{}", banner::REMOVING_PIDFILE);
         let _ = std::fs::remove_file(&pidfile);
+    }
+    // Redis's last line, which log watchers look for (after SHUTDOWN and signals alike).
+    if ran_to_the_end {
+        tracing::warn!("{}", banner::BYE);
     }
     code
 }
 
-fn init_logging(config: &Config) {
-    let level = match config.loglevel() {
-        "debug" => tracing::Level::DEBUG,
-        "verbose" => tracing::Level::DEBUG,
-        "warning" => tracing::Level::WARN,
-        "nothing" => tracing::Level::ERROR,
-        _ => tracing::Level::INFO,
-    };
-    let builder = tracing_subscriber::fmt()
-        .with_max_level(level)
-        .with_target(false);
-    let logfile = config.logfile().to_string();
-    if logfile.is_empty() {
-        let _ = builder.with_writer(std::io::stdout).try_init();
-    } else {
-        match std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&logfile)
-        {
-            Ok(file) => {
-                let _ = builder
-                    .with_ansi(false)
-                    .with_writer(std::sync::Mutex::new(file))
-                    .try_init();
-            }
-            Err(e) => {
-                eprintln!("Can't open the log file: {e}");
-                let _ = builder.with_writer(std::io::stdout).try_init();
-            }
-        }
+/// Redis tries the log file once while loading its config: a log that could never be
+/// written stops startup, before any line is lost.
+fn try_logfile(path: &std::path::Path) -> Result<(), ConfigFileError> {
+    match std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+    {
+        Ok(_) => Ok(()),
+        Err(e) => Err(ConfigFileError::Fatal {
+            line: None,
+            message: format!("Can't open the log file: {}", strerror(&e)),
+        }),
     }
+}
+
+/// strerror's text alone (std's Display appends " (os error N)").
+fn strerror(e: &std::io::Error) -> String {
+    let text = e.to_string();
+    match text.rfind(" (os error ") {
+        Some(at) if e.raw_os_error().is_some() => text[..at].to_string(),
+        _ => text,
+    }
+}
+
+/// A path from config bytes as given (Redis paths are C strings, not UTF-8).
+fn path_of(bytes: &[u8]) -> PathBuf {
+    PathBuf::from(std::ffi::OsString::from_vec(bytes.to_vec()))
 }
 
 /// Redis's `bind` list, read by the same rule CONFIG SET checks new lists with
 /// ([`bind_address_ip`]).
 fn listen_addrs(config: &Config) -> Result<Vec<SocketAddr>, String> {
-    let port = config.port();
+    let port = config.settings().port;
     let mut out = Vec::new();
-    for raw in config.bind() {
-        let ip = bind_address_ip(raw.as_bytes())
-            .ok_or_else(|| format!("Invalid bind address '{raw}'"))?;
+    for raw in &config.settings().bind {
+        let ip = bind_address_ip(raw)
+            .ok_or_else(|| format!("Invalid bind address '{}'", String::from_utf8_lossy(raw)))?;
         out.push(SocketAddr::new(ip, port));
     }
     if out.is_empty() {

@@ -1685,7 +1685,7 @@ impl<'a> World<'a> {
             return;
         };
         let used_before = node.used_memory_bytes();
-        let limit = node.config.maxmemory_bytes();
+        let limit = node.config.settings().maxmemory_bytes;
         node.handle(now, Input::Data { conn, bytes });
         let used_after = node.used_memory_bytes();
         let out = self.drain_effects(Some(conn));

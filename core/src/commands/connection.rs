@@ -140,7 +140,7 @@ fn reset(ctx: &mut Ctx<'_>, _argv: &Argv<'_>) {
     let c = &mut *ctx.client;
     c.db = 0;
     c.out.proto = Proto::Resp2;
-    c.authenticated = ctx.node.config.requirepass().is_none();
+    c.authenticated = ctx.node.config.settings().requirepass.is_none();
     c.reply_mode = ReplyMode::On;
     c.no_evict = false;
     c.no_touch = false;
@@ -152,7 +152,7 @@ fn password_ok(ctx: &Ctx<'_>, user: &[u8], pass: &[u8]) -> bool {
     if user != b"default" {
         return false;
     }
-    match ctx.node.config.requirepass() {
+    match &ctx.node.config.settings().requirepass {
         None => true,
         Some(required) => constant_time_eq(required, pass),
     }
@@ -175,7 +175,7 @@ fn auth(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
         return;
     }
     let (user, pass): (&[u8], &[u8]) = if argv.len() == 2 {
-        if ctx.node.config.requirepass().is_none() {
+        if ctx.node.config.settings().requirepass.is_none() {
             ctx.out().error("ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?");
             return;
         }

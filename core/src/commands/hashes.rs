@@ -34,17 +34,10 @@ pub static COMMANDS: &[CommandSpec] = &[
 
 /// The node's `hash-max-listpack-*` thresholds.
 fn limits(ctx: &Ctx<'_>) -> HashLimits {
-    let read = |name: &str, default: usize| {
-        ctx.node
-            .config
-            .get_one(name)
-            .and_then(|s| s.parse::<usize>().ok())
-            .unwrap_or(default)
-    };
-    let d = HashLimits::default();
+    let s = ctx.node.config.settings();
     HashLimits {
-        max_listpack_entries: read("hash-max-listpack-entries", d.max_listpack_entries),
-        max_listpack_value_bytes: read("hash-max-listpack-value", d.max_listpack_value_bytes),
+        max_listpack_entries: s.hash_max_listpack_entries,
+        max_listpack_value_bytes: s.hash_max_listpack_value_bytes,
     }
 }
 

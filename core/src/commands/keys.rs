@@ -623,7 +623,7 @@ fn object_encoding(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
 }
 
 fn lfu_policy(ctx: &Ctx<'_>) -> bool {
-    ctx.node.config.maxmemory_policy().contains("lfu")
+    ctx.node.config.settings().maxmemory_policy.is_lfu()
 }
 
 fn object_freq(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
@@ -664,9 +664,9 @@ fn object_refcount(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
         return;
     };
     let db = ctx.db();
-    let policy = ctx.node.config.maxmemory_policy();
-    let sharing = ctx.node.config.maxmemory_bytes() == 0
-        || !(policy.contains("lru") || policy.contains("lfu"));
+    let policy = ctx.node.config.settings().maxmemory_policy;
+    let sharing =
+        ctx.node.config.settings().maxmemory_bytes == 0 || !(policy.is_lru() || policy.is_lfu());
     let shared = matches!(ctx.node.keyspace.value(db, id), Some(Value::Str(StrValue::Int(n))) if (0..10_000).contains(n));
     ctx.out().int(if shared && sharing {
         i32::MAX as i64

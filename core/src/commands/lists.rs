@@ -47,13 +47,7 @@ const LIST_MAX_ITEM_BYTES: usize = (1 << 32) - 1024;
 
 /// The node's `list-max-listpack-size`, fixed for a list when it is created.
 fn limits(ctx: &Ctx<'_>) -> ListLimits {
-    let fill = ctx
-        .node
-        .config
-        .get_one("list-max-listpack-size")
-        .and_then(|s| s.parse::<i64>().ok())
-        .unwrap_or(-2);
-    ListLimits::from_fill(fill)
+    ListLimits::from_fill(i64::from(ctx.node.config.settings().list_max_listpack_size))
 }
 
 /// A live list key. `read`: counts keyspace hits and misses (Redis's lookupKeyRead).

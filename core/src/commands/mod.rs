@@ -12,6 +12,7 @@ pub mod hashes;
 pub mod keys;
 pub mod keyspec;
 pub mod lists;
+pub mod memory;
 pub mod pubsub;
 #[rustfmt::skip]
 mod redis_docs;
@@ -137,7 +138,9 @@ impl Ctx<'_> {
     /// `notify` for a key in another database (MOVE, COPY ... DB).
     pub fn notify_in(&mut self, db: usize, class: crate::notify::Class, event: &str, key: &[u8]) {
         self.node.drain_keyspace_log(Some(&mut *self.client));
-        if self.node.hot.notify_flags & class != 0 {
+        if self.node.config.settings().notify_keyspace_events_flags as crate::notify::Class & class
+            != 0
+        {
             self.node
                 .notify_keyspace_event(Some(&mut *self.client), class, event, key, db);
         }
@@ -209,6 +212,7 @@ pub fn all_commands() -> Vec<&'static CommandSpec> {
         .chain(pubsub::COMMANDS.iter())
         .chain(server::COMMANDS.iter())
         .chain(command::COMMANDS.iter())
+        .chain(memory::COMMANDS.iter())
         .collect();
     v.sort_by_key(|c| c.name);
     v

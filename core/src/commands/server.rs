@@ -133,11 +133,11 @@ fn config_help(ctx: &mut Ctx<'_>, _argv: &Argv<'_>) {
 // ---- DEBUG ----
 
 fn debug_allowed(ctx: &Ctx<'_>) -> bool {
-    match ctx.node.config.enable_debug_command() {
-        "yes" => true,
-        "local" => ctx.client.is_local,
-        _ => false,
-    }
+    ctx.node
+        .config
+        .settings()
+        .enable_debug_command
+        .allows(ctx.client.is_local)
 }
 
 fn debug(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
@@ -257,7 +257,9 @@ fn debug_populate(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
     };
     let size = if argv.len() == 5 {
         match positive(argv.get(4)) {
-            Some(s) if s as u64 <= ctx.node.config.proto_max_bulk_len_bytes() => s as usize,
+            Some(s) if s as u64 <= ctx.node.config.settings().proto_max_bulk_len_bytes => {
+                s as usize
+            }
             _ => {
                 ctx.out()
                     .error("ERR value is out of range, must be positive");
@@ -372,12 +374,12 @@ fn info_section(ctx: &Ctx<'_>, section: &str, t: &mut String) {
                 p.os,
                 p.process_id,
                 node.run_id,
-                node.config.port(),
+                node.config.settings().port,
                 now.wall_ms * 1000,
                 uptime_secs,
                 uptime_secs / 86400,
-                node.config.hz(),
-                node.config.hz(),
+                node.config.settings().hz,
+                node.config.settings().hz,
                 (now.mono_ms / 1000) & 0xFF_FFFF,
                 p.executable,
                 p.config_file,
@@ -388,7 +390,7 @@ fn info_section(ctx: &Ctx<'_>, section: &str, t: &mut String) {
                 t,
                 "# Clients\r\nconnected_clients:{}\r\ncluster_connections:0\r\nmaxclients:{}\r\nclient_recent_max_input_buffer:0\r\nclient_recent_max_output_buffer:0\r\nblocked_clients:{}\r\ntracking_clients:0\r\nclients_in_timeout_table:{}\r\n",
                 node.clients.len() + 1,
-                node.config.maxclients(),
+                node.config.settings().maxclients,
                 node.blocking.blocked_clients(),
                 node.blocking.clients_with_timeout(),
             );
@@ -397,7 +399,7 @@ fn info_section(ctx: &Ctx<'_>, section: &str, t: &mut String) {
             let used = node.used_memory_bytes() as u64;
             let rss = node.rss_bytes.unwrap_or(used);
             let dataset = node.keyspace.used_bytes() as u64;
-            let maxmemory = node.config.maxmemory_bytes();
+            let maxmemory = node.config.settings().maxmemory_bytes;
             let _ = write!(
                 t,
                 "# Memory\r\nused_memory:{used}\r\nused_memory_human:{}\r\nused_memory_rss:{rss}\r\nused_memory_rss_human:{}\r\nused_memory_peak:{used}\r\nused_memory_peak_human:{}\r\nused_memory_dataset:{dataset}\r\nused_memory_startup:{}\r\ntotal_system_memory:0\r\nmaxmemory:{maxmemory}\r\nmaxmemory_human:{}\r\nmaxmemory_policy:{}\r\nmem_fragmentation_ratio:{:.2}\r\nmem_allocator:libc\r\nlazyfree_pending_objects:0\r\nlazyfreed_objects:{}\r\n",
@@ -406,7 +408,7 @@ fn info_section(ctx: &Ctx<'_>, section: &str, t: &mut String) {
                 human_bytes(used),
                 800 * 1024,
                 human_bytes(maxmemory),
-                node.config.maxmemory_policy(),
+                node.config.settings().maxmemory_policy.name(),
                 rss as f64 / used.max(1) as f64,
                 node.keyspace.lazyfreed_objects,
             );
@@ -414,7 +416,8 @@ fn info_section(ctx: &Ctx<'_>, section: &str, t: &mut String) {
         "persistence" => {
             let _ = write!(
                 t,
-                "# Persistence\r\nloading:0\r\nasync_loading:0\r\ncurrent_cow_peak:0\r\ncurrent_cow_size:0\r\ncurrent_cow_size_age:0\r\ncurrent_fork_perc:0.00\r\ncurrent_save_keys_processed:0\r\ncurrent_save_keys_total:0\r\nrdb_changes_since_last_save:0\r\nrdb_bgsave_in_progress:0\r\nrdb_last_save_time:{}\r\nrdb_last_bgsave_status:ok\r\nrdb_last_bgsave_time_sec:-1\r\nrdb_current_bgsave_time_sec:-1\r\naof_enabled:0\r\naof_rewrite_in_progress:0\r\naof_rewrite_scheduled:0\r\naof_last_rewrite_time_sec:-1\r\naof_current_rewrite_time_sec:-1\r\naof_last_bgrewrite_status:ok\r\naof_last_write_status:ok\r\n",
+                "# Persistence\r\nloading:0\r\nasync_loading:0\r\ncurrent_cow_peak:0\r\ncurrent_cow_size:0\r\ncurrent_cow_size_age:0\r\ncurrent_fork_perc:0.00\r\ncurrent_save_keys_processed:0\r\ncurrent_save_keys_total:0\r\nrdb_changes_since_last_save:{}\r\nrdb_bgsave_in_progress:0\r\nrdb_last_save_time:{}\r\nrdb_last_bgsave_status:ok\r\nrdb_last_bgsave_time_sec:-1\r\nrdb_current_bgsave_time_sec:-1\r\naof_enabled:0\r\naof_rewrite_in_progress:0\r\naof_rewrite_scheduled:0\r\naof_last_rewrite_time_sec:-1\r\naof_current_rewrite_time_sec:-1\r\naof_last_bgrewrite_status:ok\r\naof_last_write_status:ok\r\n",
+                node.dirty,
                 node.started.wall_ms / 1000,
             );
         }

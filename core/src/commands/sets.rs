@@ -12,7 +12,7 @@ use crate::mutants::Mutant;
 use crate::notify;
 use crate::propagate;
 use crate::resp::ReplyBuf;
-use crate::types::set::{Member, DEFAULT_MAX_INTSET_ENTRIES};
+use crate::types::set::Member;
 use crate::types::{Set, Value};
 use crate::util::parse_i64;
 
@@ -47,11 +47,7 @@ const SRANDMEMBER_SUB_STRATEGY_MUL: u64 = 3;
 
 /// The node's `set-max-intset-entries`.
 fn max_intset(ctx: &Ctx<'_>) -> usize {
-    ctx.node
-        .config
-        .get_one("set-max-intset-entries")
-        .and_then(|s| s.parse::<usize>().ok())
-        .unwrap_or(DEFAULT_MAX_INTSET_ENTRIES)
+    ctx.node.config.settings().set_max_intset_entries
 }
 
 /// A live set key; reads count keyspace hits and misses. `Err(())`: the key holds

@@ -603,7 +603,7 @@ fn append(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
         Some(id) => {
             let current = str_of(ctx, id).map_or(0, StrValue::len);
             let total = current as u64 + extra.len() as u64;
-            if total > ctx.node.config.proto_max_bulk_len_bytes() {
+            if total > ctx.node.config.settings().proto_max_bulk_len_bytes {
                 ctx.out().error(errors::STRING_TOO_LONG);
                 return;
             }
@@ -700,7 +700,7 @@ fn setrange(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
         ctx.out().int(existing_len as i64);
         return;
     }
-    let max = ctx.node.config.proto_max_bulk_len_bytes();
+    let max = ctx.node.config.settings().proto_max_bulk_len_bytes;
     let total = (offset as u64).checked_add(value.len() as u64);
     if total.is_none_or(|t| t > max) {
         ctx.out().error(errors::STRING_TOO_LONG);

@@ -70,17 +70,10 @@ pub const ZRANDMEMBER_MAX_REPEATS: usize = 10_000_000;
 
 /// The node's `zset-max-listpack-*` thresholds.
 fn limits(ctx: &Ctx<'_>) -> ZSetLimits {
-    let read = |name: &str, default: usize| {
-        ctx.node
-            .config
-            .get_one(name)
-            .and_then(|s| s.parse::<usize>().ok())
-            .unwrap_or(default)
-    };
-    let d = ZSetLimits::default();
+    let s = ctx.node.config.settings();
     ZSetLimits {
-        max_listpack_entries: read("zset-max-listpack-entries", d.max_listpack_entries),
-        max_listpack_value_bytes: read("zset-max-listpack-value", d.max_listpack_value_bytes),
+        max_listpack_entries: s.zset_max_listpack_entries,
+        max_listpack_value_bytes: s.zset_max_listpack_value_bytes,
     }
 }
 

@@ -91,6 +91,18 @@ impl Db {
         self.keys.heap_bytes() + self.volatile.capacity() * 4
     }
 
+    /// The table's own bytes (slots and index), MEMORY STATS's
+    /// `overhead.hashtable.main`.
+    pub fn overhead_bytes(&self) -> usize {
+        self.chunks.len() * CHUNK_SLOTS * std::mem::size_of::<Slot>()
+            + self.index.capacity() * INDEX_BYTES_PER_BUCKET
+    }
+
+    /// The TTL list's bytes, MEMORY STATS's `overhead.hashtable.expires`.
+    pub fn volatile_overhead_bytes(&self) -> usize {
+        self.volatile.capacity() * 4
+    }
+
     /// Bytes one key costs, for `MEMORY USAGE`-like reporting.
     pub fn entry_bytes(&self, id: u32) -> usize {
         self.get(id).map_or(0, |e| {

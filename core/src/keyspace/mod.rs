@@ -111,6 +111,11 @@ impl Keyspace {
         &self.dbs[index.min(self.dbs.len() - 1)]
     }
 
+    /// How many databases there are (`databases`).
+    pub fn databases(&self) -> usize {
+        self.dbs.len()
+    }
+
     /// Changes made to every database so far (a wrapping count; compare two readings).
     pub fn mutations(&self) -> u64 {
         self.dbs
