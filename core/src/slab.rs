@@ -148,6 +148,11 @@ impl<T: SlabEntry> Slab<T> {
     /// Heap bytes held, O(1): slots, index and the entries' payloads (not the `Slab`
     /// struct itself, which its owner places).
     pub fn heap_bytes(&self) -> usize {
+        self.overhead_bytes() + self.payload_bytes
+    }
+
+    /// The table's own bytes, O(1): slots and index, without the entries' payloads.
+    pub fn overhead_bytes(&self) -> usize {
         let slots = match self.chunks.last() {
             Some(last) => (self.chunks.len() - 1) * CHUNK_SLOTS + last.capacity(),
             None => 0,
@@ -155,7 +160,6 @@ impl<T: SlabEntry> Slab<T> {
         slots * Self::slot_bytes()
             + self.chunks.capacity() * std::mem::size_of::<Vec<Slot<T>>>()
             + index_buckets(self.index.capacity()) * INDEX_BYTES_PER_BUCKET
-            + self.payload_bytes
     }
 
     fn hash(&self, key: &[u8]) -> u64 {

@@ -94,8 +94,7 @@ impl Db {
     /// The table's own bytes (slots and index), MEMORY STATS's
     /// `overhead.hashtable.main`.
     pub fn overhead_bytes(&self) -> usize {
-        self.chunks.len() * CHUNK_SLOTS * std::mem::size_of::<Slot>()
-            + self.index.capacity() * INDEX_BYTES_PER_BUCKET
+        self.keys.overhead_bytes()
     }
 
     /// The TTL list's bytes, MEMORY STATS's `overhead.hashtable.expires`.
