@@ -299,98 +299,34 @@ pub(crate) fn served_as(key: &[u8], op: &BlockedOp) -> Vec<Vec<u8>> {
 
 #[cfg(test)]
 mod tests {
-    use std::collections::BTreeMap;
+    use crate::io::{ConnId, Input};
+    use crate::testkit::Kit;
 
-    use crate::node_tests::test_node;
-    use crate::{ConnId, Effect, Input, Node, Now};
-
-    /// A node with several connections and a clock the test moves.
-    struct World {
-        node: Node,
-        now: Now,
-        out: BTreeMap<ConnId, Vec<u8>>,
-        closed: Vec<ConnId>,
+    /// A kit whose node has clients 1..=`conns`.
+    fn world(conns: u64) -> Kit {
+        let mut w = Kit::new("");
+        for conn in 1..=conns {
+            w.connect(conn);
+        }
+        w
     }
 
-    fn encode(line: &str) -> Vec<u8> {
-        let args: Vec<&str> = line.split_whitespace().collect();
-        crate::resp::encode_request(&args)
-    }
-
-    impl World {
-        fn new(conns: u64) -> World {
-            let mut w = World {
-                node: test_node(),
-                now: Now {
-                    mono_ms: 10,
-                    wall_ms: 1_700_000_000_010,
-                },
-                out: BTreeMap::new(),
-                closed: Vec::new(),
-            };
-            for conn in 1..=conns {
-                w.input(Input::Accepted {
-                    conn,
-                    listener: crate::io::Listener::Client,
-                    peer: format!("127.0.0.1:{}", 40000 + conn),
-                    local: "127.0.0.1:6379".into(),
-                    peer_is_loopback: true,
-                });
-            }
-            w
-        }
-
-        fn input(&mut self, input: Input<'_>) {
-            self.node.handle(self.now, input);
-            while let Some(e) = self.node.poll_effect() {
-                match e {
-                    Effect::Send { conn, bytes } => {
-                        self.out.entry(conn).or_default().extend_from_slice(&bytes)
-                    }
-                    Effect::Close { conn } => self.closed.push(conn),
-                    _ => {}
-                }
-            }
-        }
-
-        /// Sends the commands (one per `;`-separated part) in one packet.
-        fn send(&mut self, conn: ConnId, lines: &str) {
-            let bytes: Vec<u8> = lines.split(';').flat_map(|l| encode(l.trim())).collect();
-            self.input(Input::Data {
-                conn,
-                bytes: &bytes,
-            });
-        }
-
-        /// What `conn` was sent since the last call.
-        fn take(&mut self, conn: ConnId) -> String {
-            String::from_utf8_lossy(&self.out.remove(&conn).unwrap_or_default()).into_owned()
-        }
-
-        /// Sends and returns the reply (for connections that do not block).
-        fn cmd(&mut self, conn: ConnId, lines: &str) -> String {
-            self.send(conn, lines);
-            self.take(conn)
-        }
-
-        fn advance_to(&mut self, mono_ms: u64) {
-            let step = mono_ms - self.now.mono_ms;
-            self.now.mono_ms = mono_ms;
-            self.now.wall_ms += step;
-            self.input(Input::Tick);
-        }
+    /// Sends the commands (`;`-separated) in one packet; returns what `conn` got.
+    fn cmds(w: &mut Kit, conn: ConnId, lines: &str) -> String {
+        w.send_lines(conn, lines);
+        w.take(conn)
     }
 
     #[test]
     fn first_blocked_is_served_first_and_list_is_deleted() {
-        let mut w = World::new(4);
-        w.send(1, "BLPOP q 0");
-        w.send(2, "BRPOP q 0");
-        w.send(3, "BLPOP q 0");
+        let mut w = world(4);
+        w.send_lines(1, "BLPOP q 0");
+        w.send_lines(2, "BRPOP q 0");
+        w.send_lines(3, "BLPOP q 0");
         assert_eq!(w.take(1), "");
-        assert_eq!(w.node.clients().blocking.blocked_clients(), 3);
+        assert_eq!(w.node().clients().blocking.blocked_clients(), 3);
         assert!(w
-            .node
+            .node()
             .clients()
             .table
             .get(&1)
@@ -400,54 +336,54 @@ mod tests {
         assert_eq!(w.take(2), "*2\r\n$1\r\nq\r\n$1\r\nc\r\n");
         assert_eq!(w.take(3), "*2\r\n$1\r\nq\r\n$1\r\nb\r\n");
         assert_eq!(w.cmd(4, "EXISTS q"), ":0\r\n");
-        assert!(w.node.clients().blocking.is_empty());
-        assert!(w.node.keyspace().dbs.iter().all(|d| !d.watch_ready));
+        assert!(w.node().clients().blocking.is_empty());
+        assert!(w.node().keyspace().dbs.iter().all(|d| !d.watch_ready));
     }
 
     #[test]
     fn served_in_order_until_the_list_runs_out() {
-        let mut w = World::new(3);
-        w.send(1, "BLPOP q 0");
-        w.send(2, "BLPOP q 0");
+        let mut w = world(3);
+        w.send_lines(1, "BLPOP q 0");
+        w.send_lines(2, "BLPOP q 0");
         assert_eq!(w.cmd(3, "RPUSH q only"), ":1\r\n");
         assert_eq!(w.take(1), "*2\r\n$1\r\nq\r\n$4\r\nonly\r\n");
         assert_eq!(w.take(2), "");
-        assert_eq!(w.node.clients().blocking.blocked_clients(), 1);
+        assert_eq!(w.node().clients().blocking.blocked_clients(), 1);
         // A push and a pop in one packet: the waiter is served between them.
-        assert_eq!(w.cmd(3, "RPUSH q x; LPOP q"), ":1\r\n$-1\r\n");
+        assert_eq!(cmds(&mut w, 3, "RPUSH q x; LPOP q"), ":1\r\n$-1\r\n");
         assert_eq!(w.take(2), "*2\r\n$1\r\nq\r\n$1\r\nx\r\n");
     }
 
     #[test]
     fn timeout_fires_at_the_deadline_on_the_injected_clock() {
-        let mut w = World::new(2);
-        w.send(1, "BLPOP k 1.5");
-        assert!(w.node.next_deadline() <= 1510);
+        let mut w = world(2);
+        w.send_lines(1, "BLPOP k 1.5");
+        assert!(w.node().next_deadline() <= 1510);
         w.advance_to(1509);
         assert_eq!(w.take(1), "");
         w.advance_to(1510);
         assert_eq!(w.take(1), "*-1\r\n");
-        assert!(w.node.clients().blocking.is_empty());
+        assert!(w.node().clients().blocking.is_empty());
         // RESP3: a null; BLMOVE times out with the same reply as BLPOP.
         w.cmd(2, "HELLO 3");
-        w.send(2, "BLMOVE k d LEFT LEFT 0.2");
+        w.send_lines(2, "BLMOVE k d LEFT LEFT 0.2");
         w.advance_to(1800);
         assert_eq!(w.take(2), "_\r\n");
         // Timeout 0 never fires.
-        w.send(1, "BRPOP k 0");
+        w.send_lines(1, "BRPOP k 0");
         w.advance_to(1_000_000);
         assert_eq!(w.take(1), "");
-        assert_eq!(w.node.clients().blocking.next_deadline(), None);
+        assert_eq!(w.node().clients().blocking.next_deadline(), None);
     }
 
     #[test]
     fn pipelined_commands_wait_for_the_blocked_one() {
-        let mut w = World::new(2);
-        w.send(1, "BLPOP k 0; RPUSH after 1; PING");
+        let mut w = world(2);
+        w.send_lines(1, "BLPOP k 0; RPUSH after 1; PING");
         assert_eq!(w.take(1), "");
         assert_eq!(w.cmd(2, "EXISTS after"), ":0\r\n");
         // More input while blocked also waits.
-        w.send(1, "LLEN after");
+        w.send_lines(1, "LLEN after");
         assert_eq!(w.take(1), "");
         assert_eq!(w.cmd(2, "RPUSH k v"), ":1\r\n");
         assert_eq!(
@@ -458,24 +394,30 @@ mod tests {
 
     #[test]
     fn a_blocked_client_that_disconnects_is_forgotten() {
-        let mut w = World::new(3);
-        w.send(1, "BLPOP k 0");
-        w.send(3, "BLPOP k 5");
-        w.input(Input::Closed {
-            conn: 1,
-            reason: crate::io::CloseReason::Dropped,
-        });
-        w.input(Input::Closed {
-            conn: 3,
-            reason: crate::io::CloseReason::Dropped,
-        });
-        assert!(w.node.clients().blocking.is_empty());
-        assert_eq!(w.node.clients().blocking.next_deadline(), None);
-        assert_eq!(w.cmd(2, "RPUSH k v; LLEN k"), ":1\r\n:1\r\n");
+        let mut w = world(3);
+        w.send_lines(1, "BLPOP k 0");
+        w.send_lines(3, "BLPOP k 5");
+        w.input(
+            0,
+            Input::Closed {
+                conn: 1,
+                reason: crate::io::CloseReason::Dropped,
+            },
+        );
+        w.input(
+            0,
+            Input::Closed {
+                conn: 3,
+                reason: crate::io::CloseReason::Dropped,
+            },
+        );
+        assert!(w.node().clients().blocking.is_empty());
+        assert_eq!(w.node().clients().blocking.next_deadline(), None);
+        assert_eq!(cmds(&mut w, 2, "RPUSH k v; LLEN k"), ":1\r\n:1\r\n");
         // Nobody waits: list inserts are no longer recorded.
         assert_eq!(w.cmd(2, "RPUSH k2 v"), ":1\r\n");
         assert!(w
-            .node
+            .node()
             .keyspace()
             .dbs
             .iter()
@@ -484,12 +426,12 @@ mod tests {
 
     #[test]
     fn killed_blocked_client_is_swept_on_the_next_tick() {
-        let mut w = World::new(2);
-        w.send(1, "CLIENT SETNAME waiter");
+        let mut w = world(2);
+        w.send_lines(1, "CLIENT SETNAME waiter");
         w.take(1);
-        w.send(1, "BLPOP k 0");
+        w.send_lines(1, "BLPOP k 0");
         let id = w
-            .node
+            .node()
             .clients()
             .table
             .get(&1)
@@ -497,26 +439,26 @@ mod tests {
             .unwrap_or_default();
         assert_eq!(w.cmd(2, &format!("CLIENT KILL ID {id}")), ":1\r\n");
         w.advance_to(500);
-        assert!(w.node.clients().blocking.is_empty());
+        assert!(w.node().clients().blocking.is_empty());
         assert_eq!(w.cmd(2, "RPUSH k v"), ":1\r\n");
         assert_eq!(w.cmd(2, "LLEN k"), ":1\r\n");
     }
 
     #[test]
     fn client_unblock_with_timeout_or_error() {
-        let mut w = World::new(2);
+        let mut w = world(2);
         let id = w
-            .node
+            .node()
             .clients()
             .table
             .get(&1)
             .map(|c| c.id)
             .unwrap_or_default();
-        w.send(1, "BLPOP k 0; PING");
+        w.send_lines(1, "BLPOP k 0; PING");
         assert_eq!(w.cmd(2, &format!("CLIENT UNBLOCK {id}")), ":1\r\n");
         assert_eq!(w.take(1), "*-1\r\n+PONG\r\n");
         assert_eq!(w.cmd(2, &format!("CLIENT UNBLOCK {id}")), ":0\r\n");
-        w.send(1, "BLMPOP 0 1 k LEFT");
+        w.send_lines(1, "BLMPOP 0 1 k LEFT");
         assert_eq!(w.cmd(2, &format!("CLIENT UNBLOCK {id} error")), ":1\r\n");
         assert_eq!(
             w.take(1),
@@ -527,41 +469,44 @@ mod tests {
             "-ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR\r\n"
         );
         assert_eq!(w.cmd(2, "CLIENT UNBLOCK -1"), ":0\r\n");
-        assert!(w.node.clients().blocking.is_empty());
+        assert!(w.node().clients().blocking.is_empty());
     }
 
     #[test]
     fn rename_and_blmove_wake_waiters_in_chain() {
-        let mut w = World::new(4);
-        w.send(1, "BLMOVE a b RIGHT LEFT 0");
-        w.send(2, "BLPOP b 0");
-        w.send(3, "BLPOP renamed 0");
+        let mut w = world(4);
+        w.send_lines(1, "BLMOVE a b RIGHT LEFT 0");
+        w.send_lines(2, "BLPOP b 0");
+        w.send_lines(3, "BLPOP renamed 0");
         assert_eq!(w.cmd(4, "RPUSH a x"), ":1\r\n");
         assert_eq!(w.take(1), "$1\r\nx\r\n");
         assert_eq!(w.take(2), "*2\r\n$1\r\nb\r\n$1\r\nx\r\n");
         assert_eq!(w.cmd(4, "EXISTS a b"), ":0\r\n");
-        assert_eq!(w.cmd(4, "RPUSH tmp v; RENAME tmp renamed"), ":1\r\n+OK\r\n");
+        assert_eq!(
+            cmds(&mut w, 4, "RPUSH tmp v; RENAME tmp renamed"),
+            ":1\r\n+OK\r\n"
+        );
         assert_eq!(w.take(3), "*2\r\n$7\r\nrenamed\r\n$1\r\nv\r\n");
-        assert!(w.node.clients().blocking.is_empty());
+        assert!(w.node().clients().blocking.is_empty());
     }
 
     #[test]
     fn blmpop_and_several_keys() {
-        let mut w = World::new(3);
-        w.send(1, "BLMPOP 0 2 k1 k2 RIGHT COUNT 2");
-        w.send(2, "BLPOP k1 k2 k1 0");
+        let mut w = world(3);
+        w.send_lines(1, "BLMPOP 0 2 k1 k2 RIGHT COUNT 2");
+        w.send_lines(2, "BLPOP k1 k2 k1 0");
         assert_eq!(w.cmd(3, "RPUSH k2 a b c"), ":3\r\n");
         assert_eq!(w.take(1), "*2\r\n$2\r\nk2\r\n*2\r\n$1\r\nc\r\n$1\r\nb\r\n");
         assert_eq!(w.take(2), "*2\r\n$2\r\nk2\r\n$1\r\na\r\n");
-        assert!(w.node.clients().blocking.is_empty());
-        assert!(w.node.clients().blocking.by_key.is_empty());
+        assert!(w.node().clients().blocking.is_empty());
+        assert!(w.node().clients().blocking.by_key.is_empty());
     }
 
     #[test]
     fn a_key_of_another_type_does_not_serve() {
-        let mut w = World::new(2);
-        w.send(1, "BLPOP k 0");
-        assert_eq!(w.cmd(2, "SET k str; DEL k"), "+OK\r\n:1\r\n");
+        let mut w = world(2);
+        w.send_lines(1, "BLPOP k 0");
+        assert_eq!(cmds(&mut w, 2, "SET k str; DEL k"), "+OK\r\n:1\r\n");
         assert_eq!(w.take(1), "");
         assert_eq!(w.cmd(2, "LPUSH k v"), ":1\r\n");
         assert_eq!(w.take(1), "*2\r\n$1\r\nk\r\n$1\r\nv\r\n");
@@ -569,9 +514,9 @@ mod tests {
 
     #[test]
     fn blmove_to_a_wrong_type_unblocks_with_the_error() {
-        let mut w = World::new(2);
-        w.send(1, "BLMOVE src dst LEFT LEFT 0");
-        assert_eq!(w.cmd(2, "SET dst s; RPUSH src a"), "+OK\r\n:1\r\n");
+        let mut w = world(2);
+        w.send_lines(1, "BLMOVE src dst LEFT LEFT 0");
+        assert_eq!(cmds(&mut w, 2, "SET dst s; RPUSH src a"), "+OK\r\n:1\r\n");
         assert_eq!(
             w.take(1),
             "-WRONGTYPE Operation against a key holding the wrong kind of value\r\n"
@@ -581,14 +526,14 @@ mod tests {
 
     #[test]
     fn signal_db_serves_keys_that_appeared_under_a_waiter() {
-        let mut w = World::new(2);
-        w.send(1, "BLPOP k 0");
+        let mut w = world(2);
+        w.send_lines(1, "BLPOP k 0");
         // A list that is there without an insert the waiter saw (as after SWAPDB).
-        w.node.keyspace_mut().dbs[0].watch_ready = false;
+        w.node().keyspace_mut().dbs[0].watch_ready = false;
         assert_eq!(w.cmd(2, "RPUSH k v"), ":1\r\n");
-        w.node.keyspace_mut().dbs[0].watch_ready = true;
+        w.node().keyspace_mut().dbs[0].watch_ready = true;
         assert_eq!(w.take(1), "");
-        let (ks, clients) = w.node.parts_mut();
+        let (ks, clients) = w.node().parts_mut();
         clients.blocking.signal_db(ks, 0);
         assert_eq!(w.cmd(2, "PING"), "+PONG\r\n");
         assert_eq!(w.take(1), "*2\r\n$1\r\nk\r\n$1\r\nv\r\n");
@@ -596,33 +541,33 @@ mod tests {
 
     #[test]
     fn client_reply_off_stays_silent_when_served() {
-        let mut w = World::new(2);
-        w.send(1, "CLIENT REPLY OFF; BLPOP k 0; CLIENT REPLY ON; LLEN k");
+        let mut w = world(2);
+        w.send_lines(1, "CLIENT REPLY OFF; BLPOP k 0; CLIENT REPLY ON; LLEN k");
         assert_eq!(w.cmd(2, "RPUSH k a b"), ":2\r\n");
         assert_eq!(w.take(1), "+OK\r\n:1\r\n");
     }
 
     #[test]
     fn deny_blocking_answers_as_a_timeout() {
-        let mut w = World::new(1);
-        w.node
+        let mut w = world(1);
+        w.node()
             .clients_mut()
             .table
             .with_mut(&1, |c| c.deny_blocking = true);
         assert_eq!(w.cmd(1, "BLPOP k 0"), "*-1\r\n");
         assert_eq!(w.cmd(1, "BLMOVE k d LEFT LEFT 0"), "$-1\r\n");
         assert_eq!(w.cmd(1, "BLMPOP 0 1 k LEFT"), "*-1\r\n");
-        assert!(w.node.clients().blocking.is_empty());
+        assert!(w.node().clients().blocking.is_empty());
     }
 
     #[test]
     fn blocked_clients_are_not_closed_as_idle() {
-        let mut w = World::new(2);
+        let mut w = world(2);
         w.cmd(2, "CONFIG SET timeout 1");
-        w.send(1, "BLPOP k 0");
+        w.send_lines(1, "BLPOP k 0");
         w.advance_to(5_000);
-        assert!(!w.closed.contains(&1));
-        assert!(w.closed.contains(&2));
+        assert!(!w.closed.contains(&(0, 1)));
+        assert!(w.closed.contains(&(0, 2)));
     }
 
     /// Random waiters and writers over two databases: after every input no waiter may
@@ -691,17 +636,17 @@ mod tests {
             #![proptest_config(ProptestConfig::with_cases(256))]
             #[test]
             fn no_waiter_is_left_on_a_ready_key(steps in proptest::collection::vec(step(), 1..40)) {
-                let mut w = World::new(4);
+                let mut w = world(4);
                 for (i, s) in steps.iter().enumerate() {
                     match s {
-                        Step::Wait { conn, db, op } => w.send(*conn, &format!("SELECT {db}; {op}")),
-                        Step::Write { db, op } => w.send(4, &format!("SELECT {db}; {op}")),
+                        Step::Wait { conn, db, op } => w.send_lines(*conn, &format!("SELECT {db}; {op}")),
+                        Step::Write { db, op } => w.send_lines(4, &format!("SELECT {db}; {op}")),
                         Step::Advance { ms } => {
                             let to = w.now.mono_ms + ms;
                             w.advance_to(to);
                         }
                     }
-                    let stuck = w.node.stuck_waiters(w.now.wall_ms);
+                    let stuck = w.nodes[0].stuck_waiters(w.now.wall_ms);
                     prop_assert!(stuck.is_empty(), "after step {i} ({s:?}): waiters {stuck:?} stuck on ready keys");
                 }
             }

@@ -24,7 +24,10 @@ pub mod keyspace;
 pub mod mutants;
 pub mod propagate;
 pub mod resp;
+pub mod slab;
 pub mod strtod;
+#[cfg(test)]
+mod testkit;
 pub mod types;
 
 // The inside, bottom to top: leaves, the keyspace's neighbours, the registries, the

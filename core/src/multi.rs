@@ -327,97 +327,11 @@ mod tests {
 /// Node-level tests of MULTI/EXEC/WATCH: requests in, effects out, several clients.
 #[cfg(test)]
 pub(crate) mod node_level {
-    use std::collections::BTreeMap;
-
-    use crate::config::Config;
-    use crate::{ConnId, Effect, Input, Node, NodeSeeds, Now};
-
-    /// A node with clients whose output is collected per connection.
-    pub(crate) struct Bench {
-        pub node: Node,
-        pub now: Now,
-        pub out: BTreeMap<ConnId, Vec<u8>>,
-        pub closed: Vec<ConnId>,
-    }
-
-    impl Bench {
-        pub fn new(config_text: &str) -> Bench {
-            let mut config = Config::default();
-            config
-                .apply_text(&format!("enable-debug-command yes\n{config_text}"))
-                .expect("valid config");
-            let now = Now {
-                mono_ms: 10,
-                wall_ms: 1_700_000_000_000,
-            };
-            let node = Node::new(
-                config,
-                NodeSeeds {
-                    rng_seed: 7,
-                    hash_seeds: [1, 2, 3, 4],
-                },
-                now,
-            );
-            Bench {
-                node,
-                now,
-                out: BTreeMap::new(),
-                closed: Vec::new(),
-            }
-        }
-
-        pub fn connect(&mut self, conn: ConnId) {
-            self.node.handle(
-                self.now,
-                Input::Accepted {
-                    conn,
-                    listener: crate::io::Listener::Client,
-                    peer: format!("127.0.0.1:{}", 40000 + conn),
-                    local: "127.0.0.1:6379".into(),
-                    peer_is_loopback: true,
-                },
-            );
-            self.drain();
-        }
-
-        fn drain(&mut self) {
-            while let Some(e) = self.node.poll_effect() {
-                match e {
-                    Effect::Send { conn, bytes } => {
-                        self.out.entry(conn).or_default().extend_from_slice(&bytes)
-                    }
-                    Effect::Close { conn } => self.closed.push(conn),
-                    _ => {}
-                }
-            }
-        }
-
-        /// Sends one command (space-separated words) and returns what `conn` got.
-        pub fn cmd(&mut self, conn: ConnId, line: &str) -> String {
-            let words: Vec<&str> = line.split(' ').collect();
-            let req = crate::resp::encode_request(&words);
-            self.node
-                .handle(self.now, Input::Data { conn, bytes: &req });
-            self.drain();
-            self.take(conn)
-        }
-
-        /// What `conn` received since the last look.
-        pub fn take(&mut self, conn: ConnId) -> String {
-            String::from_utf8_lossy(&self.out.remove(&conn).unwrap_or_default()).into_owned()
-        }
-
-        pub fn advance_ms(&mut self, ms: u64) {
-            self.now.mono_ms += ms;
-            self.now.wall_ms += ms;
-            self.node.handle(self.now, Input::Tick);
-            self.drain();
-        }
-    }
+    use crate::testkit::Kit;
 
     #[test]
     fn queue_exec_discard_and_errors() {
-        let mut b = Bench::new("");
+        let mut b = Kit::new("");
         b.connect(1);
         assert_eq!(b.cmd(1, "EXEC"), "-ERR EXEC without MULTI\r\n");
         assert_eq!(b.cmd(1, "DISCARD"), "-ERR DISCARD without MULTI\r\n");
@@ -471,7 +385,7 @@ pub(crate) mod node_level {
 
     #[test]
     fn watch_is_invalidated_by_writes_from_anyone() {
-        let mut b = Bench::new("");
+        let mut b = Kit::new("");
         b.connect(1);
         b.connect(2);
         b.cmd(1, "SET k 1");
@@ -531,7 +445,7 @@ pub(crate) mod node_level {
 
     #[test]
     fn watch_and_flush_swapdb() {
-        let mut b = Bench::new("");
+        let mut b = Kit::new("");
         b.connect(1);
         b.cmd(1, "WATCH nokey");
         b.cmd(1, "FLUSHALL");
@@ -561,13 +475,13 @@ pub(crate) mod node_level {
 
     #[test]
     fn watched_key_expiring_fails_exec_as_redis_7_0() {
-        let mut b = Bench::new("");
+        let mut b = Kit::new("");
         b.connect(1);
         b.connect(2);
         // Expires between WATCH and EXEC, nobody touches it: EXEC fails.
         b.cmd(1, "SET k v PX 100");
         b.cmd(1, "WATCH k");
-        b.node.set_active_expire(false);
+        b.node().set_active_expire(false);
         b.advance_ms(200);
         b.cmd(1, "MULTI");
         assert_eq!(b.cmd(1, "EXEC"), "*-1\r\n");
@@ -579,7 +493,7 @@ pub(crate) mod node_level {
         b.cmd(1, "MULTI");
         assert_eq!(b.cmd(1, "EXEC"), "*-1\r\n");
         // Actively expired: fails too.
-        b.node.set_active_expire(true);
+        b.node().set_active_expire(true);
         b.cmd(1, "SET k v PX 100");
         b.cmd(1, "WATCH k");
         b.advance_ms(200);
@@ -587,7 +501,7 @@ pub(crate) mod node_level {
         b.cmd(1, "MULTI");
         assert_eq!(b.cmd(1, "EXEC"), "*-1\r\n");
         // Already expired when watched: no logical change, EXEC runs.
-        b.node.set_active_expire(false);
+        b.node().set_active_expire(false);
         b.cmd(1, "SET k v PX 100");
         b.advance_ms(200);
         b.cmd(1, "WATCH k");
@@ -607,8 +521,8 @@ pub(crate) mod node_level {
     #[cfg(feature = "mutants")]
     #[test]
     fn mutant_watch_misses_expiry() {
-        let mut b = Bench::new("");
-        b.node
+        let mut b = Kit::new("");
+        b.node()
             .set_mutant(Some(crate::mutants::Mutant::WatchMissesExpiry));
         b.connect(1);
         b.cmd(1, "SET k v PX 100");
@@ -620,7 +534,7 @@ pub(crate) mod node_level {
 
     #[test]
     fn oom_inside_multi() {
-        let mut b = Bench::new("maxmemory 1\n");
+        let mut b = Kit::new("maxmemory 1\n");
         b.connect(1);
         b.connect(2);
         assert_eq!(b.cmd(1, "MULTI"), "+OK\r\n");

@@ -6,17 +6,12 @@ use proptest::prelude::*;
 use crate::config::Config;
 use crate::{ConnId, Effect, Input, Node, NodeSeeds, Now};
 
-pub(crate) fn test_node() -> Node {
-    let mut config = Config::default();
-    config
-        .apply_text("enable-debug-command yes\n")
-        .expect("valid config");
-    Node::new(
-        config,
-        NodeSeeds {
-            rng_seed: 7,
-            hash_seeds: [1, 2, 3, 4],
-        },
+/// The test node (DEBUG enabled), built as `crate::testkit` builds node 0, on a clock
+/// that starts at 0 (these tests then run at `NOW`).
+fn test_node() -> Node {
+    crate::testkit::node_with(
+        "",
+        0,
         Now {
             mono_ms: 0,
             wall_ms: 1_700_000_000_000,

@@ -223,7 +223,7 @@ pub fn publish(
 
 #[cfg(test)]
 mod tests {
-    use crate::multi::node_level::Bench;
+    use crate::testkit::Kit;
 
     fn msg(kind: &str, channel: &str, payload: &str) -> String {
         format!(
@@ -236,7 +236,7 @@ mod tests {
 
     #[test]
     fn subscribe_publish_unsubscribe() {
-        let mut b = Bench::new("");
+        let mut b = Kit::new("");
         b.connect(1);
         b.connect(2);
         assert_eq!(
@@ -310,7 +310,7 @@ mod tests {
 
     #[test]
     fn resp3_push_and_closed_subscriber() {
-        let mut b = Bench::new("");
+        let mut b = Kit::new("");
         b.connect(1);
         b.connect(2);
         b.cmd(1, "HELLO 3");
@@ -336,9 +336,9 @@ mod tests {
             ">3\r\n$11\r\nunsubscribe\r\n_\r\n:0\r\n"
         );
         b.cmd(1, "SUBSCRIBE a");
-        b.node.handle(
-            b.now,
-            crate::Input::Closed {
+        b.input(
+            0,
+            crate::io::Input::Closed {
                 conn: 1,
                 reason: crate::io::CloseReason::Dropped,
             },
@@ -349,7 +349,7 @@ mod tests {
 
     #[test]
     fn subscribe_inside_multi() {
-        let mut b = Bench::new("");
+        let mut b = Kit::new("");
         b.connect(1);
         b.cmd(1, "MULTI");
         b.cmd(1, "SUBSCRIBE b");
@@ -363,7 +363,7 @@ mod tests {
 
     #[test]
     fn keyspace_notifications() {
-        let mut b = Bench::new("notify-keyspace-events KEA\n");
+        let mut b = Kit::new("notify-keyspace-events KEA\n");
         b.connect(1);
         b.connect(2);
         b.cmd(1, "PSUBSCRIBE __key*");
@@ -378,7 +378,7 @@ mod tests {
         b.cmd(2, "DEL foo nope");
         assert_eq!(b.take(1), msg("message", "__keyevent@0__:del", "foo"));
         b.cmd(2, "SET k v PX 10");
-        b.node.set_active_expire(false);
+        b.node().set_active_expire(false);
         b.advance_ms(50);
         assert_eq!(b.take(1), "");
         b.cmd(2, "GET k");
@@ -387,7 +387,7 @@ mod tests {
             msg("message", "__keyevent@0__:expired", "k"),
             "m and n are not in A"
         );
-        b.node.set_active_expire(true);
+        b.node().set_active_expire(true);
         b.cmd(2, "SET k2 v PX 10");
         b.advance_ms(200);
         assert_eq!(
@@ -426,11 +426,11 @@ mod tests {
 
 #[cfg(test)]
 mod kill_tests {
-    use crate::multi::node_level::Bench;
+    use crate::testkit::Kit;
 
     #[test]
     fn killed_subscriber_is_forgotten() {
-        let mut b = Bench::new("");
+        let mut b = Kit::new("");
         b.connect(1);
         b.connect(2);
         b.connect(3);
@@ -442,7 +442,7 @@ mod kill_tests {
             "skipme yes by default"
         );
         assert_eq!(b.cmd(2, "CLIENT KILL TYPE pubsub"), ":2\r\n");
-        assert!(b.closed.contains(&1) && b.closed.contains(&3));
+        assert!(b.closed.contains(&(0, 1)) && b.closed.contains(&(0, 3)));
         assert_eq!(b.cmd(2, "PUBSUB NUMSUB a"), "*2\r\n$1\r\na\r\n:0\r\n");
         assert_eq!(b.cmd(2, "PUBLISH a x"), ":0\r\n");
     }

@@ -17,7 +17,7 @@ mod common;
 
 use std::collections::BTreeSet;
 
-use common::{escape, frame, Conn, Pair};
+use common::{escape, Conn, Pair};
 
 /// What keel has and redis-server 7.0.15 does not (CLIENT NO-TOUCH is Redis 7.2's).
 const KEEL_ONLY: &[&str] = &["client|no-touch"];
@@ -188,27 +188,12 @@ COMMAND LIST FILTERBY ACLCAT @read
 /// The header byte and the element frames of an aggregate reply (a map's keys and
 /// values alternate); None for a scalar.
 fn parts(reply: &[u8]) -> Option<(u8, Vec<Vec<u8>>)> {
-    let kind = *reply.first()?;
-    if !matches!(kind, b'*' | b'~' | b'%') {
-        return None;
+    match keel_core::resp::element_frames(reply)? {
+        (kind @ (b'*' | b'~' | b'%'), items) => {
+            Some((kind, items.into_iter().map(<[u8]>::to_vec).collect()))
+        }
+        _ => None,
     }
-    let header_end = reply.windows(2).position(|w| w == b"\r\n")?;
-    let n: i64 = std::str::from_utf8(&reply[1..header_end])
-        .ok()?
-        .parse()
-        .ok()?;
-    if n < 0 {
-        return None;
-    }
-    let items = if kind == b'%' { 2 * n } else { n };
-    let mut p = header_end + 2;
-    let mut out = Vec::new();
-    for _ in 0..items {
-        let end = frame(reply, p).ok()??;
-        out.push(reply[p..end].to_vec());
-        p = end;
-    }
-    Some((kind, out))
 }
 
 /// Reassembles `parts` output (keeping its header byte; a map counts pairs).

@@ -613,13 +613,11 @@ fn differential_set_scripts() {
 
 /// The bulk items of an array reply.
 fn bulks(reply: &[u8]) -> Vec<Vec<u8>> {
-    common::array_elements(reply)
+    common::decoded(reply)
+        .as_items()
         .expect("array reply")
-        .into_iter()
-        .map(|e| {
-            let body = e.splitn(2, |&b| b == b'\n').nth(1).unwrap_or_default();
-            body.strip_suffix(b"\r\n").unwrap_or(body).to_vec()
-        })
+        .iter()
+        .map(|e| e.as_bytes().expect("bulk item").to_vec())
         .collect()
 }
 

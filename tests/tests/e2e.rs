@@ -29,10 +29,7 @@ fn assert_alive(server: &Server) {
 }
 
 fn bulk(v: &[u8]) -> Vec<u8> {
-    let mut out = format!("${}\r\n", v.len()).into_bytes();
-    out.extend_from_slice(v);
-    out.extend_from_slice(b"\r\n");
-    out
+    keel_core::resp::Value::Bulk(v.to_vec()).encode()
 }
 
 #[test]

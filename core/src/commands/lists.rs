@@ -969,6 +969,7 @@ pub(crate) fn is_ready(ctx: &mut Ctx<'_>, key: &[u8]) -> Option<u32> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testkit::Kit;
 
     #[test]
     fn resolve_index_like_redis() {
@@ -981,46 +982,15 @@ mod tests {
         assert_eq!(resolve_index(i64::MAX, 3), None);
     }
 
-    /// Runs `lines` on a fresh node, one connection; returns the replies.
-    fn run(node: &mut crate::Node, lines: &[&str]) -> String {
-        use crate::{Effect, Input, Now};
-        let now = Now {
-            mono_ms: 10,
-            wall_ms: 1_700_000_000_010,
-        };
-        node.handle(
-            now,
-            Input::Accepted {
-                conn: 1,
-                listener: crate::io::Listener::Client,
-                peer: "127.0.0.1:1".into(),
-                local: "127.0.0.1:6379".into(),
-                peer_is_loopback: true,
-            },
-        );
-        let mut out = Vec::new();
-        for line in lines {
-            let args: Vec<&str> = line.split_whitespace().collect();
-            let bytes = crate::resp::encode_request(&args);
-            node.handle(
-                now,
-                Input::Data {
-                    conn: 1,
-                    bytes: &bytes,
-                },
-            );
-            while let Some(e) = node.poll_effect() {
-                if let Effect::Send { bytes, .. } = e {
-                    out.extend_from_slice(&bytes);
-                }
-            }
-        }
-        String::from_utf8_lossy(&out).into_owned()
+    /// Runs `lines` on the kit's node, one connection; returns the replies.
+    fn run(kit: &mut Kit, lines: &[&str]) -> String {
+        kit.connect(1);
+        lines.iter().map(|line| kit.cmd(1, line)).collect()
     }
 
     #[test]
     fn lrem_removes_exactly_count() {
-        let mut node = crate::node_tests::test_node();
+        let mut node = Kit::new("");
         let out = run(
             &mut node,
             &[
@@ -1040,8 +1010,8 @@ mod tests {
     #[cfg(feature = "mutants")]
     #[test]
     fn planted_lrem_removes_one_too_many() {
-        let mut node = crate::node_tests::test_node();
-        node.set_mutant(Some(Mutant::LremRemovesOneTooMany));
+        let mut node = Kit::new("");
+        node.node().set_mutant(Some(Mutant::LremRemovesOneTooMany));
         let out = run(
             &mut node,
             &["RPUSH l a b a c a", "LREM l 1 a", "LLEN l", "LREM l 0 a"],

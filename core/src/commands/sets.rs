@@ -818,73 +818,44 @@ fn sscan(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
 mod tests {
     use std::collections::BTreeSet;
 
-    use crate::node_tests::test_node;
-    use crate::{ConnId, Effect, Input, Node, Now};
+    use crate::resp::Value;
+    use crate::testkit::Kit;
 
-    const NOW: Now = Now {
-        mono_ms: 10,
-        wall_ms: 1_700_000_000_010,
-    };
-
-    /// One connected client on a fresh node, speaking RESP2.
+    /// One connected client (conn 1) on a fresh node, speaking RESP2.
     struct Client {
-        node: Node,
-        conn: ConnId,
+        kit: Kit,
     }
 
     impl Client {
         fn new() -> Client {
-            let mut node = test_node();
-            let conn = 1;
-            node.handle(
-                NOW,
-                Input::Accepted {
-                    conn,
-                    listener: crate::io::Listener::Client,
-                    peer: "127.0.0.1:40001".into(),
-                    local: "127.0.0.1:6379".into(),
-                    peer_is_loopback: true,
-                },
-            );
-            while node.poll_effect().is_some() {}
-            Client { node, conn }
+            let mut kit = Kit::new("");
+            kit.connect(1);
+            Client { kit }
+        }
+
+        fn node(&mut self) -> &mut crate::node::Node {
+            self.kit.node()
         }
 
         /// Sends one command (arguments split at spaces); returns the raw reply.
         fn cmd(&mut self, line: &str) -> Vec<u8> {
-            let args: Vec<&str> = line.split(' ').collect();
-            let req = crate::resp::encode_request(&args);
-            self.node.handle(
-                NOW,
-                Input::Data {
-                    conn: self.conn,
-                    bytes: &req,
-                },
-            );
-            let mut out = Vec::new();
-            while let Some(e) = self.node.poll_effect() {
-                if let Effect::Send { conn, bytes } = e {
-                    if conn == self.conn {
-                        out.extend_from_slice(&bytes);
-                    }
-                }
-            }
-            out
+            let args: Vec<&[u8]> = line.split(' ').map(str::as_bytes).collect();
+            self.kit.cmd_on(0, 1, &args)
         }
 
         /// The bulk strings of a flat array reply.
         fn members(&mut self, line: &str) -> Vec<String> {
-            let reply = String::from_utf8(self.cmd(line)).expect("utf-8 reply");
-            assert!(reply.starts_with('*'), "{line}: {reply:?}");
-            let lines: Vec<&str> = reply.split("\r\n").collect();
-            let n: usize = lines[0][1..].parse().expect("array length");
-            let items: Vec<String> = lines[1..]
-                .chunks(2)
-                .take(n)
-                .map(|c| c[1].to_string())
-                .collect();
-            assert_eq!(items.len(), n);
+            let args: Vec<&[u8]> = line.split(' ').map(str::as_bytes).collect();
+            let reply = self.kit.cmd_on(0, 1, &args);
+            let Ok(Some((Value::Array(items), _))) = crate::resp::decode(&reply) else {
+                panic!("{line}: {:?}", String::from_utf8_lossy(&reply));
+            };
             items
+                .iter()
+                .map(|i| {
+                    String::from_utf8(i.as_bytes().expect("bulk item").to_vec()).expect("utf-8")
+                })
+                .collect()
         }
 
         fn text(&mut self, line: &str) -> String {
@@ -1016,11 +987,11 @@ mod tests {
         // Keys created once first, so the keyspace's own index is already grown.
         c.text("MSET anchor x s x i x u x");
         c.text("DEL s i u");
-        let used = |c: &Client| c.node.keyspace().used_bytes();
-        let start = used(&c);
+        let used = |c: &mut Client| c.node().keyspace().used_bytes();
+        let start = used(&mut c);
         fill(&mut c, "s", (0..2000).map(|i| format!("member-{i:016}")));
         fill(&mut c, "i", (0..100).map(|i| i.to_string()));
-        assert!(used(&c) > start + 2000 * 24);
+        assert!(used(&mut c) > start + 2000 * 24);
         c.text("SUNIONSTORE u s i");
         c.text("DEL u");
         c.text("SPOP i 100");
@@ -1028,7 +999,7 @@ mod tests {
             c.text(&format!("SREM s member-{i:016}"));
         }
         assert_eq!(c.text("EXISTS s"), ":0\r\n");
-        assert_eq!(used(&c), start);
+        assert_eq!(used(&mut c), start);
     }
 
     #[cfg(feature = "mutants")]
@@ -1036,10 +1007,10 @@ mod tests {
     fn srem_mutant_counts_missing_members() {
         let mut c = Client::new();
         c.text("SADD s a b");
-        c.node
+        c.node()
             .set_mutant(Some(crate::mutants::Mutant::SremCountsMissingMember));
         assert_eq!(c.text("SREM s a nope"), ":2\r\n");
-        c.node.set_mutant(None);
+        c.node().set_mutant(None);
         assert_eq!(c.text("SREM s b nope"), ":1\r\n");
     }
 }

@@ -1594,53 +1594,26 @@ fn setop_generic(
 
 #[cfg(test)]
 mod tests {
-    use crate::{Effect, Input, Node, Now};
+    use crate::testkit::Kit;
 
-    const NOW: Now = Now {
-        mono_ms: 10,
-        wall_ms: 1_700_000_000_010,
-    };
-
-    fn node() -> Node {
-        let mut node = crate::node_tests::test_node();
-        node.handle(
-            NOW,
-            Input::Accepted {
-                conn: 1,
-                listener: crate::io::Listener::Client,
-                peer: "127.0.0.1:40001".into(),
-                local: "127.0.0.1:6379".into(),
-                peer_is_loopback: true,
-            },
-        );
-        node
+    /// A node with client 1 connected.
+    fn node() -> Kit {
+        let mut kit = Kit::new("");
+        kit.connect(1);
+        kit
     }
 
     /// Runs one command line (space separated) and returns the reply bytes.
-    fn run(node: &mut Node, line: &str) -> Vec<u8> {
-        let args: Vec<&str> = line.split(' ').collect();
-        let req = crate::resp::encode_request(&args);
-        node.handle(
-            NOW,
-            Input::Data {
-                conn: 1,
-                bytes: &req,
-            },
-        );
-        let mut out = Vec::new();
-        while let Some(e) = node.poll_effect() {
-            if let Effect::Send { bytes, .. } = e {
-                out.extend_from_slice(&bytes);
-            }
-        }
-        out
+    fn run(kit: &mut Kit, line: &str) -> Vec<u8> {
+        let args: Vec<&[u8]> = line.split(' ').map(str::as_bytes).collect();
+        kit.cmd_on(0, 1, &args)
     }
 
     #[test]
     fn memory_is_accounted_and_returns_after_deletes() {
         let mut n = node();
         run(&mut n, "SET anchor v");
-        let start = n.keyspace().used_bytes();
+        let start = n.node().keyspace().used_bytes();
         for i in 0..3000 {
             let reply = run(
                 &mut n,
@@ -1649,14 +1622,14 @@ mod tests {
             assert_eq!(reply, b":1\r\n");
         }
         assert_eq!(run(&mut n, "OBJECT ENCODING z"), b"$8\r\nskiplist\r\n");
-        let grown = n.keyspace().used_bytes();
+        let grown = n.node().keyspace().used_bytes();
         assert!(grown > start + 3000 * 40, "{grown} vs {start}");
         // What the keyspace accounts is what the value reports, after every change.
         for i in 0..3000 {
             assert_eq!(run(&mut n, &format!("ZREM z member:{i:09}")), b":1\r\n");
         }
         assert_eq!(run(&mut n, "EXISTS z"), b":0\r\n");
-        assert_eq!(n.keyspace().used_bytes(), start);
+        assert_eq!(n.node().keyspace().used_bytes(), start);
     }
 
     #[test]
@@ -1691,7 +1664,7 @@ mod tests {
         let mut n = node();
         run(&mut n, "ZADD z 1 a");
         assert_eq!(run(&mut n, "ZADD z GT CH 1 a"), b":0\r\n");
-        n.set_mutant(Some(Mutant::ZaddGtUpdatesOnEqual));
+        n.node().set_mutant(Some(Mutant::ZaddGtUpdatesOnEqual));
         assert_eq!(run(&mut n, "ZADD z GT CH 1 a"), b":1\r\n");
         assert_eq!(run(&mut n, "ZADD z GT CH 0 a"), b":0\r\n");
     }

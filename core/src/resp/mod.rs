@@ -1,11 +1,14 @@
-//! RESP: the request parser (RESP2 multibulk and inline) and the reply encoder
-//! (RESP2 and RESP3). Pure byte work: no sockets, no allocation from declared lengths.
+//! RESP: the request parser (RESP2 multibulk and inline), the reply encoder (RESP2
+//! and RESP3), the request encoder and the value codec every reply reader shares.
+//! Pure byte work: no sockets, no allocation from declared lengths.
 
 pub mod parser;
 pub mod reply;
+pub mod value;
 
 pub use parser::{ParseLimits, ProtocolError, Request, RequestParser};
 pub use reply::{Proto, ReplyBuf};
+pub use value::{decode, element_frames, frame_len, DecodeError, Value};
 
 /// Appends one request as a RESP multibulk (`*N` then `$len` bulks): the one request
 /// encoder the propagation consumers, the simulator and every test use.

@@ -6,7 +6,7 @@
 
 use std::borrow::Cow;
 
-use hashbrown::HashTable;
+use crate::slab::{ScanBudget, Slab, SlabEntry};
 
 /// Redis's thresholds (`hash-max-listpack-entries`, `hash-max-listpack-value`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -64,7 +64,7 @@ impl Hash {
     pub fn len(&self) -> usize {
         match self {
             Hash::Packed(p) => p.len(),
-            Hash::Table(t) => t.len as usize,
+            Hash::Table(t) => t.len(),
         }
     }
 
@@ -120,12 +120,7 @@ impl Hash {
     pub fn iter(&self) -> Box<dyn Iterator<Item = Pair<'_>> + '_> {
         match self {
             Hash::Packed(p) => Box::new(p.iter()),
-            Hash::Table(t) => Box::new(
-                t.slots
-                    .iter()
-                    .filter_map(Slot::pair)
-                    .map(|(f, v)| (Cow::Borrowed(f), v)),
-            ),
+            Hash::Table(t) => Box::new(t.pairs.iter().map(|(_, p)| p.borrowed())),
         }
     }
 
@@ -163,22 +158,12 @@ impl Hash {
                 }
                 0
             }
-            Hash::Table(t) => {
-                let mut seen = 0usize;
-                let mut i = usize::try_from(cursor).unwrap_or(usize::MAX);
-                while i < t.slots.len() && seen < max_entries.max(1) {
-                    if let Some((f, v)) = t.slots.get(i).and_then(Slot::pair) {
-                        visit(Cow::Borrowed(f), v);
-                        seen += 1;
-                    }
-                    i += 1;
-                }
-                if i >= t.slots.len() {
-                    0
-                } else {
-                    i as u64
-                }
-            }
+            Hash::Table(t) => t
+                .pairs
+                .scan(cursor, ScanBudget::Entries(max_entries), |_, p| {
+                    let (f, v) = p.pair();
+                    visit(Cow::Borrowed(f), v)
+                }),
         }
     }
 
@@ -189,20 +174,11 @@ impl Hash {
         }
         match self {
             Hash::Packed(p) => p.iter().nth(draw(p.len() as u64) as usize),
-            Hash::Table(t) => {
-                let total = t.slots.len() as u64;
-                // Dense tables hit quickly; a sparse one falls back to a walk.
-                for _ in 0..64 {
-                    if let Some((f, v)) = t.slots.get(draw(total) as usize).and_then(Slot::pair) {
-                        return Some((Cow::Borrowed(f), v));
-                    }
-                }
-                let start = draw(total);
-                (0..total)
-                    .map(|i| ((start + i) % total) as usize)
-                    .find_map(|i| t.slots.get(i).and_then(Slot::pair))
-                    .map(|(f, v)| (Cow::Borrowed(f), v))
-            }
+            Hash::Table(t) => t
+                .pairs
+                .random_id(RANDOM_TRIES, draw)
+                .and_then(|id| t.pairs.get(id))
+                .map(TablePair::borrowed),
         }
     }
 }
@@ -560,35 +536,27 @@ impl Packed {
 }
 
 // ---------------------------------------------------------------------------------
-// hashtable: 32-byte slots (pairs up to 29 bytes inline) with stable indices and a
-// free list, found through a keyed index of 4-byte slot ids.
+// hashtable: a `Slab` of 32-byte pairs (field plus value up to 29 bytes inline).
 // ---------------------------------------------------------------------------------
 
 /// Field plus value bytes kept inside a slot without a heap allocation.
 const SLOT_INLINE_CAP: usize = 29;
-const NO_SLOT: u32 = u32::MAX;
-/// Index bytes per bucket in hashbrown: a 4-byte slot id plus one control byte.
-const INDEX_BYTES_PER_BUCKET: usize = 5;
+/// Random slots HRANDFIELD tries before walking.
+const RANDOM_TRIES: usize = 64;
 
 #[derive(Clone)]
-enum Slot {
+enum TablePair {
     Inline {
         field_len: u8,
         value_len: u8,
         buf: [u8; SLOT_INLINE_CAP],
     },
     /// Field then value in one allocation.
-    Heap {
-        field_len: u32,
-        data: Box<[u8]>,
-    },
-    Free {
-        next_free: u32,
-    },
+    Heap { field_len: u32, data: Box<[u8]> },
 }
 
-impl Slot {
-    fn new(field: &[u8], value: &[u8]) -> Slot {
+impl TablePair {
+    fn new(field: &[u8], value: &[u8]) -> TablePair {
         let total = field.len() + value.len();
         if total <= SLOT_INLINE_CAP {
             let mut buf = [0u8; SLOT_INLINE_CAP];
@@ -598,7 +566,7 @@ impl Slot {
             if let Some(dst) = buf.get_mut(field.len()..total) {
                 dst.copy_from_slice(value);
             }
-            Slot::Inline {
+            TablePair::Inline {
                 field_len: field.len() as u8,
                 value_len: value.len() as u8,
                 buf,
@@ -607,7 +575,7 @@ impl Slot {
             let mut data = Vec::with_capacity(total);
             data.extend_from_slice(field);
             data.extend_from_slice(value);
-            Slot::Heap {
+            TablePair::Heap {
                 // Fields are bounded by proto-max-bulk-len (512 MB) on the way in.
                 field_len: u32::try_from(field.len()).unwrap_or(u32::MAX),
                 data: data.into_boxed_slice(),
@@ -615,145 +583,83 @@ impl Slot {
         }
     }
 
-    fn pair(&self) -> Option<(&[u8], &[u8])> {
+    fn pair(&self) -> (&[u8], &[u8]) {
         match self {
-            Slot::Inline {
+            TablePair::Inline {
                 field_len,
                 value_len,
                 buf,
             } => {
-                let f = *field_len as usize;
-                let v = *value_len as usize;
-                Some((buf.get(..f)?, buf.get(f..f + v)?))
+                let (f, rest) = buf.split_at((*field_len as usize).min(SLOT_INLINE_CAP));
+                (f, rest.get(..*value_len as usize).unwrap_or(rest))
             }
-            Slot::Heap { field_len, data } => {
-                let split = (*field_len as usize).min(data.len());
-                Some(data.split_at(split))
+            TablePair::Heap { field_len, data } => {
+                data.split_at((*field_len as usize).min(data.len()))
             }
-            Slot::Free { .. } => None,
         }
     }
 
-    fn field(&self) -> &[u8] {
-        self.pair().map_or(b"", |(f, _)| f)
+    fn borrowed(&self) -> Pair<'_> {
+        let (f, v) = self.pair();
+        (Cow::Borrowed(f), v)
+    }
+}
+
+impl SlabEntry for TablePair {
+    fn key(&self) -> &[u8] {
+        self.pair().0
     }
 
     fn heap_bytes(&self) -> usize {
         match self {
-            Slot::Heap { data, .. } => data.len(),
-            _ => 0,
+            TablePair::Heap { data, .. } => data.len(),
+            TablePair::Inline { .. } => 0,
         }
     }
 }
 
 #[derive(Clone)]
 pub struct Table {
-    slots: Vec<Slot>,
-    free_head: u32,
-    index: HashTable<u32>,
-    hasher: ahash::RandomState,
-    len: u32,
-    /// Sum of the slots' own heap allocations.
-    payload_bytes: usize,
+    pairs: Slab<TablePair>,
 }
 
 impl Table {
     fn new(seeds: [u64; 4], capacity: usize) -> Table {
-        let [a, b, c, d] = seeds;
         Table {
-            slots: Vec::with_capacity(capacity),
-            free_head: NO_SLOT,
-            index: HashTable::with_capacity(capacity),
-            hasher: ahash::RandomState::with_seeds(a, b, c, d),
-            len: 0,
-            payload_bytes: 0,
+            pairs: Slab::with_capacity(seeds, capacity),
         }
+    }
+
+    fn len(&self) -> usize {
+        self.pairs.len()
     }
 
     fn heap_bytes(&self) -> usize {
-        std::mem::size_of::<Table>()
-            + self.slots.capacity() * std::mem::size_of::<Slot>()
-            + self.index.capacity() * INDEX_BYTES_PER_BUCKET
-            + self.payload_bytes
-    }
-
-    fn find(&self, field: &[u8]) -> Option<u32> {
-        let hash = self.hasher.hash_one(field);
-        self.index
-            .find(hash, |&id| {
-                self.slots.get(id as usize).map(Slot::field) == Some(field)
-            })
-            .copied()
+        std::mem::size_of::<Table>() + self.pairs.heap_bytes()
     }
 
     fn get(&self, field: &[u8]) -> Option<&[u8]> {
-        let id = self.find(field)?;
-        self.slots.get(id as usize)?.pair().map(|(_, v)| v)
+        self.pairs.get_by_key(field).map(|p| p.pair().1)
     }
 
     fn set(&mut self, field: &[u8], value: &[u8]) -> SetOutcome {
-        let slot = Slot::new(field, value);
-        self.payload_bytes += slot.heap_bytes();
-        if let Some(id) = self.find(field) {
-            if let Some(old) = self.slots.get_mut(id as usize) {
-                self.payload_bytes -= old.heap_bytes();
-                *old = slot;
+        let pair = TablePair::new(field, value);
+        match self.pairs.find(field) {
+            Some(id) => {
+                self.pairs.replace(id, pair);
+                SetOutcome::Updated
             }
-            return SetOutcome::Updated;
+            None => {
+                self.pairs.insert(pair);
+                SetOutcome::Created
+            }
         }
-        let id = if self.free_head != NO_SLOT {
-            let id = self.free_head;
-            match self.slots.get_mut(id as usize) {
-                Some(s @ Slot::Free { .. }) => {
-                    if let Slot::Free { next_free } = *s {
-                        self.free_head = next_free;
-                    }
-                    *s = slot;
-                }
-                // A broken free list would corrupt data: stop here rather than go on.
-                _ => panic!("hash free list points at a used slot {id}"),
-            }
-            id
-        } else {
-            let id = self.slots.len();
-            assert!(id < NO_SLOT as usize, "hash over 4 billion fields");
-            self.slots.push(slot);
-            id as u32
-        };
-        let hash = self.hasher.hash_one(field);
-        let (slots, hasher) = (&self.slots, &self.hasher);
-        self.index.insert_unique(hash, id, |&other| {
-            hasher.hash_one(slots.get(other as usize).map_or(&b""[..], Slot::field))
-        });
-        self.len += 1;
-        SetOutcome::Created
     }
 
     fn remove(&mut self, field: &[u8]) -> bool {
-        let hash = self.hasher.hash_one(field);
-        let slots = &self.slots;
-        let Ok(found) = self.index.find_entry(hash, |&id| {
-            slots.get(id as usize).map(Slot::field) == Some(field)
-        }) else {
-            return false;
-        };
-        let (id, _) = found.remove();
-        let free_head = self.free_head;
-        if let Some(s) = self.slots.get_mut(id as usize) {
-            self.payload_bytes -= s.heap_bytes();
-            *s = Slot::Free {
-                next_free: free_head,
-            };
-            self.free_head = id;
-        }
-        self.len -= 1;
-        if self.len == 0 {
-            // Nothing to keep stable for a scan of an empty table: give memory back.
-            self.slots = Vec::new();
-            self.free_head = NO_SLOT;
-            self.index = HashTable::new();
-        }
-        true
+        let removed = self.pairs.remove_key(field).is_some();
+        self.pairs.release_if_empty();
+        removed
     }
 }
 
@@ -1019,7 +925,7 @@ mod tests {
 
     #[test]
     fn sizes() {
-        assert_eq!(std::mem::size_of::<Slot>(), 32);
+        assert_eq!(Slab::<TablePair>::slot_bytes(), 32);
         assert_eq!(std::mem::size_of::<Hash>(), 16);
     }
 
@@ -1116,7 +1022,7 @@ mod tests {
         }
         assert!(h.is_empty());
         if let Hash::Table(t) = &h {
-            assert_eq!(t.payload_bytes, 0);
+            assert_eq!(t.heap_bytes(), std::mem::size_of::<Table>());
         }
     }
 

@@ -6,8 +6,8 @@
 //! SSCAN's cursor walks). Conversion is one way, as in Redis 7.0 (no listpack sets
 //! before 7.2). Nothing here knows about clients, config or the keyspace.
 
-use hashbrown::HashTable;
-
+use super::SmallBytes;
+use crate::slab::{ScanBudget, Slab, SlabEntry};
 use crate::util::{i64_to_bytes, parse_i64};
 
 /// Keys a hash table built by a conversion (drawn from the node's RNG by the caller).
@@ -79,7 +79,7 @@ impl Set {
     pub fn len(&self) -> usize {
         match self {
             Set::Ints(i) => i.len(),
-            Set::Table(t) => t.len as usize,
+            Set::Table(t) => t.len(),
         }
     }
 
@@ -165,7 +165,7 @@ impl Set {
     pub fn iter(&self) -> Box<dyn Iterator<Item = Member<'_>> + '_> {
         match self {
             Set::Ints(i) => Box::new(i.iter().map(Member::Int)),
-            Set::Table(t) => Box::new(t.slots.iter().filter_map(Slot::member).map(Member::Bytes)),
+            Set::Table(t) => Box::new(t.members.iter().map(|(_, m)| Member::Bytes(m.as_bytes()))),
         }
     }
 
@@ -188,28 +188,17 @@ impl Set {
         }
         match self {
             Set::Ints(i) => Some(draw(i.len() as u64)),
-            Set::Table(t) => {
-                let total = t.slots.len() as u64;
-                // Dense tables hit quickly; a sparse one falls back to a walk.
-                for _ in 0..64 {
-                    let id = draw(total);
-                    if t.slots.get(id as usize).and_then(Slot::member).is_some() {
-                        return Some(id);
-                    }
-                }
-                let start = draw(total);
-                (0..total)
-                    .map(|i| (start + i) % total)
-                    .find(|&i| t.slots.get(i as usize).and_then(Slot::member).is_some())
-            }
+            Set::Table(t) => t.members.random_id(RANDOM_TRIES, draw).map(u64::from),
         }
     }
 
     pub fn member_at(&self, position: u64) -> Option<Member<'_>> {
-        let position = usize::try_from(position).ok()?;
         match self {
-            Set::Ints(i) => i.get(position).map(Member::Int),
-            Set::Table(t) => t.slots.get(position)?.member().map(Member::Bytes),
+            Set::Ints(i) => i.get(usize::try_from(position).ok()?).map(Member::Int),
+            Set::Table(t) => t
+                .members
+                .get(u32::try_from(position).ok()?)
+                .map(|m| Member::Bytes(m.as_bytes())),
         }
     }
 
@@ -222,10 +211,9 @@ impl Set {
                     .map(|(p, n)| (p as u64, Member::Int(n))),
             ),
             Set::Table(t) => Box::new(
-                t.slots
+                t.members
                     .iter()
-                    .enumerate()
-                    .filter_map(|(p, s)| Some((p as u64, Member::Bytes(s.member()?)))),
+                    .map(|(id, m)| (u64::from(id), Member::Bytes(m.as_bytes()))),
             ),
         }
     }
@@ -254,23 +242,21 @@ impl Set {
                 0
             }
             Set::Table(t) => {
-                let mut seen = 0usize;
-                let mut i = if cursor >> 32 == u64::from(t.generation) {
-                    (cursor & u64::from(u32::MAX)) as usize
+                let generation = t.members.generation();
+                let from = if cursor >> 32 == u64::from(generation) {
+                    cursor & u64::from(u32::MAX)
                 } else {
                     0
                 };
-                while i < t.slots.len() && seen < max_entries.max(1) {
-                    if let Some(m) = t.slots.get(i).and_then(Slot::member) {
-                        visit(Member::Bytes(m));
-                        seen += 1;
-                    }
-                    i += 1;
-                }
-                if i >= t.slots.len() {
+                let next = t
+                    .members
+                    .scan(from, ScanBudget::Entries(max_entries), |_, m| {
+                        visit(Member::Bytes(m.as_bytes()))
+                    });
+                if next == 0 {
                     0
                 } else {
-                    (u64::from(t.generation) << 32) | i as u64
+                    (u64::from(generation) << 32) | next
                 }
             }
         }
@@ -509,112 +495,50 @@ impl IntSet {
 }
 
 // ---------------------------------------------------------------------------------
-// hashtable: 24-byte slots (members up to 22 bytes inline) with stable ids and a free
-// list, found through a keyed index of 4-byte slot ids.
+// hashtable: a `Slab` of members as `SmallBytes` (24-byte slots, members up to 22
+// bytes inline), compacted when very sparse.
 // ---------------------------------------------------------------------------------
 
-/// Member bytes kept inside a slot without a heap allocation.
-const SLOT_INLINE_CAP: usize = 22;
-const NO_SLOT: u32 = u32::MAX;
-/// Index bytes per bucket in hashbrown: a 4-byte slot id plus one control byte.
-const INDEX_BYTES_PER_BUCKET: usize = 5;
+/// Random slots SPOP and SRANDMEMBER try before walking.
+const RANDOM_TRIES: usize = 64;
 
-#[derive(Clone)]
-enum Slot {
-    Inline { len: u8, buf: [u8; SLOT_INLINE_CAP] },
-    Heap(Box<[u8]>),
-    Free { next_free: u32 },
-}
-
-impl Slot {
-    fn new(member: &[u8]) -> Slot {
-        if member.len() <= SLOT_INLINE_CAP {
-            let mut buf = [0u8; SLOT_INLINE_CAP];
-            if let Some(dst) = buf.get_mut(..member.len()) {
-                dst.copy_from_slice(member);
-            }
-            Slot::Inline {
-                len: member.len() as u8,
-                buf,
-            }
-        } else {
-            Slot::Heap(member.into())
-        }
-    }
-
-    fn member(&self) -> Option<&[u8]> {
-        match self {
-            Slot::Inline { len, buf } => buf.get(..*len as usize),
-            Slot::Heap(b) => Some(b),
-            Slot::Free { .. } => None,
-        }
+impl SlabEntry for SmallBytes {
+    fn key(&self) -> &[u8] {
+        self.as_bytes()
     }
 
     fn heap_bytes(&self) -> usize {
-        match self {
-            Slot::Heap(b) => b.len(),
-            _ => 0,
-        }
+        SmallBytes::heap_bytes(self)
     }
 }
 
 #[derive(Clone)]
 pub struct Table {
-    slots: Vec<Slot>,
-    free_head: u32,
-    index: HashTable<u32>,
-    hasher: ahash::RandomState,
-    len: u32,
-    /// Bumped by each compaction, which moves members to new slot ids; part of
-    /// SSCAN's cursor so a scan notices.
-    generation: u32,
-    /// Sum of the slots' own heap allocations.
-    payload_bytes: usize,
+    members: Slab<SmallBytes>,
 }
 
 /// A table this sparse (live members under 1/8 of its slots, and at least this many
 /// slots) is compacted, so memory returns after mass removals as Redis's dict shrinks.
-const COMPACT_MIN_SLOTS: usize = 64;
-const COMPACT_SPARSENESS: usize = 8;
-
-/// hashbrown's bucket count for a table reporting `capacity` (its load factor is 7/8,
-/// and tables under 8 buckets fill all but one).
-fn index_buckets(capacity: usize) -> usize {
-    match capacity {
-        0 => 0,
-        1..=7 => (capacity + 1).next_power_of_two(),
-        _ => capacity / 7 * 8,
-    }
-}
+const COMPACT_MIN_SLOTS: u64 = 64;
+const COMPACT_SPARSENESS: u64 = 8;
 
 impl Table {
     fn new(seeds: [u64; 4], capacity: usize) -> Table {
-        let [a, b, c, d] = seeds;
         Table {
-            slots: Vec::with_capacity(capacity),
-            free_head: NO_SLOT,
-            index: HashTable::with_capacity(capacity),
-            hasher: ahash::RandomState::with_seeds(a, b, c, d),
-            len: 0,
-            generation: 0,
-            payload_bytes: 0,
+            members: Slab::with_capacity(seeds, capacity),
         }
     }
 
+    fn len(&self) -> usize {
+        self.members.len()
+    }
+
     fn heap_bytes(&self) -> usize {
-        std::mem::size_of::<Table>()
-            + self.slots.capacity() * std::mem::size_of::<Slot>()
-            + index_buckets(self.index.capacity()) * INDEX_BYTES_PER_BUCKET
-            + self.payload_bytes
+        std::mem::size_of::<Table>() + self.members.heap_bytes()
     }
 
     fn find(&self, member: &[u8]) -> Option<u32> {
-        let hash = self.hasher.hash_one(member);
-        self.index
-            .find(hash, |&id| {
-                self.slots.get(id as usize).and_then(Slot::member) == Some(member)
-            })
-            .copied()
+        self.members.find(member)
     }
 
     /// True when added.
@@ -622,97 +546,25 @@ impl Table {
         if self.find(member).is_some() {
             return false;
         }
-        let slot = Slot::new(member);
-        self.payload_bytes += slot.heap_bytes();
-        let id = if self.free_head != NO_SLOT {
-            let id = self.free_head;
-            match self.slots.get_mut(id as usize) {
-                Some(s @ Slot::Free { .. }) => {
-                    if let Slot::Free { next_free } = *s {
-                        self.free_head = next_free;
-                    }
-                    *s = slot;
-                }
-                // A broken free list would corrupt data: stop here rather than go on.
-                _ => panic!("set free list points at a used slot {id}"),
-            }
-            id
-        } else {
-            let id = self.slots.len();
-            assert!(id < NO_SLOT as usize, "set over 4 billion members");
-            self.slots.push(slot);
-            id as u32
-        };
-        let hash = self.hasher.hash_one(member);
-        let (slots, hasher) = (&self.slots, &self.hasher);
-        self.index.insert_unique(hash, id, |&other| {
-            hasher.hash_one(
-                slots
-                    .get(other as usize)
-                    .and_then(Slot::member)
-                    .unwrap_or(b""),
-            )
-        });
-        self.len += 1;
+        self.members.insert(SmallBytes::new(member));
         true
     }
 
+    /// Compaction moves members to dense slots (keeping their order) and starts a new
+    /// generation for SSCAN cursors. Amortized O(1): it follows at least 7/8 of the
+    /// slots being emptied.
     fn remove(&mut self, member: &[u8]) -> bool {
-        let hash = self.hasher.hash_one(member);
-        let slots = &self.slots;
-        let Ok(found) = self.index.find_entry(hash, |&id| {
-            slots.get(id as usize).and_then(Slot::member) == Some(member)
-        }) else {
+        if self.members.remove_key(member).is_none() {
             return false;
-        };
-        let (id, _) = found.remove();
-        let free_head = self.free_head;
-        if let Some(s) = self.slots.get_mut(id as usize) {
-            self.payload_bytes -= s.heap_bytes();
-            *s = Slot::Free {
-                next_free: free_head,
-            };
-            self.free_head = id;
         }
-        self.len -= 1;
-        if self.len == 0 {
-            // Nothing to keep stable for a scan of an empty table: give memory back.
-            self.slots = Vec::new();
-            self.free_head = NO_SLOT;
-            self.index = HashTable::new();
-        } else if self.slots.len() >= COMPACT_MIN_SLOTS
-            && (self.len as usize).saturating_mul(COMPACT_SPARSENESS) < self.slots.len()
+        self.members.release_if_empty();
+        if self
+            .members
+            .is_sparse(COMPACT_MIN_SLOTS, COMPACT_SPARSENESS)
         {
-            self.compact();
+            self.members.compact();
         }
         true
-    }
-
-    /// Moves the members to dense slots (keeping their order), rebuilds the index at
-    /// its size, and starts a new generation for SSCAN cursors. Amortized O(1): it
-    /// follows at least 7/8 of the slots being emptied.
-    fn compact(&mut self) {
-        let old = std::mem::take(&mut self.slots);
-        let mut slots = Vec::with_capacity(self.len as usize);
-        slots.extend(old.into_iter().filter(|s| s.member().is_some()));
-        let mut index = HashTable::with_capacity(slots.len());
-        for (id, slot) in slots.iter().enumerate() {
-            let hash = self.hasher.hash_one(slot.member().unwrap_or_default());
-            let hasher = &self.hasher;
-            index.insert_unique(hash, id as u32, |&other: &u32| {
-                hasher.hash_one(
-                    slots
-                        .get(other as usize)
-                        .and_then(Slot::member)
-                        .unwrap_or_default(),
-                )
-            });
-        }
-        debug_assert_eq!(slots.len(), self.len as usize);
-        self.slots = slots;
-        self.index = index;
-        self.free_head = NO_SLOT;
-        self.generation = self.generation.wrapping_add(1);
     }
 }
 
@@ -735,7 +587,7 @@ mod tests {
 
     #[test]
     fn sizes() {
-        assert_eq!(std::mem::size_of::<Slot>(), 24);
+        assert_eq!(Slab::<SmallBytes>::slot_bytes(), 24);
         assert_eq!(std::mem::size_of::<Set>(), 16);
         assert_eq!(std::mem::size_of::<crate::types::Value>(), 24);
     }
@@ -889,7 +741,6 @@ mod tests {
         }
         assert!(s.is_empty());
         if let Set::Table(t) = &s {
-            assert_eq!(t.payload_bytes, 0);
             assert_eq!(t.heap_bytes(), std::mem::size_of::<Table>());
         }
     }

@@ -473,96 +473,33 @@ pub fn escape(bytes: &[u8]) -> String {
 }
 
 /// The end (exclusive) of the one complete reply starting at `pos`, `Ok(None)` when more
-/// bytes are needed, or an error for bytes that are not RESP.
+/// bytes are needed, or an error for bytes that are not RESP (keel-core's decoder).
 pub fn frame(buf: &[u8], pos: usize) -> Result<Option<usize>, String> {
-    let Some(&kind) = buf.get(pos) else {
+    let Some(rest) = buf.get(pos..) else {
         return Ok(None);
     };
-    let Some(line_end) = find_crlf(buf, pos + 1) else {
-        return Ok(None);
-    };
-    let header = &buf[pos + 1..line_end];
-    let after = line_end + 2;
-    match kind {
-        b'+' | b'-' | b':' | b'_' | b',' | b'#' | b'(' => Ok(Some(after)),
-        b'$' | b'!' | b'=' => {
-            let n = parse_len(header)?;
-            if n < 0 {
-                return Ok(Some(after));
-            }
-            let end = after + n as usize;
-            if buf.len() < end + 2 {
-                return Ok(None);
-            }
-            if &buf[end..end + 2] != b"\r\n" {
-                return Err(format!("bulk of {n} bytes not followed by CRLF at {end}"));
-            }
-            Ok(Some(end + 2))
-        }
-        b'*' | b'~' | b'>' | b'%' | b'|' => {
-            let n = parse_len(header)?;
-            if n < 0 {
-                return Ok(Some(after));
-            }
-            let items = if matches!(kind, b'%' | b'|') {
-                2 * n
-            } else {
-                n
-            };
-            let mut p = after;
-            for _ in 0..items {
-                match frame(buf, p)? {
-                    Some(e) => p = e,
-                    None => return Ok(None),
-                }
-            }
-            if kind == b'|' {
-                // An attribute decorates the reply that follows it.
-                return frame(buf, p);
-            }
-            Ok(Some(p))
-        }
-        other => Err(format!(
-            "unknown reply type byte {:?} at {pos}",
-            other as char
-        )),
+    match keel_core::resp::frame_len(rest) {
+        Ok(len) => Ok(len.map(|n| pos + n)),
+        Err(e) => Err(format!("{e} (from {pos})")),
     }
 }
 
-fn find_crlf(buf: &[u8], from: usize) -> Option<usize> {
-    buf.get(from..)?
-        .windows(2)
-        .position(|w| w == b"\r\n")
-        .map(|i| from + i)
-}
-
-fn parse_len(header: &[u8]) -> Result<i64, String> {
-    std::str::from_utf8(header)
-        .ok()
-        .and_then(|t| t.parse::<i64>().ok())
-        .filter(|&n| n >= -1)
-        .ok_or_else(|| format!("bad length {:?}", escape(header)))
-}
-
-/// The elements of a top-level RESP2 array reply (`*N` of complete replies), each as
-/// raw bytes; None for anything that is not an array.
+/// The elements of a top-level array or set reply, each as the raw bytes sent; None
+/// for anything else.
 pub fn array_elements(reply: &[u8]) -> Option<Vec<Vec<u8>>> {
-    if reply.first() != Some(&b'*') && reply.first() != Some(&b'~') {
-        return None;
+    match keel_core::resp::element_frames(reply)? {
+        (b'*' | b'~', items) => Some(items.into_iter().map(<[u8]>::to_vec).collect()),
+        _ => None,
     }
-    let line_end = find_crlf(reply, 1)?;
-    let n = parse_len(&reply[1..line_end]).ok()?;
-    if n < 0 {
-        return None;
+}
+
+/// A reply decoded into a `keel_core::resp::Value`; panics on anything but exactly one
+/// complete reply.
+pub fn decoded(reply: &[u8]) -> keel_core::resp::Value {
+    match keel_core::resp::decode(reply) {
+        Ok(Some((v, n))) if n == reply.len() => v,
+        other => panic!("not one reply ({other:?}): {}", escape(reply)),
     }
-    let mut p = line_end + 2;
-    let mut out = Vec::new();
-    for _ in 0..n {
-        let e = frame(reply, p).ok()??;
-        out.push(reply[p..e].to_vec());
-        p = e;
-    }
-    Some(out)
 }
 
 /// An array reply with its elements sorted, for commands whose order is unspecified
@@ -726,26 +663,57 @@ pub fn unordered_deep(reply: &[u8]) -> Vec<u8> {
 /// A reply's shape, for commands whose picks are random: aggregate headers and simple
 /// replies kept, bulk and double payloads dropped (a nil bulk kept as such).
 pub fn shape(reply: &[u8]) -> Vec<u8> {
+    use keel_core::resp::Value;
+    fn walk(v: &Value, out: &mut Vec<u8>) {
+        let mut header =
+            |tag: char, n: usize| out.extend_from_slice(format!("{tag}{n};").as_bytes());
+        match v {
+            Value::Bulk(_) => out.extend_from_slice(b"$;"),
+            Value::NullBulk => out.extend_from_slice(b"$-1;"),
+            Value::Double(_) => out.extend_from_slice(b",;"),
+            Value::Array(items) | Value::Set(items) | Value::Push(items) => {
+                let tag = match v {
+                    Value::Array(_) => '*',
+                    Value::Set(_) => '~',
+                    _ => '>',
+                };
+                header(tag, items.len());
+                for i in items {
+                    walk(i, out);
+                }
+            }
+            Value::Map(pairs) | Value::Attribute { attrs: pairs, .. } => {
+                header(
+                    if matches!(v, Value::Map(_)) { '%' } else { '|' },
+                    pairs.len(),
+                );
+                for (k, val) in pairs {
+                    walk(k, out);
+                    walk(val, out);
+                }
+                if let Value::Attribute { value, .. } = v {
+                    walk(value, out);
+                }
+            }
+            scalar => {
+                let bytes = scalar.encode();
+                out.extend_from_slice(bytes.strip_suffix(b"\r\n").unwrap_or(&bytes));
+                out.push(b';');
+            }
+        }
+    }
     let mut out = Vec::new();
     let mut p = 0;
     while p < reply.len() {
-        let Some(end) = find_crlf(reply, p) else {
-            break;
-        };
-        let line = &reply[p..end];
-        p = end + 2;
-        match line.first() {
-            Some(b'$') => match parse_len(&line[1..]) {
-                Ok(n) if n >= 0 => {
-                    p += n as usize + 2;
-                    out.extend_from_slice(b"$;");
-                }
-                _ => out.extend_from_slice(b"$-1;"),
-            },
-            Some(b',') => out.extend_from_slice(b",;"),
+        match keel_core::resp::decode(&reply[p..]) {
+            Ok(Some((v, n))) => {
+                walk(&v, &mut out);
+                p += n;
+            }
+            // Not RESP: kept whole, so both servers' bytes still compare.
             _ => {
-                out.extend_from_slice(line);
-                out.push(b';');
+                out.extend_from_slice(&reply[p..]);
+                break;
             }
         }
     }

@@ -1,0 +1,657 @@
+//! The one keyed table behind the keyspace and the hash, set and sorted-set tables,
+//! and where a snapshot's pre-image hook and incremental rehash will live. It knows an
+//! entry only by its key and heap bytes; it never reads a clock or draws randomness.
+//!
+//! Entries sit in chunks of slots with stable `u32` ids and an intrusive free list,
+//! found by key through a keyed hash index of 4-byte ids. Stable ids give SCAN Redis's
+//! guarantee for free: an entry present for a whole scan never moves, so a cursor that
+//! is a slot id passes it exactly once however the table grows or shrinks meanwhile;
+//! only `compact` moves entries, and it bumps `generation` so a cursor can tell. Full
+//! chunks never move, so growth copies at most one chunk; the first chunk grows
+//! geometrically so a small table stays small. A snapshot will copy a chunk before its
+//! first write; a rehash will move the index a bucket range at a time. It panics only
+//! on a corrupted free list or past 4 billion entries (going on would hand out a used
+//! slot).
+
+use hashbrown::HashTable;
+
+/// What the slab needs to know of an entry.
+pub trait SlabEntry {
+    /// The bytes the entry is found by; never changes while the entry is in a slab.
+    fn key(&self) -> &[u8];
+    /// Heap bytes owned beyond the slot itself, O(1): the slab asks on every change.
+    fn heap_bytes(&self) -> usize;
+}
+
+/// Slots per chunk, a power of two so an id splits into chunk and offset by shifting.
+pub const CHUNK_SLOTS: usize = 1 << CHUNK_SHIFT;
+const CHUNK_SHIFT: u32 = 12;
+/// Chunk capacity a growing chunk starts from.
+const MIN_CHUNK_SLOTS: usize = 4;
+const NO_SLOT: u32 = u32::MAX;
+/// Index bytes per bucket in hashbrown: a 4-byte slot id plus one control byte.
+const INDEX_BYTES_PER_BUCKET: usize = 5;
+
+/// A free slot links to the next free one, so the free list costs no memory: with the
+/// entry types used here (an enum tag or `SmallBytes` inside), `Slot<T>` is as big as
+/// `T` (the tests below pin that for every user).
+#[derive(Clone)]
+enum Slot<T> {
+    Used(T),
+    Free { next_free: u32 },
+}
+
+/// How far one `scan` call may go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ScanBudget {
+    /// Stop after visiting this many slots, used or free (the keyspace's SCAN).
+    Slots(usize),
+    /// Stop after handing out this many entries (HSCAN, SSCAN, ZSCAN).
+    Entries(usize),
+}
+
+#[derive(Clone)]
+pub struct Slab<T> {
+    /// Every chunk but the last holds exactly `CHUNK_SLOTS` slots, at that capacity.
+    chunks: Vec<Vec<Slot<T>>>,
+    free_head: u32,
+    index: HashTable<u32>,
+    hasher: ahash::RandomState,
+    len: u32,
+    /// Bumped by each `compact`, which moves entries to new ids.
+    generation: u32,
+    /// Sum of the entries' own heap bytes.
+    payload_bytes: usize,
+}
+
+fn slot_at<T>(chunks: &[Vec<Slot<T>>], id: u32) -> Option<&Slot<T>> {
+    chunks
+        .get((id >> CHUNK_SHIFT) as usize)?
+        .get(id as usize & (CHUNK_SLOTS - 1))
+}
+
+fn entry_at<T>(chunks: &[Vec<Slot<T>>], id: u32) -> Option<&T> {
+    match slot_at(chunks, id)? {
+        Slot::Used(e) => Some(e),
+        Slot::Free { .. } => None,
+    }
+}
+
+/// hashbrown's bucket count for a table reporting `capacity` (its load factor is 7/8,
+/// and tables under 8 buckets fill all but one).
+fn index_buckets(capacity: usize) -> usize {
+    match capacity {
+        0 => 0,
+        1..=7 => (capacity + 1).next_power_of_two(),
+        _ => capacity / 7 * 8,
+    }
+}
+
+impl<T: SlabEntry> Slab<T> {
+    /// An empty slab whose index is keyed by `seeds` (random from the OS in production,
+    /// from the seed in simulation), so iteration order is reproducible and hash
+    /// flooding is not.
+    pub fn new(seeds: [u64; 4]) -> Self {
+        Self::with_capacity(seeds, 0)
+    }
+
+    /// An empty slab with room for `capacity` entries in its first chunk and index.
+    pub fn with_capacity(seeds: [u64; 4], capacity: usize) -> Self {
+        let [a, b, c, d] = seeds;
+        let first = capacity.min(CHUNK_SLOTS);
+        Slab {
+            chunks: if first == 0 {
+                Vec::new()
+            } else {
+                vec![Vec::with_capacity(first)]
+            },
+            free_head: NO_SLOT,
+            index: HashTable::with_capacity(capacity),
+            hasher: ahash::RandomState::with_seeds(a, b, c, d),
+            len: 0,
+            generation: 0,
+            payload_bytes: 0,
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.len as usize
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Ids handed out so far, used or free: every id is below this.
+    pub fn span(&self) -> u64 {
+        match self.chunks.last() {
+            Some(last) => ((self.chunks.len() - 1) * CHUNK_SLOTS + last.len()) as u64,
+            None => 0,
+        }
+    }
+
+    /// Changes whenever `compact` moved entries to new ids.
+    pub fn generation(&self) -> u32 {
+        self.generation
+    }
+
+    /// Bytes one slot takes.
+    pub fn slot_bytes() -> usize {
+        std::mem::size_of::<Slot<T>>()
+    }
+
+    /// Bytes one entry costs beyond its own heap bytes: its slot and its index bucket.
+    pub fn entry_overhead_bytes() -> usize {
+        Self::slot_bytes() + INDEX_BYTES_PER_BUCKET
+    }
+
+    /// Heap bytes held, O(1): slots, index and the entries' payloads (not the `Slab`
+    /// struct itself, which its owner places).
+    pub fn heap_bytes(&self) -> usize {
+        self.overhead_bytes() + self.payload_bytes
+    }
+
+    /// The table's own bytes, O(1): slots and index, without the entries' payloads.
+    pub fn overhead_bytes(&self) -> usize {
+        let slots = match self.chunks.last() {
+            Some(last) => (self.chunks.len() - 1) * CHUNK_SLOTS + last.capacity(),
+            None => 0,
+        };
+        slots * Self::slot_bytes()
+            + self.chunks.capacity() * std::mem::size_of::<Vec<Slot<T>>>()
+            + index_buckets(self.index.capacity()) * INDEX_BYTES_PER_BUCKET
+    }
+
+    fn hash(&self, key: &[u8]) -> u64 {
+        self.hasher.hash_one(key)
+    }
+
+    #[inline]
+    pub fn get(&self, id: u32) -> Option<&T> {
+        entry_at(&self.chunks, id)
+    }
+
+    /// Mutable access for changes that keep the entry's key and heap bytes (TTLs,
+    /// access times, scores); anything else goes through `update` or `replace`.
+    #[inline]
+    pub fn get_mut(&mut self, id: u32) -> Option<&mut T> {
+        let slot = self
+            .chunks
+            .get_mut((id >> CHUNK_SHIFT) as usize)?
+            .get_mut(id as usize & (CHUNK_SLOTS - 1))?;
+        match slot {
+            Slot::Used(e) => Some(e),
+            Slot::Free { .. } => None,
+        }
+    }
+
+    /// Changes an entry in place, keeping its heap bytes accounted. `f` must keep the
+    /// entry's key.
+    pub fn update<R>(&mut self, id: u32, f: impl FnOnce(&mut T) -> R) -> Option<R> {
+        let e = self.get_mut(id)?;
+        let before = e.heap_bytes();
+        let result = f(e);
+        let after = e.heap_bytes();
+        debug_assert!(self.payload_bytes >= before);
+        self.payload_bytes = self.payload_bytes - before + after;
+        Some(result)
+    }
+
+    /// Puts `entry`, which has the same key, in slot `id`; returns the old entry.
+    pub fn replace(&mut self, id: u32, entry: T) -> Option<T> {
+        self.update(id, |e| {
+            debug_assert!(e.key() == entry.key(), "replace changed the key");
+            std::mem::replace(e, entry)
+        })
+    }
+
+    /// The id of the entry with `key`.
+    #[inline]
+    pub fn find(&self, key: &[u8]) -> Option<u32> {
+        let chunks = &self.chunks;
+        self.index
+            .find(self.hash(key), |&id| {
+                entry_at(chunks, id).is_some_and(|e| e.key() == key)
+            })
+            .copied()
+    }
+
+    /// The entry with `key`.
+    pub fn get_by_key(&self, key: &[u8]) -> Option<&T> {
+        self.get(self.find(key)?)
+    }
+
+    /// Inserts an entry whose key is known to be absent; returns its id.
+    pub fn insert(&mut self, entry: T) -> u32 {
+        debug_assert!(self.find(entry.key()).is_none(), "insert of a present key");
+        let hash = self.hash(entry.key());
+        self.payload_bytes += entry.heap_bytes();
+        let id = self.alloc(entry);
+        let (chunks, hasher) = (&self.chunks, &self.hasher);
+        self.index.insert_unique(hash, id, |&other| {
+            hasher.hash_one(entry_at(chunks, other).map_or(&b""[..], T::key))
+        });
+        self.len += 1;
+        id
+    }
+
+    /// A slot for `entry`: the last one freed, else a new one at the end.
+    fn alloc(&mut self, entry: T) -> u32 {
+        if self.free_head != NO_SLOT {
+            let id = self.free_head;
+            if let Some(slot) = self
+                .chunks
+                .get_mut((id >> CHUNK_SHIFT) as usize)
+                .and_then(|c| c.get_mut(id as usize & (CHUNK_SLOTS - 1)))
+            {
+                if let Slot::Free { next_free } = *slot {
+                    *slot = Slot::Used(entry);
+                    self.free_head = next_free;
+                    return id;
+                }
+            }
+            // A broken free list would corrupt data: stop here rather than go on.
+            panic!("slab free list points at a used slot {id}");
+        }
+        let id = self.span();
+        assert!(id < u64::from(NO_SLOT), "slab over 4 billion entries");
+        if self.chunks.last().is_none_or(|c| c.len() == CHUNK_SLOTS) {
+            // The first chunk grows as the table does; later ones are born full size.
+            let capacity = if self.chunks.is_empty() {
+                MIN_CHUNK_SLOTS
+            } else {
+                CHUNK_SLOTS
+            };
+            self.chunks.push(Vec::with_capacity(capacity));
+        }
+        if let Some(chunk) = self.chunks.last_mut() {
+            if chunk.len() == chunk.capacity() {
+                let target = (chunk.len() * 2).clamp(MIN_CHUNK_SLOTS, CHUNK_SLOTS);
+                chunk.reserve_exact(target - chunk.len());
+            }
+            chunk.push(Slot::Used(entry));
+        }
+        id as u32
+    }
+
+    /// Removes the entry in slot `id` and returns it.
+    pub fn remove(&mut self, id: u32) -> Option<T> {
+        let hash = self.hash(self.get(id)?.key());
+        if let Ok(found) = self.index.find_entry(hash, |&other| other == id) {
+            found.remove();
+        }
+        self.free(id)
+    }
+
+    /// Removes the entry with `key`; returns its id and the entry.
+    pub fn remove_key(&mut self, key: &[u8]) -> Option<(u32, T)> {
+        let hash = self.hash(key);
+        let chunks = &self.chunks;
+        let found = self
+            .index
+            .find_entry(hash, |&id| {
+                entry_at(chunks, id).is_some_and(|e| e.key() == key)
+            })
+            .ok()?;
+        let (id, _) = found.remove();
+        Some((id, self.free(id)?))
+    }
+
+    /// Frees slot `id`, already out of the index.
+    fn free(&mut self, id: u32) -> Option<T> {
+        let free_head = self.free_head;
+        let slot = self
+            .chunks
+            .get_mut((id >> CHUNK_SHIFT) as usize)?
+            .get_mut(id as usize & (CHUNK_SLOTS - 1))?;
+        let Slot::Used(entry) = std::mem::replace(
+            slot,
+            Slot::Free {
+                next_free: free_head,
+            },
+        ) else {
+            return None;
+        };
+        self.free_head = id;
+        self.len -= 1;
+        self.payload_bytes -= entry.heap_bytes();
+        Some(entry)
+    }
+
+    /// Every entry with its id, in id order.
+    pub fn iter(&self) -> impl Iterator<Item = (u32, &T)> {
+        self.chunks.iter().enumerate().flat_map(|(c, chunk)| {
+            chunk.iter().enumerate().filter_map(move |(i, s)| match s {
+                Slot::Used(e) => Some(((c * CHUNK_SLOTS + i) as u32, e)),
+                Slot::Free { .. } => None,
+            })
+        })
+    }
+
+    /// Entries in id order from id `cursor` on, within `budget`. Returns the next
+    /// cursor, 0 when the scan is complete (an id past the end completes it too).
+    pub fn scan<'a>(
+        &'a self,
+        cursor: u64,
+        budget: ScanBudget,
+        mut visit: impl FnMut(u32, &'a T),
+    ) -> u64 {
+        let (max_slots, max_entries) = match budget {
+            ScanBudget::Slots(n) => (n.max(1), usize::MAX),
+            ScanBudget::Entries(n) => (usize::MAX, n.max(1)),
+        };
+        let span = self.span();
+        let mut id = cursor;
+        let (mut slots, mut entries) = (0usize, 0usize);
+        while id < span && slots < max_slots && entries < max_entries {
+            if let Some(e) = self.get(id as u32) {
+                visit(id as u32, e);
+                entries += 1;
+            }
+            id += 1;
+            slots += 1;
+        }
+        if id >= span {
+            0
+        } else {
+            id
+        }
+    }
+
+    /// A uniformly drawn id of a present entry, using `draw(n)` -> [0, n): up to
+    /// `tries` random slots (a dense slab hits at once), then a walk from a random one.
+    pub fn random_id(&self, tries: usize, mut draw: impl FnMut(u64) -> u64) -> Option<u32> {
+        if self.len == 0 {
+            return None;
+        }
+        let span = self.span();
+        for _ in 0..tries {
+            let id = draw(span) as u32;
+            if self.get(id).is_some() {
+                return Some(id);
+            }
+        }
+        let start = draw(span);
+        (0..span)
+            .map(|i| ((start + i) % span) as u32)
+            .find(|&id| self.get(id).is_some())
+    }
+
+    /// Gives the storage of an empty slab back (nothing to keep stable for a scan).
+    pub fn release_if_empty(&mut self) {
+        if self.len == 0 {
+            self.chunks = Vec::new();
+            self.free_head = NO_SLOT;
+            self.index = HashTable::new();
+            self.payload_bytes = 0;
+        }
+    }
+
+    /// Empties the slab, keeping its hash keys; returns the old contents for the
+    /// caller to free (perhaps off the event loop).
+    pub fn take(&mut self) -> Slab<T> {
+        let empty = Slab {
+            chunks: Vec::new(),
+            free_head: NO_SLOT,
+            index: HashTable::new(),
+            hasher: self.hasher.clone(),
+            len: 0,
+            generation: self.generation,
+            payload_bytes: 0,
+        };
+        std::mem::replace(self, empty)
+    }
+
+    /// Whether at least `min_slots` slots are handed out and under 1/`sparseness` of
+    /// them hold entries.
+    pub fn is_sparse(&self, min_slots: u64, sparseness: u64) -> bool {
+        let span = self.span();
+        span >= min_slots && u64::from(self.len).saturating_mul(sparseness) < span
+    }
+
+    /// Moves the entries to dense ids (keeping their order), rebuilds the index at its
+    /// size and starts a new generation. O(span): callers compact only once most slots
+    /// are free, so it stays amortized O(1) per removal.
+    pub fn compact(&mut self) {
+        let old = std::mem::take(&mut self.chunks);
+        let mut fresh = Slab::with_capacity([0; 4], self.len());
+        fresh.hasher = self.hasher.clone();
+        fresh.generation = self.generation.wrapping_add(1);
+        for slot in old.into_iter().flatten() {
+            if let Slot::Used(e) = slot {
+                fresh.insert(e);
+            }
+        }
+        debug_assert_eq!(fresh.len, self.len);
+        *self = fresh;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::{BTreeMap, BTreeSet};
+
+    #[derive(Clone, Debug, PartialEq)]
+    struct E {
+        key: Vec<u8>,
+        value: u64,
+    }
+
+    impl SlabEntry for E {
+        fn key(&self) -> &[u8] {
+            &self.key
+        }
+        fn heap_bytes(&self) -> usize {
+            self.key.capacity()
+        }
+    }
+
+    fn e(key: &str, value: u64) -> E {
+        E {
+            key: key.as_bytes().to_vec(),
+            value,
+        }
+    }
+
+    #[test]
+    fn free_slots_cost_nothing_extra() {
+        // Each user pins its own slot size beside its entry type; this one is the set's.
+        assert_eq!(Slab::<crate::types::SmallBytes>::slot_bytes(), 24);
+    }
+
+    #[test]
+    fn insert_find_remove_reuses_last_freed_first() {
+        let mut s = Slab::new([1, 2, 3, 4]);
+        for i in 0..10_000 {
+            assert_eq!(s.insert(e(&format!("k{i}"), i)), i as u32);
+        }
+        assert_eq!(s.len(), 10_000);
+        assert_eq!(s.span(), 10_000);
+        assert_eq!(s.get_by_key(b"k4097").map(|e| e.value), Some(4097));
+        assert_eq!(s.remove(7).map(|e| e.value), Some(7));
+        assert_eq!(
+            s.remove_key(b"k4097").map(|(id, e)| (id, e.value)),
+            Some((4097, 4097))
+        );
+        assert_eq!(s.remove_key(b"k4097"), None);
+        assert_eq!(s.remove(7), None);
+        assert_eq!(s.find(b"k7"), None);
+        assert_eq!(s.insert(e("a", 0)), 4097);
+        assert_eq!(s.insert(e("b", 0)), 7);
+        assert_eq!(s.insert(e("c", 0)), 10_000);
+        assert_eq!(s.iter().count(), 10_001);
+        assert_eq!(s.find(b"b"), Some(7));
+    }
+
+    #[test]
+    fn memory_is_accounted_and_returns() {
+        let mut s = Slab::new([5; 4]);
+        assert_eq!(s.heap_bytes(), 0);
+        let id = s.insert(e("key", 1));
+        let one = s.heap_bytes();
+        assert!(one >= 3 + Slab::<E>::slot_bytes());
+        s.update(id, |x| x.key.reserve_exact(100)).unwrap();
+        assert!(s.heap_bytes() >= one + 100);
+        let old = s.replace(id, e("key", 2)).unwrap();
+        assert_eq!(old.value, 1);
+        assert_eq!(s.heap_bytes(), one);
+        s.remove(id).unwrap();
+        s.release_if_empty();
+        assert_eq!(s.heap_bytes(), 0);
+        // Full chunks are exactly chunk sized; only the first grows geometrically.
+        for i in 0..(CHUNK_SLOTS * 2 + 1) {
+            s.insert(e(&i.to_string(), 0));
+        }
+        assert_eq!(s.chunks.len(), 3);
+        assert!(s.chunks.iter().take(2).all(|c| c.capacity() == CHUNK_SLOTS));
+    }
+
+    #[test]
+    fn compact_keeps_order_and_bumps_generation() {
+        let mut s = Slab::new([3; 4]);
+        for i in 0..100 {
+            s.insert(e(&i.to_string(), i));
+        }
+        for i in 0..100 {
+            if i % 10 != 0 {
+                s.remove_key(i.to_string().as_bytes()).unwrap();
+            }
+        }
+        assert!(s.is_sparse(64, 8));
+        let before: Vec<u64> = s.iter().map(|(_, e)| e.value).collect();
+        s.compact();
+        assert_eq!(s.generation(), 1);
+        assert_eq!(s.span(), 10);
+        let after: Vec<u64> = s.iter().map(|(_, e)| e.value).collect();
+        assert_eq!(before, after);
+        assert_eq!(s.find(b"50"), Some(5));
+        assert!(!s.is_sparse(64, 8));
+    }
+
+    #[test]
+    fn random_id_finds_the_one_entry_of_a_sparse_slab() {
+        let mut s = Slab::new([0; 4]);
+        for i in 0..5000 {
+            s.insert(e(&i.to_string(), i));
+        }
+        for i in 0..5000 {
+            if i != 4321 {
+                s.remove_key(i.to_string().as_bytes());
+            }
+        }
+        let mut x = 1u64;
+        let id = s.random_id(8, |n| {
+            x = x.wrapping_mul(6364136223846793005).wrapping_add(1);
+            (x >> 33) % n
+        });
+        assert_eq!(id.and_then(|id| s.get(id)).map(|e| e.value), Some(4321));
+        assert_eq!(Slab::<E>::new([0; 4]).random_id(8, |_| 0), None);
+    }
+
+    #[test]
+    fn scan_budgets() {
+        let mut s = Slab::new([9; 4]);
+        for i in 0..10 {
+            s.insert(e(&i.to_string(), i));
+        }
+        for i in [1, 2, 3] {
+            s.remove(i);
+        }
+        let mut seen = Vec::new();
+        assert_eq!(s.scan(0, ScanBudget::Slots(3), |id, _| seen.push(id)), 3);
+        assert_eq!(seen, vec![0]);
+        assert_eq!(s.scan(3, ScanBudget::Entries(2), |id, _| seen.push(id)), 6);
+        assert_eq!(
+            s.scan(6, ScanBudget::Entries(100), |id, _| seen.push(id)),
+            0
+        );
+        assert_eq!(seen, vec![0, 4, 5, 6, 7, 8, 9]);
+        assert_eq!(s.scan(u64::MAX, ScanBudget::Slots(1), |_, _| panic!()), 0);
+    }
+
+    mod props {
+        use super::*;
+        use proptest::prelude::*;
+
+        #[derive(Debug, Clone)]
+        enum Op {
+            Insert(u16),
+            Remove(u16),
+            Compact,
+            Scan(u8),
+        }
+
+        fn op() -> impl Strategy<Value = Op> {
+            prop_oneof![
+                4 => (0u16..300).prop_map(Op::Insert),
+                3 => (0u16..300).prop_map(Op::Remove),
+                1 => Just(Op::Compact),
+                2 => (1u8..20).prop_map(Op::Scan),
+            ]
+        }
+
+        proptest! {
+            /// Against a map: same contents, ids stable until a compaction, and a scan
+            /// running through the changes returns every entry present throughout.
+            #[test]
+            fn matches_model(ops in proptest::collection::vec(op(), 1..300)) {
+                let mut s = Slab::new([7; 4]);
+                let mut model: BTreeMap<u16, u32> = BTreeMap::new();
+                let mut present_throughout: BTreeSet<u16> = BTreeSet::new();
+                let mut returned = BTreeSet::new();
+                let mut cursor = 0u64;
+                let mut scan_generation = s.generation();
+                for o in ops {
+                    match o {
+                        Op::Insert(k) => {
+                            let key = k.to_string();
+                            if let std::collections::btree_map::Entry::Vacant(v) = model.entry(k) {
+                                v.insert(s.insert(e(&key, u64::from(k))));
+                            }
+                        }
+                        Op::Remove(k) => {
+                            let got = s.remove_key(k.to_string().as_bytes()).map(|(id, _)| id);
+                            prop_assert_eq!(got, model.remove(&k));
+                            present_throughout.remove(&k);
+                        }
+                        Op::Compact => {
+                            s.compact();
+                            for (k, id) in model.iter_mut() {
+                                *id = s.find(k.to_string().as_bytes()).unwrap();
+                            }
+                        }
+                        Op::Scan(n) => {
+                            if cursor == 0 || scan_generation != s.generation() {
+                                // A new scan (or one a compaction restarted).
+                                if cursor == 0 {
+                                    present_throughout = model.keys().copied().collect();
+                                    returned.clear();
+                                }
+                                cursor = 0;
+                                scan_generation = s.generation();
+                            }
+                            cursor = s.scan(cursor, ScanBudget::Entries(n as usize), |_, e| {
+                                returned.insert(e.value as u16);
+                            });
+                            if cursor == 0 {
+                                for k in &present_throughout {
+                                    prop_assert!(returned.contains(k), "scan missed {}", k);
+                                }
+                            }
+                        }
+                    }
+                    prop_assert_eq!(s.len(), model.len());
+                    for (k, id) in &model {
+                        prop_assert_eq!(s.find(k.to_string().as_bytes()), Some(*id));
+                        prop_assert_eq!(s.get(*id).map(|e| e.value), Some(u64::from(*k)));
+                    }
+                    let ids: Vec<u32> = s.iter().map(|(id, _)| id).collect();
+                    let mut want: Vec<u32> = model.values().copied().collect();
+                    want.sort_unstable();
+                    prop_assert_eq!(ids, want);
+                }
+            }
+        }
+    }
+}
