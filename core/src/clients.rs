@@ -10,10 +10,11 @@ use crate::blocking::{self, reply_timeout};
 use crate::client::{arm_output_limit, Client, ClientTable, ReplyMode};
 use crate::config::ClientOutputBufferLimit;
 use crate::io::ConnId;
-use crate::keyspace::Keyspace;
+use crate::keyspace::{EvictParams, EvictResult, Keyspace};
 use crate::multi::WatchRegistry;
 use crate::pubsub::PubSub;
 use crate::server::Server;
+use rand::Rng;
 
 /// Baseline bytes a node counts before any key or client (tables, shared state), so
 /// `used_memory` of an empty node is in the range Redis reports.
@@ -65,6 +66,35 @@ impl Clients {
             + keyspace.used_bytes()
             + self.table.memory_bytes()
             + self.running_client_bytes
+    }
+
+    /// Redis's `performEvictions`: when `used_memory` is over `maxmemory`, evicts keys
+    /// under the configured policy, bounded by `maxmemory-eviction-tenacity`. The
+    /// evicted keys wait in `keyspace.evicted_log` for `drain_keyspace_log`.
+    pub fn evict_keys(&self, keyspace: &mut Keyspace, server: &mut Server) -> EvictResult {
+        let max_bytes = server.hot.maxmemory_bytes;
+        if max_bytes == 0 {
+            return EvictResult::Ok;
+        }
+        let others = (BASELINE_USED_BYTES + self.memory_bytes()) as u64;
+        let used = |ks: &Keyspace| others + ks.used_bytes() as u64;
+        if used(keyspace) <= max_bytes {
+            return EvictResult::Ok;
+        }
+        let s = server.config.settings();
+        let params = EvictParams {
+            policy: s.maxmemory_policy,
+            samples: s.maxmemory_samples,
+            budget_keys: crate::keyspace::evict::eviction_budget_keys(
+                s.maxmemory_eviction_tenacity,
+            ),
+            lazy: s.lazyfree_lazy_eviction,
+        };
+        let before = keyspace.evicted_keys;
+        let rng = &mut server.rng;
+        let result = keyspace.evict(&params, max_bytes, used, |n| rng.gen_range(0..n.max(1)));
+        server.stats.evicted_keys += keyspace.evicted_keys - before;
+        result
     }
 
     /// Bytes the clients hold (buffers, queued transactions, subscriptions), the
@@ -157,8 +187,28 @@ impl Clients {
         server: &mut Server,
         mut running: Option<&mut Client>,
     ) {
-        if keyspace.expired_log.is_empty() && keyspace.new_log.is_empty() {
+        if keyspace.expired_log.is_empty()
+            && keyspace.new_log.is_empty()
+            && keyspace.evicted_log.is_empty()
+        {
             return;
+        }
+        for (db, key, lazy) in std::mem::take(&mut keyspace.evicted_log) {
+            let key = key.as_bytes();
+            // Redis's propagateDeletion: UNLINK when freed lazily, DEL otherwise.
+            let verb: &[u8] = if lazy { b"UNLINK" } else { b"DEL" };
+            server
+                .propagation
+                .record(db, crate::propagate::argv(&[verb, key]));
+            self.watch.touch_expired(db, key);
+            self.notify_keyspace_event(
+                server,
+                running.as_deref_mut(),
+                crate::notify::EVICTED,
+                "evicted",
+                key,
+                db,
+            );
         }
         for (db, key) in std::mem::take(&mut keyspace.expired_log) {
             let key = key.as_bytes();

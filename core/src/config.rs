@@ -429,8 +429,8 @@ pub static DIRECTIVES: &[Directive] = &[
     entry("lazyfree-lazy-server-del", None, BOOL, "no", M).keel().to(|s, v| s.lazyfree_lazy_server_del = v.flag()),
     entry("lazyfree-lazy-user-del", None, BOOL, "no", M).keel().to(|s, v| s.lazyfree_lazy_user_del = v.flag()),
     entry("lazyfree-lazy-user-flush", None, BOOL, "no", M).keel().to(|s, v| s.lazyfree_lazy_user_flush = v.flag()),
-    entry("lfu-decay-time", None, int(0, INT_MAX), "1", M).to(|s, v| s.lfu_decay_time_mins = v.int()),
-    entry("lfu-log-factor", None, int(0, INT_MAX), "10", M).to(|s, v| s.lfu_log_factor = v.int()),
+    entry("lfu-decay-time", None, int(0, INT_MAX), "1", M).keel().to(|s, v| s.lfu_decay_time_mins = v.int()),
+    entry("lfu-log-factor", None, int(0, INT_MAX), "10", M).keel().to(|s, v| s.lfu_log_factor = v.int()),
     entry("list-compress-depth", None, int(0, INT_MAX), "0", M),
     entry("list-max-listpack-size", Some("list-max-ziplist-size"), int(INT_MIN, INT_MAX), "-2", M).keel().to(|s, v| s.list_max_listpack_size = v.int()),
     entry("loading-process-events-interval-bytes", None, int(1024, INT_MAX), "2097152", M).hidden(),
@@ -451,8 +451,10 @@ pub static DIRECTIVES: &[Directive] = &[
         },
         "0",
         M,
-    ),
-    entry("maxmemory-eviction-tenacity", None, int(0, 100), "10", M),
+    )
+    .keel()
+    .to(|s, v| s.maxmemory_clients = v.int()),
+    entry("maxmemory-eviction-tenacity", None, int(0, 100), "10", M).keel().to(|s, v| s.maxmemory_eviction_tenacity = v.int()),
     entry("maxmemory-policy", None, one_of(MAXMEMORY_POLICIES), "noeviction", M).keel().to(|s, v| s.maxmemory_policy = v.choice()),
     entry("maxmemory-samples", None, int(1, INT_MAX), "5", M).keel().to(|s, v| s.maxmemory_samples = v.int()),
     entry("min-replicas-max-lag", Some("min-slaves-max-lag"), int(0, INT_MAX), "10", M).to(|s, v| s.min_replicas_max_lag_secs = v.int()),
@@ -864,6 +866,16 @@ impl MaxmemoryPolicy {
             MaxmemoryPolicy::VolatileLru | MaxmemoryPolicy::AllkeysLru
         )
     }
+    /// Any key may be evicted (Redis's `MAXMEMORY_FLAG_ALLKEYS`); otherwise only keys
+    /// with a TTL.
+    pub fn is_allkeys(self) -> bool {
+        matches!(
+            self,
+            MaxmemoryPolicy::AllkeysLru
+                | MaxmemoryPolicy::AllkeysLfu
+                | MaxmemoryPolicy::AllkeysRandom
+        )
+    }
 }
 
 choices!(
@@ -956,6 +968,11 @@ pub struct Settings {
     pub maxmemory_policy: MaxmemoryPolicy,
     /// `maxmemory-samples`.
     pub maxmemory_samples: u32,
+    /// `maxmemory-eviction-tenacity` (0..=100).
+    pub maxmemory_eviction_tenacity: u32,
+    /// `maxmemory-clients`: bytes when positive, a percent of `maxmemory` when
+    /// negative (`N%` is stored as `-N`), 0 for no limit.
+    pub maxmemory_clients: i64,
     /// `lfu-log-factor`.
     pub lfu_log_factor: u32,
     /// `lfu-decay-time`: minutes per halving of a key's LFU counter.
@@ -3429,6 +3446,8 @@ mod tests {
         ("maxmemory", "100mb", "104857600", |s| s.maxmemory_bytes == 100 << 20),
         ("maxmemory-policy", "allkeys-lfu", "allkeys-lfu", |s| s.maxmemory_policy == MaxmemoryPolicy::AllkeysLfu),
         ("maxmemory-samples", "9", "9", |s| s.maxmemory_samples == 9),
+        ("maxmemory-clients", "10%", "10%", |s| s.maxmemory_clients == -10),
+        ("maxmemory-eviction-tenacity", "42", "42", |s| s.maxmemory_eviction_tenacity == 42),
         ("min-replicas-max-lag", "20", "20", |s| s.min_replicas_max_lag_secs == 20),
         ("min-replicas-to-write", "2", "2", |s| s.min_replicas_to_write == 2),
         ("notify-keyspace-events", "Kx", "xK", |s| s.notify_keyspace_events_flags == NOTIFY_KEYSPACE | NOTIFY_EXPIRED),

@@ -43,6 +43,8 @@ pub struct Stats {
     pub total_error_replies: u64,
     pub unexpected_error_replies: u64,
     pub evicted_keys: u64,
+    /// Clients closed by `maxmemory-clients` (INFO `evicted_clients`).
+    pub evicted_clients: u64,
     /// Samples of (mono_ms, commands processed) for instantaneous_ops_per_sec.
     pub ops_samples: VecDeque<(u64, u64)>,
 }
@@ -155,10 +157,8 @@ impl Server {
         self.repl_id.as_deref().unwrap_or(&self.run_id)
     }
 
-    /// Whether writes are refused: `maxmemory` is set and used memory (asked of
-    /// `used_bytes` only then: it is on every write's path) is over it. Eviction
-    /// policies come later; until then every policy behaves as `noeviction` (writes
-    /// refused, reads served).
+    /// Whether used memory (asked of `used_bytes` only when `maxmemory` is set) is
+    /// over `maxmemory`; eviction (`Clients::evict_keys`) brings it back under.
     pub fn over_maxmemory(&self, used_bytes: impl FnOnce() -> usize) -> bool {
         let max = self.hot.maxmemory_bytes;
         max > 0 && used_bytes() as u64 > max

@@ -151,12 +151,12 @@ impl<T: SlabEntry> Slab<T> {
         self.overhead_bytes() + self.payload_bytes
     }
 
-    /// The table's own bytes, O(1): slots and index, without the entries' payloads.
+    /// The table's own bytes, O(1): used slots and the index, without the entries'
+    /// payloads. Free slots are not counted: the next insert takes one before any
+    /// new memory, so they are spare room as an allocator's free lists are (RSS, not
+    /// `used_memory`), and eviction must see a removal give its slot back.
     pub fn overhead_bytes(&self) -> usize {
-        let slots = match self.chunks.last() {
-            Some(last) => (self.chunks.len() - 1) * CHUNK_SLOTS + last.capacity(),
-            None => 0,
-        };
+        let slots = self.len as usize;
         slots * Self::slot_bytes()
             + self.chunks.capacity() * std::mem::size_of::<Vec<Slot<T>>>()
             + index_buckets(self.index.capacity()) * INDEX_BYTES_PER_BUCKET

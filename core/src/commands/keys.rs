@@ -228,7 +228,7 @@ fn rename_generic(ctx: &mut Ctx<'_>, argv: &Argv<'_>, nx: bool) {
     let d = ctx.keyspace.db_mut(db);
     if let Some(entry) = d.remove(src_id) {
         let id = d.insert(dst, entry.value);
-        d.touch(id, entry.access_secs);
+        d.touch(id, entry.access);
         if entry.expire_at_ms != 0 {
             d.set_expire(id, entry.expire_at_ms);
         }
@@ -321,9 +321,10 @@ fn copy(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
         }
         ctx.keyspace.db_mut(dst_db).remove(dst_id);
     }
+    let access = ctx.keyspace.fresh_access();
     let d = ctx.keyspace.db_mut(dst_db);
     let id = d.insert(dst, entry.value);
-    d.touch(id, ctx.now.mono_secs());
+    d.touch(id, access);
     if entry.expire_at_ms != 0 {
         d.set_expire(id, entry.expire_at_ms);
     }
@@ -359,7 +360,7 @@ fn move_key(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
     if let Some(entry) = ctx.keyspace.db_mut(src_db).remove(src_id) {
         let d = ctx.keyspace.db_mut(dst_db);
         let id = d.insert(key, entry.value);
-        d.touch(id, entry.access_secs);
+        d.touch(id, entry.access);
         if entry.expire_at_ms != 0 {
             d.set_expire(id, entry.expire_at_ms);
         }
@@ -608,15 +609,16 @@ fn lfu_policy(ctx: &Ctx<'_>) -> bool {
 }
 
 fn object_freq(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
-    let Some(_id) = object_lookup(ctx, argv) else {
+    let Some(id) = object_lookup(ctx, argv) else {
         return;
     };
     if !lfu_policy(ctx) {
         ctx.out().error("ERR An LFU maxmemory policy is not selected, access frequency not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.");
         return;
     }
-    // The LFU counter arrives with eviction; a fresh key's counter is LFU_INIT_VAL.
-    ctx.out().int(5);
+    let db = ctx.db();
+    let freq = ctx.keyspace.lfu_freq(db, id);
+    ctx.out().int(i64::from(freq));
 }
 
 fn object_idletime(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
@@ -628,9 +630,8 @@ fn object_idletime(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
         return;
     }
     let db = ctx.db();
-    let last = ctx.keyspace.db(db).get(id).map_or(0, |e| e.access_secs);
-    let idle = ctx.now.mono_secs().saturating_sub(last);
-    ctx.out().int(idle as i64);
+    let idle_secs = ctx.keyspace.idle_ms(db, id) / 1000;
+    ctx.out().int(idle_secs as i64);
 }
 
 /// Redis shares the integers 0..9999 (`OBJ_SHARED_INTEGERS`) unless an LRU/LFU policy

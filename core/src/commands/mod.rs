@@ -125,6 +125,12 @@ impl Ctx<'_> {
     /// Call after a command changed `server.config`, so cached values follow.
     pub fn config_changed(&mut self) {
         config_changed(self.server, self.keyspace, self.clients);
+        // A lower `maxmemory` (or a new policy) takes effect at once, as Redis's
+        // updateMaxmemory evicts right away.
+        if self.server.hot.maxmemory_bytes > 0 {
+            self.clients.evict_keys(self.keyspace, self.server);
+            self.drain_keyspace_log();
+        }
     }
 
     /// Redis's `signalModifiedKey`: call after a command changed `key` in the
@@ -195,6 +201,12 @@ impl Ctx<'_> {
 pub fn config_changed(server: &mut Server, keyspace: &mut Keyspace, clients: &mut Clients) {
     let limits_changed = server.refresh_hot();
     keyspace.log_new_keys = server.hot.notify_flags & crate::notify::NEW != 0;
+    let s = server.config.settings();
+    keyspace.access = crate::keyspace::AccessPolicy {
+        lfu: s.maxmemory_policy.is_lfu(),
+        lfu_log_factor: s.lfu_log_factor,
+        lfu_decay_time_mins: s.lfu_decay_time_mins,
+    };
     if limits_changed {
         // Rare (CONFIG SET client-output-buffer-limit): re-arm every client.
         clients.rearm_output_limits(&server.hot.output_limits);
@@ -529,8 +541,15 @@ fn run_checked(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> Dispatch {
     let may_use_memory = spec.flags.contains(CmdFlags::DENYOOM)
         || (parent.name == "exec" && ctx.client.multi.as_ref().is_some_and(|m| m.denyoom))
         || (in_multi && !matches!(parent.name, "exec" | "discard" | "quit" | "reset"));
+    // Redis's processCommand evicts before every command while `maxmemory` is set,
+    // and refuses one that may grow memory only when nothing more could go.
+    let out_of_memory = ctx.server.hot.maxmemory_bytes > 0 && {
+        let result = ctx.clients.evict_keys(ctx.keyspace, ctx.server);
+        ctx.drain_keyspace_log();
+        result == crate::keyspace::EvictResult::Fail
+    };
     if may_use_memory
-        && ctx.server.over_maxmemory(|| ctx.used_memory_bytes())
+        && out_of_memory
         && !ctx
             .server
             .mutants

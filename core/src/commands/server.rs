@@ -212,7 +212,8 @@ fn debug(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
             ctx.out().error(errors::NO_SUCH_KEY);
             return;
         };
-        let (enc, len, idle) = match ctx.keyspace.db(db).get(id) {
+        let idle = ctx.keyspace.idle_ms(db, id) / 1000;
+        let (enc, len, lru) = match ctx.keyspace.db(db).get(id) {
             Some(e) => (
                 e.value.encoding_name(),
                 match &e.value {
@@ -227,12 +228,12 @@ fn debug(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
                         .sum(),
                     Value::List(_) | Value::Set(_) => 0,
                 },
-                ctx.now.mono_secs().saturating_sub(e.access_secs),
+                e.access,
             ),
             None => ("raw", 0, 0),
         };
         let text = format!(
-            "Value at:0x{id:012x} refcount:1 encoding:{enc} serializedlength:{} lru:0 lru_seconds_idle:{idle}",
+            "Value at:0x{id:012x} refcount:1 encoding:{enc} serializedlength:{} lru:{lru} lru_seconds_idle:{idle}",
             len + 1
         );
         ctx.out().simple(&text);
@@ -286,10 +287,10 @@ fn debug_populate(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
             v.iter_mut().zip(&text).for_each(|(to, from)| *to = *from);
             StrValue::with_encoding(&v, size > 44)
         };
-        let secs = ctx.now.mono_secs();
+        let access = ctx.keyspace.fresh_access();
         let d = ctx.keyspace.db_mut(db);
         let id = d.insert(&key, Value::Str(value));
-        d.touch(id, secs);
+        d.touch(id, access);
         ctx.notify(crate::notify::NEW, "new", &key);
         ctx.key_modified(&key);
     }
@@ -425,7 +426,7 @@ fn info_section(ctx: &Ctx<'_>, section: &str, t: &mut String) {
             let ks = &ctx.keyspace.stats;
             let _ = write!(
                 t,
-                "# Stats\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{}\r\ninstantaneous_ops_per_sec:{}\r\ntotal_net_input_bytes:{}\r\ntotal_net_output_bytes:{}\r\nrejected_connections:{}\r\nexpired_keys:{}\r\nexpired_stale_perc:{:.2}\r\nexpired_time_cap_reached_count:{}\r\nevicted_keys:{}\r\nkeyspace_hits:{}\r\nkeyspace_misses:{}\r\npubsub_channels:{}\r\npubsub_patterns:{}\r\npubsubshard_channels:{}\r\nlatest_fork_usec:0\r\ntotal_forks:0\r\ntotal_error_replies:{}\r\nunexpected_error_replies:{}\r\n",
+                "# Stats\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{}\r\ninstantaneous_ops_per_sec:{}\r\ntotal_net_input_bytes:{}\r\ntotal_net_output_bytes:{}\r\nrejected_connections:{}\r\nexpired_keys:{}\r\nexpired_stale_perc:{:.2}\r\nexpired_time_cap_reached_count:{}\r\nevicted_keys:{}\r\nevicted_clients:{}\r\nkeyspace_hits:{}\r\nkeyspace_misses:{}\r\npubsub_channels:{}\r\npubsub_patterns:{}\r\npubsubshard_channels:{}\r\nlatest_fork_usec:0\r\ntotal_forks:0\r\ntotal_error_replies:{}\r\nunexpected_error_replies:{}\r\n",
                 s.total_connections_received,
                 s.total_commands_processed,
                 ctx.server.stats.instantaneous_ops_per_sec(),
@@ -436,6 +437,7 @@ fn info_section(ctx: &Ctx<'_>, section: &str, t: &mut String) {
                 ks.expired_stale_perc * 100.0,
                 ks.expire_cycle_time_limit_hit,
                 s.evicted_keys,
+                s.evicted_clients,
                 s.keyspace_hits,
                 s.keyspace_misses,
                 ctx.clients.pubsub.channels.len(),

@@ -16,8 +16,10 @@ pub struct Entry {
     pub value: Value,
     /// Absolute unix time in ms after which the key is gone; 0: no TTL.
     pub expire_at_ms: u64,
-    /// Last access, in seconds of the node's monotonic clock (OBJECT IDLETIME, LRU).
-    pub access_secs: u32,
+    /// Access metadata in 24 bits, as Redis's robj `lru` (`super::evict`): the LRU
+    /// clock of the last access under LRU and other policies, or the LFU counter in
+    /// the low 8 bits and the minutes of its last decrement above under LFU.
+    pub access: u32,
     /// Position in `Db::volatile` when the key has a TTL.
     volatile_pos: u32,
 }
@@ -130,7 +132,7 @@ impl Db {
             key: SmallBytes::new(key),
             value,
             expire_at_ms: 0,
-            access_secs: 0,
+            access: 0,
             volatile_pos: NO_SLOT,
         })
     }
@@ -204,9 +206,10 @@ impl Db {
         }
     }
 
-    pub fn touch(&mut self, id: u32, now_secs: u32) {
+    /// Stores a key's access field (computed by `Keyspace::touch`/`fresh_access`).
+    pub fn touch(&mut self, id: u32, access: u32) {
         if let Some(e) = self.keys.get_mut(id) {
-            e.access_secs = now_secs;
+            e.access = access;
         }
     }
 

@@ -3,8 +3,10 @@
 //! reads a clock, and an expired key is never handed out on any path.
 
 pub mod db;
+pub mod evict;
 
 pub use db::{Db, Entry, Garbage, HashSeeds};
+pub use evict::{AccessPolicy, EvictParams, EvictResult, EvictionPool};
 
 use crate::mutants::{Mutant, Mutants};
 use crate::types::{SmallBytes, Value};
@@ -49,6 +51,19 @@ pub struct Keyspace {
     pub lazyfreed_objects: u64,
     /// SWAPDBs done (they change no database's own count, but change the dataset).
     pub(crate) swaps: u64,
+    /// How accesses are stamped on keys (LRU clock or LFU counter), from the config.
+    pub access: AccessPolicy,
+    /// State of the generator LFU increments draw from (deterministic, seeded).
+    pub(crate) lfu_rng: u64,
+    /// Eviction candidates kept between evictions (`evict`).
+    pub pool: EvictionPool,
+    /// Database random-policy eviction starts from next.
+    pub(crate) next_evict_db: usize,
+    /// Keys evicted since the node last looked (db, key, lazily freed), drained as
+    /// `expired_log`: propagated as DEL (UNLINK when lazy), `evicted` notifications.
+    pub evicted_log: Vec<(usize, SmallBytes, bool)>,
+    /// INFO's `evicted_keys`.
+    pub evicted_keys: u64,
 }
 
 /// Redis's `LAZYFREE_THRESHOLD`: values costing more than this many allocations to
@@ -69,6 +84,15 @@ impl Keyspace {
             log_new_keys: false,
             garbage: Garbage::default(),
             lazyfreed_objects: 0,
+            access: AccessPolicy::default(),
+            lfu_rng: seeds
+                .0
+                .iter()
+                .fold(0x6a09_e667_f3bc_c908, |acc, s| acc.rotate_left(17) ^ s),
+            pool: EvictionPool::default(),
+            next_evict_db: 0,
+            evicted_log: Vec::new(),
+            evicted_keys: 0,
         }
     }
 
@@ -169,10 +193,10 @@ impl Keyspace {
         db: usize,
         key: &[u8],
         now_wall_ms: u64,
-        now_secs: u32,
+        _now_secs: u32,
     ) -> Option<u32> {
         let id = self.lookup(db, key, now_wall_ms)?;
-        self.db_mut(db).touch(id, now_secs);
+        self.touch(db, id);
         Some(id)
     }
 
@@ -218,7 +242,6 @@ impl Keyspace {
         keep_ttl: bool,
     ) -> u32 {
         debug_assert_eq!(existing, self.db(db).find(key));
-        let now_secs = self.now_secs;
         let id = match existing {
             Some(id) => {
                 let d = self.db_mut(db);
@@ -229,16 +252,20 @@ impl Keyspace {
                 if let Some(old) = old {
                     self.dispose(old);
                 }
+                // Redis's lookupKeyWrite counts the access; the overwrite keeps it.
+                self.touch(db, id);
                 id
             }
             None => {
                 if self.log_new_keys {
                     self.new_log.push((db, SmallBytes::new(key)));
                 }
-                self.db_mut(db).insert(key, value)
+                let access = self.fresh_access();
+                let id = self.db_mut(db).insert(key, value);
+                self.db_mut(db).touch(id, access);
+                id
             }
         };
-        self.db_mut(db).touch(id, now_secs);
         id
     }
 

@@ -51,10 +51,17 @@ impl Node {
                 .active_expire_cycle(now.wall_ms, effort, |n| rng.gen_range(0..n.max(1)));
             self.server.rng = rng;
         }
+        // Redis's evictionTimeProc: a deficit left by a command's bounded eviction
+        // keeps being paid without waiting for the next command.
+        if self.server.hot.maxmemory_bytes > 0 {
+            self.clients
+                .evict_keys(&mut self.keyspace, &mut self.server);
+        }
         self.clients
             .drain_keyspace_log(&mut self.keyspace, &mut self.server, None);
         self.flush_pending();
         self.close_idle_clients(now);
+        self.evict_clients(None, now);
         self.resize_query_buffers(now, hz);
         // instantaneous_ops_per_sec: one sample per 100 ms, 16 kept, as Redis.
         let samples = &mut self.server.stats.ops_samples;

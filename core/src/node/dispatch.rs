@@ -96,6 +96,11 @@ impl Node {
                         rest
                     };
                     client.more_pipelined = rest.len() > req.consumed_bytes;
+                    // Redis's processCommand closes the biggest clients first
+                    // under `maxmemory-clients`; this one may be among them.
+                    if self.evict_clients(Some(&mut client), now) {
+                        break;
+                    }
                     if !req.ranges.is_empty() {
                         let argv = commands::Argv::new(base, &req.ranges);
                         commands::execute(&mut self.ctx(&mut client, now), &argv);

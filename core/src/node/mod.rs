@@ -9,6 +9,7 @@
 mod blocked;
 mod cron;
 mod dispatch;
+mod evict;
 
 use rand::{RngCore, SeedableRng};
 use rand_chacha::ChaCha8Rng;
