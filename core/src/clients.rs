@@ -73,12 +73,10 @@ impl Clients {
     /// evicted keys wait in `keyspace.evicted_log` for `drain_keyspace_log`.
     pub fn evict_keys(&self, keyspace: &mut Keyspace, server: &mut Server) -> EvictResult {
         let max_bytes = server.hot.maxmemory_bytes;
-        if max_bytes == 0 {
-            return EvictResult::Ok;
-        }
         let others = (BASELINE_USED_BYTES + self.memory_bytes()) as u64;
         let used = |ks: &Keyspace| others + ks.used_bytes() as u64;
-        if used(keyspace) <= max_bytes {
+        if max_bytes == 0 || used(keyspace) <= max_bytes {
+            server.eviction_running = false;
             return EvictResult::Ok;
         }
         let s = server.config.settings();
@@ -94,6 +92,7 @@ impl Clients {
         let rng = &mut server.rng;
         let result = keyspace.evict(&params, max_bytes, used, |n| rng.gen_range(0..n.max(1)));
         server.stats.evicted_keys += keyspace.evicted_keys - before;
+        server.eviction_running = result == EvictResult::Running;
         result
     }
 

@@ -468,6 +468,125 @@ fn maxmemory_noeviction_refuses_writes_serves_reads() {
     assert_eq!(out, b"+OK\r\n");
 }
 
+#[test]
+fn eviction_propagates_del_and_pays_a_big_deficit_over_several_commands() {
+    let mut node = test_node();
+    node.enable_propagation();
+    connect(&mut node, 1);
+    for line in [
+        "CONFIG SET maxmemory-policy allkeys-lru",
+        "CONFIG SET maxmemory-eviction-tenacity 0",
+    ] {
+        let args: Vec<&[u8]> = line.split(' ').map(str::as_bytes).collect();
+        assert_eq!(feed(&mut node, 1, &[&resp(&args)]).0, b"+OK\r\n");
+    }
+    feed(&mut node, 1, &[&resp(&[b"DEBUG", b"POPULATE", b"20000"])]);
+    let keys_before = node.keyspace().total_keys();
+    node.take_propagated();
+    feed(
+        &mut node,
+        1,
+        &[&resp(&[b"CONFIG", b"SET", b"maxmemory", b"1mb"])],
+    );
+    // Tenacity 0: each round evicts 16 keys; the write is served meanwhile (Redis's
+    // EVICT_RUNNING), and the node asks to be called back at once to go on.
+    let (out, _) = feed(&mut node, 1, &[&resp(&[b"SET", b"x", b"1"])]);
+    assert_eq!(out, b"+OK\r\n");
+    assert!(node.over_maxmemory());
+    assert_eq!(node.next_deadline(), NOW.mono_ms);
+    for _ in 0..10_000 {
+        if !node.over_maxmemory() {
+            break;
+        }
+        node.handle(NOW, Input::Tick);
+        while node.poll_effect().is_some() {}
+    }
+    assert!(!node.over_maxmemory(), "memory returns under the limit");
+    assert!(node.next_deadline() > NOW.mono_ms);
+    let evicted = node.stats().evicted_keys;
+    assert!(evicted > 0);
+    assert_eq!(
+        node.keyspace().total_keys() as u64 + evicted,
+        keys_before as u64 + 1
+    );
+    let dels: Vec<_> = node
+        .take_propagated()
+        .into_iter()
+        .filter(|p| p.argv.first().is_some_and(|a| a == b"DEL"))
+        .collect();
+    assert_eq!(
+        dels.len() as u64,
+        evicted,
+        "every eviction is propagated as DEL"
+    );
+    for d in &dels {
+        let key = d.argv.get(1).unwrap();
+        assert!(node.keyspace().db(0).find(key).is_none());
+    }
+}
+
+#[test]
+fn volatile_policy_evicts_only_keys_with_a_ttl_then_refuses_writes() {
+    let mut node = test_node();
+    connect(&mut node, 1);
+    feed(
+        &mut node,
+        1,
+        &[&resp(&[
+            b"CONFIG",
+            b"SET",
+            b"maxmemory-policy",
+            b"volatile-lru",
+        ])],
+    );
+    feed(&mut node, 1, &[&resp(&[b"DEBUG", b"POPULATE", b"20000"])]);
+    for i in 0..100 {
+        let key = format!("key:{i}");
+        feed(
+            &mut node,
+            1,
+            &[&resp(&[b"EXPIRE", key.as_bytes(), b"1000"])],
+        );
+    }
+    feed(
+        &mut node,
+        1,
+        &[&resp(&[b"CONFIG", b"SET", b"maxmemory", b"1mb"])],
+    );
+    let (out, _) = feed(&mut node, 1, &[&resp(&[b"SET", b"x", b"1"])]);
+    assert_eq!(
+        out,
+        b"-OOM command not allowed when used memory > 'maxmemory'.\r\n"
+    );
+    assert_eq!(node.stats().evicted_keys, 100);
+    assert_eq!(node.keyspace().db(0).volatile_len(), 0);
+    assert_eq!(node.keyspace().total_keys(), 19_900);
+}
+
+#[test]
+fn maxmemory_clients_evicts_the_biggest_client_but_not_a_no_evict_one() {
+    let mut node = test_node();
+    for conn in 1..=3 {
+        connect(&mut node, conn);
+    }
+    feed(&mut node, 3, &[&resp(&[b"CLIENT", b"NO-EVICT", b"on"])]);
+    // Clients 2 and 3 hold big query buffers (unfinished requests).
+    let partial = |n: usize| format!("*2\r\n$3\r\nGET\r\n${n}\r\n{}", "x".repeat(n - 1));
+    feed(&mut node, 2, &[partial(300_000).as_bytes()]);
+    feed(&mut node, 3, &[partial(400_000).as_bytes()]);
+    feed(
+        &mut node,
+        1,
+        &[&resp(&[b"CONFIG", b"SET", b"maxmemory-clients", b"500000"])],
+    );
+    // Client 1's next command evicts: 3 is the biggest but exempt, so 2 goes.
+    let (out, closed) = feed(&mut node, 1, &[&resp(&[b"PING"])]);
+    assert_eq!(out, b"+PONG\r\n");
+    assert!(!closed);
+    assert_eq!(node.stats().evicted_clients, 1);
+    assert_eq!(node.client_count(), 2);
+}
+
 /// Runs one command and returns (reply, garbage objects handed to the driver).
 fn run_counting_free(node: &mut Node, args: &[&[u8]]) -> (Vec<u8>, usize) {
     node.handle(

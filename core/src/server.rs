@@ -112,6 +112,9 @@ pub struct Server {
     /// validated as Redis does).
     pub quicklist_packed_threshold_bytes: u64,
     pub shutting_down: bool,
+    /// A bounded eviction left memory over `maxmemory`: the node keeps evicting at
+    /// once, between inputs (Redis's `evictionTimeProc`).
+    pub eviction_running: bool,
     /// The process's resident set size, reported by a production driver for INFO.
     pub rss_bytes: Option<u64>,
     pub process: ProcessInfo,
@@ -135,6 +138,7 @@ impl Server {
             cron_paused: false,
             quicklist_packed_threshold_bytes: 1 << 30,
             shutting_down: false,
+            eviction_running: false,
             rss_bytes: None,
             process: ProcessInfo::default(),
         }

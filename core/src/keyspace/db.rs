@@ -229,6 +229,11 @@ impl Db {
         self.keys.random_id(RANDOM_TRIES, draw)
     }
 
+    /// Slot ids of the keys with a TTL.
+    pub fn volatile_ids(&self) -> &[u32] {
+        &self.volatile
+    }
+
     /// A random key with a TTL.
     pub fn random_volatile(&self, mut draw: impl FnMut(u64) -> u64) -> Option<u32> {
         if self.volatile.is_empty() {

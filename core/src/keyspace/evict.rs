@@ -313,14 +313,28 @@ impl Keyspace {
     ) {
         // Planted: volatile policies sample persistent keys too.
         let all = policy.is_allkeys() || self.mutants.is(Mutant::VolatileEvictsPersistent);
-        for _ in 0..samples {
-            let d = self.db(db);
-            let id = if all {
-                d.random_id(&mut *draw)
+        let d = self.db(db);
+        let candidates = if all { d.len() } else { d.volatile_len() };
+        // As Redis's dictGetSomeKeys, a database no bigger than the sample is taken
+        // whole; otherwise keys are drawn uniformly (with replacement).
+        let ids: Vec<u32> = if candidates <= samples as usize {
+            if all {
+                d.iter().map(|(id, _)| id).collect()
             } else {
-                d.random_volatile(&mut *draw)
-            };
-            let Some(id) = id else { break };
+                d.volatile_ids().to_vec()
+            }
+        } else {
+            (0..samples)
+                .filter_map(|_| {
+                    if all {
+                        d.random_id(&mut *draw)
+                    } else {
+                        d.random_volatile(&mut *draw)
+                    }
+                })
+                .collect()
+        };
+        for id in ids {
             let score = self.eviction_score(policy, db, id);
             if let Some(e) = self.db(db).get(id) {
                 let key = e.key.clone();

@@ -1,6 +1,7 @@
 //! Client eviction (Redis 7.0's `maxmemory-clients`): when the clients' buffers
 //! together reach the limit, the clients using the most memory are closed, except
-//! those marked CLIENT NO-EVICT. It never touches keys (`Clients::evict_keys` does).
+//! those marked CLIENT NO-EVICT; and the rounds of key eviction a command's bounded
+//! one left (the choice of keys is `Clients::evict_keys`'s).
 
 use crate::client::Client;
 use crate::io::{Effect, LogLevel, Now};
@@ -8,6 +9,18 @@ use crate::io::{Effect, LogLevel, Now};
 use super::Node;
 
 impl Node {
+    /// Redis's `evictionTimeProc`: another bounded round of key eviction while the
+    /// last one left memory over the limit (`next_deadline` is then "now").
+    pub(super) fn continue_evictions(&mut self) {
+        if self.server.eviction_running {
+            self.clients
+                .evict_keys(&mut self.keyspace, &mut self.server);
+            self.clients
+                .drain_keyspace_log(&mut self.keyspace, &mut self.server, None);
+            self.flush_pending();
+        }
+    }
+
     /// `maxmemory-clients` in bytes (a percent of `maxmemory` when given as `N%`);
     /// 0: no limit.
     fn clients_memory_limit_bytes(&self) -> u64 {

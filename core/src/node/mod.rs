@@ -222,6 +222,7 @@ impl Node {
         if ticked {
             self.on_tick(now);
         }
+        self.continue_evictions();
         self.run_unblocked(now, ticked);
         if let Some(garbage) = self.keyspace.take_garbage() {
             self.server.effects.push_back(Effect::Free {
@@ -256,6 +257,9 @@ impl Node {
     /// When the node wants `handle(now, Tick)` next (monotonic ms).
     pub fn next_deadline(&self) -> u64 {
         let blocked = self.clients.blocking.next_deadline().unwrap_or(u64::MAX);
+        if self.server.eviction_running {
+            return self.last_now.mono_ms;
+        }
         self.next_tick_mono_ms.min(blocked)
     }
 
