@@ -626,7 +626,7 @@ fn object_idletime(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
         return;
     };
     if lfu_policy(ctx) {
-        ctx.out().error("ERR An LRU maxmemory policy is not selected, access time not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.");
+        ctx.out().error("ERR An LFU maxmemory policy is selected, idle time not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.");
         return;
     }
     let db = ctx.db();
