@@ -13,7 +13,7 @@ if command -v flock >/dev/null; then
 else
     cargo build --release -p keel-server >&2
 fi
-KEEL_BIN="$ROOT/target/release/keel-server"
+KEEL_BIN="${CARGO_TARGET_DIR:-$ROOT/target}/release/keel-server"
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/keel-bench.XXXXXX")
 PIDS=()
