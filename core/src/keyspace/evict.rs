@@ -443,7 +443,7 @@ impl Keyspace {
             };
             self.remove_evicted(db, id, params.lazy);
             evicted += 1;
-            if evicted % EVICT_CHECK_EVERY_KEYS == 0 && evicted >= params.budget_keys {
+            if evicted.is_multiple_of(EVICT_CHECK_EVERY_KEYS) && evicted >= params.budget_keys {
                 return if used_bytes(self) > max_bytes {
                     EvictResult::Running
                 } else {
