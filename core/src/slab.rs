@@ -9,7 +9,11 @@
 //! only `compact` moves entries, and it bumps `generation` so a cursor can tell. Full
 //! chunks never move, so growth copies at most one chunk; the first chunk grows
 //! geometrically so a small table stays small. A snapshot will copy a chunk before its
-//! first write; a rehash will move the index a bucket range at a time. It panics only
+//! first write. The index rehashes incrementally: when it would grow, a table twice
+//! the size takes the new entries and every insert or removal moves a few old ones over
+//! (`REHASH_SLOTS_PER_OP` slots walked), so no single command pays for the whole
+//! doubling; lookups probe both tables meanwhile. SCAN never sees it (cursors are slot
+//! ids, not buckets). It panics only
 //! on a corrupted free list or past 4 billion entries (going on would hand out a used
 //! slot).
 
@@ -31,6 +35,21 @@ const MIN_CHUNK_SLOTS: usize = 4;
 const NO_SLOT: u32 = u32::MAX;
 /// Index bytes per bucket in hashbrown: a 4-byte slot id plus one control byte.
 const INDEX_BYTES_PER_BUCKET: usize = 5;
+/// Slot ids one insert or removal walks to move old index entries to the new table
+/// while a rehash is on. A table of n entries gets ~n inserts before the new one
+/// (twice as big) fills, and the walk covers the span, so this finishes any slab no
+/// sparser than 1/`REHASH_SLOTS_PER_OP` in time; a sparser one finishes the move at
+/// once when the new table would otherwise grow (what a plain table does every time).
+const REHASH_SLOTS_PER_OP: u32 = 16;
+/// Indexes smaller than this rehash at once: copying them costs less than probing two.
+const REHASH_MIN_INCREMENTAL: usize = 1024;
+
+/// The old index while a rehash moves it into the new one, and the next slot id to move.
+#[derive(Clone)]
+struct Rehash {
+    old: HashTable<u32>,
+    cursor: u32,
+}
 
 /// A free slot links to the next free one, so the free list costs no memory: with the
 /// entry types used here (an enum tag or `SmallBytes` inside), `Slot<T>` is as big as
@@ -56,6 +75,8 @@ pub struct Slab<T> {
     chunks: Vec<Vec<Slot<T>>>,
     free_head: u32,
     index: HashTable<u32>,
+    /// Set while the index rehashes incrementally (boxed: most slabs never see one).
+    rehash: Option<Box<Rehash>>,
     hasher: ahash::RandomState,
     len: u32,
     /// Bumped by each `compact`, which moves entries to new ids.
@@ -107,6 +128,7 @@ impl<T: SlabEntry> Slab<T> {
             },
             free_head: NO_SLOT,
             index: HashTable::with_capacity(capacity),
+            rehash: None,
             hasher: ahash::RandomState::with_seeds(a, b, c, d),
             len: 0,
             generation: 0,
@@ -160,6 +182,9 @@ impl<T: SlabEntry> Slab<T> {
         slots * Self::slot_bytes()
             + self.chunks.capacity() * std::mem::size_of::<Vec<Slot<T>>>()
             + index_buckets(self.index.capacity()) * INDEX_BYTES_PER_BUCKET
+            + self.rehash.as_ref().map_or(0, |r| {
+                index_buckets(r.old.capacity()) * INDEX_BYTES_PER_BUCKET
+            })
     }
 
     fn hash(&self, key: &[u8]) -> u64 {
@@ -209,11 +234,12 @@ impl<T: SlabEntry> Slab<T> {
     #[inline]
     pub fn find(&self, key: &[u8]) -> Option<u32> {
         let chunks = &self.chunks;
-        self.index
-            .find(self.hash(key), |&id| {
-                entry_at(chunks, id).is_some_and(|e| e.key() == key)
-            })
-            .copied()
+        let hash = self.hash(key);
+        let matches = |&id: &u32| entry_at(chunks, id).is_some_and(|e| e.key() == key);
+        match self.index.find(hash, matches) {
+            Some(&id) => Some(id),
+            None => self.rehash.as_ref()?.old.find(hash, matches).copied(),
+        }
     }
 
     /// The entry with `key`.
@@ -227,12 +253,83 @@ impl<T: SlabEntry> Slab<T> {
         let hash = self.hash(entry.key());
         self.payload_bytes += entry.heap_bytes();
         let id = self.alloc(entry);
+        self.make_room();
         let (chunks, hasher) = (&self.chunks, &self.hasher);
         self.index.insert_unique(hash, id, |&other| {
             hasher.hash_one(entry_at(chunks, other).map_or(&b""[..], T::key))
         });
         self.len += 1;
+        self.rehash_step();
         id
+    }
+
+    /// Before an insert into the index: when it is full, start an incremental
+    /// rehash into a table twice the size (or, for a small index or one whose rehash
+    /// is still on, grow it in one go as a plain table does).
+    fn make_room(&mut self) {
+        if self.index.len() < self.index.capacity() {
+            return;
+        }
+        if self.rehash.is_some() {
+            self.finish_rehash();
+            if self.index.len() < self.index.capacity() {
+                return;
+            }
+        }
+        if self.index.len() < REHASH_MIN_INCREMENTAL {
+            return; // `insert_unique` grows it.
+        }
+        // Twice the entries, not the capacity: tombstones may have shrunk the latter.
+        let bigger = HashTable::with_capacity(self.index.len().saturating_mul(2));
+        let old = std::mem::replace(&mut self.index, bigger);
+        self.rehash = Some(Box::new(Rehash { old, cursor: 0 }));
+    }
+
+    /// Moves the old index entries of the next `REHASH_SLOTS_PER_OP` slot ids.
+    fn rehash_step(&mut self) {
+        let Some(mut r) = self.rehash.take() else {
+            return;
+        };
+        let span = self.span();
+        let end = r.cursor.saturating_add(REHASH_SLOTS_PER_OP);
+        while r.cursor < end && u64::from(r.cursor) < span && !r.old.is_empty() {
+            self.move_to_new(&mut r.old, r.cursor);
+            r.cursor += 1;
+        }
+        // Every id is below the span, and ids below the cursor were moved.
+        debug_assert!(
+            u64::from(r.cursor) < span || r.old.is_empty(),
+            "rehash ended with entries left"
+        );
+        if !r.old.is_empty() && u64::from(r.cursor) < span {
+            self.rehash = Some(r);
+        }
+    }
+
+    /// Moves the rest of the old index over (a new doubling is due before the walk
+    /// ended: only a very sparse slab gets here).
+    fn finish_rehash(&mut self) {
+        if let Some(mut r) = self.rehash.take() {
+            let span = self.span();
+            while u64::from(r.cursor) < span && !r.old.is_empty() {
+                self.move_to_new(&mut r.old, r.cursor);
+                r.cursor += 1;
+            }
+            debug_assert!(r.old.is_empty());
+        }
+    }
+
+    /// Moves slot `id`'s index entry from `old` to the index, if `old` has it.
+    fn move_to_new(&mut self, old: &mut HashTable<u32>, id: u32) {
+        let Some(entry) = self.get(id) else { return };
+        let hash = self.hash(entry.key());
+        if let Ok(found) = old.find_entry(hash, |&other| other == id) {
+            found.remove();
+            let (chunks, hasher) = (&self.chunks, &self.hasher);
+            self.index.insert_unique(hash, id, |&other| {
+                hasher.hash_one(entry_at(chunks, other).map_or(&b""[..], T::key))
+            });
+        }
     }
 
     /// A slot for `entry`: the last one freed, else a new one at the end.
@@ -279,22 +376,20 @@ impl<T: SlabEntry> Slab<T> {
         let hash = self.hash(self.get(id)?.key());
         if let Ok(found) = self.index.find_entry(hash, |&other| other == id) {
             found.remove();
+        } else if let Some(r) = self.rehash.as_mut() {
+            if let Ok(found) = r.old.find_entry(hash, |&other| other == id) {
+                found.remove();
+            }
         }
-        self.free(id)
+        let entry = self.free(id);
+        self.rehash_step();
+        entry
     }
 
     /// Removes the entry with `key`; returns its id and the entry.
     pub fn remove_key(&mut self, key: &[u8]) -> Option<(u32, T)> {
-        let hash = self.hash(key);
-        let chunks = &self.chunks;
-        let found = self
-            .index
-            .find_entry(hash, |&id| {
-                entry_at(chunks, id).is_some_and(|e| e.key() == key)
-            })
-            .ok()?;
-        let (id, _) = found.remove();
-        Some((id, self.free(id)?))
+        let id = self.find(key)?;
+        Some((id, self.remove(id)?))
     }
 
     /// Frees slot `id`, already out of the index.
@@ -383,6 +478,7 @@ impl<T: SlabEntry> Slab<T> {
             self.chunks = Vec::new();
             self.free_head = NO_SLOT;
             self.index = HashTable::new();
+            self.rehash = None;
             self.payload_bytes = 0;
         }
     }
@@ -394,6 +490,7 @@ impl<T: SlabEntry> Slab<T> {
             chunks: Vec::new(),
             free_head: NO_SLOT,
             index: HashTable::new(),
+            rehash: None,
             hasher: self.hasher.clone(),
             len: 0,
             generation: self.generation,
@@ -482,6 +579,42 @@ mod tests {
         assert_eq!(s.insert(e("c", 0)), 10_000);
         assert_eq!(s.iter().count(), 10_001);
         assert_eq!(s.find(b"b"), Some(7));
+    }
+
+    #[test]
+    fn index_rehashes_incrementally_and_finds_everything_meanwhile() {
+        let mut s = Slab::new([3; 4]);
+        let mut rehashing_inserts = 0;
+        let mut live = BTreeSet::new();
+        for i in 0..200_000u64 {
+            let id = s.insert(e(&format!("k{i}"), i));
+            live.insert(i);
+            if s.rehash.is_some() {
+                rehashing_inserts += 1;
+                // Mid-rehash: old and new keys are found, removals work in both.
+                if i % 97 == 0 {
+                    let victim = i / 2;
+                    if live.remove(&victim) {
+                        assert!(s.remove_key(format!("k{victim}").as_bytes()).is_some());
+                    }
+                    assert_eq!(s.find(format!("k{i}").as_bytes()), Some(id));
+                }
+            }
+        }
+        assert!(
+            rehashing_inserts > 10_000,
+            "the doublings were spread over inserts"
+        );
+        assert_eq!(s.len(), live.len());
+        for i in &live {
+            assert!(s.find(format!("k{i}").as_bytes()).is_some(), "k{i} lost");
+        }
+        // Removing everything ends any rehash and leaves an empty index.
+        for i in &live {
+            s.remove_key(format!("k{i}").as_bytes()).unwrap();
+        }
+        assert!(s.is_empty());
+        assert!(s.rehash.is_none() || s.rehash.as_ref().unwrap().old.is_empty());
     }
 
     #[test]
