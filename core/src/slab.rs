@@ -1,5 +1,5 @@
 //! The one keyed table behind the keyspace and the hash, set and sorted-set tables,
-//! and where a snapshot's pre-image hook and incremental rehash will live. It knows an
+//! with its incremental rehash, and where a snapshot's pre-image hook will live. It knows an
 //! entry only by its key and heap bytes; it never reads a clock or draws randomness.
 //!
 //! Entries sit in chunks of slots with stable `u32` ids and an intrusive free list,
