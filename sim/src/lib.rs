@@ -11,6 +11,7 @@
 //! timed out (`unknown` in the client's history, known to the world).
 
 pub mod checkers;
+pub mod disk;
 pub mod elle;
 pub mod faults;
 pub mod linearizability;
