@@ -139,10 +139,10 @@ pub struct LinReport {
 /// The wall clock the node was handed, as a function of simulated time: offsets change
 /// at clock jumps (the checker needs the range a window of simulated time maps to).
 #[derive(Debug, Clone)]
-pub(crate) struct WallClock {
-    pub(crate) start_wall_ms: u64,
+pub struct WallClock {
+    pub start_wall_ms: u64,
     /// (from simulated ms, offset ms), in time order; the first is at 0.
-    pub(crate) offsets: Vec<(u64, i64)>,
+    pub offsets: Vec<(u64, i64)>,
 }
 
 impl WallClock {
@@ -178,10 +178,16 @@ impl WallClock {
     }
 }
 
-/// Runs the linearizability checker over a run's history, partitioned by crash epoch
-/// (a restart starts empty: each epoch is its own sequential spec) and by key.
-pub(crate) fn check_linearizability(history: &[Op], clock: &WallClock, end_ms: u64) -> LinReport {
-    let mut parts: std::collections::BTreeMap<(u32, Vec<u8>), Vec<LinOp>> = Default::default();
+/// Runs the linearizability checker over a run's history, partitioned by host (each
+/// holds its own data), by crash epoch (a restart starts empty: each epoch is its own
+/// sequential spec) and by key; `clocks` are the hosts' wall clocks.
+pub(crate) fn check_linearizability(
+    history: &[Op],
+    clocks: &[WallClock],
+    end_ms: u64,
+) -> LinReport {
+    let mut parts: std::collections::BTreeMap<(usize, u32, Vec<u8>), Vec<LinOp>> =
+        Default::default();
     // The last checked op per (connection, key): a connection's requests run in order.
     let mut last_on_conn: std::collections::BTreeMap<(ConnId, Vec<u8>), usize> = Default::default();
     for (id, op) in history.iter().enumerate() {
@@ -208,25 +214,31 @@ pub(crate) fn check_linearizability(history: &[Op], clock: &WallClock, end_ms: u
         {
             continue;
         }
+        let Some(clock) = clocks.get(op.host) else {
+            continue;
+        };
         let window_end_ms = op.complete_ms.unwrap_or(end_ms);
         let after = last_on_conn.insert((op.conn, key.clone()), id);
-        parts.entry((op.epoch, key)).or_default().push(LinOp {
-            id,
-            call: op.invoke_step,
-            ret: op.complete_step.filter(|_| op.outcome == OpOutcome::Ok),
-            wall_lo_ms: clock.lo(op.invoke_ms, window_end_ms),
-            wall_hi_ms: clock.hi(window_end_ms),
-            after,
-            hint: op.run_seq.unwrap_or(u64::MAX),
-            cmd,
-            out,
-        });
+        parts
+            .entry((op.host, op.epoch, key))
+            .or_default()
+            .push(LinOp {
+                id,
+                call: op.invoke_step,
+                ret: op.complete_step.filter(|_| op.outcome == OpOutcome::Ok),
+                wall_lo_ms: clock.lo(op.invoke_ms, window_end_ms),
+                wall_hi_ms: clock.hi(window_end_ms),
+                after,
+                hint: op.run_seq.unwrap_or(u64::MAX),
+                cmd,
+                out,
+            });
     }
     let mut report = LinReport {
         histories: parts.len(),
         ..LinReport::default()
     };
-    for ((epoch, key), ops) in parts {
+    for ((host, epoch, key), ops) in parts {
         report.ops += ops.len();
         match linearizability::check_key(&ops, Bounds::default()) {
             Verdict::Linearizable => {}
@@ -234,7 +246,7 @@ pub(crate) fn check_linearizability(history: &[Op], clock: &WallClock, end_ms: u
             Verdict::NotLinearizable(why) => {
                 report.violation.get_or_insert_with(|| {
                     format!(
-                        "key {} (epoch {epoch}, {} ops) is not linearizable: {why}",
+                        "key {} (host {host}, epoch {epoch}, {} ops) is not linearizable: {why}",
                         String::from_utf8_lossy(&key),
                         ops.len()
                     )
@@ -293,11 +305,17 @@ pub(crate) fn request_name(request: &[Vec<u8>]) -> String {
 
 /// A list-append micro-op of the transactions workload (`RPUSH t v`, `LRANGE t 0 -1`)
 /// with the read's values taken from `reply` when there is one.
-fn micro_op(request: &[Vec<u8>], reply: Option<&[u8]>) -> Option<elle::MicroOp> {
+fn micro_op(host: usize, request: &[Vec<u8>], reply: Option<&[u8]>) -> Option<elle::MicroOp> {
     let key = request.get(1)?;
     if key.first() != Some(&workload::TXN_PREFIX) {
         return None;
     }
+    // Hosts hold separate data: the same name on two hosts is two keys.
+    let key = &if host == 0 {
+        key.clone()
+    } else {
+        [format!("host{host}/").into_bytes(), key.clone()].concat()
+    };
     match (request_name(request).as_str(), request.len()) {
         ("RPUSH", 3) => {
             let value = std::str::from_utf8(request.get(2)?).ok()?.parse().ok()?;
@@ -363,7 +381,10 @@ pub(crate) fn transactions_of(history: &[Op]) -> Vec<elle::Txn> {
             .enumerate()
             .filter_map(|(pos, &i)| {
                 let reply = replies.as_ref().and_then(|r| r.get(pos)).map(Vec::as_slice);
-                micro_op(&history.get(i)?.request, reply)
+                {
+                    let op = history.get(i)?;
+                    micro_op(op.host, &op.request, reply)
+                }
             })
             .collect();
         if !ops.is_empty() {
@@ -405,7 +426,7 @@ pub(crate) fn transactions_of(history: &[Op]) -> Vec<elle::Txn> {
             }
             (_, false) => {
                 let reply = (op.outcome == OpOutcome::Ok).then_some(op.reply.as_slice());
-                if let Some(micro) = micro_op(&op.request, reply) {
+                if let Some(micro) = micro_op(op.host, &op.request, reply) {
                     txns.push(elle::Txn {
                         invoke_ms: op.invoke_ms,
                         complete_ms: op.complete_ms,

@@ -1,19 +1,22 @@
-//! keel-sim: the deterministic simulator. One seeded world owns time, a TCP-like
-//! network (`net`), pipelining clients (`workload`) and a fault plan, drives a keel
-//! `Node`, and judges every reply against a reference model (`model`); a running hash
+//! keel-sim: the deterministic simulator. One seeded world (`world`) owns time, many
+//! hosts (`host`: a node, its clocks, its disk (`disk`), its health), a TCP-like network
+//! between clients and hosts and between hosts (`net`), pipelining clients
+//! (`workload`) and a fault plan (`faults`, `scenario`), and judges every reply against
+//! a reference model per host (`model`) and the checkers (`checkers`); a running hash
 //! of the event trace proves a seed replays bit for bit.
 //!
 //! Everything derives from one ChaCha seed: no clocks, no threads, no OS randomness,
 //! no I/O. The model check stays exact under pipelining, timeouts and faults because
-//! the world is omniscient: it delivers the bytes, so it knows the order in which the
-//! node runs requests (the node runs each whole request as soon as it is delivered)
-//! and applies them to the model in that order — including requests whose client
+//! the world is omniscient: it sees each node's output on each connection, frames it
+//! into replies matched in order to the requests the node received, and applies them
+//! to the model in the order the node sent them — including requests whose client
 //! timed out (`unknown` in the client's history, known to the world).
 
 pub mod checkers;
 pub mod disk;
 pub mod elle;
 pub mod faults;
+pub mod host;
 pub mod linearizability;
 pub mod model;
 pub mod model_types;

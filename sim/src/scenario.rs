@@ -9,7 +9,7 @@ use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
 use crate::faults::{Fault, PlannedFault};
-use crate::net::Link;
+use crate::net::{Link, Peer};
 use crate::workload::{random_request, random_transaction, random_typed_request, TxnKeys};
 
 /// A named scenario: what a seed turns into, and the events its sweep must reach.
@@ -32,6 +32,8 @@ pub mod reach {
     pub const CRASH_RESTART: &str = "the node crashed and restarted";
     pub const ONE_WAY_HEALED: &str = "a one-way partition healed";
     pub const CLOCK_DRIFTED: &str = "the node's clock drifted";
+    pub const SECOND_HOST_SERVED: &str = "a host other than the first ran a request";
+    pub const HOST_PARTITION_HEALED: &str = "a partition between two hosts healed";
     pub const EMPTIED_DELETED: &str = crate::model::seen::EMPTIED_DELETED;
     pub const LREM_DUPLICATES: &str = crate::model::seen::LREM_DUPLICATES;
     pub const ZADD_EQUAL_KEPT: &str = crate::model::seen::ZADD_EQUAL_KEPT;
@@ -89,6 +91,17 @@ pub const SCENARIO_DEFS: &[ScenarioDef] = &[
         must_reach: &[reach::CRASH_RESTART],
     },
     ScenarioDef {
+        name: "hosts",
+        must_reach: &[
+            reach::SECOND_HOST_SERVED,
+            reach::PARTITION_HEALED,
+            reach::HOST_PARTITION_HEALED,
+            reach::CRASH_RESTART,
+            reach::PAUSE_RESUMED,
+            reach::CONN_RESET,
+        ],
+    },
+    ScenarioDef {
         name: "transactions",
         must_reach: &[
             reach::TXN_COMMITTED,
@@ -112,6 +125,7 @@ pub const SCENARIOS: &[&str] = &[
     "memory-squeeze",
     "crash-restart",
     "transactions",
+    "hosts",
 ];
 
 pub fn scenario_def(name: &str) -> Option<&'static ScenarioDef> {
@@ -143,11 +157,18 @@ pub struct Scenario {
     pub timeout_ms: u64,
     pub reconnect_backoff_ms: u64,
     pub ttl_heavy: bool,
+    /// Hosts in the world (clients are spread over them round-robin).
+    #[serde(default = "one_host")]
+    pub hosts: usize,
     pub link: Link,
     /// The node's clocks: monotonic rate and wall-clock offset from true time.
     #[serde(default)]
     pub clock: NodeClock,
     pub faults: Vec<PlannedFault>,
+}
+
+fn one_host() -> usize {
+    1
 }
 
 /// A node's clock errors: its monotonic clock runs at `mono_rate_permille` / 1000 of
@@ -201,6 +222,7 @@ impl Scenario {
             timeout_ms: 2_000,
             reconnect_backoff_ms: rng.gen_range(5..=50),
             ttl_heavy: false,
+            hosts: 1,
             link: Link {
                 latency_min_ms: rng.gen_range(0..=2),
                 latency_jitter_ms: rng.gen_range(0..=5),
@@ -218,11 +240,12 @@ impl Scenario {
                 s.ops_per_client = rng.gen_range(60..=200);
                 let n = rng.gen_range(2..=5);
                 add_faults(faults, rng, n, (0, 0), |rng| Fault::ClockJump {
+                    host: 0,
                     delta_ms: rng.gen_range(-3_000..=3_000),
                 });
                 // The first planned jump goes back, so every seed exercises one.
                 if let Some(PlannedFault {
-                    fault: Fault::ClockJump { delta_ms },
+                    fault: Fault::ClockJump { delta_ms, .. },
                     ..
                 }) = faults.first_mut()
                 {
@@ -234,6 +257,7 @@ impl Scenario {
                 };
                 let n = rng.gen_range(1..=2);
                 add_faults(faults, rng, n, (100, 800), |rng| Fault::ClockDrift {
+                    host: 0,
                     rate_permille: if rng.gen_bool(0.5) {
                         rng.gen_range(200..=900)
                     } else {
@@ -249,11 +273,17 @@ impl Scenario {
                     factor: rng.gen_range(10..=60),
                 });
                 let n = rng.gen_range(1..=2);
-                add_faults(faults, rng, n, (50, 600), |_| Fault::Partition);
+                add_faults(faults, rng, n, (50, 600), |_| Fault::Partition {
+                    a: Peer::Clients,
+                    b: Peer::Host(0),
+                });
                 let (n, clients) = (rng.gen_range(1..=2), s.clients);
                 add_faults(faults, rng, n, (0, 0), |rng| {
                     if rng.gen_bool(0.3) {
-                        Fault::ResetAll
+                        Fault::ResetAll {
+                            a: Peer::Clients,
+                            b: Peer::Host(0),
+                        }
                     } else {
                         Fault::ResetConn {
                             client: rng.gen_range(0..clients),
@@ -261,20 +291,32 @@ impl Scenario {
                     }
                 });
                 let n = rng.gen_range(1..=2);
-                add_faults(faults, rng, n, (50, 600), |rng| Fault::OneWayPartition {
-                    to_node: rng.gen_bool(0.5),
+                add_faults(faults, rng, n, (50, 600), |rng| {
+                    let (node, clients) = (Peer::Host(0), Peer::Clients);
+                    if rng.gen_bool(0.5) {
+                        Fault::OneWayPartition {
+                            from: clients,
+                            to: node,
+                        }
+                    } else {
+                        Fault::OneWayPartition {
+                            from: node,
+                            to: clients,
+                        }
+                    }
                 });
             }
             "pause-resume" => {
                 s.ops_per_client = rng.gen_range(60..=200);
                 s.timeout_ms = rng.gen_range(150..=400);
                 let n = rng.gen_range(1..=3);
-                add_faults(faults, rng, n, (50, 800), |_| Fault::Pause);
+                add_faults(faults, rng, n, (50, 800), |_| Fault::Pause { host: 0 });
             }
             "memory-squeeze" => {
                 s.ops_per_client = rng.gen_range(60..=200);
                 let n = rng.gen_range(1..=3);
                 add_faults(faults, rng, n, (100, 500), |rng| Fault::Squeeze {
+                    host: 0,
                     deep: rng.gen_bool(0.5),
                 });
             }
@@ -289,7 +331,10 @@ impl Scenario {
                 let (n, clients) = (rng.gen_range(1..=3), s.clients);
                 add_faults(faults, rng, n, (0, 0), |rng| {
                     if rng.gen_bool(0.2) {
-                        Fault::ResetAll
+                        Fault::ResetAll {
+                            a: Peer::Clients,
+                            b: Peer::Host(0),
+                        }
                     } else {
                         Fault::ResetConn {
                             client: rng.gen_range(0..clients),
@@ -297,16 +342,65 @@ impl Scenario {
                     }
                 });
                 if rng.gen_bool(0.3) {
-                    add_faults(faults, rng, 1, (50, 400), |_| Fault::Partition);
+                    add_faults(faults, rng, 1, (50, 400), |_| Fault::Partition {
+                        a: Peer::Clients,
+                        b: Peer::Host(0),
+                    });
                 }
             }
             "crash-restart" => {
                 s.ops_per_client = rng.gen_range(60..=200);
                 let n = rng.gen_range(1..=3);
-                add_faults(faults, rng, n, (10, 300), |_| Fault::Crash);
+                add_faults(faults, rng, n, (10, 300), |_| Fault::Crash { host: 0 });
                 // Sometimes a pause too, which may overlap a crash.
                 if rng.gen_bool(0.3) {
-                    add_faults(faults, rng, 1, (50, 400), |_| Fault::Pause);
+                    add_faults(faults, rng, 1, (50, 400), |_| Fault::Pause { host: 0 });
+                }
+            }
+            "hosts" => {
+                let hosts = rng.gen_range(2..=3);
+                s.hosts = hosts;
+                s.clients = rng.gen_range(hosts..=8);
+                s.ops_per_client = rng.gen_range(60..=200);
+                s.timeout_ms = rng.gen_range(150..=400);
+                // A path between the clients and a host, or between two hosts.
+                let path = move |rng: &mut ChaCha8Rng| {
+                    let b = rng.gen_range(0..hosts);
+                    let a = if rng.gen_bool(0.5) {
+                        Peer::Clients
+                    } else {
+                        Peer::Host((b + rng.gen_range(1..hosts)) % hosts)
+                    };
+                    (a, Peer::Host(b))
+                };
+                let n = rng.gen_range(1..=3);
+                add_faults(faults, rng, n, (50, 600), |rng| {
+                    let (a, b) = path(rng);
+                    Fault::Partition { a, b }
+                });
+                // Every seed heals one partition between two hosts.
+                add_faults(faults, rng, 1, (50, 600), |rng| {
+                    let b = rng.gen_range(0..hosts);
+                    Fault::Partition {
+                        a: Peer::Host((b + 1) % hosts),
+                        b: Peer::Host(b),
+                    }
+                });
+                if rng.gen_bool(0.5) {
+                    add_faults(faults, rng, 1, (0, 0), |rng| {
+                        let (a, b) = path(rng);
+                        Fault::ResetAll { a, b }
+                    });
+                }
+                if rng.gen_bool(0.5) {
+                    add_faults(faults, rng, 1, (10, 300), |rng| Fault::Crash {
+                        host: rng.gen_range(0..hosts),
+                    });
+                }
+                if rng.gen_bool(0.5) {
+                    add_faults(faults, rng, 1, (50, 400), |rng| Fault::Pause {
+                        host: rng.gen_range(0..hosts),
+                    });
                 }
             }
             _ => {}
@@ -414,6 +508,13 @@ impl Plan {
         let s = &self.scenario;
         let check = |ok: bool, what: &str| if ok { Ok(()) } else { Err(what.to_string()) };
         check((1..=1_000).contains(&s.clients), "clients must be 1..=1000")?;
+        check((1..=16).contains(&s.hosts), "hosts must be 1..=16")?;
+        check(
+            s.faults
+                .iter()
+                .all(|f| f.fault.hosts().iter().all(|&h| h < s.hosts)),
+            "a fault names a host the scenario does not have",
+        )?;
         check(self.ops.len() <= 1_000_000, "at most 1000000 ops")?;
         check(
             self.ops.iter().all(|o| o.client < s.clients),
@@ -448,8 +549,8 @@ impl Plan {
             )?;
             let ok = match f.fault {
                 Fault::SlowLink { factor } => factor <= 1_000,
-                Fault::ClockJump { delta_ms } => delta_ms.unsigned_abs() <= MAX_MS,
-                Fault::ClockDrift { rate_permille } => rate_permille <= 1_000_000,
+                Fault::ClockJump { delta_ms, .. } => delta_ms.unsigned_abs() <= MAX_MS,
+                Fault::ClockDrift { rate_permille, .. } => rate_permille <= 1_000_000,
                 _ => true,
             };
             check(ok, "fault parameter out of range")?;

@@ -1,18 +1,20 @@
-//! The world: one seeded event queue keyed by (time, sequence), the run loop, and the
-//! wiring of node, network, clients and checkers. Every reply is judged here against
-//! the reference model; it never reads a real clock or does I/O.
+//! The world: many hosts, the clients, the network and one seeded event queue keyed by
+//! (time, sequence) whose events name the host they concern; the run loop executes
+//! each node's effects in order and judges every reply, on its connection in request
+//! order, against the host's reference model. It never reads a real clock or does I/O.
 
 use std::cmp::Reverse;
 use std::collections::{BTreeSet, BinaryHeap};
 
-use keel_core::config::Config;
-use keel_core::{Effect, Input, Node, NodeSeeds, Now};
+use keel_core::{CloseReason, Effect, Input, Listener, Node, NodeSeeds, Now};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 use crate::checkers::*;
+use crate::disk::DiskLatency;
+use crate::host::{Host, HostClock};
 use crate::model::Model;
-use crate::net::{ConnId, InFlight, Network, Segment};
+use crate::net::{ConnId, End, InFlight, Network, Segment};
 use crate::scenario::*;
 use crate::workload::{encode, is_denyoom, Client, Framer, Op, OpOutcome};
 
@@ -70,8 +72,9 @@ impl TraceHash {
 
 #[derive(Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub(crate) enum Event {
-    /// The node's timer; stale generations (before a crash or pause) are ignored.
+    /// A host's timer; stale generations (before a crash or pause) are ignored.
     Tick {
+        host: usize,
         generation: u64,
     },
     /// A client connects if it must and sends its next batch.
@@ -86,7 +89,17 @@ pub(crate) enum Event {
     /// Segments on one direction of a connection may be readable.
     Deliver {
         conn: ConnId,
-        to_node: bool,
+        to_acceptor: bool,
+    },
+    /// A host's disk may have completions ready.
+    Disk {
+        host: usize,
+    },
+    /// A host's connection to an address nobody has is refused (its boot `epoch`).
+    Refused {
+        host: usize,
+        conn: ConnId,
+        epoch: u32,
     },
     FaultStart {
         index: usize,
@@ -113,8 +126,11 @@ const MAX_EVENTS: u64 = 2_000_000;
 /// Bound on bytes waiting in the network at once (no unbounded queue).
 const MAX_QUEUED_BYTES: usize = 4 * 1024 * 1024;
 
-/// The node's memory around one delivery of bytes.
-#[derive(Debug, Clone, Copy)]
+/// Latency of a connection to an address no host has, until it is refused.
+const REFUSED_AFTER_MS: u64 = 1;
+
+/// A node's memory around the input whose effects are being run.
+#[derive(Debug, Clone, Copy, Default)]
 pub(crate) struct BatchMemory {
     limit: u64,
     used_before: usize,
@@ -122,9 +138,29 @@ pub(crate) struct BatchMemory {
     delivered_bytes: usize,
 }
 
+/// What judging a reply needs to know about the input that made the node send it.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Drain {
+    wall_ms: u64,
+    memory: BatchMemory,
+    /// Replies judged since the input (the first one is checked against the memory
+    /// limit as it stood before the input).
+    replies_judged: usize,
+    write_accepted_before: bool,
+}
+
 pub(crate) struct Squeeze {
     pub(crate) limit_bytes: u64,
     pub(crate) used_at_first_refusal: Option<usize>,
+}
+
+/// What the checkers keep about one host: its reference model, its shadow node and
+/// the memory squeeze in force. Not part of the host (a crash does not touch them
+/// except as the checkers decide).
+pub(crate) struct Oracle {
+    pub(crate) model: Model,
+    pub(crate) shadow: Option<Shadow>,
+    pub(crate) squeeze: Option<Squeeze>,
 }
 
 /// Logs a formatted trace line only when the run keeps a trace: formatting every
@@ -143,39 +179,15 @@ pub(crate) struct World<'a> {
     pub(crate) rng: ChaCha8Rng,
     pub(crate) scenario: Scenario,
     pub(crate) now_ms: u64,
-    pub(crate) start_wall_ms: u64,
-    pub(crate) wall_offset_ms: i64,
-    pub(crate) clock: WallClock,
-    pub(crate) max_wall_ms: u64,
     pub(crate) checks: Checks,
     /// Total order of client events for the histories.
     pub(crate) step: u64,
-    /// Crashes so far.
-    pub(crate) epoch: u32,
-    /// Requests the node has run.
+    /// Requests the nodes have run.
     pub(crate) runs: u64,
-    pub(crate) node: Option<Node>,
-    /// A second node fed only the node's propagation stream (what a replica or an
-    /// AOF would get); its dataset digest must equal the node's after every batch.
-    pub(crate) shadow: Option<Shadow>,
-    /// Pauses, partitions, crashes and slow links may overlap: counted, not flagged.
-    pub(crate) pauses_active: u32,
-    pub(crate) partitions_active: u32,
-    pub(crate) crashes_active: u32,
-    /// One-way partitions active per direction: [client -> node, node -> client].
-    pub(crate) one_way_active: [u32; 2],
-    /// The node's monotonic clock: `mono_base_ms` at simulated `mono_base_at_ms`, running
-    /// at `mono_rate_permille` since.
-    pub(crate) mono_rate_permille: u64,
-    pub(crate) mono_base_ms: u64,
-    pub(crate) mono_base_at_ms: u64,
-    pub(crate) drift_rates: Vec<u64>,
-    pub(crate) last_mono_ms: u64,
+    pub(crate) hosts: Vec<Host>,
+    pub(crate) oracles: Vec<Oracle>,
     pub(crate) slow_factors: Vec<u64>,
-    pub(crate) paused: bool,
-    pub(crate) generation: u64,
     pub(crate) setup: &'a dyn Fn(&mut Node),
-    pub(crate) model: Model,
     pub(crate) net: Network,
     pub(crate) clients: Vec<Client>,
     pub(crate) queue: BinaryHeap<Reverse<(u64, u64, Event)>>,
@@ -185,9 +197,11 @@ pub(crate) struct World<'a> {
     pub(crate) failure: Option<String>,
     pub(crate) failed_checker: Option<Checker>,
     pub(crate) reached: BTreeSet<&'static str>,
-    pub(crate) squeeze: Option<Squeeze>,
     pub(crate) next_conn: ConnId,
     pub(crate) trace: Option<Vec<String>>,
+    pub(crate) drain: Drain,
+    /// Refusals that came due while their host was paused, per host.
+    pub(crate) deferred_refusals: Vec<Vec<ConnId>>,
 }
 
 fn show(req: &[Vec<u8>]) -> String {
@@ -198,6 +212,75 @@ fn show(req: &[Vec<u8>]) -> String {
 }
 
 impl<'a> World<'a> {
+    /// A world for `plan`, its hosts booted, nothing scheduled yet.
+    pub(crate) fn new(plan: &Plan, options: RunOptions<'a>) -> World<'a> {
+        let scenario = plan.scenario.clone();
+        let host_count = scenario.hosts.max(1);
+        let mut clients: Vec<Client> = (0..scenario.clients)
+            .map(|c| Client {
+                host: c % host_count,
+                ..Client::default()
+            })
+            .collect();
+        for op in &plan.ops {
+            if let Some(c) = clients.get_mut(op.client) {
+                c.queue
+                    .push_back(op.args.iter().map(|a| a.as_bytes().to_vec()).collect());
+            }
+        }
+        let mut rng = ChaCha8Rng::seed_from_u64(plan.runtime_seed);
+        let clock = &scenario.clock;
+        let hosts: Vec<Host> = (0..host_count)
+            .map(|id| {
+                let seeds = NodeSeeds {
+                    rng_seed: rng.gen(),
+                    hash_seeds: [rng.gen(), rng.gen(), rng.gen(), rng.gen()],
+                };
+                let clock = HostClock::new(
+                    plan.start_wall_ms,
+                    clock.wall_skew_ms,
+                    clock.mono_rate_permille,
+                );
+                Host::new(id, seeds, clock, DISK_LATENCY)
+            })
+            .collect();
+        let mut world = World {
+            rng,
+            net: Network::new(scenario.link.clone()),
+            oracles: (0..host_count)
+                .map(|_| Oracle {
+                    model: Model::new(plan.start_wall_ms),
+                    shadow: None,
+                    squeeze: None,
+                })
+                .collect(),
+            deferred_refusals: vec![Vec::new(); host_count],
+            hosts,
+            scenario,
+            now_ms: 0,
+            checks: options.checks,
+            step: 0,
+            runs: 0,
+            slow_factors: Vec::new(),
+            setup: options.setup,
+            clients,
+            queue: BinaryHeap::new(),
+            seq: 0,
+            hash: TraceHash::new(),
+            history: Vec::new(),
+            failure: None,
+            failed_checker: None,
+            reached: BTreeSet::new(),
+            next_conn: 1,
+            trace: options.trace.then(Vec::new),
+            drain: Drain::default(),
+        };
+        for h in 0..host_count {
+            world.boot(h);
+        }
+        world
+    }
+
     pub(crate) fn schedule(&mut self, at_ms: u64, event: Event) {
         self.queue.push(Reverse((at_ms, self.seq, event)));
         self.seq += 1;
@@ -230,94 +313,88 @@ impl<'a> World<'a> {
         }
     }
 
-    /// The node's clocks now, without recording them as seen (for bookkeeping inputs
-    /// that read no clock, so they leave the clock checks as they were).
-    pub(crate) fn peek_node_now(&self) -> Now {
-        let wall = (self.start_wall_ms + self.now_ms) as i64 + self.wall_offset_ms;
-        Now {
-            mono_ms: self.mono_at(self.now_ms).max(self.last_mono_ms),
-            wall_ms: wall.max(0) as u64,
+    /// A host's clocks now, handed to its node (a clock running backwards fails the run).
+    pub(crate) fn host_now(&mut self, h: usize) -> Now {
+        let now_ms = self.now_ms;
+        match self.hosts[h].clock.read(now_ms) {
+            Ok(now) => now,
+            Err(e) => {
+                self.fail(e);
+                self.hosts[h].clock.peek(now_ms)
+            }
         }
     }
 
-    pub(crate) fn node_now(&mut self) -> Now {
-        let wall = (self.start_wall_ms + self.now_ms) as i64 + self.wall_offset_ms;
-        let wall_ms = wall.max(0) as u64;
-        self.max_wall_ms = self.max_wall_ms.max(wall_ms);
-        let mono_ms = self.mono_at(self.now_ms);
-        if mono_ms < self.last_mono_ms {
-            self.fail(format!(
-                "the node's monotonic clock went back from {} to {mono_ms} ms",
-                self.last_mono_ms
-            ));
-        }
-        self.last_mono_ms = mono_ms;
-        Now { mono_ms, wall_ms }
-    }
-
-    /// The node's monotonic clock at simulated time `t_ms` (not before the last rate
-    /// change): it never goes backwards, whatever the rate.
-    pub(crate) fn mono_at(&self, t_ms: u64) -> u64 {
-        let elapsed = t_ms.saturating_sub(self.mono_base_at_ms);
-        self.mono_base_ms + elapsed * self.mono_rate_permille / 1000
-    }
-
-    /// The simulated time at which the node's monotonic clock reaches `mono_ms`.
-    pub(crate) fn sim_time_of_mono(&self, mono_ms: u64) -> u64 {
-        let ahead = mono_ms.saturating_sub(self.mono_base_ms);
-        let rate = self.mono_rate_permille.max(1);
-        self.mono_base_at_ms + (ahead * 1000).div_ceil(rate)
-    }
-
-    pub(crate) fn set_mono_rate(&mut self, rate_permille: u64) {
-        self.mono_base_ms = self.mono_at(self.now_ms);
-        self.mono_base_at_ms = self.now_ms;
-        self.mono_rate_permille = rate_permille.max(1);
-    }
-
-    pub(crate) fn blocked(&self, to_node: bool) -> bool {
-        self.net.link.blackholed || self.one_way_active[usize::from(!to_node)] > 0
-    }
-
-    pub(crate) fn new_node(&mut self) -> Node {
-        let seeds = NodeSeeds {
-            rng_seed: self.rng.gen(),
-            hash_seeds: [
-                self.rng.gen(),
-                self.rng.gen(),
-                self.rng.gen(),
-                self.rng.gen(),
-            ],
-        };
-        let now = self.node_now();
-        let mut node = Node::new(Config::default(), seeds, now);
-        (self.setup)(&mut node);
-        node.enable_propagation();
-        // Seeds of its own (derived, so the world's RNG stream is untouched): its
-        // random draws and hash orders differ from the node's, as a replica's do.
+    /// Boots host `h`'s node (at start and at a restart) and a fresh shadow for it.
+    pub(crate) fn boot(&mut self, h: usize) {
+        let now = self.host_now(h);
+        let setup = self.setup;
+        let seeds = self.hosts[h].boot(now, setup);
+        // Seeds of its own, derived: its random draws and hash orders differ from the
+        // node's, as a replica's do.
         let shadow_seeds = NodeSeeds {
             rng_seed: seeds.rng_seed ^ 0x5EED_5EED_5EED_5EED,
             hash_seeds: seeds.hash_seeds.map(|s| s.rotate_left(17) ^ 0xA5A5),
         };
-        self.shadow = Some(Shadow::new(shadow_seeds, now));
-        node
+        self.oracles[h].shadow = Some(Shadow::new(shadow_seeds, now));
     }
 
-    /// Applies what the node propagated since the last call to the shadow and
+    /// Hands an input to host `h`'s node (if it is up) and runs its effects in order.
+    pub(crate) fn feed(&mut self, h: usize, input: Input<'_>) {
+        let now = self.host_now(h);
+        let host = &mut self.hosts[h];
+        if let (None, Some(record)) = (host.node.as_ref(), host.fake_peer.as_mut()) {
+            record.push(format!("{input:?}"));
+            return;
+        }
+        let Some(node) = host.node.as_mut() else {
+            return;
+        };
+        let delivered_bytes = match &input {
+            Input::Data { bytes, .. } => bytes.len(),
+            _ => 0,
+        };
+        let used_before = node.used_memory_bytes();
+        let limit = node.config.maxmemory_bytes();
+        node.handle(now, input);
+        let used_after = node.used_memory_bytes();
+        self.drain = Drain {
+            wall_ms: now.wall_ms,
+            memory: BatchMemory {
+                limit,
+                used_before,
+                used_after,
+                delivered_bytes,
+            },
+            replies_judged: 0,
+            write_accepted_before: false,
+        };
+        self.drain_effects(h);
+    }
+
+    /// Bookkeeping an input that reads no clock and asks for nothing (`Written`).
+    fn tell(&mut self, h: usize, input: Input<'_>) {
+        let now = self.hosts[h].clock.peek(self.now_ms);
+        if let Some(node) = self.hosts[h].node.as_mut() {
+            node.handle(now, input);
+        }
+    }
+
+    /// Applies what host `h`'s node propagated since the last call to its shadow and
     /// compares their digests (the shadow checker).
-    pub(crate) fn sync_shadow(&mut self) {
+    pub(crate) fn sync_shadow(&mut self, h: usize) {
         if !self.checks.shadow {
             return;
         }
-        let Some(node) = self.node.as_mut() else {
+        let Some(node) = self.hosts[h].node.as_mut() else {
             return;
         };
         let records = node.take_propagated();
         if records.is_empty() {
             return;
         }
-        let now = self.peek_node_now();
-        let Some(shadow) = self.shadow.as_mut() else {
+        let now = self.hosts[h].clock.peek(self.now_ms);
+        let Some(shadow) = self.oracles[h].shadow.as_mut() else {
             return;
         };
         shadow.apply(now, records);
@@ -326,13 +403,15 @@ impl<'a> World<'a> {
         // the end of the run, and before a crash) rather than after every write. A
         // divergence stays until something overwrites it, which is rarely that soon.
         if self.now_ms >= shadow.compared_at_ms + SHADOW_COMPARE_EVERY_MS {
-            self.compare_shadow();
+            self.compare_shadow(h);
         }
     }
 
-    /// The shadow checker's verdict: the node's and the shadow's digests are equal.
-    pub(crate) fn compare_shadow(&mut self) {
-        let (Some(node), Some(shadow)) = (self.node.as_ref(), self.shadow.as_mut()) else {
+    /// The shadow checker's verdict: host `h`'s node and its shadow have equal digests.
+    pub(crate) fn compare_shadow(&mut self, h: usize) {
+        let (Some(node), Some(shadow)) =
+            (self.hosts[h].node.as_ref(), self.oracles[h].shadow.as_mut())
+        else {
             return;
         };
         if !shadow.behind {
@@ -349,7 +428,7 @@ impl<'a> World<'a> {
             let (want, got) = (keel_core::digest::hex(&want), keel_core::digest::hex(&got));
             self.fail_by(
                 Checker::Shadow,
-                format!("the shadow fed the propagation stream diverged: node digest {want}, shadow {got}"),
+                format!("host {h}: the shadow fed the propagation stream diverged: node digest {want}, shadow {got}"),
             );
         }
     }
@@ -358,22 +437,44 @@ impl<'a> World<'a> {
         self.clients.iter().any(Client::active)
     }
 
-    pub(crate) fn run(&mut self) {
+    /// Schedules what starts a run: client wakes, each host's first tick, the faults.
+    pub(crate) fn start(&mut self) {
         for c in 0..self.clients.len() {
             let at = self.rng.gen_range(0..10);
             self.schedule(at, Event::ClientWake { client: c });
         }
-        let first_tick = self
-            .node
-            .as_ref()
-            .map_or(0, |n| self.sim_time_of_mono(n.next_deadline()));
-        self.schedule(first_tick, Event::Tick { generation: 0 });
+        for h in 0..self.hosts.len() {
+            let host = &self.hosts[h];
+            let first_tick = host
+                .node
+                .as_ref()
+                .map_or(0, |n| host.clock.sim_time_of_mono(n.next_deadline()));
+            let generation = host.generation;
+            self.schedule(
+                first_tick,
+                Event::Tick {
+                    host: h,
+                    generation,
+                },
+            );
+        }
         for index in 0..self.scenario.faults.len() {
             let at = self.scenario.faults[index].at_ms;
             self.schedule(at, Event::FaultStart { index });
         }
+    }
+
+    /// Runs events until the queue is empty, a checker fails, or `until_ms` passes.
+    pub(crate) fn run_until(&mut self, until_ms: u64) {
         let mut events = 0u64;
-        while let Some(Reverse((at_ms, _, event))) = self.queue.pop() {
+        while self
+            .queue
+            .peek()
+            .is_some_and(|Reverse((at, _, _))| *at <= until_ms)
+        {
+            let Some(Reverse((at_ms, _, event))) = self.queue.pop() else {
+                break;
+            };
             if self.failure.is_some() {
                 break;
             }
@@ -386,16 +487,12 @@ impl<'a> World<'a> {
             self.hash.write_u64(self.now_ms);
             self.hash_event(&event);
             match event {
-                Event::Tick { generation } => self.on_tick(generation),
+                Event::Tick { host, generation } => self.on_tick(host, generation),
                 Event::ClientWake { client } => self.client_wake(client),
                 Event::ClientTimeout { client, batch } => self.client_timeout(client, batch),
-                Event::Deliver { conn, to_node } => {
-                    if to_node {
-                        self.deliver_to_node(conn)
-                    } else {
-                        self.deliver_to_client(conn)
-                    }
-                }
+                Event::Deliver { conn, to_acceptor } => self.deliver(conn, to_acceptor),
+                Event::Disk { host } => self.disk_ready(host),
+                Event::Refused { host, conn, epoch } => self.refused(host, conn, epoch),
                 Event::FaultStart { index } => self.fault_start(index),
                 Event::FaultEnd { index } => self.fault_end(index),
             }
@@ -404,8 +501,15 @@ impl<'a> World<'a> {
                 self.fail(format!("{queued} bytes queued in the network"));
             }
         }
-        if self.failure.is_none() {
-            self.compare_shadow();
+    }
+
+    pub(crate) fn run(&mut self) {
+        self.start();
+        self.run_until(u64::MAX);
+        for h in 0..self.hosts.len() {
+            if self.failure.is_none() {
+                self.compare_shadow(h);
+            }
         }
         if self.failure.is_none() {
             let stuck: Vec<usize> = (0..self.clients.len())
@@ -418,26 +522,29 @@ impl<'a> World<'a> {
     }
 
     /// Feeds an event into the trace hash without allocating (this runs per event).
-    pub(crate) fn hash_event(&mut self, event: &Event) {
+    fn hash_event(&mut self, event: &Event) {
         let (kind, a, b) = match *event {
-            Event::Tick { generation } => (0u64, generation, 0),
+            Event::Tick { host, generation } => (0u64, generation, host as u64),
             Event::ClientWake { client } => (1, client as u64, 0),
             Event::ClientTimeout { client, batch } => (2, client as u64, batch),
-            Event::Deliver { conn, to_node } => (3, conn, u64::from(to_node)),
+            Event::Deliver { conn, to_acceptor } => (3, conn, u64::from(to_acceptor)),
             Event::FaultStart { index } => (4, index as u64, 0),
             Event::FaultEnd { index } => (5, index as u64, 0),
+            Event::Disk { host } => (6, host as u64, 0),
+            Event::Refused { host, conn, .. } => (7, host as u64, conn),
         };
         self.hash.write_u64(kind);
         self.hash.write_u64(a);
         self.hash.write_u64(b);
     }
 
-    pub(crate) fn on_tick(&mut self, generation: u64) {
-        if generation != self.generation || self.paused {
+    fn on_tick(&mut self, h: usize, generation: u64) {
+        let host = &self.hosts[h];
+        if generation != host.generation || host.pauses_active > 0 || host.node.is_none() {
             return;
         }
-        let now = self.node_now();
-        let Some(node) = self.node.as_mut() else {
+        let now = self.host_now(h);
+        let Some(node) = self.hosts[h].node.as_mut() else {
             return;
         };
         let expired_before = node.keyspace.stats.expired_keys;
@@ -447,118 +554,223 @@ impl<'a> World<'a> {
         if removed {
             self.reached.insert(reach::ACTIVE_EXPIRY);
         }
-        if self.mono_rate_permille != 1000 {
+        if self.hosts[h].clock.mono_rate_permille != 1000 {
             self.reached.insert(reach::CLOCK_DRIFTED);
         }
-        self.drain_effects(None);
-        self.sync_expiry();
+        self.drain = Drain {
+            wall_ms: now.wall_ms,
+            ..Drain::default()
+        };
+        self.drain_effects(h);
+        self.sync_expiry(h);
         if self.any_client_active() {
-            let at = self.sim_time_of_mono(next_mono_ms).max(self.now_ms + 1);
-            self.schedule(at, Event::Tick { generation });
+            let at = self.hosts[h]
+                .clock
+                .sim_time_of_mono(next_mono_ms)
+                .max(self.now_ms + 1);
+            self.schedule(
+                at,
+                Event::Tick {
+                    host: h,
+                    generation,
+                },
+            );
         }
     }
 
-    /// Runs the node's effects in order; returns the bytes sent to `watch`.
-    pub(crate) fn drain_effects(&mut self, watch: Option<ConnId>) -> Vec<u8> {
-        let mut watched = Vec::new();
-        while let Some(effect) = self.node.as_mut().and_then(Node::poll_effect) {
-            match effect {
-                Effect::Send { conn, bytes } => {
-                    self.hash.write(&bytes);
-                    if Some(conn) == watch {
-                        watched.extend_from_slice(&bytes);
-                    }
-                    let times = self
-                        .net
-                        .write(&mut self.rng, self.now_ms, conn, false, &bytes);
-                    for at in times {
-                        self.schedule(
-                            at,
-                            Event::Deliver {
-                                conn,
-                                to_node: false,
-                            },
-                        );
-                    }
-                }
-                // An abort (output limit) is a close to the simulated network: the
-                // client sees the replies already in flight, then the end.
-                Effect::Close { conn } | Effect::Abort { conn } => {
-                    log!(self, "node closes conn {conn}");
-                    self.model.conn_closed(conn);
-                    if let Some(c) = self.net.conns.get_mut(&conn) {
-                        c.node_knows = false;
-                    }
-                    if let Some(at) = self.net.fin(&mut self.rng, self.now_ms, conn, false) {
-                        self.schedule(
-                            at,
-                            Event::Deliver {
-                                conn,
-                                to_node: false,
-                            },
-                        );
-                    }
-                }
-                Effect::Shutdown { exit_code } => {
-                    self.fail(format!("node asked to shut down (exit code {exit_code})"));
-                }
-                Effect::Sleep { ms } => {
-                    self.fail(format!(
-                        "node asked to sleep {ms} ms (nobody sends DEBUG SLEEP)"
-                    ));
-                }
-                // No subsystem connects out or touches a disk yet; a node that asks
-                // is broken, and the run says so rather than hanging on no answer.
-                Effect::Connect { conn, addr } => {
-                    self.fail(format!(
-                        "node asked to connect (conn {conn}, {addr}); no host models peers yet"
-                    ));
-                }
-                Effect::Disk { io, op } => {
-                    self.fail(format!(
-                        "node asked for disk operation {} ({op:?}); no host models a disk yet",
-                        io.0
-                    ));
-                }
-                Effect::Log { .. } => {}
-                // Lazily freed memory: the simulator has no other thread; drop it here.
-                Effect::Free { garbage } => drop(garbage),
+    /// Runs host `h`'s node's effects in order.
+    fn drain_effects(&mut self, h: usize) {
+        while let Some(effect) = self.hosts[h].node.as_mut().and_then(Node::poll_effect) {
+            self.execute(h, effect);
+        }
+        self.sync_shadow(h);
+    }
+
+    /// Executes one effect of host `h`'s node.
+    pub(crate) fn execute(&mut self, h: usize, effect: Effect) {
+        match effect {
+            Effect::Send { conn, bytes } => {
+                self.hash.write(&bytes);
+                self.node_sends(h, conn, &bytes);
+            }
+            // An abort (output limit) is a close to the simulated network: the peer
+            // sees the bytes already in flight, then the end.
+            Effect::Close { conn } | Effect::Abort { conn } => self.node_closes(h, conn),
+            Effect::Connect { conn, addr } => self.node_connects(h, conn, addr),
+            Effect::Disk { io, op } => {
+                log!(self, "host {h}: disk io {} {op:?}", io.0);
+                let at = self.hosts[h]
+                    .disk
+                    .submit(&mut self.rng, self.now_ms, io, op);
+                self.schedule(at, Event::Disk { host: h });
+            }
+            Effect::Shutdown { exit_code } => {
+                self.fail(format!(
+                    "host {h}: node asked to shut down (exit code {exit_code})"
+                ));
+            }
+            Effect::Sleep { ms } => {
+                self.fail(format!(
+                    "host {h}: node asked to sleep {ms} ms (nobody sends DEBUG SLEEP)"
+                ));
+            }
+            Effect::Log { .. } => {}
+            // Lazily freed memory: the simulator has no other thread; drop it here.
+            Effect::Free { garbage } => drop(garbage),
+        }
+    }
+
+    /// Host `h`'s node writes on a connection: onto the network, and, on a client's
+    /// connection, framed into replies judged in request order.
+    fn node_sends(&mut self, h: usize, local: ConnId, bytes: &[u8]) {
+        // A connection the world already forgot (reset): the bytes go nowhere.
+        let Some((id, from_acceptor)) = self.net.resolve(h, local) else {
+            return;
+        };
+        if from_acceptor {
+            self.judge_output(h, id, bytes);
+        }
+        let times = self
+            .net
+            .write(&mut self.rng, self.now_ms, id, !from_acceptor, bytes);
+        for at in times {
+            self.schedule(
+                at,
+                Event::Deliver {
+                    conn: id,
+                    to_acceptor: !from_acceptor,
+                },
+            );
+        }
+    }
+
+    fn node_closes(&mut self, h: usize, local: ConnId) {
+        let Some((id, from_acceptor)) = self.net.resolve(h, local) else {
+            return;
+        };
+        log!(self, "host {h}: node closes conn {id}");
+        if let Some(c) = self.net.conns.get_mut(&id) {
+            if from_acceptor {
+                c.acceptor_knows = false;
+            } else {
+                c.initiator_open = false;
             }
         }
-        self.sync_shadow();
-        watched
+        if from_acceptor {
+            self.oracles[h].model.conn_closed(id);
+        }
+        let at = self
+            .net
+            .signal(&mut self.rng, self.now_ms, id, !from_acceptor, Segment::Fin);
+        if let Some(at) = at {
+            self.schedule(
+                at,
+                Event::Deliver {
+                    conn: id,
+                    to_acceptor: !from_acceptor,
+                },
+            );
+        }
     }
 
-    /// Keeps the model in step with keys the node removed by active expiry.
-    pub(crate) fn sync_expiry(&mut self) {
-        let Some(node) = self.node.as_ref() else {
+    /// Host `h`'s node opens a connection: to the host that has `addr`, or refused.
+    fn node_connects(&mut self, h: usize, local: ConnId, addr: String) {
+        let target = self.hosts.iter().position(|x| x.addr == addr);
+        log!(
+            self,
+            "host {h}: node connects conn {local} to {addr} (host {target:?})"
+        );
+        let Some(t) = target else {
+            let epoch = self.hosts[h].epoch;
+            self.schedule(
+                self.now_ms + REFUSED_AFTER_MS,
+                Event::Refused {
+                    host: h,
+                    conn: local,
+                    epoch,
+                },
+            );
+            return;
+        };
+        let id = self.next_conn;
+        self.next_conn += 1;
+        let at = self
+            .net
+            .open(&mut self.rng, self.now_ms, id, End::Host(h), local, t);
+        self.schedule(
+            at,
+            Event::Deliver {
+                conn: id,
+                to_acceptor: true,
+            },
+        );
+    }
+
+    fn refused(&mut self, h: usize, local: ConnId, epoch: u32) {
+        let host = &self.hosts[h];
+        if host.epoch != epoch || !host.alive() {
+            return;
+        }
+        if host.pauses_active > 0 {
+            self.deferred_refusals[h].push(local);
+            return;
+        }
+        log!(self, "host {h}: connect of conn {local} refused");
+        self.feed(
+            h,
+            Input::ConnectFailed {
+                conn: local,
+                error: "Connection refused".into(),
+            },
+        );
+    }
+
+    /// Hands host `h`'s node every disk completion that is due.
+    fn disk_ready(&mut self, h: usize) {
+        if self.hosts[h].pauses_active > 0 || self.hosts[h].node.is_none() {
+            return;
+        }
+        for (io, result) in self.hosts[h].disk.complete_ready(self.now_ms) {
+            log!(self, "host {h}: disk io {} done: {result:?}", io.0);
+            self.feed(h, Input::Disk { io, result });
+        }
+    }
+
+    /// Keeps host `h`'s model in step with keys its node removed by active expiry.
+    fn sync_expiry(&mut self, h: usize) {
+        let Some(node) = self.hosts[h].node.as_ref() else {
             return;
         };
         let db = node.keyspace.db(0);
-        self.model
-            .sync_expired(self.max_wall_ms, |k| db.find(k).is_some());
+        let max_wall_ms = self.hosts[h].clock.max_wall_ms;
+        self.oracles[h]
+            .model
+            .sync_expired(max_wall_ms, |k| db.find(k).is_some());
     }
 
-    pub(crate) fn client_wake(&mut self, c: usize) {
+    fn client_wake(&mut self, c: usize) {
         if self.clients[c].queue.is_empty() || !self.clients[c].outstanding.is_empty() {
             return;
         }
+        let host = self.clients[c].host;
         let conn = match self.clients[c].conn {
             Some(conn) => conn,
             None => {
                 let id = self.next_conn;
                 self.next_conn += 1;
-                let at = self.net.open(&mut self.rng, self.now_ms, id, c);
+                let at = self
+                    .net
+                    .open(&mut self.rng, self.now_ms, id, End::Client(c), id, host);
                 self.schedule(
                     at,
                     Event::Deliver {
                         conn: id,
-                        to_node: true,
+                        to_acceptor: true,
                     },
                 );
                 self.clients[c].conn = Some(id);
                 self.clients[c].framer = Framer::default();
-                log!(self, "client {c} connects (conn {id})");
+                log!(self, "client {c} connects to host {host} (conn {id})");
                 id
             }
         };
@@ -571,6 +783,7 @@ impl<'a> World<'a> {
             self.fail(format!("client {c} holds conn {conn} the network lost"));
             return;
         };
+        let epoch = self.hosts[host].epoch;
         let mut inflight = Vec::new();
         for _ in 0..n {
             let Some(request) = self.clients[c].queue.pop_front() else {
@@ -583,12 +796,13 @@ impl<'a> World<'a> {
             let invoke_step = self.next_step();
             self.history.push(Op {
                 client: c,
+                host,
                 conn,
                 invoke_ms: self.now_ms,
                 complete_ms: None,
                 invoke_step,
                 complete_step: None,
-                epoch: self.epoch,
+                epoch,
                 request,
                 reply: Vec::new(),
                 node_reply: None,
@@ -613,7 +827,7 @@ impl<'a> World<'a> {
                 at,
                 Event::Deliver {
                     conn,
-                    to_node: true,
+                    to_acceptor: true,
                 },
             );
         }
@@ -627,7 +841,7 @@ impl<'a> World<'a> {
 
     /// The client gives up on its outstanding requests: unknown outcomes, and the
     /// connection is closed (FIN behind the requests, which may still run).
-    pub(crate) fn client_timeout(&mut self, c: usize, batch: u64) {
+    fn client_timeout(&mut self, c: usize, batch: u64) {
         if self.clients[c].batch != batch || self.clients[c].outstanding.is_empty() {
             return;
         }
@@ -640,16 +854,19 @@ impl<'a> World<'a> {
     }
 
     /// The client closes its side of `conn` (a FIN travels to the node) and forgets it.
-    pub(crate) fn client_close(&mut self, c: usize, conn: ConnId) {
+    fn client_close(&mut self, c: usize, conn: ConnId) {
         if let Some(x) = self.net.conns.get_mut(&conn) {
-            x.client_open = false;
+            x.initiator_open = false;
         }
-        if let Some(at) = self.net.fin(&mut self.rng, self.now_ms, conn, true) {
+        if let Some(at) = self
+            .net
+            .signal(&mut self.rng, self.now_ms, conn, true, Segment::Fin)
+        {
             self.schedule(
                 at,
                 Event::Deliver {
                     conn,
-                    to_node: true,
+                    to_acceptor: true,
                 },
             );
         }
@@ -657,7 +874,7 @@ impl<'a> World<'a> {
     }
 
     /// Outstanding requests become unknown; reconnect after a backoff.
-    pub(crate) fn client_lost_conn(&mut self, c: usize) {
+    fn client_lost_conn(&mut self, c: usize) {
         let client = &mut self.clients[c];
         client.conn = None;
         client.framer = Framer::default();
@@ -681,71 +898,235 @@ impl<'a> World<'a> {
         self.schedule(at, Event::ClientWake { client: c });
     }
 
-    pub(crate) fn deliver_to_client(&mut self, conn: ConnId) {
-        if self.blocked(false) {
+    /// Segments of one direction of a connection that are readable now reach their end
+    /// (unless the path is held or the receiving host is paused).
+    fn deliver(&mut self, id: ConnId, to_acceptor: bool) {
+        if self.net.blocked(id, to_acceptor) {
             return;
         }
-        let Some(x) = self.net.conns.get_mut(&conn) else {
+        let Some(c) = self.net.conns.get(&id) else {
             return;
         };
-        let segs = x.to_client.take_ready(self.now_ms);
-        let (c, open, node_knows) = (x.client, x.client_open, x.node_knows);
+        let receiver = if to_acceptor {
+            End::Host(c.acceptor)
+        } else {
+            c.initiator
+        };
+        if let End::Host(r) = receiver {
+            if self.hosts[r].pauses_active > 0 {
+                return;
+            }
+        }
+        if to_acceptor {
+            self.deliver_to_acceptor(id);
+        } else {
+            self.deliver_to_initiator(id);
+        }
+    }
+
+    fn deliver_to_acceptor(&mut self, id: ConnId) {
+        let Some(x) = self.net.conns.get_mut(&id) else {
+            return;
+        };
+        let segs = x.to_acceptor.take_ready(self.now_ms);
+        let (h, initiator, initiator_conn) = (x.acceptor, x.initiator, x.initiator_conn);
         for seg in segs {
-            if let (Segment::Bytes(bytes), true) = (&seg, node_knows) {
-                // The bytes left the node's side: its output-limit accounting hears it.
-                let now = self.peek_node_now();
-                if let Some(node) = self.node.as_mut() {
-                    node.handle(
-                        now,
-                        Input::Written {
-                            conn,
-                            bytes: bytes.len(),
+            match seg {
+                Segment::Open => {
+                    if self.hosts[h].node.is_none() {
+                        // Connection refused: the initiator sees a reset.
+                        log!(self, "conn {id} refused (host {h} down)");
+                        self.reset_conn(id);
+                        return;
+                    }
+                    if let Some(x) = self.net.conns.get_mut(&id) {
+                        x.acceptor_knows = true;
+                    }
+                    let peer = match initiator {
+                        End::Client(_) => format!("10.0.0.{id}:5000"),
+                        End::Host(i) => format!("10.0.1.{}:{}", i + 1, 40_000 + id % 20_000),
+                    };
+                    let local = self.hosts[h].addr.clone();
+                    self.feed(
+                        h,
+                        Input::Accepted {
+                            conn: id,
+                            listener: Listener::Client,
+                            peer,
+                            local,
+                            peer_is_loopback: true,
                         },
                     );
+                    if let End::Host(_) = initiator {
+                        self.send_control(id, false, Segment::OpenAck);
+                    }
                 }
-                self.check_unsent_output(conn, bytes.len());
-            }
-            if !open || self.clients[c].conn != Some(conn) {
-                continue;
-            }
-            match seg {
-                Segment::Bytes(bytes) => self.client_reads(c, &bytes),
+                Segment::Bytes(bytes) => {
+                    if let End::Host(i) = initiator {
+                        // The initiator's bytes left its side.
+                        self.tell(
+                            i,
+                            Input::Written {
+                                conn: initiator_conn,
+                                bytes: bytes.len(),
+                            },
+                        );
+                    }
+                    self.node_reads(h, id, &bytes);
+                }
                 Segment::Fin => {
-                    log!(self, "client {c} sees conn {conn} closed");
-                    // The client closes its side too, so the connection is forgotten.
-                    self.client_close(c, conn);
+                    let knows = self.net.conns.get(&id).is_some_and(|x| x.acceptor_knows);
+                    if knows && self.hosts[h].node.is_some() {
+                        self.oracles[h].model.conn_closed(id);
+                        self.feed(
+                            h,
+                            Input::Closed {
+                                conn: id,
+                                reason: CloseReason::PeerClosed,
+                            },
+                        );
+                    }
+                    // The initiator closed its side first (or answered the acceptor's
+                    // close): both ends are done with it.
+                    self.net.remove(id);
                     return;
                 }
-                Segment::Open => self.fail(format!("conn {conn}: Open on the node -> client side")),
+                Segment::OpenAck => {
+                    self.fail(format!("conn {id}: a SYN-ACK toward the acceptor"));
+                }
             }
         }
     }
 
-    /// Resource check: what the node counts as this connection's unsent output (which
-    /// its output limits and `used_memory` rest on) equals what the world knows is
-    /// still in flight — sent by the node, not yet delivered.
-    pub(crate) fn check_unsent_output(&mut self, conn: ConnId, delivered_now: usize) {
-        let Some(x) = self.net.conns.get_mut(&conn) else {
+    fn send_control(&mut self, id: ConnId, to_acceptor: bool, seg: Segment) {
+        if let Some(at) = self
+            .net
+            .signal(&mut self.rng, self.now_ms, id, to_acceptor, seg)
+        {
+            self.schedule(
+                at,
+                Event::Deliver {
+                    conn: id,
+                    to_acceptor,
+                },
+            );
+        }
+    }
+
+    fn deliver_to_initiator(&mut self, id: ConnId) {
+        let Some(x) = self.net.conns.get_mut(&id) else {
+            return;
+        };
+        let segs = x.to_initiator.take_ready(self.now_ms);
+        let (h, initiator, local, acceptor_knows) =
+            (x.acceptor, x.initiator, x.initiator_conn, x.acceptor_knows);
+        for seg in segs {
+            if let (Segment::Bytes(bytes), true) = (&seg, acceptor_knows) {
+                // The bytes left the acceptor's side: its output-limit accounting hears it.
+                self.tell(
+                    h,
+                    Input::Written {
+                        conn: id,
+                        bytes: bytes.len(),
+                    },
+                );
+                self.check_unsent_output(h, id, bytes.len());
+            }
+            let open = self.net.conns.get(&id).is_some_and(|x| x.initiator_open);
+            match initiator {
+                End::Client(c) => {
+                    if !open || self.clients[c].conn != Some(id) {
+                        continue;
+                    }
+                    match seg {
+                        Segment::Bytes(bytes) => self.client_reads(c, &bytes),
+                        Segment::Fin => {
+                            log!(self, "client {c} sees conn {id} closed");
+                            // The client closes its side too, so the connection is forgotten.
+                            self.client_close(c, id);
+                            return;
+                        }
+                        Segment::Open | Segment::OpenAck => {
+                            self.fail(format!("conn {id}: {seg:?} toward a client"))
+                        }
+                    }
+                }
+                End::Host(i) => {
+                    if !open || !self.hosts[i].alive() {
+                        continue;
+                    }
+                    match seg {
+                        Segment::OpenAck => {
+                            if let Some(x) = self.net.conns.get_mut(&id) {
+                                x.connected = true;
+                            }
+                            log!(self, "host {i}: connected conn {local} (to host {h})");
+                            self.feed(i, Input::Connected { conn: local });
+                        }
+                        Segment::Bytes(bytes) => {
+                            log!(
+                                self,
+                                "host {i}: reads {} bytes on conn {local}",
+                                bytes.len()
+                            );
+                            self.feed(
+                                i,
+                                Input::Data {
+                                    conn: local,
+                                    bytes: &bytes,
+                                },
+                            );
+                        }
+                        Segment::Fin => {
+                            log!(self, "host {i}: conn {local} closed by host {h}");
+                            self.feed(
+                                i,
+                                Input::Closed {
+                                    conn: local,
+                                    reason: CloseReason::PeerClosed,
+                                },
+                            );
+                            // The acceptor closed first and the initiator has now been
+                            // told: both ends are done with it.
+                            self.net.remove(id);
+                            return;
+                        }
+                        Segment::Open => {
+                            self.fail(format!("conn {id}: a SYN toward the initiator"))
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Resource check: what the acceptor counts as this connection's unsent output
+    /// (which its output limits and `used_memory` rest on) equals what the world knows
+    /// is still in flight — sent by the node, not yet delivered.
+    fn check_unsent_output(&mut self, h: usize, id: ConnId, delivered_now: usize) {
+        let Some(x) = self.net.conns.get_mut(&id) else {
             return;
         };
         x.replies_delivered_bytes += delivered_now as u64;
         let in_flight = x
             .replies_sent_bytes
             .saturating_sub(x.replies_delivered_bytes);
-        let counted = self
+        let counted = self.hosts[h]
             .node
             .as_ref()
-            .and_then(|n| n.client_unwritten_bytes(conn));
+            .and_then(|n| n.client_unwritten_bytes(id));
         if let Some(counted) = counted {
             if counted as u64 != in_flight {
                 self.fail(format!(
-                    "conn {conn}: the node counts {counted} bytes of unsent output, {in_flight} are in flight"
+                    "host {h} conn {id}: the node counts {counted} bytes of unsent output, {in_flight} are in flight"
                 ));
             }
         }
     }
 
-    pub(crate) fn client_reads(&mut self, c: usize, bytes: &[u8]) {
+    /// A client frames replies out of its byte stream and completes its oldest
+    /// outstanding requests with them, in order, whenever they arrive.
+    fn client_reads(&mut self, c: usize, bytes: &[u8]) {
         self.clients[c].framer.push(bytes);
         loop {
             let reply = match self.clients[c].framer.next_reply() {
@@ -789,251 +1170,284 @@ impl<'a> World<'a> {
         }
     }
 
-    pub(crate) fn deliver_to_node(&mut self, conn: ConnId) {
-        if self.blocked(true) || self.paused {
-            return;
-        }
-        let Some(x) = self.net.conns.get_mut(&conn) else {
-            return;
-        };
-        let segs = x.to_node.take_ready(self.now_ms);
-        for seg in segs {
-            match seg {
-                Segment::Open => {
-                    let now = self.node_now();
-                    let Some(node) = self.node.as_mut() else {
-                        // Connection refused: the client sees a reset.
-                        log!(self, "conn {conn} refused (node down)");
-                        self.reset_conn(conn);
-                        return;
-                    };
-                    node.handle(
-                        now,
-                        Input::Accepted {
-                            conn,
-                            listener: keel_core::Listener::Client,
-                            peer: format!("10.0.0.{conn}:5000"),
-                            local: "10.0.0.100:6379".into(),
-                            peer_is_loopback: true,
-                        },
-                    );
-                    if let Some(x) = self.net.conns.get_mut(&conn) {
-                        x.node_knows = true;
-                    }
-                    self.drain_effects(None);
-                }
-                Segment::Bytes(bytes) => self.node_reads(conn, &bytes),
-                Segment::Fin => {
-                    let knows = self.net.conns.get(&conn).is_some_and(|x| x.node_knows);
-                    let now = self.node_now();
-                    if let (true, Some(node)) = (knows, self.node.as_mut()) {
-                        node.handle(
-                            now,
-                            Input::Closed {
-                                conn,
-                                reason: keel_core::CloseReason::Dropped,
-                            },
-                        );
-                        self.model.conn_closed(conn);
-                        self.drain_effects(None);
-                    }
-                    self.net.conns.remove(&conn);
-                    return;
-                }
-            }
-        }
-    }
-
-    /// Both sides see the connection gone; queued bytes are dropped.
-    pub(crate) fn reset_conn(&mut self, conn: ConnId) {
-        let Some(x) = self.net.conns.remove(&conn) else {
+    /// Hands delivered bytes to host `h`'s node; the requests they complete join the
+    /// connection's queue of requests awaiting replies (judged as the node sends them).
+    fn node_reads(&mut self, h: usize, id: ConnId, bytes: &[u8]) {
+        let Some(x) = self.net.conns.get_mut(&id) else {
             return;
         };
-        let now = self.node_now();
-        if x.node_knows {
-            if let Some(node) = self.node.as_mut() {
-                node.handle(
-                    now,
-                    Input::Closed {
-                        conn,
-                        reason: keel_core::CloseReason::Dropped,
-                    },
-                );
-                self.model.conn_closed(conn);
-                self.drain_effects(None);
-            }
-        }
-        if x.client_open && self.clients[x.client].conn == Some(conn) {
-            self.client_lost_conn(x.client);
-        }
-    }
-
-    /// Hands delivered bytes to the node and judges the replies of every request
-    /// they completed, in the order the node ran them.
-    pub(crate) fn node_reads(&mut self, conn: ConnId, bytes: &[u8]) {
-        let Some(x) = self.net.conns.get_mut(&conn) else {
-            return;
-        };
-        if !x.node_knows {
+        if !x.acceptor_knows {
             return;
         }
         x.delivered_bytes += bytes.len() as u64;
-        let mut batch = Vec::new();
+        let mut complete = 0;
         while x
             .requests
             .front()
             .is_some_and(|r| r.end_offset_bytes <= x.delivered_bytes)
         {
             if let Some(r) = x.requests.pop_front() {
-                batch.push(r.op_index);
+                x.awaiting.push_back(r.op_index);
+                complete += 1;
             }
         }
-        let now = self.node_now();
-        let Some(node) = self.node.as_mut() else {
-            return;
-        };
-        let used_before = node.used_memory_bytes();
-        let limit = node.config.maxmemory_bytes();
-        node.handle(now, Input::Data { conn, bytes });
-        let used_after = node.used_memory_bytes();
-        let out = self.drain_effects(Some(conn));
-        if batch.len() >= 2 {
+        self.feed(h, Input::Data { conn: id, bytes });
+        if complete >= 2 {
             self.reached.insert(reach::PIPELINED_BATCH);
         }
-        let memory = BatchMemory {
-            limit,
-            used_before,
-            used_after,
-            delivered_bytes: bytes.len(),
-        };
-        self.judge_batch(conn, &batch, &out, now.wall_ms, memory);
-        self.sync_expiry();
+        self.check_answered(h, id);
+        self.check_squeeze(h);
+        self.sync_expiry(h);
     }
 
-    pub(crate) fn judge_batch(
-        &mut self,
-        conn: ConnId,
-        batch: &[usize],
-        out: &[u8],
-        wall_ms: u64,
-        memory: BatchMemory,
-    ) {
-        let BatchMemory {
-            limit,
-            used_before,
-            used_after,
-            delivered_bytes,
-        } = memory;
-        let mut framer = Framer::default();
-        framer.push(out);
-        let mut replies = Vec::new();
-        loop {
-            match framer.next_reply() {
-                Ok(Some(r)) => replies.push(r),
-                Ok(None) => break,
-                Err(e) => return self.fail(format!("node sent bytes that are not RESP2: {e}")),
-            }
-        }
-        if replies.len() != batch.len() || !framer.is_empty() {
-            return self.fail(format!(
-                "node answered {} requests with {} replies: {:?}",
-                batch.len(),
-                replies.len(),
-                String::from_utf8_lossy(out)
+    /// Liveness: a request the node has not answered must be waiting on something the
+    /// node is owed (a disk completion); no command of the workload waits otherwise.
+    fn check_answered(&mut self, h: usize, id: ConnId) {
+        let waiting = self.net.conns.get(&id).map_or(0, |x| x.awaiting.len());
+        let closed = self.net.conns.get(&id).is_some_and(|x| !x.acceptor_knows);
+        if waiting > 0
+            && !closed
+            && self.hosts[h].node.is_some()
+            && self.hosts[h].disk.in_flight() == 0
+        {
+            let first = self
+                .net
+                .conns
+                .get(&id)
+                .and_then(|x| x.awaiting.front().copied())
+                .and_then(|i| self.history.get(i))
+                .map(|op| show(&op.request))
+                .unwrap_or_default();
+            self.fail(format!(
+                "host {h} left {waiting} requests on conn {id} unanswered with nothing pending (first: {first})"
             ));
         }
+    }
+
+    /// The acceptor's output on a client connection, framed into replies and matched,
+    /// in order, to the requests awaiting them.
+    pub(crate) fn judge_output(&mut self, h: usize, id: ConnId, bytes: &[u8]) {
+        let Some(x) = self.net.conns.get_mut(&id) else {
+            return;
+        };
+        if x.client().is_none() {
+            return;
+        }
+        x.replies.push(bytes);
+        let mut judged = Vec::new();
+        let mut error = None;
+        loop {
+            match x.replies.next_reply() {
+                Ok(Some(reply)) => match x.awaiting.pop_front() {
+                    Some(i) => judged.push((i, reply)),
+                    None => {
+                        error = Some(format!(
+                            "host {h} sent a reply on conn {id} with no request awaiting one: {:?}",
+                            String::from_utf8_lossy(&reply)
+                        ));
+                        break;
+                    }
+                },
+                Ok(None) => break,
+                Err(e) => {
+                    error = Some(format!("host {h} sent bytes that are not RESP2: {e}"));
+                    break;
+                }
+            }
+        }
+        for (i, reply) in judged {
+            self.judge_reply(h, id, i, reply);
+            if self.failure.is_some() {
+                return;
+            }
+        }
+        if let Some(e) = error {
+            self.fail(e);
+        }
+    }
+
+    /// One reply of host `h`'s node to request `#i`: memory rules, then the model.
+    fn judge_reply(&mut self, h: usize, conn: ConnId, i: usize, reply: Vec<u8>) {
+        let Drain {
+            wall_ms,
+            memory:
+                BatchMemory {
+                    limit,
+                    used_before,
+                    used_after,
+                    delivered_bytes,
+                },
+            replies_judged: pos,
+            write_accepted_before,
+        } = self.drain;
+        self.drain.replies_judged += 1;
         let over = |used: usize| limit > 0 && used as u64 > limit;
-        let mut write_accepted_before = false;
-        for (pos, (&i, reply)) in batch.iter().zip(replies).enumerate() {
-            let Some(request) = self.history.get(i).map(|op| op.request.clone()) else {
-                return self.fail(format!("history lost op #{i}"));
-            };
-            self.runs += 1;
-            let run_seq = self.runs;
-            if let Some(op) = self.history.get_mut(i) {
-                op.node_reply = Some(reply.clone());
-                op.run_seq = Some(run_seq);
-            }
-            log!(
-                self,
-                "node runs #{i} {} -> {:?}",
-                show(&request),
-                String::from_utf8_lossy(&reply)
-            );
-            let denyoom = is_denyoom(&request);
-            if reply == OOM_REPLY {
-                self.reached.insert(reach::OOM_REPLY);
-                // While the batch runs the node also counts the bytes just delivered
-                // (the client's query buffer) as used.
-                let plausible = over(used_before.saturating_add(delivered_bytes))
-                    || over(used_after)
-                    || write_accepted_before;
-                if !denyoom || !plausible {
-                    return self.fail(format!(
-                        "#{i} {} refused with -OOM, but limit {limit} and used {used_before} -> {used_after} bytes",
-                        show(&request)
-                    ));
-                }
-                if let Some(s) = self.squeeze.as_mut() {
-                    s.used_at_first_refusal.get_or_insert(used_after);
-                }
-                continue;
-            }
-            if pos == 0
-                && denyoom
-                && limit > 0
-                && used_before > (limit as usize).saturating_add(CLIENT_SLACK_BYTES)
-            {
+        let Some(request) = self.history.get(i).map(|op| op.request.clone()) else {
+            return self.fail(format!("history lost op #{i}"));
+        };
+        self.runs += 1;
+        let run_seq = self.runs;
+        if let Some(op) = self.history.get_mut(i) {
+            op.node_reply = Some(reply.clone());
+            op.run_seq = Some(run_seq);
+        }
+        log!(
+            self,
+            "host {h} runs #{i} {} -> {:?}",
+            show(&request),
+            String::from_utf8_lossy(&reply)
+        );
+        if h > 0 {
+            self.reached.insert(reach::SECOND_HOST_SERVED);
+        }
+        let denyoom = is_denyoom(&request);
+        if reply == OOM_REPLY {
+            self.reached.insert(reach::OOM_REPLY);
+            // While the batch runs the node also counts the bytes just delivered
+            // (the client's query buffer) as used.
+            let plausible = over(used_before.saturating_add(delivered_bytes))
+                || over(used_after)
+                || write_accepted_before;
+            if !denyoom || !plausible {
                 return self.fail(format!(
-                    "#{i} {} accepted while used memory {used_before} > maxmemory {limit}",
+                    "#{i} {} refused with -OOM, but limit {limit} and used {used_before} -> {used_after} bytes",
                     show(&request)
                 ));
             }
-            if denyoom && reply.first() != Some(&b'-') {
-                write_accepted_before = true;
+            if let Some(s) = self.oracles[h].squeeze.as_mut() {
+                s.used_at_first_refusal.get_or_insert(used_after);
             }
-            let read = request.first().is_some_and(|n| {
-                n.eq_ignore_ascii_case(b"GET") || n.eq_ignore_ascii_case(b"EXISTS")
-            });
-            if read && over(used_before) && over(used_after) {
-                self.reached.insert(reach::READ_WHILE_OVER);
-            }
-            if !self.checks.model {
-                continue;
-            }
-            if request
-                .first()
-                .is_some_and(|n| n.eq_ignore_ascii_case(b"SPOP"))
-            {
-                self.model.observe(&reply);
-            }
-            let expected = self.model.apply_on(wall_ms, conn, &request);
-            if expected.as_deref() != Some(&reply[..]) {
-                return self.fail_by(
-                    Checker::Model,
-                    format!(
-                        "#{i} {} -> keel replied {:?}, model expected {:?}",
-                        show(&request),
-                        String::from_utf8_lossy(&reply),
-                        expected.map(|e| String::from_utf8_lossy(&e).into_owned()),
-                    ),
-                );
-            }
+            return;
         }
+        if pos == 0
+            && denyoom
+            && limit > 0
+            && used_before > (limit as usize).saturating_add(CLIENT_SLACK_BYTES)
+        {
+            return self.fail(format!(
+                "#{i} {} accepted while used memory {used_before} > maxmemory {limit}",
+                show(&request)
+            ));
+        }
+        if denyoom && reply.first() != Some(&b'-') {
+            self.drain.write_accepted_before = true;
+        }
+        let read = request
+            .first()
+            .is_some_and(|n| n.eq_ignore_ascii_case(b"GET") || n.eq_ignore_ascii_case(b"EXISTS"));
+        if read && over(used_before) && over(used_after) {
+            self.reached.insert(reach::READ_WHILE_OVER);
+        }
+        if !self.checks.model {
+            return;
+        }
+        let model = &mut self.oracles[h].model;
+        if request
+            .first()
+            .is_some_and(|n| n.eq_ignore_ascii_case(b"SPOP"))
+        {
+            model.observe(&reply);
+        }
+        let expected = model.apply_on(wall_ms, conn, &request);
+        if expected.as_deref() != Some(&reply[..]) {
+            self.fail_by(
+                Checker::Model,
+                format!(
+                    "#{i} {} -> host {h} replied {:?}, model expected {:?}",
+                    show(&request),
+                    String::from_utf8_lossy(&reply),
+                    expected.map(|e| String::from_utf8_lossy(&e).into_owned()),
+                ),
+            );
+        }
+    }
+
+    /// The squeeze bound: memory stays near max(limit, usage at the first refusal).
+    fn check_squeeze(&mut self, h: usize) {
+        let used_after = self.drain.memory.used_after;
         if let Some(Squeeze {
             limit_bytes,
             used_at_first_refusal: Some(first),
-        }) = self.squeeze
+        }) = self.oracles[h].squeeze
         {
             let bound = (limit_bytes as usize).max(first) + MEMORY_SLACK_BYTES;
             if used_after > bound {
                 self.fail(format!(
-                    "used memory {used_after} exceeds the squeeze bound {bound} (limit {limit_bytes}, {first} at first refusal, slack {MEMORY_SLACK_BYTES})"
+                    "host {h}: used memory {used_after} exceeds the squeeze bound {bound} (limit {limit_bytes}, {first} at first refusal, slack {MEMORY_SLACK_BYTES})"
                 ));
             }
         }
     }
+
+    /// Both ends see the connection gone; queued bytes are dropped. A host that asked
+    /// for it and was never connected sees its connect fail.
+    pub(crate) fn reset_conn(&mut self, id: ConnId) {
+        let Some(x) = self.net.remove(id) else {
+            return;
+        };
+        let h = x.acceptor;
+        if x.acceptor_knows && self.hosts[h].node.is_some() {
+            self.oracles[h].model.conn_closed(id);
+            self.feed(
+                h,
+                Input::Closed {
+                    conn: id,
+                    reason: CloseReason::Dropped,
+                },
+            );
+        }
+        match x.initiator {
+            End::Client(c) => {
+                if x.initiator_open && self.clients[c].conn == Some(id) {
+                    self.client_lost_conn(c);
+                }
+            }
+            End::Host(i) => {
+                if !x.initiator_open || !self.hosts[i].alive() {
+                    return;
+                }
+                let conn = x.initiator_conn;
+                let input = if x.connected {
+                    Input::Closed {
+                        conn,
+                        reason: CloseReason::Error("Connection reset by peer".into()),
+                    }
+                } else {
+                    Input::ConnectFailed {
+                        conn,
+                        error: "Connection refused".into(),
+                    }
+                };
+                log!(self, "host {i}: conn {conn} reset ({input:?})");
+                self.feed(i, input);
+            }
+        }
+    }
+
+    /// Connections with host `h` at either end.
+    pub(crate) fn conns_of(&self, h: usize) -> Vec<ConnId> {
+        self.net
+            .conns
+            .iter()
+            .filter(|(_, c)| c.acceptor == h || c.initiator == End::Host(h))
+            .map(|(&id, _)| id)
+            .collect()
+    }
+
+    pub(crate) fn redeliver(&mut self, conns: Vec<ConnId>) {
+        for conn in conns {
+            for to_acceptor in [true, false] {
+                self.schedule(self.now_ms, Event::Deliver { conn, to_acceptor });
+            }
+        }
+    }
 }
+
+/// Every disk operation's latency (seeded within it).
+const DISK_LATENCY: DiskLatency = DiskLatency {
+    min_ms: 0,
+    jitter_ms: 2,
+};
 
 /// How to run a plan.
 #[derive(Clone, Copy)]
@@ -1085,70 +1499,13 @@ pub fn run_with(scenario: &str, seed: u64, trace: bool, setup: &dyn Fn(&mut Node
 
 /// Executes a plan.
 pub fn run_plan(plan: &Plan, options: RunOptions<'_>) -> Outcome {
-    let scenario = plan.scenario.clone();
-    let mut clients: Vec<Client> = (0..scenario.clients).map(|_| Client::default()).collect();
-    for op in &plan.ops {
-        if let Some(c) = clients.get_mut(op.client) {
-            c.queue
-                .push_back(op.args.iter().map(|a| a.as_bytes().to_vec()).collect());
-        }
-    }
-    let start_wall_ms = plan.start_wall_ms;
-    let (mono_rate, skew_ms) = (
-        scenario.clock.mono_rate_permille,
-        scenario.clock.wall_skew_ms,
-    );
-    let mut world = World {
-        rng: ChaCha8Rng::seed_from_u64(plan.runtime_seed),
-        net: Network::new(scenario.link.clone()),
-        scenario,
-        now_ms: 0,
-        start_wall_ms,
-        wall_offset_ms: skew_ms,
-        clock: WallClock {
-            start_wall_ms,
-            offsets: vec![(0, skew_ms)],
-        },
-        crashes_active: 0,
-        one_way_active: [0, 0],
-        mono_rate_permille: mono_rate.max(1),
-        mono_base_ms: 0,
-        mono_base_at_ms: 0,
-        drift_rates: Vec::new(),
-        last_mono_ms: 0,
-        max_wall_ms: 0,
-        checks: options.checks,
-        step: 0,
-        epoch: 0,
-        runs: 0,
-        node: None,
-        shadow: None,
-        pauses_active: 0,
-        partitions_active: 0,
-        slow_factors: Vec::new(),
-        paused: false,
-        generation: 0,
-        setup: options.setup,
-        model: Model::new(start_wall_ms),
-        clients,
-        queue: BinaryHeap::new(),
-        seq: 0,
-        hash: TraceHash::new(),
-        history: Vec::new(),
-        failure: None,
-        failed_checker: None,
-        reached: BTreeSet::new(),
-        squeeze: None,
-        next_conn: 1,
-        trace: options.trace.then(Vec::new),
-    };
-    let node = world.new_node();
-    world.node = Some(node);
+    let mut world = World::new(plan, options);
     world.run();
+    let clocks: Vec<WallClock> = world.hosts.iter().map(|h| h.clock.record.clone()).collect();
     let linearizability = options
         .checks
         .linearizability
-        .then(|| check_linearizability(&world.history, &world.clock, world.now_ms));
+        .then(|| check_linearizability(&world.history, &clocks, world.now_ms));
     if let Some(v) = linearizability.as_ref().and_then(|r| r.violation.clone()) {
         world.fail_by(Checker::Linearizability, v);
     }
@@ -1164,8 +1521,10 @@ pub fn run_plan(plan: &Plan, options: RunOptions<'_>) -> Outcome {
     if let Some(why) = elle_failure {
         world.fail_by(Checker::Elle, why);
     }
-    let seen = std::mem::take(&mut world.model.seen);
-    world.reached.extend(seen);
+    for oracle in &mut world.oracles {
+        let seen = std::mem::take(&mut oracle.model.seen);
+        world.reached.extend(seen);
+    }
     Outcome {
         seed: plan.seed,
         trace_hash: world.hash.0,
@@ -1200,7 +1559,9 @@ mod tests {
     use super::*;
     use crate::elle;
     use crate::faults::*;
+    use crate::net::{Block, End, Peer};
     use crate::workload;
+    use keel_core::config::Config;
 
     /// Fresh seeds per scenario in the quick sweep (`cargo test`).
     const QUICK_SWEEP_SEEDS: u64 = 100;
@@ -1302,10 +1663,10 @@ mod tests {
             fault,
         };
         plan.scenario.faults = vec![
-            fault(100, 300, Fault::Crash),
-            fault(150, 500, Fault::Pause),
-            fault(200, 50, Fault::Crash),
-            fault(350, 200, Fault::Crash),
+            fault(100, 300, Fault::Crash { host: 0 }),
+            fault(150, 500, Fault::Pause { host: 0 }),
+            fault(200, 50, Fault::Crash { host: 0 }),
+            fault(350, 200, Fault::Crash { host: 0 }),
         ];
         let out = run_plan(
             &plan,
@@ -1349,17 +1710,24 @@ mod tests {
             PlannedFault {
                 at_ms: 50,
                 duration_ms: 400,
-                fault: Fault::OneWayPartition { to_node: false },
+                fault: Fault::OneWayPartition {
+                    from: Peer::Host(0),
+                    to: Peer::Clients,
+                },
             },
             PlannedFault {
                 at_ms: 600,
                 duration_ms: 400,
-                fault: Fault::OneWayPartition { to_node: true },
+                fault: Fault::OneWayPartition {
+                    from: Peer::Clients,
+                    to: Peer::Host(0),
+                },
             },
             PlannedFault {
                 at_ms: 10,
                 duration_ms: 900,
                 fault: Fault::ClockDrift {
+                    host: 0,
                     rate_permille: 2500,
                 },
             },
@@ -1523,6 +1891,7 @@ mod tests {
             let t = history.len() as u64;
             history.push(Op {
                 client,
+                host: 0,
                 conn,
                 invoke_ms: t,
                 complete_ms: reply.map(|_| t + 1),
@@ -1644,6 +2013,216 @@ mod tests {
         assert!(!report.expect("ran").report.ok());
     }
 
+    /// A world with `hosts` hosts and nothing planned, keeping a trace.
+    fn bare_world(hosts: usize) -> World<'static> {
+        let mut plan = Plan::generate("hosts", 1);
+        plan.scenario.hosts = hosts;
+        plan.scenario.faults.clear();
+        plan.ops.clear();
+        World::new(
+            &plan,
+            RunOptions {
+                trace: true,
+                ..RunOptions::default()
+            },
+        )
+    }
+
+    fn lines(world: &World<'_>, what: &str) -> usize {
+        let trace = world.trace.as_deref().unwrap_or_default();
+        trace.iter().filter(|l| l.contains(what)).count()
+    }
+
+    /// Node-to-node connections, driven by a fake peer's effects (no node subsystem
+    /// connects out yet): connect, bytes both ways, a partition that holds them, a
+    /// crashed acceptor's reset, refusals; and a disk operation's one completion.
+    #[test]
+    fn hosts_connect_to_each_other_and_use_their_disks() {
+        let mut world = bare_world(3);
+        world.hosts[0].node = None;
+        world.hosts[0].fake_peer = Some(Vec::new());
+        let out: ConnId = (1 << 62) + 1;
+        let addr = crate::host::Host::addr_of(1);
+        world.execute(0, Effect::Connect { conn: out, addr });
+        world.run_until(50);
+        assert_eq!(
+            lines(&world, &format!("host 0: connected conn {out} (to host 1)")),
+            1
+        );
+        let accepted = world.net.resolve(0, out).map(|(id, _)| id).expect("open");
+        let host1 = world.hosts[1].node.as_ref().expect("up");
+        assert_eq!(
+            host1.client_unwritten_bytes(accepted),
+            Some(0),
+            "host 1 accepted it"
+        );
+        // Host 0 writes a request; host 1's node answers, and the reply reaches host 0.
+        let ping = b"*1\r\n$4\r\nPING\r\n".to_vec();
+        let read = format!("host 0: reads 7 bytes on conn {out}");
+        world.execute(
+            0,
+            Effect::Send {
+                conn: out,
+                bytes: ping.clone(),
+            },
+        );
+        world.run_until(100);
+        assert_eq!(lines(&world, &read), 1);
+        // A partition between the two hosts holds the bytes until it heals.
+        world.net.blocks.push(Block {
+            fault: 0,
+            from: Peer::Host(1),
+            to: Peer::Host(0),
+            both_ways: true,
+        });
+        world.execute(
+            0,
+            Effect::Send {
+                conn: out,
+                bytes: ping,
+            },
+        );
+        world.run_until(200);
+        assert_eq!(lines(&world, &read), 1, "held by the partition");
+        world.net.blocks.clear();
+        world.redeliver(vec![accepted]);
+        world.run_until(300);
+        assert_eq!(lines(&world, &read), 2, "delivered once healed");
+        // Host 1 crashes: host 0 sees its connection reset, and a new one refused.
+        world.crash(1);
+        assert_eq!(
+            lines(&world, &format!("host 0: conn {out} reset (Closed")),
+            1
+        );
+        assert_eq!(world.net.resolve(0, out), None);
+        world.execute(
+            0,
+            Effect::Connect {
+                conn: out + 1,
+                addr: crate::host::Host::addr_of(1),
+            },
+        );
+        world.run_until(400);
+        assert_eq!(
+            lines(
+                &world,
+                &format!("host 0: conn {} reset (ConnectFailed", out + 1)
+            ),
+            1
+        );
+        // An address no host has is refused too.
+        world.execute(
+            0,
+            Effect::Connect {
+                conn: out + 2,
+                addr: "10.9.9.9:6379".into(),
+            },
+        );
+        world.run_until(500);
+        assert_eq!(
+            lines(
+                &world,
+                &format!("host 0: connect of conn {} refused", out + 2)
+            ),
+            1
+        );
+        // Host 2 was never involved.
+        assert_eq!(lines(&world, "host 2:"), 0);
+        // A disk operation is executed and answered once, after its latency.
+        let open = keel_core::DiskOp::Open {
+            path: "appendonly.aof".into(),
+            create: true,
+            truncate: false,
+        };
+        world.execute(
+            2,
+            Effect::Disk {
+                io: keel_core::IoId(9),
+                op: open,
+            },
+        );
+        assert_eq!(world.hosts[2].disk.in_flight(), 1);
+        world.run_until(600);
+        assert_eq!(lines(&world, "host 2: disk io 9 done: Done"), 1);
+        assert_eq!(
+            world.hosts[2].disk.contents("appendonly.aof"),
+            Some(&b""[..])
+        );
+        // What the fake peer was handed, in order.
+        let inputs = world.hosts[0].fake_peer.clone().unwrap_or_default();
+        let kinds: Vec<&str> = inputs.iter().filter_map(|i| i.split(' ').next()).collect();
+        assert_eq!(
+            kinds,
+            [
+                "Connected",
+                "Data",
+                "Data",
+                "Closed",
+                "ConnectFailed",
+                "ConnectFailed"
+            ],
+            "{inputs:#?}"
+        );
+        let pong = format!("{:?}", b"+PONG\r\n");
+        assert!(inputs[1].contains(&pong), "{}", inputs[1]);
+        assert!(world.failure.is_none(), "{:?}", world.failure);
+    }
+
+    /// Replies are matched to requests per connection, in order, whenever their bytes
+    /// come: a reply split over two sends completes when its last byte arrives, and a
+    /// reply with no request awaiting it fails the run.
+    #[test]
+    fn replies_are_judged_in_order_whenever_they_arrive() {
+        let mut world = bare_world(1);
+        world.checks.model = false;
+        let id = world.next_conn;
+        world.next_conn += 1;
+        world.net.open(&mut world.rng, 0, id, End::Client(0), id, 0);
+        for (i, name) in ["GET", "SET"].into_iter().enumerate() {
+            world.history.push(Op {
+                client: 0,
+                host: 0,
+                conn: id,
+                invoke_ms: 0,
+                complete_ms: None,
+                invoke_step: i as u64,
+                complete_step: None,
+                epoch: 0,
+                request: vec![name.as_bytes().to_vec(), b"k".to_vec()],
+                reply: Vec::new(),
+                node_reply: None,
+                run_seq: None,
+                outcome: OpOutcome::Pending,
+            });
+            world
+                .net
+                .conns
+                .get_mut(&id)
+                .expect("open")
+                .awaiting
+                .push_back(i);
+        }
+        world.judge_output(0, id, b"$-1\r\n+O");
+        assert_eq!(
+            world.history[0].node_reply.as_deref(),
+            Some(&b"$-1\r\n"[..])
+        );
+        assert_eq!(
+            world.history[1].node_reply, None,
+            "half a reply judges nothing"
+        );
+        world.judge_output(0, id, b"K\r\n");
+        assert_eq!(
+            world.history[1].node_reply.as_deref(),
+            Some(&b"+OK\r\n"[..])
+        );
+        assert_eq!(world.history[1].run_seq, Some(2));
+        assert!(world.failure.is_none());
+        world.judge_output(0, id, b"+OK\r\n");
+        let failure = world.failure.clone().unwrap_or_default();
+        assert!(failure.contains("no request awaiting"), "{failure}");
+    }
+
     #[test]
     fn every_scenario_has_a_definition_and_coverage() {
         for name in SCENARIOS {
@@ -1657,7 +2236,7 @@ mod tests {
 
     #[test]
     fn regression_seeds_pass() {
-        let files: [(&str, &str); 7] = [
+        let files: [(&str, &str); 8] = [
             ("plain-load", include_str!("../../seeds/plain-load.txt")),
             (
                 "expiry-clock-jumps",
@@ -1677,6 +2256,7 @@ mod tests {
                 include_str!("../../seeds/crash-restart.txt"),
             ),
             ("transactions", include_str!("../../seeds/transactions.txt")),
+            ("hosts", include_str!("../../seeds/hosts.txt")),
         ];
         assert_eq!(files.len(), SCENARIOS.len());
         for (name, text) in files {
