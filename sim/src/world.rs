@@ -947,6 +947,11 @@ impl<'a> World<'a> {
                         End::Host(i) => format!("10.0.1.{}:{}", i + 1, 40_000 + id % 20_000),
                     };
                     let local = self.hosts[h].addr.clone();
+                    // The SYN-ACK leaves before the node hears of the connection (the
+                    // kernel accepts it), so a close the node answers with comes after.
+                    if let End::Host(_) = initiator {
+                        self.send_control(id, false, Segment::OpenAck);
+                    }
                     self.feed(
                         h,
                         Input::Accepted {
@@ -957,9 +962,6 @@ impl<'a> World<'a> {
                             peer_is_loopback: true,
                         },
                     );
-                    if let End::Host(_) = initiator {
-                        self.send_control(id, false, Segment::OpenAck);
-                    }
                 }
                 Segment::Bytes(bytes) => {
                     if let End::Host(i) = initiator {
