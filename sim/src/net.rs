@@ -64,12 +64,17 @@ pub struct Pipe {
     queue: VecDeque<(u64, Segment)>,
     /// Ready times never go backwards, so the stream stays ordered.
     last_ready_ms: u64,
+    /// Bytes in `queue` (kept, not summed: the world asks after every event).
+    queued_bytes: usize,
 }
 
 impl Pipe {
     fn push(&mut self, ready_ms: u64, seg: Segment) -> u64 {
         let ready_ms = ready_ms.max(self.last_ready_ms);
         self.last_ready_ms = ready_ms;
+        if let Segment::Bytes(b) = &seg {
+            self.queued_bytes += b.len();
+        }
         self.queue.push_back((ready_ms, seg));
         ready_ms
     }
@@ -82,6 +87,9 @@ impl Pipe {
             let Some((_, seg)) = self.queue.pop_front() else {
                 break;
             };
+            if let Segment::Bytes(b) = &seg {
+                self.queued_bytes -= b.len();
+            }
             match (out.last_mut(), seg) {
                 (Some(Segment::Bytes(prev)), Segment::Bytes(more)) => prev.extend_from_slice(&more),
                 (_, seg) => out.push(seg),
@@ -91,13 +99,17 @@ impl Pipe {
     }
 
     pub fn queued_bytes(&self) -> usize {
-        self.queue
-            .iter()
-            .map(|(_, s)| match s {
-                Segment::Bytes(b) => b.len(),
-                _ => 0,
-            })
-            .sum()
+        debug_assert_eq!(
+            self.queued_bytes,
+            self.queue
+                .iter()
+                .map(|(_, s)| match s {
+                    Segment::Bytes(b) => b.len(),
+                    _ => 0,
+                })
+                .sum::<usize>()
+        );
+        self.queued_bytes
     }
 }
 
