@@ -210,10 +210,28 @@ impl Node {
             }
             Input::Disk { io, result } => self.on_disk_completion(io, result),
             Input::Signal(signal) => self.on_signal(signal),
-            Input::Data { conn, bytes } => self.on_data(now, conn, bytes),
+            Input::Data { conn, bytes } => {
+                if self.clients.table.get(&conn).is_some() {
+                    self.on_data(now, conn, bytes);
+                } else {
+                    // A driver bug or a race with our own close: never a panic.
+                    self.server.log(
+                        LogLevel::Verbose,
+                        format!(
+                            "Ignoring {} bytes for unknown connection {conn}",
+                            bytes.len()
+                        ),
+                    );
+                }
+            }
             Input::Written { .. } => {}
-            Input::Closed { conn, reason: _ } => {
-                self.clients.remove_and_forget(conn);
+            Input::Closed { conn, reason } => {
+                if !self.clients.remove_and_forget(conn) {
+                    self.server.log(
+                        LogLevel::Verbose,
+                        format!("Connection {conn} closed ({reason:?}) but no client had it"),
+                    );
+                }
             }
             Input::Tick => {}
         }
