@@ -192,6 +192,48 @@ impl Clock {
     }
 }
 
+/// The clock the node times commands with (SLOWLOG, LATENCY, INFO commandstats):
+/// the monotonic clock in microseconds, read twice per command (a vDSO call each).
+pub struct MonotonicCommandClock {
+    start: Instant,
+}
+
+impl MonotonicCommandClock {
+    pub fn new() -> Self {
+        MonotonicCommandClock {
+            start: Instant::now(),
+        }
+    }
+}
+
+impl Default for MonotonicCommandClock {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl keel_core::io::CommandClock for MonotonicCommandClock {
+    #[inline]
+    fn now_micros(&mut self) -> u64 {
+        self.start.elapsed().as_micros() as u64
+    }
+}
+
+/// The machine's physical memory (INFO total_system_memory); 0 when unknown.
+pub fn total_system_memory_bytes() -> u64 {
+    // SAFETY: sysconf has no preconditions.
+    let (pages, page) = unsafe {
+        (
+            libc::sysconf(libc::_SC_PHYS_PAGES),
+            libc::sysconf(libc::_SC_PAGESIZE),
+        )
+    };
+    if pages <= 0 || page <= 0 {
+        return 0;
+    }
+    (pages as u64).saturating_mul(page as u64)
+}
+
 impl Default for Clock {
     fn default() -> Self {
         Self::new()
@@ -349,7 +391,8 @@ pub struct Reactor {
 
 impl Reactor {
     /// Binds every address (Redis's `bind` list on `port`) and registers signal handling.
-    pub fn bind(node: Node, clock: Clock, addrs: &[SocketAddr]) -> io::Result<Reactor> {
+    pub fn bind(mut node: Node, clock: Clock, addrs: &[SocketAddr]) -> io::Result<Reactor> {
+        node.set_command_clock(Box::new(MonotonicCommandClock::new()));
         let poll = Poll::new()?;
         let mut listeners = Vec::new();
         for (i, addr) in addrs.iter().enumerate() {

@@ -63,6 +63,16 @@ impl Node {
             if samples.len() > 16 {
                 samples.pop_front();
             }
+            let stats = &mut self.server.stats;
+            let net = (
+                now.mono_ms,
+                stats.total_net_input_bytes,
+                stats.total_net_output_bytes,
+            );
+            stats.net_samples.push_back(net);
+            if stats.net_samples.len() > 16 {
+                stats.net_samples.pop_front();
+            }
         }
     }
 

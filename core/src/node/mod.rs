@@ -155,6 +155,12 @@ impl Node {
         commands::config_changed(&mut self.server, &mut self.keyspace, &mut self.clients);
     }
 
+    /// Hands the node the clock it times commands with (see `io::CommandClock`).
+    /// Without one every duration is 0.
+    pub fn set_command_clock(&mut self, clock: Box<dyn crate::io::CommandClock>) {
+        self.server.observe.set_clock(clock);
+    }
+
     pub fn set_rss_bytes(&mut self, rss: u64) {
         self.server.rss_bytes = Some(rss);
     }
