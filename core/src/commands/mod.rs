@@ -775,7 +775,7 @@ fn monitor_line(ctx: &Ctx<'_>, parent: &CommandSpec, argv: &Argv<'_>) -> String 
 
 /// Counts a blocked command once it is served or timed out (Redis's
 /// `updateStatsOnUnblock`); its time blocked is not execution time, so it adds a call
-/// and no microseconds.
+/// and no microseconds, and no latency sample (Redis 7.0 records none for a timeout).
 pub(crate) fn count_unblocked_call(
     server: &mut Server,
     commands: &CommandTable,
@@ -788,15 +788,9 @@ pub(crate) fn count_unblocked_call(
     let spec = sub
         .and_then(|s| find_subcommand(parent, s.as_bytes()))
         .unwrap_or(parent);
-    let tracking = server.hot.latency_tracking;
     let stat = stat_of(server, parent, spec, sub);
     stat.calls += 1;
     stat.failed_calls += u64::from(failed);
-    if tracking {
-        stat.histogram
-            .get_or_insert_with(Default::default)
-            .record(0);
-    }
 }
 
 /// Runs one command of an EXEC queue: the checks ran when it was queued, so this is

@@ -213,7 +213,8 @@ fn latency_doctor(ctx: &mut Ctx<'_>, _argv: &Argv<'_>) {
 }
 
 /// LATENCY HISTOGRAM: per command, its calls and cumulative latency buckets (Redis's
-/// `fillCommandCDF`); every tracked command when none is named, unknown names skipped.
+/// `fillCommandCDF`); every tracked command when none is named, unknown names skipped,
+/// a name given twice replied twice (as Redis).
 fn latency_histogram(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
     let Ctx { server, client, .. } = ctx;
     let all = server.observe.commands_sorted();
@@ -225,11 +226,7 @@ fn latency_histogram(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
             let found = all
                 .iter()
                 .find(|s| s.name.as_bytes().eq_ignore_ascii_case(name) && s.histogram.is_some());
-            if let Some(s) = found {
-                if !chosen.iter().any(|c| std::ptr::eq(*c, *s)) {
-                    chosen.push(s);
-                }
-            }
+            chosen.extend(found);
         }
     }
     let out = &mut client.out;
