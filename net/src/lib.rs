@@ -192,17 +192,72 @@ impl Clock {
     }
 }
 
-/// The clock the node times commands with (SLOWLOG, LATENCY, INFO commandstats):
-/// the monotonic clock in microseconds, read twice per command (a vDSO call each).
+/// The clock the node times commands with (SLOWLOG, LATENCY, INFO commandstats): read
+/// once or twice per command, so it must be cheap. Where the kernel itself keeps time
+/// by the TSC (its clocksource is `tsc`: invariant, synchronised across CPUs) it reads
+/// the TSC (~10 ns, against ~30 ns for `clock_gettime`), calibrated against `Instant`
+/// at start; elsewhere it reads `Instant`. Redis offers the same choice
+/// (`USE_PROCESSOR_CLOCK`).
 pub struct MonotonicCommandClock {
-    start: Instant,
+    source: CommandClockSource,
+}
+
+enum CommandClockSource {
+    Instant(Instant),
+    #[cfg(target_arch = "x86_64")]
+    Tsc {
+        start_ticks: u64,
+        /// Microseconds per tick in 32.32 fixed point.
+        micros_per_tick_q32: u64,
+    },
 }
 
 impl MonotonicCommandClock {
     pub fn new() -> Self {
         MonotonicCommandClock {
-            start: Instant::now(),
+            source: Self::tsc().unwrap_or(CommandClockSource::Instant(Instant::now())),
         }
+    }
+
+    /// The TSC source, when the kernel trusts the TSC; calibrated over 2 ms.
+    #[cfg(target_arch = "x86_64")]
+    fn tsc() -> Option<CommandClockSource> {
+        let source =
+            std::fs::read_to_string("/sys/devices/system/clocksource/clocksource0/current_clocksource")
+                .ok()?;
+        if source.trim() != "tsc" {
+            return None;
+        }
+        let (t0, c0) = (Instant::now(), rdtsc());
+        while t0.elapsed() < Duration::from_millis(2) {
+            std::hint::spin_loop();
+        }
+        let (elapsed, c1) = (t0.elapsed(), rdtsc());
+        let ticks = c1.checked_sub(c0).filter(|t| *t > 0)?;
+        let micros_per_tick = elapsed.as_nanos() as f64 / 1000.0 / ticks as f64;
+        // Anything from 100 MHz to 10 GHz is a TSC; outside, distrust it.
+        if !(1e-4..=1e-2).contains(&micros_per_tick) {
+            return None;
+        }
+        Some(CommandClockSource::Tsc {
+            start_ticks: c0,
+            micros_per_tick_q32: (micros_per_tick * (1u64 << 32) as f64) as u64,
+        })
+    }
+
+    #[cfg(not(target_arch = "x86_64"))]
+    fn tsc() -> Option<CommandClockSource> {
+        None
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[inline]
+fn rdtsc() -> u64 {
+    // SAFETY: RDTSC has no preconditions on x86_64; it only reads a counter.
+    #[allow(unused_unsafe)]
+    unsafe {
+        std::arch::x86_64::_rdtsc()
     }
 }
 
@@ -215,7 +270,17 @@ impl Default for MonotonicCommandClock {
 impl keel_core::io::CommandClock for MonotonicCommandClock {
     #[inline]
     fn now_micros(&mut self) -> u64 {
-        self.start.elapsed().as_micros() as u64
+        match &self.source {
+            CommandClockSource::Instant(start) => start.elapsed().as_micros() as u64,
+            #[cfg(target_arch = "x86_64")]
+            CommandClockSource::Tsc {
+                start_ticks,
+                micros_per_tick_q32,
+            } => {
+                let ticks = rdtsc().wrapping_sub(*start_ticks);
+                ((u128::from(ticks) * u128::from(*micros_per_tick_q32)) >> 32) as u64
+            }
+        }
     }
 }
 

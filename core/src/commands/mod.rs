@@ -624,7 +624,7 @@ impl CallStart {
             db: ctx.client.db,
             mutations: ctx.keyspace.mutations(),
             out_start: ctx.client.out.len(),
-            started_us: ctx.server.observe.now_micros(),
+            started_us: ctx.server.observe.command_started_micros(),
         }
     }
 }
@@ -650,7 +650,11 @@ fn end_call(
         out_start,
         started_us,
     } = call;
-    let duration_us = ctx.server.observe.now_micros().saturating_sub(started_us);
+    let duration_us = ctx
+        .server
+        .observe
+        .command_ended_micros()
+        .saturating_sub(started_us);
     let changed = ctx.keyspace.mutations() != before;
     let server = &mut *ctx.server;
     if changed {

@@ -64,6 +64,8 @@ impl Node {
         };
         self.server.stats.total_net_input_bytes += bytes.len() as u64;
         self.server.stats.total_reads_processed += u64::from(!bytes.is_empty());
+        // Time since the last command (waiting for input) is no command's.
+        self.server.observe.break_chain();
         client.last_interaction_mono_ms = now.mono_ms;
         if client.close_after_reply || client.close_asap {
             self.clients.table.insert(conn, client);

@@ -43,6 +43,11 @@ pub struct Observer {
     pub slowlog: slowlog::SlowLog,
     pub latency: latency::LatencyMonitor,
     clock: Option<Box<dyn CommandClock>>,
+    /// The reading that ended the last command, kept while the same client's pipeline
+    /// goes on: it starts the next command, so a pipelined command costs one clock
+    /// read, not two. The little work between two commands (parsing the next one)
+    /// counts to the next.
+    chained_micros: Option<u64>,
 }
 
 impl std::fmt::Debug for Observer {
@@ -65,6 +70,7 @@ impl Default for Observer {
             slowlog: Default::default(),
             latency: Default::default(),
             clock: None,
+            chained_micros: None,
         }
     }
 }
@@ -81,6 +87,31 @@ impl Observer {
             Some(clock) => clock.now_micros(),
             None => 0,
         }
+    }
+
+    /// When a command starts: the reading that ended the previous command of the same
+    /// batch, or a fresh one.
+    #[inline]
+    pub fn command_started_micros(&mut self) -> u64 {
+        match self.chained_micros.take() {
+            Some(t) => t,
+            None => self.now_micros(),
+        }
+    }
+
+    /// When a command ends; the reading may start the next command of the batch.
+    #[inline]
+    pub fn command_ended_micros(&mut self) -> u64 {
+        let t = self.now_micros();
+        self.chained_micros = Some(t);
+        t
+    }
+
+    /// A new batch of input (or anything but the next pipelined command) comes: the
+    /// next command reads the clock afresh.
+    #[inline]
+    pub fn break_chain(&mut self) {
+        self.chained_micros = None;
     }
 
     /// The counters of the command whose table row is `key`, created named `name()`.
@@ -163,5 +194,12 @@ mod tests {
         o.set_clock(Box::new(Ticks(0)));
         assert_eq!(o.now_micros(), 7);
         assert_eq!(o.now_micros(), 14);
+        // A pipeline: each command's end starts the next; a new batch reads afresh.
+        assert_eq!(o.command_started_micros(), 21);
+        assert_eq!(o.command_ended_micros(), 28);
+        assert_eq!(o.command_started_micros(), 28);
+        assert_eq!(o.command_ended_micros(), 35);
+        o.break_chain();
+        assert_eq!(o.command_started_micros(), 42);
     }
 }
