@@ -103,6 +103,9 @@ pub struct HotConfig {
     pub latency_monitor_threshold_ms: u64,
     /// `latency-tracking`.
     pub latency_tracking: bool,
+    /// The shortest command (µs) the slow log or the latency monitor wants to hear
+    /// about; u64::MAX when both are off. One comparison on the hot path.
+    pub observe_threshold_us: u64,
 }
 
 impl HotConfig {
@@ -118,6 +121,12 @@ impl HotConfig {
             slowlog_max_len: s.slowlog_max_len,
             latency_monitor_threshold_ms: s.latency_monitor_threshold_ms,
             latency_tracking: s.latency_tracking,
+            observe_threshold_us: s.slowlog_log_slower_than_us.unwrap_or(u64::MAX).min(
+                match s.latency_monitor_threshold_ms {
+                    0 => u64::MAX,
+                    ms => ms.saturating_mul(1000),
+                },
+            ),
         }
     }
 }

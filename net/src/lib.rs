@@ -222,9 +222,10 @@ impl MonotonicCommandClock {
     /// The TSC source, when the kernel trusts the TSC; calibrated over 2 ms.
     #[cfg(target_arch = "x86_64")]
     fn tsc() -> Option<CommandClockSource> {
-        let source =
-            std::fs::read_to_string("/sys/devices/system/clocksource/clocksource0/current_clocksource")
-                .ok()?;
+        let source = std::fs::read_to_string(
+            "/sys/devices/system/clocksource/clocksource0/current_clocksource",
+        )
+        .ok()?;
         if source.trim() != "tsc" {
             return None;
         }

@@ -625,10 +625,22 @@ fn command_timing_cost() {
     let run = |node: &mut Node| {
         let start = Instant::now();
         for _ in 0..batches {
-            node.handle(Now::default(), Input::Data { conn: 1, bytes: &batch });
+            node.handle(
+                Now::default(),
+                Input::Data {
+                    conn: 1,
+                    bytes: &batch,
+                },
+            );
             while let Some(e) = node.poll_effect() {
                 if let Effect::Send { bytes, .. } = e {
-                    node.handle(Now::default(), Input::Written { conn: 1, bytes: bytes.len() });
+                    node.handle(
+                        Now::default(),
+                        Input::Written {
+                            conn: 1,
+                            bytes: bytes.len(),
+                        },
+                    );
                 }
             }
         }

@@ -384,8 +384,14 @@ fn monitor_line(line: &[u8]) -> String {
         .unwrap_or_else(|| panic!("no status line: {text:?}"));
     let (stamp, rest) = rest.split_once(' ').expect("timestamp");
     let (secs, micros) = stamp.split_once('.').expect("secs.micros");
-    assert!(secs.len() >= 10 && secs.bytes().all(|b| b.is_ascii_digit()), "{text:?}");
-    assert!(micros.len() == 6 && micros.bytes().all(|b| b.is_ascii_digit()), "{text:?}");
+    assert!(
+        secs.len() >= 10 && secs.bytes().all(|b| b.is_ascii_digit()),
+        "{text:?}"
+    );
+    assert!(
+        micros.len() == 6 && micros.bytes().all(|b| b.is_ascii_digit()),
+        "{text:?}"
+    );
     let rest = rest.strip_prefix('[').expect("[");
     let (db, rest) = rest.split_once(' ').expect("db");
     let (addr, args) = rest.split_once("] ").expect("addr");

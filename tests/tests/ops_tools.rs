@@ -70,7 +70,9 @@ fn redis_cli_stat_reads_keel() {
     assert!(!out.contains("ERR") && !out.contains("rror"), "{out}");
     let mut lines = out.lines();
     assert!(
-        lines.next().is_some_and(|l| l.starts_with("------- data ------")),
+        lines
+            .next()
+            .is_some_and(|l| l.starts_with("------- data ------")),
         "{out}"
     );
     // keys, mem, clients, blocked, requests (+delta), connections: one row per poll.
@@ -81,7 +83,10 @@ fn redis_cli_stat_reads_keel() {
     for row in rows {
         let words: Vec<&str> = row.split_whitespace().collect();
         assert!(words.len() >= 6, "{row}");
-        assert!(words[1].ends_with('K') || words[1].ends_with('M'), "mem: {row}");
+        assert!(
+            words[1].ends_with('K') || words[1].ends_with('M'),
+            "mem: {row}"
+        );
         assert!(words[4].parse::<u64>().is_ok(), "requests: {row}");
         assert!(words[5].starts_with("(+"), "delta: {row}");
     }
@@ -113,8 +118,11 @@ fn redis_cli_latency_reads_keel() {
     assert!(err.trim().is_empty(), "stderr: {err}");
     assert!(!out.contains("rror"), "{out}");
     assert!(
-        out.lines()
-            .any(|l| l.split_whitespace().filter_map(|w| w.parse::<f64>().ok()).count() == 4),
+        out.lines().any(|l| l
+            .split_whitespace()
+            .filter_map(|w| w.parse::<f64>().ok())
+            .count()
+            == 4),
         "{out}"
     );
 }

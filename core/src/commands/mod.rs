@@ -275,10 +275,14 @@ pub fn all_commands() -> Vec<&'static CommandSpec> {
 }
 
 /// Name lookup over the table: a hash map with fixed keys (deterministic, one
-/// comparison per lookup), plus the sorted list COMMAND prints.
+/// comparison per lookup), plus the sorted list COMMAND prints. Every command and
+/// subcommand also has a stats slot (`crate::observe`): a container's slot, then its
+/// subcommands' in table order, so the dispatcher counts a call without hashing.
 pub struct CommandTable {
     sorted: Vec<&'static CommandSpec>,
-    by_name: hashbrown::HashMap<&'static [u8], &'static CommandSpec, ahash::RandomState>,
+    by_name: hashbrown::HashMap<&'static [u8], (&'static CommandSpec, u32), ahash::RandomState>,
+    /// Full names (`config|get`) by stats slot.
+    slot_names: Vec<String>,
 }
 
 impl Default for CommandTable {
@@ -292,17 +296,36 @@ impl CommandTable {
         let sorted = all_commands();
         let mut by_name =
             hashbrown::HashMap::with_hasher(ahash::RandomState::with_seeds(1, 2, 3, 4));
+        let mut slot_names = Vec::new();
         for spec in &sorted {
-            by_name.insert(spec.name.as_bytes(), *spec);
+            by_name.insert(spec.name.as_bytes(), (*spec, slot_names.len() as u32));
+            slot_names.push(spec.name.to_string());
+            for sub in spec.subcommands {
+                slot_names.push(format!("{}|{}", spec.name, sub.name));
+            }
         }
-        CommandTable { sorted, by_name }
+        CommandTable {
+            sorted,
+            by_name,
+            slot_names,
+        }
     }
 
     pub fn all(&self) -> &[&'static CommandSpec] {
         &self.sorted
     }
 
+    /// Full names by stats slot, for `Observer::set_command_names`.
+    pub fn slot_names(&self) -> &[String] {
+        &self.slot_names
+    }
+
     pub fn lookup(&self, name: &[u8]) -> Option<&'static CommandSpec> {
+        self.lookup_slot(name).map(|(spec, _)| spec)
+    }
+
+    /// `lookup` with the command's stats slot.
+    pub fn lookup_slot(&self, name: &[u8]) -> Option<(&'static CommandSpec, u32)> {
         if name.len() > 32 {
             return None;
         }
@@ -312,6 +335,18 @@ impl CommandTable {
         }
         self.by_name.get(lower.get(..name.len())?).copied()
     }
+}
+
+/// A subcommand of `parent` with its position in `parent.subcommands`.
+fn find_subcommand_at(
+    parent: &'static CommandSpec,
+    name: &[u8],
+) -> Option<(usize, &'static CommandSpec)> {
+    parent
+        .subcommands
+        .iter()
+        .enumerate()
+        .find(|(_, s)| s.name.as_bytes().eq_ignore_ascii_case(name))
 }
 
 pub fn find_subcommand(parent: &'static CommandSpec, name: &[u8]) -> Option<&'static CommandSpec> {
@@ -454,26 +489,37 @@ fn allowed_in_pubsub_context(name: &str) -> bool {
     )
 }
 
-/// The command `argv` names: (container, subcommand spec to run, subcommand name).
-fn resolve(
-    commands: &CommandTable,
-    argv: &Argv<'_>,
-) -> Result<
-    (
-        &'static CommandSpec,
-        &'static CommandSpec,
-        Option<&'static str>,
-    ),
-    Vec<u8>,
-> {
-    let Some(parent) = commands.lookup(argv.get(0)) else {
+/// The command `argv` names.
+#[derive(Clone, Copy)]
+struct Resolved {
+    /// The container (or the command itself).
+    parent: &'static CommandSpec,
+    /// What runs: the subcommand, or the command itself.
+    spec: &'static CommandSpec,
+    sub_name: Option<&'static str>,
+    /// Its stats slot (`CommandTable::slot_names`).
+    slot: u32,
+}
+
+fn resolve(commands: &CommandTable, argv: &Argv<'_>) -> Result<Resolved, Vec<u8>> {
+    let Some((parent, slot)) = commands.lookup_slot(argv.get(0)) else {
         return Err(unknown_command_error(argv));
     };
     if parent.subcommands.is_empty() || argv.len() < 2 {
-        return Ok((parent, parent, None));
+        return Ok(Resolved {
+            parent,
+            spec: parent,
+            sub_name: None,
+            slot,
+        });
     }
-    match find_subcommand(parent, argv.get(1)) {
-        Some(sub) => Ok((parent, sub, Some(sub.name))),
+    match find_subcommand_at(parent, argv.get(1)) {
+        Some((pos, sub)) => Ok(Resolved {
+            parent,
+            spec: sub,
+            sub_name: Some(sub.name),
+            slot: slot + 1 + pos as u32,
+        }),
         None => Err([
             &b"ERR unknown subcommand '"[..],
             c_str_prefix(argv.get(1), ECHO_MAX_BYTES),
@@ -501,7 +547,7 @@ enum Dispatch {
 }
 
 fn run_checked(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> Dispatch {
-    let (parent, spec, sub_name) = match resolve(ctx.commands, argv) {
+    let resolved = match resolve(ctx.commands, argv) {
         Ok(found) => found,
         Err(msg) => {
             if ctx.commands.lookup(argv.get(0)).is_none() {
@@ -511,22 +557,22 @@ fn run_checked(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> Dispatch {
             return Dispatch::Rejected;
         }
     };
+    let Resolved {
+        parent,
+        spec,
+        sub_name,
+        slot,
+    } = resolved;
     if !spec.arity_ok(argv.len()) {
         let msg = format!(
             "ERR wrong number of arguments for '{}' command",
             full_name(parent, sub_name)
         );
-        reject_command(ctx, parent, spec, sub_name, &msg);
+        reject_command(ctx, parent, slot, &msg);
         return Dispatch::Rejected;
     }
     if !ctx.client.authenticated && !spec.flags.contains(CmdFlags::NO_AUTH) {
-        reject_command(
-            ctx,
-            parent,
-            spec,
-            sub_name,
-            "NOAUTH Authentication required.",
-        );
+        reject_command(ctx, parent, slot, "NOAUTH Authentication required.");
         return Dispatch::Rejected;
     }
     let in_multi = ctx.client.multi.is_some();
@@ -534,8 +580,7 @@ fn run_checked(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> Dispatch {
         reject_command(
             ctx,
             parent,
-            spec,
-            sub_name,
+            slot,
             "ERR Command not allowed inside a transaction",
         );
         return Dispatch::Rejected;
@@ -552,7 +597,7 @@ fn run_checked(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> Dispatch {
             .mutants
             .is(crate::mutants::Mutant::OomCheckSkipped)
     {
-        reject_command(ctx, parent, spec, sub_name, errors::OOM);
+        reject_command(ctx, parent, slot, errors::OOM);
         return Dispatch::Rejected;
     }
     if ctx.client.is_pubsub()
@@ -563,7 +608,7 @@ fn run_checked(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> Dispatch {
             "ERR Can't execute '{}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context",
             full_name(parent, sub_name)
         );
-        reject_command(ctx, parent, spec, sub_name, &msg);
+        reject_command(ctx, parent, slot, &msg);
         return Dispatch::Rejected;
     }
     let client = &mut *ctx.client;
@@ -582,31 +627,16 @@ fn run_checked(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> Dispatch {
     let call = CallStart::new(ctx);
     (spec.handler)(ctx, argv);
     ctx.drain_keyspace_log();
-    end_call(ctx, (parent, spec, sub_name), argv, call);
+    end_call(ctx, resolved, argv, call);
     Dispatch::Ran
 }
 
 /// `reject_found`, counted in the command's `rejected_calls` (Redis's `rejectCommand`).
-fn reject_command(
-    ctx: &mut Ctx<'_>,
-    parent: &'static CommandSpec,
-    spec: &'static CommandSpec,
-    sub_name: Option<&'static str>,
-    msg: &str,
-) {
-    stat_of(ctx.server, parent, spec, sub_name).rejected_calls += 1;
+fn reject_command(ctx: &mut Ctx<'_>, parent: &'static CommandSpec, slot: u32, msg: &str) {
+    if let Some(stat) = ctx.server.observe.command(slot) {
+        stat.rejected_calls += 1;
+    }
     reject_found(ctx, parent, msg);
-}
-
-/// The counters of `spec` (a row of the static table, so its address names it).
-fn stat_of<'s>(
-    server: &'s mut Server,
-    parent: &'static CommandSpec,
-    spec: &'static CommandSpec,
-    sub_name: Option<&'static str>,
-) -> &'s mut crate::observe::CommandStat {
-    let key = std::ptr::from_ref(spec) as usize;
-    server.observe.command(key, || full_name(parent, sub_name))
 }
 
 /// What `end_call` compares against: taken just before a handler runs.
@@ -634,16 +664,10 @@ impl CallStart {
 /// and SWAPDB always propagate, as Redis forces them), the command's stats and
 /// latency, the slow log, the latency monitor and MONITOR. A command that blocked is
 /// counted when it is served (`count_unblocked_call`).
-fn end_call(
-    ctx: &mut Ctx<'_>,
-    (parent, spec, sub_name): (
-        &'static CommandSpec,
-        &'static CommandSpec,
-        Option<&'static str>,
-    ),
-    argv: &Argv<'_>,
-    call: CallStart,
-) {
+fn end_call(ctx: &mut Ctx<'_>, resolved: Resolved, argv: &Argv<'_>, call: CallStart) {
+    let Resolved {
+        parent, spec, slot, ..
+    } = resolved;
     let CallStart {
         db,
         mutations: before,
@@ -669,18 +693,41 @@ fn end_call(
         return;
     }
     let failed = ctx.client.out.as_bytes().get(out_start) == Some(&b'-');
-    let hot = ctx.server.hot;
-    let stat = stat_of(ctx.server, parent, spec, sub_name);
-    stat.calls += 1;
-    stat.usec += duration_us;
-    stat.failed_calls += u64::from(failed);
-    if hot.latency_tracking {
-        stat.histogram
-            .get_or_insert_with(Default::default)
-            .record(duration_us.saturating_mul(1000));
+    let hot = &ctx.server.hot;
+    let (tracking, rare_threshold_us) = (hot.latency_tracking, hot.observe_threshold_us);
+    if let Some(stat) = ctx.server.observe.command(slot) {
+        stat.calls += 1;
+        stat.usec += duration_us;
+        stat.failed_calls += u64::from(failed);
+        if tracking {
+            stat.histogram
+                .get_or_insert_with(Default::default)
+                .record(duration_us.saturating_mul(1000));
+        }
     }
+    if duration_us >= rare_threshold_us || !ctx.clients.monitors.is_empty() {
+        observe_rare(ctx, parent, spec, argv, duration_us);
+    }
+}
+
+/// The slow log, the latency monitor and MONITOR: off the hot path, reached when the
+/// command was slow enough for one of the first two or someone monitors.
+#[cold]
+#[inline(never)]
+fn observe_rare(
+    ctx: &mut Ctx<'_>,
+    parent: &'static CommandSpec,
+    spec: &'static CommandSpec,
+    argv: &Argv<'_>,
+    duration_us: u64,
+) {
+    let hot = &ctx.server.hot;
+    let (threshold_ms, slower_than_us, max_len) = (
+        hot.latency_monitor_threshold_ms,
+        hot.slowlog_log_slower_than_us,
+        hot.slowlog_max_len,
+    );
     if !spec.flags.contains(CmdFlags::SKIP_SLOWLOG) {
-        let threshold_ms = hot.latency_monitor_threshold_ms;
         if threshold_ms > 0 && duration_us / 1000 >= threshold_ms {
             let event = if spec.flags.contains(CmdFlags::FAST) {
                 "fast-command"
@@ -693,11 +740,8 @@ fn end_call(
                 .latency
                 .add_sample(event, now_secs, duration_us / 1000);
         }
-        if hot
-            .slowlog_log_slower_than_us
-            .is_some_and(|us| duration_us >= us)
-        {
-            push_slowlog(ctx, parent, argv, duration_us, hot.slowlog_max_len);
+        if slower_than_us.is_some_and(|us| duration_us >= us) {
+            push_slowlog(ctx, parent, argv, duration_us, max_len);
         }
     }
     if !ctx.clients.monitors.is_empty()
@@ -786,15 +830,17 @@ pub(crate) fn count_unblocked_call(
     (name, sub): (&'static str, Option<&'static str>),
     failed: bool,
 ) {
-    let Some(parent) = commands.lookup(name.as_bytes()) else {
+    let Some((parent, parent_slot)) = commands.lookup_slot(name.as_bytes()) else {
         return;
     };
-    let spec = sub
-        .and_then(|s| find_subcommand(parent, s.as_bytes()))
-        .unwrap_or(parent);
-    let stat = stat_of(server, parent, spec, sub);
-    stat.calls += 1;
-    stat.failed_calls += u64::from(failed);
+    let slot = match sub.and_then(|s| find_subcommand_at(parent, s.as_bytes())) {
+        Some((pos, _)) => parent_slot + 1 + pos as u32,
+        None => parent_slot,
+    };
+    if let Some(stat) = server.observe.command(slot) {
+        stat.calls += 1;
+        stat.failed_calls += u64::from(failed);
+    }
 }
 
 /// Runs one command of an EXEC queue: the checks ran when it was queued, so this is
@@ -803,11 +849,11 @@ pub(crate) fn run_queued(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
     let out_start = ctx.client.out.len();
     match resolve(ctx.commands, argv) {
         // CLIENT LIST keeps saying `cmd=exec` meanwhile, as Redis.
-        Ok((parent, spec, sub_name)) if spec.arity_ok(argv.len()) => {
+        Ok(resolved) if resolved.spec.arity_ok(argv.len()) => {
             let call = CallStart::new(ctx);
-            (spec.handler)(ctx, argv);
+            (resolved.spec.handler)(ctx, argv);
             ctx.drain_keyspace_log();
-            end_call(ctx, (parent, spec, sub_name), argv, call);
+            end_call(ctx, resolved, argv, call);
         }
         // The table is static: what was found at queueing time is found now.
         _ => ctx.client.out.error("ERR command vanished from the table"),

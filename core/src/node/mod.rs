@@ -56,6 +56,9 @@ impl Node {
             next_client_id: 1,
             next_tick_mono_ms: now.mono_ms,
         };
+        node.server
+            .observe
+            .set_command_names(node.commands.slot_names());
         node.config_changed();
         node
     }

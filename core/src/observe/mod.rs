@@ -29,13 +29,12 @@ pub struct CommandStat {
     pub histogram: Option<Box<Histogram>>,
 }
 
-/// Keyed by the address of the command's static table row: stable for the process,
-/// cheap to hash, and never iterated unsorted (reports sort by name).
-type StatMap = hashbrown::HashMap<usize, CommandStat, ahash::RandomState>;
-
 /// Everything this module keeps, owned by `Server`.
+#[derive(Default)]
 pub struct Observer {
-    commands: StatMap,
+    /// By the command table's stats slot (`CommandTable::slot_names`), so counting a
+    /// call is an index, not a hash.
+    commands: Vec<CommandStat>,
     /// Error replies by code (`ERR`, `WRONGTYPE` ...), sorted for INFO.
     pub errors: std::collections::BTreeMap<String, u64>,
     /// Set when `ERROR_STATS_MAX_CODES` was reached (Redis logs it once and stops).
@@ -53,7 +52,7 @@ pub struct Observer {
 impl std::fmt::Debug for Observer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Observer")
-            .field("commands", &self.commands.len())
+            .field("commands", &self.commands_sorted().len())
             .field("errors", &self.errors)
             .field("slowlog", &self.slowlog.len())
             .field("clock", &self.clock.is_some())
@@ -61,19 +60,6 @@ impl std::fmt::Debug for Observer {
     }
 }
 
-impl Default for Observer {
-    fn default() -> Self {
-        Observer {
-            commands: StatMap::with_hasher(ahash::RandomState::with_seeds(5, 6, 7, 8)),
-            errors: Default::default(),
-            errors_overflowed: false,
-            slowlog: Default::default(),
-            latency: Default::default(),
-            clock: None,
-            chained_micros: None,
-        }
-    }
-}
 
 impl Observer {
     pub fn set_clock(&mut self, clock: Box<dyn CommandClock>) {
@@ -114,18 +100,31 @@ impl Observer {
         self.chained_micros = None;
     }
 
-    /// The counters of the command whose table row is `key`, created named `name()`.
-    #[inline]
-    pub fn command(&mut self, key: usize, name: impl FnOnce() -> String) -> &mut CommandStat {
-        self.commands.entry(key).or_insert_with(|| CommandStat {
-            name: name(),
-            ..CommandStat::default()
-        })
+    /// One counter set per stats slot, named as the command table names them.
+    pub fn set_command_names(&mut self, names: &[String]) {
+        self.commands = names
+            .iter()
+            .map(|name| CommandStat {
+                name: name.clone(),
+                ..CommandStat::default()
+            })
+            .collect();
     }
 
-    /// Every command with counters, sorted by name.
+    /// The counters of the command in stats slot `slot`.
+    #[inline]
+    pub fn command(&mut self, slot: u32) -> Option<&mut CommandStat> {
+        self.commands.get_mut(slot as usize)
+    }
+
+    /// Every command that was called, rejected or failed (or has a histogram), sorted
+    /// by name.
     pub fn commands_sorted(&self) -> Vec<&CommandStat> {
-        let mut v: Vec<&CommandStat> = self.commands.values().collect();
+        let mut v: Vec<&CommandStat> = self
+            .commands
+            .iter()
+            .filter(|c| c.calls + c.rejected_calls + c.failed_calls > 0 || c.histogram.is_some())
+            .collect();
         v.sort_by(|a, b| a.name.cmp(&b.name));
         v
     }
@@ -153,7 +152,12 @@ impl Observer {
     /// CONFIG RESETSTAT: counters, histograms and error codes go; the slow log and the
     /// latency monitor stay (Redis resets them with their own commands).
     pub fn reset_stats(&mut self) {
-        self.commands.clear();
+        for c in &mut self.commands {
+            *c = CommandStat {
+                name: std::mem::take(&mut c.name),
+                ..CommandStat::default()
+            };
+        }
         self.errors.clear();
         self.errors_overflowed = false;
     }

@@ -87,7 +87,7 @@ mod tests {
             cut.get(31).map(Vec::as_slice),
             Some(&b"... (9 more arguments)"[..])
         );
-        let long = vec![b'x'; 130];
+        let long = [b'x'; 130];
         let cut = truncated_argv([&long[..]].into_iter());
         let mut want = vec![b'x'; 128];
         want.extend_from_slice(b"... (2 more bytes)");
