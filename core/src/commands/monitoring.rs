@@ -263,3 +263,128 @@ fn monitor(ctx: &mut Ctx<'_>, _argv: &Argv<'_>) {
     }
     ctx.out().ok();
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::io::CommandClock;
+    use crate::resp::Value;
+    use crate::testkit::Kit;
+
+    /// The simulator's kind of clock: a modelled cost, 1000 µs per reading, so each
+    /// command "takes" 1 ms unless it is pipelined behind another (then its start is
+    /// the previous end). Deterministic: no real clock anywhere.
+    struct Modelled(u64);
+
+    impl CommandClock for Modelled {
+        fn now_micros(&mut self) -> u64 {
+            self.0 += 1000;
+            self.0
+        }
+    }
+
+    fn text(v: &Value) -> String {
+        match v {
+            Value::Bulk(b) | Value::Verbatim { text: b, .. } => {
+                String::from_utf8_lossy(b).into_owned()
+            }
+            other => format!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn modelled_durations_reach_every_report() {
+        let mut kit = Kit::new("slowlog-log-slower-than 1000\nlatency-monitor-threshold 1");
+        kit.node().set_command_clock(Box::new(Modelled(0)));
+        kit.connect(1);
+        kit.cmd(1, "SLOWLOG RESET");
+        kit.cmd(1, "SET k v");
+        let stats = text(&kit.value(1, "INFO commandstats"));
+        assert!(
+            stats.contains("cmdstat_set:calls=1,usec=1000,usec_per_call=1000.00,rejected_calls=0,failed_calls=0"),
+            "{stats}"
+        );
+        let latency = text(&kit.value(1, "INFO latencystats"));
+        assert!(
+            latency
+                .contains("latency_percentiles_usec_set:p50=1003.519,p99=1003.519,p99.9=1003.519"),
+            "{latency}"
+        );
+        // SET, and INFO twice: each 1 ms, at the threshold.
+        assert_eq!(kit.value(1, "SLOWLOG LEN"), Value::Int(4));
+        let Value::Array(entries) = kit.value(1, "SLOWLOG GET 10") else {
+            panic!("no array")
+        };
+        let Some(Value::Array(set)) = entries.get(3) else {
+            panic!("{entries:?}")
+        };
+        assert_eq!(set.get(2), Some(&Value::Int(1000)));
+        assert_eq!(
+            set.get(3),
+            Some(&Value::Array(vec![
+                Value::Bulk(b"SET".to_vec()),
+                Value::Bulk(b"k".to_vec()),
+                Value::Bulk(b"v".to_vec()),
+            ]))
+        );
+        let Value::Array(events) = kit.value(1, "LATENCY LATEST") else {
+            panic!("no array")
+        };
+        // SET, INFO, SLOWLOG are no FAST commands: one event, 1 ms latest and max.
+        assert_eq!(
+            events,
+            [Value::Array(vec![
+                Value::Bulk(b"command".to_vec()),
+                Value::Int((crate::testkit::START.wall_ms / 1000) as i64),
+                Value::Int(1),
+                Value::Int(1),
+            ])]
+        );
+        kit.cmd(1, "GET k");
+        let Value::Array(events) = kit.value(1, "LATENCY LATEST") else {
+            panic!("no array")
+        };
+        assert_eq!(events.len(), 2, "command and fast-command: {events:?}");
+        // Without a clock nothing is slow, and calls still count.
+        let mut quiet = Kit::new("slowlog-log-slower-than 1");
+        quiet.connect(1);
+        quiet.cmd(1, "GET k");
+        let stats = text(&quiet.value(1, "INFO commandstats"));
+        assert!(stats.contains("cmdstat_get:calls=1,usec=0,"), "{stats}");
+        assert_eq!(quiet.value(1, "SLOWLOG LEN"), Value::Int(0));
+    }
+
+    #[test]
+    fn monitor_sees_transactions_and_not_admin_commands() {
+        let mut kit = Kit::new("");
+        kit.connect(1);
+        kit.connect(2);
+        assert_eq!(kit.cmd(1, "MONITOR"), "+OK\r\n");
+        // A second MONITOR is ignored without a reply, as in Redis.
+        assert_eq!(kit.cmd(1, "MONITOR"), "");
+        kit.cmd(2, "MULTI");
+        kit.cmd(2, "SET a 1");
+        kit.cmd(2, "EXEC");
+        kit.cmd(2, "CONFIG GET hz");
+        kit.cmd(2, "AUTH x");
+        let seen = kit.take(1);
+        let lines: Vec<&str> = seen
+            .split("\r\n")
+            .filter(|l| !l.is_empty())
+            .map(|l| l.split_once(']').map_or(l, |(_, rest)| rest))
+            .collect();
+        assert_eq!(
+            lines,
+            [
+                r#" "MULTI""#,
+                r#" "SET" "a" "1""#,
+                r#" "EXEC""#,
+                r#" "AUTH" "(redacted)""#
+            ],
+            "{seen}"
+        );
+        kit.cmd(1, "RESET");
+        kit.take(1);
+        kit.cmd(2, "PING");
+        assert_eq!(kit.take(1), "");
+    }
+}

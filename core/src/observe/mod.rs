@@ -60,7 +60,6 @@ impl std::fmt::Debug for Observer {
     }
 }
 
-
 impl Observer {
     pub fn set_clock(&mut self, clock: Box<dyn CommandClock>) {
         self.clock = Some(clock);
