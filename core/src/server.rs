@@ -51,6 +51,9 @@ pub struct Stats {
     /// Samples of (mono_ms, net input bytes, net output bytes), taken with
     /// `ops_samples`, for instantaneous_input_kbps / instantaneous_output_kbps.
     pub net_samples: VecDeque<(u64, u64, u64)>,
+    /// Time the active expiry cycles took, by the command clock (Redis's
+    /// `stat_expire_cycle_time_used`).
+    pub expire_cycle_time_used_us: u64,
     /// Batches of input handled (Redis's `stat_total_reads_processed`).
     pub total_reads_processed: u64,
     /// Batches of output handed to the driver (`stat_total_writes_processed`).

@@ -329,9 +329,20 @@ mod tests {
         let Value::Array(events) = kit.value(1, "LATENCY LATEST") else {
             panic!("no array")
         };
-        // SET, INFO, SLOWLOG are no FAST commands: one event, 1 ms latest and max.
+        // SET, INFO, SLOWLOG are no FAST commands: one command event, 1 ms latest and
+        // max (beside the cron's expire-cycle, also timed by this clock).
+        let command_events = |events: &[Value]| -> Vec<Value> {
+            events
+                .iter()
+                .filter(|e| {
+                    !matches!(e, Value::Array(fields)
+                        if fields.first() == Some(&Value::Bulk(b"expire-cycle".to_vec())))
+                })
+                .cloned()
+                .collect()
+        };
         assert_eq!(
-            events,
+            command_events(&events),
             [Value::Array(vec![
                 Value::Bulk(b"command".to_vec()),
                 Value::Int((crate::testkit::START.wall_ms / 1000) as i64),
@@ -343,7 +354,11 @@ mod tests {
         let Value::Array(events) = kit.value(1, "LATENCY LATEST") else {
             panic!("no array")
         };
-        assert_eq!(events.len(), 2, "command and fast-command: {events:?}");
+        assert_eq!(
+            command_events(&events).len(),
+            2,
+            "command and fast-command: {events:?}"
+        );
         // Without a clock nothing is slow, and calls still count.
         let mut quiet = Kit::new("slowlog-log-slower-than 1");
         quiet.connect(1);
@@ -351,6 +366,23 @@ mod tests {
         let stats = text(&quiet.value(1, "INFO commandstats"));
         assert!(stats.contains("cmdstat_get:calls=1,usec=0,"), "{stats}");
         assert_eq!(quiet.value(1, "SLOWLOG LEN"), Value::Int(0));
+    }
+
+    #[test]
+    fn expire_cycles_are_timed_by_the_command_clock() {
+        let mut kit = Kit::new("latency-monitor-threshold 1");
+        kit.node().set_command_clock(Box::new(Modelled(0)));
+        kit.connect(1);
+        kit.advance_ms(300);
+        let Value::Array(samples) = kit.value(1, "LATENCY HISTORY expire-cycle") else {
+            panic!("no array")
+        };
+        assert!(!samples.is_empty());
+        let stats = text(&kit.value(1, "INFO stats"));
+        assert!(
+            !stats.contains("expire_cycle_cpu_milliseconds:0\r\n"),
+            "{stats}"
+        );
     }
 
     #[test]

@@ -691,8 +691,10 @@ fn info_stats(ctx: &Ctx<'_>, f: &mut Fields<'_>) {
         "expired_time_cap_reached_count",
         ks.expire_cycle_time_limit_hit,
     );
-    // The core times no cycle of its own (no clock), only commands.
-    f.put("expire_cycle_cpu_milliseconds", 0);
+    f.put(
+        "expire_cycle_cpu_milliseconds",
+        s.expire_cycle_time_used_us / 1000,
+    );
     f.put("evicted_keys", s.evicted_keys);
     f.idle(&[
         ("evicted_clients", "0"),
