@@ -56,6 +56,9 @@ impl Node {
             next_client_id: 1,
             next_tick_mono_ms: now.mono_ms,
         };
+        node.server
+            .observe
+            .set_command_names(node.commands.slot_names());
         node.config_changed();
         node
     }
@@ -153,6 +156,12 @@ impl Node {
     /// Call after changing the config through `config_mut`, so cached values follow.
     pub fn config_changed(&mut self) {
         commands::config_changed(&mut self.server, &mut self.keyspace, &mut self.clients);
+    }
+
+    /// Hands the node the clock it times commands with (see `io::CommandClock`).
+    /// Without one every duration is 0.
+    pub fn set_command_clock(&mut self, clock: Box<dyn crate::io::CommandClock>) {
+        self.server.observe.set_clock(clock);
     }
 
     pub fn set_rss_bytes(&mut self, rss: u64) {
