@@ -9,6 +9,8 @@
 # MSET; e.g. TESTS="LPUSH RPOP SADD HSET ZADD LRANGE_100") at pipeline 1 and
 # 16 with 50 clients runs redis-benchmark alternately against redis and keel, ROUNDS
 # times, keeps the best requests/s of each and prints a table with keel/redis.
+# BEFORE=path/to/older/keel-server adds that build as a third server, alternated with
+# the others, and a before/after column (did a change cost throughput?).
 set -euo pipefail
 
 N=${N:-200000}
@@ -26,6 +28,11 @@ start redis-server "$WORK/redis.log" redis-server --save '' --appendonly no --da
 REDIS_PORT=$STARTED_PORT
 start keel-server "$WORK/keel.log" "$KEEL_BIN" --save '' --appendonly no --dir "$WORK"
 KEEL_PORT=$STARTED_PORT
+BEFORE=${BEFORE:-}
+if [[ -n $BEFORE ]]; then
+    start keel-before "$WORK/before.log" "$BEFORE" --save '' --appendonly no --dir "$WORK"
+    BEFORE_PORT=$STARTED_PORT
+fi
 
 cpu_model=$(grep -m1 'model name' /proc/cpuinfo 2>/dev/null | cut -d: -f2- | sed 's/^ *//' || true)
 echo "# keel vs redis throughput"
@@ -51,21 +58,34 @@ best() {
     awk -v a="$1" -v b="$2" 'BEGIN { if (a == "" || b + 0 > a + 0) print b; else print a }'
 }
 
-printf '%-10s %8s %14s %14s %12s\n' test pipeline "redis rps" "keel rps" keel/redis
+if [[ -n $BEFORE ]]; then
+    printf '%-10s %8s %14s %14s %14s %12s %12s\n' test pipeline "redis rps" "before rps" "keel rps" keel/redis after/before
+else
+    printf '%-10s %8s %14s %14s %12s\n' test pipeline "redis rps" "keel rps" keel/redis
+fi
 for test in $TESTS; do
     for pipeline in $PIPELINES; do
         best_redis=""
         best_keel=""
+        best_before=""
         for _ in $(seq 1 "$ROUNDS"); do
             best_redis=$(best "$best_redis" "$(rps "$REDIS_PORT" "$test" "$pipeline")")
+            if [[ -n $BEFORE ]]; then
+                best_before=$(best "$best_before" "$(rps "$BEFORE_PORT" "$test" "$pipeline")")
+            fi
             best_keel=$(best "$best_keel" "$(rps "$KEEL_PORT" "$test" "$pipeline")")
         done
         ratio=$(awk -v k="$best_keel" -v r="$best_redis" 'BEGIN { if (r > 0) printf "%.2f", k / r; else print "n/a" }')
-        printf '%-10s %8s %14.0f %14.0f %12s\n' "$test" "$pipeline" "$best_redis" "$best_keel" "$ratio"
+        if [[ -n $BEFORE ]]; then
+            change=$(awk -v k="$best_keel" -v b="$best_before" 'BEGIN { if (b > 0) printf "%.2f", k / b; else print "n/a" }')
+            printf '%-10s %8s %14.0f %14.0f %14.0f %12s %12s\n' "$test" "$pipeline" "$best_redis" "$best_before" "$best_keel" "$ratio" "$change"
+        else
+            printf '%-10s %8s %14.0f %14.0f %12s\n' "$test" "$pipeline" "$best_redis" "$best_keel" "$ratio"
+        fi
     done
 done
 
 # Both servers must have survived the run.
-for port in "$REDIS_PORT" "$KEEL_PORT"; do
+for port in "$REDIS_PORT" "$KEEL_PORT" ${BEFORE_PORT:-}; do
     [[ $(redis-cli -p "$port" PING 2>/dev/null || true) == PONG ]] || { echo "error: server on port $port died" >&2; exit 1; }
 done

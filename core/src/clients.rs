@@ -33,6 +33,8 @@ pub struct Clients {
     pub watch: WatchRegistry,
     /// Subscribers of channels, patterns and shard channels.
     pub pubsub: PubSub,
+    /// Clients in MONITOR mode, fed every command run (Redis's `server.monitors`).
+    pub monitors: BTreeSet<ConnId>,
     /// Buffer bytes of the client whose batch is running (it is out of `table`
     /// meanwhile), so `used_memory` still counts them.
     pub running_client_bytes: usize,
@@ -46,6 +48,25 @@ impl Clients {
         self.pubsub.forget(&mut client.subs, client.conn);
         self.watch.forget(client.conn);
         self.pending_flush.remove(&client.conn);
+        self.monitors.remove(&client.conn);
+    }
+
+    /// Writes a MONITOR line to every monitor (`running` is the client whose command
+    /// ran; it is out of the table meanwhile). Others are flushed after the command.
+    pub fn feed_monitors(&mut self, mut running: Option<&mut Client>, line: &str) {
+        let Clients {
+            monitors,
+            table,
+            pending_flush,
+            ..
+        } = self;
+        for &conn in monitors.iter() {
+            if let Some(r) = running.as_deref_mut().filter(|r| r.conn == conn) {
+                r.out.simple(line);
+            } else if table.with_mut(&conn, |c| c.out.simple(line)).is_some() {
+                pending_flush.insert(conn);
+            }
+        }
     }
 
     /// Takes `conn`'s client out of the table and forgets it (CLIENT KILL, an idle

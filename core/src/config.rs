@@ -416,14 +416,15 @@ pub static DIRECTIVES: &[Directive] = &[
     entry("jemalloc-bg-thread", None, BOOL, "yes", M),
     entry("key-load-delay", None, int(INT_MIN, INT_MAX), "0", M).hidden(),
     entry("latency-monitor-threshold", None, int(0, LONG_MAX), "0", M).to(|s, v| s.latency_monitor_threshold_ms = v.int()),
-    entry("latency-tracking", None, BOOL, "yes", M),
+    entry("latency-tracking", None, BOOL, "yes", M).to(|s, v| s.latency_tracking = v.flag()),
     entry(
         "latency-tracking-info-percentiles",
         None,
         Kind::Special(Special::LatencyTrackingInfoPercentiles),
         "50 99 99.9",
         M,
-    ),
+    )
+    .to(|s, v| s.latency_tracking_info_percentiles = v.percentiles()),
     entry("lazyfree-lazy-eviction", None, BOOL, "no", M).keel().to(|s, v| s.lazyfree_lazy_eviction = v.flag()),
     entry("lazyfree-lazy-expire", None, BOOL, "no", M).keel().to(|s, v| s.lazyfree_lazy_expire = v.flag()),
     entry("lazyfree-lazy-server-del", None, BOOL, "no", M).keel().to(|s, v| s.lazyfree_lazy_server_del = v.flag()),
@@ -1039,6 +1040,10 @@ pub struct Settings {
     pub slowlog_max_len: usize,
     /// `latency-monitor-threshold` (0: off).
     pub latency_monitor_threshold_ms: u64,
+    /// `latency-tracking`: per-command latency histograms (INFO latencystats).
+    pub latency_tracking: bool,
+    /// `latency-tracking-info-percentiles`, as INFO latencystats prints them.
+    pub latency_tracking_info_percentiles: Vec<f64>,
     /// `loglevel`.
     pub loglevel: LogLevel,
     /// `logfile` ("": standard output).
@@ -1088,6 +1093,12 @@ impl Value {
         match self {
             Value::Enum(id) => *id,
             _ => 0,
+        }
+    }
+    fn percentiles(&self) -> Vec<f64> {
+        match self {
+            Value::Percentiles(ps) => ps.clone(),
+            _ => Vec::new(),
         }
     }
     fn text(&self) -> Vec<u8> {
@@ -1614,7 +1625,7 @@ fn notify_flags_string(flags: u32) -> String {
 }
 
 /// `%f` then Redis's `trimDoubleString`.
-fn percentile_string(p: f64) -> String {
+pub fn percentile_string(p: f64) -> String {
     let mut s = format!("{p:.6}");
     if s.contains('.') {
         while s.ends_with('0') {
@@ -3432,6 +3443,8 @@ mod tests {
         ("hash-max-listpack-value", "32", "32", |s| s.hash_max_listpack_value_bytes == 32),
         ("hz", "1000", "500", |s| s.hz == 500),
         ("latency-monitor-threshold", "100", "100", |s| s.latency_monitor_threshold_ms == 100),
+        ("latency-tracking", "no", "no", |s| !s.latency_tracking),
+        ("latency-tracking-info-percentiles", "50 99.99", "50 99.99", |s| s.latency_tracking_info_percentiles == [50.0, 99.99]),
         ("lazyfree-lazy-eviction", "yes", "yes", |s| s.lazyfree_lazy_eviction),
         ("lazyfree-lazy-expire", "yes", "yes", |s| s.lazyfree_lazy_expire),
         ("lazyfree-lazy-server-del", "yes", "yes", |s| s.lazyfree_lazy_server_del),

@@ -242,3 +242,18 @@ pub enum LogLevel {
     Notice,
     Warning,
 }
+
+/// How a node measures time inside a command (SLOWLOG, LATENCY, INFO commandstats and
+/// latencystats): a reader of a microsecond counter the driver hands in with
+/// `Node::set_command_clock`, read twice around each command. The node itself never
+/// reads a clock; what the counter means is the driver's choice:
+///
+/// - keel-net reads the monotonic clock (`Instant`), so durations are real;
+/// - the simulator and core tests hand in a modelled cost (a counter advanced by a
+///   cost per argument byte, say) so a seed replays bit for bit.
+///
+/// With no clock set every duration is 0: deterministic, and commandstats still count
+/// calls. Only differences between two readings are used, so the origin is free.
+pub trait CommandClock: Send {
+    fn now_micros(&mut self) -> u64;
+}

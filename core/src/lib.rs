@@ -42,6 +42,7 @@ mod glob;
 mod longdouble;
 mod multi;
 mod notify;
+mod observe;
 mod pubsub;
 mod server;
 mod util;

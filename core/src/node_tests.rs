@@ -1428,3 +1428,103 @@ fn debug_stringmatch_test_runs_the_glob_fuzzer_and_passes() {
     );
     assert!(run(&[b"DEBUG", b"STRINGMATCH-TEST", b"x"]).starts_with(b"-ERR unknown subcommand"));
 }
+
+/// Contract inputs no subsystem asked for — a completion for an unknown id, data or a
+/// close for a connection nobody has, connects nobody made, a cluster-bus accept, a
+/// SIGHUP — are logged (or refused) and change nothing else; the node keeps serving.
+#[test]
+fn stray_contract_inputs_are_logged_not_fatal() {
+    use crate::io::{CloseReason, DiskError, DiskResult, IoId, Listener, LogLevel, Signal};
+    let mut node = test_node();
+    connect(&mut node, 1);
+    assert_eq!(
+        feed(&mut node, 1, &[&resp(&[b"SET", b"k", b"v"])]).0,
+        b"+OK\r\n"
+    );
+    let digest_before = run_on(&mut node, 1, &[b"DEBUG", b"DIGEST"]);
+    let mut logs = Vec::new();
+    let mut aborted = Vec::new();
+    let mut step = |node: &mut Node, input: Input<'_>| {
+        node.handle(NOW, input);
+        while let Some(e) = node.poll_effect() {
+            match e {
+                Effect::Log { level, message } => logs.push((level, message)),
+                Effect::Abort { conn } => aborted.push(conn),
+                Effect::Shutdown { .. } => panic!("a stray input shut the node down"),
+                _ => {}
+            }
+        }
+    };
+    step(
+        &mut node,
+        Input::Disk {
+            io: IoId(77),
+            result: DiskResult::Failed(DiskError::NoSpace),
+        },
+    );
+    step(
+        &mut node,
+        Input::Disk {
+            io: IoId(78),
+            result: DiskResult::Done { read: vec![1, 2] },
+        },
+    );
+    step(
+        &mut node,
+        Input::Data {
+            conn: 99,
+            bytes: b"*1\r\n$4\r\nPING\r\n",
+        },
+    );
+    step(
+        &mut node,
+        Input::Closed {
+            conn: 98,
+            reason: CloseReason::Error("Connection reset by peer".into()),
+        },
+    );
+    step(
+        &mut node,
+        Input::Connected {
+            conn: crate::io::OUTBOUND_CONN_ID_BASE,
+        },
+    );
+    step(
+        &mut node,
+        Input::ConnectFailed {
+            conn: crate::io::OUTBOUND_CONN_ID_BASE + 1,
+            error: "Connection refused".into(),
+        },
+    );
+    step(
+        &mut node,
+        Input::Accepted {
+            conn: 5,
+            listener: Listener::ClusterBus,
+            peer: "10.0.0.1:5555".into(),
+            local: "10.0.0.2:16379".into(),
+            peer_is_loopback: false,
+        },
+    );
+    step(&mut node, Input::Signal(Signal::Hangup));
+    let warnings = logs.iter().filter(|(l, _)| *l == LogLevel::Warning).count();
+    assert_eq!(
+        warnings, 5,
+        "two disk, two connect, one cluster bus: {logs:?}"
+    );
+    assert!(logs
+        .iter()
+        .any(|(_, m)| m.contains("unknown connection 99")));
+    assert!(logs.iter().any(|(_, m)| m.contains("Connection 98 closed")));
+    assert_eq!(
+        aborted,
+        vec![
+            crate::io::OUTBOUND_CONN_ID_BASE,
+            crate::io::OUTBOUND_CONN_ID_BASE + 1,
+            5
+        ]
+    );
+    assert_eq!(node.client_count(), 1);
+    assert_eq!(run_on(&mut node, 1, &[b"DEBUG", b"DIGEST"]), digest_before);
+    assert_eq!(run_on(&mut node, 1, &[b"GET", b"k"]), b"$1\r\nv\r\n");
+}

@@ -10,6 +10,7 @@ use rand_chacha::ChaCha8Rng;
 use crate::config::{ClientOutputBufferLimit, Config};
 use crate::io::{Effect, LogLevel, Now};
 use crate::mutants::Mutants;
+use crate::observe::Observer;
 use crate::propagate::Propagation;
 
 /// Seeds for everything random in a node: its RNG (sampling, run id) and its hash keys.
@@ -28,6 +29,8 @@ pub struct ProcessInfo {
     pub config_file: String,
     pub cpu_user_secs: f64,
     pub cpu_sys_secs: f64,
+    /// The machine's memory (INFO total_system_memory); 0 when unknown.
+    pub total_system_memory_bytes: u64,
 }
 
 /// Counters INFO reports.
@@ -47,6 +50,19 @@ pub struct Stats {
     pub evicted_clients: u64,
     /// Samples of (mono_ms, commands processed) for instantaneous_ops_per_sec.
     pub ops_samples: VecDeque<(u64, u64)>,
+    /// Samples of (mono_ms, net input bytes, net output bytes), taken with
+    /// `ops_samples`, for instantaneous_input_kbps / instantaneous_output_kbps.
+    pub net_samples: VecDeque<(u64, u64, u64)>,
+    /// Time the active expiry cycles took, by the command clock (Redis's
+    /// `stat_expire_cycle_time_used`).
+    pub expire_cycle_time_used_us: u64,
+    /// Batches of input handled (Redis's `stat_total_reads_processed`).
+    pub total_reads_processed: u64,
+    /// Batches of output handed to the driver (`stat_total_writes_processed`).
+    pub total_writes_processed: u64,
+    /// The highest `used_memory` INFO has seen (Redis samples it in its cron and on
+    /// every INFO; keel on INFO only, as computing it walks the clients).
+    pub used_memory_peak_bytes: u64,
 }
 
 impl Stats {
@@ -55,6 +71,21 @@ impl Stats {
         match (s.front(), s.back()) {
             (Some(&(t0, c0)), Some(&(t1, c1))) if t1 > t0 => (c1 - c0) * 1000 / (t1 - t0),
             _ => 0,
+        }
+    }
+
+    /// (input, output) KiB per second over the samples kept.
+    pub fn instantaneous_kbps(&self) -> (f64, f64) {
+        let s = &self.net_samples;
+        match (s.front(), s.back()) {
+            (Some(&(t0, i0, o0)), Some(&(t1, i1, o1))) if t1 > t0 => {
+                let secs = (t1 - t0) as f64 / 1000.0;
+                (
+                    (i1 - i0) as f64 / 1024.0 / secs,
+                    (o1 - o0) as f64 / 1024.0 / secs,
+                )
+            }
+            _ => (0.0, 0.0),
         }
     }
 }
@@ -70,6 +101,16 @@ pub struct HotConfig {
     pub notify_flags: crate::notify::Class,
     /// `client-output-buffer-limit` by `OutputClass::limits_index`.
     pub output_limits: [ClientOutputBufferLimit; 3],
+    /// `slowlog-log-slower-than` (None: off).
+    pub slowlog_log_slower_than_us: Option<u64>,
+    pub slowlog_max_len: usize,
+    /// `latency-monitor-threshold` (0: off).
+    pub latency_monitor_threshold_ms: u64,
+    /// `latency-tracking`.
+    pub latency_tracking: bool,
+    /// The shortest command (µs) the slow log or the latency monitor wants to hear
+    /// about; u64::MAX when both are off. One comparison on the hot path.
+    pub observe_threshold_us: u64,
 }
 
 impl HotConfig {
@@ -81,6 +122,16 @@ impl HotConfig {
             maxmemory_bytes: s.maxmemory_bytes,
             notify_flags: s.notify_keyspace_events_flags as crate::notify::Class,
             output_limits: s.client_output_buffer_limits,
+            slowlog_log_slower_than_us: s.slowlog_log_slower_than_us,
+            slowlog_max_len: s.slowlog_max_len,
+            latency_monitor_threshold_ms: s.latency_monitor_threshold_ms,
+            latency_tracking: s.latency_tracking,
+            observe_threshold_us: s.slowlog_log_slower_than_us.unwrap_or(u64::MAX).min(
+                match s.latency_monitor_threshold_ms {
+                    0 => u64::MAX,
+                    ms => ms.saturating_mul(1000),
+                },
+            ),
         }
     }
 }
@@ -90,6 +141,9 @@ pub struct Server {
     pub config: Config,
     pub hot: HotConfig,
     pub stats: Stats,
+    /// Per-command stats, error codes, the slow log and the latency monitor, with the
+    /// driver's command clock.
+    pub observe: Observer,
     pub rng: ChaCha8Rng,
     pub mutants: Mutants,
     /// The propagation stream (`crate::propagate`).
@@ -126,6 +180,7 @@ impl Server {
             hot: HotConfig::from(&config),
             config,
             stats: Stats::default(),
+            observe: Observer::default(),
             rng,
             mutants: Mutants::default(),
             propagation: Propagation::default(),

@@ -112,6 +112,25 @@ pub fn fmt_f64(v: f64) -> String {
     s
 }
 
+/// Appends `bytes` quoted like Redis's `sdscatrepr` (MONITOR lines).
+pub fn push_repr(out: &mut Vec<u8>, bytes: &[u8]) {
+    out.push(b'"');
+    for &b in bytes {
+        match b {
+            b'\\' => out.extend_from_slice(b"\\\\"),
+            b'"' => out.extend_from_slice(b"\\\""),
+            b'\n' => out.extend_from_slice(b"\\n"),
+            b'\r' => out.extend_from_slice(b"\\r"),
+            b'\t' => out.extend_from_slice(b"\\t"),
+            0x07 => out.extend_from_slice(b"\\a"),
+            0x08 => out.extend_from_slice(b"\\b"),
+            0x20..=0x7e => out.push(b),
+            _ => out.extend_from_slice(format!("\\x{b:02x}").as_bytes()),
+        }
+    }
+    out.push(b'"');
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -135,6 +154,13 @@ mod tests {
         ] {
             assert_eq!(parse_i64(bad), None, "{:?}", bad);
         }
+    }
+
+    #[test]
+    fn repr_quotes_as_sdscatrepr() {
+        let mut out = Vec::new();
+        push_repr(&mut out, b"a\"b\\\r\n\t\x07\x08\x00\xff ~");
+        assert_eq!(out, br#""a\"b\\\r\n\t\a\b\x00\xff ~""#.to_vec());
     }
 
     #[test]

@@ -553,3 +553,113 @@ fn the_real_node_is_told_of_what_it_did_not_ask_for_without_panicking() {
     let _ = peer.read_to_end(&mut rest);
     assert!(rest.is_empty());
 }
+
+#[test]
+fn command_clock_moves_forward_in_microseconds() {
+    use keel_core::io::CommandClock;
+    let mut clock = MonotonicCommandClock::new();
+    let start = Instant::now();
+    let first = clock.now_micros();
+    let mut last = first;
+    // Readings never go back; over a busy-waited stretch of at least 20 ms the clock
+    // advances by about as much (bounds loose enough for a loaded machine: it only has
+    // to be microseconds, not ticks or milliseconds).
+    while start.elapsed() < Duration::from_millis(20) {
+        let now = clock.now_micros();
+        assert!(now >= last, "went back from {last} to {now}");
+        last = now;
+    }
+    let elapsed_us = start.elapsed().as_micros() as u64;
+    let advanced_us = last - first;
+    assert!(
+        advanced_us >= 10_000 && advanced_us <= elapsed_us * 2,
+        "advanced {advanced_us} µs in {elapsed_us} µs"
+    );
+}
+
+/// Not a test: what timing each command costs the node, in process (no sockets, so
+/// the machine's noise is smaller). Pipelines of 16 SET/GET, as `redis-benchmark -P 16
+/// -t set,get`, handed to a node without a command clock (every duration 0) and with
+/// keel-net's; the best of several alternating rounds. Run with
+/// `cargo test --release -p keel-net command_timing_cost -- --ignored --nocapture`.
+#[test]
+#[ignore]
+fn command_timing_cost() {
+    fn node(clock: bool, tracking: bool) -> Node {
+        let mut config = Config::default();
+        let value: &[u8] = if tracking { b"yes" } else { b"no" };
+        config
+            .set(&[(&b"latency-tracking"[..], value)])
+            .expect("latency-tracking");
+        let mut node = Node::new(
+            config,
+            NodeSeeds {
+                rng_seed: 1,
+                hash_seeds: [1, 2, 3, 4],
+            },
+            Now::default(),
+        );
+        if clock {
+            node.set_command_clock(Box::new(MonotonicCommandClock::new()));
+        }
+        node.handle(
+            Now::default(),
+            Input::Accepted {
+                conn: 1,
+                listener: keel_core::Listener::Client,
+                peer: "127.0.0.1:1".into(),
+                local: "127.0.0.1:2".into(),
+                peer_is_loopback: true,
+            },
+        );
+        node
+    }
+    let mut batch = Vec::new();
+    for i in 0..8 {
+        batch.extend_from_slice(
+            format!("*3\r\n$3\r\nSET\r\n$8\r\nkey:{i:04}\r\n$3\r\nxxx\r\n").as_bytes(),
+        );
+        batch.extend_from_slice(format!("*2\r\n$3\r\nGET\r\n$8\r\nkey:{i:04}\r\n").as_bytes());
+    }
+    let batches = 50_000;
+    let run = |node: &mut Node| {
+        let start = Instant::now();
+        for _ in 0..batches {
+            node.handle(
+                Now::default(),
+                Input::Data {
+                    conn: 1,
+                    bytes: &batch,
+                },
+            );
+            while let Some(e) = node.poll_effect() {
+                if let Effect::Send { bytes, .. } = e {
+                    node.handle(
+                        Now::default(),
+                        Input::Written {
+                            conn: 1,
+                            bytes: bytes.len(),
+                        },
+                    );
+                }
+            }
+        }
+        start.elapsed().as_nanos() as f64 / (batches * 16) as f64
+    };
+    let kinds = [
+        ("no clock, tracking off", false, false),
+        ("no clock, tracking on", false, true),
+        ("clock, tracking off", true, false),
+        ("clock, tracking on", true, true),
+    ];
+    let mut best = [f64::MAX; 4];
+    for _ in 0..7 {
+        for (i, (_, clock, tracking)) in kinds.iter().enumerate() {
+            let mut n = node(*clock, *tracking);
+            best[i] = best[i].min(run(&mut n));
+        }
+    }
+    for ((name, ..), ns) in kinds.iter().zip(best) {
+        println!("{name}: {ns:.1} ns per command");
+    }
+}

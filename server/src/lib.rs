@@ -206,6 +206,7 @@ pub fn run_as(program: &str, args: Vec<String>) -> i32 {
             .and_then(|p| std::fs::canonicalize(p).ok())
             .map(|p| p.display().to_string())
             .unwrap_or_default(),
+        total_system_memory_bytes: keel_net::total_system_memory_bytes(),
         ..ProcessInfo::default()
     });
     if !pidfile.as_os_str().is_empty() {

@@ -24,6 +24,8 @@ pub enum OpOutcome {
 #[derive(Debug, Clone)]
 pub struct Op {
     pub client: usize,
+    /// The host the client sent it to.
+    pub host: usize,
     pub conn: ConnId,
     pub invoke_ms: u64,
     pub complete_ms: Option<u64>,
@@ -31,7 +33,7 @@ pub struct Op {
     /// simulated milliseconds still have an order, which the linearizability check uses).
     pub invoke_step: u64,
     pub complete_step: Option<u64>,
-    /// How many crashes the node had been through when the client invoked it.
+    /// How many crashes its host had been through when the client invoked it.
     pub epoch: u32,
     pub request: Vec<Vec<u8>>,
     /// The reply the client framed (empty until one arrived).
@@ -473,6 +475,8 @@ pub fn random_transaction(rng: &mut ChaCha8Rng, keys: &mut TxnKeys) -> Vec<Vec<V
 /// One simulated client's connection state and progress.
 #[derive(Debug, Default)]
 pub struct Client {
+    /// The host it sends to.
+    pub host: usize,
     pub conn: Option<ConnId>,
     /// History indices of requests sent and not yet answered, oldest first.
     pub outstanding: VecDeque<usize>,

@@ -136,6 +136,8 @@ fn select(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
 fn reset(ctx: &mut Ctx<'_>, _argv: &Argv<'_>) {
     super::transactions::discard_transaction(ctx);
     super::pubsub::unsubscribe_all_silently(ctx);
+    // Redis's clearClientConnectionState: a monitor stops being one.
+    ctx.clients.monitors.remove(&ctx.client.conn);
     let c = &mut *ctx.client;
     c.db = 0;
     c.out.proto = Proto::Resp2;

@@ -15,6 +15,7 @@ pub mod keys;
 pub mod keyspec;
 pub mod lists;
 pub mod memory;
+pub mod monitoring;
 pub mod pubsub;
 pub mod server;
 pub mod sets;
@@ -279,16 +280,21 @@ pub fn all_commands() -> Vec<&'static CommandSpec> {
         .chain(server::COMMANDS.iter())
         .chain(command::COMMANDS.iter())
         .chain(memory::COMMANDS.iter())
+        .chain(monitoring::COMMANDS.iter())
         .collect();
     v.sort_by_key(|c| c.name);
     v
 }
 
 /// Name lookup over the table: a hash map with fixed keys (deterministic, one
-/// comparison per lookup), plus the sorted list COMMAND prints.
+/// comparison per lookup), plus the sorted list COMMAND prints. Every command and
+/// subcommand also has a stats slot (`crate::observe`): a container's slot, then its
+/// subcommands' in table order, so the dispatcher counts a call without hashing.
 pub struct CommandTable {
     sorted: Vec<&'static CommandSpec>,
-    by_name: hashbrown::HashMap<&'static [u8], &'static CommandSpec, ahash::RandomState>,
+    by_name: hashbrown::HashMap<&'static [u8], (&'static CommandSpec, u32), ahash::RandomState>,
+    /// Full names (`config|get`) by stats slot.
+    slot_names: Vec<String>,
 }
 
 impl Default for CommandTable {
@@ -302,17 +308,36 @@ impl CommandTable {
         let sorted = all_commands();
         let mut by_name =
             hashbrown::HashMap::with_hasher(ahash::RandomState::with_seeds(1, 2, 3, 4));
+        let mut slot_names = Vec::new();
         for spec in &sorted {
-            by_name.insert(spec.name.as_bytes(), *spec);
+            by_name.insert(spec.name.as_bytes(), (*spec, slot_names.len() as u32));
+            slot_names.push(spec.name.to_string());
+            for sub in spec.subcommands {
+                slot_names.push(format!("{}|{}", spec.name, sub.name));
+            }
         }
-        CommandTable { sorted, by_name }
+        CommandTable {
+            sorted,
+            by_name,
+            slot_names,
+        }
     }
 
     pub fn all(&self) -> &[&'static CommandSpec] {
         &self.sorted
     }
 
+    /// Full names by stats slot, for `Observer::set_command_names`.
+    pub fn slot_names(&self) -> &[String] {
+        &self.slot_names
+    }
+
     pub fn lookup(&self, name: &[u8]) -> Option<&'static CommandSpec> {
+        self.lookup_slot(name).map(|(spec, _)| spec)
+    }
+
+    /// `lookup` with the command's stats slot.
+    pub fn lookup_slot(&self, name: &[u8]) -> Option<(&'static CommandSpec, u32)> {
         if name.len() > 32 {
             return None;
         }
@@ -322,6 +347,18 @@ impl CommandTable {
         }
         self.by_name.get(lower.get(..name.len())?).copied()
     }
+}
+
+/// A subcommand of `parent` with its position in `parent.subcommands`.
+fn find_subcommand_at(
+    parent: &'static CommandSpec,
+    name: &[u8],
+) -> Option<(usize, &'static CommandSpec)> {
+    parent
+        .subcommands
+        .iter()
+        .enumerate()
+        .find(|(_, s)| s.name.as_bytes().eq_ignore_ascii_case(name))
 }
 
 pub fn find_subcommand(parent: &'static CommandSpec, name: &[u8]) -> Option<&'static CommandSpec> {
@@ -380,15 +417,13 @@ pub fn execute(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
     if silenced {
         client.out.record_pushes();
     }
-    let errors_before = count_errors(client.out.as_bytes().get(out_start..).unwrap_or_default());
     // A queued command is counted when EXEC runs it, as Redis.
     if run_checked(ctx, argv) != Dispatch::Queued {
         ctx.server.stats.total_commands_processed += 1;
     }
     let client = &mut *ctx.client;
     let written = client.out.as_bytes().get(out_start..).unwrap_or_default();
-    let new_errors = count_errors(written).saturating_sub(errors_before);
-    ctx.server.stats.total_error_replies += new_errors;
+    count_error_reply(ctx.server, written);
     // CLIENT REPLY OFF/SKIP: drop what this command wrote.
     match client.reply_mode {
         ReplyMode::On => {}
@@ -406,9 +441,13 @@ pub fn execute(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
     }
 }
 
-/// Top-level error replies in a reply stream (one per command; nested errors are rare).
-fn count_errors(bytes: &[u8]) -> u64 {
-    u64::from(bytes.first() == Some(&b'-'))
+/// Counts the error reply a command wrote (its output starts with one; nested errors
+/// are rare) in `total_error_replies` and INFO errorstats, as Redis's `afterErrorReply`.
+pub(crate) fn count_error_reply(server: &mut Server, written: &[u8]) {
+    if let Some(text) = written.strip_prefix(b"-") {
+        server.stats.total_error_replies += 1;
+        server.observe.count_error(text);
+    }
 }
 
 /// Writes an error that rejects a command before it runs (Redis's `rejectCommand`):
@@ -462,26 +501,37 @@ fn allowed_in_pubsub_context(name: &str) -> bool {
     )
 }
 
-/// The command `argv` names: (container, subcommand spec to run, subcommand name).
-fn resolve(
-    commands: &CommandTable,
-    argv: &Argv<'_>,
-) -> Result<
-    (
-        &'static CommandSpec,
-        &'static CommandSpec,
-        Option<&'static str>,
-    ),
-    Vec<u8>,
-> {
-    let Some(parent) = commands.lookup(argv.get(0)) else {
+/// The command `argv` names.
+#[derive(Clone, Copy)]
+struct Resolved {
+    /// The container (or the command itself).
+    parent: &'static CommandSpec,
+    /// What runs: the subcommand, or the command itself.
+    spec: &'static CommandSpec,
+    sub_name: Option<&'static str>,
+    /// Its stats slot (`CommandTable::slot_names`).
+    slot: u32,
+}
+
+fn resolve(commands: &CommandTable, argv: &Argv<'_>) -> Result<Resolved, Vec<u8>> {
+    let Some((parent, slot)) = commands.lookup_slot(argv.get(0)) else {
         return Err(unknown_command_error(argv));
     };
     if parent.subcommands.is_empty() || argv.len() < 2 {
-        return Ok((parent, parent, None));
+        return Ok(Resolved {
+            parent,
+            spec: parent,
+            sub_name: None,
+            slot,
+        });
     }
-    match find_subcommand(parent, argv.get(1)) {
-        Some(sub) => Ok((parent, sub, Some(sub.name))),
+    match find_subcommand_at(parent, argv.get(1)) {
+        Some((pos, sub)) => Ok(Resolved {
+            parent,
+            spec: sub,
+            sub_name: Some(sub.name),
+            slot: slot + 1 + pos as u32,
+        }),
         None => Err([
             &b"ERR unknown subcommand '"[..],
             c_str_prefix(argv.get(1), ECHO_MAX_BYTES),
@@ -509,7 +559,7 @@ enum Dispatch {
 }
 
 fn run_checked(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> Dispatch {
-    let (parent, spec, sub_name) = match resolve(ctx.commands, argv) {
+    let resolved = match resolve(ctx.commands, argv) {
         Ok(found) => found,
         Err(msg) => {
             if ctx.commands.lookup(argv.get(0)).is_none() {
@@ -519,21 +569,32 @@ fn run_checked(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> Dispatch {
             return Dispatch::Rejected;
         }
     };
+    let Resolved {
+        parent,
+        spec,
+        sub_name,
+        slot,
+    } = resolved;
     if !spec.arity_ok(argv.len()) {
         let msg = format!(
             "ERR wrong number of arguments for '{}' command",
             full_name(parent, sub_name)
         );
-        reject_found(ctx, parent, &msg);
+        reject_command(ctx, parent, slot, &msg);
         return Dispatch::Rejected;
     }
     if !ctx.client.authenticated && !spec.flags.contains(CmdFlags::NO_AUTH) {
-        reject_found(ctx, parent, "NOAUTH Authentication required.");
+        reject_command(ctx, parent, slot, "NOAUTH Authentication required.");
         return Dispatch::Rejected;
     }
     let in_multi = ctx.client.multi.is_some();
     if in_multi && spec.flags.contains(CmdFlags::NO_MULTI) {
-        reject_found(ctx, parent, "ERR Command not allowed inside a transaction");
+        reject_command(
+            ctx,
+            parent,
+            slot,
+            "ERR Command not allowed inside a transaction",
+        );
         return Dispatch::Rejected;
     }
     // Inside MULTI anything but EXEC/DISCARD/QUIT/RESET may grow the queue, so it is
@@ -555,7 +616,7 @@ fn run_checked(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> Dispatch {
             .mutants
             .is(crate::mutants::Mutant::OomCheckSkipped)
     {
-        reject_found(ctx, parent, errors::OOM);
+        reject_command(ctx, parent, slot, errors::OOM);
         return Dispatch::Rejected;
     }
     if ctx.client.is_pubsub()
@@ -566,7 +627,7 @@ fn run_checked(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> Dispatch {
             "ERR Can't execute '{}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context",
             full_name(parent, sub_name)
         );
-        reject_found(ctx, parent, &msg);
+        reject_command(ctx, parent, slot, &msg);
         return Dispatch::Rejected;
     }
     let client = &mut *ctx.client;
@@ -582,18 +643,61 @@ fn run_checked(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> Dispatch {
         client.out.simple("QUEUED");
         return Dispatch::Queued;
     }
-    let db = client.db;
-    let mutations_before = ctx.keyspace.mutations();
+    let call = CallStart::new(ctx);
     (spec.handler)(ctx, argv);
     ctx.drain_keyspace_log();
-    end_call(ctx, spec, argv, db, mutations_before);
+    end_call(ctx, resolved, argv, call);
     Dispatch::Ran
 }
 
-/// Redis's `call()` after the command: the dirty counter, and propagation of a write
-/// that changed the dataset (as the handler rewrote it, if it did). FLUSHALL,
-/// FLUSHDB and SWAPDB always propagate, as Redis forces them.
-fn end_call(ctx: &mut Ctx<'_>, spec: &CommandSpec, argv: &Argv<'_>, db: usize, before: u64) {
+/// `reject_found`, counted in the command's `rejected_calls` (Redis's `rejectCommand`).
+fn reject_command(ctx: &mut Ctx<'_>, parent: &'static CommandSpec, slot: u32, msg: &str) {
+    if let Some(stat) = ctx.server.observe.command(slot) {
+        stat.rejected_calls += 1;
+    }
+    reject_found(ctx, parent, msg);
+}
+
+/// What `end_call` compares against: taken just before a handler runs.
+struct CallStart {
+    db: usize,
+    mutations: u64,
+    out_start: usize,
+    started_us: u64,
+}
+
+impl CallStart {
+    #[inline]
+    fn new(ctx: &mut Ctx<'_>) -> CallStart {
+        CallStart {
+            db: ctx.client.db,
+            mutations: ctx.keyspace.mutations(),
+            out_start: ctx.client.out.len(),
+            started_us: ctx.server.observe.command_started_micros(),
+        }
+    }
+}
+
+/// Redis's `call()` after the command: the dirty counter, propagation of a write
+/// that changed the dataset (as the handler rewrote it, if it did; FLUSHALL, FLUSHDB
+/// and SWAPDB always propagate, as Redis forces them), the command's stats and
+/// latency, the slow log, the latency monitor and MONITOR. A command that blocked is
+/// counted when it is served (`count_unblocked_call`).
+fn end_call(ctx: &mut Ctx<'_>, resolved: Resolved, argv: &Argv<'_>, call: CallStart) {
+    let Resolved {
+        parent, spec, slot, ..
+    } = resolved;
+    let CallStart {
+        db,
+        mutations: before,
+        out_start,
+        started_us,
+    } = call;
+    let duration_us = ctx
+        .server
+        .observe
+        .command_ended_micros()
+        .saturating_sub(started_us);
     let changed = ctx.keyspace.mutations() != before;
     let server = &mut *ctx.server;
     if changed {
@@ -604,6 +708,158 @@ fn end_call(ctx: &mut Ctx<'_>, spec: &CommandSpec, argv: &Argv<'_>, db: usize, b
     server
         .propagation
         .end_command(db, propagate, || argv.iter().map(<[u8]>::to_vec).collect());
+    if ctx.client.blocked {
+        return;
+    }
+    let failed = ctx.client.out.as_bytes().get(out_start) == Some(&b'-');
+    let hot = &ctx.server.hot;
+    let (tracking, rare_threshold_us) = (hot.latency_tracking, hot.observe_threshold_us);
+    if let Some(stat) = ctx.server.observe.command(slot) {
+        stat.calls += 1;
+        stat.usec += duration_us;
+        stat.failed_calls += u64::from(failed);
+        if tracking {
+            stat.histogram
+                .get_or_insert_with(Default::default)
+                .record(duration_us.saturating_mul(1000));
+        }
+    }
+    if duration_us >= rare_threshold_us || !ctx.clients.monitors.is_empty() {
+        observe_rare(ctx, parent, spec, argv, duration_us);
+    }
+}
+
+/// The slow log, the latency monitor and MONITOR: off the hot path, reached when the
+/// command was slow enough for one of the first two or someone monitors.
+#[cold]
+#[inline(never)]
+fn observe_rare(
+    ctx: &mut Ctx<'_>,
+    parent: &'static CommandSpec,
+    spec: &'static CommandSpec,
+    argv: &Argv<'_>,
+    duration_us: u64,
+) {
+    let hot = &ctx.server.hot;
+    let (threshold_ms, slower_than_us, max_len) = (
+        hot.latency_monitor_threshold_ms,
+        hot.slowlog_log_slower_than_us,
+        hot.slowlog_max_len,
+    );
+    if !spec.flags.contains(CmdFlags::SKIP_SLOWLOG) {
+        if threshold_ms > 0 && duration_us / 1000 >= threshold_ms {
+            let event = if spec.flags.contains(CmdFlags::FAST) {
+                "fast-command"
+            } else {
+                "command"
+            };
+            let now_secs = ctx.now.wall_ms / 1000;
+            ctx.server
+                .observe
+                .latency
+                .add_sample(event, now_secs, duration_us / 1000);
+        }
+        if slower_than_us.is_some_and(|us| duration_us >= us) {
+            push_slowlog(ctx, parent, argv, duration_us, max_len);
+        }
+    }
+    if !ctx.clients.monitors.is_empty()
+        && !spec
+            .flags
+            .intersects(CmdFlags::ADMIN.union(CmdFlags::SKIP_MONITOR))
+    {
+        let line = monitor_line(ctx, parent, argv);
+        ctx.clients.feed_monitors(Some(&mut *ctx.client), &line);
+    }
+}
+
+/// The arguments as the slow log and MONITOR show them: secrets replaced by
+/// `(redacted)` as Redis's `redactClientCommandArgument` does (AUTH's arguments,
+/// HELLO's AUTH pair).
+fn shown_argv<'a>(parent: &CommandSpec, argv: &Argv<'a>) -> Vec<&'a [u8]> {
+    let mut shown: Vec<&'a [u8]> = argv.iter().collect();
+    let mut redact = |i: usize| {
+        if let Some(a) = shown.get_mut(i) {
+            *a = b"(redacted)";
+        }
+    };
+    match parent.name {
+        "auth" => (1..argv.len()).for_each(&mut redact),
+        "hello" => {
+            let mut j = 2;
+            while j < argv.len() {
+                if argv.is(j, "auth") {
+                    redact(j + 1);
+                    redact(j + 2);
+                    j += 3;
+                } else {
+                    j += if argv.is(j, "setname") { 2 } else { 1 };
+                }
+            }
+        }
+        _ => {}
+    }
+    shown
+}
+
+fn push_slowlog(
+    ctx: &mut Ctx<'_>,
+    parent: &CommandSpec,
+    argv: &Argv<'_>,
+    duration_us: u64,
+    max_len: usize,
+) {
+    let shown = shown_argv(parent, argv);
+    let entry = crate::observe::slowlog::Entry {
+        id: 0,
+        time_secs: ctx.now.wall_ms / 1000,
+        duration_us,
+        argv: crate::observe::slowlog::truncated_argv(shown.into_iter()),
+        peer: ctx.client.peer.clone(),
+        name: ctx.client.name.clone().unwrap_or_default(),
+    };
+    ctx.server.observe.slowlog.push(entry, max_len);
+}
+
+/// Redis's `replicationFeedMonitors` line (sent as a status reply): `secs.micros [db
+/// addr] "arg" ...`, each argument quoted as `sdscatrepr` does, so it is ASCII.
+fn monitor_line(ctx: &Ctx<'_>, parent: &CommandSpec, argv: &Argv<'_>) -> String {
+    let wall_ms = ctx.now.wall_ms;
+    let mut line = format!(
+        "{}.{:06} [{} {}]",
+        wall_ms / 1000,
+        (wall_ms % 1000) * 1000,
+        ctx.client.db,
+        ctx.client.peer
+    )
+    .into_bytes();
+    for arg in shown_argv(parent, argv) {
+        line.push(b' ');
+        crate::util::push_repr(&mut line, arg);
+    }
+    String::from_utf8_lossy(&line).into_owned()
+}
+
+/// Counts a blocked command once it is served or timed out (Redis's
+/// `updateStatsOnUnblock`); its time blocked is not execution time, so it adds a call
+/// and no microseconds, and no latency sample (Redis 7.0 records none for a timeout).
+pub(crate) fn count_unblocked_call(
+    server: &mut Server,
+    commands: &CommandTable,
+    (name, sub): (&'static str, Option<&'static str>),
+    failed: bool,
+) {
+    let Some((parent, parent_slot)) = commands.lookup_slot(name.as_bytes()) else {
+        return;
+    };
+    let slot = match sub.and_then(|s| find_subcommand_at(parent, s.as_bytes())) {
+        Some((pos, _)) => parent_slot + 1 + pos as u32,
+        None => parent_slot,
+    };
+    if let Some(stat) = server.observe.command(slot) {
+        stat.calls += 1;
+        stat.failed_calls += u64::from(failed);
+    }
 }
 
 /// Runs one command of an EXEC queue: the checks ran when it was queued, so this is
@@ -612,12 +868,11 @@ pub(crate) fn run_queued(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
     let out_start = ctx.client.out.len();
     match resolve(ctx.commands, argv) {
         // CLIENT LIST keeps saying `cmd=exec` meanwhile, as Redis.
-        Ok((_, spec, _)) if spec.arity_ok(argv.len()) => {
-            let db = ctx.client.db;
-            let mutations_before = ctx.keyspace.mutations();
-            (spec.handler)(ctx, argv);
+        Ok(resolved) if resolved.spec.arity_ok(argv.len()) => {
+            let call = CallStart::new(ctx);
+            (resolved.spec.handler)(ctx, argv);
             ctx.drain_keyspace_log();
-            end_call(ctx, spec, argv, db, mutations_before);
+            end_call(ctx, resolved, argv, call);
         }
         // The table is static: what was found at queueing time is found now.
         _ => ctx.client.out.error("ERR command vanished from the table"),
@@ -629,7 +884,7 @@ pub(crate) fn run_queued(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
         .as_bytes()
         .get(out_start..)
         .unwrap_or_default();
-    ctx.server.stats.total_error_replies += count_errors(written);
+    count_error_reply(ctx.server, written);
 }
 
 /// Redis's shared error texts.

@@ -110,6 +110,7 @@ fn config_set(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
 fn config_resetstat(ctx: &mut Ctx<'_>, _argv: &Argv<'_>) {
     ctx.server.stats = Default::default();
     ctx.keyspace.stats = Default::default();
+    ctx.server.observe.reset_stats();
     ctx.out().ok();
 }
 
@@ -299,49 +300,58 @@ fn debug_populate(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
 
 // ---- INFO ----
 
-const DEFAULT_SECTIONS: &[&str] = &[
-    "server",
-    "clients",
-    "memory",
-    "persistence",
-    "stats",
-    "replication",
-    "cpu",
-    "modules",
-    "errorstats",
-    "cluster",
-    "keyspace",
+/// Redis 7.0's sections in its order, and whether `INFO` / `INFO default` includes each
+/// (`all` and `everything` include every one; keel has no modules, so they agree).
+const SECTIONS: &[(&str, bool)] = &[
+    ("server", true),
+    ("clients", true),
+    ("memory", true),
+    ("persistence", true),
+    ("stats", true),
+    ("replication", true),
+    ("cpu", true),
+    ("modules", true),
+    ("commandstats", false),
+    ("errorstats", true),
+    ("latencystats", false),
+    ("cluster", true),
+    ("keyspace", true),
 ];
-/// Every section keel has; Redis's `all` adds commandstats and latencystats, which keel
-/// does not keep yet, so here it equals the default set.
-const ALL_SECTIONS: &[&str] = DEFAULT_SECTIONS;
 
 fn info(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
-    let mut wanted: Vec<&str> = Vec::new();
+    let mut wanted = [false; SECTIONS.len()];
+    let pick = |wanted: &mut [bool; SECTIONS.len()], all: bool| {
+        for (w, (_, default)) in wanted.iter_mut().zip(SECTIONS) {
+            *w |= all || *default;
+        }
+    };
     if argv.len() == 1 {
-        wanted.extend_from_slice(DEFAULT_SECTIONS);
+        pick(&mut wanted, false);
     }
     for a in argv.iter().skip(1) {
-        let a = String::from_utf8_lossy(a).to_ascii_lowercase();
-        match a.as_str() {
-            "default" => wanted.extend_from_slice(DEFAULT_SECTIONS),
-            "all" | "everything" => wanted.extend_from_slice(ALL_SECTIONS),
+        let a = a.to_ascii_lowercase();
+        match &a[..] {
+            b"default" => pick(&mut wanted, false),
+            b"all" | b"everything" => pick(&mut wanted, true),
             other => {
-                if let Some(s) = ALL_SECTIONS.iter().find(|s| **s == other) {
-                    wanted.push(s);
+                for (w, (name, _)) in wanted.iter_mut().zip(SECTIONS) {
+                    *w |= name.as_bytes() == other;
                 }
             }
         }
     }
+    let used = ctx.used_memory_bytes() as u64;
+    let stats = &mut ctx.server.stats;
+    stats.used_memory_peak_bytes = stats.used_memory_peak_bytes.max(used);
     let mut text = String::new();
-    for section in ALL_SECTIONS {
-        if !wanted.contains(section) {
+    for (w, (name, _)) in wanted.iter().zip(SECTIONS) {
+        if !w {
             continue;
         }
         if !text.is_empty() {
             text.push_str("\r\n");
         }
-        info_section(ctx, section, &mut text);
+        info_section(ctx, name, &mut Fields(&mut text));
     }
     ctx.out().verbatim(text.as_bytes());
 }
@@ -359,126 +369,371 @@ fn human_bytes(n: u64) -> String {
     }
 }
 
-fn info_section(ctx: &Ctx<'_>, section: &str, t: &mut String) {
-    use std::fmt::Write;
-    let now = ctx.now;
-    let uptime_secs = now.mono_ms.saturating_sub(ctx.server.started.mono_ms) / 1000;
-    match section {
-        "server" => {
-            let p = &ctx.server.process;
-            let _ = write!(
-                t,
-                "# Server\r\nredis_version:{}\r\nredis_git_sha1:00000000\r\nredis_git_dirty:0\r\nredis_build_id:0\r\nredis_mode:standalone\r\nkeel_version:{}\r\nos:{}\r\narch_bits:64\r\nmonotonic_clock:POSIX clock_gettime\r\nmultiplexing_api:epoll\r\natomicvar_api:c11-builtin\r\ngcc_version:0.0.0\r\nprocess_id:{}\r\nprocess_supervised:no\r\nrun_id:{}\r\ntcp_port:{}\r\nserver_time_usec:{}\r\nuptime_in_seconds:{}\r\nuptime_in_days:{}\r\nhz:{}\r\nconfigured_hz:{}\r\nlru_clock:{}\r\nexecutable:{}\r\nconfig_file:{}\r\nio_threads_active:0\r\n",
-                super::connection::REDIS_VERSION,
-                env!("CARGO_PKG_VERSION"),
-                p.os,
-                p.process_id,
-                ctx.server.run_id,
-                ctx.server.config.settings().port,
-                now.wall_ms * 1000,
-                uptime_secs,
-                uptime_secs / 86400,
-                ctx.server.config.settings().hz,
-                ctx.server.config.settings().hz,
-                (now.mono_ms / 1000) & 0xFF_FFFF,
-                p.executable,
-                p.config_file,
-            );
+/// INFO text being written: `name:value` lines.
+struct Fields<'a>(&'a mut String);
+
+impl Fields<'_> {
+    fn header(&mut self, title: &str) {
+        self.0.push_str("# ");
+        self.0.push_str(title);
+        self.0.push_str("\r\n");
+    }
+
+    fn put(&mut self, name: &str, value: impl std::fmt::Display) {
+        use std::fmt::Write;
+        let _ = write!(self.0, "{name}:{value}\r\n");
+    }
+
+    /// Fields keel has no subsystem for yet, with the value an idle Redis reports.
+    fn idle(&mut self, fields: &[(&str, &str)]) {
+        for (name, value) in fields {
+            self.put(name, value);
         }
+    }
+}
+
+fn info_section(ctx: &Ctx<'_>, section: &str, f: &mut Fields<'_>) {
+    match section {
+        "server" => info_server(ctx, f),
         "clients" => {
-            let _ = write!(
-                t,
-                "# Clients\r\nconnected_clients:{}\r\ncluster_connections:0\r\nmaxclients:{}\r\nclient_recent_max_input_buffer:0\r\nclient_recent_max_output_buffer:0\r\nblocked_clients:{}\r\ntracking_clients:0\r\nclients_in_timeout_table:{}\r\n",
-                ctx.clients.table.len() + 1,
-                ctx.server.config.settings().maxclients,
-                ctx.clients.blocking.blocked_clients(),
+            f.header("Clients");
+            f.put("connected_clients", ctx.clients.table.len() + 1);
+            f.put("cluster_connections", 0);
+            f.put("maxclients", ctx.server.config.settings().maxclients);
+            f.put("client_recent_max_input_buffer", 0);
+            f.put("client_recent_max_output_buffer", 0);
+            f.put("blocked_clients", ctx.clients.blocking.blocked_clients());
+            f.put("tracking_clients", 0);
+            f.put(
+                "clients_in_timeout_table",
                 ctx.clients.blocking.clients_with_timeout(),
             );
         }
-        "memory" => {
-            let used = ctx.used_memory_bytes() as u64;
-            let rss = ctx.server.rss_bytes.unwrap_or(used);
-            let dataset = ctx.keyspace.used_bytes() as u64;
-            let maxmemory = ctx.server.config.settings().maxmemory_bytes;
-            let _ = write!(
-                t,
-                "# Memory\r\nused_memory:{used}\r\nused_memory_human:{}\r\nused_memory_rss:{rss}\r\nused_memory_rss_human:{}\r\nused_memory_peak:{used}\r\nused_memory_peak_human:{}\r\nused_memory_dataset:{dataset}\r\nused_memory_startup:{}\r\ntotal_system_memory:0\r\nmaxmemory:{maxmemory}\r\nmaxmemory_human:{}\r\nmaxmemory_policy:{}\r\nmem_fragmentation_ratio:{:.2}\r\nmem_allocator:libc\r\nlazyfree_pending_objects:0\r\nlazyfreed_objects:{}\r\n",
-                human_bytes(used),
-                human_bytes(rss),
-                human_bytes(used),
-                800 * 1024,
-                human_bytes(maxmemory),
-                ctx.server.config.settings().maxmemory_policy.name(),
-                rss as f64 / used.max(1) as f64,
-                ctx.keyspace.lazyfreed_objects,
-            );
-        }
+        "memory" => info_memory(ctx, f),
         "persistence" => {
-            let _ = write!(
-                t,
-                "# Persistence\r\nloading:0\r\nasync_loading:0\r\ncurrent_cow_peak:0\r\ncurrent_cow_size:0\r\ncurrent_cow_size_age:0\r\ncurrent_fork_perc:0.00\r\ncurrent_save_keys_processed:0\r\ncurrent_save_keys_total:0\r\nrdb_changes_since_last_save:{}\r\nrdb_bgsave_in_progress:0\r\nrdb_last_save_time:{}\r\nrdb_last_bgsave_status:ok\r\nrdb_last_bgsave_time_sec:-1\r\nrdb_current_bgsave_time_sec:-1\r\naof_enabled:0\r\naof_rewrite_in_progress:0\r\naof_rewrite_scheduled:0\r\naof_last_rewrite_time_sec:-1\r\naof_current_rewrite_time_sec:-1\r\naof_last_bgrewrite_status:ok\r\naof_last_write_status:ok\r\n",
-                ctx.server.dirty,
-                ctx.server.started.wall_ms / 1000,
-            );
+            f.header("Persistence");
+            f.idle(&[
+                ("loading", "0"),
+                ("async_loading", "0"),
+                ("current_cow_peak", "0"),
+                ("current_cow_size", "0"),
+                ("current_cow_size_age", "0"),
+                ("current_fork_perc", "0.00"),
+                ("current_save_keys_processed", "0"),
+                ("current_save_keys_total", "0"),
+            ]);
+            f.put("rdb_changes_since_last_save", ctx.server.dirty);
+            f.put("rdb_bgsave_in_progress", 0);
+            f.put("rdb_last_save_time", ctx.server.started.wall_ms / 1000);
+            f.idle(&[
+                ("rdb_last_bgsave_status", "ok"),
+                ("rdb_last_bgsave_time_sec", "-1"),
+                ("rdb_current_bgsave_time_sec", "-1"),
+                ("rdb_saves", "0"),
+                ("rdb_last_cow_size", "0"),
+                ("rdb_last_load_keys_expired", "0"),
+                ("rdb_last_load_keys_loaded", "0"),
+                ("aof_enabled", "0"),
+                ("aof_rewrite_in_progress", "0"),
+                ("aof_rewrite_scheduled", "0"),
+                ("aof_last_rewrite_time_sec", "-1"),
+                ("aof_current_rewrite_time_sec", "-1"),
+                ("aof_last_bgrewrite_status", "ok"),
+                ("aof_rewrites", "0"),
+                ("aof_rewrites_consecutive_failures", "0"),
+                ("aof_last_write_status", "ok"),
+                ("aof_last_cow_size", "0"),
+                ("module_fork_in_progress", "0"),
+                ("module_fork_last_cow_size", "0"),
+            ]);
         }
-        "stats" => {
-            let s = &ctx.server.stats;
-            let ks = &ctx.keyspace.stats;
-            let _ = write!(
-                t,
-                "# Stats\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{}\r\ninstantaneous_ops_per_sec:{}\r\ntotal_net_input_bytes:{}\r\ntotal_net_output_bytes:{}\r\nrejected_connections:{}\r\nexpired_keys:{}\r\nexpired_stale_perc:{:.2}\r\nexpired_time_cap_reached_count:{}\r\nevicted_keys:{}\r\nevicted_clients:{}\r\nkeyspace_hits:{}\r\nkeyspace_misses:{}\r\npubsub_channels:{}\r\npubsub_patterns:{}\r\npubsubshard_channels:{}\r\nlatest_fork_usec:0\r\ntotal_forks:0\r\ntotal_error_replies:{}\r\nunexpected_error_replies:{}\r\n",
-                s.total_connections_received,
-                s.total_commands_processed,
-                ctx.server.stats.instantaneous_ops_per_sec(),
-                s.total_net_input_bytes,
-                s.total_net_output_bytes,
-                s.rejected_connections,
-                ks.expired_keys,
-                ks.expired_stale_perc * 100.0,
-                ks.expire_cycle_time_limit_hit,
-                s.evicted_keys,
-                s.evicted_clients,
-                s.keyspace_hits,
-                s.keyspace_misses,
-                ctx.clients.pubsub.channels.len(),
-                ctx.clients.pubsub.patterns.len(),
-                ctx.clients.pubsub.shard_channels.len(),
-                s.total_error_replies,
-                s.unexpected_error_replies,
-            );
-        }
+        "stats" => info_stats(ctx, f),
         "replication" => {
-            let _ = write!(
-                t,
-                "# Replication\r\nrole:master\r\nconnected_slaves:0\r\nmaster_failover_state:no-failover\r\nmaster_replid:{}\r\nmaster_replid2:0000000000000000000000000000000000000000\r\nmaster_repl_offset:0\r\nsecond_repl_offset:-1\r\nrepl_backlog_active:0\r\nrepl_backlog_size:1048576\r\nrepl_backlog_first_byte_offset:0\r\nrepl_backlog_histlen:0\r\n",
-                ctx.server.repl_id()
-            );
+            f.header("Replication");
+            f.put("role", "master");
+            f.put("connected_slaves", 0);
+            f.put("master_failover_state", "no-failover");
+            f.put("master_replid", ctx.server.repl_id());
+            f.idle(&[
+                ("master_replid2", "0000000000000000000000000000000000000000"),
+                ("master_repl_offset", "0"),
+                ("second_repl_offset", "-1"),
+                ("repl_backlog_active", "0"),
+                ("repl_backlog_size", "1048576"),
+                ("repl_backlog_first_byte_offset", "0"),
+                ("repl_backlog_histlen", "0"),
+            ]);
         }
         "cpu" => {
             let p = &ctx.server.process;
-            let _ = write!(
-                t,
-                "# CPU\r\nused_cpu_sys:{:.6}\r\nused_cpu_user:{:.6}\r\nused_cpu_sys_children:0.000000\r\nused_cpu_user_children:0.000000\r\n",
-                p.cpu_sys_secs, p.cpu_user_secs
+            f.header("CPU");
+            f.put("used_cpu_sys", format!("{:.6}", p.cpu_sys_secs));
+            f.put("used_cpu_user", format!("{:.6}", p.cpu_user_secs));
+            f.put("used_cpu_sys_children", "0.000000");
+            f.put("used_cpu_user_children", "0.000000");
+            // One thread runs everything: the main thread's time is the process's.
+            f.put("used_cpu_sys_main_thread", format!("{:.6}", p.cpu_sys_secs));
+            f.put(
+                "used_cpu_user_main_thread",
+                format!("{:.6}", p.cpu_user_secs),
             );
         }
-        "modules" => t.push_str("# Modules\r\n"),
-        "errorstats" => t.push_str("# Errorstats\r\n"),
-        "cluster" => t.push_str("# Cluster\r\ncluster_enabled:0\r\n"),
+        "modules" => f.header("Modules"),
+        "commandstats" => {
+            f.header("Commandstats");
+            for c in ctx.server.observe.commands_sorted() {
+                if c.calls == 0 && c.failed_calls == 0 && c.rejected_calls == 0 {
+                    continue;
+                }
+                let per_call = if c.calls == 0 {
+                    0.0
+                } else {
+                    c.usec as f64 / c.calls as f64
+                };
+                f.put(
+                    &format!("cmdstat_{}", c.name),
+                    format!(
+                        "calls={},usec={},usec_per_call={per_call:.2},rejected_calls={},failed_calls={}",
+                        c.calls, c.usec, c.rejected_calls, c.failed_calls
+                    ),
+                );
+            }
+        }
+        "errorstats" => {
+            f.header("Errorstats");
+            for (code, count) in &ctx.server.observe.errors {
+                f.put(&format!("errorstat_{code}"), format!("count={count}"));
+            }
+        }
+        "latencystats" => {
+            f.header("Latencystats");
+            let percentiles = &ctx
+                .server
+                .config
+                .settings()
+                .latency_tracking_info_percentiles;
+            for c in ctx.server.observe.commands_sorted() {
+                let Some(h) = c.histogram.as_deref() else {
+                    continue;
+                };
+                let values: Vec<String> = percentiles
+                    .iter()
+                    .map(|p| {
+                        format!(
+                            "p{}={:.3}",
+                            crate::config::percentile_string(*p),
+                            h.value_at_percentile(*p) as f64 / 1000.0
+                        )
+                    })
+                    .collect();
+                f.put(
+                    &format!("latency_percentiles_usec_{}", c.name),
+                    values.join(","),
+                );
+            }
+        }
+        "cluster" => {
+            f.header("Cluster");
+            f.put("cluster_enabled", 0);
+        }
         "keyspace" => {
-            t.push_str("# Keyspace\r\n");
+            f.header("Keyspace");
             for (i, db) in ctx.keyspace.dbs.iter().enumerate() {
                 if db.is_empty() {
                     continue;
                 }
-                let _ = write!(
-                    t,
-                    "db{i}:keys={},expires={},avg_ttl=0\r\n",
-                    db.len(),
-                    db.volatile_len()
+                f.put(
+                    &format!("db{i}"),
+                    format!("keys={},expires={},avg_ttl=0", db.len(), db.volatile_len()),
                 );
             }
         }
         _ => {}
     }
+}
+
+fn info_server(ctx: &Ctx<'_>, f: &mut Fields<'_>) {
+    let now = ctx.now;
+    let uptime_secs = now.mono_ms.saturating_sub(ctx.server.started.mono_ms) / 1000;
+    let p = &ctx.server.process;
+    let settings = ctx.server.config.settings();
+    f.header("Server");
+    f.put("redis_version", super::connection::REDIS_VERSION);
+    f.put("redis_git_sha1", "00000000");
+    f.put("redis_git_dirty", 0);
+    f.put("redis_build_id", 0);
+    f.put("redis_mode", "standalone");
+    f.put("os", &p.os);
+    f.put("arch_bits", 64);
+    f.put("monotonic_clock", "POSIX clock_gettime");
+    f.put("multiplexing_api", "epoll");
+    f.put("atomicvar_api", "c11-builtin");
+    f.put("gcc_version", "0.0.0");
+    f.put("process_id", p.process_id);
+    f.put("process_supervised", "no");
+    f.put("run_id", &ctx.server.run_id);
+    f.put("tcp_port", settings.port);
+    f.put("server_time_usec", now.wall_ms * 1000);
+    f.put("uptime_in_seconds", uptime_secs);
+    f.put("uptime_in_days", uptime_secs / 86400);
+    f.put("hz", settings.hz);
+    f.put("configured_hz", settings.hz);
+    f.put("lru_clock", (now.mono_ms / 1000) & 0xFF_FFFF);
+    f.put("executable", &p.executable);
+    f.put("config_file", &p.config_file);
+    f.put("io_threads_active", 0);
+}
+
+fn info_memory(ctx: &Ctx<'_>, f: &mut Fields<'_>) {
+    let used = ctx.used_memory_bytes() as u64;
+    let peak = ctx.server.stats.used_memory_peak_bytes.max(used);
+    let rss = ctx.server.rss_bytes.unwrap_or(used);
+    let startup = crate::clients::BASELINE_USED_BYTES as u64;
+    let dataset = ctx.keyspace.used_bytes() as u64;
+    let overhead = used.saturating_sub(dataset);
+    let total_system = ctx.server.process.total_system_memory_bytes;
+    let maxmemory = ctx.server.config.settings().maxmemory_bytes;
+    let pct = |part: u64, whole: u64| format!("{:.2}%", part as f64 * 100.0 / whole.max(1) as f64);
+    f.header("Memory");
+    f.put("used_memory", used);
+    f.put("used_memory_human", human_bytes(used));
+    f.put("used_memory_rss", rss);
+    f.put("used_memory_rss_human", human_bytes(rss));
+    f.put("used_memory_peak", peak);
+    f.put("used_memory_peak_human", human_bytes(peak));
+    f.put("used_memory_peak_perc", pct(used, peak));
+    f.put("used_memory_overhead", overhead);
+    f.put("used_memory_startup", startup);
+    f.put("used_memory_dataset", dataset);
+    f.put(
+        "used_memory_dataset_perc",
+        pct(dataset, used.saturating_sub(startup)),
+    );
+    // keel's accounting is logical: the allocator's view is the same number, and the
+    // OS's is RSS.
+    f.put("allocator_allocated", used);
+    f.put("allocator_active", used);
+    f.put("allocator_resident", rss);
+    f.put("total_system_memory", total_system);
+    f.put("total_system_memory_human", human_bytes(total_system));
+    // No scripting engine yet: an idle Redis's Lua and functions figures.
+    f.idle(&[
+        ("used_memory_lua", "32768"),
+        ("used_memory_vm_eval", "32768"),
+        ("used_memory_lua_human", "32.00K"),
+        ("used_memory_scripts_eval", "0"),
+        ("number_of_cached_scripts", "0"),
+        ("number_of_functions", "0"),
+        ("number_of_libraries", "0"),
+        ("used_memory_vm_functions", "33792"),
+        ("used_memory_vm_total", "66560"),
+        ("used_memory_vm_total_human", "65.00K"),
+        ("used_memory_functions", "200"),
+        ("used_memory_scripts", "200"),
+        ("used_memory_scripts_human", "200B"),
+    ]);
+    f.put("maxmemory", maxmemory);
+    f.put("maxmemory_human", human_bytes(maxmemory));
+    f.put(
+        "maxmemory_policy",
+        ctx.server.config.settings().maxmemory_policy.name(),
+    );
+    let rss_ratio = rss as f64 / used.max(1) as f64;
+    let rss_extra = rss as i64 - used as i64;
+    f.put("allocator_frag_ratio", "1.00");
+    f.put("allocator_frag_bytes", 0);
+    f.put("allocator_rss_ratio", format!("{rss_ratio:.2}"));
+    f.put("allocator_rss_bytes", rss_extra);
+    f.put("rss_overhead_ratio", "1.00");
+    f.put("rss_overhead_bytes", 0);
+    f.put("mem_fragmentation_ratio", format!("{rss_ratio:.2}"));
+    f.put("mem_fragmentation_bytes", rss_extra);
+    f.put("mem_not_counted_for_evict", 0);
+    f.put("mem_replication_backlog", 0);
+    f.put("mem_total_replication_buffers", 0);
+    f.put("mem_clients_slaves", 0);
+    f.put("mem_clients_normal", ctx.clients.memory_bytes());
+    f.put("mem_cluster_links", 0);
+    f.put("mem_aof_buffer", 0);
+    f.put("mem_allocator", "libc");
+    f.put("active_defrag_running", 0);
+    f.put("lazyfree_pending_objects", 0);
+    f.put("lazyfreed_objects", ctx.keyspace.lazyfreed_objects);
+}
+
+fn info_stats(ctx: &Ctx<'_>, f: &mut Fields<'_>) {
+    let s = &ctx.server.stats;
+    let ks = &ctx.keyspace.stats;
+    let (input_kbps, output_kbps) = s.instantaneous_kbps();
+    f.header("Stats");
+    f.put("total_connections_received", s.total_connections_received);
+    f.put("total_commands_processed", s.total_commands_processed);
+    f.put("instantaneous_ops_per_sec", s.instantaneous_ops_per_sec());
+    f.put("total_net_input_bytes", s.total_net_input_bytes);
+    f.put("total_net_output_bytes", s.total_net_output_bytes);
+    f.put("total_net_repl_input_bytes", 0);
+    f.put("total_net_repl_output_bytes", 0);
+    f.put("instantaneous_input_kbps", format!("{input_kbps:.2}"));
+    f.put("instantaneous_output_kbps", format!("{output_kbps:.2}"));
+    f.put("instantaneous_input_repl_kbps", "0.00");
+    f.put("instantaneous_output_repl_kbps", "0.00");
+    f.put("rejected_connections", s.rejected_connections);
+    f.idle(&[
+        ("sync_full", "0"),
+        ("sync_partial_ok", "0"),
+        ("sync_partial_err", "0"),
+    ]);
+    f.put("expired_keys", ks.expired_keys);
+    f.put(
+        "expired_stale_perc",
+        format!("{:.2}", ks.expired_stale_perc * 100.0),
+    );
+    f.put(
+        "expired_time_cap_reached_count",
+        ks.expire_cycle_time_limit_hit,
+    );
+    f.put(
+        "expire_cycle_cpu_milliseconds",
+        s.expire_cycle_time_used_us / 1000,
+    );
+    f.put("evicted_keys", s.evicted_keys);
+    f.put("evicted_clients", s.evicted_clients);
+    f.idle(&[
+        ("total_eviction_exceeded_time", "0"),
+        ("current_eviction_exceeded_time", "0"),
+    ]);
+    f.put("keyspace_hits", s.keyspace_hits);
+    f.put("keyspace_misses", s.keyspace_misses);
+    f.put("pubsub_channels", ctx.clients.pubsub.channels.len());
+    f.put("pubsub_patterns", ctx.clients.pubsub.patterns.len());
+    f.put(
+        "pubsubshard_channels",
+        ctx.clients.pubsub.shard_channels.len(),
+    );
+    f.idle(&[
+        ("latest_fork_usec", "0"),
+        ("total_forks", "0"),
+        ("migrate_cached_sockets", "0"),
+        ("slave_expires_tracked_keys", "0"),
+        ("active_defrag_hits", "0"),
+        ("active_defrag_misses", "0"),
+        ("active_defrag_key_hits", "0"),
+        ("active_defrag_key_misses", "0"),
+        ("total_active_defrag_time", "0"),
+        ("current_active_defrag_time", "0"),
+        ("tracking_total_keys", "0"),
+        ("tracking_total_items", "0"),
+        ("tracking_total_prefixes", "0"),
+    ]);
+    f.put("unexpected_error_replies", s.unexpected_error_replies);
+    f.put("total_error_replies", s.total_error_replies);
+    f.put("dump_payload_sanitizations", 0);
+    f.put("total_reads_processed", s.total_reads_processed);
+    f.put("total_writes_processed", s.total_writes_processed);
+    f.idle(&[
+        ("io_threaded_reads_processed", "0"),
+        ("io_threaded_writes_processed", "0"),
+        ("reply_buffer_shrinks", "0"),
+        ("reply_buffer_expands", "0"),
+    ]);
 }

@@ -7,7 +7,7 @@ use std::collections::VecDeque;
 
 use crate::blocking::{reply_timeout, served_as, BlockedOp, Served};
 use crate::client::{Client, ReplyMode};
-use crate::commands::{lists, zsets, Ctx};
+use crate::commands::{self, lists, zsets, Ctx};
 use crate::io::{ConnId, Now};
 
 use super::Node;
@@ -17,6 +17,13 @@ impl Node {
     /// reply (nothing under CLIENT REPLY OFF, which was on when it blocked) and puts
     /// it back.
     fn finish_blocked(&mut self, mut client: Client) {
+        let failed = client.out.as_bytes().first() == Some(&b'-');
+        commands::count_unblocked_call(
+            &mut self.server,
+            &self.commands,
+            client.last_command,
+            failed,
+        );
         self.clients
             .blocking
             .release(&mut client, &mut self.keyspace);

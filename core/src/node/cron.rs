@@ -46,10 +46,23 @@ impl Node {
         }
         if self.server.active_expire_enabled {
             let effort = self.server.config.settings().active_expire_effort;
+            let started_us = self.server.observe.now_micros();
             let mut rng = std::mem::replace(&mut self.server.rng, ChaCha8Rng::seed_from_u64(0));
             self.keyspace
                 .active_expire_cycle(now.wall_ms, effort, |n| rng.gen_range(0..n.max(1)));
             self.server.rng = rng;
+            // Timed by the command clock, as Redis times it (expire_cycle_cpu_milliseconds,
+            // the `expire-cycle` latency event).
+            let elapsed_us = self.server.observe.now_micros().saturating_sub(started_us);
+            self.server.stats.expire_cycle_time_used_us += elapsed_us;
+            let threshold_ms = self.server.hot.latency_monitor_threshold_ms;
+            if threshold_ms > 0 && elapsed_us / 1000 >= threshold_ms {
+                self.server.observe.latency.add_sample(
+                    "expire-cycle",
+                    now.wall_ms / 1000,
+                    elapsed_us / 1000,
+                );
+            }
         }
         // Redis's evictionTimeProc: a deficit left by a command's bounded eviction
         // keeps being paid without waiting for the next command.
@@ -69,6 +82,16 @@ impl Node {
             samples.push_back((now.mono_ms, self.server.stats.total_commands_processed));
             if samples.len() > 16 {
                 samples.pop_front();
+            }
+            let stats = &mut self.server.stats;
+            let net = (
+                now.mono_ms,
+                stats.total_net_input_bytes,
+                stats.total_net_output_bytes,
+            );
+            stats.net_samples.push_back(net);
+            if stats.net_samples.len() > 16 {
+                stats.net_samples.pop_front();
             }
         }
     }

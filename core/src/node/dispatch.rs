@@ -63,6 +63,9 @@ impl Node {
             return;
         };
         self.server.stats.total_net_input_bytes += bytes.len() as u64;
+        self.server.stats.total_reads_processed += u64::from(!bytes.is_empty());
+        // Time since the last command (waiting for input) is no command's.
+        self.server.observe.break_chain();
         client.last_interaction_mono_ms = now.mono_ms;
         if client.close_after_reply || client.close_asap {
             self.clients.table.insert(conn, client);
@@ -116,8 +119,10 @@ impl Node {
                     qpos += req.consumed_bytes;
                 }
                 Err(e) => {
-                    client.out.error_bytes(&e.reply_text());
+                    let text = e.reply_text();
+                    client.out.error_bytes(&text);
                     self.server.stats.total_error_replies += 1;
+                    self.server.observe.count_error(&text);
                     client.close_after_reply = true;
                     let peer = client.peer.clone();
                     self.server.log(
@@ -229,6 +234,7 @@ impl Node {
             // The next batch likely needs as much: start it with that capacity.
             let bytes = client.out.take(client.out.len().clamp(256, 64 * 1024));
             self.server.stats.total_net_output_bytes += bytes.len() as u64;
+            self.server.stats.total_writes_processed += 1;
             client.unwritten_bytes = client.unwritten_bytes.saturating_add(bytes.len());
             arm_output_limit(&self.server.hot.output_limits, client);
             self.server.effects.push_back(Effect::Send {

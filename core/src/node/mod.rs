@@ -57,6 +57,9 @@ impl Node {
             next_client_id: 1,
             next_tick_mono_ms: now.mono_ms,
         };
+        node.server
+            .observe
+            .set_command_names(node.commands.slot_names());
         node.config_changed();
         node
     }
@@ -156,6 +159,12 @@ impl Node {
         commands::config_changed(&mut self.server, &mut self.keyspace, &mut self.clients);
     }
 
+    /// Hands the node the clock it times commands with (see `io::CommandClock`).
+    /// Without one every duration is 0.
+    pub fn set_command_clock(&mut self, clock: Box<dyn crate::io::CommandClock>) {
+        self.server.observe.set_clock(clock);
+    }
+
     pub fn set_rss_bytes(&mut self, rss: u64) {
         self.server.rss_bytes = Some(rss);
     }
@@ -211,10 +220,28 @@ impl Node {
             }
             Input::Disk { io, result } => self.on_disk_completion(io, result),
             Input::Signal(signal) => self.on_signal(signal),
-            Input::Data { conn, bytes } => self.on_data(now, conn, bytes),
+            Input::Data { conn, bytes } => {
+                if self.clients.table.get(&conn).is_some() {
+                    self.on_data(now, conn, bytes);
+                } else {
+                    // A driver bug or a race with our own close: never a panic.
+                    self.server.log(
+                        LogLevel::Verbose,
+                        format!(
+                            "Ignoring {} bytes for unknown connection {conn}",
+                            bytes.len()
+                        ),
+                    );
+                }
+            }
             Input::Written { .. } => {}
-            Input::Closed { conn, reason: _ } => {
-                self.clients.remove_and_forget(conn);
+            Input::Closed { conn, reason } => {
+                if !self.clients.remove_and_forget(conn) {
+                    self.server.log(
+                        LogLevel::Verbose,
+                        format!("Connection {conn} closed ({reason:?}) but no client had it"),
+                    );
+                }
             }
             Input::Tick => {}
         }

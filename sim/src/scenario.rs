@@ -1,0 +1,560 @@
+//! Scenarios and plans: what a seed turns into (the scenario's parameters, its fault
+//! plan and its workload) and the coverage each scenario's sweep must reach. Pure data
+//! and generation from the seed; it never runs anything.
+
+use std::collections::BTreeSet;
+
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+
+use crate::faults::{Fault, PlannedFault};
+use crate::net::{Link, Peer};
+use crate::workload::{random_request, random_transaction, random_typed_request, TxnKeys};
+
+/// A named scenario: what a seed turns into, and the events its sweep must reach.
+pub struct ScenarioDef {
+    pub name: &'static str,
+    pub must_reach: &'static [&'static str],
+}
+
+/// Coverage events (names a run reports in `Outcome::reached`).
+pub mod reach {
+    pub const PIPELINED_BATCH: &str = "a pipelined batch ran in one delivery";
+    pub const CLIENT_TIMEOUT: &str = "a client timed out";
+    pub const ACTIVE_EXPIRY: &str = "active expiry removed a key";
+    pub const CLOCK_JUMP_BACK: &str = "the wall clock jumped backward";
+    pub const OOM_REPLY: &str = "an OOM reply was sent";
+    pub const READ_WHILE_OVER: &str = "a read was served while over maxmemory";
+    pub const PARTITION_HEALED: &str = "a partition healed";
+    pub const CONN_RESET: &str = "a connection was reset";
+    pub const PAUSE_RESUMED: &str = "a paused node resumed";
+    pub const CRASH_RESTART: &str = "the node crashed and restarted";
+    pub const ONE_WAY_HEALED: &str = "a one-way partition healed";
+    pub const CLOCK_DRIFTED: &str = "the node's clock drifted";
+    pub const SECOND_HOST_SERVED: &str = "a host other than the first ran a request";
+    pub const HOST_PARTITION_HEALED: &str = "a partition between two hosts healed";
+    pub const EMPTIED_DELETED: &str = crate::model::seen::EMPTIED_DELETED;
+    pub const LREM_DUPLICATES: &str = crate::model::seen::LREM_DUPLICATES;
+    pub const ZADD_EQUAL_KEPT: &str = crate::model::seen::ZADD_EQUAL_KEPT;
+    pub const SREM_ABSENT: &str = crate::model::seen::SREM_ABSENT;
+    pub const TXN_COMMITTED: &str = crate::model::seen::TXN_COMMITTED;
+    pub const WATCH_ABORTED: &str = crate::model::seen::WATCH_ABORTED;
+    pub const WATCH_EXPIRY_ABORTED: &str = crate::model::seen::WATCH_EXPIRY_ABORTED;
+    pub const CLOSED_IN_MULTI: &str = crate::model::seen::CLOSED_IN_MULTI;
+    pub const TXN_UNKNOWN: &str = "a transaction's outcome was unknown";
+    pub const ELLE_RAN: &str = "an Elle check ran over committed transactions";
+    pub const SHADOW_COMPARED: &str = "the shadow node's digest was compared after a write";
+    pub const SPOP_POPPED: &str = crate::model::seen::SPOP_POPPED;
+}
+
+pub const SCENARIO_DEFS: &[ScenarioDef] = &[
+    ScenarioDef {
+        name: "plain-load",
+        must_reach: &[
+            reach::PIPELINED_BATCH,
+            reach::SHADOW_COMPARED,
+            reach::SPOP_POPPED,
+            reach::EMPTIED_DELETED,
+            reach::LREM_DUPLICATES,
+            reach::SREM_ABSENT,
+            reach::ZADD_EQUAL_KEPT,
+        ],
+    },
+    ScenarioDef {
+        name: "expiry-clock-jumps",
+        must_reach: &[
+            reach::ACTIVE_EXPIRY,
+            reach::CLOCK_JUMP_BACK,
+            reach::CLOCK_DRIFTED,
+        ],
+    },
+    ScenarioDef {
+        name: "slow-link-timeouts",
+        must_reach: &[
+            reach::CLIENT_TIMEOUT,
+            reach::PARTITION_HEALED,
+            reach::CONN_RESET,
+            reach::ONE_WAY_HEALED,
+        ],
+    },
+    ScenarioDef {
+        name: "pause-resume",
+        must_reach: &[reach::PAUSE_RESUMED, reach::CLIENT_TIMEOUT],
+    },
+    ScenarioDef {
+        name: "memory-squeeze",
+        must_reach: &[reach::OOM_REPLY, reach::READ_WHILE_OVER],
+    },
+    ScenarioDef {
+        name: "crash-restart",
+        must_reach: &[reach::CRASH_RESTART],
+    },
+    ScenarioDef {
+        name: "hosts",
+        must_reach: &[
+            reach::SECOND_HOST_SERVED,
+            reach::PARTITION_HEALED,
+            reach::HOST_PARTITION_HEALED,
+            reach::CRASH_RESTART,
+            reach::PAUSE_RESUMED,
+            reach::CONN_RESET,
+        ],
+    },
+    ScenarioDef {
+        name: "transactions",
+        must_reach: &[
+            reach::TXN_COMMITTED,
+            reach::WATCH_ABORTED,
+            reach::WATCH_EXPIRY_ABORTED,
+            reach::TXN_UNKNOWN,
+            reach::CLOSED_IN_MULTI,
+            reach::ELLE_RAN,
+            reach::CLIENT_TIMEOUT,
+            reach::CONN_RESET,
+        ],
+    },
+];
+
+/// Scenarios this build can run.
+pub const SCENARIOS: &[&str] = &[
+    "plain-load",
+    "expiry-clock-jumps",
+    "slow-link-timeouts",
+    "pause-resume",
+    "memory-squeeze",
+    "crash-restart",
+    "transactions",
+    "hosts",
+];
+
+pub fn scenario_def(name: &str) -> Option<&'static ScenarioDef> {
+    SCENARIO_DEFS.iter().find(|d| d.name == name)
+}
+
+/// Coverage events a scenario requires that none of `reached` holds.
+pub fn missing_coverage(name: &str, reached: &BTreeSet<&'static str>) -> Vec<&'static str> {
+    scenario_def(name)
+        .map(|d| {
+            d.must_reach
+                .iter()
+                .copied()
+                .filter(|e| !reached.contains(e))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Parameters a seed chooses, bounded so one seed runs in milliseconds.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Scenario {
+    pub name: String,
+    pub clients: usize,
+    pub ops_per_client: usize,
+    pub keys: usize,
+    pub pipeline_max: usize,
+    pub think_max_ms: u64,
+    pub timeout_ms: u64,
+    pub reconnect_backoff_ms: u64,
+    pub ttl_heavy: bool,
+    /// Hosts in the world (clients are spread over them round-robin).
+    #[serde(default = "one_host")]
+    pub hosts: usize,
+    pub link: Link,
+    /// The node's clocks: monotonic rate and wall-clock offset from true time.
+    #[serde(default)]
+    pub clock: NodeClock,
+    pub faults: Vec<PlannedFault>,
+}
+
+fn one_host() -> usize {
+    1
+}
+
+/// A node's clock errors: its monotonic clock runs at `mono_rate_permille` / 1000 of
+/// simulated time, and its wall clock is `wall_skew_ms` off.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NodeClock {
+    pub mono_rate_permille: u64,
+    pub wall_skew_ms: i64,
+}
+
+impl Default for NodeClock {
+    fn default() -> Self {
+        NodeClock {
+            mono_rate_permille: 1000,
+            wall_skew_ms: 0,
+        }
+    }
+}
+
+/// Adds `count` faults made by `make`, starting in the busy part of a run.
+fn add_faults(
+    faults: &mut Vec<PlannedFault>,
+    rng: &mut ChaCha8Rng,
+    count: usize,
+    duration_ms: (u64, u64),
+    make: impl Fn(&mut ChaCha8Rng) -> Fault,
+) {
+    for _ in 0..count {
+        let fault = make(rng);
+        faults.push(PlannedFault {
+            at_ms: rng.gen_range(20..600),
+            duration_ms: if duration_ms.1 == 0 {
+                0
+            } else {
+                rng.gen_range(duration_ms.0..=duration_ms.1)
+            },
+            fault,
+        });
+    }
+}
+
+impl Scenario {
+    fn from_rng(name: &'static str, rng: &mut ChaCha8Rng) -> Self {
+        let mut s = Scenario {
+            name: name.to_string(),
+            clients: rng.gen_range(1..=10),
+            ops_per_client: rng.gen_range(20..=200),
+            keys: rng.gen_range(1..=8),
+            pipeline_max: rng.gen_range(1..=6),
+            think_max_ms: 20,
+            timeout_ms: 2_000,
+            reconnect_backoff_ms: rng.gen_range(5..=50),
+            ttl_heavy: false,
+            hosts: 1,
+            link: Link {
+                latency_min_ms: rng.gen_range(0..=2),
+                latency_jitter_ms: rng.gen_range(0..=5),
+                slow_factor: 1,
+                blackholed: false,
+                max_chunks: rng.gen_range(1..=4),
+            },
+            clock: NodeClock::default(),
+            faults: Vec::new(),
+        };
+        let faults = &mut s.faults;
+        match name {
+            "expiry-clock-jumps" => {
+                s.ttl_heavy = true;
+                s.ops_per_client = rng.gen_range(60..=200);
+                let n = rng.gen_range(2..=5);
+                add_faults(faults, rng, n, (0, 0), |rng| Fault::ClockJump {
+                    host: 0,
+                    delta_ms: rng.gen_range(-3_000..=3_000),
+                });
+                // The first planned jump goes back, so every seed exercises one.
+                if let Some(PlannedFault {
+                    fault: Fault::ClockJump { delta_ms, .. },
+                    ..
+                }) = faults.first_mut()
+                {
+                    *delta_ms = -delta_ms.abs().max(500);
+                }
+                s.clock = NodeClock {
+                    mono_rate_permille: rng.gen_range(900..=1100),
+                    wall_skew_ms: rng.gen_range(-5_000..=5_000),
+                };
+                let n = rng.gen_range(1..=2);
+                add_faults(faults, rng, n, (100, 800), |rng| Fault::ClockDrift {
+                    host: 0,
+                    rate_permille: if rng.gen_bool(0.5) {
+                        rng.gen_range(200..=900)
+                    } else {
+                        rng.gen_range(1100..=3000)
+                    },
+                });
+            }
+            "slow-link-timeouts" => {
+                s.ops_per_client = rng.gen_range(60..=200);
+                s.timeout_ms = rng.gen_range(100..=300);
+                let n = rng.gen_range(1..=3);
+                add_faults(faults, rng, n, (100, 600), |rng| Fault::SlowLink {
+                    factor: rng.gen_range(10..=60),
+                });
+                let n = rng.gen_range(1..=2);
+                add_faults(faults, rng, n, (50, 600), |_| Fault::Partition {
+                    a: Peer::Clients,
+                    b: Peer::Host(0),
+                });
+                let (n, clients) = (rng.gen_range(1..=2), s.clients);
+                add_faults(faults, rng, n, (0, 0), |rng| {
+                    if rng.gen_bool(0.3) {
+                        Fault::ResetAll {
+                            a: Peer::Clients,
+                            b: Peer::Host(0),
+                        }
+                    } else {
+                        Fault::ResetConn {
+                            client: rng.gen_range(0..clients),
+                        }
+                    }
+                });
+                let n = rng.gen_range(1..=2);
+                add_faults(faults, rng, n, (50, 600), |rng| {
+                    let (node, clients) = (Peer::Host(0), Peer::Clients);
+                    if rng.gen_bool(0.5) {
+                        Fault::OneWayPartition {
+                            from: clients,
+                            to: node,
+                        }
+                    } else {
+                        Fault::OneWayPartition {
+                            from: node,
+                            to: clients,
+                        }
+                    }
+                });
+            }
+            "pause-resume" => {
+                s.ops_per_client = rng.gen_range(60..=200);
+                s.timeout_ms = rng.gen_range(150..=400);
+                let n = rng.gen_range(1..=3);
+                add_faults(faults, rng, n, (50, 800), |_| Fault::Pause { host: 0 });
+            }
+            "memory-squeeze" => {
+                s.ops_per_client = rng.gen_range(60..=200);
+                let n = rng.gen_range(1..=3);
+                add_faults(faults, rng, n, (100, 500), |rng| Fault::Squeeze {
+                    host: 0,
+                    deep: rng.gen_bool(0.5),
+                });
+            }
+            "transactions" => {
+                s.clients = rng.gen_range(2..=6);
+                s.ops_per_client = rng.gen_range(40..=160);
+                s.timeout_ms = rng.gen_range(100..=300);
+                let n = rng.gen_range(0..=2);
+                add_faults(faults, rng, n, (100, 600), |rng| Fault::SlowLink {
+                    factor: rng.gen_range(10..=60),
+                });
+                let (n, clients) = (rng.gen_range(1..=3), s.clients);
+                add_faults(faults, rng, n, (0, 0), |rng| {
+                    if rng.gen_bool(0.2) {
+                        Fault::ResetAll {
+                            a: Peer::Clients,
+                            b: Peer::Host(0),
+                        }
+                    } else {
+                        Fault::ResetConn {
+                            client: rng.gen_range(0..clients),
+                        }
+                    }
+                });
+                if rng.gen_bool(0.3) {
+                    add_faults(faults, rng, 1, (50, 400), |_| Fault::Partition {
+                        a: Peer::Clients,
+                        b: Peer::Host(0),
+                    });
+                }
+            }
+            "crash-restart" => {
+                s.ops_per_client = rng.gen_range(60..=200);
+                let n = rng.gen_range(1..=3);
+                add_faults(faults, rng, n, (10, 300), |_| Fault::Crash { host: 0 });
+                // Sometimes a pause too, which may overlap a crash.
+                if rng.gen_bool(0.3) {
+                    add_faults(faults, rng, 1, (50, 400), |_| Fault::Pause { host: 0 });
+                }
+            }
+            "hosts" => {
+                let hosts = rng.gen_range(2..=3);
+                s.hosts = hosts;
+                s.clients = rng.gen_range(hosts..=8);
+                s.ops_per_client = rng.gen_range(60..=200);
+                s.timeout_ms = rng.gen_range(150..=400);
+                // A path between the clients and a host, or between two hosts.
+                let path = move |rng: &mut ChaCha8Rng| {
+                    let b = rng.gen_range(0..hosts);
+                    let a = if rng.gen_bool(0.5) {
+                        Peer::Clients
+                    } else {
+                        Peer::Host((b + rng.gen_range(1..hosts)) % hosts)
+                    };
+                    (a, Peer::Host(b))
+                };
+                let n = rng.gen_range(1..=3);
+                add_faults(faults, rng, n, (50, 600), |rng| {
+                    let (a, b) = path(rng);
+                    Fault::Partition { a, b }
+                });
+                // Every seed heals one partition between two hosts.
+                add_faults(faults, rng, 1, (50, 600), |rng| {
+                    let b = rng.gen_range(0..hosts);
+                    Fault::Partition {
+                        a: Peer::Host((b + 1) % hosts),
+                        b: Peer::Host(b),
+                    }
+                });
+                if rng.gen_bool(0.5) {
+                    add_faults(faults, rng, 1, (0, 0), |rng| {
+                        let (a, b) = path(rng);
+                        Fault::ResetAll { a, b }
+                    });
+                }
+                if rng.gen_bool(0.5) {
+                    add_faults(faults, rng, 1, (10, 300), |rng| Fault::Crash {
+                        host: rng.gen_range(0..hosts),
+                    });
+                }
+                if rng.gen_bool(0.5) {
+                    add_faults(faults, rng, 1, (50, 400), |rng| Fault::Pause {
+                        host: rng.gen_range(0..hosts),
+                    });
+                }
+            }
+            _ => {}
+        }
+        s.faults.sort_by_key(|f| f.at_ms);
+        s
+    }
+}
+
+/// The share of collection commands in the workload of every scenario but
+/// `transactions` (the rest are the string commands the linearizability checker judges).
+const TYPED_SHARE: f64 = 0.3;
+
+/// One request of the workload: which client sends it, and its arguments.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlannedOp {
+    pub client: usize,
+    pub args: Vec<String>,
+}
+
+/// Everything a run does that is not a reaction: the scenario's parameters, the fault
+/// plan and the workload, explicit so a failing run can be shrunk and saved. What
+/// happens at run time (latencies, chunking, batch sizes, node seeds) is drawn from
+/// `runtime_seed`, so a plan replays bit for bit.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Plan {
+    /// The seed the plan came from (informational once the plan is edited).
+    pub seed: u64,
+    pub runtime_seed: u64,
+    pub start_wall_ms: u64,
+    pub scenario: Scenario,
+    pub ops: Vec<PlannedOp>,
+}
+
+impl Plan {
+    /// The seed's plan for a scenario (unknown names get plain-load).
+    pub fn generate(scenario: &str, seed: u64) -> Plan {
+        let name = SCENARIOS
+            .iter()
+            .copied()
+            .find(|s| *s == scenario)
+            .unwrap_or("plain-load");
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let scenario = Scenario::from_rng(name, &mut rng);
+        let start_wall_ms: u64 = 1_700_000_000_000 + rng.gen_range(0..1_000_000);
+        let runtime_seed = rng.gen();
+        let mut ops = Vec::with_capacity(scenario.clients * scenario.ops_per_client);
+        let mut txn_keys = TxnKeys {
+            lists: rng.gen_range(2..=4),
+            watched: rng.gen_range(1..=2),
+            next_value: 0,
+        };
+        let transactions = name == "transactions";
+        for client in 0..scenario.clients {
+            let mut planned = 0;
+            while planned < scenario.ops_per_client {
+                let requests = if transactions && rng.gen_bool(0.8) {
+                    random_transaction(&mut rng, &mut txn_keys)
+                } else if !transactions && rng.gen_bool(TYPED_SHARE) {
+                    vec![random_typed_request(&mut rng, scenario.keys)]
+                } else {
+                    vec![random_request(&mut rng, scenario.keys, scenario.ttl_heavy)]
+                };
+                for request in requests {
+                    let args = request
+                        .into_iter()
+                        .map(|a| String::from_utf8_lossy(&a).into_owned())
+                        .collect();
+                    ops.push(PlannedOp { client, args });
+                    planned += 1;
+                }
+            }
+        }
+        Plan {
+            seed,
+            runtime_seed,
+            start_wall_ms,
+            scenario,
+            ops,
+        }
+    }
+
+    /// Faults plus operations: what shrinking makes smaller.
+    pub fn size(&self) -> usize {
+        self.scenario.faults.len() + self.ops.len()
+    }
+
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(self).unwrap_or_default()
+    }
+
+    pub fn from_json(text: &str) -> Result<Plan, String> {
+        let plan: Plan = serde_json::from_str(text).map_err(|e| e.to_string())?;
+        if !SCENARIOS.contains(&plan.scenario.name.as_str()) {
+            return Err(format!("unknown scenario '{}'", plan.scenario.name));
+        }
+        plan.validate()?;
+        Ok(plan)
+    }
+
+    /// Bounds a hand-edited plan file must respect, so a run stays finite and its
+    /// arithmetic cannot overflow.
+    pub fn validate(&self) -> Result<(), String> {
+        const MAX_MS: u64 = 1_000_000_000;
+        let s = &self.scenario;
+        let check = |ok: bool, what: &str| if ok { Ok(()) } else { Err(what.to_string()) };
+        check((1..=1_000).contains(&s.clients), "clients must be 1..=1000")?;
+        check((1..=16).contains(&s.hosts), "hosts must be 1..=16")?;
+        check(
+            s.faults
+                .iter()
+                .all(|f| f.fault.hosts().iter().all(|&h| h < s.hosts)),
+            "a fault names a host the scenario does not have",
+        )?;
+        check(self.ops.len() <= 1_000_000, "at most 1000000 ops")?;
+        check(
+            self.ops.iter().all(|o| o.client < s.clients),
+            "an op names a client the scenario does not have",
+        )?;
+        check(
+            [
+                s.timeout_ms,
+                s.think_max_ms,
+                s.reconnect_backoff_ms,
+                s.link.latency_min_ms,
+                s.link.latency_jitter_ms,
+            ]
+            .iter()
+            .all(|&ms| ms <= MAX_MS),
+            "times must be at most 1e9 ms",
+        )?;
+        check(
+            s.link.slow_factor <= 1_000 && s.link.max_chunks <= 1_000 && s.pipeline_max <= 1_000,
+            "slow factor, chunks and pipeline at most 1000",
+        )?;
+        check(
+            self.start_wall_ms <= 4_000_000_000_000
+                && s.clock.wall_skew_ms.unsigned_abs() <= MAX_MS
+                && s.clock.mono_rate_permille <= 1_000_000,
+            "clock out of range",
+        )?;
+        for f in &s.faults {
+            check(
+                f.at_ms <= MAX_MS && f.duration_ms <= MAX_MS,
+                "fault times must be at most 1e9 ms",
+            )?;
+            let ok = match f.fault {
+                Fault::SlowLink { factor } => factor <= 1_000,
+                Fault::ClockJump { delta_ms, .. } => delta_ms.unsigned_abs() <= MAX_MS,
+                Fault::ClockDrift { rate_permille, .. } => rate_permille <= 1_000_000,
+                _ => true,
+            };
+            check(ok, "fault parameter out of range")?;
+        }
+        Ok(())
+    }
+}
