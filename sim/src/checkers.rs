@@ -52,6 +52,25 @@ impl Checker {
     }
 }
 
+/// What identifies a failure, so a shrink keeps the failure and not only the checker:
+/// the checker, the kind of violation, the command involved (empty when none is).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Signature {
+    pub checker: Checker,
+    pub kind: String,
+    pub command: String,
+}
+
+impl std::fmt::Display for Signature {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.checker.name(), self.kind)?;
+        if !self.command.is_empty() {
+            write!(f, "/{}", self.command)?;
+        }
+        Ok(())
+    }
+}
+
 /// Which checkers judge a run. The protocol and liveness assertions that keep the
 /// world itself going (replies that frame, no hang) hold whatever is selected; they
 /// report as `resource`.
@@ -603,7 +622,7 @@ fn ttl_after(before: Ttl, request: &[Vec<u8>], wall_ms: u64) -> Ttl {
 /// written by anyone between its WATCH and the EXEC must abort; an EXEC whose watched
 /// keys nobody wrote, that could not have expired meanwhile and that no command the
 /// rule cannot read touched, must run. None when every EXEC obeyed it.
-pub(crate) fn check_watch(history: &[Op]) -> Option<String> {
+pub(crate) fn check_watch(history: &[Op]) -> Option<(&'static str, String)> {
     let mut ran: Vec<(usize, u64, usize)> = history
         .iter()
         .enumerate()
@@ -671,18 +690,21 @@ pub(crate) fn check_watch(history: &[Op]) -> Option<String> {
                     .find(|(_, (_, d))| d.is_some_and(|d| wall_ms > d))
                     .map(|(k, _)| k.clone());
                 if let (true, Some((key, by))) = (committed, &written) {
-                    return Some(format!(
+                    return Some(("watch-ran-after-write", format!(
                         "EXEC #{i} (conn {}) ran though its watched key {} was written by #{by} ({}) after WATCH",
                         op.conn,
                         String::from_utf8_lossy(key),
                         show_request(&history[*by].request)
-                    ));
+                    )));
                 }
                 if let (true, Some(key)) = (committed, &expired) {
-                    return Some(format!(
-                        "EXEC #{i} (conn {}) ran though its watched key {} expired after WATCH",
-                        op.conn,
-                        String::from_utf8_lossy(key),
+                    return Some((
+                        "watch-ran-after-expiry",
+                        format!(
+                            "EXEC #{i} (conn {}) ran though its watched key {} expired after WATCH",
+                            op.conn,
+                            String::from_utf8_lossy(key),
+                        ),
                     ));
                 }
                 if aborted
@@ -696,10 +718,10 @@ pub(crate) fn check_watch(history: &[Op]) -> Option<String> {
                         .keys()
                         .map(|k| String::from_utf8_lossy(k).into_owned())
                         .collect();
-                    return Some(format!(
+                    return Some(("watch-aborted-untouched", format!(
                         "EXEC #{i} (conn {}) aborted though nobody wrote its watched keys {keys:?} since WATCH and none could expire",
                         op.conn
-                    ));
+                    )));
                 }
                 if let Some((_, items)) = items {
                     for (q, item) in queued.iter().zip(items) {

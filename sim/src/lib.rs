@@ -27,7 +27,7 @@ pub mod shrink;
 pub mod workload;
 pub mod world;
 
-pub use checkers::{Checker, Checks, ElleReport, LinReport};
+pub use checkers::{Checker, Checks, ElleReport, LinReport, Signature};
 pub use faults::{Fault, PlannedFault};
 pub use keel_core::Node;
 pub use scenario::{

@@ -12,6 +12,7 @@ use rand_chacha::ChaCha8Rng;
 
 use crate::checkers::*;
 use crate::disk::DiskLatency;
+use crate::elle;
 use crate::host::{Host, HostClock};
 use crate::model::Model;
 use crate::net::{ConnId, End, InFlight, Network, Segment};
@@ -32,6 +33,9 @@ pub struct Outcome {
     /// Every enabled checker's verdict: None when it passed the run, else its first
     /// rejection. One checker's failure neither stops nor hides another's.
     pub verdicts: Vec<(Checker, Option<String>)>,
+    /// The signature of the first failure, and of every checker's failure.
+    pub signature: Option<Signature>,
+    pub signatures: Vec<Signature>,
     /// The linearizability checker's verdict (None when it was not enabled).
     pub linearizability: Option<LinReport>,
     /// The Elle list-append checker's report over the run's transactions (None when
@@ -123,6 +127,11 @@ const CLIENT_SLACK_BYTES: usize = 16 * 1024;
 /// within this of max(limit, usage at that refusal).
 const MEMORY_SLACK_BYTES: usize = 16 * 1024;
 
+/// The memory estimate's tolerance (see `check_memory_estimate`).
+const MEMORY_ESTIMATE_FACTOR: usize = 4;
+const MEMORY_ESTIMATE_PER_KEY_BYTES: usize = 128;
+const MEMORY_ESTIMATE_SLACK_BYTES: usize = 4096;
+
 /// The active-expiry bound: ticks a key may stay expired-but-present.
 const STALE_TICKS: u64 = 10;
 
@@ -212,7 +221,7 @@ pub(crate) struct World<'a> {
     pub(crate) failed_checker: Option<Checker>,
     /// Each checker's first rejection: a checker that failed says nothing more, the
     /// others keep judging.
-    pub(crate) verdicts: std::collections::BTreeMap<Checker, String>,
+    pub(crate) verdicts: std::collections::BTreeMap<Checker, (String, Signature)>,
     /// The world itself cannot go on (a reply stream that does not frame, a hang).
     pub(crate) halted: bool,
     pub(crate) reached: BTreeSet<&'static str>,
@@ -312,23 +321,34 @@ impl<'a> World<'a> {
     /// A liveness or protocol assertion failed: the world cannot go on (the run stops;
     /// the history so far is still judged by the other checkers).
     pub(crate) fn fail(&mut self, message: String) {
-        self.flag(Checker::Resource, message);
+        self.flag(Checker::Resource, ("halt", None), message);
         self.halted = true;
     }
 
     /// `checker` rejects the run; the run goes on and the other checkers keep judging.
     /// Only a checker's first rejection is kept (after it, its state no longer tracks).
-    pub(crate) fn flag(&mut self, checker: Checker, message: String) {
+    /// `what` is the kind of violation and the command involved (its signature).
+    pub(crate) fn flag(
+        &mut self,
+        checker: Checker,
+        what: (&str, Option<&[Vec<u8>]>),
+        message: String,
+    ) {
         if self.verdicts.contains_key(&checker) {
             return;
         }
         log!(self, "FAILURE ({}): {message}", checker.name());
         let text = format!("at {} ms: {message}", self.now_ms);
+        let signature = Signature {
+            checker,
+            kind: what.0.to_string(),
+            command: what.1.map(request_name).unwrap_or_default(),
+        };
         if self.failure.is_none() {
             self.failure = Some(text.clone());
             self.failed_checker = Some(checker);
         }
-        self.verdicts.insert(checker, text);
+        self.verdicts.insert(checker, (text, signature));
     }
 
     /// Whether `checker` is on and has not rejected the run yet.
@@ -459,6 +479,7 @@ impl<'a> World<'a> {
             let (want, got) = (keel_core::digest::hex(&want), keel_core::digest::hex(&got));
             self.flag(
                 Checker::Shadow,
+                ("shadow-diverged", None),
                 format!("host {h}: the shadow fed the propagation stream diverged: node digest {want}, shadow {got}"),
             );
         }
@@ -594,6 +615,7 @@ impl<'a> World<'a> {
         };
         self.drain_effects(h);
         self.check_active_expiry(h, now.wall_ms);
+        self.check_memory_estimate(h);
         self.sync_expiry(h);
         if self.any_client_active() {
             let at = self.hosts[h]
@@ -1152,7 +1174,7 @@ impl<'a> World<'a> {
             .and_then(|n| n.client_unwritten_bytes(id));
         if let Some(counted) = counted {
             if counted as u64 != in_flight && self.checks.resource {
-                self.flag(Checker::Resource, format!(
+                self.flag(Checker::Resource, ("unsent-output", None), format!(
                     "host {h} conn {id}: the node counts {counted} bytes of unsent output, {in_flight} are in flight"
                 ), );
             }
@@ -1348,6 +1370,7 @@ impl<'a> World<'a> {
             if (!denyoom || !plausible) && self.checks.resource {
                 self.flag(
                     Checker::Resource,
+                    ("oom-refused-under-limit", Some(&request)),
                     format!(
                         "#{i} {} refused with -OOM, but limit {limit} and used {used_before} -> {used_after} bytes",
                         show(&request)
@@ -1367,6 +1390,7 @@ impl<'a> World<'a> {
         {
             self.flag(
                 Checker::Resource,
+                ("accepted-over-limit", Some(&request)),
                 format!(
                     "#{i} {} accepted while used memory {used_before} > maxmemory {limit}",
                     show(&request)
@@ -1399,6 +1423,7 @@ impl<'a> World<'a> {
         if expected.as_deref() != Some(&reply[..]) {
             self.flag(
                 Checker::Model,
+                ("reply", Some(&request)),
                 format!(
                     "#{i} {} -> host {h} replied {:?}, model expected {:?}",
                     show(&request),
@@ -1451,7 +1476,43 @@ impl<'a> World<'a> {
             let n = old.len();
             self.flag(
                 Checker::Resource,
+                ("active-expiry-bound", None),
                 format!("host {h}: active expiry left {n} of {keys} keys expired for {STALE_TICKS}+ ticks (first: {first})"),
+            );
+        }
+    }
+
+    /// The memory estimate: the bytes the node counts for its data (its keyspace's
+    /// used bytes without the table's own slots and index) stay within
+    /// `MEMORY_ESTIMATE_FACTOR` times what the model says the workload stored, plus
+    /// `MEMORY_ESTIMATE_PER_KEY_BYTES` per key and `MEMORY_ESTIMATE_SLACK_BYTES`. Only
+    /// while the model runs and agrees with the node (it is the estimate's source).
+    /// No lower bound: small keys and values live inline, counting no heap bytes.
+    fn check_memory_estimate(&mut self, h: usize) {
+        if !self.judging(Checker::Resource) || !self.judging(Checker::Model) {
+            return;
+        }
+        let Some(node) = self.hosts[h].node.as_ref() else {
+            return;
+        };
+        let counted: usize = node
+            .keyspace()
+            .dbs
+            .iter()
+            .map(|db| {
+                db.used_bytes()
+                    .saturating_sub(db.overhead_bytes() + db.volatile_overhead_bytes())
+            })
+            .sum();
+        let (stored, keys) = self.oracles[h].model.stored_bytes();
+        let bound = stored * MEMORY_ESTIMATE_FACTOR
+            + keys * MEMORY_ESTIMATE_PER_KEY_BYTES
+            + MEMORY_ESTIMATE_SLACK_BYTES;
+        if counted > bound {
+            self.flag(
+                Checker::Resource,
+                ("memory-estimate", None),
+                format!("host {h}: the node counts {counted} bytes of data, but the workload stored about {stored} bytes in {keys} keys (bound {bound})"),
             );
         }
     }
@@ -1466,7 +1527,7 @@ impl<'a> World<'a> {
         {
             let bound = (limit_bytes as usize).max(first) + MEMORY_SLACK_BYTES;
             if used_after > bound && self.checks.resource {
-                self.flag(Checker::Resource, format!(
+                self.flag(Checker::Resource, ("squeeze-bound", None), format!(
                     "host {h}: used memory {used_after} exceeds the squeeze bound {bound} (limit {limit_bytes}, {first} at first refusal, slack {MEMORY_SLACK_BYTES})"
                 ), );
             }
@@ -1601,13 +1662,18 @@ pub fn run_plan(plan: &Plan, options: RunOptions<'_>) -> Outcome {
         .linearizability
         .then(|| check_linearizability(&world.history, &clocks, world.now_ms));
     if let Some(v) = linearizability.as_ref().and_then(|r| r.violation.clone()) {
-        world.flag(Checker::Linearizability, v);
+        world.flag(Checker::Linearizability, ("not-linearizable", None), v);
     }
     let (elle, elle_failure) = if options.checks.elle {
         check_transactions(&world.history)
     } else {
         (None, None)
     };
+    let elle_kind = elle
+        .as_ref()
+        .and_then(|e| e.report.anomalies.first())
+        .map(elle::Anomaly::kind)
+        .unwrap_or("anomaly");
     if let Some(report) = &elle {
         if report.unknown > 0 {
             world.reached.insert(reach::TXN_UNKNOWN);
@@ -1617,11 +1683,16 @@ pub fn run_plan(plan: &Plan, options: RunOptions<'_>) -> Outcome {
         }
     }
     if let Some(why) = elle_failure {
-        world.flag(Checker::Elle, why);
+        world.flag(Checker::Elle, (elle_kind, None), why);
     }
     if options.checks.elle {
-        if let Some(why) = check_watch(&world.history) {
-            world.flag(Checker::Elle, format!("WATCH rule: {why}"));
+        if let Some((kind, why)) = check_watch(&world.history) {
+            let exec = [b"EXEC".to_vec()];
+            world.flag(
+                Checker::Elle,
+                (kind, Some(&exec)),
+                format!("WATCH rule: {why}"),
+            );
         }
     }
     for oracle in &mut world.oracles {
@@ -1635,8 +1706,13 @@ pub fn run_plan(plan: &Plan, options: RunOptions<'_>) -> Outcome {
         verdicts: Checker::ALL
             .into_iter()
             .filter(|&c| options.checks.enabled(c))
-            .map(|c| (c, world.verdicts.get(&c).cloned()))
+            .map(|c| (c, world.verdicts.get(&c).map(|v| v.0.clone())))
             .collect(),
+        signatures: world.verdicts.values().map(|v| v.1.clone()).collect(),
+        signature: world
+            .failed_checker
+            .and_then(|c| world.verdicts.get(&c))
+            .map(|v| v.1.clone()),
         failure: world.failure,
         failed_checker: world.failed_checker,
         linearizability,

@@ -443,8 +443,18 @@ fn shrink_cmd(args: &Args) -> ExitCode {
     };
     let plan = Plan::generate(&args.scenario, seed);
     let started = Instant::now();
-    let Some(shrunk) = shrink::shrink(&plan, options(&setup, false, args.checks), args.max_runs)
-    else {
+    // With a mutant, the final plan is re-run without it: it must pass there.
+    let no_bug: Setup = Box::new(|_: &mut Node| {});
+    let without_bug = args
+        .mutant
+        .is_some()
+        .then(|| options(&no_bug, false, args.checks));
+    let Some(shrunk) = shrink::shrink(
+        &plan,
+        options(&setup, false, args.checks),
+        without_bug,
+        args.max_runs,
+    ) else {
         println!(
             "seed {seed:#018x} of {} passes: nothing to shrink",
             args.scenario
@@ -461,9 +471,9 @@ fn shrink_cmd(args: &Args) -> ExitCode {
         .map(|m| format!(" --mutant {m}"))
         .unwrap_or_default();
     println!(
-        "shrunk {} seed {seed:#018x} ({} checker): plan size {} -> {} (faults {} -> {}, ops {} -> {}) in {} runs, {:.1} s",
+        "shrunk {} seed {seed:#018x} ({}): plan size {} -> {} (faults {} -> {}, ops {} -> {}) in {} runs, {:.1} s",
         args.scenario,
-        shrunk.checker.name(),
+        shrunk.signature,
         shrunk.size_before,
         shrunk.size_after,
         plan.scenario.faults.len(),
@@ -475,7 +485,17 @@ fn shrink_cmd(args: &Args) -> ExitCode {
     );
     println!("still fails: {}", shrunk.failure);
     println!("replay: keel-sim replay --plan {out_path}{mutant}");
-    ExitCode::SUCCESS
+    match &shrunk.without_bug {
+        None => ExitCode::SUCCESS,
+        Some(None) => {
+            println!("without the mutant the plan passes: it reproduces the bug");
+            ExitCode::SUCCESS
+        }
+        Some(Some(f)) => {
+            println!("WITHOUT the mutant the plan fails too (a false reproduction): {f}");
+            ExitCode::FAILURE
+        }
+    }
 }
 
 fn report_cmd(args: &Args) -> ExitCode {
