@@ -153,10 +153,21 @@ pub fn random_request(rng: &mut ChaCha8Rng, keys: usize, ttl_heavy: bool) -> Vec
     match pick {
         0 | 1 => vec![b"GET".to_vec(), key],
         2 => vec![b"SET".to_vec(), key, small(rng)],
+        // Now and then an integer with a TTL (INCR must keep the TTL), or a cold key
+        // nobody reads again: only active expiry reclaims it (hot keys expire lazily
+        // first, which would hide an active-expiry bug).
         3 => vec![
             b"SET".to_vec(),
-            key,
-            b"v".to_vec(),
+            if rng.gen_bool(0.2) {
+                format!("c{}", rng.gen::<u32>()).into_bytes()
+            } else {
+                key
+            },
+            if rng.gen_bool(0.3) {
+                small(rng)
+            } else {
+                b"v".to_vec()
+            },
             b"PX".to_vec(),
             rng.gen_range(1u64..300).to_string().into_bytes(),
         ],

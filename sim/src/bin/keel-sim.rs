@@ -546,13 +546,26 @@ fn report_cmd(args: &Args) -> ExitCode {
 fn mutants(args: &Args) -> ExitCode {
     use keel_core::mutants::Mutant;
     let mut survived = 0;
+    let names = |by: &[Checker]| by.iter().map(|c| c.name()).collect::<Vec<_>>().join("+");
+    // Which checkers catch it on their own: the same search with the model off.
+    let without_model = Checks {
+        model: false,
+        ..Checks::default()
+    };
     for m in Mutant::ALL {
-        match keel_sim::first_catch(m, args.seeds) {
-            Some((name, s)) => println!(
-                "{:<32} caught: keel-sim replay --scenario {name} --seed {s:#018x} --mutant {}",
-                m.name(),
-                m.name()
-            ),
+        match keel_sim::first_catch_by(m, args.seeds, Checks::default()) {
+            Some((name, s, by)) => {
+                let others = match keel_sim::first_catch_by(m, args.seeds, without_model) {
+                    Some((n2, s2, by2)) => format!("{} (at {n2} {s2:#x})", names(&by2)),
+                    None => "none".to_string(),
+                };
+                println!(
+                    "{:<32} caught by {} at {name} {s:#x}; without the model: {others}; replay: keel-sim replay --scenario {name} --seed {s:#018x} --mutant {}",
+                    m.name(),
+                    names(&by),
+                    m.name()
+                );
+            }
             None => {
                 survived += 1;
                 println!(
