@@ -623,6 +623,19 @@ fn ttl_after(before: Ttl, request: &[Vec<u8>], wall_ms: u64) -> Ttl {
 /// keys nobody wrote, that could not have expired meanwhile and that no command the
 /// rule cannot read touched, must run. None when every EXEC obeyed it.
 pub(crate) fn check_watch(history: &[Op]) -> Option<(&'static str, String)> {
+    // Only keys somebody watched matter (and a run without WATCH has nothing to judge).
+    let watched_ever: std::collections::BTreeSet<&[u8]> = history
+        .iter()
+        .filter(|op| {
+            op.request
+                .first()
+                .is_some_and(|n| n.eq_ignore_ascii_case(b"WATCH"))
+        })
+        .flat_map(|op| op.request.iter().skip(1).map(Vec::as_slice))
+        .collect();
+    if watched_ever.is_empty() {
+        return None;
+    }
     let mut ran: Vec<(usize, u64, usize)> = history
         .iter()
         .enumerate()
@@ -736,10 +749,23 @@ pub(crate) fn check_watch(history: &[Op]) -> Option<(&'static str, String)> {
                     }
                 }
             }
-            (_, false) => ran_writes.push((i, reply.to_vec())),
+            (_, false) => {
+                if !workload::is_read_only(&op.request) {
+                    ran_writes.push((i, reply.to_vec()));
+                }
+            }
         }
         for (w, reply) in ran_writes {
             let request = &history[w].request;
+            // A command on keys nobody ever watched (a keyless one may touch any).
+            if request.len() > 1
+                && !request
+                    .iter()
+                    .skip(1)
+                    .any(|a| watched_ever.contains(a.as_slice()))
+            {
+                continue;
+            }
             match touch_of(request, &reply) {
                 Touch::Nothing => {}
                 Touch::Wrote(key) => {
