@@ -29,10 +29,28 @@ pub enum Mutant {
     VolatileEvictsPersistent,
     /// The LFU counter never decays with idle time.
     LfuNeverDecays,
+    /// LRANGE takes its end index as exclusive (an outsider's off-by-one).
+    LrangeEndExclusive,
+    /// LPOP/RPOP with a count pop one element fewer than asked.
+    PopCountOneShort,
+    /// APPEND replies with the length before the append.
+    AppendRepliesOldLength,
+    /// HSET counts updated fields as created.
+    HsetCountsUpdates,
+    /// DEL counts a key that was not there.
+    DelCountsMissingKey,
+    /// EXISTS looks in the table without the expiry check (a lazily expired key counts).
+    ExistsSeesExpired,
+    /// ZRANK counts ranks from one.
+    ZrankFromOne,
+    /// INCR/INCRBY drop the key's TTL (Redis keeps it).
+    IncrDropsTtl,
+    /// The active expire cycle compares TTLs (wall-clock times) with the monotonic clock, so it never finds a key expired.
+    ActiveExpireOnMonotonicClock,
 }
 
 impl Mutant {
-    pub const ALL: [Mutant; 10] = [
+    pub const ALL: [Mutant; 19] = [
         Mutant::TtlOffByOne,
         Mutant::LazyExpireReturnsStale,
         Mutant::IncrLosesPipelinedUpdate,
@@ -43,6 +61,15 @@ impl Mutant {
         Mutant::ZaddGtUpdatesOnEqual,
         Mutant::WatchMissesExpiry,
         Mutant::SpopPropagatedVerbatim,
+        Mutant::LrangeEndExclusive,
+        Mutant::PopCountOneShort,
+        Mutant::AppendRepliesOldLength,
+        Mutant::HsetCountsUpdates,
+        Mutant::DelCountsMissingKey,
+        Mutant::ExistsSeesExpired,
+        Mutant::ZrankFromOne,
+        Mutant::IncrDropsTtl,
+        Mutant::ActiveExpireOnMonotonicClock,
     ];
 
     pub fn name(self) -> &'static str {
@@ -59,6 +86,15 @@ impl Mutant {
             Mutant::SpopPropagatedVerbatim => "spop-propagated-verbatim",
             Mutant::VolatileEvictsPersistent => "volatile-evicts-persistent",
             Mutant::LfuNeverDecays => "lfu-never-decays",
+            Mutant::LrangeEndExclusive => "lrange-end-exclusive",
+            Mutant::PopCountOneShort => "pop-count-one-short",
+            Mutant::AppendRepliesOldLength => "append-replies-old-length",
+            Mutant::HsetCountsUpdates => "hset-counts-updates",
+            Mutant::DelCountsMissingKey => "del-counts-missing-key",
+            Mutant::ExistsSeesExpired => "exists-sees-expired",
+            Mutant::ZrankFromOne => "zrank-from-one",
+            Mutant::IncrDropsTtl => "incr-drops-ttl",
+            Mutant::ActiveExpireOnMonotonicClock => "active-expire-on-monotonic-clock",
         }
     }
 

@@ -3,6 +3,7 @@
 //! key, Elle over transactions). They read what the world recorded; they never drive it.
 
 use keel_core::config::Config;
+use keel_core::propagate::StreamEncoder;
 use keel_core::{Effect, Input, Node, NodeSeeds, Now};
 
 use crate::elle;
@@ -37,11 +38,48 @@ impl Checker {
     }
 }
 
-/// Which checkers judge a run (resource assertions always do).
+impl Checker {
+    pub const ALL: [Checker; 5] = [
+        Checker::Model,
+        Checker::Linearizability,
+        Checker::Elle,
+        Checker::Resource,
+        Checker::Shadow,
+    ];
+
+    pub fn from_name(name: &str) -> Option<Checker> {
+        Checker::ALL.into_iter().find(|c| c.name() == name)
+    }
+}
+
+/// What identifies a failure, so a shrink keeps the failure and not only the checker:
+/// the checker, the kind of violation, the command involved (empty when none is).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Signature {
+    pub checker: Checker,
+    pub kind: String,
+    pub command: String,
+}
+
+impl std::fmt::Display for Signature {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.checker.name(), self.kind)?;
+        if !self.command.is_empty() {
+            write!(f, "/{}", self.command)?;
+        }
+        Ok(())
+    }
+}
+
+/// Which checkers judge a run. The protocol and liveness assertions that keep the
+/// world itself going (replies that frame, no hang) hold whatever is selected; they
+/// report as `resource`.
 #[derive(Debug, Clone, Copy)]
 pub struct Checks {
     pub model: bool,
     pub linearizability: bool,
+    pub elle: bool,
+    pub resource: bool,
     pub shadow: bool,
 }
 
@@ -50,8 +88,59 @@ impl Default for Checks {
         Checks {
             model: true,
             linearizability: true,
+            elle: true,
+            resource: true,
             shadow: true,
         }
+    }
+}
+
+impl Checks {
+    /// None of them (select with `with`).
+    pub fn none() -> Checks {
+        Checks {
+            model: false,
+            linearizability: false,
+            elle: false,
+            resource: false,
+            shadow: false,
+        }
+    }
+
+    pub fn with(mut self, checker: Checker) -> Checks {
+        match checker {
+            Checker::Model => self.model = true,
+            Checker::Linearizability => self.linearizability = true,
+            Checker::Elle => self.elle = true,
+            Checker::Resource => self.resource = true,
+            Checker::Shadow => self.shadow = true,
+        }
+        self
+    }
+
+    pub fn enabled(&self, checker: Checker) -> bool {
+        match checker {
+            Checker::Model => self.model,
+            Checker::Linearizability => self.linearizability,
+            Checker::Elle => self.elle,
+            Checker::Resource => self.resource,
+            Checker::Shadow => self.shadow,
+        }
+    }
+
+    /// A comma-separated list of checker names (`model,elle`), or `all`.
+    pub fn parse(list: &str) -> Result<Checks, String> {
+        if list == "all" {
+            return Ok(Checks::default());
+        }
+        list.split(',')
+            .map(str::trim)
+            .filter(|n| !n.is_empty())
+            .try_fold(Checks::none(), |checks, name| {
+                Checker::from_name(name)
+                    .map(|c| checks.with(c))
+                    .ok_or_else(|| format!("unknown checker '{name}' (model, linearizability, elle, resource, shadow)"))
+            })
     }
 }
 
@@ -60,7 +149,8 @@ impl Default for Checks {
 /// keys on its own (a replica waits for its master's DELs).
 pub(crate) struct Shadow {
     pub(crate) node: Node,
-    pub(crate) db: usize,
+    /// The propagation stream's encoder (the SELECTs a replica link would carry).
+    stream: StreamEncoder,
     /// Records were applied since the last digest comparison.
     pub(crate) behind: bool,
     pub(crate) compared_at_ms: u64,
@@ -88,7 +178,7 @@ impl Shadow {
         while node.poll_effect().is_some() {}
         Shadow {
             node,
-            db: 0,
+            stream: StreamEncoder::default(),
             behind: false,
             compared_at_ms: 0,
         }
@@ -96,13 +186,8 @@ impl Shadow {
 
     pub(crate) fn apply(&mut self, now: Now, records: Vec<keel_core::propagate::Propagated>) {
         let mut stream = Vec::new();
-        for record in records {
-            if record.db != self.db {
-                let db = record.db.to_string();
-                keel_core::resp::encode_request_into(&mut stream, &[&b"SELECT"[..], db.as_bytes()]);
-                self.db = record.db;
-            }
-            keel_core::resp::encode_request_into(&mut stream, &record.argv);
+        for record in &records {
+            self.stream.encode(record, &mut stream);
         }
         self.node.handle(
             now,
@@ -326,13 +411,15 @@ fn micro_op(host: usize, request: &[Vec<u8>], reply: Option<&[u8]>) -> Option<el
         }
         ("LRANGE", 4) => {
             let values = reply.and_then(|r| {
-                workload::split_array(r)?
+                let (value, _) = keel_core::resp::decode(r).ok()??;
+                value
+                    .as_items()?
                     .iter()
-                    .map(|item| {
-                        std::str::from_utf8(workload::bulk_payload(item)?)
-                            .ok()?
-                            .parse()
-                            .ok()
+                    .map(|item| match item {
+                        keel_core::resp::Value::Bulk(b) => {
+                            std::str::from_utf8(b).ok()?.parse().ok()
+                        }
+                        _ => None,
                     })
                     .collect::<Option<Vec<u64>>>()
             });
@@ -445,4 +532,271 @@ pub(crate) fn transactions_of(history: &[Op]) -> Vec<elle::Txn> {
         close(history, t, None, &mut txns);
     }
     txns
+}
+
+/// One connection's WATCH state, as the WATCH rule follows it.
+#[derive(Default)]
+struct WatchConn {
+    /// Watched key -> (written since WATCH: the op that wrote it; its TTL at WATCH and
+    /// whether it was live then, or None when the rule cannot tell what happened).
+    watched: std::collections::BTreeMap<Vec<u8>, (Option<usize>, Option<u64>)>,
+    /// Inside MULTI: the requests queued so far.
+    queued: Option<Vec<usize>>,
+}
+
+/// What a request that ran did to its key, by its name and the node's reply.
+enum Touch {
+    /// Read only, or refused: nothing changed.
+    Nothing,
+    /// Certainly modified `key` (Redis signals a watched-key touch).
+    Wrote(Vec<u8>),
+    /// May have changed anything (a command the rule does not read).
+    Unknown,
+}
+
+fn touch_of(request: &[Vec<u8>], reply: &[u8]) -> Touch {
+    use keel_core::resp::Value;
+    if workload::is_read_only(request) || reply.first() == Some(&b'-') {
+        return Touch::Nothing;
+    }
+    let Some(key) = request.get(1).cloned() else {
+        return Touch::Unknown;
+    };
+    let value = keel_core::resp::decode(reply)
+        .ok()
+        .flatten()
+        .map(|(v, _)| v);
+    let name = request_name(request);
+    match (name.as_str(), value) {
+        ("SET", Some(Value::Simple(_))) => Touch::Wrote(key),
+        ("SET", Some(Value::NullBulk)) => Touch::Nothing,
+        (
+            "INCR" | "INCRBY" | "DECR" | "DECRBY" | "APPEND" | "RPUSH" | "LPUSH",
+            Some(Value::Int(_)),
+        ) => Touch::Wrote(key),
+        ("DEL", Some(Value::Int(0))) if request.len() == 2 => Touch::Nothing,
+        ("DEL", Some(Value::Int(_))) if request.len() == 2 => Touch::Wrote(key),
+        _ => Touch::Unknown,
+    }
+}
+
+/// What the WATCH rule knows of a key's TTL.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Ttl {
+    /// No TTL (or no key).
+    None,
+    /// Expires once the node's wall clock passes this (Redis: `now > at`).
+    At(u64),
+    /// A command the rule does not read touched it.
+    Unknown,
+}
+
+/// A key's TTL after `request`, which wrote it at wall time `wall_ms`.
+fn ttl_after(before: Ttl, request: &[Vec<u8>], wall_ms: u64) -> Ttl {
+    let option = |name: &[u8]| {
+        request
+            .iter()
+            .skip(3)
+            .position(|a| a.eq_ignore_ascii_case(name))
+            .and_then(|p| request.get(p + 4))
+            .and_then(|v| std::str::from_utf8(v).ok()?.parse::<u64>().ok())
+    };
+    match request_name(request).as_str() {
+        "SET" if request.len() == 3 => Ttl::None,
+        "SET" => match (option(b"PX"), option(b"EX")) {
+            (Some(px), None) => Ttl::At(wall_ms + px),
+            (None, Some(ex)) => Ttl::At(wall_ms + ex * 1000),
+            _ => Ttl::Unknown,
+        },
+        "DEL" => Ttl::None,
+        // A write keeps a live key's TTL; an expired key was replaced by a new one.
+        _ => match before {
+            Ttl::At(at) if wall_ms > at => Ttl::None,
+            other => other,
+        },
+    }
+}
+
+/// The WATCH rule, judged from what ran (in the order each host ran it, with the
+/// replies it sent) and independent of the model: an EXEC whose watched key was
+/// written by anyone between its WATCH and the EXEC must abort; an EXEC whose watched
+/// keys nobody wrote, that could not have expired meanwhile and that no command the
+/// rule cannot read touched, must run. None when every EXEC obeyed it.
+pub(crate) fn check_watch(history: &[Op]) -> Option<(&'static str, String)> {
+    // Only keys somebody watched matter (and a run without WATCH has nothing to judge).
+    let watched_ever: std::collections::BTreeSet<&[u8]> = history
+        .iter()
+        .filter(|op| {
+            op.request
+                .first()
+                .is_some_and(|n| n.eq_ignore_ascii_case(b"WATCH"))
+        })
+        .flat_map(|op| op.request.iter().skip(1).map(Vec::as_slice))
+        .collect();
+    if watched_ever.is_empty() {
+        return None;
+    }
+    let mut ran: Vec<(usize, u64, usize)> = history
+        .iter()
+        .enumerate()
+        .filter_map(|(i, op)| Some((op.host, op.run_seq?, i)))
+        .collect();
+    ran.sort_unstable();
+    let mut conns: std::collections::BTreeMap<ConnId, WatchConn> = Default::default();
+    // Keys that may hold a TTL, per host (and crash epoch).
+    let mut ttl: std::collections::BTreeMap<Vec<u8>, Ttl> = Default::default();
+    let mut at = (usize::MAX, u32::MAX);
+    for &(host, _, i) in &ran {
+        let op = &history[i];
+        let (Some(reply), Some(wall_ms)) = (op.node_reply.as_deref(), op.run_wall_ms) else {
+            continue;
+        };
+        if at != (host, op.epoch) {
+            at = (host, op.epoch);
+            conns.clear();
+            ttl.clear();
+        }
+        let name = request_name(&op.request);
+        let in_multi = conns.get(&op.conn).is_some_and(|c| c.queued.is_some());
+        // What this request wrote, as (request index, its reply) pairs.
+        let mut ran_writes: Vec<(usize, Vec<u8>)> = Vec::new();
+        match (name.as_str(), in_multi) {
+            ("WATCH", false) if reply == b"+OK\r\n" => {
+                let conn = conns.entry(op.conn).or_default();
+                for key in op.request.iter().skip(1) {
+                    // A key already expired (or of unknown TTL) when watched: Redis's
+                    // rules for it depend on when it is reclaimed; only writes judge it.
+                    let deadline = match ttl.get(key).copied().unwrap_or(Ttl::None) {
+                        Ttl::None => Some(u64::MAX),
+                        Ttl::At(at) if wall_ms <= at => Some(at),
+                        Ttl::At(_) | Ttl::Unknown => None,
+                    };
+                    conn.watched.entry(key.clone()).or_insert((None, deadline));
+                }
+            }
+            ("UNWATCH", false) => {
+                conns.remove(&op.conn);
+            }
+            ("MULTI", false) if reply == b"+OK\r\n" => {
+                conns.entry(op.conn).or_default().queued = Some(Vec::new());
+            }
+            ("DISCARD", true) => {
+                conns.remove(&op.conn);
+            }
+            ("EXEC", true) => {
+                let Some(conn) = conns.remove(&op.conn) else {
+                    continue;
+                };
+                let queued = conn.queued.unwrap_or_default();
+                let items = keel_core::resp::element_frames(reply).filter(|(k, _)| *k == b'*');
+                let committed = items.is_some();
+                let aborted = reply == b"*-1\r\n";
+                let written = conn
+                    .watched
+                    .iter()
+                    .find_map(|(k, (w, _))| w.map(|w| (k.clone(), w)));
+                let unsure = conn.watched.values().any(|(_, d)| d.is_none());
+                // Live when watched, past its TTL now: it expired in between.
+                let expired = conn
+                    .watched
+                    .iter()
+                    .find(|(_, (_, d))| d.is_some_and(|d| wall_ms > d))
+                    .map(|(k, _)| k.clone());
+                if let (true, Some((key, by))) = (committed, &written) {
+                    return Some(("watch-ran-after-write", format!(
+                        "EXEC #{i} (conn {}) ran though its watched key {} was written by #{by} ({}) after WATCH",
+                        op.conn,
+                        String::from_utf8_lossy(key),
+                        show_request(&history[*by].request)
+                    )));
+                }
+                if let (true, Some(key)) = (committed, &expired) {
+                    return Some((
+                        "watch-ran-after-expiry",
+                        format!(
+                            "EXEC #{i} (conn {}) ran though its watched key {} expired after WATCH",
+                            op.conn,
+                            String::from_utf8_lossy(key),
+                        ),
+                    ));
+                }
+                if aborted
+                    && written.is_none()
+                    && expired.is_none()
+                    && !unsure
+                    && !conn.watched.is_empty()
+                {
+                    let keys: Vec<String> = conn
+                        .watched
+                        .keys()
+                        .map(|k| String::from_utf8_lossy(k).into_owned())
+                        .collect();
+                    return Some(("watch-aborted-untouched", format!(
+                        "EXEC #{i} (conn {}) aborted though nobody wrote its watched keys {keys:?} since WATCH and none could expire",
+                        op.conn
+                    )));
+                }
+                if let Some((_, items)) = items {
+                    for (q, item) in queued.iter().zip(items) {
+                        ran_writes.push((*q, item.to_vec()));
+                    }
+                }
+            }
+            (_, true) => {
+                if reply == b"+QUEUED\r\n" {
+                    if let Some(q) = conns.get_mut(&op.conn).and_then(|c| c.queued.as_mut()) {
+                        q.push(i);
+                    }
+                }
+            }
+            (_, false) => {
+                if !workload::is_read_only(&op.request) {
+                    ran_writes.push((i, reply.to_vec()));
+                }
+            }
+        }
+        for (w, reply) in ran_writes {
+            let request = &history[w].request;
+            // A command on keys nobody ever watched (a keyless one may touch any).
+            if request.len() > 1
+                && !request
+                    .iter()
+                    .skip(1)
+                    .any(|a| watched_ever.contains(a.as_slice()))
+            {
+                continue;
+            }
+            match touch_of(request, &reply) {
+                Touch::Nothing => {}
+                Touch::Wrote(key) => {
+                    for c in conns.values_mut() {
+                        if let Some((written, _)) = c.watched.get_mut(&key) {
+                            written.get_or_insert(w);
+                        }
+                    }
+                    let before = ttl.get(&key).copied().unwrap_or(Ttl::None);
+                    ttl.insert(key, ttl_after(before, request, wall_ms));
+                }
+                Touch::Unknown => {
+                    for c in conns.values_mut() {
+                        for (_, deadline) in c.watched.values_mut() {
+                            *deadline = None;
+                        }
+                    }
+                    if let Some(key) = request.get(1) {
+                        ttl.insert(key.clone(), Ttl::Unknown);
+                    }
+                }
+            }
+        }
+    }
+    None
+}
+
+fn show_request(request: &[Vec<u8>]) -> String {
+    request
+        .iter()
+        .map(|a| String::from_utf8_lossy(a).into_owned())
+        .collect::<Vec<_>>()
+        .join(" ")
 }

@@ -101,6 +101,21 @@ pub enum Anomaly {
     },
 }
 
+impl Anomaly {
+    /// The kind of anomaly, for a failure's signature.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Anomaly::DuplicateAppend { .. } => "duplicate-append",
+            Anomaly::Garbage { .. } => "garbage-read",
+            Anomaly::AbortedRead { .. } => "G1a",
+            Anomaly::IncompatibleOrder { .. } => "incompatible-order",
+            Anomaly::Internal { .. } => "internal",
+            Anomaly::LostAppend { .. } => "lost-append",
+            Anomaly::Cycle { class, .. } => class,
+        }
+    }
+}
+
 impl std::fmt::Display for Anomaly {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let k = |k: &[u8]| String::from_utf8_lossy(k).into_owned();

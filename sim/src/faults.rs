@@ -216,6 +216,7 @@ impl World<'_> {
         oracle.squeeze = None;
         let seen = std::mem::take(&mut oracle.model.seen);
         oracle.model = Model::new(0);
+        oracle.stale_since.clear();
         self.reached.extend(seen);
         for conn in self.conns_of(h) {
             self.reset_conn(conn);

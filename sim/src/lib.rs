@@ -27,7 +27,7 @@ pub mod shrink;
 pub mod workload;
 pub mod world;
 
-pub use checkers::{Checker, Checks, ElleReport, LinReport};
+pub use checkers::{Checker, Checks, ElleReport, LinReport, Signature};
 pub use faults::{Fault, PlannedFault};
 pub use keel_core::Node;
 pub use scenario::{
@@ -36,5 +36,5 @@ pub use scenario::{
 };
 pub use workload::{Op, OpOutcome};
 #[cfg(feature = "mutants")]
-pub use world::first_catch;
+pub use world::{first_catch, first_catch_by};
 pub use world::{run, run_plan, run_seed, run_seed_with, run_with, Outcome, RunOptions};

@@ -420,15 +420,16 @@ pub fn interpret(request: &[Vec<u8>], reply: Option<&[u8]>) -> Option<(Vec<u8>, 
 }
 
 fn parse_reply(r: &[u8]) -> Option<Output> {
-    let body = r.strip_suffix(b"\r\n")?;
-    match body.first()? {
-        b'+' if body == b"+OK" => Some(Output::Ok),
-        b':' => Some(Output::Int(parse_int(body.get(1..)?)?)),
-        b'$' if body == b"$-1" => Some(Output::Bulk(None)),
-        b'$' => {
-            let nl = body.iter().position(|&b| b == b'\n')?;
-            Some(Output::Bulk(Some(body.get(nl + 1..)?.to_vec())))
-        }
+    use keel_core::resp::Value;
+    let (value, len) = keel_core::resp::decode(r).ok()??;
+    if len != r.len() {
+        return None;
+    }
+    match value {
+        Value::Simple(s) if s == b"OK" => Some(Output::Ok),
+        Value::Int(n) => Some(Output::Int(n)),
+        Value::NullBulk | Value::Null => Some(Output::Bulk(None)),
+        Value::Bulk(b) => Some(Output::Bulk(Some(b))),
         _ => None,
     }
 }

@@ -312,6 +312,27 @@ impl Model {
         self.keys.get_mut(key).map(|(v, _)| v)
     }
 
+    /// What the workload stored, by the model's reckoning: key and value bytes (each
+    /// element and score counted as 8 bytes), and the number of keys. The resource
+    /// checker's independent memory estimate.
+    pub fn stored_bytes(&self) -> (usize, usize) {
+        let strings: usize = self.keys.iter().map(|(k, (v, _))| k.len() + v.len()).sum();
+        let colls: usize = self
+            .colls
+            .iter()
+            .map(|(k, c)| {
+                k.len()
+                    + match c {
+                        Coll::List(l) => l.iter().map(|e| e.len() + 8).sum::<usize>(),
+                        Coll::Set(s) => s.iter().map(|e| e.len() + 8).sum(),
+                        Coll::ZSet(z) => z.keys().map(|e| e.len() + 16).sum(),
+                        Coll::Hash(h) => h.iter().map(|(f, v)| f.len() + v.len() + 16).sum(),
+                    }
+            })
+            .sum();
+        (strings + colls, self.keys.len() + self.colls.len())
+    }
+
     /// Forgets keys the node may have removed by active expiry: a key whose TTL passed
     /// at some wall time the node was handed (`max_wall_ms`) and that the node no
     /// longer holds. After a backward clock jump such a key would otherwise look live

@@ -1,17 +1,24 @@
 //! Shrinking a failing plan: delta debugging (Zeller's ddmin) over the fault plan and
-//! the workload, keeping a candidate only while the same checker still rejects it. The
-//! result is a plan, not a seed: it replays with `keel-sim replay --plan FILE`.
+//! the workload, keeping a candidate only while it still fails with the same signature
+//! (checker, kind of violation, command). The result is a plan, not a seed: it replays
+//! with `keel-sim replay --plan FILE`. Where the bug is known (a planted mutant), the
+//! final plan is re-run without it and must pass, or it reproduces nothing.
 //!
 //! Runs are deterministic, so "still fails" is a plain function of the candidate plan;
 //! the number of runs is bounded so a shrink always ends.
 
-use crate::{run_plan, Checker, Plan, RunOptions};
+use crate::{run_plan, Checker, Plan, RunOptions, Signature};
 
 /// What a shrink did.
 #[derive(Debug, Clone)]
 pub struct Shrunk {
     pub plan: Plan,
     pub checker: Checker,
+    /// The failure kept through the shrink.
+    pub signature: Signature,
+    /// The final plan run without the bug (when a bug-free build was given): Some(None)
+    /// when it passes there, Some(Some(failure)) when it fails without the bug too.
+    pub without_bug: Option<Option<String>>,
     /// Sizes (faults + operations) before and after.
     pub size_before: usize,
     pub size_after: usize,
@@ -84,10 +91,18 @@ pub fn ddmin<T: Clone>(
 }
 
 /// Shrinks a plan that fails under `options`; None when it does not fail at all.
-pub fn shrink(plan: &Plan, options: RunOptions<'_>, max_runs: usize) -> Option<Shrunk> {
+/// `without_bug`, when given, runs the same world without the bug (a mutant left
+/// unplanted): the final plan must pass there.
+pub fn shrink(
+    plan: &Plan,
+    options: RunOptions<'_>,
+    without_bug: Option<RunOptions<'_>>,
+    max_runs: usize,
+) -> Option<Shrunk> {
     let first = run_plan(plan, options);
-    let checker = first.failed_checker?;
-    let still_fails = |p: &Plan| run_plan(p, options).failed_checker == Some(checker);
+    let signature = first.signature?;
+    let checker = signature.checker;
+    let still_fails = |p: &Plan| run_plan(p, options).signatures.contains(&signature);
     let mut budget = max_runs;
     let mut best = plan.clone();
     // Alternate until neither list gets smaller: dropping operations can make faults
@@ -137,7 +152,10 @@ pub fn shrink(plan: &Plan, options: RunOptions<'_>, max_runs: usize) -> Option<S
         }
     }
     let last = run_plan(&best, options);
+    let without_bug = without_bug.map(|o| run_plan(&best, o).failure);
     Some(Shrunk {
+        signature,
+        without_bug,
         size_before: plan.size(),
         size_after: best.size(),
         runs: max_runs - budget + 2,
@@ -184,7 +202,13 @@ mod tests {
             setup: &plant,
         };
         let plan = Plan::generate("slow-link-timeouts", 0);
-        let shrunk = shrink(&plan, options, 400).expect("the mutant makes seed 0 fail");
+        let without = RunOptions {
+            setup: &|_| {},
+            ..options
+        };
+        let shrunk =
+            shrink(&plan, options, Some(without), 400).expect("the mutant makes seed 0 fail");
+        assert_eq!(shrunk.without_bug, Some(None), "{shrunk:?}");
         assert!(shrunk.size_after < shrunk.size_before, "{shrunk:?}");
         assert!(shrunk.plan.scenario.clients <= plan.scenario.clients);
         assert!(shrunk
@@ -195,7 +219,11 @@ mod tests {
         let again = Plan::from_json(&shrunk.plan.to_json()).expect("round trip");
         assert_eq!(again, shrunk.plan);
         let out = run_plan(&again, options);
-        assert_eq!(out.failed_checker, Some(shrunk.checker));
+        assert!(
+            out.signatures.contains(&shrunk.signature),
+            "{:?}",
+            out.signatures
+        );
         eprintln!(
             "shrunk {} -> {} in {} runs: {}",
             shrunk.size_before, shrunk.size_after, shrunk.runs, shrunk.failure

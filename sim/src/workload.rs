@@ -43,17 +43,17 @@ pub struct Op {
     /// When the node ran it, in the order it ran requests (the world fills this; the
     /// linearizability checker uses it only to order its search).
     pub run_seq: Option<u64>,
+    /// The wall clock the node was handed when it ran it (the world fills this).
+    pub run_wall_ms: Option<u64>,
     pub outcome: OpOutcome,
 }
 
-/// A small incremental RESP2 reply framer: feed bytes, take whole replies.
+/// A small incremental reply framer over keel-core's one RESP decoder: feed bytes,
+/// take whole replies.
 #[derive(Debug, Default)]
 pub struct Framer {
     buf: Vec<u8>,
 }
-
-/// Nesting bound for arrays in a reply (no reply here comes close).
-const MAX_REPLY_DEPTH: usize = 32;
 
 impl Framer {
     pub fn push(&mut self, bytes: &[u8]) {
@@ -65,9 +65,9 @@ impl Framer {
     }
 
     /// The next whole reply, `Ok(None)` when more bytes are needed, `Err` on bytes that
-    /// are not RESP2.
+    /// are not RESP.
     pub fn next_reply(&mut self) -> Result<Option<Vec<u8>>, String> {
-        match reply_len(&self.buf, 0, 0)? {
+        match keel_core::resp::frame_len(&self.buf).map_err(|e| e.to_string())? {
             None => Ok(None),
             Some(len) => {
                 let reply = self.buf.drain(..len).collect();
@@ -77,87 +77,12 @@ impl Framer {
     }
 }
 
-fn line_end(buf: &[u8], from: usize) -> Option<usize> {
-    let rest = buf.get(from..)?;
-    rest.windows(2).position(|w| w == b"\r\n").map(|p| from + p)
-}
-
-fn parse_len(line: &[u8]) -> Result<i64, String> {
-    std::str::from_utf8(line)
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .ok_or_else(|| format!("bad length {:?}", String::from_utf8_lossy(line)))
-}
-
-/// The elements of an array reply (`*N` then N replies), each as its own bytes; None
-/// for anything else (including the nil array).
+/// The elements of an array reply, each as its own bytes exactly as sent; None for
+/// anything else (including the nil array).
 pub fn split_array(reply: &[u8]) -> Option<Vec<Vec<u8>>> {
-    if reply.first() != Some(&b'*') {
-        return None;
-    }
-    let eol = line_end(reply, 1)?;
-    let n = usize::try_from(parse_len(reply.get(1..eol)?).ok()?).ok()?;
-    let mut pos = eol + 2;
-    let mut out = Vec::with_capacity(n.min(1024));
-    for _ in 0..n {
-        let len = reply_len(reply, pos, 1).ok()??;
-        out.push(reply.get(pos..pos + len)?.to_vec());
-        pos += len;
-    }
-    (pos == reply.len()).then_some(out)
-}
-
-/// A bulk string reply's payload (None for nil or anything else).
-pub fn bulk_payload(reply: &[u8]) -> Option<&[u8]> {
-    if reply.first() != Some(&b'$') {
-        return None;
-    }
-    let eol = line_end(reply, 1)?;
-    let n = usize::try_from(parse_len(reply.get(1..eol)?).ok()?).ok()?;
-    reply.get(eol + 2..eol + 2 + n)
-}
-
-/// Length in bytes of the reply starting at `at`, if it is complete.
-fn reply_len(buf: &[u8], at: usize, depth: usize) -> Result<Option<usize>, String> {
-    if depth > MAX_REPLY_DEPTH {
-        return Err("reply nested too deep".into());
-    }
-    let Some(&kind) = buf.get(at) else {
-        return Ok(None);
-    };
-    let Some(eol) = line_end(buf, at + 1) else {
-        return Ok(None);
-    };
-    let header = buf.get(at + 1..eol).unwrap_or_default();
-    let after_header = eol + 2;
-    match kind {
-        b'+' | b'-' | b':' => Ok(Some(after_header - at)),
-        b'$' => {
-            let n = parse_len(header)?;
-            if n < 0 {
-                return Ok(Some(after_header - at));
-            }
-            let end = after_header + n as usize + 2;
-            if buf.len() < end {
-                return Ok(None);
-            }
-            if buf.get(end - 2..end) != Some(b"\r\n") {
-                return Err("bulk string not terminated by CRLF".into());
-            }
-            Ok(Some(end - at))
-        }
-        b'*' => {
-            let n = parse_len(header)?;
-            let mut pos = after_header;
-            for _ in 0..n.max(0) {
-                match reply_len(buf, pos, depth + 1)? {
-                    None => return Ok(None),
-                    Some(len) => pos += len,
-                }
-            }
-            Ok(Some(pos - at))
-        }
-        other => Err(format!("unknown reply type byte {other:#04x}")),
+    match keel_core::resp::element_frames(reply)? {
+        (b'*', items) => Some(items.into_iter().map(<[u8]>::to_vec).collect()),
+        _ => None,
     }
 }
 
@@ -178,6 +103,44 @@ pub fn is_denyoom(req: &[Vec<u8>]) -> bool {
     .any(|c| name.eq_ignore_ascii_case(c.as_bytes()))
 }
 
+/// Commands of the workload that never change the dataset (a request of any other
+/// name may have).
+pub fn is_read_only(req: &[Vec<u8>]) -> bool {
+    let Some(name) = req.first() else {
+        return true;
+    };
+    [
+        "GET",
+        "EXISTS",
+        "TYPE",
+        "TTL",
+        "PTTL",
+        "LRANGE",
+        "LLEN",
+        "LINDEX",
+        "SMEMBERS",
+        "SISMEMBER",
+        "SCARD",
+        "ZRANGE",
+        "ZSCORE",
+        "ZCARD",
+        "ZRANGEBYSCORE",
+        "ZRANK",
+        "HGET",
+        "HGETALL",
+        "HLEN",
+        "HEXISTS",
+        "MGET",
+        "STRLEN",
+        "WATCH",
+        "UNWATCH",
+        "MULTI",
+        "PING",
+    ]
+    .iter()
+    .any(|c| name.eq_ignore_ascii_case(c.as_bytes()))
+}
+
 /// A random request over `keys` keys; `ttl_heavy` favours short TTLs.
 pub fn random_request(rng: &mut ChaCha8Rng, keys: usize, ttl_heavy: bool) -> Vec<Vec<u8>> {
     let key = format!("k{}", rng.gen_range(0..keys.max(1))).into_bytes();
@@ -190,10 +153,21 @@ pub fn random_request(rng: &mut ChaCha8Rng, keys: usize, ttl_heavy: bool) -> Vec
     match pick {
         0 | 1 => vec![b"GET".to_vec(), key],
         2 => vec![b"SET".to_vec(), key, small(rng)],
+        // Now and then an integer with a TTL (INCR must keep the TTL), or a cold key
+        // nobody reads again: only active expiry reclaims it (hot keys expire lazily
+        // first, which would hide an active-expiry bug).
         3 => vec![
             b"SET".to_vec(),
-            key,
-            b"v".to_vec(),
+            if rng.gen_bool(0.2) {
+                format!("c{}", rng.gen::<u32>()).into_bytes()
+            } else {
+                key
+            },
+            if rng.gen_bool(0.3) {
+                small(rng)
+            } else {
+                b"v".to_vec()
+            },
             b"PX".to_vec(),
             rng.gen_range(1u64..300).to_string().into_bytes(),
         ],

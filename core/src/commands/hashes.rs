@@ -104,7 +104,15 @@ fn hset_generic(ctx: &mut Ctx<'_>, argv: &Argv<'_>, name: &str) -> Option<i64> {
     let mut created = 0i64;
     let mut i = 2;
     while i + 1 < argv.len() {
-        if set_field(ctx, id, argv.get(i), argv.get(i + 1), limits) == Some(SetOutcome::Created) {
+        let outcome = set_field(ctx, id, argv.get(i), argv.get(i + 1), limits);
+        // Planted: updated fields counted as created.
+        if outcome == Some(SetOutcome::Created)
+            || (outcome.is_some()
+                && ctx
+                    .server
+                    .mutants
+                    .is(crate::mutants::Mutant::HsetCountsUpdates))
+        {
             created += 1;
         }
         i += 2;

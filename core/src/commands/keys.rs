@@ -58,14 +58,33 @@ fn del(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
             ctx.key_modified(key);
             ctx.notify(notify::GENERIC, "del", key);
             deleted += 1;
+        } else if ctx
+            .server
+            .mutants
+            .is(crate::mutants::Mutant::DelCountsMissingKey)
+        {
+            // Planted: a missing key counted as deleted.
+            deleted += 1;
         }
     }
     ctx.out().int(deleted);
 }
 
 fn exists(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
+    // Planted: EXISTS looks in the table without asking whether the key expired.
+    let raw = ctx
+        .server
+        .mutants
+        .is(crate::mutants::Mutant::ExistsSeesExpired);
+    let db = ctx.db();
     let n = (1..argv.len())
-        .filter(|&i| lookup(ctx, argv.get(i)).is_some())
+        .filter(|&i| {
+            if raw {
+                ctx.keyspace.db(db).find(argv.get(i)).is_some()
+            } else {
+                lookup(ctx, argv.get(i)).is_some()
+            }
+        })
         .count();
     ctx.out().int(n as i64);
 }

@@ -311,6 +311,12 @@ fn lrange(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
     let Ok(found) = lookup_list(ctx, argv.get(1), true) else {
         return;
     };
+    // Planted: the end index taken as exclusive.
+    let end = if end > 0 && ctx.server.mutants.is(Mutant::LrangeEndExclusive) {
+        end - 1
+    } else {
+        end
+    };
     match found {
         Some(id) => {
             reply_range(ctx, id, start, end, false);
@@ -592,6 +598,10 @@ fn pop_generic(ctx: &mut Ctx<'_>, argv: &Argv<'_>, from: End) {
         }
         elements_removed(ctx, key, id, from);
         return;
+    }
+    // Planted: one element short when a count is given.
+    if count > 1 && ctx.server.mutants.is(Mutant::PopCountOneShort) {
+        count -= 1;
     }
     pop_range_reply(ctx, key, id, from, count);
 }

@@ -506,7 +506,9 @@ fn incr_generic(ctx: &mut Ctx<'_>, key: &[u8], by: i64) {
             next
         };
     let value = Value::Str(StrValue::Int(stored));
-    ctx.keyspace.set_found(db, existing, key, value, true);
+    // Planted: the new value replaces the key's TTL instead of keeping it.
+    let keep_ttl = !ctx.server.mutants.is(Mutant::IncrDropsTtl);
+    ctx.keyspace.set_found(db, existing, key, value, keep_ttl);
     ctx.key_modified(key);
     ctx.notify(notify::STRING, "incrby", key);
     ctx.out().int(next);
@@ -614,6 +616,12 @@ fn append(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
             });
             ctx.key_modified(key);
             ctx.notify(notify::STRING, "append", key);
+            // Planted: the length before the append.
+            let len = if ctx.server.mutants.is(Mutant::AppendRepliesOldLength) {
+                Some(current)
+            } else {
+                len
+            };
             ctx.out().int(len.unwrap_or(0) as i64);
         }
     }

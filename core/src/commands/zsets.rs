@@ -394,6 +394,8 @@ fn rank_generic(ctx: &mut Ctx<'_>, argv: &Argv<'_>, rev: bool) {
         let r = z.rank(argv.get(2))?;
         Some(if rev { z.len() - 1 - r } else { r })
     });
+    // Planted: ranks counted from one.
+    let rank = rank.map(|r| r + usize::from(ctx.server.mutants.is(Mutant::ZrankFromOne)));
     match rank {
         Some(r) => ctx.out().int(r as i64),
         None => ctx.out().null(),

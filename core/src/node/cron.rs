@@ -48,8 +48,18 @@ impl Node {
             let effort = self.server.config.settings().active_expire_effort;
             let started_us = self.server.observe.now_micros();
             let mut rng = std::mem::replace(&mut self.server.rng, ChaCha8Rng::seed_from_u64(0));
+            // Planted: TTLs (wall-clock times) compared with the monotonic clock.
+            let clock_ms = if self
+                .server
+                .mutants
+                .is(crate::mutants::Mutant::ActiveExpireOnMonotonicClock)
+            {
+                now.mono_ms
+            } else {
+                now.wall_ms
+            };
             self.keyspace
-                .active_expire_cycle(now.wall_ms, effort, |n| rng.gen_range(0..n.max(1)));
+                .active_expire_cycle(clock_ms, effort, |n| rng.gen_range(0..n.max(1)));
             self.server.rng = rng;
             // Timed by the command clock, as Redis times it (expire_cycle_cpu_milliseconds,
             // the `expire-cycle` latency event).

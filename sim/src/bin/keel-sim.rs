@@ -14,16 +14,20 @@ use std::sync::mpsc;
 use std::time::Instant;
 
 use keel_core::Node;
-use keel_sim::{missing_coverage, report, run_plan, shrink, Outcome, Plan, RunOptions, SCENARIOS};
+use keel_sim::{
+    missing_coverage, report, run_plan, shrink, Checker, Checks, Outcome, Plan, RunOptions,
+    SCENARIOS,
+};
 
 const USAGE: &str = "usage:
   keel-sim list
-  keel-sim sweep [--scenario NAME|all] [--seeds N] [--start-seed S] [--jobs J] [--mutant M]
-  keel-sim replay --scenario NAME --seed S [--trace] [--mutant M]
-  keel-sim replay --plan FILE [--trace] [--mutant M]
+  keel-sim sweep [--scenario NAME|all] [--seeds N] [--start-seed S] [--jobs J] [--mutant M] [--checkers LIST]
+  keel-sim replay --scenario NAME --seed S [--trace] [--mutant M] [--checkers LIST]
+  keel-sim replay --plan FILE [--trace] [--mutant M] [--checkers LIST]
   keel-sim shrink --scenario NAME --seed S [--mutant M] --out FILE [--max-runs N]
   keel-sim report --out DIR [--seeds N] [--start-seed S] [--scenario NAME|all] [--mutant M]
-  keel-sim mutants [--seeds N]          (build with --features mutants)";
+  keel-sim mutants [--seeds N]          (build with --features mutants)
+  --checkers: comma-separated from model, linearizability, elle, resource, shadow (default all)";
 
 fn parse_u64(text: &str) -> Option<u64> {
     match text.strip_prefix("0x") {
@@ -43,6 +47,7 @@ struct Args {
     plan: Option<String>,
     out: Option<String>,
     max_runs: usize,
+    checks: Checks,
 }
 
 fn parse_args(rest: &[String]) -> Result<Args, String> {
@@ -57,6 +62,7 @@ fn parse_args(rest: &[String]) -> Result<Args, String> {
         plan: None,
         out: None,
         max_runs: 2_000,
+        checks: Checks::default(),
     };
     let mut i = 0;
     while i < rest.len() {
@@ -81,6 +87,7 @@ fn parse_args(rest: &[String]) -> Result<Args, String> {
             ("--max-runs", Some(v)) => {
                 a.max_runs = parse_u64(v).ok_or("--max-runs takes a number")? as usize
             }
+            ("--checkers", Some(v)) => a.checks = Checks::parse(v)?,
             ("--trace", _) => {
                 a.trace = true;
                 i += 1;
@@ -117,11 +124,11 @@ fn setup_for(mutant: Option<&str>) -> Result<Setup, String> {
     }
 }
 
-fn options<'a>(setup: &'a Setup, trace: bool) -> RunOptions<'a> {
+fn options<'a>(setup: &'a Setup, trace: bool, checks: Checks) -> RunOptions<'a> {
     RunOptions {
         trace,
         setup: setup.as_ref(),
-        ..RunOptions::default()
+        checks,
     }
 }
 
@@ -166,6 +173,8 @@ struct SeedResult {
     /// Elle: transactions judged, and how many committed.
     elle_txns: usize,
     elle_committed: usize,
+    /// The checkers that rejected the run.
+    rejected_by: Vec<Checker>,
 }
 
 fn sweep(args: &Args) -> ExitCode {
@@ -201,7 +210,7 @@ fn sweep(args: &Args) -> ExitCode {
                 };
                 let out = run_plan(
                     &Plan::generate(names[scenario], seed),
-                    options(setup, false),
+                    options(setup, false, args.checks),
                 );
                 let failure = out.failure.clone().map(|f| {
                     let mut line = out.replay_line();
@@ -221,6 +230,12 @@ fn sweep(args: &Args) -> ExitCode {
                     lin_too_big: lin.too_big,
                     elle_txns: out.elle.as_ref().map_or(0, |e| e.report.txns),
                     elle_committed: out.elle.as_ref().map_or(0, |e| e.report.committed),
+                    rejected_by: out
+                        .verdicts
+                        .iter()
+                        .filter(|(_, v)| v.is_some())
+                        .map(|(c, _)| *c)
+                        .collect(),
                 };
                 if tx.send(result).is_err() {
                     break;
@@ -278,6 +293,23 @@ fn sweep(args: &Args) -> ExitCode {
                 mine.iter().map(|r| r.elle_committed).sum::<usize>()
             );
         }
+        let verdicts: Vec<String> = Checker::ALL
+            .into_iter()
+            .filter(|&c| args.checks.enabled(c))
+            .map(|c| {
+                let n = mine.iter().filter(|r| r.rejected_by.contains(&c)).count();
+                format!(
+                    "{} {}",
+                    c.name(),
+                    if n == 0 {
+                        "pass".to_string()
+                    } else {
+                        format!("FAIL on {n} seeds")
+                    }
+                )
+            })
+            .collect();
+        println!("  verdicts: {}", verdicts.join(", "));
         for r in &failed {
             if let Some((f, line)) = &r.failure {
                 println!("FAILED seed {:#018x}: {f}", r.seed);
@@ -344,7 +376,7 @@ fn replay(args: &Args) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let out = run_plan(&plan, options(&setup, args.trace));
+    let out = run_plan(&plan, options(&setup, args.trace, args.checks));
     if args.trace {
         print_trace(&out);
     }
@@ -373,6 +405,12 @@ fn replay(args: &Args) -> ExitCode {
                 "no violation"
             }
         );
+    }
+    for (checker, verdict) in &out.verdicts {
+        match verdict {
+            None => println!("  {}: pass", checker.name()),
+            Some(why) => println!("  {}: FAIL {why}", checker.name()),
+        }
     }
     match &out.failure {
         None => {
@@ -405,7 +443,18 @@ fn shrink_cmd(args: &Args) -> ExitCode {
     };
     let plan = Plan::generate(&args.scenario, seed);
     let started = Instant::now();
-    let Some(shrunk) = shrink::shrink(&plan, options(&setup, false), args.max_runs) else {
+    // With a mutant, the final plan is re-run without it: it must pass there.
+    let no_bug: Setup = Box::new(|_: &mut Node| {});
+    let without_bug = args
+        .mutant
+        .is_some()
+        .then(|| options(&no_bug, false, args.checks));
+    let Some(shrunk) = shrink::shrink(
+        &plan,
+        options(&setup, false, args.checks),
+        without_bug,
+        args.max_runs,
+    ) else {
         println!(
             "seed {seed:#018x} of {} passes: nothing to shrink",
             args.scenario
@@ -422,9 +471,9 @@ fn shrink_cmd(args: &Args) -> ExitCode {
         .map(|m| format!(" --mutant {m}"))
         .unwrap_or_default();
     println!(
-        "shrunk {} seed {seed:#018x} ({} checker): plan size {} -> {} (faults {} -> {}, ops {} -> {}) in {} runs, {:.1} s",
+        "shrunk {} seed {seed:#018x} ({}): plan size {} -> {} (faults {} -> {}, ops {} -> {}) in {} runs, {:.1} s",
         args.scenario,
-        shrunk.checker.name(),
+        shrunk.signature,
         shrunk.size_before,
         shrunk.size_after,
         plan.scenario.faults.len(),
@@ -436,7 +485,17 @@ fn shrink_cmd(args: &Args) -> ExitCode {
     );
     println!("still fails: {}", shrunk.failure);
     println!("replay: keel-sim replay --plan {out_path}{mutant}");
-    ExitCode::SUCCESS
+    match &shrunk.without_bug {
+        None => ExitCode::SUCCESS,
+        Some(None) => {
+            println!("without the mutant the plan passes: it reproduces the bug");
+            ExitCode::SUCCESS
+        }
+        Some(Some(f)) => {
+            println!("WITHOUT the mutant the plan fails too (a false reproduction): {f}");
+            ExitCode::FAILURE
+        }
+    }
 }
 
 fn report_cmd(args: &Args) -> ExitCode {
@@ -487,13 +546,26 @@ fn report_cmd(args: &Args) -> ExitCode {
 fn mutants(args: &Args) -> ExitCode {
     use keel_core::mutants::Mutant;
     let mut survived = 0;
+    let names = |by: &[Checker]| by.iter().map(|c| c.name()).collect::<Vec<_>>().join("+");
+    // Which checkers catch it on their own: the same search with the model off.
+    let without_model = Checks {
+        model: false,
+        ..Checks::default()
+    };
     for m in Mutant::ALL {
-        match keel_sim::first_catch(m, args.seeds) {
-            Some((name, s)) => println!(
-                "{:<32} caught: keel-sim replay --scenario {name} --seed {s:#018x} --mutant {}",
-                m.name(),
-                m.name()
-            ),
+        match keel_sim::first_catch_by(m, args.seeds, Checks::default()) {
+            Some((name, s, by)) => {
+                let others = match keel_sim::first_catch_by(m, args.seeds, without_model) {
+                    Some((n2, s2, by2)) => format!("{} (at {n2} {s2:#x})", names(&by2)),
+                    None => "none".to_string(),
+                };
+                println!(
+                    "{:<32} caught by {} at {name} {s:#x}; without the model: {others}; replay: keel-sim replay --scenario {name} --seed {s:#018x} --mutant {}",
+                    m.name(),
+                    names(&by),
+                    m.name()
+                );
+            }
             None => {
                 survived += 1;
                 println!(
