@@ -22,6 +22,7 @@ pub mod config;
 pub mod digest;
 pub mod keyspace;
 pub mod mutants;
+pub mod persist;
 pub mod propagate;
 pub mod resp;
 pub mod slab;

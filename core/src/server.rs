@@ -172,6 +172,9 @@ pub struct Server {
     /// The process's resident set size, reported by a production driver for INFO.
     pub rss_bytes: Option<u64>,
     pub process: ProcessInfo,
+    /// The next disk operation id (`draw_io_id`); one counter for every subsystem
+    /// that touches the disk, so ids never repeat in a node's life.
+    next_io_id: u64,
 }
 
 impl Server {
@@ -196,6 +199,7 @@ impl Server {
             eviction_running: false,
             rss_bytes: None,
             process: ProcessInfo::default(),
+            next_io_id: 1,
         }
     }
 
@@ -209,6 +213,14 @@ impl Server {
         let limits_before = self.hot.output_limits;
         self.hot = HotConfig::from(&self.config);
         limits_before != self.hot.output_limits
+    }
+
+    /// A fresh id for a disk operation (`Effect::Disk`). The subsystem that draws it
+    /// keeps it pending and claims its completion in `Node::on_disk_completion`.
+    pub fn draw_io_id(&mut self) -> crate::io::IoId {
+        let id = self.next_io_id;
+        self.next_io_id = self.next_io_id.wrapping_add(1);
+        crate::io::IoId(id)
     }
 
     /// The replication id INFO reports as `master_replid`.
