@@ -54,6 +54,9 @@ pub struct Client {
     pub more_pipelined: bool,
     /// Parked by a blocking command (`crate::blocking`): its input waits meanwhile.
     pub blocked: bool,
+    /// Its command waits for a CLIENT PAUSE to end (Redis's `BLOCKED_POSTPONE`): the
+    /// command and what follows stay in the query buffer, run again when it ends.
+    pub postponed: bool,
     /// Blocking commands answer at once as if timed out (MULTI/EXEC, scripts).
     pub deny_blocking: bool,
     /// Inside MULTI (`CLIENT_MULTI`): the queued commands. Still Some while EXEC runs
@@ -113,6 +116,7 @@ impl Client {
             more_pipelined: false,
             is_local: false,
             blocked: false,
+            postponed: false,
             deny_blocking: false,
             multi: None,
             subs: ClientSubs::default(),
@@ -165,7 +169,7 @@ impl Client {
         if self.multi.is_some() {
             flags.push('x');
         }
-        if self.blocked {
+        if self.blocked || self.postponed {
             flags.push('b');
         }
         if watch_dirty {

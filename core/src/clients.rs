@@ -35,6 +35,9 @@ pub struct Clients {
     pub pubsub: PubSub,
     /// Clients in MONITOR mode, fed every command run (Redis's `server.monitors`).
     pub monitors: BTreeSet<ConnId>,
+    /// Clients whose command waits for a CLIENT PAUSE to end, in arrival order
+    /// (Redis's `server.postponed_clients`).
+    pub postponed: Vec<ConnId>,
     /// Buffer bytes of the client whose batch is running (it is out of `table`
     /// meanwhile), so `used_memory` still counts them.
     pub running_client_bytes: usize,
@@ -49,6 +52,9 @@ impl Clients {
         self.watch.forget(client.conn);
         self.pending_flush.remove(&client.conn);
         self.monitors.remove(&client.conn);
+        if client.postponed {
+            self.postponed.retain(|&c| c != client.conn);
+        }
     }
 
     /// Writes a MONITOR line to every monitor (`running` is the client whose command
@@ -94,6 +100,11 @@ impl Clients {
     /// evicted keys wait in `keyspace.evicted_log` for `drain_keyspace_log`.
     pub fn evict_keys(&self, keyspace: &mut Keyspace, server: &mut Server) -> EvictResult {
         let max_bytes = server.hot.maxmemory_bytes;
+        // A paused server keeps its dataset as it is: no eviction, and no OOM
+        // either (Redis's isSafeToPerformEvictions).
+        if server.pause.is_some() {
+            return EvictResult::Ok;
+        }
         let others = (BASELINE_USED_BYTES + self.memory_bytes()) as u64;
         let used = |ks: &Keyspace| others + ks.used_bytes() as u64;
         if max_bytes == 0 || used(keyspace) <= max_bytes {

@@ -40,6 +40,9 @@ pub struct MultiState {
     pub exec_error: bool,
     /// Some queued command may use memory (`mstate.cmd_flags & CMD_DENYOOM`).
     pub denyoom: bool,
+    /// Some queued command may change the dataset or replicate (`mstate.cmd_flags &
+    /// (CMD_WRITE|CMD_MAY_REPLICATE)`): CLIENT PAUSE WRITE holds the EXEC.
+    pub may_replicate: bool,
     /// Bytes held by the queue, counted in the client's memory.
     pub queued_bytes: usize,
     /// Commands queued (CLIENT LIST's `multi=`; still set while EXEC runs them).

@@ -172,6 +172,11 @@ pub struct Server {
     /// The process's resident set size, reported by a production driver for INFO.
     pub rss_bytes: Option<u64>,
     pub process: ProcessInfo,
+    /// CLIENT PAUSE in force, if any (see `ClientPause`).
+    pub pause: Option<ClientPause>,
+    /// The pause ended or became less restrictive: the node lets held clients try
+    /// again after the running command.
+    pub pause_relaxed: bool,
     /// The next disk operation id (`draw_io_id`); one counter for every subsystem
     /// that touches the disk, so ids never repeat in a node's life.
     next_io_id: u64,
@@ -200,6 +205,8 @@ impl Server {
             rss_bytes: None,
             process: ProcessInfo::default(),
             next_io_id: 1,
+            pause: None,
+            pause_relaxed: false,
         }
     }
 
@@ -233,5 +240,32 @@ impl Server {
     pub fn over_maxmemory(&self, used_bytes: impl FnOnce() -> usize) -> bool {
         let max = self.hot.maxmemory_bytes;
         max > 0 && used_bytes() as u64 > max
+    }
+}
+
+/// What CLIENT PAUSE holds (Redis's `pause_type`): `All` every command, `Write` the
+/// commands that may change the dataset or replicate (writes, PUBLISH, an EXEC
+/// with a queued write). Ordered: `All` is the more restrictive.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum PauseMode {
+    Write,
+    All,
+}
+
+/// A CLIENT PAUSE in force. While it lasts the dataset stays as it is: held commands
+/// wait (their clients are "postponed"), keys that expire are reported missing but
+/// not deleted, and nothing is evicted (Redis 7.0's `checkClientPauseTimeoutAndReturnIfPaused`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClientPause {
+    pub mode: PauseMode,
+    /// When it ends on the monotonic clock.
+    pub end_mono_ms: u64,
+}
+
+impl ClientPause {
+    /// Whether a command with these properties waits: every command under `All`;
+    /// under `Write`, Redis's `is_may_replicate_command`.
+    pub fn holds(&self, may_replicate: bool) -> bool {
+        self.mode == PauseMode::All || may_replicate
     }
 }

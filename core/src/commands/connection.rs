@@ -54,6 +54,7 @@ static CLIENT_SUBCOMMANDS: &[CommandSpec] = &[
         client_no_evict
     ),
     cmd!("no-touch", 3, [NOSCRIPT, LOADING, STALE], client_no_touch),
+    cmd!("pause", -3, [ADMIN, NOSCRIPT, LOADING, STALE], client_pause),
     cmd!("reply", 3, [NOSCRIPT, LOADING, STALE], client_reply),
     cmd!("setname", 3, [NOSCRIPT, LOADING, STALE], client_setname),
     cmd!(
@@ -62,7 +63,64 @@ static CLIENT_SUBCOMMANDS: &[CommandSpec] = &[
         [ADMIN, NOSCRIPT, LOADING, STALE],
         client_unblock
     ),
+    cmd!(
+        "unpause",
+        2,
+        [ADMIN, NOSCRIPT, LOADING, STALE],
+        client_unpause
+    ),
 ];
+
+/// CLIENT PAUSE timeout [WRITE|ALL], as Redis 7.0: the mode given replaces the one
+/// in force (default ALL), the end is the later of the two; a less restrictive mode
+/// lets the held clients try again.
+fn client_pause(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
+    use crate::server::{ClientPause, PauseMode};
+    if argv.len() > 4 {
+        super::subcommand_syntax_error(ctx.out(), argv);
+        return;
+    }
+    let mut mode = PauseMode::All;
+    if argv.len() == 4 {
+        if argv.is(3, "write") {
+            mode = PauseMode::Write;
+        } else if !argv.is(3, "all") {
+            ctx.out()
+                .error("ERR CLIENT PAUSE mode must be WRITE or ALL");
+            return;
+        }
+    }
+    let Some(timeout_ms) = crate::util::parse_i64(argv.get(2)) else {
+        ctx.out()
+            .error("ERR timeout is not an integer or out of range");
+        return;
+    };
+    let Ok(timeout_ms) = u64::try_from(timeout_ms) else {
+        ctx.out().error("ERR timeout is negative");
+        return;
+    };
+    // Redis: a timeout of 0 is an end time of 0, already past at the next check.
+    let end_mono_ms = if timeout_ms == 0 {
+        0
+    } else {
+        ctx.now.mono_ms.saturating_add(timeout_ms)
+    };
+    let before = ctx.server.pause;
+    let end_mono_ms = before.map_or(end_mono_ms, |p| p.end_mono_ms.max(end_mono_ms));
+    ctx.server.pause = Some(ClientPause { mode, end_mono_ms });
+    if before.is_some_and(|p| p.mode > mode) {
+        ctx.server.pause_relaxed = true;
+    }
+    ctx.out().ok();
+}
+
+/// CLIENT UNPAUSE: ends a pause at once; the held clients run.
+fn client_unpause(ctx: &mut Ctx<'_>, _argv: &Argv<'_>) {
+    if ctx.server.pause.take().is_some() {
+        ctx.server.pause_relaxed = true;
+    }
+    ctx.out().ok();
+}
 
 /// `prefix` (ending in an opening quote), the client's argument and a closing quote, as
 /// Redis's addReplyErrorFormat writes `'%s'`: the argument cut at a NUL (a C string), its

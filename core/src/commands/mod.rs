@@ -417,9 +417,17 @@ pub fn execute(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
     if silenced {
         client.out.record_pushes();
     }
-    // A queued command is counted when EXEC runs it, as Redis.
-    if run_checked(ctx, argv) != Dispatch::Queued {
-        ctx.server.stats.total_commands_processed += 1;
+    // A queued command is counted when EXEC runs it, as Redis; a held one when it
+    // runs after the pause.
+    match run_checked(ctx, argv) {
+        Dispatch::Queued => {}
+        Dispatch::Postponed => {
+            if silenced {
+                ctx.client.out.stop_recording_pushes();
+            }
+            return;
+        }
+        Dispatch::Rejected | Dispatch::Ran => ctx.server.stats.total_commands_processed += 1,
     }
     let client = &mut *ctx.client;
     let written = client.out.as_bytes().get(out_start..).unwrap_or_default();
@@ -556,6 +564,20 @@ enum Dispatch {
     Rejected,
     Queued,
     Ran,
+    /// Held by CLIENT PAUSE: not run, not consumed (`Client::postponed`).
+    Postponed,
+}
+
+/// Redis's `CMD_WRITE | CMD_MAY_REPLICATE` for one command: writes, and the commands
+/// Redis marks `may_replicate` among keel's (PUBLISH and SPUBLISH).
+fn may_replicate_flags(parent: &CommandSpec, spec: &CommandSpec) -> bool {
+    spec.flags.contains(CmdFlags::WRITE) || matches!(parent.name, "publish" | "spublish")
+}
+
+/// Redis's `is_may_replicate_command`: the command, or an EXEC whose queue holds one.
+fn may_replicate(client: &Client, parent: &CommandSpec, spec: &CommandSpec) -> bool {
+    may_replicate_flags(parent, spec)
+        || (parent.name == "exec" && client.multi.as_ref().is_some_and(|m| m.may_replicate))
 }
 
 fn run_checked(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> Dispatch {
@@ -630,6 +652,18 @@ fn run_checked(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> Dispatch {
         reject_command(ctx, parent, slot, &msg);
         return Dispatch::Rejected;
     }
+    // Redis's processCommand holds a command under CLIENT PAUSE here: after the
+    // checks that reject it, before it is queued or run.
+    if let Some(pause) = ctx.server.pause {
+        if pause.holds(may_replicate(ctx.client, parent, spec)) {
+            ctx.client.last_command = (parent.name, sub_name);
+            ctx.client.postponed = true;
+            return Dispatch::Postponed;
+        }
+    }
+    // A paused server reports keys whose TTL passed as missing but keeps them;
+    // a write (one CLIENT PAUSE in the same EXEC let through) deletes them as usual.
+    ctx.keyspace.keep_expired = ctx.server.pause.is_some() && !spec.flags.contains(CmdFlags::WRITE);
     let client = &mut *ctx.client;
     client.last_command = (parent.name, sub_name);
     if in_multi && !runs_inside_multi(parent.name) {
@@ -637,6 +671,7 @@ fn run_checked(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> Dispatch {
             let queued = crate::multi::QueuedCommand::new(argv.iter());
             m.queued_bytes = m.queued_bytes.saturating_add(queued.memory_bytes());
             m.denyoom |= spec.flags.contains(CmdFlags::DENYOOM);
+            m.may_replicate |= may_replicate_flags(parent, spec);
             m.commands.push(queued);
             m.count += 1;
         }
@@ -869,6 +904,8 @@ pub(crate) fn run_queued(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
     match resolve(ctx.commands, argv) {
         // CLIENT LIST keeps saying `cmd=exec` meanwhile, as Redis.
         Ok(resolved) if resolved.spec.arity_ok(argv.len()) => {
+            ctx.keyspace.keep_expired =
+                ctx.server.pause.is_some() && !resolved.spec.flags.contains(CmdFlags::WRITE);
             let call = CallStart::new(ctx);
             (resolved.spec.handler)(ctx, argv);
             ctx.drain_keyspace_log();

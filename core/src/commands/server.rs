@@ -402,7 +402,11 @@ fn info_section(ctx: &Ctx<'_>, section: &str, f: &mut Fields<'_>) {
             f.put("maxclients", ctx.server.config.settings().maxclients);
             f.put("client_recent_max_input_buffer", 0);
             f.put("client_recent_max_output_buffer", 0);
-            f.put("blocked_clients", ctx.clients.blocking.blocked_clients());
+            // Clients held by CLIENT PAUSE count as blocked, as Redis's BLOCKED_POSTPONE.
+            f.put(
+                "blocked_clients",
+                ctx.clients.blocking.blocked_clients() + ctx.clients.postponed.len(),
+            );
             f.put("tracking_clients", 0);
             f.put(
                 "clients_in_timeout_table",

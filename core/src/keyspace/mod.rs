@@ -44,6 +44,10 @@ pub struct Keyspace {
     /// while `log_new_keys` is set; drained like `expired_log`.
     pub new_log: Vec<(usize, SmallBytes)>,
     pub log_new_keys: bool,
+    /// Set while CLIENT PAUSE keeps the dataset still: `lookup` reports a key whose
+    /// TTL passed as missing but leaves it in place (Redis's expireIfNeeded when
+    /// clients are paused).
+    pub keep_expired: bool,
     /// Big values and flushed databases waiting to be handed to the driver, which
     /// frees them off the event loop (`Effect::Free`).
     pub garbage: Garbage,
@@ -82,6 +86,7 @@ impl Keyspace {
             new_log: Vec::new(),
             swaps: 0,
             log_new_keys: false,
+            keep_expired: false,
             garbage: Garbage::default(),
             lazyfreed_objects: 0,
             access: AccessPolicy::default(),
@@ -166,6 +171,9 @@ impl Keyspace {
         if d.get(id).is_some_and(expired) {
             if stale_mutant {
                 return Some(id);
+            }
+            if self.keep_expired {
+                return None;
             }
             self.remove_expired(db, id);
             return None;

@@ -44,7 +44,8 @@ impl Node {
         if self.server.cron_paused {
             return;
         }
-        if self.server.active_expire_enabled {
+        // A paused server keeps its dataset still: no active expiry either.
+        if self.server.active_expire_enabled && self.server.pause.is_none() {
             let effort = self.server.config.settings().active_expire_effort;
             let started_us = self.server.observe.now_micros();
             let mut rng = std::mem::replace(&mut self.server.rng, ChaCha8Rng::seed_from_u64(0));
@@ -117,7 +118,7 @@ impl Node {
             .table
             .values()
             // As Redis, blocked clients and subscribers are never timed out.
-            .filter(|c| !c.blocked && !c.is_pubsub())
+            .filter(|c| !c.blocked && !c.postponed && !c.is_pubsub())
             .filter(|c| now.mono_ms.saturating_sub(c.last_interaction_mono_ms) > limit_ms)
             .map(|c| c.conn)
             .collect();

@@ -84,6 +84,7 @@ impl Node {
             && !client.close_asap
             && !self.server.shutting_down
             && !client.blocked
+            && !client.postponed
         {
             let limits = ParseLimits {
                 proto_max_bulk_len_bytes: proto_max,
@@ -107,6 +108,12 @@ impl Node {
                     if !req.ranges.is_empty() {
                         let argv = commands::Argv::new(base, &req.ranges);
                         commands::execute(&mut self.ctx(&mut client, now), &argv);
+                        if client.postponed {
+                            // Held by CLIENT PAUSE: the request stays in the
+                            // buffer and is parsed again when the pause ends.
+                            self.clients.postponed.push(conn);
+                            break;
+                        }
                         self.serve_ready_keys(now);
                         // The command may have changed the client's class (SUBSCRIBE)
                         // or filled its output: Redis checks the limits as each reply

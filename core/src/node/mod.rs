@@ -196,6 +196,7 @@ impl Node {
         };
         let now = self.last_now;
         self.keyspace.now_secs = now.mono_secs();
+        self.end_pause_if_due(now);
         match input {
             Input::Accepted {
                 conn,
@@ -251,6 +252,9 @@ impl Node {
         }
         self.continue_evictions();
         self.run_unblocked(now, ticked);
+        if self.server.pause_relaxed {
+            self.run_postponed(now);
+        }
         if let Some(garbage) = self.keyspace.take_garbage() {
             self.server.effects.push_back(Effect::Free {
                 garbage: Box::new(garbage),
@@ -277,6 +281,36 @@ impl Node {
         }
     }
 
+    /// Ends a CLIENT PAUSE whose time is up (Redis's
+    /// `checkClientPauseTimeoutAndReturnIfPaused`, run before anything else here).
+    fn end_pause_if_due(&mut self, now: Now) {
+        if self
+            .server
+            .pause
+            .is_some_and(|p| p.end_mono_ms <= now.mono_ms)
+        {
+            self.server.pause = None;
+            self.server.pause_relaxed = true;
+        }
+        // Commands run after this input see the dataset still only while paused.
+        self.keyspace.keep_expired = false;
+    }
+
+    /// Lets the clients CLIENT PAUSE held try again, in the order they were held
+    /// (Redis's `unblockPostponedClients`); under a pause still in force (ALL became
+    /// WRITE) a held write waits again.
+    fn run_postponed(&mut self, now: Now) {
+        self.server.pause_relaxed = false;
+        let held = std::mem::take(&mut self.clients.postponed);
+        for conn in held {
+            let found = self.clients.table.with_mut(&conn, |c| c.postponed = false);
+            if found.is_some() {
+                self.on_data(now, conn, &[]);
+            }
+        }
+        self.keyspace.keep_expired = false;
+    }
+
     pub fn poll_effect(&mut self) -> Option<Effect> {
         self.server.effects.pop_front()
     }
@@ -287,7 +321,8 @@ impl Node {
         if self.server.eviction_running {
             return self.last_now.mono_ms;
         }
-        self.next_tick_mono_ms.min(blocked)
+        let pause_end = self.server.pause.map_or(u64::MAX, |p| p.end_mono_ms);
+        self.next_tick_mono_ms.min(blocked).min(pause_end)
     }
 
     /// An outbound connection nobody here asked for (no subsystem makes any yet):
@@ -357,5 +392,126 @@ impl Node {
         self.clients
             .blocking
             .stuck_waiters(&self.keyspace, now_wall_ms)
+    }
+}
+
+#[cfg(test)]
+mod pause_tests {
+    use crate::testkit::Kit;
+
+    #[test]
+    fn write_pause_holds_writes_and_publish_until_it_ends() {
+        let mut k = Kit::new("");
+        k.connect(1);
+        k.connect(2);
+        k.connect(3);
+        assert_eq!(k.cmd(1, "CLIENT PAUSE 1000 WRITE"), "+OK\r\n");
+        assert_eq!(k.cmd(2, "SET k v"), "");
+        assert_eq!(k.cmd(3, "PUBLISH ch x"), "");
+        // Reads run; the held clients show as blocked, with their command.
+        assert_eq!(k.cmd(1, "GET k"), "$-1\r\n");
+        let info = k.cmd(1, "INFO clients");
+        assert!(info.contains("blocked_clients:2\r\n"), "{info}");
+        let list = k.cmd(1, "CLIENT LIST");
+        assert!(
+            list.contains("flags=b db=0") && list.contains("cmd=set "),
+            "{list}"
+        );
+        k.advance_ms(999);
+        assert_eq!(k.take(2), "");
+        k.advance_ms(1);
+        assert_eq!(k.take(2), "+OK\r\n");
+        assert_eq!(k.take(3), ":0\r\n");
+        assert_eq!(k.cmd(1, "GET k"), "$1\r\nv\r\n");
+    }
+
+    #[test]
+    fn all_pause_holds_everything_and_unpause_releases_in_order() {
+        let mut k = Kit::new("");
+        k.connect(1);
+        k.connect(2);
+        k.connect(3);
+        assert_eq!(k.cmd(1, "CLIENT PAUSE 100000"), "+OK\r\n");
+        // Pipelined commands wait behind the held one.
+        k.send_lines(2, "RPUSH l a;RPUSH l b");
+        assert_eq!(k.cmd(3, "RPUSH l c"), "");
+        assert_eq!(k.cmd(1, "PING"), "");
+        k.advance_ms(100_000);
+        assert_eq!(k.take(1), "+PONG\r\n");
+        assert_eq!(k.take(2), ":1\r\n:2\r\n");
+        assert_eq!(k.take(3), ":3\r\n");
+    }
+
+    #[test]
+    fn mode_is_replaced_end_is_the_later_and_unpause_ends_it() {
+        let mut k = Kit::new("");
+        k.connect(1);
+        k.connect(2);
+        assert_eq!(k.cmd(1, "CLIENT PAUSE 5000 WRITE"), "+OK\r\n");
+        assert_eq!(k.cmd(1, "CLIENT PAUSE 10 ALL"), "+OK\r\n");
+        k.advance_ms(100);
+        assert_eq!(k.cmd(2, "PING"), "");
+        k.advance_ms(4900);
+        assert_eq!(k.take(2), "+PONG\r\n");
+        assert_eq!(k.cmd(1, "CLIENT PAUSE 100000 WRITE"), "+OK\r\n");
+        assert_eq!(k.cmd(2, "SET a b"), "");
+        assert_eq!(k.cmd(1, "CLIENT UNPAUSE"), "+OK\r\n");
+        assert_eq!(k.take(2), "+OK\r\n");
+    }
+
+    #[test]
+    fn a_write_is_held_before_it_is_queued_and_exec_of_a_write_is_held() {
+        let mut k = Kit::new("");
+        k.connect(1);
+        k.connect(2);
+        k.connect(3);
+        assert_eq!(k.cmd(2, "MULTI"), "+OK\r\n");
+        assert_eq!(k.cmd(2, "SET x 1"), "+QUEUED\r\n");
+        assert_eq!(k.cmd(3, "MULTI"), "+OK\r\n");
+        assert_eq!(k.cmd(1, "CLIENT PAUSE 1000 WRITE"), "+OK\r\n");
+        assert_eq!(k.cmd(2, "EXEC"), "");
+        assert_eq!(k.cmd(3, "SET y 1"), "");
+        k.advance_ms(1000);
+        assert_eq!(k.take(2), "*1\r\n+OK\r\n");
+        assert_eq!(k.take(3), "+QUEUED\r\n");
+    }
+
+    #[test]
+    fn a_paused_server_keeps_expired_keys_and_evicts_nothing() {
+        let mut k = Kit::new("");
+        k.connect(1);
+        assert_eq!(k.cmd(1, "SET e 1 PX 100"), "+OK\r\n");
+        assert_eq!(k.cmd(1, "CLIENT PAUSE 5000 WRITE"), "+OK\r\n");
+        k.advance_ms(1000);
+        assert_eq!(k.cmd(1, "GET e"), "$-1\r\n");
+        assert_eq!(k.cmd(1, "EXISTS e"), ":0\r\n");
+        assert_eq!(k.cmd(1, "DBSIZE"), ":1\r\n");
+        k.advance_ms(4000);
+        assert_eq!(k.cmd(1, "GET e"), "$-1\r\n");
+        assert_eq!(k.cmd(1, "DBSIZE"), ":0\r\n");
+    }
+
+    #[test]
+    fn pause_arguments_are_checked_as_redis_does() {
+        let mut k = Kit::new("");
+        k.connect(1);
+        assert_eq!(
+            k.cmd(1, "CLIENT PAUSE abc"),
+            "-ERR timeout is not an integer or out of range\r\n"
+        );
+        assert_eq!(k.cmd(1, "CLIENT PAUSE -1"), "-ERR timeout is negative\r\n");
+        assert_eq!(
+            k.cmd(1, "CLIENT PAUSE 10 foo"),
+            "-ERR CLIENT PAUSE mode must be WRITE or ALL\r\n"
+        );
+        assert!(k
+            .cmd(1, "CLIENT pause 10 write extra")
+            .starts_with("-ERR unknown subcommand or wrong number of arguments for 'pause'"));
+        assert_eq!(
+            k.cmd(1, "CLIENT UNPAUSE extra"),
+            "-ERR wrong number of arguments for 'client|unpause' command\r\n"
+        );
+        assert_eq!(k.cmd(1, "CLIENT PAUSE 0 WRITE"), "+OK\r\n");
+        assert_eq!(k.cmd(1, "SET a b"), "+OK\r\n");
     }
 }
