@@ -2331,6 +2331,17 @@ impl Config {
         pairs: &[(&[u8], &[u8])],
         client_is_local: bool,
     ) -> Result<(), Vec<u8>> {
+        *self = self.prepare_set(pairs, client_is_local)?;
+        Ok(())
+    }
+
+    /// The config [`Config::set_for_client`] would make, leaving this one as it is: for
+    /// a caller that must apply part of it outside (a new listener) before committing.
+    pub fn prepare_set(
+        &self,
+        pairs: &[(&[u8], &[u8])],
+        client_is_local: bool,
+    ) -> Result<Config, Vec<u8>> {
         // Redis's `'%s'` of a client argument: a C string, its bytes as sent.
         let failed = |name: &[u8], why: &str| {
             [
@@ -2395,8 +2406,37 @@ impl Config {
         }
         next.check_listeners(self, &resolved)
             .map_err(|(name, why)| failed(name.as_bytes(), why))?;
-        *self = next;
-        Ok(())
+        Ok(next)
+    }
+
+    /// Whether `next` listens elsewhere than this config (`bind` or `port` changed).
+    pub fn listener_differs(&self, next: &Config) -> bool {
+        self.settings.port != next.settings.port || self.settings.bind != next.settings.bind
+    }
+
+    /// Redis's reply when the listen a CONFIG SET of `pairs` asked for failed: the
+    /// first of `bind` and `port` among them (in argument order) named, with its text.
+    pub fn listen_failed_error(&self, next: &Config, pairs: &[(&[u8], &[u8])]) -> Vec<u8> {
+        for &(name, _) in pairs {
+            let why = match find(name)
+                .and_then(|(idx, _)| DIRECTIVES.get(idx))
+                .map(|d| d.name)
+            {
+                Some("bind") => "Failed to bind to specified addresses.",
+                Some("port") if next.settings.port != self.settings.port => {
+                    "Unable to listen on this port. Check server logs."
+                }
+                _ => continue,
+            };
+            return [
+                &b"ERR CONFIG SET failed (possibly related to argument '"[..],
+                c_str(name),
+                b"') - ",
+                why.as_bytes(),
+            ]
+            .concat();
+        }
+        b"ERR CONFIG SET failed - Unable to listen".to_vec()
     }
 
     /// Redis applies a new `bind` or `port` once every value is set, by listening on the

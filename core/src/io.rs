@@ -175,6 +175,13 @@ pub enum Input<'a> {
     Closed { conn: ConnId, reason: CloseReason },
     /// A disk operation finished.
     Disk { io: IoId, result: DiskResult },
+    /// The answer to an [`Effect::Listen`] with the same `io`: the client listeners are
+    /// now the ones asked for, or (`Err`, the driver's log-ready reason) they are
+    /// still the ones open before.
+    Listened {
+        io: IoId,
+        result: Result<(), String>,
+    },
     /// A signal arrived.
     Signal(Signal),
     /// A deadline passed (or the driver just wants timers run).
@@ -196,6 +203,18 @@ pub enum Effect {
     Connect { conn: ConnId, addr: String },
     /// Run a disk operation; answered by exactly one `Input::Disk` with `io`.
     Disk { io: IoId, op: DiskOp },
+    /// Listen for clients on `bind` (Redis's `bind` words: addresses, `*`, `::*`, an
+    /// optional leading `-` for "may be unavailable"; none means every IPv4 address)
+    /// at `port` with `backlog`, instead of the client listeners open now (Redis's
+    /// `changeListenPort`: the new sockets are opened first, the old ones closed only
+    /// when all opened). Answered by exactly one `Input::Listened` with `io`;
+    /// connections already accepted are not touched either way.
+    Listen {
+        io: IoId,
+        bind: Vec<String>,
+        port: u16,
+        backlog: u32,
+    },
     /// Stop accepting work and exit the process with this code.
     Shutdown { exit_code: i32 },
     /// Block the whole node for this long (DEBUG SLEEP).
@@ -218,6 +237,20 @@ impl PartialEq for Effect {
             }
             (Connect { conn: a, addr: x }, Connect { conn: b, addr: y }) => a == b && x == y,
             (Disk { io: a, op: x }, Disk { io: b, op: y }) => a == b && x == y,
+            (
+                Listen {
+                    io: a,
+                    bind: x,
+                    port: p,
+                    backlog: l,
+                },
+                Listen {
+                    io: b,
+                    bind: y,
+                    port: q,
+                    backlog: m,
+                },
+            ) => a == b && x == y && p == q && l == m,
             (Shutdown { exit_code: a }, Shutdown { exit_code: b }) => a == b,
             (Sleep { ms: a }, Sleep { ms: b }) => a == b,
             (

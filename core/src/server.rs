@@ -177,6 +177,8 @@ pub struct Server {
     /// The pause ended or became less restrictive: the node lets held clients try
     /// again after the running command.
     pub pause_relaxed: bool,
+    /// A CONFIG SET of `bind`/`port` waiting for the driver's `Input::Listened`.
+    pub pending_listen: Option<PendingListen>,
     /// The next disk operation id (`draw_io_id`); one counter for every subsystem
     /// that touches the disk, so ids never repeat in a node's life.
     next_io_id: u64,
@@ -207,6 +209,7 @@ impl Server {
             next_io_id: 1,
             pause: None,
             pause_relaxed: false,
+            pending_listen: None,
         }
     }
 
@@ -268,4 +271,25 @@ impl ClientPause {
     pub fn holds(&self, may_replicate: bool) -> bool {
         self.mode == PauseMode::All || may_replicate
     }
+}
+
+/// A CONFIG SET that changes the listeners (`bind`, `port`) and waits for the driver
+/// to open them (`Effect::Listen`, answered by `Input::Listened` with `io`).
+#[derive(Debug)]
+pub struct PendingListen {
+    pub io: crate::io::IoId,
+    /// The client that asked; it gets `+OK` or `error` when the answer comes.
+    pub conn: crate::io::ConnId,
+    pub outcome: ListenOutcome,
+    /// Redis's reply if the listen fails.
+    pub error: Vec<u8>,
+}
+
+#[derive(Debug)]
+pub enum ListenOutcome {
+    /// The client waits; the whole CONFIG SET is committed only if the listen works.
+    Commit(Box<Config>),
+    /// Inside EXEC, which cannot wait: the change was applied and answered at once;
+    /// a failed listen puts back these `bind` and `port` values and logs it.
+    Undo { bind: String, port: String },
 }

@@ -384,6 +384,51 @@ fn listen_failure(addr: &SocketAddr, e: &io::Error) -> String {
     )
 }
 
+/// Opens and registers a listener on each address (`optional` ones that are not
+/// available are skipped with Redis's warning), with `backlog` (`tcp-backlog`).
+/// Fails if one that is not optional cannot be opened, or none was.
+fn open_listeners(
+    poll: &Poll,
+    addrs: &[(SocketAddr, bool)],
+    backlog: u32,
+) -> io::Result<Vec<TcpListener>> {
+    let mut listeners = Vec::new();
+    for &(addr, optional) in addrs {
+        let mut l = match TcpListener::bind(addr) {
+            Ok(l) => l,
+            Err(e) if optional && e.kind() == io::ErrorKind::AddrNotAvailable => {
+                tracing::warn!("{}", listen_failure(&addr, &e));
+                continue;
+            }
+            Err(e) => {
+                let text = listen_failure(&addr, &e);
+                for mut open in listeners {
+                    let _ = poll.registry().deregister(&mut open);
+                }
+                return Err(io::Error::new(e.kind(), text));
+            }
+        };
+        // mio listens with a backlog of 1024; listen(2) again sets Redis's.
+        use std::os::fd::AsRawFd;
+        let backlog = i32::try_from(backlog).unwrap_or(i32::MAX);
+        // SAFETY: a listening socket we own; listen only changes its backlog.
+        unsafe { libc::listen(l.as_raw_fd(), backlog) };
+        poll.registry().register(
+            &mut l,
+            Token(LISTENER_TOKEN_BASE + listeners.len()),
+            Interest::READABLE,
+        )?;
+        listeners.push(l);
+    }
+    if listeners.is_empty() {
+        return Err(io::Error::new(
+            io::ErrorKind::AddrNotAvailable,
+            "Failed listening on any address",
+        ));
+    }
+    Ok(listeners)
+}
+
 /// The node the reactor drives. In unit tests a script can stand in for it, so the
 /// reactor's side of the contract is checked against inputs the node never asks for
 /// yet (outbound connections, disk operations).
@@ -460,26 +505,10 @@ impl Reactor {
     pub fn bind(mut node: Node, clock: Clock, addrs: &[SocketAddr]) -> io::Result<Reactor> {
         node.set_command_clock(Box::new(MonotonicCommandClock::new()));
         let poll = Poll::new()?;
-        let mut listeners = Vec::new();
-        for (i, addr) in addrs.iter().enumerate() {
-            let mut l = match TcpListener::bind(*addr) {
-                Ok(l) => l,
-                Err(e) if addrs.len() > 1 && e.kind() == io::ErrorKind::AddrNotAvailable => {
-                    tracing::warn!("{}", listen_failure(addr, &e));
-                    continue;
-                }
-                Err(e) => return Err(io::Error::new(e.kind(), listen_failure(addr, &e))),
-            };
-            poll.registry()
-                .register(&mut l, Token(LISTENER_TOKEN_BASE + i), Interest::READABLE)?;
-            listeners.push(l);
-        }
-        if listeners.is_empty() {
-            return Err(io::Error::new(
-                io::ErrorKind::AddrNotAvailable,
-                "Failed listening on any address",
-            ));
-        }
+        let backlog = node.config().settings().tcp_backlog;
+        let optional = addrs.len() > 1;
+        let wanted: Vec<(SocketAddr, bool)> = addrs.iter().map(|a| (*a, optional)).collect();
+        let listeners = open_listeners(&poll, &wanted, backlog)?;
         let mut signals =
             signal_hook_mio::v1_0::Signals::new([libc::SIGINT, libc::SIGTERM, libc::SIGHUP])?;
         poll.registry()
@@ -924,6 +953,54 @@ impl Reactor {
                 Effect::Free { garbage } => self.free_off_loop(garbage),
                 Effect::Connect { conn, addr } => self.connect(conn, addr),
                 Effect::Disk { io, op } => self.submit_disk(io, op),
+                Effect::Listen {
+                    io,
+                    bind,
+                    port,
+                    backlog,
+                } => {
+                    let result = self.relisten(&bind, port, backlog);
+                    self.deferred.push_back(Input::Listened { io, result });
+                }
+            }
+        }
+    }
+
+    /// Redis's `changeBindAddr` / `changeListenPort`: closes the client listeners, opens
+    /// the new ones and, when that fails, opens the old addresses again.
+    fn relisten(&mut self, bind: &[String], port: u16, backlog: u32) -> Result<(), String> {
+        let mut wanted = Vec::new();
+        for word in bind {
+            let ip = keel_core::config::bind_address_ip(word.as_bytes())
+                .ok_or_else(|| format!("Invalid bind address '{word}'"))?;
+            wanted.push((SocketAddr::new(ip, port), word.starts_with('-')));
+        }
+        if wanted.is_empty() {
+            wanted.push((SocketAddr::from(([0, 0, 0, 0], port)), false));
+        }
+        let old: Vec<(SocketAddr, bool)> = self
+            .listeners
+            .iter()
+            .filter_map(|l| l.local_addr().ok())
+            .map(|a| (a, false))
+            .collect();
+        for mut l in std::mem::take(&mut self.listeners) {
+            let _ = self.poll.registry().deregister(&mut l);
+        }
+        match open_listeners(&self.poll, &wanted, backlog) {
+            Ok(listeners) => {
+                self.listeners = listeners;
+                Ok(())
+            }
+            Err(e) => {
+                tracing::warn!("{e}");
+                match open_listeners(&self.poll, &old, backlog) {
+                    Ok(listeners) => self.listeners = listeners,
+                    Err(again) => {
+                        tracing::warn!("Could not listen again on the previous addresses: {again}")
+                    }
+                }
+                Err(e.to_string())
             }
         }
     }

@@ -45,6 +45,7 @@ enum Seen {
     Written(ConnId, usize),
     Closed(ConnId, CloseReason),
     Disk(IoId, DiskResult),
+    Listened(IoId, Result<(), String>),
     Signal(Signal),
 }
 
@@ -57,6 +58,7 @@ fn seen_of(input: &Input<'_>) -> Option<Seen> {
         Input::Written { conn, bytes } => Seen::Written(*conn, *bytes),
         Input::Closed { conn, reason } => Seen::Closed(*conn, reason.clone()),
         Input::Disk { io, result } => Seen::Disk(*io, result.clone()),
+        Input::Listened { io, result } => Seen::Listened(*io, result.clone()),
         Input::Signal(signal) => Seen::Signal(*signal),
         Input::Tick => return None,
     })
@@ -662,4 +664,56 @@ fn command_timing_cost() {
     for ((name, ..), ns) in kinds.iter().zip(best) {
         println!("{name}: {ns:.1} ns per command");
     }
+}
+
+#[test]
+fn listen_moves_the_listener_and_a_failure_keeps_the_old_one() {
+    let mut h = Harness::new("listen", |_| Vec::new());
+    let old = h.addr();
+    let new_port = free_port();
+    h.reactor.inject(Effect::Listen {
+        io: IoId(1),
+        bind: vec!["127.0.0.1".into()],
+        port: new_port,
+        backlog: 128,
+    });
+    h.until("the first answer", |s| !s.is_empty());
+    assert_eq!(h.seen(), vec![Seen::Listened(IoId(1), Ok(()))]);
+    assert_eq!(h.addr().port(), new_port);
+    assert!(
+        StdStream::connect(old).is_err(),
+        "the old port still listens"
+    );
+    let _client = StdStream::connect(("127.0.0.1", new_port)).expect("the new port listens");
+    h.until("the accept", |s| {
+        s.iter().any(|x| matches!(x, Seen::Accepted(_)))
+    });
+    // A port someone holds: an error, and the listener it had.
+    let holder = StdListener::bind("127.0.0.1:0").expect("bind");
+    let taken = holder.local_addr().expect("addr").port();
+    h.reactor.inject(Effect::Listen {
+        io: IoId(2),
+        bind: vec!["127.0.0.1".into()],
+        port: taken,
+        backlog: 128,
+    });
+    h.until("the second answer", |s| {
+        s.iter().any(|x| matches!(x, Seen::Listened(IoId(2), _)))
+    });
+    let failed = h
+        .seen()
+        .into_iter()
+        .find_map(|x| match x {
+            Seen::Listened(IoId(2), r) => Some(r),
+            _ => None,
+        })
+        .expect("answer");
+    assert!(
+        failed
+            .as_ref()
+            .is_err_and(|e| e.contains("Address already in use")),
+        "{failed:?}"
+    );
+    assert_eq!(h.addr().port(), new_port);
+    StdStream::connect(("127.0.0.1", new_port)).expect("the old listener is back");
 }

@@ -669,6 +669,9 @@ impl<'a> World<'a> {
                 ));
             }
             Effect::Log { .. } => {}
+            // The simulated network reaches a host at its one address whatever it
+            // listens on: moving the listeners always works.
+            Effect::Listen { io, .. } => self.feed(h, Input::Listened { io, result: Ok(()) }),
             // Lazily freed memory: the simulator has no other thread; drop it here.
             Effect::Free { garbage } => drop(garbage),
         }

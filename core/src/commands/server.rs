@@ -98,13 +98,68 @@ fn config_set(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
         .map(|i| (argv.get(i), argv.get(i + 1)))
         .collect();
     let is_local = ctx.client.is_local;
-    match ctx.server.config.set_for_client(&pairs, is_local) {
-        Ok(()) => {
-            ctx.config_changed();
-            ctx.out().ok()
+    let next = match ctx.server.config.prepare_set(&pairs, is_local) {
+        Ok(next) => next,
+        Err(e) => {
+            ctx.out().error_format_bytes(&e);
+            return;
         }
-        Err(e) => ctx.out().error_format_bytes(&e),
+    };
+    // Port 0 listens nowhere in Redis; keel keeps the listeners it has.
+    if ctx.server.config.listener_differs(&next) && next.settings().port != 0 {
+        config_set_listeners(ctx, next, &pairs);
+        return;
     }
+    ctx.server.config = next;
+    ctx.config_changed();
+    ctx.out().ok();
+}
+
+/// A CONFIG SET that moves the listeners: Redis listens on the new addresses before
+/// answering and, when that fails, keeps the old ones and every old value. keel asks
+/// the driver (`Effect::Listen`) and answers when it has (`Node::on_listened`).
+fn config_set_listeners(ctx: &mut Ctx<'_>, next: crate::config::Config, pairs: &[(&[u8], &[u8])]) {
+    use crate::server::{ListenOutcome, PendingListen};
+    if ctx.server.pending_listen.is_some() {
+        ctx.out()
+            .error("ERR CONFIG SET failed - another change of bind or port is in progress");
+        return;
+    }
+    let io = ctx.server.draw_io_id();
+    let error = ctx.server.config.listen_failed_error(&next, pairs);
+    let s = next.settings();
+    let effect = Effect::Listen {
+        io,
+        bind: s
+            .bind
+            .iter()
+            .map(|b| String::from_utf8_lossy(b).into_owned())
+            .collect(),
+        port: s.port,
+        backlog: s.tcp_backlog,
+    };
+    let outcome = if ctx.client.multi.is_some() {
+        // EXEC cannot stop half way: apply now, undo the listener part on failure.
+        let old = &ctx.server.config;
+        let undo = ListenOutcome::Undo {
+            bind: old.get_one("bind").unwrap_or_default(),
+            port: old.get_one("port").unwrap_or_default(),
+        };
+        ctx.server.config = next;
+        ctx.config_changed();
+        ctx.out().ok();
+        undo
+    } else {
+        ctx.client.awaiting_listen = true;
+        ListenOutcome::Commit(Box::new(next))
+    };
+    ctx.server.pending_listen = Some(PendingListen {
+        io,
+        conn: ctx.client.conn,
+        outcome,
+        error,
+    });
+    ctx.server.effects.push_back(effect);
 }
 
 fn config_resetstat(ctx: &mut Ctx<'_>, _argv: &Argv<'_>) {

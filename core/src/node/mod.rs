@@ -220,6 +220,7 @@ impl Node {
                 self.on_unknown_outbound(conn, &format!("failed ({error})"))
             }
             Input::Disk { io, result } => self.on_disk_completion(io, result),
+            Input::Listened { io, result } => self.on_listened(now, io, result),
             Input::Signal(signal) => self.on_signal(signal),
             Input::Data { conn, bytes } => {
                 if self.clients.table.get(&conn).is_some() {
@@ -349,6 +350,59 @@ impl Node {
                 io.0
             ),
         );
+    }
+
+    /// The driver's answer to the listeners a CONFIG SET asked for: commits or drops
+    /// the change and answers the client, which then goes on with its input.
+    fn on_listened(&mut self, now: Now, io: IoId, result: Result<(), String>) {
+        use crate::server::ListenOutcome;
+        let Some(pending) = self.server.pending_listen.take_if(|p| p.io == io) else {
+            self.server.log(
+                LogLevel::Warning,
+                format!(
+                    "Listen {} answered, but none is pending with that id; ignored",
+                    io.0
+                ),
+            );
+            return;
+        };
+        if let Err(why) = &result {
+            self.server
+                .log(LogLevel::Warning, format!("Failed to listen: {why}"));
+        }
+        let reply: Option<Result<(), Vec<u8>>> = match (pending.outcome, result.is_ok()) {
+            (ListenOutcome::Commit(next), true) => {
+                self.server.config = *next;
+                self.config_changed();
+                Some(Ok(()))
+            }
+            (ListenOutcome::Commit(_), false) => {
+                self.server.stats.total_error_replies += 1;
+                self.server.observe.count_error(&pending.error);
+                Some(Err(pending.error))
+            }
+            (ListenOutcome::Undo { .. }, true) => None,
+            (ListenOutcome::Undo { bind, port }, false) => {
+                let pairs: [(&[u8], &[u8]); 2] =
+                    [(b"bind", bind.as_bytes()), (b"port", port.as_bytes())];
+                if self.server.config.set(&pairs).is_ok() {
+                    self.config_changed();
+                }
+                None
+            }
+        };
+        let conn = pending.conn;
+        let answered = self.clients.table.with_mut(&conn, |c| {
+            c.awaiting_listen = false;
+            match &reply {
+                Some(Ok(())) => c.out.ok(),
+                Some(Err(error)) => c.out.error_bytes(error),
+                None => {}
+            }
+        });
+        if answered.is_some() {
+            self.on_data(now, conn, &[]);
+        }
     }
 
     /// Redis's signal handling: SIGTERM/SIGINT schedule a shutdown (no persistence yet,
@@ -513,5 +567,84 @@ mod pause_tests {
         );
         assert_eq!(k.cmd(1, "CLIENT PAUSE 0 WRITE"), "+OK\r\n");
         assert_eq!(k.cmd(1, "SET a b"), "+OK\r\n");
+    }
+}
+
+#[cfg(test)]
+mod listen_tests {
+    use crate::io::{Effect, Input, IoId};
+    use crate::testkit::Kit;
+
+    /// The `Listen` effects the node asked for since the last look.
+    fn listens(k: &mut Kit) -> Vec<(IoId, Vec<String>, u16)> {
+        let mut found = Vec::new();
+        k.effects.retain(|(_, e)| match e {
+            Effect::Listen { io, bind, port, .. } => {
+                found.push((*io, bind.clone(), *port));
+                false
+            }
+            _ => true,
+        });
+        found
+    }
+
+    #[test]
+    fn config_set_port_waits_for_the_listen_and_commits_everything_on_success() {
+        let mut k = Kit::new("");
+        k.connect(1);
+        k.send_lines(1, "CONFIG SET port 7000 hz 20;PING");
+        assert_eq!(k.take(1), "", "no answer before the driver's");
+        let asked = listens(&mut k);
+        assert_eq!(asked.len(), 1);
+        let (io, _, port) = asked[0].clone();
+        assert_eq!(port, 7000);
+        assert_eq!(k.node().config().settings().hz, 10, "nothing committed yet");
+        k.input(0, Input::Listened { io, result: Ok(()) });
+        assert_eq!(k.take(1), "+OK\r\n+PONG\r\n");
+        assert_eq!(k.node().config().settings().port, 7000);
+        assert_eq!(k.node().config().settings().hz, 20);
+    }
+
+    #[test]
+    fn a_failed_listen_changes_nothing_and_answers_redis_error() {
+        let mut k = Kit::new("");
+        k.connect(1);
+        k.send_lines(1, "CONFIG SET hz 20 bind 127.0.0.1 port 7000");
+        let (io, bind, _) = listens(&mut k).remove(0);
+        assert_eq!(bind, vec!["127.0.0.1".to_string()]);
+        k.input(
+            0,
+            Input::Listened {
+                io,
+                result: Err("Address already in use".into()),
+            },
+        );
+        assert_eq!(
+            k.take(1),
+            "-ERR CONFIG SET failed (possibly related to argument 'bind') - Failed to bind to specified addresses.\r\n"
+        );
+        let s = k.node().config().settings();
+        assert_eq!((s.hz, s.port), (10, 6379));
+        // An unchanged port and bind ask for nothing.
+        assert_eq!(k.cmd(1, "CONFIG SET port 6379 hz 30"), "+OK\r\n");
+        assert!(listens(&mut k).is_empty());
+    }
+
+    #[test]
+    fn inside_exec_the_change_applies_at_once_and_a_failure_undoes_the_listener_part() {
+        let mut k = Kit::new("");
+        k.connect(1);
+        k.send_lines(1, "MULTI;CONFIG SET port 7001;EXEC");
+        assert_eq!(k.take(1), "+OK\r\n+QUEUED\r\n*1\r\n+OK\r\n");
+        let (io, _, _) = listens(&mut k).remove(0);
+        assert_eq!(k.node().config().settings().port, 7001);
+        k.input(
+            0,
+            Input::Listened {
+                io,
+                result: Err("Address already in use".into()),
+            },
+        );
+        assert_eq!(k.node().config().settings().port, 6379);
     }
 }

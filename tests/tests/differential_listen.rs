@@ -1,0 +1,77 @@
+//! CONFIG SET port / bind against a real redis-server 7.0: both move their listener at
+//! once (the old port refuses, the new one answers, connections already open stay),
+//! a port someone else holds fails with Redis's error and leaves the old listener and
+//! every value of the same CONFIG SET as they were.
+
+mod common;
+
+use std::net::{TcpListener, TcpStream};
+
+use common::{escape, free_port, Conn, Server};
+
+fn script(server: &Server, taken: u16) -> Vec<String> {
+    let mut t = Vec::new();
+    let mut c = server.conn();
+    let new_port = free_port();
+    let line = format!("CONFIG SET hz 20 port {new_port}");
+    t.push(format!("move -> {}", escape(&c.cmds(&line))));
+    t.push(format!("same conn -> {}", escape(&c.cmds("CONFIG GET hz"))));
+    t.push(format!(
+        "old port refuses -> {}",
+        TcpStream::connect(("127.0.0.1", server.port)).is_err()
+    ));
+    let mut moved = Conn::connect(new_port);
+    t.push(format!("new port -> {}", escape(&moved.cmds("PING"))));
+    // A port another process listens on: Redis's error, nothing changes.
+    let line = format!("CONFIG SET hz 30 port {taken}");
+    t.push(format!("taken -> {}", escape(&moved.cmds(&line))));
+    t.push(format!(
+        "hz kept -> {}",
+        escape(&moved.cmds("CONFIG GET hz"))
+    ));
+    let mut again = Conn::connect(new_port);
+    t.push(format!(
+        "still listening -> {}",
+        escape(&again.cmds("PING"))
+    ));
+    // bind: a list on the same port, then an address nobody has.
+    let r = moved.cmds("CONFIG SET bind 127.0.0.1");
+    t.push(format!("bind loopback -> {}", escape(&r)));
+    t.push(format!(
+        "after bind -> {}",
+        escape(&Conn::connect(new_port).cmds("PING"))
+    ));
+    let r = moved.cmds("CONFIG SET bind 10.254.254.254");
+    t.push(format!("bind unavailable -> {}", escape(&r)));
+    t.push(format!(
+        "bind kept -> {}",
+        escape(&Conn::connect(new_port).cmds("CONFIG GET bind"))
+    ));
+    // Put the port back so the Server's drop and readiness logic stay simple.
+    let line = format!("CONFIG SET port {}", server.port);
+    t.push(format!("back -> {}", escape(&moved.cmds(&line))));
+    t
+}
+
+#[test]
+fn config_set_port_and_bind_rebind_as_redis() {
+    if !common::require_redis_or_skip() {
+        return;
+    }
+    let holder = TcpListener::bind(("127.0.0.1", 0)).unwrap();
+    let taken = holder.local_addr().unwrap().port();
+    let redis = Server::redis(&[]);
+    let keel = Server::keel(&[]);
+    let want = script(&redis, taken);
+    let got = script(&keel, taken);
+    for (w, g) in want.iter().zip(&got) {
+        assert_eq!(w, g, "redis vs keel");
+    }
+    assert_eq!(want.len(), got.len());
+    assert!(want[0].ends_with("+OK\\r\\n"), "{want:?}");
+    assert!(
+        want[4].contains("Unable to listen on this port"),
+        "{want:?}"
+    );
+    assert!(want[9].contains("Failed to bind"), "{want:?}");
+}
