@@ -168,6 +168,7 @@ pub fn run_as(program: &str, args: Vec<String>) -> i32 {
             config.settings().syslog_facility,
         );
     }
+    adjust_open_files_limit(&mut config);
     tracing::info!("{}", banner::MONOTONIC_CLOCK);
     let port = config.settings().port;
     let addrs = match listen_addrs(&config) {
@@ -325,4 +326,72 @@ fn os_name() -> String {
         read("/proc/sys/kernel/osrelease"),
         std::env::consts::ARCH
     )
+}
+
+/// File descriptors Redis keeps for itself beyond one per client
+/// (`CONFIG_MIN_RESERVED_FDS`).
+const RESERVED_FDS: u64 = 32;
+
+/// Redis's `adjustOpenFilesLimit`: raises RLIMIT_NOFILE (soft and hard) to
+/// `maxclients` + 32, or to the highest value the OS allows below it (trying 16 fewer
+/// each time), and lowers `maxclients` to fit when it cannot; Redis's log lines.
+fn adjust_open_files_limit(config: &mut Config) {
+    let maxclients = config.settings().maxclients as u64;
+    let wanted = maxclients.saturating_add(RESERVED_FDS);
+    // SAFETY: getrlimit/setrlimit read and write the struct we own.
+    let mut limit: libc::rlimit = unsafe { std::mem::zeroed() };
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } == -1 {
+        let e = std::io::Error::last_os_error();
+        tracing::warn!("Unable to obtain the current NOFILE limit ({}), assuming 1024 and setting the max clients configuration accordingly.", strerror(&e));
+        set_maxclients(config, 1024 - RESERVED_FDS);
+        return;
+    }
+    let old = limit.rlim_cur;
+    if old >= wanted {
+        return;
+    }
+    let mut best = wanted;
+    let mut error = None;
+    while best > old {
+        let try_limit = libc::rlimit {
+            rlim_cur: best,
+            rlim_max: best,
+        };
+        if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &try_limit) } != -1 {
+            break;
+        }
+        error = Some(std::io::Error::last_os_error());
+        if best < 16 {
+            best = old;
+            break;
+        }
+        best -= 16;
+    }
+    best = best.max(old);
+    if best >= wanted {
+        tracing::info!(
+            "Increased maximum number of open files to {wanted} (it was originally set to {old})."
+        );
+        return;
+    }
+    if best <= RESERVED_FDS {
+        tracing::warn!("Your current 'ulimit -n' of {old} is not enough for the server to start. Please increase your open file limit to at least {wanted}. Exiting.");
+        std::process::exit(1);
+    }
+    let reduced = best - RESERVED_FDS;
+    let why = error.as_ref().map(strerror).unwrap_or_default();
+    tracing::warn!(
+        "You requested maxclients of {maxclients} requiring at least {wanted} max file descriptors."
+    );
+    tracing::warn!("Server can't set maximum open files to {wanted} because of OS error: {why}.");
+    tracing::warn!("Current maximum open files is {best}. maxclients has been reduced to {reduced} to compensate for low ulimit. If you need higher maxclients increase 'ulimit -n'.");
+    set_maxclients(config, reduced);
+}
+
+fn set_maxclients(config: &mut Config, maxclients: u64) {
+    let value = maxclients.to_string();
+    let pairs: [(&[u8], &[u8]); 1] = [(b"maxclients", value.as_bytes())];
+    if let Err(e) = config.set(&pairs) {
+        tracing::warn!("Could not lower maxclients to {maxclients}: {e}");
+    }
 }
