@@ -2342,6 +2342,36 @@ impl Config {
         pairs: &[(&[u8], &[u8])],
         client_is_local: bool,
     ) -> Result<Config, Vec<u8>> {
+        let protected_allowed = self
+            .settings
+            .enable_protected_configs
+            .allows(client_is_local);
+        self.prepare_set_inner(pairs, protected_allowed)
+    }
+
+    /// `prepare_set` of values the config file gives (a reload): protected directives
+    /// may change, as they may in the file; immutable ones may not.
+    pub fn prepare_set_from_file(&self, pairs: &[(&[u8], &[u8])]) -> Result<Config, Vec<u8>> {
+        self.prepare_set_inner(pairs, true)
+    }
+
+    /// The directives whose value differs in `other`: (name, value in `other` as
+    /// CONFIG GET renders it, whether CONFIG SET may change it), in table order.
+    pub fn differences(&self, other: &Config) -> Vec<(&'static str, String, Mutability)> {
+        let mut out = Vec::new();
+        for (idx, d) in DIRECTIVES.iter().enumerate() {
+            if self.values.get(idx) != other.values.get(idx) {
+                out.push((d.name, other.render(idx), d.mutability));
+            }
+        }
+        out
+    }
+
+    fn prepare_set_inner(
+        &self,
+        pairs: &[(&[u8], &[u8])],
+        protected_allowed: bool,
+    ) -> Result<Config, Vec<u8>> {
         // Redis's `'%s'` of a client argument: a C string, its bytes as sent.
         let failed = |name: &[u8], why: &str| {
             [
@@ -2352,10 +2382,6 @@ impl Config {
             ]
             .concat()
         };
-        let protected_allowed = self
-            .settings
-            .enable_protected_configs
-            .allows(client_is_local);
         // (directive index, table spelling matched, value)
         let mut resolved: Vec<(usize, &'static str, &[u8])> = Vec::with_capacity(pairs.len());
         let mut first_error: Option<Vec<u8>> = None;

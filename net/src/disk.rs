@@ -63,6 +63,10 @@ fn confine(path: &str) -> Option<PathBuf> {
 pub struct DiskFiles {
     dir: PathBuf,
     open: HashMap<PathBuf, File>,
+    /// The one absolute path allowed outside `dir`: the config file the server was
+    /// started with (CONFIG REWRITE, SIGHUP reload), with its temporary siblings
+    /// (`<file>.tmp-*`) for an atomic replace.
+    config_file: Option<PathBuf>,
 }
 
 impl DiskFiles {
@@ -70,7 +74,28 @@ impl DiskFiles {
         DiskFiles {
             dir,
             open: HashMap::new(),
+            config_file: None,
         }
+    }
+
+    /// Also allows the absolute `config_file` path (and `<config_file>.tmp-*`).
+    pub fn allow_config_file(&mut self, config_file: PathBuf) {
+        self.config_file = Some(config_file);
+    }
+
+    /// The key (and, joined to `dir`, the path) an operation's path names: a path
+    /// under `dir`, or the config file or one of its temporary siblings.
+    fn resolve(&self, path: &str) -> Option<PathBuf> {
+        if let Some(config_file) = &self.config_file {
+            let as_path = Path::new(path);
+            let sibling = config_file
+                .to_str()
+                .is_some_and(|c| path.starts_with(&format!("{c}.tmp-")) && !path.contains("/../"));
+            if as_path == config_file.as_path() || sibling {
+                return Some(as_path.to_path_buf());
+            }
+        }
+        confine(path)
     }
 
     /// Runs one operation to its end.
@@ -101,7 +126,9 @@ impl DiskFiles {
 
     fn try_execute(&mut self, op: &DiskOp) -> Result<Vec<u8>, Refusal> {
         let path = op.path();
-        let key = confine(path).ok_or_else(|| Refusal::Escapes(path.to_string()))?;
+        let key = self
+            .resolve(path)
+            .ok_or_else(|| Refusal::Escapes(path.to_string()))?;
         let full = self.dir.join(&key);
         let os = |e: io::Error| Refusal::Os(path.to_string(), e);
         match op {
@@ -137,7 +164,9 @@ impl DiskFiles {
                 None => File::open(&full).and_then(|f| f.sync_all()).map_err(os)?,
             },
             DiskOp::Rename { to, .. } => {
-                let to_key = confine(to).ok_or_else(|| Refusal::Escapes(to.clone()))?;
+                let to_key = self
+                    .resolve(to)
+                    .ok_or_else(|| Refusal::Escapes(to.clone()))?;
                 std::fs::rename(&full, self.dir.join(&to_key)).map_err(os)?;
                 // An open descriptor follows its file; the one `to` named is gone
                 // (unless it is the same file: renaming onto itself changes nothing).
@@ -228,6 +257,16 @@ pub struct DiskWorker {
 impl DiskWorker {
     /// Starts the thread over `dir`; `waker` is woken when completions wait.
     pub fn start(dir: PathBuf, waker: mio::Waker) -> io::Result<DiskWorker> {
+        DiskWorker::start_with_config_file(dir, None, waker)
+    }
+
+    /// `start`, also allowing the absolute path of the config file (see
+    /// [`DiskFiles::allow_config_file`]).
+    pub fn start_with_config_file(
+        dir: PathBuf,
+        config_file: Option<PathBuf>,
+        waker: mio::Waker,
+    ) -> io::Result<DiskWorker> {
         let (job_tx, job_rx) = mpsc::channel::<Job>();
         let (done_tx, done_rx) = mpsc::channel::<Completion>();
         let wake_pending = Arc::new(AtomicBool::new(false));
@@ -236,6 +275,9 @@ impl DiskWorker {
             .name("disk".into())
             .spawn(move || {
                 let mut files = DiskFiles::new(dir);
+                if let Some(config_file) = config_file {
+                    files.allow_config_file(config_file);
+                }
                 while let Ok(job) = job_rx.recv() {
                     let result = files.execute(&job.op);
                     let completion = Completion { io: job.io, result };

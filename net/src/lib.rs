@@ -1066,7 +1066,11 @@ impl Reactor {
             &self.driven.node.config().settings().dir,
         ))?;
         let waker = mio::Waker::new(self.poll.registry(), DISK_TOKEN)?;
-        DiskWorker::start(dir, waker)
+        // The config file (INFO's config_file, absolute) may live outside `dir`.
+        let config_file = Some(&self.process_template.config_file)
+            .filter(|f| f.starts_with('/'))
+            .map(std::path::PathBuf::from);
+        DiskWorker::start_with_config_file(dir, config_file, waker)
     }
 
     /// Hands memory to the lazyfree thread; drops it here only if that thread could

@@ -103,7 +103,18 @@ pub fn run_as(program: &str, args: Vec<String>) -> i32 {
         eprint!("{e}");
         return 1;
     }
+    let base_config = config.clone();
     let mut read_include = |path: &str| std::fs::read_to_string(path).map_err(|e| e.to_string());
+    // What the file alone says, for SIGHUP to compare a new reading with.
+    let file_config = match (&config_path, &file_text) {
+        (Some(_), Some(text)) if !read_stdin => {
+            let mut c = base_config.clone();
+            c.apply_text_with_includes(text, &mut read_include)
+                .ok()
+                .map(|_| c)
+        }
+        _ => None,
+    };
     let joined = join_config_text(file_text.as_deref(), &args_text);
     let ignored = match config.apply_text_with_includes(&joined, &mut read_include) {
         Ok(ignored) => ignored,
@@ -196,6 +207,15 @@ pub fn run_as(program: &str, args: Vec<String>) -> i32 {
             return 1;
         }
     };
+    if let (Some(file_config), Some(path)) = (file_config, &config_path) {
+        if let Ok(absolute) = std::fs::canonicalize(path) {
+            reactor.node_mut().set_config_file(
+                absolute.display().to_string(),
+                base_config,
+                file_config,
+            );
+        }
+    }
     reactor.set_process_info(ProcessInfo {
         os: os_name(),
         process_id: pid,

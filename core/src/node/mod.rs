@@ -10,6 +10,7 @@ mod blocked;
 mod cron;
 mod dispatch;
 mod evict;
+mod reload;
 
 use rand::{RngCore, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -38,6 +39,8 @@ pub struct Node {
     last_now: Now,
     next_client_id: u64,
     next_tick_mono_ms: u64,
+    /// The config file SIGHUP re-reads (`reload`).
+    reload: reload::ReloadState,
 }
 
 impl Node {
@@ -56,6 +59,7 @@ impl Node {
             last_now: now,
             next_client_id: 1,
             next_tick_mono_ms: now.mono_ms,
+            reload: reload::ReloadState::default(),
         };
         node.server
             .observe
@@ -219,7 +223,11 @@ impl Node {
             Input::ConnectFailed { conn, error } => {
                 self.on_unknown_outbound(conn, &format!("failed ({error})"))
             }
-            Input::Disk { io, result } => self.on_disk_completion(io, result),
+            Input::Disk { io, result } => {
+                if !self.reload_read_done(now, io, &result) {
+                    self.on_disk_completion(io, result)
+                }
+            }
             Input::Listened { io, result } => self.on_listened(now, io, result),
             Input::Signal(signal) => self.on_signal(signal),
             Input::Data { conn, bytes } => {
@@ -409,8 +417,8 @@ impl Node {
     /// so it is immediate), SIGHUP is ignored.
     fn on_signal(&mut self, signal: Signal) {
         match signal {
-            // Redis ignores SIGHUP (SIG_IGN) and logs nothing.
-            Signal::Hangup => {}
+            // Redis ignores SIGHUP; keel reloads its config file (`reload`).
+            Signal::Hangup => self.start_reload(),
             Signal::Terminate | Signal::Interrupt => {
                 if self.server.shutting_down {
                     return;
