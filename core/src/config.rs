@@ -1296,6 +1296,25 @@ pub fn parse_config_text(text: &str) -> Result<Vec<ConfigLine>, ConfigFileError>
     Ok(out)
 }
 
+/// Redis's `rewriteConfigFormatMemory`: the biggest of gb, mb, kb that divides it.
+fn memory_text(bytes: i64) -> String {
+    const KB: i64 = 1024;
+    if bytes != 0 && bytes % (KB * KB * KB) == 0 {
+        format!("{}gb", bytes / (KB * KB * KB))
+    } else if bytes != 0 && bytes % (KB * KB) == 0 {
+        format!("{}mb", bytes / (KB * KB))
+    } else if bytes != 0 && bytes % KB == 0 {
+        format!("{}kb", bytes / KB)
+    } else {
+        bytes.to_string()
+    }
+}
+
+/// The canonical name of a directive (an alias's target), if it is one.
+pub fn canonical_name(name: &[u8]) -> Option<&'static str> {
+    find(name).and_then(|(idx, _)| DIRECTIVES.get(idx)).map(|d| d.name)
+}
+
 /// Appends `bytes` quoted like Redis's `sdscatrepr`.
 fn push_repr(out: &mut String, bytes: &[u8]) {
     out.push('"');
@@ -2489,6 +2508,91 @@ impl Config {
             }
         }
         Ok(())
+    }
+
+    /// What CONFIG REWRITE writes for each directive, in table order, as Redis 7.0's
+    /// `rewriteConfig*Option` functions do: (canonical name, lines, each with whether it
+    /// must be written even if the file lacks it — its value is not the default).
+    /// An empty list marks the directive processed with nothing to write (Redis's NULL
+    /// strings, no `replicaof`): its old lines are blanked.
+    pub fn rewrite_plan(&self) -> Vec<(&'static str, Vec<(String, bool)>)> {
+        let defaults = Config::default();
+        let mut plan = Vec::with_capacity(DIRECTIVES.len());
+        for (idx, d) in DIRECTIVES.iter().enumerate() {
+            let (Some(value), default) = (self.values.get(idx), defaults.values.get(idx)) else {
+                continue;
+            };
+            let force = Some(value) != default;
+            let name = d.name;
+            let one = |text: String| vec![(format!("{name} {text}"), force)];
+            let lines = match (value, d.kind) {
+                (Value::Num(n), Kind::Memory { percent, .. }) => {
+                    if percent && *n < 0 {
+                        one(format!("{}%", n.unsigned_abs()))
+                    } else {
+                        one(memory_text(*n))
+                    }
+                }
+                (Value::Text(t), Kind::Special(Special::Dir)) => {
+                    let mut q = String::new();
+                    push_repr(&mut q, t);
+                    vec![(format!("{name} {q}"), true)]
+                }
+                (Value::Text(t), _) => {
+                    // Redis's NULL strings (unset, default NULL) are not written.
+                    if t.is_empty() && !force && name != "logfile" {
+                        Vec::new()
+                    } else {
+                        let mut q = String::new();
+                        push_repr(&mut q, t);
+                        one(q)
+                    }
+                }
+                (Value::Save(points), _) => {
+                    if points.is_empty() {
+                        vec![(format!("{name} \"\""), force)]
+                    } else {
+                        points
+                            .iter()
+                            .map(|p| (format!("{name} {} {}", p.after_secs, p.min_changes), force))
+                            .collect()
+                    }
+                }
+                (Value::Obuf(limits), _) => {
+                    let default_limits = match default {
+                        Some(Value::Obuf(l)) => *l,
+                        _ => Default::default(),
+                    };
+                    CLIENT_CLASSES
+                        .iter()
+                        .zip(limits.iter().zip(default_limits.iter()))
+                        .map(|(class, (l, dl))| {
+                            (
+                                format!(
+                                    "{name} {class} {} {} {}",
+                                    memory_text(l.hard_limit_bytes as i64),
+                                    memory_text(l.soft_limit_bytes as i64),
+                                    l.soft_limit_secs
+                                ),
+                                l != dl,
+                            )
+                        })
+                        .collect()
+                }
+                (Value::Notify(_), _) => {
+                    let mut q = String::new();
+                    push_repr(&mut q, self.render(idx).as_bytes());
+                    one(q)
+                }
+                (Value::ReplicaOf(None), _) => Vec::new(),
+                // Redis 7.0 always writes these (`dir` is the working directory; the
+                // percentiles' default comparison never matches).
+                (Value::Percentiles(_), _) => vec![(format!("{name} {}", self.render(idx)), true)],
+                _ => one(self.render(idx)),
+            };
+            plan.push((name, lines));
+        }
+        plan
     }
 
     /// Records the absolute directory the server chdir()ed to, so CONFIG GET dir shows it

@@ -19,6 +19,7 @@ mod node;
 
 // What drivers, the simulator and the tests read beside the node.
 pub mod config;
+pub mod config_rewrite;
 pub mod digest;
 pub mod keyspace;
 pub mod mutants;
