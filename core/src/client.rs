@@ -57,9 +57,9 @@ pub struct Client {
     /// Its command waits for a CLIENT PAUSE to end (Redis's `BLOCKED_POSTPONE`): the
     /// command and what follows stay in the query buffer, run again when it ends.
     pub postponed: bool,
-    /// Waits for the driver to open new listeners (CONFIG SET bind/port): its reply
-    /// and what follows in its query buffer wait meanwhile.
-    pub awaiting_listen: bool,
+    /// Waits for the driver (new listeners for CONFIG SET bind/port, the file work of
+    /// CONFIG REWRITE): its reply and what follows in its query buffer wait meanwhile.
+    pub awaiting_driver: bool,
     /// Blocking commands answer at once as if timed out (MULTI/EXEC, scripts).
     pub deny_blocking: bool,
     /// Inside MULTI (`CLIENT_MULTI`): the queued commands. Still Some while EXEC runs
@@ -120,7 +120,7 @@ impl Client {
             is_local: false,
             blocked: false,
             postponed: false,
-            awaiting_listen: false,
+            awaiting_driver: false,
             deny_blocking: false,
             multi: None,
             subs: ClientSubs::default(),

@@ -1312,7 +1312,9 @@ fn memory_text(bytes: i64) -> String {
 
 /// The canonical name of a directive (an alias's target), if it is one.
 pub fn canonical_name(name: &[u8]) -> Option<&'static str> {
-    find(name).and_then(|(idx, _)| DIRECTIVES.get(idx)).map(|d| d.name)
+    find(name)
+        .and_then(|(idx, _)| DIRECTIVES.get(idx))
+        .map(|d| d.name)
 }
 
 /// Appends `bytes` quoted like Redis's `sdscatrepr`.

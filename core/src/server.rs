@@ -179,6 +179,8 @@ pub struct Server {
     pub pause_relaxed: bool,
     /// A CONFIG SET of `bind`/`port` waiting for the driver's `Input::Listened`.
     pub pending_listen: Option<PendingListen>,
+    /// CONFIG REWRITE in progress (`Node::rewrite_step` drives it).
+    pub rewrite: Option<Rewrite>,
     /// The next disk operation id (`draw_io_id`); one counter for every subsystem
     /// that touches the disk, so ids never repeat in a node's life.
     next_io_id: u64,
@@ -210,6 +212,7 @@ impl Server {
             pause: None,
             pause_relaxed: false,
             pending_listen: None,
+            rewrite: None,
         }
     }
 
@@ -292,4 +295,31 @@ pub enum ListenOutcome {
     /// Inside EXEC, which cannot wait: the change was applied and answered at once;
     /// a failed listen puts back these `bind` and `port` values and logs it.
     Undo { bind: String, port: String },
+}
+
+/// A CONFIG REWRITE in progress: one disk operation at a time, each started when the
+/// one before is answered, so a failure stops before the rename.
+#[derive(Debug)]
+pub struct Rewrite {
+    /// The operation in flight.
+    pub io: crate::io::IoId,
+    /// The client waiting for the answer (None inside EXEC: answered already).
+    pub conn: Option<crate::io::ConnId>,
+    /// The config file (absolute) and the temporary file beside it.
+    pub path: String,
+    pub tmp: String,
+    pub step: RewriteStep,
+    /// Set once a step failed: the temporary file is being removed.
+    pub failed: Option<crate::io::DiskError>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RewriteStep {
+    Reading,
+    Opening(Vec<u8>),
+    Writing,
+    Syncing,
+    Closing,
+    Renaming,
+    Cleaning,
 }

@@ -28,8 +28,55 @@ static CONFIG_SUBCOMMANDS: &[CommandSpec] = &[
         [ADMIN, NOSCRIPT, LOADING, STALE],
         config_resetstat
     ),
+    cmd!(
+        "rewrite",
+        2,
+        [ADMIN, NOSCRIPT, LOADING, STALE],
+        config_rewrite
+    ),
     cmd!("set", -4, [ADMIN, NOSCRIPT, LOADING, STALE], config_set),
 ];
+
+/// CONFIG REWRITE: the node reads the file, builds the new text
+/// (`crate::config_rewrite`) and replaces the file atomically through the driver
+/// (`Node::rewrite_step`); the client is answered when that is done. Inside EXEC,
+/// which cannot wait, it is answered `+OK` at once and a failure is only logged.
+fn config_rewrite(ctx: &mut Ctx<'_>, _argv: &Argv<'_>) {
+    let path = ctx.server.process.config_file.clone();
+    if path.is_empty() {
+        ctx.out()
+            .error("ERR The server is running without a config file");
+        return;
+    }
+    if ctx.server.rewrite.is_some() {
+        ctx.out()
+            .error("ERR Rewriting config file: another rewrite is in progress");
+        return;
+    }
+    let io = ctx.server.draw_io_id();
+    let waiting = ctx.client.multi.is_none();
+    if waiting {
+        ctx.client.awaiting_driver = true;
+    } else {
+        ctx.out().ok();
+    }
+    ctx.server.rewrite = Some(crate::server::Rewrite {
+        io,
+        conn: waiting.then_some(ctx.client.conn),
+        tmp: format!("{path}.tmp-{}", io.0),
+        path: path.clone(),
+        step: crate::server::RewriteStep::Reading,
+        failed: None,
+    });
+    ctx.server.effects.push_back(Effect::Disk {
+        io,
+        op: crate::io::DiskOp::Read {
+            path,
+            offset: 0,
+            len: 64 * 1024 * 1024,
+        },
+    });
+}
 
 fn time(ctx: &mut Ctx<'_>, _argv: &Argv<'_>) {
     let ms = ctx.now.wall_ms;
@@ -150,7 +197,7 @@ fn config_set_listeners(ctx: &mut Ctx<'_>, next: crate::config::Config, pairs: &
         ctx.out().ok();
         undo
     } else {
-        ctx.client.awaiting_listen = true;
+        ctx.client.awaiting_driver = true;
         ListenOutcome::Commit(Box::new(next))
     };
     ctx.server.pending_listen = Some(PendingListen {

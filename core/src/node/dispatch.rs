@@ -85,7 +85,7 @@ impl Node {
             && !self.server.shutting_down
             && !client.blocked
             && !client.postponed
-            && !client.awaiting_listen
+            && !client.awaiting_driver
         {
             let limits = ParseLimits {
                 proto_max_bulk_len_bytes: proto_max,

@@ -224,7 +224,8 @@ impl Node {
                 self.on_unknown_outbound(conn, &format!("failed ({error})"))
             }
             Input::Disk { io, result } => {
-                if !self.reload_read_done(now, io, &result) {
+                if !self.reload_read_done(now, io, &result) && !self.rewrite_step(now, io, &result)
+                {
                     self.on_disk_completion(io, result)
                 }
             }
@@ -401,7 +402,7 @@ impl Node {
         };
         let conn = pending.conn;
         let answered = self.clients.table.with_mut(&conn, |c| {
-            c.awaiting_listen = false;
+            c.awaiting_driver = false;
             match &reply {
                 Some(Ok(())) => c.out.ok(),
                 Some(Err(error)) => c.out.error_bytes(error),

@@ -183,3 +183,154 @@ impl Node {
         self.config_changed();
     }
 }
+
+/// Redis's `strerror` text for what the driver reports.
+fn strerror(e: crate::io::DiskError) -> &'static str {
+    match e {
+        crate::io::DiskError::Io => "Input/output error",
+        crate::io::DiskError::NoSpace => "No space left on device",
+        crate::io::DiskError::NotFound => "No such file or directory",
+    }
+}
+
+impl Node {
+    /// A disk completion for CONFIG REWRITE: runs its next step (read the file, open
+    /// the temporary file, write, fsync, close, rename over the file; on a failure
+    /// remove the temporary file) and answers the client at the end. True when `io`
+    /// was the rewrite's.
+    pub(super) fn rewrite_step(&mut self, now: Now, io: IoId, result: &DiskResult) -> bool {
+        use crate::server::RewriteStep;
+        let Some(mut job) = self.server.rewrite.take_if(|r| r.io == io) else {
+            return false;
+        };
+        let outcome: Result<Vec<u8>, crate::io::DiskError> = match result {
+            DiskResult::Done { read } => Ok(read.clone()),
+            DiskResult::Failed(e) => Err(*e),
+        };
+        let next = match (&job.step, outcome) {
+            // A vanished file is rewritten whole, as Redis does (ENOENT reads empty).
+            (RewriteStep::Reading, Ok(read)) => Some(self.rewrite_content(&read)),
+            (RewriteStep::Reading, Err(crate::io::DiskError::NotFound)) => {
+                Some(self.rewrite_content(b""))
+            }
+            (RewriteStep::Reading, Err(e)) => {
+                self.finish_rewrite(now, job.conn, Err(e));
+                return true;
+            }
+            (RewriteStep::Cleaning, _) => {
+                let failed = job.failed.unwrap_or(crate::io::DiskError::Io);
+                self.finish_rewrite(now, job.conn, Err(failed));
+                return true;
+            }
+            (RewriteStep::Renaming, Ok(_)) => {
+                self.finish_rewrite(now, job.conn, Ok(()));
+                return true;
+            }
+            (_, Err(e)) => {
+                job.failed = Some(e);
+                job.step = RewriteStep::Cleaning;
+                self.submit_rewrite_op(
+                    job,
+                    DiskOp::Remove {
+                        path: String::new(),
+                    },
+                );
+                return true;
+            }
+            (_, Ok(_)) => None,
+        };
+        let tmp = job.tmp.clone();
+        let (step, op) = match (
+            std::mem::replace(&mut job.step, RewriteStep::Cleaning),
+            next,
+        ) {
+            (RewriteStep::Reading, Some(content)) => (
+                RewriteStep::Opening(content),
+                DiskOp::Open {
+                    path: tmp,
+                    create: true,
+                    truncate: true,
+                },
+            ),
+            (RewriteStep::Opening(content), _) => (
+                RewriteStep::Writing,
+                DiskOp::Append {
+                    path: tmp,
+                    bytes: content,
+                },
+            ),
+            (RewriteStep::Writing, _) => (RewriteStep::Syncing, DiskOp::Fsync { path: tmp }),
+            (RewriteStep::Syncing, _) => (RewriteStep::Closing, DiskOp::Close { path: tmp }),
+            (RewriteStep::Closing, _) => (
+                RewriteStep::Renaming,
+                DiskOp::Rename {
+                    from: tmp,
+                    to: job.path.clone(),
+                },
+            ),
+            (other, _) => (other, DiskOp::Remove { path: tmp }),
+        };
+        job.step = step;
+        self.submit_rewrite_op(job, op);
+        true
+    }
+
+    /// The new file text over the old one's bytes.
+    fn rewrite_content(&self, old: &[u8]) -> Vec<u8> {
+        let old = String::from_utf8_lossy(old);
+        crate::config_rewrite::rewrite(&self.server.config, &old).into_bytes()
+    }
+
+    /// Sends the job's next operation (a `Remove` with no path removes its temporary
+    /// file).
+    fn submit_rewrite_op(&mut self, mut job: crate::server::Rewrite, op: DiskOp) {
+        let op = match op {
+            DiskOp::Remove { path } if path.is_empty() => DiskOp::Remove {
+                path: job.tmp.clone(),
+            },
+            other => other,
+        };
+        let io = self.server.draw_io_id();
+        job.io = io;
+        self.server.rewrite = Some(job);
+        self.server.effects.push_back(Effect::Disk { io, op });
+    }
+
+    fn finish_rewrite(
+        &mut self,
+        now: Now,
+        conn: Option<crate::io::ConnId>,
+        result: Result<(), crate::io::DiskError>,
+    ) {
+        match result {
+            Ok(()) => self.server.log(
+                LogLevel::Warning,
+                "CONFIG REWRITE executed with success.".into(),
+            ),
+            Err(e) => self.server.log(
+                LogLevel::Warning,
+                format!("CONFIG REWRITE failed: {}", strerror(e)),
+            ),
+        }
+        let Some(conn) = conn else {
+            return;
+        };
+        let answered = self.clients.table.with_mut(&conn, |c| {
+            c.awaiting_driver = false;
+            match result {
+                Ok(()) => c.out.ok(),
+                Err(e) => c
+                    .out
+                    .error(&format!("ERR Rewriting config file: {}", strerror(e))),
+            }
+        });
+        if let Err(e) = result {
+            self.server.stats.total_error_replies += 1;
+            let text = format!("ERR Rewriting config file: {}", strerror(e));
+            self.server.observe.count_error(text.as_bytes());
+        }
+        if answered.is_some() {
+            self.on_data(now, conn, &[]);
+        }
+    }
+}
