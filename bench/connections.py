@@ -31,11 +31,20 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
+    """A port below the ephemeral range: the held connections' own ports come from
+    that range, and a server port among them collides with one of them."""
+    import random
+    for _ in range(1000):
+        port = random.randrange(20000, 32000)
+        s = socket.socket()
+        try:
+            s.bind(("127.0.0.1", port))
+            return port
+        except OSError:
+            continue
+        finally:
+            s.close()
+    raise RuntimeError("no free port below 32000")
 
 
 def call(sock, *args):
@@ -60,9 +69,8 @@ def read_reply(sock):
     return head
 
 
-def info_field(port, section, field):
-    with socket.create_connection(("127.0.0.1", port)) as s:
-        text = call(s, "INFO", section).decode()
+def info_field(sock, section, field):
+    text = call(sock, "INFO", section).decode()
     for line in text.splitlines():
         if line.startswith(field + ":"):
             return line.split(":", 1)[1]
@@ -115,9 +123,8 @@ def percentile(sorted_values, p):
     return sorted_values[k]
 
 
-def ping_latencies_us(port, n):
-    with socket.create_connection(("127.0.0.1", port)) as s:
-        s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+def ping_latencies_us(s, n):
+    if True:
         out = []
         for _ in range(n):
             t0 = time.perf_counter_ns()
@@ -134,25 +141,30 @@ def run(name, argv, args):
     port = free_port()
     work = tempfile.mkdtemp(prefix=f"keel-conns-{name}-")
     log_path = os.path.join(work, "server.log")
-    cmd = argv + ["--port", str(port), "--save", "", "--appendonly", "no",
+    cmd = argv + ["--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
                   "--maxclients", "100000", "--dir", work, "--logfile", log_path]
     if name == "redis":
         cmd += ["--daemonize", "no"]
     server = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
     try:
-        for _ in range(500):
+        for _ in range(3000):
             try:
                 socket.create_connection(("127.0.0.1", port)).close()
                 break
             except OSError:
                 time.sleep(0.01)
-        maxclients = info_field(port, "clients", "maxclients")
+        # Both measuring connections are opened first: at maxclients no more come in.
+        admin = socket.create_connection(("127.0.0.1", port))
+        pinger = socket.create_connection(("127.0.0.1", port))
+        pinger.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        maxclients = int(info_field(admin, "clients", "maxclients"))
+        count = min(args.count, maxclients - 2)
         rss0 = rss_bytes(server.pid)
-        used0 = int(info_field(port, "memory", "used_memory"))
-        base_p = ping_latencies_us(port, args.pings)
+        used0 = int(info_field(admin, "memory", "used_memory"))
+        base_p = ping_latencies_us(pinger, args.pings)
 
-        per = [args.count // args.workers] * args.workers
-        per[0] += args.count - sum(per)
+        per = [count // args.workers] * args.workers
+        per[0] += count - sum(per)
         ready = [mp.Event() for _ in per]
         release = mp.Event()
         results = mp.Queue()
@@ -160,7 +172,7 @@ def run(name, argv, args):
         t0 = time.time()
         for i, n in enumerate(per):
             src = f"127.0.{1 + i // 250}.{2 + i % 250}"
-            p = mp.Process(target=worker, args=(port, src, n, ready[i], release, results))
+            p = mp.Process(target=worker, args=(port, src, n, ready[i], release, results), daemon=True)
             p.start()
             procs.append(p)
         for e in ready:
@@ -173,19 +185,21 @@ def run(name, argv, args):
                 errors.append(err)
         open_secs = time.time() - t0
         time.sleep(1.0)
-        held = int(info_field(port, "clients", "connected_clients")) - 1
+        held = int(info_field(admin, "clients", "connected_clients")) - 2
         rss1 = rss_bytes(server.pid)
-        used1 = int(info_field(port, "memory", "used_memory"))
-        lat = ping_latencies_us(port, args.pings)
+        used1 = int(info_field(admin, "memory", "used_memory"))
+        lat = ping_latencies_us(pinger, args.pings)
         release.set()
         for p in procs:
             p.join()
+        admin.close()
+        pinger.close()
         with open(log_path) as f:
             limit_lines = [l.strip() for l in f if "maxclients" in l or "open files" in l]
         per_conn_rss = (rss1 - rss0) / held if held else float("nan")
         per_conn_used = (used1 - used0) / held if held else float("nan")
-        print(f"== {name}: maxclients {maxclients}; asked {args.count}, workers opened "
-              f"{opened} in {open_secs:.1f} s, server holds {held}")
+        print(f"== {name}: asked {args.count}; the server's maxclients is {maxclients}, so "
+              f"{count} were opened ({opened} connected in {open_secs:.1f} s); it holds {held}")
         for l in limit_lines:
             print(f"   server log: {l}")
         for e in errors[:5]:
