@@ -141,7 +141,7 @@ def run(name, argv, args):
     port = free_port()
     work = tempfile.mkdtemp(prefix=f"keel-conns-{name}-")
     log_path = os.path.join(work, "server.log")
-    cmd = argv + ["--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+    cmd = argv + ["--port", str(port), "--bind", "127.0.0.1", "--protected-mode", "no", "--save", "", "--appendonly", "no",
                   "--maxclients", "100000", "--dir", work, "--logfile", log_path]
     if name == "redis":
         cmd += ["--daemonize", "no"]
