@@ -723,7 +723,9 @@ impl Reactor {
                 listener: keel_core::Listener::Client,
                 peer: peer.to_string(),
                 local,
-                peer_is_loopback: peer.ip().is_loopback(),
+                // Redis 7.0 counts only these two as local (protected mode,
+                // `enable-debug-command local`): 127.0.0.2 is not.
+                peer_is_loopback: matches!(peer.ip().to_string().as_str(), "127.0.0.1" | "::1"),
             };
             self.driven.handle(now, input);
             self.execute_effects();

@@ -717,7 +717,7 @@ pub static REDIS_DOCS: &[CommandDocs] = &[
         history: &[],
         args: &[],
         acl_categories: flags!(AclCategories: NONE),
-        tips: &["request_policy:all_nodes", "response_policy:all_succeeded"],
+        tips: &[],
         key_specs: &[],
     },
     CommandDocs {
