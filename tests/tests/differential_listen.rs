@@ -75,3 +75,68 @@ fn config_set_port_and_bind_rebind_as_redis() {
     );
     assert!(want[9].contains("Failed to bind"), "{want:?}");
 }
+
+/// Protected mode counts only 127.0.0.1 and ::1 as local in Redis 7.0: a client from
+/// another loopback address (127.0.0.2) is denied by both.
+#[test]
+fn protected_mode_counts_only_127_0_0_1_as_local() {
+    if !common::require_redis_or_skip() {
+        return;
+    }
+    let redis = Server::redis(&["--bind", "127.0.0.1"]);
+    let keel = Server::keel(&["--bind", "127.0.0.1"]);
+    let from = |port: u16, source: [u8; 4]| -> String {
+        use std::io::Read;
+        let mut stream = socket2_free_connect(source, port);
+        let mut reply = Vec::new();
+        let mut chunk = [0u8; 4096];
+        while !reply.ends_with(b"\r\n") {
+            match stream.read(&mut chunk) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => reply.extend_from_slice(&chunk[..n]),
+            }
+        }
+        escape(&reply[..reply.len().min(40)])
+    };
+    for source in [[127, 0, 0, 2], [127, 0, 0, 1]] {
+        let want = from(redis.port, source);
+        let got = from(keel.port, source);
+        assert_eq!(want, got, "from {source:?}");
+    }
+}
+
+/// A TCP connection from `source` to 127.0.0.1:`port`, sending a PING.
+fn socket2_free_connect(source: [u8; 4], port: u16) -> TcpStream {
+    use std::io::Write;
+    use std::os::fd::FromRawFd;
+    // SAFETY: a fresh socket we own, bound and connected with plain libc calls.
+    unsafe {
+        let fd = libc::socket(libc::AF_INET, libc::SOCK_STREAM, 0);
+        assert!(fd >= 0);
+        let addr = |ip: [u8; 4], port: u16| libc::sockaddr_in {
+            sin_family: libc::AF_INET as libc::sa_family_t,
+            sin_port: port.to_be(),
+            sin_addr: libc::in_addr {
+                s_addr: u32::from_ne_bytes(ip),
+            },
+            sin_zero: [0; 8],
+        };
+        let len = std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t;
+        let local = addr(source, 0);
+        assert_eq!(
+            libc::bind(fd, &local as *const _ as *const libc::sockaddr, len),
+            0
+        );
+        let remote = addr([127, 0, 0, 1], port);
+        assert_eq!(
+            libc::connect(fd, &remote as *const _ as *const libc::sockaddr, len),
+            0
+        );
+        let mut stream = TcpStream::from_raw_fd(fd);
+        stream
+            .set_read_timeout(Some(std::time::Duration::from_secs(5)))
+            .unwrap();
+        stream.write_all(b"PING\r\n").unwrap();
+        stream
+    }
+}
