@@ -179,6 +179,9 @@ pub struct Server {
     pub pause_relaxed: bool,
     /// A CONFIG SET of `bind`/`port` waiting for the driver's `Input::Listened`.
     pub pending_listen: Option<PendingListen>,
+    /// The process's open-files limit, as the driver raised it (None: not known);
+    /// CONFIG SET maxclients must fit in it, 32 descriptors kept aside, as in Redis.
+    pub open_files_limit: Option<u64>,
     /// CONFIG REWRITE in progress (`Node::rewrite_step` drives it).
     pub rewrite: Option<Rewrite>,
     /// The next disk operation id (`draw_io_id`); one counter for every subsystem
@@ -213,6 +216,7 @@ impl Server {
             pause_relaxed: false,
             pending_listen: None,
             rewrite: None,
+            open_files_limit: None,
         }
     }
 

@@ -207,6 +207,9 @@ pub fn run_as(program: &str, args: Vec<String>) -> i32 {
             return 1;
         }
     };
+    if let Some(limit) = open_files_limit() {
+        reactor.node_mut().set_open_files_limit(limit);
+    }
     if let (Some(file_config), Some(path)) = (file_config, &config_path) {
         if let Ok(absolute) = std::fs::canonicalize(path) {
             reactor.node_mut().set_config_file(
@@ -406,6 +409,26 @@ fn adjust_open_files_limit(config: &mut Config) {
     tracing::warn!("Server can't set maximum open files to {wanted} because of OS error: {why}.");
     tracing::warn!("Current maximum open files is {best}. maxclients has been reduced to {reduced} to compensate for low ulimit. If you need higher maxclients increase 'ulimit -n'.");
     set_maxclients(config, reduced);
+}
+
+/// The open-files limit now (the soft one; the hard one raised to when it is higher,
+/// so a later CONFIG SET maxclients may use what Redis would raise to then).
+fn open_files_limit() -> Option<u64> {
+    // SAFETY: getrlimit/setrlimit read and write the struct we own.
+    let mut limit: libc::rlimit = unsafe { std::mem::zeroed() };
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } == -1 {
+        return None;
+    }
+    if limit.rlim_cur < limit.rlim_max {
+        let raised = libc::rlimit {
+            rlim_cur: limit.rlim_max,
+            rlim_max: limit.rlim_max,
+        };
+        if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &raised) } == 0 {
+            return Some(limit.rlim_max);
+        }
+    }
+    Some(limit.rlim_cur)
 }
 
 fn set_maxclients(config: &mut Config, maxclients: u64) {

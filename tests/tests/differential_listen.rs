@@ -140,3 +140,23 @@ fn socket2_free_connect(source: [u8; 4], port: u16) -> TcpStream {
         stream
     }
 }
+
+/// CONFIG SET maxclients beyond what the open-files limit allows is refused with
+/// Redis's error naming how many would fit; within it, it is taken.
+#[test]
+fn config_set_maxclients_checks_the_open_files_limit_as_redis() {
+    if !common::require_redis_or_skip() {
+        return;
+    }
+    let redis = Server::redis(&[]);
+    let keel = Server::keel(&[]);
+    let (mut r, mut k) = (redis.conn(), keel.conn());
+    for line in [
+        "CONFIG SET maxclients 1000000",
+        "CONFIG GET maxclients",
+        "CONFIG SET maxclients 100 hz 20",
+        "CONFIG GET maxclients",
+    ] {
+        assert_eq!(escape(&r.cmds(line)), escape(&k.cmds(line)), "{line}");
+    }
+}

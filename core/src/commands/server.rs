@@ -152,6 +152,28 @@ fn config_set(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
             return;
         }
     };
+    // Redis's updateMaxclients: more clients than the descriptors the process may
+    // open (32 kept aside) is refused, naming how many would fit.
+    let wanted = next.settings().maxclients as u64;
+    if let Some(limit) = ctx.server.open_files_limit {
+        let fits = limit.saturating_sub(32);
+        if wanted != ctx.server.config.settings().maxclients as u64 && wanted > fits {
+            let name = pairs
+                .iter()
+                .map(|(n, _)| *n)
+                .find(|n| crate::config::canonical_name(n) == Some("maxclients"))
+                .unwrap_or(b"maxclients");
+            let error = [
+                &b"ERR CONFIG SET failed (possibly related to argument '"[..],
+                crate::util::c_str(name),
+                b"') - The operating system is not able to handle the specified number of clients, try with ",
+                fits.to_string().as_bytes(),
+            ]
+            .concat();
+            ctx.out().error_format_bytes(&error);
+            return;
+        }
+    }
     // Port 0 listens nowhere in Redis; keel keeps the listeners it has.
     if ctx.server.config.listener_differs(&next) && next.settings().port != 0 {
         config_set_listeners(ctx, next, &pairs);

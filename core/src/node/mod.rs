@@ -169,6 +169,11 @@ impl Node {
         self.server.observe.set_clock(clock);
     }
 
+    /// The open-files limit the driver runs under (CONFIG SET maxclients checks it).
+    pub fn set_open_files_limit(&mut self, limit: u64) {
+        self.server.open_files_limit = Some(limit);
+    }
+
     pub fn set_rss_bytes(&mut self, rss: u64) {
         self.server.rss_bytes = Some(rss);
     }
