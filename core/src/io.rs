@@ -59,7 +59,8 @@ pub enum CloseReason {
 }
 
 /// Signals a driver passes on. The node decides what they mean (SIGTERM and SIGINT
-/// schedule a shutdown as Redis's do; SIGHUP is logged and ignored).
+/// schedule a shutdown as Redis's do; SIGHUP reloads the config file, which Redis
+/// ignores).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Signal {
     Terminate,
