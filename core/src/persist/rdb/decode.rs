@@ -199,11 +199,11 @@ fn collection_full(cur: &Cur<'_>, what: &str) -> Stop {
 pub(crate) fn read_value(
     cur: &mut Cur<'_>,
     t: u8,
+    type_at: usize,
     key: &[u8],
     limits: &LoadLimits,
     seeds: &mut SeedSource,
 ) -> Result<Value, Stop> {
-    let type_at = cur.pos.saturating_sub(1);
     if let Some(name) = unsupported_type(t) {
         return Err(cur.bad_at(
             type_at,
@@ -707,7 +707,7 @@ impl RdbReader {
             }),
             t if is_value_type(t) => {
                 let key = cur.string()?.into_owned();
-                let value = read_value(cur, t, &key, &self.limits, &mut self.seeds)?;
+                let value = read_value(cur, t, 0, &key, &self.limits, &mut self.seeds)?;
                 let expire_ms = self.expire_ms.take();
                 let lru_idle_secs = self.lru_idle_secs.take();
                 let lfu_freq = self.lfu_freq.take();

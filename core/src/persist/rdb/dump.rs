@@ -78,7 +78,7 @@ pub fn restore_payload(payload: &[u8], limits: &LoadLimits) -> Result<Value, Res
         return Err(bad(0, format!("unknown value type {t}")));
     }
     let mut seeds = SeedSource::new(limits.seeds);
-    let value = read_value(&mut cur, t, b"", limits, &mut seeds).map_err(|stop| match stop {
+    let value = read_value(&mut cur, t, 0, b"", limits, &mut seeds).map_err(|stop| match stop {
         Stop::Need(n) => bad(body.len(), format!("payload ends early ({n} bytes needed)")),
         Stop::Bad { at, message } => bad(at, message),
     })?;
