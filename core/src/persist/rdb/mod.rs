@@ -220,3 +220,24 @@ impl SeedSource {
         out
     }
 }
+
+/// The access field a loaded or restored key gets (Redis's `objectSetLRUOrLFU`): the
+/// given frequency under an LFU policy, the given idle time (seconds) under any
+/// other; None when the matching one was not given (the caller stamps a fresh access).
+pub fn loaded_access(
+    lfu_policy: bool,
+    now_secs: u32,
+    lru_idle_secs: Option<u64>,
+    lfu_freq: Option<u8>,
+) -> Option<u32> {
+    use crate::keyspace::evict::{lfu_minutes, lfu_pack, lru_clock, LRU_CLOCK_MAX};
+    if lfu_policy {
+        return lfu_freq.map(|f| lfu_pack(lfu_minutes(now_secs), f));
+    }
+    let idle = i64::try_from(lru_idle_secs?).unwrap_or(i64::MAX);
+    let mut abs = i64::from(lru_clock(now_secs)).saturating_sub(idle);
+    if abs < 0 {
+        abs += i64::from(LRU_CLOCK_MAX);
+    }
+    Some(abs.rem_euclid(i64::from(LRU_CLOCK_MAX) + 1) as u32)
+}
