@@ -165,3 +165,83 @@ fn restore(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
     ctx.notify(notify::GENERIC, "restore", key);
     ctx.out().ok();
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::testkit::{Kit, START};
+
+    fn lines(kit: &mut Kit) -> Vec<String> {
+        kit.node()
+            .take_propagated()
+            .iter()
+            .map(|r| {
+                r.argv
+                    .iter()
+                    .map(|a| String::from_utf8_lossy(a).into_owned())
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            })
+            .collect()
+    }
+
+    fn payload(kit: &mut Kit) -> Vec<u8> {
+        let reply = kit.cmd_on(0, 1, &[b"DUMP", b"src"]);
+        // `$N\r\n<payload>\r\n`
+        let start = reply.iter().position(|&b| b == b'\n').unwrap() + 1;
+        reply[start..reply.len() - 2].to_vec()
+    }
+
+    #[test]
+    fn restore_propagates_ttls_as_absolute_and_expired_replace_as_del() {
+        let mut kit = Kit::new("");
+        kit.node().enable_propagation();
+        kit.connect(1);
+        assert_eq!(kit.cmd(1, "SET src hello"), "+OK\r\n");
+        let p = payload(&mut kit);
+        lines(&mut kit);
+        let ok = b"+OK\r\n".to_vec();
+        assert_eq!(kit.cmd_on(0, 1, &[b"RESTORE", b"a", b"5000", &p]), ok);
+        assert_eq!(
+            kit.cmd_on(0, 1, &[b"RESTORE", b"b", b"0", &p, b"IDLETIME", b"100"]),
+            ok
+        );
+        // Already expired: nothing happens without REPLACE, a DEL with it.
+        assert_eq!(
+            kit.cmd_on(0, 1, &[b"RESTORE", b"c", b"1", &p, b"ABSTTL"]),
+            ok
+        );
+        assert_eq!(
+            kit.cmd_on(0, 1, &[b"RESTORE", b"b", b"1", &p, b"ABSTTL", b"REPLACE"]),
+            ok
+        );
+        let wall = START.wall_ms;
+        let text = String::from_utf8_lossy(&p).into_owned();
+        assert_eq!(
+            lines(&mut kit),
+            vec![
+                format!("RESTORE a {} {text} ABSTTL", wall + 5000),
+                format!("RESTORE b 0 {text} IDLETIME 100"),
+                "DEL b".to_string(),
+            ]
+        );
+        assert_eq!(kit.cmd(1, "EXISTS a b c"), ":1\r\n");
+        assert_eq!(kit.cmd(1, "PEXPIRETIME a"), format!(":{}\r\n", wall + 5000));
+    }
+
+    #[test]
+    fn restore_sets_idle_time_and_frequency() {
+        let mut kit = Kit::new("");
+        kit.connect(1);
+        kit.cmd(1, "SET src hello");
+        let p = payload(&mut kit);
+        kit.cmd_on(0, 1, &[b"RESTORE", b"idle", b"0", &p, b"IDLETIME", b"1000"]);
+        assert_eq!(kit.cmd(1, "OBJECT IDLETIME idle"), ":1000\r\n");
+        kit.cmd(1, "CONFIG SET maxmemory-policy allkeys-lfu");
+        kit.cmd_on(0, 1, &[b"RESTORE", b"freq", b"0", &p, b"FREQ", b"77"]);
+        assert_eq!(kit.cmd(1, "OBJECT FREQ freq"), ":77\r\n");
+        assert_eq!(
+            String::from_utf8_lossy(&kit.cmd_on(0, 1, &[b"RESTORE", b"freq", b"0", &p])),
+            "-BUSYKEY Target key name already exists.\r\n"
+        );
+    }
+}
