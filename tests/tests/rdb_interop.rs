@@ -731,3 +731,71 @@ fn corrupt_redis_file_is_refused_with_offset() {
     assert!(err.offset as usize <= n, "{err}");
     assert!(err.to_string().contains("at offset"), "{err}");
 }
+
+/// Codec speed beside Redis's own on the same 1M keys (`DEBUG POPULATE 1000000`):
+/// keel's writer and reader in memory, Redis's SAVE and `DEBUG RELOAD NOSAVE` (which
+/// include the file write and read). A measurement, not a check:
+/// `cargo test --release -p keel-tests --test rdb_interop -- --ignored --nocapture`.
+#[test]
+#[ignore]
+fn codec_speed_against_redis_1m_keys() {
+    use std::time::Instant;
+    if !require_redis_or_skip() {
+        return;
+    }
+    let dir = scratch_dir("rdb-speed");
+    let dir_arg = dir.display().to_string();
+    let redis = Server::redis(&["--dir", &dir_arg, "--enable-debug-command", "yes"]);
+    let mut c = redis.conn();
+    c.cmds("DEBUG POPULATE 1000000");
+    let t = Instant::now();
+    assert_eq!(c.cmds("SAVE"), b"+OK\r\n");
+    let redis_save = t.elapsed();
+    let t = Instant::now();
+    assert_eq!(c.cmds("DEBUG RELOAD NOSAVE"), b"+OK\r\n");
+    let redis_load = t.elapsed();
+    let redis_bytes = std::fs::read(dir.join("dump.rdb")).unwrap();
+
+    let mut ks = Keyspace::new(16, HashSeeds([9; 4]));
+    for i in 0..1_000_000 {
+        let db = ks.db_mut(0);
+        db.insert(
+            format!("key:{i}").as_bytes(),
+            Value::Str(StrValue::from_set(format!("value:{i}").as_bytes())),
+        );
+    }
+    let t = Instant::now();
+    let bytes = write_rdb(&ks, RdbOptions::default());
+    let keel_write = t.elapsed();
+    let t = Instant::now();
+    let (back, _) = load(&bytes, LoadLimits::default());
+    let keel_read = t.elapsed();
+    assert_eq!(back.total_keys(), 1_000_000);
+    let t = Instant::now();
+    let mut r = RdbReader::new(LoadLimits::default());
+    let mut parsed_keys = 0u64;
+    for chunk in bytes.chunks(64 * 1024) {
+        r.feed(chunk);
+        while let Some(item) = r.next().unwrap() {
+            parsed_keys += u64::from(matches!(item, RdbItem::Key { .. }));
+        }
+    }
+    let keel_parse_only = t.elapsed();
+    assert_eq!(parsed_keys, 1_000_000);
+    let t = Instant::now();
+    let (from_redis, _) = load(&redis_bytes, LoadLimits::default());
+    let keel_read_redis = t.elapsed();
+    assert_eq!(from_redis.total_keys(), 1_000_000);
+    println!(
+        "1M keys: keel write {:?} ({} bytes), keel parse only {:?}, keel read {:?} (+ keyspace inserts), keel read of redis's file {:?}; \
+         redis SAVE {:?} ({} bytes), redis DEBUG RELOAD NOSAVE {:?}",
+        keel_write,
+        bytes.len(),
+        keel_parse_only,
+        keel_read,
+        keel_read_redis,
+        redis_save,
+        redis_bytes.len(),
+        redis_load
+    );
+}

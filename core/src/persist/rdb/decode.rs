@@ -429,9 +429,12 @@ enum Phase {
     Done,
 }
 
-/// Re-parsing an item that outgrew this many buffered bytes waits until the buffer
-/// grew by half again, so a huge collection fed in small chunks parses in linear time.
-const RETRY_GROWTH_MIN_BYTES: usize = 1 << 20;
+/// An item still incomplete after this many buffered bytes is parsed again only once
+/// the buffer grew by half, so a huge collection fed in small chunks costs linear
+/// time, not one re-parse per chunk. The price: a finished item that big can wait in
+/// the buffer until more bytes or `end_of_input` come (every caller knows where its
+/// input ends: the file's size, the transfer's length).
+const RETRY_GROWTH_MIN_BYTES: usize = 64 << 10;
 
 /// Streams an RDB file's items out of bytes fed in any chunking.
 #[derive(Debug)]
@@ -455,6 +458,8 @@ pub struct RdbReader {
     /// Unread bytes needed before the pending item is worth parsing again.
     retry_at: usize,
     failed: Option<RdbError>,
+    /// Items parsed or attempted (a retry counts again): the cost of the chunking.
+    parse_attempts: u64,
 }
 
 /// What parsing one item gave.
@@ -487,12 +492,18 @@ impl RdbReader {
             lfu_freq: None,
             retry_at: 0,
             failed: None,
+            parse_attempts: 0,
         }
     }
 
     /// Hands the reader the node's planted bug, if any (the `mutants` feature).
     pub fn set_mutants(&mut self, mutants: Mutants) {
         self.mutants = mutants;
+    }
+
+    /// Parse attempts so far (an item re-parsed after more bytes came counts again).
+    pub fn parse_attempts(&self) -> u64 {
+        self.parse_attempts
     }
 
     /// The file's RDB version (0 until the header was read).
@@ -508,6 +519,8 @@ impl RdbReader {
         self.buf.extend_from_slice(bytes);
     }
 
+    /// No more bytes will come: an incomplete item is now an error, and a big item
+    /// waiting for its retry is parsed at once.
     pub fn end_of_input(&mut self) {
         self.ended = true;
     }
@@ -543,6 +556,7 @@ impl RdbReader {
             if unread_len < self.retry_at && !self.ended {
                 return Ok(None);
             }
+            self.parse_attempts += 1;
             let buf = std::mem::take(&mut self.buf);
             let seeds_before = self.seeds.clone();
             let (result, used) = {
@@ -596,7 +610,7 @@ impl RdbReader {
                         let offset = self.offset + unread_len as u64;
                         return Err(self.fail(offset, "Unexpected EOF reading RDB file".into()));
                     }
-                    self.retry_at = if n > RETRY_GROWTH_MIN_BYTES {
+                    self.retry_at = if unread_len > RETRY_GROWTH_MIN_BYTES {
                         n.max(unread_len + unread_len / 2)
                     } else {
                         n

@@ -773,3 +773,44 @@ fn duplicates_and_empty_collections_are_refused() {
     let nan = [vtype::ZSET, 1, 1, b'a', 253];
     assert!(restore_payload(&with_footer(&nan), &LoadLimits::default()).is_err());
 }
+
+#[test]
+fn a_huge_item_fed_in_small_chunks_is_not_reparsed_per_chunk() {
+    let elems: Vec<Vec<u8>> = (0..100_000)
+        .map(|i| format!("element-{i}").into_bytes())
+        .collect();
+    let mut l = List::new(ListLimits::default());
+    for e in &elems {
+        l.push_back(e);
+    }
+    let big = Built {
+        value: Value::List(Box::new(l)),
+        limits: LoadLimits::default(),
+    };
+    let bytes = file_of(
+        std::slice::from_ref(&big),
+        RdbOptions {
+            compression: false,
+            checksum: true,
+        },
+    );
+    assert!(bytes.len() > 1_000_000);
+    let mut r = RdbReader::new(LoadLimits::default());
+    let mut got = None;
+    let mut take = |r: &mut RdbReader| {
+        while let Some(item) = r.next().unwrap() {
+            if let RdbItem::Key { value, .. } = item {
+                got = Some(value);
+            }
+        }
+    };
+    for c in bytes.chunks(1024) {
+        r.feed(c);
+        take(&mut r);
+    }
+    r.end_of_input();
+    take(&mut r);
+    assert!(got.as_ref() == Some(&big.value));
+    // Without the growth rule this would be one attempt per 1 KB chunk (> 1000).
+    assert!(r.parse_attempts() < 200, "{} attempts", r.parse_attempts());
+}
