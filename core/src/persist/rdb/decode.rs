@@ -174,6 +174,16 @@ pub(crate) fn show_key(key: &[u8]) -> String {
     format!("'{shown}'")
 }
 
+/// "key 'k': " before a message about a value, or nothing when there is no key
+/// (a RESTORE payload).
+fn key_prefix(key: &[u8]) -> String {
+    if key.is_empty() {
+        String::new()
+    } else {
+        format!("key {}: ", show_key(key))
+    }
+}
+
 /// Which types keel refuses, by name.
 fn unsupported_type(t: u8) -> Option<&'static str> {
     match t {
@@ -243,12 +253,11 @@ pub(crate) fn read_value(
                         } else {
                             read_ziplist(&blob)
                         }
-                        .map_err(|m| cur.bad_at(at, format!("key {}: {m}", show_key(key))))?;
+                        .map_err(|m| cur.bad_at(at, format!("{}{m}", key_prefix(key))))?;
                         if elems.is_empty() {
-                            return Err(cur.bad_at(
-                                at,
-                                format!("key {}: empty quicklist node", show_key(key)),
-                            ));
+                            return Err(
+                                cur.bad_at(at, format!("{}empty quicklist node", key_prefix(key)))
+                            );
                         }
                         for e in elems {
                             push_elem(&mut list, &e);
@@ -268,7 +277,7 @@ pub(crate) fn read_value(
             let at = cur.pos;
             let blob = cur.string()?;
             let elems = read_ziplist(&blob)
-                .map_err(|m| cur.bad_at(at, format!("key {}: {m}", show_key(key))))?;
+                .map_err(|m| cur.bad_at(at, format!("{}{m}", key_prefix(key))))?;
             let mut list = List::new(limits.list);
             for e in elems {
                 push_elem(&mut list, &e);
@@ -290,7 +299,7 @@ pub(crate) fn read_value(
             let at = cur.pos;
             let blob = cur.string()?;
             let ints = read_intset(&blob)
-                .map_err(|m| cur.bad_at(at, format!("key {}: {m}", show_key(key))))?;
+                .map_err(|m| cur.bad_at(at, format!("{}{m}", key_prefix(key))))?;
             let mut set = Set::default();
             for n in ints {
                 set.add(
@@ -328,11 +337,11 @@ pub(crate) fn read_value(
             } else {
                 read_ziplist(&blob)
             }
-            .map_err(|m| cur.bad_at(at, format!("key {}: {m}", show_key(key))))?;
+            .map_err(|m| cur.bad_at(at, format!("{}{m}", key_prefix(key))))?;
             if elems.len() % 2 != 0 {
                 return Err(cur.bad_at(
                     at,
-                    format!("key {}: odd element count in a sorted set", show_key(key)),
+                    format!("{}odd element count in a sorted set", key_prefix(key)),
                 ));
             }
             let mut z = ZSet::new();
@@ -345,9 +354,7 @@ pub(crate) fn read_value(
                     Elem::Int(v) => *v as f64,
                     Elem::Str(text) => crate::types::zset::parse_score(text)
                         .filter(|s| !s.is_nan())
-                        .ok_or_else(|| {
-                            cur.bad_at(at, format!("key {}: bad score", show_key(key)))
-                        })?,
+                        .ok_or_else(|| cur.bad_at(at, format!("{}bad score", key_prefix(key))))?,
                 };
                 if !z.set_score(&m, score, limits.zset, || seeds.draw()) {
                     return Err(cur.bad_at(at, "Duplicate zset fields detected"));
@@ -371,7 +378,7 @@ pub(crate) fn read_value(
             let at = cur.pos;
             let blob = cur.string()?;
             let pairs = read_zipmap(&blob)
-                .map_err(|m| cur.bad_at(at, format!("key {}: {m}", show_key(key))))?;
+                .map_err(|m| cur.bad_at(at, format!("{}{m}", key_prefix(key))))?;
             let mut h = Hash::new();
             for (f, v) in pairs {
                 if h.set(f, v, limits.hash, || seeds.draw()) == SetOutcome::Updated {
@@ -388,11 +395,11 @@ pub(crate) fn read_value(
             } else {
                 read_ziplist(&blob)
             }
-            .map_err(|m| cur.bad_at(at, format!("key {}: {m}", show_key(key))))?;
+            .map_err(|m| cur.bad_at(at, format!("{}{m}", key_prefix(key))))?;
             if elems.len() % 2 != 0 {
                 return Err(cur.bad_at(
                     at,
-                    format!("key {}: odd element count in a hash", show_key(key)),
+                    format!("{}odd element count in a hash", key_prefix(key)),
                 ));
             }
             let mut h = Hash::new();

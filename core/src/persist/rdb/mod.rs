@@ -221,6 +221,24 @@ impl SeedSource {
     }
 }
 
+/// The idle and frequency fields a snapshot writes for the key in slot `id`, as
+/// Redis's `rdbSaveKeyValuePair`: idle seconds under an LRU policy, the decayed LFU
+/// counter under an LFU one, neither under the others.
+pub fn saved_access(
+    keyspace: &crate::keyspace::Keyspace,
+    db: usize,
+    id: u32,
+    policy: crate::config::MaxmemoryPolicy,
+) -> (Option<u64>, Option<u8>) {
+    if policy.is_lru() {
+        (Some(keyspace.idle_ms(db, id) / 1000), None)
+    } else if policy.is_lfu() {
+        (None, Some(keyspace.lfu_freq(db, id)))
+    } else {
+        (None, None)
+    }
+}
+
 /// The access field a loaded or restored key gets (Redis's `objectSetLRUOrLFU`): the
 /// given frequency under an LFU policy, the given idle time (seconds) under any
 /// other; None when the matching one was not given (the caller stamps a fresh access).

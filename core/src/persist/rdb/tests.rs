@@ -814,3 +814,33 @@ fn a_huge_item_fed_in_small_chunks_is_not_reparsed_per_chunk() {
     // Without the growth rule this would be one attempt per 1 KB chunk (> 1000).
     assert!(r.parse_attempts() < 200, "{} attempts", r.parse_attempts());
 }
+
+#[test]
+fn saved_and_loaded_access_round_trip() {
+    use crate::config::MaxmemoryPolicy;
+    use crate::keyspace::{HashSeeds, Keyspace};
+    let mut ks = Keyspace::new(1, HashSeeds([1; 4]));
+    ks.now_secs = 10_000;
+    let id = ks.db_mut(0).insert(b"k", s("v"));
+    let access = loaded_access(false, 10_000, Some(120), None).unwrap();
+    ks.db_mut(0).touch(id, access);
+    assert_eq!(
+        saved_access(&ks, 0, id, MaxmemoryPolicy::AllkeysLru),
+        (Some(120), None)
+    );
+    assert_eq!(
+        saved_access(&ks, 0, id, MaxmemoryPolicy::NoEviction),
+        (None, None)
+    );
+    let access = loaded_access(true, 10_000, None, Some(42)).unwrap();
+    ks.db_mut(0).touch(id, access);
+    assert_eq!(
+        saved_access(&ks, 0, id, MaxmemoryPolicy::AllkeysLfu),
+        (None, Some(42))
+    );
+    // The field that does not match the policy is ignored, as Redis's objectSetLRUOrLFU.
+    assert_eq!(loaded_access(true, 10_000, Some(5), None), None);
+    assert_eq!(loaded_access(false, 10_000, None, Some(5)), None);
+    // An idle time longer than the 24-bit clock wraps instead of overflowing.
+    assert!(loaded_access(false, 3, Some(u64::MAX), None).is_some());
+}
