@@ -6,7 +6,7 @@
 use super::{arg_i64, cmd, errors, Argv, CommandSpec, Ctx};
 use crate::keyspace::HashSeeds;
 use crate::notify;
-use crate::persist::rdb::{dump_payload, loaded_access, restore_payload, LoadLimits};
+use crate::persist::rdb::{dump_payload_with, loaded_access, restore_payload, LoadLimits};
 
 pub static COMMANDS: &[CommandSpec] = &[
     cmd!("dump", 2, [READONLY], dump),
@@ -24,13 +24,14 @@ fn dump(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
     } else {
         ctx.keyspace.lookup_touch(db, key, now_ms, secs)
     };
+    let compression = ctx.server.config.settings().rdbcompression;
     let Some(value) = found.and_then(|id| ctx.keyspace.value(db, id)) else {
         ctx.server.stats.keyspace_misses += 1;
         ctx.notify(notify::KEY_MISS, "keymiss", key);
         ctx.out().null();
         return;
     };
-    let payload = dump_payload(value);
+    let payload = dump_payload_with(value, compression);
     ctx.server.stats.keyspace_hits += 1;
     ctx.out().bulk(&payload);
 }

@@ -38,10 +38,16 @@ impl std::fmt::Display for RestoreError {
     }
 }
 
-/// DUMP's payload for `value` (Redis compresses DUMP strings whatever `rdbcompression` says).
+/// DUMP's payload for `value`, strings LZF-compressed where they shrink (as under
+/// the default `rdbcompression yes`).
 pub fn dump_payload(value: &Value) -> Vec<u8> {
+    dump_payload_with(value, true)
+}
+
+/// DUMP's payload with `rdbcompression` as configured (Redis's DUMP follows it).
+pub fn dump_payload_with(value: &Value, compression: bool) -> Vec<u8> {
     let mut out = Vec::new();
-    write_value(&mut out, value, true);
+    write_value(&mut out, value, compression);
     out.extend_from_slice(&RDB_VERSION.to_le_bytes());
     let crc = crc64(0, &out);
     out.extend_from_slice(&crc.to_le_bytes());

@@ -15,7 +15,7 @@ pub mod lzf;
 mod tests;
 
 pub use decode::RdbReader;
-pub use dump::{dump_payload, restore_payload, RestoreError};
+pub use dump::{dump_payload, dump_payload_with, restore_payload, RestoreError};
 pub use encode::{write_value, RdbWriter};
 
 use crate::config::Settings;
