@@ -200,7 +200,7 @@ pub(crate) fn is_value_type(t: u8) -> bool {
     matches!(t, 0..=7 | 9..=21)
 }
 
-fn collection_full(cur: &Cur<'_>, what: &str) -> Stop {
+fn duplicate_error(cur: &Cur<'_>, what: &str) -> Stop {
     cur.bad(format!("Duplicate {what} detected"))
 }
 
@@ -290,7 +290,7 @@ pub(crate) fn read_value(
             for _ in 0..n {
                 let m = cur.string()?;
                 if !set.add(&m, limits.set_max_intset_entries, &mut || seeds.draw()) {
-                    return Err(collection_full(cur, "set members"));
+                    return Err(duplicate_error(cur, "set members"));
                 }
             }
             Ok(Value::Set(set))
@@ -324,7 +324,7 @@ pub(crate) fn read_value(
                     return Err(cur.bad("Zset with NAN score detected"));
                 }
                 if !z.set_score(&m, score, limits.zset, || seeds.draw()) {
-                    return Err(collection_full(cur, "zset fields"));
+                    return Err(duplicate_error(cur, "zset fields"));
                 }
             }
             Ok(Value::ZSet(Box::new(z)))
@@ -369,7 +369,7 @@ pub(crate) fn read_value(
                 let field = cur.string()?;
                 let value = cur.string()?;
                 if h.set(&field, &value, limits.hash, || seeds.draw()) == SetOutcome::Updated {
-                    return Err(collection_full(cur, "hash fields"));
+                    return Err(duplicate_error(cur, "hash fields"));
                 }
             }
             Ok(Value::Hash(h))
