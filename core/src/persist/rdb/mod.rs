@@ -16,7 +16,7 @@ mod tests;
 
 pub use decode::RdbReader;
 pub use dump::{dump_payload, dump_payload_with, restore_payload, RestoreError};
-pub use encode::{write_value, RdbWriter};
+pub use encode::{value_type, write_value, write_value_body, RdbWriter};
 
 use crate::config::Settings;
 use crate::keyspace::HashSeeds;
