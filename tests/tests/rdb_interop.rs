@@ -409,6 +409,100 @@ fn redis_dump_rdb_loads_into_keel() {
     }
 }
 
+/// Idle times and LFU counters cross both ways: Redis writes them under an LRU or LFU
+/// policy and keel reads them; keel writes them and Redis's OBJECT IDLETIME / FREQ
+/// report them after loading.
+#[test]
+fn idle_and_freq_fields_cross_both_ways() {
+    if !require_redis_or_skip() {
+        return;
+    }
+    let dir = scratch_dir("rdb-access");
+    let dir_arg = dir.display().to_string();
+    let redis = Server::redis(&["--dir", &dir_arg, "--maxmemory-policy", "allkeys-lfu"]);
+    let mut c = redis.conn();
+    c.cmds("SET hot v");
+    for _ in 0..50 {
+        c.cmds("GET hot");
+    }
+    c.cmds("SET cold v");
+    assert_eq!(c.cmds("SAVE"), b"+OK\r\n");
+    let freq_of = |bytes: &[u8]| {
+        let mut r = RdbReader::new(LoadLimits::default());
+        r.feed(bytes);
+        r.end_of_input();
+        let mut out = BTreeMap::new();
+        while let Some(item) = r.next().unwrap() {
+            if let RdbItem::Key {
+                key,
+                lfu_freq,
+                lru_idle_secs,
+                ..
+            } = item
+            {
+                out.insert(key, (lfu_freq, lru_idle_secs));
+            }
+        }
+        out
+    };
+    let got = freq_of(&std::fs::read(dir.join("dump.rdb")).unwrap());
+    let redis_freq = |c: &mut Conn, k: &str| match decoded(&c.cmdv(&[b("OBJECT"), b("FREQ"), b(k)]))
+    {
+        Resp::Int(n) => n as u8,
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(got[&b("hot")], (Some(redis_freq(&mut c, "hot")), None));
+    assert_eq!(got[&b("cold")], (Some(redis_freq(&mut c, "cold")), None));
+    assert!(got[&b("hot")].0 > got[&b("cold")].0);
+    // Under an LRU policy Redis writes idle seconds instead.
+    c.cmds("CONFIG SET maxmemory-policy allkeys-lru");
+    // The access field still holds LFU data until the key is touched.
+    c.cmds("GET hot");
+    assert_eq!(c.cmds("SAVE"), b"+OK\r\n");
+    let got = freq_of(&std::fs::read(dir.join("dump.rdb")).unwrap());
+    assert!(matches!(got[&b("hot")], (None, Some(idle)) if idle < 60));
+    drop(c);
+    drop(redis);
+
+    // keel writes them; Redis reads them back.
+    for (policy, rec_idle, rec_freq) in [
+        ("allkeys-lru", Some(5000u64), None),
+        ("allkeys-lfu", None, Some(123u8)),
+    ] {
+        let dir = scratch_dir(&format!("rdb-access-{policy}"));
+        let value = Value::Str(StrValue::from_set(b"v"));
+        let mut w = RdbWriter::new(RdbOptions::default());
+        let mut out = Vec::new();
+        w.header(&[("redis-ver", AuxValue::Str(b"7.0.15"))], &mut out);
+        w.select_db(0, 1, 0, &mut out);
+        w.entry(
+            &KeyRecord {
+                key: b"k",
+                value: &value,
+                expire_ms: None,
+                lru_idle_secs: rec_idle,
+                lfu_freq: rec_freq,
+            },
+            &mut out,
+        );
+        w.finish(&mut out);
+        std::fs::write(dir.join("dump.rdb"), &out).unwrap();
+        check_rdb(&dir.join("dump.rdb"));
+        let dir_arg = dir.display().to_string();
+        let redis = Server::redis(&["--dir", &dir_arg, "--maxmemory-policy", policy]);
+        let mut c = redis.conn();
+        if let Some(freq) = rec_freq {
+            assert_eq!(redis_freq(&mut c, "k"), freq);
+        } else {
+            let idle = match decoded(&c.cmds("OBJECT IDLETIME k")) {
+                Resp::Int(n) => n,
+                other => panic!("{other:?}"),
+            };
+            assert!((5000..5010).contains(&idle), "{idle}");
+        }
+    }
+}
+
 /// Writes `ks` as an RDB file with Redis 7.0's aux fields.
 fn write_rdb(ks: &Keyspace, opts: RdbOptions) -> Vec<u8> {
     let mut w = RdbWriter::new(opts);

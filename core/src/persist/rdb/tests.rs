@@ -844,3 +844,34 @@ fn saved_and_loaded_access_round_trip() {
     // An idle time longer than the 24-bit clock wraps instead of overflowing.
     assert!(loaded_access(false, 3, Some(u64::MAX), None).is_some());
 }
+
+#[test]
+fn every_version_from_1_to_10_loads() {
+    for version in 1..=10u32 {
+        let mut f = format!("REDIS{version:04}").into_bytes();
+        f.push(opcode::SELECTDB);
+        f.push(0);
+        // EXPIRETIME (seconds) is what versions before 3 wrote.
+        f.push(opcode::EXPIRETIME);
+        f.extend_from_slice(&2_000_000_000u32.to_le_bytes());
+        f.extend_from_slice(&[vtype::STRING, 1, b'k', 2, b'h', b'i']);
+        f.push(opcode::EOF);
+        if version >= 5 {
+            let crc = crc64::crc64(0, &f);
+            f.extend_from_slice(&crc.to_le_bytes());
+        }
+        let items =
+            read_with(&f, LoadLimits::default(), 3).unwrap_or_else(|e| panic!("v{version}: {e}"));
+        assert!(
+            items.contains(&RdbItem::Key {
+                db: 0,
+                key: b"k".to_vec(),
+                value: s("hi"),
+                expire_ms: Some(2_000_000_000_000),
+                lru_idle_secs: None,
+                lfu_freq: None
+            }),
+            "v{version}: {items:?}"
+        );
+    }
+}
