@@ -518,7 +518,12 @@ impl RdbReader {
         self.version
     }
 
+    /// Hands the reader more input. After `End` or an error nothing more is kept
+    /// (what follows an RDB preamble is the caller's, from `consumed_bytes()` on).
     pub fn feed(&mut self, bytes: &[u8]) {
+        if self.phase == Phase::Done || self.failed.is_some() {
+            return;
+        }
         if self.start > 0 && self.start >= self.buf.len() / 2 {
             self.buf.drain(..self.start);
             self.start = 0;
@@ -593,9 +598,11 @@ impl RdbReader {
                     let footer = if stored_crc.is_some() { 8 } else { 0 };
                     self.consume(used - footer);
                     let expected = self.crc;
-                    self.start += footer;
                     self.offset += footer as u64;
                     self.phase = Phase::Done;
+                    // Whatever followed the RDB is the caller's; free the buffer.
+                    self.buf = Vec::new();
+                    self.start = 0;
                     let skip = self.mutants.is(Mutant::RdbCrcCheckSkipped);
                     if let Some(stored) = stored_crc {
                         if self.limits.verify_checksum && stored != 0 && stored != expected && !skip
