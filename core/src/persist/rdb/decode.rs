@@ -518,8 +518,9 @@ impl RdbReader {
         self.version
     }
 
-    /// Hands the reader more input. After `End` or an error nothing more is kept
-    /// (what follows an RDB preamble is the caller's, from `consumed_bytes()` on).
+    /// Hands the reader more input. After `End` or an error nothing more is kept:
+    /// what followed the RDB (an AOF's commands after its preamble) is the caller's,
+    /// from `take_unconsumed()` and then its own next bytes.
     pub fn feed(&mut self, bytes: &[u8]) {
         if self.phase == Phase::Done || self.failed.is_some() {
             return;
@@ -529,6 +530,17 @@ impl RdbReader {
             self.start = 0;
         }
         self.buf.extend_from_slice(bytes);
+    }
+
+    /// The bytes fed but not consumed, handed over (and forgotten). After `End` these
+    /// are what followed the RDB, wherever the chunk boundaries fell: an item bigger
+    /// than 64 KB may come out of `next()` one `feed` after the chunk that completed
+    /// it, so a caller must not assume the RDB ended inside its latest chunk.
+    pub fn take_unconsumed(&mut self) -> Vec<u8> {
+        let rest = self.buf.split_off(self.start.min(self.buf.len()));
+        self.buf = Vec::new();
+        self.start = 0;
+        rest
     }
 
     /// No more bytes will come: an incomplete item is now an error, and a big item
@@ -598,11 +610,9 @@ impl RdbReader {
                     let footer = if stored_crc.is_some() { 8 } else { 0 };
                     self.consume(used - footer);
                     let expected = self.crc;
+                    self.start += footer;
                     self.offset += footer as u64;
                     self.phase = Phase::Done;
-                    // Whatever followed the RDB is the caller's; free the buffer.
-                    self.buf = Vec::new();
-                    self.start = 0;
                     let skip = self.mutants.is(Mutant::RdbCrcCheckSkipped);
                     if let Some(stored) = stored_crc {
                         if self.limits.verify_checksum && stored != 0 && stored != expected && !skip

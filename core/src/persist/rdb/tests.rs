@@ -875,3 +875,57 @@ fn every_version_from_1_to_10_loads() {
         );
     }
 }
+
+#[test]
+fn what_follows_the_rdb_is_handed_back_even_when_a_big_last_item_comes_late() {
+    // A big last key (past the 64 KB retry rule), then AOF commands after the RDB.
+    let elems: Vec<Vec<u8>> = (0..60_000).map(|i| format!("e{i}").into_bytes()).collect();
+    let mut l = List::new(ListLimits::default());
+    for e in &elems {
+        l.push_back(e);
+    }
+    let big = Built {
+        value: Value::List(Box::new(l)),
+        limits: LoadLimits::default(),
+    };
+    let mut bytes = file_of(
+        std::slice::from_ref(&big),
+        RdbOptions {
+            compression: false,
+            checksum: true,
+        },
+    );
+    let rdb_len = bytes.len();
+    let tail = b"*1\r\n$4\r\nPING\r\n".repeat(5000);
+    bytes.extend_from_slice(&tail);
+    for chunk in [4096usize, 65536, 1 << 20] {
+        let mut r = RdbReader::new(LoadLimits::default());
+        let mut fed = 0usize;
+        let mut after: Option<Vec<u8>> = None;
+        for c in bytes.chunks(chunk) {
+            if let Some(rest) = after.as_mut() {
+                rest.extend_from_slice(c);
+                continue;
+            }
+            r.feed(c);
+            fed += c.len();
+            while let Some(item) = r.next().unwrap() {
+                if item == RdbItem::End {
+                    assert_eq!(r.consumed_bytes(), rdb_len as u64);
+                    after = Some(r.take_unconsumed());
+                    break;
+                }
+            }
+        }
+        if after.is_none() {
+            r.end_of_input();
+            while let Some(item) = r.next().unwrap() {
+                if item == RdbItem::End {
+                    after = Some(r.take_unconsumed());
+                }
+            }
+        }
+        assert!(fed >= rdb_len);
+        assert_eq!(after.as_deref(), Some(&tail[..]), "chunk {chunk}");
+    }
+}
