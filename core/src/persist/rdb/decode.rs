@@ -146,6 +146,25 @@ impl<'a> Cur<'a> {
         }
     }
 
+    /// Steps over one string without building it (no decompression, no copy).
+    fn skip_string(&mut self) -> Result<(), Stop> {
+        let at = self.pos;
+        match self.len_or_encoding()? {
+            Len::Plain(n) => self.take(n).map(|_| ()),
+            Len::Encoded(0) => self.take(1).map(|_| ()),
+            Len::Encoded(1) => self.take(2).map(|_| ()),
+            Len::Encoded(2) => self.take(4).map(|_| ()),
+            Len::Encoded(3) => {
+                let clen = self.len()?;
+                self.len()?;
+                self.take(clen).map(|_| ())
+            }
+            Len::Encoded(e) => {
+                Err(self.bad_at(at, format!("Unknown RDB string encoding type {e}")))
+            }
+        }
+    }
+
     /// Redis's `rdbLoadDoubleValue` (RDB ZSET type 3: scores as text).
     fn double_text(&mut self) -> Result<f64, Stop> {
         let at = self.pos;
@@ -428,6 +447,84 @@ fn push_elem(list: &mut List, e: &Elem<'_>) {
     }
 }
 
+/// One repeated unit of a value's layout, for the completeness scan.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Unit {
+    /// A string.
+    Str,
+    /// A member and a score as text (RDB ZSET).
+    StrTextDouble,
+    /// A member and a binary double (ZSET_2).
+    StrBinDouble,
+    /// A quicklist 2 node: a container length and a string.
+    LenStr,
+}
+
+/// How far the completeness scan of a pending big item got: the next unit starts at
+/// `pos` (from the item's start) and `left` units remain.
+#[derive(Debug, Clone, Copy)]
+struct Scan {
+    pos: usize,
+    left: u64,
+    unit: Unit,
+}
+
+/// Where the item at the start of `data` begins its repeated units. `Bad` means
+/// "parse it now" (the full parse reports what is wrong).
+fn scan_start(data: &[u8]) -> Result<Scan, Stop> {
+    let mut cur = Cur::new(data);
+    let t = cur.u8()?;
+    let (left, unit) = if t == opcode::AUX {
+        (2, Unit::Str)
+    } else if is_value_type(t) && unsupported_type(t).is_none() {
+        cur.skip_string()?;
+        match t {
+            vtype::LIST | vtype::SET | vtype::LIST_QUICKLIST => (cur.len()?, Unit::Str),
+            vtype::HASH => (cur.len()?.saturating_mul(2), Unit::Str),
+            vtype::ZSET => (cur.len()?, Unit::StrTextDouble),
+            vtype::ZSET_2 => (cur.len()?, Unit::StrBinDouble),
+            vtype::LIST_QUICKLIST_2 => (cur.len()?, Unit::LenStr),
+            _ => (1, Unit::Str),
+        }
+    } else {
+        return Err(cur.bad("not scanned"));
+    };
+    Ok(Scan {
+        pos: cur.pos,
+        left,
+        unit,
+    })
+}
+
+/// Steps over the remaining units; on `Need` the scan keeps where it got.
+fn scan_resume(data: &[u8], scan: &mut Scan) -> Result<(), Stop> {
+    let mut cur = Cur::new(data);
+    cur.pos = scan.pos;
+    while scan.left > 0 {
+        match scan.unit {
+            Unit::Str => cur.skip_string()?,
+            Unit::StrTextDouble => {
+                cur.skip_string()?;
+                let n = cur.u8()?;
+                if n < 253 {
+                    cur.take(u64::from(n))?;
+                }
+            }
+            Unit::StrBinDouble => {
+                cur.skip_string()?;
+                cur.take(8)?;
+            }
+            Unit::LenStr => {
+                cur.len()?;
+                cur.skip_string()?;
+            }
+        }
+        scan.left -= 1;
+        scan.pos = cur.pos;
+    }
+    Ok(())
+}
+
 /// Where the reader is in the stream.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Phase {
@@ -436,11 +533,12 @@ enum Phase {
     Done,
 }
 
-/// An item still incomplete after this many buffered bytes is parsed again only once
-/// the buffer grew by half, so a huge collection fed in small chunks costs linear
-/// time, not one re-parse per chunk. The price: a finished item that big can wait in
-/// the buffer until more bytes or `end_of_input` come (every caller knows where its
-/// input ends: the file's size, the transfer's length).
+/// An item still incomplete after this many buffered bytes is not parsed again on
+/// every feed: a cheap scan that steps over its strings (resumed where it stopped, so
+/// linear in all) says when its last byte has arrived, and only then (or once the
+/// buffer grew by half) is it parsed. A huge collection fed in small chunks thus costs
+/// linear time, and every item still comes out of the `next()` that follows the feed
+/// completing it.
 const RETRY_GROWTH_MIN_BYTES: usize = 64 << 10;
 
 /// Streams an RDB file's items out of bytes fed in any chunking.
@@ -464,6 +562,8 @@ pub struct RdbReader {
     lfu_freq: Option<u8>,
     /// Unread bytes needed before the pending item is worth parsing again.
     retry_at: usize,
+    /// The completeness scan of a big pending item (reset when the item is parsed).
+    scan: Option<Scan>,
     failed: Option<RdbError>,
     /// Items parsed or attempted (a retry counts again): the cost of the chunking.
     parse_attempts: u64,
@@ -498,6 +598,7 @@ impl RdbReader {
             lru_idle_secs: None,
             lfu_freq: None,
             retry_at: 0,
+            scan: None,
             failed: None,
             parse_attempts: 0,
         }
@@ -532,10 +633,29 @@ impl RdbReader {
         self.buf.extend_from_slice(bytes);
     }
 
+    /// Whether the pending big item's bytes are all buffered (the resumable scan), or
+    /// it is malformed in a way the full parse should report now.
+    fn pending_item_complete(&mut self) -> bool {
+        let data = self.buf.get(self.start..).unwrap_or_default();
+        let mut scan = match self.scan {
+            Some(scan) => scan,
+            None => match scan_start(data) {
+                Ok(scan) => scan,
+                Err(Stop::Need(_)) => return false,
+                Err(Stop::Bad { .. }) => return true,
+            },
+        };
+        let done = match scan_resume(data, &mut scan) {
+            Ok(()) => true,
+            Err(Stop::Need(_)) => false,
+            Err(Stop::Bad { .. }) => true,
+        };
+        self.scan = Some(scan);
+        done
+    }
+
     /// The bytes fed but not consumed, handed over (and forgotten). After `End` these
-    /// are what followed the RDB, wherever the chunk boundaries fell: an item bigger
-    /// than 64 KB may come out of `next()` one `feed` after the chunk that completed
-    /// it, so a caller must not assume the RDB ended inside its latest chunk.
+    /// are what followed the RDB (the tail of the chunk that held its end).
     pub fn take_unconsumed(&mut self) -> Vec<u8> {
         let rest = self.buf.split_off(self.start.min(self.buf.len()));
         self.buf = Vec::new();
@@ -577,9 +697,10 @@ impl RdbReader {
                 return Ok(None);
             }
             let unread_len = self.unread().len();
-            if unread_len < self.retry_at && !self.ended {
+            if unread_len < self.retry_at && !self.ended && !self.pending_item_complete() {
                 return Ok(None);
             }
+            self.scan = None;
             self.parse_attempts += 1;
             let buf = std::mem::take(&mut self.buf);
             let seeds_before = self.seeds.clone();

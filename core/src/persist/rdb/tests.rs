@@ -877,7 +877,7 @@ fn every_version_from_1_to_10_loads() {
 }
 
 #[test]
-fn what_follows_the_rdb_is_handed_back_even_when_a_big_last_item_comes_late() {
+fn what_follows_the_rdb_is_handed_back_and_a_big_last_item_is_not_late() {
     // A big last key (past the 64 KB retry rule), then AOF commands after the RDB.
     let elems: Vec<Vec<u8>> = (0..60_000).map(|i| format!("e{i}").into_bytes()).collect();
     let mut l = List::new(ListLimits::default());
@@ -912,6 +912,8 @@ fn what_follows_the_rdb_is_handed_back_even_when_a_big_last_item_comes_late() {
             while let Some(item) = r.next().unwrap() {
                 if item == RdbItem::End {
                     assert_eq!(r.consumed_bytes(), rdb_len as u64);
+                    // It comes out of the feed that completed the file, not later.
+                    assert!(fed - c.len() < rdb_len, "chunk {chunk}: End came late");
                     after = Some(r.take_unconsumed());
                     break;
                 }
@@ -928,4 +930,16 @@ fn what_follows_the_rdb_is_handed_back_even_when_a_big_last_item_comes_late() {
         assert!(fed >= rdb_len);
         assert_eq!(after.as_deref(), Some(&tail[..]), "chunk {chunk}");
     }
+    // The sharpest case: all but the last bytes of the big item, then a feed that
+    // completes it with a little of what follows: End must come out now.
+    let mut r = RdbReader::new(LoadLimits::default());
+    r.feed(&bytes[..rdb_len - 20]);
+    while r.next().unwrap().is_some() {}
+    r.feed(&bytes[rdb_len - 20..rdb_len + 100]);
+    let mut items = Vec::new();
+    while let Some(item) = r.next().unwrap() {
+        items.push(item);
+    }
+    assert_eq!(items.last(), Some(&RdbItem::End), "End came late");
+    assert_eq!(r.take_unconsumed(), tail[..100].to_vec());
 }
