@@ -5,3 +5,6 @@
 //!
 //! - `rdb`: the RDB codec (version 10 out; 10, 9 and older encodings in), DUMP
 //!   payloads, CRC64 and LZF.
+//! - `aof`: the multi-part AOF (manifest, writer, loader).
+
+pub mod aof;
