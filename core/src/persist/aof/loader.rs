@@ -83,7 +83,7 @@ impl CommandReader {
         self.base_offset
     }
 
-    pub fn next(&mut self) -> Result<Parsed, FormatError> {
+    pub fn next_command(&mut self) -> Result<Parsed, FormatError> {
         loop {
             let fail = |at: usize, what| FormatError {
                 offset: self.base_offset + at as u64,
@@ -286,7 +286,7 @@ impl Loader {
         }
         let mut commands = Vec::new();
         loop {
-            match self.reader.next() {
+            match self.reader.next_command() {
                 Ok(Parsed::Command { argv, end_offset }) => commands.push((argv, end_offset)),
                 Ok(Parsed::NeedMore) => break,
                 Err(e) => {
@@ -405,7 +405,7 @@ mod tests {
         r.feed(bytes);
         let mut out = Vec::new();
         loop {
-            match r.next() {
+            match r.next_command() {
                 Ok(Parsed::Command { argv, .. }) => out.push(argv),
                 Ok(Parsed::NeedMore) => return (out, Ok(r.pending_bytes())),
                 Err(e) => return (out, Err(e)),
@@ -429,7 +429,7 @@ mod tests {
         let mut n = 0;
         for b in text.iter() {
             r.feed(&[*b]);
-            while let Ok(Parsed::Command { end_offset, .. }) = r.next() {
+            while let Ok(Parsed::Command { end_offset, .. }) = r.next_command() {
                 n += 1;
                 assert!(end_offset <= text.len() as u64);
             }
