@@ -47,6 +47,15 @@ pub enum Mutant {
     IncrDropsTtl,
     /// The active expire cycle compares TTLs (wall-clock times) with the monotonic clock, so it never finds a key expired.
     ActiveExpireOnMonotonicClock,
+    /// Under `appendfsync always` a reply leaves once its write is appended, before
+    /// the fsync that makes it durable.
+    ReplyBeforeFsync,
+    /// The AOF writes absolute expiries back as relative ones (PEXPIRE, SET PX), so
+    /// a replay later extends every TTL.
+    RelativeExpiryInAof,
+    /// A rewrite renames its new base and switches the manifest without fsyncing
+    /// the base first.
+    ManifestBeforeBaseSynced,
 }
 
 impl Mutant {
@@ -95,13 +104,23 @@ impl Mutant {
             Mutant::ZrankFromOne => "zrank-from-one",
             Mutant::IncrDropsTtl => "incr-drops-ttl",
             Mutant::ActiveExpireOnMonotonicClock => "active-expire-on-monotonic-clock",
+            Mutant::ReplyBeforeFsync => "reply-before-fsync",
+            Mutant::RelativeExpiryInAof => "relative-expiry-in-aof",
+            Mutant::ManifestBeforeBaseSynced => "manifest-before-base-synced",
         }
     }
 
     /// Planted bugs the simulator's workload and model do not reach yet; they join
     /// `ALL` once they do (the eviction ones with the memory-squeeze scenario; core
     /// tests in `keyspace::evict` catch them meanwhile).
-    pub const PENDING: [Mutant; 2] = [Mutant::VolatileEvictsPersistent, Mutant::LfuNeverDecays];
+    pub const PENDING: [Mutant; 5] = [
+        Mutant::VolatileEvictsPersistent,
+        Mutant::LfuNeverDecays,
+        // The AOF's: caught by core tests; the simulator's disk scenarios come next.
+        Mutant::ReplyBeforeFsync,
+        Mutant::RelativeExpiryInAof,
+        Mutant::ManifestBeforeBaseSynced,
+    ];
 
     pub fn from_name(name: &str) -> Option<Mutant> {
         Mutant::ALL

@@ -619,6 +619,14 @@ fn run_checked(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> Dispatch {
         reject_command(ctx, parent, slot, errors::OOM);
         return Dispatch::Rejected;
     }
+    // Redis's writeCommandsDeniedByDiskError for the AOF: writes (and PING) are
+    // refused while the AOF cannot be written.
+    if spec.flags.contains(CmdFlags::WRITE) || parent.name == "ping" {
+        if let Some(msg) = ctx.server.aof.misconf() {
+            reject_command(ctx, parent, slot, &msg);
+            return Dispatch::Rejected;
+        }
+    }
     if ctx.client.is_pubsub()
         && ctx.client.out.proto == crate::resp::Proto::Resp2
         && !allowed_in_pubsub_context(parent.name)

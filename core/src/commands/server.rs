@@ -7,6 +7,7 @@ use crate::types::{StrValue, Value};
 use crate::util::parse_f64;
 
 pub static COMMANDS: &[CommandSpec] = &[
+    cmd!("bgrewriteaof", 1, [ADMIN, NOSCRIPT], bgrewriteaof),
     cmd!("config", -2, [], config_help, subcommands: CONFIG_SUBCOMMANDS),
     cmd!("debug", -2, [ADMIN, NOSCRIPT, LOADING, STALE], debug),
     cmd!("info", -1, [LOADING, STALE], info),
@@ -30,6 +31,27 @@ static CONFIG_SUBCOMMANDS: &[CommandSpec] = &[
     ),
     cmd!("set", -4, [ADMIN, NOSCRIPT, LOADING, STALE], config_set),
 ];
+
+/// BGREWRITEAOF: the node starts the rewrite after the command (`node/aof.rs`).
+fn bgrewriteaof(ctx: &mut Ctx<'_>, _argv: &Argv<'_>) {
+    let aof = &mut ctx.server.aof;
+    if aof.rewrite.is_some() {
+        ctx.out()
+            .error("ERR Background append only file rewriting already in progress");
+    } else if aof.phase != crate::persist::aof::Phase::On {
+        // keel rewrites only an AOF it is appending to (Redis also writes one with
+        // appendonly off).
+        ctx.out().error("ERR Can't execute an AOF background rewriting. Please check the server logs for more information.");
+    } else if aof.chain.is_some() || ctx.client.multi.is_some() {
+        aof.rewrite_requested = true;
+        ctx.out()
+            .simple("Background append only file rewriting scheduled");
+    } else {
+        aof.rewrite_requested = true;
+        ctx.out()
+            .simple("Background append only file rewriting started");
+    }
+}
 
 fn time(ctx: &mut Ctx<'_>, _argv: &Argv<'_>) {
     let ms = ctx.now.wall_ms;
@@ -433,19 +455,18 @@ fn info_section(ctx: &Ctx<'_>, section: &str, f: &mut Fields<'_>) {
                 ("rdb_last_cow_size", "0"),
                 ("rdb_last_load_keys_expired", "0"),
                 ("rdb_last_load_keys_loaded", "0"),
-                ("aof_enabled", "0"),
-                ("aof_rewrite_in_progress", "0"),
-                ("aof_rewrite_scheduled", "0"),
-                ("aof_last_rewrite_time_sec", "-1"),
-                ("aof_current_rewrite_time_sec", "-1"),
-                ("aof_last_bgrewrite_status", "ok"),
-                ("aof_rewrites", "0"),
-                ("aof_rewrites_consecutive_failures", "0"),
-                ("aof_last_write_status", "ok"),
-                ("aof_last_cow_size", "0"),
+            ]);
+            let (aof_fields, aof_extra) = ctx.server.aof.info_fields(ctx.now.mono_ms);
+            for (name, value) in aof_fields {
+                f.put(name, value);
+            }
+            f.idle(&[
                 ("module_fork_in_progress", "0"),
                 ("module_fork_last_cow_size", "0"),
             ]);
+            for (name, value) in aof_extra {
+                f.put(name, value);
+            }
         }
         "stats" => info_stats(ctx, f),
         "replication" => {

@@ -6,6 +6,9 @@
 //! This file routes inputs and holds the parts; `dispatch` (clients and their commands),
 //! `blocked` (serving blocked clients) and `cron` (timers) do the work.
 
+mod aof;
+#[cfg(test)]
+mod aof_tests;
 mod blocked;
 mod cron;
 mod dispatch;
@@ -196,6 +199,9 @@ impl Node {
         };
         let now = self.last_now;
         self.keyspace.now_secs = now.mono_secs();
+        if !self.server.aof.booted {
+            self.aof_boot(now);
+        }
         match input {
             Input::Accepted {
                 conn,
@@ -256,6 +262,7 @@ impl Node {
                 garbage: Box::new(garbage),
             });
         }
+        self.aof_after_step(now);
     }
 
     /// Times out blocked clients and runs the pipelined input of clients unblocked
@@ -303,6 +310,9 @@ impl Node {
     /// A disk completion. No subsystem issues disk operations yet, so every id is
     /// unknown: logged, nothing else changes.
     fn on_disk_completion(&mut self, io: IoId, result: DiskResult) {
+        let Some(result) = self.claim_disk_completion(io, result) else {
+            return;
+        };
         let outcome = match result {
             DiskResult::Done { .. } => "done".to_string(),
             DiskResult::Failed(e) => format!("failed ({e:?})"),
@@ -314,6 +324,15 @@ impl Node {
                 io.0
             ),
         );
+    }
+
+    /// Hands a completion to the subsystem that issued it; gives it back when none did.
+    fn claim_disk_completion(&mut self, io: IoId, result: DiskResult) -> Option<DiskResult> {
+        if self.server.aof.pending.contains_key(&io) {
+            self.aof_on_disk(io, result);
+            return None;
+        }
+        Some(result)
     }
 
     /// Redis's signal handling: SIGTERM/SIGINT schedule a shutdown (no persistence yet,

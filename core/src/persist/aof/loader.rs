@@ -365,6 +365,7 @@ impl Loader {
                 .saturating_sub(self.read_offset.saturating_sub(valid));
             end.truncated_to = Some(valid);
         }
+        end.file_bytes = end.truncated_to.unwrap_or(self.read_offset);
         let kind = if file.kind == super::manifest::FileType::Base {
             "base"
         } else {
@@ -393,6 +394,8 @@ pub struct FileEnd {
     pub truncate: Option<DiskOp>,
     /// The last file was cut back to this many bytes (the writer appends after it).
     pub truncated_to: Option<u64>,
+    /// The file's size once loaded (after any truncation).
+    pub file_bytes: u64,
 }
 
 #[cfg(test)]

@@ -45,16 +45,24 @@ pub struct AofWriter {
     /// Bytes produced and not yet handed to the disk.
     buf: Vec<u8>,
     /// Stream offsets: everything produced, written (appended and confirmed), synced.
+    /// They run on across files when a rewrite moves the writer to a new one.
     produced: u64,
     written: u64,
     synced: u64,
-    /// Bytes of `path` confirmed written (what a retry truncates back to).
-    pub file_bytes: u64,
+    /// Bytes `path` held when the writer took it over, and the stream offset its
+    /// own bytes start at.
+    file_initial_bytes: u64,
+    file_start_offset: u64,
+    /// Holds every operation back (a new incr file not yet named by a durable
+    /// manifest): bytes accumulate, replies wait.
+    pub paused: bool,
     append_in_flight: Option<u64>,
     fsync_in_flight: Option<u64>,
     truncate_in_flight: bool,
     /// The file was cut back after a failed append: the retry may go.
     retry_truncated: bool,
+    /// A copy of the append in flight (everysec/no), written again if it fails.
+    in_flight_copy: Vec<u8>,
     /// A failed append's bytes, to write again (before `buf`).
     retry: Vec<u8>,
     /// The last write failed: when, and why (`aof_last_write_status:err`).
@@ -77,11 +85,14 @@ impl AofWriter {
             produced: 0,
             written: 0,
             synced: 0,
-            file_bytes,
+            file_initial_bytes: file_bytes,
+            file_start_offset: 0,
+            paused: false,
             append_in_flight: None,
             fsync_in_flight: None,
             truncate_in_flight: false,
             retry_truncated: false,
+            in_flight_copy: Vec::new(),
             retry: Vec::new(),
             write_error: None,
             fsync_error: None,
@@ -117,20 +128,30 @@ impl AofWriter {
 
     /// Nothing produced is unwritten or unsynced, and nothing is in flight.
     pub fn idle(&self) -> bool {
-        self.synced == self.produced
-            && self.append_in_flight.is_none()
-            && self.fsync_in_flight.is_none()
-            && !self.truncate_in_flight
+        self.synced == self.produced && !self.busy()
     }
 
     pub fn busy(&self) -> bool {
         self.append_in_flight.is_some() || self.fsync_in_flight.is_some() || self.truncate_in_flight
     }
 
+    /// Bytes of the current file written and confirmed (what a retry cuts back to).
+    pub fn file_bytes(&self) -> u64 {
+        self.file_initial_bytes
+            .saturating_add(self.written.saturating_sub(self.file_start_offset))
+    }
+
+    /// The stream offset handed to the disk so far (in flight included).
+    fn handed_out(&self) -> u64 {
+        self.append_in_flight
+            .unwrap_or(self.written)
+            .max(self.written)
+    }
+
     /// The next operation to issue now, if any (call until None). `force_fsync` asks
-    /// for an fsync of everything written whatever the policy (shutdown, rewrite).
+    /// for an fsync of everything written whatever the policy (shutdown).
     pub fn poll_op(&mut self, now_ms: u64, force_fsync: bool) -> Option<(WriteTag, DiskOp)> {
-        if self.truncate_in_flight {
+        if self.truncate_in_flight || self.paused {
             return None;
         }
         let always = self.policy == AppendFsync::Always;
@@ -149,7 +170,7 @@ impl AofWriter {
                     WriteTag::Truncate,
                     DiskOp::Truncate {
                         path: self.path.clone(),
-                        len: self.file_bytes,
+                        len: self.file_bytes(),
                     },
                 ));
             }
@@ -163,8 +184,12 @@ impl AofWriter {
             if self.fsync_in_flight.is_some() {
                 self.delayed_fsync += 1;
             }
-            let end = self.written.saturating_add(bytes.len() as u64);
+            let end = self.handed_out().saturating_add(bytes.len() as u64);
             self.append_in_flight = Some(end);
+            if !always {
+                self.in_flight_copy.clear();
+                self.in_flight_copy.extend_from_slice(&bytes);
+            }
             return Some((
                 WriteTag::Append { end },
                 DiskOp::Append {
@@ -175,12 +200,13 @@ impl AofWriter {
         }
         // The fsync follows the append it covers (the driver runs disk operations in
         // order), so it covers what was handed out, confirmed or not.
-        let handed_out = self.append_in_flight.unwrap_or(self.written);
-        let fsync_due = match self.policy {
-            AppendFsync::Always => true,
-            AppendFsync::Everysec => now_ms.saturating_sub(self.last_fsync_ms) >= 1000,
-            AppendFsync::No => false,
-        } || force_fsync;
+        let handed_out = self.handed_out();
+        let fsync_due = force_fsync
+            || match self.policy {
+                AppendFsync::Always => true,
+                AppendFsync::Everysec => now_ms.saturating_sub(self.last_fsync_ms) >= 1000,
+                AppendFsync::No => false,
+            };
         if fsync_due
             && self.fsync_in_flight.is_none()
             && handed_out > self.synced
@@ -208,12 +234,12 @@ impl AofWriter {
         let always = self.policy == AppendFsync::Always;
         match (tag, result) {
             (WriteTag::Append { end }, Ok(())) => {
-                self.append_in_flight = None;
-                let added = end.saturating_sub(self.written);
-                self.file_bytes = self.file_bytes.saturating_add(added);
-                self.written = end;
-                let recovered = self.write_error.take().is_some();
-                if recovered {
+                if self.append_in_flight == Some(end) {
+                    self.append_in_flight = None;
+                }
+                self.in_flight_copy.clear();
+                self.written = self.written.max(end);
+                if self.write_error.take().is_some() {
                     WriteEvent::Recovered
                 } else if self.reply_before_fsync {
                     WriteEvent::Synced
@@ -228,16 +254,20 @@ impl AofWriter {
                         "Can't recover from AOF write error when the AOF fsync policy is 'always'. Exiting...".to_string(),
                     );
                 }
-                // The op carried the bytes away: the node hands them back with
-                // `restore_failed`, and they are written again a second later.
+                // Written again, after a truncate, a second later.
+                let mut again = std::mem::take(&mut self.in_flight_copy);
+                again.append(&mut self.retry);
+                self.retry = again;
                 self.write_error = Some((now_ms, e));
                 WriteEvent::WriteFailed(format!("Error writing to the AOF file: {}", strerror(e)))
             }
             (WriteTag::Fsync { upto }, Ok(())) => {
-                self.fsync_in_flight = None;
+                if self.fsync_in_flight.is_some_and(|f| f <= upto) {
+                    self.fsync_in_flight = None;
+                }
                 self.fsync_error = None;
                 let before = self.synced;
-                // Never past what is confirmed written (an append behind it may have failed).
+                // Never past what is confirmed written (an append before it may have failed).
                 self.synced = self.synced.max(upto.min(self.written));
                 if self.synced > before {
                     WriteEvent::Synced
@@ -269,13 +299,44 @@ impl AofWriter {
         }
     }
 
-    /// Gives a failed append's bytes back (the op carried them away) so the retry
-    /// writes them before anything produced since.
-    pub fn restore_failed(&mut self, bytes: Vec<u8>) {
-        let mut again = bytes;
-        again.append(&mut self.retry);
-        self.retry = again;
-        // `buf` already holds what came after, untouched.
+    /// Moves to a new (empty) file: what is buffered goes to the old one with an
+    /// fsync behind it, issued now (the driver runs them in order, before anything
+    /// of the new file); the writer starts paused. Returns the old file's final size.
+    pub fn switch_file(&mut self, new_path: String) -> (u64, Vec<(WriteTag, DiskOp)>) {
+        let mut ops = Vec::new();
+        let mut bytes = std::mem::take(&mut self.retry);
+        bytes.append(&mut self.buf);
+        if !bytes.is_empty() {
+            let end = self.handed_out().saturating_add(bytes.len() as u64);
+            self.append_in_flight = Some(end);
+            ops.push((
+                WriteTag::Append { end },
+                DiskOp::Append {
+                    path: self.path.clone(),
+                    bytes,
+                },
+            ));
+        }
+        let handed_out = self.handed_out();
+        if handed_out > self.synced {
+            self.fsync_in_flight = Some(handed_out);
+            ops.push((
+                WriteTag::Fsync { upto: handed_out },
+                DiskOp::Fsync {
+                    path: self.path.clone(),
+                },
+            ));
+        }
+        let old_bytes = self
+            .file_initial_bytes
+            .saturating_add(handed_out.saturating_sub(self.file_start_offset));
+        self.path = new_path;
+        self.file_initial_bytes = 0;
+        self.file_start_offset = handed_out;
+        self.write_error = None;
+        self.retry_truncated = false;
+        self.paused = true;
+        (old_bytes, ops)
     }
 
     /// The error writes are refused with (`-MISCONF ...`), when the AOF is failing.
@@ -407,9 +468,7 @@ mod tests {
             w.complete(tag, Err(DiskError::NoSpace), 0),
             WriteEvent::WriteFailed(_)
         ));
-        if let DiskOp::Append { bytes, .. } = op {
-            w.restore_failed(bytes);
-        }
+        drop(op);
         assert_eq!(w.misconf_reason(), Some(DiskError::NoSpace));
         w.feed(b"d");
         assert!(drain(&mut w, 500).is_empty(), "retries wait a second");
@@ -424,7 +483,7 @@ mod tests {
         }
         assert_eq!(w.complete(ops[0].0, Ok(()), 1000), WriteEvent::Recovered);
         assert_eq!(w.misconf_reason(), None);
-        assert_eq!(w.file_bytes, 4);
+        assert_eq!(w.file_bytes(), 4);
     }
 
     #[test]
@@ -435,5 +494,37 @@ mod tests {
         let ops = drain(&mut w, 0);
         assert_eq!(w.complete(ops[0].0, Ok(()), 0), WriteEvent::Synced);
         assert_eq!(w.durable_offset(), 1);
+    }
+}
+
+#[cfg(test)]
+mod switch_tests {
+    use super::*;
+
+    #[test]
+    fn switching_files_flushes_the_old_one_and_pauses() {
+        let mut w = AofWriter::new("old".into(), AppendFsync::Always, 10, 0);
+        w.feed(b"abc");
+        let first: Vec<_> = std::iter::from_fn(|| w.poll_op(0, false)).collect();
+        w.feed(b"de");
+        let (old_bytes, ops) = w.switch_file("new".into());
+        assert_eq!(old_bytes, 15);
+        assert_eq!(ops.len(), 2);
+        assert!(matches!(&ops[0].1, DiskOp::Append { path, .. } if path == "old"));
+        assert!(w.poll_op(0, false).is_none(), "paused");
+        w.feed(b"f");
+        for (tag, _) in first.into_iter().chain(ops) {
+            w.complete(tag, Ok(()), 0);
+        }
+        assert_eq!(w.durable_offset(), 5);
+        assert_eq!(w.file_bytes(), 0);
+        w.paused = false;
+        let next: Vec<_> = std::iter::from_fn(|| w.poll_op(0, false)).collect();
+        assert!(matches!(&next[0].1, DiskOp::Append { path, .. } if path == "new"));
+        for (tag, _) in next {
+            w.complete(tag, Ok(()), 0);
+        }
+        assert_eq!(w.durable_offset(), 6);
+        assert_eq!(w.file_bytes(), 1);
     }
 }
