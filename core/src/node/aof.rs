@@ -316,23 +316,19 @@ impl Node {
             .then_some(now.wall_ms / 1000);
         let bytes = rewrite::dataset_commands(&self.keyspace, ts);
         self.server.aof.stats.base_bytes = bytes.len() as u64;
-        let mut steps = base_steps(
-            &dir,
-            &format!("temp-rewriteaof-{}.aof", self.server.run_id),
-            &base,
-            bytes,
-            false,
-        );
         let incr = self.server.aof.manifest.new_incr(&prefix);
         self.server.log(
             LogLevel::Notice,
             format!("Creating AOF incr file {incr} on server start"),
         );
-        steps.push(Step::Disk(DiskOp::Open {
+        // Opening the incr file first makes the directory (Redis's dirCreateIfMissing).
+        let mut steps = vec![Step::Disk(DiskOp::Open {
             path: format!("{dir}/{incr}"),
             create: true,
             truncate: true,
-        }));
+        })];
+        let temp = format!("temp-rewriteaof-{}.aof", self.server.run_id);
+        steps.extend(base_steps(&dir, &temp, &base, bytes, false));
         steps.extend(manifest_steps(
             &dir,
             &prefix,
@@ -352,6 +348,7 @@ impl Node {
         self.server.aof.chain = Some(Chain {
             steps: steps.into(),
             in_flight: false,
+            last_op: None,
             end: Some(end),
             fatal_on_error,
         });
@@ -371,6 +368,7 @@ impl Node {
             match chain.steps.pop_front() {
                 Some(Step::Disk(op)) => {
                     chain.in_flight = true;
+                    chain.last_op = Some(op.clone());
                     self.aof_issue(AofIo::Chain, op);
                     return;
                 }
@@ -397,8 +395,13 @@ impl Node {
             return;
         };
         chain.in_flight = false;
+        let op = chain.last_op.take();
         if let DiskResult::Failed(e) = result {
-            let why = crate::persist::aof::writer::strerror(e);
+            let why = format!(
+                "{} ({})",
+                crate::persist::aof::writer::strerror(e),
+                op.as_ref().map_or_else(String::new, describe)
+            );
             if chain.fatal_on_error {
                 return self.aof_fatal(vec![format!(
                     "Can't open or create the append-only files: {why}"
@@ -489,6 +492,7 @@ impl Node {
                 self.server.aof.chain = Some(Chain {
                     steps: steps.into(),
                     in_flight: false,
+                    last_op: None,
                     end: Some(ChainEnd::Nothing),
                     fatal_on_error: false,
                 });
@@ -833,6 +837,20 @@ fn manifest_steps(dir: &str, prefix: &str, manifest: &Manifest) -> Vec<Step> {
             path: dir.to_string(),
         }),
     ]
+}
+
+/// An operation as a log line names it.
+fn describe(op: &DiskOp) -> String {
+    match op {
+        DiskOp::Open { path, .. } => format!("opening {path}"),
+        DiskOp::Append { path, .. } | DiskOp::WriteAt { path, .. } => format!("writing {path}"),
+        DiskOp::Fsync { path } => format!("fsync of {path}"),
+        DiskOp::Rename { from, to } => format!("renaming {from} to {to}"),
+        DiskOp::Truncate { path, .. } => format!("truncating {path}"),
+        DiskOp::Remove { path } => format!("removing {path}"),
+        DiskOp::Read { path, .. } => format!("reading {path}"),
+        DiskOp::Close { path } => format!("closing {path}"),
+    }
 }
 
 /// The planted bug: absolute expiries written back as relative ones.

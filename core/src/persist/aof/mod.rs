@@ -70,6 +70,8 @@ pub enum Step {
 pub struct Chain {
     pub steps: VecDeque<Step>,
     pub in_flight: bool,
+    /// The operation in flight (named when it fails).
+    pub last_op: Option<DiskOp>,
     pub end: Option<ChainEnd>,
     /// Failures are fatal (boot) or only fail the rewrite.
     pub fatal_on_error: bool,
