@@ -5,3 +5,5 @@
 //!
 //! - `rdb`: the RDB codec (version 10 out; 10, 9 and older encodings in), DUMP
 //!   payloads, CRC64 and LZF.
+
+pub mod rdb;
