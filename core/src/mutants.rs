@@ -49,6 +49,9 @@ pub enum Mutant {
     ActiveExpireOnMonotonicClock,
     /// The RDB loader accepts a file whose CRC64 footer does not match its bytes.
     RdbCrcCheckSkipped,
+    /// A save renames the temp RDB onto `dbfilename` before the temp file's fsync, so
+    /// a crash can leave a named file whose bytes were never durable.
+    RenameBeforeFsync,
 }
 
 impl Mutant {
@@ -98,6 +101,7 @@ impl Mutant {
             Mutant::IncrDropsTtl => "incr-drops-ttl",
             Mutant::ActiveExpireOnMonotonicClock => "active-expire-on-monotonic-clock",
             Mutant::RdbCrcCheckSkipped => "rdb-crc-check-skipped",
+            Mutant::RenameBeforeFsync => "rename-before-fsync",
         }
     }
 
@@ -105,11 +109,13 @@ impl Mutant {
     /// `ALL` once they do (the eviction ones with the memory-squeeze scenario; core
     /// tests in `keyspace::evict` catch them meanwhile).
     /// `RdbCrcCheckSkipped` is caught by `persist::rdb`'s core tests until the
-    /// simulator's bit-rot scenario reaches it.
-    pub const PENDING: [Mutant; 3] = [
+    /// simulator's bit-rot scenario reaches it; `RenameBeforeFsync` by
+    /// `persist::save`'s tests until the simulator restarts from disk.
+    pub const PENDING: [Mutant; 4] = [
         Mutant::VolatileEvictsPersistent,
         Mutant::LfuNeverDecays,
         Mutant::RdbCrcCheckSkipped,
+        Mutant::RenameBeforeFsync,
     ];
 
     pub fn from_name(name: &str) -> Option<Mutant> {
