@@ -47,6 +47,11 @@ pub enum Mutant {
     IncrDropsTtl,
     /// The active expire cycle compares TTLs (wall-clock times) with the monotonic clock, so it never finds a key expired.
     ActiveExpireOnMonotonicClock,
+    /// The RDB loader accepts a file whose CRC64 footer does not match its bytes.
+    RdbCrcCheckSkipped,
+    /// A save renames the temp RDB onto `dbfilename` before the temp file's fsync, so
+    /// a crash can leave a named file whose bytes were never durable.
+    RenameBeforeFsync,
     /// Under `appendfsync always` a reply leaves once its write is appended, before
     /// the fsync that makes it durable.
     ReplyBeforeFsync,
@@ -104,6 +109,8 @@ impl Mutant {
             Mutant::ZrankFromOne => "zrank-from-one",
             Mutant::IncrDropsTtl => "incr-drops-ttl",
             Mutant::ActiveExpireOnMonotonicClock => "active-expire-on-monotonic-clock",
+            Mutant::RdbCrcCheckSkipped => "rdb-crc-check-skipped",
+            Mutant::RenameBeforeFsync => "rename-before-fsync",
             Mutant::ReplyBeforeFsync => "reply-before-fsync",
             Mutant::RelativeExpiryInAof => "relative-expiry-in-aof",
             Mutant::ManifestBeforeBaseSynced => "manifest-before-base-synced",
@@ -113,10 +120,15 @@ impl Mutant {
     /// Planted bugs the simulator's workload and model do not reach yet; they join
     /// `ALL` once they do (the eviction ones with the memory-squeeze scenario; core
     /// tests in `keyspace::evict` catch them meanwhile).
-    pub const PENDING: [Mutant; 5] = [
+    /// `RdbCrcCheckSkipped` is caught by `persist::rdb`'s core tests until the
+    /// simulator's bit-rot scenario reaches it; `RenameBeforeFsync` by
+    /// `persist::save`'s tests until the simulator restarts from disk; the AOF's three
+    /// by `node::aof_tests` until the simulator's disk scenarios reach them.
+    pub const PENDING: [Mutant; 7] = [
         Mutant::VolatileEvictsPersistent,
         Mutant::LfuNeverDecays,
-        // The AOF's: caught by core tests; the simulator's disk scenarios come next.
+        Mutant::RdbCrcCheckSkipped,
+        Mutant::RenameBeforeFsync,
         Mutant::ReplyBeforeFsync,
         Mutant::RelativeExpiryInAof,
         Mutant::ManifestBeforeBaseSynced,

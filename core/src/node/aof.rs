@@ -16,8 +16,7 @@ use crate::persist::aof::{AofIo, Chain, ChainEnd, Phase, Step};
 
 use super::Node;
 
-/// The fake client loaded commands run as never meets a driver's connection ids.
-const LOAD_CLIENT_CONN: ConnId = u64::MAX - 7;
+use crate::client::AOF_LOADER_CONN as LOAD_CLIENT_CONN;
 
 /// A rewrite's base goes to the disk in appends of at most this much.
 const REWRITE_CHUNK_BYTES: usize = 4 << 20;
@@ -46,6 +45,9 @@ impl Node {
         }
         self.server.aof.phase = Phase::Booting;
         self.server.aof.load_started_ms = now.mono_ms;
+        // Clients get -LOADING until the AOF is loaded and open.
+        self.server.persist.loading = true;
+        self.server.persist.loading_started_wall_secs = now.wall_ms / 1000;
         let path = format!("{}/{}.manifest", self.aof_dir(), self.aof_prefix());
         self.aof_issue(
             AofIo::ManifestRead,
@@ -62,6 +64,7 @@ impl Node {
             self.server.log(LogLevel::Warning, line);
         }
         self.server.aof.phase = Phase::Fatal;
+        self.server.persist.loading = false;
         // Never acknowledged: the replies waiting for the fsync die with the process.
         self.server.aof.held.clear();
         self.server.aof.chain = None;
@@ -454,6 +457,9 @@ impl Node {
                 self.server.aof.stats.rewrite_base_bytes = self.server.aof.current_bytes();
                 self.server.propagation.set_aof(true);
                 self.server.aof.resume_clients = true;
+                if self.server.persist.loading {
+                    self.loading_ended(crate::persist::load::LoadOutcome::Loaded);
+                }
             }
             ChainEnd::RewriteDone { history } => {
                 let dir = self.aof_dir();
@@ -590,8 +596,32 @@ impl Node {
     }
 
     /// After every input: config changes, the propagation stream into the writer,
-    /// replies held under `always`, the writer's next operations, rewrites.
+    /// replies held under `always`, the writer's next operations, rewrites; then the
+    /// status INFO and -MISCONF read (`Server::persist.aof`).
     pub(super) fn aof_after_step(&mut self, now: Now) {
+        self.aof_step(now);
+        self.aof_sync_status();
+    }
+
+    fn aof_sync_status(&mut self) {
+        let aof = &self.server.aof;
+        let status = &mut self.server.persist.aof;
+        status.enabled = aof.enabled();
+        status.rewrite_in_progress = aof.rewrite.is_some();
+        status.rewrite_scheduled = aof.rewrite_requested && aof.rewrite.is_none();
+        status.last_rewrite_time_secs = aof.stats.last_rewrite_time_secs;
+        status.rewrite_started_mono_ms = aof.rewrite.as_ref().map(|r| r.started_ms);
+        status.last_bgrewrite_ok = aof.stats.rewrites_consecutive_failures == 0;
+        status.rewrites = aof.stats.rewrites;
+        status.rewrites_consecutive_failures = aof.stats.rewrites_consecutive_failures;
+        status.last_write_error = aof
+            .writer
+            .as_ref()
+            .and_then(|w| w.misconf_reason())
+            .map(|e| crate::persist::aof::writer::strerror(e).to_string());
+    }
+
+    fn aof_step(&mut self, now: Now) {
         if self.server.aof.resume_clients {
             self.server.aof.resume_clients = false;
             let waiting: Vec<ConnId> = self

@@ -72,11 +72,6 @@ impl Node {
             return;
         }
         client.qbuf.extend_from_slice(bytes);
-        if self.server.aof.blocks_clients() {
-            // The AOF is loading: commands wait (run when it is open).
-            self.clients.table.insert(conn, client);
-            return;
-        }
         client.qbuf_peak = client.qbuf_peak.max(client.qbuf.len());
         self.clients.running_client_bytes = client.memory_bytes();
         let mut qbuf = std::mem::take(&mut client.qbuf);
