@@ -8,18 +8,24 @@ use crate::client::Client;
 use crate::commands;
 use crate::config::AppendFsync;
 use crate::io::{ConnId, DiskError, DiskOp, DiskResult, Effect, IoId, LogLevel, Now};
+use crate::keyspace::HashSeeds;
 use crate::persist::aof::loader::{LoadFailure, LoadStep, Loader};
 use crate::persist::aof::manifest::{Manifest, MANIFEST_MAX_BYTES};
 use crate::persist::aof::rewrite::{self, Rewrite};
 use crate::persist::aof::writer::{AofWriter, WriteEvent};
 use crate::persist::aof::{AofIo, Chain, ChainEnd, Phase, Step};
+use crate::persist::rdb::{LoadLimits, RdbItem};
+use crate::persist::snapshot::{AccessMeta, SliceBudget, Snapshot};
 
 use super::Node;
 
 use crate::client::AOF_LOADER_CONN as LOAD_CLIENT_CONN;
 
-/// A rewrite's base goes to the disk in appends of at most this much.
-const REWRITE_CHUNK_BYTES: usize = 4 << 20;
+/// A rewrite's base goes to the disk in appends of about this much.
+const REWRITE_CHUNK_BYTES: usize = 1 << 20;
+
+/// Bounded slices of the rewrite's walk per node step.
+const WALK_SLICES_PER_STEP: usize = 4;
 
 impl Node {
     fn aof_dir(&self) -> String {
@@ -105,6 +111,7 @@ impl Node {
             AofIo::ManifestRead => self.aof_manifest_read(now, result),
             AofIo::LoadRead => self.aof_load_read(now, result),
             AofIo::Chain => self.aof_chain_step_done(now, result),
+            AofIo::Ignore => {}
         }
         true
     }
@@ -136,7 +143,16 @@ impl Node {
         } else {
             let load_truncated = self.server.config.settings().aof_load_truncated;
             let files = self.server.aof.manifest.load_order();
-            self.server.aof.loader = Some(Loader::new(self.aof_dir(), files, load_truncated));
+            let limits = LoadLimits::from_settings(
+                self.server.config.settings(),
+                HashSeeds(self.server.aof.hash_seeds),
+            );
+            self.server.aof.loader = Some(Loader::new(
+                self.aof_dir(),
+                files,
+                load_truncated,
+                Some(limits),
+            ));
             let mut client = Client::new(
                 0,
                 LOAD_CLIENT_CONN,
@@ -165,7 +181,22 @@ impl Node {
         let file_name = loader.current().map(|f| f.name.clone()).unwrap_or_default();
         match loader.on_read(result) {
             LoadStep::Failed(LoadFailure::Fatal(lines)) => return self.aof_fatal(lines),
-            LoadStep::Run(commands) => {
+            LoadStep::Run {
+                items,
+                commands,
+                log,
+            } => {
+                for line in log {
+                    self.server.log(LogLevel::Notice, line);
+                }
+                for item in items {
+                    if let Err(e) = self.aof_apply_rdb_item(now, item) {
+                        return self.aof_fatal(vec![
+                            format!("Error reading the RDB preamble of the AOF file {file_name}, AOF loading aborted"),
+                            e,
+                        ]);
+                    }
+                }
                 for (argv, end_offset) in commands {
                     let is_multi = argv
                         .first()
@@ -214,6 +245,39 @@ impl Node {
             }
         }
         self.aof_next_load_read();
+    }
+
+    /// One item of a base's RDB preamble into the keyspace (keys already expired
+    /// are dropped, as Redis's master does).
+    fn aof_apply_rdb_item(&mut self, now: Now, item: RdbItem) -> Result<(), String> {
+        let RdbItem::Key {
+            db,
+            key,
+            value,
+            expire_ms,
+            ..
+        } = item
+        else {
+            return Ok(());
+        };
+        if db >= self.keyspace.databases() {
+            return Err(format!("DB index {db} is out of range"));
+        }
+        if expire_ms.is_some_and(|at| at < now.wall_ms) {
+            return Ok(());
+        }
+        let d = self.keyspace.db_mut(db);
+        if d.find(&key).is_some() {
+            return Err(format!(
+                "RDB has duplicated key '{}' in DB {db}",
+                String::from_utf8_lossy(&key)
+            ));
+        }
+        let id = d.insert(&key, value);
+        if let Some(at) = expire_ms.filter(|&at| at != 0) {
+            d.set_expire(id, at);
+        }
+        Ok(())
     }
 
     /// Runs one loaded command as the fake client; its reply is dropped, and what it
@@ -305,19 +369,17 @@ impl Node {
     fn aof_create_first_files(&mut self, now: Now) {
         let dir = self.aof_dir();
         let prefix = self.aof_prefix();
-        // The base is AOF commands (no RDB codec in this build): named .aof.
-        let base = self.server.aof.manifest.new_base(&prefix, false);
+        let preamble = self.server.config.settings().aof_use_rdb_preamble;
+        let base = self.server.aof.manifest.new_base(&prefix, preamble);
         self.server.log(
             LogLevel::Notice,
             format!("Creating AOF base file {base} on server start"),
         );
-        let ts = self
-            .server
-            .config
-            .settings()
-            .aof_timestamp_enabled
-            .then_some(now.wall_ms / 1000);
-        let bytes = rewrite::dataset_commands(&self.keyspace, ts);
+        // The dataset is empty at boot: the sink's header and footer are the base.
+        let mut sink = self.aof_base_sink(now, preamble);
+        let mut bytes = Vec::new();
+        sink.begin(&mut bytes);
+        sink.finish(&mut bytes);
         self.server.aof.stats.base_bytes = bytes.len() as u64;
         let incr = self.server.aof.manifest.new_incr(&prefix);
         self.server.log(
@@ -381,6 +443,33 @@ impl Node {
                     }
                 }
                 Some(Step::Adopt(manifest)) => self.server.aof.manifest = *manifest,
+                Some(Step::Walk(temp)) => {
+                    let Some(walk) = self.server.aof.walk.as_mut() else {
+                        continue;
+                    };
+                    let finished = walk.snapshot.is_finished();
+                    if walk.out.len() >= REWRITE_CHUNK_BYTES || (finished && !walk.out.is_empty()) {
+                        let bytes = std::mem::take(&mut walk.out);
+                        if let Some(rw) = self.server.aof.rewrite.as_mut() {
+                            rw.base_bytes += bytes.len() as u64;
+                        }
+                        chain.steps.push_front(Step::Walk(temp.clone()));
+                        chain.in_flight = true;
+                        let op = DiskOp::Append { path: temp, bytes };
+                        chain.last_op = Some(DiskOp::Close {
+                            path: String::new(),
+                        });
+                        self.aof_issue(AofIo::Chain, op);
+                        return;
+                    }
+                    if finished {
+                        self.server.aof.walk = None;
+                        continue;
+                    }
+                    // More to walk: `aof_step` steps it and comes back here.
+                    chain.steps.push_front(Step::Walk(temp));
+                    return;
+                }
                 None => {
                     let end = chain.end.take();
                     self.server.aof.chain = None;
@@ -410,8 +499,18 @@ impl Node {
                     "Can't open or create the append-only files: {why}"
                 )]);
             }
-            // A failed rewrite: the old base and incrs stay named by the manifest.
+            // A failed rewrite: the old base and incrs stay named by the manifest;
+            // the walk stops and its temp file goes.
             self.server.aof.chain = None;
+            if let Some(walk) = self.server.aof.walk.take() {
+                let mut garbage = crate::keyspace::Garbage::default();
+                walk.snapshot.abort(&mut self.keyspace, &mut garbage);
+                self.keyspace.garbage.append(garbage);
+            }
+            if let Some(rw) = self.server.aof.rewrite.as_ref() {
+                let path = rw.temp.clone();
+                self.aof_issue(AofIo::Ignore, DiskOp::Remove { path });
+            }
             if let Some(rw) = self.server.aof.rewrite.take() {
                 self.server.log(
                     LogLevel::Warning,
@@ -529,32 +628,38 @@ impl Node {
         steps.extend(manifest_steps(&dir, &prefix, &manifest));
         steps.push(Step::Adopt(Box::new(manifest.clone())));
         steps.push(Step::Unpause);
-        // 2. The base: the dataset now, before any later command runs.
-        let ts = self
-            .server
-            .config
-            .settings()
-            .aof_timestamp_enabled
-            .then_some(now.wall_ms / 1000);
-        let bytes = rewrite::dataset_commands(&self.keyspace, ts);
-        let base_bytes = bytes.len() as u64;
-        let old_base = manifest.base.as_ref().map(|b| b.name.clone());
-        let base = manifest.new_base(&prefix, false);
+        // 2. The base: the dataset as of now (the fork-less walk captures a key about
+        //    to change before it reaches it), to a temp file, fsynced, renamed.
+        let preamble = self.server.config.settings().aof_use_rdb_preamble;
+        let base = manifest.new_base(&prefix, preamble);
         manifest.mark_rewritten_incrs_as_history();
-        let temp = format!(
-            "temp-rewriteaof-bg-{}.aof",
-            self.server.aof.stats.rewrites + 1
+        let temp = format!("temp-rewriteaof-bg-{}.aof", self.server.draw_io_id().0);
+        let sink = self.aof_base_sink(now, preamble);
+        let mut out = Vec::new();
+        let snapshot = Snapshot::start(
+            &mut self.keyspace,
+            sink,
+            now.wall_ms,
+            AccessMeta::None,
+            &mut out,
         );
+        self.server.aof.walk = Some(rewrite::Walk { snapshot, out });
+        let base_bytes = 0;
         let skip_fsync = self
             .server
             .mutants
             .is(crate::mutants::Mutant::ManifestBeforeBaseSynced);
-        steps.extend(base_steps(&dir, &temp, &base, bytes, skip_fsync));
+        steps.push(Step::Disk(DiskOp::Open {
+            path: temp.clone(),
+            create: true,
+            truncate: true,
+        }));
+        steps.push(Step::Walk(temp.clone()));
+        steps.extend(finish_base_steps(&dir, &temp, &base, skip_fsync));
         // 3. The manifest naming the new base; then history goes.
         steps.extend(manifest_steps(&dir, &prefix, &manifest));
         let history: Vec<String> = manifest.history.iter().map(|f| f.name.clone()).collect();
         steps.push(Step::Adopt(Box::new(manifest)));
-        let _ = old_base;
         // The writer moves to the new incr file now: what was produced before goes to
         // the old one (issued first), what comes next waits for the manifest.
         let policy = self.server.config.settings().appendfsync;
@@ -694,10 +799,12 @@ impl Node {
             self.aof_issue(AofIo::Write(tag), op);
         }
         self.aof_release_held();
+        self.aof_walk_step();
         self.aof_maybe_auto_rewrite(now);
         if self.server.aof.rewrite_requested
             && self.server.aof.rewrite.is_none()
             && self.server.aof.chain.is_none()
+            && !self.server.persist.bgsave_in_progress
         {
             self.aof_start_rewrite(now);
         }
@@ -755,6 +862,61 @@ impl Node {
         });
         if !bytes.is_empty() {
             writer.feed(&bytes);
+        }
+    }
+
+    /// Walks the rewrite's snapshot a few bounded slices (while its output waiting
+    /// for the disk is small) and hands what it produced to the chain.
+    fn aof_walk_step(&mut self) {
+        let Some(walk) = self.server.aof.walk.as_mut() else {
+            return;
+        };
+        let mut garbage = crate::keyspace::Garbage::default();
+        for _ in 0..WALK_SLICES_PER_STEP {
+            if walk.snapshot.is_finished() || walk.out.len() >= REWRITE_CHUNK_BYTES {
+                break;
+            }
+            walk.snapshot.step(
+                &mut self.keyspace,
+                SliceBudget::BACKGROUND,
+                &mut walk.out,
+                &mut garbage,
+            );
+        }
+        self.keyspace.garbage.append(garbage);
+        self.aof_chain_advance();
+    }
+
+    /// The walk wants to run again at once (the node's next deadline is now).
+    pub(crate) fn aof_wants_step(&self) -> bool {
+        self.server
+            .aof
+            .walk
+            .as_ref()
+            .is_some_and(|w| !w.snapshot.is_finished() && w.out.len() < REWRITE_CHUNK_BYTES)
+    }
+
+    /// The base's snapshot sink: an RDB preamble or AOF commands.
+    fn aof_base_sink(
+        &self,
+        now: Now,
+        preamble: bool,
+    ) -> Box<dyn crate::persist::snapshot::SnapshotSink> {
+        let s = self.server.config.settings();
+        if preamble {
+            Box::new(rewrite::PreambleSink {
+                writer: crate::persist::rdb::RdbWriter::new(crate::persist::rdb::RdbOptions {
+                    compression: s.rdbcompression,
+                    checksum: s.rdbchecksum,
+                }),
+                ctime_secs: (now.wall_ms / 1000) as i64,
+                used_mem_bytes: self.used_memory_bytes() as i64,
+                repl_id: self.server.repl_id().to_string(),
+            })
+        } else {
+            Box::new(rewrite::CommandsSink {
+                timestamp_secs: s.aof_timestamp_enabled.then_some(now.wall_ms / 1000),
+            })
         }
     }
 
@@ -828,6 +990,13 @@ fn base_steps(dir: &str, temp: &str, name: &str, bytes: Vec<u8>, skip_fsync: boo
             bytes: chunk.to_vec(),
         }));
     }
+    steps.extend(finish_base_steps(dir, temp, name, skip_fsync));
+    steps
+}
+
+/// After the base's bytes: fsync the temp file, close it, rename it into place.
+fn finish_base_steps(dir: &str, temp: &str, name: &str, skip_fsync: bool) -> Vec<Step> {
+    let mut steps = Vec::new();
     if !skip_fsync {
         steps.push(Step::Disk(DiskOp::Fsync {
             path: temp.to_string(),

@@ -200,12 +200,18 @@ fn path(name: &str) -> String {
 #[test]
 fn first_start_creates_base_incr_and_manifest_as_redis() {
     let r = Rig::new("appendonly yes", MemDisk::default());
-    assert!(r.logged("Creating AOF base file appendonly.aof.1.base.aof on server start"));
+    assert!(r.logged("Creating AOF base file appendonly.aof.1.base.rdb on server start"));
     assert!(r.logged("Creating AOF incr file appendonly.aof.1.incr.aof on server start"));
     assert_eq!(
         r.disk.text(&path("appendonly.aof.manifest")),
-        "file appendonly.aof.1.base.aof seq 1 type b\nfile appendonly.aof.1.incr.aof seq 1 type i\n"
+        "file appendonly.aof.1.base.rdb seq 1 type b\nfile appendonly.aof.1.incr.aof seq 1 type i\n"
     );
+    assert!(r.disk.files[&path("appendonly.aof.1.base.rdb")].starts_with(b"REDIS0010"));
+    let r = Rig::new(
+        "appendonly yes\naof-use-rdb-preamble no",
+        MemDisk::default(),
+    );
+    assert_eq!(r.disk.files[&path("appendonly.aof.1.base.aof")], b"");
     assert!(r
         .disk
         .files
@@ -420,7 +426,16 @@ fn a_power_cut_under_always_keeps_every_acknowledged_write() {
 
 #[test]
 fn bgrewriteaof_writes_a_new_base_and_manifest_then_removes_history() {
-    let mut r = Rig::new("appendonly yes\nappendfsync always", MemDisk::default());
+    for preamble in ["no", "yes"] {
+        rewrite_with_preamble(preamble);
+    }
+}
+
+fn rewrite_with_preamble(preamble: &str) {
+    let config = format!("appendonly yes\nappendfsync always\naof-use-rdb-preamble {preamble}");
+    let config = config.as_str();
+    let ext = if preamble == "yes" { "rdb" } else { "aof" };
+    let mut r = Rig::new(config, MemDisk::default());
     r.kit.connect(1);
     r.cmd(1, "SET a 1");
     r.cmd(1, "RPUSH l 1 2 3");
@@ -432,33 +447,30 @@ fn bgrewriteaof_writes_a_new_base_and_manifest_then_removes_history() {
         "+Background append only file rewriting started\r\n"
     );
     r.cmd(1, "SET after 1");
-    assert_eq!(
-        r.disk.text(&path("appendonly.aof.manifest")),
-        "file appendonly.aof.2.base.aof seq 2 type b\nfile appendonly.aof.2.incr.aof seq 2 type i\n"
+    let manifest = format!(
+        "file appendonly.aof.2.base.{ext} seq 2 type b\nfile appendonly.aof.2.incr.aof seq 2 type i\n"
     );
-    assert!(
-        !r.disk
-            .files
-            .contains_key(&path("appendonly.aof.1.incr.aof")),
-        "history removed"
-    );
-    assert!(!r
-        .disk
-        .files
-        .contains_key(&path("appendonly.aof.1.base.aof")));
-    let base = r.disk.text(&path("appendonly.aof.2.base.aof"));
-    assert!(
-        base.contains("RPUSH") && base.contains("HMSET") && base.contains("PEXPIREAT"),
-        "{base}"
-    );
-    assert!(r
-        .disk
-        .text(&path("appendonly.aof.2.incr.aof"))
-        .contains("after"));
+    assert_eq!(r.disk.text(&path("appendonly.aof.manifest")), manifest);
+    let gone = [
+        path("appendonly.aof.1.incr.aof"),
+        path(&format!("appendonly.aof.1.base.{ext}")),
+    ];
+    for file in gone {
+        assert!(!r.disk.files.contains_key(&file), "history removed: {file}");
+    }
+    let base = r.disk.text(&path(&format!("appendonly.aof.2.base.{ext}")));
+    if preamble == "yes" {
+        assert!(base.starts_with("REDIS0010"), "{base}");
+    } else {
+        let all = ["RPUSH", "HMSET", "PEXPIREAT", "ZADD"];
+        assert!(all.iter().all(|c| base.contains(c)), "{base}");
+    }
+    let incr = r.disk.text(&path("appendonly.aof.2.incr.aof"));
+    assert!(incr.contains("after"), "{incr}");
     let info = r.cmd(1, "INFO persistence");
     assert!(info.contains("aof_rewrites:1"), "{info}");
     let digest = r.digest();
-    assert_eq!(Rig::new("appendonly yes", r.disk.clone()).digest(), digest);
+    assert_eq!(Rig::new(config, r.disk.clone()).digest(), digest);
     // A crash at every step of a second rewrite leaves a loadable set with every
     // acknowledged write.
     r.hold = true;
@@ -527,5 +539,60 @@ mod planted {
             .disk
             .text(&path("appendonly.aof.1.incr.aof"))
             .contains("\r\nPX\r\n"));
+    }
+}
+
+#[test]
+fn writes_during_a_rewrite_land_once_in_the_new_base_or_the_new_incr() {
+    for preamble in ["no", "yes"] {
+        let config = format!("appendonly yes\naof-use-rdb-preamble {preamble}");
+        let mut r = Rig::new(&config, MemDisk::default());
+        r.kit.connect(1);
+        for i in 0..3000 {
+            r.cmd(1, &format!("RPUSH l{} {i}", i % 300));
+            r.cmd(1, &format!("INCR c{}", i % 200));
+        }
+        r.hold = true;
+        r.kit
+            .send(1, &crate::resp::encode_request(&["BGREWRITEAOF"]));
+        r.settle();
+        // Change keys the walk may not have reached yet while its ops land one by one.
+        for round in 0..60 {
+            for k in 0..5 {
+                let overwrite = format!("k{}-{}", 39 - round % 40, k);
+                r.kit.send(
+                    1,
+                    &crate::resp::encode_request(&["APPEND", &overwrite, "x"]),
+                );
+                let incr = format!("c{}", (round * 7 + k) % 200);
+                r.kit
+                    .send(1, &crate::resp::encode_request(&["INCR", &incr]));
+                let del = format!("l{}", (round * 13 + k) % 300);
+                r.kit.send(1, &crate::resp::encode_request(&["DEL", &del]));
+            }
+            r.settle();
+            if let Some((io, op)) = r.queue.pop_front() {
+                r.complete(io, op);
+            }
+            r.kit.input(0, Input::Tick);
+            r.settle();
+        }
+        r.hold = false;
+        r.release();
+        while r.kit.nodes[0].aof_wants_step() {
+            r.kit.input(0, Input::Tick);
+            r.settle();
+        }
+        assert!(
+            r.logged("Background AOF rewrite finished successfully"),
+            "{:?}",
+            r.logs
+        );
+        let digest = r.digest();
+        assert_eq!(
+            Rig::new(&config, r.disk.clone()).digest(),
+            digest,
+            "preamble {preamble}"
+        );
     }
 }

@@ -67,6 +67,7 @@ impl Node {
         node.server
             .observe
             .set_command_names(node.commands.slot_names());
+        node.server.aof.hash_seeds = seeds.hash_seeds;
         node.config_changed();
         node
     }
@@ -297,7 +298,7 @@ impl Node {
     /// When the node wants `handle(now, Tick)` next (monotonic ms).
     pub fn next_deadline(&self) -> u64 {
         let blocked = self.clients.blocking.next_deadline().unwrap_or(u64::MAX);
-        if self.server.eviction_running || self.save_wants_step() {
+        if self.server.eviction_running || self.save_wants_step() || self.aof_wants_step() {
             return self.last_now.mono_ms;
         }
         self.next_tick_mono_ms.min(blocked)

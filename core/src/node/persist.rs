@@ -433,6 +433,7 @@ impl Node {
         if self.server.persist.loading
             || self.persist.save.is_some()
             || self.server.persist.shutdown_pending
+            || self.server.persist.aof.rewrite_in_progress
         {
             return;
         }

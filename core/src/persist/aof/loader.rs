@@ -6,6 +6,7 @@
 //! file and the offset. Never allocates more than the bytes that really arrived.
 
 use crate::io::{DiskError, DiskOp, DiskResult};
+use crate::persist::rdb::{LoadLimits, RdbItem, RdbReader};
 
 use super::manifest::AofFile;
 
@@ -161,11 +162,26 @@ pub enum LoadFailure {
 }
 
 /// What the node must do after handing the loader a completion.
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Debug)]
 pub enum LoadStep {
-    /// Run these commands (in order), then ask `next_op`.
-    Run(Vec<(Vec<Vec<u8>>, u64)>),
+    /// Apply these RDB preamble items, then run these commands (in order), log the
+    /// lines, then ask `next_op`.
+    Run {
+        items: Vec<RdbItem>,
+        commands: Vec<(Vec<Vec<u8>>, u64)>,
+        log: Vec<String>,
+    },
     Failed(LoadFailure),
+}
+
+impl LoadStep {
+    fn run(commands: Vec<(Vec<Vec<u8>>, u64)>) -> LoadStep {
+        LoadStep::Run {
+            items: Vec::new(),
+            commands,
+            log: Vec::new(),
+        }
+    }
 }
 
 /// The sequence of files and where reading is.
@@ -191,10 +207,19 @@ pub struct Loader {
     /// The file names loaded, for "DB loaded from" lines.
     pub done: bool,
     pub load_truncated: bool,
+    /// How RDB preambles are decoded (None: refused).
+    limits: Option<LoadLimits>,
+    /// The base's RDB preamble being read (until its END).
+    rdb: Option<RdbReader>,
 }
 
 impl Loader {
-    pub fn new(dir: String, files: Vec<AofFile>, load_truncated: bool) -> Loader {
+    pub fn new(
+        dir: String,
+        files: Vec<AofFile>,
+        load_truncated: bool,
+        limits: Option<LoadLimits>,
+    ) -> Loader {
         Loader {
             dir,
             files,
@@ -209,6 +234,8 @@ impl Loader {
             total_bytes: 0,
             done: false,
             load_truncated,
+            limits,
+            rdb: None,
         }
     }
 
@@ -238,11 +265,11 @@ impl Loader {
         })
     }
 
-    /// A Read ended: the commands it completed, or a failure.
+    /// A Read ended: the preamble items and commands it completed, or a failure.
     pub fn on_read(&mut self, result: DiskResult) -> LoadStep {
         self.reading = false;
         let Some(file) = self.current().cloned() else {
-            return LoadStep::Run(Vec::new());
+            return LoadStep::run(Vec::new());
         };
         let bytes = match result {
             DiskResult::Done { read } => read,
@@ -260,17 +287,18 @@ impl Loader {
                 )]))
             }
         };
+        let mut log = Vec::new();
         if self.read_offset == 0 && bytes.starts_with(b"REDIS") {
-            return LoadStep::Failed(LoadFailure::Fatal(vec![
-                "Reading RDB preamble from AOF file...".to_string(),
-                format!(
-                    "Error reading the RDB preamble of the AOF file {}, AOF loading aborted (this build of keel has no RDB codec yet)",
+            let Some(limits) = self.limits else {
+                return LoadStep::Failed(LoadFailure::Fatal(vec![format!(
+                    "Error reading the RDB preamble of the AOF file {}, AOF loading aborted",
                     file.name
-                ),
-            ]));
+                )]));
+            };
+            log.push("Reading RDB preamble from AOF file...".to_string());
+            self.rdb = Some(RdbReader::new(limits));
         }
         let got = bytes.len() as u64;
-        self.read_offset += got;
         self.total_bytes += got;
         if self.index == 0
             && self
@@ -280,10 +308,47 @@ impl Loader {
         {
             self.base_bytes += got;
         }
-        self.reader.feed(&bytes);
+        let chunk_start = self.read_offset;
+        self.read_offset += got;
         if got < LOAD_CHUNK_BYTES {
             self.at_eof = true;
         }
+        let mut items = Vec::new();
+        let mut tail: &[u8] = &bytes;
+        if let Some(rdb) = self.rdb.as_mut() {
+            rdb.feed(&bytes);
+            if self.at_eof {
+                rdb.end_of_input();
+            }
+            tail = &[];
+            loop {
+                match rdb.next() {
+                    Ok(Some(RdbItem::End)) => {
+                        // What follows the preamble's END (and CRC) is AOF commands.
+                        let consumed = rdb.consumed_bytes();
+                        let skip = usize::try_from(consumed.saturating_sub(chunk_start))
+                            .unwrap_or(usize::MAX);
+                        tail = bytes.get(skip..).unwrap_or_default();
+                        self.reader = CommandReader::new(consumed.max(chunk_start));
+                        self.rdb = None;
+                        log.push("Reading the remaining AOF tail...".to_string());
+                        break;
+                    }
+                    Ok(Some(item)) => items.push(item),
+                    Ok(None) => break,
+                    Err(e) => {
+                        return LoadStep::Failed(LoadFailure::Fatal(vec![
+                            format!(
+                                "Error reading the RDB preamble of the AOF file {}, AOF loading aborted",
+                                file.name
+                            ),
+                            format!("AOF file {}: {e}", file.name),
+                        ]))
+                    }
+                }
+            }
+        }
+        self.reader.feed(tail);
         let mut commands = Vec::new();
         loop {
             match self.reader.next_command() {
@@ -300,7 +365,11 @@ impl Loader {
                 }
             }
         }
-        LoadStep::Run(commands)
+        LoadStep::Run {
+            items,
+            commands,
+            log,
+        }
     }
 
     /// The node ran a command ending at `end_offset`; `was_multi` when it was MULTI.
@@ -378,6 +447,7 @@ impl Loader {
         self.index += 1;
         self.read_offset = 0;
         self.reader = CommandReader::new(0);
+        self.rdb = None;
         self.at_eof = false;
         self.valid_up_to = 0;
         self.valid_before_multi = 0;
@@ -476,9 +546,11 @@ mod tests {
             let list: Vec<AofFile> = (0..files)
                 .map(|i| file(&format!("f{i}"), FileType::Incr))
                 .collect();
-            let mut l = Loader::new("d".into(), list, true);
+            let mut l = Loader::new("d".into(), list, true, None);
             assert!(matches!(l.next_op(), Some(DiskOp::Read { offset: 0, .. })));
-            let LoadStep::Run(cmds) = l.on_read(DiskResult::Done { read: body.clone() }) else {
+            let LoadStep::Run { commands: cmds, .. } =
+                l.on_read(DiskResult::Done { read: body.clone() })
+            else {
                 panic!()
             };
             assert_eq!(cmds.len(), 1);
@@ -509,10 +581,10 @@ mod tests {
     #[test]
     fn an_unfinished_multi_is_reverted() {
         use super::super::manifest::FileType;
-        let mut l = Loader::new("d".into(), vec![file("f", FileType::Incr)], true);
+        let mut l = Loader::new("d".into(), vec![file("f", FileType::Incr)], true, None);
         l.next_op();
         let text = b"*1\r\n$4\r\nPING\r\n*1\r\n$5\r\nMULTI\r\n*1\r\n$4\r\nPING\r\n";
-        let LoadStep::Run(cmds) = l.on_read(DiskResult::Done {
+        let LoadStep::Run { commands: cmds, .. } = l.on_read(DiskResult::Done {
             read: text.to_vec(),
         }) else {
             panic!()
@@ -528,7 +600,7 @@ mod tests {
                 len: 14
             })
         );
-        let mut l = Loader::new("d".into(), vec![file("f", FileType::Incr)], false);
+        let mut l = Loader::new("d".into(), vec![file("f", FileType::Incr)], false, None);
         l.next_op();
         l.on_read(DiskResult::Done {
             read: text.to_vec(),

@@ -42,6 +42,8 @@ pub enum AofIo {
     LoadRead,
     /// A step of the current chain (boot setup, rewrite): one at a time, in order.
     Chain,
+    /// Cleanup whose outcome does not matter (a failed rewrite's temp file).
+    Ignore,
 }
 
 /// What to do when the chain of disk operations ends.
@@ -63,6 +65,8 @@ pub enum Step {
     Unpause,
     /// Switch the manifest in memory to this one (it is durable on disk now).
     Adopt(Box<Manifest>),
+    /// Append the rewrite's walk output to this temp file until the walk ends.
+    Walk(String),
 }
 
 /// A sequence of disk operations run one after the other; a failure stops it.
@@ -111,6 +115,10 @@ pub struct AofState {
     pub shutdown_held: bool,
     /// The boot decision was made (`appendonly` read once at start).
     pub booted: bool,
+    /// The node's hash seeds (RDB preambles build sets and hashes with them).
+    pub hash_seeds: [u64; 4],
+    /// The running rewrite's fork-less walk of the dataset.
+    pub walk: Option<rewrite::Walk>,
 }
 
 /// INFO lines as (name, value).

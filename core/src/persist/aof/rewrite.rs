@@ -113,3 +113,69 @@ pub fn dataset_commands(keyspace: &Keyspace, timestamp_secs: Option<u64>) -> Vec
     }
     out
 }
+
+/// The base as AOF commands, fed by the fork-less snapshot walk.
+pub struct CommandsSink {
+    /// `#TS:` annotation at the top (`aof-timestamp-enabled`).
+    pub timestamp_secs: Option<u64>,
+}
+
+impl crate::persist::snapshot::SnapshotSink for CommandsSink {
+    fn begin(&mut self, out: &mut Vec<u8>) {
+        if let Some(secs) = self.timestamp_secs {
+            out.extend_from_slice(format!("#TS:{secs}\r\n").as_bytes());
+        }
+    }
+    fn start_db(&mut self, db: usize, _keys: u64, _expires: u64, out: &mut Vec<u8>) {
+        let index = db.to_string();
+        encode_request_into(out, &[&b"SELECT"[..], index.as_bytes()]);
+    }
+    fn record(&mut self, rec: &crate::persist::rdb::KeyRecord<'_>, out: &mut Vec<u8>) {
+        key_commands(out, rec.key, rec.value, rec.expire_ms.unwrap_or(0));
+    }
+    fn finish(&mut self, _out: &mut Vec<u8>) {}
+}
+
+/// The base as an RDB preamble (`aof-use-rdb-preamble yes`): Redis's aux fields with
+/// `aof-base 1`.
+pub struct PreambleSink {
+    pub writer: crate::persist::rdb::RdbWriter,
+    pub ctime_secs: i64,
+    pub used_mem_bytes: i64,
+    pub repl_id: String,
+}
+
+impl crate::persist::snapshot::SnapshotSink for PreambleSink {
+    fn begin(&mut self, out: &mut Vec<u8>) {
+        use crate::persist::rdb::AuxValue;
+        let aux = [
+            (
+                "redis-ver",
+                AuxValue::Str(crate::persist::save::REDIS_VERSION.as_bytes()),
+            ),
+            ("redis-bits", AuxValue::Int(64)),
+            ("ctime", AuxValue::Int(self.ctime_secs)),
+            ("used-mem", AuxValue::Int(self.used_mem_bytes)),
+            ("repl-stream-db", AuxValue::Int(0)),
+            ("repl-id", AuxValue::Str(self.repl_id.as_bytes())),
+            ("repl-offset", AuxValue::Int(0)),
+            ("aof-base", AuxValue::Int(1)),
+        ];
+        self.writer.header(&aux, out);
+    }
+    fn start_db(&mut self, db: usize, keys: u64, expires: u64, out: &mut Vec<u8>) {
+        self.writer.select_db(db, keys, expires, out);
+    }
+    fn record(&mut self, rec: &crate::persist::rdb::KeyRecord<'_>, out: &mut Vec<u8>) {
+        self.writer.entry(rec, out);
+    }
+    fn finish(&mut self, out: &mut Vec<u8>) {
+        self.writer.finish(out);
+    }
+}
+
+/// A rewrite's walk: the snapshot and the bytes it produced not yet handed out.
+pub struct Walk {
+    pub snapshot: crate::persist::snapshot::Snapshot,
+    pub out: Vec<u8>,
+}
