@@ -759,6 +759,10 @@ impl Node {
             return;
         };
         writer.policy = policy;
+        writer.reply_before_fsync = self
+            .server
+            .mutants
+            .is(crate::mutants::Mutant::ReplyBeforeFsync);
         // Replies wait for the fsync of what was written before them (Redis writes
         // replies only after the loop iteration's fsync); a shutdown waits for the
         // last fsync whatever the policy.

@@ -518,15 +518,42 @@ mod planted {
     fn reply_before_fsync_is_seen() {
         let mut r = Rig::new("appendonly yes\nappendfsync always", MemDisk::default());
         r.kit.nodes[0].set_mutant(Some(Mutant::ReplyBeforeFsync));
-        // The writer was made before the mutant: restart it through a rewrite.
         r.kit.connect(1);
-        r.cmd(1, "BGREWRITEAOF");
         r.hold = true;
         r.cmd(1, "SET a 1");
         let (io, op) = r.queue.pop_front().unwrap();
         r.complete(io, op);
         r.settle();
         assert_eq!(r.kit.take(1), "+OK\r\n", "acknowledged before its fsync");
+    }
+
+    #[test]
+    fn manifest_before_base_synced_loses_the_dataset_in_a_crash() {
+        let config = "appendonly yes\naof-use-rdb-preamble no";
+        let mut r = Rig::new(config, MemDisk::default());
+        r.kit.nodes[0].set_mutant(Some(Mutant::ManifestBeforeBaseSynced));
+        r.kit.connect(1);
+        for i in 0..50 {
+            r.cmd(1, &format!("SET k{i} {i}"));
+        }
+        let digest = r.digest();
+        r.hold = true;
+        r.kit
+            .send(1, &crate::resp::encode_request(&["BGREWRITEAOF"]));
+        r.settle();
+        let mut lost = false;
+        while let Some((io, op)) = r.queue.pop_front() {
+            let mut crashed = r.disk.clone();
+            crashed.crash();
+            let mut reloaded = Rig::new(config, crashed);
+            lost |= reloaded.digest() != digest;
+            r.complete(io, op);
+            r.settle();
+        }
+        assert!(
+            lost,
+            "a crash after the manifest switch loses the unsynced base"
+        );
     }
 
     #[test]
