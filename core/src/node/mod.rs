@@ -200,6 +200,10 @@ impl Node {
         };
         let now = self.last_now;
         self.keyspace.now_secs = now.mono_secs();
+        // A running save walks one step per loop turn (the driver's Tick) or disk
+        // answer, not per client input: under many clients a step per input would put
+        // a slice in front of every request.
+        let save_turn = matches!(input, Input::Tick | Input::Disk { .. });
         match input {
             Input::Accepted {
                 conn,
@@ -256,7 +260,9 @@ impl Node {
         self.continue_evictions();
         self.run_unblocked(now, ticked);
         self.run_persist_requests(now);
-        self.step_save(now);
+        if save_turn {
+            self.step_save(now);
+        }
         if let Some(garbage) = self.keyspace.take_garbage() {
             self.server.effects.push_back(Effect::Free {
                 garbage: Box::new(garbage),
