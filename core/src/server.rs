@@ -248,6 +248,13 @@ impl PersistInfo {
 
     /// Redis's `writeCommandsDeniedByDiskError`: the `-MISCONF` text write commands
     /// get, if any.
+    /// A save or an AOF write failed (the cheap test every command makes before
+    /// asking `write_denied_error`).
+    #[inline]
+    pub fn disk_error(&self) -> bool {
+        !self.last_bgsave_ok || self.aof.last_write_error.is_some()
+    }
+
     pub fn write_denied_error(&self, settings: &crate::config::Settings) -> Option<String> {
         if settings.stop_writes_on_bgsave_error
             && !settings.save_points.is_empty()
