@@ -151,6 +151,8 @@ pub enum PersistRequest {
     },
     /// SHUTDOWN ABORT: cancel a shutdown waiting for its save.
     AbortShutdown,
+    /// FLUSHALL with save points set: kill a running BGSAVE, save the empty dataset.
+    FlushallSave,
 }
 
 /// The AOF's part of INFO persistence and of `-MISCONF`, filled by the AOF machine.
@@ -246,6 +248,13 @@ impl PersistInfo {
 
     /// Redis's `writeCommandsDeniedByDiskError`: the `-MISCONF` text write commands
     /// get, if any.
+    /// A save or an AOF write failed (the cheap test every command makes before
+    /// asking `write_denied_error`).
+    #[inline]
+    pub fn disk_error(&self) -> bool {
+        !self.last_bgsave_ok || self.aof.last_write_error.is_some()
+    }
+
     pub fn write_denied_error(&self, settings: &crate::config::Settings) -> Option<String> {
         if settings.stop_writes_on_bgsave_error
             && !settings.save_points.is_empty()

@@ -622,9 +622,10 @@ fn run_checked(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> Dispatch {
         return Dispatch::Rejected;
     }
     // Redis's processCommand: writes (and PING) are refused after a failed save.
-    if spec.flags.contains(CmdFlags::WRITE)
-        || parent.name == "ping"
-        || (parent.name == "exec" && ctx.client.multi.as_ref().is_some_and(|m| m.write))
+    if ctx.server.persist.disk_error()
+        && (spec.flags.contains(CmdFlags::WRITE)
+            || parent.name == "ping"
+            || (parent.name == "exec" && ctx.client.multi.as_ref().is_some_and(|m| m.write)))
     {
         if let Some(msg) = ctx
             .server

@@ -84,6 +84,14 @@ impl Db {
     /// A snapshot is about to change slot `id`: hand it the old state first.
     #[inline(always)]
     fn before_change(&mut self, id: u32) {
+        if self.snap.is_some() {
+            self.capture(id);
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn capture(&mut self, id: u32) {
         if let Some(track) = self.snap.as_deref_mut() {
             track.before_change(&self.keys, id);
         }
@@ -174,10 +182,18 @@ impl Db {
             access: 0,
             volatile_pos: NO_SLOT,
         });
+        if self.snap.is_some() {
+            self.created(id);
+        }
+        id
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn created(&mut self, id: u32) {
         if let Some(track) = self.snap.as_deref_mut() {
             track.created(id);
         }
-        id
     }
 
     /// Removes the entry in slot `id` and returns it.
@@ -190,6 +206,7 @@ impl Db {
 
     /// Replaces the value in slot `id`, keeping key and TTL; returns the old one (for
     /// the caller to free, perhaps off the event loop).
+    #[inline]
     pub fn set_value(&mut self, id: u32, value: Value) -> Option<Value> {
         self.mutations = self.mutations.wrapping_add(1);
         self.before_change(id);
@@ -198,6 +215,7 @@ impl Db {
     }
 
     /// Changes a value in place, keeping memory accounted.
+    #[inline]
     pub fn update_value<R>(&mut self, id: u32, f: impl FnOnce(&mut Value) -> R) -> Option<R> {
         self.mutations = self.mutations.wrapping_add(1);
         self.before_change(id);

@@ -703,8 +703,10 @@ impl Node {
     /// After every input: config changes, the propagation stream into the writer,
     /// replies held under `always`, the writer's next operations, rewrites; then the
     /// status INFO and -MISCONF read (`Server::persist.aof`).
-    pub(super) fn aof_after_step(&mut self, now: Now) {
-        self.aof_step(now);
+    /// `walk_turn`: a Tick or a disk answer, when a running rewrite walks a step (as
+    /// a save does: never a slice in front of every client request).
+    pub(super) fn aof_after_step(&mut self, now: Now, walk_turn: bool) {
+        self.aof_step(now, walk_turn);
         self.aof_sync_status();
     }
 
@@ -726,7 +728,7 @@ impl Node {
             .map(|e| crate::persist::aof::writer::strerror(e).to_string());
     }
 
-    fn aof_step(&mut self, now: Now) {
+    fn aof_step(&mut self, now: Now, walk_turn: bool) {
         if self.server.aof.resume_clients {
             self.server.aof.resume_clients = false;
             let waiting: Vec<ConnId> = self
@@ -803,7 +805,9 @@ impl Node {
             self.aof_issue(AofIo::Write(tag), op);
         }
         self.aof_release_held();
-        self.aof_walk_step();
+        if walk_turn {
+            self.aof_walk_step();
+        }
         self.aof_maybe_auto_rewrite(now);
         if self.server.aof.rewrite_requested
             && self.server.aof.rewrite.is_none()
