@@ -305,10 +305,15 @@ impl Node {
         let Some(mut client) = self.server.aof.load_client.take() else {
             return Ok(());
         };
+        // Redis runs loaded commands outside call(): they are not counted.
+        let processed = self.server.stats.total_commands_processed;
+        let errors = self.server.stats.total_error_replies;
         commands::execute(
             &mut self.ctx(&mut client, now),
             &commands::Argv::new(&buf, &ranges),
         );
+        self.server.stats.total_commands_processed = processed;
+        self.server.stats.total_error_replies = errors;
         client.out.discard();
         self.server.aof.load_client = Some(client);
         self.server.propagation.drain_for_aof(|_| {});

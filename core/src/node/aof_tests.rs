@@ -256,6 +256,11 @@ fn writes_are_appended_with_redis_rewrites_and_replayed_on_restart() {
     assert_eq!(again.digest(), before);
     // And appends after what was there.
     again.kit.connect(1);
+    let stats = again.cmd(1, "INFO stats");
+    assert!(
+        stats.contains("total_commands_processed:0\r\n"),
+        "loading counts nothing: {stats}"
+    );
     again.cmd(1, "SET c 3");
     let third = Rig::new("appendonly yes", again.disk.clone()).digest();
     assert_eq!(third, again.digest());
