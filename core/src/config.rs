@@ -315,11 +315,13 @@ const SHUTDOWN_FLAGS: &[(&str, u32)] = &[
     ("default", 0),
     ("save", SHUTDOWN_SAVE),
     ("nosave", SHUTDOWN_NOSAVE),
-    ("now", 4),
-    ("force", 8),
+    ("now", SHUTDOWN_NOW),
+    ("force", SHUTDOWN_FORCE),
 ];
-const SHUTDOWN_SAVE: u32 = 1;
-const SHUTDOWN_NOSAVE: u32 = 2;
+pub const SHUTDOWN_SAVE: u32 = 1;
+pub const SHUTDOWN_NOSAVE: u32 = 2;
+pub const SHUTDOWN_NOW: u32 = 4;
+pub const SHUTDOWN_FORCE: u32 = 8;
 const SHUTDOWN_ON_SIG: Kind = Kind::Enum {
     values: SHUTDOWN_FLAGS,
     flags: true,
@@ -344,18 +346,18 @@ pub static DIRECTIVES: &[Directive] = &[
     entry("activedefrag", None, Kind::Bool { refuse_yes: Some(NO_ACTIVE_DEFRAG) }, "no", M),
     entry("activerehashing", None, BOOL, "yes", M),
     entry("always-show-logo", None, BOOL, "no", I).keel().to(|s, v| s.always_show_logo = v.flag()),
-    entry("aof-disable-auto-gc", None, BOOL, "no", M),
-    entry("aof-load-truncated", None, BOOL, "yes", M),
+    entry("aof-disable-auto-gc", None, BOOL, "no", M).keel().to(|s, v| s.aof_disable_auto_gc = v.flag()),
+    entry("aof-load-truncated", None, BOOL, "yes", M).keel().to(|s, v| s.aof_load_truncated = v.flag()),
     entry("aof-rewrite-incremental-fsync", None, BOOL, "yes", M),
-    entry("aof-timestamp-enabled", None, BOOL, "no", M),
-    entry("aof-use-rdb-preamble", None, BOOL, "yes", M),
+    entry("aof-timestamp-enabled", None, BOOL, "no", M).keel().to(|s, v| s.aof_timestamp_enabled = v.flag()),
+    entry("aof-use-rdb-preamble", None, BOOL, "yes", M).keel().to(|s, v| s.aof_use_rdb_preamble = v.flag()),
     entry("aof_rewrite_cpulist", None, TEXT, "", I),
-    entry("appenddirname", None, text(TextCheck::AofDirName), "appendonlydir", I).to(|s, v| s.appenddirname = v.text()),
-    entry("appendfilename", None, text(TextCheck::AofFileName), "appendonly.aof", I).to(|s, v| s.appendfilename = v.text()),
-    entry("appendfsync", None, one_of(APPENDFSYNC_CHOICES), "everysec", M).to(|s, v| s.appendfsync = v.choice()),
-    entry("appendonly", None, BOOL, "no", M).to(|s, v| s.appendonly = v.flag()),
-    entry("auto-aof-rewrite-min-size", None, mem(0, LONG_MAX), "67108864", M),
-    entry("auto-aof-rewrite-percentage", None, int(0, INT_MAX), "100", M),
+    entry("appenddirname", None, text(TextCheck::AofDirName), "appendonlydir", I).keel().to(|s, v| s.appenddirname = v.text()),
+    entry("appendfilename", None, text(TextCheck::AofFileName), "appendonly.aof", I).keel().to(|s, v| s.appendfilename = v.text()),
+    entry("appendfsync", None, one_of(APPENDFSYNC_CHOICES), "everysec", M).keel().to(|s, v| s.appendfsync = v.choice()),
+    entry("appendonly", None, BOOL, "no", M).keel().to(|s, v| s.appendonly = v.flag()),
+    entry("auto-aof-rewrite-min-size", None, mem(0, LONG_MAX), "67108864", M).keel().to(|s, v| s.auto_aof_rewrite_min_size_bytes = v.int()),
+    entry("auto-aof-rewrite-percentage", None, int(0, INT_MAX), "100", M).keel().to(|s, v| s.auto_aof_rewrite_percentage = v.int()),
     entry("bgsave_cpulist", None, TEXT, "", I),
     entry("bind", None, Kind::Special(Special::Bind), "* -::*", M).keel().to(|s, v| s.bind = v.addresses()),
     entry("bind-source-addr", None, TEXT, "", M),
@@ -531,13 +533,13 @@ pub static DIRECTIVES: &[Directive] = &[
     entry("server_cpulist", None, TEXT, "", I),
     entry("set-max-intset-entries", None, uint(0, LONG_MAX), "512", M).keel().to(|s, v| s.set_max_intset_entries = v.int()),
     entry("set-proc-title", None, BOOL, "yes", I),
-    entry("shutdown-on-sigint", None, SHUTDOWN_ON_SIG, "default", M),
-    entry("shutdown-on-sigterm", None, SHUTDOWN_ON_SIG, "default", M),
+    entry("shutdown-on-sigint", None, SHUTDOWN_ON_SIG, "default", M).to(|s, v| s.shutdown_on_sigint = v.id()),
+    entry("shutdown-on-sigterm", None, SHUTDOWN_ON_SIG, "default", M).to(|s, v| s.shutdown_on_sigterm = v.id()),
     entry("shutdown-timeout", None, int(0, INT_MAX), "10", M),
     entry("slowlog-log-slower-than", None, int(-1, LONG_MAX), "10000", M).to(|s, v| s.slowlog_log_slower_than_us = u64::try_from(v.int::<i64>()).ok()),
     entry("slowlog-max-len", None, int(0, LONG_MAX), "128", M).to(|s, v| s.slowlog_max_len = v.int()),
     entry("socket-mark-id", None, uint(0, UINT_MAX), "0", I),
-    entry("stop-writes-on-bgsave-error", None, BOOL, "yes", M),
+    entry("stop-writes-on-bgsave-error", None, BOOL, "yes", M).to(|s, v| s.stop_writes_on_bgsave_error = v.flag()),
     entry("stream-node-max-bytes", None, umem(0, LONG_MAX), "4096", M),
     entry("stream-node-max-entries", None, int(0, LONG_MAX), "100", M),
     entry(
@@ -1009,6 +1011,11 @@ pub struct Settings {
     pub rdbcompression: bool,
     /// `rdbchecksum`.
     pub rdbchecksum: bool,
+    /// `stop-writes-on-bgsave-error`.
+    pub stop_writes_on_bgsave_error: bool,
+    /// `shutdown-on-sigterm` / `shutdown-on-sigint` as `SHUTDOWN_*` bits.
+    pub shutdown_on_sigterm: u32,
+    pub shutdown_on_sigint: u32,
     /// `appendonly`.
     pub appendonly: bool,
     /// `appendfsync`.
@@ -1017,6 +1024,18 @@ pub struct Settings {
     pub appendfilename: Vec<u8>,
     /// `appenddirname`: the AOF directory, under `dir`.
     pub appenddirname: Vec<u8>,
+    /// `aof-load-truncated`.
+    pub aof_load_truncated: bool,
+    /// `aof-disable-auto-gc`.
+    pub aof_disable_auto_gc: bool,
+    /// `aof-use-rdb-preamble`.
+    pub aof_use_rdb_preamble: bool,
+    /// `aof-timestamp-enabled`.
+    pub aof_timestamp_enabled: bool,
+    /// `auto-aof-rewrite-percentage` (0: off).
+    pub auto_aof_rewrite_percentage: u64,
+    /// `auto-aof-rewrite-min-size`.
+    pub auto_aof_rewrite_min_size_bytes: u64,
     /// `dir` as configured, or the absolute path the server resolved it to
     /// (see [`Config::set_resolved_dir`]).
     pub dir: Vec<u8>,
@@ -2767,7 +2786,7 @@ mod tests {
         let ignored = config.apply_text(REDIS_CONF).unwrap();
         assert!(ignored.contains(&"pidfile".to_string()));
         assert!(!ignored.contains(&"port".to_string()));
-        assert_eq!(ignored.iter().filter(|n| *n == "appendonly").count(), 1);
+        assert_eq!(ignored.iter().filter(|n| *n == "appendonly").count(), 0);
         assert!(config.settings().daemonize);
         assert_eq!(
             lossy(&config.settings().logfile),
@@ -2959,7 +2978,6 @@ mod tests {
                 "sentinel",
                 "foo.bar",
                 "save",
-                "appendonly",
                 "replica-read-only"
             ]
         );
@@ -3593,6 +3611,12 @@ mod tests {
         ("appendfilename", "x.aof", "x.aof", |s| s.appendfilename == b"x.aof"),
         ("appendfsync", "always", "always", |s| s.appendfsync == AppendFsync::Always),
         ("appendonly", "yes", "yes", |s| s.appendonly),
+        ("aof-disable-auto-gc", "yes", "yes", |s| s.aof_disable_auto_gc),
+        ("aof-load-truncated", "no", "no", |s| !s.aof_load_truncated),
+        ("aof-timestamp-enabled", "yes", "yes", |s| s.aof_timestamp_enabled),
+        ("aof-use-rdb-preamble", "no", "no", |s| !s.aof_use_rdb_preamble),
+        ("auto-aof-rewrite-min-size", "1mb", "1048576", |s| s.auto_aof_rewrite_min_size_bytes == 1 << 20),
+        ("auto-aof-rewrite-percentage", "50", "50", |s| s.auto_aof_rewrite_percentage == 50),
         ("bind", "127.0.0.1 ::1", "127.0.0.1 ::1", |s| s.bind == [b"127.0.0.1".to_vec(), b"::1".to_vec()]),
         (
             "client-output-buffer-limit",
@@ -3649,8 +3673,11 @@ mod tests {
         ("requirepass", "s3cret", "s3cret", |s| s.requirepass.as_deref() == Some(&b"s3cret"[..])),
         ("save", "900 1", "900 1", |s| s.save_points == [SavePoint { after_secs: 900, min_changes: 1 }]),
         ("set-max-intset-entries", "64", "64", |s| s.set_max_intset_entries == 64),
+        ("shutdown-on-sigint", "save", "save", |s| s.shutdown_on_sigint == SHUTDOWN_SAVE),
+        ("shutdown-on-sigterm", "nosave force", "nosave force", |s| s.shutdown_on_sigterm == SHUTDOWN_NOSAVE | SHUTDOWN_FORCE),
         ("slowlog-log-slower-than", "-1", "-1", |s| s.slowlog_log_slower_than_us.is_none()),
         ("slowlog-max-len", "10", "10", |s| s.slowlog_max_len == 10),
+        ("stop-writes-on-bgsave-error", "no", "no", |s| !s.stop_writes_on_bgsave_error),
         ("syslog-enabled", "yes", "yes", |s| s.syslog_enabled),
         ("syslog-facility", "local7", "local7", |s| s.syslog_facility == 184),
         ("syslog-ident", "keel", "keel", |s| s.syslog_ident == b"keel"),

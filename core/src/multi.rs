@@ -43,6 +43,8 @@ pub struct MultiState {
     /// Some queued command may change the dataset or replicate (`mstate.cmd_flags &
     /// (CMD_WRITE|CMD_MAY_REPLICATE)`): CLIENT PAUSE WRITE holds the EXEC.
     pub may_replicate: bool,
+    /// Some queued command writes (`mstate.cmd_flags & CMD_WRITE`): `-MISCONF` applies.
+    pub write: bool,
     /// Bytes held by the queue, counted in the client's memory.
     pub queued_bytes: usize,
     /// Commands queued (CLIENT LIST's `multi=`; still set while EXEC runs them).

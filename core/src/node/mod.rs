@@ -6,11 +6,15 @@
 //! This file routes inputs and holds the parts; `dispatch` (clients and their commands),
 //! `blocked` (serving blocked clients) and `cron` (timers) do the work.
 
+mod aof;
+#[cfg(test)]
+mod aof_tests;
 mod blocked;
 mod cron;
 mod dispatch;
 mod evict;
 mod reload;
+mod persist;
 
 use rand::{RngCore, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -41,6 +45,8 @@ pub struct Node {
     next_tick_mono_ms: u64,
     /// The config file SIGHUP re-reads (`reload`).
     reload: reload::ReloadState,
+    /// Loading at boot and the running save (`persist`).
+    persist: persist::Persist,
 }
 
 impl Node {
@@ -60,10 +66,12 @@ impl Node {
             next_client_id: 1,
             next_tick_mono_ms: now.mono_ms,
             reload: reload::ReloadState::default(),
+            persist: persist::Persist::default(),
         };
         node.server
             .observe
             .set_command_names(node.commands.slot_names());
+        node.server.aof.hash_seeds = seeds.hash_seeds;
         node.config_changed();
         node
     }
@@ -206,6 +214,13 @@ impl Node {
         let now = self.last_now;
         self.keyspace.now_secs = now.mono_secs();
         self.end_pause_if_due(now);
+        if !self.server.aof.booted {
+            self.aof_boot(now);
+        }
+        // A running save walks one step per loop turn (the driver's Tick) or disk
+        // answer, not per client input: under many clients a step per input would put
+        // a slice in front of every request.
+        let save_turn = matches!(input, Input::Tick | Input::Disk { .. });
         match input {
             Input::Accepted {
                 conn,
@@ -270,11 +285,16 @@ impl Node {
         if self.server.pause_relaxed {
             self.run_postponed(now);
         }
+        self.run_persist_requests(now);
+        if save_turn {
+            self.step_save(now);
+        }
         if let Some(garbage) = self.keyspace.take_garbage() {
             self.server.effects.push_back(Effect::Free {
                 garbage: Box::new(garbage),
             });
         }
+        self.aof_after_step(now, save_turn);
     }
 
     /// Times out blocked clients and runs the pipelined input of clients unblocked
@@ -333,7 +353,7 @@ impl Node {
     /// When the node wants `handle(now, Tick)` next (monotonic ms).
     pub fn next_deadline(&self) -> u64 {
         let blocked = self.clients.blocking.next_deadline().unwrap_or(u64::MAX);
-        if self.server.eviction_running {
+        if self.server.eviction_running || self.save_wants_step() || self.aof_wants_step() {
             return self.last_now.mono_ms;
         }
         let pause_end = self.server.pause.map_or(u64::MAX, |p| p.end_mono_ms);
@@ -350,9 +370,15 @@ impl Node {
         self.server.effects.push_back(Effect::Abort { conn });
     }
 
-    /// A disk completion. No subsystem issues disk operations yet, so every id is
-    /// unknown: logged, nothing else changes.
+    /// A disk completion, routed to the part that issued it (loading and saving in
+    /// `persist`); an unknown id is logged, nothing else changes.
     fn on_disk_completion(&mut self, io: IoId, result: DiskResult) {
+        let Some(result) = self.persist_disk(io, result) else {
+            return;
+        };
+        let Some(result) = self.claim_disk_completion(io, result) else {
+            return;
+        };
         let outcome = match result {
             DiskResult::Done { .. } => "done".to_string(),
             DiskResult::Failed(e) => format!("failed ({e:?})"),
@@ -419,6 +445,15 @@ impl Node {
         }
     }
 
+    /// Hands a completion to the subsystem that issued it; gives it back when none did.
+    fn claim_disk_completion(&mut self, io: IoId, result: DiskResult) -> Option<DiskResult> {
+        if self.server.aof.pending.contains_key(&io) {
+            self.aof_on_disk(io, result);
+            return None;
+        }
+        Some(result)
+    }
+
     /// Redis's signal handling: SIGTERM/SIGINT schedule a shutdown (no persistence yet,
     /// so it is immediate), SIGHUP is ignored.
     fn on_signal(&mut self, signal: Signal) {
@@ -426,20 +461,22 @@ impl Node {
             // Redis ignores SIGHUP; keel reloads its config file (`reload`).
             Signal::Hangup => self.start_reload(),
             Signal::Terminate | Signal::Interrupt => {
-                if self.server.shutting_down {
+                if self.server.shutting_down || self.server.persist.shutdown_pending {
                     return;
                 }
-                self.server.shutting_down = true;
                 let name = signal.name();
                 self.server.log(
                     LogLevel::Warning,
                     format!("Received {name} scheduling shutdown..."),
                 );
-                self.server
-                    .log(LogLevel::Warning, "User requested shutdown...".to_string());
-                self.server
-                    .effects
-                    .push_back(Effect::Shutdown { exit_code: 0 });
+                let s = self.server.config.settings();
+                let flags = if signal == Signal::Interrupt {
+                    s.shutdown_on_sigint
+                } else {
+                    s.shutdown_on_sigterm
+                };
+                let now = self.last_now;
+                self.begin_shutdown(now, None, flags);
             }
         }
     }
