@@ -84,6 +84,7 @@ impl Node {
             && !client.close_asap
             && !self.server.shutting_down
             && !client.blocked
+            && !self.server.persist.boot_probe
         {
             let limits = ParseLimits {
                 proto_max_bulk_len_bytes: proto_max,
