@@ -181,6 +181,10 @@ pub struct PersistInfo {
     /// The dataset is being loaded at startup: commands without the `loading` flag
     /// get `-LOADING`.
     pub loading: bool,
+    /// Booted, and the loader has not yet said whether there is anything to load:
+    /// clients' input waits unparsed (as in Redis's listen backlog before it loads),
+    /// then runs against the empty dataset (no file) or gets `-LOADING`.
+    pub boot_probe: bool,
     pub loading_started_wall_secs: u64,
     pub loading_total_bytes: u64,
     pub loading_loaded_bytes: u64,
@@ -218,6 +222,7 @@ impl PersistInfo {
     fn new(now: Now) -> PersistInfo {
         PersistInfo {
             loading: false,
+            boot_probe: false,
             loading_started_wall_secs: 0,
             loading_total_bytes: 0,
             loading_loaded_bytes: 0,

@@ -20,7 +20,10 @@ pub mod banner;
 
 /// keel binds loopback by default, like the `redis.conf` Redis ships (Redis's compiled
 /// default is every interface behind protected mode; keel takes the safer one).
-const KEEL_DEFAULT_CONFIG: &str = "bind 127.0.0.1 -::1\n";
+/// keel's own defaults where they differ from Redis's: loopback only, and no save
+/// points (`save ""`: the plain `keel-server` run is in-memory; a config file or
+/// CONFIG SET save turns snapshots on as in Redis).
+const KEEL_DEFAULT_CONFIG: &str = "bind 127.0.0.1 -::1\nsave \"\"\n";
 
 const USAGE: &str = "Usage: ./keel-server [/path/to/redis.conf] [options] [-]
        ./keel-server - (read config from stdin)

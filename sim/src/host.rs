@@ -180,7 +180,10 @@ impl Host {
     /// persistence exists; the disk survives for when it does).
     pub fn boot(&mut self, now: Now, setup: &dyn Fn(&mut Node)) -> NodeSeeds {
         let seeds = self.boot_seeds();
-        let mut node = Node::new(Config::default(), seeds, now);
+        // keel-server's built-in `save ""`: no save points unless a scenario sets them.
+        let mut config = Config::default();
+        let _ = config.apply_text("save \"\"");
+        let mut node = Node::new(config, seeds, now);
         setup(&mut node);
         node.enable_propagation();
         self.node = Some(node);

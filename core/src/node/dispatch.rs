@@ -86,6 +86,7 @@ impl Node {
             && !client.blocked
             && !client.postponed
             && !client.awaiting_driver
+            && !self.server.persist.boot_probe
         {
             let limits = ParseLimits {
                 proto_max_bulk_len_bytes: proto_max,

@@ -77,7 +77,9 @@ impl Node {
             LoadPlan::Rdb(l) => l,
             LoadPlan::Custom(l) => l,
         };
-        self.server.persist.loading = true;
+        // Loading starts once the loader finds something to load; until it knows,
+        // clients wait (`boot_probe`).
+        self.server.persist.boot_probe = true;
         self.server.persist.loading_started_wall_secs = now.wall_ms / 1000;
         self.server.persist.loading_loaded_bytes = 0;
         loader.start(&mut self.keyspace, &mut self.server, now);
@@ -96,9 +98,14 @@ impl Node {
         if let Some(loader) = self.persist.loader.as_mut() {
             if loader.claims(io) {
                 let outcome = loader.on_disk(io, result, &mut self.keyspace, &mut self.server, now);
+                let ended = outcome.is_some();
                 if let Some(outcome) = outcome {
                     self.persist.loader = None;
                     self.loading_ended(outcome);
+                }
+                if self.server.persist.boot_probe && (ended || self.server.persist.loading) {
+                    self.server.persist.boot_probe = false;
+                    self.resume_waiting_clients(now);
                 }
                 return None;
             }
@@ -136,6 +143,20 @@ impl Node {
             return None;
         }
         Some(result)
+    }
+
+    /// Runs the input clients sent while the boot probe held it.
+    fn resume_waiting_clients(&mut self, now: Now) {
+        let waiting: Vec<ConnId> = self
+            .clients
+            .table
+            .values()
+            .filter(|c| !c.qbuf.is_empty() && !c.blocked)
+            .map(|c| c.conn)
+            .collect();
+        for conn in waiting {
+            self.on_data(now, conn, &[]);
+        }
     }
 
     pub(super) fn loading_ended(&mut self, outcome: LoadOutcome) {
@@ -963,14 +984,15 @@ mod tests {
         assert!(k.nodes[0].boot(now, HashSeeds([1, 2, 3, 4])));
         k.connect(1);
         pump(&mut k, &mut disk);
-        assert_eq!(
-            k.cmd(1, "GET a"),
-            "-LOADING Redis is loading the dataset in memory\r\n"
-        );
-        assert!(k.cmd(1, "INFO persistence").contains("loading:1"));
+        // Until the loader knows whether there is a file, input waits unparsed.
+        assert_eq!(k.cmd(1, "GET a"), "");
         disk.hold = false;
         pump(&mut k, &mut disk);
-        assert_eq!(k.cmd(1, "GET a"), "$1\r\n1\r\n");
+        assert_eq!(
+            k.take(1),
+            "$1\r\n1\r\n",
+            "the waiting GET ran after the load"
+        );
         assert_eq!(
             k.cmd(1, "LRANGE l 0 -1"),
             "*3\r\n$1\r\nx\r\n$1\r\ny\r\n$1\r\nz\r\n"
@@ -1065,13 +1087,28 @@ mod tests {
         let file = saved_file(&setup);
         assert!(file.len() > 2 << 20);
         let mut k = Kit::new("");
-        let mut disk = MemDisk::default();
+        let mut disk = MemDisk {
+            hold: true,
+            ..MemDisk::default()
+        };
         disk.files.insert("dump.rdb".into(), file);
         let now = k.now;
         k.nodes[0].boot(now, HashSeeds([1; 4]));
+        k.connect(1);
+        pump(&mut k, &mut disk);
+        // Answer the first read only: the node is loading, clients get -LOADING.
+        let (io, op) = disk.held.remove(0);
+        let result = disk.answer(&op);
+        k.nodes[0].handle(now, Input::Disk { io, result });
+        k.drive();
+        let loading = "-LOADING Redis is loading the dataset in memory\r\n";
+        assert_eq!(k.cmd(1, "DBSIZE"), loading);
+        assert_eq!(k.cmd(1, "PING"), loading);
+        let info = k.cmd(1, "INFO persistence");
+        assert!(info.contains("loading:1"), "{info}");
+        disk.hold = false;
         pump(&mut k, &mut disk);
         assert!(disk.log.len() >= 3, "{:?}", disk.log);
-        k.connect(1);
         assert_eq!(k.cmd(1, "DBSIZE"), ":3000\r\n");
     }
 

@@ -25,7 +25,9 @@ pub enum LoadOutcome {
 }
 
 /// A loader the node drives while it boots: the RDB one here, the AOF one (wt-aof)
-/// plugs in through this trait.
+/// plugs in through this trait. Clients' input waits until the loader either sets
+/// `server.persist.loading` (it found data: clients get `-LOADING` until it ends) or
+/// returns an outcome (nothing to load: they run at once).
 pub trait Loader: Send {
     /// Issues the first reads.
     fn start(&mut self, ks: &mut Keyspace, server: &mut Server, now: Now);
@@ -260,6 +262,8 @@ impl Loader for RdbLoad {
             DiskResult::Done { read } => read,
         };
         self.found = true;
+        // There is a file: clients get -LOADING from now on.
+        server.persist.loading = true;
         let got = bytes.len() as u64;
         self.offset = self.offset.saturating_add(got);
         server.persist.loading_loaded_bytes = self.offset;
