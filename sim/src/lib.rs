@@ -14,6 +14,7 @@
 
 pub mod checkers;
 pub mod disk;
+pub mod durability;
 pub mod elle;
 pub mod faults;
 pub mod host;
