@@ -568,7 +568,7 @@ mod tests {
         };
         let mut replay = Replayer::new(SEEDS, NOW, &[]);
         let v = check_recovery(&epoch, &recovered(&[relative]), |k| {
-            replay.digest_at(&[set.clone()], k)
+            replay.digest_at(std::slice::from_ref(&set), k)
         })
         .unwrap_err();
         assert_eq!(v.kind, "not-a-prefix");
