@@ -74,6 +74,44 @@ pub enum Fault {
         host: usize,
         rate_permille: u64,
     },
+    /// Each fsync of a file fails with EIO with probability `permille` / 1000 while it
+    /// lasts; what was unsynced stays unsynced.
+    FsyncFails {
+        #[serde(default)]
+        host: usize,
+        permille: u32,
+    },
+    /// The disk fills: writes past its bytes at the start plus `headroom_bytes` fail
+    /// with ENOSPC while it lasts.
+    DiskFull {
+        #[serde(default)]
+        host: usize,
+        headroom_bytes: u64,
+    },
+    /// Latency spikes: every disk operation takes up to `extra_ms` longer.
+    SlowDisk {
+        #[serde(default)]
+        host: usize,
+        extra_ms: u64,
+    },
+    /// One byte of a file at rest flips (bit rot), in an RDB file (`.rdb`) when
+    /// `rdb_only`, else in any durable file.
+    BitRot {
+        #[serde(default)]
+        host: usize,
+        #[serde(default)]
+        rdb_only: bool,
+    },
+    /// An operator's `BGSAVE` (over a connection outside the history).
+    Bgsave {
+        #[serde(default)]
+        host: usize,
+    },
+    /// An operator's `BGREWRITEAOF` (over a connection outside the history).
+    RewriteAof {
+        #[serde(default)]
+        host: usize,
+    },
 }
 
 impl Fault {
@@ -90,6 +128,12 @@ impl Fault {
             Fault::Squeeze { .. } => "memory squeeze",
             Fault::OneWayPartition { .. } => "one-way partition",
             Fault::ClockDrift { .. } => "clock drift",
+            Fault::FsyncFails { .. } => "fsync EIO",
+            Fault::DiskFull { .. } => "disk full",
+            Fault::SlowDisk { .. } => "slow disk",
+            Fault::BitRot { .. } => "bit rot",
+            Fault::Bgsave { .. } => "BGSAVE",
+            Fault::RewriteAof { .. } => "BGREWRITEAOF",
         }
     }
 
@@ -107,7 +151,13 @@ impl Fault {
             | Fault::Crash { host }
             | Fault::ClockJump { host, .. }
             | Fault::Squeeze { host, .. }
-            | Fault::ClockDrift { host, .. } => vec![*host],
+            | Fault::ClockDrift { host, .. }
+            | Fault::FsyncFails { host, .. }
+            | Fault::DiskFull { host, .. }
+            | Fault::SlowDisk { host, .. }
+            | Fault::BitRot { host, .. }
+            | Fault::Bgsave { host }
+            | Fault::RewriteAof { host } => vec![*host],
             Fault::SlowLink { .. } | Fault::ResetConn { .. } => Vec::new(),
         }
     }
@@ -195,6 +245,29 @@ impl World<'_> {
                 clock.drift_rates.push(rate_permille);
                 clock.set_mono_rate(self.now_ms, rate_permille);
             }
+            Fault::FsyncFails { host, .. }
+            | Fault::DiskFull { host, .. }
+            | Fault::SlowDisk { host, .. } => {
+                let used = self.hosts[host].disk.used_bytes();
+                self.hosts[host]
+                    .disk_faults
+                    .push((index, f.fault.clone(), used));
+                self.hosts[host].refresh_disk_faults();
+            }
+            Fault::BitRot { host, rdb_only } => {
+                let rotted = self.hosts[host]
+                    .disk
+                    .rot(&mut self.rng, |name| !rdb_only || name.ends_with(".rdb"));
+                match rotted {
+                    Some((file, offset)) => {
+                        self.reached.insert(reach::BIT_ROT);
+                        log!(self, "host {host}: bit rot flips byte {offset} of {file}");
+                    }
+                    None => log!(self, "host {host}: bit rot found no file at rest"),
+                }
+            }
+            Fault::Bgsave { host } => self.operator(host, &["BGSAVE"]),
+            Fault::RewriteAof { host } => self.operator(host, &["BGREWRITEAOF"]),
         }
         if f.duration_ms > 0 {
             self.schedule(self.now_ms + f.duration_ms, Event::FaultEnd { index });
@@ -351,7 +424,18 @@ impl World<'_> {
                     .unwrap_or(clock.base_rate_permille);
                 clock.set_mono_rate(self.now_ms, rate);
             }
-            Fault::ResetConn { .. } | Fault::ResetAll { .. } | Fault::ClockJump { .. } => {}
+            Fault::FsyncFails { host, .. }
+            | Fault::DiskFull { host, .. }
+            | Fault::SlowDisk { host, .. } => {
+                self.hosts[host].disk_faults.retain(|(i, _, _)| *i != index);
+                self.hosts[host].refresh_disk_faults();
+            }
+            Fault::ResetConn { .. }
+            | Fault::ResetAll { .. }
+            | Fault::ClockJump { .. }
+            | Fault::BitRot { .. }
+            | Fault::Bgsave { .. }
+            | Fault::RewriteAof { .. } => {}
         }
     }
 }

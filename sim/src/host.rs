@@ -8,7 +8,8 @@ use keel_core::{Node, NodeSeeds, Now};
 use rand_chacha::ChaCha8Rng;
 
 use crate::checkers::WallClock;
-use crate::disk::{Disk, DiskLatency};
+use crate::disk::{Disk, DiskFaults, DiskLatency};
+use crate::faults::Fault;
 
 /// What a host is doing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -128,6 +129,9 @@ pub struct Host {
     /// Bumped at every pause and crash: timers and completions of an older
     /// generation are stale.
     pub generation: u64,
+    /// Disk faults in force: (the plan's fault index, the fault, the disk's bytes
+    /// when it started).
+    pub disk_faults: Vec<(usize, Fault, u64)>,
 }
 
 impl Host {
@@ -144,7 +148,29 @@ impl Host {
             crashes_active: 0,
             fake_peer: None,
             generation: 0,
+            disk_faults: Vec::new(),
         }
+    }
+
+    /// Recomputes the disk's faults from those in force (the harshest of each kind).
+    pub fn refresh_disk_faults(&mut self) {
+        let mut faults = DiskFaults::default();
+        for (_, fault, used_at_start) in &self.disk_faults {
+            match *fault {
+                Fault::FsyncFails { permille, .. } => {
+                    faults.fsync_eio_permille = faults.fsync_eio_permille.max(permille.min(1000))
+                }
+                Fault::DiskFull { headroom_bytes, .. } => {
+                    let cap = used_at_start.saturating_add(headroom_bytes);
+                    faults.capacity_bytes = Some(faults.capacity_bytes.map_or(cap, |c| c.min(cap)));
+                }
+                Fault::SlowDisk { extra_ms, .. } => {
+                    faults.extra_latency_ms = faults.extra_latency_ms.max(extra_ms)
+                }
+                _ => {}
+            }
+        }
+        self.disk.faults = faults;
     }
 
     pub fn addr_of(id: usize) -> String {

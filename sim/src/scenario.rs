@@ -46,6 +46,14 @@ pub mod reach {
     pub const ELLE_RAN: &str = "an Elle check ran over committed transactions";
     pub const SHADOW_COMPARED: &str = "the shadow node's digest was compared after a write";
     pub const SPOP_POPPED: &str = crate::model::seen::SPOP_POPPED;
+    pub const BIT_ROT: &str = "bit rot flipped a byte of a file at rest";
+    pub const FSYNC_FAILED: &str = "an fsync failed with EIO";
+    pub const DISK_FULL: &str = "a write failed with ENOSPC";
+    pub const RECOVERED: &str = "a restart recovered a dataset the durability checker judged";
+    pub const RECOVERED_DATA: &str = "a restart recovered a non-empty dataset";
+    pub const REFUSED_ROTTEN: &str = "a node refused to start on a corrupted file";
+    pub const CRASH_IN_SAVE: &str = "a crash hit a snapshot in progress";
+    pub const CRASH_IN_REWRITE: &str = "a crash hit an AOF rewrite in progress";
 }
 
 pub const SCENARIO_DEFS: &[ScenarioDef] = &[
@@ -551,6 +559,9 @@ impl Plan {
                 Fault::SlowLink { factor } => factor <= 1_000,
                 Fault::ClockJump { delta_ms, .. } => delta_ms.unsigned_abs() <= MAX_MS,
                 Fault::ClockDrift { rate_permille, .. } => rate_permille <= 1_000_000,
+                Fault::FsyncFails { permille, .. } => permille <= 1_000,
+                Fault::DiskFull { headroom_bytes, .. } => headroom_bytes <= 1 << 40,
+                Fault::SlowDisk { extra_ms, .. } => extra_ms <= MAX_MS,
                 _ => true,
             };
             check(ok, "fault parameter out of range")?;

@@ -116,6 +116,10 @@ pub(crate) enum Event {
     },
 }
 
+/// The operator's connection to each node (BGSAVE, BGREWRITEAOF): outside the ids
+/// clients (counting up from 1) and the node's outbound ones (from 2^62) use.
+pub(crate) const OPERATOR_CONN: ConnId = 1 << 60;
+
 /// The exact reply the node sends to a refused write.
 const OOM_REPLY: &[u8] = b"-OOM command not allowed when used memory > 'maxmemory'.\r\n";
 
@@ -230,6 +234,8 @@ pub(crate) struct World<'a> {
     pub(crate) drain: Drain,
     /// Refusals that came due while their host was paused, per host.
     pub(crate) deferred_refusals: Vec<Vec<ConnId>>,
+    /// The boot (epoch) whose node accepted the operator's connection, per host.
+    pub(crate) operator_open: Vec<Option<u32>>,
 }
 
 fn show(req: &[Vec<u8>]) -> String {
@@ -285,6 +291,7 @@ impl<'a> World<'a> {
                 })
                 .collect(),
             deferred_refusals: vec![Vec::new(); host_count],
+            operator_open: vec![None; host_count],
             hosts,
             scenario,
             now_ms: 0,
@@ -421,6 +428,43 @@ impl<'a> World<'a> {
             data_changed_before: false,
         };
         self.drain_effects(h);
+    }
+
+    /// Sends an operator's command (BGSAVE, BGREWRITEAOF) to host `h`'s node over a
+    /// connection outside the clients' history; its reply is only logged.
+    pub(crate) fn operator(&mut self, h: usize, args: &[&str]) {
+        let epoch = self.hosts[h].epoch;
+        if self.hosts[h].node.is_none() || self.hosts[h].pauses_active > 0 {
+            log!(
+                self,
+                "host {h}: operator's {args:?} not sent (node down or paused)"
+            );
+            return;
+        }
+        if self.operator_open[h] != Some(epoch) {
+            self.operator_open[h] = Some(epoch);
+            let local = self.hosts[h].addr.clone();
+            self.feed(
+                h,
+                Input::Accepted {
+                    conn: OPERATOR_CONN,
+                    listener: Listener::Client,
+                    peer: "127.0.0.1:2".into(),
+                    local,
+                    peer_is_loopback: true,
+                },
+            );
+        }
+        let request: Vec<Vec<u8>> = args.iter().map(|a| a.as_bytes().to_vec()).collect();
+        log!(self, "host {h}: operator sends {}", show(&request));
+        let bytes = encode(&request);
+        self.feed(
+            h,
+            Input::Data {
+                conn: OPERATOR_CONN,
+                bytes: &bytes,
+            },
+        );
     }
 
     /// Bookkeeping an input that reads no clock and asks for nothing (`Written`).
@@ -643,6 +687,21 @@ impl<'a> World<'a> {
     /// Executes one effect of host `h`'s node.
     pub(crate) fn execute(&mut self, h: usize, effect: Effect) {
         match effect {
+            Effect::Send { conn, bytes } if conn == OPERATOR_CONN => {
+                self.hash.write(&bytes);
+                log!(
+                    self,
+                    "host {h}: operator gets {:?}",
+                    String::from_utf8_lossy(&bytes)
+                );
+                self.tell(
+                    h,
+                    Input::Written {
+                        conn,
+                        bytes: bytes.len(),
+                    },
+                );
+            }
             Effect::Send { conn, bytes } => {
                 self.hash.write(&bytes);
                 self.node_sends(h, conn, &bytes);
@@ -784,9 +843,15 @@ impl<'a> World<'a> {
         if self.hosts[h].pauses_active > 0 || self.hosts[h].node.is_none() {
             return;
         }
-        for (io, result) in self.hosts[h].disk.complete_ready(self.now_ms) {
-            log!(self, "host {h}: disk io {} done: {result:?}", io.0);
-            self.feed(h, Input::Disk { io, result });
+        for c in self.hosts[h].disk.complete_ready(self.now_ms) {
+            log!(self, "host {h}: disk io {} done: {:?}", c.io.0, c.result);
+            self.feed(
+                h,
+                Input::Disk {
+                    io: c.io,
+                    result: c.result,
+                },
+            );
         }
     }
 
