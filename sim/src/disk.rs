@@ -496,6 +496,17 @@ impl Disk {
         }
     }
 
+    /// Every file gone (an operator moved them aside); faults in force stay.
+    pub fn wipe(&mut self) {
+        self.queue.clear();
+        self.open.clear();
+        self.names.clear();
+        self.durable_names.clear();
+        self.inodes.clear();
+        self.rotten.clear();
+        self.rotten_reads.clear();
+    }
+
     /// A file's bytes as a reader sees them now.
     pub fn contents(&self, path: &str) -> Option<&[u8]> {
         let inode = self.names.get(path)?;

@@ -407,6 +407,44 @@ impl Replayer {
     pub fn node(&self) -> &Node {
         &self.node
     }
+
+    /// The node, to go on as a shadow (it holds connection 1, active expiry off).
+    pub fn into_node(self) -> Node {
+        self.node
+    }
+
+    /// Runs one command and returns its reply bytes.
+    pub fn query(&mut self, argv: &[&[u8]]) -> Vec<u8> {
+        let mut bytes = format!("*{}\r\n", argv.len()).into_bytes();
+        for a in argv {
+            bytes.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
+            bytes.extend_from_slice(a);
+            bytes.extend_from_slice(b"\r\n");
+        }
+        self.node.handle(
+            self.now,
+            Input::Data {
+                conn: Self::CONN,
+                bytes: &bytes,
+            },
+        );
+        let mut out = Vec::new();
+        while let Some(effect) = self.node.poll_effect() {
+            if let Effect::Send { conn, bytes } = effect {
+                self.node.handle(
+                    self.now,
+                    Input::Written {
+                        conn,
+                        bytes: bytes.len(),
+                    },
+                );
+                if conn == Self::CONN {
+                    out.extend_from_slice(&bytes);
+                }
+            }
+        }
+        out
+    }
 }
 
 #[cfg(test)]

@@ -283,17 +283,41 @@ impl World<'_> {
         }
         log!(self, "host {h}: node crashes");
         self.compare_shadow(h);
+        self.note_crash(h);
         self.hosts[h].crash(&mut self.rng);
         let oracle = &mut self.oracles[h];
         oracle.shadow = None;
         oracle.squeeze = None;
         let seen = std::mem::take(&mut oracle.model.seen);
         oracle.model = Model::new(0);
+        oracle.model_off = false;
         oracle.stale_since.clear();
         self.reached.extend(seen);
         for conn in self.conns_of(h) {
             self.reset_conn(conn);
         }
+    }
+
+    /// Host `h`'s node refused to start from its disk: as an operator would, the
+    /// world moves the files aside (a fresh, empty disk) and starts it again.
+    pub(crate) fn restart_wiped(&mut self, h: usize) {
+        log!(
+            self,
+            "host {h}: files moved aside, node restarts on an empty disk"
+        );
+        self.crash(h);
+        self.hosts[h].crashes_active = self.hosts[h].crashes_active.saturating_sub(1);
+        self.hosts[h].disk.wipe();
+        self.durable[h].reset_known_empty();
+        self.boot(h);
+        let generation = self.hosts[h].generation;
+        self.schedule(
+            self.now_ms,
+            Event::Tick {
+                host: h,
+                generation,
+            },
+        );
     }
 
     fn squeeze_start(&mut self, h: usize, deep: bool) {

@@ -202,15 +202,24 @@ impl Host {
         }
     }
 
-    /// Boots a node at `now` (a restart reads nothing from the disk yet: no
-    /// persistence exists; the disk survives for when it does).
-    pub fn boot(&mut self, now: Now, setup: &dyn Fn(&mut Node)) -> NodeSeeds {
+    /// Boots a node at `now` with the scenario's `config` directives; it loads
+    /// whatever its disk holds through its disk effects (the world executes them).
+    pub fn boot(
+        &mut self,
+        now: Now,
+        config: &[(String, String)],
+        setup: &dyn Fn(&mut Node),
+    ) -> Result<NodeSeeds, String> {
         let seeds = self.boot_seeds();
-        let mut node = Node::new(Config::default(), seeds, now);
+        let mut settings = Config::default();
+        for (name, value) in config {
+            settings.set(&[(name.as_bytes(), value.as_bytes())])?;
+        }
+        let mut node = Node::new(settings, seeds, now);
         setup(&mut node);
         node.enable_propagation();
         self.node = Some(node);
-        seeds
+        Ok(seeds)
     }
 
     /// Power loss: the node is dropped, the disk keeps what a real one would.
@@ -220,6 +229,12 @@ impl Host {
         self.generation += 1;
         self.disk.crash(rng);
     }
+}
+
+/// The node is still loading its dataset from disk (the recovery is judged once it
+/// is not).
+pub fn loading(_node: &Node) -> bool {
+    false
 }
 
 #[cfg(test)]
@@ -241,7 +256,7 @@ mod tests {
         let mut host = Host::new(0, seeds, HostClock::new(1_000, 0, 1000), latency);
         let mut rng = ChaCha8Rng::seed_from_u64(1);
         assert_eq!(host.health(), Health::Crashed);
-        let first = host.boot(host.clock.peek(0), &|_| {});
+        let first = host.boot(host.clock.peek(0), &[], &|_| {}).expect("boots");
         assert_eq!(host.health(), Health::Up);
         host.pauses_active = 1;
         assert_eq!(host.health(), Health::Paused);
@@ -264,7 +279,7 @@ mod tests {
         host.crash(&mut rng);
         assert_eq!(host.health(), Health::Crashed);
         assert_eq!((host.epoch, host.generation), (1, 1));
-        let second = host.boot(host.clock.peek(10), &|_| {});
+        let second = host.boot(host.clock.peek(10), &[], &|_| {}).expect("boots");
         assert_ne!(
             first.rng_seed, second.rng_seed,
             "a restart draws new node seeds"

@@ -22,6 +22,7 @@ pub mod linearizability;
 pub mod model;
 pub mod model_types;
 pub mod net;
+pub mod persistence;
 pub mod report;
 pub mod scenario;
 pub mod shrink;

@@ -173,6 +173,10 @@ pub struct Scenario {
     #[serde(default)]
     pub clock: NodeClock,
     pub faults: Vec<PlannedFault>,
+    /// Config directives every boot of every node gets (persistence scenarios:
+    /// `appendonly`, `appendfsync`, `save` ...).
+    #[serde(default)]
+    pub persist: Vec<(String, String)>,
 }
 
 fn one_host() -> usize {
@@ -240,6 +244,7 @@ impl Scenario {
             },
             clock: NodeClock::default(),
             faults: Vec::new(),
+            persist: Vec::new(),
         };
         let faults = &mut s.faults;
         match name {

@@ -188,6 +188,8 @@ pub(crate) struct Oracle {
     pub(crate) ticks: u64,
     pub(crate) shadow: Option<Shadow>,
     pub(crate) squeeze: Option<Squeeze>,
+    /// The model cannot hold this host's recovered dataset: it judges no more.
+    pub(crate) model_off: bool,
 }
 
 /// Logs a formatted trace line only when the run keeps a trace: formatting every
@@ -236,6 +238,12 @@ pub(crate) struct World<'a> {
     pub(crate) deferred_refusals: Vec<Vec<ConnId>>,
     /// The boot (epoch) whose node accepted the operator's connection, per host.
     pub(crate) operator_open: Vec<Option<u32>>,
+    /// The durability checker's state per host.
+    pub(crate) durable: Vec<crate::persistence::Durable>,
+    /// The batch of requests being delivered (the history index of its last one).
+    pub(crate) batch: Option<usize>,
+    /// String keys restarts recovered (the linearizability histories start from them).
+    pub(crate) recovered_strings: Vec<Recovered>,
 }
 
 fn show(req: &[Vec<u8>]) -> String {
@@ -288,10 +296,16 @@ impl<'a> World<'a> {
                     ticks: 0,
                     shadow: None,
                     squeeze: None,
+                    model_off: false,
                 })
                 .collect(),
             deferred_refusals: vec![Vec::new(); host_count],
             operator_open: vec![None; host_count],
+            durable: (0..host_count)
+                .map(|_| crate::persistence::Durable::new(&scenario.persist))
+                .collect(),
+            batch: None,
+            recovered_strings: Vec::new(),
             hosts,
             scenario,
             now_ms: 0,
@@ -386,7 +400,11 @@ impl<'a> World<'a> {
     pub(crate) fn boot(&mut self, h: usize) {
         let now = self.host_now(h);
         let setup = self.setup;
-        let seeds = self.hosts[h].boot(now, setup);
+        let config = self.scenario.persist.clone();
+        let seeds = match self.hosts[h].boot(now, &config, setup) {
+            Ok(seeds) => seeds,
+            Err(e) => return self.fail(format!("host {h}: the scenario's config: {e}")),
+        };
         // Seeds of its own, derived: its random draws and hash orders differ from the
         // node's, as a replica's do.
         let shadow_seeds = NodeSeeds {
@@ -394,6 +412,7 @@ impl<'a> World<'a> {
             hash_seeds: seeds.hash_seeds.map(|s| s.rotate_left(17) ^ 0xA5A5),
         };
         self.oracles[h].shadow = Some(Shadow::new(shadow_seeds, now));
+        self.judge_recovery(h);
     }
 
     /// Hands an input to host `h`'s node (if it is up) and runs its effects in order.
@@ -478,7 +497,7 @@ impl<'a> World<'a> {
     /// Applies what host `h`'s node propagated since the last call to its shadow and
     /// compares their digests (the shadow checker).
     pub(crate) fn sync_shadow(&mut self, h: usize) {
-        if !self.judging(Checker::Shadow) {
+        if !self.judging(Checker::Shadow) && !self.checks.durability {
             return;
         }
         let Some(node) = self.hosts[h].node.as_mut() else {
@@ -486,6 +505,10 @@ impl<'a> World<'a> {
         };
         let records = node.take_propagated();
         if records.is_empty() {
+            return;
+        }
+        self.log_records(h, &records);
+        if !self.judging(Checker::Shadow) {
             return;
         }
         let now = self.hosts[h].clock.peek(self.now_ms);
@@ -682,6 +705,9 @@ impl<'a> World<'a> {
             self.execute(h, effect);
         }
         self.sync_shadow(h);
+        if self.durable[h].pending_judgment() {
+            self.judge_recovery(h);
+        }
     }
 
     /// Executes one effect of host `h`'s node.
@@ -712,11 +738,13 @@ impl<'a> World<'a> {
             Effect::Connect { conn, addr } => self.node_connects(h, conn, addr),
             Effect::Disk { io, op } => {
                 log!(self, "host {h}: disk io {} {op:?}", io.0);
+                self.note_disk_op(h, &op);
                 let at = self.hosts[h]
                     .disk
                     .submit(&mut self.rng, self.now_ms, io, op);
                 self.schedule(at, Event::Disk { host: h });
             }
+            Effect::Shutdown { .. } if self.note_shutdown(h) => self.restart_wiped(h),
             Effect::Shutdown { exit_code } => {
                 self.fail(format!(
                     "host {h}: node asked to shut down (exit code {exit_code})"
@@ -727,7 +755,7 @@ impl<'a> World<'a> {
                     "host {h}: node asked to sleep {ms} ms (nobody sends DEBUG SLEEP)"
                 ));
             }
-            Effect::Log { .. } => {}
+            Effect::Log { message, .. } => self.note_log(h, &message),
             // Lazily freed memory: the simulator has no other thread; drop it here.
             Effect::Free { garbage } => drop(garbage),
         }
@@ -845,6 +873,10 @@ impl<'a> World<'a> {
         }
         for c in self.hosts[h].disk.complete_ready(self.now_ms) {
             log!(self, "host {h}: disk io {} done: {:?}", c.io.0, c.result);
+            self.note_completion(h, &c);
+            if self.hosts[h].node.is_none() {
+                break;
+            }
             self.feed(
                 h,
                 Input::Disk {
@@ -1313,7 +1345,14 @@ impl<'a> World<'a> {
                 complete += 1;
             }
         }
+        self.batch = self
+            .net
+            .conns
+            .get(&id)
+            .and_then(|x| x.awaiting.back().copied())
+            .filter(|_| complete > 0);
         self.feed(h, Input::Data { conn: id, bytes });
+        self.batch = None;
         if complete >= 2 {
             self.reached.insert(reach::PIPELINED_BATCH);
         }
@@ -1474,7 +1513,11 @@ impl<'a> World<'a> {
         if read && over(used_before) && over(used_after) {
             self.reached.insert(reach::READ_WHILE_OVER);
         }
-        if !self.judging(Checker::Model) {
+        self.note_reply(h, i, &request, &reply);
+        if !self.judging(Checker::Model)
+            || self.oracles[h].model_off
+            || reply.starts_with(b"-LOADING")
+        {
             return;
         }
         let model = &mut self.oracles[h].model;
@@ -1554,7 +1597,10 @@ impl<'a> World<'a> {
     /// while the model runs and agrees with the node (it is the estimate's source).
     /// No lower bound: small keys and values live inline, counting no heap bytes.
     fn check_memory_estimate(&mut self, h: usize) {
-        if !self.judging(Checker::Resource) || !self.judging(Checker::Model) {
+        if !self.judging(Checker::Resource)
+            || !self.judging(Checker::Model)
+            || self.oracles[h].model_off
+        {
             return;
         }
         let Some(node) = self.hosts[h].node.as_ref() else {
@@ -1722,10 +1768,14 @@ pub fn run_plan(plan: &Plan, options: RunOptions<'_>) -> Outcome {
     let mut world = World::new(plan, options);
     world.run();
     let clocks: Vec<WallClock> = world.hosts.iter().map(|h| h.clock.record.clone()).collect();
-    let linearizability = options
-        .checks
-        .linearizability
-        .then(|| check_linearizability(&world.history, &clocks, world.now_ms));
+    let linearizability = options.checks.linearizability.then(|| {
+        check_linearizability(
+            &world.history,
+            &clocks,
+            world.now_ms,
+            &world.recovered_strings,
+        )
+    });
     if let Some(v) = linearizability.as_ref().and_then(|r| r.violation.clone()) {
         world.flag(Checker::Linearizability, ("not-linearizable", None), v);
     }
