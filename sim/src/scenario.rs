@@ -110,6 +110,34 @@ pub const SCENARIO_DEFS: &[ScenarioDef] = &[
         ],
     },
     ScenarioDef {
+        name: "persist-crash",
+        must_reach: &[reach::CRASH_RESTART, reach::RECOVERED],
+    },
+    ScenarioDef {
+        name: "everysec-window",
+        must_reach: &[reach::CRASH_RESTART, reach::RECOVERED],
+    },
+    ScenarioDef {
+        name: "fsync-eio",
+        must_reach: &[reach::CRASH_RESTART, reach::RECOVERED],
+    },
+    ScenarioDef {
+        name: "aof-rewrite-crash",
+        must_reach: &[reach::CRASH_RESTART, reach::RECOVERED],
+    },
+    ScenarioDef {
+        name: "manifest-swap-crash",
+        must_reach: &[reach::CRASH_RESTART, reach::RECOVERED],
+    },
+    ScenarioDef {
+        name: "bgsave-disk-full",
+        must_reach: &[reach::CRASH_RESTART, reach::RECOVERED],
+    },
+    ScenarioDef {
+        name: "rdb-bit-rot",
+        must_reach: &[reach::CRASH_RESTART, reach::RECOVERED],
+    },
+    ScenarioDef {
         name: "transactions",
         must_reach: &[
             reach::TXN_COMMITTED,
@@ -134,7 +162,34 @@ pub const SCENARIOS: &[&str] = &[
     "crash-restart",
     "transactions",
     "hosts",
+    "persist-crash",
+    "everysec-window",
+    "fsync-eio",
+    "aof-rewrite-crash",
+    "manifest-swap-crash",
+    "bgsave-disk-full",
+    "rdb-bit-rot",
 ];
+
+/// The persistence scenarios (fewer seeds in the quick sweep: each judges restarts).
+pub const PERSIST_SCENARIOS: &[&str] = &[
+    "persist-crash",
+    "everysec-window",
+    "fsync-eio",
+    "aof-rewrite-crash",
+    "manifest-swap-crash",
+    "bgsave-disk-full",
+    "rdb-bit-rot",
+];
+
+/// Fresh seeds per scenario in `cargo test`'s quick sweep.
+pub fn quick_sweep_seeds(name: &str) -> u64 {
+    if PERSIST_SCENARIOS.contains(&name) {
+        20
+    } else {
+        100
+    }
+}
 
 pub fn scenario_def(name: &str) -> Option<&'static ScenarioDef> {
     SCENARIO_DEFS.iter().find(|d| d.name == name)
@@ -416,10 +471,165 @@ impl Scenario {
                     });
                 }
             }
+            name if PERSIST_SCENARIOS.contains(&name) => persist_plan(name, &mut s, rng),
             _ => {}
         }
         s.faults.sort_by_key(|f| f.at_ms);
         s
+    }
+}
+
+fn directive(name: &str, value: &str) -> (String, String) {
+    (name.to_string(), value.to_string())
+}
+
+fn at(at_ms: u64, duration_ms: u64, fault: Fault) -> PlannedFault {
+    PlannedFault {
+        at_ms,
+        duration_ms,
+        fault,
+    }
+}
+
+/// The persistence scenarios: the config every boot gets and the fault plan.
+fn persist_plan(name: &str, s: &mut Scenario, rng: &mut ChaCha8Rng) {
+    s.clients = rng.gen_range(1..=4);
+    s.ops_per_client = rng.gen_range(30..=120);
+    s.think_max_ms = 20;
+    let policy = ["always", "everysec", "no"][rng.gen_range(0..3)];
+    let preamble = if rng.gen_bool(0.5) { "yes" } else { "no" };
+    let aof = |policy: &str| {
+        vec![
+            directive("appendonly", "yes"),
+            directive("appendfsync", policy),
+            directive("aof-use-rdb-preamble", preamble),
+            directive("save", ""),
+        ]
+    };
+    let crash = |rng: &mut ChaCha8Rng, from: u64, to: u64| {
+        at(
+            rng.gen_range(from..to),
+            rng.gen_range(10..=200),
+            Fault::Crash { host: 0 },
+        )
+    };
+    let faults = &mut s.faults;
+    match name {
+        // Crash-restart under each policy, or snapshots only (save points, BGSAVE).
+        "persist-crash" => {
+            if rng.gen_bool(0.25) {
+                s.persist = vec![directive("appendonly", "no"), directive("save", "1 1")];
+                faults.push(at(rng.gen_range(50..400), 0, Fault::Bgsave { host: 0 }));
+            } else {
+                s.persist = aof(policy);
+            }
+            for _ in 0..rng.gen_range(1..=2) {
+                faults.push(crash(rng, 100, 1_500));
+            }
+        }
+        // A long run under everysec and a crash late in it: what the loss window is.
+        "everysec-window" => {
+            s.persist = aof("everysec");
+            s.ops_per_client = rng.gen_range(150..=250);
+            s.think_max_ms = 40;
+            faults.push(crash(rng, 2_300, 3_500));
+            if rng.gen_bool(0.3) {
+                faults.push(at(
+                    rng.gen_range(200..2_000),
+                    rng.gen_range(100..500),
+                    Fault::SlowDisk {
+                        host: 0,
+                        extra_ms: rng.gen_range(5..50),
+                    },
+                ));
+            }
+        }
+        // fsync failing (mostly under always), then a crash.
+        "fsync-eio" => {
+            s.persist = aof(if rng.gen_bool(0.7) { "always" } else { policy });
+            let start = rng.gen_range(50..600);
+            let len = rng.gen_range(50..400);
+            faults.push(at(
+                start,
+                len,
+                Fault::FsyncFails {
+                    host: 0,
+                    permille: rng.gen_range(200..=1000),
+                },
+            ));
+            faults.push(crash(rng, start + len / 2, start + len + 400));
+        }
+        // BGREWRITEAOF, and a crash soon after it starts (inside the rewrite).
+        "aof-rewrite-crash" => {
+            s.persist = aof(policy);
+            let t = rng.gen_range(100..800);
+            faults.push(at(t, 0, Fault::RewriteAof { host: 0 }));
+            faults.push(crash(rng, t, t + 30));
+        }
+        // BGREWRITEAOF, and a crash around its end (the manifest swap), under a
+        // slow disk that stretches the swap.
+        "manifest-swap-crash" => {
+            s.persist = aof(policy);
+            let t = rng.gen_range(100..800);
+            faults.push(at(t, 0, Fault::RewriteAof { host: 0 }));
+            if rng.gen_bool(0.5) {
+                faults.push(at(
+                    t,
+                    300,
+                    Fault::SlowDisk {
+                        host: 0,
+                        extra_ms: rng.gen_range(2..20),
+                    },
+                ));
+            }
+            faults.push(crash(rng, t + 5, t + 200));
+        }
+        // The disk fills during a BGSAVE (save points on: writes must stop with
+        // -MISCONF until a save succeeds), then a crash.
+        "bgsave-disk-full" => {
+            s.persist = if rng.gen_bool(0.5) {
+                vec![directive("appendonly", "no"), directive("save", "1 1")]
+            } else {
+                let mut c = aof(policy);
+                c.retain(|(n, _)| n != "save");
+                c.push(directive("save", "1 1"));
+                c
+            };
+            let t: u64 = rng.gen_range(100..700);
+            faults.push(at(
+                t.saturating_sub(5),
+                rng.gen_range(100..600),
+                Fault::DiskFull {
+                    host: 0,
+                    headroom_bytes: rng.gen_range(0..256),
+                },
+            ));
+            faults.push(at(t, 0, Fault::Bgsave { host: 0 }));
+            faults.push(crash(rng, t + 700, t + 1_500));
+        }
+        // A snapshot at rest loses a byte: the restart must refuse it, naming it.
+        "rdb-bit-rot" => {
+            s.persist = vec![directive("appendonly", "no"), directive("save", "")];
+            if rng.gen_bool(0.3) {
+                s.persist = aof(policy);
+                s.persist.retain(|(n, _)| n != "aof-use-rdb-preamble");
+                s.persist.push(directive("aof-use-rdb-preamble", "yes"));
+                faults.push(at(rng.gen_range(50..300), 0, Fault::RewriteAof { host: 0 }));
+            } else {
+                faults.push(at(rng.gen_range(50..300), 0, Fault::Bgsave { host: 0 }));
+            }
+            let t = rng.gen_range(600..900);
+            faults.push(at(
+                t,
+                0,
+                Fault::BitRot {
+                    host: 0,
+                    rdb_only: true,
+                },
+            ));
+            faults.push(crash(rng, t + 10, t + 300));
+        }
+        _ => {}
     }
 }
 

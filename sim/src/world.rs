@@ -1887,9 +1887,6 @@ mod tests {
     use crate::workload;
     use keel_core::config::Config;
 
-    /// Fresh seeds per scenario in the quick sweep (`cargo test`).
-    const QUICK_SWEEP_SEEDS: u64 = 100;
-
     fn assert_passed(out: &Outcome) {
         assert!(
             out.failure.is_none(),
@@ -1913,7 +1910,7 @@ mod tests {
                 };
                 run_plan(&Plan::generate(name, seed), options)
             };
-            for seed in 0..QUICK_SWEEP_SEEDS / 2 {
+            for seed in 0..quick_sweep_seeds(name) / 2 {
                 let a = run(name, seed);
                 let b = run(name, seed);
                 assert_eq!(
@@ -1932,7 +1929,7 @@ mod tests {
     fn quick_sweep_every_scenario() {
         for name in SCENARIOS {
             let mut reached = BTreeSet::new();
-            for seed in 0..QUICK_SWEEP_SEEDS {
+            for seed in 0..quick_sweep_seeds(name) {
                 let out = run(name, seed);
                 assert_passed(&out);
                 assert!(!out.history.is_empty());
@@ -1941,7 +1938,8 @@ mod tests {
             let missing = missing_coverage(name, &reached);
             assert!(
                 missing.is_empty(),
-                "scenario {name} never reached {missing:?} in {QUICK_SWEEP_SEEDS} seeds"
+                "scenario {name} never reached {missing:?} in {} seeds",
+                quick_sweep_seeds(name)
             );
         }
     }
@@ -2589,7 +2587,7 @@ mod tests {
 
     #[test]
     fn regression_seeds_pass() {
-        let files: [(&str, &str); 8] = [
+        let files: [(&str, &str); 15] = [
             ("plain-load", include_str!("../../seeds/plain-load.txt")),
             (
                 "expiry-clock-jumps",
@@ -2610,6 +2608,28 @@ mod tests {
             ),
             ("transactions", include_str!("../../seeds/transactions.txt")),
             ("hosts", include_str!("../../seeds/hosts.txt")),
+            (
+                "persist-crash",
+                include_str!("../../seeds/persist-crash.txt"),
+            ),
+            (
+                "everysec-window",
+                include_str!("../../seeds/everysec-window.txt"),
+            ),
+            ("fsync-eio", include_str!("../../seeds/fsync-eio.txt")),
+            (
+                "aof-rewrite-crash",
+                include_str!("../../seeds/aof-rewrite-crash.txt"),
+            ),
+            (
+                "manifest-swap-crash",
+                include_str!("../../seeds/manifest-swap-crash.txt"),
+            ),
+            (
+                "bgsave-disk-full",
+                include_str!("../../seeds/bgsave-disk-full.txt"),
+            ),
+            ("rdb-bit-rot", include_str!("../../seeds/rdb-bit-rot.txt")),
         ];
         assert_eq!(files.len(), SCENARIOS.len());
         for (name, text) in files {
