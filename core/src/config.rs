@@ -315,11 +315,13 @@ const SHUTDOWN_FLAGS: &[(&str, u32)] = &[
     ("default", 0),
     ("save", SHUTDOWN_SAVE),
     ("nosave", SHUTDOWN_NOSAVE),
-    ("now", 4),
-    ("force", 8),
+    ("now", SHUTDOWN_NOW),
+    ("force", SHUTDOWN_FORCE),
 ];
-const SHUTDOWN_SAVE: u32 = 1;
-const SHUTDOWN_NOSAVE: u32 = 2;
+pub const SHUTDOWN_SAVE: u32 = 1;
+pub const SHUTDOWN_NOSAVE: u32 = 2;
+pub const SHUTDOWN_NOW: u32 = 4;
+pub const SHUTDOWN_FORCE: u32 = 8;
 const SHUTDOWN_ON_SIG: Kind = Kind::Enum {
     values: SHUTDOWN_FLAGS,
     flags: true,
@@ -531,13 +533,13 @@ pub static DIRECTIVES: &[Directive] = &[
     entry("server_cpulist", None, TEXT, "", I),
     entry("set-max-intset-entries", None, uint(0, LONG_MAX), "512", M).keel().to(|s, v| s.set_max_intset_entries = v.int()),
     entry("set-proc-title", None, BOOL, "yes", I),
-    entry("shutdown-on-sigint", None, SHUTDOWN_ON_SIG, "default", M),
-    entry("shutdown-on-sigterm", None, SHUTDOWN_ON_SIG, "default", M),
+    entry("shutdown-on-sigint", None, SHUTDOWN_ON_SIG, "default", M).to(|s, v| s.shutdown_on_sigint = v.id()),
+    entry("shutdown-on-sigterm", None, SHUTDOWN_ON_SIG, "default", M).to(|s, v| s.shutdown_on_sigterm = v.id()),
     entry("shutdown-timeout", None, int(0, INT_MAX), "10", M),
     entry("slowlog-log-slower-than", None, int(-1, LONG_MAX), "10000", M).to(|s, v| s.slowlog_log_slower_than_us = u64::try_from(v.int::<i64>()).ok()),
     entry("slowlog-max-len", None, int(0, LONG_MAX), "128", M).to(|s, v| s.slowlog_max_len = v.int()),
     entry("socket-mark-id", None, uint(0, UINT_MAX), "0", I),
-    entry("stop-writes-on-bgsave-error", None, BOOL, "yes", M),
+    entry("stop-writes-on-bgsave-error", None, BOOL, "yes", M).to(|s, v| s.stop_writes_on_bgsave_error = v.flag()),
     entry("stream-node-max-bytes", None, umem(0, LONG_MAX), "4096", M),
     entry("stream-node-max-entries", None, int(0, LONG_MAX), "100", M),
     entry(
@@ -1009,6 +1011,11 @@ pub struct Settings {
     pub rdbcompression: bool,
     /// `rdbchecksum`.
     pub rdbchecksum: bool,
+    /// `stop-writes-on-bgsave-error`.
+    pub stop_writes_on_bgsave_error: bool,
+    /// `shutdown-on-sigterm` / `shutdown-on-sigint` as `SHUTDOWN_*` bits.
+    pub shutdown_on_sigterm: u32,
+    pub shutdown_on_sigint: u32,
     /// `appendonly`.
     pub appendonly: bool,
     /// `appendfsync`.
@@ -3477,8 +3484,11 @@ mod tests {
         ("requirepass", "s3cret", "s3cret", |s| s.requirepass.as_deref() == Some(&b"s3cret"[..])),
         ("save", "900 1", "900 1", |s| s.save_points == [SavePoint { after_secs: 900, min_changes: 1 }]),
         ("set-max-intset-entries", "64", "64", |s| s.set_max_intset_entries == 64),
+        ("shutdown-on-sigint", "save", "save", |s| s.shutdown_on_sigint == SHUTDOWN_SAVE),
+        ("shutdown-on-sigterm", "nosave force", "nosave force", |s| s.shutdown_on_sigterm == SHUTDOWN_NOSAVE | SHUTDOWN_FORCE),
         ("slowlog-log-slower-than", "-1", "-1", |s| s.slowlog_log_slower_than_us.is_none()),
         ("slowlog-max-len", "10", "10", |s| s.slowlog_max_len == 10),
+        ("stop-writes-on-bgsave-error", "no", "no", |s| !s.stop_writes_on_bgsave_error),
         ("syslog-enabled", "yes", "yes", |s| s.syslog_enabled),
         ("syslog-facility", "local7", "local7", |s| s.syslog_facility == 184),
         ("syslog-ident", "keel", "keel", |s| s.syslog_ident == b"keel"),

@@ -40,6 +40,8 @@ pub struct MultiState {
     pub exec_error: bool,
     /// Some queued command may use memory (`mstate.cmd_flags & CMD_DENYOOM`).
     pub denyoom: bool,
+    /// Some queued command writes (`mstate.cmd_flags & CMD_WRITE`): `-MISCONF` applies.
+    pub write: bool,
     /// Bytes held by the queue, counted in the client's memory.
     pub queued_bytes: usize,
     /// Commands queued (CLIENT LIST's `multi=`; still set while EXEC runs them).

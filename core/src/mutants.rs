@@ -47,6 +47,11 @@ pub enum Mutant {
     IncrDropsTtl,
     /// The active expire cycle compares TTLs (wall-clock times) with the monotonic clock, so it never finds a key expired.
     ActiveExpireOnMonotonicClock,
+    /// The RDB loader accepts a file whose CRC64 footer does not match its bytes.
+    RdbCrcCheckSkipped,
+    /// A save renames the temp RDB onto `dbfilename` before the temp file's fsync, so
+    /// a crash can leave a named file whose bytes were never durable.
+    RenameBeforeFsync,
 }
 
 impl Mutant {
@@ -95,13 +100,23 @@ impl Mutant {
             Mutant::ZrankFromOne => "zrank-from-one",
             Mutant::IncrDropsTtl => "incr-drops-ttl",
             Mutant::ActiveExpireOnMonotonicClock => "active-expire-on-monotonic-clock",
+            Mutant::RdbCrcCheckSkipped => "rdb-crc-check-skipped",
+            Mutant::RenameBeforeFsync => "rename-before-fsync",
         }
     }
 
     /// Planted bugs the simulator's workload and model do not reach yet; they join
     /// `ALL` once they do (the eviction ones with the memory-squeeze scenario; core
     /// tests in `keyspace::evict` catch them meanwhile).
-    pub const PENDING: [Mutant; 2] = [Mutant::VolatileEvictsPersistent, Mutant::LfuNeverDecays];
+    /// `RdbCrcCheckSkipped` is caught by `persist::rdb`'s core tests until the
+    /// simulator's bit-rot scenario reaches it; `RenameBeforeFsync` by
+    /// `persist::save`'s tests until the simulator restarts from disk.
+    pub const PENDING: [Mutant; 4] = [
+        Mutant::VolatileEvictsPersistent,
+        Mutant::LfuNeverDecays,
+        Mutant::RdbCrcCheckSkipped,
+        Mutant::RenameBeforeFsync,
+    ];
 
     pub fn from_name(name: &str) -> Option<Mutant> {
         Mutant::ALL

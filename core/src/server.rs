@@ -136,6 +136,135 @@ impl HotConfig {
     }
 }
 
+/// What a command asks of the persistence machines (`crate::persist`), which the node
+/// runs right after the command.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PersistRequest {
+    /// BGSAVE (the reply was written: started or scheduled).
+    Bgsave,
+    /// SAVE from the client on `conn` (blocked until the file is durable).
+    Save { conn: crate::io::ConnId },
+    /// SHUTDOWN from `conn` (None: a signal) with `config::SHUTDOWN_*` bits.
+    Shutdown {
+        conn: Option<crate::io::ConnId>,
+        flags: u32,
+    },
+    /// SHUTDOWN ABORT: cancel a shutdown waiting for its save.
+    AbortShutdown,
+}
+
+/// The AOF's part of INFO persistence and of `-MISCONF`, filled by the AOF machine.
+#[derive(Debug, Clone, Default)]
+pub struct AofStatus {
+    pub enabled: bool,
+    pub rewrite_in_progress: bool,
+    pub rewrite_scheduled: bool,
+    /// Seconds the last rewrite took (None: never).
+    pub last_rewrite_time_secs: Option<u64>,
+    /// When the running rewrite started (monotonic ms).
+    pub rewrite_started_mono_ms: Option<u64>,
+    pub last_bgrewrite_ok: bool,
+    pub rewrites: u64,
+    pub rewrites_consecutive_failures: u64,
+    /// The last write or fsync failed: the OS error text (`-MISCONF Errors writing
+    /// to the AOF file: <text>` while set).
+    pub last_write_error: Option<String>,
+    pub last_cow_size_bytes: u64,
+}
+
+/// Persistence state commands and INFO read (the machines live in `crate::persist`
+/// and the node; this is their public face).
+#[derive(Debug, Clone)]
+pub struct PersistInfo {
+    /// The dataset is being loaded at startup: commands without the `loading` flag
+    /// get `-LOADING`.
+    pub loading: bool,
+    pub loading_started_wall_secs: u64,
+    pub loading_total_bytes: u64,
+    pub loading_loaded_bytes: u64,
+    pub loading_rdb_used_mem_bytes: u64,
+    /// A snapshot (BGSAVE, SAVE or a shutdown's save) is running.
+    pub bgsave_in_progress: bool,
+    /// BGSAVE SCHEDULE (or a save point) waits for the running snapshot to end.
+    pub bgsave_scheduled: bool,
+    /// When the running snapshot started (monotonic ms).
+    pub bgsave_started_mono_ms: Option<u64>,
+    /// Unix seconds of the last successful save (LASTSAVE; the start time before).
+    pub last_save_wall_secs: u64,
+    /// Unix seconds of the last BGSAVE attempt (the save points' retry delay).
+    pub last_bgsave_try_wall_secs: u64,
+    pub last_bgsave_ok: bool,
+    pub last_bgsave_time_secs: Option<u64>,
+    /// Successful saves (`rdb_saves`).
+    pub rdb_saves: u64,
+    /// The most extra memory the last snapshot held (`rdb_last_cow_size`).
+    pub last_cow_size_bytes: u64,
+    /// The running snapshot's extra memory now and at its peak.
+    pub current_extra_bytes: u64,
+    pub current_extra_peak_bytes: u64,
+    pub current_save_keys_processed: u64,
+    pub current_save_keys_total: u64,
+    pub last_load_keys_loaded: u64,
+    pub last_load_keys_expired: u64,
+    /// A shutdown waits for its save.
+    pub shutdown_pending: bool,
+    pub requests: Vec<PersistRequest>,
+    pub aof: AofStatus,
+}
+
+impl PersistInfo {
+    fn new(now: Now) -> PersistInfo {
+        PersistInfo {
+            loading: false,
+            loading_started_wall_secs: 0,
+            loading_total_bytes: 0,
+            loading_loaded_bytes: 0,
+            loading_rdb_used_mem_bytes: 0,
+            bgsave_in_progress: false,
+            bgsave_scheduled: false,
+            bgsave_started_mono_ms: None,
+            last_save_wall_secs: now.wall_ms / 1000,
+            last_bgsave_try_wall_secs: 0,
+            last_bgsave_ok: true,
+            last_bgsave_time_secs: None,
+            rdb_saves: 0,
+            last_cow_size_bytes: 0,
+            current_extra_bytes: 0,
+            current_extra_peak_bytes: 0,
+            current_save_keys_processed: 0,
+            current_save_keys_total: 0,
+            last_load_keys_loaded: 0,
+            last_load_keys_expired: 0,
+            shutdown_pending: false,
+            requests: Vec::new(),
+            aof: AofStatus {
+                last_bgrewrite_ok: true,
+                ..AofStatus::default()
+            },
+        }
+    }
+
+    /// Redis's `writeCommandsDeniedByDiskError`: the `-MISCONF` text write commands
+    /// get, if any.
+    pub fn write_denied_error(&self, settings: &crate::config::Settings) -> Option<String> {
+        if settings.stop_writes_on_bgsave_error
+            && !settings.save_points.is_empty()
+            && !self.last_bgsave_ok
+        {
+            return Some(MISCONF_RDB.to_string());
+        }
+        if self.aof.enabled {
+            if let Some(e) = &self.aof.last_write_error {
+                return Some(format!("MISCONF Errors writing to the AOF file: {e}"));
+            }
+        }
+        None
+    }
+}
+
+/// Redis 7.0's `shared.bgsaveerr`.
+pub const MISCONF_RDB: &str = "MISCONF Redis is configured to save RDB snapshots, but it's currently unable to persist to disk. Commands that may modify the data set are disabled, because this instance is configured to report errors during writes if RDB snapshotting fails (stop-writes-on-bgsave-error option). Please check the Redis logs for details about the RDB error.";
+
 /// Node-wide state handed to commands (`Ctx::server`).
 pub struct Server {
     pub config: Config,
@@ -172,6 +301,8 @@ pub struct Server {
     /// The process's resident set size, reported by a production driver for INFO.
     pub rss_bytes: Option<u64>,
     pub process: ProcessInfo,
+    /// Persistence state (snapshots, loading, the AOF's status) and requests.
+    pub persist: PersistInfo,
     /// The next disk operation id (`draw_io_id`); one counter for every subsystem
     /// that touches the disk, so ids never repeat in a node's life.
     next_io_id: u64,
@@ -199,6 +330,7 @@ impl Server {
             eviction_running: false,
             rss_bytes: None,
             process: ProcessInfo::default(),
+            persist: PersistInfo::new(now),
             next_io_id: 1,
         }
     }

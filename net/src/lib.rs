@@ -526,6 +526,13 @@ impl Reactor {
         self.driven.node.set_process_info(info);
     }
 
+    /// Starts loading the dataset (`Node::boot`) on the reactor's clock; the disk
+    /// reads run once the loop turns. True when a load started.
+    pub fn boot(&mut self, seeds: keel_core::keyspace::HashSeeds) -> bool {
+        let now = self.clock.now();
+        self.driven.node.boot(now, seeds)
+    }
+
     pub fn node_mut(&mut self) -> &mut Node {
         &mut self.driven.node
     }

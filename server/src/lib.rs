@@ -186,7 +186,8 @@ pub fn run_as(program: &str, args: Vec<String>) -> i32 {
     );
     let pidfile = path_of(&config.settings().pidfile);
     let clock = Clock::new();
-    let node = Node::new(config, os_seeds(), clock.now());
+    let seeds = os_seeds();
+    let node = Node::new(config, seeds, clock.now());
     let mut reactor = match Reactor::bind(node, clock, &addrs) {
         Ok(r) => r,
         Err(e) => {
@@ -220,7 +221,11 @@ pub fn run_as(program: &str, args: Vec<String>) -> i32 {
         tracing::info!("{}", banner::running_mode_line(mode, port));
     }
     tracing::warn!("{}", banner::SERVER_INITIALIZED);
-    tracing::info!("{}", banner::READY);
+    // The dataset loads through the node's disk operations (clients meanwhile get
+    // -LOADING); the node says "Ready to accept connections" once it is in memory.
+    if !reactor.boot(keel_core::keyspace::HashSeeds(seeds.hash_seeds)) {
+        tracing::info!("{}", banner::READY);
+    }
     let (code, ran_to_the_end) = match reactor.run() {
         Ok(code) => (code, true),
         Err(e) => {

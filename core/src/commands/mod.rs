@@ -16,6 +16,7 @@ pub mod keyspec;
 pub mod lists;
 pub mod memory;
 pub mod monitoring;
+pub mod persist;
 pub mod pubsub;
 pub mod server;
 pub mod sets;
@@ -281,6 +282,7 @@ pub fn all_commands() -> Vec<&'static CommandSpec> {
         .chain(command::COMMANDS.iter())
         .chain(memory::COMMANDS.iter())
         .chain(monitoring::COMMANDS.iter())
+        .chain(persist::COMMANDS.iter())
         .collect();
     v.sort_by_key(|c| c.name);
     v
@@ -619,6 +621,20 @@ fn run_checked(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> Dispatch {
         reject_command(ctx, parent, slot, errors::OOM);
         return Dispatch::Rejected;
     }
+    // Redis's processCommand: writes (and PING) are refused after a failed save.
+    if spec.flags.contains(CmdFlags::WRITE)
+        || parent.name == "ping"
+        || (parent.name == "exec" && ctx.client.multi.as_ref().is_some_and(|m| m.write))
+    {
+        if let Some(msg) = ctx
+            .server
+            .persist
+            .write_denied_error(ctx.server.config.settings())
+        {
+            reject_command(ctx, parent, slot, &msg);
+            return Dispatch::Rejected;
+        }
+    }
     if ctx.client.is_pubsub()
         && ctx.client.out.proto == crate::resp::Proto::Resp2
         && !allowed_in_pubsub_context(parent.name)
@@ -630,6 +646,10 @@ fn run_checked(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> Dispatch {
         reject_command(ctx, parent, slot, &msg);
         return Dispatch::Rejected;
     }
+    if ctx.server.persist.loading && !spec.flags.contains(CmdFlags::LOADING) {
+        reject_command(ctx, parent, slot, errors::LOADING);
+        return Dispatch::Rejected;
+    }
     let client = &mut *ctx.client;
     client.last_command = (parent.name, sub_name);
     if in_multi && !runs_inside_multi(parent.name) {
@@ -637,6 +657,7 @@ fn run_checked(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> Dispatch {
             let queued = crate::multi::QueuedCommand::new(argv.iter());
             m.queued_bytes = m.queued_bytes.saturating_add(queued.memory_bytes());
             m.denyoom |= spec.flags.contains(CmdFlags::DENYOOM);
+            m.write |= spec.flags.contains(CmdFlags::WRITE);
             m.commands.push(queued);
             m.count += 1;
         }
@@ -898,6 +919,7 @@ pub mod errors {
     pub const DB_OUT_OF_RANGE: &str = "ERR DB index is out of range";
     pub const SAME_OBJECT: &str = "ERR source and destination objects are the same";
     pub const OOM: &str = "OOM command not allowed when used memory > 'maxmemory'.";
+    pub const LOADING: &str = "LOADING Redis is loading the dataset in memory";
     pub const STRING_TOO_LONG: &str =
         "ERR string exceeds maximum allowed size (proto-max-bulk-len)";
 }

@@ -2,7 +2,8 @@
 //! Redis's section and field names so monitoring tools read keel unchanged.
 
 use super::{arg_i64, cmd, errors, reply_help, subcommand_syntax_error, Argv, CommandSpec, Ctx};
-use crate::io::{Effect, LogLevel};
+use crate::config::{SHUTDOWN_FORCE, SHUTDOWN_NOSAVE, SHUTDOWN_NOW, SHUTDOWN_SAVE};
+use crate::io::Effect;
 use crate::types::{StrValue, Value};
 use crate::util::parse_f64;
 
@@ -62,16 +63,41 @@ fn shutdown(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
         return;
     }
     if abort {
-        ctx.out().error("ERR No shutdown in progress.");
+        // keel's shutdown waits for its save instead of for lagging replicas; ABORT
+        // cancels that wait (the shutdown's client gets its error).
+        if ctx.server.persist.shutdown_pending {
+            ctx.server
+                .persist
+                .requests
+                .push(crate::server::PersistRequest::AbortShutdown);
+            ctx.out().ok();
+        } else {
+            ctx.out().error("ERR No shutdown in progress.");
+        }
         return;
     }
+    let mut flags = 0;
+    for j in 1..argv.len() {
+        for (word, bit) in [
+            ("save", SHUTDOWN_SAVE),
+            ("nosave", SHUTDOWN_NOSAVE),
+            ("now", SHUTDOWN_NOW),
+            ("force", SHUTDOWN_FORCE),
+        ] {
+            if argv.is(j, word) {
+                flags |= bit;
+            }
+        }
+    }
+    // The node saves first when it must (`node::persist::begin_shutdown`); the
+    // client waits for the outcome: the connection closes, or an error if the save
+    // failed without FORCE.
+    ctx.client.blocked = true;
+    let conn = Some(ctx.client.conn);
     ctx.server
-        .log(LogLevel::Warning, "User requested shutdown...".into());
-    ctx.server.shutting_down = true;
-    ctx.client.close_after_reply = true;
-    ctx.server
-        .effects
-        .push_back(Effect::Shutdown { exit_code: 0 });
+        .persist
+        .requests
+        .push(crate::server::PersistRequest::Shutdown { conn, flags });
 }
 
 // ---- CONFIG ----
@@ -410,43 +436,7 @@ fn info_section(ctx: &Ctx<'_>, section: &str, f: &mut Fields<'_>) {
             );
         }
         "memory" => info_memory(ctx, f),
-        "persistence" => {
-            f.header("Persistence");
-            f.idle(&[
-                ("loading", "0"),
-                ("async_loading", "0"),
-                ("current_cow_peak", "0"),
-                ("current_cow_size", "0"),
-                ("current_cow_size_age", "0"),
-                ("current_fork_perc", "0.00"),
-                ("current_save_keys_processed", "0"),
-                ("current_save_keys_total", "0"),
-            ]);
-            f.put("rdb_changes_since_last_save", ctx.server.dirty);
-            f.put("rdb_bgsave_in_progress", 0);
-            f.put("rdb_last_save_time", ctx.server.started.wall_ms / 1000);
-            f.idle(&[
-                ("rdb_last_bgsave_status", "ok"),
-                ("rdb_last_bgsave_time_sec", "-1"),
-                ("rdb_current_bgsave_time_sec", "-1"),
-                ("rdb_saves", "0"),
-                ("rdb_last_cow_size", "0"),
-                ("rdb_last_load_keys_expired", "0"),
-                ("rdb_last_load_keys_loaded", "0"),
-                ("aof_enabled", "0"),
-                ("aof_rewrite_in_progress", "0"),
-                ("aof_rewrite_scheduled", "0"),
-                ("aof_last_rewrite_time_sec", "-1"),
-                ("aof_current_rewrite_time_sec", "-1"),
-                ("aof_last_bgrewrite_status", "ok"),
-                ("aof_rewrites", "0"),
-                ("aof_rewrites_consecutive_failures", "0"),
-                ("aof_last_write_status", "ok"),
-                ("aof_last_cow_size", "0"),
-                ("module_fork_in_progress", "0"),
-                ("module_fork_last_cow_size", "0"),
-            ]);
-        }
+        "persistence" => info_persistence(ctx, f),
         "stats" => info_stats(ctx, f),
         "replication" => {
             f.header("Replication");
@@ -736,4 +726,112 @@ fn info_stats(ctx: &Ctx<'_>, f: &mut Fields<'_>) {
         ("reply_buffer_shrinks", "0"),
         ("reply_buffer_expands", "0"),
     ]);
+}
+
+/// INFO persistence, Redis 7.0's fields from the persistence state (`Server::persist`;
+/// the aof_* fields from the AOF's status). keel's snapshot has no fork: the cow
+/// fields report the snapshot's extra memory (pre-images of keys changed ahead of the
+/// walk, its bookkeeping, output not yet written), `current_fork_perc` its progress.
+fn info_persistence(ctx: &Ctx<'_>, f: &mut Fields<'_>) {
+    let now = ctx.now;
+    let p = &ctx.server.persist;
+    f.header("Persistence");
+    f.put("loading", u8::from(p.loading));
+    f.put("async_loading", 0);
+    let running = p.bgsave_in_progress && p.bgsave_started_mono_ms.is_some();
+    f.put(
+        "current_cow_peak",
+        if running {
+            p.current_extra_peak_bytes
+        } else {
+            0
+        },
+    );
+    f.put(
+        "current_cow_size",
+        if running { p.current_extra_bytes } else { 0 },
+    );
+    f.put("current_cow_size_age", 0);
+    let perc = if running && p.current_save_keys_total > 0 {
+        p.current_save_keys_processed as f64 * 100.0 / p.current_save_keys_total as f64
+    } else {
+        0.0
+    };
+    f.put("current_fork_perc", format!("{perc:.2}"));
+    f.put(
+        "current_save_keys_processed",
+        if running {
+            p.current_save_keys_processed
+        } else {
+            0
+        },
+    );
+    f.put(
+        "current_save_keys_total",
+        if running {
+            p.current_save_keys_total
+        } else {
+            0
+        },
+    );
+    f.put("rdb_changes_since_last_save", ctx.server.dirty);
+    f.put("rdb_bgsave_in_progress", u8::from(running));
+    f.put("rdb_last_save_time", p.last_save_wall_secs);
+    f.put(
+        "rdb_last_bgsave_status",
+        if p.last_bgsave_ok { "ok" } else { "err" },
+    );
+    f.put(
+        "rdb_last_bgsave_time_sec",
+        p.last_bgsave_time_secs.map_or(-1, |s| s as i64),
+    );
+    let current = p
+        .bgsave_started_mono_ms
+        .map_or(-1, |t| (now.mono_ms.saturating_sub(t) / 1000) as i64);
+    f.put("rdb_current_bgsave_time_sec", current);
+    f.put("rdb_saves", p.rdb_saves);
+    f.put("rdb_last_cow_size", p.last_cow_size_bytes);
+    f.put("rdb_last_load_keys_expired", p.last_load_keys_expired);
+    f.put("rdb_last_load_keys_loaded", p.last_load_keys_loaded);
+    let a = &p.aof;
+    f.put("aof_enabled", u8::from(a.enabled));
+    f.put("aof_rewrite_in_progress", u8::from(a.rewrite_in_progress));
+    f.put("aof_rewrite_scheduled", u8::from(a.rewrite_scheduled));
+    f.put(
+        "aof_last_rewrite_time_sec",
+        a.last_rewrite_time_secs.map_or(-1, |s| s as i64),
+    );
+    let rewriting = a
+        .rewrite_started_mono_ms
+        .map_or(-1, |t| (now.mono_ms.saturating_sub(t) / 1000) as i64);
+    f.put("aof_current_rewrite_time_sec", rewriting);
+    f.put(
+        "aof_last_bgrewrite_status",
+        if a.last_bgrewrite_ok { "ok" } else { "err" },
+    );
+    f.put("aof_rewrites", a.rewrites);
+    f.put(
+        "aof_rewrites_consecutive_failures",
+        a.rewrites_consecutive_failures,
+    );
+    f.put(
+        "aof_last_write_status",
+        if a.last_write_error.is_none() {
+            "ok"
+        } else {
+            "err"
+        },
+    );
+    f.put("aof_last_cow_size", a.last_cow_size_bytes);
+    f.put("module_fork_in_progress", 0);
+    f.put("module_fork_last_cow_size", 0);
+    if p.loading {
+        // keel reads the file in chunks without a stat: the total is what was read.
+        f.put("loading_start_time", p.loading_started_wall_secs);
+        f.put("loading_total_bytes", p.loading_loaded_bytes);
+        f.put("loading_rdb_used_mem", p.loading_rdb_used_mem_bytes);
+        f.put("loading_loaded_bytes", p.loading_loaded_bytes);
+        f.put("loading_loaded_perc", "0.00");
+        f.put("loading_eta_seconds", 1);
+    }
 }

@@ -3,6 +3,7 @@
 //! per-key allocation for keys and values up to 22 bytes. Nothing here reads a clock:
 //! expiry is decided by the caller's `now`.
 
+use super::snap::SnapTrack;
 use crate::slab::{ScanBudget, Slab, SlabEntry};
 use crate::types::{SmallBytes, Value};
 
@@ -57,6 +58,9 @@ pub struct Db {
     /// wrapping count: the call layer compares it around a command to know whether
     /// the command changed anything and must be propagated (Redis's `server.dirty`).
     pub(crate) mutations: u64,
+    /// Set while a snapshot walks this database (`super::snap`): every change below
+    /// first lets it keep the key's old state. One branch when no snapshot runs.
+    snap: Option<Box<SnapTrack>>,
 }
 
 impl std::fmt::Debug for Db {
@@ -73,7 +77,42 @@ impl Db {
             watch_ready: false,
             ready_keys: Vec::new(),
             mutations: 0,
+            snap: None,
         }
+    }
+
+    /// A snapshot is about to change slot `id`: hand it the old state first.
+    #[inline(always)]
+    fn before_change(&mut self, id: u32) {
+        if let Some(track) = self.snap.as_deref_mut() {
+            track.before_change(&self.keys, id);
+        }
+    }
+
+    /// Starts a snapshot's bookkeeping on this database (as database `orig_db`).
+    pub fn snap_begin(&mut self, orig_db: usize) {
+        let track = SnapTrack::new(
+            orig_db,
+            self.keys.span(),
+            self.keys.len() as u64,
+            self.volatile.len() as u64,
+        );
+        self.snap = Some(Box::new(track));
+    }
+
+    /// Ends it; returns a storage a flush froze, for the caller to free.
+    pub fn snap_end(&mut self) -> Option<Slab<Entry>> {
+        self.snap.take().and_then(|t| t.frozen)
+    }
+
+    pub fn snap_track(&self) -> Option<&SnapTrack> {
+        self.snap.as_deref()
+    }
+
+    /// The track and the storage the walk reads, together.
+    pub fn snap_parts(&mut self) -> Option<(&mut SnapTrack, &Slab<Entry>)> {
+        let live = &self.keys;
+        self.snap.as_deref_mut().map(|t| (t, live))
     }
 
     pub fn len(&self) -> usize {
@@ -128,18 +167,23 @@ impl Db {
         if self.watch_ready && matches!(value, Value::List(_) | Value::ZSet(_)) {
             self.ready_keys.push(key.to_vec());
         }
-        self.keys.insert(Entry {
+        let id = self.keys.insert(Entry {
             key: SmallBytes::new(key),
             value,
             expire_at_ms: 0,
             access: 0,
             volatile_pos: NO_SLOT,
-        })
+        });
+        if let Some(track) = self.snap.as_deref_mut() {
+            track.created(id);
+        }
+        id
     }
 
     /// Removes the entry in slot `id` and returns it.
     pub fn remove(&mut self, id: u32) -> Option<Entry> {
         self.mutations = self.mutations.wrapping_add(1);
+        self.before_change(id);
         self.untrack_volatile(id);
         self.keys.remove(id)
     }
@@ -148,6 +192,7 @@ impl Db {
     /// the caller to free, perhaps off the event loop).
     pub fn set_value(&mut self, id: u32, value: Value) -> Option<Value> {
         self.mutations = self.mutations.wrapping_add(1);
+        self.before_change(id);
         self.keys
             .update(id, |e| std::mem::replace(&mut e.value, value))
     }
@@ -155,11 +200,13 @@ impl Db {
     /// Changes a value in place, keeping memory accounted.
     pub fn update_value<R>(&mut self, id: u32, f: impl FnOnce(&mut Value) -> R) -> Option<R> {
         self.mutations = self.mutations.wrapping_add(1);
+        self.before_change(id);
         self.keys.update(id, |e| f(&mut e.value))
     }
 
     pub fn set_expire(&mut self, id: u32, at_ms: u64) {
         self.mutations = self.mutations.wrapping_add(1);
+        self.before_change(id);
         debug_assert!(at_ms != 0);
         let pos = self.volatile.len() as u32;
         let Some(e) = self.keys.get_mut(id) else {
@@ -178,6 +225,7 @@ impl Db {
         self.mutations = self.mutations.wrapping_add(1);
         let had = self.get(id).is_some_and(|e| e.expire_at_ms != 0);
         if had {
+            self.before_change(id);
             self.untrack_volatile(id);
             if let Some(e) = self.keys.get_mut(id) {
                 e.expire_at_ms = 0;
@@ -252,6 +300,17 @@ impl Db {
         // Keys made ready before the flush are gone with it.
         self.ready_keys = Vec::new();
         let keys = self.keys.take();
+        if let Some(track) = self.snap.as_deref_mut() {
+            if track.frozen.is_none() {
+                // A snapshot still has to walk the old storage: it keeps it (no copy)
+                // and frees it when done with this database.
+                track.frozen = Some(keys);
+                return Garbage {
+                    volatile: std::mem::take(&mut self.volatile),
+                    ..Garbage::default()
+                };
+            }
+        }
         let objects = keys.len();
         Garbage {
             values: Vec::new(),
@@ -289,6 +348,12 @@ impl Garbage {
 
     pub fn objects(&self) -> usize {
         self.objects
+    }
+
+    /// A whole database's storage (one a snapshot kept after a flush).
+    pub fn push_db(&mut self, keys: Slab<Entry>) {
+        self.objects += keys.len();
+        self.dbs.push(keys);
     }
 
     pub fn is_empty(&self) -> bool {

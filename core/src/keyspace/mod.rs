@@ -4,6 +4,7 @@
 
 pub mod db;
 pub mod evict;
+pub mod snap;
 
 pub use db::{Db, Entry, Garbage, HashSeeds};
 pub use evict::{AccessPolicy, EvictParams, EvictResult, EvictionPool};

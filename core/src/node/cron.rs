@@ -82,6 +82,7 @@ impl Node {
         }
         self.clients
             .drain_keyspace_log(&mut self.keyspace, &mut self.server, None);
+        self.persist_cron(now);
         self.flush_pending();
         self.close_idle_clients(now);
         self.evict_clients(None, now);

@@ -10,6 +10,7 @@ mod blocked;
 mod cron;
 mod dispatch;
 mod evict;
+mod persist;
 
 use rand::{RngCore, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -38,6 +39,8 @@ pub struct Node {
     last_now: Now,
     next_client_id: u64,
     next_tick_mono_ms: u64,
+    /// Loading at boot and the running save (`persist`).
+    persist: persist::Persist,
 }
 
 impl Node {
@@ -56,6 +59,7 @@ impl Node {
             last_now: now,
             next_client_id: 1,
             next_tick_mono_ms: now.mono_ms,
+            persist: persist::Persist::default(),
         };
         node.server
             .observe
@@ -251,6 +255,8 @@ impl Node {
         }
         self.continue_evictions();
         self.run_unblocked(now, ticked);
+        self.run_persist_requests(now);
+        self.step_save(now);
         if let Some(garbage) = self.keyspace.take_garbage() {
             self.server.effects.push_back(Effect::Free {
                 garbage: Box::new(garbage),
@@ -284,7 +290,7 @@ impl Node {
     /// When the node wants `handle(now, Tick)` next (monotonic ms).
     pub fn next_deadline(&self) -> u64 {
         let blocked = self.clients.blocking.next_deadline().unwrap_or(u64::MAX);
-        if self.server.eviction_running {
+        if self.server.eviction_running || self.save_wants_step() {
             return self.last_now.mono_ms;
         }
         self.next_tick_mono_ms.min(blocked)
@@ -300,9 +306,12 @@ impl Node {
         self.server.effects.push_back(Effect::Abort { conn });
     }
 
-    /// A disk completion. No subsystem issues disk operations yet, so every id is
-    /// unknown: logged, nothing else changes.
+    /// A disk completion, routed to the part that issued it (loading and saving in
+    /// `persist`); an unknown id is logged, nothing else changes.
     fn on_disk_completion(&mut self, io: IoId, result: DiskResult) {
+        let Some(result) = self.persist_disk(io, result) else {
+            return;
+        };
         let outcome = match result {
             DiskResult::Done { .. } => "done".to_string(),
             DiskResult::Failed(e) => format!("failed ({e:?})"),
@@ -323,20 +332,22 @@ impl Node {
             // Redis ignores SIGHUP (SIG_IGN) and logs nothing.
             Signal::Hangup => {}
             Signal::Terminate | Signal::Interrupt => {
-                if self.server.shutting_down {
+                if self.server.shutting_down || self.server.persist.shutdown_pending {
                     return;
                 }
-                self.server.shutting_down = true;
                 let name = signal.name();
                 self.server.log(
                     LogLevel::Warning,
                     format!("Received {name} scheduling shutdown..."),
                 );
-                self.server
-                    .log(LogLevel::Warning, "User requested shutdown...".to_string());
-                self.server
-                    .effects
-                    .push_back(Effect::Shutdown { exit_code: 0 });
+                let s = self.server.config.settings();
+                let flags = if signal == Signal::Interrupt {
+                    s.shutdown_on_sigint
+                } else {
+                    s.shutdown_on_sigterm
+                };
+                let now = self.last_now;
+                self.begin_shutdown(now, None, flags);
             }
         }
     }

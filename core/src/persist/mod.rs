@@ -5,3 +5,11 @@
 //!
 //! - `rdb`: the RDB codec (version 10 out; 10, 9 and older encodings in), DUMP
 //!   payloads, CRC64 and LZF.
+//! - `snapshot`: the fork-less point-in-time walk that feeds a sink (RDB or AOF base).
+//! - `save`: an RDB file from a snapshot (temp file, fsync, rename, directory fsync).
+//! - `load`: the boot-time load plan (RDB here; the AOF loader plugs in).
+
+pub mod load;
+pub mod rdb;
+pub mod save;
+pub mod snapshot;

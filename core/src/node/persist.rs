@@ -1,0 +1,1045 @@
+//! The node's persistence glue: boot-time loading (`-LOADING` meanwhile), the running
+//! save (BGSAVE, SAVE, a shutdown's save, save points), routing of their disk
+//! completions, and the requests commands leave in `Server::persist`. The machines
+//! themselves are `crate::persist::{load, save, snapshot}`.
+
+use crate::config::{SHUTDOWN_FORCE, SHUTDOWN_NOSAVE, SHUTDOWN_SAVE};
+use crate::io::{ConnId, DiskResult, Effect, IoId, LogLevel, Now};
+use crate::keyspace::{Garbage, HashSeeds};
+use crate::persist::load::{LoadOutcome, LoadPlan, Loader, RdbLoad};
+use crate::persist::save::{SaveJob, SaveOutcome};
+use crate::persist::snapshot::SliceBudget;
+use crate::server::PersistRequest;
+
+use super::Node;
+
+/// Redis's `CONFIG_BGSAVE_RETRY_DELAY`: after a failed BGSAVE, save points and a
+/// scheduled BGSAVE wait this long before trying again.
+const BGSAVE_RETRY_DELAY_SECS: u64 = 5;
+
+/// Redis 7.0's reply to a SHUTDOWN whose save failed.
+const SHUTDOWN_ERROR: &str = "ERR Errors trying to SHUTDOWN. Check logs.";
+
+/// Slices a background save walks per node step (one slice is bounded by
+/// `SliceBudget::BACKGROUND`).
+const BACKGROUND_SLICES_PER_STEP: usize = 1;
+/// A save a client waits for (SAVE, SHUTDOWN) walks more per step; other clients
+/// are still served between steps.
+const FOREGROUND_SLICES_PER_STEP: usize = 32;
+
+/// Who waits for the running save.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum SaveKind {
+    Background,
+    /// SAVE from this client.
+    Foreground(ConnId),
+    /// SHUTDOWN (from a client, or a signal), with its flags.
+    Shutdown {
+        conn: Option<ConnId>,
+        flags: u32,
+    },
+}
+
+/// The node's persistence part.
+#[derive(Default)]
+pub(super) struct Persist {
+    pub(super) loader: Option<Box<dyn Loader>>,
+    pub(super) save: Option<(SaveJob, SaveKind)>,
+    /// Saves that ended but still have operations in flight (a failed one's
+    /// remove), kept to claim their completions.
+    pub(super) draining: Vec<SaveJob>,
+    /// `server.dirty` when the running save started.
+    dirty_at_start: u64,
+}
+
+impl Node {
+    /// Starts loading the dataset from disk, as the config says (the RDB file at
+    /// `dir/dbfilename`; with `appendonly yes`, the AOF loader once it plugs in
+    /// through `boot_with`). A driver calls this once, after `Node::new` and before
+    /// serving; a node nobody boots starts empty (the simulator's default). Returns
+    /// true when a load started (the node logs "Ready to accept connections" when it
+    /// ends).
+    pub fn boot(&mut self, now: Now, seeds: HashSeeds) -> bool {
+        let plan = if self.server.config.settings().appendonly {
+            // wt-aof: the AOF loader plugs in here (`LoadPlan::Custom`).
+            LoadPlan::Rdb(Box::new(RdbLoad::for_config(&self.server, seeds)))
+        } else {
+            LoadPlan::Rdb(Box::new(RdbLoad::for_config(&self.server, seeds)))
+        };
+        self.boot_with(now, plan)
+    }
+
+    /// `boot` with an explicit plan.
+    pub fn boot_with(&mut self, now: Now, plan: LoadPlan) -> bool {
+        let mut loader: Box<dyn Loader> = match plan {
+            LoadPlan::Nothing => return false,
+            LoadPlan::Rdb(l) => l,
+            LoadPlan::Custom(l) => l,
+        };
+        self.server.persist.loading = true;
+        self.server.persist.loading_started_wall_secs = now.wall_ms / 1000;
+        self.server.persist.loading_loaded_bytes = 0;
+        loader.start(&mut self.keyspace, &mut self.server, now);
+        self.persist.loader = Some(loader);
+        true
+    }
+
+    /// Whether the dataset is still loading.
+    pub fn is_loading(&self) -> bool {
+        self.server.persist.loading
+    }
+
+    /// Routes a disk completion to the part that issued it; gives it back when none did.
+    pub(super) fn persist_disk(&mut self, io: IoId, result: DiskResult) -> Option<DiskResult> {
+        let now = self.last_now;
+        if let Some(loader) = self.persist.loader.as_mut() {
+            if loader.claims(io) {
+                let outcome = loader.on_disk(io, result, &mut self.keyspace, &mut self.server, now);
+                if let Some(outcome) = outcome {
+                    self.persist.loader = None;
+                    self.loading_ended(outcome);
+                }
+                return None;
+            }
+        }
+        if let Some((job, _)) = self.persist.save.as_mut() {
+            if job.claims(io) {
+                let mut garbage = Garbage::default();
+                job.on_disk(
+                    io,
+                    &result,
+                    &mut self.keyspace,
+                    &mut self.server,
+                    &mut garbage,
+                );
+                self.keyspace.garbage.append(garbage);
+                self.check_save_outcome(now);
+                return None;
+            }
+        }
+        if let Some(pos) = self.persist.draining.iter().position(|j| j.claims(io)) {
+            let mut garbage = Garbage::default();
+            if let Some(job) = self.persist.draining.get_mut(pos) {
+                job.on_disk(
+                    io,
+                    &result,
+                    &mut self.keyspace,
+                    &mut self.server,
+                    &mut garbage,
+                );
+                if job.idle() {
+                    self.persist.draining.swap_remove(pos);
+                }
+            }
+            self.keyspace.garbage.append(garbage);
+            return None;
+        }
+        Some(result)
+    }
+
+    fn loading_ended(&mut self, outcome: LoadOutcome) {
+        self.server.persist.loading = false;
+        match outcome {
+            LoadOutcome::Loaded => {
+                self.server
+                    .log(LogLevel::Notice, "Ready to accept connections".into());
+            }
+            LoadOutcome::Fatal(line) => {
+                self.server.log(LogLevel::Warning, line);
+                self.server.shutting_down = true;
+                self.server
+                    .effects
+                    .push_back(Effect::Shutdown { exit_code: 1 });
+            }
+        }
+    }
+
+    /// Starts a save now (nothing else is running).
+    fn start_save(&mut self, now: Now, kind: SaveKind) {
+        let used = self.used_memory_bytes() as u64;
+        let budget = SliceBudget::BACKGROUND;
+        let job = SaveJob::start(
+            &mut self.keyspace,
+            &mut self.server,
+            now.wall_ms,
+            used,
+            budget,
+        );
+        self.persist.dirty_at_start = self.server.dirty;
+        let p = &mut self.server.persist;
+        p.bgsave_in_progress = true;
+        p.bgsave_started_mono_ms = Some(now.mono_ms);
+        p.current_save_keys_total = job.keys_total;
+        p.current_save_keys_processed = 0;
+        p.current_extra_peak_bytes = 0;
+        if kind == SaveKind::Background {
+            p.last_bgsave_try_wall_secs = now.wall_ms / 1000;
+            self.server.log(
+                LogLevel::Notice,
+                "Background saving started (fork-less snapshot)".into(),
+            );
+        }
+        self.persist.save = Some((job, kind));
+    }
+
+    /// Walks the running save a little; called after every input.
+    pub(super) fn step_save(&mut self, now: Now) {
+        let Some((job, kind)) = self.persist.save.as_mut() else {
+            return;
+        };
+        let slices = match kind {
+            SaveKind::Background => BACKGROUND_SLICES_PER_STEP,
+            _ => FOREGROUND_SLICES_PER_STEP,
+        };
+        let mut garbage = Garbage::default();
+        job.step(&mut self.keyspace, &mut self.server, slices, &mut garbage);
+        let extra = job.extra_bytes(&self.keyspace) as u64;
+        let p = &mut self.server.persist;
+        p.current_save_keys_processed = job.keys_processed();
+        p.current_extra_bytes = extra;
+        p.current_extra_peak_bytes = p
+            .current_extra_peak_bytes
+            .max(extra)
+            .max(job.peak_extra_bytes() as u64);
+        self.keyspace.garbage.append(garbage);
+        self.check_save_outcome(now);
+    }
+
+    /// Whether the save wants the node called again at once.
+    pub(super) fn save_wants_step(&self) -> bool {
+        self.persist
+            .save
+            .as_ref()
+            .is_some_and(|(job, _)| job.wants_step())
+    }
+
+    fn check_save_outcome(&mut self, now: Now) {
+        let Some((job, _)) = self.persist.save.as_mut() else {
+            return;
+        };
+        let Some(outcome) = job.take_outcome() else {
+            return;
+        };
+        let Some((job, kind)) = self.persist.save.take() else {
+            return;
+        };
+        let peak = self
+            .server
+            .persist
+            .current_extra_peak_bytes
+            .max(job.peak_extra_bytes() as u64);
+        if !job.idle() {
+            self.persist.draining.push(job);
+        }
+        let p = &mut self.server.persist;
+        p.bgsave_in_progress = false;
+        let took_secs = p
+            .bgsave_started_mono_ms
+            .take()
+            .map(|t| now.mono_ms.saturating_sub(t) / 1000);
+        p.current_save_keys_processed = 0;
+        p.current_save_keys_total = 0;
+        p.current_extra_bytes = 0;
+        let ok = outcome == SaveOutcome::Saved;
+        if ok {
+            p.last_save_wall_secs = now.wall_ms / 1000;
+            p.rdb_saves += 1;
+            self.server.dirty = self.server.dirty.wrapping_sub(self.persist.dirty_at_start);
+            self.server.log(LogLevel::Notice, "DB saved on disk".into());
+        }
+        let p = &mut self.server.persist;
+        match kind {
+            SaveKind::Background => {
+                p.last_bgsave_ok = ok;
+                p.last_bgsave_time_secs = took_secs;
+                p.last_cow_size_bytes = peak;
+                let line = if ok {
+                    "Background saving terminated with success"
+                } else {
+                    "Background saving error"
+                };
+                let level = if ok {
+                    LogLevel::Notice
+                } else {
+                    LogLevel::Warning
+                };
+                self.server.log(level, line.into());
+            }
+            SaveKind::Foreground(conn) => {
+                // SAVE sets the status BGSAVE reports as well (Redis's rdbSave).
+                p.last_bgsave_ok = ok;
+                let reply = if ok { Ok(()) } else { Err("ERR") };
+                self.reply_to_waiter(now, conn, reply);
+            }
+            SaveKind::Shutdown { conn, flags } => {
+                p.last_bgsave_ok = ok;
+                if ok || flags & SHUTDOWN_FORCE != 0 {
+                    self.finish_shutdown(conn);
+                } else {
+                    self.refuse_shutdown(now, conn);
+                }
+            }
+        }
+    }
+
+    /// Answers a client blocked on a save and runs its pipelined input.
+    fn reply_to_waiter(&mut self, now: Now, conn: ConnId, reply: Result<(), &str>) {
+        let Some(mut client) = self.clients.table.remove(&conn) else {
+            return;
+        };
+        client.blocked = false;
+        match reply {
+            Ok(()) => client.out.ok(),
+            Err(text) => {
+                client.out.error(text);
+                self.server.stats.total_error_replies += 1;
+                self.server.observe.count_error(text.as_bytes());
+            }
+        }
+        self.put_back(now, client);
+        self.on_data(now, conn, &[]);
+    }
+
+    /// Runs what commands asked of persistence (after each command batch).
+    pub(super) fn run_persist_requests(&mut self, now: Now) {
+        if self.server.persist.requests.is_empty() {
+            return;
+        }
+        for req in std::mem::take(&mut self.server.persist.requests) {
+            match req {
+                PersistRequest::Bgsave => {
+                    if self.persist.save.is_none() {
+                        self.start_save(now, SaveKind::Background);
+                    } else {
+                        self.server.persist.bgsave_scheduled = true;
+                    }
+                }
+                PersistRequest::Save { conn } => {
+                    if self.persist.save.is_some() {
+                        self.reply_to_waiter(
+                            now,
+                            conn,
+                            Err("ERR Background save already in progress"),
+                        );
+                    } else {
+                        self.start_save(now, SaveKind::Foreground(conn));
+                    }
+                }
+                PersistRequest::Shutdown { conn, flags } => self.begin_shutdown(now, conn, flags),
+                PersistRequest::AbortShutdown => {
+                    if let Some((job, SaveKind::Shutdown { conn, .. })) = self.persist.save.as_mut()
+                    {
+                        let conn = *conn;
+                        let mut garbage = Garbage::default();
+                        job.kill(&mut self.keyspace, &mut self.server, &mut garbage);
+                        self.keyspace.garbage.append(garbage);
+                        if let Some((job, _)) = self.persist.save.take() {
+                            if !job.idle() {
+                                self.persist.draining.push(job);
+                            }
+                        }
+                        self.server.persist.bgsave_in_progress = false;
+                        self.server.persist.shutdown_pending = false;
+                        if let Some(conn) = conn {
+                            self.reply_to_waiter(now, conn, Err(SHUTDOWN_ERROR));
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Redis 7.0's `prepareForShutdown`: save when asked (SAVE), or when save points
+    /// are set and not NOSAVE; a running BGSAVE is killed first.
+    pub(super) fn begin_shutdown(&mut self, now: Now, conn: Option<ConnId>, flags: u32) {
+        if self.server.persist.shutdown_pending {
+            if let Some(conn) = conn {
+                self.reply_to_waiter(now, conn, Err(SHUTDOWN_ERROR));
+            }
+            return;
+        }
+        self.server
+            .log(LogLevel::Warning, "User requested shutdown...".into());
+        if let Some((mut job, kind)) = self.persist.save.take() {
+            self.server.log(
+                LogLevel::Warning,
+                "There is a child saving an .rdb. Killing it!".into(),
+            );
+            let mut garbage = Garbage::default();
+            job.kill(&mut self.keyspace, &mut self.server, &mut garbage);
+            self.keyspace.garbage.append(garbage);
+            if !job.idle() {
+                self.persist.draining.push(job);
+            }
+            self.server.persist.bgsave_in_progress = false;
+            if let SaveKind::Foreground(waiter) = kind {
+                self.reply_to_waiter(now, waiter, Err("ERR"));
+            }
+        }
+        let save_points = !self.server.config.settings().save_points.is_empty();
+        let save = flags & SHUTDOWN_SAVE != 0 || (save_points && flags & SHUTDOWN_NOSAVE == 0);
+        if !save {
+            self.finish_shutdown(conn);
+            return;
+        }
+        self.server.log(
+            LogLevel::Notice,
+            "Saving the final RDB snapshot before exiting.".into(),
+        );
+        self.server.persist.shutdown_pending = true;
+        self.start_save(now, SaveKind::Shutdown { conn, flags });
+    }
+
+    fn finish_shutdown(&mut self, conn: Option<ConnId>) {
+        self.server.persist.shutdown_pending = false;
+        self.server.shutting_down = true;
+        if let Some(conn) = conn {
+            if let Some(mut client) = self.clients.table.remove(&conn) {
+                client.blocked = false;
+                client.close_after_reply = true;
+                self.put_back(self.last_now, client);
+            }
+        }
+        self.server
+            .effects
+            .push_back(Effect::Shutdown { exit_code: 0 });
+    }
+
+    fn refuse_shutdown(&mut self, now: Now, conn: Option<ConnId>) {
+        self.server.persist.shutdown_pending = false;
+        self.server.log(
+            LogLevel::Warning,
+            "Error trying to save the DB, can't exit.".into(),
+        );
+        match conn {
+            Some(conn) => {
+                self.server.log(
+                    LogLevel::Warning,
+                    "Errors trying to shut down the server. Check the logs for more information."
+                        .into(),
+                );
+                self.reply_to_waiter(now, conn, Err(SHUTDOWN_ERROR));
+            }
+            None => self.server.log(
+                LogLevel::Warning,
+                "SIGTERM received but errors trying to shut down the server, check the logs for more information".into(),
+            ),
+        }
+    }
+
+    /// The cron's part: save points and a scheduled BGSAVE (Redis's serverCron rules).
+    pub(super) fn persist_cron(&mut self, now: Now) {
+        if self.server.persist.loading
+            || self.persist.save.is_some()
+            || self.server.persist.shutdown_pending
+        {
+            return;
+        }
+        let now_secs = now.wall_ms / 1000;
+        let p = &self.server.persist;
+        let may_retry = p.last_bgsave_ok
+            || now_secs.saturating_sub(p.last_bgsave_try_wall_secs) > BGSAVE_RETRY_DELAY_SECS;
+        if p.bgsave_scheduled && may_retry {
+            self.server.persist.bgsave_scheduled = false;
+            self.start_save(now, SaveKind::Background);
+            return;
+        }
+        let since_save = now_secs.saturating_sub(p.last_save_wall_secs);
+        let dirty = self.server.dirty;
+        let due = self
+            .server
+            .config
+            .settings()
+            .save_points
+            .iter()
+            .find(|sp| {
+                dirty >= sp.min_changes.max(0) as u64
+                    && since_save > sp.after_secs.max(0) as u64
+                    && may_retry
+            })
+            .copied();
+        if let Some(sp) = due {
+            self.server.log(
+                LogLevel::Notice,
+                format!(
+                    "{} changes in {} seconds. Saving...",
+                    sp.min_changes, sp.after_secs
+                ),
+            );
+            self.start_save(now, SaveKind::Background);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use crate::io::{DiskError, DiskOp, DiskResult, Effect, Input, LogLevel};
+    use crate::keyspace::HashSeeds;
+    use crate::persist::rdb::{LoadLimits, RdbItem, RdbReader};
+    use crate::testkit::Kit;
+
+    /// An in-memory disk that answers the node's operations, and can fail the n-th
+    /// one (counted from `arm`).
+    #[derive(Default)]
+    struct MemDisk {
+        files: BTreeMap<String, Vec<u8>>,
+        /// Every operation answered, in order (kind and path).
+        log: Vec<String>,
+        fail_nth: Option<(usize, DiskError)>,
+        seen: usize,
+        /// Hold answers (a slow disk): operations wait in `held`.
+        hold: bool,
+        held: Vec<(crate::io::IoId, DiskOp)>,
+    }
+
+    impl MemDisk {
+        fn answer(&mut self, op: &DiskOp) -> DiskResult {
+            self.seen += 1;
+            let name = match op {
+                DiskOp::Open { .. } => "open",
+                DiskOp::Append { .. } => "append",
+                DiskOp::Fsync { .. } => "fsync",
+                DiskOp::Rename { .. } => "rename",
+                DiskOp::Remove { .. } => "remove",
+                DiskOp::Read { .. } => "read",
+                _ => "other",
+            };
+            self.log.push(format!("{name} {}", op.path()));
+            if let Some((n, e)) = self.fail_nth {
+                if self.seen == n {
+                    return DiskResult::Failed(e);
+                }
+            }
+            let done = DiskResult::Done { read: Vec::new() };
+            match op {
+                DiskOp::Open { path, truncate, .. } => {
+                    let f = self.files.entry(path.clone()).or_default();
+                    if *truncate {
+                        f.clear();
+                    }
+                    done
+                }
+                DiskOp::Append { path, bytes } => match self.files.get_mut(path) {
+                    Some(f) => {
+                        f.extend_from_slice(bytes);
+                        done
+                    }
+                    None => DiskResult::Failed(DiskError::NotFound),
+                },
+                DiskOp::Rename { from, to } => match self.files.remove(from) {
+                    Some(f) => {
+                        self.files.insert(to.clone(), f);
+                        done
+                    }
+                    None => DiskResult::Failed(DiskError::NotFound),
+                },
+                DiskOp::Remove { path } => match self.files.remove(path) {
+                    Some(_) => done,
+                    None => DiskResult::Failed(DiskError::NotFound),
+                },
+                DiskOp::Read { path, offset, len } => match self.files.get(path) {
+                    Some(f) => {
+                        let start = (*offset as usize).min(f.len());
+                        let end = (start + *len as usize).min(f.len());
+                        DiskResult::Done {
+                            read: f[start..end].to_vec(),
+                        }
+                    }
+                    None => DiskResult::Failed(DiskError::NotFound),
+                },
+                _ => done,
+            }
+        }
+    }
+
+    /// Runs the node until it is quiet: disk operations answered, save slices walked.
+    fn pump(k: &mut Kit, disk: &mut MemDisk) {
+        for _ in 0..100_000 {
+            k.drive();
+            let mut pending = std::mem::take(&mut disk.held);
+            for (_, e) in std::mem::take(&mut k.effects) {
+                match e {
+                    Effect::Disk { io, op } => pending.push((io, op)),
+                    other => k.effects.push((0, other)),
+                }
+            }
+            if disk.hold {
+                disk.held = pending;
+                pending = Vec::new();
+            }
+            let now = k.now;
+            let busy = !pending.is_empty();
+            for (io, op) in pending {
+                let result = disk.answer(&op);
+                k.nodes[0].handle(now, Input::Disk { io, result });
+            }
+            let wants = k.nodes[0].next_deadline() <= now.mono_ms;
+            if wants {
+                k.nodes[0].handle(now, Input::Tick);
+            }
+            if !busy && !wants {
+                k.drive();
+                if !k
+                    .effects
+                    .iter()
+                    .any(|(_, e)| matches!(e, Effect::Disk { .. }))
+                {
+                    return;
+                }
+            }
+        }
+        panic!("the node never went quiet");
+    }
+
+    fn logs(k: &Kit) -> Vec<String> {
+        k.effects
+            .iter()
+            .filter_map(|(_, e)| match e {
+                Effect::Log { message, .. } => Some(message.clone()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn read_rdb(bytes: &[u8]) -> Vec<(usize, Vec<u8>, Option<u64>)> {
+        let mut r = RdbReader::new(LoadLimits::default());
+        r.feed(bytes);
+        r.end_of_input();
+        let mut keys = Vec::new();
+        loop {
+            match r.next().expect("a valid file") {
+                Some(RdbItem::Key {
+                    db, key, expire_ms, ..
+                }) => keys.push((db, key, expire_ms)),
+                Some(RdbItem::End) => return keys,
+                Some(_) => {}
+                None => panic!("incomplete file"),
+            }
+        }
+    }
+
+    fn populate(k: &mut Kit, n: usize) {
+        let mut cmds = String::new();
+        for i in 0..n {
+            cmds.push_str(&format!("SET key:{i} value:{i};"));
+        }
+        k.send_lines(1, &cmds);
+        k.take(1);
+    }
+
+    #[test]
+    fn bgsave_writes_temp_fsyncs_renames_and_syncs_the_directory() {
+        let mut k = Kit::new("save \"\"");
+        let mut disk = MemDisk::default();
+        k.connect(1);
+        populate(&mut k, 5000);
+        k.cmd(1, "SELECT 3");
+        k.cmd(1, "SET other x");
+        k.cmd(1, "PEXPIRE other 100000");
+        assert_eq!(k.cmd(1, "BGSAVE"), "+Background saving started\r\n");
+        // Writes while the walk runs: not in the file.
+        k.cmd(1, "SELECT 0");
+        k.cmd(1, "SET key:4999 changed");
+        k.cmd(1, "SET newkey 1");
+        k.cmd(1, "DEL key:1");
+        pump(&mut k, &mut disk);
+        let file = disk.files.get("dump.rdb").expect("dump.rdb written");
+        let keys = read_rdb(file);
+        assert_eq!(keys.len(), 5001);
+        assert!(keys
+            .iter()
+            .any(|(db, key, exp)| *db == 3 && key == b"other" && exp.is_some()));
+        assert!(!keys.iter().any(|(_, key, _)| key == b"newkey"));
+        assert!(keys.iter().any(|(_, key, _)| key == b"key:1"));
+        assert_eq!(
+            disk.files.len(),
+            1,
+            "no temp file left: {:?}",
+            disk.files.keys()
+        );
+        let ops: Vec<&str> = disk.log.iter().map(String::as_str).collect();
+        let n = ops.len();
+        assert!(ops[0].starts_with("open temp-"), "{ops:?}");
+        assert!(ops[n - 3].starts_with("fsync temp-"));
+        assert!(ops[n - 2].starts_with("rename temp-"));
+        assert_eq!(ops[n - 1], "fsync .");
+        let info = k.cmd(1, "INFO persistence");
+        assert!(info.contains("rdb_last_bgsave_status:ok"), "{info}");
+        assert!(info.contains("rdb_saves:1\r\n"));
+        assert!(info.contains("rdb_bgsave_in_progress:0"));
+        // The three writes after the start are the changes since the save.
+        assert!(info.contains("rdb_changes_since_last_save:3\r\n"), "{info}");
+        assert!(logs(&k)
+            .iter()
+            .any(|l| l == "Background saving terminated with success"));
+    }
+
+    #[test]
+    fn every_failed_disk_operation_fails_the_save_cleanly() {
+        // Ops of a save of a small dataset: open, append, fsync, rename, fsync ".".
+        for nth in 1..=5 {
+            for err in [DiskError::Io, DiskError::NoSpace] {
+                let mut k = Kit::new("save \"3600 1\"");
+                let mut disk = MemDisk::default();
+                disk.files.insert("dump.rdb".into(), b"old".to_vec());
+                k.connect(1);
+                populate(&mut k, 10);
+                disk.fail_nth = Some((nth, err));
+                k.cmd(1, "BGSAVE");
+                pump(&mut k, &mut disk);
+                let info = k.cmd(1, "INFO persistence");
+                assert!(
+                    info.contains("rdb_last_bgsave_status:err"),
+                    "op {nth}: {info}"
+                );
+                let temps: Vec<_> = disk
+                    .files
+                    .keys()
+                    .filter(|f| f.starts_with("temp-"))
+                    .collect();
+                assert!(temps.is_empty(), "op {nth}: temp left {temps:?}");
+                if nth < 4 {
+                    assert_eq!(
+                        disk.files.get("dump.rdb").map(Vec::as_slice),
+                        Some(&b"old"[..])
+                    );
+                }
+                // stop-writes-on-bgsave-error with save points: writes and PING refused.
+                let misconf = format!("-{}\r\n", crate::server::MISCONF_RDB);
+                assert_eq!(k.cmd(1, "SET a b"), misconf, "op {nth}");
+                assert_eq!(k.cmd(1, "PING"), misconf);
+                assert_eq!(k.cmd(1, "GET key:1"), "$7\r\nvalue:1\r\n");
+                // A save that works clears it.
+                disk.fail_nth = None;
+                k.cmd(1, "BGSAVE");
+                pump(&mut k, &mut disk);
+                assert_eq!(k.cmd(1, "SET a b"), "+OK\r\n");
+            }
+        }
+    }
+
+    #[test]
+    fn misconf_needs_save_points_and_the_option() {
+        for (conf, refused) in [
+            ("save \"\"", false),
+            ("save \"3600 1\"\nstop-writes-on-bgsave-error no", false),
+            ("save \"3600 1\"", true),
+        ] {
+            let mut k = Kit::new(conf);
+            let mut disk = MemDisk {
+                fail_nth: Some((1, DiskError::Io)),
+                ..MemDisk::default()
+            };
+            k.connect(1);
+            k.cmd(1, "BGSAVE");
+            pump(&mut k, &mut disk);
+            assert_eq!(
+                k.cmd(1, "SET a b").starts_with("-MISCONF"),
+                refused,
+                "{conf}"
+            );
+        }
+    }
+
+    #[test]
+    fn save_replies_once_the_file_is_durable() {
+        let mut k = Kit::new("save \"\"");
+        let mut disk = MemDisk {
+            hold: true,
+            ..MemDisk::default()
+        };
+        k.connect(1);
+        k.connect(2);
+        populate(&mut k, 100);
+        assert_eq!(k.cmd(1, "SAVE"), "");
+        pump(&mut k, &mut disk);
+        assert_eq!(k.take(1), "", "no reply before the disk answered");
+        // Other clients are served meanwhile; a second save is refused.
+        assert_eq!(k.cmd(2, "GET key:1"), "$7\r\nvalue:1\r\n");
+        assert_eq!(
+            k.cmd(2, "BGSAVE"),
+            "-ERR Background save already in progress\r\n"
+        );
+        disk.hold = false;
+        pump(&mut k, &mut disk);
+        assert_eq!(k.take(1), "+OK\r\n");
+        assert!(disk.files.contains_key("dump.rdb"));
+        assert_eq!(
+            k.cmd(1, "LASTSAVE"),
+            format!(":{}\r\n", k.now.wall_ms / 1000)
+        );
+        // Pipelined commands behind SAVE run after it.
+        k.send_lines(1, "SAVE;PING");
+        pump(&mut k, &mut disk);
+        assert_eq!(k.take(1), "+OK\r\n+PONG\r\n");
+    }
+
+    #[test]
+    fn shutdown_saves_first_and_refuses_when_the_save_fails() {
+        let mut k = Kit::new("save \"3600 1\"");
+        let mut disk = MemDisk {
+            fail_nth: Some((2, DiskError::NoSpace)),
+            ..MemDisk::default()
+        };
+        k.connect(1);
+        populate(&mut k, 10);
+        k.cmd(1, "SHUTDOWN");
+        pump(&mut k, &mut disk);
+        assert_eq!(k.take(1), "-ERR Errors trying to SHUTDOWN. Check logs.\r\n");
+        assert!(!k
+            .effects
+            .iter()
+            .any(|(_, e)| matches!(e, Effect::Shutdown { .. })));
+        assert!(logs(&k)
+            .iter()
+            .any(|l| l == "Error trying to save the DB, can't exit."));
+        // FORCE exits all the same.
+        disk.fail_nth = Some((disk.seen + 2, DiskError::NoSpace));
+        k.cmd(1, "SHUTDOWN FORCE");
+        pump(&mut k, &mut disk);
+        assert!(k
+            .effects
+            .iter()
+            .any(|(_, e)| *e == Effect::Shutdown { exit_code: 0 }));
+    }
+
+    #[test]
+    fn shutdown_exits_only_after_the_save_is_durable() {
+        let mut k = Kit::new("save \"\"");
+        let mut disk = MemDisk::default();
+        k.connect(1);
+        populate(&mut k, 10);
+        k.cmd(1, "SHUTDOWN SAVE");
+        k.drive();
+        let order: Vec<String> = {
+            pump(&mut k, &mut disk);
+            k.effects
+                .iter()
+                .filter_map(|(_, e)| match e {
+                    Effect::Shutdown { .. } => Some("shutdown".to_string()),
+                    Effect::Log { message, .. } if message == "DB saved on disk" => {
+                        Some("saved".to_string())
+                    }
+                    _ => None,
+                })
+                .collect()
+        };
+        assert_eq!(order, ["saved", "shutdown"]);
+        assert_eq!(disk.log.last().map(String::as_str), Some("fsync ."));
+        // NOSAVE with save points: no save.
+        let mut k = Kit::new("save \"3600 1\"");
+        let mut disk = MemDisk::default();
+        k.connect(1);
+        k.cmd(1, "SHUTDOWN NOSAVE");
+        pump(&mut k, &mut disk);
+        assert!(disk.log.is_empty());
+        assert!(k
+            .effects
+            .iter()
+            .any(|(_, e)| *e == Effect::Shutdown { exit_code: 0 }));
+    }
+
+    #[test]
+    fn sigterm_saves_when_save_points_are_set() {
+        let mut k = Kit::new("save \"3600 1\"");
+        let mut disk = MemDisk::default();
+        k.connect(1);
+        populate(&mut k, 3);
+        let now = k.now;
+        k.nodes[0].handle(now, Input::Signal(crate::io::Signal::Terminate));
+        pump(&mut k, &mut disk);
+        assert!(disk.files.contains_key("dump.rdb"));
+        assert!(k
+            .effects
+            .iter()
+            .any(|(_, e)| *e == Effect::Shutdown { exit_code: 0 }));
+    }
+
+    #[test]
+    fn save_points_fire_from_the_cron_and_wait_after_a_failure() {
+        let mut k = Kit::new("save \"10 2\"");
+        let mut disk = MemDisk::default();
+        k.connect(1);
+        k.cmd(1, "SET a 1");
+        k.advance_ms(11_000);
+        pump(&mut k, &mut disk);
+        assert!(disk.log.is_empty(), "one change is below the save point");
+        k.cmd(1, "SET b 1");
+        disk.fail_nth = Some((1, DiskError::Io));
+        k.advance_ms(200);
+        pump(&mut k, &mut disk);
+        assert!(logs(&k)
+            .iter()
+            .any(|l| l == "2 changes in 10 seconds. Saving..."));
+        assert_eq!(
+            disk.log.last().map(String::as_str),
+            Some("remove temp-1.rdb")
+        );
+        let tried = disk.log.len();
+        // The retry waits CONFIG_BGSAVE_RETRY_DELAY (5 s).
+        k.advance_ms(2000);
+        pump(&mut k, &mut disk);
+        assert_eq!(disk.log.len(), tried);
+        k.advance_ms(4000);
+        pump(&mut k, &mut disk);
+        assert!(disk.files.contains_key("dump.rdb"), "{:?}", disk.log);
+        assert!(k
+            .cmd(1, "INFO persistence")
+            .contains("rdb_changes_since_last_save:0"));
+    }
+
+    fn saved_file(setup: &str) -> Vec<u8> {
+        let mut k = Kit::new("save \"\"\nrdbcompression no");
+        let mut disk = MemDisk::default();
+        k.connect(1);
+        k.send_lines(1, setup);
+        k.take(1);
+        k.cmd(1, "SAVE");
+        pump(&mut k, &mut disk);
+        disk.files.remove("dump.rdb").expect("saved")
+    }
+
+    #[test]
+    fn boot_loads_the_file_answering_loading_meanwhile() {
+        let file =
+            saved_file("SET a 1;RPUSH l x y z;SET gone 1;PEXPIRE gone 5000;SELECT 2;HSET h f v");
+        let mut k = Kit::new("save \"\"");
+        let mut disk = MemDisk {
+            hold: true,
+            ..MemDisk::default()
+        };
+        disk.files.insert("dump.rdb".into(), file);
+        // The expiring key has expired by the time the restarted node loads.
+        k.advance_ms(10_000);
+        let now = k.now;
+        assert!(k.nodes[0].boot(now, HashSeeds([1, 2, 3, 4])));
+        k.connect(1);
+        pump(&mut k, &mut disk);
+        assert_eq!(
+            k.cmd(1, "GET a"),
+            "-LOADING Redis is loading the dataset in memory\r\n"
+        );
+        assert!(k.cmd(1, "INFO persistence").contains("loading:1"));
+        disk.hold = false;
+        pump(&mut k, &mut disk);
+        assert_eq!(k.cmd(1, "GET a"), "$1\r\n1\r\n");
+        assert_eq!(
+            k.cmd(1, "LRANGE l 0 -1"),
+            "*3\r\n$1\r\nx\r\n$1\r\ny\r\n$1\r\nz\r\n"
+        );
+        assert_eq!(k.cmd(1, "EXISTS gone"), ":0\r\n");
+        k.cmd(1, "SELECT 2");
+        assert_eq!(k.cmd(1, "HGET h f"), "$1\r\nv\r\n");
+        let l = logs(&k);
+        assert!(
+            l.iter()
+                .any(|l| l == "Loading RDB produced by version 7.0.15"),
+            "{l:?}"
+        );
+        assert!(l.iter().any(|l| l == "RDB age 10 seconds"), "{l:?}");
+        assert!(
+            l.iter()
+                .any(|l| l == "Done loading RDB, keys loaded: 3, keys expired: 1."),
+            "{l:?}"
+        );
+        assert!(l.iter().any(|l| l.starts_with("DB loaded from disk: ")));
+        let info = k.cmd(1, "INFO persistence");
+        assert!(
+            info.contains("rdb_last_load_keys_loaded:3")
+                && info.contains("rdb_last_load_keys_expired:1")
+        );
+        assert!(info.contains("rdb_changes_since_last_save:0"));
+    }
+
+    #[test]
+    fn boot_without_a_file_starts_empty() {
+        let mut k = Kit::new("");
+        let mut disk = MemDisk::default();
+        let now = k.now;
+        k.nodes[0].boot(now, HashSeeds([1; 4]));
+        pump(&mut k, &mut disk);
+        k.connect(1);
+        assert_eq!(k.cmd(1, "DBSIZE"), ":0\r\n");
+        assert!(!k
+            .effects
+            .iter()
+            .any(|(_, e)| matches!(e, Effect::Shutdown { .. })));
+    }
+
+    #[test]
+    fn a_corrupt_file_stops_the_node_naming_file_and_offset() {
+        let mut file = saved_file("SET a 1;SET b 2");
+        let at = file.len() - 12;
+        file[at] ^= 0x40;
+        for bytes in [file.clone(), file[..20].to_vec(), Vec::new()] {
+            let mut k = Kit::new("");
+            let mut disk = MemDisk::default();
+            disk.files.insert("dump.rdb".into(), bytes.clone());
+            let now = k.now;
+            k.nodes[0].boot(now, HashSeeds([1; 4]));
+            pump(&mut k, &mut disk);
+            assert!(k
+                .effects
+                .iter()
+                .any(|(_, e)| *e == Effect::Shutdown { exit_code: 1 }));
+            let fatal = k
+                .effects
+                .iter()
+                .find_map(|(_, e)| match e {
+                    Effect::Log {
+                        level: LogLevel::Warning,
+                        message,
+                    } if message.starts_with("Fatal error loading the DB (dump.rdb)") => {
+                        Some(message.clone())
+                    }
+                    _ => None,
+                })
+                .expect("a fatal line");
+            assert!(fatal.contains("offset"), "{fatal}");
+            assert_eq!(
+                disk.files.get("dump.rdb"),
+                Some(&bytes),
+                "the bad file is untouched"
+            );
+            assert_eq!(
+                disk.log.iter().filter(|l| !l.starts_with("read")).count(),
+                0
+            );
+        }
+    }
+
+    #[test]
+    fn reads_are_bounded_chunks() {
+        let mut setup = String::new();
+        for i in 0..3000 {
+            setup.push_str(&format!("SET k{i} {};", "x".repeat(1000)));
+        }
+        let file = saved_file(&setup);
+        assert!(file.len() > 2 << 20);
+        let mut k = Kit::new("");
+        let mut disk = MemDisk::default();
+        disk.files.insert("dump.rdb".into(), file);
+        let now = k.now;
+        k.nodes[0].boot(now, HashSeeds([1; 4]));
+        pump(&mut k, &mut disk);
+        assert!(disk.log.len() >= 3, "{:?}", disk.log);
+        k.connect(1);
+        assert_eq!(k.cmd(1, "DBSIZE"), ":3000\r\n");
+    }
+
+    #[cfg(feature = "mutants")]
+    #[test]
+    fn mutant_renames_before_the_fsync() {
+        let mut k = Kit::new("save \"\"");
+        k.nodes[0].set_mutant(Some(crate::mutants::Mutant::RenameBeforeFsync));
+        let mut disk = MemDisk::default();
+        k.connect(1);
+        k.cmd(1, "SAVE");
+        pump(&mut k, &mut disk);
+        let n = disk.log.len();
+        assert!(disk.log[n - 3].starts_with("rename"), "{:?}", disk.log);
+        assert!(disk.log[n - 2].starts_with("fsync temp-"), "{:?}", disk.log);
+    }
+}

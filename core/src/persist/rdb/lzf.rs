@@ -1,0 +1,263 @@
+//! LZF as Redis uses it for RDB strings: a compressor that emits the same bytes as
+//! Redis's liblzf build (HLOG 16, VERY_FAST, table starting empty) so DUMP payloads
+//! match Redis's, and a decompressor that checks every back-reference and grows its
+//! output as bytes are produced (never by the length a file claims).
+
+const HLOG: u32 = 16;
+const HSIZE: usize = 1 << HLOG;
+const MAX_LIT: usize = 1 << 5;
+const MAX_OFF: usize = 1 << 13;
+const MAX_REF: usize = (1 << 8) + (1 << 3);
+
+fn first(input: &[u8], ip: usize) -> u32 {
+    let a = u32::from(input.get(ip).copied().unwrap_or(0));
+    let b = u32::from(input.get(ip + 1).copied().unwrap_or(0));
+    (a << 8) | b
+}
+
+fn next(v: u32, input: &[u8], ip: usize) -> u32 {
+    (v << 8) | u32::from(input.get(ip + 2).copied().unwrap_or(0))
+}
+
+fn idx(h: u32) -> usize {
+    ((h >> (3 * 8 - HLOG)).wrapping_sub(h.wrapping_mul(5)) as usize) & (HSIZE - 1)
+}
+
+/// liblzf's `lzf_compress` into at most `out_len` bytes; None when the result would
+/// not fit (Redis then stores the string uncompressed).
+pub fn compress(input: &[u8], out_len: usize) -> Option<Vec<u8>> {
+    let in_len = input.len();
+    if in_len < 3 || out_len == 0 {
+        return None;
+    }
+    // Positions + 1 (0 = empty); liblzf never matches position 0 (`ref > in_data`).
+    let mut htab = vec![0u32; HSIZE];
+    let mut out: Vec<u8> = Vec::with_capacity(out_len + 1);
+    let mut lit = 0usize;
+    let mut run_at = 0usize;
+    out.push(0); // start run
+    let byte = |i: usize| input.get(i).copied().unwrap_or(0);
+    let mut ip = 0usize;
+    let mut hval = first(input, ip);
+    while ip < in_len - 2 {
+        hval = next(hval, input, ip);
+        let slot = idx(hval);
+        let reference = htab.get(slot).copied().unwrap_or(0) as usize;
+        if let Some(s) = htab.get_mut(slot) {
+            *s = ip as u32;
+        }
+        let matched = reference > 0
+            && reference < ip
+            && ip - reference - 1 < MAX_OFF
+            && ip + 4 < in_len
+            && byte(reference) == byte(ip)
+            && byte(reference + 1) == byte(ip + 1)
+            && byte(reference + 2) == byte(ip + 2);
+        if matched {
+            let off = ip - reference - 1;
+            let mut len = 2usize;
+            let maxlen = (in_len - ip - len).min(MAX_REF);
+            // stop run
+            if lit == 0 {
+                out.pop();
+            } else if let Some(h) = out.get_mut(run_at) {
+                *h = (lit - 1) as u8;
+            }
+            if out.len() + 3 + 1 >= out_len {
+                return None;
+            }
+            let mut unrolled_mismatch = false;
+            if maxlen > 16 {
+                for _ in 0..16 {
+                    len += 1;
+                    if byte(reference + len) != byte(ip + len) {
+                        unrolled_mismatch = true;
+                        break;
+                    }
+                }
+            }
+            if !unrolled_mismatch {
+                loop {
+                    len += 1;
+                    if !(len < maxlen && byte(reference + len) == byte(ip + len)) {
+                        break;
+                    }
+                }
+            }
+            len -= 2;
+            ip += 1;
+            if len < 7 {
+                out.push(((off >> 8) + (len << 5)) as u8);
+            } else {
+                out.push(((off >> 8) + (7 << 5)) as u8);
+                out.push((len - 7) as u8);
+            }
+            out.push(off as u8);
+            lit = 0;
+            run_at = out.len();
+            out.push(0);
+            ip += len + 1;
+            if ip >= in_len - 2 {
+                break;
+            }
+            ip -= 2;
+            hval = first(input, ip);
+            hval = next(hval, input, ip);
+            if let Some(s) = htab.get_mut(idx(hval)) {
+                *s = ip as u32;
+            }
+            ip += 1;
+            hval = next(hval, input, ip);
+            if let Some(s) = htab.get_mut(idx(hval)) {
+                *s = ip as u32;
+            }
+            ip += 1;
+        } else {
+            if out.len() >= out_len {
+                return None;
+            }
+            lit += 1;
+            out.push(byte(ip));
+            ip += 1;
+            if lit == MAX_LIT {
+                if let Some(h) = out.get_mut(run_at) {
+                    *h = (lit - 1) as u8;
+                }
+                lit = 0;
+                run_at = out.len();
+                out.push(0);
+            }
+        }
+    }
+    if out.len() + 3 > out_len {
+        return None;
+    }
+    while ip < in_len {
+        lit += 1;
+        out.push(byte(ip));
+        ip += 1;
+        if lit == MAX_LIT {
+            if let Some(h) = out.get_mut(run_at) {
+                *h = (lit - 1) as u8;
+            }
+            lit = 0;
+            run_at = out.len();
+            out.push(0);
+        }
+    }
+    if lit == 0 {
+        out.pop();
+    } else if let Some(h) = out.get_mut(run_at) {
+        *h = (lit - 1) as u8;
+    }
+    (out.len() <= out_len).then_some(out)
+}
+
+/// What went wrong in a compressed string.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LzfError {
+    /// The data ran out inside a literal or a back-reference.
+    Truncated,
+    /// A back-reference points before the output's start.
+    BadReference,
+    /// The output would be longer or shorter than the stored length.
+    LengthMismatch,
+}
+
+/// Decompresses `input`, which must produce exactly `expected_len` bytes. The output
+/// grows as it is produced, so a lying length costs nothing.
+pub fn decompress(input: &[u8], expected_len: usize) -> Result<Vec<u8>, LzfError> {
+    let mut out: Vec<u8> = Vec::with_capacity(expected_len.min(input.len().saturating_mul(4)));
+    let mut ip = 0usize;
+    while ip < input.len() {
+        let ctrl = usize::from(*input.get(ip).ok_or(LzfError::Truncated)?);
+        ip += 1;
+        if ctrl < 32 {
+            let n = ctrl + 1;
+            let lit = input.get(ip..ip + n).ok_or(LzfError::Truncated)?;
+            if out.len() + n > expected_len {
+                return Err(LzfError::LengthMismatch);
+            }
+            out.extend_from_slice(lit);
+            ip += n;
+        } else {
+            let mut len = ctrl >> 5;
+            if len == 7 {
+                len += usize::from(*input.get(ip).ok_or(LzfError::Truncated)?);
+                ip += 1;
+            }
+            let low = usize::from(*input.get(ip).ok_or(LzfError::Truncated)?);
+            ip += 1;
+            let back = ((ctrl & 0x1f) << 8) + low + 1;
+            let n = len + 2;
+            if back > out.len() {
+                return Err(LzfError::BadReference);
+            }
+            if out.len() + n > expected_len {
+                return Err(LzfError::LengthMismatch);
+            }
+            let start = out.len() - back;
+            for i in 0..n {
+                let b = out.get(start + i).copied().ok_or(LzfError::BadReference)?;
+                out.push(b);
+            }
+        }
+    }
+    if out.len() != expected_len {
+        return Err(LzfError::LengthMismatch);
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn compresses_repetition_and_refuses_noise() {
+        let data = b"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+        let c = compress(data, data.len() - 4).expect("compressible");
+        assert!(c.len() < data.len() / 4);
+        assert_eq!(decompress(&c, data.len()).unwrap(), data.to_vec());
+        let noise: Vec<u8> = (0..64u32)
+            .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+            .collect();
+        assert_eq!(compress(&noise, noise.len() - 4), None);
+    }
+
+    #[test]
+    fn known_redis_bytes() {
+        // `SET k <30 x 'a'>; DUMP k` on Redis 7.0.15: c3 09 1e, then these 9 bytes.
+        let data = vec![b'a'; 30];
+        let c = compress(&data, data.len() - 4).unwrap();
+        assert_eq!(
+            c,
+            vec![0x01, 0x61, 0x61, 0xe0, 0x11, 0x00, 0x01, 0x61, 0x61]
+        );
+    }
+
+    #[test]
+    fn hostile_input_is_an_error() {
+        assert_eq!(decompress(&[0x20, 0x00], 10), Err(LzfError::BadReference));
+        assert_eq!(decompress(&[0x05, b'a'], 6), Err(LzfError::Truncated));
+        assert_eq!(
+            decompress(&[0x00, b'a'], 1 << 60),
+            Err(LzfError::LengthMismatch)
+        );
+    }
+
+    proptest! {
+        #[test]
+        fn round_trip(data in proptest::collection::vec(prop_oneof![Just(b'a'), Just(b'b'), any::<u8>()], 0..3000)) {
+            if let Some(c) = compress(&data, data.len().saturating_sub(4)) {
+                prop_assert_eq!(decompress(&c, data.len()).unwrap(), data);
+            }
+        }
+
+        #[test]
+        fn random_input_never_panics(data in proptest::collection::vec(any::<u8>(), 0..200), n in 0usize..1000) {
+            let _ = decompress(&data, n);
+        }
+    }
+}
