@@ -64,6 +64,9 @@ pub struct Logged {
     /// When the reply of the last request of the batch that produced it was sent
     /// (None: no request, e.g. an expiry's DEL, or never acknowledged).
     pub acked_ms: Option<u64>,
+    /// The node's wall clock when it ran the command (a replay runs it at the same
+    /// time, so TTLs and expiries come out the same).
+    pub wall_ms: u64,
 }
 
 /// What one crash judges: the stream since the node's last boot, and what the
@@ -336,8 +339,9 @@ pub struct Replayer {
 impl Replayer {
     const CONN: u64 = 1;
 
-    /// A node that holds `base` (the records every earlier epoch kept), at `now`.
-    pub fn new(seeds: NodeSeeds, now: Now, base: &[Propagated]) -> Replayer {
+    /// A node that holds `base` (the records every earlier epoch kept, each run at its
+    /// own wall time); digests are taken at `now`.
+    pub fn new(seeds: NodeSeeds, now: Now, base: &[Logged]) -> Replayer {
         let mut node = Node::new(Config::default(), seeds, now);
         node.set_active_expire(false);
         node.handle(
@@ -361,25 +365,33 @@ impl Replayer {
         r
     }
 
-    fn feed(&mut self, records: &[Propagated]) {
-        if records.is_empty() {
-            return;
+    /// Runs `records`, each at its own wall time (runs of equal times in one input).
+    fn feed(&mut self, records: &[Logged]) {
+        for run in records.chunk_by(|a, b| a.wall_ms == b.wall_ms) {
+            let mut bytes = Vec::new();
+            for r in run {
+                self.stream.encode(&r.record, &mut bytes);
+            }
+            let at = Now {
+                mono_ms: self.now.mono_ms,
+                wall_ms: run.first().map_or(self.now.wall_ms, |r| r.wall_ms),
+            };
+            self.run(at, &bytes);
         }
-        let mut bytes = Vec::new();
-        for record in records {
-            self.stream.encode(record, &mut bytes);
-        }
+    }
+
+    fn run(&mut self, at: Now, bytes: &[u8]) {
         self.node.handle(
-            self.now,
+            at,
             Input::Data {
                 conn: Self::CONN,
-                bytes: &bytes,
+                bytes,
             },
         );
         while let Some(effect) = self.node.poll_effect() {
             if let Effect::Send { conn, bytes } = effect {
                 self.node.handle(
-                    self.now,
+                    at,
                     Input::Written {
                         conn,
                         bytes: bytes.len(),
@@ -392,13 +404,7 @@ impl Replayer {
     /// Applies records up to prefix length `k` (never backwards) and digests.
     pub fn digest_at(&mut self, records: &[Logged], k: usize) -> Digest {
         if k > self.applied {
-            let next: Vec<Propagated> = records
-                .get(self.applied..k)
-                .unwrap_or_default()
-                .iter()
-                .map(|l| l.record.clone())
-                .collect();
-            self.feed(&next);
+            self.feed(records.get(self.applied..k).unwrap_or_default());
             self.applied = k;
         }
         live_digest(self.node.keyspace(), self.now.wall_ms)
@@ -467,6 +473,7 @@ mod tests {
                 argv: args.split(' ').map(|a| a.as_bytes().to_vec()).collect(),
             },
             acked_ms,
+            wall_ms: NOW.wall_ms,
         }
     }
 
@@ -486,8 +493,7 @@ mod tests {
 
     /// The digest of a node that replayed exactly `records` (what a restart recovers).
     fn recovered(records: &[Logged]) -> Digest {
-        let base: Vec<Propagated> = records.iter().map(|l| l.record.clone()).collect();
-        let r = Replayer::new(SEEDS, NOW, &base);
+        let r = Replayer::new(SEEDS, NOW, records);
         live_digest(r.node().keyspace(), NOW.wall_ms)
     }
 

@@ -218,6 +218,10 @@ impl Host {
         let mut node = Node::new(settings, seeds, now);
         setup(&mut node);
         node.enable_propagation();
+        // An empty disk has nothing to load (and no -LOADING window to answer in).
+        if self.disk.files().next().is_some() {
+            node.boot(now, keel_core::keyspace::HashSeeds(seeds.hash_seeds));
+        }
         self.node = Some(node);
         Ok(seeds)
     }
@@ -233,8 +237,8 @@ impl Host {
 
 /// The node is still loading its dataset from disk (the recovery is judged once it
 /// is not).
-pub fn loading(_node: &Node) -> bool {
-    false
+pub fn loading(node: &Node) -> bool {
+    node.is_loading()
 }
 
 #[cfg(test)]

@@ -30,7 +30,7 @@ pub(crate) struct Durable {
     /// A batch (the history index of its last request) -> its records (start, end).
     batches: BTreeMap<usize, (usize, usize)>,
     /// What earlier epochs kept: the state this epoch started from, as records.
-    pub(crate) base: Vec<Propagated>,
+    pub(crate) base: Vec<Logged>,
     snapshot_floor: usize,
     /// Records before the input that opened a snapshot's temp file.
     save_started: Option<usize>,
@@ -114,11 +114,13 @@ impl World<'_> {
             return;
         }
         let batch = self.batch;
+        let wall_ms = self.hosts[h].clock.peek(self.now_ms).wall_ms;
         let d = &mut self.durable[h];
         let start = d.records.len();
         d.records.extend(records.iter().map(|r| Logged {
             record: r.clone(),
             acked_ms: None,
+            wall_ms,
         }));
         if let Some(last) = batch {
             let end = d.records.len();
@@ -322,9 +324,7 @@ impl World<'_> {
                     records.len(),
                     epoch.policy.map_or("-", Policy::name)
                 );
-                self.durable[h]
-                    .base
-                    .extend(records.into_iter().take(k).map(|l| l.record));
+                self.durable[h].base.extend(records.into_iter().take(k));
                 self.start_from_recovered(h, replayer, now.wall_ms);
             }
             Err(v) => {

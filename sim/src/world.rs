@@ -412,7 +412,11 @@ impl<'a> World<'a> {
             hash_seeds: seeds.hash_seeds.map(|s| s.rotate_left(17) ^ 0xA5A5),
         };
         self.oracles[h].shadow = Some(Shadow::new(shadow_seeds, now));
-        self.judge_recovery(h);
+        self.drain = Drain {
+            wall_ms: now.wall_ms,
+            ..Drain::default()
+        };
+        self.drain_effects(h);
     }
 
     /// Hands an input to host `h`'s node (if it is up) and runs its effects in order.
@@ -537,9 +541,12 @@ impl<'a> World<'a> {
         }
         shadow.behind = false;
         shadow.compared_at_ms = self.now_ms;
+        // Live keys only, with exact expire times: a load may drop keys already past
+        // their TTL (an RDB) that the shadow still holds until they are touched.
+        let wall_ms = self.hosts[h].clock.peek(self.now_ms).wall_ms;
         let (want, got) = (
-            keel_core::digest::dataset_digest(node.keyspace()),
-            keel_core::digest::dataset_digest(shadow.node.keyspace()),
+            crate::durability::live_digest(node.keyspace(), wall_ms),
+            crate::durability::live_digest(shadow.node.keyspace(), wall_ms),
         );
         self.reached.insert(reach::SHADOW_COMPARED);
         if want != got {
@@ -1517,6 +1524,7 @@ impl<'a> World<'a> {
         if !self.judging(Checker::Model)
             || self.oracles[h].model_off
             || reply.starts_with(b"-LOADING")
+            || reply.starts_with(b"-MISCONF")
         {
             return;
         }
