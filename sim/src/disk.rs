@@ -58,6 +58,13 @@ impl Inode {
     }
 }
 
+/// A change to the directory not yet made durable by a directory fsync.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum DirChange {
+    Link { name: String, inode: u64 },
+    Unlink { name: String },
+}
+
 /// An operation waiting for its completion.
 #[derive(Debug)]
 struct Queued {
@@ -128,8 +135,11 @@ pub struct Disk {
     next_inode: u64,
     /// The directory as processes see it.
     names: BTreeMap<String, u64>,
-    /// The directory as of the last directory fsync: what a crash leaves.
+    /// The directory as of the last directory fsync: what a crash keeps for certain.
     durable_names: BTreeMap<String, u64>,
+    /// The directory's changes since then, oldest first: a crash keeps a seeded
+    /// prefix of them (a journal may commit a rename before anyone asked).
+    dir_log: Vec<DirChange>,
     /// Files the node opened (the contract keys open files by path).
     open: BTreeSet<String>,
     queue: VecDeque<Queued>,
@@ -151,6 +161,7 @@ impl Disk {
             next_inode: 1,
             names: BTreeMap::new(),
             durable_names: BTreeMap::new(),
+            dir_log: Vec::new(),
             open: BTreeSet::new(),
             queue: VecDeque::new(),
             last_ready_ms: 0,
@@ -323,6 +334,10 @@ impl Disk {
                         self.next_inode += 1;
                         self.inodes.insert(inode, Inode::default());
                         self.names.insert(path.clone(), inode);
+                        self.dir_log.push(DirChange::Link {
+                            name: path.clone(),
+                            inode,
+                        });
                         inode
                     }
                     None => return failed(DiskError::NotFound),
@@ -372,6 +387,7 @@ impl Disk {
             DiskOp::Fsync { path } => {
                 if path == DIR {
                     self.durable_names = self.names.clone();
+                    self.dir_log.clear();
                     self.collect();
                     return done();
                 }
@@ -389,6 +405,11 @@ impl Disk {
                     return failed(DiskError::NotFound);
                 };
                 self.names.insert(to.clone(), inode);
+                self.dir_log.push(DirChange::Unlink { name: from.clone() });
+                self.dir_log.push(DirChange::Link {
+                    name: to.clone(),
+                    inode,
+                });
                 // Open files are keyed by path: the open one follows its inode.
                 self.open.remove(&to);
                 if self.open.remove(&from) {
@@ -408,6 +429,7 @@ impl Disk {
                 if self.names.remove(&path).is_none() {
                     return failed(DiskError::NotFound);
                 }
+                self.dir_log.push(DirChange::Unlink { name: path.clone() });
                 self.open.remove(&path);
                 self.collect();
                 done()
@@ -461,20 +483,47 @@ impl Disk {
 
     /// Forgets inodes no name (current or durable) reaches any more.
     fn collect(&mut self) {
-        let (names, durable) = (&self.names, &self.durable_names);
-        self.inodes
-            .retain(|i, _| names.values().any(|n| n == i) || durable.values().any(|n| n == i));
+        let (names, durable, log) = (&self.names, &self.durable_names, &self.dir_log);
+        let logged = |i: &u64| {
+            log.iter()
+                .any(|c| matches!(c, DirChange::Link { inode, .. } if inode == i))
+        };
+        self.inodes.retain(|i, _| {
+            names.values().any(|n| n == i) || durable.values().any(|n| n == i) || logged(i)
+        });
         let inodes = &self.inodes;
         self.rotten.retain(|i| inodes.contains_key(i));
     }
 
     /// Power loss: queued operations never happen, nothing stays open, the directory
-    /// is what its last fsync made durable, and each surviving file holds its synced
-    /// bytes plus a seeded prefix of its unsynced changes (the last one possibly torn).
+    /// is what its last fsync made durable plus a seeded prefix of the changes since
+    /// (renames are atomic: both halves or neither), and each surviving file holds its
+    /// synced bytes plus a seeded prefix of its unsynced changes (the last one
+    /// possibly torn).
     pub fn crash(&mut self, rng: &mut ChaCha8Rng) {
         self.queue.clear();
         self.open.clear();
-        self.names = self.durable_names.clone();
+        let mut names = self.durable_names.clone();
+        let log = std::mem::take(&mut self.dir_log);
+        let mut kept = rng.gen_range(0..=log.len());
+        // A rename logs Unlink then Link: never keep half of one.
+        if let (Some(DirChange::Unlink { .. }), Some(DirChange::Link { .. })) =
+            (kept.checked_sub(1).and_then(|i| log.get(i)), log.get(kept))
+        {
+            kept -= 1;
+        }
+        for change in log.iter().take(kept) {
+            match change {
+                DirChange::Link { name, inode } => {
+                    names.insert(name.clone(), *inode);
+                }
+                DirChange::Unlink { name } => {
+                    names.remove(name);
+                }
+            }
+        }
+        self.names = names.clone();
+        self.durable_names = names;
         self.collect();
         for file in self.inodes.values_mut() {
             let mut data = std::mem::take(&mut file.synced);
@@ -502,6 +551,7 @@ impl Disk {
         self.open.clear();
         self.names.clear();
         self.durable_names.clear();
+        self.dir_log.clear();
         self.inodes.clear();
         self.rotten.clear();
         self.rotten_reads.clear();
@@ -702,19 +752,46 @@ mod tests {
 
     #[test]
     fn directory_changes_are_durable_only_after_a_directory_fsync() {
+        // Before the directory fsync a crash keeps a seeded prefix of the changes:
+        // across seeds both outcomes happen, and a rename is never half done.
+        let mut outcomes = BTreeSet::new();
+        for seed in 0..64 {
+            let mut rng = ChaCha8Rng::seed_from_u64(seed);
+            let mut d = disk();
+            ok(&mut d, open("data"));
+            ok(&mut d, append("data", b"v1"));
+            ok(&mut d, fsync("data"));
+            ok(&mut d, fsync(DIR));
+            ok(&mut d, open("tmp"));
+            ok(&mut d, append("tmp", b"v2"));
+            ok(&mut d, fsync("tmp"));
+            ok(
+                &mut d,
+                DiskOp::Rename {
+                    from: "tmp".into(),
+                    to: "data".into(),
+                },
+            );
+            d.crash(&mut rng);
+            let state = (
+                d.contents("data").map(<[u8]>::to_vec),
+                d.contents("tmp").map(<[u8]>::to_vec),
+            );
+            assert!(
+                [
+                    (Some(b"v1".to_vec()), None),
+                    (Some(b"v1".to_vec()), Some(b"v2".to_vec())),
+                    (Some(b"v2".to_vec()), None),
+                ]
+                .contains(&state),
+                "seed {seed}: {state:?}"
+            );
+            outcomes.insert(state);
+        }
+        assert_eq!(outcomes.len(), 3, "{outcomes:?}");
+        // After the directory fsync the rename is certain; removal undone or not.
         let mut rng = ChaCha8Rng::seed_from_u64(3);
         let mut d = disk();
-        // A created and fsynced file whose name was never made durable is gone.
-        ok(&mut d, open("new"));
-        ok(&mut d, append("new", b"x"));
-        ok(&mut d, fsync("new"));
-        d.crash(&mut rng);
-        assert_eq!(d.contents("new"), None);
-        // A rename over a durable file: the old contents until the directory fsync.
-        ok(&mut d, open("data"));
-        ok(&mut d, append("data", b"v1"));
-        ok(&mut d, fsync("data"));
-        ok(&mut d, fsync(DIR));
         ok(&mut d, open("tmp"));
         ok(&mut d, append("tmp", b"v2"));
         ok(&mut d, fsync("tmp"));
@@ -725,31 +802,26 @@ mod tests {
                 to: "data".into(),
             },
         );
+        ok(&mut d, fsync(DIR));
         d.crash(&mut rng);
-        assert_eq!(d.contents("data"), Some(&b"v1"[..]));
+        assert_eq!(d.contents("data"), Some(&b"v2"[..]));
         assert_eq!(d.contents("tmp"), None);
-        ok(&mut d, open("tmp"));
-        ok(&mut d, append("tmp", b"v2"));
-        ok(&mut d, fsync("tmp"));
-        ok(
-            &mut d,
-            DiskOp::Rename {
-                from: "tmp".into(),
-                to: "data".into(),
-            },
-        );
-        ok(&mut d, fsync(DIR));
-        d.crash(&mut rng);
-        assert_eq!(d.contents("data"), Some(&b"v2"[..]));
-        // A removal is undone by a crash before the directory fsync.
-        ok(
-            &mut d,
-            DiskOp::Remove {
-                path: "data".into(),
-            },
-        );
-        d.crash(&mut rng);
-        assert_eq!(d.contents("data"), Some(&b"v2"[..]));
+        let removed: BTreeSet<bool> = (0..16)
+            .map(|seed| {
+                let mut d2 = disk();
+                ok(&mut d2, open("data"));
+                ok(&mut d2, fsync(DIR));
+                ok(
+                    &mut d2,
+                    DiskOp::Remove {
+                        path: "data".into(),
+                    },
+                );
+                d2.crash(&mut ChaCha8Rng::seed_from_u64(seed));
+                d2.contents("data").is_some()
+            })
+            .collect();
+        assert_eq!(removed.len(), 2);
         // Queued operations never happen.
         d.submit(
             &mut rng,

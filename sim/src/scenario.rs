@@ -517,9 +517,14 @@ fn persist_plan(name: &str, s: &mut Scenario, rng: &mut ChaCha8Rng) {
     match name {
         // Crash-restart under each policy, or snapshots only (save points, BGSAVE).
         "persist-crash" => {
-            if rng.gen_bool(0.25) {
+            if rng.gen_bool(0.4) {
                 s.persist = vec![directive("appendonly", "no"), directive("save", "1 1")];
-                faults.push(at(rng.gen_range(50..400), 0, Fault::Bgsave { host: 0 }));
+                // A first snapshot, then a second one the crash may hit anywhere.
+                let t = rng.gen_range(50..400);
+                faults.push(at(t, 0, Fault::Bgsave { host: 0 }));
+                let t2 = t + rng.gen_range(100..400);
+                faults.push(at(t2, 0, Fault::Bgsave { host: 0 }));
+                faults.push(crash(rng, t2, t2 + 12));
             } else {
                 s.persist = aof(policy);
             }
