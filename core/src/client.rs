@@ -272,6 +272,10 @@ pub fn arm_output_limit(limits: &[ClientOutputBufferLimit; 3], client: &mut Clie
     client.out.set_limit(limit);
 }
 
+/// The connection id of the fake client an AOF's commands are loaded as (never a
+/// driver's): it runs while the node answers others `-LOADING`.
+pub const AOF_LOADER_CONN: ConnId = u64::MAX - 7;
+
 /// The node's clients by connection, with a running total of their buffer bytes so
 /// `used_memory` (read before every write under `maxmemory`) never walks them all.
 /// Every change to a client in the table goes through `with_mut`, which keeps the

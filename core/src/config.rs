@@ -346,18 +346,18 @@ pub static DIRECTIVES: &[Directive] = &[
     entry("activedefrag", None, Kind::Bool { refuse_yes: Some(NO_ACTIVE_DEFRAG) }, "no", M),
     entry("activerehashing", None, BOOL, "yes", M),
     entry("always-show-logo", None, BOOL, "no", I).keel().to(|s, v| s.always_show_logo = v.flag()),
-    entry("aof-disable-auto-gc", None, BOOL, "no", M),
-    entry("aof-load-truncated", None, BOOL, "yes", M),
+    entry("aof-disable-auto-gc", None, BOOL, "no", M).keel().to(|s, v| s.aof_disable_auto_gc = v.flag()),
+    entry("aof-load-truncated", None, BOOL, "yes", M).keel().to(|s, v| s.aof_load_truncated = v.flag()),
     entry("aof-rewrite-incremental-fsync", None, BOOL, "yes", M),
-    entry("aof-timestamp-enabled", None, BOOL, "no", M),
-    entry("aof-use-rdb-preamble", None, BOOL, "yes", M),
+    entry("aof-timestamp-enabled", None, BOOL, "no", M).keel().to(|s, v| s.aof_timestamp_enabled = v.flag()),
+    entry("aof-use-rdb-preamble", None, BOOL, "yes", M).keel().to(|s, v| s.aof_use_rdb_preamble = v.flag()),
     entry("aof_rewrite_cpulist", None, TEXT, "", I),
-    entry("appenddirname", None, text(TextCheck::AofDirName), "appendonlydir", I).to(|s, v| s.appenddirname = v.text()),
-    entry("appendfilename", None, text(TextCheck::AofFileName), "appendonly.aof", I).to(|s, v| s.appendfilename = v.text()),
-    entry("appendfsync", None, one_of(APPENDFSYNC_CHOICES), "everysec", M).to(|s, v| s.appendfsync = v.choice()),
-    entry("appendonly", None, BOOL, "no", M).to(|s, v| s.appendonly = v.flag()),
-    entry("auto-aof-rewrite-min-size", None, mem(0, LONG_MAX), "67108864", M),
-    entry("auto-aof-rewrite-percentage", None, int(0, INT_MAX), "100", M),
+    entry("appenddirname", None, text(TextCheck::AofDirName), "appendonlydir", I).keel().to(|s, v| s.appenddirname = v.text()),
+    entry("appendfilename", None, text(TextCheck::AofFileName), "appendonly.aof", I).keel().to(|s, v| s.appendfilename = v.text()),
+    entry("appendfsync", None, one_of(APPENDFSYNC_CHOICES), "everysec", M).keel().to(|s, v| s.appendfsync = v.choice()),
+    entry("appendonly", None, BOOL, "no", M).keel().to(|s, v| s.appendonly = v.flag()),
+    entry("auto-aof-rewrite-min-size", None, mem(0, LONG_MAX), "67108864", M).keel().to(|s, v| s.auto_aof_rewrite_min_size_bytes = v.int()),
+    entry("auto-aof-rewrite-percentage", None, int(0, INT_MAX), "100", M).keel().to(|s, v| s.auto_aof_rewrite_percentage = v.int()),
     entry("bgsave_cpulist", None, TEXT, "", I),
     entry("bind", None, Kind::Special(Special::Bind), "* -::*", M).keel().to(|s, v| s.bind = v.addresses()),
     entry("bind-source-addr", None, TEXT, "", M),
@@ -1024,6 +1024,18 @@ pub struct Settings {
     pub appendfilename: Vec<u8>,
     /// `appenddirname`: the AOF directory, under `dir`.
     pub appenddirname: Vec<u8>,
+    /// `aof-load-truncated`.
+    pub aof_load_truncated: bool,
+    /// `aof-disable-auto-gc`.
+    pub aof_disable_auto_gc: bool,
+    /// `aof-use-rdb-preamble`.
+    pub aof_use_rdb_preamble: bool,
+    /// `aof-timestamp-enabled`.
+    pub aof_timestamp_enabled: bool,
+    /// `auto-aof-rewrite-percentage` (0: off).
+    pub auto_aof_rewrite_percentage: u64,
+    /// `auto-aof-rewrite-min-size`.
+    pub auto_aof_rewrite_min_size_bytes: u64,
     /// `dir` as configured, or the absolute path the server resolved it to
     /// (see [`Config::set_resolved_dir`]).
     pub dir: Vec<u8>,
@@ -2602,7 +2614,7 @@ mod tests {
         let ignored = config.apply_text(REDIS_CONF).unwrap();
         assert!(ignored.contains(&"pidfile".to_string()));
         assert!(!ignored.contains(&"port".to_string()));
-        assert_eq!(ignored.iter().filter(|n| *n == "appendonly").count(), 1);
+        assert_eq!(ignored.iter().filter(|n| *n == "appendonly").count(), 0);
         assert!(config.settings().daemonize);
         assert_eq!(
             lossy(&config.settings().logfile),
@@ -2794,7 +2806,6 @@ mod tests {
                 "sentinel",
                 "foo.bar",
                 "save",
-                "appendonly",
                 "replica-read-only"
             ]
         );
@@ -3428,6 +3439,12 @@ mod tests {
         ("appendfilename", "x.aof", "x.aof", |s| s.appendfilename == b"x.aof"),
         ("appendfsync", "always", "always", |s| s.appendfsync == AppendFsync::Always),
         ("appendonly", "yes", "yes", |s| s.appendonly),
+        ("aof-disable-auto-gc", "yes", "yes", |s| s.aof_disable_auto_gc),
+        ("aof-load-truncated", "no", "no", |s| !s.aof_load_truncated),
+        ("aof-timestamp-enabled", "yes", "yes", |s| s.aof_timestamp_enabled),
+        ("aof-use-rdb-preamble", "no", "no", |s| !s.aof_use_rdb_preamble),
+        ("auto-aof-rewrite-min-size", "1mb", "1048576", |s| s.auto_aof_rewrite_min_size_bytes == 1 << 20),
+        ("auto-aof-rewrite-percentage", "50", "50", |s| s.auto_aof_rewrite_percentage == 50),
         ("bind", "127.0.0.1 ::1", "127.0.0.1 ::1", |s| s.bind == [b"127.0.0.1".to_vec(), b"::1".to_vec()]),
         (
             "client-output-buffer-limit",

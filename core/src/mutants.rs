@@ -52,6 +52,15 @@ pub enum Mutant {
     /// A save renames the temp RDB onto `dbfilename` before the temp file's fsync, so
     /// a crash can leave a named file whose bytes were never durable.
     RenameBeforeFsync,
+    /// Under `appendfsync always` a reply leaves once its write is appended, before
+    /// the fsync that makes it durable.
+    ReplyBeforeFsync,
+    /// The AOF writes absolute expiries back as relative ones (PEXPIRE, SET PX), so
+    /// a replay later extends every TTL.
+    RelativeExpiryInAof,
+    /// A rewrite renames its new base and switches the manifest without fsyncing
+    /// the base first.
+    ManifestBeforeBaseSynced,
 }
 
 impl Mutant {
@@ -102,6 +111,9 @@ impl Mutant {
             Mutant::ActiveExpireOnMonotonicClock => "active-expire-on-monotonic-clock",
             Mutant::RdbCrcCheckSkipped => "rdb-crc-check-skipped",
             Mutant::RenameBeforeFsync => "rename-before-fsync",
+            Mutant::ReplyBeforeFsync => "reply-before-fsync",
+            Mutant::RelativeExpiryInAof => "relative-expiry-in-aof",
+            Mutant::ManifestBeforeBaseSynced => "manifest-before-base-synced",
         }
     }
 
@@ -110,12 +122,16 @@ impl Mutant {
     /// tests in `keyspace::evict` catch them meanwhile).
     /// `RdbCrcCheckSkipped` is caught by `persist::rdb`'s core tests until the
     /// simulator's bit-rot scenario reaches it; `RenameBeforeFsync` by
-    /// `persist::save`'s tests until the simulator restarts from disk.
-    pub const PENDING: [Mutant; 4] = [
+    /// `persist::save`'s tests until the simulator restarts from disk; the AOF's three
+    /// by `node::aof_tests` until the simulator's disk scenarios reach them.
+    pub const PENDING: [Mutant; 7] = [
         Mutant::VolatileEvictsPersistent,
         Mutant::LfuNeverDecays,
         Mutant::RdbCrcCheckSkipped,
         Mutant::RenameBeforeFsync,
+        Mutant::ReplyBeforeFsync,
+        Mutant::RelativeExpiryInAof,
+        Mutant::ManifestBeforeBaseSynced,
     ];
 
     pub fn from_name(name: &str) -> Option<Mutant> {

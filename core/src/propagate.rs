@@ -33,6 +33,13 @@ pub struct Propagation {
     rewrite: Option<Vec<Vec<u8>>>,
     /// Records dropped because nobody drained the stream.
     pub dropped: u64,
+    /// Someone outside the node reads the stream (`Node::take_propagated`): the AOF
+    /// then reads records without taking them (`drain_for_aof`).
+    external: bool,
+    /// Records the AOF has seen of those still in `stream` (when `external`).
+    aof_seen: usize,
+    /// The AOF consumes the stream.
+    aof: bool,
 }
 
 impl Propagation {
@@ -42,6 +49,29 @@ impl Propagation {
 
     pub fn enable(&mut self) {
         self.enabled = true;
+        self.external = true;
+    }
+
+    /// The AOF starts (`on`) or stops reading the stream.
+    pub fn set_aof(&mut self, on: bool) {
+        self.aof = on;
+        self.enabled = self.external || on;
+        self.aof_seen = self.aof_seen.min(self.stream.len());
+    }
+
+    /// Hands the AOF every record it has not seen, oldest first: taken when nobody
+    /// else reads the stream, left for `take` when someone does.
+    pub fn drain_for_aof(&mut self, mut each: impl FnMut(&Propagated)) {
+        if self.external {
+            for record in self.stream.iter().skip(self.aof_seen) {
+                each(record);
+            }
+            self.aof_seen = self.stream.len();
+        } else {
+            for record in self.stream.drain(..) {
+                each(&record);
+            }
+        }
     }
 
     /// The running command propagates as `argv` (when it changed anything).
@@ -59,6 +89,7 @@ impl Propagation {
         if self.stream.len() >= STREAM_MAX_RECORDS {
             self.dropped += self.stream.len() as u64;
             self.stream.clear();
+            self.aof_seen = 0;
         }
         self.stream.push_back(Propagated { db, argv });
     }
@@ -100,6 +131,7 @@ impl Propagation {
 
     /// Hands out everything recorded so far, oldest first.
     pub fn take(&mut self) -> Vec<Propagated> {
+        self.aof_seen = 0;
         self.stream.drain(..).collect()
     }
 }

@@ -277,6 +277,8 @@ pub struct Server {
     pub mutants: Mutants,
     /// The propagation stream (`crate::propagate`).
     pub propagation: Propagation,
+    /// The append-only file (`crate::persist::aof`).
+    pub aof: crate::persist::aof::AofState,
     /// Commands that changed the dataset (Redis's `server.dirty`, counted once per
     /// command rather than per key).
     pub dirty: u64,
@@ -318,6 +320,7 @@ impl Server {
             rng,
             mutants: Mutants::default(),
             propagation: Propagation::default(),
+            aof: Default::default(),
             dirty: 0,
             effects: VecDeque::new(),
             run_id,

@@ -108,6 +108,13 @@ impl DiskFiles {
             DiskOp::Open {
                 create, truncate, ..
             } => {
+                // A file in a directory that does not exist yet (the AOF's
+                // `appenddirname`): made, as Redis's dirCreateIfMissing does.
+                if *create {
+                    if let Some(parent) = full.parent().filter(|p| !p.as_os_str().is_empty()) {
+                        std::fs::create_dir_all(parent).map_err(os)?;
+                    }
+                }
                 let file = OpenOptions::new()
                     .read(true)
                     .write(true)

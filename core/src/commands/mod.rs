@@ -646,7 +646,10 @@ fn run_checked(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> Dispatch {
         reject_command(ctx, parent, slot, &msg);
         return Dispatch::Rejected;
     }
-    if ctx.server.persist.loading && !spec.flags.contains(CmdFlags::LOADING) {
+    if ctx.server.persist.loading
+        && !spec.flags.contains(CmdFlags::LOADING)
+        && ctx.client.conn != crate::client::AOF_LOADER_CONN
+    {
         reject_command(ctx, parent, slot, errors::LOADING);
         return Dispatch::Rejected;
     }

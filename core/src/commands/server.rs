@@ -8,6 +8,7 @@ use crate::types::{StrValue, Value};
 use crate::util::parse_f64;
 
 pub static COMMANDS: &[CommandSpec] = &[
+    cmd!("bgrewriteaof", 1, [ADMIN, NOSCRIPT], bgrewriteaof),
     cmd!("config", -2, [], config_help, subcommands: CONFIG_SUBCOMMANDS),
     cmd!("debug", -2, [ADMIN, NOSCRIPT, LOADING, STALE], debug),
     cmd!("info", -1, [LOADING, STALE], info),
@@ -31,6 +32,30 @@ static CONFIG_SUBCOMMANDS: &[CommandSpec] = &[
     ),
     cmd!("set", -4, [ADMIN, NOSCRIPT, LOADING, STALE], config_set),
 ];
+
+/// BGREWRITEAOF: the node starts the rewrite after the command (`node/aof.rs`).
+fn bgrewriteaof(ctx: &mut Ctx<'_>, _argv: &Argv<'_>) {
+    let aof = &mut ctx.server.aof;
+    if aof.rewrite.is_some() {
+        ctx.out()
+            .error("ERR Background append only file rewriting already in progress");
+    } else if aof.phase != crate::persist::aof::Phase::On {
+        // keel rewrites only an AOF it is appending to (Redis also writes one with
+        // appendonly off).
+        ctx.out().error("ERR Can't execute an AOF background rewriting. Please check the server logs for more information.");
+    } else if aof.chain.is_some()
+        || ctx.client.multi.is_some()
+        || ctx.server.persist.bgsave_in_progress
+    {
+        aof.rewrite_requested = true;
+        ctx.out()
+            .simple("Background append only file rewriting scheduled");
+    } else {
+        aof.rewrite_requested = true;
+        ctx.out()
+            .simple("Background append only file rewriting started");
+    }
+}
 
 fn time(ctx: &mut Ctx<'_>, _argv: &Argv<'_>) {
     let ms = ctx.now.wall_ms;
@@ -825,6 +850,11 @@ fn info_persistence(ctx: &Ctx<'_>, f: &mut Fields<'_>) {
     f.put("aof_last_cow_size", a.last_cow_size_bytes);
     f.put("module_fork_in_progress", 0);
     f.put("module_fork_last_cow_size", 0);
+    // Shown while the AOF is on (Redis 7.0's order).
+    let (_, aof_extra) = ctx.server.aof.info_fields(now.mono_ms);
+    for (name, value) in aof_extra {
+        f.put(name, value);
+    }
     if p.loading {
         // keel reads the file in chunks without a stat: the total is what was read.
         f.put("loading_start_time", p.loading_started_wall_secs);

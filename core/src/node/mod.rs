@@ -6,6 +6,9 @@
 //! This file routes inputs and holds the parts; `dispatch` (clients and their commands),
 //! `blocked` (serving blocked clients) and `cron` (timers) do the work.
 
+mod aof;
+#[cfg(test)]
+mod aof_tests;
 mod blocked;
 mod cron;
 mod dispatch;
@@ -64,6 +67,7 @@ impl Node {
         node.server
             .observe
             .set_command_names(node.commands.slot_names());
+        node.server.aof.hash_seeds = seeds.hash_seeds;
         node.config_changed();
         node
     }
@@ -200,6 +204,9 @@ impl Node {
         };
         let now = self.last_now;
         self.keyspace.now_secs = now.mono_secs();
+        if !self.server.aof.booted {
+            self.aof_boot(now);
+        }
         match input {
             Input::Accepted {
                 conn,
@@ -262,6 +269,7 @@ impl Node {
                 garbage: Box::new(garbage),
             });
         }
+        self.aof_after_step(now);
     }
 
     /// Times out blocked clients and runs the pipelined input of clients unblocked
@@ -290,7 +298,7 @@ impl Node {
     /// When the node wants `handle(now, Tick)` next (monotonic ms).
     pub fn next_deadline(&self) -> u64 {
         let blocked = self.clients.blocking.next_deadline().unwrap_or(u64::MAX);
-        if self.server.eviction_running || self.save_wants_step() {
+        if self.server.eviction_running || self.save_wants_step() || self.aof_wants_step() {
             return self.last_now.mono_ms;
         }
         self.next_tick_mono_ms.min(blocked)
@@ -312,6 +320,9 @@ impl Node {
         let Some(result) = self.persist_disk(io, result) else {
             return;
         };
+        let Some(result) = self.claim_disk_completion(io, result) else {
+            return;
+        };
         let outcome = match result {
             DiskResult::Done { .. } => "done".to_string(),
             DiskResult::Failed(e) => format!("failed ({e:?})"),
@@ -323,6 +334,15 @@ impl Node {
                 io.0
             ),
         );
+    }
+
+    /// Hands a completion to the subsystem that issued it; gives it back when none did.
+    fn claim_disk_completion(&mut self, io: IoId, result: DiskResult) -> Option<DiskResult> {
+        if self.server.aof.pending.contains_key(&io) {
+            self.aof_on_disk(io, result);
+            return None;
+        }
+        Some(result)
     }
 
     /// Redis's signal handling: SIGTERM/SIGINT schedule a shutdown (no persistence yet,

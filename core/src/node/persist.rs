@@ -60,12 +60,13 @@ impl Node {
     /// true when a load started (the node logs "Ready to accept connections" when it
     /// ends).
     pub fn boot(&mut self, now: Now, seeds: HashSeeds) -> bool {
-        let plan = if self.server.config.settings().appendonly {
-            // wt-aof: the AOF loader plugs in here (`LoadPlan::Custom`).
-            LoadPlan::Rdb(Box::new(RdbLoad::for_config(&self.server, seeds)))
-        } else {
-            LoadPlan::Rdb(Box::new(RdbLoad::for_config(&self.server, seeds)))
-        };
+        if self.server.config.settings().appendonly {
+            // Redis loads the AOF instead of the RDB file (`node/aof.rs`).
+            self.aof_boot(now);
+            return true;
+        }
+        self.server.aof.booted = true;
+        let plan = LoadPlan::Rdb(Box::new(RdbLoad::for_config(&self.server, seeds)));
         self.boot_with(now, plan)
     }
 
@@ -137,7 +138,7 @@ impl Node {
         Some(result)
     }
 
-    fn loading_ended(&mut self, outcome: LoadOutcome) {
+    pub(super) fn loading_ended(&mut self, outcome: LoadOutcome) {
         self.server.persist.loading = false;
         match outcome {
             LoadOutcome::Loaded => {
@@ -432,6 +433,7 @@ impl Node {
         if self.server.persist.loading
             || self.persist.save.is_some()
             || self.server.persist.shutdown_pending
+            || self.server.persist.aof.rewrite_in_progress
         {
             return;
         }

@@ -8,7 +8,9 @@
 //! - `snapshot`: the fork-less point-in-time walk that feeds a sink (RDB or AOF base).
 //! - `save`: an RDB file from a snapshot (temp file, fsync, rename, directory fsync).
 //! - `load`: the boot-time load plan (RDB here; the AOF loader plugs in).
+//! - `aof`: the multi-part AOF (manifest, writer, loader, rewrite).
 
+pub mod aof;
 pub mod load;
 pub mod rdb;
 pub mod save;

@@ -1,0 +1,1086 @@
+//! The AOF's wiring into the node: booting it (read the manifest, load the files as a
+//! fake client, create the first files), feeding it the propagation stream after
+//! every step, holding replies under `appendfsync always` until the fsync that covers
+//! them, routing its disk completions, and rewrites (BGREWRITEAOF, auto rewrite,
+//! CONFIG SET appendonly yes). The machines themselves are in `persist::aof`.
+
+use crate::client::Client;
+use crate::commands;
+use crate::config::AppendFsync;
+use crate::io::{ConnId, DiskError, DiskOp, DiskResult, Effect, IoId, LogLevel, Now};
+use crate::keyspace::HashSeeds;
+use crate::persist::aof::loader::{LoadFailure, LoadStep, Loader};
+use crate::persist::aof::manifest::{Manifest, MANIFEST_MAX_BYTES};
+use crate::persist::aof::rewrite::{self, Rewrite};
+use crate::persist::aof::writer::{AofWriter, WriteEvent};
+use crate::persist::aof::{AofIo, Chain, ChainEnd, Phase, Step};
+use crate::persist::rdb::{LoadLimits, RdbItem};
+use crate::persist::snapshot::{AccessMeta, SliceBudget, Snapshot};
+
+use super::Node;
+
+use crate::client::AOF_LOADER_CONN as LOAD_CLIENT_CONN;
+
+/// A rewrite's base goes to the disk in appends of about this much.
+const REWRITE_CHUNK_BYTES: usize = 1 << 20;
+
+/// Bounded slices of the rewrite's walk per node step.
+const WALK_SLICES_PER_STEP: usize = 4;
+
+impl Node {
+    fn aof_dir(&self) -> String {
+        String::from_utf8_lossy(&self.server.config.settings().appenddirname).into_owned()
+    }
+
+    fn aof_prefix(&self) -> String {
+        String::from_utf8_lossy(&self.server.config.settings().appendfilename).into_owned()
+    }
+
+    fn aof_issue(&mut self, what: AofIo, op: DiskOp) {
+        let io = self.server.draw_io_id();
+        self.server.aof.pending.insert(io, what);
+        self.server.effects.push_back(Effect::Disk { io, op });
+    }
+
+    /// Starts the AOF at boot when `appendonly yes`: reads the manifest; clients wait
+    /// until it is loaded and open.
+    pub fn aof_boot(&mut self, now: Now) {
+        self.server.aof.booted = true;
+        if !self.server.config.settings().appendonly || self.server.aof.phase != Phase::Off {
+            return;
+        }
+        self.server.aof.phase = Phase::Booting;
+        self.server.aof.load_started_ms = now.mono_ms;
+        // Clients get -LOADING until the AOF is loaded and open.
+        self.server.persist.loading = true;
+        self.server.persist.loading_started_wall_secs = now.wall_ms / 1000;
+        let path = format!("{}/{}.manifest", self.aof_dir(), self.aof_prefix());
+        self.aof_issue(
+            AofIo::ManifestRead,
+            DiskOp::Read {
+                path,
+                offset: 0,
+                len: MANIFEST_MAX_BYTES as u64 + 1,
+            },
+        );
+    }
+
+    fn aof_fatal(&mut self, lines: Vec<String>) {
+        for line in lines {
+            self.server.log(LogLevel::Warning, line);
+        }
+        self.server.aof.phase = Phase::Fatal;
+        self.server.persist.loading = false;
+        // Never acknowledged: the replies waiting for the fsync die with the process.
+        self.server.aof.held.clear();
+        self.server.aof.chain = None;
+        self.server.shutting_down = true;
+        self.server
+            .effects
+            .push_back(Effect::Shutdown { exit_code: 1 });
+    }
+
+    /// Claims an AOF disk completion; false when the id is not the AOF's.
+    pub(super) fn aof_on_disk(&mut self, io: IoId, result: DiskResult) -> bool {
+        let Some(what) = self.server.aof.pending.remove(&io) else {
+            return false;
+        };
+        if self.server.aof.phase == Phase::Fatal {
+            return true;
+        }
+        let now = self.last_now;
+        match what {
+            AofIo::Write(tag) => {
+                let outcome = match &result {
+                    DiskResult::Done { .. } => Ok(()),
+                    DiskResult::Failed(e) => Err(*e),
+                };
+                let Some(writer) = self.server.aof.writer.as_mut() else {
+                    return true;
+                };
+                match writer.complete(tag, outcome, now.mono_ms) {
+                    WriteEvent::Nothing | WriteEvent::Synced => {}
+                    WriteEvent::Fatal(line) => self.aof_fatal(vec![line]),
+                    WriteEvent::WriteFailed(line) => self.server.log(LogLevel::Warning, line),
+                    WriteEvent::Recovered => self.server.log(
+                        LogLevel::Warning,
+                        "AOF write error looks solved, Redis can write again.".to_string(),
+                    ),
+                }
+            }
+            AofIo::ManifestRead => self.aof_manifest_read(now, result),
+            AofIo::LoadRead => self.aof_load_read(now, result),
+            AofIo::Chain => self.aof_chain_step_done(now, result),
+            AofIo::Ignore => {}
+        }
+        true
+    }
+
+    fn aof_manifest_read(&mut self, now: Now, result: DiskResult) {
+        let name = format!("{}.manifest", self.aof_prefix());
+        let manifest = match result {
+            DiskResult::Failed(DiskError::NotFound) => {
+                self.server.log(
+                    LogLevel::Notice,
+                    format!("The AOF manifest file {name} doesn't exist"),
+                );
+                Manifest::default()
+            }
+            DiskResult::Failed(e) => {
+                return self.aof_fatal(vec![format!(
+                    "Fatal error: can't open the AOF manifest file {name} for reading: {}",
+                    crate::persist::aof::writer::strerror(e)
+                )])
+            }
+            DiskResult::Done { read } => match Manifest::parse(&read) {
+                Ok(m) => m,
+                Err(e) => return self.aof_fatal(e.log_lines()),
+            },
+        };
+        self.server.aof.manifest = manifest;
+        if self.server.aof.manifest.is_empty() {
+            self.aof_create_first_files(now);
+        } else {
+            let load_truncated = self.server.config.settings().aof_load_truncated;
+            let files = self.server.aof.manifest.load_order();
+            let limits = LoadLimits::from_settings(
+                self.server.config.settings(),
+                HashSeeds(self.server.aof.hash_seeds),
+            );
+            self.server.aof.loader = Some(Loader::new(
+                self.aof_dir(),
+                files,
+                load_truncated,
+                Some(limits),
+            ));
+            let mut client = Client::new(
+                0,
+                LOAD_CLIENT_CONN,
+                String::new(),
+                String::new(),
+                now.mono_ms,
+                true,
+            );
+            client.deny_blocking = true;
+            self.server.aof.load_client = Some(client);
+            self.aof_next_load_read();
+        }
+    }
+
+    fn aof_next_load_read(&mut self) {
+        let op = self.server.aof.loader.as_mut().and_then(|l| l.next_op());
+        if let Some(op) = op {
+            self.aof_issue(AofIo::LoadRead, op);
+        }
+    }
+
+    fn aof_load_read(&mut self, now: Now, result: DiskResult) {
+        let Some(loader) = self.server.aof.loader.as_mut() else {
+            return;
+        };
+        let file_name = loader.current().map(|f| f.name.clone()).unwrap_or_default();
+        match loader.on_read(result) {
+            LoadStep::Failed(LoadFailure::Fatal(lines)) => return self.aof_fatal(lines),
+            LoadStep::Run {
+                items,
+                commands,
+                log,
+            } => {
+                for line in log {
+                    self.server.log(LogLevel::Notice, line);
+                }
+                for item in items {
+                    if let Err(e) = self.aof_apply_rdb_item(now, item) {
+                        return self.aof_fatal(vec![
+                            format!("Error reading the RDB preamble of the AOF file {file_name}, AOF loading aborted"),
+                            e,
+                        ]);
+                    }
+                }
+                for (argv, end_offset) in commands {
+                    let is_multi = argv
+                        .first()
+                        .is_some_and(|n| n.eq_ignore_ascii_case(b"multi"));
+                    if let Err(lines) = self.aof_run_loaded(now, &argv, &file_name) {
+                        return self.aof_fatal(lines);
+                    }
+                    if let Some(l) = self.server.aof.loader.as_mut() {
+                        l.ran(end_offset, is_multi);
+                    }
+                }
+            }
+        }
+        let Some(loader) = self.server.aof.loader.as_mut() else {
+            return;
+        };
+        if loader.at_eof {
+            let in_multi = self
+                .server
+                .aof
+                .load_client
+                .as_ref()
+                .is_some_and(|c| c.multi.is_some());
+            match loader.finish_file(in_multi) {
+                Err(LoadFailure::Fatal(lines)) => return self.aof_fatal(lines),
+                Ok(end) => {
+                    let done = loader.done;
+                    for line in end.log {
+                        let level = if line.starts_with("DB loaded") {
+                            LogLevel::Notice
+                        } else {
+                            LogLevel::Warning
+                        };
+                        self.server.log(level, line);
+                    }
+                    if let Some(c) = self.server.aof.load_client.as_mut() {
+                        c.multi = None;
+                    }
+                    if let Some(op) = end.truncate {
+                        self.server.aof.boot_truncates.push(op);
+                    }
+                    if done {
+                        return self.aof_loaded(now, end.file_bytes);
+                    }
+                }
+            }
+        }
+        self.aof_next_load_read();
+    }
+
+    /// One item of a base's RDB preamble into the keyspace (keys already expired
+    /// are dropped, as Redis's master does).
+    fn aof_apply_rdb_item(&mut self, now: Now, item: RdbItem) -> Result<(), String> {
+        let RdbItem::Key {
+            db,
+            key,
+            value,
+            expire_ms,
+            ..
+        } = item
+        else {
+            return Ok(());
+        };
+        if db >= self.keyspace.databases() {
+            return Err(format!("DB index {db} is out of range"));
+        }
+        if expire_ms.is_some_and(|at| at < now.wall_ms) {
+            return Ok(());
+        }
+        let d = self.keyspace.db_mut(db);
+        if d.find(&key).is_some() {
+            return Err(format!(
+                "RDB has duplicated key '{}' in DB {db}",
+                String::from_utf8_lossy(&key)
+            ));
+        }
+        let id = d.insert(&key, value);
+        if let Some(at) = expire_ms.filter(|&at| at != 0) {
+            d.set_expire(id, at);
+        }
+        Ok(())
+    }
+
+    /// Runs one loaded command as the fake client; its reply is dropped, and what it
+    /// propagates too (the AOF is not appending yet).
+    fn aof_run_loaded(
+        &mut self,
+        now: Now,
+        argv: &[Vec<u8>],
+        file: &str,
+    ) -> Result<(), Vec<String>> {
+        let name = argv.first().map(|n| n.as_slice()).unwrap_or_default();
+        if self.commands.lookup(name).is_none() {
+            return Err(vec![format!(
+                "Unknown command '{}' reading the append only file {file}",
+                String::from_utf8_lossy(name)
+            )]);
+        }
+        let mut buf = Vec::new();
+        let mut ranges = Vec::with_capacity(argv.len());
+        for arg in argv {
+            let start = buf.len();
+            buf.extend_from_slice(arg);
+            ranges.push((start, buf.len()));
+        }
+        let Some(mut client) = self.server.aof.load_client.take() else {
+            return Ok(());
+        };
+        commands::execute(
+            &mut self.ctx(&mut client, now),
+            &commands::Argv::new(&buf, &ranges),
+        );
+        client.out.discard();
+        self.server.aof.load_client = Some(client);
+        self.server.propagation.drain_for_aof(|_| {});
+        Ok(())
+    }
+
+    fn aof_loaded(&mut self, now: Now, last_file_bytes: u64) {
+        let Some(loader) = self.server.aof.loader.take() else {
+            return;
+        };
+        if let Some(mut client) = self.server.aof.load_client.take() {
+            self.clients.forget(&mut client);
+        }
+        let ms = now.mono_ms.saturating_sub(self.server.aof.load_started_ms);
+        self.server.log(
+            LogLevel::Notice,
+            format!(
+                "DB loaded from append only file: {}.{:03} seconds",
+                ms / 1000,
+                ms % 1000
+            ),
+        );
+        let dir = self.aof_dir();
+        let prefix = self.aof_prefix();
+        let aof = &mut self.server.aof;
+        aof.stats.base_bytes = loader.base_bytes;
+        let mut steps: Vec<Step> = aof.boot_truncates.drain(..).map(Step::Disk).collect();
+        let (incr, incr_bytes) = match aof.manifest.incrs.last() {
+            Some(last) => {
+                aof.stats.incr_bytes_before_current = loader
+                    .total_bytes
+                    .saturating_sub(loader.base_bytes)
+                    .saturating_sub(last_file_bytes);
+                (last.name.clone(), last_file_bytes)
+            }
+            None => {
+                // Only a base: a first incr file, named by a new manifest.
+                let name = aof.manifest.new_incr(&prefix);
+                steps.push(Step::Disk(DiskOp::Open {
+                    path: format!("{dir}/{name}"),
+                    create: true,
+                    truncate: true,
+                }));
+                steps.extend(manifest_steps(&dir, &prefix, &aof.manifest.clone()));
+                (name, 0)
+            }
+        };
+        steps.push(Step::Disk(DiskOp::Open {
+            path: format!("{dir}/{incr}"),
+            create: true,
+            truncate: false,
+        }));
+        self.aof_start_chain(steps, ChainEnd::StartWriting { incr, incr_bytes }, true);
+    }
+
+    /// No manifest (or an empty one): Redis 7.0 creates the base and the first incr
+    /// file on start.
+    fn aof_create_first_files(&mut self, now: Now) {
+        let dir = self.aof_dir();
+        let prefix = self.aof_prefix();
+        let preamble = self.server.config.settings().aof_use_rdb_preamble;
+        let base = self.server.aof.manifest.new_base(&prefix, preamble);
+        self.server.log(
+            LogLevel::Notice,
+            format!("Creating AOF base file {base} on server start"),
+        );
+        // The dataset is empty at boot: the sink's header and footer are the base.
+        let mut sink = self.aof_base_sink(now, preamble);
+        let mut bytes = Vec::new();
+        sink.begin(&mut bytes);
+        sink.finish(&mut bytes);
+        self.server.aof.stats.base_bytes = bytes.len() as u64;
+        let incr = self.server.aof.manifest.new_incr(&prefix);
+        self.server.log(
+            LogLevel::Notice,
+            format!("Creating AOF incr file {incr} on server start"),
+        );
+        // Opening the incr file first makes the directory (Redis's dirCreateIfMissing).
+        let mut steps = vec![Step::Disk(DiskOp::Open {
+            path: format!("{dir}/{incr}"),
+            create: true,
+            truncate: true,
+        })];
+        let temp = format!("temp-rewriteaof-{}.aof", self.server.run_id);
+        steps.extend(base_steps(&dir, &temp, &base, bytes, false));
+        steps.extend(manifest_steps(
+            &dir,
+            &prefix,
+            &self.server.aof.manifest.clone(),
+        ));
+        self.aof_start_chain(
+            steps,
+            ChainEnd::StartWriting {
+                incr,
+                incr_bytes: 0,
+            },
+            true,
+        );
+    }
+
+    fn aof_start_chain(&mut self, steps: Vec<Step>, end: ChainEnd, fatal_on_error: bool) {
+        self.server.aof.chain = Some(Chain {
+            steps: steps.into(),
+            in_flight: false,
+            last_op: None,
+            end: Some(end),
+            fatal_on_error,
+        });
+        self.aof_chain_advance();
+    }
+
+    /// Issues the chain's next disk operation (acting on markers on the way); at its
+    /// end, does what it was for.
+    fn aof_chain_advance(&mut self) {
+        loop {
+            let Some(chain) = self.server.aof.chain.as_mut() else {
+                return;
+            };
+            if chain.in_flight {
+                return;
+            }
+            match chain.steps.pop_front() {
+                Some(Step::Disk(op)) => {
+                    chain.in_flight = true;
+                    chain.last_op = Some(op.clone());
+                    self.aof_issue(AofIo::Chain, op);
+                    return;
+                }
+                Some(Step::Unpause) => {
+                    if let Some(w) = self.server.aof.writer.as_mut() {
+                        w.paused = false;
+                    }
+                }
+                Some(Step::Adopt(manifest)) => self.server.aof.manifest = *manifest,
+                Some(Step::Walk(temp)) => {
+                    let Some(walk) = self.server.aof.walk.as_mut() else {
+                        continue;
+                    };
+                    let finished = walk.snapshot.is_finished();
+                    if walk.out.len() >= REWRITE_CHUNK_BYTES || (finished && !walk.out.is_empty()) {
+                        let bytes = std::mem::take(&mut walk.out);
+                        if let Some(rw) = self.server.aof.rewrite.as_mut() {
+                            rw.base_bytes += bytes.len() as u64;
+                        }
+                        chain.steps.push_front(Step::Walk(temp.clone()));
+                        chain.in_flight = true;
+                        let op = DiskOp::Append { path: temp, bytes };
+                        chain.last_op = Some(DiskOp::Close {
+                            path: String::new(),
+                        });
+                        self.aof_issue(AofIo::Chain, op);
+                        return;
+                    }
+                    if finished {
+                        self.server.aof.walk = None;
+                        continue;
+                    }
+                    // More to walk: `aof_step` steps it and comes back here.
+                    chain.steps.push_front(Step::Walk(temp));
+                    return;
+                }
+                None => {
+                    let end = chain.end.take();
+                    self.server.aof.chain = None;
+                    if let Some(end) = end {
+                        self.aof_chain_end(end);
+                    }
+                    return;
+                }
+            }
+        }
+    }
+
+    fn aof_chain_step_done(&mut self, now: Now, result: DiskResult) {
+        let Some(chain) = self.server.aof.chain.as_mut() else {
+            return;
+        };
+        chain.in_flight = false;
+        let op = chain.last_op.take();
+        if let DiskResult::Failed(e) = result {
+            let why = format!(
+                "{} ({})",
+                crate::persist::aof::writer::strerror(e),
+                op.as_ref().map_or_else(String::new, describe)
+            );
+            if chain.fatal_on_error {
+                return self.aof_fatal(vec![format!(
+                    "Can't open or create the append-only files: {why}"
+                )]);
+            }
+            // A failed rewrite: the old base and incrs stay named by the manifest;
+            // the walk stops and its temp file goes.
+            self.server.aof.chain = None;
+            if let Some(walk) = self.server.aof.walk.take() {
+                let mut garbage = crate::keyspace::Garbage::default();
+                walk.snapshot.abort(&mut self.keyspace, &mut garbage);
+                self.keyspace.garbage.append(garbage);
+            }
+            if let Some(rw) = self.server.aof.rewrite.as_ref() {
+                let path = rw.temp.clone();
+                self.aof_issue(AofIo::Ignore, DiskOp::Remove { path });
+            }
+            if let Some(rw) = self.server.aof.rewrite.take() {
+                self.server.log(
+                    LogLevel::Warning,
+                    format!(
+                        "Background AOF rewrite failed: {why} (temp file {})",
+                        rw.temp
+                    ),
+                );
+            }
+            self.server.aof.stats.rewrites_consecutive_failures += 1;
+            // The writer may have been paused waiting for the manifest.
+            if let Some(w) = self.server.aof.writer.as_mut() {
+                if w.paused {
+                    return self.aof_fatal(vec![format!(
+                        "Can't persist the AOF manifest naming the new incr file: {why}. Exiting..."
+                    )]);
+                }
+            }
+            let _ = now;
+            return;
+        }
+        self.aof_chain_advance();
+    }
+
+    fn aof_chain_end(&mut self, end: ChainEnd) {
+        let now = self.last_now;
+        match end {
+            ChainEnd::StartWriting { incr, incr_bytes } => {
+                let s = self.server.config.settings();
+                let mut writer = AofWriter::new(
+                    format!("{}/{incr}", self.aof_dir()),
+                    s.appendfsync,
+                    incr_bytes,
+                    now.mono_ms,
+                );
+                writer.reply_before_fsync = self
+                    .server
+                    .mutants
+                    .is(crate::mutants::Mutant::ReplyBeforeFsync);
+                self.server.aof.writer = Some(writer);
+                self.server.aof.encoder.reset();
+                self.server.aof.phase = Phase::On;
+                self.server.aof.stats.rewrite_base_bytes = self.server.aof.current_bytes();
+                self.server.propagation.set_aof(true);
+                self.server.aof.resume_clients = true;
+                if self.server.persist.loading {
+                    self.loading_ended(crate::persist::load::LoadOutcome::Loaded);
+                }
+            }
+            ChainEnd::RewriteDone { history } => {
+                let dir = self.aof_dir();
+                let prefix = self.aof_prefix();
+                if let Some(rw) = self.server.aof.rewrite.take() {
+                    let secs = now.mono_ms.saturating_sub(rw.started_ms) / 1000;
+                    let stats = &mut self.server.aof.stats;
+                    stats.rewrites += 1;
+                    stats.rewrites_consecutive_failures = 0;
+                    stats.last_rewrite_time_secs = Some(secs);
+                    stats.base_bytes = rw.base_bytes;
+                    stats.incr_bytes_before_current = 0;
+                    self.server.aof.stats.rewrite_base_bytes = self.server.aof.current_bytes();
+                    self.server.log(
+                        LogLevel::Notice,
+                        "Background AOF rewrite finished successfully".to_string(),
+                    );
+                }
+                if history.is_empty() || self.server.config.settings().aof_disable_auto_gc {
+                    return;
+                }
+                let mut steps = Vec::new();
+                for name in &history {
+                    self.server.log(
+                        LogLevel::Notice,
+                        format!("Removing the history file {name} in the background"),
+                    );
+                    steps.push(Step::Disk(DiskOp::Remove {
+                        path: format!("{dir}/{name}"),
+                    }));
+                }
+                let mut manifest = self.server.aof.manifest.clone();
+                manifest.history.clear();
+                steps.extend(manifest_steps(&dir, &prefix, &manifest));
+                steps.push(Step::Adopt(Box::new(manifest)));
+                self.server.aof.chain = Some(Chain {
+                    steps: steps.into(),
+                    in_flight: false,
+                    last_op: None,
+                    end: Some(ChainEnd::Nothing),
+                    fatal_on_error: false,
+                });
+                self.aof_chain_advance();
+            }
+            ChainEnd::Nothing => {}
+        }
+    }
+
+    /// Starts a rewrite (BGREWRITEAOF, auto rewrite, CONFIG SET appendonly yes): a new
+    /// incr file named by a durable manifest first, the writer moving to it; then the
+    /// base — the dataset as of now — to a temp file, fsynced, renamed; then the
+    /// manifest naming it; then the history files go.
+    fn aof_start_rewrite(&mut self, now: Now) {
+        let dir = self.aof_dir();
+        let prefix = self.aof_prefix();
+        self.server.aof.rewrite_requested = false;
+        let starting = self.server.aof.phase == Phase::Off;
+        // 1. The new incr file, named by a manifest (old base and incrs still in it).
+        let mut manifest = self.server.aof.manifest.clone();
+        let incr = manifest.new_incr(&prefix);
+        let incr_path = format!("{dir}/{incr}");
+        let mut steps = vec![Step::Disk(DiskOp::Open {
+            path: incr_path.clone(),
+            create: true,
+            truncate: true,
+        })];
+        steps.extend(manifest_steps(&dir, &prefix, &manifest));
+        steps.push(Step::Adopt(Box::new(manifest.clone())));
+        steps.push(Step::Unpause);
+        // 2. The base: the dataset as of now (the fork-less walk captures a key about
+        //    to change before it reaches it), to a temp file, fsynced, renamed.
+        let preamble = self.server.config.settings().aof_use_rdb_preamble;
+        let base = manifest.new_base(&prefix, preamble);
+        manifest.mark_rewritten_incrs_as_history();
+        let temp = format!("temp-rewriteaof-bg-{}.aof", self.server.draw_io_id().0);
+        let sink = self.aof_base_sink(now, preamble);
+        let mut out = Vec::new();
+        let snapshot = Snapshot::start(
+            &mut self.keyspace,
+            sink,
+            now.wall_ms,
+            AccessMeta::None,
+            &mut out,
+        );
+        self.server.aof.walk = Some(rewrite::Walk { snapshot, out });
+        let base_bytes = 0;
+        let skip_fsync = self
+            .server
+            .mutants
+            .is(crate::mutants::Mutant::ManifestBeforeBaseSynced);
+        steps.push(Step::Disk(DiskOp::Open {
+            path: temp.clone(),
+            create: true,
+            truncate: true,
+        }));
+        steps.push(Step::Walk(temp.clone()));
+        steps.extend(finish_base_steps(&dir, &temp, &base, skip_fsync));
+        // 3. The manifest naming the new base; then history goes.
+        steps.extend(manifest_steps(&dir, &prefix, &manifest));
+        let history: Vec<String> = manifest.history.iter().map(|f| f.name.clone()).collect();
+        steps.push(Step::Adopt(Box::new(manifest)));
+        // The writer moves to the new incr file now: what was produced before goes to
+        // the old one (issued first), what comes next waits for the manifest.
+        let policy = self.server.config.settings().appendfsync;
+        if starting {
+            let mut writer = AofWriter::new(incr_path, policy, 0, now.mono_ms);
+            writer.paused = true;
+            writer.reply_before_fsync = self
+                .server
+                .mutants
+                .is(crate::mutants::Mutant::ReplyBeforeFsync);
+            self.server.aof.writer = Some(writer);
+            self.server.aof.phase = Phase::On;
+            self.server.propagation.set_aof(true);
+        } else if let Some(writer) = self.server.aof.writer.as_mut() {
+            let (old_bytes, ops) = writer.switch_file(incr_path);
+            self.server.aof.stats.incr_bytes_before_current = self
+                .server
+                .aof
+                .stats
+                .incr_bytes_before_current
+                .saturating_add(old_bytes);
+            for (tag, op) in ops {
+                self.aof_issue(AofIo::Write(tag), op);
+            }
+        }
+        self.server.aof.encoder.reset();
+        self.server.log(
+            LogLevel::Notice,
+            "Background append only file rewriting started".to_string(),
+        );
+        self.server.aof.rewrite = Some(Rewrite {
+            temp,
+            base_name: base,
+            base_bytes,
+            started_ms: now.mono_ms,
+        });
+        self.server.aof.stats.rewrite_started_ms = Some(now.mono_ms);
+        self.aof_start_chain(steps, ChainEnd::RewriteDone { history }, false);
+    }
+
+    /// After every input: config changes, the propagation stream into the writer,
+    /// replies held under `always`, the writer's next operations, rewrites; then the
+    /// status INFO and -MISCONF read (`Server::persist.aof`).
+    pub(super) fn aof_after_step(&mut self, now: Now) {
+        self.aof_step(now);
+        self.aof_sync_status();
+    }
+
+    fn aof_sync_status(&mut self) {
+        let aof = &self.server.aof;
+        let status = &mut self.server.persist.aof;
+        status.enabled = aof.enabled();
+        status.rewrite_in_progress = aof.rewrite.is_some();
+        status.rewrite_scheduled = aof.rewrite_requested && aof.rewrite.is_none();
+        status.last_rewrite_time_secs = aof.stats.last_rewrite_time_secs;
+        status.rewrite_started_mono_ms = aof.rewrite.as_ref().map(|r| r.started_ms);
+        status.last_bgrewrite_ok = aof.stats.rewrites_consecutive_failures == 0;
+        status.rewrites = aof.stats.rewrites;
+        status.rewrites_consecutive_failures = aof.stats.rewrites_consecutive_failures;
+        status.last_write_error = aof
+            .writer
+            .as_ref()
+            .and_then(|w| w.misconf_reason())
+            .map(|e| crate::persist::aof::writer::strerror(e).to_string());
+    }
+
+    fn aof_step(&mut self, now: Now) {
+        if self.server.aof.resume_clients {
+            self.server.aof.resume_clients = false;
+            let waiting: Vec<ConnId> = self
+                .clients
+                .table
+                .values()
+                .filter(|c| !c.qbuf.is_empty())
+                .map(|c| c.conn)
+                .collect();
+            for conn in waiting {
+                self.on_data(now, conn, &[]);
+            }
+        }
+        let settings = self.server.config.settings();
+        let (appendonly, policy) = (settings.appendonly, settings.appendfsync);
+        match self.server.aof.phase {
+            Phase::On => {}
+            Phase::Off if appendonly && self.server.aof.booted => {
+                // CONFIG SET appendonly yes: Redis starts a rewrite.
+                self.aof_start_rewrite(now);
+            }
+            _ => return,
+        }
+        if !appendonly {
+            return self.aof_stop(now);
+        }
+        self.aof_feed(now);
+        let aof = &mut self.server.aof;
+        let Some(writer) = aof.writer.as_mut() else {
+            return;
+        };
+        writer.policy = policy;
+        // Replies wait for the fsync of what was written before them (Redis writes
+        // replies only after the loop iteration's fsync); a shutdown waits for the
+        // last fsync whatever the policy.
+        let unsynced = writer.produced() > writer.durable_offset();
+        let hold_replies = policy == AppendFsync::Always && unsynced;
+        let shutdown_now = unsynced
+            && self
+                .server
+                .effects
+                .iter()
+                .any(|e| matches!(e, Effect::Shutdown { .. }));
+        if hold_replies || shutdown_now || !self.server.aof.held.is_empty() {
+            let tag = self.server.aof.writer.as_ref().map_or(0, |w| w.produced());
+            let effects = std::mem::take(&mut self.server.effects);
+            for effect in effects {
+                match effect {
+                    Effect::Send { .. }
+                    | Effect::Close { .. }
+                    | Effect::Abort { .. }
+                    | Effect::Shutdown { .. } => {
+                        if matches!(effect, Effect::Shutdown { .. }) {
+                            self.server.aof.shutdown_held = true;
+                        }
+                        self.server.aof.held.push_back((tag, effect));
+                    }
+                    other => self.server.effects.push_back(other),
+                }
+            }
+        }
+        let force = self.server.aof.shutdown_held;
+        while let Some((tag, op)) = self
+            .server
+            .aof
+            .writer
+            .as_mut()
+            .and_then(|w| w.poll_op(now.mono_ms, force))
+        {
+            self.aof_issue(AofIo::Write(tag), op);
+        }
+        self.aof_release_held();
+        self.aof_walk_step();
+        self.aof_maybe_auto_rewrite(now);
+        if self.server.aof.rewrite_requested
+            && self.server.aof.rewrite.is_none()
+            && self.server.aof.chain.is_none()
+            && !self.server.persist.bgsave_in_progress
+        {
+            self.aof_start_rewrite(now);
+        }
+    }
+
+    fn aof_release_held(&mut self) {
+        let durable = self
+            .server
+            .aof
+            .writer
+            .as_ref()
+            .map_or(u64::MAX, |w| w.durable_offset());
+        while self
+            .server
+            .aof
+            .held
+            .front()
+            .is_some_and(|(tag, _)| *tag <= durable)
+        {
+            if let Some((_, effect)) = self.server.aof.held.pop_front() {
+                if matches!(effect, Effect::Shutdown { .. }) {
+                    self.server.aof.shutdown_held = false;
+                }
+                self.server.effects.push_back(effect);
+            }
+        }
+    }
+
+    /// The propagation stream since the last step, encoded into the writer.
+    fn aof_feed(&mut self, now: Now) {
+        let timestamps = self.server.config.settings().aof_timestamp_enabled;
+        let relative_expiry = self
+            .server
+            .mutants
+            .is(crate::mutants::Mutant::RelativeExpiryInAof);
+        let aof = &mut self.server.aof;
+        let Some(writer) = aof.writer.as_mut() else {
+            return;
+        };
+        let encoder = &mut aof.encoder;
+        let last_ts = &mut aof.last_timestamp_secs;
+        let mut bytes = Vec::new();
+        self.server.propagation.drain_for_aof(|record| {
+            if timestamps && now.wall_ms / 1000 > *last_ts {
+                *last_ts = now.wall_ms / 1000;
+                bytes.extend_from_slice(format!("#TS:{}\r\n", *last_ts).as_bytes());
+            }
+            if relative_expiry {
+                let mut planted = record.clone();
+                make_expiry_relative(&mut planted.argv, now.wall_ms);
+                encoder.encode(&planted, &mut bytes);
+            } else {
+                encoder.encode(record, &mut bytes);
+            }
+        });
+        if !bytes.is_empty() {
+            writer.feed(&bytes);
+        }
+    }
+
+    /// Walks the rewrite's snapshot a few bounded slices (while its output waiting
+    /// for the disk is small) and hands what it produced to the chain.
+    fn aof_walk_step(&mut self) {
+        let Some(walk) = self.server.aof.walk.as_mut() else {
+            return;
+        };
+        let mut garbage = crate::keyspace::Garbage::default();
+        for _ in 0..WALK_SLICES_PER_STEP {
+            if walk.snapshot.is_finished() || walk.out.len() >= REWRITE_CHUNK_BYTES {
+                break;
+            }
+            walk.snapshot.step(
+                &mut self.keyspace,
+                SliceBudget::BACKGROUND,
+                &mut walk.out,
+                &mut garbage,
+            );
+        }
+        self.keyspace.garbage.append(garbage);
+        self.aof_chain_advance();
+    }
+
+    /// The walk wants to run again at once (the node's next deadline is now).
+    pub(crate) fn aof_wants_step(&self) -> bool {
+        self.server
+            .aof
+            .walk
+            .as_ref()
+            .is_some_and(|w| !w.snapshot.is_finished() && w.out.len() < REWRITE_CHUNK_BYTES)
+    }
+
+    /// The base's snapshot sink: an RDB preamble or AOF commands.
+    fn aof_base_sink(
+        &self,
+        now: Now,
+        preamble: bool,
+    ) -> Box<dyn crate::persist::snapshot::SnapshotSink> {
+        let s = self.server.config.settings();
+        if preamble {
+            Box::new(rewrite::PreambleSink {
+                writer: crate::persist::rdb::RdbWriter::new(crate::persist::rdb::RdbOptions {
+                    compression: s.rdbcompression,
+                    checksum: s.rdbchecksum,
+                }),
+                ctime_secs: (now.wall_ms / 1000) as i64,
+                used_mem_bytes: self.used_memory_bytes() as i64,
+                repl_id: self.server.repl_id().to_string(),
+            })
+        } else {
+            Box::new(rewrite::CommandsSink {
+                timestamp_secs: s.aof_timestamp_enabled.then_some(now.wall_ms / 1000),
+            })
+        }
+    }
+
+    /// Redis's auto rewrite: the AOF grew by `auto-aof-rewrite-percentage` since the
+    /// last rewrite (or load) and is over `auto-aof-rewrite-min-size`.
+    fn aof_maybe_auto_rewrite(&mut self, _now: Now) {
+        let s = self.server.config.settings();
+        let (percentage, min_size) = (
+            s.auto_aof_rewrite_percentage,
+            s.auto_aof_rewrite_min_size_bytes,
+        );
+        let aof = &self.server.aof;
+        if percentage == 0 || aof.rewrite.is_some() || aof.rewrite_requested || aof.chain.is_some()
+        {
+            return;
+        }
+        let current = aof.current_bytes();
+        let base = aof.stats.rewrite_base_bytes.max(1);
+        if current <= min_size {
+            return;
+        }
+        let growth = current.saturating_sub(base).saturating_mul(100) / base;
+        if growth >= percentage {
+            self.server.log(
+                LogLevel::Notice,
+                format!("Starting automatic rewriting of AOF on {growth}% growth"),
+            );
+            self.server.aof.rewrite_requested = true;
+        }
+    }
+
+    /// CONFIG SET appendonly no: what is buffered is written and fsynced, then the
+    /// writer stops (replies held for it go once that fsync lands).
+    fn aof_stop(&mut self, now: Now) {
+        self.aof_feed(now);
+        let Some(writer) = self.server.aof.writer.as_mut() else {
+            self.server.aof.phase = Phase::Off;
+            self.server.propagation.set_aof(false);
+            return;
+        };
+        writer.paused = false;
+        while let Some((tag, op)) = self
+            .server
+            .aof
+            .writer
+            .as_mut()
+            .and_then(|w| w.poll_op(now.mono_ms, true))
+        {
+            self.aof_issue(AofIo::Write(tag), op);
+        }
+        self.aof_release_held();
+        let idle = self.server.aof.writer.as_ref().is_some_and(|w| w.idle());
+        if idle && self.server.aof.held.is_empty() && self.server.aof.chain.is_none() {
+            self.server.aof.writer = None;
+            self.server.aof.phase = Phase::Off;
+            self.server.propagation.set_aof(false);
+        }
+    }
+}
+
+/// Writes `bytes` as the base `name`: temp file, fsync, rename into the AOF directory.
+fn base_steps(dir: &str, temp: &str, name: &str, bytes: Vec<u8>, skip_fsync: bool) -> Vec<Step> {
+    let mut steps = vec![Step::Disk(DiskOp::Open {
+        path: temp.to_string(),
+        create: true,
+        truncate: true,
+    })];
+    for chunk in bytes.chunks(REWRITE_CHUNK_BYTES) {
+        steps.push(Step::Disk(DiskOp::Append {
+            path: temp.to_string(),
+            bytes: chunk.to_vec(),
+        }));
+    }
+    steps.extend(finish_base_steps(dir, temp, name, skip_fsync));
+    steps
+}
+
+/// After the base's bytes: fsync the temp file, close it, rename it into place.
+fn finish_base_steps(dir: &str, temp: &str, name: &str, skip_fsync: bool) -> Vec<Step> {
+    let mut steps = Vec::new();
+    if !skip_fsync {
+        steps.push(Step::Disk(DiskOp::Fsync {
+            path: temp.to_string(),
+        }));
+    }
+    steps.push(Step::Disk(DiskOp::Close {
+        path: temp.to_string(),
+    }));
+    steps.push(Step::Disk(DiskOp::Rename {
+        from: temp.to_string(),
+        to: format!("{dir}/{name}"),
+    }));
+    steps
+}
+
+/// Persists `manifest` as Redis does (temp_<name>, fsync, rename), then fsyncs the
+/// directory so the rename itself survives a crash.
+fn manifest_steps(dir: &str, prefix: &str, manifest: &Manifest) -> Vec<Step> {
+    let temp = format!("{dir}/temp_{prefix}.manifest");
+    vec![
+        Step::Disk(DiskOp::Open {
+            path: temp.clone(),
+            create: true,
+            truncate: true,
+        }),
+        Step::Disk(DiskOp::Append {
+            path: temp.clone(),
+            bytes: manifest.render(),
+        }),
+        Step::Disk(DiskOp::Fsync { path: temp.clone() }),
+        Step::Disk(DiskOp::Close { path: temp.clone() }),
+        Step::Disk(DiskOp::Rename {
+            from: temp,
+            to: format!("{dir}/{prefix}.manifest"),
+        }),
+        Step::Disk(DiskOp::Fsync {
+            path: dir.to_string(),
+        }),
+    ]
+}
+
+/// An operation as a log line names it.
+fn describe(op: &DiskOp) -> String {
+    match op {
+        DiskOp::Open { path, .. } => format!("opening {path}"),
+        DiskOp::Append { path, .. } | DiskOp::WriteAt { path, .. } => format!("writing {path}"),
+        DiskOp::Fsync { path } => format!("fsync of {path}"),
+        DiskOp::Rename { from, to } => format!("renaming {from} to {to}"),
+        DiskOp::Truncate { path, .. } => format!("truncating {path}"),
+        DiskOp::Remove { path } => format!("removing {path}"),
+        DiskOp::Read { path, .. } => format!("reading {path}"),
+        DiskOp::Close { path } => format!("closing {path}"),
+    }
+}
+
+/// The planted bug: absolute expiries written back as relative ones.
+fn make_expiry_relative(argv: &mut [Vec<u8>], now_ms: u64) {
+    let relative = |at: &[u8]| -> Option<Vec<u8>> {
+        let at: u64 = std::str::from_utf8(at).ok()?.parse().ok()?;
+        Some(at.saturating_sub(now_ms).max(1).to_string().into_bytes())
+    };
+    let is_pexpireat = argv
+        .first()
+        .is_some_and(|n| n.eq_ignore_ascii_case(b"PEXPIREAT"));
+    if is_pexpireat {
+        if let Some(rel) = argv.get(2).and_then(|a| relative(a)) {
+            if let Some(name) = argv.get_mut(0) {
+                *name = b"PEXPIRE".to_vec();
+            }
+            if let Some(a) = argv.get_mut(2) {
+                *a = rel;
+            }
+        }
+        return;
+    }
+    let pxat = argv.iter().position(|a| a.eq_ignore_ascii_case(b"PXAT"));
+    if let Some(i) = pxat {
+        if let Some(rel) = argv.get(i + 1).and_then(|a| relative(a)) {
+            if let Some(a) = argv.get_mut(i) {
+                *a = b"PX".to_vec();
+            }
+            if let Some(a) = argv.get_mut(i + 1) {
+                *a = rel;
+            }
+        }
+    }
+}

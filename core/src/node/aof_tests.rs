@@ -1,0 +1,598 @@
+//! The AOF through the node, over an in-memory disk whose completions the test holds
+//! or fails: boot and first files, group commit, replies held under `always`,
+//! failures, restart from the files, truncated and corrupt files, rewrites.
+
+use std::collections::{BTreeMap, VecDeque};
+
+use crate::digest::{dataset_digest, hex};
+use crate::io::{DiskError, DiskOp, DiskResult, Effect, Input, IoId};
+use crate::testkit::Kit;
+
+/// Files as bytes, with the length each had at its last fsync.
+#[derive(Default, Clone)]
+pub(crate) struct MemDisk {
+    pub files: BTreeMap<String, Vec<u8>>,
+    pub synced: BTreeMap<String, usize>,
+}
+
+impl MemDisk {
+    pub fn run(&mut self, op: &DiskOp) -> DiskResult {
+        let done = |read| DiskResult::Done { read };
+        match op {
+            DiskOp::Open {
+                path,
+                create,
+                truncate,
+            } => {
+                match self.files.get_mut(path) {
+                    Some(f) if *truncate => f.clear(),
+                    Some(_) => {}
+                    None if *create => {
+                        self.files.insert(path.clone(), Vec::new());
+                    }
+                    None => return DiskResult::Failed(DiskError::NotFound),
+                }
+                done(Vec::new())
+            }
+            DiskOp::Append { path, bytes } => match self.files.get_mut(path) {
+                Some(f) => {
+                    f.extend_from_slice(bytes);
+                    done(Vec::new())
+                }
+                None => DiskResult::Failed(DiskError::Io),
+            },
+            DiskOp::WriteAt { .. } => DiskResult::Failed(DiskError::Io),
+            DiskOp::Fsync { path } => {
+                if let Some(f) = self.files.get(path) {
+                    self.synced.insert(path.clone(), f.len());
+                }
+                done(Vec::new())
+            }
+            DiskOp::Rename { from, to } => match self.files.remove(from) {
+                Some(f) => {
+                    let synced = self.synced.remove(from).unwrap_or(0);
+                    self.synced.insert(to.clone(), synced);
+                    self.files.insert(to.clone(), f);
+                    done(Vec::new())
+                }
+                None => DiskResult::Failed(DiskError::NotFound),
+            },
+            DiskOp::Truncate { path, len } => match self.files.get_mut(path) {
+                Some(f) => {
+                    f.truncate(*len as usize);
+                    done(Vec::new())
+                }
+                None => DiskResult::Failed(DiskError::NotFound),
+            },
+            DiskOp::Remove { path } => match self.files.remove(path) {
+                Some(_) => done(Vec::new()),
+                None => DiskResult::Failed(DiskError::NotFound),
+            },
+            DiskOp::Read { path, offset, len } => match self.files.get(path) {
+                Some(f) => {
+                    let start = (*offset as usize).min(f.len());
+                    let end = start.saturating_add(*len as usize).min(f.len());
+                    done(f[start..end].to_vec())
+                }
+                None => DiskResult::Failed(DiskError::NotFound),
+            },
+            DiskOp::Close { .. } => done(Vec::new()),
+        }
+    }
+
+    /// A power cut: every file keeps what was synced.
+    pub fn crash(&mut self) {
+        for (path, f) in self.files.iter_mut() {
+            f.truncate(self.synced.get(path).copied().unwrap_or(0));
+        }
+    }
+
+    pub fn text(&self, path: &str) -> String {
+        String::from_utf8_lossy(
+            self.files
+                .get(path)
+                .map(|v| v.as_slice())
+                .unwrap_or_default(),
+        )
+        .into_owned()
+    }
+}
+
+/// Which operation to fail next, and how.
+pub(crate) type FailNext = (fn(&DiskOp) -> bool, DiskError);
+
+pub(crate) struct Rig {
+    pub kit: Kit,
+    pub disk: MemDisk,
+    /// Hold disk operations instead of running them.
+    pub hold: bool,
+    pub queue: VecDeque<(IoId, DiskOp)>,
+    pub logs: Vec<String>,
+    pub shutdowns: Vec<i32>,
+    /// Fail the next operation of this kind (matched by a closure on the op).
+    pub fail: Option<FailNext>,
+}
+
+impl Rig {
+    pub fn new(config: &str, disk: MemDisk) -> Rig {
+        let mut rig = Rig {
+            kit: Kit::new(config),
+            disk,
+            hold: false,
+            queue: VecDeque::new(),
+            logs: Vec::new(),
+            shutdowns: Vec::new(),
+            fail: None,
+        };
+        rig.kit.input(0, Input::Tick);
+        rig.settle();
+        rig
+    }
+
+    pub fn settle(&mut self) {
+        loop {
+            self.kit.drive();
+            let effects = std::mem::take(&mut self.kit.effects);
+            let mut ran = false;
+            for (_, e) in effects {
+                match e {
+                    Effect::Disk { io, op } => {
+                        if self.hold {
+                            self.queue.push_back((io, op));
+                        } else {
+                            self.complete(io, op);
+                            ran = true;
+                        }
+                    }
+                    Effect::Log { message, .. } => self.logs.push(message),
+                    Effect::Shutdown { exit_code } => self.shutdowns.push(exit_code),
+                    _ => {}
+                }
+            }
+            if !ran {
+                return;
+            }
+        }
+    }
+
+    fn complete(&mut self, io: IoId, op: DiskOp) {
+        let result = match self.fail {
+            Some((matches, e)) if matches(&op) => {
+                self.fail = None;
+                DiskResult::Failed(e)
+            }
+            _ => self.disk.run(&op),
+        };
+        let now = self.kit.now;
+        self.kit.nodes[0].handle(now, Input::Disk { io, result });
+    }
+
+    /// Runs the held operations (and whatever they lead to) while holding new ones.
+    pub fn release(&mut self) {
+        while let Some((io, op)) = self.queue.pop_front() {
+            self.complete(io, op);
+        }
+        self.settle();
+    }
+
+    pub fn cmd(&mut self, conn: u64, line: &str) -> String {
+        let args: Vec<&str> = line.split_whitespace().collect();
+        self.kit.send(conn, &crate::resp::encode_request(&args));
+        self.settle();
+        self.kit.take(conn)
+    }
+
+    pub fn digest(&mut self) -> String {
+        hex(&dataset_digest(self.kit.nodes[0].keyspace()))
+    }
+
+    pub fn logged(&self, needle: &str) -> bool {
+        self.logs.iter().any(|l| l.contains(needle))
+    }
+}
+
+const DIR: &str = "appendonlydir";
+
+fn path(name: &str) -> String {
+    format!("{DIR}/{name}")
+}
+
+#[test]
+fn first_start_creates_base_incr_and_manifest_as_redis() {
+    let r = Rig::new("appendonly yes", MemDisk::default());
+    assert!(r.logged("Creating AOF base file appendonly.aof.1.base.rdb on server start"));
+    assert!(r.logged("Creating AOF incr file appendonly.aof.1.incr.aof on server start"));
+    assert_eq!(
+        r.disk.text(&path("appendonly.aof.manifest")),
+        "file appendonly.aof.1.base.rdb seq 1 type b\nfile appendonly.aof.1.incr.aof seq 1 type i\n"
+    );
+    assert!(r.disk.files[&path("appendonly.aof.1.base.rdb")].starts_with(b"REDIS0010"));
+    let r = Rig::new(
+        "appendonly yes\naof-use-rdb-preamble no",
+        MemDisk::default(),
+    );
+    assert_eq!(r.disk.files[&path("appendonly.aof.1.base.aof")], b"");
+    assert!(r
+        .disk
+        .files
+        .contains_key(&path("appendonly.aof.1.incr.aof")));
+    assert_eq!(
+        r.disk.synced.get(&path("appendonly.aof.manifest")),
+        Some(&88)
+    );
+}
+
+#[test]
+fn writes_are_appended_with_redis_rewrites_and_replayed_on_restart() {
+    let mut r = Rig::new("appendonly yes\nappendfsync always", MemDisk::default());
+    r.kit.connect(1);
+    assert_eq!(r.cmd(1, "SET a 1"), "+OK\r\n");
+    r.cmd(1, "EXPIRE a 100");
+    r.cmd(1, "SADD s x y z");
+    r.cmd(1, "SPOP s");
+    r.cmd(1, "INCRBYFLOAT f 1.5");
+    r.cmd(1, "SELECT 3");
+    r.cmd(1, "RPUSH l a b c");
+    r.cmd(1, "MULTI");
+    r.cmd(1, "LPOP l");
+    r.cmd(1, "SET b 2 EX 100");
+    r.cmd(1, "EXEC");
+    let incr = r.disk.text(&path("appendonly.aof.1.incr.aof"));
+    assert!(
+        incr.starts_with("*2\r\n$6\r\nSELECT\r\n$1\r\n0\r\n"),
+        "{incr}"
+    );
+    for needle in ["PEXPIREAT", "SREM", "KEEPTTL", "MULTI", "EXEC", "PXAT"] {
+        assert!(incr.contains(needle), "{needle} in {incr:?}");
+    }
+    assert!(
+        !incr.contains("SPOP") && !incr.contains("\r\nEX\r\n"),
+        "{incr:?}"
+    );
+    let before = r.digest();
+    // A restart from the same files gives the same dataset.
+    let mut again = Rig::new("appendonly yes\nappendfsync always", r.disk.clone());
+    assert!(again.logged("DB loaded from incr file appendonly.aof.1.incr.aof"));
+    assert_eq!(again.digest(), before);
+    // And appends after what was there.
+    again.kit.connect(1);
+    again.cmd(1, "SET c 3");
+    let third = Rig::new("appendonly yes", again.disk.clone()).digest();
+    assert_eq!(third, again.digest());
+}
+
+#[test]
+fn group_commit_and_replies_held_under_always() {
+    let mut r = Rig::new("appendonly yes\nappendfsync always", MemDisk::default());
+    for conn in 1..=4 {
+        r.kit.connect(conn);
+    }
+    r.hold = true;
+    r.cmd(1, "SET a 1");
+    // One append and its fsync in flight; the reply waits for the fsync.
+    assert_eq!(r.queue.len(), 2, "{:?}", r.queue);
+    assert_eq!(r.kit.take(1), "");
+    // Three more writes (and a read) while the group is in flight: nothing issued.
+    r.cmd(2, "SET b 2");
+    r.cmd(3, "INCR c");
+    r.cmd(4, "GET a");
+    assert_eq!(r.queue.len(), 2);
+    assert_eq!(
+        r.kit.take(4),
+        "",
+        "every reply after an unsynced write waits"
+    );
+    // The append lands: still no reply (the fsync has not).
+    let (io, op) = r.queue.pop_front().unwrap();
+    r.complete(io, op);
+    r.settle();
+    assert_eq!(r.kit.take(1), "");
+    // The fsync lands: the first reply goes, and the next group is one append.
+    let (io, op) = r.queue.pop_front().unwrap();
+    r.complete(io, op);
+    r.settle();
+    assert_eq!(r.kit.take(1), "+OK\r\n");
+    assert_eq!(r.kit.take(2), "");
+    assert_eq!(r.queue.len(), 2);
+    match &r.queue[0].1 {
+        DiskOp::Append { bytes, .. } => {
+            let text = String::from_utf8_lossy(bytes);
+            assert!(
+                text.contains("$1\r\nb\r\n") && text.contains("INCR"),
+                "{text}"
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    r.release();
+    assert_eq!(r.kit.take(2), "+OK\r\n");
+    assert_eq!(r.kit.take(3), ":1\r\n");
+    assert_eq!(r.kit.take(4), "$1\r\n1\r\n");
+}
+
+#[test]
+fn a_failed_fsync_under_always_never_acknowledges_and_exits() {
+    let mut r = Rig::new("appendonly yes\nappendfsync always", MemDisk::default());
+    r.kit.connect(1);
+    r.fail = Some((|op| matches!(op, DiskOp::Fsync { .. }), DiskError::Io));
+    assert_eq!(r.cmd(1, "SET a 1"), "", "no acknowledgement");
+    assert_eq!(r.shutdowns, vec![1]);
+    assert!(r.logged(
+        "Can't persist AOF for fsync error when the AOF fsync policy is 'always': Input/output error. Exiting..."
+    ));
+}
+
+#[test]
+fn a_failed_write_under_everysec_refuses_writes_until_a_retry_succeeds() {
+    let mut r = Rig::new("appendonly yes\nappendfsync everysec", MemDisk::default());
+    r.kit.connect(1);
+    r.fail = Some((|op| matches!(op, DiskOp::Append { .. }), DiskError::NoSpace));
+    assert_eq!(r.cmd(1, "SET a 1"), "+OK\r\n");
+    assert_eq!(
+        r.cmd(1, "SET b 2"),
+        "-MISCONF Errors writing to the AOF file: No space left on device\r\n"
+    );
+    assert!(r
+        .cmd(1, "INFO persistence")
+        .contains("aof_last_write_status:err"));
+    assert_eq!(r.cmd(1, "GET a"), "$1\r\n1\r\n", "reads still go");
+    r.kit.advance_ms(1100);
+    r.settle();
+    assert!(r.logged("AOF write error looks solved, Redis can write again."));
+    assert_eq!(r.cmd(1, "SET b 2"), "+OK\r\n");
+    let incr = r.disk.text(&path("appendonly.aof.1.incr.aof"));
+    assert_eq!(
+        incr.matches("SET").count(),
+        2,
+        "written once each: {incr:?}"
+    );
+}
+
+#[test]
+fn a_torn_tail_is_cut_and_a_corrupt_middle_refuses_to_start() {
+    let mut r = Rig::new("appendonly yes", MemDisk::default());
+    r.kit.connect(1);
+    r.cmd(1, "SET a 1");
+    r.cmd(1, "SET b 2");
+    let incr = path("appendonly.aof.1.incr.aof");
+    let full = r.disk.files[&incr].clone();
+    let mut torn = r.disk.clone();
+    torn.files.get_mut(&incr).unwrap().truncate(full.len() - 3);
+    let mut t = Rig::new("appendonly yes", torn);
+    assert!(
+        t.logged("!!! Warning: short read while loading the AOF file appendonly.aof.1.incr.aof!!!")
+    );
+    assert!(t.logged(
+        "AOF appendonly.aof.1.incr.aof loaded anyway because aof-load-truncated is enabled"
+    ));
+    t.kit.connect(1);
+    assert_eq!(t.cmd(1, "GET a"), "$1\r\n1\r\n");
+    assert_eq!(t.cmd(1, "EXISTS b"), ":0\r\n");
+    // The tail was cut at the last whole command, so appending continues cleanly.
+    t.cmd(1, "SET c 3");
+    let reloaded = Rig::new("appendonly yes", t.disk.clone());
+    assert!(reloaded.shutdowns.is_empty(), "{:?}", reloaded.logs);
+
+    let mut refused = r.disk.clone();
+    refused
+        .files
+        .get_mut(&incr)
+        .unwrap()
+        .truncate(full.len() - 3);
+    let t = Rig::new("appendonly yes\naof-load-truncated no", refused);
+    assert_eq!(t.shutdowns, vec![1]);
+    assert!(
+        t.logged("Unexpected end of file reading the append only file appendonly.aof.1.incr.aof")
+    );
+
+    let mut corrupt = r.disk.clone();
+    corrupt.files.get_mut(&incr).unwrap()[16] = b'!';
+    let c = Rig::new("appendonly yes", corrupt);
+    assert_eq!(c.shutdowns, vec![1]);
+    assert!(c.logged("Bad file format reading the append only file appendonly.aof.1.incr.aof"));
+    assert!(c.logged("is corrupt at offset 16"), "{:?}", c.logs);
+    assert_eq!(
+        c.disk.files[&incr].len(),
+        full.len(),
+        "the bad file is never rewritten"
+    );
+
+    let mut manifest = r.disk.clone();
+    manifest.files.insert(
+        path("appendonly.aof.manifest"),
+        b"file x seq 1 type q\n".to_vec(),
+    );
+    let m = Rig::new("appendonly yes", manifest);
+    assert_eq!(m.shutdowns, vec![1]);
+    assert!(m.logged("Unknown AOF file type"));
+}
+
+#[test]
+fn a_power_cut_under_always_keeps_every_acknowledged_write() {
+    let mut r = Rig::new("appendonly yes\nappendfsync always", MemDisk::default());
+    r.kit.connect(1);
+    for i in 0..20 {
+        assert_eq!(r.cmd(1, &format!("SET k{i} {i}")), "+OK\r\n");
+    }
+    r.hold = true;
+    r.cmd(1, "SET unacked 1");
+    assert_eq!(r.kit.take(1), "");
+    let mut disk = r.disk.clone();
+    disk.crash();
+    let mut after = Rig::new("appendonly yes", disk);
+    after.kit.connect(1);
+    assert_eq!(after.cmd(1, "DBSIZE"), ":20\r\n");
+}
+
+#[test]
+fn bgrewriteaof_writes_a_new_base_and_manifest_then_removes_history() {
+    for preamble in ["no", "yes"] {
+        rewrite_with_preamble(preamble);
+    }
+}
+
+fn rewrite_with_preamble(preamble: &str) {
+    let config = format!("appendonly yes\nappendfsync always\naof-use-rdb-preamble {preamble}");
+    let config = config.as_str();
+    let ext = if preamble == "yes" { "rdb" } else { "aof" };
+    let mut r = Rig::new(config, MemDisk::default());
+    r.kit.connect(1);
+    r.cmd(1, "SET a 1");
+    r.cmd(1, "RPUSH l 1 2 3");
+    r.cmd(1, "HSET h f v");
+    r.cmd(1, "ZADD z 1.5 m");
+    r.cmd(1, "SET t v PX 100000");
+    assert_eq!(
+        r.cmd(1, "BGREWRITEAOF"),
+        "+Background append only file rewriting started\r\n"
+    );
+    r.cmd(1, "SET after 1");
+    let manifest = format!(
+        "file appendonly.aof.2.base.{ext} seq 2 type b\nfile appendonly.aof.2.incr.aof seq 2 type i\n"
+    );
+    assert_eq!(r.disk.text(&path("appendonly.aof.manifest")), manifest);
+    let gone = [
+        path("appendonly.aof.1.incr.aof"),
+        path(&format!("appendonly.aof.1.base.{ext}")),
+    ];
+    for file in gone {
+        assert!(!r.disk.files.contains_key(&file), "history removed: {file}");
+    }
+    let base = r.disk.text(&path(&format!("appendonly.aof.2.base.{ext}")));
+    if preamble == "yes" {
+        assert!(base.starts_with("REDIS0010"), "{base}");
+    } else {
+        let all = ["RPUSH", "HMSET", "PEXPIREAT", "ZADD"];
+        assert!(all.iter().all(|c| base.contains(c)), "{base}");
+    }
+    let incr = r.disk.text(&path("appendonly.aof.2.incr.aof"));
+    assert!(incr.contains("after"), "{incr}");
+    let info = r.cmd(1, "INFO persistence");
+    assert!(info.contains("aof_rewrites:1"), "{info}");
+    let digest = r.digest();
+    assert_eq!(Rig::new(config, r.disk.clone()).digest(), digest);
+    // A crash at every step of a second rewrite leaves a loadable set with every
+    // acknowledged write.
+    r.hold = true;
+    r.kit
+        .send(1, &crate::resp::encode_request(&["BGREWRITEAOF"]));
+    r.settle();
+    let mut steps = 0;
+    while let Some((io, op)) = r.queue.pop_front() {
+        let mut crashed = r.disk.clone();
+        crashed.crash();
+        let mut reloaded = Rig::new("appendonly yes", crashed);
+        assert!(
+            reloaded.shutdowns.is_empty(),
+            "step {steps} ({op:?}): {:?}",
+            reloaded.logs
+        );
+        assert_eq!(reloaded.digest(), digest, "step {steps} ({op:?})");
+        r.complete(io, op);
+        r.settle();
+        steps += 1;
+    }
+    assert!(steps > 10, "{steps}");
+}
+
+#[test]
+fn config_set_appendonly_yes_at_run_time_writes_the_dataset_first() {
+    let mut r = Rig::new("", MemDisk::default());
+    r.kit.connect(1);
+    r.cmd(1, "SET a 1");
+    assert!(r.disk.files.is_empty());
+    assert_eq!(r.cmd(1, "CONFIG SET appendonly yes"), "+OK\r\n");
+    r.cmd(1, "SET b 2");
+    let digest = r.digest();
+    let info = r.cmd(1, "INFO persistence");
+    assert!(info.contains("aof_enabled:1"), "{info}");
+    assert_eq!(Rig::new("appendonly yes", r.disk.clone()).digest(), digest);
+}
+
+#[cfg(feature = "mutants")]
+mod planted {
+    use super::*;
+    use crate::mutants::Mutant;
+
+    #[test]
+    fn reply_before_fsync_is_seen() {
+        let mut r = Rig::new("appendonly yes\nappendfsync always", MemDisk::default());
+        r.kit.nodes[0].set_mutant(Some(Mutant::ReplyBeforeFsync));
+        // The writer was made before the mutant: restart it through a rewrite.
+        r.kit.connect(1);
+        r.cmd(1, "BGREWRITEAOF");
+        r.hold = true;
+        r.cmd(1, "SET a 1");
+        let (io, op) = r.queue.pop_front().unwrap();
+        r.complete(io, op);
+        r.settle();
+        assert_eq!(r.kit.take(1), "+OK\r\n", "acknowledged before its fsync");
+    }
+
+    #[test]
+    fn relative_expiry_is_seen() {
+        let mut r = Rig::new("appendonly yes", MemDisk::default());
+        r.kit.nodes[0].set_mutant(Some(Mutant::RelativeExpiryInAof));
+        r.kit.connect(1);
+        r.cmd(1, "SET a 1 EX 100");
+        assert!(r
+            .disk
+            .text(&path("appendonly.aof.1.incr.aof"))
+            .contains("\r\nPX\r\n"));
+    }
+}
+
+#[test]
+fn writes_during_a_rewrite_land_once_in_the_new_base_or_the_new_incr() {
+    for preamble in ["no", "yes"] {
+        let config = format!("appendonly yes\naof-use-rdb-preamble {preamble}");
+        let mut r = Rig::new(&config, MemDisk::default());
+        r.kit.connect(1);
+        for i in 0..3000 {
+            r.cmd(1, &format!("RPUSH l{} {i}", i % 300));
+            r.cmd(1, &format!("INCR c{}", i % 200));
+        }
+        r.hold = true;
+        r.kit
+            .send(1, &crate::resp::encode_request(&["BGREWRITEAOF"]));
+        r.settle();
+        // Change keys the walk may not have reached yet while its ops land one by one.
+        for round in 0..60 {
+            for k in 0..5 {
+                let overwrite = format!("k{}-{}", 39 - round % 40, k);
+                r.kit.send(
+                    1,
+                    &crate::resp::encode_request(&["APPEND", &overwrite, "x"]),
+                );
+                let incr = format!("c{}", (round * 7 + k) % 200);
+                r.kit
+                    .send(1, &crate::resp::encode_request(&["INCR", &incr]));
+                let del = format!("l{}", (round * 13 + k) % 300);
+                r.kit.send(1, &crate::resp::encode_request(&["DEL", &del]));
+            }
+            r.settle();
+            if let Some((io, op)) = r.queue.pop_front() {
+                r.complete(io, op);
+            }
+            r.kit.input(0, Input::Tick);
+            r.settle();
+        }
+        r.hold = false;
+        r.release();
+        while r.kit.nodes[0].aof_wants_step() {
+            r.kit.input(0, Input::Tick);
+            r.settle();
+        }
+        assert!(
+            r.logged("Background AOF rewrite finished successfully"),
+            "{:?}",
+            r.logs
+        );
+        let digest = r.digest();
+        assert_eq!(
+            Rig::new(&config, r.disk.clone()).digest(),
+            digest,
+            "preamble {preamble}"
+        );
+    }
+}
