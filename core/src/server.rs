@@ -151,6 +151,8 @@ pub enum PersistRequest {
     },
     /// SHUTDOWN ABORT: cancel a shutdown waiting for its save.
     AbortShutdown,
+    /// FLUSHALL with save points set: kill a running BGSAVE, save the empty dataset.
+    FlushallSave,
 }
 
 /// The AOF's part of INFO persistence and of `-MISCONF`, filled by the AOF machine.

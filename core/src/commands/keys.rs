@@ -426,6 +426,14 @@ fn flushall(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
     for db in 0..ctx.keyspace.dbs.len() {
         ctx.keyspace.flush_db(db);
     }
+    // Redis's flushAllDataAndResetRDB: with save points set, the empty dataset is
+    // saved at once (a running BGSAVE is killed first).
+    if !ctx.server.config.settings().save_points.is_empty() {
+        ctx.server
+            .persist
+            .requests
+            .push(crate::server::PersistRequest::FlushallSave);
+    }
     ctx.out().ok();
 }
 

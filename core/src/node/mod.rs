@@ -207,6 +207,10 @@ impl Node {
         if !self.server.aof.booted {
             self.aof_boot(now);
         }
+        // A running save walks one step per loop turn (the driver's Tick) or disk
+        // answer, not per client input: under many clients a step per input would put
+        // a slice in front of every request.
+        let save_turn = matches!(input, Input::Tick | Input::Disk { .. });
         match input {
             Input::Accepted {
                 conn,
@@ -263,7 +267,9 @@ impl Node {
         self.continue_evictions();
         self.run_unblocked(now, ticked);
         self.run_persist_requests(now);
-        self.step_save(now);
+        if save_turn {
+            self.step_save(now);
+        }
         if let Some(garbage) = self.keyspace.take_garbage() {
             self.server.effects.push_back(Effect::Free {
                 garbage: Box::new(garbage),

@@ -267,13 +267,14 @@ impl Node {
                 self.server.log(level, line.into());
             }
             SaveKind::Foreground(conn) => {
-                // SAVE sets the status BGSAVE reports as well (Redis's rdbSave).
-                p.last_bgsave_ok = ok;
+                // A successful SAVE clears a failed BGSAVE's status (Redis's rdbSave);
+                // a failed one leaves it.
+                p.last_bgsave_ok |= ok;
                 let reply = if ok { Ok(()) } else { Err("ERR") };
                 self.reply_to_waiter(now, conn, reply);
             }
             SaveKind::Shutdown { conn, flags } => {
-                p.last_bgsave_ok = ok;
+                p.last_bgsave_ok |= ok;
                 if ok || flags & SHUTDOWN_FORCE != 0 {
                     self.finish_shutdown(conn);
                 } else {
@@ -327,6 +328,7 @@ impl Node {
                     }
                 }
                 PersistRequest::Shutdown { conn, flags } => self.begin_shutdown(now, conn, flags),
+                PersistRequest::FlushallSave => self.flushall_save(now),
                 PersistRequest::AbortShutdown => {
                     if let Some((job, SaveKind::Shutdown { conn, .. })) = self.persist.save.as_mut()
                     {
@@ -347,6 +349,26 @@ impl Node {
                     }
                 }
             }
+        }
+    }
+
+    /// FLUSHALL with save points: a background save is killed (its snapshot is of
+    /// the dataset before the flush) and the empty dataset saved. A SAVE or a
+    /// shutdown's save already running is left to finish.
+    fn flushall_save(&mut self, now: Now) {
+        if let Some((job, SaveKind::Background)) = self.persist.save.as_mut() {
+            let mut garbage = Garbage::default();
+            job.kill(&mut self.keyspace, &mut self.server, &mut garbage);
+            self.keyspace.garbage.append(garbage);
+            if let Some((job, _)) = self.persist.save.take() {
+                if !job.idle() {
+                    self.persist.draining.push(job);
+                }
+            }
+            self.server.persist.bgsave_in_progress = false;
+        }
+        if self.persist.save.is_none() {
+            self.start_save(now, SaveKind::Background);
         }
     }
 
@@ -720,6 +742,28 @@ mod tests {
                 assert_eq!(k.cmd(1, "SET a b"), "+OK\r\n");
             }
         }
+    }
+
+    #[test]
+    fn flushall_with_save_points_kills_the_bgsave_and_saves_the_empty_dataset() {
+        let mut k = Kit::new("save \"3600 1\"");
+        let mut disk = MemDisk::default();
+        k.connect(1);
+        populate(&mut k, 5000);
+        k.cmd(1, "BGSAVE");
+        k.cmd(1, "FLUSHALL");
+        pump(&mut k, &mut disk);
+        assert_eq!(read_rdb(&disk.files["dump.rdb"]).len(), 0);
+        assert_eq!(disk.files.len(), 1, "{:?}", disk.files.keys());
+        // Without save points FLUSHALL saves nothing and the BGSAVE keeps its image.
+        let mut k = Kit::new("save \"\"");
+        let mut disk = MemDisk::default();
+        k.connect(1);
+        populate(&mut k, 5000);
+        k.cmd(1, "BGSAVE");
+        k.cmd(1, "FLUSHALL");
+        pump(&mut k, &mut disk);
+        assert_eq!(read_rdb(&disk.files["dump.rdb"]).len(), 5000);
     }
 
     #[test]

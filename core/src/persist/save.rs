@@ -14,10 +14,10 @@ use crate::persist::snapshot::{AccessMeta, SliceBudget, Snapshot, SnapshotSink};
 use crate::server::Server;
 
 /// Output handed to the driver per append.
-pub const APPEND_CHUNK_BYTES: usize = 1 << 20;
+pub const APPEND_CHUNK_BYTES: usize = 512 << 10;
 /// Output handed to the driver and not yet written: the walk pauses above it, so a
 /// slow disk bounds the memory the save holds instead of the walk running ahead.
-pub const MAX_INFLIGHT_BYTES: usize = 8 << 20;
+pub const MAX_INFLIGHT_BYTES: usize = 2 << 20;
 
 /// The redis version keel's files say they come from (`redis-ver` aux field).
 pub const REDIS_VERSION: &str = "7.0.15";

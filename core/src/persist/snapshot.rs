@@ -46,10 +46,10 @@ pub struct SliceBudget {
 }
 
 impl SliceBudget {
-    /// A slice of a background snapshot: about 0.1-0.5 ms of work.
+    /// A slice of a background snapshot: about 0.1-0.3 ms of work.
     pub const BACKGROUND: SliceBudget = SliceBudget {
-        max_slots: 2048,
-        max_out_bytes: 256 * 1024,
+        max_slots: 1024,
+        max_out_bytes: 128 * 1024,
     };
 }
 

@@ -1,0 +1,102 @@
+#!/usr/bin/env bash
+# BGSAVE of 1M keys under a write load, keel (fork-less snapshot) versus redis-server
+# (fork + copy-on-write), side by side, then SAVE time and startup load time of the same
+# dataset. For each server:
+#   - DEBUG POPULATE $KEYS (values of $VALUE_BYTES bytes);
+#   - redis-benchmark SET over the same key range (-c 50, no pipelining) runs while a
+#     BGSAVE runs; its p99.9 and max latency, and a run without BGSAVE for reference;
+#   - peak extra memory during the BGSAVE: keel's RSS rise over its RSS before (and its
+#     own rdb_last_cow_size), Redis's rdb_last_cow_size and its child's peak RSS;
+#   - SAVE wall time (redis-cli round trip), and the "DB loaded from disk" time of a
+#     restart on the saved file.
+#
+#   bench/bgsave.sh              # KEYS=1000000 VALUE_BYTES=100 LOAD_REQUESTS=400000
+set -euo pipefail
+
+KEYS=${KEYS:-1000000}
+VALUE_BYTES=${VALUE_BYTES:-100}
+LOAD_REQUESTS=${LOAD_REQUESTS:-400000}
+
+cd "$(dirname "$0")/.."
+source bench/lib.sh
+
+rss_kb() { ps -o rss= -p "$1" 2>/dev/null | tr -d ' ' || echo 0; }
+info_field() { redis-cli -p "$1" INFO persistence | tr -d '\r' | awk -F: -v k="$2" '$1==k{print $2}'; }
+
+# p99.9 and max (ms) from redis-benchmark's percentile table.
+latency() {
+    awk '/^ *99\.9[0-9]*% <=/ && !p999 {p999=$3} /^ *100\.000% <=/ {max=$3} END {printf "p99.9=%sms max=%sms", p999, max}' "$1"
+}
+
+bench_load() { # port output
+    redis-benchmark -p "$1" -t set -r "$KEYS" -n "$LOAD_REQUESTS" -c 50 -d "$VALUE_BYTES" >"$2" 2>&1
+}
+
+run() { # name binary args...
+    local name=$1 bin=$2
+    shift 2
+    local dir="$WORK/$name"
+    mkdir -p "$dir"
+    start "$name" "$dir/log" "$bin" --save '' --appendonly no --dir "$dir" --enable-debug-command yes "$@"
+    local port=$STARTED_PORT pid=$STARTED_PID
+    redis-cli -p "$port" DEBUG POPULATE "$KEYS" key "$VALUE_BYTES" >/dev/null
+    local base_rss
+    base_rss=$(rss_kb "$pid")
+    bench_load "$port" "$dir/quiet.txt"
+    base_rss=$(rss_kb "$pid")
+
+    # BGSAVE under load: sample RSS (and Redis's child) every 20 ms until it ends.
+    bench_load "$port" "$dir/loaded.txt" &
+    local bench_pid=$!
+    sleep 0.3
+    local t0 t1 peak_rss=0 child_peak=0
+    t0=$(date +%s%N)
+    redis-cli -p "$port" BGSAVE >/dev/null
+    while :; do
+        local r c
+        r=$(rss_kb "$pid")
+        ((r > peak_rss)) && peak_rss=$r
+        for child in $(pgrep -P "$pid" 2>/dev/null || true); do
+            c=$(rss_kb "$child")
+            ((c > child_peak)) && child_peak=$c
+        done
+        [[ $(info_field "$port" rdb_bgsave_in_progress) == 0 ]] && break
+        sleep 0.02
+    done
+    t1=$(date +%s%N)
+    wait "$bench_pid"
+    local cow status
+    cow=$(info_field "$port" rdb_last_cow_size)
+    status=$(info_field "$port" rdb_last_bgsave_status)
+    local dataset_kb=$base_rss
+
+    # SAVE, then a restart on the file.
+    local s0 s1
+    s0=$(date +%s%N)
+    redis-cli -p "$port" SAVE >/dev/null
+    s1=$(date +%s%N)
+    local file_mb
+    file_mb=$(du -m "$dir/dump.rdb" | cut -f1)
+    redis-cli -p "$port" SHUTDOWN NOSAVE >/dev/null 2>&1 || true
+    wait "$pid" 2>/dev/null || true
+    "$bin" --save '' --appendonly no --dir "$dir" --port "$port" >"$dir/log2" 2>&1 &
+    local pid2=$!
+    PIDS+=("$pid2")
+    for _ in $(seq 1 600); do
+        grep -q "DB loaded from disk" "$dir/log2" && break
+        sleep 0.05
+    done
+    local load_secs
+    load_secs=$(grep -o "DB loaded from disk: [0-9.]* seconds" "$dir/log2" | awk '{print $5}')
+    redis-cli -p "$port" SHUTDOWN NOSAVE >/dev/null 2>&1 || true
+
+    printf '%-6s BGSAVE %s in %d ms | RSS before %d MB, peak rise %d MB (%.1f%% of RSS) | rdb_last_cow_size %.1f MB | child peak RSS %d MB\n' \
+        "$name" "$status" $(((t1 - t0) / 1000000)) $((base_rss / 1024)) $(((peak_rss - base_rss) / 1024)) \
+        "$(echo "scale=3; ($peak_rss - $base_rss) * 100 / $dataset_kb" | bc)" "$(echo "scale=1; ${cow:-0} / 1048576" | bc)" $((child_peak / 1024))
+    printf '%-6s SET latency without BGSAVE: %s | during BGSAVE: %s\n' "$name" "$(latency "$dir/quiet.txt")" "$(latency "$dir/loaded.txt")"
+    printf '%-6s SAVE %d ms (%d MB file) | startup load %s s\n' "$name" $(((s1 - s0) / 1000000)) "$file_mb" "${load_secs:-?}"
+}
+
+echo "keys=$KEYS value=${VALUE_BYTES}B load: redis-benchmark -t set -r $KEYS -n $LOAD_REQUESTS -c 50"
+run keel "$KEEL_BIN"
+run redis redis-server --daemonize no
