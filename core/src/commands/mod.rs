@@ -9,6 +9,7 @@ pub mod command;
 pub mod connection;
 mod debug;
 pub mod docs;
+pub mod dump;
 pub mod flags;
 pub mod hashes;
 pub mod keys;
@@ -272,6 +273,7 @@ pub fn all_commands() -> Vec<&'static CommandSpec> {
         .chain(strings::COMMANDS.iter())
         .chain(hashes::COMMANDS.iter())
         .chain(keys::COMMANDS.iter())
+        .chain(dump::COMMANDS.iter())
         .chain(lists::COMMANDS.iter())
         .chain(sets::COMMANDS.iter())
         .chain(sort::COMMANDS.iter())

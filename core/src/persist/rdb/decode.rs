@@ -174,6 +174,16 @@ pub(crate) fn show_key(key: &[u8]) -> String {
     format!("'{shown}'")
 }
 
+/// "key 'k': " before a message about a value, or nothing when there is no key
+/// (a RESTORE payload).
+fn key_prefix(key: &[u8]) -> String {
+    if key.is_empty() {
+        String::new()
+    } else {
+        format!("key {}: ", show_key(key))
+    }
+}
+
 /// Which types keel refuses, by name.
 fn unsupported_type(t: u8) -> Option<&'static str> {
     match t {
@@ -190,7 +200,7 @@ pub(crate) fn is_value_type(t: u8) -> bool {
     matches!(t, 0..=7 | 9..=21)
 }
 
-fn collection_full(cur: &Cur<'_>, what: &str) -> Stop {
+fn duplicate_error(cur: &Cur<'_>, what: &str) -> Stop {
     cur.bad(format!("Duplicate {what} detected"))
 }
 
@@ -199,11 +209,11 @@ fn collection_full(cur: &Cur<'_>, what: &str) -> Stop {
 pub(crate) fn read_value(
     cur: &mut Cur<'_>,
     t: u8,
+    type_at: usize,
     key: &[u8],
     limits: &LoadLimits,
     seeds: &mut SeedSource,
 ) -> Result<Value, Stop> {
-    let type_at = cur.pos.saturating_sub(1);
     if let Some(name) = unsupported_type(t) {
         return Err(cur.bad_at(
             type_at,
@@ -243,12 +253,11 @@ pub(crate) fn read_value(
                         } else {
                             read_ziplist(&blob)
                         }
-                        .map_err(|m| cur.bad_at(at, format!("key {}: {m}", show_key(key))))?;
+                        .map_err(|m| cur.bad_at(at, format!("{}{m}", key_prefix(key))))?;
                         if elems.is_empty() {
-                            return Err(cur.bad_at(
-                                at,
-                                format!("key {}: empty quicklist node", show_key(key)),
-                            ));
+                            return Err(
+                                cur.bad_at(at, format!("{}empty quicklist node", key_prefix(key)))
+                            );
                         }
                         for e in elems {
                             push_elem(&mut list, &e);
@@ -268,7 +277,7 @@ pub(crate) fn read_value(
             let at = cur.pos;
             let blob = cur.string()?;
             let elems = read_ziplist(&blob)
-                .map_err(|m| cur.bad_at(at, format!("key {}: {m}", show_key(key))))?;
+                .map_err(|m| cur.bad_at(at, format!("{}{m}", key_prefix(key))))?;
             let mut list = List::new(limits.list);
             for e in elems {
                 push_elem(&mut list, &e);
@@ -281,7 +290,7 @@ pub(crate) fn read_value(
             for _ in 0..n {
                 let m = cur.string()?;
                 if !set.add(&m, limits.set_max_intset_entries, &mut || seeds.draw()) {
-                    return Err(collection_full(cur, "set members"));
+                    return Err(duplicate_error(cur, "set members"));
                 }
             }
             Ok(Value::Set(set))
@@ -290,7 +299,7 @@ pub(crate) fn read_value(
             let at = cur.pos;
             let blob = cur.string()?;
             let ints = read_intset(&blob)
-                .map_err(|m| cur.bad_at(at, format!("key {}: {m}", show_key(key))))?;
+                .map_err(|m| cur.bad_at(at, format!("{}{m}", key_prefix(key))))?;
             let mut set = Set::default();
             for n in ints {
                 set.add(
@@ -315,7 +324,7 @@ pub(crate) fn read_value(
                     return Err(cur.bad("Zset with NAN score detected"));
                 }
                 if !z.set_score(&m, score, limits.zset, || seeds.draw()) {
-                    return Err(collection_full(cur, "zset fields"));
+                    return Err(duplicate_error(cur, "zset fields"));
                 }
             }
             Ok(Value::ZSet(Box::new(z)))
@@ -328,11 +337,11 @@ pub(crate) fn read_value(
             } else {
                 read_ziplist(&blob)
             }
-            .map_err(|m| cur.bad_at(at, format!("key {}: {m}", show_key(key))))?;
+            .map_err(|m| cur.bad_at(at, format!("{}{m}", key_prefix(key))))?;
             if elems.len() % 2 != 0 {
                 return Err(cur.bad_at(
                     at,
-                    format!("key {}: odd element count in a sorted set", show_key(key)),
+                    format!("{}odd element count in a sorted set", key_prefix(key)),
                 ));
             }
             let mut z = ZSet::new();
@@ -345,9 +354,7 @@ pub(crate) fn read_value(
                     Elem::Int(v) => *v as f64,
                     Elem::Str(text) => crate::types::zset::parse_score(text)
                         .filter(|s| !s.is_nan())
-                        .ok_or_else(|| {
-                            cur.bad_at(at, format!("key {}: bad score", show_key(key)))
-                        })?,
+                        .ok_or_else(|| cur.bad_at(at, format!("{}bad score", key_prefix(key))))?,
                 };
                 if !z.set_score(&m, score, limits.zset, || seeds.draw()) {
                     return Err(cur.bad_at(at, "Duplicate zset fields detected"));
@@ -362,7 +369,7 @@ pub(crate) fn read_value(
                 let field = cur.string()?;
                 let value = cur.string()?;
                 if h.set(&field, &value, limits.hash, || seeds.draw()) == SetOutcome::Updated {
-                    return Err(collection_full(cur, "hash fields"));
+                    return Err(duplicate_error(cur, "hash fields"));
                 }
             }
             Ok(Value::Hash(h))
@@ -371,7 +378,7 @@ pub(crate) fn read_value(
             let at = cur.pos;
             let blob = cur.string()?;
             let pairs = read_zipmap(&blob)
-                .map_err(|m| cur.bad_at(at, format!("key {}: {m}", show_key(key))))?;
+                .map_err(|m| cur.bad_at(at, format!("{}{m}", key_prefix(key))))?;
             let mut h = Hash::new();
             for (f, v) in pairs {
                 if h.set(f, v, limits.hash, || seeds.draw()) == SetOutcome::Updated {
@@ -388,11 +395,11 @@ pub(crate) fn read_value(
             } else {
                 read_ziplist(&blob)
             }
-            .map_err(|m| cur.bad_at(at, format!("key {}: {m}", show_key(key))))?;
+            .map_err(|m| cur.bad_at(at, format!("{}{m}", key_prefix(key))))?;
             if elems.len() % 2 != 0 {
                 return Err(cur.bad_at(
                     at,
-                    format!("key {}: odd element count in a hash", show_key(key)),
+                    format!("{}odd element count in a hash", key_prefix(key)),
                 ));
             }
             let mut h = Hash::new();
@@ -429,9 +436,12 @@ enum Phase {
     Done,
 }
 
-/// Re-parsing an item that outgrew this many buffered bytes waits until the buffer
-/// grew by half again, so a huge collection fed in small chunks parses in linear time.
-const RETRY_GROWTH_MIN_BYTES: usize = 1 << 20;
+/// An item still incomplete after this many buffered bytes is parsed again only once
+/// the buffer grew by half, so a huge collection fed in small chunks costs linear
+/// time, not one re-parse per chunk. The price: a finished item that big can wait in
+/// the buffer until more bytes or `end_of_input` come (every caller knows where its
+/// input ends: the file's size, the transfer's length).
+const RETRY_GROWTH_MIN_BYTES: usize = 64 << 10;
 
 /// Streams an RDB file's items out of bytes fed in any chunking.
 #[derive(Debug)]
@@ -455,6 +465,8 @@ pub struct RdbReader {
     /// Unread bytes needed before the pending item is worth parsing again.
     retry_at: usize,
     failed: Option<RdbError>,
+    /// Items parsed or attempted (a retry counts again): the cost of the chunking.
+    parse_attempts: u64,
 }
 
 /// What parsing one item gave.
@@ -487,12 +499,18 @@ impl RdbReader {
             lfu_freq: None,
             retry_at: 0,
             failed: None,
+            parse_attempts: 0,
         }
     }
 
     /// Hands the reader the node's planted bug, if any (the `mutants` feature).
     pub fn set_mutants(&mut self, mutants: Mutants) {
         self.mutants = mutants;
+    }
+
+    /// Parse attempts so far (an item re-parsed after more bytes came counts again).
+    pub fn parse_attempts(&self) -> u64 {
+        self.parse_attempts
     }
 
     /// The file's RDB version (0 until the header was read).
@@ -508,6 +526,8 @@ impl RdbReader {
         self.buf.extend_from_slice(bytes);
     }
 
+    /// No more bytes will come: an incomplete item is now an error, and a big item
+    /// waiting for its retry is parsed at once.
     pub fn end_of_input(&mut self) {
         self.ended = true;
     }
@@ -543,6 +563,7 @@ impl RdbReader {
             if unread_len < self.retry_at && !self.ended {
                 return Ok(None);
             }
+            self.parse_attempts += 1;
             let buf = std::mem::take(&mut self.buf);
             let seeds_before = self.seeds.clone();
             let (result, used) = {
@@ -596,7 +617,7 @@ impl RdbReader {
                         let offset = self.offset + unread_len as u64;
                         return Err(self.fail(offset, "Unexpected EOF reading RDB file".into()));
                     }
-                    self.retry_at = if n > RETRY_GROWTH_MIN_BYTES {
+                    self.retry_at = if unread_len > RETRY_GROWTH_MIN_BYTES {
                         n.max(unread_len + unread_len / 2)
                     } else {
                         n
@@ -707,7 +728,7 @@ impl RdbReader {
             }),
             t if is_value_type(t) => {
                 let key = cur.string()?.into_owned();
-                let value = read_value(cur, t, &key, &self.limits, &mut self.seeds)?;
+                let value = read_value(cur, t, 0, &key, &self.limits, &mut self.seeds)?;
                 let expire_ms = self.expire_ms.take();
                 let lru_idle_secs = self.lru_idle_secs.take();
                 let lfu_freq = self.lfu_freq.take();

@@ -38,10 +38,16 @@ impl std::fmt::Display for RestoreError {
     }
 }
 
-/// DUMP's payload for `value` (Redis compresses DUMP strings whatever `rdbcompression` says).
+/// DUMP's payload for `value`, strings LZF-compressed where they shrink (as under
+/// the default `rdbcompression yes`).
 pub fn dump_payload(value: &Value) -> Vec<u8> {
+    dump_payload_with(value, true)
+}
+
+/// DUMP's payload with `rdbcompression` as configured (Redis's DUMP follows it).
+pub fn dump_payload_with(value: &Value, compression: bool) -> Vec<u8> {
     let mut out = Vec::new();
-    write_value(&mut out, value, true);
+    write_value(&mut out, value, compression);
     out.extend_from_slice(&RDB_VERSION.to_le_bytes());
     let crc = crc64(0, &out);
     out.extend_from_slice(&crc.to_le_bytes());
@@ -78,7 +84,7 @@ pub fn restore_payload(payload: &[u8], limits: &LoadLimits) -> Result<Value, Res
         return Err(bad(0, format!("unknown value type {t}")));
     }
     let mut seeds = SeedSource::new(limits.seeds);
-    let value = read_value(&mut cur, t, b"", limits, &mut seeds).map_err(|stop| match stop {
+    let value = read_value(&mut cur, t, 0, b"", limits, &mut seeds).map_err(|stop| match stop {
         Stop::Need(n) => bad(body.len(), format!("payload ends early ({n} bytes needed)")),
         Stop::Bad { at, message } => bad(at, message),
     })?;

@@ -1,7 +1,10 @@
 //! LZF as Redis uses it for RDB strings: a compressor that emits the same bytes as
-//! Redis's liblzf build (HLOG 16, VERY_FAST, table starting empty) so DUMP payloads
-//! match Redis's, and a decompressor that checks every back-reference and grows its
-//! output as bytes are produced (never by the length a file claims).
+//! liblzf 3.6 (HLOG 16, VERY_FAST, table starting empty), which the redis-server
+//! packages of Debian and Ubuntu link, so DUMP payloads and RDB files match theirs
+//! byte for byte; and a decompressor that checks every back-reference and grows its
+//! output as bytes are produced (never by the length a file claims). Redis's vendored
+//! copy differs in two details (it never starts a match in an input's last 4 bytes, and
+//! checks output space after closing the literal run); every LZF decoder reads both.
 
 const HLOG: u32 = 16;
 const HSIZE: usize = 1 << HLOG;
@@ -122,7 +125,6 @@ fn compress_with(input: &[u8], out_len: usize, mut htab: Table) -> Option<Vec<u8
         let matched = reference > 0
             && reference < ip
             && ip - reference - 1 < MAX_OFF
-            && ip + 4 < in_len
             && byte(reference) == byte(ip)
             && byte(reference + 1) == byte(ip + 1)
             && byte(reference + 2) == byte(ip + 2);
@@ -130,14 +132,16 @@ fn compress_with(input: &[u8], out_len: usize, mut htab: Table) -> Option<Vec<u8
             let off = ip - reference - 1;
             let mut len = 2usize;
             let maxlen = (in_len - ip - len).min(MAX_REF);
+            // The exact space test, made before the literal run is closed.
+            if out.len() + 3 + 1 >= out_len && out.len() - usize::from(lit == 0) + 3 + 1 >= out_len
+            {
+                return None;
+            }
             // stop run
             if lit == 0 {
                 out.pop();
             } else if let Some(h) = out.get_mut(run_at) {
                 *h = (lit - 1) as u8;
-            }
-            if out.len() + 3 + 1 >= out_len {
-                return None;
             }
             let mut unrolled_mismatch = false;
             if maxlen > 16 {

@@ -15,7 +15,7 @@ pub mod lzf;
 mod tests;
 
 pub use decode::RdbReader;
-pub use dump::{dump_payload, restore_payload, RestoreError};
+pub use dump::{dump_payload, dump_payload_with, restore_payload, RestoreError};
 pub use encode::{write_value, RdbWriter};
 
 use crate::config::Settings;
@@ -219,4 +219,43 @@ impl SeedSource {
         }
         out
     }
+}
+
+/// The idle and frequency fields a snapshot writes for the key in slot `id`, as
+/// Redis's `rdbSaveKeyValuePair`: idle seconds under an LRU policy, the decayed LFU
+/// counter under an LFU one, neither under the others.
+pub fn saved_access(
+    keyspace: &crate::keyspace::Keyspace,
+    db: usize,
+    id: u32,
+    policy: crate::config::MaxmemoryPolicy,
+) -> (Option<u64>, Option<u8>) {
+    if policy.is_lru() {
+        (Some(keyspace.idle_ms(db, id) / 1000), None)
+    } else if policy.is_lfu() {
+        (None, Some(keyspace.lfu_freq(db, id)))
+    } else {
+        (None, None)
+    }
+}
+
+/// The access field a loaded or restored key gets (Redis's `objectSetLRUOrLFU`): the
+/// given frequency under an LFU policy, the given idle time (seconds) under any
+/// other; None when the matching one was not given (the caller stamps a fresh access).
+pub fn loaded_access(
+    lfu_policy: bool,
+    now_secs: u32,
+    lru_idle_secs: Option<u64>,
+    lfu_freq: Option<u8>,
+) -> Option<u32> {
+    use crate::keyspace::evict::{lfu_minutes, lfu_pack, lru_clock, LRU_CLOCK_MAX};
+    if lfu_policy {
+        return lfu_freq.map(|f| lfu_pack(lfu_minutes(now_secs), f));
+    }
+    let idle = i64::try_from(lru_idle_secs?).unwrap_or(i64::MAX);
+    let mut abs = i64::from(lru_clock(now_secs)).saturating_sub(idle);
+    if abs < 0 {
+        abs += i64::from(LRU_CLOCK_MAX);
+    }
+    Some(abs.rem_euclid(i64::from(LRU_CLOCK_MAX) + 1) as u32)
 }
