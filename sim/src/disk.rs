@@ -58,6 +58,11 @@ impl Inode {
     }
 }
 
+/// The directory a name lives in (`.` for the node's `dir` itself).
+fn dir_of(name: &str) -> &str {
+    name.rsplit_once('/').map_or(DIR, |(dir, _)| dir)
+}
+
 /// A change to the directory not yet made durable by a directory fsync.
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum DirChange {
@@ -385,10 +390,8 @@ impl Disk {
                 }
             }
             DiskOp::Fsync { path } => {
-                if path == DIR {
-                    self.durable_names = self.names.clone();
-                    self.dir_log.clear();
-                    self.collect();
+                if self.is_dir(&path) {
+                    self.sync_dir(&path);
                     return done();
                 }
                 match self.inode(&path) {
@@ -462,6 +465,39 @@ impl Disk {
                 }
             }
         }
+    }
+
+    /// `.` (the node's `dir`), or a subdirectory some name lives in (`appendonlydir`).
+    fn is_dir(&self, path: &str) -> bool {
+        if path == DIR {
+            return true;
+        }
+        if self.names.contains_key(path) {
+            return false;
+        }
+        let inside = |name: &str| dir_of(name) == path;
+        self.names.keys().any(|n| inside(n))
+            || self.durable_names.keys().any(|n| inside(n))
+            || self.dir_log.iter().any(|c| match c {
+                DirChange::Link { name, .. } | DirChange::Unlink { name } => inside(name),
+            })
+    }
+
+    /// A directory fsync: the changes to names in `dir` become durable, in order.
+    fn sync_dir(&mut self, dir: &str) {
+        let log = std::mem::take(&mut self.dir_log);
+        for change in log {
+            match &change {
+                DirChange::Link { name, inode } if dir_of(name) == dir => {
+                    self.durable_names.insert(name.clone(), *inode);
+                }
+                DirChange::Unlink { name } if dir_of(name) == dir => {
+                    self.durable_names.remove(name);
+                }
+                _ => self.dir_log.push(change),
+            }
+        }
+        self.collect();
     }
 
     fn inode(&mut self, path: &str) -> Option<&mut Inode> {
@@ -543,6 +579,13 @@ impl Disk {
             file.written = data.clone();
             file.synced = data;
         }
+    }
+
+    /// The process died (the OS did not): queued operations are dropped, nothing stays
+    /// open, and every byte and name written stays.
+    pub fn process_exit(&mut self) {
+        self.queue.clear();
+        self.open.clear();
     }
 
     /// Every file gone (an operator moved them aside); faults in force stay.
@@ -980,5 +1023,38 @@ mod tests {
             },
         );
         assert!(d.rotten_files().is_empty());
+    }
+
+    #[test]
+    fn each_directory_is_made_durable_by_its_own_fsync() {
+        let mut d = disk();
+        ok(&mut d, open("appendonlydir/a.manifest"));
+        ok(&mut d, open("temp-1.aof"));
+        ok(&mut d, fsync("appendonlydir"));
+        // The subdirectory's name is durable, the top directory's is not (yet).
+        let mut rng = ChaCha8Rng::seed_from_u64(0);
+        let mut kept = BTreeSet::new();
+        for seed in 0..16 {
+            let mut d2 = disk();
+            ok(&mut d2, open("appendonlydir/a.manifest"));
+            ok(&mut d2, open("temp-1.aof"));
+            ok(&mut d2, fsync("appendonlydir"));
+            d2.crash(&mut ChaCha8Rng::seed_from_u64(seed));
+            assert!(d2.contents("appendonlydir/a.manifest").is_some());
+            kept.insert(d2.contents("temp-1.aof").is_some());
+        }
+        assert_eq!(
+            kept.len(),
+            2,
+            "the unsynced top-level create may or may not survive"
+        );
+        ok(&mut d, fsync(DIR));
+        d.crash(&mut rng);
+        assert_eq!(d.files().count(), 2);
+        // A missing file's fsync is still NotFound.
+        assert_eq!(
+            d.execute(fsync("nope")),
+            DiskResult::Failed(DiskError::NotFound)
+        );
     }
 }

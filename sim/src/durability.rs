@@ -226,10 +226,12 @@ pub fn check_boot(boot: &Boot, rotten_read: &[String], files: &[String]) -> Resu
             None => Ok(()),
         },
         Boot::Refused { log } => {
+            // The file's path, or its name inside its directory.
             let names_file = log.iter().any(|line| {
-                files
-                    .iter()
-                    .any(|f| !f.is_empty() && line.contains(f.as_str()))
+                files.iter().any(|f| {
+                    let base = f.rsplit('/').next().unwrap_or(f);
+                    !base.is_empty() && line.contains(base)
+                })
             });
             if !names_file {
                 return Err(violation(

@@ -11,6 +11,9 @@ use crate::net::{Block, ConnId, Peer};
 use crate::scenario::reach;
 use crate::world::{log, Event, Squeeze, World};
 
+/// How long a node that exited stays down before it is started again.
+const EXIT_RESTART_MS: u64 = 100;
+
 fn clients() -> Peer {
     Peer::Clients
 }
@@ -309,6 +312,56 @@ impl World<'_> {
         self.hosts[h].crashes_active = self.hosts[h].crashes_active.saturating_sub(1);
         self.hosts[h].disk.wipe();
         self.durable[h].reset_known_empty();
+        self.boot(h);
+        let generation = self.hosts[h].generation;
+        self.schedule(
+            self.now_ms,
+            Event::Tick {
+                host: h,
+                generation,
+            },
+        );
+    }
+
+    /// Host `h`'s node exited on its own (not a power loss: the disk keeps
+    /// everything written); it restarts from its disk after `EXIT_RESTART_MS`.
+    pub(crate) fn exited(&mut self, h: usize, exit_code: i32) {
+        log!(self, "host {h}: node exits with code {exit_code}");
+        self.reached.insert(reach::NODE_EXITED);
+        self.compare_shadow(h);
+        self.note_crash(h);
+        let host = &mut self.hosts[h];
+        host.node = None;
+        host.epoch += 1;
+        host.generation += 1;
+        host.disk.process_exit();
+        let oracle = &mut self.oracles[h];
+        oracle.shadow = None;
+        oracle.squeeze = None;
+        let seen = std::mem::take(&mut oracle.model.seen);
+        oracle.model = Model::new(0);
+        oracle.model_off = false;
+        oracle.stale_since.clear();
+        self.reached.extend(seen);
+        for conn in self.conns_of(h) {
+            self.reset_conn(conn);
+        }
+        let epoch = self.hosts[h].epoch;
+        self.schedule(
+            self.now_ms + EXIT_RESTART_MS,
+            Event::Restart { host: h, epoch },
+        );
+    }
+
+    pub(crate) fn restart_after_exit(&mut self, h: usize, epoch: u32) {
+        let host = &self.hosts[h];
+        if host.epoch != epoch || host.node.is_some() || host.crashes_active > 0 {
+            return;
+        }
+        log!(
+            self,
+            "host {h}: node restarts after its exit (from its disk)"
+        );
         self.boot(h);
         let generation = self.hosts[h].generation;
         self.schedule(

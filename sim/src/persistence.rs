@@ -328,6 +328,37 @@ impl World<'_> {
                 self.start_from_recovered(h, replayer, now.wall_ms);
             }
             Err(v) => {
+                if self.trace.is_some() {
+                    let show = |ks: &keel_core::keyspace::Keyspace| -> Vec<String> {
+                        ks.dbs
+                            .iter()
+                            .flat_map(|db| db.iter())
+                            .filter(|(_, e)| !e.is_expired(now.wall_ms))
+                            .map(|(_, e)| {
+                                let d = keel_core::digest::value_digest(&e.value, false);
+                                format!(
+                                    "{} {} exp {} {}",
+                                    String::from_utf8_lossy(e.key.as_bytes()),
+                                    e.value.type_name(),
+                                    e.expire_at_ms,
+                                    keel_core::digest::hex(&d).get(..8).unwrap_or("")
+                                )
+                            })
+                            .collect()
+                    };
+                    let got = self.hosts[h].node.as_ref().map(|n| show(n.keyspace()));
+                    log!(self, "host {h}: recovered {got:?}");
+                    for (i, r) in records.iter().enumerate() {
+                        log!(
+                            self,
+                            "host {h}: record #{i} at {} acked {:?}: {}",
+                            r.wall_ms,
+                            r.acked_ms,
+                            crate::checkers::show_request(&r.record.argv)
+                        );
+                    }
+                    log!(self, "host {h}: replay of all {}: {:?}", records.len(), show(replayer.node().keyspace()));
+                }
                 self.durable[h].lost_track = true;
                 self.flag(Checker::Durability, (v.kind, None), v.message);
                 // Nothing else can judge this host from a known state any more.

@@ -54,6 +54,7 @@ pub mod reach {
     pub const REFUSED_ROTTEN: &str = "a node refused to start on a corrupted file";
     pub const CRASH_IN_SAVE: &str = "a crash hit a snapshot in progress";
     pub const CRASH_IN_REWRITE: &str = "a crash hit an AOF rewrite in progress";
+    pub const NODE_EXITED: &str = "a node exited on a persistence error and restarted";
 }
 
 pub const SCENARIO_DEFS: &[ScenarioDef] = &[

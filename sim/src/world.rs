@@ -111,6 +111,11 @@ pub(crate) enum Event {
     FaultStart {
         index: usize,
     },
+    /// A node that exited (a persistence error) is started again from its disk.
+    Restart {
+        host: usize,
+        epoch: u32,
+    },
     FaultEnd {
         index: usize,
     },
@@ -436,7 +441,20 @@ impl<'a> World<'a> {
         };
         let used_before = node.used_memory_bytes();
         let limit = node.config().settings().maxmemory_bytes;
+        let was_loading = crate::host::loading(node);
         node.handle(now, input);
+        if was_loading {
+            // What a load replays is no new write (Redis propagates nothing while
+            // loading): dropped, so neither the shadow nor the next restart's replay
+            // applies it twice.
+            let replayed = node.take_propagated().len();
+            if replayed > 0 {
+                log!(self, "host {h}: {replayed} records propagated while loading (ignored)");
+            }
+        }
+        let Some(node) = self.hosts[h].node.as_mut() else {
+            return;
+        };
         let used_after = node.used_memory_bytes();
         self.drain = Drain {
             wall_ms: now.wall_ms,
@@ -507,11 +525,24 @@ impl<'a> World<'a> {
         let Some(node) = self.hosts[h].node.as_mut() else {
             return;
         };
+        let loading = crate::host::loading(node);
         let records = node.take_propagated();
         if records.is_empty() {
             return;
         }
         self.log_records(h, &records);
+        if loading || self.durable[h].pending_judgment() {
+            // (Redis expires nothing while loading; keel may propagate a DEL then.)
+            // The shadow starts from the recovered dataset once the restart is
+            // judged; the next restart's replay holds these records.
+            log!(
+                self,
+                "host {h}: {} records propagated while loading: {:?}",
+                records.len(),
+                records.first()
+            );
+            return;
+        }
         if !self.judging(Checker::Shadow) {
             return;
         }
@@ -619,6 +650,7 @@ impl<'a> World<'a> {
                 Event::Deliver { conn, to_acceptor } => self.deliver(conn, to_acceptor),
                 Event::Disk { host } => self.disk_ready(host),
                 Event::Refused { host, conn, epoch } => self.refused(host, conn, epoch),
+                Event::Restart { host, epoch } => self.restart_after_exit(host, epoch),
                 Event::FaultStart { index } => self.fault_start(index),
                 Event::FaultEnd { index } => self.fault_end(index),
             }
@@ -658,6 +690,7 @@ impl<'a> World<'a> {
             Event::FaultEnd { index } => (5, index as u64, 0),
             Event::Disk { host } => (6, host as u64, 0),
             Event::Refused { host, conn, .. } => (7, host as u64, conn),
+            Event::Restart { host, epoch } => (8, host as u64, u64::from(epoch)),
         };
         self.hash.write_u64(kind);
         self.hash.write_u64(a);
@@ -752,6 +785,14 @@ impl<'a> World<'a> {
                 self.schedule(at, Event::Disk { host: h });
             }
             Effect::Shutdown { .. } if self.note_shutdown(h) => self.restart_wiped(h),
+            // Under persistence a node exits on errors Redis exits on (a failed
+            // write or fsync under always): the process dies, the disk keeps what
+            // the OS has, and it is started again a little later.
+            Effect::Shutdown { exit_code }
+                if exit_code != 0 && !self.scenario.persist.is_empty() =>
+            {
+                self.exited(h, exit_code)
+            }
             Effect::Shutdown { exit_code } => {
                 self.fail(format!(
                     "host {h}: node asked to shut down (exit code {exit_code})"
@@ -1277,7 +1318,15 @@ impl<'a> World<'a> {
             .as_ref()
             .and_then(|n| n.client_unwritten_bytes(id));
         if let Some(counted) = counted {
-            if counted as u64 != in_flight && self.checks.resource {
+            // Under appendfsync always the node holds replies until their fsync and
+            // counts them (as Redis's client buffers do): only fewer is wrong then.
+            let holds = self.durable[h].policy == Some(crate::durability::Policy::Always);
+            let wrong = if holds {
+                (counted as u64) < in_flight
+            } else {
+                counted as u64 != in_flight
+            };
+            if wrong && self.checks.resource {
                 self.flag(Checker::Resource, ("unsent-output", None), format!(
                     "host {h} conn {id}: the node counts {counted} bytes of unsent output, {in_flight} are in flight"
                 ), );
