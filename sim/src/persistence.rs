@@ -357,7 +357,12 @@ impl World<'_> {
                             crate::checkers::show_request(&r.record.argv)
                         );
                     }
-                    log!(self, "host {h}: replay of all {}: {:?}", records.len(), show(replayer.node().keyspace()));
+                    log!(
+                        self,
+                        "host {h}: replay of all {}: {:?}",
+                        records.len(),
+                        show(replayer.node().keyspace())
+                    );
                 }
                 self.durable[h].lost_track = true;
                 self.flag(Checker::Durability, (v.kind, None), v.message);

@@ -120,11 +120,15 @@ pub const SCENARIO_DEFS: &[ScenarioDef] = &[
     },
     ScenarioDef {
         name: "fsync-eio",
-        must_reach: &[reach::CRASH_RESTART, reach::RECOVERED],
+        must_reach: &[reach::CRASH_RESTART, reach::RECOVERED, reach::FSYNC_FAILED],
     },
     ScenarioDef {
         name: "aof-rewrite-crash",
-        must_reach: &[reach::CRASH_RESTART, reach::RECOVERED],
+        must_reach: &[
+            reach::CRASH_RESTART,
+            reach::RECOVERED,
+            reach::CRASH_IN_REWRITE,
+        ],
     },
     ScenarioDef {
         name: "manifest-swap-crash",
@@ -132,11 +136,11 @@ pub const SCENARIO_DEFS: &[ScenarioDef] = &[
     },
     ScenarioDef {
         name: "bgsave-disk-full",
-        must_reach: &[reach::CRASH_RESTART, reach::RECOVERED],
+        must_reach: &[reach::CRASH_RESTART, reach::RECOVERED, reach::DISK_FULL],
     },
     ScenarioDef {
         name: "rdb-bit-rot",
-        must_reach: &[reach::CRASH_RESTART, reach::RECOVERED],
+        must_reach: &[reach::CRASH_RESTART, reach::BIT_ROT, reach::REFUSED_ROTTEN],
     },
     ScenarioDef {
         name: "transactions",
