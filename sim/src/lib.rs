@@ -16,6 +16,7 @@ pub mod checkers;
 pub mod disk;
 pub mod durability;
 pub mod elle;
+pub mod eviction_checks;
 pub mod faults;
 pub mod host;
 pub mod linearizability;

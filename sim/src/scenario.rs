@@ -55,6 +55,7 @@ pub mod reach {
     pub const CRASH_IN_SAVE: &str = "a crash hit a snapshot in progress";
     pub const CRASH_IN_REWRITE: &str = "a crash hit an AOF rewrite in progress";
     pub const NODE_EXITED: &str = "a node exited on a persistence error and restarted";
+    pub const KEY_EVICTED: &str = crate::eviction_checks::KEY_EVICTED;
 }
 
 pub const SCENARIO_DEFS: &[ScenarioDef] = &[
@@ -93,7 +94,7 @@ pub const SCENARIO_DEFS: &[ScenarioDef] = &[
     },
     ScenarioDef {
         name: "memory-squeeze",
-        must_reach: &[reach::OOM_REPLY, reach::READ_WHILE_OVER],
+        must_reach: &[reach::OOM_REPLY, reach::READ_WHILE_OVER, reach::KEY_EVICTED],
     },
     ScenarioDef {
         name: "crash-restart",
@@ -237,6 +238,9 @@ pub struct Scenario {
     /// `appendonly`, `appendfsync`, `save` ...).
     #[serde(default)]
     pub persist: Vec<(String, String)>,
+    /// The node's `maxmemory-policy` (None: the default, noeviction).
+    #[serde(default)]
+    pub maxmemory_policy: Option<String>,
 }
 
 fn one_host() -> usize {
@@ -305,6 +309,7 @@ impl Scenario {
             clock: NodeClock::default(),
             faults: Vec::new(),
             persist: Vec::new(),
+            maxmemory_policy: None,
         };
         let faults = &mut s.faults;
         match name {
@@ -677,7 +682,11 @@ impl Plan {
             .find(|s| *s == scenario)
             .unwrap_or("plain-load");
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
-        let scenario = Scenario::from_rng(name, &mut rng);
+        let mut scenario = Scenario::from_rng(name, &mut rng);
+        if name == "memory-squeeze" {
+            let policy = crate::eviction_checks::policy_for_seed(seed);
+            scenario.maxmemory_policy = Some(policy.to_string());
+        }
         let start_wall_ms: u64 = 1_700_000_000_000 + rng.gen_range(0..1_000_000);
         let runtime_seed = rng.gen();
         let mut ops = Vec::with_capacity(scenario.clients * scenario.ops_per_client);

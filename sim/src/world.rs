@@ -6,6 +6,7 @@
 use std::cmp::Reverse;
 use std::collections::{BTreeSet, BinaryHeap};
 
+use keel_core::config::MaxmemoryPolicy;
 use keel_core::{CloseReason, Effect, Input, Listener, Node, NodeSeeds, Now};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -195,6 +196,8 @@ pub(crate) struct Oracle {
     pub(crate) squeeze: Option<Squeeze>,
     /// The model cannot hold this host's recovered dataset: it judges no more.
     pub(crate) model_off: bool,
+    /// The eviction checkers' state (reset when the node boots).
+    pub(crate) evict: crate::eviction_checks::EvictOracle,
 }
 
 /// Logs a formatted trace line only when the run keeps a trace: formatting every
@@ -258,6 +261,18 @@ fn show(req: &[Vec<u8>]) -> String {
         .join(" ")
 }
 
+impl Drain {
+    /// (maxmemory, used_memory after the input).
+    pub(crate) fn memory_now(&self) -> (u64, usize) {
+        (self.memory.limit, self.memory.used_after)
+    }
+
+    /// The node's wall time at the input.
+    pub(crate) fn wall_ms(&self) -> u64 {
+        self.wall_ms
+    }
+}
+
 impl<'a> World<'a> {
     /// A world for `plan`, its hosts booted, nothing scheduled yet.
     pub(crate) fn new(plan: &Plan, options: RunOptions<'a>) -> World<'a> {
@@ -302,6 +317,7 @@ impl<'a> World<'a> {
                     shadow: None,
                     squeeze: None,
                     model_off: false,
+                    evict: Default::default(),
                 })
                 .collect(),
             deferred_refusals: vec![Vec::new(); host_count],
@@ -422,6 +438,7 @@ impl<'a> World<'a> {
             ..Drain::default()
         };
         self.drain_effects(h);
+        self.boot_policy(h);
     }
 
     /// Hands an input to host `h`'s node (if it is up) and runs its effects in order.
@@ -522,7 +539,13 @@ impl<'a> World<'a> {
     /// Applies what host `h`'s node propagated since the last call to its shadow and
     /// compares their digests (the shadow checker).
     pub(crate) fn sync_shadow(&mut self, h: usize) {
-        if !self.judging(Checker::Shadow) && !self.checks.durability {
+        if self.judging(Checker::Resource) {
+            self.check_memory_bound(h);
+        }
+        if !self.judging(Checker::Shadow)
+            && !self.checks.durability
+            && !self.judging(Checker::Resource)
+        {
             return;
         }
         let Some(node) = self.hosts[h].node.as_mut() else {
@@ -531,6 +554,7 @@ impl<'a> World<'a> {
         let loading = crate::host::loading(node);
         let records = node.take_propagated();
         if records.is_empty() {
+            self.oracles[h].evict.end_input();
             return;
         }
         self.log_records(h, &records);
@@ -544,16 +568,23 @@ impl<'a> World<'a> {
                 records.len(),
                 records.first()
             );
+            self.oracles[h].evict.end_input();
             return;
+        }
+        let now = self.hosts[h].clock.peek(self.now_ms);
+        if self.judging(Checker::Resource) {
+            if let Some((sig, why)) = self.judge_stream(h, now, records) {
+                self.flag(Checker::Resource, (sig, None), format!("host {h}: {why}"));
+            }
+        } else if let Some(shadow) = self.oracles[h].shadow.as_mut() {
+            shadow.apply(now, records);
         }
         if !self.judging(Checker::Shadow) {
             return;
         }
-        let now = self.hosts[h].clock.peek(self.now_ms);
         let Some(shadow) = self.oracles[h].shadow.as_mut() else {
             return;
         };
-        shadow.apply(now, records);
         shadow.behind = true;
         // A digest walks the whole dataset: compare every 200 simulated ms (and at
         // the end of the run, and before a crash) rather than after every write. A
@@ -1545,7 +1576,20 @@ impl<'a> World<'a> {
             }
             return;
         }
+        if self.judging(Checker::Resource) {
+            let read_only = is_read_only(&request);
+            if let Some((sig, why)) = self.oracles[h].evict.on_reply(&request, &reply, read_only) {
+                self.flag(
+                    Checker::Resource,
+                    (sig, Some(&request)),
+                    format!("host {h}: #{i} {why}"),
+                );
+            }
+        }
+        // A node that may evict makes room before it accepts.
+        let may_evict = self.oracles[h].evict.policy != MaxmemoryPolicy::NoEviction;
         if !data_changed_before
+            && !may_evict
             && denyoom
             && limit > 0
             && used_before > (limit as usize).saturating_add(CLIENT_SLACK_BYTES)
@@ -1825,6 +1869,7 @@ pub fn run_with(scenario: &str, seed: u64, trace: bool, setup: &dyn Fn(&mut Node
 
 /// Executes a plan.
 pub fn run_plan(plan: &Plan, options: RunOptions<'_>) -> Outcome {
+    let options = crate::eviction_checks::checks_for(plan, options);
     let mut world = World::new(plan, options);
     world.run();
     let clocks: Vec<WallClock> = world.hosts.iter().map(|h| h.clock.record.clone()).collect();
