@@ -27,6 +27,7 @@ pub mod persistence;
 pub mod report;
 pub mod scenario;
 pub mod shrink;
+pub mod traffic_spike;
 pub mod workload;
 pub mod world;
 
