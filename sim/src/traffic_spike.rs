@@ -189,6 +189,40 @@ pub fn run(seed: u64, warm: usize, spike: usize, recover: usize) -> Vec<Window> 
     windows
 }
 
+/// The LFU decay check, from OBJECT FREQ alone: under `allkeys-lfu` with
+/// `lfu-decay-time 1`, a key read 200 times then left idle for 30 minutes reads a
+/// lower frequency than before the idle time (Redis decays the counter by one per
+/// decay period on access). `plant` is applied to the node first (a mutant).
+/// Ok((before, after)) or the broken rule.
+pub fn lfu_decay_check(seed: u64, plant: &dyn Fn(&mut Node)) -> Result<(u64, u64), String> {
+    let mut d = Driver::new(seed);
+    plant(&mut d.node);
+    d.call(&[b"CONFIG", b"SET", b"maxmemory-policy", b"allkeys-lfu"]);
+    d.call(&[b"CONFIG", b"SET", b"lfu-decay-time", b"1"]);
+    d.call(&[b"SET", b"k", b"v"]);
+    for _ in 0..200 {
+        d.call(&[b"GET", b"k"]);
+    }
+    let freq = |d: &mut Driver| -> Result<u64, String> {
+        let reply = d.call(&[b"OBJECT", b"FREQ", b"k"]);
+        std::str::from_utf8(&reply)
+            .ok()
+            .and_then(|r| r.strip_prefix(':'))
+            .and_then(|r| r.trim_end().parse().ok())
+            .ok_or_else(|| format!("OBJECT FREQ replied {:?}", String::from_utf8_lossy(&reply)))
+    };
+    let before = freq(&mut d)?;
+    d.now.mono_ms += 30 * 60 * 1000;
+    d.now.wall_ms += 30 * 60 * 1000;
+    let after = freq(&mut d)?;
+    if after >= before {
+        return Err(format!(
+            "OBJECT FREQ {before} before 30 idle minutes (lfu-decay-time 1), {after} after: the counter did not decay"
+        ));
+    }
+    Ok((before, after))
+}
+
 /// The report's table.
 pub fn report(windows: &[Window]) -> String {
     let mut out = String::from("window phase    hit-ratio evictions used/maxmemory\n");
@@ -208,6 +242,21 @@ pub fn report(windows: &[Window]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_lfu_counter_decays_over_idle_time() {
+        let (before, after) = lfu_decay_check(3, &|_| {}).unwrap_or_else(|e| panic!("{e}"));
+        assert!(before > 5 && after < before, "{before} -> {after}");
+    }
+
+    #[cfg(feature = "mutants")]
+    #[test]
+    fn the_lfu_decay_check_catches_lfu_never_decays() {
+        use keel_core::mutants::Mutant;
+        let plant = |n: &mut Node| n.set_mutant(Some(Mutant::LfuNeverDecays));
+        let verdict = lfu_decay_check(3, &plant);
+        assert!(verdict.is_err(), "lfu-never-decays survived: {verdict:?}");
+    }
 
     #[test]
     fn the_cache_survives_a_spike_and_its_hot_set_recovers() {
