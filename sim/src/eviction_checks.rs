@@ -21,6 +21,7 @@ use keel_core::Now;
 
 use crate::checkers::Checker;
 use crate::scenario::Plan;
+use crate::workload::is_read_only;
 use crate::world::{RunOptions, World};
 
 /// Every policy, in the order the memory-squeeze scenario assigns them by seed.
@@ -121,6 +122,18 @@ impl EvictOracle {
         EvictOracle {
             policy,
             ..EvictOracle::default()
+        }
+    }
+
+    /// A request delivered whole (run in this input): a write's keys are not taken
+    /// for evictions in this input's stream, and their evictions are forgotten.
+    pub fn on_delivered(&mut self, request: &[Vec<u8>], read_only: bool) {
+        if read_only {
+            return;
+        }
+        for key in request.iter().skip(1) {
+            self.written_this_input.insert(key.clone());
+            self.evicted.remove(&(0, key.clone()));
         }
     }
 
@@ -316,6 +329,17 @@ impl World<'_> {
         found
     }
 
+    /// Requests whose last byte was just delivered to host `h` (the node runs them
+    /// in this input; their replies may come later, held for an fsync).
+    pub(crate) fn note_delivered(&mut self, h: usize, ops: &[usize]) {
+        for &i in ops {
+            if let Some(op) = self.history.get(i) {
+                let read_only = is_read_only(&op.request);
+                self.oracles[h].evict.on_delivered(&op.request, read_only);
+            }
+        }
+    }
+
     /// The memory bound (reads the node's `used_memory` and key count).
     pub(crate) fn check_memory_bound(&mut self, h: usize) {
         let Some(node) = self.hosts[h].node.as_ref() else {
@@ -402,6 +426,20 @@ mod tests {
             .on_record(0, &argv(&["DEL", "k"]), |_| KeyView::Persistent)
             .is_some());
         assert_eq!(o.evictions_seen, 1);
+    }
+
+    #[test]
+    fn a_delivered_write_with_its_reply_held_explains_its_del() {
+        let mut o = EvictOracle::new(MaxmemoryPolicy::NoEviction);
+        o.on_delivered(&argv(&["DEL", "k"]), false);
+        assert!(o
+            .on_record(0, &argv(&["DEL", "k"]), |_| KeyView::Persistent)
+            .is_none());
+        o.end_input();
+        o.on_delivered(&argv(&["GET", "k"]), true);
+        assert!(o
+            .on_record(0, &argv(&["DEL", "k"]), |_| KeyView::Persistent)
+            .is_some());
     }
 
     #[test]

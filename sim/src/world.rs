@@ -1425,6 +1425,7 @@ impl<'a> World<'a> {
         }
         x.delivered_bytes += bytes.len() as u64;
         let mut complete = 0;
+        let mut delivered = Vec::new();
         while x
             .requests
             .front()
@@ -1433,8 +1434,10 @@ impl<'a> World<'a> {
             if let Some(r) = x.requests.pop_front() {
                 x.awaiting.push_back(r.op_index);
                 complete += 1;
+                delivered.push(r.op_index);
             }
         }
+        self.note_delivered(h, &delivered);
         self.batch = self
             .net
             .conns
