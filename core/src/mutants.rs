@@ -29,6 +29,9 @@ pub enum Mutant {
     VolatileEvictsPersistent,
     /// The LFU counter never decays with idle time.
     LfuNeverDecays,
+    /// The sampled policies give up when the eviction pool is empty, instead of
+    /// sampling to fill it (so they never evict).
+    EvictionSkippedOnEmptyPool,
     /// LRANGE takes its end index as exclusive (an outsider's off-by-one).
     LrangeEndExclusive,
     /// LPOP/RPOP with a count pop one element fewer than asked.
@@ -64,7 +67,7 @@ pub enum Mutant {
 }
 
 impl Mutant {
-    pub const ALL: [Mutant; 19] = [
+    pub const ALL: [Mutant; 21] = [
         Mutant::TtlOffByOne,
         Mutant::LazyExpireReturnsStale,
         Mutant::IncrLosesPipelinedUpdate,
@@ -84,6 +87,8 @@ impl Mutant {
         Mutant::ZrankFromOne,
         Mutant::IncrDropsTtl,
         Mutant::ActiveExpireOnMonotonicClock,
+        Mutant::VolatileEvictsPersistent,
+        Mutant::EvictionSkippedOnEmptyPool,
     ];
 
     pub fn name(self) -> &'static str {
@@ -100,6 +105,7 @@ impl Mutant {
             Mutant::SpopPropagatedVerbatim => "spop-propagated-verbatim",
             Mutant::VolatileEvictsPersistent => "volatile-evicts-persistent",
             Mutant::LfuNeverDecays => "lfu-never-decays",
+            Mutant::EvictionSkippedOnEmptyPool => "eviction-skipped-on-empty-pool",
             Mutant::LrangeEndExclusive => "lrange-end-exclusive",
             Mutant::PopCountOneShort => "pop-count-one-short",
             Mutant::AppendRepliesOldLength => "append-replies-old-length",
@@ -118,14 +124,14 @@ impl Mutant {
     }
 
     /// Planted bugs the simulator's workload and model do not reach yet; they join
-    /// `ALL` once they do (the eviction ones with the memory-squeeze scenario; core
-    /// tests in `keyspace::evict` catch them meanwhile).
+    /// `ALL` once they do. LFU decay is caught outside the seed sweep, by the
+    /// simulator's `traffic_spike::lfu_decay_check` (OBJECT FREQ over idle time) and a
+    /// core test in `keyspace::evict`.
     /// `RdbCrcCheckSkipped` is caught by `persist::rdb`'s core tests until the
     /// simulator's bit-rot scenario reaches it; `RenameBeforeFsync` by
     /// `persist::save`'s tests until the simulator restarts from disk; the AOF's three
     /// by `node::aof_tests` until the simulator's disk scenarios reach them.
-    pub const PENDING: [Mutant; 7] = [
-        Mutant::VolatileEvictsPersistent,
+    pub const PENDING: [Mutant; 6] = [
         Mutant::LfuNeverDecays,
         Mutant::RdbCrcCheckSkipped,
         Mutant::RenameBeforeFsync,

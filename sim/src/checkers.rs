@@ -24,6 +24,9 @@ pub enum Checker {
     Resource,
     /// A shadow node fed only the propagation stream holds the node's dataset.
     Shadow,
+    /// Persistence (invariants 6–11): what a restart recovered, boot refusals, and no
+    /// write acknowledged while the disk is failing (see `crate::durability`).
+    Durability,
 }
 
 impl Checker {
@@ -34,17 +37,19 @@ impl Checker {
             Checker::Elle => "elle",
             Checker::Resource => "resource",
             Checker::Shadow => "shadow",
+            Checker::Durability => "durability",
         }
     }
 }
 
 impl Checker {
-    pub const ALL: [Checker; 5] = [
+    pub const ALL: [Checker; 6] = [
         Checker::Model,
         Checker::Linearizability,
         Checker::Elle,
         Checker::Resource,
         Checker::Shadow,
+        Checker::Durability,
     ];
 
     pub fn from_name(name: &str) -> Option<Checker> {
@@ -81,6 +86,7 @@ pub struct Checks {
     pub elle: bool,
     pub resource: bool,
     pub shadow: bool,
+    pub durability: bool,
 }
 
 impl Default for Checks {
@@ -91,6 +97,7 @@ impl Default for Checks {
             elle: true,
             resource: true,
             shadow: true,
+            durability: true,
         }
     }
 }
@@ -104,6 +111,7 @@ impl Checks {
             elle: false,
             resource: false,
             shadow: false,
+            durability: false,
         }
     }
 
@@ -114,6 +122,7 @@ impl Checks {
             Checker::Elle => self.elle = true,
             Checker::Resource => self.resource = true,
             Checker::Shadow => self.shadow = true,
+            Checker::Durability => self.durability = true,
         }
         self
     }
@@ -125,6 +134,7 @@ impl Checks {
             Checker::Elle => self.elle,
             Checker::Resource => self.resource,
             Checker::Shadow => self.shadow,
+            Checker::Durability => self.durability,
         }
     }
 
@@ -139,7 +149,7 @@ impl Checks {
             .try_fold(Checks::none(), |checks, name| {
                 Checker::from_name(name)
                     .map(|c| checks.with(c))
-                    .ok_or_else(|| format!("unknown checker '{name}' (model, linearizability, elle, resource, shadow)"))
+                    .ok_or_else(|| format!("unknown checker '{name}' (model, linearizability, elle, resource, shadow, durability)"))
             })
     }
 }
@@ -184,6 +194,17 @@ impl Shadow {
         }
     }
 
+    /// A shadow that starts from `node` (a replay of what a restart recovered, already
+    /// holding connection `CONN`).
+    pub(crate) fn from_node(node: Node) -> Shadow {
+        Shadow {
+            node,
+            stream: StreamEncoder::default(),
+            behind: false,
+            compared_at_ms: 0,
+        }
+    }
+
     pub(crate) fn apply(&mut self, now: Now, records: Vec<keel_core::propagate::Propagated>) {
         let mut stream = Vec::new();
         for record in &records {
@@ -209,6 +230,19 @@ impl Shadow {
             }
         }
     }
+}
+
+/// A string key a restart recovered: the first write of its (host, epoch) history.
+#[derive(Debug, Clone)]
+pub(crate) struct Recovered {
+    pub(crate) host: usize,
+    pub(crate) epoch: u32,
+    pub(crate) key: Vec<u8>,
+    pub(crate) value: Vec<u8>,
+    pub(crate) expire_at_ms: Option<u64>,
+    /// The node's wall clock and the history's step when it was recovered.
+    pub(crate) wall_ms: u64,
+    pub(crate) step: u64,
 }
 
 /// What the linearizability checker found over every (epoch, key) history of a run.
@@ -270,9 +304,39 @@ pub(crate) fn check_linearizability(
     history: &[Op],
     clocks: &[WallClock],
     end_ms: u64,
+    recovered: &[Recovered],
 ) -> LinReport {
     let mut parts: std::collections::BTreeMap<(usize, u32, Vec<u8>), Vec<LinOp>> =
         Default::default();
+    // A restart's recovered value is a write that took effect before anything of its
+    // epoch (ids past the history's).
+    for (n, r) in recovered.iter().enumerate() {
+        if !is_string_key(&r.key) {
+            continue;
+        }
+        let px_ms = match r.expire_at_ms {
+            Some(at) if at <= r.wall_ms => continue,
+            Some(at) => Some(at - r.wall_ms),
+            None => None,
+        };
+        parts
+            .entry((r.host, r.epoch, r.key.clone()))
+            .or_default()
+            .push(LinOp {
+                id: history.len() + n,
+                call: r.step,
+                ret: Some(r.step),
+                wall_lo_ms: r.wall_ms,
+                wall_hi_ms: r.wall_ms,
+                after: None,
+                hint: 0,
+                cmd: linearizability::Cmd::Set {
+                    value: r.value.clone(),
+                    px_ms,
+                },
+                out: linearizability::Output::Ok,
+            });
+    }
     // The last checked op per (connection, key): a connection's requests run in order.
     let mut last_on_conn: std::collections::BTreeMap<(ConnId, Vec<u8>), usize> = Default::default();
     for (id, op) in history.iter().enumerate() {
@@ -793,7 +857,7 @@ pub(crate) fn check_watch(history: &[Op]) -> Option<(&'static str, String)> {
     None
 }
 
-fn show_request(request: &[Vec<u8>]) -> String {
+pub(crate) fn show_request(request: &[Vec<u8>]) -> String {
     request
         .iter()
         .map(|a| String::from_utf8_lossy(a).into_owned())

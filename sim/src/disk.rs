@@ -58,12 +58,73 @@ impl Inode {
     }
 }
 
+/// The directory a name lives in (`.` for the node's `dir` itself).
+fn dir_of(name: &str) -> &str {
+    name.rsplit_once('/').map_or(DIR, |(dir, _)| dir)
+}
+
+/// A change to the directory not yet made durable by a directory fsync.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum DirChange {
+    Link { name: String, inode: u64 },
+    Unlink { name: String },
+}
+
 /// An operation waiting for its completion.
 #[derive(Debug)]
 struct Queued {
     ready_ms: u64,
     io: IoId,
     op: DiskOp,
+    /// Decided at submission: this fsync fails with EIO.
+    eio: bool,
+}
+
+/// Faults in force on one disk; the world turns them on and off (overlapping faults
+/// of a kind: the harshest one wins).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DiskFaults {
+    /// A file's fsync fails with EIO with this probability (per mille); what was
+    /// unsynced stays unsynced (a later fsync may still make it durable).
+    pub fsync_eio_permille: u32,
+    /// A write that would take the disk's bytes past this fails with ENOSPC, whole.
+    pub capacity_bytes: Option<u64>,
+    /// Every operation takes up to this much longer (a slow disk's latency spikes).
+    pub extra_latency_ms: u64,
+}
+
+/// What the disk injected, for the report.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Injected {
+    pub fsync_eio: u64,
+    pub enospc: u64,
+    pub bit_rot: u64,
+}
+
+/// One completion: the operation's id, what it was about, and its result.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Completion {
+    pub io: IoId,
+    /// The operation's name (`Append`, `Fsync` ...).
+    pub kind: &'static str,
+    pub path: String,
+    /// A rename's target.
+    pub to: Option<String>,
+    pub result: DiskResult,
+}
+
+fn op_kind(op: &DiskOp) -> &'static str {
+    match op {
+        DiskOp::Open { .. } => "Open",
+        DiskOp::Append { .. } => "Append",
+        DiskOp::WriteAt { .. } => "WriteAt",
+        DiskOp::Fsync { .. } => "Fsync",
+        DiskOp::Rename { .. } => "Rename",
+        DiskOp::Truncate { .. } => "Truncate",
+        DiskOp::Remove { .. } => "Remove",
+        DiskOp::Read { .. } => "Read",
+        DiskOp::Close { .. } => "Close",
+    }
 }
 
 /// Seeded latency of one disk operation.
@@ -79,14 +140,23 @@ pub struct Disk {
     next_inode: u64,
     /// The directory as processes see it.
     names: BTreeMap<String, u64>,
-    /// The directory as of the last directory fsync: what a crash leaves.
+    /// The directory as of the last directory fsync: what a crash keeps for certain.
     durable_names: BTreeMap<String, u64>,
+    /// The directory's changes since then, oldest first: a crash keeps a seeded
+    /// prefix of them (a journal may commit a rename before anyone asked).
+    dir_log: Vec<DirChange>,
     /// Files the node opened (the contract keys open files by path).
     open: BTreeSet<String>,
     queue: VecDeque<Queued>,
     /// Completions never overtake one another, so the node sees its ops in order.
     last_ready_ms: u64,
     pub latency: DiskLatency,
+    pub faults: DiskFaults,
+    pub injected: Injected,
+    /// Inodes the world flipped a byte in (bit rot at rest).
+    rotten: BTreeSet<u64>,
+    /// Paths the node read while their inode was rotten (since the last `take_rotten_reads`).
+    rotten_reads: BTreeSet<String>,
 }
 
 impl Disk {
@@ -96,20 +166,36 @@ impl Disk {
             next_inode: 1,
             names: BTreeMap::new(),
             durable_names: BTreeMap::new(),
+            dir_log: Vec::new(),
             open: BTreeSet::new(),
             queue: VecDeque::new(),
             last_ready_ms: 0,
             latency,
+            faults: DiskFaults::default(),
+            injected: Injected::default(),
+            rotten: BTreeSet::new(),
+            rotten_reads: BTreeSet::new(),
         }
     }
 
     /// Queues an operation; it takes effect, and its one completion is handed back,
     /// at the returned time (the world schedules an event for it).
     pub fn submit(&mut self, rng: &mut ChaCha8Rng, now_ms: u64, io: IoId, op: DiskOp) -> u64 {
-        let latency_ms = self.latency.min_ms + rng.gen_range(0..=self.latency.jitter_ms);
+        let mut latency_ms = self.latency.min_ms + rng.gen_range(0..=self.latency.jitter_ms);
+        if self.faults.extra_latency_ms > 0 {
+            latency_ms += rng.gen_range(0..=self.faults.extra_latency_ms);
+        }
         let ready_ms = (now_ms + latency_ms).max(self.last_ready_ms);
         self.last_ready_ms = ready_ms;
-        self.queue.push_back(Queued { ready_ms, io, op });
+        let eio = matches!(&op, DiskOp::Fsync { path } if path != DIR)
+            && self.faults.fsync_eio_permille > 0
+            && rng.gen_range(0..1000) < self.faults.fsync_eio_permille;
+        self.queue.push_back(Queued {
+            ready_ms,
+            io,
+            op,
+            eio,
+        });
         ready_ms
     }
 
@@ -119,15 +205,115 @@ impl Disk {
     }
 
     /// Runs every operation due by `now_ms`, in submission order; their completions.
-    pub fn complete_ready(&mut self, now_ms: u64) -> Vec<(IoId, DiskResult)> {
+    pub fn complete_ready(&mut self, now_ms: u64) -> Vec<Completion> {
         let mut done = Vec::new();
         while self.queue.front().is_some_and(|q| q.ready_ms <= now_ms) {
             let Some(q) = self.queue.pop_front() else {
                 break;
             };
-            done.push((q.io, self.execute(q.op)));
+            let (kind, path) = (op_kind(&q.op), q.op.path().to_string());
+            let to = match &q.op {
+                DiskOp::Rename { to, .. } => Some(to.clone()),
+                _ => None,
+            };
+            let result = if q.eio {
+                self.injected.fsync_eio += 1;
+                DiskResult::Failed(DiskError::Io)
+            } else {
+                self.execute(q.op)
+            };
+            done.push(Completion {
+                io: q.io,
+                kind,
+                path,
+                to,
+                result,
+            });
         }
         done
+    }
+
+    /// Bytes the disk holds (every file a name reaches, at its larger of written and
+    /// synced sizes).
+    pub fn used_bytes(&self) -> u64 {
+        self.inodes
+            .values()
+            .map(|f| f.written.len().max(f.synced.len()) as u64)
+            .sum()
+    }
+
+    /// Whether growing `path` to `end` bytes fits the capacity in force.
+    fn fits(&self, path: &str, end: u64) -> bool {
+        let Some(capacity) = self.faults.capacity_bytes else {
+            return true;
+        };
+        let now = self
+            .names
+            .get(path)
+            .and_then(|i| self.inodes.get(i))
+            .map_or(0, |f| f.written.len() as u64);
+        self.used_bytes() + end.saturating_sub(now) <= capacity
+    }
+
+    /// Bit rot: flips one byte of a file at rest (its synced bytes, and what readers
+    /// see) among the durable names `pick` accepts. Returns the file and the offset.
+    pub fn rot(
+        &mut self,
+        rng: &mut ChaCha8Rng,
+        pick: impl Fn(&str) -> bool,
+    ) -> Option<(String, u64)> {
+        let candidates: Vec<(String, u64)> =
+            self.durable_names
+                .iter()
+                .filter(|(name, inode)| {
+                    pick(name)
+                        && self.names.get(*name) == Some(inode)
+                        && self.inodes.get(inode).is_some_and(|f| {
+                            !f.synced.is_empty() && f.written.len() >= f.synced.len()
+                        })
+                })
+                .map(|(name, &inode)| (name.clone(), inode))
+                .collect();
+        if candidates.is_empty() {
+            return None;
+        }
+        let (name, inode) = candidates[rng.gen_range(0..candidates.len())].clone();
+        let file = self.inodes.get_mut(&inode)?;
+        let offset = rng.gen_range(0..file.synced.len());
+        let mask: u8 = rng.gen_range(1..=255);
+        for data in [&mut file.synced, &mut file.written] {
+            if let Some(b) = data.get_mut(offset) {
+                *b ^= mask;
+            }
+        }
+        // A later change replays onto the synced bytes at a crash: keep the flip there.
+        for change in &mut file.unsynced {
+            if let Change::Write { offset: at, bytes } = change {
+                if let Some(b) = (offset as usize)
+                    .checked_sub(*at as usize)
+                    .and_then(|i| bytes.get_mut(i))
+                {
+                    *b ^= mask;
+                }
+            }
+        }
+        self.rotten.insert(inode);
+        self.injected.bit_rot += 1;
+        Some((name, offset as u64))
+    }
+
+    /// Files with a flipped byte the node read since the last call.
+    pub fn take_rotten_reads(&mut self) -> Vec<String> {
+        std::mem::take(&mut self.rotten_reads).into_iter().collect()
+    }
+
+    /// Names whose file has a flipped byte.
+    pub fn rotten_files(&self) -> Vec<String> {
+        self.names
+            .iter()
+            .filter(|(_, i)| self.rotten.contains(i))
+            .map(|(n, _)| n.clone())
+            .collect()
     }
 
     /// Runs one operation now, with POSIX semantics (rename replaces its target
@@ -153,6 +339,10 @@ impl Disk {
                         self.next_inode += 1;
                         self.inodes.insert(inode, Inode::default());
                         self.names.insert(path.clone(), inode);
+                        self.dir_log.push(DirChange::Link {
+                            name: path.clone(),
+                            inode,
+                        });
                         inode
                     }
                     None => return failed(DiskError::NotFound),
@@ -161,33 +351,47 @@ impl Disk {
                     if let Some(file) = self.inodes.get_mut(&inode) {
                         file.change(Change::Truncate { len: 0 });
                     }
+                    self.rotten.remove(&inode);
                 }
                 self.open.insert(path);
                 done()
             }
-            DiskOp::Append { path, bytes } => match self.open_inode(&path) {
-                Ok(file) => {
-                    let offset = file.written.len() as u64;
-                    file.change(Change::Write { offset, bytes });
-                    done()
+            DiskOp::Append { path, bytes } => {
+                let end = self.contents(&path).map_or(0, <[u8]>::len) + bytes.len();
+                if !self.fits(&path, end as u64) {
+                    self.injected.enospc += 1;
+                    return failed(DiskError::NoSpace);
                 }
-                Err(e) => failed(e),
-            },
+                match self.open_inode(&path) {
+                    Ok(file) => {
+                        let offset = file.written.len() as u64;
+                        file.change(Change::Write { offset, bytes });
+                        done()
+                    }
+                    Err(e) => failed(e),
+                }
+            }
             DiskOp::WriteAt {
                 path,
                 offset,
                 bytes,
-            } => match self.open_inode(&path) {
-                Ok(file) => {
-                    file.change(Change::Write { offset, bytes });
-                    done()
+            } => {
+                let end = offset.saturating_add(bytes.len() as u64);
+                if !self.fits(&path, end) {
+                    self.injected.enospc += 1;
+                    return failed(DiskError::NoSpace);
                 }
-                Err(e) => failed(e),
-            },
+                match self.open_inode(&path) {
+                    Ok(file) => {
+                        file.change(Change::Write { offset, bytes });
+                        done()
+                    }
+                    Err(e) => failed(e),
+                }
+            }
             DiskOp::Fsync { path } => {
-                if path == DIR {
-                    self.durable_names = self.names.clone();
-                    self.collect();
+                if self.is_dir(&path) {
+                    self.sync_dir(&path);
                     return done();
                 }
                 match self.inode(&path) {
@@ -204,6 +408,11 @@ impl Disk {
                     return failed(DiskError::NotFound);
                 };
                 self.names.insert(to.clone(), inode);
+                self.dir_log.push(DirChange::Unlink { name: from.clone() });
+                self.dir_log.push(DirChange::Link {
+                    name: to.clone(),
+                    inode,
+                });
                 // Open files are keyed by path: the open one follows its inode.
                 self.open.remove(&to);
                 if self.open.remove(&from) {
@@ -223,6 +432,7 @@ impl Disk {
                 if self.names.remove(&path).is_none() {
                     return failed(DiskError::NotFound);
                 }
+                self.dir_log.push(DirChange::Unlink { name: path.clone() });
                 self.open.remove(&path);
                 self.collect();
                 done()
@@ -230,6 +440,13 @@ impl Disk {
             DiskOp::Read { path, offset, len } => {
                 if len > MAX_READ_BYTES {
                     return failed(DiskError::Io);
+                }
+                if self
+                    .names
+                    .get(&path)
+                    .is_some_and(|i| self.rotten.contains(i))
+                {
+                    self.rotten_reads.insert(path.clone());
                 }
                 let Some(file) = self.inode(&path) else {
                     return failed(DiskError::NotFound);
@@ -248,6 +465,39 @@ impl Disk {
                 }
             }
         }
+    }
+
+    /// `.` (the node's `dir`), or a subdirectory some name lives in (`appendonlydir`).
+    fn is_dir(&self, path: &str) -> bool {
+        if path == DIR {
+            return true;
+        }
+        if self.names.contains_key(path) {
+            return false;
+        }
+        let inside = |name: &str| dir_of(name) == path;
+        self.names.keys().any(|n| inside(n))
+            || self.durable_names.keys().any(|n| inside(n))
+            || self.dir_log.iter().any(|c| match c {
+                DirChange::Link { name, .. } | DirChange::Unlink { name } => inside(name),
+            })
+    }
+
+    /// A directory fsync: the changes to names in `dir` become durable, in order.
+    fn sync_dir(&mut self, dir: &str) {
+        let log = std::mem::take(&mut self.dir_log);
+        for change in log {
+            match &change {
+                DirChange::Link { name, inode } if dir_of(name) == dir => {
+                    self.durable_names.insert(name.clone(), *inode);
+                }
+                DirChange::Unlink { name } if dir_of(name) == dir => {
+                    self.durable_names.remove(name);
+                }
+                _ => self.dir_log.push(change),
+            }
+        }
+        self.collect();
     }
 
     fn inode(&mut self, path: &str) -> Option<&mut Inode> {
@@ -269,18 +519,47 @@ impl Disk {
 
     /// Forgets inodes no name (current or durable) reaches any more.
     fn collect(&mut self) {
-        let (names, durable) = (&self.names, &self.durable_names);
-        self.inodes
-            .retain(|i, _| names.values().any(|n| n == i) || durable.values().any(|n| n == i));
+        let (names, durable, log) = (&self.names, &self.durable_names, &self.dir_log);
+        let logged = |i: &u64| {
+            log.iter()
+                .any(|c| matches!(c, DirChange::Link { inode, .. } if inode == i))
+        };
+        self.inodes.retain(|i, _| {
+            names.values().any(|n| n == i) || durable.values().any(|n| n == i) || logged(i)
+        });
+        let inodes = &self.inodes;
+        self.rotten.retain(|i| inodes.contains_key(i));
     }
 
     /// Power loss: queued operations never happen, nothing stays open, the directory
-    /// is what its last fsync made durable, and each surviving file holds its synced
-    /// bytes plus a seeded prefix of its unsynced changes (the last one possibly torn).
+    /// is what its last fsync made durable plus a seeded prefix of the changes since
+    /// (renames are atomic: both halves or neither), and each surviving file holds its
+    /// synced bytes plus a seeded prefix of its unsynced changes (the last one
+    /// possibly torn).
     pub fn crash(&mut self, rng: &mut ChaCha8Rng) {
         self.queue.clear();
         self.open.clear();
-        self.names = self.durable_names.clone();
+        let mut names = self.durable_names.clone();
+        let log = std::mem::take(&mut self.dir_log);
+        let mut kept = rng.gen_range(0..=log.len());
+        // A rename logs Unlink then Link: never keep half of one.
+        if let (Some(DirChange::Unlink { .. }), Some(DirChange::Link { .. })) =
+            (kept.checked_sub(1).and_then(|i| log.get(i)), log.get(kept))
+        {
+            kept -= 1;
+        }
+        for change in log.iter().take(kept) {
+            match change {
+                DirChange::Link { name, inode } => {
+                    names.insert(name.clone(), *inode);
+                }
+                DirChange::Unlink { name } => {
+                    names.remove(name);
+                }
+            }
+        }
+        self.names = names.clone();
+        self.durable_names = names;
         self.collect();
         for file in self.inodes.values_mut() {
             let mut data = std::mem::take(&mut file.synced);
@@ -300,6 +579,25 @@ impl Disk {
             file.written = data.clone();
             file.synced = data;
         }
+    }
+
+    /// The process died (the OS did not): queued operations are dropped, nothing stays
+    /// open, and every byte and name written stays.
+    pub fn process_exit(&mut self) {
+        self.queue.clear();
+        self.open.clear();
+    }
+
+    /// Every file gone (an operator moved them aside); faults in force stay.
+    pub fn wipe(&mut self) {
+        self.queue.clear();
+        self.open.clear();
+        self.names.clear();
+        self.durable_names.clear();
+        self.dir_log.clear();
+        self.inodes.clear();
+        self.rotten.clear();
+        self.rotten_reads.clear();
     }
 
     /// A file's bytes as a reader sees them now.
@@ -365,7 +663,7 @@ mod tests {
         assert_eq!(d.in_flight(), 20);
         let mut ids = Vec::new();
         for t in 0..=last {
-            ids.extend(d.complete_ready(t).into_iter().map(|(io, _)| io.0));
+            ids.extend(d.complete_ready(t).into_iter().map(|c| c.io.0));
         }
         assert_eq!(ids, (0..20).collect::<Vec<_>>());
         assert_eq!(d.in_flight(), 0);
@@ -497,19 +795,46 @@ mod tests {
 
     #[test]
     fn directory_changes_are_durable_only_after_a_directory_fsync() {
+        // Before the directory fsync a crash keeps a seeded prefix of the changes:
+        // across seeds both outcomes happen, and a rename is never half done.
+        let mut outcomes = BTreeSet::new();
+        for seed in 0..64 {
+            let mut rng = ChaCha8Rng::seed_from_u64(seed);
+            let mut d = disk();
+            ok(&mut d, open("data"));
+            ok(&mut d, append("data", b"v1"));
+            ok(&mut d, fsync("data"));
+            ok(&mut d, fsync(DIR));
+            ok(&mut d, open("tmp"));
+            ok(&mut d, append("tmp", b"v2"));
+            ok(&mut d, fsync("tmp"));
+            ok(
+                &mut d,
+                DiskOp::Rename {
+                    from: "tmp".into(),
+                    to: "data".into(),
+                },
+            );
+            d.crash(&mut rng);
+            let state = (
+                d.contents("data").map(<[u8]>::to_vec),
+                d.contents("tmp").map(<[u8]>::to_vec),
+            );
+            assert!(
+                [
+                    (Some(b"v1".to_vec()), None),
+                    (Some(b"v1".to_vec()), Some(b"v2".to_vec())),
+                    (Some(b"v2".to_vec()), None),
+                ]
+                .contains(&state),
+                "seed {seed}: {state:?}"
+            );
+            outcomes.insert(state);
+        }
+        assert_eq!(outcomes.len(), 3, "{outcomes:?}");
+        // After the directory fsync the rename is certain; removal undone or not.
         let mut rng = ChaCha8Rng::seed_from_u64(3);
         let mut d = disk();
-        // A created and fsynced file whose name was never made durable is gone.
-        ok(&mut d, open("new"));
-        ok(&mut d, append("new", b"x"));
-        ok(&mut d, fsync("new"));
-        d.crash(&mut rng);
-        assert_eq!(d.contents("new"), None);
-        // A rename over a durable file: the old contents until the directory fsync.
-        ok(&mut d, open("data"));
-        ok(&mut d, append("data", b"v1"));
-        ok(&mut d, fsync("data"));
-        ok(&mut d, fsync(DIR));
         ok(&mut d, open("tmp"));
         ok(&mut d, append("tmp", b"v2"));
         ok(&mut d, fsync("tmp"));
@@ -520,31 +845,26 @@ mod tests {
                 to: "data".into(),
             },
         );
+        ok(&mut d, fsync(DIR));
         d.crash(&mut rng);
-        assert_eq!(d.contents("data"), Some(&b"v1"[..]));
+        assert_eq!(d.contents("data"), Some(&b"v2"[..]));
         assert_eq!(d.contents("tmp"), None);
-        ok(&mut d, open("tmp"));
-        ok(&mut d, append("tmp", b"v2"));
-        ok(&mut d, fsync("tmp"));
-        ok(
-            &mut d,
-            DiskOp::Rename {
-                from: "tmp".into(),
-                to: "data".into(),
-            },
-        );
-        ok(&mut d, fsync(DIR));
-        d.crash(&mut rng);
-        assert_eq!(d.contents("data"), Some(&b"v2"[..]));
-        // A removal is undone by a crash before the directory fsync.
-        ok(
-            &mut d,
-            DiskOp::Remove {
-                path: "data".into(),
-            },
-        );
-        d.crash(&mut rng);
-        assert_eq!(d.contents("data"), Some(&b"v2"[..]));
+        let removed: BTreeSet<bool> = (0..16)
+            .map(|seed| {
+                let mut d2 = disk();
+                ok(&mut d2, open("data"));
+                ok(&mut d2, fsync(DIR));
+                ok(
+                    &mut d2,
+                    DiskOp::Remove {
+                        path: "data".into(),
+                    },
+                );
+                d2.crash(&mut ChaCha8Rng::seed_from_u64(seed));
+                d2.contents("data").is_some()
+            })
+            .collect();
+        assert_eq!(removed.len(), 2);
         // Queued operations never happen.
         d.submit(
             &mut rng,
@@ -557,5 +877,184 @@ mod tests {
         d.crash(&mut rng);
         assert_eq!(d.in_flight(), 0);
         assert_eq!(d.contents("data"), Some(&b"v2"[..]));
+    }
+
+    #[test]
+    fn a_failed_fsync_leaves_the_unsynced_part_unsynced() {
+        let mut rng = ChaCha8Rng::seed_from_u64(5);
+        let mut d = disk();
+        ok(&mut d, open("aof"));
+        ok(&mut d, fsync(DIR));
+        ok(&mut d, append("aof", b"acked;"));
+        ok(&mut d, fsync("aof"));
+        ok(&mut d, append("aof", b"lost?"));
+        d.faults.fsync_eio_permille = 1000;
+        d.submit(&mut rng, 0, IoId(1), fsync("aof"));
+        d.submit(&mut rng, 0, IoId(2), fsync(DIR));
+        let done = d.complete_ready(100);
+        assert_eq!(done[0].result, DiskResult::Failed(DiskError::Io));
+        assert_eq!((done[0].kind, done[0].path.as_str()), ("Fsync", "aof"));
+        assert_eq!(
+            done[1].result,
+            DiskResult::Done { read: vec![] },
+            "the directory's fsync is not failed"
+        );
+        assert_eq!(d.injected.fsync_eio, 1);
+        // Readers still see the write; a crash may drop it.
+        assert_eq!(d.contents("aof"), Some(&b"acked;lost?"[..]));
+        let kept: BTreeSet<usize> = (0..32)
+            .map(|seed| {
+                let mut d2 = disk();
+                ok(&mut d2, open("aof"));
+                ok(&mut d2, fsync(DIR));
+                ok(&mut d2, append("aof", b"acked;"));
+                ok(&mut d2, fsync("aof"));
+                ok(&mut d2, append("aof", b"lost?"));
+                d2.faults.fsync_eio_permille = 1000;
+                d2.submit(&mut rng, 0, IoId(1), fsync("aof"));
+                d2.complete_ready(100);
+                d2.crash(&mut ChaCha8Rng::seed_from_u64(seed));
+                d2.contents("aof").map_or(0, <[u8]>::len)
+            })
+            .collect();
+        assert!(
+            kept.contains(&6) && kept.iter().all(|&n| n >= 6),
+            "{kept:?}"
+        );
+        // Once the fault ends, a retried fsync makes it durable.
+        d.faults.fsync_eio_permille = 0;
+        d.submit(&mut rng, 100, IoId(3), fsync("aof"));
+        d.complete_ready(200);
+        d.crash(&mut rng);
+        assert_eq!(d.contents("aof"), Some(&b"acked;lost?"[..]));
+    }
+
+    #[test]
+    fn a_full_disk_refuses_writes_whole() {
+        let mut d = disk();
+        ok(&mut d, open("a"));
+        ok(&mut d, append("a", b"12345"));
+        d.faults.capacity_bytes = Some(8);
+        ok(&mut d, append("a", b"678"));
+        assert_eq!(
+            d.execute(append("a", b"9")),
+            DiskResult::Failed(DiskError::NoSpace)
+        );
+        let at = DiskOp::WriteAt {
+            path: "a".into(),
+            offset: 20,
+            bytes: b"x".to_vec(),
+        };
+        assert_eq!(d.execute(at), DiskResult::Failed(DiskError::NoSpace));
+        // Overwriting in place takes no room.
+        let over = DiskOp::WriteAt {
+            path: "a".into(),
+            offset: 0,
+            bytes: b"abc".to_vec(),
+        };
+        ok(&mut d, over);
+        assert_eq!(d.contents("a"), Some(&b"abc45678"[..]));
+        assert_eq!((d.used_bytes(), d.injected.enospc), (8, 2));
+        // Freeing room lets writes through again.
+        ok(
+            &mut d,
+            DiskOp::Truncate {
+                path: "a".into(),
+                len: 0,
+            },
+        );
+        ok(&mut d, fsync("a"));
+        ok(&mut d, append("a", b"9"));
+    }
+
+    #[test]
+    fn a_slow_disk_delays_completions_in_order() {
+        let mut rng = ChaCha8Rng::seed_from_u64(9);
+        let mut d = disk();
+        d.faults.extra_latency_ms = 500;
+        let times: Vec<u64> = (0..50)
+            .map(|i| d.submit(&mut rng, i, IoId(i), append("f", b"x")))
+            .collect();
+        assert!(times.windows(2).all(|w| w[0] <= w[1]));
+        assert!(*times.last().unwrap_or(&0) > 100, "{times:?}");
+    }
+
+    #[test]
+    fn bit_rot_flips_a_byte_at_rest_and_reads_of_it_are_noticed() {
+        let mut rng = ChaCha8Rng::seed_from_u64(11);
+        let mut d = disk();
+        assert_eq!(d.rot(&mut rng, |_| true), None, "nothing at rest yet");
+        ok(&mut d, open("dump.rdb"));
+        ok(&mut d, append("dump.rdb", b"REDIS0010 data"));
+        ok(&mut d, fsync("dump.rdb"));
+        assert_eq!(
+            d.rot(&mut rng, |_| true),
+            None,
+            "its name is not durable yet"
+        );
+        ok(&mut d, fsync(DIR));
+        assert_eq!(d.rot(&mut rng, |n| n.ends_with(".aof")), None);
+        let (name, offset) = d.rot(&mut rng, |n| n.ends_with(".rdb")).expect("rots");
+        assert_eq!(name, "dump.rdb");
+        let got = d.contents("dump.rdb").unwrap_or_default().to_vec();
+        let diff: Vec<usize> = (0..got.len())
+            .filter(|&i| got[i] != b"REDIS0010 data"[i])
+            .collect();
+        assert_eq!(diff, vec![offset as usize]);
+        assert_eq!(d.rotten_files(), vec!["dump.rdb".to_string()]);
+        // It survives a crash, and a read of it is noticed once.
+        d.crash(&mut rng);
+        assert_eq!(d.contents("dump.rdb"), Some(&got[..]));
+        let read = DiskOp::Read {
+            path: "dump.rdb".into(),
+            offset: 0,
+            len: 4,
+        };
+        ok(&mut d, read);
+        assert_eq!(d.take_rotten_reads(), vec!["dump.rdb".to_string()]);
+        assert!(d.take_rotten_reads().is_empty());
+        // A file rewritten from scratch is healthy again.
+        ok(
+            &mut d,
+            DiskOp::Open {
+                path: "dump.rdb".into(),
+                create: false,
+                truncate: true,
+            },
+        );
+        assert!(d.rotten_files().is_empty());
+    }
+
+    #[test]
+    fn each_directory_is_made_durable_by_its_own_fsync() {
+        let mut d = disk();
+        ok(&mut d, open("appendonlydir/a.manifest"));
+        ok(&mut d, open("temp-1.aof"));
+        ok(&mut d, fsync("appendonlydir"));
+        // The subdirectory's name is durable, the top directory's is not (yet).
+        let mut rng = ChaCha8Rng::seed_from_u64(0);
+        let mut kept = BTreeSet::new();
+        for seed in 0..16 {
+            let mut d2 = disk();
+            ok(&mut d2, open("appendonlydir/a.manifest"));
+            ok(&mut d2, open("temp-1.aof"));
+            ok(&mut d2, fsync("appendonlydir"));
+            d2.crash(&mut ChaCha8Rng::seed_from_u64(seed));
+            assert!(d2.contents("appendonlydir/a.manifest").is_some());
+            kept.insert(d2.contents("temp-1.aof").is_some());
+        }
+        assert_eq!(
+            kept.len(),
+            2,
+            "the unsynced top-level create may or may not survive"
+        );
+        ok(&mut d, fsync(DIR));
+        d.crash(&mut rng);
+        assert_eq!(d.files().count(), 2);
+        // A missing file's fsync is still NotFound.
+        assert_eq!(
+            d.execute(fsync("nope")),
+            DiskResult::Failed(DiskError::NotFound)
+        );
     }
 }

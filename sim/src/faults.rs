@@ -11,6 +11,9 @@ use crate::net::{Block, ConnId, Peer};
 use crate::scenario::reach;
 use crate::world::{log, Event, Squeeze, World};
 
+/// How long a node that exited stays down before it is started again.
+const EXIT_RESTART_MS: u64 = 100;
+
 fn clients() -> Peer {
     Peer::Clients
 }
@@ -74,6 +77,44 @@ pub enum Fault {
         host: usize,
         rate_permille: u64,
     },
+    /// Each fsync of a file fails with EIO with probability `permille` / 1000 while it
+    /// lasts; what was unsynced stays unsynced.
+    FsyncFails {
+        #[serde(default)]
+        host: usize,
+        permille: u32,
+    },
+    /// The disk fills: writes past its bytes at the start plus `headroom_bytes` fail
+    /// with ENOSPC while it lasts.
+    DiskFull {
+        #[serde(default)]
+        host: usize,
+        headroom_bytes: u64,
+    },
+    /// Latency spikes: every disk operation takes up to `extra_ms` longer.
+    SlowDisk {
+        #[serde(default)]
+        host: usize,
+        extra_ms: u64,
+    },
+    /// One byte of a file at rest flips (bit rot), in an RDB file (`.rdb`) when
+    /// `rdb_only`, else in any durable file.
+    BitRot {
+        #[serde(default)]
+        host: usize,
+        #[serde(default)]
+        rdb_only: bool,
+    },
+    /// An operator's `BGSAVE` (over a connection outside the history).
+    Bgsave {
+        #[serde(default)]
+        host: usize,
+    },
+    /// An operator's `BGREWRITEAOF` (over a connection outside the history).
+    RewriteAof {
+        #[serde(default)]
+        host: usize,
+    },
 }
 
 impl Fault {
@@ -90,6 +131,12 @@ impl Fault {
             Fault::Squeeze { .. } => "memory squeeze",
             Fault::OneWayPartition { .. } => "one-way partition",
             Fault::ClockDrift { .. } => "clock drift",
+            Fault::FsyncFails { .. } => "fsync EIO",
+            Fault::DiskFull { .. } => "disk full",
+            Fault::SlowDisk { .. } => "slow disk",
+            Fault::BitRot { .. } => "bit rot",
+            Fault::Bgsave { .. } => "BGSAVE",
+            Fault::RewriteAof { .. } => "BGREWRITEAOF",
         }
     }
 
@@ -107,7 +154,13 @@ impl Fault {
             | Fault::Crash { host }
             | Fault::ClockJump { host, .. }
             | Fault::Squeeze { host, .. }
-            | Fault::ClockDrift { host, .. } => vec![*host],
+            | Fault::ClockDrift { host, .. }
+            | Fault::FsyncFails { host, .. }
+            | Fault::DiskFull { host, .. }
+            | Fault::SlowDisk { host, .. }
+            | Fault::BitRot { host, .. }
+            | Fault::Bgsave { host }
+            | Fault::RewriteAof { host } => vec![*host],
             Fault::SlowLink { .. } | Fault::ResetConn { .. } => Vec::new(),
         }
     }
@@ -195,6 +248,29 @@ impl World<'_> {
                 clock.drift_rates.push(rate_permille);
                 clock.set_mono_rate(self.now_ms, rate_permille);
             }
+            Fault::FsyncFails { host, .. }
+            | Fault::DiskFull { host, .. }
+            | Fault::SlowDisk { host, .. } => {
+                let used = self.hosts[host].disk.used_bytes();
+                self.hosts[host]
+                    .disk_faults
+                    .push((index, f.fault.clone(), used));
+                self.hosts[host].refresh_disk_faults();
+            }
+            Fault::BitRot { host, rdb_only } => {
+                let rotted = self.hosts[host]
+                    .disk
+                    .rot(&mut self.rng, |name| !rdb_only || name.ends_with(".rdb"));
+                match rotted {
+                    Some((file, offset)) => {
+                        self.reached.insert(reach::BIT_ROT);
+                        log!(self, "host {host}: bit rot flips byte {offset} of {file}");
+                    }
+                    None => log!(self, "host {host}: bit rot found no file at rest"),
+                }
+            }
+            Fault::Bgsave { host } => self.operator(host, &["BGSAVE"]),
+            Fault::RewriteAof { host } => self.operator(host, &["BGREWRITEAOF"]),
         }
         if f.duration_ms > 0 {
             self.schedule(self.now_ms + f.duration_ms, Event::FaultEnd { index });
@@ -210,17 +286,91 @@ impl World<'_> {
         }
         log!(self, "host {h}: node crashes");
         self.compare_shadow(h);
+        self.note_crash(h);
         self.hosts[h].crash(&mut self.rng);
         let oracle = &mut self.oracles[h];
         oracle.shadow = None;
         oracle.squeeze = None;
         let seen = std::mem::take(&mut oracle.model.seen);
         oracle.model = Model::new(0);
+        oracle.model_off = false;
         oracle.stale_since.clear();
         self.reached.extend(seen);
         for conn in self.conns_of(h) {
             self.reset_conn(conn);
         }
+    }
+
+    /// Host `h`'s node refused to start from its disk: as an operator would, the
+    /// world moves the files aside (a fresh, empty disk) and starts it again.
+    pub(crate) fn restart_wiped(&mut self, h: usize) {
+        log!(
+            self,
+            "host {h}: files moved aside, node restarts on an empty disk"
+        );
+        self.crash(h);
+        self.hosts[h].crashes_active = self.hosts[h].crashes_active.saturating_sub(1);
+        self.hosts[h].disk.wipe();
+        self.durable[h].reset_known_empty();
+        self.boot(h);
+        let generation = self.hosts[h].generation;
+        self.schedule(
+            self.now_ms,
+            Event::Tick {
+                host: h,
+                generation,
+            },
+        );
+    }
+
+    /// Host `h`'s node exited on its own (not a power loss: the disk keeps
+    /// everything written); it restarts from its disk after `EXIT_RESTART_MS`.
+    pub(crate) fn exited(&mut self, h: usize, exit_code: i32) {
+        log!(self, "host {h}: node exits with code {exit_code}");
+        self.reached.insert(reach::NODE_EXITED);
+        self.compare_shadow(h);
+        self.note_crash(h);
+        let host = &mut self.hosts[h];
+        host.node = None;
+        host.epoch += 1;
+        host.generation += 1;
+        host.disk.process_exit();
+        let oracle = &mut self.oracles[h];
+        oracle.shadow = None;
+        oracle.squeeze = None;
+        let seen = std::mem::take(&mut oracle.model.seen);
+        oracle.model = Model::new(0);
+        oracle.model_off = false;
+        oracle.stale_since.clear();
+        self.reached.extend(seen);
+        for conn in self.conns_of(h) {
+            self.reset_conn(conn);
+        }
+        let epoch = self.hosts[h].epoch;
+        self.schedule(
+            self.now_ms + EXIT_RESTART_MS,
+            Event::Restart { host: h, epoch },
+        );
+    }
+
+    pub(crate) fn restart_after_exit(&mut self, h: usize, epoch: u32) {
+        let host = &self.hosts[h];
+        if host.epoch != epoch || host.node.is_some() || host.crashes_active > 0 {
+            return;
+        }
+        log!(
+            self,
+            "host {h}: node restarts after its exit (from its disk)"
+        );
+        self.boot(h);
+        let generation = self.hosts[h].generation;
+        self.schedule(
+            self.now_ms,
+            Event::Tick {
+                host: h,
+                generation,
+            },
+        );
     }
 
     fn squeeze_start(&mut self, h: usize, deep: bool) {
@@ -351,7 +501,18 @@ impl World<'_> {
                     .unwrap_or(clock.base_rate_permille);
                 clock.set_mono_rate(self.now_ms, rate);
             }
-            Fault::ResetConn { .. } | Fault::ResetAll { .. } | Fault::ClockJump { .. } => {}
+            Fault::FsyncFails { host, .. }
+            | Fault::DiskFull { host, .. }
+            | Fault::SlowDisk { host, .. } => {
+                self.hosts[host].disk_faults.retain(|(i, _, _)| *i != index);
+                self.hosts[host].refresh_disk_faults();
+            }
+            Fault::ResetConn { .. }
+            | Fault::ResetAll { .. }
+            | Fault::ClockJump { .. }
+            | Fault::BitRot { .. }
+            | Fault::Bgsave { .. }
+            | Fault::RewriteAof { .. } => {}
         }
     }
 }

@@ -8,7 +8,8 @@ use keel_core::{Node, NodeSeeds, Now};
 use rand_chacha::ChaCha8Rng;
 
 use crate::checkers::WallClock;
-use crate::disk::{Disk, DiskLatency};
+use crate::disk::{Disk, DiskFaults, DiskLatency};
+use crate::faults::Fault;
 
 /// What a host is doing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -128,6 +129,9 @@ pub struct Host {
     /// Bumped at every pause and crash: timers and completions of an older
     /// generation are stale.
     pub generation: u64,
+    /// Disk faults in force: (the plan's fault index, the fault, the disk's bytes
+    /// when it started).
+    pub disk_faults: Vec<(usize, Fault, u64)>,
 }
 
 impl Host {
@@ -144,7 +148,29 @@ impl Host {
             crashes_active: 0,
             fake_peer: None,
             generation: 0,
+            disk_faults: Vec::new(),
         }
+    }
+
+    /// Recomputes the disk's faults from those in force (the harshest of each kind).
+    pub fn refresh_disk_faults(&mut self) {
+        let mut faults = DiskFaults::default();
+        for (_, fault, used_at_start) in &self.disk_faults {
+            match *fault {
+                Fault::FsyncFails { permille, .. } => {
+                    faults.fsync_eio_permille = faults.fsync_eio_permille.max(permille.min(1000))
+                }
+                Fault::DiskFull { headroom_bytes, .. } => {
+                    let cap = used_at_start.saturating_add(headroom_bytes);
+                    faults.capacity_bytes = Some(faults.capacity_bytes.map_or(cap, |c| c.min(cap)));
+                }
+                Fault::SlowDisk { extra_ms, .. } => {
+                    faults.extra_latency_ms = faults.extra_latency_ms.max(extra_ms)
+                }
+                _ => {}
+            }
+        }
+        self.disk.faults = faults;
     }
 
     pub fn addr_of(id: usize) -> String {
@@ -176,18 +202,30 @@ impl Host {
         }
     }
 
-    /// Boots a node at `now` (a restart reads nothing from the disk yet: no
-    /// persistence exists; the disk survives for when it does).
-    pub fn boot(&mut self, now: Now, setup: &dyn Fn(&mut Node)) -> NodeSeeds {
+    /// Boots a node at `now` with the scenario's `config` directives; it loads
+    /// whatever its disk holds through its disk effects (the world executes them).
+    pub fn boot(
+        &mut self,
+        now: Now,
+        config: &[(String, String)],
+        setup: &dyn Fn(&mut Node),
+    ) -> Result<NodeSeeds, String> {
         let seeds = self.boot_seeds();
         // keel-server's built-in `save ""`: no save points unless a scenario sets them.
-        let mut config = Config::default();
-        let _ = config.apply_text("save \"\"");
-        let mut node = Node::new(config, seeds, now);
+        let mut settings = Config::default();
+        let _ = settings.apply_text("save \"\"");
+        for (name, value) in config {
+            settings.set(&[(name.as_bytes(), value.as_bytes())])?;
+        }
+        let mut node = Node::new(settings, seeds, now);
         setup(&mut node);
         node.enable_propagation();
+        // An empty disk has nothing to load (and no -LOADING window to answer in).
+        if self.disk.files().next().is_some() {
+            node.boot(now, keel_core::keyspace::HashSeeds(seeds.hash_seeds));
+        }
         self.node = Some(node);
-        seeds
+        Ok(seeds)
     }
 
     /// Power loss: the node is dropped, the disk keeps what a real one would.
@@ -197,6 +235,12 @@ impl Host {
         self.generation += 1;
         self.disk.crash(rng);
     }
+}
+
+/// The node is still loading its dataset from disk (the recovery is judged once it
+/// is not).
+pub fn loading(node: &Node) -> bool {
+    node.is_loading()
 }
 
 #[cfg(test)]
@@ -218,7 +262,7 @@ mod tests {
         let mut host = Host::new(0, seeds, HostClock::new(1_000, 0, 1000), latency);
         let mut rng = ChaCha8Rng::seed_from_u64(1);
         assert_eq!(host.health(), Health::Crashed);
-        let first = host.boot(host.clock.peek(0), &|_| {});
+        let first = host.boot(host.clock.peek(0), &[], &|_| {}).expect("boots");
         assert_eq!(host.health(), Health::Up);
         host.pauses_active = 1;
         assert_eq!(host.health(), Health::Paused);
@@ -241,7 +285,7 @@ mod tests {
         host.crash(&mut rng);
         assert_eq!(host.health(), Health::Crashed);
         assert_eq!((host.epoch, host.generation), (1, 1));
-        let second = host.boot(host.clock.peek(10), &|_| {});
+        let second = host.boot(host.clock.peek(10), &[], &|_| {}).expect("boots");
         assert_ne!(
             first.rng_seed, second.rng_seed,
             "a restart draws new node seeds"

@@ -14,16 +14,20 @@
 
 pub mod checkers;
 pub mod disk;
+pub mod durability;
 pub mod elle;
+pub mod eviction_checks;
 pub mod faults;
 pub mod host;
 pub mod linearizability;
 pub mod model;
 pub mod model_types;
 pub mod net;
+pub mod persistence;
 pub mod report;
 pub mod scenario;
 pub mod shrink;
+pub mod traffic_spike;
 pub mod workload;
 pub mod world;
 

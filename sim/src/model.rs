@@ -100,6 +100,17 @@ impl Model {
         }
     }
 
+    /// Starts the model from a recovered dataset: a string key (with its absolute
+    /// expire time, if any).
+    pub fn load_string(&mut self, key: Vec<u8>, value: Vec<u8>, expire_at_ms: Option<u64>) {
+        self.keys.insert(key, (value, expire_at_ms));
+    }
+
+    /// Starts the model from a recovered dataset: a collection key.
+    pub fn load_coll(&mut self, key: Vec<u8>, coll: Coll) {
+        self.colls.insert(key, coll);
+    }
+
     /// The node's reply to the next request judged, when that request's reply is
     /// the node's random pick (SPOP).
     pub fn observe(&mut self, reply: &[u8]) {

@@ -46,6 +46,16 @@ pub mod reach {
     pub const ELLE_RAN: &str = "an Elle check ran over committed transactions";
     pub const SHADOW_COMPARED: &str = "the shadow node's digest was compared after a write";
     pub const SPOP_POPPED: &str = crate::model::seen::SPOP_POPPED;
+    pub const BIT_ROT: &str = "bit rot flipped a byte of a file at rest";
+    pub const FSYNC_FAILED: &str = "an fsync failed with EIO";
+    pub const DISK_FULL: &str = "a write failed with ENOSPC";
+    pub const RECOVERED: &str = "a restart recovered a dataset the durability checker judged";
+    pub const RECOVERED_DATA: &str = "a restart recovered a non-empty dataset";
+    pub const REFUSED_ROTTEN: &str = "a node refused to start on a corrupted file";
+    pub const CRASH_IN_SAVE: &str = "a crash hit a snapshot in progress";
+    pub const CRASH_IN_REWRITE: &str = "a crash hit an AOF rewrite in progress";
+    pub const NODE_EXITED: &str = "a node exited on a persistence error and restarted";
+    pub const KEY_EVICTED: &str = crate::eviction_checks::KEY_EVICTED;
 }
 
 pub const SCENARIO_DEFS: &[ScenarioDef] = &[
@@ -84,7 +94,7 @@ pub const SCENARIO_DEFS: &[ScenarioDef] = &[
     },
     ScenarioDef {
         name: "memory-squeeze",
-        must_reach: &[reach::OOM_REPLY, reach::READ_WHILE_OVER],
+        must_reach: &[reach::OOM_REPLY, reach::READ_WHILE_OVER, reach::KEY_EVICTED],
     },
     ScenarioDef {
         name: "crash-restart",
@@ -100,6 +110,38 @@ pub const SCENARIO_DEFS: &[ScenarioDef] = &[
             reach::PAUSE_RESUMED,
             reach::CONN_RESET,
         ],
+    },
+    ScenarioDef {
+        name: "persist-crash",
+        must_reach: &[reach::CRASH_RESTART, reach::RECOVERED],
+    },
+    ScenarioDef {
+        name: "everysec-window",
+        must_reach: &[reach::CRASH_RESTART, reach::RECOVERED],
+    },
+    ScenarioDef {
+        name: "fsync-eio",
+        must_reach: &[reach::CRASH_RESTART, reach::RECOVERED, reach::FSYNC_FAILED],
+    },
+    ScenarioDef {
+        name: "aof-rewrite-crash",
+        must_reach: &[
+            reach::CRASH_RESTART,
+            reach::RECOVERED,
+            reach::CRASH_IN_REWRITE,
+        ],
+    },
+    ScenarioDef {
+        name: "manifest-swap-crash",
+        must_reach: &[reach::CRASH_RESTART, reach::RECOVERED],
+    },
+    ScenarioDef {
+        name: "bgsave-disk-full",
+        must_reach: &[reach::CRASH_RESTART, reach::RECOVERED, reach::DISK_FULL],
+    },
+    ScenarioDef {
+        name: "rdb-bit-rot",
+        must_reach: &[reach::CRASH_RESTART, reach::BIT_ROT, reach::REFUSED_ROTTEN],
     },
     ScenarioDef {
         name: "transactions",
@@ -126,7 +168,34 @@ pub const SCENARIOS: &[&str] = &[
     "crash-restart",
     "transactions",
     "hosts",
+    "persist-crash",
+    "everysec-window",
+    "fsync-eio",
+    "aof-rewrite-crash",
+    "manifest-swap-crash",
+    "bgsave-disk-full",
+    "rdb-bit-rot",
 ];
+
+/// The persistence scenarios (fewer seeds in the quick sweep: each judges restarts).
+pub const PERSIST_SCENARIOS: &[&str] = &[
+    "persist-crash",
+    "everysec-window",
+    "fsync-eio",
+    "aof-rewrite-crash",
+    "manifest-swap-crash",
+    "bgsave-disk-full",
+    "rdb-bit-rot",
+];
+
+/// Fresh seeds per scenario in `cargo test`'s quick sweep.
+pub fn quick_sweep_seeds(name: &str) -> u64 {
+    if PERSIST_SCENARIOS.contains(&name) {
+        20
+    } else {
+        100
+    }
+}
 
 pub fn scenario_def(name: &str) -> Option<&'static ScenarioDef> {
     SCENARIO_DEFS.iter().find(|d| d.name == name)
@@ -165,6 +234,13 @@ pub struct Scenario {
     #[serde(default)]
     pub clock: NodeClock,
     pub faults: Vec<PlannedFault>,
+    /// Config directives every boot of every node gets (persistence scenarios:
+    /// `appendonly`, `appendfsync`, `save` ...).
+    #[serde(default)]
+    pub persist: Vec<(String, String)>,
+    /// The node's `maxmemory-policy` (None: the default, noeviction).
+    #[serde(default)]
+    pub maxmemory_policy: Option<String>,
 }
 
 fn one_host() -> usize {
@@ -232,6 +308,8 @@ impl Scenario {
             },
             clock: NodeClock::default(),
             faults: Vec::new(),
+            persist: Vec::new(),
+            maxmemory_policy: None,
         };
         let faults = &mut s.faults;
         match name {
@@ -403,10 +481,170 @@ impl Scenario {
                     });
                 }
             }
+            name if PERSIST_SCENARIOS.contains(&name) => persist_plan(name, &mut s, rng),
             _ => {}
         }
         s.faults.sort_by_key(|f| f.at_ms);
         s
+    }
+}
+
+fn directive(name: &str, value: &str) -> (String, String) {
+    (name.to_string(), value.to_string())
+}
+
+fn at(at_ms: u64, duration_ms: u64, fault: Fault) -> PlannedFault {
+    PlannedFault {
+        at_ms,
+        duration_ms,
+        fault,
+    }
+}
+
+/// The persistence scenarios: the config every boot gets and the fault plan.
+fn persist_plan(name: &str, s: &mut Scenario, rng: &mut ChaCha8Rng) {
+    s.clients = rng.gen_range(1..=4);
+    s.ops_per_client = rng.gen_range(30..=120);
+    s.think_max_ms = 20;
+    let policy = ["always", "everysec", "no"][rng.gen_range(0..3)];
+    let preamble = if rng.gen_bool(0.5) { "yes" } else { "no" };
+    let aof = |policy: &str| {
+        vec![
+            directive("appendonly", "yes"),
+            directive("appendfsync", policy),
+            directive("aof-use-rdb-preamble", preamble),
+            directive("save", ""),
+        ]
+    };
+    let crash = |rng: &mut ChaCha8Rng, from: u64, to: u64| {
+        at(
+            rng.gen_range(from..to),
+            rng.gen_range(10..=200),
+            Fault::Crash { host: 0 },
+        )
+    };
+    let faults = &mut s.faults;
+    match name {
+        // Crash-restart under each policy, or snapshots only (save points, BGSAVE).
+        "persist-crash" => {
+            if rng.gen_bool(0.4) {
+                s.persist = vec![directive("appendonly", "no"), directive("save", "1 1")];
+                // A first snapshot, then a second one the crash may hit anywhere.
+                let t = rng.gen_range(50..400);
+                faults.push(at(t, 0, Fault::Bgsave { host: 0 }));
+                let t2 = t + rng.gen_range(100..400);
+                faults.push(at(t2, 0, Fault::Bgsave { host: 0 }));
+                faults.push(crash(rng, t2, t2 + 12));
+            } else {
+                s.persist = aof(policy);
+            }
+            for _ in 0..rng.gen_range(1..=2) {
+                faults.push(crash(rng, 100, 1_500));
+            }
+        }
+        // A long run under everysec and a crash late in it: what the loss window is.
+        "everysec-window" => {
+            s.persist = aof("everysec");
+            s.ops_per_client = rng.gen_range(150..=250);
+            s.think_max_ms = 40;
+            faults.push(crash(rng, 2_300, 3_500));
+            if rng.gen_bool(0.3) {
+                faults.push(at(
+                    rng.gen_range(200..2_000),
+                    rng.gen_range(100..500),
+                    Fault::SlowDisk {
+                        host: 0,
+                        extra_ms: rng.gen_range(5..50),
+                    },
+                ));
+            }
+        }
+        // fsync failing (mostly under always), then a crash.
+        "fsync-eio" => {
+            s.persist = aof(if rng.gen_bool(0.7) { "always" } else { policy });
+            let start = rng.gen_range(50..600);
+            let len = rng.gen_range(50..400);
+            faults.push(at(
+                start,
+                len,
+                Fault::FsyncFails {
+                    host: 0,
+                    permille: rng.gen_range(200..=1000),
+                },
+            ));
+            faults.push(crash(rng, start + len / 2, start + len + 400));
+        }
+        // BGREWRITEAOF, and a crash soon after it starts (inside the rewrite).
+        "aof-rewrite-crash" => {
+            s.persist = aof(policy);
+            let t = rng.gen_range(100..800);
+            faults.push(at(t, 0, Fault::RewriteAof { host: 0 }));
+            faults.push(crash(rng, t, t + 30));
+        }
+        // BGREWRITEAOF, and a crash around its end (the manifest swap), under a
+        // slow disk that stretches the swap.
+        "manifest-swap-crash" => {
+            s.persist = aof(policy);
+            let t = rng.gen_range(100..800);
+            faults.push(at(t, 0, Fault::RewriteAof { host: 0 }));
+            if rng.gen_bool(0.5) {
+                faults.push(at(
+                    t,
+                    300,
+                    Fault::SlowDisk {
+                        host: 0,
+                        extra_ms: rng.gen_range(2..20),
+                    },
+                ));
+            }
+            faults.push(crash(rng, t + 5, t + 200));
+        }
+        // The disk fills during a BGSAVE (save points on: writes must stop with
+        // -MISCONF until a save succeeds), then a crash.
+        "bgsave-disk-full" => {
+            s.persist = if rng.gen_bool(0.5) {
+                vec![directive("appendonly", "no"), directive("save", "1 1")]
+            } else {
+                let mut c = aof(policy);
+                c.retain(|(n, _)| n != "save");
+                c.push(directive("save", "1 1"));
+                c
+            };
+            let t: u64 = rng.gen_range(100..700);
+            faults.push(at(
+                t.saturating_sub(5),
+                rng.gen_range(100..600),
+                Fault::DiskFull {
+                    host: 0,
+                    headroom_bytes: rng.gen_range(0..256),
+                },
+            ));
+            faults.push(at(t, 0, Fault::Bgsave { host: 0 }));
+            faults.push(crash(rng, t + 700, t + 1_500));
+        }
+        // A snapshot at rest loses a byte: the restart must refuse it, naming it.
+        "rdb-bit-rot" => {
+            s.persist = vec![directive("appendonly", "no"), directive("save", "")];
+            if rng.gen_bool(0.3) {
+                s.persist = aof(policy);
+                s.persist.retain(|(n, _)| n != "aof-use-rdb-preamble");
+                s.persist.push(directive("aof-use-rdb-preamble", "yes"));
+                faults.push(at(rng.gen_range(50..300), 0, Fault::RewriteAof { host: 0 }));
+            } else {
+                faults.push(at(rng.gen_range(50..300), 0, Fault::Bgsave { host: 0 }));
+            }
+            let t = rng.gen_range(600..900);
+            faults.push(at(
+                t,
+                0,
+                Fault::BitRot {
+                    host: 0,
+                    rdb_only: true,
+                },
+            ));
+            faults.push(crash(rng, t + 10, t + 300));
+        }
+        _ => {}
     }
 }
 
@@ -444,7 +682,11 @@ impl Plan {
             .find(|s| *s == scenario)
             .unwrap_or("plain-load");
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
-        let scenario = Scenario::from_rng(name, &mut rng);
+        let mut scenario = Scenario::from_rng(name, &mut rng);
+        if name == "memory-squeeze" {
+            let policy = crate::eviction_checks::policy_for_seed(seed);
+            scenario.maxmemory_policy = Some(policy.to_string());
+        }
         let start_wall_ms: u64 = 1_700_000_000_000 + rng.gen_range(0..1_000_000);
         let runtime_seed = rng.gen();
         let mut ops = Vec::with_capacity(scenario.clients * scenario.ops_per_client);
@@ -551,6 +793,9 @@ impl Plan {
                 Fault::SlowLink { factor } => factor <= 1_000,
                 Fault::ClockJump { delta_ms, .. } => delta_ms.unsigned_abs() <= MAX_MS,
                 Fault::ClockDrift { rate_permille, .. } => rate_permille <= 1_000_000,
+                Fault::FsyncFails { permille, .. } => permille <= 1_000,
+                Fault::DiskFull { headroom_bytes, .. } => headroom_bytes <= 1 << 40,
+                Fault::SlowDisk { extra_ms, .. } => extra_ms <= MAX_MS,
                 _ => true,
             };
             check(ok, "fault parameter out of range")?;

@@ -357,6 +357,9 @@ impl Keyspace {
         let all = policy.is_allkeys();
         if policy.is_lru() || policy.is_lfu() || policy == MaxmemoryPolicy::VolatileTtl {
             loop {
+                if self.mutants.is(Mutant::EvictionSkippedOnEmptyPool) && self.pool.is_empty() {
+                    return None;
+                }
                 let mut sampled_any = false;
                 for db in 0..self.databases() {
                     let d = self.db(db);
@@ -725,6 +728,29 @@ mod tests {
             ks.mutants.active = Some(Mutant::VolatileEvictsPersistent);
             assert!(
                 !volatile_lru_evicts_only_volatile(&mut ks),
+                "the checker must catch the mutant"
+            );
+        }
+
+        /// Checker: an allkeys-lru keyspace over its limit evicts down to it.
+        fn lru_evicts_to_the_limit(ks: &mut Keyspace) -> bool {
+            for i in 0..100u64 {
+                ks.set(0, format!("k{i}").as_bytes(), v(), false, 0);
+            }
+            let mut p = params(MaxmemoryPolicy::AllkeysLru);
+            p.budget_keys = u64::MAX;
+            let size = |ks: &Keyspace| ks.total_keys() as u64;
+            ks.evict(&p, 50, size, lcg(5)) == EvictResult::Ok && ks.total_keys() == 50
+        }
+
+        #[test]
+        fn eviction_skipped_on_empty_pool_is_caught() {
+            let mut ks = Keyspace::new(1, HashSeeds([7; 4]));
+            assert!(lru_evicts_to_the_limit(&mut ks));
+            let mut ks = Keyspace::new(1, HashSeeds([7; 4]));
+            ks.mutants.active = Some(Mutant::EvictionSkippedOnEmptyPool);
+            assert!(
+                !lru_evicts_to_the_limit(&mut ks),
                 "the checker must catch the mutant"
             );
         }

@@ -96,7 +96,10 @@ impl RdbLoad {
     pub fn for_config(server: &Server, seeds: HashSeeds) -> RdbLoad {
         let s = server.config.settings();
         let path = String::from_utf8_lossy(&s.dbfilename).into_owned();
-        RdbLoad::new(path, LoadLimits::from_settings(s, seeds))
+        let mut load = RdbLoad::new(path, LoadLimits::from_settings(s, seeds));
+        // The node's planted bug reaches the reader (the simulator's mutants).
+        load.reader.set_mutants(server.mutants);
+        load
     }
 
     fn read_next(&mut self, server: &mut Server) {

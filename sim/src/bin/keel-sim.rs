@@ -27,6 +27,7 @@ const USAGE: &str = "usage:
   keel-sim shrink --scenario NAME --seed S [--mutant M] --out FILE [--max-runs N]
   keel-sim report --out DIR [--seeds N] [--start-seed S] [--scenario NAME|all] [--mutant M]
   keel-sim mutants [--seeds N]          (build with --features mutants)
+  keel-sim traffic-spike [--seed S]     (allkeys-lru cache takes a burst of new keys)
   --checkers: comma-separated from model, linearizability, elle, resource, shadow (default all)";
 
 fn parse_u64(text: &str) -> Option<u64> {
@@ -619,6 +620,11 @@ fn main() -> ExitCode {
         "shrink" => shrink_cmd(&args),
         "report" => report_cmd(&args),
         "mutants" => mutants(&args),
+        "traffic-spike" => {
+            let windows = keel_sim::traffic_spike::run(args.seed.unwrap_or(7), 3, 3, 4);
+            print!("{}", keel_sim::traffic_spike::report(&windows));
+            ExitCode::SUCCESS
+        }
         _ => {
             eprintln!("{USAGE}");
             ExitCode::from(2)

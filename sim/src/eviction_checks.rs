@@ -1,0 +1,509 @@
+//! Eviction checkers: they judge a node under `maxmemory` from outside — from the
+//! propagation stream (an evicted key becomes a DEL or UNLINK of its own, as Redis
+//! propagates it to replicas and the AOF), from the replies, and (the memory bound
+//! only) from `used_memory` — never from the node's eviction counters.
+//!
+//! A DEL/UNLINK record is classified against the shadow node (fed the same stream,
+//! so at that record it holds what the node held): a key no request of the same input
+//! named for writing, present, and not past its TTL was evicted. Then:
+//! - under `noeviction`, no key is ever evicted;
+//! - under `volatile-*`, no key without a TTL is evicted;
+//! - an evicted key reads as missing on every read path until a request writes it
+//!   again (no resurrection);
+//! - under `allkeys-*`, memory is back under the limit (or the keyspace is empty)
+//!   within `MEMORY_BOUND_COMMANDS` commands.
+
+use std::collections::BTreeSet;
+
+use keel_core::config::MaxmemoryPolicy;
+use keel_core::propagate::Propagated;
+use keel_core::Now;
+
+use crate::checkers::Checker;
+use crate::scenario::Plan;
+use crate::workload::is_read_only;
+use crate::world::{RunOptions, World};
+
+/// Every policy, in the order the memory-squeeze scenario assigns them by seed.
+pub const POLICIES: [&str; 8] = [
+    "noeviction",
+    "allkeys-lru",
+    "allkeys-lfu",
+    "allkeys-random",
+    "volatile-lru",
+    "volatile-lfu",
+    "volatile-random",
+    "volatile-ttl",
+];
+
+/// The policy the memory-squeeze scenario runs seed `seed` under (no draw from the
+/// plan's generator, so every other choice of a seed's plan stays as it was).
+pub fn policy_for_seed(seed: u64) -> &'static str {
+    POLICIES[(seed % POLICIES.len() as u64) as usize]
+}
+
+pub fn parse_policy(name: &str) -> MaxmemoryPolicy {
+    match name {
+        "allkeys-lru" => MaxmemoryPolicy::AllkeysLru,
+        "allkeys-lfu" => MaxmemoryPolicy::AllkeysLfu,
+        "allkeys-random" => MaxmemoryPolicy::AllkeysRandom,
+        "volatile-lru" => MaxmemoryPolicy::VolatileLru,
+        "volatile-lfu" => MaxmemoryPolicy::VolatileLfu,
+        "volatile-random" => MaxmemoryPolicy::VolatileRandom,
+        "volatile-ttl" => MaxmemoryPolicy::VolatileTtl,
+        _ => MaxmemoryPolicy::NoEviction,
+    }
+}
+
+/// Coverage: the propagation stream carried an eviction.
+pub const KEY_EVICTED: &str = "a key was evicted (seen on the propagation stream)";
+
+/// Commands a node under an `allkeys-*` policy may run over its limit (by more than
+/// `MEMORY_BOUND_SLACK_BYTES`) with keys left to evict.
+pub const MEMORY_BOUND_COMMANDS: u64 = 64;
+pub const MEMORY_BOUND_SLACK_BYTES: usize = 16 * 1024;
+
+/// What the shadow held for a key right before a DEL/UNLINK record of it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyView {
+    Absent,
+    Persistent,
+    /// A TTL; `expired`: past it at the node's wall time.
+    Volatile {
+        expired: bool,
+    },
+}
+
+/// A rule broken: (signature, message).
+pub type Violation = (&'static str, String);
+
+/// The checkers' state for one host (reset when its node boots).
+#[derive(Debug, Default)]
+pub struct EvictOracle {
+    pub policy: MaxmemoryPolicy,
+    /// Keys evicted and not written since: (db, key). Keys are db 0's for reads (the
+    /// workload does not SELECT).
+    evicted: BTreeSet<(usize, Vec<u8>)>,
+    /// Keys named by write requests run since the last stream was taken.
+    written_this_input: BTreeSet<Vec<u8>>,
+    /// Inside a propagated MULTI (its DELs are a transaction's).
+    in_multi: bool,
+    /// Commands run while over the limit, since memory was last under it.
+    over_for_commands: Option<u64>,
+    pub evictions_seen: u64,
+    /// The world's run count when the memory bound last looked.
+    pub runs_seen: u64,
+}
+
+fn is_cmd(request: &[Vec<u8>], name: &[u8]) -> bool {
+    request
+        .first()
+        .is_some_and(|n| n.eq_ignore_ascii_case(name))
+}
+
+/// What a read of a missing key replies, for the reads the check knows; None: not a
+/// single-key read.
+fn missing_reply(request: &[Vec<u8>]) -> Option<&'static [u8]> {
+    let name = request.first()?.to_ascii_uppercase();
+    let one_key = request.len() == 2;
+    Some(match name.as_slice() {
+        b"GET" if one_key => b"$-1\r\n",
+        b"EXISTS" | b"STRLEN" | b"LLEN" | b"SCARD" | b"ZCARD" | b"HLEN" if one_key => b":0\r\n",
+        b"TTL" | b"PTTL" if one_key => b":-2\r\n",
+        b"TYPE" if one_key => b"+none\r\n",
+        b"HGETALL" | b"SMEMBERS" if one_key => b"*0\r\n",
+        b"LRANGE" | b"ZRANGE" if request.len() == 4 => b"*0\r\n",
+        _ => return None,
+    })
+}
+
+impl EvictOracle {
+    pub fn new(policy: MaxmemoryPolicy) -> EvictOracle {
+        EvictOracle {
+            policy,
+            ..EvictOracle::default()
+        }
+    }
+
+    /// A request delivered whole (run in this input): a write's keys are not taken
+    /// for evictions in this input's stream, and their evictions are forgotten.
+    pub fn on_delivered(&mut self, request: &[Vec<u8>], read_only: bool) {
+        if read_only {
+            return;
+        }
+        for key in request.iter().skip(1) {
+            self.written_this_input.insert(key.clone());
+            self.evicted.remove(&(0, key.clone()));
+        }
+    }
+
+    /// A request the node ran, with its reply: a write forgets its keys' evictions
+    /// (and keeps them from being taken for evictions in this input's stream); a read
+    /// of an evicted key must find it missing.
+    pub fn on_reply(
+        &mut self,
+        request: &[Vec<u8>],
+        reply: &[u8],
+        read_only: bool,
+    ) -> Option<Violation> {
+        if !read_only {
+            for key in request.iter().skip(1) {
+                self.written_this_input.insert(key.clone());
+                self.evicted.remove(&(0, key.clone()));
+            }
+            return None;
+        }
+        let want = missing_reply(request)?;
+        let (name, key) = (request.first()?, request.get(1)?);
+        if self.evicted.contains(&(0, key.clone())) && reply != want && !reply.starts_with(b"-") {
+            return Some((
+                "evicted-key-resurrected",
+                format!(
+                    "{} {} read {:?} after the key was evicted (and not written since); a missing key reads {:?}",
+                    String::from_utf8_lossy(name),
+                    String::from_utf8_lossy(key),
+                    String::from_utf8_lossy(reply),
+                    String::from_utf8_lossy(want),
+                ),
+            ));
+        }
+        None
+    }
+
+    /// One propagated record, before the shadow applies it; `view`: what the shadow
+    /// holds for `argv[1]` (only asked for a DEL/UNLINK outside MULTI).
+    pub fn on_record(
+        &mut self,
+        db: usize,
+        argv: &[Vec<u8>],
+        view: impl FnOnce(&[u8]) -> KeyView,
+    ) -> Option<Violation> {
+        if is_cmd(argv, b"MULTI") {
+            self.in_multi = true;
+            return None;
+        }
+        if is_cmd(argv, b"EXEC") {
+            self.in_multi = false;
+            return None;
+        }
+        let del = is_cmd(argv, b"DEL") || is_cmd(argv, b"UNLINK");
+        if !del || self.in_multi || argv.len() != 2 {
+            return None;
+        }
+        let key = &argv[1];
+        if self.written_this_input.contains(key) {
+            return None;
+        }
+        let has_ttl = match view(key) {
+            KeyView::Absent | KeyView::Volatile { expired: true } => return None,
+            KeyView::Persistent => false,
+            KeyView::Volatile { expired: false } => true,
+        };
+        self.evictions_seen += 1;
+        self.evicted.insert((db, key.clone()));
+        let name = String::from_utf8_lossy(key);
+        if self.policy == MaxmemoryPolicy::NoEviction {
+            return Some((
+                "noeviction-evicted",
+                format!("under noeviction the node deleted '{name}' (no request deleted it, it had not expired)"),
+            ));
+        }
+        if !self.policy.is_allkeys() && !has_ttl {
+            return Some((
+                "volatile-evicted-persistent",
+                format!(
+                    "under {} the node evicted '{name}', which had no TTL",
+                    self.policy.name()
+                ),
+            ));
+        }
+        None
+    }
+
+    /// The input's stream was taken: the next input's writes are its own.
+    pub fn end_input(&mut self) {
+        self.written_this_input.clear();
+        self.in_multi = false;
+    }
+
+    /// The memory bound after an input that ran `commands` commands: under an
+    /// `allkeys-*` policy, memory over `limit` (with keys left) comes back under
+    /// within `MEMORY_BOUND_COMMANDS` commands.
+    pub fn on_memory(
+        &mut self,
+        limit: u64,
+        used: usize,
+        keys: usize,
+        commands: u64,
+    ) -> Option<Violation> {
+        if !self.policy.is_allkeys() || limit == 0 {
+            self.over_for_commands = None;
+            return None;
+        }
+        let over = used > (limit as usize).saturating_add(MEMORY_BOUND_SLACK_BYTES);
+        if !over || keys == 0 {
+            self.over_for_commands = None;
+            return None;
+        }
+        let n = self.over_for_commands.unwrap_or(0) + commands;
+        self.over_for_commands = Some(n);
+        (n > MEMORY_BOUND_COMMANDS).then(|| {
+            (
+                "memory-not-reclaimed",
+                format!("used memory {used} over maxmemory {limit} for {n} commands with {keys} keys left to evict (bound {MEMORY_BOUND_COMMANDS})"),
+            )
+        })
+    }
+}
+
+/// The checks a plan runs with: a node that may evict loses keys no request deleted,
+/// which the reference model and the linearizability checker (both of which take
+/// every key to live until deleted or expired) cannot tell from a lost write, so those
+/// two are off under an evicting policy; the eviction checkers and the shadow judge.
+pub fn checks_for<'a>(plan: &Plan, mut options: RunOptions<'a>) -> RunOptions<'a> {
+    let policy = plan.scenario.maxmemory_policy.as_deref().map(parse_policy);
+    if policy.is_some_and(|p| p != MaxmemoryPolicy::NoEviction) {
+        options.checks.model = false;
+        options.checks.linearizability = false;
+    }
+    options
+}
+
+impl World<'_> {
+    /// At every boot of host `h`: its policy, and fresh eviction checkers.
+    pub(crate) fn boot_policy(&mut self, h: usize) {
+        let name = self.scenario.maxmemory_policy.clone();
+        let policy = name.as_deref().map(parse_policy).unwrap_or_default();
+        self.oracles[h].evict = EvictOracle::new(policy);
+        let Some(node) = self.hosts[h].node.as_mut() else {
+            return;
+        };
+        if let Some(name) = name {
+            let set = node
+                .config_mut()
+                .set(&[(b"maxmemory-policy".as_slice(), name.as_bytes())]);
+            if let Err(e) = set {
+                return self.fail(format!("CONFIG SET maxmemory-policy {name} failed: {e:?}"));
+            }
+            node.config_changed();
+        }
+    }
+
+    /// Feeds `records` to host `h`'s shadow one at a time, judging each DEL/UNLINK
+    /// against what the shadow holds right before it.
+    pub(crate) fn judge_stream(
+        &mut self,
+        h: usize,
+        now: Now,
+        records: Vec<Propagated>,
+    ) -> Option<Violation> {
+        let wall_ms = self.drain.wall_ms();
+        let oracle = &mut self.oracles[h];
+        let mut found = None;
+        for record in records {
+            if found.is_none() {
+                let shadow = oracle.shadow.as_ref();
+                let view = |key: &[u8]| {
+                    let entry = shadow.and_then(|s| {
+                        let db = s.node.keyspace().dbs.get(record.db)?;
+                        db.get(db.find(key)?)
+                    });
+                    match entry {
+                        None => KeyView::Absent,
+                        Some(e) if e.expire_at_ms == 0 => KeyView::Persistent,
+                        Some(e) => KeyView::Volatile {
+                            expired: e.is_expired(wall_ms),
+                        },
+                    }
+                };
+                found = oracle.evict.on_record(record.db, &record.argv, view);
+            }
+            if let Some(shadow) = oracle.shadow.as_mut() {
+                shadow.apply(now, vec![record]);
+            }
+        }
+        oracle.evict.end_input();
+        if oracle.evict.evictions_seen > 0 {
+            self.reached.insert(KEY_EVICTED);
+        }
+        found
+    }
+
+    /// Requests whose last byte was just delivered to host `h` (the node runs them
+    /// in this input; their replies may come later, held for an fsync).
+    pub(crate) fn note_delivered(&mut self, h: usize, ops: &[usize]) {
+        for &i in ops {
+            if let Some(op) = self.history.get(i) {
+                let read_only = is_read_only(&op.request);
+                self.oracles[h].evict.on_delivered(&op.request, read_only);
+            }
+        }
+    }
+
+    /// The memory bound (reads the node's `used_memory` and key count).
+    pub(crate) fn check_memory_bound(&mut self, h: usize) {
+        let Some(node) = self.hosts[h].node.as_ref() else {
+            return;
+        };
+        let keys: usize = node.keyspace().dbs.iter().map(|db| db.len()).sum();
+        let memory = self.drain.memory_now();
+        let commands = self.runs - self.oracles[h].evict.runs_seen;
+        self.oracles[h].evict.runs_seen = self.runs;
+        if let Some((sig, why)) = self.oracles[h]
+            .evict
+            .on_memory(memory.0, memory.1, keys, commands)
+        {
+            self.flag(Checker::Resource, (sig, None), format!("host {h}: {why}"));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::world::run;
+
+    /// The memory-squeeze scenario under every policy (two seeds each here; the sweep
+    /// binary runs more): every run passes, and the evicting policies evict.
+    #[test]
+    fn memory_squeeze_passes_under_every_policy() {
+        for (i, policy) in POLICIES.iter().enumerate() {
+            let mut evicted = false;
+            for seed in [i as u64, i as u64 + 8] {
+                assert_eq!(policy_for_seed(seed), *policy);
+                let out = run("memory-squeeze", seed);
+                assert!(
+                    out.failure.is_none(),
+                    "{policy}: {}\n{}",
+                    out.failure.clone().unwrap_or_default(),
+                    out.replay_line()
+                );
+                evicted |= out.reached.contains(KEY_EVICTED);
+            }
+            if policy.starts_with("allkeys") {
+                assert!(evicted, "{policy}: no eviction in two seeds");
+            }
+            if *policy == "noeviction" {
+                assert!(!evicted, "noeviction evicted");
+            }
+        }
+    }
+
+    fn argv(words: &[&str]) -> Vec<Vec<u8>> {
+        words.iter().map(|w| w.as_bytes().to_vec()).collect()
+    }
+
+    #[test]
+    fn noeviction_flags_a_deletion_nobody_asked_for() {
+        let mut o = EvictOracle::new(MaxmemoryPolicy::NoEviction);
+        let v = o.on_record(0, &argv(&["DEL", "k"]), |_| KeyView::Persistent);
+        assert_eq!(v.map(|v| v.0), Some("noeviction-evicted"));
+    }
+
+    #[test]
+    fn client_deletes_and_expiries_are_not_evictions() {
+        let mut o = EvictOracle::new(MaxmemoryPolicy::NoEviction);
+        assert!(o.on_reply(&argv(&["DEL", "k"]), b":1\r\n", false).is_none());
+        assert!(o
+            .on_record(0, &argv(&["DEL", "k"]), |_| KeyView::Persistent)
+            .is_none());
+        o.end_input();
+        let expired = |_: &[u8]| KeyView::Volatile { expired: true };
+        assert!(o.on_record(0, &argv(&["DEL", "x"]), expired).is_none());
+        assert!(o
+            .on_record(0, &argv(&["DEL", "y"]), |_| KeyView::Absent)
+            .is_none());
+        // A transaction's DEL.
+        for a in [argv(&["MULTI"]), argv(&["DEL", "z"])] {
+            assert!(o.on_record(0, &a, |_| KeyView::Persistent).is_none());
+        }
+        assert!(o
+            .on_record(0, &argv(&["EXEC"]), |_| KeyView::Persistent)
+            .is_none());
+        // The next input's deletion is judged again.
+        o.end_input();
+        assert!(o
+            .on_record(0, &argv(&["DEL", "k"]), |_| KeyView::Persistent)
+            .is_some());
+        assert_eq!(o.evictions_seen, 1);
+    }
+
+    #[test]
+    fn a_delivered_write_with_its_reply_held_explains_its_del() {
+        let mut o = EvictOracle::new(MaxmemoryPolicy::NoEviction);
+        o.on_delivered(&argv(&["DEL", "k"]), false);
+        assert!(o
+            .on_record(0, &argv(&["DEL", "k"]), |_| KeyView::Persistent)
+            .is_none());
+        o.end_input();
+        o.on_delivered(&argv(&["GET", "k"]), true);
+        assert!(o
+            .on_record(0, &argv(&["DEL", "k"]), |_| KeyView::Persistent)
+            .is_some());
+    }
+
+    #[test]
+    fn volatile_policies_flag_evicting_a_persistent_key() {
+        for p in [
+            "volatile-lru",
+            "volatile-lfu",
+            "volatile-random",
+            "volatile-ttl",
+        ] {
+            let mut o = EvictOracle::new(parse_policy(p));
+            let ttl = |_: &[u8]| KeyView::Volatile { expired: false };
+            assert!(o.on_record(0, &argv(&["DEL", "a"]), ttl).is_none(), "{p}");
+            let v = o.on_record(0, &argv(&["UNLINK", "b"]), |_| KeyView::Persistent);
+            assert_eq!(v.map(|v| v.0), Some("volatile-evicted-persistent"), "{p}");
+        }
+        let mut o = EvictOracle::new(MaxmemoryPolicy::AllkeysLru);
+        assert!(o
+            .on_record(0, &argv(&["DEL", "b"]), |_| KeyView::Persistent)
+            .is_none());
+    }
+
+    #[test]
+    fn an_evicted_key_must_read_missing_until_written() {
+        let mut o = EvictOracle::new(MaxmemoryPolicy::AllkeysLru);
+        assert!(o
+            .on_record(0, &argv(&["DEL", "k"]), |_| KeyView::Persistent)
+            .is_none());
+        o.end_input();
+        assert!(o.on_reply(&argv(&["GET", "k"]), b"$-1\r\n", true).is_none());
+        assert!(o
+            .on_reply(&argv(&["EXISTS", "k"]), b":0\r\n", true)
+            .is_none());
+        let v = o.on_reply(&argv(&["GET", "k"]), b"$1\r\nv\r\n", true);
+        assert_eq!(v.map(|v| v.0), Some("evicted-key-resurrected"));
+        let v = o.on_reply(&argv(&["TTL", "k"]), b":-1\r\n", true);
+        assert_eq!(v.map(|v| v.0), Some("evicted-key-resurrected"));
+        // Written again: it may be there.
+        assert!(o
+            .on_reply(&argv(&["SET", "k", "v"]), b"+OK\r\n", false)
+            .is_none());
+        assert!(o
+            .on_reply(&argv(&["GET", "k"]), b"$1\r\nv\r\n", true)
+            .is_none());
+    }
+
+    #[test]
+    fn memory_must_come_back_under_the_limit_within_the_bound() {
+        let mut o = EvictOracle::new(MaxmemoryPolicy::AllkeysRandom);
+        let over = 1_000_000 + MEMORY_BOUND_SLACK_BYTES + 1;
+        assert!(o
+            .on_memory(1_000_000, over, 5, MEMORY_BOUND_COMMANDS)
+            .is_none());
+        // Under again: the count starts over.
+        assert!(o.on_memory(1_000_000, 1_000_000, 5, 1).is_none());
+        assert!(o
+            .on_memory(1_000_000, over, 5, MEMORY_BOUND_COMMANDS)
+            .is_none());
+        let v = o.on_memory(1_000_000, over, 5, 1);
+        assert_eq!(v.map(|v| v.0), Some("memory-not-reclaimed"));
+        // Nothing left to evict, or a policy that may have nothing to evict: no bound.
+        let mut o = EvictOracle::new(MaxmemoryPolicy::AllkeysLru);
+        assert!(o.on_memory(1_000_000, over, 0, 1000).is_none());
+        let mut o = EvictOracle::new(MaxmemoryPolicy::VolatileLru);
+        assert!(o.on_memory(1_000_000, over, 5, 1000).is_none());
+    }
+}

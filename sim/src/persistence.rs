@@ -1,0 +1,492 @@
+//! The world's side of persistence: per host, the propagation stream since its boot
+//! (each record tagged with the batch of requests that produced it and, once that
+//! batch's last reply is sent, the time), what the disk's operations say about
+//! snapshots and AOF writes, and the judgment of each restart (`crate::durability`
+//! holds the rules). It reads what the world saw; it never drives the node.
+
+use std::collections::BTreeMap;
+
+use keel_core::propagate::Propagated;
+use keel_core::{DiskOp, DiskResult, NodeSeeds};
+
+use crate::checkers::{Checker, Shadow};
+use crate::disk::{Completion, DIR};
+use crate::durability::{self, Boot, Epoch, GateEvent, Logged, Policy, Replayer};
+use crate::model::Model;
+use crate::model_types::Coll;
+use crate::scenario::reach;
+use crate::world::{log, World};
+
+/// Per host: what the durability checker keeps.
+#[derive(Debug, Default)]
+pub(crate) struct Durable {
+    pub(crate) policy: Option<Policy>,
+    /// Save points configured (stop-writes-on-bgsave-error applies).
+    pub(crate) save_points: bool,
+    /// The dbfilename (a rename onto it completes a snapshot).
+    pub(crate) dbfilename: String,
+    /// The stream since this boot.
+    pub(crate) records: Vec<Logged>,
+    /// A batch (the history index of its last request) -> its records (start, end).
+    batches: BTreeMap<usize, (usize, usize)>,
+    /// What earlier epochs kept: the state this epoch started from, as records.
+    pub(crate) base: Vec<Logged>,
+    snapshot_floor: usize,
+    /// Records before the input that opened a snapshot's temp file.
+    save_started: Option<usize>,
+    /// A snapshot renamed into place, waiting for the directory fsync.
+    save_renamed: Option<usize>,
+    rewrite_active: bool,
+    pub(crate) gate: Vec<GateEvent>,
+    /// A crash waiting for the restart's load to be judged.
+    pending: Option<Epoch>,
+    /// What the node logged since its boot (a refusal's message).
+    boot_log: Vec<String>,
+    /// The highest extra disk latency any slow-disk fault gave.
+    pub(crate) slow_ms: u64,
+    /// A violation was found: the recovered state is unknown, judge no more restarts.
+    lost_track: bool,
+}
+
+fn setting<'a>(config: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    config
+        .iter()
+        .rev()
+        .find(|(n, _)| n.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.as_str())
+}
+
+impl Durable {
+    pub(crate) fn new(config: &[(String, String)]) -> Durable {
+        let aof = setting(config, "appendonly").is_some_and(|v| v == "yes");
+        let policy = if aof {
+            match setting(config, "appendfsync").unwrap_or("everysec") {
+                "always" => Policy::Always,
+                "no" => Policy::No,
+                _ => Policy::Everysec,
+            }
+        } else {
+            Policy::Off
+        };
+        Durable {
+            policy: Some(policy),
+            save_points: setting(config, "save").is_none_or(|v| !v.trim().is_empty()),
+            dbfilename: setting(config, "dbfilename")
+                .unwrap_or("dump.rdb")
+                .to_string(),
+            ..Durable::default()
+        }
+    }
+}
+
+impl Durable {
+    /// A restart is waiting to be judged.
+    pub(crate) fn pending_judgment(&self) -> bool {
+        self.pending.is_some()
+    }
+
+    /// The host starts over on an empty disk: its state is known again (empty).
+    pub(crate) fn reset_known_empty(&mut self) {
+        self.pending = None;
+        self.base.clear();
+        self.lost_track = false;
+    }
+}
+
+/// A file of the AOF the write gate watches (the incremental files take the writes).
+fn is_aof_incr(path: &str) -> bool {
+    path.ends_with(".incr.aof")
+}
+
+fn is_snapshot_temp(path: &str) -> bool {
+    let name = path.rsplit('/').next().unwrap_or(path);
+    name.starts_with("temp") && name.ends_with(".rdb") && !name.contains("rewrite")
+}
+
+fn is_rewrite_file(path: &str) -> bool {
+    path.contains("rewrite") || path.contains(".base.")
+}
+
+impl World<'_> {
+    /// Records host `h`'s node propagated, tagged with the batch being delivered.
+    pub(crate) fn log_records(&mut self, h: usize, records: &[Propagated]) {
+        if !self.checks.durability || records.is_empty() {
+            return;
+        }
+        let batch = self.batch;
+        let wall_ms = self.hosts[h].clock.peek(self.now_ms).wall_ms;
+        let d = &mut self.durable[h];
+        let start = d.records.len();
+        d.records.extend(records.iter().map(|r| Logged {
+            record: r.clone(),
+            acked_ms: None,
+            wall_ms,
+        }));
+        if let Some(last) = batch {
+            let end = d.records.len();
+            d.batches
+                .entry(last)
+                .and_modify(|e| e.1 = end)
+                .or_insert((start, end));
+        }
+    }
+
+    /// Request `#i`'s reply was sent: if it ends a batch, its records are acknowledged;
+    /// a write's success reply goes to the write gate.
+    pub(crate) fn note_reply(&mut self, h: usize, i: usize, request: &[Vec<u8>], reply: &[u8]) {
+        if !self.checks.durability {
+            return;
+        }
+        let now = self.now_ms;
+        let persistence_error = reply.starts_with(b"-MISCONF") || reply.starts_with(b"-LOADING");
+        let d = &mut self.durable[h];
+        if let Some((start, end)) = d.batches.remove(&i) {
+            if !persistence_error {
+                for r in d.records.get_mut(start..end).unwrap_or_default() {
+                    r.acked_ms = Some(now);
+                }
+            }
+        }
+        let name = crate::checkers::request_name(request);
+        let txn = matches!(
+            name.as_str(),
+            "MULTI" | "EXEC" | "DISCARD" | "WATCH" | "UNWATCH"
+        );
+        if !txn && !crate::workload::is_read_only(request) && reply.first() != Some(&b'-') {
+            d.gate.push(GateEvent::WriteAcked {
+                op: i,
+                request: crate::checkers::show_request(request),
+            });
+            if let Err(v) = durability::check_gate(&d.gate) {
+                d.gate.clear();
+                self.flag(Checker::Durability, (v.kind, Some(request)), v.message);
+            } else {
+                d.gate
+                    .retain(|e| !matches!(e, GateEvent::WriteAcked { .. }));
+            }
+        }
+    }
+
+    /// A disk operation host `h`'s node asked for, as it is submitted.
+    pub(crate) fn note_disk_op(&mut self, h: usize, op: &DiskOp) {
+        let d = &mut self.durable[h];
+        if let DiskOp::Open {
+            path, create: true, ..
+        } = op
+        {
+            if is_snapshot_temp(path) {
+                d.save_started = Some(d.records.len());
+            } else if is_rewrite_file(path) {
+                d.rewrite_active = true;
+            }
+        }
+    }
+
+    /// A disk completion about to be handed to host `h`'s node.
+    pub(crate) fn note_completion(&mut self, h: usize, c: &Completion) {
+        let failed = matches!(c.result, DiskResult::Failed(_));
+        if let DiskResult::Failed(e) = c.result {
+            self.reached.insert(match e {
+                keel_core::DiskError::Io => reach::FSYNC_FAILED,
+                keel_core::DiskError::NoSpace => reach::DISK_FULL,
+                keel_core::DiskError::NotFound => "a disk operation found no file",
+            });
+        }
+        let d = &mut self.durable[h];
+        match (c.kind, failed) {
+            ("Append" | "WriteAt" | "Fsync", true) if is_aof_incr(&c.path) => {
+                d.gate.push(GateEvent::AofFailed {
+                    path: c.path.clone(),
+                });
+            }
+            ("Fsync", false) if is_aof_incr(&c.path) => d.gate.push(GateEvent::AofFsynced),
+            (_, true) if is_snapshot_temp(&c.path) && d.save_points => {
+                d.gate.push(GateEvent::SaveFailed {
+                    path: c.path.clone(),
+                });
+            }
+            ("Rename", false) if is_snapshot_temp(&c.path) => {
+                if c.to.as_deref() == Some(d.dbfilename.as_str()) {
+                    d.gate.push(GateEvent::Saved);
+                    d.save_renamed = d.save_started.take();
+                }
+            }
+            ("Rename", false) if c.to.as_deref().is_some_and(|t| t.ends_with(".manifest")) => {
+                d.rewrite_active = false;
+            }
+            ("Fsync", false) if c.path == DIR => {
+                if let Some(floor) = d.save_renamed.take() {
+                    d.snapshot_floor = d.snapshot_floor.max(floor);
+                }
+            }
+            _ => {}
+        }
+        // Only the state since the last failure or success matters.
+        if d.gate.len() > 64 {
+            let keep = d.gate.split_off(d.gate.len() - 1);
+            d.gate = keep;
+        }
+    }
+
+    /// A log line of host `h`'s node (a refusal names its file here).
+    pub(crate) fn note_log(&mut self, h: usize, message: &str) {
+        let d = &mut self.durable[h];
+        if d.pending.is_some() && d.boot_log.len() < 100 {
+            d.boot_log.push(message.to_string());
+        }
+    }
+
+    /// Host `h` loses power: what its stream promised is kept for the restart.
+    pub(crate) fn note_crash(&mut self, h: usize) {
+        let now = self.now_ms;
+        let d = &mut self.durable[h];
+        if d.save_started.is_some() {
+            self.reached.insert(reach::CRASH_IN_SAVE);
+        }
+        if d.rewrite_active {
+            self.reached.insert(reach::CRASH_IN_REWRITE);
+        }
+        let epoch = Epoch {
+            policy: d.policy,
+            crash_ms: now,
+            records: std::mem::take(&mut d.records),
+            snapshot_floor: d.snapshot_floor,
+            disk_slack_ms: d.slow_ms,
+        };
+        d.batches.clear();
+        d.snapshot_floor = 0;
+        d.save_started = None;
+        d.save_renamed = None;
+        d.rewrite_active = false;
+        d.gate.clear();
+        d.boot_log.clear();
+        if !d.lost_track {
+            d.pending = Some(epoch);
+        }
+    }
+
+    /// Host `h`'s node asked to exit: while a restart is pending, it refused to start.
+    /// True when the world should treat it as such (not as a failure of its own).
+    pub(crate) fn note_shutdown(&mut self, h: usize) -> bool {
+        if self.durable[h].pending.take().is_none() {
+            return false;
+        }
+        let log = std::mem::take(&mut self.durable[h].boot_log);
+        let rotten = self.hosts[h].disk.take_rotten_reads();
+        let files: Vec<String> = self.hosts[h].disk.files().map(str::to_string).collect();
+        log!(self, "host {h}: node refused to start: {log:?}");
+        self.durable[h].lost_track = true;
+        if !rotten.is_empty() {
+            self.reached.insert(reach::REFUSED_ROTTEN);
+        }
+        if let Err(v) = durability::check_boot(&Boot::Refused { log }, &rotten, &files) {
+            self.flag(Checker::Durability, (v.kind, None), v.message);
+        }
+        true
+    }
+
+    /// Judges host `h`'s restart once its node has loaded (invariants 6–9, 11), then
+    /// starts the model, the shadow and the linearizability checker's histories from
+    /// what it recovered.
+    pub(crate) fn judge_recovery(&mut self, h: usize) {
+        let Some(node) = self.hosts[h].node.as_ref() else {
+            return;
+        };
+        if crate::host::loading(node) {
+            return;
+        }
+        let Some(epoch) = self.durable[h].pending.take() else {
+            return;
+        };
+        self.durable[h].boot_log.clear();
+        let now = self.hosts[h].clock.peek(self.now_ms);
+        let recovered = durability::live_digest(node.keyspace(), now.wall_ms);
+        let rotten = self.hosts[h].disk.take_rotten_reads();
+        let files: Vec<String> = self.hosts[h].disk.files().map(str::to_string).collect();
+        if let Err(v) = durability::check_boot(&Boot::Loaded, &rotten, &files) {
+            self.durable[h].lost_track = true;
+            return self.flag(Checker::Durability, (v.kind, None), v.message);
+        }
+        let seeds = NodeSeeds {
+            rng_seed: 0x5EED,
+            hash_seeds: [1, 2, 3, 4],
+        };
+        let mut replayer = Replayer::new(seeds, now, &self.durable[h].base);
+        let records = epoch.records.clone();
+        let verdict =
+            durability::check_recovery(&epoch, &recovered, |k| replayer.digest_at(&records, k));
+        self.reached.insert(reach::RECOVERED);
+        match verdict {
+            Ok(k) => {
+                log!(
+                    self,
+                    "host {h}: restart recovered {k} of {} records (policy {})",
+                    records.len(),
+                    epoch.policy.map_or("-", Policy::name)
+                );
+                self.durable[h].base.extend(records.into_iter().take(k));
+                self.start_from_recovered(h, replayer, now.wall_ms);
+            }
+            Err(v) => {
+                if self.trace.is_some() {
+                    let show = |ks: &keel_core::keyspace::Keyspace| -> Vec<String> {
+                        ks.dbs
+                            .iter()
+                            .flat_map(|db| db.iter())
+                            .filter(|(_, e)| !e.is_expired(now.wall_ms))
+                            .map(|(_, e)| {
+                                let d = keel_core::digest::value_digest(&e.value, false);
+                                format!(
+                                    "{} {} exp {} {}",
+                                    String::from_utf8_lossy(e.key.as_bytes()),
+                                    e.value.type_name(),
+                                    e.expire_at_ms,
+                                    keel_core::digest::hex(&d).get(..8).unwrap_or("")
+                                )
+                            })
+                            .collect()
+                    };
+                    let got = self.hosts[h].node.as_ref().map(|n| show(n.keyspace()));
+                    log!(self, "host {h}: recovered {got:?}");
+                    for (i, r) in records.iter().enumerate() {
+                        log!(
+                            self,
+                            "host {h}: record #{i} at {} acked {:?}: {}",
+                            r.wall_ms,
+                            r.acked_ms,
+                            crate::checkers::show_request(&r.record.argv)
+                        );
+                    }
+                    log!(
+                        self,
+                        "host {h}: replay of all {}: {:?}",
+                        records.len(),
+                        show(replayer.node().keyspace())
+                    );
+                }
+                self.durable[h].lost_track = true;
+                self.flag(Checker::Durability, (v.kind, None), v.message);
+                // Nothing else can judge this host from a known state any more.
+                self.oracles[h].shadow = None;
+                self.oracles[h].model_off = true;
+            }
+        }
+    }
+
+    /// The model, the shadow and the linearizability histories of host `h`'s new epoch
+    /// start from the recovered dataset (held by `replayer`, equal by digest).
+    fn start_from_recovered(&mut self, h: usize, mut replayer: Replayer, wall_ms: u64) {
+        let keys: Vec<(Vec<u8>, &'static str, u64)> = replayer
+            .node()
+            .keyspace()
+            .db(0)
+            .iter()
+            .filter(|(_, e)| !e.is_expired(wall_ms))
+            .map(|(_, e)| {
+                (
+                    e.key.as_bytes().to_vec(),
+                    e.value.type_name(),
+                    e.expire_at_ms,
+                )
+            })
+            .collect();
+        let others = replayer
+            .node()
+            .keyspace()
+            .dbs
+            .iter()
+            .skip(1)
+            .any(|db| !db.is_empty());
+        if keys.is_empty() && !others {
+            return;
+        }
+        self.reached.insert(reach::RECOVERED_DATA);
+        let mut model = Model::new(0);
+        model.seen = std::mem::take(&mut self.oracles[h].model.seen);
+        let step = self.next_step();
+        let epoch = self.hosts[h].epoch;
+        let mut known = !others;
+        for (key, kind, expire) in keys {
+            let expire = (expire != 0).then_some(expire);
+            let items = |reply: Vec<u8>| -> Option<Vec<Vec<u8>>> {
+                let (value, _) = keel_core::resp::decode(&reply).ok()??;
+                value
+                    .as_items()?
+                    .iter()
+                    .map(|v| match v {
+                        keel_core::resp::Value::Bulk(b) => Some(b.clone()),
+                        _ => None,
+                    })
+                    .collect()
+            };
+            match kind {
+                "string" => {
+                    let reply = replayer.query(&[b"GET", &key]);
+                    let Some(Some((keel_core::resp::Value::Bulk(v), _))) =
+                        keel_core::resp::decode(&reply).ok()
+                    else {
+                        known = false;
+                        continue;
+                    };
+                    self.recovered_strings.push(crate::checkers::Recovered {
+                        host: h,
+                        epoch,
+                        key: key.clone(),
+                        value: v.clone(),
+                        expire_at_ms: expire,
+                        wall_ms,
+                        step,
+                    });
+                    model.load_string(key, v, expire);
+                }
+                _ if expire.is_some() => known = false,
+                "list" => match items(replayer.query(&[b"LRANGE", &key, b"0", b"-1"])) {
+                    Some(v) => model.load_coll(key, Coll::List(v.into_iter().collect())),
+                    None => known = false,
+                },
+                "set" => match items(replayer.query(&[b"SMEMBERS", &key])) {
+                    Some(v) => model.load_coll(key, Coll::Set(v.into_iter().collect())),
+                    None => known = false,
+                },
+                "hash" => match items(replayer.query(&[b"HGETALL", &key])) {
+                    Some(v) => model.load_coll(
+                        key,
+                        Coll::Hash(
+                            v.chunks(2)
+                                .filter_map(|p| Some((p.first()?.clone(), p.get(1)?.clone())))
+                                .collect(),
+                        ),
+                    ),
+                    None => known = false,
+                },
+                "zset" => {
+                    match items(replayer.query(&[b"ZRANGE", &key, b"0", b"-1", b"WITHSCORES"])) {
+                        Some(v) => {
+                            let pairs: Option<BTreeMap<Vec<u8>, i64>> = v
+                                .chunks(2)
+                                .map(|p| {
+                                    let score =
+                                        std::str::from_utf8(p.get(1)?).ok()?.parse().ok()?;
+                                    Some((p.first()?.clone(), score))
+                                })
+                                .collect();
+                            match pairs {
+                                Some(z) => model.load_coll(key, Coll::ZSet(z)),
+                                None => known = false,
+                            }
+                        }
+                        None => known = false,
+                    }
+                }
+                _ => known = false,
+            }
+        }
+        if known {
+            self.oracles[h].model = model;
+        } else {
+            // A dataset the model cannot hold: it stops judging this host.
+            self.oracles[h].model_off = true;
+        }
+        self.oracles[h].shadow = Some(Shadow::from_node(replayer.into_node()));
+    }
+}
