@@ -87,9 +87,11 @@ impl Node {
         true
     }
 
-    /// Whether the dataset is still loading.
+    /// Whether the dataset is still loading, or the boot has not yet found out
+    /// whether there is anything to load (clients wait meanwhile: the dataset is
+    /// not the one the node will serve yet).
     pub fn is_loading(&self) -> bool {
-        self.server.persist.loading
+        self.server.persist.loading || self.server.persist.boot_probe
     }
 
     /// Routes a disk completion to the part that issued it; gives it back when none did.
