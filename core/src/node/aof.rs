@@ -7,7 +7,7 @@
 use crate::client::Client;
 use crate::commands;
 use crate::config::AppendFsync;
-use crate::io::{ConnId, DiskError, DiskOp, DiskResult, Effect, IoId, LogLevel, Now};
+use crate::io::{DiskError, DiskOp, DiskResult, Effect, IoId, LogLevel, Now};
 use crate::keyspace::HashSeeds;
 use crate::persist::aof::loader::{LoadFailure, LoadStep, Loader};
 use crate::persist::aof::manifest::{Manifest, MANIFEST_MAX_BYTES};
@@ -576,7 +576,7 @@ impl Node {
                 self.server.aof.phase = Phase::On;
                 self.server.aof.stats.rewrite_base_bytes = self.server.aof.current_bytes();
                 self.server.propagation.set_aof(true);
-                self.server.aof.resume_clients = true;
+                self.persist.resume_waiting = true;
                 if self.server.persist.loading {
                     self.loading_ended(crate::persist::load::LoadOutcome::Loaded);
                 }
@@ -750,19 +750,6 @@ impl Node {
     }
 
     fn aof_step(&mut self, now: Now, walk_turn: bool) {
-        if self.server.aof.resume_clients {
-            self.server.aof.resume_clients = false;
-            let waiting: Vec<ConnId> = self
-                .clients
-                .table
-                .values()
-                .filter(|c| !c.qbuf.is_empty())
-                .map(|c| c.conn)
-                .collect();
-            for conn in waiting {
-                self.on_data(now, conn, &[]);
-            }
-        }
         let settings = self.server.config.settings();
         let (appendonly, policy) = (settings.appendonly, settings.appendfsync);
         match self.server.aof.phase {

@@ -50,6 +50,10 @@ pub(super) struct Persist {
     pub(super) draining: Vec<SaveJob>,
     /// `server.dirty` when the running save started.
     dirty_at_start: u64,
+    /// The load ended: clients' held input runs at the start of the next step, so
+    /// the step that ended it leaves exactly the loaded dataset (what a driver, or
+    /// the simulator's durability checker, sees as recovered).
+    pub(super) resume_waiting: bool,
 }
 
 impl Node {
@@ -107,7 +111,7 @@ impl Node {
                 }
                 if self.server.persist.boot_probe && (ended || self.server.persist.loading) {
                     self.server.persist.boot_probe = false;
-                    self.resume_waiting_clients(now);
+                    self.persist.resume_waiting = true;
                 }
                 return None;
             }
@@ -147,8 +151,11 @@ impl Node {
         Some(result)
     }
 
-    /// Runs the input clients sent while the boot probe held it.
-    fn resume_waiting_clients(&mut self, now: Now) {
+    /// Runs the input clients sent while the boot probe or the load held it.
+    pub(super) fn resume_waiting_clients(&mut self, now: Now) {
+        if !std::mem::take(&mut self.persist.resume_waiting) {
+            return;
+        }
         let waiting: Vec<ConnId> = self
             .clients
             .table
