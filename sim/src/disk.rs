@@ -289,7 +289,7 @@ impl Disk {
         // A later change replays onto the synced bytes at a crash: keep the flip there.
         for change in &mut file.unsynced {
             if let Change::Write { offset: at, bytes } = change {
-                if let Some(b) = (offset as usize)
+                if let Some(b) = offset
                     .checked_sub(*at as usize)
                     .and_then(|i| bytes.get_mut(i))
                 {

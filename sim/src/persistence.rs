@@ -215,12 +215,13 @@ impl World<'_> {
                     path: c.path.clone(),
                 });
             }
-            ("Rename", false) if is_snapshot_temp(&c.path) => {
-                if c.to.as_deref() == Some(d.dbfilename.as_str()) {
-                    d.gate.push(GateEvent::Saved);
-                    d.save_renamed = d.save_started.take();
-                }
+            ("Rename", false)
+                if is_snapshot_temp(&c.path) && c.to.as_deref() == Some(d.dbfilename.as_str()) =>
+            {
+                d.gate.push(GateEvent::Saved);
+                d.save_renamed = d.save_started.take();
             }
+            ("Rename", false) if is_snapshot_temp(&c.path) => {}
             ("Rename", false) if c.to.as_deref().is_some_and(|t| t.ends_with(".manifest")) => {
                 d.rewrite_active = false;
             }
