@@ -42,6 +42,9 @@ pub(crate) struct Durable {
     pending: Option<Epoch>,
     /// What the node logged since its boot (a refusal's message).
     boot_log: Vec<String>,
+    /// A disk operation of the pending boot failed (EIO, ENOSPC): an exit now is
+    /// the node giving up on its disk, not refusing its files.
+    boot_io_failed: bool,
     /// The highest extra disk latency any slow-disk fault gave.
     pub(crate) slow_ms: u64,
     /// A violation was found: the recovered state is unknown, judge no more restarts.
@@ -193,6 +196,13 @@ impl World<'_> {
             });
         }
         let d = &mut self.durable[h];
+        if matches!(
+            c.result,
+            DiskResult::Failed(keel_core::DiskError::Io | keel_core::DiskError::NoSpace)
+        ) && d.pending.is_some()
+        {
+            d.boot_io_failed = true;
+        }
         match (c.kind, failed) {
             ("Append" | "WriteAt" | "Fsync", true) if is_aof_incr(&c.path) => {
                 d.gate.push(GateEvent::AofFailed {
@@ -247,13 +257,23 @@ impl World<'_> {
         if d.rewrite_active {
             self.reached.insert(reach::CRASH_IN_REWRITE);
         }
-        let epoch = Epoch {
-            policy: d.policy,
-            crash_ms: now,
-            records: std::mem::take(&mut d.records),
-            snapshot_floor: d.snapshot_floor,
-            disk_slack_ms: d.slow_ms,
+        // A node that dies while its boot is still waiting to be judged has
+        // served nothing since: the earlier crash's promise is still the one owed,
+        // from the same files.
+        let epoch = match d.pending.take() {
+            Some(pending) => {
+                d.records.clear();
+                pending
+            }
+            None => Epoch {
+                policy: d.policy,
+                crash_ms: now,
+                records: std::mem::take(&mut d.records),
+                snapshot_floor: d.snapshot_floor,
+                disk_slack_ms: d.slow_ms,
+            },
         };
+        d.boot_io_failed = false;
         d.batches.clear();
         d.snapshot_floor = 0;
         d.save_started = None;
@@ -269,9 +289,17 @@ impl World<'_> {
     /// Host `h`'s node asked to exit: while a restart is pending, it refused to start.
     /// True when the world should treat it as such (not as a failure of its own).
     pub(crate) fn note_shutdown(&mut self, h: usize) -> bool {
-        if self.durable[h].pending.take().is_none() {
+        if self.durable[h].pending.is_none() {
             return false;
         }
+        if std::mem::take(&mut self.durable[h].boot_io_failed) {
+            // An I/O error while booting (a failed fsync of the loaded files): the
+            // node exits as on any persistence error and starts again from the same
+            // disk, still owing what the crash before it promised.
+            log!(self, "host {h}: node exits on a disk error while booting");
+            return false;
+        }
+        self.durable[h].pending = None;
         let log = std::mem::take(&mut self.durable[h].boot_log);
         let rotten = self.hosts[h].disk.take_rotten_reads();
         let files: Vec<String> = self.hosts[h].disk.files().map(str::to_string).collect();
@@ -364,6 +392,30 @@ impl World<'_> {
                         records.len(),
                         show(replayer.node().keyspace())
                     );
+                    // The nearest prefix: the fewest keys that differ.
+                    if let Some(got) = got {
+                        let got: std::collections::BTreeSet<String> = got.into_iter().collect();
+                        let mut near = Replayer::new(seeds, now, &self.durable[h].base);
+                        let mut best: Option<(usize, usize, Vec<String>)> = None;
+                        for k in durability::boundaries(&records) {
+                            near.digest_at(&records, k);
+                            let want: std::collections::BTreeSet<String> =
+                                show(near.node().keyspace()).into_iter().collect();
+                            let diff: Vec<String> = got
+                                .symmetric_difference(&want)
+                                .map(|d| {
+                                    let side = if got.contains(d) { "got" } else { "want" };
+                                    format!("{side} {d}")
+                                })
+                                .collect();
+                            if best.as_ref().is_none_or(|b| diff.len() < b.1) {
+                                best = Some((k, diff.len(), diff));
+                            }
+                        }
+                        if let Some((k, _, diff)) = best {
+                            log!(self, "host {h}: nearest prefix {k}: {diff:?}");
+                        }
+                    }
                 }
                 self.durable[h].lost_track = true;
                 self.flag(Checker::Durability, (v.kind, None), v.message);

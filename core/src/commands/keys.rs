@@ -530,8 +530,11 @@ fn expire_generic(ctx: &mut Ctx<'_>, argv: &Argv<'_>, relative: bool, seconds: b
     }
     let now_ms = ctx.now.wall_ms as i64;
     let key = argv.get(1);
+    // While loading the AOF a past time is set, not applied (Redis's
+    // checkAlreadyExpired): the log's later commands expect the key.
+    let past = when <= now_ms && !ctx.keyspace.loading;
     let d = ctx.keyspace.db_mut(db);
-    if when <= now_ms {
+    if past {
         d.remove(id);
         ctx.propagate_as(|| crate::propagate::argv(&[b"DEL", key]));
         ctx.key_modified(key);

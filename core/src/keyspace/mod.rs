@@ -49,6 +49,10 @@ pub struct Keyspace {
     /// TTL passed as missing but leaves it in place (Redis's expireIfNeeded when
     /// clients are paused).
     pub keep_expired: bool,
+    /// Set while the AOF's commands are loaded: nothing expires (Redis's
+    /// keyIsExpired while loading) — the log assumes the exact keyspace it was
+    /// written against, keys whose TTL has passed since included.
+    pub loading: bool,
     /// Big values and flushed databases waiting to be handed to the driver, which
     /// frees them off the event loop (`Effect::Free`).
     pub garbage: Garbage,
@@ -88,6 +92,7 @@ impl Keyspace {
             swaps: 0,
             log_new_keys: false,
             keep_expired: false,
+            loading: false,
             garbage: Garbage::default(),
             lazyfreed_objects: 0,
             access: AccessPolicy::default(),
@@ -165,11 +170,12 @@ impl Keyspace {
         let stale_mutant = self.mutants.is(Mutant::LazyExpireReturnsStale);
         // Planted: `>=` instead of `>`, so a key dies at its expire time, one ms early.
         let off_by_one = self.mutants.is(Mutant::TtlOffByOne);
+        let loading = self.loading;
         let d = self.db_mut(db);
         let id = d.find(key)?;
         let expired =
             |e: &Entry| e.is_expired(now_wall_ms) || (off_by_one && e.expire_at_ms == now_wall_ms);
-        if d.get(id).is_some_and(expired) {
+        if !loading && d.get(id).is_some_and(expired) {
             if stale_mutant {
                 return Some(id);
             }

@@ -7,7 +7,7 @@
 use crate::client::Client;
 use crate::commands;
 use crate::config::AppendFsync;
-use crate::io::{ConnId, DiskError, DiskOp, DiskResult, Effect, IoId, LogLevel, Now};
+use crate::io::{DiskError, DiskOp, DiskResult, Effect, IoId, LogLevel, Now};
 use crate::keyspace::HashSeeds;
 use crate::persist::aof::loader::{LoadFailure, LoadStep, Loader};
 use crate::persist::aof::manifest::{Manifest, MANIFEST_MAX_BYTES};
@@ -190,7 +190,7 @@ impl Node {
                     self.server.log(LogLevel::Notice, line);
                 }
                 for item in items {
-                    if let Err(e) = self.aof_apply_rdb_item(now, item) {
+                    if let Err(e) = self.aof_apply_rdb_item(item) {
                         return self.aof_fatal(vec![
                             format!("Error reading the RDB preamble of the AOF file {file_name}, AOF loading aborted"),
                             e,
@@ -247,9 +247,10 @@ impl Node {
         self.aof_next_load_read();
     }
 
-    /// One item of a base's RDB preamble into the keyspace (keys already expired
-    /// are dropped, as Redis's master does).
-    fn aof_apply_rdb_item(&mut self, now: Now, item: RdbItem) -> Result<(), String> {
+    /// One item of a base's RDB preamble into the keyspace. Keys already expired
+    /// are kept, as Redis does for an AOF preamble (RDBFLAGS_AOF_PREAMBLE): the
+    /// commands after it assume the exact keyspace it was written from.
+    fn aof_apply_rdb_item(&mut self, item: RdbItem) -> Result<(), String> {
         let RdbItem::Key {
             db,
             key,
@@ -262,9 +263,6 @@ impl Node {
         };
         if db >= self.keyspace.databases() {
             return Err(format!("DB index {db} is out of range"));
-        }
-        if expire_ms.is_some_and(|at| at < now.wall_ms) {
-            return Ok(());
         }
         let d = self.keyspace.db_mut(db);
         if d.find(&key).is_some() {
@@ -308,10 +306,13 @@ impl Node {
         // Redis runs loaded commands outside call(): they are not counted.
         let processed = self.server.stats.total_commands_processed;
         let errors = self.server.stats.total_error_replies;
+        // Nothing expires while loading (Redis's keyIsExpired).
+        self.keyspace.loading = true;
         commands::execute(
             &mut self.ctx(&mut client, now),
             &commands::Argv::new(&buf, &ranges),
         );
+        self.keyspace.loading = false;
         self.server.stats.total_commands_processed = processed;
         self.server.stats.total_error_replies = errors;
         client.out.discard();
@@ -341,6 +342,21 @@ impl Node {
         let aof = &mut self.server.aof;
         aof.stats.base_bytes = loader.base_bytes;
         let mut steps: Vec<Step> = aof.boot_truncates.drain(..).map(Step::Disk).collect();
+        // What was loaded may be written but never synced (a process that died after
+        // a failed fsync, whose page cache survived): serving it, then losing it to a
+        // power cut, would take back state clients saw. Every loaded file, the
+        // manifest and the directories that name them are made durable before the
+        // first reply (Redis 7.0 does not: keel is safer here).
+        for file in aof.manifest.load_order() {
+            steps.push(Step::Disk(DiskOp::Fsync {
+                path: format!("{dir}/{}", file.name),
+            }));
+        }
+        steps.push(Step::Disk(DiskOp::Fsync {
+            path: format!("{dir}/{prefix}.manifest"),
+        }));
+        steps.push(Step::Disk(DiskOp::Fsync { path: dir.clone() }));
+        steps.push(Step::Disk(DiskOp::Fsync { path: ".".into() }));
         let (incr, incr_bytes) = match aof.manifest.incrs.last() {
             Some(last) => {
                 aof.stats.incr_bytes_before_current = loader
@@ -560,7 +576,7 @@ impl Node {
                 self.server.aof.phase = Phase::On;
                 self.server.aof.stats.rewrite_base_bytes = self.server.aof.current_bytes();
                 self.server.propagation.set_aof(true);
-                self.server.aof.resume_clients = true;
+                self.persist.resume_waiting = true;
                 if self.server.persist.loading {
                     self.loading_ended(crate::persist::load::LoadOutcome::Loaded);
                 }
@@ -734,19 +750,6 @@ impl Node {
     }
 
     fn aof_step(&mut self, now: Now, walk_turn: bool) {
-        if self.server.aof.resume_clients {
-            self.server.aof.resume_clients = false;
-            let waiting: Vec<ConnId> = self
-                .clients
-                .table
-                .values()
-                .filter(|c| !c.qbuf.is_empty())
-                .map(|c| c.conn)
-                .collect();
-            for conn in waiting {
-                self.on_data(now, conn, &[]);
-            }
-        }
         let settings = self.server.config.settings();
         let (appendonly, policy) = (settings.appendonly, settings.appendfsync);
         match self.server.aof.phase {

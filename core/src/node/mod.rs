@@ -217,6 +217,7 @@ impl Node {
         if !self.server.aof.booted {
             self.aof_boot(now);
         }
+        self.resume_waiting_clients(now);
         // A running save walks one step per loop turn (the driver's Tick) or disk
         // answer, not per client input: under many clients a step per input would put
         // a slice in front of every request.
@@ -353,7 +354,11 @@ impl Node {
     /// When the node wants `handle(now, Tick)` next (monotonic ms).
     pub fn next_deadline(&self) -> u64 {
         let blocked = self.clients.blocking.next_deadline().unwrap_or(u64::MAX);
-        if self.server.eviction_running || self.save_wants_step() || self.aof_wants_step() {
+        if self.server.eviction_running
+            || self.save_wants_step()
+            || self.aof_wants_step()
+            || self.persist.resume_waiting
+        {
             return self.last_now.mono_ms;
         }
         let pause_end = self.server.pause.map_or(u64::MAX, |p| p.end_mono_ms);

@@ -50,6 +50,10 @@ pub(super) struct Persist {
     pub(super) draining: Vec<SaveJob>,
     /// `server.dirty` when the running save started.
     dirty_at_start: u64,
+    /// The load ended: clients' held input runs at the start of the next step, so
+    /// the step that ended it leaves exactly the loaded dataset (what a driver, or
+    /// the simulator's durability checker, sees as recovered).
+    pub(super) resume_waiting: bool,
 }
 
 impl Node {
@@ -87,9 +91,11 @@ impl Node {
         true
     }
 
-    /// Whether the dataset is still loading.
+    /// Whether the dataset is still loading, or the boot has not yet found out
+    /// whether there is anything to load (clients wait meanwhile: the dataset is
+    /// not the one the node will serve yet).
     pub fn is_loading(&self) -> bool {
-        self.server.persist.loading
+        self.server.persist.loading || self.server.persist.boot_probe
     }
 
     /// Routes a disk completion to the part that issued it; gives it back when none did.
@@ -105,7 +111,7 @@ impl Node {
                 }
                 if self.server.persist.boot_probe && (ended || self.server.persist.loading) {
                     self.server.persist.boot_probe = false;
-                    self.resume_waiting_clients(now);
+                    self.persist.resume_waiting = true;
                 }
                 return None;
             }
@@ -145,8 +151,11 @@ impl Node {
         Some(result)
     }
 
-    /// Runs the input clients sent while the boot probe held it.
-    fn resume_waiting_clients(&mut self, now: Now) {
+    /// Runs the input clients sent while the boot probe or the load held it.
+    pub(super) fn resume_waiting_clients(&mut self, now: Now) {
+        if !std::mem::take(&mut self.persist.resume_waiting) {
+            return;
+        }
         let waiting: Vec<ConnId> = self
             .clients
             .table

@@ -109,8 +109,6 @@ pub struct AofState {
     pub stats: AofStats,
     /// Truncations of a torn tail found while loading, run before appending.
     pub boot_truncates: Vec<DiskOp>,
-    /// Clients whose commands waited for the boot are run at the next step.
-    pub resume_clients: bool,
     /// A shutdown is among the held effects: the writer fsyncs whatever the policy.
     pub shutdown_held: bool,
     /// The boot decision was made (`appendonly` read once at start).
