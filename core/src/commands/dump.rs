@@ -124,7 +124,7 @@ fn restore(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
     };
     if let Some(at) = expire_at_ms {
         // Redis's checkAlreadyExpired: the key would be gone at once.
-        if at <= now_ms as i64 {
+        if at <= now_ms as i64 && !ctx.keyspace.loading {
             if deleted {
                 ctx.propagate_as(|| vec![b"DEL".to_vec(), key.to_vec()]);
                 ctx.key_modified(key);

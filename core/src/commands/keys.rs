@@ -530,8 +530,11 @@ fn expire_generic(ctx: &mut Ctx<'_>, argv: &Argv<'_>, relative: bool, seconds: b
     }
     let now_ms = ctx.now.wall_ms as i64;
     let key = argv.get(1);
+    // Not while loading the AOF (Redis's checkAlreadyExpired): the commands after
+    // this one ran while the key lived.
+    let loading = ctx.keyspace.loading;
     let d = ctx.keyspace.db_mut(db);
-    if when <= now_ms {
+    if when <= now_ms && !loading {
         d.remove(id);
         ctx.propagate_as(|| crate::propagate::argv(&[b"DEL", key]));
         ctx.key_modified(key);

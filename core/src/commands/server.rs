@@ -8,7 +8,12 @@ use crate::types::{StrValue, Value};
 use crate::util::parse_f64;
 
 pub static COMMANDS: &[CommandSpec] = &[
-    cmd!("bgrewriteaof", 1, [ADMIN, NOSCRIPT, NO_ASYNC_LOADING], bgrewriteaof),
+    cmd!(
+        "bgrewriteaof",
+        1,
+        [ADMIN, NOSCRIPT, NO_ASYNC_LOADING],
+        bgrewriteaof
+    ),
     cmd!("config", -2, [], config_help, subcommands: CONFIG_SUBCOMMANDS),
     cmd!("debug", -2, [ADMIN, NOSCRIPT, LOADING, STALE], debug),
     cmd!("info", -1, [LOADING, STALE], info),

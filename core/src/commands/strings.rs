@@ -380,10 +380,12 @@ fn getex(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
     let db = ctx.db();
     let now_ms = ctx.now.wall_ms;
     let key = argv.get(1);
+    let loading = ctx.keyspace.loading;
     let d = ctx.keyspace.db_mut(db);
     if let Some(at) = expire {
         // Only an absolute time can be past here (Redis's checkAlreadyExpired).
-        if at as u64 <= now_ms {
+        // Not while loading the AOF: the commands after this one ran while it lived.
+        if at as u64 <= now_ms && !loading {
             d.remove(id);
             ctx.propagate_as(|| crate::propagate::argv(&[b"DEL", key]));
             ctx.key_modified(key);

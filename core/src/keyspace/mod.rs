@@ -49,6 +49,10 @@ pub struct Keyspace {
     /// TTL passed as missing but leaves it in place (Redis's expireIfNeeded when
     /// clients are paused).
     pub keep_expired: bool,
+    /// Set while commands loaded from the AOF run: a key whose TTL passed is still
+    /// found (Redis's keyIsExpired answers no while loading; the stream's own DELs
+    /// remove what expired before the files were written, the cron the rest later).
+    pub loading: bool,
     /// Big values and flushed databases waiting to be handed to the driver, which
     /// frees them off the event loop (`Effect::Free`).
     pub garbage: Garbage,
@@ -88,6 +92,7 @@ impl Keyspace {
             swaps: 0,
             log_new_keys: false,
             keep_expired: false,
+            loading: false,
             garbage: Garbage::default(),
             lazyfreed_objects: 0,
             access: AccessPolicy::default(),
@@ -170,7 +175,7 @@ impl Keyspace {
         let expired =
             |e: &Entry| e.is_expired(now_wall_ms) || (off_by_one && e.expire_at_ms == now_wall_ms);
         if d.get(id).is_some_and(expired) {
-            if stale_mutant {
+            if stale_mutant || self.loading {
                 return Some(id);
             }
             if self.keep_expired {

@@ -628,3 +628,55 @@ fn writes_during_a_rewrite_land_once_in_the_new_base_or_the_new_incr() {
         );
     }
 }
+
+/// Loading propagates nothing (the commands are in the files: a replica would get
+/// them twice) and expires nothing (a loaded command finds a key past its TTL as
+/// the original found it alive), as Redis 7.0's loading.
+#[test]
+fn loading_propagates_nothing_and_expires_nothing() {
+    let config = "appendonly yes\nappendfsync always";
+    let mut r = Rig::new(config, MemDisk::default());
+    r.kit.connect(1);
+    let at = crate::testkit::START.wall_ms + 500;
+    for line in [
+        "SET a v PX 1000".to_string(),
+        "APPEND a x".to_string(),
+        // Past its first TTL at the restart: the PEXPIRE must still find it.
+        "SET b v PX 1000".to_string(),
+        "PEXPIRE b 100000000".to_string(),
+        // PEXPIREAT a time past at the restart, then PERSIST: it lives.
+        "SET c v".to_string(),
+        format!("PEXPIREAT c {at}"),
+        "PERSIST c".to_string(),
+    ] {
+        assert!(!r.cmd(1, &line).starts_with('-'), "{line}");
+    }
+    let later = crate::io::Now {
+        mono_ms: 10,
+        wall_ms: crate::testkit::START.wall_ms + 10_000,
+    };
+    let mut again = Rig {
+        kit: Kit::with_nodes(1, config, later),
+        disk: r.disk.clone(),
+        hold: false,
+        queue: VecDeque::new(),
+        logs: Vec::new(),
+        shutdowns: Vec::new(),
+        fail: None,
+    };
+    again.kit.nodes[0].enable_propagation();
+    again.kit.input(0, Input::Tick);
+    again.settle();
+    assert!(again.logged("DB loaded from incr file appendonly.aof.1.incr.aof"));
+    let propagated = again.kit.nodes[0].take_propagated();
+    assert!(propagated.is_empty(), "{propagated:?}");
+    again.kit.connect(1);
+    assert_eq!(again.cmd(1, "GET b"), "$1\r\nv\r\n");
+    assert_eq!(again.cmd(1, "GET c"), "$1\r\nv\r\n");
+    assert_eq!(again.cmd(1, "TTL c"), ":-1\r\n");
+    // `a` expired by now: gone once loaded, its DEL propagated then.
+    assert_eq!(again.cmd(1, "EXISTS a"), ":0\r\n");
+    let propagated = again.kit.nodes[0].take_propagated();
+    assert_eq!(propagated.len(), 1, "{propagated:?}");
+    assert_eq!(propagated[0].argv, vec![b"DEL".to_vec(), b"a".to_vec()]);
+}

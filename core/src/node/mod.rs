@@ -13,8 +13,8 @@ mod blocked;
 mod cron;
 mod dispatch;
 mod evict;
-mod reload;
 mod persist;
+mod reload;
 
 use rand::{RngCore, SeedableRng};
 use rand_chacha::ChaCha8Rng;
