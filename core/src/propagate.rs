@@ -40,6 +40,10 @@ pub struct Propagation {
     aof_seen: usize,
     /// The AOF consumes the stream.
     aof: bool,
+    /// The AOF's commands are being loaded: nothing they change (nor a key they find
+    /// expired) is propagated, as Redis propagates nothing while loading — those
+    /// changes are already in the files, and a replica would get them twice.
+    muted: bool,
 }
 
 impl Propagation {
@@ -74,6 +78,11 @@ impl Propagation {
         }
     }
 
+    /// Stops (`true`) or resumes recording, around commands loaded from the AOF.
+    pub fn set_muted(&mut self, muted: bool) {
+        self.muted = muted;
+    }
+
     /// The running command propagates as `argv` (when it changed anything).
     pub fn rewrite(&mut self, argv: Vec<Vec<u8>>) {
         if self.enabled {
@@ -83,7 +92,7 @@ impl Propagation {
 
     /// Appends one record.
     pub fn record(&mut self, db: usize, argv: Vec<Vec<u8>>) {
-        if !self.enabled {
+        if !self.enabled || self.muted {
             return;
         }
         if self.stream.len() >= STREAM_MAX_RECORDS {
@@ -178,6 +187,21 @@ mod tests {
         p.rewrite(argv(&[b"DEL", b"k"]));
         p.end_command(0, true, || argv(&[b"SET", b"k", b"v"]));
         assert!(p.take().is_empty());
+    }
+
+    #[test]
+    fn nothing_is_recorded_while_muted() {
+        let mut p = Propagation::default();
+        p.enable();
+        p.set_muted(true);
+        p.record(0, argv(&[b"DEL", b"k"]));
+        p.rewrite(argv(&[b"SREM", b"s", b"m"]));
+        p.end_command(0, true, || argv(&[b"SPOP", b"s"]));
+        p.set_muted(false);
+        p.end_command(0, true, || argv(&[b"SET", b"k", b"v"]));
+        let got = p.take();
+        assert_eq!(got.len(), 1);
+        assert_eq!(got[0].argv, argv(&[b"SET", b"k", b"v"]));
     }
 
     #[test]

@@ -13,6 +13,8 @@ use crate::world::{log, Event, Squeeze, World};
 
 /// How long a node that exited stays down before it is started again.
 const EXIT_RESTART_MS: u64 = 100;
+/// Exits of one host's node before the world moves its files aside.
+const MAX_EXITS: u32 = 8;
 
 fn clients() -> Peer {
     Peer::Clients
@@ -345,6 +347,13 @@ impl World<'_> {
         self.reached.extend(seen);
         for conn in self.conns_of(h) {
             self.reset_conn(conn);
+        }
+        self.hosts[h].exits += 1;
+        if self.hosts[h].exits > MAX_EXITS {
+            // A node that exits again and again (an I/O error at every boot) would
+            // loop forever; an operator moves the files aside instead.
+            self.hosts[h].exits = 0;
+            return self.restart_wiped(h);
         }
         let epoch = self.hosts[h].epoch;
         self.schedule(

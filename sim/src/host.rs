@@ -122,6 +122,9 @@ pub struct Host {
     pub epoch: u32,
     /// Pauses and crashes may overlap: counted, not flagged.
     pub pauses_active: u32,
+    /// Exits of its node in this run (a node that keeps exiting at boot is, after
+    /// `MAX_EXITS`, treated as one that refuses its files).
+    pub exits: u32,
     pub crashes_active: u32,
     /// A fake peer for the world's tests: a host with no node that records the
     /// inputs it is handed (what a node subsystem not yet written would see).
@@ -146,6 +149,7 @@ impl Host {
             epoch: 0,
             pauses_active: 0,
             crashes_active: 0,
+            exits: 0,
             fake_peer: None,
             generation: 0,
             disk_faults: Vec::new(),

@@ -164,8 +164,11 @@ impl World<'_> {
                 d.gate.clear();
                 self.flag(Checker::Durability, (v.kind, Some(request)), v.message);
             } else {
-                d.gate
-                    .retain(|e| !matches!(e, GateEvent::WriteAcked { .. }));
+                d.gate.retain(|e| match e {
+                    GateEvent::WriteAcked { .. } => false,
+                    GateEvent::WriteDelivered { op } => *op != i,
+                    _ => true,
+                });
             }
         }
     }
@@ -233,9 +236,25 @@ impl World<'_> {
             _ => {}
         }
         // Only the state since the last failure or success matters.
+        // Only the state since the last failure or success matters, and the writes
+        // run and not yet answered (each with the state it ran under).
         if d.gate.len() > 64 {
-            let keep = d.gate.split_off(d.gate.len() - 1);
-            d.gate = keep;
+            let last_of = |aof: bool| {
+                d.gate.iter().rposition(|e| match e {
+                    GateEvent::AofFailed { .. } | GateEvent::AofFsynced => aof,
+                    GateEvent::SaveFailed { .. } | GateEvent::Saved => !aof,
+                    _ => false,
+                })
+            };
+            let keep = [last_of(true), last_of(false)];
+            let mut i = 0;
+            d.gate.retain(|e| {
+                i += 1;
+                keep.contains(&Some(i - 1)) || matches!(e, GateEvent::WriteDelivered { .. })
+            });
+            if d.gate.len() > 1024 {
+                d.gate.drain(..d.gate.len() - 1024);
+            }
         }
     }
 

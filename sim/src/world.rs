@@ -463,20 +463,7 @@ impl<'a> World<'a> {
         let from_disk = matches!(input, Input::Disk { .. });
         let used_before = node.used_memory_bytes();
         let limit = node.config().settings().maxmemory_bytes;
-        let was_loading = crate::host::loading(node);
         node.handle(now, input);
-        if was_loading {
-            // What a load replays is no new write (Redis propagates nothing while
-            // loading): dropped, so neither the shadow nor the next restart's replay
-            // applies it twice.
-            let replayed = node.take_propagated().len();
-            if replayed > 0 {
-                log!(
-                    self,
-                    "host {h}: {replayed} records propagated while loading (ignored)"
-                );
-            }
-        }
         let Some(node) = self.hosts[h].node.as_mut() else {
             return;
         };
@@ -557,20 +544,18 @@ impl<'a> World<'a> {
         let Some(node) = self.hosts[h].node.as_mut() else {
             return;
         };
-        let loading = crate::host::loading(node);
         let records = node.take_propagated();
         if records.is_empty() {
             self.oracles[h].evict.end_input();
             return;
         }
         self.log_records(h, &records);
-        if loading || self.durable[h].pending_judgment() {
-            // (Redis expires nothing while loading; keel may propagate a DEL then.)
+        if self.durable[h].pending_judgment() {
             // The shadow starts from the recovered dataset once the restart is
             // judged; the next restart's replay holds these records.
             log!(
                 self,
-                "host {h}: {} records propagated while loading: {:?}",
+                "host {h}: {} records propagated before the restart is judged: {:?}",
                 records.len(),
                 records.first()
             );

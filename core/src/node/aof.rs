@@ -278,8 +278,8 @@ impl Node {
         Ok(())
     }
 
-    /// Runs one loaded command as the fake client; its reply is dropped, and what it
-    /// propagates too (the AOF is not appending yet).
+    /// Runs one loaded command as the fake client; its reply is dropped and it
+    /// propagates nothing.
     fn aof_run_loaded(
         &mut self,
         now: Now,
@@ -306,18 +306,21 @@ impl Node {
         // Redis runs loaded commands outside call(): they are not counted.
         let processed = self.server.stats.total_commands_processed;
         let errors = self.server.stats.total_error_replies;
-        // Nothing expires while loading (Redis's keyIsExpired).
+        // Nothing propagates while loading (the commands are in the files already),
+        // and nothing expires: a key past its TTL is still there for the commands
+        // that follow, as it was when they ran.
+        self.server.propagation.set_muted(true);
         self.keyspace.loading = true;
         commands::execute(
             &mut self.ctx(&mut client, now),
             &commands::Argv::new(&buf, &ranges),
         );
         self.keyspace.loading = false;
+        self.server.propagation.set_muted(false);
         self.server.stats.total_commands_processed = processed;
         self.server.stats.total_error_replies = errors;
         client.out.discard();
         self.server.aof.load_client = Some(client);
-        self.server.propagation.drain_for_aof(|_| {});
         Ok(())
     }
 

@@ -45,7 +45,11 @@ impl Node {
             return;
         }
         // A paused server keeps its dataset still: no active expiry either.
-        if self.server.active_expire_enabled && self.server.pause.is_none() {
+        // Nor while loading: the loaded commands find keys as they were when they ran.
+        if self.server.active_expire_enabled
+            && self.server.pause.is_none()
+            && !self.server.persist.loading
+        {
             let effort = self.server.config.settings().active_expire_effort;
             let started_us = self.server.observe.now_micros();
             let mut rng = std::mem::replace(&mut self.server.rng, ChaCha8Rng::seed_from_u64(0));
