@@ -639,6 +639,12 @@ fn stdout_run(program: &str, args: &[&str], tty: bool) -> Option<(String, u16)> 
         std::thread::sleep(Duration::from_millis(10));
     };
     use std::io::Write;
+    // Wait for one reply first: keel holds input that arrives during its boot probe
+    // (is there a file to load?), and a connection closed before the probe ends
+    // loses what it sent (a known gap; Redis runs it).
+    conn.write_all(&encode_line("PING")).ok()?;
+    let mut pong = [0u8; 7];
+    conn.read_exact(&mut pong).ok()?;
     conn.write_all(&encode_line("SHUTDOWN")).ok()?;
     drop(conn);
     let status = child.wait().ok()?;
