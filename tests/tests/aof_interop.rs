@@ -252,8 +252,15 @@ fn kill_9_under_always_keeps_every_acknowledged_write() {
             // is acknowledged when its reply arrived.
             while !stop.load(Ordering::Relaxed) {
                 let next = acked + 1;
-                c.send_raw(&common::encode_line(&format!("SET w{w}:{next} {next}")));
-                c.send_raw(&common::encode_line(&format!("INCR counter:{w}")));
+                // The kill can land between two writes: a failed write ends the writer.
+                let batch = [
+                    common::encode_line(&format!("SET w{w}:{next} {next}")),
+                    common::encode_line(&format!("INCR counter:{w}")),
+                ]
+                .concat();
+                if std::io::Write::write_all(&mut c.stream, &batch).is_err() {
+                    break;
+                }
                 match (c.try_read_reply(), c.try_read_reply()) {
                     (Some(a), Some(b)) if a == b"+OK\r\n" && b.starts_with(b":") => acked = next,
                     _ => break,
