@@ -387,10 +387,14 @@ fn atoll(bytes: &[u8]) -> i64 {
 
 /// `sdsneedsrepr` then `sdscatrepr`: a name with spaces, quotes, backslashes or
 /// unprintable bytes is written quoted and escaped, others as they are.
+/// A single quote anywhere is quoted too (sdssplitargs would read it as quoting; Redis's
+/// sdsneedsrepr misses it, so its manifest cannot round-trip such a name).
 fn quote_if_needed(name: &[u8]) -> Vec<u8> {
     let needs = name.iter().any(|&b| {
-        matches!(b, b'\\' | b'"' | b'\n' | b'\r' | b'\t' | 0x07 | 0x08)
-            || !(0x20..0x7f).contains(&b)
+        matches!(
+            b,
+            b'\\' | b'"' | b'\'' | b'\n' | b'\r' | b'\t' | 0x07 | 0x08
+        ) || !(0x20..0x7f).contains(&b)
             || is_space(b)
     });
     if !needs {
