@@ -172,6 +172,19 @@ pub struct AofStatus {
     /// to the AOF file: <text>` while set).
     pub last_write_error: Option<String>,
     pub last_cow_size_bytes: u64,
+    /// The AOF is being appended to (not booting, not off): BGREWRITEAOF may run.
+    pub appending: bool,
+    /// A chain of disk operations (a rewrite's switch, a boot) is running: a
+    /// BGREWRITEAOF now is scheduled.
+    pub chain_running: bool,
+    /// BGREWRITEAOF asked for a rewrite; the node takes it after the command.
+    pub rewrite_asked: bool,
+    /// INFO's fields shown while the AOF is on (`aof_current_size` ...).
+    pub current_bytes: u64,
+    pub base_bytes: u64,
+    pub buffer_bytes: u64,
+    pub fsync_in_flight: bool,
+    pub delayed_fsyncs: u64,
 }
 
 /// Persistence state commands and INFO read (the machines live in `crate::persist`
@@ -291,8 +304,6 @@ pub struct Server {
     pub mutants: Mutants,
     /// The propagation stream (`crate::propagate`).
     pub propagation: Propagation,
-    /// The append-only file (`crate::persist::aof`).
-    pub aof: crate::persist::aof::AofState,
     /// Commands that changed the dataset (Redis's `server.dirty`, counted once per
     /// command rather than per key).
     pub dirty: u64,
@@ -346,7 +357,6 @@ impl Server {
             rng,
             mutants: Mutants::default(),
             propagation: Propagation::default(),
-            aof: Default::default(),
             dirty: 0,
             effects: VecDeque::new(),
             run_id,

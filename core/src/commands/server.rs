@@ -87,23 +87,23 @@ fn config_rewrite(ctx: &mut Ctx<'_>, _argv: &Argv<'_>) {
 
 /// BGREWRITEAOF: the node starts the rewrite after the command (`node/aof.rs`).
 fn bgrewriteaof(ctx: &mut Ctx<'_>, _argv: &Argv<'_>) {
-    let aof = &mut ctx.server.aof;
-    if aof.rewrite.is_some() {
+    let aof = &mut ctx.server.persist.aof;
+    if aof.rewrite_in_progress {
         ctx.out()
             .error("ERR Background append only file rewriting already in progress");
-    } else if aof.phase != crate::persist::aof::Phase::On {
+    } else if !aof.appending {
         // keel rewrites only an AOF it is appending to (Redis also writes one with
         // appendonly off).
         ctx.out().error("ERR Can't execute an AOF background rewriting. Please check the server logs for more information.");
-    } else if aof.chain.is_some()
+    } else if aof.chain_running
         || ctx.client.multi.is_some()
         || ctx.server.persist.bgsave_in_progress
     {
-        aof.rewrite_requested = true;
+        ctx.server.persist.aof.rewrite_asked = true;
         ctx.out()
             .simple("Background append only file rewriting scheduled");
     } else {
-        aof.rewrite_requested = true;
+        aof.rewrite_asked = true;
         ctx.out()
             .simple("Background append only file rewriting started");
     }
@@ -984,9 +984,13 @@ fn info_persistence(ctx: &Ctx<'_>, f: &mut Fields<'_>) {
     f.put("module_fork_in_progress", 0);
     f.put("module_fork_last_cow_size", 0);
     // Shown while the AOF is on (Redis 7.0's order).
-    let (_, aof_extra) = ctx.server.aof.info_fields(now.mono_ms);
-    for (name, value) in aof_extra {
-        f.put(name, value);
+    if a.enabled {
+        f.put("aof_current_size", a.current_bytes);
+        f.put("aof_base_size", a.base_bytes);
+        f.put("aof_pending_rewrite", u8::from(a.rewrite_scheduled));
+        f.put("aof_buffer_length", a.buffer_bytes);
+        f.put("aof_pending_bio_fsync", u8::from(a.fsync_in_flight));
+        f.put("aof_delayed_fsync", a.delayed_fsyncs);
     }
     if p.loading {
         // keel reads the file in chunks without a stat: the total is what was read.

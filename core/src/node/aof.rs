@@ -38,19 +38,19 @@ impl Node {
 
     fn aof_issue(&mut self, what: AofIo, op: DiskOp) {
         let io = self.server.draw_io_id();
-        self.server.aof.pending.insert(io, what);
+        self.aof.pending.insert(io, what);
         self.server.effects.push_back(Effect::Disk { io, op });
     }
 
     /// Starts the AOF at boot when `appendonly yes`: reads the manifest; clients wait
     /// until it is loaded and open.
     pub fn aof_boot(&mut self, now: Now) {
-        self.server.aof.booted = true;
-        if !self.server.config.settings().appendonly || self.server.aof.phase != Phase::Off {
+        self.aof.booted = true;
+        if !self.server.config.settings().appendonly || self.aof.phase != Phase::Off {
             return;
         }
-        self.server.aof.phase = Phase::Booting;
-        self.server.aof.load_started_ms = now.mono_ms;
+        self.aof.phase = Phase::Booting;
+        self.aof.load_started_ms = now.mono_ms;
         // Clients get -LOADING until the AOF is loaded and open.
         self.server.persist.loading = true;
         self.server.persist.loading_started_wall_secs = now.wall_ms / 1000;
@@ -69,11 +69,11 @@ impl Node {
         for line in lines {
             self.server.log(LogLevel::Warning, line);
         }
-        self.server.aof.phase = Phase::Fatal;
+        self.aof.phase = Phase::Fatal;
         self.server.persist.loading = false;
         // Never acknowledged: the replies waiting for the fsync die with the process.
-        self.server.aof.held.clear();
-        self.server.aof.chain = None;
+        self.aof.held.clear();
+        self.aof.chain = None;
         self.server.shutting_down = true;
         self.server
             .effects
@@ -82,10 +82,10 @@ impl Node {
 
     /// Claims an AOF disk completion; false when the id is not the AOF's.
     pub(super) fn aof_on_disk(&mut self, io: IoId, result: DiskResult) -> bool {
-        let Some(what) = self.server.aof.pending.remove(&io) else {
+        let Some(what) = self.aof.pending.remove(&io) else {
             return false;
         };
-        if self.server.aof.phase == Phase::Fatal {
+        if self.aof.phase == Phase::Fatal {
             return true;
         }
         let now = self.last_now;
@@ -95,7 +95,7 @@ impl Node {
                     DiskResult::Done { .. } => Ok(()),
                     DiskResult::Failed(e) => Err(*e),
                 };
-                let Some(writer) = self.server.aof.writer.as_mut() else {
+                let Some(writer) = self.aof.writer.as_mut() else {
                     return true;
                 };
                 match writer.complete(tag, outcome, now.mono_ms) {
@@ -137,17 +137,17 @@ impl Node {
                 Err(e) => return self.aof_fatal(e.log_lines()),
             },
         };
-        self.server.aof.manifest = manifest;
-        if self.server.aof.manifest.is_empty() {
+        self.aof.manifest = manifest;
+        if self.aof.manifest.is_empty() {
             self.aof_create_first_files(now);
         } else {
             let load_truncated = self.server.config.settings().aof_load_truncated;
-            let files = self.server.aof.manifest.load_order();
+            let files = self.aof.manifest.load_order();
             let limits = LoadLimits::from_settings(
                 self.server.config.settings(),
-                HashSeeds(self.server.aof.hash_seeds),
+                HashSeeds(self.aof.hash_seeds),
             );
-            self.server.aof.loader = Some(Loader::new(
+            self.aof.loader = Some(Loader::new(
                 self.aof_dir(),
                 files,
                 load_truncated,
@@ -162,20 +162,20 @@ impl Node {
                 true,
             );
             client.deny_blocking = true;
-            self.server.aof.load_client = Some(client);
+            self.aof.load_client = Some(client);
             self.aof_next_load_read();
         }
     }
 
     fn aof_next_load_read(&mut self) {
-        let op = self.server.aof.loader.as_mut().and_then(|l| l.next_op());
+        let op = self.aof.loader.as_mut().and_then(|l| l.next_op());
         if let Some(op) = op {
             self.aof_issue(AofIo::LoadRead, op);
         }
     }
 
     fn aof_load_read(&mut self, now: Now, result: DiskResult) {
-        let Some(loader) = self.server.aof.loader.as_mut() else {
+        let Some(loader) = self.aof.loader.as_mut() else {
             return;
         };
         let file_name = loader.current().map(|f| f.name.clone()).unwrap_or_default();
@@ -204,18 +204,17 @@ impl Node {
                     if let Err(lines) = self.aof_run_loaded(now, &argv, &file_name) {
                         return self.aof_fatal(lines);
                     }
-                    if let Some(l) = self.server.aof.loader.as_mut() {
+                    if let Some(l) = self.aof.loader.as_mut() {
                         l.ran(end_offset, is_multi);
                     }
                 }
             }
         }
-        let Some(loader) = self.server.aof.loader.as_mut() else {
+        let Some(loader) = self.aof.loader.as_mut() else {
             return;
         };
         if loader.at_eof {
             let in_multi = self
-                .server
                 .aof
                 .load_client
                 .as_ref()
@@ -232,11 +231,11 @@ impl Node {
                         };
                         self.server.log(level, line);
                     }
-                    if let Some(c) = self.server.aof.load_client.as_mut() {
+                    if let Some(c) = self.aof.load_client.as_mut() {
                         c.multi = None;
                     }
                     if let Some(op) = end.truncate {
-                        self.server.aof.boot_truncates.push(op);
+                        self.aof.boot_truncates.push(op);
                     }
                     if done {
                         return self.aof_loaded(now, end.file_bytes);
@@ -300,7 +299,7 @@ impl Node {
             buf.extend_from_slice(arg);
             ranges.push((start, buf.len()));
         }
-        let Some(mut client) = self.server.aof.load_client.take() else {
+        let Some(mut client) = self.aof.load_client.take() else {
             return Ok(());
         };
         // Redis runs loaded commands outside call(): they are not counted.
@@ -320,18 +319,18 @@ impl Node {
         self.server.stats.total_commands_processed = processed;
         self.server.stats.total_error_replies = errors;
         client.out.discard();
-        self.server.aof.load_client = Some(client);
+        self.aof.load_client = Some(client);
         Ok(())
     }
 
     fn aof_loaded(&mut self, now: Now, last_file_bytes: u64) {
-        let Some(loader) = self.server.aof.loader.take() else {
+        let Some(loader) = self.aof.loader.take() else {
             return;
         };
-        if let Some(mut client) = self.server.aof.load_client.take() {
+        if let Some(mut client) = self.aof.load_client.take() {
             self.clients.forget(&mut client);
         }
-        let ms = now.mono_ms.saturating_sub(self.server.aof.load_started_ms);
+        let ms = now.mono_ms.saturating_sub(self.aof.load_started_ms);
         self.server.log(
             LogLevel::Notice,
             format!(
@@ -342,7 +341,7 @@ impl Node {
         );
         let dir = self.aof_dir();
         let prefix = self.aof_prefix();
-        let aof = &mut self.server.aof;
+        let aof = &mut self.aof;
         aof.stats.base_bytes = loader.base_bytes;
         let mut steps: Vec<Step> = aof.boot_truncates.drain(..).map(Step::Disk).collect();
         // What was loaded may be written but never synced (a process that died after
@@ -394,7 +393,7 @@ impl Node {
         let dir = self.aof_dir();
         let prefix = self.aof_prefix();
         let preamble = self.server.config.settings().aof_use_rdb_preamble;
-        let base = self.server.aof.manifest.new_base(&prefix, preamble);
+        let base = self.aof.manifest.new_base(&prefix, preamble);
         self.server.log(
             LogLevel::Notice,
             format!("Creating AOF base file {base} on server start"),
@@ -404,8 +403,8 @@ impl Node {
         let mut bytes = Vec::new();
         sink.begin(&mut bytes);
         sink.finish(&mut bytes);
-        self.server.aof.stats.base_bytes = bytes.len() as u64;
-        let incr = self.server.aof.manifest.new_incr(&prefix);
+        self.aof.stats.base_bytes = bytes.len() as u64;
+        let incr = self.aof.manifest.new_incr(&prefix);
         self.server.log(
             LogLevel::Notice,
             format!("Creating AOF incr file {incr} on server start"),
@@ -418,11 +417,7 @@ impl Node {
         })];
         let temp = format!("temp-rewriteaof-{}.aof", self.server.run_id);
         steps.extend(base_steps(&dir, &temp, &base, bytes, false));
-        steps.extend(manifest_steps(
-            &dir,
-            &prefix,
-            &self.server.aof.manifest.clone(),
-        ));
+        steps.extend(manifest_steps(&dir, &prefix, &self.aof.manifest.clone()));
         self.aof_start_chain(
             steps,
             ChainEnd::StartWriting {
@@ -434,7 +429,7 @@ impl Node {
     }
 
     fn aof_start_chain(&mut self, steps: Vec<Step>, end: ChainEnd, fatal_on_error: bool) {
-        self.server.aof.chain = Some(Chain {
+        self.aof.chain = Some(Chain {
             steps: steps.into(),
             in_flight: false,
             last_op: None,
@@ -448,7 +443,7 @@ impl Node {
     /// end, does what it was for.
     fn aof_chain_advance(&mut self) {
         loop {
-            let Some(chain) = self.server.aof.chain.as_mut() else {
+            let Some(chain) = self.aof.chain.as_mut() else {
                 return;
             };
             if chain.in_flight {
@@ -462,19 +457,19 @@ impl Node {
                     return;
                 }
                 Some(Step::Unpause) => {
-                    if let Some(w) = self.server.aof.writer.as_mut() {
+                    if let Some(w) = self.aof.writer.as_mut() {
                         w.paused = false;
                     }
                 }
-                Some(Step::Adopt(manifest)) => self.server.aof.manifest = *manifest,
+                Some(Step::Adopt(manifest)) => self.aof.manifest = *manifest,
                 Some(Step::Walk(temp)) => {
-                    let Some(walk) = self.server.aof.walk.as_mut() else {
+                    let Some(walk) = self.aof.walk.as_mut() else {
                         continue;
                     };
                     let finished = walk.snapshot.is_finished();
                     if walk.out.len() >= REWRITE_CHUNK_BYTES || (finished && !walk.out.is_empty()) {
                         let bytes = std::mem::take(&mut walk.out);
-                        if let Some(rw) = self.server.aof.rewrite.as_mut() {
+                        if let Some(rw) = self.aof.rewrite.as_mut() {
                             rw.base_bytes += bytes.len() as u64;
                         }
                         chain.steps.push_front(Step::Walk(temp.clone()));
@@ -487,7 +482,7 @@ impl Node {
                         return;
                     }
                     if finished {
-                        self.server.aof.walk = None;
+                        self.aof.walk = None;
                         continue;
                     }
                     // More to walk: `aof_step` steps it and comes back here.
@@ -496,7 +491,7 @@ impl Node {
                 }
                 None => {
                     let end = chain.end.take();
-                    self.server.aof.chain = None;
+                    self.aof.chain = None;
                     if let Some(end) = end {
                         self.aof_chain_end(end);
                     }
@@ -507,7 +502,7 @@ impl Node {
     }
 
     fn aof_chain_step_done(&mut self, now: Now, result: DiskResult) {
-        let Some(chain) = self.server.aof.chain.as_mut() else {
+        let Some(chain) = self.aof.chain.as_mut() else {
             return;
         };
         chain.in_flight = false;
@@ -525,17 +520,17 @@ impl Node {
             }
             // A failed rewrite: the old base and incrs stay named by the manifest;
             // the walk stops and its temp file goes.
-            self.server.aof.chain = None;
-            if let Some(walk) = self.server.aof.walk.take() {
+            self.aof.chain = None;
+            if let Some(walk) = self.aof.walk.take() {
                 let mut garbage = crate::keyspace::Garbage::default();
                 walk.snapshot.abort(&mut self.keyspace, &mut garbage);
                 self.keyspace.garbage.append(garbage);
             }
-            if let Some(rw) = self.server.aof.rewrite.as_ref() {
+            if let Some(rw) = self.aof.rewrite.as_ref() {
                 let path = rw.temp.clone();
                 self.aof_issue(AofIo::Ignore, DiskOp::Remove { path });
             }
-            if let Some(rw) = self.server.aof.rewrite.take() {
+            if let Some(rw) = self.aof.rewrite.take() {
                 self.server.log(
                     LogLevel::Warning,
                     format!(
@@ -544,9 +539,9 @@ impl Node {
                     ),
                 );
             }
-            self.server.aof.stats.rewrites_consecutive_failures += 1;
+            self.aof.stats.rewrites_consecutive_failures += 1;
             // The writer may have been paused waiting for the manifest.
-            if let Some(w) = self.server.aof.writer.as_mut() {
+            if let Some(w) = self.aof.writer.as_mut() {
                 if w.paused {
                     return self.aof_fatal(vec![format!(
                         "Can't persist the AOF manifest naming the new incr file: {why}. Exiting..."
@@ -574,10 +569,10 @@ impl Node {
                     .server
                     .mutants
                     .is(crate::mutants::Mutant::ReplyBeforeFsync);
-                self.server.aof.writer = Some(writer);
-                self.server.aof.encoder.reset();
-                self.server.aof.phase = Phase::On;
-                self.server.aof.stats.rewrite_base_bytes = self.server.aof.current_bytes();
+                self.aof.writer = Some(writer);
+                self.aof.encoder.reset();
+                self.aof.phase = Phase::On;
+                self.aof.stats.rewrite_base_bytes = self.aof.current_bytes();
                 self.server.propagation.set_aof(true);
                 self.persist.resume_waiting = true;
                 if self.server.persist.loading {
@@ -587,15 +582,15 @@ impl Node {
             ChainEnd::RewriteDone { history } => {
                 let dir = self.aof_dir();
                 let prefix = self.aof_prefix();
-                if let Some(rw) = self.server.aof.rewrite.take() {
+                if let Some(rw) = self.aof.rewrite.take() {
                     let secs = now.mono_ms.saturating_sub(rw.started_ms) / 1000;
-                    let stats = &mut self.server.aof.stats;
+                    let stats = &mut self.aof.stats;
                     stats.rewrites += 1;
                     stats.rewrites_consecutive_failures = 0;
                     stats.last_rewrite_time_secs = Some(secs);
                     stats.base_bytes = rw.base_bytes;
                     stats.incr_bytes_before_current = 0;
-                    self.server.aof.stats.rewrite_base_bytes = self.server.aof.current_bytes();
+                    self.aof.stats.rewrite_base_bytes = self.aof.current_bytes();
                     self.server.log(
                         LogLevel::Notice,
                         "Background AOF rewrite finished successfully".to_string(),
@@ -614,11 +609,11 @@ impl Node {
                         path: format!("{dir}/{name}"),
                     }));
                 }
-                let mut manifest = self.server.aof.manifest.clone();
+                let mut manifest = self.aof.manifest.clone();
                 manifest.history.clear();
                 steps.extend(manifest_steps(&dir, &prefix, &manifest));
                 steps.push(Step::Adopt(Box::new(manifest)));
-                self.server.aof.chain = Some(Chain {
+                self.aof.chain = Some(Chain {
                     steps: steps.into(),
                     in_flight: false,
                     last_op: None,
@@ -638,10 +633,10 @@ impl Node {
     fn aof_start_rewrite(&mut self, now: Now) {
         let dir = self.aof_dir();
         let prefix = self.aof_prefix();
-        self.server.aof.rewrite_requested = false;
-        let starting = self.server.aof.phase == Phase::Off;
+        self.aof.rewrite_requested = false;
+        let starting = self.aof.phase == Phase::Off;
         // 1. The new incr file, named by a manifest (old base and incrs still in it).
-        let mut manifest = self.server.aof.manifest.clone();
+        let mut manifest = self.aof.manifest.clone();
         let incr = manifest.new_incr(&prefix);
         let incr_path = format!("{dir}/{incr}");
         let mut steps = vec![Step::Disk(DiskOp::Open {
@@ -667,7 +662,7 @@ impl Node {
             AccessMeta::None,
             &mut out,
         );
-        self.server.aof.walk = Some(rewrite::Walk { snapshot, out });
+        self.aof.walk = Some(rewrite::Walk { snapshot, out });
         let base_bytes = 0;
         let skip_fsync = self
             .server
@@ -694,13 +689,12 @@ impl Node {
                 .server
                 .mutants
                 .is(crate::mutants::Mutant::ReplyBeforeFsync);
-            self.server.aof.writer = Some(writer);
-            self.server.aof.phase = Phase::On;
+            self.aof.writer = Some(writer);
+            self.aof.phase = Phase::On;
             self.server.propagation.set_aof(true);
-        } else if let Some(writer) = self.server.aof.writer.as_mut() {
+        } else if let Some(writer) = self.aof.writer.as_mut() {
             let (old_bytes, ops) = writer.switch_file(incr_path);
-            self.server.aof.stats.incr_bytes_before_current = self
-                .server
+            self.aof.stats.incr_bytes_before_current = self
                 .aof
                 .stats
                 .incr_bytes_before_current
@@ -709,18 +703,18 @@ impl Node {
                 self.aof_issue(AofIo::Write(tag), op);
             }
         }
-        self.server.aof.encoder.reset();
+        self.aof.encoder.reset();
         self.server.log(
             LogLevel::Notice,
             "Background append only file rewriting started".to_string(),
         );
-        self.server.aof.rewrite = Some(Rewrite {
+        self.aof.rewrite = Some(Rewrite {
             temp,
             base_name: base,
             base_bytes,
             started_ms: now.mono_ms,
         });
-        self.server.aof.stats.rewrite_started_ms = Some(now.mono_ms);
+        self.aof.stats.rewrite_started_ms = Some(now.mono_ms);
         self.aof_start_chain(steps, ChainEnd::RewriteDone { history }, false);
     }
 
@@ -730,12 +724,15 @@ impl Node {
     /// `walk_turn`: a Tick or a disk answer, when a running rewrite walks a step (as
     /// a save does: never a slice in front of every client request).
     pub(super) fn aof_after_step(&mut self, now: Now, walk_turn: bool) {
+        if std::mem::take(&mut self.server.persist.aof.rewrite_asked) {
+            self.aof.rewrite_requested = true;
+        }
         self.aof_step(now, walk_turn);
         self.aof_sync_status();
     }
 
     fn aof_sync_status(&mut self) {
-        let aof = &self.server.aof;
+        let aof = &self.aof;
         let status = &mut self.server.persist.aof;
         status.enabled = aof.enabled();
         status.rewrite_in_progress = aof.rewrite.is_some();
@@ -750,14 +747,22 @@ impl Node {
             .as_ref()
             .and_then(|w| w.misconf_reason())
             .map(|e| crate::persist::aof::writer::strerror(e).to_string());
+        status.appending = aof.phase == Phase::On;
+        status.chain_running = aof.chain.is_some();
+        status.current_bytes = aof.current_bytes();
+        status.base_bytes = aof.stats.base_bytes;
+        let w = aof.writer.as_ref();
+        status.buffer_bytes = w.map_or(0, |w| w.buffered_bytes() as u64);
+        status.fsync_in_flight = w.is_some_and(|w| w.busy());
+        status.delayed_fsyncs = w.map_or(0, |w| w.delayed_fsync);
     }
 
     fn aof_step(&mut self, now: Now, walk_turn: bool) {
         let settings = self.server.config.settings();
         let (appendonly, policy) = (settings.appendonly, settings.appendfsync);
-        match self.server.aof.phase {
+        match self.aof.phase {
             Phase::On => {}
-            Phase::Off if appendonly && self.server.aof.booted => {
+            Phase::Off if appendonly && self.aof.booted => {
                 // CONFIG SET appendonly yes: Redis starts a rewrite.
                 self.aof_start_rewrite(now);
             }
@@ -767,7 +772,7 @@ impl Node {
             return self.aof_stop(now);
         }
         self.aof_feed(now);
-        let aof = &mut self.server.aof;
+        let aof = &mut self.aof;
         let Some(writer) = aof.writer.as_mut() else {
             return;
         };
@@ -787,8 +792,8 @@ impl Node {
                 .effects
                 .iter()
                 .any(|e| matches!(e, Effect::Shutdown { .. }));
-        if hold_replies || shutdown_now || !self.server.aof.held.is_empty() {
-            let tag = self.server.aof.writer.as_ref().map_or(0, |w| w.produced());
+        if hold_replies || shutdown_now || !self.aof.held.is_empty() {
+            let tag = self.aof.writer.as_ref().map_or(0, |w| w.produced());
             let effects = std::mem::take(&mut self.server.effects);
             for effect in effects {
                 match effect {
@@ -797,17 +802,16 @@ impl Node {
                     | Effect::Abort { .. }
                     | Effect::Shutdown { .. } => {
                         if matches!(effect, Effect::Shutdown { .. }) {
-                            self.server.aof.shutdown_held = true;
+                            self.aof.shutdown_held = true;
                         }
-                        self.server.aof.held.push_back((tag, effect));
+                        self.aof.held.push_back((tag, effect));
                     }
                     other => self.server.effects.push_back(other),
                 }
             }
         }
-        let force = self.server.aof.shutdown_held;
+        let force = self.aof.shutdown_held;
         while let Some((tag, op)) = self
-            .server
             .aof
             .writer
             .as_mut()
@@ -820,9 +824,9 @@ impl Node {
             self.aof_walk_step();
         }
         self.aof_maybe_auto_rewrite(now);
-        if self.server.aof.rewrite_requested
-            && self.server.aof.rewrite.is_none()
-            && self.server.aof.chain.is_none()
+        if self.aof.rewrite_requested
+            && self.aof.rewrite.is_none()
+            && self.aof.chain.is_none()
             && !self.server.persist.bgsave_in_progress
         {
             self.aof_start_rewrite(now);
@@ -831,21 +835,19 @@ impl Node {
 
     fn aof_release_held(&mut self) {
         let durable = self
-            .server
             .aof
             .writer
             .as_ref()
             .map_or(u64::MAX, |w| w.durable_offset());
         while self
-            .server
             .aof
             .held
             .front()
             .is_some_and(|(tag, _)| *tag <= durable)
         {
-            if let Some((_, effect)) = self.server.aof.held.pop_front() {
+            if let Some((_, effect)) = self.aof.held.pop_front() {
                 if matches!(effect, Effect::Shutdown { .. }) {
-                    self.server.aof.shutdown_held = false;
+                    self.aof.shutdown_held = false;
                 }
                 self.server.effects.push_back(effect);
             }
@@ -859,7 +861,7 @@ impl Node {
             .server
             .mutants
             .is(crate::mutants::Mutant::RelativeExpiryInAof);
-        let aof = &mut self.server.aof;
+        let aof = &mut self.aof;
         let Some(writer) = aof.writer.as_mut() else {
             return;
         };
@@ -887,7 +889,7 @@ impl Node {
     /// Walks the rewrite's snapshot a few bounded slices (while its output waiting
     /// for the disk is small) and hands what it produced to the chain.
     fn aof_walk_step(&mut self) {
-        let Some(walk) = self.server.aof.walk.as_mut() else {
+        let Some(walk) = self.aof.walk.as_mut() else {
             return;
         };
         let mut garbage = crate::keyspace::Garbage::default();
@@ -908,8 +910,7 @@ impl Node {
 
     /// The walk wants to run again at once (the node's next deadline is now).
     pub(crate) fn aof_wants_step(&self) -> bool {
-        self.server
-            .aof
+        self.aof
             .walk
             .as_ref()
             .is_some_and(|w| !w.snapshot.is_finished() && w.out.len() < REWRITE_CHUNK_BYTES)
@@ -947,7 +948,7 @@ impl Node {
             s.auto_aof_rewrite_percentage,
             s.auto_aof_rewrite_min_size_bytes,
         );
-        let aof = &self.server.aof;
+        let aof = &self.aof;
         if percentage == 0 || aof.rewrite.is_some() || aof.rewrite_requested || aof.chain.is_some()
         {
             return;
@@ -963,7 +964,7 @@ impl Node {
                 LogLevel::Notice,
                 format!("Starting automatic rewriting of AOF on {growth}% growth"),
             );
-            self.server.aof.rewrite_requested = true;
+            self.aof.rewrite_requested = true;
         }
     }
 
@@ -971,14 +972,13 @@ impl Node {
     /// writer stops (replies held for it go once that fsync lands).
     fn aof_stop(&mut self, now: Now) {
         self.aof_feed(now);
-        let Some(writer) = self.server.aof.writer.as_mut() else {
-            self.server.aof.phase = Phase::Off;
+        let Some(writer) = self.aof.writer.as_mut() else {
+            self.aof.phase = Phase::Off;
             self.server.propagation.set_aof(false);
             return;
         };
         writer.paused = false;
         while let Some((tag, op)) = self
-            .server
             .aof
             .writer
             .as_mut()
@@ -987,10 +987,10 @@ impl Node {
             self.aof_issue(AofIo::Write(tag), op);
         }
         self.aof_release_held();
-        let idle = self.server.aof.writer.as_ref().is_some_and(|w| w.idle());
-        if idle && self.server.aof.held.is_empty() && self.server.aof.chain.is_none() {
-            self.server.aof.writer = None;
-            self.server.aof.phase = Phase::Off;
+        let idle = self.aof.writer.as_ref().is_some_and(|w| w.idle());
+        if idle && self.aof.held.is_empty() && self.aof.chain.is_none() {
+            self.aof.writer = None;
+            self.aof.phase = Phase::Off;
             self.server.propagation.set_aof(false);
         }
     }

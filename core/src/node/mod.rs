@@ -47,6 +47,9 @@ pub struct Node {
     reload: reload::ReloadState,
     /// Loading at boot and the running save (`persist`).
     persist: persist::Persist,
+    /// The append-only file (`crate::persist::aof`); commands see its status in
+    /// `Server::persist.aof`.
+    aof: crate::persist::aof::AofState,
 }
 
 impl Node {
@@ -67,11 +70,12 @@ impl Node {
             next_tick_mono_ms: now.mono_ms,
             reload: reload::ReloadState::default(),
             persist: persist::Persist::default(),
+            aof: Default::default(),
         };
         node.server
             .observe
             .set_command_names(node.commands.slot_names());
-        node.server.aof.hash_seeds = seeds.hash_seeds;
+        node.aof.hash_seeds = seeds.hash_seeds;
         node.config_changed();
         node
     }
@@ -214,7 +218,7 @@ impl Node {
         let now = self.last_now;
         self.keyspace.now_secs = now.mono_secs();
         self.end_pause_if_due(now);
-        if !self.server.aof.booted {
+        if !self.aof.booted {
             self.aof_boot(now);
         }
         self.resume_waiting_clients(now);
@@ -452,7 +456,7 @@ impl Node {
 
     /// Hands a completion to the subsystem that issued it; gives it back when none did.
     fn claim_disk_completion(&mut self, io: IoId, result: DiskResult) -> Option<DiskResult> {
-        if self.server.aof.pending.contains_key(&io) {
+        if self.aof.pending.contains_key(&io) {
             self.aof_on_disk(io, result);
             return None;
         }

@@ -69,7 +69,7 @@ impl Node {
             self.aof_boot(now);
             return true;
         }
-        self.server.aof.booted = true;
+        self.aof.booted = true;
         let plan = LoadPlan::Rdb(Box::new(RdbLoad::for_config(&self.server, seeds)));
         self.boot_with(now, plan)
     }

@@ -119,9 +119,6 @@ pub struct AofState {
     pub walk: Option<rewrite::Walk>,
 }
 
-/// INFO lines as (name, value).
-pub type InfoFields = Vec<(&'static str, String)>;
-
 /// Counters and sizes INFO reports (`aof_*`).
 #[derive(Debug, Default, Clone)]
 pub struct AofStats {
@@ -167,78 +164,5 @@ impl AofState {
             "MISCONF Errors writing to the AOF file: {}",
             writer::strerror(reason)
         ))
-    }
-
-    /// INFO persistence's aof fields, in Redis 7.0's order: the ones always there, then
-    /// (`extra`) the ones shown while the AOF is on.
-    pub fn info_fields(&self, now_ms: u64) -> (InfoFields, InfoFields) {
-        let s = &self.stats;
-        let in_progress = self.rewrite.is_some();
-        let write_ok = self.writer.as_ref().is_none_or(|w| w.write_error.is_none());
-        let always = vec![
-            ("aof_enabled", u8::from(self.enabled()).to_string()),
-            ("aof_rewrite_in_progress", u8::from(in_progress).to_string()),
-            (
-                "aof_rewrite_scheduled",
-                u8::from(self.rewrite_requested && !in_progress).to_string(),
-            ),
-            (
-                "aof_last_rewrite_time_sec",
-                s.last_rewrite_time_secs
-                    .map_or("-1".to_string(), |t| t.to_string()),
-            ),
-            (
-                "aof_current_rewrite_time_sec",
-                s.rewrite_started_ms
-                    .filter(|_| in_progress)
-                    .map_or("-1".to_string(), |t| {
-                        (now_ms.saturating_sub(t) / 1000).to_string()
-                    }),
-            ),
-            (
-                "aof_last_bgrewrite_status",
-                if s.rewrites_consecutive_failures == 0 {
-                    "ok"
-                } else {
-                    "err"
-                }
-                .to_string(),
-            ),
-            ("aof_rewrites", s.rewrites.to_string()),
-            (
-                "aof_rewrites_consecutive_failures",
-                s.rewrites_consecutive_failures.to_string(),
-            ),
-            (
-                "aof_last_write_status",
-                if write_ok { "ok" } else { "err" }.to_string(),
-            ),
-            ("aof_last_cow_size", "0".to_string()),
-        ];
-        let mut extra = Vec::new();
-        if self.enabled() {
-            let w = self.writer.as_ref();
-            extra = vec![
-                ("aof_current_size", self.current_bytes().to_string()),
-                ("aof_base_size", s.base_bytes.to_string()),
-                (
-                    "aof_pending_rewrite",
-                    u8::from(self.rewrite_requested && !in_progress).to_string(),
-                ),
-                (
-                    "aof_buffer_length",
-                    w.map_or(0, |w| w.buffered_bytes()).to_string(),
-                ),
-                (
-                    "aof_pending_bio_fsync",
-                    u8::from(w.is_some_and(|w| w.busy())).to_string(),
-                ),
-                (
-                    "aof_delayed_fsync",
-                    w.map_or(0, |w| w.delayed_fsync).to_string(),
-                ),
-            ];
-        }
-        (always, extra)
     }
 }
