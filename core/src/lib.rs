@@ -25,6 +25,7 @@ pub mod keyspace;
 pub mod mutants;
 pub mod persist;
 pub mod propagate;
+pub mod repl;
 pub mod resp;
 pub mod slab;
 pub mod strtod;

@@ -310,9 +310,9 @@ pub struct Server {
     /// What the driver is asked to do, in order.
     pub effects: VecDeque<Effect>,
     pub run_id: String,
-    /// The replication id (INFO `master_replid`); the run id until DEBUG
-    /// CHANGE-REPL-ID draws a new one.
-    pub repl_id: Option<String>,
+    /// The replication identity (INFO `master_replid`, `master_repl_offset` ...);
+    /// the replid starts as the run id.
+    pub repl: crate::repl::ReplIds,
     pub started: Now,
     pub active_expire_enabled: bool,
     /// DEBUG PAUSE-CRON: timers (active expiry, idle clients, the query-buffer cron)
@@ -359,8 +359,8 @@ impl Server {
             propagation: Propagation::default(),
             dirty: 0,
             effects: VecDeque::new(),
+            repl: crate::repl::ReplIds::new(run_id.clone()),
             run_id,
-            repl_id: None,
             started: now,
             active_expire_enabled: true,
             cron_paused: false,
@@ -401,7 +401,7 @@ impl Server {
 
     /// The replication id INFO reports as `master_replid`.
     pub fn repl_id(&self) -> &str {
-        self.repl_id.as_deref().unwrap_or(&self.run_id)
+        &self.repl.replid
     }
 
     /// Whether used memory (asked of `used_bytes` only when `maxmemory` is set) is

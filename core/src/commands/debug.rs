@@ -25,7 +25,11 @@ pub(super) fn more(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> bool {
     } else if argv.is(1, "change-repl-id") && argc == 2 {
         let mut id = [0u8; 20];
         rand::RngCore::fill_bytes(&mut ctx.server.rng, &mut id);
-        ctx.server.repl_id = Some(id.iter().map(|b| format!("{b:02x}")).collect());
+        // Redis's changeReplicationId + clearReplicationId2.
+        let repl = &mut ctx.server.repl;
+        repl.replid = id.iter().map(|b| format!("{b:02x}")).collect();
+        repl.replid2 = crate::repl::NO_REPLID.to_string();
+        repl.second_replid_offset = -1;
         ctx.server.log(
             LogLevel::Warning,
             "Changing replication IDs after receiving DEBUG change-repl-id".into(),

@@ -1,0 +1,1 @@
+//! See `repl/mod.rs`.
