@@ -47,6 +47,9 @@ pub struct Client {
     pub reply_mode: ReplyMode,
     pub no_evict: bool,
     pub no_touch: bool,
+    /// The replica's link to its master (`node::repl_replica`): runs the master's
+    /// stream, replies dropped (CLIENT LIST flag `M`).
+    pub is_master: bool,
     pub close_after_reply: bool,
     /// The peer is on a loopback address (protected mode, `enable-debug-command local`).
     pub is_local: bool,
@@ -115,6 +118,7 @@ impl Client {
             reply_mode: ReplyMode::On,
             no_evict: false,
             no_touch: false,
+            is_master: false,
             close_after_reply: false,
             more_pipelined: false,
             is_local: false,
@@ -167,6 +171,9 @@ impl Client {
             .map(String::from_utf8_lossy)
             .unwrap_or_default();
         let mut flags = String::new();
+        if self.is_master {
+            flags.push('M');
+        }
         if self.is_pubsub() {
             flags.push('P');
         }

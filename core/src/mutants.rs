@@ -64,6 +64,9 @@ pub enum Mutant {
     /// A rewrite renames its new base and switches the manifest without fsyncing
     /// the base first.
     ManifestBeforeBaseSynced,
+    /// A replica runs the active expire cycle itself instead of waiting for its
+    /// master's DELs.
+    ReplicaExpiresKeys,
 }
 
 impl Mutant {
@@ -120,6 +123,7 @@ impl Mutant {
             Mutant::ReplyBeforeFsync => "reply-before-fsync",
             Mutant::RelativeExpiryInAof => "relative-expiry-in-aof",
             Mutant::ManifestBeforeBaseSynced => "manifest-before-base-synced",
+            Mutant::ReplicaExpiresKeys => "replica-expires-keys",
         }
     }
 
@@ -131,13 +135,16 @@ impl Mutant {
     /// simulator's bit-rot scenario reaches it; `RenameBeforeFsync` by
     /// `persist::save`'s tests until the simulator restarts from disk; the AOF's three
     /// by `node::aof_tests` until the simulator's disk scenarios reach them.
-    pub const PENDING: [Mutant; 6] = [
+    /// `ReplicaExpiresKeys` by `node::repl_replica_tests` until the simulator runs
+    /// replicas.
+    pub const PENDING: [Mutant; 7] = [
         Mutant::LfuNeverDecays,
         Mutant::RdbCrcCheckSkipped,
         Mutant::RenameBeforeFsync,
         Mutant::ReplyBeforeFsync,
         Mutant::RelativeExpiryInAof,
         Mutant::ManifestBeforeBaseSynced,
+        Mutant::ReplicaExpiresKeys,
     ];
 
     pub fn from_name(name: &str) -> Option<Mutant> {

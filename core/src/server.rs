@@ -313,6 +313,8 @@ pub struct Server {
     /// The replication identity (INFO `master_replid`, `master_repl_offset` ...);
     /// the replid starts as the run id.
     pub repl: crate::repl::ReplIds,
+    /// The link to this node's master when it is a replica (`crate::repl::replica`).
+    pub replica: crate::repl::replica::ReplicaLink,
     pub started: Now,
     pub active_expire_enabled: bool,
     /// DEBUG PAUSE-CRON: timers (active expiry, idle clients, the query-buffer cron)
@@ -360,6 +362,7 @@ impl Server {
             dirty: 0,
             effects: VecDeque::new(),
             repl: crate::repl::ReplIds::new(run_id.clone()),
+            replica: Default::default(),
             run_id,
             started: now,
             active_expire_enabled: true,

@@ -314,6 +314,7 @@ fn hello(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
         Proto::Resp3 => 3,
     };
     let id = ctx.client.id as i64;
+    let replica = ctx.server.replica.is_replica();
     let out = ctx.out();
     out.map(7);
     out.bulk(b"server");
@@ -327,7 +328,7 @@ fn hello(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
     out.bulk(b"mode");
     out.bulk(b"standalone");
     out.bulk(b"role");
-    out.bulk(b"master");
+    out.bulk(if replica { b"replica" } else { b"master" });
     out.bulk(b"modules");
     out.array(0);
 }

@@ -19,6 +19,7 @@ pub mod memory;
 pub mod monitoring;
 pub mod persist;
 pub mod pubsub;
+pub mod replicaof;
 pub mod server;
 pub mod sets;
 pub mod sort;
@@ -285,6 +286,7 @@ pub fn all_commands() -> Vec<&'static CommandSpec> {
         .chain(memory::COMMANDS.iter())
         .chain(monitoring::COMMANDS.iter())
         .chain(persist::COMMANDS.iter())
+        .chain(replicaof::COMMANDS.iter())
         .collect();
     v.sort_by_key(|c| c.name);
     v
@@ -630,7 +632,10 @@ fn run_checked(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> Dispatch {
         || (in_multi && !matches!(parent.name, "exec" | "discard" | "quit" | "reset"));
     // Redis's processCommand evicts before every command while `maxmemory` is set,
     // and refuses one that may grow memory only when nothing more could go.
-    let out_of_memory = ctx.server.hot.maxmemory_bytes > 0 && {
+    // The master's stream is obeyed (Redis's mustObeyClient): no OOM, MISCONF,
+    // READONLY, MASTERDOWN or pause for it.
+    let obey = ctx.client.is_master;
+    let out_of_memory = !obey && ctx.server.hot.maxmemory_bytes > 0 && {
         let result = ctx.clients.evict_keys(ctx.keyspace, ctx.server);
         ctx.drain_keyspace_log();
         result == crate::keyspace::EvictResult::Fail
@@ -646,7 +651,8 @@ fn run_checked(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> Dispatch {
         return Dispatch::Rejected;
     }
     // Redis's processCommand: writes (and PING) are refused after a failed save.
-    if ctx.server.persist.disk_error()
+    if !obey
+        && ctx.server.persist.disk_error()
         && (spec.flags.contains(CmdFlags::WRITE)
             || parent.name == "ping"
             || (parent.name == "exec" && ctx.client.multi.as_ref().is_some_and(|m| m.write)))
@@ -657,6 +663,12 @@ fn run_checked(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> Dispatch {
             .write_denied_error(ctx.server.config.settings())
         {
             reject_command(ctx, parent, slot, &msg);
+            return Dispatch::Rejected;
+        }
+    }
+    if !obey && ctx.server.replica.is_replica() {
+        if let Some(msg) = replicaof::refusal(ctx.server, ctx.client, spec, parent.name, true) {
+            reject_command(ctx, parent, slot, msg);
             return Dispatch::Rejected;
         }
     }
@@ -671,6 +683,12 @@ fn run_checked(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> Dispatch {
         reject_command(ctx, parent, slot, &msg);
         return Dispatch::Rejected;
     }
+    if !obey && ctx.server.replica.is_replica() {
+        if let Some(msg) = replicaof::refusal(ctx.server, ctx.client, spec, parent.name, false) {
+            reject_command(ctx, parent, slot, msg);
+            return Dispatch::Rejected;
+        }
+    }
     if ctx.server.persist.loading
         && !spec.flags.contains(CmdFlags::LOADING)
         && ctx.client.conn != crate::client::AOF_LOADER_CONN
@@ -680,7 +698,7 @@ fn run_checked(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> Dispatch {
     }
     // Redis's processCommand holds a command under CLIENT PAUSE here: after the
     // checks that reject it, before it is queued or run.
-    if let Some(pause) = ctx.server.pause {
+    if let Some(pause) = ctx.server.pause.filter(|_| !obey) {
         if pause.holds(may_replicate(ctx.client, parent, spec)) {
             ctx.client.last_command = (parent.name, sub_name);
             ctx.client.postponed = true;
@@ -689,7 +707,11 @@ fn run_checked(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> Dispatch {
     }
     // A paused server reports keys whose TTL passed as missing but keeps them;
     // a write (one CLIENT PAUSE in the same EXEC let through) deletes them as usual.
-    ctx.keyspace.keep_expired = ctx.server.pause.is_some() && !spec.flags.contains(CmdFlags::WRITE);
+    // A replica never deletes a key on its own, nor hands out one whose TTL passed
+    // (the master's commands, run with `keyspace.loading`, see every key).
+    ctx.keyspace.keep_expired = (ctx.server.pause.is_some()
+        && !spec.flags.contains(CmdFlags::WRITE))
+        || (ctx.server.replica.is_replica() && !obey);
     let client = &mut *ctx.client;
     client.last_command = (parent.name, sub_name);
     if in_multi && !runs_inside_multi(parent.name) {

@@ -598,7 +598,12 @@ fn info_section(ctx: &Ctx<'_>, section: &str, f: &mut Fields<'_>) {
         "stats" => info_stats(ctx, f),
         "replication" => {
             f.header("Replication");
-            f.put("role", "master");
+            // wt-rreplica: a replica's fields (the lead merges this with wt-rmaster's section).
+            if ctx.server.replica.is_replica() {
+                replica_info(ctx, f);
+            } else {
+                f.put("role", "master");
+            }
             f.put("connected_slaves", 0);
             f.put("master_failover_state", "no-failover");
             f.put("master_replid", ctx.server.repl_id());
@@ -1000,5 +1005,23 @@ fn info_persistence(ctx: &Ctx<'_>, f: &mut Fields<'_>) {
         f.put("loading_loaded_bytes", p.loading_loaded_bytes);
         f.put("loading_loaded_perc", "0.00");
         f.put("loading_eta_seconds", 1);
+    }
+}
+
+/// `role:slave` and the replica's fields (`crate::repl::replica::ReplicaLink::info_fields`).
+fn replica_info(ctx: &Ctx<'_>, f: &mut Fields<'_>) {
+    let cfg = &ctx.server.config;
+    let info_cfg = crate::repl::replica::InfoConfig {
+        priority: cfg
+            .get_one("replica-priority")
+            .and_then(|p| p.parse().ok())
+            .unwrap_or(100),
+        read_only: cfg.settings().replica_read_only,
+        announced: cfg.get_one("replica-announced").as_deref() != Some("no"),
+    };
+    f.put("role", "slave");
+    let offset = ctx.server.repl.master_repl_offset;
+    for (k, v) in ctx.server.replica.info_fields(ctx.now, offset, &info_cfg) {
+        f.put(&k, v);
     }
 }

@@ -46,7 +46,14 @@ impl Node {
         }
         // A paused server keeps its dataset still: no active expiry either.
         // Nor while loading: the loaded commands find keys as they were when they ran.
+        // A replica waits for its master's DELs (planted: it expires keys itself).
+        let replica_waits = self.server.replica.is_replica()
+            && !self
+                .server
+                .mutants
+                .is(crate::mutants::Mutant::ReplicaExpiresKeys);
         if self.server.active_expire_enabled
+            && !replica_waits
             && self.server.pause.is_none()
             && !self.server.persist.loading
         {
@@ -123,7 +130,7 @@ impl Node {
             .table
             .values()
             // As Redis, blocked clients and subscribers are never timed out.
-            .filter(|c| !c.blocked && !c.postponed && !c.is_pubsub())
+            .filter(|c| !c.blocked && !c.postponed && !c.is_pubsub() && !c.is_master)
             .filter(|c| now.mono_ms.saturating_sub(c.last_interaction_mono_ms) > limit_ms)
             .map(|c| c.conn)
             .collect();

@@ -50,7 +50,7 @@ impl Node {
                 .clients
                 .table
                 .values()
-                .filter(|c| !c.no_evict)
+                .filter(|c| !c.no_evict && !c.is_master)
                 .max_by_key(|c| (c.memory_bytes(), std::cmp::Reverse(c.id)))
                 .map(|c| (c.conn, c.memory_bytes()));
             let running_bytes = self.clients.running_client_bytes;

@@ -15,6 +15,9 @@ mod dispatch;
 mod evict;
 mod persist;
 mod reload;
+mod repl_replica;
+#[cfg(test)]
+mod repl_replica_tests;
 
 use rand::{RngCore, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -77,6 +80,7 @@ impl Node {
             .set_command_names(node.commands.slot_names());
         node.aof.hash_seeds = seeds.hash_seeds;
         node.config_changed();
+        node.repl_boot();
         node
     }
 
@@ -244,6 +248,16 @@ impl Node {
                     self.server.effects.push_back(Effect::Abort { conn });
                 }
             },
+            Input::Connected { conn } if self.repl_owns(conn) => self.repl_on_connected(now, conn),
+            Input::ConnectFailed { conn, error } if self.repl_owns(conn) => {
+                self.repl_on_connect_failed(now, conn, &error)
+            }
+            Input::Data { conn, bytes } if self.repl_owns(conn) => {
+                self.repl_on_data(now, conn, bytes)
+            }
+            Input::Closed { conn, reason } if self.repl_owns(conn) => {
+                self.repl_on_closed(now, conn, &reason)
+            }
             Input::Connected { conn } => self.on_unknown_outbound(conn, "connected"),
             Input::ConnectFailed { conn, error } => {
                 self.on_unknown_outbound(conn, &format!("failed ({error})"))
@@ -284,6 +298,7 @@ impl Node {
         let ticked = now.mono_ms >= self.next_tick_mono_ms;
         if ticked {
             self.on_tick(now);
+            self.repl_cron(now);
         }
         self.continue_evictions();
         self.run_unblocked(now, ticked);
@@ -291,6 +306,7 @@ impl Node {
             self.run_postponed(now);
         }
         self.run_persist_requests(now);
+        self.repl_run_events(now);
         if save_turn {
             self.step_save(now);
         }

@@ -2837,6 +2837,32 @@ pub static REDIS_DOCS: &[CommandDocs] = &[
         ],
     },
     CommandDocs {
+        name: "replicaof",
+        summary: "Make the server a replica of another instance, or promote it as master.",
+        since: "5.0.0",
+        group: "server",
+        complexity: Some("O(1)"),
+        doc_flags: DocFlags::NONE,
+        deprecated_since: None,
+        replaced_by: None,
+        history: &[],
+        args: &[
+            arg("args", T::Oneof).args(&[
+                arg("host-port", T::Block).args(&[
+                    arg("host", T::String),
+                    arg("port", T::Integer),
+                ]),
+                arg("no-one", T::Block).args(&[
+                    arg("no", T::PureToken).token("NO"),
+                    arg("one", T::PureToken).token("ONE"),
+                ]),
+            ]),
+        ],
+        acl_categories: AclCategories::NONE,
+        tips: &[],
+        key_specs: &[],
+    },
+    CommandDocs {
         name: "reset",
         summary: "Reset the connection",
         since: "6.2.0",
@@ -3306,6 +3332,32 @@ pub static REDIS_DOCS: &[CommandDocs] = &[
         key_specs: &[
             KeySpec { notes: None, flags: flags!(KeySpecFlags: RO), begin_search: BeginSearch::Index(1), find_keys: FindKeys::Range { lastkey: 0, keystep: 1, limit: 0 } },
         ],
+    },
+    CommandDocs {
+        name: "slaveof",
+        summary: "Make the server a replica of another instance, or promote it as master.",
+        since: "1.0.0",
+        group: "server",
+        complexity: Some("O(1)"),
+        doc_flags: flags!(DocFlags: DEPRECATED),
+        deprecated_since: Some("5.0.0"),
+        replaced_by: Some("`REPLICAOF`"),
+        history: &[],
+        args: &[
+            arg("args", T::Oneof).args(&[
+                arg("host-port", T::Block).args(&[
+                    arg("host", T::String),
+                    arg("port", T::Integer),
+                ]),
+                arg("no-one", T::Block).args(&[
+                    arg("no", T::PureToken).token("NO"),
+                    arg("one", T::PureToken).token("ONE"),
+                ]),
+            ]),
+        ],
+        acl_categories: AclCategories::NONE,
+        tips: &[],
+        key_specs: &[],
     },
     CommandDocs {
         name: "slowlog",

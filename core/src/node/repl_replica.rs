@@ -1,0 +1,385 @@
+//! The replica's wiring (`crate::repl::replica` is the machine): routes the link's
+//! connection events and bytes to it, carries out what it asks (connect, send, log,
+//! swap in a fully synced dataset), and runs the master's command stream as the master
+//! client (CLIENT LIST flag `M`) through the normal `call()` path, replies dropped,
+//! counting the replication offset by whole commands. It never expires keys for the
+//! master's commands (they see the dataset the master saw) and never reads a clock.
+
+use crate::client::{arm_output_limit, Client};
+use crate::commands;
+use crate::io::{CloseReason, ConnId, Effect, LogLevel, Now};
+use crate::keyspace::{HashSeeds, Keyspace};
+use crate::persist::rdb::{LoadLimits, RdbItem, RdbReader};
+use crate::repl::replica::{encode_command, Event, LinkParams, RdbSink};
+use crate::resp::ParseLimits;
+
+use super::Node;
+
+impl Node {
+    /// `replicaof` in the config file: a replica from the start, connecting at the
+    /// first cron (after loading), as Redis.
+    pub(super) fn repl_boot(&mut self) {
+        if let Some((host, port)) = self.server.config.settings().replicaof.clone() {
+            let host = String::from_utf8_lossy(&host).into_owned();
+            self.server.replica.configure(host, port);
+        }
+    }
+
+    /// Whether an outbound connection's event is the replica link's.
+    pub(super) fn repl_owns(&self, conn: ConnId) -> bool {
+        self.server.replica.owns(conn)
+    }
+
+    fn repl_link_params(&self) -> LinkParams {
+        let s = self.server.config.settings();
+        let cfg = &self.server.config;
+        let pass = cfg.get_one("masterauth").filter(|p| !p.is_empty());
+        let user = cfg.get_one("masteruser").filter(|u| !u.is_empty());
+        let announce_port = cfg
+            .get_one("replica-announce-port")
+            .and_then(|p| p.parse::<u16>().ok())
+            .filter(|&p| p != 0);
+        LinkParams {
+            auth: pass.map(|p| (user.map(String::into_bytes), p.into_bytes())),
+            listening_port: announce_port.unwrap_or(s.port),
+            psync: Some((
+                self.server.repl.replid.clone(),
+                self.server.repl.master_repl_offset,
+            )),
+            sink: Some(Box::new(SyncLoad::new(
+                self.keyspace.databases(),
+                HashSeeds(self.aof.hash_seeds),
+                LoadLimits::from_settings(s, HashSeeds(self.aof.hash_seeds)),
+            ))),
+        }
+    }
+
+    pub(super) fn repl_on_connected(&mut self, now: Now, conn: ConnId) {
+        let params = self.repl_link_params();
+        self.server.replica.on_connected(now, conn, params);
+        self.repl_run_events(now);
+    }
+
+    pub(super) fn repl_on_connect_failed(&mut self, now: Now, conn: ConnId, error: &str) {
+        self.server.replica.on_connect_failed(now, conn, error);
+        self.repl_run_events(now);
+    }
+
+    pub(super) fn repl_on_data(&mut self, now: Now, conn: ConnId, bytes: &[u8]) {
+        self.server.stats.total_net_input_bytes += bytes.len() as u64;
+        if self.clients.table.get(&conn).is_some_and(|c| c.is_master) {
+            self.repl_stream(now, conn, bytes);
+        } else {
+            self.server.replica.on_data(now, conn, bytes);
+        }
+        self.repl_run_events(now);
+    }
+
+    pub(super) fn repl_on_closed(&mut self, now: Now, conn: ConnId, reason: &CloseReason) {
+        if let Some(mut client) = self.clients.table.remove(&conn) {
+            self.clients.forget(&mut client);
+            self.server.log(
+                LogLevel::Verbose,
+                format!("Master link closed ({reason:?})"),
+            );
+            self.server.replica.lost_connected(now, true);
+        } else {
+            self.server.replica.on_closed(now, conn);
+        }
+        self.repl_run_events(now);
+    }
+
+    /// The replica's cron (each tick): connect, time out, ACK.
+    pub(super) fn repl_cron(&mut self, now: Now) {
+        if !self.server.replica.is_replica() || self.server.persist.loading {
+            return;
+        }
+        let timeout_secs = self.server.config.settings().repl_timeout_secs;
+        let offset = self.server.repl.master_repl_offset;
+        self.server.replica.cron(now, timeout_secs, offset);
+        self.repl_run_events(now);
+    }
+
+    /// Carries out what the link machine asked for, in order.
+    pub(super) fn repl_run_events(&mut self, now: Now) {
+        while let Some(event) = self.server.replica.poll() {
+            match event {
+                Event::Connect { conn, addr } => self
+                    .server
+                    .effects
+                    .push_back(Effect::Connect { conn, addr }),
+                Event::Send { conn, bytes } => {
+                    self.server.stats.total_net_output_bytes += bytes.len() as u64;
+                    self.server.effects.push_back(Effect::Send { conn, bytes });
+                }
+                Event::Close { conn } => {
+                    if let Some(mut client) = self.clients.table.remove(&conn) {
+                        self.clients.forget(&mut client);
+                    }
+                    self.server.effects.push_back(Effect::Close { conn });
+                }
+                Event::Log(level, message) => self.server.log(level, message),
+                Event::FullSync {
+                    conn,
+                    keyspace,
+                    replid,
+                    offset,
+                } => {
+                    self.repl_swap_dataset(now, keyspace);
+                    self.server.repl.replid = replid;
+                    self.server.repl.replid2 = crate::repl::NO_REPLID.to_string();
+                    self.server.repl.second_replid_offset = -1;
+                    self.server.repl.master_repl_offset = offset;
+                    self.server.replica.read_offset = offset;
+                    self.repl_create_master_client(now, conn);
+                }
+                Event::Continue { conn, new_replid } => {
+                    if let Some(id) = new_replid {
+                        self.server.repl.shift(id);
+                    }
+                    self.server.replica.read_offset = self.server.repl.master_repl_offset;
+                    self.repl_create_master_client(now, conn);
+                }
+                Event::Stream { conn, bytes } => {
+                    if self.clients.table.get(&conn).is_some_and(|c| c.is_master) {
+                        self.repl_stream(now, conn, &bytes);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Replaces the dataset with a fully synced one (Redis's `emptyData` + load, done
+    /// as keel's swap: the old dataset is freed off the loop).
+    fn repl_swap_dataset(&mut self, now: Now, keyspace: Box<crate::keyspace::Keyspace>) {
+        // WATCHed keys of every database are touched, as a flush touches them.
+        if !self.clients.watch.is_empty() {
+            for db in 0..self.keyspace.databases() {
+                self.clients
+                    .watch
+                    .touch_db(db, None, &self.keyspace, now.wall_ms);
+            }
+        }
+        let mut fresh = *keyspace;
+        fresh.mutants = self.keyspace.mutants;
+        fresh.now_secs = self.keyspace.now_secs;
+        let old = std::mem::replace(&mut self.keyspace, fresh);
+        self.server.effects.push_back(Effect::Free {
+            garbage: Box::new(old),
+        });
+        self.server.dirty = self.server.dirty.wrapping_add(1);
+        self.config_changed();
+        // The AOF must describe the new dataset: rewrite it (Redis restarts the AOF
+        // after a sync for the same reason).
+        if self.server.persist.aof.enabled {
+            self.server.persist.aof.rewrite_asked = true;
+        }
+    }
+
+    fn repl_create_master_client(&mut self, now: Now, conn: ConnId) {
+        let id = self.next_client_id;
+        self.next_client_id += 1;
+        let peer = self
+            .server
+            .replica
+            .master
+            .as_ref()
+            .map(|m| m.addr())
+            .unwrap_or_default();
+        let mut client = Client::new(id, conn, peer, String::new(), now.mono_ms, true);
+        client.is_master = true;
+        client.deny_blocking = true;
+        arm_output_limit(&self.server.hot.output_limits, &mut client);
+        self.clients.table.insert(conn, client);
+    }
+
+    /// The master's command stream: each whole command runs as the master client,
+    /// its reply dropped; `REPLCONF GETACK` is answered with the offset applied
+    /// before it. The offset moves by each command's bytes, a transaction's at EXEC.
+    fn repl_stream(&mut self, now: Now, conn: ConnId, bytes: &[u8]) {
+        let Some(mut client) = self.clients.table.remove(&conn) else {
+            return;
+        };
+        let link = &mut self.server.replica;
+        link.read_offset = link.read_offset.saturating_add(bytes.len() as u64);
+        link.last_io_mono_ms = now.mono_ms;
+        client.last_interaction_mono_ms = now.mono_ms;
+        client.qbuf.extend_from_slice(bytes);
+        let mut qbuf = std::mem::take(&mut client.qbuf);
+        let mut parser = std::mem::take(&mut client.parser);
+        let mut req = std::mem::take(&mut client.request);
+        let mut qpos = 0usize;
+        let mut broken = None;
+        let limits = ParseLimits {
+            proto_max_bulk_len_bytes: self.server.hot.proto_max_bulk_len_bytes,
+            authenticated: true,
+        };
+        while let Some(rest) = qbuf.get(qpos..) {
+            match parser.next_request(rest, limits, &mut req) {
+                Ok(None) => break,
+                Ok(Some(())) => {
+                    let consumed = req.consumed_bytes;
+                    let base = if req.inline {
+                        &parser.scratch[..]
+                    } else {
+                        rest
+                    };
+                    let argv = commands::Argv::new(base, &req.ranges);
+                    if argv.len() >= 2 && argv.is(0, "replconf") && argv.is(1, "getack") {
+                        let offset = self.server.repl.master_repl_offset.to_string();
+                        let ack = encode_command(&[b"REPLCONF", b"ACK", offset.as_bytes()]);
+                        self.server.stats.total_net_output_bytes += ack.len() as u64;
+                        self.server
+                            .effects
+                            .push_back(Effect::Send { conn, bytes: ack });
+                    } else if argv.len() > 0 {
+                        // The master's commands find keys as the master did: nothing
+                        // expires under them (Redis's expireIfNeeded for the master).
+                        self.keyspace.loading = true;
+                        commands::execute(&mut self.ctx(&mut client, now), &argv);
+                        self.keyspace.loading = false;
+                        client.out.truncate(0);
+                        self.serve_ready_keys(now);
+                    }
+                    qpos += consumed;
+                    let link = &mut self.server.replica;
+                    if client.multi.is_some() {
+                        link.pending_multi_bytes =
+                            link.pending_multi_bytes.saturating_add(consumed as u64);
+                    } else {
+                        let applied = (consumed as u64).saturating_add(link.pending_multi_bytes);
+                        link.pending_multi_bytes = 0;
+                        self.server.repl.master_repl_offset =
+                            self.server.repl.master_repl_offset.saturating_add(applied);
+                    }
+                }
+                Err(e) => {
+                    broken = Some(e.reason().to_string());
+                    break;
+                }
+            }
+        }
+        qbuf.drain(..qpos.min(qbuf.len()));
+        client.qbuf = qbuf;
+        client.parser = parser;
+        client.request = req;
+        if let Some(why) = broken {
+            let line = client.info_line(now.mono_ms);
+            self.server.log(
+                LogLevel::Warning,
+                format!("Protocol error ({why}) from client: {line}. Closing the link with the master; what it applied is kept"),
+            );
+            self.clients.forget(&mut client);
+            self.server.replica.lost_connected(now, false);
+            return;
+        }
+        let qbuf_limit = self.server.hot.client_query_buffer_limit_bytes;
+        if client.qbuf.len() as u64 > qbuf_limit {
+            self.server.log(
+                LogLevel::Warning,
+                "Closing the link with the master: its unfinished command reached the max query buffer length".to_string(),
+            );
+            self.clients.forget(&mut client);
+            self.server.replica.lost_connected(now, false);
+            return;
+        }
+        self.clients.table.insert(conn, client);
+    }
+}
+
+/// A full sync's RDB loaded as it arrives into a fresh keyspace (keel's
+/// `repl-diskless-load`: straight from the socket, the old dataset kept until the
+/// load succeeded). Keys already expired are kept: a replica waits for its master's
+/// DEL, as Redis loads them on a replica too.
+struct SyncLoad {
+    reader: RdbReader,
+    keyspace: Box<Keyspace>,
+    keys_loaded: u64,
+}
+
+impl SyncLoad {
+    fn new(databases: usize, seeds: HashSeeds, limits: LoadLimits) -> SyncLoad {
+        let mut keyspace = Box::new(Keyspace::new(databases, seeds));
+        keyspace.loading = true;
+        SyncLoad {
+            reader: RdbReader::new(limits),
+            keyspace,
+            keys_loaded: 0,
+        }
+    }
+
+    /// Applies every complete item the reader holds; true at the RDB's end.
+    fn apply(&mut self) -> Result<bool, String> {
+        loop {
+            match self.reader.next() {
+                Ok(None) => return Ok(false),
+                Ok(Some(RdbItem::End)) => return Ok(true),
+                Ok(Some(RdbItem::SelectDb(db))) if db >= self.keyspace.databases() => {
+                    return Err(format!(
+                        "the master's RDB selects DB {db}, but this server has {} databases",
+                        self.keyspace.databases()
+                    ));
+                }
+                Ok(Some(RdbItem::Key {
+                    db,
+                    key,
+                    value,
+                    expire_ms,
+                    ..
+                })) => {
+                    if db >= self.keyspace.databases() {
+                        return Err(format!("DB index {db} is out of range"));
+                    }
+                    let d = self.keyspace.db_mut(db);
+                    if d.find(&key).is_some() {
+                        return Err(format!(
+                            "RDB has duplicated key '{}' in DB {db}",
+                            String::from_utf8_lossy(&key)
+                        ));
+                    }
+                    let id = d.insert(&key, value);
+                    if let Some(at) = expire_ms.filter(|&at| at != 0) {
+                        d.set_expire(id, at);
+                    }
+                    self.keys_loaded += 1;
+                }
+                Ok(Some(_)) => {}
+                Err(e) => return Err(e.to_string()),
+            }
+        }
+    }
+}
+
+impl RdbSink for SyncLoad {
+    fn feed(&mut self, bytes: &[u8]) -> Result<bool, String> {
+        self.reader.feed(bytes);
+        self.apply()
+    }
+
+    fn finish(&mut self) -> Result<bool, String> {
+        self.reader.end_of_input();
+        match self.apply()? {
+            true => Ok(true),
+            false => Err(format!(
+                "truncated RDB at offset {}",
+                self.reader.consumed_bytes()
+            )),
+        }
+    }
+
+    fn take_after(&mut self) -> Vec<u8> {
+        self.reader.take_unconsumed()
+    }
+
+    fn consumed_bytes(&self) -> u64 {
+        self.reader.consumed_bytes()
+    }
+
+    fn keys_loaded(&self) -> u64 {
+        self.keys_loaded
+    }
+
+    fn into_keyspace(self: Box<Self>) -> Box<Keyspace> {
+        self.keyspace
+    }
+}
