@@ -2627,6 +2627,18 @@ impl Config {
         }
     }
 
+    /// Records REPLICAOF's target (None: NO ONE), so CONFIG GET, CONFIG REWRITE and
+    /// the log's role follow it as Redis's (its `replicaof` reads `masterhost`).
+    pub fn set_replicaof(&mut self, master: Option<(Vec<u8>, u16)>) {
+        let idx = DIRECTIVES
+            .iter()
+            .position(|d| d.kind == Kind::Special(Special::ReplicaOf));
+        if let Some(idx) = idx {
+            let value = Value::ReplicaOf(master.map(|(host, port)| (host, i64::from(port))));
+            self.store(idx, value);
+        }
+    }
+
     /// The typed settings, current with every successful change.
     pub fn settings(&self) -> &Settings {
         &self.settings

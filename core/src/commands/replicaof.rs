@@ -32,6 +32,7 @@ fn replicaof(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
     if argv.is(1, "no") && argv.is(2, "one") {
         if ctx.server.replica.is_replica() {
             ctx.server.replica.unset_master();
+            ctx.server.config.set_replicaof(None);
             // Redis's replicationUnsetMaster: a new history, the old one kept as
             // replid2 so the former master's replicas may continue it.
             let mut id = [0u8; 20];
@@ -74,6 +75,9 @@ fn replicaof(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
     }
     let was_master = !link.is_replica();
     link.set_master(ctx.now, host.clone(), port, was_master);
+    ctx.server
+        .config
+        .set_replicaof(Some((host.clone().into_bytes(), port)));
     link.log(
         LogLevel::Notice,
         format!("REPLICAOF {host}:{port} enabled (user request from '{requester}')"),
@@ -147,7 +151,15 @@ mod tests {
             k.cmd(1, "SET a b"),
             "-READONLY You can't write against a read only replica.\r\n"
         );
+        assert_eq!(
+            k.cmd(1, "CONFIG GET replicaof"),
+            "*2\r\n$9\r\nreplicaof\r\n$14\r\n127.0.0.1 7411\r\n"
+        );
         assert_eq!(k.cmd(1, "REPLICAOF NO ONE"), "+OK\r\n");
         assert_eq!(k.cmd(1, "SET a b"), "+OK\r\n");
+        assert_eq!(
+            k.cmd(1, "CONFIG GET replicaof"),
+            "*2\r\n$9\r\nreplicaof\r\n$0\r\n\r\n"
+        );
     }
 }
