@@ -313,6 +313,15 @@ impl Db {
     /// Empties the database; returns the old storage for the caller to free (a big
     /// database is freed off the event loop). Storage is never shrunk otherwise: a
     /// scan may be running across it.
+    /// Replaces the contents with `other`'s (a replica's full sync): the old ones go
+    /// as a flush sends them (to a walking snapshot, or the garbage returned).
+    pub fn replace_with(&mut self, other: Db) -> Garbage {
+        let garbage = self.clear();
+        self.keys = other.keys;
+        self.volatile = other.volatile;
+        garbage
+    }
+
     pub fn clear(&mut self) -> Garbage {
         self.mutations = self.mutations.wrapping_add(1);
         // Keys made ready before the flush are gone with it.

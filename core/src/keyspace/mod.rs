@@ -130,6 +130,16 @@ impl Keyspace {
         }
     }
 
+    /// Replaces database `db`'s contents with `with`'s (a replica's full sync), safe
+    /// under a running snapshot as a flush is; the old contents are freed lazily.
+    pub fn replace_db(&mut self, db: usize, with: Db) {
+        if let Some(d) = self.dbs.get_mut(db) {
+            let g = d.replace_with(with);
+            self.lazyfreed_objects += g.objects() as u64;
+            self.garbage.append(g);
+        }
+    }
+
     /// What waits to be freed, if anything, for the node to hand to the driver.
     pub fn take_garbage(&mut self) -> Option<Garbage> {
         if self.garbage.is_empty() {

@@ -42,6 +42,10 @@ impl Node {
         LinkParams {
             auth: pass.map(|p| (user.map(String::into_bytes), p.into_bytes())),
             listening_port: announce_port.unwrap_or(s.port),
+            announce_ip: cfg
+                .get_one("replica-announce-ip")
+                .filter(|ip| !ip.is_empty())
+                .map(String::into_bytes),
             psync: Some((
                 self.server.repl.replid.clone(),
                 self.server.repl.master_repl_offset,
@@ -93,6 +97,16 @@ impl Node {
     pub(super) fn repl_cron(&mut self, now: Now) {
         if !self.server.replica.is_replica() || self.server.persist.loading {
             return;
+        }
+        // The master client went away without the link knowing (CLIENT KILL, an
+        // output limit): the link is lost.
+        let link = &self.server.replica;
+        if link.link_up()
+            && !link
+                .conn
+                .is_some_and(|c| self.clients.table.get(&c).is_some_and(|cl| cl.is_master))
+        {
+            self.server.replica.lost_connected(now, true);
         }
         let timeout_secs = self.server.config.settings().repl_timeout_secs;
         let offset = self.server.repl.master_repl_offset;
@@ -160,13 +174,11 @@ impl Node {
                     .touch_db(db, None, &self.keyspace, now.wall_ms);
             }
         }
-        let mut fresh = *keyspace;
-        fresh.mutants = self.keyspace.mutants;
-        fresh.now_secs = self.keyspace.now_secs;
-        let old = std::mem::replace(&mut self.keyspace, fresh);
-        self.server.effects.push_back(Effect::Free {
-            garbage: Box::new(old),
-        });
+        // Database by database, as a flush: a snapshot (BGSAVE, an AOF rewrite)
+        // walking the old contents keeps them; the rest is freed off the loop.
+        for (db, contents) in keyspace.dbs.into_iter().enumerate() {
+            self.keyspace.replace_db(db, contents);
+        }
         self.server.dirty = self.server.dirty.wrapping_add(1);
         self.config_changed();
         // The AOF must describe the new dataset: rewrite it (Redis restarts the AOF

@@ -470,3 +470,39 @@ fn auth_is_sent_when_masterauth_is_set_and_a_refused_ping_retries() {
     r.advance_ms(1000);
     assert!(r.connect_asked().is_some());
 }
+
+#[test]
+fn a_killed_master_client_relinks_and_announce_ip_is_sent() {
+    let mut r = Rig::new("replica-announce-ip 10.1.1.1\n");
+    assert_eq!(r.cmd("REPLICAOF 10.0.0.9 6380"), "+OK\r\n");
+    let (conn, _) = r.connect_asked().expect("connect");
+    r.input(Input::Connected { conn });
+    r.sent(conn);
+    r.master_sends(conn, b"+PONG\r\n");
+    let hs = r.sent(conn);
+    assert!(
+        hs.contains("$10\r\nip-address\r\n$8\r\n10.1.1.1\r\n"),
+        "{hs}"
+    );
+    // Three replies: port, ip, capa.
+    r.master_sends(conn, b"+OK\r\n+OK\r\n");
+    assert_eq!(r.sent(conn), "", "no PSYNC before the capa reply");
+    r.master_sends(conn, b"-ERR unknown\r\n");
+    assert!(r.sent(conn).contains("PSYNC"));
+    let mut bytes = fullresync(0);
+    bytes.extend_from_slice(&bulk_rdb(&[]));
+    r.master_sends(conn, &bytes);
+    let list = r.cmd("CLIENT LIST");
+    let id = list
+        .lines()
+        .find(|l| l.contains("flags=M"))
+        .and_then(|l| l.split_whitespace().next())
+        .and_then(|f| f.strip_prefix("id="))
+        .expect("a master client")
+        .to_string();
+    assert_eq!(r.cmd(&format!("CLIENT KILL ID {id}")), ":1\r\n");
+    r.advance_ms(100);
+    assert!(r.logged("Connection with master lost."));
+    let (again, _) = r.connect_asked().expect("a reconnect");
+    assert_ne!(again, conn);
+}

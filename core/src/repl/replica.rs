@@ -69,6 +69,7 @@ pub enum LinkState {
     ReceivePingReply,
     ReceiveAuthReply,
     ReceivePortReply,
+    ReceiveIpReply,
     ReceiveCapaReply,
     ReceivePsyncReply,
     /// Receiving the RDB of a full sync.
@@ -96,6 +97,7 @@ impl LinkState {
             LinkState::ReceivePingReply
                 | LinkState::ReceiveAuthReply
                 | LinkState::ReceivePortReply
+                | LinkState::ReceiveIpReply
                 | LinkState::ReceiveCapaReply
                 | LinkState::ReceivePsyncReply
         )
@@ -144,6 +146,8 @@ pub struct LinkParams {
     pub auth: Option<(Option<Vec<u8>>, Vec<u8>)>,
     /// `replica-announce-port`, else `port`.
     pub listening_port: u16,
+    /// `replica-announce-ip`, when set (REPLCONF ip-address).
+    pub announce_ip: Option<Vec<u8>>,
     /// The history and offset to continue (`PSYNC replid offset+1`); None: `PSYNC ? -1`.
     pub psync: Option<(String, u64)>,
     /// Where a full sync's RDB is loaded (one per connection: one sync each).
@@ -529,6 +533,26 @@ impl ReplicaLink {
                         ),
                     );
                 }
+                self.state = if self
+                    .params
+                    .as_ref()
+                    .is_some_and(|p| p.announce_ip.is_some())
+                {
+                    LinkState::ReceiveIpReply
+                } else {
+                    LinkState::ReceiveCapaReply
+                };
+            }
+            LinkState::ReceiveIpReply => {
+                if line.first() == Some(&b'-') {
+                    self.log(
+                        LogLevel::Notice,
+                        format!(
+                            "(Non critical) Master does not understand REPLCONF ip-address: {}",
+                            shown(line)
+                        ),
+                    );
+                }
                 self.state = LinkState::ReceiveCapaReply;
             }
             LinkState::ReceiveCapaReply => {
@@ -555,6 +579,7 @@ impl ReplicaLink {
             return;
         };
         let auth = params.auth.clone();
+        let ip = params.announce_ip.clone();
         let port = params.listening_port.to_string();
         self.state = LinkState::ReceivePortReply;
         if let Some((user, pass)) = &auth {
@@ -565,6 +590,9 @@ impl ReplicaLink {
             self.state = LinkState::ReceiveAuthReply;
         }
         self.send(conn, &[b"REPLCONF", b"listening-port", port.as_bytes()]);
+        if let Some(ip) = &ip {
+            self.send(conn, &[b"REPLCONF", b"ip-address", ip]);
+        }
         self.send(conn, &[b"REPLCONF", b"capa", b"eof", b"capa", b"psync2"]);
     }
 
@@ -856,6 +884,14 @@ impl ReplicaLink {
     }
 
     fn finish_full_sync(&mut self, now: Now, conn: ConnId, t: Transfer, stream: Vec<u8>) {
+        // Only now: a failed transfer keeps the dataset, and with it the history a
+        // PSYNC may continue.
+        if std::mem::take(&mut self.cached_master) {
+            self.log(
+                LogLevel::Notice,
+                "Discarding previously cached master state.",
+            );
+        }
         self.log(
             LogLevel::Notice,
             format!(
