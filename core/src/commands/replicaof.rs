@@ -85,6 +85,24 @@ fn replicaof(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
     ctx.out().ok();
 }
 
+/// ROLE's reply on a replica (`["slave", host, port, state, offset]`, Redis 7.0's);
+/// false on a master, whose reply is the master side's. For the ROLE handler:
+/// `if replicaof::role_reply(ctx) { return; }`.
+pub fn role_reply(ctx: &mut Ctx<'_>) -> bool {
+    let offset = ctx.server.repl.master_repl_offset;
+    let Some((host, port, state, offset)) = ctx.server.replica.role_reply(offset) else {
+        return false;
+    };
+    let out = ctx.out();
+    out.array(5);
+    out.bulk(b"slave");
+    out.bulk(host.as_bytes());
+    out.int(i64::from(port));
+    out.bulk(state.as_bytes());
+    out.int(offset);
+    true
+}
+
 /// Redis 7.0's `shared.roslaveerr`.
 pub const READONLY: &str = "READONLY You can't write against a read only replica.";
 /// Redis 7.0's `shared.masterdownerr`.

@@ -178,7 +178,12 @@ fn cmd_bytes(line: &str) -> Vec<u8> {
 fn full_sync_bulk_then_the_stream_runs_as_the_master_client() {
     let mut r = Rig::new("");
     r.cmd("SET old 1");
+    r.node.enable_propagation();
     let (conn, psync) = r.handshake();
+    assert_eq!(
+        r.node.server.replica.role_reply(0),
+        Some(("10.0.0.9".to_string(), 6380, "handshake", -1))
+    );
     // A master turning replica continues its own history (PSYNC <its id> <offset+1>).
     let own_id = r.node.repl_id().to_string();
     assert!(
@@ -198,6 +203,16 @@ fn full_sync_bulk_then_the_stream_runs_as_the_master_client() {
     assert_eq!(r.cmd("GET k"), "$1\r\nv\r\n");
     assert_eq!(r.cmd("GET a"), "$1\r\n1\r\n");
     assert_eq!(r.cmd("GET old"), "$-1\r\n", "the old dataset is replaced");
+    // The master's writes reach this node's own stream (its AOF).
+    let propagated = r.node.take_propagated();
+    assert!(
+        propagated
+            .iter()
+            .any(|p| p.argv == vec![b"SET".to_vec(), b"a".to_vec(), b"1".to_vec()]),
+        "{propagated:?}"
+    );
+    let role = r.node.server.replica.role_reply(7);
+    assert_eq!(role, Some(("10.0.0.9".to_string(), 6380, "connected", 7)));
     assert_eq!(r.sent(conn), "", "the master gets no replies");
     assert_eq!(r.info("master_link_status"), "up");
     assert_eq!(r.info("slave_repl_offset"), (100 + set.len()).to_string());
