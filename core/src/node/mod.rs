@@ -298,7 +298,7 @@ impl Node {
         let ticked = now.mono_ms >= self.next_tick_mono_ms;
         if ticked {
             self.on_tick(now);
-            self.repl_cron(now);
+            self.repl_replica_cron(now);
         }
         self.continue_evictions();
         self.run_unblocked(now, ticked);

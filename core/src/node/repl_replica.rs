@@ -94,7 +94,7 @@ impl Node {
     }
 
     /// The replica's cron (each tick): connect, time out, ACK.
-    pub(super) fn repl_cron(&mut self, now: Now) {
+    pub(super) fn repl_replica_cron(&mut self, now: Now) {
         if !self.server.replica.is_replica() || self.server.persist.loading {
             return;
         }
