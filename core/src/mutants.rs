@@ -64,6 +64,12 @@ pub enum Mutant {
     /// A rewrite renames its new base and switches the manifest without fsyncing
     /// the base first.
     ManifestBeforeBaseSynced,
+    /// A partial resync serves the backlog from one byte past the offset asked for.
+    BacklogOffsetOffByOne,
+    /// PSYNC continues with a replication id that is not the master's.
+    PsyncWrongReplidAccepted,
+    /// WAIT counts a replica that ACKed an offset before the client's write.
+    WaitCountsStaleAck,
 }
 
 impl Mutant {
@@ -120,6 +126,9 @@ impl Mutant {
             Mutant::ReplyBeforeFsync => "reply-before-fsync",
             Mutant::RelativeExpiryInAof => "relative-expiry-in-aof",
             Mutant::ManifestBeforeBaseSynced => "manifest-before-base-synced",
+            Mutant::BacklogOffsetOffByOne => "backlog-offset-off-by-one",
+            Mutant::PsyncWrongReplidAccepted => "psync-wrong-replid-accepted",
+            Mutant::WaitCountsStaleAck => "wait-counts-stale-ack",
         }
     }
 
@@ -130,14 +139,19 @@ impl Mutant {
     /// `RdbCrcCheckSkipped` is caught by `persist::rdb`'s core tests until the
     /// simulator's bit-rot scenario reaches it; `RenameBeforeFsync` by
     /// `persist::save`'s tests until the simulator restarts from disk; the AOF's three
-    /// by `node::aof_tests` until the simulator's disk scenarios reach them.
-    pub const PENDING: [Mutant; 6] = [
+    /// by `node::aof_tests` until the simulator's disk scenarios reach them; the
+    /// replication three by `repl::master`'s and `node::repl_master`'s tests until the
+    /// simulator runs replication scenarios.
+    pub const PENDING: [Mutant; 9] = [
         Mutant::LfuNeverDecays,
         Mutant::RdbCrcCheckSkipped,
         Mutant::RenameBeforeFsync,
         Mutant::ReplyBeforeFsync,
         Mutant::RelativeExpiryInAof,
         Mutant::ManifestBeforeBaseSynced,
+        Mutant::BacklogOffsetOffByOne,
+        Mutant::PsyncWrongReplidAccepted,
+        Mutant::WaitCountsStaleAck,
     ];
 
     pub fn from_name(name: &str) -> Option<Mutant> {

@@ -19,6 +19,7 @@ pub mod memory;
 pub mod monitoring;
 pub mod persist;
 pub mod pubsub;
+pub mod repl;
 pub mod server;
 pub mod sets;
 pub mod sort;
@@ -285,6 +286,7 @@ pub fn all_commands() -> Vec<&'static CommandSpec> {
         .chain(memory::COMMANDS.iter())
         .chain(monitoring::COMMANDS.iter())
         .chain(persist::COMMANDS.iter())
+        .chain(repl::COMMANDS.iter())
         .collect();
     v.sort_by_key(|c| c.name);
     v
@@ -660,6 +662,16 @@ fn run_checked(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> Dispatch {
             return Dispatch::Rejected;
         }
     }
+    // Redis's processCommand: writes are refused without enough good replicas.
+    if ctx.server.repl_master.good_replicas
+        < ctx.server.config.settings().min_replicas_to_write as usize
+        && (spec.flags.contains(CmdFlags::WRITE)
+            || (parent.name == "exec" && ctx.client.multi.as_ref().is_some_and(|m| m.write)))
+        && refuses_for_replicas(ctx.server.config.settings())
+    {
+        reject_command(ctx, parent, slot, crate::repl::master::NOREPLICAS);
+        return Dispatch::Rejected;
+    }
     if ctx.client.is_pubsub()
         && ctx.client.out.proto == crate::resp::Proto::Resp2
         && !allowed_in_pubsub_context(parent.name)
@@ -710,6 +722,12 @@ fn run_checked(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> Dispatch {
     ctx.drain_keyspace_log();
     end_call(ctx, resolved, argv, call);
     Dispatch::Ran
+}
+
+/// Redis's `checkGoodReplicasStatus` settings half: a master with both
+/// `min-replicas-to-write` and `min-replicas-max-lag` set.
+fn refuses_for_replicas(s: &crate::config::Settings) -> bool {
+    s.replicaof.is_none() && s.min_replicas_to_write > 0 && s.min_replicas_max_lag_secs > 0
 }
 
 /// `reject_found`, counted in the command's `rejected_calls` (Redis's `rejectCommand`).
