@@ -261,7 +261,9 @@ impl Node {
         let timeout_ms = s.repl_timeout_secs.saturating_mul(1000);
         let max_lag = s.min_replicas_max_lag_secs;
         let ttl_ms = s.repl_backlog_ttl_secs.saturating_mul(1000);
-        if self.repl.ping_loops.is_multiple_of(period) && !self.server.repl_master.replicas.is_empty() {
+        if self.repl.ping_loops.is_multiple_of(period)
+            && !self.server.repl_master.replicas.is_empty()
+        {
             let server = &mut self.server;
             server
                 .repl_master
@@ -541,9 +543,9 @@ impl Node {
         link.state = LinkState::Online;
         link.ack_mono_ms = now.mono_ms;
         // A replica reading an EOF mark must find it at the end of what it read:
-        // the stream waits for its first ACK (Redis's `repl_start_cmd_stream_on_ack`).
-        // SYNC clients never ACK; they get the stream at once.
-        link.hold_until_ack = eof && !link.pre_psync;
+        // the stream waits for its first ACK (Redis's `repl_start_cmd_stream_on_ack`;
+        // `redis-cli --replica` sends `REPLCONF ACK 0` after the RDB for this reason).
+        link.hold_until_ack = eof;
         let name = link.name();
         self.server.log(
             LogLevel::Notice,
@@ -633,13 +635,13 @@ impl Node {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use crate::io::{CloseReason, Input};
     use crate::persist::rdb::{LoadLimits, RdbItem, RdbReader};
     use crate::testkit::Kit;
 
     /// No diskless delay, so a sync starts at once.
-    const CONF: &str = "repl-diskless-sync-delay 0\n";
+    pub(crate) const CONF: &str = "repl-diskless-sync-delay 0\n";
 
     /// The keys an RDB holds, in file order.
     fn rdb_keys(rdb: &[u8]) -> Vec<String> {
@@ -660,10 +662,10 @@ mod tests {
     }
 
     /// What a full sync sent: (replid, offset, the RDB).
-    struct FullSync {
-        replid: String,
-        offset: u64,
-        rdb: Vec<u8>,
+    pub(crate) struct FullSync {
+        pub(crate) replid: String,
+        pub(crate) offset: u64,
+        pub(crate) rdb: Vec<u8>,
     }
 
     fn parse_full_sync(out: &[u8]) -> FullSync {
@@ -688,7 +690,7 @@ mod tests {
     }
 
     /// Attaches `conn` as a replica (capa eof psync2) and runs its full sync.
-    fn attach(k: &mut Kit, conn: u64) -> FullSync {
+    pub(crate) fn attach(k: &mut Kit, conn: u64) -> FullSync {
         k.connect(conn);
         assert_eq!(
             k.cmd(conn, "REPLCONF listening-port 6380 capa eof capa psync2"),
@@ -980,5 +982,70 @@ mod tests {
         assert_eq!(&out[nl + 2 + len..], b"*1\r\n$4\r\nPING\r\n");
         k.cmd(1, "SET b 2");
         assert!(k.take(9).ends_with("$1\r\nb\r\n$1\r\n2\r\n"));
+    }
+}
+
+/// The replication mutants, each seen by a node test here (the simulator's
+/// replication scenarios will catch them by their checkers later).
+#[cfg(all(test, feature = "mutants"))]
+mod planted {
+    use super::tests::*;
+    use crate::io::{CloseReason, Input};
+    use crate::mutants::Mutant;
+    use crate::testkit::Kit;
+
+    /// A replica that applied the stream up to some offset loses its link; another
+    /// write follows; it asks to continue. Returns what it got after the reply line.
+    fn continue_after_loss(mutant: Mutant, replid_of: impl Fn(&str) -> String) -> String {
+        let mut k = Kit::new(CONF);
+        k.nodes[0].set_mutant(Some(mutant));
+        k.connect(1);
+        let sync = attach(&mut k, 9);
+        k.send_lines(9, "REPLCONF ACK 0");
+        k.cmd(1, "SET a 1");
+        let applied = k.take(9).len() as u64;
+        k.input(
+            0,
+            Input::Closed {
+                conn: 9,
+                reason: CloseReason::PeerClosed,
+            },
+        );
+        k.cmd(1, "SET b 2");
+        k.connect(10);
+        k.cmd(10, "REPLCONF capa eof capa psync2");
+        k.cmd(
+            10,
+            &format!("PSYNC {} {}", replid_of(&sync.replid), applied + 1),
+        )
+    }
+
+    #[test]
+    fn backlog_offset_off_by_one_corrupts_a_partial_resync() {
+        let out = continue_after_loss(Mutant::BacklogOffsetOffByOne, |id| id.to_string());
+        let (_, stream) = out.split_once("\r\n").unwrap();
+        assert_ne!(stream, "*3\r\n$3\r\nSET\r\n$1\r\nb\r\n$1\r\n2\r\n");
+        assert_eq!(stream, "3\r\n$3\r\nSET\r\n$1\r\nb\r\n$1\r\n2\r\n");
+    }
+
+    #[test]
+    fn psync_wrong_replid_accepted_continues_a_foreign_history() {
+        let out = continue_after_loss(Mutant::PsyncWrongReplidAccepted, |_| "e".repeat(40));
+        assert!(out.starts_with("+CONTINUE"), "{out}");
+    }
+
+    #[test]
+    fn wait_counts_stale_ack_answers_before_the_write_is_acked() {
+        let mut k = Kit::new(CONF);
+        k.nodes[0].set_mutant(Some(Mutant::WaitCountsStaleAck));
+        k.connect(1);
+        attach(&mut k, 9);
+        k.send_lines(9, "REPLCONF ACK 0");
+        k.cmd(1, "SET a 1");
+        assert_eq!(
+            k.cmd(1, "WAIT 1 0"),
+            ":1\r\n",
+            "counted the ACK of offset 0"
+        );
     }
 }
