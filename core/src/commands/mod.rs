@@ -215,6 +215,12 @@ pub fn config_changed(server: &mut Server, keyspace: &mut Keyspace, clients: &mu
         // Rare (CONFIG SET client-output-buffer-limit): re-arm every client.
         clients.rearm_output_limits(&server.hot.output_limits);
     }
+    let backlog_bytes = usize::try_from(s.repl_backlog_size_bytes).unwrap_or(usize::MAX);
+    if let Some(backlog) = server.repl_master.backlog.as_mut() {
+        if backlog.capacity_bytes() != backlog_bytes {
+            backlog.resize(backlog_bytes);
+        }
+    }
 }
 
 pub type Handler = fn(&mut Ctx<'_>, &Argv<'_>);

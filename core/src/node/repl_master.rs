@@ -880,6 +880,10 @@ pub(super) mod tests {
             info.contains("repl_backlog_first_byte_offset:1\r\n"),
             "{info}"
         );
+        assert!(info.contains("repl_backlog_size:1048576\r\n"), "{info}");
+        k.cmd(1, "CONFIG SET repl-backlog-size 16384");
+        let info = k.cmd(1, "INFO replication");
+        assert!(info.contains("repl_backlog_size:16384\r\n"), "{info}");
         assert_eq!(
             k.cmd(1, "ROLE"),
             "*3\r\n$6\r\nmaster\r\n:0\r\n*1\r\n*3\r\n$9\r\n127.0.0.1\r\n$4\r\n6380\r\n$1\r\n0\r\n"
