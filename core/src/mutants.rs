@@ -67,6 +67,12 @@ pub enum Mutant {
     /// A replica runs the active expire cycle itself instead of waiting for its
     /// master's DELs.
     ReplicaExpiresKeys,
+    /// A partial resync serves the backlog from one byte past the offset asked for.
+    BacklogOffsetOffByOne,
+    /// PSYNC continues with a replication id that is not the master's.
+    PsyncWrongReplidAccepted,
+    /// WAIT counts a replica that ACKed an offset before the client's write.
+    WaitCountsStaleAck,
 }
 
 impl Mutant {
@@ -124,6 +130,9 @@ impl Mutant {
             Mutant::RelativeExpiryInAof => "relative-expiry-in-aof",
             Mutant::ManifestBeforeBaseSynced => "manifest-before-base-synced",
             Mutant::ReplicaExpiresKeys => "replica-expires-keys",
+            Mutant::BacklogOffsetOffByOne => "backlog-offset-off-by-one",
+            Mutant::PsyncWrongReplidAccepted => "psync-wrong-replid-accepted",
+            Mutant::WaitCountsStaleAck => "wait-counts-stale-ack",
         }
     }
 
@@ -134,10 +143,11 @@ impl Mutant {
     /// `RdbCrcCheckSkipped` is caught by `persist::rdb`'s core tests until the
     /// simulator's bit-rot scenario reaches it; `RenameBeforeFsync` by
     /// `persist::save`'s tests until the simulator restarts from disk; the AOF's three
-    /// by `node::aof_tests` until the simulator's disk scenarios reach them.
-    /// `ReplicaExpiresKeys` by `node::repl_replica_tests` until the simulator runs
-    /// replicas.
-    pub const PENDING: [Mutant; 7] = [
+    /// by `node::aof_tests` until the simulator's disk scenarios reach them; the
+    /// replication three by `repl::master`'s and `node::repl_master`'s tests until the
+    /// simulator runs replication scenarios, and `ReplicaExpiresKeys` by
+    /// `node::repl_replica_tests` until it runs replicas.
+    pub const PENDING: [Mutant; 10] = [
         Mutant::LfuNeverDecays,
         Mutant::RdbCrcCheckSkipped,
         Mutant::RenameBeforeFsync,
@@ -145,6 +155,9 @@ impl Mutant {
         Mutant::RelativeExpiryInAof,
         Mutant::ManifestBeforeBaseSynced,
         Mutant::ReplicaExpiresKeys,
+        Mutant::BacklogOffsetOffByOne,
+        Mutant::PsyncWrongReplidAccepted,
+        Mutant::WaitCountsStaleAck,
     ];
 
     pub fn from_name(name: &str) -> Option<Mutant> {

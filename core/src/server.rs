@@ -315,6 +315,9 @@ pub struct Server {
     pub repl: crate::repl::ReplIds,
     /// The link to this node's master when it is a replica (`crate::repl::replica`).
     pub replica: crate::repl::replica::ReplicaLink,
+    /// The master's side of replication (`crate::repl::master`): replica links, the
+    /// backlog, WAIT.
+    pub repl_master: crate::repl::master::MasterState,
     pub started: Now,
     pub active_expire_enabled: bool,
     /// DEBUG PAUSE-CRON: timers (active expiry, idle clients, the query-buffer cron)
@@ -363,6 +366,7 @@ impl Server {
             effects: VecDeque::new(),
             repl: crate::repl::ReplIds::new(run_id.clone()),
             replica: Default::default(),
+            repl_master: Default::default(),
             run_id,
             started: now,
             active_expire_enabled: true,

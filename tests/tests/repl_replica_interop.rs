@@ -200,6 +200,48 @@ fn keel_replicates_redis_over_a_disk_transfer() {
     sync_then_stream_then_partial("no");
 }
 
+/// keel as a replica of keel (the master side from wt-rmaster): full sync, the stream,
+/// a killed link continued with a partial resync, equal digests.
+#[test]
+fn keel_replicates_keel() {
+    let dir = scratch_dir("repl-replica-keel-keel");
+    let master = Server::keel(&[
+        "--enable-debug-command",
+        "yes",
+        "--repl-diskless-sync-delay",
+        "0",
+    ]);
+    let replica = keel_replica(&dir);
+    let mut m = master.conn();
+    let mut r = replica.conn();
+    populate(&mut m);
+    let reply = r.cmds(&format!("REPLICAOF 127.0.0.1 {}", master.port));
+    assert_eq!(reply, b"+OK\r\n");
+    wait_caught_up(&mut m, &mut r);
+    assert_eq!(digest(&mut m), digest(&mut r), "after the full sync");
+    for round in 0..10 {
+        write_load(&mut m, round);
+    }
+    wait_caught_up(&mut m, &mut r);
+    assert_eq!(digest(&mut m), digest(&mut r), "after the stream");
+    let partial_before = info_field(&mut m, "stats", "sync_partial_ok").expect("field");
+    m.cmds("CLIENT KILL TYPE replica");
+    for round in 10..15 {
+        write_load(&mut m, round);
+    }
+    wait_until("a partial resync", || {
+        info_field(&mut m, "stats", "sync_partial_ok").as_deref() != Some(partial_before.as_str())
+    });
+    wait_caught_up(&mut m, &mut r);
+    assert_eq!(digest(&mut m), digest(&mut r), "after the partial resync");
+    let role = text(&r.cmds("ROLE"));
+    assert!(
+        role.starts_with("*5\r\n$5\r\nslave\r\n$9\r\n127.0.0.1\r\n"),
+        "{role}"
+    );
+    assert!(role.contains("$9\r\nconnected\r\n"), "{role}");
+}
+
 /// The master's side of a link, played by the test.
 struct FakeMaster {
     listener: TcpListener,

@@ -19,6 +19,7 @@ pub mod memory;
 pub mod monitoring;
 pub mod persist;
 pub mod pubsub;
+pub mod repl;
 pub mod replicaof;
 pub mod server;
 pub mod sets;
@@ -215,6 +216,12 @@ pub fn config_changed(server: &mut Server, keyspace: &mut Keyspace, clients: &mu
         // Rare (CONFIG SET client-output-buffer-limit): re-arm every client.
         clients.rearm_output_limits(&server.hot.output_limits);
     }
+    let backlog_bytes = usize::try_from(s.repl_backlog_size_bytes).unwrap_or(usize::MAX);
+    if let Some(backlog) = server.repl_master.backlog.as_mut() {
+        if backlog.capacity_bytes() != backlog_bytes {
+            backlog.resize(backlog_bytes);
+        }
+    }
 }
 
 pub type Handler = fn(&mut Ctx<'_>, &Argv<'_>);
@@ -287,6 +294,7 @@ pub fn all_commands() -> Vec<&'static CommandSpec> {
         .chain(monitoring::COMMANDS.iter())
         .chain(persist::COMMANDS.iter())
         .chain(replicaof::COMMANDS.iter())
+        .chain(repl::COMMANDS.iter())
         .collect();
     v.sort_by_key(|c| c.name);
     v
@@ -666,6 +674,18 @@ fn run_checked(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> Dispatch {
             return Dispatch::Rejected;
         }
     }
+    // Redis's processCommand: writes are refused without enough good replicas
+    // (never on a replica: Redis's checkGoodReplicasStatus).
+    if !ctx.server.replica.is_replica()
+        && ctx.server.repl_master.good_replicas
+            < ctx.server.config.settings().min_replicas_to_write as usize
+        && (spec.flags.contains(CmdFlags::WRITE)
+            || (parent.name == "exec" && ctx.client.multi.as_ref().is_some_and(|m| m.write)))
+        && refuses_for_replicas(ctx.server.config.settings())
+    {
+        reject_command(ctx, parent, slot, crate::repl::master::NOREPLICAS);
+        return Dispatch::Rejected;
+    }
     if !obey && ctx.server.replica.is_replica() {
         if let Some(msg) = replicaof::refusal(ctx.server, ctx.client, spec, parent.name, true) {
             reject_command(ctx, parent, slot, msg);
@@ -732,6 +752,12 @@ fn run_checked(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> Dispatch {
     ctx.drain_keyspace_log();
     end_call(ctx, resolved, argv, call);
     Dispatch::Ran
+}
+
+/// Redis's `checkGoodReplicasStatus` settings half: a master with both
+/// `min-replicas-to-write` and `min-replicas-max-lag` set.
+fn refuses_for_replicas(s: &crate::config::Settings) -> bool {
+    s.replicaof.is_none() && s.min_replicas_to_write > 0 && s.min_replicas_max_lag_secs > 0
 }
 
 /// `reject_found`, counted in the command's `rejected_calls` (Redis's `rejectCommand`).

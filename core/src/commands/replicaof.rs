@@ -86,10 +86,8 @@ fn replicaof(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
 }
 
 /// ROLE's reply on a replica (`["slave", host, port, state, offset]`, Redis 7.0's);
-/// false on a master, whose reply is the master side's. For the ROLE handler:
-/// `if replicaof::role_reply(ctx) { return; }`.
-// The ROLE handler is the master side's (wt-rmaster); it calls this once merged.
-#[allow(dead_code)]
+/// false on a master, whose reply is the master side's.
+/// Called by ROLE (`commands::repl`).
 pub fn role_reply(ctx: &mut Ctx<'_>) -> bool {
     let offset = ctx.server.repl.master_repl_offset;
     let Some((host, port, state, offset)) = ctx.server.replica.role_reply(offset) else {

@@ -598,24 +598,19 @@ fn info_section(ctx: &Ctx<'_>, section: &str, f: &mut Fields<'_>) {
         "stats" => info_stats(ctx, f),
         "replication" => {
             f.header("Replication");
-            // wt-rreplica: a replica's fields (the lead merges this with wt-rmaster's section).
             if ctx.server.replica.is_replica() {
+                // A replica's own fields, then what a master and a replica share.
                 replica_info(ctx, f);
+                f.put("connected_slaves", ctx.server.repl_master.replicas.len());
+                f.put("master_failover_state", "no-failover");
+                for (name, value) in super::repl::replid_fields(ctx) {
+                    f.put(&name, value);
+                }
             } else {
-                f.put("role", "master");
+                for (name, value) in super::repl::info_fields(ctx) {
+                    f.put(&name, value);
+                }
             }
-            f.put("connected_slaves", 0);
-            f.put("master_failover_state", "no-failover");
-            f.put("master_replid", ctx.server.repl_id());
-            f.idle(&[
-                ("master_replid2", "0000000000000000000000000000000000000000"),
-                ("master_repl_offset", "0"),
-                ("second_repl_offset", "-1"),
-                ("repl_backlog_active", "0"),
-                ("repl_backlog_size", "1048576"),
-                ("repl_backlog_first_byte_offset", "0"),
-                ("repl_backlog_histlen", "0"),
-            ]);
         }
         "cpu" => {
             let p = &ctx.server.process;
@@ -825,17 +820,19 @@ fn info_stats(ctx: &Ctx<'_>, f: &mut Fields<'_>) {
     f.put("total_net_input_bytes", s.total_net_input_bytes);
     f.put("total_net_output_bytes", s.total_net_output_bytes);
     f.put("total_net_repl_input_bytes", 0);
-    f.put("total_net_repl_output_bytes", 0);
+    f.put(
+        "total_net_repl_output_bytes",
+        ctx.server.repl_master.repl_output_bytes,
+    );
     f.put("instantaneous_input_kbps", format!("{input_kbps:.2}"));
     f.put("instantaneous_output_kbps", format!("{output_kbps:.2}"));
     f.put("instantaneous_input_repl_kbps", "0.00");
     f.put("instantaneous_output_repl_kbps", "0.00");
     f.put("rejected_connections", s.rejected_connections);
-    f.idle(&[
-        ("sync_full", "0"),
-        ("sync_partial_ok", "0"),
-        ("sync_partial_err", "0"),
-    ]);
+    let m = &ctx.server.repl_master;
+    f.put("sync_full", m.sync_full);
+    f.put("sync_partial_ok", m.sync_partial_ok);
+    f.put("sync_partial_err", m.sync_partial_err);
     f.put("expired_keys", ks.expired_keys);
     f.put(
         "expired_stale_perc",

@@ -114,8 +114,30 @@ impl Node {
         self.repl_run_events(now);
     }
 
+    /// A node that became a replica stops being a master: its replicas are dropped
+    /// and its backlog freed (chains are not served yet), so the offset moves only
+    /// by what the master's stream applies.
+    fn repl_replica_drop_master_side(&mut self) {
+        self.repl_end_walk();
+        let conns: Vec<ConnId> = self.server.repl_master.replicas.keys().copied().collect();
+        for conn in conns {
+            if let Some(mut client) = self.clients.table.remove(&conn) {
+                self.clients.forget(&mut client);
+            }
+            self.server.effects.push_back(Effect::Close { conn });
+        }
+        let server = &mut self.server;
+        server.repl_master.replicas.clear();
+        server.repl_master.backlog = None;
+        server.propagation.set_repl(false);
+    }
+
     /// Carries out what the link machine asked for, in order.
     pub(super) fn repl_run_events(&mut self, now: Now) {
+        let m = &self.server.repl_master;
+        if self.server.replica.is_replica() && (m.backlog.is_some() || !m.replicas.is_empty()) {
+            self.repl_replica_drop_master_side();
+        }
         while let Some(event) = self.server.replica.poll() {
             match event {
                 Event::Connect { conn, addr } => self
