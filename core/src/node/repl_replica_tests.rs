@@ -521,3 +521,40 @@ fn a_killed_master_client_relinks_and_announce_ip_is_sent() {
     let (again, _) = r.connect_asked().expect("a reconnect");
     assert_ne!(again, conn);
 }
+
+/// keel replicating keel in memory (the kit's links): full sync, the stream, equal
+/// digests; a master that becomes a replica drops its own replicas.
+#[test]
+fn keel_pair_in_memory_and_a_demoted_master_drops_its_replicas() {
+    use crate::testkit::Kit;
+    let mut k = Kit::with_nodes(3, "repl-diskless-sync-delay 0\n", START);
+    for i in 0..3 {
+        k.connect_on(i, 1);
+    }
+    assert_eq!(k.cmd_on(0, 1, &[b"RPUSH", b"l", b"a", b"b"]), b":2\r\n");
+    let addr0 = Kit::addr_of(0);
+    let (host, port) = addr0.split_once(':').unwrap();
+    let reply = k.cmd_on(1, 1, &[b"REPLICAOF", host.as_bytes(), port.as_bytes()]);
+    assert_eq!(reply, b"+OK\r\n");
+    for _ in 0..30 {
+        k.advance_ms(100);
+    }
+    assert_eq!(k.cmd_on(0, 1, &[b"SET", b"x", b"1"]), b"+OK\r\n");
+    k.advance_ms(100);
+    let digest = |k: &mut Kit, i: usize| k.cmd_on(i, 1, &[b"DEBUG", b"DIGEST"]);
+    assert_eq!(digest(&mut k, 0), digest(&mut k, 1));
+    assert_eq!(k.cmd_on(1, 1, &[b"GET", b"x"]), b"$1\r\n1\r\n");
+    // Node 0 becomes a replica of node 2: node 1's link to it is dropped.
+    let addr2 = Kit::addr_of(2);
+    let (host2, port2) = addr2.split_once(':').unwrap();
+    let reply = k.cmd_on(0, 1, &[b"REPLICAOF", host2.as_bytes(), port2.as_bytes()]);
+    assert_eq!(reply, b"+OK\r\n");
+    k.advance_ms(100);
+    let info = String::from_utf8(k.cmd_on(0, 1, &[b"INFO", b"replication"])).unwrap();
+    assert!(
+        info.contains("role:slave") && info.contains("connected_slaves:0"),
+        "{info}"
+    );
+    let info1 = String::from_utf8(k.cmd_on(1, 1, &[b"INFO", b"replication"])).unwrap();
+    assert!(info1.contains("master_link_status:down"), "{info1}");
+}
