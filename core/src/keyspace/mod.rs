@@ -201,6 +201,11 @@ impl Keyspace {
     /// Deletes the key in slot `id` because its TTL passed: counted and logged for
     /// the node (WATCH, `expired` notifications).
     pub fn remove_expired(&mut self, db: usize, id: u32) {
+        // A paused server and a replica keep the dataset still (SCAN and RANDOMKEY
+        // come here directly; they skip the key all the same).
+        if self.keep_expired {
+            return;
+        }
         // Expiry is not the running command's change: it propagates as its own DEL.
         let mutations = self.db(db).mutations;
         let removed = self.db_mut(db).remove(id);

@@ -400,6 +400,9 @@ fn the_replica_waits_for_the_masters_del_and_hides_expired_keys() {
         r.master_sends(conn, &cmd_bytes("PING"));
     }
     assert_eq!(r.cmd("GET later"), "$-1\r\n");
+    assert_eq!(r.cmd("SCAN 0"), "*2\r\n$1\r\n0\r\n*0\r\n");
+    assert_eq!(r.cmd("RANDOMKEY"), "$-1\r\n");
+    assert_eq!(r.cmd("KEYS *"), "*0\r\n");
     assert_eq!(r.cmd("DBSIZE"), ":2\r\n", "nothing deleted on its own");
     // The master's commands see the key as it saw it.
     r.master_sends(conn, &cmd_bytes("APPEND later x"));
