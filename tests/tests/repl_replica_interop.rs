@@ -107,6 +107,8 @@ fn digest(c: &mut Conn) -> String {
 fn keel_replica(dir: &Path) -> Server {
     let log = dir.join("keel.log");
     Server::keel(&[
+        "--dir",
+        dir.to_str().expect("utf-8 path"),
         "--enable-debug-command",
         "yes",
         "--logfile",
@@ -119,7 +121,12 @@ fn sync_then_stream_then_partial(diskless: &str) {
         return;
     }
     let dir = scratch_dir(&format!("repl-replica-{diskless}"));
+    // The master's RDB (disk transfer) goes to the scratch dir, never the cwd.
+    let master_dir = dir.join("master");
+    std::fs::create_dir_all(&master_dir).expect("master dir");
     let redis = Server::redis(&[
+        "--dir",
+        master_dir.to_str().expect("utf-8 path"),
         "--enable-debug-command",
         "yes",
         "--repl-diskless-sync",
@@ -205,7 +212,11 @@ fn keel_replicates_redis_over_a_disk_transfer() {
 #[test]
 fn keel_replicates_keel() {
     let dir = scratch_dir("repl-replica-keel-keel");
+    let master_dir = dir.join("master");
+    std::fs::create_dir_all(&master_dir).expect("master dir");
     let master = Server::keel(&[
+        "--dir",
+        master_dir.to_str().expect("utf-8 path"),
         "--enable-debug-command",
         "yes",
         "--repl-diskless-sync-delay",
