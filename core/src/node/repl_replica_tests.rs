@@ -269,7 +269,10 @@ fn diskless_eof_mark_and_a_wrong_mark_keeps_the_old_dataset() {
     bytes.extend_from_slice(&rdb(&[("k", "v", None)]));
     bytes.extend_from_slice(MARK.as_bytes());
     bytes.extend_from_slice(&cmd_bytes("SET b 2"));
-    r.master_sends(conn, &bytes);
+    // In pieces: the mark may straddle reads.
+    for piece in bytes.chunks(7) {
+        r.master_sends(conn, piece);
+    }
     assert_eq!(r.cmd("GET k"), "$1\r\nv\r\n");
     assert_eq!(r.cmd("GET b"), "$1\r\n2\r\n");
 }
@@ -560,4 +563,39 @@ fn keel_pair_in_memory_and_a_demoted_master_drops_its_replicas() {
     );
     let info1 = String::from_utf8(k.cmd_on(1, 1, &[b"INFO", b"replication"])).unwrap();
     assert!(info1.contains("master_link_status:down"), "{info1}");
+}
+
+/// Any chunking of the link's bytes gives the same dataset and offset, in both forms.
+#[test]
+fn every_chunking_of_a_sync_gives_the_same_result() {
+    for eof in [false, true] {
+        for size in 1..=45 {
+            let mut r = Rig::new("");
+            let (conn, _) = r.handshake();
+            let mut bytes = fullresync(5);
+            let body = rdb(&[
+                ("k", "v", None),
+                ("k2", "v2", Some(START.wall_ms + 1_000_000)),
+            ]);
+            if eof {
+                bytes.extend_from_slice(format!("$EOF:{MARK}\r\n").as_bytes());
+                bytes.extend_from_slice(&body);
+                bytes.extend_from_slice(MARK.as_bytes());
+            } else {
+                bytes.extend_from_slice(format!("${}\r\n", body.len()).as_bytes());
+                bytes.extend_from_slice(&body);
+            }
+            let set = cmd_bytes("SET a 1");
+            bytes.extend_from_slice(&set);
+            for piece in bytes.chunks(size) {
+                r.master_sends(conn, piece);
+            }
+            assert_eq!(
+                r.cmd("MGET k k2 a"),
+                "*3\r\n$1\r\nv\r\n$2\r\nv2\r\n$1\r\n1\r\n",
+                "eof={eof} size={size}"
+            );
+            assert_eq!(r.info("slave_repl_offset"), (5 + set.len()).to_string());
+        }
+    }
 }
