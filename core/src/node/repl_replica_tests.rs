@@ -225,6 +225,13 @@ fn full_sync_bulk_then_the_stream_runs_as_the_master_client() {
         r.cmd("SET x 1"),
         "-READONLY You can't write against a read only replica.\r\n"
     );
+    // A command this node cannot run is logged and counted, as Redis 7.0 does.
+    r.master_sends(conn, &cmd_bytes("NOSUCHCMD a"));
+    assert!(r.logged("== CRITICAL == This replica is sending an error to its master: 'ERR unknown command 'NOSUCHCMD'"), "{:?}", r.logs());
+    assert!(r
+        .cmd("INFO stats")
+        .contains("unexpected_error_replies:1\r\n"));
+    let set = [set.clone(), cmd_bytes("NOSUCHCMD a")].concat();
     // GETACK answers the offset applied before it; it then counts too.
     let getack = cmd_bytes("REPLCONF GETACK *");
     r.master_sends(conn, &getack);
