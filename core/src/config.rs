@@ -519,7 +519,7 @@ pub static DIRECTIVES: &[Directive] = &[
     entry("replica-priority", Some("slave-priority"), int(0, INT_MAX), "100", M),
     entry("replica-read-only", Some("slave-read-only"), BOOL, "yes", M).to(|s, v| s.replica_read_only = v.flag()),
     entry("replica-serve-stale-data", Some("slave-serve-stale-data"), BOOL, "yes", M),
-    entry("replicaof", Some("slaveof"), Kind::Special(Special::ReplicaOf), "", I).to(|s, v| s.replicaof = v.primary()),
+    entry("replicaof", Some("slaveof"), Kind::Special(Special::ReplicaOf), "", I).keel().to(|s, v| s.replicaof = v.primary()),
     entry("requirepass", None, TEXT, "", M).keel().to(|s, v| s.requirepass = Some(v.text()).filter(|p| !p.is_empty())),
     entry(
         "sanitize-dump-payload",

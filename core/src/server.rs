@@ -225,6 +225,9 @@ pub struct PersistInfo {
     pub current_save_keys_total: u64,
     pub last_load_keys_loaded: u64,
     pub last_load_keys_expired: u64,
+    /// The replication history the loaded RDB recorded (`repl-id`, `repl-offset`,
+    /// `repl-stream-db`), for a replica to continue after a restart.
+    pub loaded_repl: Option<(String, u64, usize)>,
     /// A shutdown waits for its save.
     pub shutdown_pending: bool,
     pub requests: Vec<PersistRequest>,
@@ -255,6 +258,7 @@ impl PersistInfo {
             current_save_keys_total: 0,
             last_load_keys_loaded: 0,
             last_load_keys_expired: 0,
+            loaded_repl: None,
             shutdown_pending: false,
             requests: Vec::new(),
             aof: AofStatus {

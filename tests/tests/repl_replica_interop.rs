@@ -260,7 +260,9 @@ struct FakeMaster {
 
 impl FakeMaster {
     fn new() -> FakeMaster {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+        // A port from `free_port`, so no server of a test running beside this one
+        // is handed it too.
+        let listener = TcpListener::bind(("127.0.0.1", common::free_port())).expect("bind");
         FakeMaster { listener }
     }
 
@@ -403,4 +405,68 @@ fn a_hostile_master_drops_the_link_and_keel_keeps_serving() {
     }
     assert_eq!(r.cmds("REPLICAOF NO ONE"), b"+OK\r\n");
     assert_eq!(r.cmds("GET b"), b"$1\r\n2\r\n");
+}
+
+/// A replica restarted from its own RDB continues its master's history: the file
+/// records `repl-id`, `repl-offset` and `repl-stream-db`, and the restart ends in a
+/// partial resync, as Redis's.
+#[test]
+fn a_restarted_replica_continues_with_a_partial_resync() {
+    if !require_redis_or_skip() {
+        return;
+    }
+    let dir = scratch_dir("repl-replica-restart");
+    let master_dir = dir.join("master");
+    let keel_dir = dir.join("keel");
+    std::fs::create_dir_all(&master_dir).expect("master dir");
+    std::fs::create_dir_all(&keel_dir).expect("keel dir");
+    let redis = Server::redis(&[
+        "--dir",
+        master_dir.to_str().expect("utf-8 path"),
+        "--enable-debug-command",
+        "yes",
+        "--repl-diskless-sync-delay",
+        "0",
+    ]);
+    let port = redis.port.to_string();
+    let args = [
+        "--dir",
+        keel_dir.to_str().expect("utf-8 path"),
+        "--enable-debug-command",
+        "yes",
+        "--replicaof",
+        "127.0.0.1",
+        port.as_str(),
+    ];
+    let mut m = redis.conn();
+    populate(&mut m);
+    let keel = Server::keel(&args);
+    let mut r = keel.conn();
+    wait_caught_up(&mut m, &mut r);
+    for round in 0..5 {
+        write_load(&mut m, round);
+    }
+    // Leave the stream in database 3: the continuation must go on there.
+    m.cmds("SELECT 3");
+    m.cmds("SET before-restart 1");
+    wait_caught_up(&mut m, &mut r);
+    assert_eq!(r.cmds("SAVE"), b"+OK\r\n");
+    drop(r);
+    drop(keel);
+    m.cmds("SET while-down 1");
+    m.cmds("SELECT 0");
+    let partial_before = info_field(&mut m, "stats", "sync_partial_ok").expect("field");
+    let full_before = info_field(&mut m, "stats", "sync_full").expect("field");
+    let keel = Server::keel(&args);
+    let mut r = keel.conn();
+    wait_until("a partial resync after the restart", || {
+        info_field(&mut m, "stats", "sync_partial_ok").as_deref() != Some(partial_before.as_str())
+    });
+    wait_caught_up(&mut m, &mut r);
+    assert_eq!(
+        info_field(&mut m, "stats", "sync_full").expect("field"),
+        full_before,
+        "no full sync after the restart"
+    );
+    assert_eq!(digest(&mut m), digest(&mut r), "after the restart");
 }

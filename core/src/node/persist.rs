@@ -172,6 +172,7 @@ impl Node {
         self.server.persist.loading = false;
         match outcome {
             LoadOutcome::Loaded => {
+                self.repl_replica_after_load();
                 self.server
                     .log(LogLevel::Notice, "Ready to accept connections".into());
             }

@@ -25,6 +25,28 @@ impl Node {
         }
     }
 
+    /// After loading at boot (Redis's loadDataFromDisk): a replica continues the
+    /// history its RDB recorded (`repl-id`, `repl-offset`, `repl-stream-db`), so a
+    /// restart may end in a partial resync.
+    pub(super) fn repl_replica_after_load(&mut self) {
+        let loaded = self.server.persist.loaded_repl.take();
+        let Some((replid, offset, stream_db)) = loaded else {
+            return;
+        };
+        if !self.server.replica.is_replica() || replid.len() != 40 {
+            return;
+        }
+        self.server.repl.replid = replid;
+        self.server.repl.master_repl_offset = offset;
+        self.server.replica.stream_db = stream_db;
+        self.server.replica.read_offset = offset;
+        self.server.replica.cached_master = true;
+        self.server.log(
+            LogLevel::Notice,
+            "Before turning into a replica, using my own master parameters to synthesize a cached master: I may be able to synchronize with the new master with just a partial transfer.".to_string(),
+        );
+    }
+
     /// Whether an outbound connection's event is the replica link's.
     pub(super) fn repl_owns(&self, conn: ConnId) -> bool {
         self.server.replica.owns(conn)
@@ -95,7 +117,9 @@ impl Node {
 
     /// The replica's cron (each tick): connect, time out, ACK.
     pub(super) fn repl_replica_cron(&mut self, now: Now) {
-        if !self.server.replica.is_replica() || self.server.persist.loading {
+        // Not before the dataset (and the history it records) is loaded.
+        let p = &self.server.persist;
+        if !self.server.replica.is_replica() || p.loading || p.boot_probe {
             return;
         }
         // The master client went away without the link knowing (CLIENT KILL, an
@@ -167,6 +191,7 @@ impl Node {
                     self.server.repl.second_replid_offset = -1;
                     self.server.repl.master_repl_offset = offset;
                     self.server.replica.read_offset = offset;
+                    self.server.replica.stream_db = 0;
                     self.repl_create_master_client(now, conn);
                 }
                 Event::Continue { conn, new_replid } => {
@@ -223,6 +248,11 @@ impl Node {
         let mut client = Client::new(id, conn, peer, String::new(), now.mono_ms, true);
         client.is_master = true;
         client.deny_blocking = true;
+        client.db = self
+            .server
+            .replica
+            .stream_db
+            .min(self.keyspace.databases().saturating_sub(1));
         arm_output_limit(&self.server.hot.output_limits, &mut client);
         self.clients.table.insert(conn, client);
     }
@@ -310,6 +340,7 @@ impl Node {
                 }
             }
         }
+        self.server.replica.stream_db = client.db;
         qbuf.drain(..qpos.min(qbuf.len()));
         client.qbuf = qbuf;
         client.parser = parser;

@@ -606,3 +606,28 @@ fn every_chunking_of_a_sync_gives_the_same_result() {
         }
     }
 }
+
+/// A partial resync continues in the database the stream last selected: the master
+/// sends no SELECT for it again.
+#[test]
+fn a_partial_resync_continues_in_the_selected_database() {
+    let mut r = Rig::new("");
+    let (conn, _) = r.handshake();
+    let mut bytes = fullresync(0);
+    bytes.extend_from_slice(&bulk_rdb(&[]));
+    bytes.extend_from_slice(&cmd_bytes("SELECT 3"));
+    bytes.extend_from_slice(&cmd_bytes("SET x 1"));
+    r.master_sends(conn, &bytes);
+    r.input(Input::Closed {
+        conn,
+        reason: CloseReason::PeerClosed,
+    });
+    let (conn, _) = r.connect_asked().expect("a reconnect");
+    r.input(Input::Connected { conn });
+    r.master_sends(conn, b"+PONG\r\n+OK\r\n+OK\r\n");
+    let mut bytes = format!("+CONTINUE {MASTER_ID}\r\n").into_bytes();
+    bytes.extend_from_slice(&cmd_bytes("SET y 2"));
+    r.master_sends(conn, &bytes);
+    assert_eq!(r.cmd("SELECT 3"), "+OK\r\n");
+    assert_eq!(r.cmd("MGET x y"), "*2\r\n$1\r\n1\r\n$1\r\n2\r\n");
+}

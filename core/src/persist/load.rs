@@ -202,6 +202,32 @@ impl RdbLoad {
                     );
                 }
             }
+            // A replica's history (`Node::repl_replica_after_load` uses it).
+            b"repl-id" => {
+                let entry = server
+                    .persist
+                    .loaded_repl
+                    .get_or_insert((String::new(), 0, 0));
+                entry.0 = text.into_owned();
+            }
+            b"repl-offset" => {
+                if let Ok(offset) = text.parse::<u64>() {
+                    server
+                        .persist
+                        .loaded_repl
+                        .get_or_insert((String::new(), 0, 0))
+                        .1 = offset;
+                }
+            }
+            b"repl-stream-db" => {
+                if let Ok(db) = text.parse::<usize>() {
+                    server
+                        .persist
+                        .loaded_repl
+                        .get_or_insert((String::new(), 0, 0))
+                        .2 = db;
+                }
+            }
             _ => {}
         }
     }

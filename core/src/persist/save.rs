@@ -28,6 +28,8 @@ pub struct RdbSink {
     ctime_secs: i64,
     used_mem_bytes: i64,
     repl_id: String,
+    repl_offset: i64,
+    repl_stream_db: i64,
 }
 
 impl RdbSink {
@@ -37,7 +39,18 @@ impl RdbSink {
             ctime_secs,
             used_mem_bytes,
             repl_id,
+            repl_offset: 0,
+            repl_stream_db: 0,
         }
+    }
+
+    /// The replication offset the dataset is at and the database the stream last
+    /// selected (`repl-offset`, `repl-stream-db`): a replica restarted from the file
+    /// continues from there.
+    pub fn with_repl_position(mut self, offset: u64, stream_db: usize) -> Self {
+        self.repl_offset = i64::try_from(offset).unwrap_or(i64::MAX);
+        self.repl_stream_db = i64::try_from(stream_db).unwrap_or(0);
+        self
     }
 }
 
@@ -48,9 +61,9 @@ impl SnapshotSink for RdbSink {
             ("redis-bits", AuxValue::Int(64)),
             ("ctime", AuxValue::Int(self.ctime_secs)),
             ("used-mem", AuxValue::Int(self.used_mem_bytes)),
-            ("repl-stream-db", AuxValue::Int(0)),
+            ("repl-stream-db", AuxValue::Int(self.repl_stream_db)),
             ("repl-id", AuxValue::Str(self.repl_id.as_bytes())),
-            ("repl-offset", AuxValue::Int(0)),
+            ("repl-offset", AuxValue::Int(self.repl_offset)),
             ("aof-base", AuxValue::Int(0)),
         ];
         self.writer.header(&aux, out);
@@ -162,7 +175,8 @@ impl SaveJob {
             (now_wall_ms / 1000) as i64,
             used_mem_bytes as i64,
             server.repl_id().to_string(),
-        );
+        )
+        .with_repl_position(server.repl.master_repl_offset, server.replica.stream_db);
         let open_id = server.draw_io_id();
         let temp_path = format!("temp-{}.rdb", open_id.0);
         let mut out = Vec::new();

@@ -204,6 +204,10 @@ pub struct ReplicaLink {
     /// Stream bytes of a MULTI not yet EXECed (counted into the offset at EXEC, as
     /// Redis's `reploff` moves only outside a transaction).
     pub pending_multi_bytes: u64,
+    /// The database the master's stream last selected: a partial resync continues
+    /// in it (the master sends no SELECT for a database it already selected), and a
+    /// save records it (`repl-stream-db`).
+    pub stream_db: usize,
     /// When the sync started (INFO `master_sync_last_io_seconds_ago` ...).
     pub sync_started_mono_ms: u64,
     /// Bytes of the RDB received so far (INFO `master_sync_read_bytes`).
@@ -230,6 +234,7 @@ impl Default for ReplicaLink {
             cached_master: false,
             read_offset: 0,
             pending_multi_bytes: 0,
+            stream_db: 0,
             sync_started_mono_ms: 0,
             sync_read_bytes: 0,
             sync_total_bytes: None,
