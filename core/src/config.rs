@@ -439,8 +439,8 @@ pub static DIRECTIVES: &[Directive] = &[
     entry("loading-process-events-interval-bytes", None, int(1024, INT_MAX), "2097152", M).hidden(),
     entry("logfile", None, TEXT, "", I).keel().to(|s, v| s.logfile = v.text()),
     entry("loglevel", None, one_of(LOGLEVELS), "notice", M).keel().to(|s, v| s.loglevel = v.choice()),
-    entry("masterauth", None, TEXT, "", M),
-    entry("masteruser", None, TEXT, "", M),
+    entry("masterauth", None, TEXT, "", M).keel().to(|s, v| s.masterauth = Some(v.text()).filter(|p| !p.is_empty())),
+    entry("masteruser", None, TEXT, "", M).keel().to(|s, v| s.masteruser = Some(v.text()).filter(|u| !u.is_empty())),
     entry("maxclients", None, uint(1, UINT_MAX), "10000", M).keel().to(|s, v| s.maxclients = v.int()),
     entry("maxmemory", None, umem(0, ULLONG_MAX_AS_I64), "0", M).keel().to(|s, v| s.maxmemory_bytes = v.unsigned()),
     entry(
@@ -510,15 +510,15 @@ pub static DIRECTIVES: &[Directive] = &[
     entry("repl-diskless-sync-max-replicas", None, int(0, INT_MAX), "0", M).to(|s, v| s.repl_diskless_sync_max_replicas = v.int()),
     entry("repl-ping-replica-period", Some("repl-ping-slave-period"), int(1, INT_MAX), "10", M).to(|s, v| s.repl_ping_replica_period_secs = v.int()),
     entry("repl-timeout", None, int(1, INT_MAX), "60", M).to(|s, v| s.repl_timeout_secs = v.int()),
-    entry("replica-announce-ip", Some("slave-announce-ip"), TEXT, "", M),
-    entry("replica-announce-port", Some("slave-announce-port"), int(0, 65535), "0", M),
-    entry("replica-announced", None, BOOL, "yes", M),
+    entry("replica-announce-ip", Some("slave-announce-ip"), TEXT, "", M).keel().to(|s, v| s.replica_announce_ip = Some(v.text()).filter(|ip| !ip.is_empty())),
+    entry("replica-announce-port", Some("slave-announce-port"), int(0, 65535), "0", M).keel().to(|s, v| s.replica_announce_port = v.int()),
+    entry("replica-announced", None, BOOL, "yes", M).keel().to(|s, v| s.replica_announced = v.flag()),
     entry("replica-ignore-disk-write-errors", None, BOOL, "no", M),
     entry("replica-ignore-maxmemory", Some("slave-ignore-maxmemory"), BOOL, "yes", M),
     entry("replica-lazy-flush", Some("slave-lazy-flush"), BOOL, "no", M),
-    entry("replica-priority", Some("slave-priority"), int(0, INT_MAX), "100", M),
+    entry("replica-priority", Some("slave-priority"), int(0, INT_MAX), "100", M).keel().to(|s, v| s.replica_priority = v.int()),
     entry("replica-read-only", Some("slave-read-only"), BOOL, "yes", M).to(|s, v| s.replica_read_only = v.flag()),
-    entry("replica-serve-stale-data", Some("slave-serve-stale-data"), BOOL, "yes", M),
+    entry("replica-serve-stale-data", Some("slave-serve-stale-data"), BOOL, "yes", M).keel().to(|s, v| s.replica_serve_stale_data = v.flag()),
     entry("replicaof", Some("slaveof"), Kind::Special(Special::ReplicaOf), "", I).keel().to(|s, v| s.replicaof = v.primary()),
     entry("requirepass", None, TEXT, "", M).keel().to(|s, v| s.requirepass = Some(v.text()).filter(|p| !p.is_empty())),
     entry(
@@ -1057,6 +1057,20 @@ pub struct Settings {
     pub repl_ping_replica_period_secs: u64,
     /// `replica-read-only`.
     pub replica_read_only: bool,
+    /// `masterauth` (None: no AUTH in the handshake).
+    pub masterauth: Option<Vec<u8>>,
+    /// `masteruser` (None: AUTH with the password alone).
+    pub masteruser: Option<Vec<u8>>,
+    /// `replica-announce-ip` (None: REPLCONF ip-address is not sent).
+    pub replica_announce_ip: Option<Vec<u8>>,
+    /// `replica-announce-port` (0: `port`).
+    pub replica_announce_port: u16,
+    /// `replica-announced`.
+    pub replica_announced: bool,
+    /// `replica-priority`.
+    pub replica_priority: u32,
+    /// `replica-serve-stale-data`.
+    pub replica_serve_stale_data: bool,
     /// `min-replicas-to-write` (0: off).
     pub min_replicas_to_write: u32,
     /// `min-replicas-max-lag`.
@@ -3696,6 +3710,13 @@ mod tests {
         ("repl-ping-replica-period", "2", "2", |s| s.repl_ping_replica_period_secs == 2),
         ("repl-timeout", "30", "30", |s| s.repl_timeout_secs == 30),
         ("replica-read-only", "no", "no", |s| !s.replica_read_only),
+        ("masterauth", "pw", "pw", |s| s.masterauth.as_deref() == Some(&b"pw"[..])),
+        ("masteruser", "u", "u", |s| s.masteruser.as_deref() == Some(&b"u"[..])),
+        ("replica-announce-ip", "10.1.1.1", "10.1.1.1", |s| s.replica_announce_ip.as_deref() == Some(&b"10.1.1.1"[..])),
+        ("replica-announce-port", "7000", "7000", |s| s.replica_announce_port == 7000),
+        ("replica-announced", "no", "no", |s| !s.replica_announced),
+        ("replica-priority", "7", "7", |s| s.replica_priority == 7),
+        ("replica-serve-stale-data", "no", "no", |s| !s.replica_serve_stale_data),
         ("replicaof", "10.0.0.1 6380", "10.0.0.1 6380", |s| s.replicaof == Some((b"10.0.0.1".to_vec(), 6380))),
         ("requirepass", "s3cret", "s3cret", |s| s.requirepass.as_deref() == Some(&b"s3cret"[..])),
         ("save", "900 1", "900 1", |s| s.save_points == [SavePoint { after_secs: 900, min_changes: 1 }]),

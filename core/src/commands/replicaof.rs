@@ -129,8 +129,7 @@ pub(super) fn refusal(
     if server.replica.link_up() || spec.flags.contains(CmdFlags::STALE) {
         return None;
     }
-    let serve_stale = server.config.get_one("replica-serve-stale-data");
-    (serve_stale.as_deref() == Some("no")).then_some(MASTERDOWN)
+    (!server.config.settings().replica_serve_stale_data).then_some(MASTERDOWN)
 }
 
 #[cfg(test)]

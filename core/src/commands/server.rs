@@ -1007,14 +1007,11 @@ fn info_persistence(ctx: &Ctx<'_>, f: &mut Fields<'_>) {
 
 /// `role:slave` and the replica's fields (`crate::repl::replica::ReplicaLink::info_fields`).
 fn replica_info(ctx: &Ctx<'_>, f: &mut Fields<'_>) {
-    let cfg = &ctx.server.config;
+    let s = ctx.server.config.settings();
     let info_cfg = crate::repl::replica::InfoConfig {
-        priority: cfg
-            .get_one("replica-priority")
-            .and_then(|p| p.parse().ok())
-            .unwrap_or(100),
-        read_only: cfg.settings().replica_read_only,
-        announced: cfg.get_one("replica-announced").as_deref() != Some("no"),
+        priority: i64::from(s.replica_priority),
+        read_only: s.replica_read_only,
+        announced: s.replica_announced,
     };
     f.put("role", "slave");
     let offset = ctx.server.repl.master_repl_offset;

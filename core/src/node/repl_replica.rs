@@ -54,20 +54,16 @@ impl Node {
 
     fn repl_link_params(&self) -> LinkParams {
         let s = self.server.config.settings();
-        let cfg = &self.server.config;
-        let pass = cfg.get_one("masterauth").filter(|p| !p.is_empty());
-        let user = cfg.get_one("masteruser").filter(|u| !u.is_empty());
-        let announce_port = cfg
-            .get_one("replica-announce-port")
-            .and_then(|p| p.parse::<u16>().ok())
-            .filter(|&p| p != 0);
         LinkParams {
-            auth: pass.map(|p| (user.map(String::into_bytes), p.into_bytes())),
-            listening_port: announce_port.unwrap_or(s.port),
-            announce_ip: cfg
-                .get_one("replica-announce-ip")
-                .filter(|ip| !ip.is_empty())
-                .map(String::into_bytes),
+            auth: s
+                .masterauth
+                .clone()
+                .map(|pass| (s.masteruser.clone(), pass)),
+            listening_port: match s.replica_announce_port {
+                0 => s.port,
+                announced => announced,
+            },
+            announce_ip: s.replica_announce_ip.clone(),
             psync: Some((
                 self.server.repl.replid.clone(),
                 self.server.repl.master_repl_offset,
