@@ -355,7 +355,8 @@ impl Node {
             self.server.pause_relaxed = true;
         }
         // Commands run after this input see the dataset still only while paused.
-        self.keyspace.keep_expired = false;
+        // Outside commands too (timers, served blocked clients) a replica deletes nothing.
+        self.keyspace.keep_expired = self.server.replica.is_replica();
     }
 
     /// Lets the clients CLIENT PAUSE held try again, in the order they were held
@@ -370,7 +371,7 @@ impl Node {
                 self.on_data(now, conn, &[]);
             }
         }
-        self.keyspace.keep_expired = false;
+        self.keyspace.keep_expired = self.server.replica.is_replica();
     }
 
     pub fn poll_effect(&mut self) -> Option<Effect> {

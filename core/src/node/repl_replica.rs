@@ -312,6 +312,9 @@ impl Node {
                         self.keyspace.loading = true;
                         commands::execute(&mut self.ctx(&mut client, now), &argv);
                         self.keyspace.loading = false;
+                        // What runs next outside a command (served blocked clients)
+                        // deletes nothing either.
+                        self.keyspace.keep_expired = true;
                         if client.out.as_bytes().first() == Some(&b'-') {
                             self.repl_stream_error(&client, &argv);
                         }
