@@ -460,6 +460,7 @@ fn stale_data_readonly_role_fields_and_no_one() {
     // A timeout of the silent master drops the link (repl-timeout 60 s).
     r.advance_ms(61_000);
     assert!(r.logged("MASTER timeout: no data nor PING received..."));
+    assert_eq!(r.info("master_link_down_since_seconds"), "0");
     assert!(r.cmd("GET k").starts_with("-MASTERDOWN"));
     // REPLICAOF NO ONE keeps the data, makes it writable and starts a new history.
     assert_eq!(r.cmd("REPLICAOF NO ONE"), "+OK\r\n");

@@ -367,8 +367,9 @@ impl ReplicaLink {
     /// retried at the next cron second.
     pub fn fail(&mut self, now: Now) {
         self.drop_link();
+        // `master_link_down_since_seconds` counts from a lost established link
+        // only (Redis's repl_down_since): a handshake that fails leaves it as it is.
         if self.master.is_some() {
-            self.down_since_mono_ms.get_or_insert(now.mono_ms);
             self.retry_at_mono_ms = now.mono_ms.saturating_add(CRON_PERIOD_MS);
         }
     }
