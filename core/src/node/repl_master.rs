@@ -833,6 +833,9 @@ pub(super) mod tests {
         k.advance_ms(100);
         assert_eq!(k.take(1), ":0\r\n");
         assert_eq!(k.cmd(1, "WAIT 0 0"), ":0\r\n");
+        // A client that never wrote waits for nothing: the replica counts.
+        k.connect(2);
+        assert_eq!(k.cmd(2, "WAIT 1 0"), ":1\r\n");
         assert_eq!(k.cmd(1, "WAIT 1 -1"), "-ERR timeout is negative\r\n");
         assert_eq!(
             k.cmd(1, "WAIT x 1"),
