@@ -972,6 +972,32 @@ pub(super) mod tests {
     }
 
     #[test]
+    fn a_sync_walk_gives_way_to_a_snapshot_that_cannot_wait() {
+        let mut k = Kit::new(CONF);
+        k.connect(1);
+        assert_eq!(k.cmd(1, "DEBUG POPULATE 20000"), "+OK\r\n");
+        k.connect(9);
+        k.cmd(9, "REPLCONF capa eof");
+        k.send_lines(9, "PSYNC ? -1");
+        assert_eq!(
+            k.cmd(1, "BGSAVE"),
+            "-ERR Background save already in progress\r\n",
+            "the sync counts as the running snapshot"
+        );
+        k.cmd(1, "CONFIG SET appendonly yes");
+        assert!(
+            k.closed.iter().any(|c| c.1 == 9),
+            "the replica will sync again"
+        );
+        assert_eq!(info_field(&mut k, 1, "connected_slaves"), "0");
+        let persistence = k.cmd(1, "INFO persistence");
+        assert!(
+            persistence.contains("aof_rewrite_in_progress:1"),
+            "{persistence}"
+        );
+    }
+
+    #[test]
     fn sync_without_capa_eof_gets_the_length_form_and_the_stream_at_once() {
         let mut k = Kit::new("");
         k.connect(1);
