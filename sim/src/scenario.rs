@@ -189,9 +189,16 @@ pub const PERSIST_SCENARIOS: &[&str] = &[
 ];
 
 /// The persistence scenarios `cargo test`'s quick sweep holds to a pass (0 failures
-/// in 100 seeds on this build); the others are swept in `persistence_scenarios_run`
+/// in 200 seeds on this build); the others are swept in `persistence_scenarios_run`
 /// with their verdicts reported.
-pub const PERSIST_SCENARIOS_CLEAN: &[&str] = &["persist-crash", "everysec-window", "fsync-eio"];
+pub const PERSIST_SCENARIOS_CLEAN: &[&str] = &[
+    "persist-crash",
+    "everysec-window",
+    "fsync-eio",
+    "aof-rewrite-crash",
+    "manifest-swap-crash",
+    "rdb-bit-rot",
+];
 
 /// Fresh seeds per scenario in `cargo test`'s quick sweep.
 pub fn quick_sweep_seeds(name: &str) -> u64 {

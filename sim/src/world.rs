@@ -970,7 +970,22 @@ impl<'a> World<'a> {
             return;
         };
         let db = node.keyspace().db(0);
-        let max_wall_ms = self.hosts[h].clock.max_wall_ms;
+        // A request that ran but whose reply is still held (for an fsync) is judged
+        // later, against the model as it was when it ran: a key the node expired
+        // after it ran must not be forgotten before then (manifest-swap-crash 0xe:
+        // `SET k2 v PX 19`, INCRBY at the boundary, the tick's DEL before the reply).
+        let ran_unjudged = self
+            .net
+            .conns
+            .values()
+            .filter(|x| x.acceptor == h)
+            .flat_map(|x| x.awaiting.iter())
+            .filter_map(|&i| self.history.get(i).and_then(|op| op.run_wall_ms))
+            .min();
+        let max_wall_ms = self.hosts[h]
+            .clock
+            .max_wall_ms
+            .min(ran_unjudged.unwrap_or(u64::MAX));
         self.oracles[h]
             .model
             .sync_expired(max_wall_ms, |k| db.find(k).is_some());
