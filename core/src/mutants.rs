@@ -64,10 +64,19 @@ pub enum Mutant {
     /// A rewrite renames its new base and switches the manifest without fsyncing
     /// the base first.
     ManifestBeforeBaseSynced,
+    /// HSET that turns a listpack hash into a hashtable loses the first field the
+    /// conversion copied (an outsider's conversion bug).
+    HashConvertLosesField,
+    /// ZADD that turns a listpack sorted set into a skiplist loses the lowest-ranked
+    /// member.
+    ZsetConvertLosesMember,
+    /// The active expire cycle deletes expired keys without propagating their DELs,
+    /// so replicas and the AOF keep them.
+    ActiveExpireNotPropagated,
 }
 
 impl Mutant {
-    pub const ALL: [Mutant; 21] = [
+    pub const ALL: [Mutant; 24] = [
         Mutant::TtlOffByOne,
         Mutant::LazyExpireReturnsStale,
         Mutant::IncrLosesPipelinedUpdate,
@@ -89,6 +98,9 @@ impl Mutant {
         Mutant::ActiveExpireOnMonotonicClock,
         Mutant::VolatileEvictsPersistent,
         Mutant::EvictionSkippedOnEmptyPool,
+        Mutant::HashConvertLosesField,
+        Mutant::ZsetConvertLosesMember,
+        Mutant::ActiveExpireNotPropagated,
     ];
 
     pub fn name(self) -> &'static str {
@@ -120,6 +132,9 @@ impl Mutant {
             Mutant::ReplyBeforeFsync => "reply-before-fsync",
             Mutant::RelativeExpiryInAof => "relative-expiry-in-aof",
             Mutant::ManifestBeforeBaseSynced => "manifest-before-base-synced",
+            Mutant::HashConvertLosesField => "hash-convert-loses-field",
+            Mutant::ZsetConvertLosesMember => "zset-convert-loses-member",
+            Mutant::ActiveExpireNotPropagated => "active-expire-not-propagated",
         }
     }
 

@@ -56,6 +56,9 @@ pub mod reach {
     pub const CRASH_IN_REWRITE: &str = "a crash hit an AOF rewrite in progress";
     pub const NODE_EXITED: &str = "a node exited on a persistence error and restarted";
     pub const KEY_EVICTED: &str = crate::eviction_checks::KEY_EVICTED;
+    pub const HASH_TABLE: &str = "a hash left its listpack for a hashtable";
+    pub const ZSET_SKIPLIST: &str = "a sorted set left its listpack for a skiplist";
+    pub const LIST_NODES: &str = "a list spanned several quicklist nodes";
 }
 
 pub const SCENARIO_DEFS: &[ScenarioDef] = &[
@@ -69,6 +72,16 @@ pub const SCENARIO_DEFS: &[ScenarioDef] = &[
             reach::LREM_DUPLICATES,
             reach::SREM_ABSENT,
             reach::ZADD_EQUAL_KEPT,
+        ],
+    },
+    ScenarioDef {
+        name: "encodings",
+        must_reach: &[
+            reach::HASH_TABLE,
+            reach::ZSET_SKIPLIST,
+            reach::LIST_NODES,
+            reach::SHADOW_COMPARED,
+            reach::EMPTIED_DELETED,
         ],
     },
     ScenarioDef {
@@ -161,6 +174,7 @@ pub const SCENARIO_DEFS: &[ScenarioDef] = &[
 /// Scenarios this build can run.
 pub const SCENARIOS: &[&str] = &[
     "plain-load",
+    "encodings",
     "expiry-clock-jumps",
     "slow-link-timeouts",
     "pause-resume",
@@ -395,6 +409,18 @@ impl Scenario {
                         }
                     }
                 });
+            }
+            // The typed workload under tiny encoding thresholds: its few fields and
+            // members cross them both ways, so conversions and multi-node quicklists
+            // meet every command (plain-load's collections never leave listpacks).
+            "encodings" => {
+                s.ops_per_client = rng.gen_range(60..=200);
+                s.persist = vec![
+                    directive("hash-max-listpack-entries", "2"),
+                    directive("hash-max-listpack-value", "2"),
+                    directive("zset-max-listpack-entries", "2"),
+                    directive("list-max-listpack-size", "2"),
+                ];
             }
             "pause-resume" => {
                 s.ops_per_client = rng.gen_range(60..=200);
@@ -708,12 +734,17 @@ impl Plan {
             next_value: 0,
         };
         let transactions = name == "transactions";
+        let typed_share = if name == "encodings" {
+            0.8
+        } else {
+            TYPED_SHARE
+        };
         for client in 0..scenario.clients {
             let mut planned = 0;
             while planned < scenario.ops_per_client {
                 let requests = if transactions && rng.gen_bool(0.8) {
                     random_transaction(&mut rng, &mut txn_keys)
-                } else if !transactions && rng.gen_bool(TYPED_SHARE) {
+                } else if !transactions && rng.gen_bool(typed_share) {
                     vec![random_typed_request(&mut rng, scenario.keys)]
                 } else {
                     vec![random_request(&mut rng, scenario.keys, scenario.ttl_heavy)]
