@@ -2848,7 +2848,7 @@ mod tests {
 
     #[test]
     fn regression_seeds_pass() {
-        let files: [(&str, &str); 15] = [
+        let files: [(&str, &str); 16] = [
             ("plain-load", include_str!("../../seeds/plain-load.txt")),
             (
                 "expiry-clock-jumps",
@@ -2869,6 +2869,7 @@ mod tests {
             ),
             ("transactions", include_str!("../../seeds/transactions.txt")),
             ("hosts", include_str!("../../seeds/hosts.txt")),
+            ("encodings", include_str!("../../seeds/encodings.txt")),
             (
                 "persist-crash",
                 include_str!("../../seeds/persist-crash.txt"),
