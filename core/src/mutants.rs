@@ -76,7 +76,7 @@ pub enum Mutant {
 }
 
 impl Mutant {
-    pub const ALL: [Mutant; 24] = [
+    pub const ALL: [Mutant; 29] = [
         Mutant::TtlOffByOne,
         Mutant::LazyExpireReturnsStale,
         Mutant::IncrLosesPipelinedUpdate,
@@ -101,6 +101,11 @@ impl Mutant {
         Mutant::HashConvertLosesField,
         Mutant::ZsetConvertLosesMember,
         Mutant::ActiveExpireNotPropagated,
+        Mutant::RdbCrcCheckSkipped,
+        Mutant::RenameBeforeFsync,
+        Mutant::ReplyBeforeFsync,
+        Mutant::RelativeExpiryInAof,
+        Mutant::ManifestBeforeBaseSynced,
     ];
 
     pub fn name(self) -> &'static str {
@@ -138,22 +143,11 @@ impl Mutant {
         }
     }
 
-    /// Planted bugs the simulator's workload and model do not reach yet; they join
-    /// `ALL` once they do. LFU decay is caught outside the seed sweep, by the
-    /// simulator's `traffic_spike::lfu_decay_check` (OBJECT FREQ over idle time) and a
-    /// core test in `keyspace::evict`.
-    /// `RdbCrcCheckSkipped` is caught by `persist::rdb`'s core tests until the
-    /// simulator's bit-rot scenario reaches it; `RenameBeforeFsync` by
-    /// `persist::save`'s tests until the simulator restarts from disk; the AOF's three
-    /// by `node::aof_tests` until the simulator's disk scenarios reach them.
-    pub const PENDING: [Mutant; 6] = [
-        Mutant::LfuNeverDecays,
-        Mutant::RdbCrcCheckSkipped,
-        Mutant::RenameBeforeFsync,
-        Mutant::ReplyBeforeFsync,
-        Mutant::RelativeExpiryInAof,
-        Mutant::ManifestBeforeBaseSynced,
-    ];
+    /// Planted bugs the simulator's sweep does not reach yet; they join `ALL` once it
+    /// does. LFU decay is caught outside the seed sweep, by the simulator's
+    /// `traffic_spike::lfu_decay_check` (OBJECT FREQ over idle time) and a core test in
+    /// `keyspace::evict`.
+    pub const PENDING: [Mutant; 1] = [Mutant::LfuNeverDecays];
 
     pub fn from_name(name: &str) -> Option<Mutant> {
         Mutant::ALL
