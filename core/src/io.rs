@@ -174,8 +174,16 @@ pub enum Input<'a> {
     Written { conn: ConnId, bytes: usize },
     /// The connection ended.
     Closed { conn: ConnId, reason: CloseReason },
-    /// A disk operation finished.
-    Disk { io: IoId, result: DiskResult },
+    /// A disk operation finished. `elapsed_us` is how long the operation itself took
+    /// as the driver measured it (keel-net: the system calls on its disk thread, not
+    /// the wait in the queue; keel-sim: the modelled service time), or 0 when unknown.
+    /// Only the latency monitor reads it (`aof-fsync-always`, `aof-write` ...), so a
+    /// driver's clock never changes what the node does.
+    Disk {
+        io: IoId,
+        result: DiskResult,
+        elapsed_us: u64,
+    },
     /// The answer to an [`Effect::Listen`] with the same `io`: the client listeners are
     /// now the ones asked for, or (`Err`, the driver's log-ready reason) they are
     /// still the ones open before.

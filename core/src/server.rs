@@ -484,5 +484,8 @@ pub enum RewriteStep {
     Syncing,
     Closing,
     Renaming,
+    /// fsync of the config file's directory after the rename (Redis's `fsyncFileDir`),
+    /// so the new name survives a crash.
+    SyncingDir,
     Cleaning,
 }

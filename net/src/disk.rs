@@ -23,6 +23,9 @@ use keel_core::io::{DiskError, DiskOp, DiskResult, IoId};
 pub struct Completion {
     pub io: IoId,
     pub result: DiskResult,
+    /// How long the operation's system calls took on the disk thread (not its wait
+    /// in the queue): the latency monitor's `aof-fsync-always`, `aof-write` ...
+    pub elapsed_us: u64,
 }
 
 struct Job {
@@ -83,6 +86,14 @@ impl DiskFiles {
         self.config_file = Some(config_file);
     }
 
+    /// Whether `path` is the directory holding the config file.
+    fn is_config_dir(&self, path: &str) -> bool {
+        self.config_file
+            .as_deref()
+            .and_then(Path::parent)
+            .is_some_and(|parent| parent.is_absolute() && parent == Path::new(path))
+    }
+
     /// The key (and, joined to `dir`, the path) an operation's path names: a path
     /// under `dir`, or the config file or one of its temporary siblings.
     fn resolve(&self, path: &str) -> Option<PathBuf> {
@@ -126,6 +137,17 @@ impl DiskFiles {
 
     fn try_execute(&mut self, op: &DiskOp) -> Result<Vec<u8>, Refusal> {
         let path = op.path();
+        // CONFIG REWRITE fsyncs the config file's directory after its rename (Redis's
+        // `fsyncFileDir`); that directory may be outside `dir`, and only an fsync of it
+        // is allowed.
+        if let DiskOp::Fsync { path } = op {
+            if self.is_config_dir(path) {
+                File::open(path)
+                    .and_then(|f| f.sync_all())
+                    .map_err(|e| Refusal::Os(path.clone(), e))?;
+                return Ok(Vec::new());
+            }
+        }
         let key = self
             .resolve(path)
             .ok_or_else(|| Refusal::Escapes(path.to_string()))?;
@@ -286,8 +308,14 @@ impl DiskWorker {
                     files.allow_config_file(config_file);
                 }
                 while let Ok(job) = job_rx.recv() {
+                    let started = std::time::Instant::now();
                     let result = files.execute(&job.op);
-                    let completion = Completion { io: job.io, result };
+                    let elapsed_us = started.elapsed().as_micros() as u64;
+                    let completion = Completion {
+                        io: job.io,
+                        result,
+                        elapsed_us,
+                    };
                     if done_tx.send(completion).is_err() {
                         // The loop is gone; keep running what was submitted (a final
                         // fsync must still happen) without anyone to tell.
@@ -575,6 +603,39 @@ mod tests {
         }
         assert!(!outside.exists(), "nothing was created outside dir");
         assert!(inside.join("appendonlydir/x.aof").exists(), "nor moved out");
+    }
+
+    #[test]
+    fn the_config_files_directory_may_be_fsynced_and_nothing_else_outside() {
+        let tmp = TempDir::new("confdir");
+        let data = tmp.0.join("data");
+        let conf_dir = tmp.0.join("etc");
+        std::fs::create_dir_all(&data).expect("mkdir data");
+        std::fs::create_dir_all(&conf_dir).expect("mkdir etc");
+        let mut files = DiskFiles::new(data);
+        let fsync = |p: &Path| DiskOp::Fsync {
+            path: p.display().to_string(),
+        };
+        assert_eq!(
+            files.execute(&fsync(&conf_dir)),
+            DiskResult::Failed(DiskError::Io),
+            "not allowed before the config file is known"
+        );
+        files.allow_config_file(conf_dir.join("keel.conf"));
+        assert_eq!(files.execute(&fsync(&conf_dir)), done());
+        assert_eq!(
+            files.execute(&fsync(&tmp.0)),
+            DiskResult::Failed(DiskError::Io),
+            "only the config file's own directory"
+        );
+        assert_eq!(
+            files.execute(&DiskOp::Remove {
+                path: conf_dir.display().to_string()
+            }),
+            DiskResult::Failed(DiskError::Io),
+            "and only to fsync it"
+        );
+        assert!(conf_dir.exists());
     }
 
     /// Drives a worker the way the event loop does: poll, drain on the waker's token.

@@ -184,6 +184,16 @@ impl Node {
     }
 }
 
+/// The directory holding `path` (Redis's `fsyncFileDir`): its parent for an absolute
+/// path, "." (the node's `dir`) for a bare name.
+fn parent_dir(path: &str) -> String {
+    match path.rsplit_once('/') {
+        Some(("", _)) => "/".to_string(),
+        Some((dir, _)) => dir.to_string(),
+        None => ".".to_string(),
+    }
+}
+
 /// Redis's `strerror` text for what the driver reports.
 fn strerror(e: crate::io::DiskError) -> &'static str {
     match e {
@@ -222,8 +232,9 @@ impl Node {
                 self.finish_rewrite(now, job.conn, Err(failed));
                 return true;
             }
-            (RewriteStep::Renaming, Ok(_)) => {
-                self.finish_rewrite(now, job.conn, Ok(()));
+            (RewriteStep::SyncingDir, result) => {
+                // The rename happened: there is no temporary file left to remove.
+                self.finish_rewrite(now, job.conn, result.map(|_| ()));
                 return true;
             }
             (_, Err(e)) => {
@@ -266,6 +277,12 @@ impl Node {
                 DiskOp::Rename {
                     from: tmp,
                     to: job.path.clone(),
+                },
+            ),
+            (RewriteStep::Renaming, _) => (
+                RewriteStep::SyncingDir,
+                DiskOp::Fsync {
+                    path: parent_dir(&job.path),
                 },
             ),
             (other, _) => (other, DiskOp::Remove { path: tmp }),

@@ -9,6 +9,34 @@ use std::fmt::Write;
 /// Samples kept per event (Redis's `LATENCY_TS_LEN`).
 pub const SAMPLES_PER_EVENT: usize = 160;
 
+/// The latency events of one AOF disk operation, as Redis's `flushAppendOnlyFile`
+/// names them: a write counts as `aof-write` and as one of `aof-write-pending-fsync`
+/// (an fsync was in flight), `aof-write-active-child` (a save or rewrite was running:
+/// keel's fork-less ones stand where Redis's child would) or `aof-write-alone`; the
+/// fsync after each write under `appendfsync always` as `aof-fsync-always` (an
+/// `everysec` fsync is Redis's background job and has no event); a rewrite's rename
+/// of its new base as `aof-rename`.
+pub fn aof_op_events(
+    op: &crate::io::DiskOp,
+    fsync_always: bool,
+    fsync_in_flight: bool,
+    save_running: bool,
+) -> &'static [&'static str] {
+    use crate::io::DiskOp;
+    match op {
+        DiskOp::Append { .. } | DiskOp::WriteAt { .. } if fsync_in_flight => {
+            &["aof-write-pending-fsync", "aof-write"]
+        }
+        DiskOp::Append { .. } | DiskOp::WriteAt { .. } if save_running => {
+            &["aof-write-active-child", "aof-write"]
+        }
+        DiskOp::Append { .. } | DiskOp::WriteAt { .. } => &["aof-write-alone", "aof-write"],
+        DiskOp::Fsync { .. } if fsync_always => &["aof-fsync-always"],
+        DiskOp::Rename { to, .. } if to.contains(".base.") => &["aof-rename"],
+        _ => &[],
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Sample {
     pub time_secs: u64,
@@ -194,6 +222,43 @@ fn age_label(secs: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn aof_operations_are_named_as_redis_names_them() {
+        use crate::io::DiskOp;
+        let append = DiskOp::Append {
+            path: "a".into(),
+            bytes: vec![1],
+        };
+        let fsync = DiskOp::Fsync { path: "a".into() };
+        assert_eq!(
+            aof_op_events(&append, false, true, true),
+            ["aof-write-pending-fsync", "aof-write"]
+        );
+        assert_eq!(
+            aof_op_events(&append, true, false, true),
+            ["aof-write-active-child", "aof-write"]
+        );
+        assert_eq!(
+            aof_op_events(&append, true, false, false),
+            ["aof-write-alone", "aof-write"]
+        );
+        assert_eq!(
+            aof_op_events(&fsync, true, false, false),
+            ["aof-fsync-always"]
+        );
+        assert!(aof_op_events(&fsync, false, false, false).is_empty());
+        let base = DiskOp::Rename {
+            from: "temp".into(),
+            to: "appendonlydir/appendonly.aof.2.base.rdb".into(),
+        };
+        assert_eq!(aof_op_events(&base, false, false, false), ["aof-rename"]);
+        let manifest = DiskOp::Rename {
+            from: "temp".into(),
+            to: "appendonlydir/appendonly.aof.manifest".into(),
+        };
+        assert!(aof_op_events(&manifest, false, false, false).is_empty());
+    }
 
     #[test]
     fn one_sample_per_second_highest_wins_and_bounded() {

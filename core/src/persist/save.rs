@@ -192,6 +192,14 @@ impl SaveJob {
     }
 
     fn issue_with(&mut self, server: &mut Server, io: IoId, kind: OpKind, op: DiskOp) {
+        if kind == OpKind::Remove {
+            // Redis's `rdbRemoveTempFile`: the unlink of a failed or killed save's
+            // temp file, which a big file makes slow.
+            let threshold_ms = server.hot.latency_monitor_threshold_ms;
+            server
+                .observe
+                .time_disk(io, &["rdb-unlink-temp-file"], threshold_ms);
+        }
         self.inflight.insert(io, kind);
         server.effects.push_back(Effect::Disk { io, op });
     }
