@@ -108,6 +108,12 @@ pub enum DiskOp {
     Read { path: String, offset: u64, len: u64 },
     /// Closes an open file (without fsync).
     Close { path: String },
+    /// chdir(2) for the node's files (CONFIG SET dir): later operations' relative
+    /// paths are under `path` (absolute, or relative to the directory now); files
+    /// already open stay open where they are. `Done` carries the new directory's
+    /// absolute path (Redis's getcwd, what CONFIG GET dir then shows); a path that is
+    /// missing, not a directory or not searchable fails as chdir(2) would.
+    ChangeDir { path: String },
 }
 
 impl DiskOp {
@@ -121,7 +127,8 @@ impl DiskOp {
             | DiskOp::Truncate { path, .. }
             | DiskOp::Remove { path }
             | DiskOp::Read { path, .. }
-            | DiskOp::Close { path } => path,
+            | DiskOp::Close { path }
+            | DiskOp::ChangeDir { path } => path,
             DiskOp::Rename { from, .. } => from,
         }
     }
@@ -136,6 +143,10 @@ pub enum DiskError {
     NoSpace,
     /// ENOENT.
     NotFound,
+    /// ENOTDIR.
+    NotADirectory,
+    /// EACCES / EPERM.
+    PermissionDenied,
 }
 
 /// The answer to one [`DiskOp`].

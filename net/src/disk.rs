@@ -38,6 +38,8 @@ fn disk_error(e: &io::Error) -> DiskError {
     match e.raw_os_error() {
         Some(libc::ENOSPC) | Some(libc::EDQUOT) => DiskError::NoSpace,
         Some(libc::ENOENT) => DiskError::NotFound,
+        Some(libc::ENOTDIR) => DiskError::NotADirectory,
+        Some(libc::EACCES) | Some(libc::EPERM) => DiskError::PermissionDenied,
         _ if e.kind() == io::ErrorKind::NotFound => DiskError::NotFound,
         _ => DiskError::Io,
     }
@@ -84,6 +86,33 @@ impl DiskFiles {
     /// Also allows the absolute `config_file` path (and `<config_file>.tmp-*`).
     pub fn allow_config_file(&mut self, config_file: PathBuf) {
         self.config_file = Some(config_file);
+    }
+
+    /// CONFIG SET dir: what chdir(2) would refuse is refused with its error; then
+    /// `dir` is the new directory, made absolute (what Redis's getcwd shows). The
+    /// process itself does not chdir: nothing else in keel-net resolves relative
+    /// paths after startup, and tests run this in-process.
+    fn change_dir(&mut self, path: &str) -> Result<Vec<u8>, Refusal> {
+        let os = |e: io::Error| Refusal::Os(path.to_string(), e);
+        if path.is_empty() || path.contains('\0') {
+            return Err(os(io::Error::from_raw_os_error(libc::ENOENT)));
+        }
+        let target = self.dir.join(path);
+        let meta = std::fs::metadata(&target).map_err(os)?;
+        if !meta.is_dir() {
+            return Err(os(io::Error::from_raw_os_error(libc::ENOTDIR)));
+        }
+        // chdir needs search permission on the directory.
+        let c_path = std::ffi::CString::new(target.as_os_str().as_encoded_bytes())
+            .map_err(|_| os(io::Error::from_raw_os_error(libc::ENOENT)))?;
+        // SAFETY: access(2) reads the NUL-terminated string we own.
+        if unsafe { libc::access(c_path.as_ptr(), libc::X_OK) } != 0 {
+            return Err(os(io::Error::last_os_error()));
+        }
+        let absolute = std::fs::canonicalize(&target).map_err(os)?;
+        let bytes = absolute.as_os_str().as_encoded_bytes().to_vec();
+        self.dir = absolute;
+        Ok(bytes)
     }
 
     /// Whether `path` is the directory holding the config file.
@@ -137,6 +166,9 @@ impl DiskFiles {
 
     fn try_execute(&mut self, op: &DiskOp) -> Result<Vec<u8>, Refusal> {
         let path = op.path();
+        if let DiskOp::ChangeDir { path } = op {
+            return self.change_dir(path);
+        }
         // CONFIG REWRITE fsyncs the config file's directory after its rename (Redis's
         // `fsyncFileDir`); that directory may be outside `dir`, and only an fsync of it
         // is allowed.
@@ -228,6 +260,8 @@ impl DiskFiles {
             }
             // Closing what is not open leaves it as asked: not open.
             DiskOp::Close { .. } => drop(self.open.remove(&key)),
+            // Handled before the path is confined (`change_dir`).
+            DiskOp::ChangeDir { .. } => {}
         }
         Ok(Vec::new())
     }
@@ -560,7 +594,9 @@ mod tests {
         assert_eq!(error(libc::EDQUOT), DiskError::NoSpace);
         assert_eq!(error(libc::ENOENT), DiskError::NotFound);
         assert_eq!(error(libc::EIO), DiskError::Io);
-        assert_eq!(error(libc::EACCES), DiskError::Io);
+        assert_eq!(error(libc::EACCES), DiskError::PermissionDenied);
+        assert_eq!(error(libc::ENOTDIR), DiskError::NotADirectory);
+        assert_eq!(error(libc::EROFS), DiskError::Io);
     }
 
     #[test]
@@ -603,6 +639,44 @@ mod tests {
         }
         assert!(!outside.exists(), "nothing was created outside dir");
         assert!(inside.join("appendonlydir/x.aof").exists(), "nor moved out");
+    }
+
+    #[test]
+    fn change_dir_moves_later_operations_and_refuses_as_chdir() {
+        let tmp = TempDir::new("chdir");
+        std::fs::create_dir_all(tmp.0.join("a/b")).expect("mkdir");
+        std::fs::write(tmp.0.join("f"), b"x").expect("write f");
+        let mut files = DiskFiles::new(tmp.0.clone());
+        let cd = |p: &str| DiskOp::ChangeDir { path: p.into() };
+        assert_eq!(
+            files.execute(&cd("missing")),
+            DiskResult::Failed(DiskError::NotFound)
+        );
+        assert_eq!(
+            files.execute(&cd("f")),
+            DiskResult::Failed(DiskError::NotADirectory)
+        );
+        assert_eq!(
+            files.execute(&cd("")),
+            DiskResult::Failed(DiskError::NotFound)
+        );
+        // Relative to the directory now, answered absolute.
+        let expected = std::fs::canonicalize(tmp.0.join("a")).expect("canonical");
+        assert_eq!(
+            files.execute(&cd("a")),
+            DiskResult::Done {
+                read: expected.as_os_str().as_encoded_bytes().to_vec()
+            }
+        );
+        assert_eq!(files.execute(&cd("b/..")), files.execute(&cd(".")));
+        assert_eq!(files.execute(&open("dump.rdb", true, false)), done());
+        assert!(tmp.0.join("a/dump.rdb").exists());
+        assert!(!tmp.0.join("dump.rdb").exists());
+        // Absolute paths too.
+        let abs = tmp.0.join("a/b").display().to_string();
+        assert!(matches!(files.execute(&cd(&abs)), DiskResult::Done { .. }));
+        assert_eq!(files.execute(&open("x", true, false)), done());
+        assert!(tmp.0.join("a/b/x").exists());
     }
 
     #[test]

@@ -129,6 +129,7 @@ fn op_kind(op: &DiskOp) -> &'static str {
         DiskOp::Remove { .. } => "Remove",
         DiskOp::Read { .. } => "Read",
         DiskOp::Close { .. } => "Close",
+        DiskOp::ChangeDir { .. } => "ChangeDir",
     }
 }
 
@@ -471,6 +472,11 @@ impl Disk {
                     failed(DiskError::Io)
                 }
             }
+            // One directory per host: a change of `dir` is not modelled (the files
+            // stay where they are), only answered as a chdir to it would be.
+            DiskOp::ChangeDir { path } => DiskResult::Done {
+                read: path.into_bytes(),
+            },
         }
     }
 

@@ -1089,6 +1089,7 @@ fn describe(op: &DiskOp) -> String {
         DiskOp::Remove { path } => format!("removing {path}"),
         DiskOp::Read { path, .. } => format!("reading {path}"),
         DiskOp::Close { path } => format!("closing {path}"),
+        DiskOp::ChangeDir { path } => format!("changing directory to {path}"),
     }
 }
 

@@ -77,6 +77,7 @@ impl MemDisk {
                 None => DiskResult::Failed(DiskError::NotFound),
             },
             DiskOp::Close { .. } => done(Vec::new()),
+            DiskOp::ChangeDir { path } => done(path.clone().into_bytes()),
         }
     }
 

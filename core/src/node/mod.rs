@@ -260,7 +260,9 @@ impl Node {
                 self.server
                     .observe
                     .disk_done(io, elapsed_us, threshold_ms, now.wall_ms / 1000);
-                if !self.reload_read_done(now, io, &result) && !self.rewrite_step(now, io, &result)
+                if !self.reload_read_done(now, io, &result)
+                    && !self.rewrite_step(now, io, &result)
+                    && !self.config_dir_done(now, io, &result)
                 {
                     self.on_disk_completion(io, result)
                 }

@@ -132,6 +132,8 @@ fn error_text(e: DiskError) -> &'static str {
         DiskError::Io => "Input/output error",
         DiskError::NoSpace => "No space left on device",
         DiskError::NotFound => "No such file or directory",
+        DiskError::NotADirectory => "Not a directory",
+        DiskError::PermissionDenied => "Permission denied",
     }
 }
 

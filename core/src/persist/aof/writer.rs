@@ -357,6 +357,8 @@ pub fn strerror(e: DiskError) -> &'static str {
         DiskError::Io => "Input/output error",
         DiskError::NoSpace => "No space left on device",
         DiskError::NotFound => "No such file or directory",
+        DiskError::NotADirectory => "Not a directory",
+        DiskError::PermissionDenied => "Permission denied",
     }
 }
 
