@@ -17,6 +17,9 @@ struct TimedDisk {
     elapsed_us: fn(&DiskOp) -> u64,
     /// Fail the first operation this matches.
     fail: Option<fn(&DiskOp) -> bool>,
+    /// Hold operations this matches (their completions wait for `release`).
+    hold: Option<fn(&DiskOp) -> bool>,
+    held: Vec<(crate::io::IoId, DiskOp)>,
 }
 
 impl TimedDisk {
@@ -26,6 +29,8 @@ impl TimedDisk {
             disk: MemDisk::default(),
             elapsed_us,
             fail: None,
+            hold: None,
+            held: Vec::new(),
         };
         t.kit.input(0, Input::Tick);
         t.settle();
@@ -40,6 +45,10 @@ impl TimedDisk {
             let mut ran = false;
             for (_, e) in effects {
                 if let Effect::Disk { io, op } = e {
+                    if self.hold.is_some_and(|hold| hold(&op)) {
+                        self.held.push((io, op));
+                        continue;
+                    }
                     let result = match self.fail {
                         Some(matches) if matches(&op) => {
                             self.fail = None;
@@ -64,6 +73,25 @@ impl TimedDisk {
                 return;
             }
         }
+    }
+
+    /// Answers the held operations (and stops holding).
+    fn release(&mut self) {
+        self.hold = None;
+        for (io, op) in std::mem::take(&mut self.held) {
+            let result = self.disk.run(&op);
+            let now = self.kit.now;
+            let elapsed_us = (self.elapsed_us)(&op);
+            self.kit.nodes[0].handle(
+                now,
+                Input::Disk {
+                    io,
+                    result,
+                    elapsed_us,
+                },
+            );
+        }
+        self.settle();
     }
 
     fn cmd(&mut self, line: &str) -> String {
@@ -154,6 +182,33 @@ fn a_slow_write_is_aof_write_and_aof_write_alone() {
     );
     assert_eq!(t.cmd("SET a 1"), "+OK\r\n");
     assert_eq!(t.latest(), vec![]);
+}
+
+#[test]
+fn a_slow_write_while_an_everysec_fsync_runs_is_aof_write_pending_fsync() {
+    let mut t = TimedDisk::new(
+        "appendonly yes\nappendfsync everysec\nlatency-monitor-threshold 1",
+        |op| match op {
+            DiskOp::Append { .. } => 2_000,
+            _ => 0,
+        },
+    );
+    assert_eq!(t.cmd("SET a 1"), "+OK\r\n");
+    t.cmd("LATENCY RESET");
+    // The next second's fsync is held: it is in flight when the next write goes.
+    t.hold = Some(|op| matches!(op, DiskOp::Fsync { .. }));
+    t.kit.advance_ms(1_100);
+    t.settle();
+    assert_eq!(t.held.len(), 1, "the everysec fsync: {:?}", t.held);
+    assert_eq!(t.cmd("SET b 2"), "+OK\r\n");
+    t.release();
+    assert_eq!(
+        t.latest(),
+        vec![
+            ("aof-write".to_string(), 2),
+            ("aof-write-pending-fsync".to_string(), 2)
+        ]
+    );
 }
 
 #[test]
