@@ -39,8 +39,10 @@ impl Node {
     fn aof_issue(&mut self, what: AofIo, op: DiskOp) {
         let io = self.server.draw_io_id();
         // The writer's appends and fsyncs, and a rewrite's renames (not the rewrite's
-        // own writes, which Redis's child does unmonitored).
-        if matches!(what, AofIo::Write(_)) || matches!(op, DiskOp::Rename { .. }) {
+        // own writes, which Redis's child does unmonitored, nor the boot's first base,
+        // which Redis renames unmonitored too).
+        let rewrite_rename = matches!(op, DiskOp::Rename { .. }) && self.aof.rewrite.is_some();
+        if matches!(what, AofIo::Write(_)) || rewrite_rename {
             self.aof_time_op(io, &op);
         }
         self.aof.pending.insert(io, what);

@@ -212,6 +212,69 @@ fn a_slow_write_while_an_everysec_fsync_runs_is_aof_write_pending_fsync() {
 }
 
 #[test]
+fn a_slow_write_while_a_save_runs_is_aof_write_active_child() {
+    let mut t = TimedDisk::new(
+        "appendonly yes\nappendfsync everysec\nlatency-monitor-threshold 1",
+        |op| match op {
+            DiskOp::Append { .. } => 2_000,
+            _ => 0,
+        },
+    );
+    t.cmd("SET a 1");
+    t.cmd("LATENCY RESET");
+    // The BGSAVE's temp file never gets opened: the save stays in progress.
+    t.hold = Some(|op| op.path().starts_with("temp-"));
+    assert_eq!(t.cmd("BGSAVE"), "+Background saving started\r\n");
+    assert!(!t.held.is_empty());
+    assert_eq!(t.cmd("SET b 2"), "+OK\r\n");
+    assert_eq!(
+        t.latest(),
+        vec![
+            ("aof-write".to_string(), 2),
+            ("aof-write-active-child".to_string(), 2)
+        ]
+    );
+    t.release();
+}
+
+#[test]
+fn a_slow_rename_of_a_rewrites_new_base_is_aof_rename() {
+    for (rename_us, expected) in [(7_000u64, true), (300, false)] {
+        let elapsed: fn(&DiskOp) -> u64 = if rename_us > 1000 {
+            |op| match op {
+                DiskOp::Rename { .. } => 7_000,
+                _ => 0,
+            }
+        } else {
+            |_| 300
+        };
+        let mut t = TimedDisk::new(
+            "appendonly yes\nappendfsync everysec\nlatency-monitor-threshold 1",
+            elapsed,
+        );
+        t.cmd("SET a 1");
+        assert!(
+            t.latest().is_empty(),
+            "the boot's renames are not a rewrite's"
+        );
+        assert_eq!(
+            t.cmd("BGREWRITEAOF"),
+            "+Background append only file rewriting started\r\n"
+        );
+        for _ in 0..20 {
+            t.kit.advance_ms(100);
+            t.settle();
+        }
+        let events = t.latest();
+        assert_eq!(has(&events, "aof-rename"), expected, "{events:?}");
+        if expected {
+            assert_eq!(events, vec![("aof-rename".to_string(), 7)]);
+            assert!(t.cmd("LATENCY DOCTOR").contains("AOF atomic rename"));
+        }
+    }
+}
+
+#[test]
 fn a_slow_unlink_of_a_failed_saves_temp_file_is_rdb_unlink_temp_file() {
     let slow_remove: fn(&DiskOp) -> u64 = |op| match op {
         DiskOp::Remove { .. } => 4_000,
