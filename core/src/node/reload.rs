@@ -16,10 +16,9 @@ use super::Node;
 /// is a mistake, and the read is one allocation).
 const CONFIG_FILE_MAX_BYTES: u64 = 64 * 1024 * 1024;
 
-/// Directives a reload never changes even where CONFIG SET may: `dir` is where the
-/// process and its disk thread live (changing it under the persistence code is a
-/// restart's job).
-const RESTART_ONLY: &[&str] = &["dir"];
+/// Directives a reload never changes even where CONFIG SET may (none now: `dir` goes
+/// through the driver's chdir as CONFIG SET's does).
+const RESTART_ONLY: &[&str] = &[];
 
 /// What a reload compares against.
 #[derive(Debug, Default)]
@@ -148,7 +147,32 @@ impl Node {
             );
         }
         self.reload.file = Some(Box::new(fresh));
-        if self.server.config.listener_differs(&next) && next.settings().port != 0 {
+        let moves_listeners =
+            self.server.config.listener_differs(&next) && next.settings().port != 0;
+        if next.settings().dir != self.server.config.settings().dir {
+            if moves_listeners || self.server.pending_dir.is_some() {
+                self.server.log(
+                    LogLevel::Warning,
+                    "Config reload failed: dir can't change together with bind or port, nor while another change of dir is in progress".into(),
+                );
+                return;
+            }
+            let io = self.server.draw_io_id();
+            let path = String::from_utf8_lossy(&next.settings().dir).into_owned();
+            self.server.pending_dir = Some(crate::server::PendingDir {
+                io,
+                conn: None,
+                previous: self.server.config.settings().dir.clone(),
+                next: Some(Box::new(next)),
+                name: b"dir".to_vec(),
+            });
+            self.server.effects.push_back(Effect::Disk {
+                io,
+                op: DiskOp::ChangeDir { path },
+            });
+            return;
+        }
+        if moves_listeners {
             if self.server.pending_listen.is_some() {
                 self.server.log(
                     LogLevel::Warning,
@@ -193,6 +217,7 @@ impl Node {
         let Some(pending) = self.server.pending_dir.take_if(|p| p.io == io) else {
             return false;
         };
+        let reloading = pending.conn.is_none() && pending.next.is_some();
         let reply: Result<(), Vec<u8>> = match result {
             DiskResult::Done { read } => {
                 let absolute = if read.is_empty() {
@@ -249,6 +274,23 @@ impl Node {
             }
         };
         let Some(conn) = pending.conn else {
+            if let (Err(error), true) = (&reply, reloading) {
+                // A SIGHUP reload's: nobody to answer, so it is logged, and the file is
+                // remembered with the old dir so that the next SIGHUP tries again.
+                let pairs: [(&[u8], &[u8]); 1] = [(b"dir", &pending.previous)];
+                if let Some(file) = self.reload.file.as_deref_mut() {
+                    if let Ok(back) = file.prepare_set_from_file(&pairs) {
+                        *file = back;
+                    }
+                }
+                self.server.log(
+                    LogLevel::Warning,
+                    format!(
+                        "Config reload failed, nothing changed: {}",
+                        String::from_utf8_lossy(error)
+                    ),
+                );
+            }
             return true;
         };
         if let Err(error) = &reply {
@@ -506,6 +548,53 @@ mod dir_tests {
         assert!(k
             .cmd(1, "INFO errorstats")
             .contains("errorstat_ERR:count=1"));
+    }
+
+    #[test]
+    fn a_reload_changes_dir_through_the_chdir_too() {
+        let mut k = Kit::new("enable-protected-configs yes\ndir /start");
+        let base = crate::config::Config::default();
+        let mut file = base.clone();
+        file.apply_text("dir /start").expect("parse");
+        k.nodes[0].set_config_file("/etc/keel.conf".into(), base, file);
+        k.connect(1);
+        for (answer_with, expected_dir) in [
+            (DiskResult::Failed(DiskError::NotFound), "/start"),
+            (
+                DiskResult::Done {
+                    read: b"/next".to_vec(),
+                },
+                "/next",
+            ),
+        ] {
+            k.input(0, Input::Signal(crate::io::Signal::Hangup));
+            let read = std::mem::take(&mut k.effects)
+                .into_iter()
+                .find_map(|(_, e)| match e {
+                    Effect::Disk {
+                        io,
+                        op: DiskOp::Read { .. },
+                    } => Some(io),
+                    _ => None,
+                })
+                .expect("the file is read");
+            // A fresh value each round, so the file changed each time.
+            let text = format!(
+                "dir /next\nhz {}",
+                if expected_dir == "/start" { 11 } else { 12 }
+            );
+            answer(
+                &mut k,
+                read,
+                DiskResult::Done {
+                    read: text.into_bytes(),
+                },
+            );
+            let (io, path) = change_dir(&mut k).expect("a ChangeDir");
+            assert_eq!(path, "/next");
+            answer(&mut k, io, answer_with);
+            assert!(k.cmd(1, "CONFIG GET dir").contains(expected_dir));
+        }
     }
 
     #[test]
