@@ -193,6 +193,9 @@ impl World<'_> {
                 keel_core::DiskError::Io => reach::FSYNC_FAILED,
                 keel_core::DiskError::NoSpace => reach::DISK_FULL,
                 keel_core::DiskError::NotFound => "a disk operation found no file",
+                keel_core::DiskError::NotADirectory | keel_core::DiskError::PermissionDenied => {
+                    "a directory change was refused"
+                }
             });
         }
         let d = &mut self.durable[h];

@@ -976,6 +976,7 @@ impl<'a> World<'a> {
                 Input::Disk {
                     io: c.io,
                     result: c.result,
+                    elapsed_us: c.elapsed_us,
                 },
             );
         }
