@@ -841,10 +841,26 @@ fn info_memory(ctx: &Ctx<'_>, f: &mut Fields<'_>) {
     f.put("mem_fragmentation_ratio", format!("{rss_ratio:.2}"));
     f.put("mem_fragmentation_bytes", rss_extra);
     f.put("mem_not_counted_for_evict", 0);
-    f.put("mem_replication_backlog", 0);
-    f.put("mem_total_replication_buffers", 0);
-    f.put("mem_clients_slaves", 0);
-    f.put("mem_clients_normal", ctx.clients.memory_bytes());
+    let backlog_bytes = ctx
+        .server
+        .repl_master
+        .backlog
+        .as_ref()
+        .map_or(0, |b| b.histlen());
+    let replica_bytes: usize = ctx
+        .clients
+        .table
+        .values()
+        .filter(|c| c.is_replica)
+        .map(|c| c.memory_bytes())
+        .sum();
+    f.put("mem_replication_backlog", backlog_bytes);
+    f.put("mem_total_replication_buffers", backlog_bytes);
+    f.put("mem_clients_slaves", replica_bytes);
+    f.put(
+        "mem_clients_normal",
+        ctx.clients.memory_bytes().saturating_sub(replica_bytes),
+    );
     f.put("mem_cluster_links", 0);
     f.put("mem_aof_buffer", 0);
     f.put("mem_allocator", "libc");

@@ -741,6 +741,15 @@ pub(super) mod tests {
         assert_eq!(k.take(9), "*3\r\n$3\r\nSET\r\n$1\r\nd\r\n$1\r\n4\r\n");
         let list = k.cmd(1, "CLIENT LIST TYPE replica");
         assert!(list.contains("flags=S "), "{list}");
+        let memory = k.cmd(1, "INFO memory");
+        assert!(
+            memory.contains(&format!(
+                "mem_replication_backlog:{}\r\n",
+                stream.len() + 27
+            )),
+            "{memory}"
+        );
+        assert!(!memory.contains("mem_clients_slaves:0\r\n"), "{memory}");
     }
 
     #[test]
