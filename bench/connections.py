@@ -94,6 +94,30 @@ def raise_nofile():
     return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
 
 
+def hard_limit_ceiling(wanted):
+    """Why no process here can hold `wanted` descriptors, or None. Raising the hard
+    RLIMIT_NOFILE (what Redis's adjustOpenFilesLimit and keel do at startup) needs
+    CAP_SYS_RESOURCE, root or not; without it the hard limit is a ceiling."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard >= wanted:
+        return None
+    cap_eff = 0
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("CapEff:"):
+                cap_eff = int(line.split()[1], 16)
+    cap_sys_resource = 24
+    nr_open = int(open("/proc/sys/fs/nr_open").read())
+    if cap_eff & (1 << cap_sys_resource):
+        if nr_open < wanted:
+            return f"fs.nr_open is {nr_open}, under the {wanted} descriptors wanted"
+        return None
+    return (f"the hard RLIMIT_NOFILE is {hard} (fs.nr_open {nr_open}) and this process "
+            f"(uid {os.getuid()}) lacks CAP_SYS_RESOURCE (CapEff {cap_eff:#x}), so "
+            f"setrlimit above {hard} fails with EPERM here, for the servers as for "
+            f"this script: each server holds at most {hard} descriptors, not {wanted}")
+
+
 def worker(port, source_ip, count, ready, release, result):
     """Opens `count` connections from `source_ip`, reports, holds them until released."""
     limit = raise_nofile()
@@ -228,6 +252,9 @@ def main():
     args = ap.parse_args()
     print(f"this process: RLIMIT_NOFILE {resource.getrlimit(resource.RLIMIT_NOFILE)}, "
           f"ip_local_port_range {open('/proc/sys/net/ipv4/ip_local_port_range').read().split()}")
+    why = hard_limit_ceiling(args.count + 32)
+    if why:
+        print(f"note: {why}")
     if args.only in (None, "keel"):
         run("keel", [args.keel_bin], args)
     if args.only in (None, "redis"):

@@ -85,6 +85,10 @@ pub struct Client {
     pub(crate) out_peak: usize,
     /// A replica of this node (after its PSYNC/SYNC; Redis's `CLIENT_SLAVE`).
     pub is_replica: bool,
+    /// The propagation record its last write ended at
+    /// (`Propagation::recorded_total`; Redis's `woff`, counted in records): WAIT
+    /// waits for the stream offset that record reached.
+    pub woff_seq: u64,
 }
 
 impl Client {
@@ -136,6 +140,7 @@ impl Client {
             qbuf_peak: 0,
             out_peak: 0,
             is_replica: false,
+            woff_seq: 0,
         }
     }
 

@@ -122,7 +122,35 @@ impl Clients {
         };
         let before = keyspace.evicted_keys;
         let rng = &mut server.rng;
-        let result = keyspace.evict(&params, max_bytes, used, |n| rng.gen_range(0..n.max(1)));
+        // Timed by the command clock, as Redis times `eviction-cycle` and
+        // `eviction-del`; with the monitor off no clock is read per key.
+        let threshold_ms = server.hot.latency_monitor_threshold_ms;
+        let observe = &mut server.observe;
+        let cycle_started_us = if threshold_ms > 0 {
+            observe.now_micros()
+        } else {
+            0
+        };
+        let (result, slowest_del_us) = keyspace.evict_timed(
+            &params,
+            max_bytes,
+            used,
+            |n| rng.gen_range(0..n.max(1)),
+            || {
+                if threshold_ms > 0 {
+                    observe.now_micros()
+                } else {
+                    0
+                }
+            },
+        );
+        if threshold_ms > 0 {
+            let now_secs = server.observe.wall_secs;
+            let cycle_us = server.observe.now_micros().saturating_sub(cycle_started_us);
+            let observe = &mut server.observe;
+            observe.latency_sample("eviction-del", threshold_ms, now_secs, slowest_del_us);
+            observe.latency_sample("eviction-cycle", threshold_ms, now_secs, cycle_us);
+        }
         server.stats.evicted_keys += keyspace.evicted_keys - before;
         server.eviction_running = result == EvictResult::Running;
         result

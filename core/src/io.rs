@@ -108,6 +108,12 @@ pub enum DiskOp {
     Read { path: String, offset: u64, len: u64 },
     /// Closes an open file (without fsync).
     Close { path: String },
+    /// chdir(2) for the node's files (CONFIG SET dir): later operations' relative
+    /// paths are under `path` (absolute, or relative to the directory now); files
+    /// already open stay open where they are. `Done` carries the new directory's
+    /// absolute path (Redis's getcwd, what CONFIG GET dir then shows); a path that is
+    /// missing, not a directory or not searchable fails as chdir(2) would.
+    ChangeDir { path: String },
 }
 
 impl DiskOp {
@@ -121,7 +127,8 @@ impl DiskOp {
             | DiskOp::Truncate { path, .. }
             | DiskOp::Remove { path }
             | DiskOp::Read { path, .. }
-            | DiskOp::Close { path } => path,
+            | DiskOp::Close { path }
+            | DiskOp::ChangeDir { path } => path,
             DiskOp::Rename { from, .. } => from,
         }
     }
@@ -136,6 +143,10 @@ pub enum DiskError {
     NoSpace,
     /// ENOENT.
     NotFound,
+    /// ENOTDIR.
+    NotADirectory,
+    /// EACCES / EPERM.
+    PermissionDenied,
 }
 
 /// The answer to one [`DiskOp`].
@@ -174,8 +185,16 @@ pub enum Input<'a> {
     Written { conn: ConnId, bytes: usize },
     /// The connection ended.
     Closed { conn: ConnId, reason: CloseReason },
-    /// A disk operation finished.
-    Disk { io: IoId, result: DiskResult },
+    /// A disk operation finished. `elapsed_us` is how long the operation itself took
+    /// as the driver measured it (keel-net: the system calls on its disk thread, not
+    /// the wait in the queue; keel-sim: the modelled service time), or 0 when unknown.
+    /// Only the latency monitor reads it (`aof-fsync-always`, `aof-write` ...), so a
+    /// driver's clock never changes what the node does.
+    Disk {
+        io: IoId,
+        result: DiskResult,
+        elapsed_us: u64,
+    },
     /// The answer to an [`Effect::Listen`] with the same `io`: the client listeners are
     /// now the ones asked for, or (`Err`, the driver's log-ready reason) they are
     /// still the ones open before.

@@ -67,6 +67,15 @@ pub enum Mutant {
     /// A replica runs the active expire cycle itself instead of waiting for its
     /// master's DELs.
     ReplicaExpiresKeys,
+    /// HSET that turns a listpack hash into a hashtable loses the first field the
+    /// conversion copied (an outsider's conversion bug).
+    HashConvertLosesField,
+    /// ZADD that turns a listpack sorted set into a skiplist loses the lowest-ranked
+    /// member.
+    ZsetConvertLosesMember,
+    /// The active expire cycle deletes expired keys without propagating their DELs,
+    /// so replicas and the AOF keep them.
+    ActiveExpireNotPropagated,
     /// A partial resync serves the backlog from one byte past the offset asked for.
     BacklogOffsetOffByOne,
     /// PSYNC continues with a replication id that is not the master's.
@@ -76,7 +85,7 @@ pub enum Mutant {
 }
 
 impl Mutant {
-    pub const ALL: [Mutant; 21] = [
+    pub const ALL: [Mutant; 29] = [
         Mutant::TtlOffByOne,
         Mutant::LazyExpireReturnsStale,
         Mutant::IncrLosesPipelinedUpdate,
@@ -98,6 +107,14 @@ impl Mutant {
         Mutant::ActiveExpireOnMonotonicClock,
         Mutant::VolatileEvictsPersistent,
         Mutant::EvictionSkippedOnEmptyPool,
+        Mutant::HashConvertLosesField,
+        Mutant::ZsetConvertLosesMember,
+        Mutant::ActiveExpireNotPropagated,
+        Mutant::RdbCrcCheckSkipped,
+        Mutant::RenameBeforeFsync,
+        Mutant::ReplyBeforeFsync,
+        Mutant::RelativeExpiryInAof,
+        Mutant::ManifestBeforeBaseSynced,
     ];
 
     pub fn name(self) -> &'static str {
@@ -130,30 +147,23 @@ impl Mutant {
             Mutant::RelativeExpiryInAof => "relative-expiry-in-aof",
             Mutant::ManifestBeforeBaseSynced => "manifest-before-base-synced",
             Mutant::ReplicaExpiresKeys => "replica-expires-keys",
+            Mutant::HashConvertLosesField => "hash-convert-loses-field",
+            Mutant::ZsetConvertLosesMember => "zset-convert-loses-member",
+            Mutant::ActiveExpireNotPropagated => "active-expire-not-propagated",
             Mutant::BacklogOffsetOffByOne => "backlog-offset-off-by-one",
             Mutant::PsyncWrongReplidAccepted => "psync-wrong-replid-accepted",
             Mutant::WaitCountsStaleAck => "wait-counts-stale-ack",
         }
     }
 
-    /// Planted bugs the simulator's workload and model do not reach yet; they join
-    /// `ALL` once they do. LFU decay is caught outside the seed sweep, by the
-    /// simulator's `traffic_spike::lfu_decay_check` (OBJECT FREQ over idle time) and a
-    /// core test in `keyspace::evict`.
-    /// `RdbCrcCheckSkipped` is caught by `persist::rdb`'s core tests until the
-    /// simulator's bit-rot scenario reaches it; `RenameBeforeFsync` by
-    /// `persist::save`'s tests until the simulator restarts from disk; the AOF's three
-    /// by `node::aof_tests` until the simulator's disk scenarios reach them; the
-    /// replication three by `repl::master`'s and `node::repl_master`'s tests until the
-    /// simulator runs replication scenarios, and `ReplicaExpiresKeys` by
-    /// `node::repl_replica_tests` until it runs replicas.
-    pub const PENDING: [Mutant; 10] = [
+    /// Planted bugs the simulator's sweep does not reach yet; they join `ALL` once it
+    /// does. LFU decay is caught outside the seed sweep, by the simulator's
+    /// `traffic_spike::lfu_decay_check` (OBJECT FREQ over idle time) and a core test in
+    /// `keyspace::evict`. The replication three are seen by `repl::master`'s and
+    /// `node::repl_master`'s tests until the simulator runs replication scenarios, and
+    /// `ReplicaExpiresKeys` by `node::repl_replica_tests` until it runs replicas.
+    pub const PENDING: [Mutant; 5] = [
         Mutant::LfuNeverDecays,
-        Mutant::RdbCrcCheckSkipped,
-        Mutant::RenameBeforeFsync,
-        Mutant::ReplyBeforeFsync,
-        Mutant::RelativeExpiryInAof,
-        Mutant::ManifestBeforeBaseSynced,
         Mutant::ReplicaExpiresKeys,
         Mutant::BacklogOffsetOffByOne,
         Mutant::PsyncWrongReplidAccepted,

@@ -1460,6 +1460,7 @@ fn stray_contract_inputs_are_logged_not_fatal() {
         Input::Disk {
             io: IoId(77),
             result: DiskResult::Failed(DiskError::NoSpace),
+            elapsed_us: 0,
         },
     );
     step(
@@ -1467,6 +1468,7 @@ fn stray_contract_inputs_are_logged_not_fatal() {
         Input::Disk {
             io: IoId(78),
             result: DiskResult::Done { read: vec![1, 2] },
+            elapsed_us: 0,
         },
     );
     step(

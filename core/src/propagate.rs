@@ -36,6 +36,9 @@ pub struct Propagation {
     /// Someone outside the node reads the stream (`Node::take_propagated`): the AOF
     /// then reads records without taking them (`drain_for_aof`).
     external: bool,
+    /// Records ever recorded (a transaction's MULTI and EXEC included): what a
+    /// client's last write is numbered by (`Client::woff_seq`, for WAIT).
+    recorded_total: u64,
     /// Records the AOF has seen of those still in `stream` (when `external`).
     aof_seen: usize,
     /// The AOF consumes the stream.
@@ -144,6 +147,12 @@ impl Propagation {
             self.repl_seen = 0;
         }
         self.stream.push_back(Propagated { db, argv });
+        self.recorded_total += 1;
+    }
+
+    /// Records ever recorded (see `recorded_total`).
+    pub fn recorded_total(&self) -> u64 {
+        self.recorded_total
     }
 
     /// Ends a command: records it (as rewritten, if it was) when `propagate`, and
@@ -179,6 +188,7 @@ impl Propagation {
             db: last_db,
             argv: vec![b"EXEC".to_vec()],
         });
+        self.recorded_total += 2;
     }
 
     /// Hands out everything recorded so far, oldest first.

@@ -344,6 +344,8 @@ pub struct Server {
     pub pause_relaxed: bool,
     /// A CONFIG SET of `bind`/`port` waiting for the driver's `Input::Listened`.
     pub pending_listen: Option<PendingListen>,
+    /// A CONFIG SET of `dir` waiting for the driver's chdir (`DiskOp::ChangeDir`).
+    pub pending_dir: Option<PendingDir>,
     /// The process's open-files limit, as the driver raised it (None: not known);
     /// CONFIG SET maxclients must fit in it, 32 descriptors kept aside, as in Redis.
     pub open_files_limit: Option<u64>,
@@ -385,6 +387,7 @@ impl Server {
             pause: None,
             pause_relaxed: false,
             pending_listen: None,
+            pending_dir: None,
             rewrite: None,
             open_files_limit: None,
         }
@@ -471,6 +474,22 @@ pub enum ListenOutcome {
     Undo { bind: String, port: String },
 }
 
+/// A CONFIG SET that changes `dir`: Redis chdirs before answering and fails the whole
+/// CONFIG SET with chdir's error. keel asks the driver (`DiskOp::ChangeDir`, in order
+/// with the other disk operations) and answers when it has (`Node::config_dir_done`).
+#[derive(Debug)]
+pub struct PendingDir {
+    pub io: crate::io::IoId,
+    /// The client that asked (None inside EXEC: answered already).
+    pub conn: Option<crate::io::ConnId>,
+    /// The config to commit when the chdir works (None inside EXEC: applied already).
+    pub next: Option<Box<Config>>,
+    /// `dir` before, put back when the chdir fails inside EXEC.
+    pub previous: Vec<u8>,
+    /// The directive's name for the error (Redis's `config->name`).
+    pub name: Vec<u8>,
+}
+
 /// A CONFIG REWRITE in progress: one disk operation at a time, each started when the
 /// one before is answered, so a failure stops before the rename.
 #[derive(Debug)]
@@ -495,5 +514,8 @@ pub enum RewriteStep {
     Syncing,
     Closing,
     Renaming,
+    /// fsync of the config file's directory after the rename (Redis's `fsyncFileDir`),
+    /// so the new name survives a crash.
+    SyncingDir,
     Cleaning,
 }

@@ -23,6 +23,9 @@ use keel_core::io::{DiskError, DiskOp, DiskResult, IoId};
 pub struct Completion {
     pub io: IoId,
     pub result: DiskResult,
+    /// How long the operation's system calls took on the disk thread (not its wait
+    /// in the queue): the latency monitor's `aof-fsync-always`, `aof-write` ...
+    pub elapsed_us: u64,
 }
 
 struct Job {
@@ -35,6 +38,8 @@ fn disk_error(e: &io::Error) -> DiskError {
     match e.raw_os_error() {
         Some(libc::ENOSPC) | Some(libc::EDQUOT) => DiskError::NoSpace,
         Some(libc::ENOENT) => DiskError::NotFound,
+        Some(libc::ENOTDIR) => DiskError::NotADirectory,
+        Some(libc::EACCES) | Some(libc::EPERM) => DiskError::PermissionDenied,
         _ if e.kind() == io::ErrorKind::NotFound => DiskError::NotFound,
         _ => DiskError::Io,
     }
@@ -83,6 +88,41 @@ impl DiskFiles {
         self.config_file = Some(config_file);
     }
 
+    /// CONFIG SET dir: what chdir(2) would refuse is refused with its error; then
+    /// `dir` is the new directory, made absolute (what Redis's getcwd shows). The
+    /// process itself does not chdir: nothing else in keel-net resolves relative
+    /// paths after startup, and tests run this in-process.
+    fn change_dir(&mut self, path: &str) -> Result<Vec<u8>, Refusal> {
+        let os = |e: io::Error| Refusal::Os(path.to_string(), e);
+        if path.is_empty() || path.contains('\0') {
+            return Err(os(io::Error::from_raw_os_error(libc::ENOENT)));
+        }
+        let target = self.dir.join(path);
+        let meta = std::fs::metadata(&target).map_err(os)?;
+        if !meta.is_dir() {
+            return Err(os(io::Error::from_raw_os_error(libc::ENOTDIR)));
+        }
+        // chdir needs search permission on the directory.
+        let c_path = std::ffi::CString::new(target.as_os_str().as_encoded_bytes())
+            .map_err(|_| os(io::Error::from_raw_os_error(libc::ENOENT)))?;
+        // SAFETY: access(2) reads the NUL-terminated string we own.
+        if unsafe { libc::access(c_path.as_ptr(), libc::X_OK) } != 0 {
+            return Err(os(io::Error::last_os_error()));
+        }
+        let absolute = std::fs::canonicalize(&target).map_err(os)?;
+        let bytes = absolute.as_os_str().as_encoded_bytes().to_vec();
+        self.dir = absolute;
+        Ok(bytes)
+    }
+
+    /// Whether `path` is the directory holding the config file.
+    fn is_config_dir(&self, path: &str) -> bool {
+        self.config_file
+            .as_deref()
+            .and_then(Path::parent)
+            .is_some_and(|parent| parent.is_absolute() && parent == Path::new(path))
+    }
+
     /// The key (and, joined to `dir`, the path) an operation's path names: a path
     /// under `dir`, or the config file or one of its temporary siblings.
     fn resolve(&self, path: &str) -> Option<PathBuf> {
@@ -126,6 +166,20 @@ impl DiskFiles {
 
     fn try_execute(&mut self, op: &DiskOp) -> Result<Vec<u8>, Refusal> {
         let path = op.path();
+        if let DiskOp::ChangeDir { path } = op {
+            return self.change_dir(path);
+        }
+        // CONFIG REWRITE fsyncs the config file's directory after its rename (Redis's
+        // `fsyncFileDir`); that directory may be outside `dir`, and only an fsync of it
+        // is allowed.
+        if let DiskOp::Fsync { path } = op {
+            if self.is_config_dir(path) {
+                File::open(path)
+                    .and_then(|f| f.sync_all())
+                    .map_err(|e| Refusal::Os(path.clone(), e))?;
+                return Ok(Vec::new());
+            }
+        }
         let key = self
             .resolve(path)
             .ok_or_else(|| Refusal::Escapes(path.to_string()))?;
@@ -206,6 +260,8 @@ impl DiskFiles {
             }
             // Closing what is not open leaves it as asked: not open.
             DiskOp::Close { .. } => drop(self.open.remove(&key)),
+            // Handled before the path is confined (`change_dir`).
+            DiskOp::ChangeDir { .. } => {}
         }
         Ok(Vec::new())
     }
@@ -286,8 +342,14 @@ impl DiskWorker {
                     files.allow_config_file(config_file);
                 }
                 while let Ok(job) = job_rx.recv() {
+                    let started = std::time::Instant::now();
                     let result = files.execute(&job.op);
-                    let completion = Completion { io: job.io, result };
+                    let elapsed_us = started.elapsed().as_micros() as u64;
+                    let completion = Completion {
+                        io: job.io,
+                        result,
+                        elapsed_us,
+                    };
                     if done_tx.send(completion).is_err() {
                         // The loop is gone; keep running what was submitted (a final
                         // fsync must still happen) without anyone to tell.
@@ -532,7 +594,9 @@ mod tests {
         assert_eq!(error(libc::EDQUOT), DiskError::NoSpace);
         assert_eq!(error(libc::ENOENT), DiskError::NotFound);
         assert_eq!(error(libc::EIO), DiskError::Io);
-        assert_eq!(error(libc::EACCES), DiskError::Io);
+        assert_eq!(error(libc::EACCES), DiskError::PermissionDenied);
+        assert_eq!(error(libc::ENOTDIR), DiskError::NotADirectory);
+        assert_eq!(error(libc::EROFS), DiskError::Io);
     }
 
     #[test]
@@ -575,6 +639,77 @@ mod tests {
         }
         assert!(!outside.exists(), "nothing was created outside dir");
         assert!(inside.join("appendonlydir/x.aof").exists(), "nor moved out");
+    }
+
+    #[test]
+    fn change_dir_moves_later_operations_and_refuses_as_chdir() {
+        let tmp = TempDir::new("chdir");
+        std::fs::create_dir_all(tmp.0.join("a/b")).expect("mkdir");
+        std::fs::write(tmp.0.join("f"), b"x").expect("write f");
+        let mut files = DiskFiles::new(tmp.0.clone());
+        let cd = |p: &str| DiskOp::ChangeDir { path: p.into() };
+        assert_eq!(
+            files.execute(&cd("missing")),
+            DiskResult::Failed(DiskError::NotFound)
+        );
+        assert_eq!(
+            files.execute(&cd("f")),
+            DiskResult::Failed(DiskError::NotADirectory)
+        );
+        assert_eq!(
+            files.execute(&cd("")),
+            DiskResult::Failed(DiskError::NotFound)
+        );
+        // Relative to the directory now, answered absolute.
+        let expected = std::fs::canonicalize(tmp.0.join("a")).expect("canonical");
+        assert_eq!(
+            files.execute(&cd("a")),
+            DiskResult::Done {
+                read: expected.as_os_str().as_encoded_bytes().to_vec()
+            }
+        );
+        assert_eq!(files.execute(&cd("b/..")), files.execute(&cd(".")));
+        assert_eq!(files.execute(&open("dump.rdb", true, false)), done());
+        assert!(tmp.0.join("a/dump.rdb").exists());
+        assert!(!tmp.0.join("dump.rdb").exists());
+        // Absolute paths too.
+        let abs = tmp.0.join("a/b").display().to_string();
+        assert!(matches!(files.execute(&cd(&abs)), DiskResult::Done { .. }));
+        assert_eq!(files.execute(&open("x", true, false)), done());
+        assert!(tmp.0.join("a/b/x").exists());
+    }
+
+    #[test]
+    fn the_config_files_directory_may_be_fsynced_and_nothing_else_outside() {
+        let tmp = TempDir::new("confdir");
+        let data = tmp.0.join("data");
+        let conf_dir = tmp.0.join("etc");
+        std::fs::create_dir_all(&data).expect("mkdir data");
+        std::fs::create_dir_all(&conf_dir).expect("mkdir etc");
+        let mut files = DiskFiles::new(data);
+        let fsync = |p: &Path| DiskOp::Fsync {
+            path: p.display().to_string(),
+        };
+        assert_eq!(
+            files.execute(&fsync(&conf_dir)),
+            DiskResult::Failed(DiskError::Io),
+            "not allowed before the config file is known"
+        );
+        files.allow_config_file(conf_dir.join("keel.conf"));
+        assert_eq!(files.execute(&fsync(&conf_dir)), done());
+        assert_eq!(
+            files.execute(&fsync(&tmp.0)),
+            DiskResult::Failed(DiskError::Io),
+            "only the config file's own directory"
+        );
+        assert_eq!(
+            files.execute(&DiskOp::Remove {
+                path: conf_dir.display().to_string()
+            }),
+            DiskResult::Failed(DiskError::Io),
+            "and only to fsync it"
+        );
+        assert!(conf_dir.exists());
     }
 
     /// Drives a worker the way the event loop does: poll, drain on the waker's token.

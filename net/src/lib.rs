@@ -668,9 +668,21 @@ impl Reactor {
         };
         let mut completions = std::mem::take(&mut self.disk_completions);
         disk.drain(&mut completions);
-        for Completion { io, result } in completions.drain(..) {
+        for Completion {
+            io,
+            result,
+            elapsed_us,
+        } in completions.drain(..)
+        {
             let now = self.now;
-            self.driven.handle(now, Input::Disk { io, result });
+            self.driven.handle(
+                now,
+                Input::Disk {
+                    io,
+                    result,
+                    elapsed_us,
+                },
+            );
             self.execute_effects();
         }
         self.disk_completions = completions;
@@ -1064,6 +1076,7 @@ impl Reactor {
             self.deferred.push_back(Input::Disk {
                 io,
                 result: DiskResult::Failed(DiskError::Io),
+                elapsed_us: 0,
             });
         }
     }

@@ -57,7 +57,7 @@ fn seen_of(input: &Input<'_>) -> Option<Seen> {
         Input::Data { conn, bytes } => Seen::Data(*conn, bytes.to_vec()),
         Input::Written { conn, bytes } => Seen::Written(*conn, *bytes),
         Input::Closed { conn, reason } => Seen::Closed(*conn, reason.clone()),
-        Input::Disk { io, result } => Seen::Disk(*io, result.clone()),
+        Input::Disk { io, result, .. } => Seen::Disk(*io, result.clone()),
         Input::Listened { io, result } => Seen::Listened(*io, result.clone()),
         Input::Signal(signal) => Seen::Signal(*signal),
         Input::Tick => return None,

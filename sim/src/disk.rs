@@ -78,6 +78,9 @@ struct Queued {
     op: DiskOp,
     /// Decided at submission: this fsync fails with EIO.
     eio: bool,
+    /// The modelled time the operation itself takes (its drawn latency), reported
+    /// with its completion for the node's latency monitor.
+    service_ms: u64,
 }
 
 /// Faults in force on one disk; the world turns them on and off (overlapping faults
@@ -111,6 +114,8 @@ pub struct Completion {
     /// A rename's target.
     pub to: Option<String>,
     pub result: DiskResult,
+    /// The modelled service time, as a driver reports a measured one.
+    pub elapsed_us: u64,
 }
 
 fn op_kind(op: &DiskOp) -> &'static str {
@@ -124,6 +129,7 @@ fn op_kind(op: &DiskOp) -> &'static str {
         DiskOp::Remove { .. } => "Remove",
         DiskOp::Read { .. } => "Read",
         DiskOp::Close { .. } => "Close",
+        DiskOp::ChangeDir { .. } => "ChangeDir",
     }
 }
 
@@ -195,6 +201,7 @@ impl Disk {
             io,
             op,
             eio,
+            service_ms: latency_ms,
         });
         ready_ms
     }
@@ -228,6 +235,7 @@ impl Disk {
                 path,
                 to,
                 result,
+                elapsed_us: q.service_ms.saturating_mul(1000),
             });
         }
         done
@@ -464,6 +472,11 @@ impl Disk {
                     failed(DiskError::Io)
                 }
             }
+            // One directory per host: a change of `dir` is not modelled (the files
+            // stay where they are), only answered as a chdir to it would be.
+            DiskOp::ChangeDir { path } => DiskResult::Done {
+                read: path.into_bytes(),
+            },
         }
     }
 

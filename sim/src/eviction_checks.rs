@@ -336,7 +336,7 @@ impl World<'_> {
             if let Some(op) = self.history.get(i) {
                 let read_only = is_read_only(&op.request);
                 self.oracles[h].evict.on_delivered(&op.request, read_only);
-                if !read_only && self.checks.durability {
+                if !read_only {
                     self.durable[h]
                         .gate
                         .push(crate::durability::GateEvent::WriteDelivered { op: i });

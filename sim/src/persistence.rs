@@ -113,7 +113,7 @@ fn is_rewrite_file(path: &str) -> bool {
 impl World<'_> {
     /// Records host `h`'s node propagated, tagged with the batch being delivered.
     pub(crate) fn log_records(&mut self, h: usize, records: &[Propagated]) {
-        if !self.checks.durability || records.is_empty() {
+        if records.is_empty() {
             return;
         }
         let batch = self.batch;
@@ -137,9 +137,6 @@ impl World<'_> {
     /// Request `#i`'s reply was sent: if it ends a batch, its records are acknowledged;
     /// a write's success reply goes to the write gate.
     pub(crate) fn note_reply(&mut self, h: usize, i: usize, request: &[Vec<u8>], reply: &[u8]) {
-        if !self.checks.durability {
-            return;
-        }
         let now = self.now_ms;
         let persistence_error = reply.starts_with(b"-MISCONF") || reply.starts_with(b"-LOADING");
         let d = &mut self.durable[h];
@@ -196,6 +193,9 @@ impl World<'_> {
                 keel_core::DiskError::Io => reach::FSYNC_FAILED,
                 keel_core::DiskError::NoSpace => reach::DISK_FULL,
                 keel_core::DiskError::NotFound => "a disk operation found no file",
+                keel_core::DiskError::NotADirectory | keel_core::DiskError::PermissionDenied => {
+                    "a directory change was refused"
+                }
             });
         }
         let d = &mut self.durable[h];

@@ -56,6 +56,9 @@ pub mod reach {
     pub const CRASH_IN_REWRITE: &str = "a crash hit an AOF rewrite in progress";
     pub const NODE_EXITED: &str = "a node exited on a persistence error and restarted";
     pub const KEY_EVICTED: &str = crate::eviction_checks::KEY_EVICTED;
+    pub const HASH_TABLE: &str = "a hash left its listpack for a hashtable";
+    pub const ZSET_SKIPLIST: &str = "a sorted set left its listpack for a skiplist";
+    pub const LIST_NODES: &str = "a list spanned several quicklist nodes";
 }
 
 pub const SCENARIO_DEFS: &[ScenarioDef] = &[
@@ -69,6 +72,16 @@ pub const SCENARIO_DEFS: &[ScenarioDef] = &[
             reach::LREM_DUPLICATES,
             reach::SREM_ABSENT,
             reach::ZADD_EQUAL_KEPT,
+        ],
+    },
+    ScenarioDef {
+        name: "encodings",
+        must_reach: &[
+            reach::HASH_TABLE,
+            reach::ZSET_SKIPLIST,
+            reach::LIST_NODES,
+            reach::SHADOW_COMPARED,
+            reach::EMPTIED_DELETED,
         ],
     },
     ScenarioDef {
@@ -161,6 +174,7 @@ pub const SCENARIO_DEFS: &[ScenarioDef] = &[
 /// Scenarios this build can run.
 pub const SCENARIOS: &[&str] = &[
     "plain-load",
+    "encodings",
     "expiry-clock-jumps",
     "slow-link-timeouts",
     "pause-resume",
@@ -187,11 +201,6 @@ pub const PERSIST_SCENARIOS: &[&str] = &[
     "bgsave-disk-full",
     "rdb-bit-rot",
 ];
-
-/// The persistence scenarios `cargo test`'s quick sweep holds to a pass (0 failures
-/// in 100 seeds on this build); the others are swept in `persistence_scenarios_run`
-/// with their verdicts reported.
-pub const PERSIST_SCENARIOS_CLEAN: &[&str] = &["persist-crash", "everysec-window", "fsync-eio"];
 
 /// Fresh seeds per scenario in `cargo test`'s quick sweep.
 pub fn quick_sweep_seeds(name: &str) -> u64 {
@@ -389,6 +398,18 @@ impl Scenario {
                     }
                 });
             }
+            // The typed workload under tiny encoding thresholds: its few fields and
+            // members cross them both ways, so conversions and multi-node quicklists
+            // meet every command (plain-load's collections never leave listpacks).
+            "encodings" => {
+                s.ops_per_client = rng.gen_range(60..=200);
+                s.persist = vec![
+                    directive("hash-max-listpack-entries", "2"),
+                    directive("hash-max-listpack-value", "2"),
+                    directive("zset-max-listpack-entries", "2"),
+                    directive("list-max-listpack-size", "2"),
+                ];
+            }
             "pause-resume" => {
                 s.ops_per_client = rng.gen_range(60..=200);
                 s.timeout_ms = rng.gen_range(150..=400);
@@ -542,6 +563,21 @@ fn persist_plan(name: &str, s: &mut Scenario, rng: &mut ChaCha8Rng) {
                 faults.push(crash(rng, t2, t2 + 12));
             } else {
                 s.persist = aof(policy);
+                if policy == "always" {
+                    // A slow disk stretches each fsync, and a crash lands inside
+                    // the window: a reply that left before its fsync is caught.
+                    let t = rng.gen_range(50..600);
+                    let len = rng.gen_range(100..400);
+                    faults.push(at(
+                        t,
+                        len,
+                        Fault::SlowDisk {
+                            host: 0,
+                            extra_ms: rng.gen_range(20..80),
+                        },
+                    ));
+                    faults.push(crash(rng, t + 20, t + len));
+                }
             }
             for _ in 0..rng.gen_range(1..=2) {
                 faults.push(crash(rng, 100, 1_500));
@@ -701,12 +737,17 @@ impl Plan {
             next_value: 0,
         };
         let transactions = name == "transactions";
+        let typed_share = if name == "encodings" {
+            0.8
+        } else {
+            TYPED_SHARE
+        };
         for client in 0..scenario.clients {
             let mut planned = 0;
             while planned < scenario.ops_per_client {
                 let requests = if transactions && rng.gen_bool(0.8) {
                     random_transaction(&mut rng, &mut txn_keys)
-                } else if !transactions && rng.gen_bool(TYPED_SHARE) {
+                } else if !transactions && rng.gen_bool(typed_share) {
                     vec![random_typed_request(&mut rng, scenario.keys)]
                 } else {
                     vec![random_request(&mut rng, scenario.keys, scenario.ttl_heavy)]

@@ -195,3 +195,53 @@ fn redis_cli_replica_prints_the_stream() {
     let _ = cli.wait();
     assert!(out.contains("printed-key"), "{out}");
 }
+
+/// The field names of `INFO replication` (in order).
+fn info_names(c: &mut Conn) -> Vec<String> {
+    text(&c.cmds("INFO replication"))
+        .split("\r\n")
+        .skip(1)
+        .filter_map(|l| l.split(':').next())
+        .filter(|n| !n.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+#[test]
+fn info_replication_and_role_have_redis_shape_with_a_replica() {
+    if !require_redis_or_skip() {
+        return;
+    }
+    let dir = scratch_dir("repl-info-shape");
+    let dir_arg = dir.to_str().unwrap();
+    let keel = Server::keel(&["--repl-diskless-sync-delay", "0"]);
+    let redis = Server::redis(&["--repl-diskless-sync-delay", "0"]);
+    let replica_of_keel = Server::redis(&["--dir", dir_arg]);
+    let replica_of_redis = Server::redis(&["--dir", dir_arg]);
+    let (mut k, mut r) = (keel.conn(), redis.conn());
+    let (mut rk, mut rr) = (replica_of_keel.conn(), replica_of_redis.conn());
+    rk.cmds(&format!("REPLICAOF 127.0.0.1 {}", keel.port));
+    rr.cmds(&format!("REPLICAOF 127.0.0.1 {}", redis.port));
+    wait_caught_up(&mut k, &mut rk);
+    wait_caught_up(&mut r, &mut rr);
+    assert_eq!(info_names(&mut k), info_names(&mut r));
+    // ROLE: the same shape once both replicas have ACKed (digit runs masked: ports
+    // and offsets differ).
+    let shape = |c: &mut Conn| {
+        let role = text(&c.cmds("ROLE"));
+        let mut out = String::new();
+        for ch in role.chars() {
+            if !ch.is_ascii_digit() {
+                out.push(ch);
+            } else if !out.ends_with('#') {
+                out.push('#');
+            }
+        }
+        out
+    };
+    wait_for("both ROLE replies to list one replica", || {
+        let (k_role, r_role) = (shape(&mut k), shape(&mut r));
+        k_role.contains("#.#.#.#") && r_role.contains("#.#.#.#")
+    });
+    assert_eq!(shape(&mut k), shape(&mut r));
+}

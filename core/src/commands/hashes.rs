@@ -89,7 +89,22 @@ fn set_field(
     value: &[u8],
     limits: HashLimits,
 ) -> Option<SetOutcome> {
-    update_hash(ctx, id, |h, seeds| h.set(field, value, limits, seeds))
+    let lose = ctx
+        .server
+        .mutants
+        .is(crate::mutants::Mutant::HashConvertLosesField);
+    update_hash(ctx, id, |h, seeds| {
+        let packed = h.encoding_name() == "listpack";
+        let outcome = h.set(field, value, limits, seeds);
+        if lose && packed && h.encoding_name() == "hashtable" {
+            // Planted: the conversion dropped the first field it copied.
+            let first = h.iter().map(|(f, _)| f.to_vec()).find(|f| f != field);
+            if let Some(f) = first {
+                h.remove(&f);
+            }
+        }
+        outcome
+    })
 }
 
 fn hset_generic(ctx: &mut Ctx<'_>, argv: &Argv<'_>, name: &str) -> Option<i64> {

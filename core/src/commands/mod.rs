@@ -772,6 +772,7 @@ fn reject_command(ctx: &mut Ctx<'_>, parent: &'static CommandSpec, slot: u32, ms
 struct CallStart {
     db: usize,
     mutations: u64,
+    recorded: u64,
     out_start: usize,
     started_us: u64,
 }
@@ -782,6 +783,7 @@ impl CallStart {
         CallStart {
             db: ctx.client.db,
             mutations: ctx.keyspace.mutations(),
+            recorded: ctx.server.propagation.recorded_total(),
             out_start: ctx.client.out.len(),
             started_us: ctx.server.observe.command_started_micros(),
         }
@@ -800,6 +802,7 @@ fn end_call(ctx: &mut Ctx<'_>, resolved: Resolved, argv: &Argv<'_>, call: CallSt
     let CallStart {
         db,
         mutations: before,
+        recorded,
         out_start,
         started_us,
     } = call;
@@ -818,6 +821,9 @@ fn end_call(ctx: &mut Ctx<'_>, resolved: Resolved, argv: &Argv<'_>, call: CallSt
     server
         .propagation
         .end_command(db, propagate, || argv.iter().map(<[u8]>::to_vec).collect());
+    if server.propagation.recorded_total() != recorded {
+        ctx.client.woff_seq = server.propagation.recorded_total();
+    }
     if ctx.client.blocked {
         return;
     }

@@ -205,10 +205,15 @@ fn latency_graph(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
 
 fn latency_doctor(ctx: &mut Ctx<'_>, _argv: &Argv<'_>) {
     let hot = ctx.server.hot;
-    let text = ctx.server.observe.latency.doctor(
-        hot.latency_monitor_threshold_ms,
-        hot.slowlog_log_slower_than_us,
-    );
+    let s = ctx.server.config.settings();
+    let settings = crate::observe::latency::DoctorSettings {
+        now_secs: ctx.now.wall_ms / 1000,
+        threshold_ms: hot.latency_monitor_threshold_ms,
+        slowlog_slower_than_us: hot.slowlog_log_slower_than_us,
+        appendfsync_always: s.appendfsync == crate::config::AppendFsync::Always,
+        hz: s.hz,
+    };
+    let text = ctx.server.observe.latency.doctor(&settings);
     ctx.out().verbatim(text.as_bytes());
 }
 

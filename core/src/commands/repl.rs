@@ -327,16 +327,18 @@ fn wait(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
         ctx.out().error("ERR timeout is negative");
         return;
     }
-    // The offset to wait for: the end of the stream with every write recorded so far
-    // in it (the client's own last write included; keel does not track each client's
-    // last write offset, so it may wait for others' writes too, never for less).
+    // The offset to wait for: where the client's last write reached in the stream
+    // (Redis's `c->woff`), once everything recorded is in it.
     if ctx.client.multi.is_none() {
         let server = &mut *ctx.server;
         server
             .repl_master
             .feed(&mut server.propagation, &mut server.repl);
     }
-    let offset = ctx.server.repl.master_repl_offset;
+    let offset = ctx
+        .server
+        .repl_master
+        .write_offset(ctx.client.woff_seq, ctx.server.repl.master_repl_offset);
     let stale = ctx.server.mutants.is(Mutant::WaitCountsStaleAck);
     let acks = ctx.server.repl_master.count_acks(offset, stale);
     if i64::try_from(acks).unwrap_or(i64::MAX) >= numreplicas || ctx.client.may_not_block() {

@@ -230,8 +230,19 @@ fn config_set(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
             return;
         }
     }
+    let moves_listeners = ctx.server.config.listener_differs(&next) && next.settings().port != 0;
+    if next.settings().dir != ctx.server.config.settings().dir {
+        if moves_listeners {
+            ctx.out().error(
+                "ERR CONFIG SET failed - dir can't change in the same CONFIG SET as bind or port",
+            );
+            return;
+        }
+        config_set_dir(ctx, next, &pairs);
+        return;
+    }
     // Port 0 listens nowhere in Redis; keel keeps the listeners it has.
-    if ctx.server.config.listener_differs(&next) && next.settings().port != 0 {
+    if moves_listeners {
         config_set_listeners(ctx, next, &pairs);
         return;
     }
@@ -285,6 +296,46 @@ fn config_set_listeners(ctx: &mut Ctx<'_>, next: crate::config::Config, pairs: &
         error,
     });
     ctx.server.effects.push_back(effect);
+}
+
+/// A CONFIG SET that changes `dir`: Redis chdirs before answering, and a failed chdir
+/// fails the whole CONFIG SET. keel asks the driver (`DiskOp::ChangeDir`, run in order
+/// after the disk operations already asked for) and answers when it has
+/// (`Node::config_dir_done`).
+fn config_set_dir(ctx: &mut Ctx<'_>, next: crate::config::Config, pairs: &[(&[u8], &[u8])]) {
+    use crate::server::PendingDir;
+    if ctx.server.pending_dir.is_some() {
+        ctx.out()
+            .error("ERR CONFIG SET failed - another change of dir is in progress");
+        return;
+    }
+    // Redis names the directive in chdir's error, not the argument as spelt.
+    let name = b"dir".to_vec();
+    let _ = pairs;
+    let path = String::from_utf8_lossy(&next.settings().dir).into_owned();
+    let previous = ctx.server.config.settings().dir.clone();
+    let io = ctx.server.draw_io_id();
+    let (conn, next) = if ctx.client.multi.is_some() {
+        // EXEC cannot stop half way: apply now, put `dir` back if the chdir fails.
+        ctx.server.config = next;
+        ctx.config_changed();
+        ctx.out().ok();
+        (None, None)
+    } else {
+        ctx.client.awaiting_driver = true;
+        (Some(ctx.client.conn), Some(Box::new(next)))
+    };
+    ctx.server.pending_dir = Some(PendingDir {
+        io,
+        conn,
+        next,
+        previous,
+        name,
+    });
+    ctx.server.effects.push_back(Effect::Disk {
+        io,
+        op: crate::io::DiskOp::ChangeDir { path },
+    });
 }
 
 fn config_resetstat(ctx: &mut Ctx<'_>, _argv: &Argv<'_>) {
@@ -797,10 +848,26 @@ fn info_memory(ctx: &Ctx<'_>, f: &mut Fields<'_>) {
     f.put("mem_fragmentation_ratio", format!("{rss_ratio:.2}"));
     f.put("mem_fragmentation_bytes", rss_extra);
     f.put("mem_not_counted_for_evict", 0);
-    f.put("mem_replication_backlog", 0);
-    f.put("mem_total_replication_buffers", 0);
-    f.put("mem_clients_slaves", 0);
-    f.put("mem_clients_normal", ctx.clients.memory_bytes());
+    let backlog_bytes = ctx
+        .server
+        .repl_master
+        .backlog
+        .as_ref()
+        .map_or(0, |b| b.histlen());
+    let replica_bytes: usize = ctx
+        .clients
+        .table
+        .values()
+        .filter(|c| c.is_replica)
+        .map(|c| c.memory_bytes())
+        .sum();
+    f.put("mem_replication_backlog", backlog_bytes);
+    f.put("mem_total_replication_buffers", backlog_bytes);
+    f.put("mem_clients_slaves", replica_bytes);
+    f.put(
+        "mem_clients_normal",
+        ctx.clients.memory_bytes().saturating_sub(replica_bytes),
+    );
     f.put("mem_cluster_links", 0);
     f.put("mem_aof_buffer", 0);
     f.put("mem_allocator", "libc");

@@ -307,8 +307,21 @@ fn zadd_generic(ctx: &mut Ctx<'_>, argv: &Argv<'_>, incr_command: bool) {
                             id
                         }
                     };
+                    let lose = ctx
+                        .server
+                        .mutants
+                        .is(crate::mutants::Mutant::ZsetConvertLosesMember);
                     update_zset(ctx, id, |z, seeds| {
-                        z.set_score(member, score, limits, seeds)
+                        let packed = z.encoding_name() == "listpack";
+                        let r = z.set_score(member, score, limits, seeds);
+                        if lose && packed && z.encoding_name() == "skiplist" {
+                            // Planted: the conversion lost the lowest-ranked member.
+                            let first = z.at(0).map(|(m, _)| m.to_vec());
+                            if let Some(m) = first.filter(|m| m.as_slice() != member) {
+                                z.remove(&m);
+                            }
+                        }
+                        r
                     });
                     added += 1;
                     processed += 1;

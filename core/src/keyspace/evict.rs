@@ -431,30 +431,50 @@ impl Keyspace {
         params: &EvictParams,
         max_bytes: u64,
         used_bytes: impl Fn(&Keyspace) -> u64,
-        mut draw: impl FnMut(u64) -> u64,
+        draw: impl FnMut(u64) -> u64,
     ) -> EvictResult {
+        self.evict_timed(params, max_bytes, used_bytes, draw, || 0)
+            .0
+    }
+
+    /// `evict`, timing each deletion with `clock_us` (the driver's command clock; the
+    /// keyspace never reads a clock itself): also returns the slowest deletion in
+    /// microseconds, Redis's `eviction-del` latency event (the monitor keeps the worst
+    /// sample of each second, so the slowest of a cycle is what it would keep).
+    pub fn evict_timed(
+        &mut self,
+        params: &EvictParams,
+        max_bytes: u64,
+        used_bytes: impl Fn(&Keyspace) -> u64,
+        mut draw: impl FnMut(u64) -> u64,
+        mut clock_us: impl FnMut() -> u64,
+    ) -> (EvictResult, u64) {
         if max_bytes == 0 || used_bytes(self) <= max_bytes {
-            return EvictResult::Ok;
+            return (EvictResult::Ok, 0);
         }
         if params.policy == MaxmemoryPolicy::NoEviction {
-            return EvictResult::Fail;
+            return (EvictResult::Fail, 0);
         }
         let mut evicted = 0u64;
+        let mut slowest_del_us = 0u64;
         while used_bytes(self) > max_bytes {
             let Some((db, id)) = self.eviction_candidate(params, &mut draw) else {
-                return EvictResult::Fail;
+                return (EvictResult::Fail, slowest_del_us);
             };
+            let started_us = clock_us();
             self.remove_evicted(db, id, params.lazy);
+            slowest_del_us = slowest_del_us.max(clock_us().saturating_sub(started_us));
             evicted += 1;
             if evicted.is_multiple_of(EVICT_CHECK_EVERY_KEYS) && evicted >= params.budget_keys {
-                return if used_bytes(self) > max_bytes {
+                let result = if used_bytes(self) > max_bytes {
                     EvictResult::Running
                 } else {
                     EvictResult::Ok
                 };
+                return (result, slowest_del_us);
             }
         }
-        EvictResult::Ok
+        (EvictResult::Ok, slowest_del_us)
     }
 }
 

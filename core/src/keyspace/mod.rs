@@ -337,7 +337,9 @@ impl Keyspace {
                     };
                     if db.get(id).is_some_and(|e| e.is_expired(now_wall_ms)) {
                         if let Some(entry) = db.remove(id) {
-                            self.expired_log.push((db_index, entry.key));
+                            if !self.mutants.is(Mutant::ActiveExpireNotPropagated) {
+                                self.expired_log.push((db_index, entry.key));
+                            }
                             if entry.value.free_effort() > LAZYFREE_THRESHOLD {
                                 self.lazyfreed_objects += 1;
                                 self.garbage.push(entry.value);

@@ -38,8 +38,31 @@ impl Node {
 
     fn aof_issue(&mut self, what: AofIo, op: DiskOp) {
         let io = self.server.draw_io_id();
+        // The writer's appends and fsyncs, and a rewrite's renames (not the rewrite's
+        // own writes, which Redis's child does unmonitored, nor the boot's first base,
+        // which Redis renames unmonitored too).
+        let rewrite_rename = matches!(op, DiskOp::Rename { .. }) && self.aof.rewrite.is_some();
+        if matches!(what, AofIo::Write(_)) || rewrite_rename {
+            self.aof_time_op(io, &op);
+        }
         self.aof.pending.insert(io, what);
         self.server.effects.push_back(Effect::Disk { io, op });
+    }
+
+    /// Tells the latency monitor which events this operation's duration counts as
+    /// (`aof-write`, `aof-fsync-always`, `aof-rename`; `observe::latency::aof_op_events`).
+    fn aof_time_op(&mut self, io: IoId, op: &DiskOp) {
+        let threshold_ms = self.server.hot.latency_monitor_threshold_ms;
+        if threshold_ms == 0 {
+            return;
+        }
+        let writer = self.aof.writer.as_ref();
+        let fsync_always = writer.is_some_and(|w| w.policy == AppendFsync::Always);
+        let fsync_in_flight = writer.is_some_and(|w| w.fsync_in_flight());
+        let save_running = self.server.persist.bgsave_in_progress || self.aof.rewrite.is_some();
+        let events =
+            crate::observe::latency::aof_op_events(op, fsync_always, fsync_in_flight, save_running);
+        self.server.observe.time_disk(io, events, threshold_ms);
     }
 
     /// Starts the AOF at boot when `appendonly yes`: reads the manifest; clients wait
@@ -631,6 +654,9 @@ impl Node {
     /// base — the dataset as of now — to a temp file, fsynced, renamed; then the
     /// manifest naming it; then the history files go.
     fn aof_start_rewrite(&mut self, now: Now) {
+        // One snapshot at a time: a replica's sync gives way (CONFIG SET appendonly
+        // yes starts a rewrite without waiting).
+        self.repl_yield_snapshot();
         let dir = self.aof_dir();
         let prefix = self.aof_prefix();
         self.aof.rewrite_requested = false;
@@ -1068,6 +1094,7 @@ fn describe(op: &DiskOp) -> String {
         DiskOp::Remove { path } => format!("removing {path}"),
         DiskOp::Read { path, .. } => format!("reading {path}"),
         DiskOp::Close { path } => format!("closing {path}"),
+        DiskOp::ChangeDir { path } => format!("changing directory to {path}"),
     }
 }
 

@@ -77,6 +77,7 @@ impl MemDisk {
                 None => DiskResult::Failed(DiskError::NotFound),
             },
             DiskOp::Close { .. } => done(Vec::new()),
+            DiskOp::ChangeDir { path } => done(path.clone().into_bytes()),
         }
     }
 
@@ -164,7 +165,14 @@ impl Rig {
             _ => self.disk.run(&op),
         };
         let now = self.kit.now;
-        self.kit.nodes[0].handle(now, Input::Disk { io, result });
+        self.kit.nodes[0].handle(
+            now,
+            Input::Disk {
+                io,
+                result,
+                elapsed_us: 0,
+            },
+        );
     }
 
     /// Runs the held operations (and whatever they lead to) while holding new ones.

@@ -13,6 +13,8 @@ mod blocked;
 mod cron;
 mod dispatch;
 mod evict;
+#[cfg(test)]
+mod latency_tests;
 mod persist;
 mod reload;
 mod repl_master;
@@ -226,6 +228,7 @@ impl Node {
         };
         let now = self.last_now;
         self.keyspace.now_secs = now.mono_secs();
+        self.server.observe.wall_secs = now.wall_ms / 1000;
         self.end_pause_if_due(now);
         if !self.aof.booted {
             self.aof_boot(now);
@@ -267,8 +270,18 @@ impl Node {
             Input::ConnectFailed { conn, error } => {
                 self.on_unknown_outbound(conn, &format!("failed ({error})"))
             }
-            Input::Disk { io, result } => {
-                if !self.reload_read_done(now, io, &result) && !self.rewrite_step(now, io, &result)
+            Input::Disk {
+                io,
+                result,
+                elapsed_us,
+            } => {
+                let threshold_ms = self.server.hot.latency_monitor_threshold_ms;
+                self.server
+                    .observe
+                    .disk_done(io, elapsed_us, threshold_ms, now.wall_ms / 1000);
+                if !self.reload_read_done(now, io, &result)
+                    && !self.rewrite_step(now, io, &result)
+                    && !self.config_dir_done(now, io, &result)
                 {
                     self.on_disk_completion(io, result)
                 }

@@ -631,7 +631,14 @@ mod tests {
             let busy = !pending.is_empty();
             for (io, op) in pending {
                 let result = disk.answer(&op);
-                k.nodes[0].handle(now, Input::Disk { io, result });
+                k.nodes[0].handle(
+                    now,
+                    Input::Disk {
+                        io,
+                        result,
+                        elapsed_us: 0,
+                    },
+                );
             }
             let wants = k.nodes[0].next_deadline() <= now.mono_ms;
             if wants {
@@ -1112,7 +1119,14 @@ mod tests {
         // Answer the first read only: the node is loading, clients get -LOADING.
         let (io, op) = disk.held.remove(0);
         let result = disk.answer(&op);
-        k.nodes[0].handle(now, Input::Disk { io, result });
+        k.nodes[0].handle(
+            now,
+            Input::Disk {
+                io,
+                result,
+                elapsed_us: 0,
+            },
+        );
         k.drive();
         let loading = "-LOADING Redis is loading the dataset in memory\r\n";
         assert_eq!(k.cmd(1, "DBSIZE"), loading);

@@ -741,6 +741,15 @@ pub(super) mod tests {
         assert_eq!(k.take(9), "*3\r\n$3\r\nSET\r\n$1\r\nd\r\n$1\r\n4\r\n");
         let list = k.cmd(1, "CLIENT LIST TYPE replica");
         assert!(list.contains("flags=S "), "{list}");
+        let memory = k.cmd(1, "INFO memory");
+        assert!(
+            memory.contains(&format!(
+                "mem_replication_backlog:{}\r\n",
+                stream.len() + 27
+            )),
+            "{memory}"
+        );
+        assert!(!memory.contains("mem_clients_slaves:0\r\n"), "{memory}");
     }
 
     #[test]
@@ -833,6 +842,9 @@ pub(super) mod tests {
         k.advance_ms(100);
         assert_eq!(k.take(1), ":0\r\n");
         assert_eq!(k.cmd(1, "WAIT 0 0"), ":0\r\n");
+        // A client that never wrote waits for nothing: the replica counts.
+        k.connect(2);
+        assert_eq!(k.cmd(2, "WAIT 1 0"), ":1\r\n");
         assert_eq!(k.cmd(1, "WAIT 1 -1"), "-ERR timeout is negative\r\n");
         assert_eq!(
             k.cmd(1, "WAIT x 1"),
@@ -969,6 +981,32 @@ pub(super) mod tests {
     }
 
     #[test]
+    fn a_sync_walk_gives_way_to_a_snapshot_that_cannot_wait() {
+        let mut k = Kit::new(CONF);
+        k.connect(1);
+        assert_eq!(k.cmd(1, "DEBUG POPULATE 20000"), "+OK\r\n");
+        k.connect(9);
+        k.cmd(9, "REPLCONF capa eof");
+        k.send_lines(9, "PSYNC ? -1");
+        assert_eq!(
+            k.cmd(1, "BGSAVE"),
+            "-ERR Background save already in progress\r\n",
+            "the sync counts as the running snapshot"
+        );
+        k.cmd(1, "CONFIG SET appendonly yes");
+        assert!(
+            k.closed.iter().any(|c| c.1 == 9),
+            "the replica will sync again"
+        );
+        assert_eq!(info_field(&mut k, 1, "connected_slaves"), "0");
+        let persistence = k.cmd(1, "INFO persistence");
+        assert!(
+            persistence.contains("aof_rewrite_in_progress:1"),
+            "{persistence}"
+        );
+    }
+
+    #[test]
     fn sync_without_capa_eof_gets_the_length_form_and_the_stream_at_once() {
         let mut k = Kit::new("");
         k.connect(1);
@@ -1051,5 +1089,188 @@ mod planted {
             ":1\r\n",
             "counted the ACK of offset 0"
         );
+    }
+}
+
+/// Invariants 12–14 in a core test: a shadow node fed only what the master sent a
+/// replica (the RDB of each full sync, then the stream), through link kills, partial
+/// resyncs and full resyncs forced by a tiny backlog, ends with the master's digest.
+#[cfg(test)]
+mod convergence {
+    use proptest::prelude::*;
+
+    use super::tests::CONF;
+    use crate::io::{CloseReason, Input};
+    use crate::persist::rdb::{LoadLimits, RdbItem, RdbReader};
+    use crate::testkit::{Kit, START};
+
+    #[derive(Debug, Clone)]
+    enum Op {
+        Write(String),
+        Kill,
+        Attach,
+        Tick,
+    }
+
+    fn op() -> impl Strategy<Value = Op> {
+        let key = prop::sample::select(vec!["a", "b", "c", "l", "s", "h", "z", "n"]);
+        let write = (key, 0..12u8, 0..5u8).prop_map(|(k, kind, v)| {
+            Op::Write(match kind {
+                0 => format!("SET {k} v{v}"),
+                1 => format!("DEL {k}"),
+                2 => format!("LPUSH {k} e{v}"),
+                3 => format!("SADD {k} m{v} m{}", v + 1),
+                4 => format!("SPOP {k}"),
+                5 => format!("HSET {k} f{v} x"),
+                6 => format!("ZADD {k} {v} m{v}"),
+                7 => format!("INCRBYFLOAT {k} 1.5"),
+                8 => format!("SELECT {}", v % 3),
+                9 => format!("MULTI;INCR {k};SET {k}x {v};EXEC"),
+                10 => format!("SET {k} v EX 1000"),
+                _ => format!("EXPIRE {k} 500"),
+            })
+        });
+        prop_oneof![6 => write, 1 => Just(Op::Kill), 1 => Just(Op::Attach), 1 => Just(Op::Tick)]
+    }
+
+    /// The shadow (node 1, client 1) as a replica: where it is in the master's stream.
+    struct Shadow {
+        conn: u64,
+        replid: String,
+        offset: u64,
+    }
+
+    fn load_rdb(k: &mut Kit, rdb: &[u8]) {
+        k.cmd_on(1, 1, &[b"FLUSHALL"]);
+        let mut r = RdbReader::new(LoadLimits::default());
+        r.feed(rdb);
+        r.end_of_input();
+        while let Ok(Some(item)) = r.next() {
+            if let RdbItem::Key {
+                db,
+                key,
+                value,
+                expire_ms,
+                ..
+            } = item
+            {
+                let d = k.node_at(1).keyspace_mut().db_mut(db);
+                let id = d.insert(&key, value);
+                if let Some(at) = expire_ms {
+                    d.set_expire(id, at);
+                }
+            }
+        }
+    }
+
+    /// Applies stream bytes to the shadow and ACKs them.
+    fn apply(k: &mut Kit, s: &mut Shadow, stream: &[u8]) {
+        if stream.is_empty() {
+            return;
+        }
+        k.input(
+            1,
+            Input::Data {
+                conn: 1,
+                bytes: stream,
+            },
+        );
+        k.take_bytes_on(1, 1);
+        s.offset += stream.len() as u64;
+        let ack = format!("REPLCONF ACK {}", s.offset);
+        k.send_lines(s.conn, &ack);
+    }
+
+    fn attach(k: &mut Kit, shadow: &mut Option<Shadow>, next_conn: &mut u64) {
+        *next_conn += 1;
+        let conn = *next_conn;
+        k.connect(conn);
+        k.cmd(conn, "REPLCONF capa eof capa psync2");
+        let psync = match shadow.as_ref() {
+            Some(s) => format!("PSYNC {} {}", s.replid, s.offset + 1),
+            None => "PSYNC ? -1".to_string(),
+        };
+        k.send_lines(conn, &psync);
+        for _ in 0..5 {
+            k.advance_ms(1);
+        }
+        let out = k.take_bytes_on(0, conn);
+        if let Some(rest) = out.strip_prefix(b"+CONTINUE ") {
+            let nl = rest.windows(2).position(|w| w == b"\r\n").unwrap();
+            let s = shadow.as_mut().unwrap();
+            s.conn = conn;
+            let stream = rest[nl + 2..].to_vec();
+            apply(k, s, &stream);
+            return;
+        }
+        let text = String::from_utf8_lossy(&out).into_owned();
+        assert!(text.starts_with("+FULLRESYNC "), "{text}");
+        let line_end = text.find("\r\n").unwrap();
+        let words: Vec<&str> = text[..line_end].split(' ').collect();
+        let body = &out[line_end + 2 + 47..];
+        let rdb = &body[..body.len() - 40];
+        load_rdb(k, rdb);
+        // The shadow's client starts in db 0 again, as a replica's master client.
+        k.cmd_on(1, 1, &[b"SELECT", b"0"]);
+        let mut s = Shadow {
+            conn,
+            replid: words[1].to_string(),
+            offset: words[2].parse().unwrap(),
+        };
+        let ack = format!("REPLCONF ACK {}", s.offset);
+        k.send_lines(conn, &ack);
+        let stream = k.take_bytes_on(0, conn);
+        apply(k, &mut s, &stream);
+        *shadow = Some(s);
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(48))]
+        #[test]
+        fn a_replica_fed_only_what_the_master_sent_converges(ops in prop::collection::vec(op(), 1..50)) {
+            let mut k = Kit::with_nodes(2, &format!("{CONF}repl-backlog-size 200\n"), START);
+            k.node_at(1).set_active_expire(false);
+            k.connect(1);
+            k.connect_on(1, 1);
+            let mut shadow: Option<Shadow> = None;
+            let mut linked = false;
+            let mut next_conn = 100;
+            for op in ops {
+                match op {
+                    Op::Write(line) => {
+                        k.send_lines(1, &line);
+                        k.take(1);
+                    }
+                    Op::Kill => {
+                        if let (Some(s), true) = (shadow.as_ref(), linked) {
+                            k.input(0, Input::Closed { conn: s.conn, reason: CloseReason::PeerClosed });
+                            linked = false;
+                        }
+                    }
+                    Op::Attach => {
+                        if !linked {
+                            attach(&mut k, &mut shadow, &mut next_conn);
+                            linked = true;
+                        }
+                    }
+                    Op::Tick => k.advance_ms(300),
+                }
+                if let (Some(s), true) = (shadow.as_mut(), linked) {
+                    let stream = k.take_bytes_on(0, s.conn);
+                    apply(&mut k, s, &stream);
+                }
+            }
+            if !linked {
+                attach(&mut k, &mut shadow, &mut next_conn);
+            }
+            let s = shadow.as_mut().unwrap();
+            let stream = k.take_bytes_on(0, s.conn);
+            apply(&mut k, s, &stream);
+            let master = crate::digest::hex(&crate::digest::dataset_digest(k.node_at(0).keyspace()));
+            let replica = crate::digest::hex(&crate::digest::dataset_digest(k.node_at(1).keyspace()));
+            prop_assert_eq!(master, replica);
+            let info = k.cmd(1, "INFO replication");
+            prop_assert!(info.contains(&format!("master_repl_offset:{}\r\n", s.offset)), "{}", info);
+        }
     }
 }

@@ -8,7 +8,7 @@ pub mod histogram;
 pub mod latency;
 pub mod slowlog;
 
-use crate::io::CommandClock;
+use crate::io::{CommandClock, IoId};
 
 use self::histogram::Histogram;
 
@@ -42,6 +42,14 @@ pub struct Observer {
     pub slowlog: slowlog::SlowLog,
     pub latency: latency::LatencyMonitor,
     clock: Option<Box<dyn CommandClock>>,
+    /// The wall-clock second of the input being handled (the node sets it): what
+    /// latency samples taken outside a command (eviction) are filed under.
+    pub wall_secs: u64,
+    /// Disk operations the latency monitor times, by id, with the events their
+    /// durations count as (e.g. `aof-write-alone` and `aof-write`). An entry goes when
+    /// its completion comes, and every operation gets one, so this holds at most the
+    /// operations in flight; nothing is added while the monitor is off.
+    timed_disk: std::collections::BTreeMap<IoId, &'static [&'static str]>,
     /// The reading that ended the last command, kept while the same client's pipeline
     /// goes on: it starts the next command, so a pipelined command costs one clock
     /// read, not two. The little work between two commands (parsing the next one)
@@ -97,6 +105,47 @@ impl Observer {
     #[inline]
     pub fn break_chain(&mut self) {
         self.chained_micros = None;
+    }
+
+    /// Redis's `latencyAddSampleIfNeeded`: a sample for `event` when the monitor is on
+    /// (`threshold_ms` > 0) and `elapsed_us` reaches it, in whole milliseconds as
+    /// Redis measures them.
+    pub fn latency_sample(
+        &mut self,
+        event: &str,
+        threshold_ms: u64,
+        now_secs: u64,
+        elapsed_us: u64,
+    ) {
+        let elapsed_ms = elapsed_us / 1000;
+        if threshold_ms > 0 && elapsed_ms >= threshold_ms {
+            self.latency.add_sample(event, now_secs, elapsed_ms);
+        }
+    }
+
+    /// Asks for disk operation `io`'s duration (the driver's `elapsed_us` with its
+    /// completion) to count as `events`; nothing is kept while the monitor is off.
+    pub fn time_disk(&mut self, io: IoId, events: &'static [&'static str], threshold_ms: u64) {
+        if threshold_ms > 0 && !events.is_empty() {
+            self.timed_disk.insert(io, events);
+        }
+    }
+
+    /// A disk completion: samples its duration for the events `time_disk` named.
+    pub fn disk_done(&mut self, io: IoId, elapsed_us: u64, threshold_ms: u64, now_secs: u64) {
+        if self.timed_disk.is_empty() {
+            return;
+        }
+        if let Some(events) = self.timed_disk.remove(&io) {
+            for event in events {
+                self.latency_sample(event, threshold_ms, now_secs, elapsed_us);
+            }
+        }
+    }
+
+    /// Operations waiting for their timed completion (a test's bound check).
+    pub fn timed_disk_in_flight(&self) -> usize {
+        self.timed_disk.len()
     }
 
     /// One counter set per stats slot, named as the command table names them.

@@ -285,6 +285,8 @@ impl Loader for RdbLoad {
                     DiskError::Io => "Input/output error",
                     DiskError::NoSpace => "No space left on device",
                     DiskError::NotFound => "No such file or directory",
+                    DiskError::NotADirectory => "Not a directory",
+                    DiskError::PermissionDenied => "Permission denied",
                 };
                 return Some(self.fatal(format!("read failed at offset {}: {why}", self.offset)));
             }

@@ -145,6 +145,8 @@ fn error_text(e: DiskError) -> &'static str {
         DiskError::Io => "Input/output error",
         DiskError::NoSpace => "No space left on device",
         DiskError::NotFound => "No such file or directory",
+        DiskError::NotADirectory => "Not a directory",
+        DiskError::PermissionDenied => "Permission denied",
     }
 }
 
@@ -206,6 +208,14 @@ impl SaveJob {
     }
 
     fn issue_with(&mut self, server: &mut Server, io: IoId, kind: OpKind, op: DiskOp) {
+        if kind == OpKind::Remove {
+            // Redis's `rdbRemoveTempFile`: the unlink of a failed or killed save's
+            // temp file, which a big file makes slow.
+            let threshold_ms = server.hot.latency_monitor_threshold_ms;
+            server
+                .observe
+                .time_disk(io, &["rdb-unlink-temp-file"], threshold_ms);
+        }
         self.inflight.insert(io, kind);
         server.effects.push_back(Effect::Disk { io, op });
     }

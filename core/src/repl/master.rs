@@ -5,7 +5,7 @@
 //! the node (`node/repl_master.rs`) moves the bytes, the commands
 //! (`commands/repl.rs`) change the state.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 
 use crate::io::ConnId;
 use crate::propagate::{Propagation, StreamEncoder};
@@ -139,7 +139,14 @@ pub struct MasterState {
     pub sync_partial_err: u64,
     /// Bytes sent to replicas (INFO `total_net_repl_output_bytes`).
     pub repl_output_bytes: u64,
+    /// (records recorded, stream offset) after each feed, newest last, at most
+    /// `CHECKPOINTS_MAX`: the offset a client's last write reached (WAIT).
+    checkpoints: VecDeque<(u64, u64)>,
 }
+
+/// Feeds remembered for WAIT's offsets; an older write waits for the oldest one kept
+/// (never for less than its own offset).
+const CHECKPOINTS_MAX: usize = 4096;
 
 /// Why a PSYNC cannot continue: Redis's log line.
 pub type FullResyncReason = String;
@@ -212,6 +219,30 @@ impl MasterState {
         self.backlog = Some(Backlog::new(capacity_bytes, ids.master_repl_offset));
         self.encoder.reset();
         propagation.set_repl(true);
+        self.checkpoint(propagation.recorded_total(), ids.master_repl_offset);
+    }
+
+    fn checkpoint(&mut self, recorded: u64, offset: u64) {
+        if self.checkpoints.back().is_some_and(|&(r, _)| r == recorded) {
+            return;
+        }
+        if self.checkpoints.len() >= CHECKPOINTS_MAX {
+            self.checkpoints.pop_front();
+        }
+        self.checkpoints.push_back((recorded, offset));
+    }
+
+    /// The stream offset a client whose last write was record `woff_seq` waits
+    /// for: the end of the feed that carried it (0 for a client that never wrote).
+    /// Call after `feed`, so every record is in the stream.
+    pub fn write_offset(&self, woff_seq: u64, master_repl_offset: u64) -> u64 {
+        if woff_seq == 0 {
+            return 0;
+        }
+        self.checkpoints
+            .iter()
+            .find(|&&(recorded, _)| recorded >= woff_seq)
+            .map_or(master_repl_offset, |&(_, offset)| offset)
     }
 
     /// Encodes the propagation stream recorded since the last call into the backlog
@@ -227,6 +258,7 @@ impl MasterState {
         let added = unsent.get(start..).unwrap_or_default();
         backlog.append(added);
         ids.master_repl_offset += added.len() as u64;
+        self.checkpoint(propagation.recorded_total(), ids.master_repl_offset);
     }
 
     /// Appends a command that is part of the stream but of no database (PING,
@@ -381,6 +413,27 @@ mod tests {
             2,
             "the planted bug counts a stale ACK"
         );
+    }
+
+    #[test]
+    fn a_write_waits_for_the_offset_of_the_feed_that_carried_it() {
+        let mut ids = ids();
+        let mut m = MasterState::default();
+        let mut p = Propagation::default();
+        m.create_backlog(&mut ids, "b".repeat(40), 1024, &mut p);
+        p.record(0, argv(&[b"SET", b"a", b"1"]));
+        let first = p.recorded_total();
+        m.feed(&mut p, &mut ids);
+        let after_first = ids.master_repl_offset;
+        p.record(0, argv(&[b"SET", b"b", b"1"]));
+        m.feed(&mut p, &mut ids);
+        assert!(ids.master_repl_offset > after_first);
+        assert_eq!(m.write_offset(first, ids.master_repl_offset), after_first);
+        assert_eq!(
+            m.write_offset(p.recorded_total(), ids.master_repl_offset),
+            ids.master_repl_offset
+        );
+        assert_eq!(m.write_offset(0, ids.master_repl_offset), 0);
     }
 
     #[test]

@@ -481,6 +481,11 @@ impl List {
         self.len
     }
 
+    /// Chunks (Redis's quicklist nodes) the list is stored in.
+    pub fn chunk_count(&self) -> usize {
+        self.chunks.len()
+    }
+
     pub fn is_empty(&self) -> bool {
         self.len == 0
     }

@@ -28,7 +28,7 @@ const USAGE: &str = "usage:
   keel-sim report --out DIR [--seeds N] [--start-seed S] [--scenario NAME|all] [--mutant M]
   keel-sim mutants [--seeds N]          (build with --features mutants)
   keel-sim traffic-spike [--seed S]     (allkeys-lru cache takes a burst of new keys)
-  --checkers: comma-separated from model, linearizability, elle, resource, shadow (default all)";
+  --checkers: comma-separated from model, linearizability, elle, resource, shadow, durability (default all)";
 
 fn parse_u64(text: &str) -> Option<u64> {
     match text.strip_prefix("0x") {

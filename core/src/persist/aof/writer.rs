@@ -131,6 +131,12 @@ impl AofWriter {
         self.synced == self.produced && !self.busy()
     }
 
+    /// Whether an fsync is in flight (an append issued now is Redis's
+    /// `aof-write-pending-fsync`).
+    pub fn fsync_in_flight(&self) -> bool {
+        self.fsync_in_flight.is_some()
+    }
+
     pub fn busy(&self) -> bool {
         self.append_in_flight.is_some() || self.fsync_in_flight.is_some() || self.truncate_in_flight
     }
@@ -351,6 +357,8 @@ pub fn strerror(e: DiskError) -> &'static str {
         DiskError::Io => "Input/output error",
         DiskError::NoSpace => "No space left on device",
         DiskError::NotFound => "No such file or directory",
+        DiskError::NotADirectory => "Not a directory",
+        DiskError::PermissionDenied => "Permission denied",
     }
 }
 
