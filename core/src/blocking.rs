@@ -34,6 +34,11 @@ pub enum BlockedOp {
         max: bool,
         count: Option<u64>,
     },
+    /// WAIT (on no key): replicas must ACK `offset`; the node serves it
+    /// (`node/repl_master.rs`), and its timeout replies with the count so far.
+    Wait {
+        offset: u64,
+    },
 }
 
 /// What a try-serve function did for one waiter.
@@ -294,6 +299,8 @@ pub(crate) fn served_as(key: &[u8], op: &BlockedOp) -> Vec<Vec<u8>> {
                 None => crate::propagate::argv(&[name, key]),
             }
         }
+        // Never served on a key, so never propagated.
+        BlockedOp::Wait { .. } => Vec::new(),
     }
 }
 

@@ -80,6 +80,12 @@ pub struct Client {
     pub(crate) qbuf_peak: usize,
     /// Largest reply buffer length since the last cron pass (CLIENT LIST `rbp`).
     pub(crate) out_peak: usize,
+    /// A replica of this node (after its PSYNC/SYNC; Redis's `CLIENT_SLAVE`).
+    pub is_replica: bool,
+    /// The propagation record its last write ended at
+    /// (`Propagation::recorded_total`; Redis's `woff`, counted in records): WAIT
+    /// waits for the stream offset that record reached.
+    pub woff_seq: u64,
 }
 
 impl Client {
@@ -129,6 +135,8 @@ impl Client {
             close_asap: false,
             qbuf_peak: 0,
             out_peak: 0,
+            is_replica: false,
+            woff_seq: 0,
         }
     }
 
@@ -151,6 +159,18 @@ impl Client {
         self.subs.active()
     }
 
+    /// Redis's `getClientType` as CLIENT LIST/KILL TYPE spells it (`slave` is
+    /// `replica`).
+    pub fn type_name(&self) -> &'static str {
+        if self.is_replica {
+            "replica"
+        } else if self.is_pubsub() {
+            "pubsub"
+        } else {
+            "normal"
+        }
+    }
+
     /// The line CLIENT LIST and CLIENT INFO print for this client, in Redis 7.0's field order.
     pub fn info_line(&self, now_mono_ms: u64) -> String {
         self.info_line_with(now_mono_ms, false)
@@ -167,6 +187,9 @@ impl Client {
             .map(String::from_utf8_lossy)
             .unwrap_or_default();
         let mut flags = String::new();
+        if self.is_replica {
+            flags.push('S');
+        }
         if self.is_pubsub() {
             flags.push('P');
         }
@@ -238,17 +261,20 @@ impl Client {
     }
 }
 
-/// Client classes of `client-output-buffer-limit` (no replicas yet).
+/// Client classes of `client-output-buffer-limit`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OutputClass {
     Normal,
+    Replica,
     Pubsub,
 }
 
 impl OutputClass {
     /// A client's class: `pubsub` while it has subscriptions.
     pub fn of(client: &Client) -> OutputClass {
-        if client.is_pubsub() {
+        if client.is_replica {
+            OutputClass::Replica
+        } else if client.is_pubsub() {
             OutputClass::Pubsub
         } else {
             OutputClass::Normal
@@ -259,6 +285,7 @@ impl OutputClass {
     pub fn limits_index(self) -> usize {
         match self {
             OutputClass::Normal => 0,
+            OutputClass::Replica => 1,
             OutputClass::Pubsub => 2,
         }
     }

@@ -496,7 +496,7 @@ pub static DIRECTIVES: &[Directive] = &[
     entry("rdbchecksum", None, BOOL, "yes", I).to(|s, v| s.rdbchecksum = v.flag()),
     entry("rdbcompression", None, BOOL, "yes", M).to(|s, v| s.rdbcompression = v.flag()),
     entry("repl-backlog-size", None, mem(1, LONG_MAX), "1048576", M).to(|s, v| s.repl_backlog_size_bytes = v.int()),
-    entry("repl-backlog-ttl", None, int(0, LONG_MAX), "3600", M),
+    entry("repl-backlog-ttl", None, int(0, LONG_MAX), "3600", M).to(|s, v| s.repl_backlog_ttl_secs = v.int()),
     entry("repl-disable-tcp-nodelay", None, BOOL, "no", M),
     entry(
         "repl-diskless-load",
@@ -505,10 +505,10 @@ pub static DIRECTIVES: &[Directive] = &[
         "disabled",
         M,
     ),
-    entry("repl-diskless-sync", None, BOOL, "yes", M),
-    entry("repl-diskless-sync-delay", None, int(0, INT_MAX), "5", M),
-    entry("repl-diskless-sync-max-replicas", None, int(0, INT_MAX), "0", M),
-    entry("repl-ping-replica-period", Some("repl-ping-slave-period"), int(1, INT_MAX), "10", M),
+    entry("repl-diskless-sync", None, BOOL, "yes", M).to(|s, v| s.repl_diskless_sync = v.flag()),
+    entry("repl-diskless-sync-delay", None, int(0, INT_MAX), "5", M).to(|s, v| s.repl_diskless_sync_delay_secs = v.int()),
+    entry("repl-diskless-sync-max-replicas", None, int(0, INT_MAX), "0", M).to(|s, v| s.repl_diskless_sync_max_replicas = v.int()),
+    entry("repl-ping-replica-period", Some("repl-ping-slave-period"), int(1, INT_MAX), "10", M).to(|s, v| s.repl_ping_replica_period_secs = v.int()),
     entry("repl-timeout", None, int(1, INT_MAX), "60", M).to(|s, v| s.repl_timeout_secs = v.int()),
     entry("replica-announce-ip", Some("slave-announce-ip"), TEXT, "", M),
     entry("replica-announce-port", Some("slave-announce-port"), int(0, 65535), "0", M),
@@ -1045,6 +1045,16 @@ pub struct Settings {
     pub repl_backlog_size_bytes: u64,
     /// `repl-timeout`.
     pub repl_timeout_secs: u64,
+    /// `repl-backlog-ttl` (0: never freed).
+    pub repl_backlog_ttl_secs: u64,
+    /// `repl-diskless-sync`.
+    pub repl_diskless_sync: bool,
+    /// `repl-diskless-sync-delay`.
+    pub repl_diskless_sync_delay_secs: u64,
+    /// `repl-diskless-sync-max-replicas` (0: no limit).
+    pub repl_diskless_sync_max_replicas: u64,
+    /// `repl-ping-replica-period`.
+    pub repl_ping_replica_period_secs: u64,
     /// `replica-read-only`.
     pub replica_read_only: bool,
     /// `min-replicas-to-write` (0: off).
@@ -3667,6 +3677,11 @@ mod tests {
         ("rdbchecksum", "no", "no", |s| !s.rdbchecksum),
         ("rdbcompression", "no", "no", |s| !s.rdbcompression),
         ("repl-backlog-size", "2mb", "2097152", |s| s.repl_backlog_size_bytes == 2 << 20),
+        ("repl-backlog-ttl", "100", "100", |s| s.repl_backlog_ttl_secs == 100),
+        ("repl-diskless-sync", "no", "no", |s| !s.repl_diskless_sync),
+        ("repl-diskless-sync-delay", "0", "0", |s| s.repl_diskless_sync_delay_secs == 0),
+        ("repl-diskless-sync-max-replicas", "3", "3", |s| s.repl_diskless_sync_max_replicas == 3),
+        ("repl-ping-replica-period", "2", "2", |s| s.repl_ping_replica_period_secs == 2),
         ("repl-timeout", "30", "30", |s| s.repl_timeout_secs == 30),
         ("replica-read-only", "no", "no", |s| !s.replica_read_only),
         ("replicaof", "10.0.0.1 6380", "10.0.0.1 6380", |s| s.replicaof == Some((b"10.0.0.1".to_vec(), 6380))),

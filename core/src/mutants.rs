@@ -73,6 +73,12 @@ pub enum Mutant {
     /// The active expire cycle deletes expired keys without propagating their DELs,
     /// so replicas and the AOF keep them.
     ActiveExpireNotPropagated,
+    /// A partial resync serves the backlog from one byte past the offset asked for.
+    BacklogOffsetOffByOne,
+    /// PSYNC continues with a replication id that is not the master's.
+    PsyncWrongReplidAccepted,
+    /// WAIT counts a replica that ACKed an offset before the client's write.
+    WaitCountsStaleAck,
 }
 
 impl Mutant {
@@ -140,14 +146,23 @@ impl Mutant {
             Mutant::HashConvertLosesField => "hash-convert-loses-field",
             Mutant::ZsetConvertLosesMember => "zset-convert-loses-member",
             Mutant::ActiveExpireNotPropagated => "active-expire-not-propagated",
+            Mutant::BacklogOffsetOffByOne => "backlog-offset-off-by-one",
+            Mutant::PsyncWrongReplidAccepted => "psync-wrong-replid-accepted",
+            Mutant::WaitCountsStaleAck => "wait-counts-stale-ack",
         }
     }
 
     /// Planted bugs the simulator's sweep does not reach yet; they join `ALL` once it
     /// does. LFU decay is caught outside the seed sweep, by the simulator's
     /// `traffic_spike::lfu_decay_check` (OBJECT FREQ over idle time) and a core test in
-    /// `keyspace::evict`.
-    pub const PENDING: [Mutant; 1] = [Mutant::LfuNeverDecays];
+    /// `keyspace::evict`. The replication three are seen by `repl::master`'s and
+    /// `node::repl_master`'s tests until the simulator runs replication scenarios.
+    pub const PENDING: [Mutant; 4] = [
+        Mutant::LfuNeverDecays,
+        Mutant::BacklogOffsetOffByOne,
+        Mutant::PsyncWrongReplidAccepted,
+        Mutant::WaitCountsStaleAck,
+    ];
 
     pub fn from_name(name: &str) -> Option<Mutant> {
         Mutant::ALL

@@ -36,10 +36,18 @@ pub struct Propagation {
     /// Someone outside the node reads the stream (`Node::take_propagated`): the AOF
     /// then reads records without taking them (`drain_for_aof`).
     external: bool,
+    /// Records ever recorded (a transaction's MULTI and EXEC included): what a
+    /// client's last write is numbered by (`Client::woff_seq`, for WAIT).
+    recorded_total: u64,
     /// Records the AOF has seen of those still in `stream` (when `external`).
     aof_seen: usize,
     /// The AOF consumes the stream.
     aof: bool,
+    /// Replication consumes the stream (from the first replica on, as Redis creates
+    /// its backlog then).
+    repl: bool,
+    /// Records replication has seen of those still in `stream`.
+    repl_seen: usize,
     /// The AOF's commands are being loaded: nothing they change (nor a key they find
     /// expired) is propagated, as Redis propagates nothing while loading — those
     /// changes are already in the files, and a replica would get them twice.
@@ -59,23 +67,60 @@ impl Propagation {
     /// The AOF starts (`on`) or stops reading the stream.
     pub fn set_aof(&mut self, on: bool) {
         self.aof = on;
-        self.enabled = self.external || on;
+        self.enabled = self.external || on || self.repl;
         self.aof_seen = self.aof_seen.min(self.stream.len());
+        self.trim();
+    }
+
+    /// Replication starts reading the stream (it never stops: the backlog lives on
+    /// after the last replica, as Redis's does until `repl-backlog-ttl`).
+    pub fn set_repl(&mut self, on: bool) {
+        if on && !self.repl {
+            self.repl_seen = self.stream.len();
+        }
+        self.repl = on;
+        self.enabled = self.external || self.aof || on;
+        self.trim();
+    }
+
+    /// Hands replication every record it has not seen, oldest first.
+    pub fn drain_for_repl(&mut self, mut each: impl FnMut(&Propagated)) {
+        if !self.repl {
+            return;
+        }
+        for record in self.stream.iter().skip(self.repl_seen) {
+            each(record);
+        }
+        self.repl_seen = self.stream.len();
+        self.trim();
+    }
+
+    /// Drops the records every internal consumer has seen (nobody outside reads
+    /// the stream; when someone does, `take` empties it).
+    fn trim(&mut self) {
+        if self.external {
+            return;
+        }
+        let mut seen = self.stream.len();
+        if self.aof {
+            seen = seen.min(self.aof_seen);
+        }
+        if self.repl {
+            seen = seen.min(self.repl_seen);
+        }
+        self.stream.drain(..seen);
+        self.aof_seen = self.aof_seen.saturating_sub(seen);
+        self.repl_seen = self.repl_seen.saturating_sub(seen);
     }
 
     /// Hands the AOF every record it has not seen, oldest first: taken when nobody
     /// else reads the stream, left for `take` when someone does.
     pub fn drain_for_aof(&mut self, mut each: impl FnMut(&Propagated)) {
-        if self.external {
-            for record in self.stream.iter().skip(self.aof_seen) {
-                each(record);
-            }
-            self.aof_seen = self.stream.len();
-        } else {
-            for record in self.stream.drain(..) {
-                each(&record);
-            }
+        for record in self.stream.iter().skip(self.aof_seen) {
+            each(record);
         }
+        self.aof_seen = self.stream.len();
+        self.trim();
     }
 
     /// Stops (`true`) or resumes recording, around commands loaded from the AOF.
@@ -99,8 +144,15 @@ impl Propagation {
             self.dropped += self.stream.len() as u64;
             self.stream.clear();
             self.aof_seen = 0;
+            self.repl_seen = 0;
         }
         self.stream.push_back(Propagated { db, argv });
+        self.recorded_total += 1;
+    }
+
+    /// Records ever recorded (see `recorded_total`).
+    pub fn recorded_total(&self) -> u64 {
+        self.recorded_total
     }
 
     /// Ends a command: records it (as rewritten, if it was) when `propagate`, and
@@ -136,11 +188,13 @@ impl Propagation {
             db: last_db,
             argv: vec![b"EXEC".to_vec()],
         });
+        self.recorded_total += 2;
     }
 
     /// Hands out everything recorded so far, oldest first.
     pub fn take(&mut self) -> Vec<Propagated> {
         self.aof_seen = 0;
+        self.repl_seen = 0;
         self.stream.drain(..).collect()
     }
 }
@@ -258,6 +312,29 @@ mod tests {
         let mut again = Vec::new();
         enc.encode(&rec(0, &[b"DEL", b"c"]), &mut again);
         assert!(again.starts_with(b"*2\r\n$6\r\nSELECT\r\n$1\r\n0\r\n"));
+    }
+
+    #[test]
+    fn the_aof_and_replication_each_see_every_record_once() {
+        let mut p = Propagation::default();
+        p.set_aof(true);
+        p.record(0, argv(&[b"SET", b"a", b"1"]));
+        p.set_repl(true);
+        p.record(0, argv(&[b"SET", b"b", b"1"]));
+        let mut aof = Vec::new();
+        p.drain_for_aof(|r| aof.push(r.argv[1].clone()));
+        p.record(0, argv(&[b"SET", b"c", b"1"]));
+        let mut repl = Vec::new();
+        p.drain_for_repl(|r| repl.push(r.argv[1].clone()));
+        p.drain_for_aof(|r| aof.push(r.argv[1].clone()));
+        assert_eq!(aof, vec![b"a".to_vec(), b"b".to_vec(), b"c".to_vec()]);
+        // Replication starts with what is recorded after it joined.
+        assert_eq!(repl, vec![b"b".to_vec(), b"c".to_vec()]);
+        assert_eq!(p.mark(), 0, "records both consumers saw are dropped");
+        p.set_aof(false);
+        p.record(0, argv(&[b"DEL", b"a"]));
+        p.drain_for_repl(|_| {});
+        assert_eq!(p.mark(), 0);
     }
 
     #[test]

@@ -313,6 +313,9 @@ pub struct Server {
     /// The replication identity (INFO `master_replid`, `master_repl_offset` ...);
     /// the replid starts as the run id.
     pub repl: crate::repl::ReplIds,
+    /// The master's side of replication (`crate::repl::master`): replica links, the
+    /// backlog, WAIT.
+    pub repl_master: crate::repl::master::MasterState,
     pub started: Now,
     pub active_expire_enabled: bool,
     /// DEBUG PAUSE-CRON: timers (active expiry, idle clients, the query-buffer cron)
@@ -362,6 +365,7 @@ impl Server {
             dirty: 0,
             effects: VecDeque::new(),
             repl: crate::repl::ReplIds::new(run_id.clone()),
+            repl_master: Default::default(),
             run_id,
             started: now,
             active_expire_enabled: true,

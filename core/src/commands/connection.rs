@@ -368,26 +368,36 @@ fn client_info(ctx: &mut Ctx<'_>, _argv: &Argv<'_>) {
     ctx.out().verbatim(line.as_bytes());
 }
 
+/// A CLIENT LIST/KILL TYPE word as `Client::type_name` spells it (None: unknown).
+fn client_type(word: &[u8]) -> Option<&'static str> {
+    let known = [
+        ("normal", "normal"),
+        ("master", "master"),
+        ("replica", "replica"),
+        ("slave", "replica"),
+        ("pubsub", "pubsub"),
+    ];
+    known
+        .iter()
+        .find(|(w, _)| word.eq_ignore_ascii_case(w.as_bytes()))
+        .map(|&(_, name)| name)
+}
+
 fn client_list(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
     let mut ids: Option<Vec<u64>> = None;
-    // TYPE filter: Some(true) only subscribers, Some(false) only normal clients.
-    let mut want_pubsub: Option<bool> = None;
+    // TYPE filter: the client type wanted (`slave` read as `replica`).
+    let mut want_type: Option<&'static str> = None;
     let mut j = 2;
     while j < argv.len() {
         if argv.is(j, "type") && j + 1 < argv.len() {
             let t = argv.get(j + 1);
-            let known = ["normal", "master", "replica", "slave", "pubsub"];
-            if !known.iter().any(|k| t.eq_ignore_ascii_case(k.as_bytes())) {
-                ctx.out()
-                    .error_format_bytes(&quoted_error(b"ERR Unknown client type '", t));
-                return;
-            }
-            if t.eq_ignore_ascii_case(b"normal") {
-                want_pubsub = Some(false);
-            } else if t.eq_ignore_ascii_case(b"pubsub") {
-                want_pubsub = Some(true);
-            } else {
-                ids = Some(Vec::new());
+            match client_type(t) {
+                Some(name) => want_type = Some(name),
+                None => {
+                    ctx.out()
+                        .error_format_bytes(&quoted_error(b"ERR Unknown client type '", t));
+                    return;
+                }
             }
             j += 2;
         } else if argv.is(j, "id") && j + 1 < argv.len() {
@@ -414,7 +424,7 @@ fn client_list(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
         .clients
         .table
         .values()
-        .filter(|c| want_pubsub.is_none_or(|p| c.is_pubsub() == p))
+        .filter(|c| want_type.is_none_or(|t| c.type_name() == t))
         .map(|c| {
             (
                 c.id,
@@ -422,7 +432,7 @@ fn client_list(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
             )
         })
         .collect();
-    if want_pubsub.is_none_or(|p| ctx.client.is_pubsub() == p) {
+    if want_type.is_none_or(|t| ctx.client.type_name() == t) {
         let dirty = ctx.clients.watch.is_dirty(ctx.client.conn);
         lines.push((ctx.client.id, ctx.client.info_line_with(now, dirty)));
     }
@@ -464,7 +474,7 @@ fn client_kill(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
     }
     let (mut id, mut addr, mut laddr, mut skipme) =
         (None::<u64>, None::<&[u8]>, None::<&[u8]>, true);
-    let mut type_pubsub: Option<Option<bool>> = None;
+    let mut want_type: Option<&'static str> = None;
     let mut max_age_secs: Option<u64> = None;
     let mut j = 2;
     while j < argv.len() {
@@ -485,24 +495,14 @@ fn client_kill(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
         } else if argv.is(j, "laddr") {
             laddr = Some(value);
         } else if argv.is(j, "type") {
-            let known = ["normal", "master", "replica", "slave", "pubsub"];
-            if !known
-                .iter()
-                .any(|k| value.eq_ignore_ascii_case(k.as_bytes()))
-            {
-                ctx.out()
-                    .error_format_bytes(&quoted_error(b"ERR Unknown client type '", value));
-                return;
+            match client_type(value) {
+                Some(name) => want_type = Some(name),
+                None => {
+                    ctx.out()
+                        .error_format_bytes(&quoted_error(b"ERR Unknown client type '", value));
+                    return;
+                }
             }
-            // Some(true): subscribers, Some(false): normal clients, None: no filter;
-            // replica and master types match nobody yet.
-            type_pubsub = if value.eq_ignore_ascii_case(b"normal") {
-                Some(Some(false))
-            } else if value.eq_ignore_ascii_case(b"pubsub") {
-                Some(Some(true))
-            } else {
-                Some(None)
-            };
         } else if argv.is(j, "user") {
             if value != b"default" {
                 ctx.out()
@@ -537,7 +537,7 @@ fn client_kill(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
         id.is_none_or(|i| c.id == i)
             && addr.is_none_or(|a| c.peer.as_bytes() == a)
             && laddr.is_none_or(|a| c.local.as_bytes() == a)
-            && type_pubsub.is_none_or(|want| want == Some(c.is_pubsub()))
+            && want_type.is_none_or(|t| c.type_name() == t)
             && max_age_secs.is_none_or(|m| now.saturating_sub(c.created_mono_ms) / 1000 >= m)
     };
     let victims: Vec<u64> = ctx

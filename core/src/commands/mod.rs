@@ -19,6 +19,7 @@ pub mod memory;
 pub mod monitoring;
 pub mod persist;
 pub mod pubsub;
+pub mod repl;
 pub mod server;
 pub mod sets;
 pub mod sort;
@@ -214,6 +215,12 @@ pub fn config_changed(server: &mut Server, keyspace: &mut Keyspace, clients: &mu
         // Rare (CONFIG SET client-output-buffer-limit): re-arm every client.
         clients.rearm_output_limits(&server.hot.output_limits);
     }
+    let backlog_bytes = usize::try_from(s.repl_backlog_size_bytes).unwrap_or(usize::MAX);
+    if let Some(backlog) = server.repl_master.backlog.as_mut() {
+        if backlog.capacity_bytes() != backlog_bytes {
+            backlog.resize(backlog_bytes);
+        }
+    }
 }
 
 pub type Handler = fn(&mut Ctx<'_>, &Argv<'_>);
@@ -285,6 +292,7 @@ pub fn all_commands() -> Vec<&'static CommandSpec> {
         .chain(memory::COMMANDS.iter())
         .chain(monitoring::COMMANDS.iter())
         .chain(persist::COMMANDS.iter())
+        .chain(repl::COMMANDS.iter())
         .collect();
     v.sort_by_key(|c| c.name);
     v
@@ -660,6 +668,16 @@ fn run_checked(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> Dispatch {
             return Dispatch::Rejected;
         }
     }
+    // Redis's processCommand: writes are refused without enough good replicas.
+    if ctx.server.repl_master.good_replicas
+        < ctx.server.config.settings().min_replicas_to_write as usize
+        && (spec.flags.contains(CmdFlags::WRITE)
+            || (parent.name == "exec" && ctx.client.multi.as_ref().is_some_and(|m| m.write)))
+        && refuses_for_replicas(ctx.server.config.settings())
+    {
+        reject_command(ctx, parent, slot, crate::repl::master::NOREPLICAS);
+        return Dispatch::Rejected;
+    }
     if ctx.client.is_pubsub()
         && ctx.client.out.proto == crate::resp::Proto::Resp2
         && !allowed_in_pubsub_context(parent.name)
@@ -712,6 +730,12 @@ fn run_checked(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> Dispatch {
     Dispatch::Ran
 }
 
+/// Redis's `checkGoodReplicasStatus` settings half: a master with both
+/// `min-replicas-to-write` and `min-replicas-max-lag` set.
+fn refuses_for_replicas(s: &crate::config::Settings) -> bool {
+    s.replicaof.is_none() && s.min_replicas_to_write > 0 && s.min_replicas_max_lag_secs > 0
+}
+
 /// `reject_found`, counted in the command's `rejected_calls` (Redis's `rejectCommand`).
 fn reject_command(ctx: &mut Ctx<'_>, parent: &'static CommandSpec, slot: u32, msg: &str) {
     if let Some(stat) = ctx.server.observe.command(slot) {
@@ -724,6 +748,7 @@ fn reject_command(ctx: &mut Ctx<'_>, parent: &'static CommandSpec, slot: u32, ms
 struct CallStart {
     db: usize,
     mutations: u64,
+    recorded: u64,
     out_start: usize,
     started_us: u64,
 }
@@ -734,6 +759,7 @@ impl CallStart {
         CallStart {
             db: ctx.client.db,
             mutations: ctx.keyspace.mutations(),
+            recorded: ctx.server.propagation.recorded_total(),
             out_start: ctx.client.out.len(),
             started_us: ctx.server.observe.command_started_micros(),
         }
@@ -752,6 +778,7 @@ fn end_call(ctx: &mut Ctx<'_>, resolved: Resolved, argv: &Argv<'_>, call: CallSt
     let CallStart {
         db,
         mutations: before,
+        recorded,
         out_start,
         started_us,
     } = call;
@@ -770,6 +797,9 @@ fn end_call(ctx: &mut Ctx<'_>, resolved: Resolved, argv: &Argv<'_>, call: CallSt
     server
         .propagation
         .end_command(db, propagate, || argv.iter().map(<[u8]>::to_vec).collect());
+    if server.propagation.recorded_total() != recorded {
+        ctx.client.woff_seq = server.propagation.recorded_total();
+    }
     if ctx.client.blocked {
         return;
     }

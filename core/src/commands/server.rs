@@ -649,19 +649,12 @@ fn info_section(ctx: &Ctx<'_>, section: &str, f: &mut Fields<'_>) {
         "stats" => info_stats(ctx, f),
         "replication" => {
             f.header("Replication");
-            f.put("role", "master");
-            f.put("connected_slaves", 0);
-            f.put("master_failover_state", "no-failover");
-            f.put("master_replid", ctx.server.repl_id());
-            f.idle(&[
-                ("master_replid2", "0000000000000000000000000000000000000000"),
-                ("master_repl_offset", "0"),
-                ("second_repl_offset", "-1"),
-                ("repl_backlog_active", "0"),
-                ("repl_backlog_size", "1048576"),
-                ("repl_backlog_first_byte_offset", "0"),
-                ("repl_backlog_histlen", "0"),
-            ]);
+            // REPLICA SIDE: when this node is a replica, the replica side's fields
+            // (`crate::repl::replica`: role:slave, master_host ... ) go here instead of
+            // `info_fields`, followed by the same `replid_fields`. The lead wires it.
+            for (name, value) in super::repl::info_fields(ctx) {
+                f.put(&name, value);
+            }
         }
         "cpu" => {
             let p = &ctx.server.process;
@@ -848,10 +841,26 @@ fn info_memory(ctx: &Ctx<'_>, f: &mut Fields<'_>) {
     f.put("mem_fragmentation_ratio", format!("{rss_ratio:.2}"));
     f.put("mem_fragmentation_bytes", rss_extra);
     f.put("mem_not_counted_for_evict", 0);
-    f.put("mem_replication_backlog", 0);
-    f.put("mem_total_replication_buffers", 0);
-    f.put("mem_clients_slaves", 0);
-    f.put("mem_clients_normal", ctx.clients.memory_bytes());
+    let backlog_bytes = ctx
+        .server
+        .repl_master
+        .backlog
+        .as_ref()
+        .map_or(0, |b| b.histlen());
+    let replica_bytes: usize = ctx
+        .clients
+        .table
+        .values()
+        .filter(|c| c.is_replica)
+        .map(|c| c.memory_bytes())
+        .sum();
+    f.put("mem_replication_backlog", backlog_bytes);
+    f.put("mem_total_replication_buffers", backlog_bytes);
+    f.put("mem_clients_slaves", replica_bytes);
+    f.put(
+        "mem_clients_normal",
+        ctx.clients.memory_bytes().saturating_sub(replica_bytes),
+    );
     f.put("mem_cluster_links", 0);
     f.put("mem_aof_buffer", 0);
     f.put("mem_allocator", "libc");
@@ -871,17 +880,19 @@ fn info_stats(ctx: &Ctx<'_>, f: &mut Fields<'_>) {
     f.put("total_net_input_bytes", s.total_net_input_bytes);
     f.put("total_net_output_bytes", s.total_net_output_bytes);
     f.put("total_net_repl_input_bytes", 0);
-    f.put("total_net_repl_output_bytes", 0);
+    f.put(
+        "total_net_repl_output_bytes",
+        ctx.server.repl_master.repl_output_bytes,
+    );
     f.put("instantaneous_input_kbps", format!("{input_kbps:.2}"));
     f.put("instantaneous_output_kbps", format!("{output_kbps:.2}"));
     f.put("instantaneous_input_repl_kbps", "0.00");
     f.put("instantaneous_output_repl_kbps", "0.00");
     f.put("rejected_connections", s.rejected_connections);
-    f.idle(&[
-        ("sync_full", "0"),
-        ("sync_partial_ok", "0"),
-        ("sync_partial_err", "0"),
-    ]);
+    let m = &ctx.server.repl_master;
+    f.put("sync_full", m.sync_full);
+    f.put("sync_partial_ok", m.sync_partial_ok);
+    f.put("sync_partial_err", m.sync_partial_err);
     f.put("expired_keys", ks.expired_keys);
     f.put(
         "expired_stale_perc",

@@ -654,6 +654,9 @@ impl Node {
     /// base — the dataset as of now — to a temp file, fsynced, renamed; then the
     /// manifest naming it; then the history files go.
     fn aof_start_rewrite(&mut self, now: Now) {
+        // One snapshot at a time: a replica's sync gives way (CONFIG SET appendonly
+        // yes starts a rewrite without waiting).
+        self.repl_yield_snapshot();
         let dir = self.aof_dir();
         let prefix = self.aof_prefix();
         self.aof.rewrite_requested = false;

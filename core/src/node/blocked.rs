@@ -16,7 +16,7 @@ impl Node {
     /// Unblocks `client` (out of the map) after its reply was written, sends the
     /// reply (nothing under CLIENT REPLY OFF, which was on when it blocked) and puts
     /// it back.
-    fn finish_blocked(&mut self, mut client: Client) {
+    pub(super) fn finish_blocked(&mut self, mut client: Client) {
         let failed = client.out.as_bytes().first() == Some(&b'-');
         commands::count_unblocked_call(
             &mut self.server,
@@ -85,6 +85,7 @@ impl Node {
             if self.keyspace.mutations() != mutations_before {
                 self.server.dirty = self.server.dirty.wrapping_add(1);
                 self.server.propagation.record(db, served_as(key, &op));
+                client.woff_seq = self.server.propagation.recorded_total();
             }
             let deleted = match served {
                 Served::NotReady => {
@@ -107,7 +108,10 @@ impl Node {
         while let Some((id, conn)) = self.clients.blocking.first_expired(now.mono_ms) {
             match conn.and_then(|c| self.clients.table.remove(&c)) {
                 Some(mut client) if client.id == id => {
-                    reply_timeout(&mut client);
+                    match self.clients.blocking.get(id).map(|b| b.op.clone()) {
+                        Some(BlockedOp::Wait { offset }) => self.reply_wait(&mut client, offset),
+                        _ => reply_timeout(&mut client),
+                    }
                     self.finish_blocked(client);
                 }
                 Some(client) => {
@@ -139,6 +143,7 @@ fn try_serve(ctx: &mut Ctx<'_>, key: &[u8], op: &BlockedOp) -> Served {
             },
             None => Served::NotReady,
         },
+        BlockedOp::Wait { .. } => Served::NotReady,
         BlockedOp::ZSet { max, count } => {
             if zsets::is_ready(ctx, key) {
                 Served::Done {

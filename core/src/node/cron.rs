@@ -123,7 +123,7 @@ impl Node {
             .table
             .values()
             // As Redis, blocked clients and subscribers are never timed out.
-            .filter(|c| !c.blocked && !c.postponed && !c.is_pubsub())
+            .filter(|c| !c.blocked && !c.postponed && !c.is_pubsub() && !c.is_replica)
             .filter(|c| now.mono_ms.saturating_sub(c.last_interaction_mono_ms) > limit_ms)
             .map(|c| c.conn)
             .collect();

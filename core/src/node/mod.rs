@@ -17,6 +17,7 @@ mod evict;
 mod latency_tests;
 mod persist;
 mod reload;
+mod repl_master;
 
 use rand::{RngCore, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -52,6 +53,9 @@ pub struct Node {
     /// The append-only file (`crate::persist::aof`); commands see its status in
     /// `Server::persist.aof`.
     aof: crate::persist::aof::AofState,
+    /// The master's side of replication (`repl_master`); commands see its state in
+    /// `Server::repl_master`.
+    repl: repl_master::ReplMaster,
 }
 
 impl Node {
@@ -73,6 +77,7 @@ impl Node {
             reload: reload::ReloadState::default(),
             persist: persist::Persist::default(),
             aof: Default::default(),
+            repl: Default::default(),
         };
         node.server
             .observe
@@ -313,6 +318,7 @@ impl Node {
             });
         }
         self.aof_after_step(now, save_turn);
+        self.repl_master_step(now);
     }
 
     /// Times out blocked clients and runs the pipelined input of clients unblocked
@@ -374,6 +380,7 @@ impl Node {
         if self.server.eviction_running
             || self.save_wants_step()
             || self.aof_wants_step()
+            || self.repl_wants_step()
             || self.persist.resume_waiting
         {
             return self.last_now.mono_ms;

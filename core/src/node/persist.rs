@@ -187,6 +187,8 @@ impl Node {
 
     /// Starts a save now (nothing else is running).
     fn start_save(&mut self, now: Now, kind: SaveKind) {
+        // One snapshot at a time: a replica's sync gives way to a save.
+        self.repl_yield_snapshot();
         let used = self.used_memory_bytes() as u64;
         let budget = SliceBudget::BACKGROUND;
         let job = SaveJob::start(
@@ -484,6 +486,7 @@ impl Node {
     pub(super) fn persist_cron(&mut self, now: Now) {
         if self.server.persist.loading
             || self.persist.save.is_some()
+            || self.repl.walk.is_some()
             || self.server.persist.shutdown_pending
             || self.server.persist.aof.rewrite_in_progress
         {

@@ -1,1 +1,448 @@
-//! See `repl/mod.rs`.
+//! The master's side of replication, as plain state the commands and the node share:
+//! the replica links (what each said in REPLCONF, where it is in its sync, what it
+//! ACKed), the backlog, the encoder of the replication stream, the PSYNC rules and the
+//! counters INFO reports. Nothing here reads a clock, sends a byte or sees a client:
+//! the node (`node/repl_master.rs`) moves the bytes, the commands
+//! (`commands/repl.rs`) change the state.
+
+use std::collections::{BTreeMap, VecDeque};
+
+use crate::io::ConnId;
+use crate::propagate::{Propagation, StreamEncoder};
+use crate::repl::backlog::Backlog;
+use crate::repl::ReplIds;
+
+/// Where a replica is in its sync (Redis's `SLAVE_STATE_*`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LinkState {
+    /// Waits for a snapshot to start (`wait_bgsave`: the diskless delay, or another
+    /// snapshot running).
+    WaitSnapshot,
+    /// The snapshot's RDB is being streamed to it (`wait_bgsave` in INFO too: Redis
+    /// reports a diskless transfer so).
+    Transferring,
+    /// Gets the command stream.
+    Online,
+}
+
+impl LinkState {
+    /// INFO's `state=` word.
+    pub fn info_name(self) -> &'static str {
+        match self {
+            LinkState::WaitSnapshot | LinkState::Transferring => "wait_bgsave",
+            LinkState::Online => "online",
+        }
+    }
+}
+
+/// What a connection said in REPLCONF before (or after) its PSYNC.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ReplConf {
+    pub listening_port: u16,
+    pub announced_ip: Option<String>,
+    /// `capa eof`: it reads the EOF-marked diskless RDB.
+    pub capa_eof: bool,
+    /// `capa psync2`: it understands `+CONTINUE <replid>`.
+    pub capa_psync2: bool,
+}
+
+/// One replica connection.
+#[derive(Debug, Clone)]
+pub struct ReplicaLink {
+    pub conn: ConnId,
+    pub client_id: u64,
+    pub conf: ReplConf,
+    /// The peer's address (`ip:port`) as accepted.
+    pub peer: String,
+    pub state: LinkState,
+    /// Sent SYNC, not PSYNC (Redis's `CLIENT_PRE_PSYNC`): no `+FULLRESYNC` line, and
+    /// no timeout for missing ACKs (it never sends any).
+    pub pre_psync: bool,
+    /// The highest offset it ACKed (`repl_ack_off`).
+    pub ack_offset: u64,
+    /// When it last ACKed (monotonic ms; the link's start before any ACK).
+    pub ack_mono_ms: u64,
+    /// Whether it ever ACKed.
+    pub acked: bool,
+    /// When it started waiting for a snapshot (monotonic ms).
+    pub waiting_since_mono_ms: u64,
+    /// The stream offset its snapshot was taken at (`psync_initial_offset`).
+    pub snapshot_offset: u64,
+    /// The offset of the last stream byte handed to it (sent or held).
+    pub stream_offset: u64,
+    /// Stream bytes produced since its snapshot, held until the RDB is sent (and,
+    /// after an EOF-marked transfer, until its first ACK: Redis's
+    /// `repl_start_cmd_stream_on_ack`, so the replica can find the mark).
+    pub held: Vec<u8>,
+    /// The stream waits for its first ACK.
+    pub hold_until_ack: bool,
+}
+
+impl ReplicaLink {
+    /// INFO's and ROLE's address: the announced one, else the peer's.
+    pub fn ip(&self) -> String {
+        if let Some(ip) = &self.conf.announced_ip {
+            return ip.clone();
+        }
+        match self.peer.rsplit_once(':') {
+            Some((host, _)) => host.trim_start_matches('[').trim_end_matches(']').into(),
+            None => self.peer.clone(),
+        }
+    }
+
+    /// Redis's `replicationGetSlaveName`: `ip:listening-port`, or the peer address.
+    pub fn name(&self) -> String {
+        if self.conf.listening_port != 0 {
+            format!("{}:{}", self.ip(), self.conf.listening_port)
+        } else {
+            self.peer.clone()
+        }
+    }
+}
+
+/// A WAIT in progress.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Waiter {
+    pub conn: ConnId,
+    pub client_id: u64,
+    /// The offset a replica must have ACKed to count.
+    pub offset: u64,
+    pub numreplicas: u64,
+}
+
+/// The master's replication state (one per node; a replica's stays idle).
+#[derive(Debug, Default)]
+pub struct MasterState {
+    /// Created with the first replica (Redis's `createReplicationBacklog`).
+    pub backlog: Option<Backlog>,
+    pub replicas: BTreeMap<ConnId, ReplicaLink>,
+    /// REPLCONF options of connections not yet replicas.
+    pub conf: BTreeMap<ConnId, ReplConf>,
+    /// The stream's encoder (one SELECT state for the backlog and every replica).
+    pub encoder: StreamEncoder,
+    /// Encoded stream bytes not yet handed to the replicas (the node sends them).
+    pub unsent: Vec<u8>,
+    /// Connections whose full sync the node must set up (a PSYNC/SYNC just ran).
+    pub new_syncs: Vec<ConnId>,
+    /// Partial resyncs just accepted: (conn, backlog bytes to send after the reply).
+    pub new_continues: Vec<(ConnId, Vec<u8>)>,
+    pub waiters: Vec<Waiter>,
+    /// A WAIT asked for `REPLCONF GETACK *` this round.
+    pub getack_requested: bool,
+    /// Online replicas whose last ACK is within `min-replicas-max-lag`.
+    pub good_replicas: usize,
+    /// When the last replica went away (for `repl-backlog-ttl`).
+    pub no_replicas_since_mono_ms: Option<u64>,
+    pub last_ping_mono_ms: u64,
+    pub sync_full: u64,
+    pub sync_partial_ok: u64,
+    pub sync_partial_err: u64,
+    /// Bytes sent to replicas (INFO `total_net_repl_output_bytes`).
+    pub repl_output_bytes: u64,
+    /// (records recorded, stream offset) after each feed, newest last, at most
+    /// `CHECKPOINTS_MAX`: the offset a client's last write reached (WAIT).
+    checkpoints: VecDeque<(u64, u64)>,
+}
+
+/// Feeds remembered for WAIT's offsets; an older write waits for the oldest one kept
+/// (never for less than its own offset).
+const CHECKPOINTS_MAX: usize = 4096;
+
+/// Why a PSYNC cannot continue: Redis's log line.
+pub type FullResyncReason = String;
+
+impl MasterState {
+    /// Redis's `masterTryPartialResynchronization` rules: continue when `replid` is
+    /// ours, or our previous one with `psync_offset` not past the switch point, and the
+    /// backlog holds `psync_offset`. `Err` carries the log line (None: the replica
+    /// asked for a full sync with `?`). `wrong_replid_accepted` is the planted mutant.
+    pub fn psync_decision(
+        &self,
+        ids: &ReplIds,
+        replid: &[u8],
+        psync_offset: i64,
+        replica_name: &str,
+        wrong_replid_accepted: bool,
+    ) -> Result<u64, Option<FullResyncReason>> {
+        let asked = String::from_utf8_lossy(replid);
+        let is_ours = asked.eq_ignore_ascii_case(&ids.replid);
+        let is_previous = asked.eq_ignore_ascii_case(&ids.replid2);
+        if !is_ours
+            && !wrong_replid_accepted
+            && (!is_previous || psync_offset > ids.second_replid_offset)
+        {
+            if replid.first() == Some(&b'?') {
+                return Err(None);
+            }
+            let line = if !is_previous {
+                format!(
+                    "Partial resynchronization not accepted: Replication ID mismatch (Replica asked for '{asked}', my replication IDs are '{}' and '{}')",
+                    ids.replid, ids.replid2
+                )
+            } else {
+                format!(
+                    "Partial resynchronization not accepted: Requested offset for second ID was {psync_offset}, but I can reply up to {}",
+                    ids.second_replid_offset
+                )
+            };
+            return Err(Some(line));
+        }
+        let offset = u64::try_from(psync_offset).ok();
+        match (offset, self.backlog.as_ref()) {
+            (Some(o), Some(b)) if b.covers(o) => Ok(o),
+            _ => {
+                let mut line = format!(
+                    "Unable to partial resync with replica {replica_name} for lack of backlog (Replica request was: {psync_offset})."
+                );
+                if psync_offset > i64::try_from(ids.master_repl_offset).unwrap_or(i64::MAX) {
+                    line.push_str(&format!(
+                        " Warning: replica {replica_name} tried to PSYNC with an offset that is greater than the master replication offset."
+                    ));
+                }
+                Err(Some(line))
+            }
+        }
+    }
+
+    /// Creates the backlog (with the first replica): as Redis, the node then starts
+    /// a new replication history (`changeReplicationId`, `clearReplicationId2`).
+    pub fn create_backlog(
+        &mut self,
+        ids: &mut ReplIds,
+        new_replid: String,
+        capacity_bytes: usize,
+        propagation: &mut Propagation,
+    ) {
+        ids.replid = new_replid;
+        ids.replid2 = crate::repl::NO_REPLID.to_string();
+        ids.second_replid_offset = -1;
+        self.backlog = Some(Backlog::new(capacity_bytes, ids.master_repl_offset));
+        self.encoder.reset();
+        propagation.set_repl(true);
+        self.checkpoint(propagation.recorded_total(), ids.master_repl_offset);
+    }
+
+    fn checkpoint(&mut self, recorded: u64, offset: u64) {
+        if self.checkpoints.back().is_some_and(|&(r, _)| r == recorded) {
+            return;
+        }
+        if self.checkpoints.len() >= CHECKPOINTS_MAX {
+            self.checkpoints.pop_front();
+        }
+        self.checkpoints.push_back((recorded, offset));
+    }
+
+    /// The stream offset a client whose last write was record `woff_seq` waits
+    /// for: the end of the feed that carried it (0 for a client that never wrote).
+    /// Call after `feed`, so every record is in the stream.
+    pub fn write_offset(&self, woff_seq: u64, master_repl_offset: u64) -> u64 {
+        if woff_seq == 0 {
+            return 0;
+        }
+        self.checkpoints
+            .iter()
+            .find(|&&(recorded, _)| recorded >= woff_seq)
+            .map_or(master_repl_offset, |&(_, offset)| offset)
+    }
+
+    /// Encodes the propagation stream recorded since the last call into the backlog
+    /// (advancing `master_repl_offset` by exactly the bytes added) and `unsent`.
+    pub fn feed(&mut self, propagation: &mut Propagation, ids: &mut ReplIds) {
+        let Some(backlog) = self.backlog.as_mut() else {
+            return;
+        };
+        let start = self.unsent.len();
+        let encoder = &mut self.encoder;
+        let unsent = &mut self.unsent;
+        propagation.drain_for_repl(|record| encoder.encode(record, unsent));
+        let added = unsent.get(start..).unwrap_or_default();
+        backlog.append(added);
+        ids.master_repl_offset += added.len() as u64;
+        self.checkpoint(propagation.recorded_total(), ids.master_repl_offset);
+    }
+
+    /// Appends a command that is part of the stream but of no database (PING,
+    /// REPLCONF GETACK): no SELECT before it.
+    pub fn feed_command(&mut self, ids: &mut ReplIds, argv: &[&[u8]]) {
+        let Some(backlog) = self.backlog.as_mut() else {
+            return;
+        };
+        let start = self.unsent.len();
+        crate::resp::encode_request_into(&mut self.unsent, argv);
+        let added = self.unsent.get(start..).unwrap_or_default();
+        backlog.append(added);
+        ids.master_repl_offset += added.len() as u64;
+    }
+
+    /// Redis's `replicationCountAcksByOffset`: online replicas that ACKed `offset`
+    /// or later. `stale_counts` is the planted mutant `wait-counts-stale-ack`
+    /// (any ACK counts, however old).
+    pub fn count_acks(&self, offset: u64, stale_counts: bool) -> u64 {
+        self.replicas
+            .values()
+            .filter(|r| r.state == LinkState::Online)
+            .filter(|r| r.ack_offset >= offset || (stale_counts && r.acked))
+            .count() as u64
+    }
+
+    /// Recomputes `good_replicas` (Redis's `refreshGoodSlavesCount`).
+    pub fn refresh_good(&mut self, now_mono_ms: u64, max_lag_secs: u64) {
+        self.good_replicas = self
+            .replicas
+            .values()
+            .filter(|r| r.state == LinkState::Online)
+            .filter(|r| now_mono_ms.saturating_sub(r.ack_mono_ms) / 1000 <= max_lag_secs)
+            .count();
+    }
+}
+
+/// Redis 7.0's `-NOREPLICAS` reply (`shared.noreplicaserr`).
+pub const NOREPLICAS: &str = "NOREPLICAS Not enough good replicas to write.";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::propagate::argv;
+
+    fn ids() -> ReplIds {
+        ReplIds::new("a".repeat(40))
+    }
+
+    fn master_with_stream(ids: &mut ReplIds) -> MasterState {
+        let mut m = MasterState::default();
+        let mut p = Propagation::default();
+        m.create_backlog(ids, "b".repeat(40), 1024, &mut p);
+        p.record(0, argv(&[b"SET", b"k", b"v"]));
+        m.feed(&mut p, ids);
+        m
+    }
+
+    #[test]
+    fn feeding_advances_the_offset_by_the_bytes_added() {
+        let mut ids = ids();
+        let m = master_with_stream(&mut ids);
+        let want = b"*2\r\n$6\r\nSELECT\r\n$1\r\n0\r\n*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$1\r\nv\r\n";
+        assert_eq!(m.unsent, want.to_vec());
+        assert_eq!(ids.master_repl_offset, want.len() as u64);
+        let b = m.backlog.as_ref().unwrap();
+        assert_eq!(b.first_byte_offset(), 1);
+        assert_eq!(b.read_from(1, false).unwrap(), want.to_vec());
+        assert_eq!(ids.replid, "b".repeat(40), "a new history starts");
+    }
+
+    #[test]
+    fn psync_continues_only_as_redis_allows() {
+        let mut ids = ids();
+        let m = master_with_stream(&mut ids);
+        let end = ids.master_repl_offset as i64;
+        let ours = ids.replid.clone();
+        assert_eq!(
+            m.psync_decision(&ids, ours.as_bytes(), 1, "r", false),
+            Ok(1)
+        );
+        assert_eq!(
+            m.psync_decision(&ids, ours.as_bytes(), end + 1, "r", false),
+            Ok(end as u64 + 1)
+        );
+        assert!(m
+            .psync_decision(&ids, ours.as_bytes(), end + 2, "r", false)
+            .is_err());
+        assert!(m
+            .psync_decision(&ids, ours.as_bytes(), 0, "r", false)
+            .is_err());
+        assert_eq!(m.psync_decision(&ids, b"?", -1, "r", false), Err(None));
+        let other = "c".repeat(40);
+        let err = m.psync_decision(&ids, other.as_bytes(), 1, "r", false);
+        assert!(matches!(err, Err(Some(ref l)) if l.contains("Replication ID mismatch")));
+        // The previous history, up to the switch point only.
+        let mut promoted = ids.clone();
+        promoted.shift("d".repeat(40));
+        let old = ids.replid.clone();
+        let switch = promoted.second_replid_offset;
+        assert!(m
+            .psync_decision(&promoted, old.as_bytes(), switch, "r", false)
+            .is_ok());
+        assert!(m
+            .psync_decision(&promoted, old.as_bytes(), switch + 1, "r", false)
+            .is_err());
+    }
+
+    #[test]
+    fn the_planted_wrong_replid_is_accepted() {
+        let mut ids = ids();
+        let m = master_with_stream(&mut ids);
+        let other = "c".repeat(40);
+        assert_eq!(
+            m.psync_decision(&ids, other.as_bytes(), 1, "r", true),
+            Ok(1)
+        );
+    }
+
+    fn link(conn: ConnId, ack: u64, acked: bool) -> ReplicaLink {
+        ReplicaLink {
+            conn,
+            client_id: conn,
+            conf: ReplConf::default(),
+            peer: "127.0.0.1:5000".into(),
+            state: LinkState::Online,
+            pre_psync: false,
+            ack_offset: ack,
+            ack_mono_ms: 0,
+            acked,
+            waiting_since_mono_ms: 0,
+            snapshot_offset: 0,
+            stream_offset: 0,
+            held: Vec::new(),
+            hold_until_ack: false,
+        }
+    }
+
+    #[test]
+    fn only_acks_at_or_past_the_offset_count() {
+        let mut m = MasterState::default();
+        m.replicas.insert(1, link(1, 100, true));
+        m.replicas.insert(2, link(2, 99, true));
+        m.replicas.insert(3, link(3, 0, false));
+        let mut syncing = link(4, 500, true);
+        syncing.state = LinkState::Transferring;
+        m.replicas.insert(4, syncing);
+        assert_eq!(m.count_acks(100, false), 1);
+        assert_eq!(m.count_acks(99, false), 2);
+        assert_eq!(
+            m.count_acks(100, true),
+            2,
+            "the planted bug counts a stale ACK"
+        );
+    }
+
+    #[test]
+    fn a_write_waits_for_the_offset_of_the_feed_that_carried_it() {
+        let mut ids = ids();
+        let mut m = MasterState::default();
+        let mut p = Propagation::default();
+        m.create_backlog(&mut ids, "b".repeat(40), 1024, &mut p);
+        p.record(0, argv(&[b"SET", b"a", b"1"]));
+        let first = p.recorded_total();
+        m.feed(&mut p, &mut ids);
+        let after_first = ids.master_repl_offset;
+        p.record(0, argv(&[b"SET", b"b", b"1"]));
+        m.feed(&mut p, &mut ids);
+        assert!(ids.master_repl_offset > after_first);
+        assert_eq!(m.write_offset(first, ids.master_repl_offset), after_first);
+        assert_eq!(
+            m.write_offset(p.recorded_total(), ids.master_repl_offset),
+            ids.master_repl_offset
+        );
+        assert_eq!(m.write_offset(0, ids.master_repl_offset), 0);
+    }
+
+    #[test]
+    fn a_link_is_named_by_its_announced_address() {
+        let mut l = link(1, 0, false);
+        assert_eq!(l.name(), "127.0.0.1:5000");
+        l.conf.listening_port = 6380;
+        assert_eq!(l.name(), "127.0.0.1:6380");
+        l.conf.announced_ip = Some("10.0.0.1".into());
+        assert_eq!(l.name(), "10.0.0.1:6380");
+    }
+}
