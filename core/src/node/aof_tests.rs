@@ -724,3 +724,37 @@ fn boot_fsyncs_the_loaded_files_before_serving() {
         "what the restart served survives a power cut"
     );
 }
+
+#[test]
+fn everysec_fsyncs_the_last_writes_of_an_idle_node_from_the_tick() {
+    // Redis 7.0's flushAppendOnlyFile fsyncs under everysec even with an empty
+    // buffer when the file grew since the last fsync: the writes of the last second
+    // before a quiet period are synced about a second later, with nothing after them.
+    let mut r = Rig::new("appendonly yes\nappendfsync everysec", MemDisk::default());
+    r.kit.connect(1);
+    let incr = path("appendonly.aof.1.incr.aof");
+    for i in 0..5 {
+        r.kit.advance_ms(300);
+        r.settle();
+        assert_eq!(r.cmd(1, &format!("SET k{i} 1")), "+OK\r\n");
+    }
+    let written = r.disk.files[&incr].len();
+    let synced_at_last_write = r.disk.synced.get(&incr).copied().unwrap_or(0);
+    assert!(
+        synced_at_last_write < written,
+        "the last write came less than a second after an fsync: not synced yet"
+    );
+    // Only the driver's ticks from now on (hz 10), no client input.
+    let last_write_ms = r.kit.now.mono_ms;
+    let mut synced_ms = None;
+    for _ in 0..30 {
+        r.kit.advance_ms(100);
+        r.settle();
+        if r.disk.synced.get(&incr) == Some(&written) {
+            synced_ms = Some(r.kit.now.mono_ms - last_write_ms);
+            break;
+        }
+    }
+    let waited = synced_ms.expect("an idle node fsyncs what it wrote");
+    assert!(waited <= 1100, "synced {waited} ms after the last write");
+}
