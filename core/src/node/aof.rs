@@ -27,6 +27,12 @@ const REWRITE_CHUNK_BYTES: usize = 1 << 20;
 /// Bounded slices of the rewrite's walk per node step.
 const WALK_SLICES_PER_STEP: usize = 4;
 
+/// Redis's `AOF_REWRITE_LIMITE_THRESHOLD`: after this many consecutive failed
+/// rewrites, automatic ones back off.
+const REWRITE_LIMIT_THRESHOLD: u64 = 3;
+/// Redis's `AOF_REWRITE_LIMITE_MAX_MINUTES`: the back-off doubles up to this.
+const REWRITE_LIMIT_MAX_MINUTES: u64 = 60;
+
 impl Node {
     fn aof_dir(&self) -> String {
         String::from_utf8_lossy(&self.server.config.settings().appenddirname).into_owned()
@@ -942,7 +948,7 @@ impl Node {
 
     /// Redis's auto rewrite: the AOF grew by `auto-aof-rewrite-percentage` since the
     /// last rewrite (or load) and is over `auto-aof-rewrite-min-size`.
-    fn aof_maybe_auto_rewrite(&mut self, _now: Now) {
+    fn aof_maybe_auto_rewrite(&mut self, now: Now) {
         let s = self.server.config.settings();
         let (percentage, min_size) = (
             s.auto_aof_rewrite_percentage,
@@ -959,13 +965,45 @@ impl Node {
             return;
         }
         let growth = current.saturating_sub(base).saturating_mul(100) / base;
-        if growth >= percentage {
+        if growth >= percentage && !self.aof_rewrite_limited(now) {
             self.server.log(
                 LogLevel::Notice,
                 format!("Starting automatic rewriting of AOF on {growth}% growth"),
             );
             self.aof.rewrite_requested = true;
         }
+    }
+
+    /// Redis 7.0's `aofRewriteLimited`: once rewrites failed
+    /// `REWRITE_LIMIT_THRESHOLD` times in a row, an automatic one waits 1 minute, then
+    /// 2, 4 ... up to an hour after each further failure (a failed rewrite leaves a new
+    /// incr file behind: retrying at every cron would pile them up). BGREWRITEAOF is
+    /// never limited. Timed on the monotonic clock (Redis: unix seconds).
+    fn aof_rewrite_limited(&mut self, now: Now) -> bool {
+        let aof = &mut self.aof;
+        if aof.stats.rewrites_consecutive_failures < REWRITE_LIMIT_THRESHOLD {
+            aof.limit_delay_minutes = 0;
+            aof.limit_next_rewrite_ms = None;
+            return false;
+        }
+        if let Some(next_ms) = aof.limit_next_rewrite_ms {
+            if now.mono_ms < next_ms {
+                return true;
+            }
+            aof.limit_next_rewrite_ms = None;
+            return false;
+        }
+        aof.limit_delay_minutes = match aof.limit_delay_minutes {
+            0 => 1,
+            m => m.saturating_mul(2).min(REWRITE_LIMIT_MAX_MINUTES),
+        };
+        let minutes = aof.limit_delay_minutes;
+        aof.limit_next_rewrite_ms = Some(now.mono_ms.saturating_add(minutes * 60 * 1000));
+        self.server.log(
+            LogLevel::Warning,
+            format!("Background AOF rewrite has repeatedly failed and triggered the limit, will retry in {minutes} minutes"),
+        );
+        true
     }
 
     /// CONFIG SET appendonly no: what is buffered is written and fsynced, then the

@@ -111,6 +111,8 @@ pub(crate) struct Rig {
     pub shutdowns: Vec<i32>,
     /// Fail the next operation of this kind (matched by a closure on the op).
     pub fail: Option<FailNext>,
+    /// Fail every operation of this kind until cleared.
+    pub fail_all: Option<FailNext>,
 }
 
 impl Rig {
@@ -123,6 +125,7 @@ impl Rig {
             logs: Vec::new(),
             shutdowns: Vec::new(),
             fail: None,
+            fail_all: None,
         };
         rig.kit.input(0, Input::Tick);
         rig.settle();
@@ -161,7 +164,10 @@ impl Rig {
                 self.fail = None;
                 DiskResult::Failed(e)
             }
-            _ => self.disk.run(&op),
+            _ => match self.fail_all {
+                Some((matches, e)) if matches(&op) => DiskResult::Failed(e),
+                _ => self.disk.run(&op),
+            },
         };
         let now = self.kit.now;
         self.kit.nodes[0].handle(now, Input::Disk { io, result });
@@ -639,6 +645,7 @@ fn restart_later(config: &str, disk: MemDisk, later_ms: u64) -> Rig {
         logs: Vec::new(),
         shutdowns: Vec::new(),
         fail: None,
+        fail_all: None,
     };
     rig.kit.now.wall_ms += later_ms;
     rig.kit.now.mono_ms += later_ms;
@@ -757,4 +764,69 @@ fn everysec_fsyncs_the_last_writes_of_an_idle_node_from_the_tick() {
     }
     let waited = synced_ms.expect("an idle node fsyncs what it wrote");
     assert!(waited <= 1100, "synced {waited} ms after the last write");
+}
+
+#[test]
+fn failed_automatic_rewrites_back_off_as_redis_after_three_in_a_row() {
+    let config = "appendonly yes\nappendfsync always\nauto-aof-rewrite-percentage 100\nauto-aof-rewrite-min-size 1";
+    let mut r = Rig::new(config, MemDisk::default());
+    r.kit.connect(1);
+    // Every write of a rewrite's base fails.
+    r.fail_all = Some((
+        |op| matches!(op, DiskOp::Append { path, .. } if path.starts_with("temp-rewriteaof-bg")),
+        DiskError::NoSpace,
+    ));
+    let failures = |r: &mut Rig| -> u64 {
+        let info = r.cmd(1, "INFO persistence");
+        let line = info
+            .lines()
+            .find_map(|l| l.strip_prefix("aof_rewrites_consecutive_failures:"))
+            .expect("the field");
+        line.trim().parse().expect("a number")
+    };
+    r.cmd(1, &format!("SET k {}", "v".repeat(500)));
+    // The AOF doubled: automatic rewrites start and fail, one after the other, until
+    // the third failure; then they wait a minute.
+    for _ in 0..20 {
+        r.kit.advance_ms(100);
+        r.settle();
+    }
+    assert_eq!(failures(&mut r), 3);
+    assert!(r.logged(
+        "Background AOF rewrite has repeatedly failed and triggered the limit, will retry in 1 minutes"
+    ));
+    r.kit.advance_ms(57_000);
+    r.settle();
+    assert_eq!(failures(&mut r), 3, "nothing tried during the minute");
+    // A minute after the limit: one more try, then two minutes.
+    for _ in 0..20 {
+        r.kit.advance_ms(100);
+        r.settle();
+    }
+    assert_eq!(failures(&mut r), 4);
+    assert!(r.logged("will retry in 2 minutes"));
+    // BGREWRITEAOF is never limited.
+    assert_eq!(
+        r.cmd(1, "BGREWRITEAOF"),
+        "+Background append only file rewriting started\r\n"
+    );
+    r.kit.advance_ms(100);
+    r.settle();
+    assert_eq!(failures(&mut r), 5);
+    // The disk heals; after the back-off the automatic rewrite succeeds and resets it.
+    r.fail_all = None;
+    r.kit.advance_ms(60_000);
+    r.settle();
+    assert_eq!(failures(&mut r), 5, "still inside the two minutes");
+    for _ in 0..700 {
+        r.kit.advance_ms(100);
+        r.settle();
+    }
+    assert_eq!(failures(&mut r), 0);
+    assert!(r
+        .cmd(1, "INFO persistence")
+        .contains("aof_last_bgrewrite_status:ok"));
+    // The files left by the failed rewrites are gone with the history.
+    let files: Vec<&String> = r.disk.files.keys().collect();
+    assert_eq!(files.len(), 3, "{files:?}");
 }

@@ -117,6 +117,11 @@ pub struct AofState {
     pub hash_seeds: [u64; 4],
     /// The running rewrite's fork-less walk of the dataset.
     pub walk: Option<rewrite::Walk>,
+    /// Redis's `aofRewriteLimited` state: after repeated failures, automatic
+    /// rewrites wait this many minutes (1, 2, 4 ... 60) ...
+    pub limit_delay_minutes: u64,
+    /// ... until this monotonic time.
+    pub limit_next_rewrite_ms: Option<u64>,
 }
 
 /// Counters and sizes INFO reports (`aof_*`).
