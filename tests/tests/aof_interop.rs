@@ -313,3 +313,74 @@ fn kill_9_under_always_keeps_every_acknowledged_write() {
         }
     }
 }
+
+/// The files in `dir/appendonlydir`, sorted.
+fn aof_files(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir.join("appendonlydir"))
+        .map(|rd| {
+            rd.filter_map(|e| e.ok())
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    names.sort();
+    names
+}
+
+/// BGREWRITEAOF with `appendonly no` (twice, the second without the preamble): the
+/// same files and manifest as redis-server 7.0 leaves, no temp file, and keel's
+/// directory starts redis-server (appendonly yes) on the same dataset.
+#[test]
+fn bgrewriteaof_with_appendonly_off_writes_what_redis_writes() {
+    if !require_redis_or_skip() {
+        return;
+    }
+    let mut seen = Vec::new();
+    for server in ["redis", "keel"] {
+        let dir = scratch_dir(&format!("aof-off-rewrite-{server}"));
+        let off = ["--appendonly", "no"];
+        let mut s = if server == "redis" {
+            redis_in(&dir, &off)
+        } else {
+            keel_in(&dir, &off)
+        };
+        let mut c = s.conn();
+        wait_loaded(&mut c);
+        fill(&mut c);
+        let mut steps = Vec::new();
+        for preamble in ["yes", "no"] {
+            c.cmds(&format!("CONFIG SET aof-use-rdb-preamble {preamble}"));
+            let reply = text(&c.cmds("BGREWRITEAOF"));
+            wait_rewrite(&mut c);
+            let manifest =
+                std::fs::read_to_string(dir.join("appendonlydir/appendonly.aof.manifest"))
+                    .unwrap_or_default();
+            steps.push((reply, aof_files(&dir), manifest));
+        }
+        let info = text(&c.cmds("INFO persistence"));
+        for field in [
+            "aof_enabled:0",
+            "aof_rewrites:2",
+            "aof_last_bgrewrite_status:ok",
+        ] {
+            assert!(info.contains(field), "{server}: {field} in {info}");
+        }
+        let temps: Vec<_> = std::fs::read_dir(&dir)
+            .expect("dir")
+            .filter_map(|e| e.ok())
+            .filter(|e| e.file_name().to_string_lossy().starts_with("temp-"))
+            .collect();
+        assert!(temps.is_empty(), "{server} left {temps:?}");
+        let expect = digest(&mut c);
+        shut_down(&mut s, &mut c);
+        if server == "keel" {
+            check_aof(&dir);
+            let redis = redis_in(&dir, &[]);
+            let mut r = redis.conn();
+            wait_loaded(&mut r);
+            assert_eq!(text(&digest(&mut r)), text(&expect));
+        }
+        seen.push(steps);
+    }
+    assert_eq!(seen[1], seen[0], "keel's steps, then redis-server's");
+}

@@ -115,6 +115,7 @@ impl Node {
                 }
             }
             AofIo::ManifestRead => self.aof_manifest_read(now, result),
+            AofIo::OffManifestRead => self.aof_off_manifest_read(now, result),
             AofIo::LoadRead => self.aof_load_read(now, result),
             AofIo::Chain => self.aof_chain_step_done(now, result),
             AofIo::Ignore => {}
@@ -741,7 +742,7 @@ impl Node {
         let aof = &self.aof;
         let status = &mut self.server.persist.aof;
         status.enabled = aof.enabled();
-        status.rewrite_in_progress = aof.rewrite.is_some();
+        status.rewrite_in_progress = aof.rewrite.is_some() || aof.off_manifest_reading;
         status.rewrite_scheduled = aof.rewrite_requested && aof.rewrite.is_none();
         status.last_rewrite_time_secs = aof.stats.last_rewrite_time_secs;
         status.rewrite_started_mono_ms = aof.rewrite.as_ref().map(|r| r.started_ms);
@@ -769,9 +770,15 @@ impl Node {
         match self.aof.phase {
             Phase::On => {}
             Phase::Off if appendonly && self.aof.booted => {
+                if self.aof_off_rewrite_running() {
+                    // CONFIG SET appendonly yes during a BGREWRITEAOF of `appendonly
+                    // no`: it starts once that one is done.
+                    return self.aof_off_step(walk_turn);
+                }
                 // CONFIG SET appendonly yes: Redis starts a rewrite.
                 self.aof_start_rewrite(now);
             }
+            Phase::Off if self.aof.booted => return self.aof_off_step(walk_turn),
             _ => return,
         }
         if !appendonly {
@@ -972,6 +979,118 @@ impl Node {
             );
             self.aof.rewrite_requested = true;
         }
+    }
+
+    /// A BGREWRITEAOF of `appendonly no` is under way (manifest read, walk, chain).
+    fn aof_off_rewrite_running(&self) -> bool {
+        self.aof.off_manifest_reading || self.aof.rewrite.is_some() || self.aof.chain.is_some()
+    }
+
+    /// `appendonly no`: BGREWRITEAOF still writes a base and a manifest naming only
+    /// it, as Redis 7.0 does (its incr files, if any, become history and go). Its
+    /// first step reads the manifest on disk (Redis reads it at startup whatever
+    /// `appendonly` says); `aof_off_manifest_read` goes on from there.
+    fn aof_off_step(&mut self, walk_turn: bool) {
+        if walk_turn {
+            self.aof_walk_step();
+        }
+        if self.aof.rewrite_requested
+            && !self.aof_off_rewrite_running()
+            && !self.server.persist.bgsave_in_progress
+        {
+            self.aof.rewrite_requested = false;
+            self.aof.off_manifest_reading = true;
+            let path = format!("{}/{}.manifest", self.aof_dir(), self.aof_prefix());
+            self.aof_issue(
+                AofIo::OffManifestRead,
+                DiskOp::Read {
+                    path,
+                    offset: 0,
+                    len: MANIFEST_MAX_BYTES as u64 + 1,
+                },
+            );
+        }
+    }
+
+    /// The manifest a BGREWRITEAOF of `appendonly no` starts from is read: the base
+    /// goes to a temp file, is fsynced and renamed into the AOF directory, then the
+    /// manifest names it alone; the old files are history and are removed.
+    fn aof_off_manifest_read(&mut self, now: Now, result: DiskResult) {
+        self.aof.off_manifest_reading = false;
+        let parsed = match result {
+            DiskResult::Failed(DiskError::NotFound) => Ok(Manifest::default()),
+            DiskResult::Failed(e) => Err(vec![format!(
+                "Can't open the AOF manifest file for reading: {}",
+                crate::persist::aof::writer::strerror(e)
+            )]),
+            DiskResult::Done { read } => Manifest::parse(&read).map_err(|e| e.log_lines()),
+        };
+        let mut manifest = match parsed {
+            Ok(m) => m,
+            Err(lines) => {
+                for line in lines {
+                    self.server.log(LogLevel::Warning, line);
+                }
+                self.server.log(
+                    LogLevel::Warning,
+                    "Background AOF rewrite failed: the AOF manifest could not be read".into(),
+                );
+                self.aof.stats.rewrites_consecutive_failures += 1;
+                return;
+            }
+        };
+        if self.server.config.settings().appendonly {
+            // CONFIG SET appendonly yes came meanwhile: its own rewrite does it all.
+            return;
+        }
+        let dir = self.aof_dir();
+        let prefix = self.aof_prefix();
+        self.aof.manifest = manifest.clone();
+        let preamble = self.server.config.settings().aof_use_rdb_preamble;
+        let base = manifest.new_base(&prefix, preamble);
+        manifest.mark_all_incrs_as_history();
+        let temp = format!("temp-rewriteaof-bg-{}.aof", self.server.draw_io_id().0);
+        let sink = self.aof_base_sink(now, preamble);
+        let mut out = Vec::new();
+        let snapshot = Snapshot::start(
+            &mut self.keyspace,
+            sink,
+            now.wall_ms,
+            AccessMeta::None,
+            &mut out,
+        );
+        self.aof.walk = Some(rewrite::Walk { snapshot, out });
+        // The directory may not exist yet (Redis's dirCreateIfMissing): opening the
+        // manifest's temp file makes it.
+        let mut steps = vec![
+            Step::Disk(DiskOp::Open {
+                path: format!("{dir}/temp_{prefix}.manifest"),
+                create: true,
+                truncate: true,
+            }),
+            Step::Disk(DiskOp::Open {
+                path: temp.clone(),
+                create: true,
+                truncate: true,
+            }),
+            Step::Walk(temp.clone()),
+        ];
+        steps.extend(finish_base_steps(&dir, &temp, &base, false));
+        steps.extend(manifest_steps(&dir, &prefix, &manifest));
+        let history: Vec<String> = manifest.history.iter().map(|f| f.name.clone()).collect();
+        steps.push(Step::Adopt(Box::new(manifest)));
+        self.server.log(
+            LogLevel::Notice,
+            "Background append only file rewriting started".to_string(),
+        );
+        self.aof.rewrite = Some(Rewrite {
+            temp,
+            base_name: base,
+            base_bytes: 0,
+            started_ms: now.mono_ms,
+        });
+        self.aof.stats.rewrite_started_ms = Some(now.mono_ms);
+        self.aof_start_chain(steps, ChainEnd::RewriteDone { history }, false);
     }
 
     /// Redis 7.0's `aofRewriteLimited`: once rewrites failed

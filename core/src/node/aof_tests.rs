@@ -830,3 +830,100 @@ fn failed_automatic_rewrites_back_off_as_redis_after_three_in_a_row() {
     let files: Vec<&String> = r.disk.files.keys().collect();
     assert_eq!(files.len(), 3, "{files:?}");
 }
+
+#[test]
+fn bgrewriteaof_with_appendonly_off_writes_a_base_and_a_manifest_naming_only_it() {
+    // Redis 7.0: BGREWRITEAOF with appendonly no writes appendonlydir/ with the base
+    // and a manifest of just `file appendonly.aof.1.base.rdb seq 1 type b`; INFO says
+    // aof_enabled:0, aof_rewrites:1.
+    let mut r = Rig::new("appendonly no", MemDisk::default());
+    r.kit.connect(1);
+    r.cmd(1, "SET a 1");
+    r.cmd(1, "RPUSH l x y z");
+    let digest = r.digest();
+    assert_eq!(
+        r.cmd(1, "BGREWRITEAOF"),
+        "+Background append only file rewriting started\r\n"
+    );
+    for _ in 0..5 {
+        r.kit.advance_ms(100);
+        r.settle();
+    }
+    let names: Vec<&String> = r.disk.files.keys().collect();
+    assert_eq!(
+        names,
+        [
+            &path("appendonly.aof.1.base.rdb"),
+            &path("appendonly.aof.manifest")
+        ],
+        "no incr file, no temp file left"
+    );
+    assert_eq!(
+        r.disk.text(&path("appendonly.aof.manifest")),
+        "file appendonly.aof.1.base.rdb seq 1 type b\n"
+    );
+    let info = r.cmd(1, "INFO persistence");
+    for field in [
+        "aof_enabled:0",
+        "aof_rewrites:1",
+        "aof_last_bgrewrite_status:ok",
+        "aof_rewrite_in_progress:0",
+    ] {
+        assert!(info.contains(field), "{field} in {info}");
+    }
+    // Again, without the preamble: a new base, the old one is history and goes.
+    r.cmd(1, "CONFIG SET aof-use-rdb-preamble no");
+    r.cmd(1, "SET b 2");
+    let digest_b = r.digest();
+    r.cmd(1, "BGREWRITEAOF");
+    for _ in 0..5 {
+        r.kit.advance_ms(100);
+        r.settle();
+    }
+    assert_eq!(
+        r.disk.text(&path("appendonly.aof.manifest")),
+        "file appendonly.aof.2.base.aof seq 2 type b\n"
+    );
+    assert!(!r
+        .disk
+        .files
+        .contains_key(&path("appendonly.aof.1.base.rdb")));
+    assert!(r.logged("Removing the history file appendonly.aof.1.base.rdb in the background"));
+    assert_ne!(digest, digest_b);
+    // The directory starts a node with appendonly yes on the same dataset (a first
+    // incr file is made for it).
+    let mut again = Rig::new("appendonly yes", r.disk.clone());
+    assert_eq!(again.digest(), digest_b);
+    assert!(again
+        .disk
+        .text(&path("appendonly.aof.manifest"))
+        .contains("appendonly.aof.1.incr.aof seq 1 type i"));
+}
+
+#[test]
+fn bgrewriteaof_with_appendonly_off_turns_an_old_sets_incr_files_into_history() {
+    let mut r = Rig::new("appendonly yes", MemDisk::default());
+    r.kit.connect(1);
+    r.cmd(1, "SET a 1");
+    r.cmd(1, "INCR n");
+    let digest = r.digest();
+    // Restarted with appendonly no: the old set stays on disk until a rewrite.
+    let mut off = Rig::new("appendonly no", r.disk.clone());
+    off.kit.connect(1);
+    off.cmd(1, "SET a 1");
+    off.cmd(1, "INCR n");
+    off.cmd(1, "BGREWRITEAOF");
+    for _ in 0..5 {
+        off.kit.advance_ms(100);
+        off.settle();
+    }
+    assert_eq!(
+        off.disk.text(&path("appendonly.aof.manifest")),
+        "file appendonly.aof.2.base.rdb seq 2 type b\n"
+    );
+    let names: Vec<&String> = off.disk.files.keys().collect();
+    assert_eq!(names.len(), 2, "{names:?}");
+    let again = Rig::new("appendonly yes", off.disk.clone());
+    let mut again = again;
+    assert_eq!(again.digest(), digest);
+}

@@ -38,6 +38,8 @@ pub enum AofIo {
     Write(WriteTag),
     /// The manifest read at boot.
     ManifestRead,
+    /// The manifest read by a BGREWRITEAOF with `appendonly no`.
+    OffManifestRead,
     /// A chunk of a file being loaded.
     LoadRead,
     /// A step of the current chain (boot setup, rewrite): one at a time, in order.
@@ -122,6 +124,8 @@ pub struct AofState {
     pub limit_delay_minutes: u64,
     /// ... until this monotonic time.
     pub limit_next_rewrite_ms: Option<u64>,
+    /// A BGREWRITEAOF with `appendonly no` is reading the manifest (its first step).
+    pub off_manifest_reading: bool,
 }
 
 /// Counters and sizes INFO reports (`aof_*`).
