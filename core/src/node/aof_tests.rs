@@ -927,3 +927,130 @@ fn bgrewriteaof_with_appendonly_off_turns_an_old_sets_incr_files_into_history() 
     let mut again = again;
     assert_eq!(again.digest(), digest);
 }
+
+/// DEBUG RELOAD (the Rig's disk serves `dump.rdb` as well).
+mod debug_reload {
+    use super::*;
+
+    fn settle_ticks(r: &mut Rig) {
+        for _ in 0..5 {
+            r.kit.advance_ms(100);
+            r.settle();
+        }
+    }
+
+    #[test]
+    fn reload_saves_flushes_and_loads_back_the_same_dataset() {
+        let mut r = Rig::new("appendonly no", MemDisk::default());
+        r.kit.connect(1);
+        r.cmd(1, "SET a 1");
+        r.cmd(1, "RPUSH l x y z");
+        r.cmd(1, "SET t v EX 1000");
+        r.cmd(1, "SELECT 3");
+        r.cmd(1, "HSET h f v");
+        let before = r.digest();
+        assert_eq!(r.cmd(1, "DEBUG RELOAD"), "+OK\r\n");
+        assert_eq!(r.digest(), before);
+        assert!(r.disk.files["dump.rdb"].starts_with(b"REDIS0010"));
+        assert!(r.logged("DB saved on disk"));
+        assert!(r.logged("DB reloaded by DEBUG RELOAD"));
+        assert!(r
+            .cmd(1, "INFO persistence")
+            .contains("rdb_changes_since_last_save:0"));
+        r.cmd(1, "SELECT 0");
+        let ttl = r.cmd(1, "TTL t");
+        assert!(
+            ttl == ":1000\r\n" || ttl == ":999\r\n",
+            "the TTL came back: {ttl}"
+        );
+        // NOSAVE loads the file as it is: a write since is gone.
+        r.cmd(1, "SET b 2");
+        assert_eq!(r.cmd(1, "DEBUG RELOAD NOSAVE"), "+OK\r\n");
+        assert_eq!(r.digest(), before);
+        // NOFLUSH MERGE: keys in both are the file's; others stay.
+        r.cmd(1, "SET a changed");
+        r.cmd(1, "SET only-here 1");
+        assert_eq!(r.cmd(1, "DEBUG RELOAD NOSAVE NOFLUSH MERGE"), "+OK\r\n");
+        assert_eq!(r.cmd(1, "GET a"), "$1\r\n1\r\n");
+        assert_eq!(r.cmd(1, "GET only-here"), "$1\r\n1\r\n");
+        // NOFLUSH without MERGE over the same keys: Redis 7.0.15 panics (Duplicated
+        // key found in RDB file); keel answers the load error and keeps serving.
+        assert_eq!(
+            r.cmd(1, "DEBUG RELOAD NOSAVE NOFLUSH"),
+            "-ERR Error trying to load the RDB dump\r\n"
+        );
+        assert!(r.logged("RDB has duplicated key 'a' in DB 0"));
+        assert_eq!(
+            r.cmd(1, "DEBUG RELOAD foo"),
+            "-ERR DEBUG RELOAD only supports the MERGE, NOFLUSH and NOSAVE options.\r\n"
+        );
+        // No file: flushed, then the load error (Redis's rdbLoad of a missing file).
+        r.disk.files.remove("dump.rdb");
+        assert_eq!(
+            r.cmd(1, "DEBUG RELOAD NOSAVE"),
+            "-ERR Error trying to load the RDB dump\r\n"
+        );
+        assert_eq!(r.cmd(1, "DBSIZE"), ":0\r\n");
+        assert!(r.shutdowns.is_empty(), "a failed reload never exits");
+    }
+
+    #[test]
+    fn a_failed_save_answers_err_and_keeps_the_dataset() {
+        let mut r = Rig::new("appendonly no", MemDisk::default());
+        r.kit.connect(1);
+        r.cmd(1, "SET a 1");
+        r.fail = Some((|op| matches!(op, DiskOp::Append { .. }), DiskError::NoSpace));
+        assert_eq!(r.cmd(1, "DEBUG RELOAD"), "-ERR\r\n");
+        assert_eq!(r.cmd(1, "GET a"), "$1\r\n1\r\n");
+    }
+
+    #[test]
+    fn other_clients_wait_for_the_reload_and_lose_nothing() {
+        let mut r = Rig::new("appendonly no", MemDisk::default());
+        r.kit.connect(1);
+        r.kit.connect(2);
+        r.cmd(1, "SET a 1");
+        r.hold = true;
+        r.kit
+            .send(1, &crate::resp::encode_request(&["DEBUG", "RELOAD"]));
+        r.settle();
+        // Sent while the reload's save runs: without waiting, it would land in the
+        // dataset after the snapshot and be flushed away.
+        r.kit
+            .send(2, &crate::resp::encode_request(&["SET", "during", "1"]));
+        r.settle();
+        assert_eq!(r.kit.take(2), "", "waits");
+        for _ in 0..50 {
+            if r.queue.is_empty() {
+                break;
+            }
+            r.release();
+            r.kit.advance_ms(10);
+            r.settle();
+        }
+        r.hold = false;
+        settle_ticks(&mut r);
+        assert_eq!(r.kit.take(1), "+OK\r\n");
+        assert_eq!(r.kit.take(2), "+OK\r\n");
+        assert_eq!(r.cmd(2, "GET during"), "$1\r\n1\r\n");
+        assert_eq!(r.cmd(2, "GET a"), "$1\r\n1\r\n");
+    }
+
+    #[test]
+    fn with_appendonly_yes_it_still_reloads_from_the_rdb_file() {
+        let mut r = Rig::new("appendonly yes\nappendfsync always", MemDisk::default());
+        r.kit.connect(1);
+        r.cmd(1, "SET a 1");
+        let incr = r.disk.text(&path("appendonly.aof.1.incr.aof"));
+        let before = r.digest();
+        assert_eq!(r.cmd(1, "DEBUG RELOAD"), "+OK\r\n");
+        assert_eq!(r.digest(), before);
+        assert!(r.disk.files.contains_key("dump.rdb"));
+        settle_ticks(&mut r);
+        assert_eq!(
+            r.disk.text(&path("appendonly.aof.1.incr.aof")),
+            incr,
+            "nothing propagated"
+        );
+    }
+}
