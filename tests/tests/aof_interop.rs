@@ -384,3 +384,65 @@ fn bgrewriteaof_with_appendonly_off_writes_what_redis_writes() {
     }
     assert_eq!(seen[1], seen[0], "keel's steps, then redis-server's");
 }
+
+/// A Redis 6 style single `appendonly.aof` in `dir` — hand-written commands, and an
+/// RDB preamble (a redis-server SAVE) followed by commands — is migrated at start as
+/// redis-server 7.0 does: the same files, manifest and dataset afterwards.
+#[test]
+fn an_old_single_file_aof_is_migrated_as_redis_does() {
+    if !require_redis_or_skip() {
+        return;
+    }
+    let tail = common::encode_line("SET after-preamble 1");
+    let plain = [
+        common::encode_line("SELECT 0"),
+        common::encode_line("SET a 1"),
+        common::encode_line("RPUSH l x y z"),
+        common::encode_line("SELECT 2"),
+        common::encode_line("SADD s m n"),
+        common::encode_line("PEXPIREAT s 99999999999999"),
+    ]
+    .concat();
+    let preamble = {
+        let dir = scratch_dir("aof-legacy-source");
+        let mut redis = redis_in(&dir, &["--appendonly", "no"]);
+        let mut r = redis.conn();
+        fill(&mut r);
+        assert_eq!(r.cmds("SAVE"), b"+OK\r\n");
+        shut_down(&mut redis, &mut r);
+        let mut bytes = std::fs::read(dir.join("dump.rdb")).expect("dump.rdb");
+        bytes.extend_from_slice(&tail);
+        bytes
+    };
+    for (tag, legacy) in [("plain", plain), ("preamble", preamble)] {
+        let mut seen = Vec::new();
+        for server in ["redis", "keel"] {
+            let dir = scratch_dir(&format!("aof-legacy-{tag}-{server}"));
+            std::fs::write(dir.join("appendonly.aof"), &legacy).expect("write");
+            let mut s = if server == "redis" {
+                redis_in(&dir, &[])
+            } else {
+                keel_in(&dir, &[])
+            };
+            let mut c = s.conn();
+            wait_loaded(&mut c);
+            let d = digest(&mut c);
+            shut_down(&mut s, &mut c);
+            assert!(!dir.join("appendonly.aof").exists(), "{server} moved it");
+            let manifest =
+                std::fs::read_to_string(dir.join("appendonlydir/appendonly.aof.manifest"))
+                    .unwrap_or_default();
+            let moved = std::fs::read(dir.join("appendonlydir/appendonly.aof")).ok();
+            assert_eq!(
+                moved.as_deref(),
+                Some(&legacy[..]),
+                "{server}: the base as it was"
+            );
+            if server == "keel" {
+                check_aof(&dir);
+            }
+            seen.push((text(&d), aof_files(&dir), manifest));
+        }
+        assert_eq!(seen[1], seen[0], "{tag}: keel, then redis-server");
+    }
+}

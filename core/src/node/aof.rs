@@ -116,6 +116,7 @@ impl Node {
             }
             AofIo::ManifestRead => self.aof_manifest_read(now, result),
             AofIo::OffManifestRead => self.aof_off_manifest_read(now, result),
+            AofIo::LegacyProbe { in_dir } => self.aof_legacy_probed(now, in_dir, result),
             AofIo::LoadRead => self.aof_load_read(now, result),
             AofIo::Chain => self.aof_chain_step_done(now, result),
             AofIo::Ignore => {}
@@ -145,6 +146,92 @@ impl Node {
             },
         };
         self.aof.manifest = manifest;
+        if self.aof_legacy_candidate() {
+            // Redis 7.0's loadAppendOnlyFiles: an `appendonly.aof` in `dir` may be a
+            // Redis 6 AOF to migrate.
+            let path = self.aof_prefix();
+            return self.aof_issue(
+                AofIo::LegacyProbe { in_dir: false },
+                DiskOp::Read {
+                    path,
+                    offset: 0,
+                    len: 1,
+                },
+            );
+        }
+        self.aof_start_loading(now);
+    }
+
+    /// Redis 7.0's upgrade conditions, but for the old file's existence (probed
+    /// next): no manifest (or one naming nothing), or one naming only a base called
+    /// `appendfilename` (a migration cut between the manifest and the rename).
+    fn aof_legacy_candidate(&self) -> bool {
+        let m = &self.aof.manifest;
+        let prefix = self.aof_prefix();
+        m.is_empty() || (m.incrs.is_empty() && m.base.as_ref().is_some_and(|b| b.name == prefix))
+    }
+
+    /// A probe for the old single-file AOF came back.
+    fn aof_legacy_probed(&mut self, now: Now, in_dir: bool, result: DiskResult) {
+        let exists = match result {
+            DiskResult::Done { .. } => true,
+            DiskResult::Failed(DiskError::NotFound) => false,
+            DiskResult::Failed(e) => {
+                return self.aof_fatal(vec![format!(
+                    "Fatal error: can't read the append only file {}: {}",
+                    self.aof_prefix(),
+                    crate::persist::aof::writer::strerror(e)
+                )])
+            }
+        };
+        let prefix = self.aof_prefix();
+        match (in_dir, exists) {
+            (false, true) if self.aof.manifest.is_empty() => self.aof_migrate_legacy(),
+            (false, true) => {
+                // The manifest names it already: is it in the directory yet?
+                let path = format!("{}/{prefix}", self.aof_dir());
+                self.aof_issue(
+                    AofIo::LegacyProbe { in_dir: true },
+                    DiskOp::Read {
+                        path,
+                        offset: 0,
+                        len: 1,
+                    },
+                );
+            }
+            (true, false) => self.aof_migrate_legacy(),
+            (false, false) | (true, true) => self.aof_start_loading(now),
+        }
+    }
+
+    /// Redis 7.0's `aofUpgradePrepare`: the manifest naming `appendonly.aof` as the
+    /// base (seq 1) is made durable in the (created) AOF directory, then the file is
+    /// moved there; loading goes on as usual, and the first incr file follows it.
+    fn aof_migrate_legacy(&mut self) {
+        let dir = self.aof_dir();
+        let prefix = self.aof_prefix();
+        let mut manifest = Manifest::default();
+        manifest.base = Some(crate::persist::aof::manifest::AofFile {
+            name: prefix.clone(),
+            seq: 1,
+            kind: crate::persist::aof::manifest::FileType::Base,
+        });
+        manifest.curr_base_seq = 1;
+        self.aof.manifest = manifest.clone();
+        let mut steps = manifest_steps(&dir, &prefix, &manifest);
+        steps.push(Step::Disk(DiskOp::Rename {
+            from: prefix.clone(),
+            to: format!("{dir}/{prefix}"),
+        }));
+        // Both directories changed: the file left one and arrived in the other.
+        steps.push(Step::Disk(DiskOp::Fsync { path: dir }));
+        steps.push(Step::Disk(DiskOp::Fsync { path: ".".into() }));
+        self.aof_start_chain(steps, ChainEnd::Migrated, true);
+    }
+
+    /// Loads the files the manifest names (or creates the first ones when it names
+    /// none).
+    fn aof_start_loading(&mut self, now: Now) {
         if self.aof.manifest.is_empty() {
             self.aof_create_first_files(now);
         } else {
@@ -628,6 +715,17 @@ impl Node {
                     fatal_on_error: false,
                 });
                 self.aof_chain_advance();
+            }
+            ChainEnd::Migrated => {
+                self.server.log(
+                    LogLevel::Notice,
+                    format!(
+                        "Successfully migrated an old-style AOF file ({}) into the AOF directory ({}).",
+                        self.aof_prefix(),
+                        self.aof_dir()
+                    ),
+                );
+                self.aof_start_loading(now);
             }
             ChainEnd::Nothing => {}
         }

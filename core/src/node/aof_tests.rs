@@ -1054,3 +1054,108 @@ mod debug_reload {
         );
     }
 }
+
+/// A Redis 6 style single `appendonly.aof` in `dir` (Redis 7.0's aofUpgradePrepare).
+mod legacy {
+    use super::*;
+
+    const COMMANDS: &[u8] = b"*2\r\n$6\r\nSELECT\r\n$1\r\n0\r\n*3\r\n$3\r\nSET\r\n$1\r\na\r\n$1\r\n1\r\n*3\r\n$5\r\nRPUSH\r\n$1\r\nl\r\n$1\r\nx\r\n";
+
+    fn expect_migrated(r: &mut Rig) {
+        assert!(r.logged(
+            "Successfully migrated an old-style AOF file (appendonly.aof) into the AOF directory (appendonlydir)."
+        ));
+        assert!(!r.disk.files.contains_key("appendonly.aof"), "moved");
+        assert_eq!(
+            r.disk.text(&path("appendonly.aof.manifest")),
+            "file appendonly.aof seq 1 type b\nfile appendonly.aof.1.incr.aof seq 1 type i\n"
+        );
+        assert!(r
+            .disk
+            .files
+            .contains_key(&path("appendonly.aof.1.incr.aof")));
+        assert!(r.shutdowns.is_empty());
+    }
+
+    #[test]
+    fn an_old_appendonly_aof_is_moved_into_the_directory_as_the_base() {
+        let mut disk = MemDisk::default();
+        disk.files
+            .insert("appendonly.aof".into(), COMMANDS.to_vec());
+        let mut r = Rig::new("appendonly yes", disk);
+        expect_migrated(&mut r);
+        assert_eq!(r.disk.files[&path("appendonly.aof")], COMMANDS);
+        r.kit.connect(1);
+        assert_eq!(r.cmd(1, "GET a"), "$1\r\n1\r\n");
+        assert_eq!(r.cmd(1, "LRANGE l 0 -1"), "*1\r\n$1\r\nx\r\n");
+        // New writes go to the incr file, and the set reloads.
+        r.cmd(1, "SET b 2");
+        let digest = r.digest();
+        let mut again = Rig::new("appendonly yes", r.disk.clone());
+        assert_eq!(again.digest(), digest);
+        assert!(!again.logged("migrated"), "once only");
+    }
+
+    #[test]
+    fn an_old_aof_with_an_rdb_preamble_migrates_too() {
+        // Redis 6's aof-use-rdb-preamble file: an RDB, then commands. Made here from
+        // a keel rewrite's base and incr.
+        let mut w = Rig::new("appendonly yes\nappendfsync always", MemDisk::default());
+        w.kit.connect(1);
+        w.cmd(1, "SET a 1");
+        w.cmd(1, "HSET h f v");
+        w.cmd(1, "BGREWRITEAOF");
+        for _ in 0..5 {
+            w.kit.advance_ms(100);
+            w.settle();
+        }
+        w.cmd(1, "SET after 1");
+        let digest = w.digest();
+        let mut legacy = w.disk.files[&path("appendonly.aof.2.base.rdb")].clone();
+        assert!(legacy.starts_with(b"REDIS"));
+        legacy.extend_from_slice(&w.disk.files[&path("appendonly.aof.2.incr.aof")]);
+        let mut disk = MemDisk::default();
+        disk.files.insert("appendonly.aof".into(), legacy);
+        let mut r = Rig::new("appendonly yes", disk);
+        expect_migrated(&mut r);
+        assert_eq!(r.digest(), digest);
+    }
+
+    #[test]
+    fn a_migration_cut_after_the_manifest_is_finished_at_the_next_start() {
+        let mut disk = MemDisk::default();
+        disk.files
+            .insert("appendonly.aof".into(), COMMANDS.to_vec());
+        disk.files.insert(
+            path("appendonly.aof.manifest"),
+            b"file appendonly.aof seq 1 type b\n".to_vec(),
+        );
+        let mut r = Rig::new("appendonly yes", disk);
+        expect_migrated(&mut r);
+        r.kit.connect(1);
+        assert_eq!(r.cmd(1, "GET a"), "$1\r\n1\r\n");
+    }
+
+    #[test]
+    fn with_a_manifest_naming_files_the_old_file_is_left_alone() {
+        let mut w = Rig::new("appendonly yes", MemDisk::default());
+        w.kit.connect(1);
+        w.cmd(1, "SET kept 1");
+        let mut disk = w.disk.clone();
+        disk.files
+            .insert("appendonly.aof".into(), COMMANDS.to_vec());
+        let mut r = Rig::new("appendonly yes", disk);
+        assert!(!r.logged("migrated"));
+        assert!(r.disk.files.contains_key("appendonly.aof"));
+        r.kit.connect(1);
+        assert_eq!(r.cmd(1, "GET a"), "$-1\r\n");
+        assert_eq!(r.cmd(1, "GET kept"), "$1\r\n1\r\n");
+        // appendonly no: never touched.
+        let mut disk = MemDisk::default();
+        disk.files
+            .insert("appendonly.aof".into(), COMMANDS.to_vec());
+        let r = Rig::new("appendonly no", disk);
+        assert!(r.disk.files.contains_key("appendonly.aof"));
+        assert!(!r.disk.files.contains_key(&path("appendonly.aof.manifest")));
+    }
+}

@@ -40,6 +40,11 @@ pub enum AofIo {
     ManifestRead,
     /// The manifest read by a BGREWRITEAOF with `appendonly no`.
     OffManifestRead,
+    /// Boot: is there a Redis 6 style `appendonly.aof` in `dir` (`in_dir: false`), or
+    /// the manifest's base of that name in the AOF directory (`in_dir: true`)?
+    LegacyProbe {
+        in_dir: bool,
+    },
     /// A chunk of a file being loaded.
     LoadRead,
     /// A step of the current chain (boot setup, rewrite): one at a time, in order.
@@ -55,6 +60,9 @@ pub enum ChainEnd {
     StartWriting { incr: String, incr_bytes: u64 },
     /// A rewrite's new base and manifest are durable: delete these history files.
     RewriteDone { history: Vec<String> },
+    /// An old single-file AOF was moved into the directory and named as the base by
+    /// a durable manifest: load the files.
+    Migrated,
     /// Nothing (history deletions).
     Nothing,
 }
