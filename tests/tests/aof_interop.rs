@@ -7,12 +7,12 @@
 mod common;
 
 use std::path::Path;
-use std::process::Command;
+use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::{require_redis_or_skip, scratch_dir, Conn, Server};
+use common::{keel_bin, require_redis_or_skip, scratch_dir, Conn, Server};
 
 fn dir_args(dir: &Path, extra: &[&str]) -> Vec<String> {
     let mut args: Vec<String> = vec![
@@ -445,4 +445,119 @@ fn an_old_single_file_aof_is_migrated_as_redis_does() {
         }
         assert_eq!(seen[1], seen[0], "{tag}: keel, then redis-server");
     }
+}
+
+/// Copies `from`'s AOF directory into a fresh scratch dir, the incr file cut to `len`.
+fn torn_copy(from: &Path, tag: &str, incr: &str, len: usize) -> std::path::PathBuf {
+    let dir = scratch_dir(tag);
+    std::fs::create_dir_all(dir.join("appendonlydir")).expect("mkdir");
+    for name in aof_files(from) {
+        let bytes = std::fs::read(from.join("appendonlydir").join(&name)).expect("read");
+        let bytes = if name == incr {
+            &bytes[..len]
+        } else {
+            &bytes[..]
+        };
+        std::fs::write(dir.join("appendonlydir").join(&name), bytes).expect("write");
+    }
+    dir
+}
+
+/// The incr file's length after `redis-check-aof --fix` (answered yes).
+fn fixed_by_redis_check_aof(dir: &Path, incr: &str) -> u64 {
+    let mut child = Command::new("redis-check-aof")
+        .arg("--fix")
+        .arg(dir.join("appendonlydir/appendonly.aof.manifest"))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("redis-check-aof runs");
+    if let Some(mut stdin) = child.stdin.take() {
+        use std::io::Write;
+        let _ = stdin.write_all(b"y\n");
+    }
+    let out = child.wait_with_output().expect("redis-check-aof ends");
+    assert!(out.status.success(), "{}", text(&out.stdout));
+    std::fs::metadata(dir.join("appendonlydir").join(incr))
+        .expect("incr")
+        .len()
+}
+
+/// A torn last file (cut anywhere in its last commands, a MULTI/EXEC among them):
+/// with `aof-load-truncated yes` keel cuts it exactly where `redis-check-aof --fix`
+/// does and serves the dataset redis-server loads from the fixed file; with
+/// `aof-load-truncated no` it refuses to start with Redis 7.0.15's line.
+#[test]
+fn a_torn_tail_is_cut_where_redis_check_aof_fix_cuts_it() {
+    if !require_redis_or_skip() {
+        return;
+    }
+    let incr = "appendonly.aof.1.incr.aof";
+    let source = scratch_dir("aof-torn-source");
+    {
+        let mut keel = keel_in(&source, &[]);
+        let mut c = keel.conn();
+        wait_loaded(&mut c);
+        for line in [
+            "SET a 1",
+            "RPUSH l x y",
+            "MULTI",
+            "INCR n",
+            "SET inside 1",
+            "EXEC",
+            "SET last value",
+        ] {
+            c.cmds(line);
+        }
+        shut_down(&mut keel, &mut c);
+    }
+    let full = std::fs::read(source.join("appendonlydir").join(incr)).expect("incr");
+    let tail_start = full.len().saturating_sub(200);
+    let cuts: Vec<usize> = (tail_start..full.len()).step_by(13).collect();
+    assert!(cuts.len() >= 10);
+    for (i, &cut) in cuts.iter().enumerate() {
+        let fixed = torn_copy(&source, &format!("aof-torn-{i}-fixed"), incr, cut);
+        let expect_len = fixed_by_redis_check_aof(&fixed, incr);
+        let redis = redis_in(&fixed, &[]);
+        let mut r = redis.conn();
+        wait_loaded(&mut r);
+        let expect_digest = digest(&mut r);
+        drop(r);
+        drop(redis);
+        let torn = torn_copy(&source, &format!("aof-torn-{i}-keel"), incr, cut);
+        let mut keel = keel_in(&torn, &["--aof-load-truncated", "yes"]);
+        let mut c = keel.conn();
+        wait_loaded(&mut c);
+        assert_eq!(
+            text(&digest(&mut c)),
+            text(&expect_digest),
+            "cut at {cut} of {}",
+            full.len()
+        );
+        shut_down(&mut keel, &mut c);
+        let keel_len = std::fs::metadata(torn.join("appendonlydir").join(incr))
+            .expect("incr")
+            .len();
+        assert_eq!(keel_len, expect_len, "cut at {cut} of {}", full.len());
+    }
+    // aof-load-truncated no: exit 1 with Redis's line, the file untouched.
+    let cut = full.len() - 3;
+    let torn = torn_copy(&source, "aof-torn-refused", incr, cut);
+    let mut args = dir_args(&torn, &["--aof-load-truncated", "no"]);
+    args.extend(["--port".into(), common::free_port().to_string()]);
+    let out = Command::new(keel_bin())
+        .args(&args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("keel-server runs");
+    assert_eq!(out.status.code(), Some(1));
+    let log = format!("{}{}", text(&out.stdout), text(&out.stderr));
+    assert!(
+        log.contains("Unexpected end of file reading the append only file appendonly.aof.1.incr.aof. You can: 1) Make a backup of your AOF file, then use ./redis-check-aof --fix <filename.manifest>. 2) Alternatively you can set the 'aof-load-truncated' configuration option to yes and restart the server."),
+        "{log}"
+    );
+    assert_eq!(
+        std::fs::read(torn.join("appendonlydir").join(incr)).expect("incr"),
+        full[..cut]
+    );
 }
