@@ -868,7 +868,8 @@ impl Node {
         match self.aof.phase {
             Phase::On => {}
             Phase::Off if appendonly && self.aof.booted => {
-                if self.aof_off_rewrite_running() {
+                // Never a base walked from a half-loaded dataset (DEBUG RELOAD).
+                if self.aof_off_rewrite_running() || self.is_loading() {
                     // CONFIG SET appendonly yes during a BGREWRITEAOF of `appendonly
                     // no`: it starts once that one is done.
                     return self.aof_off_step(walk_turn);
@@ -939,6 +940,7 @@ impl Node {
             && self.aof.rewrite.is_none()
             && self.aof.chain.is_none()
             && !self.server.persist.bgsave_in_progress
+            && !self.is_loading()
         {
             self.aof_start_rewrite(now);
         }
@@ -1095,6 +1097,7 @@ impl Node {
         if self.aof.rewrite_requested
             && !self.aof_off_rewrite_running()
             && !self.server.persist.bgsave_in_progress
+            && !self.is_loading()
         {
             self.aof.rewrite_requested = false;
             self.aof.off_manifest_reading = true;

@@ -158,7 +158,7 @@ impl Rig {
         }
     }
 
-    fn complete(&mut self, io: IoId, op: DiskOp) {
+    pub fn complete(&mut self, io: IoId, op: DiskOp) {
         let result = match self.fail {
             Some((matches, e)) if matches(&op) => {
                 self.fail = None;
@@ -1034,6 +1034,68 @@ mod debug_reload {
         assert_eq!(r.kit.take(2), "+OK\r\n");
         assert_eq!(r.cmd(2, "GET during"), "$1\r\n1\r\n");
         assert_eq!(r.cmd(2, "GET a"), "$1\r\n1\r\n");
+    }
+
+    #[test]
+    fn no_rewrite_or_save_starts_on_a_half_loaded_dataset() {
+        // A BGREWRITEAOF scheduled behind a BGSAVE must not start its walk while a
+        // DEBUG RELOAD NOSAVE is loading: its base would miss the keys still to
+        // come, which the reload never propagates.
+        let config = "appendonly yes\nappendfsync always\nrdbcompression no";
+        let mut r = Rig::new(config, MemDisk::default());
+        r.kit.connect(1);
+        assert_eq!(r.cmd(1, "DEBUG POPULATE 30000 key 100"), "+OK\r\n");
+        assert_eq!(r.cmd(1, "SAVE"), "+OK\r\n");
+        assert!(r.disk.files["dump.rdb"].len() > 3 << 20, "several reads");
+        let digest = r.digest();
+        // The AOF must hold the dataset (DEBUG POPULATE is not propagated).
+        r.cmd(1, "BGREWRITEAOF");
+        settle_ticks(&mut r);
+        r.hold = true;
+        for line in ["BGSAVE", "BGREWRITEAOF", "DEBUG RELOAD NOSAVE"] {
+            r.kit.send(
+                1,
+                &crate::resp::encode_request(&line.split(' ').collect::<Vec<_>>()),
+            );
+            r.settle();
+        }
+        // One disk answer at a time, ticks between them; the reload's reads wait
+        // until the BGSAVE is over (a slow disk under the load).
+        let mut deferred = VecDeque::new();
+        for step in 0..10_000 {
+            if step == 5_000 {
+                r.queue.append(&mut deferred);
+            }
+            if r.queue.is_empty() && deferred.is_empty() {
+                break;
+            }
+            if let Some((io, op)) = r.queue.pop_front() {
+                let reload_read = matches!(&op, DiskOp::Read { path, .. } if path == "dump.rdb");
+                if reload_read && step < 5_000 {
+                    deferred.push_back((io, op));
+                } else {
+                    r.complete(io, op);
+                }
+            }
+            r.kit.advance_ms(1);
+            r.settle();
+        }
+        r.hold = false;
+        let replies = r.kit.take(1);
+        for _ in 0..5000 {
+            let info = r.cmd(1, "INFO persistence");
+            if info.contains("rdb_bgsave_in_progress:0") && info.contains("aof_rewrites:2") {
+                break;
+            }
+            r.kit.advance_ms(10);
+            r.settle();
+        }
+        assert!(replies.ends_with("+OK\r\n"), "{replies}");
+        assert_eq!(r.digest(), digest);
+        let info = r.cmd(1, "INFO persistence");
+        assert!(info.contains("aof_rewrites:2"), "{info}");
+        let mut again = Rig::new(config, r.disk.clone());
+        assert_eq!(again.digest(), digest, "the AOF holds the whole dataset");
     }
 
     #[test]

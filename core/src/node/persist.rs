@@ -481,6 +481,9 @@ impl Node {
             return;
         };
         let request = run.request;
+        // From the flush on the dataset is not one to snapshot: save points, a
+        // scheduled BGSAVE and AOF rewrites wait for the end (Redis's `loading`).
+        self.server.persist.loading = true;
         if request.flush {
             let dbs = self.keyspace.dbs.len();
             for db in 0..dbs {
