@@ -552,7 +552,7 @@ impl Node {
                 }
                 Some(Step::Unpause) => {
                     if let Some(w) = self.aof.writer.as_mut() {
-                        w.paused = false;
+                        w.resume();
                     }
                 }
                 Some(Step::Adopt(manifest)) => self.aof.manifest = *manifest,
@@ -634,12 +634,22 @@ impl Node {
                 );
             }
             self.aof.stats.rewrites_consecutive_failures += 1;
-            // The writer may have been paused waiting for the manifest.
+            // The writer may have been paused waiting for the manifest naming its new
+            // incr file: it goes back to the old one (Redis keeps appending to it).
+            // A writer just created by CONFIG SET appendonly yes has no old file.
             if let Some(w) = self.aof.writer.as_mut() {
                 if w.paused {
-                    return self.aof_fatal(vec![format!(
-                        "Can't persist the AOF manifest naming the new incr file: {why}. Exiting..."
-                    )]);
+                    match w.switch_back() {
+                        Some(old_bytes) => {
+                            let before = &mut self.aof.stats.incr_bytes_before_current;
+                            *before = before.saturating_sub(old_bytes);
+                        }
+                        None => {
+                            return self.aof_fatal(vec![format!(
+                                "Can't persist the AOF manifest naming the new incr file: {why}. Exiting..."
+                            )]);
+                        }
+                    }
                 }
             }
             let _ = now;

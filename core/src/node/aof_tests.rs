@@ -1221,3 +1221,55 @@ mod legacy {
         assert!(!r.disk.files.contains_key(&path("appendonly.aof.manifest")));
     }
 }
+
+#[test]
+fn a_rewrite_that_cannot_name_its_new_incr_file_fails_alone_and_appends_go_on() {
+    // Redis 7.0: when openNewIncrAofForAppend fails (the file or the manifest naming
+    // it), BGREWRITEAOF fails and the server keeps appending to the old incr file.
+    for failing in [
+        (|op: &DiskOp| matches!(op, DiskOp::Open { path, .. } if path.ends_with(".2.incr.aof")))
+            as fn(&DiskOp) -> bool,
+        |op| matches!(op, DiskOp::Append { path, .. } if path.ends_with("temp_appendonly.aof.manifest")),
+        |op| matches!(op, DiskOp::Rename { to, .. } if to.ends_with("appendonly.aof.manifest")),
+    ] {
+        let mut r = Rig::new("appendonly yes\nappendfsync always", MemDisk::default());
+        r.kit.connect(1);
+        r.cmd(1, "SET a 1");
+        r.fail = Some((failing, DiskError::NoSpace));
+        r.kit
+            .send(1, &crate::resp::encode_request(&["BGREWRITEAOF"]));
+        r.kit
+            .send(1, &crate::resp::encode_request(&["SET", "b", "2"]));
+        r.settle();
+        assert_eq!(
+            r.kit.take(1),
+            "+Background append only file rewriting started\r\n+OK\r\n"
+        );
+        assert!(r.shutdowns.is_empty(), "keel keeps running");
+        assert_eq!(r.cmd(1, "SET c 3"), "+OK\r\n");
+        let info = r.cmd(1, "INFO persistence");
+        assert!(info.contains("aof_last_bgrewrite_status:err"), "{info}");
+        assert!(info.contains("aof_rewrite_in_progress:0"), "{info}");
+        let incr = r.disk.text(&path("appendonly.aof.1.incr.aof"));
+        assert_eq!(incr.matches("SET").count(), 3, "{incr:?}");
+        let digest = r.digest();
+        let mut again = Rig::new("appendonly yes", r.disk.clone());
+        assert_eq!(again.digest(), digest);
+        // The next rewrite works.
+        assert_eq!(
+            r.cmd(1, "BGREWRITEAOF"),
+            "+Background append only file rewriting started\r\n"
+        );
+        for _ in 0..5 {
+            r.kit.advance_ms(100);
+            r.settle();
+        }
+        assert!(r
+            .cmd(1, "INFO persistence")
+            .contains("aof_last_bgrewrite_status:ok"));
+        r.cmd(1, "SET d 4");
+        let digest = r.digest();
+        let mut again = Rig::new("appendonly yes", r.disk.clone());
+        assert_eq!(again.digest(), digest);
+    }
+}
