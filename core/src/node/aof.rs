@@ -644,11 +644,7 @@ impl Node {
                             let before = &mut self.aof.stats.incr_bytes_before_current;
                             *before = before.saturating_sub(old_bytes);
                         }
-                        None => {
-                            return self.aof_fatal(vec![format!(
-                                "Can't persist the AOF manifest naming the new incr file: {why}. Exiting..."
-                            )]);
-                        }
+                        None => return self.aof_enable_failed(),
                     }
                 }
             }
@@ -1089,6 +1085,29 @@ impl Node {
             );
             self.aof.rewrite_requested = true;
         }
+    }
+
+    /// CONFIG SET appendonly yes could not make its first files durable: the AOF
+    /// stays off and `appendonly` goes back to `no`, with Redis's line (Redis fails
+    /// the CONFIG SET itself; keel has answered it already).
+    fn aof_enable_failed(&mut self) {
+        self.aof.writer = None;
+        self.aof.phase = Phase::Off;
+        // Replies held for an fsync that will never come go now: with the AOF off
+        // nothing waits for it.
+        self.aof.shutdown_held = false;
+        for (_, effect) in std::mem::take(&mut self.aof.held) {
+            self.server.effects.push_back(effect);
+        }
+        self.server.propagation.set_aof(false);
+        let pairs: [(&[u8], &[u8]); 1] = [(b"appendonly", b"no")];
+        if self.server.config.set(&pairs).is_ok() {
+            self.config_changed();
+        }
+        self.server.log(
+            LogLevel::Warning,
+            "Redis needs to enable the AOF but can't trigger a background AOF rewrite operation. Check the above logs for more info about the error.".into(),
+        );
     }
 
     /// A BGREWRITEAOF of `appendonly no` is under way (manifest read, walk, chain).

@@ -1273,3 +1273,42 @@ fn a_rewrite_that_cannot_name_its_new_incr_file_fails_alone_and_appends_go_on() 
         assert_eq!(again.digest(), digest);
     }
 }
+
+#[test]
+fn config_set_appendonly_yes_that_cannot_create_its_files_leaves_the_aof_off() {
+    let mut r = Rig::new("appendonly no\nappendfsync always", MemDisk::default());
+    r.kit.connect(1);
+    r.cmd(1, "SET a 1");
+    r.fail = Some((
+        |op| matches!(op, DiskOp::Open { path, .. } if path.ends_with(".incr.aof")),
+        DiskError::NoSpace,
+    ));
+    r.kit.send(
+        1,
+        &crate::resp::encode_request(&["CONFIG", "SET", "appendonly", "yes"]),
+    );
+    r.kit
+        .send(1, &crate::resp::encode_request(&["SET", "b", "2"]));
+    r.settle();
+    assert_eq!(r.kit.take(1), "+OK\r\n+OK\r\n", "nothing left waiting");
+    assert!(r.shutdowns.is_empty(), "keel keeps running");
+    assert!(r.logged(
+        "Redis needs to enable the AOF but can't trigger a background AOF rewrite operation."
+    ));
+    assert_eq!(
+        r.cmd(1, "CONFIG GET appendonly"),
+        "*2\r\n$10\r\nappendonly\r\n$2\r\nno\r\n"
+    );
+    assert!(r.cmd(1, "INFO persistence").contains("aof_enabled:0"));
+    assert_eq!(r.cmd(1, "SET c 3"), "+OK\r\n");
+    // Once the disk is fine, it can be turned on.
+    assert_eq!(r.cmd(1, "CONFIG SET appendonly yes"), "+OK\r\n");
+    for _ in 0..5 {
+        r.kit.advance_ms(100);
+        r.settle();
+    }
+    assert!(r.cmd(1, "INFO persistence").contains("aof_enabled:1"));
+    let digest = r.digest();
+    let mut again = Rig::new("appendonly yes", r.disk.clone());
+    assert_eq!(again.digest(), digest);
+}
