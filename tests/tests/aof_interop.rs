@@ -560,4 +560,37 @@ fn a_torn_tail_is_cut_where_redis_check_aof_fix_cuts_it() {
         std::fs::read(torn.join("appendonlydir").join(incr)).expect("incr"),
         full[..cut]
     );
+    // A bad byte inside the last file (not a torn tail): both refuse to start, with
+    // the same line, whatever aof-load-truncated says; the file is left as it was.
+    let mut corrupt = full.clone();
+    let at = full.len() / 2
+        + full[full.len() / 2..]
+            .iter()
+            .position(|&b| b == b'*')
+            .expect("a command starts after the middle");
+    corrupt[at] = b'X';
+    let line = "Bad file format reading the append only file appendonly.aof.1.incr.aof: make a backup of your AOF file, then use ./redis-check-aof --fix <filename.manifest>";
+    for server in ["redis-server", keel_bin()] {
+        let dir = torn_copy(&source, "aof-corrupt-middle", incr, full.len());
+        std::fs::write(dir.join("appendonlydir").join(incr), &corrupt).expect("write");
+        let mut args = dir_args(&dir, &[]);
+        args.extend(["--port".into(), common::free_port().to_string()]);
+        args.extend([
+            "--logfile".into(),
+            dir.join("server.log").display().to_string(),
+        ]);
+        let out = Command::new(server)
+            .args(&args)
+            .stdin(Stdio::null())
+            .output()
+            .expect("the server runs");
+        assert_eq!(out.status.code(), Some(1), "{server}");
+        let log = std::fs::read_to_string(dir.join("server.log")).unwrap_or_default();
+        assert!(log.contains(line), "{server}: {log}");
+        assert_eq!(
+            std::fs::read(dir.join("appendonlydir").join(incr)).expect("incr"),
+            corrupt,
+            "{server}"
+        );
+    }
 }
