@@ -837,6 +837,10 @@ impl Node {
     pub(super) fn aof_after_step(&mut self, now: Now, walk_turn: bool) {
         if std::mem::take(&mut self.server.persist.aof.rewrite_asked) {
             self.aof.rewrite_requested = true;
+            // The command answered "scheduled" on these (commands/server.rs).
+            self.aof.rewrite_was_scheduled = self.aof.chain.is_some()
+                || self.server.persist.bgsave_in_progress
+                || self.aof.phase == Phase::Booting;
         }
         self.aof_step(now, walk_turn);
         self.aof_sync_status();
@@ -947,7 +951,9 @@ impl Node {
             && self.aof.chain.is_none()
             && !self.server.persist.bgsave_in_progress
             && !self.is_loading()
+            && !(self.aof.rewrite_was_scheduled && self.aof_rewrite_limited(now))
         {
+            self.aof.rewrite_was_scheduled = false;
             self.aof_start_rewrite(now);
         }
     }

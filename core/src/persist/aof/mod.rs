@@ -132,6 +132,10 @@ pub struct AofState {
     pub limit_delay_minutes: u64,
     /// ... until this monotonic time.
     pub limit_next_rewrite_ms: Option<u64>,
+    /// The BGREWRITEAOF waiting in `rewrite_requested` was answered "scheduled" (a
+    /// BGSAVE or a chain was running): like the automatic one, it waits out the
+    /// back-off (Redis's serverCron checks `aofRewriteLimited` for both).
+    pub rewrite_was_scheduled: bool,
     /// A BGREWRITEAOF with `appendonly no` is reading the manifest (its first step).
     pub off_manifest_reading: bool,
 }
