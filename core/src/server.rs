@@ -151,6 +151,15 @@ pub enum PersistRequest {
     },
     /// SHUTDOWN ABORT: cancel a shutdown waiting for its save.
     AbortShutdown,
+    /// DEBUG RELOAD from `conn` (blocked until reloaded): save the RDB file unless
+    /// NOSAVE, empty the dataset unless NOFLUSH, load the file (MERGE: a key in both
+    /// is replaced by the file's).
+    DebugReload {
+        conn: crate::io::ConnId,
+        save: bool,
+        flush: bool,
+        merge: bool,
+    },
     /// FLUSHALL with save points set: kill a running BGSAVE, save the empty dataset.
     FlushallSave,
 }

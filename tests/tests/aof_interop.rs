@@ -7,12 +7,12 @@
 mod common;
 
 use std::path::Path;
-use std::process::Command;
+use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::{require_redis_or_skip, scratch_dir, Conn, Server};
+use common::{keel_bin, require_redis_or_skip, scratch_dir, Conn, Server};
 
 fn dir_args(dir: &Path, extra: &[&str]) -> Vec<String> {
     let mut args: Vec<String> = vec![
@@ -311,5 +311,297 @@ fn kill_9_under_always_keeps_every_acknowledged_write() {
                 "writer {w} key {i}"
             );
         }
+    }
+}
+
+/// The files in `dir/appendonlydir`, sorted.
+fn aof_files(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir.join("appendonlydir"))
+        .map(|rd| {
+            rd.filter_map(|e| e.ok())
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    names.sort();
+    names
+}
+
+/// BGREWRITEAOF with `appendonly no` (twice, the second without the preamble): the
+/// same files and manifest as redis-server 7.0 leaves, no temp file, and keel's
+/// directory starts redis-server (appendonly yes) on the same dataset.
+#[test]
+fn bgrewriteaof_with_appendonly_off_writes_what_redis_writes() {
+    if !require_redis_or_skip() {
+        return;
+    }
+    let mut seen = Vec::new();
+    for server in ["redis", "keel"] {
+        let dir = scratch_dir(&format!("aof-off-rewrite-{server}"));
+        let off = ["--appendonly", "no"];
+        let mut s = if server == "redis" {
+            redis_in(&dir, &off)
+        } else {
+            keel_in(&dir, &off)
+        };
+        let mut c = s.conn();
+        wait_loaded(&mut c);
+        fill(&mut c);
+        let mut steps = Vec::new();
+        for preamble in ["yes", "no"] {
+            c.cmds(&format!("CONFIG SET aof-use-rdb-preamble {preamble}"));
+            let reply = text(&c.cmds("BGREWRITEAOF"));
+            wait_rewrite(&mut c);
+            // keel removes the history files (and writes the manifest without them)
+            // just after INFO says the rewrite ended; Redis does it before.
+            let deadline = Instant::now() + Duration::from_secs(30);
+            while aof_files(&dir).iter().any(|f| f.starts_with("temp_"))
+                || std::fs::read_to_string(dir.join("appendonlydir/appendonly.aof.manifest"))
+                    .unwrap_or_default()
+                    .contains(" type h")
+            {
+                assert!(Instant::now() < deadline, "{server}: history never removed");
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            let manifest =
+                std::fs::read_to_string(dir.join("appendonlydir/appendonly.aof.manifest"))
+                    .unwrap_or_default();
+            steps.push((reply, aof_files(&dir), manifest));
+        }
+        let info = text(&c.cmds("INFO persistence"));
+        for field in [
+            "aof_enabled:0",
+            "aof_rewrites:2",
+            "aof_last_bgrewrite_status:ok",
+        ] {
+            assert!(info.contains(field), "{server}: {field} in {info}");
+        }
+        let temps: Vec<_> = std::fs::read_dir(&dir)
+            .expect("dir")
+            .filter_map(|e| e.ok())
+            .filter(|e| e.file_name().to_string_lossy().starts_with("temp-"))
+            .collect();
+        assert!(temps.is_empty(), "{server} left {temps:?}");
+        let expect = digest(&mut c);
+        shut_down(&mut s, &mut c);
+        if server == "keel" {
+            check_aof(&dir);
+            let redis = redis_in(&dir, &[]);
+            let mut r = redis.conn();
+            wait_loaded(&mut r);
+            assert_eq!(text(&digest(&mut r)), text(&expect));
+        }
+        seen.push(steps);
+    }
+    assert_eq!(seen[1], seen[0], "keel's steps, then redis-server's");
+}
+
+/// A Redis 6 style single `appendonly.aof` in `dir` — hand-written commands, and an
+/// RDB preamble (a redis-server SAVE) followed by commands — is migrated at start as
+/// redis-server 7.0 does: the same files, manifest and dataset afterwards.
+#[test]
+fn an_old_single_file_aof_is_migrated_as_redis_does() {
+    if !require_redis_or_skip() {
+        return;
+    }
+    let tail = common::encode_line("SET after-preamble 1");
+    let plain = [
+        common::encode_line("SELECT 0"),
+        common::encode_line("SET a 1"),
+        common::encode_line("RPUSH l x y z"),
+        common::encode_line("SELECT 2"),
+        common::encode_line("SADD s m n"),
+        common::encode_line("PEXPIREAT s 99999999999999"),
+    ]
+    .concat();
+    let preamble = {
+        let dir = scratch_dir("aof-legacy-source");
+        let mut redis = redis_in(&dir, &["--appendonly", "no"]);
+        let mut r = redis.conn();
+        fill(&mut r);
+        assert_eq!(r.cmds("SAVE"), b"+OK\r\n");
+        shut_down(&mut redis, &mut r);
+        let mut bytes = std::fs::read(dir.join("dump.rdb")).expect("dump.rdb");
+        bytes.extend_from_slice(&tail);
+        bytes
+    };
+    for (tag, legacy) in [("plain", plain), ("preamble", preamble)] {
+        let mut seen = Vec::new();
+        for server in ["redis", "keel"] {
+            let dir = scratch_dir(&format!("aof-legacy-{tag}-{server}"));
+            std::fs::write(dir.join("appendonly.aof"), &legacy).expect("write");
+            let mut s = if server == "redis" {
+                redis_in(&dir, &[])
+            } else {
+                keel_in(&dir, &[])
+            };
+            let mut c = s.conn();
+            wait_loaded(&mut c);
+            let d = digest(&mut c);
+            shut_down(&mut s, &mut c);
+            assert!(!dir.join("appendonly.aof").exists(), "{server} moved it");
+            let manifest =
+                std::fs::read_to_string(dir.join("appendonlydir/appendonly.aof.manifest"))
+                    .unwrap_or_default();
+            let moved = std::fs::read(dir.join("appendonlydir/appendonly.aof")).ok();
+            assert_eq!(
+                moved.as_deref(),
+                Some(&legacy[..]),
+                "{server}: the base as it was"
+            );
+            if server == "keel" {
+                check_aof(&dir);
+            }
+            seen.push((text(&d), aof_files(&dir), manifest));
+        }
+        assert_eq!(seen[1], seen[0], "{tag}: keel, then redis-server");
+    }
+}
+
+/// Copies `from`'s AOF directory into a fresh scratch dir, the incr file cut to `len`.
+fn torn_copy(from: &Path, tag: &str, incr: &str, len: usize) -> std::path::PathBuf {
+    let dir = scratch_dir(tag);
+    std::fs::create_dir_all(dir.join("appendonlydir")).expect("mkdir");
+    for name in aof_files(from) {
+        let bytes = std::fs::read(from.join("appendonlydir").join(&name)).expect("read");
+        let bytes = if name == incr {
+            &bytes[..len]
+        } else {
+            &bytes[..]
+        };
+        std::fs::write(dir.join("appendonlydir").join(&name), bytes).expect("write");
+    }
+    dir
+}
+
+/// The incr file's length after `redis-check-aof --fix` (answered yes).
+fn fixed_by_redis_check_aof(dir: &Path, incr: &str) -> u64 {
+    let mut child = Command::new("redis-check-aof")
+        .arg("--fix")
+        .arg(dir.join("appendonlydir/appendonly.aof.manifest"))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("redis-check-aof runs");
+    if let Some(mut stdin) = child.stdin.take() {
+        use std::io::Write;
+        let _ = stdin.write_all(b"y\n");
+    }
+    let out = child.wait_with_output().expect("redis-check-aof ends");
+    assert!(out.status.success(), "{}", text(&out.stdout));
+    std::fs::metadata(dir.join("appendonlydir").join(incr))
+        .expect("incr")
+        .len()
+}
+
+/// A torn last file (cut anywhere in its last commands, a MULTI/EXEC among them):
+/// with `aof-load-truncated yes` keel cuts it exactly where `redis-check-aof --fix`
+/// does and serves the dataset redis-server loads from the fixed file; with
+/// `aof-load-truncated no` it refuses to start with Redis 7.0.15's line.
+#[test]
+fn a_torn_tail_is_cut_where_redis_check_aof_fix_cuts_it() {
+    if !require_redis_or_skip() {
+        return;
+    }
+    let incr = "appendonly.aof.1.incr.aof";
+    let source = scratch_dir("aof-torn-source");
+    {
+        let mut keel = keel_in(&source, &[]);
+        let mut c = keel.conn();
+        wait_loaded(&mut c);
+        for line in [
+            "SET a 1",
+            "RPUSH l x y",
+            "MULTI",
+            "INCR n",
+            "SET inside 1",
+            "EXEC",
+            "SET last value",
+        ] {
+            c.cmds(line);
+        }
+        shut_down(&mut keel, &mut c);
+    }
+    let full = std::fs::read(source.join("appendonlydir").join(incr)).expect("incr");
+    let tail_start = full.len().saturating_sub(200);
+    let cuts: Vec<usize> = (tail_start..full.len()).step_by(13).collect();
+    assert!(cuts.len() >= 10);
+    for (i, &cut) in cuts.iter().enumerate() {
+        let fixed = torn_copy(&source, &format!("aof-torn-{i}-fixed"), incr, cut);
+        let expect_len = fixed_by_redis_check_aof(&fixed, incr);
+        let redis = redis_in(&fixed, &[]);
+        let mut r = redis.conn();
+        wait_loaded(&mut r);
+        let expect_digest = digest(&mut r);
+        drop(r);
+        drop(redis);
+        let torn = torn_copy(&source, &format!("aof-torn-{i}-keel"), incr, cut);
+        let mut keel = keel_in(&torn, &["--aof-load-truncated", "yes"]);
+        let mut c = keel.conn();
+        wait_loaded(&mut c);
+        assert_eq!(
+            text(&digest(&mut c)),
+            text(&expect_digest),
+            "cut at {cut} of {}",
+            full.len()
+        );
+        shut_down(&mut keel, &mut c);
+        let keel_len = std::fs::metadata(torn.join("appendonlydir").join(incr))
+            .expect("incr")
+            .len();
+        assert_eq!(keel_len, expect_len, "cut at {cut} of {}", full.len());
+    }
+    // aof-load-truncated no: exit 1 with Redis's line, the file untouched.
+    let cut = full.len() - 3;
+    let torn = torn_copy(&source, "aof-torn-refused", incr, cut);
+    let mut args = dir_args(&torn, &["--aof-load-truncated", "no"]);
+    args.extend(["--port".into(), common::free_port().to_string()]);
+    let out = Command::new(keel_bin())
+        .args(&args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("keel-server runs");
+    assert_eq!(out.status.code(), Some(1));
+    let log = format!("{}{}", text(&out.stdout), text(&out.stderr));
+    assert!(
+        log.contains("Unexpected end of file reading the append only file appendonly.aof.1.incr.aof. You can: 1) Make a backup of your AOF file, then use ./redis-check-aof --fix <filename.manifest>. 2) Alternatively you can set the 'aof-load-truncated' configuration option to yes and restart the server."),
+        "{log}"
+    );
+    assert_eq!(
+        std::fs::read(torn.join("appendonlydir").join(incr)).expect("incr"),
+        full[..cut]
+    );
+    // A bad byte inside the last file (not a torn tail): both refuse to start, with
+    // the same line, whatever aof-load-truncated says; the file is left as it was.
+    let mut corrupt = full.clone();
+    let at = full.len() / 2
+        + full[full.len() / 2..]
+            .iter()
+            .position(|&b| b == b'*')
+            .expect("a command starts after the middle");
+    corrupt[at] = b'X';
+    let line = "Bad file format reading the append only file appendonly.aof.1.incr.aof: make a backup of your AOF file, then use ./redis-check-aof --fix <filename.manifest>";
+    for server in ["redis-server", keel_bin()] {
+        let dir = torn_copy(&source, "aof-corrupt-middle", incr, full.len());
+        std::fs::write(dir.join("appendonlydir").join(incr), &corrupt).expect("write");
+        let mut args = dir_args(&dir, &[]);
+        args.extend(["--port".into(), common::free_port().to_string()]);
+        args.extend([
+            "--logfile".into(),
+            dir.join("server.log").display().to_string(),
+        ]);
+        let out = Command::new(server)
+            .args(&args)
+            .stdin(Stdio::null())
+            .output()
+            .expect("the server runs");
+        assert_eq!(out.status.code(), Some(1), "{server}");
+        let log = std::fs::read_to_string(dir.join("server.log")).unwrap_or_default();
+        assert!(log.contains(line), "{server}: {log}");
+        assert_eq!(
+            std::fs::read(dir.join("appendonlydir").join(incr)).expect("incr"),
+            corrupt,
+            "{server}"
+        );
     }
 }

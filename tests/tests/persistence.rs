@@ -272,3 +272,76 @@ fn redis_dump_loads_into_keel() {
     wait_loaded(&mut c);
     assert_eq!(digest(&mut c), expect);
 }
+
+/// DEBUG RELOAD and its options against redis-server 7.0: the same replies, the same
+/// DEBUG DIGEST before and after, the same errors; and with appendonly yes it still
+/// reloads from the RDB file (which it writes), as Redis 7.0 does.
+#[test]
+fn debug_reload_answers_as_redis() {
+    if !require_redis_or_skip() {
+        return;
+    }
+    let script = [
+        "DEBUG RELOAD",
+        "SET b 2",
+        "DEBUG RELOAD NOSAVE",
+        "GET b",
+        "SET a changed",
+        "SET only-here 1",
+        "DEBUG RELOAD NOFLUSH MERGE NOSAVE",
+        "GET a",
+        "GET only-here",
+        "DEBUG RELOAD nosave NOSAVE merge",
+        "DEBUG RELOAD foo",
+        "DEBUG RELOAD NOSAVE bar",
+        "DBSIZE",
+    ];
+    let mut runs = Vec::new();
+    for server in ["redis", "keel"] {
+        let dir = scratch_dir(&format!("debug-reload-{server}"));
+        let mut args = dir_args(&dir);
+        args.extend(["--save".into(), "".into()]);
+        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+        let s = if server == "redis" {
+            Server::redis(&refs)
+        } else {
+            Server::keel(&refs)
+        };
+        let mut c = s.conn();
+        wait_loaded(&mut c);
+        fill(&mut c);
+        c.cmds("SET a 1");
+        let before = digest(&mut c);
+        let mut replies = Vec::new();
+        for line in script {
+            replies.push(format!("{line} -> {}", text(&c.cmds(line))));
+        }
+        replies.push(format!("digest -> {}", text(&digest(&mut c))));
+        // A missing file: the dataset is flushed, then the load error.
+        std::fs::remove_file(dir.join("dump.rdb")).expect("dump.rdb was written");
+        replies.push(format!(
+            "missing -> {}",
+            text(&c.cmds("DEBUG RELOAD NOSAVE"))
+        ));
+        replies.push(format!("dbsize -> {}", text(&c.cmds("DBSIZE"))));
+        // With the AOF on, the RDB file is still what is saved and loaded.
+        fill(&mut c);
+        assert!(!c.cmds("CONFIG SET appendonly yes").starts_with(b"-"));
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while !text(&c.cmds("INFO persistence")).contains("aof_rewrite_in_progress:0") {
+            assert!(Instant::now() < deadline);
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let with_aof = digest(&mut c);
+        replies.push(format!("aof -> {}", text(&c.cmds("DEBUG RELOAD"))));
+        assert_eq!(digest(&mut c), with_aof, "{server}");
+        assert!(dir.join("dump.rdb").exists(), "{server}");
+        runs.push((before, replies));
+    }
+    assert_eq!(runs[1].0, runs[0].0, "the datasets before");
+    for (keel, redis) in runs[1].1.iter().zip(&runs[0].1) {
+        assert_eq!(keel, redis);
+    }
+    // The first reload kept the dataset (its digest is the one before).
+    assert!(runs[1].1[0].ends_with("+OK\r\n"));
+}

@@ -79,12 +79,52 @@ pub(super) fn more(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> bool {
         ctx.out().ok();
     } else if argv.is(1, "stringmatch-test") && argc == 2 {
         stringmatch_test(ctx);
+    } else if argv.is(1, "reload") {
+        reload(ctx, argv);
     } else if argv.is(1, "client-eviction") && argc == 2 {
         ctx.out().error("ERR maxmemory-clients is disabled.");
     } else {
         return false;
     }
     true
+}
+
+/// DEBUG RELOAD [MERGE] [NOFLUSH] [NOSAVE] (Redis 7.0's options, any order, repeats
+/// allowed): the node saves, empties and loads the RDB file, then answers
+/// (`node::persist`); other clients get -LOADING while the file loads, as in Redis.
+fn reload(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
+    let (mut save, mut flush, mut merge) = (true, true, false);
+    for j in 2..argv.len() {
+        if argv.is(j, "merge") {
+            merge = true;
+        } else if argv.is(j, "noflush") {
+            flush = false;
+        } else if argv.is(j, "nosave") {
+            save = false;
+        } else {
+            ctx.out()
+                .error("ERR DEBUG RELOAD only supports the MERGE, NOFLUSH and NOSAVE options.");
+            return;
+        }
+    }
+    if ctx.client.may_not_block() {
+        // Redis reloads inside the command; keel's reload takes disk round trips,
+        // which a transaction cannot wait for.
+        ctx.out()
+            .error("ERR DEBUG RELOAD is not supported inside MULTI/EXEC by keel");
+        return;
+    }
+    ctx.client.blocked = true;
+    let conn = ctx.client.conn;
+    ctx.server
+        .persist
+        .requests
+        .push(crate::server::PersistRequest::DebugReload {
+            conn,
+            save,
+            flush,
+            merge,
+        });
 }
 
 /// Patterns and texts DEBUG STRINGMATCH-TEST tries (Redis: 1,000,000 of up to 32 bytes).

@@ -91,11 +91,8 @@ fn bgrewriteaof(ctx: &mut Ctx<'_>, _argv: &Argv<'_>) {
     if aof.rewrite_in_progress {
         ctx.out()
             .error("ERR Background append only file rewriting already in progress");
-    } else if !aof.appending {
-        // keel rewrites only an AOF it is appending to (Redis also writes one with
-        // appendonly off).
-        ctx.out().error("ERR Can't execute an AOF background rewriting. Please check the server logs for more information.");
     } else if aof.chain_running
+        || (aof.enabled && !aof.appending)
         || ctx.client.multi.is_some()
         || ctx.server.persist.bgsave_in_progress
     {

@@ -27,6 +27,12 @@ const REWRITE_CHUNK_BYTES: usize = 1 << 20;
 /// Bounded slices of the rewrite's walk per node step.
 const WALK_SLICES_PER_STEP: usize = 4;
 
+/// Redis's `AOF_REWRITE_LIMITE_THRESHOLD`: after this many consecutive failed
+/// rewrites, automatic ones back off.
+const REWRITE_LIMIT_THRESHOLD: u64 = 3;
+/// Redis's `AOF_REWRITE_LIMITE_MAX_MINUTES`: the back-off doubles up to this.
+const REWRITE_LIMIT_MAX_MINUTES: u64 = 60;
+
 impl Node {
     fn aof_dir(&self) -> String {
         String::from_utf8_lossy(&self.server.config.settings().appenddirname).into_owned()
@@ -132,6 +138,8 @@ impl Node {
                 }
             }
             AofIo::ManifestRead => self.aof_manifest_read(now, result),
+            AofIo::OffManifestRead => self.aof_off_manifest_read(now, result),
+            AofIo::LegacyProbe { in_dir } => self.aof_legacy_probed(now, in_dir, result),
             AofIo::LoadRead => self.aof_load_read(now, result),
             AofIo::Chain => self.aof_chain_step_done(now, result),
             AofIo::Ignore => {}
@@ -161,6 +169,92 @@ impl Node {
             },
         };
         self.aof.manifest = manifest;
+        if self.aof_legacy_candidate() {
+            // Redis 7.0's loadAppendOnlyFiles: an `appendonly.aof` in `dir` may be a
+            // Redis 6 AOF to migrate.
+            let path = self.aof_prefix();
+            return self.aof_issue(
+                AofIo::LegacyProbe { in_dir: false },
+                DiskOp::Read {
+                    path,
+                    offset: 0,
+                    len: 1,
+                },
+            );
+        }
+        self.aof_start_loading(now);
+    }
+
+    /// Redis 7.0's upgrade conditions, but for the old file's existence (probed
+    /// next): no manifest (or one naming nothing), or one naming only a base called
+    /// `appendfilename` (a migration cut between the manifest and the rename).
+    fn aof_legacy_candidate(&self) -> bool {
+        let m = &self.aof.manifest;
+        let prefix = self.aof_prefix();
+        m.is_empty() || (m.incrs.is_empty() && m.base.as_ref().is_some_and(|b| b.name == prefix))
+    }
+
+    /// A probe for the old single-file AOF came back.
+    fn aof_legacy_probed(&mut self, now: Now, in_dir: bool, result: DiskResult) {
+        let exists = match result {
+            DiskResult::Done { .. } => true,
+            DiskResult::Failed(DiskError::NotFound) => false,
+            DiskResult::Failed(e) => {
+                return self.aof_fatal(vec![format!(
+                    "Fatal error: can't read the append only file {}: {}",
+                    self.aof_prefix(),
+                    crate::persist::aof::writer::strerror(e)
+                )])
+            }
+        };
+        let prefix = self.aof_prefix();
+        match (in_dir, exists) {
+            (false, true) if self.aof.manifest.is_empty() => self.aof_migrate_legacy(),
+            (false, true) => {
+                // The manifest names it already: is it in the directory yet?
+                let path = format!("{}/{prefix}", self.aof_dir());
+                self.aof_issue(
+                    AofIo::LegacyProbe { in_dir: true },
+                    DiskOp::Read {
+                        path,
+                        offset: 0,
+                        len: 1,
+                    },
+                );
+            }
+            (true, false) => self.aof_migrate_legacy(),
+            (false, false) | (true, true) => self.aof_start_loading(now),
+        }
+    }
+
+    /// Redis 7.0's `aofUpgradePrepare`: the manifest naming `appendonly.aof` as the
+    /// base (seq 1) is made durable in the (created) AOF directory, then the file is
+    /// moved there; loading goes on as usual, and the first incr file follows it.
+    fn aof_migrate_legacy(&mut self) {
+        let dir = self.aof_dir();
+        let prefix = self.aof_prefix();
+        let mut manifest = Manifest::default();
+        manifest.base = Some(crate::persist::aof::manifest::AofFile {
+            name: prefix.clone(),
+            seq: 1,
+            kind: crate::persist::aof::manifest::FileType::Base,
+        });
+        manifest.curr_base_seq = 1;
+        self.aof.manifest = manifest.clone();
+        let mut steps = manifest_steps(&dir, &prefix, &manifest);
+        steps.push(Step::Disk(DiskOp::Rename {
+            from: prefix.clone(),
+            to: format!("{dir}/{prefix}"),
+        }));
+        // Both directories changed: the file left one and arrived in the other.
+        steps.push(Step::Disk(DiskOp::Fsync { path: dir }));
+        steps.push(Step::Disk(DiskOp::Fsync { path: ".".into() }));
+        self.aof_start_chain(steps, ChainEnd::Migrated, true);
+    }
+
+    /// Loads the files the manifest names (or creates the first ones when it names
+    /// none).
+    fn aof_start_loading(&mut self, now: Now) {
         if self.aof.manifest.is_empty() {
             self.aof_create_first_files(now);
         } else {
@@ -481,7 +575,7 @@ impl Node {
                 }
                 Some(Step::Unpause) => {
                     if let Some(w) = self.aof.writer.as_mut() {
-                        w.paused = false;
+                        w.resume();
                     }
                 }
                 Some(Step::Adopt(manifest)) => self.aof.manifest = *manifest,
@@ -563,12 +657,18 @@ impl Node {
                 );
             }
             self.aof.stats.rewrites_consecutive_failures += 1;
-            // The writer may have been paused waiting for the manifest.
+            // The writer may have been paused waiting for the manifest naming its new
+            // incr file: it goes back to the old one (Redis keeps appending to it).
+            // A writer just created by CONFIG SET appendonly yes has no old file.
             if let Some(w) = self.aof.writer.as_mut() {
                 if w.paused {
-                    return self.aof_fatal(vec![format!(
-                        "Can't persist the AOF manifest naming the new incr file: {why}. Exiting..."
-                    )]);
+                    match w.switch_back() {
+                        Some(old_bytes) => {
+                            let before = &mut self.aof.stats.incr_bytes_before_current;
+                            *before = before.saturating_sub(old_bytes);
+                        }
+                        None => return self.aof_enable_failed(),
+                    }
                 }
             }
             let _ = now;
@@ -644,6 +744,17 @@ impl Node {
                     fatal_on_error: false,
                 });
                 self.aof_chain_advance();
+            }
+            ChainEnd::Migrated => {
+                self.server.log(
+                    LogLevel::Notice,
+                    format!(
+                        "Successfully migrated an old-style AOF file ({}) into the AOF directory ({}).",
+                        self.aof_prefix(),
+                        self.aof_dir()
+                    ),
+                );
+                self.aof_start_loading(now);
             }
             ChainEnd::Nothing => {}
         }
@@ -752,6 +863,10 @@ impl Node {
     pub(super) fn aof_after_step(&mut self, now: Now, walk_turn: bool) {
         if std::mem::take(&mut self.server.persist.aof.rewrite_asked) {
             self.aof.rewrite_requested = true;
+            // The command answered "scheduled" on these (commands/server.rs).
+            self.aof.rewrite_was_scheduled = self.aof.chain.is_some()
+                || self.server.persist.bgsave_in_progress
+                || self.aof.phase == Phase::Booting;
         }
         self.aof_step(now, walk_turn);
         self.aof_sync_status();
@@ -761,7 +876,7 @@ impl Node {
         let aof = &self.aof;
         let status = &mut self.server.persist.aof;
         status.enabled = aof.enabled();
-        status.rewrite_in_progress = aof.rewrite.is_some();
+        status.rewrite_in_progress = aof.rewrite.is_some() || aof.off_manifest_reading;
         status.rewrite_scheduled = aof.rewrite_requested && aof.rewrite.is_none();
         status.last_rewrite_time_secs = aof.stats.last_rewrite_time_secs;
         status.rewrite_started_mono_ms = aof.rewrite.as_ref().map(|r| r.started_ms);
@@ -789,9 +904,16 @@ impl Node {
         match self.aof.phase {
             Phase::On => {}
             Phase::Off if appendonly && self.aof.booted => {
+                // Never a base walked from a half-loaded dataset (DEBUG RELOAD).
+                if self.aof_off_rewrite_running() || self.is_loading() {
+                    // CONFIG SET appendonly yes during a BGREWRITEAOF of `appendonly
+                    // no`: it starts once that one is done.
+                    return self.aof_off_step(walk_turn);
+                }
                 // CONFIG SET appendonly yes: Redis starts a rewrite.
                 self.aof_start_rewrite(now);
             }
+            Phase::Off if self.aof.booted => return self.aof_off_step(walk_turn),
             _ => return,
         }
         if !appendonly {
@@ -854,7 +976,10 @@ impl Node {
             && self.aof.rewrite.is_none()
             && self.aof.chain.is_none()
             && !self.server.persist.bgsave_in_progress
+            && !self.is_loading()
+            && !(self.aof.rewrite_was_scheduled && self.aof_rewrite_limited(now))
         {
+            self.aof.rewrite_was_scheduled = false;
             self.aof_start_rewrite(now);
         }
     }
@@ -968,7 +1093,7 @@ impl Node {
 
     /// Redis's auto rewrite: the AOF grew by `auto-aof-rewrite-percentage` since the
     /// last rewrite (or load) and is over `auto-aof-rewrite-min-size`.
-    fn aof_maybe_auto_rewrite(&mut self, _now: Now) {
+    fn aof_maybe_auto_rewrite(&mut self, now: Now) {
         let s = self.server.config.settings();
         let (percentage, min_size) = (
             s.auto_aof_rewrite_percentage,
@@ -985,13 +1110,181 @@ impl Node {
             return;
         }
         let growth = current.saturating_sub(base).saturating_mul(100) / base;
-        if growth >= percentage {
+        if growth >= percentage && !self.aof_rewrite_limited(now) {
             self.server.log(
                 LogLevel::Notice,
                 format!("Starting automatic rewriting of AOF on {growth}% growth"),
             );
             self.aof.rewrite_requested = true;
         }
+    }
+
+    /// CONFIG SET appendonly yes could not make its first files durable: the AOF
+    /// stays off and `appendonly` goes back to `no`, with Redis's line (Redis fails
+    /// the CONFIG SET itself; keel has answered it already).
+    fn aof_enable_failed(&mut self) {
+        self.aof.writer = None;
+        self.aof.phase = Phase::Off;
+        // Replies held for an fsync that will never come go now: with the AOF off
+        // nothing waits for it.
+        self.aof.shutdown_held = false;
+        for (_, effect) in std::mem::take(&mut self.aof.held) {
+            self.server.effects.push_back(effect);
+        }
+        self.server.propagation.set_aof(false);
+        let pairs: [(&[u8], &[u8]); 1] = [(b"appendonly", b"no")];
+        if self.server.config.set(&pairs).is_ok() {
+            self.config_changed();
+        }
+        self.server.log(
+            LogLevel::Warning,
+            "Redis needs to enable the AOF but can't trigger a background AOF rewrite operation. Check the above logs for more info about the error.".into(),
+        );
+    }
+
+    /// A BGREWRITEAOF of `appendonly no` is under way (manifest read, walk, chain).
+    fn aof_off_rewrite_running(&self) -> bool {
+        self.aof.off_manifest_reading || self.aof.rewrite.is_some() || self.aof.chain.is_some()
+    }
+
+    /// `appendonly no`: BGREWRITEAOF still writes a base and a manifest naming only
+    /// it, as Redis 7.0 does (its incr files, if any, become history and go). Its
+    /// first step reads the manifest on disk (Redis reads it at startup whatever
+    /// `appendonly` says); `aof_off_manifest_read` goes on from there.
+    fn aof_off_step(&mut self, walk_turn: bool) {
+        if walk_turn {
+            self.aof_walk_step();
+        }
+        if self.aof.rewrite_requested
+            && !self.aof_off_rewrite_running()
+            && !self.server.persist.bgsave_in_progress
+            && !self.is_loading()
+        {
+            self.aof.rewrite_requested = false;
+            self.aof.off_manifest_reading = true;
+            let path = format!("{}/{}.manifest", self.aof_dir(), self.aof_prefix());
+            self.aof_issue(
+                AofIo::OffManifestRead,
+                DiskOp::Read {
+                    path,
+                    offset: 0,
+                    len: MANIFEST_MAX_BYTES as u64 + 1,
+                },
+            );
+        }
+    }
+
+    /// The manifest a BGREWRITEAOF of `appendonly no` starts from is read: the base
+    /// goes to a temp file, is fsynced and renamed into the AOF directory, then the
+    /// manifest names it alone; the old files are history and are removed.
+    fn aof_off_manifest_read(&mut self, now: Now, result: DiskResult) {
+        self.aof.off_manifest_reading = false;
+        let parsed = match result {
+            DiskResult::Failed(DiskError::NotFound) => Ok(Manifest::default()),
+            DiskResult::Failed(e) => Err(vec![format!(
+                "Can't open the AOF manifest file for reading: {}",
+                crate::persist::aof::writer::strerror(e)
+            )]),
+            DiskResult::Done { read } => Manifest::parse(&read).map_err(|e| e.log_lines()),
+        };
+        let mut manifest = match parsed {
+            Ok(m) => m,
+            Err(lines) => {
+                for line in lines {
+                    self.server.log(LogLevel::Warning, line);
+                }
+                self.server.log(
+                    LogLevel::Warning,
+                    "Background AOF rewrite failed: the AOF manifest could not be read".into(),
+                );
+                self.aof.stats.rewrites_consecutive_failures += 1;
+                return;
+            }
+        };
+        if self.server.config.settings().appendonly {
+            // CONFIG SET appendonly yes came meanwhile: its own rewrite does it all.
+            return;
+        }
+        let dir = self.aof_dir();
+        let prefix = self.aof_prefix();
+        self.aof.manifest = manifest.clone();
+        let preamble = self.server.config.settings().aof_use_rdb_preamble;
+        let base = manifest.new_base(&prefix, preamble);
+        manifest.mark_all_incrs_as_history();
+        let temp = format!("temp-rewriteaof-bg-{}.aof", self.server.draw_io_id().0);
+        let sink = self.aof_base_sink(now, preamble);
+        let mut out = Vec::new();
+        let snapshot = Snapshot::start(
+            &mut self.keyspace,
+            sink,
+            now.wall_ms,
+            AccessMeta::None,
+            &mut out,
+        );
+        self.aof.walk = Some(rewrite::Walk { snapshot, out });
+        // The directory may not exist yet (Redis's dirCreateIfMissing): opening the
+        // manifest's temp file makes it.
+        let mut steps = vec![
+            Step::Disk(DiskOp::Open {
+                path: format!("{dir}/temp_{prefix}.manifest"),
+                create: true,
+                truncate: true,
+            }),
+            Step::Disk(DiskOp::Open {
+                path: temp.clone(),
+                create: true,
+                truncate: true,
+            }),
+            Step::Walk(temp.clone()),
+        ];
+        steps.extend(finish_base_steps(&dir, &temp, &base, false));
+        steps.extend(manifest_steps(&dir, &prefix, &manifest));
+        let history: Vec<String> = manifest.history.iter().map(|f| f.name.clone()).collect();
+        steps.push(Step::Adopt(Box::new(manifest)));
+        self.server.log(
+            LogLevel::Notice,
+            "Background append only file rewriting started".to_string(),
+        );
+        self.aof.rewrite = Some(Rewrite {
+            temp,
+            base_name: base,
+            base_bytes: 0,
+            started_ms: now.mono_ms,
+        });
+        self.aof.stats.rewrite_started_ms = Some(now.mono_ms);
+        self.aof_start_chain(steps, ChainEnd::RewriteDone { history }, false);
+    }
+
+    /// Redis 7.0's `aofRewriteLimited`: once rewrites failed
+    /// `REWRITE_LIMIT_THRESHOLD` times in a row, an automatic one waits 1 minute, then
+    /// 2, 4 ... up to an hour after each further failure (a failed rewrite leaves a new
+    /// incr file behind: retrying at every cron would pile them up). BGREWRITEAOF is
+    /// never limited. Timed on the monotonic clock (Redis: unix seconds).
+    fn aof_rewrite_limited(&mut self, now: Now) -> bool {
+        let aof = &mut self.aof;
+        if aof.stats.rewrites_consecutive_failures < REWRITE_LIMIT_THRESHOLD {
+            aof.limit_delay_minutes = 0;
+            aof.limit_next_rewrite_ms = None;
+            return false;
+        }
+        if let Some(next_ms) = aof.limit_next_rewrite_ms {
+            if now.mono_ms < next_ms {
+                return true;
+            }
+            aof.limit_next_rewrite_ms = None;
+            return false;
+        }
+        aof.limit_delay_minutes = match aof.limit_delay_minutes {
+            0 => 1,
+            m => m.saturating_mul(2).min(REWRITE_LIMIT_MAX_MINUTES),
+        };
+        let minutes = aof.limit_delay_minutes;
+        aof.limit_next_rewrite_ms = Some(now.mono_ms.saturating_add(minutes * 60 * 1000));
+        self.server.log(
+            LogLevel::Warning,
+            format!("Background AOF rewrite has repeatedly failed and triggered the limit, will retry in {minutes} minutes"),
+        );
+        true
     }
 
     /// CONFIG SET appendonly no: what is buffered is written and fsynced, then the

@@ -17,6 +17,9 @@ use super::Node;
 /// scheduled BGSAVE wait this long before trying again.
 const BGSAVE_RETRY_DELAY_SECS: u64 = 5;
 
+/// Redis 7.0.15's reply to a DEBUG RELOAD whose load failed.
+const RELOAD_ERROR: &str = "ERR Error trying to load the RDB dump";
+
 /// Redis 7.0's reply to a SHUTDOWN whose save failed.
 const SHUTDOWN_ERROR: &str = "ERR Errors trying to SHUTDOWN. Check logs.";
 
@@ -38,6 +41,23 @@ pub(super) enum SaveKind {
         conn: Option<ConnId>,
         flags: u32,
     },
+    /// DEBUG RELOAD's save, from this client.
+    Reload(ConnId),
+}
+
+/// A DEBUG RELOAD: who waits, and its options.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct ReloadRequest {
+    conn: ConnId,
+    save: bool,
+    flush: bool,
+    merge: bool,
+}
+
+/// The running DEBUG RELOAD: saving first (no loader yet), then loading.
+pub(super) struct ReloadRun {
+    request: ReloadRequest,
+    loader: Option<Box<RdbLoad>>,
 }
 
 /// The node's persistence part.
@@ -54,6 +74,9 @@ pub(super) struct Persist {
     /// the step that ended it leaves exactly the loaded dataset (what a driver, or
     /// the simulator's durability checker, sees as recovered).
     pub(super) resume_waiting: bool,
+    /// DEBUG RELOADs waiting for the running one, or for a snapshot to end.
+    reload_queue: std::collections::VecDeque<ReloadRequest>,
+    reload: Option<ReloadRun>,
 }
 
 impl Node {
@@ -101,6 +124,16 @@ impl Node {
     /// Routes a disk completion to the part that issued it; gives it back when none did.
     pub(super) fn persist_disk(&mut self, io: IoId, result: DiskResult) -> Option<DiskResult> {
         let now = self.last_now;
+        let reload_claims = self
+            .persist
+            .reload
+            .as_ref()
+            .and_then(|r| r.loader.as_ref())
+            .is_some_and(|l| l.claims(io));
+        if reload_claims {
+            self.reload_read(now, io, result);
+            return None;
+        }
         if let Some(loader) = self.persist.loader.as_mut() {
             if loader.claims(io) {
                 let outcome = loader.on_disk(io, result, &mut self.keyspace, &mut self.server, now);
@@ -306,6 +339,16 @@ impl Node {
                 let reply = if ok { Ok(()) } else { Err("ERR") };
                 self.reply_to_waiter(now, conn, reply);
             }
+            SaveKind::Reload(conn) => {
+                p.last_bgsave_ok |= ok;
+                if ok {
+                    self.reload_load(now);
+                } else {
+                    // Redis answers a failed rdbSave with the bare `-ERR`.
+                    self.reload_end();
+                    self.reply_to_waiter(now, conn, Err("ERR"));
+                }
+            }
             SaveKind::Shutdown { conn, flags } => {
                 p.last_bgsave_ok |= ok;
                 if ok || flags & SHUTDOWN_FORCE != 0 {
@@ -337,6 +380,9 @@ impl Node {
 
     /// Runs what commands asked of persistence (after each command batch).
     pub(super) fn run_persist_requests(&mut self, now: Now) {
+        if !self.persist.reload_queue.is_empty() {
+            self.reload_next(now);
+        }
         if self.server.persist.requests.is_empty() {
             return;
         }
@@ -362,6 +408,20 @@ impl Node {
                 }
                 PersistRequest::Shutdown { conn, flags } => self.begin_shutdown(now, conn, flags),
                 PersistRequest::FlushallSave => self.flushall_save(now),
+                PersistRequest::DebugReload {
+                    conn,
+                    save,
+                    flush,
+                    merge,
+                } => {
+                    self.persist.reload_queue.push_back(ReloadRequest {
+                        conn,
+                        save,
+                        flush,
+                        merge,
+                    });
+                    self.reload_next(now);
+                }
                 PersistRequest::AbortShutdown => {
                     if let Some((job, SaveKind::Shutdown { conn, .. })) = self.persist.save.as_mut()
                     {
@@ -383,6 +443,118 @@ impl Node {
                 }
             }
         }
+    }
+
+    /// Starts the next DEBUG RELOAD when none runs and, if it saves, no snapshot
+    /// (a BGSAVE, an AOF rewrite's walk) is running: keel walks one at a time, so
+    /// the reload waits for it (Redis saves in the foreground beside a child).
+    fn reload_next(&mut self, now: Now) {
+        if self.persist.reload.is_some() || self.server.shutting_down {
+            return;
+        }
+        let Some(&request) = self.persist.reload_queue.front() else {
+            return;
+        };
+        let snapshot_running = self.persist.save.is_some()
+            || self.server.persist.bgsave_in_progress
+            || self.server.persist.aof.rewrite_in_progress;
+        if (request.save && snapshot_running) || self.is_loading() {
+            return;
+        }
+        self.persist.reload_queue.pop_front();
+        // Other clients' input waits until the reload ends (Redis serves nobody
+        // during its foreground save and load): a write between the save's snapshot
+        // and the flush would be lost, and nobody sees the emptied dataset.
+        self.server.persist.boot_probe = true;
+        self.persist.reload = Some(ReloadRun {
+            request,
+            loader: None,
+        });
+        if request.save {
+            self.start_save(now, SaveKind::Reload(request.conn));
+        } else {
+            self.reload_load(now);
+        }
+    }
+
+    /// DEBUG RELOAD after its save: empties the dataset (unless NOFLUSH; nothing is
+    /// propagated, WATCHers see it), then reads `dir/dbfilename` as at boot.
+    fn reload_load(&mut self, now: Now) {
+        let Some(run) = self.persist.reload.as_mut() else {
+            return;
+        };
+        let request = run.request;
+        // From the flush on the dataset is not one to snapshot: save points, a
+        // scheduled BGSAVE and AOF rewrites wait for the end (Redis's `loading`).
+        self.server.persist.loading = true;
+        if request.flush {
+            let dbs = self.keyspace.dbs.len();
+            for db in 0..dbs {
+                if !self.clients.watch.is_empty() {
+                    self.clients
+                        .watch
+                        .touch_db(db, None, &self.keyspace, now.wall_ms);
+                }
+                self.keyspace.flush_db(db);
+            }
+        }
+        let mut loader = Box::new(RdbLoad::for_config(
+            &self.server,
+            HashSeeds(self.aof.hash_seeds),
+        ));
+        loader.allow_dup = request.merge;
+        loader.start(&mut self.keyspace, &mut self.server, now);
+        if let Some(run) = self.persist.reload.as_mut() {
+            run.loader = Some(loader);
+        }
+    }
+
+    /// A read of DEBUG RELOAD's load came back; at the end, the client is answered
+    /// (a missing or bad file is `-ERR Error trying to load the RDB dump`, never an
+    /// exit: what loaded so far stays, as in Redis).
+    fn reload_read(&mut self, now: Now, io: IoId, result: DiskResult) {
+        let Some(run) = self.persist.reload.as_mut() else {
+            return;
+        };
+        let Some(loader) = run.loader.as_mut() else {
+            return;
+        };
+        let Some(outcome) = loader.on_disk(io, result, &mut self.keyspace, &mut self.server, now)
+        else {
+            return;
+        };
+        let found = loader.found();
+        let conn = run.request.conn;
+        self.reload_end();
+        let reply = match outcome {
+            LoadOutcome::Loaded if found => {
+                self.server
+                    .log(LogLevel::Warning, "DB reloaded by DEBUG RELOAD".into());
+                Ok(())
+            }
+            LoadOutcome::Loaded => {
+                self.server.log(
+                    LogLevel::Warning,
+                    "DEBUG RELOAD: the RDB file does not exist".into(),
+                );
+                Err(RELOAD_ERROR)
+            }
+            LoadOutcome::Fatal(line) => {
+                let line = line.trim_end_matches(" Exiting.").to_string();
+                self.server.log(LogLevel::Warning, line);
+                Err(RELOAD_ERROR)
+            }
+        };
+        self.reply_to_waiter(now, conn, reply);
+        self.reload_next(now);
+    }
+
+    /// The running DEBUG RELOAD is over: the others' input runs again.
+    fn reload_end(&mut self) {
+        self.persist.reload = None;
+        self.server.persist.loading = false;
+        self.server.persist.boot_probe = false;
+        self.persist.resume_waiting = true;
     }
 
     /// FLUSHALL with save points: a background save is killed (its snapshot is of
@@ -428,7 +600,10 @@ impl Node {
                 self.persist.draining.push(job);
             }
             self.server.persist.bgsave_in_progress = false;
-            if let SaveKind::Foreground(waiter) = kind {
+            if let SaveKind::Foreground(waiter) | SaveKind::Reload(waiter) = kind {
+                if matches!(kind, SaveKind::Reload(_)) {
+                    self.reload_end();
+                }
                 self.reply_to_waiter(now, waiter, Err("ERR"));
             }
         }
@@ -562,6 +737,7 @@ mod tests {
                 DiskOp::Rename { .. } => "rename",
                 DiskOp::Remove { .. } => "remove",
                 DiskOp::Read { .. } => "read",
+                DiskOp::Close { .. } => "close",
                 _ => "other",
             };
             self.log.push(format!("{name} {}", op.path()));
@@ -727,7 +903,8 @@ mod tests {
         let ops: Vec<&str> = disk.log.iter().map(String::as_str).collect();
         let n = ops.len();
         assert!(ops[0].starts_with("open temp-"), "{ops:?}");
-        assert!(ops[n - 3].starts_with("fsync temp-"));
+        assert!(ops[n - 4].starts_with("fsync temp-"));
+        assert!(ops[n - 3].starts_with("close temp-"), "{ops:?}");
         assert!(ops[n - 2].starts_with("rename temp-"));
         assert_eq!(ops[n - 1], "fsync .");
         let info = k.cmd(1, "INFO persistence");
@@ -743,8 +920,9 @@ mod tests {
 
     #[test]
     fn every_failed_disk_operation_fails_the_save_cleanly() {
-        // Ops of a save of a small dataset: open, append, fsync, rename, fsync ".".
-        for nth in 1..=5 {
+        // Ops of a save of a small dataset: open, append, fsync, close, rename,
+        // fsync "." (a failed close changes nothing: the data is synced).
+        for nth in [1, 2, 3, 5, 6] {
             for err in [DiskError::Io, DiskError::NoSpace] {
                 let mut k = Kit::new("save \"3600 1\"");
                 let mut disk = MemDisk::default();
@@ -765,7 +943,7 @@ mod tests {
                     .filter(|f| f.starts_with("temp-"))
                     .collect();
                 assert!(temps.is_empty(), "op {nth}: temp left {temps:?}");
-                if nth < 4 {
+                if nth < 5 {
                     assert_eq!(
                         disk.files.get("dump.rdb").map(Vec::as_slice),
                         Some(&b"old"[..])

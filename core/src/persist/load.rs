@@ -75,6 +75,9 @@ pub struct RdbLoad {
     pub keys_expired: u64,
     /// Whether the file existed (a missing file is an empty dataset).
     found: bool,
+    /// A key already in the keyspace is replaced by the file's (DEBUG RELOAD MERGE,
+    /// Redis's `RDBFLAGS_ALLOW_DUP`); otherwise it is a bad file.
+    pub allow_dup: bool,
 }
 
 impl RdbLoad {
@@ -89,7 +92,13 @@ impl RdbLoad {
             keys_loaded: 0,
             keys_expired: 0,
             found: false,
+            allow_dup: false,
         }
+    }
+
+    /// Whether the file was there (a load of a missing file ends `Loaded`, empty).
+    pub fn found(&self) -> bool {
+        self.found
     }
 
     /// The plan for `server`'s config: the RDB file `dbfilename`.
@@ -159,13 +168,18 @@ impl RdbLoad {
                         self.keys_expired += 1;
                         continue;
                     }
-                    let d = ks.db_mut(db);
-                    if d.find(&key).is_some() {
-                        return Err(format!(
-                            "RDB has duplicated key '{}' in DB {db}",
-                            String::from_utf8_lossy(&key)
-                        ));
+                    if let Some(old) = ks.db_mut(db).find(&key) {
+                        if !self.allow_dup {
+                            return Err(format!(
+                                "RDB has duplicated key '{}' in DB {db}",
+                                String::from_utf8_lossy(&key)
+                            ));
+                        }
+                        if let Some(entry) = ks.db_mut(db).remove(old) {
+                            ks.dispose(entry.value);
+                        }
                     }
+                    let d = ks.db_mut(db);
                     let id = d.insert(&key, value);
                     if let Some(at) = expire_ms.filter(|&at| at != 0) {
                         d.set_expire(id, at);

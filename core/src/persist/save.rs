@@ -100,6 +100,8 @@ enum OpKind {
     Rename,
     DirFsync,
     Remove,
+    /// Closing the saved file's descriptor (its answer changes nothing).
+    Close,
 }
 
 /// How a save ended.
@@ -338,7 +340,7 @@ impl SaveJob {
         }
         match result {
             DiskResult::Failed(e) => {
-                if kind == OpKind::Remove || self.failed {
+                if matches!(kind, OpKind::Remove | OpKind::Close) || self.failed {
                     return;
                 }
                 let why = error_text(*e);
@@ -366,6 +368,14 @@ impl SaveJob {
                 match kind {
                     OpKind::Fsync if self.stage == Stage::Syncing => {
                         self.stage = Stage::Renaming;
+                        // The driver's descriptor is closed before the rename, as
+                        // Redis's fclose: one left open would keep serving a later
+                        // read of `dbfilename` after the file was replaced or deleted
+                        // behind keel's back (DEBUG RELOAD NOSAVE).
+                        let close = DiskOp::Close {
+                            path: self.temp_path.clone(),
+                        };
+                        self.issue(server, OpKind::Close, close);
                         let op = DiskOp::Rename {
                             from: self.temp_path.clone(),
                             to: self.final_path.clone(),

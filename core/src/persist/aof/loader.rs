@@ -357,7 +357,7 @@ impl Loader {
                 Err(e) => {
                     return LoadStep::Failed(LoadFailure::Fatal(vec![
                         format!(
-                            "Bad file format reading the append only file {}: make a backup of your AOF file, then use ./redis-check-aof --fix <filename>",
+                            "Bad file format reading the append only file {}: make a backup of your AOF file, then use ./redis-check-aof --fix <filename.manifest>",
                             file.name
                         ),
                         format!("AOF file {} is corrupt at offset {} ({})", file.name, e.offset, e.what),
@@ -403,7 +403,7 @@ impl Loader {
             if !(self.load_truncated && self.is_last()) {
                 let mut lines = end.log;
                 lines.push(format!(
-                    "Unexpected end of file reading the append only file {}. You can: 1) Make a backup of your AOF file, then use ./redis-check-aof --fix <filename>. 2) Alternatively you can set the 'aof-load-truncated' configuration option to yes and restart the server.",
+                    "Unexpected end of file reading the append only file {}. You can: 1) Make a backup of your AOF file, then use ./redis-check-aof --fix <filename.manifest>. 2) Alternatively you can set the 'aof-load-truncated' configuration option to yes and restart the server.",
                     file.name
                 ));
                 lines.push(format!(

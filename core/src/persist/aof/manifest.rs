@@ -249,6 +249,15 @@ impl Manifest {
         }
         self.incrs.extend(keep);
     }
+
+    /// After a rewrite with the AOF off (no incr file being written): every incr
+    /// file is history (Redis's `markRewrittenIncrAofAsHistory` with `aof_fd == -1`).
+    pub fn mark_all_incrs_as_history(&mut self) {
+        for mut file in self.incrs.drain(..).rev() {
+            file.kind = FileType::History;
+            self.history.insert(0, file);
+        }
+    }
 }
 
 /// `sdstrim(line, " \t\r\n")`.

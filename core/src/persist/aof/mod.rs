@@ -38,6 +38,13 @@ pub enum AofIo {
     Write(WriteTag),
     /// The manifest read at boot.
     ManifestRead,
+    /// The manifest read by a BGREWRITEAOF with `appendonly no`.
+    OffManifestRead,
+    /// Boot: is there a Redis 6 style `appendonly.aof` in `dir` (`in_dir: false`), or
+    /// the manifest's base of that name in the AOF directory (`in_dir: true`)?
+    LegacyProbe {
+        in_dir: bool,
+    },
     /// A chunk of a file being loaded.
     LoadRead,
     /// A step of the current chain (boot setup, rewrite): one at a time, in order.
@@ -53,6 +60,9 @@ pub enum ChainEnd {
     StartWriting { incr: String, incr_bytes: u64 },
     /// A rewrite's new base and manifest are durable: delete these history files.
     RewriteDone { history: Vec<String> },
+    /// An old single-file AOF was moved into the directory and named as the base by
+    /// a durable manifest: load the files.
+    Migrated,
     /// Nothing (history deletions).
     Nothing,
 }
@@ -117,6 +127,17 @@ pub struct AofState {
     pub hash_seeds: [u64; 4],
     /// The running rewrite's fork-less walk of the dataset.
     pub walk: Option<rewrite::Walk>,
+    /// Redis's `aofRewriteLimited` state: after repeated failures, automatic
+    /// rewrites wait this many minutes (1, 2, 4 ... 60) ...
+    pub limit_delay_minutes: u64,
+    /// ... until this monotonic time.
+    pub limit_next_rewrite_ms: Option<u64>,
+    /// The BGREWRITEAOF waiting in `rewrite_requested` was answered "scheduled" (a
+    /// BGSAVE or a chain was running): like the automatic one, it waits out the
+    /// back-off (Redis's serverCron checks `aofRewriteLimited` for both).
+    pub rewrite_was_scheduled: bool,
+    /// A BGREWRITEAOF with `appendonly no` is reading the manifest (its first step).
+    pub off_manifest_reading: bool,
 }
 
 /// Counters and sizes INFO reports (`aof_*`).

@@ -74,6 +74,19 @@ pub struct AofWriter {
     pub delayed_fsync: u64,
     /// Planted: replies under `always` wait for the append only, not the fsync.
     pub reply_before_fsync: bool,
+    /// The file `switch_file` left, while the new one is not yet named by a durable
+    /// manifest: where the writer goes back to if that fails.
+    previous: Option<PreviousFile>,
+}
+
+/// What `switch_back` restores.
+#[derive(Debug, Clone)]
+struct PreviousFile {
+    path: String,
+    file_initial_bytes: u64,
+    file_start_offset: u64,
+    /// The old file's size as `switch_file` reported it.
+    final_bytes: u64,
 }
 
 impl AofWriter {
@@ -99,6 +112,7 @@ impl AofWriter {
             last_fsync_ms: now_ms,
             delayed_fsync: 0,
             reply_before_fsync: false,
+            previous: None,
         }
     }
 
@@ -336,6 +350,12 @@ impl AofWriter {
         let old_bytes = self
             .file_initial_bytes
             .saturating_add(handed_out.saturating_sub(self.file_start_offset));
+        self.previous = Some(PreviousFile {
+            path: std::mem::take(&mut self.path),
+            file_initial_bytes: self.file_initial_bytes,
+            file_start_offset: self.file_start_offset,
+            final_bytes: old_bytes,
+        });
         self.path = new_path;
         self.file_initial_bytes = 0;
         self.file_start_offset = handed_out;
@@ -343,6 +363,25 @@ impl AofWriter {
         self.retry_truncated = false;
         self.paused = true;
         (old_bytes, ops)
+    }
+
+    /// The new file is named by a durable manifest: appends go to it.
+    pub fn resume(&mut self) {
+        self.paused = false;
+        self.previous = None;
+    }
+
+    /// The new file could not be made durable (its creation or the manifest naming
+    /// it failed): the writer goes on with the file it left, as Redis keeps its old
+    /// incr file when `openNewIncrAofForAppend` fails. Returns the old file's size as
+    /// `switch_file` reported it (None: there was no switch to undo).
+    pub fn switch_back(&mut self) -> Option<u64> {
+        let previous = self.previous.take()?;
+        self.path = previous.path;
+        self.file_initial_bytes = previous.file_initial_bytes;
+        self.file_start_offset = previous.file_start_offset;
+        self.paused = false;
+        Some(previous.final_bytes)
     }
 
     /// The error writes are refused with (`-MISCONF ...`), when the AOF is failing.
@@ -534,5 +573,34 @@ mod switch_tests {
         }
         assert_eq!(w.durable_offset(), 6);
         assert_eq!(w.file_bytes(), 1);
+    }
+}
+
+#[cfg(test)]
+mod switch_back_tests {
+    use super::*;
+
+    #[test]
+    fn switching_back_appends_to_the_old_file_where_it_ended() {
+        let mut w = AofWriter::new("old".into(), AppendFsync::Always, 10, 0);
+        w.feed(b"abc");
+        let (old_bytes, ops) = w.switch_file("new".into());
+        assert_eq!(old_bytes, 13);
+        for (tag, _) in ops {
+            w.complete(tag, Ok(()), 0);
+        }
+        w.feed(b"de");
+        assert!(w.poll_op(0, false).is_none(), "paused");
+        assert_eq!(w.switch_back(), Some(13));
+        assert_eq!(w.switch_back(), None, "once");
+        let next: Vec<_> = std::iter::from_fn(|| w.poll_op(0, false)).collect();
+        assert!(
+            matches!(&next[0].1, DiskOp::Append { path, bytes } if path == "old" && bytes == b"de")
+        );
+        for (tag, _) in next {
+            w.complete(tag, Ok(()), 0);
+        }
+        assert_eq!(w.file_bytes(), 15);
+        assert_eq!(w.durable_offset(), 5);
     }
 }
