@@ -24,6 +24,9 @@ pub enum Checker {
     Resource,
     /// A shadow node fed only the propagation stream holds the node's dataset.
     Shadow,
+    /// Replication (invariants 12–13): a replica at its master's (replid, offset)
+    /// holds its master's dataset, and after heal and quiet every replica is there.
+    Replication,
     /// Persistence (invariants 6–11): what a restart recovered, boot refusals, and no
     /// write acknowledged while the disk is failing (see `crate::durability`).
     Durability,
@@ -38,18 +41,20 @@ impl Checker {
             Checker::Resource => "resource",
             Checker::Shadow => "shadow",
             Checker::Durability => "durability",
+            Checker::Replication => "replication",
         }
     }
 }
 
 impl Checker {
-    pub const ALL: [Checker; 6] = [
+    pub const ALL: [Checker; 7] = [
         Checker::Model,
         Checker::Linearizability,
         Checker::Elle,
         Checker::Resource,
         Checker::Shadow,
         Checker::Durability,
+        Checker::Replication,
     ];
 
     pub fn from_name(name: &str) -> Option<Checker> {
@@ -87,6 +92,7 @@ pub struct Checks {
     pub resource: bool,
     pub shadow: bool,
     pub durability: bool,
+    pub replication: bool,
 }
 
 impl Default for Checks {
@@ -98,6 +104,7 @@ impl Default for Checks {
             resource: true,
             shadow: true,
             durability: true,
+            replication: true,
         }
     }
 }
@@ -112,6 +119,7 @@ impl Checks {
             resource: false,
             shadow: false,
             durability: false,
+            replication: false,
         }
     }
 
@@ -123,6 +131,7 @@ impl Checks {
             Checker::Resource => self.resource = true,
             Checker::Shadow => self.shadow = true,
             Checker::Durability => self.durability = true,
+            Checker::Replication => self.replication = true,
         }
         self
     }
@@ -135,6 +144,7 @@ impl Checks {
             Checker::Resource => self.resource,
             Checker::Shadow => self.shadow,
             Checker::Durability => self.durability,
+            Checker::Replication => self.replication,
         }
     }
 

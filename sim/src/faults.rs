@@ -117,6 +117,8 @@ pub enum Fault {
         #[serde(default)]
         host: usize,
     },
+    /// An operator's `REPLICAOF <master's address>` to `host`.
+    ReplicaOf { host: usize, master: usize },
 }
 
 impl Fault {
@@ -139,6 +141,7 @@ impl Fault {
             Fault::BitRot { .. } => "bit rot",
             Fault::Bgsave { .. } => "BGSAVE",
             Fault::RewriteAof { .. } => "BGREWRITEAOF",
+            Fault::ReplicaOf { .. } => "REPLICAOF",
         }
     }
 
@@ -163,6 +166,7 @@ impl Fault {
             | Fault::BitRot { host, .. }
             | Fault::Bgsave { host }
             | Fault::RewriteAof { host } => vec![*host],
+            Fault::ReplicaOf { host, master } => vec![*host, *master],
             Fault::SlowLink { .. } | Fault::ResetConn { .. } => Vec::new(),
         }
     }
@@ -272,6 +276,12 @@ impl World<'_> {
                 }
             }
             Fault::Bgsave { host } => self.operator(host, &["BGSAVE"]),
+            Fault::ReplicaOf { host, master } => {
+                let addr = crate::host::Host::addr_of(master);
+                let (ip, port) = addr.split_once(':').unwrap_or((addr.as_str(), "6379"));
+                let (ip, port) = (ip.to_string(), port.to_string());
+                self.operator(host, &["REPLICAOF", &ip, &port]);
+            }
             Fault::RewriteAof { host } => self.operator(host, &["BGREWRITEAOF"]),
         }
         if f.duration_ms > 0 {
@@ -521,7 +531,8 @@ impl World<'_> {
             | Fault::ClockJump { .. }
             | Fault::BitRot { .. }
             | Fault::Bgsave { .. }
-            | Fault::RewriteAof { .. } => {}
+            | Fault::RewriteAof { .. }
+            | Fault::ReplicaOf { .. } => {}
         }
     }
 }

@@ -24,6 +24,7 @@ pub mod model;
 pub mod model_types;
 pub mod net;
 pub mod persistence;
+pub mod replication;
 pub mod report;
 pub mod scenario;
 pub mod shrink;

@@ -59,6 +59,9 @@ pub mod reach {
     pub const HASH_TABLE: &str = "a hash left its listpack for a hashtable";
     pub const ZSET_SKIPLIST: &str = "a sorted set left its listpack for a skiplist";
     pub const LIST_NODES: &str = "a list spanned several quicklist nodes";
+    pub const REPLICA_COMPARED: &str =
+        "a replica at its master's offset compared its whole dataset";
+    pub const REPLICA_CAUGHT_UP: &str = "every replica caught up after heal and quiet";
 }
 
 pub const SCENARIO_DEFS: &[ScenarioDef] = &[
@@ -125,6 +128,14 @@ pub const SCENARIO_DEFS: &[ScenarioDef] = &[
         ],
     },
     ScenarioDef {
+        name: "replication",
+        must_reach: &[
+            reach::REPLICA_COMPARED,
+            reach::REPLICA_CAUGHT_UP,
+            reach::HOST_PARTITION_HEALED,
+        ],
+    },
+    ScenarioDef {
         name: "persist-crash",
         must_reach: &[reach::CRASH_RESTART, reach::RECOVERED],
     },
@@ -182,6 +193,7 @@ pub const SCENARIOS: &[&str] = &[
     "crash-restart",
     "transactions",
     "hosts",
+    "replication",
     "persist-crash",
     "everysec-window",
     "fsync-eio",
@@ -255,6 +267,13 @@ pub struct Scenario {
     /// The node's `maxmemory-policy` (None: the default, noeviction).
     #[serde(default)]
     pub maxmemory_policy: Option<String>,
+    /// Clients connect to the first this many hosts (None: all of them).
+    #[serde(default)]
+    pub client_hosts: Option<usize>,
+    /// Nodes keep their timers this long after the clients are done (a quiet period
+    /// for replicas to catch up before the end-of-run checks).
+    #[serde(default)]
+    pub settle_ms: u64,
 }
 
 fn one_host() -> usize {
@@ -324,6 +343,8 @@ impl Scenario {
             faults: Vec::new(),
             persist: Vec::new(),
             maxmemory_policy: None,
+            client_hosts: None,
+            settle_ms: 0,
         };
         let faults = &mut s.faults;
         match name {
@@ -409,6 +430,46 @@ impl Scenario {
                     directive("zset-max-listpack-entries", "2"),
                     directive("list-max-listpack-size", "2"),
                 ];
+            }
+            // Host 0 is the master; an operator makes the others its replicas, then
+            // links between them are cut, reset and paused while clients write to
+            // the master. After the faults and a quiet period every replica must be
+            // at the master's position with its dataset.
+            "replication" => {
+                let hosts = rng.gen_range(2..=3);
+                s.hosts = hosts;
+                s.client_hosts = Some(1);
+                s.clients = rng.gen_range(1..=6);
+                s.ops_per_client = rng.gen_range(60..=200);
+                s.settle_ms = 3_000;
+                // Redis's 5 s wait for more replicas before a diskless transfer
+                // would outlast the run: off, or short.
+                let delay = ["0", "0", "1"][rng.gen_range(0..3)];
+                s.persist = vec![directive("repl-diskless-sync-delay", delay)];
+                for r in 1..hosts {
+                    faults.push(PlannedFault {
+                        at_ms: rng.gen_range(0..30),
+                        duration_ms: 0,
+                        fault: Fault::ReplicaOf { host: r, master: 0 },
+                    });
+                }
+                let replica = move |rng: &mut ChaCha8Rng| Peer::Host(rng.gen_range(1..hosts));
+                let n = rng.gen_range(1..=2);
+                add_faults(faults, rng, n, (50, 800), |rng| Fault::Partition {
+                    a: Peer::Host(0),
+                    b: replica(rng),
+                });
+                if rng.gen_bool(0.5) {
+                    add_faults(faults, rng, 1, (0, 0), |rng| Fault::ResetAll {
+                        a: Peer::Host(0),
+                        b: replica(rng),
+                    });
+                }
+                if rng.gen_bool(0.3) {
+                    add_faults(faults, rng, 1, (50, 500), |rng| Fault::Pause {
+                        host: rng.gen_range(1..hosts),
+                    });
+                }
             }
             "pause-resume" => {
                 s.ops_per_client = rng.gen_range(60..=200);

@@ -255,6 +255,10 @@ pub(crate) struct World<'a> {
     pub(crate) batch: Option<usize>,
     /// String keys restarts recovered (the linearizability histories start from them).
     pub(crate) recovered_strings: Vec<Recovered>,
+    /// Per host, the master offset at which the replication checker last compared it.
+    pub(crate) repl_compared: Vec<Option<u64>>,
+    /// When the clients were first all done (the settle period counts from it).
+    pub(crate) quiet_since_ms: Option<u64>,
 }
 
 fn show(req: &[Vec<u8>]) -> String {
@@ -281,9 +285,13 @@ impl<'a> World<'a> {
     pub(crate) fn new(plan: &Plan, options: RunOptions<'a>) -> World<'a> {
         let scenario = plan.scenario.clone();
         let host_count = scenario.hosts.max(1);
+        let client_hosts = scenario
+            .client_hosts
+            .unwrap_or(host_count)
+            .clamp(1, host_count);
         let mut clients: Vec<Client> = (0..scenario.clients)
             .map(|c| Client {
-                host: c % host_count,
+                host: c % client_hosts,
                 ..Client::default()
             })
             .collect();
@@ -330,6 +338,8 @@ impl<'a> World<'a> {
                 .collect(),
             batch: None,
             recovered_strings: Vec::new(),
+            repl_compared: vec![None; host_count],
+            quiet_since_ms: None,
             hosts,
             scenario,
             now_ms: 0,
@@ -438,7 +448,10 @@ impl<'a> World<'a> {
             rng_seed: seeds.rng_seed ^ 0x5EED_5EED_5EED_5EED,
             hash_seeds: seeds.hash_seeds.map(|s| s.rotate_left(17) ^ 0xA5A5),
         };
-        self.oracles[h].shadow = Some(Shadow::new(shadow_seeds, now));
+        // A replica's dataset is replaced wholesale by each full sync, which no
+        // propagation stream carries: the replication checker judges replicas.
+        let replica = self.scenario.name == "replication" && h > 0;
+        self.oracles[h].shadow = (!replica).then(|| Shadow::new(shadow_seeds, now));
         self.drain = Drain {
             from_disk: false,
             wall_ms: now.wall_ms,
@@ -692,6 +705,7 @@ impl<'a> World<'a> {
                 Event::FaultStart { index } => self.fault_start(index),
                 Event::FaultEnd { index } => self.fault_end(index),
             }
+            self.check_replication();
             let queued = self.net.queued_bytes();
             if queued > MAX_QUEUED_BYTES {
                 self.fail(format!("{queued} bytes queued in the network"));
@@ -706,6 +720,9 @@ impl<'a> World<'a> {
             if !self.halted {
                 self.compare_shadow(h);
             }
+        }
+        if !self.halted {
+            self.check_replicas_converged();
         }
         if !self.halted {
             let stuck: Vec<usize> = (0..self.clients.len())
@@ -767,7 +784,14 @@ impl<'a> World<'a> {
         // fault is over: a crash planned after the workload ends meets a node that
         // had its seconds of timers (an everysec fsync of the last writes), as a real
         // one would (bgsave-disk-full 0x4f judged a node the world stopped ticking).
-        if self.any_client_active() || self.now_ms < self.faults_end_ms() {
+        let active = self.any_client_active();
+        if !active && self.quiet_since_ms.is_none() {
+            self.quiet_since_ms = Some(self.now_ms);
+        }
+        let settled_at = self
+            .quiet_since_ms
+            .map_or(u64::MAX, |t| t.saturating_add(self.scenario.settle_ms));
+        if active || self.now_ms < self.faults_end_ms() || self.now_ms < settled_at {
             let at = self.hosts[h]
                 .clock
                 .sim_time_of_mono(next_mono_ms)
@@ -1729,6 +1753,11 @@ impl<'a> World<'a> {
         let Some(node) = self.hosts[h].node.as_ref() else {
             return;
         };
+        // A replica deletes no key on its own: it waits for its master's DELs (the
+        // replication checker judges it against its master).
+        if node.is_replica() {
+            return;
+        }
         let oracle = &mut self.oracles[h];
         oracle.ticks += 1;
         let tick = oracle.ticks;
@@ -2826,7 +2855,7 @@ mod tests {
 
     #[test]
     fn regression_seeds_pass() {
-        let files: [(&str, &str); 16] = [
+        let files: [(&str, &str); 17] = [
             ("plain-load", include_str!("../../seeds/plain-load.txt")),
             (
                 "expiry-clock-jumps",
@@ -2848,6 +2877,7 @@ mod tests {
             ("transactions", include_str!("../../seeds/transactions.txt")),
             ("hosts", include_str!("../../seeds/hosts.txt")),
             ("encodings", include_str!("../../seeds/encodings.txt")),
+            ("replication", include_str!("../../seeds/replication.txt")),
             (
                 "persist-crash",
                 include_str!("../../seeds/persist-crash.txt"),

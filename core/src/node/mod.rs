@@ -181,6 +181,23 @@ impl Node {
         self.server.repl_id()
     }
 
+    /// The replication offset INFO reports as `master_repl_offset`: bytes of the
+    /// stream produced (a master) or applied (a replica).
+    pub fn repl_offset(&self) -> u64 {
+        self.server.repl.master_repl_offset
+    }
+
+    /// The node is a replica (REPLICAOF): it expires no key on its own.
+    pub fn is_replica(&self) -> bool {
+        self.server.replica.is_replica()
+    }
+
+    /// A replica is receiving a full sync (its offset is its master's, its data not
+    /// yet).
+    pub fn repl_syncing(&self) -> bool {
+        self.server.replica.sync_in_progress()
+    }
+
     /// Call after changing the config through `config_mut`, so cached values follow.
     pub fn config_changed(&mut self) {
         commands::config_changed(&mut self.server, &mut self.keyspace, &mut self.clients);

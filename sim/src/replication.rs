@@ -1,0 +1,102 @@
+//! The replication checker (invariants 12–13), judged from outside the nodes: a
+//! replica whose (replid, offset) equals its master's holds its master's dataset —
+//! every key alive at the master's wall time, with its exact expire time (a full sync's
+//! snapshot leaves out keys already expired at its start, which the master still holds
+//! until it deletes them; no client of either can read them) — and after the faults
+//! heal and the clients are done, every replica reaches its master's offset. Host 0 is the master of the `replication`
+//! scenario; the others are made its replicas by an operator's REPLICAOF.
+
+use crate::checkers::Checker;
+use crate::scenario::reach;
+use crate::world::{log, World};
+use keel_core::Node;
+
+/// Every key of every database alive at `wall_ms`, with its exact expire time.
+fn digest_at(node: &Node, wall_ms: u64) -> crate::durability::Digest {
+    crate::durability::live_digest(node.keyspace(), wall_ms)
+}
+
+/// The replication position a node reports: its replid and offset, unless it is
+/// loading or syncing (a replica mid full sync has adopted the offset but not yet
+/// the data).
+fn position(node: &Node) -> Option<(String, u64)> {
+    if crate::host::loading(node) || node.repl_syncing() {
+        return None;
+    }
+    Some((node.repl_id().to_string(), node.repl_offset()))
+}
+
+impl World<'_> {
+    /// After every event of the `replication` scenario: replicas at the master's
+    /// position compare their whole dataset with the master's (once per offset).
+    pub(crate) fn check_replication(&mut self) {
+        if self.scenario.name != "replication" || !self.judging(Checker::Replication) {
+            return;
+        }
+        let Some(master) = self.hosts.first().and_then(|h| h.node.as_ref()) else {
+            return;
+        };
+        let Some(at) = position(master) else {
+            return;
+        };
+        if at.1 == 0 {
+            return;
+        }
+        for r in 1..self.hosts.len() {
+            let Some(replica) = self.hosts[r].node.as_ref() else {
+                continue;
+            };
+            if position(replica).as_ref() != Some(&at)
+                || self.repl_compared.get(r).copied().flatten() == Some(at.1)
+            {
+                continue;
+            }
+            let wall_ms = self.hosts[0].clock.peek(self.now_ms).wall_ms;
+            let (want, got) = (digest_at(master, wall_ms), digest_at(replica, wall_ms));
+            if let Some(slot) = self.repl_compared.get_mut(r) {
+                *slot = Some(at.1);
+            }
+            self.reached.insert(reach::REPLICA_COMPARED);
+            if want != got {
+                let message = format!(
+                    "host {r} is at its master's position ({} {}) but its dataset differs (digest {} vs the master's {})",
+                    at.0,
+                    at.1,
+                    crate::durability::hex(&got),
+                    crate::durability::hex(&want)
+                );
+                return self.flag(
+                    Checker::Replication,
+                    ("equal-offset-differs", None),
+                    message,
+                );
+            }
+        }
+    }
+
+    /// At the end of a `replication` run (faults healed, clients done, a quiet
+    /// period passed): every replica reached the master's position.
+    pub(crate) fn check_replicas_converged(&mut self) {
+        if self.scenario.name != "replication" || !self.judging(Checker::Replication) {
+            return;
+        }
+        let Some(master) = self.hosts.first().and_then(|h| h.node.as_ref()) else {
+            return;
+        };
+        let at = position(master);
+        for r in 1..self.hosts.len() {
+            let Some(replica) = self.hosts[r].node.as_ref() else {
+                continue;
+            };
+            let got = position(replica);
+            if got != at {
+                let message =
+                    format!("after heal and quiet host {r} is at {got:?}, its master at {at:?}");
+                return self.flag(Checker::Replication, ("not-converged", None), message);
+            }
+            self.reached.insert(reach::REPLICA_CAUGHT_UP);
+            log!(self, "host {r}: caught up with host 0 at {at:?}");
+        }
+        self.check_replication();
+    }
+}
