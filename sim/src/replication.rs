@@ -27,6 +27,58 @@ fn position(node: &Node) -> Option<(String, u64)> {
 }
 
 impl World<'_> {
+    /// Invariant 15, no replica-originated deletes: a replica removes a key only when
+    /// its master's stream says so, so at every moment the DELs a replica has
+    /// propagated for a key are no more than the DELs its master has (a master's DEL
+    /// is produced before any replica applies it; a DEL of a key already gone
+    /// propagates nothing).
+    pub(crate) fn note_repl_records(
+        &mut self,
+        h: usize,
+        records: &[keel_core::propagate::Propagated],
+    ) {
+        if self.scenario.name != "replication" {
+            return;
+        }
+        for r in records {
+            let is_del = r.argv.first().is_some_and(|c| {
+                c.eq_ignore_ascii_case(b"DEL") || c.eq_ignore_ascii_case(b"UNLINK")
+            });
+            if !is_del {
+                continue;
+            }
+            for key in r.argv.iter().skip(1) {
+                let entry = (h, r.db, key.clone());
+                *self.repl_dels.entry(entry).or_insert(0) += 1;
+                if h == 0 {
+                    continue;
+                }
+                let mine = self
+                    .repl_dels
+                    .get(&(h, r.db, key.clone()))
+                    .copied()
+                    .unwrap_or(0);
+                let master = self
+                    .repl_dels
+                    .get(&(0, r.db, key.clone()))
+                    .copied()
+                    .unwrap_or(0);
+                if mine > master && self.judging(Checker::Replication) {
+                    let message = format!(
+                        "host {h} (a replica) deleted {:?} in db {} on its own: {mine} DELs against its master's {master}",
+                        String::from_utf8_lossy(key),
+                        r.db
+                    );
+                    return self.flag(
+                        Checker::Replication,
+                        ("replica-originated-delete", None),
+                        message,
+                    );
+                }
+            }
+        }
+    }
+
     /// After every event of the `replication` scenario: replicas at the master's
     /// position compare their whole dataset with the master's (once per offset).
     pub(crate) fn check_replication(&mut self) {

@@ -257,6 +257,8 @@ pub(crate) struct World<'a> {
     pub(crate) recovered_strings: Vec<Recovered>,
     /// Per host, the master offset at which the replication checker last compared it.
     pub(crate) repl_compared: Vec<Option<u64>>,
+    /// DELs propagated per (host, db, key) in the replication scenario.
+    pub(crate) repl_dels: std::collections::BTreeMap<(usize, usize, Vec<u8>), u64>,
     /// When the clients were first all done (the settle period counts from it).
     pub(crate) quiet_since_ms: Option<u64>,
 }
@@ -339,6 +341,7 @@ impl<'a> World<'a> {
             batch: None,
             recovered_strings: Vec::new(),
             repl_compared: vec![None; host_count],
+            repl_dels: std::collections::BTreeMap::new(),
             quiet_since_ms: None,
             hosts,
             scenario,
@@ -566,6 +569,7 @@ impl<'a> World<'a> {
             return;
         }
         self.log_records(h, &records);
+        self.note_repl_records(h, &records);
         if self.durable[h].pending_judgment() {
             // The shadow starts from the recovered dataset once the restart is
             // judged; the next restart's replay holds these records.
