@@ -94,9 +94,9 @@ fn set_field(
         .mutants
         .is(crate::mutants::Mutant::HashConvertLosesField);
     update_hash(ctx, id, |h, seeds| {
-        let packed = h.encoding_name() == "listpack";
+        let packed = lose && h.encoding_name() == "listpack";
         let outcome = h.set(field, value, limits, seeds);
-        if lose && packed && h.encoding_name() == "hashtable" {
+        if packed && h.encoding_name() == "hashtable" {
             // Planted: the conversion dropped the first field it copied.
             let first = h.iter().map(|(f, _)| f.to_vec()).find(|f| f != field);
             if let Some(f) = first {

@@ -312,9 +312,9 @@ fn zadd_generic(ctx: &mut Ctx<'_>, argv: &Argv<'_>, incr_command: bool) {
                         .mutants
                         .is(crate::mutants::Mutant::ZsetConvertLosesMember);
                     update_zset(ctx, id, |z, seeds| {
-                        let packed = z.encoding_name() == "listpack";
+                        let packed = lose && z.encoding_name() == "listpack";
                         let r = z.set_score(member, score, limits, seeds);
-                        if lose && packed && z.encoding_name() == "skiplist" {
+                        if packed && z.encoding_name() == "skiplist" {
                             // Planted: the conversion lost the lowest-ranked member.
                             let first = z.at(0).map(|(m, _)| m.to_vec());
                             if let Some(m) = first.filter(|m| m.as_slice() != member) {
