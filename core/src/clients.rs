@@ -256,9 +256,7 @@ impl Clients {
             let key = key.as_bytes();
             // Redis's propagateDeletion: UNLINK when freed lazily, DEL otherwise.
             let verb: &[u8] = if lazy { b"UNLINK" } else { b"DEL" };
-            server
-                .propagation
-                .record(db, crate::propagate::argv(&[verb, key]));
+            server.propagation.record(db, &[verb, key]);
             self.watch.touch_expired(db, key);
             self.notify_keyspace_event(
                 server,
@@ -272,9 +270,7 @@ impl Clients {
         for (db, key) in std::mem::take(&mut keyspace.expired_log) {
             let key = key.as_bytes();
             // An expired key leaves every copy of the dataset by an explicit DEL.
-            server
-                .propagation
-                .record(db, crate::propagate::argv(&[b"DEL", key]));
+            server.propagation.record(db, &[&b"DEL"[..], key]);
             if !server.mutants.is(crate::mutants::Mutant::WatchMissesExpiry) {
                 self.watch.touch_expired(db, key);
             }

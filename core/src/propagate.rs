@@ -11,23 +11,87 @@
 
 use std::collections::VecDeque;
 
-/// One propagated command, to run in database `db`.
+/// One propagated command, to run in database `db` (the owned form `take` hands out).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Propagated {
     pub db: usize,
     pub argv: Vec<Vec<u8>>,
 }
 
+/// One record as the stream holds it: its database and its RESP multibulk encoding,
+/// made once when it was recorded and copied as is by every consumer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Record<'a> {
+    pub db: usize,
+    pub resp: &'a [u8],
+}
+
+impl Record<'_> {
+    /// The arguments, decoded back from the encoding (tests, planted bugs).
+    pub fn argv(&self) -> Vec<Vec<u8>> {
+        decode_multibulk(self.resp)
+    }
+
+    pub fn to_owned(&self) -> Propagated {
+        Propagated {
+            db: self.db,
+            argv: self.argv(),
+        }
+    }
+}
+
+/// The arguments of a multibulk `encode_request_into` wrote (what the stream holds;
+/// anything else decodes to as many whole arguments as it has).
+fn decode_multibulk(resp: &[u8]) -> Vec<Vec<u8>> {
+    fn number(bytes: &[u8], at: &mut usize, lead: u8) -> Option<usize> {
+        if bytes.get(*at) != Some(&lead) {
+            return None;
+        }
+        let rest = bytes.get(*at + 1..)?;
+        let eol = rest.iter().position(|&b| b == b'\r')?;
+        let n = std::str::from_utf8(rest.get(..eol)?).ok()?.parse().ok()?;
+        *at = at.checked_add(eol)?.checked_add(3)?;
+        Some(n)
+    }
+    let mut at = 0;
+    let Some(argc) = number(resp, &mut at, b'*') else {
+        return Vec::new();
+    };
+    let mut argv = Vec::with_capacity(argc.min(resp.len()));
+    for _ in 0..argc {
+        let Some(len) = number(resp, &mut at, b'$') else {
+            break;
+        };
+        let Some(arg) = at.checked_add(len).and_then(|end| resp.get(at..end)) else {
+            break;
+        };
+        argv.push(arg.to_vec());
+        at = at.saturating_add(len).saturating_add(2);
+    }
+    argv
+}
+
+/// Where a record lives in the stream's bytes.
+#[derive(Debug, Clone, Copy)]
+struct Meta {
+    db: usize,
+    /// End of its encoding in `Propagation::bytes`.
+    end: usize,
+}
+
 /// Records beyond this many waiting are a consumer that stopped draining: the
 /// stream is then dropped and counted, never grown without bound.
 const STREAM_MAX_RECORDS: usize = 1 << 20;
 
+/// The stream: every record's encoding back to back in one buffer (no allocation per
+/// record once the buffer has grown), with each record's database and end.
 #[derive(Debug, Default)]
 pub struct Propagation {
     /// Off until a consumer asks (`Node::enable_propagation`): nothing is recorded,
     /// at no cost, when nobody reads the stream.
     enabled: bool,
-    stream: VecDeque<Propagated>,
+    bytes: Vec<u8>,
+    records: VecDeque<Meta>,
     /// What the running command propagates as instead of its own arguments
     /// (Redis's `rewriteClientCommandVector`).
     rewrite: Option<Vec<Vec<u8>>>,
@@ -39,14 +103,14 @@ pub struct Propagation {
     /// Records ever recorded (a transaction's MULTI and EXEC included): what a
     /// client's last write is numbered by (`Client::woff_seq`, for WAIT).
     recorded_total: u64,
-    /// Records the AOF has seen of those still in `stream` (when `external`).
+    /// Records the AOF has seen of those still in the stream (when `external`).
     aof_seen: usize,
     /// The AOF consumes the stream.
     aof: bool,
     /// Replication consumes the stream (from the first replica on, as Redis creates
     /// its backlog then).
     repl: bool,
-    /// Records replication has seen of those still in `stream`.
+    /// Records replication has seen of those still in the stream.
     repl_seen: usize,
     /// The AOF's commands are being loaded: nothing they change (nor a key they find
     /// expired) is propagated, as Redis propagates nothing while loading — those
@@ -68,7 +132,7 @@ impl Propagation {
     pub fn set_aof(&mut self, on: bool) {
         self.aof = on;
         self.enabled = self.external || on || self.repl;
-        self.aof_seen = self.aof_seen.min(self.stream.len());
+        self.aof_seen = self.aof_seen.min(self.records.len());
         self.trim();
     }
 
@@ -76,22 +140,40 @@ impl Propagation {
     /// after the last replica, as Redis's does until `repl-backlog-ttl`).
     pub fn set_repl(&mut self, on: bool) {
         if on && !self.repl {
-            self.repl_seen = self.stream.len();
+            self.repl_seen = self.records.len();
         }
         self.repl = on;
         self.enabled = self.external || self.aof || on;
         self.trim();
     }
 
+    /// Where record `i` starts in `bytes`.
+    fn start_of(&self, i: usize) -> usize {
+        match i.checked_sub(1) {
+            Some(prev) => self.records.get(prev).map_or(0, |m| m.end),
+            None => 0,
+        }
+    }
+
+    /// Records from `from` on, oldest first.
+    fn records_from(&self, from: usize) -> impl Iterator<Item = Record<'_>> {
+        let mut start = self.start_of(from);
+        self.records.iter().skip(from).map(move |m| {
+            let resp = self.bytes.get(start..m.end).unwrap_or_default();
+            start = m.end;
+            Record { db: m.db, resp }
+        })
+    }
+
     /// Hands replication every record it has not seen, oldest first.
-    pub fn drain_for_repl(&mut self, mut each: impl FnMut(&Propagated)) {
+    pub fn drain_for_repl(&mut self, mut each: impl FnMut(Record<'_>)) {
         if !self.repl {
             return;
         }
-        for record in self.stream.iter().skip(self.repl_seen) {
+        for record in self.records_from(self.repl_seen) {
             each(record);
         }
-        self.repl_seen = self.stream.len();
+        self.repl_seen = self.records.len();
         self.trim();
     }
 
@@ -101,25 +183,73 @@ impl Propagation {
         if self.external {
             return;
         }
-        let mut seen = self.stream.len();
+        let mut seen = self.records.len();
         if self.aof {
             seen = seen.min(self.aof_seen);
         }
         if self.repl {
             seen = seen.min(self.repl_seen);
         }
-        self.stream.drain(..seen);
-        self.aof_seen = self.aof_seen.saturating_sub(seen);
-        self.repl_seen = self.repl_seen.saturating_sub(seen);
+        self.drop_first(seen);
+    }
+
+    /// Forgets the first `n` records.
+    fn drop_first(&mut self, n: usize) {
+        if n == 0 {
+            return;
+        }
+        if n >= self.records.len() {
+            self.records.clear();
+            self.bytes.clear();
+        } else {
+            let cut = self.start_of(n);
+            self.records.drain(..n);
+            self.bytes.drain(..cut);
+            for m in &mut self.records {
+                m.end -= cut;
+            }
+        }
+        self.aof_seen = self.aof_seen.saturating_sub(n);
+        self.repl_seen = self.repl_seen.saturating_sub(n);
     }
 
     /// Hands the AOF every record it has not seen, oldest first: taken when nobody
     /// else reads the stream, left for `take` when someone does.
-    pub fn drain_for_aof(&mut self, mut each: impl FnMut(&Propagated)) {
-        for record in self.stream.iter().skip(self.aof_seen) {
+    pub fn drain_for_aof(&mut self, mut each: impl FnMut(Record<'_>)) {
+        for record in self.records_from(self.aof_seen) {
             each(record);
         }
-        self.aof_seen = self.stream.len();
+        self.aof_seen = self.records.len();
+        self.trim();
+    }
+
+    /// `drain_for_aof` by runs: each maximal run of consecutive records in one
+    /// database as one `Record` whose `resp` holds them all, back to back.
+    pub fn drain_runs_for_aof(&mut self, mut each: impl FnMut(Record<'_>)) {
+        let mut start = self.start_of(self.aof_seen);
+        let mut run: Option<Meta> = None;
+        for m in self.records.iter().skip(self.aof_seen) {
+            match &mut run {
+                Some(r) if r.db == m.db => r.end = m.end,
+                _ => {
+                    if let Some(r) = run.take() {
+                        each(Record {
+                            db: r.db,
+                            resp: self.bytes.get(start..r.end).unwrap_or_default(),
+                        });
+                        start = r.end;
+                    }
+                    run = Some(*m);
+                }
+            }
+        }
+        if let Some(r) = run {
+            each(Record {
+                db: r.db,
+                resp: self.bytes.get(start..r.end).unwrap_or_default(),
+            });
+        }
+        self.aof_seen = self.records.len();
         self.trim();
     }
 
@@ -136,17 +266,27 @@ impl Propagation {
     }
 
     /// Appends one record.
-    pub fn record(&mut self, db: usize, argv: Vec<Vec<u8>>) {
+    pub fn record<A: AsRef<[u8]>>(&mut self, db: usize, argv: &[A]) {
+        self.record_with(db, |out| crate::resp::encode_request_into(out, argv));
+    }
+
+    /// Appends one record that `encode` writes as a RESP multibulk.
+    fn record_with(&mut self, db: usize, encode: impl FnOnce(&mut Vec<u8>)) {
         if !self.enabled || self.muted {
             return;
         }
-        if self.stream.len() >= STREAM_MAX_RECORDS {
-            self.dropped += self.stream.len() as u64;
-            self.stream.clear();
+        if self.records.len() >= STREAM_MAX_RECORDS {
+            self.dropped += self.records.len() as u64;
+            self.records.clear();
+            self.bytes.clear();
             self.aof_seen = 0;
             self.repl_seen = 0;
         }
-        self.stream.push_back(Propagated { db, argv });
+        encode(&mut self.bytes);
+        self.records.push_back(Meta {
+            db,
+            end: self.bytes.len(),
+        });
         self.recorded_total += 1;
     }
 
@@ -156,46 +296,64 @@ impl Propagation {
     }
 
     /// Ends a command: records it (as rewritten, if it was) when `propagate`, and
-    /// forgets the rewrite either way.
-    pub fn end_command(&mut self, db: usize, propagate: bool, argv: impl FnOnce() -> Vec<Vec<u8>>) {
+    /// forgets the rewrite either way. `encode_args` writes the command's own
+    /// arguments as a RESP multibulk.
+    pub fn end_command(
+        &mut self,
+        db: usize,
+        propagate: bool,
+        encode_args: impl FnOnce(&mut Vec<u8>),
+    ) {
         let rewrite = self.rewrite.take();
         if self.enabled && propagate {
-            let argv = rewrite.unwrap_or_else(argv);
-            self.record(db, argv);
+            match rewrite {
+                Some(argv) => self.record(db, &argv),
+                None => self.record_with(db, encode_args),
+            }
         }
     }
 
     /// Where the stream ends now (for `wrap_transaction`).
     pub fn mark(&self) -> usize {
-        self.stream.len()
+        self.records.len()
     }
 
     /// Wraps what was recorded since `mark` in MULTI ... EXEC, as Redis 7.0 propagates
     /// a transaction that wrote anything.
     pub fn wrap_transaction(&mut self, mark: usize) {
-        let Some(first_db) = self.stream.get(mark).map(|p| p.db) else {
+        let Some(first_db) = self.records.get(mark).map(|m| m.db) else {
             return;
         };
-        let last_db = self.stream.back().map_or(first_db, |p| p.db);
-        self.stream.insert(
+        let last_db = self.records.back().map_or(first_db, |m| m.db);
+        let multi = crate::resp::encode_request(&[b"MULTI"]);
+        let at = self.start_of(mark);
+        self.bytes.splice(at..at, multi.iter().copied());
+        for m in self.records.iter_mut().skip(mark) {
+            m.end += multi.len();
+        }
+        self.records.insert(
             mark,
-            Propagated {
+            Meta {
                 db: first_db,
-                argv: vec![b"MULTI".to_vec()],
+                end: at + multi.len(),
             },
         );
-        self.stream.push_back(Propagated {
+        crate::resp::encode_request_into(&mut self.bytes, &[b"EXEC"]);
+        self.records.push_back(Meta {
             db: last_db,
-            argv: vec![b"EXEC".to_vec()],
+            end: self.bytes.len(),
         });
         self.recorded_total += 2;
     }
 
     /// Hands out everything recorded so far, oldest first.
     pub fn take(&mut self) -> Vec<Propagated> {
+        let taken = self.records_from(0).map(|r| r.to_owned()).collect();
+        self.records.clear();
+        self.bytes.clear();
         self.aof_seen = 0;
         self.repl_seen = 0;
-        self.stream.drain(..).collect()
+        taken
     }
 }
 
@@ -211,12 +369,23 @@ pub struct StreamEncoder {
 impl StreamEncoder {
     /// Appends `record` (and a SELECT if its database is not the selected one).
     pub fn encode(&mut self, record: &Propagated, out: &mut Vec<u8>) {
-        if self.selected_db != Some(record.db) {
-            let db = record.db.to_string();
-            crate::resp::encode_request_into(out, &[&b"SELECT"[..], db.as_bytes()]);
-            self.selected_db = Some(record.db);
-        }
+        self.select(record.db, out);
         crate::resp::encode_request_into(out, &record.argv);
+    }
+
+    /// Appends a record of the stream (and a SELECT if needed): its bytes as they are.
+    pub fn encode_record(&mut self, record: Record<'_>, out: &mut Vec<u8>) {
+        self.select(record.db, out);
+        out.extend_from_slice(record.resp);
+    }
+
+    fn select(&mut self, db: usize, out: &mut Vec<u8>) {
+        if self.selected_db != Some(db) {
+            let mut digits = Vec::with_capacity(20);
+            crate::util::write_i64(&mut digits, db as i64);
+            crate::resp::encode_request_into(out, &[&b"SELECT"[..], &digits]);
+            self.selected_db = Some(db);
+        }
     }
 
     /// A new stream (a new replica, a new AOF file): the next record selects its db.
@@ -234,12 +403,17 @@ pub fn argv(parts: &[&[u8]]) -> Vec<Vec<u8>> {
 mod tests {
     use super::*;
 
+    /// A command's own arguments, as `end_command` is handed them.
+    fn enc<'a>(parts: &'a [&'a [u8]]) -> impl FnOnce(&mut Vec<u8>) + 'a {
+        move |out| crate::resp::encode_request_into(out, parts)
+    }
+
     #[test]
     fn nothing_is_recorded_until_enabled() {
         let mut p = Propagation::default();
-        p.record(0, argv(&[b"SET", b"k", b"v"]));
+        p.record(0, &argv(&[b"SET", b"k", b"v"]));
         p.rewrite(argv(&[b"DEL", b"k"]));
-        p.end_command(0, true, || argv(&[b"SET", b"k", b"v"]));
+        p.end_command(0, true, enc(&[b"SET", b"k", b"v"]));
         assert!(p.take().is_empty());
     }
 
@@ -248,11 +422,11 @@ mod tests {
         let mut p = Propagation::default();
         p.enable();
         p.set_muted(true);
-        p.record(0, argv(&[b"DEL", b"k"]));
+        p.record(0, &argv(&[b"DEL", b"k"]));
         p.rewrite(argv(&[b"SREM", b"s", b"m"]));
-        p.end_command(0, true, || argv(&[b"SPOP", b"s"]));
+        p.end_command(0, true, enc(&[b"SPOP", b"s"]));
         p.set_muted(false);
-        p.end_command(0, true, || argv(&[b"SET", b"k", b"v"]));
+        p.end_command(0, true, enc(&[b"SET", b"k", b"v"]));
         let got = p.take();
         assert_eq!(got.len(), 1);
         assert_eq!(got[0].argv, argv(&[b"SET", b"k", b"v"]));
@@ -263,8 +437,8 @@ mod tests {
         let mut p = Propagation::default();
         p.enable();
         p.rewrite(argv(&[b"SREM", b"s", b"m"]));
-        p.end_command(2, true, || argv(&[b"SPOP", b"s"]));
-        p.end_command(2, true, || argv(&[b"SADD", b"s", b"n"]));
+        p.end_command(2, true, enc(&[b"SPOP", b"s"]));
+        p.end_command(2, true, enc(&[b"SADD", b"s", b"n"]));
         let got = p.take();
         assert_eq!(got.len(), 2);
         assert_eq!(got[0].argv, argv(&[b"SREM", b"s", b"m"]));
@@ -277,8 +451,8 @@ mod tests {
         let mut p = Propagation::default();
         p.enable();
         p.rewrite(argv(&[b"SREM", b"s", b"m"]));
-        p.end_command(0, false, || argv(&[b"SPOP", b"s"]));
-        p.end_command(0, true, || argv(&[b"SADD", b"s", b"n"]));
+        p.end_command(0, false, enc(&[b"SPOP", b"s"]));
+        p.end_command(0, true, enc(&[b"SADD", b"s", b"n"]));
         assert_eq!(p.take()[0].argv, argv(&[b"SADD", b"s", b"n"]));
     }
 
@@ -318,22 +492,55 @@ mod tests {
     fn the_aof_and_replication_each_see_every_record_once() {
         let mut p = Propagation::default();
         p.set_aof(true);
-        p.record(0, argv(&[b"SET", b"a", b"1"]));
+        p.record(0, &argv(&[b"SET", b"a", b"1"]));
         p.set_repl(true);
-        p.record(0, argv(&[b"SET", b"b", b"1"]));
+        p.record(0, &argv(&[b"SET", b"b", b"1"]));
         let mut aof = Vec::new();
-        p.drain_for_aof(|r| aof.push(r.argv[1].clone()));
-        p.record(0, argv(&[b"SET", b"c", b"1"]));
+        p.drain_for_aof(|r| aof.push(r.argv()[1].clone()));
+        p.record(0, &argv(&[b"SET", b"c", b"1"]));
         let mut repl = Vec::new();
-        p.drain_for_repl(|r| repl.push(r.argv[1].clone()));
-        p.drain_for_aof(|r| aof.push(r.argv[1].clone()));
+        p.drain_for_repl(|r| repl.push(r.argv()[1].clone()));
+        p.drain_for_aof(|r| aof.push(r.argv()[1].clone()));
         assert_eq!(aof, vec![b"a".to_vec(), b"b".to_vec(), b"c".to_vec()]);
         // Replication starts with what is recorded after it joined.
         assert_eq!(repl, vec![b"b".to_vec(), b"c".to_vec()]);
         assert_eq!(p.mark(), 0, "records both consumers saw are dropped");
         p.set_aof(false);
-        p.record(0, argv(&[b"DEL", b"a"]));
+        p.record(0, &argv(&[b"DEL", b"a"]));
         p.drain_for_repl(|_| {});
+        assert_eq!(p.mark(), 0);
+    }
+
+    #[test]
+    fn the_aof_reads_runs_of_one_database_whole() {
+        let mut p = Propagation::default();
+        p.set_aof(true);
+        p.record(0, &argv(&[b"SET", b"a", b"1"]));
+        p.record(0, &argv(&[b"DEL", b"a"]));
+        p.record(2, &argv(&[b"SET", b"b", b"2"]));
+        p.record(0, &argv(&[b"SET", b"c", b"3"]));
+        let mut runs = Vec::new();
+        p.drain_runs_for_aof(|r| runs.push((r.db, r.resp.to_vec())));
+        let one = |parts: &[&[u8]]| crate::resp::encode_request(parts);
+        assert_eq!(
+            runs,
+            vec![
+                (
+                    0,
+                    [one(&[b"SET", b"a", b"1"]), one(&[b"DEL", b"a"])].concat()
+                ),
+                (2, one(&[b"SET", b"b", b"2"])),
+                (0, one(&[b"SET", b"c", b"3"])),
+            ]
+        );
+        p.record(0, &argv(&[b"SET", b"d", b"4"]));
+        runs.clear();
+        p.drain_runs_for_aof(|r| runs.push((r.db, r.resp.to_vec())));
+        assert_eq!(
+            runs,
+            vec![(0, one(&[b"SET", b"d", b"4"]))],
+            "each record once"
+        );
         assert_eq!(p.mark(), 0);
     }
 
@@ -341,11 +548,11 @@ mod tests {
     fn transactions_are_wrapped() {
         let mut p = Propagation::default();
         p.enable();
-        p.record(0, argv(&[b"SET", b"a", b"1"]));
+        p.record(0, &argv(&[b"SET", b"a", b"1"]));
         let mark = p.mark();
         p.wrap_transaction(mark);
         assert_eq!(p.mark(), 1, "nothing written inside: no MULTI/EXEC");
-        p.record(1, argv(&[b"SET", b"b", b"1"]));
+        p.record(1, &argv(&[b"SET", b"b", b"1"]));
         p.wrap_transaction(mark);
         let names: Vec<Vec<u8>> = p.take().into_iter().map(|r| r.argv[0].clone()).collect();
         assert_eq!(

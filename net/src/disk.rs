@@ -6,6 +6,7 @@
 //! `dir` (an absolute path or one with `..` is refused), never panics on what the node
 //! asks, and never reorders, merges or drops an operation.
 
+use std::cell::Cell;
 use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
 use std::io::{self, Seek, SeekFrom, Write};
@@ -13,7 +14,7 @@ use std::os::unix::fs::FileExt;
 use std::path::{Component, Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
 use keel_core::io::{DiskError, DiskOp, DiskResult, IoId};
@@ -308,9 +309,20 @@ fn read_at(file: &File, offset: u64, len: u64) -> io::Result<Vec<u8>> {
 
 /// The disk thread and its two channels. Dropping it (or [`DiskWorker::finish`])
 /// lets the thread run what was submitted and exit.
+///
+/// An append submitted while the thread has nothing to do runs on the caller's
+/// thread instead ([`DiskWorker::run_inline`]): a `write(2)` into the page cache, as
+/// Redis writes its AOF from the main thread, without two thread handoffs per
+/// append. Everything else (fsyncs above all), and an append queued behind other
+/// work, runs on the disk thread, in order.
 pub struct DiskWorker {
     jobs: Option<mpsc::Sender<Job>>,
     completions: mpsc::Receiver<Completion>,
+    /// The open files, used by the thread and by inline appends (never both at
+    /// once: inline only while the thread has nothing).
+    files: Arc<Mutex<DiskFiles>>,
+    /// Operations handed to the thread whose completions were not drained yet.
+    outstanding: Cell<usize>,
     /// Set by the thread when it wakes the loop, cleared by the loop before draining:
     /// a burst of completions costs one wakeup, and no wakeup comes without one.
     wake_pending: Arc<AtomicBool>,
@@ -334,16 +346,23 @@ impl DiskWorker {
         let (done_tx, done_rx) = mpsc::channel::<Completion>();
         let wake_pending = Arc::new(AtomicBool::new(false));
         let thread_wake_pending = Arc::clone(&wake_pending);
+        let mut files = DiskFiles::new(dir);
+        if let Some(config_file) = config_file {
+            files.allow_config_file(config_file);
+        }
+        let files = Arc::new(Mutex::new(files));
+        let thread_files = Arc::clone(&files);
         let thread = std::thread::Builder::new()
             .name("disk".into())
             .spawn(move || {
-                let mut files = DiskFiles::new(dir);
-                if let Some(config_file) = config_file {
-                    files.allow_config_file(config_file);
-                }
                 while let Ok(job) = job_rx.recv() {
                     let started = std::time::Instant::now();
-                    let result = files.execute(&job.op);
+                    // Released before the completion is sent: once the loop has
+                    // drained every completion, the files are free for it.
+                    let result = match thread_files.lock() {
+                        Ok(mut files) => files.execute(&job.op),
+                        Err(_) => DiskResult::Failed(DiskError::Io),
+                    };
                     let elapsed_us = started.elapsed().as_micros() as u64;
                     let completion = Completion {
                         io: job.io,
@@ -365,6 +384,8 @@ impl DiskWorker {
         Ok(DiskWorker {
             jobs: Some(job_tx),
             completions: done_rx,
+            files,
+            outstanding: Cell::new(0),
             wake_pending,
             thread: Some(thread),
         })
@@ -376,7 +397,29 @@ impl DiskWorker {
             return Err((io, op));
         };
         jobs.send(Job { io, op })
-            .map_err(|mpsc::SendError(job)| (job.io, job.op))
+            .map_err(|mpsc::SendError(job)| (job.io, job.op))?;
+        self.outstanding
+            .set(self.outstanding.get().saturating_add(1));
+        Ok(())
+    }
+
+    /// Runs an append here and now when the thread has nothing outstanding (so
+    /// nothing submitted before it is still waiting: order is kept), giving its
+    /// completion; any other case gives the operation back, for `submit`.
+    pub fn run_inline(&self, io: IoId, op: DiskOp) -> Result<Completion, (IoId, DiskOp)> {
+        if !matches!(op, DiskOp::Append { .. }) || self.outstanding.get() != 0 {
+            return Err((io, op));
+        }
+        let Ok(mut files) = self.files.try_lock() else {
+            return Err((io, op));
+        };
+        let started = std::time::Instant::now();
+        let result = files.execute(&op);
+        Ok(Completion {
+            io,
+            result,
+            elapsed_us: started.elapsed().as_micros() as u64,
+        })
     }
 
     /// Takes the completions that are ready. Call on every wakeup of the waker's token.
@@ -386,6 +429,8 @@ impl DiskWorker {
         self.wake_pending.swap(false, Ordering::AcqRel);
         while let Ok(completion) = self.completions.try_recv() {
             into.push(completion);
+            self.outstanding
+                .set(self.outstanding.get().saturating_sub(1));
         }
     }
 
@@ -786,6 +831,42 @@ mod tests {
         let mut more = Vec::new();
         worker.drain(&mut more);
         assert!(more.is_empty());
+    }
+
+    #[test]
+    fn an_append_runs_inline_only_when_the_thread_has_nothing_outstanding() {
+        let tmp = TempDir::new("inline");
+        let mut poll = Poll::new().expect("poll");
+        let waker = mio::Waker::new(poll.registry(), WAKE).expect("waker");
+        let worker = DiskWorker::start(tmp.0.clone(), waker).expect("start");
+        // Only appends run inline, never an open or an fsync.
+        let refused = worker.run_inline(IoId(1), open("f", true, false));
+        assert!(matches!(refused, Err((IoId(1), DiskOp::Open { .. }))));
+        worker
+            .submit(IoId(1), open("f", true, false))
+            .expect("submit");
+        // The open is outstanding until its completion is drained: an append now
+        // must queue behind it (it would find no open file, or reorder).
+        let queued = worker.run_inline(IoId(2), append("f", b"a"));
+        let Err((io, op)) = queued else {
+            panic!("ran inline while the thread had work");
+        };
+        worker.submit(io, op).expect("submit");
+        let (done_ops, _) = collect(&mut poll, &worker, 2);
+        assert_eq!(done_ops.len(), 2);
+        // Idle now: the append runs here and answers at once.
+        let inline = worker
+            .run_inline(IoId(3), append("f", b"b"))
+            .expect("runs inline when idle");
+        assert_eq!((inline.io, inline.result), (IoId(3), done()));
+        let fsync = worker.run_inline(IoId(4), DiskOp::Fsync { path: "f".into() });
+        let Err((io, op)) = fsync else {
+            panic!("an fsync ran on the caller's thread");
+        };
+        worker.submit(io, op).expect("submit");
+        let (synced, _) = collect(&mut poll, &worker, 1);
+        assert_eq!(synced[0].io, IoId(4));
+        assert_eq!(std::fs::read(tmp.0.join("f")).expect("read f"), b"ab");
     }
 
     #[test]

@@ -1059,8 +1059,10 @@ impl Reactor {
         }
     }
 
-    /// Hands a disk operation to the disk thread (started on first use). If there is
-    /// no thread to run it, the node still gets its one completion: a failure.
+    /// Hands a disk operation to the disk thread (started on first use), or runs it
+    /// here when it is an append and the thread is idle (`DiskWorker::run_inline`).
+    /// If there is no thread to run it, the node still gets its one completion: a
+    /// failure.
     fn submit_disk(&mut self, io: IoId, op: DiskOp) {
         if self.disk.is_none() {
             match self.start_disk() {
@@ -1069,7 +1071,21 @@ impl Reactor {
             }
         }
         let refused = match &self.disk {
-            Some(disk) => disk.submit(io, op).err().map(|(io, _)| io),
+            Some(disk) => match disk.run_inline(io, op) {
+                Ok(Completion {
+                    io,
+                    result,
+                    elapsed_us,
+                }) => {
+                    self.deferred.push_back(Input::Disk {
+                        io,
+                        result,
+                        elapsed_us,
+                    });
+                    None
+                }
+                Err((io, op)) => disk.submit(io, op).err().map(|(io, _)| io),
+            },
             None => Some(io),
         };
         if let Some(io) = refused {

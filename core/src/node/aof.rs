@@ -1018,23 +1018,32 @@ impl Node {
         };
         let encoder = &mut aof.encoder;
         let last_ts = &mut aof.last_timestamp_secs;
-        let mut bytes = Vec::new();
-        self.server.propagation.drain_for_aof(|record| {
-            if timestamps && now.wall_ms / 1000 > *last_ts {
-                *last_ts = now.wall_ms / 1000;
-                bytes.extend_from_slice(format!("#TS:{}\r\n", *last_ts).as_bytes());
-            }
+        let propagation = &mut self.server.propagation;
+        // Encoded straight into the writer's buffer: no copy per step.
+        writer.feed_with(|bytes| {
+            // One step's records share one time: the annotation goes before the
+            // first of them.
+            let mut stamp = |bytes: &mut Vec<u8>| {
+                if timestamps && now.wall_ms / 1000 > *last_ts {
+                    *last_ts = now.wall_ms / 1000;
+                    bytes.extend_from_slice(format!("#TS:{}\r\n", *last_ts).as_bytes());
+                }
+            };
             if relative_expiry {
-                let mut planted = record.clone();
-                make_expiry_relative(&mut planted.argv, now.wall_ms);
-                encoder.encode(&planted, &mut bytes);
+                propagation.drain_for_aof(|record| {
+                    stamp(bytes);
+                    let mut planted = record.to_owned();
+                    make_expiry_relative(&mut planted.argv, now.wall_ms);
+                    encoder.encode(&planted, bytes);
+                });
             } else {
-                encoder.encode(record, &mut bytes);
+                // Runs of one database are copied whole.
+                propagation.drain_runs_for_aof(|run| {
+                    stamp(bytes);
+                    encoder.encode_record(run, bytes);
+                });
             }
         });
-        if !bytes.is_empty() {
-            writer.feed(&bytes);
-        }
     }
 
     /// Walks the rewrite's snapshot a few bounded slices (while its output waiting

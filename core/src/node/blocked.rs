@@ -84,7 +84,7 @@ impl Node {
             };
             if self.keyspace.mutations() != mutations_before {
                 self.server.dirty = self.server.dirty.wrapping_add(1);
-                self.server.propagation.record(db, served_as(key, &op));
+                self.server.propagation.record(db, &served_as(key, &op));
                 client.woff_seq = self.server.propagation.recorded_total();
             }
             let deleted = match served {

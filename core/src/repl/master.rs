@@ -254,7 +254,7 @@ impl MasterState {
         let start = self.unsent.len();
         let encoder = &mut self.encoder;
         let unsent = &mut self.unsent;
-        propagation.drain_for_repl(|record| encoder.encode(record, unsent));
+        propagation.drain_for_repl(|record| encoder.encode_record(record, unsent));
         let added = unsent.get(start..).unwrap_or_default();
         backlog.append(added);
         ids.master_repl_offset += added.len() as u64;
@@ -312,7 +312,7 @@ mod tests {
         let mut m = MasterState::default();
         let mut p = Propagation::default();
         m.create_backlog(ids, "b".repeat(40), 1024, &mut p);
-        p.record(0, argv(&[b"SET", b"k", b"v"]));
+        p.record(0, &argv(&[b"SET", b"k", b"v"]));
         m.feed(&mut p, ids);
         m
     }
@@ -421,11 +421,11 @@ mod tests {
         let mut m = MasterState::default();
         let mut p = Propagation::default();
         m.create_backlog(&mut ids, "b".repeat(40), 1024, &mut p);
-        p.record(0, argv(&[b"SET", b"a", b"1"]));
+        p.record(0, &argv(&[b"SET", b"a", b"1"]));
         let first = p.recorded_total();
         m.feed(&mut p, &mut ids);
         let after_first = ids.master_repl_offset;
-        p.record(0, argv(&[b"SET", b"b", b"1"]));
+        p.record(0, &argv(&[b"SET", b"b", b"1"]));
         m.feed(&mut p, &mut ids);
         assert!(ids.master_repl_offset > after_first);
         assert_eq!(m.write_offset(first, ids.master_repl_offset), after_first);

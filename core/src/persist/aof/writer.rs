@@ -122,6 +122,14 @@ impl AofWriter {
         self.produced = self.produced.saturating_add(bytes.len() as u64);
     }
 
+    /// Lets `write` append encoded commands to the next append in place.
+    pub fn feed_with(&mut self, write: impl FnOnce(&mut Vec<u8>)) {
+        let before = self.buf.len();
+        write(&mut self.buf);
+        let added = self.buf.len().saturating_sub(before);
+        self.produced = self.produced.saturating_add(added as u64);
+    }
+
     pub fn produced(&self) -> u64 {
         self.produced
     }
