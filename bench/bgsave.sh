@@ -45,11 +45,15 @@ run() { # name binary args...
     bench_load "$port" "$dir/quiet.txt"
     base_rss=$(rss_kb "$pid")
 
-    # BGSAVE under load: sample RSS (and Redis's child) every 20 ms until it ends.
+    # BGSAVE under load: sample RSS (and Redis's child) every 20 ms until it ends; a
+    # PING prober measures how long any one command waits meanwhile.
     bench_load "$port" "$dir/loaded.txt" &
     local bench_pid=$!
     sleep 0.3
     local t0 t1 peak_rss=0 child_peak=0
+    rm -f "$dir/probe.stop"
+    ping_probe "$port" "$dir/probe.stop" >"$dir/probe.txt" &
+    local probe_pid=$!
     t0=$(date +%s%N)
     redis-cli -p "$port" BGSAVE >/dev/null
     while :; do
@@ -64,6 +68,10 @@ run() { # name binary args...
         sleep 0.02
     done
     t1=$(date +%s%N)
+    touch "$dir/probe.stop"
+    wait "$probe_pid"
+    local ping_max ping_p999 pings
+    read -r ping_max ping_p999 _ pings <"$dir/probe.txt"
     wait "$bench_pid"
     local cow status
     cow=$(info_field "$port" rdb_last_cow_size)
@@ -93,7 +101,7 @@ run() { # name binary args...
     printf '%-6s BGSAVE %s in %d ms | RSS before %d MB, peak rise %d MB (%.1f%% of RSS) | rdb_last_cow_size %.1f MB | child peak RSS %d MB\n' \
         "$name" "$status" $(((t1 - t0) / 1000000)) $((base_rss / 1024)) $(((peak_rss - base_rss) / 1024)) \
         "$(echo "scale=3; ($peak_rss - $base_rss) * 100 / $dataset_kb" | bc)" "$(echo "scale=1; ${cow:-0} / 1048576" | bc)" $((child_peak / 1024))
-    printf '%-6s SET latency without BGSAVE: %s | during BGSAVE: %s\n' "$name" "$(latency "$dir/quiet.txt")" "$(latency "$dir/loaded.txt")"
+    printf '%-6s SET latency without BGSAVE: %s | during BGSAVE: %s | PING prober during BGSAVE: p99.9=%sms max=%sms (%s PINGs)\n' "$name" "$(latency "$dir/quiet.txt")" "$(latency "$dir/loaded.txt")" "$ping_p999" "$ping_max" "$pings"
     printf '%-6s SAVE %d ms (%d MB file) | startup load %s s\n' "$name" $(((s1 - s0) / 1000000)) "$file_mb" "${load_secs:-?}"
 }
 

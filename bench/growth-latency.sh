@@ -22,26 +22,6 @@ echo "redis:  $(redis-server --version)"
 echo "keel:   $("$KEEL_BIN" --version) ($(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo 'no commit'))"
 echo
 
-probe() { # probe PORT STOPFILE: prints the max and p99.99 PING round trip in ms
-    python3 - "$1" "$2" <<'PY'
-import os, socket, sys, time
-port, stop = int(sys.argv[1]), sys.argv[2]
-s = socket.create_connection(("127.0.0.1", port))
-s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-rtts = []
-while not os.path.exists(stop):
-    t0 = time.perf_counter()
-    s.sendall(b"PING\r\n")
-    buf = b""
-    while not buf.endswith(b"\r\n"):
-        buf += s.recv(64)
-    rtts.append(time.perf_counter() - t0)
-    time.sleep(0.0005)
-rtts.sort()
-print("%.2f %.2f %d" % (rtts[-1] * 1000, rtts[int(len(rtts) * 0.9999)] * 1000, len(rtts)))
-PY
-}
-
 printf '%-6s %10s %14s %14s %10s %14s\n' server keys "SET/s" "bench max ms" "PINGs" "PING max ms"
 for name in redis keel; do
     args=(--save '' --appendonly no --dir "$WORK")
@@ -52,12 +32,12 @@ for name in redis keel; do
     fi
     port=$STARTED_PORT pid=$STARTED_PID
     stop=$WORK/stop.$name
-    probe "$port" "$stop" >"$WORK/probe.$name" &
+    ping_probe "$port" "$stop" >"$WORK/probe.$name" &
     prober=$!
     csv=$(redis-benchmark -p "$port" -t set -r 100000000 -n "$REQUESTS" -P 16 --csv | tail -1)
     touch "$stop"
     wait "$prober"
-    read -r ping_max ping_p9999 pings <"$WORK/probe.$name"
+    read -r ping_max _ ping_p9999 pings <"$WORK/probe.$name"
     # "test","rps","avg_latency_ms","min_latency_ms","p50","p95","p99","max_latency_ms"
     rps=$(echo "$csv" | tr -d '"' | cut -d, -f2)
     bench_max=$(echo "$csv" | tr -d '"' | cut -d, -f8)

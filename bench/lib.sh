@@ -69,3 +69,29 @@ start() {
     echo "error: $name did not start" >&2
     exit 1
 }
+
+# ping_probe PORT STOPFILE: one PING at a time (0.5 ms apart) until STOPFILE exists;
+# prints the max, p99.9 and p99.99 round trip in ms and the number of PINGs. A stall
+# of the event loop shows up here whatever the load's own latency says.
+ping_probe() {
+    python3 - "$1" "$2" <<'PY'
+import os, socket, sys, time
+port, stop = int(sys.argv[1]), sys.argv[2]
+s = socket.create_connection(("127.0.0.1", port))
+s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+rtts = []
+while not os.path.exists(stop):
+    t0 = time.perf_counter()
+    s.sendall(b"PING\r\n")
+    buf = b""
+    while not buf.endswith(b"\r\n"):
+        buf += s.recv(64)
+    rtts.append(time.perf_counter() - t0)
+    time.sleep(0.0005)
+rtts.sort()
+if not rtts:
+    rtts = [0.0]
+pick = lambda q: rtts[min(len(rtts) - 1, int(len(rtts) * q))] * 1000
+print("%.2f %.2f %.2f %d" % (rtts[-1] * 1000, pick(0.999), pick(0.9999), len(rtts)))
+PY
+}

@@ -315,6 +315,10 @@ fn read_at(file: &File, offset: u64, len: u64) -> io::Result<Vec<u8>> {
 /// Redis writes its AOF from the main thread, without two thread handoffs per
 /// append. Everything else (fsyncs above all), and an append queued behind other
 /// work, runs on the disk thread, in order.
+/// The largest append run inline: an AOF group commit's few kilobytes, not a
+/// snapshot's 512 KB chunks (those go to the thread, as everything big does).
+pub const INLINE_APPEND_MAX: usize = 64 << 10;
+
 pub struct DiskWorker {
     jobs: Option<mpsc::Sender<Job>>,
     completions: mpsc::Receiver<Completion>,
@@ -403,11 +407,13 @@ impl DiskWorker {
         Ok(())
     }
 
-    /// Runs an append here and now when the thread has nothing outstanding (so
+    /// Runs a small append here and now when the thread has nothing outstanding (so
     /// nothing submitted before it is still waiting: order is kept), giving its
     /// completion; any other case gives the operation back, for `submit`.
     pub fn run_inline(&self, io: IoId, op: DiskOp) -> Result<Completion, (IoId, DiskOp)> {
-        if !matches!(op, DiskOp::Append { .. }) || self.outstanding.get() != 0 {
+        let small_append =
+            matches!(&op, DiskOp::Append { bytes, .. } if bytes.len() <= INLINE_APPEND_MAX);
+        if !small_append || self.outstanding.get() != 0 {
             return Err((io, op));
         }
         let Ok(mut files) = self.files.try_lock() else {
@@ -859,6 +865,12 @@ mod tests {
             .run_inline(IoId(3), append("f", b"b"))
             .expect("runs inline when idle");
         assert_eq!((inline.io, inline.result), (IoId(3), done()));
+        let big = vec![b'x'; INLINE_APPEND_MAX + 1];
+        let refused = worker.run_inline(IoId(5), append("f", &big));
+        assert!(
+            matches!(refused, Err((IoId(5), _))),
+            "a big append goes to the thread"
+        );
         let fsync = worker.run_inline(IoId(4), DiskOp::Fsync { path: "f".into() });
         let Err((io, op)) = fsync else {
             panic!("an fsync ran on the caller's thread");
