@@ -28,6 +28,7 @@ pub mod replication;
 pub mod report;
 pub mod scenario;
 pub mod shrink;
+pub mod timeline;
 pub mod traffic_spike;
 pub mod workload;
 pub mod world;

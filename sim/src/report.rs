@@ -23,6 +23,8 @@ pub struct FailureReport {
     pub failure: String,
     pub replay: String,
     pub timeline: Vec<String>,
+    /// The same run drawn: faults as bands, operations as marks (`timeline.rs`).
+    pub picture: crate::timeline::Timeline,
 }
 
 /// One scenario's sweep.
@@ -165,6 +167,7 @@ pub fn sweep_scenario(
                 failure,
                 replay,
                 timeline: truncate_timeline(traced.trace),
+                picture: crate::timeline::Timeline::of_run(&plan, &out),
             });
         }
     }
@@ -406,6 +409,7 @@ impl Report {
             );
         }
         h.push_str("</table>\n");
+        let mut pictures = 0;
         for s in &self.scenarios {
             let _ = writeln!(
                 h,
@@ -453,8 +457,13 @@ impl Report {
                     esc(&f.replay),
                     esc(&f.timeline.join("\n"))
                 );
+                h.push_str(&f.picture.html(pictures));
+                pictures += 1;
             }
             h.push_str("</section>\n");
+        }
+        if pictures > 0 {
+            h.push_str(crate::timeline::CHECK_SCRIPT);
         }
         h.push_str("</body></html>\n");
         h
