@@ -35,6 +35,8 @@ struct ConnState {
     multi: Option<Vec<Vec<Vec<u8>>>>,
     watched: Vec<Watched>,
     dirty: bool,
+    /// A queued command was refused (`flag_transaction`).
+    exec_abort: bool,
 }
 
 pub struct Model {
@@ -117,6 +119,15 @@ impl Model {
         self.observed = Some(reply.to_vec());
     }
 
+    /// A command queued inside MULTI on `conn` was refused before it ran (-OOM,
+    /// -LOADING, -MISCONF: Redis's `rejectCommand` → `flagTransaction`): its EXEC
+    /// answers EXECABORT.
+    pub fn flag_transaction(&mut self, conn: ConnId) {
+        if let Some(cs) = self.conns.get_mut(&conn).filter(|c| c.multi.is_some()) {
+            cs.exec_abort = true;
+        }
+    }
+
     /// The connection closed: a transaction in progress is discarded, watches dropped.
     pub fn conn_closed(&mut self, conn: ConnId) {
         if self.conns.remove(&conn).is_some_and(|c| c.multi.is_some()) {
@@ -160,6 +171,12 @@ impl Model {
                     return Some(b"-ERR EXEC without MULTI\r\n".to_vec());
                 }
                 let cs = self.conns.remove(&conn).unwrap_or_default();
+                if cs.exec_abort {
+                    return Some(
+                        b"-EXECABORT Transaction discarded because of previous errors.\r\n"
+                            .to_vec(),
+                    );
+                }
                 let expired = cs
                     .watched
                     .iter()
@@ -468,5 +485,50 @@ impl Model {
             }
             _ => return None,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn req(parts: &[&str]) -> Vec<Vec<u8>> {
+        parts.iter().map(|p| p.as_bytes().to_vec()).collect()
+    }
+
+    /// Redis 7.0.15: `MULTI`, a command refused with -LOADING/-OOM before it ran,
+    /// `EXEC` → `-EXECABORT Transaction discarded because of previous errors.`, and
+    /// nothing queued runs.
+    #[test]
+    fn a_refused_queued_command_aborts_the_exec() {
+        let mut m = Model::new(0);
+        let conn: ConnId = 7;
+        assert_eq!(
+            m.apply_on(0, conn, &req(&["MULTI"])),
+            Some(b"+OK\r\n".to_vec())
+        );
+        assert_eq!(
+            m.apply_on(0, conn, &req(&["SET", "k0", "v"])),
+            Some(b"+QUEUED\r\n".to_vec())
+        );
+        m.flag_transaction(conn);
+        assert_eq!(
+            m.apply_on(0, conn, &req(&["EXEC"])),
+            Some(b"-EXECABORT Transaction discarded because of previous errors.\r\n".to_vec())
+        );
+        assert_eq!(
+            m.apply_on(0, conn, &req(&["GET", "k0"])),
+            Some(b"$-1\r\n".to_vec())
+        );
+        // Outside MULTI a refusal flags nothing.
+        m.flag_transaction(conn);
+        assert_eq!(
+            m.apply_on(0, conn, &req(&["MULTI"])),
+            Some(b"+OK\r\n".to_vec())
+        );
+        assert_eq!(
+            m.apply_on(0, conn, &req(&["EXEC"])),
+            Some(b"*0\r\n".to_vec())
+        );
     }
 }

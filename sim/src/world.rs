@@ -1669,6 +1669,7 @@ impl<'a> World<'a> {
             if let Some(s) = self.oracles[h].squeeze.as_mut() {
                 s.used_at_first_refusal.get_or_insert(used_after);
             }
+            self.oracles[h].model.flag_transaction(conn);
             return;
         }
         if self.judging(Checker::Resource) {
@@ -1712,11 +1713,12 @@ impl<'a> World<'a> {
             self.reached.insert(reach::READ_WHILE_OVER);
         }
         self.note_reply(h, i, &request, &reply);
-        if !self.judging(Checker::Model)
-            || self.oracles[h].model_off
-            || reply.starts_with(b"-LOADING")
-            || reply.starts_with(b"-MISCONF")
-        {
+        if reply.starts_with(b"-LOADING") || reply.starts_with(b"-MISCONF") {
+            // Refused before it ran: inside MULTI that dooms the transaction.
+            self.oracles[h].model.flag_transaction(conn);
+            return;
+        }
+        if !self.judging(Checker::Model) || self.oracles[h].model_off {
             return;
         }
         let model = &mut self.oracles[h].model;
