@@ -82,6 +82,9 @@ pub enum Mutant {
     PsyncWrongReplidAccepted,
     /// WAIT counts a replica that ACKed an offset before the client's write.
     WaitCountsStaleAck,
+    /// FAILOVER hands over without waiting for the replica to ACK the whole stream,
+    /// so writes acknowledged before it are lost.
+    FailoverSkipsCatchup,
 }
 
 impl Mutant {
@@ -156,6 +159,7 @@ impl Mutant {
             Mutant::BacklogOffsetOffByOne => "backlog-offset-off-by-one",
             Mutant::PsyncWrongReplidAccepted => "psync-wrong-replid-accepted",
             Mutant::WaitCountsStaleAck => "wait-counts-stale-ack",
+            Mutant::FailoverSkipsCatchup => "failover-skips-catchup",
         }
     }
 
@@ -163,8 +167,13 @@ impl Mutant {
     /// does. LFU decay is caught outside the seed sweep, by the simulator's
     /// `traffic_spike::lfu_decay_check` (OBJECT FREQ over idle time) and a core test in
     /// `keyspace::evict`. `WaitCountsStaleAck` is seen by `node::repl_master`'s tests
-    /// (the workload sends no WAIT yet).
-    pub const PENDING: [Mutant; 2] = [Mutant::LfuNeverDecays, Mutant::WaitCountsStaleAck];
+    /// (the workload sends no WAIT yet). `FailoverSkipsCatchup` is seen by
+    /// `node::repl_failover_tests` (no simulator scenario runs FAILOVER yet).
+    pub const PENDING: [Mutant; 3] = [
+        Mutant::LfuNeverDecays,
+        Mutant::WaitCountsStaleAck,
+        Mutant::FailoverSkipsCatchup,
+    ];
 
     pub fn from_name(name: &str) -> Option<Mutant> {
         Mutant::ALL

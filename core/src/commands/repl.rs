@@ -58,6 +58,15 @@ fn start_sync(ctx: &mut Ctx<'_>, argv: &Argv<'_>, psync: bool) {
     if ctx.client.is_replica {
         return;
     }
+    if psync && argv.len() > 3 && argv.is(3, "failover") && !psync_failover(ctx, argv) {
+        return;
+    }
+    if ctx.server.failover.in_progress() {
+        // Replicas do not sync with a master that is handing over (Redis's reply).
+        ctx.out()
+            .error("NOMASTERLINK Can't SYNC while failing over");
+        return;
+    }
     if ctx.server.config.settings().replicaof.is_some() {
         // Chained replicas are not served yet (this node's own link is the replica
         // side's); Redis gives this answer while its master link is down.
@@ -141,6 +150,33 @@ fn start_sync(ctx: &mut Ctx<'_>, argv: &Argv<'_>, psync: bool) {
     ctx.client.is_replica = true;
     ctx.server.repl_master.replicas.insert(conn, link);
     ctx.server.repl_master.new_syncs.push(conn);
+}
+
+/// `PSYNC <replid> <offset> FAILOVER` (Redis 7.0's syncCommand): the master this
+/// replica follows hands over. With its replid, the replica promotes itself (as
+/// REPLICAOF NO ONE) and serves the PSYNC like any other, so its former master
+/// continues (`+CONTINUE`) from the history now kept as replid2. False when refused.
+fn psync_failover(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> bool {
+    if !ctx.server.replica.is_replica() {
+        ctx.out()
+            .error("ERR PSYNC FAILOVER can't be sent to a master.");
+        return false;
+    }
+    if !argv
+        .get(1)
+        .eq_ignore_ascii_case(ctx.server.repl.replid.as_bytes())
+    {
+        ctx.out()
+            .error("ERR PSYNC FAILOVER replid must match my replid.");
+        return false;
+    }
+    super::replicaof::unset_master(ctx.server);
+    let client = ctx.client.info_line(ctx.now.mono_ms);
+    ctx.server.replica.log(
+        crate::io::LogLevel::Notice,
+        format!("MASTER MODE enabled (failover request from '{client}')"),
+    );
+    true
 }
 
 /// Redis's `masterTryPartialResynchronization`; true when it continued.
@@ -303,10 +339,12 @@ fn ack(ctx: &mut Ctx<'_>, argv: &Argv<'_>, j: usize) {
     }
     link.ack_offset = link.ack_offset.max(offset);
     link.acked = true;
+    let (name, acked) = (link.name(), link.ack_offset);
     link.ack_mono_ms = ctx.now.mono_ms;
     if link.state == LinkState::Online {
         link.hold_until_ack = false;
     }
+    ctx.server.repl_master.remember_ack(name, acked);
 }
 
 /// WAIT numreplicas timeout: Redis's `waitCommand`.
@@ -416,9 +454,24 @@ pub fn info_fields(ctx: &Ctx<'_>) -> Vec<(String, String)> {
             ),
         ));
     }
-    f.push(("master_failover_state".into(), "no-failover".into()));
+    f.push((
+        "master_failover_state".into(),
+        ctx.server.failover.state.info_name().into(),
+    ));
     f.extend(replid_fields(ctx));
     f
+}
+
+/// keel's own `INFO rollback` section (asked by name only): the rollback files of a
+/// demoted master (`crate::repl::rollback`).
+pub fn rollback_fields(ctx: &Ctx<'_>) -> Vec<(String, String)> {
+    let r = &ctx.server.rollback;
+    vec![
+        ("rollback_files".into(), r.files.to_string()),
+        ("rollback_writes".into(), r.writes.to_string()),
+        ("rollback_write_errors".into(), r.write_errors.to_string()),
+        ("rollback_last_file".into(), r.last_file.clone()),
+    ]
 }
 
 /// The fields a master and a replica share, from `master_replid` on.

@@ -73,6 +73,8 @@ impl Node {
                 HashSeeds(self.aof.hash_seeds),
                 LoadLimits::from_settings(s, HashSeeds(self.aof.hash_seeds)),
             ))),
+            failover: self.server.failover.state
+                == crate::repl::failover::FailoverState::InProgress,
         }
     }
 
@@ -138,6 +140,7 @@ impl Node {
     /// and its backlog freed (chains are not served yet), so the offset moves only
     /// by what the master's stream applies.
     fn repl_replica_drop_master_side(&mut self) {
+        self.rollback_take_cut();
         self.repl_end_walk();
         let conns: Vec<ConnId> = self.server.repl_master.replicas.keys().copied().collect();
         for conn in conns {
@@ -181,6 +184,9 @@ impl Node {
                     replid,
                     offset,
                 } => {
+                    // The writes a demoted master's new master may lack are kept
+                    // before its dataset goes (invariant 17).
+                    self.rollback_write_cut();
                     self.repl_swap_dataset(now, keyspace);
                     self.server.repl.replid = replid;
                     self.server.repl.replid2 = crate::repl::NO_REPLID.to_string();
@@ -191,12 +197,15 @@ impl Node {
                     self.repl_create_master_client(now, conn);
                 }
                 Event::Continue { conn, new_replid } => {
+                    // The new master continues this node's history: nothing is lost.
+                    self.server.rollback.cut = None;
                     if let Some(id) = new_replid {
                         self.server.repl.shift(id);
                     }
                     self.server.replica.read_offset = self.server.repl.master_repl_offset;
                     self.repl_create_master_client(now, conn);
                 }
+                Event::PsyncOutcome { accepted } => self.failover_psync_outcome(accepted),
                 Event::Stream { conn, bytes } => {
                     if self.clients.table.get(&conn).is_some_and(|c| c.is_master) {
                         self.repl_stream(now, conn, &bytes);

@@ -142,6 +142,14 @@ pub struct MasterState {
     /// (records recorded, stream offset) after each feed, newest last, at most
     /// `CHECKPOINTS_MAX`: the offset a client's last write reached (WAIT).
     checkpoints: VecDeque<(u64, u64)>,
+    /// (offset, db): the stream's bytes after `offset` run in `db` (a SELECT starts
+    /// at `offset + 1`), newest last, none older than the backlog needs: where a
+    /// rollback cut starts (`crate::repl::rollback`).
+    pub select_marks: VecDeque<(u64, usize)>,
+    /// The last ACK of each replica of this history (by `ip:port`), kept after its
+    /// link went away, at most `rollback::ACKS_REMEMBERED_MAX`: the lower bound of a
+    /// demoted master's rollback cut.
+    pub last_acks: BTreeMap<String, u64>,
 }
 
 /// Feeds remembered for WAIT's offsets; an older write waits for the oldest one kept
@@ -220,6 +228,55 @@ impl MasterState {
         self.encoder.reset();
         propagation.set_repl(true);
         self.checkpoint(propagation.recorded_total(), ids.master_repl_offset);
+        self.select_marks.clear();
+        self.last_acks.clear();
+    }
+
+    /// A promoted replica (REPLICAOF NO ONE, PSYNC FAILOVER) starts a backlog at its
+    /// offset, keeping its ids (Redis's replica keeps one already), so its former
+    /// master and fellow replicas can continue with `+CONTINUE`.
+    pub fn resume_backlog(
+        &mut self,
+        ids: &ReplIds,
+        capacity_bytes: usize,
+        propagation: &mut Propagation,
+    ) {
+        if self.backlog.is_some() {
+            return;
+        }
+        self.backlog = Some(Backlog::new(capacity_bytes, ids.master_repl_offset));
+        self.encoder.reset();
+        propagation.set_repl(true);
+        self.checkpoint(propagation.recorded_total(), ids.master_repl_offset);
+        self.select_marks.clear();
+        self.last_acks.clear();
+    }
+
+    /// Remembers a replica's ACK for the rollback cut's lower bound.
+    pub fn remember_ack(&mut self, name: String, offset: u64) {
+        if !self.last_acks.contains_key(&name)
+            && self.last_acks.len() >= crate::repl::rollback::ACKS_REMEMBERED_MAX
+        {
+            // Dropping the highest keeps the lowest, the bound that matters.
+            let highest = self
+                .last_acks
+                .iter()
+                .max_by_key(|(_, &o)| o)
+                .map(|(n, _)| n.clone());
+            if let Some(highest) = highest {
+                self.last_acks.remove(&highest);
+            }
+        }
+        self.last_acks.insert(name, offset);
+    }
+
+    /// The database the stream's bytes after `offset` run in, if known.
+    pub fn db_after(&self, offset: u64) -> Option<usize> {
+        self.select_marks
+            .iter()
+            .rev()
+            .find(|&&(o, _)| o <= offset)
+            .map(|&(_, db)| db)
     }
 
     fn checkpoint(&mut self, recorded: u64, offset: u64) {
@@ -254,10 +311,23 @@ impl MasterState {
         let start = self.unsent.len();
         let encoder = &mut self.encoder;
         let unsent = &mut self.unsent;
-        propagation.drain_for_repl(|record| encoder.encode(record, unsent));
+        let marks = &mut self.select_marks;
+        let base = ids.master_repl_offset;
+        propagation.drain_for_repl(|record| {
+            if encoder.selected_db() != Some(record.db) {
+                let at = base + (unsent.len() - start) as u64;
+                marks.push_back((at, record.db));
+            }
+            encoder.encode(record, unsent)
+        });
         let added = unsent.get(start..).unwrap_or_default();
         backlog.append(added);
         ids.master_repl_offset += added.len() as u64;
+        // Marks the backlog no longer needs: all but the last one before its start.
+        let first = backlog.first_byte_offset().saturating_sub(1);
+        while self.select_marks.get(1).is_some_and(|&(o, _)| o <= first) {
+            self.select_marks.pop_front();
+        }
         self.checkpoint(propagation.recorded_total(), ids.master_repl_offset);
     }
 

@@ -138,6 +138,11 @@ pub enum Event {
         conn: ConnId,
         bytes: Vec<u8>,
     },
+    /// The master answered PSYNC: `accepted` for `+FULLRESYNC` or `+CONTINUE`, not
+    /// for an error (what a FAILOVER in progress waits for).
+    PsyncOutcome {
+        accepted: bool,
+    },
 }
 
 /// What the node knows that the handshake sends (read at connect time).
@@ -152,6 +157,8 @@ pub struct LinkParams {
     pub psync: Option<(String, u64)>,
     /// Where a full sync's RDB is loaded (one per connection: one sync each).
     pub sink: Option<Box<dyn RdbSink>>,
+    /// A FAILOVER in progress: PSYNC carries `FAILOVER`, so the target promotes itself.
+    pub failover: bool,
 }
 
 /// How the RDB's end is known.
@@ -615,7 +622,14 @@ impl ReplicaLink {
                     LogLevel::Notice,
                     format!("Trying a partial resynchronization (request {replid}:{next})."),
                 );
-                self.send(conn, &[b"PSYNC", replid.as_bytes(), next.as_bytes()]);
+                if self.params.as_ref().is_some_and(|p| p.failover) {
+                    self.send(
+                        conn,
+                        &[b"PSYNC", replid.as_bytes(), next.as_bytes(), b"FAILOVER"],
+                    );
+                } else {
+                    self.send(conn, &[b"PSYNC", replid.as_bytes(), next.as_bytes()]);
+                }
             }
             None => {
                 self.log(
@@ -650,6 +664,8 @@ impl ReplicaLink {
                 LogLevel::Notice,
                 format!("Full resync from master: {replid}:{offset}"),
             );
+            self.events
+                .push_back(Event::PsyncOutcome { accepted: true });
             let Some(sink) = self.params.as_mut().and_then(|p| p.sink.take()) else {
                 return self.fail(now);
             };
@@ -691,10 +707,14 @@ impl ReplicaLink {
                 LogLevel::Notice,
                 "MASTER <-> REPLICA sync: Master accepted a Partial Resynchronization.",
             );
+            self.events
+                .push_back(Event::PsyncOutcome { accepted: true });
             self.established(now);
             self.events.push_back(Event::Continue { conn, new_replid });
             return;
         }
+        self.events
+            .push_back(Event::PsyncOutcome { accepted: false });
         if line.starts_with(b"-NOMASTERLINK") || line.starts_with(b"-LOADING") {
             self.log(
                 LogLevel::Notice,
