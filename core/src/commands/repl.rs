@@ -157,6 +157,11 @@ fn start_sync(ctx: &mut Ctx<'_>, argv: &Argv<'_>, psync: bool) {
 /// REPLICAOF NO ONE) and serves the PSYNC like any other, so its former master
 /// continues (`+CONTINUE`) from the history now kept as replid2. False when refused.
 fn psync_failover(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> bool {
+    let line = format!(
+        "Failover request received for replid {}.",
+        String::from_utf8_lossy(argv.get(1))
+    );
+    ctx.server.log(crate::io::LogLevel::Warning, line);
     if !ctx.server.replica.is_replica() {
         ctx.out()
             .error("ERR PSYNC FAILOVER can't be sent to a master.");
@@ -172,7 +177,7 @@ fn psync_failover(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> bool {
     }
     super::replicaof::unset_master(ctx.server);
     let client = ctx.client.info_line(ctx.now.mono_ms);
-    ctx.server.replica.log(
+    ctx.server.log(
         crate::io::LogLevel::Notice,
         format!("MASTER MODE enabled (failover request from '{client}')"),
     );

@@ -37,7 +37,7 @@ fn replicaof(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
     if argv.is(1, "no") && argv.is(2, "one") {
         if ctx.server.replica.is_replica() {
             unset_master(ctx.server);
-            ctx.server.replica.log(
+            ctx.server.log(
                 LogLevel::Notice,
                 format!("MASTER MODE enabled (user request from '{requester}')"),
             );
@@ -96,7 +96,7 @@ pub fn unset_master(server: &mut crate::server::Server) {
         "Setting secondary replication ID to {}, valid up to offset: {}. New replication ID is {}",
         ids.replid2, ids.second_replid_offset, ids.replid
     );
-    server.replica.log(LogLevel::Warning, line);
+    server.log(LogLevel::Warning, line);
     let capacity = server.config.settings().repl_backlog_size_bytes;
     let server = &mut *server;
     server.repl_master.resume_backlog(

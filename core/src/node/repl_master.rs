@@ -261,8 +261,13 @@ impl Node {
         let timeout_ms = s.repl_timeout_secs.saturating_mul(1000);
         let max_lag = s.min_replicas_max_lag_secs;
         let ttl_ms = s.repl_backlog_ttl_secs.saturating_mul(1000);
+        // No PING while a FAILOVER with a timeout holds writes: it would move the
+        // offset the replicas must reach (Redis's replicationCron skips it too).
+        let failover_pause =
+            self.server.failover.end_mono_ms.is_some() && self.server.pause.is_some();
         if self.repl.ping_loops.is_multiple_of(period)
             && !self.server.repl_master.replicas.is_empty()
+            && !failover_pause
         {
             let server = &mut self.server;
             server
