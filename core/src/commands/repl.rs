@@ -475,6 +475,7 @@ pub fn rollback_fields(ctx: &Ctx<'_>) -> Vec<(String, String)> {
         ("rollback_files".into(), r.files.to_string()),
         ("rollback_writes".into(), r.writes.to_string()),
         ("rollback_write_errors".into(), r.write_errors.to_string()),
+        ("rollback_unkept_syncs".into(), r.unkept_syncs.to_string()),
         ("rollback_last_file".into(), r.last_file.clone()),
     ]
 }

@@ -66,6 +66,12 @@ fn replicaof(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
     }
     let was_master = !link.is_replica();
     link.set_master(ctx.now, host.clone(), port, was_master);
+    if was_master && ctx.server.repl_master.backlog.is_none() {
+        // No stream to cut a rollback file from (`node/repl_failover.rs`): a full
+        // resync replacing these keys is said instead.
+        let keys = ctx.keyspace.total_keys() as u64;
+        ctx.server.rollback.unkept_keys = (keys > 0).then_some(keys);
+    }
     ctx.server
         .config
         .set_replicaof(Some((host.clone().into_bytes(), port)));
@@ -105,6 +111,7 @@ pub fn unset_master(server: &mut crate::server::Server) {
         &mut server.propagation,
     );
     server.rollback.cut = None;
+    server.rollback.unkept_keys = None;
 }
 
 /// ROLE's reply on a replica (`["slave", host, port, state, offset]`, Redis 7.0's);

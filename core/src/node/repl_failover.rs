@@ -80,11 +80,21 @@ impl Node {
             .feed(&mut server.propagation, &mut server.repl);
         let m = &server.repl_master;
         let Some(backlog) = m.backlog.as_ref() else {
+            // No backlog (no replica ever attached, or it was freed): no stream to
+            // cut. What a full resync then replaces is said, not kept.
+            let keys = self.keyspace.total_keys() as u64;
+            self.server.rollback.cut = None;
+            self.server.rollback.unkept_keys = (keys > 0).then_some(keys);
             return;
         };
         let start = backlog.first_byte_offset().saturating_sub(1);
         let end = server.repl.master_repl_offset;
-        let (from, truncated) = rollback::floor(&m.last_acks, start);
+        let (mut from, truncated) = rollback::floor(&m.last_acks, start);
+        if from == start {
+            // The backlog's first byte may be inside a command (it keeps the newest
+            // bytes): start at the first command boundary known from there.
+            from = m.boundary_at_or_after(start).unwrap_or(end);
+        }
         if from >= end {
             server.rollback.cut = None;
             return;
@@ -100,6 +110,13 @@ impl Node {
     /// A full resync is replacing the dataset: the cut taken at demotion, if any, goes
     /// to its file first.
     pub(super) fn rollback_write_cut(&mut self) {
+        if let Some(keys) = self.server.rollback.unkept_keys.take() {
+            self.server.rollback.unkept_syncs += 1;
+            self.server.log(
+                LogLevel::Warning,
+                format!("The full resynchronization replaces the {keys} keys this node held as a master without a rollback file: it had no replication backlog (no replica attached), so no stream of its writes to keep"),
+            );
+        }
         let Some(cut) = self.server.rollback.cut.take() else {
             return;
         };

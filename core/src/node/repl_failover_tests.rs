@@ -481,3 +481,82 @@ mod planted {
         assert_ne!(info(&mut k, 0, "master_failover_state"), "waiting-for-sync");
     }
 }
+
+/// The lowest ACK is older than the backlog (it wrapped): the cut starts at the first
+/// command boundary the backlog holds, says so, and the file still replays whole.
+#[test]
+fn a_wrapped_backlog_cuts_from_a_command_boundary() {
+    let mut k = Kit::with_nodes(3, &format!("{CONF}repl-backlog-size 16384\n"), START);
+    for i in 0..3 {
+        k.connect_on(i, 1);
+    }
+    run(&mut k, 1, "CONFIG SET replica-announce-port 6380");
+    run(&mut k, 1, "REPLICAOF 127.0.0.1 6379");
+    for _ in 0..25 {
+        k.advance_ms(100);
+    }
+    assert_eq!(info(&mut k, 1, "master_link_status"), "up");
+    assert_eq!(run(&mut k, 1, "REPLICAOF NO ONE"), "+OK\r\n");
+    let value = "v".repeat(97);
+    for i in 0..300 {
+        assert_eq!(run(&mut k, 0, &format!("SET lost:{i} {value}")), "+OK\r\n");
+    }
+    let first: u64 = info(&mut k, 0, "repl_backlog_first_byte_offset")
+        .parse()
+        .unwrap();
+    assert!(first > 1, "the backlog wrapped");
+    assert_eq!(run(&mut k, 0, "REPLICAOF 127.0.0.1 6380"), "+OK\r\n");
+    for _ in 0..5 {
+        k.advance_ms(100);
+    }
+    let (files, ops) = answer_disk(&mut k, 0);
+    assert_eq!(files.len(), 1, "{ops:?}");
+    assert!(logged(&k, 0, "were no longer in the backlog"));
+    // Whole commands only: SELECT 0, then SETs up to the last one.
+    let bytes = &files[0].1;
+    let mut pos = 0;
+    let mut names = Vec::new();
+    while pos < bytes.len() {
+        let (v, n) = crate::resp::decode(&bytes[pos..]).unwrap().unwrap();
+        let crate::resp::Value::Array(args) = v else {
+            panic!("{v:?}")
+        };
+        let words: Vec<String> = args
+            .iter()
+            .map(|a| match a {
+                crate::resp::Value::Bulk(b) => String::from_utf8_lossy(b).into_owned(),
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        names.push(words.join(" "));
+        pos += n;
+    }
+    assert!(names[0].contains("SELECT"), "{}", names[0]);
+    let writes = names.len() as u64 - 1;
+    assert!(names[1..].iter().all(|n| n.contains("SET")));
+    assert!(names.last().unwrap().contains("lost:299"));
+    assert!(writes > 50 && writes < 300, "{writes}");
+    assert_eq!(info(&mut k, 0, "rollback_writes"), writes.to_string());
+}
+
+/// A master that never had a replica has no stream to cut: the full resync that
+/// replaces its dataset is logged and counted, not silent.
+#[test]
+fn a_demotion_without_a_backlog_is_said_not_kept() {
+    let mut k = Kit::with_nodes(2, CONF, START);
+    k.connect_on(0, 1);
+    k.connect_on(1, 1);
+    assert_eq!(run(&mut k, 0, "SET mine 1"), "+OK\r\n");
+    assert_eq!(run(&mut k, 0, "REPLICAOF 127.0.0.1 6380"), "+OK\r\n");
+    for _ in 0..5 {
+        k.advance_ms(100);
+    }
+    assert_eq!(info(&mut k, 0, "master_link_status"), "up");
+    assert!(logged(
+        &k,
+        0,
+        "replaces the 1 keys this node held as a master without a rollback file"
+    ));
+    assert_eq!(info(&mut k, 0, "rollback_unkept_syncs"), "1");
+    assert_eq!(info(&mut k, 0, "rollback_files"), "0");
+}

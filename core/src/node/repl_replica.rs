@@ -199,6 +199,7 @@ impl Node {
                 Event::Continue { conn, new_replid } => {
                     // The new master continues this node's history: nothing is lost.
                     self.server.rollback.cut = None;
+                    self.server.rollback.unkept_keys = None;
                     if let Some(id) = new_replid {
                         self.server.repl.shift(id);
                     }

@@ -270,6 +270,16 @@ impl MasterState {
         self.last_acks.insert(name, offset);
     }
 
+    /// The first offset at or after `offset` where a command starts (the end of a
+    /// feed: feeds never split a command or a transaction), among those remembered.
+    pub fn boundary_at_or_after(&self, offset: u64) -> Option<u64> {
+        self.checkpoints
+            .iter()
+            .map(|&(_, o)| o)
+            .filter(|&o| o >= offset)
+            .min()
+    }
+
     /// The database the stream's bytes after `offset` run in, if known.
     pub fn db_after(&self, offset: u64) -> Option<usize> {
         self.select_marks

@@ -244,6 +244,10 @@ pub struct Rollback {
     pub last_file: String,
     /// INFO `rollback_write_errors`: files that could not be written.
     pub write_errors: u64,
+    /// Demoted without a backlog: the keys a full resync would replace unkept.
+    pub unkept_keys: Option<u64>,
+    /// INFO `rollback_unkept_syncs`: full resyncs that replaced such a dataset.
+    pub unkept_syncs: u64,
 }
 
 #[cfg(test)]
