@@ -560,3 +560,29 @@ fn a_demotion_without_a_backlog_is_said_not_kept() {
     assert_eq!(info(&mut k, 0, "rollback_unkept_syncs"), "1");
     assert_eq!(info(&mut k, 0, "rollback_files"), "0");
 }
+
+/// While a FAILOVER with a timeout holds writes, no PING goes into the stream: the
+/// offset the replica must reach stays where the last write left it.
+#[test]
+fn no_ping_moves_the_offset_during_a_timed_failover() {
+    let mut k = Kit::with_nodes(1, &format!("{CONF}repl-ping-replica-period 1\n"), START);
+    k.connect(1);
+    lagging_replica(&mut k, 9, 7000);
+    k.advance_ms(1100);
+    let before = info(&mut k, 0, "master_repl_offset");
+    k.advance_ms(1100);
+    assert_ne!(
+        info(&mut k, 0, "master_repl_offset"),
+        before,
+        "pings move it"
+    );
+    assert_eq!(
+        k.cmd(1, "FAILOVER TO 127.0.0.1 7000 TIMEOUT 10000"),
+        "+OK\r\n"
+    );
+    let held = info(&mut k, 0, "master_repl_offset");
+    for _ in 0..3 {
+        k.advance_ms(1000);
+    }
+    assert_eq!(info(&mut k, 0, "master_repl_offset"), held);
+}
