@@ -586,3 +586,39 @@ fn no_ping_moves_the_offset_during_a_timed_failover() {
     }
     assert_eq!(info(&mut k, 0, "master_repl_offset"), held);
 }
+
+/// A FORCEd failover to a target that lacks writes: the target promotes itself, the
+/// old master's PSYNC cannot continue past the target's switch point, so it full-
+/// resyncs, and the writes the target lacked are in the old master's rollback file.
+#[test]
+fn a_forced_failover_that_full_resyncs_keeps_the_lost_writes() {
+    let mut k = pair(2);
+    assert_eq!(run(&mut k, 0, "SET kept 1"), "+OK\r\n");
+    k.advance_ms(1100);
+    // Node 1 stops following (its master is nowhere) but keeps node 0's history.
+    assert_eq!(run(&mut k, 1, "REPLICAOF 127.0.0.1 9999"), "+OK\r\n");
+    // A scripted replica announcing node 1's address stands in for it on node 0.
+    lagging_replica(&mut k, 9, 6380);
+    assert_eq!(run(&mut k, 0, "SET lost 1"), "+OK\r\n");
+    assert_eq!(
+        run(&mut k, 0, "FAILOVER TO 127.0.0.1 6380 FORCE TIMEOUT 100"),
+        "+OK\r\n"
+    );
+    for _ in 0..5 {
+        k.advance_ms(100);
+    }
+    assert!(logged(&k, 0, "time out exceeded, failing over."));
+    assert!(logged(&k, 0, "Full resync from master: "));
+    assert_eq!(info(&mut k, 0, "master_failover_state"), "no-failover");
+    assert_eq!(info(&mut k, 1, "role"), "master");
+    assert_eq!(
+        run(&mut k, 0, "GET lost"),
+        "$-1\r\n",
+        "the full sync replaced it"
+    );
+    let (files, ops) = answer_disk(&mut k, 0);
+    assert_eq!(files.len(), 1, "{ops:?}");
+    let text = String::from_utf8_lossy(&files[0].1).into_owned();
+    assert!(text.contains("$4\r\nlost\r\n"), "{text}");
+    assert_eq!(info(&mut k, 0, "rollback_files"), "1");
+}
