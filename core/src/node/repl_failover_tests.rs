@@ -334,6 +334,15 @@ fn psync_failover_needs_a_replica_with_that_replid() {
 /// Answers node `node`'s disk operations in memory until none is left; returns the
 /// files written (renamed into place) and the names of the operations.
 fn answer_disk(k: &mut Kit, node: usize) -> (Vec<(String, Vec<u8>)>, Vec<String>) {
+    answer_disk_failing(k, node, |_| false)
+}
+
+/// `answer_disk`, failing (no space) the operations `fail` picks.
+fn answer_disk_failing(
+    k: &mut Kit,
+    node: usize,
+    fail: impl Fn(&DiskOp) -> bool,
+) -> (Vec<(String, Vec<u8>)>, Vec<String>) {
     let mut open: std::collections::BTreeMap<String, Vec<u8>> = Default::default();
     let mut files = Vec::new();
     let mut ops = Vec::new();
@@ -353,6 +362,7 @@ fn answer_disk(k: &mut Kit, node: usize) -> (Vec<(String, Vec<u8>)>, Vec<String>
         }
         for (io, op) in pending {
             match &op {
+                _ if fail(&op) => ops.push(format!("failed {}", op.path())),
                 DiskOp::Open { path, .. } => {
                     open.insert(path.clone(), Vec::new());
                     ops.push(format!("open {path}"));
@@ -369,11 +379,16 @@ fn answer_disk(k: &mut Kit, node: usize) -> (Vec<(String, Vec<u8>)>, Vec<String>
                 }
                 other => ops.push(format!("{other:?}").chars().take(20).collect()),
             }
+            let result = if fail(&op) {
+                DiskResult::Failed(crate::io::DiskError::NoSpace)
+            } else {
+                DiskResult::Done { read: Vec::new() }
+            };
             k.input(
                 node,
                 Input::Disk {
                     io,
-                    result: DiskResult::Done { read: Vec::new() },
+                    result,
                     elapsed_us: 0,
                 },
             );
@@ -621,4 +636,25 @@ fn a_forced_failover_that_full_resyncs_keeps_the_lost_writes() {
     let text = String::from_utf8_lossy(&files[0].1).into_owned();
     assert!(text.contains("$4\r\nlost\r\n"), "{text}");
     assert_eq!(info(&mut k, 0, "rollback_files"), "1");
+}
+
+/// A rollback file that cannot be written (no space): the temp file is removed, the
+/// loss is logged and counted, and the sync goes on.
+#[test]
+fn a_failed_rollback_write_is_logged_and_counted() {
+    let mut k = pair(2);
+    k.advance_ms(1100);
+    assert_eq!(run(&mut k, 1, "REPLICAOF NO ONE"), "+OK\r\n");
+    assert_eq!(run(&mut k, 0, "SET lost 1"), "+OK\r\n");
+    assert_eq!(run(&mut k, 0, "REPLICAOF 127.0.0.1 6380"), "+OK\r\n");
+    for _ in 0..5 {
+        k.advance_ms(100);
+    }
+    let (files, ops) = answer_disk_failing(&mut k, 0, |op| matches!(op, DiskOp::Fsync { .. }));
+    assert!(files.is_empty(), "{ops:?}");
+    assert!(ops.iter().any(|o| o.starts_with("Remove")), "{ops:?}");
+    assert!(logged(&k, 0, "Failed writing rollback file"));
+    assert_eq!(info(&mut k, 0, "rollback_write_errors"), "1");
+    assert_eq!(info(&mut k, 0, "rollback_files"), "0");
+    assert_eq!(info(&mut k, 0, "master_link_status"), "up");
 }
