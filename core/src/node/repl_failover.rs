@@ -90,7 +90,8 @@ impl Node {
         let start = backlog.first_byte_offset().saturating_sub(1);
         let end = server.repl.master_repl_offset;
         let (mut from, truncated) = rollback::floor(&m.last_acks, start);
-        if from == start {
+        let from_ack = m.last_acks.values().min().is_some_and(|&ack| ack >= start);
+        if !from_ack {
             // The backlog's first byte may be inside a command (it keeps the newest
             // bytes): start at the first command boundary known from there.
             from = m.boundary_at_or_after(start).unwrap_or(end);

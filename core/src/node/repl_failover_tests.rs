@@ -658,3 +658,38 @@ fn a_failed_rollback_write_is_logged_and_counted() {
     assert_eq!(info(&mut k, 0, "rollback_files"), "0");
     assert_eq!(info(&mut k, 0, "master_link_status"), "up");
 }
+
+/// No replica ever ACKed: the cut is the whole backlog, from its creation point.
+#[test]
+fn without_any_ack_the_cut_is_the_whole_backlog() {
+    let mut k = Kit::with_nodes(2, CONF, START);
+    k.connect_on(0, 1);
+    k.connect_on(1, 1);
+    k.connect(9);
+    assert_eq!(
+        k.cmd(9, "REPLCONF listening-port 7000 capa eof capa psync2"),
+        "+OK\r\n"
+    );
+    k.send_lines(9, "PSYNC ? -1");
+    for _ in 0..5 {
+        k.advance_ms(1);
+    }
+    assert_eq!(run(&mut k, 0, "SET x1 1"), "+OK\r\n");
+    assert_eq!(run(&mut k, 0, "SET x2 2"), "+OK\r\n");
+    assert_eq!(run(&mut k, 0, "REPLICAOF 127.0.0.1 6380"), "+OK\r\n");
+    for _ in 0..5 {
+        k.advance_ms(100);
+    }
+    let (files, ops) = answer_disk(&mut k, 0);
+    assert_eq!(files.len(), 1, "{ops:?}");
+    let want = [
+        crate::resp::encode_request(&["SELECT", "0"]),
+        crate::resp::encode_request(&["SET", "x1", "1"]),
+        crate::resp::encode_request(&["SET", "x2", "2"]),
+    ]
+    .concat();
+    assert_eq!(
+        String::from_utf8_lossy(&files[0].1),
+        String::from_utf8_lossy(&want)
+    );
+}

@@ -150,6 +150,9 @@ pub struct MasterState {
     /// link went away, at most `rollback::ACKS_REMEMBERED_MAX`: the lower bound of a
     /// demoted master's rollback cut.
     pub last_acks: BTreeMap<String, u64>,
+    /// The offset the backlog was created at: while its first byte is the next one,
+    /// nothing was dropped and its start is a command boundary.
+    pub backlog_created_offset: u64,
 }
 
 /// Feeds remembered for WAIT's offsets; an older write waits for the oldest one kept
@@ -230,6 +233,7 @@ impl MasterState {
         self.checkpoint(propagation.recorded_total(), ids.master_repl_offset);
         self.select_marks.clear();
         self.last_acks.clear();
+        self.backlog_created_offset = ids.master_repl_offset;
     }
 
     /// A promoted replica (REPLICAOF NO ONE, PSYNC FAILOVER) starts a backlog at its
@@ -250,6 +254,7 @@ impl MasterState {
         self.checkpoint(propagation.recorded_total(), ids.master_repl_offset);
         self.select_marks.clear();
         self.last_acks.clear();
+        self.backlog_created_offset = ids.master_repl_offset;
     }
 
     /// Remembers a replica's ACK for the rollback cut's lower bound.
@@ -270,9 +275,13 @@ impl MasterState {
         self.last_acks.insert(name, offset);
     }
 
-    /// The first offset at or after `offset` where a command starts (the end of a
-    /// feed: feeds never split a command or a transaction), among those remembered.
+    /// The first offset at or after `offset` where a command starts: the backlog's
+    /// creation point, or the end of a feed (feeds never split a command or a
+    /// transaction), among those remembered.
     pub fn boundary_at_or_after(&self, offset: u64) -> Option<u64> {
+        if offset == self.backlog_created_offset {
+            return Some(offset);
+        }
         self.checkpoints
             .iter()
             .map(|&(_, o)| o)

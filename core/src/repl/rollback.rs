@@ -28,8 +28,8 @@ pub struct Cut {
     pub from_offset: u64,
     /// The demoted master's last offset.
     pub to_offset: u64,
-    /// What to replay: `SELECT <db>`, then the data commands of the range (PING and
-    /// REPLCONF left out).
+    /// What to replay: `SELECT <db>` (unless the range starts with one), then the
+    /// data commands of the range (PING and REPLCONF left out).
     pub bytes: Vec<u8>,
     /// Data commands in `bytes` (not SELECT, MULTI, EXEC).
     pub writes: u64,
@@ -90,7 +90,13 @@ pub fn cut(
     stream: &[u8],
     truncated: bool,
 ) -> Cut {
-    let mut bytes = crate::resp::encode_request(&["SELECT".to_string(), db.to_string()]);
+    // The database first, unless the stream selects one itself before any command.
+    let selects_first = frame(stream).is_some_and(|f| f.name.eq_ignore_ascii_case(b"select"));
+    let mut bytes = if selects_first {
+        Vec::new()
+    } else {
+        crate::resp::encode_request(&["SELECT".to_string(), db.to_string()])
+    };
     let mut writes = 0u64;
     let mut rest = stream;
     while let Some(f) = frame(rest) {
