@@ -261,6 +261,33 @@ impl MasterState {
         self.checkpoint(propagation.recorded_total(), ids.master_repl_offset);
     }
 
+    /// A promoted replica's own stream starts with a SELECT (Redis sets
+    /// `slaveseldb` to -1 in replicationUnsetMaster).
+    pub fn pending_promotion_reset(&mut self) {
+        self.encoder.reset();
+    }
+
+    /// A replica's backlog (Redis creates it when the link to its master is set
+    /// up, so it can serve PSYNC later): it continues its master's history, so no new
+    /// replication id; the next byte is `master_repl_offset + 1`.
+    pub fn create_relay_backlog(&mut self, capacity_bytes: usize, master_repl_offset: u64) {
+        if self.backlog.is_none() {
+            self.backlog = Some(Backlog::new(capacity_bytes, master_repl_offset));
+        }
+    }
+
+    /// A replica relays the exact bytes of each command it applied from its master
+    /// (Redis's `replicationFeedStreamFromMasterStream`): into its backlog and to its
+    /// own replicas, so offsets agree along a chain. The caller advanced
+    /// `master_repl_offset` by the same bytes. Nothing without a backlog.
+    pub fn relay(&mut self, stream: &[u8]) {
+        let Some(backlog) = self.backlog.as_mut() else {
+            return;
+        };
+        backlog.append(stream);
+        self.unsent.extend_from_slice(stream);
+    }
+
     /// Appends a command that is part of the stream but of no database (PING,
     /// REPLCONF GETACK): no SELECT before it.
     pub fn feed_command(&mut self, ids: &mut ReplIds, argv: &[&[u8]]) {
