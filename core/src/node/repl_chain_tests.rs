@@ -196,8 +196,21 @@ fn the_middles_upstream_link_lost_then_continued_keeps_its_replicas() {
 
 #[test]
 fn a_middle_full_resync_disconnects_its_replicas() {
-    let mut k = chain(4);
+    let mut k = chain(5);
+    // Node 3's history runs further than node 0's (node 4 follows it while it is
+    // written), so the sub-replica's ACKs look plausible to the middle afterwards:
+    // only the disconnect makes it sync again.
+    replicaof(&mut k, 4, 3);
+    settle(&mut k);
+    for i in 0..50 {
+        run(
+            &mut k,
+            3,
+            &["SET", &format!("filler{i}"), "some longer value here"],
+        );
+    }
     run(&mut k, 3, &["SET", "other", "history"]);
+    settle(&mut k);
     replicaof(&mut k, 1, 0);
     settle(&mut k);
     replicaof(&mut k, 2, 1);
