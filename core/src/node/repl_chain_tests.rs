@@ -283,3 +283,46 @@ fn mutant_chain_relay_reencodes_is_caught() {
     let o2: u64 = info(&mut k, 2, "master_repl_offset").parse().unwrap();
     assert!(o2 < o1, "offsets drift: middle {o1}, sub-replica {o2}");
 }
+
+/// The middle's master changes its id and the middle continues (`+CONTINUE <new
+/// id>`): its replicas are disconnected to learn the id, and they continue too,
+/// with the old id as the middle's replid2 (Redis 7.0's
+/// slaveTryPartialResynchronization).
+#[test]
+fn a_middle_continuing_a_new_history_passes_it_down_with_partial_resyncs() {
+    let mut k = chain(4);
+    replicaof(&mut k, 1, 0);
+    replicaof(&mut k, 3, 0);
+    settle(&mut k);
+    replicaof(&mut k, 2, 1);
+    settle(&mut k);
+    write_load(&mut k);
+    let old_id = info(&mut k, 0, "master_replid");
+    // Node 3, a sibling of the middle, is promoted; the middle follows it.
+    assert_eq!(run(&mut k, 3, &["REPLICAOF", "NO", "ONE"]), "+OK\r\n");
+    settle(&mut k);
+    let new_id = info(&mut k, 3, "master_replid");
+    assert_ne!(new_id, old_id);
+    replicaof(&mut k, 1, 3);
+    settle(&mut k);
+    assert_eq!(
+        info(&mut k, 3, "sync_partial_ok"),
+        "1",
+        "the middle continued"
+    );
+    assert_eq!(info(&mut k, 3, "sync_full"), "0");
+    assert_eq!(info(&mut k, 1, "master_replid"), new_id);
+    assert_eq!(info(&mut k, 1, "master_replid2"), old_id);
+    assert_eq!(info(&mut k, 1, "sync_full"), "1", "no new full sync below");
+    assert_eq!(info(&mut k, 1, "sync_partial_ok"), "1", "the sub continued");
+    assert_eq!(info(&mut k, 2, "master_replid"), new_id);
+    run(&mut k, 3, &["SET", "from-new-top", "1"]);
+    settle(&mut k);
+    assert_eq!(run(&mut k, 2, &["GET", "from-new-top"]), "$1\r\n1\r\n");
+    let o3 = info(&mut k, 3, "master_repl_offset");
+    assert_eq!(o3, info(&mut k, 1, "master_repl_offset"));
+    assert_eq!(o3, info(&mut k, 2, "master_repl_offset"));
+    let d3 = digest(&mut k, 3);
+    assert_eq!(d3, digest(&mut k, 1));
+    assert_eq!(d3, digest(&mut k, 2));
+}

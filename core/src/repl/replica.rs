@@ -304,6 +304,13 @@ impl ReplicaLink {
     /// connects to the new master at once. `was_master`: the node continues its own
     /// history (it may PSYNC it).
     pub fn set_master(&mut self, now: Now, host: String, port: u16, was_master: bool) {
+        // A replica whose stream flowed keeps its master's state to PSYNC the new
+        // master with (Redis frees the master client, which caches it), so a
+        // replica moved to a promoted sibling continues instead of a full sync.
+        if self.state == LinkState::Connected {
+            self.log(LogLevel::Notice, "Caching the disconnected master state.");
+            self.cached_master = true;
+        }
         self.drop_link();
         if was_master {
             self.cached_master = true;
