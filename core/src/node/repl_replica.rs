@@ -357,15 +357,16 @@ impl Node {
                     } else {
                         let applied = (consumed as u64).saturating_add(link.pending_multi_bytes);
                         link.pending_multi_bytes = 0;
-                        let mut relayed = std::mem::take(&mut link.pending_multi_stream);
-                        if !reencoded {
-                            relayed.extend_from_slice(raw);
-                        }
+                        let multi = std::mem::take(&mut link.pending_multi_stream);
                         self.server.repl.master_repl_offset =
                             self.server.repl.master_repl_offset.saturating_add(applied);
                         // The exact bytes applied go on to this node's backlog and
                         // replicas (Redis's replicationFeedStreamFromMasterStream).
-                        self.server.repl_master.relay(&relayed);
+                        let m = &mut self.server.repl_master;
+                        m.relay(&multi);
+                        if !reencoded {
+                            m.relay(raw);
+                        }
                     }
                 }
                 Err(e) => {

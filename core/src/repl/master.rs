@@ -281,6 +281,9 @@ impl MasterState {
     /// own replicas, so offsets agree along a chain. The caller advanced
     /// `master_repl_offset` by the same bytes. Nothing without a backlog.
     pub fn relay(&mut self, stream: &[u8]) {
+        if stream.is_empty() {
+            return;
+        }
         let Some(backlog) = self.backlog.as_mut() else {
             return;
         };
