@@ -236,7 +236,7 @@ impl Node {
         }
         let unsent = std::mem::take(&mut m.unsent);
         let end = self.server.repl.master_repl_offset;
-        let first = end - unsent.len() as u64 + 1;
+        let first = end.saturating_sub(unsent.len() as u64) + 1;
         let hard_limit = self
             .server
             .hot

@@ -197,6 +197,8 @@ impl Node {
                     // a fresh backlog).
                     self.repl_disconnect_replicas();
                     self.server.repl_master.backlog = None;
+                    // Relayed bytes of the old history nobody will get now.
+                    self.server.repl_master.unsent.clear();
                     self.repl_swap_dataset(now, keyspace);
                     self.server.repl.replid = replid;
                     self.server.repl.replid2 = crate::repl::NO_REPLID.to_string();
@@ -213,6 +215,7 @@ impl Node {
                         // Redis's slaveTryPartialResynchronization: the sub-replicas
                         // must learn the new id; they continue with it as replid2.
                         self.repl_disconnect_replicas();
+                        self.server.repl_master.unsent.clear();
                     }
                     self.repl_create_relay_backlog();
                     self.server.replica.read_offset = self.server.repl.master_repl_offset;
