@@ -39,6 +39,8 @@ fn replicaof(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
             ctx.server.rng.fill_bytes(&mut id);
             let new_id: String = id.iter().map(|b| format!("{b:02x}")).collect();
             ctx.server.repl.shift(new_id);
+            // Its replicas must learn the new id: they reconnect and continue.
+            ctx.server.repl_master.ask_disconnect_replicas();
             let ids = &ctx.server.repl;
             let line = format!(
                 "Setting secondary replication ID to {}, valid up to offset: {}. New replication ID is {}",

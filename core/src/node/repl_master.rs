@@ -88,11 +88,11 @@ impl Node {
     /// The node became a replica, or a master again (REPLICAOF). A replica's stream
     /// is its master's, relayed byte for byte: its own propagation stops feeding the
     /// backlog, while its replicas stay (Redis 7.0's replicationSetMaster keeps them;
-    /// they are disconnected only when the history changes). A promoted replica
-    /// (REPLICAOF NO ONE) has shifted its id: its replicas are disconnected to learn
-    /// it and continue with a partial resync (Redis's replicationUnsetMaster), and
-    /// its own writes feed the stream again, starting with a SELECT.
+    /// they are disconnected only when the history changes). A promoted replica's
+    /// own writes feed the stream again, starting with a SELECT; its replicas were
+    /// asked to go by the promotion (`MasterState::ask_disconnect_replicas`).
     pub(super) fn repl_role_changed(&mut self, now: Now) {
+        self.repl_disconnect_asked();
         let is_replica = self.server.replica.is_replica();
         if is_replica == self.repl.was_replica {
             return;
@@ -112,7 +112,28 @@ impl Node {
                 server.propagation.set_repl(true);
             }
             server.repl_master.no_replicas_since_mono_ms = Some(now.mono_ms);
-            self.repl_disconnect_replicas();
+        }
+    }
+
+    /// Closes the replica links a command asked to close (a promotion: they
+    /// reconnect, learn the new id and continue with a partial resync, Redis's
+    /// replicationUnsetMaster).
+    fn repl_disconnect_asked(&mut self) {
+        for conn in std::mem::take(&mut self.server.repl_master.disconnect_asked) {
+            let Some(name) = self
+                .server
+                .repl_master
+                .replicas
+                .get(&conn)
+                .map(ReplicaLink::name)
+            else {
+                continue;
+            };
+            if let Some(mut client) = self.clients.table.remove(&conn) {
+                self.clients.forget(&mut client);
+            }
+            self.server.effects.push_back(Effect::Close { conn });
+            self.repl_forget_link(conn, &name);
         }
     }
 

@@ -122,6 +122,9 @@ pub struct MasterState {
     pub encoder: StreamEncoder,
     /// Encoded stream bytes not yet handed to the replicas (the node sends them).
     pub unsent: Vec<u8>,
+    /// Replica links the node must close (Redis's `disconnectSlaves` asked by a
+    /// command: a promotion changes the id they must learn).
+    pub disconnect_asked: Vec<ConnId>,
     /// Connections whose full sync the node must set up (a PSYNC/SYNC just ran).
     pub new_syncs: Vec<ConnId>,
     /// Partial resyncs just accepted: (conn, backlog bytes to send after the reply).
@@ -259,6 +262,14 @@ impl MasterState {
         backlog.append(added);
         ids.master_repl_offset += added.len() as u64;
         self.checkpoint(propagation.recorded_total(), ids.master_repl_offset);
+    }
+
+    /// Redis's `disconnectSlaves` from a command (REPLICAOF NO ONE, a promotion):
+    /// every replica attached now is closed by the node after the command, so it
+    /// reconnects and learns the new id. A replica that attaches later in the same
+    /// command (the PSYNC of a FAILOVER) is not.
+    pub fn ask_disconnect_replicas(&mut self) {
+        self.disconnect_asked.extend(self.replicas.keys().copied());
     }
 
     /// A promoted replica's own stream starts with a SELECT (Redis sets
