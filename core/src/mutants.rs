@@ -85,6 +85,11 @@ pub enum Mutant {
     /// FAILOVER hands over without waiting for the replica to ACK the whole stream,
     /// so writes acknowledged before it are lost.
     FailoverSkipsCatchup,
+    /// A replica serving a chain relays its own re-encoding of its master's stream
+    /// (the data commands, as its AOF gets them) instead of the bytes it received:
+    /// PINGs and REPLCONF GETACKs are left out, so its replicas' offsets drift from
+    /// its own.
+    ChainRelayReencodes,
 }
 
 impl Mutant {
@@ -160,6 +165,7 @@ impl Mutant {
             Mutant::PsyncWrongReplidAccepted => "psync-wrong-replid-accepted",
             Mutant::WaitCountsStaleAck => "wait-counts-stale-ack",
             Mutant::FailoverSkipsCatchup => "failover-skips-catchup",
+            Mutant::ChainRelayReencodes => "chain-relay-reencodes",
         }
     }
 
@@ -169,10 +175,13 @@ impl Mutant {
     /// `keyspace::evict`. `WaitCountsStaleAck` is seen by `node::repl_master`'s tests
     /// (the workload sends no WAIT yet). `FailoverSkipsCatchup` is seen by
     /// `node::repl_failover_tests` (no simulator scenario runs FAILOVER yet).
-    pub const PENDING: [Mutant; 3] = [
+    /// `ChainRelayReencodes` is seen by `node::repl_chain_tests` (the simulator runs
+    /// no chain yet).
+    pub const PENDING: [Mutant; 4] = [
         Mutant::LfuNeverDecays,
         Mutant::WaitCountsStaleAck,
         Mutant::FailoverSkipsCatchup,
+        Mutant::ChainRelayReencodes,
     ];
 
     pub fn from_name(name: &str) -> Option<Mutant> {

@@ -67,9 +67,10 @@ fn start_sync(ctx: &mut Ctx<'_>, argv: &Argv<'_>, psync: bool) {
             .error("NOMASTERLINK Can't SYNC while failing over");
         return;
     }
-    if ctx.server.config.settings().replicaof.is_some() {
-        // Chained replicas are not served yet (this node's own link is the replica
-        // side's); Redis gives this answer while its master link is down.
+    let is_replica = ctx.server.replica.is_replica();
+    if is_replica && !ctx.server.replica.link_up() {
+        // A replica serves its own replicas (a chain) only while its link is up,
+        // as Redis 7.0's syncCommand.
         ctx.out()
             .error("NOMASTERLINK Can't SYNC while not connected with my master");
         return;
@@ -124,7 +125,15 @@ fn start_sync(ctx: &mut Ctx<'_>, argv: &Argv<'_>, psync: bool) {
     }
     let m = &mut ctx.server.repl_master;
     m.sync_full += 1;
-    if m.backlog.is_none() {
+    if m.backlog.is_none() && is_replica {
+        // A replica continues its master's history: no new id (its backlog is
+        // normally made when its link came up).
+        let capacity = ctx.server.config.settings().repl_backlog_size_bytes;
+        let offset = ctx.server.repl.master_repl_offset;
+        ctx.server
+            .repl_master
+            .create_relay_backlog(usize::try_from(capacity).unwrap_or(usize::MAX), offset);
+    } else if m.backlog.is_none() {
         let replid = new_replid(ctx);
         let capacity = ctx.server.config.settings().repl_backlog_size_bytes;
         let server = &mut *ctx.server;
@@ -440,12 +449,23 @@ fn role(ctx: &mut Ctx<'_>, _argv: &Argv<'_>) {
 
 /// INFO replication's fields for a master, in Redis 7.0's order.
 pub fn info_fields(ctx: &Ctx<'_>) -> Vec<(String, String)> {
+    let mut f: Vec<(String, String)> = vec![("role".into(), "master".into())];
+    f.extend(replica_lines(ctx));
+    f.push((
+        "master_failover_state".into(),
+        ctx.server.failover.state.info_name().into(),
+    ));
+    f.extend(replid_fields(ctx));
+    f
+}
+
+/// `connected_slaves` and a `slaveN` line per replica: a master's, and a replica's
+/// that serves replicas of its own (a chain), as Redis 7.0 prints them.
+pub fn replica_lines(ctx: &Ctx<'_>) -> Vec<(String, String)> {
     let m = &ctx.server.repl_master;
     let now_ms = ctx.now.mono_ms;
-    let mut f: Vec<(String, String)> = vec![
-        ("role".into(), "master".into()),
-        ("connected_slaves".into(), m.replicas.len().to_string()),
-    ];
+    let mut f: Vec<(String, String)> =
+        vec![("connected_slaves".into(), m.replicas.len().to_string())];
     for (i, link) in m.replicas.values().enumerate() {
         f.push((
             format!("slave{i}"),
@@ -459,11 +479,6 @@ pub fn info_fields(ctx: &Ctx<'_>) -> Vec<(String, String)> {
             ),
         ));
     }
-    f.push((
-        "master_failover_state".into(),
-        ctx.server.failover.state.info_name().into(),
-    ));
-    f.extend(replid_fields(ctx));
     f
 }
 

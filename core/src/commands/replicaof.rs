@@ -97,6 +97,8 @@ pub fn unset_master(server: &mut crate::server::Server) {
     server.rng.fill_bytes(&mut id);
     let new_id: String = id.iter().map(|b| format!("{b:02x}")).collect();
     server.repl.shift(new_id);
+    // Its replicas must learn the new id: they reconnect and continue.
+    server.repl_master.ask_disconnect_replicas();
     let ids = &server.repl;
     let line = format!(
         "Setting secondary replication ID to {}, valid up to offset: {}. New replication ID is {}",

@@ -664,7 +664,9 @@ fn info_section(ctx: &Ctx<'_>, section: &str, f: &mut Fields<'_>) {
             if ctx.server.replica.is_replica() {
                 // A replica's own fields, then what a master and a replica share.
                 replica_info(ctx, f);
-                f.put("connected_slaves", ctx.server.repl_master.replicas.len());
+                for (name, value) in super::repl::replica_lines(ctx) {
+                    f.put(&name, value);
+                }
                 f.put(
                     "master_failover_state",
                     ctx.server.failover.state.info_name(),

@@ -17,6 +17,8 @@ mod evict;
 mod latency_tests;
 mod persist;
 mod reload;
+#[cfg(test)]
+mod repl_chain_tests;
 mod repl_failover;
 #[cfg(test)]
 mod repl_failover_tests;

@@ -122,6 +122,9 @@ pub struct MasterState {
     pub encoder: StreamEncoder,
     /// Encoded stream bytes not yet handed to the replicas (the node sends them).
     pub unsent: Vec<u8>,
+    /// Replica links the node must close (Redis's `disconnectSlaves` asked by a
+    /// command: a promotion changes the id they must learn).
+    pub disconnect_asked: Vec<ConnId>,
     /// Connections whose full sync the node must set up (a PSYNC/SYNC just ran).
     pub new_syncs: Vec<ConnId>,
     /// Partial resyncs just accepted: (conn, backlog bytes to send after the reply).
@@ -348,6 +351,44 @@ impl MasterState {
             self.select_marks.pop_front();
         }
         self.checkpoint(propagation.recorded_total(), ids.master_repl_offset);
+    }
+
+    /// Redis's `disconnectSlaves` from a command (REPLICAOF NO ONE, a promotion):
+    /// every replica attached now is closed by the node after the command, so it
+    /// reconnects and learns the new id. A replica that attaches later in the same
+    /// command (the PSYNC of a FAILOVER) is not.
+    pub fn ask_disconnect_replicas(&mut self) {
+        self.disconnect_asked.extend(self.replicas.keys().copied());
+    }
+
+    /// A promoted replica's own stream starts with a SELECT (Redis sets
+    /// `slaveseldb` to -1 in replicationUnsetMaster).
+    pub fn pending_promotion_reset(&mut self) {
+        self.encoder.reset();
+    }
+
+    /// A replica's backlog (Redis creates it when the link to its master is set
+    /// up, so it can serve PSYNC later): it continues its master's history, so no new
+    /// replication id; the next byte is `master_repl_offset + 1`.
+    pub fn create_relay_backlog(&mut self, capacity_bytes: usize, master_repl_offset: u64) {
+        if self.backlog.is_none() {
+            self.backlog = Some(Backlog::new(capacity_bytes, master_repl_offset));
+        }
+    }
+
+    /// A replica relays the exact bytes of each command it applied from its master
+    /// (Redis's `replicationFeedStreamFromMasterStream`): into its backlog and to its
+    /// own replicas, so offsets agree along a chain. The caller advanced
+    /// `master_repl_offset` by the same bytes. Nothing without a backlog.
+    pub fn relay(&mut self, stream: &[u8]) {
+        if stream.is_empty() {
+            return;
+        }
+        let Some(backlog) = self.backlog.as_mut() else {
+            return;
+        };
+        backlog.append(stream);
+        self.unsent.extend_from_slice(stream);
     }
 
     /// Appends a command that is part of the stream but of no database (PING,
