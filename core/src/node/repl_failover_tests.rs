@@ -693,3 +693,33 @@ fn without_any_ack_the_cut_is_the_whole_backlog() {
         String::from_utf8_lossy(&want)
     );
 }
+
+/// With a second replica: after the hand-over it stays on the old master, now a
+/// replica of the target (a chain, as Redis 7.0 keeps it), and every node ends with
+/// the new master's data.
+#[test]
+fn a_second_replica_follows_through_the_old_master() {
+    let mut k = pair(3);
+    assert_eq!(
+        run(&mut k, 2, "CONFIG SET replica-announce-port 6381"),
+        "+OK\r\n"
+    );
+    assert_eq!(run(&mut k, 2, "REPLICAOF 127.0.0.1 6379"), "+OK\r\n");
+    for _ in 0..25 {
+        k.advance_ms(100);
+    }
+    assert_eq!(info(&mut k, 2, "master_link_status"), "up");
+    assert_eq!(run(&mut k, 0, "FAILOVER TO 127.0.0.1 6380"), "+OK\r\n");
+    k.advance_ms(1100);
+    assert_eq!(info(&mut k, 1, "role"), "master");
+    assert_eq!(info(&mut k, 0, "master_port"), "6380");
+    assert_eq!(run(&mut k, 1, "SET after 1"), "+OK\r\n");
+    for _ in 0..30 {
+        k.advance_ms(100);
+    }
+    let digest = |k: &mut Kit, i| run(k, i, "DEBUG DIGEST");
+    let d1 = digest(&mut k, 1);
+    assert_eq!(digest(&mut k, 0), d1);
+    assert_eq!(digest(&mut k, 2), d1);
+    assert_eq!(run(&mut k, 2, "GET after"), "$1\r\n1\r\n");
+}
