@@ -326,3 +326,57 @@ fn a_middle_continuing_a_new_history_passes_it_down_with_partial_resyncs() {
     assert_eq!(d3, digest(&mut k, 1));
     assert_eq!(d3, digest(&mut k, 2));
 }
+
+/// A raw replica on `node` (`conn`): REPLCONF, `PSYNC ? -1`, the whole full sync
+/// read, then its first ACK; returns the offset of its `+FULLRESYNC`.
+fn raw_replica(k: &mut Kit, node: usize, conn: u64) -> u64 {
+    k.connect_on(node, conn);
+    let ok = k.cmd_on(
+        node,
+        conn,
+        &[b"REPLCONF", b"capa", b"eof", b"capa", b"psync2"],
+    );
+    assert_eq!(ok, b"+OK\r\n");
+    k.input(
+        node,
+        crate::io::Input::Data {
+            conn,
+            bytes: &crate::resp::encode_request(&["PSYNC", "?", "-1"]),
+        },
+    );
+    settle(k);
+    let sync = String::from_utf8_lossy(&k.take_bytes_on(node, conn)).into_owned();
+    let line = sync.split("\r\n").next().unwrap_or_default().to_string();
+    let words: Vec<&str> = line.split(' ').collect();
+    assert_eq!(words[0], "+FULLRESYNC", "{line}");
+    let offset: u64 = words[2].parse().unwrap();
+    let ack = crate::resp::encode_request(&["REPLCONF", "ACK", words[2]]);
+    k.input(node, crate::io::Input::Data { conn, bytes: &ack });
+    offset
+}
+
+/// The middle's replicas get the top's stream byte for byte: the same bytes a raw
+/// replica of the top gets, PINGs, GETACKs, SELECTs and transactions included.
+#[test]
+fn the_relay_is_byte_for_byte_the_masters_stream() {
+    let mut k = synced_chain();
+    let at_top = raw_replica(&mut k, 0, 9);
+    let at_middle = raw_replica(&mut k, 1, 9);
+    assert_eq!(at_top, at_middle, "both start at the same offset");
+    write_load(&mut k);
+    k.connect_on(0, 2);
+    assert_eq!(k.cmd_on(0, 2, &[b"SET", b"w", b"1"]), b"+OK\r\n");
+    k.cmd_on(0, 2, &[b"WAIT", b"1", b"100"]);
+    settle(&mut k);
+    let from_top = k.take_bytes_on(0, 9);
+    let from_middle = k.take_bytes_on(1, 9);
+    let text = String::from_utf8_lossy(&from_top).into_owned();
+    assert!(text.contains("PING") && text.contains("GETACK"), "{text}");
+    assert!(text.contains("MULTI") && text.contains("SELECT"), "{text}");
+    assert_eq!(
+        String::from_utf8_lossy(&from_middle),
+        text,
+        "the middle relays exactly what the top sent"
+    );
+    assert_chain_equal(&mut k);
+}
