@@ -82,6 +82,14 @@ pub enum Mutant {
     PsyncWrongReplidAccepted,
     /// WAIT counts a replica that ACKed an offset before the client's write.
     WaitCountsStaleAck,
+    /// FAILOVER hands over without waiting for the replica to ACK the whole stream,
+    /// so writes acknowledged before it are lost.
+    FailoverSkipsCatchup,
+    /// A replica serving a chain relays its own re-encoding of its master's stream
+    /// (the data commands, as its AOF gets them) instead of the bytes it received:
+    /// PINGs and REPLCONF GETACKs are left out, so its replicas' offsets drift from
+    /// its own.
+    ChainRelayReencodes,
 }
 
 impl Mutant {
@@ -156,6 +164,8 @@ impl Mutant {
             Mutant::BacklogOffsetOffByOne => "backlog-offset-off-by-one",
             Mutant::PsyncWrongReplidAccepted => "psync-wrong-replid-accepted",
             Mutant::WaitCountsStaleAck => "wait-counts-stale-ack",
+            Mutant::FailoverSkipsCatchup => "failover-skips-catchup",
+            Mutant::ChainRelayReencodes => "chain-relay-reencodes",
         }
     }
 
@@ -163,8 +173,16 @@ impl Mutant {
     /// does. LFU decay is caught outside the seed sweep, by the simulator's
     /// `traffic_spike::lfu_decay_check` (OBJECT FREQ over idle time) and a core test in
     /// `keyspace::evict`. `WaitCountsStaleAck` is seen by `node::repl_master`'s tests
-    /// (the workload sends no WAIT yet).
-    pub const PENDING: [Mutant; 2] = [Mutant::LfuNeverDecays, Mutant::WaitCountsStaleAck];
+    /// (the workload sends no WAIT yet). `FailoverSkipsCatchup` is seen by
+    /// `node::repl_failover_tests` (no simulator scenario runs FAILOVER yet).
+    /// `ChainRelayReencodes` is seen by `node::repl_chain_tests` (the simulator runs
+    /// no chain yet).
+    pub const PENDING: [Mutant; 4] = [
+        Mutant::LfuNeverDecays,
+        Mutant::WaitCountsStaleAck,
+        Mutant::FailoverSkipsCatchup,
+        Mutant::ChainRelayReencodes,
+    ];
 
     pub fn from_name(name: &str) -> Option<Mutant> {
         Mutant::ALL

@@ -388,6 +388,11 @@ impl StreamEncoder {
         }
     }
 
+    /// The database the stream's last SELECT chose (None before the first).
+    pub fn selected_db(&self) -> Option<usize> {
+        self.selected_db
+    }
+
     /// A new stream (a new replica, a new AOF file): the next record selects its db.
     pub fn reset(&mut self) {
         self.selected_db = None;

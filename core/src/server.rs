@@ -346,8 +346,18 @@ pub struct Server {
     /// The process's resident set size, reported by a production driver for INFO.
     pub rss_bytes: Option<u64>,
     pub process: ProcessInfo,
-    /// CLIENT PAUSE in force, if any (see `ClientPause`).
+    /// The pause in force, if any (see `ClientPause`): CLIENT PAUSE's and a
+    /// FAILOVER's together (`set_pause`), what every command checks.
     pub pause: Option<ClientPause>,
+    /// CLIENT PAUSE's own pause (Redis's `PAUSE_BY_CLIENT_COMMAND`): CLIENT UNPAUSE
+    /// ends this one, not a FAILOVER's.
+    pub client_pause: Option<ClientPause>,
+    /// A FAILOVER holds writes (Redis's `PAUSE_DURING_FAILOVER`) until it ends.
+    pub failover_pause: bool,
+    /// FAILOVER's state (`crate::repl::failover`; the node drives it).
+    pub failover: crate::repl::failover::Failover,
+    /// A demoted master's writes its new master may lack (`crate::repl::rollback`).
+    pub rollback: crate::repl::rollback::Rollback,
     /// The pause ended or became less restrictive: the node lets held clients try
     /// again after the running command.
     pub pause_relaxed: bool,
@@ -394,6 +404,10 @@ impl Server {
             persist: PersistInfo::new(now),
             next_io_id: 1,
             pause: None,
+            client_pause: None,
+            failover_pause: false,
+            failover: Default::default(),
+            rollback: Default::default(),
             pause_relaxed: false,
             pending_listen: None,
             pending_dir: None,
@@ -420,6 +434,35 @@ impl Server {
         let id = self.next_io_id;
         self.next_io_id = self.next_io_id.wrapping_add(1);
         crate::io::IoId(id)
+    }
+
+    /// Sets CLIENT PAUSE's pause and FAILOVER's, and the pause in force from both
+    /// (the more restrictive mode; a FAILOVER's write pause has no end). A pause that
+    /// became less restrictive lets held clients try again.
+    pub fn set_pause(&mut self, client: Option<ClientPause>, failover: bool) {
+        self.client_pause = client;
+        self.failover_pause = failover;
+        let before = self.pause;
+        self.pause = match (client, failover) {
+            (c, false) => c,
+            (None, true) => Some(ClientPause {
+                mode: PauseMode::Write,
+                end_mono_ms: u64::MAX,
+            }),
+            (Some(c), true) if c.mode == PauseMode::All => Some(c),
+            (Some(_), true) => Some(ClientPause {
+                mode: PauseMode::Write,
+                end_mono_ms: u64::MAX,
+            }),
+        };
+        let relaxed = match (before, self.pause) {
+            (Some(_), None) => true,
+            (Some(b), Some(a)) => a.mode < b.mode,
+            _ => false,
+        };
+        if relaxed {
+            self.pause_relaxed = true;
+        }
     }
 
     /// The replication id INFO reports as `master_replid`.

@@ -105,9 +105,11 @@ fn client_pause(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
     } else {
         ctx.now.mono_ms.saturating_add(timeout_ms)
     };
-    let before = ctx.server.pause;
+    let before = ctx.server.client_pause;
     let end_mono_ms = before.map_or(end_mono_ms, |p| p.end_mono_ms.max(end_mono_ms));
-    ctx.server.pause = Some(ClientPause { mode, end_mono_ms });
+    let failover = ctx.server.failover_pause;
+    ctx.server
+        .set_pause(Some(ClientPause { mode, end_mono_ms }), failover);
     if before.is_some_and(|p| p.mode > mode) {
         ctx.server.pause_relaxed = true;
     }
@@ -116,9 +118,9 @@ fn client_pause(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
 
 /// CLIENT UNPAUSE: ends a pause at once; the held clients run.
 fn client_unpause(ctx: &mut Ctx<'_>, _argv: &Argv<'_>) {
-    if ctx.server.pause.take().is_some() {
-        ctx.server.pause_relaxed = true;
-    }
+    // A FAILOVER's pause stays (Redis unpauses PAUSE_BY_CLIENT_COMMAND only).
+    let failover = ctx.server.failover_pause;
+    ctx.server.set_pause(None, failover);
     ctx.out().ok();
 }
 

@@ -10,6 +10,7 @@ pub mod connection;
 mod debug;
 pub mod docs;
 pub mod dump;
+pub mod failover;
 pub mod flags;
 pub mod hashes;
 pub mod keys;
@@ -328,6 +329,7 @@ pub fn all_commands() -> Vec<&'static CommandSpec> {
         .chain(persist::COMMANDS.iter())
         .chain(replicaof::COMMANDS.iter())
         .chain(repl::COMMANDS.iter())
+        .chain(failover::COMMANDS.iter())
         .collect();
     v.sort_by_key(|c| c.name);
     v

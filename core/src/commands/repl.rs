@@ -58,9 +58,19 @@ fn start_sync(ctx: &mut Ctx<'_>, argv: &Argv<'_>, psync: bool) {
     if ctx.client.is_replica {
         return;
     }
-    if ctx.server.config.settings().replicaof.is_some() {
-        // Chained replicas are not served yet (this node's own link is the replica
-        // side's); Redis gives this answer while its master link is down.
+    if psync && argv.len() > 3 && argv.is(3, "failover") && !psync_failover(ctx, argv) {
+        return;
+    }
+    if ctx.server.failover.in_progress() {
+        // Replicas do not sync with a master that is handing over (Redis's reply).
+        ctx.out()
+            .error("NOMASTERLINK Can't SYNC while failing over");
+        return;
+    }
+    let is_replica = ctx.server.replica.is_replica();
+    if is_replica && !ctx.server.replica.link_up() {
+        // A replica serves its own replicas (a chain) only while its link is up,
+        // as Redis 7.0's syncCommand.
         ctx.out()
             .error("NOMASTERLINK Can't SYNC while not connected with my master");
         return;
@@ -115,7 +125,15 @@ fn start_sync(ctx: &mut Ctx<'_>, argv: &Argv<'_>, psync: bool) {
     }
     let m = &mut ctx.server.repl_master;
     m.sync_full += 1;
-    if m.backlog.is_none() {
+    if m.backlog.is_none() && is_replica {
+        // A replica continues its master's history: no new id (its backlog is
+        // normally made when its link came up).
+        let capacity = ctx.server.config.settings().repl_backlog_size_bytes;
+        let offset = ctx.server.repl.master_repl_offset;
+        ctx.server
+            .repl_master
+            .create_relay_backlog(usize::try_from(capacity).unwrap_or(usize::MAX), offset);
+    } else if m.backlog.is_none() {
         let replid = new_replid(ctx);
         let capacity = ctx.server.config.settings().repl_backlog_size_bytes;
         let server = &mut *ctx.server;
@@ -141,6 +159,38 @@ fn start_sync(ctx: &mut Ctx<'_>, argv: &Argv<'_>, psync: bool) {
     ctx.client.is_replica = true;
     ctx.server.repl_master.replicas.insert(conn, link);
     ctx.server.repl_master.new_syncs.push(conn);
+}
+
+/// `PSYNC <replid> <offset> FAILOVER` (Redis 7.0's syncCommand): the master this
+/// replica follows hands over. With its replid, the replica promotes itself (as
+/// REPLICAOF NO ONE) and serves the PSYNC like any other, so its former master
+/// continues (`+CONTINUE`) from the history now kept as replid2. False when refused.
+fn psync_failover(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> bool {
+    let line = format!(
+        "Failover request received for replid {}.",
+        String::from_utf8_lossy(argv.get(1))
+    );
+    ctx.server.log(crate::io::LogLevel::Warning, line);
+    if !ctx.server.replica.is_replica() {
+        ctx.out()
+            .error("ERR PSYNC FAILOVER can't be sent to a master.");
+        return false;
+    }
+    if !argv
+        .get(1)
+        .eq_ignore_ascii_case(ctx.server.repl.replid.as_bytes())
+    {
+        ctx.out()
+            .error("ERR PSYNC FAILOVER replid must match my replid.");
+        return false;
+    }
+    super::replicaof::unset_master(ctx.server);
+    let client = ctx.client.info_line(ctx.now.mono_ms);
+    ctx.server.log(
+        crate::io::LogLevel::Notice,
+        format!("MASTER MODE enabled (failover request from '{client}')"),
+    );
+    true
 }
 
 /// Redis's `masterTryPartialResynchronization`; true when it continued.
@@ -303,10 +353,12 @@ fn ack(ctx: &mut Ctx<'_>, argv: &Argv<'_>, j: usize) {
     }
     link.ack_offset = link.ack_offset.max(offset);
     link.acked = true;
+    let (name, acked) = (link.name(), link.ack_offset);
     link.ack_mono_ms = ctx.now.mono_ms;
     if link.state == LinkState::Online {
         link.hold_until_ack = false;
     }
+    ctx.server.repl_master.remember_ack(name, acked);
 }
 
 /// WAIT numreplicas timeout: Redis's `waitCommand`.
@@ -397,12 +449,23 @@ fn role(ctx: &mut Ctx<'_>, _argv: &Argv<'_>) {
 
 /// INFO replication's fields for a master, in Redis 7.0's order.
 pub fn info_fields(ctx: &Ctx<'_>) -> Vec<(String, String)> {
+    let mut f: Vec<(String, String)> = vec![("role".into(), "master".into())];
+    f.extend(replica_lines(ctx));
+    f.push((
+        "master_failover_state".into(),
+        ctx.server.failover.state.info_name().into(),
+    ));
+    f.extend(replid_fields(ctx));
+    f
+}
+
+/// `connected_slaves` and a `slaveN` line per replica: a master's, and a replica's
+/// that serves replicas of its own (a chain), as Redis 7.0 prints them.
+pub fn replica_lines(ctx: &Ctx<'_>) -> Vec<(String, String)> {
     let m = &ctx.server.repl_master;
     let now_ms = ctx.now.mono_ms;
-    let mut f: Vec<(String, String)> = vec![
-        ("role".into(), "master".into()),
-        ("connected_slaves".into(), m.replicas.len().to_string()),
-    ];
+    let mut f: Vec<(String, String)> =
+        vec![("connected_slaves".into(), m.replicas.len().to_string())];
     for (i, link) in m.replicas.values().enumerate() {
         f.push((
             format!("slave{i}"),
@@ -416,9 +479,20 @@ pub fn info_fields(ctx: &Ctx<'_>) -> Vec<(String, String)> {
             ),
         ));
     }
-    f.push(("master_failover_state".into(), "no-failover".into()));
-    f.extend(replid_fields(ctx));
     f
+}
+
+/// keel's own `INFO rollback` section (asked by name only): the rollback files of a
+/// demoted master (`crate::repl::rollback`).
+pub fn rollback_fields(ctx: &Ctx<'_>) -> Vec<(String, String)> {
+    let r = &ctx.server.rollback;
+    vec![
+        ("rollback_files".into(), r.files.to_string()),
+        ("rollback_writes".into(), r.writes.to_string()),
+        ("rollback_write_errors".into(), r.write_errors.to_string()),
+        ("rollback_unkept_syncs".into(), r.unkept_syncs.to_string()),
+        ("rollback_last_file".into(), r.last_file.clone()),
+    ]
 }
 
 /// The fields a master and a replica share, from `master_replid` on.

@@ -28,25 +28,16 @@ fn replicaof(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
             .error("ERR REPLICAOF not allowed in cluster mode.");
         return;
     }
+    if ctx.server.failover.in_progress() {
+        ctx.out()
+            .error("ERR REPLICAOF not allowed while failing over.");
+        return;
+    }
     let requester = ctx.client.info_line(ctx.now.mono_ms);
     if argv.is(1, "no") && argv.is(2, "one") {
         if ctx.server.replica.is_replica() {
-            ctx.server.replica.unset_master();
-            ctx.server.config.set_replicaof(None);
-            // Redis's replicationUnsetMaster: a new history, the old one kept as
-            // replid2 so the former master's replicas may continue it.
-            let mut id = [0u8; 20];
-            ctx.server.rng.fill_bytes(&mut id);
-            let new_id: String = id.iter().map(|b| format!("{b:02x}")).collect();
-            ctx.server.repl.shift(new_id);
-            let ids = &ctx.server.repl;
-            let line = format!(
-                "Setting secondary replication ID to {}, valid up to offset: {}. New replication ID is {}",
-                ids.replid2, ids.second_replid_offset, ids.replid
-            );
-            let link = &mut ctx.server.replica;
-            link.log(LogLevel::Warning, line);
-            link.log(
+            unset_master(ctx.server);
+            ctx.server.log(
                 LogLevel::Notice,
                 format!("MASTER MODE enabled (user request from '{requester}')"),
             );
@@ -75,6 +66,12 @@ fn replicaof(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
     }
     let was_master = !link.is_replica();
     link.set_master(ctx.now, host.clone(), port, was_master);
+    if was_master && ctx.server.repl_master.backlog.is_none() {
+        // No stream to cut a rollback file from (`node/repl_failover.rs`): a full
+        // resync replacing these keys is said instead.
+        let keys = ctx.keyspace.total_keys() as u64;
+        ctx.server.rollback.unkept_keys = (keys > 0).then_some(keys);
+    }
     ctx.server
         .config
         .set_replicaof(Some((host.clone().into_bytes(), port)));
@@ -83,6 +80,40 @@ fn replicaof(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
         format!("REPLICAOF {host}:{port} enabled (user request from '{requester}')"),
     );
     ctx.out().ok();
+}
+
+/// Redis's `replicationUnsetMaster`: the link dropped, a new history with the old
+/// one kept as replid2 (so the former master's replicas, and the former master, may
+/// continue it), a backlog from the current offset to continue them from, and no
+/// rollback cut (a master again, this node lost nothing).
+/// Called by REPLICAOF NO ONE, PSYNC ... FAILOVER and an aborted FAILOVER.
+pub fn unset_master(server: &mut crate::server::Server) {
+    if !server.replica.is_replica() {
+        return;
+    }
+    server.replica.unset_master();
+    server.config.set_replicaof(None);
+    let mut id = [0u8; 20];
+    server.rng.fill_bytes(&mut id);
+    let new_id: String = id.iter().map(|b| format!("{b:02x}")).collect();
+    server.repl.shift(new_id);
+    // Its replicas must learn the new id: they reconnect and continue.
+    server.repl_master.ask_disconnect_replicas();
+    let ids = &server.repl;
+    let line = format!(
+        "Setting secondary replication ID to {}, valid up to offset: {}. New replication ID is {}",
+        ids.replid2, ids.second_replid_offset, ids.replid
+    );
+    server.log(LogLevel::Warning, line);
+    let capacity = server.config.settings().repl_backlog_size_bytes;
+    let server = &mut *server;
+    server.repl_master.resume_backlog(
+        &server.repl,
+        usize::try_from(capacity).unwrap_or(usize::MAX),
+        &mut server.propagation,
+    );
+    server.rollback.cut = None;
+    server.rollback.unkept_keys = None;
 }
 
 /// ROLE's reply on a replica (`["slave", host, port, state, offset]`, Redis 7.0's);

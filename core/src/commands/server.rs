@@ -581,6 +581,21 @@ fn info(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
         }
         info_section(ctx, name, &mut Fields(&mut text));
     }
+    // keel's own section, only when asked by name: INFO, INFO all keep Redis's shape.
+    if argv
+        .iter()
+        .skip(1)
+        .any(|a| a.eq_ignore_ascii_case(b"rollback"))
+    {
+        if !text.is_empty() {
+            text.push_str("\r\n");
+        }
+        let mut f = Fields(&mut text);
+        f.header("Rollback");
+        for (name, value) in super::repl::rollback_fields(ctx) {
+            f.put(&name, value);
+        }
+    }
     ctx.out().verbatim(text.as_bytes());
 }
 
@@ -649,8 +664,13 @@ fn info_section(ctx: &Ctx<'_>, section: &str, f: &mut Fields<'_>) {
             if ctx.server.replica.is_replica() {
                 // A replica's own fields, then what a master and a replica share.
                 replica_info(ctx, f);
-                f.put("connected_slaves", ctx.server.repl_master.replicas.len());
-                f.put("master_failover_state", "no-failover");
+                for (name, value) in super::repl::replica_lines(ctx) {
+                    f.put(&name, value);
+                }
+                f.put(
+                    "master_failover_state",
+                    ctx.server.failover.state.info_name(),
+                );
                 for (name, value) in super::repl::replid_fields(ctx) {
                     f.put(&name, value);
                 }

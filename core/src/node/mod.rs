@@ -17,6 +17,11 @@ mod evict;
 mod latency_tests;
 mod persist;
 mod reload;
+#[cfg(test)]
+mod repl_chain_tests;
+mod repl_failover;
+#[cfg(test)]
+mod repl_failover_tests;
 mod repl_master;
 mod repl_replica;
 #[cfg(test)]
@@ -299,6 +304,7 @@ impl Node {
                 if !self.reload_read_done(now, io, &result)
                     && !self.rewrite_step(now, io, &result)
                     && !self.config_dir_done(now, io, &result)
+                    && !self.rollback_disk_done(io, &result)
                 {
                     self.on_disk_completion(io, result)
                 }
@@ -341,6 +347,7 @@ impl Node {
             self.run_postponed(now);
         }
         self.run_persist_requests(now);
+        self.failover_step(now);
         self.repl_run_events(now);
         if save_turn {
             self.step_save(now);
@@ -381,8 +388,9 @@ impl Node {
             .pause
             .is_some_and(|p| p.end_mono_ms <= now.mono_ms)
         {
-            self.server.pause = None;
-            self.server.pause_relaxed = true;
+            // CLIENT PAUSE's time is up; a FAILOVER's write pause (no end) stays.
+            let failover = self.server.failover_pause;
+            self.server.set_pause(None, failover);
         }
         // Commands run after this input see the dataset still only while paused.
         // Outside commands too (timers, served blocked clients) a replica deletes nothing.

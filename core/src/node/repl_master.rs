@@ -45,6 +45,9 @@ pub(super) struct ReplMaster {
     pub(super) walk: Option<SyncWalk>,
     next_cron_mono_ms: u64,
     ping_loops: u64,
+    /// The node was a replica at the last look: its stream is its master's,
+    /// relayed (`repl_role_changed`).
+    was_replica: bool,
 }
 
 impl Node {
@@ -71,12 +74,71 @@ impl Node {
             self.repl_cron(now);
         }
         self.repl_serve_waiters(now);
-        if std::mem::take(&mut self.server.repl_master.getack_requested) {
+        if std::mem::take(&mut self.server.repl_master.getack_requested)
+            && !self.server.replica.is_replica()
+        {
             let server = &mut self.server;
             server
                 .repl_master
                 .feed_command(&mut server.repl, &[b"REPLCONF", b"GETACK", b"*"]);
             self.repl_distribute(now);
+        }
+    }
+
+    /// The node became a replica, or a master again (REPLICAOF). A replica's stream
+    /// is its master's, relayed byte for byte: its own propagation stops feeding the
+    /// backlog, while its replicas stay (Redis 7.0's replicationSetMaster keeps them;
+    /// they are disconnected only when the history changes). A promoted replica's
+    /// own writes feed the stream again, starting with a SELECT; its replicas were
+    /// asked to go by the promotion (`MasterState::ask_disconnect_replicas`).
+    pub(super) fn repl_role_changed(&mut self, now: Now) {
+        self.repl_disconnect_asked();
+        let is_replica = self.server.replica.is_replica();
+        if is_replica == self.repl.was_replica {
+            return;
+        }
+        self.repl.was_replica = is_replica;
+        if is_replica {
+            // A demoted master: what its new master may lack is cut from the backlog
+            // now, for the rollback file if the sync turns out full (invariant 17).
+            self.rollback_take_cut();
+        }
+        let server = &mut self.server;
+        if is_replica {
+            // What the node wrote as a master is in the stream before it stops.
+            server
+                .repl_master
+                .feed(&mut server.propagation, &mut server.repl);
+            server.propagation.set_repl(false);
+            self.repl_distribute(now);
+        } else {
+            server.repl_master.pending_promotion_reset();
+            if server.repl_master.backlog.is_some() {
+                server.propagation.set_repl(true);
+            }
+            server.repl_master.no_replicas_since_mono_ms = Some(now.mono_ms);
+        }
+    }
+
+    /// Closes the replica links a command asked to close (a promotion: they
+    /// reconnect, learn the new id and continue with a partial resync, Redis's
+    /// replicationUnsetMaster).
+    fn repl_disconnect_asked(&mut self) {
+        for conn in std::mem::take(&mut self.server.repl_master.disconnect_asked) {
+            let Some(name) = self
+                .server
+                .repl_master
+                .replicas
+                .get(&conn)
+                .map(ReplicaLink::name)
+            else {
+                continue;
+            };
+            if let Some(mut client) = self.clients.table.remove(&conn) {
+                self.clients.forget(&mut client);
+            }
+            self.server.effects.push_back(Effect::Close { conn });
+            self.repl_forget_link(conn, &name);
         }
     }
 
@@ -116,7 +178,7 @@ impl Node {
     }
 
     /// Drops a link from the replica table (its client is gone or going).
-    fn repl_forget_link(&mut self, conn: ConnId, name: &str) {
+    pub(super) fn repl_forget_link(&mut self, conn: ConnId, name: &str) {
         let m = &mut self.server.repl_master;
         if m.replicas.remove(&conn).is_none() {
             return;
@@ -200,7 +262,7 @@ impl Node {
         }
         let unsent = std::mem::take(&mut m.unsent);
         let end = self.server.repl.master_repl_offset;
-        let first = end - unsent.len() as u64 + 1;
+        let first = end.saturating_sub(unsent.len() as u64) + 1;
         let hard_limit = self
             .server
             .hot
@@ -261,8 +323,17 @@ impl Node {
         let timeout_ms = s.repl_timeout_secs.saturating_mul(1000);
         let max_lag = s.min_replicas_max_lag_secs;
         let ttl_ms = s.repl_backlog_ttl_secs.saturating_mul(1000);
+        // No PING while a FAILOVER with a timeout holds writes: it would move the
+        // offset the replicas must reach (Redis's replicationCron skips it too). A
+        // replica relays its master's PINGs instead (Redis's replicationFeedSlaves
+        // returns at once on a replica).
+        let failover_pause =
+            self.server.failover.end_mono_ms.is_some() && self.server.pause.is_some();
+        let relaying = self.server.replica.is_replica();
         if self.repl.ping_loops.is_multiple_of(period)
             && !self.server.repl_master.replicas.is_empty()
+            && !failover_pause
+            && !relaying
         {
             let server = &mut self.server;
             server
@@ -304,7 +375,9 @@ impl Node {
         }
         self.server.repl_master.refresh_good(now.mono_ms, max_lag);
         let m = &mut self.server.repl_master;
-        if !m.replicas.is_empty() {
+        if relaying {
+            // A replica keeps its backlog (Redis frees it only on a master).
+        } else if !m.replicas.is_empty() {
             m.no_replicas_since_mono_ms = None;
         } else if let (Some(since), true) = (m.no_replicas_since_mono_ms, m.backlog.is_some()) {
             if ttl_ms > 0 && now.mono_ms.saturating_sub(since) >= ttl_ms {
@@ -408,7 +481,14 @@ impl Node {
             format!("Starting BGSAVE for SYNC with target: {target_word}"),
         );
         let used = self.used_memory_bytes() as i64;
-        let sink = RdbSink::new(opts, (now.wall_ms / 1000) as i64, used, replid.clone());
+        // A replica's stream is its master's, which sends no SELECT for the database
+        // it has selected: the RDB says which one it is (`repl-stream-db`).
+        let stream_db = match self.server.replica.is_replica() {
+            true => self.server.replica.stream_db,
+            false => 0,
+        };
+        let sink = RdbSink::new(opts, (now.wall_ms / 1000) as i64, used, replid.clone())
+            .with_repl_position(offset, stream_db);
         let mut out = Vec::new();
         let snapshot = Snapshot::start(
             &mut self.keyspace,

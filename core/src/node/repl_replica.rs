@@ -9,6 +9,7 @@ use crate::client::{arm_output_limit, Client};
 use crate::commands;
 use crate::io::{CloseReason, ConnId, Effect, LogLevel, Now};
 use crate::keyspace::{HashSeeds, Keyspace};
+use crate::mutants::Mutant;
 use crate::persist::rdb::{LoadLimits, RdbItem, RdbReader};
 use crate::repl::replica::{encode_command, Event, LinkParams, RdbSink};
 use crate::resp::ParseLimits;
@@ -73,6 +74,8 @@ impl Node {
                 HashSeeds(self.aof.hash_seeds),
                 LoadLimits::from_settings(s, HashSeeds(self.aof.hash_seeds)),
             ))),
+            failover: self.server.failover.state
+                == crate::repl::failover::FailoverState::InProgress,
         }
     }
 
@@ -134,30 +137,39 @@ impl Node {
         self.repl_run_events(now);
     }
 
-    /// A node that became a replica stops being a master: its replicas are dropped
-    /// and its backlog freed (chains are not served yet), so the offset moves only
-    /// by what the master's stream applies.
-    fn repl_replica_drop_master_side(&mut self) {
+    /// The node's own replicas must sync again (Redis's `disconnectSlaves`): their
+    /// links are closed; a sync walk for them ends.
+    pub(super) fn repl_disconnect_replicas(&mut self) {
         self.repl_end_walk();
-        let conns: Vec<ConnId> = self.server.repl_master.replicas.keys().copied().collect();
-        for conn in conns {
+        let links: Vec<(ConnId, String)> = self
+            .server
+            .repl_master
+            .replicas
+            .values()
+            .map(|l| (l.conn, l.name()))
+            .collect();
+        for (conn, name) in links {
             if let Some(mut client) = self.clients.table.remove(&conn) {
                 self.clients.forget(&mut client);
             }
             self.server.effects.push_back(Effect::Close { conn });
+            self.repl_forget_link(conn, &name);
         }
-        let server = &mut self.server;
-        server.repl_master.replicas.clear();
-        server.repl_master.backlog = None;
-        server.propagation.set_repl(false);
+    }
+
+    /// A replica's backlog, made when its link comes up (Redis's
+    /// `createReplicationBacklog` after a sync): it serves its own replicas' PSYNC.
+    fn repl_create_relay_backlog(&mut self) {
+        let capacity = self.server.config.settings().repl_backlog_size_bytes;
+        let offset = self.server.repl.master_repl_offset;
+        self.server
+            .repl_master
+            .create_relay_backlog(usize::try_from(capacity).unwrap_or(usize::MAX), offset);
     }
 
     /// Carries out what the link machine asked for, in order.
     pub(super) fn repl_run_events(&mut self, now: Now) {
-        let m = &self.server.repl_master;
-        if self.server.replica.is_replica() && (m.backlog.is_some() || !m.replicas.is_empty()) {
-            self.repl_replica_drop_master_side();
-        }
+        self.repl_role_changed(now);
         while let Some(event) = self.server.replica.poll() {
             match event {
                 Event::Connect { conn, addr } => self
@@ -180,23 +192,44 @@ impl Node {
                     keyspace,
                     replid,
                     offset,
+                    stream_db,
                 } => {
+                    // The writes a demoted master's new master may lack are kept
+                    // before its dataset goes (invariant 17).
+                    self.rollback_write_cut();
+                    // A new history: this node's replicas cannot continue theirs
+                    // (Redis's `replicationAttachToNewMaster`: disconnectSlaves and
+                    // a fresh backlog).
+                    self.repl_disconnect_replicas();
+                    self.server.repl_master.backlog = None;
+                    // Relayed bytes of the old history nobody will get now.
+                    self.server.repl_master.unsent.clear();
                     self.repl_swap_dataset(now, keyspace);
                     self.server.repl.replid = replid;
                     self.server.repl.replid2 = crate::repl::NO_REPLID.to_string();
                     self.server.repl.second_replid_offset = -1;
                     self.server.repl.master_repl_offset = offset;
                     self.server.replica.read_offset = offset;
-                    self.server.replica.stream_db = 0;
+                    self.server.replica.stream_db = stream_db;
+                    self.repl_create_relay_backlog();
                     self.repl_create_master_client(now, conn);
                 }
                 Event::Continue { conn, new_replid } => {
+                    // The new master continues this node's history: nothing is lost.
+                    self.server.rollback.cut = None;
+                    self.server.rollback.unkept_keys = None;
                     if let Some(id) = new_replid {
                         self.server.repl.shift(id);
+                        // Redis's slaveTryPartialResynchronization: the sub-replicas
+                        // must learn the new id; they continue with it as replid2.
+                        self.repl_disconnect_replicas();
+                        self.server.repl_master.unsent.clear();
                     }
+                    self.repl_create_relay_backlog();
                     self.server.replica.read_offset = self.server.repl.master_repl_offset;
                     self.repl_create_master_client(now, conn);
                 }
+                Event::PsyncOutcome { accepted } => self.failover_psync_outcome(accepted),
                 Event::Stream { conn, bytes } => {
                     if self.clients.table.get(&conn).is_some_and(|c| c.is_master) {
                         self.repl_stream(now, conn, &bytes);
@@ -321,16 +354,31 @@ impl Node {
                         client.out.truncate(0);
                         self.serve_ready_keys(now);
                     }
+                    let raw = rest.get(..consumed).unwrap_or_default();
+                    // The planted `chain-relay-reencodes`: what is relayed is the
+                    // node's own view of the stream (data commands only), not the
+                    // master's bytes, so a chain's offsets drift.
+                    let reencoded = self.server.mutants.is(Mutant::ChainRelayReencodes)
+                        && (argv.is(0, "ping") || argv.is(0, "replconf"));
                     qpos += consumed;
                     let link = &mut self.server.replica;
                     if client.multi.is_some() {
                         link.pending_multi_bytes =
                             link.pending_multi_bytes.saturating_add(consumed as u64);
+                        link.pending_multi_stream.extend_from_slice(raw);
                     } else {
                         let applied = (consumed as u64).saturating_add(link.pending_multi_bytes);
                         link.pending_multi_bytes = 0;
+                        let multi = std::mem::take(&mut link.pending_multi_stream);
                         self.server.repl.master_repl_offset =
                             self.server.repl.master_repl_offset.saturating_add(applied);
+                        // The exact bytes applied go on to this node's backlog and
+                        // replicas (Redis's replicationFeedStreamFromMasterStream).
+                        let m = &mut self.server.repl_master;
+                        m.relay(&multi);
+                        if !reencoded {
+                            m.relay(raw);
+                        }
                     }
                 }
                 Err(e) => {
@@ -376,6 +424,8 @@ struct SyncLoad {
     reader: RdbReader,
     keyspace: Box<Keyspace>,
     keys_loaded: u64,
+    /// The RDB's `repl-stream-db`.
+    stream_db: usize,
 }
 
 impl SyncLoad {
@@ -386,6 +436,7 @@ impl SyncLoad {
             reader: RdbReader::new(limits),
             keyspace,
             keys_loaded: 0,
+            stream_db: 0,
         }
     }
 
@@ -424,6 +475,12 @@ impl SyncLoad {
                     }
                     self.keys_loaded += 1;
                 }
+                Ok(Some(RdbItem::Aux { key, value })) if key == b"repl-stream-db" => {
+                    let db = std::str::from_utf8(&value)
+                        .ok()
+                        .and_then(|v| v.parse::<usize>().ok());
+                    self.stream_db = db.unwrap_or(0);
+                }
                 Ok(Some(_)) => {}
                 Err(e) => return Err(e.to_string()),
             }
@@ -458,6 +515,10 @@ impl RdbSink for SyncLoad {
 
     fn keys_loaded(&self) -> u64 {
         self.keys_loaded
+    }
+
+    fn stream_db(&self) -> usize {
+        self.stream_db
     }
 
     fn into_keyspace(self: Box<Self>) -> Box<Keyspace> {

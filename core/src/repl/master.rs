@@ -122,6 +122,9 @@ pub struct MasterState {
     pub encoder: StreamEncoder,
     /// Encoded stream bytes not yet handed to the replicas (the node sends them).
     pub unsent: Vec<u8>,
+    /// Replica links the node must close (Redis's `disconnectSlaves` asked by a
+    /// command: a promotion changes the id they must learn).
+    pub disconnect_asked: Vec<ConnId>,
     /// Connections whose full sync the node must set up (a PSYNC/SYNC just ran).
     pub new_syncs: Vec<ConnId>,
     /// Partial resyncs just accepted: (conn, backlog bytes to send after the reply).
@@ -142,6 +145,17 @@ pub struct MasterState {
     /// (records recorded, stream offset) after each feed, newest last, at most
     /// `CHECKPOINTS_MAX`: the offset a client's last write reached (WAIT).
     checkpoints: VecDeque<(u64, u64)>,
+    /// (offset, db): the stream's bytes after `offset` run in `db` (a SELECT starts
+    /// at `offset + 1`), newest last, none older than the backlog needs: where a
+    /// rollback cut starts (`crate::repl::rollback`).
+    pub select_marks: VecDeque<(u64, usize)>,
+    /// The last ACK of each replica of this history (by `ip:port`), kept after its
+    /// link went away, at most `rollback::ACKS_REMEMBERED_MAX`: the lower bound of a
+    /// demoted master's rollback cut.
+    pub last_acks: BTreeMap<String, u64>,
+    /// The offset the backlog was created at: while its first byte is the next one,
+    /// nothing was dropped and its start is a command boundary.
+    pub backlog_created_offset: u64,
 }
 
 /// Feeds remembered for WAIT's offsets; an older write waits for the oldest one kept
@@ -220,6 +234,71 @@ impl MasterState {
         self.encoder.reset();
         propagation.set_repl(true);
         self.checkpoint(propagation.recorded_total(), ids.master_repl_offset);
+        self.select_marks.clear();
+        self.last_acks.clear();
+        self.backlog_created_offset = ids.master_repl_offset;
+    }
+
+    /// A promoted replica (REPLICAOF NO ONE, PSYNC FAILOVER) starts a backlog at its
+    /// offset, keeping its ids (Redis's replica keeps one already), so its former
+    /// master and fellow replicas can continue with `+CONTINUE`.
+    pub fn resume_backlog(
+        &mut self,
+        ids: &ReplIds,
+        capacity_bytes: usize,
+        propagation: &mut Propagation,
+    ) {
+        if self.backlog.is_some() {
+            return;
+        }
+        self.backlog = Some(Backlog::new(capacity_bytes, ids.master_repl_offset));
+        self.encoder.reset();
+        propagation.set_repl(true);
+        self.checkpoint(propagation.recorded_total(), ids.master_repl_offset);
+        self.select_marks.clear();
+        self.last_acks.clear();
+        self.backlog_created_offset = ids.master_repl_offset;
+    }
+
+    /// Remembers a replica's ACK for the rollback cut's lower bound.
+    pub fn remember_ack(&mut self, name: String, offset: u64) {
+        if !self.last_acks.contains_key(&name)
+            && self.last_acks.len() >= crate::repl::rollback::ACKS_REMEMBERED_MAX
+        {
+            // Dropping the highest keeps the lowest, the bound that matters.
+            let highest = self
+                .last_acks
+                .iter()
+                .max_by_key(|(_, &o)| o)
+                .map(|(n, _)| n.clone());
+            if let Some(highest) = highest {
+                self.last_acks.remove(&highest);
+            }
+        }
+        self.last_acks.insert(name, offset);
+    }
+
+    /// The first offset at or after `offset` where a command starts: the backlog's
+    /// creation point, or the end of a feed (feeds never split a command or a
+    /// transaction), among those remembered.
+    pub fn boundary_at_or_after(&self, offset: u64) -> Option<u64> {
+        if offset == self.backlog_created_offset {
+            return Some(offset);
+        }
+        self.checkpoints
+            .iter()
+            .map(|&(_, o)| o)
+            .filter(|&o| o >= offset)
+            .min()
+    }
+
+    /// The database the stream's bytes after `offset` run in, if known.
+    pub fn db_after(&self, offset: u64) -> Option<usize> {
+        self.select_marks
+            .iter()
+            .rev()
+            .find(|&&(o, _)| o <= offset)
+            .map(|&(_, db)| db)
     }
 
     fn checkpoint(&mut self, recorded: u64, offset: u64) {
@@ -254,11 +333,62 @@ impl MasterState {
         let start = self.unsent.len();
         let encoder = &mut self.encoder;
         let unsent = &mut self.unsent;
-        propagation.drain_for_repl(|record| encoder.encode_record(record, unsent));
+        let marks = &mut self.select_marks;
+        let base = ids.master_repl_offset;
+        propagation.drain_for_repl(|record| {
+            if encoder.selected_db() != Some(record.db) {
+                let at = base + (unsent.len() - start) as u64;
+                marks.push_back((at, record.db));
+            }
+            encoder.encode_record(record, unsent)
+        });
         let added = unsent.get(start..).unwrap_or_default();
         backlog.append(added);
         ids.master_repl_offset += added.len() as u64;
+        // Marks the backlog no longer needs: all but the last one before its start.
+        let first = backlog.first_byte_offset().saturating_sub(1);
+        while self.select_marks.get(1).is_some_and(|&(o, _)| o <= first) {
+            self.select_marks.pop_front();
+        }
         self.checkpoint(propagation.recorded_total(), ids.master_repl_offset);
+    }
+
+    /// Redis's `disconnectSlaves` from a command (REPLICAOF NO ONE, a promotion):
+    /// every replica attached now is closed by the node after the command, so it
+    /// reconnects and learns the new id. A replica that attaches later in the same
+    /// command (the PSYNC of a FAILOVER) is not.
+    pub fn ask_disconnect_replicas(&mut self) {
+        self.disconnect_asked.extend(self.replicas.keys().copied());
+    }
+
+    /// A promoted replica's own stream starts with a SELECT (Redis sets
+    /// `slaveseldb` to -1 in replicationUnsetMaster).
+    pub fn pending_promotion_reset(&mut self) {
+        self.encoder.reset();
+    }
+
+    /// A replica's backlog (Redis creates it when the link to its master is set
+    /// up, so it can serve PSYNC later): it continues its master's history, so no new
+    /// replication id; the next byte is `master_repl_offset + 1`.
+    pub fn create_relay_backlog(&mut self, capacity_bytes: usize, master_repl_offset: u64) {
+        if self.backlog.is_none() {
+            self.backlog = Some(Backlog::new(capacity_bytes, master_repl_offset));
+        }
+    }
+
+    /// A replica relays the exact bytes of each command it applied from its master
+    /// (Redis's `replicationFeedStreamFromMasterStream`): into its backlog and to its
+    /// own replicas, so offsets agree along a chain. The caller advanced
+    /// `master_repl_offset` by the same bytes. Nothing without a backlog.
+    pub fn relay(&mut self, stream: &[u8]) {
+        if stream.is_empty() {
+            return;
+        }
+        let Some(backlog) = self.backlog.as_mut() else {
+            return;
+        };
+        backlog.append(stream);
+        self.unsent.extend_from_slice(stream);
     }
 
     /// Appends a command that is part of the stream but of no database (PING,

@@ -6,14 +6,19 @@
 //!   from the fork-less snapshot, the stream, REPLCONF ACK, WAIT).
 //! - `replica`: the replica's side (REPLICAOF, the handshake, receiving the RDB, applying
 //!   the master's stream, REPLCONF ACK).
+//! - `failover`: FAILOVER's state and its hand-over rule.
+//! - `rollback`: a demoted master's writes its new master may lack, cut from the
+//!   backlog into a replayable file before a full resync replaces the dataset.
 //!
 //! Nothing here reads a clock or does I/O: the node (`node/repl_*.rs`) hands these
 //! machines what arrived and turns what they ask for into effects. This module imports
 //! nothing from `server`, `commands` or `node` (the module graph points down).
 
 pub mod backlog;
+pub mod failover;
 pub mod master;
 pub mod replica;
+pub mod rollback;
 
 /// The replication identity a node carries, master or replica (Redis's `server.replid`,
 /// `replid2`, `second_replid_offset`, `master_repl_offset`).

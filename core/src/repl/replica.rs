@@ -26,6 +26,13 @@ pub trait RdbSink: Send {
     /// RDB bytes consumed (up to its end).
     fn consumed_bytes(&self) -> u64;
     fn keys_loaded(&self) -> u64;
+    /// The database the master's stream had selected at the snapshot (the RDB's
+    /// `repl-stream-db`): the master client starts in it, as Redis's
+    /// `replicationCreateMasterClient(conn, rsi.repl_stream_db)`. A replica serving
+    /// a chain relays its master's stream, which sends no SELECT for it again.
+    fn stream_db(&self) -> usize {
+        0
+    }
     /// The loaded dataset.
     fn into_keyspace(self: Box<Self>) -> Box<Keyspace>;
 }
@@ -126,6 +133,7 @@ pub enum Event {
         keyspace: Box<Keyspace>,
         replid: String,
         offset: u64,
+        stream_db: usize,
     },
     /// The master accepted a partial resync (`new_replid`: it changed its id); the
     /// master client starts on `conn` from the cached offset.
@@ -137,6 +145,11 @@ pub enum Event {
     Stream {
         conn: ConnId,
         bytes: Vec<u8>,
+    },
+    /// The master answered PSYNC: `accepted` for `+FULLRESYNC` or `+CONTINUE`, not
+    /// for an error (what a FAILOVER in progress waits for).
+    PsyncOutcome {
+        accepted: bool,
     },
 }
 
@@ -152,6 +165,8 @@ pub struct LinkParams {
     pub psync: Option<(String, u64)>,
     /// Where a full sync's RDB is loaded (one per connection: one sync each).
     pub sink: Option<Box<dyn RdbSink>>,
+    /// A FAILOVER in progress: PSYNC carries `FAILOVER`, so the target promotes itself.
+    pub failover: bool,
 }
 
 /// How the RDB's end is known.
@@ -204,6 +219,8 @@ pub struct ReplicaLink {
     /// Stream bytes of a MULTI not yet EXECed (counted into the offset at EXEC, as
     /// Redis's `reploff` moves only outside a transaction).
     pub pending_multi_bytes: u64,
+    /// Those bytes themselves, relayed whole at EXEC to this node's own replicas.
+    pub pending_multi_stream: Vec<u8>,
     /// The database the master's stream last selected: a partial resync continues
     /// in it (the master sends no SELECT for a database it already selected), and a
     /// save records it (`repl-stream-db`).
@@ -234,6 +251,7 @@ impl Default for ReplicaLink {
             cached_master: false,
             read_offset: 0,
             pending_multi_bytes: 0,
+            pending_multi_stream: Vec::new(),
             stream_db: 0,
             sync_started_mono_ms: 0,
             sync_read_bytes: 0,
@@ -293,6 +311,13 @@ impl ReplicaLink {
     /// connects to the new master at once. `was_master`: the node continues its own
     /// history (it may PSYNC it).
     pub fn set_master(&mut self, now: Now, host: String, port: u16, was_master: bool) {
+        // A replica whose stream flowed keeps its master's state to PSYNC the new
+        // master with (Redis frees the master client, which caches it), so a
+        // replica moved to a promoted sibling continues instead of a full sync.
+        if self.state == LinkState::Connected {
+            self.log(LogLevel::Notice, "Caching the disconnected master state.");
+            self.cached_master = true;
+        }
         self.drop_link();
         if was_master {
             self.cached_master = true;
@@ -336,6 +361,7 @@ impl ReplicaLink {
         self.transfer = None;
         self.params = None;
         self.pending_multi_bytes = 0;
+        self.pending_multi_stream = Vec::new();
         if self.master.is_some() {
             self.state = LinkState::Connect;
         }
@@ -615,7 +641,14 @@ impl ReplicaLink {
                     LogLevel::Notice,
                     format!("Trying a partial resynchronization (request {replid}:{next})."),
                 );
-                self.send(conn, &[b"PSYNC", replid.as_bytes(), next.as_bytes()]);
+                if self.params.as_ref().is_some_and(|p| p.failover) {
+                    self.send(
+                        conn,
+                        &[b"PSYNC", replid.as_bytes(), next.as_bytes(), b"FAILOVER"],
+                    );
+                } else {
+                    self.send(conn, &[b"PSYNC", replid.as_bytes(), next.as_bytes()]);
+                }
             }
             None => {
                 self.log(
@@ -650,6 +683,8 @@ impl ReplicaLink {
                 LogLevel::Notice,
                 format!("Full resync from master: {replid}:{offset}"),
             );
+            self.events
+                .push_back(Event::PsyncOutcome { accepted: true });
             let Some(sink) = self.params.as_mut().and_then(|p| p.sink.take()) else {
                 return self.fail(now);
             };
@@ -691,10 +726,14 @@ impl ReplicaLink {
                 LogLevel::Notice,
                 "MASTER <-> REPLICA sync: Master accepted a Partial Resynchronization.",
             );
+            self.events
+                .push_back(Event::PsyncOutcome { accepted: true });
             self.established(now);
             self.events.push_back(Event::Continue { conn, new_replid });
             return;
         }
+        self.events
+            .push_back(Event::PsyncOutcome { accepted: false });
         if line.starts_with(b"-NOMASTERLINK") || line.starts_with(b"-LOADING") {
             self.log(
                 LogLevel::Notice,
@@ -719,6 +758,7 @@ impl ReplicaLink {
         self.down_since_mono_ms = None;
         self.last_ack_mono_ms = now.mono_ms;
         self.pending_multi_bytes = 0;
+        self.pending_multi_stream = Vec::new();
     }
 
     /// The RDB's first line: `$<len>` or `$EOF:<mark>`.
@@ -909,6 +949,7 @@ impl ReplicaLink {
             LogLevel::Notice,
             "MASTER <-> REPLICA sync: Finished with success",
         );
+        let stream_db = t.sink.stream_db();
         let mut keyspace = t.sink.into_keyspace();
         keyspace.loading = false;
         self.established(now);
@@ -917,6 +958,7 @@ impl ReplicaLink {
             keyspace,
             replid: t.replid,
             offset: t.offset,
+            stream_db,
         });
         if !stream.is_empty() {
             self.events.push_back(Event::Stream {
