@@ -85,7 +85,7 @@ pub enum Mutant {
 }
 
 impl Mutant {
-    pub const ALL: [Mutant; 32] = [
+    pub const ALL: [Mutant; 33] = [
         Mutant::TtlOffByOne,
         Mutant::LazyExpireReturnsStale,
         Mutant::IncrLosesPipelinedUpdate,
@@ -118,6 +118,7 @@ impl Mutant {
         Mutant::BacklogOffsetOffByOne,
         Mutant::PsyncWrongReplidAccepted,
         Mutant::ReplicaExpiresKeys,
+        Mutant::WaitCountsStaleAck,
     ];
 
     pub fn name(self) -> &'static str {
@@ -162,9 +163,8 @@ impl Mutant {
     /// Planted bugs the simulator's sweep does not reach yet; they join `ALL` once it
     /// does. LFU decay is caught outside the seed sweep, by the simulator's
     /// `traffic_spike::lfu_decay_check` (OBJECT FREQ over idle time) and a core test in
-    /// `keyspace::evict`. `WaitCountsStaleAck` is seen by `node::repl_master`'s tests
-    /// (the workload sends no WAIT yet).
-    pub const PENDING: [Mutant; 2] = [Mutant::LfuNeverDecays, Mutant::WaitCountsStaleAck];
+    /// `keyspace::evict`.
+    pub const PENDING: [Mutant; 1] = [Mutant::LfuNeverDecays];
 
     pub fn from_name(name: &str) -> Option<Mutant> {
         Mutant::ALL

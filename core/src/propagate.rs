@@ -41,6 +41,8 @@ pub struct Propagation {
     recorded_total: u64,
     /// Records the AOF has seen of those still in `stream` (when `external`).
     aof_seen: usize,
+    /// Records the outside reader has taken of those still in `stream`.
+    external_seen: usize,
     /// The AOF consumes the stream.
     aof: bool,
     /// Replication consumes the stream (from the first replica on, as Redis creates
@@ -98,10 +100,10 @@ impl Propagation {
     /// Drops the records every internal consumer has seen (nobody outside reads
     /// the stream; when someone does, `take` empties it).
     fn trim(&mut self) {
-        if self.external {
-            return;
-        }
         let mut seen = self.stream.len();
+        if self.external {
+            seen = seen.min(self.external_seen);
+        }
         if self.aof {
             seen = seen.min(self.aof_seen);
         }
@@ -111,6 +113,7 @@ impl Propagation {
         self.stream.drain(..seen);
         self.aof_seen = self.aof_seen.saturating_sub(seen);
         self.repl_seen = self.repl_seen.saturating_sub(seen);
+        self.external_seen = self.external_seen.saturating_sub(seen);
     }
 
     /// Hands the AOF every record it has not seen, oldest first: taken when nobody
@@ -145,6 +148,7 @@ impl Propagation {
             self.stream.clear();
             self.aof_seen = 0;
             self.repl_seen = 0;
+            self.external_seen = 0;
         }
         self.stream.push_back(Propagated { db, argv });
         self.recorded_total += 1;
@@ -191,11 +195,20 @@ impl Propagation {
         self.recorded_total += 2;
     }
 
-    /// Hands out everything recorded so far, oldest first.
+    /// Hands out everything recorded since the last call, oldest first. Records the
+    /// AOF or replication have not read yet stay for them: a command that ran after
+    /// the step's feed of the backlog (a pipeline let go by a WAIT's timeout) was
+    /// once taken here from under replication, and its replicas never got it.
     pub fn take(&mut self) -> Vec<Propagated> {
-        self.aof_seen = 0;
-        self.repl_seen = 0;
-        self.stream.drain(..).collect()
+        let taken = self
+            .stream
+            .iter()
+            .skip(self.external_seen)
+            .cloned()
+            .collect();
+        self.external_seen = self.stream.len();
+        self.trim();
+        taken
     }
 }
 
@@ -233,6 +246,27 @@ pub fn argv(parts: &[&[u8]]) -> Vec<Vec<u8>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn take_leaves_what_replication_has_not_read() {
+        let mut p = Propagation::default();
+        p.enable();
+        p.set_repl(true);
+        p.record(0, vec![b"SET".to_vec(), b"a".to_vec(), b"1".to_vec()]);
+        let mut fed = Vec::new();
+        p.drain_for_repl(|r| fed.push(r.clone()));
+        p.record(0, vec![b"SET".to_vec(), b"b".to_vec(), b"2".to_vec()]);
+        assert_eq!(p.take().len(), 2);
+        assert!(p.take().is_empty());
+        p.drain_for_repl(|r| fed.push(r.clone()));
+        let keys: Vec<&[u8]> = fed
+            .iter()
+            .filter_map(|r| r.argv.get(1))
+            .map(|k| &k[..])
+            .collect();
+        assert_eq!(keys, [&b"a"[..], &b"b"[..]]);
+        assert!(p.stream.is_empty());
+    }
 
     #[test]
     fn nothing_is_recorded_until_enabled() {
