@@ -93,7 +93,7 @@ pub enum Mutant {
 }
 
 impl Mutant {
-    pub const ALL: [Mutant; 32] = [
+    pub const ALL: [Mutant; 33] = [
         Mutant::TtlOffByOne,
         Mutant::LazyExpireReturnsStale,
         Mutant::IncrLosesPipelinedUpdate,
@@ -126,6 +126,7 @@ impl Mutant {
         Mutant::BacklogOffsetOffByOne,
         Mutant::PsyncWrongReplidAccepted,
         Mutant::ReplicaExpiresKeys,
+        Mutant::WaitCountsStaleAck,
     ];
 
     pub fn name(self) -> &'static str {
@@ -172,14 +173,12 @@ impl Mutant {
     /// Planted bugs the simulator's sweep does not reach yet; they join `ALL` once it
     /// does. LFU decay is caught outside the seed sweep, by the simulator's
     /// `traffic_spike::lfu_decay_check` (OBJECT FREQ over idle time) and a core test in
-    /// `keyspace::evict`. `WaitCountsStaleAck` is seen by `node::repl_master`'s tests
-    /// (the workload sends no WAIT yet). `FailoverSkipsCatchup` is seen by
+    /// `keyspace::evict`. `FailoverSkipsCatchup` is seen by
     /// `node::repl_failover_tests` (no simulator scenario runs FAILOVER yet).
     /// `ChainRelayReencodes` is seen by `node::repl_chain_tests` (the simulator runs
     /// no chain yet).
-    pub const PENDING: [Mutant; 4] = [
+    pub const PENDING: [Mutant; 3] = [
         Mutant::LfuNeverDecays,
-        Mutant::WaitCountsStaleAck,
         Mutant::FailoverSkipsCatchup,
         Mutant::ChainRelayReencodes,
     ];

@@ -105,6 +105,8 @@ pub struct Propagation {
     recorded_total: u64,
     /// Records the AOF has seen of those still in the stream (when `external`).
     aof_seen: usize,
+    /// Records the outside reader has taken of those still in the stream.
+    external_seen: usize,
     /// The AOF consumes the stream.
     aof: bool,
     /// Replication consumes the stream (from the first replica on, as Redis creates
@@ -180,10 +182,10 @@ impl Propagation {
     /// Drops the records every internal consumer has seen (nobody outside reads
     /// the stream; when someone does, `take` empties it).
     fn trim(&mut self) {
-        if self.external {
-            return;
-        }
         let mut seen = self.records.len();
+        if self.external {
+            seen = seen.min(self.external_seen);
+        }
         if self.aof {
             seen = seen.min(self.aof_seen);
         }
@@ -211,6 +213,7 @@ impl Propagation {
         }
         self.aof_seen = self.aof_seen.saturating_sub(n);
         self.repl_seen = self.repl_seen.saturating_sub(n);
+        self.external_seen = self.external_seen.saturating_sub(n);
     }
 
     /// Hands the AOF every record it has not seen, oldest first: taken when nobody
@@ -281,6 +284,7 @@ impl Propagation {
             self.bytes.clear();
             self.aof_seen = 0;
             self.repl_seen = 0;
+            self.external_seen = 0;
         }
         encode(&mut self.bytes);
         self.records.push_back(Meta {
@@ -346,13 +350,17 @@ impl Propagation {
         self.recorded_total += 2;
     }
 
-    /// Hands out everything recorded so far, oldest first.
+    /// Hands out everything recorded since the last call, oldest first. Records the
+    /// AOF or replication have not read yet stay for them: a command that ran after
+    /// the step's feed of the backlog (a pipeline let go by a WAIT's timeout) was
+    /// once taken here from under replication, and its replicas never got it.
     pub fn take(&mut self) -> Vec<Propagated> {
-        let taken = self.records_from(0).map(|r| r.to_owned()).collect();
-        self.records.clear();
-        self.bytes.clear();
-        self.aof_seen = 0;
-        self.repl_seen = 0;
+        let taken = self
+            .records_from(self.external_seen)
+            .map(|r| r.to_owned())
+            .collect();
+        self.external_seen = self.records.len();
+        self.trim();
         taken
     }
 }
@@ -411,6 +419,27 @@ mod tests {
     /// A command's own arguments, as `end_command` is handed them.
     fn enc<'a>(parts: &'a [&'a [u8]]) -> impl FnOnce(&mut Vec<u8>) + 'a {
         move |out| crate::resp::encode_request_into(out, parts)
+    }
+
+    #[test]
+    fn take_leaves_what_replication_has_not_read() {
+        let mut p = Propagation::default();
+        p.enable();
+        p.set_repl(true);
+        p.record(0, &argv(&[b"SET", b"a", b"1"]));
+        let mut fed = Vec::new();
+        p.drain_for_repl(|r| fed.push(r.to_owned()));
+        p.record(0, &argv(&[b"SET", b"b", b"2"]));
+        assert_eq!(p.take().len(), 2);
+        assert!(p.take().is_empty());
+        p.drain_for_repl(|r| fed.push(r.to_owned()));
+        let keys: Vec<&[u8]> = fed
+            .iter()
+            .filter_map(|r| r.argv.get(1))
+            .map(|k| &k[..])
+            .collect();
+        assert_eq!(keys, [&b"a"[..], &b"b"[..]]);
+        assert_eq!(p.mark(), 0, "everyone has read everything");
     }
 
     #[test]

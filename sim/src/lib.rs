@@ -42,5 +42,5 @@ pub use scenario::{
 };
 pub use workload::{Op, OpOutcome};
 #[cfg(feature = "mutants")]
-pub use world::{first_catch, first_catch_by};
+pub use world::{catches_in, first_catch, first_catch_by};
 pub use world::{run, run_plan, run_seed, run_seed_with, run_with, Outcome, RunOptions};

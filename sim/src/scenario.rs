@@ -62,6 +62,8 @@ pub mod reach {
     pub const REPLICA_COMPARED: &str =
         "a replica at its master's offset compared its whole dataset";
     pub const REPLICA_CAUGHT_UP: &str = "every replica caught up after heal and quiet";
+    pub const WAIT_ANSWERED: &str = "a master answered WAIT with a count";
+    pub const WAIT_COUNTED: &str = "a WAIT after a write counted a replica";
 }
 
 pub const SCENARIO_DEFS: &[ScenarioDef] = &[
@@ -133,6 +135,8 @@ pub const SCENARIO_DEFS: &[ScenarioDef] = &[
             reach::REPLICA_COMPARED,
             reach::REPLICA_CAUGHT_UP,
             reach::HOST_PARTITION_HEALED,
+            reach::WAIT_ANSWERED,
+            reach::WAIT_COUNTED,
         ],
     },
     ScenarioDef {
@@ -754,6 +758,9 @@ fn persist_plan(name: &str, s: &mut Scenario, rng: &mut ChaCha8Rng) {
 /// `transactions` (the rest are the string commands the linearizability checker judges).
 const TYPED_SHARE: f64 = 0.3;
 
+/// The share of requests a WAIT follows in the replication scenarios.
+const WAIT_SHARE: f64 = 0.15;
+
 /// One request of the workload: which client sends it, and its arguments.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PlannedOp {
@@ -798,6 +805,7 @@ impl Plan {
             next_value: 0,
         };
         let transactions = name == "transactions";
+        let replication = crate::replication::is_replication(name);
         let typed_share = if name == "encodings" {
             0.8
         } else {
@@ -813,11 +821,24 @@ impl Plan {
                 } else {
                     vec![random_request(&mut rng, scenario.keys, scenario.ttl_heavy)]
                 };
+                let wait = replication && rng.gen_bool(WAIT_SHARE);
                 for request in requests {
                     let args = request
                         .into_iter()
                         .map(|a| String::from_utf8_lossy(&a).into_owned())
                         .collect();
+                    ops.push(PlannedOp { client, args });
+                    planned += 1;
+                }
+                if wait {
+                    // WAIT numreplicas timeout: sometimes more replicas than exist
+                    // (it waits its whole timeout), never 0 ms (for ever).
+                    let replicas = scenario.hosts.saturating_sub(1);
+                    let args = vec![
+                        "WAIT".to_string(),
+                        rng.gen_range(0..=replicas + 1).to_string(),
+                        rng.gen_range(1..=300u64).to_string(),
+                    ];
                     ops.push(PlannedOp { client, args });
                     planned += 1;
                 }

@@ -138,6 +138,7 @@ pub fn is_read_only(req: &[Vec<u8>]) -> bool {
         "MGET",
         "STRLEN",
         "WATCH",
+        "WAIT",
         "UNWATCH",
         "MULTI",
         "PING",

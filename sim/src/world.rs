@@ -261,6 +261,8 @@ pub(crate) struct World<'a> {
     pub(crate) repl_dels: std::collections::BTreeMap<(usize, usize, Vec<u8>), u64>,
     /// When the clients were first all done (the settle period counts from it).
     pub(crate) quiet_since_ms: Option<u64>,
+    /// The replication checker's books for WAIT (invariant 16).
+    pub(crate) repl_books: crate::replication::ReplBooks,
 }
 
 fn show(req: &[Vec<u8>]) -> String {
@@ -343,6 +345,7 @@ impl<'a> World<'a> {
             repl_compared: vec![None; host_count],
             repl_dels: std::collections::BTreeMap::new(),
             quiet_since_ms: None,
+            repl_books: Default::default(),
             hosts,
             scenario,
             now_ms: 0,
@@ -453,7 +456,7 @@ impl<'a> World<'a> {
         };
         // A replica's dataset is replaced wholesale by each full sync, which no
         // propagation stream carries: the replication checker judges replicas.
-        let replica = self.scenario.name == "replication" && h > 0;
+        let replica = crate::replication::is_replication(&self.scenario.name) && h > 0;
         self.oracles[h].shadow = (!replica).then(|| Shadow::new(shadow_seeds, now));
         self.drain = Drain {
             from_disk: false,
@@ -1070,7 +1073,16 @@ impl<'a> World<'a> {
         };
         let epoch = self.hosts[host].epoch;
         let mut inflight = Vec::new();
-        for _ in 0..n {
+        for k in 0..n {
+            // A WAIT starts a batch of its own: the writes it waits for ran in
+            // earlier steps (the WAIT check knows where they ended).
+            let wait_next = self.clients[c]
+                .queue
+                .front()
+                .is_some_and(|r| crate::replication::is_wait(r));
+            if k > 0 && wait_next {
+                break;
+            }
             let Some(request) = self.clients[c].queue.pop_front() else {
                 break;
             };
@@ -1507,7 +1519,9 @@ impl<'a> World<'a> {
             .get(&id)
             .and_then(|x| x.awaiting.back().copied())
             .filter(|_| complete > 0);
+        self.repl_step_starts(h, id);
         self.feed(h, Input::Data { conn: id, bytes });
+        self.repl_step_ends();
         self.batch = None;
         if complete >= 2 {
             self.reached.insert(reach::PIPELINED_BATCH);
@@ -1542,8 +1556,17 @@ impl<'a> World<'a> {
     fn check_answered(&mut self, h: usize, id: ConnId) {
         let waiting = self.net.conns.get(&id).map_or(0, |x| x.awaiting.len());
         let closed = self.net.conns.get(&id).is_some_and(|x| !x.acceptor_knows);
+        // A WAIT blocks until its replicas ACK or its timeout passes.
+        let blocked = self
+            .net
+            .conns
+            .get(&id)
+            .and_then(|x| x.awaiting.front().copied())
+            .and_then(|i| self.history.get(i))
+            .is_some_and(|op| crate::replication::is_wait(&op.request));
         if waiting > 0
             && !closed
+            && !blocked
             && self.hosts[h].node.is_some()
             && self.hosts[h].disk.in_flight() == 0
         {
@@ -1713,6 +1736,11 @@ impl<'a> World<'a> {
             self.reached.insert(reach::READ_WHILE_OVER);
         }
         self.note_reply(h, i, &request, &reply);
+        self.repl_step_answered(h, conn);
+        if crate::replication::is_wait(&request) {
+            // Not a data command: the replication checker judges its count.
+            return self.judge_wait(h, conn, &reply);
+        }
         if reply.starts_with(b"-LOADING") || reply.starts_with(b"-MISCONF") {
             // Refused before it ran: inside MULTI that dooms the transaction.
             self.oracles[h].model.flag_transaction(conn);
@@ -2083,6 +2111,43 @@ pub fn first_catch_by(
             })
         })
     })
+}
+
+/// How many of `seeds` seeds of one scenario fail with mutant `m` planted, the first
+/// of them and the checkers that rejected it (`keel-sim mutants --scenario NAME`).
+#[cfg(feature = "mutants")]
+pub fn catches_in(
+    m: keel_core::mutants::Mutant,
+    scenario: &str,
+    seeds: u64,
+) -> (u64, Option<(u64, Vec<Checker>)>) {
+    let plant = |n: &mut Node| n.set_mutant(Some(m));
+    let mut first = None;
+    let mut caught = 0;
+    for seed in 0..seeds {
+        let out = run_plan(
+            &Plan::generate(scenario, seed),
+            RunOptions {
+                trace: false,
+                checks: Checks::default(),
+                setup: &plant,
+            },
+        );
+        if out.failure.is_none() {
+            continue;
+        }
+        caught += 1;
+        if first.is_none() {
+            let by = out
+                .verdicts
+                .iter()
+                .filter(|(_, v)| v.is_some())
+                .map(|(c, _)| *c)
+                .collect();
+            first = Some((seed, by));
+        }
+    }
+    (caught, first)
 }
 
 #[cfg(test)]

@@ -279,7 +279,11 @@ impl Node {
             let skip = usize::try_from(from - first).unwrap_or(usize::MAX);
             let part = unsent.get(skip..).unwrap_or_default();
             link.stream_offset = end;
-            if link.state == LinkState::Online && !link.hold_until_ack {
+            // Bytes still held (an ACK that let the link go arrived in this step, and
+            // `repl_release_held` has not sent them yet) go first: sending the new
+            // part now would put it ahead of them (the simulator's replication seed
+            // 0x11: equal offsets, different data).
+            if link.state == LinkState::Online && !link.hold_until_ack && link.held.is_empty() {
                 sends.push((link.conn, part.to_vec()));
             } else {
                 link.held.extend_from_slice(part);

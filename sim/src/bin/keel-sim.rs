@@ -553,6 +553,22 @@ fn mutants(args: &Args) -> ExitCode {
         model: false,
         ..Checks::default()
     };
+    if args.scenario != "all" {
+        // One scenario's catch table: how many seeds of it catch each planted bug.
+        for m in Mutant::ALL.into_iter().chain(Mutant::PENDING) {
+            let (caught, first) = keel_sim::catches_in(m, &args.scenario, args.seeds);
+            let first = first.map_or("-".to_string(), |(s, by)| {
+                format!("first {s:#x} by {}", names(&by))
+            });
+            println!(
+                "{:<32} {caught:>4} of {} seeds of {} ({first})",
+                m.name(),
+                args.seeds,
+                args.scenario
+            );
+        }
+        return ExitCode::SUCCESS;
+    }
     for m in Mutant::ALL {
         match keel_sim::first_catch_by(m, args.seeds, Checks::default()) {
             Some((name, s, by)) => {

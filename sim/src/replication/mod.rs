@@ -11,6 +11,15 @@ use crate::scenario::reach;
 use crate::world::{log, World};
 use keel_core::Node;
 
+mod wait;
+pub(crate) use wait::{is_wait, ReplBooks};
+
+/// Whether a scenario runs replication (the `replication` scenario and the `repl-*`
+/// ones): the replication checker judges it and replicas get no shadow.
+pub fn is_replication(scenario: &str) -> bool {
+    scenario == "replication" || scenario.starts_with("repl-")
+}
+
 /// Every key of every database alive at `wall_ms`, with its exact expire time.
 fn digest_at(node: &Node, wall_ms: u64) -> crate::durability::Digest {
     crate::durability::live_digest(node.keyspace(), wall_ms)
@@ -37,9 +46,10 @@ impl World<'_> {
         h: usize,
         records: &[keel_core::propagate::Propagated],
     ) {
-        if self.scenario.name != "replication" {
+        if !is_replication(&self.scenario.name) {
             return;
         }
+        self.note_wait_target(h, records);
         for r in records {
             let is_del = r.argv.first().is_some_and(|c| {
                 c.eq_ignore_ascii_case(b"DEL") || c.eq_ignore_ascii_case(b"UNLINK")
@@ -82,7 +92,7 @@ impl World<'_> {
     /// After every event of the `replication` scenario: replicas at the master's
     /// position compare their whole dataset with the master's (once per offset).
     pub(crate) fn check_replication(&mut self) {
-        if self.scenario.name != "replication" || !self.judging(Checker::Replication) {
+        if !is_replication(&self.scenario.name) || !self.judging(Checker::Replication) {
             return;
         }
         let Some(master) = self.hosts.first().and_then(|h| h.node.as_ref()) else {
@@ -129,7 +139,7 @@ impl World<'_> {
     /// At the end of a `replication` run (faults healed, clients done, a quiet
     /// period passed): every replica reached the master's position.
     pub(crate) fn check_replicas_converged(&mut self) {
-        if self.scenario.name != "replication" || !self.judging(Checker::Replication) {
+        if !is_replication(&self.scenario.name) || !self.judging(Checker::Replication) {
             return;
         }
         let Some(master) = self.hosts.first().and_then(|h| h.node.as_ref()) else {
