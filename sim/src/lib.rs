@@ -13,6 +13,7 @@
 //! timed out (`unknown` in the client's history, known to the world).
 
 pub mod checkers;
+pub mod coverage;
 pub mod disk;
 pub mod durability;
 pub mod elle;

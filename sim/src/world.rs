@@ -44,6 +44,8 @@ pub struct Outcome {
     pub elle: Option<ElleReport>,
     pub simulated_ms: u64,
     pub reached: BTreeSet<&'static str>,
+    /// Commands the nodes ran and encodings their keys ended in (the coverage table).
+    pub coverage: crate::coverage::Coverage,
     /// A readable event log, when asked for.
     pub trace: Vec<String>,
 }
@@ -2019,7 +2021,15 @@ pub fn run_plan(plan: &Plan, options: RunOptions<'_>) -> Outcome {
         let seen = std::mem::take(&mut oracle.model.seen);
         world.reached.extend(seen);
     }
+    let mut coverage = crate::coverage::Coverage::default();
+    coverage.count_history(&world.history);
+    for host in &world.hosts {
+        if let Some(node) = host.node.as_ref() {
+            coverage.count_encodings(node);
+        }
+    }
     Outcome {
+        coverage,
         seed: plan.seed,
         trace_hash: world.hash.0,
         history: world.history,
