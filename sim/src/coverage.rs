@@ -167,9 +167,10 @@ pub const NOT_YET: &[&str] = &[
 ];
 pub const NOT_YET_REASON: &str = "not yet in the workload and the model";
 
-/// Scenarios that run the wide workload: a sweep with at least `MIN_SEEDS` of their
-/// seeds must run every command not excluded.
-pub const WIDE_SCENARIOS: &[&str] = &["plain-load"];
+/// Scenarios whose workloads together send every covered command (plain-load the
+/// wide workload, transactions MULTI/EXEC/WATCH): a sweep with at least `MIN_SEEDS`
+/// seeds of each must run every command not excluded.
+pub const WIDE_SCENARIOS: &[&str] = &["plain-load", "transactions"];
 pub const MIN_SEEDS: u64 = 10;
 
 /// Why `name` (lowercase) is left out, if it is.
@@ -254,7 +255,8 @@ impl Coverage {
             .collect()
     }
 
-    /// The sweep's coverage verdict over `wide_seeds` seeds of `WIDE_SCENARIOS`: an
+    /// The sweep's coverage verdict, `wide_seeds` being the fewest seeds it ran of any
+    /// of `WIDE_SCENARIOS`: an
     /// error naming the covered commands that never ran (and any request name keel's
     /// table lacks). Fewer than `MIN_SEEDS` seeds claim nothing.
     pub fn verdict(&self, wide_seeds: u64) -> Result<(), String> {

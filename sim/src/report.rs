@@ -262,12 +262,17 @@ impl Report {
 
     /// The coverage verdict over the sweep (see `Coverage::verdict`).
     pub fn coverage_verdict(&self) -> Result<(), String> {
-        let wide_seeds = self
-            .scenarios
+        let wide_seeds = crate::coverage::WIDE_SCENARIOS
             .iter()
-            .filter(|s| crate::coverage::WIDE_SCENARIOS.contains(&s.name.as_str()))
-            .map(|s| s.seeds)
-            .sum();
+            .map(|w| {
+                self.scenarios
+                    .iter()
+                    .filter(|s| s.name == *w)
+                    .map(|s| s.seeds)
+                    .sum::<u64>()
+            })
+            .min()
+            .unwrap_or(0);
         self.coverage().verdict(wide_seeds)
     }
 
