@@ -23,6 +23,7 @@ pub mod host;
 pub mod linearizability;
 pub mod model;
 pub mod model_types;
+pub mod model_wide;
 pub mod net;
 pub mod persistence;
 pub mod replication;
@@ -31,6 +32,7 @@ pub mod scenario;
 pub mod shrink;
 pub mod traffic_spike;
 pub mod workload;
+pub mod workload_wide;
 pub mod world;
 
 pub use checkers::{Checker, Checks, ElleReport, LinReport, Signature};

@@ -1722,12 +1722,9 @@ impl<'a> World<'a> {
             return;
         }
         let model = &mut self.oracles[h].model;
-        if request
-            .first()
-            .is_some_and(|n| n.eq_ignore_ascii_case(b"SPOP"))
-        {
-            model.observe(&reply);
-        }
+        // Replies that are the node's pick or in its order (SPOP, RANDOMKEY, KEYS,
+        // SMEMBERS ...): the model judges whether the reply is one it allows.
+        model.observe(&reply);
         let expected = model.apply_on(wall_ms, conn, &request);
         if expected.as_deref() != Some(&reply[..]) {
             self.flag(
