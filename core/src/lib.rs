@@ -54,6 +54,7 @@ mod util;
 mod node_tests;
 
 pub use commands::connection::REDIS_VERSION;
+pub use commands::{command_infos, CommandInfo};
 pub use config::Config;
 pub use io::{
     CloseReason, ConnId, DiskError, DiskOp, DiskResult, Effect, Input, IoId, Listener, LogLevel,

@@ -13,6 +13,7 @@
 //! timed out (`unknown` in the client's history, known to the world).
 
 pub mod checkers;
+pub mod coverage;
 pub mod disk;
 pub mod durability;
 pub mod elle;
@@ -22,6 +23,7 @@ pub mod host;
 pub mod linearizability;
 pub mod model;
 pub mod model_types;
+pub mod model_wide;
 pub mod net;
 pub mod persistence;
 pub mod replication;
@@ -31,6 +33,7 @@ pub mod shrink;
 pub mod timeline;
 pub mod traffic_spike;
 pub mod workload;
+pub mod workload_wide;
 pub mod world;
 
 pub use checkers::{Checker, Checks, ElleReport, LinReport, Signature};

@@ -40,18 +40,23 @@ struct ConnState {
 }
 
 pub struct Model {
-    keys: BTreeMap<Vec<u8>, (Vec<u8>, Option<u64>)>,
-    colls: BTreeMap<Vec<u8>, Coll>,
+    pub(crate) keys: BTreeMap<Vec<u8>, (Vec<u8>, Option<u64>)>,
+    pub(crate) colls: BTreeMap<Vec<u8>, Coll>,
+    /// Absolute expire times of collection keys (strings keep theirs beside the value).
+    pub(crate) coll_ttl: BTreeMap<Vec<u8>, u64>,
     conns: BTreeMap<ConnId, ConnState>,
     /// Coverage events seen so far.
     pub seen: BTreeSet<&'static str>,
     /// The node's reply to the request being judged, for commands whose reply is the
     /// node's own random choice (SPOP): the model checks the choice is allowed
     /// instead of making one.
-    observed: Option<Vec<u8>>,
+    pub(crate) observed: Option<Vec<u8>>,
+    /// Keys the model expired lazily that the node may still hold (it expires a key
+    /// only where it looks it up): DBSIZE's upper bound.
+    pub(crate) maybe_present: BTreeSet<Vec<u8>>,
 }
 
-fn bulk(v: &[u8]) -> Vec<u8> {
+pub(crate) fn bulk(v: &[u8]) -> Vec<u8> {
     let mut out = format!("${}\r\n", v.len()).into_bytes();
     out.extend_from_slice(v);
     out.extend_from_slice(b"\r\n");
@@ -81,11 +86,11 @@ fn zadd_gt_ch_meets_equal(before: Option<&Coll>, req: &[Vec<u8>]) -> bool {
     })
 }
 
-fn int(n: i64) -> Vec<u8> {
+pub(crate) fn int(n: i64) -> Vec<u8> {
     format!(":{n}\r\n").into_bytes()
 }
 
-fn parse_int(v: &[u8]) -> Option<i64> {
+pub(crate) fn parse_int(v: &[u8]) -> Option<i64> {
     let s = std::str::from_utf8(v).ok()?;
     let n: i64 = s.parse().ok()?;
     (n.to_string() == s).then_some(n)
@@ -96,6 +101,8 @@ impl Model {
         Model {
             keys: BTreeMap::new(),
             colls: BTreeMap::new(),
+            coll_ttl: BTreeMap::new(),
+            maybe_present: BTreeSet::new(),
             conns: BTreeMap::new(),
             seen: BTreeSet::new(),
             observed: None,
@@ -136,7 +143,7 @@ impl Model {
     }
 
     /// Redis's `touchWatchedKey`: every connection watching `key` gets DIRTY_CAS.
-    fn touch(&mut self, key: &[u8]) {
+    pub(crate) fn touch(&mut self, key: &[u8]) {
         for cs in self.conns.values_mut() {
             if cs.watched.iter().any(|w| w.key == key) {
                 cs.dirty = true;
@@ -200,13 +207,9 @@ impl Model {
                 let already_dirty = self.conns.get(&conn).is_some_and(|c| c.dirty);
                 if !already_dirty {
                     for key in req.get(1..).unwrap_or_default() {
-                        let alive =
-                            self.live(now_ms, key).is_some() || self.colls.contains_key(key);
-                        let alive_expire_at = if alive {
-                            self.keys.get(key).and_then(|(_, at)| *at)
-                        } else {
-                            None
-                        };
+                        self.purge(now_ms, key);
+                        let alive = self.keys.contains_key(key) || self.colls.contains_key(key);
+                        let alive_expire_at = if alive { self.ttl_of(key) } else { None };
                         let cs = self.conns.entry(conn).or_default();
                         if !cs.watched.iter().any(|w| w.key == *key) {
                             cs.watched.push(Watched {
@@ -237,6 +240,7 @@ impl Model {
 
     fn knows(&self, name: &str) -> bool {
         model_types::handles(name)
+            || Model::wide_handles(name)
             || matches!(
                 name,
                 "GET" | "SET" | "INCR" | "INCRBY" | "DEL" | "EXISTS" | "APPEND" | "TYPE"
@@ -247,6 +251,14 @@ impl Model {
     /// the watched keys it modifies.
     pub fn apply(&mut self, now_ms: u64, req: &[Vec<u8>]) -> Option<Vec<u8>> {
         let name = String::from_utf8_lossy(req.first()?).to_ascii_uppercase();
+        for arg in req.get(1..).unwrap_or_default() {
+            self.purge(now_ms, arg);
+        }
+        if Model::wide_handles(&name) {
+            let reply = self.apply_wide(now_ms, &name, req);
+            self.coll_ttl.retain(|k, _| self.colls.contains_key(k));
+            return reply;
+        }
         let key = req.get(1)?.clone();
         if !model_types::handles(&name) {
             return self.apply_keyspace(now_ms, &name, req);
@@ -254,11 +266,16 @@ impl Model {
         if self.live(now_ms, &key).is_some() {
             // A string key: the collection commands refuse it (ZADD's own syntax
             // checks would come first; the workload never sends ZADD to a string).
-            return if name == "ZADD" {
-                None
-            } else {
-                Some(WRONGTYPE.to_vec())
-            };
+            // ZADD checks its options first: its reply on an empty keyspace says
+            // whether they were valid.
+            if name == "ZADD" {
+                let mut scratch = BTreeMap::new();
+                let r = model_types::apply(&mut scratch, &name, req)?;
+                if r.first() == Some(&b'-') {
+                    return Some(r);
+                }
+            }
+            return Some(WRONGTYPE.to_vec());
         }
         if name == "SPOP" {
             return self.spop(&key);
@@ -299,6 +316,9 @@ impl Model {
         if always || before.as_ref() != self.colls.get(&key) {
             self.touch(&key);
         }
+        if !self.colls.contains_key(&key) {
+            self.coll_ttl.remove(&key);
+        }
         Some(reply)
     }
 
@@ -330,6 +350,19 @@ impl Model {
         }
         self.touch(key);
         Some(bulk(&member))
+    }
+
+    /// Lazy expiry of one key of any type.
+    pub(crate) fn purge(&mut self, now_ms: u64, key: &[u8]) {
+        if matches!(self.keys.get(key), Some((_, Some(at))) if now_ms > *at) {
+            self.keys.remove(key);
+            self.maybe_present.insert(key.to_vec());
+        }
+        if matches!(self.coll_ttl.get(key), Some(at) if now_ms > *at) {
+            self.coll_ttl.remove(key);
+            self.colls.remove(key);
+            self.maybe_present.insert(key.to_vec());
+        }
     }
 
     fn live(&mut self, now_ms: u64, key: &[u8]) -> Option<&mut Vec<u8>> {
@@ -375,7 +408,17 @@ impl Model {
         for k in &gone {
             self.keys.remove(k);
         }
-        gone.len()
+        let colls_gone: Vec<Vec<u8>> = self
+            .coll_ttl
+            .iter()
+            .filter(|(k, at)| max_wall_ms > **at && !node_has(k))
+            .map(|(k, _)| k.clone())
+            .collect();
+        for k in &colls_gone {
+            self.coll_ttl.remove(k);
+            self.colls.remove(k);
+        }
+        gone.len() + colls_gone.len()
     }
 
     /// Strings and the type-blind keyspace commands (DEL, EXISTS, TYPE).

@@ -54,6 +54,8 @@ pub struct ScenarioReport {
     /// Completed operations' latencies in simulated ms, sorted.
     pub latencies_ms: Vec<u64>,
     pub simulated_ms: u64,
+    /// Commands run and encodings reached over the scenario's seeds.
+    pub coverage: crate::coverage::Coverage,
 }
 
 impl ScenarioReport {
@@ -124,6 +126,7 @@ pub fn sweep_scenario(
             r.nondeterministic.push(seed);
         }
         r.simulated_ms += out.simulated_ms;
+        r.coverage.merge(&out.coverage);
         r.reached.extend(out.reached.iter().copied());
         if let Some(l) = &out.linearizability {
             r.lin_histories += l.histories;
@@ -251,6 +254,31 @@ impl ScenarioReport {
 }
 
 impl Report {
+    /// The whole sweep's command coverage (every scenario's merged).
+    pub fn coverage(&self) -> crate::coverage::Coverage {
+        let mut c = crate::coverage::Coverage::default();
+        for s in &self.scenarios {
+            c.merge(&s.coverage);
+        }
+        c
+    }
+
+    /// The coverage verdict over the sweep (see `Coverage::verdict`).
+    pub fn coverage_verdict(&self) -> Result<(), String> {
+        let wide_seeds = crate::coverage::WIDE_SCENARIOS
+            .iter()
+            .map(|w| {
+                self.scenarios
+                    .iter()
+                    .filter(|s| s.name == *w)
+                    .map(|s| s.seeds)
+                    .sum::<u64>()
+            })
+            .min()
+            .unwrap_or(0);
+        self.coverage().verdict(wide_seeds)
+    }
+
     pub fn total_failures(&self) -> usize {
         self.scenarios.iter().map(|s| s.failures.len()).sum()
     }
@@ -355,6 +383,11 @@ impl Report {
                 let _ = writeln!(md, "```");
             }
         }
+        let _ = writeln!(md, "\n## Command coverage\n");
+        if let Err(why) = self.coverage_verdict() {
+            let _ = writeln!(md, "FAILED: {why}\n");
+        }
+        md.push_str(&self.coverage().markdown());
         md
     }
 
@@ -462,10 +495,48 @@ impl Report {
             }
             h.push_str("</section>\n");
         }
+        h.push_str(&self.coverage_html());
         if pictures > 0 {
             h.push_str(crate::timeline::CHECK_SCRIPT);
         }
         h.push_str("</body></html>\n");
+        h
+    }
+}
+
+impl Report {
+    fn coverage_html(&self) -> String {
+        let coverage = self.coverage();
+        let (ran, declared) = coverage.covered_counts();
+        let mut h = String::from("<section id=\"coverage\"><h2>Command coverage</h2>\n");
+        if let Err(why) = self.coverage_verdict() {
+            let _ = writeln!(h, "<p class=fail>FAILED: {}</p>", esc(&why));
+        }
+        let _ = writeln!(
+            h,
+            "<p>{ran} of the {declared} commands the workload covers ran; {} excluded.</p>\
+             <table><tr><th>command</th><th>runs</th><th>note</th></tr>",
+            crate::coverage::excluded_count()
+        );
+        for (c, runs, note) in coverage.rows() {
+            let class = if note == "NEVER RAN" {
+                " class=fail"
+            } else {
+                ""
+            };
+            let _ = writeln!(
+                h,
+                "<tr><td>{c}</td><td class=n>{runs}</td><td{class}>{}</td></tr>",
+                esc(&note)
+            );
+        }
+        h.push_str(
+            "</table>\n<table><tr><th>type:encoding</th><th>keys at the end of runs</th></tr>\n",
+        );
+        for (e, n) in &coverage.encodings {
+            let _ = writeln!(h, "<tr><td>{}</td><td class=n>{n}</td></tr>", esc(e));
+        }
+        h.push_str("</table></section>\n");
         h
     }
 }

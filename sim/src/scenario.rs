@@ -10,7 +10,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::faults::{Fault, PlannedFault};
 use crate::net::{Link, Peer};
-use crate::workload::{random_request, random_transaction, random_typed_request, TxnKeys};
+use crate::workload::{
+    random_request, random_transaction, random_typed_request, random_wide_request, TxnKeys,
+};
 
 /// A named scenario: what a seed turns into, and the events its sweep must reach.
 pub struct ScenarioDef {
@@ -757,6 +759,8 @@ fn persist_plan(name: &str, s: &mut Scenario, rng: &mut ChaCha8Rng) {
 /// The share of collection commands in the workload of every scenario but
 /// `transactions` (the rest are the string commands the linearizability checker judges).
 const TYPED_SHARE: f64 = 0.3;
+/// Share of plain-load's requests from the wide workload (`workload::random_wide_request`).
+const WIDE_SHARE: f64 = 0.3;
 
 /// The share of requests a WAIT follows in the replication scenarios.
 const WAIT_SHARE: f64 = 0.15;
@@ -808,6 +812,9 @@ impl Plan {
         let replication = crate::replication::is_replication(name);
         let typed_share = if name == "encodings" {
             0.8
+        } else if name == "plain-load" {
+            // Of what the wide workload leaves: the same collection share as before.
+            TYPED_SHARE / (1.0 - WIDE_SHARE)
         } else {
             TYPED_SHARE
         };
@@ -816,6 +823,8 @@ impl Plan {
             while planned < scenario.ops_per_client {
                 let requests = if transactions && rng.gen_bool(0.8) {
                     random_transaction(&mut rng, &mut txn_keys)
+                } else if name == "plain-load" && rng.gen_bool(WIDE_SHARE) {
+                    vec![random_wide_request(&mut rng, start_wall_ms)]
                 } else if !transactions && rng.gen_bool(typed_share) {
                     vec![random_typed_request(&mut rng, scenario.keys)]
                 } else {

@@ -8,6 +8,7 @@ use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 
 use crate::net::ConnId;
+pub use crate::workload_wide::random_wide_request;
 
 /// How an operation ended, as the client saw it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -186,7 +187,7 @@ pub fn random_request(rng: &mut ChaCha8Rng, keys: usize, ttl_heavy: bool) -> Vec
 }
 
 /// Key prefixes of the collection keys, one per type (`l0`, `s0`, `z0`, `h0` ...).
-const TYPED_PREFIXES: [&str; 4] = ["l", "s", "z", "h"];
+pub(crate) const TYPED_PREFIXES: [&str; 4] = ["l", "s", "z", "h"];
 
 /// Keys of the Elle transactions (lists of unique values).
 pub const TXN_PREFIX: u8 = b't';
@@ -199,11 +200,11 @@ pub fn is_string_key(key: &[u8]) -> bool {
     matches!(key.first(), Some(b'k') | Some(&WATCH_PREFIX))
 }
 
-fn pick<'a>(rng: &mut ChaCha8Rng, from: &[&'a str]) -> &'a str {
+pub(crate) fn pick<'a>(rng: &mut ChaCha8Rng, from: &[&'a str]) -> &'a str {
     from[rng.gen_range(0..from.len())]
 }
 
-fn b(s: &str) -> Vec<u8> {
+pub(crate) fn b(s: &str) -> Vec<u8> {
     s.as_bytes().to_vec()
 }
 

@@ -44,6 +44,8 @@ pub struct Outcome {
     pub elle: Option<ElleReport>,
     pub simulated_ms: u64,
     pub reached: BTreeSet<&'static str>,
+    /// Commands the nodes ran and encodings their keys ended in (the coverage table).
+    pub coverage: crate::coverage::Coverage,
     /// A readable event log, when asked for.
     pub trace: Vec<String>,
 }
@@ -1750,12 +1752,9 @@ impl<'a> World<'a> {
             return;
         }
         let model = &mut self.oracles[h].model;
-        if request
-            .first()
-            .is_some_and(|n| n.eq_ignore_ascii_case(b"SPOP"))
-        {
-            model.observe(&reply);
-        }
+        // Replies that are the node's pick or in its order (SPOP, RANDOMKEY, KEYS,
+        // SMEMBERS ...): the model judges whether the reply is one it allows.
+        model.observe(&reply);
         let expected = model.apply_on(wall_ms, conn, &request);
         if expected.as_deref() != Some(&reply[..]) {
             self.flag(
@@ -2049,7 +2048,15 @@ pub fn run_plan(plan: &Plan, options: RunOptions<'_>) -> Outcome {
         let seen = std::mem::take(&mut oracle.model.seen);
         world.reached.extend(seen);
     }
+    let mut coverage = crate::coverage::Coverage::default();
+    coverage.count_history(&world.history);
+    for host in &world.hosts {
+        if let Some(node) = host.node.as_ref() {
+            coverage.count_encodings(node);
+        }
+    }
     Outcome {
+        coverage,
         seed: plan.seed,
         trace_hash: world.hash.0,
         history: world.history,

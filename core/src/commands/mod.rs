@@ -335,6 +335,26 @@ pub fn all_commands() -> Vec<&'static CommandSpec> {
     v
 }
 
+/// One row of the table as the simulator reads it: the command's name, and whether
+/// Redis flags it `write` and `denyoom` (its coverage table and memory rules).
+pub struct CommandInfo {
+    pub name: &'static str,
+    pub write: bool,
+    pub denyoom: bool,
+}
+
+/// Every top-level command of the table, sorted by name.
+pub fn command_infos() -> Vec<CommandInfo> {
+    all_commands()
+        .into_iter()
+        .map(|c| CommandInfo {
+            name: c.name,
+            write: c.flags.contains(CmdFlags::WRITE),
+            denyoom: c.flags.contains(CmdFlags::DENYOOM),
+        })
+        .collect()
+}
+
 /// Name lookup over the table: a hash map with fixed keys (deterministic, one
 /// comparison per lookup), plus the sorted list COMMAND prints. Every command and
 /// subcommand also has a stats slot (`crate::observe`): a container's slot, then its

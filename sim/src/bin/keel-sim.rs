@@ -176,6 +176,7 @@ struct SeedResult {
     elle_committed: usize,
     /// The checkers that rejected the run.
     rejected_by: Vec<Checker>,
+    coverage: keel_sim::coverage::Coverage,
 }
 
 fn sweep(args: &Args) -> ExitCode {
@@ -222,6 +223,7 @@ fn sweep(args: &Args) -> ExitCode {
                 });
                 let lin = out.linearizability.unwrap_or_default();
                 let result = SeedResult {
+                    coverage: out.coverage,
                     scenario,
                     seed,
                     simulated_ms: out.simulated_ms,
@@ -321,6 +323,20 @@ fn sweep(args: &Args) -> ExitCode {
             println!("NOT REACHED in scenario {name}: {m}");
         }
         ok &= failed.is_empty() && missing.is_empty();
+    }
+    let mut coverage = keel_sim::coverage::Coverage::default();
+    for r in &results {
+        coverage.merge(&r.coverage);
+    }
+    print!("{}", coverage.text());
+    let wide_seeds = keel_sim::coverage::WIDE_SCENARIOS
+        .iter()
+        .map(|w| results.iter().filter(|r| names[r.scenario] == *w).count() as u64)
+        .min()
+        .unwrap_or(0);
+    if let Err(why) = coverage.verdict(wide_seeds) {
+        println!("COVERAGE FAILED: {why}");
+        ok = false;
     }
     let simulated_s = results.iter().map(|r| r.simulated_ms).sum::<u64>() as f64 / 1000.0;
     let failures = results.iter().filter(|r| r.failure.is_some()).count();
@@ -536,7 +552,11 @@ fn report_cmd(args: &Args) -> ExitCode {
         args.seeds,
         rep.total_failures()
     );
-    if rep.total_failures() == 0 {
+    let coverage = rep.coverage_verdict();
+    if let Err(why) = &coverage {
+        println!("COVERAGE FAILED: {why}");
+    }
+    if rep.total_failures() == 0 && coverage.is_ok() {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
