@@ -351,9 +351,9 @@ impl Propagation {
     }
 
     /// Hands out everything recorded since the last call, oldest first. Records the
-    /// AOF or replication have not read yet stay for them: a command that ran after
-    /// the step's feed of the backlog (a pipeline let go by a WAIT's timeout) was
-    /// once taken here from under replication, and its replicas never got it.
+    /// AOF or replication have not read yet stay for them (this reset their cursors
+    /// and dropped such records, e.g. one recorded after the step's feed of the
+    /// backlog; no simulator seed was seen to lose one that way).
     pub fn take(&mut self) -> Vec<Propagated> {
         let taken = self
             .records_from(self.external_seen)

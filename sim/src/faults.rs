@@ -13,6 +13,8 @@ use crate::world::{log, Event, Squeeze, World};
 
 /// How long a node that exited stays down before it is started again.
 const EXIT_RESTART_MS: u64 = 100;
+/// How long an operator waits before retrying a command its node could not take.
+const OPERATOR_RETRY_MS: u64 = 50;
 /// Exits of one host's node before the world moves its files aside.
 const MAX_EXITS: u32 = 8;
 
@@ -277,6 +279,21 @@ impl World<'_> {
             }
             Fault::Bgsave { host } => self.operator(host, &["BGSAVE"]),
             Fault::ReplicaOf { host, master } => {
+                // An operator whose node is down, paused or still loading its files
+                // (it would answer -LOADING, as Redis does) tries again later.
+                let busy = self.hosts[host].pauses_active > 0
+                    || self.hosts[host]
+                        .node
+                        .as_ref()
+                        .is_none_or(crate::host::loading);
+                if busy {
+                    log!(
+                        self,
+                        "host {host}: REPLICAOF deferred (node down, paused or loading)"
+                    );
+                    return self
+                        .schedule(self.now_ms + OPERATOR_RETRY_MS, Event::FaultStart { index });
+                }
                 let addr = crate::host::Host::addr_of(master);
                 let (ip, port) = addr.split_once(':').unwrap_or((addr.as_str(), "6379"));
                 let (ip, port) = (ip.to_string(), port.to_string());

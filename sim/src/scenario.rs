@@ -66,6 +66,8 @@ pub mod reach {
     pub const REPLICA_CAUGHT_UP: &str = "every replica caught up after heal and quiet";
     pub const WAIT_ANSWERED: &str = "a master answered WAIT with a count";
     pub const WAIT_COUNTED: &str = "a WAIT after a write counted a replica";
+    pub const BACKLOG_FULL_SYNC: &str =
+        "a replica back from a partition got a full sync for lack of backlog";
 }
 
 pub const SCENARIO_DEFS: &[ScenarioDef] = &[
@@ -142,6 +144,25 @@ pub const SCENARIO_DEFS: &[ScenarioDef] = &[
         ],
     },
     ScenarioDef {
+        name: "repl-backlog",
+        must_reach: &[
+            reach::BACKLOG_FULL_SYNC,
+            reach::REPLICA_COMPARED,
+            reach::REPLICA_CAUGHT_UP,
+            reach::WAIT_ANSWERED,
+        ],
+    },
+    ScenarioDef {
+        name: "repl-crash",
+        must_reach: &[
+            reach::CRASH_RESTART,
+            reach::RECOVERED,
+            reach::REPLICA_COMPARED,
+            reach::REPLICA_CAUGHT_UP,
+            reach::WAIT_ANSWERED,
+        ],
+    },
+    ScenarioDef {
         name: "persist-crash",
         must_reach: &[reach::CRASH_RESTART, reach::RECOVERED],
     },
@@ -200,6 +221,8 @@ pub const SCENARIOS: &[&str] = &[
     "transactions",
     "hosts",
     "replication",
+    "repl-backlog",
+    "repl-crash",
     "persist-crash",
     "everysec-window",
     "fsync-eio",
@@ -441,7 +464,7 @@ impl Scenario {
             // links between them are cut, reset and paused while clients write to
             // the master. After the faults and a quiet period every replica must be
             // at the master's position with its dataset.
-            "replication" => {
+            "replication" | "repl-backlog" | "repl-crash" => {
                 let hosts = rng.gen_range(2..=3);
                 s.hosts = hosts;
                 s.client_hosts = Some(1);
@@ -577,8 +600,60 @@ impl Scenario {
             name if PERSIST_SCENARIOS.contains(&name) => persist_plan(name, &mut s, rng),
             _ => {}
         }
+        repl_plan(name, &mut s, rng);
         s.faults.sort_by_key(|f| f.at_ms);
         s
+    }
+}
+
+/// What the `repl-*` scenarios add to the replication scenario's plan.
+fn repl_plan(name: &str, s: &mut Scenario, rng: &mut ChaCha8Rng) {
+    let hosts = s.hosts;
+    match name {
+        // A backlog far smaller than a partition's writes (Redis would raise it to
+        // its 16kb minimum; keel takes the size as given): a replica cut off and
+        // reset must be refused a partial resync and fully synced at the heal.
+        "repl-backlog" => {
+            s.ops_per_client = rng.gen_range(120..=240);
+            s.clients = rng.gen_range(2..=6);
+            let size = rng.gen_range(256..=1024u64).to_string();
+            s.persist.push(directive("repl-backlog-size", &size));
+            let t = rng.gen_range(100..300);
+            let replica = Peer::Host(rng.gen_range(1..hosts));
+            s.faults.push(at(
+                t,
+                0,
+                Fault::ResetAll {
+                    a: Peer::Host(0),
+                    b: replica,
+                },
+            ));
+            s.faults.push(at(
+                t,
+                rng.gen_range(400..900),
+                Fault::Partition {
+                    a: Peer::Host(0),
+                    b: replica,
+                },
+            ));
+        }
+        // The master loses power once, with AOF `always` (acknowledged writes must
+        // survive it) or with no persistence at all (it restarts empty with a new
+        // replication id, and its replicas follow it into emptiness by a full sync,
+        // as Redis's documentation warns).
+        "repl-crash" => {
+            s.persist.push(directive("save", ""));
+            if rng.gen_bool(0.5) {
+                s.persist.push(directive("appendonly", "yes"));
+                s.persist.push(directive("appendfsync", "always"));
+            }
+            s.faults.push(at(
+                rng.gen_range(150..900),
+                rng.gen_range(10..=200),
+                Fault::Crash { host: 0 },
+            ));
+        }
+        _ => {}
     }
 }
 

@@ -875,7 +875,10 @@ impl<'a> World<'a> {
                     "host {h}: node asked to sleep {ms} ms (nobody sends DEBUG SLEEP)"
                 ));
             }
-            Effect::Log { message, .. } => self.note_log(h, &message),
+            Effect::Log { message, .. } => {
+                self.note_log(h, &message);
+                self.note_repl_log(&message);
+            }
             // The simulated network reaches a host at its one address whatever it
             // listens on: moving the listeners always works.
             Effect::Listen { io, .. } => self.feed(h, Input::Listened { io, result: Ok(()) }),
@@ -1076,8 +1079,9 @@ impl<'a> World<'a> {
         let epoch = self.hosts[host].epoch;
         let mut inflight = Vec::new();
         for k in 0..n {
-            // A WAIT starts a batch of its own: the writes it waits for ran in
-            // earlier steps (the WAIT check knows where they ended).
+            // A WAIT is a batch of its own: the writes it waits for ran in earlier
+            // steps (the WAIT check knows where they ended), and nothing pipelined
+            // behind it runs in whichever later step lets it go.
             let wait_next = self.clients[c]
                 .queue
                 .front()
@@ -1085,6 +1089,7 @@ impl<'a> World<'a> {
             if k > 0 && wait_next {
                 break;
             }
+            let last = wait_next;
             let Some(request) = self.clients[c].queue.pop_front() else {
                 break;
             };
@@ -1114,6 +1119,9 @@ impl<'a> World<'a> {
                 op_index,
             });
             self.clients[c].outstanding.push_back(op_index);
+            if last {
+                break;
+            }
         }
         if let Some(x) = self.net.conns.get_mut(&conn) {
             x.requests.extend(inflight);
@@ -2929,7 +2937,7 @@ mod tests {
 
     #[test]
     fn regression_seeds_pass() {
-        let files: [(&str, &str); 17] = [
+        let files: [(&str, &str); 19] = [
             ("plain-load", include_str!("../../seeds/plain-load.txt")),
             (
                 "expiry-clock-jumps",
@@ -2952,6 +2960,8 @@ mod tests {
             ("hosts", include_str!("../../seeds/hosts.txt")),
             ("encodings", include_str!("../../seeds/encodings.txt")),
             ("replication", include_str!("../../seeds/replication.txt")),
+            ("repl-backlog", include_str!("../../seeds/repl-backlog.txt")),
+            ("repl-crash", include_str!("../../seeds/repl-crash.txt")),
             (
                 "persist-crash",
                 include_str!("../../seeds/persist-crash.txt"),

@@ -36,6 +36,14 @@ fn position(node: &Node) -> Option<(String, u64)> {
 }
 
 impl World<'_> {
+    /// A node's log line: a master refusing a partial resync for lack of backlog
+    /// (Redis's line) is the backlog scenario's coverage.
+    pub(crate) fn note_repl_log(&mut self, message: &str) {
+        if message.contains("for lack of backlog") {
+            self.reached.insert(reach::BACKLOG_FULL_SYNC);
+        }
+    }
+
     /// Invariant 15, no replica-originated deletes: a replica removes a key only when
     /// its master's stream says so, so at every moment the DELs a replica has
     /// propagated for a key are no more than the DELs its master has (a master's DEL
