@@ -10,6 +10,7 @@ use crate::elle;
 use crate::linearizability::{self, Bounds, LinOp, Verdict};
 use crate::net::ConnId;
 use crate::workload::{self, is_string_key, Op, OpOutcome};
+use std::collections::BTreeMap;
 
 /// The checkers of a run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -416,34 +417,100 @@ pub(crate) fn check_linearizability(
     report
 }
 
+/// The transaction lists (`TXN_PREFIX` keys, Elle's names) a restart recovered, per
+/// (host, epoch): the state that epoch's transactions start from.
+pub(crate) type RecoveredLists = BTreeMap<(usize, u32), Vec<(Vec<u8>, Vec<u64>)>>;
+
 /// Runs the Elle checker over a run's transactions: its report (None when the run
 /// sent none) and, when it found anomalies, the failure text.
-pub(crate) fn check_transactions(history: &[Op]) -> (Option<ElleReport>, Option<String>) {
-    let txns = transactions_of(history);
-    if txns.is_empty() {
+///
+/// A crash ends a history: each (host, epoch) is judged on its own. Epoch 0 starts
+/// from empty lists; a later epoch starts from the lists its restart recovered (a
+/// first transaction, T0, appends them), and is judged only when the recovery was
+/// judged (`recovered` has its entry): whether the restart kept what it had to is the
+/// durability checker's question, not Elle's.
+pub(crate) fn check_transactions(
+    history: &[Op],
+    recovered: &RecoveredLists,
+) -> (Option<ElleReport>, Option<String>) {
+    let mut parts: BTreeMap<(usize, u32), Vec<Op>> = BTreeMap::new();
+    for op in history {
+        parts
+            .entry((op.host, op.epoch))
+            .or_default()
+            .push(op.clone());
+    }
+    let mut total = elle::Report::default();
+    let mut unknown = 0;
+    let mut failure = None;
+    let mut any = false;
+    for ((host, epoch), ops) in parts {
+        let genesis = if epoch == 0 {
+            None
+        } else {
+            match recovered.get(&(host, epoch)) {
+                Some(lists) => Some(elle::Txn {
+                    invoke_ms: 0,
+                    complete_ms: Some(0),
+                    outcome: elle::TxnOutcome::Committed,
+                    ops: lists
+                        .iter()
+                        .flat_map(|(key, values)| {
+                            values.iter().map(|&value| elle::MicroOp::Append {
+                                key: key.clone(),
+                                value,
+                            })
+                        })
+                        .collect(),
+                }),
+                None => continue,
+            }
+        };
+        let mut txns: Vec<elle::Txn> = genesis.into_iter().collect();
+        let from = txns.len();
+        txns.extend(transactions_of(&ops));
+        if txns.len() == from {
+            continue;
+        }
+        any = true;
+        let report = elle::check(&txns);
+        unknown += txns
+            .iter()
+            .filter(|t| t.outcome == elle::TxnOutcome::Unknown)
+            .count();
+        if failure.is_none() {
+            failure = report.anomalies.first().map(|first| {
+                let more = report.anomalies.len() - 1;
+                format!(
+                    "Elle found {} anomal{} over {} transactions ({} committed) of host {host} epoch {epoch}{}: {first}{}",
+                    report.anomalies.len(),
+                    if more == 0 { "y" } else { "ies" },
+                    report.txns,
+                    report.committed,
+                    if from > 0 { " (T0: the recovered lists)" } else { "" },
+                    if more > 0 {
+                        format!(" (and {more} more)")
+                    } else {
+                        String::new()
+                    }
+                )
+            });
+        }
+        total.txns += report.txns - from;
+        total.committed += report.committed - from;
+        total.edges += report.edges;
+        total.anomalies.extend(report.anomalies);
+    }
+    if !any {
         return (None, None);
     }
-    let report = elle::check(&txns);
-    let failure = report.anomalies.first().map(|first| {
-        let more = report.anomalies.len() - 1;
-        format!(
-            "Elle found {} anomal{} over {} transactions ({} committed): {first}{}",
-            report.anomalies.len(),
-            if more == 0 { "y" } else { "ies" },
-            report.txns,
-            report.committed,
-            if more > 0 {
-                format!(" (and {more} more)")
-            } else {
-                String::new()
-            }
-        )
-    });
-    let unknown = txns
-        .iter()
-        .filter(|t| t.outcome == elle::TxnOutcome::Unknown)
-        .count();
-    (Some(ElleReport { report, unknown }), failure)
+    (
+        Some(ElleReport {
+            report: total,
+            unknown,
+        }),
+        failure,
+    )
 }
 
 /// What the Elle checker found over a run's transactions.
