@@ -1662,11 +1662,13 @@ impl<'a> World<'a> {
             // DISCARD, QUIT and RESET is refused over maxmemory (queuing takes
             // memory); EXEC is refused when one of its queued commands is denyoom.
             let model = &self.oracles[h].model;
+            // A model that stopped judging no longer follows MULTI: any conn may be in one.
+            let in_multi = self.oracles[h].model_off || model.in_multi(conn);
             let name = request.first().map(|n| n.to_ascii_uppercase());
             let refusable = match name.as_deref() {
                 Some(b"EXEC") => exec_oom && model.queued(conn).iter().any(|q| is_denyoom(q)),
                 Some(b"DISCARD" | b"QUIT" | b"RESET") => false,
-                _ => !exec_oom && (denyoom || model.in_multi(conn)),
+                _ => !exec_oom && (denyoom || in_multi),
             };
             self.reached.insert(reach::OOM_REPLY);
             // While the batch runs the node also counts the bytes just delivered
