@@ -135,6 +135,33 @@ impl Model {
         }
     }
 
+    /// Takes over `old`'s connection states (MULTI queues, watches): the node keeps
+    /// its clients when the model is rebuilt from a recovered dataset (MULTI and
+    /// WATCH run while the node loads).
+    pub fn keep_conns_of(&mut self, old: &mut Model) {
+        self.conns = std::mem::take(&mut old.conns);
+    }
+
+    /// Whether `conn` is inside MULTI (its commands are queued, not run).
+    pub fn in_multi(&self, conn: ConnId) -> bool {
+        self.conns.get(&conn).is_some_and(|c| c.multi.is_some())
+    }
+
+    /// The commands queued so far on `conn` inside MULTI (empty outside MULTI).
+    pub fn queued(&self, conn: ConnId) -> &[Vec<Vec<u8>>] {
+        self.conns
+            .get(&conn)
+            .and_then(|c| c.multi.as_deref())
+            .unwrap_or_default()
+    }
+
+    /// EXEC was refused before it ran (Redis's `execCommandAbort`, e.g. -OOM when
+    /// a queued command is denyoom): the transaction is discarded, nothing queued
+    /// runs, the connection's watches are dropped.
+    pub fn discard_transaction(&mut self, conn: ConnId) {
+        self.conns.remove(&conn);
+    }
+
     /// The connection closed: a transaction in progress is discarded, watches dropped.
     pub fn conn_closed(&mut self, conn: ConnId) {
         if self.conns.remove(&conn).is_some_and(|c| c.multi.is_some()) {
@@ -537,6 +564,34 @@ mod tests {
 
     fn req(parts: &[&str]) -> Vec<Vec<u8>> {
         parts.iter().map(|p| p.as_bytes().to_vec()).collect()
+    }
+
+    /// Redis 7.0.15: EXEC refused with `-EXECABORT Transaction discarded because of:
+    /// OOM ...` discards the transaction: nothing queued runs, watches are dropped.
+    #[test]
+    fn an_exec_refused_for_oom_discards_the_transaction() {
+        let mut m = Model::new(0);
+        let (conn, other): (ConnId, ConnId) = (3, 4);
+        m.apply_on(0, conn, &req(&["WATCH", "k1"]));
+        m.apply_on(0, conn, &req(&["MULTI"]));
+        assert!(m.in_multi(conn));
+        m.apply_on(0, conn, &req(&["SET", "k0", "v"]));
+        assert_eq!(m.queued(conn), &[req(&["SET", "k0", "v"])][..]);
+        m.discard_transaction(conn);
+        assert!(!m.in_multi(conn));
+        assert!(m.queued(conn).is_empty());
+        assert_eq!(
+            m.apply_on(0, conn, &req(&["GET", "k0"])),
+            Some(b"$-1\r\n".to_vec())
+        );
+        // The watch on k1 went with it: a later write of k1 does not doom the next
+        // transaction.
+        m.apply_on(0, other, &req(&["SET", "k1", "x"]));
+        m.apply_on(0, conn, &req(&["MULTI"]));
+        assert_eq!(
+            m.apply_on(0, conn, &req(&["EXEC"])),
+            Some(b"*0\r\n".to_vec())
+        );
     }
 
     /// Redis 7.0.15: `MULTI`, a command refused with -LOADING/-OOM before it ran,

@@ -445,6 +445,51 @@ impl World<'_> {
         }
     }
 
+    /// The transaction lists (Elle's keys) host `h`'s restart recovered: the state
+    /// Elle judges its new epoch from. Left out when a list holds something no
+    /// transaction appends (Elle then does not judge that epoch).
+    fn note_recovered_lists(&mut self, h: usize, replayer: &mut Replayer, wall_ms: u64) {
+        let keys: Vec<Vec<u8>> = replayer
+            .node()
+            .keyspace()
+            .db(0)
+            .iter()
+            .filter(|(_, e)| !e.is_expired(wall_ms))
+            .map(|(_, e)| e.key.as_bytes().to_vec())
+            .filter(|k| k.first() == Some(&crate::workload::TXN_PREFIX))
+            .collect();
+        let mut lists = Vec::new();
+        for key in keys {
+            let reply = replayer.query(&[b"LRANGE", &key, b"0", b"-1"]);
+            let values: Option<Vec<u64>> =
+                keel_core::resp::decode(&reply)
+                    .ok()
+                    .flatten()
+                    .and_then(|(value, _)| {
+                        value
+                            .as_items()?
+                            .iter()
+                            .map(|v| match v {
+                                keel_core::resp::Value::Bulk(b) => {
+                                    std::str::from_utf8(b).ok()?.parse().ok()
+                                }
+                                _ => None,
+                            })
+                            .collect()
+                    });
+            let Some(values) = values else {
+                return;
+            };
+            let name = if h == 0 {
+                key
+            } else {
+                [format!("host{h}/").into_bytes(), key].concat()
+            };
+            lists.push((name, values));
+        }
+        self.recovered_lists.insert((h, self.hosts[h].epoch), lists);
+    }
+
     /// The model, the shadow and the linearizability histories of host `h`'s new epoch
     /// start from the recovered dataset (held by `replayer`, equal by digest).
     fn start_from_recovered(&mut self, h: usize, mut replayer: Replayer, wall_ms: u64) {
@@ -462,6 +507,7 @@ impl World<'_> {
                 )
             })
             .collect();
+        self.note_recovered_lists(h, &mut replayer, wall_ms);
         let others = replayer
             .node()
             .keyspace()
@@ -475,6 +521,7 @@ impl World<'_> {
         self.reached.insert(reach::RECOVERED_DATA);
         let mut model = Model::new(0);
         model.seen = std::mem::take(&mut self.oracles[h].model.seen);
+        model.keep_conns_of(&mut self.oracles[h].model);
         let step = self.next_step();
         let epoch = self.hosts[h].epoch;
         let mut known = !others;

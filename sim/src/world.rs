@@ -130,6 +130,9 @@ pub(crate) const OPERATOR_CONN: ConnId = 1 << 60;
 
 /// The exact reply the node sends to a refused write.
 const OOM_REPLY: &[u8] = b"-OOM command not allowed when used memory > 'maxmemory'.\r\n";
+/// EXEC refused for memory (Redis's `rejectCommand` → `execCommandAbort`): the
+/// transaction is discarded.
+const EXEC_OOM_REPLY: &[u8] = b"-EXECABORT Transaction discarded because of: OOM command not allowed when used memory > 'maxmemory'.\r\n";
 
 /// How far the batch's own client may sit in `used_memory` while its requests run
 /// (the node takes the client out of its table while it executes a batch).
@@ -257,6 +260,9 @@ pub(crate) struct World<'a> {
     pub(crate) batch: Option<usize>,
     /// String keys restarts recovered (the linearizability histories start from them).
     pub(crate) recovered_strings: Vec<Recovered>,
+    /// Transaction lists restarts recovered (Elle's histories after a crash start
+    /// from them).
+    pub(crate) recovered_lists: crate::checkers::RecoveredLists,
     /// Per host, the master offset at which the replication checker last compared it.
     pub(crate) repl_compared: Vec<Option<u64>>,
     /// DELs propagated per (host, db, key) in the replication scenario.
@@ -344,6 +350,7 @@ impl<'a> World<'a> {
                 .collect(),
             batch: None,
             recovered_strings: Vec::new(),
+            recovered_lists: Default::default(),
             repl_compared: vec![None; host_count],
             repl_dels: std::collections::BTreeMap::new(),
             quiet_since_ms: None,
@@ -924,7 +931,7 @@ impl<'a> World<'a> {
             }
         }
         if from_acceptor {
-            self.oracles[h].model.conn_closed(id);
+            self.model_conn_closed(h, id);
         }
         let at = self
             .net
@@ -1287,7 +1294,7 @@ impl<'a> World<'a> {
                 Segment::Fin => {
                     let knows = self.net.conns.get(&id).is_some_and(|x| x.acceptor_knows);
                     if knows && self.hosts[h].node.is_some() {
-                        self.oracles[h].model.conn_closed(id);
+                        self.model_conn_closed(h, id);
                         self.feed(
                             h,
                             Input::Closed {
@@ -1682,14 +1689,27 @@ impl<'a> World<'a> {
             self.reached.insert(reach::SECOND_HOST_SERVED);
         }
         let denyoom = is_denyoom(&request);
-        if reply == OOM_REPLY {
+        let exec_oom = reply == EXEC_OOM_REPLY;
+        if reply == OOM_REPLY || exec_oom {
+            // Redis 7.0 `processCommand`: inside MULTI every command but EXEC,
+            // DISCARD, QUIT and RESET is refused over maxmemory (queuing takes
+            // memory); EXEC is refused when one of its queued commands is denyoom.
+            let model = &self.oracles[h].model;
+            // A model that stopped judging no longer follows MULTI: any conn may be in one.
+            let in_multi = self.oracles[h].model_off || model.in_multi(conn);
+            let name = request.first().map(|n| n.to_ascii_uppercase());
+            let refusable = match name.as_deref() {
+                Some(b"EXEC") => exec_oom && model.queued(conn).iter().any(|q| is_denyoom(q)),
+                Some(b"DISCARD" | b"QUIT" | b"RESET") => false,
+                _ => !exec_oom && (denyoom || in_multi),
+            };
             self.reached.insert(reach::OOM_REPLY);
             // While the batch runs the node also counts the bytes just delivered
             // (the client's query buffer) as used.
             let plausible = over(used_before.saturating_add(delivered_bytes))
                 || over(used_after)
                 || write_accepted_before;
-            if (!denyoom || !plausible) && self.checks.resource {
+            if (!refusable || !plausible) && self.checks.resource {
                 self.flag(
                     Checker::Resource,
                     ("oom-refused-under-limit", Some(&request)),
@@ -1702,7 +1722,11 @@ impl<'a> World<'a> {
             if let Some(s) = self.oracles[h].squeeze.as_mut() {
                 s.used_at_first_refusal.get_or_insert(used_after);
             }
-            self.oracles[h].model.flag_transaction(conn);
+            if exec_oom {
+                self.oracles[h].model.discard_transaction(conn);
+            } else {
+                self.oracles[h].model.flag_transaction(conn);
+            }
             return;
         }
         if self.judging(Checker::Resource) {
@@ -1886,6 +1910,31 @@ impl<'a> World<'a> {
         }
     }
 
+    /// Conn `id` to host `h`'s node closed. Requests the node ran whose replies it
+    /// still held (for the fsync of `appendfsync always`) are lost with it: the
+    /// model cannot know what they did (a -OOM refusal changes nothing, a write
+    /// does), so when one may have written it stops judging this host.
+    fn model_conn_closed(&mut self, h: usize, id: ConnId) {
+        self.oracles[h].model.conn_closed(id);
+        let lost = self.history.iter().find(|op| {
+            op.host == h
+                && op.conn == id
+                && op.run_wall_ms.is_some()
+                && op.node_reply.is_none()
+                && !is_read_only(&op.request)
+        });
+        if let Some(op) = lost {
+            if !self.oracles[h].model_off {
+                log!(
+                    self,
+                    "host {h}: conn {id} closed before the node's reply to {} was judged: the model stops judging host {h}",
+                    show(&op.request)
+                );
+                self.oracles[h].model_off = true;
+            }
+        }
+    }
+
     /// Both ends see the connection gone; queued bytes are dropped. A host that asked
     /// for it and was never connected sees its connect fail.
     pub(crate) fn reset_conn(&mut self, id: ConnId) {
@@ -1894,7 +1943,7 @@ impl<'a> World<'a> {
         };
         let h = x.acceptor;
         if x.acceptor_knows && self.hosts[h].node.is_some() {
-            self.oracles[h].model.conn_closed(id);
+            self.model_conn_closed(h, id);
             self.feed(
                 h,
                 Input::Closed {
@@ -2022,7 +2071,7 @@ pub fn run_plan(plan: &Plan, options: RunOptions<'_>) -> Outcome {
         world.flag(Checker::Linearizability, ("not-linearizable", None), v);
     }
     let (elle, elle_failure) = if options.checks.elle {
-        check_transactions(&world.history)
+        check_transactions(&world.history, &world.recovered_lists)
     } else {
         (None, None)
     };
@@ -2660,7 +2709,7 @@ mod tests {
         let out = run("transactions", 3);
         assert_passed(&out);
         let mut history = out.history;
-        assert_eq!(check_transactions(&history).1, None);
+        assert_eq!(check_transactions(&history, &Default::default()).1, None);
         let exec = history.iter().position(|op| {
             request_name(&op.request) == "EXEC"
                 && workload::split_array(&op.reply)
@@ -2679,7 +2728,7 @@ mod tests {
             }
         }
         history[exec].reply = doctored;
-        let (report, failure) = check_transactions(&history);
+        let (report, failure) = check_transactions(&history, &Default::default());
         let failure = failure.expect("an anomaly");
         assert!(failure.contains("999999"), "{failure}");
         assert!(!report.expect("ran").report.ok());
