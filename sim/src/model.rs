@@ -224,6 +224,7 @@ impl Model {
     fn knows(&self, name: &str) -> bool {
         model_types::handles(name)
             || Model::wide_handles(name)
+            || Model::wide_types_handles(name)
             || matches!(
                 name,
                 "GET" | "SET" | "INCR" | "INCRBY" | "DEL" | "EXISTS" | "APPEND" | "TYPE"
@@ -237,8 +238,12 @@ impl Model {
         for arg in req.get(1..).unwrap_or_default() {
             self.purge(now_ms, arg);
         }
-        if Model::wide_handles(&name) {
-            let reply = self.apply_wide(now_ms, &name, req);
+        if Model::wide_handles(&name) || Model::wide_types_handles(&name) {
+            let reply = if Model::wide_handles(&name) {
+                self.apply_wide(now_ms, &name, req)
+            } else {
+                self.apply_wide_types(&name, req)
+            };
             self.coll_ttl.retain(|k, _| self.colls.contains_key(k));
             return reply;
         }
