@@ -124,6 +124,33 @@ impl Model {
         self.observed = Some(reply.to_vec());
     }
 
+    /// `observe`s the reply when the request's reply is the node's pick or in the
+    /// node's order (SPOP, RANDOMKEY, KEYS, SMEMBERS ...); forgets it otherwise.
+    pub fn observe_for(&mut self, request: &[Vec<u8>], reply: &[u8]) {
+        const OBSERVED: [&[u8]; 16] = [
+            b"SPOP",
+            b"RANDOMKEY",
+            b"KEYS",
+            b"SCAN",
+            b"DBSIZE",
+            b"INCRBYFLOAT",
+            b"SMEMBERS",
+            b"SRANDMEMBER",
+            b"SINTER",
+            b"SUNION",
+            b"SDIFF",
+            b"HGETALL",
+            b"HKEYS",
+            b"HVALS",
+            b"HRANDFIELD",
+            b"ZRANDMEMBER",
+        ];
+        let wanted = request
+            .first()
+            .is_some_and(|n| OBSERVED.iter().any(|o| n.eq_ignore_ascii_case(o)));
+        self.observed = wanted.then(|| reply.to_vec());
+    }
+
     /// The connection closed: a transaction in progress is discarded, watches dropped.
     pub fn conn_closed(&mut self, conn: ConnId) {
         if self.conns.remove(&conn).is_some_and(|c| c.multi.is_some()) {

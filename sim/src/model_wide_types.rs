@@ -122,6 +122,8 @@ impl Model {
                 | "ZREMRANGEBYSCORE"
                 | "ZUNIONSTORE"
                 | "ZINTERSTORE"
+                | "ZRANDMEMBER"
+                | "LMPOP"
         )
     }
 
@@ -188,6 +190,9 @@ impl Model {
 
     pub(crate) fn apply_wide_types(&mut self, name: &str, req: &[Vec<u8>]) -> Option<Vec<u8>> {
         let args = req.get(1..).unwrap_or_default();
+        if name == "LMPOP" {
+            return Some(self.lmpop(args).unwrap_or_else(|e| e));
+        }
         let key = args.first()?.clone();
         let rest = args.get(1..).unwrap_or_default();
         let r = match &name[..1] {
@@ -681,6 +686,15 @@ impl Model {
                 }
                 out
             }
+            "ZRANDMEMBER" => {
+                if z.is_empty() {
+                    return Some(Ok(NIL.to_vec()));
+                }
+                match self.observed.as_deref().and_then(bulk_payload) {
+                    Some(m) if z.contains_key(&m) => bulk(&m),
+                    _ => b"-model: ZRANDMEMBER must name a member\r\n".to_vec(),
+                }
+            }
             "ZREVRANK" => {
                 let m = rest.first()?;
                 let mut all = ordered(&z);
@@ -721,6 +735,47 @@ impl Model {
             }
             _ => return None,
         }))
+    }
+
+    /// `LMPOP numkeys key... LEFT|RIGHT [COUNT n]`: pops from the first non-empty
+    /// list; `*-1` when all are empty.
+    fn lmpop(&mut self, args: &[Vec<u8>]) -> Reply {
+        let n = parse_int(args.first().ok_or_else(|| SYNTAX.to_vec())?)
+            .filter(|n| *n > 0)
+            .ok_or_else(|| b"-ERR numkeys should be greater than 0\r\n".to_vec())?;
+        let keys = args.get(1..1 + n as usize).ok_or_else(|| SYNTAX.to_vec())?;
+        let rest = args.get(1 + n as usize..).unwrap_or_default();
+        let left = match rest.first() {
+            Some(w) if w.eq_ignore_ascii_case(b"LEFT") => true,
+            Some(w) if w.eq_ignore_ascii_case(b"RIGHT") => false,
+            _ => return Err(SYNTAX.to_vec()),
+        };
+        let count = match rest.get(1..) {
+            None | Some([]) => 1,
+            Some([c, v]) if c.eq_ignore_ascii_case(b"COUNT") => match parse_int(v) {
+                Some(n) if n > 0 => n as usize,
+                _ => return Err(b"-ERR count should be greater than 0\r\n".to_vec()),
+            },
+            Some(_) => return Err(SYNTAX.to_vec()),
+        };
+        for k in keys {
+            let Some(mut l) = self.list_of(k)? else {
+                continue;
+            };
+            let mut got = Vec::new();
+            while got.len() < count {
+                match if left { l.pop_front() } else { l.pop_back() } {
+                    Some(v) => got.push(v),
+                    None => break,
+                }
+            }
+            self.put_coll(k, Coll::List(l), false);
+            let mut out = b"*2\r\n".to_vec();
+            out.extend_from_slice(&bulk(k));
+            out.extend_from_slice(&array(&got));
+            return Ok(out);
+        }
+        Ok(b"*-1\r\n".to_vec())
     }
 
     /// `ZUNIONSTORE|ZINTERSTORE dst numkeys key... [AGGREGATE SUM|MIN|MAX]` (no

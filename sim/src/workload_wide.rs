@@ -213,6 +213,7 @@ pub fn random_wide_request(rng: &mut ChaCha8Rng, now_ms: u64) -> Vec<Vec<u8>> {
             }
             req
         }
+        35 if rng.gen_bool(0.3) => vec![b("UNWATCH")],
         35 => vec![b("PING")],
         36 => vec![b("TYPE"), key],
         37 => vec![b("GET"), key],
@@ -363,6 +364,18 @@ pub fn random_wide_typed_request(rng: &mut ChaCha8Rng) -> Vec<Vec<u8>> {
                     b(pick(rng, &["LEFT", "RIGHT"])),
                 ],
                 5 => vec![b("RPOPLPUSH"), key, typed_key(rng, "l")],
+                6 if rng.gen_bool(0.3) => {
+                    let n = rng.gen_range(1..=2);
+                    let mut r = vec![b("LMPOP"), n.to_string().into_bytes()];
+                    for _ in 0..n {
+                        r.push(typed_key(rng, "l"));
+                    }
+                    r.push(b(pick(rng, &["LEFT", "RIGHT"])));
+                    if rng.gen_bool(0.5) {
+                        r.extend([b("COUNT"), b(pick(rng, &["1", "2", "5"]))]);
+                    }
+                    r
+                }
                 6 if rng.gen_bool(0.1) => {
                     // A value over 64 bytes: a listpack that converts.
                     vec![b("RPUSH"), key, vec![b'e'; 70]]
@@ -408,6 +421,7 @@ pub fn random_wide_typed_request(rng: &mut ChaCha8Rng) -> Vec<Vec<u8>> {
                     r
                 }
                 4 => vec![b("ZMSCORE"), key, member(rng), member(rng)],
+                5 if rng.gen_bool(0.3) => vec![b("ZRANDMEMBER"), key],
                 5 => vec![b("ZREVRANK"), key, member(rng)],
                 6 => vec![b("ZREMRANGEBYRANK"), key, idx(rng), idx(rng)],
                 7 => vec![b("ZREMRANGEBYSCORE"), key, bound(rng), bound(rng)],
