@@ -24,6 +24,7 @@ pub mod linearizability;
 pub mod model;
 pub mod model_types;
 pub mod model_wide;
+pub mod model_wide_types;
 pub mod net;
 pub mod persistence;
 pub mod replication;

@@ -162,6 +162,33 @@ impl Model {
         self.conns.remove(&conn);
     }
 
+    /// `observe`s the reply when the request's reply is the node's pick or in the
+    /// node's order (SPOP, RANDOMKEY, KEYS, SMEMBERS ...); forgets it otherwise.
+    pub fn observe_for(&mut self, request: &[Vec<u8>], reply: &[u8]) {
+        const OBSERVED: [&[u8]; 16] = [
+            b"SPOP",
+            b"RANDOMKEY",
+            b"KEYS",
+            b"SCAN",
+            b"DBSIZE",
+            b"INCRBYFLOAT",
+            b"SMEMBERS",
+            b"SRANDMEMBER",
+            b"SINTER",
+            b"SUNION",
+            b"SDIFF",
+            b"HGETALL",
+            b"HKEYS",
+            b"HVALS",
+            b"HRANDFIELD",
+            b"ZRANDMEMBER",
+        ];
+        let wanted = request
+            .first()
+            .is_some_and(|n| OBSERVED.iter().any(|o| n.eq_ignore_ascii_case(o)));
+        self.observed = wanted.then(|| reply.to_vec());
+    }
+
     /// The connection closed: a transaction in progress is discarded, watches dropped.
     pub fn conn_closed(&mut self, conn: ConnId) {
         if self.conns.remove(&conn).is_some_and(|c| c.multi.is_some()) {
@@ -268,6 +295,7 @@ impl Model {
     fn knows(&self, name: &str) -> bool {
         model_types::handles(name)
             || Model::wide_handles(name)
+            || Model::wide_types_handles(name)
             || matches!(
                 name,
                 "GET" | "SET" | "INCR" | "INCRBY" | "DEL" | "EXISTS" | "APPEND" | "TYPE"
@@ -281,8 +309,12 @@ impl Model {
         for arg in req.get(1..).unwrap_or_default() {
             self.purge(now_ms, arg);
         }
-        if Model::wide_handles(&name) {
-            let reply = self.apply_wide(now_ms, &name, req);
+        if Model::wide_handles(&name) || Model::wide_types_handles(&name) {
+            let reply = if Model::wide_handles(&name) {
+                self.apply_wide(now_ms, &name, req)
+            } else {
+                self.apply_wide_types(&name, req)
+            };
             self.coll_ttl.retain(|k, _| self.colls.contains_key(k));
             return reply;
         }

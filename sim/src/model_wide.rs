@@ -216,7 +216,7 @@ impl Model {
 
     /// The node's reply when it is an array of exactly `want` (in any order), else
     /// `want` sorted (which the node's reply then differs from).
-    fn unordered(&self, mut want: Vec<Vec<u8>>) -> Vec<u8> {
+    pub(crate) fn unordered(&self, mut want: Vec<Vec<u8>>) -> Vec<u8> {
         want.sort();
         if let Some(mut got) = self
             .observed

@@ -79,6 +79,9 @@ fn ttl_ms(rng: &mut ChaCha8Rng) -> u64 {
 /// keys `x0..x2` and the collection keys. `now_ms` is the plan's start wall time, for
 /// the absolute-time options (EXAT, PXAT, EXPIREAT, PEXPIREAT).
 pub fn random_wide_request(rng: &mut ChaCha8Rng, now_ms: u64) -> Vec<Vec<u8>> {
+    if rng.gen_bool(0.4) {
+        return random_wide_typed_request(rng);
+    }
     let key = wide_key(rng);
     let num = |n: u64| n.to_string().into_bytes();
     let abs_ms = now_ms + rng.gen_range(0..3000);
@@ -210,10 +213,253 @@ pub fn random_wide_request(rng: &mut ChaCha8Rng, now_ms: u64) -> Vec<Vec<u8>> {
             }
             req
         }
+        35 if rng.gen_bool(0.3) => vec![b("UNWATCH")],
         35 => vec![b("PING")],
         36 => vec![b("TYPE"), key],
         37 => vec![b("GET"), key],
         38 => vec![b("APPEND"), key, b("ab")],
         _ => vec![b("INCR"), key],
+    }
+}
+
+/// A collection key of one type (`l`, `s`, `z`, `h`), now and then another type's
+/// (WRONGTYPE) or a wide string key.
+fn typed_key(rng: &mut ChaCha8Rng, prefix: &str) -> Vec<u8> {
+    if rng.gen_bool(0.04) {
+        return wide_key(rng);
+    }
+    format!("{prefix}{}", rng.gen_range(0..3)).into_bytes()
+}
+
+fn member(rng: &mut ChaCha8Rng) -> Vec<u8> {
+    b(pick(rng, &["a", "b", "c", "d"]))
+}
+
+fn bound(rng: &mut ChaCha8Rng) -> Vec<u8> {
+    b(pick(rng, &["-inf", "+inf", "0", "1", "(1", "2", "(0", "3"]))
+}
+
+/// A random collection request of the wide workload (the commands
+/// `workload::random_typed_request` does not send).
+pub fn random_wide_typed_request(rng: &mut ChaCha8Rng) -> Vec<Vec<u8>> {
+    let idx = |rng: &mut ChaCha8Rng| rng.gen_range(-3i64..3).to_string().into_bytes();
+    match rng.gen_range(0..4) {
+        0 => {
+            let key = typed_key(rng, "h");
+            let field = |rng: &mut ChaCha8Rng| b(pick(rng, &["f0", "f1", "f2", "f3"]));
+            match rng.gen_range(0..9) {
+                0 => {
+                    let mut r = vec![b("HMGET"), key];
+                    for _ in 0..rng.gen_range(1..=3) {
+                        r.push(field(rng));
+                    }
+                    r
+                }
+                1 => vec![
+                    b("HMSET"),
+                    key,
+                    field(rng),
+                    b(pick(rng, &["1", "x", "2.5"])),
+                    field(rng),
+                    b("0"),
+                ],
+                2 => vec![b(pick(rng, &["HGETALL", "HKEYS", "HVALS"])), key],
+                3 => vec![b("HSETNX"), key, field(rng), b("v")],
+                4 => vec![b("HSTRLEN"), key, field(rng)],
+                5 => vec![b("HRANDFIELD"), key],
+                6 => vec![
+                    b("HINCRBYFLOAT"),
+                    key,
+                    field(rng),
+                    b(pick(rng, &["0.5", "-1.25", "2", "x"])),
+                ],
+                _ => {
+                    // Now and then a hash past 128 fields: the hashtable encoding.
+                    let mut r = vec![b("HSET"), key];
+                    let n = if rng.gen_bool(0.1) { 130 } else { 3 };
+                    for i in 0..n {
+                        r.push(format!("g{i}").into_bytes());
+                        r.push(b("1"));
+                    }
+                    r
+                }
+            }
+        }
+        1 => {
+            let key = typed_key(rng, "s");
+            let keys = |rng: &mut ChaCha8Rng| -> Vec<Vec<u8>> {
+                (0..rng.gen_range(1..=3))
+                    .map(|_| typed_key(rng, "s"))
+                    .collect()
+            };
+            match rng.gen_range(0..9) {
+                0 => vec![b("SMEMBERS"), key],
+                1 => vec![b("SRANDMEMBER"), key],
+                2 => {
+                    let mut r = vec![b(pick(rng, &["SINTER", "SUNION", "SDIFF"]))];
+                    r.extend(keys(rng));
+                    r
+                }
+                3 => {
+                    let mut r = vec![
+                        b(pick(rng, &["SINTERSTORE", "SUNIONSTORE", "SDIFFSTORE"])),
+                        key,
+                    ];
+                    r.extend(keys(rng));
+                    r
+                }
+                4 => {
+                    let ks = keys(rng);
+                    let mut r = vec![b("SINTERCARD"), ks.len().to_string().into_bytes()];
+                    r.extend(ks);
+                    if rng.gen_bool(0.5) {
+                        r.extend([b("LIMIT"), b(pick(rng, &["0", "1", "2"]))]);
+                    }
+                    r
+                }
+                5 => vec![b("SMOVE"), key, typed_key(rng, "s"), member(rng)],
+                6 => {
+                    // Integers only (the intset), now and then a non-integer into it
+                    // or more than 512 of them (the hashtable).
+                    let mut r = vec![b("SADD"), key];
+                    let n = if rng.gen_bool(0.05) { 520 } else { 3 };
+                    for i in 0..n {
+                        r.push(i.to_string().into_bytes());
+                    }
+                    if rng.gen_bool(0.3) {
+                        r.push(member(rng));
+                    }
+                    r
+                }
+                _ => vec![b("SADD"), key, member(rng), member(rng)],
+            }
+        }
+        2 => {
+            let key = typed_key(rng, "l");
+            match rng.gen_range(0..8) {
+                0 => vec![b(pick(rng, &["LPUSHX", "RPUSHX"])), key, member(rng)],
+                1 => vec![
+                    b("LINSERT"),
+                    key,
+                    b(pick(rng, &["BEFORE", "AFTER"])),
+                    member(rng),
+                    b("i"),
+                ],
+                2 => vec![b("LSET"), key, idx(rng), b("s")],
+                3 => {
+                    let mut r = vec![b("LPOS"), key, member(rng)];
+                    if rng.gen_bool(0.5) {
+                        r.extend([b("RANK"), b(pick(rng, &["1", "-1", "2"]))]);
+                    }
+                    if rng.gen_bool(0.5) {
+                        r.extend([b("COUNT"), b(pick(rng, &["0", "1", "2"]))]);
+                    }
+                    r
+                }
+                4 => vec![
+                    b("LMOVE"),
+                    key,
+                    typed_key(rng, "l"),
+                    b(pick(rng, &["LEFT", "RIGHT"])),
+                    b(pick(rng, &["LEFT", "RIGHT"])),
+                ],
+                5 => vec![b("RPOPLPUSH"), key, typed_key(rng, "l")],
+                6 if rng.gen_bool(0.3) => {
+                    let n = rng.gen_range(1..=2);
+                    let mut r = vec![b("LMPOP"), n.to_string().into_bytes()];
+                    for _ in 0..n {
+                        r.push(typed_key(rng, "l"));
+                    }
+                    r.push(b(pick(rng, &["LEFT", "RIGHT"])));
+                    if rng.gen_bool(0.5) {
+                        r.extend([b("COUNT"), b(pick(rng, &["1", "2", "5"]))]);
+                    }
+                    r
+                }
+                6 if rng.gen_bool(0.1) => {
+                    // A value over 64 bytes: a listpack that converts.
+                    vec![b("RPUSH"), key, vec![b'e'; 70]]
+                }
+                _ => vec![b("RPUSH"), key, member(rng), member(rng)],
+            }
+        }
+        _ => {
+            let key = typed_key(rng, "z");
+            match rng.gen_range(0..11) {
+                0 => vec![b("ZCOUNT"), key, bound(rng), bound(rng)],
+                1 => {
+                    let mut r = vec![b("ZREVRANGE"), key, idx(rng), idx(rng)];
+                    if rng.gen_bool(0.5) {
+                        r.push(b("WITHSCORES"));
+                    }
+                    r
+                }
+                2 => {
+                    let mut r = vec![
+                        b(pick(rng, &["ZRANGEBYSCORE", "ZREVRANGEBYSCORE"])),
+                        key,
+                        bound(rng),
+                        bound(rng),
+                    ];
+                    if rng.gen_bool(0.5) {
+                        r.push(b("WITHSCORES"));
+                    }
+                    if rng.gen_bool(0.4) {
+                        r.extend([
+                            b("LIMIT"),
+                            b(pick(rng, &["0", "1", "-1"])),
+                            b(pick(rng, &["1", "2", "-1"])),
+                        ]);
+                    }
+                    r
+                }
+                3 => {
+                    let mut r = vec![b(pick(rng, &["ZPOPMIN", "ZPOPMAX"])), key];
+                    if rng.gen_bool(0.5) {
+                        r.push(b(pick(rng, &["0", "1", "2", "5"])));
+                    }
+                    r
+                }
+                4 => vec![b("ZMSCORE"), key, member(rng), member(rng)],
+                5 if rng.gen_bool(0.3) => vec![b("ZRANDMEMBER"), key],
+                5 => vec![b("ZREVRANK"), key, member(rng)],
+                6 => vec![b("ZREMRANGEBYRANK"), key, idx(rng), idx(rng)],
+                7 => vec![b("ZREMRANGEBYSCORE"), key, bound(rng), bound(rng)],
+                8 => {
+                    let n = rng.gen_range(1..=3);
+                    let mut r = vec![
+                        b(pick(rng, &["ZUNIONSTORE", "ZINTERSTORE"])),
+                        key,
+                        n.to_string().into_bytes(),
+                    ];
+                    for _ in 0..n {
+                        r.push(if rng.gen_bool(0.2) {
+                            typed_key(rng, "s")
+                        } else {
+                            typed_key(rng, "z")
+                        });
+                    }
+                    if rng.gen_bool(0.4) {
+                        r.extend([b("AGGREGATE"), b(pick(rng, &["SUM", "MIN", "MAX"]))]);
+                    }
+                    r
+                }
+                9 if rng.gen_bool(0.1) => {
+                    // More than 128 members: the skiplist encoding.
+                    let mut r = vec![b("ZADD"), key];
+                    for i in 0..130 {
+                        r.push((i % 7).to_string().into_bytes());
+                        r.push(format!("m{i}").into_bytes());
+                    }
+                    r
+                }
+                _ => vec![
+                    b("ZADD"),
+                    key,
+                    rng.gen_range(0..4).to_string().into_bytes(),
+                    member(rng),
+                ],
+            }
+        }
     }
 }

@@ -1786,7 +1786,7 @@ impl<'a> World<'a> {
         let model = &mut self.oracles[h].model;
         // Replies that are the node's pick or in its order (SPOP, RANDOMKEY, KEYS,
         // SMEMBERS ...): the model judges whether the reply is one it allows.
-        model.observe(&reply);
+        model.observe_for(&request, &reply);
         let expected = model.apply_on(wall_ms, conn, &request);
         if expected.as_deref() != Some(&reply[..]) {
             self.flag(
