@@ -84,7 +84,12 @@ impl Server {
                 .unwrap_or_else(|e| panic!("cannot spawn {program}: {e}"));
             let deadline = Instant::now() + START_TIMEOUT;
             loop {
-                if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                // A connect to a port in the ephemeral range that nothing listens on
+                // yet can connect to itself (Linux picks that very port as the local
+                // one: TCP simultaneous open), which is not the server being ready.
+                let accepted = TcpStream::connect(("127.0.0.1", port))
+                    .is_ok_and(|probe| probe.local_addr().map(|a| a.port()).ok() != Some(port));
+                if accepted {
                     return Server {
                         child: Some(child),
                         port,
