@@ -225,6 +225,18 @@ fn logged_run(
     args.extend_from_slice(extra);
     let mut server = start(&args);
     let (pid, port) = (server.pid(), server.port);
+    // A server accepts connections once it listens, before it has logged its logo
+    // and "Ready to accept connections" (Redis binds in initServer, then prints): a
+    // stop sent in between lands mid-banner on a loaded machine (redis-server's log
+    // had "Received SIGTERM" before its logo in CI). Wait for the line (3 s at most:
+    // under `--loglevel warning` it never comes).
+    let ready_by = std::time::Instant::now() + std::time::Duration::from_secs(3);
+    while !std::fs::read_to_string(&logfile)
+        .is_ok_and(|text| text.contains("Ready to accept connections"))
+        && std::time::Instant::now() < ready_by
+    {
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
     during(&server);
     match stop {
         Stop::Shutdown => {
