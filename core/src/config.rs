@@ -401,13 +401,13 @@ pub static DIRECTIVES: &[Directive] = &[
     entry("crash-memcheck-enabled", None, BOOL, "yes", M),
     entry("daemonize", None, BOOL, "no", I).keel().to(|s, v| s.daemonize = v.flag()),
     entry("databases", None, int(1, INT_MAX), "16", I).keel().to(|s, v| s.databases = v.int()),
-    entry("dbfilename", None, text(TextCheck::DbFileName), "dump.rdb", P).to(|s, v| s.dbfilename = v.text()),
+    entry("dbfilename", None, text(TextCheck::DbFileName), "dump.rdb", P).keel().to(|s, v| s.dbfilename = v.text()),
     entry("dir", None, Kind::Special(Special::Dir), ".", P).keel().to(|s, v| s.dir = v.text()),
     entry("disable-thp", None, BOOL, "yes", I),
     entry("dynamic-hz", None, BOOL, "yes", M),
     entry("enable-debug-command", None, one_of(NO_YES_LOCAL), "no", I).keel().to(|s, v| s.enable_debug_command = v.choice()),
     entry("enable-module-command", None, one_of(NO_YES_LOCAL), "no", I),
-    entry("enable-protected-configs", None, one_of(NO_YES_LOCAL), "no", I).to(|s, v| s.enable_protected_configs = v.choice()),
+    entry("enable-protected-configs", None, one_of(NO_YES_LOCAL), "no", I).keel().to(|s, v| s.enable_protected_configs = v.choice()),
     entry("hash-max-listpack-entries", Some("hash-max-ziplist-entries"), uint(0, LONG_MAX), "512", M).keel().to(|s, v| s.hash_max_listpack_entries = v.int()),
     entry("hash-max-listpack-value", Some("hash-max-ziplist-value"), umem(0, LONG_MAX), "64", M).keel().to(|s, v| s.hash_max_listpack_value_bytes = v.int()),
     entry("hll-sparse-max-bytes", None, umem(0, LONG_MAX), "3000", M),
@@ -417,8 +417,8 @@ pub static DIRECTIVES: &[Directive] = &[
     entry("io-threads-do-reads", None, BOOL, "no", I),
     entry("jemalloc-bg-thread", None, BOOL, "yes", M),
     entry("key-load-delay", None, int(INT_MIN, INT_MAX), "0", M).hidden(),
-    entry("latency-monitor-threshold", None, int(0, LONG_MAX), "0", M).to(|s, v| s.latency_monitor_threshold_ms = v.int()),
-    entry("latency-tracking", None, BOOL, "yes", M).to(|s, v| s.latency_tracking = v.flag()),
+    entry("latency-monitor-threshold", None, int(0, LONG_MAX), "0", M).keel().to(|s, v| s.latency_monitor_threshold_ms = v.int()),
+    entry("latency-tracking", None, BOOL, "yes", M).keel().to(|s, v| s.latency_tracking = v.flag()),
     entry(
         "latency-tracking-info-percentiles",
         None,
@@ -426,6 +426,7 @@ pub static DIRECTIVES: &[Directive] = &[
         "50 99 99.9",
         M,
     )
+    .keel()
     .to(|s, v| s.latency_tracking_info_percentiles = v.percentiles()),
     entry("lazyfree-lazy-eviction", None, BOOL, "no", M).keel().to(|s, v| s.lazyfree_lazy_eviction = v.flag()),
     entry("lazyfree-lazy-expire", None, BOOL, "no", M).keel().to(|s, v| s.lazyfree_lazy_expire = v.flag()),
@@ -460,8 +461,8 @@ pub static DIRECTIVES: &[Directive] = &[
     entry("maxmemory-eviction-tenacity", None, int(0, 100), "10", M).keel().to(|s, v| s.maxmemory_eviction_tenacity = v.int()),
     entry("maxmemory-policy", None, one_of(MAXMEMORY_POLICIES), "noeviction", M).keel().to(|s, v| s.maxmemory_policy = v.choice()),
     entry("maxmemory-samples", None, int(1, INT_MAX), "5", M).keel().to(|s, v| s.maxmemory_samples = v.int()),
-    entry("min-replicas-max-lag", Some("min-slaves-max-lag"), int(0, INT_MAX), "10", M).to(|s, v| s.min_replicas_max_lag_secs = v.int()),
-    entry("min-replicas-to-write", Some("min-slaves-to-write"), int(0, INT_MAX), "0", M).to(|s, v| s.min_replicas_to_write = v.int()),
+    entry("min-replicas-max-lag", Some("min-slaves-max-lag"), int(0, INT_MAX), "10", M).keel().to(|s, v| s.min_replicas_max_lag_secs = v.int()),
+    entry("min-replicas-to-write", Some("min-slaves-to-write"), int(0, INT_MAX), "0", M).keel().to(|s, v| s.min_replicas_to_write = v.int()),
     entry("no-appendfsync-on-rewrite", None, BOOL, "no", M),
     entry("notify-keyspace-events", None, Kind::Special(Special::NotifyKeyspaceEvents), "", M).keel().to(|s, v| s.notify_keyspace_events_flags = v.notify_flags()),
     entry(
@@ -493,10 +494,10 @@ pub static DIRECTIVES: &[Directive] = &[
     entry("rdb-del-sync-files", None, BOOL, "no", M),
     entry("rdb-key-save-delay", None, int(INT_MIN, INT_MAX), "0", M).hidden(),
     entry("rdb-save-incremental-fsync", None, BOOL, "yes", M),
-    entry("rdbchecksum", None, BOOL, "yes", I).to(|s, v| s.rdbchecksum = v.flag()),
-    entry("rdbcompression", None, BOOL, "yes", M).to(|s, v| s.rdbcompression = v.flag()),
-    entry("repl-backlog-size", None, mem(1, LONG_MAX), "1048576", M).to(|s, v| s.repl_backlog_size_bytes = v.int()),
-    entry("repl-backlog-ttl", None, int(0, LONG_MAX), "3600", M).to(|s, v| s.repl_backlog_ttl_secs = v.int()),
+    entry("rdbchecksum", None, BOOL, "yes", I).keel().to(|s, v| s.rdbchecksum = v.flag()),
+    entry("rdbcompression", None, BOOL, "yes", M).keel().to(|s, v| s.rdbcompression = v.flag()),
+    entry("repl-backlog-size", None, mem(1, LONG_MAX), "1048576", M).keel().to(|s, v| s.repl_backlog_size_bytes = v.int()),
+    entry("repl-backlog-ttl", None, int(0, LONG_MAX), "3600", M).keel().to(|s, v| s.repl_backlog_ttl_secs = v.int()),
     entry("repl-disable-tcp-nodelay", None, BOOL, "no", M),
     entry(
         "repl-diskless-load",
@@ -505,11 +506,11 @@ pub static DIRECTIVES: &[Directive] = &[
         "disabled",
         M,
     ),
-    entry("repl-diskless-sync", None, BOOL, "yes", M).to(|s, v| s.repl_diskless_sync = v.flag()),
-    entry("repl-diskless-sync-delay", None, int(0, INT_MAX), "5", M).to(|s, v| s.repl_diskless_sync_delay_secs = v.int()),
-    entry("repl-diskless-sync-max-replicas", None, int(0, INT_MAX), "0", M).to(|s, v| s.repl_diskless_sync_max_replicas = v.int()),
-    entry("repl-ping-replica-period", Some("repl-ping-slave-period"), int(1, INT_MAX), "10", M).to(|s, v| s.repl_ping_replica_period_secs = v.int()),
-    entry("repl-timeout", None, int(1, INT_MAX), "60", M).to(|s, v| s.repl_timeout_secs = v.int()),
+    entry("repl-diskless-sync", None, BOOL, "yes", M).keel().to(|s, v| s.repl_diskless_sync = v.flag()),
+    entry("repl-diskless-sync-delay", None, int(0, INT_MAX), "5", M).keel().to(|s, v| s.repl_diskless_sync_delay_secs = v.int()),
+    entry("repl-diskless-sync-max-replicas", None, int(0, INT_MAX), "0", M).keel().to(|s, v| s.repl_diskless_sync_max_replicas = v.int()),
+    entry("repl-ping-replica-period", Some("repl-ping-slave-period"), int(1, INT_MAX), "10", M).keel().to(|s, v| s.repl_ping_replica_period_secs = v.int()),
+    entry("repl-timeout", None, int(1, INT_MAX), "60", M).keel().to(|s, v| s.repl_timeout_secs = v.int()),
     entry("replica-announce-ip", Some("slave-announce-ip"), TEXT, "", M).keel().to(|s, v| s.replica_announce_ip = Some(v.text()).filter(|ip| !ip.is_empty())),
     entry("replica-announce-port", Some("slave-announce-port"), int(0, 65535), "0", M).keel().to(|s, v| s.replica_announce_port = v.int()),
     entry("replica-announced", None, BOOL, "yes", M).keel().to(|s, v| s.replica_announced = v.flag()),
@@ -517,7 +518,7 @@ pub static DIRECTIVES: &[Directive] = &[
     entry("replica-ignore-maxmemory", Some("slave-ignore-maxmemory"), BOOL, "yes", M),
     entry("replica-lazy-flush", Some("slave-lazy-flush"), BOOL, "no", M),
     entry("replica-priority", Some("slave-priority"), int(0, INT_MAX), "100", M).keel().to(|s, v| s.replica_priority = v.int()),
-    entry("replica-read-only", Some("slave-read-only"), BOOL, "yes", M).to(|s, v| s.replica_read_only = v.flag()),
+    entry("replica-read-only", Some("slave-read-only"), BOOL, "yes", M).keel().to(|s, v| s.replica_read_only = v.flag()),
     entry("replica-serve-stale-data", Some("slave-serve-stale-data"), BOOL, "yes", M).keel().to(|s, v| s.replica_serve_stale_data = v.flag()),
     entry("replicaof", Some("slaveof"), Kind::Special(Special::ReplicaOf), "", I).keel().to(|s, v| s.replicaof = v.primary()),
     entry("requirepass", None, TEXT, "", M).keel().to(|s, v| s.requirepass = Some(v.text()).filter(|p| !p.is_empty())),
@@ -529,17 +530,17 @@ pub static DIRECTIVES: &[Directive] = &[
         M,
     ),
     // keel has no persistence yet, but CONFIG GET shows Redis's default like Redis does.
-    entry("save", None, Kind::Special(Special::Save), "3600 1 300 100 60 10000", M).to(|s, v| s.save_points = v.save_points()),
+    entry("save", None, Kind::Special(Special::Save), "3600 1 300 100 60 10000", M).keel().to(|s, v| s.save_points = v.save_points()),
     entry("server_cpulist", None, TEXT, "", I),
     entry("set-max-intset-entries", None, uint(0, LONG_MAX), "512", M).keel().to(|s, v| s.set_max_intset_entries = v.int()),
     entry("set-proc-title", None, BOOL, "yes", I),
-    entry("shutdown-on-sigint", None, SHUTDOWN_ON_SIG, "default", M).to(|s, v| s.shutdown_on_sigint = v.id()),
-    entry("shutdown-on-sigterm", None, SHUTDOWN_ON_SIG, "default", M).to(|s, v| s.shutdown_on_sigterm = v.id()),
+    entry("shutdown-on-sigint", None, SHUTDOWN_ON_SIG, "default", M).keel().to(|s, v| s.shutdown_on_sigint = v.id()),
+    entry("shutdown-on-sigterm", None, SHUTDOWN_ON_SIG, "default", M).keel().to(|s, v| s.shutdown_on_sigterm = v.id()),
     entry("shutdown-timeout", None, int(0, INT_MAX), "10", M),
-    entry("slowlog-log-slower-than", None, int(-1, LONG_MAX), "10000", M).to(|s, v| s.slowlog_log_slower_than_us = u64::try_from(v.int::<i64>()).ok()),
-    entry("slowlog-max-len", None, int(0, LONG_MAX), "128", M).to(|s, v| s.slowlog_max_len = v.int()),
+    entry("slowlog-log-slower-than", None, int(-1, LONG_MAX), "10000", M).keel().to(|s, v| s.slowlog_log_slower_than_us = u64::try_from(v.int::<i64>()).ok()),
+    entry("slowlog-max-len", None, int(0, LONG_MAX), "128", M).keel().to(|s, v| s.slowlog_max_len = v.int()),
     entry("socket-mark-id", None, uint(0, UINT_MAX), "0", I),
-    entry("stop-writes-on-bgsave-error", None, BOOL, "yes", M).to(|s, v| s.stop_writes_on_bgsave_error = v.flag()),
+    entry("stop-writes-on-bgsave-error", None, BOOL, "yes", M).keel().to(|s, v| s.stop_writes_on_bgsave_error = v.flag()),
     entry("stream-node-max-bytes", None, umem(0, LONG_MAX), "4096", M),
     entry("stream-node-max-entries", None, int(0, LONG_MAX), "100", M),
     entry(
@@ -2823,6 +2824,20 @@ mod tests {
         assert!(ignored.contains(&"pidfile".to_string()));
         assert!(!ignored.contains(&"port".to_string()));
         assert_eq!(ignored.iter().filter(|n| *n == "appendonly").count(), 0);
+        // Directives keel acts on are not reported as "no effect in keel yet".
+        for acted_on in [
+            "dbfilename",
+            "rdbcompression",
+            "rdbchecksum",
+            "slowlog-max-len",
+            "replica-read-only",
+            "stop-writes-on-bgsave-error",
+        ] {
+            assert!(
+                !ignored.iter().any(|n| n == acted_on),
+                "{acted_on}: {ignored:?}"
+            );
+        }
         assert!(config.settings().daemonize);
         assert_eq!(
             lossy(&config.settings().logfile),
@@ -3013,8 +3028,6 @@ mod tests {
                 "loadmodule",
                 "sentinel",
                 "foo.bar",
-                "save",
-                "replica-read-only"
             ]
         );
         assert_eq!(config.get_one("save").as_deref(), Some("900 1 300 10"));
