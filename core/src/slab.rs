@@ -98,6 +98,52 @@ fn entry_at<T>(chunks: &[Vec<Slot<T>>], id: u32) -> Option<&T> {
     }
 }
 
+/// Ids handed out so far in `chunks`, used or free.
+fn span_of<T>(chunks: &[Vec<Slot<T>>]) -> u64 {
+    match chunks.last() {
+        Some(last) => ((chunks.len() - 1) * CHUNK_SLOTS + last.len()) as u64,
+        None => 0,
+    }
+}
+
+/// A slot for `entry` in `chunks`: the last one freed, else a new one at the end.
+fn alloc_in<T>(chunks: &mut Vec<Vec<Slot<T>>>, free_head: &mut u32, entry: T) -> u32 {
+    if *free_head != NO_SLOT {
+        let id = *free_head;
+        if let Some(slot) = chunks
+            .get_mut((id >> CHUNK_SHIFT) as usize)
+            .and_then(|c| c.get_mut(id as usize & (CHUNK_SLOTS - 1)))
+        {
+            if let Slot::Free { next_free } = *slot {
+                *slot = Slot::Used(entry);
+                *free_head = next_free;
+                return id;
+            }
+        }
+        // A broken free list would corrupt data: stop here rather than go on.
+        panic!("slab free list points at a used slot {id}");
+    }
+    let id = span_of(chunks);
+    assert!(id < u64::from(NO_SLOT), "slab over 4 billion entries");
+    if chunks.last().is_none_or(|c| c.len() == CHUNK_SLOTS) {
+        // The first chunk grows as the table does; later ones are born full size.
+        let capacity = if chunks.is_empty() {
+            MIN_CHUNK_SLOTS
+        } else {
+            CHUNK_SLOTS
+        };
+        chunks.push(Vec::with_capacity(capacity));
+    }
+    if let Some(chunk) = chunks.last_mut() {
+        if chunk.len() == chunk.capacity() {
+            let target = (chunk.len() * 2).clamp(MIN_CHUNK_SLOTS, CHUNK_SLOTS);
+            chunk.reserve_exact(target - chunk.len());
+        }
+        chunk.push(Slot::Used(entry));
+    }
+    id as u32
+}
+
 /// hashbrown's bucket count for a table reporting `capacity` (its load factor is 7/8,
 /// and tables under 8 buckets fill all but one).
 fn index_buckets(capacity: usize) -> usize {
@@ -146,10 +192,7 @@ impl<T: SlabEntry> Slab<T> {
 
     /// Ids handed out so far, used or free: every id is below this.
     pub fn span(&self) -> u64 {
-        match self.chunks.last() {
-            Some(last) => ((self.chunks.len() - 1) * CHUNK_SLOTS + last.len()) as u64,
-            None => 0,
-        }
+        span_of(&self.chunks)
     }
 
     /// Changes whenever `compact` moved entries to new ids.
@@ -263,6 +306,63 @@ impl<T: SlabEntry> Slab<T> {
         id
     }
 
+    /// Inserts `entry` unless its key is there: Ok(its new id), or Err(the present
+    /// entry's id, `entry` back). One hash and one probe of the index, where `find`
+    /// then `insert` take two of each (a loader's duplicate check).
+    pub fn try_insert(&mut self, entry: T) -> Result<u32, (u32, T)> {
+        let hash = self.hash(entry.key());
+        self.make_room();
+        {
+            let key = entry.key();
+            let chunks = &self.chunks;
+            let matches = |&id: &u32| entry_at(chunks, id).is_some_and(|e| e.key() == key);
+            if let Some(&id) = self.rehash.as_ref().and_then(|r| r.old.find(hash, matches)) {
+                return Err((id, entry));
+            }
+        }
+        let heap = entry.heap_bytes();
+        let Slab {
+            chunks,
+            index,
+            hasher,
+            free_head,
+            ..
+        } = self;
+        let vacant = {
+            let chunks = &*chunks;
+            let key = entry.key();
+            match index.entry(
+                hash,
+                |&id| entry_at(chunks, id).is_some_and(|e| e.key() == key),
+                |&other| hasher.hash_one(entry_at(chunks, other).map_or(&b""[..], T::key)),
+            ) {
+                hashbrown::hash_table::Entry::Occupied(o) => return Err((*o.get(), entry)),
+                hashbrown::hash_table::Entry::Vacant(v) => v,
+            }
+        };
+        // The vacant bucket borrows only the index: the slot comes from the chunks.
+        let id = alloc_in(chunks, free_head, entry);
+        vacant.insert(id);
+        self.payload_bytes += heap;
+        self.len += 1;
+        self.rehash_step();
+        Ok(id)
+    }
+
+    /// Makes room in the index for `additional` more entries in one go (a loader that
+    /// knows how many keys come: RDB's RESIZEDB), so filling it starts no rehash.
+    /// Finishes a rehash under way first.
+    pub fn reserve(&mut self, additional: usize) {
+        self.finish_rehash();
+        let (chunks, hasher) = (&self.chunks, &self.hasher);
+        self.index.reserve(additional, |&other| {
+            hasher.hash_one(entry_at(chunks, other).map_or(&b""[..], T::key))
+        });
+        let slots = self.len().saturating_add(additional);
+        self.chunks
+            .reserve((slots / CHUNK_SLOTS + 1).saturating_sub(self.chunks.len()));
+    }
+
     /// Before an insert into the index: when it is full, start an incremental
     /// rehash into a table twice the size (or, for a small index or one whose rehash
     /// is still on, grow it in one go as a plain table does).
@@ -334,41 +434,7 @@ impl<T: SlabEntry> Slab<T> {
 
     /// A slot for `entry`: the last one freed, else a new one at the end.
     fn alloc(&mut self, entry: T) -> u32 {
-        if self.free_head != NO_SLOT {
-            let id = self.free_head;
-            if let Some(slot) = self
-                .chunks
-                .get_mut((id >> CHUNK_SHIFT) as usize)
-                .and_then(|c| c.get_mut(id as usize & (CHUNK_SLOTS - 1)))
-            {
-                if let Slot::Free { next_free } = *slot {
-                    *slot = Slot::Used(entry);
-                    self.free_head = next_free;
-                    return id;
-                }
-            }
-            // A broken free list would corrupt data: stop here rather than go on.
-            panic!("slab free list points at a used slot {id}");
-        }
-        let id = self.span();
-        assert!(id < u64::from(NO_SLOT), "slab over 4 billion entries");
-        if self.chunks.last().is_none_or(|c| c.len() == CHUNK_SLOTS) {
-            // The first chunk grows as the table does; later ones are born full size.
-            let capacity = if self.chunks.is_empty() {
-                MIN_CHUNK_SLOTS
-            } else {
-                CHUNK_SLOTS
-            };
-            self.chunks.push(Vec::with_capacity(capacity));
-        }
-        if let Some(chunk) = self.chunks.last_mut() {
-            if chunk.len() == chunk.capacity() {
-                let target = (chunk.len() * 2).clamp(MIN_CHUNK_SLOTS, CHUNK_SLOTS);
-                chunk.reserve_exact(target - chunk.len());
-            }
-            chunk.push(Slot::Used(entry));
-        }
-        id as u32
+        alloc_in(&mut self.chunks, &mut self.free_head, entry)
     }
 
     /// Removes the entry in slot `id` and returns it.
@@ -615,6 +681,54 @@ mod tests {
         }
         assert!(s.is_empty());
         assert!(s.rehash.is_none() || s.rehash.as_ref().unwrap().old.is_empty());
+    }
+
+    #[test]
+    fn try_insert_finds_a_present_key_in_either_table_and_inserts_an_absent_one() {
+        let mut s = Slab::new([6; 4]);
+        let mut ids = BTreeMap::new();
+        let mut saw_rehash = false;
+        for i in 0..50_000u64 {
+            let id = s.try_insert(e(&format!("k{i}"), i)).expect("absent");
+            ids.insert(i, id);
+            saw_rehash |= s.rehash.is_some();
+            // Every so often, an earlier key (old table or new) is refused with its id.
+            if i % 61 == 0 {
+                let j = i / 3;
+                let (found, back) = s.try_insert(e(&format!("k{j}"), 7)).unwrap_err();
+                assert_eq!(found, ids[&j]);
+                assert_eq!(back.value, 7);
+                assert_eq!(s.get(found).map(|x| x.value), Some(j));
+            }
+        }
+        assert!(saw_rehash, "the test never met a rehash");
+        assert_eq!(s.len(), 50_000);
+        for (i, id) in &ids {
+            assert_eq!(s.find(format!("k{i}").as_bytes()), Some(*id));
+        }
+        // Freed slots are reused by try_insert as by insert.
+        let (id, _) = s.remove_key(b"k5").unwrap();
+        assert_eq!(s.try_insert(e("again", 1)), Ok(id));
+    }
+
+    #[test]
+    fn a_reserved_index_fills_without_rehashing() {
+        let mut s = Slab::new([4; 4]);
+        for i in 0..5_000u64 {
+            s.insert(e(&format!("k{i}"), i));
+        }
+        // Mid-rehash or not, reserve finishes it and makes the room in one go.
+        s.reserve(100_000);
+        let capacity = s.index.capacity();
+        assert!(capacity >= 105_000, "{capacity}");
+        for i in 5_000..105_000u64 {
+            s.insert(e(&format!("k{i}"), i));
+            assert!(s.rehash.is_none(), "rehash started at insert {i}");
+        }
+        assert_eq!(s.index.capacity(), capacity);
+        for i in 0..105_000u64 {
+            assert!(s.find(format!("k{i}").as_bytes()).is_some(), "k{i} lost");
+        }
     }
 
     #[test]

@@ -169,23 +169,55 @@ impl Db {
         self.keys.find(key)
     }
 
+    /// Makes room for `keys` more keys, `volatile` of them with a TTL, so a loader
+    /// that knows the counts (RDB's RESIZEDB) fills the index without rehashing it.
+    pub fn reserve(&mut self, keys: usize, volatile: usize) {
+        self.keys.reserve(keys);
+        self.volatile.reserve(volatile.min(keys));
+    }
+
     /// Inserts a key known to be absent; returns its slot id.
     pub fn insert(&mut self, key: &[u8], value: Value) -> u32 {
-        self.mutations = self.mutations.wrapping_add(1);
-        if self.watch_ready && matches!(value, Value::List(_) | Value::ZSet(_)) {
-            self.ready_keys.push(key.to_vec());
+        let id = self.keys.insert(Self::new_entry(key, value));
+        self.inserted(id);
+        id
+    }
+
+    /// Inserts `key` unless it is there: Ok(its slot id), or Err(the present key's
+    /// id, `value` back). One probe where `find` then `insert` take two (loaders).
+    pub fn try_insert(&mut self, key: &[u8], value: Value) -> Result<u32, (u32, Value)> {
+        match self.keys.try_insert(Self::new_entry(key, value)) {
+            Ok(id) => {
+                self.inserted(id);
+                Ok(id)
+            }
+            Err((id, entry)) => Err((id, entry.value)),
         }
-        let id = self.keys.insert(Entry {
+    }
+
+    fn new_entry(key: &[u8], value: Value) -> Entry {
+        Entry {
             key: SmallBytes::new(key),
             value,
             expire_at_ms: 0,
             access: 0,
             volatile_pos: NO_SLOT,
-        });
+        }
+    }
+
+    /// The bookkeeping of a new key in slot `id`.
+    fn inserted(&mut self, id: u32) {
+        self.mutations = self.mutations.wrapping_add(1);
+        if self.watch_ready {
+            if let Some(e) = self.keys.get(id) {
+                if matches!(e.value, Value::List(_) | Value::ZSet(_)) {
+                    self.ready_keys.push(e.key.as_bytes().to_vec());
+                }
+            }
+        }
         if self.snap.is_some() {
             self.created(id);
         }
-        id
     }
 
     #[cold]

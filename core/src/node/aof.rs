@@ -14,6 +14,7 @@ use crate::persist::aof::manifest::{Manifest, MANIFEST_MAX_BYTES};
 use crate::persist::aof::rewrite::{self, Rewrite};
 use crate::persist::aof::writer::{AofWriter, WriteEvent};
 use crate::persist::aof::{AofIo, Chain, ChainEnd, Phase, Step};
+use crate::persist::load::RdbApplier;
 use crate::persist::rdb::{LoadLimits, RdbItem};
 use crate::persist::snapshot::{AccessMeta, SliceBudget, Snapshot};
 
@@ -306,13 +307,18 @@ impl Node {
                 for line in log {
                     self.server.log(LogLevel::Notice, line);
                 }
-                for item in items {
-                    if let Err(e) = self.aof_apply_rdb_item(item) {
-                        return self.aof_fatal(vec![
-                            format!("Error reading the RDB preamble of the AOF file {file_name}, AOF loading aborted"),
-                            e,
-                        ]);
-                    }
+                let mut applier = std::mem::take(&mut loader.applier);
+                let applied = items
+                    .into_iter()
+                    .try_for_each(|item| self.aof_apply_rdb_item(&mut applier, item));
+                if let Some(l) = self.aof.loader.as_mut() {
+                    l.applier = applier;
+                }
+                if let Err(e) = applied {
+                    return self.aof_fatal(vec![
+                        format!("Error reading the RDB preamble of the AOF file {file_name}, AOF loading aborted"),
+                        e,
+                    ]);
                 }
                 for (argv, end_offset) in commands {
                     let is_multi = argv
@@ -366,32 +372,26 @@ impl Node {
     /// One item of a base's RDB preamble into the keyspace. Keys already expired
     /// are kept, as Redis does for an AOF preamble (RDBFLAGS_AOF_PREAMBLE): the
     /// commands after it assume the exact keyspace it was written from.
-    fn aof_apply_rdb_item(&mut self, item: RdbItem) -> Result<(), String> {
-        let RdbItem::Key {
-            db,
-            key,
-            value,
-            expire_ms,
-            ..
-        } = item
-        else {
-            return Ok(());
-        };
-        if db >= self.keyspace.databases() {
-            return Err(format!("DB index {db} is out of range"));
+    fn aof_apply_rdb_item(
+        &mut self,
+        applier: &mut RdbApplier,
+        item: RdbItem,
+    ) -> Result<(), String> {
+        match item {
+            RdbItem::SelectDb(db) => applier.select(&self.keyspace, db),
+            RdbItem::ResizeDb { keys, expires } => {
+                applier.resize(&mut self.keyspace, keys, expires);
+                Ok(())
+            }
+            RdbItem::Key {
+                db,
+                key,
+                value,
+                expire_ms,
+                ..
+            } => applier.insert(&mut self.keyspace, db, &key, value, expire_ms),
+            RdbItem::Aux { .. } | RdbItem::End => Ok(()),
         }
-        let d = self.keyspace.db_mut(db);
-        if d.find(&key).is_some() {
-            return Err(format!(
-                "RDB has duplicated key '{}' in DB {db}",
-                String::from_utf8_lossy(&key)
-            ));
-        }
-        let id = d.insert(&key, value);
-        if let Some(at) = expire_ms.filter(|&at| at != 0) {
-            d.set_expire(id, at);
-        }
-        Ok(())
     }
 
     /// Runs one loaded command as the fake client; its reply is dropped and it

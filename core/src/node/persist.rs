@@ -502,7 +502,7 @@ impl Node {
             &self.server,
             HashSeeds(self.aof.hash_seeds),
         ));
-        loader.allow_dup = request.merge;
+        loader.applier.allow_dup = request.merge;
         loader.start(&mut self.keyspace, &mut self.server, now);
         if let Some(run) = self.persist.reload.as_mut() {
             run.loader = Some(loader);
@@ -1217,6 +1217,40 @@ mod tests {
                 && info.contains("rdb_last_load_keys_expired:1")
         );
         assert!(info.contains("rdb_changes_since_last_save:0"));
+    }
+
+    #[test]
+    fn a_resizedb_claim_is_room_made_ahead_not_an_allocation_trusted() {
+        let file = saved_file("SET a 1;SET b 2");
+        // SELECTDB 0, RESIZEDB 2 0 -> RESIZEDB 2^62 2^62 (64-bit lengths), checksum redone.
+        let at = file
+            .windows(5)
+            .position(|w| w == [0xfe, 0x00, 0xfb, 0x02, 0x00])
+            .expect("SELECTDB 0 RESIZEDB 2 0");
+        let mut huge = file[..at + 3].to_vec();
+        for _ in 0..2 {
+            huge.push(0x81);
+            huge.extend_from_slice(&(1u64 << 62).to_be_bytes());
+        }
+        huge.extend_from_slice(&file[at + 5..file.len() - 8]);
+        let crc = crate::persist::rdb::crc64::crc64(0, &huge);
+        huge.extend_from_slice(&crc.to_le_bytes());
+        let mut k = Kit::new("save \"\"");
+        let mut disk = MemDisk::default();
+        disk.files.insert("dump.rdb".into(), huge);
+        let now = k.now;
+        assert!(k.nodes[0].boot(now, HashSeeds([1, 2, 3, 4])));
+        k.connect(1);
+        pump(&mut k, &mut disk);
+        assert_eq!(k.cmd(1, "MGET a b"), "*2\r\n$1\r\n1\r\n$1\r\n2\r\n");
+        // The room made ahead is bounded, not 2^62 keys' worth.
+        let info = k.cmd(1, "INFO memory");
+        let used: u64 = info
+            .lines()
+            .find_map(|l| l.strip_prefix("used_memory:"))
+            .and_then(|v| v.trim().parse().ok())
+            .expect("used_memory");
+        assert!(used < 64 << 20, "used_memory {used}");
     }
 
     #[test]

@@ -10,6 +10,7 @@ use crate::commands;
 use crate::io::{CloseReason, ConnId, Effect, LogLevel, Now};
 use crate::keyspace::{HashSeeds, Keyspace};
 use crate::mutants::Mutant;
+use crate::persist::load::RdbApplier;
 use crate::persist::rdb::{LoadLimits, RdbItem, RdbReader};
 use crate::repl::replica::{encode_command, Event, LinkParams, RdbSink};
 use crate::resp::ParseLimits;
@@ -422,6 +423,7 @@ impl Node {
 /// DEL, as Redis loads them on a replica too.
 struct SyncLoad {
     reader: RdbReader,
+    applier: RdbApplier,
     keyspace: Box<Keyspace>,
     keys_loaded: u64,
     /// The RDB's `repl-stream-db`.
@@ -434,6 +436,7 @@ impl SyncLoad {
         keyspace.loading = true;
         SyncLoad {
             reader: RdbReader::new(limits),
+            applier: RdbApplier::default(),
             keyspace,
             keys_loaded: 0,
             stream_db: 0,
@@ -446,11 +449,9 @@ impl SyncLoad {
             match self.reader.next() {
                 Ok(None) => return Ok(false),
                 Ok(Some(RdbItem::End)) => return Ok(true),
-                Ok(Some(RdbItem::SelectDb(db))) if db >= self.keyspace.databases() => {
-                    return Err(format!(
-                        "the master's RDB selects DB {db}, but this server has {} databases",
-                        self.keyspace.databases()
-                    ));
+                Ok(Some(RdbItem::SelectDb(db))) => self.applier.select(&self.keyspace, db)?,
+                Ok(Some(RdbItem::ResizeDb { keys, expires })) => {
+                    self.applier.resize(&mut self.keyspace, keys, expires)
                 }
                 Ok(Some(RdbItem::Key {
                     db,
@@ -459,20 +460,8 @@ impl SyncLoad {
                     expire_ms,
                     ..
                 })) => {
-                    if db >= self.keyspace.databases() {
-                        return Err(format!("DB index {db} is out of range"));
-                    }
-                    let d = self.keyspace.db_mut(db);
-                    if d.find(&key).is_some() {
-                        return Err(format!(
-                            "RDB has duplicated key '{}' in DB {db}",
-                            String::from_utf8_lossy(&key)
-                        ));
-                    }
-                    let id = d.insert(&key, value);
-                    if let Some(at) = expire_ms.filter(|&at| at != 0) {
-                        d.set_expire(id, at);
-                    }
+                    self.applier
+                        .insert(&mut self.keyspace, db, &key, value, expire_ms)?;
                     self.keys_loaded += 1;
                 }
                 Ok(Some(RdbItem::Aux { key, value })) if key == b"repl-stream-db" => {

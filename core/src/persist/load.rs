@@ -11,9 +11,81 @@ use crate::io::{DiskError, DiskOp, DiskResult, Effect, IoId, LogLevel, Now};
 use crate::keyspace::{HashSeeds, Keyspace};
 use crate::persist::rdb::{LoadLimits, RdbItem, RdbReader};
 use crate::server::Server;
+use crate::types::Value;
 
 /// Bytes asked for per read.
 pub const READ_CHUNK_BYTES: u64 = 1 << 20;
+
+/// At most this many keys are made room for ahead on a RESIZEDB's word (a file's
+/// claim is not trusted with an allocation; past it the index grows as keys come).
+pub const RESIZEDB_RESERVE_MAX: u64 = 1 << 22;
+
+/// Where the keys an RDB stream holds go, for every loader (startup, the AOF's RDB
+/// preamble, a replica's full sync): the database SELECTDB named, room made ahead on
+/// RESIZEDB's word, each key inserted with its expiry.
+#[derive(Debug, Default)]
+pub struct RdbApplier {
+    /// The database the last SELECTDB named (RESIZEDB's hints are about it).
+    db: usize,
+    /// A key already there is replaced by the file's (DEBUG RELOAD MERGE, Redis's
+    /// `RDBFLAGS_ALLOW_DUP`); otherwise it is a bad file.
+    pub allow_dup: bool,
+}
+
+impl RdbApplier {
+    /// SELECTDB: Err when the file needs more databases than `ks` has.
+    pub fn select(&mut self, ks: &Keyspace, db: usize) -> Result<(), String> {
+        if db >= ks.databases() {
+            return Err(format!(
+                "Data file was created with a Redis server configured to handle more than {} databases",
+                ks.databases()
+            ));
+        }
+        self.db = db;
+        Ok(())
+    }
+
+    /// RESIZEDB, Redis's `dictExpand`: room for the keys ahead, so the index does not
+    /// rehash while it fills (bounded: a claim is not trusted with an allocation).
+    pub fn resize(&self, ks: &mut Keyspace, keys: u64, expires: u64) {
+        let room = |n: u64| n.min(RESIZEDB_RESERVE_MAX) as usize;
+        ks.db_mut(self.db).reserve(room(keys), room(expires));
+    }
+
+    /// One key into `db`, with its expiry (0 or None: none). Err on a duplicate key
+    /// unless `allow_dup`, or a database out of range.
+    pub fn insert(
+        &self,
+        ks: &mut Keyspace,
+        db: usize,
+        key: &[u8],
+        value: Value,
+        expire_ms: Option<u64>,
+    ) -> Result<(), String> {
+        if db >= ks.databases() {
+            return Err(format!("DB index {db} is out of range"));
+        }
+        let id = match ks.db_mut(db).try_insert(key, value) {
+            Ok(id) => id,
+            Err(_) if !self.allow_dup => {
+                return Err(format!(
+                    "RDB has duplicated key '{}' in DB {db}",
+                    String::from_utf8_lossy(key)
+                ))
+            }
+            Err((old, value)) => {
+                if let Some(entry) = ks.db_mut(db).remove(old) {
+                    ks.dispose(entry.value);
+                }
+                ks.db_mut(db).insert(key, value)
+            }
+        };
+        if let Some(at) = expire_ms.filter(|&at| at != 0) {
+            ks.db_mut(db).set_expire(id, at);
+        }
+        Ok(())
+    }
+}
 
 /// How a load ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -75,9 +147,8 @@ pub struct RdbLoad {
     pub keys_expired: u64,
     /// Whether the file existed (a missing file is an empty dataset).
     found: bool,
-    /// A key already in the keyspace is replaced by the file's (DEBUG RELOAD MERGE,
-    /// Redis's `RDBFLAGS_ALLOW_DUP`); otherwise it is a bad file.
-    pub allow_dup: bool,
+    /// Where the keys go (`applier.allow_dup`: DEBUG RELOAD MERGE).
+    pub applier: RdbApplier,
 }
 
 impl RdbLoad {
@@ -92,7 +163,7 @@ impl RdbLoad {
             keys_loaded: 0,
             keys_expired: 0,
             found: false,
-            allow_dup: false,
+            applier: RdbApplier::default(),
         }
     }
 
@@ -143,15 +214,10 @@ impl RdbLoad {
                 Ok(None) => return Ok(false),
                 Ok(Some(RdbItem::End)) => return Ok(true),
                 Ok(Some(RdbItem::Aux { key, value })) => self.on_aux(&key, &value, server, now),
-                Ok(Some(RdbItem::SelectDb(db))) => {
-                    if db >= ks.databases() {
-                        return Err(format!(
-                            "Data file was created with a Redis server configured to handle more than {} databases",
-                            ks.databases()
-                        ));
-                    }
+                Ok(Some(RdbItem::SelectDb(db))) => self.applier.select(ks, db)?,
+                Ok(Some(RdbItem::ResizeDb { keys, expires })) => {
+                    self.applier.resize(ks, keys, expires)
                 }
-                Ok(Some(RdbItem::ResizeDb { .. })) => {}
                 Ok(Some(RdbItem::Key {
                     db,
                     key,
@@ -160,30 +226,12 @@ impl RdbLoad {
                     lru_idle_secs: _,
                     lfu_freq: _,
                 })) => {
-                    if db >= ks.databases() {
-                        return Err(format!("DB index {db} is out of range"));
-                    }
                     // Redis drops keys already expired when a master loads.
                     if expire_ms.is_some_and(|at| at < now.wall_ms) {
                         self.keys_expired += 1;
                         continue;
                     }
-                    if let Some(old) = ks.db_mut(db).find(&key) {
-                        if !self.allow_dup {
-                            return Err(format!(
-                                "RDB has duplicated key '{}' in DB {db}",
-                                String::from_utf8_lossy(&key)
-                            ));
-                        }
-                        if let Some(entry) = ks.db_mut(db).remove(old) {
-                            ks.dispose(entry.value);
-                        }
-                    }
-                    let d = ks.db_mut(db);
-                    let id = d.insert(&key, value);
-                    if let Some(at) = expire_ms.filter(|&at| at != 0) {
-                        d.set_expire(id, at);
-                    }
+                    self.applier.insert(ks, db, &key, value, expire_ms)?;
                     self.keys_loaded += 1;
                 }
                 Err(e) => return Err(e.to_string()),

@@ -42,6 +42,20 @@ impl StrValue {
         Self::with_encoding(data, data.len() > EMBSTR_MAX_BYTES)
     }
 
+    /// `from_set` of bytes the caller owns already: a heap string keeps the vector's
+    /// buffer (no copy) when it has no spare capacity to carry.
+    pub fn from_set_owned(data: std::borrow::Cow<'_, [u8]>) -> Self {
+        match data {
+            std::borrow::Cow::Owned(v) if v.len() > EMBSTR_MAX_BYTES && v.len() == v.capacity() => {
+                StrValue::Heap {
+                    raw: true,
+                    data: v.into_boxed_slice(),
+                }
+            }
+            data => Self::from_set(&data),
+        }
+    }
+
     /// Bytes with an explicit raw flag (no int encoding).
     pub fn with_encoding(data: &[u8], raw: bool) -> Self {
         if data.len() <= INLINE_CAP {

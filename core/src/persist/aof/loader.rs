@@ -6,6 +6,7 @@
 //! file and the offset. Never allocates more than the bytes that really arrived.
 
 use crate::io::{DiskError, DiskOp, DiskResult};
+use crate::persist::load::RdbApplier;
 use crate::persist::rdb::{LoadLimits, RdbItem, RdbReader};
 
 use super::manifest::AofFile;
@@ -211,6 +212,8 @@ pub struct Loader {
     limits: Option<LoadLimits>,
     /// The base's RDB preamble being read (until its END).
     rdb: Option<RdbReader>,
+    /// Where the preamble's keys go (the node applies the items).
+    pub applier: RdbApplier,
 }
 
 impl Loader {
@@ -236,6 +239,7 @@ impl Loader {
             load_truncated,
             limits,
             rdb: None,
+            applier: RdbApplier::default(),
         }
     }
 

@@ -243,7 +243,7 @@ pub(crate) fn read_value(
         ));
     }
     match t {
-        vtype::STRING => Ok(Value::Str(StrValue::from_set(&cur.string()?))),
+        vtype::STRING => Ok(Value::Str(StrValue::from_set_owned(cur.string()?))),
         vtype::LIST => {
             let n = cur.len()?;
             let mut list = List::new(limits.list);
