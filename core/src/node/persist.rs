@@ -28,7 +28,7 @@ const SHUTDOWN_ERROR: &str = "ERR Errors trying to SHUTDOWN. Check logs.";
 const BACKGROUND_SLICES_PER_STEP: usize = 1;
 /// A save a client waits for (SAVE, SHUTDOWN) walks more per step; other clients
 /// are still served between steps.
-const FOREGROUND_SLICES_PER_STEP: usize = 32;
+const FOREGROUND_SLICES_PER_STEP: usize = 128;
 
 /// Who waits for the running save.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

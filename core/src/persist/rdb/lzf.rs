@@ -35,6 +35,12 @@ fn idx(h: u32) -> usize {
 /// output bytes are unchanged.
 enum Table {
     Dense(Vec<u32>),
+    /// The sparse map of a short input (most RDB values), on the stack: no allocation.
+    Small {
+        keys: [u32; SMALL_SLOTS],
+        values: [u32; SMALL_SLOTS],
+        mask: usize,
+    },
     Sparse {
         /// Slot number + 1 (0 = empty), and the value stored for it.
         keys: Vec<u32>,
@@ -43,6 +49,9 @@ enum Table {
     },
 }
 
+/// Slots of the on-stack table: inputs up to half this many bytes use it.
+const SMALL_SLOTS: usize = 512;
+
 impl Table {
     fn new(in_len: usize) -> Table {
         if in_len >= HSIZE / 16 {
@@ -50,6 +59,13 @@ impl Table {
         }
         // At most `in_len` distinct slots are stored: load stays under one half.
         let cap = (in_len * 2).next_power_of_two().max(16);
+        if cap <= SMALL_SLOTS {
+            return Table::Small {
+                keys: [0; SMALL_SLOTS],
+                values: [0; SMALL_SLOTS],
+                mask: cap - 1,
+            };
+        }
         Table::Sparse {
             keys: vec![0; cap],
             values: vec![0; cap],
@@ -72,6 +88,13 @@ impl Table {
     fn get(&self, slot: usize) -> u32 {
         match self {
             Table::Dense(t) => t.get(slot).copied().unwrap_or(0),
+            Table::Small { keys, values, mask } => {
+                let at = Table::probe(keys, *mask, slot);
+                match keys.get(at) {
+                    Some(&k) if k as usize == slot + 1 => values.get(at).copied().unwrap_or(0),
+                    _ => 0,
+                }
+            }
             Table::Sparse { keys, values, mask } => {
                 let at = Table::probe(keys, *mask, slot);
                 match keys.get(at) {
@@ -87,6 +110,13 @@ impl Table {
             Table::Dense(t) => {
                 if let Some(s) = t.get_mut(slot) {
                     *s = value;
+                }
+            }
+            Table::Small { keys, values, mask } => {
+                let at = Table::probe(keys, *mask, slot);
+                if let (Some(k), Some(v)) = (keys.get_mut(at), values.get_mut(at)) {
+                    *k = slot as u32 + 1;
+                    *v = value;
                 }
             }
             Table::Sparse { keys, values, mask } => {
