@@ -25,6 +25,7 @@ pub mod model;
 pub mod model_types;
 pub mod model_wide;
 pub mod model_wide_types;
+pub mod model_wide_zset;
 pub mod net;
 pub mod persistence;
 pub mod replication;

@@ -165,7 +165,7 @@ impl Model {
     /// `observe`s the reply when the request's reply is the node's pick or in the
     /// node's order (SPOP, RANDOMKEY, KEYS, SMEMBERS ...); forgets it otherwise.
     pub fn observe_for(&mut self, request: &[Vec<u8>], reply: &[u8]) {
-        const OBSERVED: [&[u8]; 16] = [
+        const OBSERVED: [&[u8]; 19] = [
             b"SPOP",
             b"RANDOMKEY",
             b"KEYS",
@@ -182,6 +182,9 @@ impl Model {
             b"HVALS",
             b"HRANDFIELD",
             b"ZRANDMEMBER",
+            b"HSCAN",
+            b"SSCAN",
+            b"ZSCAN",
         ];
         let wanted = request
             .first()
@@ -296,6 +299,7 @@ impl Model {
         model_types::handles(name)
             || Model::wide_handles(name)
             || Model::wide_types_handles(name)
+            || Model::wide_zset_handles(name)
             || matches!(
                 name,
                 "GET" | "SET" | "INCR" | "INCRBY" | "DEL" | "EXISTS" | "APPEND" | "TYPE"
@@ -309,9 +313,14 @@ impl Model {
         for arg in req.get(1..).unwrap_or_default() {
             self.purge(now_ms, arg);
         }
-        if Model::wide_handles(&name) || Model::wide_types_handles(&name) {
+        if Model::wide_handles(&name)
+            || Model::wide_types_handles(&name)
+            || Model::wide_zset_handles(&name)
+        {
             let reply = if Model::wide_handles(&name) {
                 self.apply_wide(now_ms, &name, req)
+            } else if Model::wide_zset_handles(&name) {
+                self.apply_wide_zset(&name, req)
             } else {
                 self.apply_wide_types(&name, req)
             };
