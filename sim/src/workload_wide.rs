@@ -75,6 +75,49 @@ fn ttl_ms(rng: &mut ChaCha8Rng) -> u64 {
     rng.gen_range(1..400)
 }
 
+/// The wide workload's next requests: mostly one (`random_wide_request`), now and
+/// then a run in another database: `SELECT n` (1..=2), a few wide requests there,
+/// perhaps MOVE, SWAPDB (never database 0: the linearizability checker's `k..` keys
+/// live there) or FLUSHDB, and `SELECT 0` back. A connection that closes inside the
+/// run is back in database 0, as the model knows.
+pub fn random_wide_requests(rng: &mut ChaCha8Rng, now_ms: u64) -> Vec<Vec<Vec<u8>>> {
+    let db = |rng: &mut ChaCha8Rng, lo: u32| rng.gen_range(lo..=3).to_string().into_bytes();
+    if rng.gen_bool(0.01) {
+        return vec![match rng.gen_range(0..3) {
+            0 => vec![b("MOVE"), wide_key(rng), db(rng, 1)],
+            1 => vec![b("SWAPDB"), db(rng, 1), db(rng, 1)],
+            _ => vec![b("SELECT"), b(pick(rng, &["x", "16", "-1"]))],
+        }];
+    }
+    if !rng.gen_bool(0.03) {
+        return vec![random_wide_request(rng, now_ms)];
+    }
+    let n = rng.gen_range(1..=2u32);
+    let mut reqs = vec![vec![b("SELECT"), n.to_string().into_bytes()]];
+    for _ in 0..rng.gen_range(1..=4) {
+        reqs.push(random_wide_request(rng, now_ms));
+    }
+    match rng.gen_range(0..6) {
+        0 => reqs.push(vec![
+            b("MOVE"),
+            wide_key(rng),
+            b(pick(rng, &["0", "1", "2", "3", "16", "x"])),
+        ]),
+        1 => reqs.push(vec![b("SWAPDB"), db(rng, 1), db(rng, 1)]),
+        2 if rng.gen_bool(0.3) => reqs.push(vec![b("SWAPDB"), b("x"), b("1")]),
+        3 => {
+            let mut r = vec![b("FLUSHDB")];
+            if rng.gen_bool(0.4) {
+                r.push(b(pick(rng, &["ASYNC", "SYNC", "x"])));
+            }
+            reqs.push(r);
+        }
+        _ => {}
+    }
+    reqs.push(vec![b("SELECT"), b("0")]);
+    reqs
+}
+
 /// A random request of the wide workload: the string, EXPIRE and keyspace families on
 /// keys `x0..x2` and the collection keys. `now_ms` is the plan's start wall time, for
 /// the absolute-time options (EXAT, PXAT, EXPIREAT, PEXPIREAT).
