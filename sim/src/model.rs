@@ -25,7 +25,9 @@ pub mod seen {
 /// then (Redis 7.0 fails EXEC when such a key expired since, deleted or not).
 #[derive(Debug, Clone)]
 struct Watched {
-    key: Vec<u8>,
+    /// The database the key was watched in.
+    pub(crate) db: u32,
+    pub(crate) key: Vec<u8>,
     alive_expire_at: Option<u64>,
 }
 
@@ -54,6 +56,13 @@ pub struct Model {
     /// Keys the model expired lazily that the node may still hold (it expires a key
     /// only where it looks it up): DBSIZE's upper bound.
     pub(crate) maybe_present: BTreeSet<Vec<u8>>,
+    /// The database the fields above hold (`model_db`): the one the connection being
+    /// judged selected, and 0 between requests.
+    pub(crate) cur_db: u32,
+    /// The other databases' keys, while they are not the current one.
+    pub(crate) other_dbs: BTreeMap<u32, crate::model_db::DbState>,
+    /// Each connection's selected database (SELECT), until it closes.
+    pub(crate) conn_db: BTreeMap<ConnId, u32>,
 }
 
 pub(crate) fn bulk(v: &[u8]) -> Vec<u8> {
@@ -96,6 +105,27 @@ pub(crate) fn parse_int(v: &[u8]) -> Option<i64> {
     (n.to_string() == s).then_some(n)
 }
 
+/// Key and value bytes of one database, and its number of keys (`stored_bytes`).
+fn stored(
+    keys: &BTreeMap<Vec<u8>, (Vec<u8>, Option<u64>)>,
+    colls: &BTreeMap<Vec<u8>, Coll>,
+) -> (usize, usize) {
+    let strings: usize = keys.iter().map(|(k, (v, _))| k.len() + v.len()).sum();
+    let coll_bytes: usize = colls
+        .iter()
+        .map(|(k, c)| {
+            k.len()
+                + match c {
+                    Coll::List(l) => l.iter().map(|e| e.len() + 8).sum::<usize>(),
+                    Coll::Set(s) => s.iter().map(|e| e.len() + 8).sum(),
+                    Coll::ZSet(z) => z.keys().map(|e| e.len() + 16).sum(),
+                    Coll::Hash(h) => h.iter().map(|(f, v)| f.len() + v.len() + 16).sum(),
+                }
+        })
+        .sum();
+    (strings + coll_bytes, keys.len() + colls.len())
+}
+
 impl Model {
     pub fn new(_start_wall_ms: u64) -> Self {
         Model {
@@ -103,6 +133,9 @@ impl Model {
             colls: BTreeMap::new(),
             coll_ttl: BTreeMap::new(),
             maybe_present: BTreeSet::new(),
+            cur_db: 0,
+            other_dbs: BTreeMap::new(),
+            conn_db: BTreeMap::new(),
             conns: BTreeMap::new(),
             seen: BTreeSet::new(),
             observed: None,
@@ -140,6 +173,7 @@ impl Model {
     /// WATCH run while the node loads).
     pub fn keep_conns_of(&mut self, old: &mut Model) {
         self.conns = std::mem::take(&mut old.conns);
+        self.conn_db = std::mem::take(&mut old.conn_db);
     }
 
     /// Whether `conn` is inside MULTI (its commands are queued, not run).
@@ -165,7 +199,7 @@ impl Model {
     /// `observe`s the reply when the request's reply is the node's pick or in the
     /// node's order (SPOP, RANDOMKEY, KEYS, SMEMBERS ...); forgets it otherwise.
     pub fn observe_for(&mut self, request: &[Vec<u8>], reply: &[u8]) {
-        const OBSERVED: [&[u8]; 16] = [
+        const OBSERVED: [&[u8]; 19] = [
             b"SPOP",
             b"RANDOMKEY",
             b"KEYS",
@@ -182,6 +216,9 @@ impl Model {
             b"HVALS",
             b"HRANDFIELD",
             b"ZRANDMEMBER",
+            b"HSCAN",
+            b"SSCAN",
+            b"ZSCAN",
         ];
         let wanted = request
             .first()
@@ -191,6 +228,7 @@ impl Model {
 
     /// The connection closed: a transaction in progress is discarded, watches dropped.
     pub fn conn_closed(&mut self, conn: ConnId) {
+        self.conn_db.remove(&conn);
         if self.conns.remove(&conn).is_some_and(|c| c.multi.is_some()) {
             self.seen.insert(seen::CLOSED_IN_MULTI);
         }
@@ -199,7 +237,11 @@ impl Model {
     /// Redis's `touchWatchedKey`: every connection watching `key` gets DIRTY_CAS.
     pub(crate) fn touch(&mut self, key: &[u8]) {
         for cs in self.conns.values_mut() {
-            if cs.watched.iter().any(|w| w.key == key) {
+            if cs
+                .watched
+                .iter()
+                .any(|w| w.key == key && w.db == self.cur_db)
+            {
                 cs.dirty = true;
                 cs.watched.clear();
             }
@@ -209,6 +251,20 @@ impl Model {
     /// The exact reply bytes Redis gives on connection `conn` (MULTI/EXEC/WATCH state
     /// is per connection), or None for a request the model does not know.
     pub fn apply_on(&mut self, now_ms: u64, conn: ConnId, req: &[Vec<u8>]) -> Option<Vec<u8>> {
+        let db = self.conn_db.get(&conn).copied().unwrap_or(0);
+        self.switch_db(db);
+        let reply = if self.in_multi(conn) {
+            self.apply_on_db(now_ms, conn, req)
+        } else {
+            self.apply_db_command(now_ms, conn, req)
+                .or_else(|| self.apply_on_db(now_ms, conn, req))
+        };
+        self.switch_db(0);
+        reply
+    }
+
+    /// `apply_on` in the connection's database.
+    fn apply_on_db(&mut self, now_ms: u64, conn: ConnId, req: &[Vec<u8>]) -> Option<Vec<u8>> {
         let name = String::from_utf8_lossy(req.first()?).to_ascii_uppercase();
         let in_multi = self.conns.get(&conn).is_some_and(|c| c.multi.is_some());
         match name.as_str() {
@@ -264,9 +320,11 @@ impl Model {
                         self.purge(now_ms, key);
                         let alive = self.keys.contains_key(key) || self.colls.contains_key(key);
                         let alive_expire_at = if alive { self.ttl_of(key) } else { None };
+                        let db = self.cur_db;
                         let cs = self.conns.entry(conn).or_default();
-                        if !cs.watched.iter().any(|w| w.key == *key) {
+                        if !cs.watched.iter().any(|w| w.key == *key && w.db == db) {
                             cs.watched.push(Watched {
+                                db,
                                 key: key.clone(),
                                 alive_expire_at,
                             });
@@ -296,6 +354,7 @@ impl Model {
         model_types::handles(name)
             || Model::wide_handles(name)
             || Model::wide_types_handles(name)
+            || Model::wide_zset_handles(name)
             || matches!(
                 name,
                 "GET" | "SET" | "INCR" | "INCRBY" | "DEL" | "EXISTS" | "APPEND" | "TYPE"
@@ -309,9 +368,14 @@ impl Model {
         for arg in req.get(1..).unwrap_or_default() {
             self.purge(now_ms, arg);
         }
-        if Model::wide_handles(&name) || Model::wide_types_handles(&name) {
+        if Model::wide_handles(&name)
+            || Model::wide_types_handles(&name)
+            || Model::wide_zset_handles(&name)
+        {
             let reply = if Model::wide_handles(&name) {
                 self.apply_wide(now_ms, &name, req)
+            } else if Model::wide_zset_handles(&name) {
+                self.apply_wide_zset(&name, req)
             } else {
                 self.apply_wide_types(&name, req)
             };
@@ -436,21 +500,13 @@ impl Model {
     /// element and score counted as 8 bytes), and the number of keys. The resource
     /// checker's independent memory estimate.
     pub fn stored_bytes(&self) -> (usize, usize) {
-        let strings: usize = self.keys.iter().map(|(k, (v, _))| k.len() + v.len()).sum();
-        let colls: usize = self
-            .colls
-            .iter()
-            .map(|(k, c)| {
-                k.len()
-                    + match c {
-                        Coll::List(l) => l.iter().map(|e| e.len() + 8).sum::<usize>(),
-                        Coll::Set(s) => s.iter().map(|e| e.len() + 8).sum(),
-                        Coll::ZSet(z) => z.keys().map(|e| e.len() + 16).sum(),
-                        Coll::Hash(h) => h.iter().map(|(f, v)| f.len() + v.len() + 16).sum(),
-                    }
-            })
-            .sum();
-        (strings + colls, self.keys.len() + self.colls.len())
+        let mut total = stored(&self.keys, &self.colls);
+        for d in self.other_dbs.values() {
+            let (bytes, keys) = stored(&d.keys, &d.colls);
+            total.0 += bytes;
+            total.1 += keys;
+        }
+        total
     }
 
     /// Forgets keys the node may have removed by active expiry: a key whose TTL passed

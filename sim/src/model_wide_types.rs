@@ -18,7 +18,7 @@ const SYNTAX: &[u8] = b"-ERR syntax error\r\n";
 type Reply = Result<Vec<u8>, Vec<u8>>;
 
 /// A score bound: `-inf`, `+inf`, `n`, `(n`.
-fn bound(v: &[u8]) -> Option<(f64, bool)> {
+pub(crate) fn bound(v: &[u8]) -> Option<(f64, bool)> {
     let (v, excl) = match v.strip_prefix(b"(") {
         Some(r) => (r, true),
         None => (v, false),
@@ -31,7 +31,7 @@ fn bound(v: &[u8]) -> Option<(f64, bool)> {
     Some((f, excl))
 }
 
-fn above(s: f64, (b, excl): (f64, bool)) -> bool {
+pub(crate) fn above(s: f64, (b, excl): (f64, bool)) -> bool {
     if excl {
         s > b
     } else {
@@ -39,7 +39,7 @@ fn above(s: f64, (b, excl): (f64, bool)) -> bool {
     }
 }
 
-fn below(s: f64, (b, excl): (f64, bool)) -> bool {
+pub(crate) fn below(s: f64, (b, excl): (f64, bool)) -> bool {
     if excl {
         s < b
     } else {
@@ -47,7 +47,7 @@ fn below(s: f64, (b, excl): (f64, bool)) -> bool {
     }
 }
 
-fn ordered(z: &BTreeMap<Vec<u8>, i64>) -> Vec<(Vec<u8>, i64)> {
+pub(crate) fn ordered(z: &BTreeMap<Vec<u8>, i64>) -> Vec<(Vec<u8>, i64)> {
     let mut v: Vec<(Vec<u8>, i64)> = z.iter().map(|(m, s)| (m.clone(), *s)).collect();
     v.sort_by(|a, b| a.1.cmp(&b.1).then(a.0.cmp(&b.0)));
     v
@@ -65,7 +65,7 @@ fn scored(items: &[(Vec<u8>, i64)], with_scores: bool) -> Vec<u8> {
 }
 
 /// Redis's clamp of a [start, stop] index pair over `len` (as `model_types::range`).
-fn index_range(len: usize, start: i64, stop: i64) -> Option<(usize, usize)> {
+pub(crate) fn index_range(len: usize, start: i64, stop: i64) -> Option<(usize, usize)> {
     let len = len as i64;
     let start = if start < 0 {
         (len + start).max(0)
@@ -128,7 +128,7 @@ impl Model {
     }
 
     /// A key's collection of type `ty`, cloned; Err(WRONGTYPE) when it holds another.
-    fn coll_of(&self, key: &[u8], ty: &str) -> Result<Option<Coll>, Vec<u8>> {
+    pub(crate) fn coll_of(&self, key: &[u8], ty: &str) -> Result<Option<Coll>, Vec<u8>> {
         if self.keys.contains_key(key) {
             return Err(WRONGTYPE.to_vec());
         }
@@ -160,7 +160,7 @@ impl Model {
         })
     }
 
-    fn zset_of(&self, key: &[u8]) -> Result<BTreeMap<Vec<u8>, i64>, Vec<u8>> {
+    pub(crate) fn zset_of(&self, key: &[u8]) -> Result<BTreeMap<Vec<u8>, i64>, Vec<u8>> {
         Ok(match self.coll_of(key, "zset")? {
             Some(Coll::ZSet(z)) => z,
             _ => BTreeMap::new(),
@@ -169,7 +169,7 @@ impl Model {
 
     /// Writes a collection back in place (keeping its TTL), deleting it when empty;
     /// `replace`: a STORE's destination, which loses whatever the key held.
-    fn put_coll(&mut self, key: &[u8], c: Coll, replace: bool) {
+    pub(crate) fn put_coll(&mut self, key: &[u8], c: Coll, replace: bool) {
         let empty = match &c {
             Coll::List(l) => l.is_empty(),
             Coll::Set(s) => s.is_empty(),

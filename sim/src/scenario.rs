@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use crate::faults::{Fault, PlannedFault};
 use crate::net::{Link, Peer};
 use crate::workload::{
-    random_request, random_transaction, random_typed_request, random_wide_request, TxnKeys,
+    random_request, random_transaction, random_typed_request, random_wide_requests, TxnKeys,
 };
 
 /// A named scenario: what a seed turns into, and the events its sweep must reach.
@@ -983,7 +983,7 @@ impl Plan {
                 {
                     random_transaction(&mut rng, &mut txn_keys)
                 } else if name == "plain-load" && rng.gen_bool(WIDE_SHARE) {
-                    vec![random_wide_request(&mut rng, start_wall_ms)]
+                    random_wide_requests(&mut rng, start_wall_ms)
                 } else if !transactions && rng.gen_bool(typed_share) {
                     vec![random_typed_request(&mut rng, scenario.keys)]
                 } else {

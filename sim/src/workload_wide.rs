@@ -75,6 +75,49 @@ fn ttl_ms(rng: &mut ChaCha8Rng) -> u64 {
     rng.gen_range(1..400)
 }
 
+/// The wide workload's next requests: mostly one (`random_wide_request`), now and
+/// then a run in another database: `SELECT n` (1..=2), a few wide requests there,
+/// perhaps MOVE, SWAPDB (never database 0: the linearizability checker's `k..` keys
+/// live there) or FLUSHDB, and `SELECT 0` back. A connection that closes inside the
+/// run is back in database 0, as the model knows.
+pub fn random_wide_requests(rng: &mut ChaCha8Rng, now_ms: u64) -> Vec<Vec<Vec<u8>>> {
+    let db = |rng: &mut ChaCha8Rng, lo: u32| rng.gen_range(lo..=3).to_string().into_bytes();
+    if rng.gen_bool(0.01) {
+        return vec![match rng.gen_range(0..3) {
+            0 => vec![b("MOVE"), wide_key(rng), db(rng, 1)],
+            1 => vec![b("SWAPDB"), db(rng, 1), db(rng, 1)],
+            _ => vec![b("SELECT"), b(pick(rng, &["x", "16", "-1"]))],
+        }];
+    }
+    if !rng.gen_bool(0.03) {
+        return vec![random_wide_request(rng, now_ms)];
+    }
+    let n = rng.gen_range(1..=2u32);
+    let mut reqs = vec![vec![b("SELECT"), n.to_string().into_bytes()]];
+    for _ in 0..rng.gen_range(1..=4) {
+        reqs.push(random_wide_request(rng, now_ms));
+    }
+    match rng.gen_range(0..6) {
+        0 => reqs.push(vec![
+            b("MOVE"),
+            wide_key(rng),
+            b(pick(rng, &["0", "1", "2", "3", "16", "x"])),
+        ]),
+        1 => reqs.push(vec![b("SWAPDB"), db(rng, 1), db(rng, 1)]),
+        2 if rng.gen_bool(0.3) => reqs.push(vec![b("SWAPDB"), b("x"), b("1")]),
+        3 => {
+            let mut r = vec![b("FLUSHDB")];
+            if rng.gen_bool(0.4) {
+                r.push(b(pick(rng, &["ASYNC", "SYNC", "x"])));
+            }
+            reqs.push(r);
+        }
+        _ => {}
+    }
+    reqs.push(vec![b("SELECT"), b("0")]);
+    reqs
+}
+
 /// A random request of the wide workload: the string, EXPIRE and keyspace families on
 /// keys `x0..x2` and the collection keys. `now_ms` is the plan's start wall time, for
 /// the absolute-time options (EXAT, PXAT, EXPIREAT, PEXPIREAT).
@@ -242,6 +285,9 @@ fn bound(rng: &mut ChaCha8Rng) -> Vec<u8> {
 /// A random collection request of the wide workload (the commands
 /// `workload::random_typed_request` does not send).
 pub fn random_wide_typed_request(rng: &mut ChaCha8Rng) -> Vec<Vec<u8>> {
+    if rng.gen_bool(0.3) {
+        return random_wide_zset_request(rng);
+    }
     let idx = |rng: &mut ChaCha8Rng| rng.gen_range(-3i64..3).to_string().into_bytes();
     match rng.gen_range(0..4) {
         0 => {
@@ -460,6 +506,247 @@ pub fn random_wide_typed_request(rng: &mut ChaCha8Rng) -> Vec<Vec<u8>> {
                     member(rng),
                 ],
             }
+        }
+    }
+}
+
+/// Sorted sets whose members all have score 0 (`y0`, `y1`): lex order is only
+/// meaningful there. Only the lex family, ZMPOP, ZREMRANGEBYLEX and ZRANGESTORE from a
+/// `y` key write them, so their scores stay equal; now and then another type's key
+/// (WRONGTYPE), never a `z` key (mixed scores make a lex range unspecified).
+fn lex_key(rng: &mut ChaCha8Rng) -> Vec<u8> {
+    if rng.gen_bool(0.05) {
+        return b(pick(rng, &["x0", "h0", "s1"]));
+    }
+    format!("y{}", rng.gen_range(0..2)).into_bytes()
+}
+
+fn lex_member(rng: &mut ChaCha8Rng) -> Vec<u8> {
+    b(pick(rng, &["a", "b", "c", "d", "e", "ab", ""]))
+}
+
+fn lex_bound(rng: &mut ChaCha8Rng) -> Vec<u8> {
+    if rng.gen_bool(0.03) {
+        return b(pick(rng, &["a", "+a", "-x"]));
+    }
+    b(pick(
+        rng,
+        &[
+            "-", "+", "[a", "(a", "[b", "(c", "[d", "(e", "[", "(", "[ab", "[m050",
+        ],
+    ))
+}
+
+/// A key a set-algebra command reads: a sorted set (mixed or equal scores), now and
+/// then a set (members of score 1) or another type (WRONGTYPE).
+fn algebra_key(rng: &mut ChaCha8Rng) -> Vec<u8> {
+    match rng.gen_range(0..10) {
+        0..=4 => format!("z{}", rng.gen_range(0..3)).into_bytes(),
+        5..=6 => format!("y{}", rng.gen_range(0..2)).into_bytes(),
+        7 => format!("s{}", rng.gen_range(0..3)).into_bytes(),
+        8 if rng.gen_bool(0.3) => b(pick(rng, &["x1", "l0", "h1"])),
+        _ => b("znokey"),
+    }
+}
+
+fn limit(rng: &mut ChaCha8Rng) -> [Vec<u8>; 3] {
+    [
+        b("LIMIT"),
+        b(pick(rng, &["0", "1", "-1", "2"])),
+        b(pick(rng, &["1", "2", "-1", "0"])),
+    ]
+}
+
+/// The sorted-set families of the wide workload beyond `random_wide_typed_request`'s:
+/// lex ranges, the set algebra (ZUNION, ZINTER, ZDIFF, ZINTERCARD, ZDIFFSTORE,
+/// ZRANGESTORE, ZMPOP) and the collection scans (HSCAN, SSCAN, ZSCAN).
+pub fn random_wide_zset_request(rng: &mut ChaCha8Rng) -> Vec<Vec<u8>> {
+    let n_keys = |rng: &mut ChaCha8Rng, max: usize| -> (usize, Vec<Vec<u8>>) {
+        let n = rng.gen_range(1..=max);
+        (n, (0..n).map(|_| algebra_key(rng)).collect())
+    };
+    match rng.gen_range(0..16) {
+        0..=2 => {
+            let key = lex_key(rng);
+            if rng.gen_bool(0.04) {
+                // Past 128 members: the skiplist encoding, still all of score 0.
+                let mut r = vec![b("ZADD"), key];
+                for i in 0..130 {
+                    r.push(b("0"));
+                    r.push(format!("m{i:03}").into_bytes());
+                }
+                return r;
+            }
+            let mut r = vec![b("ZADD"), key];
+            for _ in 0..rng.gen_range(1..=3) {
+                r.push(b("0"));
+                r.push(lex_member(rng));
+            }
+            r
+        }
+        3 | 4 => {
+            let mut r = vec![
+                b(pick(rng, &["ZRANGEBYLEX", "ZREVRANGEBYLEX"])),
+                lex_key(rng),
+                lex_bound(rng),
+                lex_bound(rng),
+            ];
+            if rng.gen_bool(0.4) {
+                r.extend(limit(rng));
+            }
+            if rng.gen_bool(0.03) {
+                r.push(b(pick(rng, &["WITHSCORES", "LIMIT"])));
+            }
+            r
+        }
+        5 => vec![b("ZLEXCOUNT"), lex_key(rng), lex_bound(rng), lex_bound(rng)],
+        6 => vec![
+            b("ZREMRANGEBYLEX"),
+            lex_key(rng),
+            lex_bound(rng),
+            lex_bound(rng),
+        ],
+        7 | 8 => {
+            let name = pick(rng, &["ZUNION", "ZINTER", "ZDIFF"]);
+            let (n, keys) = n_keys(rng, 3);
+            let numkeys = if rng.gen_bool(0.03) {
+                b(pick(rng, &["0", "x", "4"]))
+            } else {
+                n.to_string().into_bytes()
+            };
+            let mut r = vec![b(name), numkeys];
+            r.extend(keys);
+            let agg =
+                (name != "ZDIFF" && rng.gen_bool(0.4)).then(|| pick(rng, &["SUM", "MIN", "MAX"]));
+            if name != "ZDIFF" && rng.gen_bool(0.5) {
+                // Dyadic weights (exact in doubles); an infinite one only over at most
+                // two inputs (Redis's SUM order over three is its own); -1 only under
+                // SUM (MIN/MAX of -0 and 0 keep whichever came first).
+                r.push(b("WEIGHTS"));
+                for _ in 0..n {
+                    let mut choices = vec!["1", "2", "0.5", "0", "1.5"];
+                    if n <= 2 {
+                        choices.extend(["inf", "-inf"]);
+                    }
+                    if agg.is_none_or(|a| a == "SUM") {
+                        choices.push("-1");
+                    }
+                    r.push(b(pick(rng, &choices)));
+                }
+            }
+            if let Some(a) = agg {
+                r.extend([b("AGGREGATE"), b(a)]);
+            }
+            if rng.gen_bool(0.6) {
+                r.push(b("WITHSCORES"));
+            }
+            if rng.gen_bool(0.02) {
+                r.push(b(pick(rng, &["WEIGHTS", "AGGREGATE", "LIMIT"])));
+            }
+            r
+        }
+        9 => {
+            let (n, keys) = n_keys(rng, 3);
+            let mut r = vec![b("ZINTERCARD"), n.to_string().into_bytes()];
+            r.extend(keys);
+            if rng.gen_bool(0.5) {
+                r.extend([b("LIMIT"), b(pick(rng, &["0", "1", "2", "-1"]))]);
+            }
+            r
+        }
+        10 => {
+            let (n, keys) = n_keys(rng, 3);
+            let mut r = vec![
+                b("ZDIFFSTORE"),
+                format!("z{}", rng.gen_range(0..3)).into_bytes(),
+                n.to_string().into_bytes(),
+            ];
+            r.extend(keys);
+            r
+        }
+        11 => {
+            let from_lex = rng.gen_bool(0.4);
+            let src = if from_lex {
+                lex_key(rng)
+            } else {
+                format!("z{}", rng.gen_range(0..3)).into_bytes()
+            };
+            // Only a `y` key's range may land on a `y` key (its scores stay equal).
+            let dst = if from_lex && rng.gen_bool(0.5) {
+                lex_key(rng)
+            } else {
+                format!("z{}", rng.gen_range(0..3)).into_bytes()
+            };
+            let mut r = vec![b("ZRANGESTORE"), dst, src];
+            // BYLEX only over a `y` key (a lex range over mixed scores is unspecified).
+            let by = if from_lex {
+                rng.gen_range(0..3)
+            } else {
+                rng.gen_range(0..2)
+            };
+            match by {
+                0 => {
+                    let i = |rng: &mut ChaCha8Rng| rng.gen_range(-3i64..3).to_string().into_bytes();
+                    r.extend([i(rng), i(rng)]);
+                }
+                1 => {
+                    r.extend([bound(rng), bound(rng), b("BYSCORE")]);
+                }
+                _ => {
+                    r.extend([lex_bound(rng), lex_bound(rng), b("BYLEX")]);
+                }
+            }
+            if rng.gen_bool(0.3) {
+                r.push(b("REV"));
+            }
+            if by != 0 && rng.gen_bool(0.4) || rng.gen_bool(0.03) {
+                r.extend(limit(rng));
+            }
+            r
+        }
+        12 => {
+            let n = rng.gen_range(1..=2);
+            let mut r = vec![b("ZMPOP"), n.to_string().into_bytes()];
+            for _ in 0..n {
+                r.push(if rng.gen_bool(0.5) {
+                    lex_key(rng)
+                } else {
+                    typed_key(rng, "z")
+                });
+            }
+            r.push(b(pick(rng, &["MIN", "MAX"])));
+            if rng.gen_bool(0.5) {
+                r.extend([b("COUNT"), b(pick(rng, &["1", "2", "5", "0"]))]);
+            }
+            r
+        }
+        _ => {
+            let (name, key, patterns): (&str, Vec<u8>, &[&str]) = match rng.gen_range(0..3) {
+                0 => ("HSCAN", typed_key(rng, "h"), &["f*", "g1*", "f?", "*"]),
+                1 => ("SSCAN", typed_key(rng, "s"), &["1*", "a", "?", "*"]),
+                _ => (
+                    "ZSCAN",
+                    if rng.gen_bool(0.5) {
+                        typed_key(rng, "z")
+                    } else {
+                        lex_key(rng)
+                    },
+                    &["m1*", "a", "*b*", "*"],
+                ),
+            };
+            let cursor = if rng.gen_bool(0.05) {
+                b(pick(rng, &["x", "7", "18446744073709551615"]))
+            } else {
+                b("0")
+            };
+            let mut r = vec![b(name), key, cursor];
+            if rng.gen_bool(0.5) {
+                r.extend([b("MATCH"), b(pick(rng, patterns))]);
+            }
+            if rng.gen_bool(0.6) {
+                r.extend([b("COUNT"), b(pick(rng, &["1", "5", "1000", "0"]))]);
+            }
+            r
         }
     }
 }
