@@ -39,26 +39,6 @@ use crate::resp::ReplyBuf;
 use crate::server::Server;
 use crate::util::c_str_prefix;
 
-/// `<lead><n>\r\n`, the header line of a multibulk or a bulk.
-#[inline]
-fn length_line(out: &mut Vec<u8>, lead: u8, n: usize) {
-    if n < 10 {
-        out.extend_from_slice(&[lead, b'0' + n as u8, b'\r', b'\n']);
-    } else if n < 100 {
-        out.extend_from_slice(&[
-            lead,
-            b'0' + (n / 10) as u8,
-            b'0' + (n % 10) as u8,
-            b'\r',
-            b'\n',
-        ]);
-    } else {
-        out.push(lead);
-        crate::util::write_i64(out, n as i64);
-        out.extend_from_slice(b"\r\n");
-    }
-}
-
 /// A command's arguments: ranges into the query buffer (no copies).
 pub struct Argv<'a> {
     buf: &'a [u8],
@@ -92,9 +72,9 @@ impl<'a> Argv<'a> {
     pub fn encode_into(&self, out: &mut Vec<u8>) {
         let payload: usize = self.ranges.iter().map(|&(s, e)| e.saturating_sub(s)).sum();
         out.reserve(payload.saturating_add(self.len().saturating_add(1).saturating_mul(24)));
-        length_line(out, b'*', self.len());
+        crate::resp::length_line(out, b'*', self.len());
         for a in self.iter() {
-            length_line(out, b'$', a.len());
+            crate::resp::length_line(out, b'$', a.len());
             out.extend_from_slice(a);
             out.extend_from_slice(b"\r\n");
         }

@@ -13,15 +13,32 @@ pub use value::{decode, element_frames, frame_len, DecodeError, Value};
 /// Appends one request as a RESP multibulk (`*N` then `$len` bulks): the one request
 /// encoder the propagation consumers, the simulator and every test use.
 pub fn encode_request_into<A: AsRef<[u8]>>(out: &mut Vec<u8>, args: &[A]) {
-    out.push(b'*');
-    crate::util::write_i64(out, args.len() as i64);
-    out.extend_from_slice(b"\r\n");
+    length_line(out, b'*', args.len());
     for a in args {
         let a = a.as_ref();
-        out.push(b'$');
-        crate::util::write_i64(out, a.len() as i64);
-        out.extend_from_slice(b"\r\n");
+        length_line(out, b'$', a.len());
         out.extend_from_slice(a);
+        out.extend_from_slice(b"\r\n");
+    }
+}
+
+/// `<lead><n>\r\n`, with the one- and two-digit lengths of most arguments written
+/// without the integer formatter.
+#[inline]
+pub fn length_line(out: &mut Vec<u8>, lead: u8, n: usize) {
+    if n < 10 {
+        out.extend_from_slice(&[lead, b'0' + n as u8, b'\r', b'\n']);
+    } else if n < 100 {
+        out.extend_from_slice(&[
+            lead,
+            b'0' + (n / 10) as u8,
+            b'0' + (n % 10) as u8,
+            b'\r',
+            b'\n',
+        ]);
+    } else {
+        out.push(lead);
+        crate::util::write_i64(out, n as i64);
         out.extend_from_slice(b"\r\n");
     }
 }
