@@ -230,13 +230,7 @@ impl MasterState {
         ids.replid = new_replid;
         ids.replid2 = crate::repl::NO_REPLID.to_string();
         ids.second_replid_offset = -1;
-        self.backlog = Some(Backlog::new(capacity_bytes, ids.master_repl_offset));
-        self.encoder.reset();
-        propagation.set_repl(true);
-        self.checkpoint(propagation.recorded_total(), ids.master_repl_offset);
-        self.select_marks.clear();
-        self.last_acks.clear();
-        self.backlog_created_offset = ids.master_repl_offset;
+        self.start_backlog(ids.master_repl_offset, capacity_bytes, propagation);
     }
 
     /// A promoted replica (REPLICAOF NO ONE, PSYNC FAILOVER) starts a backlog at its
@@ -251,13 +245,18 @@ impl MasterState {
         if self.backlog.is_some() {
             return;
         }
-        self.backlog = Some(Backlog::new(capacity_bytes, ids.master_repl_offset));
+        self.start_backlog(ids.master_repl_offset, capacity_bytes, propagation);
+    }
+
+    /// A new backlog at `offset`, fed from the propagation stream from now on.
+    fn start_backlog(&mut self, offset: u64, capacity_bytes: usize, propagation: &mut Propagation) {
+        self.backlog = Some(Backlog::new(capacity_bytes, offset));
         self.encoder.reset();
         propagation.set_repl(true);
-        self.checkpoint(propagation.recorded_total(), ids.master_repl_offset);
+        self.checkpoint(propagation.recorded_total(), offset);
         self.select_marks.clear();
         self.last_acks.clear();
-        self.backlog_created_offset = ids.master_repl_offset;
+        self.backlog_created_offset = offset;
     }
 
     /// Remembers a replica's ACK for the rollback cut's lower bound.
