@@ -76,6 +76,9 @@ pub enum Mutant {
     /// The active expire cycle deletes expired keys without propagating their DELs,
     /// so replicas and the AOF keep them.
     ActiveExpireNotPropagated,
+    /// An evicted key's DEL is not propagated, so replicas and the AOF keep a key
+    /// the node evicted.
+    EvictionNotPropagated,
     /// A partial resync serves the backlog from one byte past the offset asked for.
     BacklogOffsetOffByOne,
     /// PSYNC continues with a replication id that is not the master's.
@@ -93,7 +96,7 @@ pub enum Mutant {
 }
 
 impl Mutant {
-    pub const ALL: [Mutant; 33] = [
+    pub const ALL: [Mutant; 34] = [
         Mutant::TtlOffByOne,
         Mutant::LazyExpireReturnsStale,
         Mutant::IncrLosesPipelinedUpdate,
@@ -127,6 +130,7 @@ impl Mutant {
         Mutant::PsyncWrongReplidAccepted,
         Mutant::ReplicaExpiresKeys,
         Mutant::WaitCountsStaleAck,
+        Mutant::EvictionNotPropagated,
     ];
 
     pub fn name(self) -> &'static str {
@@ -162,6 +166,7 @@ impl Mutant {
             Mutant::HashConvertLosesField => "hash-convert-loses-field",
             Mutant::ZsetConvertLosesMember => "zset-convert-loses-member",
             Mutant::ActiveExpireNotPropagated => "active-expire-not-propagated",
+            Mutant::EvictionNotPropagated => "eviction-not-propagated",
             Mutant::BacklogOffsetOffByOne => "backlog-offset-off-by-one",
             Mutant::PsyncWrongReplidAccepted => "psync-wrong-replid-accepted",
             Mutant::WaitCountsStaleAck => "wait-counts-stale-ack",

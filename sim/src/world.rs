@@ -731,6 +731,7 @@ impl<'a> World<'a> {
         for h in 0..self.hosts.len() {
             if !self.halted {
                 self.compare_shadow(h);
+                self.check_aof_matches_node(h);
             }
         }
         if !self.halted {
