@@ -96,7 +96,7 @@ pub enum Mutant {
 }
 
 impl Mutant {
-    pub const ALL: [Mutant; 34] = [
+    pub const ALL: [Mutant; 35] = [
         Mutant::TtlOffByOne,
         Mutant::LazyExpireReturnsStale,
         Mutant::IncrLosesPipelinedUpdate,
@@ -131,6 +131,7 @@ impl Mutant {
         Mutant::ReplicaExpiresKeys,
         Mutant::WaitCountsStaleAck,
         Mutant::EvictionNotPropagated,
+        Mutant::LfuNeverDecays,
     ];
 
     pub fn name(self) -> &'static str {
@@ -176,17 +177,11 @@ impl Mutant {
     }
 
     /// Planted bugs the simulator's sweep does not reach yet; they join `ALL` once it
-    /// does. LFU decay is caught outside the seed sweep, by the simulator's
-    /// `traffic_spike::lfu_decay_check` (OBJECT FREQ over idle time) and a core test in
-    /// `keyspace::evict`. `FailoverSkipsCatchup` is seen by
+    /// does. `FailoverSkipsCatchup` is seen by
     /// `node::repl_failover_tests` (no simulator scenario runs FAILOVER yet).
     /// `ChainRelayReencodes` is seen by `node::repl_chain_tests` (the simulator runs
     /// no chain yet).
-    pub const PENDING: [Mutant; 3] = [
-        Mutant::LfuNeverDecays,
-        Mutant::FailoverSkipsCatchup,
-        Mutant::ChainRelayReencodes,
-    ];
+    pub const PENDING: [Mutant; 2] = [Mutant::FailoverSkipsCatchup, Mutant::ChainRelayReencodes];
 
     pub fn from_name(name: &str) -> Option<Mutant> {
         Mutant::ALL

@@ -59,6 +59,7 @@ pub mod reach {
     pub const NODE_EXITED: &str = "a node exited on a persistence error and restarted";
     pub const KEY_EVICTED: &str = crate::eviction_checks::KEY_EVICTED;
     pub const AOF_MATCHED: &str = crate::eviction_checks::AOF_MATCHED;
+    pub const LFU_DECAY_JUDGED: &str = crate::eviction_checks::LFU_DECAY_JUDGED;
     pub const HASH_TABLE: &str = "a hash left its listpack for a hashtable";
     pub const ZSET_SKIPLIST: &str = "a sorted set left its listpack for a skiplist";
     pub const LIST_NODES: &str = "a list spanned several quicklist nodes";
@@ -122,6 +123,7 @@ pub const SCENARIO_DEFS: &[ScenarioDef] = &[
             reach::READ_WHILE_OVER,
             reach::KEY_EVICTED,
             reach::AOF_MATCHED,
+            reach::LFU_DECAY_JUDGED,
         ],
     },
     ScenarioDef {

@@ -2113,6 +2113,12 @@ pub fn run_plan(plan: &Plan, options: RunOptions<'_>) -> Outcome {
             coverage.count_encodings(node);
         }
     }
+    // Last: it lets time pass on the nodes, after every other judgment and count.
+    for h in 0..world.hosts.len() {
+        if !world.halted {
+            world.check_lfu_decay(h);
+        }
+    }
     Outcome {
         coverage,
         seed: plan.seed,
