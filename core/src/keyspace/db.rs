@@ -8,6 +8,8 @@ use crate::slab::{ScanBudget, Slab, SlabEntry};
 use crate::types::{SmallBytes, Value};
 
 const NO_SLOT: u32 = u32::MAX;
+/// TTL lists of at most this capacity are never shrunk.
+const VOLATILE_SHRINK_MIN: usize = 1024;
 /// Random slots RANDOMKEY and eviction sampling try before walking.
 const RANDOM_TRIES: usize = 32;
 
@@ -282,6 +284,12 @@ impl Db {
         if let Some(e) = self.keys.get_mut(id) {
             e.volatile_pos = NO_SLOT;
         }
+        // Like the index, the TTL list gives its room back under 1/10 full (copying
+        // the few ids left, amortized over the removals that emptied it).
+        let capacity = self.volatile.capacity();
+        if capacity > VOLATILE_SHRINK_MIN && self.volatile.len() * 10 < capacity {
+            self.volatile.shrink_to(self.volatile.len() * 2);
+        }
     }
 
     /// Stores a key's access field (computed by `Keyspace::touch`/`fresh_access`).
@@ -458,6 +466,32 @@ mod tests {
         let id = db.insert(b"new", v("y"));
         assert!((id as usize) < 10_000);
         assert_eq!(db.iter().count(), 5_001);
+    }
+
+    #[test]
+    fn the_ttl_list_gives_its_room_back() {
+        let mut db = Db::new(HashSeeds([2; 4]));
+        for i in 0..100_000u64 {
+            let id = db.insert(format!("k{i}").as_bytes(), v("x"));
+            db.set_expire(id, 1_000 + i);
+        }
+        let full = db.volatile_overhead_bytes();
+        for i in 0..99_000u64 {
+            let id = db.find(format!("k{i}").as_bytes()).unwrap();
+            db.remove(id).unwrap();
+        }
+        assert_eq!(db.volatile_len(), 1_000);
+        assert!(
+            db.volatile_overhead_bytes() * 20 < full,
+            "{full} -> {}",
+            db.volatile_overhead_bytes()
+        );
+        // Positions stay right after the shrinks.
+        for i in 99_000..100_000u64 {
+            let id = db.find(format!("k{i}").as_bytes()).unwrap();
+            assert!(db.clear_expire(id));
+        }
+        assert_eq!(db.volatile_len(), 0);
     }
 
     #[test]
