@@ -256,7 +256,12 @@ impl Clients {
             let key = key.as_bytes();
             // Redis's propagateDeletion: UNLINK when freed lazily, DEL otherwise.
             let verb: &[u8] = if lazy { b"UNLINK" } else { b"DEL" };
-            server.propagation.record(db, &[verb, key]);
+            if !server
+                .mutants
+                .is(crate::mutants::Mutant::EvictionNotPropagated)
+            {
+                server.propagation.record(db, &[verb, key]);
+            }
             self.watch.touch_expired(db, key);
             self.notify_keyspace_event(
                 server,

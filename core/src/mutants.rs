@@ -76,6 +76,9 @@ pub enum Mutant {
     /// The active expire cycle deletes expired keys without propagating their DELs,
     /// so replicas and the AOF keep them.
     ActiveExpireNotPropagated,
+    /// An evicted key's DEL is not propagated, so replicas and the AOF keep a key
+    /// the node evicted.
+    EvictionNotPropagated,
     /// A partial resync serves the backlog from one byte past the offset asked for.
     BacklogOffsetOffByOne,
     /// PSYNC continues with a replication id that is not the master's.
@@ -93,7 +96,7 @@ pub enum Mutant {
 }
 
 impl Mutant {
-    pub const ALL: [Mutant; 33] = [
+    pub const ALL: [Mutant; 35] = [
         Mutant::TtlOffByOne,
         Mutant::LazyExpireReturnsStale,
         Mutant::IncrLosesPipelinedUpdate,
@@ -127,6 +130,8 @@ impl Mutant {
         Mutant::PsyncWrongReplidAccepted,
         Mutant::ReplicaExpiresKeys,
         Mutant::WaitCountsStaleAck,
+        Mutant::EvictionNotPropagated,
+        Mutant::LfuNeverDecays,
     ];
 
     pub fn name(self) -> &'static str {
@@ -162,6 +167,7 @@ impl Mutant {
             Mutant::HashConvertLosesField => "hash-convert-loses-field",
             Mutant::ZsetConvertLosesMember => "zset-convert-loses-member",
             Mutant::ActiveExpireNotPropagated => "active-expire-not-propagated",
+            Mutant::EvictionNotPropagated => "eviction-not-propagated",
             Mutant::BacklogOffsetOffByOne => "backlog-offset-off-by-one",
             Mutant::PsyncWrongReplidAccepted => "psync-wrong-replid-accepted",
             Mutant::WaitCountsStaleAck => "wait-counts-stale-ack",
@@ -171,17 +177,11 @@ impl Mutant {
     }
 
     /// Planted bugs the simulator's sweep does not reach yet; they join `ALL` once it
-    /// does. LFU decay is caught outside the seed sweep, by the simulator's
-    /// `traffic_spike::lfu_decay_check` (OBJECT FREQ over idle time) and a core test in
-    /// `keyspace::evict`. `FailoverSkipsCatchup` is seen by
+    /// does. `FailoverSkipsCatchup` is seen by
     /// `node::repl_failover_tests` (no simulator scenario runs FAILOVER yet).
     /// `ChainRelayReencodes` is seen by `node::repl_chain_tests` (the simulator runs
     /// no chain yet).
-    pub const PENDING: [Mutant; 3] = [
-        Mutant::LfuNeverDecays,
-        Mutant::FailoverSkipsCatchup,
-        Mutant::ChainRelayReencodes,
-    ];
+    pub const PENDING: [Mutant; 2] = [Mutant::FailoverSkipsCatchup, Mutant::ChainRelayReencodes];
 
     pub fn from_name(name: &str) -> Option<Mutant> {
         Mutant::ALL

@@ -43,6 +43,19 @@ const INDEX_BYTES_PER_BUCKET: usize = 5;
 const REHASH_SLOTS_PER_OP: u32 = 16;
 /// Indexes smaller than this rehash at once: copying them costs less than probing two.
 const REHASH_MIN_INCREMENTAL: usize = 1024;
+/// Slot ids one step may walk past without finding an entry to move: a step after mass
+/// deletes crosses mostly free slots, and this keeps it bounded (a few µs) while
+/// still finishing a walk over a 1/64-full slab as fast as a dense one.
+const REHASH_VISITS_PER_OP: u32 = 1024;
+/// The index shrinks when under 1/`SHRINK_FILL_DIVISOR` of its capacity holds entries
+/// (Redis's `HASHTABLE_MIN_FILL`, 10%, checked by `htNeedsResize` in its cron; keel
+/// checks at each removal, the only thing that lowers the fill).
+const SHRINK_FILL_DIVISOR: usize = 10;
+/// Indexes at or under this capacity are never shrunk: there is nothing worth giving back.
+const SHRINK_MIN_CAPACITY: usize = 64;
+/// Indexes over this capacity shrink incrementally (a walk like growth's); smaller ones
+/// are rebuilt at once, which costs less than the bucket walk of a bigger one.
+const SHRINK_MIN_INCREMENTAL: usize = 8 * 1024;
 
 /// The old index while a rehash moves it into the new one, and the next slot id to move.
 #[derive(Clone)]
@@ -208,6 +221,17 @@ impl<T: SlabEntry> Slab<T> {
     /// Bytes one entry costs beyond its own heap bytes: its slot and its index bucket.
     pub fn entry_overhead_bytes() -> usize {
         Self::slot_bytes() + INDEX_BYTES_PER_BUCKET
+    }
+
+    /// Entries the index has room for, both tables counted while a rehash is on (for
+    /// tests and INFO-like reporting: it drops after mass deletes).
+    pub fn index_capacity(&self) -> usize {
+        self.index.capacity() + self.rehash.as_ref().map_or(0, |r| r.old.capacity())
+    }
+
+    /// Whether an incremental rehash (growth or shrink) is under way.
+    pub fn is_rehashing(&self) -> bool {
+        self.rehash.is_some()
     }
 
     /// Heap bytes held, O(1): slots, index and the entries' payloads (not the `Slab`
@@ -385,15 +409,32 @@ impl<T: SlabEntry> Slab<T> {
         self.rehash = Some(Box::new(Rehash { old, cursor: 0 }));
     }
 
-    /// Moves the old index entries of the next `REHASH_SLOTS_PER_OP` slot ids.
+    /// Moves the old index entries of the next `REHASH_SLOTS_PER_OP` used slots, walking
+    /// at most `REHASH_VISITS_PER_OP` slot ids.
     fn rehash_step(&mut self) {
+        self.rehash_some(REHASH_SLOTS_PER_OP, REHASH_VISITS_PER_OP);
+    }
+
+    /// Moves the old index entries of up to `max_moves` used slots, walking at most
+    /// `max_visits` slot ids; the rehash ends when the walk passes the span. A driver
+    /// with nothing else to do calls it to finish a rehash no command is pushing on
+    /// (Redis's `incrementallyRehash` in `databasesCron`). Returns whether a rehash is
+    /// still on.
+    pub fn rehash_some(&mut self, max_moves: u32, max_visits: u32) -> bool {
         let Some(mut r) = self.rehash.take() else {
-            return;
+            return false;
         };
         let span = self.span();
-        let end = r.cursor.saturating_add(REHASH_SLOTS_PER_OP);
-        while r.cursor < end && u64::from(r.cursor) < span && !r.old.is_empty() {
-            self.move_to_new(&mut r.old, r.cursor);
+        let (mut moved, mut visited) = (0u32, 0u32);
+        while moved < max_moves
+            && visited < max_visits
+            && u64::from(r.cursor) < span
+            && !r.old.is_empty()
+        {
+            if self.move_to_new(&mut r.old, r.cursor) {
+                moved += 1;
+            }
+            visited += 1;
             r.cursor += 1;
         }
         // Every id is below the span, and ids below the cursor were moved.
@@ -403,7 +444,39 @@ impl<T: SlabEntry> Slab<T> {
         );
         if !r.old.is_empty() && u64::from(r.cursor) < span {
             self.rehash = Some(r);
+            return true;
         }
+        self.maybe_shrink();
+        self.rehash.is_some()
+    }
+
+    /// After a removal: when the index is under 1/`SHRINK_FILL_DIVISOR` full, start
+    /// moving it into a table sized for twice its entries, by the same walk as growth
+    /// (slot ids do not move, so neither SCAN cursors nor a running snapshot see it).
+    fn maybe_shrink(&mut self) {
+        if self.rehash.is_some() {
+            return;
+        }
+        let capacity = self.index.capacity();
+        let len = self.index.len();
+        if capacity <= SHRINK_MIN_CAPACITY || len.saturating_mul(SHRINK_FILL_DIVISOR) >= capacity {
+            return;
+        }
+        if len == 0 {
+            self.index = HashTable::new();
+            return;
+        }
+        let target = len.saturating_mul(2);
+        if capacity <= SHRINK_MIN_INCREMENTAL {
+            let (chunks, hasher) = (&self.chunks, &self.hasher);
+            self.index.shrink_to(target, |&other| {
+                hasher.hash_one(entry_at(chunks, other).map_or(&b""[..], T::key))
+            });
+            return;
+        }
+        let smaller = HashTable::with_capacity(target);
+        let old = std::mem::replace(&mut self.index, smaller);
+        self.rehash = Some(Box::new(Rehash { old, cursor: 0 }));
     }
 
     /// Moves the rest of the old index over (a new doubling is due before the walk
@@ -419,9 +492,12 @@ impl<T: SlabEntry> Slab<T> {
         }
     }
 
-    /// Moves slot `id`'s index entry from `old` to the index, if `old` has it.
-    fn move_to_new(&mut self, old: &mut HashTable<u32>, id: u32) {
-        let Some(entry) = self.get(id) else { return };
+    /// Moves slot `id`'s index entry from `old` to the index, if `old` has it; true
+    /// when it did.
+    fn move_to_new(&mut self, old: &mut HashTable<u32>, id: u32) -> bool {
+        let Some(entry) = self.get(id) else {
+            return false;
+        };
         let hash = self.hash(entry.key());
         if let Ok(found) = old.find_entry(hash, |&other| other == id) {
             found.remove();
@@ -429,7 +505,9 @@ impl<T: SlabEntry> Slab<T> {
             self.index.insert_unique(hash, id, |&other| {
                 hasher.hash_one(entry_at(chunks, other).map_or(&b""[..], T::key))
             });
+            return true;
         }
+        false
     }
 
     /// A slot for `entry`: the last one freed, else a new one at the end.
@@ -448,7 +526,11 @@ impl<T: SlabEntry> Slab<T> {
             }
         }
         let entry = self.free(id);
-        self.rehash_step();
+        if self.rehash.is_some() {
+            self.rehash_step();
+        } else {
+            self.maybe_shrink();
+        }
         entry
     }
 

@@ -184,6 +184,18 @@ impl Disk {
         }
     }
 
+    /// A copy of the files as processes see them now (written bytes, synced or not),
+    /// with nothing queued and no faults: what a second process reading the directory
+    /// would find. For checks that load a node's files beside it.
+    pub fn view(&self) -> Disk {
+        let mut copy = Disk::new(self.latency);
+        copy.inodes = self.inodes.clone();
+        copy.next_inode = self.next_inode;
+        copy.names = self.names.clone();
+        copy.durable_names = self.names.clone();
+        copy
+    }
+
     /// Queues an operation; it takes effect, and its one completion is handed back,
     /// at the returned time (the world schedules an event for it).
     pub fn submit(&mut self, rng: &mut ChaCha8Rng, now_ms: u64, io: IoId, op: DiskOp) -> u64 {

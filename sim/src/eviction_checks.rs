@@ -58,6 +58,99 @@ pub fn parse_policy(name: &str) -> MaxmemoryPolicy {
 /// Coverage: the propagation stream carried an eviction.
 pub const KEY_EVICTED: &str = "a key was evicted (seen on the propagation stream)";
 
+/// Coverage: a node under `maxmemory` with `appendonly yes` was compared with its
+/// AOF loaded beside it.
+pub const AOF_MATCHED: &str = "an evicting node's AOF loaded to its dataset";
+
+/// Ticks a node loading an AOF beside the checked one may take (a sweep's files are
+/// small; a hang is a bug).
+const AOF_LOAD_MAX_TICKS: u32 = 100_000;
+
+/// Whether the memory-squeeze scenario runs seed `seed` with `appendonly yes`
+/// (`appendfsync everysec`: under `always` replies wait for the fsync, and the OOM
+/// check times a refusal by its reply): one seed in three, so every policy gets both
+/// within 24 seeds (3 and 8 are coprime), and a 3-seed sweep has one.
+pub fn aof_for_seed(seed: u64) -> bool {
+    seed % 3 == 2
+}
+
+/// Coverage: an LFU node's OBJECT FREQ was read across idle time and judged.
+pub const LFU_DECAY_JUDGED: &str = "an LFU counter's decay over idle time was judged";
+/// TOUCHes the LFU probe gives its key (the counter then sits well above its initial
+/// 5, so a decay has room to show).
+const LFU_PROBE_TOUCHES: usize = 300;
+/// Idle time between the probe's two OBJECT FREQ reads: three periods at the
+/// default `lfu-decay-time` of one minute.
+const LFU_PROBE_IDLE_MS: u64 = 3 * 60 * 1000;
+/// The probe's connection id, far from the world's.
+const PROBE_CONN: u64 = u64::MAX - 1;
+
+/// A client wired straight to a node (no network): the end-of-run probes' requests.
+struct Probe {
+    now: Now,
+    framer: crate::workload::Framer,
+}
+
+impl Probe {
+    fn open(node: &mut keel_core::Node, now: Now) -> Probe {
+        node.handle(
+            now,
+            keel_core::Input::Accepted {
+                conn: PROBE_CONN,
+                listener: keel_core::Listener::Client,
+                peer: "127.0.0.1:2".into(),
+                local: "127.0.0.1:6379".into(),
+                peer_is_loopback: true,
+            },
+        );
+        let mut p = Probe {
+            now,
+            framer: crate::workload::Framer::default(),
+        };
+        p.drain(node);
+        p
+    }
+
+    /// Takes the node's effects: the probe's replies are kept, the rest (writes to
+    /// other clients, disk, propagation) dropped: the run is over.
+    fn drain(&mut self, node: &mut keel_core::Node) {
+        while let Some(effect) = node.poll_effect() {
+            if let keel_core::Effect::Send { conn, bytes } = effect {
+                let written = keel_core::Input::Written {
+                    conn,
+                    bytes: bytes.len(),
+                };
+                node.handle(self.now, written);
+                if conn == PROBE_CONN {
+                    self.framer.push(&bytes);
+                }
+            }
+        }
+    }
+
+    fn call(&mut self, node: &mut keel_core::Node, args: &[&[u8]]) -> Vec<u8> {
+        let request: Vec<Vec<u8>> = args.iter().map(|a| a.to_vec()).collect();
+        let bytes = crate::workload::encode(&request);
+        let input = keel_core::Input::Data {
+            conn: PROBE_CONN,
+            bytes: &bytes,
+        };
+        node.handle(self.now, input);
+        self.drain(node);
+        self.framer.next_reply().ok().flatten().unwrap_or_default()
+    }
+
+    fn freq(&mut self, node: &mut keel_core::Node, key: &[u8]) -> Option<u64> {
+        let reply = self.call(node, &[b"OBJECT", b"FREQ", key]);
+        std::str::from_utf8(&reply)
+            .ok()?
+            .strip_prefix(':')?
+            .trim_end()
+            .parse()
+            .ok()
+    }
+}
+
 /// Commands a node under an `allkeys-*` policy may run over its limit (by more than
 /// `MEMORY_BOUND_SLACK_BYTES`) with keys left to evict.
 pub const MEMORY_BOUND_COMMANDS: u64 = 64;
@@ -345,6 +438,175 @@ impl World<'_> {
         }
     }
 
+    /// At the end of a run under `maxmemory` with `appendonly yes`: a second node loads
+    /// host `h`'s AOF files as they are on its disk now and must hold the node's
+    /// dataset. Evictions are deletions no client asked for, so this is where a key
+    /// the node evicted but the AOF kept shows (it would come back at the next
+    /// restart). Judged from the files, not from the propagation stream.
+    pub(crate) fn check_aof_matches_node(&mut self, h: usize) {
+        if self.scenario.maxmemory_policy.is_none()
+            || !self
+                .scenario
+                .persist
+                .iter()
+                .any(|(n, v)| n == "appendonly" && v == "yes")
+        {
+            return;
+        }
+        let Some(node) = self.hosts[h].node.as_ref() else {
+            return;
+        };
+        if crate::host::loading(node) {
+            return;
+        }
+        let now = self.hosts[h].clock.peek(self.now_ms);
+        let mut settings = keel_core::config::Config::default();
+        let _ = settings.apply_text("save \"\"");
+        for (name, value) in &self.scenario.persist {
+            if let Err(e) = settings.set(&[(name.as_bytes(), value.as_bytes())]) {
+                return self.fail(format!("the scenario's config: {e}"));
+            }
+        }
+        let seeds = keel_core::NodeSeeds {
+            rng_seed: 0xA0F,
+            hash_seeds: [5, 6, 7, 8],
+        };
+        let mut loaded = keel_core::Node::new(settings, seeds, now);
+        loaded.set_active_expire(false);
+        let mut disk = self.hosts[h].disk.view();
+        loaded.boot(now, keel_core::keyspace::HashSeeds(seeds.hash_seeds));
+        let mut ticks = 0u32;
+        loop {
+            while let Some(effect) = loaded.poll_effect() {
+                if let keel_core::Effect::Disk { io, op } = effect {
+                    let result = disk.execute(op);
+                    let input = keel_core::Input::Disk {
+                        io,
+                        result,
+                        elapsed_us: 0,
+                    };
+                    loaded.handle(now, input);
+                }
+            }
+            if !loaded.is_loading() {
+                break;
+            }
+            ticks += 1;
+            if ticks > AOF_LOAD_MAX_TICKS {
+                return self.flag(
+                    Checker::Durability,
+                    ("aof-load-hung", None),
+                    format!("host {h}: loading its AOF beside it never ended"),
+                );
+            }
+            loaded.handle(now, keel_core::Input::Tick);
+        }
+        let live = |ks: &keel_core::keyspace::Keyspace| -> BTreeSet<(usize, Vec<u8>)> {
+            ks.dbs
+                .iter()
+                .enumerate()
+                .flat_map(|(i, db)| db.iter().map(move |(_, e)| (i, e)))
+                .filter(|(_, e)| !e.is_expired(now.wall_ms))
+                .map(|(i, e)| (i, e.key.as_bytes().to_vec()))
+                .collect()
+        };
+        let want = crate::durability::live_digest(node.keyspace(), now.wall_ms);
+        let got = crate::durability::live_digest(loaded.keyspace(), now.wall_ms);
+        if want == got {
+            self.reached.insert(AOF_MATCHED);
+            return;
+        }
+        let (in_node, in_aof) = (live(node.keyspace()), live(loaded.keyspace()));
+        let show = |keys: Vec<&(usize, Vec<u8>)>| -> String {
+            let shown: Vec<String> = keys
+                .iter()
+                .take(5)
+                .map(|(db, k)| format!("{db}:{}", String::from_utf8_lossy(k)))
+                .collect();
+            format!("{} ({})", keys.len(), shown.join(" "))
+        };
+        let only_aof = show(in_aof.difference(&in_node).collect());
+        let only_node = show(in_node.difference(&in_aof).collect());
+        self.flag(
+            Checker::Durability,
+            ("aof-differs-from-node", None),
+            format!(
+                "host {h}: its AOF loads to a dataset other than its own: keys only in the AOF {only_aof}, only in the node {only_node}"
+            ),
+        );
+    }
+
+    /// At the end of a run under an LFU policy, a probe client asks what Redis's LFU
+    /// promises over idle time: it TOUCHes a key `LFU_PROBE_TOUCHES` times, reads
+    /// OBJECT FREQ, lets `LFU_PROBE_IDLE_MS` pass on the world's clock with nothing
+    /// else happening, and reads it again. Redis's rule (`LFUDecrAndReturn`): the
+    /// counter loses one per `lfu-decay-time` minutes elapsed, counted in whole
+    /// minutes of the clock the world hands the node, never below 0. Judged from the
+    /// replies and the world's clock, not from the node's counters.
+    pub(crate) fn check_lfu_decay(&mut self, h: usize) {
+        let policy = self.oracles[h].evict.policy;
+        if !matches!(
+            policy,
+            MaxmemoryPolicy::AllkeysLfu | MaxmemoryPolicy::VolatileLfu
+        ) {
+            return;
+        }
+        let now = self.hosts[h].clock.peek(self.now_ms);
+        let Some(node) = self.hosts[h].node.as_mut() else {
+            return;
+        };
+        if crate::host::loading(node) {
+            return;
+        }
+        // A key without a TTL (it must outlive the idle time); the first in slot order.
+        let key = node
+            .keyspace()
+            .db(0)
+            .iter()
+            .find(|(_, e)| e.expire_at_ms == 0)
+            .map(|(_, e)| e.key.as_bytes().to_vec());
+        let Some(key) = key else {
+            return;
+        };
+        let mut probe = Probe::open(node, now);
+        // Nothing may be evicted meanwhile: the run is over, the limit is lifted.
+        probe.call(node, &[b"CONFIG", b"SET", b"maxmemory", b"0"]);
+        let decay = probe.call(node, &[b"CONFIG", b"GET", b"lfu-decay-time"]);
+        let decay_mins: u64 = crate::workload::split_array(&decay)
+            .and_then(|a| a.get(1).cloned())
+            .and_then(|v| String::from_utf8_lossy(&v).trim().parse().ok())
+            .unwrap_or(1);
+        for _ in 0..LFU_PROBE_TOUCHES {
+            probe.call(node, &[b"TOUCH", &key]);
+        }
+        let before = probe.freq(node, &key);
+        probe.now.mono_ms += LFU_PROBE_IDLE_MS;
+        probe.now.wall_ms += LFU_PROBE_IDLE_MS;
+        let after = probe.freq(node, &key);
+        let (Some(before), Some(after)) = (before, after) else {
+            return self.flag(
+                Checker::Resource,
+                ("lfu-freq-unreadable", None),
+                format!("host {h}: OBJECT FREQ of a present key gave no integer"),
+            );
+        };
+        // Whole minutes of the node's clock between the two reads.
+        let elapsed_mins = (now.mono_ms + LFU_PROBE_IDLE_MS) / 60_000 - now.mono_ms / 60_000;
+        let periods = elapsed_mins.checked_div(decay_mins).unwrap_or(0);
+        let want = before.saturating_sub(periods);
+        self.reached.insert(LFU_DECAY_JUDGED);
+        if after != want {
+            let shown = String::from_utf8_lossy(&key).into_owned();
+            self.flag(
+                Checker::Resource,
+                ("lfu-decay", None),
+                format!(
+                    "host {h}: OBJECT FREQ {shown} read {before}, then {after} after {elapsed_mins} idle minutes (lfu-decay-time {decay_mins}): Redis's rule gives {want}"
+                ),
+            );
+        }
+    }
+
     /// The memory bound (reads the node's `used_memory` and key count).
     pub(crate) fn check_memory_bound(&mut self, h: usize) {
         let Some(node) = self.hosts[h].node.as_ref() else {
@@ -367,6 +629,69 @@ impl World<'_> {
 mod tests {
     use super::*;
     use crate::world::run;
+
+    /// Seeds with `appendonly yes` load their AOF beside the node at the end and
+    /// find the node's dataset in it, evictions included.
+    #[test]
+    fn an_evicting_nodes_aof_holds_its_dataset() {
+        // allkeys-lru (seed % 8 == 1) with the AOF on.
+        let seed = 17;
+        assert!(aof_for_seed(seed) && !aof_for_seed(1));
+        let out = run("memory-squeeze", seed);
+        assert!(out.failure.is_none(), "{:?}", out.failure);
+        assert!(out.reached.contains(KEY_EVICTED) && out.reached.contains(AOF_MATCHED));
+        assert!(!run("memory-squeeze", 1).reached.contains(AOF_MATCHED));
+    }
+
+    /// Under an LFU policy the end-of-run probe reads OBJECT FREQ across three idle
+    /// minutes and finds Redis's decay.
+    #[test]
+    fn an_lfu_nodes_counter_decays_as_redis_says() {
+        // allkeys-lfu and volatile-lfu.
+        for seed in [2, 5] {
+            let out = run("memory-squeeze", seed);
+            assert!(out.failure.is_none(), "{:?}", out.failure);
+            assert!(out.reached.contains(LFU_DECAY_JUDGED), "seed {seed}");
+        }
+        assert!(!run("memory-squeeze", 1).reached.contains(LFU_DECAY_JUDGED));
+    }
+
+    /// `lfu-never-decays` is caught by the probe on the first LFU seed.
+    #[cfg(feature = "mutants")]
+    #[test]
+    fn the_lfu_probe_catches_lfu_never_decays() {
+        use keel_core::mutants::Mutant;
+        let plant = |n: &mut keel_core::Node| n.set_mutant(Some(Mutant::LfuNeverDecays));
+        let out = crate::world::run_with("memory-squeeze", 2, false, &plant);
+        assert!(
+            out.signatures
+                .iter()
+                .any(|sig| sig.checker == Checker::Resource && sig.kind == "lfu-decay"),
+            "lfu-never-decays survived: {:?}",
+            out.failure
+        );
+    }
+
+    /// `eviction-not-propagated` is caught by the AOF check alone (the shadow, which
+    /// also sees it, left out) within a few evicting seeds with the AOF on.
+    #[cfg(feature = "mutants")]
+    #[test]
+    fn the_aof_check_catches_eviction_not_propagated() {
+        use keel_core::mutants::Mutant;
+        let plant = |n: &mut keel_core::Node| n.set_mutant(Some(Mutant::EvictionNotPropagated));
+        let caught = (0..64u64)
+            .filter(|&s| aof_for_seed(s) && policy_for_seed(s) != "noeviction")
+            .find(|&seed| {
+                let out = crate::world::run_with("memory-squeeze", seed, false, &plant);
+                out.signatures.iter().any(|sig| {
+                    sig.checker == Checker::Durability && sig.kind == "aof-differs-from-node"
+                })
+            });
+        assert!(
+            caught.is_some(),
+            "eviction-not-propagated survived the AOF check"
+        );
+    }
 
     /// The memory-squeeze scenario under every policy (two seeds each here; the sweep
     /// binary runs more): every run passes, and the evicting policies evict.

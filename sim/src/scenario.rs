@@ -58,6 +58,8 @@ pub mod reach {
     pub const CRASH_IN_REWRITE: &str = "a crash hit an AOF rewrite in progress";
     pub const NODE_EXITED: &str = "a node exited on a persistence error and restarted";
     pub const KEY_EVICTED: &str = crate::eviction_checks::KEY_EVICTED;
+    pub const AOF_MATCHED: &str = crate::eviction_checks::AOF_MATCHED;
+    pub const LFU_DECAY_JUDGED: &str = crate::eviction_checks::LFU_DECAY_JUDGED;
     pub const HASH_TABLE: &str = "a hash left its listpack for a hashtable";
     pub const ZSET_SKIPLIST: &str = "a sorted set left its listpack for a skiplist";
     pub const LIST_NODES: &str = "a list spanned several quicklist nodes";
@@ -116,7 +118,13 @@ pub const SCENARIO_DEFS: &[ScenarioDef] = &[
     },
     ScenarioDef {
         name: "memory-squeeze",
-        must_reach: &[reach::OOM_REPLY, reach::READ_WHILE_OVER, reach::KEY_EVICTED],
+        must_reach: &[
+            reach::OOM_REPLY,
+            reach::READ_WHILE_OVER,
+            reach::KEY_EVICTED,
+            reach::AOF_MATCHED,
+            reach::LFU_DECAY_JUDGED,
+        ],
     },
     ScenarioDef {
         name: "crash-restart",
@@ -955,6 +963,13 @@ impl Plan {
         if name == "memory-squeeze" {
             let policy = crate::eviction_checks::policy_for_seed(seed);
             scenario.maxmemory_policy = Some(policy.to_string());
+            if crate::eviction_checks::aof_for_seed(seed) {
+                scenario.persist = vec![
+                    directive("appendonly", "yes"),
+                    directive("appendfsync", "everysec"),
+                    directive("save", ""),
+                ];
+            }
         }
         let start_wall_ms: u64 = 1_700_000_000_000 + rng.gen_range(0..1_000_000);
         let runtime_seed = rng.gen();

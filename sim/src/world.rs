@@ -731,6 +731,7 @@ impl<'a> World<'a> {
         for h in 0..self.hosts.len() {
             if !self.halted {
                 self.compare_shadow(h);
+                self.check_aof_matches_node(h);
             }
         }
         if !self.halted {
@@ -2110,6 +2111,12 @@ pub fn run_plan(plan: &Plan, options: RunOptions<'_>) -> Outcome {
     for host in &world.hosts {
         if let Some(node) = host.node.as_ref() {
             coverage.count_encodings(node);
+        }
+    }
+    // Last: it lets time pass on the nodes, after every other judgment and count.
+    for h in 0..world.hosts.len() {
+        if !world.halted {
+            world.check_lfu_decay(h);
         }
     }
     Outcome {

@@ -8,6 +8,8 @@ use crate::slab::{ScanBudget, Slab, SlabEntry};
 use crate::types::{SmallBytes, Value};
 
 const NO_SLOT: u32 = u32::MAX;
+/// TTL lists of at most this capacity are never shrunk.
+const VOLATILE_SHRINK_MIN: usize = 1024;
 /// Random slots RANDOMKEY and eviction sampling try before walking.
 const RANDOM_TRIES: usize = 32;
 
@@ -149,6 +151,18 @@ impl Db {
     /// The TTL list's bytes, MEMORY STATS's `overhead.hashtable.expires`.
     pub fn volatile_overhead_bytes(&self) -> usize {
         self.volatile.capacity() * 4
+    }
+
+    /// Keys the index has room for (both tables while a rehash is on): it drops after
+    /// mass deletes, as Redis's dict shrinks under 10% fill.
+    pub fn index_capacity(&self) -> usize {
+        self.keys.index_capacity()
+    }
+
+    /// Moves a bounded part of a rehash (growth or shrink) along; true while one is
+    /// still on. For the cron, so a rehash no command pushes on still ends.
+    pub fn rehash_some(&mut self, max_moves: u32, max_visits: u32) -> bool {
+        self.keys.rehash_some(max_moves, max_visits)
     }
 
     /// Bytes one key costs, for `MEMORY USAGE`-like reporting.
@@ -301,6 +315,12 @@ impl Db {
         }
         if let Some(e) = self.keys.get_mut(id) {
             e.volatile_pos = NO_SLOT;
+        }
+        // Like the index, the TTL list gives its room back under 1/10 full (copying
+        // the few ids left, amortized over the removals that emptied it).
+        let capacity = self.volatile.capacity();
+        if capacity > VOLATILE_SHRINK_MIN && self.volatile.len() * 10 < capacity {
+            self.volatile.shrink_to(self.volatile.len() * 2);
         }
     }
 
@@ -481,6 +501,32 @@ mod tests {
     }
 
     #[test]
+    fn the_ttl_list_gives_its_room_back() {
+        let mut db = Db::new(HashSeeds([2; 4]));
+        for i in 0..100_000u64 {
+            let id = db.insert(format!("k{i}").as_bytes(), v("x"));
+            db.set_expire(id, 1_000 + i);
+        }
+        let full = db.volatile_overhead_bytes();
+        for i in 0..99_000u64 {
+            let id = db.find(format!("k{i}").as_bytes()).unwrap();
+            db.remove(id).unwrap();
+        }
+        assert_eq!(db.volatile_len(), 1_000);
+        assert!(
+            db.volatile_overhead_bytes() * 20 < full,
+            "{full} -> {}",
+            db.volatile_overhead_bytes()
+        );
+        // Positions stay right after the shrinks.
+        for i in 99_000..100_000u64 {
+            let id = db.find(format!("k{i}").as_bytes()).unwrap();
+            assert!(db.clear_expire(id));
+        }
+        assert_eq!(db.volatile_len(), 0);
+    }
+
+    #[test]
     fn volatile_tracking() {
         let mut db = Db::new(HashSeeds([0; 4]));
         let a = db.insert(b"a", v("1"));
@@ -501,6 +547,83 @@ mod tests {
         assert_eq!(db.volatile_len(), 1);
         assert_eq!(db.random_volatile(|_| 0), Some(b));
         assert_eq!(db.get(b).unwrap().expire_at_ms, 25);
+    }
+
+    /// 1M keys, 99% deleted in a scattered order while a SCAN runs: the index
+    /// shrinks (incrementally: the scan sees a rehash under way), `used_bytes` drops
+    /// with it, and the scan returns every key present throughout.
+    #[test]
+    fn index_shrinks_after_mass_deletes_and_scan_keeps_its_guarantee() {
+        const KEYS: u64 = 1_000_000;
+        let mut db = Db::new(HashSeeds([4; 4]));
+        for i in 0..KEYS {
+            db.insert(format!("key:{i}").as_bytes(), v("x"));
+        }
+        let full_capacity = db.index_capacity();
+        let full_bytes = db.used_bytes();
+        assert!(full_capacity >= KEYS as usize);
+        // Deletes in a scattered order (a multiplicative permutation), keeping 1%.
+        let doomed: Vec<u64> = (0..KEYS)
+            .map(|i| i.wrapping_mul(7_919) % KEYS)
+            .filter(|i| i % 100 != 0)
+            .collect();
+        let mut seen = std::collections::BTreeSet::new();
+        let (mut cursor, mut next) = (0u64, 0usize);
+        let (mut scan_steps, mut steps_while_rehashing) = (0u32, 0u32);
+        loop {
+            cursor = db.scan(cursor, 400, |_, e| {
+                seen.insert(e.key.as_bytes().to_vec());
+            });
+            scan_steps += 1;
+            if db.keys.is_rehashing() {
+                steps_while_rehashing += 1;
+            }
+            for i in doomed.iter().skip(next).take(400) {
+                let id = db.find(format!("key:{i}").as_bytes()).unwrap();
+                db.remove(id).unwrap();
+            }
+            next += 400;
+            if cursor == 0 {
+                break;
+            }
+        }
+        assert!(
+            next >= doomed.len(),
+            "the deletes ran across the whole scan"
+        );
+        assert!(
+            steps_while_rehashing > 0 && steps_while_rehashing < scan_steps,
+            "the scan ran across a shrink ({steps_while_rehashing} of {scan_steps} steps)"
+        );
+        for i in (0..KEYS).step_by(100) {
+            assert!(
+                seen.contains(format!("key:{i}").as_bytes()),
+                "key:{i} missed"
+            );
+        }
+        // A shrink no command pushes on is finished by the cron's steps.
+        while db.rehash_some(1000, 65_536) {}
+        assert_eq!(db.len(), 10_000);
+        let small_capacity = db.index_capacity();
+        assert!(
+            small_capacity * 16 <= full_capacity,
+            "index capacity {full_capacity} -> {small_capacity}"
+        );
+        // The index was ~5 bytes a bucket of ~1.1M buckets; 10k keys' slots are 640 kB.
+        let small_bytes = db.used_bytes();
+        assert!(
+            small_bytes * 20 < full_bytes && small_bytes < 1_000_000,
+            "used bytes {full_bytes} -> {small_bytes}"
+        );
+        for i in (0..KEYS).step_by(100) {
+            assert!(db.find(format!("key:{i}").as_bytes()).is_some());
+        }
+        // Growing again works from the small table.
+        for i in 0..20_000u64 {
+            db.insert(format!("again:{i}").as_bytes(), v("y"));
+        }
+        assert_eq!(db.len(), 30_000);
+        assert!(db.find(b"again:19999").is_some() && db.find(b"key:500").is_some());
     }
 
     #[test]

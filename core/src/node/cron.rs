@@ -86,6 +86,7 @@ impl Node {
                 );
             }
         }
+        self.keyspace.rehash_cron();
         // Redis's evictionTimeProc: a deficit left by a command's bounded eviction
         // keeps being paid without waiting for the next command.
         if self.server.hot.maxmemory_bytes > 0 {
