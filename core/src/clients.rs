@@ -100,9 +100,10 @@ impl Clients {
     /// evicted keys wait in `keyspace.evicted_log` for `drain_keyspace_log`.
     pub fn evict_keys(&self, keyspace: &mut Keyspace, server: &mut Server) -> EvictResult {
         let max_bytes = server.hot.maxmemory_bytes;
-        // A paused server keeps its dataset as it is: no eviction, and no OOM
-        // either (Redis's isSafeToPerformEvictions).
-        if server.pause.is_some() {
+        // A paused server keeps its dataset as it is, and a loading one is still
+        // building it: no eviction, and no OOM either (Redis's
+        // isSafeToPerformEvictions).
+        if server.pause.is_some() || server.persist.loading || server.persist.boot_probe {
             return EvictResult::Ok;
         }
         let others = (BASELINE_USED_BYTES + self.memory_bytes()) as u64;

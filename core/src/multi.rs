@@ -169,10 +169,13 @@ impl WatchRegistry {
                 .find(|w| w.db == db && w.key == key && w.expired)
             {
                 // Watched while already expired: its deletion is no logical change.
+                // A write that finds it still in the table (alive again after the
+                // clock went back, chaos 0x77) is one: Redis's `break` there falls
+                // through to CLIENT_DIRTY_CAS.
                 if !key_in_table(ks, db, key) {
                     wk.expired = false;
+                    continue;
                 }
-                continue;
             }
             self.mark_dirty(conn);
         }
@@ -310,6 +313,12 @@ mod tests {
         ks2.set(0, b"b", Value::Str(StrValue::from_set(b"x")), false, 0);
         w.touch(0, b"b", &ks2);
         assert!(w.is_dirty(2));
+        // Watched while expired, written while still in the table (the wall clock
+        // went back and made it live again): Redis marks the watcher dirty.
+        let ks3 = ks_with(&[(0, "c", 5)]);
+        w.watch(3, 0, b"c", &ks3, 10);
+        w.touch(0, b"c", &ks3);
+        assert!(w.is_dirty(3));
     }
 
     #[test]

@@ -763,7 +763,12 @@ fn ttl_after(before: Ttl, request: &[Vec<u8>], wall_ms: u64) -> Ttl {
 /// written by anyone between its WATCH and the EXEC must abort; an EXEC whose watched
 /// keys nobody wrote, that could not have expired meanwhile and that no command the
 /// rule cannot read touched, must run. None when every EXEC obeyed it.
-pub(crate) fn check_watch(history: &[Op]) -> Option<(&'static str, String)> {
+/// `loaded_at_run` holds, per (host, epoch), the run count when its restart finished
+/// loading: a WATCH run before it is unsure (the AOF replay may have written its keys).
+pub(crate) fn check_watch(
+    history: &[Op],
+    loaded_at_run: &std::collections::BTreeMap<(usize, u32), u64>,
+) -> Option<(&'static str, String)> {
     // Only keys somebody watched matter (and a run without WATCH has nothing to judge).
     let watched_ever: std::collections::BTreeSet<&[u8]> = history
         .iter()
@@ -787,7 +792,7 @@ pub(crate) fn check_watch(history: &[Op]) -> Option<(&'static str, String)> {
     // Keys that may hold a TTL, per host (and crash epoch).
     let mut ttl: std::collections::BTreeMap<Vec<u8>, Ttl> = Default::default();
     let mut at = (usize::MAX, u32::MAX);
-    for &(host, _, i) in &ran {
+    for &(host, run_seq, i) in &ran {
         let op = &history[i];
         let (Some(reply), Some(wall_ms)) = (op.node_reply.as_deref(), op.run_wall_ms) else {
             continue;
@@ -803,8 +808,15 @@ pub(crate) fn check_watch(history: &[Op]) -> Option<(&'static str, String)> {
         let mut ran_writes: Vec<(usize, Vec<u8>)> = Vec::new();
         match (name.as_str(), in_multi) {
             ("WATCH", false) if reply == b"+OK\r\n" => {
+                let while_loading = loaded_at_run
+                    .get(&(host, op.epoch))
+                    .is_some_and(|&loaded| run_seq <= loaded);
                 let conn = conns.entry(op.conn).or_default();
                 for key in op.request.iter().skip(1) {
+                    if while_loading {
+                        conn.watched.entry(key.clone()).or_insert((None, None));
+                        continue;
+                    }
                     // A key already expired (or of unknown TTL) when watched: Redis's
                     // rules for it depend on when it is reclaimed; only writes judge it.
                     let deadline = match ttl.get(key).copied().unwrap_or(Ttl::None) {
@@ -861,10 +873,25 @@ pub(crate) fn check_watch(history: &[Op]) -> Option<(&'static str, String)> {
                         ),
                     ));
                 }
+                // A write the node never answered (its connection closed first) may
+                // have run at any point, a watched key's included (chaos 0x33: a
+                // `SET w0` sent to a paused node by a client that then gave up ran
+                // when the pause ended).
+                let unanswered = history.iter().take(i).any(|o| {
+                    o.host == host
+                        && o.epoch == op.epoch
+                        && o.node_reply.is_none()
+                        && !workload::is_read_only(&o.request)
+                        && o.request
+                            .iter()
+                            .skip(1)
+                            .any(|a| conn.watched.contains_key(a))
+                });
                 if aborted
                     && written.is_none()
                     && expired.is_none()
                     && !unsure
+                    && !unanswered
                     && !conn.watched.is_empty()
                 {
                     let keys: Vec<String> = conn

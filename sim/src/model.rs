@@ -39,6 +39,9 @@ struct ConnState {
     dirty: bool,
     /// A queued command was refused (`flag_transaction`).
     exec_abort: bool,
+    /// Watches set while the node loaded: the AOF replay after them may have written
+    /// a watched key (Redis's loader signals modified keys too), so EXEC may abort.
+    watch_unsure: bool,
 }
 
 pub struct Model {
@@ -174,6 +177,24 @@ impl Model {
     pub fn keep_conns_of(&mut self, old: &mut Model) {
         self.conns = std::mem::take(&mut old.conns);
         self.conn_db = std::mem::take(&mut old.conn_db);
+    }
+
+    /// The node finished loading: every watch set meanwhile may have been dirtied by
+    /// the AOF replay (its commands touch watched keys, as Redis's do).
+    pub fn watches_unsure(&mut self) {
+        for cs in self.conns.values_mut() {
+            if !cs.watched.is_empty() {
+                cs.watch_unsure = true;
+            }
+        }
+    }
+
+    /// Whether an EXEC on `conn` may abort for a watch the model cannot judge
+    /// (`watches_unsure`): the node's `*-1` is then accepted.
+    pub fn exec_may_abort(&self, conn: ConnId) -> bool {
+        self.conns
+            .get(&conn)
+            .is_some_and(|c| c.multi.is_some() && c.watch_unsure && !c.exec_abort)
     }
 
     /// Whether `conn` is inside MULTI (its commands are queued, not run).
@@ -652,6 +673,29 @@ mod tests {
 
     fn req(parts: &[&str]) -> Vec<Vec<u8>> {
         parts.iter().map(|p| p.as_bytes().to_vec()).collect()
+    }
+
+    /// A WATCH run while the node loaded may be dirtied by the AOF replay (Redis's
+    /// loader signals modified keys): once loading ends, such a conn's EXEC may abort;
+    /// a conn that watched nothing then, or watched after, is judged as before.
+    #[test]
+    fn watches_set_while_loading_may_abort_exec() {
+        let mut m = Model::new(0);
+        let (loading, later, plain): (ConnId, ConnId, ConnId) = (3, 4, 5);
+        m.apply_on(0, loading, &req(&["WATCH", "w0"]));
+        m.apply_on(0, plain, &req(&["MULTI"]));
+        m.watches_unsure();
+        m.apply_on(0, later, &req(&["WATCH", "w1"]));
+        for conn in [loading, later] {
+            m.apply_on(0, conn, &req(&["MULTI"]));
+        }
+        assert!(m.exec_may_abort(loading));
+        assert!(!m.exec_may_abort(later));
+        assert!(!m.exec_may_abort(plain));
+        assert_eq!(
+            m.apply_on(0, later, &req(&["EXEC"])),
+            Some(b"*0\r\n".to_vec())
+        );
     }
 
     /// Redis 7.0.15: EXEC refused with `-EXECABORT Transaction discarded because of:

@@ -346,6 +346,11 @@ impl World<'_> {
         let Some(epoch) = self.durable[h].pending.take() else {
             return;
         };
+        // WATCH runs while the node loads; the AOF replay after it may write the
+        // watched keys (chaos 0x7/0x33/0x36): those watches are unsure from here.
+        self.oracles[h].model.watches_unsure();
+        self.loaded_at_run
+            .insert((h, self.hosts[h].epoch), self.runs);
         self.durable[h].boot_log.clear();
         let now = self.hosts[h].clock.peek(self.now_ms);
         let recovered = durability::live_digest(node.keyspace(), now.wall_ms);

@@ -244,11 +244,9 @@ pub const SCENARIOS: &[&str] = &[
     "replication",
     "repl-backlog",
     "repl-crash",
-    // "chaos" (issue 10 item 3, `chaos_plan`) is left out until its sweep is clean:
-    // at 100 seeds 9 fail (WATCH run while an AOF loads, a string key expired at
-    // recovery revived by a backward clock jump, shadow divergences, a queued RPUSH
-    // accepted over maxmemory; /work/notes/chaos.md lists the seeds). Put it back
-    // here to run it (`keel-sim sweep --scenario chaos`).
+    // "chaos" (issue 10 item 3, `chaos_plan`) is left out until its sweep is clean
+    // (/work/notes/chaos2.md lists the failing seeds). Put it back here to run it
+    // (`keel-sim sweep --scenario chaos`).
     "persist-crash",
     "everysec-window",
     "fsync-eio",

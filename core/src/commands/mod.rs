@@ -675,9 +675,9 @@ fn run_checked(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> Dispatch {
         || (in_multi && !matches!(parent.name, "exec" | "discard" | "quit" | "reset"));
     // Redis's processCommand evicts before every command while `maxmemory` is set,
     // and refuses one that may grow memory only when nothing more could go.
-    // The master's stream is obeyed (Redis's mustObeyClient): no OOM, MISCONF,
-    // READONLY, MASTERDOWN or pause for it.
-    let obey = ctx.client.is_master;
+    // The master's stream and the AOF being loaded are obeyed (Redis's
+    // mustObeyClient): no OOM, MISCONF, READONLY, MASTERDOWN or pause for them.
+    let obey = ctx.client.is_master || ctx.client.conn == crate::client::AOF_LOADER_CONN;
     let out_of_memory = !obey && ctx.server.hot.maxmemory_bytes > 0 && {
         let result = ctx.clients.evict_keys(ctx.keyspace, ctx.server);
         ctx.drain_keyspace_log();

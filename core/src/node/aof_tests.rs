@@ -1344,3 +1344,45 @@ fn config_set_appendonly_yes_that_cannot_create_its_files_leaves_the_aof_off() {
     let mut again = Rig::new("appendonly yes", r.disk.clone());
     assert_eq!(again.digest(), digest);
 }
+
+#[test]
+fn loading_under_a_maxmemory_below_the_dataset_replays_every_command() {
+    // Redis runs an AOF's commands outside processCommand (no -OOM for them) and
+    // evicts nothing while loading (isSafeToPerformEvictions): a maxmemory squeezed
+    // below the dataset while the restart loads must not refuse the replay and load
+    // nothing (chaos 0x93: an `always` restart recovered 0 of 17 records).
+    let config = "appendonly yes\nappendfsync always";
+    let mut r = Rig::new(config, MemDisk::default());
+    r.kit.connect(1);
+    for i in 0..20 {
+        assert_eq!(r.cmd(1, &format!("SET k{i} v")), "+OK\r\n");
+        assert_eq!(r.cmd(1, &format!("RPUSH l{i} a b c")), ":3\r\n");
+    }
+    let before = r.digest();
+    for policy in ["noeviction", "allkeys-lru"] {
+        let tight = format!("{config}\nmaxmemory 1\nmaxmemory-policy {policy}");
+        let mut after = Rig {
+            kit: Kit::new(&tight),
+            disk: r.disk.clone(),
+            hold: true,
+            queue: VecDeque::new(),
+            logs: Vec::new(),
+            shutdowns: Vec::new(),
+            fail: None,
+            fail_all: None,
+        };
+        after.kit.input(0, Input::Tick);
+        after.kit.connect(1);
+        after.settle();
+        // The manifest read is out; the node loads. A write gets -LOADING, not -OOM
+        // (Redis evicts nothing, so refuses nothing for memory, while loading).
+        assert_eq!(
+            after.cmd(1, "SET x 1"),
+            "-LOADING Redis is loading the dataset in memory\r\n",
+            "{policy}"
+        );
+        after.hold = false;
+        after.release();
+        assert_eq!(after.digest(), before, "{policy}: the whole log loaded");
+    }
+}
