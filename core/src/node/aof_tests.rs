@@ -1082,7 +1082,13 @@ mod debug_reload {
         let digest = r.digest();
         // The AOF must hold the dataset (DEBUG POPULATE is not propagated).
         r.cmd(1, "BGREWRITEAOF");
-        settle_ticks(&mut r);
+        for _ in 0..1000 {
+            if r.cmd(1, "INFO persistence").contains("aof_rewrites:1") {
+                break;
+            }
+            r.kit.advance_ms(10);
+            r.settle();
+        }
         r.hold = true;
         for line in ["BGSAVE", "BGREWRITEAOF", "DEBUG RELOAD NOSAVE"] {
             r.kit.send(
