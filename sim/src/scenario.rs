@@ -63,6 +63,8 @@ pub mod reach {
     pub const LIST_NODES: &str = "a list spanned several quicklist nodes";
     pub const REPLICA_COMPARED: &str =
         "a replica at its master's offset compared its whole dataset";
+    pub const SUB_REPLICA_COMPARED: &str =
+        "a sub-replica (its master a replica) was compared at an equal position";
     pub const REPLICA_CAUGHT_UP: &str = "every replica caught up after heal and quiet";
     pub const WAIT_ANSWERED: &str = "a master answered WAIT with a count";
     pub const WAIT_COUNTED: &str = "a WAIT after a write counted a replica";
@@ -163,6 +165,16 @@ pub const SCENARIO_DEFS: &[ScenarioDef] = &[
         ],
     },
     ScenarioDef {
+        name: "repl-chain",
+        must_reach: &[
+            reach::REPLICA_COMPARED,
+            reach::SUB_REPLICA_COMPARED,
+            reach::REPLICA_CAUGHT_UP,
+            reach::CONN_RESET,
+            reach::HOST_PARTITION_HEALED,
+        ],
+    },
+    ScenarioDef {
         name: "persist-crash",
         must_reach: &[reach::CRASH_RESTART, reach::RECOVERED],
     },
@@ -236,6 +248,7 @@ pub const SCENARIOS: &[&str] = &[
     "replication",
     "repl-backlog",
     "repl-crash",
+    "repl-chain",
     // "chaos" (issue 10 item 3, `chaos_plan`) is left out until its sweep is clean:
     // at 100 seeds 9 fail (WATCH run while an AOF loads, a string key expired at
     // recovery revived by a backward clock jump, shadow divergences, a queued RPUSH
@@ -482,8 +495,11 @@ impl Scenario {
             // links between them are cut, reset and paused while clients write to
             // the master. After the faults and a quiet period every replica must be
             // at the master's position with its dataset.
-            "replication" | "repl-backlog" | "repl-crash" => {
-                let hosts = rng.gen_range(2..=3);
+            "replication" | "repl-backlog" | "repl-crash" | "repl-chain" | "repl-failover" => {
+                let mut hosts = rng.gen_range(2..=3);
+                if name == "repl-chain" {
+                    hosts = 3;
+                }
                 s.hosts = hosts;
                 s.client_hosts = Some(1);
                 s.clients = rng.gen_range(1..=6);
@@ -497,7 +513,11 @@ impl Scenario {
                     faults.push(PlannedFault {
                         at_ms: rng.gen_range(0..30),
                         duration_ms: 0,
-                        fault: Fault::ReplicaOf { host: r, master: 0 },
+                        fault: Fault::ReplicaOf {
+                            host: r,
+                            // The chain: host 2 is a sub-replica, through host 1.
+                            master: usize::from(name == "repl-chain" && r == 2),
+                        },
                     });
                 }
                 let replica = move |rng: &mut ChaCha8Rng| Peer::Host(rng.gen_range(1..hosts));
@@ -671,6 +691,36 @@ fn repl_plan(name: &str, s: &mut Scenario, rng: &mut ChaCha8Rng) {
                 rng.gen_range(10..=200),
                 Fault::Crash { host: 0 },
             ));
+        }
+        // A chain 0 → 1 → 2 whose links are cut and reset repeatedly while clients
+        // write to the top: host 2 follows the stream host 1 relays (invariant 12
+        // between any two at the same position, 13 along each edge at the end).
+        "repl-chain" => {
+            for _ in 0..rng.gen_range(1..=3) {
+                let t = rng.gen_range(50..900);
+                s.faults.push(at(
+                    t,
+                    0,
+                    Fault::ResetAll {
+                        a: Peer::Host(1),
+                        b: Peer::Host(2),
+                    },
+                ));
+            }
+            let t = rng.gen_range(50..900);
+            s.faults.push(at(
+                t,
+                rng.gen_range(50..800),
+                Fault::Partition {
+                    a: Peer::Host(1),
+                    b: Peer::Host(2),
+                },
+            ));
+            if rng.gen_bool(0.5) {
+                let t = rng.gen_range(50..900);
+                s.faults
+                    .push(at(t, rng.gen_range(50..400), Fault::Pause { host: 1 }));
+            }
         }
         _ => {}
     }

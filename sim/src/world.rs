@@ -263,10 +263,12 @@ pub(crate) struct World<'a> {
     /// Transaction lists restarts recovered (Elle's histories after a crash start
     /// from them).
     pub(crate) recovered_lists: crate::checkers::RecoveredLists,
-    /// Per host, the master offset at which the replication checker last compared it.
-    pub(crate) repl_compared: Vec<Option<u64>>,
-    /// DELs propagated per (host, db, key) in the replication scenario.
-    pub(crate) repl_dels: std::collections::BTreeMap<(usize, usize, Vec<u8>), u64>,
+    /// Per pair of hosts (lower first), the position at which the replication
+    /// checker last compared them.
+    pub(crate) repl_compared: std::collections::BTreeMap<(usize, usize), (String, u64)>,
+    /// DELs propagated per (host, was it a replica, db, key) in the replication
+    /// scenarios.
+    pub(crate) repl_dels: std::collections::BTreeMap<(usize, bool, usize, Vec<u8>), u64>,
     /// When the clients were first all done (the settle period counts from it).
     pub(crate) quiet_since_ms: Option<u64>,
     /// The replication checker's books for WAIT (invariant 16).
@@ -351,7 +353,7 @@ impl<'a> World<'a> {
             batch: None,
             recovered_strings: Vec::new(),
             recovered_lists: Default::default(),
-            repl_compared: vec![None; host_count],
+            repl_compared: std::collections::BTreeMap::new(),
             repl_dels: std::collections::BTreeMap::new(),
             quiet_since_ms: None,
             repl_books: Default::default(),

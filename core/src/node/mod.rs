@@ -197,6 +197,16 @@ impl Node {
         self.server.replica.is_replica()
     }
 
+    /// The address (host, port) this node replicates from (`REPLICAOF`), None on a
+    /// master. Read by the simulator to follow the topology over time.
+    pub fn repl_master(&self) -> Option<(&str, u16)> {
+        self.server
+            .replica
+            .master
+            .as_ref()
+            .map(|m| (m.host.as_str(), m.port))
+    }
+
     /// A replica is receiving a full sync (its offset is its master's, its data not
     /// yet).
     pub fn repl_syncing(&self) -> bool {
