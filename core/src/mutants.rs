@@ -93,7 +93,7 @@ pub enum Mutant {
 }
 
 impl Mutant {
-    pub const ALL: [Mutant; 34] = [
+    pub const ALL: [Mutant; 35] = [
         Mutant::TtlOffByOne,
         Mutant::LazyExpireReturnsStale,
         Mutant::IncrLosesPipelinedUpdate,
@@ -128,6 +128,7 @@ impl Mutant {
         Mutant::ReplicaExpiresKeys,
         Mutant::WaitCountsStaleAck,
         Mutant::ChainRelayReencodes,
+        Mutant::FailoverSkipsCatchup,
     ];
 
     pub fn name(self) -> &'static str {
@@ -174,9 +175,8 @@ impl Mutant {
     /// Planted bugs the simulator's sweep does not reach yet; they join `ALL` once it
     /// does. LFU decay is caught outside the seed sweep, by the simulator's
     /// `traffic_spike::lfu_decay_check` (OBJECT FREQ over idle time) and a core test in
-    /// `keyspace::evict`. `FailoverSkipsCatchup` is seen by
-    /// `node::repl_failover_tests` (no simulator scenario runs FAILOVER yet).
-    pub const PENDING: [Mutant; 2] = [Mutant::LfuNeverDecays, Mutant::FailoverSkipsCatchup];
+    /// `keyspace::evict`.
+    pub const PENDING: [Mutant; 1] = [Mutant::LfuNeverDecays];
 
     pub fn from_name(name: &str) -> Option<Mutant> {
         Mutant::ALL

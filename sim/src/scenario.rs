@@ -65,6 +65,9 @@ pub mod reach {
         "a replica at its master's offset compared its whole dataset";
     pub const SUB_REPLICA_COMPARED: &str =
         "a sub-replica (its master a replica) was compared at an equal position";
+    pub const FAILED_OVER: &str = "a FAILOVER made the old master a replica";
+    pub const READONLY_AFTER_FAILOVER: &str =
+        "a write to the old master was refused with -READONLY";
     pub const REPLICA_CAUGHT_UP: &str = "every replica caught up after heal and quiet";
     pub const WAIT_ANSWERED: &str = "a master answered WAIT with a count";
     pub const WAIT_COUNTED: &str = "a WAIT after a write counted a replica";
@@ -175,6 +178,15 @@ pub const SCENARIO_DEFS: &[ScenarioDef] = &[
         ],
     },
     ScenarioDef {
+        name: "repl-failover",
+        must_reach: &[
+            reach::REPLICA_COMPARED,
+            reach::REPLICA_CAUGHT_UP,
+            reach::FAILED_OVER,
+            reach::READONLY_AFTER_FAILOVER,
+        ],
+    },
+    ScenarioDef {
         name: "persist-crash",
         must_reach: &[reach::CRASH_RESTART, reach::RECOVERED],
     },
@@ -249,6 +261,7 @@ pub const SCENARIOS: &[&str] = &[
     "repl-backlog",
     "repl-crash",
     "repl-chain",
+    "repl-failover",
     // "chaos" (issue 10 item 3, `chaos_plan`) is left out until its sweep is clean:
     // at 100 seeds 9 fail (WATCH run while an AOF loads, a string key expired at
     // recovery revived by a backward clock jump, shadow divergences, a queued RPUSH
@@ -722,6 +735,31 @@ fn repl_plan(name: &str, s: &mut Scenario, rng: &mut ChaCha8Rng) {
                     .push(at(t, rng.gen_range(50..400), Fault::Pause { host: 1 }));
             }
         }
+        // FAILOVER under write load: the operator asks the master to hand over (to a
+        // named replica or the first synced one, with a timeout after which it
+        // gives up; never FORCE, which may drop acknowledged writes by
+        // design) while clients keep writing to host 0, which then answers
+        // -READONLY. No acknowledged write may go missing (the model keeps reading
+        // host 0), and the topology the nodes report must converge.
+        "repl-failover" => {
+            s.ops_per_client = rng.gen_range(120..=240);
+            let to = rng.gen_bool(0.6).then(|| rng.gen_range(1..hosts));
+            // Always a TIMEOUT: a replica whose link drops while the master waits for
+            // it is refused its PSYNC (`-NOMASTERLINK Can't SYNC while failing
+            // over`, Redis 7.0's syncCommand refuses in any failover state), so an
+            // untimed FAILOVER would hold writes until an operator's ABORT.
+            let timeout_ms = Some(rng.gen_range(100..=2_000));
+            s.faults.push(at(
+                rng.gen_range(150..900),
+                0,
+                Fault::Failover {
+                    host: 0,
+                    to,
+                    timeout_ms,
+                    force: false,
+                },
+            ));
+        }
         _ => {}
     }
 }
@@ -1142,6 +1180,7 @@ impl Plan {
                 Fault::FsyncFails { permille, .. } => permille <= 1_000,
                 Fault::DiskFull { headroom_bytes, .. } => headroom_bytes <= 1 << 40,
                 Fault::SlowDisk { extra_ms, .. } => extra_ms <= MAX_MS,
+                Fault::Failover { timeout_ms, .. } => timeout_ms.unwrap_or(0) <= MAX_MS,
                 _ => true,
             };
             check(ok, "fault parameter out of range")?;

@@ -574,6 +574,12 @@ impl<'a> World<'a> {
             return;
         };
         let records = node.take_propagated();
+        if node.is_replica() {
+            // A master turned replica (FAILOVER, REPLICAOF) has no shadow from then
+            // on, as a replica never has: a full sync replaces its data outside the
+            // stream.
+            self.oracles[h].shadow = None;
+        }
         if records.is_empty() {
             self.oracles[h].evict.end_input();
             return;
@@ -1582,7 +1588,12 @@ impl<'a> World<'a> {
             .get(&id)
             .and_then(|x| x.awaiting.front().copied())
             .and_then(|i| self.history.get(i))
-            .is_some_and(|op| crate::replication::is_wait(&op.request));
+            .is_some_and(|op| crate::replication::is_wait(&op.request))
+            // FAILOVER's pause holds writes until the hand-over ends.
+            || self.hosts[h]
+                .node
+                .as_ref()
+                .is_some_and(Node::failover_in_progress);
         if waiting > 0
             && !closed
             && !blocked
@@ -1777,8 +1788,15 @@ impl<'a> World<'a> {
             // Not a data command: the replication checker judges its count.
             return self.judge_wait(h, conn, &reply);
         }
-        if reply.starts_with(b"-LOADING") || reply.starts_with(b"-MISCONF") {
-            // Refused before it ran: inside MULTI that dooms the transaction.
+        if reply.starts_with(b"-LOADING")
+            || reply.starts_with(b"-MISCONF")
+            || reply.starts_with(b"-READONLY")
+        {
+            // Refused before it ran (-READONLY: the node became a replica by a
+            // FAILOVER): inside MULTI that dooms the transaction.
+            if reply.starts_with(b"-READONLY") {
+                self.reached.insert(reach::READONLY_AFTER_FAILOVER);
+            }
             self.oracles[h].model.flag_transaction(conn);
             return;
         }
@@ -1817,8 +1835,11 @@ impl<'a> World<'a> {
             return;
         };
         // A replica deletes no key on its own: it waits for its master's DELs (the
-        // replication checker judges it against its master).
-        if node.is_replica() {
+        // replication checker judges it against its master). A FAILOVER's write
+        // pause stops active expiry too (a DEL is a write), as in Redis; the count
+        // starts again after it.
+        if node.is_replica() || node.failover_in_progress() {
+            self.oracles[h].stale_since.clear();
             return;
         }
         let oracle = &mut self.oracles[h];

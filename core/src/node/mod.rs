@@ -207,6 +207,11 @@ impl Node {
             .map(|m| (m.host.as_str(), m.port))
     }
 
+    /// A FAILOVER is in progress: writes are held by its pause until it ends.
+    pub fn failover_in_progress(&self) -> bool {
+        self.server.failover.in_progress()
+    }
+
     /// A replica is receiving a full sync (its offset is its master's, its data not
     /// yet).
     pub fn repl_syncing(&self) -> bool {
@@ -353,11 +358,14 @@ impl Node {
         }
         self.continue_evictions();
         self.run_unblocked(now, ticked);
+        // Before the held clients run, as Redis's beforeSleep updates the failover
+        // first: a timeout that aborts it releases them in this same step (after, they
+        // waited for the next tick).
+        self.failover_step(now);
         if self.server.pause_relaxed {
             self.run_postponed(now);
         }
         self.run_persist_requests(now);
-        self.failover_step(now);
         self.repl_run_events(now);
         if save_turn {
             self.step_save(now);

@@ -192,6 +192,9 @@ impl World<'_> {
                 format!("after heal and quiet the masters are hosts {masters:?}, not one");
             return self.flag(Checker::Replication, ("not-converged", None), message);
         }
+        if masters.first().is_some_and(|&m| m != 0) {
+            self.reached.insert(reach::FAILED_OVER);
+        }
         for &r in &live {
             if masters.contains(&r) {
                 continue;
