@@ -3009,7 +3009,7 @@ mod tests {
 
     #[test]
     fn regression_seeds_pass() {
-        let files: [(&str, &str); 19] = [
+        let files: [(&str, &str); 21] = [
             ("plain-load", include_str!("../../seeds/plain-load.txt")),
             (
                 "expiry-clock-jumps",
@@ -3034,6 +3034,11 @@ mod tests {
             ("replication", include_str!("../../seeds/replication.txt")),
             ("repl-backlog", include_str!("../../seeds/repl-backlog.txt")),
             ("repl-crash", include_str!("../../seeds/repl-crash.txt")),
+            ("repl-chain", include_str!("../../seeds/repl-chain.txt")),
+            (
+                "repl-failover",
+                include_str!("../../seeds/repl-failover.txt"),
+            ),
             (
                 "persist-crash",
                 include_str!("../../seeds/persist-crash.txt"),
