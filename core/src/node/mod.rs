@@ -207,6 +207,12 @@ impl Node {
             .map(|m| (m.host.as_str(), m.port))
     }
 
+    /// The syncs this node served as a master (INFO `sync_full`, `sync_partial_ok`).
+    pub fn repl_syncs_served(&self) -> (u64, u64) {
+        let m = &self.server.repl_master;
+        (m.sync_full, m.sync_partial_ok)
+    }
+
     /// A FAILOVER is in progress: writes are held by its pause until it ends.
     pub fn failover_in_progress(&self) -> bool {
         self.server.failover.in_progress()

@@ -7,6 +7,7 @@
 //! scenario; the others are made its replicas by an operator's REPLICAOF.
 
 use crate::checkers::Checker;
+use crate::faults::Fault;
 use crate::scenario::reach;
 use crate::world::{log, World};
 use keel_core::Node;
@@ -192,8 +193,33 @@ impl World<'_> {
                 format!("after heal and quiet the masters are hosts {masters:?}, not one");
             return self.flag(Checker::Replication, ("not-converged", None), message);
         }
-        if masters.first().is_some_and(|&m| m != 0) {
+        if let Some(&m) = masters.first().filter(|&&m| m != 0) {
             self.reached.insert(reach::FAILED_OVER);
+            // Invariant 14 for a FAILOVER without FORCE: the target was promoted
+            // only once it had ACKed the old master's whole stream, so the old
+            // master's PSYNC (its replid = the target's replid2, its offset at the
+            // switch point) must continue: the new master, a replica until then,
+            // served no full sync.
+            let forced = self
+                .scenario
+                .faults
+                .iter()
+                .any(|f| matches!(f.fault, Fault::Failover { force: true, .. }));
+            let served = self.hosts[m].node.as_ref().map(Node::repl_syncs_served);
+            if self.scenario.name == "repl-failover" && !forced {
+                if let Some((full, partial)) = served {
+                    if full > 0 {
+                        let message = format!(
+                            "host {m}, promoted by FAILOVER, served {full} full syncs ({partial} partial): the old master's history did not continue"
+                        );
+                        return self.flag(
+                            Checker::Replication,
+                            ("failover-full-sync", None),
+                            message,
+                        );
+                    }
+                }
+            }
         }
         for &r in &live {
             if masters.contains(&r) {
