@@ -121,6 +121,18 @@ pub enum Fault {
     },
     /// An operator's `REPLICAOF <master's address>` to `host`.
     ReplicaOf { host: usize, master: usize },
+    /// An operator's `FAILOVER [TO <to's address>] [TIMEOUT ms] [FORCE]` to `host`
+    /// (a master): the target (or the first synced replica) becomes the master and
+    /// `host` its replica.
+    Failover {
+        host: usize,
+        #[serde(default)]
+        to: Option<usize>,
+        #[serde(default)]
+        timeout_ms: Option<u64>,
+        #[serde(default)]
+        force: bool,
+    },
 }
 
 impl Fault {
@@ -144,6 +156,7 @@ impl Fault {
             Fault::Bgsave { .. } => "BGSAVE",
             Fault::RewriteAof { .. } => "BGREWRITEAOF",
             Fault::ReplicaOf { .. } => "REPLICAOF",
+            Fault::Failover { .. } => "FAILOVER",
         }
     }
 
@@ -169,6 +182,7 @@ impl Fault {
             | Fault::Bgsave { host }
             | Fault::RewriteAof { host } => vec![*host],
             Fault::ReplicaOf { host, master } => vec![*host, *master],
+            Fault::Failover { host, to, .. } => std::iter::once(*host).chain(*to).collect(),
             Fault::SlowLink { .. } | Fault::ResetConn { .. } => Vec::new(),
         }
     }
@@ -300,6 +314,27 @@ impl World<'_> {
                 self.operator(host, &["REPLICAOF", &ip, &port]);
             }
             Fault::RewriteAof { host } => self.operator(host, &["BGREWRITEAOF"]),
+            Fault::Failover {
+                host,
+                to,
+                timeout_ms,
+                force,
+            } => {
+                let mut args = vec!["FAILOVER".to_string()];
+                if let Some(to) = to {
+                    let addr = crate::host::Host::addr_of(to);
+                    let (ip, port) = addr.split_once(':').unwrap_or((addr.as_str(), "6379"));
+                    args.extend(["TO".to_string(), ip.to_string(), port.to_string()]);
+                }
+                if let Some(ms) = timeout_ms {
+                    args.extend(["TIMEOUT".to_string(), ms.to_string()]);
+                }
+                if force {
+                    args.push("FORCE".to_string());
+                }
+                let args: Vec<&str> = args.iter().map(String::as_str).collect();
+                self.operator(host, &args);
+            }
         }
         if f.duration_ms > 0 {
             self.schedule(self.now_ms + f.duration_ms, Event::FaultEnd { index });
@@ -549,7 +584,8 @@ impl World<'_> {
             | Fault::BitRot { .. }
             | Fault::Bgsave { .. }
             | Fault::RewriteAof { .. }
-            | Fault::ReplicaOf { .. } => {}
+            | Fault::ReplicaOf { .. }
+            | Fault::Failover { .. } => {}
         }
     }
 }

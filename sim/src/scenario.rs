@@ -65,6 +65,11 @@ pub mod reach {
     pub const LIST_NODES: &str = "a list spanned several quicklist nodes";
     pub const REPLICA_COMPARED: &str =
         "a replica at its master's offset compared its whole dataset";
+    pub const SUB_REPLICA_COMPARED: &str =
+        "a sub-replica (its master a replica) was compared at an equal position";
+    pub const FAILED_OVER: &str = "a FAILOVER made the old master a replica";
+    pub const READONLY_AFTER_FAILOVER: &str =
+        "a write to the old master was refused with -READONLY";
     pub const REPLICA_CAUGHT_UP: &str = "every replica caught up after heal and quiet";
     pub const WAIT_ANSWERED: &str = "a master answered WAIT with a count";
     pub const WAIT_COUNTED: &str = "a WAIT after a write counted a replica";
@@ -171,6 +176,25 @@ pub const SCENARIO_DEFS: &[ScenarioDef] = &[
         ],
     },
     ScenarioDef {
+        name: "repl-chain",
+        must_reach: &[
+            reach::REPLICA_COMPARED,
+            reach::SUB_REPLICA_COMPARED,
+            reach::REPLICA_CAUGHT_UP,
+            reach::CONN_RESET,
+            reach::HOST_PARTITION_HEALED,
+        ],
+    },
+    ScenarioDef {
+        name: "repl-failover",
+        must_reach: &[
+            reach::REPLICA_COMPARED,
+            reach::REPLICA_CAUGHT_UP,
+            reach::FAILED_OVER,
+            reach::READONLY_AFTER_FAILOVER,
+        ],
+    },
+    ScenarioDef {
         name: "persist-crash",
         must_reach: &[reach::CRASH_RESTART, reach::RECOVERED],
     },
@@ -244,6 +268,8 @@ pub const SCENARIOS: &[&str] = &[
     "replication",
     "repl-backlog",
     "repl-crash",
+    "repl-chain",
+    "repl-failover",
     // "chaos" (issue 10 item 3, `chaos_plan`) is left out until its sweep is clean
     // (/work/notes/chaos2.md lists the failing seeds). Put it back here to run it
     // (`keel-sim sweep --scenario chaos`).
@@ -488,8 +514,11 @@ impl Scenario {
             // links between them are cut, reset and paused while clients write to
             // the master. After the faults and a quiet period every replica must be
             // at the master's position with its dataset.
-            "replication" | "repl-backlog" | "repl-crash" => {
-                let hosts = rng.gen_range(2..=3);
+            "replication" | "repl-backlog" | "repl-crash" | "repl-chain" | "repl-failover" => {
+                let mut hosts = rng.gen_range(2..=3);
+                if name == "repl-chain" {
+                    hosts = 3;
+                }
                 s.hosts = hosts;
                 s.client_hosts = Some(1);
                 s.clients = rng.gen_range(1..=6);
@@ -503,7 +532,11 @@ impl Scenario {
                     faults.push(PlannedFault {
                         at_ms: rng.gen_range(0..30),
                         duration_ms: 0,
-                        fault: Fault::ReplicaOf { host: r, master: 0 },
+                        fault: Fault::ReplicaOf {
+                            host: r,
+                            // The chain: host 2 is a sub-replica, through host 1.
+                            master: usize::from(name == "repl-chain" && r == 2),
+                        },
                     });
                 }
                 let replica = move |rng: &mut ChaCha8Rng| Peer::Host(rng.gen_range(1..hosts));
@@ -676,6 +709,61 @@ fn repl_plan(name: &str, s: &mut Scenario, rng: &mut ChaCha8Rng) {
                 rng.gen_range(150..900),
                 rng.gen_range(10..=200),
                 Fault::Crash { host: 0 },
+            ));
+        }
+        // A chain 0 → 1 → 2 whose links are cut and reset repeatedly while clients
+        // write to the top: host 2 follows the stream host 1 relays (invariant 12
+        // between any two at the same position, 13 along each edge at the end).
+        "repl-chain" => {
+            for _ in 0..rng.gen_range(1..=3) {
+                let t = rng.gen_range(50..900);
+                s.faults.push(at(
+                    t,
+                    0,
+                    Fault::ResetAll {
+                        a: Peer::Host(1),
+                        b: Peer::Host(2),
+                    },
+                ));
+            }
+            let t = rng.gen_range(50..900);
+            s.faults.push(at(
+                t,
+                rng.gen_range(50..800),
+                Fault::Partition {
+                    a: Peer::Host(1),
+                    b: Peer::Host(2),
+                },
+            ));
+            if rng.gen_bool(0.5) {
+                let t = rng.gen_range(50..900);
+                s.faults
+                    .push(at(t, rng.gen_range(50..400), Fault::Pause { host: 1 }));
+            }
+        }
+        // FAILOVER under write load: the operator asks the master to hand over (to a
+        // named replica or the first synced one, with a timeout after which it
+        // gives up; never FORCE, which may drop acknowledged writes by
+        // design) while clients keep writing to host 0, which then answers
+        // -READONLY. No acknowledged write may go missing (the model keeps reading
+        // host 0), and the topology the nodes report must converge.
+        "repl-failover" => {
+            s.ops_per_client = rng.gen_range(120..=240);
+            let to = rng.gen_bool(0.6).then(|| rng.gen_range(1..hosts));
+            // Always a TIMEOUT: a replica whose link drops while the master waits for
+            // it is refused its PSYNC (`-NOMASTERLINK Can't SYNC while failing
+            // over`, Redis 7.0's syncCommand refuses in any failover state), so an
+            // untimed FAILOVER would hold writes until an operator's ABORT.
+            let timeout_ms = Some(rng.gen_range(100..=2_000));
+            s.faults.push(at(
+                rng.gen_range(150..900),
+                0,
+                Fault::Failover {
+                    host: 0,
+                    to,
+                    timeout_ms,
+                    force: false,
+                },
             ));
         }
         _ => {}
@@ -1105,6 +1193,7 @@ impl Plan {
                 Fault::FsyncFails { permille, .. } => permille <= 1_000,
                 Fault::DiskFull { headroom_bytes, .. } => headroom_bytes <= 1 << 40,
                 Fault::SlowDisk { extra_ms, .. } => extra_ms <= MAX_MS,
+                Fault::Failover { timeout_ms, .. } => timeout_ms.unwrap_or(0) <= MAX_MS,
                 _ => true,
             };
             check(ok, "fault parameter out of range")?;

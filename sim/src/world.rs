@@ -266,10 +266,12 @@ pub(crate) struct World<'a> {
     /// Per (host, epoch), the run count when its restart finished loading: a WATCH
     /// run before it may have been dirtied by the AOF replay (the WATCH rule's cue).
     pub(crate) loaded_at_run: std::collections::BTreeMap<(usize, u32), u64>,
-    /// Per host, the master offset at which the replication checker last compared it.
-    pub(crate) repl_compared: Vec<Option<u64>>,
-    /// DELs propagated per (host, db, key) in the replication scenario.
-    pub(crate) repl_dels: std::collections::BTreeMap<(usize, usize, Vec<u8>), u64>,
+    /// Per pair of hosts (lower first), the position at which the replication
+    /// checker last compared them.
+    pub(crate) repl_compared: std::collections::BTreeMap<(usize, usize), (String, u64)>,
+    /// DELs propagated per (host, was it a replica, db, key) in the replication
+    /// scenarios.
+    pub(crate) repl_dels: std::collections::BTreeMap<(usize, bool, usize, Vec<u8>), u64>,
     /// When the clients were first all done (the settle period counts from it).
     pub(crate) quiet_since_ms: Option<u64>,
     /// The replication checker's books for WAIT (invariant 16).
@@ -355,7 +357,7 @@ impl<'a> World<'a> {
             recovered_strings: Vec::new(),
             recovered_lists: Default::default(),
             loaded_at_run: Default::default(),
-            repl_compared: vec![None; host_count],
+            repl_compared: std::collections::BTreeMap::new(),
             repl_dels: std::collections::BTreeMap::new(),
             quiet_since_ms: None,
             repl_books: Default::default(),
@@ -576,6 +578,12 @@ impl<'a> World<'a> {
             return;
         };
         let records = node.take_propagated();
+        if node.is_replica() {
+            // A master turned replica (FAILOVER, REPLICAOF) has no shadow from then
+            // on, as a replica never has: a full sync replaces its data outside the
+            // stream.
+            self.oracles[h].shadow = None;
+        }
         if records.is_empty() {
             self.oracles[h].evict.end_input();
             return;
@@ -1585,7 +1593,12 @@ impl<'a> World<'a> {
             .get(&id)
             .and_then(|x| x.awaiting.front().copied())
             .and_then(|i| self.history.get(i))
-            .is_some_and(|op| crate::replication::is_wait(&op.request));
+            .is_some_and(|op| crate::replication::is_wait(&op.request))
+            // FAILOVER's pause holds writes until the hand-over ends.
+            || self.hosts[h]
+                .node
+                .as_ref()
+                .is_some_and(Node::failover_in_progress);
         if waiting > 0
             && !closed
             && !blocked
@@ -1787,8 +1800,15 @@ impl<'a> World<'a> {
             // Not a data command: the replication checker judges its count.
             return self.judge_wait(h, conn, &reply);
         }
-        if reply.starts_with(b"-LOADING") || reply.starts_with(b"-MISCONF") {
-            // Refused before it ran: inside MULTI that dooms the transaction.
+        if reply.starts_with(b"-LOADING")
+            || reply.starts_with(b"-MISCONF")
+            || reply.starts_with(b"-READONLY")
+        {
+            // Refused before it ran (-READONLY: the node became a replica by a
+            // FAILOVER): inside MULTI that dooms the transaction.
+            if reply.starts_with(b"-READONLY") {
+                self.reached.insert(reach::READONLY_AFTER_FAILOVER);
+            }
             self.oracles[h].model.flag_transaction(conn);
             return;
         }
@@ -1835,8 +1855,11 @@ impl<'a> World<'a> {
             return;
         };
         // A replica deletes no key on its own: it waits for its master's DELs (the
-        // replication checker judges it against its master).
-        if node.is_replica() {
+        // replication checker judges it against its master). A FAILOVER's write
+        // pause stops active expiry too (a DEL is a write), as in Redis; the count
+        // starts again after it.
+        if node.is_replica() || node.failover_in_progress() {
+            self.oracles[h].stale_since.clear();
             return;
         }
         let oracle = &mut self.oracles[h];
@@ -3013,7 +3036,7 @@ mod tests {
 
     #[test]
     fn regression_seeds_pass() {
-        let files: [(&str, &str); 20] = [
+        let files: [(&str, &str); 22] = [
             ("plain-load", include_str!("../../seeds/plain-load.txt")),
             (
                 "expiry-clock-jumps",
@@ -3038,6 +3061,11 @@ mod tests {
             ("replication", include_str!("../../seeds/replication.txt")),
             ("repl-backlog", include_str!("../../seeds/repl-backlog.txt")),
             ("repl-crash", include_str!("../../seeds/repl-crash.txt")),
+            ("repl-chain", include_str!("../../seeds/repl-chain.txt")),
+            (
+                "repl-failover",
+                include_str!("../../seeds/repl-failover.txt"),
+            ),
             (
                 "persist-crash",
                 include_str!("../../seeds/persist-crash.txt"),

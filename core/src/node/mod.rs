@@ -197,6 +197,27 @@ impl Node {
         self.server.replica.is_replica()
     }
 
+    /// The address (host, port) this node replicates from (`REPLICAOF`), None on a
+    /// master. Read by the simulator to follow the topology over time.
+    pub fn repl_master(&self) -> Option<(&str, u16)> {
+        self.server
+            .replica
+            .master
+            .as_ref()
+            .map(|m| (m.host.as_str(), m.port))
+    }
+
+    /// The syncs this node served as a master (INFO `sync_full`, `sync_partial_ok`).
+    pub fn repl_syncs_served(&self) -> (u64, u64) {
+        let m = &self.server.repl_master;
+        (m.sync_full, m.sync_partial_ok)
+    }
+
+    /// A FAILOVER is in progress: writes are held by its pause until it ends.
+    pub fn failover_in_progress(&self) -> bool {
+        self.server.failover.in_progress()
+    }
+
     /// A replica is receiving a full sync (its offset is its master's, its data not
     /// yet).
     pub fn repl_syncing(&self) -> bool {
@@ -343,11 +364,14 @@ impl Node {
         }
         self.continue_evictions();
         self.run_unblocked(now, ticked);
+        // Before the held clients run, as Redis's beforeSleep updates the failover
+        // first: a timeout that aborts it releases them in this same step (after, they
+        // waited for the next tick).
+        self.failover_step(now);
         if self.server.pause_relaxed {
             self.run_postponed(now);
         }
         self.run_persist_requests(now);
-        self.failover_step(now);
         self.repl_run_events(now);
         if save_turn {
             self.step_save(now);

@@ -177,6 +177,30 @@ fn the_timeout_aborts_without_force() {
     assert_eq!(info(&mut k, 0, "role"), "master");
 }
 
+/// A write that arrives in the very step the timeout aborts the failover is held by
+/// the pause, then runs in that step (the failover is updated before the held clients
+/// run, as in Redis's beforeSleep), not at the next tick.
+#[test]
+fn a_write_arriving_as_the_timeout_aborts_runs_in_that_step() {
+    let mut k = Kit::with_nodes(1, CONF, START);
+    k.connect(1);
+    lagging_replica(&mut k, 9, 7000);
+    assert_eq!(k.cmd(1, "SET a 1"), "+OK\r\n");
+    assert_eq!(
+        k.cmd(1, "FAILOVER TO 127.0.0.1 7000 TIMEOUT 500"),
+        "+OK\r\n"
+    );
+    k.connect(2);
+    k.advance_ms(499);
+    assert_eq!(info(&mut k, 0, "master_failover_state"), "waiting-for-sync");
+    // The deadline passes with the client's bytes, no tick.
+    k.now.mono_ms += 1;
+    k.now.wall_ms += 1;
+    k.send_lines(2, "SET b 2");
+    assert_eq!(k.take(2), "+OK\r\n", "released in the step that aborted");
+    assert_eq!(info(&mut k, 0, "master_failover_state"), "no-failover");
+}
+
 /// FORCE at the timeout hands over to a target that may lack writes; a target that
 /// refuses PSYNC FAILOVER (here a master) aborts it and the node is a master again.
 #[test]

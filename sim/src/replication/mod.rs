@@ -7,6 +7,7 @@
 //! scenario; the others are made its replicas by an operator's REPLICAOF.
 
 use crate::checkers::Checker;
+use crate::faults::Fault;
 use crate::scenario::reach;
 use crate::world::{log, World};
 use keel_core::Node;
@@ -45,10 +46,12 @@ impl World<'_> {
     }
 
     /// Invariant 15, no replica-originated deletes: a replica removes a key only when
-    /// its master's stream says so, so at every moment the DELs a replica has
-    /// propagated for a key are no more than the DELs its master has (a master's DEL
-    /// is produced before any replica applies it; a DEL of a key already gone
-    /// propagates nothing).
+    /// a master's stream says so, so at every moment the DELs a host has propagated
+    /// for a key while a replica are no more than the DELs the other hosts have
+    /// propagated while masters (a master's DEL is produced before any replica — or
+    /// sub-replica — applies it; a DEL of a key already gone propagates nothing). The
+    /// role is the node's own at the moment, so a promoted replica's DELs count as a
+    /// master's.
     pub(crate) fn note_repl_records(
         &mut self,
         h: usize,
@@ -58,6 +61,7 @@ impl World<'_> {
             return;
         }
         self.note_wait_target(h, records);
+        let replica = self.hosts[h].node.as_ref().is_some_and(Node::is_replica);
         for r in records {
             let is_del = r.argv.first().is_some_and(|c| {
                 c.eq_ignore_ascii_case(b"DEL") || c.eq_ignore_ascii_case(b"UNLINK")
@@ -66,24 +70,28 @@ impl World<'_> {
                 continue;
             }
             for key in r.argv.iter().skip(1) {
-                let entry = (h, r.db, key.clone());
-                *self.repl_dels.entry(entry).or_insert(0) += 1;
-                if h == 0 {
+                *self
+                    .repl_dels
+                    .entry((h, replica, r.db, key.clone()))
+                    .or_insert(0) += 1;
+                if !replica {
                     continue;
                 }
-                let mine = self
-                    .repl_dels
-                    .get(&(h, r.db, key.clone()))
-                    .copied()
-                    .unwrap_or(0);
-                let master = self
-                    .repl_dels
-                    .get(&(0, r.db, key.clone()))
-                    .copied()
-                    .unwrap_or(0);
-                if mine > master && self.judging(Checker::Replication) {
+                let count = |world: &Self, g: usize, as_replica: bool| {
+                    world
+                        .repl_dels
+                        .get(&(g, as_replica, r.db, key.clone()))
+                        .copied()
+                        .unwrap_or(0)
+                };
+                let mine = count(self, h, true);
+                let masters: u64 = (0..self.hosts.len())
+                    .filter(|&g| g != h)
+                    .map(|g| count(self, g, false))
+                    .sum();
+                if mine > masters && self.judging(Checker::Replication) {
                     let message = format!(
-                        "host {h} (a replica) deleted {:?} in db {} on its own: {mine} DELs against its master's {master}",
+                        "host {h} (a replica) deleted {:?} in db {} on its own: {mine} DELs against its masters' {masters}",
                         String::from_utf8_lossy(key),
                         r.db
                     );
@@ -97,75 +105,139 @@ impl World<'_> {
         }
     }
 
-    /// After every event of the `replication` scenario: replicas at the master's
-    /// position compare their whole dataset with the master's (once per offset).
+    /// The host whose node host `h` replicates from, as the node itself says (the
+    /// topology changes under REPLICAOF, FAILOVER and promotions; the plan is not
+    /// trusted). None for a master, or an address no host has.
+    pub(crate) fn master_of(&self, h: usize) -> Option<usize> {
+        let (ip, port) = self.hosts.get(h)?.node.as_ref()?.repl_master()?;
+        let addr = format!("{ip}:{port}");
+        (0..self.hosts.len()).find(|&m| crate::host::Host::addr_of(m) == addr)
+    }
+
+    /// Host `h` replicates from a node that is itself a replica (a chain).
+    fn is_sub_replica(&self, h: usize) -> bool {
+        self.master_of(h)
+            .is_some_and(|m| m != h && self.master_of(m).is_some())
+    }
+
+    /// After every event of a replication scenario, invariant 12: any two nodes at
+    /// the same (replid, offset) — master and replica, two replicas, a sub-replica
+    /// and the top master, a promoted replica and its former master — hold the same
+    /// dataset (compared once per pair and position).
     pub(crate) fn check_replication(&mut self) {
         if !is_replication(&self.scenario.name) || !self.judging(Checker::Replication) {
             return;
         }
-        let Some(master) = self.hosts.first().and_then(|h| h.node.as_ref()) else {
-            return;
-        };
-        let Some(at) = position(master) else {
-            return;
-        };
-        if at.1 == 0 {
-            return;
-        }
-        for r in 1..self.hosts.len() {
-            let Some(replica) = self.hosts[r].node.as_ref() else {
-                continue;
-            };
-            if position(replica).as_ref() != Some(&at)
-                || self.repl_compared.get(r).copied().flatten() == Some(at.1)
-            {
-                continue;
-            }
-            let wall_ms = self.hosts[0].clock.peek(self.now_ms).wall_ms;
-            let (want, got) = (digest_at(master, wall_ms), digest_at(replica, wall_ms));
-            if let Some(slot) = self.repl_compared.get_mut(r) {
-                *slot = Some(at.1);
-            }
-            self.reached.insert(reach::REPLICA_COMPARED);
-            if want != got {
-                let message = format!(
-                    "host {r} is at its master's position ({} {}) but its dataset differs (digest {} vs the master's {})",
-                    at.0,
-                    at.1,
-                    crate::durability::hex(&got),
-                    crate::durability::hex(&want)
-                );
-                return self.flag(
-                    Checker::Replication,
-                    ("equal-offset-differs", None),
-                    message,
-                );
+        let positions: Vec<Option<(String, u64)>> = self
+            .hosts
+            .iter()
+            .map(|h| h.node.as_ref().and_then(position).filter(|p| p.1 > 0))
+            .collect();
+        for b in 1..positions.len() {
+            for a in 0..b {
+                let (Some(at), Some(other)) = (&positions[a], &positions[b]) else {
+                    continue;
+                };
+                if at != other || self.repl_compared.get(&(a, b)) == Some(at) {
+                    continue;
+                }
+                self.repl_compared.insert((a, b), at.clone());
+                let (Some(na), Some(nb)) =
+                    (self.hosts[a].node.as_ref(), self.hosts[b].node.as_ref())
+                else {
+                    continue;
+                };
+                // Either wall time does: both datasets are read at the same one.
+                let wall_ms = self.hosts[a].clock.peek(self.now_ms).wall_ms;
+                let (da, db) = (digest_at(na, wall_ms), digest_at(nb, wall_ms));
+                self.reached.insert(reach::REPLICA_COMPARED);
+                if self.is_sub_replica(a) || self.is_sub_replica(b) {
+                    self.reached.insert(reach::SUB_REPLICA_COMPARED);
+                }
+                if da != db {
+                    let message = format!(
+                        "hosts {a} and {b} are at the same position ({} {}) but their datasets differ (digest {} vs {})",
+                        at.0,
+                        at.1,
+                        crate::durability::hex(&da),
+                        crate::durability::hex(&db)
+                    );
+                    return self.flag(
+                        Checker::Replication,
+                        ("equal-offset-differs", None),
+                        message,
+                    );
+                }
             }
         }
     }
 
-    /// At the end of a `replication` run (faults healed, clients done, a quiet
-    /// period passed): every replica reached the master's position.
+    /// At the end of a replication run (faults healed, clients done, a quiet period
+    /// passed), invariant 13 along each edge of the topology the nodes report: one
+    /// master, every other node a replica of a live host and at that host's position
+    /// (so along a chain all are equal), then 12 once more.
     pub(crate) fn check_replicas_converged(&mut self) {
         if !is_replication(&self.scenario.name) || !self.judging(Checker::Replication) {
             return;
         }
-        let Some(master) = self.hosts.first().and_then(|h| h.node.as_ref()) else {
-            return;
-        };
-        let at = position(master);
-        for r in 1..self.hosts.len() {
-            let Some(replica) = self.hosts[r].node.as_ref() else {
+        let live: Vec<usize> = (0..self.hosts.len())
+            .filter(|&h| self.hosts[h].node.is_some())
+            .collect();
+        let masters: Vec<usize> = live
+            .iter()
+            .copied()
+            .filter(|&h| self.hosts[h].node.as_ref().is_some_and(|n| !n.is_replica()))
+            .collect();
+        if masters.len() != 1 {
+            let message =
+                format!("after heal and quiet the masters are hosts {masters:?}, not one");
+            return self.flag(Checker::Replication, ("not-converged", None), message);
+        }
+        if let Some(&m) = masters.first().filter(|&&m| m != 0) {
+            self.reached.insert(reach::FAILED_OVER);
+            // Invariant 14 for a FAILOVER without FORCE: the target was promoted
+            // only once it had ACKed the old master's whole stream, so the old
+            // master's PSYNC (its replid = the target's replid2, its offset at the
+            // switch point) must continue: the new master, a replica until then,
+            // served no full sync.
+            let forced = self
+                .scenario
+                .faults
+                .iter()
+                .any(|f| matches!(f.fault, Fault::Failover { force: true, .. }));
+            let served = self.hosts[m].node.as_ref().map(Node::repl_syncs_served);
+            if self.scenario.name == "repl-failover" && !forced {
+                if let Some((full, partial)) = served {
+                    if full > 0 {
+                        let message = format!(
+                            "host {m}, promoted by FAILOVER, served {full} full syncs ({partial} partial): the old master's history did not continue"
+                        );
+                        return self.flag(
+                            Checker::Replication,
+                            ("failover-full-sync", None),
+                            message,
+                        );
+                    }
+                }
+            }
+        }
+        for &r in &live {
+            if masters.contains(&r) {
                 continue;
-            };
-            let got = position(replica);
-            if got != at {
-                let message =
-                    format!("after heal and quiet host {r} is at {got:?}, its master at {at:?}");
+            }
+            let m = self.master_of(r);
+            let at = m
+                .and_then(|m| self.hosts[m].node.as_ref())
+                .and_then(position);
+            let got = self.hosts[r].node.as_ref().and_then(position);
+            if m.is_none() || got != at {
+                let message = format!(
+                    "after heal and quiet host {r} is at {got:?}, its master (host {m:?}) at {at:?}"
+                );
                 return self.flag(Checker::Replication, ("not-converged", None), message);
             }
             self.reached.insert(reach::REPLICA_CAUGHT_UP);
-            log!(self, "host {r}: caught up with host 0 at {at:?}");
+            log!(self, "host {r}: caught up with host {m:?} at {at:?}");
         }
         self.check_replication();
     }
