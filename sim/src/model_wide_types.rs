@@ -17,6 +17,41 @@ const SYNTAX: &[u8] = b"-ERR syntax error\r\n";
 
 type Reply = Result<Vec<u8>, Vec<u8>>;
 
+/// LMPOP's and ZMPOP's keys, whether the direction was the first word, the count.
+pub(crate) type MpopArgs<'a> = (&'a [Vec<u8>], bool, usize);
+
+/// The arguments of LMPOP and ZMPOP, `numkeys key... FIRST|SECOND [COUNT n]`, as
+/// Redis checks them: the keys, whether the direction word was `first`, the count.
+pub(crate) fn mpop_args<'a>(
+    args: &'a [Vec<u8>],
+    first: &[u8],
+    second: &[u8],
+) -> Result<MpopArgs<'a>, Vec<u8>> {
+    let n = parse_int(args.first().ok_or_else(|| SYNTAX.to_vec())?)
+        .filter(|n| *n > 0)
+        .ok_or_else(|| b"-ERR numkeys should be greater than 0\r\n".to_vec())?;
+    let end = usize::try_from(n)
+        .ok()
+        .and_then(|n| n.checked_add(1))
+        .ok_or_else(|| SYNTAX.to_vec())?;
+    let keys = args.get(1..end).ok_or_else(|| SYNTAX.to_vec())?;
+    let rest = args.get(end..).unwrap_or_default();
+    let is_first = match rest.first() {
+        Some(w) if w.eq_ignore_ascii_case(first) => true,
+        Some(w) if w.eq_ignore_ascii_case(second) => false,
+        _ => return Err(SYNTAX.to_vec()),
+    };
+    let count = match rest.get(1..) {
+        None | Some([]) => 1,
+        Some([c, v]) if c.eq_ignore_ascii_case(b"COUNT") => match parse_int(v) {
+            Some(n) if n > 0 => n as usize,
+            _ => return Err(b"-ERR count should be greater than 0\r\n".to_vec()),
+        },
+        Some(_) => return Err(SYNTAX.to_vec()),
+    };
+    Ok((keys, is_first, count))
+}
+
 /// A score bound: `-inf`, `+inf`, `n`, `(n`.
 pub(crate) fn bound(v: &[u8]) -> Option<(f64, bool)> {
     let (v, excl) = match v.strip_prefix(b"(") {
@@ -740,24 +775,7 @@ impl Model {
     /// `LMPOP numkeys key... LEFT|RIGHT [COUNT n]`: pops from the first non-empty
     /// list; `*-1` when all are empty.
     fn lmpop(&mut self, args: &[Vec<u8>]) -> Reply {
-        let n = parse_int(args.first().ok_or_else(|| SYNTAX.to_vec())?)
-            .filter(|n| *n > 0)
-            .ok_or_else(|| b"-ERR numkeys should be greater than 0\r\n".to_vec())?;
-        let keys = args.get(1..1 + n as usize).ok_or_else(|| SYNTAX.to_vec())?;
-        let rest = args.get(1 + n as usize..).unwrap_or_default();
-        let left = match rest.first() {
-            Some(w) if w.eq_ignore_ascii_case(b"LEFT") => true,
-            Some(w) if w.eq_ignore_ascii_case(b"RIGHT") => false,
-            _ => return Err(SYNTAX.to_vec()),
-        };
-        let count = match rest.get(1..) {
-            None | Some([]) => 1,
-            Some([c, v]) if c.eq_ignore_ascii_case(b"COUNT") => match parse_int(v) {
-                Some(n) if n > 0 => n as usize,
-                _ => return Err(b"-ERR count should be greater than 0\r\n".to_vec()),
-            },
-            Some(_) => return Err(SYNTAX.to_vec()),
-        };
+        let (keys, left, count) = mpop_args(args, b"LEFT", b"RIGHT")?;
         for k in keys {
             let Some(mut l) = self.list_of(k)? else {
                 continue;

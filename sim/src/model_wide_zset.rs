@@ -15,7 +15,7 @@ use std::collections::BTreeMap;
 use crate::model::{bulk, int, parse_int, Model};
 use crate::model_types::{Coll, WRONGTYPE};
 use crate::model_wide::{bulk_payload, glob};
-use crate::model_wide_types::{above, below, bound, index_range, ordered};
+use crate::model_wide_types::{above, below, bound, index_range, mpop_args, ordered};
 
 const SYNTAX: &[u8] = b"-ERR syntax error\r\n";
 const NOT_INTEGER: &[u8] = b"-ERR value is not an integer or out of range\r\n";
@@ -526,25 +526,7 @@ impl Model {
     /// `ZMPOP numkeys key... MIN|MAX [COUNT n]`: pops from the first non-empty sorted
     /// set; `*-1` when all are empty.
     fn zmpop(&mut self, args: &[Vec<u8>]) -> Reply {
-        let n = parse_int(args.first().ok_or_else(|| SYNTAX.to_vec())?)
-            .filter(|n| *n > 0)
-            .ok_or_else(|| b"-ERR numkeys should be greater than 0\r\n".to_vec())?
-            as usize;
-        let keys = args.get(1..1 + n).ok_or_else(|| SYNTAX.to_vec())?;
-        let rest = args.get(1 + n..).unwrap_or_default();
-        let max = match rest.first() {
-            Some(w) if w.eq_ignore_ascii_case(b"MIN") => false,
-            Some(w) if w.eq_ignore_ascii_case(b"MAX") => true,
-            _ => return Err(SYNTAX.to_vec()),
-        };
-        let count = match rest.get(1..) {
-            None | Some([]) => 1,
-            Some([c, v]) if c.eq_ignore_ascii_case(b"COUNT") => match parse_int(v) {
-                Some(n) if n > 0 => n as usize,
-                _ => return Err(b"-ERR count should be greater than 0\r\n".to_vec()),
-            },
-            Some(_) => return Err(SYNTAX.to_vec()),
-        };
+        let (keys, max, count) = mpop_args(args, b"MAX", b"MIN")?;
         for k in keys {
             let mut z = self.zset_of(k)?;
             if z.is_empty() {

@@ -89,46 +89,33 @@ impl Table {
     }
 
     fn get(&self, slot: usize) -> u32 {
-        match self {
-            Table::Dense(t) => t.get(slot).copied().unwrap_or(0),
-            Table::Small { keys, values, mask } => {
-                let at = Table::probe(keys, *mask, slot);
-                match keys.get(at) {
-                    Some(&k) if k as usize == slot + 1 => values.get(at).copied().unwrap_or(0),
-                    _ => 0,
-                }
-            }
-            Table::Sparse { keys, values, mask } => {
-                let at = Table::probe(keys, *mask, slot);
-                match keys.get(at) {
-                    Some(&k) if k as usize == slot + 1 => values.get(at).copied().unwrap_or(0),
-                    _ => 0,
-                }
-            }
+        let (keys, values, mask): (&[u32], &[u32], usize) = match self {
+            Table::Dense(t) => return t.get(slot).copied().unwrap_or(0),
+            Table::Small { keys, values, mask } => (keys, values, *mask),
+            Table::Sparse { keys, values, mask } => (keys, values, *mask),
+        };
+        let at = Table::probe(keys, mask, slot);
+        match keys.get(at) {
+            Some(&k) if k as usize == slot + 1 => values.get(at).copied().unwrap_or(0),
+            _ => 0,
         }
     }
 
     fn set(&mut self, slot: usize, value: u32) {
-        match self {
+        let (keys, values, mask): (&mut [u32], &mut [u32], usize) = match self {
             Table::Dense(t) => {
                 if let Some(s) = t.get_mut(slot) {
                     *s = value;
                 }
+                return;
             }
-            Table::Small { keys, values, mask } => {
-                let at = Table::probe(keys, *mask, slot);
-                if let (Some(k), Some(v)) = (keys.get_mut(at), values.get_mut(at)) {
-                    *k = slot as u32 + 1;
-                    *v = value;
-                }
-            }
-            Table::Sparse { keys, values, mask } => {
-                let at = Table::probe(keys, *mask, slot);
-                if let (Some(k), Some(v)) = (keys.get_mut(at), values.get_mut(at)) {
-                    *k = slot as u32 + 1;
-                    *v = value;
-                }
-            }
+            Table::Small { keys, values, mask } => (keys, values, *mask),
+            Table::Sparse { keys, values, mask } => (keys, values, *mask),
+        };
+        let at = Table::probe(keys, mask, slot);
+        if let (Some(k), Some(v)) = (keys.get_mut(at), values.get_mut(at)) {
+            *k = slot as u32 + 1;
+            *v = value;
         }
     }
 }
