@@ -23,6 +23,7 @@ pub mod host;
 pub mod linearizability;
 pub mod model;
 pub mod model_db;
+pub mod model_misc;
 pub mod model_types;
 pub mod model_wide;
 pub mod model_wide_types;
@@ -36,6 +37,7 @@ pub mod shrink;
 pub mod timeline;
 pub mod traffic_spike;
 pub mod workload;
+pub mod workload_misc;
 pub mod workload_wide;
 pub mod world;
 

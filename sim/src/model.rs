@@ -220,7 +220,7 @@ impl Model {
     /// `observe`s the reply when the request's reply is the node's pick or in the
     /// node's order (SPOP, RANDOMKEY, KEYS, SMEMBERS ...); forgets it otherwise.
     pub fn observe_for(&mut self, request: &[Vec<u8>], reply: &[u8]) {
-        const OBSERVED: [&[u8]; 19] = [
+        const OBSERVED: [&[u8]; 22] = [
             b"SPOP",
             b"RANDOMKEY",
             b"KEYS",
@@ -240,6 +240,9 @@ impl Model {
             b"HSCAN",
             b"SSCAN",
             b"ZSCAN",
+            b"DUMP",
+            b"SORT",
+            b"SORT_RO",
         ];
         let wanted = request
             .first()
@@ -354,6 +357,13 @@ impl Model {
                 }
                 Some(b"+OK\r\n".to_vec())
             }
+            "RESET" => {
+                // Discards MULTI, drops watches, back to database 0 (Redis's
+                // `resetCommand`; it runs at once inside MULTI).
+                self.conns.remove(&conn);
+                self.conn_db.remove(&conn);
+                Some(b"+RESET\r\n".to_vec())
+            }
             "UNWATCH" if !in_multi => {
                 self.conns.remove(&conn);
                 Some(b"+OK\r\n".to_vec())
@@ -376,6 +386,7 @@ impl Model {
             || Model::wide_handles(name)
             || Model::wide_types_handles(name)
             || Model::wide_zset_handles(name)
+            || Model::misc_handles(name)
             || matches!(
                 name,
                 "GET" | "SET" | "INCR" | "INCRBY" | "DEL" | "EXISTS" | "APPEND" | "TYPE"
@@ -388,6 +399,11 @@ impl Model {
         let name = String::from_utf8_lossy(req.first()?).to_ascii_uppercase();
         for arg in req.get(1..).unwrap_or_default() {
             self.purge(now_ms, arg);
+        }
+        if Model::misc_handles(&name) {
+            let reply = self.apply_misc(now_ms, &name, req);
+            self.coll_ttl.retain(|k, _| self.colls.contains_key(k));
+            return reply;
         }
         if Model::wide_handles(&name)
             || Model::wide_types_handles(&name)

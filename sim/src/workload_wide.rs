@@ -114,7 +114,13 @@ pub fn random_wide_requests(rng: &mut ChaCha8Rng, now_ms: u64) -> Vec<Vec<Vec<u8
         }
         _ => {}
     }
-    reqs.push(vec![b("SELECT"), b("0")]);
+    // Back to database 0: SELECT 0, or now and then RESET (which also drops MULTI and
+    // watches). Never RESET inside the run: what follows would run in database 0.
+    if rng.gen_bool(0.1) {
+        reqs.push(vec![b("RESET")]);
+    } else {
+        reqs.push(vec![b("SELECT"), b("0")]);
+    }
     reqs
 }
 
@@ -122,6 +128,9 @@ pub fn random_wide_requests(rng: &mut ChaCha8Rng, now_ms: u64) -> Vec<Vec<Vec<u8
 /// keys `x0..x2` and the collection keys. `now_ms` is the plan's start wall time, for
 /// the absolute-time options (EXAT, PXAT, EXPIREAT, PEXPIREAT).
 pub fn random_wide_request(rng: &mut ChaCha8Rng, now_ms: u64) -> Vec<Vec<u8>> {
+    if rng.gen_bool(0.05) {
+        return crate::workload_misc::random_misc_request(rng, now_ms);
+    }
     if rng.gen_bool(0.4) {
         return random_wide_typed_request(rng);
     }

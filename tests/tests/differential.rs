@@ -507,6 +507,11 @@ SET y BDCABA
 LCS x y
 LCS x y LEN
 LCS x y IDX WITHMATCHLEN
+RPUSH lst a
+LCS x lst FOO
+LCS lst x MINMATCHLEN
+LCS x lst IDX MINMATCHLEN abc
+LCS x lst LEN IDX
 "#,
     ),
     (

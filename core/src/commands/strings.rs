@@ -762,6 +762,23 @@ fn string_bytes<'a>(
 }
 
 fn lcs(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
+    let db = ctx.db();
+    let now_ms = ctx.now.wall_ms;
+    // Look both keys up first (lookup may expire them) and check their types before
+    // the options, as Redis does; then borrow their bytes: the size check below must
+    // run before anything as big as the values is allocated.
+    let id_a = ctx.keyspace.lookup(db, argv.get(1), now_ms);
+    let id_b = ctx.keyspace.lookup(db, argv.get(2), now_ms);
+    let is_string_or_missing = |ctx: &Ctx<'_>, id| {
+        let mut scratch = Vec::new();
+        string_bytes(ctx.keyspace, db, id, &mut scratch).is_ok()
+    };
+    if !is_string_or_missing(ctx, id_a) || !is_string_or_missing(ctx, id_b) {
+        ctx.client
+            .out
+            .error("ERR The specified keys must contain string values");
+        return;
+    }
     let (mut get_len, mut get_idx, mut with_match_len) = (false, false, false);
     let mut min_match_len: i64 = 0;
     let mut j = 3;
@@ -784,12 +801,6 @@ fn lcs(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
         }
         j += 1;
     }
-    let db = ctx.db();
-    let now_ms = ctx.now.wall_ms;
-    // Look both keys up first (lookup may expire them), then borrow their bytes: the
-    // size check below must run before anything as big as the values is allocated.
-    let id_a = ctx.keyspace.lookup(db, argv.get(1), now_ms);
-    let id_b = ctx.keyspace.lookup(db, argv.get(2), now_ms);
     let keyspace = &ctx.keyspace;
     let (mut scratch_a, mut scratch_b) = (Vec::new(), Vec::new());
     let (Ok(a), Ok(b)) = (
