@@ -325,10 +325,12 @@ pub(crate) fn check_linearizability(
         if !is_string_key(&r.key) {
             continue;
         }
-        let px_ms = match r.expire_at_ms {
-            Some(at) if at <= r.wall_ms => continue,
-            Some(at) => Some(at - r.wall_ms),
-            None => None,
+        // The expire time is absolute; one already past is kept (the node keeps
+        // such a key: a backward clock jump makes it live again), so the SET is
+        // placed at its expire time with no TTL left.
+        let (px_ms, wall_ms) = match r.expire_at_ms {
+            Some(at) => (Some(0), at),
+            None => (None, r.wall_ms),
         };
         parts
             .entry((r.host, r.epoch, r.key.clone()))
@@ -337,8 +339,8 @@ pub(crate) fn check_linearizability(
                 id: history.len() + n,
                 call: r.step,
                 ret: Some(r.step),
-                wall_lo_ms: r.wall_ms,
-                wall_hi_ms: r.wall_ms,
+                wall_lo_ms: wall_ms,
+                wall_hi_ms: wall_ms,
                 after: None,
                 hint: 0,
                 cmd: linearizability::Cmd::Set {
@@ -792,6 +794,10 @@ pub(crate) fn check_watch(
     // Keys that may hold a TTL, per host (and crash epoch).
     let mut ttl: std::collections::BTreeMap<Vec<u8>, Ttl> = Default::default();
     let mut at = (usize::MAX, u32::MAX);
+    // The highest wall time this (host, epoch) ran a request at: a key whose TTL it
+    // passed may have been deleted by expiry (which dirties its watches) even if a
+    // backward clock jump puts EXEC's clock before it again (chaos 0x12f).
+    let mut wall_hi_ms = 0;
     for &(host, run_seq, i) in &ran {
         let op = &history[i];
         let (Some(reply), Some(wall_ms)) = (op.node_reply.as_deref(), op.run_wall_ms) else {
@@ -801,7 +807,9 @@ pub(crate) fn check_watch(
             at = (host, op.epoch);
             conns.clear();
             ttl.clear();
+            wall_hi_ms = 0;
         }
+        wall_hi_ms = wall_hi_ms.max(wall_ms);
         let name = request_name(&op.request);
         let in_multi = conns.get(&op.conn).is_some_and(|c| c.queued.is_some());
         // What this request wrote, as (request index, its reply) pairs.
@@ -887,9 +895,14 @@ pub(crate) fn check_watch(
                             .skip(1)
                             .any(|a| conn.watched.contains_key(a))
                 });
+                let may_have_expired = conn
+                    .watched
+                    .values()
+                    .any(|(_, d)| d.is_some_and(|d| wall_hi_ms > d));
                 if aborted
                     && written.is_none()
                     && expired.is_none()
+                    && !may_have_expired
                     && !unsure
                     && !unanswered
                     && !conn.watched.is_empty()

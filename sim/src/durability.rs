@@ -314,10 +314,20 @@ pub fn check_gate(events: &[GateEvent]) -> Result<(), Violation> {
 pub type Digest = [u8; 20];
 
 pub fn live_digest(keyspace: &Keyspace, wall_ms: u64) -> Digest {
+    digest_where(keyspace, |entry| !entry.is_expired(wall_ms))
+}
+
+/// The digest of every key the table holds, expired or not: two nodes equal by it
+/// stay equal after a backward clock jump makes expired keys live again.
+pub fn full_digest(keyspace: &Keyspace) -> Digest {
+    digest_where(keyspace, |_| true)
+}
+
+fn digest_where(keyspace: &Keyspace, keep: impl Fn(&keel_core::keyspace::Entry) -> bool) -> Digest {
     let mut digest = [0u8; 20];
     for (index, db) in keyspace.dbs.iter().enumerate() {
         for (_, entry) in db.iter() {
-            if entry.is_expired(wall_ms) {
+            if !keep(entry) {
                 continue;
             }
             let value = keel_core::digest::value_digest(&entry.value, entry.expire_at_ms != 0);
@@ -425,6 +435,11 @@ impl Replayer {
 
     pub fn node(&self) -> &Node {
         &self.node
+    }
+
+    /// How many records of the epoch it has applied.
+    pub fn applied(&self) -> usize {
+        self.applied
     }
 
     /// The node, to go on as a shadow (it holds connection 1, active expiry off).

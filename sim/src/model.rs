@@ -108,6 +108,19 @@ pub(crate) fn parse_int(v: &[u8]) -> Option<i64> {
     (n.to_string() == s).then_some(n)
 }
 
+/// The collection keys `sync_expired` forgets (their TTL passed, the node lost them).
+fn colls_gone_early(
+    coll_ttl: &BTreeMap<Vec<u8>, u64>,
+    max_wall_ms: u64,
+    node_has: &impl Fn(&[u8]) -> bool,
+) -> Vec<Vec<u8>> {
+    coll_ttl
+        .iter()
+        .filter(|(k, at)| max_wall_ms > **at && !node_has(k))
+        .map(|(k, _)| k.clone())
+        .collect()
+}
+
 /// Key and value bytes of one database, and its number of keys (`stored_bytes`).
 fn stored(
     keys: &BTreeMap<Vec<u8>, (Vec<u8>, Option<u64>)>,
@@ -341,8 +354,13 @@ impl Model {
                 let already_dirty = self.conns.get(&conn).is_some_and(|c| c.dirty);
                 if !already_dirty {
                     for key in req.get(1..).unwrap_or_default() {
-                        self.purge(now_ms, key);
-                        let alive = self.keys.contains_key(key) || self.colls.contains_key(key);
+                        // WATCH looks without expiring (Redis 7.0's `keyIsExpired`):
+                        // an expired key stays in the table, and a backward clock
+                        // jump makes it live again (chaos 0x39).
+                        let expired = matches!(self.keys.get(key), Some((_, Some(at))) if now_ms > *at)
+                            || matches!(self.coll_ttl.get(key), Some(at) if now_ms > *at);
+                        let alive = !expired
+                            && (self.keys.contains_key(key) || self.colls.contains_key(key));
                         let alive_expire_at = if alive { self.ttl_of(key) } else { None };
                         let db = self.cur_db;
                         let cs = self.conns.entry(conn).or_default();
@@ -557,20 +575,37 @@ impl Model {
             .filter(|(k, (_, at))| matches!(at, Some(at) if max_wall_ms > *at) && !node_has(k))
             .map(|(k, _)| k.clone())
             .collect();
+        let colls_gone = colls_gone_early(&self.coll_ttl, max_wall_ms, &node_has);
+        for k in gone.iter().chain(&colls_gone) {
+            // Redis 7.0's `deleteExpiredKeyAndPropagate` signals the key: a watch
+            // that saw it live is dirtied, even if a backward clock jump means it
+            // has not expired by EXEC's clock (chaos 0x12f).
+            self.dirty_live_watches(k);
+        }
         for k in &gone {
             self.keys.remove(k);
         }
-        let colls_gone: Vec<Vec<u8>> = self
-            .coll_ttl
-            .iter()
-            .filter(|(k, at)| max_wall_ms > **at && !node_has(k))
-            .map(|(k, _)| k.clone())
-            .collect();
         for k in &colls_gone {
             self.coll_ttl.remove(k);
             self.colls.remove(k);
         }
         gone.len() + colls_gone.len()
+    }
+
+    /// Dirties the watches of `key` (database 0) that saw it live, as Redis's
+    /// `touchWatchedKey` does when expiry deletes it (a watch that saw it expired
+    /// is skipped: the key is gone from the table).
+    fn dirty_live_watches(&mut self, key: &[u8]) {
+        for cs in self.conns.values_mut() {
+            if cs
+                .watched
+                .iter()
+                .any(|w| w.key == key && w.db == 0 && w.alive_expire_at.is_some())
+            {
+                cs.dirty = true;
+                cs.watched.clear();
+            }
+        }
     }
 
     /// Strings and the type-blind keyspace commands (DEL, EXISTS, TYPE).
@@ -689,6 +724,27 @@ mod tests {
 
     fn req(parts: &[&str]) -> Vec<Vec<u8>> {
         parts.iter().map(|p| p.as_bytes().to_vec()).collect()
+    }
+
+    /// WATCH of an expired key leaves it in the table (Redis 7.0.15's `keyIsExpired`;
+    /// checked: `DEBUG SET-ACTIVE-EXPIRE 0`, `SET w v PX 50`, 100 ms later WATCH w
+    /// and DBSIZE -> 1, expired_keys 0): after a backward clock jump GET returns it
+    /// (chaos 0x39). A later GET past its expiry does remove it.
+    #[test]
+    fn watch_does_not_expire_the_key() {
+        let mut m = Model::new(0);
+        let conn: ConnId = 3;
+        m.apply_on(1_000, conn, &req(&["SET", "w0", "v", "PX", "10"]));
+        m.apply_on(2_000, conn, &req(&["WATCH", "w0"]));
+        assert_eq!(
+            m.apply_on(1_005, conn, &req(&["GET", "w0"])),
+            Some(b"$1\r\nv\r\n".to_vec())
+        );
+        m.apply_on(2_000, conn, &req(&["GET", "w0"]));
+        assert_eq!(
+            m.apply_on(1_005, conn, &req(&["GET", "w0"])),
+            Some(b"$-1\r\n".to_vec())
+        );
     }
 
     /// A WATCH run while the node loaded may be dirtied by the AOF replay (Redis's

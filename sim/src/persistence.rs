@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 
 use keel_core::propagate::Propagated;
-use keel_core::{DiskOp, DiskResult, NodeSeeds};
+use keel_core::{DiskOp, DiskResult, Node, NodeSeeds};
 
 use crate::checkers::{Checker, Shadow};
 use crate::disk::{Completion, DIR};
@@ -377,8 +377,21 @@ impl World<'_> {
                     records.len(),
                     epoch.policy.map_or("-", Policy::name)
                 );
+                let Some(keyspace) = self.hosts[h].node.as_ref().map(Node::keyspace) else {
+                    return;
+                };
+                let full = durability::full_digest(keyspace);
+                let rebuild = || Replayer::new(seeds, now, &self.durable[h].base);
+                let (k, replayer, exact) =
+                    exact_prefix(&full, &records, k, replayer, rebuild, keyspace);
+                if !exact {
+                    log!(
+                        self,
+                        "host {h}: the replay of {k} records holds expired keys the node does not"
+                    );
+                }
                 self.durable[h].base.extend(records.into_iter().take(k));
-                self.start_from_recovered(h, replayer, now.wall_ms);
+                self.start_from_recovered(h, replayer, now.wall_ms, exact);
             }
             Err(v) => {
                 if self.trace.is_some() {
@@ -497,18 +510,41 @@ impl World<'_> {
 
     /// The model, the shadow and the linearizability histories of host `h`'s new epoch
     /// start from the recovered dataset (held by `replayer`, equal by digest).
-    fn start_from_recovered(&mut self, h: usize, mut replayer: Replayer, wall_ms: u64) {
-        let keys: Vec<(Vec<u8>, &'static str, u64)> = replayer
+    ///
+    /// Keys already expired at the restart are kept, as the node keeps them: an AOF
+    /// load (its RDB preamble too) expires nothing, as Redis's does not (only
+    /// `rdbLoad` of a plain RDB on a master skips them), and expiry compares with the
+    /// wall clock, so a later backward jump makes them live again (chaos 0x20, 0x39,
+    /// 0x62). The node's active expiry removes them in time; `Model::sync_expired`
+    /// and the DELs it propagates to the shadow follow it.
+    /// `exact`: the replay holds the node's expired keys too (`exact_prefix`); if
+    /// not, a backward clock jump could make them differ, so the model and the shadow
+    /// stop judging this host.
+    fn start_from_recovered(
+        &mut self,
+        h: usize,
+        mut replayer: Replayer,
+        wall_ms: u64,
+        exact: bool,
+    ) {
+        // (key, type, expire time, the string's bytes), read from the table without
+        // a lookup: a GET would expire the key in the replayer, the shadow-to-be.
+        type Key = (Vec<u8>, &'static str, u64, Option<Vec<u8>>);
+        let keys: Vec<Key> = replayer
             .node()
             .keyspace()
             .db(0)
             .iter()
-            .filter(|(_, e)| !e.is_expired(wall_ms))
             .map(|(_, e)| {
+                let string = match &e.value {
+                    keel_core::types::Value::Str(s) => Some(s.to_vec()),
+                    _ => None,
+                };
                 (
                     e.key.as_bytes().to_vec(),
                     e.value.type_name(),
                     e.expire_at_ms,
+                    string,
                 )
             })
             .collect();
@@ -530,7 +566,7 @@ impl World<'_> {
         let step = self.next_step();
         let epoch = self.hosts[h].epoch;
         let mut known = !others;
-        for (key, kind, expire) in keys {
+        for (key, kind, expire, string) in keys {
             let expire = (expire != 0).then_some(expire);
             let items = |reply: Vec<u8>| -> Option<Vec<Vec<u8>>> {
                 let (value, _) = keel_core::resp::decode(&reply).ok()??;
@@ -545,10 +581,7 @@ impl World<'_> {
             };
             match kind {
                 "string" => {
-                    let reply = replayer.query(&[b"GET", &key]);
-                    let Some(Some((keel_core::resp::Value::Bulk(v), _))) =
-                        keel_core::resp::decode(&reply).ok()
-                    else {
+                    let Some(v) = string else {
                         known = false;
                         continue;
                     };
@@ -605,12 +638,62 @@ impl World<'_> {
                 _ => known = false,
             }
         }
-        if known {
+        if known && exact {
             self.oracles[h].model = model;
         } else {
             // A dataset the model cannot hold: it stops judging this host.
             self.oracles[h].model_off = true;
         }
-        self.oracles[h].shadow = Some(Shadow::from_node(replayer.into_node()));
+        self.oracles[h].shadow = exact.then(|| Shadow::from_node(replayer.into_node()));
     }
+}
+
+/// Among the prefixes the durability check accepts (the lowest, `k`, and any later
+/// one with the same live digest), the first whose replay also holds the node's
+/// expired keys (`full` is the node's `full_digest`): a record that deleted an
+/// already-expired key (chaos 0x20: `DEL c1336432221`) changes no live digest, yet a
+/// backward clock jump would make the key live in one and not the other. Returns the
+/// prefix, its replay, and whether it matched; if none did, the replay of `k`
+/// (`rebuild` starts a new one) without the expired keys the node lacks (its active
+/// expiry may have removed them since it loaded), matched or not.
+fn exact_prefix(
+    full: &durability::Digest,
+    records: &[Logged],
+    k: usize,
+    mut replayer: Replayer,
+    rebuild: impl FnOnce() -> Replayer,
+    node: &keel_core::keyspace::Keyspace,
+) -> (usize, Replayer, bool) {
+    let live = replayer.digest_at(records, k);
+    if durability::full_digest(replayer.node().keyspace()) == *full {
+        return (k, replayer, true);
+    }
+    for b in durability::boundaries(records)
+        .into_iter()
+        .filter(|&b| b > k)
+    {
+        if replayer.digest_at(records, b) == live
+            && durability::full_digest(replayer.node().keyspace()) == *full
+        {
+            return (b, replayer, true);
+        }
+    }
+    let mut replayer = rebuild();
+    replayer.digest_at(records, k);
+    let gone: Vec<(usize, Vec<u8>)> = replayer
+        .node()
+        .keyspace()
+        .dbs
+        .iter()
+        .enumerate()
+        .flat_map(|(i, db)| db.iter().map(move |(_, e)| (i, e.key.as_bytes().to_vec())))
+        .filter(|(i, key)| node.dbs.get(*i).is_none_or(|db| db.find(key).is_none()))
+        .collect();
+    for (i, key) in gone {
+        replayer.query(&[b"SELECT", i.to_string().as_bytes()]);
+        replayer.query(&[b"DEL", &key]);
+    }
+    replayer.query(&[b"SELECT", b"0"]);
+    let exact = durability::full_digest(replayer.node().keyspace()) == *full;
+    (k, replayer, exact)
 }

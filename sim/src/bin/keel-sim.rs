@@ -21,14 +21,16 @@ use keel_sim::{
 
 const USAGE: &str = "usage:
   keel-sim list
-  keel-sim sweep [--scenario NAME|all] [--seeds N] [--start-seed S] [--jobs J] [--mutant M] [--checkers LIST]
-  keel-sim replay --scenario NAME --seed S [--trace] [--mutant M] [--checkers LIST]
+  keel-sim sweep [--scenario NAME|all] [--seeds N] [--start-seed S] [--jobs J] [--mutant M] [--checkers LIST] [--duration SECS]
+  keel-sim replay --scenario NAME --seed S [--trace] [--mutant M] [--checkers LIST] [--duration SECS]
   keel-sim replay --plan FILE [--trace] [--mutant M] [--checkers LIST]
   keel-sim shrink --scenario NAME --seed S [--mutant M] --out FILE [--max-runs N]
   keel-sim report --out DIR [--seeds N] [--start-seed S] [--scenario NAME|all] [--mutant M]
   keel-sim mutants [--seeds N]          (build with --features mutants)
   keel-sim traffic-spike [--seed S]     (allkeys-lru cache takes a burst of new keys)
-  --checkers: comma-separated from model, linearizability, elle, resource, shadow, durability (default all)";
+  --checkers: comma-separated from model, linearizability, elle, resource, shadow, durability (default all)
+  --duration: each seed's run lasts at least SECS of simulated time (1 to 3600; its
+              workload and fault plan are stretched to fill it)";
 
 fn parse_u64(text: &str) -> Option<u64> {
     match text.strip_prefix("0x") {
@@ -49,6 +51,8 @@ struct Args {
     out: Option<String>,
     max_runs: usize,
     checks: Checks,
+    /// `--duration`, in simulated ms (0: each scenario's own length).
+    duration_ms: u64,
 }
 
 fn parse_args(rest: &[String]) -> Result<Args, String> {
@@ -64,6 +68,7 @@ fn parse_args(rest: &[String]) -> Result<Args, String> {
         out: None,
         max_runs: 2_000,
         checks: Checks::default(),
+        duration_ms: 0,
     };
     let mut i = 0;
     while i < rest.len() {
@@ -89,6 +94,12 @@ fn parse_args(rest: &[String]) -> Result<Args, String> {
                 a.max_runs = parse_u64(v).ok_or("--max-runs takes a number")? as usize
             }
             ("--checkers", Some(v)) => a.checks = Checks::parse(v)?,
+            ("--duration", Some(v)) => {
+                let secs = parse_u64(v)
+                    .filter(|s| (1..=3_600).contains(s))
+                    .ok_or("--duration takes simulated seconds from 1 to 3600")?;
+                a.duration_ms = secs * 1_000;
+            }
             ("--trace", _) => {
                 a.trace = true;
                 i += 1;
@@ -211,11 +222,14 @@ fn sweep(args: &Args) -> ExitCode {
                     break;
                 };
                 let out = run_plan(
-                    &Plan::generate(names[scenario], seed),
+                    &Plan::generate_for(names[scenario], seed, args.duration_ms),
                     options(setup, false, args.checks),
                 );
                 let failure = out.failure.clone().map(|f| {
                     let mut line = out.replay_line();
+                    if args.duration_ms > 0 {
+                        line.push_str(&format!(" --duration {}", args.duration_ms / 1_000));
+                    }
                     if let Some(m) = &args.mutant {
                         line.push_str(&format!(" --mutant {m}"));
                     }
@@ -381,11 +395,14 @@ fn replay(args: &Args) -> ExitCode {
             }
         },
         (None, Some(seed)) if args.scenario != "all" => {
-            let plan = Plan::generate(&args.scenario, seed);
-            let line = format!(
+            let plan = Plan::generate_for(&args.scenario, seed, args.duration_ms);
+            let mut line = format!(
                 "keel-sim replay --scenario {} --seed {seed:#018x}",
                 args.scenario
             );
+            if args.duration_ms > 0 {
+                line.push_str(&format!(" --duration {}", args.duration_ms / 1_000));
+            }
             (plan, line)
         }
         _ => {
@@ -393,7 +410,9 @@ fn replay(args: &Args) -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    let started = Instant::now();
     let out = run_plan(&plan, options(&setup, args.trace, args.checks));
+    let wall_s = started.elapsed().as_secs_f64().max(1e-9);
     if args.trace {
         print_trace(&out);
     }
@@ -409,6 +428,11 @@ fn replay(args: &Args) -> ExitCode {
         out.reached,
         out.trace_hash,
         out.history.len()
+    );
+    println!(
+        "simulated {:.1} s in {wall_s:.2} s wall ({:.0}x simulated/wall)",
+        out.simulated_ms as f64 / 1000.0,
+        out.simulated_ms as f64 / 1000.0 / wall_s
     );
     if let Some(l) = &out.linearizability {
         println!(
