@@ -1023,7 +1023,7 @@ const WIDE_SHARE: f64 = 0.3;
 /// Scenarios whose clients also subscribe and publish (`crate::pubsub`), and the
 /// share of request groups that are pub/sub (a subscriber session or one publisher
 /// request).
-const PUBSUB_SCENARIOS: &[&str] = &["plain-load"];
+const PUBSUB_SCENARIOS: &[&str] = &["plain-load", "slow-link-timeouts"];
 const PUBSUB_SHARE: f64 = 0.025;
 
 /// The share of requests a WAIT follows in the replication scenarios.
