@@ -93,10 +93,13 @@ pub enum Mutant {
     /// PINGs and REPLCONF GETACKs are left out, so its replicas' offsets drift from
     /// its own.
     ChainRelayReencodes,
+    /// PUBLISH counts each pattern subscriber twice in its reply (the messages go
+    /// out once): an outsider's counting slip in the pattern loop.
+    PublishCountsPatternsTwice,
 }
 
 impl Mutant {
-    pub const ALL: [Mutant; 37] = [
+    pub const ALL: [Mutant; 38] = [
         Mutant::TtlOffByOne,
         Mutant::LazyExpireReturnsStale,
         Mutant::IncrLosesPipelinedUpdate,
@@ -134,6 +137,7 @@ impl Mutant {
         Mutant::LfuNeverDecays,
         Mutant::ChainRelayReencodes,
         Mutant::FailoverSkipsCatchup,
+        Mutant::PublishCountsPatternsTwice,
     ];
 
     pub fn name(self) -> &'static str {
@@ -175,6 +179,7 @@ impl Mutant {
             Mutant::WaitCountsStaleAck => "wait-counts-stale-ack",
             Mutant::FailoverSkipsCatchup => "failover-skips-catchup",
             Mutant::ChainRelayReencodes => "chain-relay-reencodes",
+            Mutant::PublishCountsPatternsTwice => "publish-counts-patterns-twice",
         }
     }
 

@@ -31,6 +31,9 @@ pub enum Checker {
     /// Persistence (invariants 6–11): what a restart recovered, boot refusals, and no
     /// write acknowledged while the disk is failing (see `crate::durability`).
     Durability,
+    /// Pub/sub: confirmations, PUBLISH counts and every message, judged from a
+    /// subscriber registry replayed in the order the node ran commands.
+    PubSub,
 }
 
 impl Checker {
@@ -43,12 +46,13 @@ impl Checker {
             Checker::Shadow => "shadow",
             Checker::Durability => "durability",
             Checker::Replication => "replication",
+            Checker::PubSub => "pubsub",
         }
     }
 }
 
 impl Checker {
-    pub const ALL: [Checker; 7] = [
+    pub const ALL: [Checker; 8] = [
         Checker::Model,
         Checker::Linearizability,
         Checker::Elle,
@@ -56,6 +60,7 @@ impl Checker {
         Checker::Shadow,
         Checker::Durability,
         Checker::Replication,
+        Checker::PubSub,
     ];
 
     pub fn from_name(name: &str) -> Option<Checker> {
@@ -94,6 +99,7 @@ pub struct Checks {
     pub shadow: bool,
     pub durability: bool,
     pub replication: bool,
+    pub pubsub: bool,
 }
 
 impl Default for Checks {
@@ -106,6 +112,7 @@ impl Default for Checks {
             shadow: true,
             durability: true,
             replication: true,
+            pubsub: true,
         }
     }
 }
@@ -121,6 +128,7 @@ impl Checks {
             shadow: false,
             durability: false,
             replication: false,
+            pubsub: false,
         }
     }
 
@@ -133,6 +141,7 @@ impl Checks {
             Checker::Shadow => self.shadow = true,
             Checker::Durability => self.durability = true,
             Checker::Replication => self.replication = true,
+            Checker::PubSub => self.pubsub = true,
         }
         self
     }
@@ -146,6 +155,7 @@ impl Checks {
             Checker::Shadow => self.shadow,
             Checker::Durability => self.durability,
             Checker::Replication => self.replication,
+            Checker::PubSub => self.pubsub,
         }
     }
 
@@ -160,7 +170,7 @@ impl Checks {
             .try_fold(Checks::none(), |checks, name| {
                 Checker::from_name(name)
                     .map(|c| checks.with(c))
-                    .ok_or_else(|| format!("unknown checker '{name}' (model, linearizability, elle, resource, shadow, durability)"))
+                    .ok_or_else(|| format!("unknown checker '{name}' (model, linearizability, elle, resource, shadow, durability, replication, pubsub)"))
             })
     }
 }

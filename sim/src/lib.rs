@@ -30,6 +30,7 @@ pub mod model_wide_types;
 pub mod model_wide_zset;
 pub mod net;
 pub mod persistence;
+pub mod pubsub;
 pub mod replication;
 pub mod report;
 pub mod scenario;

@@ -250,7 +250,11 @@ impl Model {
         let key = args.first().cloned().unwrap_or_default();
         let reply = |r: Result<Vec<u8>, Vec<u8>>| r.unwrap_or_else(|e| e);
         Some(match name {
-            "PING" => b"+PONG\r\n".to_vec(),
+            "PING" => match args {
+                [] => b"+PONG\r\n".to_vec(),
+                [message] => bulk(message),
+                _ => b"-ERR wrong number of arguments for 'ping' command\r\n".to_vec(),
+            },
             "SET" => reply(self.set(now_ms, args, "set")),
             "SETNX" => {
                 let v = args.get(1)?.clone();

@@ -150,6 +150,8 @@ pub struct Conn {
     pub awaiting: VecDeque<usize>,
     /// The acceptor's output on a client connection, framed into replies.
     pub replies: Framer,
+    /// Pushes and multi-frame (un)subscription replies in that output.
+    pub sub_framing: crate::pubsub::SubFraming,
 }
 
 impl Conn {
@@ -286,6 +288,7 @@ impl Network {
             requests: VecDeque::new(),
             awaiting: VecDeque::new(),
             replies: Framer::default(),
+            sub_framing: Default::default(),
         };
         let at = now_ms + self.latency_ms(rng);
         let ready = conn.to_acceptor.push(at, Segment::Open);

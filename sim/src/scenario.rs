@@ -73,6 +73,10 @@ pub mod reach {
     pub const REPLICA_CAUGHT_UP: &str = "every replica caught up after heal and quiet";
     pub const WAIT_ANSWERED: &str = "a master answered WAIT with a count";
     pub const WAIT_COUNTED: &str = "a WAIT after a write counted a replica";
+    pub const PUBSUB_DELIVERED: &str = crate::pubsub::seen::DELIVERED;
+    pub const PUBSUB_PATTERN_DELIVERED: &str = crate::pubsub::seen::PATTERN_DELIVERED;
+    pub const PUBSUB_SHARD_DELIVERED: &str = crate::pubsub::seen::SHARD_DELIVERED;
+    pub const PUBSUB_REFUSED_IN_CONTEXT: &str = crate::pubsub::seen::REFUSED_IN_CONTEXT;
     pub const BACKLOG_FULL_SYNC: &str =
         "a replica back from a partition got a full sync for lack of backlog";
 }
@@ -81,6 +85,10 @@ pub const SCENARIO_DEFS: &[ScenarioDef] = &[
     ScenarioDef {
         name: "plain-load",
         must_reach: &[
+            reach::PUBSUB_DELIVERED,
+            reach::PUBSUB_PATTERN_DELIVERED,
+            reach::PUBSUB_SHARD_DELIVERED,
+            reach::PUBSUB_REFUSED_IN_CONTEXT,
             reach::PIPELINED_BATCH,
             reach::SHADOW_COMPARED,
             reach::SPOP_POPPED,
@@ -1062,6 +1070,12 @@ const TYPED_SHARE: f64 = 0.3;
 /// Share of plain-load's requests from the wide workload (`workload::random_wide_request`).
 const WIDE_SHARE: f64 = 0.3;
 
+/// Scenarios whose clients also subscribe and publish (`crate::pubsub`), and the
+/// share of request groups that are pub/sub (a subscriber session or one publisher
+/// request).
+const PUBSUB_SCENARIOS: &[&str] = &["plain-load", "slow-link-timeouts"];
+const PUBSUB_SHARE: f64 = 0.025;
+
 /// The share of requests a WAIT follows in the replication scenarios.
 const WAIT_SHARE: f64 = 0.15;
 
@@ -1125,6 +1139,8 @@ impl Plan {
             watched: rng.gen_range(1..=2),
             next_value: 0,
         };
+        let mut next_payload = 0u64;
+        let pubsub = PUBSUB_SCENARIOS.contains(&name);
         let transactions = name == "transactions";
         let replication = crate::replication::is_replication(name);
         let some_transactions = name == "chaos";
@@ -1143,6 +1159,8 @@ impl Plan {
                     || (some_transactions && rng.gen_bool(0.1))
                 {
                     random_transaction(&mut rng, &mut txn_keys)
+                } else if pubsub && rng.gen_bool(PUBSUB_SHARE) {
+                    crate::pubsub::random_pubsub_requests(&mut rng, &mut next_payload)
                 } else if name == "plain-load" && rng.gen_bool(WIDE_SHARE) {
                     random_wide_requests(&mut rng, start_wall_ms)
                 } else if !transactions && rng.gen_bool(typed_share) {

@@ -462,6 +462,8 @@ pub struct Client {
     /// History indices of requests sent and not yet answered, oldest first.
     pub outstanding: VecDeque<usize>,
     pub framer: Framer,
+    /// Pushes and multi-frame (un)subscription replies on the current connection.
+    pub sub_framing: crate::pubsub::SubFraming,
     /// Requests this client has yet to send, in order (from the plan).
     pub queue: VecDeque<Vec<Vec<u8>>>,
     /// Counts batches so a stale timeout event can tell it is stale.

@@ -206,6 +206,8 @@ pub(crate) struct Oracle {
     pub(crate) model_off: bool,
     /// The eviction checkers' state (reset when the node boots).
     pub(crate) evict: crate::eviction_checks::EvictOracle,
+    /// The pub/sub checker's registry and books (`crate::pubsub`).
+    pub(crate) pubsub: crate::pubsub::PubSubBook,
 }
 
 /// Logs a formatted trace line only when the run keeps a trace: formatting every
@@ -350,6 +352,7 @@ impl<'a> World<'a> {
                     squeeze: None,
                     model_off: false,
                     evict: Default::default(),
+                    pubsub: Default::default(),
                 })
                 .collect(),
             deferred_refusals: vec![Vec::new(); host_count],
@@ -477,6 +480,7 @@ impl<'a> World<'a> {
         // propagation stream carries: the replication checker judges replicas.
         let replica = crate::replication::is_replication(&self.scenario.name) && h > 0;
         self.oracles[h].shadow = (!replica).then(|| Shadow::new(shadow_seeds, now));
+        self.oracles[h].pubsub.node_restarted();
         self.drain = Drain {
             from_disk: false,
             wall_ms: now.wall_ms,
@@ -1088,6 +1092,7 @@ impl<'a> World<'a> {
                 );
                 self.clients[c].conn = Some(id);
                 self.clients[c].framer = Framer::default();
+                self.clients[c].sub_framing = Default::default();
                 log!(self, "client {c} connects to host {host} (conn {id})");
                 id
             }
@@ -1103,6 +1108,7 @@ impl<'a> World<'a> {
         };
         let epoch = self.hosts[host].epoch;
         let mut inflight = Vec::new();
+        let mut batch_is_pubsub = false;
         for k in 0..n {
             // A WAIT is a batch of its own: the writes it waits for ran in earlier
             // steps (the WAIT check knows where they ended), and nothing pipelined
@@ -1113,6 +1119,19 @@ impl<'a> World<'a> {
                 .is_some_and(|r| crate::replication::is_wait(r));
             if k > 0 && wait_next {
                 break;
+            }
+            // A pub/sub command never waits behind a reply held for an fsync: a
+            // batch that starts with anything else stops before one (the pub/sub
+            // checker orders runs by when their replies come out).
+            let pubsub_next = self.clients[c]
+                .queue
+                .front()
+                .is_some_and(|r| crate::pubsub::is_pubsub(r));
+            if k > 0 && pubsub_next && !batch_is_pubsub {
+                break;
+            }
+            if k == 0 {
+                batch_is_pubsub = pubsub_next;
             }
             let last = wait_next;
             let Some(request) = self.clients[c].queue.pop_front() else {
@@ -1211,6 +1230,7 @@ impl<'a> World<'a> {
         let client = &mut self.clients[c];
         client.conn = None;
         client.framer = Framer::default();
+        client.sub_framing = Default::default();
         let dropped = client.abandon_transaction();
         if dropped > 0 {
             log!(
@@ -1472,11 +1492,29 @@ impl<'a> World<'a> {
     fn client_reads(&mut self, c: usize, bytes: &[u8]) {
         self.clients[c].framer.push(bytes);
         loop {
-            let reply = match self.clients[c].framer.next_reply() {
+            let frame = match self.clients[c].framer.next_reply() {
                 Ok(Some(r)) => r,
                 Ok(None) => break,
                 Err(e) => {
                     return self.fail(format!("client {c} cannot frame the reply stream: {e}"))
+                }
+            };
+            let head = self.clients[c]
+                .outstanding
+                .front()
+                .and_then(|&i| self.history.get(i))
+                .map(|op| op.request.as_slice());
+            let reply = match self.clients[c].sub_framing.frame(head, frame) {
+                crate::pubsub::Framed::Reply(r) => r,
+                crate::pubsub::Framed::Partial => continue,
+                crate::pubsub::Framed::Push(push) => {
+                    let (h, conn) = (self.clients[c].host, self.clients[c].conn);
+                    if let Some(conn) = conn {
+                        if let Err((kind, why)) = self.oracles[h].pubsub.client_push(conn, &push) {
+                            self.flag(Checker::PubSub, (kind, None), format!("client {c}: {why}"));
+                        }
+                    }
+                    continue;
                 }
             };
             let Some(i) = self.clients[c].outstanding.pop_front() else {
@@ -1638,16 +1676,31 @@ impl<'a> World<'a> {
         let mut error = None;
         loop {
             match x.replies.next_reply() {
-                Ok(Some(reply)) => match x.awaiting.pop_front() {
-                    Some(i) => judged.push((i, reply)),
-                    None => {
-                        error = Some(format!(
+                Ok(Some(frame)) => {
+                    let head = x
+                        .awaiting
+                        .front()
+                        .and_then(|&i| self.history.get(i))
+                        .map(|op| op.request.as_slice());
+                    let reply = match x.sub_framing.frame(head, frame) {
+                        crate::pubsub::Framed::Reply(r) => r,
+                        crate::pubsub::Framed::Partial => continue,
+                        crate::pubsub::Framed::Push(push) => {
+                            judged.push((None, push));
+                            continue;
+                        }
+                    };
+                    match x.awaiting.pop_front() {
+                        Some(i) => judged.push((Some(i), reply)),
+                        None => {
+                            error = Some(format!(
                             "host {h} sent a reply on conn {id} with no request awaiting one: {:?}",
                             String::from_utf8_lossy(&reply)
                         ));
-                        break;
+                            break;
+                        }
                     }
-                },
+                }
                 Ok(None) => break,
                 Err(e) => {
                     error = Some(format!("host {h} sent bytes that are not RESP2: {e}"));
@@ -1656,7 +1709,10 @@ impl<'a> World<'a> {
             }
         }
         for (i, reply) in judged {
-            self.judge_reply(h, id, i, reply);
+            match i {
+                Some(i) => self.judge_reply(h, id, i, reply),
+                None => self.oracles[h].pubsub.observe_push(id, reply),
+            }
             if self.halted {
                 return;
             }
@@ -1689,6 +1745,8 @@ impl<'a> World<'a> {
         };
         self.runs += 1;
         let run_seq = self.runs;
+        // Where the connection's next message sits among its replies.
+        self.oracles[h].pubsub.note_reply(conn);
         // A reply let out by a disk completion was held for its fsync: the request
         // ran (and its relative TTLs started) when it was delivered. Judging it at the
         // release time moved the model's expiries later than the node's
@@ -1819,6 +1877,21 @@ impl<'a> World<'a> {
                 self.reached.insert(reach::READONLY_AFTER_FAILOVER);
             }
             self.oracles[h].model.flag_transaction(conn);
+            return;
+        }
+        if self.oracles[h].pubsub.takes(conn, &request) {
+            // Pub/sub commands, and anything a subscribed connection sends: the
+            // pub/sub books judge them (the model never sees them).
+            let verdict = self.oracles[h]
+                .pubsub
+                .judge(conn, run_seq, &request, &reply);
+            if let Err((kind, why)) = verdict {
+                self.flag(
+                    Checker::PubSub,
+                    (kind, Some(&request)),
+                    format!("host {h}: #{i} {why}"),
+                );
+            }
             return;
         }
         if !self.judging(Checker::Model) || self.oracles[h].model_off {
@@ -1968,6 +2041,7 @@ impl<'a> World<'a> {
     /// does), so when one may have written it stops judging this host.
     fn model_conn_closed(&mut self, h: usize, id: ConnId) {
         self.oracles[h].model.conn_closed(id);
+        self.oracles[h].pubsub.conn_closed(id);
         let lost = self.history.iter().find(|op| {
             op.host == h
                 && op.conn == id
@@ -2156,6 +2230,14 @@ pub fn run_plan(plan: &Plan, options: RunOptions<'_>) -> Outcome {
     for oracle in &mut world.oracles {
         let seen = std::mem::take(&mut oracle.model.seen);
         world.reached.extend(seen);
+        world
+            .reached
+            .extend(std::mem::take(&mut oracle.pubsub.seen));
+    }
+    for h in 0..world.oracles.len() {
+        if let Err((kind, why)) = world.oracles[h].pubsub.verdict() {
+            world.flag(Checker::PubSub, (kind, None), format!("host {h}: {why}"));
+        }
     }
     let mut coverage = crate::coverage::Coverage::default();
     coverage.count_history(&world.history);

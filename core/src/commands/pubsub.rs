@@ -167,9 +167,25 @@ fn sunsubscribe(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
 }
 
 fn publish_generic(ctx: &mut Ctx<'_>, argv: &Argv<'_>, shard: bool) {
-    let receivers = ctx
-        .clients
-        .publish(Some(&mut *ctx.client), argv.get(1), argv.get(2), shard);
+    let mut receivers =
+        ctx.clients
+            .publish(Some(&mut *ctx.client), argv.get(1), argv.get(2), shard);
+    if !shard
+        && ctx
+            .server
+            .mutants
+            .is(crate::mutants::Mutant::PublishCountsPatternsTwice)
+    {
+        let channel = argv.get(1);
+        receivers += ctx
+            .clients
+            .pubsub
+            .patterns
+            .iter()
+            .filter(|(p, _)| crate::glob::glob_match(p, channel, false))
+            .map(|(_, subs)| subs.len())
+            .sum::<usize>();
+    }
     ctx.out().int(receivers as i64);
 }
 

@@ -1,0 +1,975 @@
+//! Pub/sub in the simulator: the workload's subscriber sessions and publishers, the
+//! framing of a connection's output once pushes can arrive (a message is not a reply;
+//! one (un)subscription request gets one frame per channel), and the pub/sub checker.
+//! The checker replays a subscriber registry of its own in the order the node ran the
+//! commands (the world knows it), and judges every confirmation, PUBLISH count,
+//! PUBSUB reply and message from it; it never reads the node's tables or counters.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use rand::Rng;
+use rand_chacha::ChaCha8Rng;
+
+use crate::model::{bulk, int};
+use crate::model_wide::{bulk_payload, glob};
+use crate::net::ConnId;
+use crate::workload::{b, pick, split_array};
+
+/// Channel names: never a key prefix another checker reads (`k`, `w`, `t`, `c`, the
+/// collection prefixes), so no key-based rule mistakes a PUBLISH for a write.
+const CHANNELS: [&str; 4] = ["news.1", "news.2", "pics", "orders"];
+/// Patterns over them (only `*`, `?` and literals: the sim's glob).
+const PATTERNS: [&str; 5] = ["news.*", "*", "p?cs", "n*2", "x*"];
+const SHARD_CHANNELS: [&str; 3] = ["news.1", "orders", "alerts"];
+
+/// The error a subscribed RESP2 connection gets for any other command (Redis 7.0.15).
+fn not_allowed(name: &str) -> Vec<u8> {
+    format!("-ERR Can't execute '{name}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context\r\n").into_bytes()
+}
+
+/// Coverage events the pub/sub books report.
+pub mod seen {
+    pub const DELIVERED: &str = "a PUBLISH reached a subscriber";
+    pub const PATTERN_DELIVERED: &str = "a PUBLISH reached a pattern subscriber";
+    pub const SHARD_DELIVERED: &str = "an SPUBLISH reached a shard subscriber";
+    pub const REFUSED_IN_CONTEXT: &str = "a subscribed connection was refused a command";
+}
+
+// ---------------------------------------------------------------------------------
+// The workload.
+
+fn some(rng: &mut ChaCha8Rng, from: &[&str], max: usize) -> Vec<Vec<u8>> {
+    (0..rng.gen_range(1..=max))
+        .map(|_| b(pick(rng, from)))
+        .collect()
+}
+
+fn payload(next: &mut u64) -> Vec<u8> {
+    *next += 1;
+    format!("m{next}").into_bytes()
+}
+
+/// The pub/sub share of a client's requests: a subscriber session (subscribe, stay a
+/// while with PINGs and changes, now and then a command a subscribed connection may
+/// not send, then unsubscribe from everything), or one publisher request. Payloads
+/// are unique in the plan (`next_payload`).
+pub fn random_pubsub_requests(rng: &mut ChaCha8Rng, next_payload: &mut u64) -> Vec<Vec<Vec<u8>>> {
+    if rng.gen_bool(0.4) {
+        subscriber_session(rng, next_payload)
+    } else {
+        vec![publisher_request(rng, next_payload)]
+    }
+}
+
+fn with(name: &str, args: Vec<Vec<u8>>) -> Vec<Vec<u8>> {
+    let mut req = vec![b(name)];
+    req.extend(args);
+    req
+}
+
+fn subscriber_session(rng: &mut ChaCha8Rng, next: &mut u64) -> Vec<Vec<Vec<u8>>> {
+    let mut reqs = Vec::new();
+    let kinds = rng.gen_range(1..8u8);
+    if kinds & 1 != 0 {
+        reqs.push(with("SUBSCRIBE", some(rng, &CHANNELS, 3)));
+    }
+    if kinds & 2 != 0 {
+        reqs.push(with("PSUBSCRIBE", some(rng, &PATTERNS, 2)));
+    }
+    if kinds & 4 != 0 {
+        reqs.push(with("SSUBSCRIBE", some(rng, &SHARD_CHANNELS, 2)));
+    }
+    for _ in 0..rng.gen_range(3..=10) {
+        reqs.push(match rng.gen_range(0..14) {
+            0..=5 => {
+                if rng.gen_bool(0.3) {
+                    vec![b("PING"), b(pick(rng, &["hi", ""]))]
+                } else {
+                    vec![b("PING")]
+                }
+            }
+            6 => with("SUBSCRIBE", some(rng, &CHANNELS, 2)),
+            7 => with("UNSUBSCRIBE", some(rng, &CHANNELS, 2)),
+            8 => with(
+                pick(rng, &["PSUBSCRIBE", "PUNSUBSCRIBE"]),
+                some(rng, &PATTERNS, 2),
+            ),
+            9 => with(
+                pick(rng, &["SSUBSCRIBE", "SUNSUBSCRIBE"]),
+                some(rng, &SHARD_CHANNELS, 2),
+            ),
+            // Not allowed while subscribed (allowed again if the connection dropped
+            // meanwhile: then the model judges it). No writes: nothing a subscriber
+            // sends may wait for an fsync ahead of its pub/sub commands.
+            10 => vec![b("GET"), b("x0")],
+            11 => vec![b("PUBSUB"), b("NUMPAT")],
+            12 => vec![b("PUBLISH"), b(pick(rng, &CHANNELS)), payload(next)],
+            _ => vec![b("PING")],
+        });
+    }
+    // Back to a plain connection: every kind, with or without names.
+    let mut ends = vec![
+        ("UNSUBSCRIBE", &CHANNELS[..]),
+        ("PUNSUBSCRIBE", &PATTERNS[..]),
+        ("SUNSUBSCRIBE", &SHARD_CHANNELS[..]),
+    ];
+    if rng.gen_bool(0.5) {
+        ends.reverse();
+    }
+    for (name, names) in ends {
+        if rng.gen_bool(0.2) {
+            // Names first (some perhaps not subscribed), then all that are left.
+            reqs.push(with(name, some(rng, names, 2)));
+        }
+        reqs.push(vec![b(name)]);
+    }
+    reqs
+}
+
+fn publisher_request(rng: &mut ChaCha8Rng, next: &mut u64) -> Vec<Vec<u8>> {
+    match rng.gen_range(0..14) {
+        0..=5 => {
+            // Now and then a channel only a pattern may match.
+            let ch = if rng.gen_bool(0.15) {
+                b("xray")
+            } else {
+                b(pick(rng, &CHANNELS))
+            };
+            vec![b("PUBLISH"), ch, payload(next)]
+        }
+        6..=7 => vec![b("SPUBLISH"), b(pick(rng, &SHARD_CHANNELS)), payload(next)],
+        8 => {
+            let mut r = vec![b("PUBSUB"), b("CHANNELS")];
+            if rng.gen_bool(0.5) {
+                r.push(b(pick(rng, &PATTERNS)));
+            }
+            r
+        }
+        9 => {
+            let mut r = vec![b("PUBSUB"), b("NUMSUB")];
+            r.extend((0..rng.gen_range(0..=3)).map(|_| b(pick(rng, &CHANNELS))));
+            r
+        }
+        10 => vec![b("PUBSUB"), b("NUMPAT")],
+        11 => {
+            let mut r = vec![b("PUBSUB"), b("SHARDCHANNELS")];
+            if rng.gen_bool(0.5) {
+                r.push(b(pick(rng, &PATTERNS)));
+            }
+            r
+        }
+        _ => {
+            let mut r = vec![b("PUBSUB"), b("SHARDNUMSUB")];
+            r.extend((0..rng.gen_range(0..=2)).map(|_| b(pick(rng, &SHARD_CHANNELS))));
+            r
+        }
+    }
+}
+
+/// Commands that belong to pub/sub (a batch that starts with another command stops
+/// before one of these, so nothing the node holds for an fsync is ever ahead of a
+/// pub/sub command on its connection: its reply comes out in the step that ran it).
+pub fn is_pubsub(req: &[Vec<u8>]) -> bool {
+    req.first().is_some_and(|n| {
+        [
+            "SUBSCRIBE",
+            "PSUBSCRIBE",
+            "SSUBSCRIBE",
+            "UNSUBSCRIBE",
+            "PUNSUBSCRIBE",
+            "SUNSUBSCRIBE",
+            "PUBLISH",
+            "SPUBLISH",
+            "PUBSUB",
+        ]
+        .iter()
+        .any(|c| n.eq_ignore_ascii_case(c.as_bytes()))
+    })
+}
+
+// ---------------------------------------------------------------------------------
+// Framing.
+
+/// The three kinds of subscription, as indices.
+const CHANNEL: usize = 0;
+const PATTERN: usize = 1;
+const SHARD: usize = 2;
+
+/// (kind, subscribes?) of a (un)subscription command.
+fn sub_command(req: &[Vec<u8>]) -> Option<(usize, bool)> {
+    let name = req.first()?;
+    [
+        ("SUBSCRIBE", CHANNEL, true),
+        ("PSUBSCRIBE", PATTERN, true),
+        ("SSUBSCRIBE", SHARD, true),
+        ("UNSUBSCRIBE", CHANNEL, false),
+        ("PUNSUBSCRIBE", PATTERN, false),
+        ("SUNSUBSCRIBE", SHARD, false),
+    ]
+    .iter()
+    .find(|(n, _, _)| name.eq_ignore_ascii_case(n.as_bytes()))
+    .map(|&(_, kind, sub)| (kind, sub))
+}
+
+/// A message push in RESP2: `message`, `pmessage` or `smessage`. The workload never
+/// stores these words, so no reply to a data command looks like one.
+pub fn is_push(frame: &[u8]) -> bool {
+    frame.starts_with(b"*3\r\n$7\r\nmessage\r\n")
+        || frame.starts_with(b"*4\r\n$8\r\npmessage\r\n")
+        || frame.starts_with(b"*3\r\n$8\r\nsmessage\r\n")
+}
+
+/// The channel named by a confirmation frame (`[kind, name|nil, count]`): Some(None)
+/// for a nil name.
+fn confirmation_name(frame: &[u8]) -> Option<Option<Vec<u8>>> {
+    let items = split_array(frame)?;
+    let name = items.get(1)?;
+    Some(bulk_payload(name))
+}
+
+/// One end's view of a connection's output (the node's side as the world frames it,
+/// or the client's): what the confirmations say it is subscribed to, and the frames
+/// of a reply not complete yet. Both ends see the same bytes in the same order, so
+/// they group them the same way.
+#[derive(Debug, Default)]
+pub struct SubFraming {
+    sets: [BTreeSet<Vec<u8>>; 3],
+    partial: Vec<u8>,
+    frames: usize,
+}
+
+/// What one frame is.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Framed {
+    /// A message: no request's reply.
+    Push(Vec<u8>),
+    /// The whole reply of the oldest request awaiting one.
+    Reply(Vec<u8>),
+    /// Part of that reply: more frames follow.
+    Partial,
+}
+
+impl SubFraming {
+    /// Sorts one frame; `head` is the oldest request awaiting a reply.
+    pub fn frame(&mut self, head: Option<&[Vec<u8>]>, frame: Vec<u8>) -> Framed {
+        if self.partial.is_empty() && is_push(&frame) {
+            return Framed::Push(frame);
+        }
+        let Some((req, (kind, subscribes))) = head.and_then(|r| Some((r, sub_command(r)?))) else {
+            return Framed::Reply(frame);
+        };
+        if self.partial.is_empty() && frame.first() == Some(&b'-') {
+            return Framed::Reply(frame);
+        }
+        if let Some(Some(name)) = confirmation_name(&frame) {
+            if let Some(set) = self.sets.get_mut(kind) {
+                if subscribes {
+                    set.insert(name);
+                } else {
+                    set.remove(&name);
+                }
+            }
+        }
+        self.partial.extend_from_slice(&frame);
+        self.frames += 1;
+        let named = req.len().saturating_sub(1);
+        let done = if named > 0 {
+            self.frames >= named
+        } else {
+            // Without names: one frame per subscription of that kind, or one nil
+            // frame when there was none.
+            subscribes || self.sets.get(kind).is_none_or(BTreeSet::is_empty)
+        };
+        if done {
+            self.frames = 0;
+            Framed::Reply(std::mem::take(&mut self.partial))
+        } else {
+            Framed::Partial
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------
+// The checker.
+
+/// One connection's subscriptions in the reference registry.
+#[derive(Debug, Default, Clone)]
+struct Subs {
+    sets: [BTreeSet<Vec<u8>>; 3],
+}
+
+impl Subs {
+    /// Redis's `clientSubscriptionsCount`: channels and patterns.
+    fn count(&self) -> usize {
+        self.sets[CHANNEL].len() + self.sets[PATTERN].len()
+    }
+
+    fn count_of(&self, kind: usize) -> usize {
+        if kind == SHARD {
+            self.sets[SHARD].len()
+        } else {
+            self.count()
+        }
+    }
+
+    fn active(&self) -> bool {
+        self.sets.iter().any(|s| !s.is_empty())
+    }
+}
+
+/// A message on one connection's output: which reply it came after (the count of
+/// the connection's replies before it) and its bytes.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+struct Push {
+    replies_before: usize,
+    frame: Vec<u8>,
+}
+
+/// A violation: its kind (the signature) and the text.
+pub type Violation = (&'static str, String);
+
+/// One host's pub/sub books.
+#[derive(Debug, Default)]
+pub struct PubSubBook {
+    /// The reference registry, replayed in the order the node ran the commands.
+    subs: BTreeMap<ConnId, Subs>,
+    /// Replies judged on each connection that ever subscribed (where a push sits).
+    replies: BTreeMap<ConnId, usize>,
+    /// Messages each connection must get, per PUBLISH that ran, in run order.
+    expected: BTreeMap<ConnId, Vec<(u64, Push)>>,
+    /// Messages the node sent on each connection, in order.
+    observed: BTreeMap<ConnId, Vec<Push>>,
+    /// Messages each client framed on its connection (a prefix of what the node sent).
+    client_seen: BTreeMap<ConnId, usize>,
+    /// The run of the PUBLISH/SPUBLISH that sent each payload.
+    published: BTreeMap<Vec<u8>, u64>,
+    pub seen: BTreeSet<&'static str>,
+}
+
+fn message_frame(kind: &str, channel: &[u8], payload: &[u8]) -> Vec<u8> {
+    let mut out = b"*3\r\n".to_vec();
+    out.extend(bulk(kind.as_bytes()));
+    out.extend(bulk(channel));
+    out.extend(bulk(payload));
+    out
+}
+
+fn pmessage_frame(pattern: &[u8], channel: &[u8], payload: &[u8]) -> Vec<u8> {
+    let mut out = b"*4\r\n".to_vec();
+    out.extend(bulk(b"pmessage"));
+    out.extend(bulk(pattern));
+    out.extend(bulk(channel));
+    out.extend(bulk(payload));
+    out
+}
+
+fn confirmation(kind: &str, name: Option<&[u8]>, count: usize) -> Vec<u8> {
+    let mut out = b"*3\r\n".to_vec();
+    out.extend(bulk(kind.as_bytes()));
+    match name {
+        Some(n) => out.extend(bulk(n)),
+        None => out.extend_from_slice(b"$-1\r\n"),
+    }
+    out.extend(int(count as i64));
+    out
+}
+
+/// The frames of a reply of several.
+fn frames_of(reply: &[u8]) -> Option<Vec<&[u8]>> {
+    let mut out = Vec::new();
+    let mut rest = reply;
+    while !rest.is_empty() {
+        let len = keel_core::resp::frame_len(rest).ok()??;
+        out.push(rest.get(..len)?);
+        rest = rest.get(len..)?;
+    }
+    Some(out)
+}
+
+fn show(bytes: &[u8]) -> String {
+    format!("{:?}", String::from_utf8_lossy(bytes))
+}
+
+impl PubSubBook {
+    /// Whether the pub/sub checker judges this request (the model does not): a
+    /// pub/sub command, or anything on a subscribed connection.
+    pub fn takes(&self, conn: ConnId, req: &[Vec<u8>]) -> bool {
+        is_pubsub(req) || self.subs.get(&conn).is_some_and(Subs::active)
+    }
+
+    /// A reply was judged on `conn` (by whichever checker).
+    pub fn note_reply(&mut self, conn: ConnId) {
+        if let Some(n) = self.replies.get_mut(&conn) {
+            *n += 1;
+        }
+    }
+
+    /// The node dropped the connection: its subscriptions go with it.
+    pub fn conn_closed(&mut self, conn: ConnId) {
+        self.subs.remove(&conn);
+    }
+
+    /// The node restarted: nobody is subscribed.
+    pub fn node_restarted(&mut self) {
+        self.subs.clear();
+    }
+
+    /// The node sent a message on `conn`.
+    pub fn observe_push(&mut self, conn: ConnId, frame: Vec<u8>) {
+        let replies_before = self.replies.get(&conn).copied().unwrap_or(0);
+        self.observed.entry(conn).or_default().push(Push {
+            replies_before,
+            frame,
+        });
+    }
+
+    /// The client framed a message on `conn`: it must be the next one the node sent.
+    pub fn client_push(&mut self, conn: ConnId, frame: &[u8]) -> Result<(), Violation> {
+        let k = self.client_seen.entry(conn).or_default();
+        let index = *k;
+        *k += 1;
+        let sent = self
+            .observed
+            .get(&conn)
+            .and_then(|v| v.get(index))
+            .map(|p| p.frame.as_slice());
+        if sent == Some(frame) {
+            Ok(())
+        } else {
+            Err((
+                "client-saw-other-message",
+                format!(
+                    "conn {conn}: the client framed message #{index} {} but the node sent {:?}",
+                    show(frame),
+                    sent.map(String::from_utf8_lossy)
+                ),
+            ))
+        }
+    }
+
+    /// Judges the reply to one request the node ran (`run`: the world's run order).
+    pub fn judge(
+        &mut self,
+        conn: ConnId,
+        run: u64,
+        req: &[Vec<u8>],
+        reply: &[u8],
+    ) -> Result<(), Violation> {
+        let name = req
+            .first()
+            .map(|n| String::from_utf8_lossy(n).to_ascii_uppercase())
+            .unwrap_or_default();
+        let subscribed = self.subs.get(&conn).is_some_and(Subs::active);
+        let allowed = matches!(
+            name.as_str(),
+            "SUBSCRIBE"
+                | "PSUBSCRIBE"
+                | "SSUBSCRIBE"
+                | "UNSUBSCRIBE"
+                | "PUNSUBSCRIBE"
+                | "SUNSUBSCRIBE"
+                | "PING"
+                | "QUIT"
+                | "RESET"
+        );
+        let mismatch = |expected: &[u8]| {
+            Err((
+                "reply",
+                format!(
+                    "conn {conn}: {} -> {} but the pub/sub books expect {}",
+                    show(&req.join(&b' ')),
+                    show(reply),
+                    show(expected)
+                ),
+            ))
+        };
+        if subscribed && !allowed {
+            let mut shown = name.to_ascii_lowercase();
+            if name == "PUBSUB" {
+                if let Some(sub) = req.get(1) {
+                    shown = format!(
+                        "pubsub|{}",
+                        String::from_utf8_lossy(sub).to_ascii_lowercase()
+                    );
+                }
+            }
+            let expected = not_allowed(&shown);
+            self.seen.insert(seen::REFUSED_IN_CONTEXT);
+            return if reply == expected {
+                Ok(())
+            } else {
+                mismatch(&expected)
+            };
+        }
+        let expected = match name.as_str() {
+            "PING" => {
+                let mut out = b"*2\r\n".to_vec();
+                out.extend(bulk(b"pong"));
+                out.extend(bulk(req.get(1).map(Vec::as_slice).unwrap_or_default()));
+                out
+            }
+            "SUBSCRIBE" | "PSUBSCRIBE" | "SSUBSCRIBE" | "UNSUBSCRIBE" | "PUNSUBSCRIBE"
+            | "SUNSUBSCRIBE" => return self.judge_subscription(conn, &name, req, reply),
+            "PUBLISH" | "SPUBLISH" => self.publish(run, name == "SPUBLISH", req),
+            "PUBSUB" => self.introspect(req, reply),
+            _ => return Ok(()),
+        };
+        if reply == expected {
+            Ok(())
+        } else {
+            mismatch(&expected)
+        }
+    }
+
+    fn judge_subscription(
+        &mut self,
+        conn: ConnId,
+        name: &str,
+        req: &[Vec<u8>],
+        reply: &[u8],
+    ) -> Result<(), Violation> {
+        let Some((kind, subscribes)) = sub_command(req) else {
+            return Ok(());
+        };
+        let word = name.to_ascii_lowercase();
+        let bad = |why: String| Err(("confirmation", format!("conn {conn}: {why}")));
+        self.replies.entry(conn).or_default();
+        let subs = self.subs.entry(conn).or_default();
+        let names = req.get(1..).unwrap_or_default();
+        if !names.is_empty() {
+            let mut expected = Vec::new();
+            for n in names {
+                if subscribes {
+                    subs.sets[kind].insert(n.clone());
+                } else {
+                    subs.sets[kind].remove(n);
+                }
+                expected.extend(confirmation(&word, Some(n), subs.count_of(kind)));
+            }
+            return if reply == expected {
+                Ok(())
+            } else {
+                bad(format!(
+                    "{} -> {} but the books expect {}",
+                    show(&req.join(&b' ')),
+                    show(reply),
+                    show(&expected)
+                ))
+            };
+        }
+        if subscribes {
+            // No names: an arity error, not sent by the workload.
+            return Ok(());
+        }
+        // Without names: one frame per subscription of that kind, in the node's
+        // order (a dict's), each count one lower; or one nil frame.
+        if subs.sets[kind].is_empty() {
+            let expected = confirmation(&word, None, subs.count_of(kind));
+            return if reply == expected {
+                Ok(())
+            } else {
+                bad(format!(
+                    "{word} -> {} but the books expect {}",
+                    show(reply),
+                    show(&expected)
+                ))
+            };
+        }
+        let Some(frames) = frames_of(reply) else {
+            return bad(format!("{word} -> {} does not frame", show(reply)));
+        };
+        for frame in frames {
+            let named = confirmation_name(frame).flatten();
+            let Some(n) = named.filter(|n| subs.sets[kind].contains(n)) else {
+                return bad(format!(
+                    "{word} confirmed {} though the connection is subscribed to {:?}",
+                    show(frame),
+                    subs.sets[kind]
+                ));
+            };
+            subs.sets[kind].remove(&n);
+            let expected = confirmation(&word, Some(&n), subs.count_of(kind));
+            if frame != expected {
+                return bad(format!(
+                    "{word} -> {} but the books expect {}",
+                    show(frame),
+                    show(&expected)
+                ));
+            }
+        }
+        if subs.sets[kind].is_empty() {
+            Ok(())
+        } else {
+            bad(format!("{word} left {:?} subscribed", subs.sets[kind]))
+        }
+    }
+
+    /// PUBLISH/SPUBLISH: the receivers the registry holds, each owed its messages.
+    fn publish(&mut self, run: u64, shard: bool, req: &[Vec<u8>]) -> Vec<u8> {
+        let (Some(channel), Some(payload), 3) = (req.get(1), req.get(2), req.len()) else {
+            let name = if shard { "spublish" } else { "publish" };
+            return format!("-ERR wrong number of arguments for '{name}' command\r\n").into_bytes();
+        };
+        self.published.insert(payload.clone(), run);
+        let mut receivers = 0usize;
+        for (&conn, subs) in &self.subs {
+            let mut frames = Vec::new();
+            if shard {
+                if subs.sets[SHARD].contains(channel) {
+                    frames.push(message_frame("smessage", channel, payload));
+                    self.seen.insert(seen::SHARD_DELIVERED);
+                }
+            } else {
+                if subs.sets[CHANNEL].contains(channel) {
+                    frames.push(message_frame("message", channel, payload));
+                    self.seen.insert(seen::DELIVERED);
+                }
+                for pattern in &subs.sets[PATTERN] {
+                    if glob(pattern, channel) {
+                        frames.push(pmessage_frame(pattern, channel, payload));
+                        self.seen.insert(seen::PATTERN_DELIVERED);
+                    }
+                }
+            }
+            receivers += frames.len();
+            let replies_before = self.replies.get(&conn).copied().unwrap_or(0);
+            let owed = self.expected.entry(conn).or_default();
+            owed.extend(frames.into_iter().map(|frame| {
+                (
+                    run,
+                    Push {
+                        replies_before,
+                        frame,
+                    },
+                )
+            }));
+        }
+        int(receivers as i64)
+    }
+
+    /// PUBSUB's subcommands, from the registry. Lists are in the node's order (a
+    /// dict's): the reply is accepted when it holds exactly the expected names.
+    fn introspect(&self, req: &[Vec<u8>], reply: &[u8]) -> Vec<u8> {
+        let sub = req
+            .get(1)
+            .map(|s| String::from_utf8_lossy(s).to_ascii_uppercase())
+            .unwrap_or_default();
+        let names = |kind: usize| -> BTreeMap<&Vec<u8>, usize> {
+            let mut out = BTreeMap::new();
+            for subs in self.subs.values() {
+                for n in &subs.sets[kind] {
+                    *out.entry(n).or_default() += 1;
+                }
+            }
+            out
+        };
+        match (sub.as_str(), req.len()) {
+            ("CHANNELS" | "SHARDCHANNELS", 2 | 3) => {
+                let kind = if sub == "CHANNELS" { CHANNEL } else { SHARD };
+                let mut want: Vec<&Vec<u8>> = names(kind)
+                    .into_keys()
+                    .filter(|n| req.get(2).is_none_or(|p| glob(p, n)))
+                    .collect();
+                // The node's order when it holds the same names; else sorted.
+                let got: Option<Vec<Vec<u8>>> = split_array(reply)
+                    .map(|items| items.iter().filter_map(|i| bulk_payload(i)).collect());
+                if let Some(got) = got {
+                    let mut sorted = got.clone();
+                    sorted.sort();
+                    let mut w: Vec<Vec<u8>> = want.iter().map(|n| (*n).clone()).collect();
+                    w.sort();
+                    if sorted == w {
+                        return crate::model_wide::array(&got);
+                    }
+                }
+                want.sort();
+                let owned: Vec<Vec<u8>> = want.into_iter().cloned().collect();
+                crate::model_wide::array(&owned)
+            }
+            ("NUMSUB" | "SHARDNUMSUB", _) => {
+                let kind = if sub == "NUMSUB" { CHANNEL } else { SHARD };
+                let counts = names(kind);
+                let asked = req.get(2..).unwrap_or_default();
+                let mut out = format!("*{}\r\n", asked.len() * 2).into_bytes();
+                for n in asked {
+                    out.extend(bulk(n));
+                    out.extend(int(counts.get(n).copied().unwrap_or(0) as i64));
+                }
+                out
+            }
+            ("NUMPAT", 2) => int(names(PATTERN).len() as i64),
+            _ => reply.to_vec(),
+        }
+    }
+
+    /// At the end of a run: every connection got exactly the messages it was owed,
+    /// at their places among its replies, and each in publish order.
+    pub fn verdict(&self) -> Result<(), Violation> {
+        let conns: BTreeSet<ConnId> = self
+            .expected
+            .keys()
+            .chain(self.observed.keys())
+            .copied()
+            .collect();
+        for conn in conns {
+            let mut got = Vec::new();
+            let mut last_run = 0u64;
+            for push in self.observed.get(&conn).into_iter().flatten() {
+                let payload = split_array(&push.frame)
+                    .and_then(|items| items.last().and_then(|p| bulk_payload(p)));
+                let Some(run) = payload.as_ref().and_then(|p| self.published.get(p)) else {
+                    return Err((
+                        "message-never-published",
+                        format!("conn {conn} got {} that no PUBLISH sent", show(&push.frame)),
+                    ));
+                };
+                if *run < last_run {
+                    return Err((
+                        "message-reordered",
+                        format!(
+                            "conn {conn} got {} (published at run {run}) after a message published at run {last_run}",
+                            show(&push.frame)
+                        ),
+                    ));
+                }
+                last_run = *run;
+                got.push((*run, push.clone()));
+            }
+            let mut want = self.expected.get(&conn).cloned().unwrap_or_default();
+            got.sort();
+            want.sort();
+            for k in 0..got.len().max(want.len()) {
+                match (want.get(k), got.get(k)) {
+                    (Some(w), Some(g)) if w == g => continue,
+                    (Some((run, w)), Some((_, g))) if w.frame == g.frame => {
+                        return Err((
+                            "message-out-of-place",
+                            format!(
+                                "conn {conn}: {} (run {run}) came after its reply #{} but belongs after #{}",
+                                show(&w.frame),
+                                g.replies_before,
+                                w.replies_before
+                            ),
+                        ))
+                    }
+                    (Some((run, w)), _) => {
+                        return Err((
+                            "message-lost",
+                            format!(
+                                "conn {conn} was subscribed when run {run} published {} but never got it",
+                                show(&w.frame)
+                            ),
+                        ))
+                    }
+                    (None, Some((run, g))) => {
+                        return Err((
+                            "message-unexpected",
+                            format!(
+                                "conn {conn} got {} (run {run}) though it was not subscribed to it then",
+                                show(&g.frame)
+                            ),
+                        ))
+                    }
+                    (None, None) => {}
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn req(s: &str) -> Vec<Vec<u8>> {
+        s.split(' ').map(|a| a.as_bytes().to_vec()).collect()
+    }
+
+    fn conf(kind: &str, name: Option<&str>, n: usize) -> Vec<u8> {
+        confirmation(kind, name.map(str::as_bytes), n)
+    }
+
+    #[test]
+    fn framing_groups_confirmations_and_sets_pushes_apart() {
+        let mut f = SubFraming::default();
+        let sub = req("SUBSCRIBE a b");
+        assert_eq!(
+            f.frame(Some(&sub), conf("subscribe", Some("a"), 1)),
+            Framed::Partial
+        );
+        let push = message_frame("message", b"a", b"m1");
+        // A push between two replies, not inside one (a command runs whole).
+        let whole = f.frame(Some(&sub), conf("subscribe", Some("b"), 2));
+        let mut both = conf("subscribe", Some("a"), 1);
+        both.extend(conf("subscribe", Some("b"), 2));
+        assert_eq!(whole, Framed::Reply(both));
+        assert_eq!(f.frame(None, push.clone()), Framed::Push(push));
+        // UNSUBSCRIBE without names: as many frames as channels, in any order.
+        let unsub = req("UNSUBSCRIBE");
+        assert_eq!(
+            f.frame(Some(&unsub), conf("unsubscribe", Some("b"), 1)),
+            Framed::Partial
+        );
+        assert!(matches!(
+            f.frame(Some(&unsub), conf("unsubscribe", Some("a"), 0)),
+            Framed::Reply(_)
+        ));
+        // None left: one nil frame.
+        let nil = conf("unsubscribe", None, 0);
+        assert_eq!(f.frame(Some(&unsub), nil.clone()), Framed::Reply(nil));
+        let get = req("GET x0");
+        assert_eq!(
+            f.frame(Some(&get), b"$-1\r\n".to_vec()),
+            Framed::Reply(b"$-1\r\n".to_vec())
+        );
+    }
+
+    /// The replies asked of redis-server 7.0.15 (see the notes): counts, nil frames,
+    /// the context error, PUBLISH counting pattern receivers once each.
+    #[test]
+    fn books_judge_what_redis_replies() {
+        let mut book = PubSubBook::default();
+        let (a, p) = (1, 2);
+        let ok = |book: &mut PubSubBook, conn, run, r: &str, reply: &[u8]| {
+            let res = book.judge(conn, run, &req(r), reply);
+            book.note_reply(conn);
+            res
+        };
+        assert!(ok(
+            &mut book,
+            a,
+            1,
+            "UNSUBSCRIBE",
+            &conf("unsubscribe", None, 0)
+        )
+        .is_ok());
+        let mut two = conf("ssubscribe", Some("s1"), 1);
+        two.extend(conf("ssubscribe", Some("s2"), 2));
+        assert!(ok(&mut book, a, 2, "SSUBSCRIBE s1 s2", &two).is_ok());
+        assert!(ok(
+            &mut book,
+            a,
+            3,
+            "SUBSCRIBE c0",
+            &conf("subscribe", Some("c0"), 1)
+        )
+        .is_ok());
+        let mut pats = conf("psubscribe", Some("c*"), 2);
+        pats.extend(conf("psubscribe", Some("c*"), 2));
+        assert!(ok(&mut book, a, 4, "PSUBSCRIBE c* c*", &pats).is_ok());
+        // A wrong count is caught.
+        assert!(book
+            .judge(
+                a,
+                5,
+                &req("SUBSCRIBE c1"),
+                &conf("subscribe", Some("c1"), 2)
+            )
+            .is_err());
+        book.subs
+            .get_mut(&a)
+            .map(|s| s.sets[CHANNEL].remove(b"c1".as_slice()));
+        let refused = b"-ERR Can't execute 'pubsub|numpat': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context\r\n";
+        assert!(ok(&mut book, a, 6, "PUBSUB NUMPAT", refused).is_ok());
+        assert!(ok(&mut book, a, 7, "PING", b"*2\r\n$4\r\npong\r\n$0\r\n\r\n").is_ok());
+        // c0 once as a channel, once through c*: 2 receivers (3 would count twice).
+        assert!(book.judge(p, 8, &req("PUBLISH c0 m1"), b":3\r\n").is_err());
+        assert!(book.judge(p, 9, &req("PUBLISH c0 m2"), b":2\r\n").is_ok());
+        assert!(book.judge(p, 10, &req("PUBSUB NUMPAT"), b":1\r\n").is_ok());
+        assert!(book
+            .judge(
+                p,
+                11,
+                &req("PUBSUB NUMSUB c0 c9"),
+                b"*4\r\n$2\r\nc0\r\n:1\r\n$2\r\nc9\r\n:0\r\n"
+            )
+            .is_ok());
+        let shards = b"*2\r\n$2\r\ns2\r\n$2\r\ns1\r\n";
+        assert!(book
+            .judge(p, 12, &req("PUBSUB SHARDCHANNELS"), shards)
+            .is_ok());
+        // The messages of m2 arrive; m1 (judged wrong above) was owed too.
+        book.observe_push(a, message_frame("message", b"c0", b"m1"));
+        book.observe_push(a, pmessage_frame(b"c*", b"c0", b"m1"));
+        book.observe_push(a, pmessage_frame(b"c*", b"c0", b"m2"));
+        book.observe_push(a, message_frame("message", b"c0", b"m2"));
+        assert!(book.verdict().is_ok(), "{:?}", book.verdict());
+        assert!(book
+            .client_push(a, &message_frame("message", b"c0", b"m1"))
+            .is_ok());
+        assert!(book
+            .client_push(a, &message_frame("message", b"c0", b"m1"))
+            .is_err());
+        // UNSUBSCRIBE without names, in the node's order.
+        let all = conf("punsubscribe", Some("c*"), 1);
+        assert!(ok(&mut book, a, 13, "PUNSUBSCRIBE", &all).is_ok());
+        let unsub = conf("unsubscribe", Some("c0"), 0);
+        assert!(ok(&mut book, a, 14, "UNSUBSCRIBE", &unsub).is_ok());
+        let mut sunsub = conf("sunsubscribe", Some("s2"), 1);
+        sunsub.extend(conf("sunsubscribe", Some("s1"), 0));
+        assert!(ok(&mut book, a, 15, "SUNSUBSCRIBE", &sunsub).is_ok());
+        // Unsubscribed: nothing more is owed, and a message now is unexpected.
+        assert!(book.judge(p, 16, &req("PUBLISH c0 m3"), b":0\r\n").is_ok());
+        book.observe_push(a, message_frame("message", b"c0", b"m3"));
+        assert_eq!(book.verdict().map_err(|v| v.0), Err("message-unexpected"));
+    }
+
+    #[test]
+    fn verdict_catches_lost_reordered_and_misplaced_messages() {
+        let setup = || {
+            let mut book = PubSubBook::default();
+            assert!(book
+                .judge(
+                    1,
+                    1,
+                    &req("SUBSCRIBE c0"),
+                    &conf("subscribe", Some("c0"), 1)
+                )
+                .is_ok());
+            book.note_reply(1);
+            assert!(book.judge(2, 2, &req("PUBLISH c0 m1"), b":1\r\n").is_ok());
+            assert!(book.judge(2, 3, &req("PUBLISH c0 m2"), b":1\r\n").is_ok());
+            book
+        };
+        let (m1, m2) = (
+            message_frame("message", b"c0", b"m1"),
+            message_frame("message", b"c0", b"m2"),
+        );
+        let mut lost = setup();
+        lost.observe_push(1, m1.clone());
+        assert_eq!(lost.verdict().map_err(|v| v.0), Err("message-lost"));
+        let mut reordered = setup();
+        reordered.observe_push(1, m2.clone());
+        reordered.observe_push(1, m1.clone());
+        assert_eq!(
+            reordered.verdict().map_err(|v| v.0),
+            Err("message-reordered")
+        );
+        let mut misplaced = setup();
+        misplaced.observe_push(1, m1.clone());
+        misplaced.note_reply(1);
+        misplaced.observe_push(1, m2.clone());
+        assert_eq!(
+            misplaced.verdict().map_err(|v| v.0),
+            Err("message-out-of-place")
+        );
+        let mut fine = setup();
+        fine.observe_push(1, m1);
+        fine.observe_push(1, m2);
+        assert!(fine.verdict().is_ok());
+        let mut forged = setup();
+        forged.observe_push(1, message_frame("message", b"c0", b"m9"));
+        assert_eq!(
+            forged.verdict().map_err(|v| v.0),
+            Err("message-never-published")
+        );
+        // A closed connection is owed nothing after the close.
+        let mut closed = setup();
+        closed.observe_push(1, message_frame("message", b"c0", b"m1"));
+        closed.observe_push(1, message_frame("message", b"c0", b"m2"));
+        closed.conn_closed(1);
+        assert!(closed.judge(2, 4, &req("PUBLISH c0 m3"), b":0\r\n").is_ok());
+        assert!(closed.verdict().is_ok());
+    }
+}
