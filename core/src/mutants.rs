@@ -93,10 +93,15 @@ pub enum Mutant {
     /// PINGs and REPLCONF GETACKs are left out, so its replicas' offsets drift from
     /// its own.
     ChainRelayReencodes,
+    /// A demoted master's rollback cut starts one data command late: the first write
+    /// its new master may lack is not in the rollback file.
+    RollbackCutStartsLate,
+    /// A demoted master's rollback file misses the last write it ran as a master.
+    RollbackFileDropsLast,
 }
 
 impl Mutant {
-    pub const ALL: [Mutant; 37] = [
+    pub const ALL: [Mutant; 39] = [
         Mutant::TtlOffByOne,
         Mutant::LazyExpireReturnsStale,
         Mutant::IncrLosesPipelinedUpdate,
@@ -134,6 +139,8 @@ impl Mutant {
         Mutant::LfuNeverDecays,
         Mutant::ChainRelayReencodes,
         Mutant::FailoverSkipsCatchup,
+        Mutant::RollbackCutStartsLate,
+        Mutant::RollbackFileDropsLast,
     ];
 
     pub fn name(self) -> &'static str {
@@ -175,6 +182,8 @@ impl Mutant {
             Mutant::WaitCountsStaleAck => "wait-counts-stale-ack",
             Mutant::FailoverSkipsCatchup => "failover-skips-catchup",
             Mutant::ChainRelayReencodes => "chain-relay-reencodes",
+            Mutant::RollbackCutStartsLate => "rollback-cut-starts-late",
+            Mutant::RollbackFileDropsLast => "rollback-file-drops-last",
         }
     }
 
