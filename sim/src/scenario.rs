@@ -556,19 +556,27 @@ impl Scenario {
                         },
                     });
                 }
+                // repl-failover-force has its own plan only (`repl_plan`): a random
+                // cut of the target's link at the FAILOVER gets "target replica is
+                // not online".
+                let random_faults = name != "repl-failover-force";
                 let replica = move |rng: &mut ChaCha8Rng| Peer::Host(rng.gen_range(1..hosts));
-                let n = rng.gen_range(1..=2);
+                let n = if random_faults {
+                    rng.gen_range(1..=2)
+                } else {
+                    0
+                };
                 add_faults(faults, rng, n, (50, 800), |rng| Fault::Partition {
                     a: Peer::Host(0),
                     b: replica(rng),
                 });
-                if rng.gen_bool(0.5) {
+                if random_faults && rng.gen_bool(0.5) {
                     add_faults(faults, rng, 1, (0, 0), |rng| Fault::ResetAll {
                         a: Peer::Host(0),
                         b: replica(rng),
                     });
                 }
-                if rng.gen_bool(0.3) {
+                if random_faults && rng.gen_bool(0.3) {
                     add_faults(faults, rng, 1, (50, 500), |rng| Fault::Pause {
                         host: rng.gen_range(1..hosts),
                     });
@@ -794,6 +802,11 @@ fn repl_plan(name: &str, s: &mut Scenario, rng: &mut ChaCha8Rng) {
         // design); the rollback checker judges the rest.
         "repl-failover-force" => {
             s.ops_per_client = rng.gen_range(120..=240);
+            // The target must be an online replica when FAILOVER comes: no wait
+            // before the diskless transfer.
+            s.persist
+                .retain(|(name, _)| name != "repl-diskless-sync-delay");
+            s.persist.push(directive("repl-diskless-sync-delay", "0"));
             let target = rng.gen_range(1..hosts);
             let failover_at = rng.gen_range(300..900);
             let timeout_ms = rng.gen_range(100..=600);

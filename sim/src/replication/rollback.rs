@@ -289,13 +289,16 @@ impl World<'_> {
                 offset: node.repl_offset(),
             };
             let settled = !crate::host::loading(node) && !node.repl_syncing();
-            if now.replica && settled && now.offset > 0 {
+            if now.replica && settled {
                 self.rollback
                     .replica_at
                     .insert(h, (now.replid.clone(), now.offset));
             }
             let before = self.rollback.seen.insert(h, now.clone());
             let Some(before) = before else { continue };
+            if before.replica != now.replica || before.replid != now.replid {
+                log!(self, "host {h}: was {before:?}, now {now:?}");
+            }
             if !before.replica && now.replica {
                 log!(self, "host {h}: demoted from master of {}", before.replid);
                 self.rollback.demoted.push((h, before.replid.clone()));
