@@ -96,10 +96,15 @@ pub enum Mutant {
     /// PUBLISH counts each pattern subscriber twice in its reply (the messages go
     /// out once): an outsider's counting slip in the pattern loop.
     PublishCountsPatternsTwice,
+    /// A demoted master's rollback cut starts one data command late: the first write
+    /// its new master may lack is not in the rollback file.
+    RollbackCutStartsLate,
+    /// A demoted master's rollback file misses the last write it ran as a master.
+    RollbackFileDropsLast,
 }
 
 impl Mutant {
-    pub const ALL: [Mutant; 38] = [
+    pub const ALL: [Mutant; 40] = [
         Mutant::TtlOffByOne,
         Mutant::LazyExpireReturnsStale,
         Mutant::IncrLosesPipelinedUpdate,
@@ -138,6 +143,8 @@ impl Mutant {
         Mutant::ChainRelayReencodes,
         Mutant::FailoverSkipsCatchup,
         Mutant::PublishCountsPatternsTwice,
+        Mutant::RollbackCutStartsLate,
+        Mutant::RollbackFileDropsLast,
     ];
 
     pub fn name(self) -> &'static str {
@@ -180,6 +187,8 @@ impl Mutant {
             Mutant::FailoverSkipsCatchup => "failover-skips-catchup",
             Mutant::ChainRelayReencodes => "chain-relay-reencodes",
             Mutant::PublishCountsPatternsTwice => "publish-counts-patterns-twice",
+            Mutant::RollbackCutStartsLate => "rollback-cut-starts-late",
+            Mutant::RollbackFileDropsLast => "rollback-file-drops-last",
         }
     }
 

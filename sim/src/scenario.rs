@@ -77,6 +77,8 @@ pub mod reach {
     pub const PUBSUB_PATTERN_DELIVERED: &str = crate::pubsub::seen::PATTERN_DELIVERED;
     pub const PUBSUB_SHARD_DELIVERED: &str = crate::pubsub::seen::SHARD_DELIVERED;
     pub const PUBSUB_REFUSED_IN_CONTEXT: &str = crate::pubsub::seen::REFUSED_IN_CONTEXT;
+    pub const ROLLBACK_JUDGED: &str =
+        "a demoted master's lost writes were judged against its rollback file";
     pub const BACKLOG_FULL_SYNC: &str =
         "a replica back from a partition got a full sync for lack of backlog";
 }
@@ -203,6 +205,15 @@ pub const SCENARIO_DEFS: &[ScenarioDef] = &[
         ],
     },
     ScenarioDef {
+        name: "repl-failover-force",
+        must_reach: &[
+            reach::REPLICA_CAUGHT_UP,
+            reach::FAILED_OVER,
+            reach::PAUSE_RESUMED,
+            reach::ROLLBACK_JUDGED,
+        ],
+    },
+    ScenarioDef {
         name: "persist-crash",
         must_reach: &[reach::CRASH_RESTART, reach::RECOVERED],
     },
@@ -278,6 +289,7 @@ pub const SCENARIOS: &[&str] = &[
     "repl-crash",
     "repl-chain",
     "repl-failover",
+    "repl-failover-force",
     "chaos",
     "persist-crash",
     "everysec-window",
@@ -534,7 +546,12 @@ impl Scenario {
             // links between them are cut, reset and paused while clients write to
             // the master. After the faults and a quiet period every replica must be
             // at the master's position with its dataset.
-            "replication" | "repl-backlog" | "repl-crash" | "repl-chain" | "repl-failover" => {
+            "replication"
+            | "repl-backlog"
+            | "repl-crash"
+            | "repl-chain"
+            | "repl-failover"
+            | "repl-failover-force" => {
                 let mut hosts = rng.gen_range(2..=3);
                 if name == "repl-chain" {
                     hosts = 3;
@@ -559,19 +576,27 @@ impl Scenario {
                         },
                     });
                 }
+                // repl-failover-force has its own plan only (`repl_plan`): a random
+                // cut of the target's link at the FAILOVER gets "target replica is
+                // not online".
+                let random_faults = name != "repl-failover-force";
                 let replica = move |rng: &mut ChaCha8Rng| Peer::Host(rng.gen_range(1..hosts));
-                let n = rng.gen_range(1..=2);
+                let n = if random_faults {
+                    rng.gen_range(1..=2)
+                } else {
+                    0
+                };
                 add_faults(faults, rng, n, (50, 800), |rng| Fault::Partition {
                     a: Peer::Host(0),
                     b: replica(rng),
                 });
-                if rng.gen_bool(0.5) {
+                if random_faults && rng.gen_bool(0.5) {
                     add_faults(faults, rng, 1, (0, 0), |rng| Fault::ResetAll {
                         a: Peer::Host(0),
                         b: replica(rng),
                     });
                 }
-                if rng.gen_bool(0.3) {
+                if random_faults && rng.gen_bool(0.3) {
                     add_faults(faults, rng, 1, (50, 500), |rng| Fault::Pause {
                         host: rng.gen_range(1..hosts),
                     });
@@ -785,6 +810,45 @@ fn repl_plan(name: &str, s: &mut Scenario, rng: &mut ChaCha8Rng) {
                     force: false,
                 },
             ));
+        }
+        // FAILOVER ... FORCE to a replica that fell behind: the target is paused from
+        // shortly before the FAILOVER (still a connected replica, so FAILOVER takes
+        // it) while host 0 acknowledges writes; at the TIMEOUT, FORCE hands over
+        // anyway; then the links between them are reset (the stream bytes the paused
+        // target never read are gone) and it resumes. Host 0's PSYNC FAILOVER
+        // promotes it without those writes, host 0 full-syncs from it and loses them:
+        // its rollback file must hold them (invariant 17). The model and
+        // linearizability stop judging host 0 at its demotion (the loss is by
+        // design); the rollback checker judges the rest.
+        "repl-failover-force" => {
+            s.ops_per_client = rng.gen_range(120..=240);
+            // The target must be an online replica when FAILOVER comes: no wait
+            // before the diskless transfer.
+            s.persist
+                .retain(|(name, _)| name != "repl-diskless-sync-delay");
+            s.persist.push(directive("repl-diskless-sync-delay", "0"));
+            let target = rng.gen_range(1..hosts);
+            let failover_at = rng.gen_range(300..900);
+            let timeout_ms = rng.gen_range(100..=600);
+            let pause_at = failover_at - rng.gen_range(20..=250);
+            let reset_at = failover_at + timeout_ms + rng.gen_range(10..=100);
+            s.faults.push(at(
+                pause_at,
+                reset_at + 1 - pause_at,
+                Fault::Pause { host: target },
+            ));
+            s.faults.push(at(
+                failover_at,
+                0,
+                Fault::Failover {
+                    host: 0,
+                    to: Some(target),
+                    timeout_ms: Some(timeout_ms),
+                    force: true,
+                },
+            ));
+            let (a, b) = (Peer::Host(0), Peer::Host(target));
+            s.faults.push(at(reset_at, 0, Fault::ResetAll { a, b }));
         }
         _ => {}
     }

@@ -278,9 +278,11 @@ pub(crate) struct World<'a> {
     pub(crate) quiet_since_ms: Option<u64>,
     /// The replication checker's books for WAIT (invariant 16).
     pub(crate) repl_books: crate::replication::ReplBooks,
+    /// The rollback checker's books (invariant 17).
+    pub(crate) rollback: crate::replication::RollbackBooks,
 }
 
-fn show(req: &[Vec<u8>]) -> String {
+pub(crate) fn show(req: &[Vec<u8>]) -> String {
     req.iter()
         .map(|a| String::from_utf8_lossy(a).into_owned())
         .collect::<Vec<_>>()
@@ -368,6 +370,7 @@ impl<'a> World<'a> {
             repl_dels: std::collections::BTreeMap::new(),
             quiet_since_ms: None,
             repl_books: Default::default(),
+            rollback: Default::default(),
             hosts,
             scenario,
             now_ms: 0,
@@ -2187,7 +2190,7 @@ pub fn run_plan(plan: &Plan, options: RunOptions<'_>) -> Outcome {
     let clocks: Vec<WallClock> = world.hosts.iter().map(|h| h.clock.record.clone()).collect();
     let linearizability = options.checks.linearizability.then(|| {
         check_linearizability(
-            &world.history,
+            &world.judged_history(),
             &clocks,
             world.now_ms,
             &world.recovered_strings,
@@ -3154,7 +3157,7 @@ mod tests {
 
     #[test]
     fn regression_seeds_pass() {
-        let files: [(&str, &str); 22] = [
+        let files: [(&str, &str); 23] = [
             ("plain-load", include_str!("../../seeds/plain-load.txt")),
             (
                 "expiry-clock-jumps",
@@ -3183,6 +3186,10 @@ mod tests {
             (
                 "repl-failover",
                 include_str!("../../seeds/repl-failover.txt"),
+            ),
+            (
+                "repl-failover-force",
+                include_str!("../../seeds/repl-failover-force.txt"),
             ),
             (
                 "persist-crash",

@@ -157,6 +157,11 @@ fn start_sync(ctx: &mut Ctx<'_>, argv: &Argv<'_>, psync: bool) {
         );
     }
     ctx.client.is_replica = true;
+    // The rollback cut's lower bound counts this replica from now, before its first
+    // ACK (a replica ACKs once a second; one promoted before that had at least the
+    // snapshot, which starts at this offset or later).
+    let offset = ctx.server.repl.master_repl_offset;
+    ctx.server.repl_master.remember_ack(name, offset);
     ctx.server.repl_master.replicas.insert(conn, link);
     ctx.server.repl_master.new_syncs.push(conn);
 }
@@ -238,6 +243,11 @@ fn try_partial(
         "CONTINUE".to_string()
     };
     server.repl_master.sync_partial_ok += 1;
+    // The replica has the stream up to where it continues (the rollback cut's lower
+    // bound, before its first ACK).
+    server
+        .repl_master
+        .remember_ack(name.clone(), from.saturating_sub(1));
     server.log(
         crate::io::LogLevel::Notice,
         format!(

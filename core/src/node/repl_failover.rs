@@ -104,7 +104,15 @@ impl Node {
             return;
         };
         let db = m.db_after(from).unwrap_or(0);
-        let cut = rollback::cut(&server.repl.replid, from, end, db, &stream, truncated);
+        let mut cut = rollback::cut(&server.repl.replid, from, end, db, &stream, truncated);
+        for (mutant, first) in [
+            (Mutant::RollbackCutStartsLate, true),
+            (Mutant::RollbackFileDropsLast, false),
+        ] {
+            if server.mutants.is(mutant) {
+                rollback::plant_drop_write(&mut cut, first);
+            }
+        }
         server.rollback.cut = (cut.writes > 0).then_some(cut);
     }
 

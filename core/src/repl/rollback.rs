@@ -123,6 +123,26 @@ pub fn cut(
     }
 }
 
+/// Planted bugs (`mutants`): the cut loses its first data command (`first`: it starts
+/// one command late) or its last one (the file misses its tail).
+pub fn plant_drop_write(cut: &mut Cut, first: bool) {
+    let mut frames: Vec<(usize, usize, bool)> = Vec::new();
+    let mut at = 0usize;
+    while let Some(f) = cut.bytes.get(at..).and_then(frame) {
+        let data = !f.name.eq_ignore_ascii_case(b"select")
+            && !f.name.eq_ignore_ascii_case(b"multi")
+            && !f.name.eq_ignore_ascii_case(b"exec");
+        frames.push((at, f.len, data));
+        at += f.len;
+    }
+    let mut data = frames.iter().filter(|f| f.2);
+    let victim = if first { data.next() } else { data.next_back() };
+    if let Some(&(start, len, _)) = victim {
+        cut.bytes.drain(start..start + len);
+        cut.writes = cut.writes.saturating_sub(1);
+    }
+}
+
 /// The lower bound of a cut: the lowest ACK remembered, else the backlog's start.
 pub fn floor(last_acks: &BTreeMap<String, u64>, backlog_start_offset: u64) -> (u64, bool) {
     match last_acks.values().min() {
@@ -299,6 +319,36 @@ mod tests {
         ]
         .concat();
         assert_eq!(cut("x", 0, 1, 0, &torn, false).writes, 1);
+    }
+
+    #[test]
+    fn the_planted_bugs_drop_the_first_or_the_last_write() {
+        let stream = [
+            enc(&["SET", "a", "1"]),
+            enc(&["MULTI"]),
+            enc(&["INCR", "n"]),
+            enc(&["EXEC"]),
+            enc(&["SET", "z", "9"]),
+        ]
+        .concat();
+        let whole = cut("r", 0, 99, 0, &stream, false);
+        let mut late = whole.clone();
+        plant_drop_write(&mut late, true);
+        let want = [
+            enc(&["SELECT", "0"]),
+            stream[enc(&["SET", "a", "1"]).len()..].to_vec(),
+        ]
+        .concat();
+        assert_eq!((late.bytes, late.writes), (want, 2));
+        let mut short = whole.clone();
+        plant_drop_write(&mut short, false);
+        let tail = enc(&["SET", "z", "9"]).len();
+        let want = [
+            enc(&["SELECT", "0"]),
+            stream[..stream.len() - tail].to_vec(),
+        ]
+        .concat();
+        assert_eq!((short.bytes, short.writes), (want, 2));
     }
 
     #[test]

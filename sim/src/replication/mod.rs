@@ -12,7 +12,9 @@ use crate::scenario::reach;
 use crate::world::{log, World};
 use keel_core::Node;
 
+mod rollback;
 mod wait;
+pub(crate) use rollback::RollbackBooks;
 pub(crate) use wait::{is_wait, ReplBooks};
 
 /// Whether a scenario runs replication (the `replication` scenario and the `repl-*`
@@ -61,6 +63,7 @@ impl World<'_> {
             return;
         }
         self.note_wait_target(h, records);
+        self.note_rollback_records(h, records);
         let replica = self.hosts[h].node.as_ref().is_some_and(Node::is_replica);
         for r in records {
             let is_del = r.argv.first().is_some_and(|c| {
@@ -125,7 +128,11 @@ impl World<'_> {
     /// and the top master, a promoted replica and its former master — hold the same
     /// dataset (compared once per pair and position).
     pub(crate) fn check_replication(&mut self) {
-        if !is_replication(&self.scenario.name) || !self.judging(Checker::Replication) {
+        if !is_replication(&self.scenario.name) {
+            return;
+        }
+        self.observe_rollback();
+        if !self.judging(Checker::Replication) {
             return;
         }
         let positions: Vec<Option<(String, u64)>> = self
@@ -178,6 +185,12 @@ impl World<'_> {
     /// (so along a chain all are equal), then 12 once more.
     pub(crate) fn check_replicas_converged(&mut self) {
         if !is_replication(&self.scenario.name) || !self.judging(Checker::Replication) {
+            return;
+        }
+        // Invariant 17 first: a forced hand-over's lost writes are its to judge.
+        self.observe_rollback();
+        self.check_rollback_files();
+        if !self.judging(Checker::Replication) {
             return;
         }
         let live: Vec<usize> = (0..self.hosts.len())
