@@ -93,10 +93,15 @@ pub enum Mutant {
     /// PINGs and REPLCONF GETACKs are left out, so its replicas' offsets drift from
     /// its own.
     ChainRelayReencodes,
+    /// Clients blocked on a key are served last blocked first (Redis serves them in
+    /// the order they blocked).
+    BlockedServedLifo,
+    /// A blocking command's timeout fires after half its time.
+    BlockTimeoutHalved,
 }
 
 impl Mutant {
-    pub const ALL: [Mutant; 37] = [
+    pub const ALL: [Mutant; 39] = [
         Mutant::TtlOffByOne,
         Mutant::LazyExpireReturnsStale,
         Mutant::IncrLosesPipelinedUpdate,
@@ -134,6 +139,8 @@ impl Mutant {
         Mutant::LfuNeverDecays,
         Mutant::ChainRelayReencodes,
         Mutant::FailoverSkipsCatchup,
+        Mutant::BlockedServedLifo,
+        Mutant::BlockTimeoutHalved,
     ];
 
     pub fn name(self) -> &'static str {
@@ -175,6 +182,8 @@ impl Mutant {
             Mutant::WaitCountsStaleAck => "wait-counts-stale-ack",
             Mutant::FailoverSkipsCatchup => "failover-skips-catchup",
             Mutant::ChainRelayReencodes => "chain-relay-reencodes",
+            Mutant::BlockedServedLifo => "blocked-served-lifo",
+            Mutant::BlockTimeoutHalved => "block-timeout-halved",
         }
     }
 
