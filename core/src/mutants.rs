@@ -101,10 +101,15 @@ pub enum Mutant {
     RollbackCutStartsLate,
     /// A demoted master's rollback file misses the last write it ran as a master.
     RollbackFileDropsLast,
+    /// Clients blocked on a key are served last blocked first (Redis serves them in
+    /// the order they blocked).
+    BlockedServedLifo,
+    /// A blocking command's timeout fires after half its time.
+    BlockTimeoutHalved,
 }
 
 impl Mutant {
-    pub const ALL: [Mutant; 40] = [
+    pub const ALL: [Mutant; 42] = [
         Mutant::TtlOffByOne,
         Mutant::LazyExpireReturnsStale,
         Mutant::IncrLosesPipelinedUpdate,
@@ -145,6 +150,8 @@ impl Mutant {
         Mutant::PublishCountsPatternsTwice,
         Mutant::RollbackCutStartsLate,
         Mutant::RollbackFileDropsLast,
+        Mutant::BlockedServedLifo,
+        Mutant::BlockTimeoutHalved,
     ];
 
     pub fn name(self) -> &'static str {
@@ -189,6 +196,8 @@ impl Mutant {
             Mutant::PublishCountsPatternsTwice => "publish-counts-patterns-twice",
             Mutant::RollbackCutStartsLate => "rollback-cut-starts-late",
             Mutant::RollbackFileDropsLast => "rollback-file-drops-last",
+            Mutant::BlockedServedLifo => "blocked-served-lifo",
+            Mutant::BlockTimeoutHalved => "block-timeout-halved",
         }
     }
 

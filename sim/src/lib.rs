@@ -22,6 +22,7 @@ pub mod faults;
 pub mod host;
 pub mod linearizability;
 pub mod model;
+pub mod model_blocking;
 pub mod model_db;
 pub mod model_misc;
 pub mod model_types;

@@ -66,6 +66,8 @@ pub struct Model {
     pub(crate) other_dbs: BTreeMap<u32, crate::model_db::DbState>,
     /// Each connection's selected database (SELECT), until it closes.
     pub(crate) conn_db: BTreeMap<ConnId, u32>,
+    /// Blocked clients and their late replies (`model_blocking`).
+    pub(crate) blocking: crate::model_blocking::Blocking,
 }
 
 pub(crate) fn bulk(v: &[u8]) -> Vec<u8> {
@@ -155,6 +157,7 @@ impl Model {
             conns: BTreeMap::new(),
             seen: BTreeSet::new(),
             observed: None,
+            blocking: Default::default(),
         }
     }
 
@@ -266,6 +269,7 @@ impl Model {
     /// The connection closed: a transaction in progress is discarded, watches dropped.
     pub fn conn_closed(&mut self, conn: ConnId) {
         self.conn_db.remove(&conn);
+        self.blocking_conn_closed(conn);
         if self.conns.remove(&conn).is_some_and(|c| c.multi.is_some()) {
             self.seen.insert(seen::CLOSED_IN_MULTI);
         }
@@ -344,9 +348,17 @@ impl Model {
                 }
                 let queued = cs.multi.unwrap_or_default();
                 let mut out = format!("*{}\r\n", queued.len()).into_bytes();
+                self.blocking.exec_args = queued.iter().flatten().cloned().collect();
+                self.blocking.in_exec = true;
                 for q in &queued {
-                    out.extend_from_slice(&self.apply(now_ms, q)?);
+                    let reply = self.apply(now_ms, q);
+                    let Some(reply) = reply else {
+                        self.blocking.in_exec = false;
+                        return None;
+                    };
+                    out.extend_from_slice(&reply);
                 }
+                self.blocking.in_exec = false;
                 self.seen.insert(seen::TXN_COMMITTED);
                 Some(out)
             }
@@ -401,6 +413,7 @@ impl Model {
 
     fn knows(&self, name: &str) -> bool {
         model_types::handles(name)
+            || crate::model_blocking::is_blocking_name(name.as_bytes())
             || Model::wide_handles(name)
             || Model::wide_types_handles(name)
             || Model::wide_zset_handles(name)
@@ -420,6 +433,15 @@ impl Model {
         }
         if Model::misc_handles(&name) {
             let reply = self.apply_misc(now_ms, &name, req);
+            self.coll_ttl.retain(|k, _| self.colls.contains_key(k));
+            return reply;
+        }
+        if crate::model_blocking::is_blocking_name(name.as_bytes()) {
+            let reply = if self.blocking.in_exec {
+                self.apply_blocking_in_exec(req)
+            } else {
+                self.apply_blocking_at_once(req)
+            };
             self.coll_ttl.retain(|k, _| self.colls.contains_key(k));
             return reply;
         }

@@ -11,7 +11,8 @@ use serde::{Deserialize, Serialize};
 use crate::faults::{Fault, PlannedFault};
 use crate::net::{Link, Peer};
 use crate::workload::{
-    random_request, random_transaction, random_typed_request, random_wide_requests, TxnKeys,
+    random_blocking_requests, random_request, random_transaction, random_typed_request,
+    random_wide_requests, TxnKeys,
 };
 
 /// A named scenario: what a seed turns into, and the events its sweep must reach.
@@ -37,6 +38,9 @@ pub mod reach {
     pub const SECOND_HOST_SERVED: &str = "a host other than the first ran a request";
     pub const HOST_PARTITION_HEALED: &str = "a partition between two hosts healed";
     pub const EMPTIED_DELETED: &str = crate::model::seen::EMPTIED_DELETED;
+    pub const CLIENT_BLOCKED: &str = "a blocking command blocked";
+    pub const BLOCKED_SERVED: &str = crate::model_blocking::SERVED_BY_WRITE;
+    pub const BLOCKED_TIMED_OUT: &str = crate::model_blocking::TIMED_OUT;
     pub const LREM_DUPLICATES: &str = crate::model::seen::LREM_DUPLICATES;
     pub const ZADD_EQUAL_KEPT: &str = crate::model::seen::ZADD_EQUAL_KEPT;
     pub const SREM_ABSENT: &str = crate::model::seen::SREM_ABSENT;
@@ -92,6 +96,9 @@ pub const SCENARIO_DEFS: &[ScenarioDef] = &[
             reach::PUBSUB_SHARD_DELIVERED,
             reach::PUBSUB_REFUSED_IN_CONTEXT,
             reach::PIPELINED_BATCH,
+            reach::CLIENT_BLOCKED,
+            reach::BLOCKED_SERVED,
+            reach::BLOCKED_TIMED_OUT,
             reach::SHADOW_COMPARED,
             reach::SPOP_POPPED,
             reach::EMPTIED_DELETED,
@@ -1139,6 +1146,8 @@ const WIDE_SHARE: f64 = 0.3;
 /// request).
 const PUBSUB_SCENARIOS: &[&str] = &["plain-load", "slow-link-timeouts"];
 const PUBSUB_SHARE: f64 = 0.025;
+/// Share of plain-load's planned requests a blocking-family request (or a few) precedes.
+const BLOCKING_SHARE: f64 = 0.06;
 
 /// The share of requests a WAIT follows in the replication scenarios.
 const WAIT_SHARE: f64 = 0.15;
@@ -1216,9 +1225,21 @@ impl Plan {
         } else {
             TYPED_SHARE
         };
+        // The blocking family (plain-load) draws from a stream of its own, so the rest
+        // of the plan is the one the seed gave before it was added.
+        let mut blocking_rng = ChaCha8Rng::seed_from_u64(seed ^ 0xB10C_B10C_B10C_B10C);
         for client in 0..scenario.clients {
             let mut planned = 0;
             while planned < scenario.ops_per_client {
+                if name == "plain-load" && blocking_rng.gen_bool(BLOCKING_SHARE) {
+                    for request in random_blocking_requests(&mut blocking_rng) {
+                        let args = request
+                            .into_iter()
+                            .map(|a| String::from_utf8_lossy(&a).into_owned())
+                            .collect();
+                        ops.push(PlannedOp { client, args });
+                    }
+                }
                 let requests = if (transactions && rng.gen_bool(0.8))
                     || (some_transactions && rng.gen_bool(0.1))
                 {

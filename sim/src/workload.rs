@@ -8,7 +8,9 @@ use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 
 use crate::net::ConnId;
-pub use crate::workload_wide::{random_wide_request, random_wide_requests};
+pub use crate::workload_wide::{
+    random_blocking_requests, random_wide_request, random_wide_requests,
+};
 
 /// How an operation ended, as the client saw it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -124,6 +124,136 @@ pub fn random_wide_requests(rng: &mut ChaCha8Rng, now_ms: u64) -> Vec<Vec<Vec<u8
     reqs
 }
 
+/// The keys blocking commands wait on, and the writes that wake them push to.
+const BLOCKING_LISTS: [&str; 2] = ["l0", "l1"];
+const BLOCKING_ZSETS: [&str; 2] = ["z0", "z1"];
+
+/// A blocking command's timeout in seconds: mostly 10–500 ms, rarely 0 (for ever: the
+/// client's own timeout ends it), now and then one Redis refuses.
+fn blocking_timeout(rng: &mut ChaCha8Rng) -> Vec<u8> {
+    if rng.gen_bool(0.03) {
+        return b(pick(rng, &["-1", "x", "-0.5"]));
+    }
+    if rng.gen_bool(0.02) {
+        return b("0");
+    }
+    b(pick(rng, &["0.01", "0.05", "0.1", "0.2", "0.3", "0.5"]))
+}
+
+/// One or two keys of the blocking family's kind, now and then a key of another type.
+fn blocking_keys(rng: &mut ChaCha8Rng, zset: bool) -> Vec<Vec<u8>> {
+    let pool = if zset {
+        &BLOCKING_ZSETS
+    } else {
+        &BLOCKING_LISTS
+    };
+    let mut keys = vec![b(pick(rng, pool))];
+    if rng.gen_bool(0.3) {
+        keys.push(b(pick(rng, pool)));
+    }
+    if rng.gen_bool(0.05) {
+        keys.insert(0, b(pick(rng, &["x0", "h0", "s0", "z2", "l2"])));
+    }
+    keys
+}
+
+/// A blocking command (BLPOP, BRPOP, BLMOVE, BRPOPLPUSH, BLMPOP, BZPOPMIN, BZPOPMAX,
+/// BZMPOP) on the keys `l0`, `l1`, `z0`, `z1`.
+pub fn random_blocking_request(rng: &mut ChaCha8Rng) -> Vec<Vec<u8>> {
+    let side = |rng: &mut ChaCha8Rng| b(pick(rng, &["LEFT", "RIGHT"]));
+    let count = |rng: &mut ChaCha8Rng, r: &mut Vec<Vec<u8>>| {
+        if rng.gen_bool(0.5) {
+            r.extend([b("COUNT"), b(pick(rng, &["1", "2", "3"]))]);
+        }
+    };
+    let name = pick(
+        rng,
+        &[
+            "BLPOP",
+            "BRPOP",
+            "BLMOVE",
+            "BRPOPLPUSH",
+            "BLMPOP",
+            "BZPOPMIN",
+            "BZPOPMAX",
+            "BZMPOP",
+        ],
+    );
+    let zset = name.starts_with("BZ");
+    let keys = blocking_keys(rng, zset);
+    let mut r = vec![b(name)];
+    match name {
+        "BLMOVE" | "BRPOPLPUSH" => {
+            r.push(keys.first().cloned().unwrap_or_default());
+            r.push(b(pick(rng, &["l0", "l1", "l2", "x0"])));
+            if name == "BLMOVE" {
+                r.extend([side(rng), side(rng)]);
+            }
+            r.push(blocking_timeout(rng));
+        }
+        "BLMPOP" | "BZMPOP" => {
+            r.push(blocking_timeout(rng));
+            r.push(keys.len().to_string().into_bytes());
+            r.extend(keys);
+            r.push(if zset {
+                b(pick(rng, &["MIN", "MAX"]))
+            } else {
+                side(rng)
+            });
+            count(rng, &mut r);
+        }
+        _ => {
+            r.extend(keys);
+            r.push(blocking_timeout(rng));
+        }
+    }
+    r
+}
+
+/// A write that may wake a blocked client: a push or ZADD on the blocking family's keys.
+fn blocking_wake(rng: &mut ChaCha8Rng) -> Vec<Vec<u8>> {
+    if rng.gen_bool(0.5) {
+        let mut r = vec![
+            b(pick(rng, &["RPUSH", "LPUSH"])),
+            b(pick(rng, &BLOCKING_LISTS)),
+        ];
+        for _ in 0..rng.gen_range(1..=3) {
+            r.push(member(rng));
+        }
+        r
+    } else {
+        let mut r = vec![b("ZADD"), b(pick(rng, &BLOCKING_ZSETS))];
+        for _ in 0..rng.gen_range(1..=2) {
+            r.push(rng.gen_range(0..4).to_string().into_bytes());
+            r.push(member(rng));
+        }
+        r
+    }
+}
+
+/// The blocking family's requests: a blocking command (half the time), a write that
+/// may wake one, or now and then a transaction with a blocking command inside (where
+/// it does not block) beside such writes.
+pub fn random_blocking_requests(rng: &mut ChaCha8Rng) -> Vec<Vec<Vec<u8>>> {
+    if rng.gen_bool(0.08) {
+        let mut reqs = vec![vec![b("MULTI")]];
+        for _ in 0..rng.gen_range(1..=3) {
+            reqs.push(if rng.gen_bool(0.5) {
+                random_blocking_request(rng)
+            } else {
+                blocking_wake(rng)
+            });
+        }
+        reqs.push(vec![b("EXEC")]);
+        return reqs;
+    }
+    if rng.gen_bool(0.5) {
+        vec![random_blocking_request(rng)]
+    } else {
+        vec![blocking_wake(rng)]
+    }
+}
+
 /// A random request of the wide workload: the string, EXPIRE and keyspace families on
 /// keys `x0..x2` and the collection keys. `now_ms` is the plan's start wall time, for
 /// the absolute-time options (EXAT, PXAT, EXPIREAT, PEXPIREAT).

@@ -16,6 +16,7 @@ use crate::disk::DiskLatency;
 use crate::elle;
 use crate::host::{Host, HostClock};
 use crate::model::Model;
+use crate::model_blocking::{is_blocking, Clocks};
 use crate::net::{ConnId, End, InFlight, Network, Segment};
 use crate::scenario::*;
 use crate::workload::{encode, is_denyoom, is_read_only, Client, Framer, Op, OpOutcome};
@@ -156,6 +157,9 @@ const MAX_EVENTS: u64 = 2_000_000;
 /// Bound on bytes waiting in the network at once (no unbounded queue).
 const MAX_QUEUED_BYTES: usize = 4 * 1024 * 1024;
 
+/// How long past its timeout (on both clocks) a blocked request may stay unanswered.
+const BLOCKED_LATE_MS: u64 = 1_000;
+
 /// Latency of a connection to an address no host has, until it is refused.
 const REFUSED_AFTER_MS: u64 = 1;
 
@@ -172,6 +176,8 @@ pub(crate) struct BatchMemory {
 #[derive(Debug, Clone, Copy, Default)]
 pub(crate) struct Drain {
     wall_ms: u64,
+    /// The node's monotonic time at the input.
+    mono_ms: u64,
     /// The input was a disk completion: the replies it lets out were held for an
     /// fsync (`always`) and ran when their request was delivered, not now.
     from_disk: bool,
@@ -487,6 +493,7 @@ impl<'a> World<'a> {
         self.drain = Drain {
             from_disk: false,
             wall_ms: now.wall_ms,
+            mono_ms: now.mono_ms,
             ..Drain::default()
         };
         self.drain_effects(h);
@@ -519,6 +526,7 @@ impl<'a> World<'a> {
         self.drain = Drain {
             from_disk,
             wall_ms: now.wall_ms,
+            mono_ms: now.mono_ms,
             memory: BatchMemory {
                 limit,
                 used_before,
@@ -811,6 +819,7 @@ impl<'a> World<'a> {
         self.drain = Drain {
             from_disk: false,
             wall_ms: now.wall_ms,
+            mono_ms: now.mono_ms,
             ..Drain::default()
         };
         self.drain_effects(h);
@@ -848,6 +857,7 @@ impl<'a> World<'a> {
         while let Some(effect) = self.hosts[h].node.as_mut().and_then(Node::poll_effect) {
             self.execute(h, effect);
         }
+        self.settle_blocking(h);
         self.sync_shadow(h);
         if self.durable[h].pending_judgment() {
             self.judge_recovery(h);
@@ -1136,7 +1146,13 @@ impl<'a> World<'a> {
             if k == 0 {
                 batch_is_pubsub = pubsub_next;
             }
-            let last = wait_next;
+            // A blocking command ends its batch: nothing is pipelined behind a
+            // client that may wait (the model orders its block after the batch).
+            let last = wait_next
+                || self.clients[c]
+                    .queue
+                    .front()
+                    .is_some_and(|r| is_blocking(r));
             let Some(request) = self.clients[c].queue.pop_front() else {
                 break;
             };
@@ -1599,6 +1615,7 @@ impl<'a> World<'a> {
         self.feed(h, Input::Data { conn: id, bytes });
         self.repl_step_ends();
         self.batch = None;
+        self.note_blocked(h, id);
         if complete >= 2 {
             self.reached.insert(reach::PIPELINED_BATCH);
         }
@@ -1639,7 +1656,12 @@ impl<'a> World<'a> {
             .get(&id)
             .and_then(|x| x.awaiting.front().copied())
             .and_then(|i| self.history.get(i))
-            .is_some_and(|op| crate::replication::is_wait(&op.request))
+            .is_some_and(|op| {
+                crate::replication::is_wait(&op.request)
+                    // A blocked command waits for a write or its timeout (the model
+                    // judges that it had to block).
+                    || is_blocking(&op.request)
+            })
             // FAILOVER's pause holds writes until the hand-over ends.
             || self.hosts[h]
                 .node
@@ -1729,6 +1751,7 @@ impl<'a> World<'a> {
     fn judge_reply(&mut self, h: usize, conn: ConnId, i: usize, reply: Vec<u8>) {
         let Drain {
             wall_ms,
+            mono_ms: _,
             from_disk,
             memory:
                 BatchMemory {
@@ -1901,6 +1924,16 @@ impl<'a> World<'a> {
             return;
         }
         let model = &mut self.oracles[h].model;
+        if is_blocking(&request) && model.is_waiting(conn) {
+            // The late reply of a blocked request: matched with what the model
+            // served once the step is over (`settle_blocking`).
+            let at = Clocks {
+                mono_ms: self.drain.mono_ms,
+                wall_ms: self.drain.wall_ms,
+            };
+            model.blocking_reply(conn, reply, at);
+            return;
+        }
         if reply == b"*-1\r\n"
             && crate::checkers::request_name(&request) == "EXEC"
             && model.exec_may_abort(conn)
@@ -1924,6 +1957,73 @@ impl<'a> World<'a> {
                     expected.map(|e| String::from_utf8_lossy(&e).into_owned()),
                 ),
             );
+        }
+        // Clients blocked on keys this command made ready are served now, before
+        // the next command (Redis's `handleClientsBlockedOnKeys`).
+        self.oracles[h].model.serve_waiters(wall_ms, &request);
+    }
+
+    /// After a step of host `h`'s node: the model's verdict on the late replies of
+    /// blocked requests it sent (served by a write, or timed out).
+    fn settle_blocking(&mut self, h: usize) {
+        if !self.judging(Checker::Model) || self.oracles[h].model_off {
+            return;
+        }
+        let now = Clocks {
+            mono_ms: self.drain.mono_ms,
+            wall_ms: self.drain.wall_ms,
+        };
+        for v in self.oracles[h].model.settle_blocking(now, BLOCKED_LATE_MS) {
+            self.flag(
+                Checker::Model,
+                ("blocking", Some(&v.request)),
+                format!("host {h}: {} {}", show(&v.request), v.why),
+            );
+        }
+    }
+
+    /// The request at the head of conn `id`'s queue ran on host `h` and got no reply:
+    /// if it is a blocking command, the model must agree that it blocks.
+    fn note_blocked(&mut self, h: usize, id: ConnId) {
+        if !self.judging(Checker::Model) || self.oracles[h].model_off {
+            return;
+        }
+        let Some(i) = self
+            .net
+            .conns
+            .get(&id)
+            .and_then(|x| x.awaiting.front().copied())
+        else {
+            return;
+        };
+        let Some(request) = self
+            .history
+            .get(i)
+            .filter(|op| op.node_reply.is_none() && is_blocking(&op.request))
+            .map(|op| op.request.clone())
+        else {
+            return;
+        };
+        let model = &mut self.oracles[h].model;
+        if model.is_waiting(id) || model.in_multi(id) {
+            return;
+        }
+        let at = Clocks {
+            mono_ms: self.drain.mono_ms,
+            wall_ms: self.drain.wall_ms,
+        };
+        if let Err(want) = model.block(self.drain.wall_ms, id, &request, at) {
+            self.flag(
+                Checker::Model,
+                ("blocked", Some(&request)),
+                format!(
+                    "host {h}: #{i} {} blocked, model expected {:?} at once",
+                    show(&request),
+                    String::from_utf8_lossy(&want)
+                ),
+            );
+        } else {
+            self.reached.insert(reach::CLIENT_BLOCKED);
         }
     }
 
@@ -2043,6 +2143,8 @@ impl<'a> World<'a> {
     /// model cannot know what they did (a -OOM refusal changes nothing, a write
     /// does), so when one may have written it stops judging this host.
     fn model_conn_closed(&mut self, h: usize, id: ConnId) {
+        // A blocked request leaves with its connection having done nothing.
+        let blocked = self.oracles[h].model.is_waiting(id) || !self.judging(Checker::Model);
         self.oracles[h].model.conn_closed(id);
         self.oracles[h].pubsub.conn_closed(id);
         let lost = self.history.iter().find(|op| {
@@ -2051,6 +2153,7 @@ impl<'a> World<'a> {
                 && op.run_wall_ms.is_some()
                 && op.node_reply.is_none()
                 && !is_read_only(&op.request)
+                && !(blocked && is_blocking(&op.request))
         });
         if let Some(op) = lost {
             if !self.oracles[h].model_off {

@@ -815,6 +815,8 @@ pub(crate) fn timeout_arg(ctx: &mut Ctx<'_>, arg: &[u8]) -> Option<u64> {
 pub(crate) fn deadline(ctx: &Ctx<'_>, timeout_ms: u64) -> u64 {
     if timeout_ms == 0 {
         0
+    } else if ctx.server.mutants.is(Mutant::BlockTimeoutHalved) {
+        ctx.now.mono_ms.saturating_add(timeout_ms / 2)
     } else {
         ctx.now.mono_ms.saturating_add(timeout_ms)
     }

@@ -9,6 +9,7 @@ use crate::blocking::{reply_timeout, served_as, BlockedOp, Served};
 use crate::client::{Client, ReplyMode};
 use crate::commands::{self, lists, zsets, Ctx};
 use crate::io::{ConnId, Now};
+use crate::mutants::Mutant;
 
 use super::Node;
 
@@ -59,7 +60,11 @@ impl Node {
 
     /// Serves the waiters on (db, key) in blocking order while the key can serve them.
     fn serve_key(&mut self, now: Now, db: usize, key: &[u8]) {
-        for id in self.clients.blocking.waiters_on(db, key) {
+        let mut waiters = self.clients.blocking.waiters_on(db, key);
+        if self.server.mutants.is(Mutant::BlockedServedLifo) {
+            waiters.reverse();
+        }
+        for id in waiters {
             let Some(b) = self.clients.blocking.get(id) else {
                 continue;
             };
