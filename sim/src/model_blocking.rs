@@ -465,13 +465,18 @@ impl Model {
                 self.switch_db(0);
                 continue;
             }
-            let one_key = with_one_key(&w.request, key);
-            let reply = self.blocking_now(&one_key);
-            // A BLMOVE's destination may now serve others (next round).
             let dst = match w.request.first().map(|n| n.to_ascii_uppercase()).as_deref() {
                 Some(b"BLMOVE") | Some(b"BRPOPLPUSH") => w.request.get(2).cloned(),
                 _ => None,
             };
+            // The destination is looked up when the waiter is served: expired by then,
+            // it is gone (Redis's `lookupKeyWrite`), whatever type it had.
+            if let Some(d) = &dst {
+                self.purge(now_ms, d);
+            }
+            let one_key = with_one_key(&w.request, key);
+            let reply = self.blocking_now(&one_key);
+            // A BLMOVE's destination may now serve others (next round).
             let dst_serves = dst
                 .as_ref()
                 .is_some_and(|d| self.serves(now_ms, d, Kind::List));

@@ -169,9 +169,11 @@ fn dump_types(c: Option<&Coll>) -> &'static [u8] {
     }
 }
 
-/// C's `strtod` as SORT uses it: leading white space allowed, the whole rest must be
-/// the number, NaN refused; the empty string is 0.
+/// C's `strtod` as SORT uses it: leading white space allowed, the whole rest (up to a
+/// NUL) must be the number, NaN refused; the empty string is 0.
 fn sort_score(v: &[u8]) -> Option<f64> {
+    // `strtod` reads a C string: it ends at the first NUL (SETRANGE pads with them).
+    let v = v.split(|&c| c == 0).next().unwrap_or_default();
     if v.is_empty() {
         return Some(0.0);
     }
@@ -809,6 +811,15 @@ mod tests {
             run(&mut m, 0, "SORT n BY x* GET x* GET #"),
             "*4\r\n$-1\r\n$1\r\n2\r\n$1\r\n7\r\n$1\r\n1\r\n",
             "missing BY values score 0 and sort before 7"
+        );
+        // strtod stops at a NUL: "-1\0z" scores -1 (redis-server 7.0.15).
+        run(&mut m, 0, "SET x0 -1");
+        run(&mut m, 0, "SETRANGE x0 3 z");
+        run(&mut m, 0, "RPUSH nul 0 a");
+        run(&mut m, 0, "SET xa 2");
+        assert_eq!(
+            run(&mut m, 0, "SORT nul BY x* GET x*"),
+            "*2\r\n$4\r\n-1\0z\r\n$1\r\n2\r\n"
         );
     }
 

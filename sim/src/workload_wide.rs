@@ -124,9 +124,13 @@ pub fn random_wide_requests(rng: &mut ChaCha8Rng, now_ms: u64) -> Vec<Vec<Vec<u8
     reqs
 }
 
-/// The keys blocking commands wait on, and the writes that wake them push to.
-const BLOCKING_LISTS: [&str; 2] = ["l0", "l1"];
-const BLOCKING_ZSETS: [&str; 2] = ["z0", "z1"];
+/// The keys blocking commands wait on, and the writes that wake them push to: keys of
+/// their own, which no other request writes as another type. (A key overwritten by a
+/// store command, e.g. ZUNIONSTORE over a string, does not wake its waiters in Redis
+/// (`dbOverwrite` signals nothing); the model serves any waited key that can serve,
+/// so it must never meet one.)
+const BLOCKING_LISTS: [&str; 2] = ["bl0", "bl1"];
+const BLOCKING_ZSETS: [&str; 2] = ["bz0", "bz1"];
 
 /// A blocking command's timeout in seconds: mostly 10–500 ms, rarely 0 (for ever: the
 /// client's own timeout ends it), now and then one Redis refuses.
@@ -158,7 +162,7 @@ fn blocking_keys(rng: &mut ChaCha8Rng, zset: bool) -> Vec<Vec<u8>> {
 }
 
 /// A blocking command (BLPOP, BRPOP, BLMOVE, BRPOPLPUSH, BLMPOP, BZPOPMIN, BZPOPMAX,
-/// BZMPOP) on the keys `l0`, `l1`, `z0`, `z1`.
+/// BZMPOP) on the keys `bl0`, `bl1`, `bz0`, `bz1`.
 pub fn random_blocking_request(rng: &mut ChaCha8Rng) -> Vec<Vec<u8>> {
     let side = |rng: &mut ChaCha8Rng| b(pick(rng, &["LEFT", "RIGHT"]));
     let count = |rng: &mut ChaCha8Rng, r: &mut Vec<Vec<u8>>| {
@@ -185,7 +189,7 @@ pub fn random_blocking_request(rng: &mut ChaCha8Rng) -> Vec<Vec<u8>> {
     match name {
         "BLMOVE" | "BRPOPLPUSH" => {
             r.push(keys.first().cloned().unwrap_or_default());
-            r.push(b(pick(rng, &["l0", "l1", "l2", "x0"])));
+            r.push(b(pick(rng, &["bl0", "bl1", "l2", "x0"])));
             if name == "BLMOVE" {
                 r.extend([side(rng), side(rng)]);
             }
@@ -570,8 +574,9 @@ pub fn random_wide_typed_request(rng: &mut ChaCha8Rng) -> Vec<Vec<u8>> {
         }
         _ => {
             let key = typed_key(rng, "z");
-            match rng.gen_range(0..11) {
+            match rng.gen_range(0..12) {
                 0 => vec![b("ZCOUNT"), key, bound(rng), bound(rng)],
+                11 => vec![b("ZRANDMEMBER"), key],
                 1 => {
                     let mut r = vec![b("ZREVRANGE"), key, idx(rng), idx(rng)];
                     if rng.gen_bool(0.5) {
@@ -606,7 +611,6 @@ pub fn random_wide_typed_request(rng: &mut ChaCha8Rng) -> Vec<Vec<u8>> {
                     r
                 }
                 4 => vec![b("ZMSCORE"), key, member(rng), member(rng)],
-                5 if rng.gen_bool(0.3) => vec![b("ZRANDMEMBER"), key],
                 5 => vec![b("ZREVRANK"), key, member(rng)],
                 6 => vec![b("ZREMRANGEBYRANK"), key, idx(rng), idx(rng)],
                 7 => vec![b("ZREMRANGEBYSCORE"), key, bound(rng), bound(rng)],
