@@ -398,7 +398,7 @@ impl Model {
         let out: Vec<Option<Vec<u8>>> = range.iter().flat_map(|e| group(self, e)).collect();
         if let Some(dst) = o.store {
             let len = out.len() as i64;
-            self.remove_key(now_ms, &dst);
+            self.remove_any(now_ms, &dst);
             if !out.is_empty() {
                 let list: VecDeque<Vec<u8>> =
                     out.into_iter().map(Option::unwrap_or_default).collect();
@@ -453,14 +453,6 @@ impl Model {
             used[i] = true;
         }
         observed.to_vec()
-    }
-
-    /// A key gone for any reason (SORT … STORE and RESTORE … REPLACE overwrite it).
-    fn remove_key(&mut self, now_ms: u64, key: &[u8]) -> bool {
-        self.purge(now_ms, key);
-        let was = self.keys.remove(key).is_some() | self.colls.remove(key).is_some();
-        self.coll_ttl.remove(key);
-        was
     }
 
     fn lcs(&mut self, now_ms: u64, args: &[Vec<u8>]) -> Result<Vec<u8>, Vec<u8>> {
@@ -592,7 +584,7 @@ impl Model {
         else {
             return Err(b"-model: RESTORE of a payload the model does not know\r\n".to_vec());
         };
-        let deleted = replace && self.remove_key(now_ms, key);
+        let deleted = replace && self.remove_any(now_ms, key);
         let at = match ttl {
             0 => None,
             t if absttl => Some(t as u64),

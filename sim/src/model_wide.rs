@@ -172,7 +172,7 @@ impl Model {
     }
 
     /// Removes a key of any type; whether it existed.
-    fn remove_any(&mut self, now_ms: u64, key: &[u8]) -> bool {
+    pub(crate) fn remove_any(&mut self, now_ms: u64, key: &[u8]) -> bool {
         self.purge(now_ms, key);
         let had = self.keys.remove(key).is_some() | self.colls.remove(key).is_some();
         self.coll_ttl.remove(key);

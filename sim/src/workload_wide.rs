@@ -170,19 +170,7 @@ pub fn random_blocking_request(rng: &mut ChaCha8Rng) -> Vec<Vec<u8>> {
             r.extend([b("COUNT"), b(pick(rng, &["1", "2", "3"]))]);
         }
     };
-    let name = pick(
-        rng,
-        &[
-            "BLPOP",
-            "BRPOP",
-            "BLMOVE",
-            "BRPOPLPUSH",
-            "BLMPOP",
-            "BZPOPMIN",
-            "BZPOPMAX",
-            "BZMPOP",
-        ],
-    );
+    let name = pick(rng, &crate::model_blocking::BLOCKING);
     let zset = name.starts_with("BZ");
     let keys = blocking_keys(rng, zset);
     let mut r = vec![b(name)];
