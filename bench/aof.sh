@@ -53,5 +53,14 @@ for name in "${NAMES[@]}"; do
 done
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
 echo "keel everysec / keel without AOF: $(ratio "${MED[keel-everysec]}" "${MED[keel-no-aof]}")"
+# The same ratio per round (the two ran one after the other), and its median: drift of
+# the machine's load between rounds cancels out.
+read -ra NOAOF <<<"${RESULTS[keel-no-aof]}"
+read -ra EVERYSEC <<<"${RESULTS[keel-everysec]}"
+PAIRED=""
+for i in "${!NOAOF[@]}"; do
+    PAIRED="$PAIRED $(ratio "${EVERYSEC[$i]}" "${NOAOF[$i]}")"
+done
+echo "keel everysec / keel without AOF, per round:$PAIRED (median $(echo "$PAIRED" | median))"
 echo "keel everysec / redis everysec:   $(ratio "${MED[keel-everysec]}" "${MED[redis-everysec]}")"
 echo "keel always / redis always:       $(ratio "${MED[keel-always]}" "${MED[redis-always]}")"

@@ -70,15 +70,18 @@ start() {
     exit 1
 }
 
-# ping_probe PORT STOPFILE: one PING at a time (0.5 ms apart) until STOPFILE exists;
+# ping_probe PORT STOPFILE [READYFILE]: one PING at a time (0.5 ms apart) until STOPFILE
+# exists (READYFILE is created once connected);
 # prints the max, p99.9 and p99.99 round trip in ms and the number of PINGs. A stall
 # of the event loop shows up here whatever the load's own latency says.
 ping_probe() {
-    python3 - "$1" "$2" <<'PY'
+    python3 - "$@" <<'PY'
 import os, socket, sys, time
 port, stop = int(sys.argv[1]), sys.argv[2]
 s = socket.create_connection(("127.0.0.1", port))
 s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+if len(sys.argv) > 3:
+    open(sys.argv[3], "w").close()
 rtts = []
 while not os.path.exists(stop):
     t0 = time.perf_counter()
@@ -93,5 +96,54 @@ if not rtts:
     rtts = [0.0]
 pick = lambda q: rtts[min(len(rtts) - 1, int(len(rtts) * q))] * 1000
 print("%.2f %.2f %.2f %d" % (rtts[-1] * 1000, pick(0.999), pick(0.9999), len(rtts)))
+PY
+}
+
+# paced_writes PORT RATE KEYS VALUE_BYTES STOPFILE: an open-loop write load of RATE SETs
+# a second (random keys below KEYS, VALUE_BYTES-byte values) over 8 connections, sent
+# in 1 ms ticks whatever the replies do, until STOPFILE exists. Unlike redis-benchmark
+# (closed loop: each client sends again at once) it leaves the CPU idle part of the
+# time, so a PING's wait shows the server's own stalls, not the queue of 50 saturating
+# clients on a 2-core machine. Prints the SETs sent and the replies read.
+paced_writes() {
+    python3 - "$@" <<'PY'
+import os, random, socket, sys, time
+port, rate, keys, size, stop = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), sys.argv[5]
+conns = []
+for _ in range(8):
+    s = socket.create_connection(("127.0.0.1", port))
+    s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    conns.append(s)
+value = b"x" * size
+rng = random.Random(1)
+sent = replies = 0
+tick = 0.001
+next_t = time.perf_counter()
+carry = 0.0
+while not os.path.exists(stop):
+    carry += rate * tick
+    n = int(carry)
+    carry -= n
+    for i in range(n):
+        key = b"key:%012d" % rng.randrange(keys)
+        cmd = b"*3\r\n$3\r\nSET\r\n$%d\r\n%s\r\n$%d\r\n%s\r\n" % (len(key), key, len(value), value)
+        conns[(sent + i) % 8].sendall(cmd)
+    sent += n
+    for s in conns:
+        try:
+            while True:
+                b = s.recv(65536, socket.MSG_DONTWAIT)
+                if not b:
+                    break
+                replies += b.count(b"\r\n")
+        except BlockingIOError:
+            pass
+    next_t += tick
+    d = next_t - time.perf_counter()
+    if d > 0:
+        time.sleep(d)
+    else:
+        next_t = time.perf_counter()
+print(sent, replies)
 PY
 }

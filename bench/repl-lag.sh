@@ -7,10 +7,17 @@
 # replica read-only GET, so it measures the stream, the replica's apply and one round
 # trip). Prints p50, p99 and max per server.
 #
-#   bench/repl-lag.sh            # SECONDS_LOAD=10
+# Two loads, each server under both: `saturating` is redis-benchmark -c 10 (closed
+# loop: the three processes fight for the 2 cores, so the lag is mostly waiting for a
+# CPU); `paced` is bench/lib.sh's open-loop paced_writes at PACED_RATE SET/s, a steady
+# load that leaves CPU to spare, so the lag is the stream's own.
+#
+#   bench/repl-lag.sh            # SECONDS_LOAD=10 PACED_RATE=20000 LOADS="saturating paced"
 set -euo pipefail
 
 SECONDS_LOAD=${SECONDS_LOAD:-10}
+PACED_RATE=${PACED_RATE:-20000}
+LOADS=${LOADS:-saturating paced}
 
 cd "$(dirname "$0")/.."
 source bench/lib.sh
@@ -50,7 +57,8 @@ print("%.3f %.3f %.3f %d" % (pick(0.5), pick(0.99), lags[-1], len(lags)))
 PY
 }
 
-printf '%-6s %10s %10s %10s %8s\n' server "p50 ms" "p99 ms" "max ms" samples
+printf '%-11s %-6s %10s %10s %10s %8s\n' load server "p50 ms" "p99 ms" "max ms" samples
+for loadname in $LOADS; do
 for name in keel redis; do
     if [[ $name == keel ]]; then bin=$KEEL_BIN; else bin=redis-server; fi
     extra=()
@@ -66,12 +74,21 @@ for name in keel redis; do
         [[ $(field "$replica" master_link_status) == up ]] && break
         sleep 0.01
     done
-    timeout $((SECONDS_LOAD + 20)) redis-benchmark -p "$master" -t set -c 10 -r 100000 \
-        -n 100000000 -q >/dev/null 2>&1 &
+    rm -f "$WORK/paced.stop"
+    if [[ $loadname == paced ]]; then
+        paced_writes "$master" "$PACED_RATE" 100000 3 "$WORK/paced.stop" >/dev/null &
+    else
+        timeout $((SECONDS_LOAD + 20)) redis-benchmark -p "$master" -t set -c 10 -r 100000 \
+            -n 100000000 -q >/dev/null 2>&1 &
+    fi
     load=$!
     sleep 1
     read -r p50 p99 max samples < <(probe "$master" "$replica" "$SECONDS_LOAD")
+    touch "$WORK/paced.stop"
     kill "$load" 2>/dev/null || true
     wait "$load" 2>/dev/null || true
-    printf '%-6s %10s %10s %10s %8s\n' "$name" "$p50" "$p99" "$max" "$samples"
+    printf '%-11s %-6s %10s %10s %10s %8s\n' "$loadname" "$name" "$p50" "$p99" "$max" "$samples"
+    redis-cli -p "$replica" SHUTDOWN NOSAVE >/dev/null 2>&1 || true
+    redis-cli -p "$master" SHUTDOWN NOSAVE >/dev/null 2>&1 || true
+done
 done
