@@ -87,8 +87,9 @@ impl Server {
                 // A connect to a port in the ephemeral range that nothing listens on
                 // yet can connect to itself (Linux picks that very port as the local
                 // one: TCP simultaneous open), which is not the server being ready.
-                let accepted = TcpStream::connect(("127.0.0.1", port))
-                    .is_ok_and(|probe| probe.local_addr().map(|a| a.port()).ok() != Some(port));
+                let accepted = TcpStream::connect(("127.0.0.1", port)).is_ok_and(|probe| {
+                    probe.local_addr().map(|a| a.port()).ok() != Some(port) && answers_ping(probe)
+                });
                 if accepted {
                     return Server {
                         child: Some(child),
@@ -171,6 +172,20 @@ fn base_args(port: u16) -> Vec<String> {
     .iter()
     .map(|s| s.to_string())
     .collect()
+}
+
+/// Whether the server behind `probe` answers a PING with any RESP reply (+PONG, or an
+/// error such as -LOADING or -NOAUTH): it is up and serving, not only listening.
+fn answers_ping(mut probe: TcpStream) -> bool {
+    if probe
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .is_err()
+        || probe.write_all(b"PING\r\n").is_err()
+    {
+        return false;
+    }
+    let mut first = [0u8; 1];
+    probe.read_exact(&mut first).is_ok() && matches!(first[0], b'+' | b'-')
 }
 
 /// A port that was free a moment ago (bind 127.0.0.1:0, read it, release it), and
