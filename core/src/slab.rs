@@ -146,6 +146,16 @@ struct Chunks<T> {
     spare: u32,
 }
 
+/// What a slot id holds, for walks in id order.
+pub enum At<'a, T> {
+    Entry(&'a T),
+    /// A free slot.
+    Free,
+    /// No slot: a released chunk or a chunk's unwritten tail; the walk goes on at this id
+    /// (the next chunk's first).
+    Vacant(u64),
+}
+
 #[inline]
 fn split(id: u32) -> (usize, usize) {
     (
@@ -209,15 +219,19 @@ impl<T> Chunks<T> {
         }
     }
 
-    /// `id` when its slot exists (used or free), else the first id of the next chunk:
-    /// walks jump over released chunks and the unwritten tail of a chunk in one step.
+    /// What id `id` holds, in one lookup (walks in id order use it).
     #[inline]
-    fn past_vacant(&self, id: u64) -> u64 {
+    fn at(&self, id: u64) -> At<'_, T> {
         let c = id >> CHUNK_SHIFT;
-        let off = id & (CHUNK_SLOTS as u64 - 1);
-        match usize::try_from(c).ok().and_then(|c| self.chunks.get(c)) {
-            Some(chunk) if off < chunk.slots.len() as u64 => id,
-            _ => (c + 1) << CHUNK_SHIFT,
+        let off = (id & (CHUNK_SLOTS as u64 - 1)) as usize;
+        match usize::try_from(c)
+            .ok()
+            .and_then(|c| self.chunks.get(c))
+            .and_then(|chunk| chunk.slots.get(off))
+        {
+            Some(Slot::Used(e)) => At::Entry(e),
+            Some(Slot::Free { .. }) => At::Free,
+            None => At::Vacant((c + 1) << CHUNK_SHIFT),
         }
     }
 
@@ -481,11 +495,11 @@ impl<T: SlabEntry> Slab<T> {
         self.store.span()
     }
 
-    /// `id` when its slot exists, else the first id of the next chunk: a walk in id
-    /// order (a snapshot's, a rehash's) jumps over a released chunk in one step.
+    /// What slot `id` holds, in one lookup: a walk in id order (a snapshot's, a
+    /// rehash's, a scan's) jumps over a released chunk in one step.
     #[inline]
-    pub fn past_vacant(&self, id: u64) -> u64 {
-        self.store.past_vacant(id)
+    pub fn at(&self, id: u64) -> At<'_, T> {
+        self.store.at(id)
     }
 
     /// Chunks whose memory was given back after their last entry left.
@@ -708,15 +722,16 @@ impl<T: SlabEntry> Slab<T> {
             && u64::from(r.cursor) < span
             && !r.old.is_empty()
         {
-            let next = self.past_vacant(u64::from(r.cursor));
-            if next > u64::from(r.cursor) {
+            match self.at(u64::from(r.cursor)) {
                 // A released chunk or an unwritten tail: nothing to move there.
-                r.cursor = u32::try_from(next.min(span)).unwrap_or(u32::MAX);
-            } else {
-                if self.move_to_new(&mut r.old, r.cursor) {
-                    moved += 1;
+                At::Vacant(next) => r.cursor = u32::try_from(next.min(span)).unwrap_or(u32::MAX),
+                At::Free => r.cursor += 1,
+                At::Entry(_) => {
+                    if self.move_to_new(&mut r.old, r.cursor) {
+                        moved += 1;
+                    }
+                    r.cursor += 1;
                 }
-                r.cursor += 1;
             }
             visited += 1;
         }
@@ -768,13 +783,16 @@ impl<T: SlabEntry> Slab<T> {
         if let Some(mut r) = self.rehash.take() {
             let span = self.span();
             while u64::from(r.cursor) < span && !r.old.is_empty() {
-                let next = self.past_vacant(u64::from(r.cursor));
-                if next > u64::from(r.cursor) {
-                    r.cursor = u32::try_from(next.min(span)).unwrap_or(u32::MAX);
-                    continue;
+                match self.at(u64::from(r.cursor)) {
+                    At::Vacant(next) => {
+                        r.cursor = u32::try_from(next.min(span)).unwrap_or(u32::MAX);
+                    }
+                    At::Free => r.cursor += 1,
+                    At::Entry(_) => {
+                        self.move_to_new(&mut r.old, r.cursor);
+                        r.cursor += 1;
+                    }
                 }
-                self.move_to_new(&mut r.old, r.cursor);
-                r.cursor += 1;
             }
             debug_assert!(r.old.is_empty());
         }
@@ -866,16 +884,15 @@ impl<T: SlabEntry> Slab<T> {
         let mut id = cursor;
         let (mut slots, mut entries) = (0usize, 0usize);
         while id < span && slots < max_slots && entries < max_entries {
-            let next = self.past_vacant(id);
-            if next > id {
-                // A released chunk or an unwritten tail counts as one slot.
-                id = next;
-            } else {
-                if let Some(e) = self.get(id as u32) {
+            match self.at(id) {
+                At::Entry(e) => {
                     visit(id as u32, e);
                     entries += 1;
+                    id += 1;
                 }
-                id += 1;
+                At::Free => id += 1,
+                // A released chunk or an unwritten tail counts as one slot.
+                At::Vacant(next) => id = next,
             }
             slots += 1;
         }
@@ -908,15 +925,11 @@ impl<T: SlabEntry> Slab<T> {
     fn first_present(&self, from: u64, to: u64) -> Option<u32> {
         let mut id = from;
         while id < to {
-            let next = self.past_vacant(id);
-            if next > id {
-                id = next;
-                continue;
+            match self.at(id) {
+                At::Entry(_) => return Some(id as u32),
+                At::Free => id += 1,
+                At::Vacant(next) => id = next,
             }
-            if self.get(id as u32).is_some() {
-                return Some(id as u32);
-            }
-            id += 1;
         }
         None
     }

@@ -11,7 +11,7 @@
 
 use crate::keyspace::evict::{lru_clock, lru_idle_ms};
 use crate::keyspace::{Entry, Garbage, Keyspace};
-use crate::slab::Slab;
+use crate::slab::{At, Slab};
 
 pub use crate::persist::rdb::KeyRecord;
 
@@ -185,23 +185,21 @@ impl Snapshot {
             let source: &Slab<Entry> = track.frozen.as_ref().unwrap_or(live);
             let mut cursor = track.cursor;
             while cursor < track.start_span && slots_left > 0 && out.len() < out_limit {
-                let next = source.past_vacant(u64::from(cursor));
-                if next > u64::from(cursor) {
-                    // A released chunk (or an unwritten tail) holds nothing: one step.
-                    cursor = u32::try_from(next)
-                        .unwrap_or(u32::MAX)
-                        .min(track.start_span);
-                    slots_left -= 1;
-                    continue;
-                }
-                if !track.skipped(cursor) {
-                    if let Some(e) = source.get(cursor) {
-                        if walker.emit(&mut *self.sink, e, out) {
+                match source.at(u64::from(cursor)) {
+                    At::Entry(e) => {
+                        if !track.skipped(cursor) && walker.emit(&mut *self.sink, e, out) {
                             self.keys_processed += 1;
                         }
+                        cursor += 1;
+                    }
+                    At::Free => cursor += 1,
+                    // A released chunk (or an unwritten tail) holds nothing: one step.
+                    At::Vacant(next) => {
+                        cursor = u32::try_from(next)
+                            .unwrap_or(u32::MAX)
+                            .min(track.start_span);
                     }
                 }
-                cursor += 1;
                 slots_left -= 1;
             }
             track.cursor = cursor;
