@@ -2,8 +2,10 @@
 //! with its incremental rehash, and where a snapshot's pre-image hook will live. It knows an
 //! entry only by its key and heap bytes; it never reads a clock or draws randomness.
 //!
-//! Entries sit in chunks of slots with stable `u32` ids and an intrusive free list,
-//! found by key through a keyed hash index of 4-byte ids. Stable ids give SCAN Redis's
+//! Entries sit in chunks of slots with stable `u32` ids, each chunk with its own
+//! intrusive free list, found by key through a keyed hash index of 4-byte ids. New
+//! entries go to the fullest chunk with room, and a chunk whose last entry leaves is
+//! released (its ids stay valid and read as free), so mass deletes give memory back. Stable ids give SCAN Redis's
 //! guarantee for free: an entry present for a whole scan never moves, so a cursor that
 //! is a slot id passes it exactly once however the table grows or shrinks meanwhile;
 //! only `compact` moves entries, and it bumps `generation` so a cursor can tell. Full
