@@ -5,12 +5,14 @@
 # and RSS at each stage. Under 60 s.
 #
 #   bench/shrink.sh                  # KEYS=1000000 KEEP=10000 SIZE=16
+#   KEEP_EVERY=100 bench/shrink.sh   # keep every 100th key instead (scattered survivors)
 set -euo pipefail
 
 KEYS=${KEYS:-1000000}
 KEEP=${KEEP:-10000}
 SIZE=${SIZE:-16}
 SETTLE=${SETTLE:-3}
+KEEP_EVERY=${KEEP_EVERY:-0}
 
 cd "$(dirname "$0")/.."
 source bench/lib.sh
@@ -29,16 +31,20 @@ REDIS_PORT=$STARTED_PORT REDIS_PID=$STARTED_PID
 start keel-server "$WORK/keel.log" "$KEEL_BIN" --save '' --appendonly no --dir "$WORK" --enable-debug-command yes
 KEEL_PORT=$STARTED_PORT KEEL_PID=$STARTED_PID
 
-# DEL key:KEEP .. key:KEYS-1, 1000 keys a line (redis-cli reads one command a line).
-awk -v from="$KEEP" -v to="$KEYS" 'BEGIN {
-    for (i = from; i < to; i += 1000) {
-        line = "DEL"
-        for (j = i; j < i + 1000 && j < to; j++) line = line " key:" j
-        print line
+# DEL key:KEEP .. key:KEYS-1 (or, with KEEP_EVERY=n, every key but each n-th), 1000
+# keys a line (redis-cli reads one command a line).
+awk -v from="$KEEP" -v to="$KEYS" -v every="$KEEP_EVERY" 'BEGIN {
+    if (every > 0) from = 0
+    n = 0; line = "DEL"
+    for (i = from; i < to; i++) {
+        if (every > 0 && i % every == 0) continue
+        line = line " key:" i
+        if (++n == 1000) { print line; n = 0; line = "DEL" }
     }
+    if (n > 0) print line
 }' >"$WORK/dels.txt"
 
-echo "# mass delete: $KEYS keys of $SIZE bytes, keep $KEEP ($(date -u '+%Y-%m-%dT%H:%M:%SZ'), $(nproc) CPUs)"
+echo "# mass delete: $KEYS keys of $SIZE bytes, keep $( ((KEEP_EVERY > 0)) && echo "every ${KEEP_EVERY}th" || echo "$KEEP") ($(date -u '+%Y-%m-%dT%H:%M:%SZ'), $(nproc) CPUs)"
 echo "# keel $(git rev-parse --short HEAD 2>/dev/null || echo '?'), $(redis-server --version | awk '{print $3}')"
 printf '%-6s %-22s %12s %10s %8s\n' server stage used_MB RSS_MB keys
 for name in redis keel; do

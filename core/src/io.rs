@@ -244,6 +244,9 @@ pub enum Effect {
     /// Memory to free off the event loop (lazyfree: big deleted values, flushed
     /// databases). Drop it; a production driver drops it on another thread.
     Free { garbage: Box<dyn Any + Send> },
+    /// Give memory the allocator holds free back to the OS (MEMORY PURGE). A driver
+    /// whose allocator has nothing to give back ignores it.
+    PurgeMemory,
 }
 
 impl PartialEq for Effect {
@@ -273,6 +276,7 @@ impl PartialEq for Effect {
             ) => a == b && x == y && p == q && l == m,
             (Shutdown { exit_code: a }, Shutdown { exit_code: b }) => a == b,
             (Sleep { ms: a }, Sleep { ms: b }) => a == b,
+            (PurgeMemory, PurgeMemory) => true,
             (
                 Log {
                     level: a,

@@ -645,6 +645,41 @@ fn big_values_and_flushed_databases_are_freed_off_the_loop() {
     assert_eq!(run_counting_free(&mut node, &[b"DBSIZE"]).0, b":0\r\n");
 }
 
+#[test]
+fn memory_purge_asks_the_driver_to_give_memory_back() {
+    let mut node = test_node();
+    connect(&mut node, 1);
+    while node.poll_effect().is_some() {}
+    node.handle(
+        NOW,
+        Input::Data {
+            conn: 1,
+            bytes: &resp(&[b"MEMORY", b"PURGE"]),
+        },
+    );
+    let (mut out, mut purges) = (Vec::new(), 0);
+    while let Some(e) = node.poll_effect() {
+        match e {
+            Effect::Send { bytes, .. } => out.extend_from_slice(&bytes),
+            Effect::PurgeMemory => purges += 1,
+            _ => {}
+        }
+    }
+    assert_eq!((out.as_slice(), purges), (b"+OK\r\n".as_slice(), 1));
+    // Other commands never ask for it.
+    let (_, _) = run_counting_free(&mut node, &[b"MEMORY", b"USAGE", b"x"]);
+    node.handle(
+        NOW,
+        Input::Data {
+            conn: 1,
+            bytes: &resp(&[b"DEL", b"x"]),
+        },
+    );
+    while let Some(e) = node.poll_effect() {
+        assert!(e != Effect::PurgeMemory, "DEL asked for a purge");
+    }
+}
+
 /// What a driver saw of one connection: bytes sent, closed after flushing, aborted.
 #[derive(Default)]
 struct Seen {

@@ -2,8 +2,10 @@
 //! with its incremental rehash, and where a snapshot's pre-image hook will live. It knows an
 //! entry only by its key and heap bytes; it never reads a clock or draws randomness.
 //!
-//! Entries sit in chunks of slots with stable `u32` ids and an intrusive free list,
-//! found by key through a keyed hash index of 4-byte ids. Stable ids give SCAN Redis's
+//! Entries sit in chunks of slots with stable `u32` ids, each chunk with its own
+//! intrusive free list, found by key through a keyed hash index of 4-byte ids. New
+//! entries go to the fullest chunk with room, and a chunk whose last entry leaves is
+//! released (its ids stay valid and read as free), so mass deletes give memory back. Stable ids give SCAN Redis's
 //! guarantee for free: an entry present for a whole scan never moves, so a cursor that
 //! is a slot id passes it exactly once however the table grows or shrinks meanwhile;
 //! only `compact` moves entries, and it bumps `generation` so a cursor can tell. Full
@@ -84,9 +86,7 @@ pub enum ScanBudget {
 
 #[derive(Clone)]
 pub struct Slab<T> {
-    /// Every chunk but the last holds exactly `CHUNK_SLOTS` slots, at that capacity.
-    chunks: Vec<Vec<Slot<T>>>,
-    free_head: u32,
+    store: Chunks<T>,
     index: HashTable<u32>,
     /// Set while the index rehashes incrementally (boxed: most slabs never see one).
     rehash: Option<Box<Rehash>>,
@@ -98,63 +98,357 @@ pub struct Slab<T> {
     payload_bytes: usize,
 }
 
-fn slot_at<T>(chunks: &[Vec<Slot<T>>], id: u32) -> Option<&Slot<T>> {
-    chunks
-        .get((id >> CHUNK_SHIFT) as usize)?
-        .get(id as usize & (CHUNK_SLOTS - 1))
+/// Slots per fill band: open chunks are listed by how full they are, in bands this wide.
+const BAND_SLOTS: usize = CHUNK_SLOTS / 16;
+/// Band 0 holds the one empty chunk kept as a spare; bands 1..=16 chunks with
+/// 1..=`CHUNK_SLOTS`-1 entries (full chunks are in no list).
+const FILL_BANDS: usize = CHUNK_SLOTS / BAND_SLOTS + 1;
+/// The list of released chunks, after the fill bands.
+const RELEASED: u8 = FILL_BANDS as u8;
+const LISTS: usize = FILL_BANDS + 1;
+/// A full chunk is in no list.
+const NOT_LISTED: u8 = u8::MAX;
+const NO_CHUNK: u32 = u32::MAX;
+/// Chunks a slab may hold: ids are `u32`.
+const MAX_CHUNKS: usize = 1 << (32 - CHUNK_SHIFT);
+
+/// One chunk of slots and its bookkeeping. Offsets at or past `slots.len()` are free
+/// slots not yet written (a chunk grows by pushing); a released chunk has no slots
+/// at all, and its ids read as free.
+#[derive(Clone)]
+struct Chunk<T> {
+    slots: Vec<Slot<T>>,
+    /// The first free offset below `slots.len()`, or `NO_SLOT`; free slots link on.
+    free_head: u32,
+    /// Entries in the chunk: `slots.len() - used` slots are on the free list.
+    used: u16,
+    /// The list the chunk is in: a fill band, `RELEASED` or `NOT_LISTED`.
+    list: u8,
+    prev: u32,
+    next: u32,
 }
 
-fn entry_at<T>(chunks: &[Vec<Slot<T>>], id: u32) -> Option<&T> {
-    match slot_at(chunks, id)? {
-        Slot::Used(e) => Some(e),
-        Slot::Free { .. } => None,
+/// The slots, chunk by chunk, and which chunk the next entry goes to: the fullest one
+/// with room (to the nearest band), so sparse chunks drain; then the spare empty
+/// chunk; then a released chunk, which is allocated again; then a new chunk at the
+/// end. A chunk whose last entry leaves is released (its memory dropped) unless it
+/// becomes the spare: one empty chunk stays, so a table that fills and empties one
+/// slot back and forth does not allocate and free a chunk each time. Released chunks
+/// at the end are popped, so the span shrinks back.
+#[derive(Clone)]
+struct Chunks<T> {
+    /// Every chunk but released ones and the first one of a one-chunk slab is allocated
+    /// at `CHUNK_SLOTS` capacity; the last chunk is never a released one.
+    chunks: Vec<Chunk<T>>,
+    /// The first chunk of each list, `NO_CHUNK` when empty.
+    heads: [u32; LISTS],
+    /// Bit b set when fill band b's list is not empty.
+    open_bands: u32,
+    /// The empty chunk kept allocated, or `NO_CHUNK`.
+    spare: u32,
+}
+
+/// What a slot id holds, for walks in id order.
+pub enum At<'a, T> {
+    Entry(&'a T),
+    /// A free slot.
+    Free,
+    /// No slot: a released chunk or a chunk's unwritten tail; the walk goes on at this id
+    /// (the next chunk's first).
+    Vacant(u64),
+}
+
+#[inline]
+fn split(id: u32) -> (usize, usize) {
+    (
+        (id >> CHUNK_SHIFT) as usize,
+        id as usize & (CHUNK_SLOTS - 1),
+    )
+}
+
+#[inline]
+fn band_of(used: u16) -> u8 {
+    (usize::from(used).div_ceil(BAND_SLOTS)) as u8
+}
+
+impl<T> Chunks<T> {
+    fn new() -> Self {
+        Chunks {
+            chunks: Vec::new(),
+            heads: [NO_CHUNK; LISTS],
+            open_bands: 0,
+            spare: NO_CHUNK,
+        }
     }
-}
 
-/// Ids handed out so far in `chunks`, used or free.
-fn span_of<T>(chunks: &[Vec<Slot<T>>]) -> u64 {
-    match chunks.last() {
-        Some(last) => ((chunks.len() - 1) * CHUNK_SLOTS + last.len()) as u64,
-        None => 0,
+    /// Room for `first` slots in a first chunk, allocated now.
+    fn with_first(first: usize) -> Self {
+        let mut c = Chunks::new();
+        if first > 0 {
+            c.push_chunk(first);
+        }
+        c
     }
-}
 
-/// A slot for `entry` in `chunks`: the last one freed, else a new one at the end.
-fn alloc_in<T>(chunks: &mut Vec<Vec<Slot<T>>>, free_head: &mut u32, entry: T) -> u32 {
-    if *free_head != NO_SLOT {
-        let id = *free_head;
-        if let Some(slot) = chunks
-            .get_mut((id >> CHUNK_SHIFT) as usize)
-            .and_then(|c| c.get_mut(id as usize & (CHUNK_SLOTS - 1)))
+    #[inline]
+    fn slot(&self, id: u32) -> Option<&Slot<T>> {
+        let (c, off) = split(id);
+        self.chunks.get(c)?.slots.get(off)
+    }
+
+    #[inline]
+    fn entry(&self, id: u32) -> Option<&T> {
+        match self.slot(id)? {
+            Slot::Used(e) => Some(e),
+            Slot::Free { .. } => None,
+        }
+    }
+
+    #[inline]
+    fn entry_mut(&mut self, id: u32) -> Option<&mut T> {
+        let (c, off) = split(id);
+        match self.chunks.get_mut(c)?.slots.get_mut(off)? {
+            Slot::Used(e) => Some(e),
+            Slot::Free { .. } => None,
+        }
+    }
+
+    /// Ids handed out so far, used or free: every entry's id is below this.
+    fn span(&self) -> u64 {
+        match self.chunks.last() {
+            Some(last) => ((self.chunks.len() - 1) * CHUNK_SLOTS + last.slots.len()) as u64,
+            None => 0,
+        }
+    }
+
+    /// What id `id` holds, in one lookup (walks in id order use it).
+    #[inline]
+    fn at(&self, id: u64) -> At<'_, T> {
+        let c = id >> CHUNK_SHIFT;
+        let off = (id & (CHUNK_SLOTS as u64 - 1)) as usize;
+        match usize::try_from(c)
+            .ok()
+            .and_then(|c| self.chunks.get(c))
+            .and_then(|chunk| chunk.slots.get(off))
         {
-            if let Slot::Free { next_free } = *slot {
-                *slot = Slot::Used(entry);
-                *free_head = next_free;
-                return id;
+            Some(Slot::Used(e)) => At::Entry(e),
+            Some(Slot::Free { .. }) => At::Free,
+            None => At::Vacant((c + 1) << CHUNK_SHIFT),
+        }
+    }
+
+    /// Chunks holding no slots (released), for tests and reports.
+    fn released_chunks(&self) -> usize {
+        self.chunks.iter().filter(|c| c.list == RELEASED).count()
+    }
+
+    fn unlink(&mut self, c: u32) {
+        let Some(chunk) = self.chunks.get_mut(c as usize) else {
+            return;
+        };
+        let (list, prev, next) = (chunk.list, chunk.prev, chunk.next);
+        if list == NOT_LISTED {
+            return;
+        }
+        chunk.list = NOT_LISTED;
+        chunk.prev = NO_CHUNK;
+        chunk.next = NO_CHUNK;
+        if let Some(p) = self.chunks.get_mut(prev as usize) {
+            p.next = next;
+        } else if let Some(head) = self.heads.get_mut(usize::from(list)) {
+            *head = next;
+            if next == NO_CHUNK && usize::from(list) < FILL_BANDS {
+                self.open_bands &= !(1 << list);
             }
         }
-        // A broken free list would corrupt data: stop here rather than go on.
-        panic!("slab free list points at a used slot {id}");
+        if let Some(n) = self.chunks.get_mut(next as usize) {
+            n.prev = prev;
+        }
     }
-    let id = span_of(chunks);
-    assert!(id < u64::from(NO_SLOT), "slab over 4 billion entries");
-    if chunks.last().is_none_or(|c| c.len() == CHUNK_SLOTS) {
+
+    fn link(&mut self, c: u32, list: u8) {
+        let Some(head) = self.heads.get_mut(usize::from(list)) else {
+            return;
+        };
+        let old = std::mem::replace(head, c);
+        if usize::from(list) < FILL_BANDS {
+            self.open_bands |= 1 << list;
+        }
+        if let Some(chunk) = self.chunks.get_mut(c as usize) {
+            chunk.list = list;
+            chunk.prev = NO_CHUNK;
+            chunk.next = old;
+        }
+        if let Some(o) = self.chunks.get_mut(old as usize) {
+            o.prev = c;
+        }
+    }
+
+    /// Puts an allocated chunk in the list its fill says.
+    #[inline]
+    fn relist(&mut self, c: u32) {
+        let Some(chunk) = self.chunks.get(c as usize) else {
+            return;
+        };
+        let want = if usize::from(chunk.used) == CHUNK_SLOTS {
+            NOT_LISTED
+        } else {
+            band_of(chunk.used)
+        };
+        if chunk.list != want {
+            self.unlink(c);
+            if want != NOT_LISTED {
+                self.link(c, want);
+            }
+        }
+    }
+
+    /// Appends an empty chunk with room for `capacity` slots.
+    fn push_chunk(&mut self, capacity: usize) -> u32 {
+        assert!(
+            self.chunks.len() < MAX_CHUNKS,
+            "slab over 4 billion entries"
+        );
+        let c = self.chunks.len() as u32;
+        self.chunks.push(Chunk {
+            slots: Vec::with_capacity(capacity),
+            free_head: NO_SLOT,
+            used: 0,
+            list: NOT_LISTED,
+            prev: NO_CHUNK,
+            next: NO_CHUNK,
+        });
+        self.relist(c);
+        c
+    }
+
+    /// The chunk the next entry goes to (see the type's comment).
+    #[inline]
+    fn pick(&mut self) -> u32 {
+        if self.open_bands != 0 {
+            let band = 31 - self.open_bands.leading_zeros();
+            if let Some(&c) = self.heads.get(band as usize) {
+                return c;
+            }
+        }
+        let released = self.heads.get(usize::from(RELEASED)).copied();
+        if let Some(c) = released.filter(|&c| c != NO_CHUNK) {
+            self.unlink(c);
+            if let Some(chunk) = self.chunks.get_mut(c as usize) {
+                chunk.slots = Vec::with_capacity(CHUNK_SLOTS);
+            }
+            self.relist(c);
+            return c;
+        }
         // The first chunk grows as the table does; later ones are born full size.
-        let capacity = if chunks.is_empty() {
+        let capacity = if self.chunks.is_empty() {
             MIN_CHUNK_SLOTS
         } else {
             CHUNK_SLOTS
         };
-        chunks.push(Vec::with_capacity(capacity));
+        self.push_chunk(capacity)
     }
-    if let Some(chunk) = chunks.last_mut() {
-        if chunk.len() == chunk.capacity() {
-            let target = (chunk.len() * 2).clamp(MIN_CHUNK_SLOTS, CHUNK_SLOTS);
-            chunk.reserve_exact(target - chunk.len());
+
+    /// A slot for `entry`; returns its id.
+    fn alloc(&mut self, entry: T) -> u32 {
+        let c = self.pick();
+        let Some(chunk) = self.chunks.get_mut(c as usize) else {
+            panic!("slab picked chunk {c} of {}", self.chunks.len());
+        };
+        let off = if chunk.free_head != NO_SLOT {
+            let off = chunk.free_head;
+            match chunk.slots.get_mut(off as usize) {
+                Some(slot @ Slot::Free { .. }) => {
+                    if let Slot::Free { next_free } = *slot {
+                        chunk.free_head = next_free;
+                    }
+                    *slot = Slot::Used(entry);
+                }
+                // A broken free list would corrupt data: stop here rather than go on.
+                _ => panic!("slab free list points at a used slot {off} of chunk {c}"),
+            }
+            off
+        } else {
+            let len = chunk.slots.len();
+            assert!(len < CHUNK_SLOTS, "slab picked full chunk {c}");
+            if len == chunk.slots.capacity() {
+                let target = (len * 2).clamp(MIN_CHUNK_SLOTS, CHUNK_SLOTS);
+                chunk.slots.reserve_exact(target - len);
+            }
+            chunk.slots.push(Slot::Used(entry));
+            len as u32
+        };
+        chunk.used += 1;
+        if c == self.spare {
+            self.spare = NO_CHUNK;
         }
-        chunk.push(Slot::Used(entry));
+        self.relist(c);
+        let id = (c << CHUNK_SHIFT) | off;
+        assert!(id != u32::MAX, "slab over 4 billion entries");
+        id
     }
-    id as u32
+
+    /// Frees slot `id`; returns its entry (None when it was free).
+    fn free(&mut self, id: u32) -> Option<T> {
+        let (c, off) = split(id);
+        let chunk = self.chunks.get_mut(c)?;
+        let slot = chunk.slots.get_mut(off)?;
+        if matches!(slot, Slot::Free { .. }) {
+            return None;
+        }
+        let Slot::Used(entry) = std::mem::replace(
+            slot,
+            Slot::Free {
+                next_free: chunk.free_head,
+            },
+        ) else {
+            return None;
+        };
+        chunk.free_head = off as u32;
+        chunk.used -= 1;
+        let c = c as u32;
+        if chunk.used == 0 {
+            self.emptied(c);
+        } else {
+            self.relist(c);
+        }
+        Some(entry)
+    }
+
+    /// Chunk `c` lost its last entry: it becomes the spare (the lower-numbered of it and
+    /// the old spare stays), the other one is released.
+    fn emptied(&mut self, c: u32) {
+        let release = if self.spare == NO_CHUNK {
+            self.spare = c;
+            NO_CHUNK
+        } else if c < self.spare {
+            std::mem::replace(&mut self.spare, c)
+        } else {
+            c
+        };
+        self.relist(c);
+        if release != NO_CHUNK {
+            self.release(release);
+        }
+    }
+
+    /// Drops chunk `c`'s slots (it holds no entry); its ids stay valid and read as free.
+    fn release(&mut self, c: u32) {
+        self.unlink(c);
+        let Some(chunk) = self.chunks.get_mut(c as usize) else {
+            return;
+        };
+        debug_assert_eq!(chunk.used, 0, "release of a chunk with entries");
+        chunk.slots = Vec::new();
+        chunk.free_head = NO_SLOT;
+        self.link(c, RELEASED);
+        // Released chunks at the end go: the span shrinks back.
+        while self.chunks.last().is_some_and(|l| l.list == RELEASED) {
+            let last = (self.chunks.len() - 1) as u32;
+            self.unlink(last);
+            self.chunks.pop();
+        }
+    }
 }
 
 /// hashbrown's bucket count for a table reporting `capacity` (its load factor is 7/8,
@@ -180,12 +474,7 @@ impl<T: SlabEntry> Slab<T> {
         let [a, b, c, d] = seeds;
         let first = capacity.min(CHUNK_SLOTS);
         Slab {
-            chunks: if first == 0 {
-                Vec::new()
-            } else {
-                vec![Vec::with_capacity(first)]
-            },
-            free_head: NO_SLOT,
+            store: Chunks::with_first(first),
             index: HashTable::with_capacity(capacity),
             rehash: None,
             hasher: ahash::RandomState::with_seeds(a, b, c, d),
@@ -205,7 +494,19 @@ impl<T: SlabEntry> Slab<T> {
 
     /// Ids handed out so far, used or free: every id is below this.
     pub fn span(&self) -> u64 {
-        span_of(&self.chunks)
+        self.store.span()
+    }
+
+    /// What slot `id` holds, in one lookup: a walk in id order (a snapshot's, a
+    /// rehash's, a scan's) jumps over a released chunk in one step.
+    #[inline]
+    pub fn at(&self, id: u64) -> At<'_, T> {
+        self.store.at(id)
+    }
+
+    /// Chunks whose memory was given back after their last entry left.
+    pub fn released_chunks(&self) -> usize {
+        self.store.released_chunks()
     }
 
     /// Changes whenever `compact` moved entries to new ids.
@@ -247,7 +548,7 @@ impl<T: SlabEntry> Slab<T> {
     pub fn overhead_bytes(&self) -> usize {
         let slots = self.len as usize;
         slots * Self::slot_bytes()
-            + self.chunks.capacity() * std::mem::size_of::<Vec<Slot<T>>>()
+            + self.store.chunks.capacity() * std::mem::size_of::<Chunk<T>>()
             + index_buckets(self.index.capacity()) * INDEX_BYTES_PER_BUCKET
             + self.rehash.as_ref().map_or(0, |r| {
                 index_buckets(r.old.capacity()) * INDEX_BYTES_PER_BUCKET
@@ -260,21 +561,14 @@ impl<T: SlabEntry> Slab<T> {
 
     #[inline]
     pub fn get(&self, id: u32) -> Option<&T> {
-        entry_at(&self.chunks, id)
+        self.store.entry(id)
     }
 
     /// Mutable access for changes that keep the entry's key and heap bytes (TTLs,
     /// access times, scores); anything else goes through `update` or `replace`.
     #[inline]
     pub fn get_mut(&mut self, id: u32) -> Option<&mut T> {
-        let slot = self
-            .chunks
-            .get_mut((id >> CHUNK_SHIFT) as usize)?
-            .get_mut(id as usize & (CHUNK_SLOTS - 1))?;
-        match slot {
-            Slot::Used(e) => Some(e),
-            Slot::Free { .. } => None,
-        }
+        self.store.entry_mut(id)
     }
 
     /// Changes an entry in place, keeping its heap bytes accounted. `f` must keep the
@@ -300,9 +594,9 @@ impl<T: SlabEntry> Slab<T> {
     /// The id of the entry with `key`.
     #[inline]
     pub fn find(&self, key: &[u8]) -> Option<u32> {
-        let chunks = &self.chunks;
+        let store = &self.store;
         let hash = self.hash(key);
-        let matches = |&id: &u32| entry_at(chunks, id).is_some_and(|e| e.key() == key);
+        let matches = |&id: &u32| store.entry(id).is_some_and(|e| e.key() == key);
         match self.index.find(hash, matches) {
             Some(&id) => Some(id),
             None => self.rehash.as_ref()?.old.find(hash, matches).copied(),
@@ -321,9 +615,9 @@ impl<T: SlabEntry> Slab<T> {
         self.payload_bytes += entry.heap_bytes();
         let id = self.alloc(entry);
         self.make_room();
-        let (chunks, hasher) = (&self.chunks, &self.hasher);
+        let (store, hasher) = (&self.store, &self.hasher);
         self.index.insert_unique(hash, id, |&other| {
-            hasher.hash_one(entry_at(chunks, other).map_or(&b""[..], T::key))
+            hasher.hash_one(store.entry(other).map_or(&b""[..], T::key))
         });
         self.len += 1;
         self.rehash_step();
@@ -338,34 +632,33 @@ impl<T: SlabEntry> Slab<T> {
         self.make_room();
         {
             let key = entry.key();
-            let chunks = &self.chunks;
-            let matches = |&id: &u32| entry_at(chunks, id).is_some_and(|e| e.key() == key);
+            let store = &self.store;
+            let matches = |&id: &u32| store.entry(id).is_some_and(|e| e.key() == key);
             if let Some(&id) = self.rehash.as_ref().and_then(|r| r.old.find(hash, matches)) {
                 return Err((id, entry));
             }
         }
         let heap = entry.heap_bytes();
         let Slab {
-            chunks,
+            store,
             index,
             hasher,
-            free_head,
             ..
         } = self;
         let vacant = {
-            let chunks = &*chunks;
+            let store = &*store;
             let key = entry.key();
             match index.entry(
                 hash,
-                |&id| entry_at(chunks, id).is_some_and(|e| e.key() == key),
-                |&other| hasher.hash_one(entry_at(chunks, other).map_or(&b""[..], T::key)),
+                |&id| store.entry(id).is_some_and(|e| e.key() == key),
+                |&other| hasher.hash_one(store.entry(other).map_or(&b""[..], T::key)),
             ) {
                 hashbrown::hash_table::Entry::Occupied(o) => return Err((*o.get(), entry)),
                 hashbrown::hash_table::Entry::Vacant(v) => v,
             }
         };
         // The vacant bucket borrows only the index: the slot comes from the chunks.
-        let id = alloc_in(chunks, free_head, entry);
+        let id = store.alloc(entry);
         vacant.insert(id);
         self.payload_bytes += heap;
         self.len += 1;
@@ -378,13 +671,13 @@ impl<T: SlabEntry> Slab<T> {
     /// Finishes a rehash under way first.
     pub fn reserve(&mut self, additional: usize) {
         self.finish_rehash();
-        let (chunks, hasher) = (&self.chunks, &self.hasher);
+        let (store, hasher) = (&self.store, &self.hasher);
         self.index.reserve(additional, |&other| {
-            hasher.hash_one(entry_at(chunks, other).map_or(&b""[..], T::key))
+            hasher.hash_one(store.entry(other).map_or(&b""[..], T::key))
         });
         let slots = self.len().saturating_add(additional);
-        self.chunks
-            .reserve((slots / CHUNK_SLOTS + 1).saturating_sub(self.chunks.len()));
+        let chunks = &mut self.store.chunks;
+        chunks.reserve((slots / CHUNK_SLOTS + 1).saturating_sub(chunks.len()));
     }
 
     /// Before an insert into the index: when it is full, start an incremental
@@ -431,11 +724,18 @@ impl<T: SlabEntry> Slab<T> {
             && u64::from(r.cursor) < span
             && !r.old.is_empty()
         {
-            if self.move_to_new(&mut r.old, r.cursor) {
-                moved += 1;
+            match self.at(u64::from(r.cursor)) {
+                // A released chunk or an unwritten tail: nothing to move there.
+                At::Vacant(next) => r.cursor = u32::try_from(next.min(span)).unwrap_or(u32::MAX),
+                At::Free => r.cursor += 1,
+                At::Entry(_) => {
+                    if self.move_to_new(&mut r.old, r.cursor) {
+                        moved += 1;
+                    }
+                    r.cursor += 1;
+                }
             }
             visited += 1;
-            r.cursor += 1;
         }
         // Every id is below the span, and ids below the cursor were moved.
         debug_assert!(
@@ -468,9 +768,9 @@ impl<T: SlabEntry> Slab<T> {
         }
         let target = len.saturating_mul(2);
         if capacity <= SHRINK_MIN_INCREMENTAL {
-            let (chunks, hasher) = (&self.chunks, &self.hasher);
+            let (store, hasher) = (&self.store, &self.hasher);
             self.index.shrink_to(target, |&other| {
-                hasher.hash_one(entry_at(chunks, other).map_or(&b""[..], T::key))
+                hasher.hash_one(store.entry(other).map_or(&b""[..], T::key))
             });
             return;
         }
@@ -485,8 +785,16 @@ impl<T: SlabEntry> Slab<T> {
         if let Some(mut r) = self.rehash.take() {
             let span = self.span();
             while u64::from(r.cursor) < span && !r.old.is_empty() {
-                self.move_to_new(&mut r.old, r.cursor);
-                r.cursor += 1;
+                match self.at(u64::from(r.cursor)) {
+                    At::Vacant(next) => {
+                        r.cursor = u32::try_from(next.min(span)).unwrap_or(u32::MAX);
+                    }
+                    At::Free => r.cursor += 1,
+                    At::Entry(_) => {
+                        self.move_to_new(&mut r.old, r.cursor);
+                        r.cursor += 1;
+                    }
+                }
             }
             debug_assert!(r.old.is_empty());
         }
@@ -501,9 +809,9 @@ impl<T: SlabEntry> Slab<T> {
         let hash = self.hash(entry.key());
         if let Ok(found) = old.find_entry(hash, |&other| other == id) {
             found.remove();
-            let (chunks, hasher) = (&self.chunks, &self.hasher);
+            let (store, hasher) = (&self.store, &self.hasher);
             self.index.insert_unique(hash, id, |&other| {
-                hasher.hash_one(entry_at(chunks, other).map_or(&b""[..], T::key))
+                hasher.hash_one(store.entry(other).map_or(&b""[..], T::key))
             });
             return true;
         }
@@ -512,7 +820,7 @@ impl<T: SlabEntry> Slab<T> {
 
     /// A slot for `entry`: the last one freed, else a new one at the end.
     fn alloc(&mut self, entry: T) -> u32 {
-        alloc_in(&mut self.chunks, &mut self.free_head, entry)
+        self.store.alloc(entry)
     }
 
     /// Removes the entry in slot `id` and returns it.
@@ -542,20 +850,7 @@ impl<T: SlabEntry> Slab<T> {
 
     /// Frees slot `id`, already out of the index.
     fn free(&mut self, id: u32) -> Option<T> {
-        let free_head = self.free_head;
-        let slot = self
-            .chunks
-            .get_mut((id >> CHUNK_SHIFT) as usize)?
-            .get_mut(id as usize & (CHUNK_SLOTS - 1))?;
-        let Slot::Used(entry) = std::mem::replace(
-            slot,
-            Slot::Free {
-                next_free: free_head,
-            },
-        ) else {
-            return None;
-        };
-        self.free_head = id;
+        let entry = self.store.free(id)?;
         self.len -= 1;
         self.payload_bytes -= entry.heap_bytes();
         Some(entry)
@@ -563,11 +858,15 @@ impl<T: SlabEntry> Slab<T> {
 
     /// Every entry with its id, in id order.
     pub fn iter(&self) -> impl Iterator<Item = (u32, &T)> {
-        self.chunks.iter().enumerate().flat_map(|(c, chunk)| {
-            chunk.iter().enumerate().filter_map(move |(i, s)| match s {
-                Slot::Used(e) => Some(((c * CHUNK_SLOTS + i) as u32, e)),
-                Slot::Free { .. } => None,
-            })
+        self.store.chunks.iter().enumerate().flat_map(|(c, chunk)| {
+            chunk
+                .slots
+                .iter()
+                .enumerate()
+                .filter_map(move |(i, s)| match s {
+                    Slot::Used(e) => Some(((c * CHUNK_SLOTS + i) as u32, e)),
+                    Slot::Free { .. } => None,
+                })
         })
     }
 
@@ -587,11 +886,16 @@ impl<T: SlabEntry> Slab<T> {
         let mut id = cursor;
         let (mut slots, mut entries) = (0usize, 0usize);
         while id < span && slots < max_slots && entries < max_entries {
-            if let Some(e) = self.get(id as u32) {
-                visit(id as u32, e);
-                entries += 1;
+            match self.at(id) {
+                At::Entry(e) => {
+                    visit(id as u32, e);
+                    entries += 1;
+                    id += 1;
+                }
+                At::Free => id += 1,
+                // A released chunk or an unwritten tail counts as one slot.
+                At::Vacant(next) => id = next,
             }
-            id += 1;
             slots += 1;
         }
         if id >= span {
@@ -615,16 +919,27 @@ impl<T: SlabEntry> Slab<T> {
             }
         }
         let start = draw(span);
-        (0..span)
-            .map(|i| ((start + i) % span) as u32)
-            .find(|&id| self.get(id).is_some())
+        self.first_present(start, span)
+            .or_else(|| self.first_present(0, start))
+    }
+
+    /// The first id in `from..to` holding an entry, jumping over released chunks.
+    fn first_present(&self, from: u64, to: u64) -> Option<u32> {
+        let mut id = from;
+        while id < to {
+            match self.at(id) {
+                At::Entry(_) => return Some(id as u32),
+                At::Free => id += 1,
+                At::Vacant(next) => id = next,
+            }
+        }
+        None
     }
 
     /// Gives the storage of an empty slab back (nothing to keep stable for a scan).
     pub fn release_if_empty(&mut self) {
         if self.len == 0 {
-            self.chunks = Vec::new();
-            self.free_head = NO_SLOT;
+            self.store = Chunks::new();
             self.index = HashTable::new();
             self.rehash = None;
             self.payload_bytes = 0;
@@ -635,8 +950,7 @@ impl<T: SlabEntry> Slab<T> {
     /// caller to free (perhaps off the event loop).
     pub fn take(&mut self) -> Slab<T> {
         let empty = Slab {
-            chunks: Vec::new(),
-            free_head: NO_SLOT,
+            store: Chunks::new(),
             index: HashTable::new(),
             rehash: None,
             hasher: self.hasher.clone(),
@@ -658,11 +972,11 @@ impl<T: SlabEntry> Slab<T> {
     /// size and starts a new generation. O(span): callers compact only once most slots
     /// are free, so it stays amortized O(1) per removal.
     pub fn compact(&mut self) {
-        let old = std::mem::take(&mut self.chunks);
+        let old = std::mem::replace(&mut self.store, Chunks::new()).chunks;
         let mut fresh = Slab::with_capacity([0; 4], self.len());
         fresh.hasher = self.hasher.clone();
         fresh.generation = self.generation.wrapping_add(1);
-        for slot in old.into_iter().flatten() {
+        for slot in old.into_iter().flat_map(|c| c.slots) {
             if let Slot::Used(e) = slot {
                 fresh.insert(e);
             }
@@ -832,8 +1146,13 @@ mod tests {
         for i in 0..(CHUNK_SLOTS * 2 + 1) {
             s.insert(e(&i.to_string(), 0));
         }
-        assert_eq!(s.chunks.len(), 3);
-        assert!(s.chunks.iter().take(2).all(|c| c.capacity() == CHUNK_SLOTS));
+        assert_eq!(s.store.chunks.len(), 3);
+        assert!(s
+            .store
+            .chunks
+            .iter()
+            .take(2)
+            .all(|c| c.slots.capacity() == CHUNK_SLOTS));
     }
 
     #[test]
@@ -897,6 +1216,249 @@ mod tests {
         );
         assert_eq!(seen, vec![0, 4, 5, 6, 7, 8, 9]);
         assert_eq!(s.scan(u64::MAX, ScanBudget::Slots(1), |_, _| panic!()), 0);
+    }
+
+    /// A slab of `chunks` full chunks, entry i under key "i" at id i.
+    fn filled(chunks: usize) -> Slab<E> {
+        let mut s = Slab::new([8; 4]);
+        for i in 0..chunks * CHUNK_SLOTS {
+            assert_eq!(s.insert(e(&i.to_string(), i as u64)), i as u32);
+        }
+        s
+    }
+
+    fn remove_range(s: &mut Slab<E>, ids: std::ops::Range<usize>) {
+        for i in ids {
+            assert!(s.remove(i as u32).is_some(), "id {i}");
+        }
+    }
+
+    /// Whether chunk `c` holds no slots (its memory was given back).
+    fn released(s: &Slab<E>, c: usize) -> bool {
+        s.store
+            .chunks
+            .get(c)
+            .is_some_and(|c| c.slots.capacity() == 0)
+    }
+
+    #[test]
+    fn an_emptied_chunk_is_released_and_its_ids_stay_valid() {
+        let mut s = filled(5);
+        // Chunks 1, 2 and 3 empty: the first to empty stays as the spare, the others go.
+        remove_range(&mut s, CHUNK_SLOTS..4 * CHUNK_SLOTS);
+        assert_eq!(s.len(), 2 * CHUNK_SLOTS);
+        assert!(!released(&s, 1) && released(&s, 2) && released(&s, 3));
+        assert_eq!(s.released_chunks(), 2);
+        assert_eq!(
+            s.span(),
+            5 * CHUNK_SLOTS as u64,
+            "chunk 4 still holds entries"
+        );
+        // Ids in a released chunk read as free, by id and by key.
+        let mid = (2 * CHUNK_SLOTS + 7) as u32;
+        assert!(s.get(mid).is_none() && s.get_mut(mid).is_none());
+        assert!(s.remove(mid).is_none());
+        assert!(s.find(mid.to_string().as_bytes()).is_none());
+        assert_eq!(s.update(mid, |_| ()), None);
+        // A scan cursor inside the released chunk goes on to the live entries after it.
+        let mut seen = Vec::new();
+        let mut cursor = u64::from(mid);
+        loop {
+            cursor = s.scan(cursor, ScanBudget::Entries(100), |id, _| seen.push(id));
+            if cursor == 0 {
+                break;
+            }
+        }
+        let want: Vec<u32> = (4 * CHUNK_SLOTS..5 * CHUNK_SLOTS)
+            .map(|i| i as u32)
+            .collect();
+        assert_eq!(seen, want);
+        // The last chunk empties: it and the released chunks before it are popped.
+        remove_range(&mut s, 4 * CHUNK_SLOTS..5 * CHUNK_SLOTS);
+        assert_eq!(s.store.chunks.len(), 2);
+        assert_eq!(s.span(), 2 * CHUNK_SLOTS as u64);
+        assert_eq!(s.released_chunks(), 0);
+        assert!(s.get((4 * CHUNK_SLOTS) as u32).is_none());
+        // The slab still works: every kept entry is found where it was.
+        for i in 0..CHUNK_SLOTS {
+            assert_eq!(s.find(i.to_string().as_bytes()), Some(i as u32));
+        }
+        assert_eq!(s.iter().count(), CHUNK_SLOTS);
+    }
+
+    #[test]
+    fn removing_everything_keeps_one_spare_chunk() {
+        let mut s = filled(3);
+        remove_range(&mut s, 0..3 * CHUNK_SLOTS);
+        assert!(s.is_empty());
+        // Chunk 0 emptied first and is the spare; the rest were released and popped.
+        assert_eq!(s.store.chunks.len(), 1);
+        assert_eq!(s.span(), CHUNK_SLOTS as u64);
+        assert_eq!(s.iter().count(), 0);
+        assert_eq!(s.random_id(4, |n| n / 2), None);
+    }
+
+    #[test]
+    fn allocation_fills_the_fullest_chunk_then_the_spare_then_released_ones() {
+        let mut s = filled(5);
+        // Chunk 0: 10 free slots; chunk 1: 100 entries left; chunk 2: empty (spare);
+        // chunk 3: released; chunk 4 full.
+        remove_range(&mut s, 0..10);
+        remove_range(&mut s, CHUNK_SLOTS + 100..2 * CHUNK_SLOTS);
+        remove_range(&mut s, 2 * CHUNK_SLOTS..4 * CHUNK_SLOTS);
+        assert!(!released(&s, 2) && released(&s, 3));
+        let chunk_of = |id: u32| id as usize / CHUNK_SLOTS;
+        let mut order = Vec::new();
+        for i in 0..(10 + (CHUNK_SLOTS - 100) + 2 * CHUNK_SLOTS + 1) {
+            let id = s.insert(e(&format!("n{i}"), 0));
+            if order.last() != Some(&chunk_of(id)) {
+                order.push(chunk_of(id));
+            }
+        }
+        assert_eq!(
+            order,
+            vec![0, 1, 2, 3, 5],
+            "fullest, sparse, spare, released, new"
+        );
+        assert_eq!(s.released_chunks(), 0);
+        // Within a chunk, the last freed slot is taken first.
+        s.remove(5);
+        s.remove(9);
+        assert_eq!(s.insert(e("x", 0)), 9);
+        assert_eq!(s.insert(e("y", 0)), 5);
+    }
+
+    #[test]
+    fn one_slot_back_and_forth_at_a_chunk_edge_allocates_nothing() {
+        let mut s = filled(2);
+        for round in 0..100 {
+            let id = s.insert(e("edge", round));
+            assert_eq!(id as usize, 2 * CHUNK_SLOTS);
+            let capacity = s.store.chunks.get(2).map(|c| c.slots.capacity());
+            assert_eq!(
+                capacity,
+                Some(CHUNK_SLOTS),
+                "the spare was kept, not reallocated"
+            );
+            s.remove(id).unwrap();
+            assert_eq!(s.store.chunks.len(), 3);
+            assert_eq!(s.released_chunks(), 0);
+        }
+    }
+
+    #[test]
+    fn scan_over_released_chunks_returns_every_live_entry_and_counts_each_as_one_slot() {
+        let mut s = filled(6);
+        remove_range(&mut s, CHUNK_SLOTS..5 * CHUNK_SLOTS);
+        s.remove(3);
+        assert_eq!(s.released_chunks(), 3);
+        let mut seen = BTreeSet::new();
+        let (mut cursor, mut calls) = (0, 0);
+        loop {
+            cursor = s.scan(cursor, ScanBudget::Slots(1000), |_, e| {
+                assert!(seen.insert(e.value));
+            });
+            calls += 1;
+            if cursor == 0 {
+                break;
+            }
+        }
+        let want: BTreeSet<u64> = (0..CHUNK_SLOTS as u64)
+            .chain(5 * CHUNK_SLOTS as u64..6 * CHUNK_SLOTS as u64)
+            .filter(|&i| i != 3)
+            .collect();
+        assert_eq!(seen, want);
+        // 2 chunks of slots a thousand at a time, plus the spare's 4096 free ids; the
+        // released chunks cost one slot each, not 4096.
+        assert!(calls <= 3 * CHUNK_SLOTS / 1000 + 3, "{calls} calls");
+    }
+
+    #[test]
+    fn random_id_never_lands_in_a_released_chunk() {
+        let mut s = filled(8);
+        // One entry left in chunk 7, the rest of chunks 1..=7 gone; chunk 0 full.
+        remove_range(&mut s, CHUNK_SLOTS..8 * CHUNK_SLOTS - 1);
+        assert_eq!(s.released_chunks(), 5);
+        let mut x = 7u64;
+        let mut draw = |n: u64| {
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (x >> 33) % n
+        };
+        let mut last_chunk = 0;
+        for _ in 0..2000 {
+            // Few tries: the fallback walk (which jumps released chunks) runs often.
+            let id = s.random_id(1, &mut draw).unwrap();
+            assert!(s.get(id).is_some(), "id {id} holds nothing");
+            last_chunk += usize::from(id as usize == 8 * CHUNK_SLOTS - 1);
+        }
+        assert!(
+            last_chunk > 0,
+            "the lone entry past the released chunks is drawn"
+        );
+    }
+
+    #[test]
+    fn the_index_rehash_walks_across_released_chunks() {
+        let mut s = filled(40);
+        // Remove all but chunk 0 and the last entry: the index shrinks by the id walk.
+        remove_range(&mut s, CHUNK_SLOTS..40 * CHUNK_SLOTS - 1);
+        while s.rehash_some(16, 4) {}
+        assert!(!s.is_rehashing());
+        assert!(s.index_capacity() < 4 * CHUNK_SLOTS);
+        assert_eq!(s.find(b"163839"), Some(40 * CHUNK_SLOTS as u32 - 1));
+        for i in (0..CHUNK_SLOTS).step_by(97) {
+            assert_eq!(s.find(i.to_string().as_bytes()), Some(i as u32));
+        }
+    }
+
+    /// Hot-path timing, not a check: `cargo test --release -p keel-core --lib
+    /// slab::tests::timing -- --ignored --nocapture`.
+    #[test]
+    #[ignore = "timing only; run in release with --ignored --nocapture"]
+    fn timing_1m_insert_find_remove() {
+        use crate::types::SmallBytes;
+        const N: u64 = 1_000_000;
+        let keys: Vec<Vec<u8>> = (0..N).map(|i| format!("key:{i}").into_bytes()).collect();
+        // A fixed scatter (multiplicative hash) for the removal order.
+        let scattered = |i: u64| ((i * 2_654_435_761) % N) as usize;
+        let mut best = [f64::MAX; 4];
+        for _ in 0..3 {
+            let mut s: Slab<SmallBytes> = Slab::new([1, 2, 3, 4]);
+            let t = std::time::Instant::now();
+            for k in &keys {
+                s.insert(SmallBytes::new(k));
+            }
+            let insert = t.elapsed().as_secs_f64();
+            let t = std::time::Instant::now();
+            let mut found = 0;
+            for i in 0..N {
+                found += usize::from(s.find(&keys[scattered(i)]).is_some());
+            }
+            let find = t.elapsed().as_secs_f64();
+            assert_eq!(found, N as usize);
+            let t = std::time::Instant::now();
+            for i in 0..N {
+                assert!(s.remove_key(&keys[scattered(i)]).is_some());
+            }
+            let remove = t.elapsed().as_secs_f64();
+            let t = std::time::Instant::now();
+            for k in &keys {
+                s.insert(SmallBytes::new(k));
+            }
+            let reinsert = t.elapsed().as_secs_f64();
+            for (b, x) in best.iter_mut().zip([insert, find, remove, reinsert]) {
+                *b = b.min(x);
+            }
+        }
+        eprintln!(
+            "1M SmallBytes, best of 3: insert {:.0} ms, find {:.0} ms, remove {:.0} ms, reinsert {:.0} ms",
+            best[0] * 1e3,
+            best[1] * 1e3,
+            best[2] * 1e3,
+            best[3] * 1e3
+        );
     }
 
     mod props {
@@ -981,6 +1543,152 @@ mod tests {
                     prop_assert_eq!(ids, want);
                 }
             }
+        }
+
+        #[derive(Debug, Clone)]
+        enum BulkOp {
+            /// Insert keys `from..from+n` (those absent).
+            Insert(u16, u16),
+            /// Remove keys `from..from+n` (those present).
+            Remove(u16, u16),
+            /// Remove every key in chunk c (whole chunks empty more often than ranges
+            /// of keys empty them).
+            EmptyChunk(u8),
+            /// One step of a scan with this slot budget.
+            Scan(u16),
+            /// One random draw.
+            Random(u64),
+        }
+
+        /// Keys span a few chunks, and ranges are wide, so whole chunks empty and refill.
+        const BULK_KEYS: u16 = 4 * CHUNK_SLOTS as u16;
+
+        fn bulk_op() -> impl Strategy<Value = BulkOp> {
+            prop_oneof![
+                3 => (0..BULK_KEYS, 1u16..6000).prop_map(|(a, n)| BulkOp::Insert(a, n)),
+                3 => (0..BULK_KEYS, 1u16..6000).prop_map(|(a, n)| BulkOp::Remove(a, n)),
+                2 => (0u8..5).prop_map(BulkOp::EmptyChunk),
+                3 => (1u16..12_000).prop_map(BulkOp::Scan),
+                1 => any::<u64>().prop_map(BulkOp::Random),
+            ]
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(48))]
+            /// Against a map, with chunks released and refilled: ids stable, `get`,
+            /// iteration and a scan running through it all agree with the model, and no
+            /// chunk without entries keeps its memory but the one spare.
+            #[test]
+            fn matches_model_across_released_chunks(
+                ops in proptest::collection::vec(bulk_op(), 1..40)
+            ) {
+                let mut s = Slab::new([11; 4]);
+                let mut model: BTreeMap<u16, u32> = BTreeMap::new();
+                let mut present_throughout: BTreeSet<u16> = BTreeSet::new();
+                let mut returned = BTreeSet::new();
+                let mut cursor = 0u64;
+                for o in ops {
+                    match o {
+                        BulkOp::Insert(a, n) => {
+                            for k in a..a.saturating_add(n).min(BULK_KEYS) {
+                                if let std::collections::btree_map::Entry::Vacant(v) = model.entry(k) {
+                                    v.insert(s.insert(e(&k.to_string(), u64::from(k))));
+                                }
+                            }
+                        }
+                        BulkOp::Remove(a, n) => {
+                            for k in a..a.saturating_add(n).min(BULK_KEYS) {
+                                let got = s.remove_key(k.to_string().as_bytes()).map(|(id, _)| id);
+                                prop_assert_eq!(got, model.remove(&k));
+                                present_throughout.remove(&k);
+                            }
+                        }
+                        BulkOp::EmptyChunk(c) => {
+                            let doomed: Vec<u16> = model
+                                .iter()
+                                .filter(|&(_, &id)| id as usize / CHUNK_SLOTS == usize::from(c))
+                                .map(|(&k, _)| k)
+                                .collect();
+                            for k in doomed {
+                                let got = s.remove_key(k.to_string().as_bytes()).map(|(id, _)| id);
+                                prop_assert_eq!(got, model.remove(&k));
+                                present_throughout.remove(&k);
+                            }
+                        }
+                        BulkOp::Scan(n) => {
+                            if cursor == 0 {
+                                present_throughout = model.keys().copied().collect();
+                                returned.clear();
+                            }
+                            cursor = s.scan(cursor, ScanBudget::Slots(usize::from(n)), |id, e| {
+                                assert_eq!(s_get_key(e), e.value);
+                                returned.insert((e.value as u16, id));
+                            });
+                            if cursor == 0 {
+                                let keys: BTreeSet<u16> = returned.iter().map(|&(k, _)| k).collect();
+                                for k in &present_throughout {
+                                    prop_assert!(keys.contains(k), "scan missed {}", k);
+                                }
+                            }
+                        }
+                        BulkOp::Random(seed) => {
+                            let mut x = seed;
+                            let id = s.random_id(2, |n| {
+                                x = x.wrapping_mul(6364136223846793005).wrapping_add(1);
+                                (x >> 33) % n
+                            });
+                            match id {
+                                Some(id) => {
+                                    let k = s.get(id).map(|e| e.value as u16);
+                                    prop_assert_eq!(k.and_then(|k| model.get(&k)), Some(&id));
+                                }
+                                None => prop_assert!(model.is_empty()),
+                            }
+                        }
+                    }
+                    prop_assert_eq!(s.len(), model.len());
+                    for (k, id) in &model {
+                        prop_assert_eq!(s.get(*id).map(|e| e.value), Some(u64::from(*k)));
+                    }
+                    let ids: Vec<u32> = s.iter().map(|(id, _)| id).collect();
+                    let mut want: Vec<u32> = model.values().copied().collect();
+                    want.sort_unstable();
+                    prop_assert_eq!(ids, want);
+                    // Every chunk with no entry is released, but at most one spare.
+                    let mut empty_allocated = 0;
+                    for (c, chunk) in s.store.chunks.iter().enumerate() {
+                        let live = model
+                            .values()
+                            .filter(|&&id| id as usize / CHUNK_SLOTS == c)
+                            .count();
+                        prop_assert_eq!(usize::from(chunk.used), live);
+                        if live == 0 && chunk.slots.capacity() > 0 {
+                            empty_allocated += 1;
+                        }
+                    }
+                    prop_assert!(empty_allocated <= 1, "{} empty chunks kept", empty_allocated);
+                    prop_assert!(s.store.chunks.last().is_none_or(|c| c.list != RELEASED));
+                }
+                // A whole scan at the end, in small steps, returns exactly the entries.
+                let mut seen = BTreeMap::new();
+                let mut cursor = 0;
+                loop {
+                    cursor = s.scan(cursor, ScanBudget::Slots(700), |id, e| {
+                        seen.insert(e.value as u16, id);
+                    });
+                    if cursor == 0 {
+                        break;
+                    }
+                }
+                prop_assert_eq!(seen, model);
+            }
+        }
+
+        fn s_get_key(e: &E) -> u64 {
+            std::str::from_utf8(&e.key)
+                .ok()
+                .and_then(|k| k.parse().ok())
+                .unwrap_or(u64::MAX)
         }
     }
 }

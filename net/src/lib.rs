@@ -498,6 +498,8 @@ pub struct Reactor {
     dirty: Vec<ConnId>,
     /// Executing the effects of a signal (see [`Reactor::log`]).
     answering_signal: bool,
+    /// What MEMORY PURGE runs: the binary knows its allocator, this crate does not.
+    purge_memory: Option<Box<dyn FnMut()>>,
 }
 
 impl Reactor {
@@ -539,6 +541,7 @@ impl Reactor {
             deferred: VecDeque::new(),
             dirty: Vec::new(),
             answering_signal: false,
+            purge_memory: None,
         })
     }
 
@@ -550,6 +553,11 @@ impl Reactor {
     }
 
     /// Facts about the process (pid, executable, config file) that INFO reports.
+    /// Sets what MEMORY PURGE runs (e.g. `malloc_trim`); without one it does nothing.
+    pub fn set_memory_purge(&mut self, purge: Box<dyn FnMut()>) {
+        self.purge_memory = Some(purge);
+    }
+
     pub fn set_process_info(&mut self, info: keel_core::ProcessInfo) {
         self.process_template = info.clone();
         self.driven.node.set_process_info(info);
@@ -972,6 +980,11 @@ impl Reactor {
                 Effect::Sleep { ms } => std::thread::sleep(Duration::from_millis(ms)),
                 Effect::Log { level, message } => self.log(level, &message),
                 Effect::Free { garbage } => self.free_off_loop(garbage),
+                Effect::PurgeMemory => {
+                    if let Some(purge) = self.purge_memory.as_mut() {
+                        purge();
+                    }
+                }
                 Effect::Connect { conn, addr } => self.connect(conn, addr),
                 Effect::Disk { io, op } => self.submit_disk(io, op),
                 Effect::Listen {

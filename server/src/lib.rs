@@ -223,6 +223,7 @@ pub fn run_as(program: &str, args: Vec<String>) -> i32 {
             );
         }
     }
+    reactor.set_memory_purge(Box::new(purge_memory));
     reactor.set_process_info(ProcessInfo {
         os: os_name(),
         process_id: pid,
@@ -444,5 +445,16 @@ fn set_maxclients(config: &mut Config, maxclients: u64) {
     let pairs: [(&[u8], &[u8]); 1] = [(b"maxclients", value.as_bytes())];
     if let Err(e) = config.set(&pairs) {
         tracing::warn!("Could not lower maxclients to {maxclients}: {e}");
+    }
+}
+
+/// MEMORY PURGE: keel-server runs on the system allocator; glibc keeps freed memory
+/// (released slab chunks, shrunk indexes) in its arenas until `malloc_trim` hands the
+/// free pages back to the OS, as jemalloc's purge does for Redis.
+fn purge_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only walks the allocator's own free lists.
+    unsafe {
+        libc::malloc_trim(0);
     }
 }

@@ -926,6 +926,8 @@ impl<'a> World<'a> {
             Effect::Listen { io, .. } => self.feed(h, Input::Listened { io, result: Ok(()) }),
             // Lazily freed memory: the simulator has no other thread; drop it here.
             Effect::Free { garbage } => drop(garbage),
+            // The simulator accounts memory logically: nothing to give back.
+            Effect::PurgeMemory => {}
         }
     }
 

@@ -97,7 +97,10 @@ fn malloc_stats(ctx: &mut Ctx<'_>, _argv: &Argv<'_>) {
         .bulk(b"Stats not supported for the current allocator");
 }
 
+/// Redis purges jemalloc's dirty pages; keel asks its driver to do what its allocator
+/// allows (keel-server: glibc's `malloc_trim`).
 fn purge(ctx: &mut Ctx<'_>, _argv: &Argv<'_>) {
+    ctx.server.effects.push_back(crate::io::Effect::PurgeMemory);
     ctx.out().ok();
 }
 

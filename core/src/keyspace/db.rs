@@ -159,6 +159,11 @@ impl Db {
         self.keys.index_capacity()
     }
 
+    /// Slab chunks given back after their last key left (their ids read as free).
+    pub fn released_chunks(&self) -> usize {
+        self.keys.released_chunks()
+    }
+
     /// Moves a bounded part of a rehash (growth or shrink) along; true while one is
     /// still on. For the cron, so a rehash no command pushes on still ends.
     pub fn rehash_some(&mut self, max_moves: u32, max_visits: u32) -> bool {
