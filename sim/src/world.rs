@@ -3270,7 +3270,7 @@ mod tests {
 
     #[test]
     fn regression_seeds_pass() {
-        let files: [(&str, &str); 23] = [
+        let files: [(&str, &str); 24] = [
             ("plain-load", include_str!("../../seeds/plain-load.txt")),
             (
                 "expiry-clock-jumps",
@@ -3303,6 +3303,10 @@ mod tests {
             (
                 "repl-failover-force",
                 include_str!("../../seeds/repl-failover-force.txt"),
+            ),
+            (
+                "repl-min-replicas",
+                include_str!("../../seeds/repl-min-replicas.txt"),
             ),
             (
                 "persist-crash",
