@@ -106,10 +106,14 @@ pub enum Mutant {
     BlockedServedLifo,
     /// A blocking command's timeout fires after half its time.
     BlockTimeoutHalved,
+    /// The good-replica count behind `min-replicas-to-write` ignores
+    /// `min-replicas-max-lag`: every online replica counts, however long it has been
+    /// silent (a partitioned or paused one too).
+    MinReplicasCountsLagging,
 }
 
 impl Mutant {
-    pub const ALL: [Mutant; 42] = [
+    pub const ALL: [Mutant; 43] = [
         Mutant::TtlOffByOne,
         Mutant::LazyExpireReturnsStale,
         Mutant::IncrLosesPipelinedUpdate,
@@ -152,6 +156,7 @@ impl Mutant {
         Mutant::RollbackFileDropsLast,
         Mutant::BlockedServedLifo,
         Mutant::BlockTimeoutHalved,
+        Mutant::MinReplicasCountsLagging,
     ];
 
     pub fn name(self) -> &'static str {
@@ -198,6 +203,7 @@ impl Mutant {
             Mutant::RollbackFileDropsLast => "rollback-file-drops-last",
             Mutant::BlockedServedLifo => "blocked-served-lifo",
             Mutant::BlockTimeoutHalved => "block-timeout-halved",
+            Mutant::MinReplicasCountsLagging => "min-replicas-counts-lagging",
         }
     }
 

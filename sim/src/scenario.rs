@@ -83,6 +83,9 @@ pub mod reach {
     pub const PUBSUB_REFUSED_IN_CONTEXT: &str = crate::pubsub::seen::REFUSED_IN_CONTEXT;
     pub const ROLLBACK_JUDGED: &str =
         "a demoted master's lost writes were judged against its rollback file";
+    pub const NOREPLICAS_REFUSED: &str = "a write was refused with -NOREPLICAS";
+    pub const MIN_REPLICAS_WRITE_JUDGED: &str =
+        "a write that ran under min-replicas-to-write was judged against the replicas' ACKs";
     pub const BACKLOG_FULL_SYNC: &str =
         "a replica back from a partition got a full sync for lack of backlog";
 }
@@ -221,6 +224,16 @@ pub const SCENARIO_DEFS: &[ScenarioDef] = &[
         ],
     },
     ScenarioDef {
+        name: "repl-min-replicas",
+        must_reach: &[
+            reach::NOREPLICAS_REFUSED,
+            reach::MIN_REPLICAS_WRITE_JUDGED,
+            reach::REPLICA_CAUGHT_UP,
+            reach::PAUSE_RESUMED,
+            reach::HOST_PARTITION_HEALED,
+        ],
+    },
+    ScenarioDef {
         name: "persist-crash",
         must_reach: &[reach::CRASH_RESTART, reach::RECOVERED],
     },
@@ -297,6 +310,7 @@ pub const SCENARIOS: &[&str] = &[
     "repl-chain",
     "repl-failover",
     "repl-failover-force",
+    "repl-min-replicas",
     "chaos",
     "persist-crash",
     "everysec-window",
@@ -309,8 +323,11 @@ pub const SCENARIOS: &[&str] = &[
 
 /// Whether the mutant catch tests try `name`: chaos meets every fault at once, so
 /// any mutant it catches a simpler scenario catches too, and its runs are long.
+///
+/// repl-min-replicas runs ~10 simulated seconds per seed and its checks judge one
+/// setting only: its own mutant's witness (seeds/mutants.txt) is its only entry.
 pub fn in_mutant_matrix(name: &str) -> bool {
-    name != "chaos"
+    name != "chaos" && name != "repl-min-replicas"
 }
 
 /// The persistence scenarios (fewer seeds in the quick sweep: each judges restarts).
@@ -330,6 +347,10 @@ pub fn quick_sweep_seeds(name: &str) -> u64 {
     // real sweep.
     if PERSIST_SCENARIOS.contains(&name) || name == "chaos" {
         20
+    } else if name == "repl-min-replicas" {
+        // ~15 simulated seconds a seed (outages longer than the lag); 10 seeds reach
+        // its coverage.
+        10
     } else {
         100
     }
@@ -558,7 +579,8 @@ impl Scenario {
             | "repl-crash"
             | "repl-chain"
             | "repl-failover"
-            | "repl-failover-force" => {
+            | "repl-failover-force"
+            | "repl-min-replicas" => {
                 let mut hosts = rng.gen_range(2..=3);
                 if name == "repl-chain" {
                     hosts = 3;
@@ -586,7 +608,7 @@ impl Scenario {
                 // repl-failover-force has its own plan only (`repl_plan`): a random
                 // cut of the target's link at the FAILOVER gets "target replica is
                 // not online".
-                let random_faults = name != "repl-failover-force";
+                let random_faults = name != "repl-failover-force" && name != "repl-min-replicas";
                 let replica = move |rng: &mut ChaCha8Rng| Peer::Host(rng.gen_range(1..hosts));
                 let n = if random_faults {
                     rng.gen_range(1..=2)
@@ -857,7 +879,64 @@ fn repl_plan(name: &str, s: &mut Scenario, rng: &mut ChaCha8Rng) {
             let (a, b) = (Peer::Host(0), Peer::Host(target));
             s.faults.push(at(reset_at, 0, Fault::ResetAll { a, b }));
         }
+        // min-replicas-to-write N with a small min-replicas-max-lag while clients write
+        // all along: enough replicas to leave fewer than N good go silent at about the
+        // same time for longer than the lag (a partition, a pause, or a crash after
+        // which the operator makes the host a replica again), then come back. Writes
+        // must be refused while too few replicas ACK, and only then
+        // (`replication/min_replicas.rs`).
+        "repl-min-replicas" => min_replicas_plan(s, rng),
         _ => {}
+    }
+}
+
+fn min_replicas_plan(s: &mut Scenario, rng: &mut ChaCha8Rng) {
+    let hosts = s.hosts;
+    let replicas = hosts.saturating_sub(1).max(1);
+    let n = rng.gen_range(1..=replicas);
+    let lag_secs = rng.gen_range(2..=3u64);
+    s.persist
+        .retain(|(name, _)| name != "repl-diskless-sync-delay");
+    s.persist.push(directive("repl-diskless-sync-delay", "0"));
+    s.persist
+        .push(directive("min-replicas-to-write", &n.to_string()));
+    s.persist
+        .push(directive("min-replicas-max-lag", &lag_secs.to_string()));
+    // Few, slow clients: writes spread over ~8-14 s, across the outage and after it.
+    s.clients = rng.gen_range(1..=3);
+    s.ops_per_client = rng.gen_range(150..=250);
+    s.pipeline_max = rng.gen_range(1..=2);
+    s.think_max_ms = 100;
+    let mut silent: Vec<usize> = (1..hosts).collect();
+    while silent.len() > replicas + 1 - n {
+        let i = rng.gen_range(0..silent.len());
+        silent.remove(i);
+    }
+    let start = rng.gen_range(300..1_500);
+    for r in silent {
+        let at_ms = start + rng.gen_range(0..200);
+        let duration_ms = rng.gen_range(4_000..=7_000);
+        match rng.gen_range(0..4) {
+            0 | 1 => {
+                let (a, b) = (Peer::Host(0), Peer::Host(r));
+                s.faults
+                    .push(at(at_ms, duration_ms, Fault::Partition { a, b }));
+                if rng.gen_bool(0.5) {
+                    // Reset at the heal: the replica continues by a partial resync.
+                    s.faults
+                        .push(at(at_ms + duration_ms, 0, Fault::ResetAll { a, b }));
+                }
+            }
+            2 => s
+                .faults
+                .push(at(at_ms, duration_ms, Fault::Pause { host: r })),
+            _ => {
+                s.faults
+                    .push(at(at_ms, duration_ms, Fault::Crash { host: r }));
+                let back = Fault::ReplicaOf { host: r, master: 0 };
+                s.faults.push(at(at_ms + duration_ms + 1, 0, back));
+            }
+        }
     }
 }
 

@@ -286,6 +286,8 @@ pub(crate) struct World<'a> {
     pub(crate) repl_books: crate::replication::ReplBooks,
     /// The rollback checker's books (invariant 17).
     pub(crate) rollback: crate::replication::RollbackBooks,
+    /// The min-replicas check's books (invariant 16, second half).
+    pub(crate) min_repl: crate::replication::MinReplBooks,
 }
 
 pub(crate) fn show(req: &[Vec<u8>]) -> String {
@@ -377,6 +379,7 @@ impl<'a> World<'a> {
             quiet_since_ms: None,
             repl_books: Default::default(),
             rollback: Default::default(),
+            min_repl: Default::default(),
             hosts,
             scenario,
             now_ms: 0,
@@ -940,6 +943,7 @@ impl<'a> World<'a> {
         };
         if from_acceptor {
             self.judge_output(h, id, bytes);
+            self.min_repl_sent(h, id, bytes);
         }
         let times = self
             .net
@@ -1348,6 +1352,7 @@ impl<'a> World<'a> {
                             },
                         );
                     }
+                    self.min_repl_delivered(h, id, &bytes);
                     self.node_reads(h, id, &bytes);
                 }
                 Segment::Fin => {
@@ -1895,12 +1900,17 @@ impl<'a> World<'a> {
             // Not a data command: the replication checker judges its count.
             return self.judge_wait(h, conn, &reply);
         }
+        if reply.starts_with(b"-NOREPLICAS") {
+            self.judge_noreplicas(h, &reply);
+        }
         if reply.starts_with(b"-LOADING")
             || reply.starts_with(b"-MISCONF")
             || reply.starts_with(b"-READONLY")
+            || reply.starts_with(b"-NOREPLICAS")
         {
             // Refused before it ran (-READONLY: the node became a replica by a
-            // FAILOVER): inside MULTI that dooms the transaction.
+            // FAILOVER; -NOREPLICAS: too few good replicas, judged above): inside
+            // MULTI that dooms the transaction.
             if reply.starts_with(b"-READONLY") {
                 self.reached.insert(reach::READONLY_AFTER_FAILOVER);
             }
@@ -3262,7 +3272,7 @@ mod tests {
 
     #[test]
     fn regression_seeds_pass() {
-        let files: [(&str, &str); 23] = [
+        let files: [(&str, &str); 24] = [
             ("plain-load", include_str!("../../seeds/plain-load.txt")),
             (
                 "expiry-clock-jumps",
@@ -3295,6 +3305,10 @@ mod tests {
             (
                 "repl-failover-force",
                 include_str!("../../seeds/repl-failover-force.txt"),
+            ),
+            (
+                "repl-min-replicas",
+                include_str!("../../seeds/repl-min-replicas.txt"),
             ),
             (
                 "persist-crash",

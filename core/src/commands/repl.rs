@@ -258,6 +258,12 @@ fn try_partial(
     let conn = link.conn;
     server.repl_master.replicas.insert(conn, link.clone());
     server.repl_master.new_continues.push((conn, bytes));
+    // Online now: counted at once (Redis's masterTryPartialResynchronization calls
+    // refreshGoodSlavesCount), not at the next cron.
+    let max_lag_secs = server.config.settings().min_replicas_max_lag_secs;
+    server
+        .repl_master
+        .refresh_good(ctx.now.mono_ms, max_lag_secs, &server.mutants);
     ctx.client.is_replica = true;
     ctx.out().simple(&line);
     true

@@ -718,6 +718,58 @@ fn without_any_ack_the_cut_is_the_whole_backlog() {
     );
 }
 
+/// A scripted replica on node 0's client `conn`, announcing `port`, sent PSYNC and
+/// was handed its snapshot, but never ACKed.
+fn psync_without_ack(k: &mut Kit, conn: u64, port: u16) {
+    k.connect(conn);
+    let conf = format!("REPLCONF listening-port {port} capa eof capa psync2");
+    assert_eq!(k.cmd(conn, &conf), "+OK\r\n");
+    k.send_lines(conn, "PSYNC ? -1");
+    for _ in 0..5 {
+        k.advance_ms(1);
+    }
+    k.take(conn);
+}
+
+/// The rollback cut's lower bound counts a replica from its PSYNC, before its first
+/// (once-a-second) ACK: replica B synced at offset `synced_at` and never ACKed, A
+/// ACKed the whole stream. B may be the one promoted, so the write after B's sync is
+/// lost and must be in the file; with only the ACKs remembered the cut started at A's
+/// ACK and kept nothing (seeds repl-failover-force 0x4, 0x8).
+#[test]
+fn a_replica_that_never_acked_bounds_the_cut_from_its_psync_offset() {
+    let mut k = Kit::with_nodes(2, CONF, START);
+    k.connect_on(0, 1);
+    k.connect_on(1, 1);
+    psync_without_ack(&mut k, 8, 7001);
+    assert_eq!(run(&mut k, 0, "SET kept 1"), "+OK\r\n");
+    let synced_at = info(&mut k, 0, "master_repl_offset");
+    psync_without_ack(&mut k, 9, 7002);
+    assert_eq!(info(&mut k, 0, "master_repl_offset"), synced_at);
+    assert_eq!(run(&mut k, 0, "SET lost 1"), "+OK\r\n");
+    let end = info(&mut k, 0, "master_repl_offset");
+    k.send_lines(8, &format!("REPLCONF ACK {end}"));
+    k.advance_ms(1);
+    assert!(info(&mut k, 0, "slave0").contains(&format!("offset={end}")));
+    let replid = info(&mut k, 0, "master_replid");
+    assert_eq!(run(&mut k, 0, "REPLICAOF 127.0.0.1 6380"), "+OK\r\n");
+    for _ in 0..5 {
+        k.advance_ms(100);
+    }
+    let (files, ops) = answer_disk(&mut k, 0);
+    assert_eq!(files.len(), 1, "{ops:?}");
+    assert_eq!(files[0].0, format!("rollback-{replid}-{synced_at}.resp"));
+    let want = [
+        crate::resp::encode_request(&["SELECT", "0"]),
+        crate::resp::encode_request(&["SET", "lost", "1"]),
+    ]
+    .concat();
+    assert_eq!(
+        String::from_utf8_lossy(&files[0].1),
+        String::from_utf8_lossy(&want)
+    );
+}
+
 /// With a second replica: after the hand-over it stays on the old master, now a
 /// replica of the target (a chain, as Redis 7.0 keeps it), and every node ends with
 /// the new master's data.

@@ -201,9 +201,16 @@ impl Node {
                 self.repl_end_walk();
             }
         }
-        let settings = self.server.config.settings();
-        let (now, lag) = (self.last_now.mono_ms, settings.min_replicas_max_lag_secs);
-        self.server.repl_master.refresh_good(now, lag);
+        self.repl_refresh_good(self.last_now.mono_ms);
+    }
+
+    /// Redis's `refreshGoodSlavesCount`.
+    fn repl_refresh_good(&mut self, now_mono_ms: u64) {
+        let server = &mut self.server;
+        let max_lag_secs = server.config.settings().min_replicas_max_lag_secs;
+        server
+            .repl_master
+            .refresh_good(now_mono_ms, max_lag_secs, &server.mutants);
     }
 
     /// Hands `bytes` to a replica's connection; false (and the link dropped with
@@ -325,7 +332,6 @@ impl Node {
         let s = self.server.config.settings();
         let period = s.repl_ping_replica_period_secs.max(1);
         let timeout_ms = s.repl_timeout_secs.saturating_mul(1000);
-        let max_lag = s.min_replicas_max_lag_secs;
         let ttl_ms = s.repl_backlog_ttl_secs.saturating_mul(1000);
         // No PING while a FAILOVER with a timeout holds writes: it would move the
         // offset the replicas must reach (Redis's replicationCron skips it too). A
@@ -377,7 +383,7 @@ impl Node {
             self.server.effects.push_back(Effect::Close { conn });
             self.repl_forget_link(conn, &name);
         }
-        self.server.repl_master.refresh_good(now.mono_ms, max_lag);
+        self.repl_refresh_good(now.mono_ms);
         let m = &mut self.server.repl_master;
         if relaying {
             // A replica keeps its backlog (Redis frees it only on a master).
@@ -635,8 +641,7 @@ impl Node {
             LogLevel::Notice,
             format!("Synchronization with replica {name} succeeded"),
         );
-        let lag = self.server.config.settings().min_replicas_max_lag_secs;
-        self.server.repl_master.refresh_good(now.mono_ms, lag);
+        self.repl_refresh_good(now.mono_ms);
     }
 
     /// Stops the sync walk (its replicas are gone, or a save needs the snapshot).
@@ -1007,6 +1012,36 @@ pub(super) mod tests {
         );
     }
 
+    /// Redis's masterTryPartialResynchronization refreshes the good-replica count: a
+    /// replica that continues is good at once, not at the next once-a-second cron.
+    #[test]
+    fn a_partial_resync_makes_the_replica_good_at_once() {
+        let mut k = Kit::new(CONF);
+        k.connect(1);
+        assert_eq!(k.cmd(1, "CONFIG SET min-replicas-to-write 1"), "+OK\r\n");
+        let sync = attach(&mut k, 9);
+        k.send_lines(9, "REPLCONF ACK 0");
+        assert_eq!(k.cmd(1, "SET a 1"), "+OK\r\n");
+        let applied = k.take(9).len() as u64;
+        k.input(
+            0,
+            Input::Closed {
+                conn: 9,
+                reason: CloseReason::PeerClosed,
+            },
+        );
+        assert_eq!(
+            k.cmd(1, "SET a 2"),
+            "-NOREPLICAS Not enough good replicas to write.\r\n",
+            "the count is refreshed when the link goes"
+        );
+        k.connect(10);
+        k.cmd(10, "REPLCONF capa eof capa psync2");
+        let reply = k.cmd(10, &format!("PSYNC {} {}", sync.replid, applied + 1));
+        assert!(reply.starts_with("+CONTINUE"), "{reply}");
+        assert_eq!(k.cmd(1, "SET a 3"), "+OK\r\n");
+    }
+
     #[test]
     fn pings_are_part_of_the_stream_and_silent_replicas_time_out() {
         let mut k = Kit::new(&format!(
@@ -1173,6 +1208,18 @@ mod planted {
             ":1\r\n",
             "counted the ACK of offset 0"
         );
+    }
+
+    #[test]
+    fn min_replicas_counts_lagging_accepts_writes_past_the_lag() {
+        let mut k = Kit::new(CONF);
+        k.nodes[0].set_mutant(Some(Mutant::MinReplicasCountsLagging));
+        k.connect(1);
+        k.cmd(1, "CONFIG SET min-replicas-to-write 1");
+        attach(&mut k, 9);
+        k.send_lines(9, "REPLCONF ACK 0");
+        k.advance_ms(12_000);
+        assert_eq!(k.cmd(1, "SET a 2"), "+OK\r\n", "a replica silent for 12 s");
     }
 }
 

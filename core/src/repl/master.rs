@@ -414,8 +414,20 @@ impl MasterState {
             .count() as u64
     }
 
-    /// Recomputes `good_replicas` (Redis's `refreshGoodSlavesCount`).
-    pub fn refresh_good(&mut self, now_mono_ms: u64, max_lag_secs: u64) {
+    /// Recomputes `good_replicas` (Redis's `refreshGoodSlavesCount`): online replicas
+    /// whose last ACK is within `max_lag_secs` (every online one under the planted
+    /// `min-replicas-counts-lagging`).
+    pub fn refresh_good(
+        &mut self,
+        now_mono_ms: u64,
+        max_lag_secs: u64,
+        mutants: &crate::mutants::Mutants,
+    ) {
+        let max_lag_secs = if mutants.is(crate::mutants::Mutant::MinReplicasCountsLagging) {
+            u64::MAX
+        } else {
+            max_lag_secs
+        };
         self.good_replicas = self
             .replicas
             .values()

@@ -12,8 +12,10 @@ use crate::scenario::reach;
 use crate::world::{log, World};
 use keel_core::Node;
 
+mod min_replicas;
 mod rollback;
 mod wait;
+pub(crate) use min_replicas::MinReplBooks;
 pub(crate) use rollback::RollbackBooks;
 pub(crate) use wait::{is_wait, ReplBooks};
 
@@ -63,6 +65,7 @@ impl World<'_> {
             return;
         }
         self.note_wait_target(h, records);
+        self.note_min_repl_write(h, records);
         self.note_rollback_records(h, records);
         let replica = self.hosts[h].node.as_ref().is_some_and(Node::is_replica);
         for r in records {

@@ -107,6 +107,27 @@ impl World<'_> {
         }
     }
 
+    /// Host `h` propagated `records` while running a client's batch: a write other
+    /// than a DEL (a read's lazy expiry sends one too) ran now, past the
+    /// min-replicas check.
+    pub(super) fn note_min_repl_write(
+        &mut self,
+        h: usize,
+        records: &[keel_core::propagate::Propagated],
+    ) {
+        if self.repl_books.step_start.is_none_or(|(m, _)| m != h) {
+            return;
+        }
+        let write = records.iter().any(|r| {
+            r.argv.first().is_some_and(|c| {
+                !c.eq_ignore_ascii_case(b"DEL") && !c.eq_ignore_ascii_case(b"UNLINK")
+            })
+        });
+        if write {
+            self.judge_min_repl_write(h);
+        }
+    }
+
     /// Host `h` answered a WAIT on `conn` with `reply`: the count is at most the
     /// replicas that have applied the connection's last write, as the world reads
     /// them now (same replication id as the master, not mid full sync, offset at or
