@@ -582,6 +582,10 @@ impl<'a> World<'a> {
             grown_bytes: 0,
         };
         self.drain_effects(h);
+        // Any input may run the node's active expiry, not only data and ticks (chaos
+        // 0x39c: a reset handed to a paused node expired `w0`; after a backward
+        // clock jump the model, never told, still had it live for the next GET).
+        self.sync_expiry(h);
     }
 
     /// Sends an operator's command (BGSAVE, BGREWRITEAOF) to host `h`'s node over a
