@@ -468,6 +468,34 @@ fn maxmemory_noeviction_refuses_writes_serves_reads() {
     assert_eq!(out, b"+OK\r\n");
 }
 
+/// chaos 0x11b: the OOM check of a pipelined command counts the running client as
+/// it is then, not as it was when the batch arrived. Here the EXEC before the SET
+/// frees a queue bigger than what its RPUSH adds, so the SET finds memory under the
+/// limit (Redis frees the MULTI state at EXEC); a count taken at the batch's start
+/// still held the queue and refused the SET with -OOM.
+#[test]
+fn a_pipelined_write_after_exec_sees_the_freed_queue() {
+    let mut k = crate::testkit::Kit::new("");
+    k.connect(1);
+    k.connect(2);
+    let value = "v".repeat(1_000);
+    let big_key = "k".repeat(6_000);
+    assert_eq!(k.cmd(1, "MULTI"), "+OK\r\n");
+    assert_eq!(k.cmd(1, &format!("RPUSH t {value}")), "+QUEUED\r\n");
+    assert_eq!(k.cmd(1, &format!("EXISTS {big_key}")), "+QUEUED\r\n");
+    assert_eq!(k.cmd(2, "CONFIG SET maxmemory 100mb"), "+OK\r\n");
+    let used = k.node().used_memory_bytes();
+    let limit = used + 500;
+    assert_eq!(
+        k.cmd(2, &format!("CONFIG SET maxmemory {limit}")),
+        "+OK\r\n"
+    );
+    assert!(k.node().used_memory_bytes() <= limit, "EXEC itself may run");
+    k.send_lines(1, "EXEC;SET k v");
+    assert_eq!(k.take(1), "*2\r\n:1\r\n:0\r\n+OK\r\n");
+    assert!(k.node().used_memory_bytes() <= limit);
+}
+
 #[test]
 fn eviction_propagates_del_and_pays_a_big_deficit_over_several_commands() {
     let mut node = test_node();

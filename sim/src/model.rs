@@ -557,11 +557,13 @@ impl Model {
         if matches!(self.keys.get(key), Some((_, Some(at))) if now_ms > *at) {
             self.keys.remove(key);
             self.maybe_present.insert(key.to_vec());
+            self.dirty_live_watches(self.cur_db, key);
         }
         if matches!(self.coll_ttl.get(key), Some(at) if now_ms > *at) {
             self.coll_ttl.remove(key);
             self.colls.remove(key);
             self.maybe_present.insert(key.to_vec());
+            self.dirty_live_watches(self.cur_db, key);
         }
     }
 
@@ -569,6 +571,11 @@ impl Model {
         let expired = matches!(self.keys.get(key), Some((_, Some(at))) if now_ms > *at);
         if expired {
             self.keys.remove(key);
+            // Lazy expiry deletes and signals the key like active expiry (Redis
+            // 7.0's `deleteExpiredKeyAndPropagate`): a watch that saw it live is
+            // dirty even if a backward clock jump puts EXEC before its TTL (chaos
+            // 0x585: a queued GET of another client's EXEC expired the watched key).
+            self.dirty_live_watches(self.cur_db, key);
         }
         self.keys.get_mut(key).map(|(v, _)| v)
     }
@@ -602,7 +609,7 @@ impl Model {
             // Redis 7.0's `deleteExpiredKeyAndPropagate` signals the key: a watch
             // that saw it live is dirtied, even if a backward clock jump means it
             // has not expired by EXEC's clock (chaos 0x12f).
-            self.dirty_live_watches(k);
+            self.dirty_live_watches(0, k);
         }
         for k in &gone {
             self.keys.remove(k);
@@ -614,15 +621,15 @@ impl Model {
         gone.len() + colls_gone.len()
     }
 
-    /// Dirties the watches of `key` (database 0) that saw it live, as Redis's
+    /// Dirties the watches of `key` (in `db`) that saw it live, as Redis's
     /// `touchWatchedKey` does when expiry deletes it (a watch that saw it expired
     /// is skipped: the key is gone from the table).
-    fn dirty_live_watches(&mut self, key: &[u8]) {
+    fn dirty_live_watches(&mut self, db: u32, key: &[u8]) {
         for cs in self.conns.values_mut() {
             if cs
                 .watched
                 .iter()
-                .any(|w| w.key == key && w.db == 0 && w.alive_expire_at.is_some())
+                .any(|w| w.key == key && w.db == db && w.alive_expire_at.is_some())
             {
                 cs.dirty = true;
                 cs.watched.clear();
@@ -766,6 +773,28 @@ mod tests {
         assert_eq!(
             m.apply_on(1_005, conn, &req(&["GET", "w0"])),
             Some(b"$-1\r\n".to_vec())
+        );
+    }
+
+    /// chaos 0x585: another client's GET lazily expires a watched key that was live
+    /// at WATCH; a backward clock jump then puts EXEC before the key's TTL. Redis
+    /// 7.0's lazy expiry signals the key, so EXEC aborts.
+    #[test]
+    fn lazy_expiry_by_another_client_dirties_a_watch() {
+        let mut m = Model::new(0);
+        let (watcher, reader): (ConnId, ConnId) = (3, 4);
+        m.apply_on(1_000, watcher, &req(&["SET", "w0", "v", "PX", "10"]));
+        m.apply_on(1_001, watcher, &req(&["WATCH", "w0"]));
+        m.apply_on(1_002, watcher, &req(&["MULTI"]));
+        m.apply_on(1_002, watcher, &req(&["GET", "k0"]));
+        assert_eq!(
+            m.apply_on(1_020, reader, &req(&["GET", "w0"])),
+            Some(b"$-1\r\n".to_vec())
+        );
+        // EXEC's clock is back before the TTL: only the lazy expiry explains *-1.
+        assert_eq!(
+            m.apply_on(1_003, watcher, &req(&["EXEC"])),
+            Some(b"*-1\r\n".to_vec())
         );
     }
 

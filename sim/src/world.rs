@@ -189,6 +189,29 @@ pub(crate) struct Drain {
     /// read or a refused write): until one did, memory is what it was before the
     /// input, so every request up to there is checked against the limit.
     data_changed_before: bool,
+    /// What the replies judged since the input may have added to the node's memory
+    /// while the batch ran (`batch_growth_bytes`): a refusal later in the batch is
+    /// judged against it too.
+    grown_bytes: usize,
+}
+
+/// An upper bound on what request `req`, answered `reply`, may leave in the node's
+/// memory until its batch ends: the reply in the output buffer (which may double its
+/// capacity), and, when it was queued inside MULTI, its arguments (Redis keeps an
+/// object and an sds per argument, keel a copy and a range each; either may round
+/// up to twice the bytes). A later command of the same batch meets that memory in
+/// its OOM check (chaos 0x19f: two LRANGEs queued ahead of their EXEC, in one
+/// delivery, took it over a limit 137 bytes above the memory before the batch).
+fn batch_growth_bytes(req: &[Vec<u8>], reply: &[u8]) -> usize {
+    let queued = if reply == b"+QUEUED\r\n" {
+        req.iter()
+            .map(|a| a.len().saturating_mul(2).saturating_add(32))
+            .sum::<usize>()
+            .saturating_add(64)
+    } else {
+        0
+    };
+    reply.len().saturating_mul(2).saturating_add(queued)
 }
 
 pub(crate) struct Squeeze {
@@ -288,6 +311,26 @@ pub(crate) struct World<'a> {
     pub(crate) rollback: crate::replication::RollbackBooks,
     /// The min-replicas check's books (invariant 16, second half).
     pub(crate) min_repl: crate::replication::MinReplBooks,
+}
+
+/// Whether Redis 7.0's `processCommand` may refuse `request` for memory with this
+/// reply (`exec_oom`: the EXECABORT form): inside MULTI every command but EXEC,
+/// DISCARD, QUIT and RESET (queuing takes memory); EXEC when one of its queued
+/// commands is denyoom. `queued` is None when the model stopped judging and no
+/// longer knows the queue (chaos 0x156: RPUSH queued, then a connection closed
+/// before its reply was judged turned the model off, and the EXEC was refused).
+fn oom_refusable(
+    request: &[Vec<u8>],
+    exec_oom: bool,
+    in_multi: bool,
+    queued: Option<&[Vec<Vec<u8>>]>,
+) -> bool {
+    let name = request.first().map(|n| n.to_ascii_uppercase());
+    match name.as_deref() {
+        Some(b"EXEC") => exec_oom && queued.is_none_or(|q| q.iter().any(|c| is_denyoom(c))),
+        Some(b"DISCARD" | b"QUIT" | b"RESET") => false,
+        _ => !exec_oom && (is_denyoom(request) || in_multi),
+    }
 }
 
 pub(crate) fn show(req: &[Vec<u8>]) -> String {
@@ -539,8 +582,13 @@ impl<'a> World<'a> {
             replies_judged: 0,
             write_accepted_before: false,
             data_changed_before: false,
+            grown_bytes: 0,
         };
         self.drain_effects(h);
+        // Any input may run the node's active expiry, not only data and ticks (chaos
+        // 0x39c: a reset handed to a paused node expired `w0`; after a backward
+        // clock jump the model, never told, still had it live for the next GET).
+        self.sync_expiry(h);
     }
 
     /// Sends an operator's command (BGSAVE, BGREWRITEAOF) to host `h`'s node over a
@@ -1742,8 +1790,19 @@ impl<'a> World<'a> {
         }
         for (i, reply) in judged {
             match i {
-                Some(i) => self.judge_reply(h, id, i, reply),
-                None => self.oracles[h].pubsub.observe_push(id, reply),
+                Some(i) => {
+                    let grown = self
+                        .history
+                        .get(i)
+                        .map_or(0, |op| batch_growth_bytes(&op.request, &reply));
+                    self.judge_reply(h, id, i, reply);
+                    self.drain.grown_bytes = self.drain.grown_bytes.saturating_add(grown);
+                }
+                None => {
+                    let grown = reply.len().saturating_mul(2);
+                    self.oracles[h].pubsub.observe_push(id, reply);
+                    self.drain.grown_bytes = self.drain.grown_bytes.saturating_add(grown);
+                }
             }
             if self.halted {
                 return;
@@ -1770,6 +1829,7 @@ impl<'a> World<'a> {
             replies_judged: _,
             write_accepted_before,
             data_changed_before,
+            grown_bytes,
         } = self.drain;
         self.drain.replies_judged += 1;
         let over = |used: usize| limit > 0 && used as u64 > limit;
@@ -1805,26 +1865,25 @@ impl<'a> World<'a> {
         let denyoom = is_denyoom(&request);
         let exec_oom = reply == EXEC_OOM_REPLY;
         if reply == OOM_REPLY || exec_oom {
-            // Redis 7.0 `processCommand`: inside MULTI every command but EXEC,
-            // DISCARD, QUIT and RESET is refused over maxmemory (queuing takes
-            // memory); EXEC is refused when one of its queued commands is denyoom.
             let model = &self.oracles[h].model;
-            // A model that stopped judging no longer follows MULTI: any conn may be in one.
-            let in_multi = self.oracles[h].model_off || model.in_multi(conn);
-            let name = request.first().map(|n| n.to_ascii_uppercase());
-            let refusable = match name.as_deref() {
-                Some(b"EXEC") => exec_oom && model.queued(conn).iter().any(|q| is_denyoom(q)),
-                Some(b"DISCARD" | b"QUIT" | b"RESET") => false,
-                _ => !exec_oom && (denyoom || in_multi),
-            };
+            // A model that stopped judging no longer follows MULTI: any conn may be
+            // in one, with any queue.
+            let queued = (!self.oracles[h].model_off).then(|| model.queued(conn));
+            let in_multi = queued.is_none() || model.in_multi(conn);
+            let refusable = oom_refusable(&request, exec_oom, in_multi, queued);
             self.reached.insert(reach::OOM_REPLY);
             // While the batch runs the node also counts the bytes just delivered
             // (the client's query buffer) as used.
             // A refusal a disk completion let out ran when it was delivered, under
-            // that moment's memory (chaos 0x11b, 0x11e: held behind an EXEC's fsync
+            // that moment's memory (chaos 0x11e: held behind an EXEC's fsync
             // while a DEL freed memory), as for accepted writes below.
-            let plausible = over(used_before.saturating_add(delivered_bytes))
-                || over(used_after)
+            // So do the replies and queued commands of the requests before it in the
+            // batch (`batch_growth_bytes`).
+            let plausible = over(
+                used_before
+                    .saturating_add(delivered_bytes)
+                    .saturating_add(grown_bytes),
+            ) || over(used_after)
                 || write_accepted_before
                 || from_disk;
             if (!refusable || !plausible) && self.checks.resource {
@@ -3470,5 +3529,46 @@ mod tests {
     fn mutant_hint_lines_parse() {
         let hints = mutant_hints("# c\nset-acked-not-applied plain-load 0x1f # by model\n\nbad\n");
         assert_eq!(hints, vec![("set-acked-not-applied", "plain-load", 0x1f)]);
+    }
+    #[test]
+    fn a_batch_grows_by_its_replies_and_queued_commands() {
+        let req: Vec<Vec<u8>> = ["LRANGE", "t1", "0", "-1"]
+            .iter()
+            .map(|w| w.as_bytes().to_vec())
+            .collect();
+        // keel counts the queued LRANGE as 80 bytes (its 11 argument bytes in a
+        // 16-byte buffer, 4 ranges of 16), Redis as 4 objects and sds headers; the
+        // QUEUED reply adds 9 more.
+        let grown = batch_growth_bytes(&req, b"+QUEUED\r\n");
+        assert!(grown >= 80 + 9, "{grown}");
+        assert!(grown < 1_000, "a bound, not a blank cheque: {grown}");
+        assert_eq!(
+            batch_growth_bytes(&req, b"*0\r\n"),
+            8,
+            "not queued: the reply only"
+        );
+    }
+
+    #[test]
+    fn an_exec_refused_for_memory_is_plausible_when_the_queue_is_unknown() {
+        let req = |line: &str| -> Vec<Vec<u8>> {
+            line.split(' ').map(|w| w.as_bytes().to_vec()).collect()
+        };
+        let exec = req("EXEC");
+        let rpush = vec![req("RPUSH t 1")];
+        let reads = vec![req("LRANGE t 0 -1")];
+        assert!(oom_refusable(&exec, true, true, Some(&rpush)));
+        assert!(!oom_refusable(&exec, true, true, Some(&reads)));
+        // The model stopped judging: it cannot say the queue held no write.
+        assert!(oom_refusable(&exec, true, true, None));
+        assert!(
+            !oom_refusable(&exec, false, true, None),
+            "EXEC gets EXECABORT"
+        );
+        assert!(!oom_refusable(&req("DISCARD"), false, true, None));
+        assert!(oom_refusable(&req("SET k v"), false, false, Some(&[])));
+        assert!(!oom_refusable(&req("GET k"), false, false, Some(&[])));
+        assert!(oom_refusable(&req("GET k"), false, true, Some(&[])));
+        assert!(!oom_refusable(&req("SET k v"), true, false, Some(&[])));
     }
 }

@@ -102,6 +102,12 @@ impl Node {
                         rest
                     };
                     client.more_pipelined = rest.len() > req.consumed_bytes;
+                    // `used_memory` as this command finds it: the commands before it in
+                    // the batch grew the reply or freed a transaction's queue (EXEC),
+                    // and Redis's OOM check sees that (chaos 0x11b: a stale count kept
+                    // an executed MULTI's queue and refused the SET after its EXEC).
+                    self.clients.running_client_bytes =
+                        client.memory_bytes().saturating_add(qbuf.capacity());
                     // Redis's processCommand closes the biggest clients first
                     // under `maxmemory-clients`; this one may be among them.
                     if self.evict_clients(Some(&mut client), now) {
