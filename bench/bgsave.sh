@@ -17,6 +17,18 @@
 #   bench/bgsave.sh              # KEYS=1000000 VALUE_BYTES=100 LOAD_REQUESTS=400000
 set -euo pipefail
 
+# PIN=1: the servers (and Redis's fork child, and keel's disk thread) on CPU 0, the
+# loads, the prober and this script on CPU 1, so a PING's wait is the server's own and
+# not the two cores' run queue.
+PIN=${PIN:-0}
+SERVER_PIN=()
+if [[ $PIN == 1 ]]; then
+    if [[ -z ${BGSAVE_PINNED:-} ]]; then
+        BGSAVE_PINNED=1 exec taskset -c 1 "$0" "$@"
+    fi
+    SERVER_PIN=(taskset -c 0)
+fi
+
 KEYS=${KEYS:-1000000}
 VALUE_BYTES=${VALUE_BYTES:-100}
 LOAD_REQUESTS=${LOAD_REQUESTS:-400000}
@@ -87,7 +99,7 @@ run() { # name binary args...
     shift 2
     local dir="$WORK/$name"
     mkdir -p "$dir"
-    start "$name" "$dir/log" "$bin" --save '' --appendonly no --dir "$dir" --enable-debug-command yes "$@"
+    start "$name" "$dir/log" "${SERVER_PIN[@]}" "$bin" --save '' --appendonly no --dir "$dir" --enable-debug-command yes "$@"
     local port=$STARTED_PORT pid=$STARTED_PID
     populate "$port"
     local base_rss
@@ -120,8 +132,15 @@ run() { # name binary args...
     local paced_base_rss q_max q_p999 q_pings
     read -r q_max q_p999 _ q_pings <"$dir/quiet-probe.txt"
     paced_base_rss=$(rss_kb "$pid")
+    # The server's own account of its stalls: every latency event of 1 ms or more
+    # (keel's `snapshot-slice`, one step of the walk; Redis's `fork`; `command`, ...).
+    redis-cli -p "$port" CONFIG SET latency-monitor-threshold 1 >/dev/null
+    redis-cli -p "$port" LATENCY RESET >/dev/null
     local p0 p1 p_peak_rss p_child_peak p_max p_p999 p_pings
     read -r p0 p1 p_peak_rss p_child_peak < <(bgsave_watch "$port" "$pid" "$dir/paced-probe")
+    local events
+    events=$(redis-cli -p "$port" LATENCY LATEST | awk 'NR % 4 == 1 {n=$0} NR % 4 == 0 {printf "%s max %s ms; ", n, $0}')
+    redis-cli -p "$port" CONFIG SET latency-monitor-threshold 0 >/dev/null
     read -r p_max p_p999 _ p_pings <"$dir/paced-probe.txt"
     touch "$dir/paced.stop"
     wait "$paced_pid"
@@ -139,7 +158,7 @@ run() { # name binary args...
     file_mb=$(du -m "$dir/dump.rdb" | cut -f1)
     redis-cli -p "$port" SHUTDOWN NOSAVE >/dev/null 2>&1 || true
     wait "$pid" 2>/dev/null || true
-    "$bin" --save '' --appendonly no --dir "$dir" --port "$port" >"$dir/log2" 2>&1 &
+    "${SERVER_PIN[@]}" "$bin" --save '' --appendonly no --dir "$dir" --port "$port" >"$dir/log2" 2>&1 &
     local pid2=$!
     PIDS+=("$pid2")
     for _ in $(seq 1 600); do
@@ -157,9 +176,10 @@ run() { # name binary args...
     printf '%-6s paced %d SET/s (%s): PING prober without BGSAVE p99.9=%sms max=%sms (%s PINGs) | during BGSAVE (%d ms) p99.9=%sms max=%sms (%s PINGs) | RSS peak rise %d MB (%.1f%% of RSS) | rdb_last_cow_size %.1f MB | child peak RSS %d MB\n' \
         "$name" "$PACED_RATE" "$(cat "$dir/paced.txt" | awk '{print $1 " sent, " $2 " replies"}')" "$q_p999" "$q_max" "$q_pings" $(((p1 - p0) / 1000000)) "$p_p999" "$p_max" "$p_pings" \
         $(((p_peak_rss - paced_base_rss) / 1024)) "$(echo "scale=3; ($p_peak_rss - $paced_base_rss) * 100 / $paced_base_rss" | bc)" "$(echo "scale=1; ${p_cow:-0} / 1048576" | bc)" $((p_child_peak / 1024))
+    printf '%-6s latency events (threshold 1 ms) during the paced BGSAVE: %s\n' "$name" "${events:-none}"
     printf '%-6s SAVE %d ms (%d MB file) | startup load %s s\n' "$name" $(((s1 - s0) / 1000000)) "$file_mb" "${load_secs:-?}"
 }
 
-echo "keys=$KEYS value=${VALUE_BYTES}B load: redis-benchmark -t set -r $KEYS -n $LOAD_REQUESTS -c 50"
+echo "PIN=$PIN keys=$KEYS value=${VALUE_BYTES}B load: redis-benchmark -t set -r $KEYS -n $LOAD_REQUESTS -c 50"
 run keel "$KEEL_BIN"
 run redis redis-server --daemonize no

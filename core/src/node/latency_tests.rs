@@ -349,3 +349,36 @@ fn no_eviction_events_with_the_monitor_off() {
     assert!(k.nodes[0].server.stats.evicted_keys > 0);
     assert!(k.nodes[0].server.observe.latency.events.is_empty());
 }
+
+/// Runs a BGSAVE to its end over `t`'s disk, ticking the node between disk answers.
+fn bgsave_to_the_end(t: &mut TimedDisk) {
+    assert_eq!(t.cmd("BGSAVE"), "+Background saving started\r\n");
+    for _ in 0..10_000 {
+        if !t.kit.nodes[0].server.persist.bgsave_in_progress {
+            return;
+        }
+        let now = t.kit.now;
+        t.kit.nodes[0].handle(now, Input::Tick);
+        t.settle();
+    }
+    panic!("the BGSAVE did not end");
+}
+
+#[test]
+fn a_slow_snapshot_slice_is_snapshot_slice_a_fast_one_is_not() {
+    for (step_us, expected) in [(1_500u64, true), (0, false)] {
+        let mut t = TimedDisk::new("latency-monitor-threshold 1", |_| 0);
+        assert_eq!(t.cmd("DEBUG POPULATE 3000"), "+OK\r\n");
+        t.kit.nodes[0].set_command_clock(Box::new(Steps { now_us: 0, step_us }));
+        bgsave_to_the_end(&mut t);
+        let events = t.latest();
+        assert_eq!(has(&events, "snapshot-slice"), expected, "{events:?}");
+        if expected {
+            // A step is timed between two readings: 1.5 ms, counted as 1.
+            assert!(
+                events.contains(&("snapshot-slice".to_string(), 1)),
+                "{events:?}"
+            );
+        }
+    }
+}

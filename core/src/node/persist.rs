@@ -30,6 +30,10 @@ const BACKGROUND_SLICES_PER_STEP: usize = 1;
 /// are still served between steps.
 const FOREGROUND_SLICES_PER_STEP: usize = 128;
 
+/// The latency event of one step of a running save's walk (keel's own: Redis has
+/// `fork` instead, the stall of starting its child).
+pub(super) const SNAPSHOT_SLICE_EVENT: &str = "snapshot-slice";
+
 /// Who waits for the running save.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum SaveKind {
@@ -259,7 +263,19 @@ impl Node {
             _ => FOREGROUND_SLICES_PER_STEP,
         };
         let mut garbage = Garbage::default();
+        // How long the walk held the loop: keel's counterpart of Redis's `fork` latency
+        // event (the stall a BGSAVE puts in front of commands), timed by the command
+        // clock.
+        let started_us = self.server.observe.now_micros();
         job.step(&mut self.keyspace, &mut self.server, slices, &mut garbage);
+        let elapsed_us = self.server.observe.now_micros().saturating_sub(started_us);
+        let threshold_ms = self.server.hot.latency_monitor_threshold_ms;
+        self.server.observe.latency_sample(
+            SNAPSHOT_SLICE_EVENT,
+            threshold_ms,
+            now.wall_ms / 1000,
+            elapsed_us,
+        );
         let extra = job.extra_bytes(&self.keyspace) as u64;
         let p = &mut self.server.persist;
         p.current_save_keys_processed = job.keys_processed();
