@@ -52,6 +52,8 @@ pub struct Db {
     keys: Slab<Entry>,
     /// Slot ids of keys with a TTL, for expiry sampling.
     volatile: Vec<u32>,
+    /// Where active expiry's walk of `volatile` goes on (Redis's `expires_cursor`).
+    expire_cursor: usize,
     /// Set while clients are blocked on keys (`crate::blocking`): inserts of lists
     /// and sorted sets are then recorded in `ready_keys`, as Redis's `dbAdd` signals.
     pub(crate) watch_ready: bool,
@@ -76,6 +78,7 @@ impl Db {
         Db {
             keys: Slab::new(seeds.0),
             volatile: Vec::new(),
+            expire_cursor: 0,
             watch_ready: false,
             ready_keys: Vec::new(),
             mutations: 0,
@@ -355,6 +358,26 @@ impl Db {
     /// Slot ids of the keys with a TTL.
     pub fn volatile_ids(&self) -> &[u32] {
         &self.volatile
+    }
+
+    /// The next key with a TTL in active expiry's walk, which visits them in turn as
+    /// Redis's cycle walks its `expires` table from `expires_cursor`: a cycle that
+    /// looks at as many keys as there are sees each one (random draws, with
+    /// replacement, could miss a key cycle after cycle). After removing the key it
+    /// returned, call `expire_walk_removed`: the last key took its place.
+    pub fn expire_walk_next(&mut self) -> Option<u32> {
+        if self.volatile.is_empty() {
+            return None;
+        }
+        let pos = self.expire_cursor % self.volatile.len();
+        self.expire_cursor = pos + 1;
+        self.volatile.get(pos).copied()
+    }
+
+    /// The key `expire_walk_next` returned was removed: its place holds another key
+    /// now, which the walk visits next.
+    pub fn expire_walk_removed(&mut self) {
+        self.expire_cursor = self.expire_cursor.saturating_sub(1);
     }
 
     /// A random key with a TTL.

@@ -2,9 +2,6 @@
 //! expiry, idle-client timeouts, query-buffer trimming and the ops/sec samples. Time
 //! is the handed-in `now`; nothing here reads a clock.
 
-use rand::{Rng, SeedableRng};
-use rand_chacha::ChaCha8Rng;
-
 use crate::client::Client;
 use crate::io::{ConnId, Effect, LogLevel, Now};
 
@@ -59,7 +56,6 @@ impl Node {
         {
             let effort = self.server.config.settings().active_expire_effort;
             let started_us = self.server.observe.now_micros();
-            let mut rng = std::mem::replace(&mut self.server.rng, ChaCha8Rng::seed_from_u64(0));
             // Planted: TTLs (wall-clock times) compared with the monotonic clock.
             let clock_ms = if self
                 .server
@@ -70,9 +66,7 @@ impl Node {
             } else {
                 now.wall_ms
             };
-            self.keyspace
-                .active_expire_cycle(clock_ms, effort, |n| rng.gen_range(0..n.max(1)));
-            self.server.rng = rng;
+            self.keyspace.active_expire_cycle(clock_ms, effort);
             // Timed by the command clock, as Redis times it (expire_cycle_cpu_milliseconds,
             // the `expire-cycle` latency event).
             let elapsed_us = self.server.observe.now_micros().saturating_sub(started_us);
