@@ -57,13 +57,7 @@ fn pair(nodes: usize) -> Kit {
 /// A scripted replica on node 0's client `conn`, announcing `port`, online, that
 /// ACKed offset 0 only.
 fn lagging_replica(k: &mut Kit, conn: u64, port: u16) {
-    k.connect(conn);
-    let conf = format!("REPLCONF listening-port {port} capa eof capa psync2");
-    assert_eq!(k.cmd(conn, &conf), "+OK\r\n");
-    k.send_lines(conn, "PSYNC ? -1");
-    for _ in 0..5 {
-        k.advance_ms(1);
-    }
+    psync_without_ack(k, conn, port);
     k.send_lines(conn, "REPLCONF ACK 0");
     k.take(conn);
 }

@@ -129,21 +129,27 @@ impl World<'_> {
         settings(&self.scenario.persist)
     }
 
-    /// Bytes a host sent on a connection it opened were delivered to host `master`:
-    /// the REPLCONF ACKs among them.
-    pub(crate) fn min_repl_delivered(&mut self, master: usize, id: ConnId, bytes: &[u8]) {
-        if self.min_repl_settings().is_none() {
-            return;
-        }
+    /// The books of connection `id`, which a host opened to host `master`, when the
+    /// scenario sets min-replicas (None otherwise, or for a client's connection).
+    fn min_repl_link(&mut self, master: usize, id: ConnId) -> Option<&mut Link> {
+        self.min_repl_settings()?;
         let Some(End::Host(replica)) = self.net.conns.get(&id).map(|c| c.initiator) else {
-            return;
+            return None;
         };
-        let now = self.now_ms;
-        let link = self.min_repl.links.entry(id).or_insert_with(|| Link {
+        Some(self.min_repl.links.entry(id).or_insert_with(|| Link {
             master,
             replica,
             ..Link::default()
-        });
+        }))
+    }
+
+    /// Bytes a host sent on a connection it opened were delivered to host `master`:
+    /// the REPLCONF ACKs among them.
+    pub(crate) fn min_repl_delivered(&mut self, master: usize, id: ConnId, bytes: &[u8]) {
+        let now = self.now_ms;
+        let Some(link) = self.min_repl_link(master, id) else {
+            return;
+        };
         link.unread.extend_from_slice(bytes);
         let acks = take_commands(&mut link.unread)
             .iter()
@@ -163,18 +169,10 @@ impl World<'_> {
     /// Host `master` sent `bytes` on a connection a host opened to it: the PSYNC reply,
     /// and a full sync's payload until the first ACK.
     pub(crate) fn min_repl_sent(&mut self, master: usize, id: ConnId, bytes: &[u8]) {
-        if self.min_repl_settings().is_none() {
-            return;
-        }
-        let Some(End::Host(replica)) = self.net.conns.get(&id).map(|c| c.initiator) else {
+        let now = self.now_ms;
+        let Some(link) = self.min_repl_link(master, id) else {
             return;
         };
-        let now = self.now_ms;
-        let link = self.min_repl.links.entry(id).or_insert_with(|| Link {
-            master,
-            replica,
-            ..Link::default()
-        });
         let has = |needle: &[u8]| bytes.windows(needle.len()).any(|w| w == needle);
         match link.phase {
             Phase::Handshake if has(b"+FULLRESYNC") => {
