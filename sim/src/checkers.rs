@@ -794,6 +794,14 @@ pub(crate) fn check_watch(
     if watched_ever.is_empty() {
         return None;
     }
+    // Writes the node never answered, in history order (few: a scan per EXEC over
+    // the whole history would be quadratic in a long run).
+    let unanswered_writes: Vec<usize> = history
+        .iter()
+        .enumerate()
+        .filter(|(_, o)| o.node_reply.is_none() && !workload::is_read_only(&o.request))
+        .map(|(j, _)| j)
+        .collect();
     let mut ran: Vec<(usize, u64, usize)> = history
         .iter()
         .enumerate()
@@ -895,16 +903,18 @@ pub(crate) fn check_watch(
                 // have run at any point, a watched key's included (chaos 0x33: a
                 // `SET w0` sent to a paused node by a client that then gave up ran
                 // when the pause ended).
-                let unanswered = history.iter().take(i).any(|o| {
-                    o.host == host
-                        && o.epoch == op.epoch
-                        && o.node_reply.is_none()
-                        && !workload::is_read_only(&o.request)
-                        && o.request
-                            .iter()
-                            .skip(1)
-                            .any(|a| conn.watched.contains_key(a))
-                });
+                let unanswered = unanswered_writes
+                    .iter()
+                    .take_while(|&&j| j < i)
+                    .map(|&j| &history[j])
+                    .any(|o| {
+                        o.host == host
+                            && o.epoch == op.epoch
+                            && o.request
+                                .iter()
+                                .skip(1)
+                                .any(|a| conn.watched.contains_key(a))
+                    });
                 let may_have_expired = conn
                     .watched
                     .values()

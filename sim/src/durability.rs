@@ -145,26 +145,35 @@ pub fn floor(epoch: &Epoch) -> (usize, Option<usize>) {
     (by_ack, last)
 }
 
-/// The recovery check (invariants 6, 7, 8, 11): `digest_of(k)` is the digest of the
-/// replay of the first `k` records (from the state the epoch started with), called
-/// with increasing `k`; `recovered` the recovered node's. Returns the prefix the
+/// The recovery check (invariants 6, 7, 8, 11): `replays_to(k)` says whether the
+/// replay of the first `k` records (from the state the epoch started with) equals
+/// the recovered dataset (`recovered` its digest, for the messages); it is called
+/// with increasing `k` in up to two passes (the second starts below the first's
+/// start). Returns the prefix the
 /// recovery matched (the lowest admissible one at or above the floor).
 pub fn check_recovery(
     epoch: &Epoch,
     recovered: &Digest,
-    mut digest_of: impl FnMut(usize) -> Digest,
+    mut replays_to: impl FnMut(usize) -> bool,
 ) -> Result<usize, Violation> {
     let (floor, forced) = floor(epoch);
-    let mut below = None;
-    for k in boundaries(&epoch.records) {
-        if digest_of(k) != *recovered {
-            continue;
-        }
-        if k >= floor {
-            return Ok(k);
-        }
-        below.get_or_insert(k);
+    let boundaries = boundaries(&epoch.records);
+    // The prefixes the policy allows first: a digest walks the whole dataset, and
+    // the floor is usually near the end of a long epoch. Only when none matches are
+    // the shorter prefixes digested (`digest_of` starts over for them), to tell a
+    // lost acknowledged write from a dataset that is no prefix at all.
+    if let Some(&k) = boundaries
+        .iter()
+        .filter(|&&k| k >= floor)
+        .find(|&&k| replays_to(k))
+    {
+        return Ok(k);
     }
+    let below = boundaries
+        .iter()
+        .copied()
+        .filter(|&k| k < floor)
+        .find(|&k| replays_to(k));
     let policy = epoch.policy.map_or("none", Policy::name);
     match below {
         Some(k) => {
@@ -323,6 +332,39 @@ pub fn full_digest(keyspace: &Keyspace) -> Digest {
     digest_where(keyspace, |_| true)
 }
 
+/// A cheap necessary condition for two datasets to be equal (equal datasets have
+/// equal fingerprints): per live key its database, name, type, length and expire
+/// time, hashed without reading collection elements. The recovery check rules out
+/// most prefixes with it before digesting one.
+pub type Fingerprint = (u64, u64);
+
+pub fn live_fingerprint(keyspace: &Keyspace, wall_ms: u64) -> Fingerprint {
+    use keel_core::types::Value;
+    let (mut count, mut mix) = (0u64, 0u64);
+    for (index, db) in keyspace.dbs.iter().enumerate() {
+        for (_, entry) in db.iter().filter(|(_, e)| !e.is_expired(wall_ms)) {
+            let (tag, len) = match &entry.value {
+                Value::Str(v) => (1u64, v.len()),
+                Value::Hash(v) => (2, v.len()),
+                Value::List(v) => (3, v.len()),
+                Value::Set(v) => (4, v.len()),
+                Value::ZSet(v) => (5, v.len()),
+            };
+            // FNV-1a over the key, then the rest folded in.
+            let mut h = 0xcbf2_9ce4_8422_2325u64 ^ index as u64;
+            for &b in entry.key.as_bytes() {
+                h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+            }
+            for word in [tag, len as u64, entry.expire_at_ms] {
+                h = (h ^ word).wrapping_mul(0x0100_0000_01b3);
+            }
+            count += 1;
+            mix = mix.wrapping_add(h);
+        }
+    }
+    (count, mix)
+}
+
 fn digest_where(keyspace: &Keyspace, keep: impl Fn(&keel_core::keyspace::Entry) -> bool) -> Digest {
     let mut digest = [0u8; 20];
     for (index, db) in keyspace.dbs.iter().enumerate() {
@@ -357,6 +399,9 @@ pub struct Replayer {
     stream: StreamEncoder,
     now: Now,
     applied: usize,
+    /// What `new` was given, to start over when asked for a shorter prefix.
+    seeds: NodeSeeds,
+    base: Vec<Logged>,
 }
 
 impl Replayer {
@@ -382,6 +427,8 @@ impl Replayer {
             stream: StreamEncoder::default(),
             now,
             applied: 0,
+            seeds,
+            base: base.to_vec(),
         };
         r.feed(base);
         r.applied = 0;
@@ -424,13 +471,36 @@ impl Replayer {
         }
     }
 
-    /// Applies records up to prefix length `k` (never backwards) and digests.
+    /// Whether the prefix of length `k` replays to the dataset `want` digests (with
+    /// fingerprint `sketch`): the digest is taken only when the fingerprints agree.
+    pub fn replays_to(
+        &mut self,
+        records: &[Logged],
+        k: usize,
+        want: &Digest,
+        sketch: Fingerprint,
+    ) -> bool {
+        self.apply(records, k);
+        live_fingerprint(self.node.keyspace(), self.now.wall_ms) == sketch
+            && live_digest(self.node.keyspace(), self.now.wall_ms) == *want
+    }
+
+    /// Applies records up to prefix length `k` and digests. A `k` below what it has
+    /// applied starts over from the base.
     pub fn digest_at(&mut self, records: &[Logged], k: usize) -> Digest {
+        self.apply(records, k);
+        live_digest(self.node.keyspace(), self.now.wall_ms)
+    }
+
+    fn apply(&mut self, records: &[Logged], k: usize) {
+        if k < self.applied {
+            let base = std::mem::take(&mut self.base);
+            *self = Replayer::new(self.seeds, self.now, &base);
+        }
         if k > self.applied {
             self.feed(records.get(self.applied..k).unwrap_or_default());
             self.applied = k;
         }
-        live_digest(self.node.keyspace(), self.now.wall_ms)
     }
 
     pub fn node(&self) -> &Node {
@@ -532,9 +602,37 @@ mod tests {
             records: history(),
             ..Epoch::default()
         };
-        let mut replay = Replayer::new(SEEDS, NOW, &[]);
         let records = epoch.records.clone();
-        check_recovery(&epoch, &recovered(got), |k| replay.digest_at(&records, k))
+        verdict(&epoch, recovered(got), &records)
+    }
+
+    /// `check_recovery` with a fresh replay of `records` judging each prefix.
+    fn verdict(epoch: &Epoch, want: Digest, records: &[Logged]) -> Result<usize, Violation> {
+        let mut replay = Replayer::new(SEEDS, NOW, &[]);
+        check_recovery(epoch, &want, |k| replay.digest_at(records, k) == want)
+    }
+
+    #[test]
+    fn a_fingerprint_rules_out_only_different_datasets() {
+        let a = [rec("SET k0 aa", Some(1)), rec("RPUSH l x y", Some(2))];
+        let b = [rec("SET k0 bb", Some(1)), rec("RPUSH l x y", Some(2))];
+        let c = [rec("SET k0 aaa", Some(1)), rec("RPUSH l x y", Some(2))];
+        let (want, mut replay) = (recovered(&a), Replayer::new(SEEDS, NOW, &[]));
+        let sketch = |records: &[Logged]| {
+            let mut r = Replayer::new(SEEDS, NOW, &[]);
+            r.digest_at(records, records.len());
+            live_fingerprint(r.node().keyspace(), NOW.wall_ms)
+        };
+        // Same keys, types and lengths: equal fingerprints, told apart by the digest.
+        assert_eq!(sketch(&a), sketch(&b));
+        assert_ne!(sketch(&a), sketch(&c));
+        assert!(replay.replays_to(&a, 2, &want, sketch(&a)));
+        assert!(!replay.replays_to(&a, 1, &want, sketch(&a)));
+        let mut other = Replayer::new(SEEDS, NOW, &[]);
+        assert!(!other.replays_to(&b, 2, &want, sketch(&a)));
+        // Asked for a shorter prefix, a replay starts over.
+        assert_eq!(replay.digest_at(&a, 0), recovered(&[]));
+        assert_eq!(replay.digest_at(&a, 2), want);
     }
 
     #[test]
@@ -605,25 +703,11 @@ mod tests {
             ..Epoch::default()
         };
         let records = epoch.records.clone();
-        let mut replay = Replayer::new(SEEDS, NOW, &[]);
-        assert_eq!(
-            check_recovery(&epoch, &recovered(&records[..6]), |k| replay
-                .digest_at(&records, k)),
-            Ok(6)
-        );
-        let mut replay = Replayer::new(SEEDS, NOW, &[]);
-        let v = check_recovery(&epoch, &recovered(&records[..2]), |k| {
-            replay.digest_at(&records, k)
-        })
-        .unwrap_err();
+        assert_eq!(verdict(&epoch, recovered(&records[..6]), &records), Ok(6));
+        let v = verdict(&epoch, recovered(&records[..2]), &records).unwrap_err();
         assert_eq!(v.kind, "acked-write-lost");
         epoch.snapshot_floor = 0;
-        let mut replay = Replayer::new(SEEDS, NOW, &[]);
-        assert_eq!(
-            check_recovery(&epoch, &recovered(&records[..2]), |k| replay
-                .digest_at(&records, k)),
-            Ok(2)
-        );
+        assert_eq!(verdict(&epoch, recovered(&records[..2]), &records), Ok(2));
     }
 
     #[test]
@@ -638,11 +722,7 @@ mod tests {
             records: vec![set.clone()],
             ..Epoch::default()
         };
-        let mut replay = Replayer::new(SEEDS, NOW, &[]);
-        let v = check_recovery(&epoch, &recovered(&[relative]), |k| {
-            replay.digest_at(std::slice::from_ref(&set), k)
-        })
-        .unwrap_err();
+        let v = verdict(&epoch, recovered(&[relative]), std::slice::from_ref(&set)).unwrap_err();
         assert_eq!(v.kind, "not-a-prefix");
         // An expired key is no key.
         let gone = rec(&format!("SET k0 v PXAT {}", NOW.wall_ms - 1), None);

@@ -170,10 +170,6 @@ impl Report {
     }
 }
 
-/// Real-time edges are quadratic; above this many transactions they are skipped (the
-/// data-dependency checks still run).
-pub const MAX_RT_TXNS: usize = 4000;
-
 /// Checks a history of list-append transactions.
 pub fn check(txns: &[Txn]) -> Report {
     let mut report = Report {
@@ -275,14 +271,38 @@ pub fn check(txns: &[Txn]) -> Report {
         return report;
     }
 
-    // Lost appends: committed before a read began, yet absent from it.
+    // Lost appends: committed before a read began, yet absent from it. Every read is
+    // a prefix of the key's order here (else the report returned above), so a read
+    // holds a value iff it is longer than the value's place in the order: per writer,
+    // the shortest read invoked after it completed decides, found by a binary search
+    // over the reads sorted by invocation (a long run has thousands of each).
     for (key, rs) in &reads {
+        let place: BTreeMap<u64, usize> = order[key]
+            .iter()
+            .enumerate()
+            .map(|(i, v)| (*v, i))
+            .collect();
+        let mut by_invoke: Vec<(u64, usize)> = rs
+            .iter()
+            .map(|(reader, values)| (txns[*reader].invoke_ms, values.len()))
+            .collect();
+        by_invoke.sort_unstable();
+        // shortest[i]: the shortest read among by_invoke[i..].
+        let mut shortest = vec![usize::MAX; by_invoke.len() + 1];
+        for i in (0..by_invoke.len()).rev() {
+            shortest[i] = shortest[i + 1].min(by_invoke[i].1);
+        }
         for (&(wkey, value), &w) in writer.range((*key, 0)..=(*key, u64::MAX)) {
             debug_assert_eq!(wkey, *key);
             let wt = &txns[w];
             let (TxnOutcome::Committed, Some(done)) = (wt.outcome, wt.complete_ms) else {
                 continue;
             };
+            let after = by_invoke.partition_point(|&(invoke, _)| invoke <= done);
+            let held_by = place.get(&value).map_or(usize::MAX, |p| p + 1);
+            if shortest[after] >= held_by {
+                continue;
+            }
             for (reader, values) in rs {
                 if *reader != w && txns[*reader].invoke_ms > done && !values.contains(&value) {
                     anomalies.push(Anomaly::LostAppend {
@@ -319,18 +339,8 @@ pub fn check(txns: &[Txn]) -> Report {
             }
         }
     }
-    let participates = |t: &Txn| t.outcome == TxnOutcome::Committed;
-    if txns.len() <= MAX_RT_TXNS {
-        for (a, ta) in txns.iter().enumerate() {
-            let Some(done) = ta.complete_ms.filter(|_| participates(ta)) else {
-                continue;
-            };
-            for (b, tb) in txns.iter().enumerate() {
-                if participates(tb) && tb.invoke_ms > done {
-                    add(a, b, Edge::Rt);
-                }
-            }
-        }
+    for (a, b) in realtime_edges(txns) {
+        add(a, b, Edge::Rt);
     }
     report.edges = edges.values().map(|m| m.len()).sum();
 
@@ -343,6 +353,42 @@ pub fn check(txns: &[Txn]) -> Report {
         }
     }
     report
+}
+
+/// Real-time edges: a committed transaction precedes every committed one invoked
+/// after it completed. Only a reduction with the same reachability is kept (so the
+/// same strongly connected components): a -> b when b was invoked after a completed
+/// but no later than the earliest completion `first` among the transactions
+/// invoked after a completed; any later b is reached through that one (a -> c -> b).
+/// All pairs would be quadratic in a long run's transactions.
+fn realtime_edges(txns: &[Txn]) -> Vec<(usize, usize)> {
+    let mut by_invoke: Vec<(u64, u64, usize)> = txns
+        .iter()
+        .enumerate()
+        .filter(|(_, t)| t.outcome == TxnOutcome::Committed)
+        .map(|(i, t)| (t.invoke_ms, t.complete_ms.unwrap_or(u64::MAX), i))
+        .collect();
+    by_invoke.sort_unstable();
+    // first_done[i]: the earliest completion among by_invoke[i..].
+    let mut first_done = vec![u64::MAX; by_invoke.len() + 1];
+    for i in (0..by_invoke.len()).rev() {
+        first_done[i] = first_done[i + 1].min(by_invoke[i].1);
+    }
+    let mut out = Vec::new();
+    for &(_, done, a) in &by_invoke {
+        if done == u64::MAX {
+            continue;
+        }
+        let from = by_invoke.partition_point(|&(invoke, _, _)| invoke <= done);
+        let first = first_done[from];
+        for &(invoke, _, b) in by_invoke.get(from..).unwrap_or_default() {
+            if invoke > first {
+                break;
+            }
+            out.push((a, b));
+        }
+    }
+    out
 }
 
 fn classify(steps: &[(usize, Edge)]) -> &'static str {
@@ -539,6 +585,51 @@ mod tests {
             "{:?}",
             r.anomalies
         );
+    }
+
+    #[test]
+    fn realtime_reduction_keeps_reachability() {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
+        for _ in 0..200 {
+            let n = rng.gen_range(1..30);
+            let h: Vec<Txn> = (0..n)
+                .map(|_| {
+                    let invoke = rng.gen_range(0..60);
+                    let mut x = t(invoke, invoke + rng.gen_range(0..15), vec![]);
+                    if rng.gen_range(0..8) == 0 {
+                        x.outcome = TxnOutcome::Aborted;
+                    }
+                    if rng.gen_range(0..10) == 0 {
+                        x.complete_ms = None;
+                    }
+                    x
+                })
+                .collect();
+            let reduced = realtime_edges(&h);
+            let mut reach = vec![vec![false; n]; n];
+            for &(a, b) in &reduced {
+                reach[a][b] = true;
+            }
+            for k in 0..n {
+                for a in 0..n {
+                    for b in 0..n {
+                        if reach[a][k] && reach[k][b] {
+                            reach[a][b] = true;
+                        }
+                    }
+                }
+            }
+            let committed = |x: &Txn| x.outcome == TxnOutcome::Committed;
+            for (a, ta) in h.iter().enumerate() {
+                for (b, tb) in h.iter().enumerate() {
+                    let before = committed(ta)
+                        && committed(tb)
+                        && ta.complete_ms.is_some_and(|done| tb.invoke_ms > done);
+                    assert_eq!(reach[a][b], before, "{a} -> {b} in {h:?}");
+                }
+            }
+        }
     }
 
     #[test]

@@ -354,6 +354,7 @@ impl World<'_> {
         self.durable[h].boot_log.clear();
         let now = self.hosts[h].clock.peek(self.now_ms);
         let recovered = durability::live_digest(node.keyspace(), now.wall_ms);
+        let sketch = durability::live_fingerprint(node.keyspace(), now.wall_ms);
         let rotten = self.hosts[h].disk.take_rotten_reads();
         let files: Vec<String> = self.hosts[h].disk.files().map(str::to_string).collect();
         if let Err(v) = durability::check_boot(&Boot::Loaded, &rotten, &files) {
@@ -366,8 +367,9 @@ impl World<'_> {
         };
         let mut replayer = Replayer::new(seeds, now, &self.durable[h].base);
         let records = epoch.records.clone();
-        let verdict =
-            durability::check_recovery(&epoch, &recovered, |k| replayer.digest_at(&records, k));
+        let verdict = durability::check_recovery(&epoch, &recovered, |k| {
+            replayer.replays_to(&records, k, &recovered, sketch)
+        });
         self.reached.insert(reach::RECOVERED);
         match verdict {
             Ok(k) => {
