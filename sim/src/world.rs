@@ -2170,6 +2170,11 @@ impl<'a> World<'a> {
         let Some(node) = self.hosts[h].node.as_ref() else {
             return;
         };
+        // A node still loading its files holds part of a dataset the model learns
+        // only when the load ends (`judge_recovery`); chaos 0xd at 31 s.
+        if crate::host::loading(node) {
+            return;
+        }
         let counted: usize = node
             .keyspace()
             .dbs
@@ -3402,13 +3407,23 @@ mod tests {
         }
         for (name, text) in files {
             for line in text.lines() {
+                // `0xSEED` or `0xSEED --duration SECS` (a failure a long run found).
                 let line = line.split('#').next().unwrap_or("").trim();
-                if line.is_empty() {
+                let mut words = line.split_whitespace();
+                let Some(seed) = words.next() else {
                     continue;
-                }
+                };
                 let seed =
-                    u64::from_str_radix(line.trim_start_matches("0x"), 16).expect("hex seed");
-                assert_passed(&run(name, seed));
+                    u64::from_str_radix(seed.trim_start_matches("0x"), 16).expect("hex seed");
+                match (words.next(), words.next()) {
+                    (None, _) => assert_passed(&run(name, seed)),
+                    (Some("--duration"), Some(secs)) => {
+                        let ms = secs.parse::<u64>().expect("seconds") * 1000;
+                        let plan = Plan::generate_for(name, seed, ms);
+                        assert_passed(&run_plan(&plan, RunOptions::default()));
+                    }
+                    other => panic!("{name}: bad seed line {line:?} ({other:?})"),
+                }
             }
         }
     }
