@@ -153,6 +153,18 @@ impl Client {
             + self.multi.as_ref().map_or(0, |m| m.queued_bytes)
     }
 
+    /// What Redis's `freeMemoryGetNotCountedMemory` leaves out of the eviction
+    /// decision for this client: a replica's output (the replication stream waiting
+    /// for it), so that evicting keys, whose DELs add to that output, cannot feed
+    /// itself. Other clients: 0.
+    pub fn not_counted_for_evict_bytes(&self) -> usize {
+        if self.is_replica {
+            self.out.capacity() + self.unwritten_bytes
+        } else {
+            0
+        }
+    }
+
     /// Output not yet on the socket: in the reply buffer or held by the driver.
     pub fn output_bytes(&self) -> usize {
         self.unwritten_bytes.saturating_add(self.out.len())
@@ -326,6 +338,8 @@ pub const AOF_LOADER_CONN: ConnId = u64::MAX - 7;
 pub struct ClientTable {
     map: BTreeMap<ConnId, Client>,
     memory_bytes: usize,
+    /// The running total of `Client::not_counted_for_evict_bytes`.
+    not_counted_bytes: usize,
 }
 
 impl ClientTable {
@@ -352,24 +366,50 @@ impl ClientTable {
 
     pub fn insert(&mut self, conn: ConnId, client: Client) {
         self.memory_bytes += client.memory_bytes();
+        self.not_counted_bytes += client.not_counted_for_evict_bytes();
         if let Some(old) = self.map.insert(conn, client) {
             self.memory_bytes = self.memory_bytes.saturating_sub(old.memory_bytes());
+            self.not_counted_bytes = self
+                .not_counted_bytes
+                .saturating_sub(old.not_counted_for_evict_bytes());
         }
     }
 
     pub fn remove(&mut self, conn: &ConnId) -> Option<Client> {
         let client = self.map.remove(conn)?;
         self.memory_bytes = self.memory_bytes.saturating_sub(client.memory_bytes());
+        self.not_counted_bytes = self
+            .not_counted_bytes
+            .saturating_sub(client.not_counted_for_evict_bytes());
         Some(client)
     }
 
-    /// Runs `f` on the client of `conn`, keeping the memory total.
+    /// Runs `f` on the client of `conn`, keeping the memory totals.
     pub fn with_mut<R>(&mut self, conn: &ConnId, f: impl FnOnce(&mut Client) -> R) -> Option<R> {
         let client = self.map.get_mut(conn)?;
         let before = client.memory_bytes();
+        let not_counted_before = client.not_counted_for_evict_bytes();
         let r = f(client);
         self.memory_bytes = self.memory_bytes.saturating_sub(before) + client.memory_bytes();
+        self.not_counted_bytes = self.not_counted_bytes.saturating_sub(not_counted_before)
+            + client.not_counted_for_evict_bytes();
         Some(r)
+    }
+
+    /// Replicas' output bytes (`Client::not_counted_for_evict_bytes`), part of
+    /// `memory_bytes`: INFO's `mem_not_counted_for_evict`.
+    pub fn not_counted_for_evict_bytes(&self) -> usize {
+        debug_assert!(
+            self.map.len() > 256
+                || self.not_counted_bytes
+                    == self
+                        .map
+                        .values()
+                        .map(Client::not_counted_for_evict_bytes)
+                        .sum::<usize>(),
+            "replica output total drifted"
+        );
+        self.not_counted_bytes
     }
 
     /// Buffer bytes of every client in the table.

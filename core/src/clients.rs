@@ -106,7 +106,10 @@ impl Clients {
         if server.pause.is_some() || server.persist.loading || server.persist.boot_probe {
             return EvictResult::Ok;
         }
-        let others = (BASELINE_USED_BYTES + self.memory_bytes()) as u64;
+        // Replicas' output is left out, as Redis's freeMemoryGetNotCountedMemory
+        // leaves it: the DELs an eviction propagates must not call for more.
+        let others = (BASELINE_USED_BYTES + self.memory_bytes())
+            .saturating_sub(self.table.not_counted_for_evict_bytes()) as u64;
         let used = |ks: &Keyspace| others + ks.used_bytes() as u64;
         if max_bytes == 0 || used(keyspace) <= max_bytes {
             server.eviction_running = false;
@@ -155,6 +158,13 @@ impl Clients {
         server.stats.evicted_keys += keyspace.evicted_keys - before;
         server.eviction_running = result == EvictResult::Running;
         result
+    }
+
+    /// `used_memory` less what the eviction decision leaves out (replicas' output):
+    /// what `maxmemory` is compared with, as Redis's `getMaxmemoryState` does.
+    pub fn used_for_evict_bytes(&self, keyspace: &Keyspace) -> usize {
+        self.used_memory_bytes(keyspace)
+            .saturating_sub(self.table.not_counted_for_evict_bytes())
     }
 
     /// Bytes the clients hold (buffers, queued transactions, subscriptions), the

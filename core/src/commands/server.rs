@@ -864,7 +864,10 @@ fn info_memory(ctx: &Ctx<'_>, f: &mut Fields<'_>) {
     f.put("rss_overhead_bytes", 0);
     f.put("mem_fragmentation_ratio", format!("{rss_ratio:.2}"));
     f.put("mem_fragmentation_bytes", rss_extra);
-    f.put("mem_not_counted_for_evict", 0);
+    f.put(
+        "mem_not_counted_for_evict",
+        ctx.clients.table.not_counted_for_evict_bytes(),
+    );
     let backlog_bytes = ctx
         .server
         .repl_master

@@ -576,9 +576,10 @@ impl Node {
         }
     }
 
-    /// True when `maxmemory` is set and used memory is over it.
+    /// True when `maxmemory` is set and used memory, less replicas' output, is over it.
     pub fn over_maxmemory(&self) -> bool {
-        self.server.over_maxmemory(|| self.used_memory_bytes())
+        self.server
+            .over_maxmemory(|| self.clients.used_for_evict_bytes(&self.keyspace))
     }
 
     /// `used_memory`: logical bytes of the dataset, clients and a fixed baseline.

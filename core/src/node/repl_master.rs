@@ -1085,6 +1085,55 @@ pub(super) mod tests {
         assert_eq!(info_field(&mut k, 1, "connected_slaves"), "0");
     }
 
+    /// Redis's freeMemoryGetNotCountedMemory: the stream waiting for a replica is
+    /// left out of the maxmemory decision, so writes go on (and nothing is evicted)
+    /// while `used_memory`, which counts it, is over the limit.
+    #[test]
+    fn a_replicas_output_does_not_count_against_maxmemory() {
+        let mut k = Kit::new(CONF);
+        k.connect(1);
+        attach(&mut k, 9);
+        k.send_lines(9, "REPLCONF ACK 0");
+        let field = |k: &mut Kit, name: &str| -> u64 {
+            let info = k.cmd(1, "INFO memory");
+            info.split("\r\n")
+                .find_map(|l| l.strip_prefix(&format!("{name}:")))
+                .and_then(|v| v.parse().ok())
+                .unwrap_or_else(|| panic!("{name} in {info}"))
+        };
+        let used = field(&mut k, "used_memory");
+        let limit = used + 60_000;
+        assert_eq!(
+            k.cmd(1, &format!("CONFIG SET maxmemory {limit}")),
+            "+OK\r\n"
+        );
+        // The driver never reports these writes done: the stream piles up for the
+        // replica, about as many bytes as the dataset grows.
+        let value = "x".repeat(1000);
+        for i in 0..40 {
+            assert_eq!(
+                k.cmd(1, &format!("SET k{i} {value}")),
+                "+OK\r\n",
+                "SET k{i}"
+            );
+        }
+        let not_counted = field(&mut k, "mem_not_counted_for_evict");
+        assert!(
+            not_counted >= 40_000,
+            "mem_not_counted_for_evict {not_counted}"
+        );
+        assert!(
+            field(&mut k, "used_memory") > limit,
+            "used_memory counts the replica's output"
+        );
+        assert_eq!(k.cmd(1, "DBSIZE"), ":40\r\n");
+        // The dataset alone still reaches the limit: noeviction refuses then.
+        let refused = (40..200)
+            .map(|i| k.cmd(1, &format!("SET k{i} {value}")))
+            .position(|r| r.starts_with("-OOM"));
+        assert!(refused.is_some(), "the dataset alone fills maxmemory");
+    }
+
     #[test]
     fn a_replica_over_its_output_limit_is_dropped() {
         let mut k = Kit::new(&format!(
