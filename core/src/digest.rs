@@ -75,17 +75,21 @@ pub fn sha1(data: &[u8]) -> [u8; 20] {
     out
 }
 
+/// The 160-bit hash the digest is built on: SHA1 for Redis's own digests; a caller
+/// that only compares its own digests (the simulator) may pass a faster one.
+pub type Hash160 = fn(&[u8]) -> [u8; 20];
+
 /// Redis's `xorDigest`: digest ^= SHA1(data).
-fn xor_digest(digest: &mut [u8; 20], data: &[u8]) {
-    for (d, h) in digest.iter_mut().zip(sha1(data)) {
+fn xor_digest(digest: &mut [u8; 20], data: &[u8], hash: Hash160) {
+    for (d, h) in digest.iter_mut().zip(hash(data)) {
         *d ^= h;
     }
 }
 
 /// Redis's `mixDigest`: digest = SHA1(digest ^ SHA1(data)) — order-dependent.
-fn mix_digest(digest: &mut [u8; 20], data: &[u8]) {
-    xor_digest(digest, data);
-    *digest = sha1(&digest[..]);
+fn mix_digest(digest: &mut [u8; 20], data: &[u8], hash: Hash160) {
+    xor_digest(digest, data, hash);
+    *digest = hash(&digest[..]);
 }
 
 /// Redis's object type codes (`OBJ_STRING` ...), mixed in big-endian.
@@ -101,44 +105,44 @@ fn type_code(value: &Value) -> u32 {
 
 /// Redis 7.0's `xorObjectDigest`: the digest of one value (and whether its key has a
 /// TTL), mixed into `digest`.
-fn object_digest(digest: &mut [u8; 20], value: &Value, has_expire: bool) {
-    mix_digest(digest, &type_code(value).to_be_bytes());
+fn object_digest(digest: &mut [u8; 20], value: &Value, has_expire: bool, hash: Hash160) {
+    mix_digest(digest, &type_code(value).to_be_bytes(), hash);
     match value {
         Value::Str(s) => {
             let mut scratch = Vec::new();
-            mix_digest(digest, s.bytes(&mut scratch));
+            mix_digest(digest, s.bytes(&mut scratch), hash);
         }
         // Lists are ordered: each element is mixed in turn.
         Value::List(l) => {
             for element in l.iter_values() {
-                mix_digest(digest, &element);
+                mix_digest(digest, &element, hash);
             }
         }
         // Sets, hashes and sorted sets are not: their elements are xored.
         Value::Set(s) => {
             for member in s.iter() {
-                member.with_bytes(|m| xor_digest(digest, m));
+                member.with_bytes(|m| xor_digest(digest, m, hash));
             }
         }
         Value::ZSet(z) => {
             for (member, score) in z.entries() {
                 let mut element = [0u8; 20];
-                mix_digest(&mut element, member);
-                mix_digest(&mut element, score_text(score).as_bytes());
-                xor_digest(digest, &element);
+                mix_digest(&mut element, member, hash);
+                mix_digest(&mut element, score_text(score).as_bytes(), hash);
+                xor_digest(digest, &element, hash);
             }
         }
         Value::Hash(h) => {
             for (field, v) in h.iter() {
                 let mut element = [0u8; 20];
-                mix_digest(&mut element, &field);
-                mix_digest(&mut element, v);
-                xor_digest(digest, &element);
+                mix_digest(&mut element, &field, hash);
+                mix_digest(&mut element, v, hash);
+                xor_digest(digest, &element, hash);
             }
         }
     }
     if has_expire {
-        xor_digest(digest, b"!!expire!!");
+        xor_digest(digest, b"!!expire!!", hash);
     }
 }
 
@@ -149,8 +153,13 @@ fn score_text(score: f64) -> String {
 
 /// `DEBUG DIGEST-VALUE`: the digest of one value alone (its key not mixed in).
 pub fn value_digest(value: &Value, has_expire: bool) -> [u8; 20] {
+    value_digest_with(value, has_expire, sha1)
+}
+
+/// `value_digest` built on another 160-bit hash (not comparable with Redis's).
+pub fn value_digest_with(value: &Value, has_expire: bool, hash: Hash160) -> [u8; 20] {
     let mut digest = [0u8; 20];
-    object_digest(&mut digest, value, has_expire);
+    object_digest(&mut digest, value, has_expire, hash);
     digest
 }
 
@@ -163,12 +172,12 @@ pub fn dataset_digest(keyspace: &Keyspace) -> [u8; 20] {
         if db.is_empty() {
             continue;
         }
-        mix_digest(&mut digest, &(index as u32).to_be_bytes());
+        mix_digest(&mut digest, &(index as u32).to_be_bytes(), sha1);
         for (_, entry) in db.iter() {
             let mut key_digest = [0u8; 20];
-            mix_digest(&mut key_digest, entry.key.as_bytes());
-            object_digest(&mut key_digest, &entry.value, entry.expire_at_ms != 0);
-            xor_digest(&mut digest, &key_digest);
+            mix_digest(&mut key_digest, entry.key.as_bytes(), sha1);
+            object_digest(&mut key_digest, &entry.value, entry.expire_at_ms != 0, sha1);
+            xor_digest(&mut digest, &key_digest, sha1);
         }
     }
     digest
