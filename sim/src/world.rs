@@ -289,6 +289,13 @@ pub(crate) struct World<'a> {
     pub(crate) durable: Vec<crate::persistence::Durable>,
     /// The batch of requests being delivered (the history index of its last one).
     pub(crate) batch: Option<usize>,
+    /// Blocking requests that got no reply while the node held earlier replies of
+    /// their connection for an fsync: (host, conn, the clocks they ran at), judged
+    /// by `note_blocked` once the held replies are out.
+    pub(crate) blocked_later: Vec<(usize, ConnId, Clocks)>,
+    /// Blocking requests that blocked: their reply comes from a later input, not the
+    /// one that ran them (the memory limit judged them when they ran).
+    pub(crate) blocked_ops: BTreeSet<usize>,
     /// String keys restarts recovered (the linearizability histories start from them).
     pub(crate) recovered_strings: Vec<Recovered>,
     /// Transaction lists restarts recovered (Elle's histories after a crash start
@@ -414,6 +421,8 @@ impl<'a> World<'a> {
                 .map(|_| crate::persistence::Durable::new(&scenario.persist))
                 .collect(),
             batch: None,
+            blocked_later: Vec::new(),
+            blocked_ops: BTreeSet::new(),
             recovered_strings: Vec::new(),
             recovered_lists: Default::default(),
             loaded_at_run: Default::default(),
@@ -585,6 +594,7 @@ impl<'a> World<'a> {
             grown_bytes: 0,
         };
         self.drain_effects(h);
+        self.judge_blocked_later(h);
         // Any input may run the node's active expiry, not only data and ticks (chaos
         // 0x39c: a reset handed to a paused node expired `w0`; after a backward
         // clock jump the model, never told, still had it live for the next GET).
@@ -1670,7 +1680,11 @@ impl<'a> World<'a> {
         self.feed(h, Input::Data { conn: id, bytes });
         self.repl_step_ends();
         self.batch = None;
-        self.note_blocked(h, id);
+        let at = Clocks {
+            mono_ms: self.drain.mono_ms,
+            wall_ms: self.drain.wall_ms,
+        };
+        self.note_blocked(h, id, at);
         if complete >= 2 {
             self.reached.insert(reach::PIPELINED_BATCH);
         }
@@ -1922,9 +1936,13 @@ impl<'a> World<'a> {
         // (chaos 0xbe: RPUSH ran, a squeeze started, its fsync then released `:2`).
         // A loading node refuses nothing for memory (Redis evicts nothing while
         // loading, so its OOM check never fires): -LOADING is its answer.
+        // A blocking request that blocked was accepted when it ran (chaos 0x40: a
+        // BRPOPLPUSH that blocked under the limit timed out over it).
+        let ran_earlier = self.blocked_ops.remove(&i);
         let may_evict = self.oracles[h].evict.policy != MaxmemoryPolicy::NoEviction;
         if !data_changed_before
             && !from_disk
+            && !ran_earlier
             && !reply.starts_with(b"-LOADING")
             && !may_evict
             && denyoom
@@ -2053,10 +2071,37 @@ impl<'a> World<'a> {
         }
     }
 
+    /// The blocking requests `note_blocked` put off while their connection's replies
+    /// were held, judged once none is held any more.
+    fn judge_blocked_later(&mut self, h: usize) {
+        if self.blocked_later.is_empty() {
+            return;
+        }
+        let node = self.hosts[h].node.as_ref();
+        let (ready, wait): (Vec<_>, Vec<_>) = std::mem::take(&mut self.blocked_later)
+            .into_iter()
+            .partition(|&(host, id, _)| host == h && node.is_none_or(|n| !n.holds_reply_for(id)));
+        self.blocked_later = wait;
+        for (_, id, at) in ready {
+            if self.hosts[h].node.is_some() {
+                self.note_blocked(h, id, at);
+            }
+        }
+    }
+
     /// The request at the head of conn `id`'s queue ran on host `h` and got no reply:
     /// if it is a blocking command, the model must agree that it blocks.
-    fn note_blocked(&mut self, h: usize, id: ConnId) {
-        if !self.judging(Checker::Model) || self.oracles[h].model_off {
+    fn note_blocked(&mut self, h: usize, id: ConnId, at: Clocks) {
+        // Under `appendfsync always` the reply may be held for an fsync (chaos 0x6:
+        // a served BZPOPMAX looked blocked): judged when the held replies are out.
+        if self.hosts[h]
+            .node
+            .as_ref()
+            .is_some_and(|n| n.holds_reply_for(id))
+        {
+            if !self.blocked_later.contains(&(h, id, at)) {
+                self.blocked_later.push((h, id, at));
+            }
             return;
         }
         let Some(i) = self
@@ -2075,15 +2120,16 @@ impl<'a> World<'a> {
         else {
             return;
         };
+        // It ran now; its reply (served or timed out) comes in a later input.
+        self.blocked_ops.insert(i);
+        if !self.judging(Checker::Model) || self.oracles[h].model_off {
+            return;
+        }
         let model = &mut self.oracles[h].model;
         if model.is_waiting(id) || model.in_multi(id) {
             return;
         }
-        let at = Clocks {
-            mono_ms: self.drain.mono_ms,
-            wall_ms: self.drain.wall_ms,
-        };
-        if let Err(want) = model.block(self.drain.wall_ms, id, &request, at) {
+        if let Err(want) = model.block(at.wall_ms, id, &request, at) {
             self.flag(
                 Checker::Model,
                 ("blocked", Some(&request)),

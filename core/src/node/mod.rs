@@ -582,6 +582,15 @@ impl Node {
             .over_maxmemory(|| self.clients.used_for_evict_bytes(&self.keyspace))
     }
 
+    /// Whether replies for `conn` are held until an AOF fsync (`appendfsync always`):
+    /// a request that ran may have its answer waiting there.
+    pub fn holds_reply_for(&self, conn: ConnId) -> bool {
+        self.aof
+            .held
+            .iter()
+            .any(|(_, e)| matches!(e, Effect::Send { conn: c, .. } if *c == conn))
+    }
+
     /// `used_memory`: logical bytes of the dataset, clients and a fixed baseline.
     pub fn used_memory_bytes(&self) -> usize {
         self.clients.used_memory_bytes(&self.keyspace)
