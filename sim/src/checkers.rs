@@ -318,6 +318,69 @@ impl WallClock {
     }
 }
 
+/// A FLUSHALL (or FLUSHDB in database 0, where the judged keys live) as a write of
+/// "absent" to every key, waiting to be added to each key's history.
+struct Flush {
+    host: usize,
+    epoch: u32,
+    /// The flushing connection's last judged op per key before it.
+    before: BTreeMap<Vec<u8>, usize>,
+    previous_flush: Option<usize>,
+    op: LinOp,
+}
+
+enum FlushOf {
+    /// Not a flush (SELECT and RESET are followed here, and are not flushes either).
+    NotOne,
+    /// A FLUSHDB of a database other than 0: no judged key is there.
+    OtherDb,
+    /// A flush of database 0, with what its client saw.
+    Flush(linearizability::Output),
+}
+
+/// Whether `request` (with its reply, None when unknown) flushed database 0, keeping
+/// each connection's database as its client knows it up to date.
+fn flush_of(
+    request: &[Vec<u8>],
+    reply: Option<&[u8]>,
+    conn_db: &mut std::collections::BTreeMap<ConnId, Option<u32>>,
+    conn: ConnId,
+) -> FlushOf {
+    let ok = reply == Some(b"+OK\r\n".as_slice());
+    let name = request_name(request);
+    match name.as_str() {
+        "SELECT" | "RESET" => {
+            let db = if name == "RESET" {
+                Some(0)
+            } else {
+                request
+                    .get(1)
+                    .and_then(|d| std::str::from_utf8(d).ok()?.parse::<u32>().ok())
+            };
+            // A refused SELECT (out of range) came back as an error and never gets
+            // here; one of unknown outcome leaves the database unknown.
+            let ran = ok || reply == Some(b"+RESET\r\n".as_slice());
+            conn_db.insert(conn, if ran { db } else { None });
+            FlushOf::NotOne
+        }
+        "FLUSHALL" | "FLUSHDB" if reply.is_none() || ok => {
+            let db = conn_db.get(&conn).copied().unwrap_or(Some(0));
+            let out = if ok {
+                linearizability::Output::Ok
+            } else {
+                linearizability::Output::Unknown
+            };
+            match (name.as_str(), db) {
+                ("FLUSHDB", Some(d)) if d != 0 => FlushOf::OtherDb,
+                // In an unknown database it may or may not have flushed database 0.
+                ("FLUSHDB", None) => FlushOf::Flush(linearizability::Output::Unknown),
+                _ => FlushOf::Flush(out),
+            }
+        }
+        _ => FlushOf::NotOne,
+    }
+}
+
 /// Runs the linearizability checker over a run's history, partitioned by host (each
 /// holds its own data), by crash epoch (a restart starts empty: each epoch is its own
 /// sequential spec) and by key; `clocks` are the hosts' wall clocks.
@@ -362,6 +425,11 @@ pub(crate) fn check_linearizability(
     }
     // The last checked op per (connection, key): a connection's requests run in order.
     let mut last_on_conn: std::collections::BTreeMap<(ConnId, Vec<u8>), usize> = Default::default();
+    // Each connection's database as its client knows it (None: a SELECT of unknown
+    // outcome), and its last flush.
+    let mut conn_db: std::collections::BTreeMap<ConnId, Option<u32>> = Default::default();
+    let mut last_flush_on_conn: std::collections::BTreeMap<ConnId, usize> = Default::default();
+    let mut flushes: Vec<Flush> = Vec::new();
     for (id, op) in history.iter().enumerate() {
         let reply = match op.outcome {
             OpOutcome::Ok => Some(op.reply.as_slice()),
@@ -369,6 +437,41 @@ pub(crate) fn check_linearizability(
             OpOutcome::Fail => continue,
             OpOutcome::Unknown | OpOutcome::Pending => None,
         };
+        match flush_of(&op.request, reply, &mut conn_db, op.conn) {
+            FlushOf::NotOne => {}
+            FlushOf::OtherDb => continue,
+            FlushOf::Flush(out) => {
+                let Some(clock) = clocks.get(op.host) else {
+                    continue;
+                };
+                let window_end_ms = op.complete_ms.unwrap_or(end_ms);
+                // What this connection ran before it, per key (a key first met later
+                // had nothing on this connection before the flush but older flushes).
+                let before: BTreeMap<Vec<u8>, usize> = last_on_conn
+                    .range((op.conn, Vec::new())..)
+                    .take_while(|((c, _), _)| *c == op.conn)
+                    .map(|((_, k), &i)| (k.clone(), i))
+                    .collect();
+                flushes.push(Flush {
+                    host: op.host,
+                    epoch: op.epoch,
+                    before,
+                    previous_flush: last_flush_on_conn.insert(op.conn, id),
+                    op: LinOp {
+                        id,
+                        call: op.invoke_step,
+                        ret: op.complete_step.filter(|_| op.outcome == OpOutcome::Ok),
+                        wall_lo_ms: clock.lo(op.invoke_ms, window_end_ms),
+                        wall_hi_ms: clock.hi(window_end_ms),
+                        after: None,
+                        hint: op.run_seq.unwrap_or(u64::MAX),
+                        cmd: linearizability::Cmd::Flush,
+                        out,
+                    },
+                });
+                continue;
+            }
+        }
         let Some((key, cmd, out)) = linearizability::interpret(&op.request, reply) else {
             continue;
         };
@@ -390,7 +493,9 @@ pub(crate) fn check_linearizability(
             continue;
         };
         let window_end_ms = op.complete_ms.unwrap_or(end_ms);
-        let after = last_on_conn.insert((op.conn, key.clone()), id);
+        let after = last_on_conn
+            .insert((op.conn, key.clone()), id)
+            .max(last_flush_on_conn.get(&op.conn).copied());
         parts
             .entry((op.host, op.epoch, key))
             .or_default()
@@ -405,6 +510,17 @@ pub(crate) fn check_linearizability(
                 cmd,
                 out,
             });
+    }
+    // A flush writes "absent" to every key its host's epoch judges.
+    for flush in flushes {
+        for ((host, epoch, key), ops) in parts.iter_mut() {
+            if (*host, *epoch) != (flush.host, flush.epoch) {
+                continue;
+            }
+            let mut op = flush.op.clone();
+            op.after = flush.before.get(key).copied().max(flush.previous_flush);
+            ops.push(op);
+        }
     }
     let mut report = LinReport {
         histories: parts.len(),
@@ -948,8 +1064,14 @@ pub(crate) fn check_watch(
         }
         for (w, reply) in ran_writes {
             let request = &history[w].request;
-            // A command on keys nobody ever watched (a keyless one may touch any).
+            // A command on keys nobody ever watched (a keyless one may touch any; the
+            // arguments of the database-wide ones are no keys).
+            let database_wide = matches!(
+                request_name(request).as_str(),
+                "FLUSHALL" | "FLUSHDB" | "SWAPDB"
+            );
             if request.len() > 1
+                && !database_wide
                 && !request
                     .iter()
                     .skip(1)
@@ -1014,6 +1136,59 @@ mod tests {
             run_wall_ms: None,
             outcome: OpOutcome::Ok,
         }
+    }
+
+    /// A flush of database 0 writes "absent" to every judged key; one of another
+    /// database, or refused, writes nothing.
+    #[test]
+    fn linearizability_sees_a_flush_as_a_write_of_every_key() {
+        let clocks = [WallClock {
+            start_wall_ms: 1_000,
+            offsets: vec![(0, 0)],
+        }];
+        let judge = |history: &[Op]| {
+            check_linearizability(history, &clocks, 100, &[])
+                .violation
+                .is_none()
+        };
+        let before = [
+            op(0, 1, 0, "SET k0 1", "+OK\r\n"),
+            op(0, 1, 2, "SET k1 2", "+OK\r\n"),
+        ];
+        let with = |flush: Vec<Op>, read: Op| {
+            let mut h = before.to_vec();
+            h.extend(flush);
+            h.push(read);
+            h
+        };
+        let old_k0 = || op(0, 3, 20, "GET k0", "$1\r\n1\r\n");
+        let gone_k1 = || op(0, 3, 20, "EXISTS k1", ":0\r\n");
+        for flush in ["FLUSHALL", "FLUSHALL ASYNC", "FLUSHDB SYNC"] {
+            let f = || vec![op(0, 2, 10, flush, "+OK\r\n")];
+            assert!(!judge(&with(f(), old_k0())), "{flush}: a value read after it");
+            assert!(judge(&with(f(), gone_k1())), "{flush}: nothing read after it");
+        }
+        let in_db1 = vec![
+            op(0, 2, 8, "SELECT 1", "+OK\r\n"),
+            op(0, 2, 10, "FLUSHDB", "+OK\r\n"),
+        ];
+        assert!(judge(&with(in_db1.clone(), old_k0())), "db 1 was flushed");
+        assert!(!judge(&with(in_db1, gone_k1())), "db 0 was not");
+        let refused = vec![op(0, 2, 10, "FLUSHALL x", "-ERR syntax error\r\n")];
+        assert!(judge(&with(refused, old_k0())));
+        // Unknown: it may have run, or not.
+        let mut unknown = op(0, 2, 10, "FLUSHALL", "");
+        unknown.outcome = OpOutcome::Unknown;
+        unknown.complete_step = None;
+        assert!(judge(&with(vec![unknown.clone()], old_k0())));
+        assert!(judge(&with(vec![unknown], gone_k1())));
+        // A connection's requests run in order: its flush before its own read.
+        let pipelined = vec![
+            op(0, 1, 0, "SET k0 1", "+OK\r\n"),
+            op(0, 2, 10, "FLUSHALL", "+OK\r\n"),
+            op(0, 2, 10, "GET k0", "$1\r\n1\r\n"),
+        ];
+        assert!(!judge(&pipelined));
     }
 
     /// Across a crash Elle judges each epoch from what the restart recovered: a read

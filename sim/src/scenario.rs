@@ -1227,6 +1227,10 @@ const PUBSUB_SCENARIOS: &[&str] = &["plain-load", "slow-link-timeouts"];
 const PUBSUB_SHARE: f64 = 0.025;
 /// Share of plain-load's planned requests a blocking-family request (or a few) precedes.
 const BLOCKING_SHARE: f64 = 0.06;
+/// Plain-load seeds that send flushes (FLUSHALL, FLUSHDB in database 0), and their
+/// share of those seeds' requests: rare, since one wipes what every checker follows.
+const FLUSH_SEEDS: f64 = 0.5;
+const FLUSH_SHARE: f64 = 0.004;
 
 /// The share of requests a WAIT follows in the replication scenarios.
 const WAIT_SHARE: f64 = 0.15;
@@ -1307,6 +1311,9 @@ impl Plan {
         // The blocking family (plain-load) draws from a stream of its own, so the rest
         // of the plan is the one the seed gave before it was added.
         let mut blocking_rng = ChaCha8Rng::seed_from_u64(seed ^ 0xB10C_B10C_B10C_B10C);
+        // So do the flushes: a seed that sends none has the plan it had before.
+        let mut flush_rng = ChaCha8Rng::seed_from_u64(seed ^ 0xF1A5_F1A5_F1A5_F1A5);
+        let flushes = name == "plain-load" && flush_rng.gen_bool(FLUSH_SEEDS);
         for client in 0..scenario.clients {
             let mut planned = 0;
             while planned < scenario.ops_per_client {
@@ -1318,6 +1325,13 @@ impl Plan {
                             .collect();
                         ops.push(PlannedOp { client, args });
                     }
+                }
+                if flushes && flush_rng.gen_bool(FLUSH_SHARE) {
+                    let args = crate::workload::random_flush_request(&mut flush_rng)
+                        .into_iter()
+                        .map(|a| String::from_utf8_lossy(&a).into_owned())
+                        .collect();
+                    ops.push(PlannedOp { client, args });
                 }
                 let requests = if (transactions && rng.gen_bool(0.8))
                     || (some_transactions && rng.gen_bool(0.1))
