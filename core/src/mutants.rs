@@ -110,10 +110,12 @@ pub enum Mutant {
     /// `min-replicas-max-lag`: every online replica counts, however long it has been
     /// silent (a partitioned or paused one too).
     MinReplicasCountsLagging,
+    /// FLUSHALL leaves database 1 as it was (an outsider's loop that skips an index).
+    FlushallKeepsDb1,
 }
 
 impl Mutant {
-    pub const ALL: [Mutant; 43] = [
+    pub const ALL: [Mutant; 44] = [
         Mutant::TtlOffByOne,
         Mutant::LazyExpireReturnsStale,
         Mutant::IncrLosesPipelinedUpdate,
@@ -157,6 +159,7 @@ impl Mutant {
         Mutant::BlockedServedLifo,
         Mutant::BlockTimeoutHalved,
         Mutant::MinReplicasCountsLagging,
+        Mutant::FlushallKeepsDb1,
     ];
 
     pub fn name(self) -> &'static str {
@@ -204,6 +207,7 @@ impl Mutant {
             Mutant::BlockedServedLifo => "blocked-served-lifo",
             Mutant::BlockTimeoutHalved => "block-timeout-halved",
             Mutant::MinReplicasCountsLagging => "min-replicas-counts-lagging",
+            Mutant::FlushallKeepsDb1 => "flushall-keeps-db1",
         }
     }
 
