@@ -112,10 +112,17 @@ pub enum Mutant {
     MinReplicasCountsLagging,
     /// FLUSHALL leaves database 1 as it was (an outsider's loop that skips an index).
     FlushallKeepsDb1,
+    /// INCR/INCRBY send their `incrby` notification before checking the value, so a
+    /// refused INCR (not an integer, overflow) notifies a write that never happened.
+    IncrNotifiesBeforeCheck,
+    /// INCR (by one) names its event `incr` (Redis: `incrby` for both).
+    IncrNotifiesWrongEvent,
+    /// Keyspace notifications name the database after the client's (`@1` for 0).
+    NotifyWrongDb,
 }
 
 impl Mutant {
-    pub const ALL: [Mutant; 44] = [
+    pub const ALL: [Mutant; 47] = [
         Mutant::TtlOffByOne,
         Mutant::LazyExpireReturnsStale,
         Mutant::IncrLosesPipelinedUpdate,
@@ -160,6 +167,9 @@ impl Mutant {
         Mutant::BlockTimeoutHalved,
         Mutant::MinReplicasCountsLagging,
         Mutant::FlushallKeepsDb1,
+        Mutant::IncrNotifiesBeforeCheck,
+        Mutant::IncrNotifiesWrongEvent,
+        Mutant::NotifyWrongDb,
     ];
 
     pub fn name(self) -> &'static str {
@@ -208,6 +218,9 @@ impl Mutant {
             Mutant::BlockTimeoutHalved => "block-timeout-halved",
             Mutant::MinReplicasCountsLagging => "min-replicas-counts-lagging",
             Mutant::FlushallKeepsDb1 => "flushall-keeps-db1",
+            Mutant::IncrNotifiesBeforeCheck => "incr-notifies-before-check",
+            Mutant::IncrNotifiesWrongEvent => "incr-notifies-wrong-event",
+            Mutant::NotifyWrongDb => "notify-wrong-db",
         }
     }
 
