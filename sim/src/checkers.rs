@@ -568,12 +568,45 @@ pub(crate) fn check_transactions(
             .or_default()
             .push(op.clone());
     }
+    // A flush of database 0 empties every list: Elle's lists only grow, so each
+    // (host, epoch) is judged per flush era, split where the flushes ran (the world
+    // knows the order the node ran requests in). A transaction belongs to the era its
+    // EXEC (or lone request) ran in; one that never ran, to the era it was sent in.
+    let mut eras: BTreeMap<(usize, u32, usize), Vec<elle::Txn>> = BTreeMap::new();
+    for ((host, epoch), ops) in parts {
+        let mut conn_db = BTreeMap::new();
+        let flushes: Vec<(usize, u64)> = ops
+            .iter()
+            .enumerate()
+            .filter_map(|(i, op)| {
+                let ran = flush_of(&op.request, op.node_reply.as_deref(), &mut conn_db, op.conn);
+                match ran {
+                    FlushOf::Flush(linearizability::Output::Ok) => Some((i, op.run_seq?)),
+                    _ => None,
+                }
+            })
+            .collect();
+        for (txn, end) in transactions_with_ends(&ops) {
+            let end_op = end.and_then(|e| ops.get(e).map(|op| (e, op.run_seq)));
+            let era = flushes
+                .iter()
+                .filter(|&&(at, run)| match end_op {
+                    Some((_, Some(end_run))) => run < end_run,
+                    Some((e, None)) => at < e,
+                    None => false,
+                })
+                .count();
+            eras.entry((host, epoch, era)).or_default().push(txn);
+        }
+        // An epoch with no transactions still has its recovered lists judged by
+        // nothing here (as before): only eras with transactions are judged.
+    }
     let mut total = elle::Report::default();
     let mut unknown = 0;
     let mut failure = None;
     let mut any = false;
-    for ((host, epoch), ops) in parts {
-        let genesis = if epoch == 0 {
+    for ((host, epoch, era), era_txns) in eras {
+        let genesis = if epoch == 0 || era > 0 {
             None
         } else {
             match recovered.get(&(host, epoch)) {
@@ -596,7 +629,7 @@ pub(crate) fn check_transactions(
         };
         let mut txns: Vec<elle::Txn> = genesis.into_iter().collect();
         let from = txns.len();
-        txns.extend(transactions_of(&ops));
+        txns.extend(era_txns);
         if txns.len() == from {
             continue;
         }
@@ -610,11 +643,16 @@ pub(crate) fn check_transactions(
             failure = report.anomalies.first().map(|first| {
                 let more = report.anomalies.len() - 1;
                 format!(
-                    "Elle found {} anomal{} over {} transactions ({} committed) of host {host} epoch {epoch}{}: {first}{}",
+                    "Elle found {} anomal{} over {} transactions ({} committed) of host {host} epoch {epoch}{}{}: {first}{}",
                     report.anomalies.len(),
                     if more == 0 { "y" } else { "ies" },
                     report.txns,
                     report.committed,
+                    if era > 0 {
+                        format!(" after its flush #{era}")
+                    } else {
+                        String::new()
+                    },
                     if from > 0 { " (T0: the recovered lists)" } else { "" },
                     if more > 0 {
                         format!(" (and {more} more)")
@@ -714,10 +752,25 @@ struct OpenTxn {
 /// committed on an array, aborted on nil, EXECABORT, DISCARD or a connection lost
 /// before EXEC was sent, unknown when EXEC got no reply; reads from EXEC's reply), and
 /// each list-append request outside MULTI as a transaction of its own.
+#[cfg(test)]
 pub(crate) fn transactions_of(history: &[Op]) -> Vec<elle::Txn> {
+    transactions_with_ends(history)
+        .into_iter()
+        .map(|(t, _)| t)
+        .collect()
+}
+
+/// `transactions_of`, each with the index of the request that ended it (EXEC,
+/// DISCARD or the lone request; None when its connection was lost first).
+fn transactions_with_ends(history: &[Op]) -> Vec<(elle::Txn, Option<usize>)> {
     let mut txns = Vec::new();
     let mut open: std::collections::BTreeMap<usize, OpenTxn> = Default::default();
-    let close = |history: &[Op], t: OpenTxn, end: Option<&Op>, txns: &mut Vec<elle::Txn>| {
+    let close = |history: &[Op],
+                 t: OpenTxn,
+                 end: Option<(usize, &Op)>,
+                 txns: &mut Vec<(elle::Txn, Option<usize>)>| {
+        let end_index = end.map(|(i, _)| i);
+        let end = end.map(|(_, op)| op);
         use elle::TxnOutcome;
         let (outcome, replies) = match end {
             Some(exec) if request_name(&exec.request) == "EXEC" => match exec.outcome {
@@ -744,12 +797,15 @@ pub(crate) fn transactions_of(history: &[Op]) -> Vec<elle::Txn> {
             })
             .collect();
         if !ops.is_empty() {
-            txns.push(elle::Txn {
-                invoke_ms: t.invoke_ms,
-                complete_ms: end.and_then(|e| e.complete_ms),
-                outcome,
-                ops,
-            });
+            txns.push((
+                elle::Txn {
+                    invoke_ms: t.invoke_ms,
+                    complete_ms: end.and_then(|e| e.complete_ms),
+                    outcome,
+                    ops,
+                },
+                end_index,
+            ));
         }
     };
     for (i, op) in history.iter().enumerate() {
@@ -772,7 +828,7 @@ pub(crate) fn transactions_of(history: &[Op]) -> Vec<elle::Txn> {
             }
             ("EXEC" | "DISCARD", true) => {
                 if let Some(t) = open.remove(&op.client) {
-                    close(history, t, Some(op), &mut txns);
+                    close(history, t, Some((i, op)), &mut txns);
                 }
             }
             (_, true) => {
@@ -783,16 +839,21 @@ pub(crate) fn transactions_of(history: &[Op]) -> Vec<elle::Txn> {
             (_, false) => {
                 let reply = (op.outcome == OpOutcome::Ok).then_some(op.reply.as_slice());
                 if let Some(micro) = micro_op(op.host, &op.request, reply) {
-                    txns.push(elle::Txn {
-                        invoke_ms: op.invoke_ms,
-                        complete_ms: op.complete_ms,
-                        outcome: match op.outcome {
-                            OpOutcome::Ok => elle::TxnOutcome::Committed,
-                            OpOutcome::Fail => elle::TxnOutcome::Aborted,
-                            OpOutcome::Unknown | OpOutcome::Pending => elle::TxnOutcome::Unknown,
+                    txns.push((
+                        elle::Txn {
+                            invoke_ms: op.invoke_ms,
+                            complete_ms: op.complete_ms,
+                            outcome: match op.outcome {
+                                OpOutcome::Ok => elle::TxnOutcome::Committed,
+                                OpOutcome::Fail => elle::TxnOutcome::Aborted,
+                                OpOutcome::Unknown | OpOutcome::Pending => {
+                                    elle::TxnOutcome::Unknown
+                                }
+                            },
+                            ops: vec![micro],
                         },
-                        ops: vec![micro],
-                    });
+                        Some(i),
+                    ));
                 }
             }
         }
@@ -1064,14 +1125,27 @@ pub(crate) fn check_watch(
         }
         for (w, reply) in ran_writes {
             let request = &history[w].request;
-            // A command on keys nobody ever watched (a keyless one may touch any; the
-            // arguments of the database-wide ones are no keys).
-            let database_wide = matches!(
-                request_name(request).as_str(),
-                "FLUSHALL" | "FLUSHDB" | "SWAPDB"
-            );
+            // The database-wide ones (their arguments are no keys): whether a flush
+            // dirties a watch depends on whether its key was in the table, which the
+            // rule does not follow; every key a FLUSHALL leaves is gone.
+            let name = request_name(request);
+            if matches!(name.as_str(), "FLUSHALL" | "FLUSHDB" | "SWAPDB") {
+                if reply.first() != Some(&b'-') {
+                    for c in conns.values_mut() {
+                        for (_, deadline) in c.watched.values_mut() {
+                            *deadline = None;
+                        }
+                    }
+                    if name == "FLUSHALL" {
+                        ttl.clear();
+                    } else {
+                        ttl.values_mut().for_each(|t| *t = Ttl::Unknown);
+                    }
+                }
+                continue;
+            }
+            // A command on keys nobody ever watched (a keyless one may touch any).
             if request.len() > 1
-                && !database_wide
                 && !request
                     .iter()
                     .skip(1)
@@ -1189,6 +1263,44 @@ mod tests {
             op(0, 2, 10, "GET k0", "$1\r\n1\r\n"),
         ];
         assert!(!judge(&pipelined));
+    }
+
+    /// A flush that ran empties the lists: Elle judges the transactions after it
+    /// from empty lists, by where the node ran them.
+    #[test]
+    fn elle_judges_each_flush_era_from_empty_lists() {
+        let ran = |mut o: Op, run: u64| {
+            o.node_reply = Some(o.reply.clone());
+            o.run_seq = Some(run);
+            o
+        };
+        let history = |after_flush: &str| {
+            vec![
+                ran(op(0, 1, 0, "RPUSH t0 1", ":1\r\n"), 1),
+                ran(op(0, 2, 2, "FLUSHALL ASYNC", "+OK\r\n"), 2),
+                ran(op(0, 1, 4, "RPUSH t0 2", ":1\r\n"), 3),
+                ran(op(0, 1, 6, "LRANGE t0 0 -1", after_flush), 4),
+            ]
+        };
+        let (report, failure) =
+            check_transactions(&history("*1\r\n$1\r\n2\r\n"), &RecoveredLists::new());
+        assert_eq!(failure, None);
+        assert_eq!(report.map(|r| r.report.committed), Some(3));
+        // The flush did not empty t0: 1 is read where nobody appended it.
+        let (_, failure) = check_transactions(
+            &history("*2\r\n$1\r\n1\r\n$1\r\n2\r\n"),
+            &RecoveredLists::new(),
+        );
+        assert!(
+            failure.as_deref().is_some_and(|f| f.contains("after its flush #1")),
+            "{failure:?}"
+        );
+        // A refused flush is no era boundary: the read of both is right.
+        let mut refused = history("*2\r\n$1\r\n1\r\n$1\r\n2\r\n");
+        refused[1] = ran(op(0, 2, 2, "FLUSHALL x", "-ERR syntax error\r\n"), 2);
+        refused[1].outcome = OpOutcome::Fail;
+        let (_, failure) = check_transactions(&refused, &RecoveredLists::new());
+        assert_eq!(failure, None);
     }
 
     /// Across a crash Elle judges each epoch from what the restart recovered: a read

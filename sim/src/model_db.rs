@@ -55,15 +55,24 @@ impl Model {
         self.maybe_present = d.maybe_present;
     }
 
-    /// Every watcher of a key in `db` gets DIRTY_CAS (FLUSHDB, SWAPDB).
-    fn touch_db(&mut self, db: u32) {
+    /// Every watcher of a key in `db` gets DIRTY_CAS (SWAPDB; a flush when `flushed`,
+    /// which spares the watches that saw their key expired).
+    fn touch_db_as(&mut self, db: u32, flushed: bool) {
         let cur = self.cur_db;
         self.switch_db(db);
         let keys: Vec<Vec<u8>> = self.keys.keys().chain(self.colls.keys()).cloned().collect();
         for k in keys {
-            self.touch(&k);
+            if flushed {
+                self.touch_flushed(&k);
+            } else {
+                self.touch(&k);
+            }
         }
         self.switch_db(cur);
+    }
+
+    fn touch_db(&mut self, db: u32) {
+        self.touch_db_as(db, false);
     }
 
     /// SELECT, SWAPDB, MOVE, FLUSHDB on `conn` (outside MULTI), already in the
@@ -120,13 +129,13 @@ impl Model {
                 }
                 if name == "FLUSHDB" {
                     let db = self.cur_db;
-                    self.touch_db(db);
+                    self.touch_db_as(db, true);
                     self.take_current();
                 } else {
                     // Redis's flushall: every database's watched keys that exist are
                     // touched, then every database is emptied.
                     for db in 0..DATABASES as u32 {
-                        self.touch_db(db);
+                        self.touch_db_as(db, true);
                     }
                     self.take_current();
                     self.other_dbs.clear();

@@ -1231,8 +1231,9 @@ const PUBSUB_SCENARIOS: &[&str] = &["plain-load", "slow-link-timeouts"];
 const PUBSUB_SHARE: f64 = 0.025;
 /// Share of plain-load's planned requests a blocking-family request (or a few) precedes.
 const BLOCKING_SHARE: f64 = 0.06;
-/// Plain-load seeds that send flushes (FLUSHALL, FLUSHDB in database 0), and their
-/// share of those seeds' requests: rare, since one wipes what every checker follows.
+/// Plain-load and transactions seeds that send flushes (FLUSHALL, FLUSHDB in database
+/// 0), and their share of those seeds' requests: rare, since one wipes what every
+/// checker follows.
 const FLUSH_SEEDS: f64 = 0.5;
 const FLUSH_SHARE: f64 = 0.004;
 /// Plain-load seeds that turn keyspace notifications on, and the share of their
@@ -1321,7 +1322,8 @@ impl Plan {
         let mut blocking_rng = ChaCha8Rng::seed_from_u64(seed ^ 0xB10C_B10C_B10C_B10C);
         // So do the flushes: a seed that sends none has the plan it had before.
         let mut flush_rng = ChaCha8Rng::seed_from_u64(seed ^ 0xF1A5_F1A5_F1A5_F1A5);
-        let flushes = name == "plain-load" && flush_rng.gen_bool(FLUSH_SEEDS);
+        let flushes =
+            matches!(name, "plain-load" | "transactions") && flush_rng.gen_bool(FLUSH_SEEDS);
         // And keyspace notifications: a seeded half of plain-load seeds turn them on
         // (a seeded set of classes) and send keyspace subscriber sessions.
         let mut notify_rng = ChaCha8Rng::seed_from_u64(seed ^ 0x4E07_1F1E_4E07_1F1E);
