@@ -112,6 +112,9 @@ pub enum Mutant {
     MinReplicasCountsLagging,
     /// FLUSHALL leaves database 1 as it was (an outsider's loop that skips an index).
     FlushallKeepsDb1,
+    /// FLUSHALL empties the databases without touching their watched keys, so a
+    /// transaction watching a flushed key still runs.
+    FlushallSkipsWatchTouch,
     /// INCR/INCRBY send their `incrby` notification before checking the value, so a
     /// refused INCR (not an integer, overflow) notifies a write that never happened.
     IncrNotifiesBeforeCheck,
@@ -122,7 +125,7 @@ pub enum Mutant {
 }
 
 impl Mutant {
-    pub const ALL: [Mutant; 47] = [
+    pub const ALL: [Mutant; 48] = [
         Mutant::TtlOffByOne,
         Mutant::LazyExpireReturnsStale,
         Mutant::IncrLosesPipelinedUpdate,
@@ -167,6 +170,7 @@ impl Mutant {
         Mutant::BlockTimeoutHalved,
         Mutant::MinReplicasCountsLagging,
         Mutant::FlushallKeepsDb1,
+        Mutant::FlushallSkipsWatchTouch,
         Mutant::IncrNotifiesBeforeCheck,
         Mutant::IncrNotifiesWrongEvent,
         Mutant::NotifyWrongDb,
@@ -218,6 +222,7 @@ impl Mutant {
             Mutant::BlockTimeoutHalved => "block-timeout-halved",
             Mutant::MinReplicasCountsLagging => "min-replicas-counts-lagging",
             Mutant::FlushallKeepsDb1 => "flushall-keeps-db1",
+            Mutant::FlushallSkipsWatchTouch => "flushall-skips-watch-touch",
             Mutant::IncrNotifiesBeforeCheck => "incr-notifies-before-check",
             Mutant::IncrNotifiesWrongEvent => "incr-notifies-wrong-event",
             Mutant::NotifyWrongDb => "notify-wrong-db",

@@ -985,6 +985,10 @@ pub(crate) fn check_watch(
     // passed may have been deleted by expiry (which dirties its watches) even if a
     // backward clock jump puts EXEC's clock before it again (chaos 0x12f).
     let mut wall_hi_ms = 0;
+    // Watched-ever keys certainly in the table: last written by a command the rule
+    // reads, without a TTL (so no expiry takes them), and no command it cannot read
+    // ran since. A FLUSHALL touches these (the scenarios that flush evict nothing).
+    let mut present: std::collections::BTreeSet<Vec<u8>> = Default::default();
     for &(host, run_seq, i) in &ran {
         let op = &history[i];
         let (Some(reply), Some(wall_ms)) = (op.node_reply.as_deref(), op.run_wall_ms) else {
@@ -994,6 +998,7 @@ pub(crate) fn check_watch(
             at = (host, op.epoch);
             conns.clear();
             ttl.clear();
+            present.clear();
             wall_hi_ms = 0;
         }
         wall_hi_ms = wall_hi_ms.max(wall_ms);
@@ -1132,7 +1137,13 @@ pub(crate) fn check_watch(
             if matches!(name.as_str(), "FLUSHALL" | "FLUSHDB" | "SWAPDB") {
                 if reply.first() != Some(&b'-') {
                     for c in conns.values_mut() {
-                        for (_, deadline) in c.watched.values_mut() {
+                        for (key, (written, deadline)) in c.watched.iter_mut() {
+                            // Live with a TTL when watched: in the table now, or
+                            // already touched by whatever removed it.
+                            let live_ttl = deadline.is_some_and(|d| d != u64::MAX);
+                            if name == "FLUSHALL" && (live_ttl || present.contains(key)) {
+                                written.get_or_insert(w);
+                            }
                             *deadline = None;
                         }
                     }
@@ -1141,6 +1152,7 @@ pub(crate) fn check_watch(
                     } else {
                         ttl.values_mut().for_each(|t| *t = Ttl::Unknown);
                     }
+                    present.clear();
                 }
                 continue;
             }
@@ -1162,9 +1174,16 @@ pub(crate) fn check_watch(
                         }
                     }
                     let before = ttl.get(&key).copied().unwrap_or(Ttl::None);
-                    ttl.insert(key, ttl_after(before, request, wall_ms));
+                    let after = ttl_after(before, request, wall_ms);
+                    if after == Ttl::None && name != "DEL" {
+                        present.insert(key.clone());
+                    } else {
+                        present.remove(&key);
+                    }
+                    ttl.insert(key, after);
                 }
                 Touch::Unknown => {
+                    present.clear();
                     for c in conns.values_mut() {
                         for (_, deadline) in c.watched.values_mut() {
                             *deadline = None;

@@ -426,7 +426,12 @@ fn flushall(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
         .mutants
         .is(crate::mutants::Mutant::FlushallKeepsDb1)
         .then_some(1);
-    for db in (0..ctx.keyspace.dbs.len()).filter(|&d| Some(d) != kept) {
+    // Planted: no watched key is touched.
+    let touch = !ctx
+        .server
+        .mutants
+        .is(crate::mutants::Mutant::FlushallSkipsWatchTouch);
+    for db in (0..ctx.keyspace.dbs.len()).filter(|&d| touch && Some(d) != kept) {
         ctx.db_modified(db, None);
     }
     for db in (0..ctx.keyspace.dbs.len()).filter(|&d| Some(d) != kept) {
