@@ -1258,8 +1258,14 @@ mod tests {
         let gone_k1 = || op(0, 3, 20, "EXISTS k1", ":0\r\n");
         for flush in ["FLUSHALL", "FLUSHALL ASYNC", "FLUSHDB SYNC"] {
             let f = || vec![op(0, 2, 10, flush, "+OK\r\n")];
-            assert!(!judge(&with(f(), old_k0())), "{flush}: a value read after it");
-            assert!(judge(&with(f(), gone_k1())), "{flush}: nothing read after it");
+            assert!(
+                !judge(&with(f(), old_k0())),
+                "{flush}: a value read after it"
+            );
+            assert!(
+                judge(&with(f(), gone_k1())),
+                "{flush}: nothing read after it"
+            );
         }
         let in_db1 = vec![
             op(0, 2, 8, "SELECT 1", "+OK\r\n"),
@@ -1311,7 +1317,9 @@ mod tests {
             &RecoveredLists::new(),
         );
         assert!(
-            failure.as_deref().is_some_and(|f| f.contains("after its flush #1")),
+            failure
+                .as_deref()
+                .is_some_and(|f| f.contains("after its flush #1")),
             "{failure:?}"
         );
         // A refused flush is no era boundary: the read of both is right.

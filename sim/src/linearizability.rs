@@ -16,7 +16,10 @@ use std::collections::BTreeSet;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Cmd {
     Get,
-    Set { value: Vec<u8>, px_ms: Option<u64> },
+    Set {
+        value: Vec<u8>,
+        px_ms: Option<u64>,
+    },
     IncrBy(i64),
     Del,
     Append(Vec<u8>),

@@ -260,14 +260,22 @@ mod tests {
         assert_eq!(run(&mut m, 1, "SET b 1"), "+OK\r\n");
         assert_eq!(run(&mut m, 1, "FLUSHALL x"), "-ERR syntax error\r\n");
         assert_eq!(run(&mut m, 1, "FLUSHALL SYNC x"), "-ERR syntax error\r\n");
-        assert_eq!(run(&mut m, 1, "DBSIZE"), ":1\r\n", "a refused FLUSHALL keeps it");
+        assert_eq!(
+            run(&mut m, 1, "DBSIZE"),
+            ":1\r\n",
+            "a refused FLUSHALL keeps it"
+        );
         assert_eq!(run(&mut m, 2, "WATCH a"), "+OK\r\n");
         assert_eq!(run(&mut m, 3, "WATCH nokey"), "+OK\r\n");
         assert_eq!(run(&mut m, 1, "FLUSHALL ASYNC"), "+OK\r\n");
         assert_eq!(run(&mut m, 1, "DBSIZE"), ":0\r\n", "db 2 emptied");
         assert_eq!(run(&mut m, 2, "DBSIZE"), ":0\r\n", "db 0 emptied");
         assert_eq!(run(&mut m, 2, "MULTI"), "+OK\r\n");
-        assert_eq!(run(&mut m, 2, "EXEC"), "*-1\r\n", "a flushed watched key aborts");
+        assert_eq!(
+            run(&mut m, 2, "EXEC"),
+            "*-1\r\n",
+            "a flushed watched key aborts"
+        );
         assert_eq!(run(&mut m, 3, "MULTI"), "+OK\r\n");
         assert_eq!(
             run(&mut m, 3, "EXEC"),

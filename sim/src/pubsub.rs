@@ -468,7 +468,11 @@ fn keyspace_event(frame: &[u8]) -> Option<(Vec<u8>, Vec<u8>)> {
     };
     let at = rest.windows(3).position(|w| w == b"__:")?;
     let name = rest.get(at + 3..)?.to_vec();
-    Some(if space { (name, payload) } else { (payload, name) })
+    Some(if space {
+        (name, payload)
+    } else {
+        (payload, name)
+    })
 }
 
 fn message_frame(kind: &str, channel: &[u8], payload: &[u8]) -> Vec<u8> {
@@ -643,7 +647,11 @@ impl PubSubBook {
                 ));
             }
         }
-        let want = self.keyspace_expected.get(&conn).cloned().unwrap_or_default();
+        let want = self
+            .keyspace_expected
+            .get(&conn)
+            .cloned()
+            .unwrap_or_default();
         for k in 0..got.len().max(want.len()) {
             match (want.get(k), got.get(k)) {
                 (Some((_, w)), Some(g)) if w == *g => {}
@@ -660,7 +668,11 @@ impl PubSubBook {
                 }
                 (Some((run, w)), g) => {
                     return Err((
-                        "keyspace-event-lost",
+                        if g.is_some() {
+                            "keyspace-event-wrong"
+                        } else {
+                            "keyspace-event-lost"
+                        },
                         format!(
                             "conn {conn}: keyspace event #{k} should be {} (the write run {run}) but the node sent {}",
                             show(&w.frame),
@@ -1257,5 +1269,95 @@ mod tests {
         closed.conn_closed(1);
         assert!(closed.judge(2, 4, &req("PUBLISH c0 m3"), b":0\r\n").is_ok());
         assert!(closed.verdict().is_ok());
+    }
+
+    /// Keyspace notifications of the judged keys: owed per write that ran (as Redis
+    /// 7.0 names them), by the configured classes; none for a refused write; the
+    /// wrong event, the wrong database, a lost one and an `expired` for a key no
+    /// write gave a TTL are caught; other keys' events are not judged.
+    #[test]
+    fn keyspace_events_are_owed_per_write_and_class() {
+        let setup = |flags: &str| {
+            let mut book = PubSubBook::default();
+            book.set_notify(flags);
+            let sub = req("PSUBSCRIBE __key*__:*");
+            let ok = book.judge(1, 1, &sub, &conf("psubscribe", Some("__key*__:*"), 1));
+            assert!(ok.is_ok());
+            book.note_reply(1);
+            book.keyspace_events(2, &req("SET k0 v PX 50"), b"+OK\r\n");
+            book.keyspace_events(
+                3,
+                &req("INCR k0"),
+                b"-ERR value is not an integer or out of range\r\n",
+            );
+            book.keyspace_events(4, &req("DEL k1"), b":0\r\n");
+            book.keyspace_events(5, &req("INCRBY k1 2"), b":2\r\n");
+            book.keyspace_events(6, &req("SET x0 1"), b"+OK\r\n");
+            book
+        };
+        let ev = |channel: &str, payload: &str| {
+            pmessage_frame(b"__key*__:*", channel.as_bytes(), payload.as_bytes())
+        };
+        let all = [
+            ev("__keyspace@0__:k0", "set"),
+            ev("__keyevent@0__:set", "k0"),
+            ev("__keyspace@0__:k0", "expire"),
+            ev("__keyevent@0__:expire", "k0"),
+            ev("__keyspace@0__:k1", "incrby"),
+            ev("__keyevent@0__:incrby", "k1"),
+        ];
+        let mut fine = setup("KEA");
+        for f in &all {
+            fine.observe_push(1, f.clone());
+        }
+        // An unjudged key's event, and expiry of the key the SET PX gave a TTL.
+        fine.observe_push(1, ev("__keyspace@0__:x0", "set"));
+        fine.observe_push(1, ev("__keyspace@0__:k0", "expired"));
+        assert_eq!(fine.verdict(), Ok(()));
+        // `K$`: no keyevent channel, no generic class (`expire`).
+        let mut strings = setup("K$");
+        strings.observe_push(1, all[0].clone());
+        strings.observe_push(1, all[4].clone());
+        assert_eq!(strings.verdict(), Ok(()));
+        let judged = |frames: &[Vec<u8>]| {
+            let mut book = setup("KEA");
+            for f in frames {
+                book.observe_push(1, f.clone());
+            }
+            book.verdict().map_err(|v| v.0)
+        };
+        let mut lost = all.to_vec();
+        lost.remove(2);
+        assert_eq!(judged(&lost), Err("keyspace-event-wrong"));
+        let mut wrong_event = all.to_vec();
+        wrong_event[4] = ev("__keyspace@0__:k1", "incr");
+        assert_eq!(judged(&wrong_event), Err("keyspace-event-wrong"));
+        let mut wrong_db = all.to_vec();
+        wrong_db[0] = ev("__keyspace@1__:k0", "set");
+        assert_eq!(judged(&wrong_db), Err("keyspace-event-wrong"));
+        let mut refused_incr = all.to_vec();
+        refused_incr.insert(4, ev("__keyspace@0__:k0", "incrby"));
+        assert_eq!(judged(&refused_incr), Err("keyspace-event-wrong"));
+        assert_eq!(judged(&all[..5]), Err("keyspace-event-lost"));
+        let mut extra = all.to_vec();
+        extra.push(ev("__keyevent@0__:del", "k1"));
+        assert_eq!(judged(&extra), Err("keyspace-event-unexpected"));
+        let mut never_ttl = all.to_vec();
+        never_ttl.push(ev("__keyspace@0__:k1", "expired"));
+        assert_eq!(judged(&never_ttl), Err("keyspace-expired-unexpected"));
+        let mut twice = all.to_vec();
+        twice.push(ev("__keyevent@0__:expired", "k0"));
+        twice.push(ev("__keyevent@0__:expired", "k0"));
+        assert_eq!(judged(&twice), Err("keyspace-expired-unexpected"));
+        // After its own reply: out of place.
+        let mut misplaced = setup("KEA");
+        misplaced.note_reply(1);
+        for f in &all {
+            misplaced.observe_push(1, f.clone());
+        }
+        assert_eq!(
+            misplaced.verdict().map_err(|v| v.0),
+            Err("keyspace-event-out-of-place")
+        );
     }
 }

@@ -193,7 +193,11 @@ impl Ctx<'_> {
     /// `event` the lowercase event name (`"lpush"`, `"del"`, ...).
     pub fn notify(&mut self, class: crate::notify::Class, event: &str, key: &[u8]) {
         let mut db = self.client.db;
-        if self.server.mutants.is(crate::mutants::Mutant::NotifyWrongDb) {
+        if self
+            .server
+            .mutants
+            .is(crate::mutants::Mutant::NotifyWrongDb)
+        {
             // Planted: the channel names the next database.
             db = db.saturating_add(1);
         }
