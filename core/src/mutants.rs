@@ -110,10 +110,22 @@ pub enum Mutant {
     /// `min-replicas-max-lag`: every online replica counts, however long it has been
     /// silent (a partitioned or paused one too).
     MinReplicasCountsLagging,
+    /// FLUSHALL leaves database 1 as it was (an outsider's loop that skips an index).
+    FlushallKeepsDb1,
+    /// FLUSHALL empties the databases without touching their watched keys, so a
+    /// transaction watching a flushed key still runs.
+    FlushallSkipsWatchTouch,
+    /// INCR/INCRBY send their `incrby` notification before checking the value, so a
+    /// refused INCR (not an integer, overflow) notifies a write that never happened.
+    IncrNotifiesBeforeCheck,
+    /// INCR (by one) names its event `incr` (Redis: `incrby` for both).
+    IncrNotifiesWrongEvent,
+    /// Keyspace notifications name the database after the client's (`@1` for 0).
+    NotifyWrongDb,
 }
 
 impl Mutant {
-    pub const ALL: [Mutant; 43] = [
+    pub const ALL: [Mutant; 48] = [
         Mutant::TtlOffByOne,
         Mutant::LazyExpireReturnsStale,
         Mutant::IncrLosesPipelinedUpdate,
@@ -157,6 +169,11 @@ impl Mutant {
         Mutant::BlockedServedLifo,
         Mutant::BlockTimeoutHalved,
         Mutant::MinReplicasCountsLagging,
+        Mutant::FlushallKeepsDb1,
+        Mutant::FlushallSkipsWatchTouch,
+        Mutant::IncrNotifiesBeforeCheck,
+        Mutant::IncrNotifiesWrongEvent,
+        Mutant::NotifyWrongDb,
     ];
 
     pub fn name(self) -> &'static str {
@@ -204,6 +221,11 @@ impl Mutant {
             Mutant::BlockedServedLifo => "blocked-served-lifo",
             Mutant::BlockTimeoutHalved => "block-timeout-halved",
             Mutant::MinReplicasCountsLagging => "min-replicas-counts-lagging",
+            Mutant::FlushallKeepsDb1 => "flushall-keeps-db1",
+            Mutant::FlushallSkipsWatchTouch => "flushall-skips-watch-touch",
+            Mutant::IncrNotifiesBeforeCheck => "incr-notifies-before-check",
+            Mutant::IncrNotifiesWrongEvent => "incr-notifies-wrong-event",
+            Mutant::NotifyWrongDb => "notify-wrong-db",
         }
     }
 

@@ -318,6 +318,69 @@ impl WallClock {
     }
 }
 
+/// A FLUSHALL (or FLUSHDB in database 0, where the judged keys live) as a write of
+/// "absent" to every key, waiting to be added to each key's history.
+struct Flush {
+    host: usize,
+    epoch: u32,
+    /// The flushing connection's last judged op per key before it.
+    before: BTreeMap<Vec<u8>, usize>,
+    previous_flush: Option<usize>,
+    op: LinOp,
+}
+
+enum FlushOf {
+    /// Not a flush (SELECT and RESET are followed here, and are not flushes either).
+    NotOne,
+    /// A FLUSHDB of a database other than 0: no judged key is there.
+    OtherDb,
+    /// A flush of database 0, with what its client saw.
+    Flush(linearizability::Output),
+}
+
+/// Whether `request` (with its reply, None when unknown) flushed database 0, keeping
+/// each connection's database as its client knows it up to date.
+fn flush_of(
+    request: &[Vec<u8>],
+    reply: Option<&[u8]>,
+    conn_db: &mut std::collections::BTreeMap<ConnId, Option<u32>>,
+    conn: ConnId,
+) -> FlushOf {
+    let ok = reply == Some(b"+OK\r\n".as_slice());
+    let name = request_name(request);
+    match name.as_str() {
+        "SELECT" | "RESET" => {
+            let db = if name == "RESET" {
+                Some(0)
+            } else {
+                request
+                    .get(1)
+                    .and_then(|d| std::str::from_utf8(d).ok()?.parse::<u32>().ok())
+            };
+            // A refused SELECT (out of range) came back as an error and never gets
+            // here; one of unknown outcome leaves the database unknown.
+            let ran = ok || reply == Some(b"+RESET\r\n".as_slice());
+            conn_db.insert(conn, if ran { db } else { None });
+            FlushOf::NotOne
+        }
+        "FLUSHALL" | "FLUSHDB" if reply.is_none() || ok => {
+            let db = conn_db.get(&conn).copied().unwrap_or(Some(0));
+            let out = if ok {
+                linearizability::Output::Ok
+            } else {
+                linearizability::Output::Unknown
+            };
+            match (name.as_str(), db) {
+                ("FLUSHDB", Some(d)) if d != 0 => FlushOf::OtherDb,
+                // In an unknown database it may or may not have flushed database 0.
+                ("FLUSHDB", None) => FlushOf::Flush(linearizability::Output::Unknown),
+                _ => FlushOf::Flush(out),
+            }
+        }
+        _ => FlushOf::NotOne,
+    }
+}
+
 /// Runs the linearizability checker over a run's history, partitioned by host (each
 /// holds its own data), by crash epoch (a restart starts empty: each epoch is its own
 /// sequential spec) and by key; `clocks` are the hosts' wall clocks.
@@ -362,6 +425,11 @@ pub(crate) fn check_linearizability(
     }
     // The last checked op per (connection, key): a connection's requests run in order.
     let mut last_on_conn: std::collections::BTreeMap<(ConnId, Vec<u8>), usize> = Default::default();
+    // Each connection's database as its client knows it (None: a SELECT of unknown
+    // outcome), and its last flush.
+    let mut conn_db: std::collections::BTreeMap<ConnId, Option<u32>> = Default::default();
+    let mut last_flush_on_conn: std::collections::BTreeMap<ConnId, usize> = Default::default();
+    let mut flushes: Vec<Flush> = Vec::new();
     for (id, op) in history.iter().enumerate() {
         let reply = match op.outcome {
             OpOutcome::Ok => Some(op.reply.as_slice()),
@@ -369,6 +437,41 @@ pub(crate) fn check_linearizability(
             OpOutcome::Fail => continue,
             OpOutcome::Unknown | OpOutcome::Pending => None,
         };
+        match flush_of(&op.request, reply, &mut conn_db, op.conn) {
+            FlushOf::NotOne => {}
+            FlushOf::OtherDb => continue,
+            FlushOf::Flush(out) => {
+                let Some(clock) = clocks.get(op.host) else {
+                    continue;
+                };
+                let window_end_ms = op.complete_ms.unwrap_or(end_ms);
+                // What this connection ran before it, per key (a key first met later
+                // had nothing on this connection before the flush but older flushes).
+                let before: BTreeMap<Vec<u8>, usize> = last_on_conn
+                    .range((op.conn, Vec::new())..)
+                    .take_while(|((c, _), _)| *c == op.conn)
+                    .map(|((_, k), &i)| (k.clone(), i))
+                    .collect();
+                flushes.push(Flush {
+                    host: op.host,
+                    epoch: op.epoch,
+                    before,
+                    previous_flush: last_flush_on_conn.insert(op.conn, id),
+                    op: LinOp {
+                        id,
+                        call: op.invoke_step,
+                        ret: op.complete_step.filter(|_| op.outcome == OpOutcome::Ok),
+                        wall_lo_ms: clock.lo(op.invoke_ms, window_end_ms),
+                        wall_hi_ms: clock.hi(window_end_ms),
+                        after: None,
+                        hint: op.run_seq.unwrap_or(u64::MAX),
+                        cmd: linearizability::Cmd::Flush,
+                        out,
+                    },
+                });
+                continue;
+            }
+        }
         let Some((key, cmd, out)) = linearizability::interpret(&op.request, reply) else {
             continue;
         };
@@ -390,7 +493,9 @@ pub(crate) fn check_linearizability(
             continue;
         };
         let window_end_ms = op.complete_ms.unwrap_or(end_ms);
-        let after = last_on_conn.insert((op.conn, key.clone()), id);
+        let after = last_on_conn
+            .insert((op.conn, key.clone()), id)
+            .max(last_flush_on_conn.get(&op.conn).copied());
         parts
             .entry((op.host, op.epoch, key))
             .or_default()
@@ -405,6 +510,17 @@ pub(crate) fn check_linearizability(
                 cmd,
                 out,
             });
+    }
+    // A flush writes "absent" to every key its host's epoch judges.
+    for flush in flushes {
+        for ((host, epoch, key), ops) in parts.iter_mut() {
+            if (*host, *epoch) != (flush.host, flush.epoch) {
+                continue;
+            }
+            let mut op = flush.op.clone();
+            op.after = flush.before.get(key).copied().max(flush.previous_flush);
+            ops.push(op);
+        }
     }
     let mut report = LinReport {
         histories: parts.len(),
@@ -452,12 +568,45 @@ pub(crate) fn check_transactions(
             .or_default()
             .push(op.clone());
     }
+    // A flush of database 0 empties every list: Elle's lists only grow, so each
+    // (host, epoch) is judged per flush era, split where the flushes ran (the world
+    // knows the order the node ran requests in). A transaction belongs to the era its
+    // EXEC (or lone request) ran in; one that never ran, to the era it was sent in.
+    let mut eras: BTreeMap<(usize, u32, usize), Vec<elle::Txn>> = BTreeMap::new();
+    for ((host, epoch), ops) in parts {
+        let mut conn_db = BTreeMap::new();
+        let flushes: Vec<(usize, u64)> = ops
+            .iter()
+            .enumerate()
+            .filter_map(|(i, op)| {
+                let ran = flush_of(&op.request, op.node_reply.as_deref(), &mut conn_db, op.conn);
+                match ran {
+                    FlushOf::Flush(linearizability::Output::Ok) => Some((i, op.run_seq?)),
+                    _ => None,
+                }
+            })
+            .collect();
+        for (txn, end) in transactions_with_ends(&ops) {
+            let end_op = end.and_then(|e| ops.get(e).map(|op| (e, op.run_seq)));
+            let era = flushes
+                .iter()
+                .filter(|&&(at, run)| match end_op {
+                    Some((_, Some(end_run))) => run < end_run,
+                    Some((e, None)) => at < e,
+                    None => false,
+                })
+                .count();
+            eras.entry((host, epoch, era)).or_default().push(txn);
+        }
+        // An epoch with no transactions still has its recovered lists judged by
+        // nothing here (as before): only eras with transactions are judged.
+    }
     let mut total = elle::Report::default();
     let mut unknown = 0;
     let mut failure = None;
     let mut any = false;
-    for ((host, epoch), ops) in parts {
-        let genesis = if epoch == 0 {
+    for ((host, epoch, era), era_txns) in eras {
+        let genesis = if epoch == 0 || era > 0 {
             None
         } else {
             match recovered.get(&(host, epoch)) {
@@ -480,7 +629,7 @@ pub(crate) fn check_transactions(
         };
         let mut txns: Vec<elle::Txn> = genesis.into_iter().collect();
         let from = txns.len();
-        txns.extend(transactions_of(&ops));
+        txns.extend(era_txns);
         if txns.len() == from {
             continue;
         }
@@ -494,11 +643,16 @@ pub(crate) fn check_transactions(
             failure = report.anomalies.first().map(|first| {
                 let more = report.anomalies.len() - 1;
                 format!(
-                    "Elle found {} anomal{} over {} transactions ({} committed) of host {host} epoch {epoch}{}: {first}{}",
+                    "Elle found {} anomal{} over {} transactions ({} committed) of host {host} epoch {epoch}{}{}: {first}{}",
                     report.anomalies.len(),
                     if more == 0 { "y" } else { "ies" },
                     report.txns,
                     report.committed,
+                    if era > 0 {
+                        format!(" after its flush #{era}")
+                    } else {
+                        String::new()
+                    },
                     if from > 0 { " (T0: the recovered lists)" } else { "" },
                     if more > 0 {
                         format!(" (and {more} more)")
@@ -598,10 +752,25 @@ struct OpenTxn {
 /// committed on an array, aborted on nil, EXECABORT, DISCARD or a connection lost
 /// before EXEC was sent, unknown when EXEC got no reply; reads from EXEC's reply), and
 /// each list-append request outside MULTI as a transaction of its own.
+#[cfg(test)]
 pub(crate) fn transactions_of(history: &[Op]) -> Vec<elle::Txn> {
+    transactions_with_ends(history)
+        .into_iter()
+        .map(|(t, _)| t)
+        .collect()
+}
+
+/// `transactions_of`, each with the index of the request that ended it (EXEC,
+/// DISCARD or the lone request; None when its connection was lost first).
+fn transactions_with_ends(history: &[Op]) -> Vec<(elle::Txn, Option<usize>)> {
     let mut txns = Vec::new();
     let mut open: std::collections::BTreeMap<usize, OpenTxn> = Default::default();
-    let close = |history: &[Op], t: OpenTxn, end: Option<&Op>, txns: &mut Vec<elle::Txn>| {
+    let close = |history: &[Op],
+                 t: OpenTxn,
+                 end: Option<(usize, &Op)>,
+                 txns: &mut Vec<(elle::Txn, Option<usize>)>| {
+        let end_index = end.map(|(i, _)| i);
+        let end = end.map(|(_, op)| op);
         use elle::TxnOutcome;
         let (outcome, replies) = match end {
             Some(exec) if request_name(&exec.request) == "EXEC" => match exec.outcome {
@@ -628,12 +797,15 @@ pub(crate) fn transactions_of(history: &[Op]) -> Vec<elle::Txn> {
             })
             .collect();
         if !ops.is_empty() {
-            txns.push(elle::Txn {
-                invoke_ms: t.invoke_ms,
-                complete_ms: end.and_then(|e| e.complete_ms),
-                outcome,
-                ops,
-            });
+            txns.push((
+                elle::Txn {
+                    invoke_ms: t.invoke_ms,
+                    complete_ms: end.and_then(|e| e.complete_ms),
+                    outcome,
+                    ops,
+                },
+                end_index,
+            ));
         }
     };
     for (i, op) in history.iter().enumerate() {
@@ -656,7 +828,7 @@ pub(crate) fn transactions_of(history: &[Op]) -> Vec<elle::Txn> {
             }
             ("EXEC" | "DISCARD", true) => {
                 if let Some(t) = open.remove(&op.client) {
-                    close(history, t, Some(op), &mut txns);
+                    close(history, t, Some((i, op)), &mut txns);
                 }
             }
             (_, true) => {
@@ -667,16 +839,21 @@ pub(crate) fn transactions_of(history: &[Op]) -> Vec<elle::Txn> {
             (_, false) => {
                 let reply = (op.outcome == OpOutcome::Ok).then_some(op.reply.as_slice());
                 if let Some(micro) = micro_op(op.host, &op.request, reply) {
-                    txns.push(elle::Txn {
-                        invoke_ms: op.invoke_ms,
-                        complete_ms: op.complete_ms,
-                        outcome: match op.outcome {
-                            OpOutcome::Ok => elle::TxnOutcome::Committed,
-                            OpOutcome::Fail => elle::TxnOutcome::Aborted,
-                            OpOutcome::Unknown | OpOutcome::Pending => elle::TxnOutcome::Unknown,
+                    txns.push((
+                        elle::Txn {
+                            invoke_ms: op.invoke_ms,
+                            complete_ms: op.complete_ms,
+                            outcome: match op.outcome {
+                                OpOutcome::Ok => elle::TxnOutcome::Committed,
+                                OpOutcome::Fail => elle::TxnOutcome::Aborted,
+                                OpOutcome::Unknown | OpOutcome::Pending => {
+                                    elle::TxnOutcome::Unknown
+                                }
+                            },
+                            ops: vec![micro],
                         },
-                        ops: vec![micro],
-                    });
+                        Some(i),
+                    ));
                 }
             }
         }
@@ -816,6 +993,10 @@ pub(crate) fn check_watch(
     // passed may have been deleted by expiry (which dirties its watches) even if a
     // backward clock jump puts EXEC's clock before it again (chaos 0x12f).
     let mut wall_hi_ms = 0;
+    // Watched-ever keys certainly in the table: last written by a command the rule
+    // reads, without a TTL (so no expiry takes them), and no command it cannot read
+    // ran since. A FLUSHALL touches these (the scenarios that flush evict nothing).
+    let mut present: std::collections::BTreeSet<Vec<u8>> = Default::default();
     for &(host, run_seq, i) in &ran {
         let op = &history[i];
         let (Some(reply), Some(wall_ms)) = (op.node_reply.as_deref(), op.run_wall_ms) else {
@@ -825,6 +1006,7 @@ pub(crate) fn check_watch(
             at = (host, op.epoch);
             conns.clear();
             ttl.clear();
+            present.clear();
             wall_hi_ms = 0;
         }
         wall_hi_ms = wall_hi_ms.max(wall_ms);
@@ -958,6 +1140,32 @@ pub(crate) fn check_watch(
         }
         for (w, reply) in ran_writes {
             let request = &history[w].request;
+            // The database-wide ones (their arguments are no keys): whether a flush
+            // dirties a watch depends on whether its key was in the table, which the
+            // rule does not follow; every key a FLUSHALL leaves is gone.
+            let name = request_name(request);
+            if matches!(name.as_str(), "FLUSHALL" | "FLUSHDB" | "SWAPDB") {
+                if reply.first() != Some(&b'-') {
+                    for c in conns.values_mut() {
+                        for (key, (written, deadline)) in c.watched.iter_mut() {
+                            // Live with a TTL when watched: in the table now, or
+                            // already touched by whatever removed it.
+                            let live_ttl = deadline.is_some_and(|d| d != u64::MAX);
+                            if name == "FLUSHALL" && (live_ttl || present.contains(key)) {
+                                written.get_or_insert(w);
+                            }
+                            *deadline = None;
+                        }
+                    }
+                    if name == "FLUSHALL" {
+                        ttl.clear();
+                    } else {
+                        ttl.values_mut().for_each(|t| *t = Ttl::Unknown);
+                    }
+                    present.clear();
+                }
+                continue;
+            }
             // A command on keys nobody ever watched (a keyless one may touch any).
             if request.len() > 1
                 && !request
@@ -976,9 +1184,16 @@ pub(crate) fn check_watch(
                         }
                     }
                     let before = ttl.get(&key).copied().unwrap_or(Ttl::None);
-                    ttl.insert(key, ttl_after(before, request, wall_ms));
+                    let after = ttl_after(before, request, wall_ms);
+                    if after == Ttl::None && name != "DEL" {
+                        present.insert(key.clone());
+                    } else {
+                        present.remove(&key);
+                    }
+                    ttl.insert(key, after);
                 }
                 Touch::Unknown => {
+                    present.clear();
                     for c in conns.values_mut() {
                         for (_, deadline) in c.watched.values_mut() {
                             *deadline = None;
@@ -1024,6 +1239,105 @@ mod tests {
             run_wall_ms: None,
             outcome: OpOutcome::Ok,
         }
+    }
+
+    /// A flush of database 0 writes "absent" to every judged key; one of another
+    /// database, or refused, writes nothing.
+    #[test]
+    fn linearizability_sees_a_flush_as_a_write_of_every_key() {
+        let clocks = [WallClock {
+            start_wall_ms: 1_000,
+            offsets: vec![(0, 0)],
+        }];
+        let judge = |history: &[Op]| {
+            check_linearizability(history, &clocks, 100, &[])
+                .violation
+                .is_none()
+        };
+        let before = [
+            op(0, 1, 0, "SET k0 1", "+OK\r\n"),
+            op(0, 1, 2, "SET k1 2", "+OK\r\n"),
+        ];
+        let with = |flush: Vec<Op>, read: Op| {
+            let mut h = before.to_vec();
+            h.extend(flush);
+            h.push(read);
+            h
+        };
+        let old_k0 = || op(0, 3, 20, "GET k0", "$1\r\n1\r\n");
+        let gone_k1 = || op(0, 3, 20, "EXISTS k1", ":0\r\n");
+        for flush in ["FLUSHALL", "FLUSHALL ASYNC", "FLUSHDB SYNC"] {
+            let f = || vec![op(0, 2, 10, flush, "+OK\r\n")];
+            assert!(
+                !judge(&with(f(), old_k0())),
+                "{flush}: a value read after it"
+            );
+            assert!(
+                judge(&with(f(), gone_k1())),
+                "{flush}: nothing read after it"
+            );
+        }
+        let in_db1 = vec![
+            op(0, 2, 8, "SELECT 1", "+OK\r\n"),
+            op(0, 2, 10, "FLUSHDB", "+OK\r\n"),
+        ];
+        assert!(judge(&with(in_db1.clone(), old_k0())), "db 1 was flushed");
+        assert!(!judge(&with(in_db1, gone_k1())), "db 0 was not");
+        let refused = vec![op(0, 2, 10, "FLUSHALL x", "-ERR syntax error\r\n")];
+        assert!(judge(&with(refused, old_k0())));
+        // Unknown: it may have run, or not.
+        let mut unknown = op(0, 2, 10, "FLUSHALL", "");
+        unknown.outcome = OpOutcome::Unknown;
+        unknown.complete_step = None;
+        assert!(judge(&with(vec![unknown.clone()], old_k0())));
+        assert!(judge(&with(vec![unknown], gone_k1())));
+        // A connection's requests run in order: its flush before its own read.
+        let pipelined = vec![
+            op(0, 1, 0, "SET k0 1", "+OK\r\n"),
+            op(0, 2, 10, "FLUSHALL", "+OK\r\n"),
+            op(0, 2, 10, "GET k0", "$1\r\n1\r\n"),
+        ];
+        assert!(!judge(&pipelined));
+    }
+
+    /// A flush that ran empties the lists: Elle judges the transactions after it
+    /// from empty lists, by where the node ran them.
+    #[test]
+    fn elle_judges_each_flush_era_from_empty_lists() {
+        let ran = |mut o: Op, run: u64| {
+            o.node_reply = Some(o.reply.clone());
+            o.run_seq = Some(run);
+            o
+        };
+        let history = |after_flush: &str| {
+            vec![
+                ran(op(0, 1, 0, "RPUSH t0 1", ":1\r\n"), 1),
+                ran(op(0, 2, 2, "FLUSHALL ASYNC", "+OK\r\n"), 2),
+                ran(op(0, 1, 4, "RPUSH t0 2", ":1\r\n"), 3),
+                ran(op(0, 1, 6, "LRANGE t0 0 -1", after_flush), 4),
+            ]
+        };
+        let (report, failure) =
+            check_transactions(&history("*1\r\n$1\r\n2\r\n"), &RecoveredLists::new());
+        assert_eq!(failure, None);
+        assert_eq!(report.map(|r| r.report.committed), Some(3));
+        // The flush did not empty t0: 1 is read where nobody appended it.
+        let (_, failure) = check_transactions(
+            &history("*2\r\n$1\r\n1\r\n$1\r\n2\r\n"),
+            &RecoveredLists::new(),
+        );
+        assert!(
+            failure
+                .as_deref()
+                .is_some_and(|f| f.contains("after its flush #1")),
+            "{failure:?}"
+        );
+        // A refused flush is no era boundary: the read of both is right.
+        let mut refused = history("*2\r\n$1\r\n1\r\n$1\r\n2\r\n");
+        refused[1] = ran(op(0, 2, 2, "FLUSHALL x", "-ERR syntax error\r\n"), 2);
+        refused[1].outcome = OpOutcome::Fail;
+        let (_, failure) = check_transactions(&refused, &RecoveredLists::new());
+        assert_eq!(failure, None);
     }
 
     /// Across a crash Elle judges each epoch from what the restart recovered: a read

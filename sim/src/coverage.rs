@@ -22,7 +22,6 @@ pub const EXCLUDED: &[(&str, &str)] = &[
     ("debug", "server admin: DEBUG can crash, sleep or rewrite the dataset by design"),
     ("echo", "connection: no dataset effect (differential tests cover it)"),
     ("failover", "replication: the replication scenarios drive it"),
-    ("flushall", "not yet: it would wipe the k.. keys the linearizability checker judges"),
     ("hello", "connection: RESP3 is not modelled"),
     ("info", "server introspection: replies are about the server, not the dataset"),
     ("lastsave", "persistence introspection: a server time, not the dataset"),

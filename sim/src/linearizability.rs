@@ -16,11 +16,16 @@ use std::collections::BTreeSet;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Cmd {
     Get,
-    Set { value: Vec<u8>, px_ms: Option<u64> },
+    Set {
+        value: Vec<u8>,
+        px_ms: Option<u64>,
+    },
     IncrBy(i64),
     Del,
     Append(Vec<u8>),
     Exists,
+    /// FLUSHALL, or FLUSHDB in the key's database: every key is gone afterwards.
+    Flush,
 }
 
 /// What the client saw come back.
@@ -140,6 +145,7 @@ pub fn apply(s: &State, cmd: &Cmd, wall_lo_ms: u64, wall_hi_ms: u64) -> Option<(
         Cmd::Get => (s.clone(), Output::Bulk(s.as_ref().map(|e| e.value.clone()))),
         Cmd::Exists => (s.clone(), Output::Int(i64::from(s.is_some()))),
         Cmd::Del => (None, Output::Int(i64::from(s.is_some()))),
+        Cmd::Flush => (None, Output::Ok),
         Cmd::Set { value, px_ms } => {
             let expire_ms =
                 px_ms.map(|px| (wall_lo_ms.saturating_add(px), wall_hi_ms.saturating_add(px)));

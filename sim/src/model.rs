@@ -29,6 +29,9 @@ struct Watched {
     pub(crate) db: u32,
     pub(crate) key: Vec<u8>,
     alive_expire_at: Option<u64>,
+    /// In the table but expired when watched (Redis 7.0's `wk->expired`): its
+    /// deletion, a flush's included, is no logical change.
+    pub(crate) expired_at_watch: bool,
 }
 
 /// A connection's transaction state (Redis's `c->mstate`, watched keys, DIRTY_CAS).
@@ -275,6 +278,22 @@ impl Model {
         }
     }
 
+    /// A flush's touch of `key` in the current database (Redis 7.0's
+    /// `touchAllWatchedKeysInDb` for a key in the table): a watch that saw the key
+    /// expired is no logical change.
+    pub(crate) fn touch_flushed(&mut self, key: &[u8]) {
+        for cs in self.conns.values_mut() {
+            if cs
+                .watched
+                .iter()
+                .any(|w| w.key == key && w.db == self.cur_db && !w.expired_at_watch)
+            {
+                cs.dirty = true;
+                cs.watched.clear();
+            }
+        }
+    }
+
     /// Redis's `touchWatchedKey`: every connection watching `key` gets DIRTY_CAS.
     pub(crate) fn touch(&mut self, key: &[u8]) {
         for cs in self.conns.values_mut() {
@@ -381,6 +400,7 @@ impl Model {
                                 db,
                                 key: key.clone(),
                                 alive_expire_at,
+                                expired_at_watch: expired,
                             });
                         }
                     }

@@ -1,5 +1,5 @@
 //! The reference model's databases: SELECT (per connection, until it closes), SWAPDB,
-//! MOVE and FLUSHDB. The model's key maps hold one database at a time (`cur_db`): the
+//! MOVE, FLUSHDB and FLUSHALL. The model's key maps hold one database at a time (`cur_db`): the
 //! one the connection being judged selected while its request is applied, and 0
 //! between requests; the others wait in `other_dbs`. Written from Redis 7.0's
 //! behaviour (replies asked of redis-server 7.0.15, `databases 16`).
@@ -55,15 +55,24 @@ impl Model {
         self.maybe_present = d.maybe_present;
     }
 
-    /// Every watcher of a key in `db` gets DIRTY_CAS (FLUSHDB, SWAPDB).
-    fn touch_db(&mut self, db: u32) {
+    /// Every watcher of a key in `db` gets DIRTY_CAS (SWAPDB; a flush when `flushed`,
+    /// which spares the watches that saw their key expired).
+    fn touch_db_as(&mut self, db: u32, flushed: bool) {
         let cur = self.cur_db;
         self.switch_db(db);
         let keys: Vec<Vec<u8>> = self.keys.keys().chain(self.colls.keys()).cloned().collect();
         for k in keys {
-            self.touch(&k);
+            if flushed {
+                self.touch_flushed(&k);
+            } else {
+                self.touch(&k);
+            }
         }
         self.switch_db(cur);
+    }
+
+    fn touch_db(&mut self, db: u32) {
+        self.touch_db_as(db, false);
     }
 
     /// SELECT, SWAPDB, MOVE, FLUSHDB on `conn` (outside MULTI), already in the
@@ -112,15 +121,25 @@ impl Model {
                 }
                 OK.to_vec()
             }
-            "FLUSHDB" => {
+            "FLUSHDB" | "FLUSHALL" => {
                 match args {
                     [] => {}
                     [m] if m.eq_ignore_ascii_case(b"SYNC") || m.eq_ignore_ascii_case(b"ASYNC") => {}
                     _ => return Some(b"-ERR syntax error\r\n".to_vec()),
                 }
-                let db = self.cur_db;
-                self.touch_db(db);
-                self.take_current();
+                if name == "FLUSHDB" {
+                    let db = self.cur_db;
+                    self.touch_db_as(db, true);
+                    self.take_current();
+                } else {
+                    // Redis's flushall: every database's watched keys that exist are
+                    // touched, then every database is emptied.
+                    for db in 0..DATABASES as u32 {
+                        self.touch_db_as(db, true);
+                    }
+                    self.take_current();
+                    self.other_dbs.clear();
+                }
                 OK.to_vec()
             }
             "MOVE" if args.len() == 2 => {
@@ -238,6 +257,32 @@ mod tests {
         assert_eq!(run(&mut m, 1, "FLUSHDB ASYNC"), "+OK\r\n");
         assert_eq!(run(&mut m, 1, "DBSIZE"), ":0\r\n");
         assert_eq!(run(&mut m, 2, "DBSIZE"), ":1\r\n", "db 0 untouched");
+        assert_eq!(run(&mut m, 1, "SET b 1"), "+OK\r\n");
+        assert_eq!(run(&mut m, 1, "FLUSHALL x"), "-ERR syntax error\r\n");
+        assert_eq!(run(&mut m, 1, "FLUSHALL SYNC x"), "-ERR syntax error\r\n");
+        assert_eq!(
+            run(&mut m, 1, "DBSIZE"),
+            ":1\r\n",
+            "a refused FLUSHALL keeps it"
+        );
+        assert_eq!(run(&mut m, 2, "WATCH a"), "+OK\r\n");
+        assert_eq!(run(&mut m, 3, "WATCH nokey"), "+OK\r\n");
+        assert_eq!(run(&mut m, 1, "FLUSHALL ASYNC"), "+OK\r\n");
+        assert_eq!(run(&mut m, 1, "DBSIZE"), ":0\r\n", "db 2 emptied");
+        assert_eq!(run(&mut m, 2, "DBSIZE"), ":0\r\n", "db 0 emptied");
+        assert_eq!(run(&mut m, 2, "MULTI"), "+OK\r\n");
+        assert_eq!(
+            run(&mut m, 2, "EXEC"),
+            "*-1\r\n",
+            "a flushed watched key aborts"
+        );
+        assert_eq!(run(&mut m, 3, "MULTI"), "+OK\r\n");
+        assert_eq!(
+            run(&mut m, 3, "EXEC"),
+            "*0\r\n",
+            "Redis 7.0 touches only watched keys that existed"
+        );
+        assert_eq!(run(&mut m, 2, "SET a 1"), "+OK\r\n");
         m.conn_closed(1);
         assert_eq!(
             run(&mut m, 1, "GET a"),

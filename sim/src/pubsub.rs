@@ -33,6 +33,7 @@ pub mod seen {
     pub const PATTERN_DELIVERED: &str = "a PUBLISH reached a pattern subscriber";
     pub const SHARD_DELIVERED: &str = "an SPUBLISH reached a shard subscriber";
     pub const REFUSED_IN_CONTEXT: &str = "a subscribed connection was refused a command";
+    pub const KEYSPACE_DELIVERED: &str = "a keyspace notification reached a subscriber";
 }
 
 // ---------------------------------------------------------------------------------
@@ -123,6 +124,63 @@ fn subscriber_session(rng: &mut ChaCha8Rng, next: &mut u64) -> Vec<Vec<Vec<u8>>>
         }
         reqs.push(vec![b(name)]);
     }
+    reqs
+}
+
+/// Keyspace-notification channels and patterns a keyspace subscriber takes: the
+/// judged keys' (`k..`) keyspace channels, every event of database 0 (most name keys
+/// the checker does not judge), and patterns that also meet other databases'.
+const KEYSPACE_CHANNELS: [&str; 4] = [
+    "__keyspace@0__:k0",
+    "__keyevent@0__:set",
+    "__keyevent@0__:incrby",
+    "__keyevent@0__:expired",
+];
+const KEYSPACE_PATTERNS: [&str; 4] = [
+    "__keyspace@0__:k*",
+    "__key*__:*",
+    "__keyevent@0__:*",
+    "__keyspace@?__:k?",
+];
+
+/// A seeded `notify-keyspace-events` value: K, E or both, and every class (`A`) or a
+/// subset of the ones whose events the checker judges (`g`, `$`, `x`) and two it
+/// does not (`l`, `z`).
+pub fn random_notify_flags(rng: &mut ChaCha8Rng) -> String {
+    let mut flags = pick(rng, &["K", "E", "KE", "KE"]).to_string();
+    if rng.gen_bool(0.5) {
+        flags.push('A');
+        return flags;
+    }
+    let mut any = false;
+    for class in ["g", "$", "x", "l", "z"] {
+        if rng.gen_bool(0.5) {
+            flags.push_str(class);
+            any = true;
+        }
+    }
+    if !any {
+        flags.push('$');
+    }
+    flags
+}
+
+/// A keyspace subscriber: (P)SUBSCRIBE to keyspace channels and patterns, stay a
+/// while (PINGs: its pushes land among their replies), then unsubscribe from all.
+pub fn keyspace_subscriber_session(rng: &mut ChaCha8Rng) -> Vec<Vec<Vec<u8>>> {
+    let mut reqs = Vec::new();
+    let kinds = rng.gen_range(1..4u8);
+    if kinds & 1 != 0 {
+        reqs.push(with("PSUBSCRIBE", some(rng, &KEYSPACE_PATTERNS, 2)));
+    }
+    if kinds & 2 != 0 {
+        reqs.push(with("SUBSCRIBE", some(rng, &KEYSPACE_CHANNELS, 2)));
+    }
+    for _ in 0..rng.gen_range(4..=16) {
+        reqs.push(vec![b("PING")]);
+    }
+    reqs.push(vec![b("UNSUBSCRIBE")]);
+    reqs.push(vec![b("PUNSUBSCRIBE")]);
     reqs
 }
 
@@ -343,7 +401,78 @@ pub struct PubSubBook {
     client_seen: BTreeMap<ConnId, usize>,
     /// The run of the PUBLISH/SPUBLISH that sent each payload.
     published: BTreeMap<Vec<u8>, u64>,
+    /// `notify-keyspace-events` as the scenario set it (None: off).
+    notify: Option<NotifyFlags>,
+    /// Keyspace notifications each connection must get for the judged keys' writes,
+    /// in run order (the `expired` events excepted: `expirable`).
+    keyspace_expected: BTreeMap<ConnId, Vec<(u64, Push)>>,
+    /// Judged keys, each with the number of writes that ran and gave it a TTL: an
+    /// `expired` event may name only such a key, at most once per such write.
+    expirable: BTreeMap<Vec<u8>, usize>,
     pub seen: BTreeSet<&'static str>,
+}
+
+/// The classes of `notify-keyspace-events` the checker reads, parsed by the checker
+/// itself (Redis's `keyspaceEventsStringToFlags`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct NotifyFlags {
+    keyspace: bool,
+    keyevent: bool,
+    generic: bool,
+    string: bool,
+    expired: bool,
+}
+
+impl NotifyFlags {
+    pub fn parse(flags: &str) -> NotifyFlags {
+        let mut f = NotifyFlags::default();
+        for c in flags.chars() {
+            match c {
+                'K' => f.keyspace = true,
+                'E' => f.keyevent = true,
+                'g' => f.generic = true,
+                '$' => f.string = true,
+                'x' => f.expired = true,
+                'A' => {
+                    f.generic = true;
+                    f.string = true;
+                    f.expired = true;
+                }
+                _ => {}
+            }
+        }
+        f
+    }
+}
+
+/// Whether the keyspace checker judges the events of `key`: the plain string keys
+/// (`k..`), which only the original workload's GET/SET [PX]/INCR/INCRBY/DEL/APPEND/
+/// EXISTS touch. The wide workload's ~150 commands on other keys are left out: their
+/// event names (and the order of several per command) are not modelled, so their
+/// events are neither required nor judged.
+fn judged_key(key: &[u8]) -> bool {
+    key.first() == Some(&b'k')
+}
+
+/// (key, event) of a keyspace notification message (`__keyspace@<db>__:<key>` with
+/// the event as payload, or `__keyevent@<db>__:<event>` with the key), with its
+/// channel; None for any other message.
+fn keyspace_event(frame: &[u8]) -> Option<(Vec<u8>, Vec<u8>)> {
+    let items = split_array(frame)?;
+    let channel = bulk_payload(items.get(items.len().checked_sub(2)?)?)?;
+    let payload = bulk_payload(items.last()?)?;
+    let (space, rest) = if let Some(rest) = channel.strip_prefix(b"__keyspace@") {
+        (true, rest)
+    } else {
+        (false, channel.strip_prefix(b"__keyevent@")?)
+    };
+    let at = rest.windows(3).position(|w| w == b"__:")?;
+    let name = rest.get(at + 3..)?.to_vec();
+    Some(if space {
+        (name, payload)
+    } else {
+        (payload, name)
+    })
 }
 
 fn message_frame(kind: &str, channel: &[u8], payload: &[u8]) -> Vec<u8> {
@@ -412,6 +541,158 @@ impl PubSubBook {
     /// The node restarted: nobody is subscribed.
     pub fn node_restarted(&mut self) {
         self.subs.clear();
+    }
+
+    /// The scenario's `notify-keyspace-events`.
+    pub fn set_notify(&mut self, flags: &str) {
+        self.notify = Some(NotifyFlags::parse(flags));
+    }
+
+    /// A request the node ran in database 0 with `reply`: the keyspace notifications
+    /// Redis 7.0 sends for it (asked of redis-server 7.0.15 with `KEA`), when it wrote
+    /// a judged key, go to every subscriber the registry holds, in run order.
+    pub fn keyspace_events(&mut self, run: u64, req: &[Vec<u8>], reply: &[u8]) {
+        let Some(flags) = self.notify else {
+            return;
+        };
+        let Some(key) = req.get(1).filter(|k| judged_key(k)) else {
+            return;
+        };
+        let name = String::from_utf8_lossy(req.first().map(Vec::as_slice).unwrap_or_default())
+            .to_ascii_uppercase();
+        let int = reply.first() == Some(&b':');
+        let events: &[(&str, bool)] = match (name.as_str(), req.len()) {
+            ("SET", 3) if reply == b"+OK\r\n" => &[("set", flags.string)],
+            ("SET", 5) if reply == b"+OK\r\n" => {
+                *self.expirable.entry(key.clone()).or_default() += 1;
+                &[("set", flags.string), ("expire", flags.generic)]
+            }
+            ("INCR", 2) | ("INCRBY", 3) if int => &[("incrby", flags.string)],
+            ("APPEND", 3) if int => &[("append", flags.string)],
+            ("DEL", 2) if reply == b":1\r\n" => &[("del", flags.generic)],
+            _ => &[],
+        };
+        for &(event, class) in events {
+            if !class {
+                continue;
+            }
+            if flags.keyspace {
+                let mut channel = b"__keyspace@0__:".to_vec();
+                channel.extend_from_slice(key);
+                self.deliver_keyspace(run, &channel, event.as_bytes());
+            }
+            if flags.keyevent {
+                let channel = format!("__keyevent@0__:{event}").into_bytes();
+                self.deliver_keyspace(run, &channel, key);
+            }
+        }
+    }
+
+    fn deliver_keyspace(&mut self, run: u64, channel: &[u8], payload: &[u8]) {
+        for (&conn, subs) in &self.subs {
+            let mut frames = Vec::new();
+            if subs.sets[CHANNEL].contains(channel) {
+                frames.push(message_frame("message", channel, payload));
+            }
+            for pattern in &subs.sets[PATTERN] {
+                if glob(pattern, channel) {
+                    frames.push(pmessage_frame(pattern, channel, payload));
+                }
+            }
+            if !frames.is_empty() {
+                self.seen.insert(seen::KEYSPACE_DELIVERED);
+            }
+            let replies_before = self.replies.get(&conn).copied().unwrap_or(0);
+            self.keyspace_expected
+                .entry(conn)
+                .or_default()
+                .extend(frames.into_iter().map(|frame| {
+                    (
+                        run,
+                        Push {
+                            replies_before,
+                            frame,
+                        },
+                    )
+                }));
+        }
+    }
+
+    /// The keyspace notifications `conn` got for the judged keys: exactly the ones
+    /// owed, in run order and at their places among its replies; `expired` events
+    /// (the node's own timing: lazy or active expiry) only for keys a write gave a
+    /// TTL, each at most once per such write.
+    fn keyspace_verdict(&self, conn: ConnId, observed: &[&Push]) -> Result<(), Violation> {
+        let mut expired: BTreeMap<&[u8], usize> = BTreeMap::new();
+        let mut got: Vec<&Push> = Vec::new();
+        for push in observed {
+            let Some((key, event)) = keyspace_event(&push.frame) else {
+                continue;
+            };
+            if event != b"expired" {
+                got.push(push);
+                continue;
+            }
+            let n = expired.entry(&push.frame).or_default();
+            *n += 1;
+            if *n > self.expirable.get(&key).copied().unwrap_or(0) {
+                return Err((
+                    "keyspace-expired-unexpected",
+                    format!(
+                        "conn {conn} got {} (#{n}) but only {} write(s) gave {} a TTL",
+                        show(&push.frame),
+                        self.expirable.get(&key).copied().unwrap_or(0),
+                        show(&key)
+                    ),
+                ));
+            }
+        }
+        let want = self
+            .keyspace_expected
+            .get(&conn)
+            .cloned()
+            .unwrap_or_default();
+        for k in 0..got.len().max(want.len()) {
+            match (want.get(k), got.get(k)) {
+                (Some((_, w)), Some(g)) if w == *g => {}
+                (Some((run, w)), Some(g)) if w.frame == g.frame => {
+                    return Err((
+                        "keyspace-event-out-of-place",
+                        format!(
+                            "conn {conn}: {} (run {run}) came after its reply #{} but belongs after #{}",
+                            show(&w.frame),
+                            g.replies_before,
+                            w.replies_before
+                        ),
+                    ))
+                }
+                (Some((run, w)), g) => {
+                    return Err((
+                        if g.is_some() {
+                            "keyspace-event-wrong"
+                        } else {
+                            "keyspace-event-lost"
+                        },
+                        format!(
+                            "conn {conn}: keyspace event #{k} should be {} (the write run {run}) but the node sent {}",
+                            show(&w.frame),
+                            g.map_or("nothing".to_string(), |g| show(&g.frame))
+                        ),
+                    ))
+                }
+                (None, Some(g)) => {
+                    return Err((
+                        "keyspace-event-unexpected",
+                        format!(
+                            "conn {conn} got {} (keyspace event #{k}) though no write that ran owes it",
+                            show(&g.frame)
+                        ),
+                    ))
+                }
+                (None, None) => {}
+            }
+        }
+        Ok(())
     }
 
     /// The node sent a message on `conn`.
@@ -711,10 +992,27 @@ impl PubSubBook {
             .chain(self.observed.keys())
             .copied()
             .collect();
+        let conns: BTreeSet<ConnId> = conns
+            .into_iter()
+            .chain(self.keyspace_expected.keys().copied())
+            .collect();
         for conn in conns {
+            // Keyspace notifications of the judged keys apart; of the others, not
+            // judged (`judged_key`).
+            let (keyspace, published): (Vec<&Push>, Vec<&Push>) = self
+                .observed
+                .get(&conn)
+                .into_iter()
+                .flatten()
+                .partition(|p| keyspace_event(&p.frame).is_some());
+            let judged: Vec<&Push> = keyspace
+                .into_iter()
+                .filter(|p| keyspace_event(&p.frame).is_some_and(|(k, _)| judged_key(&k)))
+                .collect();
+            self.keyspace_verdict(conn, &judged)?;
             let mut got = Vec::new();
             let mut last_run = 0u64;
-            for push in self.observed.get(&conn).into_iter().flatten() {
+            for push in published {
                 let payload = split_array(&push.frame)
                     .and_then(|items| items.last().and_then(|p| bulk_payload(p)));
                 let Some(run) = payload.as_ref().and_then(|p| self.published.get(p)) else {
@@ -971,5 +1269,95 @@ mod tests {
         closed.conn_closed(1);
         assert!(closed.judge(2, 4, &req("PUBLISH c0 m3"), b":0\r\n").is_ok());
         assert!(closed.verdict().is_ok());
+    }
+
+    /// Keyspace notifications of the judged keys: owed per write that ran (as Redis
+    /// 7.0 names them), by the configured classes; none for a refused write; the
+    /// wrong event, the wrong database, a lost one and an `expired` for a key no
+    /// write gave a TTL are caught; other keys' events are not judged.
+    #[test]
+    fn keyspace_events_are_owed_per_write_and_class() {
+        let setup = |flags: &str| {
+            let mut book = PubSubBook::default();
+            book.set_notify(flags);
+            let sub = req("PSUBSCRIBE __key*__:*");
+            let ok = book.judge(1, 1, &sub, &conf("psubscribe", Some("__key*__:*"), 1));
+            assert!(ok.is_ok());
+            book.note_reply(1);
+            book.keyspace_events(2, &req("SET k0 v PX 50"), b"+OK\r\n");
+            book.keyspace_events(
+                3,
+                &req("INCR k0"),
+                b"-ERR value is not an integer or out of range\r\n",
+            );
+            book.keyspace_events(4, &req("DEL k1"), b":0\r\n");
+            book.keyspace_events(5, &req("INCRBY k1 2"), b":2\r\n");
+            book.keyspace_events(6, &req("SET x0 1"), b"+OK\r\n");
+            book
+        };
+        let ev = |channel: &str, payload: &str| {
+            pmessage_frame(b"__key*__:*", channel.as_bytes(), payload.as_bytes())
+        };
+        let all = [
+            ev("__keyspace@0__:k0", "set"),
+            ev("__keyevent@0__:set", "k0"),
+            ev("__keyspace@0__:k0", "expire"),
+            ev("__keyevent@0__:expire", "k0"),
+            ev("__keyspace@0__:k1", "incrby"),
+            ev("__keyevent@0__:incrby", "k1"),
+        ];
+        let mut fine = setup("KEA");
+        for f in &all {
+            fine.observe_push(1, f.clone());
+        }
+        // An unjudged key's event, and expiry of the key the SET PX gave a TTL.
+        fine.observe_push(1, ev("__keyspace@0__:x0", "set"));
+        fine.observe_push(1, ev("__keyspace@0__:k0", "expired"));
+        assert_eq!(fine.verdict(), Ok(()));
+        // `K$`: no keyevent channel, no generic class (`expire`).
+        let mut strings = setup("K$");
+        strings.observe_push(1, all[0].clone());
+        strings.observe_push(1, all[4].clone());
+        assert_eq!(strings.verdict(), Ok(()));
+        let judged = |frames: &[Vec<u8>]| {
+            let mut book = setup("KEA");
+            for f in frames {
+                book.observe_push(1, f.clone());
+            }
+            book.verdict().map_err(|v| v.0)
+        };
+        let mut lost = all.to_vec();
+        lost.remove(2);
+        assert_eq!(judged(&lost), Err("keyspace-event-wrong"));
+        let mut wrong_event = all.to_vec();
+        wrong_event[4] = ev("__keyspace@0__:k1", "incr");
+        assert_eq!(judged(&wrong_event), Err("keyspace-event-wrong"));
+        let mut wrong_db = all.to_vec();
+        wrong_db[0] = ev("__keyspace@1__:k0", "set");
+        assert_eq!(judged(&wrong_db), Err("keyspace-event-wrong"));
+        let mut refused_incr = all.to_vec();
+        refused_incr.insert(4, ev("__keyspace@0__:k0", "incrby"));
+        assert_eq!(judged(&refused_incr), Err("keyspace-event-wrong"));
+        assert_eq!(judged(&all[..5]), Err("keyspace-event-lost"));
+        let mut extra = all.to_vec();
+        extra.push(ev("__keyevent@0__:del", "k1"));
+        assert_eq!(judged(&extra), Err("keyspace-event-unexpected"));
+        let mut never_ttl = all.to_vec();
+        never_ttl.push(ev("__keyspace@0__:k1", "expired"));
+        assert_eq!(judged(&never_ttl), Err("keyspace-expired-unexpected"));
+        let mut twice = all.to_vec();
+        twice.push(ev("__keyevent@0__:expired", "k0"));
+        twice.push(ev("__keyevent@0__:expired", "k0"));
+        assert_eq!(judged(&twice), Err("keyspace-expired-unexpected"));
+        // After its own reply: out of place.
+        let mut misplaced = setup("KEA");
+        misplaced.note_reply(1);
+        for f in &all {
+            misplaced.observe_push(1, f.clone());
+        }
+        assert_eq!(
+            misplaced.verdict().map_err(|v| v.0),
+            Err("keyspace-event-out-of-place")
+        );
     }
 }

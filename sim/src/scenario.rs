@@ -397,6 +397,9 @@ pub struct Scenario {
     /// `appendonly`, `appendfsync`, `save` ...).
     #[serde(default)]
     pub persist: Vec<(String, String)>,
+    /// The node's `notify-keyspace-events` at boot (None: Redis's default, off).
+    #[serde(default)]
+    pub notify_keyspace_events: Option<String>,
     /// The node's `maxmemory-policy` (None: the default, noeviction).
     #[serde(default)]
     pub maxmemory_policy: Option<String>,
@@ -480,6 +483,7 @@ impl Scenario {
             clock: NodeClock::default(),
             faults: Vec::new(),
             persist: Vec::new(),
+            notify_keyspace_events: None,
             maxmemory_policy: None,
             client_hosts: None,
             settle_ms: 0,
@@ -1227,6 +1231,15 @@ const PUBSUB_SCENARIOS: &[&str] = &["plain-load", "slow-link-timeouts"];
 const PUBSUB_SHARE: f64 = 0.025;
 /// Share of plain-load's planned requests a blocking-family request (or a few) precedes.
 const BLOCKING_SHARE: f64 = 0.06;
+/// Plain-load and transactions seeds that send flushes (FLUSHALL, FLUSHDB in database
+/// 0), and their share of those seeds' requests: rare, since one wipes what every
+/// checker follows.
+const FLUSH_SEEDS: f64 = 0.5;
+const FLUSH_SHARE: f64 = 0.004;
+/// Plain-load seeds that turn keyspace notifications on, and the share of their
+/// planned requests a keyspace subscriber session precedes.
+const NOTIFY_SEEDS: f64 = 0.5;
+const KEYSPACE_SESSION_SHARE: f64 = 0.02;
 
 /// The share of requests a WAIT follows in the replication scenarios.
 const WAIT_SHARE: f64 = 0.15;
@@ -1307,6 +1320,18 @@ impl Plan {
         // The blocking family (plain-load) draws from a stream of its own, so the rest
         // of the plan is the one the seed gave before it was added.
         let mut blocking_rng = ChaCha8Rng::seed_from_u64(seed ^ 0xB10C_B10C_B10C_B10C);
+        // So do the flushes: a seed that sends none has the plan it had before.
+        let mut flush_rng = ChaCha8Rng::seed_from_u64(seed ^ 0xF1A5_F1A5_F1A5_F1A5);
+        let flushes =
+            matches!(name, "plain-load" | "transactions") && flush_rng.gen_bool(FLUSH_SEEDS);
+        // And keyspace notifications: a seeded half of plain-load seeds turn them on
+        // (a seeded set of classes) and send keyspace subscriber sessions.
+        let mut notify_rng = ChaCha8Rng::seed_from_u64(seed ^ 0x4E07_1F1E_4E07_1F1E);
+        if name == "plain-load" && notify_rng.gen_bool(NOTIFY_SEEDS) {
+            scenario.notify_keyspace_events =
+                Some(crate::pubsub::random_notify_flags(&mut notify_rng));
+        }
+        let keyspace_subscribers = scenario.notify_keyspace_events.is_some();
         for client in 0..scenario.clients {
             let mut planned = 0;
             while planned < scenario.ops_per_client {
@@ -1318,6 +1343,22 @@ impl Plan {
                             .collect();
                         ops.push(PlannedOp { client, args });
                     }
+                }
+                if keyspace_subscribers && notify_rng.gen_bool(KEYSPACE_SESSION_SHARE) {
+                    for request in crate::pubsub::keyspace_subscriber_session(&mut notify_rng) {
+                        let args = request
+                            .into_iter()
+                            .map(|a| String::from_utf8_lossy(&a).into_owned())
+                            .collect();
+                        ops.push(PlannedOp { client, args });
+                    }
+                }
+                if flushes && flush_rng.gen_bool(FLUSH_SHARE) {
+                    let args = crate::workload::random_flush_request(&mut flush_rng)
+                        .into_iter()
+                        .map(|a| String::from_utf8_lossy(&a).into_owned())
+                        .collect();
+                    ops.push(PlannedOp { client, args });
                 }
                 let requests = if (transactions && rng.gen_bool(0.8))
                     || (some_transactions && rng.gen_bool(0.1))

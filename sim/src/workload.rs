@@ -9,7 +9,7 @@ use rand_chacha::ChaCha8Rng;
 
 use crate::net::ConnId;
 pub use crate::workload_wide::{
-    random_blocking_requests, random_wide_request, random_wide_requests,
+    random_blocking_requests, random_flush_request, random_wide_request, random_wide_requests,
 };
 
 /// How an operation ended, as the client saw it.

@@ -124,6 +124,28 @@ pub fn random_wide_requests(rng: &mut ChaCha8Rng, now_ms: u64) -> Vec<Vec<Vec<u8
     reqs
 }
 
+/// A flush of database 0 (where every checker's keys live) or of all databases: mostly
+/// FLUSHALL, with SYNC, ASYNC or now and then an argument Redis refuses. Rare in the
+/// plan (`scenario`): it wipes what every checker is following.
+pub fn random_flush_request(rng: &mut ChaCha8Rng) -> Vec<Vec<u8>> {
+    let mut req = vec![b(if rng.gen_bool(0.6) {
+        "FLUSHALL"
+    } else {
+        "FLUSHDB"
+    })];
+    match rng.gen_range(0..20) {
+        0..=2 => req.push(b("ASYNC")),
+        3..=5 => req.push(b("SYNC")),
+        6 => req.push(b(pick(rng, &["x", "ASYNCX"]))),
+        7 => {
+            req.push(b("SYNC"));
+            req.push(b("ASYNC"));
+        }
+        _ => {}
+    }
+    req
+}
+
 /// The keys blocking commands wait on, and the writes that wake them push to: keys of
 /// their own, which no other request writes as another type. (A key overwritten by a
 /// store command, e.g. ZUNIONSTORE over a string, does not wake its waiters in Redis

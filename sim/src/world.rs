@@ -412,7 +412,13 @@ impl<'a> World<'a> {
                     squeeze: None,
                     model_off: false,
                     evict: Default::default(),
-                    pubsub: Default::default(),
+                    pubsub: {
+                        let mut book = crate::pubsub::PubSubBook::default();
+                        if let Some(flags) = &scenario.notify_keyspace_events {
+                            book.set_notify(flags);
+                        }
+                        book
+                    },
                 })
                 .collect(),
             deferred_refusals: vec![Vec::new(); host_count],
@@ -529,7 +535,10 @@ impl<'a> World<'a> {
     pub(crate) fn boot(&mut self, h: usize) {
         let now = self.host_now(h);
         let setup = self.setup;
-        let config = self.scenario.persist.clone();
+        let mut config = self.scenario.persist.clone();
+        if let Some(flags) = &self.scenario.notify_keyspace_events {
+            config.push(("notify-keyspace-events".to_string(), flags.clone()));
+        }
         let seeds = match self.hosts[h].boot(now, &config, setup) {
             Ok(seeds) => seeds,
             Err(e) => return self.fail(format!("host {h}: the scenario's config: {e}")),
@@ -1994,6 +2003,10 @@ impl<'a> World<'a> {
             self.oracles[h].model.flag_transaction(conn);
             return;
         }
+        // The keyspace notifications a write of a judged key owes its subscribers.
+        self.oracles[h]
+            .pubsub
+            .keyspace_events(run_seq, &request, &reply);
         if self.oracles[h].pubsub.takes(conn, &request) {
             // Pub/sub commands, and anything a subscribed connection sends: the
             // pub/sub books judge them (the model never sees them).

@@ -420,10 +420,21 @@ fn flushall(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
     if !flush_args_ok(ctx, argv) {
         return;
     }
-    for db in 0..ctx.keyspace.dbs.len() {
+    // Planted: database 1 is skipped.
+    let kept = ctx
+        .server
+        .mutants
+        .is(crate::mutants::Mutant::FlushallKeepsDb1)
+        .then_some(1);
+    // Planted: no watched key is touched.
+    let touch = !ctx
+        .server
+        .mutants
+        .is(crate::mutants::Mutant::FlushallSkipsWatchTouch);
+    for db in (0..ctx.keyspace.dbs.len()).filter(|&d| touch && Some(d) != kept) {
         ctx.db_modified(db, None);
     }
-    for db in 0..ctx.keyspace.dbs.len() {
+    for db in (0..ctx.keyspace.dbs.len()).filter(|&d| Some(d) != kept) {
         ctx.keyspace.flush_db(db);
     }
     // Redis's flushAllDataAndResetRDB: with save points set, the empty dataset is

@@ -192,7 +192,15 @@ impl Ctx<'_> {
     /// Redis's `notifyKeyspaceEvent`: `class` is one of `crate::notify`'s classes,
     /// `event` the lowercase event name (`"lpush"`, `"del"`, ...).
     pub fn notify(&mut self, class: crate::notify::Class, event: &str, key: &[u8]) {
-        let db = self.client.db;
+        let mut db = self.client.db;
+        if self
+            .server
+            .mutants
+            .is(crate::mutants::Mutant::NotifyWrongDb)
+        {
+            // Planted: the channel names the next database.
+            db = db.saturating_add(1);
+        }
         self.notify_in(db, class, event, key);
     }
 

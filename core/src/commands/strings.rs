@@ -481,6 +481,11 @@ fn incr_generic(ctx: &mut Ctx<'_>, key: &[u8], by: i64) {
     let db = ctx.db();
     let now_ms = ctx.now.wall_ms;
     let existing = ctx.keyspace.lookup(db, key, now_ms);
+    // Planted: the event goes out before the checks that may refuse the write.
+    let early = ctx.server.mutants.is(Mutant::IncrNotifiesBeforeCheck);
+    if early {
+        ctx.notify(notify::STRING, "incrby", key);
+    }
     let current = match existing.and_then(|id| ctx.keyspace.value(db, id)) {
         None => 0,
         Some(Value::Str(s)) => match s.as_i64() {
@@ -511,7 +516,15 @@ fn incr_generic(ctx: &mut Ctx<'_>, key: &[u8], by: i64) {
     let keep_ttl = !ctx.server.mutants.is(Mutant::IncrDropsTtl);
     ctx.keyspace.set_found(db, existing, key, value, keep_ttl);
     ctx.key_modified(key);
-    ctx.notify(notify::STRING, "incrby", key);
+    // Planted: INCR's own name as its event.
+    let event = if by == 1 && ctx.server.mutants.is(Mutant::IncrNotifiesWrongEvent) {
+        "incr"
+    } else {
+        "incrby"
+    };
+    if !early {
+        ctx.notify(notify::STRING, event, key);
+    }
     ctx.out().int(next);
 }
 
