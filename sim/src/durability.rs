@@ -323,7 +323,10 @@ pub fn full_digest(keyspace: &Keyspace) -> Digest {
     digest_where(keyspace, |_| true)
 }
 
-fn digest_where(keyspace: &Keyspace, keep: impl Fn(&keel_core::keyspace::Entry) -> bool) -> Digest {
+fn digest_where(
+    keyspace: &Keyspace,
+    keep: impl Fn(keel_core::keyspace::EntryRef<'_>) -> bool,
+) -> Digest {
     let mut digest = [0u8; 20];
     for (index, db) in keyspace.dbs.iter().enumerate() {
         for (_, entry) in db.iter() {
