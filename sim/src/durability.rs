@@ -333,7 +333,7 @@ fn digest_where(
             if !keep(entry) {
                 continue;
             }
-            let value = keel_core::digest::value_digest(&entry.value, entry.expire_at_ms != 0);
+            let value = keel_core::digest::value_digest(entry.value, entry.expire_at_ms != 0);
             let mut bytes = Vec::with_capacity(entry.key.as_bytes().len() + 40);
             bytes.extend_from_slice(&(index as u32).to_be_bytes());
             bytes.extend_from_slice(&(entry.key.as_bytes().len() as u64).to_be_bytes());

@@ -53,7 +53,7 @@ impl Ttl {
 
     fn at_ms(&self) -> u64 {
         let [lo, hi] = self.at_ms;
-        u64::from(hi) << 32 | u64::from(lo)
+        (u64::from(hi) << 32) | u64::from(lo)
     }
 }
 

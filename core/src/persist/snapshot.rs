@@ -325,7 +325,7 @@ mod tests {
             for (_, e) in db.iter() {
                 if !e.is_expired(now_wall_ms) {
                     let exp = (e.expire_at_ms != 0).then_some(e.expire_at_ms);
-                    d.insert((i, e.key.as_bytes().to_vec()), (str_of(&e.value), exp));
+                    d.insert((i, e.key.as_bytes().to_vec()), (str_of(e.value), exp));
                 }
             }
         }
