@@ -11,6 +11,8 @@ use crate::types::{SmallBytes, Value};
 
 /// TTL lists of at most this capacity are never shrunk.
 const VOLATILE_SHRINK_MIN: usize = 1024;
+/// TTL-list entries a loader's hint reserves at most (`reserve`).
+const VOLATILE_RESERVE_MAX: usize = 1 << 18;
 /// Random slots RANDOMKEY and eviction sampling try before walking.
 const RANDOM_TRIES: usize = 32;
 
@@ -35,19 +37,19 @@ impl SlabEntry for Stored {
     }
 }
 
-/// A key's TTL out of its slot: the absolute expire time and the key's position in
-/// `Db::volatile`. 12 bytes, so a table entry with its slot id is 16.
+/// A key's TTL out of its slot, an entry of the TTL list: the key's slot id and its
+/// absolute expire time, 12 bytes (the time as two halves, so no padding).
 #[derive(Debug, Clone, Copy)]
 struct Ttl {
+    id: u32,
     at_ms: [u32; 2],
-    pos: u32,
 }
 
 impl Ttl {
-    fn new(at_ms: u64, pos: u32) -> Ttl {
+    fn new(id: u32, at_ms: u64) -> Ttl {
         Ttl {
+            id,
             at_ms: [at_ms as u32, (at_ms >> 32) as u32],
-            pos,
         }
     }
 
@@ -56,6 +58,8 @@ impl Ttl {
         (u64::from(hi) << 32) | u64::from(lo)
     }
 }
+
+const _: () = assert!(std::mem::size_of::<Ttl>() == 12);
 
 /// The TTL table's hasher: slot ids are handed out by the slab, never chosen by a
 /// client, so a fixed mix (splitmix64's finalizer) spreads them without a seed and
@@ -86,7 +90,8 @@ impl std::hash::Hasher for SlotIdHasher {
     }
 }
 
-type TtlTable = hashbrown::HashMap<u32, Ttl, std::hash::BuildHasherDefault<SlotIdHasher>>;
+/// Slot id -> position in the TTL list, for keys with a TTL.
+type TtlTable = hashbrown::HashMap<u32, u32, std::hash::BuildHasherDefault<SlotIdHasher>>;
 
 /// Bytes a TTL table with room for `capacity` entries holds: hashbrown's buckets (a
 /// power of two at most 7/8 full) of an entry and a control byte each.
@@ -99,19 +104,24 @@ fn ttl_table_bytes(capacity: usize) -> usize {
     } else {
         (capacity.saturating_mul(8) / 7).next_power_of_two()
     };
-    buckets.saturating_mul(std::mem::size_of::<(u32, Ttl)>() + 1)
+    buckets.saturating_mul(std::mem::size_of::<(u32, u32)>() + 1)
 }
 
-/// Bytes a key's TTL adds: its table entry at the table's lowest fill, and its id in
-/// the TTL list. For `MEMORY USAGE` and a snapshot's pre-images.
-pub const TTL_ENTRY_BYTES: usize = (std::mem::size_of::<(u32, Ttl)>() + 1) * 8 / 7 + 4;
+/// Bytes a key's TTL adds: its table entry at the table's lowest fill, and its entry
+/// in the TTL list. For `MEMORY USAGE` and a snapshot's pre-images.
+pub const TTL_ENTRY_BYTES: usize =
+    (std::mem::size_of::<(u32, u32)>() + 1) * 8 / 7 + std::mem::size_of::<Ttl>();
 
 /// A database's keys: the slots and the TTLs of the keys that have one. A flush
 /// hands the whole of it to a running snapshot or to the garbage.
 #[derive(Clone)]
 pub struct Storage {
     slab: Slab<Stored>,
+    /// Position in `volatile` of each key with a TTL.
     ttls: TtlTable,
+    /// The keys with a TTL and their expire times, for active expiry's walk and
+    /// volatile sampling.
+    volatile: Vec<Ttl>,
 }
 
 impl Storage {
@@ -119,7 +129,17 @@ impl Storage {
         Storage {
             slab: Slab::new(seeds),
             ttls: TtlTable::default(),
+            volatile: Vec::new(),
         }
+    }
+
+    /// The expire time of the key with a TTL in slot `id`.
+    #[inline]
+    fn ttl_of(&self, id: u32) -> u64 {
+        self.ttls
+            .get(&id)
+            .and_then(|&pos| self.volatile.get(pos as usize))
+            .map_or(0, Ttl::at_ms)
     }
 
     /// The key in slot `id`, with its TTL.
@@ -130,11 +150,7 @@ impl Storage {
 
     #[inline]
     fn view<'a>(&self, id: u32, s: &'a Stored) -> EntryRef<'a> {
-        let expire_at_ms = if s.key.has_ttl() {
-            self.ttls.get(&id).map_or(0, Ttl::at_ms)
-        } else {
-            0
-        };
+        let expire_at_ms = if s.key.has_ttl() { self.ttl_of(id) } else { 0 };
         debug_assert!(
             !s.key.has_ttl() || expire_at_ms != 0,
             "TTL bit without a TTL"
@@ -165,9 +181,14 @@ impl Storage {
         self.slab.is_empty()
     }
 
-    /// Heap bytes: slots, index, payloads and the TTL table.
+    /// Heap bytes: slots, index, payloads, the TTL table and list.
     pub fn heap_bytes(&self) -> usize {
-        self.slab.heap_bytes() + ttl_table_bytes(self.ttls.capacity())
+        self.slab.heap_bytes() + self.ttl_bytes()
+    }
+
+    fn ttl_bytes(&self) -> usize {
+        ttl_table_bytes(self.ttls.capacity())
+            + self.volatile.capacity() * std::mem::size_of::<Ttl>()
     }
 
     pub fn overhead_bytes(&self) -> usize {
@@ -256,8 +277,6 @@ pub struct HashSeeds(pub [u64; 4]);
 #[derive(Clone)]
 pub struct Db {
     store: Storage,
-    /// Slot ids of keys with a TTL, for active expiry's walk and volatile sampling.
-    volatile: Vec<u32>,
     /// Where active expiry's walk of `volatile` goes on (Redis's `expires_cursor`).
     expire_cursor: usize,
     /// Set while clients are blocked on keys (`crate::blocking`): inserts of lists
@@ -283,7 +302,6 @@ impl Db {
     pub fn new(seeds: HashSeeds) -> Self {
         Db {
             store: Storage::new(seeds.0),
-            volatile: Vec::new(),
             expire_cursor: 0,
             watch_ready: false,
             ready_keys: Vec::new(),
@@ -314,7 +332,7 @@ impl Db {
             orig_db,
             self.store.slab.span(),
             self.store.len() as u64,
-            self.volatile.len() as u64,
+            self.store.volatile.len() as u64,
         );
         self.snap = Some(Box::new(track));
     }
@@ -343,13 +361,13 @@ impl Db {
     }
 
     pub fn volatile_len(&self) -> usize {
-        self.volatile.len()
+        self.store.volatile.len()
     }
 
     /// Logical bytes this database holds: slots, index, TTL table and list, heap
     /// payloads.
     pub fn used_bytes(&self) -> usize {
-        self.store.heap_bytes() + self.volatile.capacity() * 4
+        self.store.heap_bytes()
     }
 
     /// The table's own bytes (slots and index), MEMORY STATS's
@@ -360,7 +378,7 @@ impl Db {
 
     /// The TTL table's and list's bytes, MEMORY STATS's `overhead.hashtable.expires`.
     pub fn volatile_overhead_bytes(&self) -> usize {
-        self.volatile.capacity() * 4 + ttl_table_bytes(self.store.ttls.capacity())
+        self.store.ttl_bytes()
     }
 
     /// Keys the index has room for (both tables while a rehash is on): it drops after
@@ -402,9 +420,12 @@ impl Db {
     /// that knows the counts (RDB's RESIZEDB) fills the index without rehashing it.
     pub fn reserve(&mut self, keys: usize, volatile: usize) {
         self.store.slab.reserve(keys);
-        // The TTL table is not reserved: at 17 bytes a bucket, a claim's worth of room
-        // would cost more than the keys' own index, and it grows as TTLs arrive.
-        self.volatile.reserve(volatile.min(keys));
+        // The TTL table is not reserved and the list only up to a bound: at 9 bytes a
+        // bucket and 12 an entry, a claim's worth of room would cost more than the
+        // keys' own index; both grow as TTLs arrive.
+        self.store
+            .volatile
+            .reserve(volatile.min(keys).min(VOLATILE_RESERVE_MAX));
     }
 
     /// Inserts a key known to be absent; returns its slot id.
@@ -492,18 +513,20 @@ impl Db {
         self.mutations = self.mutations.wrapping_add(1);
         self.before_change(id);
         debug_assert!(at_ms != 0);
-        let pos = self.volatile.len() as u32;
+        let pos = self.store.volatile.len() as u32;
         let Some(e) = self.store.slab.get_mut(id) else {
             return;
         };
         if e.key.has_ttl() {
-            if let Some(ttl) = self.store.ttls.get_mut(&id) {
-                *ttl = Ttl::new(at_ms, ttl.pos);
+            let pos = self.store.ttls.get(&id).copied();
+            if let Some(ttl) = pos.and_then(|p| self.store.volatile.get_mut(p as usize)) {
+                debug_assert_eq!(ttl.id, id);
+                *ttl = Ttl::new(id, at_ms);
             }
         } else {
             e.key.set_has_ttl(true);
-            self.store.ttls.insert(id, Ttl::new(at_ms, pos));
-            self.volatile.push(id);
+            self.store.ttls.insert(id, pos);
+            self.store.volatile.push(Ttl::new(id, at_ms));
         }
     }
 
@@ -529,26 +552,28 @@ impl Db {
             return 0;
         }
         e.key.set_has_ttl(false);
-        let Some(ttl) = self.store.ttls.remove(&id) else {
+        let Some(pos) = self.store.ttls.remove(&id) else {
             debug_assert!(false, "slot {id} had the TTL bit but no TTL");
             return 0;
         };
-        let pos = ttl.pos as usize;
-        debug_assert_eq!(self.volatile.get(pos), Some(&id));
-        if pos < self.volatile.len() {
-            self.volatile.swap_remove(pos);
+        let pos = pos as usize;
+        if pos >= self.store.volatile.len() {
+            debug_assert!(false, "slot {id}'s TTL position {pos} past the list");
+            return 0;
         }
-        if let Some(&moved) = self.volatile.get(pos) {
-            if let Some(m) = self.store.ttls.get_mut(&moved) {
-                m.pos = pos as u32;
+        let ttl = self.store.volatile.swap_remove(pos);
+        debug_assert_eq!(ttl.id, id);
+        if let Some(moved) = self.store.volatile.get(pos) {
+            if let Some(m) = self.store.ttls.get_mut(&moved.id) {
+                *m = pos as u32;
             }
         }
         // Like the index, the TTL list and table give their room back under 1/10
         // full (copying the few ids left, amortized over the removals that emptied
         // them).
-        let capacity = self.volatile.capacity();
-        if capacity > VOLATILE_SHRINK_MIN && self.volatile.len() * 10 < capacity {
-            self.volatile.shrink_to(self.volatile.len() * 2);
+        let capacity = self.store.volatile.capacity();
+        if capacity > VOLATILE_SHRINK_MIN && self.store.volatile.len() * 10 < capacity {
+            self.store.volatile.shrink_to(self.store.volatile.len() * 2);
         }
         let capacity = self.store.ttls.capacity();
         if capacity > VOLATILE_SHRINK_MIN && self.store.ttls.len() * 10 < capacity {
@@ -595,8 +620,8 @@ impl Db {
     }
 
     /// Slot ids of the keys with a TTL.
-    pub fn volatile_ids(&self) -> &[u32] {
-        &self.volatile
+    pub fn volatile_ids(&self) -> impl Iterator<Item = u32> + '_ {
+        self.store.volatile.iter().map(|t| t.id)
     }
 
     /// The next key with a TTL in active expiry's walk, which visits them in turn as
@@ -605,12 +630,12 @@ impl Db {
     /// replacement, could miss a key cycle after cycle). After removing the key it
     /// returned, call `expire_walk_removed`: the last key took its place.
     pub fn expire_walk_next(&mut self) -> Option<u32> {
-        if self.volatile.is_empty() {
+        if self.store.volatile.is_empty() {
             return None;
         }
-        let pos = self.expire_cursor % self.volatile.len();
+        let pos = self.expire_cursor % self.store.volatile.len();
         self.expire_cursor = pos + 1;
-        self.volatile.get(pos).copied()
+        self.store.volatile.get(pos).map(|t| t.id)
     }
 
     /// The key `expire_walk_next` returned was removed: its place holds another key
@@ -621,12 +646,13 @@ impl Db {
 
     /// A random key with a TTL.
     pub fn random_volatile(&self, mut draw: impl FnMut(u64) -> u64) -> Option<u32> {
-        if self.volatile.is_empty() {
+        if self.store.volatile.is_empty() {
             return None;
         }
-        self.volatile
-            .get(draw(self.volatile.len() as u64) as usize)
-            .copied()
+        self.store
+            .volatile
+            .get(draw(self.store.volatile.len() as u64) as usize)
+            .map(|t| t.id)
     }
 
     /// Replaces the contents with `other`'s (a replica's full sync): the old ones go
@@ -634,7 +660,6 @@ impl Db {
     pub fn replace_with(&mut self, other: Db) -> Garbage {
         let garbage = self.clear();
         self.store = other.store;
-        self.volatile = other.volatile;
         garbage
     }
 
@@ -648,23 +673,20 @@ impl Db {
         let keys = Storage {
             slab: self.store.slab.take(),
             ttls: std::mem::take(&mut self.store.ttls),
+            volatile: std::mem::take(&mut self.store.volatile),
         };
         if let Some(track) = self.snap.as_deref_mut() {
             if track.frozen.is_none() {
                 // A snapshot still has to walk the old storage: it keeps it (no copy)
                 // and frees it when done with this database.
                 track.frozen = Some(keys);
-                return Garbage {
-                    volatile: std::mem::take(&mut self.volatile),
-                    ..Garbage::default()
-                };
+                return Garbage::default();
             }
         }
         let objects = keys.len();
         Garbage {
             values: Vec::new(),
             dbs: vec![keys],
-            volatile: std::mem::take(&mut self.volatile),
             objects,
         }
     }
@@ -677,7 +699,6 @@ impl Db {
 pub struct Garbage {
     values: Vec<Value>,
     dbs: Vec<Storage>,
-    volatile: Vec<u32>,
     /// Keys or values this holds, for INFO's `lazyfreed_objects`.
     objects: usize,
 }
@@ -691,7 +712,6 @@ impl Garbage {
     pub fn append(&mut self, other: Garbage) {
         self.values.extend(other.values);
         self.dbs.extend(other.dbs);
-        self.volatile.extend(other.volatile);
         self.objects += other.objects;
     }
 
@@ -799,14 +819,15 @@ mod tests {
     /// The TTL table, the TTL list and the slots' TTL bits agree: every listed id has
     /// its bit and a table entry pointing back at its position, and nothing else does.
     fn assert_ttls_consistent(db: &Db) {
-        assert_eq!(db.volatile.len(), db.store.ttls.len());
-        for (pos, &id) in db.volatile.iter().enumerate() {
-            let ttl = db.store.ttls.get(&id).expect("listed id in the table");
-            assert_eq!(ttl.pos as usize, pos, "slot {id}");
+        assert_eq!(db.store.volatile.len(), db.store.ttls.len());
+        for (pos, ttl) in db.store.volatile.iter().enumerate() {
+            let id = ttl.id;
+            let &at = db.store.ttls.get(&id).expect("listed id in the table");
+            assert_eq!(at as usize, pos, "slot {id}");
             assert!(db.store.slab.get(id).unwrap().key.has_ttl());
         }
         let with_bit = db.iter().filter(|(_, e)| e.key.has_ttl()).count();
-        assert_eq!(with_bit, db.volatile.len());
+        assert_eq!(with_bit, db.store.volatile.len());
     }
 
     /// Random inserts, removals, TTL sets and clears against a model: every key's TTL
