@@ -410,6 +410,12 @@ impl Db {
         self.store.get(id)
     }
 
+    /// The value in slot `id`, without looking its TTL up (reads that need only it).
+    #[inline]
+    pub fn value(&self, id: u32) -> Option<&Value> {
+        self.store.slab.get(id).map(|s| &s.value)
+    }
+
     /// The slot id of `key`, expired or not.
     #[inline]
     pub fn find(&self, key: &[u8]) -> Option<u32> {

@@ -240,7 +240,7 @@ impl Keyspace {
     }
 
     pub fn value(&self, db: usize, id: u32) -> Option<&Value> {
-        self.db(db).get(id).map(|e| e.value)
+        self.db(db).value(id)
     }
 
     /// Deletes a live key; true when it existed.
