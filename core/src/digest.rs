@@ -176,7 +176,7 @@ pub fn dataset_digest(keyspace: &Keyspace) -> [u8; 20] {
         for (_, entry) in db.iter() {
             let mut key_digest = [0u8; 20];
             mix_digest(&mut key_digest, entry.key.as_bytes(), sha1);
-            object_digest(&mut key_digest, &entry.value, entry.expire_at_ms != 0, sha1);
+            object_digest(&mut key_digest, entry.value, entry.expire_at_ms != 0, sha1);
             xor_digest(&mut digest, &key_digest, sha1);
         }
     }

@@ -346,7 +346,7 @@ pub fn live_fingerprint(keyspace: &Keyspace, wall_ms: u64) -> Fingerprint {
     let (mut count, mut mix) = (0u64, 0u64);
     for (index, db) in keyspace.dbs.iter().enumerate() {
         for (_, entry) in db.iter().filter(|(_, e)| !e.is_expired(wall_ms)) {
-            let (tag, len) = match &entry.value {
+            let (tag, len) = match entry.value {
                 Value::Str(v) => (1u64, v.len()),
                 Value::Hash(v) => (2, v.len()),
                 Value::List(v) => (3, v.len()),
@@ -401,18 +401,18 @@ pub fn hash160(data: &[u8]) -> [u8; 20] {
     out
 }
 
-fn digest_where(keyspace: &Keyspace, keep: impl Fn(&keel_core::keyspace::Entry) -> bool) -> Digest {
+fn digest_where(
+    keyspace: &Keyspace,
+    keep: impl Fn(keel_core::keyspace::EntryRef<'_>) -> bool,
+) -> Digest {
     let mut digest = [0u8; 20];
     for (index, db) in keyspace.dbs.iter().enumerate() {
         for (_, entry) in db.iter() {
             if !keep(entry) {
                 continue;
             }
-            let value = keel_core::digest::value_digest_with(
-                &entry.value,
-                entry.expire_at_ms != 0,
-                hash160,
-            );
+            let value =
+                keel_core::digest::value_digest_with(entry.value, entry.expire_at_ms != 0, hash160);
             let mut bytes = Vec::with_capacity(entry.key.as_bytes().len() + 40);
             bytes.extend_from_slice(&(index as u32).to_be_bytes());
             bytes.extend_from_slice(&(entry.key.as_bytes().len() as u64).to_be_bytes());

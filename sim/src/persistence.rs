@@ -403,7 +403,7 @@ impl World<'_> {
                             .flat_map(|db| db.iter())
                             .filter(|(_, e)| !e.is_expired(now.wall_ms))
                             .map(|(_, e)| {
-                                let d = keel_core::digest::value_digest(&e.value, false);
+                                let d = keel_core::digest::value_digest(e.value, false);
                                 format!(
                                     "{} {} exp {} {}",
                                     String::from_utf8_lossy(e.key.as_bytes()),

@@ -533,7 +533,7 @@ fn write_rdb(ks: &Keyspace, opts: RdbOptions) -> Vec<u8> {
             w.entry(
                 &KeyRecord {
                     key: e.key.as_bytes(),
-                    value: &e.value,
+                    value: e.value,
                     expire_ms: (e.expire_at_ms != 0).then_some(e.expire_at_ms),
                     lru_idle_secs: Some(3),
                     lfu_freq: None,

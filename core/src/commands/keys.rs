@@ -329,7 +329,7 @@ fn copy(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
         ctx.out().int(0);
         return;
     };
-    let Some(entry) = ctx.keyspace.db(src_db).get(src_id).cloned() else {
+    let Some(entry) = ctx.keyspace.db(src_db).get(src_id).map(|e| e.to_entry()) else {
         ctx.out().int(0);
         return;
     };

@@ -409,7 +409,7 @@ fn debug(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
             .map(|j| {
                 let entry = db.find(argv.get(j)).and_then(|id| db.get(id));
                 let digest = entry.map_or([0u8; 20], |e| {
-                    crate::digest::value_digest(&e.value, e.expire_at_ms != 0)
+                    crate::digest::value_digest(e.value, e.expire_at_ms != 0)
                 });
                 crate::digest::hex(&digest)
             })

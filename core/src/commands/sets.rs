@@ -74,7 +74,7 @@ fn lookup_sets(ctx: &mut Ctx<'_>, keys: &[&[u8]], read: bool) -> Result<Vec<Opti
 }
 
 fn set_in(db: &crate::keyspace::Db, id: u32) -> Option<&Set> {
-    match db.get(id).map(|e| &e.value) {
+    match db.value(id) {
         Some(Value::Set(s)) => Some(s),
         _ => None,
     }

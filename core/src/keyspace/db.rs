@@ -1,44 +1,271 @@
-//! One database: keys, values and TTLs in a `crate::slab::Slab` of 64-byte slots with
-//! stable ids (SCAN's cursor is a slot id), plus the list of keys with a TTL. No
-//! per-key allocation for keys and values up to 22 bytes. Nothing here reads a clock:
-//! expiry is decided by the caller's `now`.
+//! One database: keys and values in a `crate::slab::Slab` of 48-byte slots with
+//! stable ids (SCAN's cursor is a slot id), the TTLs of the keys that have one in a
+//! side table keyed by slot id, and the list of keys with a TTL. No per-key
+//! allocation for keys up to 19 bytes and values up to 22. Nothing here reads a
+//! clock: expiry is decided by the caller's `now`.
 
+use super::key::KeyBytes;
 use super::snap::SnapTrack;
-use crate::slab::{ScanBudget, Slab, SlabEntry};
+use crate::slab::{At, ScanBudget, Slab, SlabEntry};
 use crate::types::{SmallBytes, Value};
 
-const NO_SLOT: u32 = u32::MAX;
 /// TTL lists of at most this capacity are never shrunk.
 const VOLATILE_SHRINK_MIN: usize = 1024;
+/// TTL-list entries a loader's hint reserves at most (`reserve`).
+const VOLATILE_RESERVE_MAX: usize = 1 << 18;
 /// Random slots RANDOMKEY and eviction sampling try before walking.
 const RANDOM_TRIES: usize = 32;
 
+/// What a slot holds: the key (which carries the access field and a "has TTL" bit)
+/// and the value, 48 bytes. A key's TTL lives in `Storage::ttls`, paid for only by
+/// keys that have one.
 #[derive(Debug, Clone)]
-pub struct Entry {
-    pub key: SmallBytes,
-    pub value: Value,
+pub struct Stored {
+    key: KeyBytes,
+    value: Value,
+}
+
+const _: () = assert!(std::mem::size_of::<Stored>() == 48);
+
+impl SlabEntry for Stored {
+    fn key(&self) -> &[u8] {
+        self.key.as_bytes()
+    }
+
+    fn heap_bytes(&self) -> usize {
+        self.key.heap_bytes() + self.value.heap_bytes()
+    }
+}
+
+/// A key's TTL out of its slot, an entry of the TTL list: the key's slot id and its
+/// absolute expire time, 12 bytes (the time as two halves, so no padding).
+#[derive(Debug, Clone, Copy)]
+struct Ttl {
+    id: u32,
+    at_ms: [u32; 2],
+}
+
+impl Ttl {
+    fn new(id: u32, at_ms: u64) -> Ttl {
+        Ttl {
+            id,
+            at_ms: [at_ms as u32, (at_ms >> 32) as u32],
+        }
+    }
+
+    fn at_ms(&self) -> u64 {
+        let [lo, hi] = self.at_ms;
+        (u64::from(hi) << 32) | u64::from(lo)
+    }
+}
+
+const _: () = assert!(std::mem::size_of::<Ttl>() == 12);
+
+/// The TTL table's hasher: slot ids are handed out by the slab, never chosen by a
+/// client, so a fixed mix (splitmix64's finalizer) spreads them without a seed and
+/// keeps runs deterministic.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct SlotIdHasher(u64);
+
+impl std::hash::Hasher for SlotIdHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.write_u64(self.0 ^ u64::from(b));
+        }
+    }
+
+    fn write_u32(&mut self, n: u32) {
+        self.write_u64(u64::from(n));
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        let mut z = n.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        self.0 = z ^ (z >> 31);
+    }
+}
+
+/// Slot id -> position in the TTL list, for keys with a TTL.
+type TtlTable = hashbrown::HashMap<u32, u32, std::hash::BuildHasherDefault<SlotIdHasher>>;
+
+/// Bytes a TTL table with room for `capacity` entries holds: hashbrown's buckets (a
+/// power of two at most 7/8 full) of an entry and a control byte each.
+fn ttl_table_bytes(capacity: usize) -> usize {
+    if capacity == 0 {
+        return 0;
+    }
+    let buckets = if capacity < 8 {
+        (capacity + 1).next_power_of_two()
+    } else {
+        (capacity.saturating_mul(8) / 7).next_power_of_two()
+    };
+    buckets.saturating_mul(std::mem::size_of::<(u32, u32)>() + 1)
+}
+
+/// Bytes a key's TTL adds: its table entry at the table's lowest fill, and its entry
+/// in the TTL list. For `MEMORY USAGE` and a snapshot's pre-images.
+pub const TTL_ENTRY_BYTES: usize =
+    (std::mem::size_of::<(u32, u32)>() + 1) * 8 / 7 + std::mem::size_of::<Ttl>();
+
+/// A database's keys: the slots and the TTLs of the keys that have one. A flush
+/// hands the whole of it to a running snapshot or to the garbage.
+#[derive(Clone)]
+pub struct Storage {
+    slab: Slab<Stored>,
+    /// Position in `volatile` of each key with a TTL.
+    ttls: TtlTable,
+    /// The keys with a TTL and their expire times, for active expiry's walk and
+    /// volatile sampling.
+    volatile: Vec<Ttl>,
+}
+
+impl Storage {
+    fn new(seeds: [u64; 4]) -> Storage {
+        Storage {
+            slab: Slab::new(seeds),
+            ttls: TtlTable::default(),
+            volatile: Vec::new(),
+        }
+    }
+
+    /// The expire time of the key with a TTL in slot `id`.
+    #[inline]
+    fn ttl_of(&self, id: u32) -> u64 {
+        self.ttls
+            .get(&id)
+            .and_then(|&pos| self.volatile.get(pos as usize))
+            .map_or(0, Ttl::at_ms)
+    }
+
+    /// The key in slot `id`, with its TTL.
+    #[inline]
+    pub fn get(&self, id: u32) -> Option<EntryRef<'_>> {
+        self.slab.get(id).map(|s| self.view(id, s))
+    }
+
+    #[inline]
+    fn view<'a>(&self, id: u32, s: &'a Stored) -> EntryRef<'a> {
+        let expire_at_ms = if s.key.has_ttl() { self.ttl_of(id) } else { 0 };
+        debug_assert!(
+            !s.key.has_ttl() || expire_at_ms != 0,
+            "TTL bit without a TTL"
+        );
+        EntryRef {
+            key: &s.key,
+            value: &s.value,
+            expire_at_ms,
+            access: s.key.access(),
+        }
+    }
+
+    /// What a walk finds at `id` (`Slab::at`), with the TTL of a key found.
+    #[inline]
+    pub fn at(&self, id: u64) -> SlotAt<'_> {
+        match self.slab.at(id) {
+            At::Entry(s) => SlotAt::Key(self.view(id as u32, s)),
+            At::Free => SlotAt::Free,
+            At::Vacant(next) => SlotAt::Vacant(next),
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.slab.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.slab.is_empty()
+    }
+
+    /// Heap bytes: slots, index, payloads, the TTL table and list.
+    pub fn heap_bytes(&self) -> usize {
+        self.slab.heap_bytes() + self.ttl_bytes()
+    }
+
+    fn ttl_bytes(&self) -> usize {
+        ttl_table_bytes(self.ttls.capacity())
+            + self.volatile.capacity() * std::mem::size_of::<Ttl>()
+    }
+
+    pub fn overhead_bytes(&self) -> usize {
+        self.slab.overhead_bytes()
+    }
+
+    /// Bytes one key costs beyond its heap payload: its slot, its index bucket, and
+    /// its TTL's entries when it has one.
+    pub fn entry_overhead_bytes(e: &EntryRef<'_>) -> usize {
+        Slab::<Stored>::entry_overhead_bytes()
+            + if e.expire_at_ms != 0 {
+                TTL_ENTRY_BYTES
+            } else {
+                0
+            }
+    }
+}
+
+/// What a walk of slot ids finds at one id (`crate::slab::At` with the key's TTL).
+pub enum SlotAt<'a> {
+    Key(EntryRef<'a>),
+    /// A free slot.
+    Free,
+    /// No slot: the walk goes on at this id.
+    Vacant(u64),
+}
+
+/// A key as readers see it: borrowed key and value, with its TTL (0: none) and its
+/// access field.
+#[derive(Debug, Clone, Copy)]
+pub struct EntryRef<'a> {
+    pub key: &'a KeyBytes,
+    pub value: &'a Value,
     /// Absolute unix time in ms after which the key is gone; 0: no TTL.
     pub expire_at_ms: u64,
     /// Access metadata in 24 bits, as Redis's robj `lru` (`super::evict`): the LRU
     /// clock of the last access under LRU and other policies, or the LFU counter in
     /// the low 8 bits and the minutes of its last decrement above under LFU.
     pub access: u32,
-    /// Position in `Db::volatile` when the key has a TTL.
-    volatile_pos: u32,
+}
+
+impl EntryRef<'_> {
+    pub fn is_expired(&self, now_wall_ms: u64) -> bool {
+        self.expire_at_ms != 0 && now_wall_ms > self.expire_at_ms
+    }
+
+    pub fn heap_bytes(&self) -> usize {
+        self.key.heap_bytes() + self.value.heap_bytes()
+    }
+
+    pub fn to_entry(&self) -> Entry {
+        Entry {
+            key: SmallBytes::new(self.key.as_bytes()),
+            value: self.value.clone(),
+            expire_at_ms: self.expire_at_ms,
+            access: self.access,
+        }
+    }
+}
+
+/// A key taken out of its database (a removal, a snapshot's pre-image): it keeps its
+/// TTL and access field for RENAME and MOVE to carry over.
+#[derive(Debug, Clone)]
+pub struct Entry {
+    pub key: SmallBytes,
+    pub value: Value,
+    /// Absolute unix time in ms after which the key is gone; 0: no TTL.
+    pub expire_at_ms: u64,
+    pub access: u32,
 }
 
 impl Entry {
     pub fn is_expired(&self, now_wall_ms: u64) -> bool {
         self.expire_at_ms != 0 && now_wall_ms > self.expire_at_ms
     }
-}
 
-impl SlabEntry for Entry {
-    fn key(&self) -> &[u8] {
-        self.key.as_bytes()
-    }
-
-    fn heap_bytes(&self) -> usize {
+    pub fn heap_bytes(&self) -> usize {
         self.key.heap_bytes() + self.value.heap_bytes()
     }
 }
@@ -49,9 +276,7 @@ pub struct HashSeeds(pub [u64; 4]);
 
 #[derive(Clone)]
 pub struct Db {
-    keys: Slab<Entry>,
-    /// Slot ids of keys with a TTL, for expiry sampling.
-    volatile: Vec<u32>,
+    store: Storage,
     /// Where active expiry's walk of `volatile` goes on (Redis's `expires_cursor`).
     expire_cursor: usize,
     /// Set while clients are blocked on keys (`crate::blocking`): inserts of lists
@@ -76,8 +301,7 @@ impl std::fmt::Debug for Db {
 impl Db {
     pub fn new(seeds: HashSeeds) -> Self {
         Db {
-            keys: Slab::new(seeds.0),
-            volatile: Vec::new(),
+            store: Storage::new(seeds.0),
             expire_cursor: 0,
             watch_ready: false,
             ready_keys: Vec::new(),
@@ -98,7 +322,7 @@ impl Db {
     #[inline(never)]
     fn capture(&mut self, id: u32) {
         if let Some(track) = self.snap.as_deref_mut() {
-            track.before_change(&self.keys, id);
+            track.before_change(&self.store, id);
         }
     }
 
@@ -106,15 +330,15 @@ impl Db {
     pub fn snap_begin(&mut self, orig_db: usize) {
         let track = SnapTrack::new(
             orig_db,
-            self.keys.span(),
-            self.keys.len() as u64,
-            self.volatile.len() as u64,
+            self.store.slab.span(),
+            self.store.len() as u64,
+            self.store.volatile.len() as u64,
         );
         self.snap = Some(Box::new(track));
     }
 
     /// Ends it; returns a storage a flush froze, for the caller to free.
-    pub fn snap_end(&mut self) -> Option<Slab<Entry>> {
+    pub fn snap_end(&mut self) -> Option<Storage> {
         self.snap.take().and_then(|t| t.frozen)
     }
 
@@ -123,84 +347,96 @@ impl Db {
     }
 
     /// The track and the storage the walk reads, together.
-    pub fn snap_parts(&mut self) -> Option<(&mut SnapTrack, &Slab<Entry>)> {
-        let live = &self.keys;
+    pub fn snap_parts(&mut self) -> Option<(&mut SnapTrack, &Storage)> {
+        let live = &self.store;
         self.snap.as_deref_mut().map(|t| (t, live))
     }
 
     pub fn len(&self) -> usize {
-        self.keys.len()
+        self.store.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.keys.is_empty()
+        self.store.is_empty()
     }
 
     pub fn volatile_len(&self) -> usize {
-        self.volatile.len()
+        self.store.volatile.len()
     }
 
-    /// Logical bytes this database holds: slots, index, TTL list and heap payloads.
+    /// Logical bytes this database holds: slots, index, TTL table and list, heap
+    /// payloads.
     pub fn used_bytes(&self) -> usize {
-        self.keys.heap_bytes() + self.volatile.capacity() * 4
+        self.store.heap_bytes()
     }
 
     /// The table's own bytes (slots and index), MEMORY STATS's
     /// `overhead.hashtable.main`.
     pub fn overhead_bytes(&self) -> usize {
-        self.keys.overhead_bytes()
+        self.store.overhead_bytes()
     }
 
-    /// The TTL list's bytes, MEMORY STATS's `overhead.hashtable.expires`.
+    /// The TTL table's and list's bytes, MEMORY STATS's `overhead.hashtable.expires`.
     pub fn volatile_overhead_bytes(&self) -> usize {
-        self.volatile.capacity() * 4
+        self.store.ttl_bytes()
     }
 
     /// Keys the index has room for (both tables while a rehash is on): it drops after
     /// mass deletes, as Redis's dict shrinks under 10% fill.
     pub fn index_capacity(&self) -> usize {
-        self.keys.index_capacity()
+        self.store.slab.index_capacity()
     }
 
     /// Slab chunks given back after their last key left (their ids read as free).
     pub fn released_chunks(&self) -> usize {
-        self.keys.released_chunks()
+        self.store.slab.released_chunks()
     }
 
     /// Moves a bounded part of a rehash (growth or shrink) along; true while one is
     /// still on. For the cron, so a rehash no command pushes on still ends.
     pub fn rehash_some(&mut self, max_moves: u32, max_visits: u32) -> bool {
-        self.keys.rehash_some(max_moves, max_visits)
+        self.store.slab.rehash_some(max_moves, max_visits)
     }
 
     /// Bytes one key costs, for `MEMORY USAGE`-like reporting.
     pub fn entry_bytes(&self, id: u32) -> usize {
-        self.get(id).map_or(0, |e| {
-            Slab::<Entry>::entry_overhead_bytes() + e.heap_bytes()
-        })
+        self.get(id)
+            .map_or(0, |e| Storage::entry_overhead_bytes(&e) + e.heap_bytes())
     }
 
+    /// The key in slot `id`, with its TTL and access field.
     #[inline]
-    pub fn get(&self, id: u32) -> Option<&Entry> {
-        self.keys.get(id)
+    pub fn get(&self, id: u32) -> Option<EntryRef<'_>> {
+        self.store.get(id)
+    }
+
+    /// The value in slot `id`, without looking its TTL up (reads that need only it).
+    #[inline]
+    pub fn value(&self, id: u32) -> Option<&Value> {
+        self.store.slab.get(id).map(|s| &s.value)
     }
 
     /// The slot id of `key`, expired or not.
     #[inline]
     pub fn find(&self, key: &[u8]) -> Option<u32> {
-        self.keys.find(key)
+        self.store.slab.find(key)
     }
 
     /// Makes room for `keys` more keys, `volatile` of them with a TTL, so a loader
     /// that knows the counts (RDB's RESIZEDB) fills the index without rehashing it.
     pub fn reserve(&mut self, keys: usize, volatile: usize) {
-        self.keys.reserve(keys);
-        self.volatile.reserve(volatile.min(keys));
+        self.store.slab.reserve(keys);
+        // The TTL table is not reserved and the list only up to a bound: at 9 bytes a
+        // bucket and 12 an entry, a claim's worth of room would cost more than the
+        // keys' own index; both grow as TTLs arrive.
+        self.store
+            .volatile
+            .reserve(volatile.min(keys).min(VOLATILE_RESERVE_MAX));
     }
 
     /// Inserts a key known to be absent; returns its slot id.
     pub fn insert(&mut self, key: &[u8], value: Value) -> u32 {
-        let id = self.keys.insert(Self::new_entry(key, value));
+        let id = self.store.slab.insert(Self::new_entry(key, value));
         self.inserted(id);
         id
     }
@@ -208,7 +444,7 @@ impl Db {
     /// Inserts `key` unless it is there: Ok(its slot id), or Err(the present key's
     /// id, `value` back). One probe where `find` then `insert` take two (loaders).
     pub fn try_insert(&mut self, key: &[u8], value: Value) -> Result<u32, (u32, Value)> {
-        match self.keys.try_insert(Self::new_entry(key, value)) {
+        match self.store.slab.try_insert(Self::new_entry(key, value)) {
             Ok(id) => {
                 self.inserted(id);
                 Ok(id)
@@ -217,13 +453,10 @@ impl Db {
         }
     }
 
-    fn new_entry(key: &[u8], value: Value) -> Entry {
-        Entry {
-            key: SmallBytes::new(key),
+    fn new_entry(key: &[u8], value: Value) -> Stored {
+        Stored {
+            key: KeyBytes::new(key),
             value,
-            expire_at_ms: 0,
-            access: 0,
-            volatile_pos: NO_SLOT,
         }
     }
 
@@ -231,7 +464,7 @@ impl Db {
     fn inserted(&mut self, id: u32) {
         self.mutations = self.mutations.wrapping_add(1);
         if self.watch_ready {
-            if let Some(e) = self.keys.get(id) {
+            if let Some(e) = self.store.slab.get(id) {
                 if matches!(e.value, Value::List(_) | Value::ZSet(_)) {
                     self.ready_keys.push(e.key.as_bytes().to_vec());
                 }
@@ -250,12 +483,17 @@ impl Db {
         }
     }
 
-    /// Removes the entry in slot `id` and returns it.
+    /// Removes the entry in slot `id` and returns it, with its TTL.
     pub fn remove(&mut self, id: u32) -> Option<Entry> {
         self.mutations = self.mutations.wrapping_add(1);
         self.before_change(id);
-        self.untrack_volatile(id);
-        self.keys.remove(id)
+        let expire_at_ms = self.untrack_volatile(id);
+        self.store.slab.remove(id).map(|s| Entry {
+            access: s.key.access(),
+            key: s.key.into_small(),
+            value: s.value,
+            expire_at_ms,
+        })
     }
 
     /// Replaces the value in slot `id`, keeping key and TTL; returns the old one (for
@@ -264,7 +502,8 @@ impl Db {
     pub fn set_value(&mut self, id: u32, value: Value) -> Option<Value> {
         self.mutations = self.mutations.wrapping_add(1);
         self.before_change(id);
-        self.keys
+        self.store
+            .slab
             .update(id, |e| std::mem::replace(&mut e.value, value))
     }
 
@@ -273,91 +512,122 @@ impl Db {
     pub fn update_value<R>(&mut self, id: u32, f: impl FnOnce(&mut Value) -> R) -> Option<R> {
         self.mutations = self.mutations.wrapping_add(1);
         self.before_change(id);
-        self.keys.update(id, |e| f(&mut e.value))
+        self.store.slab.update(id, |e| f(&mut e.value))
     }
 
     pub fn set_expire(&mut self, id: u32, at_ms: u64) {
         self.mutations = self.mutations.wrapping_add(1);
         self.before_change(id);
         debug_assert!(at_ms != 0);
-        let pos = self.volatile.len() as u32;
-        let Some(e) = self.keys.get_mut(id) else {
+        let pos = self.store.volatile.len() as u32;
+        let Some(e) = self.store.slab.get_mut(id) else {
             return;
         };
-        let was_volatile = e.expire_at_ms != 0;
-        e.expire_at_ms = at_ms;
-        if !was_volatile {
-            e.volatile_pos = pos;
-            self.volatile.push(id);
+        if e.key.has_ttl() {
+            let pos = self.store.ttls.get(&id).copied();
+            if let Some(ttl) = pos.and_then(|p| self.store.volatile.get_mut(p as usize)) {
+                debug_assert_eq!(ttl.id, id);
+                *ttl = Ttl::new(id, at_ms);
+            }
+        } else {
+            e.key.set_has_ttl(true);
+            self.store.ttls.insert(id, pos);
+            self.store.volatile.push(Ttl::new(id, at_ms));
         }
     }
 
     /// Removes a TTL; true when the key had one.
     pub fn clear_expire(&mut self, id: u32) -> bool {
         self.mutations = self.mutations.wrapping_add(1);
-        let had = self.get(id).is_some_and(|e| e.expire_at_ms != 0);
+        let had = self.store.slab.get(id).is_some_and(|e| e.key.has_ttl());
         if had {
             self.before_change(id);
             self.untrack_volatile(id);
-            if let Some(e) = self.keys.get_mut(id) {
-                e.expire_at_ms = 0;
-            }
         }
         had
     }
 
-    /// Drops `id` from the TTL list, leaving its `expire_at_ms` as it is: a removed
-    /// entry keeps its TTL for RENAME and MOVE to carry over.
-    fn untrack_volatile(&mut self, id: u32) {
-        let Some(e) = self.get(id) else { return };
-        if e.volatile_pos == NO_SLOT {
-            return;
+    /// Drops `id`'s TTL (its table entry, its place in the TTL list, its bit) and
+    /// returns it, 0 when it had none: a removed entry keeps its TTL for RENAME and
+    /// MOVE to carry over.
+    fn untrack_volatile(&mut self, id: u32) -> u64 {
+        let Some(e) = self.store.slab.get_mut(id) else {
+            return 0;
+        };
+        if !e.key.has_ttl() {
+            return 0;
         }
-        let pos = e.volatile_pos as usize;
-        debug_assert_eq!(self.volatile.get(pos), Some(&id));
-        self.volatile.swap_remove(pos);
-        if let Some(&moved) = self.volatile.get(pos) {
-            if let Some(m) = self.keys.get_mut(moved) {
-                m.volatile_pos = pos as u32;
+        e.key.set_has_ttl(false);
+        let Some(pos) = self.store.ttls.remove(&id) else {
+            debug_assert!(false, "slot {id} had the TTL bit but no TTL");
+            return 0;
+        };
+        let pos = pos as usize;
+        if pos >= self.store.volatile.len() {
+            debug_assert!(false, "slot {id}'s TTL position {pos} past the list");
+            return 0;
+        }
+        let ttl = self.store.volatile.swap_remove(pos);
+        debug_assert_eq!(ttl.id, id);
+        if let Some(moved) = self.store.volatile.get(pos) {
+            if let Some(m) = self.store.ttls.get_mut(&moved.id) {
+                *m = pos as u32;
             }
         }
-        if let Some(e) = self.keys.get_mut(id) {
-            e.volatile_pos = NO_SLOT;
+        // Like the index, the TTL list and table give their room back under 1/10
+        // full (copying the few ids left, amortized over the removals that emptied
+        // them).
+        let capacity = self.store.volatile.capacity();
+        if capacity > VOLATILE_SHRINK_MIN && self.store.volatile.len() * 10 < capacity {
+            self.store.volatile.shrink_to(self.store.volatile.len() * 2);
         }
-        // Like the index, the TTL list gives its room back under 1/10 full (copying
-        // the few ids left, amortized over the removals that emptied it).
-        let capacity = self.volatile.capacity();
-        if capacity > VOLATILE_SHRINK_MIN && self.volatile.len() * 10 < capacity {
-            self.volatile.shrink_to(self.volatile.len() * 2);
+        let capacity = self.store.ttls.capacity();
+        if capacity > VOLATILE_SHRINK_MIN && self.store.ttls.len() * 10 < capacity {
+            self.store.ttls.shrink_to(self.store.ttls.len() * 2);
         }
+        ttl.at_ms()
     }
 
     /// Stores a key's access field (computed by `Keyspace::touch`/`fresh_access`).
     pub fn touch(&mut self, id: u32, access: u32) {
-        if let Some(e) = self.keys.get_mut(id) {
-            e.access = access;
+        if let Some(e) = self.store.slab.get_mut(id) {
+            e.key.set_access(access);
         }
     }
 
     /// Slot ids in slot order from `cursor`, visiting up to `max_slots` slots. Returns
     /// the next cursor, 0 when the scan is complete.
-    pub fn scan(&self, cursor: u64, max_slots: usize, visit: impl FnMut(u32, &Entry)) -> u64 {
-        self.keys.scan(cursor, ScanBudget::Slots(max_slots), visit)
+    pub fn scan<'a>(
+        &'a self,
+        cursor: u64,
+        max_slots: usize,
+        mut visit: impl FnMut(u32, EntryRef<'a>),
+    ) -> u64 {
+        let store = &self.store;
+        store
+            .slab
+            .scan(cursor, ScanBudget::Slots(max_slots), |id, s| {
+                visit(id, store.view(id, s))
+            })
     }
 
     /// Every entry, in slot order.
-    pub fn iter(&self) -> impl Iterator<Item = (u32, &Entry)> {
-        self.keys.iter()
+    pub fn iter(&self) -> impl Iterator<Item = (u32, EntryRef<'_>)> {
+        let store = &self.store;
+        store
+            .slab
+            .iter()
+            .map(move |(id, s)| (id, store.view(id, s)))
     }
 
     /// A uniformly drawn slot id of a present key, using `draw(n)` -> [0, n).
     pub fn random_id(&self, draw: impl FnMut(u64) -> u64) -> Option<u32> {
-        self.keys.random_id(RANDOM_TRIES, draw)
+        self.store.slab.random_id(RANDOM_TRIES, draw)
     }
 
     /// Slot ids of the keys with a TTL.
-    pub fn volatile_ids(&self) -> &[u32] {
-        &self.volatile
+    pub fn volatile_ids(&self) -> impl Iterator<Item = u32> + '_ {
+        self.store.volatile.iter().map(|t| t.id)
     }
 
     /// The next key with a TTL in active expiry's walk, which visits them in turn as
@@ -366,12 +636,12 @@ impl Db {
     /// replacement, could miss a key cycle after cycle). After removing the key it
     /// returned, call `expire_walk_removed`: the last key took its place.
     pub fn expire_walk_next(&mut self) -> Option<u32> {
-        if self.volatile.is_empty() {
+        if self.store.volatile.is_empty() {
             return None;
         }
-        let pos = self.expire_cursor % self.volatile.len();
+        let pos = self.expire_cursor % self.store.volatile.len();
         self.expire_cursor = pos + 1;
-        self.volatile.get(pos).copied()
+        self.store.volatile.get(pos).map(|t| t.id)
     }
 
     /// The key `expire_walk_next` returned was removed: its place holds another key
@@ -382,47 +652,47 @@ impl Db {
 
     /// A random key with a TTL.
     pub fn random_volatile(&self, mut draw: impl FnMut(u64) -> u64) -> Option<u32> {
-        if self.volatile.is_empty() {
+        if self.store.volatile.is_empty() {
             return None;
         }
-        self.volatile
-            .get(draw(self.volatile.len() as u64) as usize)
-            .copied()
+        self.store
+            .volatile
+            .get(draw(self.store.volatile.len() as u64) as usize)
+            .map(|t| t.id)
+    }
+
+    /// Replaces the contents with `other`'s (a replica's full sync): the old ones go
+    /// as a flush sends them (to a walking snapshot, or the garbage returned).
+    pub fn replace_with(&mut self, other: Db) -> Garbage {
+        let garbage = self.clear();
+        self.store = other.store;
+        garbage
     }
 
     /// Empties the database; returns the old storage for the caller to free (a big
     /// database is freed off the event loop). Storage is never shrunk otherwise: a
     /// scan may be running across it.
-    /// Replaces the contents with `other`'s (a replica's full sync): the old ones go
-    /// as a flush sends them (to a walking snapshot, or the garbage returned).
-    pub fn replace_with(&mut self, other: Db) -> Garbage {
-        let garbage = self.clear();
-        self.keys = other.keys;
-        self.volatile = other.volatile;
-        garbage
-    }
-
     pub fn clear(&mut self) -> Garbage {
         self.mutations = self.mutations.wrapping_add(1);
         // Keys made ready before the flush are gone with it.
         self.ready_keys = Vec::new();
-        let keys = self.keys.take();
+        let keys = Storage {
+            slab: self.store.slab.take(),
+            ttls: std::mem::take(&mut self.store.ttls),
+            volatile: std::mem::take(&mut self.store.volatile),
+        };
         if let Some(track) = self.snap.as_deref_mut() {
             if track.frozen.is_none() {
                 // A snapshot still has to walk the old storage: it keeps it (no copy)
                 // and frees it when done with this database.
                 track.frozen = Some(keys);
-                return Garbage {
-                    volatile: std::mem::take(&mut self.volatile),
-                    ..Garbage::default()
-                };
+                return Garbage::default();
             }
         }
         let objects = keys.len();
         Garbage {
             values: Vec::new(),
             dbs: vec![keys],
-            volatile: std::mem::take(&mut self.volatile),
             objects,
         }
     }
@@ -434,8 +704,7 @@ impl Db {
 #[derive(Default)]
 pub struct Garbage {
     values: Vec<Value>,
-    dbs: Vec<Slab<Entry>>,
-    volatile: Vec<u32>,
+    dbs: Vec<Storage>,
     /// Keys or values this holds, for INFO's `lazyfreed_objects`.
     objects: usize,
 }
@@ -449,7 +718,6 @@ impl Garbage {
     pub fn append(&mut self, other: Garbage) {
         self.values.extend(other.values);
         self.dbs.extend(other.dbs);
-        self.volatile.extend(other.volatile);
         self.objects += other.objects;
     }
 
@@ -458,7 +726,7 @@ impl Garbage {
     }
 
     /// A whole database's storage (one a snapshot kept after a flush).
-    pub fn push_db(&mut self, keys: Slab<Entry>) {
+    pub fn push_db(&mut self, keys: Storage) {
         self.objects += keys.len();
         self.dbs.push(keys);
     }
@@ -506,7 +774,7 @@ mod tests {
     #[test]
     fn insert_find_remove() {
         let mut db = Db::new(HashSeeds([1, 2, 3, 4]));
-        assert_eq!(Slab::<Entry>::slot_bytes(), 64);
+        assert_eq!(Slab::<Stored>::slot_bytes(), 48);
         let mut ids = Vec::new();
         for i in 0..10_000 {
             let k = format!("key:{i}");
@@ -542,7 +810,7 @@ mod tests {
         }
         assert_eq!(db.volatile_len(), 1_000);
         assert!(
-            db.volatile_overhead_bytes() * 20 < full,
+            db.volatile_overhead_bytes() * 10 < full,
             "{full} -> {}",
             db.volatile_overhead_bytes()
         );
@@ -552,6 +820,104 @@ mod tests {
             assert!(db.clear_expire(id));
         }
         assert_eq!(db.volatile_len(), 0);
+    }
+
+    /// The TTL table, the TTL list and the slots' TTL bits agree: every listed id has
+    /// its bit and a table entry pointing back at its position, and nothing else does.
+    fn assert_ttls_consistent(db: &Db) {
+        assert_eq!(db.store.volatile.len(), db.store.ttls.len());
+        for (pos, ttl) in db.store.volatile.iter().enumerate() {
+            let id = ttl.id;
+            let &at = db.store.ttls.get(&id).expect("listed id in the table");
+            assert_eq!(at as usize, pos, "slot {id}");
+            assert!(db.store.slab.get(id).unwrap().key.has_ttl());
+        }
+        let with_bit = db.iter().filter(|(_, e)| e.key.has_ttl()).count();
+        assert_eq!(with_bit, db.store.volatile.len());
+    }
+
+    /// Random inserts, removals, TTL sets and clears against a model: every key's TTL
+    /// and access field read back as set, and the side table stays consistent.
+    #[test]
+    fn ttls_out_of_the_slot_follow_a_model() {
+        use std::collections::BTreeMap;
+        let mut db = Db::new(HashSeeds([5; 4]));
+        let mut model: BTreeMap<u32, (u64, u32)> = BTreeMap::new();
+        let mut rng = 0x2545_f491_4f6c_dd1du64;
+        let mut next = || {
+            rng ^= rng << 13;
+            rng ^= rng >> 7;
+            rng ^= rng << 17;
+            rng
+        };
+        for step in 0..20_000u64 {
+            let k = next() % 500;
+            let key = format!("key-{k}-{}", "x".repeat((k % 30) as usize));
+            let id = db.find(key.as_bytes());
+            match (next() % 5, id) {
+                (0, None) | (1, None) => {
+                    let id = db.insert(key.as_bytes(), v("v"));
+                    model.insert(id, (0, 0));
+                }
+                (0, Some(id)) => {
+                    let e = db.remove(id).unwrap();
+                    let (at, access) = model.remove(&id).unwrap();
+                    assert_eq!((e.expire_at_ms, e.access), (at, access));
+                    assert_eq!(e.key.as_bytes(), key.as_bytes());
+                }
+                (1, Some(id)) | (2, Some(id)) => {
+                    let at = 1 + next() % (1 << 40);
+                    db.set_expire(id, at);
+                    model.get_mut(&id).unwrap().0 = at;
+                }
+                (3, Some(id)) => {
+                    let had = model.get(&id).unwrap().0 != 0;
+                    assert_eq!(db.clear_expire(id), had);
+                    model.get_mut(&id).unwrap().0 = 0;
+                }
+                (4, Some(id)) => {
+                    let access = (next() as u32) & 0xff_ffff;
+                    db.touch(id, access);
+                    model.get_mut(&id).unwrap().1 = access;
+                }
+                _ => {}
+            }
+            if step % 1000 == 0 {
+                assert_ttls_consistent(&db);
+            }
+        }
+        assert_ttls_consistent(&db);
+        assert_eq!(db.len(), model.len());
+        for (&id, &(at, access)) in &model {
+            let e = db.get(id).unwrap();
+            assert_eq!((e.expire_at_ms, e.access), (at, access), "slot {id}");
+        }
+        let volatile = model.values().filter(|(at, _)| *at != 0).count();
+        assert!(
+            volatile > 50 && volatile < model.len(),
+            "{volatile} of {}",
+            model.len()
+        );
+    }
+
+    #[test]
+    fn a_slot_is_48_bytes_and_a_ttl_costs_only_its_key() {
+        assert_eq!(Slab::<Stored>::slot_bytes(), 48);
+        let mut db = Db::new(HashSeeds([6; 4]));
+        for i in 0..10_000u64 {
+            db.insert(format!("key:{i}").as_bytes(), v("x"));
+        }
+        assert_eq!(db.volatile_overhead_bytes(), 0, "no TTL, no side table");
+        let plain = db.used_bytes();
+        for i in 0..1_000u64 {
+            let id = db.find(format!("key:{i}").as_bytes()).unwrap();
+            db.set_expire(id, 1_000 + i);
+        }
+        let per_ttl = (db.used_bytes() - plain) / 1_000;
+        assert!((16..=48).contains(&per_ttl), "{per_ttl} bytes a TTL");
+        let id = db.find(b"key:1").unwrap();
+        let other = db.find(b"key:5000").unwrap();
+        assert_eq!(db.entry_bytes(id), db.entry_bytes(other) + TTL_ENTRY_BYTES);
     }
 
     #[test]
@@ -603,7 +969,7 @@ mod tests {
                 seen.insert(e.key.as_bytes().to_vec());
             });
             scan_steps += 1;
-            if db.keys.is_rehashing() {
+            if db.store.slab.is_rehashing() {
                 steps_while_rehashing += 1;
             }
             for i in doomed.iter().skip(next).take(400) {

@@ -321,7 +321,7 @@ impl Keyspace {
             if all {
                 d.iter().map(|(id, _)| id).collect()
             } else {
-                d.volatile_ids().to_vec()
+                d.volatile_ids().collect()
             }
         } else {
             (0..samples)

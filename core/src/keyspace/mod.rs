@@ -4,10 +4,12 @@
 
 pub mod db;
 pub mod evict;
+pub mod key;
 pub mod snap;
 
-pub use db::{Db, Entry, Garbage, HashSeeds};
+pub use db::{Db, Entry, EntryRef, Garbage, HashSeeds, SlotAt, Storage};
 pub use evict::{AccessPolicy, EvictParams, EvictResult, EvictionPool};
+pub use key::KeyBytes;
 
 use crate::mutants::{Mutant, Mutants};
 use crate::types::{SmallBytes, Value};
@@ -189,8 +191,9 @@ impl Keyspace {
         let loading = self.loading;
         let d = self.db_mut(db);
         let id = d.find(key)?;
-        let expired =
-            |e: &Entry| e.is_expired(now_wall_ms) || (off_by_one && e.expire_at_ms == now_wall_ms);
+        let expired = |e: EntryRef<'_>| {
+            e.is_expired(now_wall_ms) || (off_by_one && e.expire_at_ms == now_wall_ms)
+        };
         if !loading && d.get(id).is_some_and(expired) {
             if stale_mutant {
                 return Some(id);
@@ -237,7 +240,7 @@ impl Keyspace {
     }
 
     pub fn value(&self, db: usize, id: u32) -> Option<&Value> {
-        self.db(db).get(id).map(|e| &e.value)
+        self.db(db).value(id)
     }
 
     /// Deletes a live key; true when it existed.

@@ -14,8 +14,7 @@
 //! which database of the start each one walks. Nothing here allocates when no snapshot
 //! runs; with one running, each change costs a branch and a bit test.
 
-use super::db::Entry;
-use crate::slab::{Slab, SlabEntry};
+use super::db::{Entry, Storage};
 
 /// The pre-image of a key that changed before the walk reached it.
 #[derive(Debug, Clone)]
@@ -39,7 +38,7 @@ pub struct SnapTrack {
     /// Bytes `captured` holds (slots and heap), for the extra-memory figure.
     pub captured_bytes: usize,
     /// The storage a FLUSHDB/FLUSHALL replaced, walked instead of the live one.
-    pub frozen: Option<Slab<Entry>>,
+    pub frozen: Option<Storage>,
     /// Keys and keys with a TTL at the start (RESIZEDB's hints, the progress total).
     pub keys_at_start: u64,
     pub expires_at_start: u64,
@@ -96,14 +95,16 @@ impl SnapTrack {
     /// Slot `id` of the live storage is about to change: keep its current state if
     /// the walk has not reached it. After a flush the live storage is new data only.
     #[inline]
-    pub fn before_change(&mut self, live: &Slab<Entry>, id: u32) {
+    pub fn before_change(&mut self, live: &Storage, id: u32) {
         if self.frozen.is_some() || !self.pending(id) {
             return;
         }
         self.mark(id);
         if let Some(e) = live.get(id) {
-            self.captured_bytes += Slab::<Entry>::entry_overhead_bytes() + e.heap_bytes();
-            self.captured.push(Captured { entry: e.clone() });
+            self.captured_bytes += Storage::entry_overhead_bytes(&e) + e.heap_bytes();
+            self.captured.push(Captured {
+                entry: e.to_entry(),
+            });
         }
     }
 
@@ -126,7 +127,7 @@ impl SnapTrack {
     }
 
     /// The storage the walk reads: the frozen one after a flush, else the live one.
-    pub fn source<'a>(&'a self, live: &'a Slab<Entry>) -> &'a Slab<Entry> {
+    pub fn source<'a>(&'a self, live: &'a Storage) -> &'a Storage {
         self.frozen.as_ref().unwrap_or(live)
     }
 }

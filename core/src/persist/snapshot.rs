@@ -10,8 +10,7 @@
 //! (`start_db`, then its keys: pre-images first, then the slots in id order).
 
 use crate::keyspace::evict::{lru_clock, lru_idle_ms};
-use crate::keyspace::{Entry, Garbage, Keyspace};
-use crate::slab::{At, Slab};
+use crate::keyspace::{Garbage, Keyspace, SlotAt, Storage};
 
 pub use crate::persist::rdb::KeyRecord;
 
@@ -177,24 +176,27 @@ impl Snapshot {
                 now_clock,
             };
             for c in track.captured.drain(..) {
-                if walker.emit(&mut *self.sink, &c.entry, out) {
+                let e = &c.entry;
+                let key = (e.key.as_bytes(), &e.value, e.expire_at_ms, e.access);
+                if walker.emit(&mut *self.sink, key, out) {
                     self.keys_processed += 1;
                 }
             }
             track.captured_bytes = 0;
-            let source: &Slab<Entry> = track.frozen.as_ref().unwrap_or(live);
+            let source: &Storage = track.frozen.as_ref().unwrap_or(live);
             let mut cursor = track.cursor;
             while cursor < track.start_span && slots_left > 0 && out.len() < out_limit {
                 match source.at(u64::from(cursor)) {
-                    At::Entry(e) => {
-                        if !track.skipped(cursor) && walker.emit(&mut *self.sink, e, out) {
+                    SlotAt::Key(e) => {
+                        let key = (e.key.as_bytes(), e.value, e.expire_at_ms, e.access);
+                        if !track.skipped(cursor) && walker.emit(&mut *self.sink, key, out) {
                             self.keys_processed += 1;
                         }
                         cursor += 1;
                     }
-                    At::Free => cursor += 1,
+                    SlotAt::Free => cursor += 1,
                     // A released chunk (or an unwritten tail) holds nothing: one step.
-                    At::Vacant(next) => {
+                    SlotAt::Vacant(next) => {
                         cursor = u32::try_from(next)
                             .unwrap_or(u32::MAX)
                             .min(track.start_span);
@@ -240,20 +242,26 @@ struct Walk {
 }
 
 impl Walk {
-    /// Hands one entry to the sink unless it had expired at the start.
-    fn emit(&self, sink: &mut dyn SnapshotSink, e: &Entry, out: &mut Vec<u8>) -> bool {
-        if e.is_expired(self.start_wall_ms) {
+    /// Hands one key (bytes, value, expire time or 0, access field) to the sink
+    /// unless it had expired at the start.
+    fn emit(
+        &self,
+        sink: &mut dyn SnapshotSink,
+        (key, value, expire_at_ms, access): (&[u8], &crate::types::Value, u64, u32),
+        out: &mut Vec<u8>,
+    ) -> bool {
+        if expire_at_ms != 0 && self.start_wall_ms > expire_at_ms {
             return false;
         }
         let (lru_idle_secs, lfu_freq) = match self.access {
             AccessMeta::None => (None, None),
-            AccessMeta::LruIdle => (Some(lru_idle_ms(self.now_clock, e.access) / 1000), None),
-            AccessMeta::LfuFreq => (None, Some((e.access & 0xff) as u8)),
+            AccessMeta::LruIdle => (Some(lru_idle_ms(self.now_clock, access) / 1000), None),
+            AccessMeta::LfuFreq => (None, Some((access & 0xff) as u8)),
         };
         let rec = KeyRecord {
-            key: e.key.as_bytes(),
-            value: &e.value,
-            expire_ms: (e.expire_at_ms != 0).then_some(e.expire_at_ms),
+            key,
+            value,
+            expire_ms: (expire_at_ms != 0).then_some(expire_at_ms),
             lru_idle_secs,
             lfu_freq,
         };
@@ -317,7 +325,7 @@ mod tests {
             for (_, e) in db.iter() {
                 if !e.is_expired(now_wall_ms) {
                     let exp = (e.expire_at_ms != 0).then_some(e.expire_at_ms);
-                    d.insert((i, e.key.as_bytes().to_vec()), (str_of(&e.value), exp));
+                    d.insert((i, e.key.as_bytes().to_vec()), (str_of(e.value), exp));
                 }
             }
         }

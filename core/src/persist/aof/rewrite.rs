@@ -106,7 +106,7 @@ pub fn dataset_commands(keyspace: &Keyspace, timestamp_secs: Option<u64>) -> Vec
             key_commands(
                 &mut out,
                 entry.key.as_bytes(),
-                &entry.value,
+                entry.value,
                 entry.expire_at_ms,
             );
         }
