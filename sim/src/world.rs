@@ -3345,7 +3345,7 @@ mod tests {
 
     #[test]
     fn regression_seeds_pass() {
-        let files: [(&str, &str); 24] = [
+        let files: [(&str, &str); 25] = [
             ("plain-load", include_str!("../../seeds/plain-load.txt")),
             (
                 "expiry-clock-jumps",
@@ -3405,6 +3405,10 @@ mod tests {
                 include_str!("../../seeds/bgsave-disk-full.txt"),
             ),
             ("rdb-bit-rot", include_str!("../../seeds/rdb-bit-rot.txt")),
+            (
+                "repl-promote-rejoin",
+                include_str!("../../seeds/repl-promote-rejoin.txt"),
+            ),
             ("chaos", include_str!("../../seeds/chaos.txt")),
         ];
         // Every scenario has its file.
