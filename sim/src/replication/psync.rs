@@ -70,6 +70,9 @@ pub(crate) struct PsyncBooks {
     /// Per replica host: the `+FULLRESYNC <replid> <offset>` it was sent last,
     /// until it adopts that id.
     full_pending: BTreeMap<usize, (String, u64)>,
+    /// Per (host, history id): the highest offset of that history the host was
+    /// seen to hold, not loading nor mid full sync (the WAIT books' "applied").
+    applied: BTreeMap<(usize, String), u64>,
 }
 
 /// The verdict on a `+CONTINUE`: None when the rules allow it.
@@ -177,6 +180,14 @@ impl World<'_> {
         };
         let epoch = self.hosts[h].epoch;
         let loading = crate::host::loading(node);
+        if !loading && !node.repl_syncing() {
+            let most = self
+                .psync
+                .applied
+                .entry((h, node.repl_id().to_string()))
+                .or_insert(0);
+            *most = (*most).max(node.repl_offset());
+        }
         let (replica, replid, offset) = (
             node.is_replica(),
             node.repl_id().to_string(),
@@ -237,12 +248,10 @@ impl World<'_> {
         book.offset = offset;
     }
 
-    /// The last offset host `r` applied of history `replid`, which it has left (its
-    /// previous one, by a promotion or a `+CONTINUE <new id>`).
-    pub(crate) fn left_history_at(&self, r: usize, replid: &str) -> Option<u64> {
-        let book = self.psync.hosts.get(&r)?;
-        let (prev, upto) = book.prev.as_ref()?;
-        (prev == replid).then(|| upto.saturating_sub(1))
+    /// The highest offset of history `replid` host `r` was seen to hold, whatever
+    /// it holds now (a promotion, or a full sync from another master, since).
+    pub(crate) fn applied_in_history(&self, r: usize, replid: &str) -> Option<u64> {
+        self.psync.applied.get(&(r, replid.to_string())).copied()
     }
 
     /// After every event: every host's books.

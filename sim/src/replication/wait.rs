@@ -131,8 +131,8 @@ impl World<'_> {
     /// Host `h` answered a WAIT on `conn` with `reply`: the count is at most the
     /// replicas that have applied the connection's last write, as the world reads
     /// them now (same replication id as the master, not mid full sync, offset at or
-    /// past the write's end; or a host that left that history, by a promotion, at
-    /// or past it).
+    /// past the write's end; or a host that left that history since, by a promotion
+    /// or a full sync, after it was seen at or past it).
     pub(crate) fn judge_wait(&mut self, h: usize, conn: ConnId, reply: &[u8]) {
         if !super::is_replication(&self.scenario.name) || !self.judging(Checker::Replication) {
             return;
@@ -159,9 +159,9 @@ impl World<'_> {
                 if usable && node.repl_id() == replid {
                     return Some((r, node.repl_offset()));
                 }
-                // A replica promoted since (REPLICAOF NO ONE) applied the master's
-                // history up to where it left it.
-                self.left_history_at(r, replid).map(|at| (r, at))
+                // A host that left the master's history since (promoted, or
+                // full-synced from another master) had applied it this far.
+                self.applied_in_history(r, replid).map(|at| (r, at))
             })
             .collect();
         let honest = applied.iter().filter(|(_, at)| *at >= target).count() as u64;
