@@ -83,6 +83,13 @@ pub enum Mutant {
     BacklogOffsetOffByOne,
     /// PSYNC continues with a replication id that is not the master's.
     PsyncWrongReplidAccepted,
+    /// PSYNC with the master's previous replication id continues past the switch
+    /// point (`second_replid_offset` is not checked): the replica keeps writes the
+    /// new history never had.
+    PsyncPreviousIdPastSwitch,
+    /// A promoted master never continues its previous history (replid2 ignored, as
+    /// before PSYNC2): its former master and fellow replicas always full-sync.
+    PsyncPreviousIdRefused,
     /// WAIT counts a replica that ACKed an offset before the client's write.
     WaitCountsStaleAck,
     /// FAILOVER hands over without waiting for the replica to ACK the whole stream,
@@ -125,7 +132,7 @@ pub enum Mutant {
 }
 
 impl Mutant {
-    pub const ALL: [Mutant; 48] = [
+    pub const ALL: [Mutant; 50] = [
         Mutant::TtlOffByOne,
         Mutant::LazyExpireReturnsStale,
         Mutant::IncrLosesPipelinedUpdate,
@@ -157,6 +164,8 @@ impl Mutant {
         Mutant::ManifestBeforeBaseSynced,
         Mutant::BacklogOffsetOffByOne,
         Mutant::PsyncWrongReplidAccepted,
+        Mutant::PsyncPreviousIdPastSwitch,
+        Mutant::PsyncPreviousIdRefused,
         Mutant::ReplicaExpiresKeys,
         Mutant::WaitCountsStaleAck,
         Mutant::EvictionNotPropagated,
@@ -212,6 +221,8 @@ impl Mutant {
             Mutant::EvictionNotPropagated => "eviction-not-propagated",
             Mutant::BacklogOffsetOffByOne => "backlog-offset-off-by-one",
             Mutant::PsyncWrongReplidAccepted => "psync-wrong-replid-accepted",
+            Mutant::PsyncPreviousIdPastSwitch => "psync-previous-id-past-switch",
+            Mutant::PsyncPreviousIdRefused => "psync-previous-id-refused",
             Mutant::WaitCountsStaleAck => "wait-counts-stale-ack",
             Mutant::FailoverSkipsCatchup => "failover-skips-catchup",
             Mutant::ChainRelayReencodes => "chain-relay-reencodes",

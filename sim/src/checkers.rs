@@ -34,6 +34,10 @@ pub enum Checker {
     /// Pub/sub: confirmations, PUBLISH counts and every message, judged from a
     /// subscriber registry replayed in the order the node ran commands.
     PubSub,
+    /// PSYNC (invariant 14): every `+CONTINUE` and `+FULLRESYNC` on the simulated
+    /// wire, judged by the PSYNC rules against the world's books of each master's
+    /// history ids and backlog range (`crate::replication::psync`).
+    Psync,
 }
 
 impl Checker {
@@ -47,12 +51,13 @@ impl Checker {
             Checker::Durability => "durability",
             Checker::Replication => "replication",
             Checker::PubSub => "pubsub",
+            Checker::Psync => "psync",
         }
     }
 }
 
 impl Checker {
-    pub const ALL: [Checker; 8] = [
+    pub const ALL: [Checker; 9] = [
         Checker::Model,
         Checker::Linearizability,
         Checker::Elle,
@@ -61,6 +66,7 @@ impl Checker {
         Checker::Durability,
         Checker::Replication,
         Checker::PubSub,
+        Checker::Psync,
     ];
 
     pub fn from_name(name: &str) -> Option<Checker> {
@@ -100,6 +106,7 @@ pub struct Checks {
     pub durability: bool,
     pub replication: bool,
     pub pubsub: bool,
+    pub psync: bool,
 }
 
 impl Default for Checks {
@@ -113,6 +120,7 @@ impl Default for Checks {
             durability: true,
             replication: true,
             pubsub: true,
+            psync: true,
         }
     }
 }
@@ -129,6 +137,7 @@ impl Checks {
             durability: false,
             replication: false,
             pubsub: false,
+            psync: false,
         }
     }
 
@@ -142,6 +151,7 @@ impl Checks {
             Checker::Durability => self.durability = true,
             Checker::Replication => self.replication = true,
             Checker::PubSub => self.pubsub = true,
+            Checker::Psync => self.psync = true,
         }
         self
     }
@@ -156,6 +166,7 @@ impl Checks {
             Checker::Durability => self.durability,
             Checker::Replication => self.replication,
             Checker::PubSub => self.pubsub,
+            Checker::Psync => self.psync,
         }
     }
 
@@ -170,7 +181,7 @@ impl Checks {
             .try_fold(Checks::none(), |checks, name| {
                 Checker::from_name(name)
                     .map(|c| checks.with(c))
-                    .ok_or_else(|| format!("unknown checker '{name}' (model, linearizability, elle, resource, shadow, durability, replication, pubsub)"))
+                    .ok_or_else(|| format!("unknown checker '{name}' (model, linearizability, elle, resource, shadow, durability, replication, pubsub, psync)"))
             })
     }
 }

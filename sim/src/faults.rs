@@ -121,6 +121,8 @@ pub enum Fault {
     },
     /// An operator's `REPLICAOF <master's address>` to `host`.
     ReplicaOf { host: usize, master: usize },
+    /// An operator's `REPLICAOF NO ONE` to `host`: a replica promoted by hand.
+    ReplicaOfNoOne { host: usize },
     /// An operator's `FAILOVER [TO <to's address>] [TIMEOUT ms] [FORCE]` to `host`
     /// (a master): the target (or the first synced replica) becomes the master and
     /// `host` its replica.
@@ -156,6 +158,7 @@ impl Fault {
             Fault::Bgsave { .. } => "BGSAVE",
             Fault::RewriteAof { .. } => "BGREWRITEAOF",
             Fault::ReplicaOf { .. } => "REPLICAOF",
+            Fault::ReplicaOfNoOne { .. } => "REPLICAOF NO ONE",
             Fault::Failover { .. } => "FAILOVER",
         }
     }
@@ -180,7 +183,8 @@ impl Fault {
             | Fault::SlowDisk { host, .. }
             | Fault::BitRot { host, .. }
             | Fault::Bgsave { host }
-            | Fault::RewriteAof { host } => vec![*host],
+            | Fault::RewriteAof { host }
+            | Fault::ReplicaOfNoOne { host } => vec![*host],
             Fault::ReplicaOf { host, master } => vec![*host, *master],
             Fault::Failover { host, to, .. } => std::iter::once(*host).chain(*to).collect(),
             Fault::SlowLink { .. } | Fault::ResetConn { .. } => Vec::new(),
@@ -314,6 +318,25 @@ impl World<'_> {
                 self.operator(host, &["REPLICAOF", &ip, &port]);
             }
             Fault::RewriteAof { host } => self.operator(host, &["BGREWRITEAOF"]),
+            Fault::ReplicaOfNoOne { host } => {
+                let busy = self.hosts[host].pauses_active > 0
+                    || self.hosts[host]
+                        .node
+                        .as_ref()
+                        .is_none_or(crate::host::loading);
+                if busy {
+                    log!(
+                        self,
+                        "host {host}: REPLICAOF NO ONE deferred (node down, paused or loading)"
+                    );
+                    return self
+                        .schedule(self.now_ms + OPERATOR_RETRY_MS, Event::FaultStart { index });
+                }
+                if self.hosts[host].node.as_ref().is_some_and(Node::is_replica) {
+                    self.reached.insert(reach::PROMOTED_BY_REPLICAOF);
+                }
+                self.operator(host, &["REPLICAOF", "NO", "ONE"]);
+            }
             Fault::Failover {
                 host,
                 to,
@@ -585,6 +608,7 @@ impl World<'_> {
             | Fault::Bgsave { .. }
             | Fault::RewriteAof { .. }
             | Fault::ReplicaOf { .. }
+            | Fault::ReplicaOfNoOne { .. }
             | Fault::Failover { .. } => {}
         }
     }

@@ -81,6 +81,11 @@ pub mod reach {
     pub const PUBSUB_PATTERN_DELIVERED: &str = crate::pubsub::seen::PATTERN_DELIVERED;
     pub const PUBSUB_SHARD_DELIVERED: &str = crate::pubsub::seen::SHARD_DELIVERED;
     pub const PUBSUB_REFUSED_IN_CONTEXT: &str = crate::pubsub::seen::REFUSED_IN_CONTEXT;
+    pub const PSYNC_CONTINUE_JUDGED: &str =
+        "a +CONTINUE was judged against the world's books of the master's histories";
+    pub const PSYNC_PREVIOUS_ID_CONTINUED: &str =
+        "a PSYNC naming the master's previous history continued";
+    pub const PROMOTED_BY_REPLICAOF: &str = "a replica was promoted with REPLICAOF NO ONE";
     pub const ROLLBACK_JUDGED: &str =
         "a demoted master's lost writes were judged against its rollback file";
     pub const NOREPLICAS_REFUSED: &str = "a write was refused with -NOREPLICAS";
@@ -224,6 +229,18 @@ pub const SCENARIO_DEFS: &[ScenarioDef] = &[
         ],
     },
     ScenarioDef {
+        name: "repl-promote-rejoin",
+        must_reach: &[
+            reach::PROMOTED_BY_REPLICAOF,
+            reach::PSYNC_CONTINUE_JUDGED,
+            reach::PSYNC_PREVIOUS_ID_CONTINUED,
+            reach::FAILED_OVER,
+            reach::REPLICA_CAUGHT_UP,
+            reach::ROLLBACK_JUDGED,
+            reach::READONLY_AFTER_FAILOVER,
+        ],
+    },
+    ScenarioDef {
         name: "repl-min-replicas",
         must_reach: &[
             reach::NOREPLICAS_REFUSED,
@@ -310,6 +327,7 @@ pub const SCENARIOS: &[&str] = &[
     "repl-chain",
     "repl-failover",
     "repl-failover-force",
+    "repl-promote-rejoin",
     "repl-min-replicas",
     "chaos",
     "persist-crash",
@@ -584,13 +602,16 @@ impl Scenario {
             | "repl-chain"
             | "repl-failover"
             | "repl-failover-force"
+            | "repl-promote-rejoin"
             | "repl-min-replicas" => {
                 let mut hosts = rng.gen_range(2..=3);
-                if name == "repl-chain" {
+                if name == "repl-chain" || name == "repl-promote-rejoin" {
                     hosts = 3;
                 }
                 s.hosts = hosts;
-                s.client_hosts = Some(1);
+                // repl-promote-rejoin: clients of host 1 too, which write there once
+                // it is promoted (before, they are refused with -READONLY).
+                s.client_hosts = Some(if name == "repl-promote-rejoin" { 2 } else { 1 });
                 s.clients = rng.gen_range(1..=6);
                 s.ops_per_client = rng.gen_range(60..=200);
                 s.settle_ms = 3_000;
@@ -612,7 +633,9 @@ impl Scenario {
                 // repl-failover-force has its own plan only (`repl_plan`): a random
                 // cut of the target's link at the FAILOVER gets "target replica is
                 // not online".
-                let random_faults = name != "repl-failover-force" && name != "repl-min-replicas";
+                let random_faults = name != "repl-failover-force"
+                    && name != "repl-min-replicas"
+                    && name != "repl-promote-rejoin";
                 let replica = move |rng: &mut ChaCha8Rng| Peer::Host(rng.gen_range(1..hosts));
                 let n = if random_faults {
                     rng.gen_range(1..=2)
@@ -890,7 +913,66 @@ fn repl_plan(name: &str, s: &mut Scenario, rng: &mut ChaCha8Rng) {
         // must be refused while too few replicas ACK, and only then
         // (`replication/min_replicas.rs`).
         "repl-min-replicas" => min_replicas_plan(s, rng),
+        "repl-promote-rejoin" => promote_rejoin_plan(s, rng),
         _ => {}
+    }
+}
+
+/// A replica promoted by an operator's `REPLICAOF NO ONE` (not FAILOVER) while host 0
+/// still takes writes: host 1 becomes a master at `t1`, then the other replica (host
+/// 2) and later the old master (host 0) are pointed at it, with link kills and
+/// partitions in between. Host 0's PSYNC names its own history, now host 1's
+/// previous one: it continues when host 0 wrote nothing past the switch point (its
+/// clients cut off from shortly before the promotion until after the rejoin, in
+/// some seeds), else it full-syncs and its writes past the switch point go to its
+/// rollback file (invariant 17). The model and linearizability judge host 0 until
+/// its demotion and never host 1 (a replica's data comes from its master); the PSYNC
+/// books, invariants 12, 13 and 17 judge the rest.
+fn promote_rejoin_plan(s: &mut Scenario, rng: &mut ChaCha8Rng) {
+    s.ops_per_client = rng.gen_range(200..=400);
+    s.clients = rng.gen_range(2..=6);
+    s.persist
+        .retain(|(name, _)| name != "repl-diskless-sync-delay");
+    s.persist.push(directive("repl-diskless-sync-delay", "0"));
+    // After the replicas' first ACK (a second after their full sync: until then
+    // the master holds their stream, as Redis's repl_start_cmd_stream_on_ack).
+    let t1 = rng.gen_range(1_100..1_700);
+    let t2 = t1 + rng.gen_range(0..=300);
+    let t3 = t1 + rng.gen_range(50..=600);
+    s.faults.push(at(t1, 0, Fault::ReplicaOfNoOne { host: 1 }));
+    s.faults
+        .push(at(t2, 0, Fault::ReplicaOf { host: 2, master: 1 }));
+    s.faults
+        .push(at(t3, 0, Fault::ReplicaOf { host: 0, master: 1 }));
+    if rng.gen_bool(0.4) {
+        // No writes reach host 0 around the promotion: its PSYNC may continue.
+        let from = t1 - rng.gen_range(60..=150);
+        let to = t3 + rng.gen_range(20..=100);
+        s.faults.push(at(
+            from,
+            to - from,
+            Fault::Partition {
+                a: Peer::Clients,
+                b: Peer::Host(0),
+            },
+        ));
+    }
+    let pair = |rng: &mut ChaCha8Rng| {
+        let a = rng.gen_range(0..3);
+        (Peer::Host(a), Peer::Host((a + rng.gen_range(1..3)) % 3))
+    };
+    for _ in 0..rng.gen_range(0..=2) {
+        let (a, b) = pair(rng);
+        s.faults
+            .push(at(rng.gen_range(50..2_200), 0, Fault::ResetAll { a, b }));
+    }
+    if rng.gen_bool(0.5) {
+        let (a, b) = pair(rng);
+        s.faults.push(at(
+            rng.gen_range(50..2_200),
+            rng.gen_range(50..600),
+            Fault::Partition { a, b },
+        ));
     }
 }
 

@@ -211,11 +211,13 @@ fn try_partial(
     server
         .repl_master
         .feed(&mut server.propagation, &mut server.repl);
-    let wrong_replid = server.mutants.is(Mutant::PsyncWrongReplidAccepted);
-    let decision =
-        server
-            .repl_master
-            .psync_decision(&server.repl, replid, psync_offset, &name, wrong_replid);
+    let decision = server.repl_master.psync_decision(
+        &server.repl,
+        replid,
+        psync_offset,
+        &name,
+        &server.mutants,
+    );
     let from = match decision {
         Ok(from) => from,
         Err(reason) => {

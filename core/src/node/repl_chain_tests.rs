@@ -380,3 +380,29 @@ fn the_relay_is_byte_for_byte_the_masters_stream() {
     );
     assert_chain_equal(&mut k);
 }
+
+/// After a diskless (EOF-marked) full sync the replica ACKs at once, as Redis 7.0's
+/// readSyncBulkPayload does, so the master streams to it at once instead of holding
+/// the stream until the replica's cron ACKs a second later (simulator seed
+/// repl-promote-rejoin: a replica promoted in that second had none of the writes).
+#[test]
+fn a_diskless_full_sync_acks_at_once_and_the_stream_flows() {
+    let mut k = chain(2);
+    replicaof(&mut k, 1, 0);
+    let mut waited_ms = 0;
+    while info(&mut k, 1, "master_link_status") != "up" {
+        k.advance_ms(10);
+        waited_ms += 10;
+        assert!(waited_ms < 2_000, "no sync in {waited_ms} ms");
+    }
+    k.advance_ms(10);
+    let slave0 = info(&mut k, 0, "slave0");
+    assert!(slave0.contains("state=online"), "{slave0}");
+    run(&mut k, 0, &["SET", "k", "v"]);
+    k.advance_ms(20);
+    assert_eq!(run(&mut k, 1, &["GET", "k"]), "$1\r\nv\r\n");
+    assert_eq!(
+        info(&mut k, 1, "master_repl_offset"),
+        info(&mut k, 0, "master_repl_offset")
+    );
+}

@@ -8,6 +8,7 @@
 use std::collections::{BTreeMap, VecDeque};
 
 use crate::io::ConnId;
+use crate::mutants::{Mutant, Mutants};
 use crate::propagate::{Propagation, StreamEncoder};
 use crate::repl::backlog::Backlog;
 use crate::repl::ReplIds;
@@ -169,21 +170,24 @@ impl MasterState {
     /// Redis's `masterTryPartialResynchronization` rules: continue when `replid` is
     /// ours, or our previous one with `psync_offset` not past the switch point, and the
     /// backlog holds `psync_offset`. `Err` carries the log line (None: the replica
-    /// asked for a full sync with `?`). `wrong_replid_accepted` is the planted mutant.
+    /// asked for a full sync with `?`). `mutants` may plant the PSYNC mutants.
     pub fn psync_decision(
         &self,
         ids: &ReplIds,
         replid: &[u8],
         psync_offset: i64,
         replica_name: &str,
-        wrong_replid_accepted: bool,
+        mutants: &Mutants,
     ) -> Result<u64, Option<FullResyncReason>> {
         let asked = String::from_utf8_lossy(replid);
         let is_ours = asked.eq_ignore_ascii_case(&ids.replid);
-        let is_previous = asked.eq_ignore_ascii_case(&ids.replid2);
+        let is_previous =
+            asked.eq_ignore_ascii_case(&ids.replid2) && !mutants.is(Mutant::PsyncPreviousIdRefused);
+        let past_switch = psync_offset > ids.second_replid_offset
+            && !mutants.is(Mutant::PsyncPreviousIdPastSwitch);
         if !is_ours
-            && !wrong_replid_accepted
-            && (!is_previous || psync_offset > ids.second_replid_offset)
+            && !mutants.is(Mutant::PsyncWrongReplidAccepted)
+            && (!is_previous || past_switch)
         {
             if replid.first() == Some(&b'?') {
                 return Err(None);
@@ -478,22 +482,22 @@ mod tests {
         let end = ids.master_repl_offset as i64;
         let ours = ids.replid.clone();
         assert_eq!(
-            m.psync_decision(&ids, ours.as_bytes(), 1, "r", false),
+            m.psync_decision(&ids, ours.as_bytes(), 1, "r", &none()),
             Ok(1)
         );
         assert_eq!(
-            m.psync_decision(&ids, ours.as_bytes(), end + 1, "r", false),
+            m.psync_decision(&ids, ours.as_bytes(), end + 1, "r", &none()),
             Ok(end as u64 + 1)
         );
         assert!(m
-            .psync_decision(&ids, ours.as_bytes(), end + 2, "r", false)
+            .psync_decision(&ids, ours.as_bytes(), end + 2, "r", &none())
             .is_err());
         assert!(m
-            .psync_decision(&ids, ours.as_bytes(), 0, "r", false)
+            .psync_decision(&ids, ours.as_bytes(), 0, "r", &none())
             .is_err());
-        assert_eq!(m.psync_decision(&ids, b"?", -1, "r", false), Err(None));
+        assert_eq!(m.psync_decision(&ids, b"?", -1, "r", &none()), Err(None));
         let other = "c".repeat(40);
-        let err = m.psync_decision(&ids, other.as_bytes(), 1, "r", false);
+        let err = m.psync_decision(&ids, other.as_bytes(), 1, "r", &none());
         assert!(matches!(err, Err(Some(ref l)) if l.contains("Replication ID mismatch")));
         // The previous history, up to the switch point only.
         let mut promoted = ids.clone();
@@ -501,22 +505,52 @@ mod tests {
         let old = ids.replid.clone();
         let switch = promoted.second_replid_offset;
         assert!(m
-            .psync_decision(&promoted, old.as_bytes(), switch, "r", false)
+            .psync_decision(&promoted, old.as_bytes(), switch, "r", &none())
             .is_ok());
         assert!(m
-            .psync_decision(&promoted, old.as_bytes(), switch + 1, "r", false)
+            .psync_decision(&promoted, old.as_bytes(), switch + 1, "r", &none())
             .is_err());
     }
 
+    fn none() -> Mutants {
+        Mutants::default()
+    }
+
+    #[cfg(feature = "mutants")]
     #[test]
-    fn the_planted_wrong_replid_is_accepted() {
+    fn the_planted_psync_mutants_break_the_rules() {
+        let planted = |m| Mutants { active: Some(m) };
         let mut ids = ids();
         let m = master_with_stream(&mut ids);
         let other = "c".repeat(40);
         assert_eq!(
-            m.psync_decision(&ids, other.as_bytes(), 1, "r", true),
+            m.psync_decision(
+                &ids,
+                other.as_bytes(),
+                1,
+                "r",
+                &planted(Mutant::PsyncWrongReplidAccepted)
+            ),
             Ok(1)
         );
+        let mut promoted = ids.clone();
+        promoted.shift("d".repeat(40));
+        let old = ids.replid.clone();
+        let switch = promoted.second_replid_offset;
+        // A switch point inside the backlog: the old master wrote past it.
+        promoted.second_replid_offset = switch - 5;
+        let past = planted(Mutant::PsyncPreviousIdPastSwitch);
+        assert!(m
+            .psync_decision(&promoted, old.as_bytes(), switch - 4, "r", &none())
+            .is_err());
+        assert!(m
+            .psync_decision(&promoted, old.as_bytes(), switch - 4, "r", &past)
+            .is_ok());
+        promoted.second_replid_offset = switch;
+        let refused = planted(Mutant::PsyncPreviousIdRefused);
+        assert!(m
+            .psync_decision(&promoted, old.as_bytes(), switch, "r", &refused)
+            .is_err());
     }
 
     fn link(conn: ConnId, ack: u64, acked: bool) -> ReplicaLink {

@@ -950,9 +950,19 @@ impl ReplicaLink {
             "MASTER <-> REPLICA sync: Finished with success",
         );
         let stream_db = t.sink.stream_db();
+        let eof_marked = matches!(t.framing, Some(Framing::Eof { .. }));
+        let offset = t.offset;
         let mut keyspace = t.sink.into_keyspace();
         keyspace.loading = false;
         self.established(now);
+        if eof_marked {
+            // Redis 7.0's readSyncBulkPayload: "Send the initial ACK immediately to
+            // put this replica in online state" — after a diskless transfer the
+            // master holds the stream until this ACK; waiting for the cron's would
+            // leave the replica up to a second behind.
+            let text = offset.to_string();
+            self.send(conn, &[b"REPLCONF", b"ACK", text.as_bytes()]);
+        }
         self.events.push_back(Event::FullSync {
             conn,
             keyspace,

@@ -86,7 +86,7 @@ pub(crate) fn settings(persist: &[(String, String)]) -> Option<(usize, u64)> {
 
 /// The whole commands at the start of `unread` (taken out of it); a line that is not
 /// RESP (an inline command) is skipped whole.
-fn take_commands(unread: &mut Vec<u8>) -> Vec<Vec<Vec<u8>>> {
+pub(super) fn take_commands(unread: &mut Vec<u8>) -> Vec<Vec<Vec<u8>>> {
     use keel_core::resp::Value;
     let mut commands = Vec::new();
     let mut at = 0;

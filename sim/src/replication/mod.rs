@@ -13,9 +13,11 @@ use crate::world::{log, World};
 use keel_core::Node;
 
 mod min_replicas;
+mod psync;
 mod rollback;
 mod wait;
 pub(crate) use min_replicas::MinReplBooks;
+pub(crate) use psync::PsyncBooks;
 pub(crate) use rollback::RollbackBooks;
 pub(crate) use wait::{is_wait, ReplBooks};
 
@@ -135,6 +137,7 @@ impl World<'_> {
             return;
         }
         self.observe_rollback();
+        self.observe_psync();
         if !self.judging(Checker::Replication) {
             return;
         }

@@ -131,7 +131,8 @@ impl World<'_> {
     /// Host `h` answered a WAIT on `conn` with `reply`: the count is at most the
     /// replicas that have applied the connection's last write, as the world reads
     /// them now (same replication id as the master, not mid full sync, offset at or
-    /// past the write's end).
+    /// past the write's end; or a host that left that history since, by a promotion
+    /// or a full sync, after it was seen at or past it).
     pub(crate) fn judge_wait(&mut self, h: usize, conn: ConnId, reply: &[u8]) {
         if !super::is_replication(&self.scenario.name) || !self.judging(Checker::Replication) {
             return;
@@ -155,7 +156,12 @@ impl World<'_> {
             .filter_map(|r| {
                 let node = self.hosts[r].node.as_ref()?;
                 let usable = !crate::host::loading(node) && !node.repl_syncing();
-                (usable && node.repl_id() == replid).then(|| (r, node.repl_offset()))
+                if usable && node.repl_id() == replid {
+                    return Some((r, node.repl_offset()));
+                }
+                // A host that left the master's history since (promoted, or
+                // full-synced from another master) had applied it this far.
+                self.applied_in_history(r, replid).map(|at| (r, at))
             })
             .collect();
         let honest = applied.iter().filter(|(_, at)| *at >= target).count() as u64;
