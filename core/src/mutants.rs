@@ -117,6 +117,10 @@ pub enum Mutant {
     /// `min-replicas-max-lag`: every online replica counts, however long it has been
     /// silent (a partitioned or paused one too).
     MinReplicasCountsLagging,
+    /// A promoted master (one with a previous replication id: FAILOVER or
+    /// REPLICAOF NO ONE made it a master) never refuses a write for want of good
+    /// replicas.
+    MinReplicasOffAfterPromotion,
     /// FLUSHALL leaves database 1 as it was (an outsider's loop that skips an index).
     FlushallKeepsDb1,
     /// FLUSHALL empties the databases without touching their watched keys, so a
@@ -132,7 +136,7 @@ pub enum Mutant {
 }
 
 impl Mutant {
-    pub const ALL: [Mutant; 50] = [
+    pub const ALL: [Mutant; 51] = [
         Mutant::TtlOffByOne,
         Mutant::LazyExpireReturnsStale,
         Mutant::IncrLosesPipelinedUpdate,
@@ -178,6 +182,7 @@ impl Mutant {
         Mutant::BlockedServedLifo,
         Mutant::BlockTimeoutHalved,
         Mutant::MinReplicasCountsLagging,
+        Mutant::MinReplicasOffAfterPromotion,
         Mutant::FlushallKeepsDb1,
         Mutant::FlushallSkipsWatchTouch,
         Mutant::IncrNotifiesBeforeCheck,
@@ -232,6 +237,7 @@ impl Mutant {
             Mutant::BlockedServedLifo => "blocked-served-lifo",
             Mutant::BlockTimeoutHalved => "block-timeout-halved",
             Mutant::MinReplicasCountsLagging => "min-replicas-counts-lagging",
+            Mutant::MinReplicasOffAfterPromotion => "min-replicas-off-after-promotion",
             Mutant::FlushallKeepsDb1 => "flushall-keeps-db1",
             Mutant::FlushallSkipsWatchTouch => "flushall-skips-watch-touch",
             Mutant::IncrNotifiesBeforeCheck => "incr-notifies-before-check",
