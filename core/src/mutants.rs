@@ -121,6 +121,9 @@ pub enum Mutant {
     /// REPLICAOF NO ONE made it a master) never refuses a write for want of good
     /// replicas.
     MinReplicasOffAfterPromotion,
+    /// The good-replica count reads the lag as Redis 7.0 does, in signed whole
+    /// seconds of the wall clock: a backward wall jump keeps silent replicas good.
+    MinReplicasLagOnWallClock,
     /// FLUSHALL leaves database 1 as it was (an outsider's loop that skips an index).
     FlushallKeepsDb1,
     /// FLUSHALL empties the databases without touching their watched keys, so a
@@ -136,7 +139,7 @@ pub enum Mutant {
 }
 
 impl Mutant {
-    pub const ALL: [Mutant; 51] = [
+    pub const ALL: [Mutant; 52] = [
         Mutant::TtlOffByOne,
         Mutant::LazyExpireReturnsStale,
         Mutant::IncrLosesPipelinedUpdate,
@@ -183,6 +186,7 @@ impl Mutant {
         Mutant::BlockTimeoutHalved,
         Mutant::MinReplicasCountsLagging,
         Mutant::MinReplicasOffAfterPromotion,
+        Mutant::MinReplicasLagOnWallClock,
         Mutant::FlushallKeepsDb1,
         Mutant::FlushallSkipsWatchTouch,
         Mutant::IncrNotifiesBeforeCheck,
@@ -238,6 +242,7 @@ impl Mutant {
             Mutant::BlockTimeoutHalved => "block-timeout-halved",
             Mutant::MinReplicasCountsLagging => "min-replicas-counts-lagging",
             Mutant::MinReplicasOffAfterPromotion => "min-replicas-off-after-promotion",
+            Mutant::MinReplicasLagOnWallClock => "min-replicas-lag-on-wall-clock",
             Mutant::FlushallKeepsDb1 => "flushall-keeps-db1",
             Mutant::FlushallSkipsWatchTouch => "flushall-skips-watch-touch",
             Mutant::IncrNotifiesBeforeCheck => "incr-notifies-before-check",
