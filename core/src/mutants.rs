@@ -117,6 +117,13 @@ pub enum Mutant {
     /// `min-replicas-max-lag`: every online replica counts, however long it has been
     /// silent (a partitioned or paused one too).
     MinReplicasCountsLagging,
+    /// A promoted master (one with a previous replication id: FAILOVER or
+    /// REPLICAOF NO ONE made it a master) never refuses a write for want of good
+    /// replicas.
+    MinReplicasOffAfterPromotion,
+    /// The good-replica count reads the lag as Redis 7.0 does, in signed whole
+    /// seconds of the wall clock: a backward wall jump keeps silent replicas good.
+    MinReplicasLagOnWallClock,
     /// FLUSHALL leaves database 1 as it was (an outsider's loop that skips an index).
     FlushallKeepsDb1,
     /// FLUSHALL empties the databases without touching their watched keys, so a
@@ -132,7 +139,7 @@ pub enum Mutant {
 }
 
 impl Mutant {
-    pub const ALL: [Mutant; 50] = [
+    pub const ALL: [Mutant; 52] = [
         Mutant::TtlOffByOne,
         Mutant::LazyExpireReturnsStale,
         Mutant::IncrLosesPipelinedUpdate,
@@ -178,6 +185,8 @@ impl Mutant {
         Mutant::BlockedServedLifo,
         Mutant::BlockTimeoutHalved,
         Mutant::MinReplicasCountsLagging,
+        Mutant::MinReplicasOffAfterPromotion,
+        Mutant::MinReplicasLagOnWallClock,
         Mutant::FlushallKeepsDb1,
         Mutant::FlushallSkipsWatchTouch,
         Mutant::IncrNotifiesBeforeCheck,
@@ -232,6 +241,8 @@ impl Mutant {
             Mutant::BlockedServedLifo => "blocked-served-lifo",
             Mutant::BlockTimeoutHalved => "block-timeout-halved",
             Mutant::MinReplicasCountsLagging => "min-replicas-counts-lagging",
+            Mutant::MinReplicasOffAfterPromotion => "min-replicas-off-after-promotion",
+            Mutant::MinReplicasLagOnWallClock => "min-replicas-lag-on-wall-clock",
             Mutant::FlushallKeepsDb1 => "flushall-keeps-db1",
             Mutant::FlushallSkipsWatchTouch => "flushall-skips-watch-touch",
             Mutant::IncrNotifiesBeforeCheck => "incr-notifies-before-check",

@@ -71,6 +71,8 @@ pub mod reach {
         "a replica at its master's offset compared its whole dataset";
     pub const SUB_REPLICA_COMPARED: &str =
         "a sub-replica (its master a replica) was compared at an equal position";
+    pub const MIN_REPLICAS_PROMOTED_JUDGED: &str =
+        "a promoted master's write or -NOREPLICAS was judged against min-replicas";
     pub const FAILED_OVER: &str = "a FAILOVER made the old master a replica";
     pub const READONLY_AFTER_FAILOVER: &str =
         "a write to the old master was refused with -READONLY";
@@ -251,6 +253,16 @@ pub const SCENARIO_DEFS: &[ScenarioDef] = &[
         ],
     },
     ScenarioDef {
+        name: "repl-min-replicas-clock",
+        must_reach: &[
+            reach::NOREPLICAS_REFUSED,
+            reach::MIN_REPLICAS_WRITE_JUDGED,
+            reach::CLOCK_JUMP_BACK,
+            reach::FAILED_OVER,
+            reach::MIN_REPLICAS_PROMOTED_JUDGED,
+        ],
+    },
+    ScenarioDef {
         name: "persist-crash",
         must_reach: &[reach::CRASH_RESTART, reach::RECOVERED],
     },
@@ -329,6 +341,7 @@ pub const SCENARIOS: &[&str] = &[
     "repl-failover-force",
     "repl-promote-rejoin",
     "repl-min-replicas",
+    "repl-min-replicas-clock",
     "chaos",
     "persist-crash",
     "everysec-window",
@@ -345,7 +358,7 @@ pub const SCENARIOS: &[&str] = &[
 /// repl-min-replicas runs ~10 simulated seconds per seed and its checks judge one
 /// setting only: its own mutant's witness (seeds/mutants.txt) is its only entry.
 pub fn in_mutant_matrix(name: &str) -> bool {
-    name != "chaos" && name != "repl-min-replicas"
+    name != "chaos" && name != "repl-min-replicas" && name != "repl-min-replicas-clock"
 }
 
 /// The persistence scenarios (fewer seeds in the quick sweep: each judges restarts).
@@ -365,7 +378,7 @@ pub fn quick_sweep_seeds(name: &str) -> u64 {
     // real sweep.
     if PERSIST_SCENARIOS.contains(&name) || name == "chaos" {
         20
-    } else if name == "repl-min-replicas" {
+    } else if name == "repl-min-replicas" || name == "repl-min-replicas-clock" {
         // ~15 simulated seconds a seed (outages longer than the lag); 10 seeds reach
         // its coverage.
         10
@@ -603,9 +616,13 @@ impl Scenario {
             | "repl-failover"
             | "repl-failover-force"
             | "repl-promote-rejoin"
-            | "repl-min-replicas" => {
+            | "repl-min-replicas"
+            | "repl-min-replicas-clock" => {
                 let mut hosts = rng.gen_range(2..=3);
-                if name == "repl-chain" || name == "repl-promote-rejoin" {
+                if name == "repl-chain"
+                    || name == "repl-promote-rejoin"
+                    || name == "repl-min-replicas-clock"
+                {
                     hosts = 3;
                 }
                 s.hosts = hosts;
@@ -635,6 +652,7 @@ impl Scenario {
                 // not online".
                 let random_faults = name != "repl-failover-force"
                     && name != "repl-min-replicas"
+                    && name != "repl-min-replicas-clock"
                     && name != "repl-promote-rejoin";
                 let replica = move |rng: &mut ChaCha8Rng| Peer::Host(rng.gen_range(1..hosts));
                 let n = if random_faults {
@@ -912,7 +930,14 @@ fn repl_plan(name: &str, s: &mut Scenario, rng: &mut ChaCha8Rng) {
         // which the operator makes the host a replica again), then come back. Writes
         // must be refused while too few replicas ACK, and only then
         // (`replication/min_replicas.rs`).
-        "repl-min-replicas" => min_replicas_plan(s, rng),
+        "repl-min-replicas" => {
+            min_replicas_plan(s, rng);
+        }
+        // The same, with the wall clock of the master jumping during the outage and
+        // a monotonic clock drifting, and in half the seeds a FAILOVER to host 1
+        // after it, host 2 re-pointed at host 1, then a second outage of host 1's
+        // replicas: the promoted master must refuse writes the same way.
+        "repl-min-replicas-clock" => min_replicas_clock_plan(s, rng),
         "repl-promote-rejoin" => promote_rejoin_plan(s, rng),
         _ => {}
     }
@@ -976,7 +1001,93 @@ fn promote_rejoin_plan(s: &mut Scenario, rng: &mut ChaCha8Rng) {
     }
 }
 
-fn min_replicas_plan(s: &mut Scenario, rng: &mut ChaCha8Rng) {
+/// `min_replicas_plan` plus clock faults and, in half the seeds, a FAILOVER.
+fn min_replicas_clock_plan(s: &mut Scenario, rng: &mut ChaCha8Rng) {
+    let (n, outage_end_ms) = min_replicas_plan(s, rng);
+    let hosts = s.hosts;
+    // The master's wall clock jumps while the replicas are silent: back first (so
+    // every seed has one), then either way. keel's lag is on the monotonic clock,
+    // so a jump changes nothing the checker allows (Redis's lag is on the wall
+    // clock: see `replication/min_replicas.rs`).
+    let jumps = rng.gen_range(1..=3);
+    for i in 0..jumps {
+        let magnitude: i64 = rng.gen_range(1_000..=6_000);
+        let delta_ms = if i == 0 || rng.gen_bool(0.5) {
+            -magnitude
+        } else {
+            magnitude
+        };
+        let at_ms = rng.gen_range(200..outage_end_ms);
+        s.faults
+            .push(at(at_ms, 0, Fault::ClockJump { host: 0, delta_ms }));
+    }
+    // A monotonic clock running fast or slow for a while, on any host.
+    if rng.gen_bool(0.7) {
+        let host = rng.gen_range(0..hosts);
+        let rate_permille = rng.gen_range(700..=1_500);
+        let at_ms = rng.gen_range(200..outage_end_ms);
+        let duration_ms = rng.gen_range(1_000..=5_000);
+        s.faults.push(at(
+            at_ms,
+            duration_ms,
+            Fault::ClockDrift {
+                host,
+                rate_permille,
+            },
+        ));
+    }
+    if hosts < 3 || rng.gen_bool(0.5) {
+        return;
+    }
+    // FAILOVER to host 1 once every replica is back, host 2 re-pointed at host 1,
+    // then enough of host 1's replicas (hosts 0 and 2) silent for longer than the
+    // lag. Clients on every host: those of the new master write there.
+    // A replica's crash here restarts it as a master of its own (the rollback
+    // checker would take that for a promotion from host 0's history): it is
+    // paused for as long instead.
+    s.faults
+        .retain(|f| !matches!(f.fault, Fault::ReplicaOf { master: 0, .. } if f.at_ms >= 30));
+    for f in &mut s.faults {
+        if let Fault::Crash { host } = f.fault {
+            f.fault = Fault::Pause { host };
+        }
+    }
+    s.client_hosts = Some(hosts);
+    s.clients = hosts;
+    s.ops_per_client = rng.gen_range(350..=450);
+    let failover_ms = outage_end_ms + rng.gen_range(1_500..=2_500);
+    s.faults.push(at(
+        failover_ms,
+        0,
+        Fault::Failover {
+            host: 0,
+            to: Some(1),
+            timeout_ms: Some(3_000),
+            force: false,
+        },
+    ));
+    let back = Fault::ReplicaOf { host: 2, master: 1 };
+    s.faults.push(at(failover_ms + 500, 0, back));
+    let mut silent = vec![0usize, 2];
+    while silent.len() > 3 - n {
+        let i = rng.gen_range(0..silent.len());
+        silent.remove(i);
+    }
+    let start = failover_ms + rng.gen_range(2_500..=3_500);
+    for r in silent {
+        let duration_ms = rng.gen_range(4_000..=6_000);
+        let (a, b) = (Peer::Host(1), Peer::Host(r));
+        s.faults
+            .push(at(start, duration_ms, Fault::Partition { a, b }));
+    }
+    let delta_ms = -rng.gen_range(1_000..=6_000);
+    let jump_at = start + rng.gen_range(500..=3_000);
+    s.faults
+        .push(at(jump_at, 0, Fault::ClockJump { host: 1, delta_ms }));
+}
+
+/// Plans the silences; returns N (`min-replicas-to-write`) and when the last ends.
+fn min_replicas_plan(s: &mut Scenario, rng: &mut ChaCha8Rng) -> (usize, u64) {
     let hosts = s.hosts;
     let replicas = hosts.saturating_sub(1).max(1);
     let n = rng.gen_range(1..=replicas);
@@ -999,6 +1110,7 @@ fn min_replicas_plan(s: &mut Scenario, rng: &mut ChaCha8Rng) {
         silent.remove(i);
     }
     let start = rng.gen_range(300..1_500);
+    let mut outage_end_ms = start;
     for r in silent {
         let at_ms = start + rng.gen_range(0..200);
         let duration_ms = rng.gen_range(4_000..=7_000);
@@ -1023,7 +1135,9 @@ fn min_replicas_plan(s: &mut Scenario, rng: &mut ChaCha8Rng) {
                 s.faults.push(at(at_ms + duration_ms + 1, 0, back));
             }
         }
+        outage_end_ms = outage_end_ms.max(at_ms + duration_ms);
     }
+    (n, outage_end_ms)
 }
 
 fn chaos_plan(s: &mut Scenario, rng: &mut ChaCha8Rng) {

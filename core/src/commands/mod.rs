@@ -725,6 +725,11 @@ fn run_checked(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> Dispatch {
         && (spec.flags.contains(CmdFlags::WRITE)
             || (parent.name == "exec" && ctx.client.multi.as_ref().is_some_and(|m| m.write)))
         && refuses_for_replicas(ctx.server.config.settings())
+        && !(ctx
+            .server
+            .mutants
+            .is(crate::mutants::Mutant::MinReplicasOffAfterPromotion)
+            && ctx.server.repl.replid2 != crate::repl::NO_REPLID)
     {
         reject_command(ctx, parent, slot, crate::repl::master::NOREPLICAS);
         return Dispatch::Rejected;

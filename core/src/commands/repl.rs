@@ -96,6 +96,7 @@ fn start_sync(ctx: &mut Ctx<'_>, argv: &Argv<'_>, psync: bool) {
         pre_psync: !psync,
         ack_offset: 0,
         ack_mono_ms: ctx.now.mono_ms,
+        ack_wall_ms: ctx.now.wall_ms,
         acked: false,
         waiting_since_mono_ms: ctx.now.mono_ms,
         snapshot_offset: 0,
@@ -265,7 +266,7 @@ fn try_partial(
     let max_lag_secs = server.config.settings().min_replicas_max_lag_secs;
     server
         .repl_master
-        .refresh_good(ctx.now.mono_ms, max_lag_secs, &server.mutants);
+        .refresh_good(ctx.now, max_lag_secs, &server.mutants);
     ctx.client.is_replica = true;
     ctx.out().simple(&line);
     true
@@ -373,6 +374,7 @@ fn ack(ctx: &mut Ctx<'_>, argv: &Argv<'_>, j: usize) {
     link.acked = true;
     let (name, acked) = (link.name(), link.ack_offset);
     link.ack_mono_ms = ctx.now.mono_ms;
+    link.ack_wall_ms = ctx.now.wall_ms;
     if link.state == LinkState::Online {
         link.hold_until_ack = false;
     }

@@ -793,3 +793,51 @@ fn a_second_replica_follows_through_the_old_master() {
     assert_eq!(digest(&mut k, 2), d1);
     assert_eq!(run(&mut k, 2, "GET after"), "$1\r\n1\r\n");
 }
+
+const NOREPLICAS: &str = "-NOREPLICAS Not enough good replicas to write.\r\n";
+
+/// `min-replicas-to-write` on a promoted master: the node promoted by REPLICAOF NO
+/// ONE has no replica yet and refuses writes, then takes them once the old master
+/// follows it and ACKs.
+fn promoted_master_under_min_replicas(mutant: Option<crate::mutants::Mutant>) -> String {
+    let mut k = pair(2);
+    #[cfg(feature = "mutants")]
+    k.nodes[1].set_mutant(mutant);
+    #[cfg(not(feature = "mutants"))]
+    let _ = mutant;
+    for node in 0..2 {
+        assert_eq!(
+            run(&mut k, node, "CONFIG SET min-replicas-to-write 1"),
+            "+OK\r\n"
+        );
+    }
+    k.advance_ms(1100);
+    assert_eq!(run(&mut k, 0, "SET b 1"), "+OK\r\n");
+    assert_eq!(run(&mut k, 1, "REPLICAOF NO ONE"), "+OK\r\n");
+    let promoted_alone = run(&mut k, 1, "SET c 1");
+    if mutant.is_none() {
+        assert_eq!(run(&mut k, 0, "REPLICAOF 127.0.0.1 6380"), "+OK\r\n");
+        for _ in 0..25 {
+            k.advance_ms(100);
+        }
+        assert_eq!(info(&mut k, 0, "master_link_status"), "up");
+        assert_eq!(
+            run(&mut k, 1, "SET c 2"),
+            "+OK\r\n",
+            "node 0 follows and ACKs"
+        );
+    }
+    promoted_alone
+}
+
+#[test]
+fn a_promoted_master_refuses_writes_without_good_replicas() {
+    assert_eq!(promoted_master_under_min_replicas(None), NOREPLICAS);
+}
+
+#[cfg(feature = "mutants")]
+#[test]
+fn min_replicas_off_after_promotion_takes_the_write() {
+    let m = crate::mutants::Mutant::MinReplicasOffAfterPromotion;
+    assert_eq!(promoted_master_under_min_replicas(Some(m)), "+OK\r\n");
+}

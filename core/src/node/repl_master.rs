@@ -201,16 +201,16 @@ impl Node {
                 self.repl_end_walk();
             }
         }
-        self.repl_refresh_good(self.last_now.mono_ms);
+        self.repl_refresh_good(self.last_now);
     }
 
     /// Redis's `refreshGoodSlavesCount`.
-    fn repl_refresh_good(&mut self, now_mono_ms: u64) {
+    fn repl_refresh_good(&mut self, now: Now) {
         let server = &mut self.server;
         let max_lag_secs = server.config.settings().min_replicas_max_lag_secs;
         server
             .repl_master
-            .refresh_good(now_mono_ms, max_lag_secs, &server.mutants);
+            .refresh_good(now, max_lag_secs, &server.mutants);
     }
 
     /// Hands `bytes` to a replica's connection; false (and the link dropped with
@@ -383,7 +383,7 @@ impl Node {
             self.server.effects.push_back(Effect::Close { conn });
             self.repl_forget_link(conn, &name);
         }
-        self.repl_refresh_good(now.mono_ms);
+        self.repl_refresh_good(now);
         let m = &mut self.server.repl_master;
         if relaying {
             // A replica keeps its backlog (Redis frees it only on a master).
@@ -632,6 +632,7 @@ impl Node {
         };
         link.state = LinkState::Online;
         link.ack_mono_ms = now.mono_ms;
+        link.ack_wall_ms = now.wall_ms;
         // A replica reading an EOF mark must find it at the end of what it read:
         // the stream waits for its first ACK (Redis's `repl_start_cmd_stream_on_ack`;
         // `redis-cli --replica` sends `REPLCONF ACK 0` after the RDB for this reason).
@@ -641,7 +642,7 @@ impl Node {
             LogLevel::Notice,
             format!("Synchronization with replica {name} succeeded"),
         );
-        self.repl_refresh_good(now.mono_ms);
+        self.repl_refresh_good(now);
     }
 
     /// Stops the sync walk (its replicas are gone, or a save needs the snapshot).

@@ -63,6 +63,9 @@ pub struct ReplicaLink {
     pub ack_offset: u64,
     /// When it last ACKed (monotonic ms; the link's start before any ACK).
     pub ack_mono_ms: u64,
+    /// The wall clock then (read by the `min-replicas-lag-on-wall-clock` mutant only:
+    /// Redis's `repl_ack_time` is wall seconds, keel's lag is monotonic).
+    pub ack_wall_ms: u64,
     /// Whether it ever ACKed.
     pub acked: bool,
     /// When it started waiting for a snapshot (monotonic ms).
@@ -423,10 +426,23 @@ impl MasterState {
     /// `min-replicas-counts-lagging`).
     pub fn refresh_good(
         &mut self,
-        now_mono_ms: u64,
+        now: crate::io::Now,
         max_lag_secs: u64,
         mutants: &crate::mutants::Mutants,
     ) {
+        if mutants.is(crate::mutants::Mutant::MinReplicasLagOnWallClock) {
+            // Redis's rule: signed whole wall seconds, so a backward jump makes a
+            // silent replica good (negative lag).
+            let now_secs = (now.wall_ms / 1000) as i64;
+            self.good_replicas = self
+                .replicas
+                .values()
+                .filter(|r| r.state == LinkState::Online)
+                .filter(|r| now_secs - (r.ack_wall_ms / 1000) as i64 <= max_lag_secs as i64)
+                .count();
+            return;
+        }
+        let now_mono_ms = now.mono_ms;
         let max_lag_secs = if mutants.is(crate::mutants::Mutant::MinReplicasCountsLagging) {
             u64::MAX
         } else {
@@ -563,6 +579,7 @@ mod tests {
             pre_psync: false,
             ack_offset: ack,
             ack_mono_ms: 0,
+            ack_wall_ms: 0,
             acked,
             waiting_since_mono_ms: 0,
             snapshot_offset: 0,

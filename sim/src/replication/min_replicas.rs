@@ -15,6 +15,19 @@
 //!   an ACK delivered at or before `t - REFRESH_MS` (so before `t_r`) and after
 //!   `t - L s` (within L whole seconds on any clock that counts seconds).
 //!
+//! Clocks. Every time above is read on the master's own monotonic clock (the world
+//! knows it: `HostClock::peek`), which is what its cron and keel's lag run on, so a
+//! drifting monotonic clock (repl-min-replicas-clock) stretches the windows with it.
+//! Redis 7.0 reads the lag on the wall clock instead (replication.c,
+//! `refreshGoodSlavesCount`: `time_t lag = server.unixtime - slave->repl_ack_time;`
+//! then `good++` when `lag <= server.repl_min_slaves_max_lag`; `repl_ack_time =
+//! server.unixtime` on REPLCONF ACK). So in Redis a wall jump back by D seconds makes
+//! the lag negative, hence good, and a silent replica stays good for up to L + D
+//! seconds (writes Redis accepts that this check refuses to allow); a jump forward
+//! makes every replica lag until its next ACK and the next cron (about 1-2 s of
+//! spurious -NOREPLICAS). keel keeps its lag on the monotonic clock on purpose, so
+//! the check allows no slack for a wall jump: a jump must change nothing.
+//!
 //! The world's events per link: each REPLCONF ACK delivered to the master; each byte
 //! the master sent during a full sync until the link's first ACK (the master puts the
 //! replica online in the step that sends the payload's end, keel holding the stream
@@ -57,10 +70,11 @@ struct Link {
     phase: Phase,
     /// Bytes delivered to the master not yet framed as a whole command.
     unread: Vec<u8>,
-    /// The latest event that sets the master's `repl_ack_time` (ms of world time).
-    fresh_ms: Option<u64>,
-    /// When ACKs were delivered to the master, newest last.
-    acks_ms: VecDeque<u64>,
+    /// The latest event that sets the master's `repl_ack_time` (the master's
+    /// monotonic clock then, ms).
+    fresh_mono_ms: Option<u64>,
+    /// The master's monotonic clock when ACKs were delivered to it, newest last.
+    acks_mono_ms: VecDeque<u64>,
 }
 
 /// What the min-replicas check keeps between events.
@@ -122,6 +136,21 @@ fn is_ack(args: &[Vec<u8>]) -> bool {
 }
 
 impl World<'_> {
+    /// Host `h`'s monotonic clock now, as its node reads it (without handing it out).
+    fn master_mono_ms(&self, h: usize) -> u64 {
+        self.hosts
+            .get(h)
+            .map_or(self.now_ms, |host| host.clock.peek(self.now_ms).mono_ms)
+    }
+
+    /// A judgement of a master other than host 0 (every scenario's first master): one
+    /// promoted by FAILOVER or REPLICAOF NO ONE.
+    fn note_promoted_judged(&mut self, h: usize) {
+        if h != 0 {
+            self.reached.insert(reach::MIN_REPLICAS_PROMOTED_JUDGED);
+        }
+    }
+
     fn min_repl_settings(&self) -> Option<(usize, u64)> {
         if !super::is_replication(&self.scenario.name) {
             return None;
@@ -146,7 +175,7 @@ impl World<'_> {
     /// Bytes a host sent on a connection it opened were delivered to host `master`:
     /// the REPLCONF ACKs among them.
     pub(crate) fn min_repl_delivered(&mut self, master: usize, id: ConnId, bytes: &[u8]) {
-        let now = self.now_ms;
+        let now = self.master_mono_ms(master);
         let Some(link) = self.min_repl_link(master, id) else {
             return;
         };
@@ -159,17 +188,17 @@ impl World<'_> {
             return;
         }
         link.phase = Phase::Streaming;
-        link.fresh_ms = Some(now);
-        link.acks_ms.push_back(now);
-        while link.acks_ms.len() > ACKS_KEPT {
-            link.acks_ms.pop_front();
+        link.fresh_mono_ms = Some(now);
+        link.acks_mono_ms.push_back(now);
+        while link.acks_mono_ms.len() > ACKS_KEPT {
+            link.acks_mono_ms.pop_front();
         }
     }
 
     /// Host `master` sent `bytes` on a connection a host opened to it: the PSYNC reply,
     /// and a full sync's payload until the first ACK.
     pub(crate) fn min_repl_sent(&mut self, master: usize, id: ConnId, bytes: &[u8]) {
-        let now = self.now_ms;
+        let now = self.master_mono_ms(master);
         let Some(link) = self.min_repl_link(master, id) else {
             return;
         };
@@ -177,13 +206,13 @@ impl World<'_> {
         match link.phase {
             Phase::Handshake if has(b"+FULLRESYNC") => {
                 link.phase = Phase::FullSync;
-                link.fresh_ms = Some(now);
+                link.fresh_mono_ms = Some(now);
             }
             Phase::Handshake if has(b"+CONTINUE") => {
                 link.phase = Phase::Streaming;
-                link.fresh_ms = Some(now);
+                link.fresh_mono_ms = Some(now);
             }
-            Phase::FullSync => link.fresh_ms = Some(now),
+            Phase::FullSync => link.fresh_mono_ms = Some(now),
             Phase::Handshake | Phase::Streaming => {}
         }
     }
@@ -198,7 +227,8 @@ impl World<'_> {
         if !self.judging(Checker::Replication) {
             return;
         }
-        let now = self.now_ms;
+        self.note_promoted_judged(h);
+        let now = self.master_mono_ms(h);
         let window_ms = REFRESH_MS + (lag_secs + 1) * 1000;
         let since = now.saturating_sub(window_ms);
         let fresh: Vec<(ConnId, usize, Option<u64>)> = self
@@ -206,7 +236,7 @@ impl World<'_> {
             .links
             .iter()
             .filter(|(_, l)| l.master == h)
-            .map(|(&id, l)| (id, l.replica, l.fresh_ms))
+            .map(|(&id, l)| (id, l.replica, l.fresh_mono_ms))
             .collect();
         let good = fresh
             .iter()
@@ -215,7 +245,7 @@ impl World<'_> {
         self.reached.insert(reach::MIN_REPLICAS_WRITE_JUDGED);
         if good < n {
             let message = format!(
-                "host {h} ran a write at {now} ms with min-replicas-to-write {n} and min-replicas-max-lag {lag_secs}, but only {good} replica links had an ACK (or went online) since {since} ms; links (conn, replica host, last event): {fresh:?}"
+                "host {h} ran a write at {now} ms of its monotonic clock with min-replicas-to-write {n} and min-replicas-max-lag {lag_secs}, but only {good} replica links had an ACK (or went online) since {since} ms; links (conn, replica host, last event): {fresh:?}"
             );
             self.flag(
                 Checker::Replication,
@@ -236,6 +266,7 @@ impl World<'_> {
             return;
         }
         self.reached.insert(reach::NOREPLICAS_REFUSED);
+        self.note_promoted_judged(h);
         if reply != NOREPLICAS_REPLY {
             let message = format!(
                 "host {h} refused a write with {:?}, not Redis's {:?}",
@@ -244,7 +275,7 @@ impl World<'_> {
             );
             return self.flag(Checker::Replication, ("noreplicas-text", None), message);
         }
-        let now = self.now_ms;
+        let now = self.master_mono_ms(h);
         let (after, until) = (
             now.saturating_sub(lag_secs * 1000),
             now.saturating_sub(REFRESH_MS),
@@ -263,17 +294,21 @@ impl World<'_> {
                     && net.conns.get(id).is_some_and(|c| c.acceptor_knows)
             })
             .filter_map(|(&id, l)| {
-                let ack = l.acks_ms.iter().rev().find(|&&a| a > after && a <= until)?;
+                let ack = l
+                    .acks_mono_ms
+                    .iter()
+                    .rev()
+                    .find(|&&a| a > after && a <= until)?;
                 Some((id, l.replica, *ack))
             })
             .collect();
         log!(
             self,
-            "host {h}: -NOREPLICAS at {now} ms; links with an ACK in ({after}, {until}]: {good:?}"
+            "host {h}: -NOREPLICAS at {now} ms of its monotonic clock; links with an ACK in ({after}, {until}]: {good:?}"
         );
         if good.len() >= n {
             let message = format!(
-                "host {h} refused a write with -NOREPLICAS at {now} ms (min-replicas-to-write {n}, min-replicas-max-lag {lag_secs}), but {} open replica links had an ACK delivered in ({after}, {until}] ms: {good:?}",
+                "host {h} refused a write with -NOREPLICAS at {now} ms of its monotonic clock (min-replicas-to-write {n}, min-replicas-max-lag {lag_secs}), but {} open replica links had an ACK delivered in ({after}, {until}] ms: {good:?}",
                 good.len()
             );
             self.flag(

@@ -131,8 +131,8 @@ impl World<'_> {
     /// Host `h` answered a WAIT on `conn` with `reply`: the count is at most the
     /// replicas that have applied the connection's last write, as the world reads
     /// them now (same replication id as the master, not mid full sync, offset at or
-    /// past the write's end; or a host that left that history since, by a promotion
-    /// or a full sync, after it was seen at or past it).
+    /// past the write's end; or a host that left that history since, by a promotion,
+    /// a full sync or a crash, after it was seen at or past it).
     pub(crate) fn judge_wait(&mut self, h: usize, conn: ConnId, reply: &[u8]) {
         if !super::is_replication(&self.scenario.name) || !self.judging(Checker::Replication) {
             return;
@@ -154,7 +154,12 @@ impl World<'_> {
         let applied: Vec<(usize, u64)> = (0..self.hosts.len())
             .filter(|&r| r != h)
             .filter_map(|r| {
-                let node = self.hosts[r].node.as_ref()?;
+                // A host down now (crashed in the same millisecond as the WAIT's
+                // timeout, its link not yet closed at the master) had applied what
+                // it was last seen holding.
+                let Some(node) = self.hosts[r].node.as_ref() else {
+                    return self.applied_in_history(r, replid).map(|at| (r, at));
+                };
                 let usable = !crate::host::loading(node) && !node.repl_syncing();
                 if usable && node.repl_id() == replid {
                     return Some((r, node.repl_offset()));
