@@ -557,8 +557,18 @@ impl Replayer {
         self.node
     }
 
-    /// Runs one command and returns its reply bytes.
+    /// Runs one command in database 0 and returns its reply bytes. The records leave
+    /// the connection in the database of the last one (chaos 0xb6: a FLUSHDB in
+    /// database 1, then SMEMBERS read database 1's empty set for database 0's).
+    pub fn query_db0(&mut self, argv: &[&[u8]]) -> Vec<u8> {
+        self.query(&[b"SELECT", b"0"]);
+        self.query(argv)
+    }
+
+    /// Runs one command and returns its reply bytes. A later record is preceded by
+    /// its SELECT again, whatever database this one selected.
     pub fn query(&mut self, argv: &[&[u8]]) -> Vec<u8> {
+        self.stream = StreamEncoder::default();
         let mut bytes = format!("*{}\r\n", argv.len()).into_bytes();
         for a in argv {
             bytes.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
@@ -673,6 +683,35 @@ mod tests {
         // Asked for a shorter prefix, a replay starts over.
         assert_eq!(replay.digest_at(&a, 0), recovered(&[]));
         assert_eq!(replay.digest_at(&a, 2), want);
+    }
+
+    /// chaos 0xb6: the last record ran in database 1; a read of database 0's keys
+    /// must not see database 1, and a later record still lands in its own database.
+    #[test]
+    fn reads_after_a_replay_see_database_0() {
+        let in_db = |db: usize, args: &str| Logged {
+            record: Propagated {
+                db,
+                ..rec(args, Some(1)).record
+            },
+            ..rec(args, Some(1))
+        };
+        let records = [
+            in_db(0, "SADD s2 a b"),
+            in_db(1, "FLUSHDB"),
+            in_db(1, "SADD s3 x"),
+        ];
+        let mut r = Replayer::new(SEEDS, NOW, &[]);
+        r.digest_at(&records, 2);
+        assert_eq!(
+            r.query(&[b"SCARD", b"s2"]),
+            b":0\r\n",
+            "the connection is in db 1"
+        );
+        assert_eq!(r.query_db0(&[b"SCARD", b"s2"]), b":2\r\n");
+        r.digest_at(&records, 3);
+        assert_eq!(r.query_db0(&[b"EXISTS", b"s3"]), b":0\r\n");
+        assert_eq!(r.node().keyspace().db(1).len(), 1, "s3 in db 1");
     }
 
     #[test]

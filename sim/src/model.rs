@@ -617,7 +617,17 @@ impl Model {
     /// at some wall time the node was handed (`max_wall_ms`) and that the node no
     /// longer holds. After a backward clock jump such a key would otherwise look live
     /// to the model. Returns how many keys were forgotten.
-    pub fn sync_expired(&mut self, max_wall_ms: u64, node_has: impl Fn(&[u8]) -> bool) -> usize {
+    ///
+    /// `held`: a request that ran before now is not judged yet (its reply waits for
+    /// an fsync). The node may have held a forgotten key, expired but not reclaimed,
+    /// when that request ran, so DBSIZE keeps it in its upper bound (chaos 0x36:
+    /// `SET w1 v PX 8`, DBSIZE counted it, active expiry took it before the reply).
+    pub fn sync_expired(
+        &mut self,
+        max_wall_ms: u64,
+        held: bool,
+        node_has: impl Fn(&[u8]) -> bool,
+    ) -> usize {
         let gone: Vec<Vec<u8>> = self
             .keys
             .iter()
@@ -637,6 +647,10 @@ impl Model {
         for k in &colls_gone {
             self.coll_ttl.remove(k);
             self.colls.remove(k);
+        }
+        if held {
+            self.maybe_present
+                .extend(gone.iter().chain(&colls_gone).cloned());
         }
         gone.len() + colls_gone.len()
     }
@@ -794,6 +808,28 @@ mod tests {
             m.apply_on(1_005, conn, &req(&["GET", "w0"])),
             Some(b"$-1\r\n".to_vec())
         );
+    }
+
+    /// chaos 0x36: DBSIZE ran while the node still held an expired key (`SET w1 v
+    /// PX 8`), its reply waited for an fsync, and active expiry took the key before
+    /// the reply was judged. The model forgets the key but keeps it in DBSIZE's upper
+    /// bound while a request is held; with none held, the bound is the live keys.
+    #[test]
+    fn a_key_forgotten_while_a_reply_is_held_stays_in_dbsize_bound() {
+        let dbsize = |m: &mut Model, node: &str| {
+            m.observe_for(&req(&["DBSIZE"]), node.as_bytes());
+            m.apply_on(1_030, 3, &req(&["DBSIZE"]))
+        };
+        for held in [true, false] {
+            let mut m = Model::new(0);
+            m.apply_on(1_000, 3, &req(&["SET", "k0", "v"]));
+            m.apply_on(1_000, 3, &req(&["SET", "w1", "v", "PX", "8"]));
+            assert_eq!(m.sync_expired(1_040, held, |k| k == b"k0"), 1);
+            let expected = if held { ":2\r\n" } else { ":1\r\n" };
+            assert_eq!(dbsize(&mut m, ":2\r\n"), Some(expected.as_bytes().to_vec()));
+            assert_eq!(dbsize(&mut m, ":1\r\n"), Some(b":1\r\n".to_vec()));
+            assert_eq!(dbsize(&mut m, ":3\r\n"), Some(b":1\r\n".to_vec()));
+        }
     }
 
     /// chaos 0x585: another client's GET lazily expires a watched key that was live

@@ -480,7 +480,7 @@ impl World<'_> {
             .collect();
         let mut lists = Vec::new();
         for key in keys {
-            let reply = replayer.query(&[b"LRANGE", &key, b"0", b"-1"]);
+            let reply = replayer.query_db0(&[b"LRANGE", &key, b"0", b"-1"]);
             let values: Option<Vec<u64>> =
                 keel_core::resp::decode(&reply)
                     .ok()
@@ -599,15 +599,15 @@ impl World<'_> {
                     model.load_string(key, v, expire);
                 }
                 _ if expire.is_some() => known = false,
-                "list" => match items(replayer.query(&[b"LRANGE", &key, b"0", b"-1"])) {
+                "list" => match items(replayer.query_db0(&[b"LRANGE", &key, b"0", b"-1"])) {
                     Some(v) => model.load_coll(key, Coll::List(v.into_iter().collect())),
                     None => known = false,
                 },
-                "set" => match items(replayer.query(&[b"SMEMBERS", &key])) {
+                "set" => match items(replayer.query_db0(&[b"SMEMBERS", &key])) {
                     Some(v) => model.load_coll(key, Coll::Set(v.into_iter().collect())),
                     None => known = false,
                 },
-                "hash" => match items(replayer.query(&[b"HGETALL", &key])) {
+                "hash" => match items(replayer.query_db0(&[b"HGETALL", &key])) {
                     Some(v) => model.load_coll(
                         key,
                         Coll::Hash(
@@ -619,7 +619,8 @@ impl World<'_> {
                     None => known = false,
                 },
                 "zset" => {
-                    match items(replayer.query(&[b"ZRANGE", &key, b"0", b"-1", b"WITHSCORES"])) {
+                    match items(replayer.query_db0(&[b"ZRANGE", &key, b"0", b"-1", b"WITHSCORES"]))
+                    {
                         Some(v) => {
                             let pairs: Option<BTreeMap<Vec<u8>, i64>> = v
                                 .chunks(2)
