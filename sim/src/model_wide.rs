@@ -206,6 +206,22 @@ impl Model {
     }
 
     /// Every live key (after lazy expiry of all).
+    /// The keys live at `now_ms`, leaving the expired ones in place: Redis 7.0's KEYS
+    /// skips an expired key without deleting it (`keyIsExpired`; checked on
+    /// redis-server 7.0.15 with active expiry off: KEYS * on two expired keys, then
+    /// DBSIZE -> 2), so after a backward clock jump the key is live again (chaos
+    /// 0x276: KEYS * at 61 ms, a -117 ms jump, KEYS ?0 listed w0).
+    fn unexpired_keys(&self, now_ms: u64) -> Vec<Vec<u8>> {
+        let string_live = |at: &Option<u64>| !matches!(at, Some(at) if now_ms > *at);
+        let coll_live = |k: &Vec<u8>| !matches!(self.coll_ttl.get(k), Some(at) if now_ms > *at);
+        self.keys
+            .iter()
+            .filter(|(_, (_, at))| string_live(at))
+            .map(|(k, _)| k.clone())
+            .chain(self.colls.keys().filter(|k| coll_live(k)).cloned())
+            .collect()
+    }
+
     fn live_keys(&mut self, now_ms: u64) -> Vec<Vec<u8>> {
         let all: Vec<Vec<u8>> = self.keys.keys().chain(self.colls.keys()).cloned().collect();
         for k in &all {
@@ -551,7 +567,7 @@ impl Model {
             "KEYS" => {
                 let pattern = key.clone();
                 let keys: Vec<Vec<u8>> = self
-                    .live_keys(now_ms)
+                    .unexpired_keys(now_ms)
                     .into_iter()
                     .filter(|k| glob(&pattern, k))
                     .collect();
@@ -825,6 +841,19 @@ mod tests {
     fn run(m: &mut Model, now_ms: u64, line: &str) -> String {
         let req: Vec<Vec<u8>> = line.split(' ').map(|s| s.as_bytes().to_vec()).collect();
         String::from_utf8_lossy(&m.apply(now_ms, &req).expect("modelled")).into_owned()
+    }
+
+    /// KEYS leaves expired keys in place (redis-server 7.0.15: DBSIZE after KEYS
+    /// still counts them); a backward clock jump makes one live again (chaos 0x276).
+    #[test]
+    fn keys_does_not_expire_keys() {
+        let mut m = Model::new(0);
+        let t = 4_700_000_000_000;
+        assert_eq!(run(&mut m, t, "SET w0 v PX 13"), "+OK\r\n");
+        assert_eq!(run(&mut m, t, "SET k0 1"), "+OK\r\n");
+        m.observe_for(&[b"KEYS".to_vec(), b"*".to_vec()], b"*1\r\n$2\r\nk0\r\n");
+        assert_eq!(run(&mut m, t + 30, "KEYS *"), "*1\r\n$2\r\nk0\r\n");
+        assert_eq!(run(&mut m, t + 5, "GET w0"), "$1\r\nv\r\n", "w0 still held");
     }
 
     /// Each reply checked against redis-server 7.0.15.
