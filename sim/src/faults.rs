@@ -299,12 +299,7 @@ impl World<'_> {
             Fault::ReplicaOf { host, master } => {
                 // An operator whose node is down, paused or still loading its files
                 // (it would answer -LOADING, as Redis does) tries again later.
-                let busy = self.hosts[host].pauses_active > 0
-                    || self.hosts[host]
-                        .node
-                        .as_ref()
-                        .is_none_or(crate::host::loading);
-                if busy {
+                if self.operator_busy(host) {
                     log!(
                         self,
                         "host {host}: REPLICAOF deferred (node down, paused or loading)"
@@ -319,12 +314,7 @@ impl World<'_> {
             }
             Fault::RewriteAof { host } => self.operator(host, &["BGREWRITEAOF"]),
             Fault::ReplicaOfNoOne { host } => {
-                let busy = self.hosts[host].pauses_active > 0
-                    || self.hosts[host]
-                        .node
-                        .as_ref()
-                        .is_none_or(crate::host::loading);
-                if busy {
+                if self.operator_busy(host) {
                     log!(
                         self,
                         "host {host}: REPLICAOF NO ONE deferred (node down, paused or loading)"

@@ -613,6 +613,13 @@ impl<'a> World<'a> {
         self.sync_expiry(h);
     }
 
+    /// Whether host `h`'s node cannot take an operator's command now: down, paused,
+    /// or still loading its files (it would answer -LOADING, as Redis does).
+    pub(crate) fn operator_busy(&self, h: usize) -> bool {
+        self.hosts[h].pauses_active > 0
+            || self.hosts[h].node.as_ref().is_none_or(crate::host::loading)
+    }
+
     /// Sends an operator's command (BGSAVE, BGREWRITEAOF) to host `h`'s node over a
     /// connection outside the clients' history; its reply is only logged.
     pub(crate) fn operator(&mut self, h: usize, args: &[&str]) {
@@ -1145,6 +1152,17 @@ impl<'a> World<'a> {
         }
     }
 
+    /// The requests host `h`'s node was handed whose replies are not judged yet (held
+    /// for an fsync, on the wire, or not produced).
+    fn unjudged_ops(&self, h: usize) -> impl Iterator<Item = &Op> + '_ {
+        self.net
+            .conns
+            .values()
+            .filter(move |x| x.acceptor == h)
+            .flat_map(|x| x.awaiting.iter())
+            .filter_map(|&i| self.history.get(i))
+    }
+
     /// Keeps host `h`'s model in step with keys its node removed by active expiry.
     fn sync_expiry(&mut self, h: usize) {
         let Some(node) = self.hosts[h].node.as_ref() else {
@@ -1156,12 +1174,7 @@ impl<'a> World<'a> {
         // after it ran must not be forgotten before then (manifest-swap-crash 0xe:
         // `SET k2 v PX 19`, INCRBY at the boundary, the tick's DEL before the reply).
         let ran_unjudged = self
-            .net
-            .conns
-            .values()
-            .filter(|x| x.acceptor == h)
-            .flat_map(|x| x.awaiting.iter())
-            .filter_map(|&i| self.history.get(i))
+            .unjudged_ops(h)
             // A blocked WAIT's reply reads no key (repl-min-replicas-clock 0x63: a
             // WAIT blocked from before a TTL kept its key in the model, alive again
             // after a backward clock jump, though the node had expired it).
@@ -2133,6 +2146,16 @@ impl<'a> World<'a> {
     /// The request at the head of conn `id`'s queue ran on host `h` and got no reply:
     /// if it is a blocking command, the model must agree that it blocks.
     fn note_blocked(&mut self, h: usize, id: ConnId, at: Clocks) {
+        let waiting_blocking = self.net.conns.get(&id).is_some_and(|x| {
+            x.awaiting.iter().any(|&i| {
+                self.history
+                    .get(i)
+                    .is_some_and(|op| op.node_reply.is_none() && is_blocking(&op.request))
+            })
+        });
+        if !waiting_blocking {
+            return;
+        }
         // Under `appendfsync always` the reply may be held for an fsync (chaos 0x6:
         // a served BZPOPMAX looked blocked): judged when the held replies are out.
         if self.hosts[h]
@@ -2277,12 +2300,7 @@ impl<'a> World<'a> {
         // 130-member ZADD ran 6 ms before the check); an EXEC's writes are in earlier
         // requests, so the check waits for it.
         let ran_unjudged: Vec<&[Vec<u8>]> = self
-            .net
-            .conns
-            .values()
-            .filter(|x| x.acceptor == h)
-            .flat_map(|x| x.awaiting.iter())
-            .filter_map(|&i| self.history.get(i))
+            .unjudged_ops(h)
             .filter(|op| op.run_wall_ms.is_some())
             .map(|op| op.request.as_slice())
             .collect();
