@@ -345,6 +345,22 @@ impl Model {
         })
     }
 
+    /// Whether `req` on `conn` would block now: none of its keys exists (an existing
+    /// key serves it or answers WRONGTYPE). Unlike `block`, it runs nothing.
+    pub fn would_block(&mut self, now_ms: u64, conn: ConnId, req: &[Vec<u8>]) -> bool {
+        let db = self.conn_db.get(&conn).copied().unwrap_or(0);
+        self.switch_db(db);
+        let blocks = match parse(req) {
+            Some(Ok(parsed)) => parsed.keys.iter().all(|key| {
+                self.purge(now_ms, key);
+                !self.keys.contains_key(key) && !self.colls.contains_key(key)
+            }),
+            _ => false,
+        };
+        self.switch_db(0);
+        blocks
+    }
+
     /// Whether the model holds `conn` as blocked.
     pub fn is_waiting(&self, conn: ConnId) -> bool {
         self.blocking.waiters.iter().any(|w| w.conn == conn)

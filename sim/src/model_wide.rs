@@ -205,7 +205,6 @@ impl Model {
         }
     }
 
-    /// Every live key (after lazy expiry of all).
     /// The keys live at `now_ms`, leaving the expired ones in place: Redis 7.0's KEYS
     /// skips an expired key without deleting it (`keyIsExpired`; checked on
     /// redis-server 7.0.15 with active expiry off: KEYS * on two expired keys, then
@@ -220,14 +219,6 @@ impl Model {
             .map(|(k, _)| k.clone())
             .chain(self.colls.keys().filter(|k| coll_live(k)).cloned())
             .collect()
-    }
-
-    fn live_keys(&mut self, now_ms: u64) -> Vec<Vec<u8>> {
-        let all: Vec<Vec<u8>> = self.keys.keys().chain(self.colls.keys()).cloned().collect();
-        for k in &all {
-            self.purge(now_ms, k);
-        }
-        self.keys.keys().chain(self.colls.keys()).cloned().collect()
     }
 
     /// The node's reply when it is an array of exactly `want` (in any order), else
@@ -553,8 +544,14 @@ impl Model {
                     _ => int(live as i64),
                 }
             }
+            // RANDOMKEY and SCAN delete only the expired keys they happen to visit:
+            // the model forgets none here (a backward clock jump would make a key
+            // live again in the model and not in the node, or the reverse). The keys
+            // the node did delete are forgotten by `sync_expired`, which reads the
+            // node's table after the step (chaos 0x189: RANDOMKEY at 84 ms, a -2325
+            // ms jump, then GET w0 read `v` again).
             "RANDOMKEY" => {
-                let live = self.live_keys(now_ms);
+                let live = self.unexpired_keys(now_ms);
                 if live.is_empty() {
                     return Some(NIL.to_vec());
                 }
@@ -745,7 +742,7 @@ impl Model {
             i += 2;
         }
         let want: Vec<Vec<u8>> = self
-            .live_keys(now_ms)
+            .unexpired_keys(now_ms)
             .into_iter()
             .filter(|k| glob(&pattern, k))
             .filter(|k| {

@@ -1423,7 +1423,7 @@ const WIDE_SHARE: f64 = 0.3;
 /// Scenarios whose clients also subscribe and publish (`crate::pubsub`), and the
 /// share of request groups that are pub/sub (a subscriber session or one publisher
 /// request).
-const PUBSUB_SCENARIOS: &[&str] = &["plain-load", "slow-link-timeouts"];
+const PUBSUB_SCENARIOS: &[&str] = &["plain-load", "slow-link-timeouts", "chaos"];
 const PUBSUB_SHARE: f64 = 0.025;
 /// Share of plain-load's planned requests a blocking-family request (or a few) precedes.
 const BLOCKING_SHARE: f64 = 0.06;
@@ -1505,9 +1505,12 @@ impl Plan {
         let transactions = name == "transactions";
         let replication = crate::replication::is_replication(name);
         let some_transactions = name == "chaos";
+        // The whole workload (wide commands, the blocking family): plain-load, and
+        // chaos, where it meets every fault.
+        let whole = name == "plain-load" || name == "chaos";
         let typed_share = if name == "encodings" {
             0.8
-        } else if name == "plain-load" {
+        } else if whole {
             // Of what the wide workload leaves: the same collection share as before.
             TYPED_SHARE / (1.0 - WIDE_SHARE)
         } else {
@@ -1531,7 +1534,7 @@ impl Plan {
         for client in 0..scenario.clients {
             let mut planned = 0;
             while planned < scenario.ops_per_client {
-                if name == "plain-load" && blocking_rng.gen_bool(BLOCKING_SHARE) {
+                if whole && blocking_rng.gen_bool(BLOCKING_SHARE) {
                     for request in random_blocking_requests(&mut blocking_rng) {
                         let args = request
                             .into_iter()
@@ -1562,7 +1565,7 @@ impl Plan {
                     random_transaction(&mut rng, &mut txn_keys)
                 } else if pubsub && rng.gen_bool(PUBSUB_SHARE) {
                     crate::pubsub::random_pubsub_requests(&mut rng, &mut next_payload)
-                } else if name == "plain-load" && rng.gen_bool(WIDE_SHARE) {
+                } else if whole && rng.gen_bool(WIDE_SHARE) {
                     random_wide_requests(&mut rng, start_wall_ms)
                 } else if !transactions && rng.gen_bool(typed_share) {
                     vec![random_typed_request(&mut rng, scenario.keys)]

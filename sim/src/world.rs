@@ -1173,11 +1173,25 @@ impl<'a> World<'a> {
         // later, against the model as it was when it ran: a key the node expired
         // after it ran must not be forgotten before then (manifest-swap-crash 0xe:
         // `SET k2 v PX 19`, INCRBY at the boundary, the tick's DEL before the reply).
+        // Only requests that ran count: on each connection, those before the first
+        // one that blocked. A blocked request is judged against the model when it is
+        // served or times out, and the requests behind it have not run (chaos 0x315:
+        // a BZPOPMAX blocked from before a -2636 ms jump kept an expired `k5` that
+        // active expiry had reclaimed alive in the model). A blocked WAIT's reply
+        // reads no key either (repl-min-replicas-clock 0x63).
+        let blocked = &self.blocked_ops;
+        let history = &self.history;
         let ran_unjudged = self
-            .unjudged_ops(h)
-            // A blocked WAIT's reply reads no key (repl-min-replicas-clock 0x63: a
-            // WAIT blocked from before a TTL kept its key in the model, alive again
-            // after a backward clock jump, though the node had expired it).
+            .net
+            .conns
+            .values()
+            .filter(|x| x.acceptor == h)
+            .flat_map(|x| {
+                x.awaiting
+                    .iter()
+                    .take_while(|&i| !blocked.contains(i))
+                    .filter_map(|&i| history.get(i))
+            })
             .filter(|op| {
                 !op.request
                     .first()
@@ -2065,6 +2079,29 @@ impl<'a> World<'a> {
         }
         if !self.judging(Checker::Model) || self.oracles[h].model_off {
             return;
+        }
+        // A blocking request whose "it blocked" judgement `note_blocked` put off (its
+        // connection's replies were held for an fsync), answered now: when nothing
+        // in the model serves it, it blocked when it ran and a write served it since,
+        // which may come out of the same fsync's release after it (chaos 0x2a5: the
+        // served BZPOPMAX, then the ZADD that served it).
+        if is_blocking(&request) && !self.oracles[h].model.is_waiting(conn) {
+            if let Some(pos) = self
+                .blocked_later
+                .iter()
+                .position(|&(host, id, _)| host == h && id == conn)
+            {
+                let at = self.blocked_later[pos].2;
+                let model = &mut self.oracles[h].model;
+                if !model.in_multi(conn)
+                    && model.would_block(at.wall_ms, conn, &request)
+                    && model.block(at.wall_ms, conn, &request, at).is_ok()
+                {
+                    self.blocked_later.remove(pos);
+                    self.blocked_ops.insert(i);
+                    self.reached.insert(reach::CLIENT_BLOCKED);
+                }
+            }
         }
         let model = &mut self.oracles[h].model;
         if is_blocking(&request) && model.is_waiting(conn) {
