@@ -1521,8 +1521,8 @@ impl Plan {
         let mut blocking_rng = ChaCha8Rng::seed_from_u64(seed ^ 0xB10C_B10C_B10C_B10C);
         // So do the flushes: a seed that sends none has the plan it had before.
         let mut flush_rng = ChaCha8Rng::seed_from_u64(seed ^ 0xF1A5_F1A5_F1A5_F1A5);
-        let flushes =
-            matches!(name, "plain-load" | "transactions") && flush_rng.gen_bool(FLUSH_SEEDS);
+        let flushes = matches!(name, "plain-load" | "transactions" | "chaos")
+            && flush_rng.gen_bool(FLUSH_SEEDS);
         // And keyspace notifications: a seeded half of plain-load seeds turn them on
         // (a seeded set of classes) and send keyspace subscriber sessions.
         let mut notify_rng = ChaCha8Rng::seed_from_u64(seed ^ 0x4E07_1F1E_4E07_1F1E);

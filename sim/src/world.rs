@@ -2162,8 +2162,14 @@ impl<'a> World<'a> {
         }
     }
 
-    /// The blocking requests `note_blocked` put off while their connection's replies
-    /// were held, judged once none is held any more.
+    fn block_later(&mut self, h: usize, id: ConnId, at: Clocks) {
+        if !self.blocked_later.contains(&(h, id, at)) {
+            self.blocked_later.push((h, id, at));
+        }
+    }
+
+    /// The blocking requests `note_blocked` put off while replies were held, judged
+    /// again once their connection's are out (`note_blocked` may put one off again).
     fn judge_blocked_later(&mut self, h: usize) {
         if self.blocked_later.is_empty() {
             return;
@@ -2194,15 +2200,14 @@ impl<'a> World<'a> {
             return;
         }
         // Under `appendfsync always` the reply may be held for an fsync (chaos 0x6:
-        // a served BZPOPMAX looked blocked): judged when the held replies are out.
+        // a served BZPOPMAX looked blocked): judged when its connection's replies
+        // are out.
         if self.hosts[h]
             .node
             .as_ref()
             .is_some_and(|n| n.holds_reply_for(id))
         {
-            if !self.blocked_later.contains(&(h, id, at)) {
-                self.blocked_later.push((h, id, at));
-            }
+            self.block_later(h, id, at);
             return;
         }
         let Some(i) = self
@@ -2230,6 +2235,20 @@ impl<'a> World<'a> {
         if model.is_waiting(id) || model.in_multi(id) {
             return;
         }
+        // A write on another connection that ran before it may still have its reply
+        // held, so the model has not applied it yet (chaos 0x2b1: a FLUSHALL
+        // emptied `bl0`, then BRPOP bl0 blocked): a request the model would serve
+        // is judged once no reply is held any more.
+        if !model.would_block(at.wall_ms, id, &request)
+            && self.hosts[h]
+                .node
+                .as_ref()
+                .is_some_and(|n| n.holds_replies())
+        {
+            self.block_later(h, id, at);
+            return;
+        }
+        let model = &mut self.oracles[h].model;
         if let Err(want) = model.block(at.wall_ms, id, &request, at) {
             self.flag(
                 Checker::Model,
@@ -2387,8 +2406,16 @@ impl<'a> World<'a> {
     /// model cannot know what they did (a -OOM refusal changes nothing, a write
     /// does), so when one may have written it stops judging this host.
     fn model_conn_closed(&mut self, h: usize, id: ConnId) {
-        // A blocked request leaves with its connection having done nothing.
-        let blocked = self.oracles[h].model.is_waiting(id) || !self.judging(Checker::Model);
+        // A blocked request leaves with its connection having done nothing, unless
+        // the node holds replies for it: a write may have served it, its reply held
+        // for the fsync and now lost (chaos 0x3a8: an EXEC's ZADD served a blocked
+        // BZMPOP, then its client gave up).
+        let held = self.hosts[h]
+            .node
+            .as_ref()
+            .is_some_and(|n| n.holds_reply_for(id));
+        let blocked =
+            (self.oracles[h].model.is_waiting(id) && !held) || !self.judging(Checker::Model);
         self.oracles[h].model.conn_closed(id);
         self.oracles[h].pubsub.conn_closed(id);
         let lost = self.history.iter().find(|op| {

@@ -591,6 +591,15 @@ impl Node {
             .any(|(_, e)| matches!(e, Effect::Send { conn: c, .. } if *c == conn))
     }
 
+    /// Whether any reply is held until an AOF fsync: some request that ran may not
+    /// have its answer out yet.
+    pub fn holds_replies(&self) -> bool {
+        self.aof
+            .held
+            .iter()
+            .any(|(_, e)| matches!(e, Effect::Send { .. }))
+    }
+
     /// `used_memory`: logical bytes of the dataset, clients and a fixed baseline.
     pub fn used_memory_bytes(&self) -> usize {
         self.clients.used_memory_bytes(&self.keyspace)
