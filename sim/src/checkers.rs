@@ -1270,6 +1270,38 @@ mod tests {
         }
     }
 
+    /// A refused SELECT leaves the connection's database as it was; one of unknown
+    /// outcome makes it unknown (chaos 0x382).
+    #[test]
+    fn a_refused_select_keeps_the_database() {
+        let mut dbs = std::collections::BTreeMap::new();
+        let r = |line: &str| -> Vec<Vec<u8>> {
+            line.split(' ').map(|a| a.as_bytes().to_vec()).collect()
+        };
+        let flushes = |dbs: &mut std::collections::BTreeMap<ConnId, Option<u32>>| {
+            matches!(
+                flush_of(&r("FLUSHDB"), Some(b"+OK\r\n"), dbs, 1),
+                FlushOf::Flush(linearizability::Output::Ok)
+            )
+        };
+        let refused = b"-ERR DB index is out of range\r\n".as_slice();
+        assert!(matches!(
+            flush_of(&r("SELECT 16"), Some(refused), &mut dbs, 1),
+            FlushOf::NotOne
+        ));
+        assert!(flushes(&mut dbs), "still in database 0");
+        flush_of(&r("SELECT 2"), Some(b"+OK\r\n"), &mut dbs, 1);
+        assert!(matches!(
+            flush_of(&r("FLUSHDB"), Some(b"+OK\r\n"), &mut dbs, 1),
+            FlushOf::OtherDb
+        ));
+        flush_of(&r("SELECT 0"), None, &mut dbs, 1);
+        assert!(matches!(
+            flush_of(&r("FLUSHDB"), Some(b"+OK\r\n"), &mut dbs, 1),
+            FlushOf::Flush(linearizability::Output::Unknown)
+        ));
+    }
+
     /// A flush of database 0 writes "absent" to every judged key; one of another
     /// database, or refused, writes nothing.
     #[test]

@@ -853,6 +853,28 @@ mod tests {
         assert_eq!(run(&mut m, t + 5, "GET w0"), "$1\r\nv\r\n", "w0 still held");
     }
 
+    /// RANDOMKEY and SCAN forget no expired key: the node deletes only the ones it
+    /// visits, and `sync_expired` forgets those (chaos 0x189).
+    #[test]
+    fn randomkey_and_scan_do_not_expire_keys() {
+        let mut m = Model::new(0);
+        let t = 4_700_000_000_000;
+        assert_eq!(run(&mut m, t, "SET w0 v PX 13"), "+OK\r\n");
+        assert_eq!(run(&mut m, t, "SET k0 1"), "+OK\r\n");
+        m.observe_for(&[b"RANDOMKEY".to_vec()], b"$2\r\nk0\r\n");
+        assert_eq!(run(&mut m, t + 30, "RANDOMKEY"), "$2\r\nk0\r\n");
+        m.observe_for(&[b"RANDOMKEY".to_vec()], b"$2\r\nw0\r\n");
+        assert_eq!(
+            run(&mut m, t + 30, "RANDOMKEY"),
+            "-model: RANDOMKEY must name a live key\r\n"
+        );
+        let scan = "*2\r\n$1\r\n0\r\n*1\r\n$2\r\nk0\r\n";
+        m.observe_for(&[b"SCAN".to_vec(), b"0".to_vec()], scan.as_bytes());
+        assert_eq!(run(&mut m, t + 30, "SCAN 0"), scan);
+        // A backward clock jump: the node never deleted w0, nor did the model.
+        assert_eq!(run(&mut m, t + 5, "GET w0"), "$1\r\nv\r\n", "w0 still held");
+    }
+
     /// Each reply checked against redis-server 7.0.15.
     #[test]
     fn strings_and_expiry_as_redis() {

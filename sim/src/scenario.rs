@@ -1526,7 +1526,7 @@ impl Plan {
         // And keyspace notifications: a seeded half of plain-load seeds turn them on
         // (a seeded set of classes) and send keyspace subscriber sessions.
         let mut notify_rng = ChaCha8Rng::seed_from_u64(seed ^ 0x4E07_1F1E_4E07_1F1E);
-        if name == "plain-load" && notify_rng.gen_bool(NOTIFY_SEEDS) {
+        if whole && notify_rng.gen_bool(NOTIFY_SEEDS) {
             scenario.notify_keyspace_events =
                 Some(crate::pubsub::random_notify_flags(&mut notify_rng));
         }

@@ -1733,6 +1733,22 @@ impl<'a> World<'a> {
                 op.run_wall_ms = Some(wall_ms);
             }
         }
+        // A subscription made while the node loads its files may get the keyspace
+        // notifications of the AOF replay's own writes (keel, like Redis, runs
+        // SUBSCRIBE while loading), which no judged write owes.
+        if self.hosts[h]
+            .node
+            .as_ref()
+            .is_some_and(crate::host::loading)
+            && delivered.iter().any(|&i| {
+                self.history.get(i).is_some_and(|op| {
+                    let name = crate::checkers::request_name(&op.request);
+                    name.ends_with("SUBSCRIBE") && !name.ends_with("UNSUBSCRIBE")
+                })
+            })
+        {
+            self.oracles[h].pubsub.subscribed_while_loading(id);
+        }
         self.note_delivered(h, &delivered);
         self.batch = self
             .net
