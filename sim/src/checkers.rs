@@ -983,9 +983,12 @@ fn ttl_after(before: Ttl, request: &[Vec<u8>], wall_ms: u64) -> Ttl {
 /// rule cannot read touched, must run. None when every EXEC obeyed it.
 /// `loaded_at_run` holds, per (host, epoch), the run count when its restart finished
 /// loading: a WATCH run before it is unsure (the AOF replay may have written its keys).
+/// `clocks`: each host's wall clock over simulated time (active expiry runs on ticks,
+/// not only at requests, so a TTL may be passed between two requests).
 pub(crate) fn check_watch(
     history: &[Op],
     loaded_at_run: &std::collections::BTreeMap<(usize, u32), u64>,
+    clocks: &[WallClock],
 ) -> Option<(&'static str, String)> {
     // Only keys somebody watched matter (and a run without WATCH has nothing to judge).
     let watched_ever: std::collections::BTreeSet<&[u8]> = history
@@ -1038,7 +1041,14 @@ pub(crate) fn check_watch(
             present.clear();
             wall_hi_ms = 0;
         }
-        wall_hi_ms = wall_hi_ms.max(wall_ms);
+        // The node's ticks between requests count too (chaos 0x3 --duration 120:
+        // `SET w0 v PX 10`, ticks past it, a backward jump, then WATCH w0 — expiry
+        // had deleted w0 before WATCH, so a FLUSHALL touched nothing).
+        let ticked_hi = op
+            .complete_ms
+            .and_then(|t| clocks.get(host).map(|c| c.hi(t)))
+            .unwrap_or(0);
+        wall_hi_ms = wall_hi_ms.max(wall_ms).max(ticked_hi);
         let name = request_name(&op.request);
         let in_multi = conns.get(&op.conn).is_some_and(|c| c.queued.is_some());
         // What this request wrote, as (request index, its reply) pairs.
@@ -1177,6 +1187,15 @@ pub(crate) fn check_watch(
                 if reply.first() != Some(&b'-') {
                     for c in conns.values_mut() {
                         for (key, (written, deadline)) in c.watched.iter_mut() {
+                            // A TTL this host's clock has passed: expiry may have
+                            // deleted the key before WATCH (the flush then finds
+                            // nothing to touch) or after it (its deletion dirtied the
+                            // watch), even if a backward jump put the clock before it
+                            // again (chaos 0x3 --duration 120). The deadline stays, so
+                            // either outcome is explained.
+                            if deadline.is_some_and(|d| d != u64::MAX && wall_hi_ms > d) {
+                                continue;
+                            }
                             // Live with a TTL when watched: in the table now, or
                             // already touched by whatever removed it.
                             let live_ttl = deadline.is_some_and(|d| d != u64::MAX);

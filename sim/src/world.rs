@@ -2611,7 +2611,8 @@ pub fn run_plan(plan: &Plan, options: RunOptions<'_>) -> Outcome {
         world.flag(Checker::Elle, (elle_kind, None), why);
     }
     if options.checks.elle {
-        if let Some((kind, why)) = check_watch(&world.history, &world.loaded_at_run) {
+        let clocks: Vec<WallClock> = world.hosts.iter().map(|h| h.clock.record.clone()).collect();
+        if let Some((kind, why)) = check_watch(&world.history, &world.loaded_at_run, &clocks) {
             let exec = [b"EXEC".to_vec()];
             world.flag(
                 Checker::Elle,
@@ -3351,7 +3352,7 @@ mod tests {
         let out = run("transactions", 3);
         assert_passed(&out);
         let history = out.history;
-        assert_eq!(check_watch(&history, &Default::default()), None);
+        assert_eq!(check_watch(&history, &Default::default(), &[]), None);
         let aborted: Vec<usize> = (0..history.len())
             .filter(|&i| {
                 request_name(&history[i].request) == "EXEC"
@@ -3366,7 +3367,7 @@ mod tests {
             .filter(|&&i| {
                 let mut doctored = history.clone();
                 doctored[i].node_reply = Some(b"*0\r\n".to_vec());
-                check_watch(&doctored, &Default::default())
+                check_watch(&doctored, &Default::default(), &[])
                     .is_some_and(|(kind, _)| kind.starts_with("watch-ran-after"))
             })
             .count();
