@@ -113,11 +113,10 @@ fn object_digest(digest: &mut [u8; 20], value: &Value, has_expire: bool, hash: H
             mix_digest(digest, s.bytes(&mut scratch), hash);
         }
         // Lists are ordered: each element is mixed in turn.
-        Value::List(l) => {
-            for element in l.iter_values() {
-                mix_digest(digest, &element, hash);
-            }
-        }
+        Value::List(l) => l.walk(0, false, |_, element| {
+            mix_digest(digest, element, hash);
+            true
+        }),
         // Sets, hashes and sorted sets are not: their elements are xored.
         Value::Set(s) => {
             for member in s.iter() {

@@ -577,12 +577,9 @@ pub(crate) fn check_transactions(
     history: &[Op],
     recovered: &RecoveredLists,
 ) -> (Option<ElleReport>, Option<String>) {
-    let mut parts: BTreeMap<(usize, u32), Vec<Op>> = BTreeMap::new();
+    let mut parts: BTreeMap<(usize, u32), Vec<&Op>> = BTreeMap::new();
     for op in history {
-        parts
-            .entry((op.host, op.epoch))
-            .or_default()
-            .push(op.clone());
+        parts.entry((op.host, op.epoch)).or_default().push(op);
     }
     // A flush of database 0 empties every list: Elle's lists only grow, so each
     // (host, epoch) is judged per flush era, split where the flushes ran (the world
@@ -783,7 +780,7 @@ struct OpenTxn {
 /// each list-append request outside MULTI as a transaction of its own.
 #[cfg(test)]
 pub(crate) fn transactions_of(history: &[Op]) -> Vec<elle::Txn> {
-    transactions_with_ends(history)
+    transactions_with_ends(&history.iter().collect::<Vec<_>>())
         .into_iter()
         .map(|(t, _)| t)
         .collect()
@@ -791,10 +788,10 @@ pub(crate) fn transactions_of(history: &[Op]) -> Vec<elle::Txn> {
 
 /// `transactions_of`, each with the index of the request that ended it (EXEC,
 /// DISCARD or the lone request; None when its connection was lost first).
-fn transactions_with_ends(history: &[Op]) -> Vec<(elle::Txn, Option<usize>)> {
+fn transactions_with_ends(history: &[&Op]) -> Vec<(elle::Txn, Option<usize>)> {
     let mut txns = Vec::new();
     let mut open: std::collections::BTreeMap<usize, OpenTxn> = Default::default();
-    let close = |history: &[Op],
+    let close = |history: &[&Op],
                  t: OpenTxn,
                  end: Option<(usize, &Op)>,
                  txns: &mut Vec<(elle::Txn, Option<usize>)>| {

@@ -378,14 +378,25 @@ pub fn hash160(data: &[u8]) -> [u8; 20] {
     const K2: u64 = 0xC2B2_AE3D_27D4_EB4F;
     let mut a = K1 ^ data.len() as u64;
     let mut b = K2.wrapping_add(data.len() as u64);
-    for chunk in data.chunks(8) {
-        let mut word = [0u8; 8];
-        if let Some(dst) = word.get_mut(..chunk.len()) {
-            dst.copy_from_slice(chunk);
-        }
-        let w = u64::from_le_bytes(word);
+    let mut lane = |w: u64| {
         a = (a ^ w).wrapping_mul(K2).rotate_left(31);
         b = (b ^ w.rotate_left(23)).wrapping_mul(K1).rotate_left(27);
+    };
+    // Whole words straight from the slice; the last partial word zero-padded (the
+    // same words as a zero-padded copy of every chunk, without a copy per word).
+    let words = data.chunks_exact(8);
+    let tail = words.remainder();
+    for chunk in words {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(chunk);
+        lane(u64::from_le_bytes(word));
+    }
+    if !tail.is_empty() {
+        let mut word = [0u8; 8];
+        if let Some(dst) = word.get_mut(..tail.len()) {
+            dst.copy_from_slice(tail);
+        }
+        lane(u64::from_le_bytes(word));
     }
     let fin = |mut z: u64| {
         z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
@@ -401,19 +412,87 @@ pub fn hash160(data: &[u8]) -> [u8; 20] {
     out
 }
 
+/// One value's digest for the simulator's dataset digests: equal for equal values
+/// whatever their encodings, different (but for a hash collision) otherwise. Redis's
+/// `DEBUG DIGEST-VALUE` shape (`keel_core::digest`) costs five hashes per element
+/// of a hash or sorted set; this one hashes each element once: ordered values
+/// (strings, lists) as one length-framed stream, unordered ones (sets, hashes,
+/// sorted sets, whose elements are unique) as the XOR of one hash per element,
+/// framed with the type and the element count. Scores by their bits: for the finite
+/// scores a sorted set holds, equal bits ⇔ equal `%.17g` text (-0 and 0 differ in
+/// both). `buf` is scratch.
+pub fn value_digest(value: &keel_core::types::Value, buf: &mut Vec<u8>) -> [u8; 20] {
+    use keel_core::types::Value;
+    let xor = |acc: &mut [u8; 20], h: [u8; 20]| {
+        for (a, b) in acc.iter_mut().zip(h) {
+            *a ^= b;
+        }
+    };
+    let mut acc = [0u8; 20];
+    buf.clear();
+    let (tag, count) = match value {
+        Value::Str(v) => {
+            buf.push(b's');
+            let mut scratch = Vec::new();
+            buf.extend_from_slice(v.bytes(&mut scratch));
+            return hash160(buf);
+        }
+        Value::List(l) => {
+            buf.push(b'l');
+            l.walk(0, false, |_, element| {
+                buf.extend_from_slice(&(element.len() as u64).to_be_bytes());
+                buf.extend_from_slice(element);
+                true
+            });
+            return hash160(buf);
+        }
+        Value::Set(set) => {
+            for member in set.iter() {
+                member.with_bytes(|m| xor(&mut acc, hash160(m)));
+            }
+            (b'S', set.len())
+        }
+        Value::Hash(h) => {
+            for (field, v) in h.iter() {
+                buf.clear();
+                buf.extend_from_slice(&(field.len() as u64).to_be_bytes());
+                buf.extend_from_slice(&field);
+                buf.extend_from_slice(v);
+                xor(&mut acc, hash160(buf));
+            }
+            (b'H', h.len())
+        }
+        Value::ZSet(z) => {
+            z.visit(0, z.len(), false, |member, score| {
+                buf.clear();
+                buf.extend_from_slice(&score.to_bits().to_be_bytes());
+                buf.extend_from_slice(member);
+                xor(&mut acc, hash160(buf));
+                true
+            });
+            (b'Z', z.len())
+        }
+    };
+    buf.clear();
+    buf.push(tag);
+    buf.extend_from_slice(&(count as u64).to_be_bytes());
+    buf.extend_from_slice(&acc);
+    hash160(buf)
+}
+
 fn digest_where(
     keyspace: &Keyspace,
     keep: impl Fn(keel_core::keyspace::EntryRef<'_>) -> bool,
 ) -> Digest {
     let mut digest = [0u8; 20];
+    let mut bytes = Vec::new();
     for (index, db) in keyspace.dbs.iter().enumerate() {
         for (_, entry) in db.iter() {
             if !keep(entry) {
                 continue;
             }
-            let value =
-                keel_core::digest::value_digest_with(entry.value, entry.expire_at_ms != 0, hash160);
-            let mut bytes = Vec::with_capacity(entry.key.as_bytes().len() + 40);
+            let value = value_digest(entry.value, &mut bytes);
+            bytes.clear();
             bytes.extend_from_slice(&(index as u32).to_be_bytes());
             bytes.extend_from_slice(&(entry.key.as_bytes().len() as u64).to_be_bytes());
             bytes.extend_from_slice(entry.key.as_bytes());
@@ -604,6 +683,123 @@ impl Replayer {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `hash160` as first written (a zero-padded copy of every 8-byte chunk): the
+    /// faster loop must give the same words, so digests and failure messages stay.
+    fn hash160_reference(data: &[u8]) -> [u8; 20] {
+        const K1: u64 = 0x9E37_79B9_7F4A_7C15;
+        const K2: u64 = 0xC2B2_AE3D_27D4_EB4F;
+        let mut a = K1 ^ data.len() as u64;
+        let mut b = K2.wrapping_add(data.len() as u64);
+        for chunk in data.chunks(8) {
+            let mut word = [0u8; 8];
+            word[..chunk.len()].copy_from_slice(chunk);
+            let w = u64::from_le_bytes(word);
+            a = (a ^ w).wrapping_mul(K2).rotate_left(31);
+            b = (b ^ w.rotate_left(23)).wrapping_mul(K1).rotate_left(27);
+        }
+        let fin = |mut z: u64| {
+            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+            z ^ (z >> 31)
+        };
+        let (x, y) = (fin(a ^ b.rotate_left(13)), fin(b.wrapping_add(a)));
+        let z = fin(x ^ y.rotate_left(7) ^ K1);
+        let mut out = [0u8; 20];
+        out[..8].copy_from_slice(&x.to_le_bytes());
+        out[8..16].copy_from_slice(&y.to_le_bytes());
+        out[16..].copy_from_slice(&z.to_le_bytes()[..4]);
+        out
+    }
+
+    /// The value digest sees values, not encodings: the same writes give the same
+    /// digest under encodings forced apart, and any one change to a value differs.
+    #[test]
+    fn value_digest_ignores_encodings_and_sees_every_change() {
+        let writes = [
+            "SET s hello",
+            "SET n 12345",
+            "RPUSH l a bb ccc a",
+            "SADD i 1 2 3 -7",
+            "SADD m x yy 4",
+            "HSET h f1 v1 f2 v2 f3 12",
+            "ZADD z 1 a 2.5 b -3 c 0 d",
+        ];
+        let digest_of = |config: &[&str], writes: &[&str]| {
+            let records: Vec<Logged> = config
+                .iter()
+                .chain(writes)
+                .map(|w| rec(w, Some(1)))
+                .collect();
+            let mut r = Replayer::new(SEEDS, NOW, &[]);
+            let digest = r.digest_at(&records, records.len());
+            // (A list is a quicklist either way; size 1 splits it into one-element
+            // nodes, which the digest's walk crosses. A set of strings is a
+            // hashtable either way in 7.0.)
+            let encodings: Vec<Vec<u8>> = ["i", "h", "z"]
+                .iter()
+                .map(|k| r.query_db0(&[b"OBJECT", b"ENCODING", k.as_bytes()]))
+                .collect();
+            (digest, encodings)
+        };
+        let packed = digest_of(&[], &writes);
+        let tables = digest_of(
+            &[
+                "CONFIG SET set-max-intset-entries 0",
+                "CONFIG SET hash-max-listpack-entries 0",
+                "CONFIG SET zset-max-listpack-entries 0",
+                "CONFIG SET list-max-listpack-size 1",
+            ],
+            &writes,
+        );
+        for (a, b) in packed.1.iter().zip(&tables.1) {
+            assert_ne!(a, b, "the configs must force other encodings");
+        }
+        assert_eq!(packed.0, tables.0);
+        assert_ne!(packed.0, [0; 20]);
+        // One change at a time, each a different dataset.
+        let changes = [
+            (0, "SET s hellp"),
+            (1, "SET n 12346"),
+            (2, "RPUSH l a ccc bb a"),
+            (2, "RPUSH l a bb ccc"),
+            (3, "SADD i 1 2 3 7"),
+            (4, "SADD m x yy 5"),
+            (5, "HSET h f1 v2 f2 v1 f3 12"),
+            (5, "HSET h f1 v1 f2 v2"),
+            (6, "ZADD z 1 a 2.5 b -3 c 1e-300 d"),
+            (6, "ZADD z 1 b 2.5 a -3 c 0 d"),
+            (6, "ZADD z 1 a 2.5000000000000004 b -3 c 0 d"),
+        ];
+        let mut seen = std::collections::BTreeSet::from([packed.0]);
+        for (at, write) in changes {
+            let mut changed = writes;
+            changed[at] = write;
+            assert!(
+                seen.insert(digest_of(&[], &changed).0),
+                "{write} went unseen"
+            );
+        }
+        // A value under another key, or of another type with the same bytes.
+        let mut moved = writes;
+        moved[0] = "SET t hello";
+        assert!(seen.insert(digest_of(&[], &moved).0));
+        moved[0] = "RPUSH s hello";
+        assert!(seen.insert(digest_of(&[], &moved).0));
+    }
+
+    #[test]
+    fn hash160_matches_its_first_form() {
+        let data: Vec<u8> = (0..200u32)
+            .map(|i| (i.wrapping_mul(2_654_435_761) >> 7) as u8)
+            .collect();
+        let mut seen = std::collections::BTreeSet::new();
+        for len in 0..data.len() {
+            let got = hash160(&data[..len]);
+            assert_eq!(got, hash160_reference(&data[..len]), "length {len}");
+            assert!(seen.insert(got), "length {len} collides");
+        }
+    }
 
     const SEEDS: NodeSeeds = NodeSeeds {
         rng_seed: 1,

@@ -147,11 +147,12 @@ impl World<'_> {
                 }
             }
         }
-        let name = crate::checkers::request_name(request);
-        let txn = matches!(
-            name.as_str(),
-            "MULTI" | "EXEC" | "DISCARD" | "WATCH" | "UNWATCH"
-        );
+        // (`request_name` without its String: this runs per reply.)
+        let txn = request.first().is_some_and(|name| {
+            ["MULTI", "EXEC", "DISCARD", "WATCH", "UNWATCH"]
+                .iter()
+                .any(|t| name.eq_ignore_ascii_case(t.as_bytes()))
+        });
         if !txn && !crate::workload::is_read_only(request) && reply.first() != Some(&b'-') {
             d.gate.push(GateEvent::WriteAcked {
                 op: i,

@@ -36,10 +36,15 @@ fn digest_at(node: &Node, wall_ms: u64) -> crate::durability::Digest {
 /// loading or syncing (a replica mid full sync has adopted the offset but not yet
 /// the data).
 fn position(node: &Node) -> Option<(String, u64)> {
+    position_ref(node).map(|(id, offset)| (id.to_string(), offset))
+}
+
+/// `position`, borrowed from the node.
+fn position_ref(node: &Node) -> Option<(&str, u64)> {
     if crate::host::loading(node) || node.repl_syncing() {
         return None;
     }
-    Some((node.repl_id().to_string(), node.repl_offset()))
+    Some((node.repl_id(), node.repl_offset()))
 }
 
 impl World<'_> {
@@ -141,48 +146,81 @@ impl World<'_> {
         if !self.judging(Checker::Replication) {
             return;
         }
-        let positions: Vec<Option<(String, u64)>> = self
+        // This runs after every event: the pairs to compare are found on borrowed
+        // positions, and only a new equal position is copied into the books.
+        let positions: Vec<Option<(&str, u64)>> = self
             .hosts
             .iter()
-            .map(|h| h.node.as_ref().and_then(position).filter(|p| p.1 > 0))
+            .map(|h| h.node.as_ref().and_then(position_ref).filter(|p| p.1 > 0))
             .collect();
+        let mut due: Vec<(usize, usize, (String, u64))> = Vec::new();
         for b in 1..positions.len() {
             for a in 0..b {
-                let (Some(at), Some(other)) = (&positions[a], &positions[b]) else {
+                let (Some(at), Some(other)) = (positions[a], positions[b]) else {
                     continue;
                 };
-                if at != other || self.repl_compared.get(&(a, b)) == Some(at) {
+                let compared = self
+                    .repl_compared
+                    .get(&(a, b))
+                    .is_some_and(|(id, offset)| id == at.0 && *offset == at.1);
+                if at != other || compared {
                     continue;
                 }
-                self.repl_compared.insert((a, b), at.clone());
-                let (Some(na), Some(nb)) =
-                    (self.hosts[a].node.as_ref(), self.hosts[b].node.as_ref())
-                else {
-                    continue;
-                };
-                // Either wall time does: both datasets are read at the same one.
-                let wall_ms = self.hosts[a].clock.peek(self.now_ms).wall_ms;
-                let (da, db) = (digest_at(na, wall_ms), digest_at(nb, wall_ms));
-                self.reached.insert(reach::REPLICA_COMPARED);
-                if self.is_sub_replica(a) || self.is_sub_replica(b) {
-                    self.reached.insert(reach::SUB_REPLICA_COMPARED);
-                }
-                if da != db {
-                    let message = format!(
-                        "hosts {a} and {b} are at the same position ({} {}) but their datasets differ (digest {} vs {})",
-                        at.0,
-                        at.1,
-                        crate::durability::hex(&da),
-                        crate::durability::hex(&db)
-                    );
-                    return self.flag(
-                        Checker::Replication,
-                        ("equal-offset-differs", None),
-                        message,
-                    );
-                }
+                due.push((a, b, (at.0.to_string(), at.1)));
             }
         }
+        // Nothing changes a node inside this loop: a host's digest at one wall time
+        // is taken once however many pairs it is in.
+        let mut digests: Vec<(usize, u64, crate::durability::Digest)> = Vec::new();
+        for (a, b, at) in due {
+            self.repl_compared.insert((a, b), at.clone());
+            if self.hosts[a].node.is_none() || self.hosts[b].node.is_none() {
+                continue;
+            }
+            // Either wall time does: both datasets are read at the same one.
+            let wall_ms = self.hosts[a].clock.peek(self.now_ms).wall_ms;
+            let (da, db) = (
+                self.digest_once(&mut digests, a, wall_ms),
+                self.digest_once(&mut digests, b, wall_ms),
+            );
+            self.reached.insert(reach::REPLICA_COMPARED);
+            if self.is_sub_replica(a) || self.is_sub_replica(b) {
+                self.reached.insert(reach::SUB_REPLICA_COMPARED);
+            }
+            if da != db {
+                let message = format!(
+                    "hosts {a} and {b} are at the same position ({} {}) but their datasets differ (digest {} vs {})",
+                    at.0,
+                    at.1,
+                    crate::durability::hex(&da),
+                    crate::durability::hex(&db)
+                );
+                return self.flag(
+                    Checker::Replication,
+                    ("equal-offset-differs", None),
+                    message,
+                );
+            }
+        }
+    }
+
+    /// Host `h`'s dataset digest at `wall_ms`, from `cache` when this check took it
+    /// already (all zeros for a host without a node, which the caller rules out).
+    fn digest_once(
+        &self,
+        cache: &mut Vec<(usize, u64, crate::durability::Digest)>,
+        h: usize,
+        wall_ms: u64,
+    ) -> crate::durability::Digest {
+        if let Some((_, _, d)) = cache.iter().find(|(g, w, _)| *g == h && *w == wall_ms) {
+            return *d;
+        }
+        let Some(node) = self.hosts[h].node.as_ref() else {
+            return [0; 20];
+        };
+        let d = digest_at(node, wall_ms);
+        cache.push((h, wall_ms, d));
+        d
     }
 
     /// At the end of a replication run (faults healed, clients done, a quiet period

@@ -72,7 +72,7 @@ pub(crate) struct PsyncBooks {
     full_pending: BTreeMap<usize, (String, u64)>,
     /// Per (host, history id): the highest offset of that history the host was
     /// seen to hold, not loading nor mid full sync (the WAIT books' "applied").
-    applied: BTreeMap<(usize, String), u64>,
+    applied: BTreeMap<usize, BTreeMap<String, u64>>,
 }
 
 /// The verdict on a `+CONTINUE`: None when the rules allow it.
@@ -181,10 +181,33 @@ impl World<'_> {
         let epoch = self.hosts[h].epoch;
         let loading = crate::host::loading(node);
         if !loading && !node.repl_syncing() {
+            let books = &mut self.psync;
+            if let Some(book) = books
+                .hosts
+                .get_mut(&h)
+                .filter(|b| b.epoch == epoch && b.settled && b.replid == node.repl_id())
+            {
+                // The common case, once per host and event: the same history as
+                // last time (its `applied` entry exists: it was booked then), so
+                // only the offsets move.
+                let offset = node.repl_offset();
+                let most = books
+                    .applied
+                    .get_mut(&h)
+                    .and_then(|by_id| by_id.get_mut(book.replid.as_str()));
+                if let Some(most) = most {
+                    *most = (*most).max(offset);
+                    book.replica = node.is_replica();
+                    book.offset = offset;
+                    return;
+                }
+            }
             let most = self
                 .psync
                 .applied
-                .entry((h, node.repl_id().to_string()))
+                .entry(h)
+                .or_default()
+                .entry(node.repl_id().to_string())
                 .or_insert(0);
             *most = (*most).max(node.repl_offset());
         }
@@ -251,7 +274,11 @@ impl World<'_> {
     /// The highest offset of history `replid` host `r` was seen to hold, whatever
     /// it holds now (a promotion, or a full sync from another master, since).
     pub(crate) fn applied_in_history(&self, r: usize, replid: &str) -> Option<u64> {
-        self.psync.applied.get(&(r, replid.to_string())).copied()
+        self.psync
+            .applied
+            .get(&r)
+            .and_then(|by_id| by_id.get(replid))
+            .copied()
     }
 
     /// After every event: every host's books.

@@ -283,6 +283,28 @@ impl World<'_> {
             let Some(node) = self.hosts[h].node.as_ref() else {
                 continue;
             };
+            // The common case, once per host and event: same role, same history, so
+            // only the offsets move (nothing below would log or book a switch).
+            let books = &mut self.rollback;
+            if let Some(seen) = books
+                .seen
+                .get_mut(&h)
+                .filter(|s| s.replica == node.is_replica() && s.replid == node.repl_id())
+            {
+                seen.offset = node.repl_offset();
+                let settled = !crate::host::loading(node) && !node.repl_syncing();
+                if seen.replica && settled {
+                    match books.replica_at.get_mut(&h) {
+                        Some(at) if at.0 == seen.replid => at.1 = seen.offset,
+                        _ => {
+                            books
+                                .replica_at
+                                .insert(h, (seen.replid.clone(), seen.offset));
+                        }
+                    }
+                }
+                continue;
+            }
             let now = Seen {
                 replica: node.is_replica(),
                 replid: node.repl_id().to_string(),

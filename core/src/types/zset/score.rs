@@ -15,6 +15,18 @@ pub fn fmt_score(v: f64) -> String {
     if v == 0.0 {
         return if v.is_sign_negative() { "-0" } else { "0" }.into();
     }
+    // An integral score below 2^53 is exact in an i64 and has at most 16 digits, so
+    // `%.17g` prints it in full with no fraction: the integer's own text (the common
+    // case, and the slow path below costs an exact big-number expansion).
+    const EXACT: f64 = 9_007_199_254_740_992.0; // 2^53
+    if v.fract() == 0.0 && v.abs() < EXACT {
+        return (v as i64).to_string();
+    }
+    fmt_score_g17(v)
+}
+
+/// `%.17g` of a finite non-zero `v`, through an exact 17-digit expansion.
+fn fmt_score_g17(v: f64) -> String {
     // Rust's `{:e}` is exactly rounded like glibc's printf: 17 significant digits.
     let sci = format!("{:.16e}", v.abs());
     let (mantissa, exp) = sci.split_once('e').unwrap_or((&sci, "0"));
@@ -248,6 +260,23 @@ mod tests {
             (2.5, "2.5"),
         ] {
             assert_eq!(fmt_score(v), want, "{v:e}");
+        }
+        // The integral fast path prints what the exact expansion prints.
+        let mut integral: Vec<f64> = (1..=2_000).map(f64::from).collect();
+        let mut p = 1.0f64;
+        while p < 1e16 {
+            integral.extend([p, p - 1.0, p + 1.0, 3.0 * p, 7.0 * p + 1.0]);
+            p *= 10.0;
+        }
+        integral.extend([
+            9_007_199_254_740_991.0,
+            4_503_599_627_370_497.0,
+            123_456_789_012_345.0,
+        ]);
+        for v in integral.into_iter().filter(|v| *v != 0.0) {
+            for v in [v, -v] {
+                assert_eq!(fmt_score(v), fmt_score_g17(v), "{v:e}");
+            }
         }
         assert_eq!(fmt_listpack_score(-0.0), "0");
         assert_eq!(fmt_listpack_score(4e18), "4000000000000000000");
