@@ -673,6 +673,48 @@ fn big_values_and_flushed_databases_are_freed_off_the_loop() {
     assert_eq!(run_counting_free(&mut node, &[b"DBSIZE"]).0, b":0\r\n");
 }
 
+/// The cron asks for a purge on its own when the RSS the driver reports is well
+/// above `used_memory`, not again within the period; the next tick judges it by the
+/// RSS reported after it, and one that gave back little backs off for minutes.
+/// Never without an RSS.
+#[test]
+fn the_cron_purges_when_rss_is_far_above_used_memory() {
+    let mut node = test_node();
+    let tick = |node: &mut Node, ms: u64| -> usize {
+        let now = Now {
+            mono_ms: ms,
+            wall_ms: NOW.wall_ms + ms,
+        };
+        node.handle(now, Input::Tick);
+        let mut purges = 0;
+        while let Some(e) = node.poll_effect() {
+            purges += usize::from(e == Effect::PurgeMemory);
+        }
+        purges
+    };
+    const MB: u64 = 1024 * 1024;
+    assert_eq!(
+        tick(&mut node, 1_000),
+        0,
+        "no RSS reported: nothing to judge"
+    );
+    let used = node.used_memory_bytes() as u64;
+    node.set_rss_bytes(used + 12 * MB);
+    assert_eq!(tick(&mut node, 2_000), 0, "12 MB over: not worth it");
+    node.set_rss_bytes(used + 512 * MB);
+    assert_eq!(tick(&mut node, 3_000), 1);
+    // The driver reports what the purge gave back: most of it.
+    node.set_rss_bytes(used + 200 * MB);
+    assert_eq!(tick(&mut node, 3_100), 0, "the tick that judges it");
+    assert_eq!(tick(&mut node, 4_000), 0, "once per period");
+    assert_eq!(tick(&mut node, 8_100), 1, "more left after the period");
+    // This one gave back nothing (scattered survivors): back off for minutes.
+    assert_eq!(tick(&mut node, 8_200), 0);
+    assert_eq!(tick(&mut node, 20_000), 0);
+    assert_eq!(tick(&mut node, 300_000), 0);
+    assert_eq!(tick(&mut node, 308_300), 1);
+}
+
 #[test]
 fn memory_purge_asks_the_driver_to_give_memory_back() {
     let mut node = test_node();

@@ -345,6 +345,8 @@ pub struct Server {
     pub eviction_running: bool,
     /// The process's resident set size, reported by a production driver for INFO.
     pub rss_bytes: Option<u64>,
+    /// When the cron may next ask for a purge on its own (`Node::auto_purge`).
+    pub auto_purge: AutoPurge,
     pub process: ProcessInfo,
     /// The pause in force, if any (see `ClientPause`): CLIENT PAUSE's and a
     /// FAILOVER's together (`set_pause`), what every command checks.
@@ -400,6 +402,7 @@ impl Server {
             shutting_down: false,
             eviction_running: false,
             rss_bytes: None,
+            auto_purge: AutoPurge::default(),
             process: ProcessInfo::default(),
             persist: PersistInfo::new(now),
             next_io_id: 1,
@@ -570,4 +573,15 @@ pub enum RewriteStep {
     /// so the new name survives a crash.
     SyncingDir,
     Cleaning,
+}
+
+/// The cron's own purges of memory the allocator holds free (`Node::auto_purge`).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct AutoPurge {
+    /// Monotonic time before which no purge is asked for.
+    pub next_mono_ms: u64,
+    /// The RSS when the last purge was asked for, until the next tick judges it.
+    pub rss_before: Option<u64>,
+    /// Purges the cron has asked for.
+    pub count: u64,
 }

@@ -983,6 +983,10 @@ impl Reactor {
                 Effect::PurgeMemory => {
                     if let Some(purge) = self.purge_memory.as_mut() {
                         purge();
+                        // What the purge gave back, for the node's next tick to judge.
+                        if let Some(rss) = process_rss_bytes() {
+                            self.driven.node.set_rss_bytes(rss);
+                        }
                     }
                 }
                 Effect::Connect { conn, addr } => self.connect(conn, addr),

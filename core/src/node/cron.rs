@@ -33,6 +33,12 @@ fn resize_query_buffer(client: &mut Client, now: Now) {
     client.out_peak = client.out.len();
 }
 
+/// `Node::auto_purge`: the excess of RSS over `used_memory` worth a purge, how often
+/// one may be asked for, and the back-off after one that gave back little.
+const AUTO_PURGE_MIN_EXCESS_BYTES: u64 = 16 * 1024 * 1024;
+const AUTO_PURGE_PERIOD_MS: u64 = 5_000;
+const AUTO_PURGE_BACKOFF_MS: u64 = 300_000;
+
 impl Node {
     pub(super) fn on_tick(&mut self, now: Now) {
         let hz = self.server.config.settings().hz.clamp(1, 500) as u64;
@@ -81,6 +87,7 @@ impl Node {
             }
         }
         self.keyspace.rehash_cron();
+        self.auto_purge(now);
         // Redis's evictionTimeProc: a deficit left by a command's bounded eviction
         // keeps being paid without waiting for the next command.
         if self.server.hot.maxmemory_bytes > 0 {
@@ -112,6 +119,44 @@ impl Node {
                 stats.net_samples.pop_front();
             }
         }
+    }
+
+    /// Memory the allocator keeps free after mass deletes goes back to the OS without
+    /// MEMORY PURGE (jemalloc, Redis's allocator, decays on its own; glibc keeps it
+    /// until `malloc_trim`): when the RSS the driver reports exceeds `used_memory` by
+    /// more than `AUTO_PURGE_MIN_EXCESS_BYTES` and by half, the node asks for a purge,
+    /// at most once per `AUTO_PURGE_PERIOD_MS`. The next tick judges it by the RSS
+    /// the driver reports after it (keel-server reads it right after the trim): one
+    /// that gave back less than an eighth (survivors scattered over every page keep
+    /// them) backs off for `AUTO_PURGE_BACKOFF_MS`. Without an RSS (the simulator)
+    /// it never fires.
+    pub(super) fn auto_purge(&mut self, now: Now) {
+        let Some(rss) = self.server.rss_bytes else {
+            return;
+        };
+        let used = self.used_memory_bytes() as u64;
+        let state = &mut self.server.auto_purge;
+        if let Some(before) = state.rss_before.take() {
+            if rss > before.saturating_sub(before / 8) {
+                state.next_mono_ms = now.mono_ms.saturating_add(AUTO_PURGE_BACKOFF_MS);
+            }
+            return;
+        }
+        if now.mono_ms < state.next_mono_ms {
+            return;
+        }
+        let excess = rss.saturating_sub(used);
+        if excess < AUTO_PURGE_MIN_EXCESS_BYTES || rss < used.saturating_add(used / 2) {
+            return;
+        }
+        state.rss_before = Some(rss);
+        state.next_mono_ms = now.mono_ms.saturating_add(AUTO_PURGE_PERIOD_MS);
+        state.count += 1;
+        self.server.log(
+            LogLevel::Verbose,
+            format!("Purging allocator memory: RSS {rss} bytes, used_memory {used} bytes"),
+        );
+        self.server.effects.push_back(Effect::PurgeMemory);
     }
 
     pub(super) fn close_idle_clients(&mut self, now: Now) {
