@@ -266,6 +266,22 @@ impl MasterState {
         self.backlog_created_offset = offset;
     }
 
+    /// Redis's `rebaseReplicationBuffer` at a master's boot: the stream fed while
+    /// loading (from offset 0) moves `delta` bytes on, to follow the history the
+    /// RDB file recorded; the caller moved `master_repl_offset` by as much.
+    pub fn rebase(&mut self, delta: u64) {
+        if let Some(backlog) = self.backlog.as_mut() {
+            backlog.rebase(delta);
+        }
+        for (_, offset) in self.checkpoints.iter_mut() {
+            *offset = offset.saturating_add(delta);
+        }
+        for (offset, _) in self.select_marks.iter_mut() {
+            *offset = offset.saturating_add(delta);
+        }
+        self.backlog_created_offset = self.backlog_created_offset.saturating_add(delta);
+    }
+
     /// Remembers a replica's ACK for the rollback cut's lower bound.
     pub fn remember_ack(&mut self, name: String, offset: u64) {
         if !self.last_acks.contains_key(&name)
