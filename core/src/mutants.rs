@@ -90,8 +90,8 @@ pub enum Mutant {
     /// A promoted master never continues its previous history (replid2 ignored, as
     /// before PSYNC2): its former master and fellow replicas always full-sync.
     PsyncPreviousIdRefused,
-    /// A master restarted from an RDB file forgets the history the file recorded
-    /// (no replid2): a replica at exactly the file's offset full-syncs instead of
+    /// A master restarted from an RDB file takes the file's offset but forgets its
+    /// history (no replid2): a replica at exactly that offset full-syncs instead of
     /// continuing.
     RestartForgetsReplid,
     /// WAIT counts a replica that ACKed an offset before the client's write.

@@ -62,12 +62,13 @@ impl Node {
         if self.server.repl_master.backlog.is_none() {
             return;
         }
-        let forgets = self.server.mutants.is(Mutant::RestartForgetsReplid);
-        if let Some((replid, offset, _)) = loaded.filter(|_| !forgets) {
+        if let Some((replid, offset, _)) = loaded {
             let server = &mut self.server;
-            server.repl.replid2 = replid;
-            server.repl.second_replid_offset =
-                i64::try_from(offset).unwrap_or(i64::MAX).saturating_add(1);
+            if !server.mutants.is(Mutant::RestartForgetsReplid) {
+                server.repl.replid2 = replid;
+                server.repl.second_replid_offset =
+                    i64::try_from(offset).unwrap_or(i64::MAX).saturating_add(1);
+            }
             server.repl.master_repl_offset = server.repl.master_repl_offset.saturating_add(offset);
             server.repl_master.rebase(offset);
             server.repl_master.no_replicas_since_mono_ms = Some(self.last_now.mono_ms);

@@ -160,6 +160,9 @@ pub struct MasterState {
     /// The offset the backlog was created at: while its first byte is the next one,
     /// nothing was dropped and its start is a command boundary.
     pub backlog_created_offset: u64,
+    /// A copy of every byte added to the backlog since the driver last took it
+    /// (`Node::enable_repl_tap`; None, and no copy, unless asked).
+    pub tap: Option<Vec<u8>>,
 }
 
 /// Feeds remembered for WAIT's offsets; an older write waits for the oldest one kept
@@ -366,6 +369,9 @@ impl MasterState {
         });
         let added = unsent.get(start..).unwrap_or_default();
         backlog.append(added);
+        if let Some(tap) = self.tap.as_mut() {
+            tap.extend_from_slice(added);
+        }
         ids.master_repl_offset += added.len() as u64;
         // Marks the backlog no longer needs: all but the last one before its start.
         let first = backlog.first_byte_offset().saturating_sub(1);
@@ -410,6 +416,9 @@ impl MasterState {
             return;
         };
         backlog.append(stream);
+        if let Some(tap) = self.tap.as_mut() {
+            tap.extend_from_slice(stream);
+        }
         self.unsent.extend_from_slice(stream);
     }
 
@@ -423,6 +432,9 @@ impl MasterState {
         crate::resp::encode_request_into(&mut self.unsent, argv);
         let added = self.unsent.get(start..).unwrap_or_default();
         backlog.append(added);
+        if let Some(tap) = self.tap.as_mut() {
+            tap.extend_from_slice(added);
+        }
         ids.master_repl_offset += added.len() as u64;
     }
 
