@@ -90,6 +90,10 @@ pub enum Mutant {
     /// A promoted master never continues its previous history (replid2 ignored, as
     /// before PSYNC2): its former master and fellow replicas always full-sync.
     PsyncPreviousIdRefused,
+    /// A master restarted from an RDB file takes the file's offset but forgets its
+    /// history (no replid2): a replica at exactly that offset full-syncs instead of
+    /// continuing.
+    RestartForgetsReplid,
     /// WAIT counts a replica that ACKed an offset before the client's write.
     WaitCountsStaleAck,
     /// FAILOVER hands over without waiting for the replica to ACK the whole stream,
@@ -139,7 +143,7 @@ pub enum Mutant {
 }
 
 impl Mutant {
-    pub const ALL: [Mutant; 52] = [
+    pub const ALL: [Mutant; 53] = [
         Mutant::TtlOffByOne,
         Mutant::LazyExpireReturnsStale,
         Mutant::IncrLosesPipelinedUpdate,
@@ -173,6 +177,7 @@ impl Mutant {
         Mutant::PsyncWrongReplidAccepted,
         Mutant::PsyncPreviousIdPastSwitch,
         Mutant::PsyncPreviousIdRefused,
+        Mutant::RestartForgetsReplid,
         Mutant::ReplicaExpiresKeys,
         Mutant::WaitCountsStaleAck,
         Mutant::EvictionNotPropagated,
@@ -232,6 +237,7 @@ impl Mutant {
             Mutant::PsyncWrongReplidAccepted => "psync-wrong-replid-accepted",
             Mutant::PsyncPreviousIdPastSwitch => "psync-previous-id-past-switch",
             Mutant::PsyncPreviousIdRefused => "psync-previous-id-refused",
+            Mutant::RestartForgetsReplid => "restart-forgets-replid",
             Mutant::WaitCountsStaleAck => "wait-counts-stale-ack",
             Mutant::FailoverSkipsCatchup => "failover-skips-catchup",
             Mutant::ChainRelayReencodes => "chain-relay-reencodes",

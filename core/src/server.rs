@@ -235,12 +235,35 @@ pub struct PersistInfo {
     pub last_load_keys_loaded: u64,
     pub last_load_keys_expired: u64,
     /// The replication history the loaded RDB recorded (`repl-id`, `repl-offset`,
-    /// `repl-stream-db`), for a replica to continue after a restart.
-    pub loaded_repl: Option<(String, u64, usize)>,
+    /// `repl-stream-db`): a replica continues it after a restart, a master keeps it
+    /// as its previous history (`Node::repl_after_load`).
+    pub loaded_repl: LoadedRepl,
     /// A shutdown waits for its save.
     pub shutdown_pending: bool,
     pub requests: Vec<PersistRequest>,
     pub aof: AofStatus,
+}
+
+/// The replication aux fields an RDB load found (Redis's `rdbSaveInfo`): each as
+/// the file said, None when absent or unreadable.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LoadedRepl {
+    /// `repl-id`, only when it is 40 characters long (Redis's `repl_id_is_set`).
+    pub replid: Option<String>,
+    pub offset: Option<i64>,
+    pub stream_db: Option<i64>,
+}
+
+impl LoadedRepl {
+    /// (replid, offset, stream db) when the file carries a history to continue:
+    /// an id, an offset and a database that are not -1 (Redis's loadDataFromDisk
+    /// test; old versions saved a stream db of -1 by mistake).
+    pub fn history(&self) -> Option<(String, u64, usize)> {
+        let replid = self.replid.clone()?;
+        let offset = u64::try_from(self.offset?).ok()?;
+        let db = usize::try_from(self.stream_db?).ok()?;
+        Some((replid, offset, db))
+    }
 }
 
 impl PersistInfo {
@@ -267,7 +290,7 @@ impl PersistInfo {
             current_save_keys_total: 0,
             last_load_keys_loaded: 0,
             last_load_keys_expired: 0,
-            loaded_repl: None,
+            loaded_repl: LoadedRepl::default(),
             shutdown_pending: false,
             requests: Vec::new(),
             aof: AofStatus {
@@ -471,6 +494,21 @@ impl Server {
     /// The replication id INFO reports as `master_replid`.
     pub fn repl_id(&self) -> &str {
         &self.repl.replid
+    }
+
+    /// The (offset, stream database) an RDB save records with the replication id
+    /// (Redis's `rdbPopulateSaveInfo`): a replica's position and the database its
+    /// master's stream has selected; a master's only when it has a backlog (it is in
+    /// a replication chain), with the database its own stream selected last (0 when
+    /// none: its next write selects one). None: the file records no history.
+    pub fn rdb_repl_position(&self) -> Option<(u64, usize)> {
+        let offset = self.repl.master_repl_offset;
+        if self.replica.is_replica() {
+            return Some((offset, self.replica.stream_db));
+        }
+        let stream = &self.repl_master;
+        stream.backlog.as_ref()?;
+        Some((offset, stream.encoder.selected_db().unwrap_or(0)))
     }
 
     /// Whether used memory (asked of `used_bytes` only when `maxmemory` is set) is

@@ -114,6 +114,12 @@ pub enum Fault {
         #[serde(default)]
         host: usize,
     },
+    /// An operator's `SHUTDOWN SAVE` (a rolling restart): the node saves, exits, and
+    /// is started again from its disk shortly after.
+    Shutdown {
+        #[serde(default)]
+        host: usize,
+    },
     /// An operator's `BGREWRITEAOF` (over a connection outside the history).
     RewriteAof {
         #[serde(default)]
@@ -156,6 +162,7 @@ impl Fault {
             Fault::SlowDisk { .. } => "slow disk",
             Fault::BitRot { .. } => "bit rot",
             Fault::Bgsave { .. } => "BGSAVE",
+            Fault::Shutdown { .. } => "SHUTDOWN",
             Fault::RewriteAof { .. } => "BGREWRITEAOF",
             Fault::ReplicaOf { .. } => "REPLICAOF",
             Fault::ReplicaOfNoOne { .. } => "REPLICAOF NO ONE",
@@ -183,6 +190,7 @@ impl Fault {
             | Fault::SlowDisk { host, .. }
             | Fault::BitRot { host, .. }
             | Fault::Bgsave { host }
+            | Fault::Shutdown { host }
             | Fault::RewriteAof { host }
             | Fault::ReplicaOfNoOne { host } => vec![*host],
             Fault::ReplicaOf { host, master } => vec![*host, *master],
@@ -296,6 +304,18 @@ impl World<'_> {
                 }
             }
             Fault::Bgsave { host } => self.operator(host, &["BGSAVE"]),
+            Fault::Shutdown { host } => {
+                if self.operator_busy(host) {
+                    log!(
+                        self,
+                        "host {host}: SHUTDOWN deferred (node down, paused or loading)"
+                    );
+                    return self
+                        .schedule(self.now_ms + OPERATOR_RETRY_MS, Event::FaultStart { index });
+                }
+                self.hosts[host].shutdown_asked = true;
+                self.operator(host, &["SHUTDOWN", "SAVE"]);
+            }
             Fault::ReplicaOf { host, master } => {
                 // An operator whose node is down, paused or still loading its files
                 // (it would answer -LOADING, as Redis does) tries again later.
@@ -596,6 +616,7 @@ impl World<'_> {
             | Fault::ClockJump { .. }
             | Fault::BitRot { .. }
             | Fault::Bgsave { .. }
+            | Fault::Shutdown { .. }
             | Fault::RewriteAof { .. }
             | Fault::ReplicaOf { .. }
             | Fault::ReplicaOfNoOne { .. }

@@ -126,6 +126,9 @@ pub struct Host {
     /// `MAX_EXITS`, treated as one that refuses its files).
     pub exits: u32,
     pub crashes_active: u32,
+    /// An operator's SHUTDOWN was sent: the node's exit (code 0) is expected, and it
+    /// restarts from its disk.
+    pub shutdown_asked: bool,
     /// A fake peer for the world's tests: a host with no node that records the
     /// inputs it is handed (what a node subsystem not yet written would see).
     pub fake_peer: Option<Vec<String>>,
@@ -149,6 +152,7 @@ impl Host {
             epoch: 0,
             pauses_active: 0,
             crashes_active: 0,
+            shutdown_asked: false,
             exits: 0,
             fake_peer: None,
             generation: 0,

@@ -230,7 +230,11 @@ impl World<'_> {
                 d.rewrite_active = false;
             }
             ("Fsync", false) if c.path == DIR => {
-                if let Some(floor) = d.save_renamed.take() {
+                // A durable snapshot is a floor only for a node that loads it at its
+                // restart: with the AOF on, the AOF is loaded and `dbfilename` is
+                // not read (Redis's loadDataFromDisk).
+                let rdb_loaded = d.policy == Some(Policy::Off);
+                if let Some(floor) = d.save_renamed.take().filter(|_| rdb_loaded) {
                     d.snapshot_floor = d.snapshot_floor.max(floor);
                 }
             }

@@ -88,6 +88,14 @@ pub mod reach {
     pub const PSYNC_PREVIOUS_ID_CONTINUED: &str =
         "a PSYNC naming the master's previous history continued";
     pub const PROMOTED_BY_REPLICAOF: &str = "a replica was promoted with REPLICAOF NO ONE";
+    pub const OPERATOR_SHUTDOWN: &str =
+        "an operator's SHUTDOWN SAVE stopped a node, restarted from its disk";
+    pub const PSYNC_RESTART_CONTINUED: &str =
+        "a replica continued the history a restarted master loaded from its RDB file";
+    pub const PSYNC_RESTART_FULL_SYNC: &str =
+        "a replica past the offset a restarted master's RDB file recorded full-synced";
+    pub const PSYNC_BYTES_JUDGED: &str =
+        "the bytes a +CONTINUE served were judged against the master's own stream";
     pub const ROLLBACK_JUDGED: &str =
         "a demoted master's lost writes were judged against its rollback file";
     pub const NOREPLICAS_REFUSED: &str = "a write was refused with -NOREPLICAS";
@@ -200,6 +208,10 @@ pub const SCENARIO_DEFS: &[ScenarioDef] = &[
             reach::REPLICA_COMPARED,
             reach::REPLICA_CAUGHT_UP,
             reach::WAIT_ANSWERED,
+            reach::OPERATOR_SHUTDOWN,
+            reach::PSYNC_RESTART_CONTINUED,
+            reach::PSYNC_RESTART_FULL_SYNC,
+            reach::PSYNC_BYTES_JUDGED,
         ],
     },
     ScenarioDef {
@@ -817,18 +829,32 @@ fn repl_plan(name: &str, s: &mut Scenario, rng: &mut ChaCha8Rng) {
         // The master loses power once, with AOF `always` (acknowledged writes must
         // survive it) or with no persistence at all (it restarts empty with a new
         // replication id, and its replicas follow it into emptiness by a full sync,
-        // as Redis's documentation warns).
+        // as Redis's documentation warns). Without the AOF, in some seeds it has an
+        // RDB file: an operator's BGSAVE before the power loss (the replicas are past
+        // the file's offset when it comes back: a full sync), or instead of the power
+        // loss a rolling restart by SHUTDOWN SAVE (the replicas are at the file's
+        // offset: they continue the history the file recorded, Redis 7.0's rule).
         "repl-crash" => {
             s.persist.push(directive("save", ""));
-            if rng.gen_bool(0.5) {
+            let aof = rng.gen_bool(0.5);
+            if aof {
                 s.persist.push(directive("appendonly", "yes"));
                 s.persist.push(directive("appendfsync", "always"));
             }
-            s.faults.push(at(
-                rng.gen_range(150..900),
-                rng.gen_range(10..=200),
-                Fault::Crash { host: 0 },
-            ));
+            let crash_at = rng.gen_range(150..900);
+            let crash = at(crash_at, rng.gen_range(10..=200), Fault::Crash { host: 0 });
+            match rng.gen_range(0..10) {
+                4..=6 if !aof => {
+                    s.faults.push(at(
+                        rng.gen_range(50..crash_at),
+                        0,
+                        Fault::Bgsave { host: 0 },
+                    ));
+                    s.faults.push(crash);
+                }
+                7..=9 if !aof => s.faults.push(at(crash_at, 0, Fault::Shutdown { host: 0 })),
+                _ => s.faults.push(crash),
+            }
         }
         // A chain 0 → 1 → 2 whose links are cut and reset repeatedly while clients
         // write to the top: host 2 follows the stream host 1 relays (invariant 12

@@ -557,6 +557,7 @@ impl<'a> World<'a> {
         let replica = crate::replication::is_replication(&self.scenario.name) && h > 0;
         self.oracles[h].shadow = (!replica).then(|| Shadow::new(shadow_seeds, now));
         self.oracles[h].pubsub.node_restarted();
+        self.psync_note_boot(h);
         self.drain = Drain {
             from_disk: false,
             wall_ms: now.wall_ms,
@@ -989,6 +990,13 @@ impl<'a> World<'a> {
                     .disk
                     .submit(&mut self.rng, self.now_ms, io, op);
                 self.schedule(at, Event::Disk { host: h });
+            }
+            // The operator's SHUTDOWN: saved, the node exits; started again from
+            // its disk (a rolling restart).
+            Effect::Shutdown { exit_code: 0 } if self.hosts[h].shutdown_asked => {
+                self.hosts[h].shutdown_asked = false;
+                self.reached.insert(reach::OPERATOR_SHUTDOWN);
+                self.exited(h, 0)
             }
             Effect::Shutdown { .. } if self.note_shutdown(h) => self.restart_wiped(h),
             // Under persistence a node exits on errors Redis exits on (a failed

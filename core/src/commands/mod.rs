@@ -773,6 +773,15 @@ fn run_checked(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> Dispatch {
             return Dispatch::Postponed;
         }
     }
+    // SHUTDOWN's final save holds writes (Redis runs nothing while it saves, and
+    // pauses writes while it waits for lagging replicas): a write acknowledged now
+    // would be missing from the file the restart loads, and a replica would hold
+    // stream bytes past the history the file records.
+    if ctx.server.persist.shutdown_pending && !obey && may_replicate(ctx.client, parent, spec) {
+        ctx.client.last_command = (parent.name, sub_name);
+        ctx.client.postponed = true;
+        return Dispatch::Postponed;
+    }
     // A paused server reports keys whose TTL passed as missing but keeps them;
     // a write (one CLIENT PAUSE in the same EXEC let through) deletes them as usual.
     // A replica never deletes a key on its own, nor hands out one whose TTL passed

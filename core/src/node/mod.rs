@@ -213,6 +213,24 @@ impl Node {
         (m.sync_full, m.sync_partial_ok)
     }
 
+    /// Keeps a copy of every byte this node adds to its replication stream (its
+    /// backlog), for `take_repl_tap`: the simulator's record of what each node
+    /// produced, against which it judges what a `+CONTINUE` serves. Off in
+    /// production.
+    pub fn enable_repl_tap(&mut self) {
+        self.server.repl_master.tap.get_or_insert_with(Vec::new);
+    }
+
+    /// The stream bytes added since the last call (they end at `repl_offset`).
+    pub fn take_repl_tap(&mut self) -> Vec<u8> {
+        self.server
+            .repl_master
+            .tap
+            .as_mut()
+            .map(std::mem::take)
+            .unwrap_or_default()
+    }
+
     /// A FAILOVER is in progress: writes are held by its pause until it ends.
     pub fn failover_in_progress(&self) -> bool {
         self.server.failover.in_progress()

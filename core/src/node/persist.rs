@@ -97,8 +97,11 @@ impl Node {
             return true;
         }
         self.aof.booted = true;
-        let plan = LoadPlan::Rdb(Box::new(RdbLoad::for_config(&self.server, seeds)));
-        self.boot_with(now, plan)
+        let mut load = RdbLoad::for_config(&self.server, seeds);
+        // A master makes its backlog before loading (Redis's loadDataFromDisk), so
+        // the DELs of keys dropped as expired are in its stream.
+        load.feed_repl = self.repl_backlog_before_load();
+        self.boot_with(now, LoadPlan::Rdb(Box::new(load)))
     }
 
     /// `boot` with an explicit plan.
@@ -209,7 +212,7 @@ impl Node {
         self.server.persist.loading = false;
         match outcome {
             LoadOutcome::Loaded => {
-                self.repl_replica_after_load();
+                self.repl_after_load();
                 self.server
                     .log(LogLevel::Notice, "Ready to accept connections".into());
             }
@@ -452,6 +455,8 @@ impl Node {
                         }
                         self.server.persist.bgsave_in_progress = false;
                         self.server.persist.shutdown_pending = false;
+                        // The writes it held run now.
+                        self.server.pause_relaxed = true;
                         if let Some(conn) = conn {
                             self.reply_to_waiter(now, conn, Err(SHUTDOWN_ERROR));
                         }
@@ -654,6 +659,7 @@ impl Node {
 
     fn refuse_shutdown(&mut self, now: Now, conn: Option<ConnId>) {
         self.server.persist.shutdown_pending = false;
+        self.server.pause_relaxed = true;
         self.server.log(
             LogLevel::Warning,
             "Error trying to save the DB, can't exit.".into(),
@@ -1122,6 +1128,52 @@ mod tests {
             .any(|(_, e)| *e == Effect::Shutdown { exit_code: 0 }));
     }
 
+    /// Writes wait while SHUTDOWN saves (Redis runs nothing during its final save):
+    /// none is acknowledged and then missing from the file; reads are served. A
+    /// refused shutdown lets them run.
+    #[test]
+    fn writes_wait_for_the_shutdown_save_and_run_if_it_is_refused() {
+        let mut k = Kit::new("save \"\"");
+        let mut disk = MemDisk {
+            hold: true,
+            ..MemDisk::default()
+        };
+        k.connect(1);
+        k.connect(2);
+        k.cmd(2, "SET a 1");
+        k.cmd(1, "SHUTDOWN SAVE");
+        pump(&mut k, &mut disk);
+        assert_eq!(k.cmd(2, "SET b 2"), "", "held while the save runs");
+        assert_eq!(k.cmd(2, "GET a"), "", "behind the held write");
+        let mut k2 = Kit::new("save \"\"");
+        let mut disk2 = MemDisk {
+            hold: true,
+            ..MemDisk::default()
+        };
+        k2.connect(1);
+        k2.connect(2);
+        k2.connect(3);
+        k2.cmd(1, "SHUTDOWN SAVE");
+        pump(&mut k2, &mut disk2);
+        assert_eq!(k2.cmd(3, "GET a"), "$-1\r\n", "reads are served");
+        assert_eq!(k2.cmd(2, "SET b 2"), "");
+        // The save fails: the shutdown is refused and the write runs.
+        disk2.hold = false;
+        disk2.fail_nth = Some((disk2.seen + 1, DiskError::NoSpace));
+        pump(&mut k2, &mut disk2);
+        assert_eq!(k2.take(2), "+OK\r\n");
+        assert_eq!(k2.cmd(3, "GET b"), "$1\r\n2\r\n");
+        // The file the first node saves holds `a` only, and it exits.
+        disk.hold = false;
+        pump(&mut k, &mut disk);
+        let keys = read_rdb(disk.files.get("dump.rdb").expect("saved"));
+        assert_eq!(keys.len(), 1, "{keys:?}");
+        assert!(k
+            .effects
+            .iter()
+            .any(|(_, e)| *e == Effect::Shutdown { exit_code: 0 }));
+    }
+
     #[test]
     fn sigterm_saves_when_save_points_are_set() {
         let mut k = Kit::new("save \"3600 1\"");
@@ -1379,5 +1431,287 @@ mod tests {
         let n = disk.log.len();
         assert!(disk.log[n - 3].starts_with("rename"), "{:?}", disk.log);
         assert!(disk.log[n - 2].starts_with("fsync temp-"), "{:?}", disk.log);
+    }
+
+    /// An RDB 10 file by hand: aux fields, then database 0's string keys (an
+    /// optional absolute expiry in unix ms), no checksum (a stored 0).
+    fn file_with_aux(aux: &[(&str, &str)], keys: &[(&str, &str, Option<u64>)]) -> Vec<u8> {
+        let mut out = b"REDIS0010".to_vec();
+        let string = |out: &mut Vec<u8>, s: &str| {
+            out.push(s.len() as u8);
+            out.extend_from_slice(s.as_bytes());
+        };
+        for (k, v) in aux {
+            out.push(0xFA);
+            string(&mut out, k);
+            string(&mut out, v);
+        }
+        out.extend_from_slice(&[0xFE, 0x00]);
+        for (k, v, exp) in keys {
+            if let Some(at) = exp {
+                out.push(0xFC);
+                out.extend_from_slice(&at.to_le_bytes());
+            }
+            out.push(0x00);
+            string(&mut out, k);
+            string(&mut out, v);
+        }
+        out.push(0xFF);
+        out.extend_from_slice(&[0u8; 8]);
+        out
+    }
+
+    const OLD_ID: &str = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+
+    fn history_aux(offset: &str) -> Vec<(&'static str, String)> {
+        vec![
+            ("repl-stream-db", "0".to_string()),
+            ("repl-id", OLD_ID.to_string()),
+            ("repl-offset", offset.to_string()),
+        ]
+    }
+
+    /// A master booted from `file`, with a client on connection 1.
+    fn booted_master(file: Vec<u8>, config: &str) -> Kit {
+        let mut k = Kit::new(config);
+        let mut disk = MemDisk::default();
+        disk.files.insert("dump.rdb".into(), file);
+        let now = k.now;
+        assert!(k.nodes[0].boot(now, HashSeeds([1; 4])));
+        pump(&mut k, &mut disk);
+        k.connect(1);
+        k
+    }
+
+    fn info_field(k: &mut Kit, field: &str) -> String {
+        let info = k.cmd(1, "INFO replication");
+        info.lines()
+            .find_map(|l| l.strip_prefix(&format!("{field}:")))
+            .unwrap_or_else(|| panic!("no {field} in {info}"))
+            .to_string()
+    }
+
+    /// A replica's PSYNC on a fresh connection; the reply and what follows it.
+    fn psync(k: &mut Kit, conn: u64, replid: &str, offset: u64) -> String {
+        k.connect(conn);
+        k.send_lines(conn, "REPLCONF capa eof capa psync2");
+        k.take(conn);
+        k.send_lines(conn, &format!("PSYNC {replid} {offset}"));
+        let mut got = k.take(conn);
+        // A full sync answers when its snapshot starts (no diskless delay here).
+        for _ in 0..3 {
+            if got.is_empty() {
+                k.advance_ms(10);
+                got = k.take(conn);
+            }
+        }
+        got
+    }
+
+    /// Redis 7.0's loadDataFromDisk on a master (checked against redis-server 7.0.15:
+    /// SHUTDOWN with a replica in sync, restart, the replica's PSYNC continues): the
+    /// file's history becomes replid2 up to its offset plus one, a new replid, the
+    /// backlog made at the file's offset; a replica at exactly that offset continues.
+    #[test]
+    fn a_master_restarted_from_its_file_keeps_the_history_as_replid2() {
+        let aux = history_aux("639");
+        let aux: Vec<(&str, &str)> = aux.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let mut k = booted_master(
+            file_with_aux(&aux, &[("a", "1", None)]),
+            "save \"\"\nrepl-diskless-sync-delay 0",
+        );
+        let replid = info_field(&mut k, "master_replid");
+        assert_eq!(replid.len(), 40);
+        assert_ne!(replid, OLD_ID, "a new history starts");
+        assert_eq!(info_field(&mut k, "master_replid2"), OLD_ID);
+        assert_eq!(info_field(&mut k, "master_repl_offset"), "639");
+        assert_eq!(info_field(&mut k, "second_repl_offset"), "640");
+        assert_eq!(info_field(&mut k, "repl_backlog_active"), "1");
+        assert_eq!(info_field(&mut k, "repl_backlog_first_byte_offset"), "640");
+        assert_eq!(info_field(&mut k, "repl_backlog_histlen"), "0");
+        // A replica at exactly the file's offset continues, learning the new id.
+        assert_eq!(
+            psync(&mut k, 2, OLD_ID, 640),
+            format!("+CONTINUE {replid}\r\n")
+        );
+        let l = logs(&k);
+        assert!(
+            l.iter()
+                .any(|l| l
+                    .ends_with("accepted. Sending 0 bytes of backlog starting from offset 640.")),
+            "{l:?}"
+        );
+        // One past it never was in the file's history: a full sync, Redis's line.
+        let full = psync(&mut k, 3, OLD_ID, 641);
+        assert!(
+            full.starts_with(&format!("+FULLRESYNC {replid} 639")),
+            "{full}"
+        );
+        assert!(logs(&k).iter().any(|l| l
+            == "Partial resynchronization not accepted: Requested offset for second ID was 641, but I can reply up to 640"));
+        // The backlog existed: a full sync keeps the ids (no "backlog created").
+        assert_eq!(info_field(&mut k, "master_replid"), replid);
+        assert_eq!(info_field(&mut k, "master_replid2"), OLD_ID);
+    }
+
+    /// A key the master drops as expired while it loads is deleted in its stream, at
+    /// the file's offset: a replica that continues drops it too.
+    #[test]
+    fn keys_expired_at_the_restart_are_dels_in_the_rebased_stream() {
+        let aux = history_aux("100");
+        let aux: Vec<(&str, &str)> = aux.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let file = file_with_aux(&aux, &[("a", "1", None), ("gone", "1", Some(1000))]);
+        let mut k = booted_master(file, "save \"\"");
+        assert_eq!(k.cmd(1, "EXISTS gone"), ":0\r\n");
+        let del = "*2\r\n$6\r\nSELECT\r\n$1\r\n0\r\n*2\r\n$3\r\nDEL\r\n$4\r\ngone\r\n";
+        let end = 100 + del.len();
+        assert_eq!(info_field(&mut k, "master_repl_offset"), end.to_string());
+        assert_eq!(info_field(&mut k, "repl_backlog_first_byte_offset"), "101");
+        assert_eq!(info_field(&mut k, "second_repl_offset"), "101");
+        let replid = info_field(&mut k, "master_replid");
+        assert_eq!(
+            psync(&mut k, 2, OLD_ID, 101),
+            format!("+CONTINUE {replid}\r\n{del}")
+        );
+        // With lazyfree-lazy-expire, UNLINK (Redis's rdbLoadRio).
+        let file = file_with_aux(&aux, &[("gone", "1", Some(1000))]);
+        let mut k = booted_master(file, "save \"\"\nlazyfree-lazy-expire yes");
+        let replid = info_field(&mut k, "master_replid");
+        let got = psync(&mut k, 2, OLD_ID, 101);
+        assert_eq!(
+            got,
+            format!(
+                "+CONTINUE {replid}\r\n{}",
+                del.replace("$3\r\nDEL", "$6\r\nUNLINK")
+            )
+        );
+    }
+
+    /// No history in the file (a master in no replication chain saves none, as
+    /// Redis's rdbPopulateSaveInfo), or a partial one: no replid2, and no backlog
+    /// unless the load fed the stream.
+    #[test]
+    fn a_file_without_a_history_restores_none() {
+        let file = saved_file("SET a 1");
+        assert!(
+            !file.windows(7).any(|w| w == b"repl-id"),
+            "a master without a backlog records no history"
+        );
+        let mut k = booted_master(file, "save \"\"");
+        assert_eq!(info_field(&mut k, "master_replid2"), crate::repl::NO_REPLID);
+        assert_eq!(info_field(&mut k, "second_repl_offset"), "-1");
+        assert_eq!(info_field(&mut k, "repl_backlog_active"), "0");
+        // An id without an offset, a stream db of -1, an id of the wrong length.
+        for aux in [
+            vec![("repl-stream-db", "0"), ("repl-id", OLD_ID)],
+            vec![
+                ("repl-stream-db", "-1"),
+                ("repl-id", OLD_ID),
+                ("repl-offset", "5"),
+            ],
+            vec![
+                ("repl-stream-db", "0"),
+                ("repl-id", "abc"),
+                ("repl-offset", "5"),
+            ],
+        ] {
+            let mut k = booted_master(file_with_aux(&aux, &[("a", "1", None)]), "save \"\"");
+            assert_eq!(
+                info_field(&mut k, "master_replid2"),
+                crate::repl::NO_REPLID,
+                "{aux:?}"
+            );
+            assert_eq!(info_field(&mut k, "repl_backlog_active"), "0", "{aux:?}");
+        }
+        // Expired keys fed the stream: the backlog stays, from offset 0 (Redis).
+        let file = file_with_aux(&[], &[("gone", "1", Some(1000))]);
+        let mut k = booted_master(file, "save \"\"");
+        assert_eq!(info_field(&mut k, "repl_backlog_active"), "1");
+        assert_eq!(info_field(&mut k, "repl_backlog_first_byte_offset"), "1");
+        assert_ne!(info_field(&mut k, "master_repl_offset"), "0");
+    }
+
+    /// A master in a replication chain records its history; restarted, it keeps
+    /// it (the whole cycle through the node's own save).
+    #[test]
+    fn a_master_with_a_backlog_saves_its_history_and_continues_it_after_a_restart() {
+        let mut k = Kit::new("save \"\"\nrdbcompression no");
+        let mut disk = MemDisk::default();
+        k.connect(1);
+        // A replica's PSYNC makes the backlog (and a new history).
+        psync(&mut k, 2, "?", 0);
+        k.cmd(1, "SELECT 3");
+        k.cmd(1, "SET a 1");
+        let replid = info_field(&mut k, "master_replid");
+        let offset = info_field(&mut k, "master_repl_offset");
+        k.cmd(1, "SAVE");
+        pump(&mut k, &mut disk);
+        let file = disk.files.remove("dump.rdb").expect("saved");
+        let aux = read_aux(&file);
+        assert!(
+            aux.contains(&("repl-id".to_string(), replid.clone())),
+            "{aux:?}"
+        );
+        assert!(
+            aux.contains(&("repl-offset".to_string(), offset.clone())),
+            "{aux:?}"
+        );
+        assert!(
+            aux.contains(&("repl-stream-db".to_string(), "3".to_string())),
+            "{aux:?}"
+        );
+        let mut k = booted_master(file, "save \"\"");
+        assert_eq!(info_field(&mut k, "master_replid2"), replid);
+        assert_eq!(info_field(&mut k, "master_repl_offset"), offset);
+        let at: u64 = offset.parse::<u64>().unwrap() + 1;
+        let new_id = info_field(&mut k, "master_replid");
+        assert_eq!(
+            psync(&mut k, 2, &replid, at),
+            format!("+CONTINUE {new_id}\r\n")
+        );
+        // The stream after the restart selects its database again.
+        k.cmd(1, "SELECT 3");
+        k.cmd(1, "SET b 2");
+        assert_eq!(
+            k.take(2),
+            "*2\r\n$6\r\nSELECT\r\n$1\r\n3\r\n*3\r\n$3\r\nSET\r\n$1\r\nb\r\n$1\r\n2\r\n"
+        );
+    }
+
+    fn read_aux(bytes: &[u8]) -> Vec<(String, String)> {
+        let mut r = RdbReader::new(LoadLimits::default());
+        r.feed(bytes);
+        r.end_of_input();
+        let mut aux = Vec::new();
+        while let Ok(Some(item)) = r.next() {
+            match item {
+                RdbItem::Aux { key, value } => aux.push((
+                    String::from_utf8_lossy(&key).into_owned(),
+                    String::from_utf8_lossy(&value).into_owned(),
+                )),
+                RdbItem::End => break,
+                _ => {}
+            }
+        }
+        aux
+    }
+
+    /// The planted bug: the restarted master forgets the file's history.
+    #[cfg(feature = "mutants")]
+    #[test]
+    fn mutant_restart_forgets_replid_full_syncs_the_replica() {
+        let aux = history_aux("639");
+        let aux: Vec<(&str, &str)> = aux.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let mut k = Kit::new("save \"\"\nrepl-diskless-sync-delay 0");
+        k.nodes[0].set_mutant(Some(crate::mutants::Mutant::RestartForgetsReplid));
+        let mut disk = MemDisk::default();
+        disk.files
+            .insert("dump.rdb".into(), file_with_aux(&aux, &[("a", "1", None)]));
+        let now = k.now;
+        k.nodes[0].boot(now, HashSeeds([1; 4]));
+        pump(&mut k, &mut disk);
+        k.connect(1);
+        assert_eq!(info_field(&mut k, "master_replid2"), crate::repl::NO_REPLID);
+        assert!(psync(&mut k, 2, OLD_ID, 640).starts_with("+FULLRESYNC"));
     }
 }

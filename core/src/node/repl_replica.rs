@@ -27,17 +27,59 @@ impl Node {
         }
     }
 
-    /// After loading at boot (Redis's loadDataFromDisk): a replica continues the
-    /// history its RDB recorded (`repl-id`, `repl-offset`, `repl-stream-db`), so a
-    /// restart may end in a partial resync.
-    pub(super) fn repl_replica_after_load(&mut self) {
-        let loaded = self.server.persist.loaded_repl.take();
-        let Some((replid, offset, stream_db)) = loaded else {
-            return;
-        };
-        if !self.server.replica.is_replica() || replid.len() != 40 {
+    /// A master's boot from an RDB file: the backlog exists while the file loads
+    /// (Redis's loadDataFromDisk creates it, keeping the replication id), so the
+    /// DELs of keys dropped as expired go into the stream. True when it was made.
+    pub(super) fn repl_backlog_before_load(&mut self) -> bool {
+        if self.server.replica.is_replica() || self.server.repl_master.backlog.is_some() {
+            return false;
+        }
+        let capacity = self.server.config.settings().repl_backlog_size_bytes;
+        let server = &mut self.server;
+        server.repl_master.resume_backlog(
+            &server.repl,
+            usize::try_from(capacity).unwrap_or(usize::MAX),
+            &mut server.propagation,
+        );
+        true
+    }
+
+    /// After loading at boot (Redis's loadDataFromDisk), from the history the RDB
+    /// recorded (`repl-id`, `repl-offset`, `repl-stream-db`): a replica continues it
+    /// as its cached master, so a restart may end in a partial resync; a master
+    /// keeps it as its previous history up to the file's offset (replid2 and
+    /// `second_repl_offset`, its stream and backlog rebased there), so a replica
+    /// that was at exactly that offset continues with `+CONTINUE <new id>`. A master
+    /// whose file recorded nothing and whose load fed nothing drops the backlog.
+    pub(super) fn repl_after_load(&mut self) {
+        let loaded = std::mem::take(&mut self.server.persist.loaded_repl).history();
+        if self.server.replica.is_replica() {
+            if let Some((replid, offset, stream_db)) = loaded {
+                self.repl_replica_from_file(replid, offset, stream_db);
+            }
             return;
         }
+        if self.server.repl_master.backlog.is_none() {
+            return;
+        }
+        if let Some((replid, offset, _)) = loaded {
+            let server = &mut self.server;
+            if !server.mutants.is(Mutant::RestartForgetsReplid) {
+                server.repl.replid2 = replid;
+                server.repl.second_replid_offset =
+                    i64::try_from(offset).unwrap_or(i64::MAX).saturating_add(1);
+            }
+            server.repl.master_repl_offset = server.repl.master_repl_offset.saturating_add(offset);
+            server.repl_master.rebase(offset);
+            server.repl_master.no_replicas_since_mono_ms = Some(self.last_now.mono_ms);
+        }
+        if self.server.repl.master_repl_offset == 0 {
+            self.server.repl_master.backlog = None;
+            self.server.propagation.set_repl(false);
+        }
+    }
+
+    fn repl_replica_from_file(&mut self, replid: String, offset: u64, stream_db: usize) {
         self.server.repl.replid = replid;
         self.server.repl.master_repl_offset = offset;
         self.server.replica.stream_db = stream_db;

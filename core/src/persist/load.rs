@@ -149,6 +149,10 @@ pub struct RdbLoad {
     found: bool,
     /// Where the keys go (`applier.allow_dup`: DEBUG RELOAD MERGE).
     pub applier: RdbApplier,
+    /// A master's boot (Redis's `RDBFLAGS_FEED_REPL`): a key dropped as expired is
+    /// deleted by a DEL in the replication stream, so a replica that continues the
+    /// file's history drops it too.
+    pub feed_repl: bool,
 }
 
 impl RdbLoad {
@@ -164,6 +168,7 @@ impl RdbLoad {
             keys_expired: 0,
             found: false,
             applier: RdbApplier::default(),
+            feed_repl: false,
         }
     }
 
@@ -226,9 +231,21 @@ impl RdbLoad {
                     lru_idle_secs: _,
                     lfu_freq: _,
                 })) => {
-                    // Redis drops keys already expired when a master loads.
-                    if expire_ms.is_some_and(|at| at < now.wall_ms) {
+                    // Redis drops keys already expired when a master loads (a
+                    // replica keeps them: its master's DEL comes in the stream).
+                    if expire_ms.is_some_and(|at| at < now.wall_ms) && !server.replica.is_replica()
+                    {
                         self.keys_expired += 1;
+                        if self.feed_repl {
+                            let verb: &[u8] = match server.config.settings().lazyfree_lazy_expire {
+                                true => b"UNLINK",
+                                false => b"DEL",
+                            };
+                            server.propagation.record(db, &[verb, &key[..]]);
+                            server
+                                .repl_master
+                                .feed(&mut server.propagation, &mut server.repl);
+                        }
                         continue;
                     }
                     self.applier.insert(ks, db, &key, value, expire_ms)?;
@@ -264,31 +281,14 @@ impl RdbLoad {
                     );
                 }
             }
-            // A replica's history (`Node::repl_replica_after_load` uses it).
+            // The history the file records (`Node::repl_after_load` uses it), read
+            // as Redis's rdbLoadRio does: an id of any other length is ignored.
             b"repl-id" => {
-                let entry = server
-                    .persist
-                    .loaded_repl
-                    .get_or_insert((String::new(), 0, 0));
-                entry.0 = text.into_owned();
+                server.persist.loaded_repl.replid = (value.len() == 40).then(|| text.into_owned());
             }
-            b"repl-offset" => {
-                if let Ok(offset) = text.parse::<u64>() {
-                    server
-                        .persist
-                        .loaded_repl
-                        .get_or_insert((String::new(), 0, 0))
-                        .1 = offset;
-                }
-            }
+            b"repl-offset" => server.persist.loaded_repl.offset = text.parse::<i64>().ok(),
             b"repl-stream-db" => {
-                if let Ok(db) = text.parse::<usize>() {
-                    server
-                        .persist
-                        .loaded_repl
-                        .get_or_insert((String::new(), 0, 0))
-                        .2 = db;
-                }
+                server.persist.loaded_repl.stream_db = text.parse::<i64>().ok();
             }
             _ => {}
         }
@@ -318,6 +318,7 @@ impl RdbLoad {
 impl Loader for RdbLoad {
     fn start(&mut self, _ks: &mut Keyspace, server: &mut Server, now: Now) {
         self.started_mono_ms = now.mono_ms;
+        server.persist.loaded_repl = crate::server::LoadedRepl::default();
         self.read_next(server);
     }
 

@@ -30,6 +30,9 @@ pub struct RdbSink {
     repl_id: String,
     repl_offset: i64,
     repl_stream_db: i64,
+    /// Writes `repl-stream-db`, `repl-id` and `repl-offset` (Redis's non-NULL
+    /// `rdbSaveInfo`).
+    with_repl: bool,
 }
 
 impl RdbSink {
@@ -41,7 +44,15 @@ impl RdbSink {
             repl_id,
             repl_offset: 0,
             repl_stream_db: 0,
+            with_repl: true,
         }
+    }
+
+    /// No replication fields (Redis's `rdbPopulateSaveInfo` returning NULL: a master
+    /// that is in no replication chain, with no backlog, records no history).
+    pub fn without_repl(mut self) -> Self {
+        self.with_repl = false;
+        self
     }
 
     /// The replication offset the dataset is at and the database the stream last
@@ -56,16 +67,20 @@ impl RdbSink {
 
 impl SnapshotSink for RdbSink {
     fn begin(&mut self, out: &mut Vec<u8>) {
-        let aux = [
+        let mut aux = vec![
             ("redis-ver", AuxValue::Str(REDIS_VERSION.as_bytes())),
             ("redis-bits", AuxValue::Int(64)),
             ("ctime", AuxValue::Int(self.ctime_secs)),
             ("used-mem", AuxValue::Int(self.used_mem_bytes)),
-            ("repl-stream-db", AuxValue::Int(self.repl_stream_db)),
-            ("repl-id", AuxValue::Str(self.repl_id.as_bytes())),
-            ("repl-offset", AuxValue::Int(self.repl_offset)),
-            ("aof-base", AuxValue::Int(0)),
         ];
+        if self.with_repl {
+            aux.extend([
+                ("repl-stream-db", AuxValue::Int(self.repl_stream_db)),
+                ("repl-id", AuxValue::Str(self.repl_id.as_bytes())),
+                ("repl-offset", AuxValue::Int(self.repl_offset)),
+            ]);
+        }
+        aux.push(("aof-base", AuxValue::Int(0)));
         self.writer.header(&aux, out);
     }
     fn start_db(&mut self, db: usize, keys: u64, expires: u64, out: &mut Vec<u8>) {
@@ -179,8 +194,11 @@ impl SaveJob {
             (now_wall_ms / 1000) as i64,
             used_mem_bytes as i64,
             server.repl_id().to_string(),
-        )
-        .with_repl_position(server.repl.master_repl_offset, server.replica.stream_db);
+        );
+        let sink = match server.rdb_repl_position() {
+            Some((offset, stream_db)) => sink.with_repl_position(offset, stream_db),
+            None => sink.without_repl(),
+        };
         let open_id = server.draw_io_id();
         let temp_path = format!("temp-{}.rdb", open_id.0);
         let mut out = Vec::new();

@@ -75,6 +75,12 @@ impl Backlog {
         self.bytes.shrink_to(self.capacity_bytes);
     }
 
+    /// The same bytes, `delta` offsets later (a master's boot: see
+    /// `MasterState::rebase`).
+    pub fn rebase(&mut self, delta: u64) {
+        self.first_byte_offset = self.first_byte_offset.saturating_add(delta);
+    }
+
     /// Whether a replica may continue at `psync_offset` (the first byte it lacks):
     /// inside the backlog, or just past its end (nothing to send). Redis's
     /// `masterTryPartialResynchronization` range check.

@@ -160,6 +160,9 @@ pub struct MasterState {
     /// The offset the backlog was created at: while its first byte is the next one,
     /// nothing was dropped and its start is a command boundary.
     pub backlog_created_offset: u64,
+    /// A copy of every byte added to the backlog since the driver last took it
+    /// (`Node::enable_repl_tap`; None, and no copy, unless asked).
+    pub tap: Option<Vec<u8>>,
 }
 
 /// Feeds remembered for WAIT's offsets; an older write waits for the oldest one kept
@@ -266,6 +269,22 @@ impl MasterState {
         self.backlog_created_offset = offset;
     }
 
+    /// Redis's `rebaseReplicationBuffer` at a master's boot: the stream fed while
+    /// loading (from offset 0) moves `delta` bytes on, to follow the history the
+    /// RDB file recorded; the caller moved `master_repl_offset` by as much.
+    pub fn rebase(&mut self, delta: u64) {
+        if let Some(backlog) = self.backlog.as_mut() {
+            backlog.rebase(delta);
+        }
+        for (_, offset) in self.checkpoints.iter_mut() {
+            *offset = offset.saturating_add(delta);
+        }
+        for (offset, _) in self.select_marks.iter_mut() {
+            *offset = offset.saturating_add(delta);
+        }
+        self.backlog_created_offset = self.backlog_created_offset.saturating_add(delta);
+    }
+
     /// Remembers a replica's ACK for the rollback cut's lower bound.
     pub fn remember_ack(&mut self, name: String, offset: u64) {
         if !self.last_acks.contains_key(&name)
@@ -350,6 +369,9 @@ impl MasterState {
         });
         let added = unsent.get(start..).unwrap_or_default();
         backlog.append(added);
+        if let Some(tap) = self.tap.as_mut() {
+            tap.extend_from_slice(added);
+        }
         ids.master_repl_offset += added.len() as u64;
         // Marks the backlog no longer needs: all but the last one before its start.
         let first = backlog.first_byte_offset().saturating_sub(1);
@@ -394,6 +416,9 @@ impl MasterState {
             return;
         };
         backlog.append(stream);
+        if let Some(tap) = self.tap.as_mut() {
+            tap.extend_from_slice(stream);
+        }
         self.unsent.extend_from_slice(stream);
     }
 
@@ -407,6 +432,9 @@ impl MasterState {
         crate::resp::encode_request_into(&mut self.unsent, argv);
         let added = self.unsent.get(start..).unwrap_or_default();
         backlog.append(added);
+        if let Some(tap) = self.tap.as_mut() {
+            tap.extend_from_slice(added);
+        }
         ids.master_repl_offset += added.len() as u64;
     }
 

@@ -116,6 +116,40 @@ impl Server {
         panic!("{last_failure}");
     }
 
+    /// Spawns `program` with `args` on `port` (a restart on the port a server had)
+    /// and waits until it answers; panics if it does not.
+    pub fn start_on(name: &'static str, program: &str, port: u16, args: &[String]) -> Server {
+        let mut child = Command::new(program)
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot spawn {program}: {e}"));
+        let deadline = Instant::now() + START_TIMEOUT;
+        loop {
+            let accepted = TcpStream::connect(("127.0.0.1", port)).is_ok_and(|probe| {
+                probe.local_addr().map(|a| a.port()).ok() != Some(port) && answers_ping(probe)
+            });
+            if accepted {
+                return Server {
+                    child: Some(child),
+                    port,
+                    name,
+                };
+            }
+            if let Ok(Some(status)) = child.try_wait() {
+                panic!("{program} exited before accepting connections on {port}: {status}");
+            }
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("{program} did not accept connections on port {port}");
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
     pub fn conn(&self) -> Conn {
         let mut c = Conn::connect(self.port);
         c.label = self.name;

@@ -235,10 +235,15 @@ impl AofWriter {
                 AppendFsync::Everysec => now_ms.saturating_sub(self.last_fsync_ms) >= 1000,
                 AppendFsync::No => false,
             };
+        // While appends fail (a full disk), what was written before the failure is
+        // still fsynced on time (Redis 7.0 skips the fsync until a write succeeds, so
+        // a power loss then can take writes acknowledged seconds before; keel keeps
+        // the everysec promise). No append is in flight then: the fsync covers only
+        // confirmed bytes.
         if fsync_due
             && self.fsync_in_flight.is_none()
             && handed_out > self.synced
-            && self.write_error.is_none()
+            && (self.write_error.is_none() || self.append_in_flight.is_none())
         {
             self.fsync_in_flight = Some(handed_out);
             self.last_fsync_ms = now_ms;
@@ -510,6 +515,34 @@ mod tests {
             w.durable_offset(),
             0,
             "a failed fsync never makes anything durable"
+        );
+    }
+
+    /// A full disk fails the appends, but what was written before is still fsynced
+    /// within the second (a power loss then keeps it), and only that.
+    #[test]
+    fn what_was_written_before_a_failed_write_is_still_fsynced_under_everysec() {
+        let mut w = writer(AppendFsync::Everysec);
+        w.feed(b"abc");
+        let ops = drain(&mut w, 0);
+        w.complete(ops[0].0, Ok(()), 0);
+        w.feed(b"de");
+        let ops = drain(&mut w, 100);
+        assert_eq!(ops.len(), 1);
+        assert!(matches!(
+            w.complete(ops[0].0, Err(DiskError::NoSpace), 100),
+            WriteEvent::WriteFailed(_)
+        ));
+        // The retry is not due yet; the fsync of the 3 written bytes is.
+        let ops = drain(&mut w, 1050);
+        assert_eq!(ops.len(), 1, "{ops:?}");
+        assert_eq!(ops[0].0, WriteTag::Fsync { upto: 3 });
+        w.complete(ops[0].0, Ok(()), 1050);
+        assert_eq!(w.durable_offset(), 3);
+        assert_eq!(
+            w.misconf_reason(),
+            Some(DiskError::NoSpace),
+            "writes still refused"
         );
     }
 
