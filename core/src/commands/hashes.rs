@@ -188,9 +188,11 @@ fn hmget(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
     let out = &mut client.out;
     out.array(argv.len() - 2);
     for field in argv.iter().skip(2) {
-        match hash.and_then(|h| h.get(field)) {
-            Some(v) => out.bulk(&v),
-            None => out.null(),
+        if hash
+            .and_then(|h| h.with_value(field, |v| out.bulk(v)))
+            .is_none()
+        {
+            out.null();
         }
     }
 }
@@ -277,13 +279,15 @@ fn getall_generic(ctx: &mut Ctx<'_>, argv: &Argv<'_>, parts: Parts) {
     } else {
         out.array(len);
     }
-    for (f, v) in hash.into_iter().flat_map(|h| h.iter()) {
-        if parts != Parts::Values {
-            out.bulk(&f);
-        }
-        if parts != Parts::Keys {
-            out.bulk(&v);
-        }
+    if let Some(h) = hash {
+        h.for_each_pair(|f, v| {
+            if parts != Parts::Values {
+                out.bulk(f);
+            }
+            if parts != Parts::Keys {
+                out.bulk(v);
+            }
+        });
     }
 }
 

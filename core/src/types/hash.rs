@@ -81,6 +81,30 @@ impl Hash {
         }
     }
 
+    /// Calls `f` with `field`'s value without copying it (unpacked on the stack when the
+    /// listpack packed its digits); None when the field is absent (HMGET).
+    pub fn with_value<R>(&self, field: &[u8], f: impl FnOnce(&[u8]) -> R) -> Option<R> {
+        match self {
+            Hash::Packed(p) => p.with_value(field, f),
+            Hash::Table(t) => t.get(field).map(f),
+        }
+    }
+
+    /// Calls `f` with every pair in `iter`'s order, reusing two buffers for rebuilt
+    /// fields and unpacked values, so a listpack's walk allocates nothing per pair
+    /// (HGETALL, HKEYS, HVALS).
+    pub fn for_each_pair(&self, mut f: impl FnMut(&[u8], &[u8])) {
+        match self {
+            Hash::Packed(p) => p.for_each_pair(f),
+            Hash::Table(t) => {
+                for (_, pair) in t.pairs.iter() {
+                    let (field, value) = pair.pair();
+                    f(field, value);
+                }
+            }
+        }
+    }
+
     /// The length of `field`'s value, without unpacking it (HSTRLEN, HEXISTS).
     pub fn value_len(&self, field: &[u8]) -> Option<usize> {
         match self {
@@ -328,22 +352,36 @@ fn hex_code_len(shared: usize, hex: Hex) -> usize {
     head + hex.packed_bytes()
 }
 
-/// How `s` is coded after `shared` bytes: packed when that is strictly smaller.
-fn hex_form(shared: usize, s: &[u8]) -> Option<Hex> {
-    hexpack::classify(s).filter(|&h| hex_code_len(shared, h) < raw_code_len(shared, s.len()))
+/// How a string is coded after `shared` bytes of the previous field (0 for a value and
+/// for a field that shares nothing): packed (`hex`) or raw, in `code_bytes` bytes.
+#[derive(Debug, Clone, Copy)]
+struct Plan {
+    shared: usize,
+    hex: Option<Hex>,
+    code_bytes: usize,
 }
 
-fn code_len(shared: usize, s: &[u8]) -> usize {
-    match hex_form(shared, s) {
-        Some(h) => hex_code_len(shared, h),
-        None => raw_code_len(shared, s.len()),
+/// The plan for `s` after `shared` bytes: packed when that is strictly smaller.
+fn plan(shared: usize, s: &[u8]) -> Plan {
+    let raw = raw_code_len(shared, s.len());
+    match hexpack::classify(s) {
+        Some(h) if hex_code_len(shared, h) < raw => Plan {
+            shared,
+            hex: Some(h),
+            code_bytes: hex_code_len(shared, h),
+        },
+        _ => Plan {
+            shared,
+            hex: None,
+            code_bytes: raw,
+        },
     }
 }
 
-/// Appends the code of `s` after `shared` bytes of the previous field (0 for a value
-/// and for a field that shares nothing).
-fn put_code(out: &mut Vec<u8>, shared: usize, s: &[u8]) {
-    match (hex_form(shared, s), shared) {
+/// Appends the code of `s` as `plan` (made for `s`) says.
+fn put_code(out: &mut Vec<u8>, plan: Plan, s: &[u8]) {
+    let shared = plan.shared;
+    match (plan.hex, shared) {
         (Some(h), 0) if h.digits <= SHORT_HEX_MAX_DIGITS => {
             let tag = if h.upper {
                 TAG_HEX_SHORT_UPPER
@@ -390,18 +428,21 @@ fn put_code(out: &mut Vec<u8>, shared: usize, s: &[u8]) {
     }
 }
 
-/// The prefix of the previous field a new field is coded against, given all they
-/// share (`common`): all of it when that makes the field's code smaller, else nothing.
-/// A pure function of the two fields, so an append and a removal's re-coding agree.
-fn shared_for(common: usize, field: &[u8]) -> usize {
+/// How a new field is coded given all it shares with the previous field (`common`):
+/// against all of it when that makes the field's code smaller, else whole. A pure
+/// function of the two fields, so an append and a removal's re-coding agree. Returns
+/// the plan and the part of `field` it codes.
+fn field_plan(common: usize, field: &[u8]) -> (Plan, &[u8]) {
+    let whole = plan(0, field);
     if common < MIN_SHARED_BYTES {
-        return 0;
+        return (whole, field);
     }
-    let shared_len = code_len(common, field.get(common..).unwrap_or(b""));
-    if shared_len < code_len(0, field) {
-        common
+    let suffix = field.get(common..).unwrap_or(b"");
+    let shared = plan(common, suffix);
+    if shared.code_bytes < whole.code_bytes {
+        (shared, suffix)
     } else {
-        0
+        (whole, field)
     }
 }
 
@@ -647,6 +688,33 @@ impl Packed {
         }
     }
 
+    fn with_value<R>(&self, field: &[u8], f: impl FnOnce(&[u8]) -> R) -> Option<R> {
+        let Found::At(entry) = self.find(field) else {
+            return None;
+        };
+        let stored = self.buf.get(entry.value.start..entry.value.end)?;
+        Some(match entry.value.hex {
+            None => f(stored),
+            Some(h) => hexpack::with_unpacked(stored, h, f),
+        })
+    }
+
+    fn for_each_pair(&self, mut f: impl FnMut(&[u8], &[u8])) {
+        let mut walk = self.iter();
+        let mut value = Vec::new();
+        while let Some(e) = walk.advance() {
+            let stored = self.buf.get(e.value.start..e.value.end).unwrap_or(b"");
+            match e.value.hex {
+                None => f(&walk.field, stored),
+                Some(h) => {
+                    value.clear();
+                    hexpack::unpack_into(stored, h, &mut value);
+                    f(&walk.field, &value);
+                }
+            }
+        }
+    }
+
     fn value_len(&self, field: &[u8]) -> Option<usize> {
         match self.find(field) {
             Found::At(entry) => Some(entry.value.suffix_len()),
@@ -661,12 +729,12 @@ impl Packed {
         if buf.is_empty() {
             buf.extend_from_slice(&[0; PACKED_HEADER_BYTES]);
         }
-        let value_code_len = code_len(0, value);
+        let value_plan = plan(0, value);
         let outcome = match found {
             Found::At(entry) => {
                 // Values are not front-coded: replacing one touches nothing else.
-                let mut encoded = Vec::with_capacity(value_code_len);
-                put_code(&mut encoded, 0, value);
+                let mut encoded = Vec::with_capacity(value_plan.code_bytes);
+                put_code(&mut encoded, value_plan, value);
                 let old = entry.end - entry.value_code_start;
                 if encoded.len() > old {
                     buf.reserve_exact(encoded.len() - old);
@@ -675,11 +743,10 @@ impl Packed {
                 SetOutcome::Updated
             }
             Found::Absent { common_with_last } => {
-                let shared = shared_for(common_with_last, field);
-                let suffix = field.get(shared..).unwrap_or(b"");
-                buf.reserve_exact(code_len(shared, suffix) + value_code_len);
-                put_code(&mut buf, shared, suffix);
-                put_code(&mut buf, 0, value);
+                let (field_plan, coded) = field_plan(common_with_last, field);
+                buf.reserve_exact(field_plan.code_bytes + value_plan.code_bytes);
+                put_code(&mut buf, field_plan, coded);
+                put_code(&mut buf, value_plan, value);
                 Self::write_len(&mut buf, len + 1);
                 SetOutcome::Created
             }
@@ -706,12 +773,9 @@ impl Packed {
         while let Some(e) = walk.advance() {
             if e.start == entry.start {
                 if let Some(next) = walk.advance() {
-                    let shared = shared_for(common_prefix_len(&before, &walk.field), &walk.field);
-                    put_code(
-                        &mut replacement,
-                        shared,
-                        walk.field.get(shared..).unwrap_or(b""),
-                    );
+                    let common = common_prefix_len(&before, &walk.field);
+                    let (plan, coded) = field_plan(common, &walk.field);
+                    put_code(&mut replacement, plan, coded);
                     replacement.extend_from_slice(
                         self.buf.get(next.value_code_start..next.end).unwrap_or(b""),
                     );
@@ -1031,6 +1095,117 @@ mod tests {
         assert_eq!(h.heap_bytes(), 4 + 10 * 18);
         for (f, v) in &borrowed {
             assert_eq!(h.get(f).as_deref(), Some(*v));
+        }
+    }
+
+    /// Hot-path timing, not a check: `cargo test --release -p keel-core --lib
+    /// types::hash::tests::timing -- --ignored --nocapture`. 10-field listpacks of
+    /// 16-hex-digit fields and values (packed) beside the same with a `g` first (raw):
+    /// HGET of the 6th field, a miss, an HSET update, HSET of a new field, and HGETALL.
+    #[test]
+    #[ignore = "timing only; run in release with --ignored --nocapture"]
+    fn timing_packed_vs_raw_listpack() {
+        const HASHES: usize = 10_000;
+        let no_limit = limits(usize::MAX, usize::MAX);
+        let mut x = 0x2545_f491_4f6c_dd1du64;
+        let mut rand_hex = || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            format!("{x:016x}")
+        };
+        let hex_hashes: Vec<Vec<(String, String)>> = (0..HASHES)
+            .map(|_| (0..10).map(|_| (rand_hex(), rand_hex())).collect())
+            .collect();
+        for (name, mark) in [("packed", ""), ("raw", "g")] {
+            let pairs: Vec<Vec<(Vec<u8>, Vec<u8>)>> = hex_hashes
+                .iter()
+                .map(|h| {
+                    h.iter()
+                        .map(|(f, v)| {
+                            let f = format!("{mark}{}", &f[mark.len()..]).into_bytes();
+                            let v = format!("{mark}{}", &v[mark.len()..]).into_bytes();
+                            (f, v)
+                        })
+                        .collect()
+                })
+                .collect();
+            let mut best = [f64::MAX; 7];
+            for _ in 0..5 {
+                let mut hashes: Vec<Hash> = pairs
+                    .iter()
+                    .map(|h| {
+                        let mut hash = Hash::new();
+                        for (f, v) in h {
+                            hash.set(f, v, no_limit, || [0; 4]);
+                        }
+                        hash
+                    })
+                    .collect();
+                let t = std::time::Instant::now();
+                let mut bytes = 0;
+                for (h, p) in hashes.iter().zip(&pairs) {
+                    bytes += h.get(&p[5].0).map_or(0, |v| v.len());
+                }
+                let get = t.elapsed().as_secs_f64();
+                assert_eq!(bytes, 16 * HASHES);
+                let t = std::time::Instant::now();
+                let mut misses = 0;
+                for (h, p) in hashes.iter().zip(&pairs) {
+                    misses += usize::from(h.get(&p[5].1).is_none());
+                }
+                let miss = t.elapsed().as_secs_f64();
+                assert_eq!(misses, HASHES);
+                let t = std::time::Instant::now();
+                for (h, p) in hashes.iter_mut().zip(&pairs) {
+                    h.set(&p[5].0, &p[4].1, no_limit, || [0; 4]);
+                }
+                let update = t.elapsed().as_secs_f64();
+                let t = std::time::Instant::now();
+                for (h, p) in hashes.iter_mut().zip(&pairs) {
+                    h.set(&p[5].1, &p[4].1, no_limit, || [0; 4]);
+                }
+                let create = t.elapsed().as_secs_f64();
+                let t = std::time::Instant::now();
+                let mut n = 0;
+                for h in &hashes {
+                    n += h.iter().map(|(f, v)| f.len() + v.len()).sum::<usize>();
+                }
+                let all = t.elapsed().as_secs_f64();
+                assert_eq!(n, 32 * 11 * HASHES);
+                let t = std::time::Instant::now();
+                let mut n = 0;
+                for h in &hashes {
+                    h.for_each_pair(|f, v| n += f.len() + v.len());
+                }
+                let walk = t.elapsed().as_secs_f64();
+                assert_eq!(n, 32 * 11 * HASHES);
+                let t = std::time::Instant::now();
+                let mut n = 0;
+                for (h, p) in hashes.iter().zip(&pairs) {
+                    n += h.with_value(&p[3].0, <[u8]>::len).unwrap_or(0);
+                }
+                let lent = t.elapsed().as_secs_f64();
+                assert_eq!(n, 16 * HASHES);
+                for (b, t) in best
+                    .iter_mut()
+                    .zip([get, miss, update, create, all, walk, lent])
+                {
+                    *b = b.min(t);
+                }
+            }
+            let ns = |s: f64| s * 1e9 / HASHES as f64;
+            println!(
+                "{name:>6}: get {:.0} ns, miss {:.0} ns, update {:.0} ns, new field {:.0} ns, \
+                 iter {:.0} ns, for_each_pair {:.0} ns, with_value {:.0} ns",
+                ns(best[0]),
+                ns(best[1]),
+                ns(best[2]),
+                ns(best[3]),
+                ns(best[4]),
+                ns(best[5]),
+                ns(best[6])
+            );
         }
     }
 

@@ -138,18 +138,38 @@ pub fn unpack_into(packed: &[u8], hex: Hex, out: &mut Vec<u8>) {
     } else {
         &LOWER_PAIRS
     };
-    let whole = hex.digits / 2;
-    out.reserve(hex.digits);
-    for &b in packed.iter().take(whole) {
-        out.extend_from_slice(&pairs[b as usize]);
+    let start = out.len();
+    // Whole pairs, the odd digit's pair included, then cut to length; bytes `packed`
+    // lacks stay '0'.
+    out.resize(start + hex.packed_bytes() * 2, b'0');
+    if let Some(dst) = out.get_mut(start..) {
+        for (pair, &b) in dst.chunks_exact_mut(2).zip(packed) {
+            pair.copy_from_slice(&pairs[b as usize]);
+        }
     }
-    for _ in packed.len()..whole {
-        out.extend_from_slice(b"00");
+    out.truncate(start + hex.digits);
+}
+
+/// Most digits `with_unpacked` unpacks on the stack.
+const STACK_DIGITS: usize = 128;
+
+/// Calls `f` with the digits `packed` holds, unpacked into a stack buffer when they
+/// fit (reads of small collections allocate nothing), into a vector otherwise.
+#[inline]
+pub fn with_unpacked<R>(packed: &[u8], hex: Hex, f: impl FnOnce(&[u8]) -> R) -> R {
+    if hex.digits > STACK_DIGITS {
+        return f(&unpack(packed, hex));
     }
-    if hex.digits % 2 == 1 {
-        let b = packed.get(whole).copied().unwrap_or(0);
-        out.push(pairs[b as usize][0]);
+    let pairs = if hex.upper {
+        &UPPER_PAIRS
+    } else {
+        &LOWER_PAIRS
+    };
+    let mut buf = [b'0'; STACK_DIGITS];
+    for (dst, &b) in buf.chunks_exact_mut(2).zip(packed) {
+        dst.copy_from_slice(&pairs[b as usize]);
     }
+    f(buf.get(..hex.digits).unwrap_or(&[]))
 }
 
 /// The digits `packed` holds, as a new vector.
@@ -159,27 +179,29 @@ pub fn unpack(packed: &[u8], hex: Hex) -> Vec<u8> {
     out
 }
 
-/// Digit `i` (< `hex.digits`) of `packed`, as a character.
-#[inline]
-fn digit_at(packed: &[u8], hex: Hex, i: usize) -> u8 {
-    let b = packed.get(i / 2).copied().unwrap_or(0);
-    let nibble = if i % 2 == 0 { b >> 4 } else { b & 0xF };
-    let digits = if hex.upper {
-        UPPER_DIGITS
-    } else {
-        LOWER_DIGITS
-    };
-    digits[nibble as usize]
-}
-
-/// How many leading bytes `s` shares with the packed string, without unpacking it.
+/// How many leading bytes `s` shares with the packed string, without unpacking it:
+/// two digits (one packed byte) a step.
 #[inline]
 pub fn common_prefix_len(packed: &[u8], hex: Hex, s: &[u8]) -> usize {
-    s.iter()
-        .take(hex.digits)
-        .enumerate()
-        .take_while(|&(i, &c)| digit_at(packed, hex, i) == c)
-        .count()
+    let pairs = if hex.upper {
+        &UPPER_PAIRS
+    } else {
+        &LOWER_PAIRS
+    };
+    let limit = hex.digits.min(s.len());
+    let mut i = 0;
+    for (&b, want) in packed.iter().zip(s.chunks(2)) {
+        let [hi, lo] = pairs[b as usize];
+        match *want {
+            [c0, c1] if c0 == hi && c1 == lo => i += 2,
+            [c0, ..] if c0 == hi => {
+                i += 1;
+                break;
+            }
+            _ => break,
+        }
+    }
+    i.min(limit)
 }
 
 /// True when the packed string reads back as `s`.
@@ -252,6 +274,32 @@ mod tests {
     }
 
     #[test]
+    fn stack_and_heap_unpacking_agree() {
+        for digits in [1usize, 2, 15, 16, 127, 128, 129, 300] {
+            for upper in [false, true] {
+                let s: Vec<u8> = (0..digits)
+                    .map(|i| {
+                        let d = b"0123456789abcdef"[(i * 7 + 3) % 16];
+                        if upper {
+                            d.to_ascii_uppercase()
+                        } else {
+                            d
+                        }
+                    })
+                    .collect();
+                let hex = Hex { digits, upper };
+                assert!(fits(&s, hex));
+                let mut packed = Vec::new();
+                pack_into(&s, &mut packed);
+                assert_eq!(with_unpacked(&packed, hex, <[u8]>::to_vec), s);
+                // Missing bytes read as zeros here too.
+                let short = with_unpacked(&packed[..packed.len() / 2], hex, <[u8]>::to_vec);
+                assert_eq!(short, unpack(&packed[..packed.len() / 2], hex));
+            }
+        }
+    }
+
+    #[test]
     fn decimal_digits_fit_either_case() {
         let lower = Hex {
             digits: 3,
@@ -287,6 +335,27 @@ mod tests {
     }
 
     proptest! {
+        /// The packed comparison agrees with comparing the unpacked bytes.
+        #[test]
+        fn comparison_matches_unpacked(
+            a in "[0-9a-f]{1,20}|[0-9A-F]{1,20}",
+            b in "[0-9a-fA-F]{0,22}",
+        ) {
+            let (a, b) = (a.as_bytes(), b.as_bytes());
+            let hex = classify(a).unwrap_or(Hex { digits: 0, upper: false });
+            let mut packed = Vec::new();
+            pack_into(a, &mut packed);
+            let naive = a.iter().zip(b).take_while(|(x, y)| x == y).count();
+            prop_assert_eq!(common_prefix_len(&packed, hex, b), naive);
+            prop_assert_eq!(common_prefix_len(&packed, hex, a), a.len());
+            prop_assert_eq!(equals(&packed, hex, b), a == b);
+            // Sharing a prefix of `a` then diverging.
+            let cut = b.len().min(a.len());
+            let mixed = [&a[..cut], b].concat();
+            let naive = a.iter().zip(&mixed).take_while(|(x, y)| x == y).count();
+            prop_assert_eq!(common_prefix_len(&packed, hex, &mixed), naive);
+        }
+
         /// Any byte string: packs exactly when it is non-empty hex of one case, and
         /// then reads back byte for byte.
         #[test]
