@@ -1069,7 +1069,7 @@ mod tests {
         assert_eq!(buf_of(&h), buf_of(&packed_of(&[(sharing, b"")])));
         assert_eq!(h.get(sharing).as_deref(), Some(&b""[..]));
         // Raw strings longer than a one-byte tag (128 bytes) and a 58-byte raw suffix.
-        let long_raw = vec![b'x'; 200];
+        let long_raw = [b'x'; 200];
         let h = packed_of(&[(b"k", &long_raw[..]), (&long_raw[..70], b"1")]);
         assert_eq!(h.get(b"k").as_deref(), Some(&long_raw[..]));
         assert_eq!(h.get(&long_raw[..70]).as_deref(), Some(&b"1"[..]));

@@ -31,6 +31,8 @@ const LOWER: u8 = 2;
 const UPPER: u8 = 4;
 
 /// Each byte's class: a decimal digit, a lower or upper hex letter, or anything else.
+// Evaluated at compile time: an out-of-range index would fail the build, not a run.
+#[allow(clippy::indexing_slicing)]
 const CLASS: [u8; 256] = {
     let mut t = [OTHER; 256];
     let mut c = b'0';
@@ -48,6 +50,7 @@ const CLASS: [u8; 256] = {
 };
 
 /// A hex character's nibble value (`0xFF` for anything else; only hex is looked up).
+#[allow(clippy::indexing_slicing)] // compile time, as CLASS
 const NIBBLE: [u8; 256] = {
     let mut t = [0xFF; 256];
     let mut c = 0u8;
@@ -68,6 +71,7 @@ const LOWER_DIGITS: &[u8; 16] = b"0123456789abcdef";
 const UPPER_DIGITS: &[u8; 16] = b"0123456789ABCDEF";
 
 /// Each byte value as its two digits, one table per case: unpacking copies a pair a byte.
+#[allow(clippy::indexing_slicing)] // compile time, as CLASS
 const fn pair_table(digits: &[u8; 16]) -> [[u8; 2]; 256] {
     let mut t = [[0u8; 2]; 256];
     let mut b = 0usize;
@@ -80,6 +84,13 @@ const fn pair_table(digits: &[u8; 16]) -> [[u8; 2]; 256] {
 const LOWER_PAIRS: [[u8; 2]; 256] = pair_table(LOWER_DIGITS);
 const UPPER_PAIRS: [[u8; 2]; 256] = pair_table(UPPER_DIGITS);
 
+/// `table[b]`: a byte indexes a 256-entry table, always in range.
+#[allow(clippy::indexing_slicing)]
+#[inline(always)]
+fn at<T: Copy>(table: &[T; 256], b: u8) -> T {
+    table[usize::from(b)]
+}
+
 /// How `s` packs: None when it is empty or holds anything but hex digits of one case.
 #[inline]
 pub fn classify(s: &[u8]) -> Option<Hex> {
@@ -88,7 +99,7 @@ pub fn classify(s: &[u8]) -> Option<Hex> {
     }
     let mut seen = 0u8;
     for &b in s {
-        let class = CLASS[b as usize];
+        let class = at(&CLASS, b);
         if class == OTHER {
             return None;
         }
@@ -109,7 +120,7 @@ pub fn fits(s: &[u8], hex: Hex) -> bool {
     let wrong = if hex.upper { LOWER } else { UPPER };
     s.len() == hex.digits
         && s.iter().all(|&b| {
-            let class = CLASS[b as usize];
+            let class = at(&CLASS, b);
             class != OTHER && class != wrong
         })
 }
@@ -118,7 +129,7 @@ pub fn fits(s: &[u8], hex: Hex) -> bool {
 /// packs as garbage but never panics.
 pub fn pack_into(s: &[u8], out: &mut Vec<u8>) {
     debug_assert!(classify(s).is_some(), "packing a string that is not hex");
-    let nibble = |b: u8| NIBBLE[b as usize] & 0xF;
+    let nibble = |b: u8| at(&NIBBLE, b) & 0xF;
     let mut pairs = s.chunks_exact(2);
     for pair in &mut pairs {
         if let [hi, lo] = *pair {
@@ -144,7 +155,7 @@ pub fn unpack_into(packed: &[u8], hex: Hex, out: &mut Vec<u8>) {
     out.resize(start + hex.packed_bytes() * 2, b'0');
     if let Some(dst) = out.get_mut(start..) {
         for (pair, &b) in dst.chunks_exact_mut(2).zip(packed) {
-            pair.copy_from_slice(&pairs[b as usize]);
+            pair.copy_from_slice(&at(pairs, b));
         }
     }
     out.truncate(start + hex.digits);
@@ -167,7 +178,7 @@ pub fn with_unpacked<R>(packed: &[u8], hex: Hex, f: impl FnOnce(&[u8]) -> R) -> 
     };
     let mut buf = [b'0'; STACK_DIGITS];
     for (dst, &b) in buf.chunks_exact_mut(2).zip(packed) {
-        dst.copy_from_slice(&pairs[b as usize]);
+        dst.copy_from_slice(&at(pairs, b));
     }
     f(buf.get(..hex.digits).unwrap_or(&[]))
 }
@@ -191,7 +202,7 @@ pub fn common_prefix_len(packed: &[u8], hex: Hex, s: &[u8]) -> usize {
     let limit = hex.digits.min(s.len());
     let mut i = 0;
     for (&b, want) in packed.iter().zip(s.chunks(2)) {
-        let [hi, lo] = pairs[b as usize];
+        let [hi, lo] = at(pairs, b);
         match *want {
             [c0, c1] if c0 == hi && c1 == lo => i += 2,
             [c0, ..] if c0 == hi => {
