@@ -1247,14 +1247,15 @@ mod tests {
 
     /// Timing of building hashes the way `redis-benchmark hset h:__rand_int__
     /// __rand_int__ __rand_int__` does (12-digit decimal fields and values, packed)
-    /// beside the same with a `g` first (raw): 64 HSETs into each of 2000 hashes, half
-    /// of them updates. `cargo test --release -p keel-core --lib
+    /// beside the same with a `g` first (raw): 96 HSETs into each of 2000 hashes, fields
+    /// from 10000 values (8 zeros shared with the previous field, then a 4-digit suffix
+    /// that is packed), so each walk compares packed suffixes. `cargo test --release -p keel-core --lib
     /// types::hash::tests::timing -- --ignored --nocapture`.
     #[test]
     #[ignore = "timing only; run in release with --ignored --nocapture"]
     fn timing_hset_stream_packed_vs_raw() {
         const HASHES: usize = 2000;
-        const SETS: usize = 64;
+        const SETS: usize = 96;
         let no_limit = limits(usize::MAX, usize::MAX);
         // Twice each, alternated: the first run of a process pays for warming up.
         for mark in ["g", "", "g", ""] {
@@ -1267,7 +1268,7 @@ mod tests {
             };
             let ops: Vec<(Vec<u8>, Vec<u8>)> = (0..HASHES * SETS)
                 .map(|_| {
-                    let f = format!("{mark}{:012}", next() % 48);
+                    let f = format!("{mark}{:012}", next() % 10_000);
                     let v = format!("{mark}{:012}", next() % 1_000_000_000_000);
                     (f.into_bytes(), v.into_bytes())
                 })
