@@ -10,19 +10,25 @@
 #
 #   bench/memory-types.sh                 # all cases
 #   CASES="set-1m zset-1m" bench/memory-types.sh
+#   KEEL=path/to/other/keel-server bench/memory-types.sh   # measure another build
 #
 # Both servers get the same RESP stream through `redis-cli --pipe`; used_memory (INFO
-# memory) is read before and after each case, with FLUSHALL in between. Prints bytes
-# per element and the keel/redis ratio.
+# memory) and RSS (VmRSS) are read before and after each case, each case on freshly
+# started servers (so RSS growth is not hidden by memory an earlier case freed). Prints
+# bytes per element and the keel/redis ratios.
 set -euo pipefail
 
 CASES=${CASES:-"hash-1m set-1m zset-1m list-1m list-1m-random hash-100k hash-100k-random"}
 
 cd "$(dirname "$0")/.."
 source bench/lib.sh
+KEEL_BIN=${KEEL:-$KEEL_BIN}
 
 used_memory() {
     redis-cli -p "$1" INFO memory | tr -d '\r' | awk -F: '$1 == "used_memory" { print $2 }'
+}
+rss_bytes() {
+    awk '$1 == "VmRSS:" { print $2 * 1024 }' "/proc/$1/status"
 }
 
 # gen CASE FILE: writes the RESP load for CASE; prints the element count it loads.
@@ -73,33 +79,47 @@ with open(path, "wb") as f:
 PY
 }
 
-start redis-server "$WORK/redis.log" redis-server --save '' --appendonly no --daemonize no --dir "$WORK"
-REDIS_PORT=$STARTED_PORT
-start keel-server "$WORK/keel.log" "$KEEL_BIN" --save '' --appendonly no --dir "$WORK"
-KEEL_PORT=$STARTED_PORT
+start_servers() {
+    start redis-server "$WORK/redis.log" redis-server --save '' --appendonly no --daemonize no --dir "$WORK"
+    REDIS_PORT=$STARTED_PORT REDIS_PID=$STARTED_PID
+    start keel-server "$WORK/keel.log" "$KEEL_BIN" --save '' --appendonly no --dir "$WORK"
+    KEEL_PORT=$STARTED_PORT KEEL_PID=$STARTED_PID
+}
+stop_servers() {
+    kill "$REDIS_PID" "$KEEL_PID" 2>/dev/null || true
+    wait "$REDIS_PID" "$KEEL_PID" 2>/dev/null || true
+}
 
 echo "# keel vs redis memory per element (used_memory), one run"
 echo "date:   $(date -u '+%Y-%m-%dT%H:%M:%SZ')"
 echo "redis:  $(redis-server --version)"
-echo "keel:   $("$KEEL_BIN" --version) ($(git rev-parse --short HEAD 2>/dev/null || echo 'no commit'))"
+echo "keel:   $("$KEEL_BIN" --version) (${KEEL:-$(git rev-parse --short HEAD 2>/dev/null || echo 'no commit')})"
 echo
-printf '%-15s %10s %12s %12s %8s %16s %16s\n' case elements "redis B/el" "keel B/el" ratio "redis encoding" "keel encoding"
+printf '%-16s %9s %10s %10s %6s %10s %10s %6s %10s %10s\n' case elements "redis B/el" "keel B/el" ratio \
+    "redis RSS" "keel RSS" ratio "redis enc" "keel enc"
 for c in $CASES; do
     n=$(gen "$c" "$WORK/load.resp")
-    declare -A PER ENC
+    declare -A PER RSS ENC
+    start_servers
     for name in redis keel; do
-        if [[ $name == redis ]]; then port=$REDIS_PORT; else port=$KEEL_PORT; fi
-        redis-cli -p "$port" FLUSHALL >/dev/null
+        if [[ $name == redis ]]; then port=$REDIS_PORT pid=$REDIS_PID; else port=$KEEL_PORT pid=$KEEL_PID; fi
         u0=$(used_memory "$port")
+        r0=$(rss_bytes "$pid")
         redis-cli -p "$port" --pipe <"$WORK/load.resp" >"$WORK/pipe.log" 2>&1 \
             || { echo "error: load of $c into $name failed:" >&2; tail -3 "$WORK/pipe.log" >&2; exit 1; }
         grep -q 'errors: 0,' "$WORK/pipe.log" || { echo "error: $name replied with errors to $c:" >&2; tail -3 "$WORK/pipe.log" >&2; exit 1; }
         u1=$(used_memory "$port")
+        sleep 1 # let RSS settle
+        r1=$(rss_bytes "$pid")
         PER[$name]=$(awk -v a="$u0" -v b="$u1" -v n="$n" 'BEGIN { printf "%.1f", (b - a) / n }')
+        RSS[$name]=$(awk -v a="$r0" -v b="$r1" -v n="$n" 'BEGIN { printf "%.1f", (b - a) / n }')
         key=big
         [[ $c == hash-100k* ]] && key=h:00000000
         ENC[$name]=$(redis-cli -p "$port" OBJECT ENCODING "$key")
     done
-    printf '%-15s %10s %12s %12s %8s %16s %16s\n' "$c" "$n" "${PER[redis]}" "${PER[keel]}" \
-        "$(awk -v r="${PER[redis]}" -v k="${PER[keel]}" 'BEGIN { printf "%.2f", k / r }')" "${ENC[redis]}" "${ENC[keel]}"
+    stop_servers
+    printf '%-16s %9s %10s %10s %6s %10s %10s %6s %10s %10s\n' "$c" "$n" "${PER[redis]}" "${PER[keel]}" \
+        "$(awk -v r="${PER[redis]}" -v k="${PER[keel]}" 'BEGIN { printf "%.2f", k / r }')" \
+        "${RSS[redis]}" "${RSS[keel]}" \
+        "$(awk -v r="${RSS[redis]}" -v k="${RSS[keel]}" 'BEGIN { printf "%.2f", k / r }')" "${ENC[redis]}" "${ENC[keel]}"
 done

@@ -135,7 +135,7 @@ fn object_digest(digest: &mut [u8; 20], value: &Value, has_expire: bool, hash: H
             for (field, v) in h.iter() {
                 let mut element = [0u8; 20];
                 mix_digest(&mut element, &field, hash);
-                mix_digest(&mut element, v, hash);
+                mix_digest(&mut element, &v, hash);
                 xor_digest(digest, &element, hash);
             }
         }

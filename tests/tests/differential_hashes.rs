@@ -128,6 +128,50 @@ hset h B b
 HKEYS h
 "#;
 
+/// Hex-digit fields and values, which keel's listpack packs two digits a byte: replies,
+/// lengths, counters, digests and the conversion to a table must not show it.
+const HEX: &str = r#"
+HSET h 0123456789abcdef DEADBEEF 0123456789abcdee 7 0123456789ABCDEF 00ff
+HSET h cafe: 00001 abc abC 1 0 0000000000000000000000000000000000001 fffffffffffffffffffffffffffffffffff
+HGET h 0123456789abcdef
+HGET h 0123456789ABCDEF
+HGET h 0123456789abcde
+HGET h 0123456789abcdeff
+HGET h 0123456789ABCDEf
+HMGET h 0123456789abcdef 0123456789abcdee cafe: abc 1 nofield 0000000000000000000000000000000000001
+HSTRLEN h 0123456789abcdef
+HSTRLEN h cafe:
+HSTRLEN h 0000000000000000000000000000000000001
+HEXISTS h 0123456789abcdee
+HEXISTS h 0123456789ABCDEE
+HGETALL h
+HKEYS h
+HVALS h
+HLEN h
+OBJECT ENCODING h
+DEBUG DIGEST-VALUE h
+HINCRBY h 1 41
+HINCRBY h cafe: 1
+HINCRBY h 0123456789abcdee 3
+HINCRBYFLOAT h 0123456789abcdee 0.5
+HINCRBY h 0123456789abcdef 1
+HGETALL h
+HSET h 0123456789abcdee 0123456789ABCDEF0123456789abcdef
+HDEL h 0123456789abcdef
+HGETALL h
+HSCAN h 0
+! HRANDFIELD h -5 WITHVALUES
+HRANDFIELD h 100 WITHVALUES
+DEBUG DIGEST-VALUE h
+DEBUG DIGEST
+HSET h2 a 0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef
+OBJECT ENCODING h2
+HSET h2 b 0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef0
+OBJECT ENCODING h2
+~ HGETALL h2
+DEBUG DIGEST-VALUE h2
+"#;
+
 const WRONGTYPE: &str = r#"
 SET s v
 HSET s f v
@@ -336,6 +380,7 @@ fn scan_big_script() -> String {
 fn differential_hash_scripts() {
     run_scripts(&[
         ("basic", BASIC.to_string()),
+        ("hex", HEX.to_string()),
         ("wrongtype", WRONGTYPE.to_string()),
         ("counters", COUNTERS.to_string()),
         ("randfield", RANDFIELD.to_string()),

@@ -475,10 +475,61 @@ SORT nokey STORE dst
 EXISTS dst
 "#;
 
+/// Hex-digit elements, which keel packs two digits a byte (in entries and in whole
+/// fixed-width chunks): 300 random 16-digit ones so chunks fill and seal, the other
+/// case, odd lengths, leading zeros, mixed case; reads, searches and edits must not
+/// show the packing.
+fn hex_script() -> String {
+    let mut x = 0x0bad_cafe_f00d_u64;
+    let mut next = move || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    };
+    let mut s = String::new();
+    let elems: Vec<String> = (0..300).map(|_| format!("{:016x}", next())).collect();
+    for part in elems.chunks(50) {
+        s.push_str(&format!("RPUSH l {}\n", part.join(" ")));
+    }
+    s.push_str(&format!(
+        "LPUSH l {:016X} {:07x} 0000000000000042 {:x}{:X} 7 0\n",
+        next(),
+        next() % 0x1000_0000,
+        next(),
+        next()
+    ));
+    s.push_str(&format!(
+        "RPUSH l2 {}\n",
+        (0..20)
+            .map(|_| format!("{:016X}", next()))
+            .collect::<Vec<_>>()
+            .join(" ")
+    ));
+    for (i, e) in elems.iter().enumerate().step_by(37) {
+        s.push_str(&format!(
+            "LPOS l {e}\nLPOS l {}\nLINDEX l {}\n",
+            e.to_uppercase(),
+            i + 6
+        ));
+    }
+    s.push_str(&format!(
+        "LRANGE l 0 -1\nLRANGE l2 0 -1\nLLEN l\nDEBUG DIGEST-VALUE l\nDEBUG DIGEST-VALUE l2\n\
+         LREM l 0 {}\nLSET l 100 {}\nLSET l 101 abc\nLINSERT l BEFORE {} 0123456789ABCDEF\n\
+         LSET l2 3 0123456789abcdef\nLRANGE l 90 120\nLRANGE l2 0 -1\nLPOS l 0000000000000042\n\
+         RPOP l 3\nLPOP l 3\nSORT l2 ALPHA\nDEBUG DIGEST-VALUE l\nDEBUG DIGEST\nOBJECT ENCODING l\n",
+        elems[5],
+        elems[7].to_uppercase(),
+        elems[200],
+    ));
+    s
+}
+
 #[test]
 fn differential_list_scripts() {
     run_scripts(&[
         ("push-pop", PUSH_POP.to_string()),
+        ("hex", hex_script()),
         ("sort", SORT_LISTS_ZSETS.to_string()),
         ("ranges", RANGES.to_string()),
         ("insert-rem", INSERT_REM.to_string()),

@@ -144,6 +144,52 @@ fn dataset() -> Vec<Key> {
             Spec::Hash(vec![(b("f"), vec![b'v'; 100])]),
             false,
         );
+        // Hex digits of one case, which keel packs two a byte in lists and small
+        // hashes: both cases, odd lengths, leading zeros, digit-only (integers too),
+        // mixed case (kept raw), longer than the hash value limit.
+        let hex_list: Vec<Vec<u8>> = (0..24)
+            .map(|i| {
+                let x = next();
+                match i % 6 {
+                    0 | 1 => format!("{x:016x}").into_bytes(),
+                    2 => format!("{x:016X}").into_bytes(),
+                    3 => format!("{:07x}", x % 0x1000_0000).into_bytes(),
+                    4 => format!("{:04}", x % 100).into_bytes(),
+                    _ => format!("{x:x}{x:X}").into_bytes(),
+                }
+            })
+            .collect();
+        add(format!("l:hex:{db}"), Spec::List(hex_list), db == 1);
+        let same_width: Vec<Vec<u8>> = (0..12)
+            .map(|_| format!("{:032X}", u128::from(next()) << 40).into_bytes())
+            .collect();
+        add(format!("l:hexwide:{db}"), Spec::List(same_width), false);
+        add(
+            format!("h:hex:{db}"),
+            Spec::Hash(vec![
+                (
+                    format!("{:016x}", next()).into_bytes(),
+                    format!("{:016x}", next()).into_bytes(),
+                ),
+                (
+                    format!("{:016X}", next()).into_bytes(),
+                    format!("{:015X}", next() >> 4).into_bytes(),
+                ),
+                (b("0000000000000001"), b("0012")),
+                (b("0000000000000002"), b("DeadBeef")),
+                (b("abc"), vec![b'f'; 64]),
+            ]),
+            false,
+        );
+        let hex_table = (0..20)
+            .map(|_| {
+                (
+                    format!("{:016x}", next()).into_bytes(),
+                    format!("{:016X}", next()).into_bytes(),
+                )
+            })
+            .collect();
+        add(format!("h:hextable:{db}"), Spec::Hash(hex_table), true);
         add(
             format!("set:ints:{db}"),
             Spec::Set(vec![b("1"), b("-5"), b("100000"), b("7")]),

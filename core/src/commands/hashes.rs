@@ -4,6 +4,7 @@
 
 use crate::notify;
 use rand::Rng;
+use std::borrow::Cow;
 
 use super::keys::parse_cursor;
 use super::{arg_i64, cmd, delete_if_empty, errors, Argv, CommandSpec, Ctx};
@@ -167,7 +168,7 @@ fn hget(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
     let Ok(found) = lookup_hash(ctx, argv.get(1), true) else {
         return;
     };
-    let value = found.and_then(|id| hash_of(ctx, id)?.get(argv.get(2)).map(<[u8]>::to_vec));
+    let value = found.and_then(|id| hash_of(ctx, id)?.get(argv.get(2)).map(Cow::into_owned));
     match value {
         Some(v) => ctx.out().bulk(&v),
         None => ctx.out().null(),
@@ -187,9 +188,11 @@ fn hmget(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
     let out = &mut client.out;
     out.array(argv.len() - 2);
     for field in argv.iter().skip(2) {
-        match hash.and_then(|h| h.get(field)) {
-            Some(v) => out.bulk(v),
-            None => out.null(),
+        if hash
+            .and_then(|h| h.with_value(field, |v| out.bulk(v)))
+            .is_none()
+        {
+            out.null();
         }
     }
 }
@@ -237,8 +240,8 @@ fn hstrlen(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
         return;
     };
     let n = found
-        .and_then(|id| hash_of(ctx, id)?.get(argv.get(2)))
-        .map_or(0, <[u8]>::len);
+        .and_then(|id| hash_of(ctx, id)?.value_len(argv.get(2)))
+        .unwrap_or(0);
     ctx.out().int(n as i64);
 }
 
@@ -247,7 +250,7 @@ fn hexists(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
         return;
     };
     let exists = found
-        .and_then(|id| hash_of(ctx, id)?.get(argv.get(2)))
+        .and_then(|id| hash_of(ctx, id)?.value_len(argv.get(2)))
         .is_some();
     ctx.out().int(i64::from(exists));
 }
@@ -276,13 +279,15 @@ fn getall_generic(ctx: &mut Ctx<'_>, argv: &Argv<'_>, parts: Parts) {
     } else {
         out.array(len);
     }
-    for (f, v) in hash.into_iter().flat_map(|h| h.iter()) {
-        if parts != Parts::Values {
-            out.bulk(&f);
-        }
-        if parts != Parts::Keys {
-            out.bulk(v);
-        }
+    if let Some(h) = hash {
+        h.for_each_pair(|f, v| {
+            if parts != Parts::Values {
+                out.bulk(f);
+            }
+            if parts != Parts::Keys {
+                out.bulk(v);
+            }
+        });
     }
 }
 
@@ -308,7 +313,7 @@ fn hincrby(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
     let field = argv.get(2);
     let current = match found.and_then(|id| hash_of(ctx, id)?.get(field)) {
         None => 0,
-        Some(v) => match parse_i64(v) {
+        Some(v) => match parse_i64(&v) {
             Some(n) => n,
             None => {
                 ctx.out().error("ERR hash value is not an integer");
@@ -350,7 +355,7 @@ fn hincrbyfloat(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
     let field = argv.get(2);
     let current = found
         .and_then(|id| hash_of(ctx, id)?.get(field))
-        .map(<[u8]>::to_vec);
+        .map(Cow::into_owned);
     if current
         .as_deref()
         .is_some_and(|c| longdouble::parse(c).is_none())
@@ -448,13 +453,13 @@ fn hrandfield(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
             match &packed {
                 Some(all) => {
                     let pair = all.get(rng.gen_range(0..all.len().max(1)));
-                    let (f, v) = pair.map_or((&b""[..], &b""[..]), |(f, v)| (&f[..], *v));
+                    let (f, v) = pair.map_or((&b""[..], &b""[..]), |(f, v)| (&f[..], &v[..]));
                     reply_pair(out, f, v, with_values);
                 }
                 None => {
                     let pair = hash.random_pair(|n| rng.gen_range(0..n.max(1)));
                     let (f, v) = pair.unwrap_or_default();
-                    reply_pair(out, &f, v, with_values);
+                    reply_pair(out, &f, &v, with_values);
                 }
             }
         }
@@ -483,7 +488,7 @@ fn hrandfield(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
     };
     reply_pairs_header(out, pairs.len(), with_values);
     for (f, v) in pairs {
-        reply_pair(out, &f, v, with_values);
+        reply_pair(out, &f, &v, with_values);
     }
 }
 
@@ -547,6 +552,6 @@ fn hscan(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
     out.array(found.len() * 2);
     for (f, v) in found {
         out.bulk(&f);
-        out.bulk(v);
+        out.bulk(&v);
     }
 }

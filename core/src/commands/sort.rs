@@ -189,7 +189,7 @@ fn lookup_by_pattern(ctx: &mut Ctx<'_>, pattern: &[u8], element: &[u8]) -> Optio
     }
     match (ctx.keyspace.value(db, found?)?, field) {
         (Value::Str(s), None) => Some(s.to_vec()),
-        (Value::Hash(h), Some(f)) => h.get(f).map(<[u8]>::to_vec),
+        (Value::Hash(h), Some(f)) => h.get(f).map(std::borrow::Cow::into_owned),
         _ => None,
     }
 }

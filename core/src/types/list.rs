@@ -2,12 +2,16 @@
 //! a prefix with the chunk's base string (front coding), or, for a full chunk of
 //! equal-length elements front coding cannot shrink, raw fixed-width entries. Lists of
 //! similar elements cost a few bytes per element, unrelated ones their bytes plus
-//! about half a byte, and no element owns an allocation. Element `i` is found by
+//! about half a byte, and no element owns an allocation. Hex digits of one case are
+//! packed two a byte (`hexpack`), in an entry or a whole fixed-width chunk, so random
+//! hex identifiers cost half their length. Element `i` is found by
 //! walking chunk counts from the nearer end.
 //! `OBJECT ENCODING` says `quicklist` for every list, as Redis 7.0 does. Storage is
 //! keel's own; nothing here knows about clients, config or the keyspace.
 
 use std::collections::VecDeque;
+
+use crate::types::hexpack::{self, Hex};
 
 /// Most entries one chunk holds. Popping from the tail walks a chunk from its start,
 /// so this bounds that walk.
@@ -62,10 +66,15 @@ pub enum End {
 
 // ---------------------------------------------------------------------------------
 // Entry encoding. A chunk's buffer is `base_len:u8 base entries...`; an entry is a
-// header then the suffix bytes that follow the `shared` bytes it takes from the base:
-//   0xxxxxxx              shared 0, suffix length x (< 128)
-//   10ssssss varint(len)  shared s (2..=32)
-//   11000000 varint(len)  shared 0, suffix length >= 128
+// header then the suffix that follows the `shared` bytes it takes from the base:
+//   0xxxxxxx                       shared 0, raw suffix of length x (< 128)
+//   10ssssss varint(len)           shared s (2..=32), raw suffix
+//   11000000 varint(len)           shared 0, raw suffix of length >= 128
+//   0xC1 varint(digits)            shared 0, suffix of hex digits packed, lower case
+//   0xC2 varint(digits)            the same, upper case
+//   0xC3 s:u8 varint(digits)       shared s, suffix packed, lower case
+//   0xC4 s:u8 varint(digits)       shared s, suffix packed, upper case
+// A suffix is packed only when that takes fewer bytes than raw (ties stay raw).
 // ---------------------------------------------------------------------------------
 
 const TAG_SHARED: u8 = 0x80;
@@ -73,7 +82,15 @@ const TAG_SHARED: u8 = 0x80;
 /// entry is `width` raw bytes, no header. Chosen when a full chunk's entries all have
 /// one length and front coding saves less than their headers cost.
 const FIXED_MARK: u8 = 0xFF;
+/// First byte of a fixed-width chunk of packed hex digits
+/// (`FIXED_HEX_MARK varint(digits << 1 | upper) entries...`): every entry is `digits`
+/// digits of that case packed, no header.
+const FIXED_HEX_MARK: u8 = 0xFE;
 const TAG_LONG: u8 = 0xC0;
+const TAG_HEX_LOWER: u8 = 0xC1;
+const TAG_HEX_UPPER: u8 = 0xC2;
+const TAG_SHARED_HEX_LOWER: u8 = 0xC3;
+const TAG_SHARED_HEX_UPPER: u8 = 0xC4;
 
 fn put_varint(out: &mut Vec<u8>, mut n: usize) {
     loop {
@@ -117,19 +134,48 @@ fn shared_len(base: &[u8], elem: &[u8]) -> usize {
     }
 }
 
+fn raw_entry_len(shared: usize, suffix_len: usize) -> usize {
+    if shared == 0 && suffix_len < 0x80 {
+        1 + suffix_len
+    } else {
+        1 + varint_len(suffix_len) + suffix_len
+    }
+}
+
+fn hex_entry_len(shared: usize, hex: Hex) -> usize {
+    1 + usize::from(shared != 0) + varint_len(hex.digits) + hex.packed_bytes()
+}
+
+/// How `suffix` is stored after `shared` bytes of the base: packed when smaller.
+fn entry_hex(shared: usize, suffix: &[u8]) -> Option<Hex> {
+    hexpack::classify(suffix)
+        .filter(|&h| hex_entry_len(shared, h) < raw_entry_len(shared, suffix.len()))
+}
+
 fn encoded_len(base: &[u8], elem: &[u8]) -> usize {
     let shared = shared_len(base, elem);
-    let suffix = elem.len() - shared;
-    if shared == 0 && suffix < 0x80 {
-        1 + suffix
-    } else {
-        1 + varint_len(suffix) + suffix
+    let suffix = elem.get(shared..).unwrap_or_default();
+    match entry_hex(shared, suffix) {
+        Some(h) => hex_entry_len(shared, h),
+        None => raw_entry_len(shared, suffix.len()),
     }
 }
 
 fn encode_entry(out: &mut Vec<u8>, base: &[u8], elem: &[u8]) {
     let shared = shared_len(base, elem);
     let suffix = elem.get(shared..).unwrap_or_default();
+    if let Some(h) = entry_hex(shared, suffix) {
+        // shared <= BASE_MAX_BYTES (32): one byte.
+        match (shared, h.upper) {
+            (0, false) => out.push(TAG_HEX_LOWER),
+            (0, true) => out.push(TAG_HEX_UPPER),
+            (_, false) => out.extend_from_slice(&[TAG_SHARED_HEX_LOWER, shared as u8]),
+            (_, true) => out.extend_from_slice(&[TAG_SHARED_HEX_UPPER, shared as u8]),
+        }
+        put_varint(out, h.digits);
+        hexpack::pack_into(suffix, out);
+        return;
+    }
     if shared == 0 && suffix.len() < 0x80 {
         out.push(suffix.len() as u8);
     } else {
@@ -143,35 +189,86 @@ fn encode_entry(out: &mut Vec<u8>, base: &[u8], elem: &[u8]) {
     out.extend_from_slice(suffix);
 }
 
-/// One decoded entry: `shared` bytes of the base, then `buf[start..end]`.
+/// One decoded entry: `shared` bytes of the base, then `buf[start..end]`, raw or
+/// (`hex`) packed.
 #[derive(Debug, Clone, Copy)]
 struct EntryPos {
     shared: usize,
+    hex: Option<Hex>,
     start: usize,
     end: usize,
 }
 
+impl EntryPos {
+    /// Bytes of the element after the shared prefix.
+    fn suffix_len(&self) -> usize {
+        self.hex.map_or(self.end - self.start, |h| h.digits)
+    }
+}
+
 fn decode_entry(buf: &[u8], off: usize) -> Option<EntryPos> {
     let tag = *buf.get(off)?;
-    let (shared, len, used) = if tag < TAG_SHARED {
-        (0, tag as usize, 1)
-    } else {
-        let shared = if tag == TAG_LONG {
-            0
-        } else {
-            (tag & 0x3f) as usize
-        };
-        let (len, n) = get_varint(buf, off + 1)?;
-        (shared, len, 1 + n)
+    let (shared, hex, len, used) = match tag {
+        0x00..=0x7F => (0, None, tag as usize, 1),
+        TAG_LONG | 0x80..=0xBF => {
+            let shared = if tag == TAG_LONG {
+                0
+            } else {
+                (tag & 0x3f) as usize
+            };
+            let (len, n) = get_varint(buf, off + 1)?;
+            (shared, None, len, 1 + n)
+        }
+        TAG_HEX_LOWER | TAG_HEX_UPPER => {
+            let (digits, n) = get_varint(buf, off + 1)?;
+            let h = Hex {
+                digits,
+                upper: tag == TAG_HEX_UPPER,
+            };
+            (0, Some(h), h.packed_bytes(), 1 + n)
+        }
+        TAG_SHARED_HEX_LOWER | TAG_SHARED_HEX_UPPER => {
+            let shared = *buf.get(off + 1)? as usize;
+            let (digits, n) = get_varint(buf, off + 2)?;
+            let h = Hex {
+                digits,
+                upper: tag == TAG_SHARED_HEX_UPPER,
+            };
+            (shared, Some(h), h.packed_bytes(), 2 + n)
+        }
+        _ => return None,
     };
     let start = off + used;
     let end = start.checked_add(len)?;
-    (end <= buf.len()).then_some(EntryPos { shared, start, end })
+    (end <= buf.len()).then_some(EntryPos {
+        shared,
+        hex,
+        start,
+        end,
+    })
 }
 
 // ---------------------------------------------------------------------------------
 // Chunks.
 // ---------------------------------------------------------------------------------
+
+/// Where a fixed-width chunk's entries start, how wide each is, and whether packed.
+#[derive(Debug, Clone, Copy)]
+struct Fixed {
+    start: usize,
+    width: usize,
+    hex: Option<Hex>,
+}
+
+impl Fixed {
+    /// True when `elem` can be an entry of this chunk as it is.
+    fn holds(&self, elem: &[u8]) -> bool {
+        match self.hex {
+            None => elem.len() == self.width,
+            Some(h) => hexpack::fits(elem, h),
+        }
+    }
+}
 
 #[derive(Clone)]
 struct Chunk {
@@ -189,34 +286,53 @@ impl Chunk {
         Chunk { buf, count: 0 }
     }
 
-    /// The entry width of a fixed-width chunk; None for a front-coded one.
-    fn fixed_width(&self) -> Option<usize> {
-        if self.buf.first() != Some(&FIXED_MARK) {
+    /// The layout of a fixed-width chunk; None for a front-coded one.
+    fn fixed(&self) -> Option<Fixed> {
+        let mark = *self.buf.first()?;
+        if mark != FIXED_MARK && mark != FIXED_HEX_MARK {
             return None;
         }
-        get_varint(&self.buf, 1).map(|(w, _)| w)
+        let (code, n) = get_varint(&self.buf, 1)?;
+        Some(if mark == FIXED_MARK {
+            Fixed {
+                start: 1 + n,
+                width: code,
+                hex: None,
+            }
+        } else {
+            let h = Hex {
+                digits: code >> 1,
+                upper: code & 1 == 1,
+            };
+            Fixed {
+                start: 1 + n,
+                width: h.packed_bytes(),
+                hex: Some(h),
+            }
+        })
     }
 
     fn entries_start(&self) -> usize {
-        match self.fixed_width() {
-            Some(w) => 1 + varint_len(w),
+        match self.fixed() {
+            Some(f) => f.start,
             None => 1 + self.buf.first().copied().unwrap_or(0) as usize,
         }
     }
 
     fn base(&self) -> &[u8] {
-        if self.fixed_width().is_some() {
+        if self.fixed().is_some() {
             return b"";
         }
         self.buf.get(1..self.entries_start()).unwrap_or(b"")
     }
 
     fn entry(&self, off: usize) -> EntryPos {
-        let e = match self.fixed_width() {
-            Some(w) => Some(EntryPos {
+        let e = match self.fixed() {
+            Some(f) => Some(EntryPos {
                 shared: 0,
+                hex: f.hex,
                 start: off,
-                end: off + w,
+                end: off + f.width,
             })
             .filter(|e| e.end <= self.buf.len()),
             None => decode_entry(&self.buf, off),
@@ -224,6 +340,7 @@ impl Chunk {
         debug_assert!(e.is_some(), "corrupt list chunk at {off}");
         e.unwrap_or(EntryPos {
             shared: 0,
+            hex: None,
             start: self.buf.len(),
             end: self.buf.len(),
         })
@@ -233,20 +350,28 @@ impl Chunk {
     fn value_into(&self, e: EntryPos, out: &mut Vec<u8>) {
         out.clear();
         out.extend_from_slice(self.base().get(..e.shared).unwrap_or(b""));
-        out.extend_from_slice(self.buf.get(e.start..e.end).unwrap_or(b""));
+        let stored = self.buf.get(e.start..e.end).unwrap_or(b"");
+        match e.hex {
+            None => out.extend_from_slice(stored),
+            Some(h) => hexpack::unpack_into(stored, h, out),
+        }
     }
 
     fn value(&self, e: EntryPos) -> Vec<u8> {
-        let mut v = Vec::with_capacity(e.shared + e.end - e.start);
+        let mut v = Vec::with_capacity(e.shared + e.suffix_len());
         self.value_into(e, &mut v);
         v
     }
 
     fn equals(&self, e: EntryPos, elem: &[u8]) -> bool {
-        let suffix = self.buf.get(e.start..e.end).unwrap_or(b"");
-        elem.len() == e.shared + suffix.len()
+        let stored = self.buf.get(e.start..e.end).unwrap_or(b"");
+        let suffix = elem.get(e.shared..).unwrap_or(b"");
+        elem.len() == e.shared + e.suffix_len()
             && elem.get(..e.shared) == self.base().get(..e.shared)
-            && elem.get(e.shared..) == Some(suffix)
+            && match e.hex {
+                None => suffix == stored,
+                Some(h) => hexpack::equals(stored, h, suffix),
+            }
     }
 
     /// Entry start offsets, in order.
@@ -261,8 +386,8 @@ impl Chunk {
     }
 
     fn nth_offset(&self, n: usize) -> usize {
-        if let Some(w) = self.fixed_width() {
-            return self.entries_start() + n * w;
+        if let Some(f) = self.fixed() {
+            return f.start + n * f.width;
         }
         let mut off = self.entries_start();
         for _ in 0..n {
@@ -276,9 +401,9 @@ impl Chunk {
     }
 
     fn fits(&self, elem: &[u8], limits: ListLimits) -> bool {
-        let added = match self.fixed_width() {
-            Some(w) if elem.len() == w => w,
-            // Another width: the chunk would have to go back to front coding.
+        let added = match self.fixed() {
+            Some(f) if f.holds(elem) => f.width,
+            // Another width or form: the chunk would have to go back to front coding.
             Some(_) => return false,
             None => encoded_len(self.base(), elem),
         };
@@ -289,8 +414,15 @@ impl Chunk {
     /// The entry bytes `elem` takes here, converting a fixed-width chunk back to front
     /// coding first when `elem` has another width.
     fn encode_for(&mut self, elem: &[u8]) -> Vec<u8> {
-        match self.fixed_width() {
-            Some(w) if elem.len() == w => return elem.to_vec(),
+        match self.fixed() {
+            Some(f) if f.holds(elem) => {
+                if f.hex.is_none() {
+                    return elem.to_vec();
+                }
+                let mut packed = Vec::with_capacity(f.width);
+                hexpack::pack_into(elem, &mut packed);
+                return packed;
+            }
             Some(_) => self.unfix(),
             None => {}
         }
@@ -300,20 +432,41 @@ impl Chunk {
     }
 
     /// Re-encodes a full chunk as fixed width when every entry has the same (non-zero)
-    /// length and that is smaller, then trims capacity to size.
+    /// length and that is smaller: packed when every entry is hex digits of one case
+    /// (decimal digits fit either), raw otherwise. Then trims capacity to size.
     fn seal(&mut self) {
-        if self.fixed_width().is_none() && self.count >= 2 {
+        if self.fixed().is_none() && self.count >= 2 {
             let values = self.values();
             let w = values.first().map_or(0, Vec::len);
-            let fixed_bytes = 1 + varint_len(w) + w * values.len();
-            if w > 0 && values.iter().all(|v| v.len() == w) && fixed_bytes < self.buf.len() {
-                let mut buf = Vec::with_capacity(fixed_bytes);
-                buf.push(FIXED_MARK);
-                put_varint(&mut buf, w);
-                for v in &values {
-                    buf.extend_from_slice(v);
+            if w > 0 && values.iter().all(|v| v.len() == w) {
+                let fits_all = |upper| {
+                    let h = Hex { digits: w, upper };
+                    values.iter().all(|v| hexpack::fits(v, h)).then_some(h)
+                };
+                let hex = fits_all(false).or_else(|| fits_all(true));
+                let (mark, code, width) = match hex {
+                    Some(h) => (
+                        FIXED_HEX_MARK,
+                        (h.digits << 1) | usize::from(h.upper),
+                        h.packed_bytes(),
+                    ),
+                    None => (FIXED_MARK, w, w),
+                };
+                let fixed_bytes = 1 + varint_len(code) + width * values.len();
+                if fixed_bytes < self.buf.len() {
+                    let mut buf = Vec::with_capacity(fixed_bytes);
+                    buf.push(mark);
+                    put_varint(&mut buf, code);
+                    for v in &values {
+                        if hex.is_some() {
+                            hexpack::pack_into(v, &mut buf);
+                        } else {
+                            buf.extend_from_slice(v);
+                        }
+                    }
+                    debug_assert_eq!(buf.len(), fixed_bytes);
+                    self.buf = buf;
                 }
-                self.buf = buf;
             }
         }
         self.buf.shrink_to_fit();
@@ -872,7 +1025,8 @@ impl List {
             }
             let mut n = 0;
             let mut off = c.entries_start();
-            if let Some(w) = c.fixed_width() {
+            if let Some(f) = c.fixed() {
+                let w = f.width;
                 if w == 0 || (c.buf.len() - off) % w != 0 {
                     return Err(format!(
                         "chunk {i} of width {w} holds {} bytes",
@@ -881,11 +1035,12 @@ impl List {
                 }
             }
             while off < c.buf.len() {
-                let e = match c.fixed_width() {
-                    Some(w) => EntryPos {
+                let e = match c.fixed() {
+                    Some(f) => EntryPos {
                         shared: 0,
+                        hex: f.hex,
                         start: off,
-                        end: off + w,
+                        end: off + f.width,
                     },
                     None => {
                         decode_entry(&c.buf, off).ok_or(format!("chunk {i} corrupt at {off}"))?
@@ -944,11 +1099,17 @@ mod tests {
     }
 
     fn elem(x: u64) -> Vec<u8> {
-        match x % 5 {
+        let h = x.wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        match x % 9 {
             0 => format!("{:016}", x / 5).into_bytes(),
             1 => format!("{}", x).into_bytes(),
             2 => vec![b'z'; (x % 300) as usize],
             3 => Vec::new(),
+            // Hex of either case, odd lengths, mixed case (stays raw), a long run.
+            4 => format!("{h:x}").into_bytes(),
+            5 => format!("{:X}", h >> 4).into_bytes(),
+            6 => format!("{h:x}{h:X}").into_bytes(),
+            7 => format!("{:0>300}", format!("{h:x}")).into_bytes(),
             _ => format!("user:{}:name", x % 17).into_bytes(),
         }
     }
@@ -966,6 +1127,16 @@ mod tests {
             &[b'x'; 127],
             &[b'x'; 128],
             &[b'x'; 20000],
+            &[b'0'; 20000],
+            b"0",
+            b"00",
+            b"000",
+            b"deadbeef",
+            b"DEADBEEF",
+            b"DeadBeef",
+            b"prefix-0000abcdef01",
+            b"prefix-0000ABCDEF01",
+            b"prefix-0000ABCDEF012",
         ] {
             let mut out = Vec::new();
             encode_entry(&mut out, base, e);
@@ -973,8 +1144,144 @@ mod tests {
             let d = decode_entry(&out, 0).unwrap();
             assert_eq!(d.end, out.len());
             let mut v = base[..d.shared].to_vec();
-            v.extend_from_slice(&out[d.start..d.end]);
+            match d.hex {
+                None => v.extend_from_slice(&out[d.start..d.end]),
+                Some(h) => hexpack::unpack_into(&out[d.start..d.end], h, &mut v),
+            }
             assert_eq!(v, e);
+            assert_eq!(d.shared + d.suffix_len(), e.len());
+        }
+        // The packed forms: tag, (shared), digit count, digits.
+        let mut out = Vec::new();
+        encode_entry(&mut out, base, b"DEADBEEF");
+        assert_eq!(out, [TAG_HEX_UPPER, 8, 0xDE, 0xAD, 0xBE, 0xEF]);
+        out.clear();
+        encode_entry(&mut out, base, b"prefix-0000abcdef01");
+        assert_eq!(out, [TAG_SHARED_HEX_LOWER, 11, 8, 0xAB, 0xCD, 0xEF, 0x01]);
+        // Three digits: raw 4 bytes, packed 4 bytes: raw.
+        out.clear();
+        encode_entry(&mut out, base, b"123");
+        assert_eq!(out, [3, b'1', b'2', b'3']);
+        // Unknown tags are corrupt, not misread.
+        for tag in [0xC5u8, 0xFD, 0xFE, 0xFF] {
+            assert!(decode_entry(&[tag, 1, 0], 0).is_none(), "{tag:#x}");
+        }
+    }
+
+    mod round_trip {
+        use super::*;
+        use proptest::prelude::*;
+
+        /// Arbitrary bytes, hex of each case and mixed, odd lengths, empty, and hex
+        /// after stems neighbours share (so packed suffixes follow shared prefixes).
+        fn element() -> impl Strategy<Value = Vec<u8>> {
+            prop_oneof![
+                proptest::collection::vec(any::<u8>(), 0..24),
+                "[0-9a-f]{0,40}".prop_map(String::into_bytes),
+                "[0-9A-F]{0,40}".prop_map(String::into_bytes),
+                "[0-9a-fA-F]{0,12}".prop_map(String::into_bytes),
+                "(id:|0123456789ab|DEAD)[0-9a-f]{0,20}".prop_map(String::into_bytes),
+                "[0-9a-f]{16}".prop_map(String::into_bytes),
+                "[0-9A-F]{7}".prop_map(String::into_bytes),
+            ]
+        }
+
+        proptest! {
+            /// Pushed at either end (chunks seal, some fixed-width and packed), read
+            /// back element for element, then edited in the middle.
+            #[test]
+            fn elements_read_back_exactly(
+                fill in prop_oneof![Just(-2i64), Just(3), Just(16)],
+                pushes in proptest::collection::vec((element(), any::<bool>()), 1..300),
+                edit in element(),
+            ) {
+                let mut list = List::new(ListLimits::from_fill(fill));
+                let mut model = VecDeque::new();
+                for (e, front) in pushes {
+                    if front {
+                        list.push_front(&e);
+                        model.push_front(e);
+                    } else {
+                        list.push_back(&e);
+                        model.push_back(e);
+                    }
+                }
+                prop_assert!(list.check().is_ok());
+                prop_assert!(list.iter_values().eq(model.iter().cloned()));
+                for (i, e) in model.iter().enumerate() {
+                    let got = list.get(i);
+                    prop_assert_eq!(got.as_ref(), Some(e));
+                }
+                let mid = model.len() / 2;
+                list.set(mid, &edit);
+                model[mid] = edit.clone();
+                let first = model[0].clone();
+                let want = model.iter().filter(|e| **e == first).count();
+                prop_assert_eq!(list.remove_matching(&first, 0, End::Head), want);
+                model.retain(|e| *e != first);
+                prop_assert!(list.check().is_ok());
+                prop_assert!(list.iter_values().eq(model.iter().cloned()));
+            }
+        }
+    }
+
+    #[test]
+    fn random_hex_lists_pack_to_half() {
+        for upper in [false, true] {
+            let mut list = List::new(ListLimits::default());
+            let mut model = VecDeque::new();
+            let mut x = 0x2545_f491_4f6c_dd1du64;
+            for _ in 0..10_000 {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                let e = if upper {
+                    format!("{x:016X}")
+                } else {
+                    format!("{x:016x}")
+                };
+                list.push_back(e.as_bytes());
+                model.push_back(e.into_bytes());
+            }
+            model_check(&list, &model);
+            let per = list.heap_bytes() as f64 / 10_000.0;
+            assert!(per < 8.6, "{per} bytes per element");
+            let packed = list
+                .chunks
+                .iter()
+                .filter(|c| {
+                    c.fixed()
+                        .is_some_and(|f| f.hex == Some(Hex { digits: 16, upper }))
+                })
+                .count();
+            assert!(packed > 70, "{packed} packed chunks");
+            // Reads, searches and edits of packed entries.
+            assert_eq!(list.get(4321), model.get(4321).cloned());
+            let probe = model[777].clone();
+            assert_eq!(list.remove_matching(&probe, 1, End::Head), 1);
+            model.remove(777);
+            // Decimal digits fit either case; another case or width unpacks the chunk.
+            list.set(10, b"0123456789012345");
+            model[10] = b"0123456789012345".to_vec();
+            list.set(
+                300,
+                if upper {
+                    b"abcdef0123456789"
+                } else {
+                    b"ABCDEF0123456789"
+                },
+            );
+            model[300] = if upper {
+                b"abcdef0123456789".to_vec()
+            } else {
+                b"ABCDEF0123456789".to_vec()
+            };
+            list.insert(600, b"abc");
+            model.insert(600, b"abc".to_vec());
+            model_check(&list, &model);
+            assert_eq!(list.remove_matching(b"0123456789012345", 0, End::Tail), 1);
+            model.remove(10);
+            model_check(&list, &model);
         }
     }
 
@@ -1003,6 +1310,7 @@ mod tests {
             let mut list = List::new(ListLimits::from_fill(fill));
             let mut model: VecDeque<Vec<u8>> = VecDeque::new();
             let mut saw_fixed = false;
+            let mut saw_fixed_hex = false;
             let mut x = 0x9e3779b97f4a7c15u64 ^ fill as u64;
             let mut next = || {
                 x ^= x << 13;
@@ -1015,7 +1323,11 @@ mod tests {
                 let e = if uniform && r % 19 != 0 {
                     // One width mostly, so full chunks go fixed-width (and back).
                     let pool = (next() % 50).wrapping_mul(0x9e37_79b9_7f4a_7c15);
-                    format!("{pool:016x}").into_bytes()
+                    if fill % 2 == 0 {
+                        format!("{pool:016x}").into_bytes()
+                    } else {
+                        format!("{pool:016X}").into_bytes()
+                    }
                 } else {
                     elem(next() % 40)
                 };
@@ -1101,11 +1413,19 @@ mod tests {
                 if step % 97 == 0 {
                     model_check(&list, &model);
                 }
-                saw_fixed |= list.chunks.iter().any(|c| c.fixed_width().is_some());
+                saw_fixed |= list.chunks.iter().any(|c| c.fixed().is_some());
+                saw_fixed_hex |= list
+                    .chunks
+                    .iter()
+                    .any(|c| c.fixed().is_some_and(|f| f.hex.is_some()));
             }
             assert!(
                 saw_fixed || !uniform,
                 "fill {fill}: no fixed-width chunk formed"
+            );
+            assert!(
+                saw_fixed_hex || !uniform || fill == 1,
+                "fill {fill}: no packed fixed-width chunk formed"
             );
             model_check(&list, &model);
             while list.pop(End::Head).is_some() {}
@@ -1136,7 +1456,7 @@ mod tests {
         assert!(
             list.chunks
                 .iter()
-                .filter(|c| c.fixed_width() == Some(16))
+                .filter(|c| c.fixed().is_some_and(|f| f.width == 16 && f.hex.is_none()))
                 .count()
                 > 70
         );

@@ -3,6 +3,7 @@
 
 pub mod bytes;
 pub mod hash;
+pub mod hexpack;
 pub mod list;
 pub mod set;
 pub mod string;

@@ -158,7 +158,7 @@ fn write_hash(out: &mut Vec<u8>, value: &Value, compression: bool) {
             let mut lp = ListpackBuilder::new();
             for (field, val) in h.iter() {
                 lp.push(&field);
-                lp.push(val);
+                lp.push(&val);
             }
             write_string(out, &lp.finish(), compression);
         }
@@ -166,7 +166,7 @@ fn write_hash(out: &mut Vec<u8>, value: &Value, compression: bool) {
             write_len(out, h.len() as u64);
             for (field, val) in h.iter() {
                 write_string(out, &field, compression);
-                write_string(out, val, compression);
+                write_string(out, &val, compression);
             }
         }
     }
