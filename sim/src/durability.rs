@@ -457,7 +457,7 @@ pub fn value_digest(value: &keel_core::types::Value, buf: &mut Vec<u8>) -> [u8; 
                 buf.clear();
                 buf.extend_from_slice(&(field.len() as u64).to_be_bytes());
                 buf.extend_from_slice(&field);
-                buf.extend_from_slice(v);
+                buf.extend_from_slice(&v);
                 xor(&mut acc, hash160(buf));
             }
             (b'H', h.len())
