@@ -8,34 +8,17 @@ mod common;
 
 use std::io::Read;
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use common::{redis_cli_available, require_redis_or_skip, scratch_dir, Conn, Server};
+use common::{
+    info_field, redis_cli_available, require_redis_or_skip, scratch_dir, wait_for, Conn, Server,
+};
 
 fn text(reply: &[u8]) -> String {
     String::from_utf8_lossy(reply).into_owned()
 }
 
 /// One field of `INFO <section>` (the reply's text).
-fn info_field(c: &mut Conn, section: &str, name: &str) -> Option<String> {
-    let info = text(&c.cmds(&format!("INFO {section}")));
-    info.split("\r\n")
-        .find_map(|l| l.strip_prefix(&format!("{name}:")))
-        .map(str::to_string)
-}
-
-/// Polls `check` every 20 ms for up to 20 s.
-fn wait_for(what: &str, mut check: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while Instant::now() < deadline {
-        if check() {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    panic!("timed out waiting for {what}");
-}
-
 /// Waits until the replica has applied everything the master produced.
 fn wait_caught_up(master: &mut Conn, replica: &mut Conn) {
     wait_for("the replica to catch up", || {

@@ -7,32 +7,16 @@
 mod common;
 
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use common::{keel_bin, require_redis_or_skip, scratch_dir, Conn, Server};
+use common::{keel_bin, require_redis_or_skip, scratch_dir, wait_for, Conn, Server};
 
 fn text(reply: &[u8]) -> String {
     String::from_utf8_lossy(reply).into_owned()
 }
 
 fn info_field(c: &mut Conn, section: &str, name: &str) -> String {
-    let info = text(&c.cmds(&format!("INFO {section}")));
-    info.split("\r\n")
-        .find_map(|l| l.strip_prefix(&format!("{name}:")))
-        .map(str::to_string)
-        .unwrap_or_else(|| panic!("no {name} in {info}"))
-}
-
-/// Polls `check` every 20 ms for up to 20 s.
-fn wait_for(what: &str, mut check: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while Instant::now() < deadline {
-        if check() {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    panic!("timed out waiting for {what}");
+    common::info_field(c, section, name).unwrap_or_else(|| panic!("no {name} in INFO {section}"))
 }
 
 fn wait_caught_up(master: &mut Conn, replica: &mut Conn) {

@@ -134,7 +134,6 @@ impl Node {
         let Some(rss) = self.server.rss_bytes else {
             return;
         };
-        let used = self.used_memory_bytes() as u64;
         let state = &mut self.server.auto_purge;
         if let Some(before) = state.rss_before.take() {
             if rss > before.saturating_sub(before / 8) {
@@ -145,6 +144,8 @@ impl Node {
         if now.mono_ms < state.next_mono_ms {
             return;
         }
+        let used = self.used_memory_bytes() as u64;
+        let state = &mut self.server.auto_purge;
         let excess = rss.saturating_sub(used);
         if excess < AUTO_PURGE_MIN_EXCESS_BYTES || rss < used.saturating_add(used / 2) {
             return;

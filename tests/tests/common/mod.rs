@@ -75,42 +75,9 @@ impl Server {
         let mut last_failure = String::new();
         for _ in 0..5 {
             let port = free_port();
-            let mut child = Command::new(program)
-                .args(args(port))
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(Stdio::inherit())
-                .spawn()
-                .unwrap_or_else(|e| panic!("cannot spawn {program}: {e}"));
-            let deadline = Instant::now() + START_TIMEOUT;
-            loop {
-                // A connect to a port in the ephemeral range that nothing listens on
-                // yet can connect to itself (Linux picks that very port as the local
-                // one: TCP simultaneous open), which is not the server being ready.
-                let accepted = TcpStream::connect(("127.0.0.1", port)).is_ok_and(|probe| {
-                    probe.local_addr().map(|a| a.port()).ok() != Some(port) && answers_ping(probe)
-                });
-                if accepted {
-                    return Server {
-                        child: Some(child),
-                        port,
-                        name,
-                    };
-                }
-                if let Ok(Some(status)) = child.try_wait() {
-                    last_failure =
-                        format!("{program} exited before accepting connections: {status}");
-                    break;
-                }
-                if Instant::now() > deadline {
-                    let _ = child.kill();
-                    let status = child.wait();
-                    panic!(
-                        "{program} did not accept connections on port {port} within {START_TIMEOUT:?} \
-                         (killed; exit status {status:?})"
-                    );
-                }
-                std::thread::sleep(Duration::from_millis(10));
+            match Self::spawn_ready(name, program, port, &args(port)) {
+                Ok(server) => return server,
+                Err(why) => last_failure = why,
             }
         }
         panic!("{last_failure}");
@@ -119,6 +86,17 @@ impl Server {
     /// Spawns `program` with `args` on `port` (a restart on the port a server had)
     /// and waits until it answers; panics if it does not.
     pub fn start_on(name: &'static str, program: &str, port: u16, args: &[String]) -> Server {
+        Self::spawn_ready(name, program, port, args).unwrap_or_else(|why| panic!("{why}"))
+    }
+
+    /// Spawns `program` and waits until it answers PING on `port`. Err when it exited
+    /// first; panics when it is still silent after `START_TIMEOUT` (it is killed).
+    fn spawn_ready(
+        name: &'static str,
+        program: &str,
+        port: u16,
+        args: &[String],
+    ) -> Result<Server, String> {
         let mut child = Command::new(program)
             .args(args)
             .stdin(Stdio::null())
@@ -128,23 +106,31 @@ impl Server {
             .unwrap_or_else(|e| panic!("cannot spawn {program}: {e}"));
         let deadline = Instant::now() + START_TIMEOUT;
         loop {
+            // A connect to a port in the ephemeral range that nothing listens on yet
+            // can connect to itself (Linux picks that very port as the local one: TCP
+            // simultaneous open), which is not the server being ready.
             let accepted = TcpStream::connect(("127.0.0.1", port)).is_ok_and(|probe| {
                 probe.local_addr().map(|a| a.port()).ok() != Some(port) && answers_ping(probe)
             });
             if accepted {
-                return Server {
+                return Ok(Server {
                     child: Some(child),
                     port,
                     name,
-                };
+                });
             }
             if let Ok(Some(status)) = child.try_wait() {
-                panic!("{program} exited before accepting connections on {port}: {status}");
+                return Err(format!(
+                    "{program} exited before accepting connections on {port}: {status}"
+                ));
             }
             if Instant::now() > deadline {
                 let _ = child.kill();
-                let _ = child.wait();
-                panic!("{program} did not accept connections on port {port}");
+                let status = child.wait();
+                panic!(
+                    "{program} did not accept connections on port {port} within {START_TIMEOUT:?} \
+                     (killed; exit status {status:?})"
+                );
             }
             std::thread::sleep(Duration::from_millis(10));
         }
@@ -1041,4 +1027,24 @@ pub fn numeric_text() -> BoxedStrategy<String> {
     )
         .prop_map(|(space, sign, body, tail)| format!("{space}{sign}{body}{tail}"))
         .boxed()
+}
+
+/// One field of an INFO section, as the server printed it.
+pub fn info_field(c: &mut Conn, section: &str, name: &str) -> Option<String> {
+    let info = String::from_utf8_lossy(&c.cmds(&format!("INFO {section}"))).into_owned();
+    info.split("\r\n")
+        .find_map(|l| l.strip_prefix(&format!("{name}:")))
+        .map(str::to_string)
+}
+
+/// Polls `check` every 20 ms for up to 20 s; panics naming `what` after that.
+pub fn wait_for(what: &str, mut check: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while Instant::now() < deadline {
+        if check() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    panic!("timed out waiting for {what}");
 }
