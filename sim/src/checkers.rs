@@ -38,6 +38,10 @@ pub enum Checker {
     /// wire, judged by the PSYNC rules against the world's books of each master's
     /// history ids and backlog range (`crate::replication::psync`).
     Psync,
+    /// Blocking commands: a timeout no earlier than asked, and clients waiting on a
+    /// key served first come, first served, judged from when the world delivered
+    /// requests and saw replies (`crate::blocking_order`), not from the model.
+    Blocking,
 }
 
 impl Checker {
@@ -52,12 +56,13 @@ impl Checker {
             Checker::Replication => "replication",
             Checker::PubSub => "pubsub",
             Checker::Psync => "psync",
+            Checker::Blocking => "blocking",
         }
     }
 }
 
 impl Checker {
-    pub const ALL: [Checker; 9] = [
+    pub const ALL: [Checker; 10] = [
         Checker::Model,
         Checker::Linearizability,
         Checker::Elle,
@@ -67,6 +72,7 @@ impl Checker {
         Checker::Replication,
         Checker::PubSub,
         Checker::Psync,
+        Checker::Blocking,
     ];
 
     pub fn from_name(name: &str) -> Option<Checker> {
@@ -107,6 +113,7 @@ pub struct Checks {
     pub replication: bool,
     pub pubsub: bool,
     pub psync: bool,
+    pub blocking: bool,
 }
 
 impl Default for Checks {
@@ -121,6 +128,7 @@ impl Default for Checks {
             replication: true,
             pubsub: true,
             psync: true,
+            blocking: true,
         }
     }
 }
@@ -138,6 +146,7 @@ impl Checks {
             replication: false,
             pubsub: false,
             psync: false,
+            blocking: false,
         }
     }
 
@@ -152,6 +161,7 @@ impl Checks {
             Checker::Replication => self.replication = true,
             Checker::PubSub => self.pubsub = true,
             Checker::Psync => self.psync = true,
+            Checker::Blocking => self.blocking = true,
         }
         self
     }
@@ -167,6 +177,7 @@ impl Checks {
             Checker::Replication => self.replication,
             Checker::PubSub => self.pubsub,
             Checker::Psync => self.psync,
+            Checker::Blocking => self.blocking,
         }
     }
 
@@ -181,7 +192,7 @@ impl Checks {
             .try_fold(Checks::none(), |checks, name| {
                 Checker::from_name(name)
                     .map(|c| checks.with(c))
-                    .ok_or_else(|| format!("unknown checker '{name}' (model, linearizability, elle, resource, shadow, durability, replication, pubsub, psync)"))
+                    .ok_or_else(|| format!("unknown checker '{name}' (model, linearizability, elle, resource, shadow, durability, replication, pubsub, psync, blocking)"))
             })
     }
 }

@@ -12,6 +12,7 @@
 //! to the model in the order the node sent them — including requests whose client
 //! timed out (`unknown` in the client's history, known to the world).
 
+pub mod blocking_order;
 pub mod checkers;
 pub mod coverage;
 pub mod disk;
@@ -20,6 +21,8 @@ pub mod elle;
 pub mod eviction_checks;
 pub mod faults;
 pub mod host;
+pub mod lin_collections;
+pub mod lin_scores;
 pub mod linearizability;
 pub mod model;
 pub mod model_blocking;

@@ -41,7 +41,7 @@ pub enum Output {
 /// One operation on one key. `call` and `ret` are points on one total order of client
 /// events (the simulator's step counter); `ret` is None for an unknown outcome.
 #[derive(Debug, Clone)]
-pub struct LinOp {
+pub struct LinOp<C = Cmd, O = Output> {
     pub id: usize,
     pub call: u64,
     pub ret: Option<u64>,
@@ -53,8 +53,8 @@ pub struct LinOp {
     /// The `id` of an operation that must take effect first: the previous request on
     /// the same connection (a connection's requests run in order, pipelined or not).
     pub after: Option<usize>,
-    pub cmd: Cmd,
-    pub out: Output,
+    pub cmd: C,
+    pub out: O,
     /// Search order only: candidates with a lower hint are tried first. The simulator
     /// passes the order in which the node really ran requests, so a legal history is
     /// confirmed without backtracking; the verdict never depends on it (the search is
@@ -72,6 +72,37 @@ pub enum Verdict {
         states: usize,
         ops: usize,
     },
+}
+
+/// A sequential specification the search checks histories against: its states, and
+/// every state an operation may leave behind given what its client saw (empty: the
+/// operation cannot follow that state).
+pub trait Spec {
+    type State: Clone + Ord + std::fmt::Debug;
+    type Cmd: Clone + PartialEq + std::fmt::Debug;
+    type Out: Clone + PartialEq + std::fmt::Debug;
+    /// The state before the history's first operation.
+    fn initial() -> Self::State;
+    fn step(state: &Self::State, op: &LinOp<Self::Cmd, Self::Out>) -> Vec<Self::State>;
+    fn show(state: &Self::State) -> String;
+}
+
+/// The string spec: GET, SET (PX), INCRBY, DEL, APPEND, EXISTS and flushes.
+pub struct Strings;
+
+impl Spec for Strings {
+    type State = State;
+    type Cmd = Cmd;
+    type Out = Output;
+    fn initial() -> State {
+        None
+    }
+    fn step(state: &State, op: &LinOp) -> Vec<State> {
+        step(state, op)
+    }
+    fn show(state: &State) -> String {
+        show_state(state)
+    }
 }
 
 /// Search bounds.
@@ -213,39 +244,45 @@ impl Bits {
     }
 }
 
-struct Frame {
+struct Frame<S> {
     bits: Bits,
     /// The first operation with a known outcome not yet linearized (`n`: none left).
     lo: usize,
     /// Unknown operations before `lo` not linearized (they may still take effect).
     pending_unknown: Vec<usize>,
-    successors: Vec<(usize, State)>,
+    successors: Vec<(usize, S)>,
     next: usize,
 }
 
-/// Checks one key's history (operations with a failed outcome must be left out).
+/// Checks one key's string history (operations with a failed outcome must be left out).
 pub fn check_key(ops: &[LinOp], bounds: Bounds) -> Verdict {
+    check_history::<Strings>(ops, bounds)
+}
+
+/// Checks one history against the sequential spec `S`.
+pub fn check_history<S: Spec>(ops: &[LinOp<S::Cmd, S::Out>], bounds: Bounds) -> Verdict {
     // Unknown outcomes multiply the search; most histories are explained without
     // any of them taking effect, which is a valid answer, so try that first.
     if ops.iter().any(|o| o.ret.is_none()) {
-        let known: Vec<LinOp> = ops.iter().filter(|o| o.ret.is_some()).cloned().collect();
+        let known: Vec<LinOp<S::Cmd, S::Out>> =
+            ops.iter().filter(|o| o.ret.is_some()).cloned().collect();
         let quick = Bounds {
             max_states: bounds.max_states / 10,
             ..bounds
         };
-        if search(&known, quick) == Verdict::Linearizable {
+        if search::<S>(&known, quick) == Verdict::Linearizable {
             return Verdict::Linearizable;
         }
     }
-    search(ops, bounds)
+    search::<S>(ops, bounds)
 }
 
-fn search(ops: &[LinOp], bounds: Bounds) -> Verdict {
+fn search<S: Spec>(ops: &[LinOp<S::Cmd, S::Out>], bounds: Bounds) -> Verdict {
     let n = ops.len();
     if n > bounds.max_ops_per_key {
         return Verdict::TooBig { states: 0, ops: n };
     }
-    let mut ops: Vec<&LinOp> = ops.iter().collect();
+    let mut ops: Vec<&LinOp<S::Cmd, S::Out>> = ops.iter().collect();
     ops.sort_by_key(|o| (o.call, o.id));
     let local: std::collections::BTreeMap<usize, usize> =
         ops.iter().enumerate().map(|(i, o)| (o.id, i)).collect();
@@ -271,7 +308,7 @@ fn search(ops: &[LinOp], bounds: Bounds) -> Verdict {
         }
         lo
     };
-    let successors = |bits: &Bits, lo: usize, pending: &[usize], state: &State| {
+    let successors = |bits: &Bits, lo: usize, pending: &[usize], state: &S::State| {
         let mut min_ret = u64::MAX;
         let mut candidates: Vec<(u64, bool, u64, usize)> = Vec::new();
         let ready = |i: usize| !matches!(after[i], Some(a) if !bits.get(a));
@@ -298,8 +335,8 @@ fn search(ops: &[LinOp], bounds: Bounds) -> Verdict {
         // By hint, then known outcomes first, the most urgent (earliest return)
         // first: a greedy path through a legal history is usually found at once.
         candidates.sort_unstable();
-        let mut out: Vec<(usize, State)> = Vec::new();
-        let mut unknown_cmds: Vec<&Cmd> = Vec::new();
+        let mut out: Vec<(usize, S::State)> = Vec::new();
+        let mut unknown_cmds: Vec<&S::Cmd> = Vec::new();
         for (_, unknown, _, i) in candidates {
             if ops[i].call > min_ret {
                 continue;
@@ -312,7 +349,7 @@ fn search(ops: &[LinOp], bounds: Bounds) -> Verdict {
                 }
                 unknown_cmds.push(&ops[i].cmd);
             }
-            out.extend(step(state, ops[i]).into_iter().map(|s| (i, s)));
+            out.extend(S::step(state, ops[i]).into_iter().map(|s| (i, s)));
         }
         out
     };
@@ -322,7 +359,8 @@ fn search(ops: &[LinOp], bounds: Bounds) -> Verdict {
     if lo == n {
         return Verdict::Linearizable;
     }
-    let root_succ = successors(&root_bits, lo, &pending, &None);
+    let root_state = S::initial();
+    let root_succ = successors(&root_bits, lo, &pending, &root_state);
     let mut stack = vec![Frame {
         bits: root_bits,
         lo,
@@ -330,8 +368,8 @@ fn search(ops: &[LinOp], bounds: Bounds) -> Verdict {
         successors: root_succ,
         next: 0,
     }];
-    let mut visited: BTreeSet<(Bits, State)> = BTreeSet::new();
-    let (mut deepest_lo, mut deepest_state): (usize, State) = (lo, None);
+    let mut visited: BTreeSet<(Bits, S::State)> = BTreeSet::new();
+    let (mut deepest_lo, mut deepest_state): (usize, S::State) = (lo, root_state);
     let mut states = 0usize;
     while let Some(top) = stack.last_mut() {
         let Some((i, state)) = top.successors.get(top.next).cloned() else {
@@ -379,7 +417,7 @@ fn search(ops: &[LinOp], bounds: Bounds) -> Verdict {
     Verdict::NotLinearizable(format!(
         "no linearization: {deepest_lo} of {n} ops placed at best, then {} cannot follow state {}",
         stuck.unwrap_or_default(),
-        show_state(&deepest_state)
+        S::show(&deepest_state)
     ))
 }
 
