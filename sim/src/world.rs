@@ -1975,9 +1975,10 @@ impl<'a> World<'a> {
         let exec_oom = reply == EXEC_OOM_REPLY;
         if reply == OOM_REPLY || exec_oom {
             let model = &self.oracles[h].model;
-            // A model that stopped judging no longer follows MULTI: any conn may be
-            // in one, with any queue.
-            let queued = (!self.oracles[h].model_off).then(|| model.queued(conn));
+            // A model that stopped judging (or never ran: `--checkers` without it) no
+            // longer follows MULTI: any conn may be in one, with any queue.
+            let following = !self.oracles[h].model_off && self.judging(Checker::Model);
+            let queued = following.then(|| model.queued(conn));
             let in_multi = queued.is_none() || model.in_multi(conn);
             let refusable = oom_refusable(&request, exec_oom, in_multi, queued);
             self.reached.insert(reach::OOM_REPLY);
