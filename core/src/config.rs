@@ -536,7 +536,7 @@ pub static DIRECTIVES: &[Directive] = &[
     entry("set-proc-title", None, BOOL, "yes", I),
     entry("shutdown-on-sigint", None, SHUTDOWN_ON_SIG, "default", M).keel().to(|s, v| s.shutdown_on_sigint = v.id()),
     entry("shutdown-on-sigterm", None, SHUTDOWN_ON_SIG, "default", M).keel().to(|s, v| s.shutdown_on_sigterm = v.id()),
-    entry("shutdown-timeout", None, int(0, INT_MAX), "10", M),
+    entry("shutdown-timeout", None, int(0, INT_MAX), "10", M).keel().to(|s, v| s.shutdown_timeout_s = v.int()),
     entry("slowlog-log-slower-than", None, int(-1, LONG_MAX), "10000", M).keel().to(|s, v| s.slowlog_log_slower_than_us = u64::try_from(v.int::<i64>()).ok()),
     entry("slowlog-max-len", None, int(0, LONG_MAX), "128", M).keel().to(|s, v| s.slowlog_max_len = v.int()),
     entry("socket-mark-id", None, uint(0, UINT_MAX), "0", I),
@@ -1016,6 +1016,9 @@ pub struct Settings {
     pub stop_writes_on_bgsave_error: bool,
     /// `shutdown-on-sigterm` / `shutdown-on-sigint` as `SHUTDOWN_*` bits.
     pub shutdown_on_sigterm: u32,
+    /// `shutdown-timeout`: how long (seconds) a SHUTDOWN waits for lagging replicas
+    /// (0: not at all).
+    pub shutdown_timeout_s: u64,
     pub shutdown_on_sigint: u32,
     /// `appendonly`.
     pub appendonly: bool,
@@ -3736,6 +3739,7 @@ mod tests {
         ("set-max-intset-entries", "64", "64", |s| s.set_max_intset_entries == 64),
         ("shutdown-on-sigint", "save", "save", |s| s.shutdown_on_sigint == SHUTDOWN_SAVE),
         ("shutdown-on-sigterm", "nosave force", "nosave force", |s| s.shutdown_on_sigterm == SHUTDOWN_NOSAVE | SHUTDOWN_FORCE),
+        ("shutdown-timeout", "3", "3", |s| s.shutdown_timeout_s == 3),
         ("slowlog-log-slower-than", "-1", "-1", |s| s.slowlog_log_slower_than_us.is_none()),
         ("slowlog-max-len", "10", "10", |s| s.slowlog_max_len == 10),
         ("stop-writes-on-bgsave-error", "no", "no", |s| !s.stop_writes_on_bgsave_error),

@@ -1825,11 +1825,12 @@ impl<'a> World<'a> {
                     // judges that it had to block).
                     || is_blocking(&op.request)
             })
-            // FAILOVER's pause holds writes until the hand-over ends.
+            // FAILOVER's pause holds writes until the hand-over ends, and so does a
+            // SHUTDOWN waiting for its replicas (at most `shutdown-timeout`).
             || self.hosts[h]
                 .node
                 .as_ref()
-                .is_some_and(Node::failover_in_progress);
+                .is_some_and(|n| n.failover_in_progress() || n.shutdown_waiting_for_replicas());
         if waiting > 0
             && !closed
             && !blocked
@@ -2311,8 +2312,10 @@ impl<'a> World<'a> {
         // A replica deletes no key on its own: it waits for its master's DELs (the
         // replication checker judges it against its master). A FAILOVER's write
         // pause stops active expiry too (a DEL is a write), as in Redis; the count
-        // starts again after it.
-        if node.is_replica() || node.failover_in_progress() {
+        // starts again after it. So does a SHUTDOWN's wait for its replicas (Redis's
+        // PAUSE_DURING_SHUTDOWN).
+        if node.is_replica() || node.failover_in_progress() || node.shutdown_waiting_for_replicas()
+        {
             self.oracles[h].stale_since.clear();
             return;
         }

@@ -59,6 +59,9 @@ impl Node {
             && !replica_waits
             && self.server.pause.is_none()
             && !self.server.persist.loading
+            // A SHUTDOWN waiting for replicas is a pause too (Redis's
+            // PAUSE_DURING_SHUTDOWN): an expiry would move the offset they must reach.
+            && self.persist.shutdown_wait.is_none()
         {
             let effort = self.server.config.settings().active_expire_effort;
             let started_us = self.server.observe.now_micros();

@@ -236,6 +236,11 @@ impl Node {
         self.server.failover.in_progress()
     }
 
+    /// A SHUTDOWN waits for lagging replicas (`shutdown-timeout`), writes held.
+    pub fn shutdown_waiting_for_replicas(&self) -> bool {
+        self.persist.shutdown_wait.is_some()
+    }
+
     /// A replica is receiving a full sync (its offset is its master's, its data not
     /// yet).
     pub fn repl_syncing(&self) -> bool {
@@ -401,6 +406,7 @@ impl Node {
         }
         self.aof_after_step(now, save_turn);
         self.repl_master_step(now);
+        self.shutdown_wait_step(now);
     }
 
     /// Times out blocked clients and runs the pipelined input of clients unblocked

@@ -3,7 +3,7 @@
 //! completions, and the requests commands leave in `Server::persist`. The machines
 //! themselves are `crate::persist::{load, save, snapshot}`.
 
-use crate::config::{SHUTDOWN_FORCE, SHUTDOWN_NOSAVE, SHUTDOWN_SAVE};
+use crate::config::{SHUTDOWN_FORCE, SHUTDOWN_NOSAVE, SHUTDOWN_NOW, SHUTDOWN_SAVE};
 use crate::io::{ConnId, DiskResult, Effect, IoId, LogLevel, Now};
 use crate::keyspace::{Garbage, HashSeeds};
 use crate::persist::load::{LoadOutcome, LoadPlan, Loader, RdbLoad};
@@ -81,6 +81,17 @@ pub(super) struct Persist {
     /// DEBUG RELOADs waiting for the running one, or for a snapshot to end.
     reload_queue: std::collections::VecDeque<ReloadRequest>,
     reload: Option<ReloadRun>,
+    /// A SHUTDOWN waiting for lagging replicas (Redis 7.0's `shutdown-timeout`).
+    pub(super) shutdown_wait: Option<ShutdownWait>,
+}
+
+/// A SHUTDOWN waiting, writes held, until every replica has ACKed the master's
+/// offset or its deadline passes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct ShutdownWait {
+    conn: Option<ConnId>,
+    flags: u32,
+    deadline_mono_ms: u64,
 }
 
 impl Node {
@@ -442,7 +453,18 @@ impl Node {
                     self.reload_next(now);
                 }
                 PersistRequest::AbortShutdown => {
-                    if let Some((job, SaveKind::Shutdown { conn, .. })) = self.persist.save.as_mut()
+                    if let Some(wait) = self.persist.shutdown_wait.take() {
+                        // Redis's abortShutdown: the pause ends, the waiting client
+                        // gets its error.
+                        self.server.persist.shutdown_pending = false;
+                        self.server.pause_relaxed = true;
+                        self.server
+                            .log(LogLevel::Warning, "Shutdown manually aborted.".into());
+                        if let Some(conn) = wait.conn {
+                            self.reply_to_waiter(now, conn, Err(SHUTDOWN_ERROR));
+                        }
+                    } else if let Some((job, SaveKind::Shutdown { conn, .. })) =
+                        self.persist.save.as_mut()
                     {
                         let conn = *conn;
                         let mut garbage = Garbage::default();
@@ -609,6 +631,78 @@ impl Node {
         }
         self.server
             .log(LogLevel::Warning, "User requested shutdown...".into());
+        // Redis 7.0's prepareForShutdown: unless NOW, let lagging replicas catch up
+        // first (writes held, a GETACK asked), for up to `shutdown-timeout` seconds.
+        let timeout_s = self.server.config.settings().shutdown_timeout_s;
+        if flags & SHUTDOWN_NOW == 0 && timeout_s != 0 && !self.replicas_caught_up() {
+            self.server.persist.shutdown_pending = true;
+            self.persist.shutdown_wait = Some(ShutdownWait {
+                conn,
+                flags,
+                deadline_mono_ms: now.mono_ms.saturating_add(timeout_s.saturating_mul(1000)),
+            });
+            self.server.repl_master.getack_requested = true;
+            self.server.log(
+                LogLevel::Notice,
+                "Waiting for replicas before shutting down.".into(),
+            );
+            return;
+        }
+        self.shutdown_after_replicas(now, conn, flags);
+    }
+
+    /// Redis's `isReadyToShutdown`: every replica has ACKed the master's offset.
+    fn replicas_caught_up(&self) -> bool {
+        let offset = self.server.repl.master_repl_offset;
+        self.server
+            .repl_master
+            .replicas
+            .values()
+            .all(|r| r.ack_offset == offset)
+    }
+
+    /// A SHUTDOWN waiting for replicas goes on when they caught up or its deadline
+    /// passed (Redis checks in its cron; keel after every input, so the ACK that
+    /// completes the wait ends it at once), naming the replicas still behind.
+    pub(super) fn shutdown_wait_step(&mut self, now: Now) {
+        let Some(wait) = self.persist.shutdown_wait else {
+            return;
+        };
+        let caught_up = self.replicas_caught_up();
+        if !caught_up && now.mono_ms < wait.deadline_mono_ms {
+            return;
+        }
+        self.persist.shutdown_wait = None;
+        if !caught_up {
+            let offset = self.server.repl.master_repl_offset;
+            let lagging: Vec<String> = self
+                .server
+                .repl_master
+                .replicas
+                .values()
+                .filter(|r| r.ack_offset != offset)
+                .map(|r| {
+                    format!(
+                        "Lagging replica {} reported offset {} behind master, lag={}, state={}.",
+                        r.name(),
+                        offset.saturating_sub(r.ack_offset),
+                        now.mono_ms.saturating_sub(r.ack_mono_ms) / 1000,
+                        r.state.info_name()
+                    )
+                })
+                .collect();
+            for line in lagging {
+                self.server.log(LogLevel::Warning, line);
+            }
+        }
+        // The wait held writes as `shutdown_pending`; the save (or the exit) takes over.
+        self.server.persist.shutdown_pending = false;
+        self.shutdown_after_replicas(now, wait.conn, wait.flags);
+    }
+
+    /// The rest of `prepareForShutdown` (Redis's `finishShutdown`): kill a running
+    /// snapshot, save when asked, exit.
+    fn shutdown_after_replicas(&mut self, now: Now, conn: Option<ConnId>, flags: u32) {
         if let Some((mut job, kind)) = self.persist.save.take() {
             self.server.log(
                 LogLevel::Warning,

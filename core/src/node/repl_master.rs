@@ -726,7 +726,7 @@ impl Node {
 
 #[cfg(test)]
 pub(super) mod tests {
-    use crate::io::{CloseReason, Input};
+    use crate::io::{CloseReason, Effect, Input};
     use crate::persist::rdb::{LoadLimits, RdbItem, RdbReader};
     use crate::testkit::Kit;
 
@@ -940,6 +940,102 @@ pub(super) mod tests {
             k.cmd(1, "WAIT x 1"),
             "-ERR value is not an integer or out of range\r\n"
         );
+    }
+
+    fn shut_down(k: &Kit) -> bool {
+        k.effects
+            .iter()
+            .any(|(_, e)| matches!(e, Effect::Shutdown { exit_code: 0 }))
+    }
+
+    fn logged(k: &Kit, text: &str) -> bool {
+        k.effects
+            .iter()
+            .any(|(_, e)| matches!(e, Effect::Log { message, .. } if message.contains(text)))
+    }
+
+    /// Redis 7.0's `shutdown-timeout`: a SHUTDOWN with a replica behind holds writes,
+    /// asks for an ACK and exits once the replica has ACKed the master's offset.
+    #[test]
+    fn shutdown_waits_for_a_lagging_replica_to_ack() {
+        let mut k = Kit::new(CONF);
+        k.connect(1);
+        k.connect(2);
+        attach(&mut k, 9);
+        k.send_lines(9, "REPLCONF ACK 0");
+        k.cmd(1, "SET a 1");
+        let sent = k.take(9).len();
+        assert_eq!(k.cmd(1, "SHUTDOWN NOSAVE"), "", "waits");
+        assert!(k.take(9).contains("GETACK"), "asked for an ACK");
+        assert!(logged(&k, "Waiting for replicas before shutting down."));
+        assert!(!shut_down(&k));
+        // Writes are held meanwhile; reads run.
+        assert_eq!(k.cmd(2, "SET b 2"), "");
+        k.advance_ms(1000);
+        assert!(!shut_down(&k), "no ACK yet");
+        k.connect(3);
+        let offset = info_field(&mut k, 3, "master_repl_offset");
+        k.send_lines(9, &format!("REPLCONF ACK {sent}"));
+        assert!(!shut_down(&k), "an ACK short of the offset does not end it");
+        k.send_lines(9, &format!("REPLCONF ACK {offset}"));
+        assert!(shut_down(&k), "the ACK ends the wait");
+        assert!(!logged(&k, "Lagging replica"));
+    }
+
+    #[test]
+    fn shutdown_gives_up_on_a_silent_replica_after_the_timeout() {
+        let mut k = Kit::new(&format!("{CONF}shutdown-timeout 2\n"));
+        k.connect(1);
+        attach(&mut k, 9);
+        k.send_lines(9, "REPLCONF ACK 0");
+        k.cmd(1, "SET a 1");
+        assert_eq!(k.cmd(1, "SHUTDOWN NOSAVE"), "");
+        k.advance_ms(1900);
+        assert!(!shut_down(&k));
+        k.advance_ms(200);
+        assert!(shut_down(&k), "the deadline passed");
+        assert!(logged(&k, "Lagging replica 127.0.0.1:6380 reported offset"));
+    }
+
+    #[test]
+    fn shutdown_now_abort_and_a_zero_timeout_do_not_wait() {
+        // NOW: at once.
+        let mut k = Kit::new(CONF);
+        k.connect(1);
+        attach(&mut k, 9);
+        k.send_lines(9, "REPLCONF ACK 0");
+        k.cmd(1, "SET a 1");
+        k.cmd(1, "SHUTDOWN NOW NOSAVE");
+        assert!(shut_down(&k));
+        // shutdown-timeout 0: at once.
+        let mut k = Kit::new(&format!("{CONF}shutdown-timeout 0\n"));
+        k.connect(1);
+        attach(&mut k, 9);
+        k.cmd(1, "SET a 1");
+        k.cmd(1, "SHUTDOWN NOSAVE");
+        assert!(shut_down(&k));
+        // No replica behind: at once.
+        let mut k = Kit::new(CONF);
+        k.connect(1);
+        k.cmd(1, "SET a 1");
+        k.cmd(1, "SHUTDOWN NOSAVE");
+        assert!(shut_down(&k));
+        // ABORT ends the wait: the SHUTDOWN gets Redis's error, held writes run.
+        let mut k = Kit::new(CONF);
+        k.connect(1);
+        k.connect(2);
+        k.connect(3);
+        attach(&mut k, 9);
+        k.send_lines(9, "REPLCONF ACK 0");
+        k.cmd(1, "SET a 1");
+        assert_eq!(k.cmd(1, "SHUTDOWN NOSAVE"), "");
+        assert_eq!(k.cmd(2, "SET b 2"), "");
+        assert_eq!(k.cmd(3, "SHUTDOWN ABORT"), "+OK\r\n");
+        assert_eq!(k.take(1), "-ERR Errors trying to SHUTDOWN. Check logs.\r\n");
+        k.advance_ms(1);
+        assert_eq!(k.take(2), "+OK\r\n");
+        k.advance_ms(20_000);
+        assert!(!shut_down(&k));
     }
 
     #[test]

@@ -63,8 +63,6 @@ pub struct Snapshot {
     db: usize,
     databases: usize,
     db_started: bool,
-    /// Keys whose expire time had passed at the start are not part of the dataset.
-    start_wall_ms: u64,
     access: AccessMeta,
     /// The node's monotonic seconds at the start (for LRU idle times).
     start_secs: u32,
@@ -88,10 +86,12 @@ impl std::fmt::Debug for Snapshot {
 
 impl Snapshot {
     /// Starts a snapshot of `ks` as it is now; writes the sink's header into `out`.
+    /// Every key the table holds is part of it, those past their TTL at
+    /// `_start_wall_ms` too (as Redis writes them: see `Walk::emit`).
     pub fn start(
         ks: &mut Keyspace,
         mut sink: Box<dyn SnapshotSink>,
-        start_wall_ms: u64,
+        _start_wall_ms: u64,
         access: AccessMeta,
         out: &mut Vec<u8>,
     ) -> Snapshot {
@@ -106,7 +106,6 @@ impl Snapshot {
             db: 0,
             databases: ks.dbs.len(),
             db_started: false,
-            start_wall_ms,
             access,
             start_secs: ks.now_secs,
             keys_processed: 0,
@@ -171,7 +170,6 @@ impl Snapshot {
             self.db_started = true;
             // Pre-images first: they may hold memory, and they are this db's keys.
             let walker = Walk {
-                start_wall_ms: self.start_wall_ms,
                 access: self.access,
                 now_clock,
             };
@@ -236,23 +234,23 @@ pub fn end_tracks(ks: &mut Keyspace, garbage: &mut Garbage) {
 }
 
 struct Walk {
-    start_wall_ms: u64,
     access: AccessMeta,
     now_clock: u32,
 }
 
 impl Walk {
-    /// Hands one key (bytes, value, expire time or 0, access field) to the sink
-    /// unless it had expired at the start.
+    /// Hands one key (bytes, value, expire time or 0, access field) to the sink.
     fn emit(
         &self,
         sink: &mut dyn SnapshotSink,
         (key, value, expire_at_ms, access): (&[u8], &crate::types::Value, u64, u32),
         out: &mut Vec<u8>,
     ) -> bool {
-        if expire_at_ms != 0 && self.start_wall_ms > expire_at_ms {
-            return false;
-        }
+        // A key whose TTL has passed but that is still in the table is written, as
+        // Redis 7.0's rdbSaveKeyValuePair does: a master that loads the file drops it
+        // and puts its DEL in the stream, so a replica that continues by PSYNC (and
+        // still holds the key, waiting for that DEL) loses it too. Leaving it out
+        // left such a replica with the key for ever (repl-crash 0x74).
         let (lru_idle_secs, lfu_freq) = match self.access {
             AccessMeta::None => (None, None),
             AccessMeta::LruIdle => (Some(lru_idle_ms(self.now_clock, access) / 1000), None),
@@ -319,14 +317,14 @@ mod tests {
         Value::Str(StrValue::from_set(s))
     }
 
-    fn dataset(ks: &Keyspace, now_wall_ms: u64) -> Dataset {
+    /// Every key the table holds at `_now_wall_ms`, those past their TTL included (a
+    /// snapshot writes them, as Redis does; a master drops them when it loads).
+    fn dataset(ks: &Keyspace, _now_wall_ms: u64) -> Dataset {
         let mut d = Dataset::new();
         for (i, db) in ks.dbs.iter().enumerate() {
             for (_, e) in db.iter() {
-                if !e.is_expired(now_wall_ms) {
-                    let exp = (e.expire_at_ms != 0).then_some(e.expire_at_ms);
-                    d.insert((i, e.key.as_bytes().to_vec()), (str_of(e.value), exp));
-                }
+                let exp = (e.expire_at_ms != 0).then_some(e.expire_at_ms);
+                d.insert((i, e.key.as_bytes().to_vec()), (str_of(e.value), exp));
             }
         }
         d
