@@ -644,7 +644,9 @@ impl Scenario {
                 s.client_hosts = Some(if name == "repl-promote-rejoin" { 2 } else { 1 });
                 s.clients = rng.gen_range(1..=6);
                 s.ops_per_client = rng.gen_range(60..=200);
-                s.settle_ms = 3_000;
+                // A chain syncs in two hops, each a reconnect (~1 s) and perhaps a
+                // 1 s diskless delay: 3 s was too short for both (repl-chain 0x1dd).
+                s.settle_ms = if name == "repl-chain" { 5_000 } else { 3_000 };
                 // Redis's 5 s wait for more replicas before a diskless transfer
                 // would outlast the run: off, or short.
                 let delay = ["0", "0", "1"][rng.gen_range(0..3)];
