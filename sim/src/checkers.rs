@@ -1292,6 +1292,7 @@ mod tests {
             reply: reply.as_bytes().to_vec(),
             node_reply: None,
             run_seq: None,
+            judged_before_run: None,
             run_wall_ms: None,
             outcome: OpOutcome::Ok,
         }

@@ -1313,6 +1313,7 @@ impl<'a> World<'a> {
                 reply: Vec::new(),
                 node_reply: None,
                 run_seq: None,
+                judged_before_run: None,
                 run_wall_ms: None,
                 outcome: OpOutcome::Pending,
             });
@@ -1744,6 +1745,7 @@ impl<'a> World<'a> {
         for &i in &delivered {
             if let Some(op) = self.history.get_mut(i) {
                 op.run_wall_ms = Some(wall_ms);
+                op.judged_before_run = Some(self.runs);
             }
         }
         // A subscription made while the node loads its files may get the keyspace
@@ -2449,6 +2451,20 @@ impl<'a> World<'a> {
             (self.oracles[h].model.is_waiting(id) && !held) || !self.judging(Checker::Model);
         self.oracles[h].model.conn_closed(id);
         self.oracles[h].pubsub.conn_closed(id);
+        // The keyspace notifications of a write whose reply is lost are unknown.
+        for op in &self.history {
+            if op.host == h
+                && op.conn == id
+                && op.run_wall_ms.is_some()
+                && op.node_reply.is_none()
+                && !is_read_only(&op.request)
+            {
+                let judged_before = op.judged_before_run.unwrap_or(0);
+                self.oracles[h]
+                    .pubsub
+                    .lost_write(judged_before, &op.request);
+            }
+        }
         let lost = self.history.iter().find(|op| {
             op.host == h
                 && op.conn == id
@@ -3268,6 +3284,7 @@ mod tests {
                 reply: reply.unwrap_or("").as_bytes().to_vec(),
                 node_reply: None,
                 run_seq: None,
+                judged_before_run: None,
                 run_wall_ms: None,
                 outcome: match reply {
                     None => OpOutcome::Unknown,
@@ -3588,6 +3605,7 @@ mod tests {
                 reply: Vec::new(),
                 node_reply: None,
                 run_seq: None,
+                judged_before_run: None,
                 run_wall_ms: None,
                 outcome: OpOutcome::Pending,
             });
