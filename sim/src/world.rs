@@ -1314,6 +1314,7 @@ impl<'a> World<'a> {
                 node_reply: None,
                 run_seq: None,
                 judged_before_run: None,
+                delivered_ms: None,
                 run_wall_ms: None,
                 outcome: OpOutcome::Pending,
             });
@@ -1746,6 +1747,7 @@ impl<'a> World<'a> {
             if let Some(op) = self.history.get_mut(i) {
                 op.run_wall_ms = Some(wall_ms);
                 op.judged_before_run = Some(self.runs);
+                op.delivered_ms = Some(self.now_ms);
             }
         }
         // A subscription made while the node loads its files may get the keyspace
@@ -3285,6 +3287,7 @@ mod tests {
                 node_reply: None,
                 run_seq: None,
                 judged_before_run: None,
+                delivered_ms: None,
                 run_wall_ms: None,
                 outcome: match reply {
                     None => OpOutcome::Unknown,
@@ -3606,6 +3609,7 @@ mod tests {
                 node_reply: None,
                 run_seq: None,
                 judged_before_run: None,
+                delivered_ms: None,
                 run_wall_ms: None,
                 outcome: OpOutcome::Pending,
             });
