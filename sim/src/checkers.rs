@@ -1326,7 +1326,12 @@ mod tests {
             exec.outcome = OpOutcome::Unknown;
             exec.delivered_ms = delivered_ms;
             vec![
-                ran(op(0, 1, 90, "SET w0 v PX 13", "+OK\r\n"), 1, 10_092, "+OK\r\n"),
+                ran(
+                    op(0, 1, 90, "SET w0 v PX 13", "+OK\r\n"),
+                    1,
+                    10_092,
+                    "+OK\r\n",
+                ),
                 ran(op(0, 2, 90, "WATCH w0", "+OK\r\n"), 2, 10_093, "+OK\r\n"),
                 ran(op(0, 2, 90, "MULTI", "+OK\r\n"), 3, 10_093, "+OK\r\n"),
                 exec,

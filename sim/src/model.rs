@@ -19,6 +19,8 @@ pub mod seen {
     pub const SREM_ABSENT: &str = "SREM named a member the set does not hold";
     pub const SPOP_POPPED: &str = "SPOP popped a member the model accepted";
     pub const ZADD_EQUAL_KEPT: &str = "ZADD GT CH met a member's equal score";
+    pub const LEX_LISTPACK_WALK: &str = "a lex range walked a listpack's mixed scores";
+    pub const LEX_SKIPLIST_PICK: &str = "a lex range over a skiplist's mixed scores was judged";
 }
 
 /// One watched key: whether it was logically alive at WATCH time, and its expire time
@@ -71,6 +73,14 @@ pub struct Model {
     pub(crate) conn_db: BTreeMap<ConnId, u32>,
     /// Blocked clients and their late replies (`model_blocking`).
     pub(crate) blocking: crate::model_blocking::Blocking,
+    /// Names (of any database) that may hold a sorted set Redis keeps as a skiplist
+    /// though it would fit a listpack now (`model_wide_zset::note_zset_encodings`):
+    /// a lex range over its mixed scores is not the listpack's walk.
+    pub(crate) zset_maybe_skiplist: BTreeSet<Vec<u8>>,
+    /// Set when a write's effect is the node's unspecified pick and its reply does
+    /// not say which (ZREMRANGEBYLEX over a mixed-score skiplist): the world stops
+    /// judging this host with the model (the reason, for the trace).
+    pub lost_track: Option<String>,
 }
 
 pub(crate) fn bulk(v: &[u8]) -> Vec<u8> {
@@ -166,6 +176,8 @@ impl Model {
             seen: BTreeSet::new(),
             observed: None,
             blocking: Default::default(),
+            zset_maybe_skiplist: BTreeSet::new(),
+            lost_track: None,
         }
     }
 
@@ -177,6 +189,10 @@ impl Model {
 
     /// Starts the model from a recovered dataset: a collection key.
     pub fn load_coll(&mut self, key: Vec<u8>, coll: Coll) {
+        // Its encoding is the load's (an AOF replay's history): unknown.
+        if matches!(coll, Coll::ZSet(_)) {
+            self.zset_maybe_skiplist.insert(key.clone());
+        }
         self.colls.insert(key, coll);
     }
 
@@ -244,7 +260,7 @@ impl Model {
     /// `observe`s the reply when the request's reply is the node's pick or in the
     /// node's order (SPOP, RANDOMKEY, KEYS, SMEMBERS ...); forgets it otherwise.
     pub fn observe_for(&mut self, request: &[Vec<u8>], reply: &[u8]) {
-        const OBSERVED: [&[u8]; 22] = [
+        const OBSERVED: [&[u8]; 27] = [
             b"SPOP",
             b"RANDOMKEY",
             b"KEYS",
@@ -267,6 +283,12 @@ impl Model {
             b"DUMP",
             b"SORT",
             b"SORT_RO",
+            // A lex range over mixed scores in a skiplist: the node's walk.
+            b"ZRANGEBYLEX",
+            b"ZREVRANGEBYLEX",
+            b"ZLEXCOUNT",
+            b"ZREMRANGEBYLEX",
+            b"ZRANGESTORE",
         ];
         let wanted = request
             .first()
@@ -324,6 +346,7 @@ impl Model {
             self.apply_db_command(now_ms, conn, req)
                 .or_else(|| self.apply_on_db(now_ms, conn, req))
         };
+        self.note_zset_encodings(req);
         self.switch_db(0);
         reply
     }
@@ -452,6 +475,12 @@ impl Model {
     /// Applies one command outside MULTI (or one queued command inside EXEC), touching
     /// the watched keys it modifies.
     pub fn apply(&mut self, now_ms: u64, req: &[Vec<u8>]) -> Option<Vec<u8>> {
+        let reply = self.apply_command(now_ms, req);
+        self.note_zset_encodings(req);
+        reply
+    }
+
+    fn apply_command(&mut self, now_ms: u64, req: &[Vec<u8>]) -> Option<Vec<u8>> {
         let name = String::from_utf8_lossy(req.first()?).to_ascii_uppercase();
         for arg in req.get(1..).unwrap_or_default() {
             self.purge(now_ms, arg);

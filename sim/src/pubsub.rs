@@ -618,10 +618,7 @@ impl PubSubBook {
         };
         let cut = self.unsure.entry(key.clone()).or_insert(judged_before);
         *cut = (*cut).min(judged_before);
-        let set_px = req.len() == 5
-            && req
-                .first()
-                .is_some_and(|n| n.eq_ignore_ascii_case(b"SET"));
+        let set_px = req.len() == 5 && req.first().is_some_and(|n| n.eq_ignore_ascii_case(b"SET"));
         if set_px {
             *self.expirable.entry(key.clone()).or_default() += 1;
         }
@@ -1464,7 +1461,10 @@ mod tests {
             .collect();
         assert_eq!(book(&ran), Ok(()));
         // The lost write refused (no events of its own), or its TTL's expiry seen.
-        assert_eq!(book(&[before.clone(), after.clone(), other.clone()]), Ok(()));
+        assert_eq!(
+            book(&[before.clone(), after.clone(), other.clone()]),
+            Ok(())
+        );
         let expired = ev("__keyspace@0__:k0", "expired");
         let mut with_expiry = ran.clone();
         with_expiry.push(expired.clone());

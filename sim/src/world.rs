@@ -2161,6 +2161,15 @@ impl<'a> World<'a> {
         // SMEMBERS ...): the model judges whether the reply is one it allows.
         model.observe_for(&request, &reply);
         let expected = model.apply_on(wall_ms, conn, &request);
+        if let Some(why) = model.lost_track.take() {
+            log!(
+                self,
+                "host {h}: #{i} {}: {why}: the model stops judging host {h}",
+                show(&request)
+            );
+            self.oracles[h].model_off = true;
+            return;
+        }
         if expected.as_deref() != Some(&reply[..]) {
             self.flag(
                 Checker::Model,
