@@ -660,33 +660,47 @@ impl Model {
         &mut self,
         max_wall_ms: u64,
         held: bool,
-        node_has: impl Fn(&[u8]) -> bool,
+        node_has: impl Fn(u32, &[u8]) -> bool,
     ) -> usize {
-        let gone: Vec<Vec<u8>> = self
-            .keys
-            .iter()
-            .filter(|(k, (_, at))| matches!(at, Some(at) if max_wall_ms > *at) && !node_has(k))
-            .map(|(k, _)| k.clone())
+        // Every database: active expiry reclaims keys in all of them (chaos 0x829:
+        // `SET x2 1.5 PX 157` in database 2, reclaimed before a -2716 ms jump, then
+        // SWAPDB 1 2 and `SETNX x2` in database 1).
+        let cur = self.cur_db;
+        let dbs: Vec<u32> = std::iter::once(cur)
+            .chain(self.other_dbs.keys().copied())
             .collect();
-        let colls_gone = colls_gone_early(&self.coll_ttl, max_wall_ms, &node_has);
-        for k in gone.iter().chain(&colls_gone) {
-            // Redis 7.0's `deleteExpiredKeyAndPropagate` signals the key: a watch
-            // that saw it live is dirtied, even if a backward clock jump means it
-            // has not expired by EXEC's clock (chaos 0x12f).
-            self.dirty_live_watches(0, k);
+        let mut forgotten = 0;
+        for db in dbs {
+            self.switch_db(db);
+            let has = |k: &[u8]| node_has(db, k);
+            let gone: Vec<Vec<u8>> = self
+                .keys
+                .iter()
+                .filter(|(k, (_, at))| matches!(at, Some(at) if max_wall_ms > *at) && !has(k))
+                .map(|(k, _)| k.clone())
+                .collect();
+            let colls_gone = colls_gone_early(&self.coll_ttl, max_wall_ms, &has);
+            for k in gone.iter().chain(&colls_gone) {
+                // Redis 7.0's `deleteExpiredKeyAndPropagate` signals the key: a watch
+                // that saw it live is dirtied, even if a backward clock jump means it
+                // has not expired by EXEC's clock (chaos 0x12f).
+                self.dirty_live_watches(db, k);
+            }
+            for k in &gone {
+                self.keys.remove(k);
+            }
+            for k in &colls_gone {
+                self.coll_ttl.remove(k);
+                self.colls.remove(k);
+            }
+            if held {
+                self.maybe_present
+                    .extend(gone.iter().chain(&colls_gone).cloned());
+            }
+            forgotten += gone.len() + colls_gone.len();
         }
-        for k in &gone {
-            self.keys.remove(k);
-        }
-        for k in &colls_gone {
-            self.coll_ttl.remove(k);
-            self.colls.remove(k);
-        }
-        if held {
-            self.maybe_present
-                .extend(gone.iter().chain(&colls_gone).cloned());
-        }
-        gone.len() + colls_gone.len()
+        self.switch_db(cur);
+        forgotten
     }
 
     /// Dirties the watches of `key` (in `db`) that saw it live, as Redis's
@@ -858,12 +872,39 @@ mod tests {
             let mut m = Model::new(0);
             m.apply_on(1_000, 3, &req(&["SET", "k0", "v"]));
             m.apply_on(1_000, 3, &req(&["SET", "w1", "v", "PX", "8"]));
-            assert_eq!(m.sync_expired(1_040, held, |k| k == b"k0"), 1);
+            assert_eq!(m.sync_expired(1_040, held, |_, k| k == b"k0"), 1);
             let expected = if held { ":2\r\n" } else { ":1\r\n" };
             assert_eq!(dbsize(&mut m, ":2\r\n"), Some(expected.as_bytes().to_vec()));
             assert_eq!(dbsize(&mut m, ":1\r\n"), Some(b":1\r\n".to_vec()));
             assert_eq!(dbsize(&mut m, ":3\r\n"), Some(b":1\r\n".to_vec()));
         }
+    }
+
+    /// chaos 0x829: active expiry reclaims keys in every database; after a backward
+    /// clock jump a key the node reclaimed in database 2 (then swapped into 1) must
+    /// not look live to the model.
+    #[test]
+    fn active_expiry_is_followed_in_every_database() {
+        let setnx = |synced: bool| {
+            let mut m = Model::new(0);
+            m.apply_on(1_000, 3, &req(&["SELECT", "2"]));
+            m.apply_on(1_000, 3, &req(&["SET", "x2", "v", "PX", "10"]));
+            m.apply_on(1_001, 3, &req(&["SET", "x1", "v", "PX", "10"]));
+            m.apply_on(1_001, 3, &req(&["SET", "k0", "v"]));
+            if synced {
+                // The node still holds x1 (not reclaimed yet) and k0 (no TTL).
+                let forgotten = m.sync_expired(1_020, false, |db, k| db == 2 && k != b"x2");
+                assert_eq!(forgotten, 1);
+            }
+            m.apply_on(1_002, 3, &req(&["SWAPDB", "1", "2"]));
+            m.apply_on(1_002, 3, &req(&["SELECT", "1"]));
+            // Back before the TTLs by a jump.
+            let x1 = m.apply_on(1_005, 3, &req(&["EXISTS", "x1"]));
+            assert_eq!(x1, Some(b":1\r\n".to_vec()));
+            m.apply_on(1_005, 3, &req(&["SETNX", "x2", "1.5"]))
+        };
+        assert_eq!(setnx(true), Some(b":1\r\n".to_vec()));
+        assert_eq!(setnx(false), Some(b":0\r\n".to_vec()));
     }
 
     /// chaos 0x585: another client's GET lazily expires a watched key that was live

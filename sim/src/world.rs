@@ -1180,7 +1180,7 @@ impl<'a> World<'a> {
         let Some(node) = self.hosts[h].node.as_ref() else {
             return;
         };
-        let db = node.keyspace().db(0);
+        let keyspace = node.keyspace();
         // A request that ran but whose reply is still held (for an fsync) is judged
         // later, against the model as it was when it ran: a key the node expired
         // after it ran must not be forgotten before then (manifest-swap-crash 0xe:
@@ -1217,8 +1217,11 @@ impl<'a> World<'a> {
             .min(ran_unjudged.unwrap_or(u64::MAX));
         self.oracles[h]
             .model
-            .sync_expired(max_wall_ms, ran_unjudged.is_some(), |k| {
-                db.find(k).is_some()
+            .sync_expired(max_wall_ms, ran_unjudged.is_some(), |db, k| {
+                keyspace
+                    .dbs
+                    .get(db as usize)
+                    .is_some_and(|d| d.find(k).is_some())
             });
     }
 
