@@ -403,6 +403,7 @@ impl Model {
                         self.blocking.in_exec = false;
                         return None;
                     };
+                    self.note_ready_in_exec(now_ms);
                     out.extend_from_slice(&reply);
                 }
                 self.blocking.in_exec = false;

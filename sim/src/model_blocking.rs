@@ -89,6 +89,9 @@ pub struct Blocking {
     /// While EXEC runs: the arguments of its queued commands (the order keys became
     /// ready in).
     pub(crate) exec_args: Vec<Vec<u8>>,
+    /// While EXEC runs: the waited-on keys its queued commands made able to serve,
+    /// in the order they did (`note_ready_in_exec`).
+    pub(crate) exec_ready: Vec<(u32, Vec<u8>)>,
     /// EXEC is running its queued commands: blocking commands act as non-blocking.
     pub(crate) in_exec: bool,
 }
@@ -416,18 +419,66 @@ impl Model {
         )
     }
 
+    /// While EXEC runs, after each queued command: the waited-on keys that became
+    /// able to serve, in the order they did. Redis signals a key ready when a command
+    /// creates it and serves ready keys in signal order, so a BLPOP on `bl1 bl0`
+    /// after `MULTI; LPUSH bl0 ..; RPUSH bl1 ..; EXEC` pops bl0 (chaos 0xc54: the
+    /// queue's first mention of bl1 was a BRPOPLPUSH that found it empty). Reads
+    /// only: no lazy expiry here.
+    pub(crate) fn note_ready_in_exec(&mut self, now_ms: u64) {
+        if self.blocking.waiters.is_empty() {
+            return;
+        }
+        let mut keys: Vec<(u32, Vec<u8>, Kind)> = Vec::new();
+        for w in &self.blocking.waiters {
+            for k in &w.parsed.keys {
+                let c = (w.db, k.clone(), w.parsed.kind);
+                if !keys.contains(&c) {
+                    keys.push(c);
+                }
+            }
+        }
+        let cur = self.cur_db;
+        for (db, key, kind) in keys {
+            if self
+                .blocking
+                .exec_ready
+                .iter()
+                .any(|(d, k)| *d == db && *k == key)
+            {
+                continue;
+            }
+            self.switch_db(db);
+            let live = !matches!(self.coll_ttl.get(&key), Some(at) if now_ms > *at);
+            let holds = matches!(
+                (self.colls.get(&key), kind),
+                (Some(Coll::List(_)), Kind::List) | (Some(Coll::ZSet(_)), Kind::ZSet)
+            );
+            if live && holds {
+                self.blocking.exec_ready.push((db, key));
+            }
+        }
+        self.switch_db(cur);
+    }
+
     /// After a command (`req`) ran: serves the waiters its writes made servable, as
     /// Redis's `handleClientsBlockedOnKeys` — each ready key's waiters first blocked
     /// first, while the key can serve; a key a served BLMOVE creates is served after
-    /// the keys of this round. Keys are taken in the order the command (or EXEC's
-    /// queued commands) names them, Redis's order of signals.
+    /// the keys of this round. Keys are taken in Redis's order of signals: after
+    /// EXEC, the order its queued commands made them servable; then (and for one
+    /// command) the order the request names them.
     pub fn serve_waiters(&mut self, now_ms: u64, req: &[Vec<u8>]) {
         let exec_args = std::mem::take(&mut self.blocking.exec_args);
+        let exec_ready = std::mem::take(&mut self.blocking.exec_ready);
         if self.blocking.waiters.is_empty() {
             return;
         }
         let named: Vec<Vec<u8>> = req.iter().chain(exec_args.iter()).cloned().collect();
         let mut ready = self.ready_keys(now_ms, &named);
+        let became =
+            |k: &(u32, Vec<u8>)| exec_ready.iter().position(|r| r == k).unwrap_or(usize::MAX);
+        // Stable: the named order stays among keys of one queued command.
+        ready.sort_by_key(became);
         while !ready.is_empty() {
             let round = std::mem::take(&mut ready);
             for (db, key) in round {
@@ -677,6 +728,32 @@ mod tests {
             .iter()
             .map(|(c, r, _)| (*c, String::from_utf8_lossy(r).into_owned()))
             .collect()
+    }
+
+    /// Redis 7.0.15 (asked with redis-cli): after EXEC a waiter is served from the
+    /// key the transaction made ready first, whatever the order it waits on them
+    /// and wherever the queue first names them (chaos 0xc54).
+    #[test]
+    fn after_exec_the_first_key_made_ready_serves() {
+        for (pushes, want) in [
+            (["LPUSH bl0 d c", "RPUSH bl1 c d d"], "bl0"),
+            (["RPUSH bl1 c d d", "LPUSH bl0 d c"], "bl1"),
+        ] {
+            let mut m = Model::new(0);
+            assert_eq!(m.block(0, 1, &req("BLPOP bl1 bl0 5"), at(0)), Ok(()));
+            assert_eq!(run(&mut m, 2, "MULTI"), "+OK\r\n");
+            // Names bl1 first, but finds it empty: no signal.
+            assert_eq!(run(&mut m, 2, "BRPOPLPUSH bl1 l2 0.05"), "+QUEUED\r\n");
+            for p in pushes {
+                assert_eq!(run(&mut m, 2, p), "+QUEUED\r\n");
+            }
+            run(&mut m, 2, "EXEC");
+            assert_eq!(
+                served(&m),
+                vec![(1, format!("*2\r\n$3\r\n{want}\r\n$1\r\nc\r\n"))],
+                "{pushes:?}"
+            );
+        }
     }
 
     /// Redis 7.0.15: three clients blocked on `l` (BLPOP, BLMOVE RIGHT LEFT, BLMPOP
