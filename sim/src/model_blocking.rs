@@ -73,6 +73,8 @@ pub(crate) struct Waiter {
     request: Vec<Vec<u8>>,
     parsed: Parsed,
     at: Clocks,
+    /// When it started waiting, in the world's order of inputs: the queue's order.
+    since: u64,
 }
 
 /// The model's blocked clients and the replies in flight between the model's serving
@@ -377,6 +379,7 @@ impl Model {
         conn: ConnId,
         req: &[Vec<u8>],
         at: Clocks,
+        since: u64,
     ) -> Result<(), Vec<u8>> {
         let db = self.conn_db.get(&conn).copied().unwrap_or(0);
         self.switch_db(db);
@@ -388,13 +391,25 @@ impl Model {
             Some(Err(e)) => Err(e),
             Some(Ok(parsed)) => match self.blocking_now(req) {
                 Some(Err(())) => {
-                    self.blocking.waiters.push(Waiter {
-                        conn,
-                        db,
-                        request: req.to_vec(),
-                        parsed,
-                        at,
-                    });
+                    // A request judged late (its connection's replies were held)
+                    // takes its place among those that started waiting after it.
+                    let pos = self
+                        .blocking
+                        .waiters
+                        .iter()
+                        .position(|w| w.since > since)
+                        .unwrap_or(self.blocking.waiters.len());
+                    self.blocking.waiters.insert(
+                        pos,
+                        Waiter {
+                            conn,
+                            db,
+                            request: req.to_vec(),
+                            parsed,
+                            at,
+                            since,
+                        },
+                    );
                     Ok(())
                 }
                 Some(Ok(reply)) => Err(reply),
@@ -730,6 +745,21 @@ mod tests {
             .collect()
     }
 
+    /// A request judged late (its connection's replies were held for an fsync) that
+    /// started waiting before another takes its place ahead of it (chaos 0x1584:
+    /// `BZPOPMAX bz1` ran behind a held `SET`, another client's BZPOPMAX bz1 was
+    /// delivered after it but found waiting first; keel served the first, as Redis).
+    #[test]
+    fn a_waiter_judged_late_keeps_its_place() {
+        let mut m = Model::new(0);
+        assert_eq!(m.block(0, 2, &req("BZPOPMAX bz1 5"), at(0), 7), Ok(()));
+        assert_eq!(m.block(0, 1, &req("BZPOPMAX bz1 5"), at(0), 5), Ok(()));
+        assert_eq!(m.block(0, 3, &req("BZPOPMAX bz1 5"), at(0), 7), Ok(()));
+        assert_eq!(run(&mut m, 4, "ZADD bz1 3 c 2 b 1 a"), ":3\r\n");
+        let got: Vec<ConnId> = served(&m).into_iter().map(|(c, _)| c).collect();
+        assert_eq!(got, vec![1, 2, 3]);
+    }
+
     /// Redis 7.0.15 (asked with redis-cli): after EXEC a waiter is served from the
     /// key the transaction made ready first, whatever the order it waits on them
     /// and wherever the queue first names them (chaos 0xc54).
@@ -740,7 +770,7 @@ mod tests {
             (["RPUSH bl1 c d d", "LPUSH bl0 d c"], "bl1"),
         ] {
             let mut m = Model::new(0);
-            assert_eq!(m.block(0, 1, &req("BLPOP bl1 bl0 5"), at(0)), Ok(()));
+            assert_eq!(m.block(0, 1, &req("BLPOP bl1 bl0 5"), at(0), 0), Ok(()));
             assert_eq!(run(&mut m, 2, "MULTI"), "+OK\r\n");
             // Names bl1 first, but finds it empty: no signal.
             assert_eq!(run(&mut m, 2, "BRPOPLPUSH bl1 l2 0.05"), "+QUEUED\r\n");
@@ -767,7 +797,7 @@ mod tests {
             (2, "BLMOVE l dst RIGHT LEFT 5"),
             (3, "BLMPOP 5 2 l2 l LEFT COUNT 2"),
         ] {
-            assert_eq!(m.block(0, conn, &req(line), at(0)), Ok(()));
+            assert_eq!(m.block(0, conn, &req(line), at(0), 0), Ok(()));
         }
         assert_eq!(run(&mut m, 4, "RPUSH l a b c d e"), ":5\r\n");
         assert_eq!(
@@ -801,7 +831,7 @@ mod tests {
             (2, "BZMPOP 5 1 z MAX COUNT 3"),
             (3, "BZPOPMAX z 5"),
         ] {
-            assert_eq!(m.block(0, conn, &req(line), at(0)), Ok(()));
+            assert_eq!(m.block(0, conn, &req(line), at(0), 0), Ok(()));
         }
         assert_eq!(run(&mut m, 4, "ZADD z 1 m 2 n 3 o 4 p 5 q"), ":5\r\n");
         assert_eq!(
@@ -847,7 +877,7 @@ mod tests {
     #[test]
     fn a_transaction_serves_its_waiters_once_it_is_done() {
         let mut m = Model::new(0);
-        assert_eq!(m.block(0, 1, &req("BLPOP l 5"), at(0)), Ok(()));
+        assert_eq!(m.block(0, 1, &req("BLPOP l 5"), at(0), 0), Ok(()));
         run(&mut m, 2, "MULTI");
         run(&mut m, 2, "RPUSH l x y");
         run(&mut m, 2, "LPOP l");
@@ -863,20 +893,20 @@ mod tests {
     #[test]
     fn what_blocks_and_what_does_not() {
         let mut m = Model::new(0);
-        assert_eq!(m.block(0, 1, &req("BZPOPMIN k 1"), at(0)), Ok(()));
+        assert_eq!(m.block(0, 1, &req("BZPOPMIN k 1"), at(0), 0), Ok(()));
         run(&mut m, 2, "RPUSH k v");
         assert!(served(&m).is_empty() && m.is_waiting(1));
         assert_eq!(
-            m.block(0, 3, &req("BLPOP k 1"), at(0)),
+            m.block(0, 3, &req("BLPOP k 1"), at(0), 0),
             Err(b"*2\r\n$1\r\nk\r\n$1\r\nv\r\n".to_vec())
         );
         assert_eq!(
-            m.block(0, 3, &req("BLPOP k -1"), at(0)),
+            m.block(0, 3, &req("BLPOP k -1"), at(0), 0),
             Err(b"-ERR timeout is negative\r\n".to_vec())
         );
         run(&mut m, 2, "SET s x");
         assert_eq!(
-            m.block(0, 3, &req("BRPOP none s 1"), at(0)),
+            m.block(0, 3, &req("BRPOP none s 1"), at(0), 0),
             Err(crate::model_types::WRONGTYPE.to_vec())
         );
         assert!(!m.is_waiting(3));
@@ -893,10 +923,10 @@ mod tests {
             mono_ms: 1000,
             wall_ms: 5000,
         };
-        m.block(0, 1, &req("BLPOP a 0.05"), t0).ok();
-        m.block(0, 2, &req("BLPOP b 0.05"), t0).ok();
-        m.block(0, 3, &req("BLPOP c 0"), t0).ok();
-        m.block(0, 4, &req("BLPOP d 0.5"), t0).ok();
+        m.block(0, 1, &req("BLPOP a 0.05"), t0, 0).ok();
+        m.block(0, 2, &req("BLPOP b 0.05"), t0, 0).ok();
+        m.block(0, 3, &req("BLPOP c 0"), t0, 0).ok();
+        m.block(0, 4, &req("BLPOP d 0.5"), t0, 0).ok();
         // Conn 1: the wall clock jumped back, the monotonic one went 50 ms: a timeout.
         m.blocking_reply(
             1,
@@ -925,11 +955,11 @@ mod tests {
             .collect();
         assert_eq!(requests, vec!["BLPOPb0.05", "BLPOPc0", "BLPOPd0.5"]);
         // Served by the model, never answered by the node.
-        m.block(0, 5, &req("BLPOP e 1"), t0).ok();
+        m.block(0, 5, &req("BLPOP e 1"), t0, 0).ok();
         run(&mut m, 6, "RPUSH e x");
         assert_eq!(m.settle_blocking(t0, 1000).len(), 1);
         // Still blocked long past its timeout on both clocks.
-        m.block(0, 7, &req("BLPOP f 0.1"), t0).ok();
+        m.block(0, 7, &req("BLPOP f 0.1"), t0, 0).ok();
         let later = Clocks {
             mono_ms: 2200,
             wall_ms: 6200,

@@ -2130,10 +2130,11 @@ impl<'a> World<'a> {
                 .position(|&(host, id, _)| host == h && id == conn)
             {
                 let at = self.blocked_later[pos].2;
+                let since = self.block_books_since(i);
                 let model = &mut self.oracles[h].model;
                 if !model.in_multi(conn)
                     && model.would_block(at.wall_ms, conn, &request)
-                    && model.block(at.wall_ms, conn, &request, at).is_ok()
+                    && model.block(at.wall_ms, conn, &request, at, since).is_ok()
                 {
                     self.blocked_later.remove(pos);
                     self.blocked_ops.insert(i);
@@ -2295,8 +2296,9 @@ impl<'a> World<'a> {
             self.block_later(h, id, at);
             return;
         }
+        let since = self.block_books_since(i);
         let model = &mut self.oracles[h].model;
-        if let Err(want) = model.block(at.wall_ms, id, &request, at) {
+        if let Err(want) = model.block(at.wall_ms, id, &request, at, since) {
             self.flag(
                 Checker::Model,
                 ("blocked", Some(&request)),
