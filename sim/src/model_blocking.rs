@@ -541,6 +541,17 @@ impl Model {
             if w.db != db || !w.parsed.keys.iter().any(|k| k == key) {
                 continue;
             }
+            // Its timeout reply already came out, ahead of this write's: the node
+            // timed it out first (its deadline met the write; chaos 0xd5d). Whether
+            // that was early is judged when it settles.
+            let timed_out = self
+                .blocking
+                .arrived
+                .iter()
+                .any(|(c, r, _)| *c == w.conn && r.as_slice() == TIMEOUT_REPLY);
+            if timed_out {
+                continue;
+            }
             self.switch_db(db);
             if !self.serves(now_ms, key, w.parsed.kind) {
                 // Another type (stays blocked), or emptied by a waiter before.
@@ -743,6 +754,26 @@ mod tests {
             .iter()
             .map(|(c, r, _)| (*c, String::from_utf8_lossy(r).into_owned()))
             .collect()
+    }
+
+    /// A waiter whose timeout reply came out ahead of a write's reply was timed out
+    /// before that write ran (its deadline met it): the write does not serve it, and
+    /// the element stays (chaos 0xd5d).
+    #[test]
+    fn a_waiter_timed_out_before_the_write_is_not_served_by_it() {
+        let mut m = Model::new(0);
+        assert_eq!(m.block(0, 1, &req("BLPOP bl1 0.05"), at(0), 0), Ok(()));
+        m.blocking_reply(1, TIMEOUT_REPLY.to_vec(), at(50));
+        assert_eq!(run(&mut m, 2, "RPUSH bl1 d"), ":1\r\n");
+        assert_eq!(served(&m), vec![]);
+        assert_eq!(m.settle_blocking(at(50), 1000), vec![]);
+        assert_eq!(run(&mut m, 2, "LRANGE bl1 0 -1"), "*1\r\n$1\r\nd\r\n");
+        // Too early a timeout is still caught.
+        let mut m = Model::new(0);
+        assert_eq!(m.block(0, 1, &req("BLPOP bl1 0.05"), at(0), 0), Ok(()));
+        m.blocking_reply(1, TIMEOUT_REPLY.to_vec(), at(20));
+        run(&mut m, 2, "RPUSH bl1 d");
+        assert_eq!(m.settle_blocking(at(20), 1000).len(), 1);
     }
 
     /// A request judged late (its connection's replies were held for an fsync) that
