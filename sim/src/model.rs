@@ -260,7 +260,7 @@ impl Model {
     /// `observe`s the reply when the request's reply is the node's pick or in the
     /// node's order (SPOP, RANDOMKEY, KEYS, SMEMBERS ...); forgets it otherwise.
     pub fn observe_for(&mut self, request: &[Vec<u8>], reply: &[u8]) {
-        const OBSERVED: [&[u8]; 27] = [
+        const OBSERVED: [&[u8]; 28] = [
             b"SPOP",
             b"RANDOMKEY",
             b"KEYS",
@@ -289,6 +289,8 @@ impl Model {
             b"ZLEXCOUNT",
             b"ZREMRANGEBYLEX",
             b"ZRANGESTORE",
+            // Commit or abort, when the watches were set while the node loaded.
+            b"EXEC",
         ];
         let wanted = request
             .first()
@@ -376,6 +378,8 @@ impl Model {
                     return Some(b"-ERR EXEC without MULTI\r\n".to_vec());
                 }
                 let cs = self.conns.remove(&conn).unwrap_or_default();
+                // The node's reply is for EXEC alone: no queued command reads it.
+                let observed = self.observed.take();
                 if cs.exec_abort {
                     return Some(
                         b"-EXECABORT Transaction discarded because of previous errors.\r\n"
@@ -386,7 +390,14 @@ impl Model {
                     .watched
                     .iter()
                     .any(|w| matches!(w.alive_expire_at, Some(at) if now_ms > at));
-                if cs.dirty || expired {
+                // Watches set while the node loaded were judged against a model that
+                // had not loaded the dataset: whether a watched key was there, and
+                // expired (which spares it from a flush or a deletion), is unknown,
+                // so a commit is explained as well as an abort (`exec_may_abort`;
+                // chaos 0x227c: WATCH w0 while loading, a FLUSHALL after, EXEC ran).
+                let node_committed = observed.is_some_and(|r| r.as_slice() != b"*-1\r\n");
+                let unsure_commit = cs.watch_unsure && node_committed;
+                if (cs.dirty || expired) && !unsure_commit {
                     self.seen.insert(seen::WATCH_ABORTED);
                     if expired && !cs.dirty {
                         self.seen.insert(seen::WATCH_EXPIRY_ABORTED);
@@ -951,6 +962,31 @@ mod tests {
             m.apply_on(0, later, &req(&["EXEC"])),
             Some(b"*0\r\n".to_vec())
         );
+    }
+
+    /// A watch set while the node loaded, then a FLUSHALL: the key may have been in
+    /// the loading dataset already and expired (Redis's flush then spares the watch)
+    /// or not, so the node's commit is explained as well as its abort (chaos 0x227c);
+    /// a watch set after loading is judged as before.
+    #[test]
+    fn a_watch_set_while_loading_may_commit_after_a_flush() {
+        let exec = |loading: bool, node: &[u8]| {
+            let mut m = Model::new(0);
+            m.apply_on(0, 3, &req(&["WATCH", "w0"]));
+            if loading {
+                m.watches_unsure();
+            }
+            m.apply_on(0, 4, &req(&["SET", "w0", "v"]));
+            m.apply_on(0, 4, &req(&["FLUSHALL"]));
+            m.apply_on(0, 3, &req(&["MULTI"]));
+            m.apply_on(0, 3, &req(&["INCR", "k0"]));
+            m.observe_for(&req(&["EXEC"]), node);
+            m.apply_on(0, 3, &req(&["EXEC"]))
+        };
+        let committed = b"*1\r\n:1\r\n".as_slice();
+        assert_eq!(exec(true, committed), Some(committed.to_vec()));
+        assert_eq!(exec(true, b"*-1\r\n"), Some(b"*-1\r\n".to_vec()));
+        assert_eq!(exec(false, committed), Some(b"*-1\r\n".to_vec()));
     }
 
     /// Redis 7.0.15: EXEC refused with `-EXECABORT Transaction discarded because of:
