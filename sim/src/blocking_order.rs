@@ -120,6 +120,12 @@ pub(crate) struct BlockBooks {
     conn_db: BTreeMap<ConnId, Option<u32>>,
     /// (host, epoch) after a SWAPDB.
     swapped: BTreeSet<(usize, u32)>,
+    /// Blocking requests that ran when they were delivered (nothing ahead of them on
+    /// their connection could block), with that input's number: a request behind
+    /// replies held for an fsync waits from then, though it is found waiting only
+    /// once they are out (chaos 0x1584). Kept after the reply: the model may judge
+    /// the request's wait after it.
+    ran_at: BTreeMap<usize, u64>,
     /// (earlier waiter, the request served past it, the served key).
     passed: Vec<(usize, usize, Vec<u8>)>,
     pub(crate) judged_timeouts: u64,
@@ -138,13 +144,43 @@ impl World<'_> {
         }
     }
 
-    /// Requests were delivered to a node.
+    /// Requests were delivered to a node (they join their connection's queue first).
     pub(crate) fn block_books_delivered(&mut self, delivered: &[usize]) {
+        // The node runs a delivered request at once unless one ahead of it on its
+        // connection may still be blocked (a blocking command, or WAIT).
+        let may_block = |o: &crate::workload::Op| {
+            parse(&o.request).is_some() || crate::checkers::request_name(&o.request) == "WAIT"
+        };
         for &i in delivered {
-            if self.block_books.sent.contains_key(&i) {
-                self.block_books.pending.insert(i);
+            if !self.block_books.sent.contains_key(&i) {
+                continue;
+            }
+            self.block_books.pending.insert(i);
+            let Some(conn) = self.history.get(i).map(|o| o.conn) else {
+                continue;
+            };
+            let clear = self.net.conns.get(&conn).is_some_and(|x| {
+                x.awaiting
+                    .iter()
+                    .take_while(|&&j| j != i)
+                    .all(|&j| self.history.get(j).is_some_and(|o| !may_block(o)))
+            });
+            if clear {
+                // The input about to be handed over.
+                let input = self.block_books.inputs + 1;
+                self.block_books.ran_at.insert(i, input);
             }
         }
+    }
+
+    /// The input since which blocking request `i` waits, for the model's queue of
+    /// waiters: the one it ran at when delivered (`ran_at`), else the latest.
+    pub(crate) fn block_books_since(&self, i: usize) -> u64 {
+        self.block_books
+            .ran_at
+            .get(&i)
+            .copied()
+            .unwrap_or(self.block_books.inputs)
     }
 
     /// After the node on host `h` handled an input (and its replies were judged):
@@ -189,6 +225,11 @@ impl World<'_> {
             if self.block_books.swapped.contains(&(h, op.epoch)) {
                 continue;
             }
+            let since = self
+                .block_books
+                .ran_at
+                .get(&i)
+                .map_or(since, |&ran| ran.min(since));
             self.block_books.waiting.insert(
                 i,
                 Waiter {

@@ -1052,8 +1052,12 @@ pub(crate) fn check_watch(
         // The node's ticks between requests count too (chaos 0x3 --duration 120:
         // `SET w0 v PX 10`, ticks past it, a backward jump, then WATCH w0 — expiry
         // had deleted w0 before WATCH, so a FLUSHALL touched nothing).
+        // A request whose client never saw its reply counts from when it reached
+        // the node (chaos 0x44c: an EXEC delivered after a partition, its client
+        // gone, ran after ticks past its watched key's TTL and a backward jump).
         let ticked_hi = op
             .complete_ms
+            .or(op.delivered_ms)
             .and_then(|t| clocks.get(host).map(|c| c.hi(t)))
             .unwrap_or(0);
         wall_hi_ms = wall_hi_ms.max(wall_ms).max(ticked_hi);
@@ -1292,9 +1296,53 @@ mod tests {
             reply: reply.as_bytes().to_vec(),
             node_reply: None,
             run_seq: None,
+            judged_before_run: None,
+            delivered_ms: None,
             run_wall_ms: None,
             outcome: OpOutcome::Ok,
         }
+    }
+
+    /// An EXEC its client never saw answered (it gave up during a partition) ran
+    /// when its bytes reached the node, after ticks past its watched key's TTL and
+    /// a backward jump: expiry may have deleted the key (dirtying the watch), so the
+    /// abort is explained; delivered before the TTL passed, it is not (chaos 0x44c).
+    #[test]
+    fn an_unanswered_exec_counts_the_ticks_before_it_reached_the_node() {
+        let clocks = [WallClock {
+            start_wall_ms: 10_000,
+            offsets: vec![(0, 0), (194, -1988)],
+        }];
+        let ran = |mut o: Op, seq: u64, wall_ms: u64, reply: &str| {
+            o.run_seq = Some(seq);
+            o.run_wall_ms = Some(wall_ms);
+            o.node_reply = Some(reply.as_bytes().to_vec());
+            o
+        };
+        let history = |delivered_ms: Option<u64>| {
+            let mut exec = ran(op(0, 2, 115, "EXEC", ""), 4, 10_491 - 1988, "*-1\r\n");
+            exec.complete_ms = None;
+            exec.complete_step = None;
+            exec.outcome = OpOutcome::Unknown;
+            exec.delivered_ms = delivered_ms;
+            vec![
+                ran(
+                    op(0, 1, 90, "SET w0 v PX 13", "+OK\r\n"),
+                    1,
+                    10_092,
+                    "+OK\r\n",
+                ),
+                ran(op(0, 2, 90, "WATCH w0", "+OK\r\n"), 2, 10_093, "+OK\r\n"),
+                ran(op(0, 2, 90, "MULTI", "+OK\r\n"), 3, 10_093, "+OK\r\n"),
+                exec,
+            ]
+        };
+        let verdict = |delivered_ms| {
+            check_watch(&history(delivered_ms), &Default::default(), &clocks).map(|v| v.0)
+        };
+        assert_eq!(verdict(Some(491)), None);
+        assert_eq!(verdict(Some(100)), Some("watch-aborted-untouched"));
+        assert_eq!(verdict(None), Some("watch-aborted-untouched"));
     }
 
     /// A refused SELECT leaves the connection's database as it was; one of unknown

@@ -19,6 +19,8 @@ pub mod seen {
     pub const SREM_ABSENT: &str = "SREM named a member the set does not hold";
     pub const SPOP_POPPED: &str = "SPOP popped a member the model accepted";
     pub const ZADD_EQUAL_KEPT: &str = "ZADD GT CH met a member's equal score";
+    pub const LEX_LISTPACK_WALK: &str = "a lex range walked a listpack's mixed scores";
+    pub const LEX_SKIPLIST_PICK: &str = "a lex range over a skiplist's mixed scores was judged";
 }
 
 /// One watched key: whether it was logically alive at WATCH time, and its expire time
@@ -71,6 +73,14 @@ pub struct Model {
     pub(crate) conn_db: BTreeMap<ConnId, u32>,
     /// Blocked clients and their late replies (`model_blocking`).
     pub(crate) blocking: crate::model_blocking::Blocking,
+    /// Names (of any database) that may hold a sorted set Redis keeps as a skiplist
+    /// though it would fit a listpack now (`model_wide_zset::note_zset_encodings`):
+    /// a lex range over its mixed scores is not the listpack's walk.
+    pub(crate) zset_maybe_skiplist: BTreeSet<Vec<u8>>,
+    /// Set when a write's effect is the node's unspecified pick and its reply does
+    /// not say which (ZREMRANGEBYLEX over a mixed-score skiplist): the world stops
+    /// judging this host with the model (the reason, for the trace).
+    pub lost_track: Option<String>,
 }
 
 pub(crate) fn bulk(v: &[u8]) -> Vec<u8> {
@@ -166,6 +176,8 @@ impl Model {
             seen: BTreeSet::new(),
             observed: None,
             blocking: Default::default(),
+            zset_maybe_skiplist: BTreeSet::new(),
+            lost_track: None,
         }
     }
 
@@ -177,6 +189,10 @@ impl Model {
 
     /// Starts the model from a recovered dataset: a collection key.
     pub fn load_coll(&mut self, key: Vec<u8>, coll: Coll) {
+        // Its encoding is the load's (an AOF replay's history): unknown.
+        if matches!(coll, Coll::ZSet(_)) {
+            self.zset_maybe_skiplist.insert(key.clone());
+        }
         self.colls.insert(key, coll);
     }
 
@@ -244,7 +260,7 @@ impl Model {
     /// `observe`s the reply when the request's reply is the node's pick or in the
     /// node's order (SPOP, RANDOMKEY, KEYS, SMEMBERS ...); forgets it otherwise.
     pub fn observe_for(&mut self, request: &[Vec<u8>], reply: &[u8]) {
-        const OBSERVED: [&[u8]; 22] = [
+        const OBSERVED: [&[u8]; 28] = [
             b"SPOP",
             b"RANDOMKEY",
             b"KEYS",
@@ -267,6 +283,14 @@ impl Model {
             b"DUMP",
             b"SORT",
             b"SORT_RO",
+            // A lex range over mixed scores in a skiplist: the node's walk.
+            b"ZRANGEBYLEX",
+            b"ZREVRANGEBYLEX",
+            b"ZLEXCOUNT",
+            b"ZREMRANGEBYLEX",
+            b"ZRANGESTORE",
+            // Commit or abort, when the watches were set while the node loaded.
+            b"EXEC",
         ];
         let wanted = request
             .first()
@@ -324,6 +348,7 @@ impl Model {
             self.apply_db_command(now_ms, conn, req)
                 .or_else(|| self.apply_on_db(now_ms, conn, req))
         };
+        self.note_zset_encodings(req);
         self.switch_db(0);
         reply
     }
@@ -353,6 +378,8 @@ impl Model {
                     return Some(b"-ERR EXEC without MULTI\r\n".to_vec());
                 }
                 let cs = self.conns.remove(&conn).unwrap_or_default();
+                // The node's reply is for EXEC alone: no queued command reads it.
+                let observed = self.observed.take();
                 if cs.exec_abort {
                     return Some(
                         b"-EXECABORT Transaction discarded because of previous errors.\r\n"
@@ -363,7 +390,14 @@ impl Model {
                     .watched
                     .iter()
                     .any(|w| matches!(w.alive_expire_at, Some(at) if now_ms > at));
-                if cs.dirty || expired {
+                // Watches set while the node loaded were judged against a model that
+                // had not loaded the dataset: whether a watched key was there, and
+                // expired (which spares it from a flush or a deletion), is unknown,
+                // so a commit is explained as well as an abort (`exec_may_abort`;
+                // chaos 0x227c: WATCH w0 while loading, a FLUSHALL after, EXEC ran).
+                let node_committed = observed.is_some_and(|r| r.as_slice() != b"*-1\r\n");
+                let unsure_commit = cs.watch_unsure && node_committed;
+                if (cs.dirty || expired) && !unsure_commit {
                     self.seen.insert(seen::WATCH_ABORTED);
                     if expired && !cs.dirty {
                         self.seen.insert(seen::WATCH_EXPIRY_ABORTED);
@@ -380,6 +414,7 @@ impl Model {
                         self.blocking.in_exec = false;
                         return None;
                     };
+                    self.note_ready_in_exec(now_ms);
                     out.extend_from_slice(&reply);
                 }
                 self.blocking.in_exec = false;
@@ -452,6 +487,12 @@ impl Model {
     /// Applies one command outside MULTI (or one queued command inside EXEC), touching
     /// the watched keys it modifies.
     pub fn apply(&mut self, now_ms: u64, req: &[Vec<u8>]) -> Option<Vec<u8>> {
+        let reply = self.apply_command(now_ms, req);
+        self.note_zset_encodings(req);
+        reply
+    }
+
+    fn apply_command(&mut self, now_ms: u64, req: &[Vec<u8>]) -> Option<Vec<u8>> {
         let name = String::from_utf8_lossy(req.first()?).to_ascii_uppercase();
         for arg in req.get(1..).unwrap_or_default() {
             self.purge(now_ms, arg);
@@ -631,33 +672,47 @@ impl Model {
         &mut self,
         max_wall_ms: u64,
         held: bool,
-        node_has: impl Fn(&[u8]) -> bool,
+        node_has: impl Fn(u32, &[u8]) -> bool,
     ) -> usize {
-        let gone: Vec<Vec<u8>> = self
-            .keys
-            .iter()
-            .filter(|(k, (_, at))| matches!(at, Some(at) if max_wall_ms > *at) && !node_has(k))
-            .map(|(k, _)| k.clone())
+        // Every database: active expiry reclaims keys in all of them (chaos 0x829:
+        // `SET x2 1.5 PX 157` in database 2, reclaimed before a -2716 ms jump, then
+        // SWAPDB 1 2 and `SETNX x2` in database 1).
+        let cur = self.cur_db;
+        let dbs: Vec<u32> = std::iter::once(cur)
+            .chain(self.other_dbs.keys().copied())
             .collect();
-        let colls_gone = colls_gone_early(&self.coll_ttl, max_wall_ms, &node_has);
-        for k in gone.iter().chain(&colls_gone) {
-            // Redis 7.0's `deleteExpiredKeyAndPropagate` signals the key: a watch
-            // that saw it live is dirtied, even if a backward clock jump means it
-            // has not expired by EXEC's clock (chaos 0x12f).
-            self.dirty_live_watches(0, k);
+        let mut forgotten = 0;
+        for db in dbs {
+            self.switch_db(db);
+            let has = |k: &[u8]| node_has(db, k);
+            let gone: Vec<Vec<u8>> = self
+                .keys
+                .iter()
+                .filter(|(k, (_, at))| matches!(at, Some(at) if max_wall_ms > *at) && !has(k))
+                .map(|(k, _)| k.clone())
+                .collect();
+            let colls_gone = colls_gone_early(&self.coll_ttl, max_wall_ms, &has);
+            for k in gone.iter().chain(&colls_gone) {
+                // Redis 7.0's `deleteExpiredKeyAndPropagate` signals the key: a watch
+                // that saw it live is dirtied, even if a backward clock jump means it
+                // has not expired by EXEC's clock (chaos 0x12f).
+                self.dirty_live_watches(db, k);
+            }
+            for k in &gone {
+                self.keys.remove(k);
+            }
+            for k in &colls_gone {
+                self.coll_ttl.remove(k);
+                self.colls.remove(k);
+            }
+            if held {
+                self.maybe_present
+                    .extend(gone.iter().chain(&colls_gone).cloned());
+            }
+            forgotten += gone.len() + colls_gone.len();
         }
-        for k in &gone {
-            self.keys.remove(k);
-        }
-        for k in &colls_gone {
-            self.coll_ttl.remove(k);
-            self.colls.remove(k);
-        }
-        if held {
-            self.maybe_present
-                .extend(gone.iter().chain(&colls_gone).cloned());
-        }
-        gone.len() + colls_gone.len()
+        self.switch_db(cur);
+        forgotten
     }
 
     /// Dirties the watches of `key` (in `db`) that saw it live, as Redis's
@@ -829,12 +884,39 @@ mod tests {
             let mut m = Model::new(0);
             m.apply_on(1_000, 3, &req(&["SET", "k0", "v"]));
             m.apply_on(1_000, 3, &req(&["SET", "w1", "v", "PX", "8"]));
-            assert_eq!(m.sync_expired(1_040, held, |k| k == b"k0"), 1);
+            assert_eq!(m.sync_expired(1_040, held, |_, k| k == b"k0"), 1);
             let expected = if held { ":2\r\n" } else { ":1\r\n" };
             assert_eq!(dbsize(&mut m, ":2\r\n"), Some(expected.as_bytes().to_vec()));
             assert_eq!(dbsize(&mut m, ":1\r\n"), Some(b":1\r\n".to_vec()));
             assert_eq!(dbsize(&mut m, ":3\r\n"), Some(b":1\r\n".to_vec()));
         }
+    }
+
+    /// chaos 0x829: active expiry reclaims keys in every database; after a backward
+    /// clock jump a key the node reclaimed in database 2 (then swapped into 1) must
+    /// not look live to the model.
+    #[test]
+    fn active_expiry_is_followed_in_every_database() {
+        let setnx = |synced: bool| {
+            let mut m = Model::new(0);
+            m.apply_on(1_000, 3, &req(&["SELECT", "2"]));
+            m.apply_on(1_000, 3, &req(&["SET", "x2", "v", "PX", "10"]));
+            m.apply_on(1_001, 3, &req(&["SET", "x1", "v", "PX", "10"]));
+            m.apply_on(1_001, 3, &req(&["SET", "k0", "v"]));
+            if synced {
+                // The node still holds x1 (not reclaimed yet) and k0 (no TTL).
+                let forgotten = m.sync_expired(1_020, false, |db, k| db == 2 && k != b"x2");
+                assert_eq!(forgotten, 1);
+            }
+            m.apply_on(1_002, 3, &req(&["SWAPDB", "1", "2"]));
+            m.apply_on(1_002, 3, &req(&["SELECT", "1"]));
+            // Back before the TTLs by a jump.
+            let x1 = m.apply_on(1_005, 3, &req(&["EXISTS", "x1"]));
+            assert_eq!(x1, Some(b":1\r\n".to_vec()));
+            m.apply_on(1_005, 3, &req(&["SETNX", "x2", "1.5"]))
+        };
+        assert_eq!(setnx(true), Some(b":1\r\n".to_vec()));
+        assert_eq!(setnx(false), Some(b":0\r\n".to_vec()));
     }
 
     /// chaos 0x585: another client's GET lazily expires a watched key that was live
@@ -880,6 +962,31 @@ mod tests {
             m.apply_on(0, later, &req(&["EXEC"])),
             Some(b"*0\r\n".to_vec())
         );
+    }
+
+    /// A watch set while the node loaded, then a FLUSHALL: the key may have been in
+    /// the loading dataset already and expired (Redis's flush then spares the watch)
+    /// or not, so the node's commit is explained as well as its abort (chaos 0x227c);
+    /// a watch set after loading is judged as before.
+    #[test]
+    fn a_watch_set_while_loading_may_commit_after_a_flush() {
+        let exec = |loading: bool, node: &[u8]| {
+            let mut m = Model::new(0);
+            m.apply_on(0, 3, &req(&["WATCH", "w0"]));
+            if loading {
+                m.watches_unsure();
+            }
+            m.apply_on(0, 4, &req(&["SET", "w0", "v"]));
+            m.apply_on(0, 4, &req(&["FLUSHALL"]));
+            m.apply_on(0, 3, &req(&["MULTI"]));
+            m.apply_on(0, 3, &req(&["INCR", "k0"]));
+            m.observe_for(&req(&["EXEC"]), node);
+            m.apply_on(0, 3, &req(&["EXEC"]))
+        };
+        let committed = b"*1\r\n:1\r\n".as_slice();
+        assert_eq!(exec(true, committed), Some(committed.to_vec()));
+        assert_eq!(exec(true, b"*-1\r\n"), Some(b"*-1\r\n".to_vec()));
+        assert_eq!(exec(false, committed), Some(b"*-1\r\n".to_vec()));
     }
 
     /// Redis 7.0.15: EXEC refused with `-EXECABORT Transaction discarded because of:

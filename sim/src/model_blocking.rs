@@ -73,6 +73,8 @@ pub(crate) struct Waiter {
     request: Vec<Vec<u8>>,
     parsed: Parsed,
     at: Clocks,
+    /// When it started waiting, in the world's order of inputs: the queue's order.
+    since: u64,
 }
 
 /// The model's blocked clients and the replies in flight between the model's serving
@@ -89,6 +91,9 @@ pub struct Blocking {
     /// While EXEC runs: the arguments of its queued commands (the order keys became
     /// ready in).
     pub(crate) exec_args: Vec<Vec<u8>>,
+    /// While EXEC runs: the waited-on keys its queued commands made able to serve,
+    /// in the order they did (`note_ready_in_exec`).
+    pub(crate) exec_ready: Vec<(u32, Vec<u8>)>,
     /// EXEC is running its queued commands: blocking commands act as non-blocking.
     pub(crate) in_exec: bool,
 }
@@ -374,6 +379,7 @@ impl Model {
         conn: ConnId,
         req: &[Vec<u8>],
         at: Clocks,
+        since: u64,
     ) -> Result<(), Vec<u8>> {
         let db = self.conn_db.get(&conn).copied().unwrap_or(0);
         self.switch_db(db);
@@ -385,13 +391,25 @@ impl Model {
             Some(Err(e)) => Err(e),
             Some(Ok(parsed)) => match self.blocking_now(req) {
                 Some(Err(())) => {
-                    self.blocking.waiters.push(Waiter {
-                        conn,
-                        db,
-                        request: req.to_vec(),
-                        parsed,
-                        at,
-                    });
+                    // A request judged late (its connection's replies were held)
+                    // takes its place among those that started waiting after it.
+                    let pos = self
+                        .blocking
+                        .waiters
+                        .iter()
+                        .position(|w| w.since > since)
+                        .unwrap_or(self.blocking.waiters.len());
+                    self.blocking.waiters.insert(
+                        pos,
+                        Waiter {
+                            conn,
+                            db,
+                            request: req.to_vec(),
+                            parsed,
+                            at,
+                            since,
+                        },
+                    );
                     Ok(())
                 }
                 Some(Ok(reply)) => Err(reply),
@@ -416,18 +434,66 @@ impl Model {
         )
     }
 
+    /// While EXEC runs, after each queued command: the waited-on keys that became
+    /// able to serve, in the order they did. Redis signals a key ready when a command
+    /// creates it and serves ready keys in signal order, so a BLPOP on `bl1 bl0`
+    /// after `MULTI; LPUSH bl0 ..; RPUSH bl1 ..; EXEC` pops bl0 (chaos 0xc54: the
+    /// queue's first mention of bl1 was a BRPOPLPUSH that found it empty). Reads
+    /// only: no lazy expiry here.
+    pub(crate) fn note_ready_in_exec(&mut self, now_ms: u64) {
+        if self.blocking.waiters.is_empty() {
+            return;
+        }
+        let mut keys: Vec<(u32, Vec<u8>, Kind)> = Vec::new();
+        for w in &self.blocking.waiters {
+            for k in &w.parsed.keys {
+                let c = (w.db, k.clone(), w.parsed.kind);
+                if !keys.contains(&c) {
+                    keys.push(c);
+                }
+            }
+        }
+        let cur = self.cur_db;
+        for (db, key, kind) in keys {
+            if self
+                .blocking
+                .exec_ready
+                .iter()
+                .any(|(d, k)| *d == db && *k == key)
+            {
+                continue;
+            }
+            self.switch_db(db);
+            let live = !matches!(self.coll_ttl.get(&key), Some(at) if now_ms > *at);
+            let holds = matches!(
+                (self.colls.get(&key), kind),
+                (Some(Coll::List(_)), Kind::List) | (Some(Coll::ZSet(_)), Kind::ZSet)
+            );
+            if live && holds {
+                self.blocking.exec_ready.push((db, key));
+            }
+        }
+        self.switch_db(cur);
+    }
+
     /// After a command (`req`) ran: serves the waiters its writes made servable, as
     /// Redis's `handleClientsBlockedOnKeys` — each ready key's waiters first blocked
     /// first, while the key can serve; a key a served BLMOVE creates is served after
-    /// the keys of this round. Keys are taken in the order the command (or EXEC's
-    /// queued commands) names them, Redis's order of signals.
+    /// the keys of this round. Keys are taken in Redis's order of signals: after
+    /// EXEC, the order its queued commands made them servable; then (and for one
+    /// command) the order the request names them.
     pub fn serve_waiters(&mut self, now_ms: u64, req: &[Vec<u8>]) {
         let exec_args = std::mem::take(&mut self.blocking.exec_args);
+        let exec_ready = std::mem::take(&mut self.blocking.exec_ready);
         if self.blocking.waiters.is_empty() {
             return;
         }
         let named: Vec<Vec<u8>> = req.iter().chain(exec_args.iter()).cloned().collect();
         let mut ready = self.ready_keys(now_ms, &named);
+        let became =
+            |k: &(u32, Vec<u8>)| exec_ready.iter().position(|r| r == k).unwrap_or(usize::MAX);
+        // Stable: the named order stays among keys of one queued command.
+        ready.sort_by_key(became);
         while !ready.is_empty() {
             let round = std::mem::take(&mut ready);
             for (db, key) in round {
@@ -473,6 +539,17 @@ impl Model {
                 continue;
             };
             if w.db != db || !w.parsed.keys.iter().any(|k| k == key) {
+                continue;
+            }
+            // Its timeout reply already came out, ahead of this write's: the node
+            // timed it out first (its deadline met the write; chaos 0xd5d). Whether
+            // that was early is judged when it settles.
+            let timed_out = self
+                .blocking
+                .arrived
+                .iter()
+                .any(|(c, r, _)| *c == w.conn && r.as_slice() == TIMEOUT_REPLY);
+            if timed_out {
                 continue;
             }
             self.switch_db(db);
@@ -679,6 +756,67 @@ mod tests {
             .collect()
     }
 
+    /// A waiter whose timeout reply came out ahead of a write's reply was timed out
+    /// before that write ran (its deadline met it): the write does not serve it, and
+    /// the element stays (chaos 0xd5d).
+    #[test]
+    fn a_waiter_timed_out_before_the_write_is_not_served_by_it() {
+        let mut m = Model::new(0);
+        assert_eq!(m.block(0, 1, &req("BLPOP bl1 0.05"), at(0), 0), Ok(()));
+        m.blocking_reply(1, TIMEOUT_REPLY.to_vec(), at(50));
+        assert_eq!(run(&mut m, 2, "RPUSH bl1 d"), ":1\r\n");
+        assert_eq!(served(&m), vec![]);
+        assert_eq!(m.settle_blocking(at(50), 1000), vec![]);
+        assert_eq!(run(&mut m, 2, "LRANGE bl1 0 -1"), "*1\r\n$1\r\nd\r\n");
+        // Too early a timeout is still caught.
+        let mut m = Model::new(0);
+        assert_eq!(m.block(0, 1, &req("BLPOP bl1 0.05"), at(0), 0), Ok(()));
+        m.blocking_reply(1, TIMEOUT_REPLY.to_vec(), at(20));
+        run(&mut m, 2, "RPUSH bl1 d");
+        assert_eq!(m.settle_blocking(at(20), 1000).len(), 1);
+    }
+
+    /// A request judged late (its connection's replies were held for an fsync) that
+    /// started waiting before another takes its place ahead of it (chaos 0x1584:
+    /// `BZPOPMAX bz1` ran behind a held `SET`, another client's BZPOPMAX bz1 was
+    /// delivered after it but found waiting first; keel served the first, as Redis).
+    #[test]
+    fn a_waiter_judged_late_keeps_its_place() {
+        let mut m = Model::new(0);
+        assert_eq!(m.block(0, 2, &req("BZPOPMAX bz1 5"), at(0), 7), Ok(()));
+        assert_eq!(m.block(0, 1, &req("BZPOPMAX bz1 5"), at(0), 5), Ok(()));
+        assert_eq!(m.block(0, 3, &req("BZPOPMAX bz1 5"), at(0), 7), Ok(()));
+        assert_eq!(run(&mut m, 4, "ZADD bz1 3 c 2 b 1 a"), ":3\r\n");
+        let got: Vec<ConnId> = served(&m).into_iter().map(|(c, _)| c).collect();
+        assert_eq!(got, vec![1, 2, 3]);
+    }
+
+    /// Redis 7.0.15 (asked with redis-cli): after EXEC a waiter is served from the
+    /// key the transaction made ready first, whatever the order it waits on them
+    /// and wherever the queue first names them (chaos 0xc54).
+    #[test]
+    fn after_exec_the_first_key_made_ready_serves() {
+        for (pushes, want) in [
+            (["LPUSH bl0 d c", "RPUSH bl1 c d d"], "bl0"),
+            (["RPUSH bl1 c d d", "LPUSH bl0 d c"], "bl1"),
+        ] {
+            let mut m = Model::new(0);
+            assert_eq!(m.block(0, 1, &req("BLPOP bl1 bl0 5"), at(0), 0), Ok(()));
+            assert_eq!(run(&mut m, 2, "MULTI"), "+OK\r\n");
+            // Names bl1 first, but finds it empty: no signal.
+            assert_eq!(run(&mut m, 2, "BRPOPLPUSH bl1 l2 0.05"), "+QUEUED\r\n");
+            for p in pushes {
+                assert_eq!(run(&mut m, 2, p), "+QUEUED\r\n");
+            }
+            run(&mut m, 2, "EXEC");
+            assert_eq!(
+                served(&m),
+                vec![(1, format!("*2\r\n$3\r\n{want}\r\n$1\r\nc\r\n"))],
+                "{pushes:?}"
+            );
+        }
+    }
+
     /// Redis 7.0.15: three clients blocked on `l` (BLPOP, BLMOVE RIGHT LEFT, BLMPOP
     /// COUNT 2 over `l2 l`) are served first blocked first by one RPUSH, before the
     /// pusher's next command (its LPOP gets `d`).
@@ -690,7 +828,7 @@ mod tests {
             (2, "BLMOVE l dst RIGHT LEFT 5"),
             (3, "BLMPOP 5 2 l2 l LEFT COUNT 2"),
         ] {
-            assert_eq!(m.block(0, conn, &req(line), at(0)), Ok(()));
+            assert_eq!(m.block(0, conn, &req(line), at(0), 0), Ok(()));
         }
         assert_eq!(run(&mut m, 4, "RPUSH l a b c d e"), ":5\r\n");
         assert_eq!(
@@ -724,7 +862,7 @@ mod tests {
             (2, "BZMPOP 5 1 z MAX COUNT 3"),
             (3, "BZPOPMAX z 5"),
         ] {
-            assert_eq!(m.block(0, conn, &req(line), at(0)), Ok(()));
+            assert_eq!(m.block(0, conn, &req(line), at(0), 0), Ok(()));
         }
         assert_eq!(run(&mut m, 4, "ZADD z 1 m 2 n 3 o 4 p 5 q"), ":5\r\n");
         assert_eq!(
@@ -770,7 +908,7 @@ mod tests {
     #[test]
     fn a_transaction_serves_its_waiters_once_it_is_done() {
         let mut m = Model::new(0);
-        assert_eq!(m.block(0, 1, &req("BLPOP l 5"), at(0)), Ok(()));
+        assert_eq!(m.block(0, 1, &req("BLPOP l 5"), at(0), 0), Ok(()));
         run(&mut m, 2, "MULTI");
         run(&mut m, 2, "RPUSH l x y");
         run(&mut m, 2, "LPOP l");
@@ -786,20 +924,20 @@ mod tests {
     #[test]
     fn what_blocks_and_what_does_not() {
         let mut m = Model::new(0);
-        assert_eq!(m.block(0, 1, &req("BZPOPMIN k 1"), at(0)), Ok(()));
+        assert_eq!(m.block(0, 1, &req("BZPOPMIN k 1"), at(0), 0), Ok(()));
         run(&mut m, 2, "RPUSH k v");
         assert!(served(&m).is_empty() && m.is_waiting(1));
         assert_eq!(
-            m.block(0, 3, &req("BLPOP k 1"), at(0)),
+            m.block(0, 3, &req("BLPOP k 1"), at(0), 0),
             Err(b"*2\r\n$1\r\nk\r\n$1\r\nv\r\n".to_vec())
         );
         assert_eq!(
-            m.block(0, 3, &req("BLPOP k -1"), at(0)),
+            m.block(0, 3, &req("BLPOP k -1"), at(0), 0),
             Err(b"-ERR timeout is negative\r\n".to_vec())
         );
         run(&mut m, 2, "SET s x");
         assert_eq!(
-            m.block(0, 3, &req("BRPOP none s 1"), at(0)),
+            m.block(0, 3, &req("BRPOP none s 1"), at(0), 0),
             Err(crate::model_types::WRONGTYPE.to_vec())
         );
         assert!(!m.is_waiting(3));
@@ -816,10 +954,10 @@ mod tests {
             mono_ms: 1000,
             wall_ms: 5000,
         };
-        m.block(0, 1, &req("BLPOP a 0.05"), t0).ok();
-        m.block(0, 2, &req("BLPOP b 0.05"), t0).ok();
-        m.block(0, 3, &req("BLPOP c 0"), t0).ok();
-        m.block(0, 4, &req("BLPOP d 0.5"), t0).ok();
+        m.block(0, 1, &req("BLPOP a 0.05"), t0, 0).ok();
+        m.block(0, 2, &req("BLPOP b 0.05"), t0, 0).ok();
+        m.block(0, 3, &req("BLPOP c 0"), t0, 0).ok();
+        m.block(0, 4, &req("BLPOP d 0.5"), t0, 0).ok();
         // Conn 1: the wall clock jumped back, the monotonic one went 50 ms: a timeout.
         m.blocking_reply(
             1,
@@ -848,11 +986,11 @@ mod tests {
             .collect();
         assert_eq!(requests, vec!["BLPOPb0.05", "BLPOPc0", "BLPOPd0.5"]);
         // Served by the model, never answered by the node.
-        m.block(0, 5, &req("BLPOP e 1"), t0).ok();
+        m.block(0, 5, &req("BLPOP e 1"), t0, 0).ok();
         run(&mut m, 6, "RPUSH e x");
         assert_eq!(m.settle_blocking(t0, 1000).len(), 1);
         // Still blocked long past its timeout on both clocks.
-        m.block(0, 7, &req("BLPOP f 0.1"), t0).ok();
+        m.block(0, 7, &req("BLPOP f 0.1"), t0, 0).ok();
         let later = Clocks {
             mono_ms: 2200,
             wall_ms: 6200,

@@ -374,7 +374,14 @@ impl Model {
                 };
                 keyed.push((score, e.clone()));
             }
-            keyed.sort_by(|a, b| a.0.total_cmp(&b.0).then_with(|| a.1.cmp(&b.1)));
+            // Redis's `sortCompare` compares scores with `<` and `>`: -0 and 0 tie,
+            // and the elements decide (chaos 0xa99: `BY x*` read `-0` and a missing
+            // key's 0). No score is NaN (`sort_score` refuses it).
+            keyed.sort_by(|a, b| {
+                a.0.partial_cmp(&b.0)
+                    .unwrap_or(std::cmp::Ordering::Equal)
+                    .then_with(|| a.1.cmp(&b.1))
+            });
             if o.desc {
                 keyed.reverse();
             }
@@ -812,6 +819,18 @@ mod tests {
         assert_eq!(
             run(&mut m, 0, "SORT nul BY x* GET x*"),
             "*2\r\n$4\r\n-1\0z\r\n$1\r\n2\r\n"
+        );
+        // `-0` ties with a missing key's 0: the elements decide (chaos 0xa99).
+        run(&mut m, 0, "RPUSH n0 0 1 1");
+        run(&mut m, 0, "SET x1 -0");
+        run(&mut m, 0, "DEL x0");
+        assert_eq!(
+            run(&mut m, 0, "SORT_RO n0 BY x* DESC"),
+            "*3\r\n$1\r\n1\r\n$1\r\n1\r\n$1\r\n0\r\n"
+        );
+        assert_eq!(
+            run(&mut m, 0, "SORT_RO n0 BY x*"),
+            "*3\r\n$1\r\n0\r\n$1\r\n1\r\n$1\r\n1\r\n"
         );
     }
 

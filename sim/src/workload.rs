@@ -48,6 +48,11 @@ pub struct Op {
     pub run_seq: Option<u64>,
     /// The wall clock the node was handed when it ran it (the world fills this).
     pub run_wall_ms: Option<u64>,
+    /// How many replies the world had judged when the node was handed it: every
+    /// request judged by then ran before it (the world fills this).
+    pub judged_before_run: Option<u64>,
+    /// The simulated time its bytes reached the node (the world fills this).
+    pub delivered_ms: Option<u64>,
     pub outcome: OpOutcome,
 }
 

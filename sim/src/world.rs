@@ -1180,7 +1180,7 @@ impl<'a> World<'a> {
         let Some(node) = self.hosts[h].node.as_ref() else {
             return;
         };
-        let db = node.keyspace().db(0);
+        let keyspace = node.keyspace();
         // A request that ran but whose reply is still held (for an fsync) is judged
         // later, against the model as it was when it ran: a key the node expired
         // after it ran must not be forgotten before then (manifest-swap-crash 0xe:
@@ -1217,8 +1217,11 @@ impl<'a> World<'a> {
             .min(ran_unjudged.unwrap_or(u64::MAX));
         self.oracles[h]
             .model
-            .sync_expired(max_wall_ms, ran_unjudged.is_some(), |k| {
-                db.find(k).is_some()
+            .sync_expired(max_wall_ms, ran_unjudged.is_some(), |db, k| {
+                keyspace
+                    .dbs
+                    .get(db as usize)
+                    .is_some_and(|d| d.find(k).is_some())
             });
     }
 
@@ -1313,6 +1316,8 @@ impl<'a> World<'a> {
                 reply: Vec::new(),
                 node_reply: None,
                 run_seq: None,
+                judged_before_run: None,
+                delivered_ms: None,
                 run_wall_ms: None,
                 outcome: OpOutcome::Pending,
             });
@@ -1744,6 +1749,8 @@ impl<'a> World<'a> {
         for &i in &delivered {
             if let Some(op) = self.history.get_mut(i) {
                 op.run_wall_ms = Some(wall_ms);
+                op.judged_before_run = Some(self.runs);
+                op.delivered_ms = Some(self.now_ms);
             }
         }
         // A subscription made while the node loads its files may get the keyspace
@@ -2125,10 +2132,11 @@ impl<'a> World<'a> {
                 .position(|&(host, id, _)| host == h && id == conn)
             {
                 let at = self.blocked_later[pos].2;
+                let since = self.block_books_since(i);
                 let model = &mut self.oracles[h].model;
                 if !model.in_multi(conn)
                     && model.would_block(at.wall_ms, conn, &request)
-                    && model.block(at.wall_ms, conn, &request, at).is_ok()
+                    && model.block(at.wall_ms, conn, &request, at, since).is_ok()
                 {
                     self.blocked_later.remove(pos);
                     self.blocked_ops.insert(i);
@@ -2159,6 +2167,15 @@ impl<'a> World<'a> {
         // SMEMBERS ...): the model judges whether the reply is one it allows.
         model.observe_for(&request, &reply);
         let expected = model.apply_on(wall_ms, conn, &request);
+        if let Some(why) = model.lost_track.take() {
+            log!(
+                self,
+                "host {h}: #{i} {}: {why}: the model stops judging host {h}",
+                show(&request)
+            );
+            self.oracles[h].model_off = true;
+            return;
+        }
         if expected.as_deref() != Some(&reply[..]) {
             self.flag(
                 Checker::Model,
@@ -2281,8 +2298,9 @@ impl<'a> World<'a> {
             self.block_later(h, id, at);
             return;
         }
+        let since = self.block_books_since(i);
         let model = &mut self.oracles[h].model;
-        if let Err(want) = model.block(at.wall_ms, id, &request, at) {
+        if let Err(want) = model.block(at.wall_ms, id, &request, at, since) {
             self.flag(
                 Checker::Model,
                 ("blocked", Some(&request)),
@@ -2453,6 +2471,20 @@ impl<'a> World<'a> {
             (self.oracles[h].model.is_waiting(id) && !held) || !self.judging(Checker::Model);
         self.oracles[h].model.conn_closed(id);
         self.oracles[h].pubsub.conn_closed(id);
+        // The keyspace notifications of a write whose reply is lost are unknown.
+        for op in &self.history {
+            if op.host == h
+                && op.conn == id
+                && op.run_wall_ms.is_some()
+                && op.node_reply.is_none()
+                && !is_read_only(&op.request)
+            {
+                let judged_before = op.judged_before_run.unwrap_or(0);
+                self.oracles[h]
+                    .pubsub
+                    .lost_write(judged_before, &op.request);
+            }
+        }
         let lost = self.history.iter().find(|op| {
             op.host == h
                 && op.conn == id
@@ -3272,6 +3304,8 @@ mod tests {
                 reply: reply.unwrap_or("").as_bytes().to_vec(),
                 node_reply: None,
                 run_seq: None,
+                judged_before_run: None,
+                delivered_ms: None,
                 run_wall_ms: None,
                 outcome: match reply {
                     None => OpOutcome::Unknown,
@@ -3592,6 +3626,8 @@ mod tests {
                 reply: Vec::new(),
                 node_reply: None,
                 run_seq: None,
+                judged_before_run: None,
+                delivered_ms: None,
                 run_wall_ms: None,
                 outcome: OpOutcome::Pending,
             });
