@@ -1033,6 +1033,11 @@ pub(crate) fn check_watch(
     // passed may have been deleted by expiry (which dirties its watches) even if a
     // backward clock jump puts EXEC's clock before it again (chaos 0x12f).
     let mut wall_hi_ms = 0;
+    // What the rule assumes of a key no request it read has written: no TTL at a
+    // host's first start (an empty dataset); after a restart, whatever the recovered
+    // dataset gave it (chaos 0x23b6: `w0` recovered with a TTL, watched live, expired
+    // before EXEC).
+    let mut unwritten = Ttl::None;
     // Watched-ever keys certainly in the table: last written by a command the rule
     // reads, without a TTL (so no expiry takes them), and no command it cannot read
     // ran since. A FLUSHALL touches these (the scenarios that flush evict nothing).
@@ -1048,6 +1053,11 @@ pub(crate) fn check_watch(
             ttl.clear();
             present.clear();
             wall_hi_ms = 0;
+            unwritten = if op.epoch == 0 {
+                Ttl::None
+            } else {
+                Ttl::Unknown
+            };
         }
         // The node's ticks between requests count too (chaos 0x3 --duration 120:
         // `SET w0 v PX 10`, ticks past it, a backward jump, then WATCH w0 — expiry
@@ -1078,7 +1088,7 @@ pub(crate) fn check_watch(
                     }
                     // A key already expired (or of unknown TTL) when watched: Redis's
                     // rules for it depend on when it is reclaimed; only writes judge it.
-                    let deadline = match ttl.get(key).copied().unwrap_or(Ttl::None) {
+                    let deadline = match ttl.get(key).copied().unwrap_or(unwritten) {
                         Ttl::None => Some(u64::MAX),
                         Ttl::At(at) if wall_ms <= at => Some(at),
                         Ttl::At(_) | Ttl::Unknown => None,
@@ -1243,7 +1253,7 @@ pub(crate) fn check_watch(
                             written.get_or_insert(w);
                         }
                     }
-                    let before = ttl.get(&key).copied().unwrap_or(Ttl::None);
+                    let before = ttl.get(&key).copied().unwrap_or(unwritten);
                     let after = ttl_after(before, request, wall_ms);
                     if after == Ttl::None && name != "DEL" {
                         present.insert(key.clone());
@@ -1343,6 +1353,29 @@ mod tests {
         assert_eq!(verdict(Some(491)), None);
         assert_eq!(verdict(Some(100)), Some("watch-aborted-untouched"));
         assert_eq!(verdict(None), Some("watch-aborted-untouched"));
+    }
+
+    /// After a restart a key nobody wrote since may hold a TTL the recovered dataset
+    /// gave it: watched live, it may expire before EXEC, so an abort is explained; at
+    /// a host's first start (an empty dataset) it is not (chaos 0x23b6).
+    #[test]
+    fn after_a_restart_an_unwritten_key_may_have_a_ttl() {
+        let verdict = |epoch: u32| {
+            let ran = |mut o: Op, seq: u64, reply: &str| {
+                o.run_seq = Some(seq);
+                o.run_wall_ms = Some(1_000 + seq);
+                o.node_reply = Some(reply.as_bytes().to_vec());
+                o
+            };
+            let history = vec![
+                ran(op(epoch, 2, 1, "WATCH w0", "+OK\r\n"), 1, "+OK\r\n"),
+                ran(op(epoch, 2, 2, "MULTI", "+OK\r\n"), 2, "+OK\r\n"),
+                ran(op(epoch, 2, 3, "EXEC", "*-1\r\n"), 3, "*-1\r\n"),
+            ];
+            check_watch(&history, &Default::default(), &[]).map(|v| v.0)
+        };
+        assert_eq!(verdict(1), None);
+        assert_eq!(verdict(0), Some("watch-aborted-untouched"));
     }
 
     /// A refused SELECT leaves the connection's database as it was; one of unknown

@@ -421,6 +421,10 @@ pub struct PubSubBook {
     /// judged (the lost write's outcome, and where its events sit, are unknown:
     /// chaos 0x53f, 0x5d9).
     unsure: BTreeMap<Vec<u8>, u64>,
+    /// Payloads of PUBLISH/SPUBLISH requests the node ran but whose replies were
+    /// never judged (their connection closed, or the node crashed, first): their
+    /// messages are the node's business, not judged (chaos 0x394e).
+    unanswered_payloads: BTreeSet<Vec<u8>>,
     pub seen: BTreeSet<&'static str>,
 }
 
@@ -621,6 +625,16 @@ impl PubSubBook {
         let set_px = req.len() == 5 && req.first().is_some_and(|n| n.eq_ignore_ascii_case(b"SET"));
         if set_px {
             *self.expirable.entry(key.clone()).or_default() += 1;
+        }
+    }
+
+    /// A PUBLISH or SPUBLISH the node ran whose reply was never judged.
+    pub fn unanswered_publish(&mut self, req: &[Vec<u8>]) {
+        let name = req.first().map(|n| n.to_ascii_uppercase());
+        if matches!(name.as_deref(), Some(b"PUBLISH" | b"SPUBLISH")) {
+            if let Some(payload) = req.get(2) {
+                self.unanswered_payloads.insert(payload.clone());
+            }
         }
     }
 
@@ -1127,6 +1141,12 @@ impl PubSubBook {
             for push in published {
                 let payload = split_array(&push.frame)
                     .and_then(|items| items.last().and_then(|p| bulk_payload(p)));
+                if payload
+                    .as_ref()
+                    .is_some_and(|p| self.unanswered_payloads.contains(p))
+                {
+                    continue;
+                }
                 let Some(run) = payload.as_ref().and_then(|p| self.published.get(p)) else {
                     return Err((
                         "message-never-published",
@@ -1482,6 +1502,30 @@ mod tests {
         let mut wrong = ran.clone();
         wrong[4] = ev("__keyspace@0__:k1", "del");
         assert_eq!(book(&wrong), Err("keyspace-event-wrong"));
+    }
+
+    /// A PUBLISH the node ran whose reply nobody judged (chaos 0x394e): its message
+    /// is not judged; any other message no PUBLISH sent still is.
+    #[test]
+    fn a_message_of_an_unanswered_publish_is_not_judged() {
+        let book = |unanswered: bool| {
+            let mut book = PubSubBook::default();
+            let ok = book.judge(
+                1,
+                1,
+                &req("SUBSCRIBE news.2"),
+                &conf("subscribe", Some("news.2"), 1),
+            );
+            assert!(ok.is_ok());
+            book.note_reply(1);
+            if unanswered {
+                book.unanswered_publish(&req("PUBLISH news.2 m11"));
+            }
+            book.observe_push(1, message_frame("message", b"news.2", b"m11"));
+            book.verdict().map_err(|v| v.0)
+        };
+        assert_eq!(book(true), Ok(()));
+        assert_eq!(book(false), Err("message-never-published"));
     }
 
     /// Keyspace notifications of the judged keys: owed per write that ran (as Redis

@@ -2700,6 +2700,13 @@ pub fn run_plan(plan: &Plan, options: RunOptions<'_>) -> Outcome {
             .reached
             .extend(std::mem::take(&mut oracle.pubsub.seen));
     }
+    for op in &world.history {
+        if op.run_wall_ms.is_some() && op.node_reply.is_none() {
+            if let Some(oracle) = world.oracles.get_mut(op.host) {
+                oracle.pubsub.unanswered_publish(&op.request);
+            }
+        }
+    }
     for h in 0..world.oracles.len() {
         if let Err((kind, why)) = world.oracles[h].pubsub.verdict() {
             world.flag(Checker::PubSub, (kind, None), format!("host {h}: {why}"));
