@@ -193,9 +193,18 @@ fn which_keys_each_policy_evicts_matches_redis() {
         };
         assert_eq!(sorted(got.evicted.clone()), sorted(expected), "{policy}");
         if policy == "volatile-ttl" {
-            // The soonest TTL goes first: v9, v8, ... v0, on both servers.
+            // The soonest TTL goes first: v9, v8, ... v0 from keel. Redis's sampled
+            // pool only approximates it (CI once saw v1 evicted before v2): its order
+            // is only held to "mostly soonest first", each key within two places.
             let by_ttl: Vec<String> = (0..10).rev().map(|i| format!("v{i}")).collect();
-            assert_eq!(want.evicted, by_ttl, "redis: volatile-ttl order");
+            for (place, key) in want.evicted.iter().enumerate() {
+                let at = by_ttl.iter().position(|k| k == key).unwrap_or(usize::MAX);
+                assert!(
+                    at.abs_diff(place) <= 2,
+                    "redis: volatile-ttl order {:?}",
+                    want.evicted
+                );
+            }
             assert_eq!(got.evicted, by_ttl, "keel: volatile-ttl order");
         }
     }
