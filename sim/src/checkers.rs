@@ -298,6 +298,27 @@ pub struct LinReport {
     pub violation: Option<String>,
 }
 
+impl LinReport {
+    /// Judges one history against the spec `S`: counts it, and keeps the first
+    /// violation as `what` (which history, how it failed) and the search's reason.
+    pub(crate) fn judge<S: linearizability::Spec>(
+        &mut self,
+        ops: &[LinOp<S::Cmd, S::Out>],
+        what: impl FnOnce() -> String,
+    ) {
+        self.ops += ops.len();
+        match linearizability::check_history::<S>(ops, Bounds::default()) {
+            Verdict::Linearizable => {}
+            Verdict::TooBig { .. } => self.too_big += 1,
+            Verdict::NotLinearizable(why) => {
+                if self.violation.is_none() {
+                    self.violation = Some(format!("{}: {why}", what()));
+                }
+            }
+        }
+    }
+}
+
 /// The wall clock the node was handed, as a function of simulated time: offsets change
 /// at clock jumps (the checker needs the range a window of simulated time maps to).
 #[derive(Debug, Clone)]
@@ -554,20 +575,13 @@ pub(crate) fn check_linearizability(
         ..LinReport::default()
     };
     for ((host, epoch, key), ops) in parts {
-        report.ops += ops.len();
-        match linearizability::check_key(&ops, Bounds::default()) {
-            Verdict::Linearizable => {}
-            Verdict::TooBig { .. } => report.too_big += 1,
-            Verdict::NotLinearizable(why) => {
-                report.violation.get_or_insert_with(|| {
-                    format!(
-                        "key {} (host {host}, epoch {epoch}, {} ops) is not linearizable: {why}",
-                        String::from_utf8_lossy(&key),
-                        ops.len()
-                    )
-                });
-            }
-        }
+        report.judge::<linearizability::Strings>(&ops, || {
+            format!(
+                "key {} (host {host}, epoch {epoch}, {} ops) is not linearizable",
+                String::from_utf8_lossy(&key),
+                ops.len()
+            )
+        });
     }
     report
 }

@@ -23,8 +23,9 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use keel_core::resp::Value;
 
+use crate::checkers::LinReport;
 use crate::lin_scores::{self, MCmd, MObs, Scores};
-use crate::linearizability::{self, Bounds, LinOp, Spec, Verdict};
+use crate::linearizability::{LinOp, Spec};
 use crate::net::ConnId;
 use crate::workload::{Op, OpOutcome};
 
@@ -1079,15 +1080,6 @@ fn project_mpop(request: &[Vec<u8>], reply: Option<&Value>) -> Projection {
     }
 }
 
-/// The verdict over a run's history.
-#[derive(Debug, Clone, Default)]
-pub struct CollReport {
-    pub histories: usize,
-    pub ops: usize,
-    pub too_big: usize,
-    pub violation: Option<String>,
-}
-
 /// One connection's state as this checker follows it.
 #[derive(Debug, Default)]
 struct ConnState {
@@ -1244,7 +1236,7 @@ impl Judge<'_> {
 }
 
 /// Judges every collection key of a run's history (see the module comment for which).
-pub fn check_collections(history: &[Op]) -> CollReport {
+pub(crate) fn check_collections(history: &[Op]) -> LinReport {
     let mut judge = Judge {
         history,
         parts: BTreeMap::new(),
@@ -1419,42 +1411,28 @@ pub fn check_collections(history: &[Op]) -> CollReport {
             }
         }
     }
-    let mut report = CollReport {
+    let mut report = LinReport {
         histories: parts.len() + members.len(),
-        ..CollReport::default()
+        ..LinReport::default()
     };
     for (((host, epoch, db, key), member), ops) in members {
-        report.ops += ops.len();
-        match linearizability::check_history::<Scores>(&ops, Bounds::default()) {
-            Verdict::Linearizable => {}
-            Verdict::TooBig { .. } => report.too_big += 1,
-            Verdict::NotLinearizable(why) => {
-                report.violation.get_or_insert_with(|| {
-                    format!(
-                        "member {} of sorted set {} (host {host}, epoch {epoch}, db {db}, {} ops) is not linearizable by its score: {why}",
-                        String::from_utf8_lossy(&member),
-                        String::from_utf8_lossy(&key),
-                        ops.len()
-                    )
-                });
-            }
-        }
+        report.judge::<Scores>(&ops, || {
+            format!(
+                "member {} of sorted set {} (host {host}, epoch {epoch}, db {db}, {} ops) is not linearizable by its score",
+                String::from_utf8_lossy(&member),
+                String::from_utf8_lossy(&key),
+                ops.len()
+            )
+        });
     }
     for ((host, epoch, db, key), ops) in parts {
-        report.ops += ops.len();
-        match linearizability::check_history::<Counts>(&ops, Bounds::default()) {
-            Verdict::Linearizable => {}
-            Verdict::TooBig { .. } => report.too_big += 1,
-            Verdict::NotLinearizable(why) => {
-                report.violation.get_or_insert_with(|| {
-                    format!(
-                        "collection key {} (host {host}, epoch {epoch}, db {db}, {} ops) is not linearizable by its counts: {why}",
-                        String::from_utf8_lossy(&key),
-                        ops.len()
-                    )
-                });
-            }
-        }
+        report.judge::<Counts>(&ops, || {
+            format!(
+                "collection key {} (host {host}, epoch {epoch}, db {db}, {} ops) is not linearizable by its counts",
+                String::from_utf8_lossy(&key),
+                ops.len()
+            )
+        });
     }
     report
 }
@@ -1462,6 +1440,7 @@ pub fn check_collections(history: &[Op]) -> CollReport {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::linearizability::{self, Bounds, Verdict};
 
     fn req(s: &str) -> Vec<Vec<u8>> {
         s.split(' ').map(|a| a.as_bytes().to_vec()).collect()
