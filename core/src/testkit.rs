@@ -133,6 +133,15 @@ impl Kit {
         self.send(conn, &bytes);
     }
 
+    /// One field of `INFO <section>`, asked on `conn`.
+    pub fn info_field(&mut self, conn: ConnId, section: &str, field: &str) -> String {
+        let info = self.cmd(conn, &format!("INFO {section}"));
+        info.lines()
+            .find_map(|l| l.strip_prefix(&format!("{field}:")))
+            .unwrap_or_else(|| panic!("no {field} in {info}"))
+            .to_string()
+    }
+
     /// Sends one command (words split at whitespace) on node 0's `conn`; returns what
     /// `conn` received since the last look, as text.
     pub fn cmd(&mut self, conn: ConnId, line: &str) -> String {

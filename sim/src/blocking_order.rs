@@ -280,8 +280,8 @@ impl World<'_> {
         };
         if is_timeout(reply) && self.checks.blocking {
             self.block_books.judged_timeouts += 1;
-            let mono = self.drain.mono_ms.saturating_sub(sent.mono_ms);
-            let wall = self.drain.wall_ms.saturating_sub(sent.wall_ms);
+            let mono = self.drain.mono_ms().saturating_sub(sent.mono_ms);
+            let wall = self.drain.wall_ms().saturating_sub(sent.wall_ms);
             // 1 ms for the timeout's rounding to whole milliseconds.
             if timeout_ms == 0 || (mono + 1 < timeout_ms && wall + 1 < timeout_ms) {
                 let request = op.request.clone();

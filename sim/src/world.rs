@@ -175,9 +175,9 @@ pub(crate) struct BatchMemory {
 /// What judging a reply needs to know about the input that made the node send it.
 #[derive(Debug, Clone, Copy, Default)]
 pub(crate) struct Drain {
-    pub(crate) wall_ms: u64,
+    wall_ms: u64,
     /// The node's monotonic time at the input.
-    pub(crate) mono_ms: u64,
+    mono_ms: u64,
     /// The input was a disk completion: the replies it lets out were held for an
     /// fsync (`always`) and ran when their request was delivered, not now.
     from_disk: bool,
@@ -360,6 +360,11 @@ impl Drain {
     /// The node's wall time at the input.
     pub(crate) fn wall_ms(&self) -> u64 {
         self.wall_ms
+    }
+
+    /// The node's monotonic time at the input.
+    pub(crate) fn mono_ms(&self) -> u64 {
+        self.mono_ms
     }
 }
 

@@ -1578,11 +1578,7 @@ mod tests {
     }
 
     fn info_field(k: &mut Kit, field: &str) -> String {
-        let info = k.cmd(1, "INFO replication");
-        info.lines()
-            .find_map(|l| l.strip_prefix(&format!("{field}:")))
-            .unwrap_or_else(|| panic!("no {field} in {info}"))
-            .to_string()
+        k.info_field(1, "replication", field)
     }
 
     /// A replica's PSYNC on a fresh connection; the reply and what follows it.

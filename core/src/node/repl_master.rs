@@ -794,11 +794,7 @@ pub(super) mod tests {
     }
 
     fn info_field(k: &mut Kit, conn: u64, name: &str) -> String {
-        let info = k.cmd(conn, "INFO replication");
-        info.split("\r\n")
-            .find_map(|l| l.strip_prefix(&format!("{name}:")))
-            .unwrap_or_else(|| panic!("{name} in {info}"))
-            .to_string()
+        k.info_field(conn, "replication", name)
     }
 
     #[test]

@@ -1,0 +1,30 @@
+# Outsider bugs for sim/scripts/outsider-bugs.sh: name -> (file, exact text, replacement).
+import sys
+bugs = {
+ "linsert-old-length": ("core/src/commands/lists.rs",
+   '    ctx.notify(notify::LIST, "linsert", key);\n    ctx.out().int(len as i64);',
+   '    ctx.notify(notify::LIST, "linsert", key);\n    ctx.out().int(len as i64 - 1);'),
+ "hdel-counts-every-field": ("core/src/commands/hashes.rs",
+   '    ctx.out().int(deleted);\n}\n\nfn hlen',
+   '    ctx.out().int(if deleted > 0 { (argv.len() - 2) as i64 } else { 0 });\n}\n\nfn hlen'),
+ "zrem-stops-after-first": ("core/src/commands/zsets.rs",
+   '        if update_zset(ctx, id, |z, _| z.remove(member)) == Some(true) {\n            deleted += 1;\n        }',
+   '        if update_zset(ctx, id, |z, _| z.remove(member)) == Some(true) {\n            deleted += 1;\n            break;\n        }'),
+ "ltrim-keeps-one-more": ("core/src/commands/lists.rs",
+   '        (start, len - end - 1)',
+   '        (start, (len - end - 2).max(0))'),
+ "zadd-xx-adds-new": ("core/src/commands/zsets.rs",
+   '                None if !xx => {',
+   '                None => {'),
+ "smove-missing-member-says-moved": ("core/src/commands/sets.rs",
+   '    if update_set(ctx, src_id, |s, _| s.remove(member)) != Some(true) {\n        ctx.out().int(0);',
+   '    if update_set(ctx, src_id, |s, _| s.remove(member)) != Some(true) {\n        ctx.out().int(1);'),
+ "lpushx-creates-key": ("core/src/commands/lists.rs",
+   '        None if only_existing => {\n            ctx.out().int(0);\n            return;\n        }',
+   '        None if only_existing && false => {\n            ctx.out().int(0);\n            return;\n        }'),
+}
+name = sys.argv[1]
+path, old, new = bugs[name]
+s = open(path).read()
+assert s.count(old) == 1, (name, s.count(old))
+open(path, 'w').write(s.replace(old, new))
