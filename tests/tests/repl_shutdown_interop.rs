@@ -80,8 +80,21 @@ fn waits_then_exits_when_the_replica_catches_up(tag: &str, replica: Server) {
     // Writes are held, reads answered, meanwhile.
     let mut other = master.conn();
     assert_eq!(text(&other.cmds("GET k")), "$1\r\n2\r\n");
+    // A second SHUTDOWN, even NOW, joins the wait as Redis's does (no reply yet).
+    let mut second = master.conn();
+    second.send_raw(b"SHUTDOWN NOW\r\n");
+    assert!(!second.closed_within(Duration::from_millis(300)), "joins");
     signal(replica.pid(), "-CONT");
     assert!(m.closed_within(Duration::from_secs(20)), "SHUTDOWN closes");
+    assert!(
+        second.closed_within(Duration::from_secs(20)),
+        "the second closes too"
+    );
+    assert_eq!(
+        text(second.pending()),
+        "",
+        "no reply, the connection closed"
+    );
     assert!(master.wait_exit(Duration::from_secs(20)).is_some(), "exits");
     let text_log = std::fs::read_to_string(&log).unwrap_or_default();
     assert!(!text_log.contains("Lagging replica"), "{text_log}");

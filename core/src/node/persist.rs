@@ -83,6 +83,11 @@ pub(super) struct Persist {
     reload: Option<ReloadRun>,
     /// A SHUTDOWN waiting for lagging replicas (Redis 7.0's `shutdown-timeout`).
     pub(super) shutdown_wait: Option<ShutdownWait>,
+    /// SHUTDOWNs sent while one was already under way (waiting for replicas or
+    /// saving): as Redis's, they wait for its outcome whatever their flags, and
+    /// share it (the connection closes at the exit, Redis's error if it is refused
+    /// or aborted).
+    shutdown_joined: Vec<ConnId>,
 }
 
 /// A SHUTDOWN waiting, writes held, until every replica has ACKed the master's
@@ -460,9 +465,7 @@ impl Node {
                         self.server.pause_relaxed = true;
                         self.server
                             .log(LogLevel::Warning, "Shutdown manually aborted.".into());
-                        if let Some(conn) = wait.conn {
-                            self.reply_to_waiter(now, conn, Err(SHUTDOWN_ERROR));
-                        }
+                        self.shutdown_refused(now, wait.conn);
                     } else if let Some((job, SaveKind::Shutdown { conn, .. })) =
                         self.persist.save.as_mut()
                     {
@@ -479,9 +482,7 @@ impl Node {
                         self.server.persist.shutdown_pending = false;
                         // The writes it held run now.
                         self.server.pause_relaxed = true;
-                        if let Some(conn) = conn {
-                            self.reply_to_waiter(now, conn, Err(SHUTDOWN_ERROR));
-                        }
+                        self.shutdown_refused(now, conn);
                     }
                 }
             }
@@ -624,9 +625,9 @@ impl Node {
     /// are set and not NOSAVE; a running BGSAVE is killed first.
     pub(super) fn begin_shutdown(&mut self, now: Now, conn: Option<ConnId>, flags: u32) {
         if self.server.persist.shutdown_pending {
-            if let Some(conn) = conn {
-                self.reply_to_waiter(now, conn, Err(SHUTDOWN_ERROR));
-            }
+            // Redis blocks the client before `prepareForShutdown` finds a shutdown
+            // initiated, and answers it with the first one's outcome.
+            self.persist.shutdown_joined.extend(conn);
             return;
         }
         self.server
@@ -739,7 +740,8 @@ impl Node {
     fn finish_shutdown(&mut self, conn: Option<ConnId>) {
         self.server.persist.shutdown_pending = false;
         self.server.shutting_down = true;
-        if let Some(conn) = conn {
+        let joined = std::mem::take(&mut self.persist.shutdown_joined);
+        for conn in conn.into_iter().chain(joined) {
             if let Some(mut client) = self.clients.table.remove(&conn) {
                 client.blocked = false;
                 client.close_after_reply = true;
@@ -759,18 +761,27 @@ impl Node {
             "Error trying to save the DB, can't exit.".into(),
         );
         match conn {
-            Some(conn) => {
+            Some(_) => {
                 self.server.log(
                     LogLevel::Warning,
                     "Errors trying to shut down the server. Check the logs for more information."
                         .into(),
                 );
-                self.reply_to_waiter(now, conn, Err(SHUTDOWN_ERROR));
             }
             None => self.server.log(
                 LogLevel::Warning,
                 "SIGTERM received but errors trying to shut down the server, check the logs for more information".into(),
             ),
+        }
+        self.shutdown_refused(now, conn);
+    }
+
+    /// A shutdown did not happen (refused or aborted): its client and every SHUTDOWN
+    /// that joined it get Redis's error (its `replyToClientsBlockedOnShutdown`).
+    fn shutdown_refused(&mut self, now: Now, conn: Option<ConnId>) {
+        let joined = std::mem::take(&mut self.persist.shutdown_joined);
+        for conn in conn.into_iter().chain(joined) {
+            self.reply_to_waiter(now, conn, Err(SHUTDOWN_ERROR));
         }
     }
 

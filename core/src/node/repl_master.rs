@@ -1034,6 +1034,59 @@ pub(super) mod tests {
         assert!(!shut_down(&k));
     }
 
+    /// As Redis 7.0 (asked 2026-12-07): a SHUTDOWN sent while one waits for replicas
+    /// waits too, whatever its flags (NOW does not cut the wait short), is not logged
+    /// as a new request, and shares the outcome: its connection closes at the exit,
+    /// or it gets the error when the wait is aborted.
+    #[test]
+    fn a_second_shutdown_joins_the_waiting_one() {
+        for abort in [false, true] {
+            let mut k = Kit::new(CONF);
+            for c in 1..=3 {
+                k.connect(c);
+            }
+            attach(&mut k, 9);
+            k.send_lines(9, "REPLCONF ACK 0");
+            k.cmd(1, "SET a 1");
+            assert_eq!(k.cmd(1, "SHUTDOWN NOSAVE"), "");
+            assert_eq!(k.cmd(2, "SHUTDOWN NOW"), "", "abort={abort}");
+            assert!(
+                !shut_down(&k),
+                "NOW joined the wait instead of cutting it short"
+            );
+            let requested = k
+                .effects
+                .iter()
+                .filter(|(_, e)| {
+                    matches!(e, Effect::Log { message, .. } if message.contains("User requested shutdown"))
+                })
+                .count();
+            assert_eq!(requested, 1);
+            if abort {
+                assert_eq!(k.cmd(3, "SHUTDOWN ABORT"), "+OK\r\n");
+                for c in [1, 2] {
+                    assert_eq!(k.take(c), "-ERR Errors trying to SHUTDOWN. Check logs.\r\n");
+                }
+                k.advance_ms(20_000);
+                assert!(!shut_down(&k));
+                // A later SHUTDOWN starts afresh and is not joined to the old one.
+                assert_eq!(k.cmd(2, "SHUTDOWN NOW NOSAVE"), "");
+                assert!(shut_down(&k));
+            } else {
+                let offset = info_field(&mut k, 3, "master_repl_offset");
+                k.send_lines(9, &format!("REPLCONF ACK {offset}"));
+                assert!(shut_down(&k));
+                for c in [1, 2] {
+                    assert!(
+                        k.closed.contains(&(0, c)),
+                        "client {c} not closed at the exit"
+                    );
+                    assert_eq!(k.take(c), "");
+                }
+            }
+        }
+    }
+
     #[test]
     fn role_and_info_describe_the_replicas() {
         let mut k = Kit::new(CONF);
