@@ -6,16 +6,25 @@
 # Also prints redis-benchmark's own max latency (per pipelined request).
 #
 #   bench/growth-latency.sh             # REQUESTS=10500000 (~10M distinct keys)
+#   TTL=1 bench/growth-latency.sh       # every key with a TTL: SET key:<rand> xxx EX 100000
+#   BEFORE=/path/to/keel-server bench/growth-latency.sh   # also an older keel build
 set -euo pipefail
 
 REQUESTS=${REQUESTS:-10500000}
+TTL=${TTL:-0}
+BEFORE=${BEFORE:-}
+if [[ $TTL == 1 ]]; then
+    load=(set key:__rand_int__ xxx ex 100000)
+else
+    load=(-t set)
+fi
 
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
 source bench/lib.sh
 
 cpu_model=$(grep -m1 'model name' /proc/cpuinfo 2>/dev/null | cut -d: -f2- | sed 's/^ *//' || true)
-echo "# worst latency while loading: redis-benchmark -t set -r 100000000 -n $REQUESTS -P 16, PING prober"
+echo "# worst latency while loading: redis-benchmark ${load[*]} -r 100000000 -n $REQUESTS -P 16, PING prober"
 echo "date:   $(date -u '+%Y-%m-%dT%H:%M:%SZ')"
 echo "host:   $(nproc) CPUs, ${cpu_model:-unknown CPU}"
 echo "redis:  $(redis-server --version)"
@@ -23,10 +32,14 @@ echo "keel:   $("$KEEL_BIN" --version) ($(git -C "$ROOT" rev-parse --short HEAD 
 echo
 
 printf '%-6s %10s %14s %14s %10s %14s\n' server keys "SET/s" "bench max ms" "PINGs" "PING max ms"
-for name in redis keel; do
+servers=(redis keel)
+[[ -n $BEFORE ]] && servers+=(before)
+for name in "${servers[@]}"; do
     args=(--save '' --appendonly no --dir "$WORK")
     if [[ $name == redis ]]; then
         start redis-server "$WORK/redis.log" redis-server "${args[@]}" --daemonize no
+    elif [[ $name == before ]]; then
+        start keel-server "$WORK/before.log" "$BEFORE" "${args[@]}"
     else
         start keel-server "$WORK/keel.log" "$KEEL_BIN" "${args[@]}"
     fi
@@ -34,7 +47,7 @@ for name in redis keel; do
     stop=$WORK/stop.$name
     ping_probe "$port" "$stop" >"$WORK/probe.$name" &
     prober=$!
-    csv=$(redis-benchmark -p "$port" -t set -r 100000000 -n "$REQUESTS" -P 16 --csv | tail -1)
+    csv=$(redis-benchmark -p "$port" -r 100000000 -n "$REQUESTS" -P 16 --csv "${load[@]}" | tail -1)
     touch "$stop"
     wait "$prober"
     read -r ping_max _ ping_p9999 pings <"$WORK/probe.$name"

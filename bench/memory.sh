@@ -3,6 +3,8 @@
 #
 #   bench/memory.sh              # KEYS=1000000 SIZE=16
 #   KEYS=100000 bench/memory.sh
+#   TTL=1 bench/memory.sh        # every key with a TTL: `SET key:N <SIZE bytes> EX 100000`
+#                                # through `redis-cli --pipe` instead of DEBUG POPULATE
 #
 # Starts both servers (release keel; debug commands enabled), measures used_memory
 # (INFO memory) and RSS (VmRSS of /proc/PID/status) while empty, loads the keys with
@@ -12,6 +14,7 @@ set -euo pipefail
 
 KEYS=${KEYS:-1000000}
 SIZE=${SIZE:-16}
+TTL=${TTL:-0}
 
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
@@ -33,7 +36,8 @@ start keel-server "$WORK/keel.log" "$KEEL_BIN" --save '' --appendonly no --dir "
 KEEL_PORT=$STARTED_PORT KEEL_PID=$STARTED_PID
 
 cpu_model=$(grep -m1 'model name' /proc/cpuinfo 2>/dev/null | cut -d: -f2- | sed 's/^ *//' || true)
-echo "# keel vs redis memory: $KEYS string keys, $SIZE-byte values (DEBUG POPULATE)"
+if [[ $TTL == 1 ]]; then how="SET ... EX 100000 via redis-cli --pipe"; else how="DEBUG POPULATE"; fi
+echo "# keel vs redis memory: $KEYS string keys, $SIZE-byte values ($how)"
 echo "date:   $(date -u '+%Y-%m-%dT%H:%M:%SZ')"
 echo "host:   $(nproc) CPUs, ${cpu_model:-unknown CPU}"
 echo "redis:  $(redis-server --version)"
@@ -45,8 +49,18 @@ for name in redis keel; do
     if [[ $name == redis ]]; then port=$REDIS_PORT pid=$REDIS_PID; else port=$KEEL_PORT pid=$KEEL_PID; fi
     USED0[$name]=$(used_memory "$port")
     RSS0[$name]=$(rss_bytes "$pid")
-    reply=$(redis-cli -p "$port" DEBUG POPULATE "$KEYS" key "$SIZE")
-    [[ $reply == OK ]] || { echo "error: DEBUG POPULATE on $name: $reply" >&2; exit 1; }
+    if [[ $TTL == 1 ]]; then
+        awk -v n="$KEYS" -v size="$SIZE" 'BEGIN {
+            v = sprintf("%0" size "d", 0)
+            for (i = 0; i < n; i++) {
+                k = "key:" i
+                printf "*5\r\n$3\r\nSET\r\n$%d\r\n%s\r\n$%d\r\n%s\r\n$2\r\nEX\r\n$6\r\n100000\r\n", length(k), k, size, v
+            }
+        }' | redis-cli -p "$port" --pipe >/dev/null
+    else
+        reply=$(redis-cli -p "$port" DEBUG POPULATE "$KEYS" key "$SIZE")
+        [[ $reply == OK ]] || { echo "error: DEBUG POPULATE on $name: $reply" >&2; exit 1; }
+    fi
     dbsize=$(redis-cli -p "$port" DBSIZE)
     [[ $dbsize == "$KEYS" ]] || { echo "error: $name has $dbsize keys, expected $KEYS" >&2; exit 1; }
     sleep 1 # let RSS settle

@@ -1,18 +1,16 @@
 //! One database: keys and values in a `crate::slab::Slab` of 48-byte slots with
-//! stable ids (SCAN's cursor is a slot id), the TTLs of the keys that have one in a
-//! side table keyed by slot id, and the list of keys with a TTL. No per-key
+//! stable ids (SCAN's cursor is a slot id), and the TTLs of the keys that have one
+//! out of their slots (`super::ttls`). No per-key
 //! allocation for keys up to 19 bytes and values up to 22. Nothing here reads a
 //! clock: expiry is decided by the caller's `now`.
 
 use super::key::KeyBytes;
 use super::snap::SnapTrack;
+use super::ttls::Ttls;
+pub use super::ttls::TTL_ENTRY_BYTES;
 use crate::slab::{At, ScanBudget, Slab, SlabEntry};
 use crate::types::{SmallBytes, Value};
 
-/// TTL lists of at most this capacity are never shrunk.
-const VOLATILE_SHRINK_MIN: usize = 1024;
-/// TTL-list entries a loader's hint reserves at most (`reserve`).
-const VOLATILE_RESERVE_MAX: usize = 1 << 18;
 /// Random slots RANDOMKEY and eviction sampling try before walking.
 const RANDOM_TRIES: usize = 32;
 
@@ -37,109 +35,28 @@ impl SlabEntry for Stored {
     }
 }
 
-/// A key's TTL out of its slot, an entry of the TTL list: the key's slot id and its
-/// absolute expire time, 12 bytes (the time as two halves, so no padding).
-#[derive(Debug, Clone, Copy)]
-struct Ttl {
-    id: u32,
-    at_ms: [u32; 2],
-}
-
-impl Ttl {
-    fn new(id: u32, at_ms: u64) -> Ttl {
-        Ttl {
-            id,
-            at_ms: [at_ms as u32, (at_ms >> 32) as u32],
-        }
-    }
-
-    fn at_ms(&self) -> u64 {
-        let [lo, hi] = self.at_ms;
-        (u64::from(hi) << 32) | u64::from(lo)
-    }
-}
-
-const _: () = assert!(std::mem::size_of::<Ttl>() == 12);
-
-/// The TTL table's hasher: slot ids are handed out by the slab, never chosen by a
-/// client, so a fixed mix (splitmix64's finalizer) spreads them without a seed and
-/// keeps runs deterministic.
-#[derive(Debug, Default, Clone, Copy)]
-pub struct SlotIdHasher(u64);
-
-impl std::hash::Hasher for SlotIdHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.write_u64(self.0 ^ u64::from(b));
-        }
-    }
-
-    fn write_u32(&mut self, n: u32) {
-        self.write_u64(u64::from(n));
-    }
-
-    fn write_u64(&mut self, n: u64) {
-        let mut z = n.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        self.0 = z ^ (z >> 31);
-    }
-}
-
-/// Slot id -> position in the TTL list, for keys with a TTL.
-type TtlTable = hashbrown::HashMap<u32, u32, std::hash::BuildHasherDefault<SlotIdHasher>>;
-
-/// Bytes a TTL table with room for `capacity` entries holds: hashbrown's buckets (a
-/// power of two at most 7/8 full) of an entry and a control byte each.
-fn ttl_table_bytes(capacity: usize) -> usize {
-    if capacity == 0 {
-        return 0;
-    }
-    let buckets = if capacity < 8 {
-        (capacity + 1).next_power_of_two()
-    } else {
-        (capacity.saturating_mul(8) / 7).next_power_of_two()
-    };
-    buckets.saturating_mul(std::mem::size_of::<(u32, u32)>() + 1)
-}
-
-/// Bytes a key's TTL adds: its table entry at the table's lowest fill, and its entry
-/// in the TTL list. For `MEMORY USAGE` and a snapshot's pre-images.
-pub const TTL_ENTRY_BYTES: usize =
-    (std::mem::size_of::<(u32, u32)>() + 1) * 8 / 7 + std::mem::size_of::<Ttl>();
-
 /// A database's keys: the slots and the TTLs of the keys that have one. A flush
 /// hands the whole of it to a running snapshot or to the garbage.
 #[derive(Clone)]
 pub struct Storage {
     slab: Slab<Stored>,
-    /// Position in `volatile` of each key with a TTL.
-    ttls: TtlTable,
     /// The keys with a TTL and their expire times, for active expiry's walk and
-    /// volatile sampling.
-    volatile: Vec<Ttl>,
+    /// volatile sampling, and where each is in that list.
+    ttls: Ttls,
 }
 
 impl Storage {
     fn new(seeds: [u64; 4]) -> Storage {
         Storage {
             slab: Slab::new(seeds),
-            ttls: TtlTable::default(),
-            volatile: Vec::new(),
+            ttls: Ttls::default(),
         }
     }
 
     /// The expire time of the key with a TTL in slot `id`.
     #[inline]
     fn ttl_of(&self, id: u32) -> u64 {
-        self.ttls
-            .get(&id)
-            .and_then(|&pos| self.volatile.get(pos as usize))
-            .map_or(0, Ttl::at_ms)
+        self.ttls.get(id).unwrap_or(0)
     }
 
     /// The key in slot `id`, with its TTL.
@@ -187,8 +104,7 @@ impl Storage {
     }
 
     fn ttl_bytes(&self) -> usize {
-        ttl_table_bytes(self.ttls.capacity())
-            + self.volatile.capacity() * std::mem::size_of::<Ttl>()
+        self.ttls.bytes()
     }
 
     pub fn overhead_bytes(&self) -> usize {
@@ -277,7 +193,7 @@ pub struct HashSeeds(pub [u64; 4]);
 #[derive(Clone)]
 pub struct Db {
     store: Storage,
-    /// Where active expiry's walk of `volatile` goes on (Redis's `expires_cursor`).
+    /// Where active expiry's walk of the TTL list goes on (Redis's `expires_cursor`).
     expire_cursor: usize,
     /// Set while clients are blocked on keys (`crate::blocking`): inserts of lists
     /// and sorted sets are then recorded in `ready_keys`, as Redis's `dbAdd` signals.
@@ -332,7 +248,7 @@ impl Db {
             orig_db,
             self.store.slab.span(),
             self.store.len() as u64,
-            self.store.volatile.len() as u64,
+            self.store.ttls.len() as u64,
         );
         self.snap = Some(Box::new(track));
     }
@@ -361,7 +277,7 @@ impl Db {
     }
 
     pub fn volatile_len(&self) -> usize {
-        self.store.volatile.len()
+        self.store.ttls.len()
     }
 
     /// Logical bytes this database holds: slots, index, TTL table and list, heap
@@ -426,12 +342,9 @@ impl Db {
     /// that knows the counts (RDB's RESIZEDB) fills the index without rehashing it.
     pub fn reserve(&mut self, keys: usize, volatile: usize) {
         self.store.slab.reserve(keys);
-        // The TTL table is not reserved and the list only up to a bound: at 9 bytes a
-        // bucket and 12 an entry, a claim's worth of room would cost more than the
-        // keys' own index; both grow as TTLs arrive.
-        self.store
-            .volatile
-            .reserve(volatile.min(keys).min(VOLATILE_RESERVE_MAX));
+        // Only the TTL list's page table: its pages and the chunk indexes come as
+        // TTLs arrive, a claim's worth of room up front could cost more than the keys.
+        self.store.ttls.reserve(volatile.min(keys));
     }
 
     /// Inserts a key known to be absent; returns its slot id.
@@ -519,21 +432,11 @@ impl Db {
         self.mutations = self.mutations.wrapping_add(1);
         self.before_change(id);
         debug_assert!(at_ms != 0);
-        let pos = self.store.volatile.len() as u32;
         let Some(e) = self.store.slab.get_mut(id) else {
             return;
         };
-        if e.key.has_ttl() {
-            let pos = self.store.ttls.get(&id).copied();
-            if let Some(ttl) = pos.and_then(|p| self.store.volatile.get_mut(p as usize)) {
-                debug_assert_eq!(ttl.id, id);
-                *ttl = Ttl::new(id, at_ms);
-            }
-        } else {
-            e.key.set_has_ttl(true);
-            self.store.ttls.insert(id, pos);
-            self.store.volatile.push(Ttl::new(id, at_ms));
-        }
+        e.key.set_has_ttl(true);
+        self.store.ttls.set(id, at_ms);
     }
 
     /// Removes a TTL; true when the key had one.
@@ -558,34 +461,9 @@ impl Db {
             return 0;
         }
         e.key.set_has_ttl(false);
-        let Some(pos) = self.store.ttls.remove(&id) else {
-            debug_assert!(false, "slot {id} had the TTL bit but no TTL");
-            return 0;
-        };
-        let pos = pos as usize;
-        if pos >= self.store.volatile.len() {
-            debug_assert!(false, "slot {id}'s TTL position {pos} past the list");
-            return 0;
-        }
-        let ttl = self.store.volatile.swap_remove(pos);
-        debug_assert_eq!(ttl.id, id);
-        if let Some(moved) = self.store.volatile.get(pos) {
-            if let Some(m) = self.store.ttls.get_mut(&moved.id) {
-                *m = pos as u32;
-            }
-        }
-        // Like the index, the TTL list and table give their room back under 1/10
-        // full (copying the few ids left, amortized over the removals that emptied
-        // them).
-        let capacity = self.store.volatile.capacity();
-        if capacity > VOLATILE_SHRINK_MIN && self.store.volatile.len() * 10 < capacity {
-            self.store.volatile.shrink_to(self.store.volatile.len() * 2);
-        }
-        let capacity = self.store.ttls.capacity();
-        if capacity > VOLATILE_SHRINK_MIN && self.store.ttls.len() * 10 < capacity {
-            self.store.ttls.shrink_to(self.store.ttls.len() * 2);
-        }
-        ttl.at_ms()
+        let at_ms = self.store.ttls.remove(id);
+        debug_assert!(at_ms.is_some(), "slot {id} had the TTL bit but no TTL");
+        at_ms.unwrap_or(0)
     }
 
     /// Stores a key's access field (computed by `Keyspace::touch`/`fresh_access`).
@@ -627,7 +505,7 @@ impl Db {
 
     /// Slot ids of the keys with a TTL.
     pub fn volatile_ids(&self) -> impl Iterator<Item = u32> + '_ {
-        self.store.volatile.iter().map(|t| t.id)
+        self.store.ttls.ids()
     }
 
     /// The next key with a TTL in active expiry's walk, which visits them in turn as
@@ -636,12 +514,12 @@ impl Db {
     /// replacement, could miss a key cycle after cycle). After removing the key it
     /// returned, call `expire_walk_removed`: the last key took its place.
     pub fn expire_walk_next(&mut self) -> Option<u32> {
-        if self.store.volatile.is_empty() {
+        if self.store.ttls.is_empty() {
             return None;
         }
-        let pos = self.expire_cursor % self.store.volatile.len();
+        let pos = self.expire_cursor % self.store.ttls.len();
         self.expire_cursor = pos + 1;
-        self.store.volatile.get(pos).map(|t| t.id)
+        self.store.ttls.id_at(pos)
     }
 
     /// The key `expire_walk_next` returned was removed: its place holds another key
@@ -652,13 +530,11 @@ impl Db {
 
     /// A random key with a TTL.
     pub fn random_volatile(&self, mut draw: impl FnMut(u64) -> u64) -> Option<u32> {
-        if self.store.volatile.is_empty() {
+        if self.store.ttls.is_empty() {
             return None;
         }
-        self.store
-            .volatile
-            .get(draw(self.store.volatile.len() as u64) as usize)
-            .map(|t| t.id)
+        let pos = draw(self.store.ttls.len() as u64) as usize;
+        self.store.ttls.id_at(pos)
     }
 
     /// Replaces the contents with `other`'s (a replica's full sync): the old ones go
@@ -679,7 +555,6 @@ impl Db {
         let keys = Storage {
             slab: self.store.slab.take(),
             ttls: std::mem::take(&mut self.store.ttls),
-            volatile: std::mem::take(&mut self.store.volatile),
         };
         if let Some(track) = self.snap.as_deref_mut() {
             if track.frozen.is_none() {
@@ -825,15 +700,12 @@ mod tests {
     /// The TTL table, the TTL list and the slots' TTL bits agree: every listed id has
     /// its bit and a table entry pointing back at its position, and nothing else does.
     fn assert_ttls_consistent(db: &Db) {
-        assert_eq!(db.store.volatile.len(), db.store.ttls.len());
-        for (pos, ttl) in db.store.volatile.iter().enumerate() {
-            let id = ttl.id;
-            let &at = db.store.ttls.get(&id).expect("listed id in the table");
-            assert_eq!(at as usize, pos, "slot {id}");
+        db.store.ttls.assert_consistent();
+        for id in db.store.ttls.ids() {
             assert!(db.store.slab.get(id).unwrap().key.has_ttl());
         }
         let with_bit = db.iter().filter(|(_, e)| e.key.has_ttl()).count();
-        assert_eq!(with_bit, db.store.volatile.len());
+        assert_eq!(with_bit, db.store.ttls.len());
     }
 
     /// Random inserts, removals, TTL sets and clears against a model: every key's TTL

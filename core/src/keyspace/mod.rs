@@ -6,6 +6,7 @@ pub mod db;
 pub mod evict;
 pub mod key;
 pub mod snap;
+mod ttls;
 
 pub use db::{Db, Entry, EntryRef, Garbage, HashSeeds, SlotAt, Storage};
 pub use evict::{AccessPolicy, EvictParams, EvictResult, EvictionPool};

@@ -1,0 +1,512 @@
+//! The TTLs of one database's keys that have one, kept out of their slots: the TTL
+//! list (slot id and expire time) that active expiry walks and volatile sampling
+//! draws from, and an index from a key's slot id to its place in the list.
+//!
+//! Neither ever grows or shrinks in one big step, so no command pays for the whole
+//! keyspace (issue 13's "no stalls while the keyspace grows"). The list is kept in
+//! pages of `PAGE` entries: growing it adds a page, never copies the list. The index
+//! is split by slab chunk (`CHUNK_SLOTS` slot ids each): a chunk with few TTLs has a
+//! small hash map of its own, and one with many a dense array of positions, 4 bytes a
+//! slot, which is cheaper than the map from `DENSE_FROM` TTLs on. The biggest step
+//! any change takes is converting one chunk between the two (a walk of 4096 slots).
+//! A keyspace where every key has a TTL pays 12 bytes in the list and 4 in the index
+//! per key, where one hash table over every TTL cost 12 + 9–18.
+
+use crate::slab::CHUNK_SLOTS;
+
+/// TTL list entries per page (48 KiB): the copy a growing list pays at most.
+const PAGE: usize = 4096;
+/// A chunk's map that would need more than 1024 buckets (9 KiB; hashbrown keeps
+/// buckets at most 7/8 full) turns into a dense array (16 KiB) instead of doubling.
+const DENSE_FROM: usize = 1024 * 7 / 8 + 1;
+/// A dense chunk that falls under this many TTLs goes back to a map (well under
+/// `DENSE_FROM`, so a chunk at the edge does not flip back and forth).
+const MAP_UNDER: usize = DENSE_FROM / 2;
+/// A list page or chunk map this big or smaller is never shrunk.
+const SHRINK_MIN: usize = 64;
+/// A dense chunk's entry for a slot without a TTL.
+const NONE: u32 = u32::MAX;
+/// Slot ids per chunk, as a shift.
+const CHUNK_SHIFT: u32 = CHUNK_SLOTS.trailing_zeros();
+
+const _: () = assert!(CHUNK_SLOTS.is_power_of_two() && CHUNK_SLOTS <= 1 << 16);
+
+/// A key's TTL out of its slot, an entry of the TTL list: the key's slot id and its
+/// absolute expire time, 12 bytes (the time as two halves, so no padding).
+#[derive(Debug, Clone, Copy)]
+struct Ttl {
+    id: u32,
+    at_ms: [u32; 2],
+}
+
+impl Ttl {
+    fn new(id: u32, at_ms: u64) -> Ttl {
+        Ttl {
+            id,
+            at_ms: [at_ms as u32, (at_ms >> 32) as u32],
+        }
+    }
+
+    fn at_ms(&self) -> u64 {
+        let [lo, hi] = self.at_ms;
+        (u64::from(hi) << 32) | u64::from(lo)
+    }
+}
+
+const _: () = assert!(std::mem::size_of::<Ttl>() == 12);
+
+/// The chunk maps' hasher: slot ids are handed out by the slab, never chosen by a
+/// client, so a fixed mix (splitmix64's finalizer) spreads them without a seed and
+/// keeps runs deterministic.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct SlotIdHasher(u64);
+
+impl std::hash::Hasher for SlotIdHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.write_u64(self.0 ^ u64::from(b));
+        }
+    }
+
+    fn write_u32(&mut self, n: u32) {
+        self.write_u64(u64::from(n));
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        let mut z = n.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        self.0 = z ^ (z >> 31);
+    }
+}
+
+/// Offset in its chunk -> position in the TTL list.
+type ChunkMap = hashbrown::HashMap<u32, u32, std::hash::BuildHasherDefault<SlotIdHasher>>;
+
+/// Bytes a chunk map with room for `capacity` entries holds: hashbrown's buckets (a
+/// power of two at most 7/8 full) of an entry and a control byte each.
+fn map_bytes(capacity: usize) -> usize {
+    if capacity == 0 {
+        return 0;
+    }
+    let buckets = if capacity < 8 {
+        (capacity + 1).next_power_of_two()
+    } else {
+        (capacity.saturating_mul(8) / 7).next_power_of_two()
+    };
+    buckets.saturating_mul(std::mem::size_of::<(u32, u32)>() + 1)
+}
+
+/// Bytes a key's TTL adds, for `MEMORY USAGE` and a snapshot's pre-images: its list
+/// entry and a map entry at a map's lowest fill (a dense chunk's 4 bytes a slot are
+/// paid whether or not this key has a TTL).
+pub const TTL_ENTRY_BYTES: usize =
+    (std::mem::size_of::<(u32, u32)>() + 1) * 8 / 7 + std::mem::size_of::<Ttl>();
+
+/// One slab chunk's slot -> list position index.
+#[derive(Clone)]
+enum ChunkIndex {
+    Map(ChunkMap),
+    /// A position per slot of the chunk (`NONE`: no TTL), and how many are set.
+    Dense(Box<[u32]>, usize),
+}
+
+impl Default for ChunkIndex {
+    fn default() -> Self {
+        ChunkIndex::Map(ChunkMap::default())
+    }
+}
+
+impl ChunkIndex {
+    fn get(&self, offset: u32) -> Option<u32> {
+        match self {
+            ChunkIndex::Map(map) => map.get(&offset).copied(),
+            ChunkIndex::Dense(slots, _) => slots
+                .get(offset as usize)
+                .copied()
+                .filter(|&pos| pos != NONE),
+        }
+    }
+
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        match self {
+            ChunkIndex::Map(map) => map.len(),
+            ChunkIndex::Dense(_, n) => *n,
+        }
+    }
+
+    /// Points `offset` at `pos`, adding it when absent.
+    fn set(&mut self, offset: u32, pos: u32) {
+        if let ChunkIndex::Map(map) = self {
+            if map.len() + 1 >= DENSE_FROM && !map.contains_key(&offset) {
+                let mut slots = vec![NONE; CHUNK_SLOTS].into_boxed_slice();
+                for (&o, &p) in map.iter() {
+                    if let Some(slot) = slots.get_mut(o as usize) {
+                        *slot = p;
+                    }
+                }
+                *self = ChunkIndex::Dense(slots, map.len());
+            }
+        }
+        match self {
+            ChunkIndex::Map(map) => {
+                map.insert(offset, pos);
+            }
+            ChunkIndex::Dense(slots, n) => {
+                if let Some(slot) = slots.get_mut(offset as usize) {
+                    if *slot == NONE {
+                        *n += 1;
+                    }
+                    *slot = pos;
+                }
+            }
+        }
+    }
+
+    /// Moves an entry known to be there to `pos`.
+    fn repoint(&mut self, offset: u32, pos: u32) {
+        match self {
+            ChunkIndex::Map(map) => {
+                if let Some(p) = map.get_mut(&offset) {
+                    *p = pos;
+                }
+            }
+            ChunkIndex::Dense(slots, _) => {
+                if let Some(p) = slots.get_mut(offset as usize).filter(|p| **p != NONE) {
+                    *p = pos;
+                }
+            }
+        }
+    }
+
+    fn remove(&mut self, offset: u32) -> Option<u32> {
+        match self {
+            ChunkIndex::Map(map) => {
+                let pos = map.remove(&offset)?;
+                // Like the key index, a map gives its room back under 1/10 full.
+                if map.capacity() > SHRINK_MIN && map.len() * 10 < map.capacity() {
+                    map.shrink_to(map.len() * 2);
+                }
+                Some(pos)
+            }
+            ChunkIndex::Dense(slots, n) => {
+                let slot = slots.get_mut(offset as usize)?;
+                let pos = std::mem::replace(slot, NONE);
+                if pos == NONE {
+                    return None;
+                }
+                *n -= 1;
+                if *n < MAP_UNDER {
+                    let mut map = ChunkMap::with_capacity_and_hasher(*n, Default::default());
+                    for (o, &p) in slots.iter().enumerate() {
+                        if p != NONE {
+                            map.insert(o as u32, p);
+                        }
+                    }
+                    *self = ChunkIndex::Map(map);
+                }
+                Some(pos)
+            }
+        }
+    }
+
+    fn bytes(&self) -> usize {
+        match self {
+            ChunkIndex::Map(map) => map_bytes(map.capacity()),
+            ChunkIndex::Dense(slots, _) => std::mem::size_of_val(&**slots),
+        }
+    }
+}
+
+/// The TTLs of one database's keys (see the module doc).
+#[derive(Clone, Default)]
+pub struct Ttls {
+    /// The TTL list in pages: every page but the last is full; the last may be
+    /// empty (kept so a list at a page's edge does not allocate and free it in turn).
+    pages: Vec<Vec<Ttl>>,
+    len: usize,
+    /// Per slab chunk (slot id >> `CHUNK_SHIFT`), where in the list its slots' TTLs are.
+    chunks: Vec<ChunkIndex>,
+}
+
+impl Ttls {
+    fn split(id: u32) -> (usize, u32) {
+        ((id >> CHUNK_SHIFT) as usize, id & (CHUNK_SLOTS as u32 - 1))
+    }
+
+    fn entry(&self, pos: usize) -> Option<&Ttl> {
+        self.pages.get(pos / PAGE)?.get(pos % PAGE)
+    }
+
+    fn entry_mut(&mut self, pos: usize) -> Option<&mut Ttl> {
+        self.pages.get_mut(pos / PAGE)?.get_mut(pos % PAGE)
+    }
+
+    fn position(&self, id: u32) -> Option<usize> {
+        let (chunk, offset) = Self::split(id);
+        self.chunks.get(chunk)?.get(offset).map(|p| p as usize)
+    }
+
+    /// Keys with a TTL.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// The expire time of slot `id`'s key, if it has a TTL.
+    #[inline]
+    pub fn get(&self, id: u32) -> Option<u64> {
+        let pos = self.position(id)?;
+        let ttl = self.entry(pos)?;
+        debug_assert_eq!(ttl.id, id);
+        Some(ttl.at_ms())
+    }
+
+    /// Sets slot `id`'s expire time, adding it to the list when it had none.
+    pub fn set(&mut self, id: u32, at_ms: u64) {
+        if let Some(pos) = self.position(id) {
+            if let Some(ttl) = self.entry_mut(pos) {
+                debug_assert_eq!(ttl.id, id);
+                *ttl = Ttl::new(id, at_ms);
+                return;
+            }
+        }
+        let pos = self.len;
+        self.push(Ttl::new(id, at_ms));
+        let (chunk, offset) = Self::split(id);
+        if self.chunks.len() <= chunk {
+            self.chunks.resize_with(chunk + 1, ChunkIndex::default);
+        }
+        if let Some(index) = self.chunks.get_mut(chunk) {
+            index.set(offset, pos as u32);
+        }
+    }
+
+    fn push(&mut self, ttl: Ttl) {
+        match self.pages.last_mut() {
+            Some(page) if page.len() < PAGE => {
+                if page.len() == page.capacity() {
+                    // A lone first page grows by doubling, never past a page.
+                    let want = (page.capacity() * 2).clamp(4, PAGE);
+                    page.reserve_exact(want - page.len());
+                }
+                page.push(ttl)
+            }
+            _ => {
+                // Pages after the first are allocated whole: they fill up.
+                let mut page = Vec::with_capacity(if self.pages.is_empty() { 0 } else { PAGE });
+                page.push(ttl);
+                self.pages.push(page);
+            }
+        }
+        self.len += 1;
+    }
+
+    /// Takes the list's last entry off.
+    fn pop(&mut self) -> Option<Ttl> {
+        if self.pages.last().is_some_and(|p| p.is_empty()) && self.pages.len() > 1 {
+            self.pages.pop();
+        }
+        let lone = self.pages.len() == 1;
+        let page = self.pages.last_mut()?;
+        let ttl = page.pop()?;
+        self.len -= 1;
+        if lone {
+            // A lone page gives its room back under 1/10 full, as the key index does.
+            let cap = page.capacity();
+            if cap > SHRINK_MIN && page.len() * 10 < cap {
+                page.shrink_to(page.len() * 2);
+            }
+        }
+        Some(ttl)
+    }
+
+    /// Drops slot `id`'s TTL and returns it; the list's last entry takes its place.
+    pub fn remove(&mut self, id: u32) -> Option<u64> {
+        let (chunk, offset) = Self::split(id);
+        let pos = self.chunks.get_mut(chunk)?.remove(offset)? as usize;
+        let last = self.pop()?;
+        if pos == self.len {
+            debug_assert_eq!(last.id, id);
+            return Some(last.at_ms());
+        }
+        let slot = self.entry_mut(pos)?;
+        let removed = std::mem::replace(slot, last);
+        debug_assert_eq!(removed.id, id);
+        let (chunk, offset) = Self::split(last.id);
+        if let Some(index) = self.chunks.get_mut(chunk) {
+            index.repoint(offset, pos as u32);
+        }
+        Some(removed.at_ms())
+    }
+
+    /// The slot id at `pos` of the list (active expiry's walk, volatile sampling).
+    pub fn id_at(&self, pos: usize) -> Option<u32> {
+        self.entry(pos).map(|t| t.id)
+    }
+
+    /// Slot ids in list order.
+    pub fn ids(&self) -> impl Iterator<Item = u32> + '_ {
+        self.pages.iter().flatten().map(|t| t.id)
+    }
+
+    /// Makes room in the page table for `n` more TTLs (a loader's hint): pages
+    /// themselves arrive as TTLs do.
+    pub fn reserve(&mut self, n: usize) {
+        self.pages.reserve(n / PAGE + 1);
+    }
+
+    /// Heap bytes: the pages, the page table and the chunk indexes.
+    pub fn bytes(&self) -> usize {
+        let pages: usize = self
+            .pages
+            .iter()
+            .map(|p| p.capacity() * std::mem::size_of::<Ttl>())
+            .sum();
+        let chunks: usize = self.chunks.iter().map(ChunkIndex::bytes).sum();
+        pages
+            + chunks
+            + self.pages.capacity() * std::mem::size_of::<Vec<Ttl>>()
+            + self.chunks.capacity() * std::mem::size_of::<ChunkIndex>()
+    }
+
+    /// Checks the list and the index agree (tests): every listed id's index entry
+    /// points back at its place, and the index holds nothing else.
+    #[cfg(test)]
+    pub fn assert_consistent(&self) {
+        assert_eq!(self.ids().count(), self.len);
+        for (pos, id) in self.ids().enumerate() {
+            assert_eq!(self.position(id), Some(pos), "slot {id}");
+        }
+        let indexed: usize = self.chunks.iter().map(ChunkIndex::len).sum();
+        assert_eq!(indexed, self.len);
+        for (i, page) in self.pages.iter().enumerate() {
+            if i + 1 < self.pages.len() {
+                assert_eq!(
+                    page.len(),
+                    PAGE,
+                    "page {i} of {} not full",
+                    self.pages.len()
+                );
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeMap;
+
+    /// Random sets and removals over slot ids spread across chunks (some chunks
+    /// crowded enough to go dense and back) against a map model.
+    #[test]
+    fn follows_a_model_through_pages_and_dense_chunks() {
+        let mut ttls = Ttls::default();
+        let mut model: BTreeMap<u32, u64> = BTreeMap::new();
+        let mut rng = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = || {
+            rng ^= rng << 13;
+            rng ^= rng >> 7;
+            rng ^= rng << 17;
+            rng
+        };
+        let mut went_dense = false;
+        for step in 0..200_000u64 {
+            // Phases: fill chunk 0 densely, spread thinly, then drain.
+            let id = match step / 50_000 {
+                0 => (next() % 3000) as u32,
+                1 => (next() % 40_000) as u32,
+                _ => (next() % 3000) as u32,
+            };
+            let remove_bias = if step >= 100_000 { 3 } else { 1 };
+            if next() % 4 < remove_bias {
+                assert_eq!(ttls.remove(id), model.remove(&id), "remove {id}");
+            } else {
+                let at = 1 + next() % (1 << 44);
+                ttls.set(id, at);
+                model.insert(id, at);
+            }
+            went_dense |= matches!(ttls.chunks.first(), Some(ChunkIndex::Dense(..)));
+            if step % 5_000 == 0 {
+                ttls.assert_consistent();
+            }
+        }
+        ttls.assert_consistent();
+        assert!(went_dense, "chunk 0 never went dense");
+        assert_eq!(ttls.len(), model.len());
+        for id in 0..40_000u32 {
+            assert_eq!(ttls.get(id), model.get(&id).copied(), "slot {id}");
+        }
+        while let Some((&id, &at)) = model.iter().next() {
+            assert_eq!(ttls.remove(id), Some(at));
+            model.remove(&id);
+        }
+        ttls.assert_consistent();
+        assert!(ttls.is_empty());
+        assert!(
+            ttls.chunks
+                .iter()
+                .all(|c| matches!(c, ChunkIndex::Map(m) if m.is_empty())),
+            "every chunk back to an empty map"
+        );
+    }
+
+    /// A keyspace where every key has a TTL pays 12 bytes in the list and about 4 in
+    /// the index per key, and nothing is ever copied whole: the biggest step is one
+    /// page or one chunk.
+    #[test]
+    fn an_all_ttl_keyspace_costs_sixteen_bytes_a_key() {
+        let mut ttls = Ttls::default();
+        let n = 1_000_000u32;
+        for id in 0..n {
+            ttls.set(id, 1_000 + u64::from(id));
+        }
+        ttls.assert_consistent();
+        let per_key = ttls.bytes() as f64 / f64::from(n);
+        assert!((16.0..17.0).contains(&per_key), "{per_key} B a TTL");
+        let (full, last) = ttls.chunks.split_at(ttls.chunks.len() - 1);
+        assert!(full.iter().all(|c| matches!(c, ChunkIndex::Dense(..))));
+        assert!(matches!(last, [ChunkIndex::Map(m)] if m.len() == n as usize % CHUNK_SLOTS));
+        assert_eq!(ttls.get(123_456), Some(1_000 + 123_456));
+    }
+
+    #[test]
+    fn a_list_at_a_page_edge_keeps_one_spare_page_and_shrinks_when_emptied() {
+        let mut ttls = Ttls::default();
+        for id in 0..PAGE as u32 {
+            ttls.set(id, 5);
+        }
+        assert_eq!(ttls.pages.len(), 1);
+        ttls.set(PAGE as u32, 5);
+        assert_eq!(ttls.pages.len(), 2);
+        assert_eq!(ttls.remove(PAGE as u32), Some(5));
+        assert_eq!(ttls.pages.len(), 2, "the emptied page is kept as the spare");
+        ttls.set(PAGE as u32, 6);
+        assert_eq!(ttls.pages.len(), 2, "the spare took it");
+        assert_eq!(ttls.remove(0), Some(5));
+        assert_eq!(ttls.pages.len(), 2);
+        assert_eq!(ttls.remove(1), Some(5));
+        assert_eq!(
+            ttls.pages.len(),
+            1,
+            "the spare went once the list shrank past it"
+        );
+        ttls.assert_consistent();
+        let full = ttls.bytes();
+        for id in 2..PAGE as u32 {
+            ttls.remove(id);
+        }
+        assert_eq!(ttls.len(), 1);
+        assert!(ttls.bytes() * 10 < full, "{full} -> {}", ttls.bytes());
+        assert_eq!(ttls.get(PAGE as u32), Some(6));
+    }
+}
