@@ -1,16 +1,25 @@
 #!/bin/bash
 # Plants keel-core bugs written without a checker in mind (sim/scripts/outsider_bugs.py),
 # one at a time, and sweeps each with the reference model off; reverts core after each.
-# Careful: it reverts core/src/commands/ with git checkout after each bug (commit first).
+# Careful: it reverts core/src/commands/ and core/src/keyspace/ with git checkout after
+# each bug (commit first).
+#
+#   sim/scripts/outsider-bugs.sh                 # every bug, scenarios encodings plain-load chaos
+#   SCENARIOS="expiry chaos" sim/scripts/outsider-bugs.sh ttl-moved-not-repointed
 cd "$(dirname "$0")/../.."
-for b in linsert-old-length hdel-counts-every-field zrem-stops-after-first ltrim-keeps-one-more zadd-xx-adds-new smove-missing-member-says-moved lpushx-creates-key; do
+BUGS=("$@")
+if [[ ${#BUGS[@]} == 0 ]]; then
+  BUGS=(linsert-old-length hdel-counts-every-field zrem-stops-after-first ltrim-keeps-one-more zadd-xx-adds-new smove-missing-member-says-moved lpushx-creates-key ttl-moved-not-repointed ttl-dense-drops-one ttl-page-one-short)
+fi
+SCENARIOS=${SCENARIOS:-encodings plain-load chaos}
+for b in "${BUGS[@]}"; do
   python3 sim/scripts/outsider_bugs.py $b || { echo "$b: patch failed"; continue; }
   cargo build --release -p keel-sim --features mutants 2>&1 | grep -E "^error" -A5
-  for s in encodings plain-load chaos; do
+  for s in $SCENARIOS; do
     r=$(./target/release/keel-sim sweep --scenario $s --seeds 200 --jobs 2 --checkers linearizability,elle,resource,shadow,durability,replication,pubsub,psync,blocking 2>/dev/null | grep -E "^total|verdicts" | tr '\n' ' ')
     echo "$b $s: $r"
   done
-  git checkout -q core/src/commands/
+  git checkout -q core/src/commands/ core/src/keyspace/
 done
 cargo build --release -p keel-sim --features mutants 2>&1 | grep -E "^error" -A5
 echo done

@@ -22,6 +22,16 @@ bugs = {
  "lpushx-creates-key": ("core/src/commands/lists.rs",
    '        None if only_existing => {\n            ctx.out().int(0);\n            return;\n        }',
    '        None if only_existing && false => {\n            ctx.out().int(0);\n            return;\n        }'),
+ # The TTL index (core/src/keyspace/ttls.rs).
+ "ttl-moved-not-repointed": ("core/src/keyspace/ttls.rs",
+   '        if let Some(index) = self.chunks.get_mut(chunk) {\n            index.repoint(offset, pos as u32);',
+   '        if let Some(index) = self.chunks.get_mut(chunk).filter(|_| false) {\n            index.repoint(offset, pos as u32);'),
+ "ttl-dense-drops-one": ("core/src/keyspace/ttls.rs",
+   '                for (&o, &p) in map.iter() {',
+   '                for (&o, &p) in map.iter().skip(1) {'),
+ "ttl-page-one-short": ("core/src/keyspace/ttls.rs",
+   '            Some(page) if page.len() < PAGE => {',
+   '            Some(page) if page.len() < PAGE - 1 => {'),
 }
 name = sys.argv[1]
 path, old, new = bugs[name]
