@@ -18,6 +18,9 @@ pub const LRU_CLOCK_RESOLUTION_MS: u64 = 1000;
 pub const LFU_INIT_VAL: u8 = 5;
 /// Redis's `EVPOOL_SIZE`.
 pub const EVICTION_POOL_SIZE: usize = 16;
+/// Sample-and-pick rounds one eviction tries before giving up (see
+/// `eviction_candidate`; one is enough for a consistent keyspace).
+const POOL_ROUNDS: u32 = 16;
 /// Keys evicted between two checks of the work budget (Redis checks its timer every
 /// 16 keys, so even tenacity 0 evicts 16).
 pub const EVICT_CHECK_EVERY_KEYS: u64 = 16;
@@ -356,7 +359,12 @@ impl Keyspace {
         }
         let all = policy.is_allkeys();
         if policy.is_lru() || policy.is_lfu() || policy == MaxmemoryPolicy::VolatileTtl {
-            loop {
+            // Redis loops until a candidate turns up. A fresh sample always holds one
+            // (sampled keys exist, and under a volatile policy have a TTL), so one
+            // round finds it; the bound only keeps a keyspace whose TTL bookkeeping
+            // went wrong from spinning the event loop forever (the simulator met that
+            // with a planted TTL-index bug): the write then gets -OOM instead.
+            for _ in 0..POOL_ROUNDS {
                 if self.mutants.is(Mutant::EvictionSkippedOnEmptyPool) && self.pool.is_empty() {
                     return None;
                 }
@@ -385,6 +393,7 @@ impl Keyspace {
                     }
                 }
             }
+            return None;
         }
         // Random policies: the first database with candidates, from a rotating start.
         let count = self.databases();
