@@ -7,6 +7,8 @@
 #   sim/scripts/outsider-bugs.sh                 # every bug, scenarios encodings plain-load chaos
 #   SCENARIOS="expiry chaos" sim/scripts/outsider-bugs.sh ttl-moved-not-repointed
 cd "$(dirname "$0")/../.."
+git diff --quiet -- core/src/commands core/src/keyspace ||
+  { echo "uncommitted changes under core/src/commands or core/src/keyspace: commit first" >&2; exit 1; }
 BUGS=("$@")
 if [[ ${#BUGS[@]} == 0 ]]; then
   BUGS=(linsert-old-length hdel-counts-every-field zrem-stops-after-first ltrim-keeps-one-more zadd-xx-adds-new smove-missing-member-says-moved lpushx-creates-key ttl-moved-not-repointed ttl-dense-drops-one ttl-page-one-short)

@@ -15,8 +15,8 @@ use std::collections::BTreeSet;
 use std::io::Write;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::mpsc;
-use std::time::Instant;
+use std::sync::{mpsc, Mutex};
+use std::time::{Duration, Instant};
 
 use keel_core::Node;
 use keel_sim::{
@@ -26,7 +26,7 @@ use keel_sim::{
 
 const USAGE: &str = "usage:
   keel-sim list
-  keel-sim sweep [--scenario NAME|all] [--seeds N] [--start-seed S] [--jobs J] [--mutant M] [--checkers LIST] [--duration SECS]
+  keel-sim sweep [--scenario NAME|all] [--seeds N] [--start-seed S] [--jobs J] [--mutant M] [--checkers LIST] [--duration SECS] [--seed-timeout SECS]
   keel-sim replay --scenario NAME --seed S [--trace] [--mutant M] [--checkers LIST] [--duration SECS]
   keel-sim replay --plan FILE [--trace] [--mutant M] [--checkers LIST]
   keel-sim shrink --scenario NAME --seed S [--mutant M] --out FILE [--max-runs N]
@@ -58,6 +58,9 @@ struct Args {
     checks: Checks,
     /// `--duration`, in simulated ms (0: each scenario's own length).
     duration_ms: u64,
+    /// `--seed-timeout`: wall seconds one seed of a sweep may run before the sweep
+    /// calls it hung (a seed normally takes milliseconds to seconds).
+    seed_timeout_s: u64,
 }
 
 fn parse_args(rest: &[String]) -> Result<Args, String> {
@@ -74,6 +77,7 @@ fn parse_args(rest: &[String]) -> Result<Args, String> {
         max_runs: 2_000,
         checks: Checks::default(),
         duration_ms: 0,
+        seed_timeout_s: 300,
     };
     let mut i = 0;
     while i < rest.len() {
@@ -104,6 +108,11 @@ fn parse_args(rest: &[String]) -> Result<Args, String> {
                     .filter(|s| (1..=3_600).contains(s))
                     .ok_or("--duration takes simulated seconds from 1 to 3600")?;
                 a.duration_ms = secs * 1_000;
+            }
+            ("--seed-timeout", Some(v)) => {
+                a.seed_timeout_s = parse_u64(v)
+                    .filter(|&s| s >= 1)
+                    .ok_or("--seed-timeout takes wall seconds (at least 1)")?
             }
             ("--trace", _) => {
                 a.trace = true;
@@ -195,6 +204,44 @@ struct SeedResult {
     coverage: keel_sim::coverage::Coverage,
 }
 
+fn set_running(slot: &Mutex<Option<(usize, u64, Instant)>>, what: Option<(usize, u64, Instant)>) {
+    if let Ok(mut s) = slot.lock() {
+        *s = what;
+    }
+}
+
+/// A seed that has run past `--seed-timeout` is hung: a loop in the node or a checker
+/// that never ends. Its thread cannot be stopped, so the sweep names it, with the
+/// line that replays it, and exits (status 3).
+fn watchdog(running: &[Mutex<Option<(usize, u64, Instant)>>], names: &[&str], args: &Args) {
+    for slot in running {
+        let Ok(s) = slot.lock() else { continue };
+        let Some((scenario, seed, since)) = *s else {
+            continue;
+        };
+        let secs = since.elapsed().as_secs();
+        if secs < args.seed_timeout_s {
+            continue;
+        }
+        let mut line = format!(
+            "keel-sim replay --scenario {} --seed {seed:#018x}",
+            names[scenario]
+        );
+        if args.duration_ms > 0 {
+            line.push_str(&format!(" --duration {}", args.duration_ms / 1_000));
+        }
+        if let Some(m) = &args.mutant {
+            line.push_str(&format!(" --mutant {m}"));
+        }
+        eprintln!(
+            "\nHUNG: {} seed {seed:#x} has run {secs} s of wall time (--seed-timeout {}): \
+             the node or a checker never returned\nreplay: {line}",
+            names[scenario], args.seed_timeout_s
+        );
+        std::process::exit(3);
+    }
+}
+
 fn sweep(args: &Args) -> ExitCode {
     let setup = match setup_for(args.mutant.as_deref()) {
         Ok(s) => s,
@@ -214,22 +261,28 @@ fn sweep(args: &Args) -> ExitCode {
     let next = AtomicUsize::new(0);
     let (tx, rx) = mpsc::channel::<SeedResult>();
     let mut results: Vec<SeedResult> = Vec::with_capacity(total);
+    // What each job runs and since when, for the watchdog below.
+    let running: Vec<Mutex<Option<(usize, u64, Instant)>>> =
+        (0..args.jobs).map(|_| Mutex::new(None)).collect();
     // Parallelism across seeds only: each seed is a separate, single-threaded world
     // whose every input comes from its own seed, so which thread runs it, and when,
     // cannot change its trace; results are sorted back into seed order below.
     std::thread::scope(|scope| {
-        for _ in 0..args.jobs {
+        for job in 0..args.jobs {
             let tx = tx.clone();
             let (work, next, names, setup) = (&work, &next, &names, &setup);
+            let slot = &running[job];
             scope.spawn(move || loop {
                 let i = next.fetch_add(1, Ordering::Relaxed);
                 let Some(&(scenario, seed)) = work.get(i) else {
                     break;
                 };
+                set_running(slot, Some((scenario, seed, Instant::now())));
                 let out = run_plan(
                     &Plan::generate_for(names[scenario], seed, args.duration_ms),
                     options(setup, false, args.checks),
                 );
+                set_running(slot, None);
                 let failure = out.failure.clone().map(|f| {
                     let mut line = out.replay_line();
                     if args.duration_ms > 0 {
@@ -267,7 +320,15 @@ fn sweep(args: &Args) -> ExitCode {
         drop(tx);
         let step = (total / 100).max(1);
         let mut shown = 0;
-        for r in rx.iter() {
+        loop {
+            let r = match rx.recv_timeout(Duration::from_secs(1)) {
+                Ok(r) => r,
+                Err(mpsc::RecvTimeoutError::Timeout) => {
+                    watchdog(&running, &names, args);
+                    continue;
+                }
+                Err(mpsc::RecvTimeoutError::Disconnected) => break,
+            };
             results.push(r);
             let done = results.len();
             if done - shown >= step || done == total {
