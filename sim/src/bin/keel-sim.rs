@@ -204,7 +204,10 @@ struct SeedResult {
     coverage: keel_sim::coverage::Coverage,
 }
 
-fn set_running(slot: &Mutex<Option<(usize, u64, Instant)>>, what: Option<(usize, u64, Instant)>) {
+/// What one sweep job runs: (scenario index, seed, since when), or nothing.
+type Running = Mutex<Option<(usize, u64, Instant)>>;
+
+fn set_running(slot: &Running, what: Option<(usize, u64, Instant)>) {
     if let Ok(mut s) = slot.lock() {
         *s = what;
     }
@@ -213,7 +216,7 @@ fn set_running(slot: &Mutex<Option<(usize, u64, Instant)>>, what: Option<(usize,
 /// A seed that has run past `--seed-timeout` is hung: a loop in the node or a checker
 /// that never ends. Its thread cannot be stopped, so the sweep names it, with the
 /// line that replays it, and exits (status 3).
-fn watchdog(running: &[Mutex<Option<(usize, u64, Instant)>>], names: &[&str], args: &Args) {
+fn watchdog(running: &[Running], names: &[&str], args: &Args) {
     for slot in running {
         let Ok(s) = slot.lock() else { continue };
         let Some((scenario, seed, since)) = *s else {
@@ -262,16 +265,14 @@ fn sweep(args: &Args) -> ExitCode {
     let (tx, rx) = mpsc::channel::<SeedResult>();
     let mut results: Vec<SeedResult> = Vec::with_capacity(total);
     // What each job runs and since when, for the watchdog below.
-    let running: Vec<Mutex<Option<(usize, u64, Instant)>>> =
-        (0..args.jobs).map(|_| Mutex::new(None)).collect();
+    let running: Vec<Running> = (0..args.jobs).map(|_| Mutex::new(None)).collect();
     // Parallelism across seeds only: each seed is a separate, single-threaded world
     // whose every input comes from its own seed, so which thread runs it, and when,
     // cannot change its trace; results are sorted back into seed order below.
     std::thread::scope(|scope| {
-        for job in 0..args.jobs {
+        for slot in &running {
             let tx = tx.clone();
             let (work, next, names, setup) = (&work, &next, &names, &setup);
-            let slot = &running[job];
             scope.spawn(move || loop {
                 let i = next.fetch_add(1, Ordering::Relaxed);
                 let Some(&(scenario, seed)) = work.get(i) else {
