@@ -792,6 +792,45 @@ mod tests {
         assert_eq!(db.entry_bytes(id), db.entry_bytes(other) + TTL_ENTRY_BYTES);
     }
 
+    /// Stall timing, not a check: the slowest single inserts (with a TTL when
+    /// `KEEL_TIMING_TTL=1`) while a database grows to `KEEL_TIMING_KEYS` (default 10M)
+    /// keys. `KEEL_TIMING_TTL=1 cargo test --release -p keel-core --lib
+    /// keyspace::db::tests::timing_growth -- --ignored --nocapture`.
+    #[test]
+    #[ignore = "timing only; run in release with --ignored --nocapture"]
+    fn timing_growth_worst_inserts() {
+        let n: u64 = std::env::var("KEEL_TIMING_KEYS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(10_000_000);
+        let ttl = std::env::var("KEEL_TIMING_TTL").is_ok_and(|v| v == "1");
+        let mut db = Db::new(HashSeeds([7; 4]));
+        let mut worst: Vec<(u128, u64)> = Vec::new();
+        let mut key = Vec::with_capacity(32);
+        let started = std::time::Instant::now();
+        for i in 0..n {
+            key.clear();
+            key.extend_from_slice(
+                format!("key:{:012}", i.wrapping_mul(0x9e37_79b9) % 100_000_000_000).as_bytes(),
+            );
+            let t = std::time::Instant::now();
+            let id = db.insert(&key, v("xxx"));
+            if ttl {
+                db.set_expire(id, 1_000_000 + i);
+            }
+            let us = t.elapsed().as_micros();
+            if worst.len() < 8 || us > worst[worst.len() - 1].0 {
+                worst.push((us, i));
+                worst.sort_by(|a, b| b.0.cmp(&a.0));
+                worst.truncate(8);
+            }
+        }
+        eprintln!(
+            "{n} inserts (ttl={ttl}) in {:.2} s; worst (us, at key #): {worst:?}",
+            started.elapsed().as_secs_f64()
+        );
+    }
+
     #[test]
     fn volatile_tracking() {
         let mut db = Db::new(HashSeeds([0; 4]));
