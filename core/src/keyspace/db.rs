@@ -821,7 +821,7 @@ mod tests {
             let us = t.elapsed().as_micros();
             if worst.len() < 8 || us > worst[worst.len() - 1].0 {
                 worst.push((us, i));
-                worst.sort_by(|a, b| b.0.cmp(&a.0));
+                worst.sort_by_key(|w| std::cmp::Reverse(w.0));
                 worst.truncate(8);
             }
         }
