@@ -217,6 +217,7 @@ impl Host {
         now: Now,
         config: &[(String, String)],
         setup: &dyn Fn(&mut Node),
+        small_ttl_scale: bool,
     ) -> Result<NodeSeeds, String> {
         let seeds = self.boot_seeds();
         // keel-server's built-in `save ""`: no save points unless a scenario sets them.
@@ -226,6 +227,9 @@ impl Host {
             settings.set(&[(name.as_bytes(), value.as_bytes())])?;
         }
         let mut node = Node::new(settings, seeds, now);
+        if small_ttl_scale {
+            node.set_ttl_scale(keel_core::keyspace::TtlScale::SMALL);
+        }
         setup(&mut node);
         node.enable_propagation();
         // An empty disk has nothing to load (and no -LOADING window to answer in).

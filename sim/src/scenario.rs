@@ -26,6 +26,7 @@ pub mod reach {
     pub const PIPELINED_BATCH: &str = "a pipelined batch ran in one delivery";
     pub const CLIENT_TIMEOUT: &str = "a client timed out";
     pub const ACTIVE_EXPIRY: &str = "active expiry removed a key";
+    pub const TTL_INDEX_DENSE: &str = "a TTL index chunk went dense and back (the small TTL scale)";
     pub const CLOCK_JUMP_BACK: &str = "the wall clock jumped backward";
     pub const OOM_REPLY: &str = "an OOM reply was sent";
     pub const READ_WHILE_OVER: &str = "a read was served while over maxmemory";
@@ -142,6 +143,10 @@ pub const SCENARIO_DEFS: &[ScenarioDef] = &[
             reach::CLOCK_JUMP_BACK,
             reach::CLOCK_DRIFTED,
         ],
+    },
+    ScenarioDef {
+        name: "ttl-index",
+        must_reach: &[reach::ACTIVE_EXPIRY, reach::TTL_INDEX_DENSE],
     },
     ScenarioDef {
         name: "slow-link-timeouts",
@@ -362,6 +367,7 @@ pub const SCENARIOS: &[&str] = &[
     "manifest-swap-crash",
     "bgsave-disk-full",
     "rdb-bit-rot",
+    "ttl-index",
 ];
 
 /// Whether the mutant catch tests and `keel-sim mutants` try `name`: chaos meets
@@ -563,6 +569,20 @@ impl Scenario {
                     } else {
                         rng.gen_range(1100..=3000)
                     },
+                });
+            }
+            "ttl-index" => {
+                // Many keys with TTLs, on a node whose TTL index changes shape at
+                // `TtlScale::SMALL` (pages of 8, dense chunks from 6 TTLs): every
+                // growth, shrink, swap-remove across pages and map/dense conversion
+                // that production meets only at thousands of TTLs happens here.
+                s.ttl_heavy = true;
+                s.keys = rng.gen_range(16..=64);
+                s.ops_per_client = rng.gen_range(80..=240);
+                let n = rng.gen_range(0..=2);
+                add_faults(faults, rng, n, (0, 0), |rng| Fault::ClockJump {
+                    host: 0,
+                    delta_ms: rng.gen_range(-2_000..=4_000),
                 });
             }
             "slow-link-timeouts" => {

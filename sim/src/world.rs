@@ -550,7 +550,8 @@ impl<'a> World<'a> {
         if let Some(flags) = &self.scenario.notify_keyspace_events {
             config.push(("notify-keyspace-events".to_string(), flags.clone()));
         }
-        let seeds = match self.hosts[h].boot(now, &config, setup) {
+        let small_ttl = self.scenario.name == "ttl-index";
+        let seeds = match self.hosts[h].boot(now, &config, setup, small_ttl) {
             Ok(seeds) => seeds,
             Err(e) => return self.fail(format!("host {h}: the scenario's config: {e}")),
         };
@@ -914,6 +915,10 @@ impl<'a> World<'a> {
         let next_mono_ms = node.next_deadline();
         if removed {
             self.reached.insert(reach::ACTIVE_EXPIRY);
+        }
+        let (dense, map) = node.keyspace().ttl_shape_changes();
+        if dense > 0 && map > 0 {
+            self.reached.insert(reach::TTL_INDEX_DENSE);
         }
         if self.hosts[h].clock.mono_rate_permille != 1000 {
             self.reached.insert(reach::CLOCK_DRIFTED);
@@ -3685,7 +3690,7 @@ mod tests {
 
     #[test]
     fn regression_seeds_pass() {
-        let files: [(&str, &str); 26] = [
+        let files: [(&str, &str); 27] = [
             ("plain-load", include_str!("../../seeds/plain-load.txt")),
             (
                 "expiry-clock-jumps",
@@ -3754,6 +3759,7 @@ mod tests {
                 include_str!("../../seeds/repl-promote-rejoin.txt"),
             ),
             ("chaos", include_str!("../../seeds/chaos.txt")),
+            ("ttl-index", include_str!("../../seeds/ttl-index.txt")),
         ];
         // Every scenario has its file.
         for name in SCENARIOS {

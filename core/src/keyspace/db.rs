@@ -6,8 +6,8 @@
 
 use super::key::KeyBytes;
 use super::snap::SnapTrack;
-use super::ttls::Ttls;
 pub use super::ttls::TTL_ENTRY_BYTES;
+use super::ttls::{TtlScale, Ttls};
 use crate::slab::{At, ScanBudget, Slab, SlabEntry};
 use crate::types::{SmallBytes, Value};
 
@@ -541,8 +541,31 @@ impl Db {
     /// as a flush sends them (to a walking snapshot, or the garbage returned).
     pub fn replace_with(&mut self, other: Db) -> Garbage {
         let garbage = self.clear();
+        let scale = self.store.ttls.scale();
         self.store = other.store;
+        self.set_ttl_scale(scale);
         garbage
+    }
+
+    /// How many times a TTL index chunk turned dense, and back into a map, since
+    /// this database was last emptied.
+    pub fn ttl_shape_changes(&self) -> (u64, u64) {
+        self.store.ttls.shape_changes()
+    }
+
+    /// Where the TTL index changes shape (`TtlScale`; the simulator's small scale
+    /// reaches every edge with a few keys). Rebuilds the index when it differs,
+    /// keeping the TTL list's order.
+    pub fn set_ttl_scale(&mut self, scale: TtlScale) {
+        if self.store.ttls.scale() == scale {
+            return;
+        }
+        let old = std::mem::replace(&mut self.store.ttls, Ttls::new(scale));
+        for id in old.ids() {
+            if let Some(at_ms) = old.get(id) {
+                self.store.ttls.set(id, at_ms);
+            }
+        }
     }
 
     /// Empties the database; returns the old storage for the caller to free (a big
@@ -552,9 +575,10 @@ impl Db {
         self.mutations = self.mutations.wrapping_add(1);
         // Keys made ready before the flush are gone with it.
         self.ready_keys = Vec::new();
+        let scale = self.store.ttls.scale();
         let keys = Storage {
             slab: self.store.slab.take(),
-            ttls: std::mem::take(&mut self.store.ttls),
+            ttls: std::mem::replace(&mut self.store.ttls, Ttls::new(scale)),
         };
         if let Some(track) = self.snap.as_deref_mut() {
             if track.frozen.is_none() {
@@ -712,8 +736,50 @@ mod tests {
     /// and access field read back as set, and the side table stays consistent.
     #[test]
     fn ttls_out_of_the_slot_follow_a_model() {
+        ttls_follow_a_model(TtlScale::PRODUCTION);
+    }
+
+    #[test]
+    fn ttls_at_the_simulators_small_scale_follow_a_model() {
+        ttls_follow_a_model(TtlScale::SMALL);
+    }
+
+    /// A database at the small scale keeps it through a flush and a full sync's
+    /// replacement (whose database came at the production scale), and changing the
+    /// scale keeps every TTL and the list's order.
+    #[test]
+    fn the_ttl_scale_survives_a_flush_and_a_replacement() {
+        let mut db = Db::new(HashSeeds([3; 4]));
+        for i in 0..20u64 {
+            let id = db.insert(format!("k{i}").as_bytes(), v("x"));
+            db.set_expire(id, 100 + i);
+        }
+        let order: Vec<u32> = db.volatile_ids().collect();
+        db.set_ttl_scale(TtlScale::SMALL);
+        assert_ttls_consistent(&db);
+        assert_eq!(db.volatile_ids().collect::<Vec<_>>(), order);
+        for i in 0..20u64 {
+            let id = db.find(format!("k{i}").as_bytes()).unwrap();
+            assert_eq!(db.get(id).unwrap().expire_at_ms, 100 + i);
+        }
+        let _ = db.clear();
+        assert_eq!(db.store.ttls.scale(), TtlScale::SMALL);
+        let mut other = Db::new(HashSeeds([4; 4]));
+        for i in 0..10u64 {
+            let id = other.insert(format!("o{i}").as_bytes(), v("y"));
+            other.set_expire(id, 500 + i);
+        }
+        let _ = db.replace_with(other);
+        assert_eq!(db.store.ttls.scale(), TtlScale::SMALL);
+        assert_ttls_consistent(&db);
+        let id = db.find(b"o7").unwrap();
+        assert_eq!(db.get(id).unwrap().expire_at_ms, 507);
+    }
+
+    fn ttls_follow_a_model(scale: TtlScale) {
         use std::collections::BTreeMap;
         let mut db = Db::new(HashSeeds([5; 4]));
+        db.set_ttl_scale(scale);
         let mut model: BTreeMap<u32, (u64, u32)> = BTreeMap::new();
         let mut rng = 0x2545_f491_4f6c_dd1du64;
         let mut next = || {

@@ -11,6 +11,7 @@ mod ttls;
 pub use db::{Db, Entry, EntryRef, Garbage, HashSeeds, SlotAt, Storage};
 pub use evict::{AccessPolicy, EvictParams, EvictResult, EvictionPool};
 pub use key::KeyBytes;
+pub use ttls::TtlScale;
 
 use crate::mutants::{Mutant, Mutants};
 use crate::types::{SmallBytes, Value};
@@ -136,6 +137,22 @@ impl Keyspace {
             let g = d.clear();
             self.lazyfreed_objects += g.objects() as u64;
             self.garbage.append(g);
+        }
+    }
+
+    /// TTL index chunks turned dense, and back into maps, over every database
+    /// (`Db::ttl_shape_changes`).
+    pub fn ttl_shape_changes(&self) -> (u64, u64) {
+        self.dbs.iter().fold((0, 0), |(d, m), db| {
+            let (dd, mm) = db.ttl_shape_changes();
+            (d + dd, m + mm)
+        })
+    }
+
+    /// Sets every database's TTL index scale (`TtlScale`).
+    pub fn set_ttl_scale(&mut self, scale: TtlScale) {
+        for db in &mut self.dbs {
+            db.set_ttl_scale(scale);
         }
     }
 

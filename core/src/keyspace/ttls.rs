@@ -22,6 +22,44 @@ const DENSE_FROM: usize = 1024 * 7 / 8 + 1;
 /// A dense chunk that falls under this many TTLs goes back to a map (well under
 /// `DENSE_FROM`, so a chunk at the edge does not flip back and forth).
 const MAP_UNDER: usize = DENSE_FROM / 2;
+
+/// Where the TTL index changes shape: entries per list page, and the TTL counts at
+/// which a chunk's map turns dense and back. Production uses the constants above;
+/// the simulator's `ttl-index` scenario uses `SMALL`, so its keyspaces of a few
+/// hundred keys cross every edge that production crosses only at thousands of TTLs
+/// (a bug there is otherwise out of the simulator's reach).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TtlScale {
+    page_shift: u32,
+    dense_from: usize,
+    map_under: usize,
+}
+
+impl TtlScale {
+    pub const PRODUCTION: TtlScale = TtlScale {
+        page_shift: PAGE.trailing_zeros(),
+        dense_from: DENSE_FROM,
+        map_under: MAP_UNDER,
+    };
+    /// Pages of 8 entries; a chunk goes dense at its 6th TTL, back under 3.
+    pub const SMALL: TtlScale = TtlScale {
+        page_shift: 3,
+        dense_from: 6,
+        map_under: 3,
+    };
+
+    fn page(&self) -> usize {
+        1 << self.page_shift
+    }
+}
+
+impl Default for TtlScale {
+    fn default() -> Self {
+        TtlScale::PRODUCTION
+    }
+}
+
+const _: () = assert!(PAGE.is_power_of_two());
 /// A list page or chunk map this big or smaller is never shrunk.
 const SHRINK_MIN: usize = 64;
 /// A dense chunk's entry for a slot without a TTL.
@@ -140,10 +178,13 @@ impl ChunkIndex {
         }
     }
 
-    /// Points `offset` at `pos`, adding it when absent.
-    fn set(&mut self, offset: u32, pos: u32) {
+    /// Points `offset` at `pos`, adding it when absent; true when the chunk turned
+    /// dense for it.
+    fn set(&mut self, offset: u32, pos: u32, scale: TtlScale) -> bool {
+        let mut turned = false;
         if let ChunkIndex::Map(map) = self {
-            if map.len() + 1 >= DENSE_FROM && !map.contains_key(&offset) {
+            if map.len() + 1 >= scale.dense_from && !map.contains_key(&offset) {
+                turned = true;
                 let mut slots = vec![NONE; CHUNK_SLOTS].into_boxed_slice();
                 for (&o, &p) in map.iter() {
                     if let Some(slot) = slots.get_mut(o as usize) {
@@ -166,6 +207,7 @@ impl ChunkIndex {
                 }
             }
         }
+        turned
     }
 
     /// Moves an entry known to be there to `pos`.
@@ -184,7 +226,9 @@ impl ChunkIndex {
         }
     }
 
-    fn remove(&mut self, offset: u32) -> Option<u32> {
+    /// Drops `offset`'s entry: its position, and whether the chunk turned back into
+    /// a map.
+    fn remove(&mut self, offset: u32, scale: TtlScale) -> Option<(u32, bool)> {
         match self {
             ChunkIndex::Map(map) => {
                 let pos = map.remove(&offset)?;
@@ -192,7 +236,7 @@ impl ChunkIndex {
                 if map.capacity() > SHRINK_MIN && map.len() * 10 < map.capacity() {
                     map.shrink_to(map.len() * 2);
                 }
-                Some(pos)
+                Some((pos, false))
             }
             ChunkIndex::Dense(slots, n) => {
                 let slot = slots.get_mut(offset as usize)?;
@@ -201,7 +245,7 @@ impl ChunkIndex {
                     return None;
                 }
                 *n -= 1;
-                if *n < MAP_UNDER {
+                if *n < scale.map_under {
                     let mut map = ChunkMap::with_capacity_and_hasher(*n, Default::default());
                     for (o, &p) in slots.iter().enumerate() {
                         if p != NONE {
@@ -209,8 +253,9 @@ impl ChunkIndex {
                         }
                     }
                     *self = ChunkIndex::Map(map);
+                    return Some((pos, true));
                 }
-                Some(pos)
+                Some((pos, false))
             }
         }
     }
@@ -232,6 +277,10 @@ pub struct Ttls {
     len: usize,
     /// Per slab chunk (slot id >> `CHUNK_SHIFT`), where in the list its slots' TTLs are.
     chunks: Vec<ChunkIndex>,
+    scale: TtlScale,
+    /// Chunks turned dense, and back into maps (the simulator's coverage).
+    turned_dense: u64,
+    turned_map: u64,
 }
 
 impl Ttls {
@@ -239,17 +288,38 @@ impl Ttls {
         ((id >> CHUNK_SHIFT) as usize, id & (CHUNK_SLOTS as u32 - 1))
     }
 
+    /// No TTLs, changing shape at `scale`'s points.
+    pub fn new(scale: TtlScale) -> Ttls {
+        Ttls {
+            scale,
+            ..Ttls::default()
+        }
+    }
+
+    pub fn scale(&self) -> TtlScale {
+        self.scale
+    }
+
     fn entry(&self, pos: usize) -> Option<&Ttl> {
-        self.pages.get(pos / PAGE)?.get(pos % PAGE)
+        let shift = self.scale.page_shift;
+        self.pages
+            .get(pos >> shift)?
+            .get(pos & (self.scale.page() - 1))
     }
 
     fn entry_mut(&mut self, pos: usize) -> Option<&mut Ttl> {
-        self.pages.get_mut(pos / PAGE)?.get_mut(pos % PAGE)
+        let (shift, mask) = (self.scale.page_shift, self.scale.page() - 1);
+        self.pages.get_mut(pos >> shift)?.get_mut(pos & mask)
     }
 
     fn position(&self, id: u32) -> Option<usize> {
         let (chunk, offset) = Self::split(id);
         self.chunks.get(chunk)?.get(offset).map(|p| p as usize)
+    }
+
+    /// How many times a chunk turned dense, and back into a map.
+    pub fn shape_changes(&self) -> (u64, u64) {
+        (self.turned_dense, self.turned_map)
     }
 
     /// Keys with a TTL.
@@ -285,24 +355,29 @@ impl Ttls {
         if self.chunks.len() <= chunk {
             self.chunks.resize_with(chunk + 1, ChunkIndex::default);
         }
+        let scale = self.scale;
         if let Some(index) = self.chunks.get_mut(chunk) {
-            index.set(offset, pos as u32);
+            if index.set(offset, pos as u32, scale) {
+                self.turned_dense += 1;
+            }
         }
     }
 
     fn push(&mut self, ttl: Ttl) {
+        let page_size = self.scale.page();
         match self.pages.last_mut() {
-            Some(page) if page.len() < PAGE => {
+            Some(page) if page.len() < page_size => {
                 if page.len() == page.capacity() {
                     // A lone first page grows by doubling, never past a page.
-                    let want = (page.capacity() * 2).clamp(4, PAGE);
+                    let want = (page.capacity() * 2).clamp(4, page_size);
                     page.reserve_exact(want - page.len());
                 }
                 page.push(ttl)
             }
             _ => {
                 // Pages after the first are allocated whole: they fill up.
-                let mut page = Vec::with_capacity(if self.pages.is_empty() { 0 } else { PAGE });
+                let first = self.pages.is_empty();
+                let mut page = Vec::with_capacity(if first { 0 } else { page_size });
                 page.push(ttl);
                 self.pages.push(page);
             }
@@ -332,7 +407,10 @@ impl Ttls {
     /// Drops slot `id`'s TTL and returns it; the list's last entry takes its place.
     pub fn remove(&mut self, id: u32) -> Option<u64> {
         let (chunk, offset) = Self::split(id);
-        let pos = self.chunks.get_mut(chunk)?.remove(offset)? as usize;
+        let scale = self.scale;
+        let (pos, turned) = self.chunks.get_mut(chunk)?.remove(offset, scale)?;
+        self.turned_map += u64::from(turned);
+        let pos = pos as usize;
         let last = self.pop()?;
         if pos == self.len {
             debug_assert_eq!(last.id, id);
@@ -361,7 +439,7 @@ impl Ttls {
     /// Makes room in the page table for `n` more TTLs (a loader's hint): pages
     /// themselves arrive as TTLs do.
     pub fn reserve(&mut self, n: usize) {
-        self.pages.reserve(n / PAGE + 1);
+        self.pages.reserve((n >> self.scale.page_shift) + 1);
     }
 
     /// Heap bytes: the pages, the page table and the chunk indexes.
@@ -392,7 +470,7 @@ impl Ttls {
             if i + 1 < self.pages.len() {
                 assert_eq!(
                     page.len(),
-                    PAGE,
+                    self.scale.page(),
                     "page {i} of {} not full",
                     self.pages.len()
                 );
@@ -410,7 +488,16 @@ mod tests {
     /// crowded enough to go dense and back) against a map model.
     #[test]
     fn follows_a_model_through_pages_and_dense_chunks() {
-        let mut ttls = Ttls::default();
+        follows_a_model(TtlScale::PRODUCTION);
+    }
+
+    #[test]
+    fn follows_a_model_at_the_simulators_small_scale() {
+        follows_a_model(TtlScale::SMALL);
+    }
+
+    fn follows_a_model(scale: TtlScale) {
+        let mut ttls = Ttls::new(scale);
         let mut model: BTreeMap<u32, u64> = BTreeMap::new();
         let mut rng = 0x9e37_79b9_7f4a_7c15u64;
         let mut next = || {
@@ -442,6 +529,8 @@ mod tests {
         }
         ttls.assert_consistent();
         assert!(went_dense, "chunk 0 never went dense");
+        let (dense, map) = ttls.shape_changes();
+        assert!(dense >= 1 && map >= 1, "{dense} {map}");
         assert_eq!(ttls.len(), model.len());
         for id in 0..40_000u32 {
             assert_eq!(ttls.get(id), model.get(&id).copied(), "slot {id}");

@@ -236,6 +236,12 @@ impl Node {
         self.server.failover.in_progress()
     }
 
+    /// Where every database's TTL index changes shape (`keyspace::TtlScale`): the
+    /// simulator's `ttl-index` scenario sets `TtlScale::SMALL` at boot.
+    pub fn set_ttl_scale(&mut self, scale: crate::keyspace::TtlScale) {
+        self.keyspace.set_ttl_scale(scale);
+    }
+
     /// A SHUTDOWN waits for lagging replicas (`shutdown-timeout`), writes held.
     pub fn shutdown_waiting_for_replicas(&self) -> bool {
         self.persist.shutdown_wait.is_some()
