@@ -30,8 +30,8 @@ bugs = {
    '                for (&o, &p) in map.iter() {',
    '                for (&o, &p) in map.iter().skip(1) {'),
  "ttl-page-one-short": ("core/src/keyspace/ttls.rs",
-   '            Some(page) if page.len() < PAGE => {',
-   '            Some(page) if page.len() < PAGE - 1 => {'),
+   '            Some(page) if page.len() < page_size => {',
+   '            Some(page) if page.len() < page_size - 1 => {'),
 }
 name = sys.argv[1]
 path, old, new = bugs[name]
