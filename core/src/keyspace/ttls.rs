@@ -420,7 +420,7 @@ impl Ttls {
         let removed = std::mem::replace(slot, last);
         debug_assert_eq!(removed.id, id);
         let (chunk, offset) = Self::split(last.id);
-        if let Some(index) = self.chunks.get_mut(chunk).filter(|_| false) {
+        if let Some(index) = self.chunks.get_mut(chunk) {
             index.repoint(offset, pos as u32);
         }
         Some(removed.at_ms())
