@@ -21,6 +21,8 @@
 
 use hashbrown::HashTable;
 
+use crate::malloc_model::chunk_bytes;
+
 /// What the slab needs to know of an entry.
 pub trait SlabEntry {
     /// The bytes the entry is found by; never changes while the entry is in a slab.
@@ -461,6 +463,21 @@ fn index_buckets(capacity: usize) -> usize {
     }
 }
 
+/// hashbrown's control bytes past the last bucket (`Group::WIDTH` with SSE2).
+const INDEX_TRAILING_CONTROL_BYTES: usize = 16;
+
+/// Heap bytes of an index reporting `capacity`: hashbrown's one allocation (the 4-byte
+/// ids, padded to 16, then a control byte per bucket and a trailing group) as the
+/// allocator's chunk for it.
+fn index_alloc_bytes(capacity: usize) -> usize {
+    let buckets = index_buckets(capacity);
+    if buckets == 0 {
+        return 0;
+    }
+    let ids = (buckets * std::mem::size_of::<u32>()).next_multiple_of(16);
+    chunk_bytes(ids + buckets + INDEX_TRAILING_CONTROL_BYTES)
+}
+
 impl<T: SlabEntry> Slab<T> {
     /// An empty slab whose index is keyed by `seeds` (random from the OS in production,
     /// from the seed in simulation), so iteration order is reproducible and hash
@@ -548,11 +565,12 @@ impl<T: SlabEntry> Slab<T> {
     pub fn overhead_bytes(&self) -> usize {
         let slots = self.len as usize;
         slots * Self::slot_bytes()
-            + self.store.chunks.capacity() * std::mem::size_of::<Chunk<T>>()
-            + index_buckets(self.index.capacity()) * INDEX_BYTES_PER_BUCKET
-            + self.rehash.as_ref().map_or(0, |r| {
-                index_buckets(r.old.capacity()) * INDEX_BYTES_PER_BUCKET
-            })
+            + chunk_bytes(self.store.chunks.capacity() * std::mem::size_of::<Chunk<T>>())
+            + index_alloc_bytes(self.index.capacity())
+            + self
+                .rehash
+                .as_ref()
+                .map_or(0, |r| index_alloc_bytes(r.old.capacity()))
     }
 
     fn hash(&self, key: &[u8]) -> u64 {
@@ -1017,6 +1035,27 @@ mod tests {
     fn free_slots_cost_nothing_extra() {
         // Each user pins its own slot size beside its entry type; this one is the set's.
         assert_eq!(Slab::<crate::types::SmallBytes>::slot_bytes(), 24);
+    }
+
+    #[test]
+    fn index_bytes_follow_hashbrowns_allocation() {
+        assert_eq!(index_alloc_bytes(0), 0);
+        // 3 entries: 4 buckets, 16 bytes of ids, 4 + 16 control bytes: a 48-byte chunk.
+        assert_eq!(index_alloc_bytes(3), 48);
+        // 917,504 entries: 2^20 buckets, 5 MiB + 16 bytes and the chunk header.
+        assert_eq!(index_alloc_bytes(917_504), 5 * (1 << 20) + 32);
+        // What a real index reports lands on the same model.
+        let mut s = Slab::new([1, 2, 3, 4]);
+        for i in 0..5000 {
+            s.insert(e(&format!("k{i}"), i));
+        }
+        let buckets = index_buckets(s.index.capacity());
+        assert!(buckets.is_power_of_two(), "{buckets}");
+        let counted = index_alloc_bytes(s.index.capacity());
+        assert!(
+            (buckets * 5..buckets * 5 + 64).contains(&counted),
+            "{counted}"
+        );
     }
 
     #[test]
