@@ -7,6 +7,9 @@
 #   list-1m-random  one list of 1M random 16-hex-digit elements (nothing to share)
 #   hash-100k  100k hashes of 10 fields each (per hash; Redis's listpack is the bar)
 #   hash-100k-random  the same with random 16-hex-digit fields and values (nothing to share)
+#   set-100k   100k sets of 10 16-byte members (per set)
+#   zset-100k  100k sorted sets of 10 16-byte members with random scores (per sorted set)
+#   list-100k  100k lists of 10 16-byte elements (per list)
 #
 #   bench/memory-types.sh                 # all cases
 #   CASES="set-1m zset-1m" bench/memory-types.sh
@@ -20,7 +23,7 @@
 # named on stderr at the end.
 set -euo pipefail
 
-CASES=${CASES:-"hash-1m set-1m zset-1m list-1m list-1m-random hash-100k hash-100k-random"}
+CASES=${CASES:-"hash-1m set-1m zset-1m list-1m list-1m-random hash-100k hash-100k-random set-100k zset-100k list-100k"}
 
 cd "$(dirname "$0")/.."
 source bench/lib.sh
@@ -52,6 +55,19 @@ with open(path, "wb") as f:
             args = ["HSET", "h:%08d" % k]
             for i in range(10):
                 args += ["f:%014d" % i, "v:%014d" % (k * 10 + i)]
+            f.write(cmd(args))
+        print(100_000)
+    elif case in ("set-100k", "zset-100k", "list-100k"):
+        for k in range(100_000):
+            members = ["m:%014d" % (k * 10 + i) for i in range(10)]
+            if case == "set-100k":
+                args = ["SADD", "k:%08d" % k] + members
+            elif case == "zset-100k":
+                args = ["ZADD", "k:%08d" % k]
+                for m in members:
+                    args += [repr(rng.uniform(-1e6, 1e6)), m]
+            else:
+                args = ["RPUSH", "k:%08d" % k] + members
             f.write(cmd(args))
         print(100_000)
     elif case == "hash-100k-random":
@@ -118,6 +134,7 @@ for c in $CASES; do
         RSS[$name]=$(awk -v a="$r0" -v b="$r1" -v n="$n" 'BEGIN { printf "%.1f", (b - a) / n }')
         key=big
         [[ $c == hash-100k* ]] && key=h:00000000
+        [[ $c == set-100k || $c == zset-100k || $c == list-100k ]] && key=k:00000000
         ENC[$name]=$(redis-cli -p "$port" OBJECT ENCODING "$key")
     done
     stop_servers

@@ -183,6 +183,15 @@ impl<T> Chunks<T> {
         }
     }
 
+    /// Slots allocated but never written in a first chunk still growing towards
+    /// `CHUNK_SLOTS` (a full-size chunk's tail is left out: see `overhead_bytes`).
+    fn unwritten_growing_slots(&self) -> usize {
+        match self.chunks.first() {
+            Some(c) if c.slots.capacity() < CHUNK_SLOTS => c.slots.capacity() - c.slots.len(),
+            _ => 0,
+        }
+    }
+
     /// Room for `first` slots in a first chunk, allocated now.
     fn with_first(first: usize) -> Self {
         let mut c = Chunks::new();
@@ -561,9 +570,12 @@ impl<T: SlabEntry> Slab<T> {
     /// The table's own bytes, O(1): used slots and the index, without the entries'
     /// payloads. Free slots are not counted: the next insert takes one before any
     /// new memory, so they are spare room as an allocator's free lists are (RSS, not
-    /// `used_memory`), and eviction must see a removal give its slot back.
+    /// `used_memory`), and eviction must see a removal give its slot back. The room a
+    /// growing first chunk keeps past its last written slot is counted: it is part of
+    /// a small heap allocation (a set of 10 members holds 16 slots), so it is RSS, where
+    /// a full-size chunk's unwritten tail is untouched pages of an mmap.
     pub fn overhead_bytes(&self) -> usize {
-        let slots = self.len as usize;
+        let slots = self.len as usize + self.store.unwritten_growing_slots();
         slots * Self::slot_bytes()
             + chunk_bytes(self.store.chunks.capacity() * std::mem::size_of::<Chunk<T>>())
             + index_alloc_bytes(self.index.capacity())
@@ -1056,6 +1068,36 @@ mod tests {
             (buckets * 5..buckets * 5 + 64).contains(&counted),
             "{counted}"
         );
+    }
+
+    #[test]
+    fn a_growing_first_chunks_room_is_counted_and_a_full_chunks_is_not() {
+        // The chunk list and the index, apart from the slots.
+        let tables = |s: &Slab<E>| {
+            chunk_bytes(s.store.chunks.capacity() * std::mem::size_of::<Chunk<E>>())
+                + index_alloc_bytes(s.index.capacity())
+                + s.rehash
+                    .as_ref()
+                    .map_or(0, |r| index_alloc_bytes(r.old.capacity()))
+        };
+        let slot = Slab::<E>::slot_bytes();
+        let mut s = Slab::new([1, 2, 3, 4]);
+        let ids: Vec<u32> = (0..10).map(|i| s.insert(e(&format!("k{i}"), i))).collect();
+        // Capacity went 4, 8, 16: the six unwritten slots are part of the allocation.
+        assert_eq!(s.overhead_bytes(), 16 * slot + tables(&s));
+        // A removal still gives its slot back (eviction relies on it) ...
+        s.remove(ids[3]).unwrap();
+        assert_eq!(s.overhead_bytes(), 15 * slot + tables(&s));
+        // ... and the next insert takes it from the free list, not from the room.
+        s.insert(e("again", 0));
+        assert_eq!(s.overhead_bytes(), 16 * slot + tables(&s));
+        // Past one full-size chunk nothing unwritten is counted: an mmapped chunk's
+        // untouched tail is no RSS.
+        for i in 0..CHUNK_SLOTS as u64 {
+            s.insert(e(&format!("m{i}"), i));
+        }
+        assert_eq!(s.store.chunks.len(), 2);
+        assert_eq!(s.overhead_bytes(), s.len() * slot + tables(&s));
     }
 
     #[test]
