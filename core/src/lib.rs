@@ -43,6 +43,7 @@ mod clients;
 mod commands;
 mod glob;
 mod longdouble;
+mod malloc_model;
 mod multi;
 mod notify;
 mod observe;

@@ -21,6 +21,8 @@
 
 use hashbrown::HashTable;
 
+use crate::malloc_model::chunk_bytes;
+
 /// What the slab needs to know of an entry.
 pub trait SlabEntry {
     /// The bytes the entry is found by; never changes while the entry is in a slab.
@@ -178,6 +180,15 @@ impl<T> Chunks<T> {
             heads: [NO_CHUNK; LISTS],
             open_bands: 0,
             spare: NO_CHUNK,
+        }
+    }
+
+    /// Slots allocated but never written in a first chunk still growing towards
+    /// `CHUNK_SLOTS` (a full-size chunk's tail is left out: see `overhead_bytes`).
+    fn unwritten_growing_slots(&self) -> usize {
+        match self.chunks.first() {
+            Some(c) if c.slots.capacity() < CHUNK_SLOTS => c.slots.capacity() - c.slots.len(),
+            _ => 0,
         }
     }
 
@@ -461,6 +472,21 @@ fn index_buckets(capacity: usize) -> usize {
     }
 }
 
+/// hashbrown's control bytes past the last bucket (`Group::WIDTH` with SSE2).
+const INDEX_TRAILING_CONTROL_BYTES: usize = 16;
+
+/// Heap bytes of an index reporting `capacity`: hashbrown's one allocation (the 4-byte
+/// ids, padded to 16, then a control byte per bucket and a trailing group) as the
+/// allocator's chunk for it.
+fn index_alloc_bytes(capacity: usize) -> usize {
+    let buckets = index_buckets(capacity);
+    if buckets == 0 {
+        return 0;
+    }
+    let ids = (buckets * std::mem::size_of::<u32>()).next_multiple_of(16);
+    chunk_bytes(ids + buckets + INDEX_TRAILING_CONTROL_BYTES)
+}
+
 impl<T: SlabEntry> Slab<T> {
     /// An empty slab whose index is keyed by `seeds` (random from the OS in production,
     /// from the seed in simulation), so iteration order is reproducible and hash
@@ -544,15 +570,19 @@ impl<T: SlabEntry> Slab<T> {
     /// The table's own bytes, O(1): used slots and the index, without the entries'
     /// payloads. Free slots are not counted: the next insert takes one before any
     /// new memory, so they are spare room as an allocator's free lists are (RSS, not
-    /// `used_memory`), and eviction must see a removal give its slot back.
+    /// `used_memory`), and eviction must see a removal give its slot back. The room a
+    /// growing first chunk keeps past its last written slot is counted: it is part of
+    /// a small heap allocation (a set of 10 members holds 16 slots), so it is RSS, where
+    /// a full-size chunk's unwritten tail is untouched pages of an mmap.
     pub fn overhead_bytes(&self) -> usize {
-        let slots = self.len as usize;
+        let slots = self.len as usize + self.store.unwritten_growing_slots();
         slots * Self::slot_bytes()
-            + self.store.chunks.capacity() * std::mem::size_of::<Chunk<T>>()
-            + index_buckets(self.index.capacity()) * INDEX_BYTES_PER_BUCKET
-            + self.rehash.as_ref().map_or(0, |r| {
-                index_buckets(r.old.capacity()) * INDEX_BYTES_PER_BUCKET
-            })
+            + chunk_bytes(self.store.chunks.capacity() * std::mem::size_of::<Chunk<T>>())
+            + index_alloc_bytes(self.index.capacity())
+            + self
+                .rehash
+                .as_ref()
+                .map_or(0, |r| index_alloc_bytes(r.old.capacity()))
     }
 
     fn hash(&self, key: &[u8]) -> u64 {
@@ -1017,6 +1047,57 @@ mod tests {
     fn free_slots_cost_nothing_extra() {
         // Each user pins its own slot size beside its entry type; this one is the set's.
         assert_eq!(Slab::<crate::types::SmallBytes>::slot_bytes(), 24);
+    }
+
+    #[test]
+    fn index_bytes_follow_hashbrowns_allocation() {
+        assert_eq!(index_alloc_bytes(0), 0);
+        // 3 entries: 4 buckets, 16 bytes of ids, 4 + 16 control bytes: a 48-byte chunk.
+        assert_eq!(index_alloc_bytes(3), 48);
+        // 917,504 entries: 2^20 buckets, 5 MiB + 16 bytes and the chunk header.
+        assert_eq!(index_alloc_bytes(917_504), 5 * (1 << 20) + 32);
+        // What a real index reports lands on the same model.
+        let mut s = Slab::new([1, 2, 3, 4]);
+        for i in 0..5000 {
+            s.insert(e(&format!("k{i}"), i));
+        }
+        let buckets = index_buckets(s.index.capacity());
+        assert!(buckets.is_power_of_two(), "{buckets}");
+        let counted = index_alloc_bytes(s.index.capacity());
+        assert!(
+            (buckets * 5..buckets * 5 + 64).contains(&counted),
+            "{counted}"
+        );
+    }
+
+    #[test]
+    fn a_growing_first_chunks_room_is_counted_and_a_full_chunks_is_not() {
+        // The chunk list and the index, apart from the slots.
+        let tables = |s: &Slab<E>| {
+            chunk_bytes(s.store.chunks.capacity() * std::mem::size_of::<Chunk<E>>())
+                + index_alloc_bytes(s.index.capacity())
+                + s.rehash
+                    .as_ref()
+                    .map_or(0, |r| index_alloc_bytes(r.old.capacity()))
+        };
+        let slot = Slab::<E>::slot_bytes();
+        let mut s = Slab::new([1, 2, 3, 4]);
+        let ids: Vec<u32> = (0..10).map(|i| s.insert(e(&format!("k{i}"), i))).collect();
+        // Capacity went 4, 8, 16: the six unwritten slots are part of the allocation.
+        assert_eq!(s.overhead_bytes(), 16 * slot + tables(&s));
+        // A removal still gives its slot back (eviction relies on it) ...
+        s.remove(ids[3]).unwrap();
+        assert_eq!(s.overhead_bytes(), 15 * slot + tables(&s));
+        // ... and the next insert takes it from the free list, not from the room.
+        s.insert(e("again", 0));
+        assert_eq!(s.overhead_bytes(), 16 * slot + tables(&s));
+        // Past one full-size chunk nothing unwritten is counted: an mmapped chunk's
+        // untouched tail is no RSS.
+        for i in 0..CHUNK_SLOTS as u64 {
+            s.insert(e(&format!("m{i}"), i));
+        }
+        assert_eq!(s.store.chunks.len(), 2);
+        assert_eq!(s.overhead_bytes(), s.len() * slot + tables(&s));
     }
 
     #[test]

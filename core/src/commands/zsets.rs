@@ -1628,6 +1628,11 @@ mod tests {
     fn memory_is_accounted_and_returns_after_deletes() {
         let mut n = node();
         run(&mut n, "SET anchor v");
+        // z's keyspace slot, once written and freed, is on the free list (not counted)
+        // rather than in the growing first chunk's unwritten room (counted): start
+        // from there, so the end state is the start state.
+        run(&mut n, "SET z v");
+        run(&mut n, "DEL z");
         let start = n.node().keyspace().used_bytes();
         for i in 0..3000 {
             let reply = run(

@@ -3,6 +3,7 @@
 //! and nothing else. Inline up to 19 bytes, on the heap beyond. It never allocates
 //! for an inline key and never reads anything but its own bytes.
 
+use crate::malloc_model::chunk_bytes;
 use crate::types::SmallBytes;
 
 /// Key bytes stored inline, without a heap allocation.
@@ -71,7 +72,7 @@ impl KeyBytes {
     pub fn heap_bytes(&self) -> usize {
         match self {
             KeyBytes::Inline { .. } => 0,
-            KeyBytes::Heap { data, .. } => data.len(),
+            KeyBytes::Heap { data, .. } => chunk_bytes(data.len()),
         }
     }
 
@@ -138,7 +139,12 @@ mod tests {
             let data: Vec<u8> = (0..n).map(|i| i as u8 ^ 0x5a).collect();
             let mut k = KeyBytes::new(&data);
             assert_eq!(k.as_bytes(), &data[..]);
-            assert_eq!(k.heap_bytes(), if n <= KEY_INLINE_CAP { 0 } else { n });
+            let heap = if n <= KEY_INLINE_CAP {
+                0
+            } else {
+                chunk_bytes(n)
+            };
+            assert_eq!(k.heap_bytes(), heap);
             assert_eq!((k.access(), k.has_ttl()), (0, false));
             k.set_access(ACCESS_MASK);
             k.set_has_ttl(true);

@@ -1,6 +1,8 @@
 //! `SmallBytes`: a byte string in 24 bytes, inline up to 22 bytes, on the heap beyond.
 //! Used for keys and small string values, which dominate memory in a keyspace.
 
+use crate::malloc_model::chunk_bytes;
+
 pub const INLINE_CAP: usize = 22;
 
 #[derive(Clone)]
@@ -41,10 +43,11 @@ impl SmallBytes {
         }
     }
 
+    /// The heap chunk behind a long string (`malloc_model`), 0 inline.
     pub fn heap_bytes(&self) -> usize {
         match self {
             SmallBytes::Inline { .. } => 0,
-            SmallBytes::Heap(b) => b.len(),
+            SmallBytes::Heap(b) => chunk_bytes(b.len()),
         }
     }
 }

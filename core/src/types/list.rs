@@ -11,6 +11,7 @@
 
 use std::collections::VecDeque;
 
+use crate::malloc_model;
 use crate::types::hexpack::{self, Hex};
 
 /// Most entries one chunk holds. Popping from the tail walks a chunk from its start,
@@ -277,6 +278,11 @@ struct Chunk {
 }
 
 impl Chunk {
+    /// The heap its buffer takes: the allocator's chunk for its capacity.
+    fn alloc_bytes(&self) -> usize {
+        malloc_model::chunk_bytes(self.buf.capacity())
+    }
+
     /// An empty chunk whose base is a prefix of `first`, sized for `first` exactly.
     fn new(first: &[u8]) -> Chunk {
         let base = first.get(..BASE_MAX_BYTES).unwrap_or(first);
@@ -578,7 +584,7 @@ fn pack(values: &[Vec<u8>], limits: ListLimits) -> Vec<Chunk> {
 pub struct List {
     chunks: VecDeque<Chunk>,
     len: usize,
-    /// Sum of the chunks' buffer capacities.
+    /// Sum of the chunks' `alloc_bytes`.
     chunk_bytes: usize,
     limits: ListLimitsPacked,
 }
@@ -643,23 +649,24 @@ impl List {
         self.len == 0
     }
 
-    /// Heap bytes owned, O(1).
+    /// Heap bytes owned, O(1), each allocation counted as its chunk (`malloc_model`).
     pub fn heap_bytes(&self) -> usize {
-        self.chunks.capacity() * std::mem::size_of::<Chunk>() + self.chunk_bytes
+        malloc_model::chunk_bytes(self.chunks.capacity() * std::mem::size_of::<Chunk>())
+            + self.chunk_bytes
     }
 
     /// Runs `f` on chunk `i` keeping `chunk_bytes` exact.
     fn with_chunk<R>(&mut self, i: usize, f: impl FnOnce(&mut Chunk) -> R) -> Option<R> {
         let c = self.chunks.get_mut(i)?;
-        let before = c.buf.capacity();
+        let before = c.alloc_bytes();
         let r = f(c);
-        self.chunk_bytes = self.chunk_bytes + c.buf.capacity() - before;
+        self.chunk_bytes = self.chunk_bytes + c.alloc_bytes() - before;
         Some(r)
     }
 
     fn remove_chunk(&mut self, i: usize) -> Option<Chunk> {
         let c = self.chunks.remove(i)?;
-        self.chunk_bytes -= c.buf.capacity();
+        self.chunk_bytes -= c.alloc_bytes();
         self.len -= c.count as usize;
         if self.chunks.is_empty() {
             self.chunks = VecDeque::new();
@@ -671,7 +678,7 @@ impl List {
 
     fn insert_chunks(&mut self, at: usize, chunks: Vec<Chunk>) {
         for (k, c) in chunks.into_iter().enumerate() {
-            self.chunk_bytes += c.buf.capacity();
+            self.chunk_bytes += c.alloc_bytes();
             self.len += c.count as usize;
             if self.chunks.len() == self.chunks.capacity() && self.chunks.len() < 4 {
                 self.chunks.reserve_exact(1);
@@ -1056,7 +1063,7 @@ impl List {
                 return Err(format!("chunk {i} counts {} but holds {n}", c.count));
             }
             len += n as usize;
-            bytes += c.buf.capacity();
+            bytes += c.alloc_bytes();
         }
         if len != self.len {
             return Err(format!("len {} but chunks hold {len}", self.len));

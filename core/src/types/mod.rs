@@ -16,6 +16,8 @@ pub use set::Set;
 pub use string::StrValue;
 pub use zset::ZSet;
 
+use crate::malloc_model::chunk_bytes;
+
 /// A value stored under a key. Later types (list, hash, set, zset) join as boxed
 /// variants so this stays 24 bytes.
 #[derive(Debug, Clone, PartialEq)]
@@ -76,14 +78,15 @@ impl Value {
         }
     }
 
-    /// Heap bytes owned beyond the value's inline 24 bytes.
+    /// Heap bytes owned beyond the value's inline 24 bytes, each allocation counted as
+    /// the allocator's chunk for it (`malloc_model`).
     pub fn heap_bytes(&self) -> usize {
         match self {
             Value::Str(s) => s.heap_bytes(),
             Value::Hash(h) => h.heap_bytes(),
-            Value::List(l) => std::mem::size_of::<List>() + l.heap_bytes(),
+            Value::List(l) => chunk_bytes(std::mem::size_of::<List>()) + l.heap_bytes(),
             Value::Set(s) => s.heap_bytes(),
-            Value::ZSet(z) => std::mem::size_of::<ZSet>() + z.heap_bytes(),
+            Value::ZSet(z) => chunk_bytes(std::mem::size_of::<ZSet>()) + z.heap_bytes(),
         }
     }
 }

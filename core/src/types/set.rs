@@ -7,6 +7,7 @@
 //! before 7.2). Nothing here knows about clients, config or the keyspace.
 
 use super::SmallBytes;
+use crate::malloc_model::chunk_bytes;
 use crate::slab::{ScanBudget, Slab, SlabEntry};
 use crate::util::{i64_to_bytes, parse_i64};
 
@@ -87,10 +88,11 @@ impl Set {
         self.len() == 0
     }
 
-    /// Heap bytes owned, O(1) (the keyspace asks before and after every change).
+    /// Heap bytes owned, O(1) (the keyspace asks before and after every change), each
+    /// allocation counted as the allocator's chunk for it (`malloc_model`).
     pub fn heap_bytes(&self) -> usize {
         match self {
-            Set::Ints(i) => i.buf.len(),
+            Set::Ints(i) => chunk_bytes(i.buf.len()),
             Set::Table(t) => t.heap_bytes(),
         }
     }
@@ -534,7 +536,7 @@ impl Table {
     }
 
     fn heap_bytes(&self) -> usize {
-        std::mem::size_of::<Table>() + self.members.heap_bytes()
+        chunk_bytes(std::mem::size_of::<Table>()) + self.members.heap_bytes()
     }
 
     fn find(&self, member: &[u8]) -> Option<u32> {
@@ -583,6 +585,14 @@ mod tests {
 
     fn members(s: &Set) -> Vec<Vec<u8>> {
         s.iter().map(Member::to_vec).collect()
+    }
+
+    /// The intset buffer's length (its layout), beside the chunk `heap_bytes` counts.
+    fn ints_bytes(s: &Set) -> usize {
+        match s {
+            Set::Ints(i) => i.buf.len(),
+            Set::Table(_) => panic!("not an intset"),
+        }
     }
 
     #[test]
@@ -672,7 +682,7 @@ mod tests {
             .collect();
         assert_eq!(got, model.into_iter().collect::<Vec<_>>());
         // The last values span the whole i64 range: 8-byte offsets.
-        let header = s.heap_bytes() - s.len() * 8;
+        let header = ints_bytes(&s) - s.len() * 8;
         assert!((2..=11).contains(&header), "{header}");
     }
 
@@ -683,15 +693,16 @@ mod tests {
             add(&mut s, n.to_string().as_bytes(), 1000);
         }
         // Width byte, 3-byte varint base, 501 two-byte offsets.
-        assert_eq!(s.heap_bytes(), 1 + 3 + 501 * 2);
+        assert_eq!(ints_bytes(&s), 1 + 3 + 501 * 2);
+        assert_eq!(s.heap_bytes(), chunk_bytes(1 + 3 + 501 * 2));
         assert!(s.contains(b"1000000") && s.contains(b"1000500"));
         assert!(!s.contains(b"999999") && !s.contains(b"1000501"));
         // A new smallest member rebases; removing the extremes narrows again.
         add(&mut s, b"-5", 1000);
         assert_eq!(s.iter().next(), Some(Member::Int(-5)));
-        assert!(s.heap_bytes() > 1 + 502 * 4);
+        assert!(ints_bytes(&s) > 1 + 502 * 4);
         assert!(s.remove(b"-5"));
-        assert_eq!(s.heap_bytes(), 1 + 3 + 501 * 2);
+        assert_eq!(ints_bytes(&s), 1 + 3 + 501 * 2);
         let mut t = Set::default();
         for n in [i64::MIN, i64::MAX, 0] {
             add(&mut t, n.to_string().as_bytes(), 10);
@@ -711,7 +722,7 @@ mod tests {
             for i in 0..200 {
                 add(&mut d, (i * n as i64 - 7).to_string().as_bytes(), 1000);
             }
-            assert_eq!(d.heap_bytes(), 1 + 1 + 200 * if n == 1 { 1 } else { 2 });
+            assert_eq!(ints_bytes(&d), 1 + 1 + 200 * if n == 1 { 1 } else { 2 });
         }
     }
 
@@ -741,7 +752,7 @@ mod tests {
         }
         assert!(s.is_empty());
         if let Set::Table(t) = &s {
-            assert_eq!(t.heap_bytes(), std::mem::size_of::<Table>());
+            assert_eq!(t.heap_bytes(), chunk_bytes(std::mem::size_of::<Table>()));
         }
     }
 

@@ -3,6 +3,7 @@
 //! Storage is keel's own, 24 bytes in all: ints in 8 bytes, up to 22 bytes inline,
 //! the rest on the heap.
 
+use crate::malloc_model::chunk_bytes;
 use crate::util::{parse_i64, write_i64};
 
 /// Redis's `OBJ_ENCODING_EMBSTR_SIZE_LIMIT`.
@@ -158,10 +159,13 @@ impl StrValue {
         }
     }
 
+    /// Heap bytes owned, each allocation counted as its chunk (`malloc_model`).
     pub fn heap_bytes(&self) -> usize {
         match self {
-            StrValue::Heap { data, .. } => data.len(),
-            StrValue::Growable(data) => std::mem::size_of::<Vec<u8>>() + data.capacity(),
+            StrValue::Heap { data, .. } => chunk_bytes(data.len()),
+            StrValue::Growable(data) => {
+                chunk_bytes(std::mem::size_of::<Vec<u8>>()) + chunk_bytes(data.capacity())
+            }
             _ => 0,
         }
     }

@@ -16,6 +16,7 @@ mod score;
 mod table;
 mod tree;
 
+use crate::malloc_model::chunk_bytes;
 pub use packed::{Packed, PackedEntry};
 pub use score::{
     fmt_listpack_score, fmt_score, parse_score, score_cmp, LexBound, LexRange, ScoreRange,
@@ -86,13 +87,15 @@ impl ZSet {
         self.len() == 0
     }
 
-    /// Heap bytes owned, O(1) (the keyspace asks before and after every change).
+    /// Heap bytes owned, O(1) (the keyspace asks before and after every change), each
+    /// allocation counted as the allocator's chunk for it (`malloc_model`).
     pub fn heap_bytes(&self) -> usize {
         match self {
             ZSet::Packed(p) => {
-                p.entries.capacity() * std::mem::size_of::<PackedEntry>() + p.payload_bytes
+                chunk_bytes(p.entries.capacity() * std::mem::size_of::<PackedEntry>())
+                    + p.payload_bytes
             }
-            ZSet::Skiplist(b) => std::mem::size_of::<Big>() + b.heap_bytes(),
+            ZSet::Skiplist(b) => chunk_bytes(std::mem::size_of::<Big>()) + b.heap_bytes(),
         }
     }
 

@@ -5,6 +5,8 @@
 
 use std::cmp::Ordering;
 
+use crate::malloc_model::chunk_bytes;
+
 /// How the tree orders its keys: its owner knows what a slot id stands for.
 pub(super) trait KeyOrder {
     /// Order of (a_score, a_id) against (b_score, b_id); Equal only for the same id.
@@ -83,6 +85,19 @@ fn new_leaf() -> Node {
     }
 }
 
+/// Heap bytes of one leaf: its two vectors at full capacity.
+fn leaf_bytes() -> usize {
+    chunk_bytes((LEAF_CAP + 1) * std::mem::size_of::<f64>())
+        + chunk_bytes((LEAF_CAP + 1) * std::mem::size_of::<u32>())
+}
+
+/// Heap bytes of one inner node: its four vectors at full capacity.
+fn inner_bytes() -> usize {
+    chunk_bytes((INNER_CAP + 1) * std::mem::size_of::<Node>())
+        + 2 * chunk_bytes((INNER_CAP + 1) * std::mem::size_of::<u32>())
+        + chunk_bytes((INNER_CAP + 1) * std::mem::size_of::<f64>())
+}
+
 fn new_inner() -> Node {
     Node::Inner {
         children: Vec::with_capacity(INNER_CAP + 1),
@@ -101,9 +116,10 @@ impl Tree {
         }
     }
 
+    /// Heap bytes of the nodes, O(1): each node's vectors are allocated at their full
+    /// capacity and never grow, so a node costs a constant (`malloc_model`'s chunks).
     pub(super) fn heap_bytes(&self) -> usize {
-        self.leaves * (LEAF_CAP + 1) * 12
-            + self.inners * (INNER_CAP + 1) * (std::mem::size_of::<Node>() + 16)
+        self.leaves * leaf_bytes() + self.inners * inner_bytes()
     }
 
     pub(super) fn insert(&mut self, order: &impl KeyOrder, score: f64, id: u32) {
