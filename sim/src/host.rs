@@ -274,7 +274,9 @@ mod tests {
         let mut host = Host::new(0, seeds, HostClock::new(1_000, 0, 1000), latency);
         let mut rng = ChaCha8Rng::seed_from_u64(1);
         assert_eq!(host.health(), Health::Crashed);
-        let first = host.boot(host.clock.peek(0), &[], &|_| {}, false).expect("boots");
+        let first = host
+            .boot(host.clock.peek(0), &[], &|_| {}, false)
+            .expect("boots");
         assert_eq!(host.health(), Health::Up);
         host.pauses_active = 1;
         assert_eq!(host.health(), Health::Paused);
@@ -297,7 +299,9 @@ mod tests {
         host.crash(&mut rng);
         assert_eq!(host.health(), Health::Crashed);
         assert_eq!((host.epoch, host.generation), (1, 1));
-        let second = host.boot(host.clock.peek(10), &[], &|_| {}, false).expect("boots");
+        let second = host
+            .boot(host.clock.peek(10), &[], &|_| {}, false)
+            .expect("boots");
         assert_ne!(
             first.rng_seed, second.rng_seed,
             "a restart draws new node seeds"
