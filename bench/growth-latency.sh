@@ -31,7 +31,7 @@ echo "redis:  $(redis-server --version)"
 echo "keel:   $("$KEEL_BIN" --version) ($(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo 'no commit'))"
 echo
 
-printf '%-6s %10s %14s %14s %10s %14s\n' server keys "SET/s" "bench max ms" "PINGs" "PING max ms"
+printf '%-6s %10s %14s %14s %14s %10s %14s\n' server keys "SET/s" "bench max ms" "cmd max ms" "PINGs" "PING max ms"
 servers=(redis keel)
 [[ -n $BEFORE ]] && servers+=(before)
 for name in "${servers[@]}"; do
@@ -44,6 +44,10 @@ for name in "${servers[@]}"; do
         start keel-server "$WORK/keel.log" "$KEEL_BIN" "${args[@]}"
     fi
     port=$STARTED_PORT pid=$STARTED_PID
+    # The server's own account of its slowest command (LATENCY LATEST's "command"
+    # max), beside the prober's round trips (which also count the prober waiting for
+    # a CPU on a machine the load saturates).
+    redis-cli -p "$port" CONFIG SET latency-monitor-threshold 1 >/dev/null
     stop=$WORK/stop.$name
     ping_probe "$port" "$stop" >"$WORK/probe.$name" &
     prober=$!
@@ -55,7 +59,10 @@ for name in "${servers[@]}"; do
     rps=$(echo "$csv" | tr -d '"' | cut -d, -f2)
     bench_max=$(echo "$csv" | tr -d '"' | cut -d, -f8)
     keys=$(redis-cli -p "$port" DBSIZE)
-    printf '%-6s %10s %14s %14s %10s %14s\n' "$name" "$keys" "$rps" "$bench_max" "$pings" "$ping_max (p99.99 $ping_p9999)"
+    # LATENCY LATEST prints name, time, latest, max per event.
+    cmd_max=$(redis-cli -p "$port" LATENCY LATEST | grep -A3 -x command | sed -n 4p)
+    cmd_max=${cmd_max:-"<1"}
+    printf '%-6s %10s %14s %14s %14s %10s %14s\n' "$name" "$keys" "$rps" "$bench_max" "$cmd_max" "$pings" "$ping_max (p99.99 $ping_p9999)"
     kill "$pid"
     wait "$pid" 2>/dev/null || true
 done

@@ -12,6 +12,7 @@
 //! A keyspace where every key has a TTL pays 12 bytes in the list and 4 in the index
 //! per key, where one hash table over every TTL cost 12 + 9–18.
 
+use crate::malloc_model::chunk_bytes;
 use crate::slab::CHUNK_SLOTS;
 
 /// TTL list entries per page (48 KiB): the copy a growing list pays at most.
@@ -125,8 +126,9 @@ impl std::hash::Hasher for SlotIdHasher {
 /// Offset in its chunk -> position in the TTL list.
 type ChunkMap = hashbrown::HashMap<u32, u32, std::hash::BuildHasherDefault<SlotIdHasher>>;
 
-/// Bytes a chunk map with room for `capacity` entries holds: hashbrown's buckets (a
-/// power of two at most 7/8 full) of an entry and a control byte each.
+/// Heap bytes of a chunk map with room for `capacity` entries: hashbrown's one
+/// allocation (buckets — a power of two at most 7/8 full — of an 8-byte entry, then a
+/// control byte each and a trailing 16-byte group) as the allocator's chunk for it.
 fn map_bytes(capacity: usize) -> usize {
     if capacity == 0 {
         return 0;
@@ -136,7 +138,8 @@ fn map_bytes(capacity: usize) -> usize {
     } else {
         (capacity.saturating_mul(8) / 7).next_power_of_two()
     };
-    buckets.saturating_mul(std::mem::size_of::<(u32, u32)>() + 1)
+    let entries = buckets.saturating_mul(std::mem::size_of::<(u32, u32)>());
+    chunk_bytes(entries.saturating_add(buckets).saturating_add(16))
 }
 
 /// Bytes a key's TTL adds, for `MEMORY USAGE` and a snapshot's pre-images: its list
@@ -263,7 +266,7 @@ impl ChunkIndex {
     fn bytes(&self) -> usize {
         match self {
             ChunkIndex::Map(map) => map_bytes(map.capacity()),
-            ChunkIndex::Dense(slots, _) => std::mem::size_of_val(&**slots),
+            ChunkIndex::Dense(slots, _) => chunk_bytes(std::mem::size_of_val(&**slots)),
         }
     }
 }
@@ -447,13 +450,13 @@ impl Ttls {
         let pages: usize = self
             .pages
             .iter()
-            .map(|p| p.capacity() * std::mem::size_of::<Ttl>())
+            .map(|p| chunk_bytes(p.capacity() * std::mem::size_of::<Ttl>()))
             .sum();
         let chunks: usize = self.chunks.iter().map(ChunkIndex::bytes).sum();
         pages
             + chunks
-            + self.pages.capacity() * std::mem::size_of::<Vec<Ttl>>()
-            + self.chunks.capacity() * std::mem::size_of::<ChunkIndex>()
+            + chunk_bytes(self.pages.capacity() * std::mem::size_of::<Vec<Ttl>>())
+            + chunk_bytes(self.chunks.capacity() * std::mem::size_of::<ChunkIndex>())
     }
 
     /// Checks the list and the index agree (tests): every listed id's index entry
