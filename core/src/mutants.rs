@@ -140,10 +140,14 @@ pub enum Mutant {
     IncrNotifiesWrongEvent,
     /// Keyspace notifications name the database after the client's (`@1` for 0).
     NotifyWrongDb,
+    /// A TTL index chunk turning dense drops one of its map's entries (the key keeps
+    /// its "has TTL" bit but its expire time is gone): only the `ttl-index` scenario's
+    /// small scale gets a chunk dense.
+    TtlDenseDropsEntry,
 }
 
 impl Mutant {
-    pub const ALL: [Mutant; 53] = [
+    pub const ALL: [Mutant; 54] = [
         Mutant::TtlOffByOne,
         Mutant::LazyExpireReturnsStale,
         Mutant::IncrLosesPipelinedUpdate,
@@ -197,6 +201,7 @@ impl Mutant {
         Mutant::IncrNotifiesBeforeCheck,
         Mutant::IncrNotifiesWrongEvent,
         Mutant::NotifyWrongDb,
+        Mutant::TtlDenseDropsEntry,
     ];
 
     pub fn name(self) -> &'static str {
@@ -254,6 +259,7 @@ impl Mutant {
             Mutant::IncrNotifiesBeforeCheck => "incr-notifies-before-check",
             Mutant::IncrNotifiesWrongEvent => "incr-notifies-wrong-event",
             Mutant::NotifyWrongDb => "notify-wrong-db",
+            Mutant::TtlDenseDropsEntry => "ttl-dense-drops-entry",
         }
     }
 

@@ -547,6 +547,10 @@ impl Db {
         garbage
     }
 
+    pub fn ttl_scale(&self) -> TtlScale {
+        self.store.ttls.scale()
+    }
+
     /// How many times a TTL index chunk turned dense, and back into a map, since
     /// this database was last emptied.
     pub fn ttl_shape_changes(&self) -> (u64, u64) {

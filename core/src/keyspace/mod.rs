@@ -149,6 +149,11 @@ impl Keyspace {
         })
     }
 
+    /// The TTL index scale the databases run at.
+    pub fn ttl_scale(&self) -> TtlScale {
+        self.dbs.first().map_or(TtlScale::PRODUCTION, Db::ttl_scale)
+    }
+
     /// Sets every database's TTL index scale (`TtlScale`).
     pub fn set_ttl_scale(&mut self, scale: TtlScale) {
         for db in &mut self.dbs {

@@ -34,6 +34,9 @@ pub struct TtlScale {
     page_shift: u32,
     dense_from: usize,
     map_under: usize,
+    /// Planted (`Mutant::TtlDenseDropsEntry`): a chunk turning dense drops an entry.
+    /// Carried with the scale so a flush or a full sync's replacement keeps it.
+    drops_on_dense: bool,
 }
 
 impl TtlScale {
@@ -41,13 +44,24 @@ impl TtlScale {
         page_shift: PAGE.trailing_zeros(),
         dense_from: DENSE_FROM,
         map_under: MAP_UNDER,
+        drops_on_dense: false,
     };
     /// Pages of 8 entries; a chunk goes dense at its 6th TTL, back under 3.
     pub const SMALL: TtlScale = TtlScale {
         page_shift: 3,
         dense_from: 6,
         map_under: 3,
+        drops_on_dense: false,
     };
+
+    /// This scale with the planted dense-conversion bug on or off (simulator only).
+    #[cfg(feature = "mutants")]
+    pub fn with_dense_drop(self, on: bool) -> TtlScale {
+        TtlScale {
+            drops_on_dense: on,
+            ..self
+        }
+    }
 
     fn page(&self) -> usize {
         1 << self.page_shift
@@ -189,7 +203,8 @@ impl ChunkIndex {
             if map.len() + 1 >= scale.dense_from && !map.contains_key(&offset) {
                 turned = true;
                 let mut slots = vec![NONE; CHUNK_SLOTS].into_boxed_slice();
-                for (&o, &p) in map.iter() {
+                let dropped = usize::from(scale.drops_on_dense);
+                for (&o, &p) in map.iter().skip(dropped) {
                     if let Some(slot) = slots.get_mut(o as usize) {
                         *slot = p;
                     }

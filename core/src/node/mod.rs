@@ -153,6 +153,9 @@ impl Node {
     pub fn set_mutant(&mut self, m: Option<crate::mutants::Mutant>) {
         self.server.mutants.active = m;
         self.keyspace.mutants.active = m;
+        let drops = m == Some(crate::mutants::Mutant::TtlDenseDropsEntry);
+        let scale = self.keyspace.ttl_scale().with_dense_drop(drops);
+        self.keyspace.set_ttl_scale(scale);
     }
 
     pub fn run_id(&self) -> &str {
