@@ -69,7 +69,7 @@ impl Storage {
     fn view<'a>(&self, id: u32, s: &'a Stored) -> EntryRef<'a> {
         let expire_at_ms = if s.key.has_ttl() { self.ttl_of(id) } else { 0 };
         debug_assert!(
-            !s.key.has_ttl() || expire_at_ms != 0,
+            !s.key.has_ttl() || expire_at_ms != 0 || self.ttls.planted(),
             "TTL bit without a TTL"
         );
         EntryRef {
@@ -462,7 +462,10 @@ impl Db {
         }
         e.key.set_has_ttl(false);
         let at_ms = self.store.ttls.remove(id);
-        debug_assert!(at_ms.is_some(), "slot {id} had the TTL bit but no TTL");
+        debug_assert!(
+            at_ms.is_some() || self.store.ttls.planted(),
+            "slot {id} had the TTL bit but no TTL"
+        );
         at_ms.unwrap_or(0)
     }
 

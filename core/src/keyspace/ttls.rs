@@ -318,6 +318,13 @@ impl Ttls {
         self.scale
     }
 
+    /// A planted bug runs here (`Mutant::TtlDenseDropsEntry`): the "TTL bit means a
+    /// TTL" debug checks stand aside so the simulator's checkers, not a debug
+    /// assertion, are what catches it.
+    pub fn planted(&self) -> bool {
+        self.scale.drops_on_dense
+    }
+
     fn entry(&self, pos: usize) -> Option<&Ttl> {
         let shift = self.scale.page_shift;
         self.pages
