@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::{keel_bin, require_redis_or_skip, scratch_dir, Conn, Server};
+use common::{keel_bin, require_redis_or_skip, scratch_dir, text, Conn, Server};
 
 fn dir_args(dir: &Path, extra: &[&str]) -> Vec<String> {
     let mut args: Vec<String> = vec![
@@ -45,10 +45,6 @@ fn redis_in(dir: &Path, extra: &[&str]) -> Server {
     ]);
     let refs: Vec<&str> = args.iter().map(String::as_str).collect();
     Server::redis(&refs)
-}
-
-fn text(reply: &[u8]) -> String {
-    String::from_utf8_lossy(reply).into_owned()
 }
 
 /// Commands of every type, TTLs, several databases, the rewritten forms (SPOP,

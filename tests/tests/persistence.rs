@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{keel_bin, require_redis_or_skip, scratch_dir, Conn, Server};
+use common::{keel_bin, require_redis_or_skip, scratch_dir, text, Conn, Server};
 
 fn dir_args(dir: &Path) -> Vec<String> {
     vec![
@@ -26,10 +26,6 @@ fn keel_in(dir: &Path, extra: &[&str]) -> Server {
     args.extend(extra.iter().map(|s| s.to_string()));
     let refs: Vec<&str> = args.iter().map(String::as_str).collect();
     Server::keel(&refs)
-}
-
-fn text(reply: &[u8]) -> String {
-    String::from_utf8_lossy(reply).into_owned()
 }
 
 /// A dataset of every type, TTLs, several databases.

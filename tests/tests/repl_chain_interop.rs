@@ -11,20 +11,9 @@ mod common;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use common::{require_redis_or_skip, scratch_dir, Conn, Server};
+use common::{info_field, require_redis_or_skip, scratch_dir, text, Conn, Server};
 
 const WAIT: Duration = Duration::from_secs(30);
-
-fn text(reply: &[u8]) -> String {
-    String::from_utf8_lossy(reply).into_owned()
-}
-
-fn info_field(c: &mut Conn, section: &str, field: &str) -> Option<String> {
-    let info = text(&c.cmds(&format!("INFO {section}")));
-    info.lines()
-        .find_map(|l| l.strip_prefix(&format!("{field}:")))
-        .map(|v| v.trim().to_string())
-}
 
 /// The field names of INFO replication, in order (`slaveN` lines included).
 fn info_keys(c: &mut Conn) -> Vec<String> {

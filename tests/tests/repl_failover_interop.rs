@@ -10,12 +10,9 @@ mod common;
 use std::process::{Command, Stdio};
 
 use common::{
-    info_field, redis_cli_available, require_redis_or_skip, scratch_dir, wait_for, Conn, Server,
+    info_field, redis_cli_available, require_redis_or_skip, scratch_dir, text, wait_for, Conn,
+    Server,
 };
-
-fn text(reply: &[u8]) -> String {
-    String::from_utf8_lossy(reply).into_owned()
-}
 
 fn repl(c: &mut Conn, name: &str) -> String {
     info_field(c, "replication", name).unwrap_or_default()

@@ -11,12 +11,9 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use common::{
-    info_field, redis_cli_available, require_redis_or_skip, scratch_dir, wait_for, Conn, Server,
+    info_field, redis_cli_available, require_redis_or_skip, scratch_dir, text, wait_for, Conn,
+    Server,
 };
-
-fn text(reply: &[u8]) -> String {
-    String::from_utf8_lossy(reply).into_owned()
-}
 
 /// One field of `INFO <section>` (the reply's text).
 /// Waits until the replica has applied everything the master produced.

@@ -13,21 +13,9 @@ use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use common::{require_redis_or_skip, scratch_dir, Conn, Server};
+use common::{info_field, require_redis_or_skip, scratch_dir, text, Conn, Server};
 
 const WAIT: Duration = Duration::from_secs(20);
-
-fn text(reply: &[u8]) -> String {
-    String::from_utf8_lossy(reply).into_owned()
-}
-
-/// A field of `INFO <section>`.
-fn info_field(c: &mut Conn, section: &str, field: &str) -> Option<String> {
-    let info = text(&c.cmds(&format!("INFO {section}")));
-    info.lines()
-        .find_map(|l| l.strip_prefix(&format!("{field}:")))
-        .map(str::to_string)
-}
 
 fn wait_until(what: &str, mut ok: impl FnMut() -> bool) {
     let deadline = Instant::now() + WAIT;

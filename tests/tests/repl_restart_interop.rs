@@ -9,15 +9,10 @@ mod common;
 use std::path::Path;
 use std::time::Duration;
 
-use common::{keel_bin, require_redis_or_skip, scratch_dir, wait_for, Conn, Server};
-
-fn text(reply: &[u8]) -> String {
-    String::from_utf8_lossy(reply).into_owned()
-}
-
-fn info_field(c: &mut Conn, section: &str, name: &str) -> String {
-    common::info_field(c, section, name).unwrap_or_else(|| panic!("no {name} in INFO {section}"))
-}
+use common::{
+    info_field_present as info_field, keel_bin, require_redis_or_skip, scratch_dir, text, wait_for,
+    Conn, Server,
+};
 
 fn wait_caught_up(master: &mut Conn, replica: &mut Conn) {
     wait_for("the replica to catch up", || {

@@ -1029,6 +1029,16 @@ pub fn numeric_text() -> BoxedStrategy<String> {
         .boxed()
 }
 
+/// A reply's bytes as text (lossy), for assertions and messages.
+pub fn text(reply: &[u8]) -> String {
+    String::from_utf8_lossy(reply).into_owned()
+}
+
+/// One field of an INFO section that must be there.
+pub fn info_field_present(c: &mut Conn, section: &str, name: &str) -> String {
+    info_field(c, section, name).unwrap_or_else(|| panic!("no {name} in INFO {section}"))
+}
+
 /// One field of an INFO section, as the server printed it.
 pub fn info_field(c: &mut Conn, section: &str, name: &str) -> Option<String> {
     let info = String::from_utf8_lossy(&c.cmds(&format!("INFO {section}"))).into_owned();
