@@ -66,6 +66,12 @@ impl TtlScale {
     fn page(&self) -> usize {
         1 << self.page_shift
     }
+
+    /// The planted bug is on; always false without the `mutants` feature, so
+    /// production builds drop its branches.
+    fn planted(&self) -> bool {
+        cfg!(feature = "mutants") && self.drops_on_dense
+    }
 }
 
 impl Default for TtlScale {
@@ -203,7 +209,7 @@ impl ChunkIndex {
             if map.len() + 1 >= scale.dense_from && !map.contains_key(&offset) {
                 turned = true;
                 let mut slots = vec![NONE; CHUNK_SLOTS].into_boxed_slice();
-                let dropped = usize::from(scale.drops_on_dense);
+                let dropped = usize::from(scale.planted());
                 for (&o, &p) in map.iter().skip(dropped) {
                     if let Some(slot) = slots.get_mut(o as usize) {
                         *slot = p;
@@ -322,7 +328,7 @@ impl Ttls {
     /// TTL" debug checks stand aside so the simulator's checkers, not a debug
     /// assertion, are what catches it.
     pub fn planted(&self) -> bool {
-        self.scale.drops_on_dense
+        self.scale.planted()
     }
 
     fn entry(&self, pos: usize) -> Option<&Ttl> {
