@@ -144,10 +144,14 @@ pub enum Mutant {
     /// its "has TTL" bit but its expire time is gone): only the `ttl-index` scenario's
     /// small scale gets a chunk dense.
     TtlDenseDropsEntry,
+    /// A key index segment split files one key under the wrong half, where no lookup
+    /// finds it (the key is in the slab but GET misses it and SET adds a second copy):
+    /// only the `ttl-index` scenario's small scale splits segments.
+    IndexSplitMisplaces,
 }
 
 impl Mutant {
-    pub const ALL: [Mutant; 54] = [
+    pub const ALL: [Mutant; 55] = [
         Mutant::TtlOffByOne,
         Mutant::LazyExpireReturnsStale,
         Mutant::IncrLosesPipelinedUpdate,
@@ -202,6 +206,7 @@ impl Mutant {
         Mutant::IncrNotifiesWrongEvent,
         Mutant::NotifyWrongDb,
         Mutant::TtlDenseDropsEntry,
+        Mutant::IndexSplitMisplaces,
     ];
 
     pub fn name(self) -> &'static str {
@@ -260,6 +265,7 @@ impl Mutant {
             Mutant::IncrNotifiesWrongEvent => "incr-notifies-wrong-event",
             Mutant::NotifyWrongDb => "notify-wrong-db",
             Mutant::TtlDenseDropsEntry => "ttl-dense-drops-entry",
+            Mutant::IndexSplitMisplaces => "index-split-misplaces",
         }
     }
 

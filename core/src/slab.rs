@@ -1,5 +1,5 @@
 //! The one keyed table behind the keyspace and the hash, set and sorted-set tables,
-//! with its incremental rehash, and where a snapshot's pre-image hook will live. It knows an
+//! with its segmented index, and where a snapshot's pre-image hook will live. It knows an
 //! entry only by its key and heap bytes; it never reads a clock or draws randomness.
 //!
 //! Entries sit in chunks of slots with stable `u32` ids, each chunk with its own
@@ -11,17 +11,17 @@
 //! only `compact` moves entries, and it bumps `generation` so a cursor can tell. Full
 //! chunks never move, so growth copies at most one chunk; the first chunk grows
 //! geometrically so a small table stays small. A snapshot will copy a chunk before its
-//! first write. The index rehashes incrementally: when it would grow, a table twice
-//! the size takes the new entries and every insert or removal moves a few old ones over
-//! (`REHASH_SLOTS_PER_OP` slots walked), so no single command pays for the whole
-//! doubling; lookups probe both tables meanwhile. SCAN never sees it (cursors are slot
-//! ids, not buckets). It panics only
+//! first write. The index (`index.rs`) grows by splitting one segment at a time, so no
+//! single command pays for a whole doubling, and shrinks a segment at a time after
+//! removals; SCAN never sees it (cursors are slot ids, not buckets). It panics only
 //! on a corrupted free list or past 4 billion entries (going on would hand out a used
 //! slot).
 
-use hashbrown::HashTable;
+mod index;
 
 use crate::malloc_model::chunk_bytes;
+use index::Index;
+pub use index::{COLLAPSE_SHIFT, SEGMENT_SHIFT};
 
 /// What the slab needs to know of an entry.
 pub trait SlabEntry {
@@ -39,34 +39,6 @@ const MIN_CHUNK_SLOTS: usize = 4;
 const NO_SLOT: u32 = u32::MAX;
 /// Index bytes per bucket in hashbrown: a 4-byte slot id plus one control byte.
 const INDEX_BYTES_PER_BUCKET: usize = 5;
-/// Slot ids one insert or removal walks to move old index entries to the new table
-/// while a rehash is on. A table of n entries gets ~n inserts before the new one
-/// (twice as big) fills, and the walk covers the span, so this finishes any slab no
-/// sparser than 1/`REHASH_SLOTS_PER_OP` in time; a sparser one finishes the move at
-/// once when the new table would otherwise grow (what a plain table does every time).
-const REHASH_SLOTS_PER_OP: u32 = 16;
-/// Indexes smaller than this rehash at once: copying them costs less than probing two.
-const REHASH_MIN_INCREMENTAL: usize = 1024;
-/// Slot ids one step may walk past without finding an entry to move: a step after mass
-/// deletes crosses mostly free slots, and this keeps it bounded (a few µs) while
-/// still finishing a walk over a 1/64-full slab as fast as a dense one.
-const REHASH_VISITS_PER_OP: u32 = 1024;
-/// The index shrinks when under 1/`SHRINK_FILL_DIVISOR` of its capacity holds entries
-/// (Redis's `HASHTABLE_MIN_FILL`, 10%, checked by `htNeedsResize` in its cron; keel
-/// checks at each removal, the only thing that lowers the fill).
-const SHRINK_FILL_DIVISOR: usize = 10;
-/// Indexes at or under this capacity are never shrunk: there is nothing worth giving back.
-const SHRINK_MIN_CAPACITY: usize = 64;
-/// Indexes over this capacity shrink incrementally (a walk like growth's); smaller ones
-/// are rebuilt at once, which costs less than the bucket walk of a bigger one.
-const SHRINK_MIN_INCREMENTAL: usize = 8 * 1024;
-
-/// The old index while a rehash moves it into the new one, and the next slot id to move.
-#[derive(Clone)]
-struct Rehash {
-    old: HashTable<u32>,
-    cursor: u32,
-}
 
 /// A free slot links to the next free one, so the free list costs no memory: with the
 /// entry types used here (an enum tag or `SmallBytes` inside), `Slot<T>` is as big as
@@ -89,9 +61,7 @@ pub enum ScanBudget {
 #[derive(Clone)]
 pub struct Slab<T> {
     store: Chunks<T>,
-    index: HashTable<u32>,
-    /// Set while the index rehashes incrementally (boxed: most slabs never see one).
-    rehash: Option<Box<Rehash>>,
+    index: Index,
     hasher: ahash::RandomState,
     len: u32,
     /// Bumped by each `compact`, which moves entries to new ids.
@@ -462,29 +432,12 @@ impl<T> Chunks<T> {
     }
 }
 
-/// hashbrown's bucket count for a table reporting `capacity` (its load factor is 7/8,
-/// and tables under 8 buckets fill all but one).
-fn index_buckets(capacity: usize) -> usize {
-    match capacity {
-        0 => 0,
-        1..=7 => (capacity + 1).next_power_of_two(),
-        _ => capacity / 7 * 8,
-    }
-}
-
-/// hashbrown's control bytes past the last bucket (`Group::WIDTH` with SSE2).
-const INDEX_TRAILING_CONTROL_BYTES: usize = 16;
-
-/// Heap bytes of an index reporting `capacity`: hashbrown's one allocation (the 4-byte
-/// ids, padded to 16, then a control byte per bucket and a trailing group) as the
-/// allocator's chunk for it.
-fn index_alloc_bytes(capacity: usize) -> usize {
-    let buckets = index_buckets(capacity);
-    if buckets == 0 {
-        return 0;
-    }
-    let ids = (buckets * std::mem::size_of::<u32>()).next_multiple_of(16);
-    chunk_bytes(ids + buckets + INDEX_TRAILING_CONTROL_BYTES)
+/// The index's hash of the entry in slot `id` (an id the index holds is always used).
+fn rehasher<'a, T: SlabEntry>(
+    store: &'a Chunks<T>,
+    hasher: &'a ahash::RandomState,
+) -> impl Fn(&u32) -> u64 + 'a {
+    move |&id| hasher.hash_one(store.entry(id).map_or(&b""[..], T::key))
 }
 
 impl<T: SlabEntry> Slab<T> {
@@ -501,8 +454,7 @@ impl<T: SlabEntry> Slab<T> {
         let first = capacity.min(CHUNK_SLOTS);
         Slab {
             store: Chunks::with_first(first),
-            index: HashTable::with_capacity(capacity),
-            rehash: None,
+            index: Index::with_capacity(capacity),
             hasher: ahash::RandomState::with_seeds(a, b, c, d),
             len: 0,
             generation: 0,
@@ -550,15 +502,27 @@ impl<T: SlabEntry> Slab<T> {
         Self::slot_bytes() + INDEX_BYTES_PER_BUCKET
     }
 
-    /// Entries the index has room for, both tables counted while a rehash is on (for
-    /// tests and INFO-like reporting: it drops after mass deletes).
+    /// Entries the index has room for before a table grows or splits (for tests and
+    /// INFO-like reporting: it drops after mass deletes).
     pub fn index_capacity(&self) -> usize {
-        self.index.capacity() + self.rehash.as_ref().map_or(0, |r| r.old.capacity())
+        self.index.capacity()
     }
 
-    /// Whether an incremental rehash (growth or shrink) is under way.
-    pub fn is_rehashing(&self) -> bool {
-        self.rehash.is_some()
+    /// The index's segments: 1 until it outgrows one table.
+    pub fn index_segments(&self) -> usize {
+        self.index.segments()
+    }
+
+    /// Sets the index's segment size to 2^`shift` buckets, its collapse point to a
+    /// segment's capacity >> `collapse_shift` (the simulator's small scale), and
+    /// whether the planted split bug runs (`mutants` builds only).
+    pub fn set_index_scale(&mut self, shift: u8, collapse_shift: u8, planted: bool) {
+        self.index.set_scale(shift, collapse_shift, planted);
+    }
+
+    /// Index segment splits, and returns to one table, since the slab was emptied.
+    pub fn index_shape_changes(&self) -> (u64, u64) {
+        self.index.shape_changes()
     }
 
     /// Heap bytes held, O(1): slots, index and the entries' payloads (not the `Slab`
@@ -578,11 +542,7 @@ impl<T: SlabEntry> Slab<T> {
         let slots = self.len as usize + self.store.unwritten_growing_slots();
         slots * Self::slot_bytes()
             + chunk_bytes(self.store.chunks.capacity() * std::mem::size_of::<Chunk<T>>())
-            + index_alloc_bytes(self.index.capacity())
-            + self
-                .rehash
-                .as_ref()
-                .map_or(0, |r| index_alloc_bytes(r.old.capacity()))
+            + self.index.alloc_bytes()
     }
 
     fn hash(&self, key: &[u8]) -> u64 {
@@ -626,11 +586,8 @@ impl<T: SlabEntry> Slab<T> {
     pub fn find(&self, key: &[u8]) -> Option<u32> {
         let store = &self.store;
         let hash = self.hash(key);
-        let matches = |&id: &u32| store.entry(id).is_some_and(|e| e.key() == key);
-        match self.index.find(hash, matches) {
-            Some(&id) => Some(id),
-            None => self.rehash.as_ref()?.old.find(hash, matches).copied(),
-        }
+        self.index
+            .find(hash, |&id| store.entry(id).is_some_and(|e| e.key() == key))
     }
 
     /// The entry with `key`.
@@ -644,13 +601,9 @@ impl<T: SlabEntry> Slab<T> {
         let hash = self.hash(entry.key());
         self.payload_bytes += entry.heap_bytes();
         let id = self.alloc(entry);
-        self.make_room();
-        let (store, hasher) = (&self.store, &self.hasher);
-        self.index.insert_unique(hash, id, |&other| {
-            hasher.hash_one(store.entry(other).map_or(&b""[..], T::key))
-        });
+        self.index
+            .insert(hash, id, rehasher(&self.store, &self.hasher));
         self.len += 1;
-        self.rehash_step();
         id
     }
 
@@ -659,15 +612,6 @@ impl<T: SlabEntry> Slab<T> {
     /// then `insert` take two of each (a loader's duplicate check).
     pub fn try_insert(&mut self, entry: T) -> Result<u32, (u32, T)> {
         let hash = self.hash(entry.key());
-        self.make_room();
-        {
-            let key = entry.key();
-            let store = &self.store;
-            let matches = |&id: &u32| store.entry(id).is_some_and(|e| e.key() == key);
-            if let Some(&id) = self.rehash.as_ref().and_then(|r| r.old.find(hash, matches)) {
-                return Err((id, entry));
-            }
-        }
         let heap = entry.heap_bytes();
         let Slab {
             store,
@@ -676,15 +620,11 @@ impl<T: SlabEntry> Slab<T> {
             ..
         } = self;
         let vacant = {
-            let store = &*store;
             let key = entry.key();
-            match index.entry(
-                hash,
-                |&id| store.entry(id).is_some_and(|e| e.key() == key),
-                |&other| hasher.hash_one(store.entry(other).map_or(&b""[..], T::key)),
-            ) {
-                hashbrown::hash_table::Entry::Occupied(o) => return Err((*o.get(), entry)),
-                hashbrown::hash_table::Entry::Vacant(v) => v,
+            let found = |&id: &u32| store.entry(id).is_some_and(|e| e.key() == key);
+            match index.entry(hash, found, rehasher(store, hasher)) {
+                Err(id) => return Err((id, entry)),
+                Ok(vacant) => vacant,
             }
         };
         // The vacant bucket borrows only the index: the slot comes from the chunks.
@@ -692,160 +632,17 @@ impl<T: SlabEntry> Slab<T> {
         vacant.insert(id);
         self.payload_bytes += heap;
         self.len += 1;
-        self.rehash_step();
         Ok(id)
     }
 
     /// Makes room in the index for `additional` more entries in one go (a loader that
-    /// knows how many keys come: RDB's RESIZEDB), so filling it starts no rehash.
-    /// Finishes a rehash under way first.
+    /// knows how many keys come: RDB's RESIZEDB), so filling it grows or splits nothing.
     pub fn reserve(&mut self, additional: usize) {
-        self.finish_rehash();
-        let (store, hasher) = (&self.store, &self.hasher);
-        self.index.reserve(additional, |&other| {
-            hasher.hash_one(store.entry(other).map_or(&b""[..], T::key))
-        });
+        self.index
+            .reserve(additional, &rehasher(&self.store, &self.hasher));
         let slots = self.len().saturating_add(additional);
         let chunks = &mut self.store.chunks;
         chunks.reserve((slots / CHUNK_SLOTS + 1).saturating_sub(chunks.len()));
-    }
-
-    /// Before an insert into the index: when it is full, start an incremental
-    /// rehash into a table twice the size (or, for a small index or one whose rehash
-    /// is still on, grow it in one go as a plain table does).
-    fn make_room(&mut self) {
-        if self.index.len() < self.index.capacity() {
-            return;
-        }
-        if self.rehash.is_some() {
-            self.finish_rehash();
-            if self.index.len() < self.index.capacity() {
-                return;
-            }
-        }
-        if self.index.len() < REHASH_MIN_INCREMENTAL {
-            return; // `insert_unique` grows it.
-        }
-        // Twice the entries, not the capacity: tombstones may have shrunk the latter.
-        let bigger = HashTable::with_capacity(self.index.len().saturating_mul(2));
-        let old = std::mem::replace(&mut self.index, bigger);
-        self.rehash = Some(Box::new(Rehash { old, cursor: 0 }));
-    }
-
-    /// Moves the old index entries of the next `REHASH_SLOTS_PER_OP` used slots, walking
-    /// at most `REHASH_VISITS_PER_OP` slot ids.
-    fn rehash_step(&mut self) {
-        self.rehash_some(REHASH_SLOTS_PER_OP, REHASH_VISITS_PER_OP);
-    }
-
-    /// Moves the old index entries of up to `max_moves` used slots, walking at most
-    /// `max_visits` slot ids; the rehash ends when the walk passes the span. A driver
-    /// with nothing else to do calls it to finish a rehash no command is pushing on
-    /// (Redis's `incrementallyRehash` in `databasesCron`). Returns whether a rehash is
-    /// still on.
-    pub fn rehash_some(&mut self, max_moves: u32, max_visits: u32) -> bool {
-        let Some(mut r) = self.rehash.take() else {
-            return false;
-        };
-        let span = self.span();
-        let (mut moved, mut visited) = (0u32, 0u32);
-        while moved < max_moves
-            && visited < max_visits
-            && u64::from(r.cursor) < span
-            && !r.old.is_empty()
-        {
-            match self.at(u64::from(r.cursor)) {
-                // A released chunk or an unwritten tail: nothing to move there.
-                At::Vacant(next) => r.cursor = u32::try_from(next.min(span)).unwrap_or(u32::MAX),
-                At::Free => r.cursor += 1,
-                At::Entry(_) => {
-                    if self.move_to_new(&mut r.old, r.cursor) {
-                        moved += 1;
-                    }
-                    r.cursor += 1;
-                }
-            }
-            visited += 1;
-        }
-        // Every id is below the span, and ids below the cursor were moved.
-        debug_assert!(
-            u64::from(r.cursor) < span || r.old.is_empty(),
-            "rehash ended with entries left"
-        );
-        if !r.old.is_empty() && u64::from(r.cursor) < span {
-            self.rehash = Some(r);
-            return true;
-        }
-        self.maybe_shrink();
-        self.rehash.is_some()
-    }
-
-    /// After a removal: when the index is under 1/`SHRINK_FILL_DIVISOR` full, start
-    /// moving it into a table sized for twice its entries, by the same walk as growth
-    /// (slot ids do not move, so neither SCAN cursors nor a running snapshot see it).
-    fn maybe_shrink(&mut self) {
-        if self.rehash.is_some() {
-            return;
-        }
-        let capacity = self.index.capacity();
-        let len = self.index.len();
-        if capacity <= SHRINK_MIN_CAPACITY || len.saturating_mul(SHRINK_FILL_DIVISOR) >= capacity {
-            return;
-        }
-        if len == 0 {
-            self.index = HashTable::new();
-            return;
-        }
-        let target = len.saturating_mul(2);
-        if capacity <= SHRINK_MIN_INCREMENTAL {
-            let (store, hasher) = (&self.store, &self.hasher);
-            self.index.shrink_to(target, |&other| {
-                hasher.hash_one(store.entry(other).map_or(&b""[..], T::key))
-            });
-            return;
-        }
-        let smaller = HashTable::with_capacity(target);
-        let old = std::mem::replace(&mut self.index, smaller);
-        self.rehash = Some(Box::new(Rehash { old, cursor: 0 }));
-    }
-
-    /// Moves the rest of the old index over (a new doubling is due before the walk
-    /// ended: only a very sparse slab gets here).
-    fn finish_rehash(&mut self) {
-        if let Some(mut r) = self.rehash.take() {
-            let span = self.span();
-            while u64::from(r.cursor) < span && !r.old.is_empty() {
-                match self.at(u64::from(r.cursor)) {
-                    At::Vacant(next) => {
-                        r.cursor = u32::try_from(next.min(span)).unwrap_or(u32::MAX);
-                    }
-                    At::Free => r.cursor += 1,
-                    At::Entry(_) => {
-                        self.move_to_new(&mut r.old, r.cursor);
-                        r.cursor += 1;
-                    }
-                }
-            }
-            debug_assert!(r.old.is_empty());
-        }
-    }
-
-    /// Moves slot `id`'s index entry from `old` to the index, if `old` has it; true
-    /// when it did.
-    fn move_to_new(&mut self, old: &mut HashTable<u32>, id: u32) -> bool {
-        let Some(entry) = self.get(id) else {
-            return false;
-        };
-        let hash = self.hash(entry.key());
-        if let Ok(found) = old.find_entry(hash, |&other| other == id) {
-            found.remove();
-            let (store, hasher) = (&self.store, &self.hasher);
-            self.index.insert_unique(hash, id, |&other| {
-                hasher.hash_one(store.entry(other).map_or(&b""[..], T::key))
-            });
-            return true;
-        }
-        false
     }
 
     /// A slot for `entry`: the last one freed, else a new one at the end.
@@ -856,20 +653,14 @@ impl<T: SlabEntry> Slab<T> {
     /// Removes the entry in slot `id` and returns it.
     pub fn remove(&mut self, id: u32) -> Option<T> {
         let hash = self.hash(self.get(id)?.key());
-        if let Ok(found) = self.index.find_entry(hash, |&other| other == id) {
-            found.remove();
-        } else if let Some(r) = self.rehash.as_mut() {
-            if let Ok(found) = r.old.find_entry(hash, |&other| other == id) {
-                found.remove();
-            }
-        }
-        let entry = self.free(id);
-        if self.rehash.is_some() {
-            self.rehash_step();
-        } else {
-            self.maybe_shrink();
-        }
-        entry
+        let removed = self
+            .index
+            .remove(hash, id, rehasher(&self.store, &self.hasher));
+        debug_assert!(
+            removed || self.index.planted(),
+            "slot {id} was not in the index"
+        );
+        self.free(id)
     }
 
     /// Removes the entry with `key`; returns its id and the entry.
@@ -970,8 +761,7 @@ impl<T: SlabEntry> Slab<T> {
     pub fn release_if_empty(&mut self) {
         if self.len == 0 {
             self.store = Chunks::new();
-            self.index = HashTable::new();
-            self.rehash = None;
+            self.index = self.index.empty_like(0);
             self.payload_bytes = 0;
         }
     }
@@ -981,8 +771,7 @@ impl<T: SlabEntry> Slab<T> {
     pub fn take(&mut self) -> Slab<T> {
         let empty = Slab {
             store: Chunks::new(),
-            index: HashTable::new(),
-            rehash: None,
+            index: self.index.empty_like(0),
             hasher: self.hasher.clone(),
             len: 0,
             generation: self.generation,
@@ -1005,6 +794,7 @@ impl<T: SlabEntry> Slab<T> {
         let old = std::mem::replace(&mut self.store, Chunks::new()).chunks;
         let mut fresh = Slab::with_capacity([0; 4], self.len());
         fresh.hasher = self.hasher.clone();
+        fresh.index = self.index.empty_like(self.len());
         fresh.generation = self.generation.wrapping_add(1);
         for slot in old.into_iter().flat_map(|c| c.slots) {
             if let Slot::Used(e) = slot {
@@ -1018,6 +808,7 @@ impl<T: SlabEntry> Slab<T> {
 
 #[cfg(test)]
 mod tests {
+    use super::index::table_bytes;
     use super::*;
     use std::collections::{BTreeMap, BTreeSet};
 
@@ -1051,19 +842,21 @@ mod tests {
 
     #[test]
     fn index_bytes_follow_hashbrowns_allocation() {
-        assert_eq!(index_alloc_bytes(0), 0);
+        let table = |capacity| table_bytes(&hashbrown::HashTable::<u32>::with_capacity(capacity));
+        assert_eq!(table(0), 0);
         // 3 entries: 4 buckets, 16 bytes of ids, 4 + 16 control bytes: a 48-byte chunk.
-        assert_eq!(index_alloc_bytes(3), 48);
+        assert_eq!(table(3), 48);
         // 917,504 entries: 2^20 buckets, 5 MiB + 16 bytes and the chunk header.
-        assert_eq!(index_alloc_bytes(917_504), 5 * (1 << 20) + 32);
-        // What a real index reports lands on the same model.
+        assert_eq!(table(917_504), 5 * (1 << 20) + 32);
+        // A slab's index is counted the same way, 5 bytes a bucket.
         let mut s = Slab::new([1, 2, 3, 4]);
         for i in 0..5000 {
             s.insert(e(&format!("k{i}"), i));
         }
-        let buckets = index_buckets(s.index.capacity());
+        assert_eq!(s.index_segments(), 1);
+        let buckets = s.index_capacity() / 7 * 8;
         assert!(buckets.is_power_of_two(), "{buckets}");
-        let counted = index_alloc_bytes(s.index.capacity());
+        let counted = s.index.alloc_bytes();
         assert!(
             (buckets * 5..buckets * 5 + 64).contains(&counted),
             "{counted}"
@@ -1075,10 +868,7 @@ mod tests {
         // The chunk list and the index, apart from the slots.
         let tables = |s: &Slab<E>| {
             chunk_bytes(s.store.chunks.capacity() * std::mem::size_of::<Chunk<E>>())
-                + index_alloc_bytes(s.index.capacity())
-                + s.rehash
-                    .as_ref()
-                    .map_or(0, |r| index_alloc_bytes(r.old.capacity()))
+                + s.index.alloc_bytes()
         };
         let slot = Slab::<E>::slot_bytes();
         let mut s = Slab::new([1, 2, 3, 4]);
@@ -1125,51 +915,47 @@ mod tests {
     }
 
     #[test]
-    fn index_rehashes_incrementally_and_finds_everything_meanwhile() {
+    fn index_splits_a_segment_at_a_time_and_finds_everything_meanwhile() {
         let mut s = Slab::new([3; 4]);
-        let mut rehashing_inserts = 0;
         let mut live = BTreeSet::new();
+        let mut splits = 0;
         for i in 0..200_000u64 {
+            let segments = s.index_segments();
             let id = s.insert(e(&format!("k{i}"), i));
             live.insert(i);
-            if s.rehash.is_some() {
-                rehashing_inserts += 1;
-                // Mid-rehash: old and new keys are found, removals work in both.
-                if i % 97 == 0 {
-                    let victim = i / 2;
-                    if live.remove(&victim) {
-                        assert!(s.remove_key(format!("k{victim}").as_bytes()).is_some());
-                    }
-                    assert_eq!(s.find(format!("k{i}").as_bytes()), Some(id));
+            if s.index_segments() > segments {
+                splits += 1;
+                // One split per insert at most, and what it moved is still found.
+                assert_eq!(s.index_segments(), segments + 1);
+                let victim = i / 2;
+                if live.remove(&victim) {
+                    assert!(s.remove_key(format!("k{victim}").as_bytes()).is_some());
                 }
+                assert_eq!(s.find(format!("k{i}").as_bytes()), Some(id));
             }
         }
-        assert!(
-            rehashing_inserts > 10_000,
-            "the doublings were spread over inserts"
-        );
+        assert!(splits > 30, "{splits} splits");
         assert_eq!(s.len(), live.len());
         for i in &live {
             assert!(s.find(format!("k{i}").as_bytes()).is_some(), "k{i} lost");
         }
-        // Removing everything ends any rehash and leaves an empty index.
+        // Removing everything leaves an empty one-table index.
         for i in &live {
             s.remove_key(format!("k{i}").as_bytes()).unwrap();
         }
         assert!(s.is_empty());
-        assert!(s.rehash.is_none() || s.rehash.as_ref().unwrap().old.is_empty());
+        assert_eq!(s.index_segments(), 1);
+        assert!(s.index_capacity() <= 64, "{}", s.index_capacity());
     }
 
     #[test]
-    fn try_insert_finds_a_present_key_in_either_table_and_inserts_an_absent_one() {
+    fn try_insert_finds_a_present_key_across_segments_and_inserts_an_absent_one() {
         let mut s = Slab::new([6; 4]);
         let mut ids = BTreeMap::new();
-        let mut saw_rehash = false;
         for i in 0..50_000u64 {
             let id = s.try_insert(e(&format!("k{i}"), i)).expect("absent");
             ids.insert(i, id);
-            saw_rehash |= s.rehash.is_some();
-            // Every so often, an earlier key (old table or new) is refused with its id.
+            // Every so often, an earlier key is refused with its id.
             if i % 61 == 0 {
                 let j = i / 3;
                 let (found, back) = s.try_insert(e(&format!("k{j}"), 7)).unwrap_err();
@@ -1178,7 +964,7 @@ mod tests {
                 assert_eq!(s.get(found).map(|x| x.value), Some(j));
             }
         }
-        assert!(saw_rehash, "the test never met a rehash");
+        assert!(s.index_segments() > 4, "the test never split a segment");
         assert_eq!(s.len(), 50_000);
         for (i, id) in &ids {
             assert_eq!(s.find(format!("k{i}").as_bytes()), Some(*id));
@@ -1189,20 +975,20 @@ mod tests {
     }
 
     #[test]
-    fn a_reserved_index_fills_without_rehashing() {
+    fn a_reserved_index_fills_without_splitting_or_growing() {
         let mut s = Slab::new([4; 4]);
         for i in 0..5_000u64 {
             s.insert(e(&format!("k{i}"), i));
         }
-        // Mid-rehash or not, reserve finishes it and makes the room in one go.
         s.reserve(100_000);
         let capacity = s.index.capacity();
+        let segments = s.index_segments();
         assert!(capacity >= 105_000, "{capacity}");
         for i in 5_000..105_000u64 {
             s.insert(e(&format!("k{i}"), i));
-            assert!(s.rehash.is_none(), "rehash started at insert {i}");
         }
         assert_eq!(s.index.capacity(), capacity);
+        assert_eq!(s.index_segments(), segments);
         for i in 0..105_000u64 {
             assert!(s.find(format!("k{i}").as_bytes()).is_some(), "k{i} lost");
         }
@@ -1481,15 +1267,23 @@ mod tests {
     }
 
     #[test]
-    fn the_index_rehash_walks_across_released_chunks() {
+    fn the_index_shrinks_back_to_one_table_across_released_chunks() {
         let mut s = filled(40);
-        // Remove all but chunk 0 and the last entry: the index shrinks by the id walk.
+        assert!(s.index_segments() > 1);
+        // Remove all but chunk 0 and the last entry: the segments shrink as they empty.
         remove_range(&mut s, CHUNK_SLOTS..40 * CHUNK_SLOTS - 1);
-        while s.rehash_some(16, 4) {}
-        assert!(!s.is_rehashing());
-        assert!(s.index_capacity() < 4 * CHUNK_SLOTS);
+        assert!(
+            s.index_capacity() < 4 * CHUNK_SLOTS,
+            "{}",
+            s.index_capacity()
+        );
+        // Under half a segment left: one table again.
+        remove_range(&mut s, 512..CHUNK_SLOTS);
+        assert_eq!(s.index_segments(), 1);
+        assert!(s.index_capacity() < 2048, "{}", s.index_capacity());
         assert_eq!(s.find(b"163839"), Some(40 * CHUNK_SLOTS as u32 - 1));
-        for i in (0..CHUNK_SLOTS).step_by(97) {
+        assert_eq!(s.find(b"600"), None);
+        for i in (0..512).step_by(7) {
             assert_eq!(s.find(i.to_string().as_bytes()), Some(i as u32));
         }
     }

@@ -32,6 +32,19 @@ bugs = {
  "ttl-page-one-short": ("core/src/keyspace/ttls.rs",
    '            Some(page) if page.len() < page_size => {',
    '            Some(page) if page.len() < page_size - 1 => {'),
+ # The key index's segments (core/src/slab/index.rs).
+ "index-dir-half-short": ("core/src/slab/index.rs",
+   '        for e in self.dir.iter_mut().skip(start + span / 2).take(span / 2) {',
+   '        for e in self.dir.iter_mut().skip(start + span / 2).take(span / 2 - 1) {'),
+ "index-split-wrong-bit": ("core/src/slab/index.rs",
+   '    ((hash << 7) >> (63 - depth)) & 1 == 1',
+   '    ((hash << 7) >> (62 - depth)) & 1 == 1'),
+ "index-collapse-skips-first": ("core/src/slab/index.rs",
+   '        for seg in self.segs {',
+   '        for seg in self.segs.into_iter().skip(1) {'),
+ "index-split-bytes-forgotten": ("core/src/slab/index.rs",
+   '            .resized(before, table_bytes(&low) + table_bytes(&high));',
+   '            .resized(before, table_bytes(&low));'),
 }
 name = sys.argv[1]
 path, old, new = bugs[name]

@@ -217,7 +217,7 @@ impl Host {
         now: Now,
         config: &[(String, String)],
         setup: &dyn Fn(&mut Node),
-        small_ttl_scale: bool,
+        small_index_scale: bool,
     ) -> Result<NodeSeeds, String> {
         let seeds = self.boot_seeds();
         // keel-server's built-in `save ""`: no save points unless a scenario sets them.
@@ -227,8 +227,8 @@ impl Host {
             settings.set(&[(name.as_bytes(), value.as_bytes())])?;
         }
         let mut node = Node::new(settings, seeds, now);
-        if small_ttl_scale {
-            node.set_ttl_scale(keel_core::keyspace::TtlScale::SMALL);
+        if small_index_scale {
+            node.set_index_scale(keel_core::keyspace::IndexScale::SMALL);
         }
         setup(&mut node);
         node.enable_propagation();

@@ -26,7 +26,10 @@ pub mod reach {
     pub const PIPELINED_BATCH: &str = "a pipelined batch ran in one delivery";
     pub const CLIENT_TIMEOUT: &str = "a client timed out";
     pub const ACTIVE_EXPIRY: &str = "active expiry removed a key";
-    pub const TTL_INDEX_DENSE: &str = "a TTL index chunk went dense and back (the small TTL scale)";
+    pub const TTL_INDEX_DENSE: &str =
+        "a TTL index chunk went dense and back (the small index scale)";
+    pub const KEY_INDEX_SPLIT: &str =
+        "the key index split a segment and became one table again (the small index scale)";
     pub const CLOCK_JUMP_BACK: &str = "the wall clock jumped backward";
     pub const OOM_REPLY: &str = "an OOM reply was sent";
     pub const READ_WHILE_OVER: &str = "a read was served while over maxmemory";
@@ -146,7 +149,11 @@ pub const SCENARIO_DEFS: &[ScenarioDef] = &[
     },
     ScenarioDef {
         name: "ttl-index",
-        must_reach: &[reach::ACTIVE_EXPIRY, reach::TTL_INDEX_DENSE],
+        must_reach: &[
+            reach::ACTIVE_EXPIRY,
+            reach::TTL_INDEX_DENSE,
+            reach::KEY_INDEX_SPLIT,
+        ],
     },
     ScenarioDef {
         name: "slow-link-timeouts",
@@ -572,10 +579,11 @@ impl Scenario {
                 });
             }
             "ttl-index" => {
-                // Many keys with TTLs, on a node whose TTL index changes shape at
-                // `TtlScale::SMALL` (pages of 8, dense chunks from 6 TTLs): every
-                // growth, shrink, swap-remove across pages and map/dense conversion
-                // that production meets only at thousands of TTLs happens here.
+                // Many keys with TTLs, on a node whose indexes change shape at
+                // `IndexScale::SMALL` (TTL pages of 8, dense chunks from 6 TTLs, key
+                // index segments of 28 keys): every growth, shrink, swap-remove across
+                // pages, map/dense conversion, segment split and return to one table
+                // that production meets only at thousands of keys happens here.
                 s.ttl_heavy = true;
                 s.keys = rng.gen_range(16..=64);
                 s.ops_per_client = rng.gen_range(80..=240);

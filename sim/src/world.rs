@@ -920,6 +920,10 @@ impl<'a> World<'a> {
         if dense > 0 && map > 0 {
             self.reached.insert(reach::TTL_INDEX_DENSE);
         }
+        let (splits, collapses) = node.keyspace().key_index_shape_changes();
+        if splits > 0 && collapses > 0 {
+            self.reached.insert(reach::KEY_INDEX_SPLIT);
+        }
         if self.hosts[h].clock.mono_rate_permille != 1000 {
             self.reached.insert(reach::CLOCK_DRIFTED);
         }

@@ -7,7 +7,7 @@
 use super::key::KeyBytes;
 use super::snap::SnapTrack;
 pub use super::ttls::TTL_ENTRY_BYTES;
-use super::ttls::{TtlScale, Ttls};
+use super::ttls::{IndexScale, Ttls};
 use crate::slab::{At, ScanBudget, Slab, SlabEntry};
 use crate::types::{SmallBytes, Value};
 
@@ -297,8 +297,8 @@ impl Db {
         self.store.ttl_bytes()
     }
 
-    /// Keys the index has room for (both tables while a rehash is on): it drops after
-    /// mass deletes, as Redis's dict shrinks under 10% fill.
+    /// Keys the index has room for before a table grows or splits: it drops after mass
+    /// deletes, as Redis's dict shrinks under 10% fill.
     pub fn index_capacity(&self) -> usize {
         self.store.slab.index_capacity()
     }
@@ -306,12 +306,6 @@ impl Db {
     /// Slab chunks given back after their last key left (their ids read as free).
     pub fn released_chunks(&self) -> usize {
         self.store.slab.released_chunks()
-    }
-
-    /// Moves a bounded part of a rehash (growth or shrink) along; true while one is
-    /// still on. For the cron, so a rehash no command pushes on still ends.
-    pub fn rehash_some(&mut self, max_moves: u32, max_visits: u32) -> bool {
-        self.store.slab.rehash_some(max_moves, max_visits)
     }
 
     /// Bytes one key costs, for `MEMORY USAGE`-like reporting.
@@ -546,11 +540,11 @@ impl Db {
         let garbage = self.clear();
         let scale = self.store.ttls.scale();
         self.store = other.store;
-        self.set_ttl_scale(scale);
+        self.set_index_scale(scale);
         garbage
     }
 
-    pub fn ttl_scale(&self) -> TtlScale {
+    pub fn index_scale(&self) -> IndexScale {
         self.store.ttls.scale()
     }
 
@@ -560,10 +554,21 @@ impl Db {
         self.store.ttls.shape_changes()
     }
 
-    /// Where the TTL index changes shape (`TtlScale`; the simulator's small scale
+    /// Key index segment splits, and returns to one table, since this database was
+    /// last emptied.
+    pub fn key_index_shape_changes(&self) -> (u64, u64) {
+        self.store.slab.index_shape_changes()
+    }
+
+    /// Where the TTL index changes shape (`IndexScale`; the simulator's small scale
     /// reaches every edge with a few keys). Rebuilds the index when it differs,
     /// keeping the TTL list's order.
-    pub fn set_ttl_scale(&mut self, scale: TtlScale) {
+    pub fn set_index_scale(&mut self, scale: IndexScale) {
+        self.store.slab.set_index_scale(
+            scale.key_segment_shift,
+            scale.key_collapse_shift,
+            scale.key_index_planted(),
+        );
         if self.store.ttls.scale() == scale {
             return;
         }
@@ -743,26 +748,26 @@ mod tests {
     /// and access field read back as set, and the side table stays consistent.
     #[test]
     fn ttls_out_of_the_slot_follow_a_model() {
-        ttls_follow_a_model(TtlScale::PRODUCTION);
+        ttls_follow_a_model(IndexScale::PRODUCTION);
     }
 
     #[test]
     fn ttls_at_the_simulators_small_scale_follow_a_model() {
-        ttls_follow_a_model(TtlScale::SMALL);
+        ttls_follow_a_model(IndexScale::SMALL);
     }
 
     /// A database at the small scale keeps it through a flush and a full sync's
     /// replacement (whose database came at the production scale), and changing the
     /// scale keeps every TTL and the list's order.
     #[test]
-    fn the_ttl_scale_survives_a_flush_and_a_replacement() {
+    fn the_index_scale_survives_a_flush_and_a_replacement() {
         let mut db = Db::new(HashSeeds([3; 4]));
         for i in 0..20u64 {
             let id = db.insert(format!("k{i}").as_bytes(), v("x"));
             db.set_expire(id, 100 + i);
         }
         let order: Vec<u32> = db.volatile_ids().collect();
-        db.set_ttl_scale(TtlScale::SMALL);
+        db.set_index_scale(IndexScale::SMALL);
         assert_ttls_consistent(&db);
         assert_eq!(db.volatile_ids().collect::<Vec<_>>(), order);
         for i in 0..20u64 {
@@ -770,23 +775,23 @@ mod tests {
             assert_eq!(db.get(id).unwrap().expire_at_ms, 100 + i);
         }
         let _ = db.clear();
-        assert_eq!(db.store.ttls.scale(), TtlScale::SMALL);
+        assert_eq!(db.store.ttls.scale(), IndexScale::SMALL);
         let mut other = Db::new(HashSeeds([4; 4]));
         for i in 0..10u64 {
             let id = other.insert(format!("o{i}").as_bytes(), v("y"));
             other.set_expire(id, 500 + i);
         }
         let _ = db.replace_with(other);
-        assert_eq!(db.store.ttls.scale(), TtlScale::SMALL);
+        assert_eq!(db.store.ttls.scale(), IndexScale::SMALL);
         assert_ttls_consistent(&db);
         let id = db.find(b"o7").unwrap();
         assert_eq!(db.get(id).unwrap().expire_at_ms, 507);
     }
 
-    fn ttls_follow_a_model(scale: TtlScale) {
+    fn ttls_follow_a_model(scale: IndexScale) {
         use std::collections::BTreeMap;
         let mut db = Db::new(HashSeeds([5; 4]));
-        db.set_ttl_scale(scale);
+        db.set_index_scale(scale);
         let mut model: BTreeMap<u32, (u64, u32)> = BTreeMap::new();
         let mut rng = 0x2545_f491_4f6c_dd1du64;
         let mut next = || {
@@ -928,7 +933,7 @@ mod tests {
     }
 
     /// 1M keys, 99% deleted in a scattered order while a SCAN runs: the index
-    /// shrinks (incrementally: the scan sees a rehash under way), `used_bytes` drops
+    /// shrinks (a segment at a time, while the scan is under way), `used_bytes` drops
     /// with it, and the scan returns every key present throughout.
     #[test]
     fn index_shrinks_after_mass_deletes_and_scan_keeps_its_guarantee() {
@@ -947,20 +952,21 @@ mod tests {
             .collect();
         let mut seen = std::collections::BTreeSet::new();
         let (mut cursor, mut next) = (0u64, 0usize);
-        let (mut scan_steps, mut steps_while_rehashing) = (0u32, 0u32);
+        let (mut scan_steps, mut steps_while_shrinking) = (0u32, 0u32);
         loop {
             cursor = db.scan(cursor, 400, |_, e| {
                 seen.insert(e.key.as_bytes().to_vec());
             });
             scan_steps += 1;
-            if db.store.slab.is_rehashing() {
-                steps_while_rehashing += 1;
-            }
+            let capacity = db.index_capacity();
             for i in doomed.iter().skip(next).take(400) {
                 let id = db.find(format!("key:{i}").as_bytes()).unwrap();
                 db.remove(id).unwrap();
             }
             next += 400;
+            if db.index_capacity() < capacity {
+                steps_while_shrinking += 1;
+            }
             if cursor == 0 {
                 break;
             }
@@ -970,8 +976,8 @@ mod tests {
             "the deletes ran across the whole scan"
         );
         assert!(
-            steps_while_rehashing > 0 && steps_while_rehashing < scan_steps,
-            "the scan ran across a shrink ({steps_while_rehashing} of {scan_steps} steps)"
+            steps_while_shrinking > 1 && steps_while_shrinking < scan_steps,
+            "the scan ran across the shrinks ({steps_while_shrinking} of {scan_steps} steps)"
         );
         for i in (0..KEYS).step_by(100) {
             assert!(
@@ -979,8 +985,6 @@ mod tests {
                 "key:{i} missed"
             );
         }
-        // A shrink no command pushes on is finished by the cron's steps.
-        while db.rehash_some(1000, 65_536) {}
         assert_eq!(db.len(), 10_000);
         let small_capacity = db.index_capacity();
         assert!(

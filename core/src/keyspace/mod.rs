@@ -11,7 +11,7 @@ mod ttls;
 pub use db::{Db, Entry, EntryRef, Garbage, HashSeeds, SlotAt, Storage};
 pub use evict::{AccessPolicy, EvictParams, EvictResult, EvictionPool};
 pub use key::KeyBytes;
-pub use ttls::TtlScale;
+pub use ttls::IndexScale;
 
 use crate::mutants::{Mutant, Mutants};
 use crate::types::{SmallBytes, Value};
@@ -24,12 +24,6 @@ pub const EXPIRE_ACCEPTABLE_STALE_PERCENT: usize = 10;
 /// 25% of a tick's CPU time; keel bounds it by work so simulated runs are
 /// reproducible. At effort 1 this is ~20k keys per 100 ms tick.
 pub const EXPIRE_CYCLE_SAMPLES_BUDGET: usize = 20_000;
-
-/// Index entries one cron tick moves per database while a rehash is on.
-pub const REHASH_CRON_MOVES: u32 = 4096;
-/// Slot ids one cron tick walks per database while a rehash is on (mostly free slots
-/// after mass deletes): 1M slots take 16 ticks, 1.6 s at `hz 10`.
-pub const REHASH_CRON_VISITS: u32 = 65_536;
 
 #[derive(Debug, Default, Clone, Copy)]
 pub struct ExpireStats {
@@ -140,6 +134,15 @@ impl Keyspace {
         }
     }
 
+    /// Key index segment splits, and returns to one table, over every database
+    /// (`Db::key_index_shape_changes`).
+    pub fn key_index_shape_changes(&self) -> (u64, u64) {
+        self.dbs.iter().fold((0, 0), |(s, c), db| {
+            let (ss, cc) = db.key_index_shape_changes();
+            (s + ss, c + cc)
+        })
+    }
+
     /// TTL index chunks turned dense, and back into maps, over every database
     /// (`Db::ttl_shape_changes`).
     pub fn ttl_shape_changes(&self) -> (u64, u64) {
@@ -150,14 +153,16 @@ impl Keyspace {
     }
 
     /// The TTL index scale the databases run at.
-    pub fn ttl_scale(&self) -> TtlScale {
-        self.dbs.first().map_or(TtlScale::PRODUCTION, Db::ttl_scale)
+    pub fn index_scale(&self) -> IndexScale {
+        self.dbs
+            .first()
+            .map_or(IndexScale::PRODUCTION, Db::index_scale)
     }
 
-    /// Sets every database's TTL index scale (`TtlScale`).
-    pub fn set_ttl_scale(&mut self, scale: TtlScale) {
+    /// Sets every database's TTL index scale (`IndexScale`).
+    pub fn set_index_scale(&mut self, scale: IndexScale) {
         for db in &mut self.dbs {
-            db.set_ttl_scale(scale);
+            db.set_index_scale(scale);
         }
     }
 
@@ -329,15 +334,6 @@ impl Keyspace {
             }
         };
         id
-    }
-
-    /// The cron's share of rehashing (Redis's `incrementallyRehash` in
-    /// `databasesCron`): moves a bounded part of every database's index rehash along,
-    /// so a shrink after mass deletes ends even when no command follows.
-    pub fn rehash_cron(&mut self) {
-        for db in &mut self.dbs {
-            db.rehash_some(REHASH_CRON_MOVES, REHASH_CRON_VISITS);
-        }
     }
 
     pub fn total_keys(&self) -> usize {

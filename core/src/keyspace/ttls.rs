@@ -24,43 +24,72 @@ const DENSE_FROM: usize = 1024 * 7 / 8 + 1;
 /// `DENSE_FROM`, so a chunk at the edge does not flip back and forth).
 const MAP_UNDER: usize = DENSE_FROM / 2;
 
-/// Where the TTL index changes shape: entries per list page, and the TTL counts at
-/// which a chunk's map turns dense and back. Production uses the constants above;
-/// the simulator's `ttl-index` scenario uses `SMALL`, so its keyspaces of a few
-/// hundred keys cross every edge that production crosses only at thousands of TTLs
-/// (a bug there is otherwise out of the simulator's reach).
+/// Where the keyspace's indexes change shape: the TTL index's entries per list page
+/// and the TTL counts at which a chunk's map turns dense and back, and the key index's
+/// segment size (`crate::slab`'s index splits a full segment of 2^`key_segment_shift`
+/// buckets). Production uses the constants above; the simulator's `ttl-index`
+/// scenario uses `SMALL`, so its keyspaces of a few dozen keys cross every edge that
+/// production crosses only at thousands of keys (a bug there is otherwise out of the
+/// simulator's reach).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct TtlScale {
+pub struct IndexScale {
     page_shift: u32,
     dense_from: usize,
     map_under: usize,
     /// Planted (`Mutant::TtlDenseDropsEntry`): a chunk turning dense drops an entry.
     /// Carried with the scale so a flush or a full sync's replacement keeps it.
     drops_on_dense: bool,
+    pub key_segment_shift: u8,
+    pub key_collapse_shift: u8,
+    /// Planted (`Mutant::IndexSplitMisplaces`): a key index split files one id under
+    /// the wrong half. Carried as `drops_on_dense` is.
+    misplaces_on_split: bool,
 }
 
-impl TtlScale {
-    pub const PRODUCTION: TtlScale = TtlScale {
+impl IndexScale {
+    pub const PRODUCTION: IndexScale = IndexScale {
         page_shift: PAGE.trailing_zeros(),
         dense_from: DENSE_FROM,
         map_under: MAP_UNDER,
         drops_on_dense: false,
+        key_segment_shift: crate::slab::SEGMENT_SHIFT,
+        key_collapse_shift: crate::slab::COLLAPSE_SHIFT,
+        misplaces_on_split: false,
     };
-    /// Pages of 8 entries; a chunk goes dense at its 6th TTL, back under 3.
-    pub const SMALL: TtlScale = TtlScale {
+    /// Pages of 8 entries; a chunk goes dense at its 6th TTL, back under 3; key index
+    /// segments of 32 buckets (28 keys), one table again under 28 keys (so a keyspace
+    /// of a few dozen keys splits and collapses back and forth).
+    pub const SMALL: IndexScale = IndexScale {
         page_shift: 3,
         dense_from: 6,
         map_under: 3,
         drops_on_dense: false,
+        key_segment_shift: 5,
+        key_collapse_shift: 0,
+        misplaces_on_split: false,
     };
 
     /// This scale with the planted dense-conversion bug on or off (simulator only).
     #[cfg(feature = "mutants")]
-    pub fn with_dense_drop(self, on: bool) -> TtlScale {
-        TtlScale {
+    pub fn with_dense_drop(self, on: bool) -> IndexScale {
+        IndexScale {
             drops_on_dense: on,
             ..self
         }
+    }
+
+    /// This scale with the planted key index split bug on or off (simulator only).
+    #[cfg(feature = "mutants")]
+    pub fn with_split_misplace(self, on: bool) -> IndexScale {
+        IndexScale {
+            misplaces_on_split: on,
+            ..self
+        }
+    }
+
+    /// The planted key index bug is on; always false without the `mutants` feature.
+    pub fn key_index_planted(&self) -> bool {
+        cfg!(feature = "mutants") && self.misplaces_on_split
     }
 
     fn page(&self) -> usize {
@@ -74,9 +103,9 @@ impl TtlScale {
     }
 }
 
-impl Default for TtlScale {
+impl Default for IndexScale {
     fn default() -> Self {
-        TtlScale::PRODUCTION
+        IndexScale::PRODUCTION
     }
 }
 
@@ -203,7 +232,7 @@ impl ChunkIndex {
 
     /// Points `offset` at `pos`, adding it when absent; true when the chunk turned
     /// dense for it.
-    fn set(&mut self, offset: u32, pos: u32, scale: TtlScale) -> bool {
+    fn set(&mut self, offset: u32, pos: u32, scale: IndexScale) -> bool {
         let mut turned = false;
         if let ChunkIndex::Map(map) = self {
             if map.len() + 1 >= scale.dense_from && !map.contains_key(&offset) {
@@ -252,7 +281,7 @@ impl ChunkIndex {
 
     /// Drops `offset`'s entry: its position, and whether the chunk turned back into
     /// a map.
-    fn remove(&mut self, offset: u32, scale: TtlScale) -> Option<(u32, bool)> {
+    fn remove(&mut self, offset: u32, scale: IndexScale) -> Option<(u32, bool)> {
         match self {
             ChunkIndex::Map(map) => {
                 let pos = map.remove(&offset)?;
@@ -301,7 +330,7 @@ pub struct Ttls {
     len: usize,
     /// Per slab chunk (slot id >> `CHUNK_SHIFT`), where in the list its slots' TTLs are.
     chunks: Vec<ChunkIndex>,
-    scale: TtlScale,
+    scale: IndexScale,
     /// Chunks turned dense, and back into maps (the simulator's coverage).
     turned_dense: u64,
     turned_map: u64,
@@ -313,14 +342,14 @@ impl Ttls {
     }
 
     /// No TTLs, changing shape at `scale`'s points.
-    pub fn new(scale: TtlScale) -> Ttls {
+    pub fn new(scale: IndexScale) -> Ttls {
         Ttls {
             scale,
             ..Ttls::default()
         }
     }
 
-    pub fn scale(&self) -> TtlScale {
+    pub fn scale(&self) -> IndexScale {
         self.scale
     }
 
@@ -519,15 +548,15 @@ mod tests {
     /// crowded enough to go dense and back) against a map model.
     #[test]
     fn follows_a_model_through_pages_and_dense_chunks() {
-        follows_a_model(TtlScale::PRODUCTION);
+        follows_a_model(IndexScale::PRODUCTION);
     }
 
     #[test]
     fn follows_a_model_at_the_simulators_small_scale() {
-        follows_a_model(TtlScale::SMALL);
+        follows_a_model(IndexScale::SMALL);
     }
 
-    fn follows_a_model(scale: TtlScale) {
+    fn follows_a_model(scale: IndexScale) {
         let mut ttls = Ttls::new(scale);
         let mut model: BTreeMap<u32, u64> = BTreeMap::new();
         let mut rng = 0x9e37_79b9_7f4a_7c15u64;

@@ -89,7 +89,6 @@ impl Node {
                 );
             }
         }
-        self.keyspace.rehash_cron();
         self.auto_purge(now);
         // Redis's evictionTimeProc: a deficit left by a command's bounded eviction
         // keeps being paid without waiting for the next command.

@@ -154,8 +154,13 @@ impl Node {
         self.server.mutants.active = m;
         self.keyspace.mutants.active = m;
         let drops = m == Some(crate::mutants::Mutant::TtlDenseDropsEntry);
-        let scale = self.keyspace.ttl_scale().with_dense_drop(drops);
-        self.keyspace.set_ttl_scale(scale);
+        let misplaces = m == Some(crate::mutants::Mutant::IndexSplitMisplaces);
+        let scale = self
+            .keyspace
+            .index_scale()
+            .with_dense_drop(drops)
+            .with_split_misplace(misplaces);
+        self.keyspace.set_index_scale(scale);
     }
 
     pub fn run_id(&self) -> &str {
@@ -239,10 +244,10 @@ impl Node {
         self.server.failover.in_progress()
     }
 
-    /// Where every database's TTL index changes shape (`keyspace::TtlScale`): the
-    /// simulator's `ttl-index` scenario sets `TtlScale::SMALL` at boot.
-    pub fn set_ttl_scale(&mut self, scale: crate::keyspace::TtlScale) {
-        self.keyspace.set_ttl_scale(scale);
+    /// Where every database's TTL index changes shape (`keyspace::IndexScale`): the
+    /// simulator's `ttl-index` scenario sets `IndexScale::SMALL` at boot.
+    pub fn set_index_scale(&mut self, scale: crate::keyspace::IndexScale) {
+        self.keyspace.set_index_scale(scale);
     }
 
     /// A SHUTDOWN waits for lagging replicas (`shutdown-timeout`), writes held.
