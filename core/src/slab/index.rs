@@ -3,11 +3,12 @@
 //! A small index is one hashbrown table, grown the usual way (all at once, bounded
 //! because the table is). Once that table is full at 2^`SEGMENT_SHIFT` buckets, the index
 //! becomes a directory of segments (extendible hashing, as Dragonfly's dashtable): the
-//! directory maps the top bits of a key's hash to a segment, and a full segment splits
-//! in two by one more bit. A split moves at most one segment's ids, so no insert pays for
-//! more than one segment's worth (7,168), whatever the index's size; the directory doubles by
-//! copying 4-byte segment numbers (16 kB at 10M keys). There is no second table to probe
-//! meanwhile, and nothing of the whole index is ever allocated or filled in one go.
+//! directory maps the leading bits of a key's hash (under hashbrown's tag bits) to a
+//! segment, and a full segment splits in two by one more bit. A split moves at most one
+//! segment's ids, so no insert pays for more than one segment's worth (7,168), whatever
+//! the index's size; the directory doubles by copying 4-byte segment numbers (8–16 kB
+//! at 10M keys). There is no second table to probe meanwhile, and nothing of the whole
+//! index is ever allocated or filled in one go.
 //!
 //! After removals a sparse segment shrinks in place (at most one segment's work), and an
 //! index back under half a segment's entries becomes one table again. Slot ids never move
