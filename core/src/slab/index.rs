@@ -32,6 +32,12 @@ const SHIFTS: std::ops::RangeInclusive<u8> = 3..=20;
 /// Hash bits the directory may use: from bit 56 down to bit 25, clear of the tag bits
 /// and of the bucket bits of any segment.
 const MAX_DEPTH: u32 = 32;
+/// The directory never doubles past this many entries per segment. With a keyed hash
+/// it stays within a few per segment; ids whose hashes share many leading bits (a
+/// flood the keyed hash should make impossible, or a bug) would otherwise double it on
+/// every split, to 2^`MAX_DEPTH` entries. Past the bound a full segment grows as a
+/// plain table does instead.
+const DIR_PER_SEGMENT_MAX: usize = 256;
 
 fn seg_buckets(shift: u8) -> usize {
     1 << shift
@@ -305,9 +311,12 @@ impl Segments {
                 return splits;
             };
             let table = &seg.table;
+            let must_double = seg.depth >= self.depth;
             if table.len() < table.capacity()
                 || !is_full_size(table, self.shift)
                 || seg.depth >= MAX_DEPTH
+                || (must_double
+                    && self.dir.len() >= self.segs.len().saturating_mul(DIR_PER_SEGMENT_MAX))
                 || !self.split(at, rehash)
             {
                 return splits;
@@ -681,6 +690,27 @@ mod tests {
         }
         assert_eq!((index.segments(), index.capacity()), (segments, capacity));
         assert_eq!(index.alloc_bytes(), recount(&index));
+    }
+
+    #[test]
+    fn hashes_sharing_their_leading_bits_cannot_blow_the_directory_up() {
+        // Every hash has the same leading 57 bits: each split sends all ids one way.
+        let flat = |id: &u32| u64::from(*id);
+        let mut index = Index::new();
+        let n = 3 * seg_cap(SEGMENT_SHIFT) as u32;
+        for id in 0..n {
+            index.insert(flat(&id), id, flat);
+        }
+        let s = index.more.as_ref().expect("segmented");
+        // The last doubling allowed may take it to twice the bound, no further.
+        assert!(
+            s.dir.len() <= 2 * s.segs.len() * DIR_PER_SEGMENT_MAX,
+            "{} entries",
+            s.dir.len()
+        );
+        for id in 0..n {
+            assert!(index.find(flat(&id), |&o| o == id).is_some(), "{id} lost");
+        }
     }
 
     /// What `alloc_bytes` keeps a running sum of, counted afresh.
