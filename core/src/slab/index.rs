@@ -255,6 +255,7 @@ impl Segments {
     /// Splits the segment directory entry `at` points to by its next hash bit; false
     /// when there is none (never: see `at`).
     fn split(&mut self, mut at: usize, rehash: &impl Fn(&u32) -> u64) -> bool {
+        self.debug_check_totals();
         let n = self.at(at);
         let Some(seg) = self.segs.get_mut(n) else {
             debug_assert!(false, "directory entry {at} names no segment");
@@ -329,8 +330,21 @@ impl Segments {
         }
     }
 
+    /// Debug builds: the running sums still match the segments (O(segments), so only
+    /// before a split or a collapse, which are rare). Catches drift from any change
+    /// of a table, not only the one being made.
+    fn debug_check_totals(&self) {
+        if cfg!(debug_assertions) {
+            let bytes: usize = self.segs.iter().map(|g| table_bytes(&g.table)).sum();
+            let len: usize = self.segs.iter().map(|g| g.table.len()).sum();
+            let totals = (self.totals.table_bytes, self.totals.len);
+            debug_assert_eq!((bytes, len), totals, "index sums drifted");
+        }
+    }
+
     /// The segments' ids in one table (an index that shrank back to a small one).
     fn collapse(self, rehash: &impl Fn(&u32) -> u64) -> HashTable<u32> {
+        self.debug_check_totals();
         let mut one = HashTable::with_capacity(self.totals.len.saturating_mul(2));
         for seg in self.segs {
             for id in seg.table {
@@ -462,16 +476,32 @@ impl Index {
             if t.len() < t.capacity() || !is_full_size(t, self.shift) {
                 return;
             }
-            let first = std::mem::take(&mut self.first);
-            let segments = Segments::from_table(first, self.shift, self.planted);
-            self.more = Some(Box::new(segments));
         }
-        if let Some(s) = &mut self.more {
-            let splits = s.make_room(hash, rehash);
-            self.splits = self
-                .splits
-                .saturating_add(u16::try_from(splits).unwrap_or(u16::MAX));
-        }
+        let splits = self.segmented().make_room(hash, rehash);
+        self.count_splits(splits);
+    }
+
+    /// The segments, the one table becoming the first of them if it is not yet.
+    fn segmented(&mut self) -> &mut Segments {
+        let Index {
+            first,
+            more,
+            shift,
+            planted,
+            ..
+        } = self;
+        more.get_or_insert_with(|| {
+            Box::new(Segments::from_table(
+                std::mem::take(first),
+                *shift,
+                *planted,
+            ))
+        })
+    }
+
+    fn count_splits(&mut self, splits: u32) {
+        let splits = u16::try_from(splits).unwrap_or(u16::MAX);
+        self.splits = self.splits.saturating_add(splits);
     }
 
     /// Adds `id`, whose key hashes to `hash` and is not in the index.
@@ -538,20 +568,11 @@ impl Index {
     /// splits none (RDB's RESIZEDB before a load).
     pub fn reserve(&mut self, additional: usize, rehash: &impl Fn(&u32) -> u64) {
         let target = self.len().saturating_add(additional);
-        if self.more.is_none() {
-            if target <= seg_cap(self.shift) {
-                let before = self.first.capacity();
-                self.first.reserve(additional, rehash);
-                debug_assert!(self.first.capacity() >= before);
-                return;
-            }
-            let first = std::mem::take(&mut self.first);
-            let segments = Segments::from_table(first, self.shift, self.planted);
-            self.more = Some(Box::new(segments));
-        }
-        let Some(s) = &mut self.more else {
+        if self.more.is_none() && target <= seg_cap(self.shift) {
+            self.first.reserve(additional, rehash);
             return;
-        };
+        }
+        let s = self.segmented();
         let mut depth = 0;
         while depth < MAX_DEPTH && (target >> depth) > reserve_fill(s.shift) {
             depth += 1;
@@ -560,11 +581,13 @@ impl Index {
         while s.depth < depth {
             s.doubled();
         }
+        let mut splits = 0;
         for at in 0..s.dir.len() {
             while s.seg_at(at).is_some_and(|g| g.depth < depth) && s.split(at, rehash) {
-                self.splits = self.splits.saturating_add(1);
+                splits += 1;
             }
         }
+        self.count_splits(splits);
     }
 }
 
